@@ -1,0 +1,87 @@
+"""One tree of exceptions, grouped by what the caller should do.
+
+    InboxError
+    ├── UserError            the request is wrong: show the message, change the input
+    │   ├── ValidationError  per-field problems: .errors = {field: why}
+    │   ├── QueryError       a search query that does not parse: .position, .problem
+    │   ├── ConfigError      a config key is wrong: .key and the fix in the message
+    │   ├── NotFound
+    │   ├── PermissionDenied
+    │   └── Refused          the action is not allowed in this state (e.g. X reply rules)
+    ├── ConflictError        someone else changed it first: reload and retry
+    ├── RetryableError       try again later, nothing is lost (store down, 5xx, network)
+    │   └── RateLimited      .retry_after seconds
+    └── FatalError           needs a human: bad credentials, usage cap, corrupt data
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class InboxError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class UserError(InboxError):
+    status = 400
+
+
+class ValidationError(UserError):
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{k}: {v}" for k, v in self.errors.items()))
+
+
+class QueryError(UserError):
+    def __init__(self, problem: str, position: int, query: str = "") -> None:
+        self.problem = problem
+        self.position = position
+        self.query = query
+        super().__init__(f"{problem} at position {position}")
+
+
+class ConfigError(UserError):
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        super().__init__(f"config {key}: {message}")
+
+
+class NotFound(UserError):
+    status = 404
+
+
+class PermissionDenied(UserError):
+    status = 403
+
+
+class Refused(UserError):
+    status = 409
+
+
+class ConflictError(InboxError):
+    status = 409
+
+
+class RetryableError(InboxError):
+    status = 503
+
+
+class RateLimited(RetryableError):
+    status = 429
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class StoreUnavailable(RetryableError):
+    """The store cannot be reached or refuses writes; nothing was written."""
+
+
+class FatalError(InboxError):
+    status = 500
+
+
+class AuthFailed(FatalError):
+    """Credentials for an external service were refused."""

@@ -1,0 +1,254 @@
+"""The domain: frozen dataclasses shared by every layer. Imports nothing internal."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Generic, TypeVar, Union
+
+T = TypeVar("T")
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    X = "x"
+    WEBFORM = "webform"
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    PENDING = "pending"  # waiting on the customer
+    RESOLVED = "resolved"
+    LISTENING = "listening"  # voice-of-customer only, not in the care queue until promoted
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+    NOTE = "note"
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    MANAGER = "manager"
+    MARKETING = "marketing"
+    ADMIN = "admin"
+
+
+class IdentityKind(StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+    X = "x"  # X user id: stable
+    X_HANDLE = "x_handle"  # X handle: a label that can change hands, linked weakly
+
+
+STRONG_KINDS = frozenset({IdentityKind.EMAIL, IdentityKind.PHONE, IdentityKind.X})
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id(prefix: str) -> str:
+    """A time-sortable random id: prefix, 12 hex digits of milliseconds, 8 random hex digits."""
+    return f"{prefix}{int(time.time() * 1000):012x}{os.urandom(4).hex()}"
+
+
+def message_id_for(channel: str, external_id: str) -> str:
+    """Deterministic message id: the same (channel, external_id) is the same message everywhere."""
+    digest = hashlib.sha256(f"{channel}\0{external_id}".encode()).hexdigest()
+    return f"m{digest[:24]}"
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityRef:
+    """How a connector names an author: kind + normalized value, with an optional label."""
+
+    kind: str
+    value: str
+    label: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    name: str
+    content_type: str
+    size: int
+    ref: str | None = None  # where the content is kept (path or store key); None when over the cap
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One customer message as a connector saw it, before ingest."""
+
+    channel: str
+    external_id: str
+    authors: tuple[IdentityRef, ...]
+    text: str
+    created_at: datetime
+    author_name: str | None = None
+    subject: str | None = None
+    html: str | None = None  # already sanitized
+    quoted: str | None = None  # earlier text the customer quoted (kept apart from what they wrote)
+    thread_keys: tuple[str, ...] = ()  # keys naming this message's thread ("x:conv:1", "mid:<a@b>")
+    parent_keys: tuple[str, ...] = ()  # keys of messages this one answers (In-Reply-To, References)
+    lang: str | None = None
+    listening: bool = False  # a keyword hit: voice of the customer, not a care conversation
+    automated: bool = False  # auto-reply, bounce, list mail: starts no SLA clock, no auto-ack
+    revision: str | None = None  # an edit of an earlier message updates it in place
+    attachments: tuple[Attachment, ...] = ()
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    direction: str = Direction.INBOUND  # connectors may see our own outbound (sent from elsewhere)
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    kind: str
+    value: str
+    customer_id: str
+    label: str | None = None
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    id: str
+    name: str | None
+    created_at: datetime
+    identities: tuple[Identity, ...] = ()
+    version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: str
+    conversation_id: str
+    channel: str
+    external_id: str
+    direction: str
+    text: str
+    created_at: datetime
+    received_at: datetime
+    customer_id: str | None = None
+    author_label: str | None = None  # display name, handle or address as the channel showed it
+    author_keys: tuple[str, ...] = ()  # normalized values `from:` matches (address, handle, id)
+    subject: str | None = None
+    html: str | None = None
+    quoted: str | None = None
+    lang: str | None = None
+    sentiment: str | None = None  # positive | neutral | negative
+    sentiment_score: float | None = None
+    automated: bool = False
+    revision: str | None = None
+    agent: str | None = None  # user id of the agent who wrote an outbound message or note
+    delivery: str | None = None  # outbound: pending | sent | failed
+    attachments: tuple[Attachment, ...] = ()
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: str
+    customer_id: str
+    channel: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    last_message_at: datetime
+    subject: str | None = None
+    assignee: str | None = None
+    tags: tuple[str, ...] = ()
+    priority: str = "normal"
+    message_count: int = 0
+    awaiting_since: datetime | None = None  # oldest unanswered customer message
+    first_response_at: datetime | None = None
+    due_at: datetime | None = None  # when the running response clock breaches
+    due_basis: str | None = None  # how due_at was computed, for humans
+    version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    email: str
+    role: str
+    password_hash: str
+    name: str | None = None
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: tuple[T, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationFilter:
+    status: str | None = None
+    channel: str | None = None
+    assignee: str | None = None  # a user id, or "none" for unassigned
+    customer_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    messages: tuple[Message, ...]
+    next_cursor: str | None
+    total: int
+    facets: Mapping[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A change published to subscribers (live updates)."""
+
+    kind: str  # message.created | conversation.updated | ...
+    conversation_id: str | None = None
+    message_id: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+# --- The search language AST (parsed by search/query.py, compiled by each Store) ---------
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class FieldTerm:
+    name: str  # channel | from | status | assignee | sentiment | lang | tag | after | before
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    node: QueryNode
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    nodes: tuple[QueryNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    nodes: tuple[QueryNode, ...]
+
+
+QueryNode = Union[Term, Phrase, FieldTerm, Not, And, Or]  # noqa: UP007
+
+SEARCH_FIELDS = ("channel", "from", "status", "assignee", "sentiment", "lang", "tag", "after",
+                 "before")

@@ -1,0 +1,124 @@
+"""The Store port: the one way to persistence and search. Adapters live in search/."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from inbox.model import (
+    Conversation,
+    ConversationFilter,
+    Customer,
+    Identity,
+    Message,
+    Page,
+    QueryNode,
+    SearchResult,
+)
+
+# Auxiliary collections kept as small JSON documents, by key.
+USERS = "users"  # key: lower-cased email
+TOKENS = "tokens"  # key: sha256 of the API token
+SESSIONS = "sessions"  # key: session id
+CURSORS = "cursors"  # key: connector stream name ("email:support", "x:mentions")
+DEAD_LETTERS = "dead_letters"  # key: time-sortable id
+AUDIT = "audit"  # key: time-sortable id
+IDEMPOTENCY = "idempotency"  # key: scope + client key
+COLLECTIONS = (USERS, TOKENS, SESSIONS, CURSORS, DEAD_LETTERS, AUDIT, IDEMPOTENCY)
+
+EXPORT_KINDS = ("customers", "identities", "conversations", "messages", "thread_keys")
+FACETS = ("channel", "sentiment", "lang")
+
+
+@dataclass(frozen=True, slots=True)
+class WriteBatch:
+    """Everything one ingest batch or agent action writes, applied atomically.
+
+    Versions: a conversation or customer with version 1 is created (ConflictError if it
+    exists); version N replaces the stored version N-1 (ConflictError otherwise).
+    Identities are created (ConflictError if (kind, value) is already taken).
+    Messages are upserted by id (an edit replaces the stored message).
+    Thread keys map a key to a conversation; an existing key keeps its conversation.
+    """
+
+    customers: tuple[Customer, ...] = ()
+    identities: tuple[Identity, ...] = ()
+    conversations: tuple[Conversation, ...] = ()
+    messages: tuple[Message, ...] = ()
+    thread_keys: tuple[tuple[str, str], ...] = ()
+
+
+@runtime_checkable
+class Store(Protocol):
+    async def open(self) -> None:
+        """Create or migrate the schema; connect."""
+
+    async def aclose(self) -> None:
+        """Release connections; pending writes are finished first."""
+
+    async def write(self, batch: WriteBatch) -> None:
+        """Apply a batch atomically (see WriteBatch); raise ConflictError or StoreUnavailable."""
+
+    async def messages_by_ids(self, ids: Sequence[str]) -> dict[str, Message]:
+        """The stored messages among these ids."""
+
+    async def identities(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Identity]:
+        """The stored identities among these (kind, value) pairs."""
+
+    async def conversation_for_keys(self, keys: Sequence[str]) -> str | None:
+        """The id of a conversation owning any of these thread keys (the earliest key wins)."""
+
+    async def get_conversation(self, conversation_id: str) -> Conversation:
+        """One conversation; NotFound if missing."""
+
+    async def list_conversations(
+        self, flt: ConversationFilter, cursor: str | None, limit: int
+    ) -> Page[Conversation]:
+        """Conversations newest activity first (last_message_at desc, id desc), keyset paged."""
+
+    async def conversation_messages(self, conversation_id: str) -> tuple[Message, ...]:
+        """Every message of a conversation, oldest first."""
+
+    async def get_customer(self, customer_id: str) -> Customer:
+        """One customer with its identities; NotFound if missing."""
+
+    async def customer_messages(
+        self, customer_id: str, cursor: str | None, limit: int
+    ) -> Page[Message]:
+        """The customer's timeline across every channel, newest first, keyset paged."""
+
+    async def search(
+        self,
+        query: QueryNode | None,
+        cursor: str | None,
+        limit: int,
+        facets: Sequence[str] = (),
+    ) -> SearchResult:
+        """Messages matching the AST, newest first (created_at desc, id desc), with facets."""
+
+    async def pending_outbound(self, limit: int) -> tuple[Message, ...]:
+        """Outbound messages whose delivery is pending or failed (for the sender to retry)."""
+
+    async def kv_get(self, collection: str, key: str) -> dict[str, Any] | None:
+        """A document of an auxiliary collection, or None."""
+
+    async def kv_put(self, collection: str, key: str, value: Mapping[str, Any]) -> None:
+        """Create or replace a document."""
+
+    async def kv_put_new(self, collection: str, key: str, value: Mapping[str, Any]) -> bool:
+        """Create a document only if the key is free; False if it existed."""
+
+    async def kv_delete(self, collection: str, key: str) -> None:
+        """Delete a document (no error if missing)."""
+
+    async def kv_list(
+        self, collection: str, after: str | None, limit: int
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Documents ordered by key, starting after a key."""
+
+    async def counts(self) -> dict[str, int]:
+        """Number of documents per kind (EXPORT_KINDS and COLLECTIONS)."""
+
+    async def export(self, kind: str, after: str | None, limit: int) -> list[Any]:
+        """Stream one EXPORT_KIND ordered by id/key: dataclasses, or (key, conversation_id)."""
