@@ -60,6 +60,9 @@ class Store(Protocol):
     async def write(self, batch: WriteBatch) -> None:
         """Apply a batch atomically (see WriteBatch); raise ConflictError or StoreUnavailable."""
 
+    async def restore(self, batch: WriteBatch) -> None:
+        """Upsert documents exactly as given, no version checks (migration and backups)."""
+
     async def messages_by_ids(self, ids: Sequence[str]) -> dict[str, Message]:
         """The stored messages among these ids."""
 

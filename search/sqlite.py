@@ -1,0 +1,555 @@
+"""The embedded default Store: SQLite in WAL mode with FTS5 for message text."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from inbox.errors import ConflictError, NotFound, QueryError
+from inbox.model import (
+    And,
+    Attachment,
+    Conversation,
+    ConversationFilter,
+    Customer,
+    FieldTerm,
+    Identity,
+    Message,
+    Not,
+    Or,
+    Page,
+    Phrase,
+    QueryNode,
+    SearchResult,
+    Term,
+)
+from inbox.store import COLLECTIONS, EXPORT_KINDS, FACETS, WriteBatch
+from search.sqlite_db import Database
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE customers (
+    id TEXT PRIMARY KEY, name TEXT, created_at TEXT NOT NULL, version INTEGER NOT NULL);
+CREATE TABLE identities (
+    kind TEXT NOT NULL, value TEXT NOT NULL, customer_id TEXT NOT NULL, label TEXT,
+    created_at TEXT NOT NULL, PRIMARY KEY (kind, value)) WITHOUT ROWID;
+CREATE INDEX identities_customer ON identities (customer_id);
+CREATE TABLE conversations (
+    id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, channel TEXT NOT NULL, status TEXT NOT NULL,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, last_message_at TEXT NOT NULL,
+    subject TEXT, assignee TEXT, tags TEXT NOT NULL, priority TEXT NOT NULL,
+    message_count INTEGER NOT NULL, awaiting_since TEXT, first_response_at TEXT, due_at TEXT,
+    due_basis TEXT, version INTEGER NOT NULL);
+CREATE INDEX conversations_recent ON conversations (last_message_at DESC, id DESC);
+CREATE INDEX conversations_status ON conversations (status, last_message_at DESC, id DESC);
+CREATE INDEX conversations_assignee ON conversations (assignee, last_message_at DESC, id DESC);
+CREATE INDEX conversations_customer ON conversations (customer_id, last_message_at DESC);
+CREATE INDEX conversations_due ON conversations (due_at) WHERE due_at IS NOT NULL;
+CREATE TABLE messages (
+    rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, conversation_id TEXT NOT NULL,
+    channel TEXT NOT NULL, external_id TEXT NOT NULL, direction TEXT NOT NULL, text TEXT NOT NULL,
+    created_at TEXT NOT NULL, received_at TEXT NOT NULL, customer_id TEXT, author_label TEXT,
+    author_keys TEXT NOT NULL, subject TEXT, html TEXT, quoted TEXT, lang TEXT, sentiment TEXT,
+    sentiment_score REAL, automated INTEGER NOT NULL, revision TEXT, agent TEXT, delivery TEXT,
+    attachments TEXT NOT NULL, meta TEXT NOT NULL);
+CREATE UNIQUE INDEX messages_external ON messages (channel, external_id);
+CREATE INDEX messages_conversation ON messages (conversation_id, created_at, id);
+CREATE INDEX messages_customer ON messages (customer_id, created_at DESC, id DESC);
+CREATE INDEX messages_recent ON messages (created_at DESC, id DESC);
+CREATE INDEX messages_outbox ON messages (delivery) WHERE delivery IN ('pending', 'failed');
+CREATE TABLE message_keys (
+    key TEXT NOT NULL, message_rowid INTEGER NOT NULL, PRIMARY KEY (key, message_rowid))
+    WITHOUT ROWID;
+CREATE VIRTUAL TABLE messages_fts USING fts5 (
+    text, subject, content='messages', content_rowid='rowid',
+    tokenize='unicode61 remove_diacritics 2');
+CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts (rowid, text, subject) VALUES (new.rowid, new.text, new.subject);
+END;
+CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, text, subject)
+    VALUES ('delete', old.rowid, old.text, old.subject);
+    DELETE FROM message_keys WHERE message_rowid = old.rowid;
+END;
+CREATE TRIGGER messages_au AFTER UPDATE OF text, subject ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, text, subject)
+    VALUES ('delete', old.rowid, old.text, old.subject);
+    INSERT INTO messages_fts (rowid, text, subject) VALUES (new.rowid, new.text, new.subject);
+END;
+CREATE TABLE thread_keys (key TEXT PRIMARY KEY, conversation_id TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE kv (
+    collection TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (collection, key)) WITHOUT ROWID;
+"""
+
+CONVERSATION_COLUMNS = (
+    "id", "customer_id", "channel", "status", "created_at", "updated_at", "last_message_at",
+    "subject", "assignee", "tags", "priority", "message_count", "awaiting_since",
+    "first_response_at", "due_at", "due_basis", "version",
+)
+MESSAGE_COLUMNS = (
+    "id", "conversation_id", "channel", "external_id", "direction", "text", "created_at",
+    "received_at", "customer_id", "author_label", "author_keys", "subject", "html", "quoted",
+    "lang", "sentiment", "sentiment_score", "automated", "revision", "agent", "delivery",
+    "attachments", "meta",
+)
+_TIME_FIELDS = frozenset({"created_at", "updated_at", "last_message_at", "received_at",
+                          "awaiting_since", "first_response_at", "due_at"})
+
+
+def ts(value: datetime) -> str:
+    """A sortable UTC timestamp string."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_ts(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(values)).encode()).decode()
+
+
+def decode_cursor(cursor: str, size: int) -> list[Any]:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, TypeError) as exc:
+        raise QueryError("invalid cursor", 0, cursor) from exc
+    if not isinstance(values, list) or len(values) != size:
+        raise QueryError("invalid cursor", 0, cursor)
+    return values
+
+
+def _db_value(name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if name in _TIME_FIELDS:
+        return ts(value)
+    if name in ("tags", "author_keys"):
+        return json.dumps(list(value))
+    if name == "attachments":
+        return json.dumps([[a.name, a.content_type, a.size, a.ref] for a in value])
+    if name == "meta":
+        return json.dumps(dict(value), default=str)
+    if name == "automated":
+        return int(value)
+    return value
+
+
+def _py_value(name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if name in _TIME_FIELDS:
+        return parse_ts(value)
+    if name in ("tags", "author_keys"):
+        return tuple(json.loads(value))
+    if name == "attachments":
+        return tuple(Attachment(*a) for a in json.loads(value))
+    if name == "meta":
+        return json.loads(value)
+    if name == "automated":
+        return bool(value)
+    return value
+
+
+def _row_values(obj: Any, columns: Sequence[str]) -> list[Any]:
+    return [_db_value(c, getattr(obj, c)) for c in columns]
+
+
+def _conversation(row: sqlite3.Row) -> Conversation:
+    return Conversation(**{c: _py_value(c, row[c]) for c in CONVERSATION_COLUMNS})
+
+
+def _message(row: sqlite3.Row) -> Message:
+    return Message(**{c: _py_value(c, row[c]) for c in MESSAGE_COLUMNS})
+
+
+def _identity(row: sqlite3.Row) -> Identity:
+    return Identity(kind=row["kind"], value=row["value"], customer_id=row["customer_id"],
+                    label=row["label"], created_at=parse_ts(row["created_at"]))
+
+
+def _placeholders(n: int) -> str:
+    return ",".join("?" * n)
+
+
+# --- writes -------------------------------------------------------------------------------
+
+
+def _versioned(conn: sqlite3.Connection, table: str, columns: Sequence[str], obj: Any) -> None:
+    values = _row_values(obj, columns)
+    if obj.version == 1:
+        conn.execute(f"INSERT INTO {table} ({','.join(columns)}) "
+                     f"VALUES ({_placeholders(len(columns))})", values)
+        return
+    sets = ",".join(f"{c}=?" for c in columns[1:])
+    cur = conn.execute(f"UPDATE {table} SET {sets} WHERE id=? AND version=?",
+                       [*values[1:], obj.id, obj.version - 1])
+    if cur.rowcount != 1:
+        raise ConflictError(f"{table[:-1]} {obj.id} was changed by someone else; reload it")
+
+
+def _upsert(conn: sqlite3.Connection, table: str, columns: Sequence[str], obj: Any) -> None:
+    sets = ",".join(f"{c}=excluded.{c}" for c in columns[1:])
+    conn.execute(f"INSERT INTO {table} ({','.join(columns)}) "
+                 f"VALUES ({_placeholders(len(columns))}) ON CONFLICT(id) DO UPDATE SET {sets}",
+                 _row_values(obj, columns))
+
+
+def _write_message(conn: sqlite3.Connection, msg: Message) -> None:
+    _upsert(conn, "messages", MESSAGE_COLUMNS, msg)
+    rowid = conn.execute("SELECT rowid FROM messages WHERE id=?", (msg.id,)).fetchone()[0]
+    conn.execute("DELETE FROM message_keys WHERE message_rowid=?", (rowid,))
+    conn.executemany("INSERT OR IGNORE INTO message_keys (key, message_rowid) VALUES (?, ?)",
+                     [(k, rowid) for k in msg.author_keys])
+
+
+def _write_batch(batch: WriteBatch, checked: bool) -> Any:
+    customer_cols = ("id", "name", "created_at", "version")
+
+    def op(conn: sqlite3.Connection) -> None:
+        for customer in batch.customers:
+            if checked:
+                _versioned(conn, "customers", customer_cols, customer)
+            else:
+                _upsert(conn, "customers", customer_cols, customer)
+        verb = "INSERT" if checked else "INSERT OR REPLACE"
+        for ident in batch.identities:
+            conn.execute(f"{verb} INTO identities (kind, value, customer_id, label, created_at) "
+                         "VALUES (?, ?, ?, ?, ?)", (ident.kind, ident.value, ident.customer_id,
+                                                    ident.label, ts(ident.created_at)))
+        for conv in batch.conversations:
+            if checked:
+                _versioned(conn, "conversations", CONVERSATION_COLUMNS, conv)
+            else:
+                _upsert(conn, "conversations", CONVERSATION_COLUMNS, conv)
+        for msg in batch.messages:
+            _write_message(conn, msg)
+        conn.executemany("INSERT OR IGNORE INTO thread_keys (key, conversation_id) VALUES (?, ?)",
+                         batch.thread_keys)
+
+    return op
+
+
+# --- search compilation -----------------------------------------------------------------
+
+
+def _fts_string(text: str) -> str:
+    words = text[:-1] if text.endswith("*") else text
+    quoted = '"' + words.replace('"', '""') + '"'
+    return quoted + " *" if text.endswith("*") else quoted
+
+
+def compile_query(node: QueryNode) -> tuple[str, list[Any]]:
+    """The AST as a SQL condition over messages m joined with conversations c."""
+    if isinstance(node, Term | Phrase):
+        return ("m.rowid IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)",
+                [_fts_string(node.text)])
+    if isinstance(node, Not):
+        sql, params = compile_query(node.node)
+        return f"NOT ({sql})", params
+    if isinstance(node, And | Or):
+        parts = [compile_query(n) for n in node.nodes]
+        joiner = " AND " if isinstance(node, And) else " OR "
+        return (joiner.join(f"({s})" for s, _ in parts), [p for _, ps in parts for p in ps])
+    if isinstance(node, FieldTerm):
+        return _compile_field(node)
+    raise TypeError(f"not a query node: {node!r}")
+
+
+def day_start(value: str) -> str:
+    return ts(datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC))
+
+
+def _compile_field(node: FieldTerm) -> tuple[str, list[Any]]:
+    name, value = node.name, node.value
+    simple = {"channel": "m.channel", "sentiment": "m.sentiment", "lang": "m.lang",
+              "status": "c.status"}
+    if name in simple:
+        return f"{simple[name]} = ?", [value.lower()]
+    if name == "from":
+        return ("m.rowid IN (SELECT message_rowid FROM message_keys WHERE key = ?)",
+                [value.lower().removeprefix("@")])
+    if name == "assignee":
+        if value.lower() == "none":
+            return "c.assignee IS NULL", []
+        return "c.assignee = ?", [value]
+    if name == "tag":
+        return "EXISTS (SELECT 1 FROM json_each(c.tags) WHERE value = ?)", [value.lower()]
+    if name == "after":
+        return "m.created_at >= ?", [day_start(value)]
+    if name == "before":
+        return "m.created_at < ?", [day_start(value)]
+    raise QueryError(f"unknown field '{name}'", 0)
+
+
+class SqliteStore:
+    """Store on one SQLite file: WAL, one writer thread, FTS5, keyset pagination."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._db = Database(self.path)
+
+    @classmethod
+    def from_url(cls, url: str) -> SqliteStore:
+        """`sqlite:///relative/path.db` or `sqlite:////absolute/path.db` (SQLAlchemy style)."""
+        return cls(url.removeprefix("sqlite:///") or "inbox.db")
+
+    async def open(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._db.start(_migrate)
+
+    async def aclose(self) -> None:
+        self._db.close()
+
+    async def write(self, batch: WriteBatch) -> None:
+        await self._db.write(_write_batch(batch, checked=True))
+
+    async def restore(self, batch: WriteBatch) -> None:
+        await self._db.write(_write_batch(batch, checked=False))
+
+    async def messages_by_ids(self, ids: Sequence[str]) -> dict[str, Message]:
+        if not ids:
+            return {}
+
+        def op(conn: sqlite3.Connection) -> dict[str, Message]:
+            rows = conn.execute(f"SELECT * FROM messages WHERE id IN ({_placeholders(len(ids))})",
+                                list(ids))
+            return {row["id"]: _message(row) for row in rows}
+
+        return await self._db.read(op)
+
+    async def identities(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Identity]:
+        if not refs:
+            return {}
+
+        def op(conn: sqlite3.Connection) -> dict[tuple[str, str], Identity]:
+            found = {}
+            for kind, value in refs:
+                row = conn.execute("SELECT * FROM identities WHERE kind=? AND value=?",
+                                   (kind, value)).fetchone()
+                if row is not None:
+                    found[(kind, value)] = _identity(row)
+            return found
+
+        return await self._db.read(op)
+
+    async def conversation_for_keys(self, keys: Sequence[str]) -> str | None:
+        if not keys:
+            return None
+
+        def op(conn: sqlite3.Connection) -> str | None:
+            for key in keys:
+                row = conn.execute("SELECT conversation_id FROM thread_keys WHERE key=?",
+                                   (key,)).fetchone()
+                if row is not None:
+                    return str(row[0])
+            return None
+
+        return await self._db.read(op)
+
+    async def get_conversation(self, conversation_id: str) -> Conversation:
+        def op(conn: sqlite3.Connection) -> Conversation:
+            row = conn.execute("SELECT * FROM conversations WHERE id=?",
+                               (conversation_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no conversation {conversation_id}")
+            return _conversation(row)
+
+        return await self._db.read(op)
+
+    async def list_conversations(
+        self, flt: ConversationFilter, cursor: str | None, limit: int
+    ) -> Page[Conversation]:
+        where, params = [], []
+        for column in ("status", "channel", "customer_id"):
+            if getattr(flt, column):
+                where.append(f"{column} = ?")
+                params.append(getattr(flt, column))
+        if flt.assignee == "none":
+            where.append("assignee IS NULL")
+        elif flt.assignee:
+            where.append("assignee = ?")
+            params.append(flt.assignee)
+        if cursor:
+            where.append("(last_message_at, id) < (?, ?)")
+            params.extend(decode_cursor(cursor, 2))
+        sql = ("SELECT * FROM conversations" + (" WHERE " + " AND ".join(where) if where else "")
+               + " ORDER BY last_message_at DESC, id DESC LIMIT ?")
+
+        def op(conn: sqlite3.Connection) -> Page[Conversation]:
+            rows = conn.execute(sql, [*params, limit + 1]).fetchall()
+            items = tuple(_conversation(r) for r in rows[:limit])
+            more = len(rows) > limit
+            return Page(items, encode_cursor([rows[limit - 1]["last_message_at"],
+                                              rows[limit - 1]["id"]]) if more else None)
+
+        return await self._db.read(op)
+
+    async def conversation_messages(self, conversation_id: str) -> tuple[Message, ...]:
+        def op(conn: sqlite3.Connection) -> tuple[Message, ...]:
+            rows = conn.execute("SELECT * FROM messages WHERE conversation_id=? "
+                                "ORDER BY created_at, id", (conversation_id,))
+            return tuple(_message(r) for r in rows)
+
+        return await self._db.read(op)
+
+    async def get_customer(self, customer_id: str) -> Customer:
+        def op(conn: sqlite3.Connection) -> Customer:
+            row = conn.execute("SELECT * FROM customers WHERE id=?", (customer_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no customer {customer_id}")
+            return _customer(conn, row)
+
+        return await self._db.read(op)
+
+    async def customer_messages(
+        self, customer_id: str, cursor: str | None, limit: int
+    ) -> Page[Message]:
+        return await self._message_page("m.customer_id = ?", [customer_id], cursor, limit)
+
+    async def _message_page(
+        self, where: str, params: list[Any], cursor: str | None, limit: int
+    ) -> Page[Message]:
+        if cursor:
+            where = f"({where}) AND (m.created_at, m.id) < (?, ?)"
+            params = [*params, *decode_cursor(cursor, 2)]
+        sql = (f"SELECT m.* FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+               f"WHERE {where} ORDER BY m.created_at DESC, m.id DESC LIMIT ?")
+
+        def op(conn: sqlite3.Connection) -> Page[Message]:
+            rows = conn.execute(sql, [*params, limit + 1]).fetchall()
+            more = len(rows) > limit
+            last = rows[limit - 1] if more else None
+            return Page(tuple(_message(r) for r in rows[:limit]),
+                        encode_cursor([last["created_at"], last["id"]]) if last else None)
+
+        return await self._db.read(op)
+
+    async def search(
+        self,
+        query: QueryNode | None,
+        cursor: str | None,
+        limit: int,
+        facets: Sequence[str] = (),
+    ) -> SearchResult:
+        where, params = compile_query(query) if query is not None else ("1", [])
+        page = await self._message_page(where, params, cursor, limit)
+        base = f"FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE {where}"
+
+        def op(conn: sqlite3.Connection) -> tuple[int, dict[str, tuple[tuple[str, int], ...]]]:
+            total = conn.execute(f"SELECT count(*) {base}", params).fetchone()[0]  # noqa: S608
+            found = {}
+            for name in facets:
+                if name not in FACETS:
+                    raise QueryError(f"unknown facet '{name}' (known: {', '.join(FACETS)})", 0)
+                rows = conn.execute(f"SELECT m.{name}, count(*) {base} AND m.{name} IS NOT NULL "
+                                    f"GROUP BY 1 ORDER BY 2 DESC, 1 ASC", params)
+                found[name] = tuple((r[0], r[1]) for r in rows)
+            return total, found
+
+        total, found = await self._db.read(op)
+        return SearchResult(page.items, page.next_cursor, total, found)
+
+    async def pending_outbound(self, limit: int) -> tuple[Message, ...]:
+        def op(conn: sqlite3.Connection) -> tuple[Message, ...]:
+            rows = conn.execute("SELECT * FROM messages WHERE delivery IN ('pending', 'failed') "
+                                "ORDER BY created_at LIMIT ?", (limit,))
+            return tuple(_message(r) for r in rows)
+
+        return await self._db.read(op)
+
+    async def kv_get(self, collection: str, key: str) -> dict[str, Any] | None:
+        def op(conn: sqlite3.Connection) -> dict[str, Any] | None:
+            row = conn.execute("SELECT value FROM kv WHERE collection=? AND key=?",
+                               (collection, key)).fetchone()
+            return None if row is None else json.loads(row[0])
+
+        return await self._db.read(op)
+
+    async def kv_put(self, collection: str, key: str, value: Mapping[str, Any]) -> None:
+        data = json.dumps(dict(value), default=str)
+        await self._db.write(lambda conn: conn.execute(
+            "INSERT OR REPLACE INTO kv (collection, key, value) VALUES (?, ?, ?)",
+            (collection, key, data)))
+
+    async def kv_put_new(self, collection: str, key: str, value: Mapping[str, Any]) -> bool:
+        data = json.dumps(dict(value), default=str)
+
+        def op(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute("INSERT OR IGNORE INTO kv (collection, key, value) VALUES (?, ?, ?)",
+                               (collection, key, data))
+            return cur.rowcount == 1
+
+        return await self._db.write(op)
+
+    async def kv_delete(self, collection: str, key: str) -> None:
+        await self._db.write(lambda conn: conn.execute(
+            "DELETE FROM kv WHERE collection=? AND key=?", (collection, key)))
+
+    async def kv_list(
+        self, collection: str, after: str | None, limit: int
+    ) -> list[tuple[str, dict[str, Any]]]:
+        def op(conn: sqlite3.Connection) -> list[tuple[str, dict[str, Any]]]:
+            rows = conn.execute("SELECT key, value FROM kv WHERE collection=? AND key > ? "
+                                "ORDER BY key LIMIT ?", (collection, after or "", limit))
+            return [(r[0], json.loads(r[1])) for r in rows]
+
+        return await self._db.read(op)
+
+    async def counts(self) -> dict[str, int]:
+        def op(conn: sqlite3.Connection) -> dict[str, int]:
+            found = {kind: conn.execute(f"SELECT count(*) FROM {kind}").fetchone()[0]
+                     for kind in EXPORT_KINDS}
+            for collection in COLLECTIONS:
+                found[collection] = conn.execute("SELECT count(*) FROM kv WHERE collection=?",
+                                                 (collection,)).fetchone()[0]
+            return found
+
+        return await self._db.read(op)
+
+    async def export(self, kind: str, after: str | None, limit: int) -> list[Any]:
+        key_sql = {"customers": "id", "conversations": "id", "messages": "id",
+                   "identities": "kind || ':' || value", "thread_keys": "key"}
+        if kind not in key_sql:
+            raise ValueError(f"unknown export kind {kind!r}")
+        sql = (f"SELECT * FROM {kind} WHERE {key_sql[kind]} > ? "
+               f"ORDER BY {key_sql[kind]} LIMIT ?")
+
+        def op(conn: sqlite3.Connection) -> list[Any]:
+            rows = conn.execute(sql, (after or "", limit)).fetchall()
+            if kind == "customers":
+                return [_customer(conn, r) for r in rows]
+            if kind == "conversations":
+                return [_conversation(r) for r in rows]
+            if kind == "messages":
+                return [_message(r) for r in rows]
+            if kind == "identities":
+                return [_identity(r) for r in rows]
+            return [(r["key"], r["conversation_id"]) for r in rows]
+
+        return await self._db.read(op)
+
+
+def _customer(conn: sqlite3.Connection, row: sqlite3.Row) -> Customer:
+    idents = conn.execute("SELECT * FROM identities WHERE customer_id=? ORDER BY created_at, kind",
+                          (row["id"],))
+    return Customer(id=row["id"], name=row["name"], created_at=parse_ts(row["created_at"]),
+                    identities=tuple(_identity(i) for i in idents), version=row["version"])
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise ConflictError(f"the store was written by a newer version (schema {version}); "
+                            "upgrade unified-inbox")
+    if version == 0:
+        conn.executescript("BEGIN;" + SCHEMA + f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
+

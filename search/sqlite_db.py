@@ -1,0 +1,126 @@
+"""SQLite plumbing: one writer thread fed by a queue, readers on a small pool."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+from inbox.errors import ConflictError, InboxError, StoreUnavailable
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Op = Callable[[sqlite3.Connection], T]
+_STOP = object()
+
+
+def connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")  # an acknowledged commit survives a crash
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=10000")
+    return conn
+
+
+class Database:
+    """Runs `def op(conn) -> T` functions: writes in one transaction on the writer thread."""
+
+    def __init__(self, path: str, readers: int = 3) -> None:
+        self.path = path
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="sqlite-read")
+        self._local = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def start(self, init: Op[None]) -> None:
+        ready: Future[None] = Future()
+        self._writer = threading.Thread(target=self._run_writer, args=(init, ready),
+                                        name="sqlite-writer", daemon=True)
+        self._writer.start()
+        ready.result()
+
+    def _run_writer(self, init: Op[None], ready: Future[None]) -> None:
+        try:
+            conn = connect(self.path)
+            init(conn)
+        except Exception as exc:  # noqa: BLE001 - handed to the caller of start()
+            ready.set_exception(_translate(exc))
+            return
+        ready.set_result(None)
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                break
+            op, fut = item  # type: ignore[misc]
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = op(conn)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            except Exception as exc:  # noqa: BLE001 - handed to the awaiting caller
+                fut.set_exception(_translate(exc))
+            else:
+                fut.set_result(result)
+        conn.close()
+
+    async def write(self, op: Op[T]) -> T:
+        if self._writer is None or not self._writer.is_alive():
+            raise StoreUnavailable("the SQLite store is closed")
+        fut: Future[T] = Future()
+        self._queue.put((op, fut))
+        return await asyncio.wrap_future(fut)
+
+    def _reader_conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path)
+            conn.execute("PRAGMA query_only=ON")
+            self._local.conn = conn
+            with self._lock:
+                self._reader_conns.append(conn)
+        return conn
+
+    async def read(self, op: Op[T]) -> T:
+        def run() -> T:
+            try:
+                return op(self._reader_conn())
+            except Exception as exc:
+                raise _translate(exc) from exc
+
+        return await asyncio.get_running_loop().run_in_executor(self._readers, run)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._queue.put(_STOP)
+            self._writer.join()
+            self._writer = None
+        self._readers.shutdown(wait=True)
+        with self._lock:
+            for conn in self._reader_conns:
+                conn.close()
+            self._reader_conns.clear()
+
+
+def _translate(exc: BaseException) -> BaseException:
+    if isinstance(exc, InboxError):
+        return exc
+    if isinstance(exc, sqlite3.IntegrityError):
+        return ConflictError(f"already exists: {exc}")
+    if isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError):
+        log.warning("sqlite error", extra={"error": str(exc)})
+        return StoreUnavailable(f"SQLite store error: {exc}")
+    return exc
