@@ -14,6 +14,7 @@ class IngestResult:
     stored: tuple[Message, ...] = ()  # new messages
     updated: tuple[Message, ...] = ()  # edits of stored messages
     duplicates: int = 0  # already stored, nothing written
+    known: tuple[Message, ...] = ()  # the stored messages those duplicates matched
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,165 @@
+"""Public web forms: validation, size and rate limits, honeypot, idempotent submissions.
+
+Pure parts (`validate`, `to_inbound`, `RateLimiter`) know nothing of HTTP; the aiohttp
+handlers in web/forms.py call them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import time
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from inbox.errors import ValidationError
+from inbox.identity import normalize_email, normalize_handle, normalize_phone
+from inbox.model import Channel, IdentityKind, IdentityRef, Inbound, new_id
+
+MAX_NAME = 200
+MAX_MESSAGE = 10_000
+MAX_TOPIC = 100
+MAX_KEY = 200
+HONEYPOT = "website"  # hidden from people by CSS; bots fill it in
+FIELDS = ("name", "email", "message", "phone", "x_handle", "topic", "idempotency_key")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+@dataclass(frozen=True, slots=True)
+class FormSpec:
+    slug: str
+    title: str = "Contact us"
+    intro: str = "Tell us what happened and how to reach you. We answer every message."
+    topics: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    name: str
+    email: str
+    message: str
+    phone: str | None = None
+    x_handle: str | None = None
+    topic: str | None = None
+    idempotency_key: str | None = None
+
+
+def forms_from_config(config: Mapping[str, Any]) -> dict[str, FormSpec]:
+    """[forms.<slug>] title/intro/topics tables; a `contact` form exists by default."""
+    section = config.get("forms", {})
+    specs = {"contact": FormSpec("contact")}
+    for slug, table in section.items():
+        if not isinstance(table, dict):
+            continue  # plain settings such as rate_limit
+        if not _SLUG.match(slug):
+            from inbox.errors import ConfigError
+
+            raise ConfigError(f"forms.{slug}", "form names are lower-case letters, digits, '-'")
+        specs[slug] = FormSpec(slug, str(table.get("title", "Contact us")),
+                               str(table.get("intro", FormSpec.intro)),
+                               tuple(str(t) for t in table.get("topics", ())))
+    return specs
+
+
+def _clean(value: str) -> str:
+    """NFC, no control characters except newlines and tabs."""
+    value = unicodedata.normalize("NFC", value)
+    return "".join(ch for ch in value if ch in "\n\t" or unicodedata.category(ch)[0] != "C"
+                   or unicodedata.category(ch) == "Co")
+
+
+def validate(data: Mapping[str, Any], spec: FormSpec) -> Submission:
+    """A clean submission, or ValidationError naming every bad field."""
+    errors: dict[str, str] = {}
+    values: dict[str, str | None] = {}
+    for name in FIELDS:
+        raw = data.get(name)
+        if raw is None or raw == "":
+            values[name] = None
+        elif not isinstance(raw, str):
+            errors[name] = "must be text"
+        else:
+            values[name] = _clean(raw).strip() or None
+    name, email, message = values["name"], values["email"], values["message"]
+    if not name:
+        errors.setdefault("name", "please tell us your name")
+    elif len(name) > MAX_NAME:
+        errors["name"] = f"must be at most {MAX_NAME} characters"
+    if not email:
+        errors.setdefault("email", "please give an email address so we can answer")
+    elif normalize_email(email) is None:
+        errors["email"] = "is not a valid email address (like name@example.com)"
+    if not message:
+        errors.setdefault("message", "please write your message")
+    elif len(message) > MAX_MESSAGE:
+        errors["message"] = f"must be at most {MAX_MESSAGE} characters"
+    phone = values["phone"]
+    if phone and normalize_phone(phone) is None:
+        errors["phone"] = "is not a phone number; include the country code, like +44 20 7946 0000"
+    handle = values["x_handle"]
+    if handle and normalize_handle(handle) is None:
+        errors["x_handle"] = "is not an X handle (letters, digits and _, at most 15)"
+    topic = values["topic"]
+    if topic and spec.topics and topic not in spec.topics:
+        errors["topic"] = f"must be one of: {', '.join(spec.topics)}"
+    elif topic and len(topic) > MAX_TOPIC:
+        errors["topic"] = f"must be at most {MAX_TOPIC} characters"
+    key = values["idempotency_key"]
+    if key and len(key) > MAX_KEY:
+        errors["idempotency_key"] = f"must be at most {MAX_KEY} characters"
+    if errors:
+        raise ValidationError(errors)
+    assert name and email and message
+    return Submission(name, email, message, phone, handle, topic, key)
+
+
+def to_inbound(sub: Submission, spec: FormSpec, received: datetime) -> Inbound:
+    """The submission as an inbound message; the same idempotency key gives the same id."""
+    if sub.idempotency_key:
+        digest = hashlib.sha256(f"{spec.slug}\0{sub.idempotency_key}".encode()).hexdigest()
+        external_id = f"form:{spec.slug}:{digest[:32]}"
+    else:
+        external_id = f"form:{spec.slug}:{new_id('')}"
+    authors = [IdentityRef(IdentityKind.EMAIL, sub.email, sub.name)]
+    if sub.phone:
+        authors.append(IdentityRef(IdentityKind.PHONE, sub.phone))
+    if sub.x_handle:
+        authors.append(IdentityRef(IdentityKind.X_HANDLE, sub.x_handle))
+    subject = f"{spec.title}: {sub.topic}" if sub.topic else spec.title
+    return Inbound(channel=Channel.WEBFORM, external_id=external_id, authors=tuple(authors),
+                   text=sub.message, created_at=received, author_name=sub.name,
+                   subject=subject, meta={"form": spec.slug, "topic": sub.topic,
+                                          "email": sub.email, "phone": sub.phone,
+                                          "x_handle": sub.x_handle})
+
+
+@dataclass
+class RateLimiter:
+    """Token bucket per client: `limit` posts per `window` seconds."""
+
+    limit: int
+    window: float
+    clock: Any = time.monotonic
+    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def take(self, client: str) -> float:
+        """0 if allowed (and counted), else the seconds to wait before the next post."""
+        now = self.clock()
+        rate = self.limit / self.window
+        tokens, last = self._buckets.get(client, (float(self.limit), now))
+        tokens = min(float(self.limit), tokens + (now - last) * rate)
+        if tokens >= 1:
+            self._buckets[client] = (tokens - 1, now)
+            self._prune(now)
+            return 0.0
+        self._buckets[client] = (tokens, now)
+        return math.ceil((1 - tokens) / rate)
+
+    def _prune(self, now: float) -> None:
+        if len(self._buckets) > 10_000:  # forget clients whose buckets are full again
+            self._buckets = {k: v for k, v in self._buckets.items()
+                             if now - v[1] < self.window}

@@ -1,0 +1,314 @@
+"""The `inbox` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from inbox import auth
+from inbox import config as cfg
+from inbox.errors import ConfigError, InboxError, QueryError, ValidationError
+from inbox.model import Role
+from inbox.runtime import Runtime
+
+log = logging.getLogger("inbox")
+DEFAULT_CONFIG = "inbox.toml"
+
+
+def _config(args: argparse.Namespace, env: Mapping[str, str],
+            overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    path = args.config or env.get("INBOX_CONFIG")
+    if path is None and Path(DEFAULT_CONFIG).exists():
+        path = DEFAULT_CONFIG
+    config = cfg.load(path, env)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            section, _, name = key.partition(".")
+            config.setdefault(section, {})[name] = value
+    return config
+
+
+async def _with_runtime(config: Mapping[str, Any], env: Mapping[str, str],
+                        work: Callable[[Runtime], Awaitable[int]],
+                        channels: bool = False) -> int:
+    runtime = Runtime(config, env, channels=channels)
+    await runtime.start()
+    try:
+        return await work(runtime)
+    finally:
+        await runtime.aclose()
+
+
+async def serve(runtime: Runtime, host: str, port: int, banner: str = "") -> None:
+    """Run the web app and the workers until interrupted."""
+    from aiohttp import web
+
+    from web.app import create_app
+
+    app = create_app(runtime)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    await runtime.start_workers()
+    print(f"unified-inbox listening on http://{host}:{port}/", flush=True)
+    if banner:
+        print(banner, flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+def cmd_serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    config = _config(args, env, {"web.host": args.host, "web.port": args.port})
+
+    async def run() -> int:
+        runtime = Runtime(config, env)
+        await runtime.start()
+        try:
+            await serve(runtime, cfg.get(config, "web.host"), int(cfg.get(config, "web.port")))
+        finally:
+            await runtime.aclose()
+        return 0
+
+    return _run(run())
+
+
+def cmd_demo(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from inbox.demo_seed import DEMO_PASSWORD, seed
+
+    store_path = Path(args.store)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{store_path}{suffix}").unlink(missing_ok=True)
+    config = _config(args, env, {"store.url": f"sqlite:///{store_path}", "web.host": args.host,
+                                 "web.port": args.port})
+
+    async def run() -> int:
+        runtime = Runtime(config, env, channels=False)
+        await runtime.start()
+        try:
+            summary = await seed(runtime)
+            host, port = cfg.get(config, "web.host"), int(cfg.get(config, "web.port"))
+            banner = (f"Demo store {store_path}: {summary}\n"
+                      f"Sign in at http://{host}:{port}/login as one of:\n"
+                      + "".join(f"  {email:<28} {role:<9} password: {DEMO_PASSWORD}\n"
+                                for email, role in summary.users)
+                      + f"API: curl -H 'Authorization: Bearer {summary.token}' "
+                        f"http://{host}:{port}/api/conversations\n"
+                      f"Public web form: http://{host}:{port}/forms/contact")
+            await serve(runtime, host, port, banner)
+        finally:
+            await runtime.aclose()
+        return 0
+
+    return _run(run())
+
+
+def cmd_init(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    path = Path(args.path)
+    if path.exists() and not args.force:
+        print(f"{path} exists; use --force to overwrite it", file=sys.stderr)
+        return 1
+    path.write_text(cfg.template(), encoding="utf-8")
+    print(f"wrote {path}; edit it, then run: inbox serve --config {path}")
+    return 0
+
+
+def cmd_users_add(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    password = sys.stdin.readline().rstrip("\r\n") if not sys.stdin.isatty() else \
+        __import__("getpass").getpass("Password: ")
+
+    async def work(runtime: Runtime) -> int:
+        user = await auth.add_user(runtime.store, args.email, args.role, password, args.name)
+        print(f"user {user.email} ({user.role}) saved")
+        return 0
+
+    return _run(_with_runtime(_config(args, env), env, work))
+
+
+def cmd_users_token(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    async def work(runtime: Runtime) -> int:
+        print(await auth.create_token(runtime.store, args.email))
+        return 0
+
+    return _run(_with_runtime(_config(args, env), env, work))
+
+
+def cmd_users_list(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    async def work(runtime: Runtime) -> int:
+        for user in await auth.list_users(runtime.store):
+            print(f"{user.email}\t{user.role}\t{user.id}")
+        return 0
+
+    return _run(_with_runtime(_config(args, env), env, work))
+
+
+def cmd_search(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from search import query as ql
+    from web.serialize import plain
+
+    try:
+        node = ql.parse(args.query)
+    except QueryError as exc:
+        print(ql.describe_error(exc), file=sys.stderr)
+        return 2
+
+    async def work(runtime: Runtime) -> int:
+        result = await runtime.store.search(node, None, args.limit, ("channel", "sentiment"))
+        if args.json:
+            print(json.dumps({"query": ql.to_text(node), "total": result.total,
+                              "messages": plain(result.messages),
+                              "facets": plain(result.facets)}, ensure_ascii=False, indent=2))
+            return 0
+        print(f"{result.total} messages match {ql.to_text(node) or '(everything)'}")
+        for m in result.messages:
+            text = " ".join(m.text.split())
+            print(f"{m.created_at:%Y-%m-%d %H:%M}  {m.channel:<7} {m.author_label or '':<24.24} "
+                  f"{text[:90]}")
+        return 0
+
+    return _run(_with_runtime(_config(args, env), env, work))
+
+
+def cmd_poll(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    async def work(runtime: Runtime) -> int:
+        channel = {"twitter": "x"}.get(args.channel, args.channel)
+        if not any(c.channel == channel for c in runtime.connectors):
+            print(f"no {args.channel} connector is configured; see `inbox init` for the keys",
+                  file=sys.stderr)
+            return 1
+        if not args.once:
+            await runtime.start_workers()
+            await asyncio.Event().wait()
+        results = await runtime.poll_once(channel)
+        for name, result in results.items():
+            print(f"{name}: stored {len(result.stored)}, updated {len(result.updated)}, "
+                  f"already had {result.duplicates}")
+            for m in result.stored:
+                print(f"  + {m.created_at:%Y-%m-%d %H:%M} {m.author_label or ''}: "
+                      f"{' '.join(m.text.split())[:80]}")
+        return 0
+
+    return _run(_with_runtime(_config(args, env), env, work, channels=True))
+
+
+def cmd_migrate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from inbox.migrate import copy_store
+
+    base = _config(args, env)
+
+    def store_for(url: str) -> Any:
+        from inbox.runtime import make_store
+
+        return make_store({**base, "store": {**base.get("store", {}), "url": url}})
+
+    async def run() -> int:
+        src, dst = store_for(args.source), store_for(args.target)
+        await src.open()
+        await dst.open()
+        try:
+            def progress(kind: str, done: int, total: int) -> None:
+                width = 30
+                filled = width * done // total if total else width
+                print(f"\r{kind:<14} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
+                      end="" if done < total else "\n", flush=True)
+
+            report = await copy_store(src, dst, progress)
+        finally:
+            await src.aclose()
+            await dst.aclose()
+        bad = {k: v for k, v in report.items() if v[0] != v[1]}
+        for kind, (a, b) in report.items():
+            print(f"{kind:<14} source {a:>8}  target {b:>8}  {'ok' if a == b else 'MISMATCH'}")
+        return 1 if bad else 0
+
+    return _run(run())
+
+
+def _run(coro: Awaitable[int]) -> int:
+    try:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    except KeyboardInterrupt:
+        return 130
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="inbox", description="Unified inbox: X, email and web "
+                                "forms in one searchable inbox with response-time SLAs.")
+    p.add_argument("--config", help=f"TOML config file (default ./{DEFAULT_CONFIG} if present)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the web app, connectors and scheduler")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("demo", help="serve a fresh store filled with a month of traffic")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8080)
+    s.add_argument("--store", default="inbox-demo.db", help="SQLite file (recreated)")
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("init", help="write a commented inbox.toml")
+    s.add_argument("--path", default=DEFAULT_CONFIG)
+    s.add_argument("--force", action="store_true")
+    s.set_defaults(func=cmd_init)
+
+    users = sub.add_parser("users", help="manage users").add_subparsers(dest="users",
+                                                                        required=True)
+    s = users.add_parser("add", help="create or update a user (password from stdin)")
+    s.add_argument("email")
+    s.add_argument("--role", required=True, choices=[r.value for r in Role])
+    s.add_argument("--name")
+    s.set_defaults(func=cmd_users_add)
+    s = users.add_parser("token", help="print a new API token for a user")
+    s.add_argument("email")
+    s.set_defaults(func=cmd_users_token)
+    s = users.add_parser("list", help="list users")
+    s.set_defaults(func=cmd_users_list)
+
+    s = sub.add_parser("search", help="search messages with the search language")
+    s.add_argument("query")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--limit", type=int, default=20)
+    s.set_defaults(func=cmd_search)
+
+    s = sub.add_parser("poll", help="poll a channel's connectors")
+    s.add_argument("--channel", required=True, choices=["email", "x", "twitter"])
+    s.add_argument("--once", action="store_true", help="poll once and exit")
+    s.set_defaults(func=cmd_poll)
+
+    s = sub.add_parser("migrate", help="copy a whole store to another (e.g. SQLite to ES)")
+    s.add_argument("--from", dest="source", required=True)
+    s.add_argument("--to", dest="target", required=True)
+    s.set_defaults(func=cmd_migrate)
+    return p
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    logging.basicConfig(level=os.environ.get("INBOX_LOG_LEVEL", "WARNING"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args, dict(os.environ) if env is None else env))
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except InboxError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,233 @@
+"""The ingest pipeline: dedupe -> identity -> threading -> enrich -> SLA -> store -> publish."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from inbox import identity
+from inbox.enrich import Enrichment
+from inbox.errors import ConflictError, NotFound
+from inbox.events import EventBus
+from inbox.model import (
+    Conversation,
+    Customer,
+    Direction,
+    Event,
+    Identity,
+    IdentityRef,
+    Inbound,
+    Message,
+    Status,
+    message_id_for,
+    new_id,
+    utcnow,
+)
+from inbox.ports import IngestResult
+from inbox.sla import SlaPolicy
+from inbox.store import Store, WriteBatch
+
+log = logging.getLogger(__name__)
+REOPEN_WINDOW = timedelta(days=7)  # a resolved thread answered within this window reopens
+
+
+@dataclass
+class _Plan:
+    """The writes one batch will make, built up in memory before one store write."""
+
+    customers: dict[str, Customer] = field(default_factory=dict)
+    identities: dict[tuple[str, str], Identity] = field(default_factory=dict)
+    conversations: dict[str, Conversation] = field(default_factory=dict)
+    stored_versions: dict[str, int] = field(default_factory=dict)
+    messages: dict[str, Message] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
+    stored: list[Message] = field(default_factory=list)
+    updated: list[Message] = field(default_factory=list)
+    duplicates: int = 0
+    known: list[Message] = field(default_factory=list)
+
+    def batch(self) -> WriteBatch:
+        convs = tuple(replace(c, version=self.stored_versions[c.id] + 1)
+                      if c.id in self.stored_versions else c
+                      for c in self.conversations.values())
+        return WriteBatch(tuple(self.customers.values()), tuple(self.identities.values()),
+                          convs, tuple(self.messages.values()), tuple(self.keys.items()))
+
+
+class Ingestor:
+    """Turns Inbound batches into stored messages, idempotently."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        enrich: Callable[[str, str | None], Enrichment],
+        sla: SlaPolicy,
+        events: EventBus,
+        phone_region: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store, self.enrich, self.sla, self.events = store, enrich, sla, events
+        self.phone_region = phone_region
+        self.clock = clock
+        self._lock = asyncio.Lock()  # one planner at a time per process; the store checks too
+
+    async def ingest(self, batch: Sequence[Inbound]) -> IngestResult:
+        """Store a batch atomically; replays of stored messages are counted, not written."""
+        if not batch:
+            return IngestResult()
+        async with self._lock:
+            for attempt in range(5):
+                try:
+                    plan = await self._plan(batch)
+                    if plan.messages:
+                        await self.store.write(plan.batch())
+                    break
+                except ConflictError:
+                    if attempt == 4:
+                        raise
+                    log.info("ingest conflict, planning again", extra={"attempt": attempt})
+        for msg in plan.stored:
+            self.events.publish(Event("message.created", msg.conversation_id, msg.id,
+                                      {"channel": msg.channel}))
+        for msg in plan.updated:
+            self.events.publish(Event("message.updated", msg.conversation_id, msg.id, {}))
+        return IngestResult(tuple(plan.stored), tuple(plan.updated), plan.duplicates,
+                            tuple(plan.known))
+
+    async def _plan(self, batch: Sequence[Inbound]) -> _Plan:
+        plan = _Plan()
+        ids = [message_id_for(i.channel, i.external_id) for i in batch]
+        existing = await self.store.messages_by_ids(ids)
+        ordered = sorted(zip(ids, batch, strict=True), key=lambda pair: pair[1].created_at)
+        for mid, inbound in ordered:
+            earlier = plan.messages.get(mid) or existing.get(mid)
+            if earlier is not None:
+                if inbound.revision is None or inbound.revision == earlier.revision:
+                    plan.duplicates += 1
+                    plan.known.append(earlier)
+                else:
+                    plan.messages[mid] = self._edited(earlier, inbound)
+                    plan.updated.append(plan.messages[mid])
+                continue
+            await self._add(plan, mid, inbound)
+        return plan
+
+    def _edited(self, earlier: Message, inbound: Inbound) -> Message:
+        found = self.enrich(inbound.text, inbound.lang)
+        return replace(earlier, text=inbound.text, html=inbound.html, revision=inbound.revision,
+                       lang=found.lang, sentiment=found.sentiment,
+                       sentiment_score=found.score, meta=dict(inbound.meta))
+
+    async def _add(self, plan: _Plan, mid: str, inbound: Inbound) -> None:
+        refs = [r for r in (identity.normalize_ref(r, self.phone_region) for r in inbound.authors)
+                if r is not None]
+        customer_id = await self._customer(plan, refs, inbound)
+        conversation = await self._thread(plan, inbound, customer_id)
+        found = self.enrich(inbound.text, inbound.lang)
+        now = self.clock()
+        msg = Message(
+            id=mid, conversation_id=conversation.id, channel=inbound.channel,
+            external_id=inbound.external_id, direction=inbound.direction, text=inbound.text,
+            created_at=inbound.created_at, received_at=now, customer_id=customer_id,
+            author_label=inbound.author_name or next((r.label or r.value for r in refs), None),
+            author_keys=identity.author_keys(refs), subject=inbound.subject, html=inbound.html,
+            quoted=inbound.quoted, lang=found.lang, sentiment=found.sentiment,
+            sentiment_score=found.score, automated=inbound.automated,
+            revision=inbound.revision, attachments=inbound.attachments, meta=dict(inbound.meta),
+        )
+        plan.messages[mid] = msg
+        plan.stored.append(msg)
+        plan.conversations[conversation.id] = self._after_message(conversation, msg, inbound)
+        for key in (*inbound.thread_keys, *inbound.parent_keys):
+            if not key.startswith("conv:"):
+                plan.keys.setdefault(key, conversation.id)
+
+    async def _customer(self, plan: _Plan, refs: list[IdentityRef],
+                        inbound: Inbound) -> str:
+        pairs = [(r.kind, r.value) for r in refs]
+        known = {p: plan.identities[p] for p in pairs if p in plan.identities}
+        known.update(await self.store.identities([p for p in pairs if p not in known]))
+        kinds: dict[str, frozenset[str]] = {}
+        for ident in known.values():
+            if ident.customer_id not in kinds:
+                kinds[ident.customer_id] = await self._identity_kinds(plan, ident.customer_id)
+        res = identity.resolve(refs, known, kinds)
+        customer_id = res.customer_id
+        if customer_id is None:
+            customer_id = new_id("c")
+            plan.customers[customer_id] = Customer(customer_id, inbound.author_name,
+                                                   inbound.created_at)
+        for ref in res.new_refs:
+            plan.identities[(ref.kind, ref.value)] = Identity(ref.kind, ref.value, customer_id,
+                                                              ref.label)
+        if res.conflicts:
+            log.info("identity owned by another customer, not moved",
+                     extra={"customer": customer_id, "kinds": [r.kind for r in res.conflicts]})
+        return customer_id
+
+    async def _identity_kinds(self, plan: _Plan, customer_id: str) -> frozenset[str]:
+        kinds = {i.kind for i in plan.identities.values() if i.customer_id == customer_id}
+        if customer_id not in plan.customers:
+            try:
+                kinds |= {i.kind for i in (await self.store.get_customer(customer_id)).identities}
+            except NotFound:
+                pass
+        return frozenset(kinds)
+
+    async def _thread(self, plan: _Plan, inbound: Inbound, customer_id: str) -> Conversation:
+        keys = [*inbound.parent_keys, *inbound.thread_keys]
+        conv_id = next((plan.keys[k] for k in keys if k in plan.keys), None)
+        for key in keys:
+            if conv_id is None and key.startswith("conv:"):
+                conv_id = await self._existing_conversation_id(plan, key.removeprefix("conv:"))
+        if conv_id is None:
+            conv_id = await self.store.conversation_for_keys(
+                [k for k in keys if not k.startswith("conv:")])
+        if conv_id is not None:
+            conv = plan.conversations.get(conv_id)
+            if conv is None:
+                conv = await self.store.get_conversation(conv_id)
+                plan.stored_versions[conv.id] = conv.version
+            if not self._starts_new(conv, inbound):
+                return conv
+        now = self.clock()
+        created = inbound.created_at
+        conv = Conversation(
+            id=new_id("v"), customer_id=customer_id, channel=inbound.channel,
+            status=Status.LISTENING if inbound.listening else Status.OPEN, created_at=created,
+            updated_at=now, last_message_at=created, subject=inbound.subject, message_count=0,
+        )
+        plan.conversations[conv.id] = conv
+        return conv
+
+    async def _existing_conversation_id(self, plan: _Plan, conv_id: str) -> str | None:
+        if conv_id in plan.conversations:
+            return conv_id
+        try:
+            return (await self.store.get_conversation(conv_id)).id
+        except NotFound:
+            return None
+
+    def _starts_new(self, conv: Conversation, inbound: Inbound) -> bool:
+        """A reply to a thread resolved long ago starts a fresh conversation."""
+        return (conv.status == Status.RESOLVED
+                and inbound.created_at - conv.last_message_at > REOPEN_WINDOW)
+
+    def _after_message(self, conv: Conversation, msg: Message, inbound: Inbound) -> Conversation:
+        status = conv.status
+        customer_wrote = msg.direction == Direction.INBOUND and not msg.automated
+        if customer_wrote and not inbound.listening and status != Status.OPEN:
+            status = Status.OPEN  # a customer answer reopens; a brand mention promotes
+        conv = replace(conv, status=status, message_count=conv.message_count + 1,
+                       last_message_at=max(conv.last_message_at, msg.created_at),
+                       updated_at=self.clock(), subject=conv.subject or msg.subject)
+        if customer_wrote and status == Status.OPEN and conv.awaiting_since is None:
+            due = self.sla.due(conv.channel, msg.created_at)
+            conv = replace(conv, awaiting_since=msg.created_at,
+                           due_at=due[0] if due else None, due_basis=due[1] if due else None)
+        return conv
+

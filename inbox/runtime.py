@@ -1,0 +1,151 @@
+"""Composition root: config -> store + ingest + service + connectors + scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from inbox import config as cfg
+from inbox.enrich import Enricher, no_enrichment
+from inbox.errors import ConfigError, InboxError
+from inbox.events import EventBus
+from inbox.ingest import Ingestor
+from inbox.model import new_id, utcnow
+from inbox.ports import Connector, ConnectorContext, IngestResult, Sender
+from inbox.service import InboxService
+from inbox.sla import policy_from_config
+from inbox.store import CURSORS, DEAD_LETTERS, Store
+
+log = logging.getLogger(__name__)
+CHANNEL_MODULES = ("connectors.email", "connectors.twitter")
+
+
+def make_store(config: Mapping[str, Any]) -> Store:
+    """The Store adapter the URL names."""
+    url = str(cfg.get(config, "store.url"))
+    if url.startswith("sqlite:///"):
+        from search.sqlite import SqliteStore
+
+        return SqliteStore.from_url(url)
+    if url.startswith(("http://", "https://")):
+        from search.elastic import ElasticStore
+
+        user, password = cfg.get(config, "store.username"), cfg.get(config, "store.password")
+        return ElasticStore(url, api_key=cfg.get(config, "store.api_key"),
+                            basic_auth=(user, password) if user else None,
+                            ca_certs=cfg.get(config, "store.ca_certs"))
+    raise ConfigError("store.url", f"'{url}' is not a store URL; use sqlite:///path/to/inbox.db "
+                      "or http(s)://host:9200 (INBOX_STORE)")
+
+
+def configure_channels(config: Mapping[str, Any], env: Mapping[str, str]
+                       ) -> tuple[list[Connector], dict[str, Sender]]:
+    """Connectors and reply senders of every configured channel."""
+    connectors: list[Connector] = []
+    senders: dict[str, Sender] = {}
+    for name in CHANNEL_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # TODO(lead): remove once both connectors landed
+            if exc.name != name:
+                raise
+            continue
+        found, outs = module.configure(config, env)
+        connectors.extend(found)
+        for sender in outs:
+            senders.setdefault(sender.channel, sender)
+    if "email" in senders:
+        senders.setdefault("webform", senders["email"])  # web-form customers are answered by mail
+    return connectors, senders
+
+
+class Runtime:
+    """Everything one process runs; build with Runtime(config, env), then `await start()`."""
+
+    def __init__(self, config: Mapping[str, Any], env: Mapping[str, str],
+                 store: Store | None = None, channels: bool = True) -> None:
+        self.config, self.env = config, env
+        self.store = store or make_store(config)
+        self.events = EventBus()
+        self.sla = policy_from_config(config.get("sla", {}))
+        enrich = Enricher() if cfg.get(config, "enrich.enabled") else no_enrichment
+        self.ingestor = Ingestor(self.store, enrich=enrich, sla=self.sla, events=self.events,
+                                 phone_region=cfg.get(config, "identity.phone_region"))
+        self.connectors, senders = configure_channels(config, env) if channels else ([], {})
+        self.service = InboxService(self.store, self.events, senders)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._scheduler: Any = None
+
+    @property
+    def context(self) -> ConnectorContext:
+        return ConnectorContext(self.ingest, self.load_cursor, self.save_cursor,
+                                self.dead_letter)
+
+    async def ingest(self, batch: Sequence[Any]) -> IngestResult:
+        return await self.ingestor.ingest(batch)
+
+    async def load_cursor(self, name: str) -> dict[str, Any] | None:
+        return await self.store.kv_get(CURSORS, name)
+
+    async def save_cursor(self, name: str, value: Mapping[str, Any]) -> None:
+        await self.store.kv_put(CURSORS, name, value)
+
+    async def dead_letter(self, source: str, raw: bytes | str, error: str) -> None:
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        await self.store.kv_put(DEAD_LETTERS, new_id("d"), {
+            "source": source, "error": error, "at": utcnow().isoformat(),
+            "raw": text[:1_000_000], "truncated": len(text) > 1_000_000})
+        log.warning("dead letter", extra={"source": source, "error": error})
+
+    async def start(self) -> None:
+        await self.store.open()
+
+    async def start_workers(self) -> None:
+        """Connectors' long-running loops and the scheduled jobs."""
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+        for connector in self.connectors:
+            self._tasks.append(asyncio.create_task(self._run(connector),
+                                                   name=f"connector:{connector.name}"))
+        self._scheduler = AsyncIOScheduler(timezone="UTC")
+        self._scheduler.add_job(self._retry_replies, "interval", seconds=60,
+                                id="retry-replies", coalesce=True, max_instances=1)
+        self._scheduler.start()
+
+    async def _run(self, connector: Connector) -> None:
+        try:
+            await connector.run(self.context)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("connector stopped", extra={"connector": connector.name})
+
+    async def _retry_replies(self) -> None:
+        try:
+            await self.service.retry_failed()
+        except InboxError as exc:
+            log.warning("reply retry failed", extra={"error": str(exc)})
+
+    async def poll_once(self, channel: str | None = None) -> dict[str, IngestResult]:
+        """Poll every (or one channel's) connector once."""
+        results = {}
+        for connector in self.connectors:
+            if channel in (None, connector.channel):
+                results[connector.name] = await connector.poll_once(self.context)
+        return results
+
+    async def aclose(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.store.aclose()

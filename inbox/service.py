@@ -1,0 +1,242 @@
+"""Agent and manager use cases: read, assign, status, notes, replies."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+from inbox.errors import (
+    ConflictError,
+    FatalError,
+    InboxError,
+    NotFound,
+    Refused,
+    RetryableError,
+    ValidationError,
+)
+from inbox.events import EventBus
+from inbox.model import (
+    Conversation,
+    ConversationFilter,
+    Customer,
+    Direction,
+    Event,
+    Message,
+    Page,
+    Status,
+    User,
+    message_id_for,
+    new_id,
+    utcnow,
+)
+from inbox.ports import Outbound, Sender
+from inbox.store import AUDIT, IDEMPOTENCY, Store, WriteBatch
+
+log = logging.getLogger(__name__)
+MAX_TEXT = 20_000
+IN_FLIGHT = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationView:
+    conversation: Conversation
+    messages: tuple[Message, ...]
+    customer: Customer
+    timeline: tuple[Message, ...]  # the customer's messages on every channel, newest first
+    timeline_cursor: str | None
+
+
+class InboxService:
+    def __init__(self, store: Store, events: EventBus,
+                 senders: Mapping[str, Sender] | None = None) -> None:
+        self.store, self.events = store, events
+        self.senders: dict[str, Sender] = dict(senders or {})
+
+    async def conversations(self, flt: ConversationFilter, cursor: str | None,
+                            limit: int) -> Page[Conversation]:
+        return await self.store.list_conversations(flt, cursor, limit)
+
+    async def conversation(self, conversation_id: str, timeline_limit: int = 50
+                           ) -> ConversationView:
+        conv = await self.store.get_conversation(conversation_id)
+        messages = await self.store.conversation_messages(conversation_id)
+        customer = await self.store.get_customer(conv.customer_id)
+        timeline = await self.store.customer_messages(customer.id, None, timeline_limit)
+        return ConversationView(conv, messages, customer, timeline.items, timeline.next_cursor)
+
+    async def customer(self, customer_id: str) -> Customer:
+        return await self.store.get_customer(customer_id)
+
+    async def _change(self, conversation_id: str, actor: User, action: str,
+                      change: Callable[[Conversation], Conversation],
+                      expected_version: int | None = None,
+                      extra: Callable[[Conversation], Awaitable[WriteBatch]] | None = None,
+                      ) -> Conversation:
+        """Read-modify-write with optimistic concurrency; retried only without a client version."""
+        for attempt in range(3):
+            conv = await self.store.get_conversation(conversation_id)
+            if expected_version is not None and conv.version != expected_version:
+                raise ConflictError(f"conversation changed since you loaded it (version "
+                                    f"{conv.version}, you had {expected_version}); reload")
+            updated = replace(change(conv), version=conv.version + 1, updated_at=utcnow())
+            more = await extra(updated) if extra else WriteBatch()
+            try:
+                await self.store.write(replace(more, conversations=(updated,)))
+            except ConflictError:
+                if expected_version is not None or attempt == 2:
+                    raise
+                continue
+            await self._audit(actor, action, conversation_id)
+            self.events.publish(Event("conversation.updated", conversation_id, None,
+                                      {"action": action}))
+            return updated
+        raise ConflictError("conversation keeps changing; try again")  # pragma: no cover
+
+    async def assign(self, conversation_id: str, assignee: str | None, actor: User,
+                     expected_version: int | None = None) -> Conversation:
+        return await self._change(conversation_id, actor, f"assign:{assignee}",
+                                  lambda c: replace(c, assignee=assignee or None),
+                                  expected_version)
+
+    async def set_status(self, conversation_id: str, status: str, actor: User,
+                         expected_version: int | None = None) -> Conversation:
+        if status not in set(Status):
+            raise ValidationError({"status": f"must be one of {', '.join(Status)}"})
+
+        def change(c: Conversation) -> Conversation:
+            if status == Status.RESOLVED:  # resolved stops every clock
+                return replace(c, status=status, awaiting_since=None, due_at=None,
+                               due_basis=None)
+            return replace(c, status=status)
+
+        return await self._change(conversation_id, actor, f"status:{status}", change,
+                                  expected_version)
+
+    async def set_tags(self, conversation_id: str, tags: list[str], actor: User) -> Conversation:
+        clean = tuple(dict.fromkeys(t.strip().lower() for t in tags if t.strip()))
+        return await self._change(conversation_id, actor, "tags",
+                                  lambda c: replace(c, tags=clean))
+
+    async def add_note(self, conversation_id: str, text: str, actor: User) -> Message:
+        """An internal note: visible to the team, never sent, stops no clock."""
+        text = _checked_text(text)
+        note = _agent_message(conversation_id, Direction.NOTE, text, actor, "note")
+
+        async def with_note(conv: Conversation) -> WriteBatch:
+            return WriteBatch(messages=(replace(note, channel=conv.channel,
+                                                customer_id=None),))
+
+        await self._change(conversation_id, actor, "note",
+                           lambda c: replace(c, message_count=c.message_count + 1), None,
+                           with_note)
+        return replace(note)
+
+    async def reply(self, conversation_id: str, text: str, actor: User,
+                    idempotency_key: str | None = None) -> Message:
+        """Send a reply through the conversation's channel; a replayed key sends nothing."""
+        text = _checked_text(text)
+        key = f"reply:{conversation_id}:{idempotency_key or new_id('k')}"
+        done = await self.store.kv_get(IDEMPOTENCY, key)
+        if done is not None:
+            return (await self.store.messages_by_ids([done["message_id"]]))[done["message_id"]]
+        view = await self.conversation(conversation_id, timeline_limit=1)
+        sender = self.senders.get(view.conversation.channel)
+        if sender is None:
+            raise Refused(f"replies on {view.conversation.channel} are not set up; configure "
+                          "the channel's sending account")
+        msg = replace(_agent_message(conversation_id, Direction.OUTBOUND, text, actor, "out"),
+                      channel=view.conversation.channel, delivery="pending")
+        out = Outbound(view.conversation, view.customer, msg, view.messages)
+        sender.check(out)
+        if not await self.store.kv_put_new(IDEMPOTENCY, key, {"message_id": msg.id}):
+            return await self._replayed(key)
+
+        async def with_reply(conv: Conversation) -> WriteBatch:
+            return WriteBatch(messages=(msg,))
+
+        now = msg.created_at
+        await self._change(conversation_id, actor, "reply", lambda c: replace(
+            c, message_count=c.message_count + 1, last_message_at=max(c.last_message_at, now),
+            awaiting_since=None, due_at=None, due_basis=None,
+            first_response_at=c.first_response_at or now), None, with_reply)
+        return await self.deliver(replace(out, message=msg))
+
+    async def _replayed(self, key: str) -> Message:
+        done = await self.store.kv_get(IDEMPOTENCY, key)
+        if done is None:
+            raise NotFound("reply not found")
+        found = await self.store.messages_by_ids([done["message_id"]])
+        if done["message_id"] not in found:
+            raise ConflictError("the same reply is being sent right now")
+        return found[done["message_id"]]
+
+    async def deliver(self, out: Outbound) -> Message:
+        """Send one stored outbound message and record the outcome."""
+        msg = out.message
+        sender = self.senders[out.conversation.channel]
+        attempts = int(msg.meta.get("attempts", 0)) + 1
+        meta: dict[str, Any] = {**msg.meta, "attempts": attempts}
+        keys: tuple[tuple[str, str], ...] = ()
+        try:
+            receipt = await sender.send(out)
+        except RetryableError as exc:
+            delivery, meta["error"] = "failed", str(exc)
+        except (FatalError, Refused) as exc:
+            delivery, meta["error"] = "rejected", str(exc)
+        except InboxError as exc:
+            delivery, meta["error"] = "rejected", str(exc)
+        else:
+            delivery = "sent"
+            meta.pop("error", None)
+            meta.update(receipt.meta, provider_id=receipt.provider_id)
+            keys = tuple((k, msg.conversation_id) for k in receipt.thread_keys)
+        sent = replace(msg, delivery=delivery, meta=meta)
+        await self.store.write(WriteBatch(messages=(sent,), thread_keys=keys))
+        if delivery != "sent":
+            log.warning("reply not delivered", extra={"conversation": msg.conversation_id,
+                                                      "delivery": delivery, "error": meta["error"]})
+        self.events.publish(Event("message.delivery", msg.conversation_id, msg.id,
+                                  {"delivery": delivery}))
+        return sent
+
+    async def retry_failed(self, limit: int = 50, max_attempts: int = 8) -> int:
+        """Send again what failed for a retryable reason; returns how many were tried."""
+        tried = 0
+        for msg in await self.store.pending_outbound(limit):
+            if int(msg.meta.get("attempts", 0)) >= max_attempts:
+                continue
+            if msg.delivery == "pending" and utcnow() - msg.created_at < IN_FLIGHT:
+                continue  # probably being sent right now
+            view = await self.conversation(msg.conversation_id, timeline_limit=1)
+            if view.conversation.channel not in self.senders:
+                continue
+            await self.deliver(Outbound(view.conversation, view.customer, msg, view.messages))
+            tried += 1
+        return tried
+
+    async def _audit(self, actor: User, action: str, target: str) -> None:
+        await self.store.kv_put(AUDIT, new_id("a"), {
+            "at": utcnow().isoformat(), "actor": actor.email, "action": action,
+            "target": target})
+
+
+def _checked_text(text: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError({"text": "must not be empty"})
+    if len(text) > MAX_TEXT:
+        raise ValidationError({"text": f"must be at most {MAX_TEXT} characters"})
+    return text
+
+
+def _agent_message(conversation_id: str, direction: str, text: str, actor: User,
+                   prefix: str) -> Message:
+    external = f"{prefix}:{new_id('o')}"
+    now = utcnow()
+    return Message(id=message_id_for("agent", external), conversation_id=conversation_id,
+                   channel="", external_id=external, direction=direction, text=text,
+                   created_at=now, received_at=now, author_label=actor.name or actor.email,
+                   agent=actor.id)

@@ -1,0 +1,176 @@
+"""Business calendars and response-time targets: pure functions, no I/O."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from functools import cached_property
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays as holidays_lib
+
+from inbox.errors import ConfigError
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Period = tuple[time, time]
+
+
+@dataclass(frozen=True)
+class Calendar:
+    timezone: str = "UTC"
+    hours: tuple[tuple[Period, ...], ...] = tuple(
+        ((time(9), time(17)),) if d < 5 else () for d in range(7))
+    country: str | None = None  # public holidays of this country (holidays package)
+    extra_holidays: frozenset[date] = frozenset()
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @cached_property
+    def _holidays(self) -> Any:
+        return holidays_lib.country_holidays(self.country) if self.country else {}
+
+    def is_holiday(self, day: date) -> bool:
+        return day in self.extra_holidays or day in self._holidays
+
+    def describe(self) -> str:
+        open_days = [f"{DAYS[d]} " + ",".join(f"{s:%H:%M}-{e:%H:%M}" for s, e in p)
+                     for d, p in enumerate(self.hours) if p]
+        extra = f", holidays of {self.country}" if self.country else ""
+        return f"{'; '.join(open_days)} ({self.timezone}{extra})"
+
+
+@dataclass(frozen=True)
+class Target:
+    duration: timedelta
+    business_hours: bool  # False: calendar time, 24/7
+
+
+@dataclass(frozen=True)
+class SlaPolicy:
+    calendar: Calendar = field(default_factory=Calendar)
+    targets: Mapping[str, Target] = field(default_factory=lambda: {
+        "x": Target(timedelta(hours=1), business_hours=False),
+        "email": Target(timedelta(hours=8), business_hours=True),
+        "webform": Target(timedelta(hours=8), business_hours=True),
+    })
+    at_risk: float = 0.75  # fraction of the target elapsed that counts as at risk
+    version: str = "1"
+
+    def due(self, channel: str, started: datetime) -> tuple[datetime, str] | None:
+        """When a response clock started at `started` breaches, and how that was computed."""
+        target = self.targets.get(channel)
+        if target is None:
+            return None
+        if target.business_hours:
+            due_at = add_business_time(started, target.duration, self.calendar)
+            how = f"business hours {self.calendar.describe()}"
+        else:
+            due_at = started + target.duration
+            how = "calendar time (24/7)"
+        basis = (f"{channel} response target {_fmt(target.duration)} in {how}, clock started "
+                 f"{started:%Y-%m-%d %H:%M} UTC, policy v{self.version}")
+        return due_at, basis
+
+
+def _fmt(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"
+
+
+def _periods(cal: Calendar, day: date) -> list[tuple[datetime, datetime]]:
+    if cal.is_holiday(day):
+        return []
+    return [(datetime.combine(day, s, cal.zone), datetime.combine(day, e, cal.zone))
+            for s, e in cal.hours[day.weekday()]]
+
+
+def add_business_time(start: datetime, duration: timedelta, cal: Calendar) -> datetime:
+    """The instant `duration` of opening hours after `start` (never earlier than start)."""
+    remaining = duration
+    local = start.astimezone(cal.zone)
+    day = local.date()
+    for _ in range(800):  # more than two years of closed days means a broken calendar
+        for opens, closes in _periods(cal, day):
+            begin = max(opens, local)
+            if begin >= closes:
+                continue
+            if begin + remaining <= closes:
+                return (begin + remaining).astimezone(start.tzinfo)
+            remaining -= closes - begin
+        day += timedelta(days=1)
+    raise ConfigError("sla.hours", "the calendar has no opening hours; add some")
+
+
+def business_time_between(start: datetime, end: datetime, cal: Calendar) -> timedelta:
+    """Opening hours elapsed between two instants."""
+    if end <= start:
+        return timedelta(0)
+    total = timedelta(0)
+    day = start.astimezone(cal.zone).date()
+    last = end.astimezone(cal.zone).date()
+    while day <= last:
+        for opens, closes in _periods(cal, day):
+            lo, hi = max(opens, start), min(closes, end)
+            if hi > lo:
+                total += hi - lo
+        day += timedelta(days=1)
+    return total
+
+
+_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*$")
+_PERIOD = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
+
+
+def parse_duration(key: str, text: str) -> timedelta:
+    match = _DURATION.match(str(text))
+    if not match or not any(match.groups()):
+        raise ConfigError(key, f"'{text}' is not a duration; write e.g. \"8h\", \"30m\", \"1d\"")
+    d, h, m = (int(g or 0) for g in match.groups())
+    return timedelta(days=d, hours=h, minutes=m)
+
+
+def policy_from_config(section: Mapping[str, Any]) -> SlaPolicy:
+    """[sla] timezone, country, holidays, hours.{mon..sun}, targets.{channel}, calendar_time."""
+    default = SlaPolicy()
+    tz = str(section.get("timezone", "UTC"))
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError("sla.timezone", f"unknown time zone '{tz}'; use an IANA name such "
+                          "as \"Europe/London\"") from exc
+    hours = list(default.calendar.hours)
+    for name, periods in dict(section.get("hours", {})).items():
+        if name not in DAYS:
+            raise ConfigError(f"sla.hours.{name}", f"unknown day; use one of {', '.join(DAYS)}")
+        parsed = []
+        for text in periods:
+            m = _PERIOD.match(str(text))
+            if not m:
+                raise ConfigError(f"sla.hours.{name}", f"'{text}' should look like \"09:00-17:00\"")
+            a, b = time(int(m[1]), int(m[2])), time(int(m[3]) % 24, int(m[4]))
+            if b <= a:
+                raise ConfigError(f"sla.hours.{name}", f"'{text}' closes before it opens")
+            parsed.append((a, b))
+        hours[DAYS.index(name)] = tuple(parsed)
+    country = section.get("country")
+    if country:
+        try:
+            holidays_lib.country_holidays(str(country))
+        except NotImplementedError as exc:
+            raise ConfigError("sla.country", f"no holiday calendar for '{country}'; use an "
+                              "ISO country code such as \"GB\" or \"US\"") from exc
+    extra = frozenset(date.fromisoformat(str(d)) for d in section.get("holidays", ()))
+    calendar = Calendar(tz, tuple(hours), str(country) if country else None, extra)
+    round_the_clock = set(section.get("calendar_time", ["x"]))
+    targets = dict(default.targets)
+    for channel, text in dict(section.get("targets", {})).items():
+        targets[channel] = Target(parse_duration(f"sla.targets.{channel}", text),
+                                  business_hours=channel not in round_the_clock)
+    return SlaPolicy(calendar, targets, float(section.get("at_risk", default.at_risk)),
+                     str(section.get("version", default.version)))

@@ -1,0 +1,230 @@
+"""The JSON API under /api/: every page's data, bearer-token or session auth."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from aiohttp import web
+
+from inbox import auth
+from inbox.errors import ValidationError
+from inbox.model import ConversationFilter, User
+from inbox.store import DEAD_LETTERS, FACETS
+from search import query as ql
+from web.app import require
+from web.keys import RUNTIME
+from web.serialize import json_response, plain
+
+MAX_LIMIT = 200
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/api/me", me)
+    r.add_get("/api/conversations", list_conversations)
+    r.add_get("/api/conversations/{id}", get_conversation)
+    r.add_post("/api/conversations/{id}/assign", assign)
+    r.add_post("/api/conversations/{id}/status", set_status)
+    r.add_post("/api/conversations/{id}/notes", add_note)
+    r.add_post("/api/conversations/{id}/reply", reply)
+    r.add_post("/api/conversations/{id}/tags", set_tags)
+    r.add_get("/api/customers/{id}", get_customer)
+    r.add_get("/api/search", search)
+    r.add_get("/api/users", list_users)
+    r.add_get("/api/dead-letters", dead_letters)
+    r.add_get("/api/connectors", connectors)
+    r.add_get("/api/events", events)
+
+
+def _limit(request: web.Request, default: int = 50) -> int:
+    raw = request.query.get("limit", str(default))
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise ValidationError({"limit": f"must be a whole number from 1 to {MAX_LIMIT}"})
+    return int(raw)
+
+
+async def _json(request: web.Request) -> dict[str, Any]:
+    try:
+        data = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValidationError({"body": "is not valid JSON"}) from exc
+    if not isinstance(data, dict):
+        raise ValidationError({"body": "must be a JSON object"})
+    return data
+
+
+def _version(data: dict[str, Any]) -> int | None:
+    version = data.get("version")
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+        raise ValidationError({"version": "must be the conversation's version number"})
+    return version
+
+
+def _user(request: web.Request) -> User:
+    user: User = request["user"]
+    return user
+
+
+async def resolve_assignee(request: web.Request, value: str | None) -> str | None:
+    """A user id from 'me', an email address or a user id; None/'none' unassigns."""
+    if value in (None, "", "none"):
+        return None
+    if value == "me":
+        return _user(request).id
+    users = await auth.list_users(request.app[RUNTIME].store)
+    for user in users:
+        if value in (user.id, user.email):
+            return user.id
+    raise ValidationError({"assignee": f"no user {value}"})
+
+
+@require("read")
+async def me(request: web.Request) -> web.Response:
+    return json_response(_user(request))
+
+
+@require("read")
+async def list_conversations(request: web.Request) -> web.Response:
+    q = request.query
+    assignee = q.get("assignee")
+    if assignee not in (None, "none"):
+        assignee = await resolve_assignee(request, assignee)
+    flt = ConversationFilter(status=q.get("status") or None, channel=q.get("channel") or None,
+                             assignee=assignee, customer_id=q.get("customer") or None)
+    page = await request.app[RUNTIME].service.conversations(flt, q.get("cursor"),
+                                                             _limit(request))
+    return json_response({"conversations": page.items, "next_cursor": page.next_cursor})
+
+
+@require("read")
+async def get_conversation(request: web.Request) -> web.Response:
+    view = await request.app[RUNTIME].service.conversation(request.match_info["id"])
+    return json_response({"conversation": view.conversation, "messages": view.messages,
+                          "customer": view.customer, "timeline": view.timeline,
+                          "timeline_cursor": view.timeline_cursor})
+
+
+@require("work")
+async def assign(request: web.Request) -> web.Response:
+    data = await _json(request)
+    assignee = await resolve_assignee(request, data.get("assignee"))
+    conv = await request.app[RUNTIME].service.assign(request.match_info["id"], assignee,
+                                                      _user(request), _version(data))
+    return json_response({"conversation": conv})
+
+
+@require("work")
+async def set_status(request: web.Request) -> web.Response:
+    data = await _json(request)
+    conv = await request.app[RUNTIME].service.set_status(
+        request.match_info["id"], str(data.get("status", "")), _user(request), _version(data))
+    return json_response({"conversation": conv})
+
+
+@require("work")
+async def set_tags(request: web.Request) -> web.Response:
+    data = await _json(request)
+    tags = data.get("tags")
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise ValidationError({"tags": "must be a list of words"})
+    conv = await request.app[RUNTIME].service.set_tags(request.match_info["id"], tags,
+                                                        _user(request))
+    return json_response({"conversation": conv})
+
+
+@require("work")
+async def add_note(request: web.Request) -> web.Response:
+    data = await _json(request)
+    note = await request.app[RUNTIME].service.add_note(
+        request.match_info["id"], str(data.get("text") or ""), _user(request))
+    return json_response({"message": note}, status=201)
+
+
+@require("work")
+async def reply(request: web.Request) -> web.Response:
+    data = await _json(request)
+    key = data.get("idempotency_key")
+    if key is not None and (not isinstance(key, str) or len(key) > 200):
+        raise ValidationError({"idempotency_key": "must be text of at most 200 characters"})
+    msg = await request.app[RUNTIME].service.reply(
+        request.match_info["id"], str(data.get("text") or ""), _user(request), key)
+    status = 201 if msg.delivery == "sent" else 202
+    return json_response({"message": msg}, status=status)
+
+
+@require("read")
+async def get_customer(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    customer = await runtime.service.customer(request.match_info["id"])
+    convs = await runtime.service.conversations(ConversationFilter(customer_id=customer.id),
+                                                None, 100)
+    timeline = await runtime.store.customer_messages(customer.id, request.query.get("cursor"),
+                                                     _limit(request))
+    return json_response({"customer": customer, "conversations": convs.items,
+                          "timeline": timeline.items, "next_cursor": timeline.next_cursor})
+
+
+def parse_search(request: web.Request) -> Any:
+    node = ql.parse(request.query.get("q", ""))
+    return ql.resolve_me(node, _user(request).id)
+
+
+@require("search")
+async def search(request: web.Request) -> web.Response:
+    node = parse_search(request)
+    facets = [f for f in request.query.get("facets", "").split(",") if f]
+    unknown = [f for f in facets if f not in FACETS]
+    if unknown:
+        raise ValidationError({"facets": f"unknown {', '.join(unknown)}; known: "
+                                         f"{', '.join(FACETS)}"})
+    result = await request.app[RUNTIME].store.search(node, request.query.get("cursor"),
+                                                     _limit(request), facets)
+    return json_response({"query": ql.to_text(node), "total": result.total,
+                          "messages": result.messages, "next_cursor": result.next_cursor,
+                          "facets": {k: [list(p) for p in v] for k, v in result.facets.items()}})
+
+
+@require("work")
+async def list_users(request: web.Request) -> web.Response:
+    users = await auth.list_users(request.app[RUNTIME].store)
+    return json_response({"users": [{"id": u.id, "email": u.email, "role": u.role,
+                                     "name": u.name} for u in users]})
+
+
+@require("admin")
+async def dead_letters(request: web.Request) -> web.Response:
+    items = await request.app[RUNTIME].store.kv_list(DEAD_LETTERS, request.query.get("after"),
+                                                     _limit(request))
+    return json_response({"dead_letters": [{"id": k, **{f: v for f, v in doc.items()
+                                                        if f != "raw"},
+                                            "raw_preview": str(doc.get("raw", ""))[:2000]}
+                                           for k, doc in items]})
+
+
+@require("manage")
+async def connectors(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    return json_response({"connectors": [{"name": c.name, "channel": c.channel,
+                                          **c.status()} for c in runtime.connectors]})
+
+
+@require("read")
+async def events(request: web.Request) -> web.StreamResponse:
+    """Server-Sent Events: one `data:` line per change."""
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                           "Cache-Control": "no-cache"})
+    await response.prepare(request)
+    async with request.app[RUNTIME].events.subscribe() as queue:
+        while True:
+            try:
+                event = await asyncio.wait_for(queue.get(), timeout=15)
+                payload = json.dumps(plain(event))
+                await response.write(f"event: {event.kind}\ndata: {payload}\n\n".encode())
+            except TimeoutError:
+                await response.write(b": keep-alive\n\n")
+            except (ConnectionResetError, asyncio.CancelledError):
+                break
+    return response
+

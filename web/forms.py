@@ -1,0 +1,143 @@
+"""HTTP side of the public web forms: GET/POST /forms/<slug> and POST /api/forms/<slug>."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from typing import Any
+from urllib.parse import parse_qsl
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from connectors.webform import (
+    HONEYPOT,
+    FormSpec,
+    RateLimiter,
+    forms_from_config,
+    to_inbound,
+    validate,
+)
+from inbox import config as cfg
+from inbox.errors import NotFound, RateLimited, ValidationError
+from inbox.model import utcnow
+from inbox.runtime import Runtime
+from web.keys import RUNTIME
+from web.serialize import json_response
+
+log = logging.getLogger(__name__)
+FORMS = web.AppKey("forms", dict)
+LIMITER = web.AppKey("form_limiter", RateLimiter)
+
+
+def setup(app: web.Application, runtime: Runtime) -> None:
+    app[FORMS] = forms_from_config(runtime.config)
+    app[LIMITER] = RateLimiter(cfg.get(runtime.config, "forms.rate_limit"),
+                               float(cfg.get(runtime.config, "forms.rate_window")))
+    app.router.add_get("/forms/{slug}", show_form)
+    app.router.add_post("/forms/{slug}", post_form)
+    app.router.add_post("/api/forms/{slug}", post_form_json)
+
+
+def _spec(request: web.Request) -> FormSpec:
+    spec: FormSpec | None = request.app[FORMS].get(request.match_info["slug"])
+    if spec is None:
+        raise NotFound("no such form")
+    return spec
+
+
+def _client(request: web.Request) -> str:
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if forwarded and cfg.get(request.app[RUNTIME].config, "web.trust_proxy"):
+        return forwarded.split(",")[0].strip()
+    return request.remote or "unknown"
+
+
+async def _body(request: web.Request) -> str:
+    """The request body as text, within the size limit, or a clear error."""
+    limit = int(cfg.get(request.app[RUNTIME].config, "forms.max_bytes"))
+    if request.content_length is not None and request.content_length > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
+    raw = await request.content.read(limit + 1)
+    if len(raw) > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(raw))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationError({"body": "is not valid UTF-8 text"}) from exc
+
+
+def _rate_limit(request: web.Request) -> None:
+    wait = request.app[LIMITER].take(_client(request))
+    if wait:
+        raise RateLimited(f"too many messages from your address; try again in {int(wait)} s",
+                          wait)
+
+
+async def _submit(request: web.Request, spec: FormSpec, data: dict[str, Any]
+                  ) -> dict[str, Any]:
+    """Validate and ingest; returns what the customer is told."""
+    runtime: Runtime = request.app[RUNTIME]
+    now = utcnow()
+    if data.get(HONEYPOT):
+        log.info("web form honeypot filled; dropped", extra={"form": spec.slug})
+        return _receipt(runtime, now, reference=secrets.token_hex(6))
+    submission = validate(data, spec)
+    result = await runtime.ingest([to_inbound(submission, spec, now)])
+    message = (result.stored or result.known)[0]
+    return _receipt(runtime, message.created_at, reference=message.conversation_id)
+
+
+def _receipt(runtime: Runtime, received: Any, reference: str) -> dict[str, Any]:
+    due = runtime.sla.due("webform", received)
+    tz = runtime.sla.calendar.zone
+    body: dict[str, Any] = {"ok": True, "reference": reference}
+    if due is not None:
+        local = due[0].astimezone(tz)
+        body["expected_reply_by"] = due[0].isoformat()
+        body["message"] = (f"Thank you, we have your message. You can expect an answer by "
+                           f"{local:%A %-d %B %Y, %H:%M} ({runtime.sla.calendar.timezone}).")
+    else:
+        body["message"] = "Thank you, we have your message and will answer as soon as we can."
+    return body
+
+
+async def post_form_json(request: web.Request) -> web.Response:
+    spec = _spec(request)
+    _rate_limit(request)
+    text = await _body(request)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationError({"body": f"is not valid JSON ({exc.msg} at {exc.pos})"}) from exc
+    if not isinstance(data, dict):
+        raise ValidationError({"body": "must be a JSON object with name, email and message"})
+    return json_response(await _submit(request, spec, data), status=201)
+
+
+@aiohttp_jinja2.template("form.html")
+async def show_form(request: web.Request) -> dict[str, Any]:
+    return {"spec": _spec(request), "values": {"idempotency_key": secrets.token_urlsafe(16)},
+            "errors": {}, "honeypot": HONEYPOT}
+
+
+async def post_form(request: web.Request) -> web.Response:
+    spec = _spec(request)
+    values: dict[str, Any] = {}
+    try:
+        _rate_limit(request)
+        values = dict(parse_qsl(await _body(request), keep_blank_values=True,
+                                max_num_fields=20))
+        receipt = await _submit(request, spec, values)
+    except ValidationError as exc:
+        return aiohttp_jinja2.render_template(
+            "form.html", request, {"spec": spec, "values": values, "errors": exc.errors,
+                                   "honeypot": HONEYPOT}, status=400)
+    except ValueError as exc:  # too many fields, broken encoding
+        return aiohttp_jinja2.render_template(
+            "form.html", request, {"spec": spec, "values": {}, "honeypot": HONEYPOT,
+                                   "errors": {"body": f"could not read the form: {exc}"}},
+            status=400)
+    return aiohttp_jinja2.render_template("thanks.html", request,
+                                          {"spec": spec, "receipt": receipt})

@@ -1,0 +1,175 @@
+"""Server-rendered pages for agents, managers and marketing (no JavaScript required)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from inbox import auth
+from inbox import config as cfg
+from inbox.errors import InboxError, QueryError
+from inbox.model import ConversationFilter, Status, User
+from inbox.store import FACETS
+from search import query as ql
+from web.api import resolve_assignee
+from web.app import SESSION_COOKIE, require
+from web.keys import RUNTIME
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/", lambda request: _redirect("/inbox"))
+    r.add_get("/login", login_page)
+    r.add_post("/login", login)
+    r.add_post("/logout", logout)
+    r.add_get("/inbox", inbox)
+    r.add_get("/conversations/{id}", conversation)
+    r.add_post("/conversations/{id}/{action}", act)
+    r.add_get("/customers/{id}", customer)
+    r.add_get("/search", search)
+
+
+def when(value: datetime | None) -> str:
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _redirect(location: str) -> web.Response:
+    raise web.HTTPSeeOther(location)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only local paths: never redirect a signed-in user to another site."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/inbox"
+
+
+@aiohttp_jinja2.template("login.html")
+async def login_page(request: web.Request) -> dict[str, Any]:
+    return {"next": _safe_next(request.query.get("next")), "error": None}
+
+
+async def login(request: web.Request) -> web.Response:
+    form = await request.post()
+    runtime = request.app[RUNTIME]
+    user = await auth.authenticate(runtime.store, str(form.get("email", "")),
+                                   str(form.get("password", "")))
+    target = _safe_next(str(form.get("next", "")))
+    if user is None:
+        return aiohttp_jinja2.render_template(
+            "login.html", request, {"next": target, "error": "Wrong email or password."},
+            status=401)
+    sid, _ = await auth.create_session(runtime.store, user)
+    response = web.HTTPSeeOther(target)
+    secure = str(cfg.get(runtime.config, "web.public_url") or "").startswith("https://")
+    response.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="Lax", secure=secure,
+                        max_age=int(auth.SESSION_TTL.total_seconds()), path="/")
+    raise response
+
+
+async def logout(request: web.Request) -> web.Response:
+    sid = request.cookies.get(SESSION_COOKIE)
+    if sid and request.get("csrf"):
+        form = await request.post()
+        if secrets.compare_digest(str(form.get("csrf", "")), request["csrf"]):
+            await auth.end_session(request.app[RUNTIME].store, sid)
+    response = web.HTTPSeeOther("/login")
+    response.del_cookie(SESSION_COOKIE, path="/")
+    raise response
+
+
+@require("read")
+@aiohttp_jinja2.template("inbox.html")
+async def inbox(request: web.Request) -> dict[str, Any]:
+    q = request.query
+    status = q.get("status", "open")
+    assignee = q.get("assignee") or None
+    flt = ConversationFilter(status=status or None, channel=q.get("channel") or None,
+                             assignee=await resolve_assignee(request, assignee)
+                             if assignee not in (None, "none") else assignee)
+    runtime = request.app[RUNTIME]
+    page = await runtime.service.conversations(flt, q.get("cursor"), 50)
+    customers = {}
+    for conv in page.items:
+        if conv.customer_id not in customers:
+            customers[conv.customer_id] = await runtime.store.get_customer(conv.customer_id)
+    params = {k: v for k, v in q.items() if k != "cursor"}
+    more = ("/inbox?" + urlencode({**params, "cursor": page.next_cursor})
+            if page.next_cursor else None)
+    return {"page": page, "customers": customers, "status": status, "filters": q,
+            "statuses": list(Status), "more": more, "users": await _users(request)}
+
+
+async def _users(request: web.Request) -> dict[str, User]:
+    return {u.id: u for u in await auth.list_users(request.app[RUNTIME].store)}
+
+
+@require("read")
+@aiohttp_jinja2.template("conversation.html")
+async def conversation(request: web.Request) -> dict[str, Any]:
+    view = await request.app[RUNTIME].service.conversation(request.match_info["id"])
+    return {"view": view, "statuses": list(Status), "users": await _users(request),
+            "flash": request.query.get("flash"), "reply_key": secrets.token_urlsafe(16)}
+
+
+@require("work")
+async def act(request: web.Request) -> web.Response:
+    conv_id, action = request.match_info["id"], request.match_info["action"]
+    form = await request.post()
+    service, user = request.app[RUNTIME].service, request["user"]
+    flash = ""
+    try:
+        if action == "reply":
+            msg = await service.reply(conv_id, str(form.get("text", "")), user,
+                                      str(form.get("idempotency_key", "")) or None)
+            flash = ("Reply sent." if msg.delivery == "sent" else
+                     f"Reply saved but not delivered yet ({msg.meta.get('error', '')}); "
+                     "it will be retried.")
+        elif action == "note":
+            await service.add_note(conv_id, str(form.get("text", "")), user)
+            flash = "Note added."
+        elif action == "assign":
+            who = await resolve_assignee(request, str(form.get("assignee", "")) or None)
+            await service.assign(conv_id, who, user)
+            flash = "Assignment saved."
+        elif action == "status":
+            await service.set_status(conv_id, str(form.get("status", "")), user)
+            flash = "Status saved."
+        else:
+            raise web.HTTPNotFound()
+    except InboxError as exc:
+        flash = f"Not done: {exc}"
+    raise web.HTTPSeeOther(f"/conversations/{conv_id}?" + urlencode({"flash": flash}))
+
+
+@require("read")
+@aiohttp_jinja2.template("customer.html")
+async def customer(request: web.Request) -> dict[str, Any]:
+    runtime = request.app[RUNTIME]
+    cust = await runtime.service.customer(request.match_info["id"])
+    convs = await runtime.service.conversations(ConversationFilter(customer_id=cust.id), None,
+                                                100)
+    timeline = await runtime.store.customer_messages(cust.id, None, 100)
+    return {"customer": cust, "conversations": convs.items, "timeline": timeline.items}
+
+
+@require("search")
+@aiohttp_jinja2.template("search.html")
+async def search(request: web.Request) -> dict[str, Any]:
+    text = request.query.get("q", "")
+    error = None
+    result = None
+    try:
+        node = ql.resolve_me(ql.parse(text), request["user"].id)
+        result = await request.app[RUNTIME].store.search(node, request.query.get("cursor"),
+                                                         50, FACETS)
+    except QueryError as exc:
+        error = exc
+    more = ("/search?" + urlencode({"q": text, "cursor": result.next_cursor})
+            if result and result.next_cursor else None)
+    return {"q": text, "result": result, "error": error, "more": more}
