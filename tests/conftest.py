@@ -1,0 +1,41 @@
+"""Shared fixtures: the Store parametrized over every backend, real servers on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from inbox.store import Store
+from search.sqlite import SqliteStore
+from tests.servers.osmem import elastic_store, es_store_factory, osmem_url  # noqa: F401
+
+BACKENDS = ["sqlite", "elastic"]
+
+
+@pytest.fixture(params=BACKENDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """An open, empty store of each backend."""
+    if request.param == "sqlite":
+        sqlite = SqliteStore(tmp_path / "inbox.db")
+        await sqlite.open()
+        yield sqlite
+        await sqlite.aclose()
+        return
+    url = request.getfixturevalue("osmem_url")
+    es = es_store_factory(url)
+    await es.open()
+    try:
+        yield es
+    finally:
+        await es.delete_indices()
+        await es.aclose()
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    s = SqliteStore(tmp_path / "inbox.db")
+    await s.open()
+    yield s
+    await s.aclose()

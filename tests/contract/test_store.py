@@ -1,0 +1,282 @@
+"""The Store contract: every backend passes the same tests (ids show the backend)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from inbox.errors import ConflictError, NotFound
+from inbox.model import ConversationFilter
+from inbox.store import Store, WriteBatch
+from search.query import parse
+from tests.factories import at, conversation, customer, identity, message
+
+
+async def seed_corpus(store: Store) -> dict[str, str]:
+    """A fixed message set for the query corpus; returns label -> message id."""
+    custs = [customer(c, n) for c, n in (("cA", "Ann"), ("cT", "Theresa"), ("cB", "Bob"),
+                                         ("cC", "Carlos"), ("cD", "Dora"), ("cE", "Eve"))]
+    convs = [
+        conversation("vA", "cA", "email", 2, assignee="u1", tags=("billing",)),
+        conversation("vB", "cT", "x", 5, tags=("billing", "urgent")),
+        conversation("vC", "cB", "webform", 12, status="pending", assignee="u2"),
+        conversation("vD", "cC", "email", 15, status="resolved", assignee="u1"),
+        conversation("vE", "cD", "x", 20, status="listening"),
+        conversation("vF", "cE", "webform", 21),
+    ]
+    msgs = {
+        "m1": message("e1", "vA", "cA", "I want a refund for my last invoice", at(2),
+                      author_keys=("ann@example.com",), sentiment="negative", lang="en",
+                      subject="Refund request"),
+        "m2": message("2001", "vB", "cT", "Refund still not here 😡 @northwind", at(5, 9),
+                      channel="x", author_keys=("111", "theresa"), sentiment="negative",
+                      lang="en"),
+        "m3": message("2002", "vB", "cT", "Love the new roaming plan!", at(10), channel="x",
+                      author_keys=("111", "theresa"), sentiment="positive", lang="en"),
+        "m4": message("f1", "vC", "cB", "My bill is past due but autopay was on", at(12),
+                      channel="webform", author_keys=("bob@example.com",),
+                      sentiment="negative", lang="en"),
+        "m5": message("e2", "vD", "cC", "Factura incorrecta, necesito un reembolso", at(15),
+                      author_keys=("carlos@example.es",), lang="es"),
+        "m6": message("e3", "vA", "cA", "Payment past due notice received", at(18),
+                      author_keys=("ann@example.com",), sentiment="neutral", lang="en"),
+        "m7": message("2003", "vE", "cD", "Café service is great", at(20), channel="x",
+                      author_keys=("222", "dora"), sentiment="positive", lang="en"),
+        "m8": message("f2", "vF", "cE", "Internet outage in Leeds since Monday", at(21),
+                      channel="webform", author_keys=("eve@example.com",),
+                      sentiment="negative", lang="en"),
+        "m9": message("out1", "vA", None, "We have refunded your invoice", at(3),
+                      direction="outbound", agent="u1", delivery="sent"),
+    }
+    await store.write(WriteBatch(customers=tuple(custs), conversations=tuple(convs),
+                                 messages=tuple(msgs.values()),
+                                 identities=(identity("email", "ann@example.com", "cA"),
+                                             identity("x", "111", "cT"))))
+    return {label: m.id for label, m in msgs.items()}
+
+
+CORPUS = [
+    ("", {"m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9"}),
+    ("refund", {"m1", "m2"}),
+    ("REFUND", {"m1", "m2"}),
+    ("refund*", {"m1", "m2", "m9"}),
+    ('"past due"', {"m4", "m6"}),
+    ('"past due" -autopay', {"m6"}),
+    ('"due past"', set()),
+    ("channel:x", {"m2", "m3", "m7"}),
+    ("from:@theresa", {"m2", "m3"}),
+    ("from:Ann@Example.com", {"m1", "m6"}),
+    ("sentiment:negative", {"m1", "m2", "m4", "m8"}),
+    ("lang:es", {"m5"}),
+    ("status:open", {"m1", "m6", "m9", "m2", "m3", "m8"}),
+    ("status:listening", {"m7"}),
+    ("assignee:u1", {"m1", "m6", "m9", "m5"}),
+    ("assignee:none", {"m2", "m3", "m7", "m8"}),
+    ("tag:urgent", {"m2", "m3"}),
+    ("tag:billing -channel:x", {"m1", "m6", "m9"}),
+    ("after:2026-11-15", {"m5", "m6", "m7", "m8"}),
+    ("before:2026-11-05", {"m1", "m9"}),
+    ("after:2026-11-05 before:2026-11-12", {"m2", "m3"}),
+    ("invoice OR bill", {"m1", "m4", "m9"}),
+    ("(invoice OR bill) channel:webform", {"m4"}),
+    ("cafe", {"m7"}),
+    ("-channel:email", {"m2", "m3", "m4", "m7", "m8"}),
+    ("refund -channel:x", {"m1"}),
+    ("northwind", {"m2"}),
+    ("leeds OR roaming -sentiment:positive", {"m8"}),
+    ("-(refund OR invoice) channel:email", {"m5", "m6"}),
+]
+
+
+@pytest.mark.parametrize(("query", "expected"), CORPUS, ids=[q or "<all>" for q, _ in CORPUS])
+async def test_query_corpus(store: Store, query: str, expected: set[str]) -> None:
+    ids = await seed_corpus(store)
+    result = await store.search(parse(query), None, 50)
+    found = {label for label, mid in ids.items() if mid in {m.id for m in result.messages}}
+    assert found == expected
+    assert result.total == len(expected)
+
+
+async def test_search_orders_newest_first_and_pages_without_gaps(store: Store) -> None:
+    ids = await seed_corpus(store)
+    seen, cursor = [], None
+    while True:
+        page = await store.search(None, cursor, 4)
+        seen.extend(m.id for m in page.messages)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == len(ids)
+    by_id = await store.messages_by_ids(seen)
+    times = [by_id[i].created_at for i in seen]
+    assert times == sorted(times, reverse=True)
+
+
+async def test_facets_count_the_whole_match_set(store: Store) -> None:
+    await seed_corpus(store)
+    result = await store.search(parse("-status:listening"), None, 2,
+                                ("channel", "sentiment", "lang"))
+    assert result.total == 8
+    assert dict(result.facets["channel"]) == {"email": 4, "x": 2, "webform": 2}
+    assert result.facets["channel"][0] == ("email", 4)
+    assert dict(result.facets["sentiment"]) == {"negative": 4, "neutral": 1, "positive": 1}
+    assert dict(result.facets["lang"]) == {"en": 6, "es": 1}
+
+
+async def test_round_trip_of_every_field(store: Store) -> None:
+    await seed_corpus(store)
+    conv = await store.get_conversation("vB")
+    assert conv.tags == ("billing", "urgent") and conv.channel == "x" and conv.version == 1
+    msgs = await store.conversation_messages("vA")
+    assert [m.external_id for m in msgs] == ["e1", "out1", "e3"]  # oldest first
+    first = msgs[0]
+    assert first.subject == "Refund request" and first.author_keys == ("ann@example.com",)
+    assert first.created_at == at(2) and first.created_at.tzinfo is not None
+    assert msgs[1].direction == "outbound" and msgs[1].delivery == "sent"
+    cust = await store.get_customer("cA")
+    assert cust.name == "Ann" and [i.value for i in cust.identities] == ["ann@example.com"]
+    with pytest.raises(NotFound):
+        await store.get_conversation("nope")
+    with pytest.raises(NotFound):
+        await store.get_customer("nope")
+
+
+async def test_emoji_and_rtl_text_survive(store: Store) -> None:
+    text = "مرحبا، الفاتورة خاطئة 🙏🏽 שלום"
+    await store.write(WriteBatch(customers=(customer("c1"),),
+                                 conversations=(conversation("v1", "c1"),),
+                                 messages=(message("rtl", "v1", "c1", text, at(3)),)))
+    (msg,) = await store.conversation_messages("v1")
+    assert msg.text == text
+
+
+async def test_versions_guard_conversation_updates(store: Store) -> None:
+    await store.write(WriteBatch(customers=(customer("c1"),),
+                                 conversations=(conversation("v1", "c1"),)))
+    v1 = await store.get_conversation("v1")
+    await store.write(WriteBatch(conversations=(replace(v1, status="pending", version=2),)))
+    with pytest.raises(ConflictError):  # a second agent still holding version 1
+        await store.write(WriteBatch(conversations=(replace(v1, assignee="u9", version=2),)))
+    with pytest.raises(ConflictError):  # creating what exists
+        await store.write(WriteBatch(conversations=(conversation("v1", "c1"),)))
+    current = await store.get_conversation("v1")
+    assert current.status == "pending" and current.assignee is None and current.version == 2
+
+
+async def test_a_conflicting_batch_writes_nothing(store: Store) -> None:
+    await store.write(WriteBatch(customers=(customer("c1"),),
+                                 conversations=(conversation("v1", "c1"),)))
+    stale = replace(await store.get_conversation("v1"), version=5)
+    msg = message("lost?", "v1", "c1", "should not be stored", at(3))
+    with pytest.raises(ConflictError):
+        await store.write(WriteBatch(conversations=(stale,), messages=(msg,)))
+    assert await store.messages_by_ids([msg.id]) == {}
+
+
+async def test_identities_are_unique(store: Store) -> None:
+    await store.write(WriteBatch(customers=(customer("c1"), customer("c2")),
+                                 identities=(identity("email", "a@x.com", "c1"),)))
+    with pytest.raises(ConflictError):
+        await store.write(WriteBatch(identities=(identity("email", "a@x.com", "c2"),)))
+    found = await store.identities([("email", "a@x.com"), ("email", "b@x.com")])
+    assert list(found) == [("email", "a@x.com")] and found[("email", "a@x.com")].customer_id == "c1"
+
+
+async def test_messages_upsert_by_id(store: Store) -> None:
+    await store.write(WriteBatch(customers=(customer("c1"),),
+                                 conversations=(conversation("v1", "c1"),)))
+    msg = message("t1", "v1", "c1", "first draft wording", at(3), channel="x", revision="1")
+    await store.write(WriteBatch(messages=(msg,)))
+    await store.write(WriteBatch(messages=(replace(msg, text="edited wording", revision="2"),)))
+    assert [m.text for m in await store.conversation_messages("v1")] == ["edited wording"]
+    assert (await store.search(parse("draft"), None, 10)).total == 0
+    assert (await store.search(parse("edited"), None, 10)).total == 1
+
+
+async def test_thread_keys_first_writer_wins(store: Store) -> None:
+    await store.write(WriteBatch(customers=(customer("c1"),),
+                                 conversations=(conversation("v1", "c1"),
+                                                conversation("v2", "c1")),
+                                 thread_keys=(("mid:a", "v1"),)))
+    await store.write(WriteBatch(thread_keys=(("mid:a", "v2"), ("mid:b", "v2"))))
+    assert await store.conversation_for_keys(["mid:a"]) == "v1"
+    assert await store.conversation_for_keys(["mid:zz", "mid:b", "mid:a"]) == "v2"
+    assert await store.conversation_for_keys(["mid:zz"]) is None
+    assert await store.conversation_for_keys([]) is None
+
+
+async def test_list_conversations_filters_and_keyset_pages(store: Store) -> None:
+    convs = [conversation(f"v{i:02d}", "c1", "x" if i % 3 == 0 else "email", 1,
+                          last_message_at=at(1 + i % 20, i % 24),
+                          status="open" if i % 2 else "resolved",
+                          assignee="u1" if i % 4 == 0 else None) for i in range(25)]
+    await store.write(WriteBatch(customers=(customer("c1"),), conversations=tuple(convs)))
+    seen, cursor = [], None
+    while True:
+        page = await store.list_conversations(ConversationFilter(), cursor, 7)
+        seen.extend(page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert len({c.id for c in seen}) == 25
+    assert [(c.last_message_at, c.id) for c in seen] == sorted(
+        ((c.last_message_at, c.id) for c in seen), reverse=True)
+    open_x = await store.list_conversations(ConversationFilter(status="open", channel="x"),
+                                            None, 50)
+    assert {c.id for c in open_x.items} == {c.id for c in convs
+                                             if c.status == "open" and c.channel == "x"}
+    none = await store.list_conversations(ConversationFilter(assignee="none"), None, 50)
+    assert len(none.items) == sum(1 for c in convs if c.assignee is None)
+    mine = await store.list_conversations(ConversationFilter(assignee="u1"), None, 50)
+    assert len(mine.items) == 7
+
+
+async def test_customer_timeline_spans_channels_and_pages(store: Store) -> None:
+    ids = await seed_corpus(store)
+    first = await store.customer_messages("cA", None, 1)
+    rest = await store.customer_messages("cA", first.next_cursor, 10)
+    timeline = [m.id for m in (*first.items, *rest.items)]
+    assert timeline == [ids["m6"], ids["m1"]]  # newest first; agent replies are not the customer's
+    assert rest.next_cursor is None
+
+
+async def test_pending_outbound(store: Store) -> None:
+    await store.write(WriteBatch(customers=(customer("c1"),),
+                                 conversations=(conversation("v1", "c1"),)))
+    msgs = [message(f"o{i}", "v1", None, "reply", at(3, i), direction="outbound",
+                    delivery=d) for i, d in enumerate(["sent", "pending", "failed", "rejected"])]
+    await store.write(WriteBatch(messages=tuple(msgs)))
+    assert [m.external_id for m in await store.pending_outbound(10)] == ["o1", "o2"]
+
+
+async def test_kv_collections(store: Store) -> None:
+    await store.kv_put("cursors", "email:b", {"uid": 2})
+    await store.kv_put("cursors", "email:a", {"uid": 1})
+    await store.kv_put("cursors", "email:a", {"uid": 3, "validity": 9})
+    assert await store.kv_get("cursors", "email:a") == {"uid": 3, "validity": 9}
+    assert await store.kv_get("cursors", "missing") is None
+    assert await store.kv_get("users", "email:a") is None  # collections are separate
+    assert [k for k, _ in await store.kv_list("cursors", None, 10)] == ["email:a", "email:b"]
+    assert [k for k, _ in await store.kv_list("cursors", "email:a", 10)] == ["email:b"]
+    assert await store.kv_put_new("idempotency", "k1", {"m": 1}) is True
+    assert await store.kv_put_new("idempotency", "k1", {"m": 2}) is False
+    assert await store.kv_get("idempotency", "k1") == {"m": 1}
+    await store.kv_delete("cursors", "email:b")
+    await store.kv_delete("cursors", "never-there")
+    assert [k for k, _ in await store.kv_list("cursors", None, 10)] == ["email:a"]
+
+
+async def test_counts_export_and_restore(store: Store) -> None:
+    ids = await seed_corpus(store)
+    counts = await store.counts()
+    assert counts["messages"] == len(ids) and counts["conversations"] == 6
+    assert counts["customers"] == 6 and counts["identities"] == 2
+    page1 = await store.export("messages", None, 5)
+    page2 = await store.export("messages", page1[-1].id, 5)
+    exported = [m.id for m in (*page1, *page2)]
+    assert exported == sorted(ids.values())
+    convs = await store.export("conversations", None, 100)
+    changed = replace(convs[0], status="resolved", version=7)
+    await store.restore(WriteBatch(conversations=(changed,)))  # no version check
+    assert (await store.get_conversation(changed.id)).version == 7
