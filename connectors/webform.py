@@ -78,9 +78,10 @@ def validate(data: Mapping[str, Any], spec: FormSpec) -> Submission:
     values: dict[str, str | None] = {}
     for name in FIELDS:
         raw = data.get(name)
+        values[name] = None
         if raw is None or raw == "":
-            values[name] = None
-        elif not isinstance(raw, str):
+            continue
+        if not isinstance(raw, str):
             errors[name] = "must be text"
         else:
             values[name] = _clean(raw).strip() or None

@@ -83,7 +83,7 @@ def cmd_serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    from inbox.demo_seed import DEMO_PASSWORD, seed
+    from inbox.demo_seed import seed
 
     store_path = Path(args.store)
     for suffix in ("", "-wal", "-shm"):
@@ -99,7 +99,7 @@ def cmd_demo(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             host, port = cfg.get(config, "web.host"), int(cfg.get(config, "web.port"))
             banner = (f"Demo store {store_path}: {summary}\n"
                       f"Sign in at http://{host}:{port}/login as one of:\n"
-                      + "".join(f"  {email:<28} {role:<9} password: {DEMO_PASSWORD}\n"
+                      + "".join(f"  {email:<28} {role:<9} password: {summary.password}\n"
                                 for email, role in summary.users)
                       + f"API: curl -H 'Authorization: Bearer {summary.token}' "
                         f"http://{host}:{port}/api/conversations\n"

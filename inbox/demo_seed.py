@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -20,7 +21,6 @@ from inbox.ports import Outbound, Receipt
 from inbox.runtime import Runtime
 from inbox.store import WriteBatch
 
-DEMO_PASSWORD = "northwind-demo"  # demo only: the demo serves on loopback by default
 DEMO_USERS = (
     ("admin@northwind.example", "admin", "Ada Admin"),
     ("ava@northwind.example", "agent", "Ava Agent"),
@@ -49,6 +49,7 @@ class SeedSummary:
     customers: int
     conversations: int
     users: tuple[tuple[str, str], ...]
+    password: str
     token: str
 
     def __str__(self) -> str:
@@ -57,10 +58,12 @@ class SeedSummary:
 
 
 async def seed(runtime: Runtime, now: datetime | None = None, days: int = 30) -> SeedSummary:
+    """Demo users (one fresh password for all, in the summary), a month of traffic, replies."""
     now = now or utcnow()
+    password = secrets.token_urlsafe(9)
     users = {}
     for email, role, name in DEMO_USERS:
-        users[email] = await auth.add_user(runtime.store, email, role, DEMO_PASSWORD, name)
+        users[email] = await auth.add_user(runtime.store, email, role, password, name)
     for channel in ("email", "x", "webform"):
         runtime.service.senders.setdefault(channel, DemoSender(channel))
     items = generate(now, days=days)
@@ -88,7 +91,7 @@ async def seed(runtime: Runtime, now: datetime | None = None, days: int = 30) ->
     token = await auth.create_token(runtime.store, DEMO_USERS[0][0])
     counts = await runtime.store.counts()
     return SeedSummary(counts["messages"], counts["customers"], counts["conversations"],
-                       tuple((e, r) for e, r, _ in DEMO_USERS), token)
+                       tuple((e, r) for e, r, _ in DEMO_USERS), password, token)
 
 
 def _replay(runtime: Runtime, conv: Conversation, pairs: list[tuple[DemoItem, Message]],

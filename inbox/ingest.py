@@ -106,7 +106,7 @@ class Ingestor:
         for mid, inbound in ordered:
             earlier = plan.messages.get(mid) or existing.get(mid)
             if earlier is not None:
-                if inbound.revision is None or inbound.revision == earlier.revision:
+                if not _newer(inbound.revision, earlier.revision):
                     plan.duplicates += 1
                     plan.known.append(earlier)
                 else:
@@ -231,3 +231,11 @@ class Ingestor:
                            due_at=due[0] if due else None, due_basis=due[1] if due else None)
         return conv
 
+
+def _newer(revision: str | None, stored: str | None) -> bool:
+    """Is this revision a later edit? Numeric revisions (X post ids) grow with time."""
+    if revision is None or revision == stored:
+        return False
+    if stored is not None and revision.isdigit() and stored.isdigit():
+        return int(revision) > int(stored)
+    return True

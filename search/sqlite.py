@@ -271,15 +271,15 @@ def _compile_field(node: FieldTerm) -> tuple[str, list[Any]]:
     name, value = node.name, node.value
     simple = {"channel": "m.channel", "sentiment": "m.sentiment", "lang": "m.lang",
               "status": "c.status"}
-    if name in simple:
-        return f"{simple[name]} = ?", [value.lower()]
+    if name in simple:  # IS, not =: a negated field must keep rows where it is empty
+        return f"{simple[name]} IS ?", [value.lower()]
     if name == "from":
         return ("m.rowid IN (SELECT message_rowid FROM message_keys WHERE key = ?)",
                 [value.lower().removeprefix("@")])
     if name == "assignee":
         if value.lower() == "none":
             return "c.assignee IS NULL", []
-        return "c.assignee = ?", [value]
+        return "c.assignee IS ?", [value]
     if name == "tag":
         return "EXISTS (SELECT 1 FROM json_each(c.tags) WHERE value = ?)", [value.lower()]
     if name == "after":
@@ -442,7 +442,7 @@ class SqliteStore:
     ) -> SearchResult:
         where, params = compile_query(query) if query is not None else ("1", [])
         page = await self._message_page(where, params, cursor, limit)
-        base = f"FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE {where}"
+        base = f"FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE ({where})"
 
         def op(conn: sqlite3.Connection) -> tuple[int, dict[str, tuple[tuple[str, int], ...]]]:
             total = conn.execute(f"SELECT count(*) {base}", params).fetchone()[0]  # noqa: S608

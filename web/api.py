@@ -14,7 +14,7 @@ from inbox.model import ConversationFilter, User
 from inbox.store import DEAD_LETTERS, FACETS
 from search import query as ql
 from web.app import require
-from web.keys import RUNTIME
+from web.keys import RUNTIME, USER
 from web.serialize import json_response, plain
 
 MAX_LIMIT = 200
@@ -63,7 +63,7 @@ def _version(data: dict[str, Any]) -> int | None:
 
 
 def _user(request: web.Request) -> User:
-    user: User = request["user"]
+    user: User = request[USER]
     return user
 
 

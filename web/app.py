@@ -17,7 +17,8 @@ from inbox import config as cfg
 from inbox.errors import InboxError, QueryError, RateLimited, ValidationError
 from inbox.model import User
 from inbox.runtime import Runtime
-from web.keys import RUNTIME
+from web.keys import CSRF, RUNTIME, USER, VIA
+from web.render import render
 from web.serialize import json_response
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 def _error_page(request: web.Request, status: int, message: str,
                 headers: dict[str, str]) -> web.Response:
-    response = aiohttp_jinja2.render_template("error.html", request,
+    response = render("error.html", request,
                                               {"status": status, "message": message},
                                               status=status)
     response.headers.update(headers)
@@ -94,19 +95,19 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Who is asking: a bearer token or a session cookie (with its CSRF token)."""
     store = request.app[RUNTIME].store
-    request["user"], request["csrf"], request["via"] = None, None, None
+    request[USER], request[CSRF], request[VIA] = None, None, None
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         user = await auth.user_for_token(store, header[7:].strip())
         if user is None and is_api(request):
             return json_response({"error": "invalid or revoked API token"}, 401,
                                  headers={"WWW-Authenticate": "Bearer"})
-        request["user"], request["via"] = user, "token"
+        request[USER], request[VIA] = user, "token"
     elif sid := request.cookies.get(SESSION_COOKIE):
         found = await auth.session(store, sid)
         if found is not None:
-            request["user"], request["csrf"] = found
-            request["via"] = "session"
+            request[USER], request[CSRF] = found
+            request[VIA] = "session"
     return await handler(request)
 
 
@@ -115,7 +116,7 @@ def require(permission: str) -> Callable[[Handler], Handler]:
 
     def wrap(handler: Handler) -> Handler:
         async def checked(request: web.Request) -> web.StreamResponse:
-            user: User | None = request["user"]
+            user: User | None = request[USER]
             if user is None:
                 if is_api(request):
                     return json_response({"error": "sign in or send an API token"}, 401,
@@ -126,7 +127,7 @@ def require(permission: str) -> Callable[[Handler], Handler]:
                     return json_response({"error": f"your role ({user.role}) may not do this"},
                                          403)
                 return _error_page(request, 403, "Your role may not open this page.", {})
-            if request.method not in ("GET", "HEAD") and request["via"] == "session":
+            if request.method not in ("GET", "HEAD") and request[VIA] == "session":
                 await check_csrf(request)
             return await handler(request)
 
@@ -140,7 +141,7 @@ async def check_csrf(request: web.Request) -> None:
     sent = request.headers.get("X-CSRF-Token")
     if sent is None and request.content_type == "application/x-www-form-urlencoded":
         sent = str((await request.post()).get("csrf", ""))
-    if not sent or not secrets.compare_digest(sent, request["csrf"] or ""):
+    if not sent or not secrets.compare_digest(sent, request[CSRF] or ""):
         raise web.HTTPForbidden(reason="missing or stale CSRF token; reload the page")
 
 
@@ -152,8 +153,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = False) -> web.Applica
                           client_max_size=2 * 1024 * 1024)
     app[RUNTIME] = runtime
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"),
-                               autoescape=jinja2.select_autoescape(default=True),
-                               context_processors=[_context])
+                               autoescape=jinja2.select_autoescape(default=True))
     env.filters["when"] = views.when
     env.globals["public_url"] = cfg.get(runtime.config, "web.public_url")
     app.router.add_static("/static/", HERE / "static", name="static")
@@ -165,10 +165,6 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = False) -> web.Applica
         app.on_startup.append(_startup)
         app.on_cleanup.append(_cleanup)
     return app
-
-
-async def _context(request: web.Request) -> dict[str, Any]:
-    return {"user": request.get("user"), "csrf": request.get("csrf")}
 
 
 async def health(request: web.Request) -> web.Response:

@@ -8,7 +8,6 @@ import secrets
 from typing import Any
 from urllib.parse import parse_qsl
 
-import aiohttp_jinja2
 from aiohttp import web
 
 from connectors.webform import (
@@ -24,6 +23,7 @@ from inbox.errors import NotFound, RateLimited, ValidationError
 from inbox.model import utcnow
 from inbox.runtime import Runtime
 from web.keys import RUNTIME
+from web.render import page, render
 from web.serialize import json_response
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ async def post_form_json(request: web.Request) -> web.Response:
     return json_response(await _submit(request, spec, data), status=201)
 
 
-@aiohttp_jinja2.template("form.html")
+@page("form.html")
 async def show_form(request: web.Request) -> dict[str, Any]:
     return {"spec": _spec(request), "values": {"idempotency_key": secrets.token_urlsafe(16)},
             "errors": {}, "honeypot": HONEYPOT}
@@ -131,13 +131,13 @@ async def post_form(request: web.Request) -> web.Response:
                                 max_num_fields=20))
         receipt = await _submit(request, spec, values)
     except ValidationError as exc:
-        return aiohttp_jinja2.render_template(
+        return render(
             "form.html", request, {"spec": spec, "values": values, "errors": exc.errors,
                                    "honeypot": HONEYPOT}, status=400)
     except ValueError as exc:  # too many fields, broken encoding
-        return aiohttp_jinja2.render_template(
+        return render(
             "form.html", request, {"spec": spec, "values": {}, "honeypot": HONEYPOT,
                                    "errors": {"body": f"could not read the form: {exc}"}},
             status=400)
-    return aiohttp_jinja2.render_template("thanks.html", request,
+    return render("thanks.html", request,
                                           {"spec": spec, "receipt": receipt})

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-import aiohttp_jinja2
 from aiohttp import web
 
 from inbox import auth
@@ -18,12 +17,13 @@ from inbox.store import FACETS
 from search import query as ql
 from web.api import resolve_assignee
 from web.app import SESSION_COOKIE, require
-from web.keys import RUNTIME
+from web.keys import CSRF, RUNTIME, USER
+from web.render import page, render
 
 
 def setup(app: web.Application) -> None:
     r = app.router
-    r.add_get("/", lambda request: _redirect("/inbox"))
+    r.add_get("/", home)
     r.add_get("/login", login_page)
     r.add_post("/login", login)
     r.add_post("/logout", logout)
@@ -38,8 +38,8 @@ def when(value: datetime | None) -> str:
     return "" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _redirect(location: str) -> web.Response:
-    raise web.HTTPSeeOther(location)
+async def home(request: web.Request) -> web.Response:
+    raise web.HTTPSeeOther("/inbox")
 
 
 def _safe_next(target: str | None) -> str:
@@ -49,7 +49,7 @@ def _safe_next(target: str | None) -> str:
     return "/inbox"
 
 
-@aiohttp_jinja2.template("login.html")
+@page("login.html")
 async def login_page(request: web.Request) -> dict[str, Any]:
     return {"next": _safe_next(request.query.get("next")), "error": None}
 
@@ -61,7 +61,7 @@ async def login(request: web.Request) -> web.Response:
                                    str(form.get("password", "")))
     target = _safe_next(str(form.get("next", "")))
     if user is None:
-        return aiohttp_jinja2.render_template(
+        return render(
             "login.html", request, {"next": target, "error": "Wrong email or password."},
             status=401)
     sid, _ = await auth.create_session(runtime.store, user)
@@ -74,9 +74,9 @@ async def login(request: web.Request) -> web.Response:
 
 async def logout(request: web.Request) -> web.Response:
     sid = request.cookies.get(SESSION_COOKIE)
-    if sid and request.get("csrf"):
+    if sid and request.get(CSRF):
         form = await request.post()
-        if secrets.compare_digest(str(form.get("csrf", "")), request["csrf"]):
+        if secrets.compare_digest(str(form.get("csrf", "")), request[CSRF]):
             await auth.end_session(request.app[RUNTIME].store, sid)
     response = web.HTTPSeeOther("/login")
     response.del_cookie(SESSION_COOKIE, path="/")
@@ -84,7 +84,7 @@ async def logout(request: web.Request) -> web.Response:
 
 
 @require("read")
-@aiohttp_jinja2.template("inbox.html")
+@page("inbox.html")
 async def inbox(request: web.Request) -> dict[str, Any]:
     q = request.query
     status = q.get("status", "open")
@@ -110,7 +110,7 @@ async def _users(request: web.Request) -> dict[str, User]:
 
 
 @require("read")
-@aiohttp_jinja2.template("conversation.html")
+@page("conversation.html")
 async def conversation(request: web.Request) -> dict[str, Any]:
     view = await request.app[RUNTIME].service.conversation(request.match_info["id"])
     return {"view": view, "statuses": list(Status), "users": await _users(request),
@@ -121,7 +121,7 @@ async def conversation(request: web.Request) -> dict[str, Any]:
 async def act(request: web.Request) -> web.Response:
     conv_id, action = request.match_info["id"], request.match_info["action"]
     form = await request.post()
-    service, user = request.app[RUNTIME].service, request["user"]
+    service, user = request.app[RUNTIME].service, request[USER]
     flash = ""
     try:
         if action == "reply":
@@ -148,7 +148,7 @@ async def act(request: web.Request) -> web.Response:
 
 
 @require("read")
-@aiohttp_jinja2.template("customer.html")
+@page("customer.html")
 async def customer(request: web.Request) -> dict[str, Any]:
     runtime = request.app[RUNTIME]
     cust = await runtime.service.customer(request.match_info["id"])
@@ -159,13 +159,13 @@ async def customer(request: web.Request) -> dict[str, Any]:
 
 
 @require("search")
-@aiohttp_jinja2.template("search.html")
+@page("search.html")
 async def search(request: web.Request) -> dict[str, Any]:
     text = request.query.get("q", "")
     error = None
     result = None
     try:
-        node = ql.resolve_me(ql.parse(text), request["user"].id)
+        node = ql.resolve_me(ql.parse(text), request[USER].id)
         result = await request.app[RUNTIME].store.search(node, request.query.get("cursor"),
                                                          50, FACETS)
     except QueryError as exc:

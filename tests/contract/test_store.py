@@ -86,6 +86,9 @@ CORPUS = [
     ("northwind", {"m2"}),
     ("leeds OR roaming -sentiment:positive", {"m8"}),
     ("-(refund OR invoice) channel:email", {"m5", "m6"}),
+    ("-sentiment:negative", {"m3", "m5", "m6", "m7", "m9"}),
+    ("-lang:en", {"m5", "m9"}),
+    ("-assignee:u1", {"m2", "m3", "m4", "m7", "m8"}),
 ]
 
 
@@ -115,6 +118,8 @@ async def test_search_orders_newest_first_and_pages_without_gaps(store: Store) -
 
 async def test_facets_count_the_whole_match_set(store: Store) -> None:
     await seed_corpus(store)
+    either = await store.search(parse("refund OR bill"), None, 1, ("sentiment", "lang"))
+    assert dict(either.facets["sentiment"]) == {"negative": 3}  # no empty bucket
     result = await store.search(parse("-status:listening"), None, 2,
                                 ("channel", "sentiment", "lang"))
     assert result.total == 8

@@ -1,0 +1,458 @@
+"""X (Twitter) channel: mentions, keyword listening and DM streams, and replies.
+
+Each stream is one Connector with its own cursor, saved only after ``ctx.ingest`` returned:
+    x:mentions        {"since_id": newest mention id}
+    x:listen:<rule>   {"since_id": newest hit id}  (falls back to the 7-day search window)
+    x:dms             {"last_event_id": newest DM event id}
+Polls are paced by the x-rate-limit-* headers of each endpoint; 429 waits for the reset, a
+usage cap pauses the stream, 5xx/network errors back off, 401/403 stop it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
+
+import tweepy.errors as tx
+
+from connectors.twitter_config import XSettings, load_settings
+from connectors.twitter_http import (
+    RateLimit,
+    UsageCapExceeded,
+    XApi,
+    as_inbox_error,
+    backoff_delay,
+    next_delay,
+)
+from connectors.twitter_parse import newest, parse_dm, parse_tweet, snowflake_time
+from inbox.errors import (
+    AuthFailed,
+    InboxError,
+    RateLimited,
+    Refused,
+    RetryableError,
+)
+from inbox.model import Channel, Direction, Inbound
+from inbox.ports import ConnectorContext, IngestResult, Outbound, Receipt
+
+log = logging.getLogger(__name__)
+
+TWEET_FIELDS = ["author_id", "conversation_id", "created_at", "referenced_tweets",
+                "in_reply_to_user_id", "lang", "public_metrics", "entities",
+                "edit_history_tweet_ids", "withheld"]
+TWEET_EXPANSIONS = ["author_id", "referenced_tweets.id", "in_reply_to_user_id"]
+USER_FIELDS = ["username", "name", "profile_image_url", "verified"]
+DM_EVENT_FIELDS = ["id", "text", "event_type", "created_at", "sender_id", "dm_conversation_id",
+                   "participant_ids", "referenced_tweets", "attachments"]
+DM_EXPANSIONS = ["sender_id", "participant_ids"]
+SEARCH_WINDOW = timedelta(days=7)
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[Any]]
+
+
+def _iso(ts: float | None) -> str | None:
+    return datetime.fromtimestamp(ts, UTC).isoformat() if ts is not None else None
+
+
+def _add(a: IngestResult, b: IngestResult) -> IngestResult:
+    return IngestResult(stored=a.stored + b.stored, updated=a.updated + b.updated,
+                        duplicates=a.duplicates + b.duplicates, known=a.known + b.known)
+
+
+def _is_retweet(tweet: Mapping[str, Any]) -> bool:
+    return any(r.get("type") == "retweeted" for r in tweet.get("referenced_tweets") or ())
+
+
+class XStream:
+    """Poll loop, pacing, error policy and status shared by the three kinds of stream."""
+
+    channel = Channel.X
+    min_page = 1  # the endpoint's smallest max_results
+
+    def __init__(self, name: str, api: XApi, settings: XSettings, *, endpoint: str,
+                 interval: float, share: int = 1, clock: Clock = time.time,
+                 sleep: Sleep = asyncio.sleep, rng: random.Random | None = None,
+                 page_size: int = 100) -> None:
+        self.name = name
+        self._api = api
+        self._settings = settings
+        self._endpoint = endpoint
+        self._interval = interval
+        self._share = share
+        self._clock = clock
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._page_size = max(self.min_page, min(100, page_size))
+        self._failures = 0
+        self._last_poll: float | None = None
+        self._next_poll: float | None = None
+        self._last_error: str | None = None
+        self._alert: str | None = None
+        self._paused_until: float | None = None
+        self._stopped = False
+        self._last_result: IngestResult | None = None
+
+    async def _poll(self, ctx: ConnectorContext) -> IngestResult:
+        raise NotImplementedError
+
+    async def poll_once(self, ctx: ConnectorContext) -> IngestResult:
+        """Fetch everything new once, ingest it, advance the cursor; errors as inbox.errors."""
+        self._last_poll = self._clock()
+        try:
+            async with self._api.opened():
+                result = await self._poll(ctx)
+        except Exception as exc:
+            mapped = await as_inbox_error(exc, self._clock(), self._settings.usage_cap_pause)
+            self._last_error = str(mapped or exc)
+            if mapped is None or mapped is exc:
+                raise
+            raise mapped from exc
+        self._last_error = self._alert = None
+        self._failures = 0
+        self._last_result = result
+        return result
+
+    async def step(self, ctx: ConnectorContext) -> float | None:
+        """One scheduled poll; the seconds until the next, or None when the stream stopped."""
+        now = self._clock()
+        if self._stopped:
+            return None
+        if self._paused_until is not None and now < self._paused_until:
+            return self._paused_until - now
+        self._paused_until = None
+        try:
+            await self.poll_once(ctx)
+        except UsageCapExceeded as exc:
+            self._paused_until = exc.paused_until
+            self._alert = f"paused until {_iso(exc.paused_until)}: {exc}"
+            log.error("X stream paused: %s", exc, extra={"stream": self.name})
+            return max(1.0, exc.paused_until - now)
+        except RateLimited as exc:
+            log.warning("X rate limited for %.0fs", exc.retry_after, extra={"stream": self.name})
+            return exc.retry_after
+        except RetryableError as exc:
+            self._failures += 1
+            delay = backoff_delay(self._failures, self._rng, self._settings.backoff_base,
+                                  self._settings.backoff_cap)
+            log.warning("X poll failed, retrying in %.1fs: %s", delay, exc,
+                        extra={"stream": self.name, "failures": self._failures})
+            return delay
+        except InboxError as exc:  # refused credentials, a bad rule, a config error: a human
+            self._stopped = True
+            hint = "; fix the credentials and restart" if isinstance(exc, AuthFailed) else ""
+            self._alert = f"stopped: {exc}{hint}"
+            log.error("X stream stopped: %s", exc, extra={"stream": self.name})
+            return None
+        except Exception as exc:  # a bug or an unexpected reply: keep the stream alive, slowly
+            self._failures += 1
+            self._last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("X poll crashed", extra={"stream": self.name})
+            return backoff_delay(self._failures, self._rng, self._settings.backoff_base,
+                                 self._settings.backoff_cap)
+        return next_delay(self._interval, self.budget(), self._clock(), self._share)
+
+    async def run(self, ctx: ConnectorContext) -> None:
+        """Poll on the budgeted schedule until cancelled (returns if the stream stopped)."""
+        async with self._api.opened():
+            while (delay := await self.step(ctx)) is not None:
+                self._next_poll = self._clock() + delay
+                await self._sleep(delay)
+        self._next_poll = None
+
+    def budget(self) -> RateLimit | None:
+        return self._api.rate_limit(self._endpoint)
+
+    def status(self) -> dict[str, Any]:
+        budget = self.budget()
+        result = self._last_result
+        return {
+            "name": self.name,
+            "channel": str(self.channel),
+            "last_poll": _iso(self._last_poll),
+            "next_poll": _iso(self._next_poll),
+            "remaining": budget.remaining if budget else None,
+            "limit": budget.limit if budget else None,
+            "reset": _iso(budget.reset) if budget else None,
+            "last_error": self._last_error,
+            "alert": self._alert,
+            "paused": self._paused_until is not None and self._clock() < self._paused_until,
+            "paused_until": _iso(self._paused_until),
+            "stopped": self._stopped,
+            "last_result": None if result is None else {
+                "stored": len(result.stored), "updated": len(result.updated),
+                "duplicates": result.duplicates},
+        }
+
+    async def aclose(self) -> None:
+        """Close the shared HTTP session now (polls and run() also close it when done)."""
+        await self._api.aclose()
+
+    async def _ingest(self, ctx: ConnectorContext, records: Sequence[Inbound]) -> IngestResult:
+        return await ctx.ingest(records) if records else IngestResult()
+
+    async def _parsed(self, ctx: ConnectorContext, items: Sequence[Mapping[str, Any]],
+                      parse: Callable[[Mapping[str, Any]], Inbound | None]) -> list[Inbound]:
+        """Parse each item; one that fails goes to the dead letters, the rest go on."""
+        out: list[Inbound] = []
+        for item in items:
+            try:
+                record = parse(item)
+            except Exception as exc:  # kept raw with its error, never dropped
+                log.warning("unparseable X item", extra={"stream": self.name, "id": item.get("id")})
+                await ctx.dead_letter(self.name, json.dumps(item), f"{type(exc).__name__}: {exc}")
+                continue
+            if record is not None:
+                out.append(record)
+        return out
+
+
+class _TweetStream(XStream):
+    """Mentions and search: paginated tweet timelines cursored by since_id."""
+
+    method = ""
+    page_param = ""
+    listening = False
+
+    def _tweet(self, tweet: Mapping[str, Any], page: Mapping[str, Any]) -> Inbound | None:
+        s = self._settings
+        if tweet.get("author_id") == s.user_id or _is_retweet(tweet):
+            return None  # our own posts are outbound; retweets are no one's message
+        record = parse_tweet(tweet, page.get("includes") or {}, s.user_id,
+                             brand_username=s.username, errors=page.get("errors") or ())
+        listening = self.listening and not record.meta["mentions_brand"]
+        return replace(record, listening=listening, meta={**record.meta, "stream": self.name})
+
+    async def _timeline(self, ctx: ConnectorContext, params: dict[str, Any]) -> IngestResult:
+        """Every page since the cursor, ingested page by page; the cursor saved at the end."""
+        total, token, newest_id = IngestResult(), None, None
+        first = True
+        while True:
+            page = await self._api.call("read", self.method, **params,
+                                        **{self.page_param: token})
+            meta = page.get("meta") or {}
+            if first:
+                newest_id, first = meta.get("newest_id"), False
+            data = page.get("data") or []
+            total = _add(total, await self._ingest(
+                ctx, await self._parsed(ctx, data, partial(self._tweet, page=page))))
+            token = meta.get("next_token")
+            if not token:
+                break
+        if newest_id:
+            await ctx.save_cursor(self.name, {"since_id": newest_id})
+        return total
+
+    def _params(self) -> dict[str, Any]:
+        return {"tweet_fields": TWEET_FIELDS, "expansions": TWEET_EXPANSIONS,
+                "user_fields": USER_FIELDS, "max_results": self._page_size}
+
+
+class MentionsStream(_TweetStream):
+    method = "get_users_mentions"
+    page_param = "pagination_token"
+    min_page = 5
+
+    async def _poll(self, ctx: ConnectorContext) -> IngestResult:
+        cursor = await ctx.load_cursor(self.name) or {}
+        return await self._timeline(ctx, {**self._params(), "id": self._settings.user_id,
+                                          "since_id": cursor.get("since_id")})
+
+
+class ListenStream(_TweetStream):
+    """One keyword listening rule: a recent-search query per poll."""
+
+    method = "search_recent_tweets"
+    page_param = "next_token"
+    listening = True
+    min_page = 10
+
+    def __init__(self, rule: str, api: XApi, settings: XSettings, **kwargs: Any) -> None:
+        super().__init__(f"x:listen:{rule}", api, settings, **kwargs)
+        self.rule = rule
+        self.query = rule if "is:retweet" in rule else f"{rule} -is:retweet"
+
+    def _window_start(self) -> datetime:
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        return now - SEARCH_WINDOW + timedelta(seconds=self._settings.search_margin)
+
+    async def _poll(self, ctx: ConnectorContext) -> IngestResult:
+        cursor = await ctx.load_cursor(self.name) or {}
+        since_id = cursor.get("since_id")
+        params = {**self._params(), "query": self.query}
+        if since_id and snowflake_time(since_id) > self._window_start():
+            try:
+                return await self._timeline(ctx, {**params, "since_id": since_id})
+            except tx.BadRequest as exc:
+                if "since_id" not in str(exc):
+                    raise
+                log.info("since_id outside the search window, using start_time",
+                         extra={"stream": self.name})
+        return await self._timeline(ctx, {**params, "start_time": self._window_start()})
+
+
+class DmStream(XStream):
+    """Direct messages: newest first until the last stored event, ingested oldest first."""
+
+    async def _poll(self, ctx: ConnectorContext) -> IngestResult:
+        cursor = await ctx.load_cursor(self.name) or {}
+        last = cursor.get("last_event_id")
+        events: list[Mapping[str, Any]] = []
+        users: dict[str, Any] = {}
+        token, reached = None, False
+        while not reached:
+            page = await self._api.call(
+                "user", "get_direct_message_events", dm_event_fields=DM_EVENT_FIELDS,
+                expansions=DM_EXPANSIONS, user_fields=USER_FIELDS, event_types="MessageCreate",
+                max_results=self._page_size, pagination_token=token)
+            for user in (page.get("includes") or {}).get("users") or ():
+                users[str(user.get("id"))] = user
+            for event in page.get("data") or ():
+                if last and int(event["id"]) <= int(last):
+                    reached = True
+                    break
+                events.append(event)
+            token = (page.get("meta") or {}).get("next_token")
+            reached = reached or not token
+        newest_id = newest(str(e["id"]) for e in events)
+        if newest_id is None:
+            return IngestResult()
+        events.sort(key=lambda e: int(e["id"]))  # oldest first
+        includes = {"users": list(users.values())}
+        records = await self._parsed(ctx, events, lambda e: self._dm(e, includes))
+        result = await self._ingest(ctx, records)
+        await ctx.save_cursor(self.name, {"last_event_id": newest_id})
+        return result
+
+    def _dm(self, event: Mapping[str, Any], includes: Mapping[str, Any]) -> Inbound | None:
+        if event.get("event_type", "MessageCreate") != "MessageCreate":
+            return None
+        if str(event.get("sender_id")) == self._settings.user_id:
+            return None  # our own outbound (sent here or from the X app), never a customer's
+        record = parse_dm(event, includes)
+        return replace(record, meta={**record.meta, "stream": self.name})
+
+
+class XSender:
+    """Replies on X: a DM into a DM conversation, else a public reply to the last post."""
+
+    channel = Channel.X
+
+    def __init__(self, api: XApi, settings: XSettings, *, clock: Clock = time.time) -> None:
+        self._api = api
+        self._settings = settings
+        self._clock = clock
+
+    def _answered(self, out: Outbound) -> Mapping[str, Any]:
+        for message in reversed(out.history):
+            if message.direction == Direction.INBOUND and message.channel == Channel.X:
+                return message.meta
+        raise Refused("nothing to answer on X: this conversation has no inbound X message")
+
+    def check(self, out: Outbound) -> None:
+        """Refuse what X would reject: empty text, public replies to posts that neither
+        mention nor quote the brand account."""
+        if not out.message.text.strip():
+            raise Refused("the reply is empty")
+        meta = self._answered(out)
+        if meta.get("kind") == "dm":
+            return
+        if not meta.get("tweet_id"):
+            raise Refused("the last X message has no post id to reply to")
+        if not (meta.get("mentions_brand") or meta.get("quotes_brand")):
+            handle = self._settings.username
+            brand = f"@{handle}" if handle else "the brand account"
+            raise Refused(f"X accepts public replies only to posts that mention or quote "
+                          f"{brand}; this post does neither (a keyword hit). Send a DM if the "
+                          f"customer allows it, or wait until they mention {brand}.")
+
+    async def send(self, out: Outbound) -> Receipt:
+        """Deliver the reply; RetryableError on 5xx/network, Refused/FatalError on 4xx."""
+        self.check(out)
+        meta = self._answered(out)
+        text = out.message.text
+        try:
+            async with self._api.opened():
+                if meta.get("kind") == "dm":
+                    return await self._send_dm(meta, text)
+                return await self._send_tweet(str(meta["tweet_id"]), text)
+        except Exception as exc:
+            mapped = await as_inbox_error(exc, self._clock(), self._settings.usage_cap_pause,
+                                          refuse_4xx=True)
+            if mapped is None or mapped is exc:
+                raise
+            log.warning("X reply failed: %s", mapped,
+                        extra={"conversation_id": out.conversation.id})
+            raise mapped from exc
+
+    async def _send_dm(self, meta: Mapping[str, Any], text: str) -> Receipt:
+        conversation = meta.get("dm_conversation_id")
+        if conversation:
+            body = await self._api.call("user", "create_direct_message",
+                                        dm_conversation_id=str(conversation), text=text)
+        else:
+            body = await self._api.call("user", "create_direct_message",
+                                        participant_id=str(meta["sender_id"]), text=text)
+        data = body.get("data") or {}
+        event_id = str(data["dm_event_id"])
+        conversation = str(data.get("dm_conversation_id") or conversation)
+        return Receipt(provider_id=event_id, thread_keys=(f"x:dm:{conversation}",),
+                       meta={"kind": "dm", "dm_event_id": event_id,
+                             "dm_conversation_id": conversation, "external_id": f"dm:{event_id}"})
+
+    async def _send_tweet(self, in_reply_to: str, text: str) -> Receipt:
+        body = await self._api.call("user", "create_tweet", text=text,
+                                    in_reply_to_tweet_id=in_reply_to)
+        data = body.get("data") or {}
+        tweet_id = str(data["id"])
+        handle = self._settings.username or "i/web"
+        return Receipt(provider_id=tweet_id, thread_keys=(f"x:tweet:{tweet_id}",),
+                       meta={"kind": "tweet", "tweet_id": tweet_id,
+                             "in_reply_to_tweet_id": in_reply_to, "external_id": tweet_id,
+                             "url": f"https://x.com/{handle}/status/{tweet_id}"})
+
+    async def aclose(self) -> None:
+        await self._api.aclose()
+
+
+def build(settings: XSettings, *, clock: Clock = time.time, sleep: Sleep = asyncio.sleep,
+          rng: random.Random | None = None, page_size: int = 100,
+          ) -> tuple[list[XStream], list[XSender]]:
+    """The streams and sender for these settings, sharing one XApi."""
+    api = XApi(settings.credentials, settings.api_url)
+    common: dict[str, Any] = {"clock": clock, "sleep": sleep, "rng": rng, "page_size": page_size}
+    streams: list[XStream] = [MentionsStream(
+        "x:mentions", api, settings, endpoint=f"/2/users/{settings.user_id}/mentions",
+        interval=settings.mentions_interval, **common)]
+    streams += [ListenStream(rule, api, settings, endpoint="/2/tweets/search/recent",
+                             interval=settings.search_interval,
+                             share=len(settings.keywords), **common)
+                for rule in settings.keywords]
+    senders: list[XSender] = []
+    if settings.credentials.user_context:
+        streams.append(DmStream("x:dms", api, settings, endpoint="/2/dm_events",
+                                interval=settings.dm_interval, **common))
+        senders.append(XSender(api, settings, clock=clock))
+    return streams, senders
+
+
+def configure(config: Mapping[str, Any], env: Mapping[str, str]
+              ) -> tuple[list[XStream], list[XSender]]:
+    """Connectors and senders from the [x] section of the config and INBOX_X_* env
+    (env wins); ([], []) when X is not configured; ConfigError on bad values."""
+    settings = load_settings(config, env)
+    if settings is None:
+        return [], []
+    return build(settings)
+
+
+__all__ = ["DmStream", "ListenStream", "MentionsStream", "XSender", "XStream",
+           "build", "configure", "parse_dm", "parse_tweet"]

@@ -1,0 +1,632 @@
+"""The Store on Elasticsearch (official async client), for scale-out deployments.
+
+Layout: one index per kind behind an alias (see elastic_mappings); messages carry a copy of
+their conversation's status, assignee and tags so search can filter on them.
+
+Atomicity: Elasticsearch has no transactions. write() first reads everything the batch
+depends on (stored versions, taken identities, where each message lives) and raises
+ConflictError before anything is written; then it sends the whole batch as one bulk
+request. Limits: a concurrent writer slipping in between the check and the bulk makes the
+conditional operations (if_seq_no/if_primary_term, create) fail and write() raises
+ConflictError, but the batch's unconditional operations (message upserts, thread keys,
+denormalized fields) are applied; they are idempotent, so the caller's retry converges.
+A failure of the cluster half-way through a bulk likewise leaves a prefix of the batch
+applied and raises StoreUnavailable; retrying the batch is safe.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from elastic_transport import SerializationError, TransportError
+from elasticsearch import ApiError, AsyncElasticsearch
+
+from inbox.errors import ConflictError, FatalError, NotFound, StoreUnavailable
+from inbox.model import (
+    Conversation,
+    ConversationFilter,
+    Customer,
+    Identity,
+    Message,
+    Page,
+    QueryNode,
+    SearchResult,
+)
+from inbox.store import COLLECTIONS, EXPORT_KINDS, WriteBatch
+from search.elastic_docs import (
+    classify,
+    denormalized,
+    error_parts,
+    from_doc,
+    json_object,
+    to_doc,
+)
+from search.elastic_mappings import (
+    KINDS,
+    SETTINGS,
+    alias_name,
+    index_name,
+    index_number,
+    mappings,
+)
+from search.elastic_query import (
+    compile_query,
+    decode_cursor,
+    encode_cursor,
+    facet_aggs,
+    facet_values,
+)
+
+log = logging.getLogger(__name__)
+
+Hit = dict[str, Any]
+MESSAGE_ORDER = [{"created_at": "desc"}, {"id": "desc"}]
+CONVERSATION_ORDER = [{"last_message_at": "desc"}, {"id": "desc"}]
+OLDEST_FIRST = [{"created_at": "asc"}, {"id": "asc"}]
+SCAN_PAGE = 1000
+PIT_KEEP_ALIVE = "2m"
+_EXPORT_KEY = {"customers": "id", "conversations": "id", "messages": "id",
+               "identities": "key", "thread_keys": "key"}
+
+
+def translate(exc: Exception, action: str) -> Exception:
+    """A client error as the inbox error that tells the caller what to do."""
+    if isinstance(exc, ApiError):
+        etype, reason = error_parts(exc.body)
+        return classify(exc.status_code, etype or str(exc.error), reason, action)
+    if isinstance(exc, SerializationError):
+        return FatalError(f"Elasticsearch {action}: unreadable response: {exc}")
+    if isinstance(exc, TransportError):  # connection refused or reset, timeout, TLS
+        return StoreUnavailable(f"Elasticsearch unreachable ({action}): {exc}")
+    return exc
+
+
+@contextmanager
+def _calling(action: str) -> Iterator[None]:
+    """Translate client errors into inbox errors; nothing is swallowed."""
+    try:
+        yield
+    except (ApiError, TransportError) as exc:
+        raise translate(exc, action) from exc
+
+
+def identity_id(kind: str, value: str) -> str:
+    return f"{kind}:{value}"
+
+
+def _kv_id(collection: str, key: str) -> str:
+    return f"{collection}:{key}"
+
+
+def _check_version(obj: Customer | Conversation, hit: Hit | None, what: str) -> None:
+    if obj.version == 1 and hit is not None:
+        raise ConflictError(f"{what} {obj.id} already exists")
+    if obj.version > 1 and (hit is None or hit["_source"].get("version") != obj.version - 1):
+        raise ConflictError(f"{what} {obj.id} was changed by someone else; reload it")
+
+
+class ElasticStore:
+    """Store on Elasticsearch: aliased indices, one bulk per batch, search_after pages."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        api_key: str | None = None,
+        basic_auth: tuple[str, str] | None = None,
+        ca_certs: str | None = None,
+        index_prefix: str = "inbox",
+        client_kwargs: Mapping[str, Any] | None = None,
+        refresh: bool | str = True,
+    ) -> None:
+        self.url = url
+        self.prefix = index_prefix
+        # Reads right after write() must see the batch (the Store contract): searches only
+        # see refreshed segments, so every write refreshes. "wait_for" is gentler on a busy
+        # cluster but waits up to the refresh interval (1 s) per call.
+        self.refresh = refresh
+        self._client_args: dict[str, Any] = dict(client_kwargs or {})
+        for name, value in (("api_key", api_key), ("basic_auth", basic_auth),
+                            ("ca_certs", ca_certs)):
+            if value is not None:
+                self._client_args[name] = value
+        self._es: AsyncElasticsearch | None = None
+        self._pit_supported = True
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def client(self) -> AsyncElasticsearch:
+        if self._es is None:
+            raise StoreUnavailable("the Elasticsearch store is not open")
+        return self._es
+
+    def alias(self, kind: str) -> str:
+        return alias_name(self.prefix, kind)
+
+    async def open(self) -> None:
+        if self._es is None:
+            self._es = AsyncElasticsearch(self.url, **self._client_args)
+        try:
+            for kind in KINDS:
+                await self._ensure_index(kind)
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def _ensure_index(self, kind: str) -> None:
+        alias = self.alias(kind)
+        with _calling("open"):
+            if await self.client.indices.exists_alias(name=alias):
+                return
+            try:
+                await self.client.indices.create(
+                    index=index_name(self.prefix, kind, 1), settings=SETTINGS,
+                    mappings=mappings(kind), aliases={alias: {"is_write_index": True}})
+            except ApiError as exc:
+                if exc.error != "resource_already_exists_exception":  # another process won
+                    raise
+
+    async def aclose(self) -> None:
+        if self._es is not None:
+            es, self._es = self._es, None
+            await es.close()
+
+    async def delete_indices(self) -> None:
+        """Drop every index of this prefix (tests, a fresh demo); the store may be closed."""
+        es = self._es or AsyncElasticsearch(self.url, **self._client_args)
+        try:
+            with _calling("delete indices"):
+                patterns = ",".join(f"{self.prefix}-{kind}-*" for kind in KINDS)
+                await es.options(ignore_status=404).indices.delete(
+                    index=patterns, expand_wildcards="all")
+        finally:
+            if es is not self._es:
+                await es.close()
+
+    # --- low-level reads ------------------------------------------------------------------
+
+    async def _mget(self, kind: str, ids: Sequence[str]) -> dict[str, Hit]:
+        """Stored documents by id (realtime: no refresh needed), with seq_no/primary_term."""
+        if not ids:
+            return {}
+        with _calling(f"read {kind}"):
+            resp = await self.client.mget(index=self.alias(kind), ids=list(dict.fromkeys(ids)))
+        return {d["_id"]: d for d in resp["docs"] if d.get("found")}
+
+    async def _search(self, kind: str | None, action: str, **body: Any) -> dict[str, Any]:
+        with _calling(action):
+            if kind is None:  # a point-in-time search names no index
+                resp = await self.client.search(**body)
+            else:
+                resp = await self.client.search(index=self.alias(kind), **body)
+        return dict(resp.body)
+
+    async def _scan(
+        self, kind: str, query: dict[str, Any], sort: list[Any], source: Any = True
+    ) -> list[Hit]:
+        """Every hit of a query, in pages on search_after."""
+        hits: list[Hit] = []
+        after: list[Any] | None = None
+        while True:
+            extra = {"search_after": after} if after else {}
+            resp = await self._search(kind, f"read {kind}", query=query, sort=sort,
+                                      size=SCAN_PAGE, source=source, **extra)
+            page = resp["hits"]["hits"]
+            hits.extend(page)
+            if len(page) < SCAN_PAGE:
+                return hits
+            after = page[-1]["sort"]
+
+    async def _messages_where(self, ids: Sequence[str], source: Any) -> list[Hit]:
+        """Message hits by id across every backing index (mget needs a single index)."""
+        hits: list[Hit] = []
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), SCAN_PAGE):
+            chunk = unique[start:start + SCAN_PAGE]
+            resp = await self._search("messages", "read messages", size=len(chunk),
+                                      query={"ids": {"values": chunk}}, source=source)
+            hits.extend(resp["hits"]["hits"])
+        return hits
+
+    async def _page(
+        self, kind: str, query: dict[str, Any], sort: list[Any], cursor: str | None, limit: int,
+        **extra: Any,
+    ) -> tuple[list[Hit], str | None, dict[str, Any]]:
+        """One keyset page on search_after; later pages read a point in time when possible."""
+        after, pit = decode_cursor(cursor) if cursor else (None, None)
+        body: dict[str, Any] = {"query": query, "sort": sort, "size": limit + 1, **extra}
+        resp = await self._pit_search(pit, body, after) if pit else None
+        if resp is None:
+            pit = None
+            if after:
+                body["search_after"] = after[:len(sort)]
+            resp = await self._search(kind, f"search {kind}", **body)
+        hits = resp["hits"]["hits"]
+        if len(hits) <= limit or limit < 1:
+            if pit:
+                await self._close_pit(pit)
+            return hits[:limit], None, resp
+        hits = hits[:limit]
+        pit = resp.get("pit_id", pit) if pit else await self._open_pit(kind)
+        return hits, encode_cursor(hits[-1]["sort"], pit), resp
+
+    async def _pit_search(
+        self, pit: str, body: dict[str, Any], after: list[Any] | None
+    ) -> dict[str, Any] | None:
+        """The next page inside a point in time; None when it expired (page without one)."""
+        # An explicit tiebreaker keeps the sort values at a known length. The first page was
+        # read without a PIT (two values): -1 puts its last hit before every shard doc.
+        sort = [*body["sort"], {"_shard_doc": "desc"}]
+        if after and len(after) == len(body["sort"]):
+            after = [*after, -1]
+        extra = {"search_after": after} if after else {}
+        try:
+            resp = await self.client.search(**{**body, "sort": sort, **extra},
+                                            pit={"id": pit, "keep_alive": PIT_KEEP_ALIVE})
+        except ApiError as exc:
+            if exc.status_code == 404:  # the point in time expired
+                return None
+            raise translate(exc, "search") from exc
+        except TransportError as exc:
+            raise translate(exc, "search") from exc
+        return dict(resp.body)
+
+    async def _open_pit(self, kind: str) -> str | None:
+        if not self._pit_supported:
+            return None
+        try:
+            resp = await self.client.open_point_in_time(index=self.alias(kind),
+                                                        keep_alive=PIT_KEEP_ALIVE)
+        except ApiError as exc:
+            if exc.status_code not in (400, 404, 405, 501):
+                raise translate(exc, "open point in time") from exc
+            # osmem-server (like OpenSearch) has no /_pit endpoint: search_after on the
+            # unique sort keys alone still pages without gaps or repeats.
+            log.info("point in time unsupported, paging without it",
+                     extra={"status": exc.status_code})
+            self._pit_supported = False
+            return None
+        except TransportError as exc:
+            raise translate(exc, "open point in time") from exc
+        return str(resp["id"])
+
+    async def _close_pit(self, pit: str) -> None:
+        with _calling("close point in time"):
+            await self.client.options(ignore_status=404).close_point_in_time(id=pit)
+
+    # --- writes ---------------------------------------------------------------------------
+
+    async def write(self, batch: WriteBatch) -> None:
+        await self._apply(batch, checked=True)
+
+    async def restore(self, batch: WriteBatch) -> None:
+        """Write documents as they are (no version or identity checks): migrations, backups."""
+        await self._apply(batch, checked=False)
+
+    async def _apply(self, batch: WriteBatch, checked: bool) -> None:
+        batch_convs = {c.id: c for c in batch.conversations}
+        other_convs = [m.conversation_id for m in batch.messages
+                       if m.conversation_id not in batch_convs]
+        stored_convs = await self._mget("conversations", [*batch_convs, *other_convs])
+        stored_custs = await self._mget("customers", [c.id for c in batch.customers])
+        ident_ids = [identity_id(i.kind, i.value) for i in batch.identities]
+        if checked:
+            for cust in batch.customers:
+                _check_version(cust, stored_custs.get(cust.id), "customer")
+            for conv in batch.conversations:
+                _check_version(conv, stored_convs.get(conv.id), "conversation")
+            taken = await self._mget("identities", ident_ids)
+            if taken:
+                raise ConflictError(f"identity {next(iter(taken))} already belongs to a customer")
+        located = {h["_id"]: h["_index"] for h in
+                   await self._messages_where([m.id for m in batch.messages], source=False)}
+        state: dict[str, dict[str, Any]] = {
+            cid: denormalized(hit["_source"]) for cid, hit in stored_convs.items()}
+        state.update({cid: denormalized(conv) for cid, conv in batch_convs.items()})
+        restamp = await self._restamp(batch, stored_convs, state)
+
+        ops: list[dict[str, Any]] = []
+        what: list[str] = []
+
+        def add(kind: str, action: str, meta: dict[str, Any], doc: dict[str, Any]) -> None:
+            ops.extend(({action: meta}, doc))
+            what.append(kind)
+
+        for cust in batch.customers:
+            add("customer", *self._versioned(cust, stored_custs.get(cust.id), checked),
+                to_doc(cust, skip=("identities",)))
+        for ident, doc_id in zip(batch.identities, ident_ids, strict=True):
+            add("identity", "create" if checked else "index",
+                {"_index": self.alias("identities"), "_id": doc_id},
+                {**to_doc(ident), "key": doc_id})
+        for conv in batch.conversations:
+            add("conversation", *self._versioned(conv, stored_convs.get(conv.id), checked),
+                to_doc(conv))
+        for key, conversation_id in batch.thread_keys:
+            add("thread_key", "create", {"_index": self.alias("thread_keys"), "_id": key},
+                {"key": key, "conversation_id": conversation_id})
+        for msg in batch.messages:
+            meta = {"_index": located.get(msg.id, self.alias("messages")), "_id": msg.id}
+            add("message", "index", meta,
+                {**to_doc(msg), **state.get(msg.conversation_id, denormalized(None))})
+        for index, msg_id, fields in restamp:
+            add("message", "update", {"_index": index, "_id": msg_id, "retry_on_conflict": 3},
+                {"doc": fields})
+        if not ops:
+            return
+        with _calling("write"):
+            resp = await self.client.bulk(operations=ops, refresh=self.refresh)
+        if resp["errors"]:
+            _raise_item_errors(resp["items"], what)
+
+    def _versioned(
+        self, obj: Customer | Conversation, hit: Hit | None, checked: bool
+    ) -> tuple[str, dict[str, Any]]:
+        kind = "customers" if isinstance(obj, Customer) else "conversations"
+        meta: dict[str, Any] = {"_index": self.alias(kind), "_id": obj.id}
+        if not checked:
+            return "index", meta
+        if obj.version == 1:
+            return "create", meta
+        assert hit is not None  # _check_version passed
+        return "index", {**meta, "if_seq_no": hit["_seq_no"],
+                         "if_primary_term": hit["_primary_term"]}
+
+    async def _restamp(
+        self, batch: WriteBatch, stored: dict[str, Hit], state: dict[str, dict[str, Any]]
+    ) -> list[tuple[str, str, dict[str, Any]]]:
+        """(index, message id, fields) for stored messages whose conversation fields change."""
+        in_batch = {m.id for m in batch.messages}
+        found: list[tuple[str, str, dict[str, Any]]] = []
+        for conv in batch.conversations:
+            old = stored.get(conv.id)
+            if old is None or denormalized(old["_source"]) == state[conv.id]:
+                continue
+            hits = await self._scan("messages", {"term": {"conversation_id": conv.id}},
+                                    [{"id": "asc"}], source=False)
+            found.extend((h["_index"], h["_id"], state[conv.id]) for h in hits
+                         if h["_id"] not in in_batch)
+        return found
+
+    # --- reads ----------------------------------------------------------------------------
+
+    async def messages_by_ids(self, ids: Sequence[str]) -> dict[str, Message]:
+        hits = await self._messages_where(ids, source=True)
+        return {h["_id"]: from_doc(Message, h["_source"]) for h in hits}
+
+    async def identities(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Identity]:
+        found = await self._mget("identities", [identity_id(k, v) for k, v in refs])
+        return {(k, v): from_doc(Identity, found[identity_id(k, v)]["_source"])
+                for k, v in refs if identity_id(k, v) in found}
+
+    async def conversation_for_keys(self, keys: Sequence[str]) -> str | None:
+        found = await self._mget("thread_keys", keys)
+        for key in keys:
+            if key in found:
+                return str(found[key]["_source"]["conversation_id"])
+        return None
+
+    async def get_conversation(self, conversation_id: str) -> Conversation:
+        found = await self._mget("conversations", [conversation_id])
+        if conversation_id not in found:
+            raise NotFound(f"no conversation {conversation_id}")
+        return from_doc(Conversation, found[conversation_id]["_source"])
+
+    async def list_conversations(
+        self, flt: ConversationFilter, cursor: str | None, limit: int
+    ) -> Page[Conversation]:
+        filters: list[dict[str, Any]] = [
+            {"term": {name: getattr(flt, name)}} for name in ("status", "channel", "customer_id")
+            if getattr(flt, name)]
+        if flt.assignee == "none":
+            filters.append({"bool": {"must_not": [{"exists": {"field": "assignee"}}]}})
+        elif flt.assignee:
+            filters.append({"term": {"assignee": flt.assignee}})
+        hits, nxt, _ = await self._page("conversations", {"bool": {"filter": filters}},
+                                        CONVERSATION_ORDER, cursor, limit)
+        return Page(tuple(from_doc(Conversation, h["_source"]) for h in hits), nxt)
+
+    async def conversation_messages(self, conversation_id: str) -> tuple[Message, ...]:
+        hits = await self._scan("messages", {"term": {"conversation_id": conversation_id}},
+                                OLDEST_FIRST)
+        return tuple(from_doc(Message, h["_source"]) for h in hits)
+
+    async def get_customer(self, customer_id: str) -> Customer:
+        found = await self._mget("customers", [customer_id])
+        if customer_id not in found:
+            raise NotFound(f"no customer {customer_id}")
+        idents = await self._identities_of([customer_id])
+        return from_doc(Customer, found[customer_id]["_source"],
+                        identities=idents.get(customer_id, ()))
+
+    async def _identities_of(self, customer_ids: Sequence[str]) -> dict[str, tuple[Identity, ...]]:
+        hits = await self._scan("identities", {"terms": {"customer_id": list(customer_ids)}},
+                                [{"created_at": "asc"}, {"key": "asc"}])
+        grouped: dict[str, list[Identity]] = {}
+        for hit in hits:
+            ident = from_doc(Identity, hit["_source"])
+            grouped.setdefault(ident.customer_id, []).append(ident)
+        return {cid: tuple(items) for cid, items in grouped.items()}
+
+    async def customer_messages(
+        self, customer_id: str, cursor: str | None, limit: int
+    ) -> Page[Message]:
+        hits, nxt, _ = await self._page("messages", {"term": {"customer_id": customer_id}},
+                                        MESSAGE_ORDER, cursor, limit)
+        return Page(tuple(from_doc(Message, h["_source"]) for h in hits), nxt)
+
+    async def search(
+        self,
+        query: QueryNode | None,
+        cursor: str | None,
+        limit: int,
+        facets: Sequence[str] = (),
+    ) -> SearchResult:
+        extra: dict[str, Any] = {"track_total_hits": True}
+        aggs = facet_aggs(facets)
+        if aggs:
+            extra["aggs"] = aggs
+        hits, nxt, resp = await self._page("messages", compile_query(query), MESSAGE_ORDER,
+                                           cursor, limit, **extra)
+        return SearchResult(
+            messages=tuple(from_doc(Message, h["_source"]) for h in hits),
+            next_cursor=nxt,
+            total=int(resp["hits"]["total"]["value"]),
+            facets=facet_values(facets, resp.get("aggregations", {})),
+        )
+
+    async def trending(self, query: QueryNode | None, size: int = 10) -> list[tuple[str, float]]:
+        """Words unusually frequent in the matching messages compared with all messages."""
+        aggs = {"sample": {"sampler": {"shard_size": 2000}, "aggs": {"words": {
+            "significant_text": {"field": "text", "size": size, "filter_duplicate_text": True}}}}}
+        resp = await self._search("messages", "trending", query=compile_query(query), size=0,
+                                  aggs=aggs)
+        buckets = resp["aggregations"]["sample"]["words"]["buckets"]
+        return [(str(b["key"]), float(b["score"])) for b in buckets]
+
+    async def volume(self, query: QueryNode | None, interval: str = "day") -> list[tuple[str, int]]:
+        """Matching messages per calendar interval (minute/hour/day/week/month/...), UTC."""
+        aggs = {"volume": {"date_histogram": {"field": "created_at",
+                                              "calendar_interval": interval}}}
+        resp = await self._search("messages", "volume", query=compile_query(query), size=0,
+                                  aggs=aggs)
+        out = []
+        for bucket in resp["aggregations"]["volume"]["buckets"]:
+            start = datetime.fromtimestamp(int(bucket["key"]) / 1000, UTC)
+            label = start.isoformat() if interval in ("minute", "1m", "hour", "1h") else \
+                start.date().isoformat()
+            out.append((label, int(bucket["doc_count"])))
+        return out
+
+    async def pending_outbound(self, limit: int) -> tuple[Message, ...]:
+        resp = await self._search("messages", "read outbox", size=limit, sort=OLDEST_FIRST,
+                                  query={"terms": {"delivery": ["pending", "failed"]}})
+        return tuple(from_doc(Message, h["_source"]) for h in resp["hits"]["hits"])
+
+    # --- auxiliary collections -------------------------------------------------------------
+
+    async def kv_get(self, collection: str, key: str) -> dict[str, Any] | None:
+        found = await self._mget("kv", [_kv_id(collection, key)])
+        hit = found.get(_kv_id(collection, key))
+        return None if hit is None else dict(hit["_source"]["value"])
+
+    def _kv_doc(self, collection: str, key: str, value: Mapping[str, Any]) -> dict[str, Any]:
+        return {"collection": collection, "key": key, "value": json_object(value)}
+
+    async def kv_put(self, collection: str, key: str, value: Mapping[str, Any]) -> None:
+        with _calling("kv put"):
+            await self.client.index(index=self.alias("kv"), id=_kv_id(collection, key),
+                                    document=self._kv_doc(collection, key, value),
+                                    refresh=self.refresh)
+
+    async def kv_put_new(self, collection: str, key: str, value: Mapping[str, Any]) -> bool:
+        try:
+            with _calling("kv put"):
+                await self.client.create(index=self.alias("kv"), id=_kv_id(collection, key),
+                                         document=self._kv_doc(collection, key, value),
+                                         refresh=self.refresh)
+        except ConflictError:
+            return False
+        return True
+
+    async def kv_delete(self, collection: str, key: str) -> None:
+        with _calling("kv delete"):
+            await self.client.options(ignore_status=404).delete(
+                index=self.alias("kv"), id=_kv_id(collection, key), refresh=self.refresh)
+
+    async def kv_list(
+        self, collection: str, after: str | None, limit: int
+    ) -> list[tuple[str, dict[str, Any]]]:
+        filters: list[dict[str, Any]] = [{"term": {"collection": collection}}]
+        if after:
+            filters.append({"range": {"key": {"gt": after}}})
+        resp = await self._search("kv", "kv list", query={"bool": {"filter": filters}},
+                                  sort=[{"key": "asc"}], size=limit)
+        return [(h["_source"]["key"], dict(h["_source"]["value"])) for h in resp["hits"]["hits"]]
+
+    # --- migration --------------------------------------------------------------------------
+
+    async def counts(self) -> dict[str, int]:
+        found = {}
+        with _calling("count"):
+            for kind in EXPORT_KINDS:
+                found[kind] = int((await self.client.count(index=self.alias(kind)))["count"])
+        resp = await self._search("kv", "count", size=0, aggs={"collections": {"terms": {
+            "field": "collection", "size": len(COLLECTIONS) * 4}}})
+        buckets = resp["aggregations"]["collections"]["buckets"]
+        per = {b["key"]: int(b["doc_count"]) for b in buckets}
+        found.update({c: per.get(c, 0) for c in COLLECTIONS})
+        return found
+
+    async def export(self, kind: str, after: str | None, limit: int) -> list[Any]:
+        if kind not in _EXPORT_KEY:
+            raise ValueError(f"unknown export kind {kind!r}")
+        key = _EXPORT_KEY[kind]
+        query = {"range": {key: {"gt": after}}} if after else {"match_all": {}}
+        resp = await self._search(kind, f"export {kind}", query=query, sort=[{key: "asc"}],
+                                  size=limit)
+        sources = [h["_source"] for h in resp["hits"]["hits"]]
+        if kind == "thread_keys":
+            return [(s["key"], s["conversation_id"]) for s in sources]
+        if kind == "customers":
+            idents = await self._identities_of([s["id"] for s in sources]) if sources else {}
+            return [from_doc(Customer, s, identities=idents.get(s["id"], ())) for s in sources]
+        cls = {"conversations": Conversation, "messages": Message, "identities": Identity}[kind]
+        return [from_doc(cls, s) for s in sources]
+
+
+def _raise_item_errors(items: Sequence[Mapping[str, Any]], what: Sequence[str]) -> None:
+    """Raise for the failed operations of a bulk: unavailable first, then conflicts."""
+    problems = []
+    for item, kind in zip(items, what, strict=True):
+        result = next(iter(item.values()))
+        if "error" not in result:
+            continue
+        status = int(result.get("status", 0))
+        if kind == "thread_key" and status == 409:
+            continue  # an existing key keeps its conversation
+        etype, reason = error_parts(result)
+        problems.append(classify(status, etype, f"{kind} {result.get('_id')}: {reason}", "write"))
+    if not problems:
+        return
+    log.warning("bulk write partly failed", extra={"failed": len(problems), "ops": len(what)})
+    for wanted in (StoreUnavailable, ConflictError):
+        for problem in problems:
+            if isinstance(problem, wanted):
+                raise problem
+    raise problems[0]
+
+
+async def reindex(
+    store: ElasticStore, kinds: Sequence[str] = KINDS, delete_old: bool = False
+) -> dict[str, str]:
+    """Move each kind to a new numbered index with the current mappings and swap its alias.
+
+    Run it with writers stopped: documents written during the copy are not carried over.
+    Returns the new concrete index per kind.
+    """
+    es = store.client
+    moved = {}
+    for kind in kinds:
+        alias = store.alias(kind)
+        with _calling(f"reindex {kind}"):
+            current = list((await es.indices.get_alias(name=alias)).body)
+            new = index_name(store.prefix, kind, max(map(index_number, current)) + 1)
+            await es.indices.create(index=new, settings=SETTINGS, mappings=mappings(kind))
+            await es.options(request_timeout=3600).reindex(
+                source={"index": alias}, dest={"index": new}, wait_for_completion=True,
+                refresh=True)
+            actions: list[Mapping[str, Any]] = [
+                {"remove": {"index": old, "alias": alias}} for old in current]
+            actions.append({"add": {"index": new, "alias": alias, "is_write_index": True}})
+            await es.indices.update_aliases(actions=actions)
+            if delete_old:
+                await es.indices.delete(index=",".join(current))
+        log.info("reindexed", extra={"kind": kind, "index": new})
+        moved[kind] = new
+    return moved

@@ -1,0 +1,117 @@
+"""Domain dataclasses to Elasticsearch documents and back, and errors to inbox errors. Pure."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import fields
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from inbox.errors import AuthFailed, ConflictError, FatalError, InboxError, StoreUnavailable
+from inbox.model import Attachment, Conversation
+
+T = TypeVar("T")
+
+_TIME_FIELDS = frozenset({"created_at", "updated_at", "last_message_at", "received_at",
+                          "awaiting_since", "first_response_at", "due_at"})
+_TUPLE_FIELDS = frozenset({"tags", "author_keys"})
+_JSON_FIELDS = frozenset({"meta"})
+
+
+def ts(value: datetime) -> str:
+    """UTC with microseconds; `date_nanos` keeps them, so ordering equals the SQLite store's."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_ts(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def json_object(value: Mapping[str, Any]) -> dict[str, Any]:
+    """A plain JSON object (values that JSON lacks become strings, as in the SQLite store)."""
+    return dict(json.loads(json.dumps(dict(value), default=str)))
+
+
+def _encode(name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if name in _TIME_FIELDS:
+        return ts(value)
+    if name == "attachments":
+        return [{"name": a.name, "content_type": a.content_type, "size": a.size, "ref": a.ref}
+                for a in value]
+    if name in _JSON_FIELDS:
+        return json_object(value)
+    if name in _TUPLE_FIELDS:
+        return list(value)
+    return value
+
+
+def _decode(name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if name in _TIME_FIELDS:
+        return parse_ts(value)
+    if name == "attachments":
+        return tuple(Attachment(**a) for a in value)
+    if name in _TUPLE_FIELDS:
+        return tuple(value)
+    return value
+
+
+def to_doc(obj: Any, skip: Iterable[str] = ()) -> dict[str, Any]:
+    skipped = set(skip)
+    return {f.name: _encode(f.name, getattr(obj, f.name)) for f in fields(obj)
+            if f.name not in skipped}
+
+
+def from_doc(cls: type[T], source: Mapping[str, Any], **extra: Any) -> T:
+    """The dataclass from a document's _source; fields it does not know are ignored."""
+    values = {f.name: _decode(f.name, source[f.name]) for f in fields(cls)  # type: ignore[arg-type]
+              if f.name in source}
+    return cls(**values, **extra)
+
+
+def denormalized(conv: Conversation | Mapping[str, Any] | None) -> dict[str, Any]:
+    """The conversation fields copied onto each of its messages (search filters on them)."""
+    if conv is None:
+        return {"conv_status": None, "conv_assignee": None, "conv_tags": []}
+    if isinstance(conv, Conversation):
+        return {"conv_status": conv.status, "conv_assignee": conv.assignee,
+                "conv_tags": list(conv.tags)}
+    return {"conv_status": conv.get("status"), "conv_assignee": conv.get("assignee"),
+            "conv_tags": list(conv.get("tags") or ())}
+
+
+# --- errors -------------------------------------------------------------------------------
+
+_UNAVAILABLE = frozenset({
+    "cluster_block_exception",  # read-only index, flood-stage disk watermark
+    "index_not_found_exception",  # indices removed under us: open() recreates them
+    "es_rejected_execution_exception", "circuit_breaking_exception",
+    "unavailable_shards_exception", "no_shard_available_action_exception",
+    "process_cluster_event_timeout_exception",
+})
+
+
+def error_parts(body: Any) -> tuple[str, str]:
+    """(type, reason) from an error body or a bulk item's error."""
+    err = body.get("error", body) if isinstance(body, Mapping) else body
+    if isinstance(err, Mapping):
+        return str(err.get("type", "")), str(err.get("reason", ""))
+    return str(err or ""), ""
+
+
+def classify(status: int, etype: str, reason: str, action: str) -> InboxError:
+    """What the caller should do about an Elasticsearch error, as an inbox error."""
+    where = f"Elasticsearch {action}"
+    if status == 409 or etype == "version_conflict_engine_exception":
+        return ConflictError(f"{where}: changed by someone else; reload and retry ({reason})")
+    if status == 429 or status >= 500 or etype in _UNAVAILABLE:
+        hint = (" (the cluster refuses writes: read-only index or disk full)"
+                if etype == "cluster_block_exception" else "")
+        return StoreUnavailable(f"{where} failed: {status} {etype}: {reason}{hint}")
+    if status in (401, 403):
+        return AuthFailed(f"{where}: credentials refused ({status} {etype}: {reason})")
+    return FatalError(f"{where}: {status} {etype}: {reason}")

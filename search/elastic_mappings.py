@@ -1,0 +1,86 @@
+"""Elasticsearch index layout: one index per kind behind an alias, explicit mappings.
+
+Every kind lives in ``{prefix}-{kind}-{n:06d}`` with the alias ``{prefix}-{kind}`` as its
+write alias. Changing a mapping means a new numbered index, a reindex and an alias swap
+(``search.elastic.reindex``); messages can also be rolled over by number.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+KINDS = ("messages", "conversations", "customers", "identities", "thread_keys", "kv")
+
+# The words of a text, as SQLite FTS5 `unicode61 remove_diacritics 2` sees them: runs of
+# letters, digits and private-use characters; folded to ASCII and lower-cased. asciifolding
+# also folds letters without a decomposition ("ø" -> "o", "ß" -> "ss", "æ" -> "ae"), which
+# unicode61 keeps: for those words this index finds more than the SQLite one.
+# (The `pattern` tokenizer with group 0 emits the matches; it is also the variant
+# osmem-server implements correctly — its split mode, group -1, indexes the separators.)
+WORD_PATTERN = r"[\p{L}\p{N}\p{Co}]+"
+SETTINGS: dict[str, Any] = {
+    "analysis": {
+        "tokenizer": {"words": {"type": "pattern", "pattern": WORD_PATTERN, "group": 0}},
+        "analyzer": {
+            # folding first: "İ" folds to "i", whereas lower-casing it leaves a combining dot
+            "folded": {"type": "custom", "tokenizer": "words",
+                       "filter": ["asciifolding", "lowercase"]},
+        },
+    },
+}
+
+_KW: dict[str, Any] = {"type": "keyword"}
+_TEXT: dict[str, Any] = {"type": "text", "analyzer": "folded"}
+_STORED: dict[str, Any] = {"type": "text", "index": False}  # kept in _source, not searched
+_OPAQUE: dict[str, Any] = {"type": "object", "enabled": False}  # any JSON object, not indexed
+_TIME: dict[str, Any] = {"type": "date_nanos"}  # microseconds matter for ordering
+_INT: dict[str, Any] = {"type": "integer"}
+
+_FIELDS: dict[str, dict[str, dict[str, Any]]] = {
+    "messages": {
+        "id": _KW, "conversation_id": _KW, "channel": _KW, "external_id": _KW,
+        "direction": _KW, "text": _TEXT, "created_at": _TIME, "received_at": _TIME,
+        "customer_id": _KW, "author_label": _KW, "author_keys": _KW, "subject": _TEXT,
+        "html": _STORED, "quoted": _STORED, "lang": _KW, "sentiment": _KW,
+        "sentiment_score": {"type": "float"}, "automated": {"type": "boolean"},
+        "revision": _KW, "agent": _KW, "delivery": _KW,
+        "attachments": _OPAQUE, "meta": _OPAQUE,
+        # denormalized from the conversation, so search can filter on them
+        "conv_status": _KW, "conv_assignee": _KW, "conv_tags": _KW,
+    },
+    "conversations": {
+        "id": _KW, "customer_id": _KW, "channel": _KW, "status": _KW,
+        "created_at": _TIME, "updated_at": _TIME, "last_message_at": _TIME,
+        "subject": _TEXT, "assignee": _KW, "tags": _KW, "priority": _KW,
+        "message_count": _INT, "awaiting_since": _TIME, "first_response_at": _TIME,
+        "due_at": _TIME, "due_basis": _STORED, "version": _INT,
+    },
+    "customers": {"id": _KW, "name": _TEXT, "created_at": _TIME, "version": _INT},
+    "identities": {
+        "key": _KW, "kind": _KW, "value": _KW, "customer_id": _KW, "label": _KW,
+        "created_at": _TIME,
+    },
+    "thread_keys": {"key": _KW, "conversation_id": _KW},
+    "kv": {"collection": _KW, "key": _KW, "value": _OPAQUE},
+}
+
+DENORMALIZED = ("conv_status", "conv_assignee", "conv_tags")
+
+
+def mappings(kind: str) -> dict[str, Any]:
+    """The explicit mapping of one kind; unknown fields are refused (dynamic: strict)."""
+    return {"dynamic": "strict", "properties": dict(_FIELDS[kind])}
+
+
+def index_name(prefix: str, kind: str, number: int) -> str:
+    return f"{prefix}-{kind}-{number:06d}"
+
+
+def alias_name(prefix: str, kind: str) -> str:
+    return f"{prefix}-{kind}"
+
+
+def index_number(index: str) -> int:
+    """The generation number at the end of a concrete index name (0 if there is none)."""
+    tail = index.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else 0

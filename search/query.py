@@ -1,0 +1,348 @@
+"""The search language: a hand-written tokenizer and a recursive-descent parser.
+
+    refund "past due" -autopay channel:x from:@theresa after:2026-11-01 (bill OR invoice)
+
+Grammar (NOT binds tighter than the implicit AND, which binds tighter than OR):
+
+    query    := or_expr?
+    or_expr  := and_expr ("OR" and_expr)*
+    and_expr := unary+
+    unary    := "-" unary | primary          ("-" written directly before what it excludes)
+    primary  := word | "phrase" | field:value | field:"quoted value" | "(" or_expr ")"
+
+The tokenizer is lazy, so the first problem in reading order is the one reported.
+`parse` returns None for an empty query (match everything); `to_text` prints the canonical
+form, and `parse(to_text(ast)) == ast` for every AST `parse` can return.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date
+from typing import NamedTuple
+
+from inbox.errors import QueryError
+from inbox.model import SEARCH_FIELDS, And, FieldTerm, Not, Or, Phrase, QueryNode, Term
+
+__all__ = ["FIELD_VALUES", "describe_error", "fields_used", "parse", "resolve_me", "to_text"]
+
+FIELD_VALUES: dict[str, tuple[str, ...]] = {
+    "channel": ("email", "x", "webform"),
+    "status": ("open", "pending", "resolved", "listening"),
+    "sentiment": ("positive", "neutral", "negative"),
+}
+"""Fields whose value comes from a fixed list (matched case-insensitively, kept lowercase)."""
+
+# A field is an identifier and a colon; "12:30" is not one, nor is a URL such as "http://x".
+_FIELD_RE = re.compile(r"([A-Za-z][A-Za-z0-9_]*):(.*)", re.DOTALL)
+_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_LANG_RE = re.compile(r"[A-Za-z]{2,3}")
+_NEEDS_QUOTES = frozenset('"()')
+
+_ATOM, _MINUS, _LPAREN, _RPAREN, _OR, _END = "atom", "-", "(", ")", "OR", "end"
+
+
+class _Token(NamedTuple):
+    kind: str
+    pos: int
+    node: QueryNode | None = None  # for atoms: the Term, Phrase or FieldTerm
+
+
+# --- tokenizer --------------------------------------------------------------------------
+
+
+def _is_word_char(c: str) -> bool:
+    return not c.isspace() and c not in _NEEDS_QUOTES
+
+
+def _tokens(query: str) -> Iterator[_Token]:
+    """Yield tokens left to right, raising QueryError when a bad one is reached."""
+    i, n = 0, len(query)
+    while True:
+        while i < n and query[i].isspace():
+            i += 1
+        if i >= n:
+            yield _Token(_END, n)
+            return
+        c = query[i]
+        if c in "()":
+            yield _Token(_LPAREN if c == "(" else _RPAREN, i)
+            i += 1
+        elif c == '"':
+            text, end = _read_quoted(query, i, "unterminated phrase (missing closing '\"')")
+            if not text.strip():
+                raise QueryError("empty phrase", i, query)
+            yield _Token(_ATOM, i, Phrase(text))
+            i = end
+        elif c == "-":
+            if i + 1 >= n or query[i + 1].isspace() or query[i + 1] == ")":
+                raise QueryError("'-' must be directly followed by a word, phrase, field or group",
+                                 i, query)
+            yield _Token(_MINUS, i)
+            i += 1
+        else:
+            j = i
+            while j < n and _is_word_char(query[j]):
+                j += 1
+            if query[i:j] == "OR":
+                yield _Token(_OR, i)
+                i = j
+            else:
+                node, end = _word(query, i, j)
+                yield _Token(_ATOM, i, node)
+                i = end
+
+
+def _read_quoted(query: str, start: int, unterminated: str) -> tuple[str, int]:
+    """Read the double-quoted string at `start`: (content, index after the closing quote).
+
+    Inside quotes \\" is a quote and \\\\ a backslash; any other backslash is kept as typed.
+    """
+    out: list[str] = []
+    k, n = start + 1, len(query)
+    while k < n:
+        c = query[k]
+        if c == "\\" and k + 1 < n and query[k + 1] in '"\\':
+            out.append(query[k + 1])
+            k += 2
+        elif c == '"':
+            return "".join(out), k + 1
+        else:
+            out.append(c)
+            k += 1
+    raise QueryError(unterminated, start, query)
+
+
+def _word(query: str, i: int, j: int) -> tuple[QueryNode, int]:
+    """The word query[i:j] as a Term or FieldTerm, and where its token ends."""
+    word = query[i:j]
+    m = _FIELD_RE.fullmatch(word)
+    if m is None or m.group(2).startswith("//"):
+        star = word.find("*")
+        if star != -1 and (star != len(word) - 1 or len(word) == 1):
+            problem = "'*' alone matches nothing" if len(word) == 1 else (
+                "'*' is only allowed at the end of a word (prefix search)")
+            raise QueryError(problem, i + star, query)
+        return Term(word), j
+    name, raw = m.group(1), m.group(2)
+    field = name.lower()
+    if field not in SEARCH_FIELDS:
+        raise QueryError(f"unknown field '{name}' (known: {', '.join(SEARCH_FIELDS)})", i, query)
+    value_pos = i + len(name) + 1
+    if raw == "" and j < len(query) and query[j] == '"':
+        raw, j = _read_quoted(query, j, f"unterminated quoted value for '{field}:'")
+    if not raw.strip():
+        raise QueryError(f"missing value after '{field}:'", i, query)
+    return FieldTerm(field, _field_value(field, raw, value_pos, query)), j
+
+
+def _field_value(field: str, raw: str, pos: int, query: str) -> str:
+    """Validate and normalize a field's value; QueryError at `pos` when it is invalid."""
+    allowed = FIELD_VALUES.get(field)
+    if allowed is not None:
+        if raw.lower() not in allowed:
+            raise QueryError(f"invalid {field} '{raw}', expected one of: {', '.join(allowed)}",
+                             pos, query)
+        return raw.lower()
+    if field in ("after", "before"):
+        try:
+            if not _DATE_RE.fullmatch(raw):
+                raise ValueError(raw)
+            date.fromisoformat(raw)
+        except ValueError:
+            raise QueryError(f"invalid date '{raw}', expected YYYY-MM-DD", pos, query) from None
+        return raw
+    if field == "lang":
+        if not _LANG_RE.fullmatch(raw):
+            raise QueryError(f"invalid language code '{raw}', expected 2 or 3 letters (e.g. en)",
+                             pos, query)
+        return raw.lower()
+    if field == "tag":
+        return raw.lower()
+    if field == "assignee" and raw.lower() == "me":
+        return "me"
+    return raw  # from (kept as typed, "@" included: the store normalizes), assignee
+
+
+# --- parser -----------------------------------------------------------------------------
+
+
+class _Parser:
+    def __init__(self, query: str) -> None:
+        self.query = query
+        self._tokens = _tokens(query)
+        self._peeked: _Token | None = None
+
+    def peek(self) -> _Token:
+        if self._peeked is None:
+            self._peeked = next(self._tokens)
+        return self._peeked
+
+    def take(self) -> _Token:
+        token = self.peek()
+        if token.kind != _END:
+            self._peeked = None
+        return token
+
+    def error(self, problem: str, pos: int) -> QueryError:
+        return QueryError(problem, pos, self.query)
+
+    def query_node(self) -> QueryNode | None:
+        node = self.or_expr()
+        token = self.peek()
+        if token.kind == _RPAREN:
+            raise self.error("unmatched ')'", token.pos)
+        return node
+
+    def or_expr(self) -> QueryNode | None:
+        """None when there is nothing before the next ')' or the end."""
+        first = self.and_expr()
+        if first is None:
+            token = self.peek()
+            if token.kind == _OR:
+                raise self.error("nothing before OR", token.pos)
+            return None
+        branches = [first]
+        while self.peek().kind == _OR:
+            or_token = self.take()
+            branch = self.and_expr()
+            if branch is None:
+                token = self.peek()
+                if token.kind == _OR:
+                    raise self.error("OR right after OR", token.pos)
+                raise self.error("nothing after OR", or_token.pos)
+            branches.append(branch)
+        return _combine(Or, branches)
+
+    def and_expr(self) -> QueryNode | None:
+        items: list[QueryNode] = []
+        while self.peek().kind in (_ATOM, _MINUS, _LPAREN):
+            items.append(self.unary())
+        return _combine(And, items) if items else None
+
+    def unary(self) -> QueryNode:
+        token = self.take()
+        if token.kind == _MINUS:
+            if self.peek().kind not in (_ATOM, _MINUS, _LPAREN):
+                raise self.error("'-' must be directly followed by a word, phrase, field or group",
+                                 token.pos)
+            return Not(self.unary())
+        if token.kind == _ATOM:
+            assert token.node is not None
+            return token.node
+        # "("
+        inner = self.or_expr()
+        if self.peek().kind != _RPAREN:
+            raise self.error("missing ')' for '('", token.pos)
+        if inner is None:
+            raise self.error("empty group '()'", token.pos)
+        self.take()
+        return inner
+
+
+def _combine(kind: type[And] | type[Or], nodes: list[QueryNode]) -> QueryNode:
+    """And/Or of `nodes`, flattening children of the same kind; a single node stands alone."""
+    flat: list[QueryNode] = []
+    for node in nodes:
+        flat.extend(node.nodes if isinstance(node, kind) else (node,))
+    return flat[0] if len(flat) == 1 else kind(tuple(flat))
+
+
+def parse(query: str) -> QueryNode | None:
+    """Parse a search query; None for an empty query (match all). Raises QueryError."""
+    return _Parser(query).query_node()
+
+
+# --- printing ---------------------------------------------------------------------------
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _term_text(text: str) -> str:
+    try:
+        tokens = list(_tokens(text))
+    except QueryError:
+        tokens = []
+    if len(tokens) != 2 or tokens[0].node != Term(text):
+        raise ValueError(f"Term({text!r}) cannot be written in the search language")
+    return text
+
+
+def _field_text(node: FieldTerm) -> str:
+    if node.name not in SEARCH_FIELDS:
+        raise ValueError(f"unknown field {node.name!r}")
+    try:
+        value = _field_value(node.name, node.value, 0, "")
+        valid = bool(node.value.strip()) and value == node.value
+    except QueryError:
+        valid = False
+    if not valid:
+        raise ValueError(f"{node.name}:{node.value!r} is not a valid, normalized field value")
+    value = node.value
+    if value.startswith("//") or any(c.isspace() or c in _NEEDS_QUOTES for c in value):
+        value = _quote(value)
+    return f"{node.name}:{value}"
+
+
+def to_text(node: QueryNode | None) -> str:
+    """The canonical text of `node`: "" for None. ValueError for a leaf no query can express
+    (e.g. Term("a b"), an unknown field, a blank phrase)."""
+    if node is None:
+        return ""
+    if isinstance(node, Term):
+        return _term_text(node.text)
+    if isinstance(node, Phrase):
+        if not node.text.strip():
+            raise ValueError("a phrase cannot be blank")
+        return _quote(node.text)
+    if isinstance(node, FieldTerm):
+        return _field_text(node)
+    if isinstance(node, Not):
+        inner = to_text(node.node)
+        return f"-({inner})" if isinstance(node.node, And | Or) else f"-{inner}"
+    if not node.nodes:
+        raise ValueError(f"empty {type(node).__name__}")
+    if isinstance(node, And):
+        return " ".join(f"({to_text(n)})" if isinstance(n, And | Or) else to_text(n)
+                        for n in node.nodes)
+    return " OR ".join(f"({to_text(n)})" if isinstance(n, Or) else to_text(n) for n in node.nodes)
+
+
+# --- helpers for callers ----------------------------------------------------------------
+
+
+def describe_error(err: QueryError) -> str:
+    """The problem, then the query with a caret under the offending position (for the CLI)."""
+    shown = "".join(" " if c.isspace() else c for c in err.query)
+    return f"{err.problem} (at position {err.position})\n  {shown}\n  {' ' * err.position}^"
+
+
+def resolve_me(node: QueryNode | None, user_id: str) -> QueryNode | None:
+    """`node` with every assignee:me replaced by assignee:<user_id>."""
+    if node is None or isinstance(node, Term | Phrase):
+        return node
+    if isinstance(node, FieldTerm):
+        return FieldTerm("assignee", user_id) if node == FieldTerm("assignee", "me") else node
+    if isinstance(node, Not):
+        return Not(_resolved(node.node, user_id))
+    return type(node)(tuple(_resolved(n, user_id) for n in node.nodes))
+
+
+def _resolved(node: QueryNode, user_id: str) -> QueryNode:
+    result = resolve_me(node, user_id)
+    assert result is not None
+    return result
+
+
+def fields_used(node: QueryNode | None) -> set[str]:
+    """The names of the fields `node` filters on."""
+    if node is None or isinstance(node, Term | Phrase):
+        return set()
+    if isinstance(node, FieldTerm):
+        return {node.name}
+    if isinstance(node, Not):
+        return fields_used(node.node)
+    return set().union(*(fields_used(n) for n in node.nodes))

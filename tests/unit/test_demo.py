@@ -1,0 +1,230 @@
+"""The demo-data generator: deterministic, valid, realistic enough to populate every page."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from inbox.demo import BRAND_HANDLE, BRAND_X_USER_ID, DEMO_AGENTS, DemoItem, generate
+from inbox.model import Channel, IdentityKind
+
+NOW = datetime(2026, 11, 20, 15, 30, 45, 123456, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def items() -> list[DemoItem]:
+    return generate(NOW)
+
+
+def kind_of(item: DemoItem) -> str:
+    inbound = item.inbound
+    if inbound.listening:
+        return "listening"
+    if inbound.channel == Channel.X:
+        return "dm" if inbound.external_id.startswith("dm:") else "mention"
+    return str(inbound.channel)
+
+
+def test_same_seed_same_items_other_seed_other_items(items: list[DemoItem]) -> None:
+    assert generate(NOW) == items
+    other = generate(NOW, seed=8)
+    assert other != items
+    assert [i.inbound.external_id for i in other] != [i.inbound.external_id for i in items]
+
+
+def test_every_item_is_a_valid_inbound(items: list[DemoItem]) -> None:
+    begin = NOW - timedelta(days=30)
+    seen: set[tuple[str, str]] = set()
+    kinds = {k.value for k in IdentityKind}
+    for item in items:
+        inbound = item.inbound
+        assert inbound.channel in {c.value for c in Channel}
+        assert inbound.created_at.tzinfo is not None
+        assert begin <= inbound.created_at <= NOW
+        assert inbound.text.strip()
+        assert inbound.authors
+        assert all(ref.kind in kinds and ref.value for ref in inbound.authors)
+        key = (inbound.channel, inbound.external_id)
+        assert key not in seen
+        seen.add(key)
+    times = [i.inbound.created_at for i in items]
+    assert times == sorted(times)
+
+
+def test_external_ids_identities_and_meta_follow_each_channel(items: list[DemoItem]) -> None:
+    for item in items:
+        inbound, kind = item.inbound, kind_of(item)
+        refs = {ref.kind: ref for ref in inbound.authors}
+        if kind == "email":
+            mid = inbound.external_id
+            assert mid == mid.lower() and mid.endswith("@mail.example") and "<" not in mid
+            assert inbound.thread_keys == (f"mid:{mid}",)
+            assert inbound.meta["message_id"] == mid and inbound.meta["to"]
+            assert inbound.subject
+            assert inbound.lang is None
+            email = refs["email"]
+            assert email.value == email.value.lower() and email.label
+        elif kind == "webform":
+            assert inbound.external_id.startswith("form:")
+            assert inbound.meta["form"] == "contact" and inbound.meta["topic"]
+            assert inbound.lang is None
+            assert "email" in refs
+            if "phone" in refs:
+                assert refs["phone"].value.startswith("+44")
+                assert refs["phone"].value[1:].isdigit()
+        else:
+            assert refs["x"].value.isdigit() and refs["x"].label
+            assert refs["x_handle"].value == refs["x"].label.lower()
+            assert inbound.meta["kind"] == ("dm" if kind == "dm" else "tweet")
+            if kind == "dm":
+                assert inbound.external_id.startswith("dm:")
+                assert inbound.external_id[3:].isdigit()
+                (key,) = inbound.thread_keys
+                assert key.startswith("x:dm:") and inbound.parent_keys == (key,)
+            else:
+                tweet_id = inbound.external_id
+                assert tweet_id.isdigit() and int(tweet_id) > 10**17
+                assert len(inbound.text) <= 280
+                assert inbound.lang in {"en", "es", "fr", "de"}
+                meta = inbound.meta
+                assert meta["tweet_id"] == tweet_id
+                assert meta["url"] == f"https://x.com/{meta['username']}/status/{tweet_id}"
+                conv = meta["conversation_id"]
+                assert inbound.thread_keys == (f"x:tweet:{tweet_id}", f"x:conv:{conv}")
+                assert meta["mentions_brand"] is (kind == "mention")
+                if kind == "mention":
+                    assert {"id": BRAND_X_USER_ID, "username": BRAND_HANDLE} in meta["mentions"]
+
+
+def test_channel_mix_and_volume(items: list[DemoItem]) -> None:
+    assert 1500 <= len(items) <= 2500
+    share = {k: n / len(items) for k, n in Counter(kind_of(i) for i in items).items()}
+    assert 0.32 <= share["email"] <= 0.48
+    assert 0.22 <= share["mention"] <= 0.38
+    assert 0.05 <= share["dm"] <= 0.15
+    assert 0.09 <= share["webform"] <= 0.21
+    assert share["listening"] >= 0.05
+
+
+def test_customers_are_linked_across_channels(items: list[DemoItem]) -> None:
+    # Union the identities that appear together on one message: each set is one customer.
+    parent: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def find(key: tuple[str, str]) -> tuple[str, str]:
+        while parent.setdefault(key, key) != key:
+            key = parent[key]
+        return key
+
+    for item in items:
+        keys = [(ref.kind, ref.value) for ref in item.inbound.authors]
+        for key in keys[1:]:
+            parent[find(key)] = find(keys[0])
+    channels: dict[tuple[str, str], set[str]] = {}
+    for item in items:
+        if not item.inbound.listening:
+            root = find((item.inbound.authors[0].kind, item.inbound.authors[0].value))
+            channels.setdefault(root, set()).add(item.inbound.channel)
+    multi = [root for root, used in channels.items() if len(used) >= 2]
+    assert len(multi) >= 0.2 * len(channels)
+    assert any(len(used) == 3 for used in channels.values())
+    # A web form links through the handle: the same x_handle value on X and on a form.
+    by_handle: dict[str, set[str]] = {}
+    for item in items:
+        for ref in item.inbound.authors:
+            if ref.kind == "x_handle":
+                by_handle.setdefault(ref.value, set()).add(item.inbound.channel)
+    assert any(used == {"x", "webform"} for used in by_handle.values())
+
+
+def test_listening_hits_exist_and_do_not_mention_the_brand(items: list[DemoItem]) -> None:
+    hits = [i for i in items if i.inbound.listening]
+    assert hits
+    for item in hits:
+        inbound = item.inbound
+        assert inbound.channel == Channel.X
+        assert f"@{BRAND_HANDLE}" not in inbound.text.lower()
+        assert not inbound.meta["mentions_brand"]
+        assert all(m["id"] != BRAND_X_USER_ID for m in inbound.meta["mentions"])
+        assert item.reply_after is None and not item.resolve and item.assignee is None
+
+
+def test_follow_ups_reference_earlier_messages(items: list[DemoItem]) -> None:
+    earlier: set[str] = set()
+    follow_ups = Counter[str]()
+    for item in items:
+        inbound = item.inbound
+        if inbound.parent_keys and not inbound.external_id.startswith("dm:"):
+            assert all(key in earlier for key in inbound.parent_keys), inbound
+            follow_ups[inbound.channel] += 1
+            if inbound.channel == Channel.EMAIL and not inbound.automated:
+                assert inbound.subject and inbound.subject.startswith("Re:")
+                assert inbound.quoted and "wrote:" in inbound.quoted
+        earlier.update(inbound.thread_keys)
+    assert follow_ups["email"] > 20 and follow_ups["x"] > 20
+    dm_threads = Counter(i.inbound.thread_keys[0] for i in items if kind_of(i) == "dm")
+    assert any(n > 1 for n in dm_threads.values())
+
+
+def test_agent_actions_give_a_realistic_mix(items: list[DemoItem]) -> None:
+    agents = {email for email, _ in DEMO_AGENTS}
+    care = [i for i in items if not i.inbound.listening and not i.inbound.automated]
+    for item in items:
+        assert (item.reply_after is None) == (item.reply_text is None)
+        assert item.assignee is None or item.assignee in agents
+        if item.resolve:
+            assert item.reply_after is not None
+        if item.reply_after is not None:
+            assert item.reply_after > timedelta(0)
+            assert item.inbound.created_at + item.reply_after <= NOW
+        if item.inbound.automated:
+            assert item.reply_after is None and not item.tags
+    replied = [i for i in care if i.reply_after is not None]
+    assert 0.7 <= len(replied) / len(care) <= 0.9
+    delays = [i.reply_after for i in replied if i.reply_after is not None]
+    assert any(d < timedelta(minutes=30) for d in delays)
+    assert any(d > timedelta(days=1) for d in delays)
+    assert max(delays) <= timedelta(days=3, hours=1)
+    assert sum(i.resolve for i in care) > 0.3 * len(care)
+    recent = [i for i in care if i.inbound.created_at > NOW - timedelta(days=2)]
+    assert any(i.reply_after is None for i in recent)
+    assert any(i.assignee is None for i in care)
+    assert any(i.tags for i in care)
+
+
+def test_text_is_varied_and_realistic(items: list[DemoItem]) -> None:
+    texts = [i.inbound.text for i in items]
+    assert len(set(texts)) > 0.6 * len(texts)
+    langs = Counter(i.inbound.lang for i in items if kind_of(i) in ("mention", "listening"))
+    assert {"es", "fr", "de"} <= set(langs) and langs["en"] > langs["es"]
+    assert any(i.inbound.automated for i in items)
+    assert any(len(i.inbound.text) > 1500 for i in items if kind_of(i) == "email")
+    assert any(ch in i.inbound.text for i in items for ch in "😡🙌🙄👏")
+    assert any(i.inbound.html for i in items)
+    assert any(i.inbound.attachments for i in items)
+
+
+def test_traffic_peaks_in_business_hours_and_dips_at_weekends(items: list[DemoItem]) -> None:
+    local = [i.inbound.created_at.astimezone(ZoneInfo("Europe/London")) for i in items]
+    office = sum(9 <= t.hour < 17 for t in local)
+    night = sum(t.hour < 7 for t in local)
+    assert office > 5 * night
+    days = Counter(t.date() for t in local)
+    weekday = [n for d, n in days.items() if d.weekday() < 5]
+    weekend = [n for d, n in days.items() if d.weekday() >= 5]
+    assert sum(weekend) / len(weekend) < 0.8 * sum(weekday) / len(weekday)
+
+
+def test_small_runs_and_other_time_zones() -> None:
+    now = datetime(2026, 3, 29, 9, 0, tzinfo=timezone(timedelta(hours=-5)))
+    few = generate(now, days=1, seed=1, customers=2)
+    assert few
+    assert all(i.inbound.created_at <= now for i in few)
+    assert len({(i.inbound.channel, i.inbound.external_id) for i in few}) == len(few)
+
+
+def test_now_must_be_timezone_aware() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        generate(datetime(2026, 11, 20, 12, 0))

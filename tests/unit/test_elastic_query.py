@@ -1,0 +1,164 @@
+"""The Elasticsearch adapter's pure parts: AST -> query dict, cursors, documents, errors."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import UTC, datetime
+
+import pytest
+
+from inbox.errors import AuthFailed, ConflictError, FatalError, QueryError, StoreUnavailable
+from inbox.model import (
+    And,
+    Attachment,
+    Conversation,
+    Customer,
+    FieldTerm,
+    Identity,
+    Message,
+    Not,
+    Or,
+    Phrase,
+    Term,
+)
+from search.elastic_docs import classify, denormalized, from_doc, to_doc
+from search.elastic_mappings import DENORMALIZED, KINDS, alias_name, index_number, mappings
+from search.elastic_query import (
+    MATCH_ALL,
+    MATCH_NONE,
+    compile_query,
+    decode_cursor,
+    encode_cursor,
+    facet_aggs,
+    facet_values,
+)
+
+T0 = datetime(2026, 11, 1, 10, 0, 0, 123456, tzinfo=UTC)
+
+
+def phrase_on_both(words: str) -> dict:
+    return {"bool": {"should": [{"match_phrase": {"text": words}},
+                                {"match_phrase": {"subject": words}}],
+                     "minimum_should_match": 1}}
+
+
+def test_none_matches_everything() -> None:
+    assert compile_query(None) == MATCH_ALL
+
+
+def test_term_and_phrase_are_phrases_over_text_and_subject() -> None:
+    assert compile_query(Term("Café")) == phrase_on_both("Café")
+    assert compile_query(Phrase("past due")) == phrase_on_both("past due")
+    # words as FTS5 unicode61 splits them: "e-mail" is the phrase "e mail"
+    assert compile_query(Term("e-mail")) == phrase_on_both("e mail")
+
+
+def test_a_term_without_words_matches_nothing() -> None:
+    assert compile_query(Term("!!!")) == MATCH_NONE
+
+
+def test_prefix_of_one_word_is_analysed_by_the_index() -> None:
+    query = compile_query(Term("refun*"))
+    assert query["bool"]["should"][0] == {"match_bool_prefix": {"text": "refun"}}
+
+
+def test_prefix_after_several_words_is_a_phrase_prefix() -> None:
+    query = compile_query(Phrase("past du*"))
+    inner = query["bool"]["should"][1]["match_phrase_prefix"]["subject"]
+    assert inner["query"] == "past du"
+
+
+@pytest.mark.parametrize(("node", "expected"), [
+    (FieldTerm("channel", "X"), {"term": {"channel": "x"}}),
+    (FieldTerm("sentiment", "negative"), {"term": {"sentiment": "negative"}}),
+    (FieldTerm("lang", "EN"), {"term": {"lang": "en"}}),
+    (FieldTerm("status", "open"), {"term": {"conv_status": "open"}}),
+    (FieldTerm("from", "@Theresa"), {"term": {"author_keys": "theresa"}}),
+    (FieldTerm("assignee", "u123"), {"term": {"conv_assignee": "u123"}}),
+    (FieldTerm("assignee", "none"),
+     {"bool": {"must_not": [{"exists": {"field": "conv_assignee"}}]}}),
+    (FieldTerm("tag", "VIP"), {"term": {"conv_tags": "vip"}}),
+    (FieldTerm("after", "2026-11-01"),
+     {"range": {"created_at": {"gte": "2026-11-01T00:00:00.000000Z"}}}),
+    (FieldTerm("before", "2026-11-22"),
+     {"range": {"created_at": {"lt": "2026-11-22T00:00:00.000000Z"}}}),
+])
+def test_fields(node: FieldTerm, expected: dict) -> None:
+    assert compile_query(node) == expected
+
+
+def test_unknown_field_is_a_query_error() -> None:
+    with pytest.raises(QueryError):
+        compile_query(FieldTerm("colour", "red"))
+
+
+def test_boolean_structure() -> None:
+    x, bill = FieldTerm("channel", "x"), Term("bill")
+    assert compile_query(Not(x)) == {"bool": {"must_not": [{"term": {"channel": "x"}}]}}
+    assert compile_query(And((x, Not(x)))) == {"bool": {"filter": [
+        {"term": {"channel": "x"}}, {"bool": {"must_not": [{"term": {"channel": "x"}}]}}]}}
+    assert compile_query(Or((x, bill))) == {"bool": {
+        "should": [{"term": {"channel": "x"}}, phrase_on_both("bill")],
+        "minimum_should_match": 1}}
+
+
+def test_facets_sorted_by_count_then_value() -> None:
+    assert set(facet_aggs(["channel", "lang"])) == {"facet_channel", "facet_lang"}
+    with pytest.raises(QueryError):
+        facet_aggs(["colour"])
+    aggs = {"facet_lang": {"buckets": [{"key": "fr", "doc_count": 2}, {"key": "en", "doc_count": 2},
+                                       {"key": "de", "doc_count": 5}]}}
+    assert facet_values(["lang"], aggs) == {"lang": (("de", 5), ("en", 2), ("fr", 2))}
+
+
+def test_cursor_round_trip_and_garbage() -> None:
+    assert decode_cursor(encode_cursor([1793527200000002000, "m1"])) == (
+        [1793527200000002000, "m1"], None)
+    assert decode_cursor(encode_cursor([5, "a"], "pit-id")) == ([5, "a"], "pit-id")
+    for bad in ("nonsense", encode_cursor([])):
+        with pytest.raises(QueryError):
+            decode_cursor(bad)
+
+
+def test_documents_round_trip() -> None:
+    msg = Message(id="m1", conversation_id="c1", channel="email", external_id="e1",
+                  direction="inbound", text="hi", created_at=T0, received_at=T0,
+                  author_keys=("a@x.test",), attachments=(Attachment("a.pdf", "x/y", 3),),
+                  meta={"k": [1, None]}, sentiment_score=0.25)
+    conv = Conversation(id="c1", customer_id="u1", channel="email", status="open",
+                        created_at=T0, updated_at=T0, last_message_at=T0, tags=("vip",))
+    ident = Identity(kind="email", value="a@x.test", customer_id="u1", created_at=T0)
+    for obj in (msg, conv, ident):
+        assert from_doc(type(obj), to_doc(obj)) == obj
+    cust = Customer(id="u1", name=None, created_at=T0, identities=(ident,))
+    assert "identities" not in to_doc(cust, skip=("identities",))
+    assert denormalized(conv) == denormalized(to_doc(conv)) == {
+        "conv_status": "open", "conv_assignee": None, "conv_tags": ["vip"]}
+
+
+@pytest.mark.parametrize(("cls", "kind", "extra"), [
+    (Message, "messages", set(DENORMALIZED)), (Conversation, "conversations", set()),
+    (Customer, "customers", set()), (Identity, "identities", {"key"}),
+])
+def test_every_field_is_mapped(cls: type, kind: str, extra: set[str]) -> None:
+    mapped = set(mappings(kind)["properties"])
+    names = {f.name for f in fields(cls)} - {"identities"}
+    assert mapped == names | extra
+
+
+def test_index_names() -> None:
+    assert alias_name("inbox", "messages") == "inbox-messages"
+    assert index_number("inbox-thread_keys-000012") == 12
+    assert len(KINDS) == len(set(KINDS))
+
+
+@pytest.mark.parametrize(("status", "etype", "expected"), [
+    (409, "version_conflict_engine_exception", ConflictError),
+    (403, "cluster_block_exception", StoreUnavailable),
+    (429, "es_rejected_execution_exception", StoreUnavailable),
+    (503, "", StoreUnavailable),
+    (401, "security_exception", AuthFailed),
+    (400, "mapper_parsing_exception", FatalError),
+])
+def test_error_classes(status: int, etype: str, expected: type) -> None:
+    assert isinstance(classify(status, etype, "why", "write"), expected)

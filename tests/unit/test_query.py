@@ -1,0 +1,416 @@
+"""The search language: parse, to_text, errors and helpers."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from inbox.errors import QueryError
+from inbox.model import SEARCH_FIELDS, And, FieldTerm, Not, Or, Phrase, QueryNode, Term
+from search.query import FIELD_VALUES, describe_error, fields_used, parse, resolve_me, to_text
+
+
+def error_of(query: str) -> QueryError:
+    with pytest.raises(QueryError) as info:
+        parse(query)
+    assert info.value.query == query
+    return info.value
+
+
+# --- words, phrases, prefixes ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("query", ["", " ", "  \t\n "])
+def test_empty_query_matches_all(query: str) -> None:
+    assert parse(query) is None
+    assert to_text(None) == ""
+
+
+def test_words_and_implicit_and() -> None:
+    assert parse("refund") == Term("refund")
+    assert parse("  refund  late ") == And((Term("refund"), Term("late")))
+    assert parse("don't well-known a- é日本") == And(
+        (Term("don't"), Term("well-known"), Term("a-"), Term("é日本")))
+
+
+def test_prefix_star_kept_in_term() -> None:
+    assert parse("refund*") == Term("refund*")
+
+
+@pytest.mark.parametrize(("query", "position"), [("*", 0), ("a *", 2), ("re*fund", 2),
+                                                 ("**", 0), ("a**", 1)])
+def test_star_not_at_end_is_an_error(query: str, position: int) -> None:
+    assert error_of(query).position == position
+
+
+def test_phrases() -> None:
+    assert parse('"past due"') == Phrase("past due")
+    assert parse('"say \\"hi\\" now"') == Phrase('say "hi" now')
+    assert parse(r'"back\\slash"') == Phrase("back\\slash")
+    assert parse(r'"c:\temp"') == Phrase("c:\\temp")  # other backslashes kept as typed
+    assert parse('a"b c"d') == And((Term("a"), Phrase("b c"), Term("d")))
+    assert parse('"OR"') == Phrase("OR")
+
+
+@pytest.mark.parametrize(("query", "position"), [('"past due', 0), ('refund "x', 7),
+                                                 ('"a\\"', 0), ('"ok" "', 5)])
+def test_unterminated_phrase(query: str, position: int) -> None:
+    err = error_of(query)
+    assert "unterminated phrase" in err.problem
+    assert err.position == position
+
+
+@pytest.mark.parametrize("query", ['""', 'a ""', '"  "'])
+def test_empty_phrase(query: str) -> None:
+    err = error_of(query)
+    assert err.problem == "empty phrase"
+    assert err.position == query.index('"')
+
+
+# --- exclusion, OR, grouping ----------------------------------------------------------------
+
+
+def test_exclusion() -> None:
+    assert parse("-autopay") == Not(Term("autopay"))
+    assert parse('-"past due"') == Not(Phrase("past due"))
+    assert parse("-channel:x") == Not(FieldTerm("channel", "x"))
+    assert parse("-(a b)") == Not(And((Term("a"), Term("b"))))
+    assert parse("--a") == Not(Not(Term("a")))
+    assert parse("a-b") == Term("a-b")
+
+
+@pytest.mark.parametrize(("query", "position"), [("-", 0), ("a -", 2), ("a - b", 2),
+                                                 ("(a -)", 3), ("-OR", 0), ("a -OR b", 2),
+                                                 ("-- a", 1)])
+def test_lone_minus(query: str, position: int) -> None:
+    assert error_of(query).position == position
+
+
+def test_or_and_precedence() -> None:
+    a, b, c, d = Term("a"), Term("b"), Term("c"), Term("d")
+    assert parse("a OR b") == Or((a, b))
+    assert parse("a b OR c d") == Or((And((a, b)), And((c, d))))
+    assert parse("a (b OR c)") == And((a, Or((b, c))))
+    assert parse("-a b OR c") == Or((And((Not(a), b)), c))
+    assert parse("a or b") == And((a, Term("or"), b))
+    assert parse("a Or b") == And((a, Term("Or"), b))
+    assert parse("(a)OR(b)") == Or((a, b))
+
+
+def test_normalization_collapses_and_flattens() -> None:
+    a, b, c = Term("a"), Term("b"), Term("c")
+    assert parse("((a))") == a
+    assert parse("(a b) c") == And((a, b, c))
+    assert parse("a (b (c))") == And((a, b, c))
+    assert parse("(a OR b) OR c") == Or((a, b, c))
+    assert parse("a OR (b OR c)") == Or((a, b, c))
+    assert parse("-(a)") == Not(a)
+
+
+@pytest.mark.parametrize(("query", "problem", "position"), [
+    ("OR a", "nothing before OR", 0),
+    ("a OR", "nothing after OR", 2),
+    ("a OR OR b", "OR right after OR", 5),
+    ("(OR a)", "nothing before OR", 1),
+    ("(a OR) b", "nothing after OR", 3),
+    ("OR", "nothing before OR", 0),
+])
+def test_misplaced_or(query: str, problem: str, position: int) -> None:
+    err = error_of(query)
+    assert (err.problem, err.position) == (problem, position)
+
+
+@pytest.mark.parametrize(("query", "problem", "position"), [
+    ("(a", "missing ')' for '('", 0),
+    ("x (a (b)", "missing ')' for '('", 2),
+    ("a)", "unmatched ')'", 1),
+    ("(a)) b", "unmatched ')'", 3),
+    (")", "unmatched ')'", 0),
+    ("a ()", "empty group '()'", 2),
+    ("(", "missing ')' for '('", 0),
+])
+def test_unbalanced_parentheses(query: str, problem: str, position: int) -> None:
+    err = error_of(query)
+    assert (err.problem, err.position) == (problem, position)
+
+
+# --- fields ---------------------------------------------------------------------------------
+
+
+def test_the_example_query() -> None:
+    query = ('refund "past due" -autopay channel:x from:@theresa sentiment:negative lang:en '
+             "status:open assignee:me after:2026-11-01 before:2026-11-22 (bill OR invoice)")
+    assert parse(query) == And((
+        Term("refund"), Phrase("past due"), Not(Term("autopay")), FieldTerm("channel", "x"),
+        FieldTerm("from", "@theresa"), FieldTerm("sentiment", "negative"),
+        FieldTerm("lang", "en"), FieldTerm("status", "open"), FieldTerm("assignee", "me"),
+        FieldTerm("after", "2026-11-01"), FieldTerm("before", "2026-11-22"),
+        Or((Term("bill"), Term("invoice"))),
+    ))
+
+
+def test_field_names_case_insensitive_and_values_normalized() -> None:
+    assert parse("Channel:EMAIL") == FieldTerm("channel", "email")
+    assert parse("STATUS:Pending") == FieldTerm("status", "pending")
+    assert parse("sentiment:Positive") == FieldTerm("sentiment", "positive")
+    assert parse("lang:EN") == FieldTerm("lang", "en")
+    assert parse("lang:deu") == FieldTerm("lang", "deu")
+    assert parse("tag:VIP") == FieldTerm("tag", "vip")
+    assert parse("from:@Theresa") == FieldTerm("from", "@Theresa")
+    assert parse("assignee:ME") == FieldTerm("assignee", "me")
+    assert parse("assignee:u123") == FieldTerm("assignee", "u123")
+    assert parse("status:listening") == FieldTerm("status", "listening")
+    assert parse("channel:webform") == FieldTerm("channel", "webform")
+
+
+def test_quoted_field_values() -> None:
+    assert parse('from:"Theresa May"') == FieldTerm("from", "Theresa May")
+    assert parse('tag:"Needs Review"') == FieldTerm("tag", "needs review")
+    assert parse('from:"a \\"b\\""') == FieldTerm("from", 'a "b"')
+    assert parse('channel:"x"') == FieldTerm("channel", "x")
+    assert parse('from:"a b"c') == And((FieldTerm("from", "a b"), Term("c")))
+
+
+def test_values_may_contain_colons() -> None:
+    assert parse("tag:a:b") == FieldTerm("tag", "a:b")
+
+
+@pytest.mark.parametrize("word", ["http://x.com", "https://x.com/a?b=c", "12:30", "a.b:c",
+                                  ":x", "x-y:z", "über:x"])
+def test_colon_without_identifier_is_a_plain_term(word: str) -> None:
+    assert parse(word) == Term(word)
+
+
+@pytest.mark.parametrize(("query", "position"), [("colour:red", 0), ("refund Colour:red", 7),
+                                                 ("-mailto:a", 1), ('x:"y"', 0),
+                                                 ("(a foo:)", 3)])
+def test_unknown_field(query: str, position: int) -> None:
+    err = error_of(query)
+    assert err.position == position
+    name = query[position:query.index(":", position)]
+    assert err.problem.startswith(f"unknown field '{name}'")
+    assert "known: " + ", ".join(SEARCH_FIELDS) in err.problem
+
+
+@pytest.mark.parametrize(("query", "position"), [("channel:", 0), ("a channel: b", 2),
+                                                 ('from:""', 0), ('tag:"  "', 0),
+                                                 ("(tag:)", 1)])
+def test_missing_value(query: str, position: int) -> None:
+    err = error_of(query)
+    assert err.problem.startswith("missing value")
+    assert err.position == position
+
+
+def test_unterminated_quoted_value() -> None:
+    err = error_of('from:"Theresa')
+    assert err.position == 5
+    assert "unterminated" in err.problem
+
+
+@pytest.mark.parametrize(("query", "position", "problem"), [
+    ("channel:fax", 8, "invalid channel 'fax', expected one of: email, x, webform"),
+    ("status:closed", 7, "invalid status 'closed'"),
+    ("sentiment:angry", 10, "invalid sentiment 'angry'"),
+    ("a after:2026-13-01", 8, "invalid date '2026-13-01', expected YYYY-MM-DD"),
+    ("before:2026-02-30", 7, "invalid date '2026-02-30'"),
+    ("after:2026-1-1", 6, "invalid date '2026-1-1'"),
+    ("after:20261101", 6, "invalid date"),
+    ("after:yesterday", 6, "invalid date"),
+    ('after:"2026-11-01 "', 6, "invalid date"),
+    ("after:２０２６-11-01", 6, "invalid date"),
+    ("lang:e", 5, "invalid language code 'e'"),
+    ("lang:engl", 5, "invalid language code"),
+    ("lang:e1", 5, "invalid language code"),
+])
+def test_invalid_field_values(query: str, position: int, problem: str) -> None:
+    err = error_of(query)
+    assert err.position == position
+    assert err.problem.startswith(problem)
+
+
+def test_dates_accepted() -> None:
+    assert parse("after:2024-02-29 before:2026-11-22") == And(
+        (FieldTerm("after", "2024-02-29"), FieldTerm("before", "2026-11-22")))
+
+
+# --- to_text --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("node", "text"), [
+    (Term("refund*"), "refund*"),
+    (Phrase('say "hi"\\'), '"say \\"hi\\"\\\\"'),
+    (FieldTerm("from", "Theresa May"), 'from:"Theresa May"'),
+    (FieldTerm("tag", "//x"), 'tag:"//x"'),
+    (FieldTerm("tag", "a(b)"), 'tag:"a(b)"'),
+    (Not(Not(Term("a"))), "--a"),
+    (Not(Or((Term("a"), Term("b")))), "-(a OR b)"),
+    (Not(And((Term("a"), Term("b")))), "-(a b)"),
+    (And((Term("a"), Or((Term("b"), Term("c"))))), "a (b OR c)"),
+    (Or((And((Term("a"), Term("b"))), Term("c"))), "a b OR c"),
+])
+def test_to_text_canonical(node: QueryNode, text: str) -> None:
+    assert to_text(node) == text
+    assert parse(text) == node
+
+
+@pytest.mark.parametrize("node", [
+    Term("a b"), Term("-a"), Term("OR"), Term("channel:x"), Term("*"), Term(""), Term('a"'),
+    Phrase(" "), FieldTerm("colour", "red"), FieldTerm("channel", "fax"),
+    FieldTerm("tag", "VIP"), FieldTerm("after", "2026-13-01"), FieldTerm("from", ""),
+    And(()), Not(Term("a b")),
+])
+def test_to_text_rejects_inexpressible_nodes(node: QueryNode) -> None:
+    with pytest.raises(ValueError):
+        to_text(node)
+
+
+def test_round_trip_of_the_example() -> None:
+    query = ('refund "past due" -autopay channel:x from:"Theresa May" (bill OR invoice) '
+             "-(a OR b c) --x")
+    ast = parse(query)
+    assert parse(to_text(ast)) == ast
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def test_describe_error_points_at_the_position() -> None:
+    err = error_of("refund colour:red")
+    text = describe_error(err)
+    lines = text.splitlines()
+    assert lines[0].startswith("unknown field 'colour'")
+    assert lines[1] == "  refund colour:red"
+    assert lines[2] == "  " + " " * 7 + "^"
+
+
+def test_describe_error_keeps_alignment_with_tabs_and_at_the_end() -> None:
+    lines = describe_error(error_of("a\tOR")).splitlines()
+    assert lines[1] == "  a OR"
+    assert lines[2].index("^") == 2 + 2
+    lines = describe_error(error_of("(a")).splitlines()
+    assert lines[2] == "  ^"
+
+
+def test_resolve_me() -> None:
+    ast = parse("assignee:me (-assignee:me OR assignee:u9) refund")
+    assert resolve_me(ast, "u1") == parse("assignee:u1 (-assignee:u1 OR assignee:u9) refund")
+    assert ast == parse("assignee:me (-assignee:me OR assignee:u9) refund")  # pure
+    assert resolve_me(None, "u1") is None
+    assert resolve_me(Term("me"), "u1") == Term("me")
+    assert resolve_me(FieldTerm("from", "me"), "u1") == FieldTerm("from", "me")
+
+
+def test_fields_used() -> None:
+    assert fields_used(None) == set()
+    assert fields_used(parse("refund \"x\"")) == set()
+    assert fields_used(parse("a channel:x (-from:b OR tag:c) --lang:en")) == {
+        "channel", "from", "tag", "lang"}
+
+
+# --- properties -----------------------------------------------------------------------------
+
+_WORD_ALPHABET = string.ascii_letters + string.digits + "._@#+'&!?-/éßΩ日"
+
+terms = st.one_of(
+    st.builds(lambda w, star: w + star,
+              st.text(_WORD_ALPHABET, min_size=1, max_size=8), st.sampled_from(["", "*"]))
+    .filter(lambda w: not w.startswith("-") and w != "OR"),
+    st.sampled_from(["12:30", "http://x.com/a?b=c", "or", "AND", "1:b:c"]),
+).map(Term)
+
+_FREE_TEXT = st.text(string.ascii_letters + string.digits + ' "()\\-:*@_.é\t',
+                     min_size=1, max_size=12).filter(lambda s: bool(s.strip()))
+
+phrases = _FREE_TEXT.map(Phrase)
+
+_FIELD_VALUE_STRATEGIES: dict[str, st.SearchStrategy[str]] = {
+    **{name: st.sampled_from(values) for name, values in FIELD_VALUES.items()},
+    "after": st.dates().map(lambda d: d.isoformat()),
+    "before": st.dates().map(lambda d: d.isoformat()),
+    "lang": st.text(string.ascii_lowercase, min_size=2, max_size=3),
+    "tag": _FREE_TEXT.map(str.lower),
+    "from": _FREE_TEXT,
+    "assignee": st.one_of(st.just("me"), _FREE_TEXT.filter(lambda s: s.lower() != "me")),
+}
+assert set(_FIELD_VALUE_STRATEGIES) == set(SEARCH_FIELDS)
+
+field_terms = st.sampled_from(SEARCH_FIELDS).flatmap(
+    lambda name: _FIELD_VALUE_STRATEGIES[name].map(lambda value: FieldTerm(name, value)))
+
+
+def _flat(kind: type[And] | type[Or], nodes: list[QueryNode]) -> QueryNode:
+    flat: list[QueryNode] = []
+    for node in nodes:
+        flat.extend(node.nodes if isinstance(node, kind) else (node,))
+    return kind(tuple(flat))
+
+
+asts: st.SearchStrategy[QueryNode] = st.recursive(
+    st.one_of(terms, phrases, field_terms),
+    lambda children: st.one_of(
+        children.map(Not),
+        st.lists(children, min_size=2, max_size=4).map(lambda ns: _flat(And, ns)),
+        st.lists(children, min_size=2, max_size=4).map(lambda ns: _flat(Or, ns)),
+    ),
+    max_leaves=10,
+)
+
+# Text made of the language's own pieces, so that many samples parse.
+_PIECES = ["a", "b*", "OR", "or", "-", "(", ")", '"', '"x y"', "channel:x", "-c",
+           "from:", 'from:"T M"', "colour:red", "12:30", "*", "\\", "after:2026-02-30",
+           "lang:EN", "tag:A", "http://x", ":", "\t"]
+query_texts = st.one_of(
+    st.text(max_size=30),
+    st.lists(st.tuples(st.sampled_from(_PIECES), st.sampled_from(["", " ", " "])), max_size=12)
+    .map(lambda parts: "".join(piece + sep for piece, sep in parts)),
+)
+
+
+@settings(max_examples=200)
+@given(asts)
+def test_property_round_trip(ast: QueryNode) -> None:
+    assert parse(to_text(ast)) == ast
+
+
+@settings(max_examples=200)
+@given(query_texts)
+def test_property_parse_returns_or_raises_query_error(query: str) -> None:
+    try:
+        parse(query)
+    except QueryError as err:
+        assert 0 <= err.position <= len(query)
+        assert err.query == query
+        assert err.problem
+        describe_error(err)
+
+
+@settings(max_examples=200)
+@given(query_texts)
+def test_property_canonical_form_is_idempotent(query: str) -> None:
+    try:
+        ast = parse(query)
+    except QueryError:
+        return
+    text = to_text(ast)
+    assert parse(text) == ast
+    assert to_text(parse(text)) == text
+
+
+@settings(max_examples=200)
+@given(st.lists(asts, max_size=3), st.data())
+def test_property_unknown_field_reported_at_its_offset(items: list[QueryNode],
+                                                       data: st.DataObject) -> None:
+    pieces = [to_text(item) for item in items]
+    name = data.draw(st.builds(str.__add__, st.sampled_from(string.ascii_letters),
+                               st.text(string.ascii_letters + string.digits + "_", max_size=8))
+                     .filter(lambda n: n.lower() not in SEARCH_FIELDS))
+    at = data.draw(st.integers(0, len(pieces)))
+    before = " ".join(pieces[:at])
+    offset = len(before) + 1 if before else 0
+    query = " ".join([*pieces[:at], f"{name}:red", *pieces[at:]])
+    err = error_of(query)
+    assert err.position == offset
+    assert err.problem.startswith(f"unknown field '{name}'")
