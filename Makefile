@@ -1,0 +1,46 @@
+# Two commands set everything up on a fresh machine:
+#   make run   - virtualenv + install + `inbox demo` on http://127.0.0.1:8080
+#   make test  - virtualenv + test dependencies (+ Dovecot and Chromium when root) + whole suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+SYSTEM_PACKAGES := dovecot-imapd chromium
+PORT ?= 8080
+
+.PHONY: run test system-packages lint bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+run: $(STAMP)
+	$(BIN)/inbox demo --host 127.0.0.1 --port $(PORT)
+
+# Dovecot (IMAP tests) and Chromium (browser tests) come from Debian; installed when root.
+system-packages:
+	@missing=""; \
+	command -v dovecot >/dev/null 2>&1 || missing="$$missing dovecot-imapd"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "missing system packages:$$missing (install them as root; their tests fail under CI=true)"; \
+	  fi; \
+	fi
+
+test: $(STAMP) system-packages
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.ingest_search
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis inbox-demo.db*
