@@ -200,35 +200,54 @@ def cmd_poll(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return _run(_with_runtime(_config(args, env), env, work, channels=True))
 
 
-def cmd_migrate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+async def migrate(src: Any, dst: Any, checkpoint_file: Path | None = None) -> int:
+    """Copy src into dst with a progress bar, resumable through checkpoint_file; 0 if counts match."""
     from inbox.migrate import copy_store
+
+    checkpoint: dict[str, str | None] = {}
+    if checkpoint_file is not None and checkpoint_file.exists():
+        checkpoint = json.loads(checkpoint_file.read_text())
+        print(f"resuming from {checkpoint_file}")
+
+    def progress(kind: str, done: int, total: int) -> None:
+        width = 30
+        filled = width * done // total if total else width
+        print(f"\r{kind:<14} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
+              end="" if done < total else "\n", flush=True)
+        if checkpoint_file is not None:
+            checkpoint_file.write_text(json.dumps(checkpoint))
+
+    report = await copy_store(src, dst, progress, checkpoint=checkpoint)
+    for kind, (a, b) in report.items():
+        print(f"{kind:<14} source {a:>8}  target {b:>8}  {'ok' if a == b else 'MISMATCH'}")
+    if any(a != b for a, b in report.values()):
+        print("counts differ: run the same command again to resume", file=sys.stderr)
+        return 1
+    if checkpoint_file is not None:
+        checkpoint_file.unlink(missing_ok=True)
+    print("all counts match")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from inbox.runtime import make_store
 
     base = _config(args, env)
 
     def store_for(url: str) -> Any:
-        from inbox.runtime import make_store
-
         return make_store({**base, "store": {**base.get("store", {}), "url": url}})
 
     async def run() -> int:
         src, dst = store_for(args.source), store_for(args.target)
         await src.open()
-        await dst.open()
         try:
-            def progress(kind: str, done: int, total: int) -> None:
-                width = 30
-                filled = width * done // total if total else width
-                print(f"\r{kind:<14} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
-                      end="" if done < total else "\n", flush=True)
-
-            report = await copy_store(src, dst, progress)
+            await dst.open()
+            try:
+                return await migrate(src, dst, Path(args.checkpoint))
+            finally:
+                await dst.aclose()
         finally:
             await src.aclose()
-            await dst.aclose()
-        bad = {k: v for k, v in report.items() if v[0] != v[1]}
-        for kind, (a, b) in report.items():
-            print(f"{kind:<14} source {a:>8}  target {b:>8}  {'ok' if a == b else 'MISMATCH'}")
-        return 1 if bad else 0
 
     return _run(run())
 
@@ -289,6 +308,8 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("migrate", help="copy a whole store to another (e.g. SQLite to ES)")
     s.add_argument("--from", dest="source", required=True)
     s.add_argument("--to", dest="target", required=True)
+    s.add_argument("--checkpoint", default=".inbox-migrate.json",
+                   help="progress file to resume an interrupted copy")
     s.set_defaults(func=cmd_migrate)
     return p
 
