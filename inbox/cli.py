@@ -201,7 +201,7 @@ def cmd_poll(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 async def migrate(src: Any, dst: Any, checkpoint_file: Path | None = None) -> int:
-    """Copy src into dst with a progress bar, resumable through checkpoint_file; 0 if counts match."""
+    """Copy src into dst with a progress bar, resumable; 0 when the counts match."""
     from inbox.migrate import copy_store
 
     checkpoint: dict[str, str | None] = {}
@@ -237,6 +237,12 @@ def cmd_migrate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     def store_for(url: str) -> Any:
         return make_store({**base, "store": {**base.get("store", {}), "url": url}})
 
+    if args.reindex:
+        return _run(_reindex(store_for(str(cfg.get(base, "store.url")))))
+    if not (args.source and args.target):
+        print("give --from and --to (or --reindex)", file=sys.stderr)
+        return 2
+
     async def run() -> int:
         src, dst = store_for(args.source), store_for(args.target)
         await src.open()
@@ -250,6 +256,22 @@ def cmd_migrate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             await src.aclose()
 
     return _run(run())
+
+
+async def _reindex(store: Any) -> int:
+    from search.elastic import ElasticStore, reindex
+
+    if not isinstance(store, ElasticStore):
+        print("--reindex applies to an Elasticsearch store (INBOX_STORE=http(s)://...)",
+              file=sys.stderr)
+        return 2
+    await store.open()
+    try:
+        for kind, index in (await reindex(store)).items():
+            print(f"{kind:<14} now on {index}")
+    finally:
+        await store.aclose()
+    return 0
 
 
 def _run(coro: Awaitable[int]) -> int:
@@ -305,9 +327,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--once", action="store_true", help="poll once and exit")
     s.set_defaults(func=cmd_poll)
 
-    s = sub.add_parser("migrate", help="copy a whole store to another (e.g. SQLite to ES)")
-    s.add_argument("--from", dest="source", required=True)
-    s.add_argument("--to", dest="target", required=True)
+    s = sub.add_parser("migrate", help="copy a whole store to another (e.g. SQLite to ES), "
+                       "or --reindex the configured Elasticsearch store after a mapping change")
+    s.add_argument("--from", dest="source")
+    s.add_argument("--to", dest="target")
+    s.add_argument("--reindex", action="store_true",
+                   help="new indices with the current mappings, then swap the aliases")
     s.add_argument("--checkpoint", default=".inbox-migrate.json",
                    help="progress file to resume an interrupted copy")
     s.set_defaults(func=cmd_migrate)

@@ -27,7 +27,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run(capsys: pytest.CaptureFixture[str], env: dict[str, str], *argv: str) -> tuple[int, str, str]:
+def run(capsys: pytest.CaptureFixture[str], env: dict[str, str],
+        *argv: str) -> tuple[int, str, str]:
     code = main(list(argv), env)
     out, err = capsys.readouterr()
     return code, out, err

@@ -49,8 +49,9 @@ async def test_duplicates_inside_one_batch(ingestor: Ingestor, sqlite_store: Sql
 
 
 async def test_email_addresses_are_case_insensitive(ingestor: Ingestor) -> None:
-    a = await ingestor.ingest([inbound("<1@x>", authors=(IdentityRef("email", "Ann@Example.COM"),))])
-    b = await ingestor.ingest([inbound("<2@x>", authors=(IdentityRef("email", "ann@example.com"),))])
+    upper = (IdentityRef("email", "Ann@Example.COM"),)
+    a = await ingestor.ingest([inbound("<1@x>", authors=upper)])
+    b = await ingestor.ingest([inbound("<2@x>", authors=(EMAIL,))])
     assert a.stored[0].customer_id == b.stored[0].customer_id
     assert a.stored[0].author_keys == ("ann@example.com",)
 

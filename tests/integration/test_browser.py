@@ -1,0 +1,78 @@
+"""What a person sees, in headless Chromium: the public form, the inbox, a reply, search."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.test_web import Web, make_web
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture
+async def browser_page() -> AsyncIterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        why = "Chromium is not installed (apt-get install chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(why)
+        pytest.skip(why)
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = await browser.new_page()
+        try:
+            yield page
+        finally:
+            await browser.close()
+
+
+@pytest.fixture
+async def web(tmp_path: Path) -> AsyncIterator[Web]:
+    async for w in make_web(tmp_path):
+        yield w
+
+
+async def test_customer_form_then_agent_reply(web: Web, browser_page: Any,
+                                              tmp_path: Path) -> None:
+    page = browser_page
+    base = str(web.client.make_url("")).rstrip("/")
+    await page.goto(f"{base}/forms/contact")
+    await page.fill("input[name=name]", "Ann <b>Bold</b>")
+    await page.fill("input[name=email]", "ann@example")
+    await page.fill("textarea[name=message]", "<script>window.pwned=1</script>Bill is wrong")
+    await page.click("button:has-text('Send')")
+    assert "not a valid email address" in await page.inner_text("main")
+    assert await page.input_value("input[name=name]") == "Ann <b>Bold</b>"  # kept as typed
+    await page.fill("input[name=email]", "ann@example.com")
+    await page.click("button:has-text('Send')")
+    assert "You can expect an answer by" in await page.inner_text("main")
+
+    await page.goto(f"{base}/inbox")
+    await page.fill("input[name=email]", "ava@example.com")
+    await page.fill("input[name=password]", "correct horse battery")
+    await page.click("button:has-text('Sign in')")
+    await page.click("a:has-text('Contact us')")
+    body = await page.inner_text("main")
+    assert "<script>window.pwned=1</script>Bill is wrong" in body  # shown as text
+    assert await page.evaluate("window.pwned") is None  # never run
+    assert "respond by" in body
+    await page.fill("form.reply textarea[name=text]", "Sorry Ann, fixed it.")
+    await page.click("button:has-text('Send reply')")
+    assert "Reply sent." in await page.inner_text(".flash")
+    assert "Sorry Ann, fixed it." in await page.inner_text("section.thread")
+    assert len(web.sender.sent) == 1
+    await page.screenshot(path=str(tmp_path / "conversation.png"), full_page=True)
+
+    await page.goto(f"{base}/search?q=" + "bill%20colour:red")
+    assert "unknown field 'colour'" in await page.inner_text("pre.error")
+    await page.goto(f"{base}/search?q=bill")
+    assert "1 messages" in await page.inner_text("main")
