@@ -54,6 +54,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def ts(value: datetime) -> str:
+    """The stores' timestamp text: UTC with microseconds, so text order is time order."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_ts(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
 def new_id(prefix: str) -> str:
     """A time-sortable random id: prefix, 12 hex digits of milliseconds, 8 random hex digits."""
     return f"{prefix}{int(time.time() * 1000):012x}{os.urandom(4).hex()}"

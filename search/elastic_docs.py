@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import fields
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from inbox.errors import AuthFailed, ConflictError, FatalError, InboxError, StoreUnavailable
-from inbox.model import Attachment, Conversation
+from inbox.model import Attachment, Conversation, parse_ts, ts
 
 T = TypeVar("T")
 
@@ -18,14 +17,6 @@ _TIME_FIELDS = frozenset({"created_at", "updated_at", "last_message_at", "receiv
 _TUPLE_FIELDS = frozenset({"tags", "author_keys"})
 _JSON_FIELDS = frozenset({"meta"})
 
-
-def ts(value: datetime) -> str:
-    """UTC with microseconds; `date_nanos` keeps them, so ordering equals the SQLite store's."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_ts(value: str) -> datetime:
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 def json_object(value: Mapping[str, Any]) -> dict[str, Any]:

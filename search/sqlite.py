@@ -27,6 +27,8 @@ from inbox.model import (
     QueryNode,
     SearchResult,
     Term,
+    parse_ts,
+    ts,
 )
 from inbox.store import COLLECTIONS, EXPORT_KINDS, FACETS, WriteBatch
 from search.sqlite_db import Database
@@ -102,14 +104,6 @@ MESSAGE_COLUMNS = (
 _TIME_FIELDS = frozenset({"created_at", "updated_at", "last_message_at", "received_at",
                           "awaiting_since", "first_response_at", "due_at"})
 
-
-def ts(value: datetime) -> str:
-    """A sortable UTC timestamp string."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_ts(value: str) -> datetime:
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 def encode_cursor(values: Sequence[Any]) -> str:

@@ -23,8 +23,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         yield sqlite
         await sqlite.aclose()
         return
-    url = request.getfixturevalue("osmem_url")
-    es = es_store_factory(url)
+    es = es_store_factory(request.getfixturevalue("osmem_url"))
     await es.open()
     try:
         yield es
