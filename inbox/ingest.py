@@ -13,11 +13,13 @@ from inbox.enrich import Enrichment
 from inbox.errors import ConflictError, NotFound
 from inbox.events import EventBus
 from inbox.model import (
+    STRONG_KINDS,
     Conversation,
     Customer,
     Direction,
     Event,
     Identity,
+    IdentityKind,
     IdentityRef,
     Inbound,
     Message,
@@ -48,6 +50,11 @@ class _Plan:
     updated: list[Message] = field(default_factory=list)
     duplicates: int = 0
     known: list[Message] = field(default_factory=list)
+    # read from the store once per batch
+    refs: dict[str, list[IdentityRef]] = field(default_factory=dict)
+    known_identities: dict[tuple[str, str], Identity] = field(default_factory=dict)
+    known_keys: dict[str, str] = field(default_factory=dict)
+    loaded: dict[str, Conversation] = field(default_factory=dict)
 
     def batch(self) -> WriteBatch:
         convs = tuple(replace(c, version=self.stored_versions[c.id] + 1)
@@ -103,6 +110,7 @@ class Ingestor:
         ids = [message_id_for(i.channel, i.external_id) for i in batch]
         existing = await self.store.messages_by_ids(ids)
         ordered = sorted(zip(ids, batch, strict=True), key=lambda pair: pair[1].created_at)
+        await self._prefetch(plan, [i for m, i in ordered if m not in existing])
         for mid, inbound in ordered:
             earlier = plan.messages.get(mid) or existing.get(mid)
             if earlier is not None:
@@ -116,6 +124,24 @@ class Ingestor:
             await self._add(plan, mid, inbound)
         return plan
 
+    async def _prefetch(self, plan: _Plan, fresh: list[Inbound]) -> None:
+        """Everything the batch needs from the store, in three reads."""
+        refs = {(r.kind, r.value) for i in fresh for r in self._refs(plan, i)}
+        plan.known_identities = await self.store.identities(sorted(refs))
+        keys = {k for i in fresh for k in (*i.thread_keys, *i.parent_keys)}
+        plan.known_keys = await self.store.thread_keys(sorted(k for k in keys
+                                                              if not k.startswith("conv:")))
+        conv_ids = {*plan.known_keys.values(),
+                    *(k.removeprefix("conv:") for k in keys if k.startswith("conv:"))}
+        plan.loaded = await self.store.conversations_by_ids(sorted(conv_ids))
+
+    def _refs(self, plan: _Plan, inbound: Inbound) -> list[IdentityRef]:
+        if inbound.external_id not in plan.refs:
+            plan.refs[inbound.external_id] = [
+                r for r in (identity.normalize_ref(r, self.phone_region)
+                            for r in inbound.authors) if r is not None]
+        return plan.refs[inbound.external_id]
+
     def _edited(self, earlier: Message, inbound: Inbound) -> Message:
         found = self.enrich(inbound.text, inbound.lang)
         return replace(earlier, text=inbound.text, html=inbound.html, revision=inbound.revision,
@@ -123,10 +149,9 @@ class Ingestor:
                        sentiment_score=found.score, meta=dict(inbound.meta))
 
     async def _add(self, plan: _Plan, mid: str, inbound: Inbound) -> None:
-        refs = [r for r in (identity.normalize_ref(r, self.phone_region) for r in inbound.authors)
-                if r is not None]
+        refs = self._refs(plan, inbound)
         customer_id = await self._customer(plan, refs, inbound)
-        conversation = await self._thread(plan, inbound, customer_id)
+        conversation = self._thread(plan, inbound, customer_id)
         found = self.enrich(inbound.text, inbound.lang)
         now = self.clock()
         msg = Message(
@@ -149,12 +174,15 @@ class Ingestor:
     async def _customer(self, plan: _Plan, refs: list[IdentityRef],
                         inbound: Inbound) -> str:
         pairs = [(r.kind, r.value) for r in refs]
-        known = {p: plan.identities[p] for p in pairs if p in plan.identities}
-        known.update(await self.store.identities([p for p in pairs if p not in known]))
+        known = {p: plan.identities.get(p) or plan.known_identities[p] for p in pairs
+                 if p in plan.identities or p in plan.known_identities}
         kinds: dict[str, frozenset[str]] = {}
-        for ident in known.values():
-            if ident.customer_id not in kinds:
-                kinds[ident.customer_id] = await self._identity_kinds(plan, ident.customer_id)
+        strong_match = any(kind in STRONG_KINDS for kind, _ in known)
+        if not strong_match and any(r.kind == IdentityKind.X for r in refs):
+            for (kind, _), ident in known.items():  # may this handle link this X account?
+                if kind not in STRONG_KINDS and ident.customer_id not in kinds:
+                    kinds[ident.customer_id] = await self._identity_kinds(plan,
+                                                                          ident.customer_id)
         res = identity.resolve(refs, known, kinds)
         customer_id = res.customer_id
         if customer_id is None:
@@ -178,19 +206,16 @@ class Ingestor:
                 pass
         return frozenset(kinds)
 
-    async def _thread(self, plan: _Plan, inbound: Inbound, customer_id: str) -> Conversation:
-        keys = [*inbound.parent_keys, *inbound.thread_keys]
-        conv_id = next((plan.keys[k] for k in keys if k in plan.keys), None)
-        for key in keys:
-            if conv_id is None and key.startswith("conv:"):
-                conv_id = await self._existing_conversation_id(plan, key.removeprefix("conv:"))
-        if conv_id is None:
-            conv_id = await self.store.conversation_for_keys(
-                [k for k in keys if not k.startswith("conv:")])
-        if conv_id is not None:
-            conv = plan.conversations.get(conv_id)
-            if conv is None:
-                conv = await self.store.get_conversation(conv_id)
+    def _thread(self, plan: _Plan, inbound: Inbound, customer_id: str) -> Conversation:
+        conv = None
+        for key in (*inbound.parent_keys, *inbound.thread_keys):
+            conv_id = (key.removeprefix("conv:") if key.startswith("conv:")
+                       else plan.keys.get(key) or plan.known_keys.get(key))
+            conv = plan.conversations.get(conv_id or "") or plan.loaded.get(conv_id or "")
+            if conv is not None:
+                break
+        if conv is not None:
+            if conv.id not in plan.conversations:
                 plan.stored_versions[conv.id] = conv.version
             if not self._starts_new(conv, inbound):
                 return conv
@@ -203,14 +228,6 @@ class Ingestor:
         )
         plan.conversations[conv.id] = conv
         return conv
-
-    async def _existing_conversation_id(self, plan: _Plan, conv_id: str) -> str | None:
-        if conv_id in plan.conversations:
-            return conv_id
-        try:
-            return (await self.store.get_conversation(conv_id)).id
-        except NotFound:
-            return None
 
     def _starts_new(self, conv: Conversation, inbound: Inbound) -> bool:
         """A reply to a thread resolved long ago starts a fresh conversation."""

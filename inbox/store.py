@@ -69,8 +69,11 @@ class Store(Protocol):
     async def identities(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Identity]:
         """The stored identities among these (kind, value) pairs."""
 
-    async def conversation_for_keys(self, keys: Sequence[str]) -> str | None:
-        """The id of a conversation owning any of these thread keys (the earliest key wins)."""
+    async def thread_keys(self, keys: Sequence[str]) -> dict[str, str]:
+        """The conversation id of each stored thread key among these."""
+
+    async def conversations_by_ids(self, ids: Sequence[str]) -> dict[str, Conversation]:
+        """The stored conversations among these ids."""
 
     async def get_conversation(self, conversation_id: str) -> Conversation:
         """One conversation; NotFound if missing."""

@@ -404,12 +404,13 @@ class ElasticStore:
         return {(k, v): from_doc(Identity, found[identity_id(k, v)]["_source"])
                 for k, v in refs if identity_id(k, v) in found}
 
-    async def conversation_for_keys(self, keys: Sequence[str]) -> str | None:
+    async def thread_keys(self, keys: Sequence[str]) -> dict[str, str]:
         found = await self._mget("thread_keys", keys)
-        for key in keys:
-            if key in found:
-                return str(found[key]["_source"]["conversation_id"])
-        return None
+        return {key: str(doc["_source"]["conversation_id"]) for key, doc in found.items()}
+
+    async def conversations_by_ids(self, ids: Sequence[str]) -> dict[str, Conversation]:
+        found = await self._mget("conversations", ids)
+        return {cid: from_doc(Conversation, doc["_source"]) for cid, doc in found.items()}
 
     async def get_conversation(self, conversation_id: str) -> Conversation:
         found = await self._mget("conversations", [conversation_id])

@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from inbox.errors import ConflictError, NotFound, QueryError
 from inbox.model import (
@@ -34,6 +34,7 @@ from inbox.store import COLLECTIONS, EXPORT_KINDS, FACETS, WriteBatch
 from search.sqlite_db import Database
 
 SCHEMA_VERSION = 1
+T = TypeVar("T")
 
 SCHEMA = """
 CREATE TABLE customers (
@@ -68,6 +69,7 @@ CREATE INDEX messages_outbox ON messages (delivery) WHERE delivery IN ('pending'
 CREATE TABLE message_keys (
     key TEXT NOT NULL, message_rowid INTEGER NOT NULL, PRIMARY KEY (key, message_rowid))
     WITHOUT ROWID;
+CREATE INDEX message_keys_message ON message_keys (message_rowid);
 CREATE VIRTUAL TABLE messages_fts USING fts5 (
     text, subject, content='messages', content_rowid='rowid',
     tokenize='unicode61 remove_diacritics 2');
@@ -310,15 +312,7 @@ class SqliteStore:
         await self._db.write(_write_batch(batch, checked=False))
 
     async def messages_by_ids(self, ids: Sequence[str]) -> dict[str, Message]:
-        if not ids:
-            return {}
-
-        def op(conn: sqlite3.Connection) -> dict[str, Message]:
-            rows = conn.execute(f"SELECT * FROM messages WHERE id IN ({_placeholders(len(ids))})",
-                                list(ids))
-            return {row["id"]: _message(row) for row in rows}
-
-        return await self._db.read(op)
+        return await self._lookup("SELECT id, * FROM messages WHERE id IN", ids, _message)
 
     async def identities(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Identity]:
         if not refs:
@@ -335,19 +329,27 @@ class SqliteStore:
 
         return await self._db.read(op)
 
-    async def conversation_for_keys(self, keys: Sequence[str]) -> str | None:
-        if not keys:
-            return None
+    async def thread_keys(self, keys: Sequence[str]) -> dict[str, str]:
+        return await self._lookup("SELECT key, conversation_id FROM thread_keys WHERE key IN",
+                                  keys, lambda row: str(row[1]))
 
-        def op(conn: sqlite3.Connection) -> str | None:
-            for key in keys:
-                row = conn.execute("SELECT conversation_id FROM thread_keys WHERE key=?",
-                                   (key,)).fetchone()
-                if row is not None:
-                    return str(row[0])
-            return None
+    async def conversations_by_ids(self, ids: Sequence[str]) -> dict[str, Conversation]:
+        return await self._lookup("SELECT * FROM conversations WHERE id IN", ids, _conversation)
 
-        return await self._db.read(op)
+    async def _lookup(self, sql: str, keys: Sequence[str],
+                      convert: Callable[[sqlite3.Row], T]) -> dict[str, T]:
+        """Rows whose first column is among the keys, converted, by key (in chunks)."""
+        unique = list(dict.fromkeys(keys))
+
+        def op(conn: sqlite3.Connection) -> dict[str, T]:
+            found = {}
+            for start in range(0, len(unique), 500):
+                chunk = unique[start:start + 500]
+                for row in conn.execute(f"{sql} ({_placeholders(len(chunk))})", chunk):
+                    found[row[0]] = convert(row)
+            return found
+
+        return await self._db.read(op) if unique else {}
 
     async def get_conversation(self, conversation_id: str) -> Conversation:
         def op(conn: sqlite3.Connection) -> Conversation:

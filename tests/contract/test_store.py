@@ -205,10 +205,13 @@ async def test_thread_keys_first_writer_wins(store: Store) -> None:
                                                 conversation("v2", "c1")),
                                  thread_keys=(("mid:a", "v1"),)))
     await store.write(WriteBatch(thread_keys=(("mid:a", "v2"), ("mid:b", "v2"))))
-    assert await store.conversation_for_keys(["mid:a"]) == "v1"
-    assert await store.conversation_for_keys(["mid:zz", "mid:b", "mid:a"]) == "v2"
-    assert await store.conversation_for_keys(["mid:zz"]) is None
-    assert await store.conversation_for_keys([]) is None
+    assert await store.thread_keys(["mid:a"]) == {"mid:a": "v1"}
+    assert await store.thread_keys(["mid:zz", "mid:b", "mid:a"]) == {"mid:a": "v1",
+                                                                     "mid:b": "v2"}
+    assert await store.thread_keys(["mid:zz"]) == {}
+    assert await store.thread_keys([]) == {}
+    convs = await store.conversations_by_ids(["v2", "nope", "v1"])
+    assert sorted(convs) == ["v1", "v2"] and convs["v2"].customer_id == "c1"
 
 
 async def test_list_conversations_filters_and_keyset_pages(store: Store) -> None:
