@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from inbox import identity
 from inbox.enrich import Enrichment
-from inbox.errors import ConflictError, NotFound
+from inbox.errors import ConflictError, NotFound, StoreUnavailable
 from inbox.events import EventBus
 from inbox.model import (
     STRONG_KINDS,
@@ -76,10 +77,12 @@ class Ingestor:
         events: EventBus,
         phone_region: str | None = None,
         clock: Callable[[], datetime] = utcnow,
+        backoff: Sequence[float] = (0.2, 1.0),
     ) -> None:
         self.store, self.enrich, self.sla, self.events = store, enrich, sla, events
         self.phone_region = phone_region
         self.clock = clock
+        self.backoff = tuple(backoff)  # seconds before each retry while the store is down
         self._lock = asyncio.Lock()  # one planner at a time per process; the store checks too
 
     async def ingest(self, batch: Sequence[Inbound]) -> IngestResult:
@@ -97,6 +100,13 @@ class Ingestor:
                     if attempt == 4:
                         raise
                     log.info("ingest conflict, planning again", extra={"attempt": attempt})
+                except StoreUnavailable:
+                    if attempt >= len(self.backoff):
+                        raise  # the caller keeps its cursor / tells the client to retry
+                    delay = self.backoff[attempt] * (0.5 + random.random())  # noqa: S311
+                    log.warning("store unavailable, retrying ingest",
+                                extra={"attempt": attempt, "delay": round(delay, 2)})
+                    await asyncio.sleep(delay)
         for msg in plan.stored:
             self.events.publish(Event("message.created", msg.conversation_id, msg.id,
                                       {"channel": msg.channel}))

@@ -14,7 +14,13 @@ from aiohttp import web
 
 from inbox import auth
 from inbox import config as cfg
-from inbox.errors import InboxError, QueryError, RateLimited, ValidationError
+from inbox.errors import (
+    InboxError,
+    QueryError,
+    RateLimited,
+    StoreUnavailable,
+    ValidationError,
+)
 from inbox.model import User
 from inbox.runtime import Runtime
 from web.keys import CSRF, RUNTIME, USER, VIA
@@ -54,6 +60,10 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         headers = {}
         if isinstance(exc, RateLimited):
             headers["Retry-After"] = str(int(exc.retry_after))
+        if isinstance(exc, StoreUnavailable):
+            headers["Retry-After"] = "30"
+            exc = StoreUnavailable(f"storage is unavailable, so nothing was saved; please try "
+                                   f"again shortly ({exc})")
         if status >= 500:
             log.warning("request failed", extra={"path": request.path, "error": str(exc)})
         if is_api(request):

@@ -17,7 +17,7 @@ from inbox.demo_seed import seed
 from inbox.runtime import Runtime
 from inbox.store import Store
 from search.sqlite import SqliteStore
-from tests.servers.osmem import es_store_factory
+from tests.servers.osmem import PlainJsonNode, es_store_factory, running_osmem
 from web.app import create_app
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
@@ -150,3 +150,24 @@ def test_migrate_command_copies_and_resumes(tmp_path: Path,
     assert code == 0 and "resuming" in out and "users" in out and "all counts match" in out
     assert main(["users", "list"], {**env, "INBOX_STORE": dst}) == 0
     assert "a@example.com" in capsys.readouterr().out
+
+
+async def test_store_down_means_a_clear_error_and_nothing_acknowledged() -> None:
+    with running_osmem() as url:  # a cluster of its own, to stop mid-test
+        store = es_store_factory(url, client_kwargs={"node_class": PlainJsonNode,
+                                                     "max_retries": 0})
+        runtime = Runtime(cfg.load(None, {"INBOX_ENRICH": "false"}), {}, store=store,
+                          channels=False)
+        runtime.ingestor.backoff = (0.01,)
+        await runtime.start()
+        client = TestClient(TestServer(create_app(runtime), host="127.0.0.1"))
+        await client.start_server()
+    try:  # the cluster is gone now
+        resp = await client.post("/api/forms/contact", json={
+            "name": "Ann", "email": "ann@example.com", "message": "are you there?"})
+        body = await resp.json()
+        assert resp.status == 503 and "nothing was saved" in body["error"]
+        assert resp.headers["Retry-After"] == "30"
+    finally:
+        await client.close()
+        await runtime.aclose()

@@ -7,6 +7,7 @@ instead; every store gets its own index prefix and drops its indices afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -55,13 +56,9 @@ def es_store_factory(url: str, **overrides: Any) -> ElasticStore:
     return ElasticStore(url, **{**store_kwargs(url), **overrides})
 
 
-@pytest.fixture(scope="session")
-def osmem_url() -> Iterator[str]:
-    """The URL of an Elasticsearch API for the session (skip if none; fail on CI)."""
-    real = os.environ.get(REAL_CLUSTER_ENV)
-    if real:
-        yield real
-        return
+@contextlib.contextmanager
+def running_osmem() -> Iterator[str]:
+    """A private osmem-server on 127.0.0.1 (skip if it can't start; fail on CI)."""
     try:
         from osmem_server import OsmemError, OsmemServer
     except ImportError as exc:
@@ -76,6 +73,17 @@ def osmem_url() -> Iterator[str]:
         server.close()
         if server.process.stdout:  # OsmemServer.close() leaves the pipe open
             server.process.stdout.close()
+
+
+@pytest.fixture(scope="session")
+def osmem_url() -> Iterator[str]:
+    """The URL of an Elasticsearch API for the session: INBOX_TEST_ES_URL or osmem-server."""
+    real = os.environ.get(REAL_CLUSTER_ENV)
+    if real:
+        yield real
+        return
+    with running_osmem() as url:
+        yield url
 
 
 def _unavailable(why: str) -> None:
