@@ -307,3 +307,17 @@ async def test_session_forms_need_the_csrf_token(web: Web) -> None:
     wrong = await web.client.post("/login", data={"email": "admin@example.com",
                                                   "password": "nope"})
     assert wrong.status == 401
+
+
+async def test_live_events_reach_subscribers(web: Web) -> None:
+    import asyncio
+
+    resp = await web.client.get("/api/events", headers=web.auth())
+    assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/event-stream")
+    await post_form(web, FORM)
+    seen = b""
+    async with asyncio.timeout(5):
+        while b"message.created" not in seen:
+            seen += await resp.content.readany()
+    assert b'"channel": "webform"' in seen
+    resp.close()
