@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from inbox import auth
-from inbox.demo import DemoItem, generate
+from inbox.demo import DEMO_AGENTS, DemoItem, generate
 from inbox.model import (
     Conversation,
     Direction,
@@ -23,12 +23,10 @@ from inbox.store import WriteBatch
 
 DEMO_USERS = (
     ("admin@northwind.example", "admin", "Ada Admin"),
-    ("ava@northwind.example", "agent", "Ava Agent"),
-    ("ben@northwind.example", "agent", "Ben Agent"),
+    *((email, "agent", name) for email, name in DEMO_AGENTS),
     ("maya@northwind.example", "manager", "Maya Manager"),
     ("mark@northwind.example", "marketing", "Mark Marketing"),
 )
-
 
 class DemoSender:
     """Demo mode only: replies are recorded as sent, nothing leaves the machine."""
@@ -103,8 +101,9 @@ def _replay(runtime: Runtime, conv: Conversation, pairs: list[tuple[DemoItem, Me
         if item.reply_after is not None and msg.created_at + item.reply_after <= now:
             events.append((msg.created_at + item.reply_after, 1, item, msg))
     events.sort(key=lambda e: (e[0], e[1]))
-    awaiting = first = None
+    awaiting = None
     status, assignee, tags = conv.status, conv.assignee, set(conv.tags)
+    answered = conv
     replies: list[Message] = []
     for at, kind, item, msg in events:
         if item.assignee and item.assignee in users:
@@ -116,20 +115,25 @@ def _replay(runtime: Runtime, conv: Conversation, pairs: list[tuple[DemoItem, Me
                 status = Status.OPEN
                 awaiting = awaiting or at
             continue
-        agent = users.get(item.assignee or "") or users["ava@northwind.example"]
+        agent = users.get(item.assignee or "") or users[DEMO_AGENTS[0][0]]
         replies.append(Message(
             id=message_id_for(conv.channel, f"demo-out:{msg.id}"), conversation_id=conv.id,
             channel=conv.channel, external_id=f"demo-out:{msg.id}",
             direction=Direction.OUTBOUND, text=item.reply_text or "Thanks, we're on it.",
             created_at=at, received_at=at, author_label=agent.name or agent.email,
             agent=agent.id, delivery="sent", meta={"demo": True}))
-        first = first or at
+        if awaiting is not None and answered.first_response_at is None:
+            due = runtime.sla.due(conv.channel, awaiting)
+            answered = runtime.sla.first_response(replace(
+                answered, awaiting_since=awaiting, due_at=due[0] if due else None), at)
         awaiting = None
         status = Status.RESOLVED if item.resolve else Status.PENDING
     due = runtime.sla.due(conv.channel, awaiting) if awaiting else None
     last = max([conv.last_message_at, *(r.created_at for r in replies)])
     return replace(conv, status=status, assignee=assignee, tags=tuple(sorted(tags)),
-                   awaiting_since=awaiting, first_response_at=first,
+                   awaiting_since=awaiting, first_response_at=answered.first_response_at,
+                   first_response_seconds=answered.first_response_seconds,
+                   first_response_breached=answered.first_response_breached,
                    due_at=due[0] if due else None, due_basis=due[1] if due else None,
                    message_count=conv.message_count + len(replies), last_message_at=last,
                    version=conv.version + 1), replies

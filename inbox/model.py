@@ -178,6 +178,8 @@ class Conversation:
     first_response_at: datetime | None = None
     due_at: datetime | None = None  # when the running response clock breaches
     due_basis: str | None = None  # how due_at was computed, for humans
+    first_response_seconds: float | None = None  # in the policy's time (business or 24/7)
+    first_response_breached: bool | None = None  # answered after the deadline
     version: int = 1
 
 
@@ -203,6 +205,25 @@ class ConversationFilter:
     channel: str | None = None
     assignee: str | None = None  # a user id, or "none" for unassigned
     customer_id: str | None = None
+    order: str = "recent"  # recent: last_message_at desc; due: running clocks, due_at asc
+
+
+@dataclass(frozen=True, slots=True)
+class SlaRow:
+    """First-response figures of one group of conversations (created in the report's range)."""
+
+    group: str  # all | channel | agent | day
+    key: str  # the channel, the assignee's user id ("unassigned"), the day (YYYY-MM-DD)
+    conversations: int  # care conversations (listening hits excluded)
+    answered: int
+    met: int  # answered within the target
+    p50: float | None = None  # seconds, in the policy's time
+    p90: float | None = None
+    p95: float | None = None
+
+    @property
+    def compliance(self) -> float | None:
+        return None if not self.answered else self.met / self.answered
 
 
 @dataclass(frozen=True, slots=True)

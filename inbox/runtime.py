@@ -76,7 +76,7 @@ class Runtime:
         self.ingestor = Ingestor(self.store, enrich=enrich, sla=self.sla, events=self.events,
                                  phone_region=cfg.get(config, "identity.phone_region"))
         self.connectors, senders = configure_channels(config, env) if channels else ([], {})
-        self.service = InboxService(self.store, self.events, senders)
+        self.service = InboxService(self.store, self.events, senders, self.sla)
         self._tasks: list[asyncio.Task[None]] = []
         self._scheduler: Any = None
 

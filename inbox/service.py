@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from inbox.errors import (
@@ -26,6 +26,7 @@ from inbox.model import (
     Event,
     Message,
     Page,
+    SlaRow,
     Status,
     User,
     message_id_for,
@@ -33,6 +34,7 @@ from inbox.model import (
     utcnow,
 )
 from inbox.ports import Outbound, Sender
+from inbox.sla import SlaPolicy
 from inbox.store import AUDIT, IDEMPOTENCY, Store, WriteBatch
 
 log = logging.getLogger(__name__)
@@ -51,9 +53,14 @@ class ConversationView:
 
 class InboxService:
     def __init__(self, store: Store, events: EventBus,
-                 senders: Mapping[str, Sender] | None = None) -> None:
+                 senders: Mapping[str, Sender] | None = None,
+                 sla: SlaPolicy | None = None) -> None:
         self.store, self.events = store, events
+        self.sla = sla or SlaPolicy()
         self.senders: dict[str, Sender] = dict(senders or {})
+
+    async def sla_report(self, since: datetime, until: datetime) -> tuple[SlaRow, ...]:
+        return await self.store.sla_report(since, until)
 
     async def conversations(self, flt: ConversationFilter, cursor: str | None,
                             limit: int) -> Page[Conversation]:
@@ -158,10 +165,9 @@ class InboxService:
             return WriteBatch(messages=(msg,))
 
         now = msg.created_at
-        await self._change(conversation_id, actor, "reply", lambda c: replace(
-            c, message_count=c.message_count + 1, last_message_at=max(c.last_message_at, now),
-            awaiting_since=None, due_at=None, due_basis=None,
-            first_response_at=c.first_response_at or now), None, with_reply)
+        await self._change(conversation_id, actor, "reply", lambda c: self.sla.first_response(
+            replace(c, message_count=c.message_count + 1,
+                    last_message_at=max(c.last_message_at, now)), now), None, with_reply)
         return await self.deliver(replace(out, message=msg))
 
     async def _replayed(self, key: str) -> Message:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from typing import Any
@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays as holidays_lib
 
 from inbox.errors import ConfigError
+from inbox.model import Conversation
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Period = tuple[time, time]
@@ -75,6 +76,23 @@ class SlaPolicy:
         basis = (f"{channel} response target {_fmt(target.duration)} in {how}, clock started "
                  f"{started:%Y-%m-%d %H:%M} UTC, policy v{self.version}")
         return due_at, basis
+
+
+    def elapsed(self, channel: str, start: datetime, end: datetime) -> float:
+        """Seconds between two instants as the channel's target counts them."""
+        target = self.targets.get(channel)
+        if target is not None and target.business_hours:
+            return business_time_between(start, end, self.calendar).total_seconds()
+        return max(0.0, (end - start).total_seconds())
+
+    def first_response(self, conv: Conversation, at: datetime) -> Conversation:
+        """The conversation answered at `at`: first-response figures set once, clock stopped."""
+        if conv.first_response_at is None:
+            started = conv.awaiting_since or conv.created_at
+            conv = replace(conv, first_response_at=at,
+                           first_response_seconds=self.elapsed(conv.channel, started, at),
+                           first_response_breached=conv.due_at is not None and at > conv.due_at)
+        return replace(conv, awaiting_since=None, due_at=None, due_basis=None)
 
 
 def _fmt(delta: timedelta) -> str:

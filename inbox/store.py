@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from inbox.model import (
@@ -15,6 +16,7 @@ from inbox.model import (
     Page,
     QueryNode,
     SearchResult,
+    SlaRow,
 )
 
 # Auxiliary collections kept as small JSON documents, by key.
@@ -81,7 +83,8 @@ class Store(Protocol):
     async def list_conversations(
         self, flt: ConversationFilter, cursor: str | None, limit: int
     ) -> Page[Conversation]:
-        """Conversations newest activity first (last_message_at desc, id desc), keyset paged."""
+        """Keyset-paged conversations: order "recent" = last_message_at desc, id desc;
+        order "due" = only those with a running clock, due_at asc, id asc."""
 
     async def conversation_messages(self, conversation_id: str) -> tuple[Message, ...]:
         """Every message of a conversation, oldest first."""
@@ -102,6 +105,11 @@ class Store(Protocol):
         facets: Sequence[str] = (),
     ) -> SearchResult:
         """Messages matching the AST, newest first (created_at desc, id desc), with facets."""
+
+    async def sla_report(self, since: datetime, until: datetime) -> tuple[SlaRow, ...]:
+        """First-response counts, compliance and p50/p90/p95 (linear interpolation) of the
+        care conversations created in [since, until): one row for all, then per channel,
+        agent and day. Computed by the store (SQL / aggregations)."""
 
     async def pending_outbound(self, limit: int) -> tuple[Message, ...]:
         """Outbound messages whose delivery is pending or failed (for the sender to retry)."""

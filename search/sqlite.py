@@ -26,6 +26,7 @@ from inbox.model import (
     Phrase,
     QueryNode,
     SearchResult,
+    SlaRow,
     Term,
     parse_ts,
     ts,
@@ -48,12 +49,14 @@ CREATE TABLE conversations (
     created_at TEXT NOT NULL, updated_at TEXT NOT NULL, last_message_at TEXT NOT NULL,
     subject TEXT, assignee TEXT, tags TEXT NOT NULL, priority TEXT NOT NULL,
     message_count INTEGER NOT NULL, awaiting_since TEXT, first_response_at TEXT, due_at TEXT,
-    due_basis TEXT, version INTEGER NOT NULL);
+    due_basis TEXT, first_response_seconds REAL, first_response_breached INTEGER,
+    version INTEGER NOT NULL);
 CREATE INDEX conversations_recent ON conversations (last_message_at DESC, id DESC);
 CREATE INDEX conversations_status ON conversations (status, last_message_at DESC, id DESC);
 CREATE INDEX conversations_assignee ON conversations (assignee, last_message_at DESC, id DESC);
 CREATE INDEX conversations_customer ON conversations (customer_id, last_message_at DESC);
-CREATE INDEX conversations_due ON conversations (due_at) WHERE due_at IS NOT NULL;
+CREATE INDEX conversations_due ON conversations (due_at, id) WHERE due_at IS NOT NULL;
+CREATE INDEX conversations_created ON conversations (created_at);
 CREATE TABLE messages (
     rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, conversation_id TEXT NOT NULL,
     channel TEXT NOT NULL, external_id TEXT NOT NULL, direction TEXT NOT NULL, text TEXT NOT NULL,
@@ -95,7 +98,8 @@ CREATE TABLE kv (
 CONVERSATION_COLUMNS = (
     "id", "customer_id", "channel", "status", "created_at", "updated_at", "last_message_at",
     "subject", "assignee", "tags", "priority", "message_count", "awaiting_since",
-    "first_response_at", "due_at", "due_basis", "version",
+    "first_response_at", "due_at", "due_basis", "first_response_seconds",
+    "first_response_breached", "version",
 )
 MESSAGE_COLUMNS = (
     "id", "conversation_id", "channel", "external_id", "direction", "text", "created_at",
@@ -133,7 +137,7 @@ def _db_value(name: str, value: Any) -> Any:
         return json.dumps([[a.name, a.content_type, a.size, a.ref] for a in value])
     if name == "meta":
         return json.dumps(dict(value), default=str)
-    if name == "automated":
+    if name in ("automated", "first_response_breached"):
         return int(value)
     return value
 
@@ -149,7 +153,7 @@ def _py_value(name: str, value: Any) -> Any:
         return tuple(Attachment(*a) for a in json.loads(value))
     if name == "meta":
         return json.loads(value)
-    if name == "automated":
+    if name in ("automated", "first_response_breached"):
         return bool(value)
     return value
 
@@ -257,6 +261,20 @@ def compile_query(node: QueryNode) -> tuple[str, list[Any]]:
     if isinstance(node, FieldTerm):
         return _compile_field(node)
     raise TypeError(f"not a query node: {node!r}")
+
+
+PERCENTILES = (0.5, 0.9, 0.95)
+
+
+def interpolate(values: Mapping[int, float], n: int, p: float) -> float | None:
+    """The p-quantile of n sorted values by linear interpolation, from the two neighbours."""
+    if n == 0:
+        return None
+    pos = p * (n - 1)
+    low = int(pos)
+    if low + 1 >= n:
+        return values[low]
+    return values[low] + (pos - low) * (values[low + 1] - values[low])
 
 
 def day_start(value: str) -> str:
@@ -374,17 +392,23 @@ class SqliteStore:
         elif flt.assignee:
             where.append("assignee = ?")
             params.append(flt.assignee)
+        sort, compare, order = ("last_message_at", "<", "DESC")
+        if flt.order == "due":
+            sort, compare, order = ("due_at", ">", "ASC")
+            where.append("due_at IS NOT NULL")
+        elif flt.order != "recent":
+            raise QueryError(f"unknown order '{flt.order}' (known: recent, due)", 0)
         if cursor:
-            where.append("(last_message_at, id) < (?, ?)")
+            where.append(f"({sort}, id) {compare} (?, ?)")
             params.extend(decode_cursor(cursor, 2))
         sql = ("SELECT * FROM conversations" + (" WHERE " + " AND ".join(where) if where else "")
-               + " ORDER BY last_message_at DESC, id DESC LIMIT ?")
+               + f" ORDER BY {sort} {order}, id {order} LIMIT ?")
 
         def op(conn: sqlite3.Connection) -> Page[Conversation]:
             rows = conn.execute(sql, [*params, limit + 1]).fetchall()
             items = tuple(_conversation(r) for r in rows[:limit])
             more = len(rows) > limit
-            return Page(items, encode_cursor([rows[limit - 1]["last_message_at"],
+            return Page(items, encode_cursor([rows[limit - 1][sort],
                                               rows[limit - 1]["id"]]) if more else None)
 
         return await self._db.read(op)
@@ -453,6 +477,41 @@ class SqliteStore:
 
         total, found = await self._db.read(op)
         return SearchResult(page.items, page.next_cursor, total, found)
+
+    async def sla_report(self, since: datetime, until: datetime) -> tuple[SlaRow, ...]:
+        groups = {"all": "'all'", "channel": "channel",
+                  "agent": "coalesce(assignee, 'unassigned')", "day": "substr(created_at, 1, 10)"}
+        base = ("FROM conversations WHERE created_at >= ? AND created_at < ? "
+                "AND status != 'listening'")
+        window = [ts(since), ts(until)]
+
+        def op(conn: sqlite3.Connection) -> tuple[SlaRow, ...]:
+            rows = []
+            for group, expr in groups.items():
+                counts = conn.execute(
+                    f"SELECT {expr} AS k, count(*), count(first_response_seconds), "
+                    f"sum(first_response_breached = 0) {base} GROUP BY k ORDER BY k", window)
+                # only the rows next to each percentile's rank leave the database
+                ranked = conn.execute(
+                    f"WITH r AS (SELECT {expr} AS k, first_response_seconds AS s, "
+                    f"row_number() OVER (PARTITION BY {expr} ORDER BY first_response_seconds)"
+                    f" - 1 AS i, count(*) OVER (PARTITION BY {expr}) AS n {base} "
+                    f"AND first_response_seconds IS NOT NULL) "
+                    f"SELECT k, i, n, s FROM r WHERE " + " OR ".join(
+                        f"i IN (CAST({p} * (n - 1) AS INTEGER), "
+                        f"CAST({p} * (n - 1) AS INTEGER) + 1)" for p in PERCENTILES),
+                    window)
+                near: dict[str, dict[int, float]] = {}
+                sizes: dict[str, int] = {}
+                for k, i, n, value in ranked:
+                    near.setdefault(k, {})[i] = value
+                    sizes[k] = n
+                for k, total, answered, met in counts:
+                    ps = [interpolate(near.get(k, {}), sizes.get(k, 0), p) for p in PERCENTILES]
+                    rows.append(SlaRow(group, str(k), total, answered, met or 0, *ps))
+            return tuple(rows)
+
+        return await self._db.read(op)
 
     async def pending_outbound(self, limit: int) -> tuple[Message, ...]:
         def op(conn: sqlite3.Connection) -> tuple[Message, ...]:

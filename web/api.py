@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
 from inbox import auth
 from inbox.errors import ValidationError
-from inbox.model import ConversationFilter, User
+from inbox.model import ConversationFilter, User, utcnow
 from inbox.store import DEAD_LETTERS, FACETS
 from search import query as ql
 from web.app import require
@@ -31,6 +32,7 @@ def setup(app: web.Application) -> None:
     r.add_post("/api/conversations/{id}/reply", reply)
     r.add_post("/api/conversations/{id}/tags", set_tags)
     r.add_get("/api/customers/{id}", get_customer)
+    r.add_get("/api/reports/sla", sla_report)
     r.add_get("/api/search", search)
     r.add_get("/api/users", list_users)
     r.add_get("/api/dead-letters", dead_letters)
@@ -91,8 +93,13 @@ async def list_conversations(request: web.Request) -> web.Response:
     assignee = q.get("assignee")
     if assignee not in (None, "none"):
         assignee = await resolve_assignee(request, assignee)
+    order = q.get("order", "recent")
+    if order not in ("recent", "due"):
+        raise ValidationError({"order": "must be recent (newest activity first) or due "
+                                        "(what breaches next)"})
     flt = ConversationFilter(status=q.get("status") or None, channel=q.get("channel") or None,
-                             assignee=assignee, customer_id=q.get("customer") or None)
+                             assignee=assignee, customer_id=q.get("customer") or None,
+                             order=order)
     page = await request.app[RUNTIME].service.conversations(flt, q.get("cursor"),
                                                              _limit(request))
     return json_response({"conversations": page.items, "next_cursor": page.next_cursor})
@@ -164,6 +171,31 @@ async def get_customer(request: web.Request) -> web.Response:
                                                      _limit(request))
     return json_response({"customer": customer, "conversations": convs.items,
                           "timeline": timeline.items, "next_cursor": timeline.next_cursor})
+
+
+def report_range(request: web.Request) -> tuple[datetime, datetime]:
+    """?since=YYYY-MM-DD&until=YYYY-MM-DD (until exclusive), by default the last 30 days."""
+    today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    found = {}
+    for name, default in (("since", today - timedelta(days=29)),
+                          ("until", today + timedelta(days=1))):
+        raw = request.query.get(name)
+        try:
+            found[name] = (datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=UTC)
+                           if raw else default)
+        except ValueError as exc:
+            raise ValidationError({name: "must be a date like 2026-11-01"}) from exc
+    if found["until"] <= found["since"]:
+        raise ValidationError({"until": "must be after since"})
+    return found["since"], found["until"]
+
+
+@require("report")
+async def sla_report(request: web.Request) -> web.Response:
+    since, until = report_range(request)
+    rows = await request.app[RUNTIME].service.sla_report(since, until)
+    return json_response({"since": since, "until": until, "rows": [
+        {**plain(r), "compliance": r.compliance} for r in rows]})
 
 
 def parse_search(request: web.Request) -> Any:

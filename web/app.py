@@ -165,6 +165,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = False) -> web.Applica
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"),
                                autoescape=jinja2.select_autoescape(default=True))
     env.filters["when"] = views.when
+    env.filters["hours"] = views.hours
     env.globals["public_url"] = cfg.get(runtime.config, "web.public_url")
     app.router.add_static("/static/", HERE / "static", name="static")
     app.router.add_get("/healthz", health)

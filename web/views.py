@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,10 +12,10 @@ from aiohttp import web
 from inbox import auth
 from inbox import config as cfg
 from inbox.errors import InboxError, QueryError
-from inbox.model import ConversationFilter, Status, User
+from inbox.model import ConversationFilter, Status, User, utcnow
 from inbox.store import FACETS
 from search import query as ql
-from web.api import resolve_assignee
+from web.api import report_range, resolve_assignee
 from web.app import SESSION_COOKIE, require
 from web.keys import CSRF, RUNTIME, USER
 from web.render import page, render
@@ -32,6 +32,7 @@ def setup(app: web.Application) -> None:
     r.add_post("/conversations/{id}/{action}", act)
     r.add_get("/customers/{id}", customer)
     r.add_get("/search", search)
+    r.add_get("/reports", reports)
 
 
 def when(value: datetime | None) -> str:
@@ -91,7 +92,8 @@ async def inbox(request: web.Request) -> dict[str, Any]:
     assignee = q.get("assignee") or None
     flt = ConversationFilter(status=status or None, channel=q.get("channel") or None,
                              assignee=await resolve_assignee(request, assignee)
-                             if assignee not in (None, "none") else assignee)
+                             if assignee not in (None, "none") else assignee,
+                             order="due" if q.get("order") == "due" else "recent")
     runtime = request.app[RUNTIME]
     page = await runtime.service.conversations(flt, q.get("cursor"), 50)
     customers = {}
@@ -173,3 +175,26 @@ async def search(request: web.Request) -> dict[str, Any]:
     more = ("/search?" + urlencode({"q": text, "cursor": result.next_cursor})
             if result and result.next_cursor else None)
     return {"q": text, "result": result, "error": error, "more": more}
+
+
+@require("report")
+@page("reports.html")
+async def reports(request: web.Request) -> dict[str, Any]:
+    since, until = report_range(request)
+    runtime = request.app[RUNTIME]
+    rows = await runtime.service.sla_report(since, until)
+    next_due = await runtime.service.conversations(ConversationFilter(order="due"), None, 20)
+    users = await _users(request)
+    grouped: dict[str, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(row.group, []).append(row)
+    return {"since": since, "until": until - timedelta(days=1), "groups": grouped,
+            "next_due": next_due.items, "users": users, "now": utcnow(),
+            "policy": runtime.sla}
+
+
+def hours(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    minutes = int(seconds // 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"

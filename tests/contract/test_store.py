@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -288,3 +289,41 @@ async def test_counts_export_and_restore(store: Store) -> None:
     changed = replace(convs[0], status="resolved", version=7)
     await store.restore(WriteBatch(conversations=(changed,)))  # no version check
     assert (await store.get_conversation(changed.id)).version == 7
+
+
+async def test_what_breaches_next_comes_first(store: Store) -> None:
+    convs = [conversation(f"v{i}", "c1", due_at=at(10, i) if i % 3 else None) for i in range(9)]
+    await store.write(WriteBatch(customers=(customer("c1"),), conversations=tuple(convs)))
+    first = await store.list_conversations(ConversationFilter(order="due"), None, 4)
+    rest = await store.list_conversations(ConversationFilter(order="due"), first.next_cursor, 4)
+    due = [c.id for c in (*first.items, *rest.items)]
+    assert due == ["v1", "v2", "v4", "v5", "v7", "v8"] and rest.next_cursor is None
+
+
+def answered(vid: str, channel: str, day: int, seconds: float | None, breached: bool | None,
+             assignee: str | None = None, status: str = "open") -> Any:
+    return conversation(vid, "c1", channel, day, first_response_seconds=seconds,
+                        first_response_breached=breached, assignee=assignee, status=status)
+
+
+async def test_sla_report_counts_compliance_and_percentiles(store: Store) -> None:
+    email = [answered(f"e{i}", "email", 3, 600.0 * (i + 1), i >= 8, "u1") for i in range(10)]
+    x = [answered("x1", "x", 4, 60.0, False, "u2"), answered("x2", "x", 4, None, None),
+         answered("x3", "x", 4, None, None, status="listening"),  # not care: left out
+         answered("x4", "x", 30, 30.0, False)]  # outside the range
+    await store.write(WriteBatch(customers=(customer("c1"),),
+                                 conversations=tuple(email + x)))
+    rows = {(r.group, r.key): r for r in await store.sla_report(at(1), at(20))}
+    overall = rows[("all", "all")]
+    assert (overall.conversations, overall.answered, overall.met) == (12, 11, 9)
+    em = rows[("channel", "email")]
+    assert (em.conversations, em.answered, em.met) == (10, 10, 8)
+    assert em.compliance == 0.8
+    for value, expected in ((em.p50, 3300.0), (em.p90, 5460.0), (em.p95, 5730.0)):
+        assert value is not None and abs(value - expected) <= 0.05 * expected
+    xs = rows[("channel", "x")]
+    assert (xs.conversations, xs.answered, xs.met, xs.p50) == (2, 1, 1, 60.0)
+    assert rows[("agent", "u1")].answered == 10
+    assert rows[("agent", "unassigned")].conversations == 1
+    assert rows[("day", "2026-11-03")].conversations == 10
+    assert ("day", "2026-11-30") not in rows

@@ -321,3 +321,26 @@ async def test_live_events_reach_subscribers(web: Web) -> None:
             seen += await resp.content.readany()
     assert b'"channel": "webform"' in seen
     resp.close()
+
+
+async def test_sla_report_and_what_breaches_next(web: Web) -> None:
+    first = (await (await post_form(web, {**FORM, "idempotency_key": "s1"})).json())["reference"]
+    second = (await (await post_form(web, {**FORM, "idempotency_key": "s2"})).json())["reference"]
+    await web.client.post(f"/api/conversations/{first}/reply", json={"text": "Done"},
+                          headers=web.auth())
+    due = await (await web.client.get("/api/conversations", params={"order": "due"},
+                                      headers=web.auth())).json()
+    assert [c["id"] for c in due["conversations"]] == [second]  # the answered one has no clock
+    report = await web.client.get("/api/reports/sla", headers=web.auth())
+    rows = {(r["group"], r["key"]): r for r in (await report.json())["rows"]}
+    overall = rows[("all", "all")]
+    assert (overall["conversations"], overall["answered"], overall["met"]) == (2, 1, 1)
+    assert overall["compliance"] == 1.0 and overall["p50"] is not None
+    agent = await auth.create_token(web.runtime.store, "ava@example.com")
+    assert (await web.client.get("/api/reports/sla", headers=web.auth(agent))).status == 403
+    bad = await web.client.get("/api/reports/sla", params={"since": "yesterday"},
+                               headers=web.auth())
+    assert bad.status == 400 and "since" in (await bad.json())["errors"]
+    page = await web.client.get("/api/conversations", params={"order": "sideways"},
+                                headers=web.auth())
+    assert page.status == 400
