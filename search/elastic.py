@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +36,7 @@ from inbox.model import (
     Page,
     QueryNode,
     SearchResult,
+    SlaRow,
 )
 from inbox.store import COLLECTIONS, EXPORT_KINDS, WriteBatch
 from search.elastic_docs import (
@@ -54,18 +56,24 @@ from search.elastic_mappings import (
     mappings,
 )
 from search.elastic_query import (
+    SLA_PERCENTS,
     compile_query,
+    conversation_order,
     decode_cursor,
     encode_cursor,
     facet_aggs,
     facet_values,
+    interpolation_rank,
+    sla_aggs,
+    sla_group_filter,
+    sla_query,
+    sla_rows,
 )
 
 log = logging.getLogger(__name__)
 
 Hit = dict[str, Any]
 MESSAGE_ORDER = [{"created_at": "desc"}, {"id": "desc"}]
-CONVERSATION_ORDER = [{"last_message_at": "desc"}, {"id": "desc"}]
 OLDEST_FIRST = [{"created_at": "asc"}, {"id": "asc"}]
 SCAN_PAGE = 1000
 PIT_KEEP_ALIVE = "2m"
@@ -136,6 +144,7 @@ class ElasticStore:
                 self._client_args[name] = value
         self._es: AsyncElasticsearch | None = None
         self._pit_supported = True
+        self._nearest_rank_percentiles: bool | None = None  # see _exact_percentiles
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -162,6 +171,7 @@ class ElasticStore:
         alias = self.alias(kind)
         with _calling("open"):
             if await self.client.indices.exists_alias(name=alias):
+                await self._add_new_fields(kind)
                 return
             try:
                 await self.client.indices.create(
@@ -170,6 +180,20 @@ class ElasticStore:
             except ApiError as exc:
                 if exc.error != "resource_already_exists_exception":  # another process won
                     raise
+
+    async def _add_new_fields(self, kind: str) -> None:
+        """Put the current mapping on the existing indices: fields added since they were
+        created become searchable. Changed fields need reindex(); so does a role without the
+        `manage` privilege on the indices. Both only log, so reindex() can still open."""
+        try:
+            await self.client.indices.put_mapping(index=self.alias(kind),
+                                                  properties=mappings(kind)["properties"])
+        except ApiError as exc:
+            if exc.status_code not in (400, 403):
+                raise
+            etype, reason = error_parts(exc.body)
+            log.warning("index mapping not updated; run reindex",
+                        extra={"kind": kind, "error": etype, "reason": reason})
 
     async def aclose(self) -> None:
         if self._es is not None:
@@ -428,8 +452,10 @@ class ElasticStore:
             filters.append({"bool": {"must_not": [{"exists": {"field": "assignee"}}]}})
         elif flt.assignee:
             filters.append({"term": {"assignee": flt.assignee}})
-        hits, nxt, _ = await self._page("conversations", {"bool": {"filter": filters}},
-                                        CONVERSATION_ORDER, cursor, limit)
+        sort, order_filters = conversation_order(flt.order)
+        hits, nxt, _ = await self._page("conversations",
+                                        {"bool": {"filter": filters + order_filters}},
+                                        sort, cursor, limit)
         return Page(tuple(from_doc(Conversation, h["_source"]) for h in hits), nxt)
 
     async def conversation_messages(self, conversation_id: str) -> tuple[Message, ...]:
@@ -480,6 +506,51 @@ class ElasticStore:
             total=int(resp["hits"]["total"]["value"]),
             facets=facet_values(facets, resp.get("aggregations", {})),
         )
+
+    async def sla_report(self, since: datetime, until: datetime) -> tuple[SlaRow, ...]:
+        """Counted by the cluster: one aggregation per group. The percentiles are TDigest
+        estimates (exact for small groups, close for large ones), not SQLite's exact
+        interpolation."""
+        resp = await self._search("conversations", "SLA report", size=0,
+                                  query=sla_query(since, until), aggs=sla_aggs())
+        rows, truncated = sla_rows(resp["aggregations"])
+        if truncated:
+            log.warning("SLA report groups cut short (more keys than buckets)",
+                        extra={"groups": truncated})
+        if await self._percentiles_are_nearest_rank():
+            rows = tuple([await self._exact_percentiles(since, until, row) for row in rows])
+        return rows
+
+    async def _percentiles_are_nearest_rank(self) -> bool:
+        """True on osmem-server only. Elasticsearch's digest is exact for small groups
+        (linear interpolation between ranks, as SQLite); osmem-server's percentiles
+        aggregation answers the nearest rank instead (the median of 600..6000 in steps
+        of 600 is 3600, not 3300), off by a whole rank for small groups."""
+        if self._nearest_rank_percentiles is None:
+            with _calling("info"):
+                info = await self.client.info()
+            self._nearest_rank_percentiles = info["version"].get("build_hash") == "osmem"
+        return self._nearest_rank_percentiles
+
+    async def _exact_percentiles(self, since: datetime, until: datetime, row: SlaRow) -> SlaRow:
+        """osmem-server fallback: the row's percentiles from the two values next to each
+        rank, read with sorted searches (one per percentile), as the SQLite store does."""
+        if not row.answered:
+            return row
+        query = {"bool": {"filter": [sla_query(since, until), sla_group_filter(row.group, row.key),
+                                     {"exists": {"field": "first_response_seconds"}}]}}
+        found = []
+        for percent in SLA_PERCENTS:
+            low, weight = interpolation_rank(row.answered, percent)
+            resp = await self._search(
+                "conversations", "SLA report", query=query, from_=low, size=2,
+                sort=[{"first_response_seconds": "asc"}, {"id": "asc"}],
+                source=["first_response_seconds"])
+            near = [float(h["_source"]["first_response_seconds"]) for h in resp["hits"]["hits"]]
+            if not near:
+                return row  # changed under us: keep the aggregation's figures
+            found.append(near[0] + weight * (near[-1] - near[0]))
+        return replace(row, p50=found[0], p90=found[1], p95=found[2])
 
     async def trending(self, query: QueryNode | None, size: int = 10) -> list[tuple[str, float]]:
         """Words unusually frequent in the matching messages compared with all messages."""

@@ -16,7 +16,8 @@ _TIME_FIELDS = frozenset({"created_at", "updated_at", "last_message_at", "receiv
                           "awaiting_since", "first_response_at", "due_at"})
 _TUPLE_FIELDS = frozenset({"tags", "author_keys"})
 _JSON_FIELDS = frozenset({"meta"})
-
+# JSON has one number type: a whole float can come back as an int.
+_FLOAT_FIELDS = frozenset({"sentiment_score", "first_response_seconds"})
 
 
 def json_object(value: Mapping[str, Any]) -> dict[str, Any]:
@@ -48,6 +49,8 @@ def _decode(name: str, value: Any) -> Any:
         return tuple(Attachment(**a) for a in value)
     if name in _TUPLE_FIELDS:
         return tuple(value)
+    if name in _FLOAT_FIELDS:
+        return float(value)
     return value
 
 

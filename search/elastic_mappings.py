@@ -2,7 +2,9 @@
 
 Every kind lives in ``{prefix}-{kind}-{n:06d}`` with the alias ``{prefix}-{kind}`` as its
 write alias. Changing a mapping means a new numbered index, a reindex and an alias swap
-(``search.elastic.reindex``); messages can also be rolled over by number.
+(``search.elastic.reindex``); messages can also be rolled over by number. A field only
+added to a mapping needs no reindex: open() puts the current mapping on the existing index
+(conversations gained first_response_seconds and first_response_breached that way).
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ _FIELDS: dict[str, dict[str, dict[str, Any]]] = {
         "created_at": _TIME, "updated_at": _TIME, "last_message_at": _TIME,
         "subject": _TEXT, "assignee": _KW, "tags": _KW, "priority": _KW,
         "message_count": _INT, "awaiting_since": _TIME, "first_response_at": _TIME,
-        "due_at": _TIME, "due_basis": _STORED, "version": _INT,
+        "due_at": _TIME, "due_basis": _STORED, "first_response_seconds": {"type": "float"},
+        "first_response_breached": {"type": "boolean"}, "version": _INT,
     },
     "customers": {"id": _KW, "name": _TEXT, "created_at": _TIME, "version": _INT},
     "identities": {

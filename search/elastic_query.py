@@ -6,11 +6,11 @@ import base64
 import json
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from inbox.errors import QueryError
-from inbox.model import And, FieldTerm, Not, Or, Phrase, QueryNode, Term
+from inbox.model import And, FieldTerm, Not, Or, Phrase, QueryNode, SlaRow, Term, ts
 from inbox.store import FACETS
 
 Query = dict[str, Any]
@@ -111,6 +111,130 @@ def facet_values(
         pairs = [(str(b["key"]), int(b["doc_count"])) for b in buckets]
         found[name] = tuple(sorted(pairs, key=lambda p: (-p[1], p[0])))
     return found
+
+
+# --- conversation lists and the SLA report (conversation documents) -----------------------
+
+CONVERSATION_ORDERS: dict[str, list[Any]] = {
+    "recent": [{"last_message_at": "desc"}, {"id": "desc"}],
+    "due": [{"due_at": "asc"}, {"id": "asc"}],  # what breaches next comes first
+}
+# Only conversations with a running clock have a place in the "due" order.
+_ORDER_FILTERS: dict[str, list[Query]] = {"due": [{"exists": {"field": "due_at"}}]}
+
+
+def conversation_order(order: str) -> tuple[list[Any], list[Query]]:
+    """(sort, extra filters) of a ConversationFilter.order; QueryError for an unknown one."""
+    if order not in CONVERSATION_ORDERS:
+        known = ", ".join(CONVERSATION_ORDERS)
+        raise QueryError(f"unknown order '{order}' (known: {known})", 0)
+    return CONVERSATION_ORDERS[order], list(_ORDER_FILTERS.get(order, ()))
+
+
+SLA_GROUPS = ("all", "channel", "agent", "day")
+SLA_PERCENTS = (50.0, 90.0, 95.0)
+# Buckets per terms aggregation: above every plausible number of channels or agents; a
+# shard returning fewer than all of them is reported (sum_other_doc_count) by sla_rows.
+SLA_TERMS_SIZE = 10_000
+UNASSIGNED = "unassigned"
+
+
+def sla_query(since: datetime, until: datetime) -> Query:
+    """Care conversations (not listening hits) created in [since, until)."""
+    return {"bool": {
+        "filter": [{"range": {"created_at": {"gte": ts(since), "lt": ts(until)}}}],
+        "must_not": [{"term": {"status": "listening"}}],
+    }}
+
+
+def _sla_metrics() -> dict[str, Any]:
+    return {
+        "answered": {"value_count": {"field": "first_response_seconds"}},
+        "met": {"filter": {"term": {"first_response_breached": False}}},
+        "seconds": {"percentiles": {"field": "first_response_seconds",
+                                    "percents": list(SLA_PERCENTS)}},
+    }
+
+
+def sla_aggs() -> dict[str, Any]:
+    """One bucket aggregation per report group, each with the row's metrics under it."""
+    metrics = _sla_metrics()
+    return {
+        "all": {"filter": MATCH_ALL, "aggs": metrics},
+        "channel": {"terms": {"field": "channel", "size": SLA_TERMS_SIZE}, "aggs": metrics},
+        "agent": {"terms": {"field": "assignee", "size": SLA_TERMS_SIZE,
+                            "missing": UNASSIGNED}, "aggs": metrics},
+        "day": {"date_histogram": {"field": "created_at", "calendar_interval": "day",
+                                   "time_zone": "UTC", "min_doc_count": 1},
+                "aggs": metrics},
+    }
+
+
+def _percentiles(agg: Mapping[str, Any]) -> dict[float, float | None]:
+    """Percent -> value from a percentiles result, keyed ({"50.0": v}) or not ([{key, value}])."""
+    values = agg.get("values") or {}
+    if isinstance(values, Mapping):
+        pairs = values.items()
+    else:
+        pairs = ((v["key"], v.get("value")) for v in values)
+    return {float(k): None if v is None else float(v) for k, v in pairs}
+
+
+def _sla_key(group: str, bucket: Mapping[str, Any]) -> str:
+    if group == "all":
+        return "all"
+    if group == "day":  # the bucket's start, epoch milliseconds (UTC)
+        return datetime.fromtimestamp(int(bucket["key"]) / 1000, UTC).strftime("%Y-%m-%d")
+    return str(bucket["key"])
+
+
+def sla_rows(aggregations: Mapping[str, Any]) -> tuple[tuple[SlaRow, ...], list[str]]:
+    """The report rows (group by group, by key within a group), and the groups cut short."""
+    rows: list[SlaRow] = []
+    truncated: list[str] = []
+    for group in SLA_GROUPS:
+        agg = aggregations[group]
+        buckets = [agg] if group == "all" else list(agg["buckets"])
+        if agg.get("sum_other_doc_count"):
+            truncated.append(group)
+        found = []
+        for bucket in buckets:
+            total = int(bucket["doc_count"])
+            if not total:  # no conversations: no row (as with GROUP BY)
+                continue
+            answered = int(bucket["answered"]["value"] or 0)
+            values = _percentiles(bucket["seconds"]) if answered else {}
+            found.append(SlaRow(group, _sla_key(group, bucket), total, answered,
+                                int(bucket["met"]["doc_count"]),
+                                *(values.get(p) for p in SLA_PERCENTS)))
+        rows.extend(sorted(found, key=lambda r: r.key))
+    return tuple(rows), truncated
+
+
+def sla_group_filter(group: str, key: str) -> Query:
+    """The conversations of one report row (within sla_query)."""
+    if group == "all":
+        return MATCH_ALL
+    if group == "channel":
+        return {"term": {"channel": key}}
+    if group == "agent":
+        if key != UNASSIGNED:
+            return {"term": {"assignee": key}}
+        return {"bool": {"should": [{"term": {"assignee": key}},  # as `missing` merges them
+                                    {"bool": {"must_not": [{"exists": {"field": "assignee"}}]}}],
+                         "minimum_should_match": 1}}
+    if group == "day":
+        day = datetime.strptime(key, "%Y-%m-%d").replace(tzinfo=UTC)
+        return {"range": {"created_at": {"gte": ts(day), "lt": ts(day + timedelta(days=1))}}}
+    raise ValueError(f"unknown SLA group {group!r}")
+
+
+def interpolation_rank(count: int, percent: float) -> tuple[int, float]:
+    """(index of the lower neighbour, weight of the upper one) of a percentile of `count`
+    sorted values, interpolated linearly (as SQLite and Elasticsearch's exact digest do)."""
+    pos = percent / 100 * (count - 1)
+    low = int(pos)
+    return low, pos - low
 
 
 def encode_cursor(after: Sequence[Any], pit: str | None = None) -> str:

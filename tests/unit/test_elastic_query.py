@@ -19,6 +19,7 @@ from inbox.model import (
     Not,
     Or,
     Phrase,
+    SlaRow,
     Term,
 )
 from search.elastic_docs import classify, denormalized, from_doc, to_doc
@@ -27,10 +28,16 @@ from search.elastic_query import (
     MATCH_ALL,
     MATCH_NONE,
     compile_query,
+    conversation_order,
     decode_cursor,
     encode_cursor,
     facet_aggs,
     facet_values,
+    interpolation_rank,
+    sla_aggs,
+    sla_group_filter,
+    sla_query,
+    sla_rows,
 )
 
 T0 = datetime(2026, 11, 1, 10, 0, 0, 123456, tzinfo=UTC)
@@ -126,7 +133,8 @@ def test_documents_round_trip() -> None:
                   author_keys=("a@x.test",), attachments=(Attachment("a.pdf", "x/y", 3),),
                   meta={"k": [1, None]}, sentiment_score=0.25)
     conv = Conversation(id="c1", customer_id="u1", channel="email", status="open",
-                        created_at=T0, updated_at=T0, last_message_at=T0, tags=("vip",))
+                        created_at=T0, updated_at=T0, last_message_at=T0, tags=("vip",),
+                        first_response_seconds=90.5, first_response_breached=False)
     ident = Identity(kind="email", value="a@x.test", customer_id="u1", created_at=T0)
     for obj in (msg, conv, ident):
         assert from_doc(type(obj), to_doc(obj)) == obj
@@ -134,6 +142,90 @@ def test_documents_round_trip() -> None:
     assert "identities" not in to_doc(cust, skip=("identities",))
     assert denormalized(conv) == denormalized(to_doc(conv)) == {
         "conv_status": "open", "conv_assignee": None, "conv_tags": ["vip"]}
+
+
+def test_whole_seconds_come_back_as_floats() -> None:
+    conv = Conversation(id="c1", customer_id="u1", channel="x", status="open", created_at=T0,
+                        updated_at=T0, last_message_at=T0, first_response_seconds=600.0,
+                        first_response_breached=True)
+    doc = {**to_doc(conv), "first_response_seconds": 600}  # JSON gives 600.0 back as 600
+    back = from_doc(Conversation, doc)
+    assert back == conv and isinstance(back.first_response_seconds, float)
+    props = mappings("conversations")["properties"]
+    assert props["first_response_seconds"] == {"type": "float"}
+    assert props["first_response_breached"] == {"type": "boolean"}
+
+
+def test_conversation_orders() -> None:
+    assert conversation_order("recent") == (
+        [{"last_message_at": "desc"}, {"id": "desc"}], [])
+    assert conversation_order("due") == (
+        [{"due_at": "asc"}, {"id": "asc"}], [{"exists": {"field": "due_at"}}])
+    with pytest.raises(QueryError):
+        conversation_order("oldest")
+
+
+def test_sla_query_and_aggregations() -> None:
+    query = sla_query(T0, datetime(2026, 12, 1, tzinfo=UTC))
+    assert query["bool"]["filter"] == [{"range": {"created_at": {
+        "gte": "2026-11-01T10:00:00.123456Z", "lt": "2026-12-01T00:00:00.000000Z"}}}]
+    assert query["bool"]["must_not"] == [{"term": {"status": "listening"}}]
+    aggs = sla_aggs()
+    assert list(aggs) == ["all", "channel", "agent", "day"]
+    assert aggs["agent"]["terms"]["missing"] == "unassigned"
+    assert aggs["day"]["date_histogram"] == {
+        "field": "created_at", "calendar_interval": "day", "time_zone": "UTC",
+        "min_doc_count": 1}
+    for agg in aggs.values():
+        metrics = agg["aggs"]
+        assert metrics["answered"] == {"value_count": {"field": "first_response_seconds"}}
+        assert metrics["met"] == {"filter": {"term": {"first_response_breached": False}}}
+        assert metrics["seconds"]["percentiles"]["percents"] == [50.0, 90.0, 95.0]
+
+
+def _bucket(key: object, total: int, answered: int, met: int, pct: object) -> dict:
+    return {"key": key, "doc_count": total, "answered": {"value": answered},
+            "met": {"doc_count": met}, "seconds": {"values": pct}}
+
+
+def test_sla_rows_from_aggregations() -> None:
+    keyed = {"50.0": 30.0, "90.0": 50.0, "95.0": 55.0}
+    listed = [{"key": 50.0, "value": 60.0}, {"key": 90.0, "value": 60.0},
+              {"key": 95.0, "value": 60.0}]
+    none = {"50.0": None, "90.0": None, "95.0": None}
+    day3 = int(datetime(2026, 11, 3, tzinfo=UTC).timestamp() * 1000)
+    aggs = {
+        "all": {"doc_count": 3, **_bucket(None, 3, 2, 1, keyed)},
+        "channel": {"sum_other_doc_count": 0, "buckets": [
+            _bucket("x", 1, 1, 1, listed), _bucket("email", 2, 1, 0, keyed)]},
+        "agent": {"sum_other_doc_count": 4, "buckets": [_bucket("unassigned", 1, 0, 0, none)]},
+        "day": {"buckets": [_bucket(day3, 3, 2, 1, keyed)]},
+    }
+    rows, truncated = sla_rows(aggs)
+    assert rows == (
+        SlaRow("all", "all", 3, 2, 1, 30.0, 50.0, 55.0),
+        SlaRow("channel", "email", 2, 1, 0, 30.0, 50.0, 55.0),
+        SlaRow("channel", "x", 1, 1, 1, 60.0, 60.0, 60.0),
+        SlaRow("agent", "unassigned", 1, 0, 0),
+        SlaRow("day", "2026-11-03", 3, 2, 1, 30.0, 50.0, 55.0),
+    )
+    assert truncated == ["agent"]
+    empty = {"all": _bucket(None, 0, 0, 0, none), "channel": {"buckets": []},
+             "agent": {"buckets": []}, "day": {"buckets": []}}
+    assert sla_rows(empty) == ((), [])
+
+
+def test_sla_row_filters_and_ranks() -> None:
+    assert sla_group_filter("channel", "x") == {"term": {"channel": "x"}}
+    assert sla_group_filter("agent", "u1") == {"term": {"assignee": "u1"}}
+    assert {"bool": {"must_not": [{"exists": {"field": "assignee"}}]}} in (
+        sla_group_filter("agent", "unassigned")["bool"]["should"])
+    assert sla_group_filter("day", "2026-11-30") == {"range": {"created_at": {
+        "gte": "2026-11-30T00:00:00.000000Z", "lt": "2026-12-01T00:00:00.000000Z"}}}
+    assert interpolation_rank(10, 50.0) == (4, 0.5)
+    low, weight = interpolation_rank(10, 95.0)
+    assert low == 8 and abs(weight - 0.55) < 1e-9
+    assert interpolation_rank(1, 90.0) == (0, 0.0)
 
 
 @pytest.mark.parametrize(("cls", "kind", "extra"), [
