@@ -48,12 +48,7 @@ def configure_channels(config: Mapping[str, Any], env: Mapping[str, str]
     connectors: list[Connector] = []
     senders: dict[str, Sender] = {}
     for name in CHANNEL_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # TODO(lead): remove once both connectors landed
-            if exc.name != name:
-                raise
-            continue
+        module = importlib.import_module(name)
         found, outs = module.configure(config, env)
         connectors.extend(found)
         for sender in outs:

@@ -9,7 +9,9 @@ import pytest
 
 from inbox.store import Store
 from search.sqlite import SqliteStore
+from tests.servers.dovecot import dovecot_fixture  # noqa: F401
 from tests.servers.osmem import elastic_store, es_store_factory, osmem_url  # noqa: F401
+from tests.servers.smtp import smtp_server_fixture  # noqa: F401
 
 BACKENDS = ["sqlite", "elastic"]
 

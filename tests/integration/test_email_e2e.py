@@ -1,0 +1,170 @@
+"""Email end to end: Dovecot -> IDLE -> store -> API; replies over SMTP thread both ways."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from inbox import auth
+from inbox import config as cfg
+from inbox.cli import main
+from inbox.runtime import Runtime
+from tests.servers.dovecot import PASSWORD, Dovecot
+from tests.servers.smtp import SmtpServer
+from web.app import create_app
+
+
+def customer_mail(text: str, subject: str = "My router is dead",
+                  sender: str = "ann@example.com", in_reply_to: str | None = None,
+                  references: str | None = None) -> tuple[bytes, str]:
+    msg = EmailMessage()
+    msg["From"] = f"Ann Example <{sender}>"
+    msg["To"] = "support@example.test"
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(datetime.now().astimezone())
+    mid = make_msgid(domain="example.com")
+    msg["Message-ID"] = mid
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+        msg["References"] = references or in_reply_to
+    msg.set_content(text)
+    return bytes(msg), mid
+
+
+def email_env(dovecot: Dovecot, smtp: SmtpServer, tmp_path: Path) -> dict[str, str]:
+    return {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db", "INBOX_ENRICH": "false",
+            "INBOX_EMAIL_URL": dovecot.url(), "INBOX_EMAIL_PASSWORD": PASSWORD,
+            "INBOX_SMTP_URL": smtp.url(), "INBOX_EMAIL_FROM": "support@example.test"}
+
+
+@pytest.fixture
+async def live(dovecot: Dovecot, smtp_server: SmtpServer, tmp_path: Path
+               ) -> AsyncIterator[tuple[TestClient[Any, Any], Runtime, str]]:
+    env = email_env(dovecot, smtp_server, tmp_path)
+    runtime = Runtime(cfg.load(None, env), env)
+    await runtime.start()
+    await auth.add_user(runtime.store, "ava@example.com", "agent", "correct horse battery")
+    token = await auth.create_token(runtime.store, "ava@example.com")
+    client = TestClient(TestServer(create_app(runtime), host="127.0.0.1"))
+    await client.start_server()
+    await runtime.start_workers()
+    try:
+        yield client, runtime, token
+    finally:
+        await client.close()
+        await runtime.aclose()
+
+
+async def wait_for(check: Any, seconds: float = 5.0) -> Any:
+    async with asyncio.timeout(seconds):
+        while not (found := await check()):
+            await asyncio.sleep(0.1)
+    return found
+
+
+async def test_idle_delivery_and_replies_thread_both_ways(
+        live: tuple[TestClient[Any, Any], Runtime, str], dovecot: Dovecot,
+        smtp_server: SmtpServer) -> None:
+    client, runtime, token = live
+    headers = {"Authorization": f"Bearer {token}"}
+    await asyncio.sleep(0.5)  # the connector is idling now
+
+    async def conversations() -> list[dict[str, Any]]:
+        body = await (await client.get("/api/conversations", headers=headers)).json()
+        return list(body["conversations"])
+
+    raw, customer_id = customer_mail("No internet since this morning.")
+    await asyncio.to_thread(dovecot.append, raw)
+    (conv,) = await wait_for(conversations)  # IDLE: within seconds, no poll interval
+    assert conv["channel"] == "email" and conv["subject"] == "My router is dead"
+
+    reply = await client.post(f"/api/conversations/{conv['id']}/reply", headers=headers,
+                              json={"text": "Sorry! We reset your line.", "idempotency_key": "1"})
+    sent = (await reply.json())["message"]
+    assert reply.status == 201 and sent["delivery"] == "sent"
+    (envelope,) = smtp_server.received
+    out = envelope.message
+    assert out["In-Reply-To"] == customer_id and customer_id in out["References"]
+    assert out["To"] == "Ann Example <ann@example.com>" or "ann@example.com" in out["To"]
+    assert f"[#{conv['id']}]" in out["Subject"]
+
+    answer, _ = customer_mail("Works again, thanks!", subject=f"Re: {out['Subject']}",
+                              in_reply_to=out["Message-ID"],
+                              references=f"{customer_id} {out['Message-ID']}")
+    await asyncio.to_thread(dovecot.append, answer)
+
+    async def threaded() -> bool:
+        detail = await (await client.get(f"/api/conversations/{conv['id']}",
+                                         headers=headers)).json()
+        return len(detail["messages"]) == 3
+
+    await wait_for(threaded)
+    assert len(await conversations()) == 1  # the answer joined the same conversation
+    lost_headers, _ = customer_mail("Forgot one thing", subject=f"Re: [#{conv['id']}]")
+    await asyncio.to_thread(dovecot.append, lost_headers)  # a client that drops References
+
+    async def four() -> bool:
+        detail = await (await client.get(f"/api/conversations/{conv['id']}",
+                                         headers=headers)).json()
+        return len(detail["messages"]) == 4
+
+    await wait_for(four)
+
+
+async def test_web_form_conversations_are_answered_by_email(
+        live: tuple[TestClient[Any, Any], Runtime, str], smtp_server: SmtpServer) -> None:
+    client, runtime, token = live
+    posted = await client.post("/api/forms/contact", json={
+        "name": "Bo", "email": "bo@example.com", "message": "Please call me back"})
+    ref = (await posted.json())["reference"]
+    reply = await client.post(f"/api/conversations/{ref}/reply",
+                              headers={"Authorization": f"Bearer {token}"},
+                              json={"text": "Calling you at 3pm.", "idempotency_key": "w1"})
+    assert reply.status == 201
+    (envelope,) = smtp_server.received
+    assert envelope.message["To"].endswith("<bo@example.com>") or \
+        envelope.message["To"] == "bo@example.com"
+    assert "Calling you at 3pm." in envelope.message.get_content()
+
+
+async def test_smtp_temporary_failure_keeps_the_reply_and_retries(
+        live: tuple[TestClient[Any, Any], Runtime, str], smtp_server: SmtpServer) -> None:
+    client, runtime, token = live
+    ref = (await (await client.post("/api/forms/contact", json={
+        "name": "Cy", "email": "cy@example.com", "message": "Hello?"})).json())["reference"]
+    smtp_server.handler.reject["cy@example.com"] = "451 4.3.0 Mailbox busy, try again later"
+    reply = await client.post(f"/api/conversations/{ref}/reply",
+                              headers={"Authorization": f"Bearer {token}"},
+                              json={"text": "Hi Cy", "idempotency_key": "o1"})
+    msg = (await reply.json())["message"]
+    assert reply.status == 202 and msg["delivery"] == "failed" and "451" in msg["meta"]["error"]
+    del smtp_server.handler.reject["cy@example.com"]
+    assert await runtime.service.retry_failed() == 1
+    (envelope,) = smtp_server.received
+    assert "Hi Cy" in envelope.message.get_content()
+
+
+def test_poll_email_once_then_search(dovecot: Dovecot, smtp_server: SmtpServer, tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    env = email_env(dovecot, smtp_server, tmp_path)
+    dovecot.append([customer_mail(f"Invoice question number {i}", subject="Invoice")[0]
+                    for i in range(3)])
+    assert main(["poll", "--channel", "email", "--once"], env) == 0
+    out = capsys.readouterr().out
+    assert "stored 3" in out
+    assert main(["poll", "--channel", "email", "--once"], env) == 0
+    assert "stored 0" in capsys.readouterr().out
+    assert main(["search", "channel:email", "--json"], env) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["total"] == 3
+    assert {m["author_keys"][0] for m in found["messages"]} == {"ann@example.com"}
+    assert len({m["customer_id"] for m in found["messages"]}) == 1

@@ -1,0 +1,348 @@
+"""parse_email and the other pure parts of the email channel, on literal fixtures."""
+
+from __future__ import annotations
+
+import sysconfig
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from connectors.email import (
+    AttachmentDir,
+    EmailSender,
+    SmtpConfig,
+    advance,
+    configure,
+    parse_url,
+    reply_subject,
+    resume_after,
+)
+from connectors.email_parse import (
+    EmailParseError,
+    html_to_text,
+    parse_email,
+    parse_message,
+    split_quoted,
+)
+from inbox.errors import ConfigError
+from inbox.model import Attachment, Inbound
+
+DATA = Path(__file__).parent.parent / "data" / "email"
+STDLIB = Path(sysconfig.get_paths()["stdlib"]) / "test" / "test_email" / "data"
+CORPUS = sorted(DATA.glob("*.eml")) + sorted(STDLIB.glob("msg_*.txt"))
+NOT_EMAIL = {"not_an_email.bin", "msg_19.txt"}  # msg_19 is a bare digest body, no headers
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def load(name: str) -> Inbound:
+    return parse_email((DATA / name).read_bytes(), now=NOW)
+
+
+# --- the corpus: every file ends as a message or a clear EmailParseError ----------------------
+
+
+@pytest.mark.parametrize("path", CORPUS + sorted(DATA.glob("*.bin")), ids=lambda p: p.name)
+def test_corpus_parses_to_a_message_or_a_clear_error(path: Path) -> None:
+    raw = path.read_bytes()
+    if path.name in NOT_EMAIL:
+        with pytest.raises(EmailParseError):
+            parse_email(raw)
+        return
+    parsed = parse_message(raw, now=NOW)
+    msg = parsed.inbound
+    assert msg.channel == "email"
+    assert msg.external_id and msg.external_id == msg.external_id.lower()
+    assert msg.thread_keys == (f"mid:{msg.external_id}",)
+    assert msg.created_at.tzinfo is not None and msg.created_at.utcoffset() == timedelta(0)
+    assert isinstance(msg.text, str) and "\r" not in msg.text
+    assert all(isinstance(a, Attachment) and a.size >= 0 for a in msg.attachments)
+    assert {a.ref for a in msg.attachments if a.ref} == set(parsed.blobs)
+
+
+def test_stdlib_corpus_is_present() -> None:
+    assert len(list(STDLIB.glob("msg_*.txt"))) > 40
+
+
+def test_gmail_reply_splits_quote_and_threads() -> None:
+    msg = load("gmail_reply_alternative.eml")
+    assert msg.external_id == "caf=abc123.xyz@mail.example.org"
+    assert msg.meta["message_id"] == "CAF=abc123.XYZ@mail.example.org"  # case kept for replies
+    assert msg.authors[0].value == "anna.kowalski@example.org"
+    assert msg.authors[0].label == msg.author_name == "Anna Kowalski"
+    assert msg.text == "I paid it yesterday \u2013 please check again.\n\nAnna"
+    assert msg.quoted is not None and msg.quoted.startswith("On Mon, Nov 16, 2026")
+    assert "> your invoice 4711 is past due." in msg.quoted
+    assert msg.parent_keys == ("mid:reply-2@example.test", "mid:first-1@example.org",
+                               "conv:c0123abcd")
+    assert msg.created_at == datetime(2026, 11, 17, 8, 12, 44, tzinfo=UTC)
+    assert msg.html is not None and "<script" not in msg.html and "class=" not in msg.html
+    assert msg.meta["references"] == ["first-1@example.org", "reply-2@example.test"]
+    assert not msg.automated and "reply_to" not in msg.meta
+
+
+def test_html_only_outlook_reply_is_rendered_and_split() -> None:
+    msg = load("outlook_html_only.eml")
+    assert msg.text == "Any news on the delivery? It\u2019s been two weeks.\n\nBob"
+    assert msg.quoted is not None and msg.quoted.startswith("From: Support")
+    assert "ships next week" in msg.quoted
+    assert "color: red" not in msg.text
+    assert msg.meta["reply_to"] == ["orders@contoso.example"]
+
+
+def test_original_message_block_is_quoted() -> None:
+    msg = load("outlook_original_message.eml")
+    assert msg.text == "Still waiting for an answer to this."
+    assert msg.quoted is not None and msg.quoted.startswith("-----Original Message-----")
+
+
+def test_nested_multipart_rfc2047_and_attachments(tmp_path: Path) -> None:
+    parsed = parse_message((DATA / "nested_multipart.eml").read_bytes())
+    msg = parsed.inbound
+    assert msg.subject == "Rechnung f\u00fcr M\u00e4rz (\u00fcberf\u00e4llig)"
+    assert msg.author_name == "J\u00fcrgen M\u00fcller"
+    assert msg.text == "Guten Tag, die Rechnung f\u00fcr M\u00e4rz ist falsch."
+    names = [a.name for a in msg.attachments]
+    assert names == ["attachment-1.png", "Rechnung M\u00e4rz.pdf", "attachment-3.eml"]
+    pdf = msg.attachments[1]
+    assert pdf.content_type == "application/pdf" and pdf.size == 1033
+    store = AttachmentDir(tmp_path)
+    for ref, data in parsed.blobs.items():
+        store.write(ref, data)
+        store.write(ref, data)  # idempotent
+    assert pdf.ref is not None and store.path(pdf.ref).read_bytes().startswith(b"%PDF-1.4")
+
+
+def test_charsets_decode_with_replacement_and_are_noted() -> None:
+    assert load("undeclared_8bit.eml").text == "J'ai pay\u00e9 deux fois, merci de v\u00e9rifier."
+    assert "decode_problems" not in load("undeclared_8bit.eml").meta
+    unknown = load("unknown_charset.eml")
+    assert unknown.text.startswith("Hello ") and "\ufffd" in unknown.text
+    assert any("x-unknown-klingon" in p for p in unknown.meta["decode_problems"])
+    broken = load("broken_utf8.eml")
+    assert broken.text.startswith("valid \u00e9 then invalid \ufffd")
+    assert broken.meta["decode_problems"]
+
+
+def test_missing_message_id_hashes_the_raw_bytes() -> None:
+    raw = (DATA / "no_message_id.eml").read_bytes()
+    first, again = parse_email(raw), parse_email(raw)
+    assert first.external_id.startswith("sha256:") and first.external_id == again.external_id
+    assert parse_email(raw + b"x").external_id != first.external_id
+
+
+@pytest.mark.parametrize("name,problem", [("no_date.eml", "no Date header"),
+                                          ("invalid_date.eml", "invalid Date header")])
+def test_missing_or_invalid_date_is_now_and_noted(name: str, problem: str) -> None:
+    msg = load(name)
+    assert msg.created_at == NOW
+    assert msg.meta["date_problem"].startswith(problem)
+
+
+@pytest.mark.parametrize("name", ["malformed_boundary.eml", "unterminated_multipart.eml"])
+def test_malformed_multiparts_keep_their_text(name: str) -> None:
+    msg = load(name)
+    assert "boundary" in msg.text or "closing boundary" in msg.text
+    assert msg.meta["defects"]
+
+
+@pytest.mark.parametrize("name,reason", [
+    ("auto_reply.eml", "auto-submitted:auto-replied"),
+    ("bounce.eml", "null-return-path"),
+    ("bounce.eml", "report"),
+    ("list_mail.eml", "list-id"),
+    ("list_mail.eml", "precedence:bulk"),
+])
+def test_automated_mail_is_flagged(name: str, reason: str) -> None:
+    msg = load(name)
+    assert msg.automated and reason in msg.meta["automated"]
+
+
+def test_human_mail_is_not_automated() -> None:
+    raw = b"From: a@b.example\r\nAuto-Submitted: no\r\nPrecedence: first-class\r\n\r\nhi\r\n"
+    assert not parse_email(raw).automated
+
+
+def test_attachment_over_the_cap_has_no_ref() -> None:
+    msg = EmailMessage()
+    msg["From"] = "big@example.com"
+    msg["Subject"] = "huge"
+    msg["Message-ID"] = "<huge@example.com>"
+    msg.set_content("see attached")
+    msg.add_attachment(b"\0" * (10 * 1024 * 1024 + 1), maintype="application",
+                       subtype="octet-stream", filename="huge.bin")
+    msg.add_attachment(b"small", maintype="text", subtype="plain", filename="small.txt")
+    parsed = parse_message(msg.as_bytes())
+    huge, small = parsed.inbound.attachments
+    assert huge.ref is None and huge.size == 10 * 1024 * 1024 + 1
+    assert small.ref is not None and parsed.blobs[small.ref] == b"small"
+    assert parsed.inbound.meta["attachments_over_cap"]["names"] == ["huge.bin"]
+    assert parse_message(msg.as_bytes(), max_attachment_bytes=2).inbound.attachments[1].ref is None
+
+
+def test_subject_token_without_other_references() -> None:
+    raw = b"From: x@y.example\r\nSubject: Re: Hello [#c019a2b3c4d5e6f] again\r\n\r\nthanks\r\n"
+    assert parse_email(raw).parent_keys == ("conv:c019a2b3c4d5e6f",)
+
+
+@pytest.mark.parametrize("raw", [b"", b"   \r\n", b"just some words\n", b"\x00\x01\x02\xff" * 50])
+def test_non_email_raises_parse_error(raw: bytes) -> None:
+    with pytest.raises(EmailParseError):
+        parse_email(raw)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=2000))
+def test_arbitrary_bytes_never_crash(raw: bytes) -> None:
+    try:
+        parse_email(raw)
+    except EmailParseError:
+        pass
+
+
+header_names = st.sampled_from(["From", "To", "Cc", "Subject", "Date", "Message-ID", "References",
+                                "In-Reply-To", "Content-Type", "Content-Transfer-Encoding",
+                                "Reply-To", "Auto-Submitted", "Return-Path"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(header_names, st.text(max_size=60)), min_size=1, max_size=8),
+       st.binary(max_size=500))
+def test_arbitrary_headers_always_give_a_message(headers: list[tuple[str, str]],
+                                                 body: bytes) -> None:
+    lines = [f"{k}: {' '.join(v.split())}".encode("utf-8", "surrogatepass") for k, v in headers]
+    raw = b"From: someone@example.com\r\n" + b"\r\n".join(lines) + b"\r\n\r\n" + body
+    msg = parse_email(raw, now=NOW)
+    assert msg.external_id and isinstance(msg.text, str)
+
+
+# --- quote splitting and HTML rendering --------------------------------------------------------
+
+
+@pytest.mark.parametrize("text,new,quoted", [
+    ("Thanks!\n\nOn Tue, 1 Dec 2026, Support <s@x.example> wrote:\n> old", "Thanks!",
+     "On Tue, 1 Dec 2026, Support <s@x.example> wrote:\n> old"),
+    ("Yes.\n> Do you want A?\nNo.\n> Or B?", "Yes.\nNo.", "> Do you want A?\n> Or B?"),
+    ("Danke\n\nAm 01.12.2026 um 10:00 schrieb Support <s@x.example>:\n> alt", "Danke",
+     "Am 01.12.2026 um 10:00 schrieb Support <s@x.example>:\n> alt"),
+    ("ok\n________________________________\nFrom: Support\nSent: Monday\nSubject: x\n\nold",
+     "ok", "________________________________\nFrom: Support\nSent: Monday\nSubject: x\n\nold"),
+    ("no quotes here\nat all", "no quotes here\nat all", None),
+    ("> only a quote", "> only a quote", None),
+    ("From: me, with love", "From: me, with love", None),
+])
+def test_split_quoted(text: str, new: str, quoted: str | None) -> None:
+    assert split_quoted(text) == (new, quoted)
+
+
+def test_html_to_text() -> None:
+    html = ("<html><head><title>t</title><style>x{}</style></head><body><p>Hello&nbsp;<b>you</b>"
+            "</p><ul><li>one</li><li>two</li></ul><blockquote>old<br>text</blockquote>"
+            "<script>evil()</script></body></html>")
+    assert html_to_text(html) == "Hello you\n\n- one\n- two\n\n> old\n> text"
+
+
+# --- pure helpers of connectors.email -----------------------------------------------------------
+
+
+def test_cursor_resumes_only_under_the_same_uidvalidity() -> None:
+    assert resume_after(None, 7) == 0
+    assert resume_after(advance(7, 42), 7) == 42
+    assert resume_after(advance(7, 42), 8) == 0
+    assert advance(8, 3) == {"uidvalidity": 8, "last_uid": 3}
+
+
+@pytest.mark.parametrize("subject,expected", [
+    ("Help", "Re: Help [#c1]"),
+    ("Re: Help", "Re: Help [#c1]"),
+    ("RE: Re: AW: Help [#c1]", "Re: Help [#c1]"),
+    ("Re: Help [#c0]", "Re: Help [#c1]"),
+    (None, "Re: Your message [#c1]"),
+])
+def test_reply_subject(subject: str | None, expected: str) -> None:
+    assert reply_subject(subject, "c1") == expected
+
+
+def test_parse_url_decodes_user_and_defaults_ports() -> None:
+    from connectors.email import IMAP_SCHEMES, SMTP_SCHEMES
+    ep = parse_url("imaps://support%40example.com@mail.example.com/Support%20Box", IMAP_SCHEMES,
+                   "k")
+    assert (ep.username, ep.host, ep.port, ep.security, ep.path) == (
+        "support@example.com", "mail.example.com", 993, "ssl", "Support Box")
+    assert parse_url("smtp+starttls://h.example", SMTP_SCHEMES, "k").port == 587
+    with pytest.raises(ConfigError, match="scheme"):
+        parse_url("pop3://h.example", IMAP_SCHEMES, "k")
+    with pytest.raises(ConfigError, match="password"):
+        parse_url("imaps://u:secret@h.example", IMAP_SCHEMES, "k")
+
+
+def test_configure_from_file_section() -> None:
+    config = {"email": {"mailboxes": [{
+        "name": "support", "url": "imaps://support%40example.com@mail.example.com/INBOX",
+        "password_env": "IMAP_PW", "idle": False, "poll_interval": 30, "move_to": "Done",
+        "smtp_url": "smtps://support%40example.com@smtp.example.com",
+        "smtp_password": "smtp-secret", "max_attachment_bytes": 1000,
+    }]}}
+    connectors, senders = configure(config, {"IMAP_PW": "imap-secret"})
+    (conn,), (sender,) = connectors, senders
+    assert conn.name == "email:support" and conn.channel == "email"
+    assert conn.config.imap.username == "support@example.com"
+    assert conn.config.imap.password == "imap-secret"
+    assert (conn.config.idle, conn.config.poll_interval, conn.config.move_to) == (False, 30, "Done")
+    assert sender.accounts["support"].from_address == "support@example.com"
+    assert sender.channel == "email" and sender.for_channel("webform").channel == "webform"
+    assert "secret" not in repr(conn.config) + repr(sender.accounts)
+
+
+def test_configure_from_env() -> None:
+    env = {"INBOX_EMAIL_URL": "imap://u%40x.example@127.0.0.1:1143", "INBOX_EMAIL_PASSWORD": "p",
+           "INBOX_SMTP_URL": "smtp://127.0.0.1:2525", "INBOX_EMAIL_FROM": "help@x.example"}
+    (conn,), (sender,) = configure({}, env)
+    assert conn.name == "email:default" and conn.config.folder == "INBOX"
+    assert sender.accounts["default"].from_address == "help@x.example"
+    assert configure({}, {}) == ([], [])
+    with pytest.raises(ConfigError) as info:
+        configure({}, {"INBOX_EMAIL_URL": "imaps://u@h.example"})
+    assert info.value.key == "INBOX_EMAIL_PASSWORD" and "password_env" in str(info.value)
+
+
+@pytest.mark.parametrize("box,key", [
+    ({"url": "imaps://h.example", "password": "p"}, "email.mailboxes[0].url"),
+    ({"url": "imaps://u@h.example"}, "email.mailboxes[0].password"),
+    ({"url": "imaps://u@h.example", "password_env": "NOPE"}, "email.mailboxes[0].password_env"),
+    ({"url": "imap://u@mail.example.com", "password": "p"}, "email.mailboxes[0].url"),
+    ({"url": "imaps://u@h.example", "password": "p", "idle": "yes"}, "email.mailboxes[0].idle"),
+    ({"url": "imaps://u@h.example", "password": "p", "pol_interval": 5},
+     "email.mailboxes[0].pol_interval"),
+    ({"smtp_url": "smtp://relay.example"}, "email.mailboxes[0].from_address"),
+    ({"name": "bad name!", "url": "imaps://u@h.example", "password": "p"},
+     "email.mailboxes[0].name"),
+])
+def test_configure_errors_name_the_key(box: dict[str, object], key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        configure({"email": {"mailboxes": [box]}}, {})
+    assert info.value.key == key
+
+
+def test_sender_config_repr_hides_password() -> None:
+    from connectors.email import SMTP_SCHEMES
+    ep = replace(parse_url("smtp://u@127.0.0.1", SMTP_SCHEMES, "k"), password="hunter2")
+    sender = EmailSender({"support": SmtpConfig(ep, "a@b.example")})
+    assert sender.accounts["support"].endpoint.password == "hunter2"
+    assert "hunter2" not in repr(sender.accounts)
+
+
+def test_two_mailboxes_share_one_sender_and_need_unique_names() -> None:
+    box = {"smtp_url": "smtp://127.0.0.1:2525"}
+    _, (sender,) = configure({"email": {"mailboxes": [
+        {**box, "name": "support", "from_address": "support@x.example"},
+        {**box, "name": "sales", "from_address": "sales@x.example"}]}}, {})
+    assert list(sender.accounts) == ["support", "sales"]
+    with pytest.raises(ConfigError, match="twice"):
+        configure({"email": {"mailboxes": [{**box, "name": "a", "from_address": "a@x.example"},
+                                           {**box, "name": "a", "from_address": "b@x.example"}]}},
+                  {})
