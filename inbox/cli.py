@@ -178,6 +178,19 @@ def cmd_search(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return _run(_with_runtime(_config(args, env), env, work))
 
 
+def cmd_dead_letters(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from inbox.store import DEAD_LETTERS
+
+    async def work(runtime: Runtime) -> int:
+        rows = await runtime.store.kv_list(DEAD_LETTERS, None, args.limit)
+        for key, doc in rows:
+            print(f"{key}  {doc.get('at', '')}  {doc.get('source', '')}  {doc.get('error', '')}")
+        print(f"{len(rows)} dead letters (kept raw; see GET /api/dead-letters)")
+        return 0
+
+    return _run(_with_runtime(_config(args, env), env, work))
+
+
 def cmd_poll(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     async def work(runtime: Runtime) -> int:
         channel = {"twitter": "x"}.get(args.channel, args.channel)
@@ -326,6 +339,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--channel", required=True, choices=["email", "x", "twitter"])
     s.add_argument("--once", action="store_true", help="poll once and exit")
     s.set_defaults(func=cmd_poll)
+
+    s = sub.add_parser("dead-letters", help="list what could not be parsed (kept raw)")
+    s.add_argument("--limit", type=int, default=100)
+    s.set_defaults(func=cmd_dead_letters)
 
     s = sub.add_parser("migrate", help="copy a whole store to another (e.g. SQLite to ES), "
                        "or --reindex the configured Elasticsearch store after a mapping change")

@@ -94,24 +94,6 @@ def get(config: Mapping[str, Any], key: str) -> Any:
     return config.get(section, {}).get(name, BY_KEY[key].default if key in BY_KEY else None)
 
 
-def redacted(config: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy safe to log or print: secrets replaced."""
-    out: dict[str, Any] = {}
-    for section, table in config.items():
-        if isinstance(table, dict):
-            out[section] = {k: "***" if _is_secret(f"{section}.{k}") and v else v
-                            for k, v in table.items()}
-        else:
-            out[section] = table
-    return out
-
-
-def _is_secret(key: str) -> bool:
-    setting = BY_KEY.get(key)
-    return bool(setting and setting.secret) or any(
-        word in key for word in ("password", "secret", "token", "api_key"))
-
-
 def template() -> str:
     """A commented inbox.toml listing every setting with its default."""
     lines = ["# unified-inbox configuration. Every key can also be set by the INBOX_* variable",

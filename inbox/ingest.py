@@ -85,8 +85,10 @@ class Ingestor:
         self.backoff = tuple(backoff)  # seconds before each retry while the store is down
         self._lock = asyncio.Lock()  # one planner at a time per process; the store checks too
 
-    async def ingest(self, batch: Sequence[Inbound]) -> IngestResult:
-        """Store a batch atomically; replays of stored messages are counted, not written."""
+    async def ingest(self, batch: Sequence[Inbound], visible: bool = True) -> IngestResult:
+        """Store a batch atomically; replays of stored messages are counted, not written.
+
+        visible=False (pollers' bulk ingest) lets searches catch up a moment later."""
         if not batch:
             return IngestResult()
         async with self._lock:
@@ -94,7 +96,7 @@ class Ingestor:
                 try:
                     plan = await self._plan(batch)
                     if plan.messages:
-                        await self.store.write(plan.batch())
+                        await self.store.write(replace(plan.batch(), visible=visible))
                     break
                 except ConflictError:
                     if attempt == 4:

@@ -77,11 +77,15 @@ class Runtime:
 
     @property
     def context(self) -> ConnectorContext:
-        return ConnectorContext(self.ingest, self.load_cursor, self.save_cursor,
+        return ConnectorContext(self._bulk_ingest, self.load_cursor, self.save_cursor,
                                 self.dead_letter)
 
     async def ingest(self, batch: Sequence[Any]) -> IngestResult:
+        """Ingest whose result searches see at once (web forms, imports)."""
         return await self.ingestor.ingest(batch)
+
+    async def _bulk_ingest(self, batch: Sequence[Any]) -> IngestResult:
+        return await self.ingestor.ingest(batch, visible=False)
 
     async def load_cursor(self, name: str) -> dict[str, Any] | None:
         return await self.store.kv_get(CURSORS, name)

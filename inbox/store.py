@@ -49,6 +49,10 @@ class WriteBatch:
     conversations: tuple[Conversation, ...] = ()
     messages: tuple[Message, ...] = ()
     thread_keys: tuple[tuple[str, str], ...] = ()
+    # Searches see the batch as soon as write returns (agent actions, web forms). Pollers'
+    # bulk ingest sets False: lookups by id stay exact, searches catch up within the store's
+    # refresh interval (about a second on Elasticsearch; SQLite is always immediate).
+    visible: bool = True
 
 
 @runtime_checkable

@@ -384,7 +384,8 @@ class ElasticStore:
         if not ops:
             return
         with _calling("write"):
-            resp = await self.client.bulk(operations=ops, refresh=self.refresh)
+            resp = await self.client.bulk(operations=ops,
+                                          refresh=self.refresh if batch.visible else False)
         if resp["errors"]:
             _raise_item_errors(resp["items"], what)
 

@@ -327,3 +327,14 @@ async def test_sla_report_counts_compliance_and_percentiles(store: Store) -> Non
     assert rows[("agent", "unassigned")].conversations == 1
     assert rows[("day", "2026-11-03")].conversations == 10
     assert ("day", "2026-11-30") not in rows
+
+
+async def test_bulk_ingest_writes_are_exact_by_id_at_once(store: Store) -> None:
+    msg = message("bulk1", "v1", "c1", "polled in bulk", at(3))
+    await store.write(WriteBatch(customers=(customer("c1"),), identities=(
+        identity("email", "bulk@x.com", "c1"),), conversations=(conversation("v1", "c1"),),
+        messages=(msg,), thread_keys=(("mid:bulk1", "v1"),), visible=False))
+    assert list(await store.messages_by_ids([msg.id])) == [msg.id]
+    assert (await store.get_conversation("v1")).id == "v1"
+    assert await store.thread_keys(["mid:bulk1"]) == {"mid:bulk1": "v1"}
+    assert list(await store.identities([("email", "bulk@x.com")])) == [("email", "bulk@x.com")]

@@ -157,10 +157,12 @@ def test_poll_email_once_then_search(dovecot: Dovecot, smtp_server: SmtpServer, 
                                      capsys: pytest.CaptureFixture[str]) -> None:
     env = email_env(dovecot, smtp_server, tmp_path)
     dovecot.append([customer_mail(f"Invoice question number {i}", subject="Invoice")[0]
-                    for i in range(3)])
+                    for i in range(3)] + [b"\x00\x01 not a message at all \xff"])
     assert main(["poll", "--channel", "email", "--once"], env) == 0
     out = capsys.readouterr().out
     assert "stored 3" in out
+    assert main(["dead-letters"], env) == 0
+    assert "1 dead letters" in capsys.readouterr().out
     assert main(["poll", "--channel", "email", "--once"], env) == 0
     assert "stored 0" in capsys.readouterr().out
     assert main(["search", "channel:email", "--json"], env) == 0
