@@ -171,3 +171,33 @@ def test_acknowledged_posts_survive_sigkill(tmp_path: Path, capsys: pytest.Captu
             proc.stdout.close()
     code, out, _ = run(capsys, env, "search", "durable", "--json", "--limit", "50")
     assert {m["conversation_id"] for m in json.loads(out)["messages"]} == acked
+
+
+async def test_stream_status_is_visible_in_the_api(fake_x: dict[str, str], tmp_path: Path
+                                                   ) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from inbox import auth
+    from inbox import config as cfg
+    from inbox.runtime import Runtime
+    from web.app import create_app
+
+    env = {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db", "INBOX_ENRICH": "false", **fake_x}
+    runtime = Runtime(cfg.load(None, env), env)
+    await runtime.start()
+    client = TestClient(TestServer(create_app(runtime), host="127.0.0.1"))
+    await client.start_server()
+    try:
+        await runtime.poll_once("x")
+        await auth.add_user(runtime.store, "m@example.com", "manager", "correct horse battery")
+        token = await auth.create_token(runtime.store, "m@example.com")
+        resp = await client.get("/api/connectors", headers={"Authorization": f"Bearer {token}"})
+        streams = {s["name"]: s for s in (await resp.json())["connectors"]}
+        assert {"x:mentions", "x:dms", "x:listen:acme outage"} <= set(streams)
+        mentions = streams["x:mentions"]
+        assert mentions["last_poll"] and mentions["last_error"] is None
+        assert mentions["remaining"] is not None  # the rate-limit budget from the headers
+        assert "demo-bearer" not in json.dumps(streams)  # no secrets in status
+    finally:
+        await client.close()
+        await runtime.aclose()
