@@ -26,6 +26,7 @@ MAX_TOPIC = 100
 MAX_KEY = 200
 HONEYPOT = "website"  # hidden from people by CSS; bots fill it in
 FIELDS = ("name", "email", "message", "phone", "x_handle", "topic", "idempotency_key")
+DEFAULT_INTRO = "Tell us what happened and how to reach you. We answer every message."
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
@@ -33,7 +34,7 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 class FormSpec:
     slug: str
     title: str = "Contact us"
-    intro: str = "Tell us what happened and how to reach you. We answer every message."
+    intro: str = DEFAULT_INTRO
     topics: tuple[str, ...] = ()
 
 
@@ -60,7 +61,7 @@ def forms_from_config(config: Mapping[str, Any]) -> dict[str, FormSpec]:
 
             raise ConfigError(f"forms.{slug}", "form names are lower-case letters, digits, '-'")
         specs[slug] = FormSpec(slug, str(table.get("title", "Contact us")),
-                               str(table.get("intro", FormSpec.intro)),
+                               str(table.get("intro", DEFAULT_INTRO)),
                                tuple(str(t) for t in table.get("topics", ())))
     return specs
 
@@ -76,15 +77,15 @@ def validate(data: Mapping[str, Any], spec: FormSpec) -> Submission:
     """A clean submission, or ValidationError naming every bad field."""
     errors: dict[str, str] = {}
     values: dict[str, str | None] = {}
-    for name in FIELDS:
-        raw = data.get(name)
-        values[name] = None
+    for field_name in FIELDS:
+        raw = data.get(field_name)
+        values[field_name] = None
         if raw is None or raw == "":
             continue
         if not isinstance(raw, str):
-            errors[name] = "must be text"
+            errors[field_name] = "must be text"
         else:
-            values[name] = _clean(raw).strip() or None
+            values[field_name] = _clean(raw).strip() or None
     name, email, message = values["name"], values["email"], values["message"]
     if not name:
         errors.setdefault("name", "please tell us your name")

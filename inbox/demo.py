@@ -851,7 +851,7 @@ class _Gen:
         if topic == "praise" and what in ("fix", "hold", "ask", "glad"):
             what = "praise"
         if p.lang != "en" and what in _L10N_MISC[p.lang]:
-            line = _L10N_MISC[p.lang][what].format(**slots)
+            line = str(_L10N_MISC[p.lang][what]).format(**slots)
             return f"{line} ^{initials}" if kind in ("mention", "dm") else line
         pool = {"fix": _FIX[topic], "hold": _HOLD, "ask": _NEED_INFO, "to_dm": _ASK,
                 "to_form": _TO_FORM, "to_email": _TO_EMAIL, "glad": _GLAD,

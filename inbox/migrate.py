@@ -7,6 +7,7 @@ again; pass a `checkpoint` mapping (persisted by the caller) to skip what was co
 from __future__ import annotations
 
 from collections.abc import Callable, MutableMapping
+from dataclasses import replace
 from typing import Any
 
 from inbox.store import COLLECTIONS, EXPORT_KINDS, Store, WriteBatch
@@ -25,7 +26,8 @@ def _key(kind: str, item: Any) -> str:
 
 
 def _batch(kind: str, items: list[Any]) -> WriteBatch:
-    return WriteBatch(**{kind: tuple(items)})
+    fields: dict[str, Any] = {kind: tuple(items)}
+    return replace(WriteBatch(), **fields)
 
 
 async def copy_store(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -173,6 +173,7 @@ def sla_aggs() -> dict[str, Any]:
 def _percentiles(agg: Mapping[str, Any]) -> dict[float, float | None]:
     """Percent -> value from a percentiles result, keyed ({"50.0": v}) or not ([{key, value}])."""
     values = agg.get("values") or {}
+    pairs: Iterable[tuple[Any, Any]]
     if isinstance(values, Mapping):
         pairs = values.items()
     else:

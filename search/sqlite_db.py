@@ -9,7 +9,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from inbox.errors import ConflictError, InboxError, StoreUnavailable
 
@@ -60,7 +60,7 @@ class Database:
             item = self._queue.get()
             if item is _STOP:
                 break
-            op, fut = item  # type: ignore[misc]
+            op, fut = cast(tuple[Op[object], Future[object]], item)
             if not fut.set_running_or_notify_cancel():
                 continue
             try:

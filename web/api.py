@@ -11,11 +11,11 @@ from aiohttp import web
 
 from inbox import auth
 from inbox.errors import ValidationError
-from inbox.model import ConversationFilter, User, utcnow
+from inbox.model import ConversationFilter, utcnow
 from inbox.store import DEAD_LETTERS, FACETS
 from search import query as ql
-from web.app import require
-from web.keys import RUNTIME, USER
+from web.app import current_user, require
+from web.keys import RUNTIME
 from web.serialize import json_response, plain
 
 MAX_LIMIT = 200
@@ -64,17 +64,12 @@ def _version(data: dict[str, Any]) -> int | None:
     return version
 
 
-def _user(request: web.Request) -> User:
-    user: User = request[USER]
-    return user
-
-
 async def resolve_assignee(request: web.Request, value: str | None) -> str | None:
     """A user id from 'me', an email address or a user id; None/'none' unassigns."""
     if value in (None, "", "none"):
         return None
     if value == "me":
-        return _user(request).id
+        return current_user(request).id
     users = await auth.list_users(request.app[RUNTIME].store)
     for user in users:
         if value in (user.id, user.email):
@@ -84,7 +79,7 @@ async def resolve_assignee(request: web.Request, value: str | None) -> str | Non
 
 @require("read")
 async def me(request: web.Request) -> web.Response:
-    return json_response(_user(request))
+    return json_response(current_user(request))
 
 
 @require("read")
@@ -118,7 +113,7 @@ async def assign(request: web.Request) -> web.Response:
     data = await _json(request)
     assignee = await resolve_assignee(request, data.get("assignee"))
     conv = await request.app[RUNTIME].service.assign(request.match_info["id"], assignee,
-                                                      _user(request), _version(data))
+                                                      current_user(request), _version(data))
     return json_response({"conversation": conv})
 
 
@@ -126,7 +121,8 @@ async def assign(request: web.Request) -> web.Response:
 async def set_status(request: web.Request) -> web.Response:
     data = await _json(request)
     conv = await request.app[RUNTIME].service.set_status(
-        request.match_info["id"], str(data.get("status", "")), _user(request), _version(data))
+        request.match_info["id"], str(data.get("status", "")), current_user(request),
+        _version(data))
     return json_response({"conversation": conv})
 
 
@@ -137,7 +133,7 @@ async def set_tags(request: web.Request) -> web.Response:
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise ValidationError({"tags": "must be a list of words"})
     conv = await request.app[RUNTIME].service.set_tags(request.match_info["id"], tags,
-                                                        _user(request))
+                                                        current_user(request))
     return json_response({"conversation": conv})
 
 
@@ -145,7 +141,7 @@ async def set_tags(request: web.Request) -> web.Response:
 async def add_note(request: web.Request) -> web.Response:
     data = await _json(request)
     note = await request.app[RUNTIME].service.add_note(
-        request.match_info["id"], str(data.get("text") or ""), _user(request))
+        request.match_info["id"], str(data.get("text") or ""), current_user(request))
     return json_response({"message": note}, status=201)
 
 
@@ -156,7 +152,7 @@ async def reply(request: web.Request) -> web.Response:
     if key is not None and (not isinstance(key, str) or len(key) > 200):
         raise ValidationError({"idempotency_key": "must be text of at most 200 characters"})
     msg = await request.app[RUNTIME].service.reply(
-        request.match_info["id"], str(data.get("text") or ""), _user(request), key)
+        request.match_info["id"], str(data.get("text") or ""), current_user(request), key)
     status = 201 if msg.delivery == "sent" else 202
     return json_response({"message": msg}, status=status)
 
@@ -200,7 +196,7 @@ async def sla_report(request: web.Request) -> web.Response:
 
 def parse_search(request: web.Request) -> Any:
     node = ql.parse(request.query.get("q", ""))
-    return ql.resolve_me(node, _user(request).id)
+    return ql.resolve_me(node, current_user(request).id)
 
 
 @require("search")

@@ -121,6 +121,14 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
+def current_user(request: web.Request) -> User:
+    """The signed-in user of a route guarded by `require`."""
+    user = request[USER]
+    if user is None:
+        raise web.HTTPUnauthorized(reason="sign in first")
+    return user
+
+
 def require(permission: str) -> Callable[[Handler], Handler]:
     """Route decorator: the user must be signed in and have the permission."""
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from inbox.model import User
 from inbox.runtime import Runtime
 
 RUNTIME = web.AppKey("runtime", Runtime)
 
 # Per request: who is asking, their session's CSRF token, and how they signed in.
-USER = web.RequestKey("user", object)
-CSRF = web.RequestKey("csrf", object)
-VIA = web.RequestKey("via", object)
+USER: web.RequestKey[User | None] = web.RequestKey("user")
+CSRF: web.RequestKey[str | None] = web.RequestKey("csrf")
+VIA: web.RequestKey[str | None] = web.RequestKey("via")  # "token" | "session" | None

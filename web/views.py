@@ -16,8 +16,8 @@ from inbox.model import ConversationFilter, Status, User, utcnow
 from inbox.store import FACETS
 from search import query as ql
 from web.api import report_range, resolve_assignee
-from web.app import SESSION_COOKIE, require
-from web.keys import CSRF, RUNTIME, USER
+from web.app import SESSION_COOKIE, current_user, require
+from web.keys import CSRF, RUNTIME
 from web.render import page, render
 
 
@@ -77,7 +77,7 @@ async def logout(request: web.Request) -> web.Response:
     sid = request.cookies.get(SESSION_COOKIE)
     if sid and request.get(CSRF):
         form = await request.post()
-        if secrets.compare_digest(str(form.get("csrf", "")), request[CSRF]):
+        if secrets.compare_digest(str(form.get("csrf", "")), request[CSRF] or ""):
             await auth.end_session(request.app[RUNTIME].store, sid)
     response = web.HTTPSeeOther("/login")
     response.del_cookie(SESSION_COOKIE, path="/")
@@ -123,7 +123,7 @@ async def conversation(request: web.Request) -> dict[str, Any]:
 async def act(request: web.Request) -> web.Response:
     conv_id, action = request.match_info["id"], request.match_info["action"]
     form = await request.post()
-    service, user = request.app[RUNTIME].service, request[USER]
+    service, user = request.app[RUNTIME].service, current_user(request)
     flash = ""
     try:
         if action == "reply":
@@ -167,7 +167,7 @@ async def search(request: web.Request) -> dict[str, Any]:
     error = None
     result = None
     try:
-        node = ql.resolve_me(ql.parse(text), request[USER].id)
+        node = ql.resolve_me(ql.parse(text), current_user(request).id)
         result = await request.app[RUNTIME].store.search(node, request.query.get("cursor"),
                                                          50, FACETS)
     except QueryError as exc:
