@@ -4,19 +4,25 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+HASH := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+RUN_STAMP := $(VENV)/.installed-run-$(HASH)
+STAMP := $(VENV)/.installed-test-$(HASH)
 SYSTEM_PACKAGES := dovecot-imapd chromium
 PORT ?= 8080
 
 .PHONY: run test system-packages lint bench clean
 
-$(STAMP): pyproject.toml
+$(RUN_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	@rm -f $(VENV)/.installed-* && touch $@
+	$(BIN)/python -m pip install --quiet -e .
+	@rm -f $(VENV)/.installed-run-* && touch $@
 
-run: $(STAMP)
+$(STAMP): $(RUN_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@rm -f $(VENV)/.installed-test-* && touch $@
+
+run: $(RUN_STAMP)
 	$(BIN)/inbox demo --host 127.0.0.1 --port $(PORT)
 
 # Dovecot (IMAP tests) and Chromium (browser tests) come from Debian; installed when root.
