@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.integration.test_web import Web, make_web
+from tests.servers import unavailable
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -20,10 +21,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
 @pytest.fixture
 async def browser_page() -> AsyncIterator[Any]:
     if not os.path.exists(CHROMIUM):
-        why = "Chromium is not installed (apt-get install chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(why)
-        pytest.skip(why)
+        unavailable("Chromium is not installed (apt-get install chromium)")
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:

@@ -19,6 +19,7 @@ from elastic_transport._node._base import NodeApiResponse
 from elastic_transport.client_utils import DEFAULT, DefaultType
 
 from search.elastic import ElasticStore
+from tests.servers import unavailable
 
 REAL_CLUSTER_ENV = "INBOX_TEST_ES_URL"
 
@@ -62,11 +63,11 @@ def running_osmem() -> Iterator[str]:
     try:
         from osmem_server import OsmemError, OsmemServer
     except ImportError as exc:
-        _unavailable(f"osmem-server is not installed: {exc}")
+        unavailable(f"osmem-server is not installed: {exc}")
     try:
         server = OsmemServer.start(addr="127.0.0.1:0", japanese=False)
     except (OsmemError, OSError) as exc:
-        _unavailable(f"osmem-server did not start: {exc}")
+        unavailable(f"osmem-server did not start: {exc}")
     try:
         yield server.url
     finally:
@@ -84,12 +85,6 @@ def osmem_url() -> Iterator[str]:
         return
     with running_osmem() as url:
         yield url
-
-
-def _unavailable(why: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(why)
-    pytest.skip(why)
 
 
 @pytest.fixture
