@@ -7,12 +7,10 @@ handlers in web/forms.py call them.
 from __future__ import annotations
 
 import hashlib
-import math
 import re
-import time
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -137,31 +135,3 @@ def to_inbound(sub: Submission, spec: FormSpec, received: datetime) -> Inbound:
                    subject=subject, meta={"form": spec.slug, "topic": sub.topic,
                                           "email": sub.email, "phone": sub.phone,
                                           "x_handle": sub.x_handle})
-
-
-@dataclass
-class RateLimiter:
-    """Token bucket per client: `limit` posts per `window` seconds."""
-
-    limit: int
-    window: float
-    clock: Any = time.monotonic
-    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
-
-    def take(self, client: str) -> float:
-        """0 if allowed (and counted), else the seconds to wait before the next post."""
-        now = self.clock()
-        rate = self.limit / self.window
-        tokens, last = self._buckets.get(client, (float(self.limit), now))
-        tokens = min(float(self.limit), tokens + (now - last) * rate)
-        if tokens >= 1:
-            self._buckets[client] = (tokens - 1, now)
-            self._prune(now)
-            return 0.0
-        self._buckets[client] = (tokens, now)
-        return math.ceil((1 - tokens) / rate)
-
-    def _prune(self, now: float) -> None:
-        if len(self._buckets) > 10_000:  # forget clients whose buckets are full again
-            self._buckets = {k: v for k, v in self._buckets.items()
-                             if now - v[1] < self.window}

@@ -13,7 +13,6 @@ from aiohttp import web
 from connectors.webform import (
     HONEYPOT,
     FormSpec,
-    RateLimiter,
     forms_from_config,
     to_inbound,
     validate,
@@ -21,6 +20,7 @@ from connectors.webform import (
 from inbox import config as cfg
 from inbox.errors import NotFound, RateLimited, ValidationError
 from inbox.model import utcnow
+from inbox.ratelimit import RateLimiter
 from inbox.runtime import Runtime
 from web.keys import RUNTIME
 from web.render import page, render

@@ -11,8 +11,9 @@ from aiohttp import web
 
 from inbox import auth
 from inbox import config as cfg
-from inbox.errors import InboxError, QueryError
+from inbox.errors import InboxError, QueryError, RateLimited
 from inbox.model import ConversationFilter, Status, User, utcnow
+from inbox.ratelimit import RateLimiter
 from inbox.store import FACETS
 from search import query as ql
 from web.api import report_range, resolve_assignee
@@ -22,6 +23,7 @@ from web.render import page, render
 
 
 def setup(app: web.Application) -> None:
+    app[LOGIN_LIMITER] = RateLimiter(limit=10, window=300)
     r = app.router
     r.add_get("/", home)
     r.add_get("/login", login_page)
@@ -55,9 +57,15 @@ async def login_page(request: web.Request) -> dict[str, Any]:
     return {"next": _safe_next(request.query.get("next")), "error": None}
 
 
+LOGIN_LIMITER = web.AppKey("login_limiter", RateLimiter)
+
+
 async def login(request: web.Request) -> web.Response:
     form = await request.post()
     runtime = request.app[RUNTIME]
+    wait = request.app[LOGIN_LIMITER].take(request.remote or "unknown")
+    if wait:  # password guessing: a few tries per address per window, argon2 does the rest
+        raise RateLimited(f"too many sign-in attempts; try again in {int(wait)} s", wait)
     user = await auth.authenticate(runtime.store, str(form.get("email", "")),
                                    str(form.get("password", "")))
     target = _safe_next(str(form.get("next", "")))

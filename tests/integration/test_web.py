@@ -344,3 +344,13 @@ async def test_sla_report_and_what_breaches_next(web: Web) -> None:
     page = await web.client.get("/api/conversations", params={"order": "sideways"},
                                 headers=web.auth())
     assert page.status == 400
+
+
+async def test_password_guessing_is_slowed_down(web: Web) -> None:
+    codes = [(await web.client.post("/login", data={"email": "admin@example.com",
+                                                    "password": f"guess {i}"})).status
+             for i in range(11)]
+    assert codes == [401] * 10 + [429]
+    page = await web.client.post("/login", data={"email": "admin@example.com",
+                                                 "password": "correct horse battery"})
+    assert page.status == 429 and "Retry-After" in page.headers
