@@ -1,7 +1,7 @@
-"""Public web forms: validation, size and rate limits, honeypot, idempotent submissions.
+"""Public web forms: validation and idempotent submissions, as pure functions.
 
-Pure parts (`validate`, `to_inbound`, `RateLimiter`) know nothing of HTTP; the aiohttp
-handlers in web/forms.py call them.
+`validate` and `to_inbound` know nothing of HTTP; web/forms.py adds the size and rate
+limits and the honeypot around them.
 """
 
 from __future__ import annotations
