@@ -15,8 +15,8 @@ KINDS = ("messages", "conversations", "customers", "identities", "thread_keys", 
 
 # The words of a text, as SQLite FTS5 `unicode61 remove_diacritics 2` sees them: runs of
 # letters, digits and private-use characters; folded to ASCII and lower-cased. asciifolding
-# also folds letters without a decomposition ("ø" -> "o", "ß" -> "ss", "æ" -> "ae"), which
-# unicode61 keeps: for those words this index finds more than the SQLite one.
+# also folds letters without a decomposition ("ø" -> "o", "ß" -> "ss", "æ" -> "ae"); the
+# SQLite store folds the common ones itself before indexing (search/sqlite_db.py `fold`).
 # (The `pattern` tokenizer with group 0 emits the matches; it is also the variant
 # osmem-server implements correctly — its split mode, group -1, indexes the separators.)
 WORD_PATTERN = r"[\p{L}\p{N}\p{Co}]+"

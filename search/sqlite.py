@@ -32,7 +32,7 @@ from inbox.model import (
     ts,
 )
 from inbox.store import COLLECTIONS, EXPORT_KINDS, FACETS, WriteBatch
-from search.sqlite_db import Database
+from search.sqlite_db import Database, fold
 
 SCHEMA_VERSION = 1
 T = TypeVar("T")
@@ -77,17 +77,19 @@ CREATE VIRTUAL TABLE messages_fts USING fts5 (
     text, subject, content='messages', content_rowid='rowid',
     tokenize='unicode61 remove_diacritics 2');
 CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN
-    INSERT INTO messages_fts (rowid, text, subject) VALUES (new.rowid, new.text, new.subject);
+    INSERT INTO messages_fts (rowid, text, subject)
+    VALUES (new.rowid, fold(new.text), fold(new.subject));
 END;
 CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
     INSERT INTO messages_fts (messages_fts, rowid, text, subject)
-    VALUES ('delete', old.rowid, old.text, old.subject);
+    VALUES ('delete', old.rowid, fold(old.text), fold(old.subject));
     DELETE FROM message_keys WHERE message_rowid = old.rowid;
 END;
 CREATE TRIGGER messages_au AFTER UPDATE OF text, subject ON messages BEGIN
     INSERT INTO messages_fts (messages_fts, rowid, text, subject)
-    VALUES ('delete', old.rowid, old.text, old.subject);
-    INSERT INTO messages_fts (rowid, text, subject) VALUES (new.rowid, new.text, new.subject);
+    VALUES ('delete', old.rowid, fold(old.text), fold(old.subject));
+    INSERT INTO messages_fts (rowid, text, subject)
+    VALUES (new.rowid, fold(new.text), fold(new.subject));
 END;
 CREATE TABLE thread_keys (key TEXT PRIMARY KEY, conversation_id TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE kv (
@@ -241,7 +243,7 @@ def _write_batch(batch: WriteBatch, checked: bool) -> Any:
 
 
 def _fts_string(text: str) -> str:
-    words = text[:-1] if text.endswith("*") else text
+    words = fold(text[:-1] if text.endswith("*") else text)
     quoted = '"' + words.replace('"', '""') + '"'
     return quoted + " *" if text.endswith("*") else quoted
 

@@ -7,6 +7,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import unicodedata
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar, cast
@@ -19,8 +20,21 @@ Op = Callable[[sqlite3.Connection], T]
 _STOP = object()
 
 
+# Letters that Unicode does not decompose but Elasticsearch's asciifolding folds: the FTS
+# index and the queries see the folded text, so both stores match "soren" to "Søren".
+_FOLD = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE",
+                       "ß": "ss", "ẞ": "SS", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ð": "d",
+                       "Ð": "D", "þ": "th", "Þ": "TH", "ı": "i", "ħ": "h", "Ħ": "H"})
+
+
+def fold(text: str | None) -> str | None:
+    """Compatibility-decomposed text with those letters folded (diacritics FTS5 removes)."""
+    return None if text is None else unicodedata.normalize("NFKD", text).translate(_FOLD)
+
+
 def connect(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+    conn.create_function("fold", 1, fold, deterministic=True)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")  # an acknowledged commit survives a crash

@@ -148,6 +148,18 @@ async def test_round_trip_of_every_field(store: Store) -> None:
         await store.get_customer("nope")
 
 
+@pytest.mark.parametrize(("query", "text"), [
+    ("soren", "Søren from Århus"), ("aarhus", "Aarhus office"), ("arhus", "Søren from Århus"),
+    ("strasse", "Lieferung an Große Straße 5"), ("aeble", "Æble juice"),
+    ("lodz", "Shop in Łódź"), ('"cafe creme"', "Un café crème"), ("fi*", "ﬁnal notice"),
+])
+async def test_folding_matches_on_every_store(store: Store, query: str, text: str) -> None:
+    await store.write(WriteBatch(customers=(customer("c1"),),
+                                 conversations=(conversation("v1", "c1"),),
+                                 messages=(message("f", "v1", "c1", text, at(3)),)))
+    assert (await store.search(parse(query), None, 10)).total == 1
+
+
 async def test_emoji_and_rtl_text_survive(store: Store) -> None:
     text = "مرحبا، الفاتورة خاطئة 🙏🏽 שלום"
     await store.write(WriteBatch(customers=(customer("c1"),),
