@@ -236,7 +236,8 @@ class Ingestor:
         conv = Conversation(
             id=new_id("v"), customer_id=customer_id, channel=inbound.channel,
             status=Status.LISTENING if inbound.listening else Status.OPEN, created_at=created,
-            updated_at=now, last_message_at=created, subject=inbound.subject, message_count=0,
+            updated_at=now, last_message_at=created,
+            subject=inbound.subject or preview(inbound.text), message_count=0,
         )
         plan.conversations[conv.id] = conv
         return conv
@@ -259,6 +260,14 @@ class Ingestor:
             conv = replace(conv, awaiting_since=msg.created_at,
                            due_at=due[0] if due else None, due_basis=due[1] if due else None)
         return conv
+
+
+def preview(text: str, size: int = 80) -> str | None:
+    """A one-line title for a conversation without a subject (posts, DMs)."""
+    line = " ".join(text.split())
+    if not line:
+        return None
+    return line if len(line) <= size else line[: size - 1].rsplit(" ", 1)[0] + "…"
 
 
 def _newer(revision: str | None, stored: str | None) -> bool:

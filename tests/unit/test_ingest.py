@@ -187,3 +187,12 @@ async def test_enrichment_detects_language_and_sentiment(sqlite_store: SqliteSto
     assert by_ext["<1@x>"].sentiment == "negative" and by_ext["<1@x>"].lang == "en"
     assert by_ext["<2@x>"].lang == "fr"
     assert by_ext["<3@x>"].sentiment == "positive"
+
+
+def test_preview_titles_subjectless_conversations() -> None:
+    from inbox.ingest import preview
+
+    assert preview("  @northwind_help\nmy   signal is gone ") == "@northwind_help my signal is gone"
+    long = preview("word " * 40)
+    assert long is not None and long.endswith("…") and len(long) <= 80
+    assert preview("   ") is None
