@@ -22,8 +22,8 @@ from inbox.errors import (
     ValidationError,
 )
 from inbox.model import User
-from inbox.store import USERS
 from inbox.runtime import Runtime
+from inbox.store import USERS
 from web.keys import CSRF, RUNTIME, USER, VIA
 from web.render import render
 from web.serialize import json_response
