@@ -27,14 +27,18 @@ _FOLD = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "œ": "oe",
                        "Ð": "D", "þ": "th", "Þ": "TH", "ı": "i", "ħ": "h", "Ħ": "H"})
 
 
-def fold(text: str | None) -> str | None:
+def fold(text: str) -> str:
     """Compatibility-decomposed text with those letters folded (diacritics FTS5 removes)."""
-    return None if text is None else unicodedata.normalize("NFKD", text).translate(_FOLD)
+    return unicodedata.normalize("NFKD", text).translate(_FOLD)
+
+
+def _sql_fold(text: str | None) -> str | None:
+    return None if text is None else fold(text)
 
 
 def connect(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
-    conn.create_function("fold", 1, fold, deterministic=True)
+    conn.create_function("fold", 1, _sql_fold, deterministic=True)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")  # an acknowledged commit survives a crash
