@@ -65,7 +65,7 @@ SMTP_SCHEMES = {"smtp": ("plain", 25), "smtps": ("ssl", 465), "smtp+starttls": (
 MAILBOX_KEYS = frozenset({
     "name", "url", "password", "password_env", "idle", "poll_interval", "move_to", "smtp_url",
     "smtp_password", "smtp_password_env", "from_address", "attachments_dir",
-    "max_attachment_bytes", "allow_plaintext", "batch_size",
+    "max_attachment_bytes", "allow_plaintext", "batch_size", "ca_certs",
 })
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -106,6 +106,7 @@ class MailboxConfig:
     timeout: float = 60.0  # socket timeout of one IMAP command
     reconnect_min: float = 1.0  # first backoff delay; doubles up to reconnect_max, with jitter
     reconnect_max: float = 300.0
+    ca_certs: str | None = None  # PEM bundle trusted instead of the system CA store
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,37 @@ class SmtpConfig:
     endpoint: Endpoint
     from_address: str
     timeout: float = 30.0
+    ca_certs: str | None = None
+
+
+class CertificateNotVerified(RetryableError):
+    """The server's TLS certificate failed verification (unknown CA, wrong host, expired).
+
+    Retryable: nothing is lost, and once the server or ca_certs is fixed the next attempt works.
+    """
+
+
+def tls_context(ca_certs: str | None = None) -> ssl.SSLContext:
+    """A client context that verifies the certificate and the host name.
+
+    With ca_certs only that PEM bundle is trusted (a private CA), else the system CA store.
+    """
+    return ssl.create_default_context(cafile=ca_certs)
+
+
+def _not_verified(exc: ssl.SSLCertVerificationError, ep: Endpoint) -> CertificateNotVerified:
+    why = exc.verify_message or exc.reason or str(exc)
+    low = why.lower()
+    if "issuer" in low or "self-signed" in low or "self signed" in low:
+        hint = ("; if the server uses a private CA, set ca_certs (INBOX_EMAIL_CA_CERTS) to "
+                "that CA's PEM file")
+    elif "hostname" in low:
+        hint = "; connect with a host name the certificate was issued for"
+    else:
+        hint = ""
+    return CertificateNotVerified(
+        f"the TLS certificate of {ep.scheme}://{ep.host}:{ep.port} could not be verified "
+        f"({why}){hint}")
 
 
 def parse_url(url: str, schemes: Mapping[str, tuple[str, int]], key: str) -> Endpoint:
@@ -171,7 +203,7 @@ def configure(
 
 ENV_KEYS = {"url": "INBOX_EMAIL_URL", "password": "INBOX_EMAIL_PASSWORD",
             "smtp_url": "INBOX_SMTP_URL", "smtp_password": "INBOX_SMTP_PASSWORD",
-            "from_address": "INBOX_EMAIL_FROM"}
+            "from_address": "INBOX_EMAIL_FROM", "ca_certs": "INBOX_EMAIL_CA_CERTS"}
 
 
 def _configure_env(env: Mapping[str, str]) -> tuple[list[EmailConnector], list[EmailSender]]:
@@ -201,6 +233,7 @@ def _mailbox(
     if "url" not in box and "smtp_url" not in box:
         raise ConfigError(f"{prefix}.url", "set url (imaps://user@host/INBOX) and/or smtp_url")
     allow_plain = _typed(box, "allow_plaintext", bool, False, prefix)
+    ca_certs = _ca_certs(box, prefix)
     mailbox = None
     if "url" in box:
         imap = parse_url(_typed(box, "url", str, "", prefix), IMAP_SCHEMES, f"{prefix}.url")
@@ -221,7 +254,7 @@ def _mailbox(
             idle=_typed(box, "idle", bool, True, prefix), poll_interval=float(interval),
             move_to=_typed(box, "move_to", str, None, prefix) or None,
             attachments_dir=Path(_typed(box, "attachments_dir", str, "attachments", prefix)),
-            max_attachment_bytes=max_bytes, batch_size=batch,
+            max_attachment_bytes=max_bytes, batch_size=batch, ca_certs=ca_certs,
         )
     smtp = None
     if "smtp_url" in box:
@@ -236,7 +269,8 @@ def _mailbox(
         if not from_address:
             raise ConfigError(f"{prefix}.from_address",
                               "set the address replies are sent from, e.g. support@example.com")
-        smtp = SmtpConfig(replace(endpoint, password=password), from_address.strip())
+        smtp = SmtpConfig(replace(endpoint, password=password), from_address.strip(),
+                          ca_certs=ca_certs)
     return name, mailbox, smtp
 
 
@@ -247,6 +281,26 @@ def _typed(box: Mapping[str, Any], key: str, kind: Any, default: Any, prefix: st
         names = " or ".join(k.__name__ for k in kind) if isinstance(kind, tuple) else kind.__name__
         raise ConfigError(f"{prefix}.{key}", f"must be {names}, got {type(value).__name__}")
     return value
+
+
+def _ca_certs(box: Mapping[str, Any], prefix: str) -> str | None:
+    """The absolute path of a loadable PEM CA bundle, or None for the system CA store."""
+    value = _typed(box, "ca_certs", str, None, prefix)
+    if value is None:
+        return None
+    key = f"{prefix}.ca_certs"
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise ConfigError(key, f"no such file: {value!r}; give the path of the PEM file of the "
+                               "CA that signed the server's certificate, or remove the setting "
+                               "to trust the system CA store")
+    try:
+        tls_context(str(path))
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError(key, f"{value!r} is not a readable PEM CA bundle "
+                               f"({exc.strerror or exc}); give the CA certificate in PEM "
+                               "form (-----BEGIN CERTIFICATE-----)") from None
+    return str(path.resolve())
 
 
 def _secret(box: Mapping[str, Any], env: Mapping[str, str], key: str, prefix: str,
@@ -337,12 +391,15 @@ class _Imap:
 
     def open(self) -> None:
         ep = self.config.imap
-        context = ssl.create_default_context()
-        client = IMAPClient(ep.host, port=ep.port, ssl=ep.security == "ssl",
-                            ssl_context=context, timeout=self.config.timeout)
-        self.client = client
-        if ep.security == "starttls":
-            client.starttls(context)
+        context = tls_context(self.config.ca_certs)
+        try:
+            client = IMAPClient(ep.host, port=ep.port, ssl=ep.security == "ssl",
+                                ssl_context=context, timeout=self.config.timeout)
+            self.client = client
+            if ep.security == "starttls":
+                client.starttls(context)
+        except ssl.SSLCertVerificationError as exc:
+            raise _not_verified(exc, ep) from None
         try:
             client.login(ep.username or "", ep.password or "")
         except LoginError as exc:
@@ -708,7 +765,7 @@ class EmailSender:
     def _deliver(account: SmtpConfig, msg: EmailMessage, recipients: list[str]
                  ) -> dict[str, tuple[int, bytes]]:
         ep, timeout = account.endpoint, account.timeout
-        context = ssl.create_default_context()
+        context = tls_context(account.ca_certs)
         try:
             smtp = (smtplib.SMTP_SSL(ep.host, ep.port, timeout=timeout, context=context)
                     if ep.security == "ssl" else smtplib.SMTP(ep.host, ep.port, timeout=timeout))
@@ -729,6 +786,8 @@ class EmailSender:
             if all(code >= 500 for code in codes):
                 raise FatalError(f"recipient refused: {why}") from None
             raise RetryableError(f"recipient temporarily refused: {why}") from None
+        except ssl.SSLCertVerificationError as exc:
+            raise _not_verified(exc, ep) from None
         except smtplib.SMTPNotSupportedError as exc:
             raise FatalError(f"SMTP server {ep.host}:{ep.port}: {exc}") from None
         except smtplib.SMTPResponseException as exc:
