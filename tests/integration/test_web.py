@@ -14,8 +14,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from inbox import auth
 from inbox import config as cfg
 from inbox.errors import RetryableError
+from inbox.model import ConversationFilter
 from inbox.ports import Outbound, Receipt
 from inbox.runtime import Runtime
+from search.query import parse
 from web.app import create_app
 
 FORM = {"name": "Ann Example", "email": "Ann@Example.com", "message": "My bill is wrong twice"}
@@ -354,3 +356,29 @@ async def test_password_guessing_is_slowed_down(web: Web) -> None:
     page = await web.client.post("/login", data={"email": "admin@example.com",
                                                  "password": "correct horse battery"})
     assert page.status == 429 and "Retry-After" in page.headers
+
+
+async def test_every_page_renders_the_demo_month(tmp_path: Path) -> None:
+    """Smoke: seeded demo data of every channel through every page, as an admin."""
+    from inbox.demo_seed import seed
+
+    async for web in make_web(tmp_path):
+        summary = await seed(web.runtime, days=4)
+        await web.client.post("/login", data={"email": "admin@northwind.example",
+                                              "password": summary.password})
+        convs = (await web.runtime.store.list_conversations(ConversationFilter(), None,
+                                                            200)).items
+        by_channel = {c.channel: c for c in convs}
+        assert set(by_channel) == {"email", "x", "webform"}
+        paths = ["/inbox", "/inbox?status=listening", "/inbox?order=due", "/reports",
+                 "/search?q=refund", "/search?q=channel:x%20sentiment:negative"]
+        for conv in by_channel.values():
+            paths += [f"/conversations/{conv.id}", f"/customers/{conv.customer_id}"]
+        for path in paths:
+            resp = await web.client.get(path)
+            assert resp.status == 200, path
+            assert "Traceback" not in await resp.text()
+        found = await web.runtime.store.search(parse("channel:x"), None, 200)
+        dm = next(m for m in found.messages if m.meta.get("kind") == "dm")
+        page = await (await web.client.get(f"/conversations/{dm.conversation_id}")).text()
+        assert "direct message" in page

@@ -11,10 +11,12 @@ import pwd
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -33,7 +35,7 @@ base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
 info_log_path = {root}/dovecot.log
-ssl = no
+{ssl_settings}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:{root}/mail/%u/Maildir
@@ -59,13 +61,27 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
-  }}
+    port = {imaps_port}
+{imaps_ssl}  }}
 }}
 service anvil {{
   chroot =
 }}
 """
+
+
+
+@dataclass(frozen=True)
+class ServerTls:
+    """PEM files for a TLS server: its certificate chain (leaf first), key, and signing CA."""
+
+    cert_file: Path
+    key_file: Path
+    ca_file: Path
+
+    def client_context(self) -> ssl.SSLContext:
+        """A verifying client context that trusts only ca_file."""
+        return ssl.create_default_context(cafile=str(self.ca_file))
 
 
 def dovecot_binary() -> str | None:
@@ -107,12 +123,19 @@ def free_port() -> int:
 
 
 class Dovecot:
-    """One Dovecot instance in its own temp dir, listening on 127.0.0.1:port."""
+    """One Dovecot instance in its own temp dir, listening on 127.0.0.1:port.
 
-    def __init__(self, binary: str, mail_user: str = "mail") -> None:
+    With ``tls`` it requires TLS before login: STARTTLS on ``port``, implicit TLS (imaps) on
+    ``imaps_port``. Without it (the default) there is no TLS at all and ``imaps_port`` is 0.
+    """
+
+    def __init__(self, binary: str, mail_user: str = "mail", tls: ServerTls | None = None
+                 ) -> None:
         self.binary = binary
         self.host = "127.0.0.1"
         self.port = free_port()
+        self.tls = tls
+        self.imaps_port = free_port() if tls else 0
         account = pwd.getpwnam(mail_user)
         self.uid, self.gid = account.pw_uid, account.pw_gid
         self.root = Path(tempfile.mkdtemp(prefix="dovecot-test-"))
@@ -123,8 +146,15 @@ class Dovecot:
         self.users: dict[str, str] = {}
         self.process: subprocess.Popen[bytes] | None = None
         self.add_user(USER, PASSWORD)
-        self.conf.write_text(CONFIG.format(root=self.root, uid=self.uid, gid=self.gid,
-                                           port=self.port))
+        if tls:
+            ssl_settings = (f"ssl = required\nssl_cert = <{tls.cert_file}\n"
+                            f"ssl_key = <{tls.key_file}")
+            imaps_ssl = "    ssl = yes\n"
+        else:
+            ssl_settings, imaps_ssl = "ssl = no", ""
+        self.conf.write_text(CONFIG.format(
+            root=self.root, uid=self.uid, gid=self.gid, port=self.port,
+            imaps_port=self.imaps_port, ssl_settings=ssl_settings, imaps_ssl=imaps_ssl))
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -198,13 +228,21 @@ class Dovecot:
                  for u, p in self.users.items()]
         (self.root / "passwd").write_text("".join(lines))
 
-    def url(self, user: str = USER, folder: str = "INBOX") -> str:
-        """An imap:// URL for the connector config (user name URL-encoded)."""
-        return f"imap://{user.replace('@', '%40')}@{self.host}:{self.port}/{folder}"
+    def url(self, user: str = USER, folder: str = "INBOX", scheme: str = "imap") -> str:
+        """An imap://, imaps:// or imap+starttls:// URL for the connector config."""
+        port = self.imaps_port if scheme == "imaps" else self.port
+        return f"{scheme}://{user.replace('@', '%40')}@{self.host}:{port}/{folder}"
 
     def client(self, user: str = USER) -> IMAPClient:
+        """A logged-in session for test set-up (after STARTTLS when the server has TLS)."""
         client = IMAPClient(self.host, port=self.port, ssl=False, timeout=10)
-        client.login(user, self.users[user])
+        try:
+            if self.tls:
+                client.starttls(self.tls.client_context())
+            client.login(user, self.users[user])
+        except BaseException:
+            client.shutdown()
+            raise
         return client
 
     def append(self, raw: bytes | list[bytes], folder: str = "INBOX", user: str = USER,

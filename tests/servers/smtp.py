@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import email
+import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import policy
@@ -62,14 +63,27 @@ class _Controller(Controller):
 
 
 class SmtpServer:
-    """aiosmtpd Controller on 127.0.0.1:<free port>, optionally offering AUTH LOGIN/PLAIN."""
+    """aiosmtpd Controller on 127.0.0.1:<free port>, optionally offering AUTH LOGIN/PLAIN.
 
-    def __init__(self, credentials: tuple[str, str] | None = None) -> None:
+    With ``tls`` (a server-side SSLContext) it speaks TLS: from the first byte when
+    ``implicit_tls`` (smtps://), else after a STARTTLS that it requires (smtp+starttls://).
+    """
+
+    def __init__(self, credentials: tuple[str, str] | None = None, *,
+                 tls: ssl.SSLContext | None = None, implicit_tls: bool = False) -> None:
         self.handler = RecordingHandler()
         self.credentials = credentials
         kwargs: dict[str, Any] = {}
         if credentials:
-            kwargs = {"authenticator": self._authenticate, "auth_require_tls": False}
+            kwargs = {"authenticator": self._authenticate, "auth_require_tls": tls is not None}
+        if tls is not None and implicit_tls:
+            kwargs["ssl_context"] = tls
+            self.scheme = "smtps"
+        elif tls is not None:
+            kwargs.update(tls_context=tls, require_starttls=True)
+            self.scheme = "smtp+starttls"
+        else:
+            self.scheme = "smtp"
         self.controller = _Controller(self.handler, hostname="127.0.0.1", port=0, **kwargs)
         self.host = "127.0.0.1"
         self.port = 0
@@ -80,7 +94,7 @@ class SmtpServer:
 
     def url(self, user: str | None = None) -> str:
         userinfo = f"{user.replace('@', '%40')}@" if user else ""
-        return f"smtp://{userinfo}{self.host}:{self.port}"
+        return f"{self.scheme}://{userinfo}{self.host}:{self.port}"
 
     def start(self) -> None:
         self.controller.start()
