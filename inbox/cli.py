@@ -46,35 +46,41 @@ async def _with_runtime(config: Mapping[str, Any], env: Mapping[str, str],
         await runtime.aclose()
 
 
-async def serve(runtime: Runtime, host: str, port: int, banner: str = "") -> None:
-    """Run the web app and the workers until interrupted."""
+async def serve(runtime: Runtime, host: str, port: int, banner: str = "",
+                role: str = "all") -> None:
+    """Run until interrupted: the web app (roles all, web) and the workers (all, worker)."""
     from aiohttp import web
 
     from web.app import create_app
 
-    app = create_app(runtime)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    await runtime.start_workers()
-    print(f"unified-inbox listening on http://{host}:{port}/", flush=True)
+    runner = None
+    if role in ("all", "web"):
+        runner = web.AppRunner(create_app(runtime), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        print(f"unified-inbox listening on http://{host}:{port}/", flush=True)
+    if role in ("all", "worker"):
+        await runtime.start_workers()
+        names = ", ".join(c.name for c in runtime.connectors) or "no connectors configured"
+        print(f"unified-inbox worker running: {names}", flush=True)
     if banner:
         print(banner, flush=True)
     try:
         await asyncio.Event().wait()
     finally:
-        await runner.cleanup()
+        if runner is not None:
+            await runner.cleanup()
 
 
 def cmd_serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     config = _config(args, env, {"web.host": args.host, "web.port": args.port})
 
     async def run() -> int:
-        runtime = Runtime(config, env)
+        runtime = Runtime(config, env)  # web processes still need the reply senders
         await runtime.start()
         try:
-            await serve(runtime, cfg.get(config, "web.host"), int(cfg.get(config, "web.port")))
+            await serve(runtime, cfg.get(config, "web.host"), int(cfg.get(config, "web.port")),
+                        role=args.role)
         finally:
             await runtime.aclose()
         return 0
@@ -303,6 +309,9 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="run the web app, connectors and scheduler")
     s.add_argument("--host")
     s.add_argument("--port", type=int)
+    s.add_argument("--role", choices=["all", "web", "worker"], default="all",
+                   help="scale out: several `web` processes and one `worker` (pollers, "
+                        "retries) on one Elasticsearch cluster")
     s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("demo", help="serve a fresh store filled with a month of traffic")

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -201,3 +202,28 @@ async def test_stream_status_is_visible_in_the_api(fake_x: dict[str, str], tmp_p
     finally:
         await client.close()
         await runtime.aclose()
+
+
+def test_worker_role_polls_without_serving_http(tmp_path: Path, env: dict[str, str],
+                                               fake_x: dict[str, str],
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    env = {**env, **fake_x}
+    proc = subprocess.Popen([sys.executable, "-m", "inbox.cli", "serve", "--role", "worker"],
+                            cwd=tmp_path, env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "worker running: x:mentions" in line and "listening" not in line
+        for _ in range(50):  # the first polls run right away
+            main(["search", "channel:x", "--json"], env)
+            if json.loads(capsys.readouterr().out)["total"] == 6:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the worker stored nothing")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if proc.stdout:
+            proc.stdout.close()
