@@ -142,13 +142,16 @@ class InboxService:
         return replace(note)
 
     async def reply(self, conversation_id: str, text: str, actor: User,
-                    idempotency_key: str | None = None) -> Message:
-        """Send a reply through the conversation's channel; a replayed key sends nothing."""
+                    idempotency_key: str | None = None, status: str | None = None) -> Message:
+        """Send a reply through the conversation's channel; a replayed key sends nothing.
+
+        `status` (pending, resolved...) is set together with the reply."""
         text = _checked_text(text)
+        if status is not None and status not in set(Status):
+            raise ValidationError({"status": f"must be one of {', '.join(Status)}"})
         key = f"reply:{conversation_id}:{idempotency_key or new_id('k')}"
-        done = await self.store.kv_get(IDEMPOTENCY, key)
-        if done is not None:
-            return (await self.store.messages_by_ids([done["message_id"]]))[done["message_id"]]
+        if await self.store.kv_get(IDEMPOTENCY, key) is not None:
+            return await self._replayed(key)
         view = await self.conversation(conversation_id, timeline_limit=1)
         sender = self.senders.get(view.conversation.channel)
         if sender is None:
@@ -164,10 +167,16 @@ class InboxService:
         async def with_reply(conv: Conversation) -> WriteBatch:
             return WriteBatch(messages=(msg,))
 
-        now = msg.created_at
-        await self._change(conversation_id, actor, "reply", lambda c: self.sla.first_response(
-            replace(c, message_count=c.message_count + 1,
-                    last_message_at=max(c.last_message_at, now)), now), None, with_reply)
+        def answered(c: Conversation) -> Conversation:
+            c = replace(c, message_count=c.message_count + 1, status=status or c.status,
+                        last_message_at=max(c.last_message_at, msg.created_at))
+            return self.sla.first_response(c, msg.created_at)
+
+        try:
+            await self._change(conversation_id, actor, "reply", answered, None, with_reply)
+        except BaseException:
+            await self.store.kv_delete(IDEMPOTENCY, key)  # not stored: the same key may retry
+            raise
         return await self.deliver(replace(out, message=msg))
 
     async def _replayed(self, key: str) -> Message:

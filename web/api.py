@@ -151,8 +151,12 @@ async def reply(request: web.Request) -> web.Response:
     key = data.get("idempotency_key")
     if key is not None and (not isinstance(key, str) or len(key) > 200):
         raise ValidationError({"idempotency_key": "must be text of at most 200 characters"})
+    status = data.get("status")
+    if status is not None and not isinstance(status, str):
+        raise ValidationError({"status": "must be a status name"})
     msg = await request.app[RUNTIME].service.reply(
-        request.match_info["id"], str(data.get("text") or ""), current_user(request), key)
+        request.match_info["id"], str(data.get("text") or ""), current_user(request), key,
+        status)
     status = 201 if msg.delivery == "sent" else 202
     return json_response({"message": msg}, status=status)
 

@@ -136,7 +136,8 @@ async def act(request: web.Request) -> web.Response:
     try:
         if action == "reply":
             msg = await service.reply(conv_id, str(form.get("text", "")), user,
-                                      str(form.get("idempotency_key", "")) or None)
+                                      str(form.get("idempotency_key", "")) or None,
+                                      str(form.get("then", "")) or None)
             flash = ("Reply sent." if msg.delivery == "sent" else
                      f"Reply saved but not delivered yet ({msg.meta.get('error', '')}); "
                      "it will be retried.")

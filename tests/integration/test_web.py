@@ -382,3 +382,14 @@ async def test_every_page_renders_the_demo_month(tmp_path: Path) -> None:
         dm = next(m for m in found.messages if m.meta.get("kind") == "dm")
         page = await (await web.client.get(f"/conversations/{dm.conversation_id}")).text()
         assert "direct message" in page
+
+
+async def test_reply_can_set_the_status(web: Web) -> None:
+    ref = (await (await post_form(web, FORM)).json())["reference"]
+    url = f"/api/conversations/{ref}/reply"
+    bad = await web.client.post(url, json={"text": "x", "status": "closed"}, headers=web.auth())
+    assert bad.status == 400 and "status" in (await bad.json())["errors"]
+    ok = await web.client.post(url, json={"text": "Anything else?", "status": "pending",
+                                          "idempotency_key": "p1"}, headers=web.auth())
+    assert ok.status == 201
+    assert (await web.runtime.store.get_conversation(ref)).status == "pending"
