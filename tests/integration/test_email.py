@@ -7,6 +7,7 @@ one, and cursors in a dict. The connector and sender under test are real.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import sysconfig
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -16,10 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 
-from connectors.email import AttachmentDir, EmailConnector, EmailSender, configure
+from connectors.email import (
+    AttachmentDir,
+    CertificateNotVerified,
+    EmailConnector,
+    EmailSender,
+    configure,
+)
 from connectors.email_parse import parse_email
-from inbox.errors import AuthFailed, FatalError, Refused, RetryableError
+from inbox.errors import AuthFailed, ConfigError, FatalError, InboxError, Refused, RetryableError
 from inbox.model import (
     Conversation,
     Customer,
@@ -29,7 +37,14 @@ from inbox.model import (
     message_id_for,
 )
 from inbox.ports import ConnectorContext, IngestResult, Outbound
-from tests.servers.dovecot import PASSWORD, Dovecot, dovecot_fixture, free_port  # noqa: F401
+from tests.servers.dovecot import (  # noqa: F401 - fixture
+    PASSWORD,
+    Dovecot,
+    ServerTls,
+    dovecot_fixture,
+    free_port,
+    require_dovecot,
+)
 from tests.servers.smtp import SmtpServer, smtp_server_fixture  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.integration
@@ -517,3 +532,136 @@ async def test_smtp_auth(smtp_with_auth: SmtpServer) -> None:
     bad = make_sender(smtp_with_auth, "support@example.test", "nope")
     with pytest.raises(AuthFailed, match="smtp_password"):
         await bad.send(conversation_with(customer_mail()))
+
+
+# --- TLS: a private CA (trustme) and real TLS servers on 127.0.0.1 --------------------------------
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> tuple[ServerTls, trustme.LeafCert]:
+    """A throwaway CA and a server certificate for 127.0.0.1 and localhost, as PEM files."""
+    root = tmp_path_factory.mktemp("pki")
+    ca = trustme.CA()
+    leaf = ca.issue_cert("127.0.0.1", "localhost")
+    ca.cert_pem.write_to_path(str(root / "ca.pem"))
+    (root / "server.pem").write_bytes(b"".join(b.bytes() for b in leaf.cert_chain_pems))
+    leaf.private_key_pem.write_to_path(str(root / "server.key"))
+    return ServerTls(root / "server.pem", root / "server.key", root / "ca.pem"), leaf
+
+
+@pytest.fixture
+def tls_dovecot(pki: tuple[ServerTls, trustme.LeafCert]) -> Iterator[Dovecot]:
+    """Dovecot requiring TLS: STARTTLS on .port, imaps on .imaps_port."""
+    server = Dovecot(require_dovecot(), tls=pki[0])
+    try:
+        server.start()
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(params=["smtps", "smtp+starttls"])
+def tls_smtp(request: pytest.FixtureRequest, pki: tuple[ServerTls, trustme.LeafCert]
+             ) -> Iterator[SmtpServer]:
+    """aiosmtpd with implicit TLS (smtps) or required STARTTLS, and AUTH only over TLS."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    pki[1].configure_cert(context)
+    server = SmtpServer(("support@example.test", "smtp-pass"), tls=context,
+                        implicit_tls=request.param == "smtps")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("scheme", ["imaps", "imap+starttls"])
+async def test_first_sync_over_tls_with_a_private_ca(
+        tls_dovecot: Dovecot, core: FakeCore, tmp_path: Path, scheme: str) -> None:
+    assert tls_dovecot.tls is not None
+    tls_dovecot.append([mail(1), mail(2)])
+    connector = make_connector(tls_dovecot, tmp_path, url=tls_dovecot.url(scheme=scheme),
+                               ca_certs=str(tls_dovecot.tls.ca_file))
+
+    result = await connector.poll_once(core.context())
+
+    assert len(result.stored) == 2 and core.cursors["email:support"]["last_uid"] == 2
+    logins = tls_dovecot.logins()
+    assert len(logins) >= 2 and all(", TLS," in line for line in logins)  # the connector's too
+
+
+@pytest.mark.parametrize("scheme", ["imaps", "imap+starttls"])
+async def test_untrusted_imap_certificate_is_reported_and_retried(
+        tls_dovecot: Dovecot, core: FakeCore, tmp_path: Path, scheme: str) -> None:
+    tls_dovecot.append(mail(1))
+    logins = len(tls_dovecot.logins())
+    connector = make_connector(tls_dovecot, tmp_path, url=tls_dovecot.url(scheme=scheme))
+
+    with pytest.raises(CertificateNotVerified, match="could not be verified") as caught:
+        await connector.poll_once(core.context())
+    assert isinstance(caught.value, RetryableError) and "ca_certs" in str(caught.value)
+    task = asyncio.create_task(connector.run(core.context()))
+    try:
+        await wait_until(lambda: connector.status()["failures"] >= 2)
+        status = connector.status()
+        assert not task.done() and status["state"] == "reconnecting"
+        assert "certificate" in status["last_error"] and "could not be verified" in status[
+            "last_error"]
+    finally:
+        await stop(task)
+    assert core.messages == {} and len(tls_dovecot.logins()) == logins  # no password was sent
+
+
+@pytest.mark.filterwarnings("ignore:Session.login_data is deprecated:DeprecationWarning")
+async def test_reply_over_tls_with_a_private_ca_arrives(
+        tls_smtp: SmtpServer, pki: tuple[ServerTls, trustme.LeafCert]) -> None:
+    box = {"name": "support", "smtp_url": tls_smtp.url("support@example.test"),
+           "smtp_password": "smtp-pass", "from_address": "support@example.test",
+           "ca_certs": str(pki[0].ca_file)}
+    _, (sender,) = configure({"email": {"mailboxes": [box]}}, {})
+
+    receipt = await sender.send(conversation_with(customer_mail()))
+
+    (got,) = tls_smtp.received
+    assert got.rcpt_tos == ["anna@example.org"]
+    assert got.message["Message-ID"].strip("<>").lower() == receipt.provider_id
+
+
+async def test_untrusted_smtp_certificate_is_an_inbox_error(tls_smtp: SmtpServer) -> None:
+    box = {"name": "support", "smtp_url": tls_smtp.url("support@example.test"),
+           "smtp_password": "smtp-pass", "from_address": "support@example.test"}
+    _, (sender,) = configure({"email": {"mailboxes": [box]}}, {})
+
+    with pytest.raises(CertificateNotVerified, match="could not be verified") as caught:
+        await sender.send(conversation_with(customer_mail()))
+
+    assert isinstance(caught.value, InboxError) and not isinstance(caught.value, ssl.SSLError)
+    assert "ca_certs" in str(caught.value) and tls_smtp.received == []
+
+
+def test_ca_certs_must_be_a_pem_file(tmp_path: Path) -> None:
+    box = {"name": "support", "url": "imaps://support%40example.test@127.0.0.1/INBOX",
+           "password": "x", "ca_certs": str(tmp_path / "missing.pem")}
+    with pytest.raises(ConfigError, match="no such file") as caught:
+        configure({"email": {"mailboxes": [box]}}, {})
+    assert caught.value.key == "email.mailboxes[0].ca_certs"
+
+    env = {"INBOX_EMAIL_URL": box["url"], "INBOX_EMAIL_PASSWORD": "x",
+           "INBOX_EMAIL_CA_CERTS": str(tmp_path / "missing.pem")}
+    with pytest.raises(ConfigError, match="PEM file of the CA") as caught:
+        configure({}, env)
+    assert caught.value.key == "INBOX_EMAIL_CA_CERTS"
+
+    (tmp_path / "junk.pem").write_text("not a certificate\n")
+    with pytest.raises(ConfigError, match="not a readable PEM CA bundle"):
+        configure({"email": {"mailboxes": [{**box, "ca_certs": str(tmp_path / "junk.pem")}]}},
+                  {})
+
+
+def test_ca_certs_applies_to_imap_and_smtp(pki: tuple[ServerTls, trustme.LeafCert]) -> None:
+    env = {"INBOX_EMAIL_URL": "imaps://support%40example.test@127.0.0.1/INBOX",
+           "INBOX_EMAIL_PASSWORD": "x", "INBOX_SMTP_URL": "smtps://127.0.0.1",
+           "INBOX_EMAIL_CA_CERTS": str(pki[0].ca_file)}
+    (connector,), (sender,) = configure({}, env)
+    assert connector.config.ca_certs == str(pki[0].ca_file.resolve())
+    assert sender.accounts["default"].ca_certs == connector.config.ca_certs

@@ -219,6 +219,10 @@ class Dovecot:
         path = self.root / "dovecot.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
+    def logins(self) -> list[str]:
+        """The log lines of successful logins; a session that used TLS has ", TLS," in its."""
+        return [line for line in self.log().splitlines() if "imap-login: Info: Login:" in line]
+
     # --- accounts and mail -----------------------------------------------------------------
 
     def add_user(self, user: str, password: str) -> None:

@@ -74,8 +74,9 @@ class SmtpServer:
         self.handler = RecordingHandler()
         self.credentials = credentials
         kwargs: dict[str, Any] = {}
-        if credentials:
-            kwargs = {"authenticator": self._authenticate, "auth_require_tls": tls is not None}
+        if credentials:  # aiosmtpd 1.4 ties auth_require_tls to STARTTLS, not to smtps
+            kwargs = {"authenticator": self._authenticate,
+                      "auth_require_tls": tls is not None and not implicit_tls}
         if tls is not None and implicit_tls:
             kwargs["ssl_context"] = tls
             self.scheme = "smtps"
