@@ -130,6 +130,7 @@ class Customer:
     name: str | None
     created_at: datetime
     identities: tuple[Identity, ...] = ()
+    merged_into: str | None = None  # set while merged into another customer (reversible)
     version: int = 1
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from inbox.audit import audit
 from inbox.errors import (
     ConflictError,
     FatalError,
@@ -35,7 +36,7 @@ from inbox.model import (
 )
 from inbox.ports import Outbound, Sender
 from inbox.sla import SlaPolicy
-from inbox.store import AUDIT, IDEMPOTENCY, Store, WriteBatch
+from inbox.store import IDEMPOTENCY, Store, WriteBatch
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 20_000
@@ -96,7 +97,7 @@ class InboxService:
                 if expected_version is not None or attempt == 2:
                     raise
                 continue
-            await self._audit(actor, action, conversation_id)
+            await audit(self.store, actor, action, conversation_id)
             self.events.publish(Event("conversation.updated", conversation_id, None,
                                       {"action": action}))
             return updated
@@ -232,10 +233,6 @@ class InboxService:
             tried += 1
         return tried
 
-    async def _audit(self, actor: User, action: str, target: str) -> None:
-        await self.store.kv_put(AUDIT, new_id("a"), {
-            "at": utcnow().isoformat(), "actor": actor.email, "action": action,
-            "target": target})
 
 
 def _checked_text(text: str) -> str:

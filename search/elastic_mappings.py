@@ -58,7 +58,8 @@ _FIELDS: dict[str, dict[str, dict[str, Any]]] = {
         "due_at": _TIME, "due_basis": _STORED, "first_response_seconds": {"type": "float"},
         "first_response_breached": {"type": "boolean"}, "version": _INT,
     },
-    "customers": {"id": _KW, "name": _TEXT, "created_at": _TIME, "version": _INT},
+    "customers": {"id": _KW, "name": _TEXT, "created_at": _TIME, "merged_into": _KW,
+                  "version": _INT},
     "identities": {
         "key": _KW, "kind": _KW, "value": _KW, "customer_id": _KW, "label": _KW,
         "created_at": _TIME,

@@ -39,7 +39,8 @@ T = TypeVar("T")
 
 SCHEMA = """
 CREATE TABLE customers (
-    id TEXT PRIMARY KEY, name TEXT, created_at TEXT NOT NULL, version INTEGER NOT NULL);
+    id TEXT PRIMARY KEY, name TEXT, created_at TEXT NOT NULL, merged_into TEXT,
+    version INTEGER NOT NULL);
 CREATE TABLE identities (
     kind TEXT NOT NULL, value TEXT NOT NULL, customer_id TEXT NOT NULL, label TEXT,
     created_at TEXT NOT NULL, PRIMARY KEY (kind, value)) WITHOUT ROWID;
@@ -213,7 +214,7 @@ def _write_message(conn: sqlite3.Connection, msg: Message) -> None:
 
 
 def _write_batch(batch: WriteBatch, checked: bool) -> Any:
-    customer_cols = ("id", "name", "created_at", "version")
+    customer_cols = ("id", "name", "created_at", "merged_into", "version")
 
     def op(conn: sqlite3.Connection) -> None:
         for customer in batch.customers:
@@ -599,6 +600,7 @@ def _customer(conn: sqlite3.Connection, row: sqlite3.Row) -> Customer:
     idents = conn.execute("SELECT * FROM identities WHERE customer_id=? ORDER BY created_at, kind",
                           (row["id"],))
     return Customer(id=row["id"], name=row["name"], created_at=parse_ts(row["created_at"]),
+                    merged_into=row["merged_into"],
                     identities=tuple(_identity(i) for i in idents), version=row["version"])
 
 

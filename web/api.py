@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from inbox import auth
+from inbox import merge as merges
 from inbox.errors import ValidationError
 from inbox.model import ConversationFilter, utcnow
 from inbox.store import DEAD_LETTERS, FACETS
@@ -32,6 +33,8 @@ def setup(app: web.Application) -> None:
     r.add_post("/api/conversations/{id}/reply", reply)
     r.add_post("/api/conversations/{id}/tags", set_tags)
     r.add_get("/api/customers/{id}", get_customer)
+    r.add_post("/api/customers/{id}/merge", merge_customer)
+    r.add_post("/api/customers/{id}/merges/{merge}/undo", undo_merge)
     r.add_get("/api/reports/sla", sla_report)
     r.add_get("/api/search", search)
     r.add_get("/api/users", list_users)
@@ -170,7 +173,30 @@ async def get_customer(request: web.Request) -> web.Response:
     timeline = await runtime.store.customer_messages(customer.id, request.query.get("cursor"),
                                                      _limit(request))
     return json_response({"customer": customer, "conversations": convs.items,
-                          "timeline": timeline.items, "next_cursor": timeline.next_cursor})
+                          "timeline": timeline.items, "next_cursor": timeline.next_cursor,
+                          "merges": await merges.merges_of(runtime.store, customer.id)})
+
+
+@require("work")
+async def merge_customer(request: web.Request) -> web.Response:
+    """Merge another customer (id, email, phone or @handle) into this one."""
+    data = await _json(request)
+    other = data.get("customer")
+    if not isinstance(other, str) or not other.strip():
+        raise ValidationError({"customer": "give the id, email, phone or @handle of the "
+                                           "customer to merge into this one"})
+    store = request.app[RUNTIME].store
+    found = await merges.find_customer(store, other)
+    record = await merges.merge(store, request.match_info["id"], found.id,
+                                current_user(request))
+    return json_response({"merge": record}, status=201)
+
+
+@require("work")
+async def undo_merge(request: web.Request) -> web.Response:
+    record = await merges.undo(request.app[RUNTIME].store, request.match_info["id"],
+                               request.match_info["merge"], current_user(request))
+    return json_response({"merge": record})
 
 
 def report_range(request: web.Request) -> tuple[datetime, datetime]:

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from inbox import auth
 from inbox import config as cfg
+from inbox import merge as merges
 from inbox.errors import InboxError, QueryError, RateLimited
 from inbox.model import ConversationFilter, Status, User, utcnow
 from inbox.ratelimit import RateLimiter
@@ -33,6 +34,8 @@ def setup(app: web.Application) -> None:
     r.add_get("/conversations/{id}", conversation)
     r.add_post("/conversations/{id}/{action}", act)
     r.add_get("/customers/{id}", customer)
+    r.add_post("/customers/{id}/merge", merge_customer)
+    r.add_post("/customers/{id}/merges/{merge}/undo", undo_merge)
     r.add_get("/search", search)
     r.add_get("/reports", reports)
 
@@ -166,7 +169,34 @@ async def customer(request: web.Request) -> dict[str, Any]:
     convs = await runtime.service.conversations(ConversationFilter(customer_id=cust.id), None,
                                                 100)
     timeline = await runtime.store.customer_messages(cust.id, None, 100)
-    return {"customer": cust, "conversations": convs.items, "timeline": timeline.items}
+    return {"customer": cust, "conversations": convs.items, "timeline": timeline.items,
+            "merges": await merges.merges_of(runtime.store, cust.id),
+            "flash": request.query.get("flash")}
+
+
+@require("work")
+async def merge_customer(request: web.Request) -> web.Response:
+    form = await request.post()
+    store, cid = request.app[RUNTIME].store, request.match_info["id"]
+    try:
+        other = await merges.find_customer(store, str(form.get("customer", "")))
+        await merges.merge(store, cid, other.id, current_user(request))
+        flash = f"Merged {other.name or other.id} into this customer. You can undo it below."
+    except InboxError as exc:
+        flash = f"Not merged: {exc}"
+    raise web.HTTPSeeOther(f"/customers/{cid}?" + urlencode({"flash": flash}))
+
+
+@require("work")
+async def undo_merge(request: web.Request) -> web.Response:
+    cid = request.match_info["id"]
+    try:
+        await merges.undo(request.app[RUNTIME].store, cid, request.match_info["merge"],
+                          current_user(request))
+        flash = "Merge undone: the customers are separate again."
+    except InboxError as exc:
+        flash = f"Not undone: {exc}"
+    raise web.HTTPSeeOther(f"/customers/{cid}?" + urlencode({"flash": flash}))
 
 
 @require("search")

@@ -27,6 +27,7 @@ async def browser_page() -> AsyncIterator[Any]:
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = await browser.new_page()
+        page.set_default_timeout(10_000)
         try:
             yield page
         finally:
@@ -69,6 +70,17 @@ async def test_customer_form_then_agent_reply(web: Web, browser_page: Any,
     assert "Sorry Ann, fixed it." in await page.inner_text("section.thread")
     assert len(web.sender.sent) == 1
     await page.screenshot(path=str(tmp_path / "conversation.png"), full_page=True)
+
+    await web.client.post("/api/forms/contact", json={
+        "name": "Ann at work", "email": "ann@work.example", "message": "Same problem"})
+    await page.click("aside.side a >> nth=0")  # the customer of this conversation
+    await page.fill("input[name=customer]", "ann@work.example")
+    await page.click("button:has-text('Merge into this customer')")
+    assert "You can undo it below" in await page.inner_text(".flash")
+    assert "ann@work.example" in await page.inner_text("ul.idents")
+    await page.click("button:has-text('Undo')")
+    assert "separate again" in await page.inner_text(".flash")
+    assert "ann@work.example" not in await page.inner_text("ul.idents")
 
     await page.goto(f"{base}/search?q=" + "bill%20colour:red")
     assert "unknown field 'colour'" in await page.inner_text("pre.error")

@@ -393,3 +393,31 @@ async def test_reply_can_set_the_status(web: Web) -> None:
                                           "idempotency_key": "p1"}, headers=web.auth())
     assert ok.status == 201
     assert (await web.runtime.store.get_conversation(ref)).status == "pending"
+
+
+async def test_merge_and_undo_through_the_api(web: Web) -> None:
+    one = (await (await post_form(web, FORM)).json())["reference"]
+    two = (await (await post_form(web, {**FORM, "email": "ann.work@example.com",
+                                        "idempotency_key": "m2"})).json())["reference"]
+    first = (await web.runtime.store.get_conversation(one)).customer_id
+    second = (await web.runtime.store.get_conversation(two)).customer_id
+    url = f"/api/customers/{first}"
+    merged = await web.client.post(f"{url}/merge", json={"customer": "ann.work@example.com"},
+                                   headers=web.auth())
+    record = (await merged.json())["merge"]
+    assert merged.status == 201 and record["merged"] == second
+    detail = await (await web.client.get(url, headers=web.auth())).json()
+    assert {c["id"] for c in detail["conversations"]} == {one, two}
+    assert [m["id"] for m in detail["merges"]] == [record["id"]]
+    marketing = await auth.create_token(web.runtime.store, "mark@example.com")
+    denied = await web.client.post(f"{url}/merges/{record['id']}/undo",
+                                   headers=web.auth(marketing))
+    assert denied.status == 403
+    undone = await web.client.post(f"{url}/merges/{record['id']}/undo", headers=web.auth())
+    assert undone.status == 200 and (await undone.json())["merge"]["undone_at"]
+    again = await web.client.post(f"{url}/merges/{record['id']}/undo", headers=web.auth())
+    assert again.status == 409 and "already undone" in (await again.json())["error"]
+    missing = await web.client.post(f"{url}/merge", json={"customer": "nobody@example.com"},
+                                    headers=web.auth())
+    assert missing.status == 404
+    assert (await web.runtime.store.get_conversation(two)).customer_id == second

@@ -1,0 +1,174 @@
+"""Reversible, audited customer merges.
+
+A merge moves the identities, conversations and messages of one customer to another and
+records exactly what moved (kv collection `merges`, key "<survivor>/<merge id>"). Undo moves
+those back, together with whatever arrived since through the moved identities, so two people
+wrongly merged come apart as they were, with their new messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from inbox.audit import audit
+from inbox.errors import ConflictError, NotFound, Refused
+from inbox.model import (
+    Conversation,
+    ConversationFilter,
+    Customer,
+    Direction,
+    Message,
+    User,
+    new_id,
+    utcnow,
+)
+from inbox.store import Store, WriteBatch
+
+MERGES = "merges"
+PAGE = 500
+
+
+async def _conversations(store: Store, customer_id: str) -> list[Conversation]:
+    found: list[Conversation] = []
+    cursor = None
+    while True:
+        page = await store.list_conversations(ConversationFilter(customer_id=customer_id),
+                                              cursor, PAGE)
+        found.extend(page.items)
+        if (cursor := page.next_cursor) is None:
+            return found
+
+
+async def _messages(store: Store, customer_id: str) -> list[Message]:
+    found: list[Message] = []
+    cursor = None
+    while True:
+        page = await store.customer_messages(customer_id, cursor, PAGE)
+        found.extend(page.items)
+        if (cursor := page.next_cursor) is None:
+            return found
+
+
+async def _move(store: Store, customer: Customer, idents: list[Any],
+                convs: list[Conversation], msgs: list[Message], to: str,
+                merged_into: str | None) -> None:
+    """Point identities, conversations and messages at `to`; safe to repeat."""
+    await store.restore(WriteBatch(
+        identities=tuple(replace(i, customer_id=to) for i in idents),
+        messages=tuple(replace(m, customer_id=to) for m in msgs)))
+    pending = [c.id for c in convs]
+    for _ in range(5):  # agents may change a conversation meanwhile: reload and retry
+        current = await store.conversations_by_ids(pending)
+        moved = tuple(replace(c, customer_id=to, version=c.version + 1, updated_at=utcnow())
+                      for c in current.values() if c.customer_id != to)
+        try:
+            for start in range(0, len(moved), PAGE):
+                await store.write(WriteBatch(conversations=moved[start:start + PAGE]))
+            fresh = await store.get_customer(customer.id)
+            await store.write(WriteBatch(customers=(replace(
+                fresh, merged_into=merged_into, version=fresh.version + 1),)))
+            return
+        except ConflictError:
+            continue
+    raise ConflictError("the customers keep changing; try the merge again")
+
+
+async def merge(store: Store, survivor_id: str, other_id: str, actor: User) -> dict[str, Any]:
+    """Merge `other` into `survivor`; returns the merge record (its id undoes it)."""
+    if survivor_id == other_id:
+        raise Refused("a customer cannot be merged into itself")
+    survivor = await store.get_customer(survivor_id)
+    other = await store.get_customer(other_id)
+    for customer in (survivor, other):
+        if customer.merged_into:
+            raise Refused(f"customer {customer.id} is already merged into "
+                          f"{customer.merged_into}; undo that merge or pick that customer")
+    convs = await _conversations(store, other.id)
+    msgs = await _messages(store, other.id)
+    merge_id = new_id("g")
+    record = {
+        "id": merge_id, "survivor": survivor.id, "merged": other.id,
+        "at": utcnow().isoformat(), "by": actor.email,
+        "identities": [[i.kind, i.value] for i in other.identities],
+        "conversations": [c.id for c in convs], "messages": [m.id for m in msgs],
+        "undone_at": None,
+    }
+    await store.kv_put(MERGES, f"{survivor.id}/{merge_id}", record)  # first: undo can find it
+    await _move(store, other, list(other.identities), convs, msgs, survivor.id, survivor.id)
+    await audit(store, actor, "merge", f"{other.id} into {survivor.id} ({merge_id})")
+    return record
+
+
+async def undo(store: Store, survivor_id: str, merge_id: str, actor: User) -> dict[str, Any]:
+    """Separate a merged customer again, with what reached the survivor through its identities."""
+    key = f"{survivor_id}/{merge_id}"
+    record = await store.kv_get(MERGES, key)
+    if record is None:
+        raise NotFound(f"no merge {merge_id} on customer {survivor_id}")
+    if record["undone_at"]:
+        raise Refused(f"merge {merge_id} was already undone at {record['undone_at']}")
+    since = datetime.fromisoformat(record["at"])
+    survivor = await store.get_customer(survivor_id)
+    other = await store.get_customer(record["merged"])
+    keys = {(k, v) for k, v in record["identities"]}
+    idents = [i for i in survivor.identities if (i.kind, i.value) in keys]
+    values = {v.lower() for _, v in keys}
+    conv_ids = set(record["conversations"])
+    msgs = []
+    for msg in await _messages(store, survivor.id):
+        recorded = msg.id in set(record["messages"])
+        arrived = (msg.received_at >= since and msg.direction == Direction.INBOUND
+                   and bool(values & set(msg.author_keys)))  # written through a moved identity
+        if recorded or arrived:
+            msgs.append(msg)
+            if arrived:
+                conv_ids.add(msg.conversation_id)
+    convs = []
+    for conv in await _conversations(store, survivor.id):
+        if conv.id in record["conversations"]:
+            convs.append(conv)
+        elif conv.id in conv_ids and all(  # started through a moved identity, theirs alone
+                values & set(m.author_keys) for m in await store.conversation_messages(conv.id)
+                if m.direction == Direction.INBOUND):
+            convs.append(conv)
+    if other.merged_into != survivor.id:
+        raise ConflictError(f"customer {other.id} changed since the merge; reload")
+    await _move(store, other, idents, convs, msgs, other.id, None)
+    record = {**record, "undone_at": utcnow().isoformat(), "undone_by": actor.email}
+    await store.kv_put(MERGES, key, record)
+    await audit(store, actor, "unmerge", f"{other.id} from {survivor.id} ({merge_id})")
+    return record
+
+
+async def find_customer(store: Store, text: str) -> Customer:
+    """A customer by id, or by one of its identities (email, phone, @handle, X user id)."""
+    from inbox.identity import normalize_email, normalize_handle, normalize_phone
+
+    text = text.strip()
+    try:
+        return await store.get_customer(text)
+    except NotFound:
+        pass
+    candidates = [("email", normalize_email(text)), ("phone", normalize_phone(text)),
+                  ("x", text if text.isdigit() else None), ("x_handle", normalize_handle(text))]
+    refs = [(kind, value) for kind, value in candidates if value]
+    found = await store.identities(refs)
+    for ref in refs:
+        if ref in found:
+            return await store.get_customer(found[ref].customer_id)
+    raise NotFound(f"no customer with the id, address, phone or handle '{text}'")
+
+
+async def merges_of(store: Store, survivor_id: str) -> list[dict[str, Any]]:
+    """The merges into a customer, oldest first (undone ones included)."""
+    found: list[dict[str, Any]] = []
+    after = f"{survivor_id}/"
+    while rows := await store.kv_list(MERGES, after, 100):
+        for key, record in rows:
+            if not key.startswith(f"{survivor_id}/"):
+                return found
+            found.append(record)
+        after = rows[-1][0]
+    return found
