@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,6 +39,7 @@ def setup(app: web.Application) -> None:
     r.add_post("/api/customers/{id}/merges/{merge}/undo", undo_merge)
     r.add_get("/api/reports/sla", sla_report)
     r.add_get("/api/search", search)
+    r.add_get("/api/search/export.csv", export_csv)
     r.add_get("/api/users", list_users)
     r.add_get("/api/dead-letters", dead_letters)
     r.add_get("/api/connectors", connectors)
@@ -242,6 +245,47 @@ async def search(request: web.Request) -> web.Response:
     return json_response({"query": ql.to_text(node), "total": result.total,
                           "messages": result.messages, "next_cursor": result.next_cursor,
                           "facets": {k: [list(p) for p in v] for k, v in result.facets.items()}})
+
+
+CSV_COLUMNS = ("created_at", "channel", "direction", "author", "customer_id",
+               "conversation_id", "subject", "text", "sentiment", "sentiment_score", "lang")
+EXPORT_MAX = 100_000
+
+
+def csv_cell(value: Any) -> str:
+    """Text a spreadsheet shows as text: no formulas from customer input (CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@require("search")
+async def export_csv(request: web.Request) -> web.StreamResponse:
+    """Every message matching ?q= as CSV, streamed page by page (at most 100,000 rows)."""
+    node = parse_search(request)
+    store = request.app[RUNTIME].store
+    response = web.StreamResponse(headers={
+        "Content-Type": "text/csv; charset=utf-8",
+        "Content-Disposition": 'attachment; filename="inbox-search.csv"'})
+    await response.prepare(request)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    cursor, sent = None, 0
+    while sent < EXPORT_MAX:
+        page = await store.search(node, cursor, 500)
+        for m in page.messages:
+            writer.writerow([csv_cell(v) for v in (
+                m.created_at.isoformat(), m.channel, m.direction, m.author_label,
+                m.customer_id, m.conversation_id, m.subject, m.text, m.sentiment,
+                m.sentiment_score, m.lang)])
+        sent += len(page.messages)
+        await response.write(buffer.getvalue().encode())
+        buffer.seek(0)
+        buffer.truncate()
+        if (cursor := page.next_cursor) is None:
+            break
+    await response.write_eof()
+    return response
 
 
 @require("work")

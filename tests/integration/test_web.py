@@ -421,3 +421,22 @@ async def test_merge_and_undo_through_the_api(web: Web) -> None:
                                     headers=web.auth())
     assert missing.status == 404
     assert (await web.runtime.store.get_conversation(two)).customer_id == second
+
+
+async def test_search_results_export_as_csv_without_formulas(web: Web) -> None:
+    import csv
+
+    await post_form(web, {**FORM, "message": "=HYPERLINK(\"http://evil\") bill",
+                          "idempotency_key": "c1"})
+    await post_form(web, {**FORM, "message": "second bill, with, commas\nand lines",
+                          "idempotency_key": "c2"})
+    resp = await web.client.get("/api/search/export.csv", params={"q": "bill"},
+                                headers=web.auth())
+    assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(await resp.text())))
+    assert [r["text"] for r in rows] == ["second bill, with, commas\nand lines",
+                                         "'=HYPERLINK(\"http://evil\") bill"]
+    assert rows[0]["channel"] == "webform" and rows[0]["author"] == "Ann Example"
+    bad = await web.client.get("/api/search/export.csv", params={"q": "("},
+                               headers=web.auth())
+    assert bad.status == 400
