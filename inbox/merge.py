@@ -24,9 +24,8 @@ from inbox.model import (
     new_id,
     utcnow,
 )
-from inbox.store import Store, WriteBatch
+from inbox.store import MERGES, Store, WriteBatch
 
-MERGES = "merges"
 PAGE = 500
 
 

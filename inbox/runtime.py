@@ -113,6 +113,8 @@ class Runtime:
         self._scheduler = AsyncIOScheduler(timezone="UTC")
         self._scheduler.add_job(self._retry_replies, "interval", seconds=60,
                                 id="retry-replies", coalesce=True, max_instances=1)
+        self._scheduler.add_job(self._sweep_sla, "interval", seconds=60, id="sla-sweep",
+                                coalesce=True, max_instances=1)
         self._scheduler.start()
 
     async def _run(self, connector: Connector) -> None:
@@ -128,6 +130,12 @@ class Runtime:
             await self.service.retry_failed()
         except InboxError as exc:
             log.warning("reply retry failed", extra={"error": str(exc)})
+
+    async def _sweep_sla(self) -> None:
+        try:
+            await self.service.sweep_sla()
+        except InboxError as exc:
+            log.warning("SLA sweep failed", extra={"error": str(exc)})
 
     async def poll_once(self, channel: str | None = None) -> dict[str, IngestResult]:
         """Poll every (or one channel's) connector once."""

@@ -36,7 +36,7 @@ from inbox.model import (
 )
 from inbox.ports import Outbound, Sender
 from inbox.sla import SlaPolicy
-from inbox.store import IDEMPOTENCY, Store, WriteBatch
+from inbox.store import IDEMPOTENCY, SLA_ALERTS, Store, WriteBatch
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 20_000
@@ -217,6 +217,26 @@ class InboxService:
         self.events.publish(Event("message.delivery", msg.conversation_id, msg.id,
                                   {"delivery": delivery}))
         return sent
+
+    async def sweep_sla(self, now: datetime | None = None, limit: int = 500) -> dict[str, int]:
+        """Alert once when a running clock turns at risk and once when it breaches."""
+        now = now or utcnow()
+        counts = {"at_risk": 0, "breached": 0}
+        page = await self.store.list_conversations(ConversationFilter(order="due"), None, limit)
+        for conv in page.items:
+            state = self.sla.state(conv, now)
+            if state not in counts or conv.due_at is None:
+                continue
+            key = f"{conv.id}|{conv.due_at.isoformat()}|{state}"
+            if await self.store.kv_put_new(SLA_ALERTS, key, {"at": now.isoformat()}):
+                counts[state] += 1
+                self.events.publish(Event(f"sla.{state}", conv.id, None, {
+                    "due_at": conv.due_at.isoformat(), "assignee": conv.assignee,
+                    "channel": conv.channel}))
+                log.warning("response deadline %s", "breached" if state == "breached"
+                            else "at risk", extra={"conversation": conv.id,
+                                                   "due_at": conv.due_at.isoformat()})
+        return counts
 
     async def retry_failed(self, limit: int = 50, max_attempts: int = 8) -> int:
         """Send again what failed for a retryable reason; returns how many were tried."""

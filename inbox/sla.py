@@ -85,6 +85,19 @@ class SlaPolicy:
             return business_time_between(start, end, self.calendar).total_seconds()
         return max(0.0, (end - start).total_seconds())
 
+    def state(self, conv: Conversation, now: datetime) -> str | None:
+        """ok | at_risk | breached for a running clock; None when nothing is awaited."""
+        if conv.due_at is None:
+            return None
+        if now >= conv.due_at:
+            return "breached"
+        target = self.targets.get(conv.channel)
+        started = conv.awaiting_since or conv.created_at
+        if target is not None and self.elapsed(conv.channel, started, now) >= \
+                self.at_risk * target.duration.total_seconds():
+            return "at_risk"
+        return "ok"
+
     def first_response(self, conv: Conversation, at: datetime) -> Conversation:
         """The conversation answered at `at`: first-response figures set once, clock stopped."""
         if conv.first_response_at is None:

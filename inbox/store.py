@@ -27,7 +27,10 @@ CURSORS = "cursors"  # key: connector stream name ("email:support", "x:mentions"
 DEAD_LETTERS = "dead_letters"  # key: time-sortable id
 AUDIT = "audit"  # key: time-sortable id
 IDEMPOTENCY = "idempotency"  # key: scope + client key
-COLLECTIONS = (USERS, TOKENS, SESSIONS, CURSORS, DEAD_LETTERS, AUDIT, IDEMPOTENCY)
+MERGES = "merges"  # key: survivor customer id + "/" + merge id
+SLA_ALERTS = "sla_alerts"  # key: conversation id, deadline and state (each alert once)
+COLLECTIONS = (USERS, TOKENS, SESSIONS, CURSORS, DEAD_LETTERS, AUDIT, IDEMPOTENCY, MERGES,
+               SLA_ALERTS)
 
 EXPORT_KINDS = ("customers", "identities", "conversations", "messages", "thread_keys")
 FACETS = ("channel", "sentiment", "lang")

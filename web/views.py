@@ -114,7 +114,10 @@ async def inbox(request: web.Request) -> dict[str, Any]:
     params = {k: v for k, v in q.items() if k != "cursor"}
     more = ("/inbox?" + urlencode({**params, "cursor": page.next_cursor})
             if page.next_cursor else None)
+    now = utcnow()
+    states = {c.id: runtime.sla.state(c, now) for c in page.items}
     return {"page": page, "customers": customers, "status": status, "filters": q,
+            "states": states,
             "statuses": list(Status), "more": more, "users": await _users(request)}
 
 

@@ -3,7 +3,7 @@
   if (!window.EventSource) return;
   var source = new EventSource("/api/events");
   var shown = false;
-  ["message.created", "conversation.updated", "message.delivery"].forEach(function (kind) {
+  ["message.created", "conversation.updated", "message.delivery", "sla.at_risk", "sla.breached"].forEach(function (kind) {
     source.addEventListener(kind, function () {
       if (shown) return;
       shown = true;

@@ -1,0 +1,109 @@
+"""Business calendars, targets, clock states and the breach sweep."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from inbox.errors import ConfigError
+from inbox.events import EventBus
+from inbox.service import InboxService
+from inbox.sla import (
+    Calendar,
+    SlaPolicy,
+    add_business_time,
+    business_time_between,
+    parse_duration,
+    policy_from_config,
+)
+from inbox.store import WriteBatch
+from search.sqlite import SqliteStore
+from tests.factories import conversation, customer
+
+LONDON = policy_from_config({"timezone": "Europe/London", "country": "GB",
+                             "targets": {"email": "4h"}})
+
+
+def utc(day: int, hour: int, minute: int = 0, month: int = 12) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=UTC)
+
+
+def test_business_time_skips_nights_weekends_and_holidays() -> None:
+    cal = LONDON.calendar
+    # Thursday 24 Dec 2026 16:00 London (UTC in winter): 1 h left that day, then Christmas
+    # (Fri 25), the weekend and Boxing Day substitute (Mon 28) are closed: Tue 29 at 12:00.
+    assert add_business_time(utc(24, 16), timedelta(hours=4), cal) == utc(29, 12)
+    assert business_time_between(utc(24, 16), utc(29, 12), cal) == timedelta(hours=4)
+    # before opening: the clock starts at 09:00
+    assert add_business_time(utc(1, 6), timedelta(minutes=30), cal) == utc(1, 9, 30)
+
+
+def test_summer_time_is_local_time() -> None:
+    cal = Calendar("Europe/London")
+    # 1 July 2026: 09:00 London is 08:00 UTC
+    assert add_business_time(utc(1, 7, month=7), timedelta(hours=1), cal) == utc(1, 9,
+                                                                                   month=7)
+
+
+def test_due_explains_itself_and_social_runs_round_the_clock() -> None:
+    due, basis = LONDON.due("email", utc(4, 16))  # Friday 16:00
+    assert due == utc(7, 12)  # 1 h Friday + 3 h Monday
+    assert "business hours" in basis and "Europe/London" in basis and "GB" in basis
+    x_due, x_basis = LONDON.due("x", utc(5, 23))  # Saturday night
+    assert x_due == utc(6, 0) and "24/7" in x_basis
+    assert LONDON.due("fax", utc(5, 1)) is None
+
+
+def test_clock_states_and_first_response_figures() -> None:
+    conv = replace(conversation("v1", "c1", "email"), awaiting_since=utc(7, 9),
+                   due_at=utc(7, 13))
+    assert LONDON.state(conv, utc(7, 10)) == "ok"
+    assert LONDON.state(conv, utc(7, 12, 1)) == "at_risk"  # 3 of 4 hours gone
+    assert LONDON.state(conv, utc(7, 13)) == "breached"
+    answered = LONDON.first_response(conv, utc(7, 14))
+    assert answered.first_response_seconds == 5 * 3600 and answered.first_response_breached
+    assert answered.due_at is None and LONDON.state(answered, utc(8, 9)) is None
+    again = LONDON.first_response(replace(answered, awaiting_since=utc(8, 9)), utc(8, 10))
+    assert again.first_response_seconds == 5 * 3600  # the first response is kept
+
+
+@pytest.mark.parametrize(("section", "key"), [
+    ({"timezone": "Mars/Olympus"}, "sla.timezone"),
+    ({"country": "XX"}, "sla.country"),
+    ({"hours": {"mon": ["9-5"]}}, "sla.hours.mon"),
+    ({"hours": {"funday": ["09:00-17:00"]}}, "sla.hours.funday"),
+    ({"hours": {"tue": ["17:00-09:00"]}}, "sla.hours.tue"),
+    ({"targets": {"email": "soon"}}, "sla.targets.email"),
+])
+def test_config_errors_name_the_key(section: dict[str, object], key: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        policy_from_config(section)
+    assert err.value.key == key
+
+
+def test_durations_and_extra_holidays() -> None:
+    assert parse_duration("k", "1d 2h 30m") == timedelta(days=1, hours=2, minutes=30)
+    policy = policy_from_config({"holidays": ["2026-12-07"]})
+    assert policy.calendar.is_holiday(date(2026, 12, 7))
+    assert isinstance(policy, SlaPolicy)
+
+
+async def test_sweep_alerts_once_per_state(sqlite_store: SqliteStore) -> None:
+    events = EventBus()
+    service = InboxService(sqlite_store, events, sla=LONDON)
+    convs = (replace(conversation("late", "c1", "email"), awaiting_since=utc(7, 9),
+                     due_at=utc(7, 13)),
+             replace(conversation("soon", "c1", "email"), awaiting_since=utc(7, 9),
+                     due_at=utc(7, 16)),
+             replace(conversation("fine", "c1", "email"), awaiting_since=utc(7, 14),
+                     due_at=utc(8, 10)))
+    await sqlite_store.write(WriteBatch(customers=(customer("c1"),), conversations=convs))
+    async with events.subscribe() as queue:
+        assert await service.sweep_sla(utc(7, 15)) == {"at_risk": 1, "breached": 1}
+        assert await service.sweep_sla(utc(7, 15, 5)) == {"at_risk": 0, "breached": 0}
+        kinds = {(e.kind, e.conversation_id) for e in [queue.get_nowait(), queue.get_nowait()]}
+        assert queue.empty()
+    assert kinds == {("sla.breached", "late"), ("sla.at_risk", "soon")}
+    assert (await service.sweep_sla(utc(7, 16)))["breached"] == 1  # "soon" breaches later
