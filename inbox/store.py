@@ -118,6 +118,16 @@ class Store(Protocol):
         care conversations created in [since, until): one row for all, then per channel,
         agent and day. Computed by the store (SQL / aggregations)."""
 
+    async def volume(self, query: QueryNode | None, interval: str = "day"
+                     ) -> list[tuple[str, int]]:
+        """Matching messages per UTC day, week (from Monday) or month, first to last match,
+        empty buckets included: (bucket start "YYYY-MM-DD", count)."""
+
+    async def trending(self, query: QueryNode | None, size: int = 10
+                       ) -> list[tuple[str, float]]:
+        """Words unusually frequent in (a recent sample of) the matching messages compared
+        with all messages, best first; only words in at least 3 matching messages."""
+
     async def pending_outbound(self, limit: int) -> tuple[Message, ...]:
         """Outbound messages whose delivery is pending or failed (for the sender to retry)."""
 

@@ -6,7 +6,7 @@ import base64
 import json
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -92,6 +92,8 @@ CREATE TRIGGER messages_au AFTER UPDATE OF text, subject ON messages BEGIN
     INSERT INTO messages_fts (rowid, text, subject)
     VALUES (new.rowid, fold(new.text), fold(new.subject));
 END;
+CREATE VIRTUAL TABLE messages_vocab USING fts5vocab (messages_fts, 'row');
+CREATE VIRTUAL TABLE messages_words USING fts5vocab (messages_fts, 'instance');
 CREATE TABLE thread_keys (key TEXT PRIMARY KEY, conversation_id TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE kv (
     collection TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
@@ -267,6 +269,31 @@ def compile_query(node: QueryNode) -> tuple[str, list[Any]]:
 
 
 PERCENTILES = (0.5, 0.9, 0.95)
+TREND_SAMPLE = 2000  # the most recent matches, as Elasticsearch's sampler does
+
+
+def jlh(fg: float, bg: float) -> float:
+    """How much more often a word occurs in the matches than overall (Elasticsearch's JLH)."""
+    return (fg - bg) * (fg / bg) if fg > bg > 0 else 0.0
+
+
+def fill_buckets(counts: list[tuple[str, int]], interval: str) -> list[tuple[str, int]]:
+    """Empty buckets between the first and the last, as a date histogram has them."""
+    if not counts:
+        return []
+    found = dict(counts)
+    day = date.fromisoformat(counts[0][0])
+    last = date.fromisoformat(counts[-1][0])
+    out = []
+    while day <= last:
+        out.append((day.isoformat(), found.get(day.isoformat(), 0)))
+        if interval == "day":
+            day += timedelta(days=1)
+        elif interval == "week":
+            day += timedelta(days=7)
+        else:
+            day = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return out
 
 
 def interpolate(values: Mapping[int, float], n: int, p: float) -> float | None:
@@ -513,6 +540,45 @@ class SqliteStore:
                     ps = [interpolate(near.get(k, {}), sizes.get(k, 0), p) for p in PERCENTILES]
                     rows.append(SlaRow(group, str(k), total, answered, met or 0, *ps))
             return tuple(rows)
+
+        return await self._db.read(op)
+
+    async def volume(self, query: QueryNode | None, interval: str = "day"
+                     ) -> list[tuple[str, int]]:
+        bucket = {"day": "date(m.created_at)",
+                  "week": "date(m.created_at, '-6 days', 'weekday 1')",
+                  "month": "strftime('%Y-%m-01', m.created_at)"}.get(interval)
+        if bucket is None:
+            raise QueryError(f"unknown interval '{interval}' (known: day, week, month)", 0)
+        where, params = compile_query(query) if query is not None else ("1", [])
+        sql = (f"SELECT {bucket} AS b, count(*) FROM messages m JOIN conversations c "
+               f"ON c.id = m.conversation_id WHERE ({where}) GROUP BY b ORDER BY b")
+
+        def op(conn: sqlite3.Connection) -> list[tuple[str, int]]:
+            return [(str(r[0]), int(r[1])) for r in conn.execute(sql, params)]
+
+        return fill_buckets(await self._db.read(op), interval)
+
+    async def trending(self, query: QueryNode | None, size: int = 10
+                       ) -> list[tuple[str, float]]:
+        where, params = compile_query(query) if query is not None else ("1", [])
+        sample = (f"SELECT m.rowid FROM messages m JOIN conversations c ON "
+                  f"c.id = m.conversation_id WHERE ({where}) "
+                  f"ORDER BY m.created_at DESC LIMIT {TREND_SAMPLE}")
+
+        def op(conn: sqlite3.Connection) -> list[tuple[str, float]]:
+            fg_n = conn.execute(f"SELECT count(*) FROM ({sample})", params).fetchone()[0]
+            bg_n = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+            if not fg_n or not bg_n:
+                return []
+            rows = conn.execute(
+                f"WITH fg AS (SELECT term, count(DISTINCT doc) AS n FROM messages_words "
+                f"WHERE doc IN ({sample}) GROUP BY term HAVING n >= 3) "
+                f"SELECT fg.term, fg.n, v.doc FROM fg JOIN messages_vocab v USING (term)",
+                params)
+            scored = [(term, jlh(n / fg_n, bg / bg_n)) for term, n, bg in rows]
+            scored = [(t, score) for t, score in scored if score > 0]
+            return sorted(scored, key=lambda p: (-p[1], p[0]))[:size]
 
         return await self._db.read(op)
 

@@ -40,6 +40,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/reports/sla", sla_report)
     r.add_get("/api/search", search)
     r.add_get("/api/search/export.csv", export_csv)
+    r.add_get("/api/voc", voice_of_customer)
     r.add_get("/api/users", list_users)
     r.add_get("/api/dead-letters", dead_letters)
     r.add_get("/api/connectors", connectors)
@@ -245,6 +246,32 @@ async def search(request: web.Request) -> web.Response:
     return json_response({"query": ql.to_text(node), "total": result.total,
                           "messages": result.messages, "next_cursor": result.next_cursor,
                           "facets": {k: [list(p) for p in v] for k, v in result.facets.items()}})
+
+
+INTERVALS = ("day", "week", "month")
+
+
+def interval(request: web.Request) -> str:
+    value = request.query.get("interval", "day")
+    if value not in INTERVALS:
+        raise ValidationError({"interval": f"must be one of {', '.join(INTERVALS)}"})
+    return value
+
+
+async def voc_data(request: web.Request) -> dict[str, Any]:
+    """Volume over time, trending words and facets of the messages matching ?q=."""
+    node = parse_search(request)
+    store = request.app[RUNTIME].store
+    result = await store.search(node, None, 20, FACETS)
+    return {"query": ql.to_text(node), "total": result.total, "messages": result.messages,
+            "facets": {k: [list(p) for p in v] for k, v in result.facets.items()},
+            "volume": [list(b) for b in await store.volume(node, interval(request))],
+            "trending": [list(t) for t in await store.trending(node, 15)]}
+
+
+@require("search")
+async def voice_of_customer(request: web.Request) -> web.Response:
+    return json_response(await voc_data(request))
 
 
 CSV_COLUMNS = ("created_at", "channel", "direction", "author", "customer_id",

@@ -17,9 +17,9 @@ from inbox.model import ConversationFilter, Status, User, utcnow
 from inbox.ratelimit import RateLimiter
 from inbox.store import FACETS
 from search import query as ql
-from web.api import report_range, resolve_assignee
+from web.api import interval, report_range, resolve_assignee, voc_data
 from web.app import SESSION_COOKIE, current_user, require
-from web.keys import CSRF, RUNTIME
+from web.keys import CSRF, RUNTIME, USER
 from web.render import page, render
 
 
@@ -38,14 +38,21 @@ def setup(app: web.Application) -> None:
     r.add_post("/customers/{id}/merges/{merge}/undo", undo_merge)
     r.add_get("/search", search)
     r.add_get("/reports", reports)
+    r.add_get("/voc", voc)
+    r.add_get("/voc/volume.svg", volume_chart)
 
 
 def when(value: datetime | None) -> str:
     return "" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def start_page(user: User | None) -> str:
+    """Where a role starts: marketing in the voice of the customer, everyone else the inbox."""
+    return "/voc" if user is not None and user.role == "marketing" else "/inbox"
+
+
 async def home(request: web.Request) -> web.Response:
-    raise web.HTTPSeeOther("/inbox")
+    raise web.HTTPSeeOther(start_page(request[USER]))
 
 
 def _safe_next(target: str | None) -> str:
@@ -77,7 +84,7 @@ async def login(request: web.Request) -> web.Response:
             "login.html", request, {"next": target, "error": "Wrong email or password."},
             status=401)
     sid, _ = await auth.create_session(runtime.store, user)
-    response = web.HTTPSeeOther(target)
+    response = web.HTTPSeeOther(start_page(user) if target == "/inbox" else target)
     secure = str(cfg.get(runtime.config, "web.public_url") or "").startswith("https://")
     response.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="Lax", secure=secure,
                         max_age=int(auth.SESSION_TTL.total_seconds()), path="/")
@@ -240,3 +247,33 @@ def hours(seconds: float | None) -> str:
         return "—"
     minutes = int(seconds // 60)
     return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+
+
+@require("search")
+@page("voc.html")
+async def voc(request: web.Request) -> dict[str, Any]:
+    text = request.query.get("q", "")
+    try:
+        data = await voc_data(request)
+    except QueryError as exc:
+        return {"q": text, "error": exc, "data": None, "interval": "day"}
+    return {"q": text, "error": None, "data": data,
+            "interval": request.query.get("interval", "day")}
+
+
+@require("search")
+async def volume_chart(request: web.Request) -> web.Response:
+    """The volume over time as an SVG bar chart (pygal), shown through an <img>."""
+    import pygal
+
+    node = ql.resolve_me(ql.parse(request.query.get("q", "")), current_user(request).id)
+    buckets = await request.app[RUNTIME].store.volume(node, interval(request))
+    chart = pygal.Bar(width=900, height=260, show_legend=False, js=[],
+                      x_label_rotation=45, show_minor_x_labels=False, margin=10)
+    chart.x_labels = [label for label, _ in buckets]
+    chart.x_labels_major = [label for i, (label, _) in enumerate(buckets)
+                            if i % max(1, len(buckets) // 12) == 0]
+    chart.add("messages", [count for _, count in buckets])
+    return web.Response(body=chart.render(), content_type="image/svg+xml", headers={
+        # an image: no scripts at all; pygal styles itself inline
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})

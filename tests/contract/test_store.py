@@ -350,3 +350,35 @@ async def test_bulk_ingest_writes_are_exact_by_id_at_once(store: Store) -> None:
     assert (await store.get_conversation("v1")).id == "v1"
     assert await store.thread_keys(["mid:bulk1"]) == {"mid:bulk1": "v1"}
     assert list(await store.identities([("email", "bulk@x.com")])) == [("email", "bulk@x.com")]
+
+
+async def test_volume_by_day_week_and_month(store: Store) -> None:
+    await seed_corpus(store)
+    days = await store.volume(None, "day")
+    assert days[0] == ("2026-11-02", 1) and days[1] == ("2026-11-03", 1)
+    assert days[2] == ("2026-11-04", 0) and days[-1] == ("2026-11-21", 1)
+    assert len(days) == 20 and sum(n for _, n in days) == 9
+    weeks = await store.volume(parse("channel:x"), "week")
+    assert weeks == [("2026-11-02", 1), ("2026-11-09", 1), ("2026-11-16", 1)]
+    assert await store.volume(None, "month") == [("2026-11-01", 9)]
+    assert await store.volume(parse("nothingmatches"), "day") == []
+
+
+async def test_trending_words_stand_out_against_everything(store: Store) -> None:
+    words = ["billing", "router", "contract", "upgrade", "signal", "invoice", "porting"]
+    msgs = [message(f"b{i}", "v1", "c1", f"question about {words[i % 7]} and {words[i % 5]}",
+                    at(1 + i % 20)) for i in range(40)]
+    msgs += [message(f"x{i}", "v2", "c1", f"total blackout in town {words[i]}" if i < 5
+                     else "question about billing", at(21, i), channel="x") for i in range(6)]
+    await store.write(WriteBatch(customers=(customer("c1"),),
+                                 conversations=(conversation("v1", "c1"),
+                                                conversation("v2", "c1", "x")),
+                                 messages=tuple(msgs)))
+    top = [word for word, _ in await store.trending(parse("channel:x"), 3)]
+    assert top[0] in ("blackout", "town", "total")
+    assert {"blackout", "town", "total"} <= set(await _words(store))
+    assert "question" not in top and "billing" not in top
+
+
+async def _words(store: Store) -> list[str]:
+    return [word for word, _ in await store.trending(parse("channel:x"), 10)]

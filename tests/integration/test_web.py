@@ -371,13 +371,21 @@ async def test_every_page_renders_the_demo_month(tmp_path: Path) -> None:
         by_channel = {c.channel: c for c in convs}
         assert set(by_channel) == {"email", "x", "webform"}
         paths = ["/inbox", "/inbox?status=listening", "/inbox?order=due", "/reports",
-                 "/search?q=refund", "/search?q=channel:x%20sentiment:negative"]
+                 "/search?q=refund", "/search?q=channel:x%20sentiment:negative",
+                 "/voc", "/voc?q=channel:x&interval=week", "/voc?q=colour:red"]
         for conv in by_channel.values():
             paths += [f"/conversations/{conv.id}", f"/customers/{conv.customer_id}"]
         for path in paths:
             resp = await web.client.get(path)
             assert resp.status == 200, path
             assert "Traceback" not in await resp.text()
+        chart = await web.client.get("/voc/volume.svg?q=sentiment:negative&interval=day")
+        svg = await chart.text()
+        assert chart.headers["Content-Type"] == "image/svg+xml" and "<svg" in svg
+        policy = chart.headers["Content-Security-Policy"]  # pygal's own script never runs
+        assert policy.startswith("default-src 'none'") and "script-src" not in policy
+        voc = await (await web.client.get("/api/voc", params={"q": "channel:email"})).json()
+        assert voc["total"] > 0 and len(voc["volume"]) >= 4 and voc["trending"]
         found = await web.runtime.store.search(parse("channel:x"), None, 200)
         dm = next(m for m in found.messages if m.meta.get("kind") == "dm")
         page = await (await web.client.get(f"/conversations/{dm.conversation_id}")).text()
@@ -440,3 +448,12 @@ async def test_search_results_export_as_csv_without_formulas(web: Web) -> None:
     bad = await web.client.get("/api/search/export.csv", params={"q": "("},
                                headers=web.auth())
     assert bad.status == 400
+
+
+async def test_marketing_starts_in_the_voice_of_the_customer(web: Web) -> None:
+    resp = await web.client.post("/login", data={"email": "mark@example.com",
+                                                  "password": "correct horse battery"},
+                                 allow_redirects=False)
+    assert resp.headers["Location"] == "/voc"
+    page = await (await web.client.get("/")).text()
+    assert "Voice of the customer" in page and 'href="/inbox?status=open"' not in page
