@@ -19,6 +19,7 @@ from inbox.store import FACETS
 from search import query as ql
 from web.api import interval, report_range, resolve_assignee, voc_data
 from web.app import SESSION_COOKIE, current_user, require
+from web.charts import bar_chart
 from web.keys import CSRF, RUNTIME, USER
 from web.render import page, render
 
@@ -264,16 +265,8 @@ async def voc(request: web.Request) -> dict[str, Any]:
 @require("search")
 async def volume_chart(request: web.Request) -> web.Response:
     """The volume over time as an SVG bar chart (pygal), shown through an <img>."""
-    import pygal
-
     node = ql.resolve_me(ql.parse(request.query.get("q", "")), current_user(request).id)
     buckets = await request.app[RUNTIME].store.volume(node, interval(request))
-    chart = pygal.Bar(width=900, height=260, show_legend=False, js=[],
-                      x_label_rotation=45, show_minor_x_labels=False, margin=10)
-    chart.x_labels = [label for label, _ in buckets]
-    chart.x_labels_major = [label for i, (label, _) in enumerate(buckets)
-                            if i % max(1, len(buckets) // 12) == 0]
-    chart.add("messages", [count for _, count in buckets])
-    return web.Response(body=chart.render(), content_type="image/svg+xml", headers={
+    return web.Response(body=bar_chart(buckets), content_type="image/svg+xml", headers={
         # an image: no scripts at all; pygal styles itself inline
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
