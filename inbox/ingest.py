@@ -16,6 +16,7 @@ from inbox.events import EventBus
 from inbox.model import (
     STRONG_KINDS,
     Conversation,
+    ConversationFilter,
     Customer,
     Direction,
     Event,
@@ -35,6 +36,7 @@ from inbox.store import Store, WriteBatch
 
 log = logging.getLogger(__name__)
 REOPEN_WINDOW = timedelta(days=7)  # a resolved thread answered within this window reopens
+REPEAT_WINDOW = timedelta(days=7)  # a new conversation this soon after another is a repeat
 
 
 @dataclass
@@ -163,7 +165,7 @@ class Ingestor:
     async def _add(self, plan: _Plan, mid: str, inbound: Inbound) -> None:
         refs = self._refs(plan, inbound)
         customer_id = await self._customer(plan, refs, inbound)
-        conversation = self._thread(plan, inbound, customer_id)
+        conversation = await self._thread(plan, inbound, customer_id)
         found = self.enrich(inbound.text, inbound.lang)
         now = self.clock()
         msg = Message(
@@ -218,7 +220,7 @@ class Ingestor:
                 pass
         return frozenset(kinds)
 
-    def _thread(self, plan: _Plan, inbound: Inbound, customer_id: str) -> Conversation:
+    async def _thread(self, plan: _Plan, inbound: Inbound, customer_id: str) -> Conversation:
         conv = None
         for key in (*inbound.parent_keys, *inbound.thread_keys):
             conv_id = (key.removeprefix("conv:") if key.startswith("conv:")
@@ -239,8 +241,25 @@ class Ingestor:
             updated_at=now, last_message_at=created,
             subject=inbound.subject or preview(inbound.text), message_count=0,
         )
+        if not inbound.listening and not inbound.automated:
+            previous = await self._previous(plan, customer_id, created)
+            if previous is not None:
+                conv = replace(conv, previous_id=previous.id,
+                               switched_channel=previous.channel != conv.channel)
         plan.conversations[conv.id] = conv
         return conv
+
+    async def _previous(self, plan: _Plan, customer_id: str, created: datetime
+                        ) -> Conversation | None:
+        """The customer's latest care conversation, if this contact repeats it."""
+        candidates = [c for c in plan.conversations.values() if c.customer_id == customer_id]
+        if customer_id not in plan.customers:  # a known customer: ask the store too
+            page = await self.store.list_conversations(
+                ConversationFilter(customer_id=customer_id), None, 5)
+            candidates.extend(page.items)
+        care = [c for c in candidates if c.status != Status.LISTENING
+                and c.created_at <= created <= c.last_message_at + REPEAT_WINDOW]
+        return max(care, key=lambda c: c.last_message_at, default=None)
 
     def _starts_new(self, conv: Conversation, inbound: Inbound) -> bool:
         """A reply to a thread resolved long ago starts a fresh conversation."""

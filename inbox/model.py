@@ -181,6 +181,9 @@ class Conversation:
     due_basis: str | None = None  # how due_at was computed, for humans
     first_response_seconds: float | None = None  # in the policy's time (business or 24/7)
     first_response_breached: bool | None = None  # answered after the deadline
+    previous_id: str | None = None  # the customer's previous conversation, if this one
+    # started within the repeat-contact window of it (a repeat contact, any channel)
+    switched_channel: bool | None = None  # that previous conversation was on another channel
     version: int = 1
 
 
@@ -221,10 +224,16 @@ class SlaRow:
     p50: float | None = None  # seconds, in the policy's time
     p90: float | None = None
     p95: float | None = None
+    repeat: int = 0  # conversations that repeat a recent one of the same customer
+    switched: int = 0  # ... and came on another channel than that one
 
     @property
     def compliance(self) -> float | None:
         return None if not self.answered else self.met / self.answered
+
+    @property
+    def repeat_rate(self) -> float | None:
+        return None if not self.conversations else self.repeat / self.conversations
 
 
 @dataclass(frozen=True, slots=True)

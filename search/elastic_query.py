@@ -151,6 +151,8 @@ def _sla_metrics() -> dict[str, Any]:
     return {
         "answered": {"value_count": {"field": "first_response_seconds"}},
         "met": {"filter": {"term": {"first_response_breached": False}}},
+        "repeat": {"filter": {"exists": {"field": "previous_id"}}},
+        "switched": {"filter": {"term": {"switched_channel": True}}},
         "seconds": {"percentiles": {"field": "first_response_seconds",
                                     "percents": list(SLA_PERCENTS)}},
     }
@@ -207,7 +209,11 @@ def sla_rows(aggregations: Mapping[str, Any]) -> tuple[tuple[SlaRow, ...], list[
             values = _percentiles(bucket["seconds"]) if answered else {}
             found.append(SlaRow(group, _sla_key(group, bucket), total, answered,
                                 int(bucket["met"]["doc_count"]),
-                                *(values.get(p) for p in SLA_PERCENTS)))
+                                p50=values.get(SLA_PERCENTS[0]),
+                                p90=values.get(SLA_PERCENTS[1]),
+                                p95=values.get(SLA_PERCENTS[2]),
+                                repeat=int(bucket["repeat"]["doc_count"]),
+                                switched=int(bucket["switched"]["doc_count"])))
         rows.extend(sorted(found, key=lambda r: r.key))
     return tuple(rows), truncated
 

@@ -51,7 +51,7 @@ CREATE TABLE conversations (
     subject TEXT, assignee TEXT, tags TEXT NOT NULL, priority TEXT NOT NULL,
     message_count INTEGER NOT NULL, awaiting_since TEXT, first_response_at TEXT, due_at TEXT,
     due_basis TEXT, first_response_seconds REAL, first_response_breached INTEGER,
-    version INTEGER NOT NULL);
+    previous_id TEXT, switched_channel INTEGER, version INTEGER NOT NULL);
 CREATE INDEX conversations_recent ON conversations (last_message_at DESC, id DESC);
 CREATE INDEX conversations_status ON conversations (status, last_message_at DESC, id DESC);
 CREATE INDEX conversations_assignee ON conversations (assignee, last_message_at DESC, id DESC);
@@ -104,7 +104,7 @@ CONVERSATION_COLUMNS = (
     "id", "customer_id", "channel", "status", "created_at", "updated_at", "last_message_at",
     "subject", "assignee", "tags", "priority", "message_count", "awaiting_since",
     "first_response_at", "due_at", "due_basis", "first_response_seconds",
-    "first_response_breached", "version",
+    "first_response_breached", "previous_id", "switched_channel", "version",
 )
 MESSAGE_COLUMNS = (
     "id", "conversation_id", "channel", "external_id", "direction", "text", "created_at",
@@ -112,6 +112,7 @@ MESSAGE_COLUMNS = (
     "lang", "sentiment", "sentiment_score", "automated", "revision", "agent", "delivery",
     "attachments", "meta",
 )
+_BOOL_FIELDS = frozenset({"automated", "first_response_breached", "switched_channel"})
 _TIME_FIELDS = frozenset({"created_at", "updated_at", "last_message_at", "received_at",
                           "awaiting_since", "first_response_at", "due_at"})
 
@@ -142,7 +143,7 @@ def _db_value(name: str, value: Any) -> Any:
         return json.dumps([[a.name, a.content_type, a.size, a.ref] for a in value])
     if name == "meta":
         return json.dumps(dict(value), default=str)
-    if name in ("automated", "first_response_breached"):
+    if name in _BOOL_FIELDS:
         return int(value)
     return value
 
@@ -158,7 +159,7 @@ def _py_value(name: str, value: Any) -> Any:
         return tuple(Attachment(*a) for a in json.loads(value))
     if name == "meta":
         return json.loads(value)
-    if name in ("automated", "first_response_breached"):
+    if name in _BOOL_FIELDS:
         return bool(value)
     return value
 
@@ -520,7 +521,8 @@ class SqliteStore:
             for group, expr in groups.items():
                 counts = conn.execute(
                     f"SELECT {expr} AS k, count(*), count(first_response_seconds), "
-                    f"sum(first_response_breached = 0) {base} GROUP BY k ORDER BY k", window)
+                    f"sum(first_response_breached = 0), count(previous_id), "
+                    f"sum(switched_channel = 1) {base} GROUP BY k ORDER BY k", window)
                 # only the rows next to each percentile's rank leave the database
                 ranked = conn.execute(
                     f"WITH r AS (SELECT {expr} AS k, first_response_seconds AS s, "
@@ -536,9 +538,11 @@ class SqliteStore:
                 for k, i, n, value in ranked:
                     near.setdefault(k, {})[i] = value
                     sizes[k] = n
-                for k, total, answered, met in counts:
+                for k, total, answered, met, repeat, switched in counts:
                     ps = [interpolate(near.get(k, {}), sizes.get(k, 0), p) for p in PERCENTILES]
-                    rows.append(SlaRow(group, str(k), total, answered, met or 0, *ps))
+                    rows.append(SlaRow(group, str(k), total, answered, met or 0, p50=ps[0],
+                                       p90=ps[1], p95=ps[2], repeat=repeat,
+                                       switched=switched or 0))
             return tuple(rows)
 
         return await self._db.read(op)

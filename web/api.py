@@ -225,7 +225,7 @@ async def sla_report(request: web.Request) -> web.Response:
     since, until = report_range(request)
     rows = await request.app[RUNTIME].service.sla_report(since, until)
     return json_response({"since": since, "until": until, "rows": [
-        {**plain(r), "compliance": r.compliance} for r in rows]})
+        {**plain(r), "compliance": r.compliance, "repeat_rate": r.repeat_rate} for r in rows]})
 
 
 def parse_search(request: web.Request) -> Any:

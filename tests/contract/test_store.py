@@ -320,7 +320,9 @@ def answered(vid: str, channel: str, day: int, seconds: float | None, breached: 
 
 async def test_sla_report_counts_compliance_and_percentiles(store: Store) -> None:
     email = [answered(f"e{i}", "email", 3, 600.0 * (i + 1), i >= 8, "u1") for i in range(10)]
-    x = [answered("x1", "x", 4, 60.0, False, "u2"), answered("x2", "x", 4, None, None),
+    x = [replace(answered("x1", "x", 4, 60.0, False, "u2"), previous_id="e0",
+                 switched_channel=True),
+         replace(answered("x2", "x", 4, None, None), previous_id="x1", switched_channel=False),
          answered("x3", "x", 4, None, None, status="listening"),  # not care: left out
          answered("x4", "x", 30, 30.0, False)]  # outside the range
     await store.write(WriteBatch(customers=(customer("c1"),),
@@ -335,6 +337,8 @@ async def test_sla_report_counts_compliance_and_percentiles(store: Store) -> Non
         assert value is not None and abs(value - expected) <= 0.05 * expected
     xs = rows[("channel", "x")]
     assert (xs.conversations, xs.answered, xs.met, xs.p50) == (2, 1, 1, 60.0)
+    assert (xs.repeat, xs.switched, xs.repeat_rate) == (2, 1, 1.0)
+    assert (overall.repeat, overall.switched, em.repeat) == (2, 1, 0)
     assert rows[("agent", "u1")].answered == 10
     assert rows[("agent", "unassigned")].conversations == 1
     assert rows[("day", "2026-11-03")].conversations == 10

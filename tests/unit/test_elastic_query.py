@@ -183,9 +183,11 @@ def test_sla_query_and_aggregations() -> None:
         assert metrics["seconds"]["percentiles"]["percents"] == [50.0, 90.0, 95.0]
 
 
-def _bucket(key: object, total: int, answered: int, met: int, pct: object) -> dict:
+def _bucket(key: object, total: int, answered: int, met: int, pct: object,
+            repeat: int = 0, switched: int = 0) -> dict:
     return {"key": key, "doc_count": total, "answered": {"value": answered},
-            "met": {"doc_count": met}, "seconds": {"values": pct}}
+            "met": {"doc_count": met}, "seconds": {"values": pct},
+            "repeat": {"doc_count": repeat}, "switched": {"doc_count": switched}}
 
 
 def test_sla_rows_from_aggregations() -> None:
@@ -197,7 +199,7 @@ def test_sla_rows_from_aggregations() -> None:
     aggs = {
         "all": {"doc_count": 3, **_bucket(None, 3, 2, 1, keyed)},
         "channel": {"sum_other_doc_count": 0, "buckets": [
-            _bucket("x", 1, 1, 1, listed), _bucket("email", 2, 1, 0, keyed)]},
+            _bucket("x", 1, 1, 1, listed, 1, 1), _bucket("email", 2, 1, 0, keyed)]},
         "agent": {"sum_other_doc_count": 4, "buckets": [_bucket("unassigned", 1, 0, 0, none)]},
         "day": {"buckets": [_bucket(day3, 3, 2, 1, keyed)]},
     }
@@ -205,7 +207,7 @@ def test_sla_rows_from_aggregations() -> None:
     assert rows == (
         SlaRow("all", "all", 3, 2, 1, 30.0, 50.0, 55.0),
         SlaRow("channel", "email", 2, 1, 0, 30.0, 50.0, 55.0),
-        SlaRow("channel", "x", 1, 1, 1, 60.0, 60.0, 60.0),
+        SlaRow("channel", "x", 1, 1, 1, 60.0, 60.0, 60.0, repeat=1, switched=1),
         SlaRow("agent", "unassigned", 1, 0, 0),
         SlaRow("day", "2026-11-03", 3, 2, 1, 30.0, 50.0, 55.0),
     )

@@ -196,3 +196,20 @@ def test_preview_titles_subjectless_conversations() -> None:
     long = preview("word " * 40)
     assert long is not None and long.endswith("…") and len(long) <= 80
     assert preview("   ") is None
+
+
+async def test_repeat_contacts_and_channel_switches(ingestor: Ingestor,
+                                                    sqlite_store: SqliteStore) -> None:
+    first = await ingestor.ingest([inbound("form:1", channel="webform", when=at(2), authors=(
+        EMAIL, IdentityRef("x_handle", "ann_x")))])
+    tweet = await ingestor.ingest([inbound("7001", channel="x", when=at(4),
+                                           authors=x_author("42", "ann_x"),
+                                           thread_keys=("x:tweet:7001", "x:conv:7001"))])
+    mail = await ingestor.ingest([inbound("<m@x>", when=at(5), authors=(EMAIL,))])
+    much_later = await ingestor.ingest([inbound("<n@x>", when=at(20), authors=(EMAIL,))])
+    convs = [await sqlite_store.get_conversation(r.stored[0].conversation_id)
+             for r in (first, tweet, mail, much_later)]
+    assert convs[0].previous_id is None
+    assert convs[1].previous_id == convs[0].id and convs[1].switched_channel is True
+    assert convs[2].previous_id == convs[1].id and convs[2].switched_channel is True
+    assert convs[3].previous_id is None  # two weeks later: a new journey
