@@ -16,7 +16,6 @@ from inbox.events import EventBus
 from inbox.model import (
     STRONG_KINDS,
     Conversation,
-    ConversationFilter,
     Customer,
     Direction,
     Event,
@@ -58,6 +57,7 @@ class _Plan:
     known_identities: dict[tuple[str, str], Identity] = field(default_factory=dict)
     known_keys: dict[str, str] = field(default_factory=dict)
     loaded: dict[str, Conversation] = field(default_factory=dict)
+    recent: dict[str, list[Conversation]] = field(default_factory=dict)  # by customer
 
     def batch(self) -> WriteBatch:
         convs = tuple(replace(c, version=self.stored_versions[c.id] + 1)
@@ -148,6 +148,11 @@ class Ingestor:
         conv_ids = {*plan.known_keys.values(),
                     *(k.removeprefix("conv:") for k in keys if k.startswith("conv:"))}
         plan.loaded = await self.store.conversations_by_ids(sorted(conv_ids))
+        customers = sorted({i.customer_id for i in plan.known_identities.values()})
+        if fresh:
+            since = min(i.created_at for i in fresh) - REPEAT_WINDOW
+            for conv in await self.store.active_conversations(customers, since):
+                plan.recent.setdefault(conv.customer_id, []).append(conv)
 
     def _refs(self, plan: _Plan, inbound: Inbound) -> list[IdentityRef]:
         if inbound.external_id not in plan.refs:
@@ -242,21 +247,18 @@ class Ingestor:
             subject=inbound.subject or preview(inbound.text), message_count=0,
         )
         if not inbound.listening and not inbound.automated:
-            previous = await self._previous(plan, customer_id, created)
+            previous = self._previous(plan, customer_id, created)
             if previous is not None:
                 conv = replace(conv, previous_id=previous.id,
                                switched_channel=previous.channel != conv.channel)
         plan.conversations[conv.id] = conv
         return conv
 
-    async def _previous(self, plan: _Plan, customer_id: str, created: datetime
-                        ) -> Conversation | None:
+    def _previous(self, plan: _Plan, customer_id: str, created: datetime
+                  ) -> Conversation | None:
         """The customer's latest care conversation, if this contact repeats it."""
         candidates = [c for c in plan.conversations.values() if c.customer_id == customer_id]
-        if customer_id not in plan.customers:  # a known customer: ask the store too
-            page = await self.store.list_conversations(
-                ConversationFilter(customer_id=customer_id), None, 5)
-            candidates.extend(page.items)
+        candidates.extend(plan.recent.get(customer_id, ()))  # read with the batch
         care = [c for c in candidates if c.status != Status.LISTENING
                 and c.created_at <= created <= c.last_message_at + REPEAT_WINDOW]
         return max(care, key=lambda c: c.last_message_at, default=None)

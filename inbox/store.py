@@ -93,6 +93,10 @@ class Store(Protocol):
         """Keyset-paged conversations: order "recent" = last_message_at desc, id desc;
         order "due" = only those with a running clock, due_at asc, id asc."""
 
+    async def active_conversations(self, customer_ids: Sequence[str], since: datetime
+                                   ) -> list[Conversation]:
+        """The conversations of these customers with activity at or after `since`."""
+
     async def conversation_messages(self, conversation_id: str) -> tuple[Message, ...]:
         """Every message of a conversation, oldest first."""
 

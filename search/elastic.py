@@ -37,6 +37,7 @@ from inbox.model import (
     QueryNode,
     SearchResult,
     SlaRow,
+    ts,
 )
 from inbox.store import COLLECTIONS, EXPORT_KINDS, WriteBatch
 from search.elastic_docs import (
@@ -458,6 +459,15 @@ class ElasticStore:
                                         {"bool": {"filter": filters + order_filters}},
                                         sort, cursor, limit)
         return Page(tuple(from_doc(Conversation, h["_source"]) for h in hits), nxt)
+
+    async def active_conversations(self, customer_ids: Sequence[str], since: datetime
+                                   ) -> list[Conversation]:
+        if not customer_ids:
+            return []
+        query = {"bool": {"filter": [{"terms": {"customer_id": list(customer_ids)}},
+                                     {"range": {"last_message_at": {"gte": ts(since)}}}]}}
+        hits = await self._scan("conversations", query, [{"id": "asc"}])
+        return [from_doc(Conversation, h["_source"]) for h in hits]
 
     async def conversation_messages(self, conversation_id: str) -> tuple[Message, ...]:
         hits = await self._scan("messages", {"term": {"conversation_id": conversation_id}},

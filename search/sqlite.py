@@ -444,6 +444,13 @@ class SqliteStore:
 
         return await self._db.read(op)
 
+    async def active_conversations(self, customer_ids: Sequence[str], since: datetime
+                                   ) -> list[Conversation]:
+        found = await self._lookup(
+            f"SELECT id, * FROM conversations WHERE last_message_at >= '{ts(since)}' "
+            "AND customer_id IN", customer_ids, lambda row: row)
+        return [_conversation(row) for row in found.values()]
+
     async def conversation_messages(self, conversation_id: str) -> tuple[Message, ...]:
         def op(conn: sqlite3.Connection) -> tuple[Message, ...]:
             rows = conn.execute("SELECT * FROM messages WHERE conversation_id=? "

@@ -386,3 +386,15 @@ async def test_trending_words_stand_out_against_everything(store: Store) -> None
 
 async def _words(store: Store) -> list[str]:
     return [word for word, _ in await store.trending(parse("channel:x"), 10)]
+
+
+async def test_active_conversations_of_customers(store: Store) -> None:
+    convs = [conversation("v1", "c1", last_message_at=at(10)),
+             conversation("v2", "c1", last_message_at=at(3)),
+             conversation("v3", "c2", last_message_at=at(12)),
+             conversation("v4", "c3", last_message_at=at(12))]
+    await store.write(WriteBatch(customers=(customer("c1"), customer("c2"), customer("c3")),
+                                 conversations=tuple(convs)))
+    found = await store.active_conversations(["c1", "c2", "nobody"], at(5))
+    assert sorted(c.id for c in found) == ["v1", "v3"]
+    assert await store.active_conversations([], at(1)) == []
