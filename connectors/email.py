@@ -203,7 +203,8 @@ def configure(
 
 ENV_KEYS = {"url": "INBOX_EMAIL_URL", "password": "INBOX_EMAIL_PASSWORD",
             "smtp_url": "INBOX_SMTP_URL", "smtp_password": "INBOX_SMTP_PASSWORD",
-            "from_address": "INBOX_EMAIL_FROM", "ca_certs": "INBOX_EMAIL_CA_CERTS"}
+            "from_address": "INBOX_EMAIL_FROM", "ca_certs": "INBOX_EMAIL_CA_CERTS",
+            "attachments_dir": "INBOX_ATTACHMENTS_DIR"}
 
 
 def _configure_env(env: Mapping[str, str]) -> tuple[list[EmailConnector], list[EmailSender]]:
@@ -346,6 +347,9 @@ def advance(uidvalidity: int, last_uid: int) -> dict[str, int]:
 class AttachmentWriter(Protocol):
     def write(self, ref: str, data: bytes) -> None:
         """Keep an attachment's content under its ref ("sha256:<hex>"); idempotent."""
+
+    def path(self, ref: str) -> Path:
+        """Where the content of a ref is kept (ValueError for refs it did not make)."""
 
 
 class AttachmentDir:
@@ -501,6 +505,7 @@ class EmailConnector:
         self.config = config
         self.name = f"email:{config.name}"
         self.attachments = attachments or AttachmentDir(config.attachments_dir)
+
         self._state = "stopped"
         self._idle = False
         self._last_poll: datetime | None = None
@@ -509,6 +514,14 @@ class EmailConnector:
         self._last_error_at: datetime | None = None
         self._failures = 0
         self._cursor: dict[str, Any] | None = None
+
+    def attachment_file(self, ref: str) -> Path | None:
+        """Where this mailbox keeps an attachment's content, if it has it."""
+        try:
+            path = self.attachments.path(ref)
+        except ValueError:
+            return None
+        return path if path.is_file() else None
 
     async def poll_once(self, ctx: ConnectorContext) -> IngestResult:
         """Connect, ingest everything new in batches, save the cursor after each, disconnect."""

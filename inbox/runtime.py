@@ -7,6 +7,7 @@ import contextlib
 import importlib
 import logging
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from inbox import config as cfg
@@ -99,6 +100,14 @@ class Runtime:
             "source": source, "error": error, "at": utcnow().isoformat(),
             "raw": text[:1_000_000], "truncated": len(text) > 1_000_000})
         log.warning("dead letter", extra={"source": source, "error": error})
+
+    def attachment_file(self, ref: str) -> Path | None:
+        """The stored content of an attachment ref, from whichever connector kept it."""
+        for connector in self.connectors:
+            find = getattr(connector, "attachment_file", None)
+            if find is not None and (path := find(ref)) is not None:
+                return Path(path)
+        return None
 
     async def start(self) -> None:
         await self.store.open()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
@@ -34,6 +34,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/inbox", inbox)
     r.add_get("/conversations/{id}", conversation)
     r.add_post("/conversations/{id}/{action}", act)
+    r.add_get("/attachments/{message}/{index}", attachment)
     r.add_get("/customers/{id}", customer)
     r.add_post("/customers/{id}/merge", merge_customer)
     r.add_post("/customers/{id}/merges/{merge}/undo", undo_merge)
@@ -270,3 +271,23 @@ async def volume_chart(request: web.Request) -> web.Response:
     return web.Response(body=bar_chart(buckets), content_type="image/svg+xml", headers={
         # an image: no scripts at all; pygal styles itself inline
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+
+
+@require("read")
+async def attachment(request: web.Request) -> web.StreamResponse:
+    """An email attachment, always as a download (never rendered in our origin)."""
+    runtime = request.app[RUNTIME]
+    message_id = request.match_info["message"]
+    found = await runtime.store.messages_by_ids([message_id])
+    index = request.match_info["index"]
+    if message_id not in found or not index.isdigit() or \
+            int(index) >= len(found[message_id].attachments):
+        raise web.HTTPNotFound(reason="no such attachment")
+    item = found[message_id].attachments[int(index)]
+    path = runtime.attachment_file(item.ref) if item.ref else None
+    if path is None:
+        raise web.HTTPNotFound(reason="the attachment was over the size limit or is gone")
+    name = quote(item.name or "attachment", safe="")
+    return web.FileResponse(path, headers={
+        "Content-Type": "application/octet-stream",
+        "Content-Disposition": f"attachment; filename*=UTF-8''{name}"})

@@ -43,7 +43,8 @@ def customer_mail(text: str, subject: str = "My router is dead",
 def email_env(dovecot: Dovecot, smtp: SmtpServer, tmp_path: Path) -> dict[str, str]:
     return {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db", "INBOX_ENRICH": "false",
             "INBOX_EMAIL_URL": dovecot.url(), "INBOX_EMAIL_PASSWORD": PASSWORD,
-            "INBOX_SMTP_URL": smtp.url(), "INBOX_EMAIL_FROM": "support@example.test"}
+            "INBOX_SMTP_URL": smtp.url(), "INBOX_EMAIL_FROM": "support@example.test",
+            "INBOX_ATTACHMENTS_DIR": str(tmp_path / "attachments")}
 
 
 @pytest.fixture
@@ -118,6 +119,34 @@ async def test_idle_delivery_and_replies_thread_both_ways(
         return len(detail["messages"]) == 4
 
     await wait_for(four)
+
+
+async def test_attachments_download_but_never_render(
+        live: tuple[TestClient[Any, Any], Runtime, str], dovecot: Dovecot) -> None:
+    client, runtime, token = live
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "ann@example.com", "support@example.test", "Bill"
+    msg["Message-ID"] = make_msgid(domain="example.com")
+    msg.set_content("The bill is attached.")
+    evil = b"<html><script>alert(1)</script></html>"
+    msg.add_attachment(evil, maintype="text", subtype="html", filename="bill <1>.html")
+    await asyncio.to_thread(dovecot.append, bytes(msg))
+    headers = {"Authorization": f"Bearer {token}"}
+
+    async def stored() -> Any:
+        found = await runtime.store.search(None, None, 10)
+        return found.messages[0] if found.messages and found.messages[0].attachments else None
+
+    message = await wait_for(stored)
+    (item,) = message.attachments
+    assert item.name == "bill <1>.html" and item.size == len(evil) and item.ref
+    resp = await client.get(f"/attachments/{message.id}/0", headers=headers)
+    assert resp.status == 200 and await resp.read() == evil
+    assert resp.headers["Content-Type"] == "application/octet-stream"
+    assert resp.headers["Content-Disposition"].startswith("attachment;")
+    assert (await client.get(f"/attachments/{message.id}/1", headers=headers)).status == 404
+    anonymous = await client.get(f"/attachments/{message.id}/0", allow_redirects=False)
+    assert anonymous.status == 303 and anonymous.headers["Location"].startswith("/login")
 
 
 async def test_web_form_conversations_are_answered_by_email(
