@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import logging
 import os
@@ -129,8 +130,10 @@ def cmd_init(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def cmd_users_add(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    password = sys.stdin.readline().rstrip("\r\n") if not sys.stdin.isatty() else \
-        __import__("getpass").getpass("Password: ")
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
 
     async def work(runtime: Runtime) -> int:
         user = await auth.add_user(runtime.store, args.email, args.role, password, args.name)
