@@ -41,6 +41,8 @@ SETTINGS = (
     Setting("identity.phone_region", "INBOX_PHONE_REGION", None,
             "country for phone numbers written without +country code (e.g. GB)"),
     Setting("enrich.enabled", "INBOX_ENRICH", True, "detect language and sentiment on ingest"),
+    Setting("worker.lease_seconds", "INBOX_WORKER_LEASE", 60,
+            "one worker polls at a time; another takes over this long after it stops"),
     Setting("sla.timezone", "INBOX_TIMEZONE", "UTC", "time zone of the business calendar"),
     Setting("sla.country", None, None, "public holidays of this country (ISO code)"),
 )

@@ -7,6 +7,7 @@ import contextlib
 import importlib
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from inbox.enrich import Enricher, no_enrichment
 from inbox.errors import ConfigError, InboxError
 from inbox.events import EventBus
 from inbox.ingest import Ingestor
+from inbox.lease import Lease
 from inbox.model import new_id, utcnow
 from inbox.ports import Connector, ConnectorContext, IngestResult, Sender
 from inbox.service import InboxService
@@ -74,7 +76,10 @@ class Runtime:
         self.connectors, senders = configure_channels(config, env) if channels else ([], {})
         self.service = InboxService(self.store, self.events, senders, self.sla)
         self._tasks: list[asyncio.Task[None]] = []
+        self._jobs: list[asyncio.Task[None]] = []
         self._scheduler: Any = None
+        self.lease: Lease | None = None
+        self._closed = False
 
     @property
     def context(self) -> ConnectorContext:
@@ -113,18 +118,64 @@ class Runtime:
         await self.store.open()
 
     async def start_workers(self) -> None:
-        """Connectors' long-running loops and the scheduled jobs."""
+        """Pollers, reply retries and SLA sweeps, while this process holds the worker lease."""
+        self.lease = Lease(self.store, "worker",
+                           timedelta(seconds=float(cfg.get(self.config, "worker.lease_seconds"))))
+        self._tasks.append(asyncio.create_task(self._keep_lease(), name="worker-lease"))
+
+    async def _keep_lease(self) -> None:
+        assert self.lease is not None
+        waiting_logged = False
+        try:
+            while True:
+                try:
+                    held = await self.lease.acquire()
+                except InboxError as exc:
+                    log.warning("worker lease check failed", extra={"error": str(exc)})
+                    held = False
+                if held and self._scheduler is None:
+                    self._start_jobs()
+                    log.info("worker lease taken; pollers running")
+                elif not held and self._scheduler is not None:
+                    await self._stop_jobs()
+                    log.warning("worker lease lost; pollers stopped")
+                elif not held and not waiting_logged:
+                    log.info("another worker holds the lease; waiting")
+                    waiting_logged = True
+                await asyncio.sleep(self.lease.ttl.total_seconds() / 3)
+        finally:
+            await self._stop_jobs()
+            with contextlib.suppress(InboxError):
+                await self.lease.release()
+
+    @property
+    def leader(self) -> bool:
+        """Does this process run the pollers now?"""
+        return self._scheduler is not None
+
+    def _start_jobs(self) -> None:
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
         for connector in self.connectors:
-            self._tasks.append(asyncio.create_task(self._run(connector),
-                                                   name=f"connector:{connector.name}"))
+            self._jobs.append(asyncio.create_task(self._run(connector),
+                                                  name=f"connector:{connector.name}"))
         self._scheduler = AsyncIOScheduler(timezone="UTC")
         self._scheduler.add_job(self._retry_replies, "interval", seconds=60,
                                 id="retry-replies", coalesce=True, max_instances=1)
         self._scheduler.add_job(self._sweep_sla, "interval", seconds=60, id="sla-sweep",
                                 coalesce=True, max_instances=1)
         self._scheduler.start()
+
+    async def _stop_jobs(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        for task in self._jobs:
+            task.cancel()
+        for task in self._jobs:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._jobs.clear()
 
     async def _run(self, connector: Connector) -> None:
         try:
@@ -155,13 +206,15 @@ class Runtime:
         return results
 
     async def aclose(self) -> None:
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
-            self._scheduler = None
+        """Stop everything and close the store; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        await self._stop_jobs()
         await self.store.aclose()

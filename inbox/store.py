@@ -29,8 +29,9 @@ AUDIT = "audit"  # key: time-sortable id
 IDEMPOTENCY = "idempotency"  # key: scope + client key
 MERGES = "merges"  # key: survivor customer id + "/" + merge id
 SLA_ALERTS = "sla_alerts"  # key: conversation id, deadline and state (each alert once)
+LEASES = "leases"  # key: lease name ("worker")
 COLLECTIONS = (USERS, TOKENS, SESSIONS, CURSORS, DEAD_LETTERS, AUDIT, IDEMPOTENCY, MERGES,
-               SLA_ALERTS)
+               SLA_ALERTS, LEASES)
 
 EXPORT_KINDS = ("customers", "identities", "conversations", "messages", "thread_keys")
 FACETS = ("channel", "sentiment", "lang")
@@ -143,6 +144,10 @@ class Store(Protocol):
 
     async def kv_put_new(self, collection: str, key: str, value: Mapping[str, Any]) -> bool:
         """Create a document only if the key is free; False if it existed."""
+
+    async def kv_swap(self, collection: str, key: str, expected: Mapping[str, Any] | None,
+                      value: Mapping[str, Any]) -> bool:
+        """Compare and set: write only if the stored document equals `expected` (None: absent)."""
 
     async def kv_delete(self, collection: str, key: str) -> None:
         """Delete a document (no error if missing)."""

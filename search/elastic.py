@@ -617,6 +617,25 @@ class ElasticStore:
             return False
         return True
 
+    async def kv_swap(self, collection: str, key: str, expected: Mapping[str, Any] | None,
+                      value: Mapping[str, Any]) -> bool:
+        if expected is None:
+            return await self.kv_put_new(collection, key, value)
+        doc_id = _kv_id(collection, key)
+        hit = (await self._mget("kv", [doc_id])).get(doc_id)
+        if hit is None or hit["_source"]["value"] != json_object(expected):
+            return False
+        try:
+            with _calling("kv swap"):
+                await self.client.index(index=self.alias("kv"), id=doc_id,
+                                        document=self._kv_doc(collection, key, value),
+                                        if_seq_no=hit["_seq_no"],
+                                        if_primary_term=hit["_primary_term"],
+                                        refresh=self.refresh)
+        except ConflictError:
+            return False
+        return True
+
     async def kv_delete(self, collection: str, key: str) -> None:
         with _calling("kv delete"):
             await self.client.options(ignore_status=404).delete(

@@ -625,6 +625,22 @@ class SqliteStore:
 
         return await self._db.write(op)
 
+    async def kv_swap(self, collection: str, key: str, expected: Mapping[str, Any] | None,
+                      value: Mapping[str, Any]) -> bool:
+        data = json.dumps(dict(value), default=str)
+        want = None if expected is None else json.loads(json.dumps(dict(expected), default=str))
+
+        def op(conn: sqlite3.Connection) -> bool:
+            row = conn.execute("SELECT value FROM kv WHERE collection=? AND key=?",
+                               (collection, key)).fetchone()
+            if (None if row is None else json.loads(row[0])) != want:
+                return False
+            conn.execute("INSERT OR REPLACE INTO kv (collection, key, value) VALUES (?, ?, ?)",
+                         (collection, key, data))
+            return True
+
+        return await self._db.write(op)
+
     async def kv_delete(self, collection: str, key: str) -> None:
         await self._db.write(lambda conn: conn.execute(
             "DELETE FROM kv WHERE collection=? AND key=?", (collection, key)))

@@ -398,3 +398,13 @@ async def test_active_conversations_of_customers(store: Store) -> None:
     found = await store.active_conversations(["c1", "c2", "nobody"], at(5))
     assert sorted(c.id for c in found) == ["v1", "v3"]
     assert await store.active_conversations([], at(1)) == []
+
+
+async def test_kv_compare_and_swap(store: Store) -> None:
+    assert await store.kv_swap("leases", "worker", None, {"owner": "a", "n": 1}) is True
+    assert await store.kv_swap("leases", "worker", None, {"owner": "b", "n": 1}) is False
+    assert await store.kv_swap("leases", "worker", {"owner": "b", "n": 1},
+                               {"owner": "b", "n": 2}) is False
+    assert await store.kv_swap("leases", "worker", {"n": 1, "owner": "a"},
+                               {"owner": "a", "n": 2}) is True
+    assert await store.kv_get("leases", "worker") == {"owner": "a", "n": 2}
