@@ -120,15 +120,18 @@ def validate(data: Mapping[str, Any], spec: FormSpec) -> Submission:
 def to_inbound(sub: Submission, spec: FormSpec, received: datetime) -> Inbound:
     """The submission as an inbound message; the same idempotency key gives the same id."""
     if sub.idempotency_key:
-        digest = hashlib.sha256(f"{spec.slug}\0{sub.idempotency_key}".encode()).hexdigest()
+        sender = sub.email.strip().lower()  # another sender's key can never match this one
+        digest = hashlib.sha256(f"{spec.slug}\0{sender}\0{sub.idempotency_key}".encode()
+                                ).hexdigest()
         external_id = f"form:{spec.slug}:{digest[:32]}"
     else:
         external_id = f"form:{spec.slug}:{new_id('')}"
     authors = [IdentityRef(IdentityKind.EMAIL, sub.email, sub.name)]
+    # anyone can type anyone's phone or handle: recorded, but they link nobody by themselves
     if sub.phone:
-        authors.append(IdentityRef(IdentityKind.PHONE, sub.phone))
+        authors.append(IdentityRef(IdentityKind.PHONE, sub.phone, verified=False))
     if sub.x_handle:
-        authors.append(IdentityRef(IdentityKind.X_HANDLE, sub.x_handle))
+        authors.append(IdentityRef(IdentityKind.X_HANDLE, sub.x_handle, verified=False))
     subject = f"{spec.title}: {sub.topic}" if sub.topic else spec.title
     return Inbound(channel=Channel.WEBFORM, external_id=external_id, authors=tuple(authors),
                    text=sub.message, created_at=received, author_name=sub.name,

@@ -51,7 +51,7 @@ def normalize_ref(ref: IdentityRef, phone_region: str | None = None) -> Identity
         value = normalize_handle(ref.value)
     else:
         value = ref.value.strip() or None
-    return None if value is None else IdentityRef(ref.kind, value, ref.label)
+    return None if value is None else IdentityRef(ref.kind, value, ref.label, ref.verified)
 
 
 def author_keys(refs: Sequence[IdentityRef]) -> tuple[str, ...]:
@@ -77,20 +77,22 @@ def resolve(
 ) -> Resolution:
     """Pick the customer the refs belong to.
 
-    Strong identities (email, phone, X user id) decide, in the order given. A handle (weak)
+    Strong identities (email, phone, X user id) decide, in the order given; unverified refs
+    (claims on a public form) never decide, they are only added when they are new. A handle (weak)
     links only when no strong identity matched and the handle's customer has no other X user
     id than the one in these refs (handles change hands). `customer_kinds` maps customer ids
     of known identities to the identity kinds that customer already has.
     """
     owner: str | None = None
-    for ref in refs:
+    deciding = [r for r in refs if r.verified]  # unverified claims never pick the customer
+    for ref in deciding:
         ident = known.get((ref.kind, ref.value))
         if ident is not None and ref.kind in STRONG_KINDS:
             owner = ident.customer_id
             break
     if owner is None:
         has_x_id = any(r.kind == IdentityKind.X for r in refs)
-        for ref in refs:
+        for ref in deciding:
             ident = known.get((ref.kind, ref.value))
             if ident is None or ref.kind in STRONG_KINDS:
                 continue

@@ -110,6 +110,9 @@ async def undo(store: Store, survivor_id: str, merge_id: str, actor: User) -> di
         raise Refused(f"merge {merge_id} was already undone at {record['undone_at']}")
     since = datetime.fromisoformat(record["at"])
     survivor = await store.get_customer(survivor_id)
+    if survivor.merged_into:
+        raise Refused(f"customer {survivor.id} was itself merged into {survivor.merged_into} "
+                      "since; undo that merge first")
     other = await store.get_customer(record["merged"])
     keys = {(k, v) for k, v in record["identities"]}
     idents = [i for i in survivor.identities if (i.kind, i.value) in keys]

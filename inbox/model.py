@@ -56,7 +56,7 @@ def utcnow() -> datetime:
 
 def ts(value: datetime) -> str:
     """The stores' timestamp text: UTC with microseconds, so text order is time order."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def parse_ts(value: str) -> datetime:
@@ -81,6 +81,9 @@ class IdentityRef:
     kind: str
     value: str
     label: str | None = None
+    # False for what a public form merely claims (a phone, an X handle): it is recorded on
+    # a new customer but never decides that a message belongs to an existing one
+    verified: bool = True
 
 
 @dataclass(frozen=True, slots=True)

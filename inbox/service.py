@@ -40,6 +40,8 @@ from inbox.store import IDEMPOTENCY, SLA_ALERTS, Store, WriteBatch
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 20_000
+SYSTEM = User(id="system", email="system", role="admin",
+              password_hash="")  # noqa: S106 - the audit's actor for automatic changes; cannot sign in
 IN_FLIGHT = timedelta(minutes=5)
 
 
@@ -176,7 +178,9 @@ class InboxService:
         try:
             await self._change(conversation_id, actor, "reply", answered, None, with_reply)
         except BaseException:
-            await self.store.kv_delete(IDEMPOTENCY, key)  # not stored: the same key may retry
+            stored = await self.store.messages_by_ids([msg.id])
+            if msg.id not in stored:  # nothing written: the same key may try again
+                await self.store.kv_delete(IDEMPOTENCY, key)
             raise
         return await self.deliver(replace(out, message=msg))
 
@@ -211,6 +215,8 @@ class InboxService:
             keys = tuple((k, msg.conversation_id) for k in receipt.thread_keys)
         sent = replace(msg, delivery=delivery, meta=meta)
         await self.store.write(WriteBatch(messages=(sent,), thread_keys=keys))
+        if delivery == "rejected":  # the customer got nothing: their clock runs again
+            await self._restart_clock(msg)
         if delivery != "sent":
             log.warning("reply not delivered", extra={"conversation": msg.conversation_id,
                                                       "delivery": delivery, "error": meta["error"]})
@@ -237,6 +243,27 @@ class InboxService:
                             else "at risk", extra={"conversation": conv.id,
                                                    "due_at": conv.due_at.isoformat()})
         return counts
+
+    async def _restart_clock(self, failed: Message) -> None:
+        """After a rejected reply: wait again since the first customer message it answered."""
+        history = await self.store.conversation_messages(failed.conversation_id)
+        last_sent = max((m.created_at for m in history if m.direction == Direction.OUTBOUND
+                         and m.delivery == "sent"), default=None)
+        waiting = [m.created_at for m in history if m.direction == Direction.INBOUND
+                   and not m.automated and (last_sent is None or m.created_at > last_sent)]
+        if not waiting:
+            return
+
+        def change(c: Conversation) -> Conversation:
+            due = self.sla.due(c.channel, min(waiting))
+            c = replace(c, awaiting_since=min(waiting), due_at=due[0] if due else None,
+                        due_basis=due[1] if due else None)
+            if c.first_response_at == failed.created_at:  # that was no response after all
+                c = replace(c, first_response_at=None, first_response_seconds=None,
+                            first_response_breached=None)
+            return c
+
+        await self._change(failed.conversation_id, SYSTEM, "reply rejected", change)
 
     async def retry_failed(self, limit: int = 50, max_attempts: int = 8) -> int:
         """Send again what failed for a retryable reason; returns how many were tried."""

@@ -18,14 +18,15 @@ form, and `parse(to_text(ast)) == ast` for every AST `parse` can return.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import NamedTuple
 
 from inbox.errors import QueryError
 from inbox.model import SEARCH_FIELDS, And, FieldTerm, Not, Or, Phrase, QueryNode, Term
 
-__all__ = ["FIELD_VALUES", "describe_error", "fields_used", "parse", "resolve_me", "to_text"]
+__all__ = ["FIELD_VALUES", "describe_error", "fields_used", "map_assignees", "parse", "resolve_me",
+           "to_text"]
 
 FIELD_VALUES: dict[str, tuple[str, ...]] = {
     "channel": ("email", "x", "webform"),
@@ -322,17 +323,22 @@ def describe_error(err: QueryError) -> str:
 
 def resolve_me(node: QueryNode | None, user_id: str) -> QueryNode | None:
     """`node` with every assignee:me replaced by assignee:<user_id>."""
+    return map_assignees(node, lambda value: user_id if value == "me" else value)
+
+
+def map_assignees(node: QueryNode | None, fn: Callable[[str], str]) -> QueryNode | None:
+    """`node` with every assignee:<value> replaced by assignee:<fn(value)> (pure)."""
     if node is None or isinstance(node, Term | Phrase):
         return node
     if isinstance(node, FieldTerm):
-        return FieldTerm("assignee", user_id) if node == FieldTerm("assignee", "me") else node
+        return FieldTerm("assignee", fn(node.value)) if node.name == "assignee" else node
     if isinstance(node, Not):
-        return Not(_resolved(node.node, user_id))
-    return type(node)(tuple(_resolved(n, user_id) for n in node.nodes))
+        return Not(_mapped(node.node, fn))
+    return type(node)(tuple(_mapped(n, fn) for n in node.nodes))
 
 
-def _resolved(node: QueryNode, user_id: str) -> QueryNode:
-    result = resolve_me(node, user_id)
+def _mapped(node: QueryNode, fn: Callable[[str], str]) -> QueryNode:
+    result = map_assignees(node, fn)
     assert result is not None
     return result
 

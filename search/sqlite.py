@@ -309,7 +309,7 @@ def interpolate(values: Mapping[int, float], n: int, p: float) -> float | None:
 
 
 def day_start(value: str) -> str:
-    return ts(datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC))
+    return ts(datetime.fromisoformat(value).replace(tzinfo=UTC))
 
 
 def _compile_field(node: FieldTerm) -> tuple[str, list[Any]]:

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from inbox import auth
 from inbox import merge as merges
-from inbox.errors import ValidationError
+from inbox.errors import QueryError, ValidationError
 from inbox.model import ConversationFilter, utcnow
 from inbox.store import DEAD_LETTERS, FACETS
 from search import query as ql
@@ -228,14 +228,27 @@ async def sla_report(request: web.Request) -> web.Response:
         {**plain(r), "compliance": r.compliance, "repeat_rate": r.repeat_rate} for r in rows]})
 
 
-def parse_search(request: web.Request) -> Any:
-    node = ql.parse(request.query.get("q", ""))
-    return ql.resolve_me(node, current_user(request).id)
+async def parse_search(request: web.Request, text: str | None = None) -> Any:
+    """The query of ?q= with assignee:me and assignee:<email> turned into user ids."""
+    query = request.query.get("q", "") if text is None else text
+    node = ql.resolve_me(ql.parse(query), current_user(request).id)
+    if "assignee" not in ql.fields_used(node):
+        return node
+    ids = {u.email: u.id for u in await auth.list_users(request.app[RUNTIME].store)}
+
+    def user_id(value: str) -> str:
+        if "@" not in value:
+            return value
+        if value.lower() not in ids:
+            raise QueryError(f"no user {value}", query.find(value), query)
+        return ids[value.lower()]
+
+    return ql.map_assignees(node, user_id)
 
 
 @require("search")
 async def search(request: web.Request) -> web.Response:
-    node = parse_search(request)
+    node = await parse_search(request)
     facets = [f for f in request.query.get("facets", "").split(",") if f]
     unknown = [f for f in facets if f not in FACETS]
     if unknown:
@@ -260,7 +273,7 @@ def interval(request: web.Request) -> str:
 
 async def voc_data(request: web.Request) -> dict[str, Any]:
     """Volume over time, trending words and facets of the messages matching ?q=."""
-    node = parse_search(request)
+    node = await parse_search(request)
     store = request.app[RUNTIME].store
     result = await store.search(node, None, 20, FACETS)
     return {"query": ql.to_text(node), "total": result.total, "messages": result.messages,
@@ -288,7 +301,7 @@ def csv_cell(value: Any) -> str:
 @require("search")
 async def export_csv(request: web.Request) -> web.StreamResponse:
     """Every message matching ?q= as CSV, streamed page by page (at most 100,000 rows)."""
-    node = parse_search(request)
+    node = await parse_search(request)
     store = request.app[RUNTIME].store
     response = web.StreamResponse(headers={
         "Content-Type": "text/csv; charset=utf-8",
@@ -301,10 +314,10 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
     while sent < EXPORT_MAX:
         page = await store.search(node, cursor, 500)
         for m in page.messages:
-            writer.writerow([csv_cell(v) for v in (
-                m.created_at.isoformat(), m.channel, m.direction, m.author_label,
-                m.customer_id, m.conversation_id, m.subject, m.text, m.sentiment,
-                m.sentiment_score, m.lang)])
+            writer.writerow([m.created_at.isoformat(), m.channel, m.direction,
+                             csv_cell(m.author_label), m.customer_id, m.conversation_id,
+                             csv_cell(m.subject), csv_cell(m.text), m.sentiment,
+                             "" if m.sentiment_score is None else m.sentiment_score, m.lang])
         sent += len(page.messages)
         await response.write(buffer.getvalue().encode())
         buffer.seek(0)

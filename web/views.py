@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from aiohttp import web
 
@@ -16,10 +16,10 @@ from inbox.errors import InboxError, QueryError, RateLimited
 from inbox.model import ConversationFilter, Status, User, utcnow
 from inbox.ratelimit import RateLimiter
 from inbox.store import FACETS
-from search import query as ql
-from web.api import interval, report_range, resolve_assignee, voc_data
+from web.api import interval, parse_search, report_range, resolve_assignee, voc_data
 from web.app import SESSION_COOKIE, current_user, require
 from web.charts import bar_chart
+from web.forms import client_address
 from web.keys import CSRF, RUNTIME, USER
 from web.render import page, render
 
@@ -59,9 +59,13 @@ async def home(request: web.Request) -> web.Response:
 
 def _safe_next(target: str | None) -> str:
     """Only local paths: never redirect a signed-in user to another site."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/inbox"
+    if not target or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return "/inbox"  # browsers and URL libraries drop tabs and newlines: "/\t/evil"
+    parts = urlsplit(target)
+    if (parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//")
+            or "\\" in target):
+        return "/inbox"
+    return target
 
 
 @page("login.html")
@@ -75,7 +79,9 @@ LOGIN_LIMITER = web.AppKey("login_limiter", RateLimiter)
 async def login(request: web.Request) -> web.Response:
     form = await request.post()
     runtime = request.app[RUNTIME]
-    wait = request.app[LOGIN_LIMITER].take(request.remote or "unknown")
+    email = str(form.get("email", "")).strip().lower()
+    wait = max(request.app[LOGIN_LIMITER].take(client_address(request)),
+               request.app[LOGIN_LIMITER].take(f"account:{email}"))
     if wait:  # password guessing: a few tries per address per window, argon2 does the rest
         raise RateLimited(f"too many sign-in attempts; try again in {int(wait)} s", wait)
     user = await auth.authenticate(runtime.store, str(form.get("email", "")),
@@ -218,7 +224,7 @@ async def search(request: web.Request) -> dict[str, Any]:
     error = None
     result = None
     try:
-        node = ql.resolve_me(ql.parse(text), current_user(request).id)
+        node = await parse_search(request, text)
         result = await request.app[RUNTIME].store.search(node, request.query.get("cursor"),
                                                          50, FACETS)
     except QueryError as exc:
@@ -266,7 +272,7 @@ async def voc(request: web.Request) -> dict[str, Any]:
 @require("search")
 async def volume_chart(request: web.Request) -> web.Response:
     """The volume over time as an SVG bar chart (pygal), shown through an <img>."""
-    node = ql.resolve_me(ql.parse(request.query.get("q", "")), current_user(request).id)
+    node = await parse_search(request)
     buckets = await request.app[RUNTIME].store.volume(node, interval(request))
     return web.Response(body=bar_chart(buckets), content_type="image/svg+xml", headers={
         # an image: no scripts at all; pygal styles itself inline

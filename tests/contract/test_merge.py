@@ -76,3 +76,22 @@ async def test_find_customer_by_any_identity(store: Store) -> None:
         assert (await merges.find_customer(store, text)).id == cid
     with pytest.raises(NotFound):
         await merges.find_customer(store, "nobody@example.com")
+
+
+async def test_undo_waits_for_a_newer_merge_of_the_survivor(store: Store) -> None:
+    ingest = Ingestor(store, enrich=no_enrichment, sla=SlaPolicy(), events=EventBus()).ingest
+    ids = []
+    for name in ("a", "b", "c"):
+        result = await ingest([inbound(f"<{name}@x>", authors=(
+            IdentityRef("email", f"{name}@example.com"),))])
+        ids.append(result.stored[0].customer_id)
+    a, b, c = ids
+    first = await merges.merge(store, b, a, AGENT)
+    second = await merges.merge(store, c, b, AGENT)
+    with pytest.raises(Refused, match="undo that merge first"):
+        await merges.undo(store, b, first["id"], AGENT)
+    await merges.undo(store, c, second["id"], AGENT)
+    await merges.undo(store, b, first["id"], AGENT)
+    for cid, address in zip(ids, ("a", "b", "c"), strict=True):
+        assert [i.value for i in (await store.get_customer(cid)).identities] == [
+            f"{address}@example.com"]

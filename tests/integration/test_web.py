@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from inbox import auth
 from inbox import config as cfg
-from inbox.errors import RetryableError
+from inbox.errors import Refused, RetryableError
 from inbox.model import ConversationFilter
 from inbox.ports import Outbound, Receipt
 from inbox.runtime import Runtime
@@ -30,6 +30,7 @@ class RecordingSender:
         self.channel = channel
         self.sent: list[Outbound] = []
         self.fail_next = 0
+        self.reject_next = 0
 
     def check(self, out: Outbound) -> None:
         return None
@@ -38,6 +39,9 @@ class RecordingSender:
         if self.fail_next:
             self.fail_next -= 1
             raise RetryableError("SMTP server unavailable")
+        if self.reject_next:
+            self.reject_next -= 1
+            raise Refused("550 mailbox unavailable")
         self.sent.append(out)
         return Receipt(provider_id=f"sent-{len(self.sent)}@test",
                        thread_keys=(f"mid:sent-{len(self.sent)}@test",))
@@ -143,10 +147,12 @@ async def test_body_over_64kb_is_refused(web: Web) -> None:
                                  headers={"Content-Type": "application/json"})
     assert resp.status == 413
     assert "error" in await resp.json()
-    html = await web.client.post("/forms/contact", data="message=" + "a" * 70_000,
+    html = await web.client.post("/forms/contact", data="message=" + "a" * 200_000,
                                  headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert html.status == 413
-    assert await web.count() == 0
+    cjk = {**FORM, "message": "請" * 10_000}  # 90 KB urlencoded: the form must still take it
+    assert (await web.client.post("/forms/contact", data=cjk)).status == 200
+    assert await web.count() == 1
 
 
 async def test_invalid_utf8_and_non_objects_are_refused(web: Web) -> None:
@@ -457,3 +463,58 @@ async def test_marketing_starts_in_the_voice_of_the_customer(web: Web) -> None:
     assert resp.headers["Location"] == "/voc"
     page = await (await web.client.get("/")).text()
     assert "Voice of the customer" in page and 'href="/inbox?status=open"' not in page
+
+
+async def test_a_body_sent_in_pieces_is_read_whole(web: Web) -> None:
+    import asyncio
+
+    async def slow_body() -> Any:
+        yield b"name=Ann&email=ann%40example.com&message=" + b"x" * 1000
+        await asyncio.sleep(0.3)
+        yield b"y" * 4000
+
+    resp = await web.client.post("/forms/contact", data=slow_body(),
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert resp.status == 200
+    (msg,) = (await web.runtime.store.search(None, None, 5)).messages
+    assert len(msg.text) == 5000
+
+
+@pytest.mark.parametrize("target", ["//evil.example", "/\t/evil.example", "/\n/evil.example",
+                                    "https://evil.example/", "/\\evil.example", " /x"])
+async def test_sign_in_never_redirects_off_site(web: Web, target: str) -> None:
+    resp = await web.client.post("/login", data={"email": "admin@example.com",
+                                                  "password": "correct horse battery",
+                                                  "next": target}, allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == "/inbox"
+
+
+async def test_idempotency_keys_belong_to_their_sender(web: Web) -> None:
+    first = await (await post_form(web, {**FORM, "idempotency_key": "order-1"})).json()
+    other = await (await post_form(web, {**FORM, "email": "bob@example.com",
+                                         "message": "Bob's own problem",
+                                         "idempotency_key": "order-1"})).json()
+    assert other["reference"] != first["reference"] and await web.count() == 2
+
+
+async def test_a_rejected_reply_leaves_the_clock_running(web: Web) -> None:
+    ref = (await (await post_form(web, FORM)).json())["reference"]
+    due = (await web.runtime.store.get_conversation(ref)).due_at
+    web.sender.reject_next = 1
+    resp = await web.client.post(f"/api/conversations/{ref}/reply", json={"text": "Hi"},
+                                 headers=web.auth())
+    assert (await resp.json())["message"]["delivery"] == "rejected"
+    conv = await web.runtime.store.get_conversation(ref)
+    assert conv.due_at == due and conv.first_response_at is None
+
+
+async def test_search_by_assignee_email(web: Web) -> None:
+    ref = (await (await post_form(web, FORM)).json())["reference"]
+    await web.client.post(f"/api/conversations/{ref}/assign",
+                          json={"assignee": "ava@example.com"}, headers=web.auth())
+    found = await (await web.client.get("/api/search", params={"q": "assignee:ava@example.com"},
+                                        headers=web.auth())).json()
+    assert found["total"] == 1
+    unknown = await web.client.get("/api/search", params={"q": "bill assignee:zed@example.com"},
+                                   headers=web.auth())
+    assert unknown.status == 400 and (await unknown.json())["position"] == 14

@@ -213,3 +213,17 @@ async def test_repeat_contacts_and_channel_switches(ingestor: Ingestor,
     assert convs[1].previous_id == convs[0].id and convs[1].switched_channel is True
     assert convs[2].previous_id == convs[1].id and convs[2].switched_channel is True
     assert convs[3].previous_id is None  # two weeks later: a new journey
+
+
+async def test_a_web_form_cannot_claim_someone_elses_handle_or_phone(
+        ingestor: Ingestor, sqlite_store: SqliteStore) -> None:
+    victim = await ingestor.ingest([inbound("dm:1", channel="x", authors=(
+        IdentityRef("x", "12345", "victim"), IdentityRef("x_handle", "victim"),
+        IdentityRef("phone", "+442079460000")))])
+    eve = await ingestor.ingest([inbound("form:eve", channel="webform", authors=(
+        IdentityRef("email", "eve@attacker.example"),
+        IdentityRef("x_handle", "victim", verified=False),
+        IdentityRef("phone", "+44 20 7946 0000", verified=False)))])
+    assert eve.stored[0].customer_id != victim.stored[0].customer_id
+    idents = (await sqlite_store.get_customer(victim.stored[0].customer_id)).identities
+    assert "eve@attacker.example" not in {i.value for i in idents}
