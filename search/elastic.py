@@ -146,6 +146,7 @@ class ElasticStore:
         self._es: AsyncElasticsearch | None = None
         self._pit_supported = True
         self._nearest_rank_percentiles: bool | None = None  # see _exact_percentiles
+        self._backing: list[str] | None = None  # indices behind the messages alias
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -247,15 +248,28 @@ class ElasticStore:
                 return hits
             after = page[-1]["sort"]
 
+    async def _message_indices(self) -> list[str]:
+        """The concrete indices behind the messages alias (several after a rollover)."""
+        if self._backing is None:
+            with _calling("read aliases"):
+                resp = await self.client.indices.get_alias(name=self.alias("messages"))
+            self._backing = sorted(resp.body)
+        return self._backing
+
     async def _messages_where(self, ids: Sequence[str], source: Any) -> list[Hit]:
-        """Message hits by id across every backing index (mget needs a single index)."""
-        hits: list[Hit] = []
+        """Message hits by id across every backing index, realtime (mget, not search: a
+        message written a moment ago without a refresh is found, so it is never doubled)."""
         unique = list(dict.fromkeys(ids))
+        if not unique:
+            return []
+        indices = await self._message_indices()
+        hits: list[Hit] = []
         for start in range(0, len(unique), SCAN_PAGE):
-            chunk = unique[start:start + SCAN_PAGE]
-            resp = await self._search("messages", "read messages", size=len(chunk),
-                                      query={"ids": {"values": chunk}}, source=source)
-            hits.extend(resp["hits"]["hits"])
+            docs = [{"_index": index, "_id": doc_id, "_source": source}
+                    for doc_id in unique[start:start + SCAN_PAGE] for index in indices]
+            with _calling("read messages"):
+                resp = await self.client.mget(docs=docs)
+            hits.extend(d for d in resp["docs"] if d.get("found"))
         return hits
 
     async def _page(
@@ -382,13 +396,18 @@ class ElasticStore:
         for index, msg_id, fields in restamp:
             add("message", "update", {"_index": index, "_id": msg_id, "retry_on_conflict": 3},
                 {"doc": fields})
-        if not ops:
-            return
-        with _calling("write"):
-            resp = await self.client.bulk(operations=ops,
-                                          refresh=self.refresh if batch.visible else False)
-        if resp["errors"]:
-            _raise_item_errors(resp["items"], what)
+        # Two bulks: the guarded writes first (versions, identities), the messages only after
+        # they all succeeded, so a lost race leaves no message whose conversation missed it.
+        guarded = sum(1 for kind in what if kind in ("customer", "identity", "conversation"))
+        refresh = self.refresh if batch.visible else False
+        for part_ops, part_what in ((ops[:2 * guarded], what[:guarded]),
+                                    (ops[2 * guarded:], what[guarded:])):
+            if not part_ops:
+                continue
+            with _calling("write"):
+                resp = await self.client.bulk(operations=part_ops, refresh=refresh)
+            if resp["errors"]:
+                _raise_item_errors(resp["items"], part_what)
 
     def _versioned(
         self, obj: Customer | Conversation, hit: Hit | None, checked: bool
@@ -731,4 +750,5 @@ async def reindex(
                 await es.indices.delete(index=",".join(current))
         log.info("reindexed", extra={"kind": kind, "index": new})
         moved[kind] = new
+    store._backing = None  # the messages alias points elsewhere now
     return moved
