@@ -128,12 +128,17 @@ def _replay(runtime: Runtime, conv: Conversation, pairs: list[tuple[DemoItem, Me
                 answered, awaiting_since=awaiting, due_at=due[0] if due else None), at)
         awaiting = None
         status = Status.RESOLVED if item.resolve else Status.PENDING
+        if item.resolve:
+            answered = runtime.sla.resolved(answered, at)
     due = runtime.sla.due(conv.channel, awaiting) if awaiting else None
     last = max([conv.last_message_at, *(r.created_at for r in replies)])
     return replace(conv, status=status, assignee=assignee, tags=tuple(sorted(tags)),
                    awaiting_since=awaiting, first_response_at=answered.first_response_at,
                    first_response_seconds=answered.first_response_seconds,
                    first_response_breached=answered.first_response_breached,
+                   resolved_at=answered.resolved_at if status == Status.RESOLVED else None,
+                   resolution_seconds=answered.resolution_seconds
+                   if status == Status.RESOLVED else None,
                    due_at=due[0] if due else None, due_basis=due[1] if due else None,
                    message_count=conv.message_count + len(replies), last_message_at=last,
                    version=conv.version + 1), replies

@@ -184,6 +184,8 @@ class Conversation:
     due_basis: str | None = None  # how due_at was computed, for humans
     first_response_seconds: float | None = None  # in the policy's time (business or 24/7)
     first_response_breached: bool | None = None  # answered after the deadline
+    resolved_at: datetime | None = None
+    resolution_seconds: float | None = None  # created to resolved, in the policy's time
     previous_id: str | None = None  # the customer's previous conversation, if this one
     # started within the repeat-contact window of it (a repeat contact, any channel)
     switched_channel: bool | None = None  # that previous conversation was on another channel
@@ -229,6 +231,9 @@ class SlaRow:
     p95: float | None = None
     repeat: int = 0  # conversations that repeat a recent one of the same customer
     switched: int = 0  # ... and came on another channel than that one
+    resolved: int = 0  # resolved, with their time to resolution below
+    resolution_p50: float | None = None
+    resolution_p90: float | None = None
 
     @property
     def compliance(self) -> float | None:

@@ -118,8 +118,7 @@ class InboxService:
 
         def change(c: Conversation) -> Conversation:
             if status == Status.RESOLVED:  # resolved stops every clock
-                return replace(c, status=status, awaiting_since=None, due_at=None,
-                               due_basis=None)
+                return self.sla.resolved(c, utcnow())
             return replace(c, status=status)
 
         return await self._change(conversation_id, actor, f"status:{status}", change,
@@ -173,7 +172,8 @@ class InboxService:
         def answered(c: Conversation) -> Conversation:
             c = replace(c, message_count=c.message_count + 1, status=status or c.status,
                         last_message_at=max(c.last_message_at, msg.created_at))
-            return self.sla.first_response(c, msg.created_at)
+            c = self.sla.first_response(c, msg.created_at)
+            return self.sla.resolved(c, msg.created_at) if status == Status.RESOLVED else c
 
         try:
             await self._change(conversation_id, actor, "reply", answered, None, with_reply)

@@ -98,6 +98,12 @@ class SlaPolicy:
             return "at_risk"
         return "ok"
 
+    def resolved(self, conv: Conversation, at: datetime) -> Conversation:
+        """The conversation resolved at `at`: every clock stops, time to resolution kept."""
+        return replace(conv, status="resolved", awaiting_since=None, due_at=None,
+                       due_basis=None, resolved_at=at,
+                       resolution_seconds=self.elapsed(conv.channel, conv.created_at, at))
+
     def first_response(self, conv: Conversation, at: datetime) -> Conversation:
         """The conversation answered at `at`: first-response figures set once, clock stopped."""
         if conv.first_response_at is None:

@@ -565,22 +565,31 @@ class ElasticStore:
     async def _exact_percentiles(self, since: datetime, until: datetime, row: SlaRow) -> SlaRow:
         """osmem-server fallback: the row's percentiles from the two values next to each
         rank, read with sorted searches (one per percentile), as the SQLite store does."""
-        if not row.answered:
-            return row
+        first = await self._exact(since, until, row, "first_response_seconds", row.answered)
+        done = await self._exact(since, until, row, "resolution_seconds", row.resolved)
+        if first:
+            row = replace(row, p50=first[0], p90=first[1], p95=first[2])
+        if done:
+            row = replace(row, resolution_p50=done[0], resolution_p90=done[1])
+        return row
+
+    async def _exact(self, since: datetime, until: datetime, row: SlaRow, field: str,
+                     count: int) -> list[float] | None:
+        if not count:
+            return None
         query = {"bool": {"filter": [sla_query(since, until), sla_group_filter(row.group, row.key),
-                                     {"exists": {"field": "first_response_seconds"}}]}}
+                                     {"exists": {"field": field}}]}}
         found = []
         for percent in SLA_PERCENTS:
-            low, weight = interpolation_rank(row.answered, percent)
-            resp = await self._search(
-                "conversations", "SLA report", query=query, from_=low, size=2,
-                sort=[{"first_response_seconds": "asc"}, {"id": "asc"}],
-                source=["first_response_seconds"])
-            near = [float(h["_source"]["first_response_seconds"]) for h in resp["hits"]["hits"]]
+            low, weight = interpolation_rank(count, percent)
+            resp = await self._search("conversations", "SLA report", query=query, from_=low,
+                                      size=2, sort=[{field: "asc"}, {"id": "asc"}],
+                                      source=[field])
+            near = [float(h["_source"][field]) for h in resp["hits"]["hits"]]
             if not near:
-                return row  # changed under us: keep the aggregation's figures
+                return None  # changed under us: keep the aggregation's figures
             found.append(near[0] + weight * (near[-1] - near[0]))
-        return replace(row, p50=found[0], p90=found[1], p95=found[2])
+        return found
 
     async def trending(self, query: QueryNode | None, size: int = 10) -> list[tuple[str, float]]:
         """Words unusually frequent in the matching messages compared with all messages."""

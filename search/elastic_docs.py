@@ -13,11 +13,12 @@ from inbox.model import Attachment, Conversation, parse_ts, ts
 T = TypeVar("T")
 
 _TIME_FIELDS = frozenset({"created_at", "updated_at", "last_message_at", "received_at",
-                          "awaiting_since", "first_response_at", "due_at"})
+                          "awaiting_since", "first_response_at", "due_at", "resolved_at"})
 _TUPLE_FIELDS = frozenset({"tags", "author_keys"})
 _JSON_FIELDS = frozenset({"meta"})
 # JSON has one number type: a whole float can come back as an int.
-_FLOAT_FIELDS = frozenset({"sentiment_score", "first_response_seconds"})
+_FLOAT_FIELDS = frozenset({"sentiment_score", "first_response_seconds",
+                            "resolution_seconds"})
 
 
 def json_object(value: Mapping[str, Any]) -> dict[str, Any]:

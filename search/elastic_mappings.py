@@ -57,6 +57,7 @@ _FIELDS: dict[str, dict[str, dict[str, Any]]] = {
         "message_count": _INT, "awaiting_since": _TIME, "first_response_at": _TIME,
         "due_at": _TIME, "due_basis": _STORED, "first_response_seconds": {"type": "float"},
         "first_response_breached": {"type": "boolean"}, "previous_id": _KW,
+        "resolved_at": _TIME, "resolution_seconds": {"type": "float"},
         "switched_channel": {"type": "boolean"}, "version": _INT,
     },
     "customers": {"id": _KW, "name": _TEXT, "created_at": _TIME, "merged_into": _KW,

@@ -155,6 +155,9 @@ def _sla_metrics() -> dict[str, Any]:
         "switched": {"filter": {"term": {"switched_channel": True}}},
         "seconds": {"percentiles": {"field": "first_response_seconds",
                                     "percents": list(SLA_PERCENTS)}},
+        "resolved": {"value_count": {"field": "resolution_seconds"}},
+        "resolution": {"percentiles": {"field": "resolution_seconds",
+                                       "percents": list(SLA_PERCENTS)}},
     }
 
 
@@ -207,12 +210,16 @@ def sla_rows(aggregations: Mapping[str, Any]) -> tuple[tuple[SlaRow, ...], list[
                 continue
             answered = int(bucket["answered"]["value"] or 0)
             values = _percentiles(bucket["seconds"]) if answered else {}
+            res = _percentiles(bucket["resolution"]) if bucket["resolved"]["value"] else {}
             found.append(SlaRow(group, _sla_key(group, bucket), total, answered,
                                 int(bucket["met"]["doc_count"]),
                                 p50=values.get(SLA_PERCENTS[0]),
                                 p90=values.get(SLA_PERCENTS[1]),
                                 p95=values.get(SLA_PERCENTS[2]),
                                 repeat=int(bucket["repeat"]["doc_count"]),
+                                resolved=int(bucket["resolved"]["value"] or 0),
+                                resolution_p50=res.get(SLA_PERCENTS[0]),
+                                resolution_p90=res.get(SLA_PERCENTS[1]),
                                 switched=int(bucket["switched"]["doc_count"])))
         rows.extend(sorted(found, key=lambda r: r.key))
     return tuple(rows), truncated

@@ -51,7 +51,8 @@ CREATE TABLE conversations (
     subject TEXT, assignee TEXT, tags TEXT NOT NULL, priority TEXT NOT NULL,
     message_count INTEGER NOT NULL, awaiting_since TEXT, first_response_at TEXT, due_at TEXT,
     due_basis TEXT, first_response_seconds REAL, first_response_breached INTEGER,
-    previous_id TEXT, switched_channel INTEGER, version INTEGER NOT NULL);
+    resolved_at TEXT, resolution_seconds REAL, previous_id TEXT, switched_channel INTEGER,
+    version INTEGER NOT NULL);
 CREATE INDEX conversations_recent ON conversations (last_message_at DESC, id DESC);
 CREATE INDEX conversations_status ON conversations (status, last_message_at DESC, id DESC);
 CREATE INDEX conversations_assignee ON conversations (assignee, last_message_at DESC, id DESC);
@@ -104,7 +105,8 @@ CONVERSATION_COLUMNS = (
     "id", "customer_id", "channel", "status", "created_at", "updated_at", "last_message_at",
     "subject", "assignee", "tags", "priority", "message_count", "awaiting_since",
     "first_response_at", "due_at", "due_basis", "first_response_seconds",
-    "first_response_breached", "previous_id", "switched_channel", "version",
+    "first_response_breached", "resolved_at", "resolution_seconds", "previous_id",
+    "switched_channel", "version",
 )
 MESSAGE_COLUMNS = (
     "id", "conversation_id", "channel", "external_id", "direction", "text", "created_at",
@@ -114,7 +116,7 @@ MESSAGE_COLUMNS = (
 )
 _BOOL_FIELDS = frozenset({"automated", "first_response_breached", "switched_channel"})
 _TIME_FIELDS = frozenset({"created_at", "updated_at", "last_message_at", "received_at",
-                          "awaiting_since", "first_response_at", "due_at"})
+                          "awaiting_since", "first_response_at", "due_at", "resolved_at"})
 
 
 
@@ -295,6 +297,27 @@ def fill_buckets(counts: list[tuple[str, int]], interval: str) -> list[tuple[str
         else:
             day = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
     return out
+
+
+NO_PERCENTILES: tuple[float | None, ...] = (None,) * len(PERCENTILES)
+
+
+def _percentiles(conn: sqlite3.Connection, expr: str, base: str, window: list[str],
+                 column: str) -> dict[str, tuple[float | None, ...]]:
+    """PERCENTILES of a column per group; only the rows next to each rank leave SQLite."""
+    ranked = conn.execute(
+        f"WITH r AS (SELECT {expr} AS k, {column} AS s, row_number() OVER (PARTITION BY "
+        f"{expr} ORDER BY {column}) - 1 AS i, count(*) OVER (PARTITION BY {expr}) AS n "
+        f"{base} AND {column} IS NOT NULL) SELECT k, i, n, s FROM r WHERE " + " OR ".join(
+            f"i IN (CAST({p} * (n - 1) AS INTEGER), CAST({p} * (n - 1) AS INTEGER) + 1)"
+            for p in PERCENTILES), window)
+    near: dict[str, dict[int, float]] = {}
+    sizes: dict[str, int] = {}
+    for k, i, n, value in ranked:
+        near.setdefault(k, {})[i] = value
+        sizes[k] = n
+    return {k: tuple(interpolate(values, sizes[k], p) for p in PERCENTILES)
+            for k, values in near.items()}
 
 
 def interpolate(values: Mapping[int, float], n: int, p: float) -> float | None:
@@ -529,27 +552,16 @@ class SqliteStore:
                 counts = conn.execute(
                     f"SELECT {expr} AS k, count(*), count(first_response_seconds), "
                     f"sum(first_response_breached = 0), count(previous_id), "
-                    f"sum(switched_channel = 1) {base} GROUP BY k ORDER BY k", window)
-                # only the rows next to each percentile's rank leave the database
-                ranked = conn.execute(
-                    f"WITH r AS (SELECT {expr} AS k, first_response_seconds AS s, "
-                    f"row_number() OVER (PARTITION BY {expr} ORDER BY first_response_seconds)"
-                    f" - 1 AS i, count(*) OVER (PARTITION BY {expr}) AS n {base} "
-                    f"AND first_response_seconds IS NOT NULL) "
-                    f"SELECT k, i, n, s FROM r WHERE " + " OR ".join(
-                        f"i IN (CAST({p} * (n - 1) AS INTEGER), "
-                        f"CAST({p} * (n - 1) AS INTEGER) + 1)" for p in PERCENTILES),
-                    window)
-                near: dict[str, dict[int, float]] = {}
-                sizes: dict[str, int] = {}
-                for k, i, n, value in ranked:
-                    near.setdefault(k, {})[i] = value
-                    sizes[k] = n
-                for k, total, answered, met, repeat, switched in counts:
-                    ps = [interpolate(near.get(k, {}), sizes.get(k, 0), p) for p in PERCENTILES]
+                    f"sum(switched_channel = 1), count(resolution_seconds) {base} "
+                    f"GROUP BY k ORDER BY k", window)
+                first = _percentiles(conn, expr, base, window, "first_response_seconds")
+                resolution = _percentiles(conn, expr, base, window, "resolution_seconds")
+                for k, total, answered, met, repeat, switched, resolved in counts:
+                    ps, rs = first.get(k, NO_PERCENTILES), resolution.get(k, NO_PERCENTILES)
                     rows.append(SlaRow(group, str(k), total, answered, met or 0, p50=ps[0],
                                        p90=ps[1], p95=ps[2], repeat=repeat,
-                                       switched=switched or 0))
+                                       switched=switched or 0, resolved=resolved,
+                                       resolution_p50=rs[0], resolution_p90=rs[1]))
             return tuple(rows)
 
         return await self._db.read(op)

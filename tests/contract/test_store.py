@@ -320,6 +320,8 @@ def answered(vid: str, channel: str, day: int, seconds: float | None, breached: 
 
 async def test_sla_report_counts_compliance_and_percentiles(store: Store) -> None:
     email = [answered(f"e{i}", "email", 3, 600.0 * (i + 1), i >= 8, "u1") for i in range(10)]
+    email = [replace(c, resolution_seconds=3600.0 * (i + 1), resolved_at=at(4))
+             if i < 4 else c for i, c in enumerate(email)]
     x = [replace(answered("x1", "x", 4, 60.0, False, "u2"), previous_id="e0",
                  switched_channel=True),
          replace(answered("x2", "x", 4, None, None), previous_id="x1", switched_channel=False),
@@ -333,6 +335,9 @@ async def test_sla_report_counts_compliance_and_percentiles(store: Store) -> Non
     em = rows[("channel", "email")]
     assert (em.conversations, em.answered, em.met) == (10, 10, 8)
     assert em.compliance == 0.8
+    assert em.resolved == 4 and em.resolution_p50 == pytest.approx(9000.0, rel=0.05)
+    assert em.resolution_p90 == pytest.approx(13320.0, rel=0.05)
+    assert rows[("channel", "x")].resolved == 0 and rows[("channel", "x")].resolution_p50 is None
     for value, expected in ((em.p50, 3300.0), (em.p90, 5460.0), (em.p95, 5730.0)):
         assert value is not None and abs(value - expected) <= 0.05 * expected
     xs = rows[("channel", "x")]

@@ -407,6 +407,14 @@ async def test_reply_can_set_the_status(web: Web) -> None:
                                           "idempotency_key": "p1"}, headers=web.auth())
     assert ok.status == 201
     assert (await web.runtime.store.get_conversation(ref)).status == "pending"
+    done = await web.client.post(url, json={"text": "Fixed, closing this.", "status": "resolved",
+                                            "idempotency_key": "p2"}, headers=web.auth())
+    assert done.status == 201
+    conv = await web.runtime.store.get_conversation(ref)
+    assert conv.status == "resolved" and conv.resolved_at is not None
+    assert conv.resolution_seconds is not None and conv.due_at is None
+    report = await (await web.client.get("/api/reports/sla", headers=web.auth())).json()
+    assert report["rows"][0]["resolved"] == 1
 
 
 async def test_merge_and_undo_through_the_api(web: Web) -> None:

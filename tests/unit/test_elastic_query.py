@@ -187,7 +187,8 @@ def _bucket(key: object, total: int, answered: int, met: int, pct: object,
             repeat: int = 0, switched: int = 0) -> dict:
     return {"key": key, "doc_count": total, "answered": {"value": answered},
             "met": {"doc_count": met}, "seconds": {"values": pct},
-            "repeat": {"doc_count": repeat}, "switched": {"doc_count": switched}}
+            "repeat": {"doc_count": repeat}, "switched": {"doc_count": switched},
+            "resolved": {"value": 0}, "resolution": {"values": {}}}
 
 
 def test_sla_rows_from_aggregations() -> None:
