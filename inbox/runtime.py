@@ -170,12 +170,7 @@ class Runtime:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
-        for task in self._jobs:
-            task.cancel()
-        for task in self._jobs:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._jobs.clear()
+        await _cancel(self._jobs)
 
     async def _run(self, connector: Connector) -> None:
         try:
@@ -210,11 +205,16 @@ class Runtime:
         if self._closed:
             return
         self._closed = True
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await _cancel(self._tasks)
         await self._stop_jobs()
         await self.store.aclose()
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel tasks, wait until they are done, forget them."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    tasks.clear()

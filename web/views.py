@@ -48,6 +48,11 @@ def when(value: datetime | None) -> str:
     return "" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _back(path: str, flash: str) -> web.HTTPSeeOther:
+    """Post/redirect/get: back to the page, with what happened."""
+    return web.HTTPSeeOther(f"{path}?" + urlencode({"flash": flash}))
+
+
 def start_page(user: User | None) -> str:
     """Where a role starts: marketing in the voice of the customer, everyone else the inbox."""
     return "/voc" if user is not None and user.role == "marketing" else "/inbox"
@@ -176,7 +181,7 @@ async def act(request: web.Request) -> web.Response:
             raise web.HTTPNotFound()
     except InboxError as exc:
         flash = f"Not done: {exc}"
-    raise web.HTTPSeeOther(f"/conversations/{conv_id}?" + urlencode({"flash": flash}))
+    raise _back(f"/conversations/{conv_id}", flash)
 
 
 @require("read")
@@ -202,7 +207,7 @@ async def merge_customer(request: web.Request) -> web.Response:
         flash = f"Merged {other.name or other.id} into this customer. You can undo it below."
     except InboxError as exc:
         flash = f"Not merged: {exc}"
-    raise web.HTTPSeeOther(f"/customers/{cid}?" + urlencode({"flash": flash}))
+    raise _back(f"/customers/{cid}", flash)
 
 
 @require("work")
@@ -214,7 +219,7 @@ async def undo_merge(request: web.Request) -> web.Response:
         flash = "Merge undone: the customers are separate again."
     except InboxError as exc:
         flash = f"Not undone: {exc}"
-    raise web.HTTPSeeOther(f"/customers/{cid}?" + urlencode({"flash": flash}))
+    raise _back(f"/customers/{cid}", flash)
 
 
 @require("search")
