@@ -69,7 +69,7 @@ def day_start(value: str) -> str:
         day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError as exc:
         raise QueryError(f"not a date (YYYY-MM-DD): '{value}'", 0) from exc
-    return day.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return ts(day)  # one format for every timestamp (4-digit years)
 
 
 def _field_query(node: FieldTerm) -> Query:
@@ -190,7 +190,7 @@ def _sla_key(group: str, bucket: Mapping[str, Any]) -> str:
     if group == "all":
         return "all"
     if group == "day":  # the bucket's start, epoch milliseconds (UTC)
-        return datetime.fromtimestamp(int(bucket["key"]) / 1000, UTC).strftime("%Y-%m-%d")
+        return datetime.fromtimestamp(int(bucket["key"]) / 1000, UTC).date().isoformat()
     return str(bucket["key"])
 
 

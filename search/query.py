@@ -37,6 +37,7 @@ FIELD_VALUES: dict[str, tuple[str, ...]] = {
 
 # A field is an identifier and a colon; "12:30" is not one, nor is a URL such as "http://x".
 _FIELD_RE = re.compile(r"([A-Za-z][A-Za-z0-9_]*):(.*)", re.DOTALL)
+FIRST_DATE, LAST_DATE = "1970-01-01", "2261-12-31"
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _LANG_RE = re.compile(r"[A-Za-z]{2,3}")
 _NEEDS_QUOTES = frozenset('"()')
@@ -153,6 +154,9 @@ def _field_value(field: str, raw: str, pos: int, query: str) -> str:
             date.fromisoformat(raw)
         except ValueError:
             raise QueryError(f"invalid date '{raw}', expected YYYY-MM-DD", pos, query) from None
+        if not FIRST_DATE <= raw <= LAST_DATE:  # what every store can compare (ES date_nanos)
+            raise QueryError(f"date '{raw}' out of range: use {FIRST_DATE} to {LAST_DATE}",
+                             pos, query)
         return raw
     if field == "lang":
         if not _LANG_RE.fullmatch(raw):

@@ -79,6 +79,8 @@ CORPUS = [
     ("after:2026-11-15", {"m5", "m6", "m7", "m8"}),
     ("before:2026-11-05", {"m1", "m9"}),
     ("after:2026-11-05 before:2026-11-12", {"m2", "m3"}),
+    ("before:1970-01-01", set()),
+    ("after:1970-01-01", {"m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9"}),
     ("invoice OR bill", {"m1", "m4", "m9"}),
     ("(invoice OR bill) channel:webform", {"m4"}),
     ("cafe", {"m7"}),

@@ -452,10 +452,18 @@ async def test_search_results_export_as_csv_without_formulas(web: Web) -> None:
                           "idempotency_key": "c1"})
     await post_form(web, {**FORM, "message": "second bill, with, commas\nand lines",
                           "idempotency_key": "c2"})
+    from dataclasses import replace as _replace
+
+    from inbox.store import WriteBatch
+
+    newest = (await web.runtime.store.search(None, None, 1)).messages[0]
+    await web.runtime.store.restore(WriteBatch(messages=(_replace(
+        newest, sentiment="negative", sentiment_score=-0.52),)))
     resp = await web.client.get("/api/search/export.csv", params={"q": "bill"},
                                 headers=web.auth())
     assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(await resp.text())))
+    assert rows[0]["sentiment_score"] == "-0.52"  # a number, not a guarded formula
     assert [r["text"] for r in rows] == ["second bill, with, commas\nand lines",
                                          "'=HYPERLINK(\"http://evil\") bill"]
     assert rows[0]["channel"] == "webform" and rows[0]["author"] == "Ann Example"

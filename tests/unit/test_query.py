@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+from datetime import date
 
 import pytest
 from hypothesis import given, settings
@@ -328,8 +329,8 @@ phrases = _FREE_TEXT.map(Phrase)
 
 _FIELD_VALUE_STRATEGIES: dict[str, st.SearchStrategy[str]] = {
     **{name: st.sampled_from(values) for name, values in FIELD_VALUES.items()},
-    "after": st.dates().map(lambda d: d.isoformat()),
-    "before": st.dates().map(lambda d: d.isoformat()),
+    "after": st.dates(date(1970, 1, 1), date(2261, 12, 31)).map(lambda d: d.isoformat()),
+    "before": st.dates(date(1970, 1, 1), date(2261, 12, 31)).map(lambda d: d.isoformat()),
     "lang": st.text(string.ascii_lowercase, min_size=2, max_size=3),
     "tag": _FREE_TEXT.map(str.lower),
     "from": _FREE_TEXT,
@@ -414,3 +415,10 @@ def test_property_unknown_field_reported_at_its_offset(items: list[QueryNode],
     err = error_of(query)
     assert err.position == offset
     assert err.problem.startswith(f"unknown field '{name}'")
+
+
+@pytest.mark.parametrize("text", ["before:0999-01-01", "after:2262-01-01"])
+def test_dates_outside_what_stores_compare_are_errors(text: str) -> None:
+    with pytest.raises(QueryError, match="out of range") as err:
+        parse(text)
+    assert err.value.position == text.index(":") + 1
