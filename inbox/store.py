@@ -59,6 +59,14 @@ class WriteBatch:
     visible: bool = True
 
 
+def percentile_rank(count: int, fraction: float) -> tuple[int, float]:
+    """Where a percentile of `count` sorted values lies, as every store reports it: (index
+    of the lower neighbour, weight of the upper one), interpolated linearly."""
+    position = fraction * (count - 1)
+    low = int(position)
+    return low, position - low
+
+
 @runtime_checkable
 class Store(Protocol):
     async def open(self) -> None:

@@ -11,7 +11,8 @@ from typing import Any
 
 from inbox.errors import QueryError
 from inbox.model import And, FieldTerm, Not, Or, Phrase, QueryNode, SlaRow, Term, ts
-from inbox.store import FACETS
+from inbox.store import FACETS, percentile_rank
+from search.query import day_start
 
 Query = dict[str, Any]
 
@@ -62,14 +63,6 @@ def _text_query(text: str) -> Query:
         per_field = [{"match_phrase_prefix": {f: {
             "query": phrase, "max_expansions": PHRASE_PREFIX_EXPANSIONS}}} for f in TEXT_FIELDS]
     return {"bool": {"should": per_field, "minimum_should_match": 1}}
-
-
-def day_start(value: str) -> str:
-    try:
-        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
-    except ValueError as exc:
-        raise QueryError(f"not a date (YYYY-MM-DD): '{value}'", 0) from exc
-    return ts(day)  # one format for every timestamp (4-digit years)
 
 
 def _field_query(node: FieldTerm) -> Query:
@@ -244,11 +237,8 @@ def sla_group_filter(group: str, key: str) -> Query:
 
 
 def interpolation_rank(count: int, percent: float) -> tuple[int, float]:
-    """(index of the lower neighbour, weight of the upper one) of a percentile of `count`
-    sorted values, interpolated linearly (as SQLite and Elasticsearch's exact digest do)."""
-    pos = percent / 100 * (count - 1)
-    low = int(pos)
-    return low, pos - low
+    """The store contract's percentile rank (inbox.store.percentile_rank) for a percent."""
+    return percentile_rank(count, percent / 100)
 
 
 def encode_cursor(after: Sequence[Any], pit: str | None = None) -> str:

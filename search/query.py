@@ -19,14 +19,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import NamedTuple
 
 from inbox.errors import QueryError
-from inbox.model import SEARCH_FIELDS, And, FieldTerm, Not, Or, Phrase, QueryNode, Term
+from inbox.model import (
+    SEARCH_FIELDS,
+    And,
+    FieldTerm,
+    Not,
+    Or,
+    Phrase,
+    QueryNode,
+    Term,
+    ts,
+)
 
-__all__ = ["FIELD_VALUES", "describe_error", "fields_used", "map_assignees", "parse", "resolve_me",
-           "to_text"]
+__all__ = ["FIELD_VALUES", "day_start", "describe_error", "fields_used", "map_assignees",
+           "parse", "resolve_me", "to_text"]
 
 FIELD_VALUES: dict[str, tuple[str, ...]] = {
     "channel": ("email", "x", "webform"),
@@ -323,6 +333,14 @@ def describe_error(err: QueryError) -> str:
     """The problem, then the query with a caret under the offending position (for the CLI)."""
     shown = "".join(" " if c.isspace() else c for c in err.query)
     return f"{err.problem} (at position {err.position})\n  {shown}\n  {' ' * err.position}^"
+
+
+def day_start(value: str) -> str:
+    """What after:/before: compare with: the start of that UTC day, as a store timestamp."""
+    try:
+        return ts(datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC))
+    except ValueError as exc:
+        raise QueryError(f"not a date (YYYY-MM-DD): '{value}'", 0) from exc
 
 
 def resolve_me(node: QueryNode | None, user_id: str) -> QueryNode | None:

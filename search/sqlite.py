@@ -6,7 +6,7 @@ import base64
 import json
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,7 +31,8 @@ from inbox.model import (
     parse_ts,
     ts,
 )
-from inbox.store import COLLECTIONS, EXPORT_KINDS, FACETS, WriteBatch
+from inbox.store import COLLECTIONS, EXPORT_KINDS, FACETS, WriteBatch, percentile_rank
+from search.query import day_start
 from search.sqlite_db import Database, fold
 
 SCHEMA_VERSION = 1
@@ -324,15 +325,10 @@ def interpolate(values: Mapping[int, float], n: int, p: float) -> float | None:
     """The p-quantile of n sorted values by linear interpolation, from the two neighbours."""
     if n == 0:
         return None
-    pos = p * (n - 1)
-    low = int(pos)
+    low, weight = percentile_rank(n, p)
     if low + 1 >= n:
         return values[low]
-    return values[low] + (pos - low) * (values[low + 1] - values[low])
-
-
-def day_start(value: str) -> str:
-    return ts(datetime.fromisoformat(value).replace(tzinfo=UTC))
+    return values[low] + weight * (values[low + 1] - values[low])
 
 
 def _compile_field(node: FieldTerm) -> tuple[str, list[Any]]:
