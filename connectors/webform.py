@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from inbox.errors import ValidationError
+from inbox.errors import ConfigError, ValidationError
 from inbox.identity import normalize_email, normalize_handle, normalize_phone
 from inbox.model import Channel, IdentityKind, IdentityRef, Inbound, new_id
 
@@ -55,8 +55,6 @@ def forms_from_config(config: Mapping[str, Any]) -> dict[str, FormSpec]:
         if not isinstance(table, dict):
             continue  # plain settings such as rate_limit
         if not _SLUG.match(slug):
-            from inbox.errors import ConfigError
-
             raise ConfigError(f"forms.{slug}", "form names are lower-case letters, digits, '-'")
         specs[slug] = FormSpec(slug, str(table.get("title", "Contact us")),
                                str(table.get("intro", DEFAULT_INTRO)),

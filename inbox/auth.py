@@ -21,13 +21,11 @@ _hasher = PasswordHasher()
 
 # What each role may do; admin may do everything.
 PERMISSIONS: dict[str, frozenset[str]] = {
-    Role.AGENT: frozenset({"read", "work"}),
-    Role.MANAGER: frozenset({"read", "work", "manage", "report"}),
+    Role.AGENT: frozenset({"read", "work", "search"}),
+    Role.MANAGER: frozenset({"read", "work", "search", "manage", "report"}),
     Role.MARKETING: frozenset({"search", "report"}),
-    Role.ADMIN: frozenset({"read", "work", "manage", "report", "search", "admin"}),
+    Role.ADMIN: frozenset({"read", "work", "search", "manage", "report", "admin"}),
 }
-for _role in (Role.AGENT, Role.MANAGER):
-    PERMISSIONS[_role] |= {"search"}
 
 
 def allowed(user: User, permission: str) -> bool:

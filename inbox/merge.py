@@ -14,11 +14,14 @@ from typing import Any
 
 from inbox.audit import audit
 from inbox.errors import ConflictError, NotFound, Refused
+from inbox.identity import normalize_ref
 from inbox.model import (
     Conversation,
     ConversationFilter,
     Customer,
     Direction,
+    IdentityKind,
+    IdentityRef,
     Message,
     User,
     new_id,
@@ -146,16 +149,13 @@ async def undo(store: Store, survivor_id: str, merge_id: str, actor: User) -> di
 
 async def find_customer(store: Store, text: str) -> Customer:
     """A customer by id, or by one of its identities (email, phone, @handle, X user id)."""
-    from inbox.identity import normalize_email, normalize_handle, normalize_phone
-
     text = text.strip()
     try:
         return await store.get_customer(text)
     except NotFound:
         pass
-    candidates = [("email", normalize_email(text)), ("phone", normalize_phone(text)),
-                  ("x", text if text.isdigit() else None), ("x_handle", normalize_handle(text))]
-    refs = [(kind, value) for kind, value in candidates if value]
+    normalized = (normalize_ref(IdentityRef(kind, text)) for kind in IdentityKind)
+    refs = [(ref.kind, ref.value) for ref in normalized if ref is not None]
     found = await store.identities(refs)
     for ref in refs:
         if ref in found:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -160,10 +160,10 @@ class Runtime:
             self._jobs.append(asyncio.create_task(self._run(connector),
                                                   name=f"connector:{connector.name}"))
         self._scheduler = AsyncIOScheduler(timezone="UTC")
-        self._scheduler.add_job(self._retry_replies, "interval", seconds=60,
-                                id="retry-replies", coalesce=True, max_instances=1)
-        self._scheduler.add_job(self._sweep_sla, "interval", seconds=60, id="sla-sweep",
-                                coalesce=True, max_instances=1)
+        for job_id, what, work in (("retry-replies", "reply retry", self.service.retry_failed),
+                                   ("sla-sweep", "SLA sweep", self.service.sweep_sla)):
+            self._scheduler.add_job(self._job(what, work), "interval", seconds=60, id=job_id,
+                                    coalesce=True, max_instances=1)
         self._scheduler.start()
 
     async def _stop_jobs(self) -> None:
@@ -180,17 +180,16 @@ class Runtime:
         except Exception:
             log.exception("connector stopped", extra={"connector": connector.name})
 
-    async def _retry_replies(self) -> None:
-        try:
-            await self.service.retry_failed()
-        except InboxError as exc:
-            log.warning("reply retry failed", extra={"error": str(exc)})
+    @staticmethod
+    def _job(what: str, work: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+        """A scheduled job that logs the inbox errors of one run and tries again next time."""
+        async def run() -> None:
+            try:
+                await work()
+            except InboxError as exc:
+                log.warning("%s failed", what, extra={"error": str(exc)})
 
-    async def _sweep_sla(self) -> None:
-        try:
-            await self.service.sweep_sla()
-        except InboxError as exc:
-            log.warning("SLA sweep failed", extra={"error": str(exc)})
+        return run
 
     async def poll_once(self, channel: str | None = None) -> dict[str, IngestResult]:
         """Poll every (or one channel's) connector once."""

@@ -89,20 +89,26 @@ async def me(request: web.Request) -> web.Response:
     return json_response(current_user(request))
 
 
-@require("read")
-async def list_conversations(request: web.Request) -> web.Response:
+async def conversation_filter(request: web.Request, status: str = "") -> ConversationFilter:
+    """?status=&channel=&assignee=&customer=&order= (assignee: me, an email, a user id or
+    "none"); `status` is the default when the query names none."""
     q = request.query
-    assignee = q.get("assignee")
-    if assignee not in (None, "none"):
+    assignee = q.get("assignee") or None
+    if assignee != "none":
         assignee = await resolve_assignee(request, assignee)
     order = q.get("order", "recent")
     if order not in ("recent", "due"):
         raise ValidationError({"order": "must be recent (newest activity first) or due "
                                         "(what breaches next)"})
-    flt = ConversationFilter(status=q.get("status") or None, channel=q.get("channel") or None,
-                             assignee=assignee, customer_id=q.get("customer") or None,
-                             order=order)
-    page = await request.app[RUNTIME].service.conversations(flt, q.get("cursor"),
+    return ConversationFilter(status=q.get("status", status) or None,
+                              channel=q.get("channel") or None, assignee=assignee,
+                              customer_id=q.get("customer") or None, order=order)
+
+
+@require("read")
+async def list_conversations(request: web.Request) -> web.Response:
+    flt = await conversation_filter(request)
+    page = await request.app[RUNTIME].service.conversations(flt, request.query.get("cursor"),
                                                              _limit(request))
     return json_response({"conversations": page.items, "next_cursor": page.next_cursor})
 

@@ -16,7 +16,14 @@ from inbox.errors import InboxError, QueryError, RateLimited
 from inbox.model import ConversationFilter, Status, User, utcnow
 from inbox.ratelimit import RateLimiter
 from inbox.store import FACETS
-from web.api import interval, parse_search, report_range, resolve_assignee, voc_data
+from web.api import (
+    conversation_filter,
+    interval,
+    parse_search,
+    report_range,
+    resolve_assignee,
+    voc_data,
+)
 from web.app import SESSION_COOKIE, current_user, require
 from web.charts import bar_chart
 from web.forms import client_address
@@ -120,11 +127,7 @@ async def logout(request: web.Request) -> web.Response:
 async def inbox(request: web.Request) -> dict[str, Any]:
     q = request.query
     status = q.get("status", "open")
-    assignee = q.get("assignee") or None
-    flt = ConversationFilter(status=status or None, channel=q.get("channel") or None,
-                             assignee=await resolve_assignee(request, assignee)
-                             if assignee not in (None, "none") else assignee,
-                             order="due" if q.get("order") == "due" else "recent")
+    flt = await conversation_filter(request, status="open")
     runtime = request.app[RUNTIME]
     page = await runtime.service.conversations(flt, q.get("cursor"), 50)
     customers = {}
