@@ -112,6 +112,9 @@ class Store(Protocol):
     async def get_customer(self, customer_id: str) -> Customer:
         """One customer with its identities; NotFound if missing."""
 
+    async def customers_by_ids(self, ids: Sequence[str]) -> dict[str, Customer]:
+        """The stored customers among these ids, with their identities."""
+
     async def customer_messages(
         self, customer_id: str, cursor: str | None, limit: int
     ) -> Page[Message]:

@@ -494,12 +494,16 @@ class ElasticStore:
         return tuple(from_doc(Message, h["_source"]) for h in hits)
 
     async def get_customer(self, customer_id: str) -> Customer:
-        found = await self._mget("customers", [customer_id])
+        found = await self.customers_by_ids([customer_id])
         if customer_id not in found:
             raise NotFound(f"no customer {customer_id}")
-        idents = await self._identities_of([customer_id])
-        return from_doc(Customer, found[customer_id]["_source"],
-                        identities=idents.get(customer_id, ()))
+        return found[customer_id]
+
+    async def customers_by_ids(self, ids: Sequence[str]) -> dict[str, Customer]:
+        found = await self._mget("customers", ids)
+        idents = await self._identities_of(list(found)) if found else {}
+        return {cid: from_doc(Customer, hit["_source"], identities=idents.get(cid, ()))
+                for cid, hit in found.items()}
 
     async def _identities_of(self, customer_ids: Sequence[str]) -> dict[str, tuple[Identity, ...]]:
         hits = await self._scan("identities", {"terms": {"customer_id": list(customer_ids)}},

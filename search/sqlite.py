@@ -380,7 +380,8 @@ class SqliteStore:
         await self._db.write(_write_batch(batch, checked=False))
 
     async def messages_by_ids(self, ids: Sequence[str]) -> dict[str, Message]:
-        return await self._lookup("SELECT id, * FROM messages WHERE id IN", ids, _message)
+        return await self._lookup("SELECT id, * FROM messages WHERE id IN", ids,
+                                  lambda _, row: _message(row))
 
     async def identities(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Identity]:
         if not refs:
@@ -399,13 +400,17 @@ class SqliteStore:
 
     async def thread_keys(self, keys: Sequence[str]) -> dict[str, str]:
         return await self._lookup("SELECT key, conversation_id FROM thread_keys WHERE key IN",
-                                  keys, lambda row: str(row[1]))
+                                  keys, lambda _, row: str(row[1]))
 
     async def conversations_by_ids(self, ids: Sequence[str]) -> dict[str, Conversation]:
-        return await self._lookup("SELECT * FROM conversations WHERE id IN", ids, _conversation)
+        return await self._lookup("SELECT * FROM conversations WHERE id IN", ids,
+                                  lambda _, row: _conversation(row))
+
+    async def customers_by_ids(self, ids: Sequence[str]) -> dict[str, Customer]:
+        return await self._lookup("SELECT * FROM customers WHERE id IN", ids, _customer)
 
     async def _lookup(self, sql: str, keys: Sequence[str],
-                      convert: Callable[[sqlite3.Row], T]) -> dict[str, T]:
+                      convert: Callable[[sqlite3.Connection, sqlite3.Row], T]) -> dict[str, T]:
         """Rows whose first column is among the keys, converted, by key (in chunks)."""
         unique = list(dict.fromkeys(keys))
 
@@ -414,7 +419,7 @@ class SqliteStore:
             for start in range(0, len(unique), 500):
                 chunk = unique[start:start + 500]
                 for row in conn.execute(f"{sql} ({_placeholders(len(chunk))})", chunk):
-                    found[row[0]] = convert(row)
+                    found[row[0]] = convert(conn, row)
             return found
 
         return await self._db.read(op) if unique else {}
@@ -467,8 +472,8 @@ class SqliteStore:
                                    ) -> list[Conversation]:
         found = await self._lookup(
             f"SELECT id, * FROM conversations WHERE last_message_at >= '{ts(since)}' "
-            "AND customer_id IN", customer_ids, lambda row: row)
-        return [_conversation(row) for row in found.values()]
+            "AND customer_id IN", customer_ids, lambda _, row: _conversation(row))
+        return list(found.values())
 
     async def conversation_messages(self, conversation_id: str) -> tuple[Message, ...]:
         def op(conn: sqlite3.Connection) -> tuple[Message, ...]:
@@ -479,13 +484,10 @@ class SqliteStore:
         return await self._db.read(op)
 
     async def get_customer(self, customer_id: str) -> Customer:
-        def op(conn: sqlite3.Connection) -> Customer:
-            row = conn.execute("SELECT * FROM customers WHERE id=?", (customer_id,)).fetchone()
-            if row is None:
-                raise NotFound(f"no customer {customer_id}")
-            return _customer(conn, row)
-
-        return await self._db.read(op)
+        found = await self.customers_by_ids([customer_id])
+        if customer_id not in found:
+            raise NotFound(f"no customer {customer_id}")
+        return found[customer_id]
 
     async def customer_messages(
         self, customer_id: str, cursor: str | None, limit: int

@@ -130,10 +130,7 @@ async def inbox(request: web.Request) -> dict[str, Any]:
     flt = await conversation_filter(request, status="open")
     runtime = request.app[RUNTIME]
     page = await runtime.service.conversations(flt, q.get("cursor"), 50)
-    customers = {}
-    for conv in page.items:
-        if conv.customer_id not in customers:
-            customers[conv.customer_id] = await runtime.store.get_customer(conv.customer_id)
+    customers = await runtime.store.customers_by_ids([c.customer_id for c in page.items])
     params = {k: v for k, v in q.items() if k != "cursor"}
     more = ("/inbox?" + urlencode({**params, "cursor": page.next_cursor})
             if page.next_cursor else None)

@@ -144,6 +144,9 @@ async def test_round_trip_of_every_field(store: Store) -> None:
     assert msgs[1].direction == "outbound" and msgs[1].delivery == "sent"
     cust = await store.get_customer("cA")
     assert cust.name == "Ann" and [i.value for i in cust.identities] == ["ann@example.com"]
+    several = await store.customers_by_ids(["cT", "nope", "cA"])
+    assert sorted(several) == ["cA", "cT"] and several["cA"] == cust
+    assert [i.value for i in several["cT"].identities] == ["111"]
     with pytest.raises(NotFound):
         await store.get_conversation("nope")
     with pytest.raises(NotFound):
