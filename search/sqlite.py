@@ -425,14 +425,10 @@ class SqliteStore:
         return await self._db.read(op) if unique else {}
 
     async def get_conversation(self, conversation_id: str) -> Conversation:
-        def op(conn: sqlite3.Connection) -> Conversation:
-            row = conn.execute("SELECT * FROM conversations WHERE id=?",
-                               (conversation_id,)).fetchone()
-            if row is None:
-                raise NotFound(f"no conversation {conversation_id}")
-            return _conversation(row)
-
-        return await self._db.read(op)
+        found = await self.conversations_by_ids([conversation_id])
+        if conversation_id not in found:
+            raise NotFound(f"no conversation {conversation_id}")
+        return found[conversation_id]
 
     async def list_conversations(
         self, flt: ConversationFilter, cursor: str | None, limit: int

@@ -15,13 +15,12 @@ from hypothesis import strategies as st
 from connectors.email import (
     AttachmentDir,
     EmailSender,
-    SmtpConfig,
     advance,
     configure,
-    parse_url,
     reply_subject,
     resume_after,
 )
+from connectors.email_config import IMAP_SCHEMES, SMTP_SCHEMES, SmtpConfig, parse_url
 from connectors.email_parse import (
     EmailParseError,
     html_to_text,
@@ -268,7 +267,6 @@ def test_reply_subject(subject: str | None, expected: str) -> None:
 
 
 def test_parse_url_decodes_user_and_defaults_ports() -> None:
-    from connectors.email import IMAP_SCHEMES, SMTP_SCHEMES
     ep = parse_url("imaps://support%40example.com@mail.example.com/Support%20Box", IMAP_SCHEMES,
                    "k")
     assert (ep.username, ep.host, ep.port, ep.security, ep.path) == (
@@ -329,7 +327,6 @@ def test_configure_errors_name_the_key(box: dict[str, object], key: str) -> None
 
 
 def test_sender_config_repr_hides_password() -> None:
-    from connectors.email import SMTP_SCHEMES
     ep = replace(parse_url("smtp://u@127.0.0.1", SMTP_SCHEMES, "k"), password="hunter2")
     sender = EmailSender({"support": SmtpConfig(ep, "a@b.example")})
     assert sender.accounts["support"].endpoint.password == "hunter2"
