@@ -1,23 +1,32 @@
-"""Users, roles, API tokens and sessions, kept in the store's auxiliary collections."""
+"""Users, API tokens and sessions, kept in the store's auxiliary collections.
+
+Revocation is cheap: every user carries a credentials epoch that each session and token
+records when it is made. A password change, disable or removal bumps (or drops) it, so the
+user's older sessions and tokens stop working on their next use, without scanning them.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
-from dataclasses import asdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from dataclasses import replace as _replace
 from datetime import datetime, timedelta
+from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-
-from inbox.errors import NotFound, ValidationError
+from inbox import config as cfg
+from inbox.errors import ConfigError, ConflictError, InboxError, NotFound, ValidationError
 from inbox.identity import normalize_email
 from inbox.model import Role, User, new_id, utcnow
+from inbox.passwords import MAX_LENGTH, Passwords, strength_problem
 from inbox.store import SESSIONS, TOKENS, USERS, Store
 
 SESSION_TTL = timedelta(hours=12)
-MIN_PASSWORD = 10
-_hasher = PasswordHasher()
+TOKEN_PREFIX = "inbx_"  # noqa: S105 - a marker that makes tokens recognisable
+TOKEN_ID_LENGTH = 12  # public id: the start of the token's sha256 (the secret is never kept)
+DEFAULT_PASSWORDS = Passwords()  # argon2's recommended cost; Runtime.passwords follows config
 
 # What each role may do; admin may do everything.
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -32,40 +41,156 @@ def allowed(user: User, permission: str) -> bool:
     return permission in PERMISSIONS.get(user.role, frozenset())
 
 
+class TokenRefused(InboxError):
+    """An API token that is unknown, revoked, expired or whose user is disabled."""
+
+    status = 401
+
+
+class AccountDisabled(InboxError):
+    """Right password, but an admin disabled the account."""
+
+    status = 403
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    id: str
+    email: str
+    created_at: datetime
+    expires_at: datetime | None
+    label: str | None = None
+
+    def expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or utcnow())
+
+
 def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _user(doc: dict[str, object]) -> User:
+def _when(value: object) -> datetime | None:
+    return datetime.fromisoformat(str(value)) if value else None
+
+
+def _user(doc: Mapping[str, Any]) -> User:
     return User(id=str(doc["id"]), email=str(doc["email"]), role=str(doc["role"]),
-                password_hash=str(doc["password_hash"]), name=doc.get("name") or None,  # type: ignore[arg-type]
-                created_at=datetime.fromisoformat(str(doc["created_at"])))
+                password_hash=str(doc["password_hash"]), name=doc.get("name") or None,
+                created_at=datetime.fromisoformat(str(doc["created_at"])),
+                disabled=bool(doc.get("disabled", False)), epoch=int(doc.get("epoch", 0)),
+                last_sign_in=_when(doc.get("last_sign_in")))
+
+
+def _doc(user: User) -> dict[str, Any]:
+    return {"id": user.id, "email": user.email, "role": user.role,
+            "password_hash": user.password_hash, "name": user.name,
+            "created_at": user.created_at.isoformat(), "disabled": user.disabled,
+            "epoch": user.epoch,
+            "last_sign_in": user.last_sign_in.isoformat() if user.last_sign_in else None}
+
+
+def _key(email: str) -> str:
+    return (normalize_email(email) or email).strip().lower()
+
+
+async def _change_user(store: Store, email: str,
+                       change: Callable[[User | None], User | None]) -> User | None:
+    """Read, change and compare-and-set a user (None: absent or delete), retrying on races."""
+    key = _key(email)
+    for _ in range(20):
+        doc = await store.kv_get(USERS, key)
+        new = change(_user(doc) if doc is not None else None)
+        if new is None:
+            if doc is not None:
+                await store.kv_delete(USERS, key)
+            return None
+        if await store.kv_swap(USERS, key, doc, _doc(new)):
+            return new
+    raise ConflictError(f"user {email} is being changed by someone else; try again")
+
+
+def _existing(user: User | None, email: str) -> User:
+    if user is None:
+        raise NotFound(f"no user {email}")
+    return user
+
+
+async def _keep_an_admin(store: Store, email: str) -> None:
+    """Refuse to disable, remove or demote the last enabled admin (nobody could undo it)."""
+    others = [u for u in await list_users(store)
+              if u.role == Role.ADMIN and not u.disabled and u.email != _key(email)]
+    if not others:
+        raise ValidationError({"email": "this is the last enabled admin; add another admin "
+                                        "first"})
 
 
 async def add_user(store: Store, email: str, role: str, password: str,
-                   name: str | None = None) -> User:
-    """Create or update a user (a new password replaces the old one)."""
+                   name: str | None = None, *, passwords: Passwords = DEFAULT_PASSWORDS) -> User:
+    """Create or update a user; a new password revokes the user's sessions and tokens."""
     errors = {}
     address = normalize_email(email)
     if address is None:
         errors["email"] = "not a valid email address"
     if role not in set(Role):
         errors["role"] = f"must be one of {', '.join(Role)}"
-    if len(password) < MIN_PASSWORD:
-        errors["password"] = f"must be at least {MIN_PASSWORD} characters"
+    problem = strength_problem(password, (address or email, name))
+    if problem:
+        errors["password"] = problem
     if errors or address is None:
         raise ValidationError(errors)
     old = await store.kv_get(USERS, address)
-    user = User(id=str(old["id"]) if old else new_id("u"), email=address, role=role,
-                password_hash=_hasher.hash(password), name=name)
-    doc = asdict(user)
-    doc["created_at"] = user.created_at.isoformat()
-    await store.kv_put(USERS, address, doc)
-    return user
+    if old is not None and old.get("role") == Role.ADMIN and role != Role.ADMIN:
+        await _keep_an_admin(store, address)
+    password_hash = await passwords.hash(password)
+
+    def change(user: User | None) -> User:
+        if user is None:
+            return User(id=new_id("u"), email=address, role=role, password_hash=password_hash,
+                        name=name)
+        return _replace(user, role=role, name=name if name is not None else user.name,
+                        password_hash=password_hash, epoch=user.epoch + 1)
+
+    return _existing(await _change_user(store, address, change), address)
+
+
+async def set_password(store: Store, email: str, password: str, *,
+                       passwords: Passwords = DEFAULT_PASSWORDS) -> User:
+    """A new password; the user's sessions and tokens stop working."""
+    user = await get_user(store, email)
+    problem = strength_problem(password, (user.email, user.name))
+    if problem:
+        raise ValidationError({"password": problem})
+    password_hash = await passwords.hash(password)
+    return _existing(await _change_user(store, user.email, lambda u: u and _replace(
+        u, password_hash=password_hash, epoch=u.epoch + 1)), email)
+
+
+async def set_disabled(store: Store, email: str, disabled: bool) -> User:
+    """Disable (revoking sessions and tokens; no sign-in) or enable a user."""
+    user = await get_user(store, email)
+    if disabled and user.role == Role.ADMIN:
+        await _keep_an_admin(store, user.email)
+
+    def change(u: User | None) -> User | None:
+        if u is None or u.disabled == disabled:
+            return u
+        return _replace(u, disabled=disabled, epoch=u.epoch + 1 if disabled else u.epoch)
+
+    return _existing(await _change_user(store, user.email, change), email)
+
+
+async def remove_user(store: Store, email: str) -> None:
+    """Delete a user and their tokens; their sessions end with them."""
+    user = await get_user(store, email)
+    if user.role == Role.ADMIN:
+        await _keep_an_admin(store, user.email)
+    await _change_user(store, user.email, lambda u: None)
+    for key, _ in await _tokens_of(store, user.email):
+        await store.kv_delete(TOKENS, key)
 
 
 async def get_user(store: Store, email: str) -> User:
-    doc = await store.kv_get(USERS, (normalize_email(email) or email).lower())
+    doc = await store.kv_get(USERS, _key(email))
     if doc is None:
         raise NotFound(f"no user {email}")
     return _user(doc)
@@ -75,55 +200,158 @@ async def list_users(store: Store) -> list[User]:
     return [_user(doc) for _, doc in await store.kv_list(USERS, None, 10_000)]
 
 
-async def authenticate(store: Store, email: str, password: str) -> User | None:
-    """The user if the password is right; None otherwise (same answer for unknown users)."""
+async def authenticate(store: Store, email: str, password: str, *,
+                       passwords: Passwords = DEFAULT_PASSWORDS) -> User | None:
+    """The user if the password is right; None otherwise (same answer for unknown users).
+
+    Raises AccountDisabled for a disabled user's right password. Records the sign-in and
+    re-hashes the password when the configured argon2 cost changed."""
+    address = normalize_email(email) if len(password) <= MAX_LENGTH else None
     try:
-        user = await get_user(store, email)
+        if address is None:
+            raise NotFound(email)
+        user = await get_user(store, address)
     except NotFound:
-        _hasher.hash(password)  # same cost either way: no user enumeration by timing
+        await passwords.hash(password)  # same cost either way: no user enumeration by timing
+        return None
+    if not await passwords.verify(user.password_hash, password):
+        return None
+    if user.disabled:
+        raise AccountDisabled("this account is disabled; ask an admin to enable it")
+    new_hash = (await passwords.hash(password) if passwords.needs_rehash(user.password_hash)
+                else None)
+
+    def signed_in(u: User | None) -> User | None:
+        if u is None or u.id != user.id:
+            return u
+        if new_hash and u.password_hash == user.password_hash:
+            u = _replace(u, password_hash=new_hash)
+        return _replace(u, last_sign_in=utcnow())
+
+    return await _change_user(store, user.email, signed_in) or user
+
+
+# --- API tokens ---------------------------------------------------------------------------
+
+def token_days(config: Mapping[str, Any]) -> int | None:
+    """The configured lifetime of new API tokens in days (None: they never expire)."""
+    value = cfg.get(config, "auth.token_days")
+    if value is None or value == "":
         return None
     try:
-        _hasher.verify(user.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return None
-    return user
+        days = int(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError("auth.token_days", f"'{value}' is not a whole number of days") from exc
+    if days < 1:
+        raise ConfigError("auth.token_days", "must be at least 1 (or unset: never expire)")
+    return days
 
 
-async def create_token(store: Store, email: str) -> str:
+def token_id(token: str) -> str:
+    """The public id of a token: shown in lists, used to revoke it."""
+    return _digest(token)[:TOKEN_ID_LENGTH]
+
+
+async def create_token(store: Store, email: str, *, days: int | None = None,
+                       label: str | None = None) -> str:
+    """A new API token for the user (returned once; only its hash is kept)."""
     user = await get_user(store, email)
-    token = "inbx_" + secrets.token_urlsafe(32)
-    await store.kv_put(TOKENS, _digest(token), {"email": user.email,
-                                                "created_at": utcnow().isoformat()})
+    if user.disabled:
+        raise ValidationError({"email": "this account is disabled"})
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = utcnow()
+    doc: dict[str, Any] = {"email": user.email, "user_id": user.id, "epoch": user.epoch,
+                           "created_at": now.isoformat(), "label": label}
+    if days is not None:
+        doc["expires_at"] = (now + timedelta(days=days)).isoformat()
+    await store.kv_put(TOKENS, _digest(token), doc)
     return token
 
 
-async def user_for_token(store: Store, token: str) -> User | None:
+def _info(key: str, doc: Mapping[str, Any]) -> TokenInfo:
+    return TokenInfo(id=key[:TOKEN_ID_LENGTH], email=str(doc["email"]),
+                     created_at=datetime.fromisoformat(str(doc["created_at"])),
+                     expires_at=_when(doc.get("expires_at")), label=doc.get("label") or None)
+
+
+async def _tokens_of(store: Store, email: str | None) -> list[tuple[str, dict[str, Any]]]:
+    wanted = _key(email) if email else None
+    return [(key, doc) for key, doc in await store.kv_list(TOKENS, None, 10_000)
+            if wanted is None or doc.get("email") == wanted]
+
+
+async def list_tokens(store: Store, email: str | None = None) -> list[TokenInfo]:
+    """API tokens, newest first; only one user's when email is given."""
+    found = [_info(key, doc) for key, doc in await _tokens_of(store, email)]
+    return sorted(found, key=lambda t: t.created_at, reverse=True)
+
+
+_TOKEN_ID = re.compile(rf"[0-9a-f]{{{TOKEN_ID_LENGTH}}}")
+
+
+async def revoke_token(store: Store, public_id: str) -> TokenInfo:
+    """Delete the token with this public id."""
+    public_id = public_id.strip().lower()
+    if not _TOKEN_ID.fullmatch(public_id):
+        raise ValidationError({"id": f"a token id is {TOKEN_ID_LENGTH} hex digits, as listed"})
+    # keys sort by the hash, so the first key after the id is the one that starts with it
+    for key, doc in await store.kv_list(TOKENS, public_id, 1):
+        if key.startswith(public_id):
+            await store.kv_delete(TOKENS, key)
+            return _info(key, doc)
+    raise NotFound(f"no token {public_id}")
+
+
+async def user_for_token(store: Store, token: str) -> User:
+    """The user of a live token; TokenRefused says why not (unknown, expired, revoked)."""
     doc = await store.kv_get(TOKENS, _digest(token))
     if doc is None:
-        return None
+        raise TokenRefused("invalid or revoked API token")
+    expires = _when(doc.get("expires_at"))
+    if expires is not None and expires <= utcnow():
+        raise TokenRefused("token expired")
     try:
-        return await get_user(store, str(doc["email"]))
+        user = await get_user(store, str(doc["email"]))
     except NotFound:
-        return None
+        raise TokenRefused("invalid or revoked API token") from None
+    if not _current(user, doc):
+        raise TokenRefused("token revoked (the password changed or the account was disabled)")
+    if user.disabled:
+        raise TokenRefused("this account is disabled")
+    return user
 
+
+def _current(user: User, doc: Mapping[str, Any]) -> bool:
+    """The session or token was made for this very user in their current credentials epoch."""
+    return (str(doc.get("user_id", user.id)) == user.id
+            and int(doc.get("epoch", 0)) == user.epoch)
+
+
+# --- browser sessions ---------------------------------------------------------------------
 
 async def create_session(store: Store, user: User) -> tuple[str, str]:
     """A new session id and its CSRF token."""
     sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
     await store.kv_put(SESSIONS, _digest(sid), {
-        "email": user.email, "csrf": csrf, "expires": (utcnow() + SESSION_TTL).isoformat()})
+        "email": user.email, "user_id": user.id, "epoch": user.epoch, "csrf": csrf,
+        "expires": (utcnow() + SESSION_TTL).isoformat()})
     return sid, csrf
 
 
 async def session(store: Store, sid: str) -> tuple[User, str] | None:
-    """The user and CSRF token of a live session."""
-    doc = await store.kv_get(SESSIONS, _digest(sid))
+    """The user and CSRF token of a live session (None once revoked, expired or disabled)."""
+    key = _digest(sid)
+    doc = await store.kv_get(SESSIONS, key)
     if doc is None or datetime.fromisoformat(str(doc["expires"])) < utcnow():
         return None
     try:
-        return await get_user(store, str(doc["email"])), str(doc["csrf"])
+        user = await get_user(store, str(doc["email"]))
     except NotFound:
+        user = None
+    if user is None or user.disabled or not _current(user, doc):
+        await store.kv_delete(SESSIONS, key)
         return None
+    return user, str(doc["csrf"])
 
 
 async def end_session(store: Store, sid: str) -> None:

@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -129,35 +130,114 @@ def cmd_init(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return 0
 
 
-def cmd_users_add(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    if sys.stdin.isatty():
-        password = getpass.getpass("Password: ")
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
+def _read_password(prompt: str = "Password: ") -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass(prompt)
+    if getpass.getpass("Again: ") != password:
+        raise ValidationError({"password": "the two entries differ"})
+    return password
 
-    async def work(runtime: Runtime) -> int:
-        user = await auth.add_user(runtime.store, args.email, args.role, password, args.name)
-        print(f"user {user.email} ({user.role}) saved")
+
+def _users_command(args: argparse.Namespace, env: Mapping[str, str],
+                   work: Callable[[Runtime], Awaitable[str]]) -> int:
+    """Run one account command and print what it did."""
+
+    async def run(runtime: Runtime) -> int:
+        print(await work(runtime))
         return 0
 
-    return _run(_with_runtime(_config(args, env), env, work))
+    return _run(_with_runtime(_config(args, env), env, run))
+
+
+def cmd_users_add(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    password = _read_password()
+
+    async def work(runtime: Runtime) -> str:
+        user = await auth.add_user(runtime.store, args.email, args.role, password, args.name,
+                                   passwords=runtime.passwords)
+        return f"user {user.email} ({user.role}) saved"
+
+    return _users_command(args, env, work)
+
+
+def cmd_users_passwd(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    password = _read_password("New password: ")
+
+    async def work(runtime: Runtime) -> str:
+        user = await auth.set_password(runtime.store, args.email, password,
+                                       passwords=runtime.passwords)
+        return f"password of {user.email} changed; their sessions and tokens are revoked"
+
+    return _users_command(args, env, work)
+
+
+def cmd_users_disable(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    async def work(runtime: Runtime) -> str:
+        user = await auth.set_disabled(runtime.store, args.email, True)
+        return f"user {user.email} disabled; their sessions and tokens are revoked"
+
+    return _users_command(args, env, work)
+
+
+def cmd_users_enable(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    async def work(runtime: Runtime) -> str:
+        user = await auth.set_disabled(runtime.store, args.email, False)
+        return f"user {user.email} enabled"
+
+    return _users_command(args, env, work)
+
+
+def cmd_users_remove(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    async def work(runtime: Runtime) -> str:
+        await auth.remove_user(runtime.store, args.email)
+        return f"user {args.email} removed, with their tokens"
+
+    return _users_command(args, env, work)
 
 
 def cmd_users_token(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    async def work(runtime: Runtime) -> int:
-        print(await auth.create_token(runtime.store, args.email))
-        return 0
+    async def work(runtime: Runtime) -> str:
+        days = args.days if args.days is not None else auth.token_days(runtime.config)
+        return await auth.create_token(runtime.store, args.email, days=days, label=args.label)
 
-    return _run(_with_runtime(_config(args, env), env, work))
+    return _users_command(args, env, work)
 
 
 def cmd_users_list(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    async def work(runtime: Runtime) -> int:
-        for user in await auth.list_users(runtime.store):
-            print(f"{user.email}\t{user.role}\t{user.id}")
-        return 0
+    async def work(runtime: Runtime) -> str:
+        return "\n".join(
+            f"{u.email}\t{u.role}\t{'disabled' if u.disabled else 'active'}\t"
+            f"last sign-in {_when(u.last_sign_in) or 'never'}\t{u.id}"
+            for u in await auth.list_users(runtime.store)) or "no users yet"
 
-    return _run(_with_runtime(_config(args, env), env, work))
+    return _users_command(args, env, work)
+
+
+def _when(value: datetime | None) -> str:
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def cmd_tokens_list(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    async def work(runtime: Runtime) -> str:
+        if args.email:
+            await auth.get_user(runtime.store, args.email)  # an unknown user is an error
+        rows = [f"{t.id}\t{t.email}\tcreated {_when(t.created_at)}\t"
+                + ("EXPIRED " if t.expired() else "")
+                + (f"expires {_when(t.expires_at)}" if t.expires_at else "never expires")
+                + (f"\t{t.label}" if t.label else "")
+                for t in await auth.list_tokens(runtime.store, args.email)]
+        return "\n".join(rows) or "no tokens"
+
+    return _users_command(args, env, work)
+
+
+def cmd_tokens_revoke(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    async def work(runtime: Runtime) -> str:
+        token = await auth.revoke_token(runtime.store, args.id)
+        return f"token {token.id} of {token.email} revoked"
+
+    return _users_command(args, env, work)
 
 
 def cmd_search(args: argparse.Namespace, env: Mapping[str, str]) -> int:
@@ -335,11 +415,33 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--role", required=True, choices=[r.value for r in Role])
     s.add_argument("--name")
     s.set_defaults(func=cmd_users_add)
-    s = users.add_parser("token", help="print a new API token for a user")
+    s = users.add_parser("token", help="print a new API token for a user (shown once)")
     s.add_argument("email")
+    s.add_argument("--days", type=int, help="expire after this many days (default: the "
+                   "auth.token_days setting, else never)")
+    s.add_argument("--label", help="what the token is for")
     s.set_defaults(func=cmd_users_token)
-    s = users.add_parser("list", help="list users")
+    s = users.add_parser("list", help="list users: role, state, last sign-in")
     s.set_defaults(func=cmd_users_list)
+    for name, func, text in (
+            ("passwd", cmd_users_passwd, "set a new password (from stdin); revokes the "
+             "user's sessions and tokens"),
+            ("disable", cmd_users_disable, "stop a user signing in; revokes their sessions "
+             "and tokens"),
+            ("enable", cmd_users_enable, "let a disabled user sign in again"),
+            ("remove", cmd_users_remove, "delete a user and their tokens")):
+        s = users.add_parser(name, help=text)
+        s.add_argument("email")
+        s.set_defaults(func=func)
+
+    tokens = sub.add_parser("tokens", help="list and revoke API tokens").add_subparsers(
+        dest="tokens", required=True)
+    s = tokens.add_parser("list", help="tokens with their public id and expiry")
+    s.add_argument("email", nargs="?")
+    s.set_defaults(func=cmd_tokens_list)
+    s = tokens.add_parser("revoke", help="revoke a token by its public id")
+    s.add_argument("id")
+    s.set_defaults(func=cmd_tokens_revoke)
 
     s = sub.add_parser("search", help="search messages with the search language")
     s.add_argument("query")

@@ -17,6 +17,7 @@ from inbox.model import (
     message_id_for,
     utcnow,
 )
+from inbox.passwords import strength_problem
 from inbox.ports import Outbound, Receipt
 from inbox.runtime import Runtime
 from inbox.store import WriteBatch
@@ -59,9 +60,12 @@ async def seed(runtime: Runtime, now: datetime | None = None, days: int = 30) ->
     """Demo users (one fresh password for all, in the summary), a month of traffic, replies."""
     now = now or utcnow()
     password = secrets.token_urlsafe(9)
+    while any(strength_problem(password, (email, name)) for email, _, name in DEMO_USERS):
+        password = secrets.token_urlsafe(9)  # random, but by chance it might hold a name
     users = {}
     for email, role, name in DEMO_USERS:
-        users[email] = await auth.add_user(runtime.store, email, role, password, name)
+        users[email] = await auth.add_user(runtime.store, email, role, password, name,
+                                           passwords=runtime.passwords)
     for channel in ("email", "x", "webform"):
         runtime.service.senders.setdefault(channel, DemoSender(channel))
     items = generate(now, days=days)

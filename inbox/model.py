@@ -200,6 +200,9 @@ class User:
     password_hash: str
     name: str | None = None
     created_at: datetime = field(default_factory=utcnow)
+    disabled: bool = False
+    epoch: int = 0  # credentials epoch: sessions and tokens of an older epoch are revoked
+    last_sign_in: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

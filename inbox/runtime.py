@@ -18,6 +18,7 @@ from inbox.events import EventBus
 from inbox.ingest import Ingestor
 from inbox.lease import Lease
 from inbox.model import new_id, utcnow
+from inbox.passwords import Passwords
 from inbox.ports import Connector, ConnectorContext, IngestResult, Sender
 from inbox.service import InboxService
 from inbox.sla import policy_from_config
@@ -75,6 +76,7 @@ class Runtime:
                                  phone_region=cfg.get(config, "identity.phone_region"))
         self.connectors, senders = configure_channels(config, env) if channels else ([], {})
         self.service = InboxService(self.store, self.events, senders, self.sla)
+        self.passwords = Passwords.from_config(config)  # argon2 cost (cheap in tests)
         self._tasks: list[asyncio.Task[None]] = []
         self._jobs: list[asyncio.Task[None]] = []
         self._scheduler: Any = None

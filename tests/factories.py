@@ -49,3 +49,8 @@ def inbound(ext: str, text: str = "hello there", channel: str = "email",
             when: datetime | None = None, **kw: Any) -> Inbound:
     return Inbound(channel=channel, external_id=ext, authors=authors, text=text,
                    created_at=when or at(2), **kw)
+
+
+# argon2 at the lowest cost: the suite hashes many passwords (production uses the settings).
+CHEAP_ARGON2 = {"INBOX_ARGON2_TIME_COST": "1", "INBOX_ARGON2_MEMORY_KIB": "8",
+                "INBOX_ARGON2_PARALLELISM": "1"}

@@ -109,10 +109,13 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     request[USER], request[CSRF], request[VIA] = None, None, None
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
-        user = await auth.user_for_token(store, header[7:].strip())
-        if user is None and is_api(request):
-            return json_response({"error": "invalid or revoked API token"}, 401,
-                                 headers={"WWW-Authenticate": "Bearer"})
+        try:
+            user: User | None = await auth.user_for_token(store, header[7:].strip())
+        except auth.TokenRefused as exc:  # unknown, revoked or expired: say which
+            if is_api(request):
+                return json_response({"error": str(exc)}, 401,
+                                     headers={"WWW-Authenticate": "Bearer"})
+            user = None
         request[USER], request[VIA] = user, "token"
     elif sid := request.cookies.get(SESSION_COOKIE):
         found = await auth.session(store, sid)

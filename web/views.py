@@ -12,10 +12,10 @@ from aiohttp import web
 from inbox import auth
 from inbox import config as cfg
 from inbox import merge as merges
-from inbox.errors import InboxError, QueryError, RateLimited
+from inbox.errors import InboxError, QueryError
 from inbox.model import ConversationFilter, Status, User, utcnow
-from inbox.ratelimit import RateLimiter
 from inbox.store import FACETS
+from inbox.throttle import SignInThrottle
 from web.api import (
     conversation_filter,
     interval,
@@ -32,7 +32,7 @@ from web.render import page, render
 
 
 def setup(app: web.Application) -> None:
-    app[LOGIN_LIMITER] = RateLimiter(limit=10, window=300)
+    app[SIGN_IN_THROTTLE] = SignInThrottle(app[RUNTIME].store)
     r = app.router
     r.add_get("/", home)
     r.add_get("/login", login_page)
@@ -85,24 +85,32 @@ async def login_page(request: web.Request) -> dict[str, Any]:
     return {"next": _safe_next(request.query.get("next")), "error": None}
 
 
-LOGIN_LIMITER = web.AppKey("login_limiter", RateLimiter)
+SIGN_IN_THROTTLE = web.AppKey("sign_in_throttle", SignInThrottle)
 
 
 async def login(request: web.Request) -> web.Response:
     form = await request.post()
     runtime = request.app[RUNTIME]
     email = str(form.get("email", "")).strip().lower()
-    wait = max(request.app[LOGIN_LIMITER].take(client_address(request)),
-               request.app[LOGIN_LIMITER].take(f"account:{email}"))
-    if wait:  # password guessing: a few tries per address per window, argon2 does the rest
-        raise RateLimited(f"too many sign-in attempts; try again in {int(wait)} s", wait)
-    user = await auth.authenticate(runtime.store, str(form.get("email", "")),
-                                   str(form.get("password", "")))
     target = _safe_next(str(form.get("next", "")))
+    client, throttle = client_address(request), request.app[SIGN_IN_THROTTLE]
+    wait = await throttle.attempt(email, client)
+    if wait:  # guessing from this client; the owner can still sign in from another one
+        response = render("login.html", request, {
+            "next": target, "error": f"Too many failed sign-ins for this account from this "
+                                     f"device. Try again in {int(wait)} s."}, status=429)
+        response.headers["Retry-After"] = str(int(wait))
+        return response
+    try:
+        user = await auth.authenticate(runtime.store, email, str(form.get("password", "")),
+                                       passwords=runtime.passwords)
+    except auth.AccountDisabled as exc:
+        return render("login.html", request, {"next": target, "error": str(exc)}, status=403)
     if user is None:
         return render(
             "login.html", request, {"next": target, "error": "Wrong email or password."},
             status=401)
+    await throttle.succeeded(email, client)
     sid, _ = await auth.create_session(runtime.store, user)
     response = web.HTTPSeeOther(start_page(user) if target == "/inbox" else target)
     secure = str(cfg.get(runtime.config, "web.public_url") or "").startswith("https://")

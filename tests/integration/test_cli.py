@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from inbox.cli import main
+from tests.factories import CHEAP_ARGON2
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,7 +38,8 @@ def run(capsys: pytest.CaptureFixture[str], env: dict[str, str],
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db", "INBOX_ENRICH": "false"}
+    return {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db", "INBOX_ENRICH": "false",
+            **CHEAP_ARGON2}
 
 
 def http(method: str, url: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
@@ -183,14 +185,16 @@ async def test_stream_status_is_visible_in_the_api(fake_x: dict[str, str], tmp_p
     from inbox.runtime import Runtime
     from web.app import create_app
 
-    env = {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db", "INBOX_ENRICH": "false", **fake_x}
+    env = {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db", "INBOX_ENRICH": "false",
+           **CHEAP_ARGON2, **fake_x}
     runtime = Runtime(cfg.load(None, env), env)
     await runtime.start()
     client = TestClient(TestServer(create_app(runtime), host="127.0.0.1"))
     await client.start_server()
     try:
         await runtime.poll_once("x")
-        await auth.add_user(runtime.store, "m@example.com", "manager", "correct horse battery")
+        await auth.add_user(runtime.store, "m@example.com", "manager", "correct horse battery",
+                            passwords=runtime.passwords)
         token = await auth.create_token(runtime.store, "m@example.com")
         resp = await client.get("/api/connectors", headers={"Authorization": f"Bearer {token}"})
         streams = {s["name"]: s for s in (await resp.json())["connectors"]}

@@ -17,6 +17,7 @@ from inbox.demo_seed import seed
 from inbox.runtime import Runtime
 from inbox.store import Store
 from search.sqlite import SqliteStore
+from tests.factories import CHEAP_ARGON2
 from tests.servers.osmem import PlainJsonNode, es_store_factory, running_osmem
 from web.app import create_app
 
@@ -24,7 +25,7 @@ NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
 
 async def start_app(store: Store) -> tuple[TestClient[Any, Any], Runtime]:
-    config = cfg.load(None, {"INBOX_ENRICH": "false"})
+    config = cfg.load(None, {"INBOX_ENRICH": "false", **CHEAP_ARGON2})
     runtime = Runtime(config, {}, store=store, channels=False)
     await runtime.start()
     client = TestClient(TestServer(create_app(runtime), host="127.0.0.1"))
@@ -42,7 +43,8 @@ async def es(osmem_url: str) -> AsyncIterator[Store]:
 async def test_form_to_api_to_search_on_elasticsearch(es: Store) -> None:
     client, runtime = await start_app(es)
     try:
-        await auth.add_user(es, "admin@example.com", "admin", "correct horse battery")
+        await auth.add_user(es, "admin@example.com", "admin", "correct horse battery",
+                            passwords=runtime.passwords)
         token = await auth.create_token(es, "admin@example.com")
         headers = {"Authorization": f"Bearer {token}"}
         form = {"name": "Ann", "email": "ann@example.com", "x_handle": "ann_x",
@@ -133,7 +135,7 @@ async def test_migrated_demo_store_answers_the_same(tmp_path: Path, es: Store,
 def test_migrate_command_copies_and_resumes(tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     src, dst = f"sqlite:///{tmp_path}/a.db", f"sqlite:///{tmp_path}/b.db"
-    env = {"INBOX_STORE": src, "INBOX_ENRICH": "false"}
+    env = {"INBOX_STORE": src, "INBOX_ENRICH": "false", **CHEAP_ARGON2}
     import io
     import sys
 

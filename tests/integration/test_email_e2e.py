@@ -18,6 +18,7 @@ from inbox import auth
 from inbox import config as cfg
 from inbox.cli import main
 from inbox.runtime import Runtime
+from tests.factories import CHEAP_ARGON2
 from tests.servers.dovecot import PASSWORD, Dovecot
 from tests.servers.smtp import SmtpServer
 from web.app import create_app
@@ -51,9 +52,10 @@ def email_env(dovecot: Dovecot, smtp: SmtpServer, tmp_path: Path) -> dict[str, s
 async def live(dovecot: Dovecot, smtp_server: SmtpServer, tmp_path: Path
                ) -> AsyncIterator[tuple[TestClient[Any, Any], Runtime, str]]:
     env = email_env(dovecot, smtp_server, tmp_path)
-    runtime = Runtime(cfg.load(None, env), env)
+    runtime = Runtime(cfg.load(None, {**env, **CHEAP_ARGON2}), env)
     await runtime.start()
-    await auth.add_user(runtime.store, "ava@example.com", "agent", "correct horse battery")
+    await auth.add_user(runtime.store, "ava@example.com", "agent", "correct horse battery",
+                        passwords=runtime.passwords)
     token = await auth.create_token(runtime.store, "ava@example.com")
     client = TestClient(TestServer(create_app(runtime), host="127.0.0.1"))
     await client.start_server()
