@@ -253,13 +253,15 @@ def token_id(token: str) -> str:
 
 
 async def create_token(store: Store, email: str, *, days: int | None = None,
-                       label: str | None = None) -> str:
-    """A new API token for the user (returned once; only its hash is kept)."""
+                       label: str | None = None, now: datetime | None = None) -> str:
+    """A new API token for the user (returned once; only its hash is kept).
+
+    It expires `days` after `now` (default: the current time), or never."""
     user = await get_user(store, email)
     if user.disabled:
         raise ValidationError({"email": "this account is disabled"})
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    now = utcnow()
+    now = now or utcnow()
     doc: dict[str, Any] = {"email": user.email, "user_id": user.id, "epoch": user.epoch,
                            "created_at": now.isoformat(), "label": label}
     if days is not None:
@@ -314,10 +316,10 @@ async def user_for_token(store: Store, token: str) -> User:
         user = await get_user(store, str(doc["email"]))
     except NotFound:
         raise TokenRefused("invalid or revoked API token") from None
-    if not _current(user, doc):
-        raise TokenRefused("token revoked (the password changed or the account was disabled)")
     if user.disabled:
         raise TokenRefused("this account is disabled")
+    if not _current(user, doc):
+        raise TokenRefused("token revoked (the password changed or the account was disabled)")
     return user
 
 

@@ -169,7 +169,7 @@ async def check_csrf(request: web.Request) -> None:
 
 def create_app(runtime: Runtime, *, manage_runtime: bool = False) -> web.Application:
     """The web application. With manage_runtime it starts and closes the runtime itself."""
-    from web import api, forms, views
+    from web import admin, api, forms, views
 
     app = web.Application(middlewares=[security_headers, errors_middleware, auth_middleware],
                           client_max_size=2 * 1024 * 1024)
@@ -184,6 +184,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = False) -> web.Applica
     forms.setup(app, runtime)
     api.setup(app)
     views.setup(app)
+    admin.setup(app)
     if manage_runtime:
         app.on_startup.append(_startup)
         app.on_cleanup.append(_cleanup)

@@ -113,10 +113,15 @@ async def login(request: web.Request) -> web.Response:
     await throttle.succeeded(email, client)
     sid, _ = await auth.create_session(runtime.store, user)
     response = web.HTTPSeeOther(start_page(user) if target == "/inbox" else target)
-    secure = str(cfg.get(runtime.config, "web.public_url") or "").startswith("https://")
+    set_session_cookie(request, response, sid)
+    raise response
+
+
+def set_session_cookie(request: web.Request, response: web.StreamResponse, sid: str) -> None:
+    secure = str(cfg.get(request.app[RUNTIME].config, "web.public_url") or "").startswith(
+        "https://")
     response.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="Lax", secure=secure,
                         max_age=int(auth.SESSION_TTL.total_seconds()), path="/")
-    raise response
 
 
 async def logout(request: web.Request) -> web.Response:

@@ -1,0 +1,110 @@
+"""The admin's user page: add, disable, enable, remove, set passwords, issue and revoke tokens.
+
+Plain forms (no JavaScript), each with the session's CSRF token, answered post/redirect/get,
+except a new token, which is shown once in the answer to its form and never again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from inbox import auth
+from inbox.errors import InboxError, ValidationError
+from inbox.model import Role, User
+from web.app import current_user, require
+from web.keys import RUNTIME
+from web.render import render
+from web.views import set_session_cookie
+
+PATH = "/admin/users"
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get(PATH, users_page)
+    app.router.add_post(PATH + "/{action}", users_action)
+
+
+async def _context(request: web.Request, **extra: Any) -> dict[str, Any]:
+    store = request.app[RUNTIME].store
+    return {"users": sorted(await auth.list_users(store), key=lambda u: u.email),
+            "tokens": await auth.list_tokens(store), "roles": [r.value for r in Role],
+            "token_days": auth.token_days(request.app[RUNTIME].config),
+            "flash": request.query.get("flash"), "new_token": None, **extra}
+
+
+def _no_store(response: web.Response) -> web.Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@require("admin")
+async def users_page(request: web.Request) -> web.Response:
+    return _no_store(render("admin_users.html", request, await _context(request)))
+
+
+def _field(form: MultiDictProxy[Any], name: str) -> str:
+    return str(form.get(name, "")).strip()
+
+
+@require("admin")
+async def users_action(request: web.Request) -> web.Response:
+    action = request.match_info["action"]
+    form = await request.post()
+    runtime, me = request.app[RUNTIME], current_user(request)
+    store, email = runtime.store, _field(form, "email")
+    try:
+        if action == "add":
+            user = await auth.add_user(store, email, _field(form, "role"),
+                                       str(form.get("password", "")),
+                                       _field(form, "name") or None,
+                                       passwords=runtime.passwords)
+            flash = f"{user.email} saved as {user.role}."
+        elif action == "password":
+            user = await auth.set_password(store, email, str(form.get("password", "")),
+                                           passwords=runtime.passwords)
+            flash = f"Password of {user.email} changed; their sessions and tokens are revoked."
+            if user.id == me.id:  # the admin's own session was revoked too: start a new one
+                return await _signed_in_again(request, user, flash)
+        elif action == "disable":
+            user = await auth.set_disabled(store, email, True)
+            flash = f"{user.email} disabled; their sessions and tokens are revoked."
+        elif action == "enable":
+            user = await auth.set_disabled(store, email, False)
+            flash = f"{user.email} enabled."
+        elif action == "remove":
+            await auth.remove_user(store, email)
+            flash = f"{email} removed, with their tokens."
+        elif action == "token":
+            days_text = _field(form, "days")
+            days = int(days_text) if days_text.isascii() and days_text.isdigit() else None
+            if days_text and not days:
+                raise ValidationError({"days": "a whole number of days, at least 1"})
+            days = days or auth.token_days(runtime.config)
+            token = await auth.create_token(store, email, days=days,
+                                            label=_field(form, "label")[:100] or None)
+            context = await _context(request, new_token=token, token_user=email,
+                                     new_token_id=auth.token_id(token), flash=None)
+            return _no_store(render("admin_users.html", request, context))
+        elif action == "revoke":
+            info = await auth.revoke_token(store, _field(form, "id"))
+            flash = f"Token {info.id} of {info.email} revoked."
+        else:
+            raise web.HTTPNotFound()
+    except InboxError as exc:
+        flash = f"Not done: {exc}"
+    raise _back(flash)
+
+
+def _back(flash: str) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(f"{PATH}?" + urlencode({"flash": flash}))
+
+
+async def _signed_in_again(request: web.Request, user: User, flash: str) -> web.Response:
+    sid, _ = await auth.create_session(request.app[RUNTIME].store, user)
+    response = _back(flash)
+    set_session_cookie(request, response, sid)
+    raise response
