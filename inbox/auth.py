@@ -26,6 +26,7 @@ from inbox.store import SESSIONS, TOKENS, USERS, Store
 SESSION_TTL = timedelta(hours=12)
 TOKEN_PREFIX = "inbx_"  # noqa: S105 - a marker that makes tokens recognisable
 TOKEN_ID_LENGTH = 12  # public id: the start of the token's sha256 (the secret is never kept)
+MAX_EMAIL, MAX_NAME = 320, 200
 DEFAULT_PASSWORDS = Passwords()  # argon2's recommended cost; Runtime.passwords follows config
 
 # What each role may do; admin may do everything.
@@ -128,11 +129,13 @@ async def add_user(store: Store, email: str, role: str, password: str,
                    name: str | None = None, *, passwords: Passwords = DEFAULT_PASSWORDS) -> User:
     """Create or update a user; a new password revokes the user's sessions and tokens."""
     errors = {}
-    address = normalize_email(email)
+    address = normalize_email(email) if len(email) <= MAX_EMAIL else None
     if address is None:
         errors["email"] = "not a valid email address"
     if role not in set(Role):
         errors["role"] = f"must be one of {', '.join(Role)}"
+    if name is not None and len(name) > MAX_NAME:
+        errors["name"] = f"must be at most {MAX_NAME} characters"
     problem = strength_problem(password, (address or email, name))
     if problem:
         errors["password"] = problem
@@ -206,7 +209,8 @@ async def authenticate(store: Store, email: str, password: str, *,
 
     Raises AccountDisabled for a disabled user's right password. Records the sign-in and
     re-hashes the password when the configured argon2 cost changed."""
-    address = normalize_email(email) if len(password) <= MAX_LENGTH else None
+    address = (normalize_email(email) if len(password) <= MAX_LENGTH
+               and len(email) <= MAX_EMAIL else None)
     try:
         if address is None:
             raise NotFound(email)
@@ -263,7 +267,7 @@ async def create_token(store: Store, email: str, *, days: int | None = None,
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = now or utcnow()
     doc: dict[str, Any] = {"email": user.email, "user_id": user.id, "epoch": user.epoch,
-                           "created_at": now.isoformat(), "label": label}
+                           "created_at": now.isoformat(), "label": (label or "")[:MAX_NAME]}
     if days is not None:
         doc["expires_at"] = (now + timedelta(days=days)).isoformat()
     await store.kv_put(TOKENS, _digest(token), doc)

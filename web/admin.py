@@ -85,7 +85,7 @@ async def users_action(request: web.Request) -> web.Response:
                 raise ValidationError({"days": "a whole number of days, at least 1"})
             days = days or auth.token_days(runtime.config)
             token = await auth.create_token(store, email, days=days,
-                                            label=_field(form, "label")[:100] or None)
+                                            label=_field(form, "label") or None)
             context = await _context(request, new_token=token, token_user=email,
                                      new_token_id=auth.token_id(token), flash=None)
             return _no_store(render("admin_users.html", request, context))
