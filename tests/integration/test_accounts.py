@@ -17,6 +17,7 @@ import pytest
 from inbox import auth
 from inbox.cli import main
 from inbox.model import utcnow
+from inbox.passwords import Passwords
 from search.sqlite import SqliteStore
 from tests.factories import CHEAP_ARGON2
 from tests.integration.test_web import Web, make_web
@@ -303,3 +304,14 @@ async def test_guessing_slows_one_client_and_never_locks_the_owner_out(
     codes = [(await office.sign_in("mark@example.com", "a wrong password"))[0]
              for _ in range(6)]
     assert codes == [401] * 5 + [429]
+
+
+async def test_sign_in_upgrades_a_hash_made_with_other_argon2_settings(web: Web,
+                                                                       browsers: Any) -> None:
+    older = Passwords(time_cost=2, memory_kib=16, parallelism=1)  # e.g. before a config change
+    await auth.add_user(web.runtime.store, "old@example.com", "agent", PASSWORD,
+                        passwords=older)
+    assert (await browsers().sign_in("old@example.com"))[0] == 303
+    user = await auth.get_user(web.runtime.store, "old@example.com")
+    assert not web.runtime.passwords.needs_rehash(user.password_hash)
+    assert user.last_sign_in is not None
