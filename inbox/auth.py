@@ -91,7 +91,11 @@ def _doc(user: User) -> dict[str, Any]:
 
 
 def _key(email: str) -> str:
-    return (normalize_email(email) or email).strip().lower()
+    """The store key of a user: the normalised address (NotFound if it is none)."""
+    address = normalize_email(email) if len(email) <= MAX_EMAIL else None
+    if address is None:
+        raise NotFound(f"no user {email[:MAX_EMAIL]}")
+    return address
 
 
 async def _change_user(store: Store, email: str,
@@ -119,7 +123,7 @@ def _existing(user: User | None, email: str) -> User:
 async def _keep_an_admin(store: Store, email: str) -> None:
     """Refuse to disable, remove or demote the last enabled admin (nobody could undo it)."""
     others = [u for u in await list_users(store)
-              if u.role == Role.ADMIN and not u.disabled and u.email != _key(email)]
+              if u.role == Role.ADMIN and not u.disabled and u.email != email]
     if not others:
         raise ValidationError({"email": "this is the last enabled admin; add another admin "
                                         "first"})
@@ -209,12 +213,10 @@ async def authenticate(store: Store, email: str, password: str, *,
 
     Raises AccountDisabled for a disabled user's right password. Records the sign-in and
     re-hashes the password when the configured argon2 cost changed."""
-    address = (normalize_email(email) if len(password) <= MAX_LENGTH
-               and len(email) <= MAX_EMAIL else None)
     try:
-        if address is None:
-            raise NotFound(email)
-        user = await get_user(store, address)
+        if len(password) > MAX_LENGTH:
+            raise NotFound("")
+        user = await get_user(store, email)
     except NotFound:
         await passwords.hash(password)  # same cost either way: no user enumeration by timing
         return None

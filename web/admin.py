@@ -100,7 +100,8 @@ async def users_action(request: web.Request) -> web.Response:
 
 
 def _back(flash: str) -> web.HTTPSeeOther:
-    return web.HTTPSeeOther(f"{PATH}?" + urlencode({"flash": flash}))
+    text = flash[:500].encode("utf-8", "replace").decode()  # it may quote hostile input
+    return web.HTTPSeeOther(f"{PATH}?" + urlencode({"flash": text}))
 
 
 async def _signed_in_again(request: web.Request, user: User, flash: str) -> web.Response:

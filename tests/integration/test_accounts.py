@@ -315,3 +315,21 @@ async def test_sign_in_upgrades_a_hash_made_with_other_argon2_settings(web: Web,
     user = await auth.get_user(web.runtime.store, "old@example.com")
     assert not web.runtime.passwords.needs_rehash(user.password_hash)
     assert user.last_sign_in is not None
+
+
+@pytest.mark.parametrize("email", ["%ED%A0%80%40example.com", "%00a%40example.com",
+                                   "x" * 100_000, "", "not+an+address"])
+async def test_forged_admin_forms_get_a_clear_answer(web: Web, browsers: Any, email: str) -> None:
+    admin = browsers()
+    await admin.sign_in("admin@example.com")
+    csrf = await admin.csrf()
+    for action, fields in [(a, f"email={email}&password=correct+horse+battery&role=agent")
+                           for a in ("disable", "enable", "remove", "password", "token", "add")
+                           ] + [("revoke", "id=%ED%A0%80" * 12)]:
+        status, _, headers = await admin.request(
+            "POST", f"/admin/users/{action}", data=f"csrf={csrf}&{fields}".encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert status == 303
+        status, page, _ = await admin.request("GET", headers["Location"])
+        assert status == 200 and ("Not done" in page or action == "add")  # aiohttp reads
+        # undecodable bytes as U+FFFD, which an internationalised address may hold
