@@ -13,6 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from zxcvbn import zxcvbn
 
 from inbox import config as cfg
+from inbox.errors import ConfigError
 
 MIN_LENGTH = 10
 MAX_LENGTH = 1024  # longer is refused before any hashing: nobody types that, attackers do
@@ -35,9 +36,16 @@ class Passwords:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Passwords:
-        return cls(time_cost=int(cfg.get(config, "auth.argon2_time_cost")),
-                   memory_kib=int(cfg.get(config, "auth.argon2_memory_kib")),
-                   parallelism=int(cfg.get(config, "auth.argon2_parallelism")))
+        time_cost, memory_kib, parallelism = (
+            int(cfg.get(config, f"auth.argon2_{name}"))
+            for name in ("time_cost", "memory_kib", "parallelism"))
+        if time_cost < 1 or parallelism < 1:
+            raise ConfigError("auth.argon2_time_cost", "time cost and parallelism must be at "
+                              "least 1")
+        if memory_kib < 8 * parallelism:
+            raise ConfigError("auth.argon2_memory_kib", "must be at least 8 KiB per lane "
+                              "(auth.argon2_parallelism)")
+        return cls(time_cost=time_cost, memory_kib=memory_kib, parallelism=parallelism)
 
     async def hash(self, password: str) -> str:
         return await asyncio.to_thread(self._hasher.hash, _utf8(password))

@@ -7,7 +7,8 @@ import asyncio
 import pytest
 
 from inbox import auth
-from inbox.errors import ValidationError
+from inbox import config as cfg
+from inbox.errors import ConfigError, ValidationError
 from inbox.passwords import Passwords, strength_problem
 from search.sqlite import SqliteStore
 
@@ -86,3 +87,12 @@ async def test_unknown_and_hostile_sign_ins_are_just_refused(sqlite_store: Sqlit
     for email, password in (("nobody@example.com", "correct horse battery"),
                             ("not an address\ud800", "x"), ("ava@example.com", "x" * 100_000)):
         assert await auth.authenticate(sqlite_store, email, password, passwords=CHEAP) is None
+
+
+def test_argon2_settings_are_checked_when_loaded() -> None:
+    cheap = Passwords.from_config(cfg.load(None, {"INBOX_ARGON2_TIME_COST": "1",
+                                                  "INBOX_ARGON2_MEMORY_KIB": "8",
+                                                  "INBOX_ARGON2_PARALLELISM": "1"}))
+    assert cheap == CHEAP
+    with pytest.raises(ConfigError, match="auth.argon2_memory_kib"):
+        Passwords.from_config(cfg.load(None, {"INBOX_ARGON2_MEMORY_KIB": "8"}))
