@@ -1,8 +1,10 @@
 """What changed in a conversation since a version an agent saw, in words an agent reads.
 
 Every agent action that writes a conversation version records who did what (kv collection
-`changes`, key "<conversation>/<version>"). Versions written by ingest carry no record: the
-newest of them are the customer's new messages, found by the messages' arrival times.
+`changes`, key "<conversation>/<version>/<writer>"), just before its write, so whoever loses
+a race to that version finds the winner's record; a writer that loses deletes its own.
+Versions written by ingest carry no record: the newest of them are the customer's new
+messages, found by the messages' arrival times.
 """
 
 from __future__ import annotations
@@ -12,22 +14,30 @@ from datetime import datetime
 from typing import Any
 
 from inbox import auth
-from inbox.model import Conversation, Direction, Message, User, utcnow
+from inbox.model import Conversation, Direction, Message, User, new_id, utcnow
 from inbox.store import CHANGES, Store
 
 MAX_LISTED = 200
 
 
-def change_key(conversation_id: str, version: int) -> str:
-    return f"{conversation_id}/{version:010d}"
+def _prefix(conversation_id: str, version: int) -> str:
+    return f"{conversation_id}/{version:010d}/"
 
 
 async def record(store: Store, conv: Conversation, actor: User, action: str,
-                 detail: Mapping[str, Any] | None = None) -> None:
-    """Note who wrote this version of the conversation and why."""
-    await store.kv_put(CHANGES, change_key(conv.id, conv.version), {
+                 detail: Mapping[str, Any] | None = None) -> str:
+    """Note who is writing this version of the conversation and why, before the write;
+    returns the record's key, to `forget` if the write fails."""
+    key = _prefix(conv.id, conv.version) + new_id("w")
+    await store.kv_put(CHANGES, key, {
         "at": conv.updated_at.isoformat(), "version": conv.version, "actor_id": actor.id,
         "actor": actor.name or actor.email, "action": action, **(detail or {})})
+    return key
+
+
+async def forget(store: Store, key: str) -> None:
+    """Drop the record of a write that did not happen."""
+    await store.kv_delete(CHANGES, key)
 
 
 def ago(then: datetime, now: datetime) -> str:
@@ -46,18 +56,22 @@ async def since(store: Store, conv: Conversation, version: int, viewer: User,
     if version >= conv.version:
         return []
     now = now or utcnow()
-    rows = await store.kv_list(CHANGES, change_key(conv.id, version),
-                               min(conv.version - version, MAX_LISTED))
-    logged = [doc for key, doc in rows if key.startswith(f"{conv.id}/")
-              and int(doc.get("version", 0)) <= conv.version]
+    rows = await store.kv_list(CHANGES, _prefix(conv.id, version) + "~",
+                               min(2 * (conv.version - version) + 2, MAX_LISTED))
+    by_version: dict[int, dict[str, Any]] = {}
+    for key, doc in rows:  # two records of one version: a lost writer not yet forgotten
+        if key.startswith(f"{conv.id}/") and int(doc.get("version", 0)) <= conv.version:
+            by_version.setdefault(int(doc["version"]), doc)
+    logged = list(by_version.values())
     users = ({u.id: u.name or u.email for u in await auth.list_users(store)}
              if any(doc.get("assignee") for doc in logged) else {})
     events: list[tuple[datetime | None, str]] = [
         (datetime.fromisoformat(doc["at"]), _sentence(doc, viewer, users)) for doc in logged]
     unlogged = conv.version - version - len(logged)
     if unlogged > 0:
-        seen = await store.kv_get(CHANGES, change_key(conv.id, version))
-        after = datetime.fromisoformat(seen["at"]) if seen else None
+        seen = [doc for key, doc in await store.kv_list(CHANGES, _prefix(conv.id, version), 1)
+                if key.startswith(_prefix(conv.id, version))]
+        after = datetime.fromisoformat(seen[0]["at"]) if seen else None
         events.extend(_arrivals(await store.conversation_messages(conv.id), unlogged, after))
     events.sort(key=lambda e: (e[0] is None, e[0] or now))
     return [text[:1].upper() + text[1:] + ("" if at is None else f" {ago(at, now)}")

@@ -100,16 +100,21 @@ class InboxService:
                 raise await self._stale(conv, expected_version, actor, advice)
             updated = replace(change(conv), version=conv.version + 1, updated_at=utcnow())
             more = await extra(updated) if extra else WriteBatch()
+            key = await changes.record(self.store, updated, actor, action.partition(":")[0],
+                                       detail)
             try:
                 await self.store.write(replace(more, conversations=(updated,)))
             except ConflictError:
+                await changes.forget(self.store, key)
                 if expected_version is not None:
                     raise await self._stale(await self.store.get_conversation(conversation_id),
                                             expected_version, actor, advice) from None
                 if attempt == 2:
                     raise
                 continue
-            await changes.record(self.store, updated, actor, action.partition(":")[0], detail)
+            except BaseException:
+                await changes.forget(self.store, key)
+                raise
             await audit(self.store, actor, action, conversation_id)
             self.events.publish(Event("conversation.updated", conversation_id, None,
                                       {"action": action}))
