@@ -72,7 +72,7 @@ class StaleVersion(ConflictError):
 
     def __init__(self, version: int, changes: Sequence[str], advice: str) -> None:
         self.version, self.changes = version, list(changes)
-        what = "; ".join(self.changes) or f"it is at version {version} now"
+        what = ". ".join(self.changes) or f"it is at version {version} now"
         super().__init__(f"The conversation changed since you loaded it: {what}. {advice}")
 
 
