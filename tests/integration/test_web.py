@@ -338,8 +338,8 @@ async def test_live_events_reach_subscribers(web: Web) -> None:
 async def test_sla_report_and_what_breaches_next(web: Web) -> None:
     first = (await (await post_form(web, {**FORM, "idempotency_key": "s1"})).json())["reference"]
     second = (await (await post_form(web, {**FORM, "idempotency_key": "s2"})).json())["reference"]
-    await web.client.post(f"/api/conversations/{first}/reply", json={"text": "Done", "confirm": True},
-                          headers=web.auth())
+    await web.client.post(f"/api/conversations/{first}/reply",
+                          json={"text": "Done", "confirm": True}, headers=web.auth())
     due = await (await web.client.get("/api/conversations", params={"order": "due"},
                                       headers=web.auth())).json()
     assert [c["id"] for c in due["conversations"]] == [second]  # the answered one has no clock

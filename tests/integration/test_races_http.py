@@ -1,5 +1,6 @@
-"""Two agents answering one customer at once, through real HTTP and a real SMTP server:
-the customer gets one reply, the other agent a 409 naming it (or both, when confirmed)."""
+"""Agents racing each other through real HTTP (and a real SMTP server): two answering one
+customer at once send one email and get a 409 naming it (or both, when confirmed); crossed
+merges end in one merge, a 409 and a working undo."""
 
 from __future__ import annotations
 
@@ -185,3 +186,25 @@ async def test_a_refused_reply_keeps_the_draft(desk: Desk) -> None:
     too_long = await browser.post(f"/conversations/{ref}/reply", data={
         **form_fields(shown, f"/conversations/{ref}/reply"), "text": "x" * 20_001})
     assert too_long.status == 400 and "x" * 20_001 in await too_long.text()
+
+
+async def test_crossed_merges_through_the_api(desk: Desk) -> None:
+    dana, sam = await desk.client(), await desk.client()
+    ref = await new_conversation(dana)
+    posted = await dana.post("/api/forms/contact", json={
+        "name": "Ann", "email": "ann.work@example.com", "message": "Second account"})
+    other = (await posted.json())["reference"]
+    a = (await desk.runtime.store.get_conversation(ref)).customer_id
+    b = (await desk.runtime.store.get_conversation(other)).customer_id
+    answers = await asyncio.gather(
+        dana.post(f"/api/customers/{a}/merge", json={"customer": b}, headers=desk.auth("dana")),
+        sam.post(f"/api/customers/{b}/merge", json={"customer": a}, headers=desk.auth("sam")))
+    assert sorted(r.status for r in answers) == [201, 409]
+    won, lost = sorted(answers, key=lambda r: r.status)
+    assert "already merged" in (await lost.json())["error"]
+    record = (await won.json())["merge"]
+    undone = await dana.post(f"/api/customers/{record['survivor']}/merges/{record['id']}/undo",
+                             headers=desk.auth("dana"))
+    assert undone.status == 200
+    for cid in (a, b):
+        assert (await desk.runtime.store.get_customer(cid)).merged_into is None
