@@ -208,3 +208,20 @@ async def test_crossed_merges_through_the_api(desk: Desk) -> None:
     assert undone.status == 200
     for cid in (a, b):
         assert (await desk.runtime.store.get_customer(cid)).merged_into is None
+
+
+async def test_a_hundred_notes_at_once_are_all_created(desk: Desk) -> None:
+    client = await desk.client()
+    ref = await new_conversation(client)
+    seen = await version(desk, client, ref)
+    answers = await asyncio.gather(*(
+        client.post(f"/api/conversations/{ref}/notes", json={"text": f"note {i}"},
+                    headers=desk.auth("dana" if i % 2 else "sam")) for i in range(100)))
+    assert [a.status for a in answers] == [201] * 100
+    detail = await (await client.get(f"/api/conversations/{ref}",
+                                     headers=desk.auth("dana"))).json()
+    notes = [m["text"] for m in detail["messages"] if m["direction"] == "note"]
+    assert sorted(notes) == sorted(f"note {i}" for i in range(100))
+    reply = await client.post(f"/api/conversations/{ref}/reply",
+                              json={"text": "Sorted", "version": seen}, headers=desk.auth("dana"))
+    assert reply.status == 201  # the notes made nobody's view of the conversation stale
