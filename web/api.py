@@ -71,12 +71,6 @@ def _version(data: dict[str, Any]) -> int | None:
     return version
 
 
-def _stale_response(exc: StaleVersion) -> web.Response:
-    """409 with what changed since the agent's version, and the version to act on now."""
-    return json_response({"error": str(exc), "changes": exc.changes, "version": exc.version},
-                         status=409)
-
-
 async def resolve_assignee(request: web.Request, value: str | None) -> str | None:
     """A user id from 'me', an email address or a user id; None/'none' unassigns."""
     if value in (None, "", "none"):
@@ -125,6 +119,12 @@ async def get_conversation(request: web.Request) -> web.Response:
     return json_response({"conversation": view.conversation, "messages": view.messages,
                           "customer": view.customer, "timeline": view.timeline,
                           "timeline_cursor": view.timeline_cursor})
+
+
+def _stale_response(exc: StaleVersion) -> web.Response:
+    """409 with what changed since the agent's version, and the version to act on now."""
+    return json_response({"error": str(exc), "changes": exc.changes, "version": exc.version},
+                         status=409)
 
 
 @require("work")
