@@ -9,6 +9,7 @@
     │   ├── PermissionDenied
     │   └── Refused          the action is not allowed in this state (e.g. X reply rules)
     ├── ConflictError        someone else changed it first: reload and retry
+    │   └── StaleVersion     a conversation changed since the version the agent saw: .changes
     ├── RetryableError       try again later, nothing is lost (store down, 5xx, network)
     │   └── RateLimited      .retry_after seconds
     └── FatalError           needs a human: bad credentials, usage cap, corrupt data
@@ -16,7 +17,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 
 class InboxError(Exception):
@@ -61,6 +62,18 @@ class Refused(UserError):
 
 class ConflictError(InboxError):
     status = 409
+
+
+class StaleVersion(ConflictError):
+    """An action on a conversation version that is no longer current.
+
+    `changes` says what happened since, in words ("Dana sent a reply 12 s ago"); `version`
+    is the current version, to act on once the agent has seen them."""
+
+    def __init__(self, version: int, changes: Sequence[str], advice: str) -> None:
+        self.version, self.changes = version, list(changes)
+        what = ". ".join(self.changes) or f"it is at version {version} now"
+        super().__init__(f"The conversation changed since you loaded it: {what}. {advice}")
 
 
 class RetryableError(InboxError):

@@ -4,17 +4,25 @@ A merge moves the identities, conversations and messages of one customer to anot
 records exactly what moved (kv collection `merges`, key "<survivor>/<merge id>"). Undo moves
 those back, together with whatever arrived since through the moved identities, so two people
 wrongly merged come apart as they were, with their new messages.
+
+A merge or undo holds a lock on both customers (a lease in the store, taken in id order, that
+expires if the process dies), so crossed merges (A<-B, B<-A) run one after the other: the
+second finds its customer already merged and is refused, and every merge can be undone.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from inbox.audit import audit
 from inbox.errors import ConflictError, NotFound, Refused
 from inbox.identity import normalize_ref
+from inbox.lease import Lease
 from inbox.model import (
     Conversation,
     ConversationFilter,
@@ -30,6 +38,35 @@ from inbox.model import (
 from inbox.store import MERGES, Store, WriteBatch
 
 PAGE = 500
+LOCK_TTL = timedelta(minutes=2)  # a merge lock left by a process that died frees itself
+LOCK_WAIT = 15.0  # seconds a merge waits for another one on the same customer
+
+
+@contextlib.asynccontextmanager
+async def locked(store: Store, customer_ids: Iterable[str],
+                 wait: float = LOCK_WAIT) -> AsyncIterator[None]:
+    """Hold the merge lock of each customer, taken in id order so merges never deadlock."""
+    held: list[Lease] = []
+    try:
+        for cid in sorted(set(customer_ids)):
+            lease = Lease(store, f"customer:{cid}", LOCK_TTL)
+            await _take(lease, cid, wait)
+            held.append(lease)
+        yield
+    finally:
+        for lease in reversed(held):
+            await lease.release()
+
+
+async def _take(lease: Lease, customer_id: str, wait: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline, pause = loop.time() + wait, 0.02
+    while not await lease.acquire():
+        if loop.time() + pause > deadline:
+            raise ConflictError(f"customer {customer_id} is being merged or separated by "
+                                "someone else right now; try again in a moment")
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.5)
 
 
 async def _conversations(store: Store, customer_id: str) -> list[Conversation]:
@@ -81,36 +118,54 @@ async def merge(store: Store, survivor_id: str, other_id: str, actor: User) -> d
     """Merge `other` into `survivor`; returns the merge record (its id undoes it)."""
     if survivor_id == other_id:
         raise Refused("a customer cannot be merged into itself")
-    survivor = await store.get_customer(survivor_id)
-    other = await store.get_customer(other_id)
-    for customer in (survivor, other):
-        if customer.merged_into:
-            raise Refused(f"customer {customer.id} is already merged into "
-                          f"{customer.merged_into}; undo that merge or pick that customer")
-    convs = await _conversations(store, other.id)
-    msgs = await _messages(store, other.id)
-    merge_id = new_id("g")
-    record = {
-        "id": merge_id, "survivor": survivor.id, "merged": other.id,
-        "at": utcnow().isoformat(), "by": actor.email,
-        "identities": [[i.kind, i.value] for i in other.identities],
-        "conversations": [c.id for c in convs], "messages": [m.id for m in msgs],
-        "undone_at": None,
-    }
-    await store.kv_put(MERGES, f"{survivor.id}/{merge_id}", record)  # first: undo can find it
-    await _move(store, other, list(other.identities), convs, msgs, survivor.id, survivor.id)
-    await audit(store, actor, "merge", f"{other.id} into {survivor.id} ({merge_id})")
-    return record
+    async with locked(store, (survivor_id, other_id)):
+        survivor = await store.get_customer(survivor_id)
+        other = await store.get_customer(other_id)
+        for customer in (survivor, other):
+            if customer.merged_into:
+                raise Refused(f"customer {customer.id} is already merged into "
+                              f"{customer.merged_into}; undo that merge or pick that customer")
+        convs = await _conversations(store, other.id)
+        msgs = await _messages(store, other.id)
+        merge_id = new_id("g")
+        key = f"{survivor.id}/{merge_id}"
+        record = {
+            "id": merge_id, "survivor": survivor.id, "merged": other.id,
+            "at": utcnow().isoformat(), "by": actor.email,
+            "identities": [[i.kind, i.value] for i in other.identities],
+            "conversations": [c.id for c in convs], "messages": [m.id for m in msgs],
+            "undone_at": None,
+        }
+        await store.kv_put(MERGES, key, record)  # first: undo can find it
+        try:
+            await _move(store, other, list(other.identities), convs, msgs, survivor.id,
+                        survivor.id)
+        except BaseException:  # put back what moved: no half-done merge stays behind
+            await _move(store, other, list(other.identities), convs, msgs, other.id, None)
+            await store.kv_delete(MERGES, key)
+            raise
+        await audit(store, actor, "merge", f"{other.id} into {survivor.id} ({merge_id})")
+        return record
 
 
 async def undo(store: Store, survivor_id: str, merge_id: str, actor: User) -> dict[str, Any]:
     """Separate a merged customer again, with what reached the survivor through its identities."""
     key = f"{survivor_id}/{merge_id}"
-    record = await store.kv_get(MERGES, key)
-    if record is None:
+    found = await store.kv_get(MERGES, key)
+    if found is None:
         raise NotFound(f"no merge {merge_id} on customer {survivor_id}")
-    if record["undone_at"]:
-        raise Refused(f"merge {merge_id} was already undone at {record['undone_at']}")
+    async with locked(store, (survivor_id, str(found["merged"]))):
+        record = await store.kv_get(MERGES, key) or found  # as it is now, under the lock
+        if record["undone_at"]:
+            raise Refused(f"merge {merge_id} was already undone at {record['undone_at']}")
+        await _separate(store, record, survivor_id)
+        record = {**record, "undone_at": utcnow().isoformat(), "undone_by": actor.email}
+        await store.kv_put(MERGES, key, record)
+    await audit(store, actor, "unmerge", f"{record['merged']} from {survivor_id} ({merge_id})")
+    return record
+
+
+async def _separate(store: Store, record: dict[str, Any], survivor_id: str) -> None:
     since = datetime.fromisoformat(record["at"])
     survivor = await store.get_customer(survivor_id)
     if survivor.merged_into:
@@ -141,10 +196,6 @@ async def undo(store: Store, survivor_id: str, merge_id: str, actor: User) -> di
     if other.merged_into != survivor.id:
         raise ConflictError(f"customer {other.id} changed since the merge; reload")
     await _move(store, other, idents, convs, msgs, other.id, None)
-    record = {**record, "undone_at": utcnow().isoformat(), "undone_by": actor.email}
-    await store.kv_put(MERGES, key, record)
-    await audit(store, actor, "unmerge", f"{other.id} from {survivor.id} ({merge_id})")
-    return record
 
 
 async def find_customer(store: Store, text: str) -> Customer:

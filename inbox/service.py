@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from inbox import changes
 from inbox.audit import audit
 from inbox.errors import (
     ConflictError,
@@ -16,6 +17,7 @@ from inbox.errors import (
     NotFound,
     Refused,
     RetryableError,
+    StaleVersion,
     ValidationError,
 )
 from inbox.events import EventBus
@@ -43,6 +45,8 @@ MAX_TEXT = 20_000
 SYSTEM = User(id="system", email="system", role="admin",
               password_hash="")  # noqa: S106 - the audit's actor for automatic changes; cannot sign in
 IN_FLIGHT = timedelta(minutes=5)
+NOT_SENT = ("Your reply was not sent: read what is new, then send it anyway (confirm) or "
+            "change it.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,32 +88,49 @@ class InboxService:
                       change: Callable[[Conversation], Conversation],
                       expected_version: int | None = None,
                       extra: Callable[[Conversation], Awaitable[WriteBatch]] | None = None,
-                      ) -> Conversation:
-        """Read-modify-write with optimistic concurrency; retried only without a client version."""
+                      detail: Mapping[str, Any] | None = None,
+                      advice: str = "Reload and try again.") -> Conversation:
+        """Read-modify-write with optimistic concurrency.
+
+        With the version the agent saw, a newer one raises StaleVersion naming what changed;
+        without one (automatic changes, confirmed actions) a lost race is retried."""
         for attempt in range(3):
             conv = await self.store.get_conversation(conversation_id)
             if expected_version is not None and conv.version != expected_version:
-                raise ConflictError(f"conversation changed since you loaded it (version "
-                                    f"{conv.version}, you had {expected_version}); reload")
+                raise await self._stale(conv, expected_version, actor, advice)
             updated = replace(change(conv), version=conv.version + 1, updated_at=utcnow())
             more = await extra(updated) if extra else WriteBatch()
+            key = await changes.record(self.store, updated, actor, action.partition(":")[0],
+                                       detail)
             try:
                 await self.store.write(replace(more, conversations=(updated,)))
             except ConflictError:
-                if expected_version is not None or attempt == 2:
+                await changes.forget(self.store, key)
+                if expected_version is not None:
+                    raise await self._stale(await self.store.get_conversation(conversation_id),
+                                            expected_version, actor, advice) from None
+                if attempt == 2:
                     raise
                 continue
+            except BaseException:
+                await changes.forget(self.store, key)
+                raise
             await audit(self.store, actor, action, conversation_id)
             self.events.publish(Event("conversation.updated", conversation_id, None,
                                       {"action": action}))
             return updated
         raise ConflictError("conversation keeps changing; try again")  # pragma: no cover
 
+    async def _stale(self, conv: Conversation, expected: int, actor: User,
+                     advice: str) -> StaleVersion:
+        return StaleVersion(conv.version, await changes.since(self.store, conv, expected, actor),
+                            advice)
+
     async def assign(self, conversation_id: str, assignee: str | None, actor: User,
                      expected_version: int | None = None) -> Conversation:
         return await self._change(conversation_id, actor, f"assign:{assignee}",
                                   lambda c: replace(c, assignee=assignee or None),
-                                  expected_version)
+                                  expected_version, detail={"assignee": assignee or None})
 
     async def set_status(self, conversation_id: str, status: str, actor: User,
                          expected_version: int | None = None) -> Conversation:
@@ -122,7 +143,7 @@ class InboxService:
             return replace(c, status=status)
 
         return await self._change(conversation_id, actor, f"status:{status}", change,
-                                  expected_version)
+                                  expected_version, detail={"status": status})
 
     async def set_tags(self, conversation_id: str, tags: list[str], actor: User) -> Conversation:
         clean = tuple(dict.fromkeys(t.strip().lower() for t in tags if t.strip()))
@@ -130,24 +151,29 @@ class InboxService:
                                   lambda c: replace(c, tags=clean))
 
     async def add_note(self, conversation_id: str, text: str, actor: User) -> Message:
-        """An internal note: visible to the team, never sent, stops no clock."""
+        """An internal note: visible to the team, never sent, stops no clock.
+
+        Append-only: written alone, without a new conversation version, so notes never
+        conflict with each other or with replies (message_count counts no notes)."""
         text = _checked_text(text)
-        note = _agent_message(conversation_id, Direction.NOTE, text, actor, "note")
-
-        async def with_note(conv: Conversation) -> WriteBatch:
-            return WriteBatch(messages=(replace(note, channel=conv.channel,
-                                                customer_id=None),))
-
-        await self._change(conversation_id, actor, "note",
-                           lambda c: replace(c, message_count=c.message_count + 1), None,
-                           with_note)
-        return replace(note)
+        conv = await self.store.get_conversation(conversation_id)
+        note = replace(_agent_message(conversation_id, Direction.NOTE, text, actor, "note"),
+                       channel=conv.channel)
+        await self.store.write(WriteBatch(messages=(note,)))
+        await audit(self.store, actor, "note", conversation_id)
+        self.events.publish(Event("message.created", conversation_id, note.id,
+                                  {"direction": Direction.NOTE}))
+        return note
 
     async def reply(self, conversation_id: str, text: str, actor: User,
-                    idempotency_key: str | None = None, status: str | None = None) -> Message:
+                    idempotency_key: str | None = None, status: str | None = None,
+                    expected_version: int | None = None, confirm: bool = True) -> Message:
         """Send a reply through the conversation's channel; a replayed key sends nothing.
 
-        `status` (pending, resolved...) is set together with the reply."""
+        `status` (pending, resolved...) is set together with the reply. `expected_version`
+        is the conversation version the agent answered: if anything happened since, nothing
+        is sent and StaleVersion says what. None with `confirm`: send anyway; None without it:
+        the version read now, so of two simultaneous replies one goes and one gets StaleVersion."""
         text = _checked_text(text)
         if status is not None and status not in set(Status):
             raise ValidationError({"status": f"must be one of {', '.join(Status)}"})
@@ -155,6 +181,10 @@ class InboxService:
         if await self.store.kv_get(IDEMPOTENCY, key) is not None:
             return await self._replayed(key)
         view = await self.conversation(conversation_id, timeline_limit=1)
+        if expected_version is None and not confirm:
+            expected_version = view.conversation.version
+        if expected_version is not None and view.conversation.version != expected_version:
+            raise await self._stale(view.conversation, expected_version, actor, NOT_SENT)
         sender = self.senders.get(view.conversation.channel)
         if sender is None:
             raise Refused(f"replies on {view.conversation.channel} are not set up; configure "
@@ -176,13 +206,15 @@ class InboxService:
             return self.sla.resolved(c, msg.created_at) if status == Status.RESOLVED else c
 
         try:
-            await self._change(conversation_id, actor, "reply", answered, None, with_reply)
+            conv = await self._change(conversation_id, actor, "reply", answered,
+                                      expected_version, with_reply, {"status": status},
+                                      NOT_SENT)
         except BaseException:
             stored = await self.store.messages_by_ids([msg.id])
             if msg.id not in stored:  # nothing written: the same key may try again
                 await self.store.kv_delete(IDEMPOTENCY, key)
             raise
-        return await self.deliver(replace(out, message=msg))
+        return await self.deliver(replace(out, conversation=conv, message=msg))
 
     async def _replayed(self, key: str) -> Message:
         done = await self.store.kv_get(IDEMPOTENCY, key)

@@ -29,9 +29,10 @@ AUDIT = "audit"  # key: time-sortable id
 IDEMPOTENCY = "idempotency"  # key: scope + client key
 MERGES = "merges"  # key: survivor customer id + "/" + merge id
 SLA_ALERTS = "sla_alerts"  # key: conversation id, deadline and state (each alert once)
-LEASES = "leases"  # key: lease name ("worker")
+LEASES = "leases"  # key: lease name ("worker", "customer:<id>" while a merge runs)
+CHANGES = "changes"  # key: conversation id + "/" + version (10 digits): who changed what
 COLLECTIONS = (USERS, TOKENS, SESSIONS, CURSORS, DEAD_LETTERS, AUDIT, IDEMPOTENCY, MERGES,
-               SLA_ALERTS, LEASES)
+               SLA_ALERTS, LEASES, CHANGES)
 
 EXPORT_KINDS = ("customers", "identities", "conversations", "messages", "thread_keys")
 FACETS = ("channel", "sentiment", "lang")

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from inbox import auth
 from inbox import merge as merges
-from inbox.errors import QueryError, ValidationError
+from inbox.errors import QueryError, StaleVersion, ValidationError
 from inbox.model import ConversationFilter, utcnow
 from inbox.store import DEAD_LETTERS, FACETS
 from search import query as ql
@@ -121,21 +121,33 @@ async def get_conversation(request: web.Request) -> web.Response:
                           "timeline_cursor": view.timeline_cursor})
 
 
+def _stale_response(exc: StaleVersion) -> web.Response:
+    """409 with what changed since the agent's version, and the version to act on now."""
+    return json_response({"error": str(exc), "changes": exc.changes, "version": exc.version},
+                         status=409)
+
+
 @require("work")
 async def assign(request: web.Request) -> web.Response:
     data = await _json(request)
     assignee = await resolve_assignee(request, data.get("assignee"))
-    conv = await request.app[RUNTIME].service.assign(request.match_info["id"], assignee,
-                                                      current_user(request), _version(data))
+    try:
+        conv = await request.app[RUNTIME].service.assign(
+            request.match_info["id"], assignee, current_user(request), _version(data))
+    except StaleVersion as exc:
+        return _stale_response(exc)
     return json_response({"conversation": conv})
 
 
 @require("work")
 async def set_status(request: web.Request) -> web.Response:
     data = await _json(request)
-    conv = await request.app[RUNTIME].service.set_status(
-        request.match_info["id"], str(data.get("status", "")), current_user(request),
-        _version(data))
+    try:
+        conv = await request.app[RUNTIME].service.set_status(
+            request.match_info["id"], str(data.get("status", "")), current_user(request),
+            _version(data))
+    except StaleVersion as exc:
+        return _stale_response(exc)
     return json_response({"conversation": conv})
 
 
@@ -160,6 +172,10 @@ async def add_note(request: web.Request) -> web.Response:
 
 @require("work")
 async def reply(request: web.Request) -> web.Response:
+    """{"text", "version": the conversation version answered, "confirm": send even if it
+    changed since, "idempotency_key", "status"}; a stale version is a 409 naming the changes.
+    Without a version, the reply is checked against the version current when it arrives, so
+    of two simultaneous replies one goes and the other gets the 409."""
     data = await _json(request)
     key = data.get("idempotency_key")
     if key is not None and (not isinstance(key, str) or len(key) > 200):
@@ -167,9 +183,16 @@ async def reply(request: web.Request) -> web.Response:
     status = data.get("status")
     if status is not None and not isinstance(status, str):
         raise ValidationError({"status": "must be a status name"})
-    msg = await request.app[RUNTIME].service.reply(
-        request.match_info["id"], str(data.get("text") or ""), current_user(request), key,
-        status)
+    confirm = data.get("confirm", False)
+    if not isinstance(confirm, bool):
+        raise ValidationError({"confirm": "must be true or false"})
+    version = _version(data)
+    try:
+        msg = await request.app[RUNTIME].service.reply(
+            request.match_info["id"], str(data.get("text") or ""), current_user(request), key,
+            status, None if confirm else version, confirm=confirm)
+    except StaleVersion as exc:
+        return _stale_response(exc)
     status = 201 if msg.delivery == "sent" else 202
     return json_response({"message": msg}, status=status)
 

@@ -12,7 +12,7 @@ from aiohttp import web
 from inbox import auth
 from inbox import config as cfg
 from inbox import merge as merges
-from inbox.errors import InboxError, QueryError
+from inbox.errors import InboxError, QueryError, StaleVersion, ValidationError
 from inbox.model import ConversationFilter, Status, User, utcnow
 from inbox.store import FACETS
 from inbox.throttle import SignInThrottle
@@ -159,11 +159,29 @@ async def _users(request: web.Request) -> dict[str, User]:
 
 
 @require("read")
-@page("conversation.html")
-async def conversation(request: web.Request) -> dict[str, Any]:
+async def conversation(request: web.Request) -> web.Response:
+    return await _conversation_page(request, flash=request.query.get("flash"))
+
+
+async def _conversation_page(request: web.Request, status: int = 200, **extra: Any
+                             ) -> web.Response:
+    """The conversation with its composer; `draft`, `error` and `changes` after a reply that
+    was not sent, so the agent's text stays in the composer."""
     view = await request.app[RUNTIME].service.conversation(request.match_info["id"])
-    return {"view": view, "statuses": list(Status), "users": await _users(request),
-            "flash": request.query.get("flash"), "reply_key": secrets.token_urlsafe(16)}
+    return render("conversation.html", request, {
+        "view": view, "statuses": list(Status), "users": await _users(request),
+        "reply_key": secrets.token_urlsafe(16), "flash": None, "draft": "", "then": "",
+        "error": None, "changes": (), **extra}, status=status)
+
+
+def _form_version(form: Any) -> int | None:
+    """The conversation version the page showed (absent on pages older than the field)."""
+    raw = str(form.get("version", ""))
+    if not raw:
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+        raise ValidationError({"version": "must be the conversation's version number"})
+    return int(raw)
 
 
 @require("work")
@@ -171,30 +189,54 @@ async def act(request: web.Request) -> web.Response:
     conv_id, action = request.match_info["id"], request.match_info["action"]
     form = await request.post()
     service, user = request.app[RUNTIME].service, current_user(request)
+    if action == "reply":
+        return await _reply(request, form)
     flash = ""
     try:
-        if action == "reply":
-            msg = await service.reply(conv_id, str(form.get("text", "")), user,
-                                      str(form.get("idempotency_key", "")) or None,
-                                      str(form.get("then", "")) or None)
-            flash = ("Reply sent." if msg.delivery == "sent" else
-                     f"Reply saved but not delivered yet ({msg.meta.get('error', '')}); "
-                     "it will be retried.")
-        elif action == "note":
+        if action == "note":
             await service.add_note(conv_id, str(form.get("text", "")), user)
             flash = "Note added."
         elif action == "assign":
             who = await resolve_assignee(request, str(form.get("assignee", "")) or None)
-            await service.assign(conv_id, who, user)
+            await service.assign(conv_id, who, user, _form_version(form))
             flash = "Assignment saved."
         elif action == "status":
-            await service.set_status(conv_id, str(form.get("status", "")), user)
+            await service.set_status(conv_id, str(form.get("status", "")), user,
+                                     _form_version(form))
             flash = "Status saved."
         else:
             raise web.HTTPNotFound()
     except InboxError as exc:
         flash = f"Not done: {exc}"
     raise _back(f"/conversations/{conv_id}", flash)
+
+
+async def _reply(request: web.Request, form: Any) -> web.Response:
+    """Send from the composer; when nothing reached the customer the draft stays in it."""
+    conv_id, text = request.match_info["id"], str(form.get("text", ""))
+    kept = {"draft": text, "then": str(form.get("then", ""))}
+    try:
+        version = _form_version(form)
+        if version is None:
+            raise ValidationError({"version": "this page is out of date; check the "
+                                              "conversation below and send again"})
+        msg = await request.app[RUNTIME].service.reply(
+            conv_id, text, current_user(request), str(form.get("idempotency_key", "")) or None,
+            str(form.get("then", "")) or None, version)
+    except StaleVersion as exc:
+        return await _conversation_page(request, 409, **kept, changes=exc.changes,
+                                        error="Your reply was not sent: the conversation "
+                                              "changed since you opened it.")
+    except InboxError as exc:
+        return await _conversation_page(request, getattr(exc, "status", 400), **kept,
+                                        error=f"Your reply was not sent: {exc}")
+    if msg.delivery == "rejected":
+        return await _conversation_page(
+            request, 200, **kept, error="Your reply did not reach the customer "
+            f"({msg.meta.get('error', '')}); your text is kept below to fix and send again.")
+    raise _back(f"/conversations/{conv_id}", "Reply sent." if msg.delivery == "sent" else
+                f"Reply saved but not delivered yet ({msg.meta.get('error', '')}); "
+                "it will be retried.")
 
 
 @require("read")

@@ -91,7 +91,8 @@ async def test_idle_delivery_and_replies_thread_both_ways(
     assert conv["channel"] == "email" and conv["subject"] == "My router is dead"
 
     reply = await client.post(f"/api/conversations/{conv['id']}/reply", headers=headers,
-                              json={"text": "Sorry! We reset your line.", "idempotency_key": "1"})
+                              json={"text": "Sorry! We reset your line.", "idempotency_key": "1",
+                                    "version": conv["version"]})
     sent = (await reply.json())["message"]
     assert reply.status == 201 and sent["delivery"] == "sent"
     (envelope,) = smtp_server.received
@@ -159,7 +160,8 @@ async def test_web_form_conversations_are_answered_by_email(
     ref = (await posted.json())["reference"]
     reply = await client.post(f"/api/conversations/{ref}/reply",
                               headers={"Authorization": f"Bearer {token}"},
-                              json={"text": "Calling you at 3pm.", "idempotency_key": "w1"})
+                              json={"text": "Calling you at 3pm.", "idempotency_key": "w1",
+                                    "confirm": True})
     assert reply.status == 201
     (envelope,) = smtp_server.received
     assert envelope.message["To"].endswith("<bo@example.com>") or \
@@ -175,7 +177,7 @@ async def test_smtp_temporary_failure_keeps_the_reply_and_retries(
     smtp_server.handler.reject["cy@example.com"] = "451 4.3.0 Mailbox busy, try again later"
     reply = await client.post(f"/api/conversations/{ref}/reply",
                               headers={"Authorization": f"Bearer {token}"},
-                              json={"text": "Hi Cy", "idempotency_key": "o1"})
+                              json={"text": "Hi Cy", "idempotency_key": "o1", "confirm": True})
     msg = (await reply.json())["message"]
     assert reply.status == 202 and msg["delivery"] == "failed" and "451" in msg["meta"]["error"]
     del smtp_server.handler.reject["cy@example.com"]

@@ -256,7 +256,10 @@ async def test_agent_actions_and_stale_versions(web: Web) -> None:
     assert assigned.status == 200 and conv["assignee"] and conv["version"] == 2
     stale = await web.client.post(f"{base}/status", json={"status": "pending", "version": 1},
                                   headers=web.auth())
-    assert stale.status == 409 and "reload" in (await stale.json())["error"]
+    refused = await stale.json()
+    assert stale.status == 409 and "Reload" in refused["error"] and refused["version"] == 2
+    (change,) = refused["changes"]
+    assert change.startswith("You assigned it to ava@example.com")
     ok = await web.client.post(f"{base}/status", json={"status": "pending", "version": 2},
                                headers=web.auth())
     assert (await ok.json())["conversation"]["status"] == "pending"
@@ -277,7 +280,8 @@ async def test_reply_is_sent_once_and_stops_the_clock(web: Web) -> None:
     before = await web.runtime.store.get_conversation(ref)
     assert before.due_at is not None
     url = f"/api/conversations/{ref}/reply"
-    body = {"text": "We've corrected the bill.", "idempotency_key": "r1"}
+    body = {"text": "We've corrected the bill.", "idempotency_key": "r1",
+            "version": before.version}
     first = await web.client.post(url, json=body, headers=web.auth())
     second = await web.client.post(url, json=body, headers=web.auth())
     assert first.status == 201 and second.status == 201
@@ -291,7 +295,7 @@ async def test_failed_reply_is_kept_and_retried(web: Web) -> None:
     ref = (await (await post_form(web, FORM)).json())["reference"]
     web.sender.fail_next = 1
     resp = await web.client.post(f"/api/conversations/{ref}/reply",
-                                 json={"text": "On it", "idempotency_key": "r2"},
+                                 json={"text": "On it", "idempotency_key": "r2", "confirm": True},
                                  headers=web.auth())
     msg = (await resp.json())["message"]
     assert resp.status == 202 and msg["delivery"] == "failed"
@@ -336,8 +340,8 @@ async def test_live_events_reach_subscribers(web: Web) -> None:
 async def test_sla_report_and_what_breaches_next(web: Web) -> None:
     first = (await (await post_form(web, {**FORM, "idempotency_key": "s1"})).json())["reference"]
     second = (await (await post_form(web, {**FORM, "idempotency_key": "s2"})).json())["reference"]
-    await web.client.post(f"/api/conversations/{first}/reply", json={"text": "Done"},
-                          headers=web.auth())
+    await web.client.post(f"/api/conversations/{first}/reply",
+                          json={"text": "Done", "confirm": True}, headers=web.auth())
     due = await (await web.client.get("/api/conversations", params={"order": "due"},
                                       headers=web.auth())).json()
     assert [c["id"] for c in due["conversations"]] == [second]  # the answered one has no clock
@@ -393,14 +397,17 @@ async def test_every_page_renders_the_demo_month(tmp_path: Path) -> None:
 async def test_reply_can_set_the_status(web: Web) -> None:
     ref = (await (await post_form(web, FORM)).json())["reference"]
     url = f"/api/conversations/{ref}/reply"
-    bad = await web.client.post(url, json={"text": "x", "status": "closed"}, headers=web.auth())
+    bad = await web.client.post(url, json={"text": "x", "status": "closed", "confirm": True},
+                                headers=web.auth())
     assert bad.status == 400 and "status" in (await bad.json())["errors"]
     ok = await web.client.post(url, json={"text": "Anything else?", "status": "pending",
-                                          "idempotency_key": "p1"}, headers=web.auth())
+                                          "idempotency_key": "p1", "version": 1},
+                               headers=web.auth())
     assert ok.status == 201
     assert (await web.runtime.store.get_conversation(ref)).status == "pending"
     done = await web.client.post(url, json={"text": "Fixed, closing this.", "status": "resolved",
-                                            "idempotency_key": "p2"}, headers=web.auth())
+                                            "idempotency_key": "p2", "confirm": True},
+                                 headers=web.auth())
     assert done.status == 201
     conv = await web.runtime.store.get_conversation(ref)
     assert conv.status == "resolved" and conv.resolved_at is not None
@@ -509,8 +516,8 @@ async def test_a_rejected_reply_leaves_the_clock_running(web: Web) -> None:
     ref = (await (await post_form(web, FORM)).json())["reference"]
     due = (await web.runtime.store.get_conversation(ref)).due_at
     web.sender.reject_next = 1
-    resp = await web.client.post(f"/api/conversations/{ref}/reply", json={"text": "Hi"},
-                                 headers=web.auth())
+    resp = await web.client.post(f"/api/conversations/{ref}/reply",
+                                 json={"text": "Hi", "confirm": True}, headers=web.auth())
     assert (await resp.json())["message"]["delivery"] == "rejected"
     conv = await web.runtime.store.get_conversation(ref)
     assert conv.due_at == due and conv.first_response_at is None
