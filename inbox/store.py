@@ -25,13 +25,14 @@ TOKENS = "tokens"  # key: sha256 of the API token
 SESSIONS = "sessions"  # key: session id
 CURSORS = "cursors"  # key: connector stream name ("email:support", "x:mentions")
 DEAD_LETTERS = "dead_letters"  # key: time-sortable id
+DEAD_LETTER_COUNTS = "dead_letter_counts"  # key: source (connector stream name)
 AUDIT = "audit"  # key: time-sortable id
 IDEMPOTENCY = "idempotency"  # key: scope + client key
 MERGES = "merges"  # key: survivor customer id + "/" + merge id
 SLA_ALERTS = "sla_alerts"  # key: conversation id, deadline and state (each alert once)
 LEASES = "leases"  # key: lease name ("worker")
 COLLECTIONS = (USERS, TOKENS, SESSIONS, CURSORS, DEAD_LETTERS, AUDIT, IDEMPOTENCY, MERGES,
-               SLA_ALERTS, LEASES)
+               SLA_ALERTS, LEASES, DEAD_LETTER_COUNTS)
 
 EXPORT_KINDS = ("customers", "identities", "conversations", "messages", "thread_keys")
 FACETS = ("channel", "sentiment", "lang")
