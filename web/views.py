@@ -49,6 +49,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/reports", reports)
     r.add_get("/voc", voc)
     r.add_get("/voc/volume.svg", volume_chart)
+    r.add_get("/admin/connectors", connectors_page)
 
 
 def when(value: datetime | None) -> str:
@@ -302,3 +303,10 @@ async def attachment(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers={
         "Content-Type": "application/octet-stream",
         "Content-Disposition": f"attachment; filename*=UTF-8''{name}"})
+
+
+@require("admin")
+@page("connectors.html")
+async def connectors_page(request: web.Request) -> dict[str, Any]:
+    """Each connector's state, last error, restarts, next retry and dead letters."""
+    return {"connectors": await request.app[RUNTIME].connector_states()}

@@ -195,7 +195,7 @@ async def test_stream_status_is_visible_in_the_api(fake_x: dict[str, str], tmp_p
         resp = await client.get("/api/connectors", headers={"Authorization": f"Bearer {token}"})
         streams = {s["name"]: s for s in (await resp.json())["connectors"]}
         assert {"x:mentions", "x:dms", "x:listen:acme outage"} <= set(streams)
-        mentions = streams["x:mentions"]
+        mentions = streams["x:mentions"]["status"]  # the stream's own fields
         assert mentions["last_poll"] and mentions["last_error"] is None
         assert mentions["remaining"] is not None  # the rate-limit budget from the headers
         assert "demo-bearer" not in json.dumps(streams)  # no secrets in status
