@@ -131,7 +131,7 @@ def clean_json(value: Any, depth: int = MAX_META_DEPTH, budget: _Budget | None =
         if isinstance(value, Mapping):
             out: dict[str, Any] = {}
             for key, item in items:
-                out[clean_label(str(key), MAX_META_KEY)] = clean_json(item, depth - 1, budget)
+                out[clean_id(str(key), MAX_META_KEY)] = clean_json(item, depth - 1, budget)
             return out
         return [clean_json(item, depth - 1, budget) for item in items]
     return clean_text(str(value), MAX_META_STRING)  # datetimes, decimals ...: as text

@@ -263,8 +263,15 @@ class ElasticStore:
     async def _message_indices(self) -> list[str]:
         """The concrete indices behind the messages alias (several after a rollover)."""
         if self._backing is None:
-            with _calling("read aliases"):
+            try:
                 resp = await self.client.indices.get_alias(name=self.alias("messages"))
+            except ApiError as exc:
+                if exc.status_code == 404:  # "alias [...] missing": the indices are gone
+                    raise classify(404, "index_not_found_exception", str(exc.body),
+                                   "read aliases") from exc
+                raise translate(exc, "read aliases") from exc
+            except TransportError as exc:
+                raise translate(exc, "read aliases") from exc
             self._backing = sorted(resp.body)
         return self._backing
 
