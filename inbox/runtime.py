@@ -22,7 +22,7 @@ from inbox.ports import Connector, ConnectorContext, IngestResult, Sender
 from inbox.service import InboxService
 from inbox.sla import policy_from_config
 from inbox.store import CURSORS, Store
-from inbox.supervisor import Supervisor
+from inbox.supervisor import RESTART_MAX, RESTART_MIN, Supervisor
 
 log = logging.getLogger(__name__)
 CHANNEL_MODULES = ("connectors.email", "connectors.twitter")
@@ -80,6 +80,7 @@ class Runtime:
         self._jobs: list[asyncio.Task[None]] = []
         self._scheduler: Any = None
         self.supervisors: dict[str, Supervisor] = {}  # by connector name, while workers run
+        self.restart_backoff = (RESTART_MIN, RESTART_MAX)  # seconds, first and longest wait
         self.lease: Lease | None = None
         self._closed = False
 
@@ -190,7 +191,8 @@ class Runtime:
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
         for connector in self.connectors:
-            supervisor = Supervisor(connector, self.context_for(connector))
+            low, high = self.restart_backoff
+            supervisor = Supervisor(connector, self.context_for(connector), low=low, high=high)
             self.supervisors[connector.name] = supervisor
             self._jobs.append(asyncio.create_task(supervisor.run(),
                                                   name=f"connector:{connector.name}"))
