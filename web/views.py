@@ -309,4 +309,9 @@ async def attachment(request: web.Request) -> web.StreamResponse:
 @page("connectors.html")
 async def connectors_page(request: web.Request) -> dict[str, Any]:
     """Each connector's state, last error, restarts, next retry and dead letters."""
-    return {"connectors": await request.app[RUNTIME].connector_states()}
+    runtime = request.app[RUNTIME]
+    states = await runtime.connector_states()
+    named = {c["name"] for c in states}
+    others = {source: count for source, count in (await runtime.dead_letter_counts()).items()
+              if source not in named}  # web forms, sources of connectors gone since
+    return {"connectors": states, "other_dead_letters": others}

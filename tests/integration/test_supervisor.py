@@ -93,10 +93,12 @@ async def test_a_crashing_connector_restarts_until_it_runs(runtime: Runtime) -> 
         shown = (await resp.json())["connectors"][0]
         assert shown["state"] == "running" and shown["restarts"] == 3
         assert shown["dead_letters"]["total"] == 1
+        await runtime.dead_letter("webform:contact", "{}", "refused", stage="store")
         page = await client.get("/admin/connectors", headers={"Authorization": f"Bearer {admin}"})
         html = await page.text()
         assert page.status == 200 and "email:flaky" in html
         assert "KeyError: &#39;unexpected reply&#39;" in html and "parse: 1" in html
+        assert "webform:contact" in html and "store: 1" in html
         refused = await client.get("/admin/connectors",
                                    headers={"Authorization": f"Bearer {agent}"})
         assert refused.status == 403
