@@ -14,6 +14,7 @@ from inbox import deadletters, identity
 from inbox.enrich import Enrichment
 from inbox.errors import (
     AuthFailed,
+    ConfigError,
     ConflictError,
     NotFound,
     RetryableError,
@@ -46,8 +47,9 @@ log = logging.getLogger(__name__)
 REOPEN_WINDOW = timedelta(days=7)  # a resolved thread answered within this window reopens
 REPEAT_WINDOW = timedelta(days=7)  # a new conversation this soon after another is a repeat
 DIGEST_PREFIX = 16  # hex digits of meta["digest"] that tell apart messages sharing an id
-# The store's problems, not the item's: never a reason to set an item aside.
-_NOT_THE_ITEM = (ConflictError, RetryableError, AuthFailed)
+# The store's or the configuration's problems, not the item's: never a reason to set an
+# item aside (the caller keeps its cursor; the error tells a human what to fix).
+_NOT_THE_ITEM = (ConflictError, RetryableError, AuthFailed, ConfigError)
 
 
 class _Poison(Exception):

@@ -4,18 +4,18 @@ stage, the rest of its batch is stored, nothing is half-written or lost."""
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from inbox import deadletters
 from inbox.enrich import Enrichment, no_enrichment
-from inbox.errors import StoreUnavailable
+from inbox.errors import StoreRefused, StoreUnavailable
 from inbox.events import EventBus
 from inbox.ingest import Ingestor
 from inbox.model import IdentityRef, Inbound, message_id_for
-from inbox.sla import SlaPolicy
-from inbox.store import DEAD_LETTERS, Store
+from inbox.sla import SlaPolicy, Target
+from inbox.store import DEAD_LETTERS, Store, WriteBatch
 from search.elastic import ElasticStore
 from search.sqlite import SqliteStore
 from tests.factories import at, inbound
@@ -106,7 +106,47 @@ async def test_failing_enrichment_and_sla_arithmetic_are_stages(store: Store) ->
     await assert_whole(store)
 
 
-async def test_an_edited_document_the_cluster_refuses_leaves_no_trace(store: Store) -> None:
+async def test_sla_arithmetic_that_overflows_is_a_stage(store: Store) -> None:
+    endless = SlaPolicy(targets={"email": Target(timedelta.max, business_hours=False)})
+    ing = Ingestor(store, enrich=no_enrichment, sla=endless, events=EventBus(),
+                   clock=lambda: at(22), backoff=())
+    result = await ing.ingest([inbound("<late@x>", "no deadline fits", when=at(3))])
+    assert [(d.external_id, d.stage) for d in result.dead] == [("<late@x>", "sla")]
+    assert "no deadline" in result.dead[0].error
+    await assert_whole(store)
+
+
+class OpaqueRefusals:
+    """A store that refuses a document without saying which (as Elasticsearch answers 413
+    for a request too large): the whole write fails while the batch holds "POISON"."""
+
+    def __init__(self, store: Store) -> None:
+        self.inner = store
+        self.writes = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    async def write(self, batch: WriteBatch) -> None:
+        self.writes += 1
+        if any("POISON" in m.text for m in batch.messages):
+            raise StoreRefused("request refused")
+        await self.inner.write(batch)
+
+
+async def test_an_unnamed_refusal_is_found_by_splitting_the_batch(store: Store) -> None:
+    opaque = OpaqueRefusals(store)
+    batch = [good(i) for i in range(6)]
+    batch.insert(4, inbound("<poison@x>", "POISON", when=at(3, 4, 30),
+                            authors=(IdentityRef("email", "p@example.com"),)))
+    result = await ingestor(opaque).ingest(batch)  # type: ignore[arg-type]
+    assert {m.external_id for m in result.stored} == {f"<good{i}@x>" for i in range(6)}
+    assert [(d.external_id, d.stage) for d in result.dead] == [("<poison@x>", "store")]
+    assert opaque.writes <= 2 * 3 + 1  # halving: a few writes per level, not one per item
+    await assert_whole(store)
+
+
+async def test_a_document_the_cluster_refuses_leaves_no_trace(store: Store) -> None:
     """Elasticsearch refuses a float it cannot parse (NaN) in the last bulk phase: the
     customers, identities and conversations of that write are undone, then the batch is
     split; the other messages are stored."""
