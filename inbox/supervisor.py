@@ -66,7 +66,10 @@ class Supervisor:
                     error = "the connector stopped: " + _reason(self.connector)
                     needs_human = True
                 except asyncio.CancelledError:
-                    raise
+                    task = asyncio.current_task()
+                    if task is None or task.cancelling():
+                        raise  # we are being stopped
+                    error, needs_human = "the connector was cancelled from inside", False
                 except Exception as exc:  # noqa: BLE001 - the point: nothing stops it for good
                     error = f"{type(exc).__name__}: {exc}"
                     needs_human = isinstance(exc, FatalError)

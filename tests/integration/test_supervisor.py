@@ -26,8 +26,8 @@ pytestmark = pytest.mark.integration
 
 
 class Flaky:
-    """A connector whose run() fails a few times (a bug, then refused credentials), then
-    ingests one message and one it cannot parse, and waits."""
+    """A connector whose run() fails a few times (refused credentials, a cancellation from
+    inside, a bug), then ingests one message and one it cannot parse, and waits."""
 
     channel = "email"
 
@@ -46,6 +46,8 @@ class Flaky:
         self.runs += 1
         if self.runs == 1:
             raise AuthFailed("IMAP login refused")
+        if self.runs == 2:
+            raise asyncio.CancelledError  # a library task cancelled inside: not our stop
         if self.runs <= self.failures:
             raise KeyError("unexpected reply")
         await self.poll_once(ctx)
