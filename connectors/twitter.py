@@ -63,11 +63,6 @@ def _iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat() if ts is not None else None
 
 
-def _add(a: IngestResult, b: IngestResult) -> IngestResult:
-    return IngestResult(stored=a.stored + b.stored, updated=a.updated + b.updated,
-                        duplicates=a.duplicates + b.duplicates, known=a.known + b.known)
-
-
 def _is_retweet(tweet: Mapping[str, Any]) -> bool:
     return any(r.get("type") == "retweeted" for r in tweet.get("referenced_tweets") or ())
 
@@ -161,7 +156,9 @@ class XStream:
         return next_delay(self._interval, self.budget(), self._clock(), self._share)
 
     async def run(self, ctx: ConnectorContext) -> None:
-        """Poll on the budgeted schedule until cancelled (returns if the stream stopped)."""
+        """Poll on the budgeted schedule until cancelled (returns if the stream stopped;
+        the runtime's supervisor runs it again later, as on a fresh start)."""
+        self._stopped = False
         async with self._api.opened():
             while (delay := await self.step(ctx)) is not None:
                 self._next_poll = self._clock() + delay
@@ -189,7 +186,7 @@ class XStream:
             "stopped": self._stopped,
             "last_result": None if result is None else {
                 "stored": len(result.stored), "updated": len(result.updated),
-                "duplicates": result.duplicates},
+                "duplicates": result.duplicates, "dead_lettered": len(result.dead)},
         }
 
     async def aclose(self) -> None:
@@ -242,7 +239,7 @@ class _TweetStream(XStream):
             if first:
                 newest_id, first = meta.get("newest_id"), False
             data = page.get("data") or []
-            total = _add(total, await self._ingest(
+            total = total + (await self._ingest(
                 ctx, await self._parsed(ctx, data, partial(self._tweet, page=page))))
             token = meta.get("next_token")
             if not token:

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from inbox import auth
+from inbox import auth, deadletters
 from inbox import config as cfg
 from inbox.errors import ConfigError, InboxError, QueryError, ValidationError
 from inbox.model import Role
@@ -273,7 +273,8 @@ def cmd_dead_letters(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     async def work(runtime: Runtime) -> int:
         rows = await runtime.store.kv_list(DEAD_LETTERS, None, args.limit)
         for key, doc in rows:
-            print(f"{key}  {doc.get('at', '')}  {doc.get('source', '')}  {doc.get('error', '')}")
+            print(f"{key}  {doc.get('at', '')}  {doc.get('source', '')}  "
+                  f"{doc.get('stage', 'parse')}  {doc.get('error', '')}")
         print(f"{len(rows)} dead letters (kept raw; see GET /api/dead-letters)")
         return 0
 
@@ -290,13 +291,22 @@ def cmd_poll(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         if not args.once:
             await runtime.start_workers()
             await asyncio.Event().wait()
+        before = await runtime.dead_letter_counts()
         results = await runtime.poll_once(channel)
+        after = await runtime.dead_letter_counts()
         for name, result in results.items():
+            dead = int(after.get(name, {}).get("total", 0)) - \
+                int(before.get(name, {}).get("total", 0))
             print(f"{name}: stored {len(result.stored)}, updated {len(result.updated)}, "
-                  f"already had {result.duplicates}")
+                  f"already had {result.duplicates}, dead-lettered {dead}")
             for m in result.stored:
                 print(f"  + {m.created_at:%Y-%m-%d %H:%M} {m.author_label or ''}: "
                       f"{' '.join(m.text.split())[:80]}")
+        dead_total = deadletters.total(after) - deadletters.total(before)
+        if dead_total:
+            print(f"warning: {dead_total} item(s) could not be stored and were kept as dead "
+                  "letters (the channel moved on); see them with `inbox dead-letters`",
+                  file=sys.stderr)
         return 0
 
     return _run(_with_runtime(_config(args, env), env, work, channels=True))

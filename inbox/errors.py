@@ -10,6 +10,8 @@
     │   └── Refused          the action is not allowed in this state (e.g. X reply rules)
     ├── ConflictError        someone else changed it first: reload and retry
     │   └── StaleVersion     a conversation changed since the version the agent saw: .changes
+    ├── StoreRefused         the store refused these documents (a value it cannot hold):
+    │                        retrying the same documents fails again; set them aside
     ├── RetryableError       try again later, nothing is lost (store down, 5xx, network)
     │   └── RateLimited      .retry_after seconds
     └── FatalError           needs a human: bad credentials, usage cap, corrupt data
@@ -90,6 +92,19 @@ class RateLimited(RetryableError):
 
 class StoreUnavailable(RetryableError):
     """The store cannot be reached or refuses writes; nothing was written."""
+
+
+class StoreRefused(InboxError):
+    """The store refused documents of a write (a value it cannot hold); nothing was written.
+
+    .ids names the refused documents when the store knows them (message, customer,
+    conversation or identity ids); empty when it could not tell which."""
+
+    status = 422
+
+    def __init__(self, message: str, ids: tuple[str, ...] = ()) -> None:
+        self.ids = ids
+        super().__init__(message)
 
 
 class FatalError(InboxError):

@@ -5,13 +5,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from inbox import identity
+from inbox import deadletters, identity
 from inbox.enrich import Enrichment
-from inbox.errors import ConflictError, NotFound, StoreUnavailable
+from inbox.errors import (
+    AuthFailed,
+    ConfigError,
+    ConflictError,
+    NotFound,
+    RetryableError,
+    StoreRefused,
+    StoreUnavailable,
+)
 from inbox.events import EventBus
 from inbox.model import (
     STRONG_KINDS,
@@ -29,13 +38,50 @@ from inbox.model import (
     new_id,
     utcnow,
 )
-from inbox.ports import IngestResult
+from inbox.normalize import normalize_inbound
+from inbox.ports import DeadLettered, IngestResult
 from inbox.sla import SlaPolicy
 from inbox.store import Store, WriteBatch
 
 log = logging.getLogger(__name__)
 REOPEN_WINDOW = timedelta(days=7)  # a resolved thread answered within this window reopens
 REPEAT_WINDOW = timedelta(days=7)  # a new conversation this soon after another is a repeat
+DIGEST_PREFIX = 16  # hex digits of meta["digest"] that tell apart messages sharing an id
+# The store's or the configuration's problems, not the item's: never a reason to set an
+# item aside (the caller keeps its cursor; the error tells a human what to fix).
+_NOT_THE_ITEM = (ConflictError, RetryableError, AuthFailed, ConfigError)
+
+
+class _Poison(Exception):
+    """An item failed at a stage of planning (enrich, sla)."""
+
+    def __init__(self, stage: str, error: Exception) -> None:
+        super().__init__(stage, error)
+        self.stage, self.error = stage, error
+
+
+class _ItemFailed(Exception):
+    def __init__(self, position: int, stage: str, error: Exception) -> None:
+        super().__init__(position, stage, error)
+        self.position, self.stage, self.error = position, stage, error
+
+
+class _Refused(Exception):
+    """The store refused a planned batch; `suspects` are the positions it named."""
+
+    def __init__(self, items: list[Inbound], suspects: set[int], error: StoreRefused) -> None:
+        super().__init__(error)
+        self.items, self.suspects, self.error = items, suspects, error
+
+
+@contextmanager
+def _stage(name: str) -> Iterator[None]:
+    try:
+        yield
+    except _NOT_THE_ITEM:
+        raise
+    except Exception as exc:
+        raise _Poison(name, exc) from exc
 
 
 @dataclass
@@ -52,6 +98,7 @@ class _Plan:
     updated: list[Message] = field(default_factory=list)
     duplicates: int = 0
     known: list[Message] = field(default_factory=list)
+    touched: dict[int, set[str]] = field(default_factory=dict)  # position -> ids it writes
     # read from the store once per batch
     refs: dict[str, list[IdentityRef]] = field(default_factory=dict)
     known_identities: dict[tuple[str, str], Identity] = field(default_factory=dict)
@@ -65,6 +112,32 @@ class _Plan:
                       for c in self.conversations.values())
         return WriteBatch(tuple(self.customers.values()), tuple(self.identities.values()),
                           convs, tuple(self.messages.values()), tuple(self.keys.items()))
+
+    def suspects(self, ids: Iterable[str]) -> set[int]:
+        """Positions of the items that write any of these document ids."""
+        named = set(ids)
+        return {n for n, touched in self.touched.items() if touched & named}
+
+
+@dataclass
+class _Outcome:
+    """What one ingest call did, over every write it needed."""
+
+    stored: list[Message] = field(default_factory=list)
+    updated: list[Message] = field(default_factory=list)
+    duplicates: int = 0
+    known: list[Message] = field(default_factory=list)
+    dead: list[DeadLettered] = field(default_factory=list)
+
+    def add(self, plan: _Plan) -> None:
+        self.stored += plan.stored
+        self.updated += plan.updated
+        self.duplicates += plan.duplicates
+        self.known += plan.known
+
+    def result(self) -> IngestResult:
+        return IngestResult(tuple(self.stored), tuple(self.updated), self.duplicates,
+                            tuple(self.known), tuple(self.dead))
 
 
 class Ingestor:
@@ -87,60 +160,159 @@ class Ingestor:
         self.backoff = tuple(backoff)  # seconds before each retry while the store is down
         self._lock = asyncio.Lock()  # one planner at a time per process; the store checks too
 
-    async def ingest(self, batch: Sequence[Inbound], visible: bool = True) -> IngestResult:
-        """Store a batch atomically; replays of stored messages are counted, not written.
+    async def ingest(self, batch: Sequence[Inbound], visible: bool = True,
+                     source: str | None = None) -> IngestResult:
+        """Store a batch; replays of stored messages are counted, not written.
 
+        An item that fails (normalising, planning, enrichment, SLA arithmetic, or refused by
+        the store) is dead-lettered under `source` (default: its channel) with its stage,
+        and the rest is stored. Raises StoreUnavailable when the store is down (after
+        retries): nothing is dead-lettered then, the caller keeps its cursor.
         visible=False (pollers' bulk ingest) lets searches catch up a moment later."""
         if not batch:
             return IngestResult()
+        out = _Outcome()
         async with self._lock:
-            for attempt in range(5):
-                try:
-                    plan = await self._plan(batch)
-                    if plan.messages:
-                        await self.store.write(replace(plan.batch(), visible=visible))
-                    break
-                except ConflictError:
-                    if attempt == 4:
-                        raise
-                    log.info("ingest conflict, planning again", extra={"attempt": attempt})
-                except StoreUnavailable:
-                    if attempt >= len(self.backoff):
-                        raise  # the caller keeps its cursor / tells the client to retry
-                    delay = self.backoff[attempt] * (0.5 + random.random())  # noqa: S311
-                    log.warning("store unavailable, retrying ingest",
-                                extra={"attempt": attempt, "delay": round(delay, 2)})
-                    await asyncio.sleep(delay)
-        for msg in plan.stored:
+            items = await self._normalized(batch, source, out)
+            await self._store(items, visible, source, out)
+        for msg in out.stored:
             self.events.publish(Event("message.created", msg.conversation_id, msg.id,
                                       {"channel": msg.channel}))
-        for msg in plan.updated:
+        for msg in out.updated:
             self.events.publish(Event("message.updated", msg.conversation_id, msg.id, {}))
-        return IngestResult(tuple(plan.stored), tuple(plan.updated), plan.duplicates,
-                            tuple(plan.known))
+        return out.result()
 
-    async def _plan(self, batch: Sequence[Inbound]) -> _Plan:
+    async def _normalized(self, batch: Sequence[Inbound], source: str | None,
+                          out: _Outcome) -> list[Inbound]:
+        items = []
+        received = self.clock()
+        for item in batch:
+            try:
+                items.append(normalize_inbound(item, received))
+            except Exception as exc:  # noqa: BLE001 - set aside with its error
+                await self._dead(item, "normalize", exc, source, out)
+        return items
+
+    async def _store(self, items: list[Inbound], visible: bool, source: str | None,
+                     out: _Outcome) -> None:
+        """Plan and write; a refused write is split until the refused items stand alone."""
+        if not items:
+            return
+        try:
+            out.add(await self._attempt(items, visible, source, out))
+            return
+        except _Refused as refused:
+            items, suspects, error = refused.items, refused.suspects, refused.error
+        if len(items) == 1:
+            await self._dead(items[0], "store", error, source, out)
+            return
+        log.warning("store refused part of a batch, splitting it",
+                    extra={"items": len(items), "named": len(suspects), "error": str(error)})
+        if suspects and len(suspects) < len(items):
+            await self._store([i for n, i in enumerate(items) if n not in suspects], visible,
+                              source, out)
+            for n in sorted(suspects):
+                await self._store([items[n]], visible, source, out)
+            return
+        half = len(items) // 2
+        await self._store(items[:half], visible, source, out)
+        await self._store(items[half:], visible, source, out)
+
+    async def _attempt(self, items: list[Inbound], visible: bool, source: str | None,
+                       out: _Outcome) -> _Plan:
+        """One plan + write, retried on conflicts and while the store is unavailable; an
+        item failing to plan is dead-lettered and the rest planned again."""
+        items = list(items)
+        attempt = 0
+        while True:
+            try:
+                plan = await self._plan(items)
+                if plan.messages:
+                    try:
+                        await self.store.write(replace(plan.batch(), visible=visible))
+                    except StoreRefused as exc:
+                        raise _Refused(items, plan.suspects(exc.ids), exc) from exc
+                return plan
+            except _ItemFailed as failed:
+                await self._dead(items.pop(failed.position), failed.stage, failed.error,
+                                 source, out)
+                if not items:
+                    return _Plan()
+            except ConflictError:
+                attempt += 1
+                if attempt == 5:
+                    raise
+                log.info("ingest conflict, planning again", extra={"attempt": attempt})
+            except StoreUnavailable:
+                if attempt >= len(self.backoff):
+                    raise  # the caller keeps its cursor / tells the client to retry
+                delay = self.backoff[attempt] * (0.5 + random.random())  # noqa: S311
+                attempt += 1
+                log.warning("store unavailable, retrying ingest",
+                            extra={"attempt": attempt, "delay": round(delay, 2)})
+                await asyncio.sleep(delay)
+
+    async def _dead(self, item: Inbound, stage: str, error: BaseException, source: str | None,
+                    out: _Outcome) -> None:
+        text = f"{type(error).__name__}: {error}"
+        external_id = str(getattr(item, "external_id", ""))
+        key = await deadletters.record(self.store, source or str(getattr(item, "channel", "")),
+                                       stage, text, deadletters.inbound_json(item), external_id)
+        out.dead.append(DeadLettered(external_id, stage, text, key))
+
+    async def _plan(self, items: Sequence[Inbound]) -> _Plan:
         plan = _Plan()
-        ids = [message_id_for(i.channel, i.external_id) for i in batch]
-        existing = await self.store.messages_by_ids(ids)
-        ordered = sorted(zip(ids, batch, strict=True), key=lambda pair: pair[1].created_at)
-        await self._prefetch(plan, [i for m, i in ordered if m not in existing])
-        for mid, inbound in ordered:
-            earlier = plan.messages.get(mid) or existing.get(mid)
-            if earlier is not None:
-                if not _newer(inbound.revision, earlier.revision):
-                    plan.duplicates += 1
-                    plan.known.append(earlier)
-                else:
-                    plan.messages[mid] = self._edited(earlier, inbound)
-                    plan.updated.append(plan.messages[mid])
-                continue
-            await self._add(plan, mid, inbound)
+        ids = [message_id_for(i.channel, i.external_id) for i in items]
+        alternates = [_digest_id(i) for i in items]
+        existing = await self.store.messages_by_ids(
+            [*ids, *(a for a in alternates if a is not None)])
+        ordered = sorted(range(len(items)), key=lambda n: items[n].created_at)
+        fresh = [n for n in ordered
+                 if ids[n] not in existing or _distinct(existing[ids[n]], items[n])]
+        await self._prefetch(plan, [(n, items[n]) for n in fresh])
+        for n in ordered:
+            try:
+                await self._place(plan, n, ids[n], items[n], existing)
+            except _NOT_THE_ITEM:
+                raise
+            except _Poison as poison:
+                raise _ItemFailed(n, poison.stage, poison.error) from poison.error
+            except Exception as exc:
+                raise _ItemFailed(n, "plan", exc) from exc
         return plan
 
-    async def _prefetch(self, plan: _Plan, fresh: list[Inbound]) -> None:
+    async def _place(self, plan: _Plan, position: int, mid: str, inbound: Inbound,
+                     existing: dict[str, Message]) -> None:
+        """Plan one item: a new message, an edit, a duplicate, or a distinct message that
+        shares its id with another (re-keyed by its content digest)."""
+        earlier = plan.messages.get(mid) or existing.get(mid)
+        if earlier is not None and _newer(inbound.revision, earlier.revision):
+            with _stage("enrich"):
+                plan.messages[mid] = self._edited(earlier, inbound)
+            plan.updated.append(plan.messages[mid])
+            plan.touched[position] = {mid, earlier.conversation_id}
+            return
+        if earlier is not None and _distinct(earlier, inbound):
+            digest = str(inbound.meta["digest"])
+            inbound = replace(inbound,
+                              external_id=f"{inbound.external_id}#{digest[:DIGEST_PREFIX]}")
+            mid = message_id_for(inbound.channel, inbound.external_id)
+            earlier = plan.messages.get(mid) or existing.get(mid)
+        if earlier is not None:
+            plan.duplicates += 1
+            plan.known.append(earlier)
+            return
+        await self._add(plan, position, mid, inbound)
+
+    async def _prefetch(self, plan: _Plan, positioned: list[tuple[int, Inbound]]) -> None:
         """Everything the batch needs from the store, in three reads."""
-        refs = {(r.kind, r.value) for i in fresh for r in self._refs(plan, i)}
+        fresh = [i for _, i in positioned]
+        refs: set[tuple[str, str]] = set()
+        for n, item in positioned:
+            try:
+                refs.update((r.kind, r.value) for r in self._refs(plan, item))
+            except Exception as exc:
+                raise _ItemFailed(n, "plan", exc) from exc
         plan.known_identities = await self.store.identities(sorted(refs))
         keys = {k for i in fresh for k in (*i.thread_keys, *i.parent_keys)}
         plan.known_keys = await self.store.thread_keys(sorted(k for k in keys
@@ -167,11 +339,12 @@ class Ingestor:
                        lang=found.lang, sentiment=found.sentiment,
                        sentiment_score=found.score, meta=dict(inbound.meta))
 
-    async def _add(self, plan: _Plan, mid: str, inbound: Inbound) -> None:
+    async def _add(self, plan: _Plan, position: int, mid: str, inbound: Inbound) -> None:
         refs = self._refs(plan, inbound)
         customer_id = await self._customer(plan, refs, inbound)
         conversation = await self._thread(plan, inbound, customer_id)
-        found = self.enrich(inbound.text, inbound.lang)
+        with _stage("enrich"):
+            found = self.enrich(inbound.text, inbound.lang)
         now = self.clock()
         msg = Message(
             id=mid, conversation_id=conversation.id, channel=inbound.channel,
@@ -183,9 +356,12 @@ class Ingestor:
             sentiment_score=found.score, automated=inbound.automated,
             revision=inbound.revision, attachments=inbound.attachments, meta=dict(inbound.meta),
         )
+        with _stage("sla"):
+            after = self._after_message(conversation, msg, inbound)
         plan.messages[mid] = msg
         plan.stored.append(msg)
-        plan.conversations[conversation.id] = self._after_message(conversation, msg, inbound)
+        plan.conversations[conversation.id] = after
+        plan.touched[position] = {mid, conversation.id, customer_id}
         for key in (*inbound.thread_keys, *inbound.parent_keys):
             if not key.startswith("conv:"):
                 plan.keys.setdefault(key, conversation.id)
@@ -289,6 +465,21 @@ def preview(text: str, size: int = 80) -> str | None:
     if not line:
         return None
     return line if len(line) <= size else line[: size - 1].rsplit(" ", 1)[0] + "…"
+
+
+def _digest_id(inbound: Inbound) -> str | None:
+    """The message id this item gets if another message already holds its id."""
+    digest = inbound.meta.get("digest")
+    if not isinstance(digest, str) or not digest:
+        return None
+    return message_id_for(inbound.channel, f"{inbound.external_id}#{digest[:DIGEST_PREFIX]}")
+
+
+def _distinct(earlier: Message, inbound: Inbound) -> bool:
+    """Another message under the same id: both carry a content digest and they differ."""
+    old, new = earlier.meta.get("digest"), inbound.meta.get("digest")
+    return (isinstance(old, str) and isinstance(new, str) and bool(old) and bool(new)
+            and old != new)
 
 
 def _newer(revision: str | None, stored: str | None) -> bool:

@@ -10,11 +10,34 @@ from inbox.model import Conversation, Customer, Inbound, Message
 
 
 @dataclass(frozen=True, slots=True)
+class DeadLettered:
+    """An item of a batch set aside instead of stored: where it failed and why."""
+
+    external_id: str
+    stage: str  # normalize | plan | enrich | sla | store (connectors: parse)
+    error: str
+    key: str  # the dead letter's key (`inbox dead-letters`, GET /api/dead-letters)
+
+
+@dataclass(frozen=True, slots=True)
 class IngestResult:
     stored: tuple[Message, ...] = ()  # new messages
     updated: tuple[Message, ...] = ()  # edits of stored messages
     duplicates: int = 0  # already stored, nothing written
     known: tuple[Message, ...] = ()  # the stored messages those duplicates matched
+    dead: tuple[DeadLettered, ...] = ()  # items dead-lettered instead of stored
+
+    def __add__(self, other: IngestResult) -> IngestResult:
+        """Two results as one (a poll of several batches)."""
+        return IngestResult(self.stored + other.stored, self.updated + other.updated,
+                            self.duplicates + other.duplicates, self.known + other.known,
+                            self.dead + other.dead)
+
+
+class DeadLetterSink(Protocol):
+    async def __call__(self, source: str, raw: bytes | str, error: str,
+                       stage: str = "parse") -> None:
+        """Keep an item that failed (raw bytes or text) with its error; the cursor moves on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,13 +46,15 @@ class ConnectorContext:
 
     Contract: call ``ingest`` with a batch, and only after it returned save the cursor that
     covers that batch. A raw item that cannot be parsed goes to ``dead_letter`` (the cursor
-    still advances past it).
+    still advances past it). ``ingest`` itself dead-letters items that fail inside the core
+    (reported in IngestResult.dead) and raises only when the store is unavailable: then
+    keep the cursor and retry later.
     """
 
     ingest: Callable[[Sequence[Inbound]], Awaitable[IngestResult]]
     load_cursor: Callable[[str], Awaitable[dict[str, Any] | None]]
     save_cursor: Callable[[str, Mapping[str, Any]], Awaitable[None]]
-    dead_letter: Callable[[str, bytes | str, str], Awaitable[None]]  # source, raw, error
+    dead_letter: DeadLetterSink  # (source, raw, error, stage="parse")
 
 
 class Connector(Protocol):

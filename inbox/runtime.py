@@ -12,17 +12,18 @@ from pathlib import Path
 from typing import Any
 
 from inbox import config as cfg
+from inbox import deadletters
 from inbox.enrich import Enricher, no_enrichment
 from inbox.errors import ConfigError, InboxError
 from inbox.events import EventBus
 from inbox.ingest import Ingestor
 from inbox.lease import Lease
-from inbox.model import new_id, utcnow
 from inbox.passwords import Passwords
 from inbox.ports import Connector, ConnectorContext, IngestResult, Sender
 from inbox.service import InboxService
 from inbox.sla import policy_from_config
-from inbox.store import CURSORS, DEAD_LETTERS, Store
+from inbox.store import CURSORS, Store
+from inbox.supervisor import RESTART_MAX, RESTART_MIN, Supervisor
 
 log = logging.getLogger(__name__)
 CHANNEL_MODULES = ("connectors.email", "connectors.twitter")
@@ -80,20 +81,28 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self._jobs: list[asyncio.Task[None]] = []
         self._scheduler: Any = None
+        self.supervisors: dict[str, Supervisor] = {}  # by connector name, while workers run
+        self.restart_backoff = (RESTART_MIN, RESTART_MAX)  # seconds, first and longest wait
         self.lease: Lease | None = None
         self._closed = False
 
     @property
     def context(self) -> ConnectorContext:
-        return ConnectorContext(self._bulk_ingest, self.load_cursor, self.save_cursor,
+        return self.context_for(None)
+
+    def context_for(self, connector: Connector | None) -> ConnectorContext:
+        """What a connector is handed: its dead letters are filed under its name."""
+        source = connector.name if connector is not None else None
+
+        async def bulk_ingest(batch: Sequence[Any]) -> IngestResult:
+            return await self.ingestor.ingest(batch, visible=False, source=source)
+
+        return ConnectorContext(bulk_ingest, self.load_cursor, self.save_cursor,
                                 self.dead_letter)
 
-    async def ingest(self, batch: Sequence[Any]) -> IngestResult:
+    async def ingest(self, batch: Sequence[Any], source: str | None = None) -> IngestResult:
         """Ingest whose result searches see at once (web forms, imports)."""
-        return await self.ingestor.ingest(batch)
-
-    async def _bulk_ingest(self, batch: Sequence[Any]) -> IngestResult:
-        return await self.ingestor.ingest(batch, visible=False)
+        return await self.ingestor.ingest(batch, source=source)
 
     async def load_cursor(self, name: str) -> dict[str, Any] | None:
         return await self.store.kv_get(CURSORS, name)
@@ -101,12 +110,37 @@ class Runtime:
     async def save_cursor(self, name: str, value: Mapping[str, Any]) -> None:
         await self.store.kv_put(CURSORS, name, value)
 
-    async def dead_letter(self, source: str, raw: bytes | str, error: str) -> None:
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-        await self.store.kv_put(DEAD_LETTERS, new_id("d"), {
-            "source": source, "error": error, "at": utcnow().isoformat(),
-            "raw": text[:1_000_000], "truncated": len(text) > 1_000_000})
-        log.warning("dead letter", extra={"source": source, "error": error})
+    async def dead_letter(self, source: str, raw: bytes | str, error: str,
+                          stage: str = "parse") -> None:
+        """Keep an item a connector could not parse (raw) with its error and stage."""
+        await deadletters.record(self.store, source, stage, error, raw)
+
+    async def dead_letter_counts(self) -> dict[str, dict[str, Any]]:
+        """Dead letters per source: {"total", "stages": {stage: n}, "last_at", "last_error"}."""
+        return await deadletters.counts(self.store)
+
+    async def connector_states(self) -> list[dict[str, Any]]:
+        """Per connector: supervisor state, restarts, last error, next retry, the
+        connector's own status() fields and its dead-letter counts (JSON-able)."""
+        counts = await self.dead_letter_counts()
+        states = []
+        for connector in self.connectors:
+            supervisor = self.supervisors.get(connector.name)
+            try:
+                own = dict(connector.status())
+            except Exception as exc:  # noqa: BLE001 - one broken status() must not hide all
+                own = {"status_error": f"{type(exc).__name__}: {exc}"}
+            sup = supervisor.snapshot() if supervisor is not None else {
+                "state": "not running here" if not self.leader else "stopped", "restarts": 0,
+                "last_error": None, "last_error_at": None, "next_retry": None,
+                "running_since": None}
+            dead = counts.get(connector.name, {})
+            states.append({"name": connector.name, "channel": str(connector.channel),
+                           "status": own, **sup,
+                           "dead_letters": {"total": int(dead.get("total", 0)),
+                                            "stages": dict(dead.get("stages", {})),
+                                            "last_at": dead.get("last_at")}})
+        return states
 
     def attachment_file(self, ref: str) -> Path | None:
         """The stored content of an attachment ref, from whichever connector kept it."""
@@ -159,7 +193,10 @@ class Runtime:
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
         for connector in self.connectors:
-            self._jobs.append(asyncio.create_task(self._run(connector),
+            low, high = self.restart_backoff
+            supervisor = Supervisor(connector, self.context_for(connector), low=low, high=high)
+            self.supervisors[connector.name] = supervisor
+            self._jobs.append(asyncio.create_task(supervisor.run(),
                                                   name=f"connector:{connector.name}"))
         self._scheduler = AsyncIOScheduler(timezone="UTC")
         for job_id, what, work in (("retry-replies", "reply retry", self.service.retry_failed),
@@ -173,14 +210,6 @@ class Runtime:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
         await _cancel(self._jobs)
-
-    async def _run(self, connector: Connector) -> None:
-        try:
-            await connector.run(self.context)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("connector stopped", extra={"connector": connector.name})
 
     @staticmethod
     def _job(what: str, work: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
@@ -198,7 +227,7 @@ class Runtime:
         results = {}
         for connector in self.connectors:
             if channel in (None, connector.channel):
-                results[connector.name] = await connector.poll_once(self.context)
+                results[connector.name] = await connector.poll_once(self.context_for(connector))
         return results
 
     async def aclose(self) -> None:

@@ -71,7 +71,10 @@ class SlaPolicy:
             due_at = add_business_time(started, target.duration, self.calendar)
             how = f"business hours {self.calendar.describe()}"
         else:
-            due_at = started + target.duration
+            try:
+                due_at = started + target.duration
+            except OverflowError as exc:
+                raise ValueError(f"no deadline after {started.isoformat()}") from exc
             how = "calendar time (24/7)"
         basis = (f"{channel} response target {_fmt(target.duration)} in {how}, clock started "
                  f"{started:%Y-%m-%d %H:%M} UTC, policy v{self.version}")
@@ -128,7 +131,17 @@ def _periods(cal: Calendar, day: date) -> list[tuple[datetime, datetime]]:
 
 
 def add_business_time(start: datetime, duration: timedelta, cal: Calendar) -> datetime:
-    """The instant `duration` of opening hours after `start` (never earlier than start)."""
+    """The instant `duration` of opening hours after `start` (never earlier than start).
+
+    ValueError when that instant is past what a datetime holds (a start near year 9999)."""
+    try:
+        return _add_business_time(start, duration, cal)
+    except OverflowError as exc:
+        raise ValueError(f"no deadline after {start.isoformat()}: beyond the calendar's "
+                         "range") from exc
+
+
+def _add_business_time(start: datetime, duration: timedelta, cal: Calendar) -> datetime:
     remaining = duration
     local = start.astimezone(cal.zone)
     day = local.date()

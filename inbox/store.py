@@ -25,6 +25,7 @@ TOKENS = "tokens"  # key: sha256 of the API token
 SESSIONS = "sessions"  # key: session id
 CURSORS = "cursors"  # key: connector stream name ("email:support", "x:mentions")
 DEAD_LETTERS = "dead_letters"  # key: time-sortable id
+DEAD_LETTER_COUNTS = "dead_letter_counts"  # key: source (connector stream name)
 AUDIT = "audit"  # key: time-sortable id
 IDEMPOTENCY = "idempotency"  # key: scope + client key
 MERGES = "merges"  # key: survivor customer id + "/" + merge id
@@ -32,7 +33,7 @@ SLA_ALERTS = "sla_alerts"  # key: conversation id, deadline and state (each aler
 LEASES = "leases"  # key: lease name ("worker", "customer:<id>" while a merge runs)
 CHANGES = "changes"  # key: conversation id + "/" + version (10 digits): who changed what
 COLLECTIONS = (USERS, TOKENS, SESSIONS, CURSORS, DEAD_LETTERS, AUDIT, IDEMPOTENCY, MERGES,
-               SLA_ALERTS, LEASES, CHANGES)
+               SLA_ALERTS, LEASES, CHANGES, DEAD_LETTER_COUNTS)
 
 EXPORT_KINDS = ("customers", "identities", "conversations", "messages", "thread_keys")
 FACETS = ("channel", "sentiment", "lang")

@@ -5,28 +5,40 @@ their conversation's status, assignee and tags so search can filter on them.
 
 Atomicity: Elasticsearch has no transactions. write() first reads everything the batch
 depends on (stored versions, taken identities, where each message lives) and raises
-ConflictError before anything is written; then it sends the whole batch as one bulk
-request. Limits: a concurrent writer slipping in between the check and the bulk makes the
-conditional operations (if_seq_no/if_primary_term, create) fail and write() raises
-ConflictError, but the batch's unconditional operations (message upserts, thread keys,
-denormalized fields) are applied; they are idempotent, so the caller's retry converges.
-A failure of the cluster half-way through a bulk likewise leaves a prefix of the batch
-applied and raises StoreUnavailable; retrying the batch is safe.
+ConflictError before anything is written. A document the client cannot encode is refused
+(StoreRefused naming it) before anything is sent. Then the batch goes out in three bulk
+requests: customers; identities and conversations; thread keys and messages. A phase runs
+only when the earlier ones were applied whole; when one fails (a lost race, a document the
+cluster refuses, the cluster failing half-way), write() undoes what it applied (deletes
+what it created, puts back what it replaced) and raises ConflictError, StoreRefused (with
+the refused documents' ids) or StoreUnavailable. The undo is best effort: if the cluster
+is gone by then, a retry of the batch (idempotent upserts) converges.
+Writes through an alias carry require_alias: a lost index is an error, never an index
+auto-created without the mappings.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from elastic_transport import SerializationError, TransportError
 from elasticsearch import ApiError, AsyncElasticsearch
 
-from inbox.errors import ConflictError, FatalError, NotFound, StoreUnavailable
+from inbox.errors import (
+    AuthFailed,
+    ConflictError,
+    FatalError,
+    InboxError,
+    NotFound,
+    StoreRefused,
+    StoreUnavailable,
+)
 from inbox.model import (
     Conversation,
     ConversationFilter,
@@ -251,8 +263,15 @@ class ElasticStore:
     async def _message_indices(self) -> list[str]:
         """The concrete indices behind the messages alias (several after a rollover)."""
         if self._backing is None:
-            with _calling("read aliases"):
+            try:
                 resp = await self.client.indices.get_alias(name=self.alias("messages"))
+            except ApiError as exc:
+                if exc.status_code == 404:  # "alias [...] missing": the indices are gone
+                    raise classify(404, "index_not_found_exception", str(exc.body),
+                                   "read aliases") from exc
+                raise translate(exc, "read aliases") from exc
+            except TransportError as exc:
+                raise translate(exc, "read aliases") from exc
             self._backing = sorted(resp.body)
         return self._backing
 
@@ -362,52 +381,94 @@ class ElasticStore:
             taken = await self._mget("identities", ident_ids)
             if taken:
                 raise ConflictError(f"identity {next(iter(taken))} already belongs to a customer")
-        located = {h["_id"]: h["_index"] for h in
-                   await self._messages_where([m.id for m in batch.messages], source=False)}
+        located = {h["_id"]: h for h in
+                   await self._messages_where([m.id for m in batch.messages], source=True)}
         state: dict[str, dict[str, Any]] = {
             cid: denormalized(hit["_source"]) for cid, hit in stored_convs.items()}
         state.update({cid: denormalized(conv) for cid, conv in batch_convs.items()})
         restamp = await self._restamp(batch, stored_convs, state)
 
-        ops: list[dict[str, Any]] = []
-        what: list[str] = []
-
-        def add(kind: str, action: str, meta: dict[str, Any], doc: dict[str, Any]) -> None:
-            ops.extend(({action: meta}, doc))
-            what.append(kind)
-
+        ops: list[_BulkOp] = []
         for cust in batch.customers:
-            add("customer", *self._versioned(cust, stored_custs.get(cust.id), checked),
-                to_doc(cust, skip=("identities",)))
+            old = stored_custs.get(cust.id)
+            ops.append(_BulkOp(0, "customer", *self._versioned(cust, old, checked),
+                               to_doc(cust, skip=("identities",)), cust.id,
+                               old["_source"] if old else None))
         for ident, doc_id in zip(batch.identities, ident_ids, strict=True):
-            add("identity", "create" if checked else "index",
-                {"_index": self.alias("identities"), "_id": doc_id},
-                {**to_doc(ident), "key": doc_id})
+            ops.append(_BulkOp(1, "identity", "create" if checked else "index",
+                               {"_index": self.alias("identities"), "_id": doc_id},
+                               {**to_doc(ident), "key": doc_id}, ident.customer_id, None))
         for conv in batch.conversations:
-            add("conversation", *self._versioned(conv, stored_convs.get(conv.id), checked),
-                to_doc(conv))
+            old = stored_convs.get(conv.id)
+            ops.append(_BulkOp(1, "conversation", *self._versioned(conv, old, checked),
+                               to_doc(conv), conv.id, old["_source"] if old else None))
         for key, conversation_id in batch.thread_keys:
-            add("thread_key", "create", {"_index": self.alias("thread_keys"), "_id": key},
-                {"key": key, "conversation_id": conversation_id})
+            ops.append(_BulkOp(2, "thread_key", "create",
+                               {"_index": self.alias("thread_keys"), "_id": key},
+                               {"key": key, "conversation_id": conversation_id},
+                               conversation_id, None))
         for msg in batch.messages:
-            meta = {"_index": located.get(msg.id, self.alias("messages")), "_id": msg.id}
-            add("message", "index", meta,
-                {**to_doc(msg), **state.get(msg.conversation_id, denormalized(None))})
-        for index, msg_id, fields in restamp:
-            add("message", "update", {"_index": index, "_id": msg_id, "retry_on_conflict": 3},
-                {"doc": fields})
-        # Two bulks: the guarded writes first (versions, identities), the messages only after
-        # they all succeeded, so a lost race leaves no message whose conversation missed it.
-        guarded = sum(1 for kind in what if kind in ("customer", "identity", "conversation"))
-        refresh = self.refresh if batch.visible else False
-        for part_ops, part_what in ((ops[:2 * guarded], what[:guarded]),
-                                    (ops[2 * guarded:], what[guarded:])):
-            if not part_ops:
+            hit = located.get(msg.id)
+            meta = ({"_index": hit["_index"], "_id": msg.id} if hit else
+                    {"_index": self.alias("messages"), "_id": msg.id})
+            ops.append(_BulkOp(2, "message", "index", meta,
+                               {**to_doc(msg), **state.get(msg.conversation_id,
+                                                           denormalized(None))},
+                               msg.id, hit["_source"] if hit else None))
+        for index, msg_id, fields, old_fields in restamp:
+            ops.append(_BulkOp(2, "message", "update",
+                               {"_index": index, "_id": msg_id, "retry_on_conflict": 3},
+                               {"doc": fields}, msg_id, old_fields))
+        await self._bulk_in_phases(ops, self.refresh if batch.visible else False)
+
+    async def _bulk_in_phases(self, ops: list[_BulkOp], refresh: bool | str) -> None:
+        """Customers, then identities and conversations, then thread keys and messages: a
+        later phase only runs when the earlier ones were applied whole, so no identity
+        outlives its customer and no message its conversation. A failed phase undoes what
+        this write applied, then raises (StoreRefused names the refused documents)."""
+        unsendable = [op.owner for op in ops if not _sendable(op.doc)]
+        if unsendable:
+            raise StoreRefused(f"Elasticsearch cannot take {len(unsendable)} document(s): "
+                               "not encodable as JSON", tuple(dict.fromkeys(unsendable)))
+        applied: list[tuple[_BulkOp, Hit]] = []
+        for phase in (0, 1, 2):
+            part = [op for op in ops if op.phase == phase]
+            if not part:
                 continue
+            body = [line for op in part for line in ({op.action: op.bulk_meta()}, op.doc)]
             with _calling("write"):
-                resp = await self.client.bulk(operations=part_ops, refresh=refresh)
-            if resp["errors"]:
-                _raise_item_errors(resp["items"], part_what)
+                resp = await self.client.bulk(operations=body, refresh=refresh)
+            results = [next(iter(item.values())) for item in resp["items"]]
+            applied += [(op, r) for op, r in zip(part, results, strict=True)
+                        if "error" not in r]
+            problem = _bulk_problem(part, results) if resp["errors"] else None
+            if problem is not None:
+                await self._undo(applied, refresh)
+                raise problem
+
+    async def _undo(self, applied: list[tuple[_BulkOp, Hit]], refresh: bool | str) -> None:
+        """Best effort: delete what this write created, put back what it replaced."""
+        body: list[dict[str, Any]] = []
+        for op, result in reversed(applied):
+            where = {"_index": result["_index"], "_id": result["_id"]}
+            if op.before is None:
+                body.append({"delete": where})
+            elif op.action == "update":
+                body += [{"update": where}, {"doc": op.before}]
+            else:
+                body += [{"index": {**where, "if_seq_no": result["_seq_no"],
+                                    "if_primary_term": result["_primary_term"]}}, op.before]
+        if not body:
+            return
+        try:
+            resp = await self.client.bulk(operations=body, refresh=refresh)
+            failed = sum(1 for item in resp["items"] if "error" in next(iter(item.values())))
+        except (ApiError, TransportError) as exc:
+            failed = len(applied)
+            log.error("undo of a failed write failed", extra={"error": str(exc)})
+        if failed:
+            log.error("a failed write was not fully undone",
+                      extra={"left": failed, "ops": len(applied)})
 
     def _versioned(
         self, obj: Customer | Conversation, hit: Hit | None, checked: bool
@@ -424,17 +485,19 @@ class ElasticStore:
 
     async def _restamp(
         self, batch: WriteBatch, stored: dict[str, Hit], state: dict[str, dict[str, Any]]
-    ) -> list[tuple[str, str, dict[str, Any]]]:
-        """(index, message id, fields) for stored messages whose conversation fields change."""
+    ) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+        """(index, message id, new fields, old fields) for stored messages whose
+        conversation fields change."""
         in_batch = {m.id for m in batch.messages}
-        found: list[tuple[str, str, dict[str, Any]]] = []
+        found: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = []
         for conv in batch.conversations:
             old = stored.get(conv.id)
             if old is None or denormalized(old["_source"]) == state[conv.id]:
                 continue
+            before = denormalized(old["_source"])
             hits = await self._scan("messages", {"term": {"conversation_id": conv.id}},
                                     [{"id": "asc"}], source=False)
-            found.extend((h["_index"], h["_id"], state[conv.id]) for h in hits
+            found.extend((h["_index"], h["_id"], state[conv.id], before) for h in hits
                          if h["_id"] not in in_batch)
         return found
 
@@ -637,14 +700,14 @@ class ElasticStore:
         with _calling("kv put"):
             await self.client.index(index=self.alias("kv"), id=_kv_id(collection, key),
                                     document=self._kv_doc(collection, key, value),
-                                    refresh=self.refresh)
+                                    refresh=self.refresh, require_alias=True)
 
     async def kv_put_new(self, collection: str, key: str, value: Mapping[str, Any]) -> bool:
         try:
             with _calling("kv put"):
                 await self.client.create(index=self.alias("kv"), id=_kv_id(collection, key),
                                          document=self._kv_doc(collection, key, value),
-                                         refresh=self.refresh)
+                                         refresh=self.refresh, require_alias=True)
         except ConflictError:
             return False
         return True
@@ -663,7 +726,7 @@ class ElasticStore:
                                         document=self._kv_doc(collection, key, value),
                                         if_seq_no=hit["_seq_no"],
                                         if_primary_term=hit["_primary_term"],
-                                        refresh=self.refresh)
+                                        refresh=self.refresh, require_alias=True)
         except ConflictError:
             return False
         return True
@@ -714,26 +777,66 @@ class ElasticStore:
         return [from_doc(cls, s) for s in sources]
 
 
-def _raise_item_errors(items: Sequence[Mapping[str, Any]], what: Sequence[str]) -> None:
-    """Raise for the failed operations of a bulk: unavailable first, then conflicts."""
-    problems = []
-    for item, kind in zip(items, what, strict=True):
-        result = next(iter(item.values()))
+@dataclass(frozen=True, slots=True)
+class _BulkOp:
+    phase: int  # 0 customers, 1 identities and conversations, 2 thread keys and messages
+    kind: str
+    action: str  # create | index | update
+    meta: dict[str, Any]
+    doc: dict[str, Any]
+    owner: str  # the document named when the store refuses this op
+    before: dict[str, Any] | None  # what it replaces (None: a new document)
+
+    def bulk_meta(self) -> dict[str, Any]:
+        """Writes through an alias require it: a lost index is an error, never a new index
+        without our mappings (Elasticsearch creates a missing index on write)."""
+        if self.action != "update" and not _concrete(self.meta["_index"]):
+            return {**self.meta, "require_alias": True}
+        return self.meta
+
+
+def _concrete(index: str) -> bool:
+    return index_number(index) > 0
+
+
+def _sendable(doc: Mapping[str, Any]) -> bool:
+    """Can the client encode this document (no lone surrogates, only JSON values)?"""
+    try:
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    except (ValueError, TypeError, RecursionError):
+        return False
+    return True
+
+
+def _bulk_problem(ops: Sequence[_BulkOp], results: Sequence[Mapping[str, Any]]
+                  ) -> InboxError | None:
+    """The error a bulk's failed items amount to: unavailable first, then conflicts, then
+    credentials, then the documents the cluster refused (400: mapping, parsing, size)."""
+    problems: list[InboxError] = []
+    refused: list[str] = []
+    for op, result in zip(ops, results, strict=True):
         if "error" not in result:
             continue
         status = int(result.get("status", 0))
-        if kind == "thread_key" and status == 409:
+        if op.kind == "thread_key" and status == 409:
             continue  # an existing key keeps its conversation
         etype, reason = error_parts(result)
-        problems.append(classify(status, etype, f"{kind} {result.get('_id')}: {reason}", "write"))
+        problem = classify(status, etype, f"{op.kind} {result.get('_id')}: {reason}", "write")
+        if isinstance(problem, StoreUnavailable | ConflictError | AuthFailed):
+            problems.append(problem)
+        else:
+            refused.append(op.owner)
+            problems.append(StoreRefused(str(problem)))
     if not problems:
-        return
-    log.warning("bulk write partly failed", extra={"failed": len(problems), "ops": len(what)})
-    for wanted in (StoreUnavailable, ConflictError):
+        return None
+    log.warning("bulk write partly failed", extra={"failed": len(problems), "ops": len(ops)})
+    for wanted in (StoreUnavailable, ConflictError, AuthFailed):
         for problem in problems:
             if isinstance(problem, wanted):
-                raise problem
-    raise problems[0]
+                return problem
+    first = next(p for p in problems if isinstance(p, StoreRefused))
+    return StoreRefused(f"{len(refused)} document(s) refused, e.g. {first}",
+                        tuple(dict.fromkeys(refused)))
 
 
 async def reindex(

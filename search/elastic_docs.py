@@ -7,7 +7,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import fields
 from typing import Any, TypeVar
 
-from inbox.errors import AuthFailed, ConflictError, FatalError, InboxError, StoreUnavailable
+from inbox.errors import (
+    AuthFailed,
+    ConflictError,
+    FatalError,
+    InboxError,
+    StoreRefused,
+    StoreUnavailable,
+)
 from inbox.model import Attachment, Conversation, parse_ts, ts
 
 T = TypeVar("T")
@@ -103,9 +110,15 @@ def classify(status: int, etype: str, reason: str, action: str) -> InboxError:
     where = f"Elasticsearch {action}"
     if status == 409 or etype == "version_conflict_engine_exception":
         return ConflictError(f"{where}: changed by someone else; reload and retry ({reason})")
+    if status == 413:  # the request is too large: smaller batches will pass
+        return StoreRefused(f"{where}: request too large ({reason})")
     if status == 429 or status >= 500 or etype in _UNAVAILABLE:
-        hint = (" (the cluster refuses writes: read-only index or disk full)"
-                if etype == "cluster_block_exception" else "")
+        hint = {"cluster_block_exception":
+                " (the cluster refuses writes: read-only index or disk full)",
+                "index_not_found_exception":
+                " (the inbox's indices or aliases are gone: restart the service to create "
+                "them empty, or restore a backup; nothing is written into indices without "
+                "the inbox's mappings)"}.get(etype, "")
         return StoreUnavailable(f"{where} failed: {status} {etype}: {reason}{hint}")
     if status in (401, 403):
         return AuthFailed(f"{where}: credentials refused ({status} {etype}: {reason})")

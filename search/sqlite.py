@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from inbox.errors import ConflictError, NotFound, QueryError
+from inbox.errors import ConflictError, NotFound, QueryError, StoreRefused
 from inbox.model import (
     And,
     Attachment,
@@ -219,29 +220,52 @@ def _write_message(conn: sqlite3.Connection, msg: Message) -> None:
                      [(k, rowid) for k in msg.author_keys])
 
 
+# A value SQLite cannot hold (a lone surrogate, an integer over 64 bits, a circular or
+# unserialisable meta, a blob over the size limit): the document is refused, not the store.
+_REFUSED = (ValueError, OverflowError, TypeError, RecursionError, sqlite3.InterfaceError,
+            sqlite3.DataError, sqlite3.ProgrammingError)
+
+
+@contextmanager
+def _refusing(doc_id: str) -> Iterator[None]:
+    """Name the document whose value SQLite refused (StoreRefused, distinct from down)."""
+    try:
+        yield
+    except _REFUSED as exc:
+        raise StoreRefused(f"SQLite refused {doc_id}: {type(exc).__name__}: {exc}",
+                           (doc_id,)) from exc
+
+
 def _write_batch(batch: WriteBatch, checked: bool) -> Any:
     customer_cols = ("id", "name", "created_at", "merged_into", "version")
 
     def op(conn: sqlite3.Connection) -> None:
         for customer in batch.customers:
-            if checked:
-                _versioned(conn, "customers", customer_cols, customer)
-            else:
-                _upsert(conn, "customers", customer_cols, customer)
+            with _refusing(customer.id):
+                if checked:
+                    _versioned(conn, "customers", customer_cols, customer)
+                else:
+                    _upsert(conn, "customers", customer_cols, customer)
         verb = "INSERT" if checked else "INSERT OR REPLACE"
         for ident in batch.identities:
-            conn.execute(f"{verb} INTO identities (kind, value, customer_id, label, created_at) "
-                         "VALUES (?, ?, ?, ?, ?)", (ident.kind, ident.value, ident.customer_id,
-                                                    ident.label, ts(ident.created_at)))
+            with _refusing(ident.customer_id):
+                conn.execute(f"{verb} INTO identities (kind, value, customer_id, label, "
+                             "created_at) VALUES (?, ?, ?, ?, ?)",
+                             (ident.kind, ident.value, ident.customer_id, ident.label,
+                              ts(ident.created_at)))
         for conv in batch.conversations:
-            if checked:
-                _versioned(conn, "conversations", CONVERSATION_COLUMNS, conv)
-            else:
-                _upsert(conn, "conversations", CONVERSATION_COLUMNS, conv)
+            with _refusing(conv.id):
+                if checked:
+                    _versioned(conn, "conversations", CONVERSATION_COLUMNS, conv)
+                else:
+                    _upsert(conn, "conversations", CONVERSATION_COLUMNS, conv)
         for msg in batch.messages:
-            _write_message(conn, msg)
-        conn.executemany("INSERT OR IGNORE INTO thread_keys (key, conversation_id) VALUES (?, ?)",
-                         batch.thread_keys)
+            with _refusing(msg.id):
+                _write_message(conn, msg)
+        for key, conversation_id in batch.thread_keys:
+            with _refusing(conversation_id):
+                conn.execute("INSERT OR IGNORE INTO thread_keys (key, conversation_id) "
+                             "VALUES (?, ?)", (key, conversation_id))
 
     return op
 

@@ -376,9 +376,9 @@ async def dead_letters(request: web.Request) -> web.Response:
 
 @require("manage")
 async def connectors(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
-    return json_response({"connectors": [{"name": c.name, "channel": c.channel,
-                                          **c.status()} for c in runtime.connectors]})
+    """Per connector: supervisor state, last error, restarts, next retry, the connector's
+    own status fields (under "status") and dead-letter counts."""
+    return json_response({"connectors": await request.app[RUNTIME].connector_states()})
 
 
 @require("read")

@@ -91,7 +91,10 @@ async def _submit(request: web.Request, spec: FormSpec, data: dict[str, Any]
         log.info("web form honeypot filled; dropped", extra={"form": spec.slug})
         return _receipt(runtime, now, reference=secrets.token_hex(6))
     submission = validate(data, spec)
-    result = await runtime.ingest([to_inbound(submission, spec, now)])
+    result = await runtime.ingest([to_inbound(submission, spec, now)],
+                                  source=f"webform:{spec.slug}")
+    if not (result.stored or result.known):  # kept as a dead letter for an admin: not lost
+        return _receipt(runtime, now, reference=result.dead[0].key)
     message = (result.stored or result.known)[0]
     return _receipt(runtime, message.created_at, reference=message.conversation_id)
 

@@ -49,6 +49,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/reports", reports)
     r.add_get("/voc", voc)
     r.add_get("/voc/volume.svg", volume_chart)
+    r.add_get("/admin/connectors", connectors_page)
 
 
 def when(value: datetime | None) -> str:
@@ -357,3 +358,15 @@ async def attachment(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers={
         "Content-Type": "application/octet-stream",
         "Content-Disposition": f"attachment; filename*=UTF-8''{name}"})
+
+
+@require("admin")
+@page("connectors.html")
+async def connectors_page(request: web.Request) -> dict[str, Any]:
+    """Each connector's state, last error, restarts, next retry and dead letters."""
+    runtime = request.app[RUNTIME]
+    states = await runtime.connector_states()
+    named = {c["name"] for c in states}
+    others = {source: count for source, count in (await runtime.dead_letter_counts()).items()
+              if source not in named}  # web forms, sources of connectors gone since
+    return {"connectors": states, "other_dead_letters": others}

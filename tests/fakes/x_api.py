@@ -566,10 +566,25 @@ def seed_demo(fake: FakeXApi) -> dict[str, str]:
             "INBOX_X_ACCESS_TOKEN_SECRET": "demo-ats"}
 
 
+def seed_hostile(fake: FakeXApi) -> dict[str, str]:
+    """The demo, plus a post with a lone surrogate, one without an author (unparseable),
+    and a good post after them."""
+    env = seed_demo(fake)
+    mallory = fake.add_user("mallory", "Mallory \u202eyrollam")
+    fake.add_tweet(mallory, "@acme broken utf-16 \ud83d in the middle", age=20 * 60)
+    broken = fake.add_tweet(mallory, "@acme no author here", age=15 * 60)
+    del fake.tweets[broken]["author_id"]
+    fake.add_tweet(mallory, "@acme the good one after the poison", age=10 * 60)
+    return env
+
+
+SEEDS = {"demo": seed_demo, "hostile": seed_hostile}
+
+
 async def _serve(port: int, seed: str | None) -> None:
     fake = FakeXApi(bearer_token="demo-bearer", oauth1_secrets=("demo-cs", "demo-ats"))
     url = await fake.start(port)
-    env = seed_demo(fake) if seed == "demo" else {}
+    env = SEEDS[seed](fake) if seed else {}
     print(url, flush=True)
     for key, value in env.items():
         print(f"export {key}={json.dumps(value)}", file=sys.stderr)
@@ -582,7 +597,7 @@ async def _serve(port: int, seed: str | None) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Fake X API v2 on 127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--seed", choices=["demo"], default=None)
+    parser.add_argument("--seed", choices=sorted(SEEDS), default=None)
     args = parser.parse_args(argv)
     try:
         asyncio.run(_serve(args.port, args.seed))
@@ -593,4 +608,4 @@ def main(argv: list[str] | None = None) -> None:
 if __name__ == "__main__":
     main()
 
-__all__ = ["FakeXApi", "ManualClock", "fake_x_api", "seed_demo"]
+__all__ = ["FakeXApi", "ManualClock", "fake_x_api", "seed_demo", "seed_hostile"]

@@ -104,8 +104,17 @@ def test_search_reports_parse_errors_with_a_caret(capsys: pytest.CaptureFixture[
 
 @pytest.fixture
 def fake_x() -> Iterator[dict[str, str]]:
+    yield from fake_x_server("demo")
+
+
+@pytest.fixture
+def hostile_x() -> Iterator[dict[str, str]]:
+    yield from fake_x_server("hostile")
+
+
+def fake_x_server(seed: str) -> Iterator[dict[str, str]]:
     proc = subprocess.Popen([sys.executable, "-m", "tests.fakes.x_api", "--port", "0",
-                             "--seed", "demo"], cwd=ROOT, stdout=subprocess.PIPE,
+                             "--seed", seed], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None and proc.stderr is not None
@@ -146,6 +155,33 @@ def test_poll_x_once_links_customers_by_user_id(capsys: pytest.CaptureFixture[st
         by_author.setdefault(m["customer_id"], set()).add(m["external_id"])
     assert any(any(e.startswith("dm:") for e in ids) and len(ids) > 1
                for ids in by_author.values()), "a DM and a mention share their customer"
+
+
+def test_poll_sets_poison_aside_exits_0_and_warns(capsys: pytest.CaptureFixture[str],
+                                                  env: dict[str, str],
+                                                  hostile_x: dict[str, str]) -> None:
+    env = {**env, **hostile_x}
+    code, out, err = run(capsys, env, "poll", "--channel", "x", "--once")
+    assert code == 0, err
+    assert "x:mentions: stored 6, updated 0, already had 0, dead-lettered 1" in out
+    assert "warning: 1 item(s)" in err and "inbox dead-letters" in err
+    code, out, err = run(capsys, env, "poll", "--channel", "x", "--once")
+    assert code == 0 and "x:mentions: stored 0" in out and "warning" not in err
+    code, out, _ = run(capsys, env, "search", "poison OR utf", "--json")
+    texts = sorted(m["text"] for m in json.loads(out)["messages"])
+    assert texts == ["@acme broken utf-16 \ufffd in the middle",
+                     "@acme the good one after the poison"]
+    code, out, _ = run(capsys, env, "dead-letters")
+    assert "x:mentions" in out and "parse" in out and "1 dead letters" in out
+
+
+def test_poll_fails_on_refused_credentials(capsys: pytest.CaptureFixture[str],
+                                           env: dict[str, str],
+                                           fake_x: dict[str, str]) -> None:
+    env = {**env, **fake_x, "INBOX_X_BEARER_TOKEN": "wrong",
+           "INBOX_X_ACCESS_TOKEN_SECRET": "wrong"}
+    code, _, err = run(capsys, env, "poll", "--channel", "x", "--once")
+    assert code == 1 and "error:" in err and "warning" not in err
 
 
 def test_acknowledged_posts_survive_sigkill(tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -199,7 +235,7 @@ async def test_stream_status_is_visible_in_the_api(fake_x: dict[str, str], tmp_p
         resp = await client.get("/api/connectors", headers={"Authorization": f"Bearer {token}"})
         streams = {s["name"]: s for s in (await resp.json())["connectors"]}
         assert {"x:mentions", "x:dms", "x:listen:acme outage"} <= set(streams)
-        mentions = streams["x:mentions"]
+        mentions = streams["x:mentions"]["status"]  # the stream's own fields
         assert mentions["last_poll"] and mentions["last_error"] is None
         assert mentions["remaining"] is not None  # the rate-limit budget from the headers
         assert "demo-bearer" not in json.dumps(streams)  # no secrets in status

@@ -562,3 +562,31 @@ async def test_the_shared_fixture_serves_the_demo_seed(fake_x_api: FakeXApi) -> 
 
 class _Stop(Exception):
     """Ends a run() loop from inside the injected sleep."""
+
+
+# --- hostile posts through the real core ----------------------------------------------------
+
+async def test_a_lone_surrogate_post_does_not_block_the_mentions_stream(
+        fake: FakeXApi, x: Streams, tmp_path: Any) -> None:
+    from inbox import config as cfg
+    from inbox.runtime import Runtime
+
+    env = {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db", "INBOX_ENRICH": "false"}
+    runtime = Runtime(cfg.load(None, env), env, channels=False)
+    await runtime.start()
+    try:
+        ctx = runtime.context_for(x.mentions)
+        omar = customer(fake, "omar")
+        broken = fake.add_tweet(omar, "@acme utf-16 gone wrong \ud83d here", age=60)
+        good = fake.add_tweet(omar, "@acme and a normal one after it")
+
+        first = await x.mentions.poll_once(ctx)
+        again = await x.mentions.poll_once(ctx)
+
+        texts = {m.external_id: m.text for m in first.stored}
+        assert texts == {broken: "@acme utf-16 gone wrong \ufffd here",
+                         good: "@acme and a normal one after it"}
+        assert first.dead == () and again.stored == ()
+        assert (await runtime.load_cursor("x:mentions")) == {"since_id": good}
+    finally:
+        await runtime.aclose()

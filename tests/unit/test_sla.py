@@ -107,3 +107,10 @@ async def test_sweep_alerts_once_per_state(sqlite_store: SqliteStore) -> None:
         assert queue.empty()
     assert kinds == {("sla.breached", "late"), ("sla.at_risk", "soon")}
     assert (await service.sweep_sla(utc(7, 16)))["breached"] == 1  # "soon" breaches later
+
+
+def test_deadlines_past_the_datetime_range_are_a_clear_error() -> None:
+    from inbox.sla import Calendar, add_business_time
+
+    with pytest.raises(ValueError, match="beyond the calendar"):
+        add_business_time(datetime(9999, 12, 29, tzinfo=UTC), timedelta(hours=80), Calendar())

@@ -1,0 +1,217 @@
+"""The inbound normaliser: every Inbound passes here before ingest plans it. Pure.
+
+Whatever a connector hands over (a mail, a post, a form), what reaches the stores is:
+- text in NFC, lone surrogates replaced by U+FFFD (paired ones joined), CR LF as LF, NUL
+  and the other control characters removed (tab and newline kept);
+- names, labels, subjects and file names on one line, without the bidi controls that
+  reorder what a reader sees (overrides, embeddings, isolates; marks too in names);
+- every field capped in length (the constants below); ids and keys over their cap keep a
+  prefix plus a hash of the whole value, so two long ids never become one;
+- meta as plain JSON (str, int, float, bool, None, list, dict) of bounded depth and size;
+- created_at aware and within 1970-2261 (what every store compares), else the received time.
+
+What was cut is recorded in meta: ``truncated`` (field names), ``date_replaced`` (the
+original date as text), ``attachments_dropped`` / ``keys_dropped`` / ``authors_dropped``
+(how many).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from inbox.model import Attachment, IdentityRef, Inbound
+
+# Caps, in characters (after cleaning) unless said otherwise.
+MAX_TEXT = 500_000  # the customer's words
+MAX_HTML = 1_000_000  # sanitized HTML; over the cap it is dropped (a cut tag is unsafe)
+MAX_QUOTED = 200_000  # quoted earlier text
+MAX_SUBJECT = 1_000
+MAX_NAME = 256  # author name, identity label, attachment file name
+MAX_SHORT = 64  # channel, direction, identity kind
+MAX_LANG = 35  # the longest BCP 47 tag in practice
+MAX_CONTENT_TYPE = 255
+MAX_ID = 1_000  # external_id, identity value, revision, thread/parent key, attachment ref
+MAX_KEYS = 100  # thread keys, and parent keys (References of a long thread)
+MAX_AUTHORS = 20
+MAX_ATTACHMENTS = 100
+MAX_ATTACHMENT_SIZE = 2**53  # bytes; JSON numbers stay exact below this
+MAX_META_DEPTH = 8  # nesting of dicts and lists; deeper values become None
+MAX_META_ITEMS = 200  # entries per dict or list
+MAX_META_NODES = 5_000  # values in the whole meta tree; the rest is dropped
+MAX_META_KEY = 128
+MAX_META_STRING = 10_000
+MIN_YEAR, MAX_YEAR = 1970, 2261  # dates every store (and ES date_nanos) compares
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# C0 and C1 controls and DEL, except tab and newline (CR is handled before)
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROLS_AND_SPACE = re.compile("[\x00-\x1f\x7f-\x9f]")  # one-line fields
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")  # embeddings, overrides, isolates
+_BIDI_ALL = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")  # and marks
+_HASH_LEN = 16
+
+
+def _surrogates_fixed(text: str) -> str:
+    if _SURROGATE.search(text) is None:
+        return text
+    # UTF-16 round trip: paired surrogates become the character, lone ones U+FFFD
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def clean_text(text: str, cap: int) -> str:
+    """Multi-line text: NFC, no lone surrogates, LF line ends, no controls but tab/LF."""
+    text = _surrogates_fixed(str(text)[: cap * 2])
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROLS.sub("", text)
+    return unicodedata.normalize("NFC", text)[:cap]
+
+
+def clean_label(text: str, cap: int = MAX_NAME, marks: bool = True) -> str:
+    """One-line text (names, labels, file names, subjects): controls become spaces, bidi
+    overrides/embeddings/isolates are removed (and the LRM/RLM/ALM marks when `marks`)."""
+    text = _surrogates_fixed(str(text)[: cap * 2])
+    text = (_BIDI_ALL if marks else _BIDI_CONTROLS).sub("", text)
+    text = _CONTROLS_AND_SPACE.sub(" ", text)
+    return unicodedata.normalize("NFC", text).strip()[:cap]
+
+
+def clean_id(value: str, cap: int = MAX_ID) -> str:
+    """An identifier or key: one line; over the cap, a prefix plus a hash of the whole."""
+    text = _CONTROLS_AND_SPACE.sub("", _surrogates_fixed(str(value)))
+    if len(text) <= cap:
+        return text
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:_HASH_LEN]
+    return f"{text[: cap - _HASH_LEN - 1]}#{digest}"
+
+
+def _optional(value: str | None, clean: Any, *args: Any) -> str | None:
+    if value is None:
+        return None
+    return clean(value, *args) or None
+
+
+class _Budget:
+    def __init__(self, nodes: int) -> None:
+        self.left = nodes
+        self.cut = False
+
+
+def clean_json(value: Any, depth: int = MAX_META_DEPTH, budget: _Budget | None = None) -> Any:
+    """A plain JSON value of bounded depth, size and string length (meta)."""
+    budget = budget or _Budget(MAX_META_NODES)
+    budget.left -= 1
+    if budget.left < 0:
+        budget.cut = True
+        return None
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if -(2**63) <= value < 2**63 else str(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, str):
+        if len(value) > MAX_META_STRING:
+            budget.cut = True
+        return clean_text(value, MAX_META_STRING)
+    if isinstance(value, Mapping | list | tuple | set | frozenset):
+        if depth <= 0:
+            budget.cut = True
+            return None
+        items = list(value.items()) if isinstance(value, Mapping) else list(value)
+        if len(items) > MAX_META_ITEMS:
+            budget.cut = True
+            items = items[:MAX_META_ITEMS]
+        if isinstance(value, Mapping):
+            out: dict[str, Any] = {}
+            for key, item in items:
+                out[clean_id(str(key), MAX_META_KEY)] = clean_json(item, depth - 1, budget)
+            return out
+        return [clean_json(item, depth - 1, budget) for item in items]
+    return clean_text(str(value), MAX_META_STRING)  # datetimes, decimals ...: as text
+
+
+def _created_at(value: Any, received: datetime) -> tuple[datetime, str | None]:
+    """An aware UTC time within the stores' range, or the received time and the original."""
+    try:
+        when = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        when = when.astimezone(UTC)
+        if MIN_YEAR <= when.year <= MAX_YEAR:
+            return when, None
+    except (AttributeError, OverflowError, ValueError, TypeError):
+        pass
+    return received, clean_text(str(value), 100)
+
+
+def _keys(keys: Iterable[str], meta: dict[str, Any], what: str) -> tuple[str, ...]:
+    cleaned = list(dict.fromkeys(k for k in (clean_id(k) for k in keys) if k))
+    if len(cleaned) > MAX_KEYS:
+        meta[f"{what}_dropped"] = len(cleaned) - MAX_KEYS
+    return tuple(cleaned[:MAX_KEYS])
+
+
+def _author(ref: IdentityRef) -> IdentityRef:
+    return IdentityRef(clean_id(ref.kind, MAX_SHORT), clean_id(ref.value),
+                       _optional(ref.label, clean_label), bool(ref.verified))
+
+
+def _attachment(att: Attachment) -> Attachment:
+    try:
+        size = min(max(int(att.size), 0), MAX_ATTACHMENT_SIZE)
+    except (TypeError, ValueError, OverflowError):
+        size = 0
+    return Attachment(clean_label(att.name) or "attachment",
+                      clean_label(att.content_type, MAX_CONTENT_TYPE) or
+                      "application/octet-stream", size, _optional(att.ref, clean_id))
+
+
+def normalize_inbound(item: Inbound, received: datetime) -> Inbound:
+    """The Inbound as the stores may take it (see the module docstring)."""
+    budget = _Budget(MAX_META_NODES)
+    raw_meta = item.meta if isinstance(item.meta, Mapping) else {}
+    meta: dict[str, Any] = clean_json(dict(raw_meta), MAX_META_DEPTH, budget)
+    cut = [name for name, value, cap in (
+        ("text", item.text, MAX_TEXT), ("html", item.html, MAX_HTML),
+        ("quoted", item.quoted, MAX_QUOTED), ("subject", item.subject, MAX_SUBJECT),
+        ("author_name", item.author_name, MAX_NAME)) if value is not None and len(value) > cap]
+    if budget.cut:
+        cut.append("meta")
+    created_at, replaced = _created_at(item.created_at, received)
+    if replaced is not None:
+        meta["date_replaced"] = replaced
+    authors = list(item.authors)
+    if len(authors) > MAX_AUTHORS:
+        meta["authors_dropped"] = len(authors) - MAX_AUTHORS
+    attachments = list(item.attachments)
+    if len(attachments) > MAX_ATTACHMENTS:
+        meta["attachments_dropped"] = len(attachments) - MAX_ATTACHMENTS
+    html = item.html if item.html is None or len(item.html) <= MAX_HTML else None
+    normalized = replace(
+        item,
+        channel=clean_id(item.channel, MAX_SHORT),
+        external_id=clean_id(item.external_id),
+        authors=tuple(_author(r) for r in authors[:MAX_AUTHORS]),
+        text=clean_text(item.text or "", MAX_TEXT),
+        created_at=created_at,
+        author_name=_optional(item.author_name, clean_label),
+        subject=_optional(item.subject, clean_label, MAX_SUBJECT, False),
+        html=_optional(html, clean_text, MAX_HTML),
+        quoted=_optional(item.quoted, clean_text, MAX_QUOTED),
+        thread_keys=_keys(item.thread_keys, meta, "thread_keys"),
+        parent_keys=_keys(item.parent_keys, meta, "parent_keys"),
+        lang=_optional(item.lang, clean_id, MAX_LANG),
+        listening=bool(item.listening),
+        automated=bool(item.automated),
+        revision=_optional(item.revision, clean_id),
+        attachments=tuple(_attachment(a) for a in attachments[:MAX_ATTACHMENTS]),
+        direction=clean_id(item.direction, MAX_SHORT),
+    )
+    if cut:
+        meta["truncated"] = cut
+    return replace(normalized, meta=meta)

@@ -1,0 +1,215 @@
+"""Poison isolation on every store: one bad item is normalised or dead-lettered with its
+stage, the rest of its batch is stored, nothing is half-written or lost."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from inbox import deadletters
+from inbox.enrich import Enrichment, no_enrichment
+from inbox.errors import StoreRefused, StoreUnavailable
+from inbox.events import EventBus
+from inbox.ingest import Ingestor
+from inbox.model import IdentityRef, Inbound, message_id_for
+from inbox.sla import SlaPolicy, Target
+from inbox.store import DEAD_LETTERS, Store, WriteBatch
+from search.elastic import ElasticStore
+from search.sqlite import SqliteStore
+from tests.factories import at, inbound
+
+
+def ingestor(store: Store, enrich=no_enrichment) -> Ingestor:  # type: ignore[no-untyped-def]
+    return Ingestor(store, enrich=enrich, sla=SlaPolicy(), events=EventBus(),
+                    clock=lambda: at(22), backoff=())
+
+
+def good(i: int) -> Inbound:
+    return inbound(f"<good{i}@x>", f"a fine message {i}",
+                   authors=(IdentityRef("email", f"good{i}@example.com"),), when=at(3, i))
+
+
+async def assert_whole(store: Store) -> None:
+    """No identity without its customer, no conversation without a message."""
+    customers = {c.id for c in await store.export("customers", None, 1000)}
+    identities = await store.export("identities", None, 1000)
+    assert {i.customer_id for i in identities} <= customers
+    messages = await store.export("messages", None, 1000)
+    conversations = {c.id for c in await store.export("conversations", None, 1000)}
+    assert conversations == {m.conversation_id for m in messages}
+    assert customers == {m.customer_id for m in messages}
+
+
+async def test_hostile_items_are_stored_normalised(store: Store) -> None:
+    hostile = [
+        inbound("<surrogate@x>", "utf-7 gone wrong \ud800 here", when=at(3, 1)),
+        inbound("<y9999@x>", "from the far future", when=datetime(9999, 12, 31, tzinfo=UTC),
+                authors=(IdentityRef("email", "future@example.com"),)),
+        inbound("<subject@x>", "huge subject", subject="=?utf-8?q?a?= " * 400_000,
+                authors=(IdentityRef("email", "subj@example.com"),), when=at(3, 2)),
+        inbound("<ctrl@x>", "nul\x00 and \x1b[31mescapes\x07", author_name="Eve\u202eliam",
+                authors=(IdentityRef("email", "ctrl@example.com", "\x00x"),), when=at(3, 3)),
+    ]
+    batch = [item for pair in zip(hostile, [good(i) for i in range(4)], strict=True)
+             for item in pair]
+    result = await ingestor(store).ingest(batch)
+
+    assert len(result.stored) == 8 and result.dead == ()
+    by_ext = {m.external_id: m for m in
+              (await store.messages_by_ids([message_id_for("email", i.external_id)
+                                            for i in batch])).values()}
+    assert by_ext["<surrogate@x>"].text == "utf-7 gone wrong \ufffd here"
+    assert by_ext["<y9999@x>"].created_at == at(22)
+    assert by_ext["<y9999@x>"].meta["date_replaced"].startswith("9999-12-31")
+    assert len(by_ext["<subject@x>"].subject or "") == 1000
+    assert by_ext["<ctrl@x>"].text == "nul and [31mescapes"
+    assert by_ext["<ctrl@x>"].author_label == "Eveliam"
+    assert all(f"<good{i}@x>" in by_ext for i in range(4))
+    await assert_whole(store)
+
+
+def refusing_enrichment(text: str, lang: str | None = None) -> Enrichment:
+    """An enrichment library gone wrong on one message: a language no store can hold."""
+    if "POISON" in text:
+        return Enrichment("\ud800", "neutral", 0.0)
+    return Enrichment(lang, None, None)
+
+
+async def test_a_refused_document_is_dead_lettered_alone(store: Store) -> None:
+    batch = [good(0), good(1), inbound("<poison@x>", "POISON pill", when=at(3, 5),
+                                       authors=(IdentityRef("email", "p@example.com"),)),
+             good(2), good(3), good(4)]
+    result = await ingestor(store, refusing_enrichment).ingest(batch)
+
+    assert {m.external_id for m in result.stored} == {f"<good{i}@x>" for i in range(5)}
+    assert [(d.external_id, d.stage) for d in result.dead] == [("<poison@x>", "store")]
+    letter = await store.kv_get(DEAD_LETTERS, result.dead[0].key)
+    assert letter is not None and letter["stage"] == "store" and "POISON pill" in letter["raw"]
+    assert (await deadletters.counts(store))["email"]["stages"] == {"store": 1}
+    await assert_whole(store)
+    again = await ingestor(store, refusing_enrichment).ingest(batch[:2])
+    assert again.duplicates == 2 and again.stored == ()  # the good ones, never twice
+
+
+async def test_failing_enrichment_and_sla_arithmetic_are_stages(store: Store) -> None:
+    def broken(text: str, lang: str | None = None) -> Enrichment:
+        if "crash" in text:
+            raise RuntimeError("model file corrupt")
+        return Enrichment(lang, None, None)
+
+    batch = [good(0), inbound("<crash@x>", "crash me", when=at(3, 7)), good(1)]
+    result = await ingestor(store, broken).ingest(batch)
+    assert [(d.external_id, d.stage) for d in result.dead] == [("<crash@x>", "enrich")]
+    assert len(result.stored) == 2
+    await assert_whole(store)
+
+
+async def test_sla_arithmetic_that_overflows_is_a_stage(store: Store) -> None:
+    endless = SlaPolicy(targets={"email": Target(timedelta.max, business_hours=False)})
+    ing = Ingestor(store, enrich=no_enrichment, sla=endless, events=EventBus(),
+                   clock=lambda: at(22), backoff=())
+    result = await ing.ingest([inbound("<late@x>", "no deadline fits", when=at(3))])
+    assert [(d.external_id, d.stage) for d in result.dead] == [("<late@x>", "sla")]
+    assert "no deadline" in result.dead[0].error
+    await assert_whole(store)
+
+
+class OpaqueRefusals:
+    """A store that refuses a document without saying which (as Elasticsearch answers 413
+    for a request too large): the whole write fails while the batch holds "POISON"."""
+
+    def __init__(self, store: Store) -> None:
+        self.inner = store
+        self.writes = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    async def write(self, batch: WriteBatch) -> None:
+        self.writes += 1
+        if any("POISON" in m.text for m in batch.messages):
+            raise StoreRefused("request refused")
+        await self.inner.write(batch)
+
+
+async def test_an_unnamed_refusal_is_found_by_splitting_the_batch(store: Store) -> None:
+    opaque = OpaqueRefusals(store)
+    batch = [good(i) for i in range(6)]
+    batch.insert(4, inbound("<poison@x>", "POISON", when=at(3, 4, 30),
+                            authors=(IdentityRef("email", "p@example.com"),)))
+    result = await ingestor(opaque).ingest(batch)  # type: ignore[arg-type]
+    assert {m.external_id for m in result.stored} == {f"<good{i}@x>" for i in range(6)}
+    assert [(d.external_id, d.stage) for d in result.dead] == [("<poison@x>", "store")]
+    assert opaque.writes <= 2 * 3 + 1  # halving: a few writes per level, not one per item
+    await assert_whole(store)
+
+
+async def test_a_document_the_cluster_refuses_leaves_no_trace(store: Store) -> None:
+    """Elasticsearch refuses a float it cannot parse (NaN) in the last bulk phase: the
+    customers, identities and conversations of that write are undone, then the batch is
+    split; the other messages are stored."""
+    def nan_score(text: str, lang: str | None = None) -> Enrichment:
+        return Enrichment("en", "neutral", math.nan if "NaN" in text else 0.1)
+
+    batch = [good(0), inbound("<nan@x>", "score NaN", when=at(3, 8),
+                              authors=(IdentityRef("email", "nan@example.com"),)), good(1)]
+    result = await ingestor(store, nan_score).ingest(batch)
+    stored = {m.external_id for m in result.stored}
+    assert {"<good0@x>", "<good1@x>"} <= stored
+    if isinstance(store, SqliteStore):  # SQLite keeps NaN as NULL: nothing to refuse
+        assert "<nan@x>" in stored
+    else:
+        assert [(d.external_id, d.stage) for d in result.dead] == [("<nan@x>", "store")]
+    await assert_whole(store)
+
+
+async def test_same_message_id_distinct_content_is_stored_once_each(store: Store) -> None:
+    def mail(digest: str, text: str) -> Inbound:
+        return inbound("<shared@x>", text, meta={"digest": digest * 64}, when=at(4))
+
+    ing = ingestor(store)
+    first = await ing.ingest([mail("a", "first message")])
+    second = await ing.ingest([mail("b", "another message, same Message-ID")])
+    again = await ing.ingest([mail("a", "first message"), mail("b", "another message, "
+                                                                 "same Message-ID")])
+    both = await ing.ingest([mail("c", "third"), mail("c", "third")])
+    assert len(first.stored) == 1 and len(second.stored) == 1
+    assert second.stored[0].external_id == "<shared@x>#" + "b" * 16
+    assert again.stored == () and again.duplicates == 2
+    assert len(both.stored) == 1 and both.duplicates == 1
+    assert (await store.counts())["messages"] == 3
+
+
+async def test_messages_without_digest_keep_the_message_id_rule(store: Store) -> None:
+    ing = ingestor(store)
+    await ing.ingest([inbound("<m@x>", "one")])
+    later = await ing.ingest([inbound("<m@x>", "different text, no digest")])
+    assert later.stored == () and later.duplicates == 1
+
+
+async def test_a_store_refusing_writes_is_down_not_poison(elastic_store: ElasticStore) -> None:
+    """A read-only cluster (disk full) is StoreUnavailable: the caller keeps its cursor and
+    nothing is dead-lettered; once writable, the same batch is stored."""
+    es, customers = elastic_store.client, elastic_store.alias("customers")
+    await es.indices.put_settings(index=customers, settings={"index.blocks.write": True})
+    with pytest.raises(StoreUnavailable, match="refuses writes"):
+        await ingestor(elastic_store).ingest([good(0), good(1)])
+    assert (await elastic_store.counts())[DEAD_LETTERS] == 0
+    await es.indices.put_settings(index=customers, settings={"index.blocks.write": False})
+    result = await ingestor(elastic_store).ingest([good(0), good(1)])
+    assert len(result.stored) == 2 and result.dead == ()
+    await assert_whole(elastic_store)
+
+
+async def test_lost_indices_are_a_clear_error_and_never_recreated(
+        elastic_store: ElasticStore) -> None:
+    await elastic_store.delete_indices()
+    with pytest.raises(StoreUnavailable, match="indices or aliases are gone"):
+        await ingestor(elastic_store).ingest([good(0)])
+    with pytest.raises(StoreUnavailable, match="indices or aliases are gone"):
+        await elastic_store.kv_put(DEAD_LETTERS, "d1", {"raw": "x"})
+    es = elastic_store.client
+    for kind in ("messages", "customers", "kv"):
+        assert not await es.indices.exists(index=elastic_store.alias(kind))

@@ -1,0 +1,149 @@
+"""The connector supervisor: a crashing connector is restarted with backoff, never given up,
+and its state, last error and dead letters show in /api/connectors and /admin/connectors."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from inbox import auth
+from inbox import config as cfg
+from inbox.errors import AuthFailed
+from inbox.model import Inbound
+from inbox.ports import ConnectorContext, IngestResult
+from inbox.runtime import Runtime
+from inbox.supervisor import Supervisor, restart_delay
+from tests.factories import at, inbound
+from web.app import create_app
+
+pytestmark = pytest.mark.integration
+
+
+class Flaky:
+    """A connector whose run() fails a few times (refused credentials, a cancellation from
+    inside, a bug), then ingests one message and one it cannot parse, and waits."""
+
+    channel = "email"
+
+    def __init__(self, name: str = "email:flaky", failures: int = 3) -> None:
+        self.name = name
+        self.failures = failures
+        self.runs = 0
+        self.delivered = asyncio.Event()
+
+    async def poll_once(self, ctx: ConnectorContext) -> IngestResult:
+        await ctx.dead_letter(self.name, b"\xff\xfe not a mail", "unparseable")
+        batch: list[Inbound] = [inbound("<ok@x>", "made it", when=at(3))]
+        return await ctx.ingest(batch)
+
+    async def run(self, ctx: ConnectorContext) -> None:
+        self.runs += 1
+        if self.runs == 1:
+            raise AuthFailed("IMAP login refused")
+        if self.runs == 2:
+            raise asyncio.CancelledError  # a library task cancelled inside: not our stop
+        if self.runs <= self.failures:
+            raise KeyError("unexpected reply")
+        await self.poll_once(ctx)
+        self.delivered.set()
+        await asyncio.Event().wait()
+
+    def status(self) -> dict[str, Any]:
+        return {"runs": self.runs, "folder": "INBOX"}
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
+    env = {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db", "INBOX_ENRICH": "false"}
+    rt = Runtime(cfg.load(None, env), env, channels=False)
+    rt.restart_backoff = (0.001, 0.004)
+    await rt.start()
+    yield rt
+    await rt.aclose()
+
+
+async def test_a_crashing_connector_restarts_until_it_runs(runtime: Runtime) -> None:
+    flaky = Flaky()
+    runtime.connectors.append(flaky)
+    await runtime.start_workers()
+    await asyncio.wait_for(flaky.delivered.wait(), 30)
+
+    assert flaky.runs == 4
+    states = {s["name"]: s for s in await runtime.connector_states()}
+    state = states["email:flaky"]
+    assert state["state"] == "running" and state["restarts"] == 3
+    assert state["last_error"] == "KeyError: 'unexpected reply'"
+    assert state["status"] == {"runs": 4, "folder": "INBOX"}
+    assert state["dead_letters"]["total"] == 1
+    assert state["dead_letters"]["stages"] == {"parse": 1}
+    assert (await runtime.store.counts())["messages"] == 1
+
+    await auth.add_user(runtime.store, "root@example.com", "admin", "correct horse battery")
+    await auth.add_user(runtime.store, "ava@example.com", "agent", "correct horse battery")
+    admin = await auth.create_token(runtime.store, "root@example.com")
+    agent = await auth.create_token(runtime.store, "ava@example.com")
+    client = TestClient(TestServer(create_app(runtime), host="127.0.0.1"))
+    await client.start_server()
+    try:
+        resp = await client.get("/api/connectors", headers={"Authorization": f"Bearer {admin}"})
+        shown = (await resp.json())["connectors"][0]
+        assert shown["state"] == "running" and shown["restarts"] == 3
+        assert shown["dead_letters"]["total"] == 1
+        await runtime.dead_letter("webform:contact", "{}", "refused", stage="store")
+        page = await client.get("/admin/connectors", headers={"Authorization": f"Bearer {admin}"})
+        html = await page.text()
+        assert page.status == 200 and "email:flaky" in html
+        assert "KeyError: &#39;unexpected reply&#39;" in html and "parse: 1" in html
+        assert "webform:contact" in html and "store: 1" in html
+        refused = await client.get("/admin/connectors",
+                                   headers={"Authorization": f"Bearer {agent}"})
+        assert refused.status == 403
+    finally:
+        await client.close()
+
+
+async def test_failures_are_recorded_with_reason_and_next_retry() -> None:
+    flaky = Flaky(failures=10)
+    waits: list[float] = []
+    reached = asyncio.Event()
+
+    async def sleep(delay: float) -> None:
+        waits.append(delay)
+        if len(waits) == 1:
+            assert supervisor.state == "failed"  # refused credentials need a human
+            assert supervisor.last_error == "AuthFailed: IMAP login refused"
+            assert supervisor.next_retry is not None
+        if len(waits) == 6:
+            reached.set()
+            await asyncio.Event().wait()
+
+    async def never(batch: Any) -> IngestResult:
+        raise AssertionError("not reached")
+
+    async def nothing(*args: Any, **kw: Any) -> Any:
+        return None
+
+    ctx = ConnectorContext(never, nothing, nothing, nothing)
+    supervisor = Supervisor(flaky, ctx, low=1.0, high=8.0, rng=random.Random(3), sleep=sleep)
+    task = asyncio.create_task(supervisor.run())
+    await asyncio.wait_for(reached.wait(), 30)
+    snapshot = supervisor.snapshot()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert snapshot["state"] == "backing_off" and snapshot["restarts"] == 5
+    assert snapshot["last_error"] == "KeyError: 'unexpected reply'"
+    ceilings = [1, 2, 4, 8, 8, 8]  # doubling, capped, each jittered into [ceiling/2, ceiling]
+    assert all(c / 2 <= w <= c for w, c in zip(waits, ceilings, strict=True))
+    assert supervisor.snapshot()["state"] == "stopped"
+
+
+def test_restart_delay_is_capped_for_any_count() -> None:
+    rng = random.Random(1)
+    assert 150 <= restart_delay(10_000, rng) <= 300
