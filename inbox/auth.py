@@ -19,19 +19,6 @@ SESSION_TTL = timedelta(hours=12)
 MIN_PASSWORD = 10
 _hasher = PasswordHasher()
 
-# What each role may do; admin may do everything.
-PERMISSIONS: dict[str, frozenset[str]] = {
-    Role.AGENT: frozenset({"read", "work", "search"}),
-    Role.MANAGER: frozenset({"read", "work", "search", "manage", "report"}),
-    Role.MARKETING: frozenset({"search", "report"}),
-    Role.ADMIN: frozenset({"read", "work", "search", "manage", "report", "admin"}),
-}
-
-
-def allowed(user: User, permission: str) -> bool:
-    return permission in PERMISSIONS.get(user.role, frozenset())
-
-
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 

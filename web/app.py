@@ -7,15 +7,17 @@ import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from inbox import auth
+from inbox import auth, permissions
 from inbox import config as cfg
 from inbox.errors import (
     InboxError,
+    PermissionDenied,
     QueryError,
     RateLimited,
     StoreUnavailable,
@@ -92,14 +94,16 @@ def _error_page(request: web.Request, status: int, message: str,
     return response
 
 
-@web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    return response
+async def secure_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every response, the router's 404/405, CSRF refusals and static files included:
+    security headers, and no caching of anything but static files."""
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    if not request.path.startswith("/static/"):
+        headers["Cache-Control"] = "no-store"
 
 
 @web.middleware
@@ -130,30 +134,44 @@ def current_user(request: web.Request) -> User:
     return user
 
 
-def require(permission: str) -> Callable[[Handler], Handler]:
-    """Route decorator: the user must be signed in and have the permission."""
+@web.middleware
+async def authorize(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every route's permission comes from the one table, inbox.permissions.ROUTES."""
+    match = request.match_info
+    if match.http_exception is None:  # the router's own 404 and 405 need no permission
+        resource = match.route.resource
+        path = resource.canonical if resource is not None else request.path
+        await require(request, permissions.route_permission(request.method, path))
+    return await handler(request)
 
-    def wrap(handler: Handler) -> Handler:
-        async def checked(request: web.Request) -> web.StreamResponse:
-            user: User | None = request[USER]
-            if user is None:
-                if is_api(request):
-                    return json_response({"error": "sign in or send an API token"}, 401,
-                                         headers={"WWW-Authenticate": "Bearer"})
-                raise web.HTTPSeeOther(f"/login?next={request.rel_url.path}")
-            if not auth.allowed(user, permission):
-                if is_api(request):
-                    return json_response({"error": f"your role ({user.role}) may not do this"},
-                                         403)
-                return _error_page(request, 403, "Your role may not open this page.", {})
-            if request.method not in ("GET", "HEAD") and request[VIA] == "session":
-                await check_csrf(request)
-            return await handler(request)
 
-        checked.__name__ = handler.__name__
-        return checked
+async def require(request: web.Request, permission: str | None) -> None:
+    """The single check: signed in (else 401, or the sign-in page), the role has the
+    permission (else 403), and a session's state change carries its CSRF token."""
+    if permission == permissions.PUBLIC:
+        return
+    user: User | None = request[USER]
+    if user is None:
+        if is_api(request):
+            raise web.HTTPUnauthorized(reason="sign in or send an API token",
+                                       headers={"WWW-Authenticate": "Bearer"})
+        raise web.HTTPSeeOther("/login?" + urlencode({"next": request.rel_url.path}))
+    if permission is None or not permissions.allowed(user, permission):
+        raise PermissionDenied(f"your role ({user.role}) may not open this")
+    if request.method not in ("GET", "HEAD") and request[VIA] == "session":
+        await check_csrf(request)
 
-    return wrap
+
+def check_routes(app: web.Application) -> None:
+    """Refuse to start with a route the permission table does not list (or the reverse)."""
+    registered = {(r.method, r.resource.canonical) for r in app.router.routes()
+                  if r.resource is not None and r.method != "HEAD"}
+    listed = {(r.method, r.path) for r in permissions.ROUTES}
+    if registered != listed:
+        raise RuntimeError(
+            f"routes without a permission in inbox/permissions.py: "
+            f"{sorted(registered - listed)}; listed there but not served: "
+            f"{sorted(listed - registered)}")
 
 
 async def check_csrf(request: web.Request) -> None:
@@ -168,19 +186,22 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = False) -> web.Applica
     """The web application. With manage_runtime it starts and closes the runtime itself."""
     from web import api, forms, views
 
-    app = web.Application(middlewares=[security_headers, errors_middleware, auth_middleware],
+    app = web.Application(middlewares=[errors_middleware, auth_middleware, authorize],
                           client_max_size=2 * 1024 * 1024)
+    app.on_response_prepare.append(secure_headers)
     app[RUNTIME] = runtime
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"),
                                autoescape=jinja2.select_autoescape(default=True))
     env.filters["when"] = views.when
     env.filters["hours"] = views.hours
     env.globals["public_url"] = cfg.get(runtime.config, "web.public_url")
+    env.globals["can"] = permissions.allowed
     app.router.add_static("/static/", HERE / "static", name="static")
     app.router.add_get("/healthz", health)
     forms.setup(app, runtime)
     api.setup(app)
     views.setup(app)
+    check_routes(app)
     if manage_runtime:
         app.on_startup.append(_startup)
         app.on_cleanup.append(_cleanup)

@@ -14,6 +14,7 @@ from inbox import config as cfg
 from inbox import merge as merges
 from inbox.errors import InboxError, QueryError, RateLimited
 from inbox.model import ConversationFilter, Status, User, utcnow
+from inbox.permissions import start_page
 from inbox.ratelimit import RateLimiter
 from inbox.store import FACETS
 from web.api import (
@@ -22,9 +23,10 @@ from web.api import (
     parse_search,
     report_range,
     resolve_assignee,
+    search_messages,
     voc_data,
 )
-from web.app import SESSION_COOKIE, current_user, require
+from web.app import SESSION_COOKIE, current_user
 from web.charts import bar_chart
 from web.forms import client_address
 from web.keys import CSRF, RUNTIME, USER
@@ -58,11 +60,6 @@ def when(value: datetime | None) -> str:
 def _back(path: str, flash: str) -> web.HTTPSeeOther:
     """Post/redirect/get: back to the page, with what happened."""
     return web.HTTPSeeOther(f"{path}?" + urlencode({"flash": flash}))
-
-
-def start_page(user: User | None) -> str:
-    """Where a role starts: marketing in the voice of the customer, everyone else the inbox."""
-    return "/voc" if user is not None and user.role == "marketing" else "/inbox"
 
 
 async def home(request: web.Request) -> web.Response:
@@ -122,7 +119,6 @@ async def logout(request: web.Request) -> web.Response:
     raise response
 
 
-@require("read")
 @page("inbox.html")
 async def inbox(request: web.Request) -> dict[str, Any]:
     q = request.query
@@ -145,7 +141,6 @@ async def _users(request: web.Request) -> dict[str, User]:
     return {u.id: u for u in await auth.list_users(request.app[RUNTIME].store)}
 
 
-@require("read")
 @page("conversation.html")
 async def conversation(request: web.Request) -> dict[str, Any]:
     view = await request.app[RUNTIME].service.conversation(request.match_info["id"])
@@ -153,7 +148,6 @@ async def conversation(request: web.Request) -> dict[str, Any]:
             "flash": request.query.get("flash"), "reply_key": secrets.token_urlsafe(16)}
 
 
-@require("work")
 async def act(request: web.Request) -> web.Response:
     conv_id, action = request.match_info["id"], request.match_info["action"]
     form = await request.post()
@@ -184,7 +178,6 @@ async def act(request: web.Request) -> web.Response:
     raise _back(f"/conversations/{conv_id}", flash)
 
 
-@require("read")
 @page("customer.html")
 async def customer(request: web.Request) -> dict[str, Any]:
     runtime = request.app[RUNTIME]
@@ -197,7 +190,6 @@ async def customer(request: web.Request) -> dict[str, Any]:
             "flash": request.query.get("flash")}
 
 
-@require("work")
 async def merge_customer(request: web.Request) -> web.Response:
     form = await request.post()
     store, cid = request.app[RUNTIME].store, request.match_info["id"]
@@ -210,7 +202,6 @@ async def merge_customer(request: web.Request) -> web.Response:
     raise _back(f"/customers/{cid}", flash)
 
 
-@require("work")
 async def undo_merge(request: web.Request) -> web.Response:
     cid = request.match_info["id"]
     try:
@@ -222,7 +213,6 @@ async def undo_merge(request: web.Request) -> web.Response:
     raise _back(f"/customers/{cid}", flash)
 
 
-@require("search")
 @page("search.html")
 async def search(request: web.Request) -> dict[str, Any]:
     text = request.query.get("q", "")
@@ -230,8 +220,7 @@ async def search(request: web.Request) -> dict[str, Any]:
     result = None
     try:
         node = await parse_search(request, text)
-        result = await request.app[RUNTIME].store.search(node, request.query.get("cursor"),
-                                                         50, FACETS)
+        result = await search_messages(request, node, request.query.get("cursor"), 50, FACETS)
     except QueryError as exc:
         error = exc
     more = ("/search?" + urlencode({"q": text, "cursor": result.next_cursor})
@@ -239,7 +228,6 @@ async def search(request: web.Request) -> dict[str, Any]:
     return {"q": text, "result": result, "error": error, "more": more}
 
 
-@require("report")
 @page("reports.html")
 async def reports(request: web.Request) -> dict[str, Any]:
     since, until = report_range(request)
@@ -262,7 +250,6 @@ def hours(seconds: float | None) -> str:
     return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
 
 
-@require("search")
 @page("voc.html")
 async def voc(request: web.Request) -> dict[str, Any]:
     text = request.query.get("q", "")
@@ -274,7 +261,6 @@ async def voc(request: web.Request) -> dict[str, Any]:
             "interval": request.query.get("interval", "day")}
 
 
-@require("search")
 async def volume_chart(request: web.Request) -> web.Response:
     """The volume over time as an SVG bar chart (pygal), shown through an <img>."""
     node = await parse_search(request)
@@ -284,7 +270,6 @@ async def volume_chart(request: web.Request) -> web.Response:
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
 
 
-@require("read")
 async def attachment(request: web.Request) -> web.StreamResponse:
     """An email attachment, always as a download (never rendered in our origin)."""
     runtime = request.app[RUNTIME]
