@@ -474,19 +474,19 @@ async def connectors(request: web.Request) -> web.Response:
 
 
 async def events(request: web.Request) -> web.StreamResponse:
-    """Server-Sent Events: one `data:` line per change."""
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
-                                           "Cache-Control": "no-cache"})
+    """Server-Sent Events: one `data:` line per change. A closed tab ends it quietly."""
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await response.prepare(request)
-    async with request.app[RUNTIME].events.subscribe() as queue:
-        while True:
-            try:
-                event = await asyncio.wait_for(queue.get(), timeout=15)
+    try:
+        async with request.app[RUNTIME].events.subscribe() as queue:
+            while True:
+                try:
+                    event = await asyncio.wait_for(queue.get(), timeout=15)
+                except TimeoutError:
+                    await response.write(b": keep-alive\n\n")
+                    continue
                 payload = json.dumps(plain(event))
                 await response.write(f"event: {event.kind}\ndata: {payload}\n\n".encode())
-            except TimeoutError:
-                await response.write(b": keep-alive\n\n")
-            except (ConnectionResetError, asyncio.CancelledError):
-                break
+    except ConnectionResetError:  # the client went away: normal for a live stream
+        log.debug("live stream closed by the client")
     return response
-

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -137,12 +138,28 @@ def current_user(request: web.Request) -> User:
 @web.middleware
 async def authorize(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every route's permission comes from the one table, inbox.permissions.ROUTES."""
+    check_url_text(request)
     match = request.match_info
     if match.http_exception is None:  # the router's own 404 and 405 need no permission
         resource = match.route.resource
         path = resource.canonical if resource is not None else request.path
         await require(request, permissions.route_permission(request.method, path))
     return await handler(request)
+
+
+# Control characters and lone surrogates are in no id, name or date we accept.
+_BAD_URL_TEXT = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def check_url_text(request: web.Request) -> None:
+    """A 400 for control characters in the path or a parameter (the search query ?q= is
+    checked by the query parser, which says where)."""
+    bad = [name for name, value in request.query.items()
+           if name != "q" and _BAD_URL_TEXT.search(name + value)]
+    if _BAD_URL_TEXT.search(request.path):
+        bad.insert(0, "path")
+    if bad:
+        raise ValidationError({name: "holds a control character" for name in bad[:10]})
 
 
 async def require(request: web.Request, permission: str | None) -> None:

@@ -25,6 +25,7 @@ from web.api import (
     resolve_assignee,
     search_messages,
     voc_data,
+    whole_number,
 )
 from web.app import SESSION_COOKIE, current_user
 from web.charts import bar_chart
@@ -275,11 +276,10 @@ async def attachment(request: web.Request) -> web.StreamResponse:
     runtime = request.app[RUNTIME]
     message_id = request.match_info["message"]
     found = await runtime.store.messages_by_ids([message_id])
-    index = request.match_info["index"]
-    if message_id not in found or not index.isdigit() or \
-            int(index) >= len(found[message_id].attachments):
+    index = whole_number(request.match_info["index"], "index", 0, 10_000)
+    if message_id not in found or index >= len(found[message_id].attachments):
         raise web.HTTPNotFound(reason="no such attachment")
-    item = found[message_id].attachments[int(index)]
+    item = found[message_id].attachments[index]
     path = runtime.attachment_file(item.ref) if item.ref else None
     if path is None:
         raise web.HTTPNotFound(reason="the attachment was over the size limit or is gone")
