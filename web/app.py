@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 SESSION_COOKIE = "inbox_session"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+STARTED: web.RequestKey[bool] = web.RequestKey("response_started", bool)
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "frame-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
@@ -56,10 +57,21 @@ def error_body(exc: InboxError) -> dict[str, Any]:
 
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every error becomes a clear message; JSON under /api/, never a stack trace."""
+    """Every error becomes a clear message; JSON under /api/, never a stack trace. A
+    streamed response that fails after its status line went out is not answered twice:
+    aiohttp closes the connection, so the client sees it incomplete."""
     try:
         return await handler(request)
-    except InboxError as exc:
+    except Exception as exc:
+        if request.get(STARTED):
+            log.warning("response failed after it began", extra={"path": request.path,
+                                                                 "error": repr(exc)})
+            raise
+        return _error_response(request, exc)
+
+
+def _error_response(request: web.Request, exc: Exception) -> web.StreamResponse:
+    if isinstance(exc, InboxError):
         status = getattr(exc, "status", 500)
         headers = {}
         if isinstance(exc, RateLimited):
@@ -73,17 +85,16 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         if is_api(request):
             return json_response(error_body(exc), status=status, headers=headers)
         return _error_page(request, status, str(exc), headers)
-    except web.HTTPException as exc:
+    if isinstance(exc, web.HTTPException):
         if is_api(request) and exc.status >= 400:
             return json_response({"error": exc.reason}, status=exc.status,
                                  headers={k: v for k, v in exc.headers.items()
                                           if k.lower() not in ("content-type", "content-length")})
-        raise
-    except Exception:
-        log.exception("unhandled error", extra={"path": request.path})
-        if is_api(request):
-            return json_response({"error": "internal error; the team has the details"}, 500)
-        return _error_page(request, 500, "Something went wrong on our side.", {})
+        raise exc
+    log.error("unhandled error", extra={"path": request.path}, exc_info=exc)
+    if is_api(request):
+        return json_response({"error": "internal error; the team has the details"}, 500)
+    return _error_page(request, 500, "Something went wrong on our side.", {})
 
 
 def _error_page(request: web.Request, status: int, message: str,
@@ -98,6 +109,7 @@ def _error_page(request: web.Request, status: int, message: str,
 async def secure_headers(request: web.Request, response: web.StreamResponse) -> None:
     """On every response, the router's 404/405, CSRF refusals and static files included:
     security headers, and no caching of anything but static files."""
+    request[STARTED] = True
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)
     headers.setdefault("X-Content-Type-Options", "nosniff")
