@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 
 from inbox.model import Role
 from inbox.permissions import ROUTES
+from search.elastic import ElasticStore
 from tests.integration.web_support import RoleWeb, start_web
+from tests.servers.osmem import es_store_factory
 
 FUZZ = settings(max_examples=250, derandomize=True, database=None, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -83,11 +85,16 @@ def requests(draw: st.DrawFn, ids: dict[str, str]) -> tuple[str, str, dict[str, 
     return method, path, headers, draw(BODIES)
 
 
-@pytest.fixture
-async def web(tmp_path: Path) -> AsyncIterator[RoleWeb]:
-    async for w in start_web(db=f"{tmp_path}/inbox.db",
+@pytest.fixture(params=["sqlite", "elastic"])
+async def web(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[RoleWeb]:
+    store: ElasticStore | None = None
+    if request.param == "elastic":
+        store = es_store_factory(request.getfixturevalue("osmem_url"))
+    async for w in start_web(store, db=f"{tmp_path}/inbox.db",
                              env={"INBOX_FORM_RATE_LIMIT": "1000000"}):
         yield w
+    if store is not None:
+        await store.delete_indices()
 
 
 @FUZZ
