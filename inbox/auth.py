@@ -29,19 +29,6 @@ TOKEN_ID_LENGTH = 12  # public id: the start of the token's sha256 (the secret i
 MAX_EMAIL, MAX_NAME = 320, 200
 DEFAULT_PASSWORDS = Passwords()  # argon2's recommended cost; Runtime.passwords follows config
 
-# What each role may do; admin may do everything.
-PERMISSIONS: dict[str, frozenset[str]] = {
-    Role.AGENT: frozenset({"read", "work", "search"}),
-    Role.MANAGER: frozenset({"read", "work", "search", "manage", "report"}),
-    Role.MARKETING: frozenset({"search", "report"}),
-    Role.ADMIN: frozenset({"read", "work", "search", "manage", "report", "admin"}),
-}
-
-
-def allowed(user: User, permission: str) -> bool:
-    return permission in PERMISSIONS.get(user.role, frozenset())
-
-
 class TokenRefused(InboxError):
     """An API token that is unknown, revoked, expired or whose user is disabled."""
 

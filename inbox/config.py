@@ -40,6 +40,8 @@ SETTINGS = (
     Setting("forms.max_bytes", None, 65536, "largest web-form request body"),
     Setting("identity.phone_region", "INBOX_PHONE_REGION", None,
             "country for phone numbers written without +country code (e.g. GB)"),
+    Setting("privacy.marketing_contacts", "INBOX_MARKETING_CONTACTS", False,
+            "show marketing customers' email addresses and phone numbers (search, VoC, CSV)"),
     Setting("enrich.enabled", "INBOX_ENRICH", True, "detect language and sentiment on ingest"),
     Setting("worker.lease_seconds", "INBOX_WORKER_LEASE", 60,
             "one worker polls at a time; another takes over this long after it stops"),

@@ -280,7 +280,7 @@ class Phrase:
 
 @dataclass(frozen=True, slots=True)
 class FieldTerm:
-    name: str  # channel | from | status | assignee | sentiment | lang | tag | after | before
+    name: str  # one of SEARCH_FIELDS
     value: str
 
 
@@ -301,5 +301,5 @@ class Or:
 
 QueryNode = Union[Term, Phrase, FieldTerm, Not, And, Or]  # noqa: UP007
 
-SEARCH_FIELDS = ("channel", "from", "status", "assignee", "sentiment", "lang", "tag", "after",
-                 "before")
+SEARCH_FIELDS = ("channel", "direction", "from", "status", "assignee", "sentiment", "lang", "tag",
+                 "after", "before")

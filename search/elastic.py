@@ -36,6 +36,7 @@ from inbox.errors import (
     FatalError,
     InboxError,
     NotFound,
+    QueryError,
     StoreRefused,
     StoreUnavailable,
 )
@@ -298,12 +299,17 @@ class ElasticStore:
         """One keyset page on search_after; later pages read a point in time when possible."""
         after, pit = decode_cursor(cursor) if cursor else (None, None)
         body: dict[str, Any] = {"query": query, "sort": sort, "size": limit + 1, **extra}
-        resp = await self._pit_search(pit, body, after) if pit else None
-        if resp is None:
-            pit = None
-            if after:
-                body["search_after"] = after[:len(sort)]
-            resp = await self._search(kind, f"search {kind}", **body)
+        try:
+            resp = await self._pit_search(pit, body, after) if pit else None
+            if resp is None:
+                pit = None
+                if after:
+                    body["search_after"] = after[:len(sort)]
+                resp = await self._search(kind, f"search {kind}", **body)
+        except FatalError as exc:  # the cluster refuses the cursor's values (a 4xx)
+            if cursor and not isinstance(exc, AuthFailed):
+                raise QueryError("invalid cursor", 0, cursor) from exc
+            raise
         hits = resp["hits"]["hits"]
         if len(hits) <= limit or limit < 1:
             if pit:

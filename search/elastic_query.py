@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -25,7 +26,7 @@ _WORD = re.compile(r"[^\W_]+")
 PHRASE_PREFIX_EXPANSIONS = 1000
 
 _KEYWORD_FIELDS = {"channel": "channel", "sentiment": "sentiment", "lang": "lang",
-                   "status": "conv_status"}
+                   "status": "conv_status", "direction": "direction"}
 
 
 def compile_query(node: QueryNode | None) -> Query:
@@ -249,12 +250,32 @@ def encode_cursor(after: Sequence[Any], pit: str | None = None) -> str:
     return base64.urlsafe_b64encode(json.dumps(state).encode()).decode()
 
 
+MAX_CURSOR = 4000  # characters: a point-in-time id is a few hundred
+
+
+def _sort_value(value: Any) -> bool:
+    """What a sort value of ours can be: text (ids, timestamps) or a number (epoch ms)."""
+    if isinstance(value, str):
+        return value.isascii() and value.isprintable()
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -2**63 <= value < 2**63
+    return isinstance(value, float) and math.isfinite(value)
+
+
 def decode_cursor(cursor: str) -> tuple[list[Any], str | None]:
+    """The sort values and point in time of a cursor we made; QueryError ("invalid cursor",
+    a 400) for anything else."""
     try:
-        state = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if len(cursor) > MAX_CURSOR:
+            raise ValueError("too long")
+        state = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
         after, pit = state["a"], state.get("p")
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
         raise QueryError("invalid cursor", 0, cursor) from exc
-    if not isinstance(after, list) or not after or not (pit is None or isinstance(pit, str)):
+    if (not isinstance(after, list) or not 1 <= len(after) <= 3
+            or not all(_sort_value(v) for v in after)
+            or not (pit is None or (isinstance(pit, str) and _sort_value(pit)))):
         raise QueryError("invalid cursor", 0, cursor)
     return after, pit

@@ -10,7 +10,10 @@ Grammar (NOT binds tighter than the implicit AND, which binds tighter than OR):
     unary    := "-" unary | primary          ("-" written directly before what it excludes)
     primary  := word | "phrase" | field:value | field:"quoted value" | "(" or_expr ")"
 
-The tokenizer is lazy, so the first problem in reading order is the one reported.
+The tokenizer is lazy, so the first problem in reading order is the one reported (after
+the checks of the whole text: its length and control characters). A query holds at most
+MAX_TERMS words, phrases and fields, and at most MAX_DEPTH groups and negations inside each
+other, so every store can compile it.
 `parse` returns None for an empty query (match everything); `to_text` prints the canonical
 form, and `parse(to_text(ast)) == ast` for every AST `parse` can return.
 """
@@ -40,6 +43,7 @@ __all__ = ["FIELD_VALUES", "day_start", "describe_error", "fields_used", "map_as
 
 FIELD_VALUES: dict[str, tuple[str, ...]] = {
     "channel": ("email", "x", "webform"),
+    "direction": ("inbound", "outbound", "note"),
     "status": ("open", "pending", "resolved", "listening"),
     "sentiment": ("positive", "neutral", "negative"),
 }
@@ -51,6 +55,12 @@ FIRST_DATE, LAST_DATE = "1970-01-01", "2261-12-31"
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _LANG_RE = re.compile(r"[A-Za-z]{2,3}")
 _NEEDS_QUOTES = frozenset('"()')
+
+MAX_LENGTH = 2000  # characters
+MAX_TERMS = 50  # words, phrases and fields
+MAX_DEPTH = 10  # groups and negations inside each other
+# Control characters other than the usual whitespace, and lone surrogates, are never text.
+_BAD_CHAR = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 _ATOM, _MINUS, _LPAREN, _RPAREN, _OR, _END = "atom", "-", "(", ")", "OR", "end"
 
@@ -183,11 +193,22 @@ def _field_value(field: str, raw: str, pos: int, query: str) -> str:
 # --- parser -----------------------------------------------------------------------------
 
 
+def _check_text(query: str) -> None:
+    if len(query) > MAX_LENGTH:
+        raise QueryError(f"query too long: at most {MAX_LENGTH} characters", MAX_LENGTH, query)
+    bad = _BAD_CHAR.search(query)
+    if bad is not None:
+        raise QueryError(f"character U+{ord(bad.group()):04X} is not allowed in a query",
+                         bad.start(), query)
+
+
 class _Parser:
     def __init__(self, query: str) -> None:
         self.query = query
         self._tokens = _tokens(query)
         self._peeked: _Token | None = None
+        self.depth = 0
+        self.terms = 0
 
     def peek(self) -> _Token:
         if self._peeked is None:
@@ -238,15 +259,28 @@ class _Parser:
 
     def unary(self) -> QueryNode:
         token = self.take()
-        if token.kind == _MINUS:
-            if self.peek().kind not in (_ATOM, _MINUS, _LPAREN):
-                raise self.error("'-' must be directly followed by a word, phrase, field or group",
-                                 token.pos)
-            return Not(self.unary())
         if token.kind == _ATOM:
+            self.terms += 1
+            if self.terms > MAX_TERMS:
+                raise self.error(f"too many terms: at most {MAX_TERMS} words, phrases and "
+                                 f"fields", token.pos)
             assert token.node is not None
             return token.node
-        # "("
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"nested too deeply: at most {MAX_DEPTH} groups and '-' inside "
+                             f"each other", token.pos)
+        node = self.negation(token) if token.kind == _MINUS else self.group(token)
+        self.depth -= 1
+        return node
+
+    def negation(self, token: _Token) -> QueryNode:
+        if self.peek().kind not in (_ATOM, _MINUS, _LPAREN):
+            raise self.error("'-' must be directly followed by a word, phrase, field or group",
+                             token.pos)
+        return Not(self.unary())
+
+    def group(self, token: _Token) -> QueryNode:
         inner = self.or_expr()
         if self.peek().kind != _RPAREN:
             raise self.error("missing ')' for '('", token.pos)
@@ -266,6 +300,7 @@ def _combine(kind: type[And] | type[Or], nodes: list[QueryNode]) -> QueryNode:
 
 def parse(query: str) -> QueryNode | None:
     """Parse a search query; None for an empty query (match all). Raises QueryError."""
+    _check_text(query)
     return _Parser(query).query_node()
 
 

@@ -126,12 +126,20 @@ def encode_cursor(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(list(values)).encode()).decode()
 
 
-def decode_cursor(cursor: str, size: int) -> list[Any]:
+MAX_CURSOR = 1000  # characters; ours are about 100
+
+
+def decode_cursor(cursor: str, size: int) -> list[str]:
+    """The `size` sort values (timestamps and ids, all text) of a cursor we made; QueryError
+    ("invalid cursor", a 400) for anything else."""
     try:
-        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, TypeError) as exc:
+        if len(cursor) > MAX_CURSOR:
+            raise ValueError("too long")
+        values = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
+    except (ValueError, TypeError, RecursionError) as exc:
         raise QueryError("invalid cursor", 0, cursor) from exc
-    if not isinstance(values, list) or len(values) != size:
+    if (not isinstance(values, list) or len(values) != size
+            or not all(isinstance(v, str) and v.isascii() and v.isprintable() for v in values)):
         raise QueryError("invalid cursor", 0, cursor)
     return values
 
@@ -358,7 +366,7 @@ def interpolate(values: Mapping[int, float], n: int, p: float) -> float | None:
 def _compile_field(node: FieldTerm) -> tuple[str, list[Any]]:
     name, value = node.name, node.value
     simple = {"channel": "m.channel", "sentiment": "m.sentiment", "lang": "m.lang",
-              "status": "c.status"}
+              "status": "c.status", "direction": "m.direction"}
     if name in simple:  # IS, not =: a negated field must keep rows where it is empty
         return f"{simple[name]} IS ?", [value.lower()]
     if name == "from":

@@ -7,7 +7,6 @@ except a new token, which is shown once in the answer to its form and never agai
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from aiohttp import web
 from multidict import MultiDictProxy
@@ -15,10 +14,10 @@ from multidict import MultiDictProxy
 from inbox import auth
 from inbox.errors import InboxError, ValidationError
 from inbox.model import Role, User
-from web.app import current_user, require
+from web.app import current_user
 from web.keys import RUNTIME
 from web.render import render
-from web.views import set_session_cookie
+from web.views import back, set_session_cookie
 
 PATH = "/admin/users"
 
@@ -36,21 +35,14 @@ async def _context(request: web.Request, **extra: Any) -> dict[str, Any]:
             "flash": request.query.get("flash"), "new_token": None, **extra}
 
 
-def _no_store(response: web.Response) -> web.Response:
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-@require("admin")
 async def users_page(request: web.Request) -> web.Response:
-    return _no_store(render("admin_users.html", request, await _context(request)))
+    return render("admin_users.html", request, await _context(request))
 
 
 def _field(form: MultiDictProxy[Any], name: str) -> str:
     return str(form.get(name, "")).strip()
 
 
-@require("admin")
 async def users_action(request: web.Request) -> web.Response:
     action = request.match_info["action"]
     form = await request.post()
@@ -88,7 +80,7 @@ async def users_action(request: web.Request) -> web.Response:
                                             label=_field(form, "label") or None)
             context = await _context(request, new_token=token, token_user=email,
                                      new_token_id=auth.token_id(token), flash=None)
-            return _no_store(render("admin_users.html", request, context))
+            return render("admin_users.html", request, context)
         elif action == "revoke":
             info = await auth.revoke_token(store, _field(form, "id"))
             flash = f"Token {info.id} of {info.email} revoked."
@@ -96,16 +88,11 @@ async def users_action(request: web.Request) -> web.Response:
             raise web.HTTPNotFound()
     except InboxError as exc:
         flash = f"Not done: {exc}"
-    raise _back(flash)
-
-
-def _back(flash: str) -> web.HTTPSeeOther:
-    text = flash[:500].encode("utf-8", "replace").decode()  # it may quote hostile input
-    return web.HTTPSeeOther(f"{PATH}?" + urlencode({"flash": text}))
+    raise back(PATH, flash)
 
 
 async def _signed_in_again(request: web.Request, user: User, flash: str) -> web.Response:
     sid, _ = await auth.create_session(request.app[RUNTIME].store, user)
-    response = _back(flash)
+    response = back(PATH, flash)
     set_session_cookie(request, response, sid)
     raise response

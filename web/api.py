@@ -6,20 +6,38 @@ import asyncio
 import csv
 import io
 import json
+import logging
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
-from inbox import auth
+from inbox import auth, permissions
+from inbox import config as cfg
 from inbox import merge as merges
 from inbox.errors import QueryError, StaleVersion, ValidationError
-from inbox.model import ConversationFilter, utcnow
+from inbox.model import (
+    And,
+    ConversationFilter,
+    Direction,
+    FieldTerm,
+    Message,
+    QueryNode,
+    SearchResult,
+    utcnow,
+)
+from inbox.privacy import redact_message
 from inbox.store import DEAD_LETTERS, FACETS
 from search import query as ql
-from web.app import current_user, require
+from web.app import current_user
 from web.keys import RUNTIME
-from web.serialize import json_response, plain
+from web.serialize import json_object, json_response, plain
+
+log = logging.getLogger(__name__)
 
 MAX_LIMIT = 200
 
@@ -47,26 +65,49 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/events", events)
 
 
-def _limit(request: web.Request, default: int = 50) -> int:
-    raw = request.query.get("limit", str(default))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise ValidationError({"limit": f"must be a whole number from 1 to {MAX_LIMIT}"})
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")  # ASCII digits only: str.isdigit() takes "²"
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def whole_number(raw: str, name: str, low: int, high: int) -> int:
+    """A query or path parameter as an int in [low, high], or a 400 that says so."""
+    if not _WHOLE_NUMBER.fullmatch(raw) or not low <= int(raw) <= high:
+        raise ValidationError({name: f"must be a whole number from {low} to {high}"})
     return int(raw)
 
 
-async def _json(request: web.Request) -> dict[str, Any]:
+def day(raw: str, name: str) -> datetime:
+    """A YYYY-MM-DD parameter (ASCII digits, in the range every store compares) as UTC
+    midnight, or a 400."""
     try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValidationError({"body": "is not valid JSON"}) from exc
-    if not isinstance(data, dict):
-        raise ValidationError({"body": "must be a JSON object"})
-    return data
+        if not _DATE.fullmatch(raw) or not ql.FIRST_DATE <= raw <= ql.LAST_DATE:
+            raise ValueError(raw)
+        return datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise ValidationError({name: f"must be a date like 2026-11-01, from {ql.FIRST_DATE} "
+                                     f"to {ql.LAST_DATE}"}) from exc
+
+
+def _limit(request: web.Request, default: int = 50) -> int:
+    return whole_number(request.query.get("limit", str(default)), "limit", 1, MAX_LIMIT)
+
+
+async def _json(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object (see json_object); a 400 that says what is wrong."""
+    try:
+        text = (await request.read()).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationError({"body": "is not valid UTF-8"}) from exc
+    return json_object(text)
+
+
+MAX_VERSION = 2**53
 
 
 def _version(data: dict[str, Any]) -> int | None:
     version = data.get("version")
-    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool)
+                                or not 1 <= version <= MAX_VERSION):
         raise ValidationError({"version": "must be the conversation's version number"})
     return version
 
@@ -84,7 +125,6 @@ async def resolve_assignee(request: web.Request, value: str | None) -> str | Non
     raise ValidationError({"assignee": f"no user {value}"})
 
 
-@require("read")
 async def me(request: web.Request) -> web.Response:
     return json_response(current_user(request))
 
@@ -105,7 +145,6 @@ async def conversation_filter(request: web.Request, status: str = "") -> Convers
                               customer_id=q.get("customer") or None, order=order)
 
 
-@require("read")
 async def list_conversations(request: web.Request) -> web.Response:
     flt = await conversation_filter(request)
     page = await request.app[RUNTIME].service.conversations(flt, request.query.get("cursor"),
@@ -113,7 +152,6 @@ async def list_conversations(request: web.Request) -> web.Response:
     return json_response({"conversations": page.items, "next_cursor": page.next_cursor})
 
 
-@require("read")
 async def get_conversation(request: web.Request) -> web.Response:
     view = await request.app[RUNTIME].service.conversation(request.match_info["id"])
     return json_response({"conversation": view.conversation, "messages": view.messages,
@@ -127,7 +165,6 @@ def _stale_response(exc: StaleVersion) -> web.Response:
                          status=409)
 
 
-@require("work")
 async def assign(request: web.Request) -> web.Response:
     data = await _json(request)
     assignee = await resolve_assignee(request, data.get("assignee"))
@@ -139,7 +176,6 @@ async def assign(request: web.Request) -> web.Response:
     return json_response({"conversation": conv})
 
 
-@require("work")
 async def set_status(request: web.Request) -> web.Response:
     data = await _json(request)
     try:
@@ -151,7 +187,6 @@ async def set_status(request: web.Request) -> web.Response:
     return json_response({"conversation": conv})
 
 
-@require("work")
 async def set_tags(request: web.Request) -> web.Response:
     data = await _json(request)
     tags = data.get("tags")
@@ -162,7 +197,6 @@ async def set_tags(request: web.Request) -> web.Response:
     return json_response({"conversation": conv})
 
 
-@require("work")
 async def add_note(request: web.Request) -> web.Response:
     data = await _json(request)
     note = await request.app[RUNTIME].service.add_note(
@@ -170,7 +204,6 @@ async def add_note(request: web.Request) -> web.Response:
     return json_response({"message": note}, status=201)
 
 
-@require("work")
 async def reply(request: web.Request) -> web.Response:
     """{"text", "version": the conversation version answered, "confirm": send even if it
     changed since, "idempotency_key", "status"}; a stale version is a 409 naming the changes.
@@ -197,7 +230,6 @@ async def reply(request: web.Request) -> web.Response:
     return json_response({"message": msg}, status=status)
 
 
-@require("read")
 async def get_customer(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     customer = await runtime.service.customer(request.match_info["id"])
@@ -210,7 +242,6 @@ async def get_customer(request: web.Request) -> web.Response:
                           "merges": await merges.merges_of(runtime.store, customer.id)})
 
 
-@require("work")
 async def merge_customer(request: web.Request) -> web.Response:
     """Merge another customer (id, email, phone or @handle) into this one."""
     data = await _json(request)
@@ -225,7 +256,6 @@ async def merge_customer(request: web.Request) -> web.Response:
     return json_response({"merge": record}, status=201)
 
 
-@require("work")
 async def undo_merge(request: web.Request) -> web.Response:
     record = await merges.undo(request.app[RUNTIME].store, request.match_info["id"],
                                request.match_info["merge"], current_user(request))
@@ -239,17 +269,12 @@ def report_range(request: web.Request) -> tuple[datetime, datetime]:
     for name, default in (("since", today - timedelta(days=29)),
                           ("until", today + timedelta(days=1))):
         raw = request.query.get(name)
-        try:
-            found[name] = (datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=UTC)
-                           if raw else default)
-        except ValueError as exc:
-            raise ValidationError({name: "must be a date like 2026-11-01"}) from exc
+        found[name] = day(raw, name) if raw else default
     if found["until"] <= found["since"]:
         raise ValidationError({"until": "must be after since"})
     return found["since"], found["until"]
 
 
-@require("report")
 async def sla_report(request: web.Request) -> web.Response:
     since, until = report_range(request)
     rows = await request.app[RUNTIME].service.sla_report(since, until)
@@ -257,34 +282,69 @@ async def sla_report(request: web.Request) -> web.Response:
         {**plain(r), "compliance": r.compliance, "repeat_rate": r.repeat_rate} for r in rows]})
 
 
-async def parse_search(request: web.Request, text: str | None = None) -> Any:
-    """The query of ?q= with assignee:me and assignee:<email> turned into user ids."""
+async def parse_search(request: web.Request, text: str | None = None) -> QueryNode | None:
+    """The query of ?q= with assignee:me and assignee:<email> turned into user ids, and
+    limited to what the user may see (`visible_query`)."""
     query = request.query.get("q", "") if text is None else text
     node = ql.resolve_me(ql.parse(query), current_user(request).id)
-    if "assignee" not in ql.fields_used(node):
+    if "assignee" in ql.fields_used(node):
+        ids = {u.email: u.id for u in await auth.list_users(request.app[RUNTIME].store)}
+
+        def user_id(value: str) -> str:
+            if "@" not in value:
+                return value
+            if value.lower() not in ids:
+                raise QueryError(f"no user {value}", query.find(value), query)
+            return ids[value.lower()]
+
+        node = ql.map_assignees(node, user_id)
+    return visible_query(request, node, query)
+
+
+INBOUND = FieldTerm("direction", Direction.INBOUND)
+
+
+def _sees_contacts(request: web.Request) -> bool:
+    return permissions.sees_contacts(
+        current_user(request),
+        bool(cfg.get(request.app[RUNTIME].config, "privacy.marketing_contacts")))
+
+
+def visible_query(request: web.Request, node: QueryNode | None, query: str
+                  ) -> QueryNode | None:
+    """Who may not read conversations (marketing) searches inbound customer messages only,
+    and without contacts may not look customers up by address (from:)."""
+    if permissions.sees_care(current_user(request)):
         return node
-    ids = {u.email: u.id for u in await auth.list_users(request.app[RUNTIME].store)}
-
-    def user_id(value: str) -> str:
-        if "@" not in value:
-            return value
-        if value.lower() not in ids:
-            raise QueryError(f"no user {value}", query.find(value), query)
-        return ids[value.lower()]
-
-    return ql.map_assignees(node, user_id)
+    if "from" in ql.fields_used(node) and not _sees_contacts(request):
+        raise QueryError("from: is not available to your role (customer contacts are "
+                         "hidden)", max(query.lower().find("from:"), 0), query)
+    if node is None:
+        return INBOUND
+    return And((INBOUND, *(node.nodes if isinstance(node, And) else (node,))))
 
 
-@require("search")
+async def search_messages(request: web.Request, node: QueryNode | None, cursor: str | None,
+                          limit: int, facets: Sequence[str] = ()) -> SearchResult:
+    """The one way pages and the API search: contacts hidden from who may not see them
+    (node: from parse_search, so limited to what the user may see)."""
+    runtime = request.app[RUNTIME]
+    result = await runtime.store.search(node, cursor, limit, facets)
+    if _sees_contacts(request):
+        return result
+    region = cfg.get(runtime.config, "identity.phone_region")
+    return replace(result, messages=tuple(redact_message(m, region) for m in result.messages))
+
+
 async def search(request: web.Request) -> web.Response:
     node = await parse_search(request)
     facets = [f for f in request.query.get("facets", "").split(",") if f]
     unknown = [f for f in facets if f not in FACETS]
     if unknown:
         raise ValidationError({"facets": f"unknown {', '.join(unknown)}; known: "
-                                         f"{', '.join(FACETS)}"})
-    result = await request.app[RUNTIME].store.search(node, request.query.get("cursor"),
-                                                     _limit(request), facets)
+                                         f"{', '.join(FACETS)}"[:500]})
+    result = await search_messages(request, node, request.query.get("cursor"),
+                                   _limit(request), facets)
     return json_response({"query": ql.to_text(node), "total": result.total,
                           "messages": result.messages, "next_cursor": result.next_cursor,
                           "facets": {k: [list(p) for p in v] for k, v in result.facets.items()}})
@@ -304,14 +364,13 @@ async def voc_data(request: web.Request) -> dict[str, Any]:
     """Volume over time, trending words and facets of the messages matching ?q=."""
     node = await parse_search(request)
     store = request.app[RUNTIME].store
-    result = await store.search(node, None, 20, FACETS)
+    result = await search_messages(request, node, None, 20, FACETS)
     return {"query": ql.to_text(node), "total": result.total, "messages": result.messages,
             "facets": {k: [list(p) for p in v] for k, v in result.facets.items()},
             "volume": [list(b) for b in await store.volume(node, interval(request))],
             "trending": [list(t) for t in await store.trending(node, 15)]}
 
 
-@require("search")
 async def voice_of_customer(request: web.Request) -> web.Response:
     return json_response(await voc_data(request))
 
@@ -319,19 +378,37 @@ async def voice_of_customer(request: web.Request) -> web.Response:
 CSV_COLUMNS = ("created_at", "channel", "direction", "author", "customer_id",
                "conversation_id", "subject", "text", "sentiment", "sentiment_score", "lang")
 EXPORT_MAX = 100_000
+EXPORT_PAGE = 500
+_FORMULA_START = frozenset("=+-@")
+EXPORT_FAILED = "ERROR: the export stopped early; the rows above are not all the matches"
 
 
 def csv_cell(value: Any) -> str:
-    """Text a spreadsheet shows as text: no formulas from customer input (CSV injection)."""
+    """Text a spreadsheet shows as text: no formulas from customer input (CSV injection),
+    also not after leading whitespace nor written in fullwidth (＝) or small (﹦) forms."""
     text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    first = text.lstrip()[:1]
+    if text[:1] in ("\t", "\r", "\n") or unicodedata.normalize("NFKC", first) in _FORMULA_START:
+        return "'" + text
+    return text
 
 
-@require("search")
+def csv_row(m: Message) -> list[str | float]:
+    """One message as CSV cells: every text cell formula-safe; the score stays a number."""
+    score: str | float = "" if m.sentiment_score is None else m.sentiment_score
+    return [csv_cell(m.created_at.isoformat()), csv_cell(m.channel), csv_cell(m.direction),
+            csv_cell(m.author_label), csv_cell(m.customer_id), csv_cell(m.conversation_id),
+            csv_cell(m.subject), csv_cell(m.text), csv_cell(m.sentiment), score,
+            csv_cell(m.lang)]
+
+
 async def export_csv(request: web.Request) -> web.StreamResponse:
-    """Every message matching ?q= as CSV, streamed page by page (at most 100,000 rows)."""
+    """Every message matching ?q= as CSV, streamed page by page (at most 100,000 rows).
+
+    Errors before the first row are the usual 4xx/503; a failure midway ends the file with
+    an EXPORT_FAILED line (the status line is sent already) and is logged."""
     node = await parse_search(request)
-    store = request.app[RUNTIME].store
+    page = await search_messages(request, node, None, EXPORT_PAGE)
     response = web.StreamResponse(headers={
         "Content-Type": "text/csv; charset=utf-8",
         "Content-Disposition": 'attachment; filename="inbox-search.csv"'})
@@ -339,32 +416,34 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
-    cursor, sent = None, 0
-    while sent < EXPORT_MAX:
-        page = await store.search(node, cursor, 500)
-        for m in page.messages:
-            writer.writerow([m.created_at.isoformat(), m.channel, m.direction,
-                             csv_cell(m.author_label), m.customer_id, m.conversation_id,
-                             csv_cell(m.subject), csv_cell(m.text), m.sentiment,
-                             "" if m.sentiment_score is None else m.sentiment_score, m.lang])
-        sent += len(page.messages)
+    sent = 0
+    try:
+        while True:
+            writer.writerows(csv_row(m) for m in page.messages)
+            sent += len(page.messages)
+            await response.write(buffer.getvalue().encode())
+            buffer.seek(0)
+            buffer.truncate()
+            if page.next_cursor is None or sent >= EXPORT_MAX:
+                break
+            page = await search_messages(request, node, page.next_cursor, EXPORT_PAGE)
+    except ConnectionResetError:
+        log.info("CSV export: the client went away", extra={"rows": sent})
+        return response
+    except Exception:  # the status line is sent: say so in the file, never a second one
+        log.exception("CSV export stopped early", extra={"rows": sent})
+        writer.writerow([EXPORT_FAILED])
         await response.write(buffer.getvalue().encode())
-        buffer.seek(0)
-        buffer.truncate()
-        if (cursor := page.next_cursor) is None:
-            break
     await response.write_eof()
     return response
 
 
-@require("work")
 async def list_users(request: web.Request) -> web.Response:
     users = await auth.list_users(request.app[RUNTIME].store)
     return json_response({"users": [{"id": u.id, "email": u.email, "role": u.role,
                                      "name": u.name} for u in users]})
 
 
-@require("admin")
 async def dead_letters(request: web.Request) -> web.Response:
     items = await request.app[RUNTIME].store.kv_list(DEAD_LETTERS, request.query.get("after"),
                                                      _limit(request))
@@ -374,28 +453,29 @@ async def dead_letters(request: web.Request) -> web.Response:
                                            for k, doc in items]})
 
 
-@require("manage")
 async def connectors(request: web.Request) -> web.Response:
     """Per connector: supervisor state, last error, restarts, next retry, the connector's
     own status fields (under "status") and dead-letter counts."""
     return json_response({"connectors": await request.app[RUNTIME].connector_states()})
 
 
-@require("read")
+LIVE_KEEPALIVE = 15.0  # seconds between comments that keep proxies from closing the stream
+
+
 async def events(request: web.Request) -> web.StreamResponse:
-    """Server-Sent Events: one `data:` line per change."""
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
-                                           "Cache-Control": "no-cache"})
+    """Server-Sent Events: one `data:` line per change. A closed tab ends it quietly."""
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await response.prepare(request)
-    async with request.app[RUNTIME].events.subscribe() as queue:
-        while True:
-            try:
-                event = await asyncio.wait_for(queue.get(), timeout=15)
+    try:
+        async with request.app[RUNTIME].events.subscribe() as queue:
+            while True:
+                try:
+                    event = await asyncio.wait_for(queue.get(), timeout=LIVE_KEEPALIVE)
+                except TimeoutError:
+                    await response.write(b": keep-alive\n\n")
+                    continue
                 payload = json.dumps(plain(event))
                 await response.write(f"event: {event.kind}\ndata: {payload}\n\n".encode())
-            except TimeoutError:
-                await response.write(b": keep-alive\n\n")
-            except (ConnectionResetError, asyncio.CancelledError):
-                break
+    except ConnectionResetError:  # the client went away: normal for a live stream
+        log.debug("live stream closed by the client")
     return response
-

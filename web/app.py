@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from inbox import auth
+from inbox import auth, permissions
 from inbox import config as cfg
 from inbox.errors import (
     InboxError,
+    PermissionDenied,
     QueryError,
     RateLimited,
     StoreUnavailable,
@@ -32,6 +35,7 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 SESSION_COOKIE = "inbox_session"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+STARTED: web.RequestKey[bool] = web.RequestKey("response_started", bool)
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "frame-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
@@ -53,10 +57,21 @@ def error_body(exc: InboxError) -> dict[str, Any]:
 
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every error becomes a clear message; JSON under /api/, never a stack trace."""
+    """Every error becomes a clear message; JSON under /api/, never a stack trace. A
+    streamed response that fails after its status line went out is not answered twice:
+    aiohttp closes the connection, so the client sees it incomplete."""
     try:
         return await handler(request)
-    except InboxError as exc:
+    except Exception as exc:
+        if request.get(STARTED):
+            log.warning("response failed after it began", extra={"path": request.path,
+                                                                 "error": repr(exc)})
+            raise
+        return _error_response(request, exc)
+
+
+def _error_response(request: web.Request, exc: Exception) -> web.StreamResponse:
+    if isinstance(exc, InboxError):
         status = getattr(exc, "status", 500)
         headers = {}
         if isinstance(exc, RateLimited):
@@ -70,17 +85,16 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         if is_api(request):
             return json_response(error_body(exc), status=status, headers=headers)
         return _error_page(request, status, str(exc), headers)
-    except web.HTTPException as exc:
+    if isinstance(exc, web.HTTPException):
         if is_api(request) and exc.status >= 400:
             return json_response({"error": exc.reason}, status=exc.status,
                                  headers={k: v for k, v in exc.headers.items()
                                           if k.lower() not in ("content-type", "content-length")})
-        raise
-    except Exception:
-        log.exception("unhandled error", extra={"path": request.path})
-        if is_api(request):
-            return json_response({"error": "internal error; the team has the details"}, 500)
-        return _error_page(request, 500, "Something went wrong on our side.", {})
+        raise exc
+    log.error("unhandled error", extra={"path": request.path}, exc_info=exc)
+    if is_api(request):
+        return json_response({"error": "internal error; the team has the details"}, 500)
+    return _error_page(request, 500, "Something went wrong on our side.", {})
 
 
 def _error_page(request: web.Request, status: int, message: str,
@@ -92,14 +106,17 @@ def _error_page(request: web.Request, status: int, message: str,
     return response
 
 
-@web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    return response
+async def secure_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every response, the router's 404/405, CSRF refusals and static files included:
+    security headers, and no caching of anything but static files."""
+    request[STARTED] = True
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    if not request.path.startswith("/static/"):
+        headers["Cache-Control"] = "no-store"
 
 
 @web.middleware
@@ -133,30 +150,60 @@ def current_user(request: web.Request) -> User:
     return user
 
 
-def require(permission: str) -> Callable[[Handler], Handler]:
-    """Route decorator: the user must be signed in and have the permission."""
+@web.middleware
+async def authorize(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every route's permission comes from the one table, inbox.permissions.ROUTES."""
+    check_url_text(request)
+    match = request.match_info
+    if match.http_exception is None:  # the router's own 404 and 405 need no permission
+        resource = match.route.resource
+        path = resource.canonical if resource is not None else request.path
+        await require(request, permissions.route_permission(request.method, path))
+    return await handler(request)
 
-    def wrap(handler: Handler) -> Handler:
-        async def checked(request: web.Request) -> web.StreamResponse:
-            user: User | None = request[USER]
-            if user is None:
-                if is_api(request):
-                    return json_response({"error": "sign in or send an API token"}, 401,
-                                         headers={"WWW-Authenticate": "Bearer"})
-                raise web.HTTPSeeOther(f"/login?next={request.rel_url.path}")
-            if not auth.allowed(user, permission):
-                if is_api(request):
-                    return json_response({"error": f"your role ({user.role}) may not do this"},
-                                         403)
-                return _error_page(request, 403, "Your role may not open this page.", {})
-            if request.method not in ("GET", "HEAD") and request[VIA] == "session":
-                await check_csrf(request)
-            return await handler(request)
 
-        checked.__name__ = handler.__name__
-        return checked
+# Control characters and lone surrogates are in no id, name or date we accept.
+_BAD_URL_TEXT = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
-    return wrap
+
+def check_url_text(request: web.Request) -> None:
+    """A 400 for control characters in the path or a parameter (the search query ?q= is
+    checked by the query parser, which says where)."""
+    bad = [name for name, value in request.query.items()
+           if name != "q" and _BAD_URL_TEXT.search(name + value)]
+    if _BAD_URL_TEXT.search(request.path):
+        bad.insert(0, "path")
+    if bad:
+        raise ValidationError({name: "holds a control character" for name in bad[:10]})
+
+
+async def require(request: web.Request, permission: str | None) -> None:
+    """The single check: signed in (else 401, or the sign-in page), the role has the
+    permission (else 403), and a session's state change carries its CSRF token."""
+    if permission == permissions.PUBLIC:
+        return
+    user: User | None = request[USER]
+    if user is None:
+        if is_api(request):
+            raise web.HTTPUnauthorized(reason="sign in or send an API token",
+                                       headers={"WWW-Authenticate": "Bearer"})
+        raise web.HTTPSeeOther("/login?" + urlencode({"next": request.rel_url.path}))
+    if permission is None or not permissions.allowed(user, permission):
+        raise PermissionDenied(f"your role ({user.role}) may not open this")
+    if request.method not in ("GET", "HEAD") and request[VIA] == "session":
+        await check_csrf(request)
+
+
+def check_routes(app: web.Application) -> None:
+    """Refuse to start with a route the permission table does not list (or the reverse)."""
+    registered = {(r.method, r.resource.canonical) for r in app.router.routes()
+                  if r.resource is not None and r.method != "HEAD"}
+    listed = {(r.method, r.path) for r in permissions.ROUTES}
+    if registered != listed:
+        raise RuntimeError(
+            f"routes without a permission in inbox/permissions.py: "
+            f"{sorted(registered - listed)}; listed there but not served: "
+            f"{sorted(listed - registered)}")
 
 
 async def check_csrf(request: web.Request) -> None:
@@ -171,20 +218,23 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = False) -> web.Applica
     """The web application. With manage_runtime it starts and closes the runtime itself."""
     from web import admin, api, forms, views
 
-    app = web.Application(middlewares=[security_headers, errors_middleware, auth_middleware],
+    app = web.Application(middlewares=[errors_middleware, auth_middleware, authorize],
                           client_max_size=2 * 1024 * 1024)
+    app.on_response_prepare.append(secure_headers)
     app[RUNTIME] = runtime
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"),
                                autoescape=jinja2.select_autoescape(default=True))
     env.filters["when"] = views.when
     env.filters["hours"] = views.hours
     env.globals["public_url"] = cfg.get(runtime.config, "web.public_url")
+    env.globals["can"] = permissions.allowed
     app.router.add_static("/static/", HERE / "static", name="static")
     app.router.add_get("/healthz", health)
     forms.setup(app, runtime)
     api.setup(app)
     views.setup(app)
     admin.setup(app)
+    check_routes(app)
     if manage_runtime:
         app.on_startup.append(_startup)
         app.on_cleanup.append(_cleanup)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 from typing import Any
@@ -24,7 +23,7 @@ from inbox.ratelimit import RateLimiter
 from inbox.runtime import Runtime
 from web.keys import RUNTIME
 from web.render import page, render
-from web.serialize import json_response
+from web.serialize import json_object, json_response
 
 log = logging.getLogger(__name__)
 FORMS = web.AppKey("forms", dict)
@@ -116,13 +115,7 @@ def _receipt(runtime: Runtime, received: Any, reference: str) -> dict[str, Any]:
 async def post_form_json(request: web.Request) -> web.Response:
     spec = _spec(request)
     _rate_limit(request)
-    text = await _body(request)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValidationError({"body": f"is not valid JSON ({exc.msg} at {exc.pos})"}) from exc
-    if not isinstance(data, dict):
-        raise ValidationError({"body": "must be a JSON object with name, email and message"})
+    data = json_object(await _body(request))
     return json_response(await _submit(request, spec, data), status=201)
 
 

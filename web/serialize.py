@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
+
+from inbox.errors import ValidationError
+
+MAX_JSON_DEPTH = 20
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def plain(value: Any) -> Any:
@@ -27,3 +35,42 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
                   ) -> web.Response:
     return web.json_response(plain(data), status=status, headers=headers,
                              dumps=lambda d: json.dumps(d, ensure_ascii=False))
+
+
+def json_depth(text: str, stop: int) -> int:
+    """How deeply arrays and objects nest in JSON text (counting stops past `stop`)."""
+    depth = deepest = 0
+    for c in _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)):
+        depth += 1 if c in "[{" else -1
+        deepest = max(deepest, depth)
+        if deepest > stop:
+            break
+    return deepest
+
+
+def _has_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogate(v) for v in value)
+    return False
+
+
+def json_object(text: str) -> dict[str, Any]:
+    """A request body as a JSON object: at most MAX_JSON_DEPTH levels deep, numbers of at
+    most 4300 digits, no lone surrogates (\\ud800 is not text); ValidationError (a 400
+    naming the problem) otherwise."""
+    if json_depth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise ValidationError({"body": f"nests more than {MAX_JSON_DEPTH} levels deep"})
+    try:
+        data = json.loads(text)
+    except ValueError as exc:  # JSONDecodeError, or a number of over 4300 digits
+        raise ValidationError({"body": f"is not valid JSON ({exc})"[:200]}) from exc
+    if not isinstance(data, dict):
+        raise ValidationError({"body": "must be a JSON object"})
+    if _has_surrogate(data):
+        raise ValidationError({"body": "holds a lone surrogate (\\ud800-\\udfff), which is "
+                                       "not text"})
+    return data

@@ -14,6 +14,8 @@ from inbox import config as cfg
 from inbox import merge as merges
 from inbox.errors import InboxError, QueryError, StaleVersion, ValidationError
 from inbox.model import ConversationFilter, Status, User, utcnow
+from inbox.normalize import clean_label
+from inbox.permissions import start_page
 from inbox.store import FACETS
 from inbox.throttle import SignInThrottle
 from web.api import (
@@ -22,9 +24,11 @@ from web.api import (
     parse_search,
     report_range,
     resolve_assignee,
+    search_messages,
     voc_data,
+    whole_number,
 )
-from web.app import SESSION_COOKIE, current_user, require
+from web.app import SESSION_COOKIE, current_user
 from web.charts import bar_chart
 from web.forms import client_address
 from web.keys import CSRF, RUNTIME, USER
@@ -56,14 +60,10 @@ def when(value: datetime | None) -> str:
     return "" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _back(path: str, flash: str) -> web.HTTPSeeOther:
-    """Post/redirect/get: back to the page, with what happened."""
-    return web.HTTPSeeOther(f"{path}?" + urlencode({"flash": flash}))
-
-
-def start_page(user: User | None) -> str:
-    """Where a role starts: marketing in the voice of the customer, everyone else the inbox."""
-    return "/voc" if user is not None and user.role == "marketing" else "/inbox"
+def back(path: str, flash: str) -> web.HTTPSeeOther:
+    """Post/redirect/get: back to the page, with what happened (which may quote hostile
+    input: one clean line)."""
+    return web.HTTPSeeOther(f"{path}?" + urlencode({"flash": clean_label(flash, 500)}))
 
 
 async def home(request: web.Request) -> web.Response:
@@ -136,7 +136,6 @@ async def logout(request: web.Request) -> web.Response:
     raise response
 
 
-@require("read")
 @page("inbox.html")
 async def inbox(request: web.Request) -> dict[str, Any]:
     q = request.query
@@ -159,7 +158,6 @@ async def _users(request: web.Request) -> dict[str, User]:
     return {u.id: u for u in await auth.list_users(request.app[RUNTIME].store)}
 
 
-@require("read")
 async def conversation(request: web.Request) -> web.Response:
     return await _conversation_page(request, flash=request.query.get("flash"))
 
@@ -185,7 +183,6 @@ def _form_version(form: Any) -> int | None:
     return int(raw)
 
 
-@require("work")
 async def act(request: web.Request) -> web.Response:
     conv_id, action = request.match_info["id"], request.match_info["action"]
     form = await request.post()
@@ -209,7 +206,7 @@ async def act(request: web.Request) -> web.Response:
             raise web.HTTPNotFound()
     except InboxError as exc:
         flash = f"Not done: {exc}"
-    raise _back(f"/conversations/{conv_id}", flash)
+    raise back(f"/conversations/{conv_id}", flash)
 
 
 async def _reply(request: web.Request, form: Any) -> web.Response:
@@ -235,12 +232,11 @@ async def _reply(request: web.Request, form: Any) -> web.Response:
         return await _conversation_page(
             request, 200, **kept, error="Your reply did not reach the customer "
             f"({msg.meta.get('error', '')}); your text is kept below to fix and send again.")
-    raise _back(f"/conversations/{conv_id}", "Reply sent." if msg.delivery == "sent" else
+    raise back(f"/conversations/{conv_id}", "Reply sent." if msg.delivery == "sent" else
                 f"Reply saved but not delivered yet ({msg.meta.get('error', '')}); "
                 "it will be retried.")
 
 
-@require("read")
 @page("customer.html")
 async def customer(request: web.Request) -> dict[str, Any]:
     runtime = request.app[RUNTIME]
@@ -253,7 +249,6 @@ async def customer(request: web.Request) -> dict[str, Any]:
             "flash": request.query.get("flash")}
 
 
-@require("work")
 async def merge_customer(request: web.Request) -> web.Response:
     form = await request.post()
     store, cid = request.app[RUNTIME].store, request.match_info["id"]
@@ -263,10 +258,9 @@ async def merge_customer(request: web.Request) -> web.Response:
         flash = f"Merged {other.name or other.id} into this customer. You can undo it below."
     except InboxError as exc:
         flash = f"Not merged: {exc}"
-    raise _back(f"/customers/{cid}", flash)
+    raise back(f"/customers/{cid}", flash)
 
 
-@require("work")
 async def undo_merge(request: web.Request) -> web.Response:
     cid = request.match_info["id"]
     try:
@@ -275,10 +269,9 @@ async def undo_merge(request: web.Request) -> web.Response:
         flash = "Merge undone: the customers are separate again."
     except InboxError as exc:
         flash = f"Not undone: {exc}"
-    raise _back(f"/customers/{cid}", flash)
+    raise back(f"/customers/{cid}", flash)
 
 
-@require("search")
 @page("search.html")
 async def search(request: web.Request) -> dict[str, Any]:
     text = request.query.get("q", "")
@@ -286,8 +279,7 @@ async def search(request: web.Request) -> dict[str, Any]:
     result = None
     try:
         node = await parse_search(request, text)
-        result = await request.app[RUNTIME].store.search(node, request.query.get("cursor"),
-                                                         50, FACETS)
+        result = await search_messages(request, node, request.query.get("cursor"), 50, FACETS)
     except QueryError as exc:
         error = exc
     more = ("/search?" + urlencode({"q": text, "cursor": result.next_cursor})
@@ -295,7 +287,6 @@ async def search(request: web.Request) -> dict[str, Any]:
     return {"q": text, "result": result, "error": error, "more": more}
 
 
-@require("report")
 @page("reports.html")
 async def reports(request: web.Request) -> dict[str, Any]:
     since, until = report_range(request)
@@ -318,7 +309,6 @@ def hours(seconds: float | None) -> str:
     return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
 
 
-@require("search")
 @page("voc.html")
 async def voc(request: web.Request) -> dict[str, Any]:
     text = request.query.get("q", "")
@@ -330,7 +320,6 @@ async def voc(request: web.Request) -> dict[str, Any]:
             "interval": request.query.get("interval", "day")}
 
 
-@require("search")
 async def volume_chart(request: web.Request) -> web.Response:
     """The volume over time as an SVG bar chart (pygal), shown through an <img>."""
     node = await parse_search(request)
@@ -340,17 +329,15 @@ async def volume_chart(request: web.Request) -> web.Response:
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
 
 
-@require("read")
 async def attachment(request: web.Request) -> web.StreamResponse:
     """An email attachment, always as a download (never rendered in our origin)."""
     runtime = request.app[RUNTIME]
     message_id = request.match_info["message"]
     found = await runtime.store.messages_by_ids([message_id])
-    index = request.match_info["index"]
-    if message_id not in found or not index.isdigit() or \
-            int(index) >= len(found[message_id].attachments):
+    index = whole_number(request.match_info["index"], "index", 0, 10_000)
+    if message_id not in found or index >= len(found[message_id].attachments):
         raise web.HTTPNotFound(reason="no such attachment")
-    item = found[message_id].attachments[int(index)]
+    item = found[message_id].attachments[index]
     path = runtime.attachment_file(item.ref) if item.ref else None
     if path is None:
         raise web.HTTPNotFound(reason="the attachment was over the size limit or is gone")
@@ -360,7 +347,6 @@ async def attachment(request: web.Request) -> web.StreamResponse:
         "Content-Disposition": f"attachment; filename*=UTF-8''{name}"})
 
 
-@require("admin")
 @page("connectors.html")
 async def connectors_page(request: web.Request) -> dict[str, Any]:
     """Each connector's state, last error, restarts, next retry and dead letters."""

@@ -92,6 +92,10 @@ CORPUS = [
     ("-sentiment:negative", {"m3", "m5", "m6", "m7", "m9"}),
     ("-lang:en", {"m5", "m9"}),
     ("-assignee:u1", {"m2", "m3", "m4", "m7", "m8"}),
+    ("direction:outbound", {"m9"}),
+    ("refund* direction:inbound", {"m1", "m2"}),
+    ("direction:note", set()),
+    ("-direction:inbound", {"m9"}),
 ]
 
 

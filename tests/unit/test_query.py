@@ -11,7 +11,17 @@ from hypothesis import strategies as st
 
 from inbox.errors import QueryError
 from inbox.model import SEARCH_FIELDS, And, FieldTerm, Not, Or, Phrase, QueryNode, Term
-from search.query import FIELD_VALUES, describe_error, fields_used, parse, resolve_me, to_text
+from search.query import (
+    FIELD_VALUES,
+    MAX_DEPTH,
+    MAX_LENGTH,
+    MAX_TERMS,
+    describe_error,
+    fields_used,
+    parse,
+    resolve_me,
+    to_text,
+)
 
 
 def error_of(query: str) -> QueryError:
@@ -349,6 +359,15 @@ def _flat(kind: type[And] | type[Or], nodes: list[QueryNode]) -> QueryNode:
     return kind(tuple(flat))
 
 
+def _depth(node: QueryNode) -> int:
+    """Groups and negations inside each other, as the parser counts them."""
+    if isinstance(node, Not):
+        return 1 + _depth(node.node)
+    if isinstance(node, And | Or):
+        return 1 + max(_depth(n) for n in node.nodes)
+    return 0
+
+
 asts: st.SearchStrategy[QueryNode] = st.recursive(
     st.one_of(terms, phrases, field_terms),
     lambda children: st.one_of(
@@ -357,7 +376,7 @@ asts: st.SearchStrategy[QueryNode] = st.recursive(
         st.lists(children, min_size=2, max_size=4).map(lambda ns: _flat(Or, ns)),
     ),
     max_leaves=10,
-)
+).filter(lambda node: _depth(node) <= MAX_DEPTH)
 
 # Text made of the language's own pieces, so that many samples parse.
 _PIECES = ["a", "b*", "OR", "or", "-", "(", ")", '"', '"x y"', "channel:x", "-c",
@@ -422,3 +441,51 @@ def test_dates_outside_what_stores_compare_are_errors(text: str) -> None:
     with pytest.raises(QueryError, match="out of range") as err:
         parse(text)
     assert err.value.position == text.index(":") + 1
+
+
+# --- limits: every store compiles what parses --------------------------------------------
+
+
+@pytest.mark.parametrize(("query", "position"), [
+    ("(" * 28 + "a" + ")" * 28, MAX_DEPTH),  # the group one too deep
+    ("-" * 41 + "a", MAX_DEPTH),
+    ("a " + "(-" * 6 + "b" + ")" * 6, 2 + MAX_DEPTH),
+])
+def test_nesting_deeper_than_the_limit_is_an_error_at_the_first_level_too_deep(
+        query: str, position: int) -> None:
+    err = error_of(query)
+    assert err.position == position and "nested too deeply" in err.problem
+
+
+def test_nesting_up_to_the_limit_parses() -> None:
+    assert parse("(" * (MAX_DEPTH - 1) + "-a" + ")" * (MAX_DEPTH - 1)) == Not(Term("a"))
+
+
+def test_too_many_terms_is_an_error_at_the_first_one_too_many() -> None:
+    words = [f"w{i}" for i in range(MAX_TERMS + 5)]
+    query = " ".join(words)
+    err = error_of(query)
+    assert "too many terms" in err.problem
+    assert err.position == query.index(words[MAX_TERMS])
+    assert parse(" ".join(words[:MAX_TERMS])) is not None
+
+
+def test_overlong_query_is_an_error() -> None:
+    assert "too long" in error_of("a" * (MAX_LENGTH + 1)).problem
+
+
+@pytest.mark.parametrize(("query", "position"), [
+    ("refund\x00", 6), ("a \x1b[31m", 2), ("x \ud800", 2), ("\x7f", 0)])
+def test_control_characters_and_lone_surrogates_are_errors_at_their_position(
+        query: str, position: int) -> None:
+    err = error_of(query)
+    assert err.position == position and "is not allowed" in err.problem
+
+
+def test_tabs_and_newlines_separate_words() -> None:
+    assert parse("a\tb\r\nc") == And((Term("a"), Term("b"), Term("c")))
+
+
+def test_direction_field() -> None:
+    assert parse("direction:Inbound") == FieldTerm("direction", "inbound")
+    assert "expected one of: inbound, outbound, note" in error_of("direction:in").problem

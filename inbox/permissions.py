@@ -1,0 +1,145 @@
+"""Who may do what: the one permission table of every role and of every web route.
+
+The web app checks each request against ROUTES (method, route path -> permission) in a
+single place and refuses to start when a route is missing here, so no route exists without
+a permission. The README's roles table is `markdown_table()` (a test keeps them equal).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from inbox.model import Role, User
+
+PUBLIC = "public"  # anyone, signed in or not (sign-in page, web forms, health check)
+
+# What each permission lets a role do, in the order the README lists them.
+PERMISSION_HELP: dict[str, str] = {
+    PUBLIC: "anyone, signed in or not",
+    "signed_in": "who am I",
+    "search": "search, voice of the customer, CSV export (marketing: inbound customer "
+              "messages only, contacts hidden)",
+    "read": "the inbox, conversations with notes and replies, customers, live updates",
+    "work": "reply, note, assign, set status and tags, merge customers",
+    "report": "SLA reports",
+    "manage": "connector status",
+    "admin": "dead letters, users and tokens, connector states",
+}
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    Role.AGENT: frozenset({"signed_in", "search", "read", "work"}),
+    Role.MANAGER: frozenset({"signed_in", "search", "read", "work", "report", "manage"}),
+    Role.MARKETING: frozenset({"signed_in", "search"}),
+    Role.ADMIN: frozenset(PERMISSION_HELP) - {PUBLIC},
+}
+
+
+class Route(NamedTuple):
+    method: str
+    path: str  # as registered on the router ("/conversations/{id}")
+    permission: str
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/", PUBLIC),  # redirects to the role's start page or the sign-in page
+    Route("GET", "/login", PUBLIC),
+    Route("POST", "/login", PUBLIC),
+    Route("POST", "/logout", PUBLIC),
+    Route("GET", "/healthz", PUBLIC),
+    Route("GET", "/static", PUBLIC),
+    Route("GET", "/forms/{slug}", PUBLIC),
+    Route("POST", "/forms/{slug}", PUBLIC),
+    Route("POST", "/api/forms/{slug}", PUBLIC),
+    Route("GET", "/api/me", "signed_in"),
+    Route("GET", "/search", "search"),
+    Route("GET", "/voc", "search"),
+    Route("GET", "/voc/volume.svg", "search"),
+    Route("GET", "/api/search", "search"),
+    Route("GET", "/api/search/export.csv", "search"),
+    Route("GET", "/api/voc", "search"),
+    Route("GET", "/inbox", "read"),
+    Route("GET", "/conversations/{id}", "read"),
+    Route("GET", "/customers/{id}", "read"),
+    Route("GET", "/attachments/{message}/{index}", "read"),
+    Route("GET", "/api/conversations", "read"),
+    Route("GET", "/api/conversations/{id}", "read"),
+    Route("GET", "/api/customers/{id}", "read"),
+    Route("GET", "/api/events", "read"),
+    Route("POST", "/conversations/{id}/{action}", "work"),
+    Route("POST", "/customers/{id}/merge", "work"),
+    Route("POST", "/customers/{id}/merges/{merge}/undo", "work"),
+    Route("POST", "/api/conversations/{id}/assign", "work"),
+    Route("POST", "/api/conversations/{id}/status", "work"),
+    Route("POST", "/api/conversations/{id}/notes", "work"),
+    Route("POST", "/api/conversations/{id}/reply", "work"),
+    Route("POST", "/api/conversations/{id}/tags", "work"),
+    Route("POST", "/api/customers/{id}/merge", "work"),
+    Route("POST", "/api/customers/{id}/merges/{merge}/undo", "work"),
+    Route("GET", "/api/users", "work"),
+    Route("GET", "/reports", "report"),
+    Route("GET", "/api/reports/sla", "report"),
+    Route("GET", "/api/connectors", "manage"),
+    Route("GET", "/api/dead-letters", "admin"),
+    Route("GET", "/admin/users", "admin"),
+    Route("POST", "/admin/users/{action}", "admin"),
+    Route("GET", "/admin/connectors", "admin"),
+)
+
+_BY_ROUTE = {(r.method, r.path): r.permission for r in ROUTES}
+
+# Where each role starts after signing in: the first page it may open.
+START_PAGES = ("/inbox", "/voc", "/search")
+
+
+def allowed(user: User | None, permission: str) -> bool:
+    """May this user (None: anonymous) do what `permission` covers?"""
+    if permission == PUBLIC:
+        return True
+    return user is not None and permission in ROLE_PERMISSIONS.get(user.role, frozenset())
+
+
+def route_permission(method: str, path: str) -> str | None:
+    """The permission a route needs (HEAD as GET); None for a route missing from ROUTES."""
+    return _BY_ROUTE.get(("GET" if method == "HEAD" else method, path))
+
+
+def start_page(user: User | None) -> str:
+    """Where a role starts: the inbox for the care team, the voice of the customer for
+    marketing; the sign-in page for nobody."""
+    if user is None:
+        return "/login"
+    for path in START_PAGES:
+        if allowed(user, _BY_ROUTE[("GET", path)]):
+            return path
+    return "/login"
+
+
+def sees_care(user: User) -> bool:
+    """Internal notes and agent replies are for the care team (who may read conversations);
+    everyone else searches inbound customer messages only."""
+    return allowed(user, "read")
+
+
+def sees_contacts(user: User, marketing_contacts: bool) -> bool:
+    """Customer email addresses and phone numbers: the care team, or everyone who may search
+    when an admin allows it (setting privacy.marketing_contacts)."""
+    return sees_care(user) or marketing_contacts
+
+
+def markdown_table() -> str:
+    """The README's roles table: one row per permission, its routes, and who has it."""
+    roles = list(Role)
+    lines = ["| Permission | Pages and API | " + " | ".join(roles) + " |",
+             "|---|---|" + ":-:|" * len(roles)]
+    for permission, help_text in PERMISSION_HELP.items():
+        paths: list[str] = []
+        for r in ROUTES:
+            if r.permission == permission:
+                shown = f"`{r.path}`" if r.method == "GET" else f"`{r.method} {r.path}`"
+                if shown not in paths:
+                    paths.append(shown)
+        marks = ["✓" if permission == PUBLIC or permission in ROLE_PERMISSIONS[role] else ""
+                 for role in roles]
+        lines.append(f"| `{permission}`: {help_text} | {', '.join(paths)} | "
+                     + " | ".join(marks) + " |")
+    return "\n".join(lines)

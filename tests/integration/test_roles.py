@@ -1,0 +1,166 @@
+"""Every route as every role (and signed out) over real HTTP, from the permission table;
+marketing sees inbound customer text only, without contacts."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from inbox.model import Role
+from inbox.permissions import PUBLIC, ROLE_PERMISSIONS, ROUTES, Route
+from tests.integration.web_support import (
+    CUSTOMER_EMAIL,
+    CUSTOMER_PHONE,
+    NOTE_TEXT,
+    REPLY_TEXT,
+    RoleWeb,
+    start_web,
+)
+
+ROLES: tuple[str | None, ...] = (None, *Role)
+
+
+@pytest.fixture
+async def web(tmp_path: Path) -> AsyncIterator[RoleWeb]:
+    async for w in start_web(db=f"{tmp_path}/inbox.db"):
+        yield w
+
+
+def concrete(route: Route, ids: dict[str, str]) -> str:
+    """The route's path with real ids (invalid bodies keep POSTs from changing much)."""
+    if route.path == "/static":
+        return "/static/app.css"
+    owner = "customer" if "customers/" in route.path else "conversation"
+    return (route.path.replace("{id}", ids[owner]).replace("{action}", "note")
+            .replace("{merge}", "no-such-merge").replace("{message}", ids["message"])
+            .replace("{index}", "0").replace("{slug}", "contact"))
+
+
+def expected(route: Route, role: str | None, status: int, location: str) -> str | None:
+    """What is wrong with `status` for this route and role, or None."""
+    if status >= 500:
+        return "server error"
+    if route.permission == PUBLIC:
+        return "refused a public route" if status == 403 else None
+    if role is None:
+        if route.path.startswith("/api/"):
+            return None if status == 401 else "signed out: want 401"
+        return None if status == 303 and location.startswith("/login") else "want sign-in"
+    if route.permission not in ROLE_PERMISSIONS[role]:
+        return None if status == 403 else "want 403"
+    if status in (401, 403):
+        return "refused an allowed route"
+    found = status == 200 or 300 <= status < 400 or (status == 404 and "{message}" in route.path)
+    if route.method == "GET" and not found:  # the seeded message has no attachment
+        return "want 200 or a redirect"
+    return None
+
+
+async def test_every_route_as_every_role_matches_the_permission_table(web: RoleWeb) -> None:
+    wrong = []
+    for route in ROUTES:
+        for role in ROLES:
+            async with web.client.request(
+                    route.method, concrete(route, web.ids), headers=web.auth(role),
+                    json={} if route.method == "POST" else None,
+                    allow_redirects=False) as resp:
+                problem = expected(route, role, resp.status, resp.headers.get("Location", ""))
+            if problem:
+                wrong.append(f"{route.method} {route.path} as {role}: {resp.status} ({problem})")
+    assert wrong == []
+
+
+@pytest.mark.parametrize("role", list(Role))
+async def test_no_link_a_role_is_shown_is_refused(web: RoleWeb, role: str) -> None:
+    """Sign in, follow every local link of the start page and the pages its nav opens."""
+    await web.sign_in(role)
+    resp = await web.client.get("/", allow_redirects=False)
+    start = resp.headers["Location"]
+    seen, queue, refused = set(), [start], []
+    for depth in range(2):
+        next_queue = []
+        for url in queue:
+            if url in seen or len(seen) > 80:
+                continue
+            seen.add(url)
+            async with web.client.get(url, allow_redirects=False) as page:
+                if page.status in (401, 403) or page.status >= 500:
+                    refused.append(f"{url}: {page.status}")
+                if depth == 0 and "text/html" in page.headers.get("Content-Type", ""):
+                    body = await page.text()
+                    next_queue += [html.unescape(u) for u in
+                                   re.findall(r'(?:href|src)="(/[^"]*)"', body)]
+        queue = next_queue
+    assert refused == []
+    assert len(seen) > 3
+
+
+def leaks(text: str) -> list[str]:
+    found = [s for s in (NOTE_TEXT, REPLY_TEXT, CUSTOMER_EMAIL, "555 0134", "5550134")
+             if s in text]
+    return found + re.findall(r"ann[\w.]*@example\.com", text)
+
+
+@pytest.mark.parametrize("path", ["/api/search?q=", "/api/search?q=bill&facets=channel,lang",
+                                  "/search?q=", "/voc?q=", "/api/voc?q=bill",
+                                  "/api/search/export.csv?q="])
+async def test_marketing_sees_inbound_customer_text_without_contacts(web: RoleWeb,
+                                                                    path: str) -> None:
+    resp = await web.client.get(path, headers=web.auth(Role.MARKETING))
+    assert resp.status == 200
+    text = await resp.text()
+    assert "My bill is wrong" in text  # the customer's words are there...
+    assert leaks(text) == []  # ...without notes, replies, addresses or numbers
+    assert "[email hidden]" in text and "[phone hidden]" in text
+    if path.startswith("/api/search?"):
+        body = await resp.json()
+        assert body["total"] == 1 and [m["direction"] for m in body["messages"]] == ["inbound"]
+        assert all(m["author_keys"] == [] and m["html"] is None for m in body["messages"])
+    if path.endswith(".csv?q="):
+        rows = list(csv.reader(io.StringIO(text)))
+        assert len(rows) == 2 and rows[1][2] == "inbound"
+
+
+async def test_marketing_counts_inbound_messages_only(web: RoleWeb) -> None:
+    voc = await (await web.client.get("/api/voc", headers=web.auth(Role.MARKETING))).json()
+    assert voc["total"] == 1 and sum(n for _, n in voc["volume"]) == 1
+    assert voc["facets"]["channel"] == [["email", 1]]
+    agent = await (await web.client.get("/api/voc", headers=web.auth(Role.AGENT))).json()
+    assert agent["total"] == 3
+
+
+async def test_marketing_may_not_look_customers_up_by_address(web: RoleWeb) -> None:
+    resp = await web.client.get("/api/search", params={"q": f"bill from:{CUSTOMER_EMAIL}"},
+                                headers=web.auth(Role.MARKETING))
+    assert resp.status == 400
+    body = await resp.json()
+    assert body["position"] == 5 and "from:" in body["problem"]
+
+
+async def test_the_care_team_sees_everything(web: RoleWeb) -> None:
+    text = await (await web.client.get("/api/search/export.csv",
+                                       headers=web.auth(Role.AGENT))).text()
+    assert CUSTOMER_EMAIL in text and NOTE_TEXT in text and REPLY_TEXT in text
+
+
+async def test_an_admin_can_let_marketing_see_contacts(tmp_path: Path) -> None:
+    async for web in start_web(db=f"{tmp_path}/inbox.db",
+                               env={"INBOX_MARKETING_CONTACTS": "true"}):
+        text = await (await web.client.get("/api/search/export.csv",
+                                           headers=web.auth(Role.MARKETING))).text()
+        assert CUSTOMER_EMAIL in text and CUSTOMER_PHONE in text
+        assert NOTE_TEXT not in text and REPLY_TEXT not in text
+
+
+async def test_direction_searches_notes_replies_and_customer_messages(web: RoleWeb) -> None:
+    for direction, words in (("note", NOTE_TEXT), ("outbound", REPLY_TEXT),
+                             ("inbound", "My bill is wrong")):
+        body = await (await web.client.get("/api/search", params={"q": f"direction:{direction}"},
+                                           headers=web.auth(Role.AGENT))).json()
+        assert [m["text"][:len(words)] for m in body["messages"]] == [words]
