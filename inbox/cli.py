@@ -53,11 +53,11 @@ async def serve(runtime: Runtime, host: str, port: int, banner: str = "",
     """Run until interrupted: the web app (roles all, web) and the workers (all, worker)."""
     from aiohttp import web
 
-    from web.app import create_app
+    from web.app import runner as web_runner
 
     runner = None
     if role in ("all", "web"):
-        runner = web.AppRunner(create_app(runtime), access_log=None)
+        runner = web_runner(runtime)
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
         print(f"unified-inbox listening on http://{host}:{port}/", flush=True)

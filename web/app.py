@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from inbox import auth, permissions
 from inbox import config as cfg
@@ -212,6 +213,32 @@ async def check_csrf(request: web.Request) -> None:
         sent = str((await request.post()).get("csrf", ""))
     if not sent or not secrets.compare_digest(sent, request[CSRF] or ""):
         raise web.HTTPForbidden(reason="missing or stale CSRF token; reload the page")
+
+
+# Request lines and header fields up to 64 KiB reach the app (whose limits answer with a clear
+# 400); beyond that aiohttp answers 400 itself, logged as a warning without a traceback.
+MAX_REQUEST_LINE = 65536
+
+
+class QuietBadRequests(logging.Filter):
+    """A malformed HTTP request is the client's problem: one warning line, not an ERROR."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg, record.args = "malformed HTTP request refused: %s", (exc.message,)
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def runner(runtime: Runtime) -> web.AppRunner:
+    """The app behind aiohttp's server, with our limits and logging of malformed requests."""
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, QuietBadRequests) for f in server_log.filters):
+        server_log.addFilter(QuietBadRequests())
+    return web.AppRunner(create_app(runtime), access_log=None,
+                          max_line_size=MAX_REQUEST_LINE, max_field_size=MAX_REQUEST_LINE)
 
 
 def create_app(runtime: Runtime, *, manage_runtime: bool = False) -> web.Application:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import csv
 import io
 import json
@@ -16,7 +17,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web_runner
+from aiohttp.web_runner import TCPSite
 
 from inbox.model import Event, Role
 from inbox.store import Store
@@ -26,7 +27,7 @@ from tests.integration.web_support import RoleWeb, start_web
 from tests.servers.osmem import es_store_factory
 from web import api
 from web.api import EXPORT_FAILED, csv_cell
-from web.app import create_app
+from web.app import runner as web_runner
 
 
 @pytest.fixture
@@ -172,22 +173,44 @@ async def test_a_closed_live_stream_is_no_error(web: RoleWeb, caplog: pytest.Log
                                                 publish: bool) -> None:
     caplog.set_level(logging.DEBUG)
     monkeypatch.setattr(api, "LIVE_KEEPALIVE", 0.01 if not publish else 3600)
-    # served as `inbox serve` serves (the test server cancels handlers, which hides this)
-    runner = web_runner.AppRunner(create_app(web.runtime), access_log=None)
-    await runner.setup()
-    site = web_runner.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        async with aiohttp.ClientSession() as session:
-            resp = await session.get(f"http://127.0.0.1:{port}/api/events",
-                                     headers=web.auth(Role.AGENT))
-            assert resp.status == 200 and resp.headers["Cache-Control"] == "no-store"
-            resp.close()
+    async with served(web) as port, aiohttp.ClientSession() as session:
+        resp = await session.get(f"http://127.0.0.1:{port}/api/events",
+                                 headers=web.auth(Role.AGENT))
+        assert resp.status == 200 and resp.headers["Cache-Control"] == "no-store"
+        resp.close()
         await wait_until_unsubscribed(web, publish)
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+@contextlib.asynccontextmanager
+async def served(web: RoleWeb) -> AsyncIterator[int]:
+    """The app served as `inbox serve` serves it (the test server hides some failures)."""
+    runner = web_runner(web.runtime)
+    await runner.setup()
+    await TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield runner.addresses[0][1]
     finally:
         await runner.cleanup()
+
+
+async def test_long_and_malformed_request_lines_are_a_clear_400(
+        web: RoleWeb, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with served(web) as port, aiohttp.ClientSession() as session:
+        long_query = "refund " * 3000  # 21 KB: past aiohttp's default 8 KB request line
+        resp = await session.get(f"http://127.0.0.1:{port}/api/search",
+                                 params={"q": long_query}, headers=web.auth(Role.AGENT))
+        assert resp.status == 400 and "at most" in (await resp.json())["error"]
+        assert "Content-Security-Policy" in resp.headers
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        await writer.drain()
+        assert (await reader.readline()).split()[1] == b"400"
+        writer.close()
+        await writer.wait_closed()
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert any("malformed HTTP request refused" in r.getMessage() for r in caplog.records)
 
 
 async def wait_until_unsubscribed(web: RoleWeb, publish: bool) -> None:
