@@ -36,12 +36,14 @@ from inbox.model import (
     new_id,
     utcnow,
 )
+from inbox.normalize import clean_label, clean_text
 from inbox.ports import Outbound, Sender
 from inbox.sla import SlaPolicy
 from inbox.store import IDEMPOTENCY, SLA_ALERTS, Store, WriteBatch
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 20_000
+MAX_TAGS, MAX_TAG = 30, 50
 SYSTEM = User(id="system", email="system", role="admin",
               password_hash="")  # noqa: S106 - the audit's actor for automatic changes; cannot sign in
 IN_FLIGHT = timedelta(minutes=5)
@@ -146,7 +148,11 @@ class InboxService:
                                   expected_version, detail={"status": status})
 
     async def set_tags(self, conversation_id: str, tags: list[str], actor: User) -> Conversation:
-        clean = tuple(dict.fromkeys(t.strip().lower() for t in tags if t.strip()))
+        clean = tuple(dict.fromkeys(w for w in (clean_label(t).strip().lower() for t in tags)
+                                    if w))
+        if len(clean) > MAX_TAGS or any(len(t) > MAX_TAG for t in clean):
+            raise ValidationError({"tags": f"at most {MAX_TAGS} tags of at most {MAX_TAG} "
+                                           "characters each"})
         return await self._change(conversation_id, actor, "tags",
                                   lambda c: replace(c, tags=clean))
 
@@ -315,7 +321,8 @@ class InboxService:
 
 
 def _checked_text(text: str) -> str:
-    text = (text or "").strip()
+    """What an agent wrote, as customers and colleagues will read it: no control characters."""
+    text = clean_text(text or "", MAX_TEXT + 1).strip()
     if not text:
         raise ValidationError({"text": "must not be empty"})
     if len(text) > MAX_TEXT:

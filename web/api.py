@@ -104,6 +104,14 @@ async def _json(request: web.Request) -> dict[str, Any]:
 MAX_VERSION = 2**53
 
 
+def _text(data: dict[str, Any], name: str) -> str:
+    """A text field of a JSON body: text or absent (""), never a number or a list."""
+    value = data.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ValidationError({name: "must be text"})
+    return value or ""
+
+
 def _version(data: dict[str, Any]) -> int | None:
     version = data.get("version")
     if version is not None and (not isinstance(version, int) or isinstance(version, bool)
@@ -167,7 +175,10 @@ def _stale_response(exc: StaleVersion) -> web.Response:
 
 async def assign(request: web.Request) -> web.Response:
     data = await _json(request)
-    assignee = await resolve_assignee(request, data.get("assignee"))
+    if "assignee" not in data:
+        raise ValidationError({"assignee": "required: me, an email address or a user id, or "
+                                           "null to unassign"})
+    assignee = await resolve_assignee(request, _text(data, "assignee") or None)
     try:
         conv = await request.app[RUNTIME].service.assign(
             request.match_info["id"], assignee, current_user(request), _version(data))
@@ -180,7 +191,7 @@ async def set_status(request: web.Request) -> web.Response:
     data = await _json(request)
     try:
         conv = await request.app[RUNTIME].service.set_status(
-            request.match_info["id"], str(data.get("status", "")), current_user(request),
+            request.match_info["id"], _text(data, "status"), current_user(request),
             _version(data))
     except StaleVersion as exc:
         return _stale_response(exc)
@@ -200,7 +211,7 @@ async def set_tags(request: web.Request) -> web.Response:
 async def add_note(request: web.Request) -> web.Response:
     data = await _json(request)
     note = await request.app[RUNTIME].service.add_note(
-        request.match_info["id"], str(data.get("text") or ""), current_user(request))
+        request.match_info["id"], _text(data, "text"), current_user(request))
     return json_response({"message": note}, status=201)
 
 
@@ -222,7 +233,7 @@ async def reply(request: web.Request) -> web.Response:
     version = _version(data)
     try:
         msg = await request.app[RUNTIME].service.reply(
-            request.match_info["id"], str(data.get("text") or ""), current_user(request), key,
+            request.match_info["id"], _text(data, "text"), current_user(request), key,
             status, None if confirm else version, confirm=confirm)
     except StaleVersion as exc:
         return _stale_response(exc)

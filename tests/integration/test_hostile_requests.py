@@ -263,3 +263,39 @@ async def test_an_export_failing_midway_ends_the_file_cleanly(
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[-1] == [EXPORT_FAILED] and len(rows) > 2
     assert any("CSV export stopped early" in r.message for r in caplog.records)
+
+
+@pytest.mark.parametrize(("action", "body", "field"), [
+    ("reply", {"text": 1e300}, "text"),
+    ("reply", {"text": ["refund"]}, "text"),
+    ("notes", {"text": {"a": 1}}, "text"),
+    ("status", {"status": 3}, "status"),
+    ("assign", {"text": "no assignee given"}, "assignee"),
+    ("assign", {"assignee": ["me"]}, "assignee"),
+    ("tags", {"tags": ["x" * 51]}, "tags"),
+    ("tags", {"tags": [f"t{i}" for i in range(31)]}, "tags"),
+])
+async def test_wrong_types_and_sizes_in_actions_are_a_400(web: RoleWeb, action: str,
+                                                         body: dict[str, Any],
+                                                         field: str) -> None:
+    conv = await web.runtime.ingest([inbound("<types@x>", "my bill")])
+    conv_id = conv.stored[0].conversation_id
+    before = await web.runtime.store.get_conversation(conv_id)
+    resp = await web.client.post(f"/api/conversations/{conv_id}/{action}", json=body,
+                                 headers=web.auth(Role.AGENT))
+    assert resp.status == 400 and field in (await resp.json())["errors"]
+    after = await web.runtime.store.get_conversation(conv_id)
+    assert after.version == before.version and after.assignee == before.assignee
+
+
+async def test_tags_and_agent_text_are_stored_clean(web: RoleWeb) -> None:
+    conv_id = (await web.runtime.ingest([inbound("<clean@x>", "my bill")])).stored[0]\
+        .conversation_id
+    resp = await web.client.post(f"/api/conversations/{conv_id}/tags",
+                                 json={"tags": ["Billing\u0000", "\u202eVIP", "billing"]},
+                                 headers=web.auth(Role.AGENT))
+    assert (await resp.json())["conversation"]["tags"] == ["billing", "vip"]
+    note = await web.client.post(f"/api/conversations/{conv_id}/notes",
+                                 json={"text": "call\u0007 back\u0000"},
+                                 headers=web.auth(Role.AGENT))
+    assert (await note.json())["message"]["text"] == "call back"
