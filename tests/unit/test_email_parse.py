@@ -90,7 +90,7 @@ def test_html_only_outlook_reply_is_rendered_and_split() -> None:
     assert msg.quoted is not None and msg.quoted.startswith("From: Support")
     assert "ships next week" in msg.quoted
     assert "color: red" not in msg.text
-    assert msg.meta["reply_to"] == ["orders@contoso.example"]
+    assert msg.meta["reply_to"] == "orders@contoso.example"  # one address, never a list
 
 
 def test_original_message_block_is_quoted() -> None:

@@ -1,0 +1,233 @@
+"""Bounded MIME parsing: what one email may cost before and while it is parsed.
+
+``bounded_parse(raw, limits)`` parses with the cheap compat32 policy and stops or trims at
+each limit instead of running out of memory or CPU; the names of the limits it hit come
+back with the message, for the caller to flag. ``content_digest(raw)`` identifies a
+message's content independently of the trace headers every delivery adds.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from dataclasses import dataclass, field
+from email import policy
+from email.feedparser import BytesFeedParser
+from email.message import Message
+from typing import Any
+
+MB = 1024 * 1024
+# Headers the parser reads: always kept (first occurrence), whatever the count and byte limits.
+NEEDED_HEADERS = frozenset({
+    "from", "sender", "to", "cc", "reply-to", "subject", "date", "message-id", "in-reply-to",
+    "references", "return-path", "mime-version", "content-type", "content-transfer-encoding",
+    "content-disposition", "auto-submitted", "precedence", "list-id", "list-unsubscribe",
+    "x-autoreply", "x-autorespond",
+})
+# Added by each hop or mailbox on the way in, so they differ between two deliveries of one mail.
+TRACE_HEADERS = frozenset({
+    "received", "return-path", "delivered-to", "x-original-to", "x-delivered-to", "envelope-to",
+    "x-envelope-to", "x-envelope-from", "x-received", "authentication-results",
+    "received-spf", "x-virus-scanned", "x-original-arrival-time", "status", "x-status",
+    "x-keywords", "x-uid", "lines", "content-length",
+})
+TRACE_PREFIXES = ("arc-", "x-spam-", "x-ms-exchange-", "x-gm-", "x-forefront-", "x-mailscanner")
+
+
+@dataclass(frozen=True, slots=True)
+class ParseLimits:
+    """What one email may cost; every figure is per message.
+
+    The defaults keep one message under about 64 MB of memory and 1 s of CPU.
+    """
+
+    max_message_bytes: int = 16 * MB  # larger mail: only this much of it is fetched and parsed
+    max_lines: int = 500_000  # every line is a Python object while the parser holds it
+    max_header_bytes: int = 256 * 1024  # all header fields of all parts together
+    max_headers: int = 1_000  # header fields of all parts together
+    max_header_field_bytes: int = 64 * 1024  # one header field
+    max_encoded_words_per_header: int = 200  # RFC 2047 =?charset?q?...?= words in one field
+    max_encoded_words: int = 2_000  # ... in the whole message
+    max_parts: int = 1_000  # MIME parts
+    max_depth: int = 50  # multipart / message/rfc822 nesting
+    max_html_chars: int = 1_000_000  # HTML body given to the sanitizer and the text rendering
+    max_html_depth: int = 256  # element nesting the sanitizer is given (it is quadratic in it)
+    max_text_chars: int = 1_000_000  # plain text kept from the body parts
+
+
+DEFAULT_LIMITS = ParseLimits()
+
+
+class LimitHit(Exception):  # noqa: N818 - a signal to stop parsing, not an error
+    """Raised inside the parser to stop at a structural limit; what was read is kept."""
+
+
+@dataclass
+class Budget:
+    """The limits of one parse and what has been spent of them."""
+
+    limits: ParseLimits = DEFAULT_LIMITS
+    hits: set[str] = field(default_factory=set)
+    parts: int = 0
+    headers: int = 0
+    header_bytes: int = 0
+    encoded_words: int = 0
+    root: Message | None = None
+    armed: bool = False  # the parser calls its factory once on construction: not a part
+
+    def hit(self, name: str) -> None:
+        self.hits.add(name)
+
+
+class _Part(Message):
+    """A compat32 Message that counts itself, its depth and its headers against a Budget."""
+
+    def __init__(self, budget: Budget, policy: Any = policy.compat32) -> None:
+        super().__init__(policy)
+        self.budget = budget
+        self.depth = 0
+        self._seen: set[str] = set()
+        if budget.armed and budget.root is None:
+            budget.root = self
+
+    def attach(self, payload: Any) -> None:
+        budget = self.budget
+        budget.parts += 1
+        if budget.parts > budget.limits.max_parts:
+            budget.hit("mime_parts")
+            raise LimitHit("mime_parts")
+        if isinstance(payload, _Part):
+            payload.depth = self.depth + 1
+            if payload.depth > budget.limits.max_depth:
+                budget.hit("mime_depth")
+                raise LimitHit("mime_depth")
+        super().attach(payload)
+
+    def set_raw(self, name: str, value: Any) -> None:
+        budget, limits = self.budget, self.budget.limits
+        key = name.lower()
+        needed = key in NEEDED_HEADERS and key not in self._seen
+        budget.headers += 1
+        if budget.headers > limits.max_headers and not needed:
+            budget.hit("header_count")
+            return
+        if isinstance(value, str) and len(value) > limits.max_header_field_bytes:
+            budget.hit("header_field_bytes")
+            value = value[:limits.max_header_field_bytes]
+        size = len(name) + len(value) if isinstance(value, str) else len(name)
+        budget.header_bytes += size
+        if budget.header_bytes > limits.max_header_bytes and not needed:
+            budget.hit("header_bytes")
+            return
+        self._seen.add(key)
+        super().set_raw(name, value)
+
+
+def _cut_lines(raw: bytes, max_lines: int) -> bytes | None:
+    """raw up to its max_lines-th line end, or None when it has no more lines than that."""
+    if raw.count(b"\n") <= max_lines:
+        return None
+    seen, start, chunk = 0, 0, MB
+    while True:
+        piece = raw[start:start + chunk]
+        count = piece.count(b"\n")
+        if seen + count < max_lines:
+            seen, start = seen + count, start + chunk
+            continue
+        pos = -1
+        for _ in range(max_lines - seen):
+            pos = piece.index(b"\n", pos + 1)
+        return raw[:start + pos + 1]
+
+
+def bounded_parse(raw: bytes, budget: Budget) -> Message:
+    """Parse raw (compat32), trimmed or stopped at the budget's limits; hits go in the budget."""
+    limits = budget.limits
+    if len(raw) > limits.max_message_bytes:
+        budget.hit("message_bytes")
+        raw = raw[:limits.max_message_bytes]
+    cut = _cut_lines(raw, limits.max_lines)
+    if cut is not None:
+        budget.hit("lines")
+        raw = cut
+    parser = BytesFeedParser(_factory=functools.partial(_Part, budget), policy=policy.compat32)
+    budget.armed = True
+    try:
+        for start in range(0, len(raw), MB):  # the parser splits what it is fed into lines
+            parser.feed(raw[start:start + MB])
+        msg = parser.close()
+    except (LimitHit, RecursionError) as exc:
+        if isinstance(exc, RecursionError):
+            budget.hit("mime_depth")
+        if budget.root is None:
+            raise
+        msg = budget.root  # everything read up to the limit, the part in progress empty
+    return msg
+
+
+# --- HTML ------------------------------------------------------------------------------------
+
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]{0,30})")
+# elements that never nest (void) or that the next sibling closes: they add no depth
+_FLAT = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
+                   "source", "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th", "option",
+                   "optgroup", "tbody", "thead", "tfoot", "colgroup", "rb", "rt", "rp"})
+
+
+def html_too_deep(html: str, max_depth: int) -> bool:
+    """Does the element nesting (counted from the tags, unclosed ones included) exceed max?"""
+    depth = 0
+    for match in _TAG.finditer(html):
+        if match.group(2).lower() in _FLAT:
+            continue
+        if match.group(1):
+            depth = max(0, depth - 1)
+        else:
+            depth += 1
+            if depth > max_depth:
+                return True
+    return False
+
+
+# --- content identity ------------------------------------------------------------------------
+
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_TRACE_FIELD = re.compile(
+    rb"^(?:" + b"|".join(re.escape(n.encode()) for n in sorted(TRACE_HEADERS)) + rb"|"
+    + b"|".join(re.escape(p.encode()) + rb"[!-9;-~]*" for p in TRACE_PREFIXES)
+    + rb")[ \t]*:[^\n]*\n(?:[ \t][^\n]*\n)*", re.IGNORECASE | re.MULTILINE)
+
+
+def _update_lf(digest: Any, data: bytes) -> None:
+    """Hash data with CRLF line ends as LF, a megabyte at a time."""
+    carry = b""
+    for start in range(0, len(data), MB):
+        chunk = carry + data[start:start + MB]
+        carry = b"\r" if chunk.endswith(b"\r") else b""
+        digest.update(chunk[:len(chunk) - len(carry)].replace(b"\r\n", b"\n"))
+    digest.update(carry)
+
+
+def content_digest(raw: bytes, *, body_size: int | None = None, body_prefix: int | None = None
+                   ) -> str:
+    """sha256 hex of the message without its trace headers (Received, Delivered-To, ...).
+
+    The same message delivered twice has one digest; line endings do not matter. For a mail
+    fetched only in part, give the full body's size and the prefix length to hash.
+    """
+    end = _HEADER_END.search(raw)
+    head, body = (raw[:end.start()], raw[end.end():]) if end else (raw, b"")
+    digest = hashlib.sha256()
+    _update_lf(digest, _TRACE_FIELD.sub(b"", head.replace(b"\r\n", b"\n") + b"\n"))
+    digest.update(b"\n")
+    _update_lf(digest, body if body_prefix is None else body[:body_prefix])
+    if body_size is not None:
+        digest.update(b"\0size:%d" % body_size)
+    return digest.hexdigest()
+
+
+def body_size(raw_size: int, raw: bytes) -> int | None:
+    """Size of the body of a message of raw_size bytes whose first bytes are raw."""
+    end = _HEADER_END.search(raw)
+    return raw_size - end.end() if end else None
