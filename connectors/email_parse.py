@@ -43,6 +43,7 @@ KNOWN_HEADERS = frozenset({"from", "sender", "to", "cc", "subject", "date", "mes
                            "received", "return-path", "in-reply-to", "references",
                            "mime-version", "content-type", "delivered-to", "reply-to"})
 MAX_LISTED_ADDRESSES = 100  # To/Cc addresses kept in meta
+MAX_ADDRESS_FIELD_CHARS = 32_000  # of an address field given to the address parser
 MAX_QUOTE_PREFIX = 10  # "> " levels written for nested blockquotes in the text rendering
 CONVERSATION_TOKEN = re.compile(r"\[#([A-Za-z0-9][A-Za-z0-9_-]{0,63})\]")
 _ANGLE_ID = re.compile(r"<([^<>\s]+)>")
@@ -241,7 +242,14 @@ class Headers:
         value = self.raw(name)
         if not value:
             return []
-        pairs = getaddresses([value])
+        if len(value) > MAX_ADDRESS_FIELD_CHARS:
+            self.budget.hit("address_field_chars")
+            value = value[:MAX_ADDRESS_FIELD_CHARS]
+        try:
+            pairs = getaddresses([value])
+        except RecursionError:  # nested comments or groups: the stdlib parser recurses
+            self.budget.hit("address_nesting")
+            return []
         return [(decode_words(n, self.budget).strip(), a.strip()) for n, a in pairs if "@" in a]
 
     def addresses(self, name: str) -> list[str]:
