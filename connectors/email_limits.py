@@ -124,38 +124,37 @@ class _Part(Message):
         super().set_raw(name, value)
 
 
-def _cut_lines(raw: bytes, max_lines: int) -> bytes | None:
-    """raw up to its max_lines-th line end, or None when it has no more lines than that."""
-    if raw.count(b"\n") <= max_lines:
-        return None
-    seen, start, chunk = 0, 0, MB
-    while True:
-        piece = raw[start:start + chunk]
-        count = piece.count(b"\n")
-        if seen + count < max_lines:
-            seen, start = seen + count, start + chunk
-            continue
-        pos = -1
-        for _ in range(max_lines - seen):
-            pos = piece.index(b"\n", pos + 1)
-        return raw[:start + pos + 1]
+def _line_limit_end(raw: bytes, end: int, max_lines: int) -> int | None:
+    """Where raw[:end] reaches its max_lines-th line end, or None if it has fewer lines."""
+    seen = 0
+    for start in range(0, end, MB):
+        stop = min(start + MB, end)
+        count = raw.count(b"\n", start, stop)
+        if seen + count >= max_lines:
+            pos = start - 1
+            for _ in range(max_lines - seen):
+                pos = raw.index(b"\n", pos + 1, stop)
+            return pos + 1
+        seen += count
+    return None
 
 
 def bounded_parse(raw: bytes, budget: Budget) -> Message:
     """Parse raw (compat32), trimmed or stopped at the budget's limits; hits go in the budget."""
     limits = budget.limits
-    if len(raw) > limits.max_message_bytes:
+    end = len(raw)
+    if end > limits.max_message_bytes:
         budget.hit("message_bytes")
-        raw = raw[:limits.max_message_bytes]
-    cut = _cut_lines(raw, limits.max_lines)
-    if cut is not None:
+        end = limits.max_message_bytes
+    cut = _line_limit_end(raw, end, limits.max_lines)
+    if cut is not None and cut < end:
         budget.hit("lines")
-        raw = cut
+        end = cut
     parser = BytesFeedParser(_factory=functools.partial(_Part, budget), policy=policy.compat32)
     budget.armed = True
     try:
-        for start in range(0, len(raw), MB):  # the parser splits what it is fed into lines
-            parser.feed(raw[start:start + MB])
+        for start in range(0, end, MB):  # the parser splits what it is fed into lines
+            parser.feed(raw[start:min(start + MB, end)])
         msg = parser.close()
     except (LimitHit, RecursionError) as exc:
         if isinstance(exc, RecursionError):
@@ -199,11 +198,12 @@ _TRACE_FIELD = re.compile(
     + rb")[ \t]*:[^\n]*\n(?:[ \t][^\n]*\n)*", re.IGNORECASE | re.MULTILINE)
 
 
-def _update_lf(digest: Any, data: bytes) -> None:
-    """Hash data with CRLF line ends as LF, a megabyte at a time."""
+def _update_lf(digest: Any, data: bytes, start: int = 0, end: int | None = None) -> None:
+    """Hash data[start:end] with CRLF line ends as LF, a megabyte at a time (no full copy)."""
+    end = len(data) if end is None else min(end, len(data))
     carry = b""
-    for start in range(0, len(data), MB):
-        chunk = carry + data[start:start + MB]
+    for pos in range(start, end, MB):
+        chunk = carry + data[pos:min(pos + MB, end)]
         carry = b"\r" if chunk.endswith(b"\r") else b""
         digest.update(chunk[:len(chunk) - len(carry)].replace(b"\r\n", b"\n"))
     digest.update(carry)
@@ -216,12 +216,14 @@ def content_digest(raw: bytes, *, body_size: int | None = None, body_prefix: int
     The same message delivered twice has one digest; line endings do not matter. For a mail
     fetched only in part, give the full body's size and the prefix length to hash.
     """
-    end = _HEADER_END.search(raw)
-    head, body = (raw[:end.start()], raw[end.end():]) if end else (raw, b"")
+    found = _HEADER_END.search(raw)
+    head_end, body_start = (found.start(), found.end()) if found else (len(raw), len(raw))
     digest = hashlib.sha256()
-    _update_lf(digest, _TRACE_FIELD.sub(b"", head.replace(b"\r\n", b"\n") + b"\n"))
+    head = raw[:head_end].replace(b"\r\n", b"\n") + b"\n"
+    _update_lf(digest, _TRACE_FIELD.sub(b"", head))
     digest.update(b"\n")
-    _update_lf(digest, body if body_prefix is None else body[:body_prefix])
+    body_end = None if body_prefix is None else body_start + body_prefix
+    _update_lf(digest, raw, body_start, body_end)
     if body_size is not None:
         digest.update(b"\0size:%d" % body_size)
     return digest.hexdigest()

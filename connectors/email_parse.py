@@ -8,6 +8,7 @@ in ``meta["limits"]``.
 
 from __future__ import annotations
 
+import binascii
 import codecs
 import hashlib
 import itertools
@@ -48,6 +49,7 @@ MAX_QUOTE_PREFIX = 10  # "> " levels written for nested blockquotes in the text 
 CONVERSATION_TOKEN = re.compile(r"\[#([A-Za-z0-9][A-Za-z0-9_-]{0,63})\]")
 _ANGLE_ID = re.compile(r"<([^<>\s]+)>")
 _ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[QqBb]\?[^?\s]*\?=")
+_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/]")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 # text codecs whose decoding is superlinear or interprets escapes: never a mail charset
 _UNSAFE_CODECS = frozenset({"punycode", "idna", "unicode-escape", "raw-unicode-escape"})
@@ -420,14 +422,27 @@ def _filename(part: Message, budget: Budget) -> str | None:
 
 
 def _payload_bytes(part: Message) -> bytes:
+    payload = part.get_payload()
+    if isinstance(payload, str) and \
+            str(part.get("content-transfer-encoding", "")).strip().lower() == "base64":
+        return _base64(payload)
     try:
         data = part.get_payload(decode=True)
     except Exception:
         data = None
     if isinstance(data, bytes):
         return data
-    payload = part.get_payload()
     return payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
+
+
+def _base64(text: str) -> bytes:
+    """Decoded base64, whatever the damage, in a third of the stdlib's memory (no line split)."""
+    try:
+        return binascii.a2b_base64(text)
+    except (binascii.Error, ValueError):  # bad padding, a cut-off end, non-ASCII junk
+        clean = _NOT_BASE64.sub("", text)
+        rest = len(clean) % 4  # 2 or 3: padding left off; 1: a character too many
+        return binascii.a2b_base64(clean[:-1] if rest == 1 else clean + "=" * (-rest % 4))
 
 
 _RFC822_POLICY = policy.compat32.clone(linesep="\r\n", mangle_from_=False)
