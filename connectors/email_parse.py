@@ -103,7 +103,8 @@ def parse_message(raw: bytes, *, max_attachment_bytes: int = DEFAULT_MAX_ATTACHM
     subject = " ".join(subject.split()) if subject else None
     created_at = _date(headers, meta, now)
 
-    body = _Body(budget)
+    truncated = "message_bytes" in budget.hits or "lines" in budget.hits
+    body = _Body(budget, cut=_last_leaf(msg) if truncated else None)
     _walk(msg, body, problems)
     html, text_source = _render_html(body.html, budget) if body.html is not None else (None, "")
     if body.plain is not None:
@@ -113,9 +114,7 @@ def parse_message(raw: bytes, *, max_attachment_bytes: int = DEFAULT_MAX_ATTACHM
         text_source = text_source[:limits.max_text_chars]
     text, quoted = split_quoted(text_source)
 
-    cut = "message_bytes" in budget.hits or "lines" in budget.hits
-    attachments, blobs = _attachments(body.attachments, max_attachment_bytes, meta,
-                                      _last_leaf(msg) if cut else None)
+    attachments, blobs = _attachments(body.attachments, max_attachment_bytes, meta)
 
     in_reply_to = message_ids(headers.raw("In-Reply-To"))
     references = message_ids(headers.raw("References"))
@@ -352,10 +351,21 @@ def _dedupe(items: list[str], exclude: str | None = None) -> list[str]:
 @dataclass
 class _Body:
     budget: Budget
+    cut: Message | None = None  # the part a truncation cut short
     plain: str | None = None
     html: str | None = None
-    attachments: list[tuple[str | None, str, bytes, Message]] = field(default_factory=list)
+    # (file name, content type, content or None when cut short, size)
+    attachments: list[tuple[str | None, str, bytes | None, int]] = field(default_factory=list)
     defects: set[str] = field(default_factory=set)
+
+    def attach(self, filename: str | None, ctype: str, part: Message) -> None:
+        if part is self.cut:  # not decoded: only its first bytes were read
+            read = part.get_payload()
+            size = len(read) if isinstance(read, str) else 0
+            self.attachments.append((filename, ctype, None, size))
+            return
+        data = _rfc822_bytes(part) if ctype == "message/rfc822" else _payload_bytes(part)
+        self.attachments.append((filename, ctype, data, len(data)))
 
     def add_plain(self, text: str) -> None:
         if self.plain is not None and len(self.plain) >= self.budget.limits.max_text_chars:
@@ -380,19 +390,21 @@ def _walk(part: Message, body: _Body, problems: list[str]) -> None:
     disposition = (part.get_content_disposition() or "").lower()
     filename = _filename(part, body.budget)
     if ctype == "message/rfc822":
-        body.attachments.append((filename, ctype, _rfc822_bytes(part), part))
+        body.attach(filename, ctype, part)
         return
     if ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename:
-        text = decode_text(part, problems)
+        limits = body.budget.limits
+        text = decode_text(part, problems, limits.max_text_chars if ctype == "text/plain"
+                           else limits.max_html_chars)
         if ctype == "text/plain":
             body.add_plain(text)
         elif body.html is None:
             body.html = text
         return
     if part.get_content_maintype() == "multipart":  # a multipart without parts (bad boundary)
-        body.add_plain(decode_text(part, problems))
+        body.add_plain(decode_text(part, problems, body.budget.limits.max_text_chars))
         return
-    body.attachments.append((filename, ctype, _payload_bytes(part), part))
+    body.attach(filename, ctype, part)
 
 
 def _subparts(part: Message) -> Iterator[Message]:
@@ -458,9 +470,14 @@ def _rfc822_bytes(part: Message) -> bytes:
         return str(inner).encode("utf-8", "replace")
 
 
-def decode_text(part: Message, problems: list[str]) -> str:
-    """A text part's content as str: declared charset, else UTF-8, never an exception."""
+def decode_text(part: Message, problems: list[str], max_chars: int | None = None) -> str:
+    """A text part's content as str: declared charset, else UTF-8, never an exception.
+
+    With max_chars only the bytes that can make that many characters are decoded.
+    """
     data = _payload_bytes(part)
+    if max_chars is not None and len(data) > 4 * max_chars:  # 4: the widest UTF-8/32 char
+        data = data[:4 * max_chars]
     charset = part.get_content_charset() or "us-ascii"
     try:
         if codecs.lookup(charset).name in _UNSAFE_CODECS:
@@ -499,23 +516,22 @@ def _render_html(html: str, budget: Budget) -> tuple[str | None, str]:
 
 
 def _attachments(
-    parts: list[tuple[str | None, str, bytes, Message]], cap: int, meta: dict[str, Any],
-    cut: Message | None,
+    parts: list[tuple[str | None, str, bytes | None, int]], cap: int, meta: dict[str, Any]
 ) -> tuple[tuple[Attachment, ...], dict[str, bytes]]:
     attachments: list[Attachment] = []
     blobs: dict[str, bytes] = {}
     over: list[str] = []
-    for n, (filename, ctype, data, part) in enumerate(parts, start=1):
+    for n, (filename, ctype, data, size) in enumerate(parts, start=1):
         name = filename or f"attachment-{n}{mimetypes.guess_extension(ctype) or '.bin'}"
         ref: str | None = None
-        if part is cut and cut is not None:
+        if data is None:
             meta["attachment_cut"] = name  # only its first bytes were read: not kept
-        elif len(data) > cap:
+        elif size > cap:
             over.append(name)
         else:
             ref = "sha256:" + hashlib.sha256(data).hexdigest()
             blobs[ref] = data
-        attachments.append(Attachment(name=name, content_type=ctype, size=len(data), ref=ref))
+        attachments.append(Attachment(name=name, content_type=ctype, size=size, ref=ref))
     if over:
         meta["attachments_over_cap"] = {"names": over, "max_bytes": cap}
     return tuple(attachments), blobs
