@@ -59,7 +59,7 @@ class ParseLimits:
 DEFAULT_LIMITS = ParseLimits()
 
 
-class LimitHit(Exception):  # noqa: N818 - a signal to stop parsing, not an error
+class LimitHit(Exception):  # a signal to stop parsing, not an error
     """Raised inside the parser to stop at a structural limit; what was read is kept."""
 
 
@@ -162,6 +162,9 @@ def bounded_parse(raw: bytes, budget: Budget) -> Message:
         if budget.root is None:
             raise
         msg = budget.root  # everything read up to the limit, the part in progress empty
+        for part in msg.walk():
+            if part.get_payload() is None:
+                part.set_payload("")
     return msg
 
 

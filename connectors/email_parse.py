@@ -466,8 +466,8 @@ def _rfc822_bytes(part: Message) -> bytes:
         return _payload_bytes(part)
     try:
         return bytes(inner.as_bytes(policy=_RFC822_POLICY))
-    except Exception:
-        return str(inner).encode("utf-8", "replace")
+    except Exception:  # a part the parse stopped in (a limit) has no payload to write
+        return b""
 
 
 def decode_text(part: Message, problems: list[str], max_chars: int | None = None) -> str:

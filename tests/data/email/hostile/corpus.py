@@ -48,6 +48,10 @@ def generated(oversized_bytes: int = 20 * MB) -> list[Item]:
     deep_head = b"".join(b"Content-Type: multipart/mixed; boundary=d%d\r\n\r\n--d%d\r\n"
                          % (i, i) for i in range(2_000))
     deep_tail = b"".join(b"\r\n--d%d--\r\n" % i for i in reversed(range(2_000)))
+    nested_messages = b"From: core@example.org\r\nSubject: core\r\n\r\ncore text\r\n"
+    for i in range(3_000):
+        nested_messages = (b"From: fwd%d@example.org\r\nContent-Type: message/rfc822\r\n\r\n"
+                           % i + nested_messages)
     many_headers = "".join(f"X-Filler-{i}: {i}\r\n" for i in range(100_000))
     reply_to = ", ".join(f"person{i}@example.org" for i in range(200))
     payload = base64.encodebytes(b"\xa5" * (oversized_bytes * 3 // 4))
@@ -68,6 +72,9 @@ def generated(oversized_bytes: int = 20 * MB) -> list[Item]:
         Item("mime_depth_2000", _mail("mime_depth_2000", "MIME-Version: 1.0\r\n",
                                       b"").rstrip(b"\r\n") + b"\r\n" + deep_head
              + b"Content-Type: text/plain\r\n\r\ndeep inside" + deep_tail,
+             limits=frozenset({"mime_depth"})),
+        Item("rfc822_depth_3000", _mail("rfc822_depth_3000", "Content-Type: message/rfc822\r\n",
+                                        nested_messages),
              limits=frozenset({"mime_depth"})),
         Item("headers_100k", _mail("headers_100k", many_headers),
              limits=frozenset({"header_count"})),
