@@ -32,6 +32,7 @@ TRACE_HEADERS = frozenset({
     "received-spf", "x-virus-scanned", "x-original-arrival-time", "status", "x-status",
     "x-keywords", "x-uid", "lines", "content-length",
 })
+PARAMETER_HEADERS = frozenset({"content-type", "content-disposition"})
 TRACE_PREFIXES = ("arc-", "x-spam-", "x-ms-exchange-", "x-gm-", "x-forefront-", "x-mailscanner")
 
 
@@ -45,8 +46,9 @@ class ParseLimits:
     max_message_bytes: int = 16 * MB  # larger mail: only this much of it is fetched and parsed
     max_lines: int = 500_000  # every line is a Python object while the parser holds it
     max_header_bytes: int = 256 * 1024  # all header fields of all parts together
-    max_headers: int = 1_000  # header fields of all parts together
+    max_headers: int = 10_000  # header fields of all parts together
     max_header_field_bytes: int = 64 * 1024  # one header field
+    max_header_params: int = 100  # ";" in a Content-Type/-Disposition (parsing is quadratic)
     max_encoded_words_per_header: int = 200  # RFC 2047 =?charset?q?...?= words in one field
     max_encoded_words: int = 2_000  # ... in the whole message
     max_parts: int = 1_000  # MIME parts
@@ -107,16 +109,21 @@ class _Part(Message):
     def set_raw(self, name: str, value: Any) -> None:
         budget, limits = self.budget, self.budget.limits
         key = name.lower()
-        needed = key in NEEDED_HEADERS and key not in self._seen
+        # the top-level fields the parser reads survive the count and size limits
+        needed = self is budget.root and key in NEEDED_HEADERS and key not in self._seen
         budget.headers += 1
         if budget.headers > limits.max_headers and not needed:
             budget.hit("header_count")
             return
-        if isinstance(value, str) and len(value) > limits.max_header_field_bytes:
+        if not isinstance(value, str):
+            value = str(value)
+        if len(value) > limits.max_header_field_bytes:
             budget.hit("header_field_bytes")
             value = value[:limits.max_header_field_bytes]
-        size = len(name) + len(value) if isinstance(value, str) else len(name)
-        budget.header_bytes += size
+        if key in PARAMETER_HEADERS and value.count(";") > limits.max_header_params:
+            budget.hit("header_params")
+            value = ";".join(value.split(";", limits.max_header_params + 1)[:-1])
+        budget.header_bytes += len(name) + len(value)
         if budget.header_bytes > limits.max_header_bytes and not needed:
             budget.hit("header_bytes")
             return

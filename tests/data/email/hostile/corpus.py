@@ -76,6 +76,10 @@ def generated(oversized_bytes: int = 20 * MB) -> list[Item]:
         Item("rfc822_depth_3000", _mail("rfc822_depth_3000", "Content-Type: message/rfc822\r\n",
                                         nested_messages),
              limits=frozenset({"mime_depth"})),
+        Item("filename_60k_semicolons", _multipart(
+            "filename_60k_semicolons", b"--b\r\nContent-Type: application/pdf\r\n"
+            b"Content-Disposition: attachment; filename=\"" + b";" * 60_000 + b"\"\r\n\r\n"
+            b"%PDF\r\n"), limits=frozenset({"header_params"})),
         Item("headers_100k", _mail("headers_100k", many_headers),
              limits=frozenset({"header_count"})),
         Item("lines_2m", _mail("lines_2m", body=b"\n" * 2_000_000 + b"end\r\n"),
