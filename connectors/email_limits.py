@@ -53,8 +53,9 @@ class ParseLimits:
     max_encoded_words: int = 2_000  # ... in the whole message
     max_parts: int = 1_000  # MIME parts
     max_depth: int = 50  # multipart / message/rfc822 nesting
-    max_html_chars: int = 1_000_000  # HTML body given to the sanitizer and the text rendering
+    max_html_chars: int = 512_000  # HTML given to the sanitizer (up to ~80 bytes each) and text
     max_html_depth: int = 256  # element nesting the sanitizer is given (it is quadratic in it)
+    max_html_entities: int = 50_000  # "&" the sanitizer is given (it is quadratic in them)
     max_text_chars: int = 1_000_000  # plain text kept from the body parts
 
 

@@ -21,6 +21,7 @@ from email import policy
 from email.header import decode_header
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
+from html import unescape
 from html.parser import HTMLParser
 from typing import Any
 
@@ -511,8 +512,13 @@ def _render_html(html: str, budget: Budget) -> tuple[str | None, str]:
         html = html[:limits.max_html_chars]
     if html_too_deep(html, limits.max_html_depth):
         budget.hit("html_depth")
-        return None, html_to_text(html)
-    return nh3.clean(html), html_to_text(html)
+        return None, strip_tags(html)
+    if html.count("&") > limits.max_html_entities:  # the sanitizer is quadratic in them
+        budget.hit("html_entities")
+        cut = next(itertools.islice(_AMPERSAND.finditer(html), limits.max_html_entities, None))
+        html = html[:cut.start()]
+    clean = sanitize_html(html)
+    return clean, _render(clean)
 
 
 def _attachments(
@@ -543,6 +549,9 @@ _BLOCK = frozenset({"p", "div", "section", "article", "header", "footer", "table
                     "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "hr", "blockquote",
                     "dl", "dt", "dd", "address"})
 _SKIP = frozenset({"script", "style", "head", "title", "template", "noscript"})
+_DROPPED_WITH_CONTENT = {"script", "style", "title", "template", "noscript"}
+_AMPERSAND = re.compile("&")
+_ANY_TAG = re.compile(r"<[^<>]*>")  # [^<>]: a stray '<' ends the match, so it stays linear
 
 
 class _TextRenderer(HTMLParser):
@@ -602,14 +611,30 @@ class _TextRenderer(HTMLParser):
             self.current.append(data)
 
 
+def sanitize_html(html: str) -> str:
+    """Safe, well-formed HTML to show: no scripts, styles, comments or stray '<'."""
+    return nh3.clean(html, clean_content_tags=_DROPPED_WITH_CONTENT)
+
+
+def strip_tags(html: str) -> str:
+    """The text of HTML too deep to sanitize, in linear time: tags become spaces."""
+    return "\n".join(" ".join(line.split()) for line in
+                     unescape(_ANY_TAG.sub(" ", html)).splitlines()).strip("\n")
+
+
 def html_to_text(html: str) -> str:
     """Plain-text rendering of an HTML body; blockquotes become '> ' lines."""
+    return _render(sanitize_html(html))
+
+
+def _render(clean: str) -> str:
+    """Text of sanitized HTML (stdlib HTMLParser is quadratic on some malformed input)."""
     renderer = _TextRenderer()
     try:
-        renderer.feed(html)
+        renderer.feed(clean)
         renderer.close()
     except Exception:  # HTMLParser is lenient; this is a last resort
-        return re.sub(r"<[^>]*>", " ", html)
+        return strip_tags(clean)
     if renderer.current:
         renderer.newline()
     text = "\n".join(renderer.lines)
