@@ -379,7 +379,9 @@ def test_over_the_limits_what_was_read_is_kept() -> None:
     assert msg.subject.endswith("\u2026") and len(msg.subject) < 300
     assert msg.text == "hello" and msg.authors[0].value == "hostile@example.org"
     divs = parse_email(hostile()["nested_divs_100k"].raw, now=NOW)
-    assert divs.html is None  # too deep to sanitize: only the text is kept
+    assert divs.html is None and divs.text == "deep"  # too deep to sanitize: text only
+    ampersands = parse_email(hostile()["html_1m_ampersands"].raw, now=NOW)
+    assert ampersands.text == "&" * 50_000 and ampersands.html == "&amp;" * 50_000
     parts = parse_email(hostile()["mime_parts_10k"].raw, now=NOW)
     assert parts.text.startswith("part 0\n\npart 1") and "part 998" in parts.text
     deep = parse_email(hostile()["mime_depth_2000"].raw, now=NOW)
