@@ -551,7 +551,7 @@ _BLOCK = frozenset({"p", "div", "section", "article", "header", "footer", "table
 _SKIP = frozenset({"script", "style", "head", "title", "template", "noscript"})
 _DROPPED_WITH_CONTENT = {"script", "style", "title", "template", "noscript"}
 _AMPERSAND = re.compile("&")
-_ANY_TAG = re.compile(r"<[^<>]*>")  # [^<>]: a stray '<' ends the match, so it stays linear
+_ANY_TAG = re.compile(r"<[^<>]*(?:>|\Z)")  # [^<>]: a stray "<" ends the match: linear
 
 
 class _TextRenderer(HTMLParser):
