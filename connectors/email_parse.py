@@ -45,6 +45,7 @@ KNOWN_HEADERS = frozenset({"from", "sender", "to", "cc", "subject", "date", "mes
                            "received", "return-path", "in-reply-to", "references",
                            "mime-version", "content-type", "delivered-to", "reply-to"})
 MAX_LISTED_ADDRESSES = 100  # To/Cc addresses kept in meta
+MAX_REFERENCES = 50  # References ids kept: each becomes a thread key the store indexes
 MAX_ADDRESS_FIELD_CHARS = 32_000  # of an address field given to the address parser
 MAX_QUOTE_PREFIX = 10  # "> " levels written for nested blockquotes in the text rendering
 CONVERSATION_TOKEN = re.compile(r"\[#([A-Za-z0-9][A-Za-z0-9_-]{0,63})\]")
@@ -119,6 +120,10 @@ def parse_message(raw: bytes, *, max_attachment_bytes: int = DEFAULT_MAX_ATTACHM
 
     in_reply_to = message_ids(headers.raw("In-Reply-To"))
     references = message_ids(headers.raw("References"))
+    if len(references) > MAX_REFERENCES:  # the thread's root and its latest ancestors
+        budget.hit("references")
+        references = references[:1] + references[1 - MAX_REFERENCES:]
+    in_reply_to = in_reply_to[:1]
     parents = _dedupe([*in_reply_to, *reversed(references)], exclude=own_id)
     parent_keys = [f"mid:{p.lower()}" for p in parents]
     token = CONVERSATION_TOKEN.findall(subject or "")

@@ -390,6 +390,14 @@ def test_over_the_limits_what_was_read_is_kept() -> None:
     assert headers.subject == "headers_100k" and headers.text == "hello"
 
 
+def test_references_keep_the_root_and_the_latest() -> None:
+    ids = " ".join(f"<r{i}@example.org>" for i in range(2000))
+    msg = parse_email(f"From: a@b.example\r\nReferences: {ids}\r\n\r\nhi".encode())
+    assert msg.meta["references"][:2] == ["r0@example.org", "r1951@example.org"]
+    assert len(msg.meta["references"]) == 50 and len(msg.parent_keys) == 50
+    assert msg.meta["limits"] == ["references"]
+
+
 def test_limits_are_settings() -> None:
     raw = hostile()["mime_parts_10k"].raw
     msg = parse_email(raw, limits=ParseLimits(max_parts=3), now=NOW)
