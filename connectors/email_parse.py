@@ -87,7 +87,7 @@ def parse_message(raw: bytes, *, max_attachment_bytes: int = DEFAULT_MAX_ATTACHM
     budget = Budget(limits)
     msg = bounded_parse(raw, budget)
     headers = Headers(msg, budget)
-    if not raw.strip() or not set(headers.first) & KNOWN_HEADERS:
+    if not raw or raw.isspace() or not set(headers.first) & KNOWN_HEADERS:
         raise EmailParseError("no email header block found (From/To/Subject/Date/Message-ID...)")
     partial = size is not None and size > len(raw)
     if partial:
