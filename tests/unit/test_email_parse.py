@@ -24,7 +24,7 @@ from connectors.email import (
     resume_after,
 )
 from connectors.email_config import IMAP_SCHEMES, SMTP_SCHEMES, SmtpConfig, parse_url
-from connectors.email_limits import ParseLimits, content_digest, html_too_deep
+from connectors.email_limits import DEFAULT_LIMITS, ParseLimits, content_digest, html_too_deep
 from connectors.email_parse import (
     EmailParseError,
     html_to_text,
@@ -290,6 +290,7 @@ def test_configure_from_file_section() -> None:
         "password_env": "IMAP_PW", "idle": False, "poll_interval": 30, "move_to": "Done",
         "smtp_url": "smtps://support%40example.com@smtp.example.com",
         "smtp_password": "smtp-secret", "max_attachment_bytes": 1000,
+        "max_message_bytes": 2_000_000,
     }]}}
     connectors, senders = configure(config, {"IMAP_PW": "imap-secret"})
     (conn,), (sender,) = connectors, senders
@@ -299,6 +300,7 @@ def test_configure_from_file_section() -> None:
     assert (conn.config.idle, conn.config.poll_interval, conn.config.move_to) == (False, 30, "Done")
     assert sender.accounts["support"].from_address == "support@example.com"
     assert sender.channel == "email" and sender.for_channel("webform").channel == "webform"
+    assert conn.config.limits == replace(DEFAULT_LIMITS, max_message_bytes=2_000_000)
     assert "secret" not in repr(conn.config) + repr(sender.accounts)
 
 
@@ -323,6 +325,8 @@ def test_configure_from_env() -> None:
     ({"url": "imaps://u@h.example", "password": "p", "pol_interval": 5},
      "email.mailboxes[0].pol_interval"),
     ({"smtp_url": "smtp://relay.example"}, "email.mailboxes[0].from_address"),
+    ({"url": "imaps://u@h.example", "password": "p", "max_message_bytes": 100},
+     "email.mailboxes[0].max_message_bytes"),
     ({"name": "bad name!", "url": "imaps://u@h.example", "password": "p"},
      "email.mailboxes[0].name"),
 ])
