@@ -6,6 +6,7 @@ import functools
 import sysconfig
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from email.header import Header
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -454,6 +455,17 @@ def test_addresses_never_come_from_display_names() -> None:
     assert msg.author_name == "evil@x.example,"  # decoded, but only ever a name
     assert msg.meta["to"] == ["support@example.test"]
     assert msg.meta["reply_to"] == "real@y.example"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=60))
+def test_an_encoded_display_name_never_becomes_an_address(name: str) -> None:
+    encoded = Header(name, "utf-8").encode(linesep="\r\n")
+    raw = (f"From: {encoded} <real@y.example>\r\nReply-To: {encoded} <real@y.example>\r\n"
+           f"To: {encoded} <support@x.example>\r\n\r\nhi").encode()
+    msg = parse_email(raw)
+    assert msg.authors[0].value == "real@y.example"
+    assert msg.meta["reply_to"] == "real@y.example" and msg.meta["to"] == ["support@x.example"]
 
 
 def test_reply_to_is_one_valid_address_or_ignored() -> None:
