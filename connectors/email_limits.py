@@ -1,13 +1,14 @@
 """Bounded MIME parsing: what one email may cost before and while it is parsed.
 
-``bounded_parse(raw, limits)`` parses with the cheap compat32 policy and stops or trims at
-each limit instead of running out of memory or CPU; the names of the limits it hit come
-back with the message, for the caller to flag. ``content_digest(raw)`` identifies a
+``bounded_parse(raw, Budget(limits))`` parses with the cheap compat32 policy and stops or
+trims at each limit instead of running out of memory or CPU; the names of the limits it hit
+are left in the budget, for the caller to flag. ``content_digest(raw)`` identifies a
 message's content independently of the trace headers every delivery adds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import re
@@ -170,9 +171,10 @@ def bounded_parse(raw: bytes, budget: Budget) -> Message:
         if budget.root is None:
             raise
         msg = budget.root  # everything read up to the limit, the part in progress empty
-        for part in msg.walk():
-            if part.get_payload() is None:
-                part.set_payload("")
+        with contextlib.suppress(RecursionError):
+            for part in msg.walk():
+                if part.get_payload() is None:
+                    part.set_payload("")
     return msg
 
 
