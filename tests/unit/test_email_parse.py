@@ -395,6 +395,12 @@ def test_over_the_limits_what_was_read_is_kept() -> None:
     assert headers.subject == "headers_100k" and headers.text == "hello"
 
 
+def test_a_date_past_year_9999_in_utc_is_now_and_noted() -> None:
+    msg = parse_email(b"From: a@b.example\r\nDate: Fri, 31 Dec 9999 23:59:59 -1200\r\n\r\nhi",
+                      now=NOW)
+    assert msg.created_at == NOW and msg.meta["date_problem"].startswith("invalid Date")
+
+
 def test_references_keep_the_root_and_the_latest() -> None:
     ids = " ".join(f"<r{i}@example.org>" for i in range(2000))
     msg = parse_email(f"From: a@b.example\r\nReferences: {ids}\r\n\r\nhi".encode())
