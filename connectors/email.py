@@ -55,6 +55,7 @@ from inbox.errors import (
     Refused,
     RetryableError,
 )
+from inbox.identity import normalize_email
 from inbox.model import Inbound, Message
 from inbox.ports import ConnectorContext, IngestResult, Outbound, Receipt
 
@@ -63,6 +64,7 @@ T = TypeVar("T")
 
 IDLE_RENEW_SECONDS = 25 * 60  # RFC 2177: re-issue IDLE before the server's 30 minute timeout
 NETWORK_ERRORS = (OSError, EOFError, imaplib.IMAP4.error, RetryableError, ConflictError)
+FETCH_CHUNK_BYTES = 32 * 1024 * 1024  # mail one FETCH brings into memory at most (or one mail)
 
 class CertificateNotVerified(RetryableError):
     """The server's TLS certificate failed verification (unknown CA, wrong host, expired).
@@ -145,6 +147,31 @@ def advance(uidvalidity: int, last_uid: int) -> dict[str, int]:
     return {"uidvalidity": uidvalidity, "last_uid": last_uid}
 
 
+def fetch_plan(uids: Sequence[int], sizes: Mapping[int, int], max_message_bytes: int,
+               chunk_bytes: int = FETCH_CHUNK_BYTES) -> list[tuple[list[int], bool]]:
+    """UIDs grouped into FETCHes of at most chunk_bytes (or one message) each, in UID order.
+
+    A message over max_message_bytes is fetched alone and only in part (the flag is True).
+    """
+    plan: list[tuple[list[int], bool]] = []
+    chunk: list[int] = []
+    total = 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if size > max_message_bytes or (chunk and total + size > chunk_bytes):
+            if chunk:
+                plan.append((chunk, False))
+            chunk, total = [], 0
+        if size > max_message_bytes:
+            plan.append(([uid], True))
+            continue
+        chunk.append(uid)
+        total += size
+    if chunk:
+        plan.append((chunk, False))
+    return plan
+
+
 # --- attachments -------------------------------------------------------------------------------
 
 
@@ -223,10 +250,22 @@ class _Imap:
         found = self.client.search(["UID", f"{last_uid + 1}:*"])
         return sorted(uid for uid in found if uid > last_uid)  # "N:*" always matches the max UID
 
+    def sizes(self, uids: Sequence[int]) -> dict[int, int]:
+        assert self.client is not None
+        data = self.client.fetch(list(uids), ["RFC822.SIZE"])
+        return {uid: int(item[b"RFC822.SIZE"]) for uid, item in data.items()
+                if b"RFC822.SIZE" in item}
+
     def fetch(self, uids: Sequence[int]) -> dict[int, bytes]:
         assert self.client is not None
         data = self.client.fetch(list(uids), ["BODY.PEEK[]"])
         return {uid: bytes(item[b"BODY[]"]) for uid, item in data.items() if b"BODY[]" in item}
+
+    def fetch_start(self, uid: int, size: int) -> dict[int, bytes]:
+        """The first size bytes of one message (a partial FETCH), by UID."""
+        assert self.client is not None
+        data = self.client.fetch([uid], [f"BODY.PEEK[]<0.{size}>"])
+        return {u: bytes(item[b"BODY[]<0>"]) for u, item in data.items() if b"BODY[]<0>" in item}
 
     def move(self, uids: Sequence[int], folder: str) -> None:
         assert self.client is not None
@@ -421,8 +460,7 @@ class EmailConnector:
         duplicates = 0
         for start in range(0, len(uids), self.config.batch_size):
             batch = uids[start:start + self.config.batch_size]
-            raws = await session.call(session.imap.fetch, batch)
-            parsed, dead = await asyncio.to_thread(self._parse_batch, raws)
+            parsed, dead, fetched = await self._fetch_and_parse(session, batch)
             for uid, raw, error in dead:
                 log.warning("unparseable email sent to dead letters",
                             extra={"stream": self.name, "uid": uid, "error": error})
@@ -437,21 +475,44 @@ class EmailConnector:
             self._cursor = advance(uidvalidity, batch[-1])
             await ctx.save_cursor(self.name, self._cursor)
             log.info("email batch ingested", extra={
-                "stream": self.name, "fetched": len(raws), "stored": len(result.stored),
+                "stream": self.name, "fetched": fetched, "stored": len(result.stored),
                 "duplicates": result.duplicates, "dead": len(dead), "last_uid": batch[-1]})
         self._last_poll = datetime.now(UTC)
         return IngestResult(stored=tuple(stored), updated=tuple(updated), duplicates=duplicates)
 
+    async def _fetch_and_parse(
+        self, session: _Session, batch: Sequence[int]
+    ) -> tuple[list[tuple[int, Inbound]], list[tuple[int, bytes, str]], int]:
+        """Fetch a batch a bounded number of bytes at a time and parse each piece."""
+        limit = self.config.limits.max_message_bytes
+        sizes = await session.call(session.imap.sizes, batch)
+        parsed: list[tuple[int, Inbound]] = []
+        dead: list[tuple[int, bytes, str]] = []
+        fetched = 0
+        for chunk, partial in fetch_plan(batch, sizes, limit):
+            if partial:
+                raws = await session.call(session.imap.fetch_start, chunk[0], limit)
+            else:
+                raws = await session.call(session.imap.fetch, chunk)
+            fetched += len(raws)
+            full = {uid: sizes[uid] for uid in raws} if partial else {}
+            ok, bad = await asyncio.to_thread(self._parse_batch, raws, full)
+            parsed += ok
+            dead += bad
+        return parsed, dead, fetched
+
     def _parse_batch(
-        self, raws: Mapping[int, bytes]
+        self, raws: Mapping[int, bytes], sizes: Mapping[int, int]
     ) -> tuple[list[tuple[int, Inbound]], list[tuple[int, bytes, str]]]:
+        """Parse fetched mail; sizes holds the full size of those fetched only in part."""
         parsed: list[tuple[int, Inbound]] = []
         dead: list[tuple[int, bytes, str]] = []
         for uid in sorted(raws):
             raw = raws[uid]
             try:
                 result: ParsedEmail = parse_message(
-                    raw, max_attachment_bytes=self.config.max_attachment_bytes)
+                    raw, max_attachment_bytes=self.config.max_attachment_bytes,
+                    limits=self.config.limits, size=sizes.get(uid))
             except EmailParseError as exc:
                 dead.append((uid, raw, str(exc)))
                 continue
@@ -463,6 +524,9 @@ class EmailConnector:
                 self.attachments.write(ref, data)
             meta = {**result.inbound.meta, "mailbox": self.config.name,
                     "folder": self.config.folder, "imap_uid": uid}
+            if "limits" in meta:
+                log.warning("email over parse limits stored in part", extra={
+                    "stream": self.name, "uid": uid, "limits": meta["limits"]})
             parsed.append((uid, replace(result.inbound, meta=meta)))
         return parsed, dead
 
@@ -498,18 +562,28 @@ def _last_inbound(history: Sequence[Message]) -> Message | None:
     return candidates[-1] if candidates else None
 
 
-def reply_recipients(out: Outbound) -> list[str]:
-    """Reply-To of the last inbound message, else the address it came from, else the customer's."""
+def reply_recipient(out: Outbound) -> str:
+    """The one address a reply goes to, validated: the last inbound mail's Reply-To when it
+    held exactly one valid address, else the address it came from, else the customer's.
+
+    Never a list, and never an address read from a display name. Refused if none is valid.
+    """
     known = [i.value for i in out.customer.identities if i.kind == "email"]
+    candidates: list[str] = []
     last = _last_inbound(out.history)
     if last is not None:
         reply_to = last.meta.get("reply_to")
-        if reply_to:
-            return [reply_to] if isinstance(reply_to, str) else list(reply_to)
-        used = [k for k in last.author_keys if k in known]
-        if used:
-            return used[:1]
-    return known[:1]
+        if isinstance(reply_to, list) and len(reply_to) == 1:  # stored before it was one str
+            reply_to = reply_to[0]
+        if isinstance(reply_to, str):
+            candidates.append(reply_to)
+        candidates += [k for k in last.author_keys if k in known]
+    candidates += known
+    for candidate in candidates:
+        valid = normalize_email(candidate)
+        if valid:
+            return valid
+    raise Refused("this customer has no valid email address; reply on another channel")
 
 
 class EmailSender:
@@ -549,7 +623,7 @@ class EmailSender:
                                        domain=from_address.rpartition("@")[2] or None)
         msg["Date"] = format_datetime(datetime.now(UTC))
         msg["From"] = from_address
-        msg["To"] = ", ".join(reply_recipients(out))
+        msg["To"] = reply_recipient(out)
         last = _last_inbound(out.history)
         parent = _email_id(last) if last is not None else None
         if last is not None and parent:

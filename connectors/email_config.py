@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from connectors.email_limits import DEFAULT_LIMITS, ParseLimits
 from connectors.email_parse import DEFAULT_MAX_ATTACHMENT_BYTES
 from inbox.errors import ConfigError
 
@@ -19,7 +20,7 @@ SMTP_SCHEMES = {"smtp": ("plain", 25), "smtps": ("ssl", 465), "smtp+starttls": (
 MAILBOX_KEYS = frozenset({
     "name", "url", "password", "password_env", "idle", "poll_interval", "move_to", "smtp_url",
     "smtp_password", "smtp_password_env", "from_address", "attachments_dir",
-    "max_attachment_bytes", "allow_plaintext", "batch_size", "ca_certs",
+    "max_attachment_bytes", "max_message_bytes", "allow_plaintext", "batch_size", "ca_certs",
 })
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -61,6 +62,7 @@ class MailboxConfig:
     reconnect_min: float = 1.0  # first backoff delay; doubles up to reconnect_max, with jitter
     reconnect_max: float = 300.0
     ca_certs: str | None = None  # PEM bundle trusted instead of the system CA store
+    limits: ParseLimits = DEFAULT_LIMITS  # what one message may cost to fetch and parse
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,16 +137,20 @@ def read_mailbox(
         interval = _typed(box, "poll_interval", (int, float), 60, prefix)
         max_bytes = _typed(box, "max_attachment_bytes", int, DEFAULT_MAX_ATTACHMENT_BYTES, prefix)
         batch = _typed(box, "batch_size", int, 50, prefix)
-        if interval <= 0 or max_bytes < 0 or batch <= 0:
+        max_message = _typed(box, "max_message_bytes", int, DEFAULT_LIMITS.max_message_bytes,
+                             prefix)
+        if interval <= 0 or max_bytes < 0 or batch <= 0 or max_message < 64 * 1024:
             bad = "poll_interval" if interval <= 0 else "batch_size" if batch <= 0 \
-                else "max_attachment_bytes"
-            raise ConfigError(f"{prefix}.{bad}", "must be a positive number")
+                else "max_attachment_bytes" if max_bytes < 0 else "max_message_bytes"
+            raise ConfigError(f"{prefix}.{bad}", "must be a positive number"
+                              if bad != "max_message_bytes" else "must be at least 65536")
         mailbox = MailboxConfig(
             name=name, imap=replace(imap, password=password), folder=imap.path or "INBOX",
             idle=_typed(box, "idle", bool, True, prefix), poll_interval=float(interval),
             move_to=_typed(box, "move_to", str, None, prefix) or None,
             attachments_dir=Path(_typed(box, "attachments_dir", str, "attachments", prefix)),
             max_attachment_bytes=max_bytes, batch_size=batch, ca_certs=ca_certs,
+            limits=replace(DEFAULT_LIMITS, max_message_bytes=max_message),
         )
     smtp = None
     if "smtp_url" in box:

@@ -1,27 +1,42 @@
 """Pure parsing of one raw email into an Inbound record: no I/O, no clock unless none given.
 
 ``parse_message(raw)`` returns the Inbound plus the attachment contents (by content address)
-for the caller to store; ``parse_email(raw)`` is the same without the contents.
+for the caller to store; ``parse_email(raw)`` is the same without the contents. Parsing is
+bounded by ``ParseLimits`` (``connectors.email_limits``): the limits a message hit are listed
+in ``meta["limits"]``.
 """
 
 from __future__ import annotations
 
+import binascii
+import codecs
 import hashlib
+import itertools
 import mimetypes
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
-from email.header import decode_header, make_header
-from email.message import EmailMessage, Message
-from email.parser import BytesParser
-from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+from email.header import decode_header
+from email.message import Message
+from email.utils import getaddresses, parsedate_to_datetime
+from html import unescape
 from html.parser import HTMLParser
 from typing import Any
 
 import nh3
 
+from connectors.email_limits import (
+    DEFAULT_LIMITS,
+    Budget,
+    ParseLimits,
+    body_size,
+    bounded_parse,
+    content_digest,
+    html_too_deep,
+)
+from inbox.identity import normalize_email
 from inbox.model import Attachment, IdentityRef, Inbound
 
 CHANNEL = "email"
@@ -29,8 +44,17 @@ DEFAULT_MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 KNOWN_HEADERS = frozenset({"from", "sender", "to", "cc", "subject", "date", "message-id",
                            "received", "return-path", "in-reply-to", "references",
                            "mime-version", "content-type", "delivered-to", "reply-to"})
+MAX_LISTED_ADDRESSES = 100  # To/Cc addresses kept in meta
+MAX_REFERENCES = 50  # References ids kept: each becomes a thread key the store indexes
+MAX_ADDRESS_FIELD_CHARS = 32_000  # of an address field given to the address parser
+MAX_QUOTE_PREFIX = 10  # "> " levels written for nested blockquotes in the text rendering
 CONVERSATION_TOKEN = re.compile(r"\[#([A-Za-z0-9][A-Za-z0-9_-]{0,63})\]")
 _ANGLE_ID = re.compile(r"<([^<>\s]+)>")
+_ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[QqBb]\?[^?\s]*\?=")
+_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/]")
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+# text codecs whose decoding is superlinear or interprets escapes: never a mail charset
+_UNSAFE_CODECS = frozenset({"punycode", "idna", "unicode-escape", "raw-unicode-escape"})
 
 
 class EmailParseError(ValueError):
@@ -44,44 +68,62 @@ class ParsedEmail:
 
 
 def parse_email(raw: bytes, *, max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
-                now: datetime | None = None) -> Inbound:
+                now: datetime | None = None, limits: ParseLimits = DEFAULT_LIMITS) -> Inbound:
     """Parse raw RFC 5322 bytes into an Inbound; EmailParseError if it is not an email."""
-    return parse_message(raw, max_attachment_bytes=max_attachment_bytes, now=now).inbound
+    return parse_message(raw, max_attachment_bytes=max_attachment_bytes, now=now,
+                         limits=limits).inbound
 
 
 def parse_message(raw: bytes, *, max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
-                  now: datetime | None = None) -> ParsedEmail:
-    """Parse raw bytes into an Inbound plus the attachment contents to store by their ref."""
+                  now: datetime | None = None, limits: ParseLimits = DEFAULT_LIMITS,
+                  size: int | None = None) -> ParsedEmail:
+    """Parse raw bytes into an Inbound plus the attachment contents to store by their ref.
+
+    size: the whole message's size when raw is only its first bytes (a partial fetch).
+    """
     if not isinstance(raw, bytes | bytearray):
         raise EmailParseError(f"expected bytes, got {type(raw).__name__}")
     raw = bytes(raw)
-    msg = BytesParser(policy=policy.default).parsebytes(raw)
-    names = {k.lower() for k, _ in msg.raw_items()}
-    if not raw.strip() or not names & KNOWN_HEADERS:
+    budget = Budget(limits)
+    msg = bounded_parse(raw, budget)
+    headers = Headers(msg, budget)
+    if not raw or raw.isspace() or not set(headers.first) & KNOWN_HEADERS:
         raise EmailParseError("no email header block found (From/To/Subject/Date/Message-ID...)")
-    assert isinstance(msg, EmailMessage)
+    partial = size is not None and size > len(raw)
+    if partial:
+        budget.hit("message_bytes")
     meta: dict[str, Any] = {}
     problems: list[str] = []
 
-    own_id = message_id(header(msg, "Message-ID"))
+    own_id = message_id(headers.raw("Message-ID"))
     external_id = own_id.lower() if own_id else "sha256:" + hashlib.sha256(raw).hexdigest()
     meta["message_id"] = own_id
+    meta["digest"] = _digest(raw, size if partial else None, limits)
 
-    author, author_name = _author(msg)
-    subject = header(msg, "Subject")
+    author, author_name = _author(headers)
+    subject = headers.text("Subject")
     subject = " ".join(subject.split()) if subject else None
-    created_at = _date(msg, meta, now)
+    created_at = _date(headers, meta, now)
 
-    body = _Body()
+    truncated = "message_bytes" in budget.hits or "lines" in budget.hits
+    body = _Body(budget, cut=_last_leaf(msg) if truncated else None)
     _walk(msg, body, problems)
-    text_source = body.plain if body.plain is not None else html_to_text(body.html or "")
+    html, text_source = _render_html(body.html, budget) if body.html is not None else (None, "")
+    if body.plain is not None:
+        text_source = body.plain
+    if len(text_source) > limits.max_text_chars:
+        budget.hit("text_chars")
+        text_source = text_source[:limits.max_text_chars]
     text, quoted = split_quoted(text_source)
-    html = nh3.clean(body.html) if body.html is not None else None
 
     attachments, blobs = _attachments(body.attachments, max_attachment_bytes, meta)
 
-    in_reply_to = message_ids(header(msg, "In-Reply-To"))
-    references = message_ids(header(msg, "References"))
+    in_reply_to = message_ids(headers.raw("In-Reply-To"))
+    references = message_ids(headers.raw("References"))
+    if len(references) > MAX_REFERENCES:  # the thread's root and its latest ancestors
+        budget.hit("references")
+        references = references[:1] + references[1 - MAX_REFERENCES:]
+    in_reply_to = in_reply_to[:1]
     parents = _dedupe([*in_reply_to, *reversed(references)], exclude=own_id)
     parent_keys = [f"mid:{p.lower()}" for p in parents]
     token = CONVERSATION_TOKEN.findall(subject or "")
@@ -89,18 +131,18 @@ def parse_message(raw: bytes, *, max_attachment_bytes: int = DEFAULT_MAX_ATTACHM
         parent_keys.append(f"conv:{token[-1]}")
     meta["in_reply_to"] = in_reply_to[0] if in_reply_to else None
     meta["references"] = references
-    meta["to"] = addresses(msg, "To")
-    meta["cc"] = addresses(msg, "Cc")
-    reply_to = addresses(msg, "Reply-To")
-    if reply_to:
-        meta["reply_to"] = reply_to
-    reasons = automated_reasons(msg)
+    meta["to"] = headers.addresses("To")
+    meta["cc"] = headers.addresses("Cc")
+    _reply_to(headers, meta)
+    reasons = automated_reasons(headers, msg)
     if reasons:
         meta["automated"] = reasons
     if problems:
         meta["decode_problems"] = problems
     if body.defects:
         meta["defects"] = sorted(body.defects)
+    if budget.hits:
+        meta["limits"] = sorted(budget.hits)
 
     inbound = Inbound(
         channel=CHANNEL,
@@ -121,30 +163,105 @@ def parse_message(raw: bytes, *, max_attachment_bytes: int = DEFAULT_MAX_ATTACHM
     return ParsedEmail(inbound, blobs)
 
 
+def _digest(raw: bytes, size: int | None, limits: ParseLimits) -> str:
+    if size is None:
+        return content_digest(raw)
+    prefix = max(0, limits.max_message_bytes - limits.max_header_bytes)
+    return content_digest(raw, body_size=body_size(size, raw), body_prefix=prefix)
+
+
 # --- headers ---------------------------------------------------------------------------------
 
 
-def header(msg: Message, name: str) -> str | None:
-    """A header's decoded value, tolerating any malformation (None when absent)."""
+def _unfold(value: str) -> str:
+    """The header value as text: folds removed, raw 8-bit bytes read as UTF-8."""
     try:
-        value = msg.get(name)
-    except Exception:  # a broken header must not lose the message
-        value = None
-        for key, raw in msg.raw_items():
-            if key.lower() == name.lower():
-                value = _decode_raw_header(str(raw))
-                break
-    if value is None:
-        return None
-    text = str(value)
-    return text.encode("utf-8", "replace").decode("utf-8")  # drop lone surrogates
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # compat32 keeps undecodable bytes as lone surrogates
+        value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return _FOLD.sub("", value)
 
 
-def _decode_raw_header(raw: str) -> str:
+def decode_words(value: str, budget: Budget) -> str:
+    """RFC 2047 encoded words decoded, at most as many as the budget allows (flagged beyond)."""
+    value = _unfold(value)
+    if "=?" not in value:
+        return value
+    limits = budget.limits
+    allowed = max(0, min(limits.max_encoded_words_per_header,
+                         limits.max_encoded_words - budget.encoded_words))
+    extra = next(itertools.islice(_ENCODED_WORD.finditer(value), allowed, None), None)
+    if extra is not None:
+        budget.hit("encoded_words")
+        value = value[:extra.start()].rstrip() + " \u2026"
+    budget.encoded_words += allowed if extra is not None else value.count("=?")
     try:
-        return str(make_header(decode_header(raw)))
-    except Exception:
-        return raw
+        parts = decode_header(value)
+    except Exception:  # a malformed word: keep the text as it came
+        return value
+    return "".join(_decode_chunk(data, charset) for data, charset in parts)
+
+
+def _decode_chunk(data: bytes | str, charset: str | None) -> str:
+    if isinstance(data, str):
+        return data
+    if charset is None:
+        return data.decode("raw-unicode-escape", "replace")
+    return decode_bytes(data, charset)
+
+
+def decode_bytes(data: bytes, charset: str) -> str:
+    """data in the charset, UTF-8 if it is unknown or unsafe, bad bytes replaced."""
+    try:
+        if codecs.lookup(charset).name in _UNSAFE_CODECS:
+            charset = "utf-8"
+    except LookupError:
+        charset = "utf-8"
+    return data.decode(charset, "replace")
+
+
+class Headers:
+    """The top-level header fields of a message (first occurrence of each), decoded on demand."""
+
+    def __init__(self, msg: Message, budget: Budget) -> None:
+        self.budget = budget
+        self.first: dict[str, str] = {}
+        for name, value in msg.raw_items():
+            self.first.setdefault(name.lower(), value if isinstance(value, str) else str(value))
+
+    def raw(self, name: str) -> str | None:
+        """The field unfolded, without RFC 2047 decoding (ids, dates, addresses)."""
+        value = self.first.get(name.lower())
+        return None if value is None else _unfold(value)
+
+    def text(self, name: str) -> str | None:
+        """The field decoded (RFC 2047 words, 8-bit UTF-8)."""
+        value = self.first.get(name.lower())
+        return None if value is None else decode_words(value, self.budget)
+
+    def mailboxes(self, name: str) -> list[tuple[str, str]]:
+        """(display name, address) pairs of an address field.
+
+        Addresses are parsed first and names decoded after, so an address can never come out
+        of an encoded display name.
+        """
+        value = self.raw(name)
+        if not value:
+            return []
+        if len(value) > MAX_ADDRESS_FIELD_CHARS:
+            self.budget.hit("address_field_chars")
+            value = value[:MAX_ADDRESS_FIELD_CHARS]
+        try:
+            pairs = getaddresses([value])
+        except RecursionError:  # nested comments or groups: the stdlib parser recurses
+            self.budget.hit("address_nesting")
+            return []
+        return [(decode_words(n, self.budget).strip(), a.strip()) for n, a in pairs if "@" in a]
+
+    def addresses(self, name: str) -> list[str]:
+        """Lower-cased addresses of an address field, at most MAX_LISTED_ADDRESSES."""
+        return [a.lower() for _, a in self.mailboxes(name)[:MAX_LISTED_ADDRESSES]]
 
 
 def message_id(value: str | None) -> str | None:
@@ -161,58 +278,64 @@ def message_ids(value: str | None) -> list[str]:
     return _ANGLE_ID.findall(value or "")
 
 
-def addresses(msg: Message, name: str) -> list[str]:
-    """Lower-cased addresses of an address header."""
-    value = header(msg, name)
-    if not value:
-        return []
-    return [a.lower() for _, a in getaddresses([value]) if "@" in a]
-
-
-def _author(msg: Message) -> tuple[str | None, str | None]:
+def _author(headers: Headers) -> tuple[str | None, str | None]:
     for name in ("From", "Sender", "Reply-To", "Return-Path"):
-        value = header(msg, name)
-        if not value:
-            continue
-        display, address = parseaddr(value)
-        if "@" in address:
-            return address.strip().lower(), (display.strip() or None)
+        found = headers.mailboxes(name)
+        if found:
+            display, address = found[0]
+            return address.lower(), (" ".join(display.split()) or None)
     return None, None
 
 
-def _date(msg: Message, meta: dict[str, Any], now: datetime | None) -> datetime:
-    value = header(msg, "Date")
+def _reply_to(headers: Headers, meta: dict[str, Any]) -> None:
+    """meta["reply_to"]: the one valid Reply-To address; a list or an invalid one is ignored."""
+    if headers.raw("Reply-To") is None:
+        return
+    found = headers.mailboxes("Reply-To")
+    valid = normalize_email(found[0][1]) if len(found) == 1 else None
+    if valid:
+        meta["reply_to"] = valid
+    else:
+        why = f"{len(found)} addresses" if len(found) > 1 else "no valid address"
+        meta["reply_to_ignored"] = f"Reply-To has {why}; replies go to the sender"
+
+
+def _date(headers: Headers, meta: dict[str, Any], now: datetime | None) -> datetime:
+    value = headers.raw("Date")
     parsed: datetime | None = None
     if value:
         try:
             parsed = parsedate_to_datetime(value)
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=UTC)
+            parsed = parsed.astimezone(UTC)
         except (TypeError, ValueError, IndexError, OverflowError):
             parsed = None
     if parsed is None:
-        meta["date_problem"] = f"invalid Date header {value!r}" if value else "no Date header"
+        meta["date_problem"] = f"invalid Date header {value[:200]!r}" if value else \
+            "no Date header"
         return now or datetime.now(UTC)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return parsed
 
 
-def automated_reasons(msg: Message) -> list[str]:
+def automated_reasons(headers: Headers, msg: Message) -> list[str]:
     """Why this mail looks machine-sent (auto-reply, bounce, list); empty if it does not."""
     reasons = []
-    auto = (header(msg, "Auto-Submitted") or "").split(";")[0].strip().lower()
+    auto = (headers.raw("Auto-Submitted") or "").split(";")[0].strip().lower()
     if auto and auto != "no":
-        reasons.append(f"auto-submitted:{auto}")
-    precedence = (header(msg, "Precedence") or "").strip().lower()
+        reasons.append(f"auto-submitted:{auto[:100]}")
+    precedence = (headers.raw("Precedence") or "").strip().lower()
     if precedence in ("bulk", "junk", "list"):
         reasons.append(f"precedence:{precedence}")
-    if (header(msg, "Return-Path") or "").replace(" ", "") == "<>":
+    if (headers.raw("Return-Path") or "").replace(" ", "") == "<>":
         reasons.append("null-return-path")
     if msg.get_content_type() == "multipart/report":
         reasons.append("report")
     for name in ("X-Autoreply", "X-Autorespond", "List-Id", "List-Unsubscribe"):
-        if header(msg, name) is not None:
+        if headers.raw(name) is not None:
             reasons.append(name.lower())
-    sender = parseaddr(header(msg, "From") or "")[1].lower()
+    found = headers.mailboxes("From")
+    sender = found[0][1].lower() if found else ""
     if sender.split("@")[0] in ("mailer-daemon", "postmaster"):
         reasons.append("mailer-daemon")
     return reasons
@@ -233,10 +356,28 @@ def _dedupe(items: list[str], exclude: str | None = None) -> list[str]:
 
 @dataclass
 class _Body:
+    budget: Budget
+    cut: Message | None = None  # the part a truncation cut short
     plain: str | None = None
     html: str | None = None
-    attachments: list[tuple[str | None, str, bytes]] = field(default_factory=list)
+    # (file name, content type, content or None when cut short, size)
+    attachments: list[tuple[str | None, str, bytes | None, int]] = field(default_factory=list)
     defects: set[str] = field(default_factory=set)
+
+    def attach(self, filename: str | None, ctype: str, part: Message) -> None:
+        if part is self.cut:  # not decoded: only its first bytes were read
+            read = part.get_payload()
+            size = len(read) if isinstance(read, str) else 0
+            self.attachments.append((filename, ctype, None, size))
+            return
+        data = _rfc822_bytes(part) if ctype == "message/rfc822" else _payload_bytes(part)
+        self.attachments.append((filename, ctype, data, len(data)))
+
+    def add_plain(self, text: str) -> None:
+        if self.plain is not None and len(self.plain) >= self.budget.limits.max_text_chars:
+            self.budget.hit("text_chars")
+            return
+        self.plain = text if self.plain is None else self.plain.rstrip("\n") + "\n\n" + text
 
 
 def _walk(part: Message, body: _Body, problems: list[str]) -> None:
@@ -253,22 +394,23 @@ def _walk(part: Message, body: _Body, problems: list[str]) -> None:
             _walk(sub, body, problems)
         return
     disposition = (part.get_content_disposition() or "").lower()
-    filename = _filename(part)
+    filename = _filename(part, body.budget)
     if ctype == "message/rfc822":
-        body.attachments.append((filename, ctype, _rfc822_bytes(part)))
+        body.attach(filename, ctype, part)
         return
     if ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename:
-        text = decode_text(part, problems)
+        limits = body.budget.limits
+        text = decode_text(part, problems, limits.max_text_chars if ctype == "text/plain"
+                           else limits.max_html_chars)
         if ctype == "text/plain":
-            body.plain = text if body.plain is None else body.plain.rstrip("\n") + "\n\n" + text
+            body.add_plain(text)
         elif body.html is None:
             body.html = text
         return
     if part.get_content_maintype() == "multipart":  # a multipart without parts (bad boundary)
-        text = decode_text(part, problems)
-        body.plain = text if body.plain is None else body.plain + "\n\n" + text
+        body.add_plain(decode_text(part, problems, body.budget.limits.max_text_chars))
         return
-    body.attachments.append((filename, ctype, _payload_bytes(part)))
+    body.attach(filename, ctype, part)
 
 
 def _subparts(part: Message) -> Iterator[Message]:
@@ -277,26 +419,51 @@ def _subparts(part: Message) -> Iterator[Message]:
         yield from (sub for sub in payload if isinstance(sub, Message))
 
 
-def _filename(part: Message) -> str | None:
+def _last_leaf(msg: Message) -> Message | None:
+    """The part that ends the message: the one a truncation cut."""
+    leaf = None
+    for part in msg.walk():
+        if not part.is_multipart():
+            leaf = part
+    return leaf
+
+
+def _filename(part: Message, budget: Budget) -> str | None:
     try:
         name = part.get_filename()
     except Exception:
         return None
     if not name:
         return None
-    name = str(name).encode("utf-8", "replace").decode("utf-8")
+    name = decode_words(str(name), budget)
     return name.replace("/", "_").replace("\\", "_").strip() or None
 
 
 def _payload_bytes(part: Message) -> bytes:
+    payload = part.get_payload()
+    if isinstance(payload, str) and \
+            str(part.get("content-transfer-encoding", "")).strip().lower() == "base64":
+        return _base64(payload)
     try:
         data = part.get_payload(decode=True)
     except Exception:
         data = None
     if isinstance(data, bytes):
         return data
-    payload = part.get_payload()
     return payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
+
+
+def _base64(text: str) -> bytes:
+    """Decoded base64, whatever the damage, in a third of the stdlib's memory (no line split)."""
+    try:
+        return binascii.a2b_base64(text)
+    except (binascii.Error, ValueError):  # bad padding, a cut-off end, non-ASCII junk
+        clean = _NOT_BASE64.sub("", text)
+        rest = len(clean) % 4  # 2 or 3: padding left off; 1: a character too many
+        return binascii.a2b_base64(clean[:-1] if rest == 1 else clean + "=" * (-rest % 4))
+
+
+_RFC822_POLICY = policy.compat32.clone(linesep="\r\n", mangle_from_=False)
 
 
 def _rfc822_bytes(part: Message) -> bytes:
@@ -304,31 +471,37 @@ def _rfc822_bytes(part: Message) -> bytes:
     if inner is None:
         return _payload_bytes(part)
     try:
-        return bytes(inner.as_bytes(policy=policy.SMTP))
-    except Exception:
-        return str(inner).encode("utf-8", "replace")
+        return bytes(inner.as_bytes(policy=_RFC822_POLICY))
+    except Exception:  # a part the parse stopped in (a limit) has no payload to write
+        return b""
 
 
-def decode_text(part: Message, problems: list[str]) -> str:
-    """A text part's content as str: declared charset, else UTF-8, never an exception."""
+def decode_text(part: Message, problems: list[str], max_chars: int | None = None) -> str:
+    """A text part's content as str: declared charset, else UTF-8, never an exception.
+
+    With max_chars only the bytes that can make that many characters are decoded.
+    """
     data = _payload_bytes(part)
-    declared = part.get_param("charset")
-    charset = str(declared).strip().strip('"').lower() if declared else "us-ascii"
+    if max_chars is not None and len(data) > 4 * max_chars:  # 4: the widest UTF-8/32 char
+        data = data[:4 * max_chars]
+    charset = part.get_content_charset() or "us-ascii"
     try:
+        if codecs.lookup(charset).name in _UNSAFE_CODECS:
+            raise LookupError(charset)
         return _normalize_newlines(data.decode(charset))
     except LookupError:
-        problems.append(f"unknown charset {charset!r}")
+        problems.append(f"unknown charset {charset[:100]!r}")
         charset = "utf-8"
-    except UnicodeDecodeError:
+    except UnicodeError:
         pass
     try:
         text = data.decode("utf-8")  # undeclared 8-bit text is most often UTF-8
     except UnicodeDecodeError:
         text = data.decode(charset, errors="replace")
-        problems.append(f"undecodable bytes in {charset} text replaced")
+        problems.append(f"undecodable bytes in {charset[:100]} text replaced")
     else:
         if charset not in ("us-ascii", "ascii", "utf-8"):
-            problems.append(f"text is not valid {charset}, decoded as utf-8")
+            problems.append(f"text is not valid {charset[:100]}, decoded as utf-8")
     return _normalize_newlines(text)
 
 
@@ -336,21 +509,40 @@ def _normalize_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def _render_html(html: str, budget: Budget) -> tuple[str | None, str]:
+    """The sanitized HTML (None when too deep to sanitize safely) and its text rendering."""
+    limits = budget.limits
+    if len(html) > limits.max_html_chars:
+        budget.hit("html_chars")
+        html = html[:limits.max_html_chars]
+    if html_too_deep(html, limits.max_html_depth):
+        budget.hit("html_depth")
+        return None, strip_tags(html)
+    if html.count("&") > limits.max_html_entities:  # the sanitizer is quadratic in them
+        budget.hit("html_entities")
+        cut = next(itertools.islice(_AMPERSAND.finditer(html), limits.max_html_entities, None))
+        html = html[:cut.start()]
+    clean = sanitize_html(html)
+    return clean, _render(clean)
+
+
 def _attachments(
-    parts: list[tuple[str | None, str, bytes]], cap: int, meta: dict[str, Any]
+    parts: list[tuple[str | None, str, bytes | None, int]], cap: int, meta: dict[str, Any]
 ) -> tuple[tuple[Attachment, ...], dict[str, bytes]]:
     attachments: list[Attachment] = []
     blobs: dict[str, bytes] = {}
     over: list[str] = []
-    for n, (filename, ctype, data) in enumerate(parts, start=1):
+    for n, (filename, ctype, data, size) in enumerate(parts, start=1):
         name = filename or f"attachment-{n}{mimetypes.guess_extension(ctype) or '.bin'}"
         ref: str | None = None
-        if len(data) > cap:
+        if data is None:
+            meta["attachment_cut"] = name  # only its first bytes were read: not kept
+        elif size > cap:
             over.append(name)
         else:
             ref = "sha256:" + hashlib.sha256(data).hexdigest()
             blobs[ref] = data
-        attachments.append(Attachment(name=name, content_type=ctype, size=len(data), ref=ref))
+        attachments.append(Attachment(name=name, content_type=ctype, size=size, ref=ref))
     if over:
         meta["attachments_over_cap"] = {"names": over, "max_bytes": cap}
     return tuple(attachments), blobs
@@ -362,6 +554,9 @@ _BLOCK = frozenset({"p", "div", "section", "article", "header", "footer", "table
                     "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "hr", "blockquote",
                     "dl", "dt", "dd", "address"})
 _SKIP = frozenset({"script", "style", "head", "title", "template", "noscript"})
+_DROPPED_WITH_CONTENT = {"script", "style", "title", "template", "noscript"}
+_AMPERSAND = re.compile("&")
+_ANY_TAG = re.compile(r"<[^<>]*(?:>|\Z)")  # [^<>]: a stray "<" ends the match: linear
 
 
 class _TextRenderer(HTMLParser):
@@ -376,7 +571,7 @@ class _TextRenderer(HTMLParser):
     def newline(self) -> None:
         line = "".join(self.current)
         line = line if self.pre else " ".join(line.split())
-        prefix = "> " * self.quote_depth
+        prefix = "> " * min(self.quote_depth, MAX_QUOTE_PREFIX)
         self.lines.append(prefix + line if line or self.quote_depth else line)
         self.current = []
 
@@ -421,14 +616,30 @@ class _TextRenderer(HTMLParser):
             self.current.append(data)
 
 
+def sanitize_html(html: str) -> str:
+    """Safe, well-formed HTML to show: no scripts, styles, comments or stray '<'."""
+    return nh3.clean(html, clean_content_tags=_DROPPED_WITH_CONTENT)
+
+
+def strip_tags(html: str) -> str:
+    """The text of HTML too deep to sanitize, in linear time: tags become spaces."""
+    return "\n".join(" ".join(line.split()) for line in
+                     unescape(_ANY_TAG.sub(" ", html)).splitlines()).strip("\n")
+
+
 def html_to_text(html: str) -> str:
     """Plain-text rendering of an HTML body; blockquotes become '> ' lines."""
+    return _render(sanitize_html(html))
+
+
+def _render(clean: str) -> str:
+    """Text of sanitized HTML (stdlib HTMLParser is quadratic on some malformed input)."""
     renderer = _TextRenderer()
     try:
-        renderer.feed(html)
+        renderer.feed(clean)
         renderer.close()
     except Exception:  # HTMLParser is lenient; this is a last resort
-        return re.sub(r"<[^>]*>", " ", html)
+        return strip_tags(clean)
     if renderer.current:
         renderer.newline()
     text = "\n".join(renderer.lines)

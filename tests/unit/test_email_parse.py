@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import sysconfig
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from email.header import Header
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -17,10 +19,13 @@ from connectors.email import (
     EmailSender,
     advance,
     configure,
+    fetch_plan,
+    reply_recipient,
     reply_subject,
     resume_after,
 )
 from connectors.email_config import IMAP_SCHEMES, SMTP_SCHEMES, SmtpConfig, parse_url
+from connectors.email_limits import DEFAULT_LIMITS, ParseLimits, content_digest, html_too_deep
 from connectors.email_parse import (
     EmailParseError,
     html_to_text,
@@ -28,8 +33,10 @@ from connectors.email_parse import (
     parse_message,
     split_quoted,
 )
-from inbox.errors import ConfigError
-from inbox.model import Attachment, Inbound
+from inbox.errors import ConfigError, Refused
+from inbox.model import Attachment, Conversation, Customer, Identity, Inbound, Message
+from inbox.ports import Outbound
+from tests.data.email.hostile.corpus import Item, committed, corpus, generated
 
 DATA = Path(__file__).parent.parent / "data" / "email"
 STDLIB = Path(sysconfig.get_paths()["stdlib"]) / "test" / "test_email" / "data"
@@ -90,7 +97,7 @@ def test_html_only_outlook_reply_is_rendered_and_split() -> None:
     assert msg.quoted is not None and msg.quoted.startswith("From: Support")
     assert "ships next week" in msg.quoted
     assert "color: red" not in msg.text
-    assert msg.meta["reply_to"] == ["orders@contoso.example"]
+    assert msg.meta["reply_to"] == "orders@contoso.example"  # one address, never a list
 
 
 def test_original_message_block_is_quoted() -> None:
@@ -284,6 +291,7 @@ def test_configure_from_file_section() -> None:
         "password_env": "IMAP_PW", "idle": False, "poll_interval": 30, "move_to": "Done",
         "smtp_url": "smtps://support%40example.com@smtp.example.com",
         "smtp_password": "smtp-secret", "max_attachment_bytes": 1000,
+        "max_message_bytes": 2_000_000,
     }]}}
     connectors, senders = configure(config, {"IMAP_PW": "imap-secret"})
     (conn,), (sender,) = connectors, senders
@@ -293,6 +301,7 @@ def test_configure_from_file_section() -> None:
     assert (conn.config.idle, conn.config.poll_interval, conn.config.move_to) == (False, 30, "Done")
     assert sender.accounts["support"].from_address == "support@example.com"
     assert sender.channel == "email" and sender.for_channel("webform").channel == "webform"
+    assert conn.config.limits == replace(DEFAULT_LIMITS, max_message_bytes=2_000_000)
     assert "secret" not in repr(conn.config) + repr(sender.accounts)
 
 
@@ -317,6 +326,8 @@ def test_configure_from_env() -> None:
     ({"url": "imaps://u@h.example", "password": "p", "pol_interval": 5},
      "email.mailboxes[0].pol_interval"),
     ({"smtp_url": "smtp://relay.example"}, "email.mailboxes[0].from_address"),
+    ({"url": "imaps://u@h.example", "password": "p", "max_message_bytes": 100},
+     "email.mailboxes[0].max_message_bytes"),
     ({"name": "bad name!", "url": "imaps://u@h.example", "password": "p"},
      "email.mailboxes[0].name"),
 ])
@@ -343,3 +354,166 @@ def test_two_mailboxes_share_one_sender_and_need_unique_names() -> None:
         configure({"email": {"mailboxes": [{**box, "name": "a", "from_address": "a@x.example"},
                                            {**box, "name": "a", "from_address": "b@x.example"}]}},
                   {})
+
+
+# --- hostile input: bounded parsing, identity, recipients -----------------------------------
+
+
+@functools.cache
+def hostile() -> dict[str, Item]:
+    return {item.name: item for item in corpus(oversized_bytes=17 * 1024 * 1024)}
+
+
+@pytest.mark.parametrize("name", [i.name for i in committed()] + [i.name for i in generated(0)])
+def test_hostile_mail_is_stored_flagged_or_dead(name: str) -> None:
+    item = hostile()[name]
+    if item.outcome == "dead":
+        with pytest.raises(EmailParseError):
+            parse_message(item.raw, now=NOW)
+        return
+    msg = parse_message(item.raw, now=NOW).inbound
+    assert item.limits <= set(msg.meta.get("limits", ()))
+    assert bool(item.limits) == ("limits" in msg.meta)
+    assert msg.authors, "the sender is always read"
+
+
+def test_over_the_limits_what_was_read_is_kept() -> None:
+    subject = hostile()["subject_50k_encoded_words"]
+    msg = parse_email(subject.raw, now=NOW)
+    assert msg.subject is not None and msg.subject.startswith("a" * 200)
+    assert msg.subject.endswith("\u2026") and len(msg.subject) < 300
+    assert msg.text == "hello" and msg.authors[0].value == "hostile@example.org"
+    divs = parse_email(hostile()["nested_divs_100k"].raw, now=NOW)
+    assert divs.html is None and divs.text == "deep"  # too deep to sanitize: text only
+    ampersands = parse_email(hostile()["html_1m_ampersands"].raw, now=NOW)
+    assert ampersands.text == "&" * 50_000 and ampersands.html == "&amp;" * 50_000
+    parts = parse_email(hostile()["mime_parts_10k"].raw, now=NOW)
+    assert parts.text.startswith("part 0\n\npart 1") and "part 998" in parts.text
+    deep = parse_email(hostile()["mime_depth_2000"].raw, now=NOW)
+    assert deep.meta["limits"] == ["mime_depth"] and deep.authors
+    headers = parse_email(hostile()["headers_100k"].raw, now=NOW)
+    assert headers.subject == "headers_100k" and headers.text == "hello"
+
+
+def test_a_date_past_year_9999_in_utc_is_now_and_noted() -> None:
+    msg = parse_email(b"From: a@b.example\r\nDate: Fri, 31 Dec 9999 23:59:59 -1200\r\n\r\nhi",
+                      now=NOW)
+    assert msg.created_at == NOW and msg.meta["date_problem"].startswith("invalid Date")
+
+
+def test_references_keep_the_root_and_the_latest() -> None:
+    ids = " ".join(f"<r{i}@example.org>" for i in range(2000))
+    msg = parse_email(f"From: a@b.example\r\nReferences: {ids}\r\n\r\nhi".encode())
+    assert msg.meta["references"][:2] == ["r0@example.org", "r1951@example.org"]
+    assert len(msg.meta["references"]) == 50 and len(msg.parent_keys) == 50
+    assert msg.meta["limits"] == ["references"]
+
+
+def test_limits_are_settings() -> None:
+    raw = hostile()["mime_parts_10k"].raw
+    msg = parse_email(raw, limits=ParseLimits(max_parts=3), now=NOW)
+    assert msg.meta["limits"] == ["mime_parts"] and msg.text.startswith("part 0\n\npart 1")
+    assert "part 3" not in msg.text
+    small = parse_email(raw[:4000], limits=ParseLimits(max_message_bytes=1000), now=NOW)
+    assert small.meta["limits"] == ["message_bytes"]
+
+
+def test_partial_fetch_keeps_text_and_drops_the_cut_attachment() -> None:
+    raw = hostile()["oversized"].raw
+    limits = ParseLimits(max_message_bytes=1024 * 1024)
+    parsed = parse_message(raw[:limits.max_message_bytes], limits=limits, size=len(raw))
+    msg = parsed.inbound
+    assert msg.text == "see the attachment" and "message_bytes" in msg.meta["limits"]
+    (big,) = msg.attachments
+    assert big.name == "big.bin" and big.ref is None and parsed.blobs == {}
+    assert msg.meta["attachment_cut"] == "big.bin"
+    again = parse_message(b"Received: by another.hop\r\n" + raw[:limits.max_message_bytes - 26],
+                          limits=limits, size=len(raw) + 26).inbound
+    assert again.meta["digest"] == msg.meta["digest"]  # one message, whatever the hops
+
+
+def test_html_depth_and_quote_prefix_are_bounded() -> None:
+    assert not html_too_deep("<div>" * 10 + "<p>x" * 1000 + "<br>" * 1000, 20)
+    assert html_too_deep("<div>" * 21, 20) and html_too_deep("<b>" * 300, 256)
+    assert not html_too_deep("<div></div>" * 1000, 2)
+    text = html_to_text("<blockquote>" * 100 + "deep")
+    assert text == "> " * 10 + "deep"
+
+
+def test_digest_ignores_trace_headers_and_line_ends() -> None:
+    raw = (DATA / "hostile" / "shared_message_id_1.eml").read_bytes()
+    redelivered = (b"Return-Path: <alice@example.org>\r\nDelivered-To: support@example.test\r\n"
+                   b"Received: from mx2 by mx3; Mon, 23 Nov 2026\r\n\tcontinued\r\n"
+                   b"ARC-Seal: i=1; cv=none\r\n" + raw.replace(b"\r\n", b"\n"))
+    assert content_digest(redelivered) == content_digest(raw)
+    assert parse_email(redelivered).meta["digest"] == parse_email(raw).meta["digest"]
+    other = (DATA / "hostile" / "shared_message_id_2.eml").read_bytes()
+    first, second = parse_email(raw), parse_email(other)
+    assert first.external_id == second.external_id == "shared@hostile.example"
+    assert first.meta["digest"] != second.meta["digest"]
+    assert content_digest(raw.replace(b"first", b"First")) != content_digest(raw)
+    assert len(first.meta["digest"]) == 64
+
+
+def test_addresses_never_come_from_display_names() -> None:
+    msg = parse_email((DATA / "hostile" / "encoded_display_name.eml").read_bytes())
+    assert msg.authors[0].value == "real@y.example"
+    assert msg.author_name == "evil@x.example,"  # decoded, but only ever a name
+    assert msg.meta["to"] == ["support@example.test"]
+    assert msg.meta["reply_to"] == "real@y.example"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=60))
+def test_an_encoded_display_name_never_becomes_an_address(name: str) -> None:
+    encoded = Header(name, "utf-8").encode(linesep="\r\n")
+    raw = (f"From: {encoded} <real@y.example>\r\nReply-To: {encoded} <real@y.example>\r\n"
+           f"To: {encoded} <support@x.example>\r\n\r\nhi").encode()
+    msg = parse_email(raw)
+    assert msg.authors[0].value == "real@y.example"
+    assert msg.meta["reply_to"] == "real@y.example" and msg.meta["to"] == ["support@x.example"]
+
+
+def test_reply_to_is_one_valid_address_or_ignored() -> None:
+    many = parse_email(hostile()["reply_to_200"].raw)
+    assert "reply_to" not in many.meta and "200 addresses" in many.meta["reply_to_ignored"]
+    bad = parse_email(b"From: a@b.example\r\nReply-To: not an address\r\n\r\nhi\r\n")
+    assert "reply_to" not in bad.meta and bad.meta["reply_to_ignored"]
+    one = parse_email(b"From: a@b.example\r\nReply-To: Billing <Billing@B.example>\r\n\r\nhi\r\n")
+    assert one.meta["reply_to"] == "billing@b.example"
+
+
+def outbound(inbound: Inbound, identities: tuple[str, ...] = ("anna@example.org",)) -> Outbound:
+    conv = Conversation(id="c1", customer_id="u1", channel="email", status="open",
+                        created_at=NOW, updated_at=NOW, last_message_at=NOW)
+    customer = Customer(id="u1", name="Anna", created_at=NOW,
+                        identities=tuple(Identity("email", e, "u1") for e in identities))
+    last = Message(id="m1", conversation_id="c1", channel="email",
+                   external_id=inbound.external_id, direction="inbound", text=inbound.text,
+                   created_at=NOW, received_at=NOW, customer_id="u1",
+                   author_keys=tuple(a.value for a in inbound.authors), meta=dict(inbound.meta))
+    reply = Message(id="m2", conversation_id="c1", channel="email", external_id="p1",
+                    direction="outbound", text="hi", created_at=NOW, received_at=NOW)
+    return Outbound(conversation=conv, customer=customer, message=reply, history=(last,))
+
+
+def test_reply_recipient_is_exactly_one_validated_address() -> None:
+    head = b"From: Anna <anna@example.org>\r\nMessage-ID: <r@example.org>\r\n"
+    assert reply_recipient(outbound(parse_email(head + b"\r\nhi\r\n"))) == "anna@example.org"
+    billing = parse_email(head + b"Reply-To: billing@example.org\r\n\r\nhi\r\n")
+    assert reply_recipient(outbound(billing)) == "billing@example.org"
+    many = parse_email(head + b"Reply-To: " + b", ".join(
+        b"p%d@example.org" % i for i in range(200)) + b"\r\n\r\nhi\r\n")
+    assert reply_recipient(outbound(many)) == "anna@example.org"
+    legacy = replace(billing, meta={**billing.meta, "reply_to": ["x@example.org",
+                                                                 "y@example.org"]})
+    assert reply_recipient(outbound(legacy)) == "anna@example.org"  # stored lists: never all
+    with pytest.raises(Refused):
+        reply_recipient(outbound(parse_email(b"From: nobody\r\nSubject: x\r\n\r\nhi"), ()))
+
+
+def test_fetch_plan_bounds_each_fetch() -> None:
+    sizes = {1: 10, 2: 10, 3: 500, 4: 10, 5: 30}
+    assert fetch_plan([1, 2, 3, 4, 5], sizes, max_message_bytes=100, chunk_bytes=25) == [
+        ([1, 2], False), ([3], True), ([4], False), ([5], False)]
+    assert fetch_plan([1, 2], {}, 100) == [([1, 2], False)]  # sizes unknown: one fetch

@@ -1,0 +1,248 @@
+"""Bounded MIME parsing: what one email may cost before and while it is parsed.
+
+``bounded_parse(raw, Budget(limits))`` parses with the cheap compat32 policy and stops or
+trims at each limit instead of running out of memory or CPU; the names of the limits it hit
+are left in the budget, for the caller to flag. ``content_digest(raw)`` identifies a
+message's content independently of the trace headers every delivery adds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import re
+from dataclasses import dataclass, field
+from email import policy
+from email.feedparser import BytesFeedParser
+from email.message import Message
+from typing import Any
+
+MB = 1024 * 1024
+# Headers the parser reads: always kept (first occurrence), whatever the count and byte limits.
+NEEDED_HEADERS = frozenset({
+    "from", "sender", "to", "cc", "reply-to", "subject", "date", "message-id", "in-reply-to",
+    "references", "return-path", "mime-version", "content-type", "content-transfer-encoding",
+    "content-disposition", "auto-submitted", "precedence", "list-id", "list-unsubscribe",
+    "x-autoreply", "x-autorespond",
+})
+# Added by each hop or mailbox on the way in, so they differ between two deliveries of one mail.
+TRACE_HEADERS = frozenset({
+    "received", "return-path", "delivered-to", "x-original-to", "x-delivered-to", "envelope-to",
+    "x-envelope-to", "x-envelope-from", "x-received", "authentication-results",
+    "received-spf", "x-virus-scanned", "x-original-arrival-time", "status", "x-status",
+    "x-keywords", "x-uid", "lines", "content-length",
+})
+PARAMETER_HEADERS = frozenset({"content-type", "content-disposition"})
+TRACE_PREFIXES = ("arc-", "x-spam-", "x-ms-exchange-", "x-gm-", "x-forefront-", "x-mailscanner")
+
+
+@dataclass(frozen=True, slots=True)
+class ParseLimits:
+    """What one email may cost; every figure is per message.
+
+    The defaults keep one message under about 64 MB of memory and 1 s of CPU.
+    """
+
+    max_message_bytes: int = 16 * MB  # larger mail: only this much of it is fetched and parsed
+    max_lines: int = 500_000  # every line is a Python object while the parser holds it
+    max_header_bytes: int = 256 * 1024  # all header fields of all parts together
+    max_headers: int = 10_000  # header fields of all parts together
+    max_header_field_bytes: int = 64 * 1024  # one header field
+    max_header_params: int = 100  # ";" in a Content-Type/-Disposition (parsing is quadratic)
+    max_encoded_words_per_header: int = 200  # RFC 2047 =?charset?q?...?= words in one field
+    max_encoded_words: int = 2_000  # ... in the whole message
+    max_parts: int = 1_000  # MIME parts
+    max_depth: int = 50  # multipart / message/rfc822 nesting
+    max_html_chars: int = 512_000  # HTML given to the sanitizer (up to ~80 bytes each) and text
+    max_html_depth: int = 256  # element nesting the sanitizer is given (it is quadratic in it)
+    max_html_entities: int = 50_000  # "&" the sanitizer is given (it is quadratic in them)
+    max_text_chars: int = 1_000_000  # plain text kept from the body parts
+
+
+DEFAULT_LIMITS = ParseLimits()
+
+
+class LimitHit(Exception):  # a signal to stop parsing, not an error
+    """Raised inside the parser to stop at a structural limit; what was read is kept."""
+
+
+@dataclass
+class Budget:
+    """The limits of one parse and what has been spent of them."""
+
+    limits: ParseLimits = DEFAULT_LIMITS
+    hits: set[str] = field(default_factory=set)
+    parts: int = 0
+    headers: int = 0
+    header_bytes: int = 0
+    encoded_words: int = 0
+    root: Message | None = None
+    armed: bool = False  # the parser calls its factory once on construction: not a part
+
+    def hit(self, name: str) -> None:
+        self.hits.add(name)
+
+
+class _Part(Message):
+    """A compat32 Message that counts itself, its depth and its headers against a Budget."""
+
+    def __init__(self, budget: Budget, policy: Any = policy.compat32) -> None:
+        super().__init__(policy)
+        self.budget = budget
+        self.depth = 0
+        self._seen: set[str] = set()
+        if budget.armed and budget.root is None:
+            budget.root = self
+
+    def attach(self, payload: Any) -> None:
+        budget = self.budget
+        budget.parts += 1
+        if budget.parts > budget.limits.max_parts:
+            budget.hit("mime_parts")
+            raise LimitHit("mime_parts")
+        if isinstance(payload, _Part):
+            payload.depth = self.depth + 1
+            if payload.depth > budget.limits.max_depth:
+                budget.hit("mime_depth")
+                raise LimitHit("mime_depth")
+        super().attach(payload)
+
+    def set_raw(self, name: str, value: Any) -> None:
+        budget, limits = self.budget, self.budget.limits
+        key = name.lower()
+        # the top-level fields the parser reads survive the count and size limits
+        needed = self is budget.root and key in NEEDED_HEADERS and key not in self._seen
+        budget.headers += 1
+        if budget.headers > limits.max_headers and not needed:
+            budget.hit("header_count")
+            return
+        if not isinstance(value, str):
+            value = str(value)
+        if len(value) > limits.max_header_field_bytes:
+            budget.hit("header_field_bytes")
+            value = value[:limits.max_header_field_bytes]
+        if key in PARAMETER_HEADERS and value.count(";") > limits.max_header_params:
+            budget.hit("header_params")
+            value = ";".join(value.split(";", limits.max_header_params + 1)[:-1])
+        budget.header_bytes += len(name) + len(value)
+        if budget.header_bytes > limits.max_header_bytes and not needed:
+            budget.hit("header_bytes")
+            return
+        self._seen.add(key)
+        super().set_raw(name, value)
+
+
+def _line_limit_end(raw: bytes, end: int, max_lines: int) -> int | None:
+    """Where raw[:end] reaches its max_lines-th line end, or None if it has fewer lines."""
+    seen = 0
+    for start in range(0, end, MB):
+        stop = min(start + MB, end)
+        count = raw.count(b"\n", start, stop)
+        if seen + count >= max_lines:
+            pos = start - 1
+            for _ in range(max_lines - seen):
+                pos = raw.index(b"\n", pos + 1, stop)
+            return pos + 1
+        seen += count
+    return None
+
+
+def bounded_parse(raw: bytes, budget: Budget) -> Message:
+    """Parse raw (compat32), trimmed or stopped at the budget's limits; hits go in the budget."""
+    limits = budget.limits
+    end = len(raw)
+    if end > limits.max_message_bytes:
+        budget.hit("message_bytes")
+        end = limits.max_message_bytes
+    cut = _line_limit_end(raw, end, limits.max_lines)
+    if cut is not None and cut < end:
+        budget.hit("lines")
+        end = cut
+    parser = BytesFeedParser(_factory=functools.partial(_Part, budget), policy=policy.compat32)
+    budget.armed = True
+    try:
+        for start in range(0, end, MB):  # the parser splits what it is fed into lines
+            parser.feed(raw[start:min(start + MB, end)])
+        msg = parser.close()
+    except (LimitHit, RecursionError) as exc:
+        if isinstance(exc, RecursionError):
+            budget.hit("mime_depth")
+        if budget.root is None:
+            raise
+        msg = budget.root  # everything read up to the limit, the part in progress empty
+        with contextlib.suppress(RecursionError):
+            for part in msg.walk():
+                if part.get_payload() is None:
+                    part.set_payload("")
+    return msg
+
+
+# --- HTML ------------------------------------------------------------------------------------
+
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]{0,30})")
+# elements that never nest (void) or that the next sibling closes: they add no depth
+_FLAT = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
+                   "source", "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th", "option",
+                   "optgroup", "tbody", "thead", "tfoot", "colgroup", "rb", "rt", "rp"})
+
+
+def html_too_deep(html: str, max_depth: int) -> bool:
+    """Does the element nesting (counted from the tags, unclosed ones included) exceed max?"""
+    depth = 0
+    for match in _TAG.finditer(html):
+        if match.group(2).lower() in _FLAT:
+            continue
+        if match.group(1):
+            depth = max(0, depth - 1)
+        else:
+            depth += 1
+            if depth > max_depth:
+                return True
+    return False
+
+
+# --- content identity ------------------------------------------------------------------------
+
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_TRACE_FIELD = re.compile(
+    rb"^(?:" + b"|".join(re.escape(n.encode()) for n in sorted(TRACE_HEADERS)) + rb"|"
+    + b"|".join(re.escape(p.encode()) + rb"[!-9;-~]*" for p in TRACE_PREFIXES)
+    + rb")[ \t]*:[^\n]*\n(?:[ \t][^\n]*\n)*", re.IGNORECASE | re.MULTILINE)
+
+
+def _update_lf(digest: Any, data: bytes, start: int = 0, end: int | None = None) -> None:
+    """Hash data[start:end] with CRLF line ends as LF, a megabyte at a time (no full copy)."""
+    end = len(data) if end is None else min(end, len(data))
+    carry = b""
+    for pos in range(start, end, MB):
+        chunk = carry + data[pos:min(pos + MB, end)]
+        carry = b"\r" if chunk.endswith(b"\r") else b""
+        digest.update(chunk[:len(chunk) - len(carry)].replace(b"\r\n", b"\n"))
+    digest.update(carry)
+
+
+def content_digest(raw: bytes, *, body_size: int | None = None, body_prefix: int | None = None
+                   ) -> str:
+    """sha256 hex of the message without its trace headers (Received, Delivered-To, ...).
+
+    The same message delivered twice has one digest; line endings do not matter. For a mail
+    fetched only in part, give the full body's size and the prefix length to hash.
+    """
+    found = _HEADER_END.search(raw)
+    head_end, body_start = (found.start(), found.end()) if found else (len(raw), len(raw))
+    digest = hashlib.sha256()
+    head = raw[:head_end].replace(b"\r\n", b"\n") + b"\n"
+    _update_lf(digest, _TRACE_FIELD.sub(b"", head))
+    digest.update(b"\n")
+    body_end = None if body_prefix is None else body_start + body_prefix
+    _update_lf(digest, raw, body_start, body_end)
+    if body_size is not None:
+        digest.update(b"\0size:%d" % body_size)
+    return digest.hexdigest()
+
+
+def body_size(raw_size: int, raw: bytes) -> int | None:
+    """Size of the body of a message of raw_size bytes whose first bytes are raw."""
+    end = _HEADER_END.search(raw)
+    return raw_size - end.end() if end else None
