@@ -455,9 +455,7 @@ class EmailConnector:
                         extra={"stream": self.name, "old": cursor.get("uidvalidity"),
                                "new": uidvalidity})
         uids = await session.call(session.imap.uids_after, last)
-        stored: list[Message] = []
-        updated: list[Message] = []
-        duplicates = 0
+        total = IngestResult()
         for start in range(0, len(uids), self.config.batch_size):
             batch = uids[start:start + self.config.batch_size]
             parsed, dead, fetched = await self._fetch_and_parse(session, batch)
@@ -466,9 +464,7 @@ class EmailConnector:
                             extra={"stream": self.name, "uid": uid, "error": error})
                 await ctx.dead_letter(self.name, raw, error)
             result = await ctx.ingest([p for _, p in parsed]) if parsed else IngestResult()
-            stored += result.stored
-            updated += result.updated
-            duplicates += result.duplicates
+            total += replace(result, known=())  # a resync's known messages: not kept
             if self.config.move_to and parsed:
                 await session.call(session.imap.move, [uid for uid, _ in parsed],
                                    self.config.move_to)
@@ -478,7 +474,7 @@ class EmailConnector:
                 "stream": self.name, "fetched": fetched, "stored": len(result.stored),
                 "duplicates": result.duplicates, "dead": len(dead), "last_uid": batch[-1]})
         self._last_poll = datetime.now(UTC)
-        return IngestResult(stored=tuple(stored), updated=tuple(updated), duplicates=duplicates)
+        return total
 
     async def _fetch_and_parse(
         self, session: _Session, batch: Sequence[int]
