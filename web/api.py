@@ -455,13 +455,21 @@ async def list_users(request: web.Request) -> web.Response:
                                      "name": u.name} for u in users]})
 
 
-async def dead_letters(request: web.Request) -> web.Response:
+async def dead_letter_rows(request: web.Request, default_limit: int = 50
+                           ) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of dead letters, oldest first from ?after=, raw text cut to a preview; and the
+    key to continue after (None on the last page)."""
+    limit = _limit(request, default_limit)
     items = await request.app[RUNTIME].store.kv_list(DEAD_LETTERS, request.query.get("after"),
-                                                     _limit(request))
-    return json_response({"dead_letters": [{"id": k, **{f: v for f, v in doc.items()
-                                                        if f != "raw"},
-                                            "raw_preview": str(doc.get("raw", ""))[:2000]}
-                                           for k, doc in items]})
+                                                     limit)
+    rows = [{"id": k, **{f: v for f, v in doc.items() if f != "raw"},
+             "raw_preview": str(doc.get("raw", ""))[:2000]} for k, doc in items]
+    return rows, (items[-1][0] if len(items) == limit else None)
+
+
+async def dead_letters(request: web.Request) -> web.Response:
+    rows, after = await dead_letter_rows(request)
+    return json_response({"dead_letters": rows, "next_after": after})
 
 
 async def connectors(request: web.Request) -> web.Response:

@@ -20,6 +20,7 @@ from inbox.store import FACETS
 from inbox.throttle import SignInThrottle
 from web.api import (
     conversation_filter,
+    dead_letter_rows,
     interval,
     parse_search,
     report_range,
@@ -355,4 +356,6 @@ async def connectors_page(request: web.Request) -> dict[str, Any]:
     named = {c["name"] for c in states}
     others = {source: count for source, count in (await runtime.dead_letter_counts()).items()
               if source not in named}  # web forms, sources of connectors gone since
-    return {"connectors": states, "other_dead_letters": others}
+    letters, after = await dead_letter_rows(request, 20)
+    return {"connectors": states, "other_dead_letters": others, "dead_letters": letters,
+            "next_after": after}

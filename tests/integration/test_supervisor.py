@@ -19,7 +19,7 @@ from inbox.model import Inbound
 from inbox.ports import ConnectorContext, IngestResult
 from inbox.runtime import Runtime
 from inbox.supervisor import Supervisor, restart_delay
-from tests.factories import at, inbound
+from tests.factories import CHEAP_ARGON2, at, inbound
 from web.app import create_app
 
 pytestmark = pytest.mark.integration
@@ -60,7 +60,8 @@ class Flaky:
 
 @pytest.fixture
 async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
-    env = {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db", "INBOX_ENRICH": "false"}
+    env = {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db", "INBOX_ENRICH": "false",
+           **CHEAP_ARGON2}
     rt = Runtime(cfg.load(None, env), env, channels=False)
     rt.restart_backoff = (0.001, 0.004)
     await rt.start()
@@ -84,8 +85,9 @@ async def test_a_crashing_connector_restarts_until_it_runs(runtime: Runtime) -> 
     assert state["dead_letters"]["stages"] == {"parse": 1}
     assert (await runtime.store.counts())["messages"] == 1
 
-    await auth.add_user(runtime.store, "root@example.com", "admin", "correct horse battery")
-    await auth.add_user(runtime.store, "ava@example.com", "agent", "correct horse battery")
+    for email, role in (("root@example.com", "admin"), ("ava@example.com", "agent")):
+        await auth.add_user(runtime.store, email, role, "correct horse battery",
+                            passwords=runtime.passwords)
     admin = await auth.create_token(runtime.store, "root@example.com")
     agent = await auth.create_token(runtime.store, "ava@example.com")
     client = TestClient(TestServer(create_app(runtime), host="127.0.0.1"))
@@ -101,6 +103,7 @@ async def test_a_crashing_connector_restarts_until_it_runs(runtime: Runtime) -> 
         assert page.status == 200 and "email:flaky" in html
         assert "KeyError: &#39;unexpected reply&#39;" in html and "parse: 1" in html
         assert "webform:contact" in html and "store: 1" in html
+        assert "<td>refused</td>" in html  # the dead letter itself, listed with its stage
         refused = await client.get("/admin/connectors",
                                    headers={"Authorization": f"Bearer {agent}"})
         assert refused.status == 403
