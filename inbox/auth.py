@@ -226,6 +226,8 @@ async def authenticate(store: Store, email: str, password: str, *,
 
 # --- API tokens ---------------------------------------------------------------------------
 
+MAX_TOKEN_DAYS = 3650
+
 def token_days(config: Mapping[str, Any]) -> int | None:
     """The configured lifetime of new API tokens in days (None: they never expire)."""
     value = cfg.get(config, "auth.token_days")
@@ -235,8 +237,9 @@ def token_days(config: Mapping[str, Any]) -> int | None:
         days = int(value)
     except (TypeError, ValueError) as exc:
         raise ConfigError("auth.token_days", f"'{value}' is not a whole number of days") from exc
-    if days < 1:
-        raise ConfigError("auth.token_days", "must be at least 1 (or unset: never expire)")
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise ConfigError("auth.token_days", f"must be from 1 to {MAX_TOKEN_DAYS} days (or "
+                                             "unset: never expire)")
     return days
 
 
@@ -250,6 +253,9 @@ async def create_token(store: Store, email: str, *, days: int | None = None,
     """A new API token for the user (returned once; only its hash is kept).
 
     It expires `days` after `now` (default: the current time), or never."""
+    if days is not None and not 1 <= days <= MAX_TOKEN_DAYS:
+        raise ValidationError({"days": f"must be from 1 to {MAX_TOKEN_DAYS} (ten years), or "
+                                       "none: the token never expires"})
     user = await get_user(store, email)
     if user.disabled:
         raise ValidationError({"email": "this account is disabled"})

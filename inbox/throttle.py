@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import math
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from inbox.identity import normalize_email
 from inbox.model import utcnow
 from inbox.store import Store
 
@@ -39,7 +41,9 @@ class SignInThrottle:
 
     @staticmethod
     def _key(account: str, client: str) -> str:
-        pair = f"{account.strip().lower()}\n{client}"
+        # keyed as sign-in looks the account up: every spelling of one address is one account
+        name = normalize_email(account) or unicodedata.normalize("NFKC", account).strip().lower()
+        pair = f"{name}\n{client}"
         return hashlib.sha256(pair.encode("utf-8", "surrogatepass")).hexdigest()
 
     async def attempt(self, account: str, client: str) -> float:

@@ -835,7 +835,9 @@ def _bulk_problem(ops: Sequence[_BulkOp], results: Sequence[Mapping[str, Any]]
             problems.append(StoreRefused(str(problem)))
     if not problems:
         return None
-    log.warning("bulk write partly failed", extra={"failed": len(problems), "ops": len(ops)})
+    conflicts_only = all(isinstance(p, ConflictError) for p in problems)  # a lost race: normal
+    log.log(logging.INFO if conflicts_only else logging.WARNING, "bulk write partly failed",
+            extra={"failed": len(problems), "ops": len(ops)})
     for wanted in (StoreUnavailable, ConflictError, AuthFailed):
         for problem in problems:
             if isinstance(problem, wanted):

@@ -17,6 +17,7 @@ from inbox.model import Role, User
 from web.app import current_user
 from web.keys import RUNTIME
 from web.render import render
+from web.serialize import read_form
 from web.views import back, set_session_cookie
 
 PATH = "/admin/users"
@@ -45,7 +46,7 @@ def _field(form: MultiDictProxy[Any], name: str) -> str:
 
 async def users_action(request: web.Request) -> web.Response:
     action = request.match_info["action"]
-    form = await request.post()
+    form = await read_form(request)
     runtime, me = request.app[RUNTIME], current_user(request)
     store, email = runtime.store, _field(form, "email")
     try:
@@ -72,9 +73,11 @@ async def users_action(request: web.Request) -> web.Response:
             flash = f"{email} removed, with their tokens."
         elif action == "token":
             days_text = _field(form, "days")
-            days = int(days_text) if days_text.isascii() and days_text.isdigit() else None
+            days = int(days_text) if days_text.isascii() and days_text.isdigit() and \
+                len(days_text) < 8 else None
             if days_text and not days:
-                raise ValidationError({"days": "a whole number of days, at least 1"})
+                raise ValidationError({"days": f"a whole number of days, from 1 to "
+                                               f"{auth.MAX_TOKEN_DAYS}"})
             days = days or auth.token_days(runtime.config)
             token = await auth.create_token(store, email, days=days,
                                             label=_field(form, "label") or None)

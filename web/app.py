@@ -30,7 +30,7 @@ from inbox.runtime import Runtime
 from inbox.store import USERS
 from web.keys import CSRF, RUNTIME, USER, VIA
 from web.render import render
-from web.serialize import json_response
+from web.serialize import json_response, read_form
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -210,7 +210,7 @@ def check_routes(app: web.Application) -> None:
 async def check_csrf(request: web.Request) -> None:
     sent = request.headers.get("X-CSRF-Token")
     if sent is None and request.content_type == "application/x-www-form-urlencoded":
-        sent = str((await request.post()).get("csrf", ""))
+        sent = str((await read_form(request)).get("csrf", ""))
     if not sent or not secrets.compare_digest(sent, request[CSRF] or ""):
         raise web.HTTPForbidden(reason="missing or stale CSRF token; reload the page")
 

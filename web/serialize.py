@@ -1,4 +1,4 @@
-"""Domain objects as JSON-able dicts for the API."""
+"""Domain objects as JSON-able dicts for the API, and request bodies read safely."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
+from multidict import MultiDictProxy
 
 from inbox.errors import ValidationError
 
@@ -74,3 +75,11 @@ def json_object(text: str) -> dict[str, Any]:
         raise ValidationError({"body": "holds a lone surrogate (\\ud800-\\udfff), which is "
                                        "not text"})
     return data
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[Any]:
+    """A form body (urlencoded or multipart); a malformed one is a 400, never a 500."""
+    try:
+        return await request.post()
+    except ValueError as exc:  # aiohttp's multipart parser: missing boundary, bad parts...
+        raise ValidationError({"body": f"is not a readable form ({exc})"[:200]}) from exc

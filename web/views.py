@@ -34,6 +34,7 @@ from web.charts import bar_chart
 from web.forms import client_address
 from web.keys import CSRF, RUNTIME, USER
 from web.render import page, render
+from web.serialize import read_form
 
 
 def setup(app: web.Application) -> None:
@@ -71,9 +72,13 @@ async def home(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(start_page(request[USER]))
 
 
+MAX_NEXT = 2000  # a longer "next" is no page of ours
+
+
 def _safe_next(target: str | None) -> str:
     """Only local paths: never redirect a signed-in user to another site."""
-    if not target or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target):
+    if not target or len(target) > MAX_NEXT or any(
+            ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target):
         return "/inbox"  # browsers and URL libraries drop tabs and newlines: "/\t/evil"
     parts = urlsplit(target)
     if (parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//")
@@ -91,7 +96,7 @@ SIGN_IN_THROTTLE = web.AppKey("sign_in_throttle", SignInThrottle)
 
 
 async def login(request: web.Request) -> web.Response:
-    form = await request.post()
+    form = await read_form(request)
     runtime = request.app[RUNTIME]
     email = str(form.get("email", "")).strip().lower()
     target = _safe_next(str(form.get("next", "")))
@@ -129,7 +134,7 @@ def set_session_cookie(request: web.Request, response: web.StreamResponse, sid: 
 async def logout(request: web.Request) -> web.Response:
     sid = request.cookies.get(SESSION_COOKIE)
     if sid and request.get(CSRF):
-        form = await request.post()
+        form = await read_form(request)
         if secrets.compare_digest(str(form.get("csrf", "")), request[CSRF] or ""):
             await auth.end_session(request.app[RUNTIME].store, sid)
     response = web.HTTPSeeOther("/login")
@@ -186,7 +191,7 @@ def _form_version(form: Any) -> int | None:
 
 async def act(request: web.Request) -> web.Response:
     conv_id, action = request.match_info["id"], request.match_info["action"]
-    form = await request.post()
+    form = await read_form(request)
     service, user = request.app[RUNTIME].service, current_user(request)
     if action == "reply":
         return await _reply(request, form)
@@ -251,7 +256,7 @@ async def customer(request: web.Request) -> dict[str, Any]:
 
 
 async def merge_customer(request: web.Request) -> web.Response:
-    form = await request.post()
+    form = await read_form(request)
     store, cid = request.app[RUNTIME].store, request.match_info["id"]
     try:
         other = await merges.find_customer(store, str(form.get("customer", "")))

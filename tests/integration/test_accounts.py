@@ -73,6 +73,9 @@ def test_users_and_tokens_commands(tmp_path: Path, capsys: pytest.CaptureFixture
     code, forever, _ = run("users", "token", "ava@example.com", "--label", "zapier")
     assert code == 0 and forever.startswith("inbx_")
     code, weekly, _ = run("users", "token", "ava@example.com", "--days", "7")
+    for days in ("0", "3651", "99999999999"):
+        code, _, err = run("users", "token", "ava@example.com", "--days", days)
+        assert code == 2 and "from 1 to 3650" in err
     forever, weekly = forever.strip(), weekly.strip()
     code, out, _ = run("tokens", "list", "ava@example.com")
     lines = out.splitlines()
@@ -283,6 +286,12 @@ async def test_expired_tokens_are_refused_and_listed_as_expired(web: Web,
     _, page, _ = await admin.request("GET", "/admin/users")
     row = page.split(auth.token_id(old))[1].split("</tr>")[0]
     assert "expired 20" in row
+    csrf = await admin.csrf()
+    for days in ("3651", "99999999999", "3000000"):
+        status, _, headers = await admin.request(
+            "POST", "/admin/users/token", data=f"csrf={csrf}&email=ava%40example.com&days={days}"
+            .encode(), headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert status == 303 and "from+1+to+3650" in headers["Location"]
 
 
 async def test_guessing_slows_one_client_and_never_locks_the_owner_out(

@@ -299,3 +299,18 @@ async def test_tags_and_agent_text_are_stored_clean(web: RoleWeb) -> None:
                                  json={"text": "call\u0007 back\u0000"},
                                  headers=web.auth(Role.AGENT))
     assert (await note.json())["message"]["text"] == "call back"
+
+
+@pytest.mark.parametrize("body", [b"garbage", b"--x\r\nContent-Disposition: form-data\r\n\r\nv\r\n",
+                                  b"--b\r\n\r\n"])
+async def test_malformed_form_bodies_are_a_400(web: RoleWeb, caplog: pytest.LogCaptureFixture,
+                                              body: bytes) -> None:
+    conv_id = (await web.runtime.ingest([inbound("<form@x>", "my bill")])).stored[0]\
+        .conversation_id
+    for path, headers in (("/login", {}),
+                          (f"/conversations/{conv_id}/note", web.auth(Role.AGENT)),
+                          ("/admin/users/add", web.auth(Role.ADMIN))):
+        resp = await web.client.post(path, data=body, headers={
+            **headers, "Content-Type": "multipart/form-data; boundary=b"})
+        assert resp.status == 400, path
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []

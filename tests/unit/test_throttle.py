@@ -51,3 +51,13 @@ async def test_a_pair_quiet_for_a_day_starts_afresh(sqlite_store: SqliteStore) -
         clock.advance(MAX_DELAY)
     clock.advance(24 * 3600)
     assert [await throttle.attempt("ava@example.com", "10.0.0.1") for _ in range(5)] == [0] * 5
+
+
+async def test_every_spelling_of_one_address_is_one_account(sqlite_store: SqliteStore) -> None:
+    """Sign-in finds maya@ｎorthwind.example (fullwidth n) and MAYA@northwind。example as
+    maya@northwind.example, so guesses under those spellings count against her too."""
+    throttle = SignInThrottle(sqlite_store, Clock(at(2)))
+    spellings = ["maya@northwind.example", "MAYA@northwind.example ",
+                 "maya@\uff4eorthwind.example", "maya@northwind\u3002example"]
+    waits = [await throttle.attempt(spellings[n % 4], "10.0.0.1") for n in range(6)]
+    assert waits == [0, 0, 0, 0, 0, 1]
