@@ -17,6 +17,7 @@ from typing import Any
 from inbox.errors import ConfigError, ValidationError
 from inbox.identity import normalize_email, normalize_handle, normalize_phone
 from inbox.model import Channel, IdentityKind, IdentityRef, Inbound, new_id
+from inbox.normalize import stream_safe
 
 MAX_NAME = 200
 MAX_MESSAGE = 10_000
@@ -64,7 +65,7 @@ def forms_from_config(config: Mapping[str, Any]) -> dict[str, FormSpec]:
 
 def _clean(value: str) -> str:
     """NFC, no control characters except newlines and tabs."""
-    value = unicodedata.normalize("NFC", value)
+    value = unicodedata.normalize("NFC", stream_safe(value))
     return "".join(ch for ch in value if ch in "\n\t" or unicodedata.category(ch)[0] != "C"
                    or unicodedata.category(ch) == "Co")
 

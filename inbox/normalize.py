@@ -17,6 +17,7 @@ original date as text), ``attachments_dropped`` / ``keys_dropped`` / ``authors_d
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -48,6 +49,7 @@ MAX_META_NODES = 5_000  # values in the whole meta tree; the rest is dropped
 MAX_META_KEY = 128
 MAX_META_STRING = 10_000
 MIN_YEAR, MAX_YEAR = 1970, 2261  # dates every store (and ES date_nanos) compares
+MAX_MARKS = 30  # combining marks in a row (UAX #15 "stream-safe" text); more are dropped
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # C0 and C1 controls and DEL, except tab and newline (CR is handled before)
@@ -56,6 +58,23 @@ _CONTROLS_AND_SPACE = re.compile("[\x00-\x1f\x7f-\x9f]")  # one-line fields
 _BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")  # embeddings, overrides, isolates
 _BIDI_ALL = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")  # and marks
 _HASH_LEN = 16
+
+
+@functools.cache
+def _mark_runs() -> re.Pattern[str]:
+    """Runs of more than MAX_MARKS characters with a combining class (built once, lazily)."""
+    marks = "".join(re.escape(chr(c)) for c in range(0x300, 0x110000)
+                    if unicodedata.combining(chr(c)))
+    return re.compile(f"[{marks}]{{{MAX_MARKS + 1},}}")
+
+
+def stream_safe(text: str) -> str:
+    """At most MAX_MARKS combining marks in a row. Unicode normalisation sorts a run of marks
+    in quadratic time: 40,000 of them cost seconds, so hostile text is cut to what no
+    script needs (UAX #15 stream-safe format)."""
+    if text.isascii():
+        return text
+    return _mark_runs().sub(lambda run: run.group()[:MAX_MARKS], text)
 
 
 def _surrogates_fixed(text: str) -> str:
@@ -70,7 +89,7 @@ def clean_text(text: str, cap: int) -> str:
     text = _surrogates_fixed(str(text)[: cap * 2])
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _CONTROLS.sub("", text)
-    return unicodedata.normalize("NFC", text)[:cap]
+    return unicodedata.normalize("NFC", stream_safe(text))[:cap]
 
 
 def clean_label(text: str, cap: int = MAX_NAME, marks: bool = True) -> str:
@@ -79,7 +98,7 @@ def clean_label(text: str, cap: int = MAX_NAME, marks: bool = True) -> str:
     text = _surrogates_fixed(str(text)[: cap * 2])
     text = (_BIDI_ALL if marks else _BIDI_CONTROLS).sub("", text)
     text = _CONTROLS_AND_SPACE.sub(" ", text)
-    return unicodedata.normalize("NFC", text).strip()[:cap]
+    return unicodedata.normalize("NFC", stream_safe(text)).strip()[:cap]
 
 
 def clean_id(value: str, cap: int = MAX_ID) -> str:
