@@ -7,13 +7,14 @@ status page never reads the letters themselves.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import asdict
 from typing import Any
 
 from inbox.model import Inbound, new_id, utcnow
-from inbox.store import DEAD_LETTER_COUNTS, DEAD_LETTERS, Store
+from inbox.store import DEAD_LETTER_COUNTS, DEAD_LETTERS, IDEMPOTENCY, Store
 
 log = logging.getLogger(__name__)
 MAX_RAW = 1_000_000  # characters of the raw item kept
@@ -36,9 +37,17 @@ def inbound_json(item: Inbound) -> str:
 
 async def record(store: Store, source: str, stage: str, error: str, raw: bytes | str,
                  external_id: str | None = None) -> str:
-    """Keep one dead letter and count it; returns its key."""
+    """Keep one dead letter and count it; returns its key. The same raw item from the same
+    source (a mailbox read again after a UIDVALIDITY reset) is kept once."""
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
     key = new_id("d")
+    data = raw if isinstance(raw, bytes) else text.encode("utf-8", "surrogatepass")
+    seen = "dead:" + hashlib.sha256(source.encode("utf-8", "surrogatepass") + b"\0" + data
+                                    ).hexdigest()
+    if not await store.kv_put_new(IDEMPOTENCY, seen, {"key": key}):
+        earlier = await store.kv_get(IDEMPOTENCY, seen)
+        log.info("dead letter already kept", extra={"source": source, "stage": stage})
+        return str((earlier or {}).get("key", key))
     doc: dict[str, Any] = {
         "source": storable(source), "stage": stage, "error": storable(error[:MAX_ERROR]),
         "at": utcnow().isoformat(), "raw": storable(text[:MAX_RAW]),

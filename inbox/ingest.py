@@ -404,9 +404,12 @@ class Ingestor:
     async def _thread(self, plan: _Plan, inbound: Inbound, customer_id: str) -> Conversation:
         conv = None
         for key in (*inbound.parent_keys, *inbound.thread_keys):
-            conv_id = (key.removeprefix("conv:") if key.startswith("conv:")
-                       else plan.keys.get(key) or plan.known_keys.get(key))
+            token = key.startswith("conv:")  # a [#id] in a subject: anyone can type one
+            conv_id = key.removeprefix("conv:") if token else \
+                plan.keys.get(key) or plan.known_keys.get(key)
             conv = plan.conversations.get(conv_id or "") or plan.loaded.get(conv_id or "")
+            if conv is not None and token and conv.customer_id != customer_id:
+                conv = None  # only the conversation's own customer joins it by its id
             if conv is not None:
                 break
         if conv is not None:

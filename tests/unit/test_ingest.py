@@ -112,6 +112,19 @@ async def test_subject_token_threads_when_headers_are_lost(ingestor: Ingestor) -
     assert unknown.stored[0].conversation_id != conv
 
 
+async def test_a_stranger_cannot_join_a_conversation_by_its_subject_token(
+        ingestor: Ingestor) -> None:
+    """Conversation ids are in every reply's subject, so whoever a reply is forwarded to can
+    type one: it threads only mail of the conversation's own customer."""
+    first = await ingestor.ingest([inbound("<a@x>")])
+    conv = first.stored[0].conversation_id
+    stranger = await ingestor.ingest([inbound(
+        "<s@x>", authors=(IdentityRef("email", "mallory@example.net"),),
+        parent_keys=(f"conv:{conv}",), when=at(3))])
+    assert stranger.stored[0].conversation_id != conv
+    assert stranger.stored[0].customer_id != first.stored[0].customer_id
+
+
 async def test_x_threads_by_conversation_id(ingestor: Ingestor) -> None:
     root = await ingestor.ingest([inbound("10", channel="x", authors=x_author("1", "a"),
                                           thread_keys=("x:tweet:10", "x:conv:10"))])
