@@ -272,13 +272,14 @@ def _header(table: str) -> tuple[str, bool]:
     return f"[{table}]", "<" in table or "[]" in table
 
 
-def _env_note(s: Setting) -> str:
-    """How the environment sets it: for a setting of repeated tables, one table's worth."""
+def _env_note(s: Setting, code: str = "") -> str:
+    """The variable that sets it (`code` quotes it); for a setting of repeated tables it
+    stands for one table's worth."""
     if not s.env:
         return ""
     if "[]" in s.table:
-        return f"{s.env} when the file has no [[{s.table.removesuffix('[]')}]]"
-    return s.env
+        return f"{code}{s.env}{code} when the file has no [[{s.table.removesuffix('[]')}]]"
+    return f"{code}{s.env}{code}"
 
 
 def _about(s: Setting) -> str:
@@ -318,6 +319,5 @@ def markdown_table(settings: Sequence[Setting]) -> str:
         default = "" if s.default in (None, (), {}) else f"`{toml_value(s.default)}`"
         text = (s.help + (" (secret)" if s.secret else "")).replace("|", "\\|")
         text = text.replace("<", "&lt;").replace(">", "&gt;")
-        env = "" if not s.env else f"`{s.env}`" + (f" (without [[{s.table[:-2]}]])" if "[]" in s.table else "")
-        rows.append(f"| `{s.key}` | {env} | {default} | {text} |")
+        rows.append(f"| `{s.key}` | {_env_note(s, '`')} | {default} | {text} |")
     return "\n".join(rows)
