@@ -118,7 +118,8 @@ def load_settings(config: Mapping[str, Any], env: Mapping[str, str]) -> XSetting
     if not section and not any(env.get(s.env, "").strip() for s in SETTINGS if s.env):
         return None
     values = read_table(SETTINGS, section, env, "x")
-    values["bearer_token"] = secret(values, env, "bearer_token", "x")
+    token = secret(values, env, "bearer_token", "x")
+    values["bearer_token"] = token.strip() if token is not None else None
     if not values["user_id"]:
         raise ConfigError("x.user_id", "missing: set the numeric id of the brand account "
                           "(user_id in [x] or INBOX_X_USER_ID)")
