@@ -32,12 +32,12 @@ from typing import Any, Protocol, TypeVar
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
+from connectors.email_config import SETTINGS as SETTINGS  # declared with the channel
 from connectors.email_config import (
-    ENV_KEYS,
     Endpoint,
     MailboxConfig,
     SmtpConfig,
-    read_mailbox,
+    load_email,
     tls_context,
 )
 from connectors.email_parse import (
@@ -49,7 +49,6 @@ from connectors.email_parse import (
 )
 from inbox.errors import (
     AuthFailed,
-    ConfigError,
     ConflictError,
     FatalError,
     Refused,
@@ -89,47 +88,32 @@ def _not_verified(exc: ssl.SSLCertVerificationError, ep: Endpoint) -> Certificat
 
 
 def configure(
-    config: Mapping[str, Any], env: Mapping[str, str]
-) -> tuple[list[EmailConnector], list[EmailSender]]:
-    """Build the connectors and senders of [[email.mailboxes]], or of INBOX_EMAIL_* env vars."""
-    section = config.get("email") or {}
-    if not isinstance(section, Mapping):
-        raise ConfigError("email", "must be a table ([email])")
-    boxes = section.get("mailboxes")
-    if boxes is None:
-        return _configure_env(env)
-    if not isinstance(boxes, Sequence) or isinstance(boxes, str):
-        raise ConfigError("email.mailboxes", "must be an array of tables ([[email.mailboxes]])")
-    connectors: list[EmailConnector] = []
-    accounts: dict[str, SmtpConfig] = {}
-    names: set[str] = set()
-    for i, box in enumerate(boxes):
-        prefix = f"email.mailboxes[{i}]"
-        if not isinstance(box, Mapping):
-            raise ConfigError(prefix, "must be a table with at least url or smtp_url")
-        name, mailbox, smtp = read_mailbox(box, env, prefix,
-                                       default_name="default" if len(boxes) == 1 else None)
-        if name in names:
-            raise ConfigError(f"{prefix}.name", f"{name!r} is used twice; names must be unique")
-        names.add(name)
-        if mailbox:
-            connectors.append(EmailConnector(mailbox))
-        if smtp:
-            accounts[name] = smtp
-    return connectors, [EmailSender(accounts)] if accounts else []
+    config: Mapping[str, Any], env: Mapping[str, str], *, receive: bool = True,
+    send: bool = True,
+) -> tuple[list[EmailConnector], list[EmailSender | SmtpMissing]]:
+    """The connectors (receive) and the reply sender (send) of [[email.mailboxes]], or of the
+    INBOX_EMAIL_* variables; only the settings of what is asked are read and checked."""
+    settings = load_email(config, env, receive=receive, send=send)
+    connectors = [EmailConnector(m) for m in settings.mailboxes]
+    if not send:
+        return connectors, []
+    if settings.accounts:
+        return connectors, [EmailSender(settings.accounts)]
+    return connectors, [SmtpMissing()] if connectors else []
 
 
-def _configure_env(env: Mapping[str, str]) -> tuple[list[EmailConnector], list[EmailSender]]:
-    box = {key: env[var] for key, var in ENV_KEYS.items() if env.get(var)}
-    if "url" not in box and "smtp_url" not in box:
-        return [], []
-    try:
-        _, mailbox, smtp = read_mailbox(box, env, "env", default_name="default")
-    except ConfigError as exc:  # name the variable to fix, not a file key
-        field = exc.key.partition(".")[2]
-        raise ConfigError(ENV_KEYS.get(field, exc.key), str(exc).partition(": ")[2]) from None
-    return ([EmailConnector(mailbox)] if mailbox else []), (
-        [EmailSender({"default": smtp})] if smtp else [])
+class SmtpMissing:
+    """The email sender when mail is read but no SMTP account is set: says what to set."""
+
+    channel = CHANNEL
+    why = ("email replies need an SMTP account: set smtp_url and from_address in "
+           "[[email.mailboxes]] (or INBOX_SMTP_URL and INBOX_EMAIL_FROM), then restart")
+
+    def check(self, out: Outbound) -> None:
+        raise Refused(self.why)
+
+    async def send(self, out: Outbound) -> Receipt:
+        raise Refused(self.why)
 
 
 # --- cursor: plain values advanced by pure functions -------------------------------------------

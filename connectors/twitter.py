@@ -23,6 +23,7 @@ from typing import Any
 
 import tweepy.errors as tx
 
+from connectors.twitter_config import SETTINGS as SETTINGS  # declared with the channel
 from connectors.twitter_config import XSettings, load_settings
 from connectors.twitter_http import (
     RateLimit,
@@ -441,14 +442,15 @@ def build(settings: XSettings, *, clock: Clock = time.time, sleep: Sleep = async
     return streams, senders
 
 
-def configure(config: Mapping[str, Any], env: Mapping[str, str]
-              ) -> tuple[list[XStream], list[XSender]]:
-    """Connectors and senders from the [x] section of the config and INBOX_X_* env
-    (env wins); ([], []) when X is not configured; ConfigError on bad values."""
+def configure(config: Mapping[str, Any], env: Mapping[str, str], *, receive: bool = True,
+              send: bool = True) -> tuple[list[XStream], list[XSender]]:
+    """Streams (receive) and the sender (send) from the [x] table of the config and
+    INBOX_X_* env (env wins); ([], []) when X is not configured; ConfigError on bad values."""
     settings = load_settings(config, env)
     if settings is None:
         return [], []
-    return build(settings)
+    streams, senders = build(settings)
+    return (streams if receive else []), (senders if send else [])
 
 
 __all__ = ["DmStream", "ListenStream", "MentionsStream", "XSender", "XStream",

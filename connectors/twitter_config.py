@@ -1,4 +1,4 @@
-"""Settings of the X channel, declared once: the [x] TOML section with INBOX_X_* env overrides."""
+"""Settings of the X channel, declared once: the [x] TOML table with INBOX_X_* env overrides."""
 
 from __future__ import annotations
 
@@ -9,47 +9,90 @@ from typing import Any
 
 from connectors.twitter_http import X_HOST, Credentials
 from inbox.errors import ConfigError
+from inbox.settings import Setting, check_keys, read_table, secret, table_at
 
-
-@dataclass(frozen=True, slots=True)
-class Setting:
-    key: str
-    env: str | None
-    kind: str  # secret | id | handle | rules | seconds | url | name
-    default: Any
-    help: str
-
-
-SETTINGS = (
-    Setting("bearer_token", "INBOX_X_BEARER_TOKEN", "secret", None,
-            "app-only OAuth 2 bearer token, used for reading mentions and search"),
-    Setting("bearer_token_env", None, "name", None,
-            "name of an environment variable holding the bearer token"),
-    Setting("user_id", "INBOX_X_USER_ID", "id", None, "numeric id of the brand account"),
-    Setting("username", "INBOX_X_USERNAME", "handle", None, "brand handle, without @"),
-    Setting("keywords", "INBOX_X_KEYWORDS", "rules", (),
-            "listening rules (X search queries); in the env one per line"),
-    Setting("consumer_key", "INBOX_X_CONSUMER_KEY", "secret", None, "OAuth 1.0a consumer key"),
-    Setting("consumer_secret", "INBOX_X_CONSUMER_SECRET", "secret", None,
-            "OAuth 1.0a consumer secret"),
-    Setting("access_token", "INBOX_X_ACCESS_TOKEN", "secret", None,
-            "OAuth 1.0a access token of the brand account (DMs and replies)"),
-    Setting("access_token_secret", "INBOX_X_ACCESS_TOKEN_SECRET", "secret", None,
-            "OAuth 1.0a access token secret"),
-    Setting("user_token", "INBOX_X_USER_TOKEN", "secret", None,
-            "OAuth 2 user-context access token (instead of OAuth 1.0a) for DMs and replies"),
-    Setting("api_url", "INBOX_X_API_URL", "url", X_HOST, "base URL of the X API"),
-    Setting("mentions_interval", "INBOX_X_MENTIONS_INTERVAL", "seconds", 60.0,
-            "seconds between mention polls (stretched to fit the rate limit)"),
-    Setting("search_interval", "INBOX_X_SEARCH_INTERVAL", "seconds", 120.0,
-            "seconds between polls of each listening rule"),
-    Setting("dm_interval", "INBOX_X_DM_INTERVAL", "seconds", 60.0,
-            "seconds between DM polls"),
-)
-_BY_KEY = {s.key: s for s in SETTINGS}
-_OAUTH1 = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 _HANDLE = re.compile(r"[A-Za-z0-9_]{1,15}")
 MAX_QUERY = 512  # recent search query length limit
+
+
+def _token(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value.strip()
+
+
+def _user_id(value: str) -> str:
+    if not value.strip().isdigit():
+        raise ValueError("must be the numeric user id of the brand account "
+                         "(e.g. user_id = \"1234567890\"), not a handle")
+    return value.strip()
+
+
+def _handle(value: str) -> str:
+    handle = value.strip().removeprefix("@")
+    if not _HANDLE.fullmatch(handle):
+        raise ValueError("must be an X handle: 1-15 letters, digits or _")
+    return handle
+
+
+def _rules(value: tuple[str, ...]) -> tuple[str, ...]:
+    rules = tuple(dict.fromkeys(r.strip() for r in value if r.strip()))
+    for rule in rules:
+        if len(rule) + len(" -is:retweet") > MAX_QUERY:
+            raise ValueError(f"rule {rule[:40]!r}... is longer than {MAX_QUERY} characters; "
+                             "split it into several rules")
+    return rules
+
+
+def _seconds(value: float) -> float:
+    if not value >= 1:
+        raise ValueError("must be a number of seconds >= 1, e.g. 60")
+    return value
+
+
+def _api_url(value: str) -> str:
+    url = value.strip().rstrip("/")
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
+        raise ValueError("must be an http(s) URL, e.g. https://api.twitter.com")
+    return url
+
+
+_OAUTH1 = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+SETTINGS = (
+    Setting("x.user_id", str, None, "numeric id of the brand account",
+            env="INBOX_X_USER_ID", check=_user_id, example="1234567890"),
+    Setting("x.username", str, None, "brand handle, without @", env="INBOX_X_USERNAME",
+            check=_handle, example="acme"),
+    Setting("x.bearer_token", str, None,
+            "app-only OAuth 2 bearer token, for reading mentions and search",
+            env="INBOX_X_BEARER_TOKEN", secret=True, check=_token),
+    Setting("x.bearer_token_env", str, None,
+            "name of an environment variable holding the bearer token", check=_token,
+            example="INBOX_X_BEARER_TOKEN"),
+    Setting("x.keywords", list, (), "listening rules (X search queries); in the environment "
+            "one per line", env="INBOX_X_KEYWORDS", check=_rules,
+            example=["acme outage", "\"acme app\" crash"]),
+    Setting("x.consumer_key", str, None, "OAuth 1.0a consumer key (DMs and replies)",
+            env="INBOX_X_CONSUMER_KEY", secret=True, check=_token),
+    Setting("x.consumer_secret", str, None, "OAuth 1.0a consumer secret",
+            env="INBOX_X_CONSUMER_SECRET", secret=True, check=_token),
+    Setting("x.access_token", str, None, "OAuth 1.0a access token of the brand account",
+            env="INBOX_X_ACCESS_TOKEN", secret=True, check=_token),
+    Setting("x.access_token_secret", str, None, "OAuth 1.0a access token secret",
+            env="INBOX_X_ACCESS_TOKEN_SECRET", secret=True, check=_token),
+    Setting("x.user_token", str, None, "OAuth 2 user-context access token, instead of "
+            "OAuth 1.0a, for DMs and replies", env="INBOX_X_USER_TOKEN", secret=True,
+            check=_token),
+    Setting("x.api_url", str, X_HOST, "base URL of the X API (or of your API gateway)",
+            env="INBOX_X_API_URL", check=_api_url),
+    Setting("x.mentions_interval", float, 60.0,
+            "seconds between mention polls (stretched to fit the rate limit)",
+            env="INBOX_X_MENTIONS_INTERVAL", check=_seconds),
+    Setting("x.search_interval", float, 120.0, "seconds between polls of each listening rule",
+            env="INBOX_X_SEARCH_INTERVAL", check=_seconds),
+    Setting("x.dm_interval", float, 60.0, "seconds between DM polls", env="INBOX_X_DM_INTERVAL",
+            check=_seconds),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,75 +111,15 @@ class XSettings:
     backoff_cap: float = 300.0
 
 
-def _convert(s: Setting, value: Any, from_env: bool) -> Any:
-    name = f"x.{s.key}"
-    if s.kind in ("secret", "name"):
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigError(name, "must be a non-empty string")
-        return value.strip()
-    if s.kind == "id":
-        text = str(value).strip() if isinstance(value, str | int) else ""
-        if not text.isdigit():
-            raise ConfigError(name, "must be the numeric user id of the brand account "
-                              "(e.g. user_id = \"1234567890\"), not a handle")
-        return text
-    if s.kind == "handle":
-        handle = str(value).strip().removeprefix("@")
-        if not _HANDLE.fullmatch(handle):
-            raise ConfigError(name, "must be an X handle: 1-15 letters, digits or _")
-        return handle
-    if s.kind == "rules":
-        if from_env:
-            value = str(value).splitlines()
-        if not isinstance(value, list | tuple) or not all(isinstance(r, str) for r in value):
-            raise ConfigError(name, 'must be a list of search queries, e.g. '
-                              'keywords = ["acme outage", "\\"acme app\\" crash"]')
-        rules = tuple(dict.fromkeys(r.strip() for r in value if r.strip()))
-        for rule in rules:
-            if len(rule) + len(" -is:retweet") > MAX_QUERY:
-                raise ConfigError(name, f"rule {rule[:40]!r}... is longer than {MAX_QUERY} "
-                                  "characters; split it into several rules")
-        return rules
-    if s.kind == "seconds":
-        try:
-            seconds = float(value)
-        except (TypeError, ValueError):
-            seconds = -1.0
-        if isinstance(value, bool) or not seconds >= 1:
-            raise ConfigError(name, "must be a number of seconds >= 1, e.g. 60")
-        return seconds
-    url = str(value).strip().rstrip("/")
-    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
-        raise ConfigError(name, "must be an http(s) URL, e.g. https://api.twitter.com")
-    return url
-
-
 def load_settings(config: Mapping[str, Any], env: Mapping[str, str]) -> XSettings | None:
     """The X settings, or None when neither [x] nor any INBOX_X_* variable is set."""
-    section = config.get("x") or {}
-    if not isinstance(section, Mapping):
-        raise ConfigError("x", "must be a table: [x] with keys " + ", ".join(_BY_KEY))
-    for key in section:
-        if key not in _BY_KEY:
-            raise ConfigError(f"x.{key}", "unknown key; known keys: " + ", ".join(_BY_KEY))
-    in_env = {s.key: env[s.env] for s in SETTINGS
-              if s.env and env.get(s.env, "").strip()}
-    if not section and not in_env:
+    section = table_at(config, "x")
+    check_keys({"x": section}, SETTINGS)
+    if not section and not any(env.get(s.env, "").strip() for s in SETTINGS if s.env):
         return None
-    values: dict[str, Any] = {}
-    for s in SETTINGS:
-        if s.key in in_env:
-            values[s.key] = _convert(s, in_env[s.key], from_env=True)
-        elif section.get(s.key) is not None:
-            values[s.key] = _convert(s, section[s.key], from_env=False)
-        else:
-            values[s.key] = s.default
-    if not values["bearer_token"] and values["bearer_token_env"]:
-        var = values["bearer_token_env"]
-        if not env.get(var, "").strip():
-            raise ConfigError("x.bearer_token_env", f"environment variable {var} is not set; "
-                              "export it or set bearer_token")
-        values["bearer_token"] = env[var].strip()
+    values = read_table(SETTINGS, section, env, "x")
+    token = secret(values, env, "bearer_token", "x")
+    values["bearer_token"] = token.strip() if token is not None else None
     if not values["user_id"]:
         raise ConfigError("x.user_id", "missing: set the numeric id of the brand account "
                           "(user_id in [x] or INBOX_X_USER_ID)")

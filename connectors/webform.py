@@ -18,6 +18,7 @@ from inbox.errors import ConfigError, ValidationError
 from inbox.identity import normalize_email, normalize_handle, normalize_phone
 from inbox.model import Channel, IdentityKind, IdentityRef, Inbound, new_id
 from inbox.normalize import stream_safe
+from inbox.settings import Setting, check_keys, read_table, table_at
 
 MAX_NAME = 200
 MAX_MESSAGE = 10_000
@@ -48,18 +49,26 @@ class Submission:
     idempotency_key: str | None = None
 
 
+SETTINGS = (
+    Setting("forms.<slug>.title", str, "Contact us",
+            "title of the public web form served at /forms/<slug>"),
+    Setting("forms.<slug>.intro", str, DEFAULT_INTRO, "text above the form"),
+    Setting("forms.<slug>.topics", list, (), "topics the customer picks from (none: no topic "
+            "field)", example=["Billing", "Technical problem", "Other"]),
+)
+
+
 def forms_from_config(config: Mapping[str, Any]) -> dict[str, FormSpec]:
     """[forms.<slug>] title/intro/topics tables; a `contact` form exists by default."""
-    section = config.get("forms", {})
     specs = {"contact": FormSpec("contact")}
-    for slug, table in section.items():
-        if not isinstance(table, dict):
-            continue  # plain settings such as rate_limit
+    for slug, table in table_at(config, "forms").items():
+        if not isinstance(table, Mapping):
+            continue  # the core's limits such as rate_limit
         if not _SLUG.match(slug):
             raise ConfigError(f"forms.{slug}", "form names are lower-case letters, digits, '-'")
-        specs[slug] = FormSpec(slug, str(table.get("title", "Contact us")),
-                               str(table.get("intro", DEFAULT_INTRO)),
-                               tuple(str(t) for t in table.get("topics", ())))
+        check_keys({"forms": {slug: table}}, SETTINGS)
+        values = read_table(SETTINGS, table, {}, f"forms.{slug}")
+        specs[slug] = FormSpec(slug, **values)
     return specs
 
 

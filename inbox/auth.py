@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from inbox import config as cfg
-from inbox.errors import ConfigError, ConflictError, InboxError, NotFound, ValidationError
+from inbox.errors import ConflictError, InboxError, NotFound, ValidationError
 from inbox.identity import normalize_email
 from inbox.model import Role, User, new_id, utcnow
 from inbox.passwords import MAX_LENGTH, Passwords, strength_problem
@@ -226,20 +226,15 @@ async def authenticate(store: Store, email: str, password: str, *,
 
 # --- API tokens ---------------------------------------------------------------------------
 
-MAX_TOKEN_DAYS = 3650
+MAX_TOKEN_DAYS = 3650  # the auth.token_days setting's range too
+
 
 def token_days(config: Mapping[str, Any]) -> int | None:
-    """The configured lifetime of new API tokens in days (None: they never expire)."""
-    value = cfg.get(config, "auth.token_days")
-    if value is None or value == "":
-        return None
-    try:
-        days = int(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError("auth.token_days", f"'{value}' is not a whole number of days") from exc
-    if not 1 <= days <= MAX_TOKEN_DAYS:
-        raise ConfigError("auth.token_days", f"must be from 1 to {MAX_TOKEN_DAYS} days (or "
-                                             "unset: never expire)")
+    """The configured lifetime of new API tokens in days (None: they never expire).
+
+    `config` is a loaded config (`inbox.config.load`), whose values are checked and typed.
+    """
+    days: int | None = cfg.get(config, "auth.token_days")
     return days
 
 

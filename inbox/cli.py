@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,29 +19,34 @@ from inbox import auth, deadletters
 from inbox import config as cfg
 from inbox.errors import ConfigError, InboxError, QueryError, ValidationError
 from inbox.model import Role
-from inbox.runtime import Runtime
+from inbox.runtime import Runtime, declared_settings
+from inbox.settings import check_keys, template
 
 log = logging.getLogger("inbox")
 DEFAULT_CONFIG = "inbox.toml"
 
 
 def _config(args: argparse.Namespace, env: Mapping[str, str],
-            overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    path = args.config or env.get("INBOX_CONFIG")
+            overrides: Mapping[str, Any] | None = None) -> cfg.Config:
+    """The config file (--config, INBOX_CONFIG or ./inbox.toml), every key checked against
+    the declared settings, with the environment and then these command-line values applied."""
+    path = getattr(args, "config", None) or env.get("INBOX_CONFIG")
     if path is None and Path(DEFAULT_CONFIG).exists():
         path = DEFAULT_CONFIG
-    config = cfg.load(path, env)
+    data = cfg.read_file(path)
+    check_keys(data, declared_settings())
+    config = cfg.resolve(data, env)
     for key, value in (overrides or {}).items():
         if value is not None:
             section, _, name = key.partition(".")
-            config.setdefault(section, {})[name] = value
-    return config
+            config[section] = {**config.get(section, {}), name: value}
+    return cfg.resolve(config)
 
 
 async def _with_runtime(config: Mapping[str, Any], env: Mapping[str, str],
                         work: Callable[[Runtime], Awaitable[int]],
                         channels: bool = False) -> int:
-    runtime = Runtime(config, env, channels=channels)
+    runtime = Runtime(config, env, channels=channels, replies=False)
     await runtime.start()
     try:
         return await work(runtime)
@@ -81,8 +87,8 @@ def cmd_serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         runtime = Runtime(config, env)  # web processes still need the reply senders
         await runtime.start()
         try:
-            await serve(runtime, cfg.get(config, "web.host"), int(cfg.get(config, "web.port")),
-                        role=args.role)
+            web = runtime.settings.web
+            await serve(runtime, web.host, web.port, role=args.role)
         finally:
             await runtime.aclose()
         return 0
@@ -121,13 +127,26 @@ def cmd_demo(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def cmd_init(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    path = Path(args.path)
+    path = Path(args.path or getattr(args, "config", None) or DEFAULT_CONFIG)
     if path.exists() and not args.force:
         print(f"{path} exists; use --force to overwrite it", file=sys.stderr)
         return 1
-    path.write_text(cfg.template(), encoding="utf-8")
+    path.write_text(config_template(), encoding="utf-8")
     print(f"wrote {path}; edit it, then run: inbox serve --config {path}")
     return 0
+
+
+def config_template() -> str:
+    """The commented inbox.toml `inbox init` writes, generated from every declared setting."""
+    return template(declared_settings(), TEMPLATE_INTRO)
+
+
+TEMPLATE_INTRO = (
+    "unified-inbox configuration, written by `inbox init` from the declared settings.",
+    "Each setting is shown commented out with its default (or an example): uncomment",
+    "and change what you need. A variable named beside a setting (env INBOX_...) overrides",
+    "the file. Secrets belong in the environment, not in this file.",
+)
 
 
 def _read_password(prompt: str = "Password: ") -> str:
@@ -198,7 +217,7 @@ def cmd_users_remove(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 def cmd_users_token(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     async def work(runtime: Runtime) -> str:
-        days = args.days if args.days is not None else auth.token_days(runtime.config)
+        days = args.days if args.days is not None else runtime.settings.auth.token_days
         return await auth.create_token(runtime.store, args.email, days=days, label=args.label)
 
     return _users_command(args, env, work)
@@ -309,7 +328,7 @@ def cmd_poll(args: argparse.Namespace, env: Mapping[str, str]) -> int:
                   file=sys.stderr)
         return 0
 
-    return _run(_with_runtime(_config(args, env), env, work, channels=True))
+    return _run(_with_runtime(_config(args, env), env, work, channels=True))  # no SMTP needed
 
 
 async def migrate(src: Any, dst: Any, checkpoint_file: Path | None = None) -> int:
@@ -344,13 +363,13 @@ async def migrate(src: Any, dst: Any, checkpoint_file: Path | None = None) -> in
 def cmd_migrate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from inbox.runtime import make_store
 
-    base = _config(args, env)
+    configured = _config(args, env).core.store
 
     def store_for(url: str) -> Any:
-        return make_store({**base, "store": {**base.get("store", {}), "url": url}})
+        return make_store(replace(configured, url=url))
 
     if args.reindex:
-        return _run(_reindex(store_for(str(cfg.get(base, "store.url")))))
+        return _run(_reindex(store_for(configured.url)))
     if not (args.source and args.target):
         print("give --from and --to (or --reindex)", file=sys.stderr)
         return 2
@@ -393,11 +412,22 @@ def _run(coro: Awaitable[int]) -> int:
         return 130
 
 
+class _Parser(argparse.ArgumentParser):
+    """A parser whose every command and subcommand takes the global options too, so they
+    work before or after the command: `inbox --config x serve` = `inbox serve --config x`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # SUPPRESS: a subcommand without the option keeps what was given before it
+        self.add_argument("--config", default=argparse.SUPPRESS,
+                          help=f"TOML config file (default: INBOX_CONFIG, else ./{DEFAULT_CONFIG} "
+                               "if present)")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="inbox", description="Unified inbox: X, email and web "
-                                "forms in one searchable inbox with response-time SLAs.")
-    p.add_argument("--config", help=f"TOML config file (default ./{DEFAULT_CONFIG} if present)")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="inbox", description="Unified inbox: X, email and web forms in one "
+                "searchable inbox with response-time SLAs.")
+    sub = p.add_subparsers(dest="command", required=True)  # subparsers are _Parser too
 
     s = sub.add_parser("serve", help="run the web app, connectors and scheduler")
     s.add_argument("--host")
@@ -414,7 +444,7 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("init", help="write a commented inbox.toml")
-    s.add_argument("--path", default=DEFAULT_CONFIG)
+    s.add_argument("--path", help=f"where to write it (default: --config, else ./{DEFAULT_CONFIG})")
     s.add_argument("--force", action="store_true")
     s.set_defaults(func=cmd_init)
 

@@ -1,171 +1,289 @@
-"""Settings declared once: the TOML file, INBOX_* environment overrides, and `inbox init`."""
+"""The core's settings, declared once, and loading inbox.toml with INBOX_* overrides.
+
+`load(path, env)` reads the file and applies the environment (which wins); the result is a
+`Config`: the file's tables with the core's values typed, and `.core`, the frozen typed
+`CoreSettings` that code should read. Channels declare their own settings next to their
+code (connectors/*) with the same `inbox.settings.Setting`.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from inbox.errors import ConfigError
+from inbox.settings import Setting, read_table, table_at
+from inbox.sla import SlaPolicy, policy_from_config
 
 
-@dataclass(frozen=True, slots=True)
-class Setting:
-    key: str  # dotted path in the TOML file
-    env: str | None
-    default: Any
-    help: str
-    secret: bool = False
+def _port(value: int) -> int:
+    if not 0 <= value <= 65535:
+        raise ValueError(f"{value} is not a TCP port (0-65535)")
+    return value
 
 
-SETTINGS = (
-    Setting("store.url", "INBOX_STORE", "sqlite:///./inbox.db",
-            "sqlite:///path/to/inbox.db, or http(s)://host:9200 for Elasticsearch"),
-    Setting("store.api_key", "INBOX_STORE_API_KEY", None, "Elasticsearch API key", secret=True),
-    Setting("store.username", "INBOX_STORE_USERNAME", None, "Elasticsearch basic-auth user"),
-    Setting("store.password", "INBOX_STORE_PASSWORD", None, "Elasticsearch basic-auth password",
+def _at_least(low: float) -> Any:
+    def check(value: Any) -> Any:
+        if value < low:
+            raise ValueError(f"must be at least {low:g}, got {value:g}")
+        return value
+    return check
+
+
+def _between(low: int, high: int) -> Any:
+    def check(value: Any) -> Any:
+        if not low <= value <= high:
+            raise ValueError(f"must be from {low} to {high}, got {value}")
+        return value
+    return check
+
+
+def _fraction(value: float) -> float:
+    if not 0 < value < 1:
+        raise ValueError(f"must be between 0 and 1 (e.g. 0.75), got {value:g}")
+    return value
+
+
+def _dates(values: tuple[str, ...]) -> tuple[str, ...]:
+    for text in values:
+        try:
+            dt.date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a date; write dates like \"2026-12-24\"") from None
+    return values
+
+
+STORE = (
+    Setting("store.url", str, "sqlite:///./inbox.db",
+            "sqlite:///path/to/inbox.db, or http(s)://host:9200 for Elasticsearch",
+            env="INBOX_STORE"),
+    Setting("store.api_key", str, None, "Elasticsearch API key", env="INBOX_STORE_API_KEY",
             secret=True),
-    Setting("store.ca_certs", "INBOX_STORE_CA_CERTS", None, "CA bundle for the cluster's TLS"),
-    Setting("web.host", "INBOX_HOST", "127.0.0.1", "address the web server listens on"),
-    Setting("web.port", "INBOX_PORT", 8080, "port the web server listens on"),
-    Setting("web.public_url", "INBOX_PUBLIC_URL", None,
-            "URL customers and agents use; https makes session cookies Secure"),
-    Setting("web.trust_proxy", "INBOX_TRUST_PROXY", False,
-            "take the client address from X-Forwarded-For (only behind your own proxy)"),
-    Setting("forms.rate_limit", "INBOX_FORM_RATE_LIMIT", 5,
-            "web-form posts allowed per client address per rate_window"),
-    Setting("forms.rate_window", None, 60, "seconds of the web-form rate-limit window"),
-    Setting("forms.max_bytes", None, 65536, "largest web-form request body"),
-    Setting("identity.phone_region", "INBOX_PHONE_REGION", None,
-            "country for phone numbers written without +country code (e.g. GB)"),
-    Setting("privacy.marketing_contacts", "INBOX_MARKETING_CONTACTS", False,
-            "show marketing customers' email addresses and phone numbers (search, VoC, CSV)"),
-    Setting("enrich.enabled", "INBOX_ENRICH", True, "detect language and sentiment on ingest"),
-    Setting("worker.lease_seconds", "INBOX_WORKER_LEASE", 60,
-            "one worker polls at a time; another takes over this long after it stops"),
-    Setting("auth.token_days", "INBOX_TOKEN_DAYS", None,
-            "new API tokens expire after this many days (unset: they never expire)"),
-    Setting("auth.argon2_time_cost", "INBOX_ARGON2_TIME_COST", 3,
-            "argon2 passes per password hash (existing hashes are upgraded at sign-in)"),
-    Setting("auth.argon2_memory_kib", "INBOX_ARGON2_MEMORY_KIB", 65536,
-            "argon2 memory per password hash, in KiB"),
-    Setting("auth.argon2_parallelism", "INBOX_ARGON2_PARALLELISM", 4,
-            "argon2 lanes per password hash"),
-    Setting("sla.timezone", "INBOX_TIMEZONE", "UTC", "time zone of the business calendar"),
-    Setting("sla.country", None, None, "public holidays of this country (ISO code)"),
+    Setting("store.username", str, None, "Elasticsearch basic-auth user",
+            env="INBOX_STORE_USERNAME", example="inbox"),
+    Setting("store.password", str, None, "Elasticsearch basic-auth password",
+            env="INBOX_STORE_PASSWORD", secret=True),
+    Setting("store.ca_certs", str, None, "CA bundle (PEM) for the cluster's TLS",
+            env="INBOX_STORE_CA_CERTS", example="/etc/inbox/es-ca.pem"),
 )
+WEB = (
+    Setting("web.host", str, "127.0.0.1", "address the web server listens on", env="INBOX_HOST"),
+    Setting("web.port", int, 8080, "port the web server listens on", env="INBOX_PORT",
+            check=_port),
+    Setting("web.public_url", str, None,
+            "URL customers and agents use; https makes session cookies Secure",
+            env="INBOX_PUBLIC_URL", example="https://inbox.example.com"),
+    Setting("web.trust_proxy", bool, False,
+            "take the client address from X-Forwarded-For (only behind your own proxy)",
+            env="INBOX_TRUST_PROXY"),
+)
+FORMS = (
+    Setting("forms.rate_limit", int, 5, "web-form posts allowed per client address per "
+            "rate_window", env="INBOX_FORM_RATE_LIMIT", check=_at_least(1)),
+    Setting("forms.rate_window", float, 60.0, "seconds of the web-form rate-limit window",
+            check=_at_least(1)),
+    Setting("forms.max_bytes", int, 65536, "largest web-form request body, in bytes",
+            check=_at_least(1)),
+)
+IDENTITY = (
+    Setting("identity.phone_region", str, None,
+            "country for phone numbers written without +country code", env="INBOX_PHONE_REGION",
+            example="GB"),
+)
+PRIVACY = (
+    Setting("privacy.marketing_contacts", bool, False,
+            "show marketing customers' email addresses and phone numbers (search, VoC, CSV)",
+            env="INBOX_MARKETING_CONTACTS"),
+)
+ENRICH = (
+    Setting("enrich.enabled", bool, True, "detect language and sentiment on ingest",
+            env="INBOX_ENRICH"),
+)
+WORKER = (
+    Setting("worker.lease_seconds", int, 60,
+            "one worker polls at a time; another takes over this long after it stops",
+            env="INBOX_WORKER_LEASE", check=_at_least(1)),
+)
+AUTH = (
+    Setting("auth.token_days", int, None,
+            "new API tokens expire after this many days (unset: they never expire)",
+            env="INBOX_TOKEN_DAYS", check=_between(1, 3650), example=90),
+    Setting("auth.argon2_time_cost", int, 3,
+            "argon2 passes per password hash (existing hashes are upgraded at sign-in)",
+            env="INBOX_ARGON2_TIME_COST", check=_at_least(1)),
+    Setting("auth.argon2_memory_kib", int, 65536, "argon2 memory per password hash, in KiB",
+            env="INBOX_ARGON2_MEMORY_KIB"),
+    Setting("auth.argon2_parallelism", int, 4, "argon2 lanes per password hash",
+            env="INBOX_ARGON2_PARALLELISM", check=_at_least(1)),
+)
+SLA = (
+    Setting("sla.timezone", str, "UTC", "time zone of the business calendar (IANA name)",
+            env="INBOX_TIMEZONE"),
+    Setting("sla.country", str, None, "public holidays of this country (ISO code)",
+            example="GB"),
+    Setting("sla.holidays", list, (), "more closed days", check=_dates,
+            example=["2026-12-24"]),
+    Setting("sla.calendar_time", list, ("x",),
+            "channels whose targets run 24/7; the others count business hours only"),
+    Setting("sla.at_risk", float, 0.75, "fraction of a target elapsed that counts as at risk",
+            check=_fraction),
+    Setting("sla.version", str, "1", "policy version, recorded with every deadline"),
+    Setting("sla.targets", dict, {"email": "8h", "webform": "8h", "x": "1h"},
+            "response-time target per channel: durations like \"8h\", \"30m\", \"1d\" "
+            "(channels not listed keep theirs)"),
+    Setting("sla.hours", dict, {day: ["09:00-17:00"] for day in ("mon", "tue", "wed", "thu",
+                                                                  "fri")},
+            "opening hours per day, mon to sun, several periods allowed (days not listed "
+            "keep theirs; sat and sun are closed)"),
+)
+SECTIONS: dict[str, tuple[Setting, ...]] = {
+    "store": STORE, "web": WEB, "forms": FORMS, "identity": IDENTITY, "privacy": PRIVACY,
+    "enrich": ENRICH, "worker": WORKER, "auth": AUTH, "sla": SLA}
+SETTINGS: tuple[Setting, ...] = tuple(s for group in SECTIONS.values() for s in group)
 BY_KEY = {s.key: s for s in SETTINGS}
 
 
-def _coerce(setting: Setting, value: Any) -> Any:
-    if setting.default is None or value is None:
-        return value
-    kind = type(setting.default)
-    if kind is bool:
-        if isinstance(value, bool):
-            return value
-        if str(value).lower() in ("1", "true", "yes", "on"):
-            return True
-        if str(value).lower() in ("0", "false", "no", "off"):
-            return False
-        raise ConfigError(setting.key, f"'{value}' is not true/false")
-    if kind is int:
-        try:
-            return int(value)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(setting.key, f"'{value}' is not a whole number") from exc
-    return str(value)
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    url: str
+    api_key: str | None = field(default=None, repr=False)
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ca_certs: str | None = None
 
 
-def load(path: str | Path | None, env: Mapping[str, str]) -> dict[str, Any]:
-    """The configuration: file (if any), then environment overrides, then defaults."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError("--config", f"no such file {path}; run `inbox init` to "
-                              "write one") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError("--config", f"{path} is not valid TOML: {exc}") from exc
-    for setting in SETTINGS:
-        section, _, name = setting.key.partition(".")
-        table = data.setdefault(section, {})
-        if not isinstance(table, dict):
-            raise ConfigError(section, "must be a table: write it as [" + section + "]")
-        if setting.env and env.get(setting.env):
-            table[name] = env[setting.env]
-        table[name] = _coerce(setting, table.get(name, setting.default))
-    return data
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    host: str
+    port: int
+    public_url: str | None
+    trust_proxy: bool
+
+    @property
+    def secure_cookies(self) -> bool:
+        return (self.public_url or "").startswith("https://")
+
+
+@dataclass(frozen=True, slots=True)
+class FormLimits:
+    rate_limit: int
+    rate_window: float
+    max_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class IdentitySettings:
+    phone_region: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PrivacySettings:
+    marketing_contacts: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EnrichSettings:
+    enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    lease_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    token_days: int | None
+    argon2_time_cost: int
+    argon2_memory_kib: int
+    argon2_parallelism: int
+
+    def __post_init__(self) -> None:
+        if self.argon2_memory_kib < 8 * self.argon2_parallelism:
+            raise ConfigError("auth.argon2_memory_kib", "must be at least 8 KiB per lane "
+                              "(auth.argon2_parallelism)")
+
+
+@dataclass(frozen=True, slots=True)
+class CoreSettings:
+    """Every setting of the core, typed; [sla] is the SLA policy it describes."""
+
+    store: StoreSettings
+    web: WebSettings
+    forms: FormLimits
+    identity: IdentitySettings
+    privacy: PrivacySettings
+    enrich: EnrichSettings
+    worker: WorkerSettings
+    auth: AuthSettings
+    sla: SlaPolicy
+
+
+SECTION_TYPES: dict[str, type] = {
+    "store": StoreSettings, "web": WebSettings, "forms": FormLimits,
+    "identity": IdentitySettings, "privacy": PrivacySettings, "enrich": EnrichSettings,
+    "worker": WorkerSettings, "auth": AuthSettings}
+
+
+def core_settings(data: Mapping[str, Any], env: Mapping[str, str] | None = None
+                  ) -> CoreSettings:
+    """The core's settings from inbox.toml's tables and the environment (which wins)."""
+    env = env or {}
+    values = {name: read_table(SECTIONS[name], table_at(data, name), env) for name in SECTIONS}
+    sections = {name: kind(**values[name]) for name, kind in SECTION_TYPES.items()}
+    return CoreSettings(**sections, sla=policy_from_config(values["sla"]))
+
+
+class Config(dict[str, Any]):
+    """inbox.toml's tables with the environment applied and the core's values typed.
+
+    `.core` holds the typed settings; the dict serves the channels' tables and older
+    `get(config, key)` callers. Its repr shows no values (secrets live in it).
+    """
+
+    core: CoreSettings
+
+    def __repr__(self) -> str:
+        return f"Config({', '.join(self)})"
+
+
+def resolve(data: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Config:
+    """The file's tables, with every core value typed and the environment applied."""
+    core = core_settings(data, env)  # checks everything, naming the key of the first error
+    config = Config(data)
+    for name, settings in SECTIONS.items():
+        config[name] = {**table_at(data, name), **read_table(settings, table_at(data, name),
+                                                             env or {})}
+    config.core = core
+    return config
+
+
+def read_file(path: str | Path | None) -> dict[str, Any]:
+    """The TOML file's tables ({} without a file)."""
+    if path is None:
+        return {}
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError("--config", f"no such file {path}; run `inbox init` to write "
+                                      "one") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("--config", f"cannot read {path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("--config", f"{path} is not valid TOML: {exc}") from exc
+
+
+def load(path: str | Path | None, env: Mapping[str, str]) -> Config:
+    """The configuration: the file (if any), the environment overrides, the defaults."""
+    return resolve(read_file(path), env)
 
 
 def get(config: Mapping[str, Any], key: str) -> Any:
+    """One core value of a loaded config by its key (prefer `config.core`)."""
     section, _, name = key.partition(".")
-    return config.get(section, {}).get(name, BY_KEY[key].default if key in BY_KEY else None)
-
-
-def template() -> str:
-    """A commented inbox.toml listing every setting with its default."""
-    lines = ["# unified-inbox configuration. Every key can also be set by the INBOX_* variable",
-             "# named beside it; secrets belong in the environment, not in this file.", ""]
-    section = None
-    for s in SETTINGS:
-        sec, _, name = s.key.partition(".")
-        if sec != section:
-            lines += ([""] if section else []) + [f"[{sec}]"]
-            section = sec
-        env = f" (env {s.env})" if s.env else ""
-        lines.append(f"# {s.help}{env}")
-        value = "" if s.default is None else _toml(s.default)
-        lines.append(f"# {name} = {value}" if s.default is None or s.secret else
-                     f"{name} = {value}")
-    lines += EXTRA_TEMPLATE
-    return "\n".join(lines) + "\n"
-
-
-def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-EXTRA_TEMPLATE = [
-    "",
-    "# Response-time targets: durations like \"8h\", \"30m\", \"1d\". Channels listed in",
-    "# calendar_time run 24/7; the others count business hours only.",
-    "[sla.targets]",
-    "email = \"8h\"",
-    "webform = \"8h\"",
-    "x = \"1h\"",
-    "",
-    "[sla.hours]",
-    "mon = [\"09:00-17:00\"]",
-    "tue = [\"09:00-17:00\"]",
-    "wed = [\"09:00-17:00\"]",
-    "thu = [\"09:00-17:00\"]",
-    "fri = [\"09:00-17:00\"]",
-    "",
-    "# Public web forms, served at /forms/<slug>.",
-    "[forms.contact]",
-    "title = \"Contact us\"",
-    "topics = [\"Billing\", \"Technical problem\", \"Other\"]",
-    "",
-    "# Email: one table per mailbox (or INBOX_EMAIL_URL / INBOX_SMTP_URL for a single one).",
-    "# [[email.mailboxes]]",
-    "# name = \"support\"",
-    "# url = \"imaps://support%40example.com@mail.example.com:993/INBOX\"",
-    "# password_env = \"INBOX_EMAIL_PASSWORD\"",
-    "# smtp_url = \"smtp+starttls://support%40example.com@mail.example.com:587\"",
-    "# smtp_password_env = \"INBOX_SMTP_PASSWORD\"",
-    "# from_address = \"support@example.com\"",
-    "",
-    "# X: the brand account and listening rules (or INBOX_X_* variables).",
-    "# [x]",
-    "# user_id = \"1234567890\"",
-    "# bearer_token_env = \"INBOX_X_BEARER_TOKEN\"",
-    "# keywords = [\"northwind outage\", \"\\\"northwind mobile\\\" refund\"]",
-]
+    table = config.get(section, {})
+    return table.get(name, BY_KEY[key].default) if isinstance(table, Mapping) else None

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from zxcvbn import zxcvbn
 
-from inbox import config as cfg
-from inbox.errors import ConfigError
+from inbox.config import AuthSettings
 
 MIN_LENGTH = 10
 MAX_LENGTH = 1024  # longer is refused before any hashing: nobody types that, attackers do
@@ -35,17 +33,10 @@ class Passwords:
             time_cost=self.time_cost, memory_cost=self.memory_kib, parallelism=self.parallelism))
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> Passwords:
-        time_cost, memory_kib, parallelism = (
-            int(cfg.get(config, f"auth.argon2_{name}"))
-            for name in ("time_cost", "memory_kib", "parallelism"))
-        if time_cost < 1 or parallelism < 1:
-            raise ConfigError("auth.argon2_time_cost", "time cost and parallelism must be at "
-                              "least 1")
-        if memory_kib < 8 * parallelism:
-            raise ConfigError("auth.argon2_memory_kib", "must be at least 8 KiB per lane "
-                              "(auth.argon2_parallelism)")
-        return cls(time_cost=time_cost, memory_kib=memory_kib, parallelism=parallelism)
+    def from_settings(cls, auth: AuthSettings) -> Passwords:
+        """The hashing cost the [auth] settings ask for (checked when they were loaded)."""
+        return cls(time_cost=auth.argon2_time_cost, memory_kib=auth.argon2_memory_kib,
+                   parallelism=auth.argon2_parallelism)
 
     async def hash(self, password: str) -> str:
         return await asyncio.to_thread(self._hasher.hash, _utf8(password))

@@ -13,6 +13,7 @@ from typing import Any
 
 from inbox import config as cfg
 from inbox import deadletters
+from inbox.config import StoreSettings
 from inbox.enrich import Enricher, no_enrichment
 from inbox.errors import ConfigError, InboxError
 from inbox.events import EventBus
@@ -21,7 +22,7 @@ from inbox.lease import Lease
 from inbox.passwords import Passwords
 from inbox.ports import Connector, ConnectorContext, IngestResult, Sender
 from inbox.service import InboxService
-from inbox.sla import policy_from_config
+from inbox.settings import Setting
 from inbox.store import CURSORS, Store
 from inbox.supervisor import RESTART_MAX, RESTART_MIN, Supervisor
 
@@ -29,9 +30,9 @@ log = logging.getLogger(__name__)
 CHANNEL_MODULES = ("connectors.email", "connectors.twitter")
 
 
-def make_store(config: Mapping[str, Any]) -> Store:
+def make_store(settings: StoreSettings) -> Store:
     """The Store adapter the URL names."""
-    url = str(cfg.get(config, "store.url"))
+    url = settings.url
     if url.startswith("sqlite:///"):
         from search.sqlite import SqliteStore
 
@@ -39,22 +40,35 @@ def make_store(config: Mapping[str, Any]) -> Store:
     if url.startswith(("http://", "https://")):
         from search.elastic import ElasticStore
 
-        user, password = cfg.get(config, "store.username"), cfg.get(config, "store.password")
-        return ElasticStore(url, api_key=cfg.get(config, "store.api_key"),
-                            basic_auth=(user, password) if user else None,
-                            ca_certs=cfg.get(config, "store.ca_certs"))
+        user = settings.username
+        return ElasticStore(url, api_key=settings.api_key,
+                            basic_auth=(user, settings.password or "") if user else None,
+                            ca_certs=settings.ca_certs)
     raise ConfigError("store.url", f"'{url}' is not a store URL; use sqlite:///path/to/inbox.db "
                       "or http(s)://host:9200 (INBOX_STORE)")
 
 
-def configure_channels(config: Mapping[str, Any], env: Mapping[str, str]
+def declared_settings() -> tuple[Setting, ...]:
+    """Every setting: the core's, the web forms' and each channel's, in template order."""
+    modules = ("connectors.webform", *CHANNEL_MODULES)
+    found: tuple[Setting, ...] = cfg.SETTINGS
+    for name in modules:
+        found += tuple(importlib.import_module(name).SETTINGS)
+    return found
+
+
+def configure_channels(config: Mapping[str, Any], env: Mapping[str, str], *,
+                       receive: bool = True, send: bool = True
                        ) -> tuple[list[Connector], dict[str, Sender]]:
-    """Connectors and reply senders of every configured channel."""
+    """Connectors (receive) and reply senders (send) of every configured channel.
+
+    A channel reads only the settings of what is asked: polling needs no SMTP account.
+    """
     connectors: list[Connector] = []
     senders: dict[str, Sender] = {}
     for name in CHANNEL_MODULES:
         module = importlib.import_module(name)
-        found, outs = module.configure(config, env)
+        found, outs = module.configure(config, env, receive=receive, send=send)
         connectors.extend(found)
         for sender in outs:
             senders.setdefault(sender.channel, sender)
@@ -67,17 +81,23 @@ class Runtime:
     """Everything one process runs; build with Runtime(config, env), then `await start()`."""
 
     def __init__(self, config: Mapping[str, Any], env: Mapping[str, str],
-                 store: Store | None = None, channels: bool = True) -> None:
-        self.config, self.env = config, env
-        self.store = store or make_store(config)
+                 store: Store | None = None, channels: bool = True,
+                 replies: bool = True) -> None:
+        """`config` as `inbox.config.load` returns it; `channels=False` builds no connectors
+        and no senders, `replies=False` no senders (polling needs no sending account)."""
+        self.config = cfg.resolve(config)  # typed, whoever built the mapping
+        self.settings = self.config.core
+        self.env = env
+        self.store = store or make_store(self.settings.store)
         self.events = EventBus()
-        self.sla = policy_from_config(config.get("sla", {}))
-        enrich = Enricher() if cfg.get(config, "enrich.enabled") else no_enrichment
+        self.sla = self.settings.sla
+        enrich = Enricher() if self.settings.enrich.enabled else no_enrichment
         self.ingestor = Ingestor(self.store, enrich=enrich, sla=self.sla, events=self.events,
-                                 phone_region=cfg.get(config, "identity.phone_region"))
-        self.connectors, senders = configure_channels(config, env) if channels else ([], {})
+                                 phone_region=self.settings.identity.phone_region)
+        self.connectors, senders = configure_channels(
+            self.config, env, send=replies) if channels else ([], {})
         self.service = InboxService(self.store, self.events, senders, self.sla)
-        self.passwords = Passwords.from_config(config)  # argon2 cost (cheap in tests)
+        self.passwords = Passwords.from_settings(self.settings.auth)  # argon2 cost
         self._tasks: list[asyncio.Task[None]] = []
         self._jobs: list[asyncio.Task[None]] = []
         self._scheduler: Any = None
@@ -156,7 +176,7 @@ class Runtime:
     async def start_workers(self) -> None:
         """Pollers, reply retries and SLA sweeps, while this process holds the worker lease."""
         self.lease = Lease(self.store, "worker",
-                           timedelta(seconds=float(cfg.get(self.config, "worker.lease_seconds"))))
+                           timedelta(seconds=self.settings.worker.lease_seconds))
         self._tasks.append(asyncio.create_task(self._keep_lease(), name="worker-lease"))
 
     async def _keep_lease(self) -> None:

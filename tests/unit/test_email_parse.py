@@ -322,7 +322,7 @@ def test_configure_from_env() -> None:
     ({"url": "imaps://u@h.example"}, "email.mailboxes[0].password"),
     ({"url": "imaps://u@h.example", "password_env": "NOPE"}, "email.mailboxes[0].password_env"),
     ({"url": "imap://u@mail.example.com", "password": "p"}, "email.mailboxes[0].url"),
-    ({"url": "imaps://u@h.example", "password": "p", "idle": "yes"}, "email.mailboxes[0].idle"),
+    ({"url": "imaps://u@h.example", "password": "p", "idle": "maybe"}, "email.mailboxes[0].idle"),
     ({"url": "imaps://u@h.example", "password": "p", "pol_interval": 5},
      "email.mailboxes[0].pol_interval"),
     ({"smtp_url": "smtp://relay.example"}, "email.mailboxes[0].from_address"),
