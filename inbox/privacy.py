@@ -53,11 +53,12 @@ _DOT = r"(?:\.|[ \t]?[\[(][ \t]?dot[ \t]?[\])][ \t]?)"
 # An address: a local part (from the start of its run), "@" and a domain with a dot.
 _EMAIL = rf"(?<!{_LOCAL}){_LOCAL}++{_AT}[\w-]++(?:{_DOT}[\w-]++)+"
 # A number: 7 digits or more, up to 3 separators between two, an optional "+" or "(" in
-# front; never glued to a word ("NW11556911", "CAS-8520941", ".../status/1234567890")
-# and never starting inside another run of digits (which keeps the scan linear).
+# front, an extension ("x12") behind; never glued to a word ("NW11556911", "CAS-8520941",
+# ".../status/1234567890") and never starting inside another run of digits (which keeps
+# the scan linear).
 _SEP = r"[ \t.\-/()]"
 _PHONE = (rf"(?<![\w+])(?<!\w[-/])(?<!\d{_SEP})(?<!\d{_SEP}{{2}})(?<!\d{_SEP}{{3}})"
-          rf"(?:\+[ \t]?)?\(?(?>\d(?:{_SEP}{{0,3}}\d){{6,}})\)?(?![-/]?\w)")
+          rf"(?:\+[ \t]?)?\(?(?>\d(?:{_SEP}{{0,3}}\d){{6,}})\)?(?![-/]?(?![xX]\d)\w)")
 # Dates (2026-11-30, 30.11.2026, 11/30/26) are not numbers, when nothing but a time of day
 # follows them.
 _DATE = (r"(?<![\w.\-/])(?:\d{4}-\d\d?-\d\d?|\d\d?[./-]\d\d?[./-](?:\d{4}|\d\d))"

@@ -38,6 +38,7 @@ def test_addresses_are_hidden_whatever_their_disguise(address: str) -> None:
     ("Ann <ann@example.com>", f"Ann <{EMAIL_HIDDEN}>"),
     ("+1-212-555-0134; ann@example.com", f"{PHONE_HIDDEN}; {EMAIL_HIDDEN}"),
     ("2025550187@example.com", EMAIL_HIDDEN),  # a number inside an address: one contact
+    ("(212) 555-0134x12 or 2025550187 ext. 4", f"{PHONE_HIDDEN}x12 or {PHONE_HIDDEN} ext. 4"),
 ])
 def test_addresses_and_numbers_together(text: str, shown: str) -> None:
     assert redact(text) == shown
