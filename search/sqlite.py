@@ -107,7 +107,8 @@ CREATE TABLE kv (
 # Schema 2: the public copy of text and subject (inbox.privacy.public_copy: contacts gone),
 # indexed apart for who may not see contacts, and the source of trending words. Kept in
 # the row only where it differs from the text (NULL otherwise), so the index removes
-# exactly what it added even if public_copy changes in a later version.
+# exactly what it added even if public_copy changes in a later version (which recomputes
+# the old rows in a migration of its own, as this one does).
 PUBLIC_INDEX = """
 ALTER TABLE messages ADD COLUMN public_text TEXT;
 ALTER TABLE messages ADD COLUMN public_subject TEXT;
@@ -255,12 +256,13 @@ def _versioned(conn: sqlite3.Connection, table: str, columns: Sequence[str], obj
 
 def _upsert(conn: sqlite3.Connection, table: str, columns: Sequence[str], obj: Any,
             extra: Mapping[str, Any] | None = None) -> None:
-    columns = [*columns, *(extra or {})]
-    sets = ",".join(f"{c}=excluded.{c}" for c in columns[1:])
-    conn.execute(f"INSERT INTO {table} ({','.join(columns)}) "
-                 f"VALUES ({_placeholders(len(columns))}) ON CONFLICT(id) DO UPDATE SET {sets}",
-                 [*_row_values(obj, columns[:len(columns) - len(extra or {})]),
-                  *(extra or {}).values()])
+    """Insert or replace a row from the object's `columns`, plus `extra` column values."""
+    extra = extra or {}
+    names = [*columns, *extra]
+    sets = ",".join(f"{c}=excluded.{c}" for c in names[1:])
+    conn.execute(f"INSERT INTO {table} ({','.join(names)}) "
+                 f"VALUES ({_placeholders(len(names))}) ON CONFLICT(id) DO UPDATE SET {sets}",
+                 [*_row_values(obj, columns), *extra.values()])
 
 
 def _differing_public_copy(text: str | None) -> str | None:
