@@ -74,6 +74,7 @@ _FIELDS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 DENORMALIZED = ("conv_status", "conv_assignee", "conv_tags")
+PUBLIC_COPIES = ("public_text", "public_subject")  # written from text and subject
 
 
 def mappings(kind: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 from inbox.errors import QueryError
 from inbox.model import And, FieldTerm, Not, Or, Phrase, QueryNode, SlaRow, Term, ts
 from inbox.store import FACETS, percentile_rank
+from search.elastic_mappings import PUBLIC_COPIES
 from search.query import day_start
 
 Query = dict[str, Any]
@@ -21,7 +22,7 @@ MATCH_ALL: Query = {"match_all": {}}
 MATCH_NONE: Query = {"match_none": {}}
 TEXT_FIELDS = ("text", "subject")
 # The public copy of both (inbox.privacy.public_copy): what who may not see contacts searches.
-PUBLIC_FIELDS = ("public_text", "public_subject")
+PUBLIC_FIELDS = PUBLIC_COPIES
 # The words the index analyzer sees (see elastic_mappings.WORD_PATTERN); \w minus "_".
 _WORD = re.compile(r"[^\W_]+")
 # match_phrase_prefix expands the last word to at most this many terms (default 50).
