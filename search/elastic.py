@@ -188,6 +188,8 @@ class ElasticStore:
         with _calling("open"):
             if await self.client.indices.exists_alias(name=alias):
                 await self._add_new_fields(kind)
+                if kind == "messages":
+                    await self._check_public_copies()
                 return
             try:
                 await self.client.indices.create(
@@ -196,6 +198,16 @@ class ElasticStore:
             except ApiError as exc:
                 if exc.error != "resource_already_exists_exception":  # another process won
                     raise
+
+    async def _check_public_copies(self) -> None:
+        """Warn when messages indexed by an older version lack the public copy (who may not
+        see contacts cannot find them until `inbox migrate --reindex` writes it)."""
+        resp = await self.client.count(index=self.alias("messages"), query={"bool": {
+            "filter": [{"exists": {"field": "text"}}],
+            "must_not": [{"exists": {"field": "public_text"}}]}})
+        if resp["count"]:
+            log.warning("messages without their public copy: run `inbox migrate --reindex`",
+                        extra={"messages": resp["count"]})
 
     async def _add_new_fields(self, kind: str) -> None:
         """Put the current mapping on the existing indices: fields added since they were

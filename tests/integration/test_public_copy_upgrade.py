@@ -14,6 +14,7 @@ from search.elastic_docs import denormalized, to_doc
 from search.query import parse
 from search.sqlite import SqliteStore
 from tests.factories import at, conversation, customer, message
+from tests.servers.osmem import es_store_factory
 
 pytestmark = pytest.mark.integration
 
@@ -65,16 +66,26 @@ async def test_sqlite_schema_1_gets_the_public_copy_on_open(tmp_path: Path) -> N
                             "VALUES ('integrity-check')").rowcount == 1
 
 
-async def test_elastic_reindex_writes_the_public_copy(elastic_store: ElasticStore) -> None:
+async def test_elastic_reindex_writes_the_public_copy(
+        elastic_store: ElasticStore, osmem_url: str, caplog: pytest.LogCaptureFixture) -> None:
     await elastic_store.write(WriteBatch(customers=(customer("c1"),), conversations=(CONV,)))
     for msg in MESSAGES:  # as an older version indexed them: no public copy
         await elastic_store.client.index(index=elastic_store.alias("messages"), id=msg.id,
                                          document={**to_doc(msg), **denormalized(CONV)},
                                          refresh=True)
     assert await _hidden_total(elastic_store, "router") == 0
+    again = es_store_factory(osmem_url, index_prefix=elastic_store.prefix)
+    await again.open()  # the operator is told what to run
+    await again.aclose()
+    assert any("inbox migrate --reindex" in r.getMessage() for r in caplog.records)
+    caplog.clear()
 
     await reindex(elastic_store, ("messages",))
     assert await _hidden_total(elastic_store, "router") == 3
     assert await _hidden_total(elastic_store, "quix*") == 0
     assert (await elastic_store.search(parse("quix*"), None, 10)).total == 3
     assert await elastic_store.conversation_messages("v1") == MESSAGES
+    again = es_store_factory(osmem_url, index_prefix=elastic_store.prefix)
+    await again.open()
+    await again.aclose()
+    assert not any("inbox migrate --reindex" in r.getMessage() for r in caplog.records)
