@@ -128,23 +128,28 @@ class Store(Protocol):
         cursor: str | None,
         limit: int,
         facets: Sequence[str] = (),
+        public: bool = False,
     ) -> SearchResult:
-        """Messages matching the AST, newest first (created_at desc, id desc), with facets."""
+        """Messages matching the AST, newest first (created_at desc, id desc), with facets.
+        public: words, phrases and prefixes match the public copy of text and subject
+        (inbox.privacy.public_copy, without contacts), for who may not see contacts."""
 
     async def sla_report(self, since: datetime, until: datetime) -> tuple[SlaRow, ...]:
         """First-response counts, compliance and p50/p90/p95 (linear interpolation) of the
         care conversations created in [since, until): one row for all, then per channel,
         agent and day. Computed by the store (SQL / aggregations)."""
 
-    async def volume(self, query: QueryNode | None, interval: str = "day"
-                     ) -> list[tuple[str, int]]:
+    async def volume(self, query: QueryNode | None, interval: str = "day",
+                     public: bool = False) -> list[tuple[str, int]]:
         """Matching messages per UTC day, week (from Monday) or month, first to last match,
-        empty buckets included: (bucket start "YYYY-MM-DD", count)."""
+        empty buckets included: (bucket start "YYYY-MM-DD", count). public: as in search."""
 
-    async def trending(self, query: QueryNode | None, size: int = 10
+    async def trending(self, query: QueryNode | None, size: int = 10, public: bool = False
                        ) -> list[tuple[str, float]]:
         """Words unusually frequent in (a recent sample of) the matching messages compared
-        with all messages, best first; only words in at least 3 matching messages."""
+        with all messages, best first; only words in at least 3 matching messages. The
+        words come from the public copy of the text, for everyone (a contact is never a
+        trend, only noise); public: the query matches as in search."""
 
     async def pending_outbound(self, limit: int) -> tuple[Message, ...]:
         """Outbound messages whose delivery is pending or failed (for the sender to retry)."""

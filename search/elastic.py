@@ -59,6 +59,7 @@ from search.elastic_docs import (
     error_parts,
     from_doc,
     json_object,
+    public_fields,
     to_doc,
 )
 from search.elastic_mappings import (
@@ -187,6 +188,8 @@ class ElasticStore:
         with _calling("open"):
             if await self.client.indices.exists_alias(name=alias):
                 await self._add_new_fields(kind)
+                if kind == "messages":
+                    await self._check_public_copies()
                 return
             try:
                 await self.client.indices.create(
@@ -195,6 +198,16 @@ class ElasticStore:
             except ApiError as exc:
                 if exc.error != "resource_already_exists_exception":  # another process won
                     raise
+
+    async def _check_public_copies(self) -> None:
+        """Warn when messages indexed by an older version lack the public copy (who may not
+        see contacts cannot find them until `inbox migrate --reindex` writes it)."""
+        resp = await self.client.count(index=self.alias("messages"), query={"bool": {
+            "filter": [{"exists": {"field": "text"}}],
+            "must_not": [{"exists": {"field": "public_text"}}]}})
+        if resp["count"]:
+            log.warning("messages without their public copy: run `inbox migrate --reindex`",
+                        extra={"messages": resp["count"]})
 
     async def _add_new_fields(self, kind: str) -> None:
         """Put the current mapping on the existing indices: fields added since they were
@@ -418,7 +431,8 @@ class ElasticStore:
             meta = ({"_index": hit["_index"], "_id": msg.id} if hit else
                     {"_index": self.alias("messages"), "_id": msg.id})
             ops.append(_BulkOp(2, "message", "index", meta,
-                               {**to_doc(msg), **state.get(msg.conversation_id,
+                               {**to_doc(msg), **public_fields(msg.text, msg.subject),
+                                **state.get(msg.conversation_id,
                                                            denormalized(None))},
                                msg.id, hit["_source"] if hit else None))
         for index, msg_id, fields, old_fields in restamp:
@@ -596,12 +610,14 @@ class ElasticStore:
         cursor: str | None,
         limit: int,
         facets: Sequence[str] = (),
+        public: bool = False,
     ) -> SearchResult:
         extra: dict[str, Any] = {"track_total_hits": True}
         aggs = facet_aggs(facets)
         if aggs:
             extra["aggs"] = aggs
-        hits, nxt, resp = await self._page("messages", compile_query(query), MESSAGE_ORDER,
+        hits, nxt, resp = await self._page("messages", compile_query(query, public),
+                                           MESSAGE_ORDER,
                                            cursor, limit, **extra)
         return SearchResult(
             messages=tuple(from_doc(Message, h["_source"]) for h in hits),
@@ -664,21 +680,25 @@ class ElasticStore:
             found.append(near[0] + weight * (near[-1] - near[0]))
         return found
 
-    async def trending(self, query: QueryNode | None, size: int = 10) -> list[tuple[str, float]]:
-        """Words unusually frequent in the matching messages compared with all messages."""
+    async def trending(self, query: QueryNode | None, size: int = 10, public: bool = False
+                       ) -> list[tuple[str, float]]:
+        """Words unusually frequent in the matching messages compared with all messages,
+        from the public copy of the text (no contact is a trend)."""
         aggs = {"sample": {"sampler": {"shard_size": 2000}, "aggs": {"words": {
-            "significant_text": {"field": "text", "size": size, "filter_duplicate_text": True}}}}}
-        resp = await self._search("messages", "trending", query=compile_query(query), size=0,
-                                  aggs=aggs)
+            "significant_text": {"field": "public_text", "size": size,
+                                 "filter_duplicate_text": True}}}}}
+        resp = await self._search("messages", "trending", query=compile_query(query, public),
+                                  size=0, aggs=aggs)
         buckets = resp["aggregations"]["sample"]["words"]["buckets"]
         return [(str(b["key"]), float(b["score"])) for b in buckets]
 
-    async def volume(self, query: QueryNode | None, interval: str = "day") -> list[tuple[str, int]]:
+    async def volume(self, query: QueryNode | None, interval: str = "day",
+                     public: bool = False) -> list[tuple[str, int]]:
         """Matching messages per calendar interval (minute/hour/day/week/month/...), UTC."""
         aggs = {"volume": {"date_histogram": {"field": "created_at",
                                               "calendar_interval": interval}}}
-        resp = await self._search("messages", "volume", query=compile_query(query), size=0,
-                                  aggs=aggs)
+        resp = await self._search("messages", "volume", query=compile_query(query, public),
+                                  size=0, aggs=aggs)
         out = []
         for bucket in resp["aggregations"]["volume"]["buckets"]:
             start = datetime.fromtimestamp(int(bucket["key"]) / 1000, UTC)
@@ -847,6 +867,38 @@ def _bulk_problem(ops: Sequence[_BulkOp], results: Sequence[Mapping[str, Any]]
                         tuple(dict.fromkeys(refused)))
 
 
+async def _fill_public_copies(es: AsyncElasticsearch, index: str) -> None:
+    """Write the public copy of text and subject on every message of `index` (those
+    indexed before the copy existed have none, so who may not see contacts misses them)."""
+    after: list[Any] | None = None
+    while True:
+        resp = await es.search(index=index, query={"match_all": {}}, sort=[{"id": "asc"}],
+                               size=SCAN_PAGE, source_includes=["text", "subject"],
+                               search_after=after)
+        hits = resp["hits"]["hits"]
+        if not hits:
+            break
+        ops: list[Mapping[str, Any]] = []
+        for hit in hits:
+            source = hit.get("_source") or {}
+            ops += [{"update": {"_index": index, "_id": hit["_id"]}},
+                    {"doc": public_fields(source.get("text"), source.get("subject"))}]
+        done = (await es.bulk(operations=ops, refresh=False)).body
+        if done.get("errors"):
+            raise StoreUnavailable(f"reindex messages: the public copy was refused: "
+                                   f"{_first_bulk_error(done)}")
+        after = hits[-1]["sort"]
+    await es.indices.refresh(index=index)
+
+
+def _first_bulk_error(resp: Mapping[str, Any]) -> str:
+    for item in resp.get("items", ()):
+        for result in item.values():
+            if result.get("error"):
+                return str(result["error"])[:500]
+    return "unknown error"
+
+
 async def reindex(
     store: ElasticStore, kinds: Sequence[str] = KINDS, delete_old: bool = False
 ) -> dict[str, str]:
@@ -866,6 +918,8 @@ async def reindex(
             await es.options(request_timeout=3600).reindex(
                 source={"index": alias}, dest={"index": new}, wait_for_completion=True,
                 refresh=True)
+            if kind == "messages":
+                await _fill_public_copies(es, new)
             actions: list[Mapping[str, Any]] = [
                 {"remove": {"index": old, "alias": alias}} for old in current]
             actions.append({"add": {"index": new, "alias": alias, "is_write_index": True}})

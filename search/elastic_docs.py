@@ -16,6 +16,7 @@ from inbox.errors import (
     StoreUnavailable,
 )
 from inbox.model import Attachment, Conversation, parse_ts, ts
+from inbox.privacy import public_copy
 
 T = TypeVar("T")
 
@@ -66,6 +67,11 @@ def to_doc(obj: Any, skip: Iterable[str] = ()) -> dict[str, Any]:
     skipped = set(skip)
     return {f.name: _encode(f.name, getattr(obj, f.name)) for f in fields(obj)
             if f.name not in skipped}
+
+
+def public_fields(text: str | None, subject: str | None) -> dict[str, Any]:
+    """The public copy of a message's text and subject, as its document holds them."""
+    return {"public_text": public_copy(text), "public_subject": public_copy(subject)}
 
 
 def from_doc(cls: type[T], source: Mapping[str, Any], **extra: Any) -> T:

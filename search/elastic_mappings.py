@@ -49,6 +49,9 @@ _FIELDS: dict[str, dict[str, dict[str, Any]]] = {
         "attachments": _OPAQUE, "meta": _OPAQUE,
         # denormalized from the conversation, so search can filter on them
         "conv_status": _KW, "conv_assignee": _KW, "conv_tags": _KW,
+        # text and subject without contacts (inbox.privacy.public_copy), written by the
+        # store: what who may not see contacts searches, and where trending words come from
+        "public_text": _TEXT, "public_subject": _TEXT,
     },
     "conversations": {
         "id": _KW, "customer_id": _KW, "channel": _KW, "status": _KW,
@@ -71,6 +74,7 @@ _FIELDS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 DENORMALIZED = ("conv_status", "conv_assignee", "conv_tags")
+PUBLIC_COPIES = ("public_text", "public_subject")  # written from text and subject
 
 
 def mappings(kind: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 from inbox.errors import QueryError
 from inbox.model import And, FieldTerm, Not, Or, Phrase, QueryNode, SlaRow, Term, ts
 from inbox.store import FACETS, percentile_rank
+from search.elastic_mappings import PUBLIC_COPIES
 from search.query import day_start
 
 Query = dict[str, Any]
@@ -20,6 +21,8 @@ Query = dict[str, Any]
 MATCH_ALL: Query = {"match_all": {}}
 MATCH_NONE: Query = {"match_none": {}}
 TEXT_FIELDS = ("text", "subject")
+# The public copy of both (inbox.privacy.public_copy): what who may not see contacts searches.
+PUBLIC_FIELDS = PUBLIC_COPIES
 # The words the index analyzer sees (see elastic_mappings.WORD_PATTERN); \w minus "_".
 _WORD = re.compile(r"[^\W_]+")
 # match_phrase_prefix expands the last word to at most this many terms (default 50).
@@ -29,25 +32,26 @@ _KEYWORD_FIELDS = {"channel": "channel", "sentiment": "sentiment", "lang": "lang
                    "status": "conv_status", "direction": "direction"}
 
 
-def compile_query(node: QueryNode | None) -> Query:
-    """The AST as a query over message documents; None matches every message."""
+def compile_query(node: QueryNode | None, public: bool = False) -> Query:
+    """The AST as a query over message documents; None matches every message. public:
+    words match the public copy of text and subject (without contacts)."""
     if node is None:
         return MATCH_ALL
     if isinstance(node, Term | Phrase):
-        return _text_query(node.text)
+        return _text_query(node.text, PUBLIC_FIELDS if public else TEXT_FIELDS)
     if isinstance(node, Not):
-        return {"bool": {"must_not": [compile_query(node.node)]}}
+        return {"bool": {"must_not": [compile_query(node.node, public)]}}
     if isinstance(node, And):
-        return {"bool": {"filter": [compile_query(n) for n in node.nodes]}}
+        return {"bool": {"filter": [compile_query(n, public) for n in node.nodes]}}
     if isinstance(node, Or):
-        return {"bool": {"should": [compile_query(n) for n in node.nodes],
+        return {"bool": {"should": [compile_query(n, public) for n in node.nodes],
                          "minimum_should_match": 1}}
     if isinstance(node, FieldTerm):
         return _field_query(node)
     raise TypeError(f"not a query node: {node!r}")
 
 
-def _text_query(text: str) -> Query:
+def _text_query(text: str, fields: Sequence[str]) -> Query:
     """Words in text or subject, consecutively; a trailing '*' makes the last one a prefix."""
     prefix = text.endswith("*")
     words = _WORD.findall(text[:-1] if prefix else text)
@@ -56,13 +60,13 @@ def _text_query(text: str) -> Query:
     phrase = " ".join(words)
     per_field: list[Query]
     if not prefix:
-        per_field = [{"match_phrase": {f: phrase}} for f in TEXT_FIELDS]
+        per_field = [{"match_phrase": {f: phrase}} for f in fields]
     elif len(words) == 1:
         # analysed by the index analyzer (folding included); no limit on expansions
-        per_field = [{"match_bool_prefix": {f: phrase}} for f in TEXT_FIELDS]
+        per_field = [{"match_bool_prefix": {f: phrase}} for f in fields]
     else:
         per_field = [{"match_phrase_prefix": {f: {
-            "query": phrase, "max_expansions": PHRASE_PREFIX_EXPANSIONS}}} for f in TEXT_FIELDS]
+            "query": phrase, "max_expansions": PHRASE_PREFIX_EXPANSIONS}}} for f in fields]
     return {"bool": {"should": per_field, "minimum_should_match": 1}}
 
 

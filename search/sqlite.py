@@ -32,11 +32,12 @@ from inbox.model import (
     parse_ts,
     ts,
 )
+from inbox.privacy import public_copy
 from inbox.store import COLLECTIONS, EXPORT_KINDS, FACETS, WriteBatch, percentile_rank
 from search.query import day_start
 from search.sqlite_db import Database, fold
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 T = TypeVar("T")
 
 SCHEMA = """
@@ -102,6 +103,46 @@ CREATE TABLE kv (
     collection TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
     PRIMARY KEY (collection, key)) WITHOUT ROWID;
 """
+
+# Schema 2: the public copy of text and subject (inbox.privacy.public_copy: contacts gone),
+# indexed apart for who may not see contacts, and the source of trending words. Kept in
+# the row only where it differs from the text (NULL otherwise), so the index removes
+# exactly what it added even if public_copy changes in a later version (which recomputes
+# the old rows in a migration of its own, as this one does).
+PUBLIC_INDEX = """
+ALTER TABLE messages ADD COLUMN public_text TEXT;
+ALTER TABLE messages ADD COLUMN public_subject TEXT;
+UPDATE messages SET public_text = nullif(public_copy(text), text),
+                    public_subject = nullif(public_copy(subject), subject);
+CREATE VIRTUAL TABLE messages_public USING fts5 (
+    text, subject, content='', tokenize='unicode61 remove_diacritics 2');
+CREATE TRIGGER messages_public_ai AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_public (rowid, text, subject) VALUES (new.rowid,
+        fold(coalesce(new.public_text, new.text)), fold(coalesce(new.public_subject, new.subject)));
+END;
+CREATE TRIGGER messages_public_ad AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_public (messages_public, rowid, text, subject) VALUES ('delete',
+        old.rowid, fold(coalesce(old.public_text, old.text)),
+        fold(coalesce(old.public_subject, old.subject)));
+END;
+CREATE TRIGGER messages_public_au
+AFTER UPDATE OF text, subject, public_text, public_subject ON messages BEGIN
+    INSERT INTO messages_public (messages_public, rowid, text, subject) VALUES ('delete',
+        old.rowid, fold(coalesce(old.public_text, old.text)),
+        fold(coalesce(old.public_subject, old.subject)));
+    INSERT INTO messages_public (rowid, text, subject) VALUES (new.rowid,
+        fold(coalesce(new.public_text, new.text)), fold(coalesce(new.public_subject, new.subject)));
+END;
+INSERT INTO messages_public (rowid, text, subject)
+    SELECT rowid, fold(coalesce(public_text, text)), fold(coalesce(public_subject, subject))
+    FROM messages;
+DROP TABLE messages_vocab;
+DROP TABLE messages_words;
+CREATE VIRTUAL TABLE public_vocab USING fts5vocab (messages_public, 'row');
+CREATE VIRTUAL TABLE public_words USING fts5vocab (messages_public, 'instance');
+"""
+# Schema version -> the script that brings the previous one to it (a new store runs all).
+MIGRATIONS = {1: SCHEMA, 2: PUBLIC_INDEX}
 
 CONVERSATION_COLUMNS = (
     "id", "customer_id", "channel", "status", "created_at", "updated_at", "last_message_at",
@@ -213,15 +254,27 @@ def _versioned(conn: sqlite3.Connection, table: str, columns: Sequence[str], obj
         raise ConflictError(f"{table[:-1]} {obj.id} was changed by someone else; reload it")
 
 
-def _upsert(conn: sqlite3.Connection, table: str, columns: Sequence[str], obj: Any) -> None:
-    sets = ",".join(f"{c}=excluded.{c}" for c in columns[1:])
-    conn.execute(f"INSERT INTO {table} ({','.join(columns)}) "
-                 f"VALUES ({_placeholders(len(columns))}) ON CONFLICT(id) DO UPDATE SET {sets}",
-                 _row_values(obj, columns))
+def _upsert(conn: sqlite3.Connection, table: str, columns: Sequence[str], obj: Any,
+            extra: Mapping[str, Any] | None = None) -> None:
+    """Insert or replace a row from the object's `columns`, plus `extra` column values."""
+    extra = extra or {}
+    names = [*columns, *extra]
+    sets = ",".join(f"{c}=excluded.{c}" for c in names[1:])
+    conn.execute(f"INSERT INTO {table} ({','.join(names)}) "
+                 f"VALUES ({_placeholders(len(names))}) ON CONFLICT(id) DO UPDATE SET {sets}",
+                 [*_row_values(obj, columns), *extra.values()])
+
+
+def _differing_public_copy(text: str | None) -> str | None:
+    """The public copy where it differs from the text (the row keeps NULL otherwise)."""
+    public = public_copy(text)
+    return None if public == text else public
 
 
 def _write_message(conn: sqlite3.Connection, msg: Message) -> None:
-    _upsert(conn, "messages", MESSAGE_COLUMNS, msg)
+    _upsert(conn, "messages", MESSAGE_COLUMNS, msg,
+            {"public_text": _differing_public_copy(msg.text),
+             "public_subject": _differing_public_copy(msg.subject)})
     rowid = conn.execute("SELECT rowid FROM messages WHERE id=?", (msg.id,)).fetchone()[0]
     conn.execute("DELETE FROM message_keys WHERE message_rowid=?", (rowid,))
     conn.executemany("INSERT OR IGNORE INTO message_keys (key, message_rowid) VALUES (?, ?)",
@@ -287,16 +340,18 @@ def _fts_string(text: str) -> str:
     return quoted + " *" if text.endswith("*") else quoted
 
 
-def compile_query(node: QueryNode) -> tuple[str, list[Any]]:
-    """The AST as a SQL condition over messages m joined with conversations c."""
+def compile_query(node: QueryNode, public: bool = False) -> tuple[str, list[Any]]:
+    """The AST as a SQL condition over messages m joined with conversations c; public:
+    words match the public copy of the text (without contacts)."""
     if isinstance(node, Term | Phrase):
-        return ("m.rowid IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)",
+        fts = "messages_public" if public else "messages_fts"
+        return (f"m.rowid IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)",
                 [_fts_string(node.text)])
     if isinstance(node, Not):
-        sql, params = compile_query(node.node)
+        sql, params = compile_query(node.node, public)
         return f"NOT ({sql})", params
     if isinstance(node, And | Or):
-        parts = [compile_query(n) for n in node.nodes]
+        parts = [compile_query(n, public) for n in node.nodes]
         joiner = " AND " if isinstance(node, And) else " OR "
         return (joiner.join(f"({s})" for s, _ in parts), [p for _, ps in parts for p in ps])
     if isinstance(node, FieldTerm):
@@ -546,8 +601,9 @@ class SqliteStore:
         cursor: str | None,
         limit: int,
         facets: Sequence[str] = (),
+        public: bool = False,
     ) -> SearchResult:
-        where, params = compile_query(query) if query is not None else ("1", [])
+        where, params = compile_query(query, public) if query is not None else ("1", [])
         page = await self._message_page(where, params, cursor, limit)
         base = f"FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE ({where})"
 
@@ -592,14 +648,14 @@ class SqliteStore:
 
         return await self._db.read(op)
 
-    async def volume(self, query: QueryNode | None, interval: str = "day"
-                     ) -> list[tuple[str, int]]:
+    async def volume(self, query: QueryNode | None, interval: str = "day",
+                     public: bool = False) -> list[tuple[str, int]]:
         bucket = {"day": "date(m.created_at)",
                   "week": "date(m.created_at, '-6 days', 'weekday 1')",
                   "month": "strftime('%Y-%m-01', m.created_at)"}.get(interval)
         if bucket is None:
             raise QueryError(f"unknown interval '{interval}' (known: day, week, month)", 0)
-        where, params = compile_query(query) if query is not None else ("1", [])
+        where, params = compile_query(query, public) if query is not None else ("1", [])
         sql = (f"SELECT {bucket} AS b, count(*) FROM messages m JOIN conversations c "
                f"ON c.id = m.conversation_id WHERE ({where}) GROUP BY b ORDER BY b")
 
@@ -608,9 +664,9 @@ class SqliteStore:
 
         return fill_buckets(await self._db.read(op), interval)
 
-    async def trending(self, query: QueryNode | None, size: int = 10
+    async def trending(self, query: QueryNode | None, size: int = 10, public: bool = False
                        ) -> list[tuple[str, float]]:
-        where, params = compile_query(query) if query is not None else ("1", [])
+        where, params = compile_query(query, public) if query is not None else ("1", [])
         sample = (f"SELECT m.rowid FROM messages m JOIN conversations c ON "
                   f"c.id = m.conversation_id WHERE ({where}) "
                   f"ORDER BY m.created_at DESC LIMIT {TREND_SAMPLE}")
@@ -621,9 +677,9 @@ class SqliteStore:
             if not fg_n or not bg_n:
                 return []
             rows = conn.execute(
-                f"WITH fg AS (SELECT term, count(DISTINCT doc) AS n FROM messages_words "
+                f"WITH fg AS (SELECT term, count(DISTINCT doc) AS n FROM public_words "
                 f"WHERE doc IN ({sample}) GROUP BY term HAVING n >= 3) "
-                f"SELECT fg.term, fg.n, v.doc FROM fg JOIN messages_vocab v USING (term)",
+                f"SELECT fg.term, fg.n, v.doc FROM fg JOIN public_vocab v USING (term)",
                 params)
             scored = [(term, jlh(n / fg_n, bg / bg_n)) for term, n, bg in rows]
             scored = [(t, score) for t, score in scored if score > 0]
@@ -740,6 +796,13 @@ def _migrate(conn: sqlite3.Connection) -> None:
     if version > SCHEMA_VERSION:
         raise ConflictError(f"the store was written by a newer version (schema {version}); "
                             "upgrade unified-inbox")
-    if version == 0:
-        conn.executescript("BEGIN;" + SCHEMA + f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
+    conn.create_function("public_copy", 1, public_copy, deterministic=True)
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        try:
+            conn.executescript(f"BEGIN; {MIGRATIONS[target]} PRAGMA user_version={target}; "
+                               "COMMIT;")
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 

@@ -30,7 +30,7 @@ from inbox.model import (
     SearchResult,
     utcnow,
 )
-from inbox.privacy import redact_message
+from inbox.privacy import inbound_only, redact_message
 from inbox.store import DEAD_LETTERS, FACETS
 from search import query as ql
 from web.app import current_user
@@ -321,6 +321,12 @@ def _sees_contacts(request: web.Request) -> bool:
         bool(cfg.get(request.app[RUNTIME].config, "privacy.marketing_contacts")))
 
 
+def hides_contacts(request: web.Request) -> bool:
+    """Searches of this user match the public copy of the text (Store `public=True`): no
+    word, phrase or prefix finds a piece of an address or number they may not see."""
+    return not _sees_contacts(request)
+
+
 def visible_query(request: web.Request, node: QueryNode | None, query: str
                   ) -> QueryNode | None:
     """Who may not read conversations (marketing) searches inbound customer messages only,
@@ -339,12 +345,13 @@ async def search_messages(request: web.Request, node: QueryNode | None, cursor: 
                           limit: int, facets: Sequence[str] = ()) -> SearchResult:
     """The one way pages and the API search: contacts hidden from who may not see them
     (node: from parse_search, so limited to what the user may see)."""
-    runtime = request.app[RUNTIME]
-    result = await runtime.store.search(node, cursor, limit, facets)
-    if _sees_contacts(request):
+    hidden = hides_contacts(request)
+    result = await request.app[RUNTIME].store.search(node, cursor, limit, facets,
+                                                     public=hidden)
+    if permissions.sees_care(current_user(request)):
         return result
-    region = cfg.get(runtime.config, "identity.phone_region")
-    return replace(result, messages=tuple(redact_message(m, region) for m in result.messages))
+    shown = redact_message if hidden else inbound_only
+    return replace(result, messages=tuple(shown(m) for m in result.messages))
 
 
 async def search(request: web.Request) -> web.Response:
@@ -378,8 +385,10 @@ async def voc_data(request: web.Request) -> dict[str, Any]:
     result = await search_messages(request, node, None, 20, FACETS)
     return {"query": ql.to_text(node), "total": result.total, "messages": result.messages,
             "facets": {k: [list(p) for p in v] for k, v in result.facets.items()},
-            "volume": [list(b) for b in await store.volume(node, interval(request))],
-            "trending": [list(t) for t in await store.trending(node, 15)]}
+            "volume": [list(b) for b in await store.volume(node, interval(request),
+                                                           public=hides_contacts(request))],
+            "trending": [list(t) for t in await store.trending(
+                node, 15, public=hides_contacts(request))]}
 
 
 async def voice_of_customer(request: web.Request) -> web.Response:

@@ -21,6 +21,7 @@ from inbox.throttle import SignInThrottle
 from web.api import (
     conversation_filter,
     dead_letter_rows,
+    hides_contacts,
     interval,
     parse_search,
     report_range,
@@ -329,7 +330,8 @@ async def voc(request: web.Request) -> dict[str, Any]:
 async def volume_chart(request: web.Request) -> web.Response:
     """The volume over time as an SVG bar chart (pygal), shown through an <img>."""
     node = await parse_search(request)
-    buckets = await request.app[RUNTIME].store.volume(node, interval(request))
+    buckets = await request.app[RUNTIME].store.volume(node, interval(request),
+                                                      public=hides_contacts(request))
     return web.Response(body=bar_chart(buckets), content_type="image/svg+xml", headers={
         # an image: no scripts at all; pygal styles itself inline
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})

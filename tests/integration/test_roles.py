@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from inbox.model import Role
+from inbox.model import IdentityRef, Role
 from inbox.permissions import PUBLIC, ROLE_PERMISSIONS, ROUTES, Route
+from tests.factories import inbound
 from tests.integration.web_support import (
     CUSTOMER_EMAIL,
     CUSTOMER_PHONE,
@@ -22,6 +23,7 @@ from tests.integration.web_support import (
     RoleWeb,
     start_web,
 )
+from tests.servers.osmem import es_store_factory
 
 ROLES: tuple[str | None, ...] = (None, *Role)
 
@@ -164,3 +166,110 @@ async def test_direction_searches_notes_replies_and_customer_messages(web: RoleW
         body = await (await web.client.get("/api/search", params={"q": f"direction:{direction}"},
                                            headers=web.auth(Role.AGENT))).json()
         assert [m["text"][:len(words)] for m in body["messages"]] == [words]
+
+
+# What a red team got past the first redaction, as customers wrote it.
+HIDDEN_CONTACT = "florentine.quixote@privatebox.example"
+VARIANTS = ("07700 900144", "07911 123456", "06 12 34 56 78", "0151 23456789",
+            "+44 7700 900461", "2 0 2 5 5 5 0 1 9 9", "olga＠example.org", "olga @ example.org",
+            "olga@example。org", "2025550187")
+ORDER_REFS = ("NW11556911", "CAS-852094")
+QUOTED_REPLY = "Hi Fatima, we refunded the router"
+
+
+@pytest.fixture(params=["sqlite", "elastic"])
+async def any_web(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[RoleWeb]:
+    """The app on each store."""
+    store = None
+    if request.param == "elastic":
+        store = es_store_factory(request.getfixturevalue("osmem_url"))
+    async for w in start_web(store, db=f"{tmp_path}/inbox.db"):
+        yield w
+        if store is not None:
+            await store.delete_indices()
+
+
+async def seed_red_team(web: RoleWeb) -> None:
+    """Three customers' router complaints with a hidden contact, one with every disguised
+    contact and two order references, one quoting an agent's reply."""
+    items = [inbound(f"<r{i}@example.com>", f"router dead {i}, write {HIDDEN_CONTACT} or call "
+                     f"2025550187", authors=(IdentityRef("email", f"r{i}@example.com"),),
+                     subject=f"router for {HIDDEN_CONTACT}") for i in range(3)]
+    items.append(inbound("<v@example.com>", "variants: " + "; ".join(VARIANTS) + " orders "
+                         + " ".join(ORDER_REFS), authors=(IdentityRef("email", "v@example.com"),)))
+    items.append(inbound(
+        "<q@example.com>", "Still broken", authors=(IdentityRef("email", "q@example.com"),),
+        quoted=f"On Mon, 30 Nov 2026, Support <help@northwind.example> wrote:\n> {QUOTED_REPLY}",
+        html=f"<p>Still broken</p><blockquote>{QUOTED_REPLY}</blockquote>"))
+    result = await web.runtime.ingest(items)
+    assert len(result.stored) == len(items)
+
+
+async def _total(web: RoleWeb, role: str, query: str) -> int:
+    resp = await web.client.get("/api/search", params={"q": query}, headers=web.auth(role))
+    assert resp.status == 200, await resp.text()
+    return int((await resp.json())["total"])
+
+
+@pytest.mark.parametrize("query", ["flor*", "quixote", "2025550187", "privatebox",
+                                   "florentine quixote privatebox", '"quixote privatebox"',
+                                   "202*", "olga", "router flor*"])
+async def test_search_is_no_oracle_for_hidden_contacts(any_web: RoleWeb, query: str) -> None:
+    web = any_web
+    await seed_red_team(web)
+    assert await _total(web, Role.AGENT, query) > 0
+    assert await _total(web, Role.MARKETING, query) == 0
+    voc = await (await web.client.get("/api/voc", params={"q": query},
+                                      headers=web.auth(Role.MARKETING))).json()
+    assert voc["total"] == 0 and sum(n for _, n in voc["volume"]) == 0
+    csv_text = await (await web.client.get("/api/search/export.csv", params={"q": query},
+                                           headers=web.auth(Role.MARKETING))).text()
+    assert len(list(csv.reader(io.StringIO(csv_text)))) == 1  # the header only
+
+
+async def test_marketing_still_finds_the_words_around_contacts(web: RoleWeb) -> None:
+    await seed_red_team(web)
+    assert await _total(web, Role.MARKETING, "router") == 3
+    assert await _total(web, Role.MARKETING, "NW11556911") == 1
+
+
+async def test_trending_words_never_show_a_hidden_contact(any_web: RoleWeb) -> None:
+    web = any_web
+    await seed_red_team(web)
+    for role in (Role.MARKETING, Role.AGENT):
+        voc = await (await web.client.get("/api/voc", params={"q": "channel:email"},
+                                          headers=web.auth(role))).json()
+        words = {w for w, _ in voc["trending"]}
+        assert "router" in words or role == Role.AGENT  # the agent's match set is everything
+        assert words & {"florentine", "quixote", "privatebox", "2025550187", "olga"} == set()
+
+
+@pytest.mark.parametrize("path", ["/api/search?q=", "/search?q=", "/voc?q=variants",
+                                  "/api/voc?q=variants", "/api/search/export.csv?q="])
+async def test_every_disguised_contact_is_hidden_and_order_references_stay(
+        web: RoleWeb, path: str) -> None:
+    await seed_red_team(web)
+    text = html.unescape(await (await web.client.get(path, headers=web.auth(Role.MARKETING)))
+                         .text())
+    assert [v for v in (*VARIANTS, HIDDEN_CONTACT, "privatebox") if v in text] == []
+    assert all(ref in text for ref in ORDER_REFS)
+    assert "[phone hidden]" in text and "[email hidden]" in text
+
+
+@pytest.mark.parametrize("contacts", [False, True])
+async def test_marketing_never_gets_the_agents_replies_customers_quote(
+        tmp_path: Path, contacts: bool) -> None:
+    env = {"INBOX_MARKETING_CONTACTS": str(contacts).lower()}
+    async for web in start_web(db=f"{tmp_path}/inbox.db", env=env):
+        await seed_red_team(web)
+        for path in ("/api/search?q=broken", "/search?q=broken", "/voc?q=broken",
+                     "/api/search/export.csv?q=broken"):
+            resp = await web.client.get(path, headers=web.auth(Role.MARKETING))
+            text = html.unescape(await resp.text())
+            assert "Still broken" in text and QUOTED_REPLY not in text, path
+        body = await (await web.client.get("/api/search", params={"q": "broken"},
+                                           headers=web.auth(Role.MARKETING))).json()
+        assert [(m["quoted"], m["html"]) for m in body["messages"]] == [(None, None)]
+        agent = await (await web.client.get("/api/search", params={"q": "broken"},
+                                            headers=web.auth(Role.AGENT))).json()
+        assert QUOTED_REPLY in agent["messages"][0]["quoted"]

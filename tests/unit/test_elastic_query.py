@@ -23,7 +23,14 @@ from inbox.model import (
     Term,
 )
 from search.elastic_docs import classify, denormalized, from_doc, to_doc
-from search.elastic_mappings import DENORMALIZED, KINDS, alias_name, index_number, mappings
+from search.elastic_mappings import (
+    DENORMALIZED,
+    KINDS,
+    PUBLIC_COPIES,
+    alias_name,
+    index_number,
+    mappings,
+)
 from search.elastic_query import (
     MATCH_ALL,
     MATCH_NONE,
@@ -232,7 +239,8 @@ def test_sla_row_filters_and_ranks() -> None:
 
 
 @pytest.mark.parametrize(("cls", "kind", "extra"), [
-    (Message, "messages", set(DENORMALIZED)), (Conversation, "conversations", set()),
+    (Message, "messages", {*DENORMALIZED, *PUBLIC_COPIES}),
+    (Conversation, "conversations", set()),
     (Customer, "customers", set()), (Identity, "identities", {"key"}),
 ])
 def test_every_field_is_mapped(cls: type, kind: str, extra: set[str]) -> None:

@@ -1,0 +1,91 @@
+"""Stores written before the public copy existed get it on upgrade: SQLite's schema
+migration on open, Elasticsearch's `inbox migrate --reindex`."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from inbox.store import WriteBatch
+from search.elastic import ElasticStore, reindex
+from search.elastic_docs import denormalized, to_doc
+from search.query import parse
+from search.sqlite import SqliteStore
+from tests.factories import at, conversation, customer, message
+from tests.servers.osmem import es_store_factory
+
+pytestmark = pytest.mark.integration
+
+TEXT = "router dead, write florentine.quixote@privatebox.example or call 2025550187"
+CONV = conversation("v1", "c1")
+MESSAGES = tuple(message(f"e{i}", "v1", "c1", f"{TEXT} ({i})", at(1 + i)) for i in range(3))
+
+# Schema 1 as it was: no public copy, the vocabularies over the full text.
+DOWNGRADE = """
+DROP TRIGGER messages_public_ai; DROP TRIGGER messages_public_ad;
+DROP TRIGGER messages_public_au; DROP TABLE public_vocab; DROP TABLE public_words;
+DROP TABLE messages_public;
+ALTER TABLE messages DROP COLUMN public_text; ALTER TABLE messages DROP COLUMN public_subject;
+CREATE VIRTUAL TABLE messages_vocab USING fts5vocab (messages_fts, 'row');
+CREATE VIRTUAL TABLE messages_words USING fts5vocab (messages_fts, 'instance');
+PRAGMA user_version=1;
+"""
+
+
+async def _hidden_total(store: SqliteStore | ElasticStore, query: str) -> int:
+    return (await store.search(parse(query), None, 10, public=True)).total
+
+
+async def test_sqlite_schema_1_gets_the_public_copy_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "inbox.db"
+    store = SqliteStore(path)
+    await store.open()
+    await store.write(WriteBatch(customers=(customer("c1"),), conversations=(CONV,),
+                                 messages=MESSAGES))
+    await store.aclose()
+    with sqlite3.connect(path) as conn:
+        conn.executescript(DOWNGRADE)
+
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        assert await _hidden_total(store, "router") == 3
+        assert await _hidden_total(store, "quix*") == 0
+        assert (await store.search(parse("quix*"), None, 10)).total == 3
+        await store.write(WriteBatch(messages=(MESSAGES[0],)))  # upserts keep it exact
+        assert await _hidden_total(store, "router") == 3
+        words = {w for w, _ in await store.trending(parse("router"), 10)}
+        assert words & {"florentine", "quixote", "privatebox", "2025550187"} == set()
+    finally:
+        await store.aclose()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("INSERT INTO messages_public (messages_public) "
+                            "VALUES ('integrity-check')").rowcount == 1
+
+
+async def test_elastic_reindex_writes_the_public_copy(
+        elastic_store: ElasticStore, osmem_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    await elastic_store.write(WriteBatch(customers=(customer("c1"),), conversations=(CONV,)))
+    for msg in MESSAGES:  # as an older version indexed them: no public copy
+        await elastic_store.client.index(index=elastic_store.alias("messages"), id=msg.id,
+                                         document={**to_doc(msg), **denormalized(CONV)},
+                                         refresh=True)
+    assert await _hidden_total(elastic_store, "router") == 0
+    again = es_store_factory(osmem_url, index_prefix=elastic_store.prefix)
+    await again.open()  # the operator is told what to run
+    await again.aclose()
+    assert any("inbox migrate --reindex" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+
+    await reindex(elastic_store, ("messages",))
+    assert await _hidden_total(elastic_store, "router") == 3
+    assert await _hidden_total(elastic_store, "quix*") == 0
+    assert (await elastic_store.search(parse("quix*"), None, 10)).total == 3
+    assert await elastic_store.conversation_messages("v1") == MESSAGES
+    again = es_store_factory(osmem_url, index_prefix=elastic_store.prefix)
+    await again.open()
+    await again.aclose()
+    assert not any("inbox migrate --reindex" in r.getMessage() for r in caplog.records)
