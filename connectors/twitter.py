@@ -184,6 +184,7 @@ class XStream:
         self._last_poll: float | None = None
         self._next_poll: float | None = None
         self._last_error: str | None = None
+        self._last_error_at: float | None = None
         self._alert: str | None = None
         self._paused_until: float | None = None
         self._stopped = False
@@ -200,7 +201,7 @@ class XStream:
                 result = await self._poll(ctx)
         except Exception as exc:
             mapped = await as_inbox_error(exc, self._clock(), self._settings.usage_cap_pause)
-            self._last_error = str(mapped or exc)
+            self._failed(str(mapped or exc))
             if mapped is None or mapped is exc:
                 raise
             raise mapped from exc
@@ -242,7 +243,7 @@ class XStream:
             return None
         except Exception as exc:  # a bug or an unexpected reply: keep the stream alive, slowly
             self._failures += 1
-            self._last_error = f"{type(exc).__name__}: {exc}"
+            self._failed(f"{type(exc).__name__}: {exc}")
             log.exception("X poll crashed", extra={"stream": self.name})
             return backoff_delay(self._failures, self._rng, self._settings.backoff_base,
                                  self._settings.backoff_cap)
@@ -261,18 +262,31 @@ class XStream:
     def budget(self) -> RateLimit | None:
         return self._api.rate_limit(self._endpoint)
 
+    def _failed(self, error: str) -> None:
+        self._last_error, self._last_error_at = error[:2000], self._clock()
+
+    def _state(self) -> str:
+        if self._stopped:
+            return "stopped"
+        if self._paused_until is not None and self._clock() < self._paused_until:
+            return "paused"
+        return "retrying" if self._failures else "waiting"
+
     def status(self) -> dict[str, Any]:
         budget = self.budget()
         result = self._last_result
         return {
             "name": self.name,
             "channel": str(self.channel),
+            "state": self._state(),
             "last_poll": _iso(self._last_poll),
             "next_poll": _iso(self._next_poll),
             "remaining": budget.remaining if budget else None,
             "limit": budget.limit if budget else None,
             "reset": _iso(budget.reset) if budget else None,
             "last_error": self._last_error,
+            "last_error_at": _iso(self._last_error_at) if self._last_error else None,
+            "failures": self._failures,
             "alert": self._alert,
             "paused": self._paused_until is not None and self._clock() < self._paused_until,
             "paused_until": _iso(self._paused_until),

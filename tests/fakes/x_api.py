@@ -109,6 +109,9 @@ class FakeXApi:
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # method, path, query
         self.faults: list[Fault] = []
         self.budgets: dict[str, list[float]] = {}  # endpoint -> [limit, remaining, reset]
+        self.raw: dict[str, list[Any]] = {}  # endpoint -> hostile items (see add_raw)
+        self.rewrites: dict[str, Callable[[dict[str, Any]], Any]] = {}  # endpoint -> body edit
+        self.extra_headers: dict[str, str] = {}  # sent on every answer (hostile headers)
         self._seq = 0
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -193,6 +196,26 @@ class FakeXApi:
             "dm_conversation_id": conversation_id or f"{pair[0]}-{pair[1]}",
             "participant_ids": pair}
         return event_id
+
+    def add_raw(self, endpoint: str, item: Any) -> None:
+        """A hostile item (any JSON) served verbatim at the head of the first page of
+        ``endpoint`` (mentions | search | dm_events), as the newest, on every request, until a
+        since_id at or past its id filters it (an item without a numeric id: never)."""
+        self.raw.setdefault(endpoint, []).append(item)
+
+    def _finish(self, request: web.Request, body: dict[str, Any]) -> web.Response:
+        """The answer of a read endpoint, with its hostile items and rewrite applied."""
+        endpoint = self._endpoint(request)
+        first = not (request.query.get("pagination_token") or request.query.get("next_token"))
+        since = request.query.get("since_id")
+        raw = [i for i in self.raw.get(endpoint, ()) if first and not (
+            since and isinstance(i, dict) and str(i.get("id", "")).isdigit()
+            and int(i["id"]) <= int(since))]
+        if raw:
+            body = {**body, "data": raw + list(body.get("data", []))}
+            body["meta"] = {**body.get("meta", {}), "result_count": len(body["data"])}
+        rewrite = self.rewrites.get(endpoint)
+        return web.json_response(rewrite(body) if rewrite else body)
 
     def fail(self, prefix: str, status: int = 503, body: Mapping[str, Any] | None = None,
              headers: Mapping[str, str] | None = None, times: int = 1) -> None:
@@ -282,6 +305,7 @@ class FakeXApi:
             return web.json_response(TOO_MANY, status=429, headers=headers)
         response = await handler(request)
         response.headers.update(headers)
+        response.headers.update(self.extra_headers)
         return response
 
     @staticmethod
@@ -355,7 +379,7 @@ class FakeXApi:
                          token_param: str, size: int) -> web.Response:
         page, meta = self._page(tweets, request, size, token_param)
         if not page:
-            return web.json_response({"meta": meta})
+            return self._finish(request, {"meta": meta})
         tweet_fields = self._fields(request, "tweet")
         user_fields = self._fields(request, "user")
         expansions = set(request.query.get("expansions", "").split(","))
@@ -391,7 +415,7 @@ class FakeXApi:
         if errors:
             body["errors"] = errors
         body["meta"] = meta
-        return web.json_response(body)
+        return self._finish(request, body)
 
     def _live(self, since_id: str | None, start: float | None) -> Iterable[dict[str, Any]]:
         for tweet in self.tweets.values():
@@ -464,7 +488,7 @@ class FakeXApi:
         events = [e for e in self.dm_events.values() if e["event_type"] in kinds]
         page, meta = self._page(events, request, size, "pagination_token")
         if not page:
-            return web.json_response({"meta": meta})
+            return self._finish(request, {"meta": meta})
         fields = self._fields(request, "dm_event")
         body: dict[str, Any] = {"data": [self._pick(e, fields) for e in page]}
         expansions = set(request.query.get("expansions", "").split(","))
@@ -477,7 +501,7 @@ class FakeXApi:
         if users:
             body["includes"] = {"users": users}
         body["meta"] = meta
-        return web.json_response(body)
+        return self._finish(request, body)
 
     # --- writes ----------------------------------------------------------------------------
 
