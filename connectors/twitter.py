@@ -449,8 +449,11 @@ class DmStream(XStream):
     def _dm(self, event: Any, includes: Mapping[str, Any], received: datetime
             ) -> Inbound | None:
         event = json_object(event, "DM event")
-        if event.get("event_type", "MessageCreate") != "MessageCreate":
-            return None
+        kind = event.get("event_type", "MessageCreate")
+        if not isinstance(kind, str):
+            raise ValueError(f"DM event whose event_type is {type(kind).__name__}, not text")
+        if kind != "MessageCreate":
+            return None  # a participant joined or left: no one's message
         if str(event.get("sender_id")) == self._settings.user_id:
             return None  # our own outbound (sent here or from the X app), never a customer's
         record = parse_dm(event, includes, received=received)

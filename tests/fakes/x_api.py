@@ -119,6 +119,10 @@ class FakeXApi:
 
     # --- scripting ---------------------------------------------------------------------
 
+    def new_id(self) -> str:
+        """A fresh post/DM id minted now (for hand-made items)."""
+        return self._new_id(self.clock())
+
     def _new_id(self, at: float) -> str:
         self._seq += 1
         return str(((int(at * 1000) - X_EPOCH_MS) << 22) | (self._seq & 0x3FFFFF))
@@ -209,7 +213,7 @@ class FakeXApi:
         first = not (request.query.get("pagination_token") or request.query.get("next_token"))
         since = request.query.get("since_id")
         raw = [i for i in self.raw.get(endpoint, ()) if first and not (
-            since and isinstance(i, dict) and str(i.get("id", "")).isdigit()
+            since and isinstance(i, dict) and re.fullmatch("[0-9]{1,40}", str(i.get("id")))
             and int(i["id"]) <= int(since))]
         if raw:
             body = {**body, "data": raw + list(body.get("data", []))}
@@ -424,8 +428,8 @@ class FakeXApi:
             if since_id and int(tweet["id"]) <= int(since_id):
                 continue
             if start is not None and \
-                    datetime.fromisoformat(tweet["created_at"]).timestamp() < start:
-                continue
+                    ((int(tweet["id"]) >> 22) + X_EPOCH_MS) / 1000 < start:
+                continue  # X filters on the id's time, whatever created_at says
             yield tweet
 
     async def _mentions(self, request: web.Request) -> web.Response:
@@ -591,14 +595,23 @@ def seed_demo(fake: FakeXApi) -> dict[str, str]:
 
 
 def seed_hostile(fake: FakeXApi) -> dict[str, str]:
-    """The demo, plus a post with a lone surrogate, one without an author (unparseable),
-    and a good post after them."""
+    """The demo, plus hostile items each followed by a good one: a post with a lone surrogate,
+    one without an author (unparseable), non-objects in the mentions page, dates far outside
+    1970-2261, and a DM event without an id."""
     env = seed_demo(fake)
     mallory = fake.add_user("mallory", "Mallory \u202eyrollam")
     fake.add_tweet(mallory, "@acme broken utf-16 \ud83d in the middle", age=20 * 60)
     broken = fake.add_tweet(mallory, "@acme no author here", age=15 * 60)
     del fake.tweets[broken]["author_id"]
+    for when in ("9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+14:00", "garbage"):
+        dated = fake.add_tweet(mallory, f"@acme far date {when}", age=12 * 60)
+        fake.tweets[dated]["created_at"] = when
+    for item in (None, 5, "a string"):
+        fake.add_raw("mentions", item)
     fake.add_tweet(mallory, "@acme the good one after the poison", age=10 * 60)
+    fake.add_raw("dm_events", {"event_type": "MessageCreate", "text": "a DM without an id",
+                               "sender_id": mallory, "dm_conversation_id": "x"})
+    fake.add_dm(mallory, "the good DM after the poison", age=5 * 60)
     return env
 
 
