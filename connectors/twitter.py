@@ -127,7 +127,7 @@ class Seen:
         old = cursor.get("unreadable")
         self.known = {d for d in old if isinstance(d, str)} if isinstance(old, list) else set()
         self.met: list[str] = []
-        self.newest = x_id(cursor.get(key))
+        self.newest = self._floor = x_id(cursor.get(key))
         self._key, self._before = key, dict(cursor)
         self._tokens: set[str] = set()
 
@@ -142,11 +142,12 @@ class Seen:
         self.newest = newest([self.newest, item_id])
 
     def fresh(self, item: Any) -> bool:
-        """Count the item; False when it is an id-less item already dead-lettered."""
+        """Count the item; False when the cursor already covers it (a server that ignores
+        since_id) or it is an id-less item already dead-lettered."""
         item_id = _id_of(item)
         if item_id is not None:
             self.note(item_id)
-            return True
+            return self._floor is None or int(item_id) > int(self._floor)
         digest = _digest(item)
         if digest not in self.met:
             self.met.append(digest)
