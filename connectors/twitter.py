@@ -44,6 +44,7 @@ from connectors.twitter_parse import (
 )
 from inbox.errors import (
     AuthFailed,
+    FatalError,
     InboxError,
     RateLimited,
     Refused,
@@ -521,9 +522,10 @@ class XSender:
         else:
             body = await self._api.call("user", "create_direct_message",
                                         participant_id=str(meta["sender_id"]), text=text)
-        data = body.get("data") or {}
-        event_id = str(data["dm_event_id"])
-        conversation = str(data.get("dm_conversation_id") or conversation)
+        data = _answer(body)
+        event_id = _answer_id(data, "dm_event_id")
+        found = data.get("dm_conversation_id")
+        conversation = str(found if isinstance(found, str) and found else conversation)
         return Receipt(provider_id=event_id, thread_keys=(f"x:dm:{conversation}",),
                        meta={"kind": "dm", "dm_event_id": event_id,
                              "dm_conversation_id": conversation, "external_id": f"dm:{event_id}"})
@@ -531,8 +533,7 @@ class XSender:
     async def _send_tweet(self, in_reply_to: str, text: str) -> Receipt:
         body = await self._api.call("user", "create_tweet", text=text,
                                     in_reply_to_tweet_id=in_reply_to)
-        data = body.get("data") or {}
-        tweet_id = str(data["id"])
+        tweet_id = _answer_id(_answer(body), "id")
         handle = self._settings.username or "i/web"
         return Receipt(provider_id=tweet_id, thread_keys=(f"x:tweet:{tweet_id}",),
                        meta={"kind": "tweet", "tweet_id": tweet_id,
@@ -541,6 +542,20 @@ class XSender:
 
     async def aclose(self) -> None:
         await self._api.aclose()
+
+
+def _answer(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    data = body.get("data")
+    return data if isinstance(data, Mapping) else {}
+
+
+def _answer_id(data: Mapping[str, Any], key: str) -> str:
+    """The id X gave a reply it accepted; FatalError (never a resend: it may be out) if none."""
+    found = x_id(data.get(key))
+    if found is None:
+        raise FatalError(f"X accepted the reply but answered without a readable {key}; "
+                         "check on X whether it was posted before sending it again")
+    return found
 
 
 def build(settings: XSettings, *, clock: Clock = time.time, sleep: Sleep = asyncio.sleep,

@@ -32,7 +32,14 @@ from connectors.twitter_config import XSettings
 from connectors.twitter_http import DAY, WINDOW, Credentials
 from inbox import config as cfg
 from inbox import deadletters
-from inbox.errors import AuthFailed, RateLimited, Refused, RetryableError, StoreUnavailable
+from inbox.errors import (
+    AuthFailed,
+    FatalError,
+    RateLimited,
+    Refused,
+    RetryableError,
+    StoreUnavailable,
+)
 from inbox.model import Conversation, Customer, IdentityRef, Inbound, Message, message_id_for
 from inbox.ports import ConnectorContext, IngestResult, Outbound
 from inbox.runtime import Runtime
@@ -770,3 +777,15 @@ async def test_a_stream_failing_inside_shows_its_error_in_the_connector_list(
     assert state["state"] == "backing_off" and state["restarts"] == 0
     assert "not a JSON object" in state["last_error"]
     assert state["next_retry"] == state["status"]["next_poll"]
+
+
+@pytest.mark.parametrize("answer", [{"data": [1]}, {"data": {"id": {"x": 1}}}, {"data": None}])
+async def test_a_reply_answer_without_a_readable_id_is_rejected_never_resent(
+        fake: FakeXApi, x: Streams, answer: dict[str, Any]) -> None:
+    theresa = customer(fake)
+    fake.add_tweet(theresa, "@acme my bill is past due")
+    core = FakeCore()
+    await x.mentions.poll_once(core.ctx())
+    fake.fail("/2/tweets", 201, answer)
+    with pytest.raises(FatalError, match="check on X whether it was posted"):
+        await x.sender.send(outbound(list(core.messages.values()), "@theresa on it"))
