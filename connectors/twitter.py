@@ -4,6 +4,9 @@ Each stream is one Connector with its own cursor, saved only after ``ctx.ingest`
     x:mentions        {"since_id": newest mention id}
     x:listen:<rule>   {"since_id": newest hit id}  (falls back to the 7-day search window)
     x:dms             {"last_event_id": newest DM event id}
+    (and "unreadable": digests of served items without a readable id, dead-lettered once)
+Every field of every reply is hostile: an item that cannot be read is dead-lettered alone
+(stage parse, its JSON kept) and the cursor moves past it; see twitter_parse.
 Polls are paced by the x-rate-limit-* headers of each endpoint; 429 waits for the reset, a
 usage cap pauses the stream, 5xx/network errors back off, 401/403 stop it.
 """
@@ -89,8 +92,16 @@ def _id_of(item: Any) -> str | None:
     return x_id(item.get("id")) if isinstance(item, Mapping) else None
 
 
+def _raw(item: Any) -> str:
+    """The item as the JSON X sent (ASCII: lone surrogates survive as escapes)."""
+    try:
+        return json.dumps(item, sort_keys=True)
+    except (ValueError, TypeError, RecursionError):  # nested past what json writes back
+        return repr(item)[:1_000_000]
+
+
 def _digest(item: Any) -> str:
-    return hashlib.sha256(json.dumps(item, sort_keys=True).encode()).hexdigest()[:24]
+    return hashlib.sha256(_raw(item).encode()).hexdigest()[:24]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +111,6 @@ class Page:
     data: list[Any]
     includes: Mapping[str, Any]
     errors: Any
-    newest_id: str | None
     next_token: str | None
 
     @classmethod
@@ -114,7 +124,6 @@ class Page:
             data=data if isinstance(data, list) else [] if data is None else [data],
             includes=includes if isinstance(includes, Mapping) else {},
             errors=body.get("errors"),
-            newest_id=x_id(meta.get("newest_id")),
             next_token=token if isinstance(token, str) and 0 < len(token) <= MAX_TOKEN
             else None)
 
@@ -139,15 +148,12 @@ class Seen:
         self._tokens.add(token)
         return True
 
-    def note(self, item_id: str | None) -> None:
-        self.newest = newest([self.newest, item_id])
-
     def fresh(self, item: Any) -> bool:
         """Count the item; False when the cursor already covers it (a server that ignores
         since_id) or it is an id-less item already dead-lettered."""
         item_id = _id_of(item)
         if item_id is not None:
-            self.note(item_id)
+            self.newest = newest([self.newest, item_id])
             return self._floor is None or int(item_id) > int(self._floor)
         digest = _digest(item)
         if digest not in self.met:
@@ -322,7 +328,7 @@ class XStream:
                 error = f"{type(exc).__name__}: {exc}"
                 log.warning("unparseable X item", extra={"stream": self.name,
                                                          "id": _id_of(item), "error": error})
-                await ctx.dead_letter(self.name, json.dumps(item), error)  # stage "parse"
+                await ctx.dead_letter(self.name, _raw(item), error)  # stage "parse"
                 continue
             if record is not None:
                 out.append(record)
@@ -354,7 +360,6 @@ class _TweetStream(XStream):
         while True:
             page = Page.read(await self._api.call("read", self.method, **params,
                                                   **{self.page_param: token}))
-            seen.note(page.newest_id)
             parse = partial(self._tweet, page=page, received=received)
             total = total + await self._ingest(ctx, await self._parsed(ctx, page.data, seen,
                                                                        parse))
