@@ -4,6 +4,9 @@ Each stream is one Connector with its own cursor, saved only after ``ctx.ingest`
     x:mentions        {"since_id": newest mention id}
     x:listen:<rule>   {"since_id": newest hit id}  (falls back to the 7-day search window)
     x:dms             {"last_event_id": newest DM event id}
+    (and "unreadable": digests of served items without a readable id, dead-lettered once)
+Every field of every reply is hostile: an item that cannot be read is dead-lettered alone
+(stage parse, its JSON kept) and the cursor moves past it; see twitter_parse.
 Polls are paced by the x-rate-limit-* headers of each endpoint; 429 waits for the reset, a
 usage cap pauses the stream, 5xx/network errors back off, 401/403 stop it.
 """
@@ -11,12 +14,13 @@ usage cap pauses the stream, 5xx/network errors back off, 401/403 stop it.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -33,9 +37,18 @@ from connectors.twitter_http import (
     backoff_delay,
     next_delay,
 )
-from connectors.twitter_parse import newest, parse_dm, parse_tweet, snowflake_time
+from connectors.twitter_parse import (
+    is_retweet,
+    json_object,
+    newest,
+    parse_dm,
+    parse_tweet,
+    snowflake_time,
+    x_id,
+)
 from inbox.errors import (
     AuthFailed,
+    FatalError,
     InboxError,
     RateLimited,
     Refused,
@@ -60,12 +73,100 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[Any]]
 
 
+def _minted(item_id: str) -> datetime:
+    """When an id was minted; the epoch for an id whose time is out of range."""
+    try:
+        return snowflake_time(item_id)
+    except (ValueError, OverflowError, OSError):
+        return datetime.fromtimestamp(0, UTC)
+
+
 def _iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat() if ts is not None else None
 
 
-def _is_retweet(tweet: Mapping[str, Any]) -> bool:
-    return any(r.get("type") == "retweeted" for r in tweet.get("referenced_tweets") or ())
+MAX_TOKEN = 1_000  # a next_token longer than this (or not text) ends the pagination
+MAX_UNREADABLE = 1_000  # digests of id-less items remembered in a cursor
+
+
+def _id_of(item: Any) -> str | None:
+    return x_id(item.get("id")) if isinstance(item, Mapping) else None
+
+
+def _raw(item: Any) -> str:
+    """The item as the JSON X sent (ASCII: lone surrogates survive as escapes)."""
+    try:
+        return json.dumps(item, sort_keys=True)
+    except (ValueError, TypeError, RecursionError):  # nested past what json writes back
+        return repr(item)[:1_000_000]
+
+
+def _digest(item: Any) -> str:
+    return hashlib.sha256(_raw(item).encode()).hexdigest()[:24]
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One X API page read defensively: what is not of its JSON type is absent."""
+
+    data: list[Any]
+    includes: Mapping[str, Any]
+    errors: Any
+    next_token: str | None
+
+    @classmethod
+    def read(cls, body: Mapping[str, Any]) -> Page:
+        data = body.get("data")
+        found = body.get("meta")
+        meta: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+        includes = body.get("includes")
+        token = meta.get("next_token")
+        return cls(
+            data=data if isinstance(data, list) else [] if data is None else [data],
+            includes=includes if isinstance(includes, Mapping) else {},
+            errors=body.get("errors"),
+            next_token=token if isinstance(token, str) and 0 < len(token) <= MAX_TOKEN
+            else None)
+
+
+class Seen:
+    """What one poll met: the newest id, and the items without a readable id (dead-lettered
+    once: the digests of those still served are kept in the cursor, so a server that keeps
+    sending one never dead-letters it twice)."""
+
+    def __init__(self, cursor: Mapping[str, Any], key: str) -> None:
+        old = cursor.get("unreadable")
+        self.known = {d for d in old if isinstance(d, str)} if isinstance(old, list) else set()
+        self.met: list[str] = []
+        self.newest = self._floor = x_id(cursor.get(key))
+        self._key, self._before = key, dict(cursor)
+        self._tokens: set[str] = set()
+
+    def new_token(self, token: str | None) -> bool:
+        """Is this a next_token to follow (a server repeating one would loop forever)?"""
+        if token is None or token in self._tokens:
+            return False
+        self._tokens.add(token)
+        return True
+
+    def fresh(self, item: Any) -> bool:
+        """Count the item; False when the cursor already covers it (a server that ignores
+        since_id) or it is an id-less item already dead-lettered."""
+        item_id = _id_of(item)
+        if item_id is not None:
+            self.newest = newest([self.newest, item_id])
+            return self._floor is None or int(item_id) > int(self._floor)
+        digest = _digest(item)
+        if digest not in self.met:
+            self.met.append(digest)
+        return digest not in self.known
+
+    def cursor(self) -> dict[str, Any] | None:
+        """The cursor to save, or None when it did not change."""
+        new: dict[str, Any] = {self._key: self.newest} if self.newest else {}
+        if self.met:
+            new["unreadable"] = self.met[-MAX_UNREADABLE:]
+        return new if new != self._before and new else None
 
 
 class XStream:
@@ -92,6 +193,7 @@ class XStream:
         self._last_poll: float | None = None
         self._next_poll: float | None = None
         self._last_error: str | None = None
+        self._last_error_at: float | None = None
         self._alert: str | None = None
         self._paused_until: float | None = None
         self._stopped = False
@@ -108,7 +210,7 @@ class XStream:
                 result = await self._poll(ctx)
         except Exception as exc:
             mapped = await as_inbox_error(exc, self._clock(), self._settings.usage_cap_pause)
-            self._last_error = str(mapped or exc)
+            self._failed(str(mapped or exc))
             if mapped is None or mapped is exc:
                 raise
             raise mapped from exc
@@ -150,7 +252,7 @@ class XStream:
             return None
         except Exception as exc:  # a bug or an unexpected reply: keep the stream alive, slowly
             self._failures += 1
-            self._last_error = f"{type(exc).__name__}: {exc}"
+            self._failed(f"{type(exc).__name__}: {exc}")
             log.exception("X poll crashed", extra={"stream": self.name})
             return backoff_delay(self._failures, self._rng, self._settings.backoff_base,
                                  self._settings.backoff_cap)
@@ -169,18 +271,31 @@ class XStream:
     def budget(self) -> RateLimit | None:
         return self._api.rate_limit(self._endpoint)
 
+    def _failed(self, error: str) -> None:
+        self._last_error, self._last_error_at = error[:2000], self._clock()
+
+    def _state(self) -> str:
+        if self._stopped:
+            return "stopped"
+        if self._paused_until is not None and self._clock() < self._paused_until:
+            return "paused"
+        return "retrying" if self._failures else "waiting"
+
     def status(self) -> dict[str, Any]:
         budget = self.budget()
         result = self._last_result
         return {
             "name": self.name,
             "channel": str(self.channel),
+            "state": self._state(),
             "last_poll": _iso(self._last_poll),
             "next_poll": _iso(self._next_poll),
             "remaining": budget.remaining if budget else None,
             "limit": budget.limit if budget else None,
             "reset": _iso(budget.reset) if budget else None,
             "last_error": self._last_error,
+            "last_error_at": _iso(self._last_error_at) if self._last_error else None,
+            "failures": self._failures,
             "alert": self._alert,
             "paused": self._paused_until is not None and self._clock() < self._paused_until,
             "paused_until": _iso(self._paused_until),
@@ -197,16 +312,24 @@ class XStream:
     async def _ingest(self, ctx: ConnectorContext, records: Sequence[Inbound]) -> IngestResult:
         return await ctx.ingest(records) if records else IngestResult()
 
-    async def _parsed(self, ctx: ConnectorContext, items: Sequence[Mapping[str, Any]],
-                      parse: Callable[[Mapping[str, Any]], Inbound | None]) -> list[Inbound]:
-        """Parse each item; one that fails goes to the dead letters, the rest go on."""
+    def _received(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
+
+    async def _parsed(self, ctx: ConnectorContext, items: Sequence[Any], seen: Seen,
+                      parse: Callable[[Any], Inbound | None]) -> list[Inbound]:
+        """Parse each item; one that fails goes to the dead letters (stage parse, its JSON
+        kept), the rest go on."""
         out: list[Inbound] = []
         for item in items:
+            if not seen.fresh(item):
+                continue
             try:
                 record = parse(item)
             except Exception as exc:  # kept raw with its error, never dropped
-                log.warning("unparseable X item", extra={"stream": self.name, "id": item.get("id")})
-                await ctx.dead_letter(self.name, json.dumps(item), f"{type(exc).__name__}: {exc}")
+                error = f"{type(exc).__name__}: {exc}"
+                log.warning("unparseable X item", extra={"stream": self.name,
+                                                         "id": _id_of(item), "error": error})
+                await ctx.dead_letter(self.name, _raw(item), error)  # stage "parse"
                 continue
             if record is not None:
                 out.append(record)
@@ -220,33 +343,32 @@ class _TweetStream(XStream):
     page_param = ""
     listening = False
 
-    def _tweet(self, tweet: Mapping[str, Any], page: Mapping[str, Any]) -> Inbound | None:
+    def _tweet(self, tweet: Any, page: Page, received: datetime) -> Inbound | None:
         s = self._settings
-        if tweet.get("author_id") == s.user_id or _is_retweet(tweet):
+        tweet = json_object(tweet, "tweet")
+        if tweet.get("author_id") == s.user_id or is_retweet(tweet):
             return None  # our own posts are outbound; retweets are no one's message
-        record = parse_tweet(tweet, page.get("includes") or {}, s.user_id,
-                             brand_username=s.username, errors=page.get("errors") or ())
+        record = parse_tweet(tweet, page.includes, s.user_id, brand_username=s.username,
+                             errors=page.errors, received=received)
         listening = self.listening and not record.meta["mentions_brand"]
         return replace(record, listening=listening, meta={**record.meta, "stream": self.name})
 
-    async def _timeline(self, ctx: ConnectorContext, params: dict[str, Any]) -> IngestResult:
+    async def _timeline(self, ctx: ConnectorContext, params: dict[str, Any],
+                        cursor: Mapping[str, Any]) -> IngestResult:
         """Every page since the cursor, ingested page by page; the cursor saved at the end."""
-        total, token, newest_id = IngestResult(), None, None
-        first = True
+        total, token = IngestResult(), None
+        seen, received = Seen(cursor, "since_id"), self._received()
         while True:
-            page = await self._api.call("read", self.method, **params,
-                                        **{self.page_param: token})
-            meta = page.get("meta") or {}
-            if first:
-                newest_id, first = meta.get("newest_id"), False
-            data = page.get("data") or []
-            total = total + (await self._ingest(
-                ctx, await self._parsed(ctx, data, partial(self._tweet, page=page))))
-            token = meta.get("next_token")
-            if not token:
+            page = Page.read(await self._api.call("read", self.method, **params,
+                                                  **{self.page_param: token}))
+            parse = partial(self._tweet, page=page, received=received)
+            total = total + await self._ingest(ctx, await self._parsed(ctx, page.data, seen,
+                                                                       parse))
+            token = page.next_token
+            if not seen.new_token(token):
                 break
-        if newest_id:
-            await ctx.save_cursor(self.name, {"since_id": newest_id})
+        if (new := seen.cursor()) is not None:
+            await ctx.save_cursor(self.name, new)
         return total
 
     def _params(self) -> dict[str, Any]:
@@ -262,7 +384,7 @@ class MentionsStream(_TweetStream):
     async def _poll(self, ctx: ConnectorContext) -> IngestResult:
         cursor = await ctx.load_cursor(self.name) or {}
         return await self._timeline(ctx, {**self._params(), "id": self._settings.user_id,
-                                          "since_id": cursor.get("since_id")})
+                                          "since_id": x_id(cursor.get("since_id"))}, cursor)
 
 
 class ListenStream(_TweetStream):
@@ -284,17 +406,17 @@ class ListenStream(_TweetStream):
 
     async def _poll(self, ctx: ConnectorContext) -> IngestResult:
         cursor = await ctx.load_cursor(self.name) or {}
-        since_id = cursor.get("since_id")
+        since_id = x_id(cursor.get("since_id"))
         params = {**self._params(), "query": self.query}
-        if since_id and snowflake_time(since_id) > self._window_start():
+        if since_id and _minted(since_id) > self._window_start():
             try:
-                return await self._timeline(ctx, {**params, "since_id": since_id})
+                return await self._timeline(ctx, {**params, "since_id": since_id}, cursor)
             except tx.BadRequest as exc:
                 if "since_id" not in str(exc):
                     raise
                 log.info("since_id outside the search window, using start_time",
                          extra={"stream": self.name})
-        return await self._timeline(ctx, {**params, "start_time": self._window_start()})
+        return await self._timeline(ctx, {**params, "start_time": self._window_start()}, cursor)
 
 
 class DmStream(XStream):
@@ -302,40 +424,47 @@ class DmStream(XStream):
 
     async def _poll(self, ctx: ConnectorContext) -> IngestResult:
         cursor = await ctx.load_cursor(self.name) or {}
-        last = cursor.get("last_event_id")
-        events: list[Mapping[str, Any]] = []
-        users: dict[str, Any] = {}
+        last = x_id(cursor.get("last_event_id"))
+        seen, received = Seen(cursor, "last_event_id"), self._received()
+        events: list[Any] = []
+        users: list[Mapping[str, Any]] = []
         token, reached = None, False
         while not reached:
-            page = await self._api.call(
+            page = Page.read(await self._api.call(
                 "user", "get_direct_message_events", dm_event_fields=DM_EVENT_FIELDS,
                 expansions=DM_EXPANSIONS, user_fields=USER_FIELDS, event_types="MessageCreate",
-                max_results=self._page_size, pagination_token=token)
-            for user in (page.get("includes") or {}).get("users") or ():
-                users[str(user.get("id"))] = user
-            for event in page.get("data") or ():
-                if last and int(event["id"]) <= int(last):
+                max_results=self._page_size, pagination_token=token))
+            found = page.includes.get("users")
+            users += [u for u in found if isinstance(u, Mapping)] if isinstance(found, list) \
+                else []
+            for event in page.data:
+                event_id = _id_of(event)
+                if last and event_id and int(event_id) <= int(last):
                     reached = True
                     break
                 events.append(event)
-            token = (page.get("meta") or {}).get("next_token")
-            reached = reached or not token
-        newest_id = newest(str(e["id"]) for e in events)
-        if newest_id is None:
-            return IngestResult()
-        events.sort(key=lambda e: int(e["id"]))  # oldest first
-        includes = {"users": list(users.values())}
-        records = await self._parsed(ctx, events, lambda e: self._dm(e, includes))
+            token = page.next_token
+            reached = reached or not seen.new_token(token)
+        events.reverse()  # pages are newest first: ingest oldest first
+        includes = {"users": users[::-1]}  # the newest copy of a user wins
+        records = await self._parsed(ctx, events, seen,
+                                     lambda e: self._dm(e, includes, received))
         result = await self._ingest(ctx, records)
-        await ctx.save_cursor(self.name, {"last_event_id": newest_id})
+        if (new := seen.cursor()) is not None:
+            await ctx.save_cursor(self.name, new)
         return result
 
-    def _dm(self, event: Mapping[str, Any], includes: Mapping[str, Any]) -> Inbound | None:
-        if event.get("event_type", "MessageCreate") != "MessageCreate":
-            return None
+    def _dm(self, event: Any, includes: Mapping[str, Any], received: datetime
+            ) -> Inbound | None:
+        event = json_object(event, "DM event")
+        kind = event.get("event_type", "MessageCreate")
+        if not isinstance(kind, str):
+            raise ValueError(f"DM event whose event_type is {type(kind).__name__}, not text")
+        if kind != "MessageCreate":
+            return None  # a participant joined or left: no one's message
         if str(event.get("sender_id")) == self._settings.user_id:
             return None  # our own outbound (sent here or from the X app), never a customer's
-        record = parse_dm(event, includes)
+        record = parse_dm(event, includes, received=received)
         return replace(record, meta={**record.meta, "stream": self.name})
 
 
@@ -399,9 +528,10 @@ class XSender:
         else:
             body = await self._api.call("user", "create_direct_message",
                                         participant_id=str(meta["sender_id"]), text=text)
-        data = body.get("data") or {}
-        event_id = str(data["dm_event_id"])
-        conversation = str(data.get("dm_conversation_id") or conversation)
+        data = _answer(body)
+        event_id = _answer_id(data, "dm_event_id")
+        found = data.get("dm_conversation_id")
+        conversation = str(found if isinstance(found, str) and found else conversation)
         return Receipt(provider_id=event_id, thread_keys=(f"x:dm:{conversation}",),
                        meta={"kind": "dm", "dm_event_id": event_id,
                              "dm_conversation_id": conversation, "external_id": f"dm:{event_id}"})
@@ -409,8 +539,7 @@ class XSender:
     async def _send_tweet(self, in_reply_to: str, text: str) -> Receipt:
         body = await self._api.call("user", "create_tweet", text=text,
                                     in_reply_to_tweet_id=in_reply_to)
-        data = body.get("data") or {}
-        tweet_id = str(data["id"])
+        tweet_id = _answer_id(_answer(body), "id")
         handle = self._settings.username or "i/web"
         return Receipt(provider_id=tweet_id, thread_keys=(f"x:tweet:{tweet_id}",),
                        meta={"kind": "tweet", "tweet_id": tweet_id,
@@ -419,6 +548,20 @@ class XSender:
 
     async def aclose(self) -> None:
         await self._api.aclose()
+
+
+def _answer(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    data = body.get("data")
+    return data if isinstance(data, Mapping) else {}
+
+
+def _answer_id(data: Mapping[str, Any], key: str) -> str:
+    """The id X gave a reply it accepted; FatalError (never a resend: it may be out) if none."""
+    found = x_id(data.get(key))
+    if found is None:
+        raise FatalError(f"X accepted the reply but answered without a readable {key}; "
+                         "check on X whether it was posted before sending it again")
+    return found
 
 
 def build(settings: XSettings, *, clock: Clock = time.time, sleep: Sleep = asyncio.sleep,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from inbox.errors import (
 
 X_HOST = "https://api.twitter.com"
 WINDOW = 15 * 60.0  # X rate-limit window, seconds
+DAY = 24 * 3600.0  # the window of the 24-hour app and user limits
+MAX_DETAIL = 500  # characters of an error body quoted in an error message
 
 
 class UsageCapExceeded(FatalError):
@@ -45,13 +48,32 @@ class RateLimit:
     reset: float  # epoch seconds
 
 
-def rate_limit_from(headers: Mapping[str, str]) -> RateLimit | None:
+def epoch_header(headers: Mapping[str, str], name: str) -> float | None:
+    """A header holding epoch seconds; None when missing or not a finite number."""
     try:
-        return RateLimit(int(headers["x-rate-limit-limit"]),
-                         int(headers["x-rate-limit-remaining"]),
-                         float(headers["x-rate-limit-reset"]))
-    except (KeyError, ValueError):
+        value = float(headers[name])
+    except (KeyError, ValueError, TypeError, OverflowError):
         return None
+    return value if math.isfinite(value) else None
+
+
+def rate_limit_from(headers: Mapping[str, str]) -> RateLimit | None:
+    """The x-rate-limit-* headers; None when any is missing or unreadable (counts below
+    zero read as zero)."""
+    try:
+        limit = int(headers["x-rate-limit-limit"])
+        remaining = int(headers["x-rate-limit-remaining"])
+    except (KeyError, ValueError, TypeError):
+        return None
+    reset = epoch_header(headers, "x-rate-limit-reset")
+    if reset is None:
+        return None
+    return RateLimit(max(limit, 0), max(remaining, 0), reset)
+
+
+def until_reset(reset: float, now: float, window: float = WINDOW) -> float:
+    """Seconds until a reset time, at most one window (a reset further away is not X's)."""
+    return min(max(reset - now, 0.0), window)
 
 
 def next_delay(interval: float, budget: RateLimit | None, now: float, share: int = 1) -> float:
@@ -59,9 +81,10 @@ def next_delay(interval: float, budget: RateLimit | None, now: float, share: int
     in this window last until it resets (``share`` streams draw on the same endpoint)."""
     if budget is None or budget.reset <= now:
         return interval
+    left = until_reset(budget.reset, now)
     if budget.remaining <= 0:
-        return max(interval, budget.reset - now + 1)
-    return max(interval, (budget.reset - now) * share / budget.remaining)
+        return max(interval, left + 1)
+    return max(interval, left * share / budget.remaining)
 
 
 def backoff_delay(failures: int, rng: random.Random, base: float = 2.0,
@@ -211,7 +234,16 @@ class XApi:
         """``AsyncClient.<method>(**params)`` with None values dropped; JSON as a dict."""
         client, user_auth = self._client(kind)
         args = {k: v for k, v in params.items() if v is not None}
-        result: dict[str, Any] = await getattr(client, method)(user_auth=user_auth, **args)
+        try:
+            result = await getattr(client, method)(user_auth=user_auth, **args)
+        except (TimeoutError, tx.TweepyException, aiohttp.ClientError):
+            raise
+        except Exception as exc:  # JSON that is not JSON, too deep, or breaks tweepy's reading
+            raise RetryableError(f"X API reply could not be read ({method}): "
+                                 f"{type(exc).__name__}: {str(exc)[:200]}") from exc
+        if not isinstance(result, dict):
+            raise RetryableError(f"X API reply to {method} is not a JSON object but "
+                                 f"{type(result).__name__}")
         return result
 
     def rate_limit(self, path: str) -> RateLimit | None:
@@ -235,7 +267,7 @@ async def _error_body(exc: tx.HTTPException) -> dict[str, Any]:
 def _detail(exc: tx.HTTPException, body: Mapping[str, Any]) -> str:
     parts = [str(body[k]) for k in ("title", "detail") if body.get(k)]
     parts += [str(m) for m in exc.api_messages if str(m) not in parts]
-    return "; ".join(parts) or str(exc)
+    return ("; ".join(parts) or str(exc))[:MAX_DETAIL]
 
 
 def is_usage_cap(body: Mapping[str, Any], headers: Mapping[str, str]) -> bool:
@@ -260,12 +292,13 @@ async def as_inbox_error(exc: BaseException, now: float, cap_pause: float = 3600
     headers = exc.response.headers
     if isinstance(exc, tx.TooManyRequests):
         if is_usage_cap(body, headers):
-            resets = [float(headers[h]) for h in ("x-app-limit-24hour-reset",
-                                                  "x-user-limit-24hour-reset") if h in headers]
-            until = max([now + cap_pause, *resets]) if resets else now + cap_pause
+            resets = [now + until_reset(r, now, DAY) for h in ("x-app-limit-24hour-reset",
+                                                               "x-user-limit-24hour-reset")
+                      if (r := epoch_header(headers, h)) is not None]
+            until = max([now + cap_pause, *resets])
             return UsageCapExceeded(f"X usage cap exceeded: {detail}", until)
         budget = rate_limit_from(headers)
-        wait = budget.reset - now + 1 if budget else 60.0
+        wait = until_reset(budget.reset, now) + 1 if budget else 60.0
         return RateLimited(f"X rate limit reached: {detail}", max(1.0, wait))
     if isinstance(exc, tx.Unauthorized) or (isinstance(exc, tx.Forbidden) and not refuse_4xx):
         return AuthFailed(f"X refused the credentials ({status}): {detail}")

@@ -300,6 +300,16 @@ def cmd_dead_letters(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return _run(_with_runtime(_config(args, env), env, work))
 
 
+def _print_poll(name: str, result: Any, before: Mapping[str, Mapping[str, Any]],
+                after: Mapping[str, Mapping[str, Any]]) -> None:
+    dead = int(after.get(name, {}).get("total", 0)) - int(before.get(name, {}).get("total", 0))
+    print(f"{name}: stored {len(result.stored)}, updated {len(result.updated)}, "
+          f"already had {result.duplicates}, dead-lettered {dead}")
+    for m in result.stored:
+        print(f"  + {m.created_at:%Y-%m-%d %H:%M} {m.author_label or ''}: "
+              f"{' '.join(m.text.split())[:80]}")
+
+
 def cmd_poll(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     async def work(runtime: Runtime) -> int:
         channel = {"twitter": "x"}.get(args.channel, args.channel)
@@ -311,22 +321,30 @@ def cmd_poll(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             await runtime.start_workers()
             await asyncio.Event().wait()
         before = await runtime.dead_letter_counts()
-        results = await runtime.poll_once(channel)
+        failed = False
+        for connector in runtime.connectors:
+            if connector.channel != channel:
+                continue
+            try:
+                result = await connector.poll_once(runtime.context_for(connector))
+            except InboxError as exc:  # refused credentials, the API or the store down
+                print(f"{connector.name}: error: {exc}", file=sys.stderr)
+                failed = True
+                continue
+            except Exception as exc:  # noqa: BLE001 - a bug: one clear line, the rest go on
+                log.debug("poll failed", exc_info=True, extra={"connector": connector.name})
+                print(f"{connector.name}: error: unexpected {type(exc).__name__}: {exc} "
+                      "(INBOX_LOG_LEVEL=DEBUG shows the traceback)", file=sys.stderr)
+                failed = True
+                continue
+            _print_poll(connector.name, result, before, await runtime.dead_letter_counts())
         after = await runtime.dead_letter_counts()
-        for name, result in results.items():
-            dead = int(after.get(name, {}).get("total", 0)) - \
-                int(before.get(name, {}).get("total", 0))
-            print(f"{name}: stored {len(result.stored)}, updated {len(result.updated)}, "
-                  f"already had {result.duplicates}, dead-lettered {dead}")
-            for m in result.stored:
-                print(f"  + {m.created_at:%Y-%m-%d %H:%M} {m.author_label or ''}: "
-                      f"{' '.join(m.text.split())[:80]}")
         dead_total = deadletters.total(after) - deadletters.total(before)
         if dead_total:
             print(f"warning: {dead_total} item(s) could not be stored and were kept as dead "
                   "letters (the channel moved on); see them with `inbox dead-letters`",
                   file=sys.stderr)
-        return 0
+        return 1 if failed else 0
 
     return _run(_with_runtime(_config(args, env), env, work, channels=True))  # no SMTP needed
 

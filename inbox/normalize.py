@@ -156,8 +156,10 @@ def clean_json(value: Any, depth: int = MAX_META_DEPTH, budget: _Budget | None =
     return clean_text(str(value), MAX_META_STRING)  # datetimes, decimals ...: as text
 
 
-def _created_at(value: Any, received: datetime) -> tuple[datetime, str | None]:
-    """An aware UTC time within the stores' range, or the received time and the original."""
+def bounded_time(value: Any, received: datetime) -> tuple[datetime, str | None]:
+    """An aware UTC time within the stores' range (MIN_YEAR-MAX_YEAR), or, for anything else
+    (out of range, naive overflow, not a datetime at all), ``received`` and the original as
+    text for meta["date_replaced"]. Connectors with their own date text use it too."""
     try:
         when = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
         when = when.astimezone(UTC)
@@ -201,7 +203,7 @@ def normalize_inbound(item: Inbound, received: datetime) -> Inbound:
         ("author_name", item.author_name, MAX_NAME)) if value is not None and len(value) > cap]
     if budget.cut:
         cut.append("meta")
-    created_at, replaced = _created_at(item.created_at, received)
+    created_at, replaced = bounded_time(item.created_at, received)
     if replaced is not None:
         meta["date_replaced"] = replaced
     authors = list(item.authors)

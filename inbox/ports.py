@@ -68,7 +68,10 @@ class Connector(Protocol):
         """Run until cancelled: push (IDLE) or scheduled polls, reconnecting with backoff."""
 
     def status(self) -> dict[str, Any]:
-        """Last poll, next poll, remaining budget, last error: JSON-able."""
+        """JSON-able; every connector gives at least "state" (its own word), "last_poll",
+        "next_poll", "last_error", "last_error_at" (ISO) and "failures" (consecutive failed
+        attempts it is retrying itself), which /api/connectors folds into its top-level
+        state and last error (inbox.supervisor.merged)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from inbox.ports import Connector, ConnectorContext, IngestResult, Sender
 from inbox.service import InboxService
 from inbox.settings import Setting
 from inbox.store import CURSORS, Store
-from inbox.supervisor import RESTART_MAX, RESTART_MIN, Supervisor
+from inbox.supervisor import RESTART_MAX, RESTART_MIN, Supervisor, merged
 
 log = logging.getLogger(__name__)
 CHANNEL_MODULES = ("connectors.email", "connectors.twitter")
@@ -156,7 +156,7 @@ class Runtime:
                 "running_since": None}
             dead = counts.get(connector.name, {})
             states.append({"name": connector.name, "channel": str(connector.channel),
-                           "status": own, **sup,
+                           "status": own, **merged(sup, own),
                            "dead_letters": {"total": int(dead.get("total", 0)),
                                             "stages": dict(dead.get("stages", {})),
                                             "last_at": dead.get("last_at")}})

@@ -7,6 +7,8 @@ States (``state`` of ``snapshot()``):
     failed       as backing_off, but the failure needs a human (refused credentials, a
                  stream that stopped itself): it is still retried, less often
     stopped      the supervisor was cancelled (worker lease lost, shutdown)
+/api/connectors folds the connector's own status() in (``merged``): a connector that keeps
+running but retries a failure inside shows ``backing_off`` with its own last error.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -94,6 +96,37 @@ class Supervisor:
         return {"state": self.state, "restarts": self.restarts, "last_error": self.last_error,
                 "last_error_at": _iso(self.last_error_at), "next_retry": _iso(self.next_retry),
                 "running_since": _iso(self.started_at) if self.state == "running" else None}
+
+
+def merged(snapshot: Mapping[str, Any], status: Mapping[str, Any]) -> dict[str, Any]:
+    """The supervisor's snapshot with the connector's own trouble folded in, so every stream
+    shows the same way: one that keeps running but fails inside its own retry loop (its
+    status() has ``failures`` > 0, or ``paused``) is ``backing_off`` until its ``next_poll``,
+    and the later of the two last errors (status ``last_error``/``alert``,
+    ``last_error_at``) is the one shown."""
+    out = dict(snapshot)
+    own = status.get("alert") or status.get("last_error")
+    own_at = status.get("last_error_at")
+    if own and (out.get("last_error") is None
+                or _later(own_at, out.get("last_error_at"))):
+        out["last_error"], out["last_error_at"] = str(own)[:2000], own_at
+    failing = _count(status.get("failures")) > 0 or status.get("paused") is True
+    if out.get("state") == "running" and failing:
+        out["state"], out["next_retry"] = "backing_off", status.get("next_poll")
+    return out
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _later(a: Any, b: Any) -> bool:
+    """Is ISO time a after b (b missing counts as earlier, a missing as not later)?"""
+    try:
+        return a is not None and (b is None or datetime.fromisoformat(str(a))
+                                  >= datetime.fromisoformat(str(b)))
+    except (ValueError, TypeError):
+        return False
 
 
 def _reason(connector: Connector) -> str:

@@ -109,12 +109,19 @@ class FakeXApi:
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # method, path, query
         self.faults: list[Fault] = []
         self.budgets: dict[str, list[float]] = {}  # endpoint -> [limit, remaining, reset]
+        self.raw: dict[str, list[Any]] = {}  # endpoint -> hostile items (see add_raw)
+        self.rewrites: dict[str, Callable[[dict[str, Any]], Any]] = {}  # endpoint -> body edit
+        self.extra_headers: dict[str, str] = {}  # sent on every answer (hostile headers)
         self._seq = 0
         self._runner: web.AppRunner | None = None
         self.url = ""
         self.add_user(brand_username, brand_username.capitalize(), id=brand_id)
 
     # --- scripting ---------------------------------------------------------------------
+
+    def new_id(self) -> str:
+        """A fresh post/DM id minted now (for hand-made items)."""
+        return self._new_id(self.clock())
 
     def _new_id(self, at: float) -> str:
         self._seq += 1
@@ -193,6 +200,26 @@ class FakeXApi:
             "dm_conversation_id": conversation_id or f"{pair[0]}-{pair[1]}",
             "participant_ids": pair}
         return event_id
+
+    def add_raw(self, endpoint: str, item: Any) -> None:
+        """A hostile item (any JSON) served verbatim at the head of the first page of
+        ``endpoint`` (mentions | search | dm_events), as the newest, on every request, until a
+        since_id at or past its id filters it (an item without a numeric id: never)."""
+        self.raw.setdefault(endpoint, []).append(item)
+
+    def _finish(self, request: web.Request, body: dict[str, Any]) -> web.Response:
+        """The answer of a read endpoint, with its hostile items and rewrite applied."""
+        endpoint = self._endpoint(request)
+        first = not (request.query.get("pagination_token") or request.query.get("next_token"))
+        since = request.query.get("since_id")
+        raw = [i for i in self.raw.get(endpoint, ()) if first and not (
+            since and isinstance(i, dict) and re.fullmatch("[0-9]{1,40}", str(i.get("id")))
+            and int(i["id"]) <= int(since))]
+        if raw:
+            body = {**body, "data": raw + list(body.get("data", []))}
+            body["meta"] = {**body.get("meta", {}), "result_count": len(body["data"])}
+        rewrite = self.rewrites.get(endpoint)
+        return web.json_response(rewrite(body) if rewrite else body)
 
     def fail(self, prefix: str, status: int = 503, body: Mapping[str, Any] | None = None,
              headers: Mapping[str, str] | None = None, times: int = 1) -> None:
@@ -282,6 +309,7 @@ class FakeXApi:
             return web.json_response(TOO_MANY, status=429, headers=headers)
         response = await handler(request)
         response.headers.update(headers)
+        response.headers.update(self.extra_headers)
         return response
 
     @staticmethod
@@ -355,7 +383,7 @@ class FakeXApi:
                          token_param: str, size: int) -> web.Response:
         page, meta = self._page(tweets, request, size, token_param)
         if not page:
-            return web.json_response({"meta": meta})
+            return self._finish(request, {"meta": meta})
         tweet_fields = self._fields(request, "tweet")
         user_fields = self._fields(request, "user")
         expansions = set(request.query.get("expansions", "").split(","))
@@ -391,7 +419,7 @@ class FakeXApi:
         if errors:
             body["errors"] = errors
         body["meta"] = meta
-        return web.json_response(body)
+        return self._finish(request, body)
 
     def _live(self, since_id: str | None, start: float | None) -> Iterable[dict[str, Any]]:
         for tweet in self.tweets.values():
@@ -400,8 +428,8 @@ class FakeXApi:
             if since_id and int(tweet["id"]) <= int(since_id):
                 continue
             if start is not None and \
-                    datetime.fromisoformat(tweet["created_at"]).timestamp() < start:
-                continue
+                    ((int(tweet["id"]) >> 22) + X_EPOCH_MS) / 1000 < start:
+                continue  # X filters on the id's time, whatever created_at says
             yield tweet
 
     async def _mentions(self, request: web.Request) -> web.Response:
@@ -464,7 +492,7 @@ class FakeXApi:
         events = [e for e in self.dm_events.values() if e["event_type"] in kinds]
         page, meta = self._page(events, request, size, "pagination_token")
         if not page:
-            return web.json_response({"meta": meta})
+            return self._finish(request, {"meta": meta})
         fields = self._fields(request, "dm_event")
         body: dict[str, Any] = {"data": [self._pick(e, fields) for e in page]}
         expansions = set(request.query.get("expansions", "").split(","))
@@ -477,7 +505,7 @@ class FakeXApi:
         if users:
             body["includes"] = {"users": users}
         body["meta"] = meta
-        return web.json_response(body)
+        return self._finish(request, body)
 
     # --- writes ----------------------------------------------------------------------------
 
@@ -567,14 +595,23 @@ def seed_demo(fake: FakeXApi) -> dict[str, str]:
 
 
 def seed_hostile(fake: FakeXApi) -> dict[str, str]:
-    """The demo, plus a post with a lone surrogate, one without an author (unparseable),
-    and a good post after them."""
+    """The demo, plus hostile items each followed by a good one: a post with a lone surrogate,
+    one without an author (unparseable), non-objects in the mentions page, dates far outside
+    1970-2261, and a DM event without an id."""
     env = seed_demo(fake)
     mallory = fake.add_user("mallory", "Mallory \u202eyrollam")
     fake.add_tweet(mallory, "@acme broken utf-16 \ud83d in the middle", age=20 * 60)
     broken = fake.add_tweet(mallory, "@acme no author here", age=15 * 60)
     del fake.tweets[broken]["author_id"]
+    for when in ("9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+14:00", "garbage"):
+        dated = fake.add_tweet(mallory, f"@acme far date {when}", age=12 * 60)
+        fake.tweets[dated]["created_at"] = when
+    for item in (None, 5, "a string"):
+        fake.add_raw("mentions", item)
     fake.add_tweet(mallory, "@acme the good one after the poison", age=10 * 60)
+    fake.add_raw("dm_events", {"event_type": "MessageCreate", "text": "a DM without an id",
+                               "sender_id": mallory, "dm_conversation_id": "x"})
+    fake.add_dm(mallory, "the good DM after the poison", age=5 * 60)
     return env
 
 

@@ -163,16 +163,34 @@ def test_poll_sets_poison_aside_exits_0_and_warns(capsys: pytest.CaptureFixture[
     env = {**env, **hostile_x}
     code, out, err = run(capsys, env, "poll", "--channel", "x", "--once")
     assert code == 0, err
-    assert "x:mentions: stored 6, updated 0, already had 0, dead-lettered 1" in out
-    assert "warning: 1 item(s)" in err and "inbox dead-letters" in err
+    assert "x:mentions: stored 9, updated 0, already had 0, dead-lettered 4" in out
+    assert "x:dms: stored 2, updated 0, already had 0, dead-lettered 1" in out
+    assert "warning: 5 item(s)" in err and "inbox dead-letters" in err
+    assert "Traceback" not in err
     code, out, err = run(capsys, env, "poll", "--channel", "x", "--once")
     assert code == 0 and "x:mentions: stored 0" in out and "warning" not in err
+    assert "x:dms: stored 0, updated 0, already had 0, dead-lettered 0" in out
     code, out, _ = run(capsys, env, "search", "poison OR utf", "--json")
     texts = sorted(m["text"] for m in json.loads(out)["messages"])
     assert texts == ["@acme broken utf-16 \ufffd in the middle",
-                     "@acme the good one after the poison"]
+                     "@acme the good one after the poison", "the good DM after the poison"]
+    code, out, _ = run(capsys, env, "search", "far date", "--json")
+    dated = json.loads(out)["messages"]
+    assert len(dated) == 3 and all("date_replaced" in m["meta"] for m in dated)
+    assert all(m["created_at"].startswith(m["received_at"][:10]) for m in dated)
     code, out, _ = run(capsys, env, "dead-letters")
-    assert "x:mentions" in out and "parse" in out and "1 dead letters" in out
+    assert "x:mentions" in out and "x:dms" in out and "parse" in out
+    assert "5 dead letters" in out and "not a JSON object" in out and "'id'" in out
+
+
+def test_poll_reports_an_unreadable_api_in_one_line(capsys: pytest.CaptureFixture[str],
+                                                    env: dict[str, str]) -> None:
+    port = free_port()  # nothing listens there
+    env = {**env, "INBOX_X_API_URL": f"http://127.0.0.1:{port}", "INBOX_X_BEARER_TOKEN": "t",
+           "INBOX_X_USER_ID": "1000000001"}
+    code, out, err = run(capsys, env, "poll", "--channel", "x", "--once")
+    assert code == 1 and "x:mentions: error: X API unreachable" in err
+    assert "Traceback" not in err
 
 
 def test_poll_fails_on_refused_credentials(capsys: pytest.CaptureFixture[str],
