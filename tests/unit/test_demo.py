@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from inbox.demo import BRAND_HANDLE, BRAND_X_USER_ID, DEMO_AGENTS, DemoItem, generate
+from inbox.app.demo.generator import DemoItem, generate
+from inbox.app.demo.vocabulary import BRAND_HANDLE, BRAND_X_USER_ID, DEMO_AGENTS
 from inbox.model import Channel, IdentityKind
 
 NOW = datetime(2026, 11, 20, 15, 30, 45, 123456, tzinfo=UTC)
