@@ -122,8 +122,8 @@ async def seed(target: Target, now: datetime | None = None, days: int = 30, *,
 class _Replay:
     """Customer messages in batches, each agent action at its moment, in time order.
 
-    A batch is ingested early when an action is due on one of its threads, so that every
-    action sees exactly the messages that had arrived before it."""
+    A batch is ingested early when a reply is due on one of its threads, so that every reply
+    sees exactly the messages that had arrived before it; triage waits for the batch."""
 
     ingestor: Ingestor
     service: InboxService
@@ -162,6 +162,9 @@ class _Replay:
     async def actions_until(self, until: datetime | None) -> None:
         while self.agenda and (until is None or self.agenda[0][0] <= until):
             at, _, item, reply = heapq.heappop(self.agenda)
+            if item.thread in self.threads and not reply and until is not None:
+                self.plan(at + TRIAGE_AFTER, item, reply)  # triage waits for the next batch
+                continue
             if item.thread in self.threads:
                 await self.flush()
             self.clock.now = at
