@@ -61,7 +61,8 @@ def main() -> None:
     p.add_argument("--store", required=True, help="sqlite:///path.db or http(s)://host:9200")
     p.add_argument("--messages", type=int, default=100_000,
                    help="about how many stored messages (customers' and agents')")
-    p.add_argument("--customers", type=int, default=20_000, help="distinct customers (listening authors come on top)")
+    p.add_argument("--customers", type=int, default=20_000,
+                   help="distinct customers (the authors of listening hits come on top)")
     p.add_argument("--days", type=int, default=30, help="the span, ending now")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--batch", type=int, default=1000, help="customer messages per ingest")

@@ -13,7 +13,7 @@ import heapq
 import math
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import escape
@@ -125,25 +125,23 @@ class _Gen:
 
     def _snowflake(self, t: datetime, prefix: str = "") -> str:
         ms = int(t.timestamp() * 1000) - TWITTER_EPOCH_MS
-        while True:
-            value = f"{prefix}{(ms << 22) | self.rng.getrandbits(22)}"
-            if ("x", value) not in self.used:
-                self.used.add(("x", value))
-                return value
+        return self._unused("x", lambda: f"{prefix}{(ms << 22) | self.rng.getrandbits(22)}")
 
     def _message_id(self) -> str:
-        while True:
-            value = f"{self.rng.getrandbits(64):016x}.{self.rng.getrandbits(24):06x}@mail.example"
-            if ("email", value) not in self.used:
-                self.used.add(("email", value))
-                return value
+        rng = self.rng
+        return self._unused("email", lambda: f"{rng.getrandbits(64):016x}."
+                                             f"{rng.getrandbits(24):06x}@mail.example")
 
     def _form_id(self) -> str:
-        while True:
-            value = "form:" + str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-            if ("webform", value) not in self.used:
-                self.used.add(("webform", value))
-                return value
+        return self._unused("webform", lambda: "form:" + str(
+            uuid.UUID(int=self.rng.getrandbits(128), version=4)))
+
+    def _unused(self, channel: str, draw: Callable[[], str]) -> str:
+        """A drawn external id no earlier message of the channel has."""
+        while (channel, value := draw()) in self.used:
+            pass
+        self.used.add((channel, value))
+        return value
 
     # -- time ------------------------------------------------------------------------------
 
