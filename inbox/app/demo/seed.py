@@ -179,7 +179,7 @@ class _Replay:
         self.clock.now = max(self.clock.now, self.pending[-1].inbound.created_at)
         result = await self.ingestor.ingest([i.inbound for i in self.pending], visible=False)
         planned = {message_id_for(i.inbound.channel, i.inbound.external_id) for i in self.pending
-                   if i.reply_after is not None or _triaged(i)}
+                   if self.agents and (i.reply_after is not None or _triaged(i))}
         for msg in (*result.stored, *result.updated, *result.known):
             if msg.id in planned and msg.customer_id is not None:
                 self.placed[msg.id] = (msg.conversation_id, msg.customer_id)
