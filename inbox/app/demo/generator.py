@@ -479,10 +479,12 @@ def stream(now: datetime, *, days: int = 30, seed: int = 7, customers: int = 120
     # earlier than its start, so whatever is earlier than the next start is final.
     starts = [(gen.when(), index, owner) for index, owner in enumerate(owners)]
     starts += [(gen.when(), count + n, -1) for n in range(max(1, round(count * 1.84 * 0.06)))]
-    # A few X messages just in, unanswered: their clocks turn at risk as the demo runs.
+    # A few X messages just in, unanswered (1 hour target): half at risk already, half
+    # turning at risk in the demo's first quarter of an hour.
     x_only = [n for n, p in enumerate(people) if p.channels == ("x",)]
     for n in range(max(2, customers // 40) if x_only else 0):
-        starts.append((end - timedelta(seconds=rng.randint(40 * 60, 55 * 60)),
+        low, high = (46, 52) if n % 2 == 0 else (30, 44)
+        starts.append((end - timedelta(seconds=rng.randint(low * 60, high * 60)),
                        len(starts) + n, rng.choice(x_only)))
     starts.sort()
     first_seen: set[int] = set()
