@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from inbox import config as cfg
-from inbox.demo import generate
+from inbox.app.demo.generator import generate
 from inbox.model import ConversationFilter
 from inbox.runtime import Runtime
 from search.query import parse

@@ -97,7 +97,7 @@ def cmd_serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    from inbox.demo_seed import seed
+    from inbox.app.demo.seed import seed
 
     store_path = Path(args.store)
     for suffix in ("", "-wal", "-shm"):

@@ -63,8 +63,10 @@ class ConversationView:
 class InboxService:
     def __init__(self, store: Store, events: EventBus,
                  senders: Mapping[str, Sender] | None = None,
-                 sla: SlaPolicy | None = None) -> None:
+                 sla: SlaPolicy | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
         self.store, self.events = store, events
+        self.clock = clock  # the time of every change (the demo replays a month with its own)
         self.sla = sla or SlaPolicy()
         self.senders: dict[str, Sender] = dict(senders or {})
 
@@ -100,7 +102,7 @@ class InboxService:
             conv = await self.store.get_conversation(conversation_id)
             if expected_version is not None and conv.version != expected_version:
                 raise await self._stale(conv, expected_version, actor, advice)
-            updated = replace(change(conv), version=conv.version + 1, updated_at=utcnow())
+            updated = replace(change(conv), version=conv.version + 1, updated_at=self.clock())
             more = await extra(updated) if extra else WriteBatch()
             key = await changes.record(self.store, updated, actor, action.partition(":")[0],
                                        detail)
@@ -141,7 +143,7 @@ class InboxService:
 
         def change(c: Conversation) -> Conversation:
             if status == Status.RESOLVED:  # resolved stops every clock
-                return self.sla.resolved(c, utcnow())
+                return self.sla.resolved(c, self.clock())
             return replace(c, status=status)
 
         return await self._change(conversation_id, actor, f"status:{status}", change,
@@ -163,7 +165,8 @@ class InboxService:
         conflict with each other or with replies (message_count counts no notes)."""
         text = _checked_text(text)
         conv = await self.store.get_conversation(conversation_id)
-        note = replace(_agent_message(conversation_id, Direction.NOTE, text, actor, "note"),
+        note = replace(_agent_message(conversation_id, Direction.NOTE, text, actor, "note",
+                                      self.clock()),
                        channel=conv.channel)
         await self.store.write(WriteBatch(messages=(note,)))
         await audit(self.store, actor, "note", conversation_id)
@@ -195,7 +198,8 @@ class InboxService:
         if sender is None:
             raise Refused(f"replies on {view.conversation.channel} are not set up; configure "
                           "the channel's sending account")
-        msg = replace(_agent_message(conversation_id, Direction.OUTBOUND, text, actor, "out"),
+        msg = replace(_agent_message(conversation_id, Direction.OUTBOUND, text, actor, "out",
+                                     self.clock()),
                       channel=view.conversation.channel, delivery="pending")
         out = Outbound(view.conversation, view.customer, msg, view.messages)
         sender.check(out)
@@ -264,7 +268,7 @@ class InboxService:
 
     async def sweep_sla(self, now: datetime | None = None, limit: int = 500) -> dict[str, int]:
         """Alert once when a running clock turns at risk and once when it breaches."""
-        now = now or utcnow()
+        now = now or self.clock()
         counts = {"at_risk": 0, "breached": 0}
         page = await self.store.list_conversations(ConversationFilter(order="due"), None, limit)
         for conv in page.items:
@@ -309,7 +313,7 @@ class InboxService:
         for msg in await self.store.pending_outbound(limit):
             if int(msg.meta.get("attempts", 0)) >= max_attempts:
                 continue
-            if msg.delivery == "pending" and utcnow() - msg.created_at < IN_FLIGHT:
+            if msg.delivery == "pending" and self.clock() - msg.created_at < IN_FLIGHT:
                 continue  # probably being sent right now
             view = await self.conversation(msg.conversation_id, timeline_limit=1)
             if view.conversation.channel not in self.senders:
@@ -331,9 +335,8 @@ def _checked_text(text: str) -> str:
 
 
 def _agent_message(conversation_id: str, direction: str, text: str, actor: User,
-                   prefix: str) -> Message:
+                   prefix: str, now: datetime) -> Message:
     external = f"{prefix}:{new_id('o')}"
-    now = utcnow()
     return Message(id=message_id_for("agent", external), conversation_id=conversation_id,
                    channel="", external_id=external, direction=direction, text=text,
                    created_at=now, received_at=now, author_label=actor.name or actor.email,

@@ -12,8 +12,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from inbox import auth
 from inbox import config as cfg
+from inbox.app.demo.seed import seed
 from inbox.cli import main, migrate
-from inbox.demo_seed import seed
 from inbox.runtime import Runtime
 from inbox.store import Store
 from search.sqlite import SqliteStore

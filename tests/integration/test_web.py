@@ -362,7 +362,7 @@ async def test_sla_report_and_what_breaches_next(web: Web) -> None:
 
 async def test_every_page_renders_the_demo_month(tmp_path: Path) -> None:
     """Smoke: seeded demo data of every channel through every page, as an admin."""
-    from inbox.demo_seed import seed
+    from inbox.app.demo.seed import seed
 
     async for web in make_web(tmp_path):
         summary = await seed(web.runtime, days=4)

@@ -1,15 +1,27 @@
-"""The demo-data generator: deterministic, valid, realistic enough to populate every page."""
+"""The demo: a deterministic, valid, realistic generator at any size, and seeding a store
+through the application."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from inbox.demo import BRAND_HANDLE, BRAND_X_USER_ID, DEMO_AGENTS, DemoItem, generate
-from inbox.model import Channel, IdentityKind
+from inbox import config as cfg
+from inbox.app.demo import seed as seed_module
+from inbox.app.demo.generator import INBOUND_PER_JOURNEY, DemoItem, generate, stream
+from inbox.app.demo.identities import people
+from inbox.app.demo.seed import SeedSummary, seed
+from inbox.app.demo.vocabulary import BRAND_HANDLE, BRAND_X_USER_ID, DEMO_AGENTS
+from inbox.identity import normalize_ref
+from inbox.model import Channel, Conversation, ConversationFilter, IdentityKind, IdentityRef
+from inbox.runtime import Runtime
+from inbox.store import MERGES
+from tests.factories import CHEAP_ARGON2
 
 NOW = datetime(2026, 11, 20, 15, 30, 45, 123456, tzinfo=UTC)
 
@@ -228,3 +240,111 @@ def test_small_runs_and_other_time_zones() -> None:
 def test_now_must_be_timezone_aware() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         generate(datetime(2026, 11, 20, 12, 0))
+
+
+def test_identities_stay_distinct_at_200k_customers() -> None:
+    """Enough distinct customers for a million-message benchmark: no identity given twice."""
+    folks = list(people(200_000))
+    for kind in ("email", "handle", "x_id", "phone"):
+        values = [str(getattr(p, kind)).lower() for p in folks if getattr(p, kind)]
+        assert len(set(values)) == len(values), kind
+    phones = [p.phone for p in folks if p.phone]
+    assert len(phones) > 100_000
+    handles = [p.handle for p in folks]
+    assert all(0 < len(h) <= 15 and h.replace("_", "").isalnum() and h.isascii()
+               for h in handles)
+    # Valid as the ingest reads them (a sample: the drama range, then the numbered ones).
+    for p in folks[:50] + folks[-50:]:
+        for ref in (IdentityRef("email", p.email), IdentityRef("x_handle", p.handle),
+                    IdentityRef("x", p.x_id), *([IdentityRef("phone", p.phone)] if p.phone
+                                                else [])):
+            normalized = normalize_ref(ref)
+            assert normalized is not None and normalized.value == ref.value.lower(), ref
+
+
+def test_a_big_run_streams_in_time_order_without_repeats() -> None:
+    seen: set[tuple[str, str]] = set()
+    last = None
+    count = 0
+    for item in stream(NOW, days=10, customers=3000, journeys=6000, seed=3):
+        inbound = item.inbound
+        assert last is None or inbound.created_at >= last
+        last = inbound.created_at
+        key = (inbound.channel, inbound.external_id)
+        assert key not in seen
+        seen.add(key)
+        count += 1
+    assert 6000 * 1.7 < count < 6000 * 2.2
+    assert count / 6000 == pytest.approx(INBOUND_PER_JOURNEY, rel=0.12)
+
+
+@pytest.fixture
+async def seeded(tmp_path: Path) -> AsyncIterator[tuple[Runtime, SeedSummary]]:
+    path = tmp_path / "demo.db"
+    env = {"INBOX_STORE": f"sqlite:///{path}", **CHEAP_ARGON2}
+    runtime = Runtime(cfg.load(None, env), env, channels=False)
+    await runtime.start()
+    try:
+        yield runtime, await seed(runtime, now=NOW)
+    finally:
+        await runtime.aclose()
+
+
+async def test_seeding_gives_every_page_its_data(seeded: tuple[Runtime, SeedSummary]) -> None:
+    runtime, summary = seeded
+    store = runtime.store
+    convs: list[Conversation] = []
+    cursor = None
+    while True:
+        page = await store.list_conversations(ConversationFilter(), cursor, 500)
+        convs += page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert summary.conversations == len(convs) > 800
+    assert 2800 <= summary.messages <= 4200
+    assert {c.channel for c in convs} == {"email", "x", "webform"}
+    assert {c.status for c in convs} == {"open", "pending", "resolved", "listening"}
+    states = Counter(runtime.sla.state(c, NOW) for c in convs)
+    assert states["breached"] > 20 and states["at_risk"] >= 1 and states["ok"] >= 1
+    answered = [c for c in convs if c.first_response_at is not None]
+    assert len(answered) > 0.6 * len(convs)
+    assert any(c.first_response_breached for c in answered)
+    assert any(not c.first_response_breached for c in answered)
+    assert all(c.resolved_at is not None for c in convs if c.status == "resolved")
+    assert sum(c.previous_id is not None for c in convs) > 100
+    assert sum(bool(c.switched_channel) for c in convs) > 30
+    assert sum(c.assignee is not None for c in convs) > 0.5 * len(convs)
+    assert any("churn-risk" in c.tags for c in convs)
+    rows = await runtime.service.sla_report(NOW - timedelta(days=30), NOW)
+    overall = next(r for r in rows if r.group == "all")
+    assert 0 < overall.met < overall.answered and overall.repeat and overall.switched
+    # Replies went through the service to the demo sender: sent, marked, never mailed.
+    busy = max((c for c in answered if c.channel == "email"), key=lambda c: c.message_count)
+    messages = await store.conversation_messages(busy.id)
+    replies = [m for m in messages if m.direction == "outbound"]
+    assert replies and all(m.delivery == "sent" and m.meta.get("demo") for m in replies)
+    assert all(m.agent for m in replies)
+    assert all(NOW - timedelta(days=30) <= m.created_at <= NOW for m in messages)
+    flagged = [c for c in convs if "churn-risk" in c.tags]
+    notes = [m for c in flagged for m in await store.conversation_messages(c.id)
+             if m.direction == "note"]
+    assert notes and all(m.agent for m in notes)
+    # Some customers wrote on X and by email with nothing in common: an agent merged them.
+    merged = await store.kv_list(MERGES, None, 100)
+    assert merged
+    survivor = await store.get_customer(merged[0][1]["survivor"])
+    assert {i.kind for i in survivor.identities} >= {"email", "x"}
+    sentiments = {m.sentiment for c in convs[:100]
+                  for m in await store.conversation_messages(c.id)}
+    assert {"negative", "positive"} <= sentiments  # VoC: enriched as in production
+
+
+def test_seeding_keeps_no_copy_of_the_rules() -> None:
+    """SLA clocks, first response and resolution come from the production code only."""
+    package = Path(seed_module.__file__ or "").parent
+    for path in package.glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        for rule in ("sla.due", "first_response", "resolved(", "awaiting_since", "due_at",
+                     "resolution_seconds", "WriteBatch", ".write("):
+            assert rule not in source, (path.name, rule)

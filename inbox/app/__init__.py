@@ -1,0 +1,1 @@
+"""The application package: composition of the core with its adapters, and tooling."""

@@ -1,0 +1,225 @@
+"""Fill a fresh store with generated traffic, replayed through the application in time order.
+
+Customer messages go through the Ingestor and the agents' triage (assign, tags, notes) and
+replies through InboxService, both on a clock that walks the generated month: SLA clocks,
+first responses, resolutions and journeys are computed by the production code, as if the
+month had happened. Replies go to DemoSenders, which record and send nothing.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import secrets
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from inbox import auth, merge
+from inbox.app.demo.generator import DemoItem, stream
+from inbox.app.demo.vocabulary import DEMO_AGENTS
+from inbox.errors import NotFound, Refused
+from inbox.events import EventBus
+from inbox.ingest import Ingestor
+from inbox.model import Channel, Status, User, message_id_for, utcnow
+from inbox.passwords import Passwords, strength_problem
+from inbox.ports import Outbound, Receipt
+from inbox.service import InboxService
+from inbox.sla import SlaPolicy
+from inbox.store import Store
+
+DEMO_USERS = (
+    ("admin@northwind.example", "admin", "Ada Admin"),
+    *((email, "agent", name) for email, name in DEMO_AGENTS),
+    ("maya@northwind.example", "manager", "Maya Manager"),
+    ("mark@northwind.example", "marketing", "Mark Marketing"),
+)
+TRIAGE_AFTER = timedelta(minutes=7)  # an unanswered message is assigned and tagged this late
+
+
+class Target(Protocol):
+    """What seeding needs of the application (a Runtime has it all)."""
+
+    store: Store
+    events: EventBus
+    sla: SlaPolicy
+    ingestor: Ingestor
+    service: InboxService
+    passwords: Passwords
+
+
+class DemoSender:
+    """Demo mode only: replies are recorded as sent, nothing leaves the machine."""
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+
+    def check(self, out: Outbound) -> None:
+        return None
+
+    async def send(self, out: Outbound) -> Receipt:
+        return Receipt(provider_id=f"demo-{out.message.id}", meta={"demo": True})
+
+
+@dataclass
+class Clock:
+    """The replay's time: set forward by the replay, read by the ingestor and the service."""
+
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass(frozen=True)
+class SeedSummary:
+    messages: int
+    customers: int
+    conversations: int
+    users: tuple[tuple[str, str], ...]
+    password: str
+    token: str
+
+    def __str__(self) -> str:
+        return (f"{self.messages} messages from {self.customers} customers in "
+                f"{self.conversations} conversations")
+
+
+async def seed(target: Target, now: datetime | None = None, days: int = 30, *,
+               customers: int = 120, journeys: int | None = None, seed: int = 7,
+               batch: int = 250, agents: bool = True,
+               progress: Callable[[int], None] | None = None) -> SeedSummary:
+    """Demo users (one fresh password for all, in the summary), then `days` of generated
+    traffic up to `now` (see `generator.stream`), replayed; without `agents`, only the
+    customers' messages. `progress` hears how many customer messages are in, after each
+    batch."""
+    now = now or utcnow()
+    store = target.store
+    password = secrets.token_urlsafe(9)
+    while any(strength_problem(password, (email, name)) for email, _, name in DEMO_USERS):
+        password = secrets.token_urlsafe(9)  # random, but by chance it might hold a name
+    users = {email: await auth.add_user(store, email, role, password, name,
+                                        passwords=target.passwords)
+             for email, role, name in DEMO_USERS}
+    for channel in Channel:  # replies from the pages after seeding are recorded too
+        target.service.senders.setdefault(channel, DemoSender(channel))
+    clock = Clock(now - timedelta(days=days))
+    replay = _Replay(
+        Ingestor(store, enrich=target.ingestor.enrich, sla=target.sla, events=target.events,
+                 phone_region=target.ingestor.phone_region, clock=clock),
+        InboxService(store, target.events, target.service.senders, target.sla, clock=clock),
+        clock, users, batch, agents, progress)
+    await replay.run(stream(now, days=days, seed=seed, customers=customers,
+                            journeys=journeys))
+    token = await auth.create_token(store, DEMO_USERS[0][0])
+    counts = await store.counts()
+    return SeedSummary(counts["messages"], counts["customers"], counts["conversations"],
+                       tuple((e, r) for e, r, _ in DEMO_USERS), password, token)
+
+
+@dataclass
+class _Replay:
+    """Customer messages in batches, each agent action at its moment, in time order.
+
+    A batch is ingested early when a reply is due on one of its threads, so that every reply
+    sees exactly the messages that had arrived before it; triage waits for the batch."""
+
+    ingestor: Ingestor
+    service: InboxService
+    clock: Clock
+    users: dict[str, User]
+    size: int
+    agents: bool
+    progress: Callable[[int], None] | None
+    pending: list[DemoItem] = field(default_factory=list)
+    threads: set[int] = field(default_factory=set)  # of the pending items
+    agenda: list[tuple[datetime, int, DemoItem, bool]] = field(default_factory=list)
+    placed: dict[str, tuple[str, str]] = field(default_factory=dict)  # message id ->
+    # (conversation id, customer id), for the actions still to come
+    tags: dict[str, set[str]] = field(default_factory=dict)  # conv id -> tags put on it
+    assigned: dict[str, str] = field(default_factory=dict)  # conv id -> assignee
+    ingested: int = 0
+    order: Iterator[int] = field(default_factory=itertools.count)  # ties on the agenda
+
+    async def run(self, items: Iterable[DemoItem]) -> None:
+        for item in items:
+            await self.actions_until(item.inbound.created_at)
+            self.pending.append(item)
+            self.threads.add(item.thread)
+            if self.agents and item.reply_after is not None:
+                self.plan(item.inbound.created_at + item.reply_after, item, True)
+            elif self.agents and _triaged(item):
+                self.plan(item.inbound.created_at + TRIAGE_AFTER, item, False)
+            if len(self.pending) >= self.size:
+                await self.flush()
+        await self.actions_until(None)
+        await self.flush()
+
+    def plan(self, at: datetime, item: DemoItem, reply: bool) -> None:
+        heapq.heappush(self.agenda, (at, next(self.order), item, reply))
+
+    async def actions_until(self, until: datetime | None) -> None:
+        while self.agenda and (until is None or self.agenda[0][0] <= until):
+            at, _, item, reply = heapq.heappop(self.agenda)
+            if item.thread in self.threads and not reply and until is not None:
+                self.plan(at + TRIAGE_AFTER, item, reply)  # triage waits for the next batch
+                continue
+            if item.thread in self.threads:
+                await self.flush()
+            self.clock.now = at
+            place = self.placed.pop(
+                message_id_for(item.inbound.channel, item.inbound.external_id), None)
+            if place is not None:
+                await self.act(*place, item, reply)
+
+    async def flush(self) -> None:
+        if not self.pending:
+            return
+        self.clock.now = max(self.clock.now, self.pending[-1].inbound.created_at)
+        result = await self.ingestor.ingest([i.inbound for i in self.pending], visible=False)
+        planned = {message_id_for(i.inbound.channel, i.inbound.external_id) for i in self.pending
+                   if self.agents and (i.reply_after is not None or _triaged(i))}
+        for msg in (*result.stored, *result.updated, *result.known):
+            if msg.id in planned and msg.customer_id is not None:
+                self.placed[msg.id] = (msg.conversation_id, msg.customer_id)
+        self.ingested += len(self.pending)
+        self.pending.clear()
+        self.threads.clear()
+        if self.progress is not None:
+            self.progress(self.ingested)
+
+    async def act(self, conv_id: str, customer_id: str, item: DemoItem, reply: bool) -> None:
+        """What the agent does about one customer message: triage, then perhaps reply."""
+        agent = self.users.get(item.assignee or "") or self.users[DEMO_AGENTS[0][0]]
+        service = self.service
+        if item.merge_with:
+            await self.merge(item.merge_with, customer_id, agent)
+        if item.assignee and self.assigned.get(conv_id) != agent.id:
+            await service.assign(conv_id, agent.id, agent)
+            self.assigned[conv_id] = agent.id
+        known = self.tags.setdefault(conv_id, set())
+        if not set(item.tags) <= known:
+            known.update(item.tags)
+            await service.set_tags(conv_id, sorted(known), agent)
+        if item.note:
+            await service.add_note(conv_id, item.note, agent)
+        if reply and item.reply_text:
+            await service.reply(conv_id, item.reply_text, agent,
+                                idempotency_key=f"demo:{item.inbound.external_id}",
+                                status=Status.RESOLVED if item.resolve else Status.PENDING)
+
+    async def merge(self, identity: str, customer_id: str, agent: User) -> None:
+        """The agent sees it is the same person as on the other channel, and merges."""
+        store = self.service.store
+        try:
+            survivor = await merge.find_customer(store, identity)
+            if survivor.id != customer_id:
+                await merge.merge(store, survivor.id, customer_id, agent)
+        except (NotFound, Refused):  # linked already, or merged meanwhile: nothing to do
+            return
+
+
+def _triaged(item: DemoItem) -> bool:
+    """Does an agent act on this message even when nobody answers it?"""
+    return bool(item.assignee or item.tags or item.note or item.merge_with)
