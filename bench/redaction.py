@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from inbox.demo import generate
+from inbox.app.demo.generator import generate
 from inbox.privacy import public_copy, redact
 
 CONTACTS = ("Call me on 07700 900144 or +1 (212) 555-0134, or write to "
