@@ -106,7 +106,11 @@ def cmd_demo(args: argparse.Namespace, env: Mapping[str, str]) -> int:
                                  "web.port": args.port})
 
     async def run() -> int:
-        runtime = Runtime(config, env, channels=False)
+        from search.sqlite import SqliteStore
+
+        # a throwaway store: no disk sync per commit (seeding replays ~30,000 actions)
+        runtime = Runtime(config, env, store=SqliteStore(store_path, durable=False),
+                          channels=False)
         await runtime.start()
         try:
             summary = await seed(runtime)

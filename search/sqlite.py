@@ -443,9 +443,9 @@ def _compile_field(node: FieldTerm) -> tuple[str, list[Any]]:
 class SqliteStore:
     """Store on one SQLite file: WAL, one writer thread, FTS5, keyset pagination."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, durable: bool = True) -> None:
         self.path = str(path)
-        self._db = Database(self.path)
+        self._db = Database(self.path, durable=durable)
 
     @classmethod
     def from_url(cls, url: str) -> SqliteStore:

@@ -36,12 +36,15 @@ def _sql_fold(text: str | None) -> str | None:
     return None if text is None else fold(text)
 
 
-def connect(path: str) -> sqlite3.Connection:
+def connect(path: str, durable: bool = True) -> sqlite3.Connection:
+    """A connection; `durable=False` (throwaway stores: the demo, benchmarks) skips the disk
+    syncs, so a power cut may lose recent commits."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
     conn.create_function("fold", 1, _sql_fold, deterministic=True)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")  # an acknowledged commit survives a crash
+    # durable: an acknowledged commit survives a crash
+    conn.execute("PRAGMA synchronous=FULL" if durable else "PRAGMA synchronous=OFF")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=10000")
     return conn
@@ -50,8 +53,8 @@ def connect(path: str) -> sqlite3.Connection:
 class Database:
     """Runs `def op(conn) -> T` functions: writes in one transaction on the writer thread."""
 
-    def __init__(self, path: str, readers: int = 3) -> None:
-        self.path = path
+    def __init__(self, path: str, readers: int = 3, durable: bool = True) -> None:
+        self.path, self.durable = path, durable
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="sqlite-read")
@@ -68,7 +71,7 @@ class Database:
 
     def _run_writer(self, init: Op[None], ready: Future[None]) -> None:
         try:
-            conn = connect(self.path)
+            conn = connect(self.path, self.durable)
             init(conn)
         except Exception as exc:  # noqa: BLE001 - handed to the caller of start()
             ready.set_exception(_translate(exc))
