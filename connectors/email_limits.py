@@ -12,6 +12,7 @@ import contextlib
 import functools
 import hashlib
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from email import policy
 from email.feedparser import BytesFeedParser
@@ -57,6 +58,12 @@ class ParseLimits:
     max_html_chars: int = 512_000  # HTML given to the sanitizer (up to ~80 bytes each) and text
     max_html_depth: int = 256  # element nesting the sanitizer is given (it is quadratic in it)
     max_html_entities: int = 50_000  # "&" the sanitizer is given (it is quadratic in them)
+    # unclosed formatting elements (<b>, <font>, <a>...) the HTML parser would keep re-opening
+    max_html_open_formatting: int = 32
+    # elements the HTML parser may re-open in all ("reconstruct the active formatting elements"
+    # after each block: ~300 bytes and ~4 us each, with the sanitized output growing alike)
+    max_html_reconstruction: int = 100_000
+    max_html_output_chars: int = 1_000_000  # sanitized HTML kept (larger: dropped, flagged)
     max_text_chars: int = 1_000_000  # plain text kept from the body parts
 
 
@@ -200,6 +207,109 @@ def html_too_deep(html: str, max_depth: int) -> bool:
             if depth > max_depth:
                 return True
     return False
+
+
+# HTML5 "formatting" elements: the tree builder keeps them in its list of active formatting
+# elements and re-opens ("reconstructs") every one no longer open before the next text or
+# inline element, however many blocks closed them before.
+FORMATTING = frozenset({"a", "b", "big", "code", "em", "font", "i", "nobr", "s", "small",
+                        "strike", "strong", "tt", "u"})
+# HTML5 "special" elements that stay open: one opened after a formatting element and still
+# open when it ends keeps a copy of it in the list (the "adoption agency" clones it)
+_SPECIAL = frozenset({
+    "address", "applet", "article", "aside", "blockquote", "body", "button", "caption",
+    "center", "colgroup", "dd", "details", "dialog", "dir", "div", "dl", "dt", "fieldset",
+    "figcaption", "figure", "footer", "form", "frameset", "h1", "h2", "h3", "h4", "h5", "h6",
+    "head", "header", "hgroup", "html", "iframe", "li", "listing", "main", "marquee", "menu",
+    "nav", "noembed", "noframes", "noscript", "object", "ol", "p", "plaintext", "pre",
+    "script", "search", "section", "select", "style", "summary", "table", "tbody", "td",
+    "template", "textarea", "tfoot", "th", "thead", "title", "tr", "ul", "xmp", "svg", "math",
+    "foreignobject", "desc", "mi", "mo", "mn", "ms", "mtext", "annotation-xml"})
+# elements an end tag does not reach across (HTML5 scopes), each the start of a new segment
+_BOUNDARIES = frozenset({"applet", "button", "caption", "html", "marquee", "object", "ol",
+                         "select", "table", "td", "template", "th", "ul", "svg", "math"})
+# start tags that may close or pop other elements and do not reconstruct
+_BLOCK_STARTS = _SPECIAL | frozenset({"hr", "col"})
+_TOKEN = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]{0,30})[^<>]*>?")
+NOAHS_ARK = 3  # identical formatting elements (name and attributes) the HTML5 list keeps
+
+
+class _Specials:
+    """The special elements open, as far as tags alone tell; pops only what is surely popped."""
+
+    def __init__(self) -> None:
+        self.segments: list[tuple[str, list[str], Counter[str]]] = [("", [], Counter())]
+        self.depth = 0
+
+    def start(self, name: str) -> None:
+        if name in _BOUNDARIES:
+            self.segments.append((name, [], Counter()))
+        else:
+            self.segments[-1][1].append(name)
+            self.segments[-1][2][name] += 1
+        self.depth += 1
+
+    def end(self, name: str) -> None:
+        boundary, names, counts = self.segments[-1]
+        if counts[name]:
+            while True:
+                popped = names.pop()
+                counts[popped] -= 1
+                self.depth -= 1
+                if popped == name:
+                    return
+        elif boundary == name:
+            self.segments.pop()
+            self.depth -= len(names) + 1
+
+
+def html_formatting_limit(html: str, max_open: int, max_reconstruction: int) -> str | None:
+    """Would an HTML5 tree builder re-open formatting elements beyond the limits? Linear.
+
+    Returns the name of the limit hit ("html_open_formatting": more formatting elements in
+    the list at once than max_open; "html_reconstruction": more re-openings in all than
+    max_reconstruction), or None. It follows that list from the tags alone, removing an
+    element only where HTML5 surely does, and counts a re-opening of the whole list at each
+    text or inline tag after an end tag or a block: an upper bound of the tree builder's work,
+    for real mail far below it.
+    """
+    active: list[tuple[str, str, int]] = []  # (name, whole tag, special depth when opened)
+    specials = _Specials()
+    work, dirty, end = 0, False, 0
+    for match in _TOKEN.finditer(html):
+        closing, name = match.group(1), match.group(2).lower()
+        inline = not closing and name not in _BLOCK_STARTS
+        if (inline or match.start() > end) and dirty:  # text or an inline tag: reconstruct
+            work += len(active)
+            if work > max_reconstruction:
+                return "html_reconstruction"
+            dirty = False
+        end = match.end()
+        if closing or not inline:
+            dirty = True  # an end tag or a block may pop formatting elements off the stack
+        if name in _SPECIAL:
+            if closing:
+                specials.end(name)
+            else:
+                specials.start(name)
+            continue
+        if name not in FORMATTING:
+            continue
+        last = next((n for n in range(len(active) - 1, -1, -1) if active[n][0] == name), None)
+        if closing:  # gone unless a special element opened inside it is still open
+            if last is not None and active[last][2] >= specials.depth:
+                del active[last]
+            continue
+        if name == "a" and last is not None:  # an <a> ends the open one
+            del active[last]
+        tag = match.group(0)
+        same = [n for n, entry in enumerate(active) if entry[1] == tag]
+        if len(same) >= NOAHS_ARK:
+            del active[same[0]]
+        active.append((name, tag, specials.depth))
+        if len(active) > max_open:
+            return "html_open_formatting"
+    return None
 
 
 # --- content identity ------------------------------------------------------------------------
