@@ -47,6 +47,9 @@ class ParseLimits:
 
     max_message_bytes: int = 16 * MB  # larger mail: only this much of it is fetched and parsed
     max_lines: int = 500_000  # every line is a Python object while the parser holds it
+    # one line (RFC 5322: 998): the parser holds a line in 4 bytes a character until it ends;
+    # the rest of a longer line is left out (a header field is cut at 64 KB anyway)
+    max_line_bytes: int = 1 * MB
     max_header_bytes: int = 256 * 1024  # all header fields of all parts together
     max_headers: int = 10_000  # header fields of all parts together
     max_header_field_bytes: int = 64 * 1024  # one header field
@@ -155,6 +158,26 @@ def _line_limit_end(raw: bytes, end: int, max_lines: int) -> int | None:
     return None
 
 
+def _feed(parser: BytesFeedParser, raw: bytes, end: int, budget: Budget) -> None:
+    """Feed raw[:end] a megabyte at a time (the parser splits it into lines), leaving out
+    what is beyond max_line_bytes of a line (and flagging it)."""
+    max_line = budget.limits.max_line_bytes
+    pos = line_start = 0
+    while pos < end:
+        stop = min(pos + MB, end)
+        newline = raw.rfind(b"\n", pos, stop)
+        if newline >= 0:
+            line_start = newline + 1
+        elif stop - line_start > max_line:
+            budget.hit("line_bytes")
+            parser.feed(raw[pos:max(pos, line_start + max_line)])
+            newline = raw.find(b"\n", stop, end)
+            pos = line_start = end if newline < 0 else newline  # on at the line's end
+            continue
+        parser.feed(raw[pos:stop])
+        pos = stop
+
+
 def bounded_parse(raw: bytes, budget: Budget) -> Message:
     """Parse raw (compat32), trimmed or stopped at the budget's limits; hits go in the budget."""
     limits = budget.limits
@@ -169,8 +192,7 @@ def bounded_parse(raw: bytes, budget: Budget) -> Message:
     parser = BytesFeedParser(_factory=functools.partial(_Part, budget), policy=policy.compat32)
     budget.armed = True
     try:
-        for start in range(0, end, MB):  # the parser splits what it is fed into lines
-            parser.feed(raw[start:min(start + MB, end)])
+        _feed(parser, raw, end, budget)
         msg = parser.close()
     except (LimitHit, RecursionError) as exc:
         if isinstance(exc, RecursionError):

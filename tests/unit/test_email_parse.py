@@ -485,6 +485,18 @@ def test_ordinary_html_is_not_taken_for_a_formatting_bomb(html: str) -> None:
     assert msg.html and "limits" not in msg.meta
 
 
+def test_the_rest_of_an_overlong_line_is_left_out_and_parsing_goes_on() -> None:
+    mb = 1024 * 1024
+    raw = (b"From: a@example.org\r\nX-Long: " + b"h" * 3 * mb + b"\r\nSubject: long\r\n\r\n"
+           + b"x" * 3 * mb + b"\r\nsecond line\r\n")
+    limits = ParseLimits(max_line_bytes=mb, max_text_chars=4 * mb)
+    msg = parse_email(raw, now=NOW, limits=limits)
+    assert msg.meta["limits"] == ["header_field_bytes", "line_bytes"]
+    assert msg.subject == "long" and msg.authors[0].value == "a@example.org"
+    first, second = msg.text.split("\n")
+    assert set(first) == {"x"} and mb <= len(first) <= 2 * mb and second == "second line"
+
+
 def test_oversized_sanitizer_output_is_dropped_and_flagged() -> None:
     limits = ParseLimits(max_html_output_chars=100)
     msg = parse_email(html_mail("<p>hello <b>there</b></p>" * 20), now=NOW, limits=limits)

@@ -136,7 +136,10 @@ def generated(oversized_bytes: int = 20 * MB) -> list[Item]:
         Item("lines_2m", _mail("lines_2m", body=b"\n" * 2_000_000 + b"end\r\n"),
              limits=frozenset({"lines"})),
         Item("text_8mb_one_line", _mail("text_8mb_one_line", body=b"x" * (8 * MB)),
-             limits=frozenset({"text_chars"})),
+             limits=frozenset({"text_chars"})),  # and line_bytes, when read whole
+        Item("header_15mb_one_line", _mail("header_15mb_one_line",
+                                           "X-Filler: " + "x" * (15 * MB) + "\r\n"),
+             limits=frozenset({"header_field_bytes"})),  # and line_bytes, when read whole
         Item("reply_to_200", _mail("reply_to_200", f"Reply-To: {reply_to}\r\n")),
         Item("address_comment_nesting", _mail("address_comment_nesting",
                                               "Cc: " + "(" * 20_000 + "\r\n"),
