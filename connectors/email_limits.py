@@ -48,7 +48,7 @@ class ParseLimits:
     max_message_bytes: int = 16 * MB  # larger mail: only this much of it is fetched and parsed
     max_lines: int = 500_000  # every line is a Python object while the parser holds it
     # one line (RFC 5322: 998): the parser holds a line in 4 bytes a character until it ends;
-    # the rest of a longer line is left out (a header field is cut at 64 KB anyway)
+    # a longer line is broken (folded) every max_line_bytes
     max_line_bytes: int = 1 * MB
     max_header_bytes: int = 256 * 1024  # all header fields of all parts together
     max_headers: int = 10_000  # header fields of all parts together
@@ -159,20 +159,21 @@ def _line_limit_end(raw: bytes, end: int, max_lines: int) -> int | None:
 
 
 def _feed(parser: BytesFeedParser, raw: bytes, end: int, budget: Budget) -> None:
-    """Feed raw[:end] a megabyte at a time (the parser splits it into lines), leaving out
-    what is beyond max_line_bytes of a line (and flagging it)."""
-    max_line = budget.limits.max_line_bytes
+    """Feed raw[:end] a megabyte at a time (the parser splits it into lines), breaking every
+    line longer than max_line_bytes with a fold ("\\n "), flagged: a header field goes on
+    (and is cut at max_header_field_bytes), base64 ignores it, text gets a line break."""
+    max_line = max(1, budget.limits.max_line_bytes)
     pos = line_start = 0
     while pos < end:
         stop = min(pos + MB, end)
-        newline = raw.rfind(b"\n", pos, stop)
+        newline = max(raw.rfind(b"\n", pos, stop), raw.rfind(b"\r", pos, stop))
         if newline >= 0:
             line_start = newline + 1
         elif stop - line_start > max_line:
             budget.hit("line_bytes")
-            parser.feed(raw[pos:max(pos, line_start + max_line)])
-            newline = raw.find(b"\n", stop, end)
-            pos = line_start = end if newline < 0 else newline  # on at the line's end
+            cut = max(pos, line_start + max_line)
+            parser.feed(raw[pos:cut] + b"\n ")
+            pos = line_start = cut
             continue
         parser.feed(raw[pos:stop])
         pos = stop
