@@ -64,7 +64,7 @@ class ParseLimits:
     # unclosed formatting elements (<b>, <font>, <a>...) the HTML parser would keep re-opening
     max_html_open_formatting: int = 32
     # elements the HTML parser may re-open in all ("reconstruct the active formatting elements"
-    # after each block: ~300 bytes and ~4 us each, with the sanitized output growing alike)
+    # after each block: ~300 bytes and ~4 µs each, with the sanitized output growing alike)
     max_html_reconstruction: int = 100_000
     max_html_output_chars: int = 1_000_000  # sanitized HTML kept (larger: dropped, flagged)
     max_text_chars: int = 1_000_000  # plain text kept from the body parts
