@@ -253,7 +253,19 @@ _BOUNDARIES = frozenset({"applet", "button", "caption", "html", "marquee", "obje
                          "select", "table", "td", "template", "th", "ul", "svg", "math"})
 # start tags that may close or pop other elements and do not reconstruct
 _BLOCK_STARTS = _SPECIAL | frozenset({"hr", "col"})
-_TOKEN = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]{0,30})[^<>]*>?")
+_WS = "\t\n\f\r "
+# an HTML5 tokenizer's tokens: comments, bogus comments, and tags (1: "/", 2: name) with their
+# attributes, quoted values included (each part possessive: linear)
+_TOKEN = re.compile(
+    r"<!--(?:-?>|.*?(?:--!?>|\Z))|<[!?][^>]*+>?|</(?![A-Za-z])[^>]*+>?"
+    rf"|<(/?)([A-Za-z][^{_WS}/>]*+)(?:[{_WS}/]++|[^{_WS}/>][^{_WS}/=>]*+"
+    rf"(?:[{_WS}]*+=[{_WS}]*+(?:\"[^\"]*+\"?|'[^']*+'?|[^{_WS}>]*+))?+)*+>?", re.DOTALL)
+# elements whose content is text up to their end tag (RCDATA, RAWTEXT)
+_RAW_TEXT = {name: re.compile(rf"</{name}(?=[{_WS}/>])", re.IGNORECASE)
+             for name in ("style", "xmp", "iframe", "noembed", "noframes", "title", "textarea")}
+# content the tags alone cannot tell apart from tags (script escapes, noscript, foreign
+# content): after one of these no end tag is trusted to remove a formatting element
+_UNCERTAIN = frozenset({"script", "noscript", "svg", "math"})
 NOAHS_ARK = 3  # identical formatting elements (name and attributes) the HTML5 list keeps
 
 
@@ -298,16 +310,27 @@ def html_formatting_limit(html: str, max_open: int, max_reconstruction: int) -> 
     """
     active: list[tuple[str, str, int]] = []  # (name, whole tag, special depth when opened)
     specials = _Specials()
-    work, dirty, end = 0, False, 0
-    for match in _TOKEN.finditer(html):
-        closing, name = match.group(1), match.group(2).lower()
-        inline = not closing and name not in _BLOCK_STARTS
+    work, dirty, end, trusted = 0, False, 0, True
+    while (match := _TOKEN.search(html, end)) is not None:
+        name = match.group(2)
+        closing, name = match.group(1), (name or "").lower()
+        inline = bool(name) and not closing and name not in _BLOCK_STARTS
         if (inline or match.start() > end) and dirty:  # text or an inline tag: reconstruct
             work += len(active)
             if work > max_reconstruction:
                 return "html_reconstruction"
             dirty = False
         end = match.end()
+        if not name:  # a comment
+            continue
+        if not closing:
+            if name == "plaintext":  # the rest is text
+                break
+            if name in _UNCERTAIN:
+                trusted = False
+            elif name in _RAW_TEXT and trusted:
+                found = _RAW_TEXT[name].search(html, end)
+                end = found.start() if found else len(html)
         if closing or not inline:
             dirty = True  # an end tag or a block may pop formatting elements off the stack
         if name in _SPECIAL:
@@ -320,7 +343,7 @@ def html_formatting_limit(html: str, max_open: int, max_reconstruction: int) -> 
             continue
         last = next((n for n in range(len(active) - 1, -1, -1) if active[n][0] == name), None)
         if closing:  # gone unless a special element opened inside it is still open
-            if last is not None and active[last][2] >= specials.depth:
+            if trusted and last is not None and active[last][2] >= specials.depth:
                 del active[last]
             continue
         if name == "a" and last is not None:  # an <a> ends the open one

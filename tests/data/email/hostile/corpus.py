@@ -64,6 +64,10 @@ def formatting_bombs() -> list[Item]:
         _html("html_reconstruct_mixed", "<div>" + mixed + "</div>" + blocks, over),
         _html("html_reconstruct_table", "<table>" + opened("b") + "<tr><td>x</td></tr>" * 20_000
               + "</table>" + "<p>x</p>" * 20_000, over),
+        # end tags the tree builder never sees: in comments, attribute values, raw text
+        _html("html_reconstruct_hidden_ends", "<div>" + "".join(
+            f'<b class="c{i}" title="</b>"><!--</b>--><style></b></style>' for i in range(250))
+            + "</div>" + blocks, over),
         _html("html_reconstruct_adoption", "".join(f'<b class="c{i}"><div>x</b>'
                                                    for i in range(250)) + blocks, over),
         # one <a> ends the one before: however many, one stays open (the tree builder's rule)
