@@ -251,6 +251,8 @@ _SPECIAL = frozenset({
 # elements an end tag does not reach across (HTML5 scopes), each the start of a new segment
 _BOUNDARIES = frozenset({"applet", "button", "caption", "html", "marquee", "object", "ol",
                          "select", "table", "td", "template", "th", "ul", "svg", "math"})
+# end tags that pop no element above theirs (</form> takes out the form alone)
+_POPS_NOTHING = frozenset({"body", "html", "head", "form"})
 # start tags that may close or pop other elements and do not reconstruct
 _BLOCK_STARTS = _SPECIAL | frozenset({"hr", "col"})
 _WS = "\t\n\f\r "
@@ -285,6 +287,8 @@ class _Specials:
         self.depth += 1
 
     def end(self, name: str) -> None:
+        if name in _POPS_NOTHING:
+            return
         boundary, names, counts = self.segments[-1]
         if counts[name]:
             while True:

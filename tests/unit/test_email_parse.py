@@ -461,7 +461,8 @@ def test_formatting_reconstruction_bomb_gets_no_html_copy_and_the_stripped_text(
     assert msg.html is None and msg.meta["limits"] == ["html_open_formatting"]
     assert msg.text.split() == ["x"] * 40_000
     assert html_to_text(RECONSTRUCTION_BOMB).split() == ["x"] * 40_000  # the same guard
-    for hidden in ("<!--</b>-->", '<i title="</b>">', "<style></b></style>", "<svg></b>"):
+    for hidden in ("<!--</b>-->", '<i title="</b>">', "<style></b></style>", "<svg></b>",
+                   "<form><div></form></b>", "<body><div></body></b>"):  # </b> keeps a copy
         once = "<div><b class=c><i class=d>" + hidden + "</div>" + "<div>x</div>" * 20_000
         assert html_formatting_limit(once, 32, 30_000) == "html_reconstruction", hidden
     few = "<div><b class=a><i class=b></div>" + "<div>x</div>" * 20_000  # 2 x 20,000 < budget
