@@ -12,6 +12,7 @@ import contextlib
 import functools
 import hashlib
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from email import policy
 from email.feedparser import BytesFeedParser
@@ -46,6 +47,9 @@ class ParseLimits:
 
     max_message_bytes: int = 16 * MB  # larger mail: only this much of it is fetched and parsed
     max_lines: int = 500_000  # every line is a Python object while the parser holds it
+    # one line (RFC 5322: 998): the parser holds a line in 4 bytes a character until it ends;
+    # a longer line is broken (folded) every max_line_bytes
+    max_line_bytes: int = 1 * MB
     max_header_bytes: int = 256 * 1024  # all header fields of all parts together
     max_headers: int = 10_000  # header fields of all parts together
     max_header_field_bytes: int = 64 * 1024  # one header field
@@ -57,6 +61,12 @@ class ParseLimits:
     max_html_chars: int = 512_000  # HTML given to the sanitizer (up to ~80 bytes each) and text
     max_html_depth: int = 256  # element nesting the sanitizer is given (it is quadratic in it)
     max_html_entities: int = 50_000  # "&" the sanitizer is given (it is quadratic in them)
+    # unclosed formatting elements (<b>, <font>, <a>...) the HTML parser would keep re-opening
+    max_html_open_formatting: int = 32
+    # elements the HTML parser may re-open in all ("reconstruct the active formatting elements"
+    # after each block: ~300 bytes and ~4 µs each, with the sanitized output growing alike)
+    max_html_reconstruction: int = 100_000
+    max_html_output_chars: int = 1_000_000  # sanitized HTML kept (larger: dropped, flagged)
     max_text_chars: int = 1_000_000  # plain text kept from the body parts
 
 
@@ -148,6 +158,27 @@ def _line_limit_end(raw: bytes, end: int, max_lines: int) -> int | None:
     return None
 
 
+def _feed(parser: BytesFeedParser, raw: bytes, end: int, budget: Budget) -> None:
+    """Feed raw[:end] a megabyte at a time (the parser splits it into lines), breaking every
+    line longer than max_line_bytes with a fold ("\\n "), flagged: a header field goes on
+    (and is cut at max_header_field_bytes), base64 ignores it, text gets a line break."""
+    max_line = max(1, budget.limits.max_line_bytes)
+    pos = line_start = 0
+    while pos < end:
+        stop = min(pos + MB, end)
+        newline = max(raw.rfind(b"\n", pos, stop), raw.rfind(b"\r", pos, stop))
+        if newline >= 0:
+            line_start = newline + 1
+        elif stop - line_start > max_line:
+            budget.hit("line_bytes")
+            cut = max(pos, line_start + max_line)
+            parser.feed(raw[pos:cut] + b"\n ")
+            pos = line_start = cut
+            continue
+        parser.feed(raw[pos:stop])
+        pos = stop
+
+
 def bounded_parse(raw: bytes, budget: Budget) -> Message:
     """Parse raw (compat32), trimmed or stopped at the budget's limits; hits go in the budget."""
     limits = budget.limits
@@ -162,8 +193,7 @@ def bounded_parse(raw: bytes, budget: Budget) -> Message:
     parser = BytesFeedParser(_factory=functools.partial(_Part, budget), policy=policy.compat32)
     budget.armed = True
     try:
-        for start in range(0, end, MB):  # the parser splits what it is fed into lines
-            parser.feed(raw[start:min(start + MB, end)])
+        _feed(parser, raw, end, budget)
         msg = parser.close()
     except (LimitHit, RecursionError) as exc:
         if isinstance(exc, RecursionError):
@@ -200,6 +230,136 @@ def html_too_deep(html: str, max_depth: int) -> bool:
             if depth > max_depth:
                 return True
     return False
+
+
+# HTML5 "formatting" elements: the tree builder keeps them in its list of active formatting
+# elements and re-opens ("reconstructs") every one no longer open before the next text or
+# inline element, however many blocks closed them before.
+FORMATTING = frozenset({"a", "b", "big", "code", "em", "font", "i", "nobr", "s", "small",
+                        "strike", "strong", "tt", "u"})
+# HTML5 "special" elements that stay open: one opened after a formatting element and still
+# open when it ends keeps a copy of it in the list (the "adoption agency" clones it)
+_SPECIAL = frozenset({
+    "address", "applet", "article", "aside", "blockquote", "body", "button", "caption",
+    "center", "colgroup", "dd", "details", "dialog", "dir", "div", "dl", "dt", "fieldset",
+    "figcaption", "figure", "footer", "form", "frameset", "h1", "h2", "h3", "h4", "h5", "h6",
+    "head", "header", "hgroup", "html", "iframe", "li", "listing", "main", "marquee", "menu",
+    "nav", "noembed", "noframes", "noscript", "object", "ol", "p", "plaintext", "pre",
+    "script", "search", "section", "select", "style", "summary", "table", "tbody", "td",
+    "template", "textarea", "tfoot", "th", "thead", "title", "tr", "ul", "xmp", "svg", "math",
+    "foreignobject", "desc", "mi", "mo", "mn", "ms", "mtext", "annotation-xml"})
+# elements an end tag does not reach across (HTML5 scopes), each the start of a new segment
+_BOUNDARIES = frozenset({"applet", "button", "caption", "html", "marquee", "object", "ol",
+                         "select", "table", "td", "template", "th", "ul", "svg", "math"})
+# end tags that pop no element above theirs (</form> takes out the form alone)
+_POPS_NOTHING = frozenset({"body", "html", "head", "form"})
+# start tags that may close or pop other elements and do not reconstruct
+_BLOCK_STARTS = _SPECIAL | frozenset({"hr", "col"})
+_WS = "\t\n\f\r "
+# an HTML5 tokenizer's tokens: comments, bogus comments, and tags (1: "/", 2: name) with their
+# attributes, quoted values included (each part possessive: linear)
+_TOKEN = re.compile(
+    r"<!--(?:-?>|.*?(?:--!?>|\Z))|<[!?][^>]*+>?|</(?![A-Za-z])[^>]*+>?"
+    rf"|<(/?)([A-Za-z][^{_WS}/>]*+)(?:[{_WS}/]++|[^{_WS}/>][^{_WS}/=>]*+"
+    rf"(?:[{_WS}]*+=[{_WS}]*+(?:\"[^\"]*+\"?|'[^']*+'?|[^{_WS}>]*+))?+)*+>?", re.DOTALL)
+# elements whose content is text up to their end tag (RCDATA, RAWTEXT)
+_RAW_TEXT = {name: re.compile(rf"</{name}(?=[{_WS}/>])", re.IGNORECASE)
+             for name in ("style", "xmp", "iframe", "noembed", "noframes", "title", "textarea")}
+# content the tags alone cannot tell apart from tags (script escapes, noscript, foreign
+# content): after one of these no end tag is trusted to remove a formatting element
+_UNCERTAIN = frozenset({"script", "noscript", "svg", "math"})
+NOAHS_ARK = 3  # identical formatting elements (name and attributes) the HTML5 list keeps
+
+
+class _Specials:
+    """The special elements open, as far as tags alone tell; pops only what is surely popped."""
+
+    def __init__(self) -> None:
+        self.segments: list[tuple[str, list[str], Counter[str]]] = [("", [], Counter())]
+        self.depth = 0
+
+    def start(self, name: str) -> None:
+        if name in _BOUNDARIES:
+            self.segments.append((name, [], Counter()))
+        else:
+            self.segments[-1][1].append(name)
+            self.segments[-1][2][name] += 1
+        self.depth += 1
+
+    def end(self, name: str) -> None:
+        if name in _POPS_NOTHING:
+            return
+        boundary, names, counts = self.segments[-1]
+        if counts[name]:
+            while True:
+                popped = names.pop()
+                counts[popped] -= 1
+                self.depth -= 1
+                if popped == name:
+                    return
+        elif boundary == name:
+            self.segments.pop()
+            self.depth -= len(names) + 1
+
+
+def html_formatting_limit(html: str, max_open: int, max_reconstruction: int) -> str | None:
+    """Would an HTML5 tree builder re-open formatting elements beyond the limits? Linear.
+
+    Returns the name of the limit hit ("html_open_formatting": more formatting elements in
+    the list at once than max_open; "html_reconstruction": more re-openings in all than
+    max_reconstruction), or None. It follows that list from the tags alone, removing an
+    element only where HTML5 surely does, and counts a re-opening of the whole list at each
+    text or inline tag after an end tag or a block: an upper bound of the tree builder's work,
+    for real mail far below it.
+    """
+    active: list[tuple[str, str, int]] = []  # (name, whole tag, special depth when opened)
+    specials = _Specials()
+    work, dirty, end, trusted = 0, False, 0, True
+    while (match := _TOKEN.search(html, end)) is not None:
+        name = match.group(2)
+        closing, name = match.group(1), (name or "").lower()
+        inline = bool(name) and not closing and name not in _BLOCK_STARTS
+        if (inline or match.start() > end) and dirty:  # text or an inline tag: reconstruct
+            work += len(active)
+            if work > max_reconstruction:
+                return "html_reconstruction"
+            dirty = False
+        end = match.end()
+        if not name:  # a comment
+            continue
+        if not closing:
+            if name == "plaintext":  # the rest is text
+                break
+            if name in _UNCERTAIN:
+                trusted = False
+            elif name in _RAW_TEXT and trusted:
+                found = _RAW_TEXT[name].search(html, end)
+                end = found.start() if found else len(html)
+        if closing or not inline:
+            dirty = True  # an end tag or a block may pop formatting elements off the stack
+        if name in _SPECIAL:
+            if closing:
+                specials.end(name)
+            else:
+                specials.start(name)
+            continue
+        if name not in FORMATTING:
+            continue
+        last = next((n for n in range(len(active) - 1, -1, -1) if active[n][0] == name), None)
+        if closing:  # gone unless a special element opened inside it is still open
+            if trusted and last is not None and active[last][2] >= specials.depth:
+                del active[last]
+            continue
+        if name == "a" and last is not None:  # an <a> ends the open one
+            del active[last]
+        tag = match.group(0)
+        same = [n for n, entry in enumerate(active) if entry[1] == tag]
+        if len(same) >= NOAHS_ARK:
+            del active[same[0]]
+        active.append((name, tag, specials.depth))
+        if len(active) > max_open:
+            return "html_open_formatting"
+    return None
 
 
 # --- content identity ------------------------------------------------------------------------

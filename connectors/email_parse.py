@@ -34,6 +34,7 @@ from connectors.email_limits import (
     body_size,
     bounded_parse,
     content_digest,
+    html_formatting_limit,
     html_too_deep,
 )
 from inbox.identity import normalize_email
@@ -510,7 +511,12 @@ def _normalize_newlines(text: str) -> str:
 
 
 def _render_html(html: str, budget: Budget) -> tuple[str | None, str]:
-    """The sanitized HTML (None when too deep to sanitize safely) and its text rendering."""
+    """The sanitized HTML (None when unsafe to sanitize or too big) and its text rendering.
+
+    Everything the sanitizer's HTML5 tree builder could be made to do beyond the limits is
+    found by linear scans first; such HTML gets no sanitized copy, and its text comes from
+    the linear tag stripper.
+    """
     limits = budget.limits
     if len(html) > limits.max_html_chars:
         budget.hit("html_chars")
@@ -522,7 +528,15 @@ def _render_html(html: str, budget: Budget) -> tuple[str | None, str]:
         budget.hit("html_entities")
         cut = next(itertools.islice(_AMPERSAND.finditer(html), limits.max_html_entities, None))
         html = html[:cut.start()]
+    over = html_formatting_limit(html, limits.max_html_open_formatting,
+                                 limits.max_html_reconstruction)
+    if over:
+        budget.hit(over)
+        return None, strip_tags(html)
     clean = sanitize_html(html)
+    if len(clean) > limits.max_html_output_chars:  # a safety net: the scans should prevent it
+        budget.hit("html_output_chars")
+        return None, strip_tags(html)
     return clean, _render(clean)
 
 
@@ -617,7 +631,10 @@ class _TextRenderer(HTMLParser):
 
 
 def sanitize_html(html: str) -> str:
-    """Safe, well-formed HTML to show: no scripts, styles, comments or stray '<'."""
+    """Safe, well-formed HTML to show: no scripts, styles, comments or stray '<'.
+
+    Unbounded: give it only HTML that passed the checks of _render_html (html_to_text does).
+    """
     return nh3.clean(html, clean_content_tags=_DROPPED_WITH_CONTENT)
 
 
@@ -627,9 +644,9 @@ def strip_tags(html: str) -> str:
                      unescape(_ANY_TAG.sub(" ", html)).splitlines()).strip("\n")
 
 
-def html_to_text(html: str) -> str:
-    """Plain-text rendering of an HTML body; blockquotes become '> ' lines."""
-    return _render(sanitize_html(html))
+def html_to_text(html: str, limits: ParseLimits = DEFAULT_LIMITS) -> str:
+    """Plain-text rendering of an HTML body; blockquotes become '> ' lines. Bounded as mail is."""
+    return _render_html(html, Budget(limits))[1]
 
 
 def _render(clean: str) -> str:

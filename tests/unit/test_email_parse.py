@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 import sysconfig
 from dataclasses import replace
@@ -25,7 +26,13 @@ from connectors.email import (
     resume_after,
 )
 from connectors.email_config import IMAP_SCHEMES, SMTP_SCHEMES, SmtpConfig, parse_url
-from connectors.email_limits import DEFAULT_LIMITS, ParseLimits, content_digest, html_too_deep
+from connectors.email_limits import (
+    DEFAULT_LIMITS,
+    ParseLimits,
+    content_digest,
+    html_formatting_limit,
+    html_too_deep,
+)
 from connectors.email_parse import (
     EmailParseError,
     html_to_text,
@@ -438,6 +445,82 @@ def test_html_depth_and_quote_prefix_are_bounded() -> None:
     assert not html_too_deep("<div></div>" * 1000, 2)
     text = html_to_text("<blockquote>" * 100 + "deep")
     assert text == "> " * 10 + "deep"
+
+
+def html_mail(html: str) -> bytes:
+    return (b"From: a@example.org\r\nSubject: html\r\nContent-Type: text/html\r\n\r\n"
+            + html.encode())
+
+
+RECONSTRUCTION_BOMB = ("<div>" + "".join(f'<b class="c{i}">' for i in range(250)) + "</div>"
+                       + "<div>x</div>" * 40_000)
+
+
+def test_formatting_reconstruction_bomb_gets_no_html_copy_and_the_stripped_text() -> None:
+    msg = parse_email(html_mail(RECONSTRUCTION_BOMB), now=NOW)
+    assert msg.html is None and msg.meta["limits"] == ["html_open_formatting"]
+    assert msg.text.split() == ["x"] * 40_000
+    assert html_to_text(RECONSTRUCTION_BOMB).split() == ["x"] * 40_000  # the same guard
+    for hidden in ("<!--</b>-->", '<i title="</b>">', "<style></b></style>", "<svg></b>",
+                   "<form><div></form></b>", "<body><div></body></b>"):  # </b> keeps a copy
+        once = "<div><b class=c><i class=d>" + hidden + "</div>" + "<div>x</div>" * 20_000
+        assert html_formatting_limit(once, 32, 30_000) == "html_reconstruction", hidden
+    few = "<div><b class=a><i class=b></div>" + "<div>x</div>" * 20_000  # 2 x 20,000 < budget
+    assert html_formatting_limit(few, 32, 100_000) is None
+    assert html_formatting_limit(few, 32, 30_000) == "html_reconstruction"
+    limits = ParseLimits(max_html_reconstruction=30_000)
+    assert parse_email(html_mail(few), now=NOW, limits=limits).meta["limits"] == \
+        ["html_reconstruction"]
+
+
+@pytest.mark.parametrize("html", [
+    "<p><b>bold</b> <i>it</i> <a href=u>link</a> <font color=red>red</font></p>" * 5_000,
+    "<p><font size=2>never closed, the same each time</p>" * 200 + "<p>x</p>" * 5_000,
+    "<table>" + "<tr><td><font color=red>cell</td></tr>" * 200 + "<tr><td>x</td></tr>" * 5_000
+    + "</table>",
+    "".join(f'<p><a href="https://example.org/{i}">link {i}</p>' for i in range(200))
+    + "<p>x</p>" * 5_000,
+    "".join(f'<font color="#{i:06x}">x</font><br>' for i in range(5_000)),
+    "<font face=Arial><b>" + "<div>a <span>b</span> c</div>" * 5_000,
+])
+def test_ordinary_html_is_not_taken_for_a_formatting_bomb(html: str) -> None:
+    # (unclosed elements in over max_html_depth blocks hit html_depth: its count is simpler)
+    assert html_formatting_limit(html, 32, 100_000) is None
+    msg = parse_email(html_mail(html), now=NOW)
+    assert msg.html and "limits" not in msg.meta
+
+
+def test_an_overlong_line_is_broken_and_parsing_goes_on() -> None:
+    mb = 1024 * 1024
+    raw = (b"From: a@example.org\r\nX-Long: " + b"h" * 3 * mb + b"\r\nSubject: long\r\n\r\n"
+           + b"x" * 3 * mb + b"\r\nsecond line\r\n")
+    limits = ParseLimits(max_line_bytes=mb, max_text_chars=4 * mb)
+    msg = parse_email(raw, now=NOW, limits=limits)
+    assert msg.meta["limits"] == ["header_field_bytes", "line_bytes"]
+    assert msg.subject == "long" and msg.authors[0].value == "a@example.org"  # read after it
+    *pieces, last = msg.text.split("\n")  # broken every megabyte, nothing lost
+    assert "".join(p.strip() for p in pieces) == "x" * 3 * mb and last == "second line"
+    assert len(pieces) == 3
+
+
+def test_an_unwrapped_base64_attachment_survives_the_line_limit() -> None:
+    data = bytes(range(256)) * 12_000  # 3 MB: 4 MB of base64 on one line
+    raw = (b"From: a@example.org\r\nSubject: att\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: multipart/mixed; boundary=q\r\n\r\n--q\r\n\r\nhi\r\n--q\r\n"
+           b"Content-Type: application/octet-stream\r\nContent-Disposition: attachment; "
+           b"filename=a.bin\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+           + base64.b64encode(data) + b"\r\n--q--\r\n")
+    parsed = parse_message(raw, now=NOW)
+    (attachment,) = parsed.inbound.attachments
+    assert attachment.ref and parsed.blobs[attachment.ref] == data
+    assert parsed.inbound.text == "hi" and parsed.inbound.meta["limits"] == ["line_bytes"]
+
+
+def test_oversized_sanitizer_output_is_dropped_and_flagged() -> None:
+    limits = ParseLimits(max_html_output_chars=100)
+    msg = parse_email(html_mail("<p>hello <b>there</b></p>" * 20), now=NOW, limits=limits)
+    assert msg.html is None and msg.meta["limits"] == ["html_output_chars"]
+    assert msg.text.split()[:3] == ["hello", "there", "hello"]
 
 
 def test_digest_ignores_trace_headers_and_line_ends() -> None:
