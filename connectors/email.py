@@ -57,6 +57,7 @@ from inbox.errors import (
 from inbox.identity import normalize_email
 from inbox.model import Inbound, Message
 from inbox.ports import ConnectorContext, IngestResult, Outbound, Receipt
+from inbox.retry import backoff_delay
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -328,8 +329,9 @@ class EmailConnector:
     channel = CHANNEL
 
     def __init__(self, config: MailboxConfig, *, attachments: AttachmentWriter | None = None,
-                 ) -> None:
+                 rng: random.Random | None = None) -> None:
         self.config = config
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
         self.name = f"email:{config.name}"
         self.attachments = attachments or AttachmentDir(config.attachments_dir)
 
@@ -376,7 +378,8 @@ class EmailConnector:
                 except NETWORK_ERRORS as exc:
                     self._failed(exc)
                     self._failures += 1
-                    delay = self._backoff(self._failures)
+                    delay = backoff_delay(self._failures, self._rng, self.config.reconnect_min,
+                                          self.config.reconnect_max)
                     self._state = "reconnecting"
                     self._next_poll = datetime.now(UTC) + timedelta(seconds=delay)
                     log.warning("email connection failed, retrying in %.1fs", delay,
@@ -509,10 +512,6 @@ class EmailConnector:
                     "stream": self.name, "uid": uid, "limits": meta["limits"]})
             parsed.append((uid, replace(result.inbound, meta=meta)))
         return parsed, dead
-
-    def _backoff(self, failures: int) -> float:
-        ceiling = min(self.config.reconnect_max, self.config.reconnect_min * 2 ** (failures - 1))
-        return random.uniform(ceiling / 2, ceiling)
 
     def _failed(self, exc: BaseException) -> None:
         self._last_error = f"{type(exc).__name__}: {_text(exc)}"

@@ -34,7 +34,6 @@ from connectors.twitter_http import (
     UsageCapExceeded,
     XApi,
     as_inbox_error,
-    backoff_delay,
     next_delay,
 )
 from connectors.twitter_parse import (
@@ -56,6 +55,7 @@ from inbox.errors import (
 )
 from inbox.model import Channel, Direction, Inbound
 from inbox.ports import ConnectorContext, IngestResult, Outbound, Receipt
+from inbox.retry import backoff_delay
 
 log = logging.getLogger(__name__)
 
@@ -238,9 +238,7 @@ class XStream:
             log.warning("X rate limited for %.0fs", exc.retry_after, extra={"stream": self.name})
             return exc.retry_after
         except RetryableError as exc:
-            self._failures += 1
-            delay = backoff_delay(self._failures, self._rng, self._settings.backoff_base,
-                                  self._settings.backoff_cap)
+            delay = self._backoff()
             log.warning("X poll failed, retrying in %.1fs: %s", delay, exc,
                         extra={"stream": self.name, "failures": self._failures})
             return delay
@@ -251,11 +249,9 @@ class XStream:
             log.error("X stream stopped: %s", exc, extra={"stream": self.name})
             return None
         except Exception as exc:  # a bug or an unexpected reply: keep the stream alive, slowly
-            self._failures += 1
             self._failed(f"{type(exc).__name__}: {exc}")
             log.exception("X poll crashed", extra={"stream": self.name})
-            return backoff_delay(self._failures, self._rng, self._settings.backoff_base,
-                                 self._settings.backoff_cap)
+            return self._backoff()
         return next_delay(self._interval, self.budget(), self._clock(), self._share)
 
     async def run(self, ctx: ConnectorContext) -> None:
@@ -270,6 +266,12 @@ class XStream:
 
     def budget(self) -> RateLimit | None:
         return self._api.rate_limit(self._endpoint)
+
+    def _backoff(self) -> float:
+        """One more failure in a row: the seconds to wait before trying again."""
+        self._failures += 1
+        return backoff_delay(self._failures, self._rng, self._settings.backoff_base,
+                             self._settings.backoff_cap)
 
     def _failed(self, error: str) -> None:
         self._last_error, self._last_error_at = error[:2000], self._clock()

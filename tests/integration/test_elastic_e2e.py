@@ -14,6 +14,7 @@ from inbox import auth
 from inbox import config as cfg
 from inbox.app.demo.seed import seed
 from inbox.cli import main, migrate
+from inbox.retry import Retry
 from inbox.runtime import Runtime
 from inbox.store import Store
 from search.sqlite import SqliteStore
@@ -160,7 +161,7 @@ async def test_store_down_means_a_clear_error_and_nothing_acknowledged() -> None
                                                      "max_retries": 0})
         runtime = Runtime(cfg.load(None, {"INBOX_ENRICH": "false"}), {}, store=store,
                           channels=False)
-        runtime.ingestor.backoff = (0.01,)
+        runtime.ingestor.store_retry = Retry(1, first=0.01, cap=0.01)
         await runtime.start()
         client = TestClient(TestServer(create_app(runtime), host="127.0.0.1"))
         await client.start_server()

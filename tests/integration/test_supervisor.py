@@ -18,7 +18,7 @@ from inbox.errors import AuthFailed
 from inbox.model import Inbound
 from inbox.ports import ConnectorContext, IngestResult
 from inbox.runtime import Runtime
-from inbox.supervisor import Supervisor, restart_delay
+from inbox.supervisor import Supervisor
 from tests.factories import CHEAP_ARGON2, at, inbound
 from web.app import create_app
 
@@ -146,7 +146,3 @@ async def test_failures_are_recorded_with_reason_and_next_retry() -> None:
     assert all(c / 2 <= w <= c for w, c in zip(waits, ceilings, strict=True))
     assert supervisor.snapshot()["state"] == "stopped"
 
-
-def test_restart_delay_is_capped_for_any_count() -> None:
-    rng = random.Random(1)
-    assert 150 <= restart_delay(10_000, rng) <= 300
