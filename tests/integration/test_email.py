@@ -470,7 +470,7 @@ async def test_reply_goes_to_reply_to_when_the_customer_set_one(smtp_server: Smt
 async def test_webform_conversations_are_answered_by_email(smtp_server: SmtpServer) -> None:
     form = Inbound(channel="webform", external_id="form-1", authors=(), text="Call me",
                    created_at=NOW, subject="Contact form")
-    sender = make_sender(smtp_server).for_channel("webform")
+    sender = make_sender(smtp_server)  # the runtime answers web forms with the email sender
     receipt = await sender.send(conversation_with(form, channel="webform"))
     msg = smtp_server.received[0].message
     assert smtp_server.received[0].rcpt_tos == ["anna@example.org"]
