@@ -22,6 +22,8 @@ from tests.factories import CHEAP_ARGON2
 from tests.servers.osmem import PlainJsonNode, es_store_factory, running_osmem
 from web.app import create_app
 
+pytestmark = pytest.mark.integration
+
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
 

@@ -20,6 +20,7 @@ from inbox.ports import ConnectorContext, IngestResult
 from inbox.runtime import Runtime
 from inbox.supervisor import Supervisor
 from tests.factories import CHEAP_ARGON2, at, inbound
+from tests.fakes.core import FakeCore
 from web.app import create_app
 
 pytestmark = pytest.mark.integration
@@ -126,20 +127,15 @@ async def test_failures_are_recorded_with_reason_and_next_retry() -> None:
             reached.set()
             await asyncio.Event().wait()
 
-    async def never(batch: Any) -> IngestResult:
-        raise AssertionError("not reached")
-
-    async def nothing(*args: Any, **kw: Any) -> Any:
-        return None
-
-    ctx = ConnectorContext(never, nothing, nothing, nothing)
-    supervisor = Supervisor(flaky, ctx, low=1.0, high=8.0, rng=random.Random(3), sleep=sleep)
+    core = FakeCore()
+    supervisor = Supervisor(flaky, core.ctx(), low=1.0, high=8.0, rng=random.Random(3), sleep=sleep)
     task = asyncio.create_task(supervisor.run())
     await asyncio.wait_for(reached.wait(), 30)
     snapshot = supervisor.snapshot()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+    assert core.batches == []  # it never ran long enough to ingest
     assert snapshot["state"] == "backing_off" and snapshot["restarts"] == 5
     assert snapshot["last_error"] == "KeyError: 'unexpected reply'"
     ceilings = [1, 2, 4, 8, 8, 8]  # doubling, capped, each jittered into [ceiling/2, ceiling]

@@ -1,7 +1,8 @@
 """The X connector against the local fake X API (tests/fakes/x_api.py) over real HTTP.
 
-The core is replaced by ``FakeCore``: ingest dedupes on (channel, external_id), cursors live
-in a dict. Time is a ManualClock shared by the fake server and the connector: no real waits.
+The core is replaced by tests.fakes.core.FakeCore: ingest dedupes on (channel, external_id),
+cursors live in a dict. Time is a ManualClock shared by the fake server and the connector:
+no real waits.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import logging
 import random
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,10 +41,11 @@ from inbox.errors import (
     RetryableError,
     StoreUnavailable,
 )
-from inbox.model import Conversation, Customer, IdentityRef, Inbound, Message, message_id_for
-from inbox.ports import ConnectorContext, IngestResult, Outbound
+from inbox.model import Conversation, Customer, IdentityRef, Inbound, Message
+from inbox.ports import Outbound
 from inbox.runtime import Runtime
 from inbox.store import DEAD_LETTERS
+from tests.fakes.core import FakeCore, as_message
 from tests.fakes.x_api import (  # noqa: F401
     USAGE_CAPPED,
     X_EPOCH_MS,
@@ -53,58 +55,6 @@ from tests.fakes.x_api import (  # noqa: F401
 )
 
 pytestmark = pytest.mark.integration
-
-
-@dataclass
-class FakeCore:
-    """What the core does for a connector, minus storage: idempotent ingest, cursors."""
-
-    messages: dict[tuple[str, str], Inbound] = field(default_factory=dict)
-    batches: list[list[Inbound]] = field(default_factory=list)
-    cursors: dict[str, dict[str, Any]] = field(default_factory=dict)
-    dead: list[tuple[str, str, str]] = field(default_factory=list)
-    fail_on_batch: int | None = None  # raise StoreUnavailable on this batch number (1-based)
-
-    async def ingest(self, batch: Sequence[Inbound]) -> IngestResult:
-        if self.fail_on_batch == len(self.batches) + 1:
-            self.fail_on_batch = None
-            raise StoreUnavailable("store went away")
-        self.batches.append(list(batch))
-        stored, updated, duplicates = [], [], 0
-        for inbound in batch:
-            key = (inbound.channel, inbound.external_id)
-            old = self.messages.get(key)
-            if old is not None and old.revision == inbound.revision:
-                duplicates += 1
-                continue
-            self.messages[key] = inbound
-            (stored if old is None else updated).append(as_message(inbound))
-        return IngestResult(tuple(stored), tuple(updated), duplicates)
-
-    async def load_cursor(self, name: str) -> dict[str, Any] | None:
-        return self.cursors.get(name)
-
-    async def save_cursor(self, name: str, value: Mapping[str, Any]) -> None:
-        self.cursors[name] = dict(value)
-
-    async def dead_letter(self, source: str, raw: bytes | str, error: str) -> None:
-        self.dead.append((source, str(raw), error))
-
-    def ctx(self) -> ConnectorContext:
-        return ConnectorContext(self.ingest, self.load_cursor, self.save_cursor,
-                                self.dead_letter)
-
-    def texts(self) -> list[str]:
-        return sorted(m.text for m in self.messages.values())
-
-
-def as_message(inbound: Inbound, conversation_id: str = "c1") -> Message:
-    return Message(id=message_id_for(inbound.channel, inbound.external_id),
-                   conversation_id=conversation_id, channel=inbound.channel,
-                   external_id=inbound.external_id, direction=inbound.direction,
-                   text=inbound.text, created_at=inbound.created_at,
-                   received_at=inbound.created_at, revision=inbound.revision,
-                   meta=inbound.meta)
 
 
 def outbound(history: Sequence[Inbound], text: str) -> Outbound:
