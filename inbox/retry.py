@@ -41,7 +41,6 @@ class Retry:
     cap: float = 0.0
 
 
-NO_RETRY = Retry(0)
 CONFLICTS = Retry(4)  # someone else changed it first: reload and try again at once
 
 

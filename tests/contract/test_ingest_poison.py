@@ -14,7 +14,7 @@ from inbox.errors import StoreRefused, StoreUnavailable
 from inbox.events import EventBus
 from inbox.ingest import Ingestor
 from inbox.model import IdentityRef, Inbound, message_id_for
-from inbox.retry import NO_RETRY
+from inbox.retry import Retry
 from inbox.sla import SlaPolicy, Target
 from inbox.store import DEAD_LETTERS, Store, WriteBatch
 from search.elastic import ElasticStore
@@ -24,7 +24,7 @@ from tests.factories import at, inbound
 
 def ingestor(store: Store, enrich=no_enrichment) -> Ingestor:  # type: ignore[no-untyped-def]
     return Ingestor(store, enrich=enrich, sla=SlaPolicy(), events=EventBus(),
-                    clock=lambda: at(22), store_retry=NO_RETRY)
+                    clock=lambda: at(22), store_retry=Retry(0))
 
 
 def good(i: int) -> Inbound:
@@ -110,7 +110,7 @@ async def test_failing_enrichment_and_sla_arithmetic_are_stages(store: Store) ->
 async def test_sla_arithmetic_that_overflows_is_a_stage(store: Store) -> None:
     endless = SlaPolicy(targets={"email": Target(timedelta.max, business_hours=False)})
     ing = Ingestor(store, enrich=no_enrichment, sla=endless, events=EventBus(),
-                   clock=lambda: at(22), store_retry=NO_RETRY)
+                   clock=lambda: at(22), store_retry=Retry(0))
     result = await ing.ingest([inbound("<late@x>", "no deadline fits", when=at(3))])
     assert [(d.external_id, d.stage) for d in result.dead] == [("<late@x>", "sla")]
     assert "no deadline" in result.dead[0].error

@@ -9,7 +9,6 @@ import pytest
 from inbox.errors import ConflictError, StoreUnavailable
 from inbox.retry import (
     CONFLICTS,
-    NO_RETRY,
     Retry,
     backoff_ceiling,
     backoff_delay,
@@ -86,5 +85,5 @@ async def test_other_errors_are_not_retried() -> None:
 async def test_no_retry_tries_once() -> None:
     op = Flaky(StoreUnavailable("down"))
     with pytest.raises(StoreUnavailable):
-        await retrying(op, StoreUnavailable, NO_RETRY)
+        await retrying(op, StoreUnavailable, Retry(0))
     assert op.calls == 1
