@@ -40,7 +40,7 @@ from inbox.model import (
 )
 from inbox.normalize import normalize_inbound
 from inbox.ports import DeadLettered, IngestResult
-from inbox.retry import CONFLICTS, Retry, retrying
+from inbox.retry import CONFLICTS, Retry, Sleep, retrying
 from inbox.sla import SlaPolicy
 from inbox.store import Store, WriteBatch
 
@@ -156,12 +156,14 @@ class Ingestor:
         clock: Callable[[], datetime] = utcnow,
         store_retry: Retry = STORE_RETRY,
         rng: random.Random | None = None,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.store, self.enrich, self.sla, self.events = store, enrich, sla, events
         self.phone_region = phone_region
         self.clock = clock
         self.store_retry = store_retry  # retries and waits while the store is down
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
+        self._sleep = sleep
         self._lock = asyncio.Lock()  # one planner at a time per process; the store checks too
 
     async def ingest(self, batch: Sequence[Inbound], visible: bool = True,
@@ -246,7 +248,7 @@ class Ingestor:
 
         # past the retries the caller keeps its cursor / tells the client to retry
         return await retrying(planned, StoreUnavailable, self.store_retry, rng=self._rng,
-                              note="store unavailable, retrying ingest")
+                              sleep=self._sleep, note="store unavailable, retrying ingest")
 
     async def _write(self, items: list[Inbound], visible: bool) -> _Plan:
         plan = await self._plan(items)

@@ -4,6 +4,7 @@ stage, the rest of its batch is stored, nothing is half-written or lost."""
 from __future__ import annotations
 
 import math
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -201,6 +202,28 @@ async def test_a_store_refusing_writes_is_down_not_poison(elastic_store: Elastic
     await es.indices.put_settings(index=customers, settings={"index.blocks.write": False})
     result = await ingestor(elastic_store).ingest([good(0), good(1)])
     assert len(result.stored) == 2 and result.dead == ()
+    await assert_whole(elastic_store)
+
+
+async def test_a_store_back_within_the_retries_loses_nothing(
+        elastic_store: ElasticStore) -> None:
+    """Writes refused for a moment (the cluster is read-only, then writable again while
+    ingest waits to retry): the batch is stored whole, once, after one jittered wait."""
+    es, customers = elastic_store.client, elastic_store.alias("customers")
+    await es.indices.put_settings(index=customers, settings={"index.blocks.write": True})
+    waits: list[float] = []
+
+    async def writable_again(seconds: float) -> None:
+        waits.append(seconds)
+        await es.indices.put_settings(index=customers, settings={"index.blocks.write": False})
+
+    ing = Ingestor(elastic_store, enrich=no_enrichment, sla=SlaPolicy(), events=EventBus(),
+                   clock=lambda: at(22), store_retry=Retry(2, first=0.5, cap=1.0),
+                   rng=random.Random(5), sleep=writable_again)
+    result = await ing.ingest([good(0), good(1)])
+    assert len(result.stored) == 2 and result.dead == ()
+    assert len(waits) == 1 and 0.25 <= waits[0] <= 0.5
+    assert (await elastic_store.counts())[DEAD_LETTERS] == 0
     await assert_whole(elastic_store)
 
 
