@@ -30,6 +30,7 @@ X_HOST = "https://api.twitter.com"
 WINDOW = 15 * 60.0  # X rate-limit window, seconds
 DAY = 24 * 3600.0  # the window of the 24-hour app and user limits
 MAX_DETAIL = 500  # characters of an error body quoted in an error message
+Clock = Callable[[], float]  # seconds since the epoch, like time.time
 
 
 class UsageCapExceeded(FatalError):
