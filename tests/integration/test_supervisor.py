@@ -5,21 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from inbox import auth
-from inbox import config as cfg
 from inbox.errors import AuthFailed
 from inbox.model import Inbound
 from inbox.ports import ConnectorContext, IngestResult
 from inbox.runtime import Runtime
 from inbox.supervisor import Supervisor
-from tests.factories import CHEAP_ARGON2, at, inbound
+from tests.factories import at, inbound
 from tests.fakes.core import FakeCore
 from web.app import create_app
 
@@ -57,17 +54,6 @@ class Flaky:
 
     def status(self) -> dict[str, Any]:
         return {"runs": self.runs, "folder": "INBOX"}
-
-
-@pytest.fixture
-async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
-    env = {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db", "INBOX_ENRICH": "false",
-           **CHEAP_ARGON2}
-    rt = Runtime(cfg.load(None, env), env, channels=False)
-    rt.restart_backoff = (0.001, 0.004)
-    await rt.start()
-    yield rt
-    await rt.aclose()
 
 
 async def test_a_crashing_connector_restarts_until_it_runs(runtime: Runtime) -> None:

@@ -31,7 +31,6 @@ from connectors.twitter import (
 )
 from connectors.twitter_config import XSettings
 from connectors.twitter_http import DAY, WINDOW, Credentials
-from inbox import config as cfg
 from inbox import deadletters
 from inbox.errors import (
     AuthFailed,
@@ -546,29 +545,20 @@ class _Stop(Exception):
 # --- hostile posts through the real core ----------------------------------------------------
 
 async def test_a_lone_surrogate_post_does_not_block_the_mentions_stream(
-        fake: FakeXApi, x: Streams, tmp_path: Any) -> None:
-    from inbox import config as cfg
-    from inbox.runtime import Runtime
+        fake: FakeXApi, x: Streams, runtime: Runtime) -> None:
+    ctx = runtime.context_for(x.mentions)
+    omar = customer(fake, "omar")
+    broken = fake.add_tweet(omar, "@acme utf-16 gone wrong \ud83d here", age=60)
+    good = fake.add_tweet(omar, "@acme and a normal one after it")
 
-    env = {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db", "INBOX_ENRICH": "false"}
-    runtime = Runtime(cfg.load(None, env), env, channels=False)
-    await runtime.start()
-    try:
-        ctx = runtime.context_for(x.mentions)
-        omar = customer(fake, "omar")
-        broken = fake.add_tweet(omar, "@acme utf-16 gone wrong \ud83d here", age=60)
-        good = fake.add_tweet(omar, "@acme and a normal one after it")
+    first = await x.mentions.poll_once(ctx)
+    again = await x.mentions.poll_once(ctx)
 
-        first = await x.mentions.poll_once(ctx)
-        again = await x.mentions.poll_once(ctx)
-
-        texts = {m.external_id: m.text for m in first.stored}
-        assert texts == {broken: "@acme utf-16 gone wrong \ufffd here",
-                         good: "@acme and a normal one after it"}
-        assert first.dead == () and again.stored == ()
-        assert (await runtime.load_cursor("x:mentions")) == {"since_id": good}
-    finally:
-        await runtime.aclose()
+    texts = {m.external_id: m.text for m in first.stored}
+    assert texts == {broken: "@acme utf-16 gone wrong \ufffd here",
+                     good: "@acme and a normal one after it"}
+    assert first.dead == () and again.stored == ()
+    assert (await runtime.load_cursor("x:mentions")) == {"since_id": good}
 
 
 # --- a hostile X API: every field of every item, page and header -----------------------------
@@ -589,15 +579,6 @@ def placed(item: Any, values: Mapping[str, str]) -> Any:
     if isinstance(item, dict):
         return {k: placed(v, values) for k, v in item.items()}
     return item
-
-
-@pytest.fixture
-async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
-    env = {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db", "INBOX_ENRICH": "false"}
-    rt = Runtime(cfg.load(None, env), env, channels=False)
-    await rt.start()
-    yield rt
-    await rt.aclose()
 
 
 async def dead_total(runtime: Runtime) -> int:
@@ -717,7 +698,6 @@ async def test_a_stream_failing_inside_shows_its_error_in_the_connector_list(
         fake: FakeXApi, x: Streams, runtime: Runtime) -> None:
     fake.rewrites["mentions"] = lambda body: "not an object"
     runtime.connectors.append(x.mentions)
-    runtime.restart_backoff = (0.001, 0.004)
     await runtime.start_workers()
     for _ in range(1000):
         if x.mentions.status()["failures"]:
