@@ -1,8 +1,8 @@
-"""Email channel: IMAP sync into ingest (IDLE or polling) and SMTP replies.
+"""Email channel: IMAP sync into ingest (IDLE or polling); replies in ``connectors.email_smtp``.
 
 Parsing lives in ``connectors.email_parse`` (pure) and settings in ``connectors.email_config``;
 this module is the thin I/O around them.
-imapclient and smtplib are blocking: every call runs in a thread, never on the event loop.
+imapclient is blocking: every call runs in a thread, never on the event loop.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import logging
 import os
 import random
 import re
-import smtplib
 import ssl
 import tempfile
 import threading
@@ -24,8 +23,6 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -33,30 +30,17 @@ from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
 from connectors.email_config import SETTINGS as SETTINGS  # declared with the channel
-from connectors.email_config import (
-    Endpoint,
-    MailboxConfig,
-    SmtpConfig,
-    load_email,
-    tls_context,
-)
-from connectors.email_parse import (
-    CHANNEL,
-    CONVERSATION_TOKEN,
-    EmailParseError,
-    ParsedEmail,
-    parse_message,
-)
-from inbox.errors import (
-    AuthFailed,
-    ConflictError,
-    FatalError,
-    Refused,
-    RetryableError,
-)
-from inbox.identity import normalize_email
-from inbox.model import Inbound, Message
-from inbox.ports import ConnectorContext, IngestResult, Outbound, Receipt
+from connectors.email_config import CertificateNotVerified as CertificateNotVerified
+from connectors.email_config import MailboxConfig, load_email, not_verified, tls_context
+from connectors.email_parse import CHANNEL, EmailParseError, ParsedEmail, parse_message
+from connectors.email_smtp import EmailSender as EmailSender  # the channel's reply sender
+from connectors.email_smtp import SmtpMissing as SmtpMissing
+from connectors.email_smtp import reply_recipient as reply_recipient
+from connectors.email_smtp import reply_subject as reply_subject
+from inbox.errors import AuthFailed, ConflictError, RetryableError
+from inbox.model import Inbound
+from inbox.ports import ConnectorContext, IngestResult
+from inbox.retry import backoff_delay
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -64,27 +48,6 @@ T = TypeVar("T")
 IDLE_RENEW_SECONDS = 25 * 60  # RFC 2177: re-issue IDLE before the server's 30 minute timeout
 NETWORK_ERRORS = (OSError, EOFError, imaplib.IMAP4.error, RetryableError, ConflictError)
 FETCH_CHUNK_BYTES = 32 * 1024 * 1024  # mail one FETCH brings into memory at most (or one mail)
-
-class CertificateNotVerified(RetryableError):
-    """The server's TLS certificate failed verification (unknown CA, wrong host, expired).
-
-    Retryable: nothing is lost, and once the server or ca_certs is fixed the next attempt works.
-    """
-
-
-def _not_verified(exc: ssl.SSLCertVerificationError, ep: Endpoint) -> CertificateNotVerified:
-    why = exc.verify_message or exc.reason or str(exc)
-    low = why.lower()
-    if "issuer" in low or "self-signed" in low or "self signed" in low:
-        hint = ("; if the server uses a private CA, set ca_certs (INBOX_EMAIL_CA_CERTS) to "
-                "that CA's PEM file")
-    elif "hostname" in low:
-        hint = "; connect with a host name the certificate was issued for"
-    else:
-        hint = ""
-    return CertificateNotVerified(
-        f"the TLS certificate of {ep.scheme}://{ep.host}:{ep.port} could not be verified "
-        f"({why}){hint}")
 
 
 def configure(
@@ -100,20 +63,6 @@ def configure(
     if settings.accounts:
         return connectors, [EmailSender(settings.accounts)]
     return connectors, [SmtpMissing()] if connectors else []
-
-
-class SmtpMissing:
-    """The email sender when mail is read but no SMTP account is set: says what to set."""
-
-    channel = CHANNEL
-    why = ("email replies need an SMTP account: set smtp_url and from_address in "
-           "[[email.mailboxes]] (or INBOX_SMTP_URL and INBOX_EMAIL_FROM), then restart")
-
-    def check(self, out: Outbound) -> None:
-        raise Refused(self.why)
-
-    async def send(self, out: Outbound) -> Receipt:
-        raise Refused(self.why)
 
 
 # --- cursor: plain values advanced by pure functions -------------------------------------------
@@ -218,7 +167,7 @@ class _Imap:
             if ep.security == "starttls":
                 client.starttls(context)
         except ssl.SSLCertVerificationError as exc:
-            raise _not_verified(exc, ep) from None
+            raise not_verified(exc, ep) from None
         try:
             client.login(ep.username or "", ep.password or "")
         except LoginError as exc:
@@ -328,8 +277,9 @@ class EmailConnector:
     channel = CHANNEL
 
     def __init__(self, config: MailboxConfig, *, attachments: AttachmentWriter | None = None,
-                 ) -> None:
+                 rng: random.Random | None = None) -> None:
         self.config = config
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
         self.name = f"email:{config.name}"
         self.attachments = attachments or AttachmentDir(config.attachments_dir)
 
@@ -376,7 +326,8 @@ class EmailConnector:
                 except NETWORK_ERRORS as exc:
                     self._failed(exc)
                     self._failures += 1
-                    delay = self._backoff(self._failures)
+                    delay = backoff_delay(self._failures, self._rng, self.config.reconnect_min,
+                                          self.config.reconnect_max)
                     self._state = "reconnecting"
                     self._next_poll = datetime.now(UTC) + timedelta(seconds=delay)
                     log.warning("email connection failed, retrying in %.1fs", delay,
@@ -510,10 +461,6 @@ class EmailConnector:
             parsed.append((uid, replace(result.inbound, meta=meta)))
         return parsed, dead
 
-    def _backoff(self, failures: int) -> float:
-        ceiling = min(self.config.reconnect_max, self.config.reconnect_min * 2 ** (failures - 1))
-        return random.uniform(ceiling / 2, ceiling)
-
     def _failed(self, exc: BaseException) -> None:
         self._last_error = f"{type(exc).__name__}: {_text(exc)}"
         self._last_error_at = datetime.now(UTC)
@@ -521,164 +468,3 @@ class EmailConnector:
         if isinstance(exc, AuthFailed):
             log.error("email login refused; fix the credentials and restart",
                       extra={"stream": self.name, "error": self._last_error})
-
-
-# --- SMTP --------------------------------------------------------------------------------------
-
-_REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|antw|vs)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
-
-
-def reply_subject(subject: str | None, conversation_id: str) -> str:
-    """'Re: <subject> [#<conversation id>]' without stacking Re: or the token."""
-    base = CONVERSATION_TOKEN.sub("", subject or "")
-    base = " ".join(_REPLY_PREFIX.sub("", base).split()) or "Your message"
-    return f"Re: {base} [#{conversation_id}]"
-
-
-def _last_inbound(history: Sequence[Message]) -> Message | None:
-    inbound = [m for m in history if m.direction == "inbound"]
-    human = [m for m in inbound if not m.automated]
-    candidates = human or inbound
-    return candidates[-1] if candidates else None
-
-
-def reply_recipient(out: Outbound) -> str:
-    """The one address a reply goes to, validated: the last inbound mail's Reply-To when it
-    held exactly one valid address, else the address it came from, else the customer's.
-
-    Never a list, and never an address read from a display name. Refused if none is valid.
-    """
-    known = [i.value for i in out.customer.identities if i.kind == "email"]
-    candidates: list[str] = []
-    last = _last_inbound(out.history)
-    if last is not None:
-        reply_to = last.meta.get("reply_to")
-        if isinstance(reply_to, list) and len(reply_to) == 1:  # stored before it was one str
-            reply_to = reply_to[0]
-        if isinstance(reply_to, str):
-            candidates.append(reply_to)
-        candidates += [k for k in last.author_keys if k in known]
-    candidates += known
-    for candidate in candidates:
-        valid = normalize_email(candidate)
-        if valid:
-            return valid
-    raise Refused("this customer has no valid email address; reply on another channel")
-
-
-class EmailSender:
-    """Sends agent replies by SMTP, threaded under the customer's last email.
-
-    One sender serves every mailbox: a reply goes out through the SMTP account of the mailbox
-    the customer last wrote to (inbound meta "mailbox"), else through the first account.
-    """
-
-    def __init__(self, accounts: Mapping[str, SmtpConfig], *, channel: str = CHANNEL) -> None:
-        if not accounts:
-            raise ValueError("EmailSender needs at least one SMTP account")
-        self.accounts = dict(accounts)
-        self.channel = channel
-
-    def for_channel(self, channel: str) -> EmailSender:
-        """The same sender registered for another channel (web form replies go by email)."""
-        return EmailSender(self.accounts, channel=channel)
-
-    def account(self, out: Outbound) -> SmtpConfig:
-        """The SMTP account to answer this conversation from."""
-        last = _last_inbound(out.history)
-        name = last.meta.get("mailbox") if last is not None else None
-        return self.accounts.get(str(name), next(iter(self.accounts.values())))
-
-    def check(self, out: Outbound) -> None:
-        """Refused if the customer has no email address to answer."""
-        if not any(i.kind == "email" for i in out.customer.identities):
-            raise Refused("this customer has no email address; reply on another channel")
-
-    def build(self, out: Outbound) -> EmailMessage:
-        """The reply as an EmailMessage with Message-ID, threading headers and subject token."""
-        self.check(out)
-        from_address = self.account(out).from_address
-        msg = EmailMessage()
-        msg["Message-ID"] = make_msgid(idstring=out.message.id,
-                                       domain=from_address.rpartition("@")[2] or None)
-        msg["Date"] = format_datetime(datetime.now(UTC))
-        msg["From"] = from_address
-        msg["To"] = reply_recipient(out)
-        last = _last_inbound(out.history)
-        parent = _email_id(last) if last is not None else None
-        if last is not None and parent:
-            refs = [r for r in last.meta.get("references") or [] if r != parent]
-            msg["In-Reply-To"] = f"<{parent}>"
-            msg["References"] = " ".join(f"<{r}>" for r in [*refs, parent])
-        subject = out.conversation.subject or (last.subject if last else None)
-        msg["Subject"] = reply_subject(subject, out.conversation.id)
-        msg.set_content(out.message.text)
-        return msg
-
-    async def send(self, out: Outbound) -> Receipt:
-        """Deliver the reply; RetryableError for temporary failures, FatalError for permanent."""
-        msg = self.build(out)
-        recipients = [a.addr_spec for a in msg["To"].addresses]
-        refused = await asyncio.to_thread(self._deliver, self.account(out), msg, recipients)
-        mid = str(msg["Message-ID"]).strip().strip("<>")
-        log.info("email reply sent", extra={"conversation": out.conversation.id,
-                                            "recipients": len(recipients)})
-        meta: dict[str, Any] = {
-            "message_id": mid, "to": recipients, "subject": str(msg["Subject"]),
-            "in_reply_to": str(msg["In-Reply-To"]).strip("<>") if msg["In-Reply-To"] else None,
-            "references": re.findall(r"<([^<>]+)>", str(msg["References"] or "")),
-        }
-        if refused:
-            meta["refused"] = {k: f"{code} {_decode(text)}" for k, (code, text) in refused.items()}
-        return Receipt(provider_id=mid.lower(), thread_keys=(f"mid:{mid.lower()}",), meta=meta)
-
-    @staticmethod
-    def _deliver(account: SmtpConfig, msg: EmailMessage, recipients: list[str]
-                 ) -> dict[str, tuple[int, bytes]]:
-        ep, timeout = account.endpoint, account.timeout
-        context = tls_context(account.ca_certs)
-        try:
-            smtp = (smtplib.SMTP_SSL(ep.host, ep.port, timeout=timeout, context=context)
-                    if ep.security == "ssl" else smtplib.SMTP(ep.host, ep.port, timeout=timeout))
-            with smtp:
-                if ep.security == "starttls":
-                    smtp.starttls(context=context)
-                if ep.username:
-                    smtp.login(ep.username, ep.password or "")
-                return smtp.send_message(msg, from_addr=account.from_address,
-                                         to_addrs=recipients)
-        except smtplib.SMTPAuthenticationError as exc:
-            raise AuthFailed(f"SMTP login as {ep.username!r} at {ep.host}:{ep.port} was refused "
-                             f"({exc.smtp_code} {_decode(exc.smtp_error)}); check smtp_password"
-                             ) from None
-        except smtplib.SMTPRecipientsRefused as exc:
-            codes = [code for code, _ in exc.recipients.values()]
-            why = "; ".join(f"{r}: {c} {_decode(t)}" for r, (c, t) in exc.recipients.items())
-            if all(code >= 500 for code in codes):
-                raise FatalError(f"recipient refused: {why}") from None
-            raise RetryableError(f"recipient temporarily refused: {why}") from None
-        except ssl.SSLCertVerificationError as exc:
-            raise _not_verified(exc, ep) from None
-        except smtplib.SMTPNotSupportedError as exc:
-            raise FatalError(f"SMTP server {ep.host}:{ep.port}: {exc}") from None
-        except smtplib.SMTPResponseException as exc:
-            why = f"{exc.smtp_code} {_decode(exc.smtp_error)}"
-            if exc.smtp_code >= 500:
-                raise FatalError(f"SMTP server rejected the reply: {why}") from None
-            raise RetryableError(f"SMTP server deferred the reply: {why}") from None
-        except (smtplib.SMTPException, OSError) as exc:
-            raise RetryableError(f"SMTP server {ep.host}:{ep.port} unreachable: "
-                                 f"{type(exc).__name__}: {exc}") from None
-
-
-def _email_id(message: Message) -> str | None:
-    mid = message.meta.get("message_id")
-    if mid:
-        return str(mid)
-    if message.channel == CHANNEL and not message.external_id.startswith("sha256:"):
-        return message.external_id
-    return None
-
-
-def _decode(value: bytes | str) -> str:
-    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 from connectors.email_limits import DEFAULT_LIMITS, ParseLimits
 from connectors.email_parse import DEFAULT_MAX_ATTACHMENT_BYTES
-from inbox.errors import ConfigError
+from inbox.errors import ConfigError, RetryableError
 from inbox.settings import Setting, check_keys, read_table, secret, table_at
 
 IMAP_SCHEMES = {"imap": ("plain", 143), "imaps": ("ssl", 993), "imap+starttls": ("starttls", 143)}
@@ -76,6 +76,29 @@ def tls_context(ca_certs: str | None = None) -> ssl.SSLContext:
     With ca_certs only that PEM bundle is trusted (a private CA), else the system CA store.
     """
     return ssl.create_default_context(cafile=ca_certs)
+
+
+class CertificateNotVerified(RetryableError):
+    """The server's TLS certificate failed verification (unknown CA, wrong host, expired).
+
+    Retryable: nothing is lost, and once the server or ca_certs is fixed the next attempt works.
+    """
+
+
+def not_verified(exc: ssl.SSLCertVerificationError, ep: Endpoint) -> CertificateNotVerified:
+    """The verification failure of a connection to ep, with a hint at the usual fix."""
+    why = exc.verify_message or exc.reason or str(exc)
+    low = why.lower()
+    if "issuer" in low or "self-signed" in low or "self signed" in low:
+        hint = ("; if the server uses a private CA, set ca_certs (INBOX_EMAIL_CA_CERTS) to "
+                "that CA's PEM file")
+    elif "hostname" in low:
+        hint = "; connect with a host name the certificate was issued for"
+    else:
+        hint = ""
+    return CertificateNotVerified(
+        f"the TLS certificate of {ep.scheme}://{ep.host}:{ep.port} could not be verified "
+        f"({why}){hint}")
 
 
 def parse_url(url: str, schemes: Mapping[str, tuple[str, int]], key: str) -> Endpoint:

@@ -1,4 +1,4 @@
-"""X (Twitter) channel: mentions, keyword listening and DM streams, and replies.
+"""X (Twitter) channel: mentions, keyword listening and DM streams; replies in twitter_send.
 
 Each stream is one Connector with its own cursor, saved only after ``ctx.ingest`` returned:
     x:mentions        {"since_id": newest mention id}
@@ -30,11 +30,11 @@ import tweepy.errors as tx
 from connectors.twitter_config import SETTINGS as SETTINGS  # declared with the channel
 from connectors.twitter_config import XSettings, load_settings
 from connectors.twitter_http import (
+    Clock,
     RateLimit,
     UsageCapExceeded,
     XApi,
     as_inbox_error,
-    backoff_delay,
     next_delay,
 )
 from connectors.twitter_parse import (
@@ -46,16 +46,11 @@ from connectors.twitter_parse import (
     snowflake_time,
     x_id,
 )
-from inbox.errors import (
-    AuthFailed,
-    FatalError,
-    InboxError,
-    RateLimited,
-    Refused,
-    RetryableError,
-)
-from inbox.model import Channel, Direction, Inbound
-from inbox.ports import ConnectorContext, IngestResult, Outbound, Receipt
+from connectors.twitter_send import XSender as XSender  # the channel's reply sender
+from inbox.errors import AuthFailed, InboxError, RateLimited, RetryableError
+from inbox.model import Channel, Inbound
+from inbox.ports import ConnectorContext, IngestResult
+from inbox.retry import backoff_delay
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +64,6 @@ DM_EVENT_FIELDS = ["id", "text", "event_type", "created_at", "sender_id", "dm_co
 DM_EXPANSIONS = ["sender_id", "participant_ids"]
 SEARCH_WINDOW = timedelta(days=7)
 
-Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[Any]]
 
 
@@ -238,9 +232,7 @@ class XStream:
             log.warning("X rate limited for %.0fs", exc.retry_after, extra={"stream": self.name})
             return exc.retry_after
         except RetryableError as exc:
-            self._failures += 1
-            delay = backoff_delay(self._failures, self._rng, self._settings.backoff_base,
-                                  self._settings.backoff_cap)
+            delay = self._backoff()
             log.warning("X poll failed, retrying in %.1fs: %s", delay, exc,
                         extra={"stream": self.name, "failures": self._failures})
             return delay
@@ -251,11 +243,9 @@ class XStream:
             log.error("X stream stopped: %s", exc, extra={"stream": self.name})
             return None
         except Exception as exc:  # a bug or an unexpected reply: keep the stream alive, slowly
-            self._failures += 1
             self._failed(f"{type(exc).__name__}: {exc}")
             log.exception("X poll crashed", extra={"stream": self.name})
-            return backoff_delay(self._failures, self._rng, self._settings.backoff_base,
-                                 self._settings.backoff_cap)
+            return self._backoff()
         return next_delay(self._interval, self.budget(), self._clock(), self._share)
 
     async def run(self, ctx: ConnectorContext) -> None:
@@ -270,6 +260,12 @@ class XStream:
 
     def budget(self) -> RateLimit | None:
         return self._api.rate_limit(self._endpoint)
+
+    def _backoff(self) -> float:
+        """One more failure in a row: the seconds to wait before trying again."""
+        self._failures += 1
+        return backoff_delay(self._failures, self._rng, self._settings.backoff_base,
+                             self._settings.backoff_cap)
 
     def _failed(self, error: str) -> None:
         self._last_error, self._last_error_at = error[:2000], self._clock()
@@ -466,102 +462,6 @@ class DmStream(XStream):
             return None  # our own outbound (sent here or from the X app), never a customer's
         record = parse_dm(event, includes, received=received)
         return replace(record, meta={**record.meta, "stream": self.name})
-
-
-class XSender:
-    """Replies on X: a DM into a DM conversation, else a public reply to the last post."""
-
-    channel = Channel.X
-
-    def __init__(self, api: XApi, settings: XSettings, *, clock: Clock = time.time) -> None:
-        self._api = api
-        self._settings = settings
-        self._clock = clock
-
-    def _answered(self, out: Outbound) -> Mapping[str, Any]:
-        for message in reversed(out.history):
-            if message.direction == Direction.INBOUND and message.channel == Channel.X:
-                return message.meta
-        raise Refused("nothing to answer on X: this conversation has no inbound X message")
-
-    def check(self, out: Outbound) -> None:
-        """Refuse what X would reject: empty text, public replies to posts that neither
-        mention nor quote the brand account."""
-        if not out.message.text.strip():
-            raise Refused("the reply is empty")
-        meta = self._answered(out)
-        if meta.get("kind") == "dm":
-            return
-        if not meta.get("tweet_id"):
-            raise Refused("the last X message has no post id to reply to")
-        if not (meta.get("mentions_brand") or meta.get("quotes_brand")):
-            handle = self._settings.username
-            brand = f"@{handle}" if handle else "the brand account"
-            raise Refused(f"X accepts public replies only to posts that mention or quote "
-                          f"{brand}; this post does neither (a keyword hit). Send a DM if the "
-                          f"customer allows it, or wait until they mention {brand}.")
-
-    async def send(self, out: Outbound) -> Receipt:
-        """Deliver the reply; RetryableError on 5xx/network, Refused/FatalError on 4xx."""
-        self.check(out)
-        meta = self._answered(out)
-        text = out.message.text
-        try:
-            async with self._api.opened():
-                if meta.get("kind") == "dm":
-                    return await self._send_dm(meta, text)
-                return await self._send_tweet(str(meta["tweet_id"]), text)
-        except Exception as exc:
-            mapped = await as_inbox_error(exc, self._clock(), self._settings.usage_cap_pause,
-                                          refuse_4xx=True)
-            if mapped is None or mapped is exc:
-                raise
-            log.warning("X reply failed: %s", mapped,
-                        extra={"conversation_id": out.conversation.id})
-            raise mapped from exc
-
-    async def _send_dm(self, meta: Mapping[str, Any], text: str) -> Receipt:
-        conversation = meta.get("dm_conversation_id")
-        if conversation:
-            body = await self._api.call("user", "create_direct_message",
-                                        dm_conversation_id=str(conversation), text=text)
-        else:
-            body = await self._api.call("user", "create_direct_message",
-                                        participant_id=str(meta["sender_id"]), text=text)
-        data = _answer(body)
-        event_id = _answer_id(data, "dm_event_id")
-        found = data.get("dm_conversation_id")
-        conversation = str(found if isinstance(found, str) and found else conversation)
-        return Receipt(provider_id=event_id, thread_keys=(f"x:dm:{conversation}",),
-                       meta={"kind": "dm", "dm_event_id": event_id,
-                             "dm_conversation_id": conversation, "external_id": f"dm:{event_id}"})
-
-    async def _send_tweet(self, in_reply_to: str, text: str) -> Receipt:
-        body = await self._api.call("user", "create_tweet", text=text,
-                                    in_reply_to_tweet_id=in_reply_to)
-        tweet_id = _answer_id(_answer(body), "id")
-        handle = self._settings.username or "i/web"
-        return Receipt(provider_id=tweet_id, thread_keys=(f"x:tweet:{tweet_id}",),
-                       meta={"kind": "tweet", "tweet_id": tweet_id,
-                             "in_reply_to_tweet_id": in_reply_to, "external_id": tweet_id,
-                             "url": f"https://x.com/{handle}/status/{tweet_id}"})
-
-    async def aclose(self) -> None:
-        await self._api.aclose()
-
-
-def _answer(body: Mapping[str, Any]) -> Mapping[str, Any]:
-    data = body.get("data")
-    return data if isinstance(data, Mapping) else {}
-
-
-def _answer_id(data: Mapping[str, Any], key: str) -> str:
-    """The id X gave a reply it accepted; FatalError (never a resend: it may be out) if none."""
-    found = x_id(data.get(key))
-    if found is None:
-        raise FatalError(f"X accepted the reply but answered without a readable {key}; "
-                         "check on X whether it was posted before sending it again")
-    return found
 
 
 def build(settings: XSettings, *, clock: Clock = time.time, sleep: Sleep = asyncio.sleep,

@@ -1,5 +1,5 @@
 """The HTTP side of the X connector: tweepy's AsyncClient on a redirecting, header-recording
-session, error mapping onto inbox.errors, and the pure pacing/backoff rules."""
+session, error mapping onto inbox.errors, and the pure pacing rules (backoff: inbox.retry)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import random
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +30,7 @@ X_HOST = "https://api.twitter.com"
 WINDOW = 15 * 60.0  # X rate-limit window, seconds
 DAY = 24 * 3600.0  # the window of the 24-hour app and user limits
 MAX_DETAIL = 500  # characters of an error body quoted in an error message
+Clock = Callable[[], float]  # seconds since the epoch, like time.time
 
 
 class UsageCapExceeded(FatalError):
@@ -85,13 +85,6 @@ def next_delay(interval: float, budget: RateLimit | None, now: float, share: int
     if budget.remaining <= 0:
         return max(interval, left + 1)
     return max(interval, left * share / budget.remaining)
-
-
-def backoff_delay(failures: int, rng: random.Random, base: float = 2.0,
-                  cap: float = 300.0) -> float:
-    """Exponential backoff with jitter: half fixed, half random, never a tight loop."""
-    step = min(cap, base * 2.0 ** max(0, failures - 1))
-    return step / 2 + rng.uniform(0, step / 2)
 
 
 class _Recorded:

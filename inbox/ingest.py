@@ -40,6 +40,7 @@ from inbox.model import (
 )
 from inbox.normalize import normalize_inbound
 from inbox.ports import DeadLettered, IngestResult
+from inbox.retry import CONFLICTS, Retry, Sleep, retrying
 from inbox.sla import SlaPolicy
 from inbox.store import Store, WriteBatch
 
@@ -50,6 +51,7 @@ DIGEST_PREFIX = 16  # hex digits of meta["digest"] that tell apart messages shar
 # The store's or the configuration's problems, not the item's: never a reason to set an
 # item aside (the caller keeps its cursor; the error tells a human what to fix).
 _NOT_THE_ITEM = (ConflictError, RetryableError, AuthFailed, ConfigError)
+STORE_RETRY = Retry(2, first=0.5, cap=1.0)  # a store blip: two tries more, within 1.5 s
 
 
 class _Poison(Exception):
@@ -152,12 +154,16 @@ class Ingestor:
         events: EventBus,
         phone_region: str | None = None,
         clock: Callable[[], datetime] = utcnow,
-        backoff: Sequence[float] = (0.2, 1.0),
+        store_retry: Retry = STORE_RETRY,
+        rng: random.Random | None = None,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.store, self.enrich, self.sla, self.events = store, enrich, sla, events
         self.phone_region = phone_region
         self.clock = clock
-        self.backoff = tuple(backoff)  # seconds before each retry while the store is down
+        self.store_retry = store_retry  # retries and waits while the store is down
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
+        self._sleep = sleep
         self._lock = asyncio.Lock()  # one planner at a time per process; the store checks too
 
     async def ingest(self, batch: Sequence[Inbound], visible: bool = True,
@@ -220,37 +226,38 @@ class Ingestor:
 
     async def _attempt(self, items: list[Inbound], visible: bool, source: str | None,
                        out: _Outcome) -> _Plan:
-        """One plan + write, retried on conflicts and while the store is unavailable; an
-        item failing to plan is dead-lettered and the rest planned again."""
+        """One plan + write, planned again on a conflict and retried after a wait while the
+        store is unavailable; an item failing to plan is dead-lettered and the rest planned
+        again."""
         items = list(items)
-        attempt = 0
-        while True:
+
+        async def write() -> _Plan:
+            while True:
+                try:
+                    return await self._write(items, visible)
+                except _ItemFailed as failed:
+                    await self._dead(items[failed.position], failed.stage, failed.error,
+                                     source, out)
+                    del items[failed.position]  # only once it is kept: a retry plans it again
+                    if not items:
+                        return _Plan()
+
+        async def planned() -> _Plan:
+            return await retrying(write, ConflictError, CONFLICTS,
+                                  note="ingest conflict, planning again")
+
+        # past the retries the caller keeps its cursor / tells the client to retry
+        return await retrying(planned, StoreUnavailable, self.store_retry, rng=self._rng,
+                              sleep=self._sleep, note="store unavailable, retrying ingest")
+
+    async def _write(self, items: list[Inbound], visible: bool) -> _Plan:
+        plan = await self._plan(items)
+        if plan.messages:
             try:
-                plan = await self._plan(items)
-                if plan.messages:
-                    try:
-                        await self.store.write(replace(plan.batch(), visible=visible))
-                    except StoreRefused as exc:
-                        raise _Refused(items, plan.suspects(exc.ids), exc) from exc
-                return plan
-            except _ItemFailed as failed:
-                await self._dead(items.pop(failed.position), failed.stage, failed.error,
-                                 source, out)
-                if not items:
-                    return _Plan()
-            except ConflictError:
-                attempt += 1
-                if attempt == 5:
-                    raise
-                log.info("ingest conflict, planning again", extra={"attempt": attempt})
-            except StoreUnavailable:
-                if attempt >= len(self.backoff):
-                    raise  # the caller keeps its cursor / tells the client to retry
-                delay = self.backoff[attempt] * (0.5 + random.random())  # noqa: S311
-                attempt += 1
-                log.warning("store unavailable, retrying ingest",
-                            extra={"attempt": attempt, "delay": round(delay, 2)})
-                await asyncio.sleep(delay)
+                await self.store.write(replace(plan.batch(), visible=visible))
+            except StoreRefused as exc:
+                raise _Refused(items, plan.suspects(exc.ids), exc) from exc
+        return plan
 
     async def _dead(self, item: Inbound, stage: str, error: BaseException, source: str | None,
                     out: _Outcome) -> None:

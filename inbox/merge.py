@@ -35,11 +35,13 @@ from inbox.model import (
     new_id,
     utcnow,
 )
+from inbox.retry import CONFLICTS, backoff_ceiling, retrying
 from inbox.store import MERGES, Store, WriteBatch
 
 PAGE = 500
 LOCK_TTL = timedelta(minutes=2)  # a merge lock left by a process that died frees itself
 LOCK_WAIT = 15.0  # seconds a merge waits for another one on the same customer
+LOCK_PAUSE, LOCK_PAUSE_MAX = 0.02, 0.5  # seconds between looks at a taken lock: doubling
 
 
 @contextlib.asynccontextmanager
@@ -60,13 +62,14 @@ async def locked(store: Store, customer_ids: Iterable[str],
 
 async def _take(lease: Lease, customer_id: str, wait: float) -> None:
     loop = asyncio.get_running_loop()
-    deadline, pause = loop.time() + wait, 0.02
+    deadline, tries = loop.time() + wait, 0
     while not await lease.acquire():
+        tries += 1
+        pause = backoff_ceiling(tries, LOCK_PAUSE, LOCK_PAUSE_MAX)
         if loop.time() + pause > deadline:
             raise ConflictError(f"customer {customer_id} is being merged or separated by "
                                 "someone else right now; try again in a moment")
         await asyncio.sleep(pause)
-        pause = min(pause * 2, 0.5)
 
 
 async def _conversations(store: Store, customer_id: str) -> list[Conversation]:
@@ -98,20 +101,21 @@ async def _move(store: Store, customer: Customer, idents: list[Any],
         identities=tuple(replace(i, customer_id=to) for i in idents),
         messages=tuple(replace(m, customer_id=to) for m in msgs)))
     pending = [c.id for c in convs]
-    for _ in range(5):  # agents may change a conversation meanwhile: reload and retry
+
+    async def attempt() -> None:  # agents may change a conversation meanwhile: reload, retry
         current = await store.conversations_by_ids(pending)
         moved = tuple(replace(c, customer_id=to, version=c.version + 1, updated_at=utcnow())
                       for c in current.values() if c.customer_id != to)
-        try:
-            for start in range(0, len(moved), PAGE):
-                await store.write(WriteBatch(conversations=moved[start:start + PAGE]))
-            fresh = await store.get_customer(customer.id)
-            await store.write(WriteBatch(customers=(replace(
-                fresh, merged_into=merged_into, version=fresh.version + 1),)))
-            return
-        except ConflictError:
-            continue
-    raise ConflictError("the customers keep changing; try the merge again")
+        for start in range(0, len(moved), PAGE):
+            await store.write(WriteBatch(conversations=moved[start:start + PAGE]))
+        fresh = await store.get_customer(customer.id)
+        await store.write(WriteBatch(customers=(replace(
+            fresh, merged_into=merged_into, version=fresh.version + 1),)))
+
+    try:
+        await retrying(attempt, ConflictError, CONFLICTS, note="merge conflict, moving again")
+    except ConflictError:
+        raise ConflictError("the customers keep changing; try the merge again") from None
 
 
 async def merge(store: Store, survivor_id: str, other_id: str, actor: User) -> dict[str, Any]:

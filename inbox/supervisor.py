@@ -23,18 +23,12 @@ from typing import Any
 from inbox.errors import FatalError
 from inbox.model import utcnow
 from inbox.ports import Connector, ConnectorContext
+from inbox.retry import backoff_delay
 
 log = logging.getLogger(__name__)
 RESTART_MIN = 1.0  # seconds before the first restart
 RESTART_MAX = 300.0  # the longest wait between restarts
 HEALTHY_AFTER = 600.0  # a run this long counts as healthy: the next failure waits RESTART_MIN
-
-
-def restart_delay(failures: int, rng: random.Random, low: float = RESTART_MIN,
-                  high: float = RESTART_MAX) -> float:
-    """Capped exponential backoff with jitter: in [ceiling/2, ceiling]."""
-    ceiling = min(high, low * 2 ** min(max(failures - 1, 0), 32))
-    return rng.uniform(ceiling / 2, ceiling)
 
 
 class Supervisor:
@@ -79,7 +73,7 @@ class Supervisor:
                               extra={"connector": name, "error": error})
                 ran = (self._clock() - self.started_at).total_seconds()
                 self.failures = 1 if ran >= HEALTHY_AFTER else self.failures + 1
-                delay = restart_delay(self.failures, self._rng, self.low, self.high)
+                delay = backoff_delay(self.failures, self._rng, self.low, self.high)
                 self.state = "failed" if needs_human else "backing_off"
                 self.last_error, self.last_error_at = error[:2000], self._clock()
                 self.next_retry = self._clock() + timedelta(seconds=delay)

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from inbox.identity import normalize_email
 from inbox.model import utcnow
+from inbox.retry import backoff_ceiling
 from inbox.store import Store
 
 THROTTLE = "sign_in_throttle"  # key: sha256 of account and client; not migrated (transient)
@@ -31,7 +32,7 @@ def delay_after(attempts: int) -> float:
     then 1 s, doubling up to MAX_DELAY."""
     if attempts < FREE_ATTEMPTS:
         return 0.0
-    return min(MAX_DELAY, 2.0 ** min(attempts - FREE_ATTEMPTS, 32))
+    return backoff_ceiling(attempts - FREE_ATTEMPTS + 1, 1.0, MAX_DELAY)
 
 
 @dataclass

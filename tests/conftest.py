@@ -9,11 +9,23 @@ import pytest
 
 from inbox.store import Store
 from search.sqlite import SqliteStore
+from tests.fakes.core import FakeCore
 from tests.servers.dovecot import dovecot_fixture  # noqa: F401
 from tests.servers.osmem import elastic_store, es_store_factory, osmem_url  # noqa: F401
 from tests.servers.smtp import smtp_server_fixture  # noqa: F401
 
 BACKENDS = ["sqlite", "elastic"]
+INTEGRATION = Path(__file__).parent / "integration"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/integration carries the integration marker (a module-level
+    pytestmark), so that `pytest -m "not integration"` runs only unit and contract tests."""
+    unmarked = [item.nodeid for item in items if INTEGRATION in item.path.parents
+                and item.get_closest_marker("integration") is None]
+    if unmarked:
+        raise pytest.UsageError("integration tests without the integration marker (add "
+                                "pytestmark = pytest.mark.integration): " + ", ".join(unmarked))
 
 
 @pytest.fixture(params=BACKENDS)
@@ -40,3 +52,9 @@ async def sqlite_store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
     await s.open()
     yield s
     await s.aclose()
+
+
+@pytest.fixture
+def core() -> FakeCore:
+    """A fake core for a connector under test: ``core.ctx()`` is its ConnectorContext."""
+    return FakeCore()

@@ -4,6 +4,7 @@ stage, the rest of its batch is stored, nothing is half-written or lost."""
 from __future__ import annotations
 
 import math
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from inbox.errors import StoreRefused, StoreUnavailable
 from inbox.events import EventBus
 from inbox.ingest import Ingestor
 from inbox.model import IdentityRef, Inbound, message_id_for
+from inbox.retry import Retry
 from inbox.sla import SlaPolicy, Target
 from inbox.store import DEAD_LETTERS, Store, WriteBatch
 from search.elastic import ElasticStore
@@ -23,7 +25,7 @@ from tests.factories import at, inbound
 
 def ingestor(store: Store, enrich=no_enrichment) -> Ingestor:  # type: ignore[no-untyped-def]
     return Ingestor(store, enrich=enrich, sla=SlaPolicy(), events=EventBus(),
-                    clock=lambda: at(22), backoff=())
+                    clock=lambda: at(22), store_retry=Retry(0))
 
 
 def good(i: int) -> Inbound:
@@ -109,7 +111,7 @@ async def test_failing_enrichment_and_sla_arithmetic_are_stages(store: Store) ->
 async def test_sla_arithmetic_that_overflows_is_a_stage(store: Store) -> None:
     endless = SlaPolicy(targets={"email": Target(timedelta.max, business_hours=False)})
     ing = Ingestor(store, enrich=no_enrichment, sla=endless, events=EventBus(),
-                   clock=lambda: at(22), backoff=())
+                   clock=lambda: at(22), store_retry=Retry(0))
     result = await ing.ingest([inbound("<late@x>", "no deadline fits", when=at(3))])
     assert [(d.external_id, d.stage) for d in result.dead] == [("<late@x>", "sla")]
     assert "no deadline" in result.dead[0].error
@@ -200,6 +202,28 @@ async def test_a_store_refusing_writes_is_down_not_poison(elastic_store: Elastic
     await es.indices.put_settings(index=customers, settings={"index.blocks.write": False})
     result = await ingestor(elastic_store).ingest([good(0), good(1)])
     assert len(result.stored) == 2 and result.dead == ()
+    await assert_whole(elastic_store)
+
+
+async def test_a_store_back_within_the_retries_loses_nothing(
+        elastic_store: ElasticStore) -> None:
+    """Writes refused for a moment (the cluster is read-only, then writable again while
+    ingest waits to retry): the batch is stored whole, once, after one jittered wait."""
+    es, customers = elastic_store.client, elastic_store.alias("customers")
+    await es.indices.put_settings(index=customers, settings={"index.blocks.write": True})
+    waits: list[float] = []
+
+    async def writable_again(seconds: float) -> None:
+        waits.append(seconds)
+        await es.indices.put_settings(index=customers, settings={"index.blocks.write": False})
+
+    ing = Ingestor(elastic_store, enrich=no_enrichment, sla=SlaPolicy(), events=EventBus(),
+                   clock=lambda: at(22), store_retry=Retry(2, first=0.5, cap=1.0),
+                   rng=random.Random(5), sleep=writable_again)
+    result = await ing.ingest([good(0), good(1)])
+    assert len(result.stored) == 2 and result.dead == ()
+    assert len(waits) == 1 and 0.25 <= waits[0] <= 0.5
+    assert (await elastic_store.counts())[DEAD_LETTERS] == 0
     await assert_whole(elastic_store)
 
 

@@ -22,6 +22,8 @@ from search.sqlite import SqliteStore
 from tests.factories import CHEAP_ARGON2
 from tests.integration.test_web import Web, make_web
 
+pytestmark = pytest.mark.integration
+
 PASSWORD = "correct horse battery"
 
 

@@ -13,6 +13,8 @@ import pytest
 from tests.integration.test_web import Web, make_web
 from tests.servers import unavailable
 
+pytestmark = pytest.mark.integration
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]

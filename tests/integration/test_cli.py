@@ -20,6 +20,8 @@ import pytest
 from inbox.cli import main
 from tests.factories import CHEAP_ARGON2
 
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

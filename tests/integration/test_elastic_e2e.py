@@ -14,12 +14,15 @@ from inbox import auth
 from inbox import config as cfg
 from inbox.app.demo.seed import seed
 from inbox.cli import main, migrate
+from inbox.retry import Retry
 from inbox.runtime import Runtime
 from inbox.store import Store
 from search.sqlite import SqliteStore
 from tests.factories import CHEAP_ARGON2
 from tests.servers.osmem import PlainJsonNode, es_store_factory, running_osmem
 from web.app import create_app
+
+pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
@@ -160,7 +163,7 @@ async def test_store_down_means_a_clear_error_and_nothing_acknowledged() -> None
                                                      "max_retries": 0})
         runtime = Runtime(cfg.load(None, {"INBOX_ENRICH": "false"}), {}, store=store,
                           channels=False)
-        runtime.ingestor.backoff = (0.01,)
+        runtime.ingestor.store_retry = Retry(1, first=0.01, cap=0.01)
         await runtime.start()
         client = TestClient(TestServer(create_app(runtime), host="127.0.0.1"))
         await client.start_server()

@@ -1,7 +1,8 @@
 """The email channel against real servers on 127.0.0.1: Dovecot (IMAP) and aiosmtpd (SMTP).
 
-The core is faked by FakeCore: an ingest that dedupes on (channel, external_id) like the real
-one, and cursors in a dict. The connector and sender under test are real.
+The core is faked by tests.fakes.core.FakeCore (the ``core`` fixture): an ingest that dedupes on
+(channel, external_id) like the real one, and cursors in a dict. The connector and sender under
+test are real.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import sysconfig
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -36,7 +37,8 @@ from inbox.model import (
     Message,
     message_id_for,
 )
-from inbox.ports import ConnectorContext, IngestResult, Outbound
+from inbox.ports import Outbound
+from tests.fakes.core import FakeCore
 from tests.servers.dovecot import (  # noqa: F401 - fixture
     PASSWORD,
     Dovecot,
@@ -52,63 +54,6 @@ pytestmark = pytest.mark.integration
 DATA = Path(__file__).parent.parent / "data" / "email"
 STDLIB = Path(sysconfig.get_paths()["stdlib"]) / "test" / "test_email" / "data"
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-
-
-class FakeCore:
-    """Stands in for inbox.ingest + the store: idempotent on (channel, external_id)."""
-
-    def __init__(self) -> None:
-        self.messages: dict[tuple[str, str], Inbound] = {}
-        self.batches: list[list[Inbound]] = []
-        self.cursors: dict[str, dict[str, Any]] = {}
-        self.cursor_saves: list[dict[str, Any]] = []
-        self.dead: list[tuple[str, bytes | str, str]] = []
-        self.after_ingest: Callable[[int], Awaitable[None]] | None = None
-        self.before_save: Callable[[int], Awaitable[None]] | None = None
-
-    async def ingest(self, batch: Sequence[Inbound]) -> IngestResult:
-        self.batches.append(list(batch))
-        stored, duplicates = [], 0
-        for item in batch:
-            key = (item.channel, item.external_id)
-            if key in self.messages:
-                duplicates += 1
-                continue
-            self.messages[key] = item
-            stored.append(Message(
-                id=message_id_for(*key), conversation_id="c1", channel=item.channel,
-                external_id=item.external_id, direction="inbound", text=item.text,
-                created_at=item.created_at, received_at=datetime.now(UTC)))
-        if self.after_ingest:
-            await self.after_ingest(len(self.batches))
-        return IngestResult(stored=tuple(stored), duplicates=duplicates)
-
-    async def load_cursor(self, name: str) -> dict[str, Any] | None:
-        return dict(self.cursors[name]) if name in self.cursors else None
-
-    async def save_cursor(self, name: str, cursor: Mapping[str, Any]) -> None:
-        if self.before_save:
-            await self.before_save(len(self.cursor_saves))
-        self.cursors[name] = dict(cursor)
-        self.cursor_saves.append(dict(cursor))
-
-    async def dead_letter(self, source: str, raw: bytes | str, error: str) -> None:
-        self.dead.append((source, raw, error))
-
-    def context(self) -> ConnectorContext:
-        return ConnectorContext(self.ingest, self.load_cursor, self.save_cursor, self.dead_letter)
-
-    def subjects(self) -> list[str | None]:
-        return sorted((m.subject for m in self.messages.values()), key=str)
-
-    @property
-    def submitted(self) -> int:
-        return sum(len(b) for b in self.batches)
-
-
-@pytest.fixture
-def core() -> FakeCore:
-    return FakeCore()
 
 
 def make_connector(server: Dovecot, tmp_path: Path, password: str = PASSWORD,
@@ -160,7 +105,7 @@ async def test_first_sync_ingests_everything_and_leaves_mail_unseen(
     dovecot.append([mail(1), mail(2, message_id=False), attached.as_bytes()])
     connector = make_connector(dovecot, tmp_path)
 
-    result = await connector.poll_once(core.context())
+    result = await connector.poll_once(core.ctx())
 
     assert len(result.stored) == 3 and result.duplicates == 0
     uidvalidity, uids = dovecot.uids()
@@ -180,11 +125,11 @@ async def test_incremental_sync_fetches_only_new_mail(
         dovecot: Dovecot, core: FakeCore, tmp_path: Path) -> None:
     connector = make_connector(dovecot, tmp_path)
     dovecot.append([mail(1), mail(2)])
-    await connector.poll_once(core.context())
+    await connector.poll_once(core.ctx())
     dovecot.append([mail(3), mail(4)])
 
-    result = await connector.poll_once(core.context())
-    nothing = await connector.poll_once(core.context())
+    result = await connector.poll_once(core.ctx())
+    nothing = await connector.poll_once(core.ctx())
 
     assert [m.external_id for m in core.batches[1]] == ["q3@example.org", "q4@example.org"]
     assert len(result.stored) == 2 and nothing.stored == () and len(core.batches) == 2
@@ -196,7 +141,7 @@ async def test_large_mailbox_goes_in_batches_with_a_cursor_per_batch(
     dovecot.append([mail(n) for n in range(120)])
     connector = make_connector(dovecot, tmp_path, batch_size=50)
 
-    await connector.poll_once(core.context())
+    await connector.poll_once(core.ctx())
 
     assert [len(b) for b in core.batches] == [50, 50, 20]
     assert [c["last_uid"] for c in core.cursor_saves] == [50, 100, 120]
@@ -213,7 +158,7 @@ async def test_move_to_moves_only_after_ingest(
         seen_in_inbox.append(len((await asyncio.to_thread(dovecot.uids))[1]))
     core.after_ingest = check_inbox
 
-    await connector.poll_once(core.context())
+    await connector.poll_once(core.ctx())
 
     assert seen_in_inbox == [2]  # still there while the store works
     assert dovecot.uids()[1] == [] and len(dovecot.uids("Processed")[1]) == 2
@@ -226,7 +171,7 @@ async def test_move_to_moves_only_after_ingest(
 async def test_idle_delivers_a_new_message_within_seconds(
         dovecot: Dovecot, core: FakeCore, tmp_path: Path) -> None:
     connector = make_connector(dovecot, tmp_path, poll_interval=3600)
-    task = asyncio.create_task(connector.run(core.context()))
+    task = asyncio.create_task(connector.run(core.ctx()))
     try:
         await wait_until(lambda: connector.status()["idle"])
         started = asyncio.get_running_loop().time()
@@ -241,7 +186,7 @@ async def test_idle_delivers_a_new_message_within_seconds(
 
 async def test_polling_without_idle(dovecot: Dovecot, core: FakeCore, tmp_path: Path) -> None:
     connector = make_connector(dovecot, tmp_path, idle=False, poll_interval=0.2)
-    task = asyncio.create_task(connector.run(core.context()))
+    task = asyncio.create_task(connector.run(core.ctx()))
     try:
         await wait_until(lambda: connector.status()["state"] == "waiting")
         assert connector.status()["idle"] is False and connector.status()["next_poll"]
@@ -262,13 +207,13 @@ async def test_killed_between_ingest_and_cursor_save_loses_and_doubles_nothing(
             stuck.set()
             await asyncio.Event().wait()  # killed here: batch 2 ingested, cursor not saved
     core.before_save = hang_on_second_save
-    task = asyncio.create_task(connector.run(core.context()))
+    task = asyncio.create_task(connector.run(core.ctx()))
     await asyncio.wait_for(stuck.wait(), 10)
     await stop(task)
     assert core.cursors["email:support"]["last_uid"] == 2 and len(core.messages) == 4
 
     core.before_save = None
-    result = await make_connector(dovecot, tmp_path, batch_size=2).poll_once(core.context())
+    result = await make_connector(dovecot, tmp_path, batch_size=2).poll_once(core.ctx())
 
     assert result.duplicates == 2 and len(result.stored) == 1  # batch 2 again, then the rest
     assert sorted(m.external_id for m in core.messages.values()) == [
@@ -280,12 +225,12 @@ async def test_uidvalidity_reset_resyncs_without_duplicates(
         dovecot: Dovecot, core: FakeCore, tmp_path: Path) -> None:
     dovecot.append([mail(1), mail(2, message_id=False), mail(3)])
     connector = make_connector(dovecot, tmp_path)
-    await connector.poll_once(core.context())
+    await connector.poll_once(core.ctx())
     old = core.cursors["email:support"]["uidvalidity"]
 
     dovecot.reset_uidvalidity()
     dovecot.append(mail(4))
-    result = await connector.poll_once(core.context())
+    result = await connector.poll_once(core.ctx())
 
     assert core.cursors["email:support"]["uidvalidity"] != old
     assert result.duplicates == 3 and len(result.stored) == 1
@@ -302,7 +247,7 @@ async def test_server_disconnect_mid_fetch_reconnects_and_loses_nothing(
         if batches == 1:
             await asyncio.to_thread(dovecot.kick if break_it == "kick" else dovecot.restart)
     core.after_ingest = break_after_first_batch
-    task = asyncio.create_task(connector.run(core.context()))
+    task = asyncio.create_task(connector.run(core.ctx()))
     try:
         await wait_until(lambda: len(core.messages) == 120, timeout=30)
         await wait_until(lambda: connector.status()["idle"])
@@ -320,7 +265,7 @@ async def test_server_down_at_start_is_retried_with_backoff(
     dovecot.append(mail(1))
     dovecot.stop()
     connector = make_connector(dovecot, tmp_path)
-    task = asyncio.create_task(connector.run(core.context()))
+    task = asyncio.create_task(connector.run(core.ctx()))
     try:
         await wait_until(lambda: connector.status()["failures"] >= 2)
         assert connector.status()["state"] == "reconnecting"
@@ -336,9 +281,9 @@ async def test_wrong_password_is_auth_failed_without_retrying(
     connector = make_connector(dovecot, tmp_path, password="wrong")
 
     with pytest.raises(AuthFailed, match="refused"):
-        await connector.poll_once(core.context())
+        await connector.poll_once(core.ctx())
     with pytest.raises(AuthFailed):
-        await asyncio.wait_for(connector.run(core.context()), 10)
+        await asyncio.wait_for(connector.run(core.ctx()), 10)
 
     status = connector.status()
     assert status["state"] == "failed" and "AuthFailed" in status["last_error"]
@@ -363,7 +308,7 @@ async def test_odd_mime_corpus_ends_as_messages_or_dead_letters(
     dovecot.append(raws)
     connector = make_connector(dovecot, tmp_path, max_attachment_bytes=100_000, batch_size=20)
 
-    await connector.poll_once(core.context())
+    await connector.poll_once(core.ctx())
 
     assert core.submitted + len(core.dead) == len(raws)  # every mail: a message or a dead letter
     assert [d[2] for d in core.dead] and all("no email header" in d[2] for d in core.dead)
@@ -452,7 +397,7 @@ async def test_customer_answer_to_our_reply_threads_back(
     answer.set_content(f"Thanks!\n\nOn Sunday Support wrote:\n> {ours.get_content()}")
     dovecot.append(answer.as_bytes())
 
-    await make_connector(dovecot, tmp_path).poll_once(core.context())
+    await make_connector(dovecot, tmp_path).poll_once(core.ctx())
 
     (got,) = core.messages.values()
     assert got.parent_keys[0] == receipt.thread_keys[0]
@@ -470,7 +415,7 @@ async def test_reply_goes_to_reply_to_when_the_customer_set_one(smtp_server: Smt
 async def test_webform_conversations_are_answered_by_email(smtp_server: SmtpServer) -> None:
     form = Inbound(channel="webform", external_id="form-1", authors=(), text="Call me",
                    created_at=NOW, subject="Contact form")
-    sender = make_sender(smtp_server).for_channel("webform")
+    sender = make_sender(smtp_server)  # the runtime answers web forms with the email sender
     receipt = await sender.send(conversation_with(form, channel="webform"))
     msg = smtp_server.received[0].message
     assert smtp_server.received[0].rcpt_tos == ["anna@example.org"]
@@ -583,7 +528,7 @@ async def test_first_sync_over_tls_with_a_private_ca(
     connector = make_connector(tls_dovecot, tmp_path, url=tls_dovecot.url(scheme=scheme),
                                ca_certs=str(tls_dovecot.tls.ca_file))
 
-    result = await connector.poll_once(core.context())
+    result = await connector.poll_once(core.ctx())
 
     assert len(result.stored) == 2 and core.cursors["email:support"]["last_uid"] == 2
     logins = tls_dovecot.logins()
@@ -598,9 +543,9 @@ async def test_untrusted_imap_certificate_is_reported_and_retried(
     connector = make_connector(tls_dovecot, tmp_path, url=tls_dovecot.url(scheme=scheme))
 
     with pytest.raises(CertificateNotVerified, match="could not be verified") as caught:
-        await connector.poll_once(core.context())
+        await connector.poll_once(core.ctx())
     assert isinstance(caught.value, RetryableError) and "ca_certs" in str(caught.value)
-    task = asyncio.create_task(connector.run(core.context()))
+    task = asyncio.create_task(connector.run(core.ctx()))
     try:
         await wait_until(lambda: connector.status()["failures"] >= 2)
         status = connector.status()

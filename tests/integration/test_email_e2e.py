@@ -23,6 +23,8 @@ from tests.servers.dovecot import PASSWORD, Dovecot
 from tests.servers.smtp import SmtpServer
 from web.app import create_app
 
+pytestmark = pytest.mark.integration
+
 
 def customer_mail(text: str, subject: str = "My router is dead",
                   sender: str = "ann@example.com", in_reply_to: str | None = None,

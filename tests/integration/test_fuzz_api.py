@@ -20,6 +20,8 @@ from search.elastic import ElasticStore
 from tests.integration.web_support import RoleWeb, start_web
 from tests.servers.osmem import es_store_factory
 
+pytestmark = pytest.mark.integration
+
 FUZZ = settings(max_examples=250, derandomize=True, database=None, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow])

@@ -29,6 +29,8 @@ from web import api
 from web.api import EXPORT_FAILED, csv_cell
 from web.app import runner as web_runner
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 async def web(tmp_path: Path) -> AsyncIterator[RoleWeb]:

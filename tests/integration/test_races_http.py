@@ -21,6 +21,8 @@ from inbox.runtime import Runtime
 from tests.servers.smtp import SmtpServer
 from web.app import create_app
 
+pytestmark = pytest.mark.integration
+
 PASSWORD = "correct horse battery"
 
 

@@ -25,6 +25,8 @@ from tests.integration.web_support import (
 )
 from tests.servers.osmem import es_store_factory
 
+pytestmark = pytest.mark.integration
+
 ROLES: tuple[str | None, ...] = (None, *Role)
 
 

@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from inbox import auth
-from inbox import config as cfg
 from inbox.errors import AuthFailed
 from inbox.model import Inbound
 from inbox.ports import ConnectorContext, IngestResult
 from inbox.runtime import Runtime
-from inbox.supervisor import Supervisor, restart_delay
-from tests.factories import CHEAP_ARGON2, at, inbound
+from inbox.supervisor import Supervisor
+from tests.factories import at, inbound
+from tests.fakes.core import FakeCore
 from web.app import create_app
 
 pytestmark = pytest.mark.integration
@@ -56,17 +54,6 @@ class Flaky:
 
     def status(self) -> dict[str, Any]:
         return {"runs": self.runs, "folder": "INBOX"}
-
-
-@pytest.fixture
-async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
-    env = {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db", "INBOX_ENRICH": "false",
-           **CHEAP_ARGON2}
-    rt = Runtime(cfg.load(None, env), env, channels=False)
-    rt.restart_backoff = (0.001, 0.004)
-    await rt.start()
-    yield rt
-    await rt.aclose()
 
 
 async def test_a_crashing_connector_restarts_until_it_runs(runtime: Runtime) -> None:
@@ -126,27 +113,18 @@ async def test_failures_are_recorded_with_reason_and_next_retry() -> None:
             reached.set()
             await asyncio.Event().wait()
 
-    async def never(batch: Any) -> IngestResult:
-        raise AssertionError("not reached")
-
-    async def nothing(*args: Any, **kw: Any) -> Any:
-        return None
-
-    ctx = ConnectorContext(never, nothing, nothing, nothing)
-    supervisor = Supervisor(flaky, ctx, low=1.0, high=8.0, rng=random.Random(3), sleep=sleep)
+    core = FakeCore()
+    supervisor = Supervisor(flaky, core.ctx(), low=1.0, high=8.0, rng=random.Random(3), sleep=sleep)
     task = asyncio.create_task(supervisor.run())
     await asyncio.wait_for(reached.wait(), 30)
     snapshot = supervisor.snapshot()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+    assert core.batches == []  # it never ran long enough to ingest
     assert snapshot["state"] == "backing_off" and snapshot["restarts"] == 5
     assert snapshot["last_error"] == "KeyError: 'unexpected reply'"
     ceilings = [1, 2, 4, 8, 8, 8]  # doubling, capped, each jittered into [ceiling/2, ceiling]
     assert all(c / 2 <= w <= c for w, c in zip(waits, ceilings, strict=True))
     assert supervisor.snapshot()["state"] == "stopped"
 
-
-def test_restart_delay_is_capped_for_any_count() -> None:
-    rng = random.Random(1)
-    assert 150 <= restart_delay(10_000, rng) <= 300

@@ -1,7 +1,8 @@
 """The X connector against the local fake X API (tests/fakes/x_api.py) over real HTTP.
 
-The core is replaced by ``FakeCore``: ingest dedupes on (channel, external_id), cursors live
-in a dict. Time is a ManualClock shared by the fake server and the connector: no real waits.
+The core is replaced by tests.fakes.core.FakeCore: ingest dedupes on (channel, external_id),
+cursors live in a dict. Time is a ManualClock shared by the fake server and the connector:
+no real waits.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import logging
 import random
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,6 @@ from connectors.twitter import (
 )
 from connectors.twitter_config import XSettings
 from connectors.twitter_http import DAY, WINDOW, Credentials
-from inbox import config as cfg
 from inbox import deadletters
 from inbox.errors import (
     AuthFailed,
@@ -40,10 +40,11 @@ from inbox.errors import (
     RetryableError,
     StoreUnavailable,
 )
-from inbox.model import Conversation, Customer, IdentityRef, Inbound, Message, message_id_for
-from inbox.ports import ConnectorContext, IngestResult, Outbound
+from inbox.model import Conversation, Customer, IdentityRef, Inbound, Message
+from inbox.ports import Outbound
 from inbox.runtime import Runtime
 from inbox.store import DEAD_LETTERS
+from tests.fakes.core import FakeCore, as_message
 from tests.fakes.x_api import (  # noqa: F401
     USAGE_CAPPED,
     X_EPOCH_MS,
@@ -53,58 +54,6 @@ from tests.fakes.x_api import (  # noqa: F401
 )
 
 pytestmark = pytest.mark.integration
-
-
-@dataclass
-class FakeCore:
-    """What the core does for a connector, minus storage: idempotent ingest, cursors."""
-
-    messages: dict[tuple[str, str], Inbound] = field(default_factory=dict)
-    batches: list[list[Inbound]] = field(default_factory=list)
-    cursors: dict[str, dict[str, Any]] = field(default_factory=dict)
-    dead: list[tuple[str, str, str]] = field(default_factory=list)
-    fail_on_batch: int | None = None  # raise StoreUnavailable on this batch number (1-based)
-
-    async def ingest(self, batch: Sequence[Inbound]) -> IngestResult:
-        if self.fail_on_batch == len(self.batches) + 1:
-            self.fail_on_batch = None
-            raise StoreUnavailable("store went away")
-        self.batches.append(list(batch))
-        stored, updated, duplicates = [], [], 0
-        for inbound in batch:
-            key = (inbound.channel, inbound.external_id)
-            old = self.messages.get(key)
-            if old is not None and old.revision == inbound.revision:
-                duplicates += 1
-                continue
-            self.messages[key] = inbound
-            (stored if old is None else updated).append(as_message(inbound))
-        return IngestResult(tuple(stored), tuple(updated), duplicates)
-
-    async def load_cursor(self, name: str) -> dict[str, Any] | None:
-        return self.cursors.get(name)
-
-    async def save_cursor(self, name: str, value: Mapping[str, Any]) -> None:
-        self.cursors[name] = dict(value)
-
-    async def dead_letter(self, source: str, raw: bytes | str, error: str) -> None:
-        self.dead.append((source, str(raw), error))
-
-    def ctx(self) -> ConnectorContext:
-        return ConnectorContext(self.ingest, self.load_cursor, self.save_cursor,
-                                self.dead_letter)
-
-    def texts(self) -> list[str]:
-        return sorted(m.text for m in self.messages.values())
-
-
-def as_message(inbound: Inbound, conversation_id: str = "c1") -> Message:
-    return Message(id=message_id_for(inbound.channel, inbound.external_id),
-                   conversation_id=conversation_id, channel=inbound.channel,
-                   external_id=inbound.external_id, direction=inbound.direction,
-                   text=inbound.text, created_at=inbound.created_at,
-                   received_at=inbound.created_at, revision=inbound.revision,
-                   meta=inbound.meta)
 
 
 def outbound(history: Sequence[Inbound], text: str) -> Outbound:
@@ -596,29 +545,20 @@ class _Stop(Exception):
 # --- hostile posts through the real core ----------------------------------------------------
 
 async def test_a_lone_surrogate_post_does_not_block_the_mentions_stream(
-        fake: FakeXApi, x: Streams, tmp_path: Any) -> None:
-    from inbox import config as cfg
-    from inbox.runtime import Runtime
+        fake: FakeXApi, x: Streams, runtime: Runtime) -> None:
+    ctx = runtime.context_for(x.mentions)
+    omar = customer(fake, "omar")
+    broken = fake.add_tweet(omar, "@acme utf-16 gone wrong \ud83d here", age=60)
+    good = fake.add_tweet(omar, "@acme and a normal one after it")
 
-    env = {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db", "INBOX_ENRICH": "false"}
-    runtime = Runtime(cfg.load(None, env), env, channels=False)
-    await runtime.start()
-    try:
-        ctx = runtime.context_for(x.mentions)
-        omar = customer(fake, "omar")
-        broken = fake.add_tweet(omar, "@acme utf-16 gone wrong \ud83d here", age=60)
-        good = fake.add_tweet(omar, "@acme and a normal one after it")
+    first = await x.mentions.poll_once(ctx)
+    again = await x.mentions.poll_once(ctx)
 
-        first = await x.mentions.poll_once(ctx)
-        again = await x.mentions.poll_once(ctx)
-
-        texts = {m.external_id: m.text for m in first.stored}
-        assert texts == {broken: "@acme utf-16 gone wrong \ufffd here",
-                         good: "@acme and a normal one after it"}
-        assert first.dead == () and again.stored == ()
-        assert (await runtime.load_cursor("x:mentions")) == {"since_id": good}
-    finally:
-        await runtime.aclose()
+    texts = {m.external_id: m.text for m in first.stored}
+    assert texts == {broken: "@acme utf-16 gone wrong \ufffd here",
+                     good: "@acme and a normal one after it"}
+    assert first.dead == () and again.stored == ()
+    assert (await runtime.load_cursor("x:mentions")) == {"since_id": good}
 
 
 # --- a hostile X API: every field of every item, page and header -----------------------------
@@ -639,15 +579,6 @@ def placed(item: Any, values: Mapping[str, str]) -> Any:
     if isinstance(item, dict):
         return {k: placed(v, values) for k, v in item.items()}
     return item
-
-
-@pytest.fixture
-async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
-    env = {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db", "INBOX_ENRICH": "false"}
-    rt = Runtime(cfg.load(None, env), env, channels=False)
-    await rt.start()
-    yield rt
-    await rt.aclose()
 
 
 async def dead_total(runtime: Runtime) -> int:
@@ -767,7 +698,6 @@ async def test_a_stream_failing_inside_shows_its_error_in_the_connector_list(
         fake: FakeXApi, x: Streams, runtime: Runtime) -> None:
     fake.rewrites["mentions"] = lambda body: "not an object"
     runtime.connectors.append(x.mentions)
-    runtime.restart_backoff = (0.001, 0.004)
     await runtime.start_workers()
     for _ in range(1000):
         if x.mentions.status()["failures"]:

@@ -21,6 +21,8 @@ from search.query import parse
 from tests.factories import CHEAP_ARGON2
 from web.app import create_app
 
+pytestmark = pytest.mark.integration
+
 FORM = {"name": "Ann Example", "email": "Ann@Example.com", "message": "My bill is wrong twice"}
 
 

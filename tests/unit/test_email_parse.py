@@ -307,7 +307,7 @@ def test_configure_from_file_section() -> None:
     assert conn.config.imap.password == "imap-secret"
     assert (conn.config.idle, conn.config.poll_interval, conn.config.move_to) == (False, 30, "Done")
     assert sender.accounts["support"].from_address == "support@example.com"
-    assert sender.channel == "email" and sender.for_channel("webform").channel == "webform"
+    assert sender.channel == "email"
     assert conn.config.limits == replace(DEFAULT_LIMITS, max_message_bytes=2_000_000)
     assert "secret" not in repr(conn.config) + repr(sender.accounts)
 

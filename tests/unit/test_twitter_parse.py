@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from datetime import UTC, datetime
 
 import pytest
@@ -10,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.twitter_config import load_settings
-from connectors.twitter_http import RateLimit, backoff_delay, is_usage_cap, next_delay
+from connectors.twitter_http import RateLimit, is_usage_cap, next_delay
 from connectors.twitter_parse import newest, parse_dm, parse_tweet, snowflake_time
 from inbox.errors import ConfigError
 from inbox.model import IdentityRef
@@ -178,15 +177,6 @@ def test_polls_spread_over_what_is_left_of_the_window() -> None:
     assert next_delay(60, RateLimit(10, 2, now + 600), now, share=3) == 900
     assert next_delay(60, RateLimit(10, 0, now + 600), now) == 601
     assert next_delay(60, RateLimit(10, 0, now - 5), now) == 60
-
-
-def test_backoff_grows_with_jitter_and_is_capped() -> None:
-    rng = random.Random(7)
-    delays = [backoff_delay(n, rng, base=2, cap=60) for n in range(1, 9)]
-    for n, delay in enumerate(delays, start=1):
-        step = min(60, 2 * 2 ** (n - 1))
-        assert step / 2 <= delay <= step
-    assert delays[-1] <= 60
 
 
 def test_usage_cap_is_told_from_the_body() -> None:
