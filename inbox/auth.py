@@ -30,7 +30,6 @@ MAX_EMAIL, MAX_NAME = 320, 200
 DEFAULT_PASSWORDS = Passwords()  # argon2's recommended cost; Runtime.passwords follows config
 
 
-
 class AccountStore(HasUsers, HasTokens, HasSessions, Protocol):
     """Where users, their API tokens and their sessions are kept."""
 

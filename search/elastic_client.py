@@ -48,7 +48,6 @@ def calling(action: str) -> Iterator[None]:
         raise translate(exc, action) from exc
 
 
-
 class ElasticBase:
     """What every part of ElasticStore shares: the client, aliases and low-level reads."""
 
@@ -267,8 +266,8 @@ class ElasticBase:
         except ApiError as exc:
             if exc.status_code not in (400, 404, 405, 501):
                 raise translate(exc, "open point in time") from exc
-            # osmem-server (like OpenSearch) has no /_pit endpoint: search_after on the
-            # unique sort keys alone still pages without gaps or repeats.
+            # A cluster without the /_pit endpoint (OpenSearch, osmem-server): search_after
+            # on the unique sort keys alone still pages without gaps or repeats.
             log.info("point in time unsupported, paging without it",
                      extra={"status": exc.status_code})
             self._pit_supported = False

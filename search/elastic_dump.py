@@ -12,7 +12,7 @@ from inbox.collections import COLLECTIONS
 from inbox.errors import StoreUnavailable
 from inbox.model import Conversation, Customer, Identity, Message
 from inbox.store import EXPORT_KINDS, WriteBatch
-from search.elastic_client import SCAN_PAGE, calling
+from search.elastic_client import SCAN_PAGE, ElasticBase, calling
 from search.elastic_docs import from_doc, public_fields
 from search.elastic_mappings import KINDS, SETTINGS, index_name, index_number, mappings
 from search.elastic_write import ElasticWriter
@@ -91,7 +91,7 @@ def _first_bulk_error(resp: Mapping[str, Any]) -> str:
 
 
 async def reindex(
-    store: ElasticWriter, kinds: Sequence[str] = KINDS, delete_old: bool = False
+    store: ElasticBase, kinds: Sequence[str] = KINDS, delete_old: bool = False
 ) -> dict[str, str]:
     """Move each kind to a new numbered index with the current mappings and swap its alias.
 

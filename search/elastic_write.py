@@ -39,13 +39,11 @@ def identity_id(kind: str, value: str) -> str:
     return f"{kind}:{value}"
 
 
-
 def _check_version(obj: Customer | Conversation, hit: Hit | None, what: str) -> None:
     if obj.version == 1 and hit is not None:
         raise ConflictError(f"{what} {obj.id} already exists")
     if obj.version > 1 and (hit is None or hit["_source"].get("version") != obj.version - 1):
         raise ConflictError(f"{what} {obj.id} was changed by someone else; reload it")
-
 
 
 class ElasticWriter(ElasticBase):

@@ -139,7 +139,6 @@ def _compile_field(node: FieldTerm) -> tuple[str, list[Any]]:
     raise QueryError(f"unknown field '{name}'", 0)
 
 
-
 class SqliteIndex:
     """Index part of SqliteStore."""
 
