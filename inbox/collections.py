@@ -204,6 +204,8 @@ class HasCursors(Protocol):
 
 
 class HasDeadLetters(Protocol):
+    """Dead letters, their counts per source, and the keys that keep each one once."""
+
     @property
     def dead_letters(self) -> Collection[str, DeadLetterDoc]: ...
 
