@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from inbox.collections import HasAudit
 from inbox.model import User, new_id, utcnow
-from inbox.store import AUDIT, Store
 
 
-async def audit(store: Store, actor: User, action: str, target: str) -> None:
-    await store.kv_put(AUDIT, new_id("a"), {"at": utcnow().isoformat(), "actor": actor.email,
-                                             "action": action, "target": target})
+async def audit(store: HasAudit, actor: User, action: str, target: str) -> None:
+    await store.audit.put(new_id("a"), {"at": utcnow().isoformat(), "actor": actor.email,
+                                        "action": action, "target": target})

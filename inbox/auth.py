@@ -14,20 +14,25 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from dataclasses import replace as _replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from inbox import config as cfg
+from inbox.collections import HasSessions, HasTokens, HasUsers, TokenDoc, UserDoc
 from inbox.errors import ConflictError, InboxError, NotFound, ValidationError
 from inbox.identity import normalize_email
 from inbox.model import Role, User, new_id, utcnow
 from inbox.passwords import MAX_LENGTH, Passwords, strength_problem
-from inbox.store import SESSIONS, TOKENS, USERS, Store
 
 SESSION_TTL = timedelta(hours=12)
 TOKEN_PREFIX = "inbx_"  # noqa: S105 - a marker that makes tokens recognisable
 TOKEN_ID_LENGTH = 12  # public id: the start of the token's sha256 (the secret is never kept)
 MAX_EMAIL, MAX_NAME = 320, 200
 DEFAULT_PASSWORDS = Passwords()  # argon2's recommended cost; Runtime.passwords follows config
+
+
+class AccountStore(HasUsers, HasTokens, HasSessions, Protocol):
+    """Where users, their API tokens and their sessions are kept."""
+
 
 class TokenRefused(InboxError):
     """An API token that is unknown, revoked, expired or whose user is disabled."""
@@ -61,7 +66,7 @@ def _when(value: object) -> datetime | None:
     return datetime.fromisoformat(str(value)) if value else None
 
 
-def _user(doc: Mapping[str, Any]) -> User:
+def _user(doc: UserDoc) -> User:
     return User(id=str(doc["id"]), email=str(doc["email"]), role=str(doc["role"]),
                 password_hash=str(doc["password_hash"]), name=doc.get("name") or None,
                 created_at=datetime.fromisoformat(str(doc["created_at"])),
@@ -69,7 +74,7 @@ def _user(doc: Mapping[str, Any]) -> User:
                 last_sign_in=_when(doc.get("last_sign_in")))
 
 
-def _doc(user: User) -> dict[str, Any]:
+def _doc(user: User) -> UserDoc:
     return {"id": user.id, "email": user.email, "role": user.role,
             "password_hash": user.password_hash, "name": user.name,
             "created_at": user.created_at.isoformat(), "disabled": user.disabled,
@@ -85,18 +90,18 @@ def _key(email: str) -> str:
     return address
 
 
-async def _change_user(store: Store, email: str,
+async def _change_user(store: HasUsers, email: str,
                        change: Callable[[User | None], User | None]) -> User | None:
     """Read, change and compare-and-set a user (None: absent or delete), retrying on races."""
     key = _key(email)
     for _ in range(20):
-        doc = await store.kv_get(USERS, key)
+        doc = await store.users.get(key)
         new = change(_user(doc) if doc is not None else None)
         if new is None:
             if doc is not None:
-                await store.kv_delete(USERS, key)
+                await store.users.delete(key)
             return None
-        if await store.kv_swap(USERS, key, doc, _doc(new)):
+        if await store.users.swap(key, doc, _doc(new)):
             return new
     raise ConflictError(f"user {email} is being changed by someone else; try again")
 
@@ -107,7 +112,7 @@ def _existing(user: User | None, email: str) -> User:
     return user
 
 
-async def _keep_an_admin(store: Store, email: str) -> None:
+async def _keep_an_admin(store: HasUsers, email: str) -> None:
     """Refuse to disable, remove or demote the last enabled admin (nobody could undo it)."""
     others = [u for u in await list_users(store)
               if u.role == Role.ADMIN and not u.disabled and u.email != email]
@@ -116,7 +121,7 @@ async def _keep_an_admin(store: Store, email: str) -> None:
                                         "first"})
 
 
-async def add_user(store: Store, email: str, role: str, password: str,
+async def add_user(store: HasUsers, email: str, role: str, password: str,
                    name: str | None = None, *, passwords: Passwords = DEFAULT_PASSWORDS) -> User:
     """Create or update a user; a new password revokes the user's sessions and tokens."""
     errors = {}
@@ -132,7 +137,7 @@ async def add_user(store: Store, email: str, role: str, password: str,
         errors["password"] = problem
     if errors or address is None:
         raise ValidationError(errors)
-    old = await store.kv_get(USERS, address)
+    old = await store.users.get(address)
     if old is not None and old.get("role") == Role.ADMIN and role != Role.ADMIN:
         await _keep_an_admin(store, address)
     password_hash = await passwords.hash(password)
@@ -147,7 +152,7 @@ async def add_user(store: Store, email: str, role: str, password: str,
     return _existing(await _change_user(store, address, change), address)
 
 
-async def set_password(store: Store, email: str, password: str, *,
+async def set_password(store: HasUsers, email: str, password: str, *,
                        passwords: Passwords = DEFAULT_PASSWORDS) -> User:
     """A new password; the user's sessions and tokens stop working."""
     user = await get_user(store, email)
@@ -159,7 +164,7 @@ async def set_password(store: Store, email: str, password: str, *,
         u, password_hash=password_hash, epoch=u.epoch + 1)), email)
 
 
-async def set_disabled(store: Store, email: str, disabled: bool) -> User:
+async def set_disabled(store: HasUsers, email: str, disabled: bool) -> User:
     """Disable (revoking sessions and tokens; no sign-in) or enable a user."""
     user = await get_user(store, email)
     if disabled and user.role == Role.ADMIN:
@@ -173,28 +178,28 @@ async def set_disabled(store: Store, email: str, disabled: bool) -> User:
     return _existing(await _change_user(store, user.email, change), email)
 
 
-async def remove_user(store: Store, email: str) -> None:
+async def remove_user(store: AccountStore, email: str) -> None:
     """Delete a user and their tokens; their sessions end with them."""
     user = await get_user(store, email)
     if user.role == Role.ADMIN:
         await _keep_an_admin(store, user.email)
     await _change_user(store, user.email, lambda u: None)
     for key, _ in await _tokens_of(store, user.email):
-        await store.kv_delete(TOKENS, key)
+        await store.tokens.delete(key)
 
 
-async def get_user(store: Store, email: str) -> User:
-    doc = await store.kv_get(USERS, _key(email))
+async def get_user(store: HasUsers, email: str) -> User:
+    doc = await store.users.get(_key(email))
     if doc is None:
         raise NotFound(f"no user {email}")
     return _user(doc)
 
 
-async def list_users(store: Store) -> list[User]:
-    return [_user(doc) for _, doc in await store.kv_list(USERS, None, 10_000)]
+async def list_users(store: HasUsers) -> list[User]:
+    return [_user(doc) for _, doc in await store.users.list(None, 10_000)]
 
 
-async def authenticate(store: Store, email: str, password: str, *,
+async def authenticate(store: HasUsers, email: str, password: str, *,
                        passwords: Passwords = DEFAULT_PASSWORDS) -> User | None:
     """The user if the password is right; None otherwise (same answer for unknown users).
 
@@ -243,7 +248,7 @@ def token_id(token: str) -> str:
     return _digest(token)[:TOKEN_ID_LENGTH]
 
 
-async def create_token(store: Store, email: str, *, days: int | None = None,
+async def create_token(store: AccountStore, email: str, *, days: int | None = None,
                        label: str | None = None, now: datetime | None = None) -> str:
     """A new API token for the user (returned once; only its hash is kept).
 
@@ -256,27 +261,27 @@ async def create_token(store: Store, email: str, *, days: int | None = None,
         raise ValidationError({"email": "this account is disabled"})
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = now or utcnow()
-    doc: dict[str, Any] = {"email": user.email, "user_id": user.id, "epoch": user.epoch,
-                           "created_at": now.isoformat(), "label": (label or "")[:MAX_NAME]}
+    doc: TokenDoc = {"email": user.email, "user_id": user.id, "epoch": user.epoch,
+                     "created_at": now.isoformat(), "label": (label or "")[:MAX_NAME]}
     if days is not None:
         doc["expires_at"] = (now + timedelta(days=days)).isoformat()
-    await store.kv_put(TOKENS, _digest(token), doc)
+    await store.tokens.put(_digest(token), doc)
     return token
 
 
-def _info(key: str, doc: Mapping[str, Any]) -> TokenInfo:
+def _info(key: str, doc: TokenDoc) -> TokenInfo:
     return TokenInfo(id=key[:TOKEN_ID_LENGTH], email=str(doc["email"]),
                      created_at=datetime.fromisoformat(str(doc["created_at"])),
                      expires_at=_when(doc.get("expires_at")), label=doc.get("label") or None)
 
 
-async def _tokens_of(store: Store, email: str | None) -> list[tuple[str, dict[str, Any]]]:
+async def _tokens_of(store: HasTokens, email: str | None) -> list[tuple[str, TokenDoc]]:
     wanted = _key(email) if email else None
-    return [(key, doc) for key, doc in await store.kv_list(TOKENS, None, 10_000)
+    return [(key, doc) for key, doc in await store.tokens.list(None, 10_000)
             if wanted is None or doc.get("email") == wanted]
 
 
-async def list_tokens(store: Store, email: str | None = None) -> list[TokenInfo]:
+async def list_tokens(store: HasTokens, email: str | None = None) -> list[TokenInfo]:
     """API tokens, newest first; only one user's when email is given."""
     found = [_info(key, doc) for key, doc in await _tokens_of(store, email)]
     return sorted(found, key=lambda t: t.created_at, reverse=True)
@@ -285,22 +290,22 @@ async def list_tokens(store: Store, email: str | None = None) -> list[TokenInfo]
 _TOKEN_ID = re.compile(rf"[0-9a-f]{{{TOKEN_ID_LENGTH}}}")
 
 
-async def revoke_token(store: Store, public_id: str) -> TokenInfo:
+async def revoke_token(store: HasTokens, public_id: str) -> TokenInfo:
     """Delete the token with this public id."""
     public_id = public_id.strip().lower()
     if not _TOKEN_ID.fullmatch(public_id):
         raise ValidationError({"id": f"a token id is {TOKEN_ID_LENGTH} hex digits, as listed"})
     # keys sort by the hash, so the first key after the id is the one that starts with it
-    for key, doc in await store.kv_list(TOKENS, public_id, 1):
+    for key, doc in await store.tokens.list(public_id, 1):
         if key.startswith(public_id):
-            await store.kv_delete(TOKENS, key)
+            await store.tokens.delete(key)
             return _info(key, doc)
     raise NotFound(f"no token {public_id}")
 
 
-async def user_for_token(store: Store, token: str) -> User:
+async def user_for_token(store: AccountStore, token: str) -> User:
     """The user of a live token; TokenRefused says why not (unknown, expired, revoked)."""
-    doc = await store.kv_get(TOKENS, _digest(token))
+    doc = await store.tokens.get(_digest(token))
     if doc is None:
         raise TokenRefused("invalid or revoked API token")
     expires = _when(doc.get("expires_at"))
@@ -325,19 +330,19 @@ def _current(user: User, doc: Mapping[str, Any]) -> bool:
 
 # --- browser sessions ---------------------------------------------------------------------
 
-async def create_session(store: Store, user: User) -> tuple[str, str]:
+async def create_session(store: HasSessions, user: User) -> tuple[str, str]:
     """A new session id and its CSRF token."""
     sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
-    await store.kv_put(SESSIONS, _digest(sid), {
+    await store.sessions.put(_digest(sid), {
         "email": user.email, "user_id": user.id, "epoch": user.epoch, "csrf": csrf,
         "expires": (utcnow() + SESSION_TTL).isoformat()})
     return sid, csrf
 
 
-async def session(store: Store, sid: str) -> tuple[User, str] | None:
+async def session(store: AccountStore, sid: str) -> tuple[User, str] | None:
     """The user and CSRF token of a live session (None once revoked, expired or disabled)."""
     key = _digest(sid)
-    doc = await store.kv_get(SESSIONS, key)
+    doc = await store.sessions.get(key)
     if doc is None or datetime.fromisoformat(str(doc["expires"])) < utcnow():
         return None
     try:
@@ -345,10 +350,10 @@ async def session(store: Store, sid: str) -> tuple[User, str] | None:
     except NotFound:
         user = None
     if user is None or user.disabled or not _current(user, doc):
-        await store.kv_delete(SESSIONS, key)
+        await store.sessions.delete(key)
         return None
     return user, str(doc["csrf"])
 
 
-async def end_session(store: Store, sid: str) -> None:
-    await store.kv_delete(SESSIONS, _digest(sid))
+async def end_session(store: HasSessions, sid: str) -> None:
+    await store.sessions.delete(_digest(sid))

@@ -11,33 +11,38 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, cast
 
 from inbox import auth
+from inbox.collections import ChangeDoc, HasChanges, HasUsers
 from inbox.model import Conversation, Direction, Message, User, new_id, utcnow
-from inbox.store import CHANGES, Store
+from inbox.store import Repository
 
 MAX_LISTED = 200
+
+
+class ChangeLog(Repository, HasChanges, HasUsers, Protocol):
+    """Where the change records, the conversations' messages and the users' names are."""
 
 
 def _prefix(conversation_id: str, version: int) -> str:
     return f"{conversation_id}/{version:010d}/"
 
 
-async def record(store: Store, conv: Conversation, actor: User, action: str,
+async def record(store: HasChanges, conv: Conversation, actor: User, action: str,
                  detail: Mapping[str, Any] | None = None) -> str:
     """Note who is writing this version of the conversation and why, before the write;
     returns the record's key, to `forget` if the write fails."""
     key = _prefix(conv.id, conv.version) + new_id("w")
-    await store.kv_put(CHANGES, key, {
+    await store.changes.put(key, cast(ChangeDoc, {
         "at": conv.updated_at.isoformat(), "version": conv.version, "actor_id": actor.id,
-        "actor": actor.name or actor.email, "action": action, **(detail or {})})
+        "actor": actor.name or actor.email, "action": action, **(detail or {})}))
     return key
 
 
-async def forget(store: Store, key: str) -> None:
+async def forget(store: HasChanges, key: str) -> None:
     """Drop the record of a write that did not happen."""
-    await store.kv_delete(CHANGES, key)
+    await store.changes.delete(key)
 
 
 def ago(then: datetime, now: datetime) -> str:
@@ -50,15 +55,15 @@ def ago(then: datetime, now: datetime) -> str:
     return f"{seconds} s ago"
 
 
-async def since(store: Store, conv: Conversation, version: int, viewer: User,
+async def since(store: ChangeLog, conv: Conversation, version: int, viewer: User,
                 now: datetime | None = None) -> list[str]:
     """What happened after `version` of the conversation (now at conv.version), oldest first."""
     if not 1 <= version < conv.version:  # also a made-up version from an API client
         return []
     now = now or utcnow()
-    rows = await store.kv_list(CHANGES, _prefix(conv.id, version) + "~",
-                               min(2 * (conv.version - version) + 2, MAX_LISTED))
-    by_version: dict[int, dict[str, Any]] = {}
+    rows = await store.changes.list(_prefix(conv.id, version) + "~",
+                                    min(2 * (conv.version - version) + 2, MAX_LISTED))
+    by_version: dict[int, ChangeDoc] = {}
     for key, doc in rows:  # two records of one version: a lost writer not yet forgotten
         if key.startswith(f"{conv.id}/") and int(doc.get("version", 0)) <= conv.version:
             by_version.setdefault(int(doc["version"]), doc)
@@ -69,7 +74,7 @@ async def since(store: Store, conv: Conversation, version: int, viewer: User,
         (datetime.fromisoformat(doc["at"]), _sentence(doc, viewer, users)) for doc in logged]
     unlogged = conv.version - version - len(logged)
     if unlogged > 0:
-        seen = [doc for key, doc in await store.kv_list(CHANGES, _prefix(conv.id, version), 1)
+        seen = [doc for key, doc in await store.changes.list(_prefix(conv.id, version), 1)
                 if key.startswith(_prefix(conv.id, version))]
         after = datetime.fromisoformat(seen[0]["at"]) if seen else None
         events.extend(_arrivals(await store.conversation_messages(conv.id), unlogged, after))

@@ -9,8 +9,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from inbox import deadletters, identity
+from inbox.collections import HasDeadLetters
 from inbox.enrich import Enrichment
 from inbox.errors import (
     AuthFailed,
@@ -42,7 +44,7 @@ from inbox.normalize import normalize_inbound
 from inbox.ports import DeadLettered, IngestResult
 from inbox.retry import CONFLICTS, Retry, Sleep, retrying
 from inbox.sla import SlaPolicy
-from inbox.store import Store, WriteBatch
+from inbox.store import Repository, WriteBatch
 
 log = logging.getLogger(__name__)
 REOPEN_WINDOW = timedelta(days=7)  # a resolved thread answered within this window reopens
@@ -52,6 +54,10 @@ DIGEST_PREFIX = 16  # hex digits of meta["digest"] that tell apart messages shar
 # item aside (the caller keeps its cursor; the error tells a human what to fix).
 _NOT_THE_ITEM = (ConflictError, RetryableError, AuthFailed, ConfigError)
 STORE_RETRY = Retry(2, first=0.5, cap=1.0)  # a store blip: two tries more, within 1.5 s
+
+
+class IngestStore(Repository, HasDeadLetters, Protocol):
+    """Where ingest reads and writes: the documents, and the dead letters."""
 
 
 class _Poison(Exception):
@@ -147,7 +153,7 @@ class Ingestor:
 
     def __init__(
         self,
-        store: Store,
+        store: IngestStore,
         *,
         enrich: Callable[[str, str | None], Enrichment],
         sla: SlaPolicy,
@@ -320,10 +326,10 @@ class Ingestor:
                 refs.update((r.kind, r.value) for r in self._refs(plan, item))
             except Exception as exc:
                 raise _ItemFailed(n, "plan", exc) from exc
-        plan.known_identities = await self.store.identities(sorted(refs))
+        plan.known_identities = await self.store.identities_by_refs(sorted(refs))
         keys = {k for i in fresh for k in (*i.thread_keys, *i.parent_keys)}
-        plan.known_keys = await self.store.thread_keys(sorted(k for k in keys
-                                                              if not k.startswith("conv:")))
+        plan.known_keys = await self.store.conversation_ids_by_thread_keys(
+            sorted(k for k in keys if not k.startswith("conv:")))
         conv_ids = {*plan.known_keys.values(),
                     *(k.removeprefix("conv:") for k in keys if k.startswith("conv:"))}
         plan.loaded = await self.store.conversations_by_ids(sorted(conv_ids))

@@ -17,9 +17,10 @@ import contextlib
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Protocol
 
 from inbox.audit import audit
+from inbox.collections import HasAudit, HasLeases, HasMerges, MergeDoc
 from inbox.errors import ConflictError, NotFound, Refused
 from inbox.identity import normalize_ref
 from inbox.lease import Lease
@@ -28,6 +29,7 @@ from inbox.model import (
     ConversationFilter,
     Customer,
     Direction,
+    Identity,
     IdentityKind,
     IdentityRef,
     Message,
@@ -36,16 +38,22 @@ from inbox.model import (
     utcnow,
 )
 from inbox.retry import CONFLICTS, backoff_ceiling, retrying
-from inbox.store import MERGES, Store, WriteBatch
+from inbox.store import Repository, Restore, WriteBatch
 
 PAGE = 500
+
+
+class MergeStore(Repository, Restore, HasMerges, HasLeases, HasAudit, Protocol):
+    """What merges read and write: customers and their documents, merge records, locks."""
+
+
 LOCK_TTL = timedelta(minutes=2)  # a merge lock left by a process that died frees itself
 LOCK_WAIT = 15.0  # seconds a merge waits for another one on the same customer
 LOCK_PAUSE, LOCK_PAUSE_MAX = 0.02, 0.5  # seconds between looks at a taken lock: doubling
 
 
 @contextlib.asynccontextmanager
-async def locked(store: Store, customer_ids: Iterable[str],
+async def locked(store: HasLeases, customer_ids: Iterable[str],
                  wait: float = LOCK_WAIT) -> AsyncIterator[None]:
     """Hold the merge lock of each customer, taken in id order so merges never deadlock."""
     held: list[Lease] = []
@@ -72,7 +80,7 @@ async def _take(lease: Lease, customer_id: str, wait: float) -> None:
         await asyncio.sleep(pause)
 
 
-async def _conversations(store: Store, customer_id: str) -> list[Conversation]:
+async def _conversations(store: Repository, customer_id: str) -> list[Conversation]:
     found: list[Conversation] = []
     cursor = None
     while True:
@@ -83,7 +91,7 @@ async def _conversations(store: Store, customer_id: str) -> list[Conversation]:
             return found
 
 
-async def _messages(store: Store, customer_id: str) -> list[Message]:
+async def _messages(store: Repository, customer_id: str) -> list[Message]:
     found: list[Message] = []
     cursor = None
     while True:
@@ -93,7 +101,7 @@ async def _messages(store: Store, customer_id: str) -> list[Message]:
             return found
 
 
-async def _move(store: Store, customer: Customer, idents: list[Any],
+async def _move(store: MergeStore, customer: Customer, idents: list[Identity],
                 convs: list[Conversation], msgs: list[Message], to: str,
                 merged_into: str | None) -> None:
     """Point identities, conversations and messages at `to`; safe to repeat."""
@@ -118,7 +126,7 @@ async def _move(store: Store, customer: Customer, idents: list[Any],
         raise ConflictError("the customers keep changing; try the merge again") from None
 
 
-async def merge(store: Store, survivor_id: str, other_id: str, actor: User) -> dict[str, Any]:
+async def merge(store: MergeStore, survivor_id: str, other_id: str, actor: User) -> MergeDoc:
     """Merge `other` into `survivor`; returns the merge record (its id undoes it)."""
     if survivor_id == other_id:
         raise Refused("a customer cannot be merged into itself")
@@ -133,43 +141,43 @@ async def merge(store: Store, survivor_id: str, other_id: str, actor: User) -> d
         msgs = await _messages(store, other.id)
         merge_id = new_id("g")
         key = f"{survivor.id}/{merge_id}"
-        record = {
+        record: MergeDoc = {
             "id": merge_id, "survivor": survivor.id, "merged": other.id,
             "at": utcnow().isoformat(), "by": actor.email,
             "identities": [[i.kind, i.value] for i in other.identities],
             "conversations": [c.id for c in convs], "messages": [m.id for m in msgs],
             "undone_at": None,
         }
-        await store.kv_put(MERGES, key, record)  # first: undo can find it
+        await store.merges.put(key, record)  # first: undo can find it
         try:
             await _move(store, other, list(other.identities), convs, msgs, survivor.id,
                         survivor.id)
         except BaseException:  # put back what moved: no half-done merge stays behind
             await _move(store, other, list(other.identities), convs, msgs, other.id, None)
-            await store.kv_delete(MERGES, key)
+            await store.merges.delete(key)
             raise
         await audit(store, actor, "merge", f"{other.id} into {survivor.id} ({merge_id})")
         return record
 
 
-async def undo(store: Store, survivor_id: str, merge_id: str, actor: User) -> dict[str, Any]:
+async def undo(store: MergeStore, survivor_id: str, merge_id: str, actor: User) -> MergeDoc:
     """Separate a merged customer again, with what reached the survivor through its identities."""
     key = f"{survivor_id}/{merge_id}"
-    found = await store.kv_get(MERGES, key)
+    found = await store.merges.get(key)
     if found is None:
         raise NotFound(f"no merge {merge_id} on customer {survivor_id}")
     async with locked(store, (survivor_id, str(found["merged"]))):
-        record = await store.kv_get(MERGES, key) or found  # as it is now, under the lock
+        record = await store.merges.get(key) or found  # as it is now, under the lock
         if record["undone_at"]:
             raise Refused(f"merge {merge_id} was already undone at {record['undone_at']}")
         await _separate(store, record, survivor_id)
         record = {**record, "undone_at": utcnow().isoformat(), "undone_by": actor.email}
-        await store.kv_put(MERGES, key, record)
+        await store.merges.put(key, record)
     await audit(store, actor, "unmerge", f"{record['merged']} from {survivor_id} ({merge_id})")
     return record
 
 
-async def _separate(store: Store, record: dict[str, Any], survivor_id: str) -> None:
+async def _separate(store: MergeStore, record: MergeDoc, survivor_id: str) -> None:
     since = datetime.fromisoformat(record["at"])
     survivor = await store.get_customer(survivor_id)
     if survivor.merged_into:
@@ -202,7 +210,7 @@ async def _separate(store: Store, record: dict[str, Any], survivor_id: str) -> N
     await _move(store, other, idents, convs, msgs, other.id, None)
 
 
-async def find_customer(store: Store, text: str) -> Customer:
+async def find_customer(store: Repository, text: str) -> Customer:
     """A customer by id, or by one of its identities (email, phone, @handle, X user id)."""
     text = text.strip()
     try:
@@ -211,18 +219,18 @@ async def find_customer(store: Store, text: str) -> Customer:
         pass
     normalized = (normalize_ref(IdentityRef(kind, text)) for kind in IdentityKind)
     refs = [(ref.kind, ref.value) for ref in normalized if ref is not None]
-    found = await store.identities(refs)
+    found = await store.identities_by_refs(refs)
     for ref in refs:
         if ref in found:
             return await store.get_customer(found[ref].customer_id)
     raise NotFound(f"no customer with the id, address, phone or handle '{text}'")
 
 
-async def merges_of(store: Store, survivor_id: str) -> list[dict[str, Any]]:
+async def merges_of(store: HasMerges, survivor_id: str) -> list[MergeDoc]:
     """The merges into a customer, oldest first (undone ones included)."""
-    found: list[dict[str, Any]] = []
+    found: list[MergeDoc] = []
     after = f"{survivor_id}/"
-    while rows := await store.kv_list(MERGES, after, 100):
+    while rows := await store.merges.list(after, 100):
         for key, record in rows:
             if not key.startswith(f"{survivor_id}/"):
                 return found

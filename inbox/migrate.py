@@ -1,6 +1,6 @@
 """Copy one Store into another, page by page (`inbox migrate --from ... --to ...`).
 
-Every write is an upsert (Store.restore, kv_put), so a copy that stopped half-way can be run
+Every write is an upsert (restore, Collection.put), so a copy that stopped half-way can be run
 again; pass a `checkpoint` mapping (persisted by the caller) to skip what was copied.
 """
 
@@ -8,12 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, MutableMapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
-from inbox.store import COLLECTIONS, EXPORT_KINDS, Store, WriteBatch
+from inbox.collections import COLLECTIONS, HasCollection
+from inbox.store import EXPORT_KINDS, Dump, WriteBatch
 
 Progress = Callable[[str, int, int], None]  # kind, copied so far, total in the source
 PAGE = 500
+
+
+class Dumpable(Dump, HasCollection, Protocol):
+    """A store `inbox migrate` copies from or into: its documents and collections."""
 
 
 def _key(kind: str, item: Any) -> str:
@@ -31,8 +36,8 @@ def _batch(kind: str, items: list[Any]) -> WriteBatch:
 
 
 async def copy_store(
-    src: Store,
-    dst: Store,
+    src: Dumpable,
+    dst: Dumpable,
     progress: Progress | None = None,
     *,
     page: int = PAGE,
@@ -55,9 +60,9 @@ async def copy_store(
     for collection in COLLECTIONS:
         after, done = (checkpoint or {}).get(collection), 0
         report(collection, done, totals[collection])
-        while rows := await src.kv_list(collection, after, page):
+        while rows := await src.collection(collection).list(after, page):
             for key, value in rows:
-                await dst.kv_put(collection, key, value)
+                await dst.collection(collection).put(key, value)
             after, done = rows[-1][0], done + len(rows)
             if checkpoint is not None:
                 checkpoint[collection] = after

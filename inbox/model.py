@@ -9,9 +9,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Generic, TypeVar, Union
+from typing import Any, Generic, Literal, TypeGuard, TypeVar, Union, get_args
 
 T = TypeVar("T")
+L = TypeVar("L", bound=str)
+
+# Choices validated once where they enter (web, CLI); the stores trust them.
+Order = Literal["recent", "due"]  # of a conversation list
+Interval = Literal["day", "week", "month"]  # of a volume histogram
+Facet = Literal["channel", "sentiment", "lang"]  # counted beside search results
+ORDERS: tuple[Order, ...] = get_args(Order)
+INTERVALS: tuple[Interval, ...] = get_args(Interval)
+FACETS: tuple[Facet, ...] = get_args(Facet)
+
+
+def one_of(value: str, choices: tuple[L, ...]) -> TypeGuard[L]:
+    """Is the value one of the choices (then typed as one)?"""
+    return value in choices
 
 
 class Channel(StrEnum):
@@ -217,7 +231,7 @@ class ConversationFilter:
     channel: str | None = None
     assignee: str | None = None  # a user id, or "none" for unassigned
     customer_id: str | None = None
-    order: str = "recent"  # recent: last_message_at desc; due: running clocks, due_at asc
+    order: Order = "recent"  # recent: last_message_at desc; due: running clocks, due_at asc
 
 
 @dataclass(frozen=True, slots=True)

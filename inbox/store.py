@@ -1,17 +1,46 @@
-"""The Store port: the one way to persistence and search. Adapters live in search/."""
+"""The Store port, split by role: the one way to persistence and search.
+
+- Repository: documents by id, lists, versioned writes;
+- Index: search, volume, trending, SLA report;
+- Collections (inbox.collections): typed small documents by key (users, tokens, merges...);
+- Dump: restore, counts and export, for `inbox migrate`.
+
+Each caller asks for the roles it uses; `Store` is all of them, for the composition root.
+Adapters (search/) implement every role.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from inbox.model import (
+from inbox.collections import (  # noqa: F401 - the collection names, re-exported
+    AUDIT,
+    CHANGES,
+    COLLECTIONS,
+    CURSORS,
+    DEAD_LETTER_COUNTS,
+    DEAD_LETTERS,
+    IDEMPOTENCY,
+    LEASES,
+    MERGES,
+    SESSIONS,
+    SLA_ALERTS,
+    TOKENS,
+    USERS,
+    Collections,
+    KvAliases,
+)
+from inbox.model import (  # noqa: F401 - FACETS re-exported
+    FACETS,
     Conversation,
     ConversationFilter,
     Customer,
+    Facet,
     Identity,
+    Interval,
     Message,
     Page,
     QueryNode,
@@ -19,24 +48,7 @@ from inbox.model import (
     SlaRow,
 )
 
-# Auxiliary collections kept as small JSON documents, by key.
-USERS = "users"  # key: lower-cased email
-TOKENS = "tokens"  # key: sha256 of the API token
-SESSIONS = "sessions"  # key: session id
-CURSORS = "cursors"  # key: connector stream name ("email:support", "x:mentions")
-DEAD_LETTERS = "dead_letters"  # key: time-sortable id
-DEAD_LETTER_COUNTS = "dead_letter_counts"  # key: source (connector stream name)
-AUDIT = "audit"  # key: time-sortable id
-IDEMPOTENCY = "idempotency"  # key: scope + client key
-MERGES = "merges"  # key: survivor customer id + "/" + merge id
-SLA_ALERTS = "sla_alerts"  # key: conversation id, deadline and state (each alert once)
-LEASES = "leases"  # key: lease name ("worker", "customer:<id>" while a merge runs)
-CHANGES = "changes"  # key: conversation id + "/" + version (10 digits): who changed what
-COLLECTIONS = (USERS, TOKENS, SESSIONS, CURSORS, DEAD_LETTERS, AUDIT, IDEMPOTENCY, MERGES,
-               SLA_ALERTS, LEASES, CHANGES, DEAD_LETTER_COUNTS)
-
 EXPORT_KINDS = ("customers", "identities", "conversations", "messages", "thread_keys")
-FACETS = ("channel", "sentiment", "lang")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,34 +81,41 @@ def percentile_rank(count: int, fraction: float) -> tuple[int, float]:
     return low, position - low
 
 
-@runtime_checkable
-class Store(Protocol):
+class Lifecycle(Protocol):
     async def open(self) -> None:
         """Create or migrate the schema; connect."""
 
     async def aclose(self) -> None:
         """Release connections; pending writes are finished first."""
 
+
+class Repository(Protocol):
+    """Documents by id, lists, and versioned writes."""
+
     async def write(self, batch: WriteBatch) -> None:
         """Apply a batch atomically (see WriteBatch); raise ConflictError or StoreUnavailable."""
-
-    async def restore(self, batch: WriteBatch) -> None:
-        """Upsert documents exactly as given, no version checks (migration and backups)."""
 
     async def messages_by_ids(self, ids: Sequence[str]) -> dict[str, Message]:
         """The stored messages among these ids."""
 
-    async def identities(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Identity]:
+    async def identities_by_refs(self, refs: Sequence[tuple[str, str]]
+                                 ) -> dict[tuple[str, str], Identity]:
         """The stored identities among these (kind, value) pairs."""
 
-    async def thread_keys(self, keys: Sequence[str]) -> dict[str, str]:
+    async def conversation_ids_by_thread_keys(self, keys: Sequence[str]) -> dict[str, str]:
         """The conversation id of each stored thread key among these."""
 
     async def conversations_by_ids(self, ids: Sequence[str]) -> dict[str, Conversation]:
         """The stored conversations among these ids."""
 
+    async def customers_by_ids(self, ids: Sequence[str]) -> dict[str, Customer]:
+        """The stored customers among these ids, with their identities."""
+
     async def get_conversation(self, conversation_id: str) -> Conversation:
         """One conversation; NotFound if missing."""
+
+    async def get_customer(self, customer_id: str) -> Customer:
+        """One customer with its identities; NotFound if missing."""
 
     async def list_conversations(
         self, flt: ConversationFilter, cursor: str | None, limit: int
@@ -111,35 +130,31 @@ class Store(Protocol):
     async def conversation_messages(self, conversation_id: str) -> tuple[Message, ...]:
         """Every message of a conversation, oldest first."""
 
-    async def get_customer(self, customer_id: str) -> Customer:
-        """One customer with its identities; NotFound if missing."""
-
-    async def customers_by_ids(self, ids: Sequence[str]) -> dict[str, Customer]:
-        """The stored customers among these ids, with their identities."""
-
     async def customer_messages(
         self, customer_id: str, cursor: str | None, limit: int
     ) -> Page[Message]:
         """The customer's timeline across every channel, newest first, keyset paged."""
+
+    async def pending_outbound(self, limit: int) -> tuple[Message, ...]:
+        """Outbound messages whose delivery is pending or failed (for the sender to retry)."""
+
+
+class Index(Protocol):
+    """Search and reports over messages and conversations."""
 
     async def search(
         self,
         query: QueryNode | None,
         cursor: str | None,
         limit: int,
-        facets: Sequence[str] = (),
+        facets: Sequence[Facet] = (),
         public: bool = False,
     ) -> SearchResult:
         """Messages matching the AST, newest first (created_at desc, id desc), with facets.
         public: words, phrases and prefixes match the public copy of text and subject
         (inbox.privacy.public_copy, without contacts), for who may not see contacts."""
 
-    async def sla_report(self, since: datetime, until: datetime) -> tuple[SlaRow, ...]:
-        """First-response counts, compliance and p50/p90/p95 (linear interpolation) of the
-        care conversations created in [since, until): one row for all, then per channel,
-        agent and day. Computed by the store (SQL / aggregations)."""
-
-    async def volume(self, query: QueryNode | None, interval: str = "day",
+    async def volume(self, query: QueryNode | None, interval: Interval = "day",
                      public: bool = False) -> list[tuple[str, int]]:
         """Matching messages per UTC day, week (from Monday) or month, first to last match,
         empty buckets included: (bucket start "YYYY-MM-DD", count). public: as in search."""
@@ -151,32 +166,27 @@ class Store(Protocol):
         words come from the public copy of the text, for everyone (a contact is never a
         trend, only noise); public: the query matches as in search."""
 
-    async def pending_outbound(self, limit: int) -> tuple[Message, ...]:
-        """Outbound messages whose delivery is pending or failed (for the sender to retry)."""
+    async def sla_report(self, since: datetime, until: datetime) -> tuple[SlaRow, ...]:
+        """First-response counts, compliance and p50/p90/p95 (linear interpolation) of the
+        care conversations created in [since, until): one row for all, then per channel,
+        agent and day. Computed by the store (SQL / aggregations)."""
 
-    async def kv_get(self, collection: str, key: str) -> dict[str, Any] | None:
-        """A document of an auxiliary collection, or None."""
 
-    async def kv_put(self, collection: str, key: str, value: Mapping[str, Any]) -> None:
-        """Create or replace a document."""
+class Restore(Protocol):
+    async def restore(self, batch: WriteBatch) -> None:
+        """Upsert documents exactly as given, no version checks (migration, backups, merges)."""
 
-    async def kv_put_new(self, collection: str, key: str, value: Mapping[str, Any]) -> bool:
-        """Create a document only if the key is free; False if it existed."""
 
-    async def kv_swap(self, collection: str, key: str, expected: Mapping[str, Any] | None,
-                      value: Mapping[str, Any]) -> bool:
-        """Compare and set: write only if the stored document equals `expected` (None: absent)."""
-
-    async def kv_delete(self, collection: str, key: str) -> None:
-        """Delete a document (no error if missing)."""
-
-    async def kv_list(
-        self, collection: str, after: str | None, limit: int
-    ) -> list[tuple[str, dict[str, Any]]]:
-        """Documents ordered by key, starting after a key."""
+class Dump(Restore, Protocol):
+    """What `inbox migrate` reads and writes, besides the collections."""
 
     async def counts(self) -> dict[str, int]:
         """Number of documents per kind (EXPORT_KINDS and COLLECTIONS)."""
 
     async def export(self, kind: str, after: str | None, limit: int) -> list[Any]:
         """Stream one EXPORT_KIND ordered by id/key: dataclasses, or (key, conversation_id)."""
+
+
+@runtime_checkable
+class Store(Lifecycle, Repository, Index, Collections, Dump, KvAliases, Protocol):
+    """Every role: what the composition root opens and hands out, one role per caller."""

@@ -16,12 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from inbox.collections import HasThrottle, ThrottleDoc
 from inbox.identity import normalize_email
 from inbox.model import utcnow
 from inbox.retry import backoff_ceiling
-from inbox.store import Store
 
-THROTTLE = "sign_in_throttle"  # key: sha256 of account and client; not migrated (transient)
 FREE_ATTEMPTS = 5
 MAX_DELAY = 300.0  # seconds
 FORGET_AFTER = timedelta(days=1)  # a pair quiet this long starts afresh
@@ -37,7 +36,7 @@ def delay_after(attempts: int) -> float:
 
 @dataclass
 class SignInThrottle:
-    store: Store
+    store: HasThrottle
     clock: Callable[[], datetime] = field(default=utcnow)
 
     @staticmethod
@@ -54,7 +53,7 @@ class SignInThrottle:
         through); `succeeded` clears the pair."""
         key = self._key(account, client)
         for _ in range(5):
-            doc = await self.store.kv_get(THROTTLE, key)
+            doc = await self.store.throttle.get(key)
             now = self.clock()
             attempts = 0
             if doc is not None and now - datetime.fromisoformat(doc["last"]) < FORGET_AFTER:
@@ -63,11 +62,11 @@ class SignInThrottle:
                     return float(math.ceil(wait))
                 attempts = int(doc["attempts"])
             attempts += 1
-            new = {"attempts": attempts, "last": now.isoformat(),
+            new: ThrottleDoc = {"attempts": attempts, "last": now.isoformat(),
                    "next_at": (now + timedelta(seconds=delay_after(attempts))).isoformat()}
-            if await self.store.kv_swap(THROTTLE, key, doc, new):
+            if await self.store.throttle.swap(key, doc, new):
                 return 0.0
         return 1.0  # another attempt on this pair is under way right now
 
     async def succeeded(self, account: str, client: str) -> None:
-        await self.store.kv_delete(THROTTLE, self._key(account, client))
+        await self.store.throttle.delete(self._key(account, client))

@@ -7,12 +7,11 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from inbox.errors import QueryError
-from inbox.model import And, FieldTerm, Not, Or, Phrase, QueryNode, SlaRow, Term, ts
-from inbox.store import FACETS, percentile_rank
+from inbox.model import And, Facet, FieldTerm, Not, Or, Order, Phrase, QueryNode, SlaRow, Term, ts
 from search.elastic_mappings import PUBLIC_COPIES
 from search.query import day_start
 
@@ -89,21 +88,16 @@ def _field_query(node: FieldTerm) -> Query:
     raise QueryError(f"unknown field '{name}'", 0)
 
 
-def facet_aggs(names: Sequence[str]) -> dict[str, Any]:
-    """A terms aggregation per requested facet; QueryError for an unknown one."""
-    aggs = {}
-    for name in names:
-        if name not in FACETS:
-            raise QueryError(f"unknown facet '{name}' (known: {', '.join(FACETS)})", 0)
-        aggs[f"facet_{name}"] = {"terms": {"field": name, "size": 1000}}
-    return aggs
+def facet_aggs(names: Sequence[Facet]) -> dict[str, Any]:
+    """A terms aggregation per requested facet (each a keyword field of the same name)."""
+    return {f"facet_{name}": {"terms": {"field": name, "size": 1000}} for name in names}
 
 
 def facet_values(
-    names: Sequence[str], aggregations: Mapping[str, Any]
+    names: Sequence[Facet], aggregations: Mapping[str, Any]
 ) -> dict[str, tuple[tuple[str, int], ...]]:
     """(value, count) per facet, count descending then value ascending."""
-    found = {}
+    found: dict[str, tuple[tuple[str, int], ...]] = {}
     for name in names:
         buckets = aggregations[f"facet_{name}"]["buckets"]
         pairs = [(str(b["key"]), int(b["doc_count"])) for b in buckets]
@@ -113,19 +107,16 @@ def facet_values(
 
 # --- conversation lists and the SLA report (conversation documents) -----------------------
 
-CONVERSATION_ORDERS: dict[str, list[Any]] = {
+CONVERSATION_ORDERS: dict[Order, list[Any]] = {
     "recent": [{"last_message_at": "desc"}, {"id": "desc"}],
     "due": [{"due_at": "asc"}, {"id": "asc"}],  # what breaches next comes first
 }
 # Only conversations with a running clock have a place in the "due" order.
-_ORDER_FILTERS: dict[str, list[Query]] = {"due": [{"exists": {"field": "due_at"}}]}
+_ORDER_FILTERS: dict[Order, list[Query]] = {"due": [{"exists": {"field": "due_at"}}]}
 
 
-def conversation_order(order: str) -> tuple[list[Any], list[Query]]:
-    """(sort, extra filters) of a ConversationFilter.order; QueryError for an unknown one."""
-    if order not in CONVERSATION_ORDERS:
-        known = ", ".join(CONVERSATION_ORDERS)
-        raise QueryError(f"unknown order '{order}' (known: {known})", 0)
+def conversation_order(order: Order) -> tuple[list[Any], list[Query]]:
+    """(sort, extra filters) of a ConversationFilter.order."""
     return CONVERSATION_ORDERS[order], list(_ORDER_FILTERS.get(order, ()))
 
 
@@ -221,29 +212,6 @@ def sla_rows(aggregations: Mapping[str, Any]) -> tuple[tuple[SlaRow, ...], list[
                                 switched=int(bucket["switched"]["doc_count"])))
         rows.extend(sorted(found, key=lambda r: r.key))
     return tuple(rows), truncated
-
-
-def sla_group_filter(group: str, key: str) -> Query:
-    """The conversations of one report row (within sla_query)."""
-    if group == "all":
-        return MATCH_ALL
-    if group == "channel":
-        return {"term": {"channel": key}}
-    if group == "agent":
-        if key != UNASSIGNED:
-            return {"term": {"assignee": key}}
-        return {"bool": {"should": [{"term": {"assignee": key}},  # as `missing` merges them
-                                    {"bool": {"must_not": [{"exists": {"field": "assignee"}}]}}],
-                         "minimum_should_match": 1}}
-    if group == "day":
-        day = datetime.strptime(key, "%Y-%m-%d").replace(tzinfo=UTC)
-        return {"range": {"created_at": {"gte": ts(day), "lt": ts(day + timedelta(days=1))}}}
-    raise ValueError(f"unknown SLA group {group!r}")
-
-
-def interpolation_rank(count: int, percent: float) -> tuple[int, float]:
-    """The store contract's percentile rank (inbox.store.percentile_rank) for a percent."""
-    return percentile_rank(count, percent / 100)
 
 
 def encode_cursor(after: Sequence[Any], pit: str | None = None) -> str:

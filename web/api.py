@@ -21,13 +21,18 @@ from inbox import config as cfg
 from inbox import merge as merges
 from inbox.errors import QueryError, StaleVersion, ValidationError
 from inbox.model import (
+    INTERVALS,
+    ORDERS,
     And,
     ConversationFilter,
     Direction,
+    Facet,
     FieldTerm,
+    Interval,
     Message,
     QueryNode,
     SearchResult,
+    one_of,
     utcnow,
 )
 from inbox.privacy import inbound_only, redact_message
@@ -145,7 +150,7 @@ async def conversation_filter(request: web.Request, status: str = "") -> Convers
     if assignee != "none":
         assignee = await resolve_assignee(request, assignee)
     order = q.get("order", "recent")
-    if order not in ("recent", "due"):
+    if not one_of(order, ORDERS):
         raise ValidationError({"order": "must be recent (newest activity first) or due "
                                         "(what breaches next)"})
     return ConversationFilter(status=q.get("status", status) or None,
@@ -342,7 +347,7 @@ def visible_query(request: web.Request, node: QueryNode | None, query: str
 
 
 async def search_messages(request: web.Request, node: QueryNode | None, cursor: str | None,
-                          limit: int, facets: Sequence[str] = ()) -> SearchResult:
+                          limit: int, facets: Sequence[Facet] = ()) -> SearchResult:
     """The one way pages and the API search: contacts hidden from who may not see them
     (node: from parse_search, so limited to what the user may see)."""
     hidden = hides_contacts(request)
@@ -362,18 +367,15 @@ async def search(request: web.Request) -> web.Response:
         raise ValidationError({"facets": f"unknown {', '.join(unknown)}; known: "
                                          f"{', '.join(FACETS)}"[:500]})
     result = await search_messages(request, node, request.query.get("cursor"),
-                                   _limit(request), facets)
+                                   _limit(request), [f for f in facets if one_of(f, FACETS)])
     return json_response({"query": ql.to_text(node), "total": result.total,
                           "messages": result.messages, "next_cursor": result.next_cursor,
                           "facets": {k: [list(p) for p in v] for k, v in result.facets.items()}})
 
 
-INTERVALS = ("day", "week", "month")
-
-
-def interval(request: web.Request) -> str:
+def interval(request: web.Request) -> Interval:
     value = request.query.get("interval", "day")
-    if value not in INTERVALS:
+    if not one_of(value, INTERVALS):
         raise ValidationError({"interval": f"must be one of {', '.join(INTERVALS)}"})
     return value
 

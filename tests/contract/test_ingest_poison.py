@@ -87,7 +87,7 @@ async def test_a_refused_document_is_dead_lettered_alone(store: Store) -> None:
 
     assert {m.external_id for m in result.stored} == {f"<good{i}@x>" for i in range(5)}
     assert [(d.external_id, d.stage) for d in result.dead] == [("<poison@x>", "store")]
-    letter = await store.kv_get(DEAD_LETTERS, result.dead[0].key)
+    letter = await store.dead_letters.get(result.dead[0].key)
     assert letter is not None and letter["stage"] == "store" and "POISON pill" in letter["raw"]
     assert (await deadletters.counts(store))["email"]["stages"] == {"store": 1}
     await assert_whole(store)
@@ -233,7 +233,9 @@ async def test_lost_indices_are_a_clear_error_and_never_recreated(
     with pytest.raises(StoreUnavailable, match="indices or aliases are gone"):
         await ingestor(elastic_store).ingest([good(0)])
     with pytest.raises(StoreUnavailable, match="indices or aliases are gone"):
-        await elastic_store.kv_put(DEAD_LETTERS, "d1", {"raw": "x"})
+        await elastic_store.dead_letters.put("d1", {
+            "source": "x", "stage": "parse", "error": "e", "at": "t", "raw": "x",
+            "truncated": False})
     es = elastic_store.client
     for kind in ("messages", "customers", "kv"):
         assert not await es.indices.exists(index=elastic_store.alias(kind))

@@ -19,7 +19,7 @@ from inbox.model import Conversation, Direction, IdentityRef, User, utcnow
 from inbox.ports import Outbound, Receipt
 from inbox.service import InboxService
 from inbox.sla import SlaPolicy
-from inbox.store import LEASES, Store
+from inbox.store import Store
 from tests.factories import inbound
 
 DANA = User("u-dana", "dana@example.com", "agent", "-", name="Dana")
@@ -176,14 +176,14 @@ async def test_merge_against_undo_leaves_every_merge_undoable(store: Store) -> N
 async def test_a_merge_lock_left_by_a_dead_process_expires(store: Store) -> None:
     a, b = await customers(store, "a", "b")
     gone = (utcnow() - timedelta(seconds=1)).isoformat()
-    await store.kv_put(LEASES, f"customer:{a}", {"owner": "crashed:1", "expires": gone})
+    await store.leases.put(f"customer:{a}", {"owner": "crashed:1", "expires": gone})
     record = await merges.merge(store, a, b, DANA)  # the expired lock is taken over
     later = (utcnow() + timedelta(minutes=1)).isoformat()
-    await store.kv_put(LEASES, f"customer:{b}", {"owner": "busy:2", "expires": later})
+    await store.leases.put(f"customer:{b}", {"owner": "busy:2", "expires": later})
     with pytest.raises(ConflictError, match="being merged or separated"):
         async with merges.locked(store, [b], wait=0.1):
             pass
-    assert (await store.kv_get(LEASES, f"customer:{a}") or {}).get("owner") is None
-    await store.kv_put(LEASES, f"customer:{b}", {"owner": None, "expires": gone})
+    assert (await store.leases.get(f"customer:{a}") or {}).get("owner") is None
+    await store.leases.put(f"customer:{b}", {"owner": None, "expires": gone})
     await merges.undo(store, a, record["id"], DANA)
     await assert_separate(store, [a, b], ("a", "b"))

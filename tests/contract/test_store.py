@@ -206,7 +206,7 @@ async def test_identities_are_unique(store: Store) -> None:
                                  identities=(identity("email", "a@x.com", "c1"),)))
     with pytest.raises(ConflictError):
         await store.write(WriteBatch(identities=(identity("email", "a@x.com", "c2"),)))
-    found = await store.identities([("email", "a@x.com"), ("email", "b@x.com")])
+    found = await store.identities_by_refs([("email", "a@x.com"), ("email", "b@x.com")])
     assert list(found) == [("email", "a@x.com")] and found[("email", "a@x.com")].customer_id == "c1"
 
 
@@ -227,11 +227,11 @@ async def test_thread_keys_first_writer_wins(store: Store) -> None:
                                                 conversation("v2", "c1")),
                                  thread_keys=(("mid:a", "v1"),)))
     await store.write(WriteBatch(thread_keys=(("mid:a", "v2"), ("mid:b", "v2"))))
-    assert await store.thread_keys(["mid:a"]) == {"mid:a": "v1"}
-    assert await store.thread_keys(["mid:zz", "mid:b", "mid:a"]) == {"mid:a": "v1",
-                                                                     "mid:b": "v2"}
-    assert await store.thread_keys(["mid:zz"]) == {}
-    assert await store.thread_keys([]) == {}
+    assert await store.conversation_ids_by_thread_keys(["mid:a"]) == {"mid:a": "v1"}
+    assert await store.conversation_ids_by_thread_keys(["mid:zz", "mid:b", "mid:a"]) == {
+        "mid:a": "v1", "mid:b": "v2"}
+    assert await store.conversation_ids_by_thread_keys(["mid:zz"]) == {}
+    assert await store.conversation_ids_by_thread_keys([]) == {}
     convs = await store.conversations_by_ids(["v2", "nope", "v1"])
     assert sorted(convs) == ["v1", "v2"] and convs["v2"].customer_id == "c1"
 
@@ -278,23 +278,6 @@ async def test_pending_outbound(store: Store) -> None:
                     delivery=d) for i, d in enumerate(["sent", "pending", "failed", "rejected"])]
     await store.write(WriteBatch(messages=tuple(msgs)))
     assert [m.external_id for m in await store.pending_outbound(10)] == ["o1", "o2"]
-
-
-async def test_kv_collections(store: Store) -> None:
-    await store.kv_put("cursors", "email:b", {"uid": 2})
-    await store.kv_put("cursors", "email:a", {"uid": 1})
-    await store.kv_put("cursors", "email:a", {"uid": 3, "validity": 9})
-    assert await store.kv_get("cursors", "email:a") == {"uid": 3, "validity": 9}
-    assert await store.kv_get("cursors", "missing") is None
-    assert await store.kv_get("users", "email:a") is None  # collections are separate
-    assert [k for k, _ in await store.kv_list("cursors", None, 10)] == ["email:a", "email:b"]
-    assert [k for k, _ in await store.kv_list("cursors", "email:a", 10)] == ["email:b"]
-    assert await store.kv_put_new("idempotency", "k1", {"m": 1}) is True
-    assert await store.kv_put_new("idempotency", "k1", {"m": 2}) is False
-    assert await store.kv_get("idempotency", "k1") == {"m": 1}
-    await store.kv_delete("cursors", "email:b")
-    await store.kv_delete("cursors", "never-there")
-    assert [k for k, _ in await store.kv_list("cursors", None, 10)] == ["email:a"]
 
 
 async def test_counts_export_and_restore(store: Store) -> None:
@@ -366,8 +349,9 @@ async def test_bulk_ingest_writes_are_exact_by_id_at_once(store: Store) -> None:
         messages=(msg,), thread_keys=(("mid:bulk1", "v1"),), visible=False))
     assert list(await store.messages_by_ids([msg.id])) == [msg.id]
     assert (await store.get_conversation("v1")).id == "v1"
-    assert await store.thread_keys(["mid:bulk1"]) == {"mid:bulk1": "v1"}
-    assert list(await store.identities([("email", "bulk@x.com")])) == [("email", "bulk@x.com")]
+    assert await store.conversation_ids_by_thread_keys(["mid:bulk1"]) == {"mid:bulk1": "v1"}
+    found = await store.identities_by_refs([("email", "bulk@x.com")])
+    assert list(found) == [("email", "bulk@x.com")]
 
 
 async def test_volume_by_day_week_and_month(store: Store) -> None:
@@ -412,13 +396,3 @@ async def test_active_conversations_of_customers(store: Store) -> None:
     found = await store.active_conversations(["c1", "c2", "nobody"], at(5))
     assert sorted(c.id for c in found) == ["v1", "v3"]
     assert await store.active_conversations([], at(1)) == []
-
-
-async def test_kv_compare_and_swap(store: Store) -> None:
-    assert await store.kv_swap("leases", "worker", None, {"owner": "a", "n": 1}) is True
-    assert await store.kv_swap("leases", "worker", None, {"owner": "b", "n": 1}) is False
-    assert await store.kv_swap("leases", "worker", {"owner": "b", "n": 1},
-                               {"owner": "b", "n": 2}) is False
-    assert await store.kv_swap("leases", "worker", {"n": 1, "owner": "a"},
-                               {"owner": "a", "n": 2}) is True
-    assert await store.kv_get("leases", "worker") == {"owner": "a", "n": 2}

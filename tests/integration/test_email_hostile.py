@@ -16,7 +16,6 @@ import pytest
 from inbox import config as cfg
 from inbox.model import Message
 from inbox.runtime import Runtime
-from inbox.store import DEAD_LETTERS
 from tests.data.email.hostile.corpus import MB, Item, corpus
 from tests.servers.dovecot import PASSWORD, Dovecot, dovecot_fixture  # noqa: F401 - fixture
 
@@ -66,7 +65,7 @@ async def test_hostile_mail_never_stops_the_mailbox_and_is_never_lost(
 
     await runtime.poll_once("email")
     messages = await stored_messages(runtime)
-    dead = await runtime.store.kv_list(DEAD_LETTERS, None, 500)
+    dead = await runtime.store.dead_letters.list(None, 500)
 
     stored_uids = {m.meta["imap_uid"]: m for m in messages}
     assert len(stored_uids) == len(messages)  # nothing stored twice

@@ -43,7 +43,6 @@ from inbox.errors import (
 from inbox.model import Conversation, Customer, IdentityRef, Inbound, Message
 from inbox.ports import Outbound
 from inbox.runtime import Runtime
-from inbox.store import DEAD_LETTERS
 from tests.fakes.core import FakeCore, as_message
 from tests.fakes.x_api import (  # noqa: F401
     USAGE_CAPPED,
@@ -645,7 +644,7 @@ async def test_a_dm_without_an_id_never_stops_the_dm_stream(
     again = await x.dms.poll_once(ctx)
     assert [m.external_id for m in first.stored] == [f"dm:{good}"]
     assert again.stored == () and await dead_total(runtime) == 1
-    letters = await runtime.store.kv_list(DEAD_LETTERS, None, 10)
+    letters = await runtime.store.dead_letters.list(None, 10)
     assert letters[0][1]["stage"] == "parse" and "dm no id" in letters[0][1]["raw"]
     assert "'id'" in letters[0][1]["error"]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from inbox import deadletters
-from inbox.store import DEAD_LETTERS
 from search.sqlite import SqliteStore
 
 
@@ -14,6 +13,6 @@ async def test_the_same_raw_item_is_kept_once(sqlite_store: SqliteStore) -> None
     again = await deadletters.record(sqlite_store, "email:support", "parse", "no headers", raw)
     other = await deadletters.record(sqlite_store, "email:sales", "parse", "no headers", raw)
     assert again == first and other != first
-    assert len(await sqlite_store.kv_list(DEAD_LETTERS, None, 10)) == 2
+    assert len(await sqlite_store.dead_letters.list(None, 10)) == 2
     counts = await deadletters.counts(sqlite_store)
     assert counts["email:support"]["total"] == 1 and counts["email:sales"]["total"] == 1

@@ -20,7 +20,6 @@ from inbox.app.demo.vocabulary import BRAND_HANDLE, BRAND_X_USER_ID, DEMO_AGENTS
 from inbox.identity import normalize_ref
 from inbox.model import Channel, Conversation, ConversationFilter, IdentityKind, IdentityRef
 from inbox.runtime import Runtime
-from inbox.store import MERGES
 from tests.factories import CHEAP_ARGON2
 
 NOW = datetime(2026, 11, 20, 15, 30, 45, 123456, tzinfo=UTC)
@@ -331,7 +330,7 @@ async def test_seeding_gives_every_page_its_data(seeded: tuple[Runtime, SeedSumm
              if m.direction == "note"]
     assert notes and all(m.agent for m in notes)
     # Some customers wrote on X and by email with nothing in common: an agent merged them.
-    merged = await store.kv_list(MERGES, None, 100)
+    merged = await store.merges.list(None, 100)
     assert merged
     survivor = await store.get_customer(merged[0][1]["survivor"])
     assert {i.kind for i in survivor.identities} >= {"email", "x"}

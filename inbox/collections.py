@@ -1,0 +1,354 @@
+"""Typed collections: small JSON documents by key, one collection per kind of record.
+
+Each collection has a name typed with its key and document types (`USERS` is the string
+"users" and a `CollectionName[str, UserDoc]`); `store.collection(USERS)`, or the accessor
+`store.users`, is a `Collection[str, UserDoc]`. Both stores implement `collection` once over
+their key-value table or index; `CollectionAccessors` derives every accessor from it.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping
+from typing import Any, Generic, NotRequired, Protocol, TypedDict, TypeVar
+
+K = TypeVar("K", bound=str)
+D = TypeVar("D", bound=Mapping[str, Any])
+
+
+class CollectionName(str, Generic[K, D]):
+    """A collection's name, typed with its key and document types."""
+
+    __slots__ = ()
+
+
+class Collection(Protocol[K, D]):
+    """Documents by key, ordered by key."""
+
+    async def get(self, key: K) -> D | None:
+        """The document, or None."""
+
+    async def put(self, key: K, doc: D) -> None:
+        """Create or replace a document."""
+
+    async def put_new(self, key: K, doc: D) -> bool:
+        """Create a document only if the key is free; False if it existed."""
+
+    async def swap(self, key: K, expected: D | None, doc: D) -> bool:
+        """Compare and set: write only if the stored document equals `expected` (None: absent)."""
+
+    async def delete(self, key: K) -> None:
+        """Delete a document (no error if missing)."""
+
+    async def list(self, after: K | None, limit: int) -> builtins.list[tuple[K, D]]:
+        """Documents ordered by key, starting after a key."""
+
+
+# --- the documents ---------------------------------------------------------------------------
+# Times are ISO 8601 text; every document is plain JSON.
+
+
+class UserDoc(TypedDict):
+    id: str
+    email: str
+    role: str
+    password_hash: str
+    name: str | None
+    created_at: str
+    disabled: bool
+    epoch: int  # credentials epoch (inbox.auth)
+    last_sign_in: str | None
+
+
+class TokenDoc(TypedDict):
+    email: str
+    user_id: str
+    epoch: int
+    created_at: str
+    label: str
+    expires_at: NotRequired[str]
+
+
+class SessionDoc(TypedDict):
+    email: str
+    user_id: str
+    epoch: int
+    csrf: str
+    expires: str
+
+
+CursorDoc = dict[str, Any]  # each connector's own cursor state
+
+
+class DeadLetterDoc(TypedDict):
+    source: str
+    stage: str
+    error: str
+    at: str
+    raw: str
+    truncated: bool
+    external_id: NotRequired[str]
+
+
+class DeadLetterCountDoc(TypedDict):
+    total: int
+    stages: dict[str, int]
+    last_at: str
+    last_error: str
+
+
+class AuditDoc(TypedDict):
+    at: str
+    actor: str
+    action: str
+    target: str
+
+
+class IdempotencyDoc(TypedDict, total=False):
+    message_id: str  # an agent's reply, by its client key
+    key: str  # a dead letter, by the digest of its raw item
+
+
+class MergeDoc(TypedDict):
+    id: str
+    survivor: str
+    merged: str
+    at: str
+    by: str
+    identities: list[list[str]]  # [kind, value]
+    conversations: list[str]
+    messages: list[str]
+    undone_at: str | None
+    undone_by: NotRequired[str]
+
+
+class SlaAlertDoc(TypedDict):
+    at: str
+
+
+class LeaseDoc(TypedDict):
+    owner: str | None
+    expires: str
+
+
+class ChangeDoc(TypedDict):
+    at: str
+    version: int
+    actor_id: str
+    actor: str
+    action: str
+    status: NotRequired[str | None]
+    assignee: NotRequired[str | None]
+
+
+class ThrottleDoc(TypedDict):
+    attempts: int
+    last: str
+    next_at: str
+
+
+# --- the collections -------------------------------------------------------------------------
+
+USERS = CollectionName[str, UserDoc]("users")  # key: lower-cased email
+TOKENS = CollectionName[str, TokenDoc]("tokens")  # key: sha256 of the API token
+SESSIONS = CollectionName[str, SessionDoc]("sessions")  # key: sha256 of the session id
+# key: connector stream name ("email:support", "x:mentions")
+CURSORS = CollectionName[str, CursorDoc]("cursors")
+DEAD_LETTERS = CollectionName[str, DeadLetterDoc]("dead_letters")  # key: time-sortable id
+# key: source (connector stream name)
+DEAD_LETTER_COUNTS = CollectionName[str, DeadLetterCountDoc]("dead_letter_counts")
+AUDIT = CollectionName[str, AuditDoc]("audit")  # key: time-sortable id
+IDEMPOTENCY = CollectionName[str, IdempotencyDoc]("idempotency")  # key: scope + client key
+MERGES = CollectionName[str, MergeDoc]("merges")  # key: survivor customer id + "/" + merge id
+# key: conversation id, deadline and state (each alert once)
+SLA_ALERTS = CollectionName[str, SlaAlertDoc]("sla_alerts")
+# key: lease name ("worker", "customer:<id>" while a merge runs)
+LEASES = CollectionName[str, LeaseDoc]("leases")
+# key: conversation id + "/" + version (10 digits) + "/" + writer: who changed what
+CHANGES = CollectionName[str, ChangeDoc]("changes")
+# key: sha256 of account and client; not migrated (transient)
+THROTTLE = CollectionName[str, ThrottleDoc]("sign_in_throttle")
+
+# What `inbox migrate` copies (the sign-in throttle is transient).
+COLLECTIONS: tuple[CollectionName[str, Any], ...] = (
+    USERS, TOKENS, SESSIONS, CURSORS, DEAD_LETTERS, AUDIT, IDEMPOTENCY, MERGES, SLA_ALERTS,
+    LEASES, CHANGES, DEAD_LETTER_COUNTS)
+
+
+# --- what a caller asks for ------------------------------------------------------------------
+
+
+class HasCollection(Protocol):
+    def collection(self, name: CollectionName[K, D]) -> Collection[K, D]:
+        """The collection of this name."""
+
+
+class HasUsers(Protocol):
+    @property
+    def users(self) -> Collection[str, UserDoc]: ...
+
+
+class HasTokens(Protocol):
+    @property
+    def tokens(self) -> Collection[str, TokenDoc]: ...
+
+
+class HasSessions(Protocol):
+    @property
+    def sessions(self) -> Collection[str, SessionDoc]: ...
+
+
+class HasCursors(Protocol):
+    @property
+    def cursors(self) -> Collection[str, CursorDoc]: ...
+
+
+class HasDeadLetters(Protocol):
+    """Dead letters, their counts per source, and the keys that keep each one once."""
+
+    @property
+    def dead_letters(self) -> Collection[str, DeadLetterDoc]: ...
+
+    @property
+    def dead_letter_counts(self) -> Collection[str, DeadLetterCountDoc]: ...
+
+    @property
+    def idempotency(self) -> Collection[str, IdempotencyDoc]: ...
+
+
+class HasAudit(Protocol):
+    @property
+    def audit(self) -> Collection[str, AuditDoc]: ...
+
+
+class HasIdempotency(Protocol):
+    @property
+    def idempotency(self) -> Collection[str, IdempotencyDoc]: ...
+
+
+class HasMerges(Protocol):
+    @property
+    def merges(self) -> Collection[str, MergeDoc]: ...
+
+
+class HasSlaAlerts(Protocol):
+    @property
+    def sla_alerts(self) -> Collection[str, SlaAlertDoc]: ...
+
+
+class HasLeases(Protocol):
+    @property
+    def leases(self) -> Collection[str, LeaseDoc]: ...
+
+
+class HasChanges(Protocol):
+    @property
+    def changes(self) -> Collection[str, ChangeDoc]: ...
+
+
+class HasThrottle(Protocol):
+    @property
+    def throttle(self) -> Collection[str, ThrottleDoc]: ...
+
+
+class Collections(HasCollection, HasUsers, HasTokens, HasSessions, HasCursors, HasDeadLetters,
+                  HasAudit, HasIdempotency, HasMerges, HasSlaAlerts, HasLeases, HasChanges,
+                  HasThrottle, Protocol):
+    """Every typed collection."""
+
+
+class KvAliases(Protocol):
+    """The untyped key-value calls of before the typed collections. Kept only for
+    inbox/runtime.py, inbox/cli.py, inbox/service.py, web/api.py and web/app.py until they
+    use the typed collections (`store.cursors.get(name)`, ...); then remove."""
+
+    async def kv_get(self, collection: str, key: str) -> dict[str, Any] | None: ...
+
+    async def kv_put(self, collection: str, key: str, value: Mapping[str, Any]) -> None: ...
+
+    async def kv_put_new(self, collection: str, key: str, value: Mapping[str, Any]) -> bool: ...
+
+    async def kv_delete(self, collection: str, key: str) -> None: ...
+
+    async def kv_list(self, collection: str, after: str | None, limit: int
+                      ) -> list[tuple[str, dict[str, Any]]]: ...
+
+
+class CollectionAccessors:
+    """Every accessor and alias over `collection`, which each store implements."""
+
+    def collection(self, name: CollectionName[K, D]) -> Collection[K, D]:
+        raise NotImplementedError
+
+    @property
+    def users(self) -> Collection[str, UserDoc]:
+        return self.collection(USERS)
+
+    @property
+    def tokens(self) -> Collection[str, TokenDoc]:
+        return self.collection(TOKENS)
+
+    @property
+    def sessions(self) -> Collection[str, SessionDoc]:
+        return self.collection(SESSIONS)
+
+    @property
+    def cursors(self) -> Collection[str, CursorDoc]:
+        return self.collection(CURSORS)
+
+    @property
+    def dead_letters(self) -> Collection[str, DeadLetterDoc]:
+        return self.collection(DEAD_LETTERS)
+
+    @property
+    def dead_letter_counts(self) -> Collection[str, DeadLetterCountDoc]:
+        return self.collection(DEAD_LETTER_COUNTS)
+
+    @property
+    def audit(self) -> Collection[str, AuditDoc]:
+        return self.collection(AUDIT)
+
+    @property
+    def idempotency(self) -> Collection[str, IdempotencyDoc]:
+        return self.collection(IDEMPOTENCY)
+
+    @property
+    def merges(self) -> Collection[str, MergeDoc]:
+        return self.collection(MERGES)
+
+    @property
+    def sla_alerts(self) -> Collection[str, SlaAlertDoc]:
+        return self.collection(SLA_ALERTS)
+
+    @property
+    def leases(self) -> Collection[str, LeaseDoc]:
+        return self.collection(LEASES)
+
+    @property
+    def changes(self) -> Collection[str, ChangeDoc]:
+        return self.collection(CHANGES)
+
+    @property
+    def throttle(self) -> Collection[str, ThrottleDoc]:
+        return self.collection(THROTTLE)
+
+    # --- KvAliases (to remove) ---------------------------------------------------------------
+
+    def _untyped(self, name: str) -> Collection[str, dict[str, Any]]:
+        return self.collection(CollectionName[str, dict[str, Any]](name))
+
+    async def kv_get(self, collection: str, key: str) -> dict[str, Any] | None:
+        return await self._untyped(collection).get(key)
+
+    async def kv_put(self, collection: str, key: str, value: Mapping[str, Any]) -> None:
+        await self._untyped(collection).put(key, dict(value))
+
+    async def kv_put_new(self, collection: str, key: str, value: Mapping[str, Any]) -> bool:
+        return await self._untyped(collection).put_new(key, dict(value))
+
+    async def kv_delete(self, collection: str, key: str) -> None:
+        await self._untyped(collection).delete(key)
+
+    async def kv_list(self, collection: str, after: str | None, limit: int
+                      ) -> list[tuple[str, dict[str, Any]]]:
+        return await self._untyped(collection).list(after, limit)

@@ -1,0 +1,291 @@
+"""The Elasticsearch store's connection: the client, the indices behind their aliases,
+errors translated, and the low-level reads every part shares (mget, search, scan, keyset
+pages on search_after with a point in time)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from elastic_transport import SerializationError, TransportError
+from elasticsearch import ApiError, AsyncElasticsearch
+
+from inbox.errors import AuthFailed, FatalError, QueryError, StoreUnavailable
+from inbox.model import Identity
+from search.elastic_docs import classify, error_parts, from_doc
+from search.elastic_mappings import KINDS, SETTINGS, alias_name, index_name, mappings
+from search.elastic_query import decode_cursor, encode_cursor
+
+log = logging.getLogger(__name__)
+
+Hit = dict[str, Any]
+MESSAGE_ORDER = [{"created_at": "desc"}, {"id": "desc"}]
+OLDEST_FIRST = [{"created_at": "asc"}, {"id": "asc"}]
+SCAN_PAGE = 1000
+PIT_KEEP_ALIVE = "2m"
+
+
+def translate(exc: Exception, action: str) -> Exception:
+    """A client error as the inbox error that tells the caller what to do."""
+    if isinstance(exc, ApiError):
+        etype, reason = error_parts(exc.body)
+        return classify(exc.status_code, etype or str(exc.error), reason, action)
+    if isinstance(exc, SerializationError):
+        return FatalError(f"Elasticsearch {action}: unreadable response: {exc}")
+    if isinstance(exc, TransportError):  # connection refused or reset, timeout, TLS
+        return StoreUnavailable(f"Elasticsearch unreachable ({action}): {exc}")
+    return exc
+
+
+@contextmanager
+def calling(action: str) -> Iterator[None]:
+    """Translate client errors into inbox errors; nothing is swallowed."""
+    try:
+        yield
+    except (ApiError, TransportError) as exc:
+        raise translate(exc, action) from exc
+
+
+class ElasticBase:
+    """What every part of ElasticStore shares: the client, aliases and low-level reads."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        api_key: str | None = None,
+        basic_auth: tuple[str, str] | None = None,
+        ca_certs: str | None = None,
+        index_prefix: str = "inbox",
+        client_kwargs: Mapping[str, Any] | None = None,
+        refresh: bool | str = True,
+    ) -> None:
+        self.url = url
+        self.prefix = index_prefix
+        # Reads right after write() must see the batch (the Store contract): searches only
+        # see refreshed segments, so every write refreshes. "wait_for" is gentler on a busy
+        # cluster but waits up to the refresh interval (1 s) per call.
+        self.refresh = refresh
+        self._client_args: dict[str, Any] = dict(client_kwargs or {})
+        for name, value in (("api_key", api_key), ("basic_auth", basic_auth),
+                            ("ca_certs", ca_certs)):
+            if value is not None:
+                self._client_args[name] = value
+        self._es: AsyncElasticsearch | None = None
+        self._pit_supported = True
+        self._backing: list[str] | None = None  # indices behind the messages alias
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def client(self) -> AsyncElasticsearch:
+        if self._es is None:
+            raise StoreUnavailable("the Elasticsearch store is not open")
+        return self._es
+
+    def alias(self, kind: str) -> str:
+        return alias_name(self.prefix, kind)
+
+    async def open(self) -> None:
+        if self._es is None:
+            self._es = AsyncElasticsearch(self.url, **self._client_args)
+        try:
+            for kind in KINDS:
+                await self._ensure_index(kind)
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def _ensure_index(self, kind: str) -> None:
+        alias = self.alias(kind)
+        with calling("open"):
+            if await self.client.indices.exists_alias(name=alias):
+                await self._add_new_fields(kind)
+                if kind == "messages":
+                    await self._check_public_copies()
+                return
+            try:
+                await self.client.indices.create(
+                    index=index_name(self.prefix, kind, 1), settings=SETTINGS,
+                    mappings=mappings(kind), aliases={alias: {"is_write_index": True}})
+            except ApiError as exc:
+                if exc.error != "resource_already_exists_exception":  # another process won
+                    raise
+
+    async def _check_public_copies(self) -> None:
+        """Warn when messages indexed by an older version lack the public copy (who may not
+        see contacts cannot find them until `inbox migrate --reindex` writes it)."""
+        resp = await self.client.count(index=self.alias("messages"), query={"bool": {
+            "filter": [{"exists": {"field": "text"}}],
+            "must_not": [{"exists": {"field": "public_text"}}]}})
+        if resp["count"]:
+            log.warning("messages without their public copy: run `inbox migrate --reindex`",
+                        extra={"messages": resp["count"]})
+
+    async def _add_new_fields(self, kind: str) -> None:
+        """Put the current mapping on the existing indices: fields added since they were
+        created become searchable. Changed fields need reindex(); so does a role without the
+        `manage` privilege on the indices. Both only log, so reindex() can still open."""
+        try:
+            await self.client.indices.put_mapping(index=self.alias(kind),
+                                                  properties=mappings(kind)["properties"])
+        except ApiError as exc:
+            if exc.status_code not in (400, 403):
+                raise
+            etype, reason = error_parts(exc.body)
+            log.warning("index mapping not updated; run reindex",
+                        extra={"kind": kind, "error": etype, "reason": reason})
+
+    async def aclose(self) -> None:
+        if self._es is not None:
+            es, self._es = self._es, None
+            await es.close()
+
+
+    # --- low-level reads ------------------------------------------------------------------
+
+    async def _mget(self, kind: str, ids: Sequence[str]) -> dict[str, Hit]:
+        """Stored documents by id (realtime: no refresh needed), with seq_no/primary_term."""
+        if not ids:
+            return {}
+        with calling(f"read {kind}"):
+            resp = await self.client.mget(index=self.alias(kind), ids=list(dict.fromkeys(ids)))
+        return {d["_id"]: d for d in resp["docs"] if d.get("found")}
+
+    async def _search(self, kind: str | None, action: str, **body: Any) -> dict[str, Any]:
+        with calling(action):
+            if kind is None:  # a point-in-time search names no index
+                resp = await self.client.search(**body)
+            else:
+                resp = await self.client.search(index=self.alias(kind), **body)
+        return dict(resp.body)
+
+    async def _scan(
+        self, kind: str, query: dict[str, Any], sort: list[Any], source: Any = True
+    ) -> list[Hit]:
+        """Every hit of a query, in pages on search_after."""
+        hits: list[Hit] = []
+        after: list[Any] | None = None
+        while True:
+            extra = {"search_after": after} if after else {}
+            resp = await self._search(kind, f"read {kind}", query=query, sort=sort,
+                                      size=SCAN_PAGE, source=source, **extra)
+            page = resp["hits"]["hits"]
+            hits.extend(page)
+            if len(page) < SCAN_PAGE:
+                return hits
+            after = page[-1]["sort"]
+
+    async def _message_indices(self) -> list[str]:
+        """The concrete indices behind the messages alias (several after a rollover)."""
+        if self._backing is None:
+            try:
+                resp = await self.client.indices.get_alias(name=self.alias("messages"))
+            except ApiError as exc:
+                if exc.status_code == 404:  # "alias [...] missing": the indices are gone
+                    raise classify(404, "index_not_found_exception", str(exc.body),
+                                   "read aliases") from exc
+                raise translate(exc, "read aliases") from exc
+            except TransportError as exc:
+                raise translate(exc, "read aliases") from exc
+            self._backing = sorted(resp.body)
+        return self._backing
+
+    async def _messages_where(self, ids: Sequence[str], source: Any) -> list[Hit]:
+        """Message hits by id across every backing index, realtime (mget, not search: a
+        message written a moment ago without a refresh is found, so it is never doubled)."""
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return []
+        indices = await self._message_indices()
+        hits: list[Hit] = []
+        for start in range(0, len(unique), SCAN_PAGE):
+            docs = [{"_index": index, "_id": doc_id, "_source": source}
+                    for doc_id in unique[start:start + SCAN_PAGE] for index in indices]
+            with calling("read messages"):
+                resp = await self.client.mget(docs=docs)
+            hits.extend(d for d in resp["docs"] if d.get("found"))
+        return hits
+
+    async def _page(
+        self, kind: str, query: dict[str, Any], sort: list[Any], cursor: str | None, limit: int,
+        **extra: Any,
+    ) -> tuple[list[Hit], str | None, dict[str, Any]]:
+        """One keyset page on search_after; later pages read a point in time when possible."""
+        after, pit = decode_cursor(cursor) if cursor else (None, None)
+        body: dict[str, Any] = {"query": query, "sort": sort, "size": limit + 1, **extra}
+        try:
+            resp = await self._pit_search(pit, body, after) if pit else None
+            if resp is None:
+                pit = None
+                if after:
+                    body["search_after"] = after[:len(sort)]
+                resp = await self._search(kind, f"search {kind}", **body)
+        except FatalError as exc:  # the cluster refuses the cursor's values (a 4xx)
+            if cursor and not isinstance(exc, AuthFailed):
+                raise QueryError("invalid cursor", 0, cursor) from exc
+            raise
+        hits = resp["hits"]["hits"]
+        if len(hits) <= limit or limit < 1:
+            if pit:
+                await self._close_pit(pit)
+            return hits[:limit], None, resp
+        hits = hits[:limit]
+        pit = resp.get("pit_id", pit) if pit else await self._open_pit(kind)
+        return hits, encode_cursor(hits[-1]["sort"], pit), resp
+
+    async def _pit_search(
+        self, pit: str, body: dict[str, Any], after: list[Any] | None
+    ) -> dict[str, Any] | None:
+        """The next page inside a point in time; None when it expired (page without one)."""
+        # An explicit tiebreaker keeps the sort values at a known length. The first page was
+        # read without a PIT (two values): -1 puts its last hit before every shard doc.
+        sort = [*body["sort"], {"_shard_doc": "desc"}]
+        if after and len(after) == len(body["sort"]):
+            after = [*after, -1]
+        extra = {"search_after": after} if after else {}
+        try:
+            resp = await self.client.search(**{**body, "sort": sort, **extra},
+                                            pit={"id": pit, "keep_alive": PIT_KEEP_ALIVE})
+        except ApiError as exc:
+            if exc.status_code == 404:  # the point in time expired
+                return None
+            raise translate(exc, "search") from exc
+        except TransportError as exc:
+            raise translate(exc, "search") from exc
+        return dict(resp.body)
+
+    async def _open_pit(self, kind: str) -> str | None:
+        if not self._pit_supported:
+            return None
+        try:
+            resp = await self.client.open_point_in_time(index=self.alias(kind),
+                                                        keep_alive=PIT_KEEP_ALIVE)
+        except ApiError as exc:
+            if exc.status_code not in (400, 404, 405, 501):
+                raise translate(exc, "open point in time") from exc
+            # A cluster without the /_pit endpoint (OpenSearch, osmem-server): search_after
+            # on the unique sort keys alone still pages without gaps or repeats.
+            log.info("point in time unsupported, paging without it",
+                     extra={"status": exc.status_code})
+            self._pit_supported = False
+            return None
+        except TransportError as exc:
+            raise translate(exc, "open point in time") from exc
+        return str(resp["id"])
+
+    async def _close_pit(self, pit: str) -> None:
+        with calling("close point in time"):
+            await self.client.options(ignore_status=404).close_point_in_time(id=pit)
+
+    async def _identities_of(self, customer_ids: Sequence[str]) -> dict[str, tuple[Identity, ...]]:
+        hits = await self._scan("identities", {"terms": {"customer_id": list(customer_ids)}},
+                                [{"created_at": "asc"}, {"key": "asc"}])
+        grouped: dict[str, list[Identity]] = {}
+        for hit in hits:
+            ident = from_doc(Identity, hit["_source"])
+            grouped.setdefault(ident.customer_id, []).append(ident)
+        return {cid: tuple(items) for cid, items in grouped.items()}
+

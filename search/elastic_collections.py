@@ -1,0 +1,83 @@
+"""The Elasticsearch store's typed collections: JSON documents in one key-value index."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping
+from typing import Any, Generic, TypeVar
+
+from inbox.collections import Collection, CollectionAccessors, CollectionName
+from inbox.errors import ConflictError
+from search.elastic_client import ElasticBase, calling
+from search.elastic_docs import json_object
+
+K = TypeVar("K", bound=str)
+D = TypeVar("D", bound=Mapping[str, Any])
+
+
+class ElasticCollection(Generic[K, D]):
+    """One collection: the documents of the kv index with its name (id "<name>:<key>")."""
+
+    def __init__(self, store: ElasticBase, name: str) -> None:
+        self._store, self.name = store, name
+
+    def _id(self, key: str) -> str:
+        return f"{self.name}:{key}"
+
+    def _doc(self, key: str, doc: D) -> dict[str, Any]:
+        return {"collection": self.name, "key": key, "value": json_object(doc)}
+
+    async def _index(self, key: K, doc: D, create: bool = False, **options: Any) -> None:
+        store = self._store
+        call = store.client.create if create else store.client.index
+        with calling("kv put"):
+            await call(index=store.alias("kv"), id=self._id(key), document=self._doc(key, doc),
+                       refresh=store.refresh, require_alias=True, **options)
+
+    async def get(self, key: K) -> D | None:
+        hit = (await self._store._mget("kv", [self._id(key)])).get(self._id(key))
+        return None if hit is None else hit["_source"]["value"]
+
+    async def put(self, key: K, doc: D) -> None:
+        await self._index(key, doc)
+
+    async def put_new(self, key: K, doc: D) -> bool:
+        try:
+            await self._index(key, doc, create=True)
+        except ConflictError:
+            return False
+        return True
+
+    async def swap(self, key: K, expected: D | None, doc: D) -> bool:
+        if expected is None:
+            return await self.put_new(key, doc)
+        hit = (await self._store._mget("kv", [self._id(key)])).get(self._id(key))
+        if hit is None or hit["_source"]["value"] != json_object(expected):
+            return False
+        try:
+            await self._index(key, doc, if_seq_no=hit["_seq_no"],
+                              if_primary_term=hit["_primary_term"])
+        except ConflictError:
+            return False
+        return True
+
+    async def delete(self, key: K) -> None:
+        store = self._store
+        with calling("kv delete"):
+            await store.client.options(ignore_status=404).delete(
+                index=store.alias("kv"), id=self._id(key), refresh=store.refresh)
+
+    async def list(self, after: K | None, limit: int) -> builtins.list[tuple[K, D]]:
+        filters: builtins.list[dict[str, Any]] = [{"term": {"collection": self.name}}]
+        if after:
+            filters.append({"range": {"key": {"gt": after}}})
+        resp = await self._store._search("kv", "kv list", query={"bool": {"filter": filters}},
+                                         sort=[{"key": "asc"}], size=limit)
+        return [(h["_source"]["key"], h["_source"]["value"]) for h in resp["hits"]["hits"]]
+
+
+class ElasticCollections(ElasticBase, CollectionAccessors):
+    """Collections part of ElasticStore."""
+
+    def collection(self, name: CollectionName[K, D]) -> Collection[K, D]:
+        return ElasticCollection[K, D](self, name)

@@ -1,0 +1,86 @@
+"""The Elasticsearch store's index: searches and reports as queries and aggregations."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from inbox.model import Facet, Interval, Message, QueryNode, SearchResult, SlaRow
+from search.elastic_client import MESSAGE_ORDER, ElasticBase
+from search.elastic_docs import from_doc
+from search.elastic_query import (
+    compile_query,
+    facet_aggs,
+    facet_values,
+    sla_aggs,
+    sla_query,
+    sla_rows,
+)
+
+log = logging.getLogger(__name__)
+
+
+class ElasticIndex(ElasticBase):
+    """Index part of ElasticStore."""
+
+    async def search(
+        self,
+        query: QueryNode | None,
+        cursor: str | None,
+        limit: int,
+        facets: Sequence[Facet] = (),
+        public: bool = False,
+    ) -> SearchResult:
+        extra: dict[str, Any] = {"track_total_hits": True}
+        aggs = facet_aggs(facets)
+        if aggs:
+            extra["aggs"] = aggs
+        hits, nxt, resp = await self._page("messages", compile_query(query, public),
+                                           MESSAGE_ORDER,
+                                           cursor, limit, **extra)
+        return SearchResult(
+            messages=tuple(from_doc(Message, h["_source"]) for h in hits),
+            next_cursor=nxt,
+            total=int(resp["hits"]["total"]["value"]),
+            facets=facet_values(facets, resp.get("aggregations", {})),
+        )
+
+    async def sla_report(self, since: datetime, until: datetime) -> tuple[SlaRow, ...]:
+        """Counted by the cluster: one aggregation per group. The percentiles are TDigest
+        estimates (exact for small groups, close for large ones), not SQLite's exact
+        interpolation."""
+        resp = await self._search("conversations", "SLA report", size=0,
+                                  query=sla_query(since, until), aggs=sla_aggs())
+        rows, truncated = sla_rows(resp["aggregations"])
+        if truncated:
+            log.warning("SLA report groups cut short (more keys than buckets)",
+                        extra={"groups": truncated})
+        return rows
+
+    async def trending(self, query: QueryNode | None, size: int = 10, public: bool = False
+                       ) -> list[tuple[str, float]]:
+        """Words unusually frequent in the matching messages compared with all messages,
+        from the public copy of the text (no contact is a trend)."""
+        aggs = {"sample": {"sampler": {"shard_size": 2000}, "aggs": {"words": {
+            "significant_text": {"field": "public_text", "size": size,
+                                 "filter_duplicate_text": True}}}}}
+        resp = await self._search("messages", "trending", query=compile_query(query, public),
+                                  size=0, aggs=aggs)
+        buckets = resp["aggregations"]["sample"]["words"]["buckets"]
+        return [(str(b["key"]), float(b["score"])) for b in buckets]
+
+    async def volume(self, query: QueryNode | None, interval: Interval = "day",
+                     public: bool = False) -> list[tuple[str, int]]:
+        """Matching messages per calendar day, week (from Monday) or month, UTC."""
+        aggs = {"volume": {"date_histogram": {"field": "created_at",
+                                              "calendar_interval": interval}}}
+        resp = await self._search("messages", "volume", query=compile_query(query, public),
+                                  size=0, aggs=aggs)
+        out = []
+        for bucket in resp["aggregations"]["volume"]["buckets"]:
+            start = datetime.fromtimestamp(int(bucket["key"]) / 1000, UTC)
+            out.append((start.date().isoformat(), int(bucket["doc_count"])))
+        return out
+

@@ -1,0 +1,101 @@
+"""The Elasticsearch store's repository: versioned writes, documents by id, keyset lists."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from inbox.errors import NotFound
+from inbox.model import Conversation, ConversationFilter, Customer, Identity, Message, Page, ts
+from inbox.store import WriteBatch
+from search.elastic_client import MESSAGE_ORDER, OLDEST_FIRST
+from search.elastic_docs import from_doc
+from search.elastic_query import conversation_order
+from search.elastic_write import ElasticWriter, identity_id
+
+
+class ElasticRepository(ElasticWriter):
+    """Repository part of ElasticStore."""
+
+    async def write(self, batch: WriteBatch) -> None:
+        await self._apply(batch, checked=True)
+
+    async def messages_by_ids(self, ids: Sequence[str]) -> dict[str, Message]:
+        hits = await self._messages_where(ids, source=True)
+        return {h["_id"]: from_doc(Message, h["_source"]) for h in hits}
+
+    async def identities_by_refs(self, refs: Sequence[tuple[str, str]]
+                                 ) -> dict[tuple[str, str], Identity]:
+        found = await self._mget("identities", [identity_id(k, v) for k, v in refs])
+        return {(k, v): from_doc(Identity, found[identity_id(k, v)]["_source"])
+                for k, v in refs if identity_id(k, v) in found}
+
+    async def conversation_ids_by_thread_keys(self, keys: Sequence[str]) -> dict[str, str]:
+        found = await self._mget("thread_keys", keys)
+        return {key: str(doc["_source"]["conversation_id"]) for key, doc in found.items()}
+
+    async def conversations_by_ids(self, ids: Sequence[str]) -> dict[str, Conversation]:
+        found = await self._mget("conversations", ids)
+        return {cid: from_doc(Conversation, doc["_source"]) for cid, doc in found.items()}
+
+    async def get_conversation(self, conversation_id: str) -> Conversation:
+        found = await self._mget("conversations", [conversation_id])
+        if conversation_id not in found:
+            raise NotFound(f"no conversation {conversation_id}")
+        return from_doc(Conversation, found[conversation_id]["_source"])
+
+    async def list_conversations(
+        self, flt: ConversationFilter, cursor: str | None, limit: int
+    ) -> Page[Conversation]:
+        filters: list[dict[str, Any]] = [
+            {"term": {name: getattr(flt, name)}} for name in ("status", "channel", "customer_id")
+            if getattr(flt, name)]
+        if flt.assignee == "none":
+            filters.append({"bool": {"must_not": [{"exists": {"field": "assignee"}}]}})
+        elif flt.assignee:
+            filters.append({"term": {"assignee": flt.assignee}})
+        sort, order_filters = conversation_order(flt.order)
+        hits, nxt, _ = await self._page("conversations",
+                                        {"bool": {"filter": filters + order_filters}},
+                                        sort, cursor, limit)
+        return Page(tuple(from_doc(Conversation, h["_source"]) for h in hits), nxt)
+
+    async def active_conversations(self, customer_ids: Sequence[str], since: datetime
+                                   ) -> list[Conversation]:
+        if not customer_ids:
+            return []
+        query = {"bool": {"filter": [{"terms": {"customer_id": list(customer_ids)}},
+                                     {"range": {"last_message_at": {"gte": ts(since)}}}]}}
+        hits = await self._scan("conversations", query, [{"id": "asc"}])
+        return [from_doc(Conversation, h["_source"]) for h in hits]
+
+    async def conversation_messages(self, conversation_id: str) -> tuple[Message, ...]:
+        hits = await self._scan("messages", {"term": {"conversation_id": conversation_id}},
+                                OLDEST_FIRST)
+        return tuple(from_doc(Message, h["_source"]) for h in hits)
+
+    async def get_customer(self, customer_id: str) -> Customer:
+        found = await self.customers_by_ids([customer_id])
+        if customer_id not in found:
+            raise NotFound(f"no customer {customer_id}")
+        return found[customer_id]
+
+    async def customers_by_ids(self, ids: Sequence[str]) -> dict[str, Customer]:
+        found = await self._mget("customers", ids)
+        idents = await self._identities_of(list(found)) if found else {}
+        return {cid: from_doc(Customer, hit["_source"], identities=idents.get(cid, ()))
+                for cid, hit in found.items()}
+
+    async def customer_messages(
+        self, customer_id: str, cursor: str | None, limit: int
+    ) -> Page[Message]:
+        hits, nxt, _ = await self._page("messages", {"term": {"customer_id": customer_id}},
+                                        MESSAGE_ORDER, cursor, limit)
+        return Page(tuple(from_doc(Message, h["_source"]) for h in hits), nxt)
+
+    async def pending_outbound(self, limit: int) -> tuple[Message, ...]:
+        resp = await self._search("messages", "read outbox", size=limit, sort=OLDEST_FIRST,
+                                  query={"terms": {"delivery": ["pending", "failed"]}})
+        return tuple(from_doc(Message, h["_source"]) for h in resp["hits"]["hits"])
+

@@ -1,0 +1,249 @@
+"""The SQLite store's repository: versioned writes, documents by id, keyset lists."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, TypeVar
+
+from inbox.errors import ConflictError, NotFound, StoreRefused
+from inbox.model import Conversation, ConversationFilter, Customer, Identity, Message, Page, ts
+from inbox.privacy import public_copy
+from inbox.store import WriteBatch
+from search.sqlite_db import Database
+from search.sqlite_rows import (
+    CONVERSATION_COLUMNS,
+    MESSAGE_COLUMNS,
+    decode_cursor,
+    encode_cursor,
+    message_page,
+    placeholders,
+    row_values,
+    to_conversation,
+    to_customer,
+    to_identity,
+    to_message,
+)
+
+T = TypeVar("T")
+
+
+def _versioned(conn: sqlite3.Connection, table: str, columns: Sequence[str], obj: Any) -> None:
+    values = row_values(obj, columns)
+    if obj.version == 1:
+        conn.execute(f"INSERT INTO {table} ({','.join(columns)}) "
+                     f"VALUES ({placeholders(len(columns))})", values)
+        return
+    sets = ",".join(f"{c}=?" for c in columns[1:])
+    cur = conn.execute(f"UPDATE {table} SET {sets} WHERE id=? AND version=?",
+                       [*values[1:], obj.id, obj.version - 1])
+    if cur.rowcount != 1:
+        raise ConflictError(f"{table[:-1]} {obj.id} was changed by someone else; reload it")
+
+
+def _upsert(conn: sqlite3.Connection, table: str, columns: Sequence[str], obj: Any,
+            extra: Mapping[str, Any] | None = None) -> None:
+    """Insert or replace a row from the object's `columns`, plus `extra` column values."""
+    extra = extra or {}
+    names = [*columns, *extra]
+    sets = ",".join(f"{c}=excluded.{c}" for c in names[1:])
+    conn.execute(f"INSERT INTO {table} ({','.join(names)}) "
+                 f"VALUES ({placeholders(len(names))}) ON CONFLICT(id) DO UPDATE SET {sets}",
+                 [*row_values(obj, columns), *extra.values()])
+
+
+def _differing_public_copy(text: str | None) -> str | None:
+    """The public copy where it differs from the text (the row keeps NULL otherwise)."""
+    public = public_copy(text)
+    return None if public == text else public
+
+
+def _write_message(conn: sqlite3.Connection, msg: Message) -> None:
+    _upsert(conn, "messages", MESSAGE_COLUMNS, msg,
+            {"public_text": _differing_public_copy(msg.text),
+             "public_subject": _differing_public_copy(msg.subject)})
+    rowid = conn.execute("SELECT rowid FROM messages WHERE id=?", (msg.id,)).fetchone()[0]
+    conn.execute("DELETE FROM message_keys WHERE message_rowid=?", (rowid,))
+    conn.executemany("INSERT OR IGNORE INTO message_keys (key, message_rowid) VALUES (?, ?)",
+                     [(k, rowid) for k in msg.author_keys])
+
+
+# A value SQLite cannot hold (a lone surrogate, an integer over 64 bits, a circular or
+# unserialisable meta, a blob over the size limit): the document is refused, not the store.
+_REFUSED = (ValueError, OverflowError, TypeError, RecursionError, sqlite3.InterfaceError,
+            sqlite3.DataError, sqlite3.ProgrammingError)
+
+
+@contextmanager
+def _refusing(doc_id: str) -> Iterator[None]:
+    """Name the document whose value SQLite refused (StoreRefused, distinct from down)."""
+    try:
+        yield
+    except _REFUSED as exc:
+        raise StoreRefused(f"SQLite refused {doc_id}: {type(exc).__name__}: {exc}",
+                           (doc_id,)) from exc
+
+
+def write_batch(batch: WriteBatch, checked: bool) -> Callable[[sqlite3.Connection], None]:
+    """The op that applies a batch: versions and identities checked, or (restore) not."""
+    customer_cols = ("id", "name", "created_at", "merged_into", "version")
+
+    def op(conn: sqlite3.Connection) -> None:
+        for customer in batch.customers:
+            with _refusing(customer.id):
+                if checked:
+                    _versioned(conn, "customers", customer_cols, customer)
+                else:
+                    _upsert(conn, "customers", customer_cols, customer)
+        verb = "INSERT" if checked else "INSERT OR REPLACE"
+        for ident in batch.identities:
+            with _refusing(ident.customer_id):
+                conn.execute(f"{verb} INTO identities (kind, value, customer_id, label, "
+                             "created_at) VALUES (?, ?, ?, ?, ?)",
+                             (ident.kind, ident.value, ident.customer_id, ident.label,
+                              ts(ident.created_at)))
+        for conv in batch.conversations:
+            with _refusing(conv.id):
+                if checked:
+                    _versioned(conn, "conversations", CONVERSATION_COLUMNS, conv)
+                else:
+                    _upsert(conn, "conversations", CONVERSATION_COLUMNS, conv)
+        for msg in batch.messages:
+            with _refusing(msg.id):
+                _write_message(conn, msg)
+        for key, conversation_id in batch.thread_keys:
+            with _refusing(conversation_id):
+                conn.execute("INSERT OR IGNORE INTO thread_keys (key, conversation_id) "
+                             "VALUES (?, ?)", (key, conversation_id))
+
+    return op
+
+
+class SqliteRepository:
+    """Repository part of SqliteStore."""
+
+    _db: Database
+
+    async def write(self, batch: WriteBatch) -> None:
+        await self._db.write(write_batch(batch, checked=True))
+
+    async def messages_by_ids(self, ids: Sequence[str]) -> dict[str, Message]:
+        return await self._lookup("SELECT id, * FROM messages WHERE id IN", ids,
+                                  lambda _, row: to_message(row))
+
+    async def identities_by_refs(self, refs: Sequence[tuple[str, str]]
+                                 ) -> dict[tuple[str, str], Identity]:
+        if not refs:
+            return {}
+
+        def op(conn: sqlite3.Connection) -> dict[tuple[str, str], Identity]:
+            found = {}
+            for kind, value in refs:
+                row = conn.execute("SELECT * FROM identities WHERE kind=? AND value=?",
+                                   (kind, value)).fetchone()
+                if row is not None:
+                    found[(kind, value)] = to_identity(row)
+            return found
+
+        return await self._db.read(op)
+
+    async def conversation_ids_by_thread_keys(self, keys: Sequence[str]) -> dict[str, str]:
+        return await self._lookup("SELECT key, conversation_id FROM thread_keys WHERE key IN",
+                                  keys, lambda _, row: str(row[1]))
+
+    async def conversations_by_ids(self, ids: Sequence[str]) -> dict[str, Conversation]:
+        return await self._lookup("SELECT * FROM conversations WHERE id IN", ids,
+                                  lambda _, row: to_conversation(row))
+
+    async def customers_by_ids(self, ids: Sequence[str]) -> dict[str, Customer]:
+        return await self._lookup("SELECT * FROM customers WHERE id IN", ids, to_customer)
+
+    async def _lookup(self, sql: str, keys: Sequence[str],
+                      convert: Callable[[sqlite3.Connection, sqlite3.Row], T]) -> dict[str, T]:
+        """Rows whose first column is among the keys, converted, by key (in chunks)."""
+        unique = list(dict.fromkeys(keys))
+
+        def op(conn: sqlite3.Connection) -> dict[str, T]:
+            found = {}
+            for start in range(0, len(unique), 500):
+                chunk = unique[start:start + 500]
+                for row in conn.execute(f"{sql} ({placeholders(len(chunk))})", chunk):
+                    found[row[0]] = convert(conn, row)
+            return found
+
+        return await self._db.read(op) if unique else {}
+
+    async def get_conversation(self, conversation_id: str) -> Conversation:
+        found = await self.conversations_by_ids([conversation_id])
+        if conversation_id not in found:
+            raise NotFound(f"no conversation {conversation_id}")
+        return found[conversation_id]
+
+    async def list_conversations(
+        self, flt: ConversationFilter, cursor: str | None, limit: int
+    ) -> Page[Conversation]:
+        where, params = [], []
+        for column in ("status", "channel", "customer_id"):
+            if getattr(flt, column):
+                where.append(f"{column} = ?")
+                params.append(getattr(flt, column))
+        if flt.assignee == "none":
+            where.append("assignee IS NULL")
+        elif flt.assignee:
+            where.append("assignee = ?")
+            params.append(flt.assignee)
+        sort, compare, order = ("last_message_at", "<", "DESC")
+        if flt.order == "due":
+            sort, compare, order = ("due_at", ">", "ASC")
+            where.append("due_at IS NOT NULL")
+        if cursor:
+            where.append(f"({sort}, id) {compare} (?, ?)")
+            params.extend(decode_cursor(cursor, 2))
+        sql = ("SELECT * FROM conversations" + (" WHERE " + " AND ".join(where) if where else "")
+               + f" ORDER BY {sort} {order}, id {order} LIMIT ?")
+
+        def op(conn: sqlite3.Connection) -> Page[Conversation]:
+            rows = conn.execute(sql, [*params, limit + 1]).fetchall()
+            items = tuple(to_conversation(r) for r in rows[:limit])
+            more = len(rows) > limit
+            return Page(items, encode_cursor([rows[limit - 1][sort],
+                                              rows[limit - 1]["id"]]) if more else None)
+
+        return await self._db.read(op)
+
+    async def active_conversations(self, customer_ids: Sequence[str], since: datetime
+                                   ) -> list[Conversation]:
+        found = await self._lookup(
+            f"SELECT id, * FROM conversations WHERE last_message_at >= '{ts(since)}' "
+            "AND customer_id IN", customer_ids, lambda _, row: to_conversation(row))
+        return list(found.values())
+
+    async def conversation_messages(self, conversation_id: str) -> tuple[Message, ...]:
+        def op(conn: sqlite3.Connection) -> tuple[Message, ...]:
+            rows = conn.execute("SELECT * FROM messages WHERE conversation_id=? "
+                                "ORDER BY created_at, id", (conversation_id,))
+            return tuple(to_message(r) for r in rows)
+
+        return await self._db.read(op)
+
+    async def get_customer(self, customer_id: str) -> Customer:
+        found = await self.customers_by_ids([customer_id])
+        if customer_id not in found:
+            raise NotFound(f"no customer {customer_id}")
+        return found[customer_id]
+
+    async def customer_messages(
+        self, customer_id: str, cursor: str | None, limit: int
+    ) -> Page[Message]:
+        return await self._db.read(message_page("m.customer_id = ?", [customer_id], cursor,
+                                                limit))
+
+    async def pending_outbound(self, limit: int) -> tuple[Message, ...]:
+        def op(conn: sqlite3.Connection) -> tuple[Message, ...]:
+            rows = conn.execute("SELECT * FROM messages WHERE delivery IN ('pending', 'failed') "
+                                "ORDER BY created_at LIMIT ?", (limit,))
+            return tuple(to_message(r) for r in rows)
+
+        return await self._db.read(op)

@@ -1,0 +1,141 @@
+"""Rows to domain objects and back, keyset cursors, and reads shared by the store's parts."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from inbox.errors import QueryError
+from inbox.model import (
+    Attachment,
+    Conversation,
+    Customer,
+    Identity,
+    Message,
+    Page,
+    parse_ts,
+    ts,
+)
+
+CONVERSATION_COLUMNS = (
+    "id", "customer_id", "channel", "status", "created_at", "updated_at", "last_message_at",
+    "subject", "assignee", "tags", "priority", "message_count", "awaiting_since",
+    "first_response_at", "due_at", "due_basis", "first_response_seconds",
+    "first_response_breached", "resolved_at", "resolution_seconds", "previous_id",
+    "switched_channel", "version",
+)
+MESSAGE_COLUMNS = (
+    "id", "conversation_id", "channel", "external_id", "direction", "text", "created_at",
+    "received_at", "customer_id", "author_label", "author_keys", "subject", "html", "quoted",
+    "lang", "sentiment", "sentiment_score", "automated", "revision", "agent", "delivery",
+    "attachments", "meta",
+)
+_BOOL_FIELDS = frozenset({"automated", "first_response_breached", "switched_channel"})
+_TIME_FIELDS = frozenset({"created_at", "updated_at", "last_message_at", "received_at",
+                          "awaiting_since", "first_response_at", "due_at", "resolved_at"})
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(values)).encode()).decode()
+
+
+MAX_CURSOR = 1000  # characters; ours are about 100
+
+
+def decode_cursor(cursor: str, size: int) -> list[str]:
+    """The `size` sort values (timestamps and ids, all text) of a cursor we made; QueryError
+    ("invalid cursor", a 400) for anything else."""
+    try:
+        if len(cursor) > MAX_CURSOR:
+            raise ValueError("too long")
+        values = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise QueryError("invalid cursor", 0, cursor) from exc
+    if (not isinstance(values, list) or len(values) != size
+            or not all(isinstance(v, str) and v.isascii() and v.isprintable() for v in values)):
+        raise QueryError("invalid cursor", 0, cursor)
+    return values
+
+
+def _db_value(name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if name in _TIME_FIELDS:
+        return ts(value)
+    if name in ("tags", "author_keys"):
+        return json.dumps(list(value))
+    if name == "attachments":
+        return json.dumps([[a.name, a.content_type, a.size, a.ref] for a in value])
+    if name == "meta":
+        return json.dumps(dict(value), default=str)
+    if name in _BOOL_FIELDS:
+        return int(value)
+    return value
+
+
+def _py_value(name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if name in _TIME_FIELDS:
+        return parse_ts(value)
+    if name in ("tags", "author_keys"):
+        return tuple(json.loads(value))
+    if name == "attachments":
+        return tuple(Attachment(*a) for a in json.loads(value))
+    if name == "meta":
+        return json.loads(value)
+    if name in _BOOL_FIELDS:
+        return bool(value)
+    return value
+
+
+def row_values(obj: Any, columns: Sequence[str]) -> list[Any]:
+    return [_db_value(c, getattr(obj, c)) for c in columns]
+
+
+def to_conversation(row: sqlite3.Row) -> Conversation:
+    return Conversation(**{c: _py_value(c, row[c]) for c in CONVERSATION_COLUMNS})
+
+
+def to_message(row: sqlite3.Row) -> Message:
+    return Message(**{c: _py_value(c, row[c]) for c in MESSAGE_COLUMNS})
+
+
+def to_identity(row: sqlite3.Row) -> Identity:
+    return Identity(kind=row["kind"], value=row["value"], customer_id=row["customer_id"],
+                    label=row["label"], created_at=parse_ts(row["created_at"]))
+
+
+def placeholders(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def to_customer(conn: sqlite3.Connection, row: sqlite3.Row) -> Customer:
+    idents = conn.execute("SELECT * FROM identities WHERE customer_id=? ORDER BY created_at, kind",
+                          (row["id"],))
+    return Customer(id=row["id"], name=row["name"], created_at=parse_ts(row["created_at"]),
+                    merged_into=row["merged_into"],
+                    identities=tuple(to_identity(i) for i in idents), version=row["version"])
+
+
+def message_page(where: str, params: list[Any], cursor: str | None, limit: int
+                 ) -> Callable[[sqlite3.Connection], Page[Message]]:
+    """A keyset page of the messages (m, joined with their conversation c) matching a
+    condition, newest first."""
+    if cursor:
+        where = f"({where}) AND (m.created_at, m.id) < (?, ?)"
+        params = [*params, *decode_cursor(cursor, 2)]
+    sql = (f"SELECT m.* FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+           f"WHERE {where} ORDER BY m.created_at DESC, m.id DESC LIMIT ?")
+
+    def op(conn: sqlite3.Connection) -> Page[Message]:
+        rows = conn.execute(sql, [*params, limit + 1]).fetchall()
+        more = len(rows) > limit
+        last = rows[limit - 1] if more else None
+        return Page(tuple(to_message(r) for r in rows[:limit]),
+                    encode_cursor([last["created_at"], last["id"]]) if last else None)
+
+    return op

@@ -1,0 +1,130 @@
+"""The SQLite store's schema, and the migrations that bring an older file to it."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from inbox.errors import ConflictError
+from inbox.privacy import public_copy
+
+SCHEMA_VERSION = 2
+
+SCHEMA = """
+CREATE TABLE customers (
+    id TEXT PRIMARY KEY, name TEXT, created_at TEXT NOT NULL, merged_into TEXT,
+    version INTEGER NOT NULL);
+CREATE TABLE identities (
+    kind TEXT NOT NULL, value TEXT NOT NULL, customer_id TEXT NOT NULL, label TEXT,
+    created_at TEXT NOT NULL, PRIMARY KEY (kind, value)) WITHOUT ROWID;
+CREATE INDEX identities_customer ON identities (customer_id);
+CREATE TABLE conversations (
+    id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, channel TEXT NOT NULL, status TEXT NOT NULL,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, last_message_at TEXT NOT NULL,
+    subject TEXT, assignee TEXT, tags TEXT NOT NULL, priority TEXT NOT NULL,
+    message_count INTEGER NOT NULL, awaiting_since TEXT, first_response_at TEXT, due_at TEXT,
+    due_basis TEXT, first_response_seconds REAL, first_response_breached INTEGER,
+    resolved_at TEXT, resolution_seconds REAL, previous_id TEXT, switched_channel INTEGER,
+    version INTEGER NOT NULL);
+CREATE INDEX conversations_recent ON conversations (last_message_at DESC, id DESC);
+CREATE INDEX conversations_status ON conversations (status, last_message_at DESC, id DESC);
+CREATE INDEX conversations_assignee ON conversations (assignee, last_message_at DESC, id DESC);
+CREATE INDEX conversations_customer ON conversations (customer_id, last_message_at DESC);
+CREATE INDEX conversations_due ON conversations (due_at, id) WHERE due_at IS NOT NULL;
+CREATE INDEX conversations_created ON conversations (created_at);
+CREATE TABLE messages (
+    rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, conversation_id TEXT NOT NULL,
+    channel TEXT NOT NULL, external_id TEXT NOT NULL, direction TEXT NOT NULL, text TEXT NOT NULL,
+    created_at TEXT NOT NULL, received_at TEXT NOT NULL, customer_id TEXT, author_label TEXT,
+    author_keys TEXT NOT NULL, subject TEXT, html TEXT, quoted TEXT, lang TEXT, sentiment TEXT,
+    sentiment_score REAL, automated INTEGER NOT NULL, revision TEXT, agent TEXT, delivery TEXT,
+    attachments TEXT NOT NULL, meta TEXT NOT NULL);
+CREATE UNIQUE INDEX messages_external ON messages (channel, external_id);
+CREATE INDEX messages_conversation ON messages (conversation_id, created_at, id);
+CREATE INDEX messages_customer ON messages (customer_id, created_at DESC, id DESC);
+CREATE INDEX messages_recent ON messages (created_at DESC, id DESC);
+CREATE INDEX messages_outbox ON messages (delivery) WHERE delivery IN ('pending', 'failed');
+CREATE TABLE message_keys (
+    key TEXT NOT NULL, message_rowid INTEGER NOT NULL, PRIMARY KEY (key, message_rowid))
+    WITHOUT ROWID;
+CREATE INDEX message_keys_message ON message_keys (message_rowid);
+CREATE VIRTUAL TABLE messages_fts USING fts5 (
+    text, subject, content='messages', content_rowid='rowid',
+    tokenize='unicode61 remove_diacritics 2');
+CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts (rowid, text, subject)
+    VALUES (new.rowid, fold(new.text), fold(new.subject));
+END;
+CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, text, subject)
+    VALUES ('delete', old.rowid, fold(old.text), fold(old.subject));
+    DELETE FROM message_keys WHERE message_rowid = old.rowid;
+END;
+CREATE TRIGGER messages_au AFTER UPDATE OF text, subject ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, text, subject)
+    VALUES ('delete', old.rowid, fold(old.text), fold(old.subject));
+    INSERT INTO messages_fts (rowid, text, subject)
+    VALUES (new.rowid, fold(new.text), fold(new.subject));
+END;
+CREATE VIRTUAL TABLE messages_vocab USING fts5vocab (messages_fts, 'row');
+CREATE VIRTUAL TABLE messages_words USING fts5vocab (messages_fts, 'instance');
+CREATE TABLE thread_keys (key TEXT PRIMARY KEY, conversation_id TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE kv (
+    collection TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (collection, key)) WITHOUT ROWID;
+"""
+
+# Schema 2: the public copy of text and subject (inbox.privacy.public_copy: contacts gone),
+# indexed apart for who may not see contacts, and the source of trending words. Kept in
+# the row only where it differs from the text (NULL otherwise), so the index removes
+# exactly what it added even if public_copy changes in a later version (which recomputes
+# the old rows in a migration of its own, as this one does).
+PUBLIC_INDEX = """
+ALTER TABLE messages ADD COLUMN public_text TEXT;
+ALTER TABLE messages ADD COLUMN public_subject TEXT;
+UPDATE messages SET public_text = nullif(public_copy(text), text),
+                    public_subject = nullif(public_copy(subject), subject);
+CREATE VIRTUAL TABLE messages_public USING fts5 (
+    text, subject, content='', tokenize='unicode61 remove_diacritics 2');
+CREATE TRIGGER messages_public_ai AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_public (rowid, text, subject) VALUES (new.rowid,
+        fold(coalesce(new.public_text, new.text)), fold(coalesce(new.public_subject, new.subject)));
+END;
+CREATE TRIGGER messages_public_ad AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_public (messages_public, rowid, text, subject) VALUES ('delete',
+        old.rowid, fold(coalesce(old.public_text, old.text)),
+        fold(coalesce(old.public_subject, old.subject)));
+END;
+CREATE TRIGGER messages_public_au
+AFTER UPDATE OF text, subject, public_text, public_subject ON messages BEGIN
+    INSERT INTO messages_public (messages_public, rowid, text, subject) VALUES ('delete',
+        old.rowid, fold(coalesce(old.public_text, old.text)),
+        fold(coalesce(old.public_subject, old.subject)));
+    INSERT INTO messages_public (rowid, text, subject) VALUES (new.rowid,
+        fold(coalesce(new.public_text, new.text)), fold(coalesce(new.public_subject, new.subject)));
+END;
+INSERT INTO messages_public (rowid, text, subject)
+    SELECT rowid, fold(coalesce(public_text, text)), fold(coalesce(public_subject, subject))
+    FROM messages;
+DROP TABLE messages_vocab;
+DROP TABLE messages_words;
+CREATE VIRTUAL TABLE public_vocab USING fts5vocab (messages_public, 'row');
+CREATE VIRTUAL TABLE public_words USING fts5vocab (messages_public, 'instance');
+"""
+# Schema version -> the script that brings the previous one to it (a new store runs all).
+MIGRATIONS = {1: SCHEMA, 2: PUBLIC_INDEX}
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise ConflictError(f"the store was written by a newer version (schema {version}); "
+                            "upgrade unified-inbox")
+    conn.create_function("public_copy", 1, public_copy, deterministic=True)
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        try:
+            conn.executescript(f"BEGIN; {MIGRATIONS[target]} PRAGMA user_version={target}; "
+                               "COMMIT;")
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
