@@ -12,9 +12,9 @@ from typing import Any
 
 from inbox.errors import QueryError
 from inbox.model import And, FieldTerm, Not, Or, Phrase, QueryNode, SlaRow, Term, ts
+from inbox.query import day_start
 from inbox.store import FACETS, percentile_rank
 from search.elastic_mappings import PUBLIC_COPIES
-from search.query import day_start
 
 Query = dict[str, Any]
 

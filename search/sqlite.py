@@ -33,8 +33,8 @@ from inbox.model import (
     ts,
 )
 from inbox.privacy import public_copy
+from inbox.query import day_start
 from inbox.store import COLLECTIONS, EXPORT_KINDS, FACETS, WriteBatch, percentile_rank
-from search.query import day_start
 from search.sqlite_db import Database, fold
 
 SCHEMA_VERSION = 2

@@ -32,7 +32,7 @@ async def _context(request: web.Request, **extra: Any) -> dict[str, Any]:
     store = request.app[RUNTIME].store
     return {"users": sorted(await auth.list_users(store), key=lambda u: u.email),
             "tokens": await auth.list_tokens(store), "roles": [r.value for r in Role],
-            "token_days": auth.token_days(request.app[RUNTIME].config),
+            "token_days": request.app[RUNTIME].settings.auth.token_days,
             "flash": request.query.get("flash"), "new_token": None, **extra}
 
 
@@ -78,7 +78,7 @@ async def users_action(request: web.Request) -> web.Response:
             if days_text and not days:
                 raise ValidationError({"days": f"a whole number of days, from 1 to "
                                                f"{auth.MAX_TOKEN_DAYS}"})
-            days = days or auth.token_days(runtime.config)
+            days = days or runtime.settings.auth.token_days
             token = await auth.create_token(store, email, days=days,
                                             label=_field(form, "label") or None)
             context = await _context(request, new_token=token, token_user=email,

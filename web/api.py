@@ -17,8 +17,8 @@ from typing import Any
 from aiohttp import web
 
 from inbox import auth, permissions
-from inbox import config as cfg
 from inbox import merge as merges
+from inbox import query as ql
 from inbox.errors import QueryError, StaleVersion, ValidationError
 from inbox.model import (
     And,
@@ -32,7 +32,6 @@ from inbox.model import (
 )
 from inbox.privacy import inbound_only, redact_message
 from inbox.store import DEAD_LETTERS, FACETS
-from search import query as ql
 from web.app import current_user
 from web.keys import RUNTIME
 from web.serialize import json_object, json_response, plain
@@ -318,7 +317,7 @@ INBOUND = FieldTerm("direction", Direction.INBOUND)
 def _sees_contacts(request: web.Request) -> bool:
     return permissions.sees_contacts(
         current_user(request),
-        bool(cfg.get(request.app[RUNTIME].config, "privacy.marketing_contacts")))
+        bool(request.app[RUNTIME].settings.privacy.marketing_contacts))
 
 
 def hides_contacts(request: web.Request) -> bool:

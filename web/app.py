@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from inbox import auth, permissions
-from inbox import config as cfg
+from inbox.app.runtime import Runtime
 from inbox.errors import (
     InboxError,
     PermissionDenied,
@@ -26,7 +26,6 @@ from inbox.errors import (
     ValidationError,
 )
 from inbox.model import User
-from inbox.runtime import Runtime
 from inbox.store import USERS
 from web.keys import CSRF, RUNTIME, USER, VIA
 from web.render import render
@@ -253,7 +252,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = False) -> web.Applica
                                autoescape=jinja2.select_autoescape(default=True))
     env.filters["when"] = views.when
     env.filters["hours"] = views.hours
-    env.globals["public_url"] = cfg.get(runtime.config, "web.public_url")
+    env.globals["public_url"] = runtime.settings.web.public_url
     env.globals["can"] = permissions.allowed
     app.router.add_static("/static/", HERE / "static", name="static")
     app.router.add_get("/healthz", health)

@@ -16,11 +16,10 @@ from connectors.webform import (
     to_inbound,
     validate,
 )
-from inbox import config as cfg
+from inbox.app.runtime import Runtime
 from inbox.errors import NotFound, RateLimited, ValidationError
 from inbox.model import utcnow
 from inbox.ratelimit import RateLimiter
-from inbox.runtime import Runtime
 from web.keys import RUNTIME
 from web.render import page, render
 from web.serialize import json_object, json_response
@@ -32,8 +31,8 @@ LIMITER = web.AppKey("form_limiter", RateLimiter)
 
 def setup(app: web.Application, runtime: Runtime) -> None:
     app[FORMS] = forms_from_config(runtime.config)
-    app[LIMITER] = RateLimiter(cfg.get(runtime.config, "forms.rate_limit"),
-                               float(cfg.get(runtime.config, "forms.rate_window")))
+    app[LIMITER] = RateLimiter(runtime.settings.forms.rate_limit,
+                               runtime.settings.forms.rate_window)
     app.router.add_get("/forms/{slug}", show_form)
     app.router.add_post("/forms/{slug}", post_form)
     app.router.add_post("/api/forms/{slug}", post_form_json)
@@ -51,7 +50,7 @@ async def _body(request: web.Request, inflation: int = 1) -> str:
 
     `inflation`: urlencoded forms spend up to 3 bytes per byte of UTF-8, so the HTML form
     allows that much more for the same text."""
-    limit = int(cfg.get(request.app[RUNTIME].config, "forms.max_bytes")) * inflation
+    limit = request.app[RUNTIME].settings.forms.max_bytes * inflation
     if request.content_length is not None and request.content_length > limit:
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
     chunks, size = [], 0
@@ -69,7 +68,7 @@ async def _body(request: web.Request, inflation: int = 1) -> str:
 def client_address(request: web.Request) -> str:
     """The client's address; X-Forwarded-For only when configured behind our own proxy."""
     forwarded = request.headers.get("X-Forwarded-For", "")
-    if forwarded and cfg.get(request.app[RUNTIME].config, "web.trust_proxy"):
+    if forwarded and request.app[RUNTIME].settings.web.trust_proxy:
         return forwarded.split(",")[0].strip()
     return request.remote or "unknown"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from inbox.app.runtime import Runtime
 from inbox.model import User
-from inbox.runtime import Runtime
 
 RUNTIME = web.AppKey("runtime", Runtime)
 

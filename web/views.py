@@ -10,7 +10,6 @@ from urllib.parse import quote, urlencode, urlsplit
 from aiohttp import web
 
 from inbox import auth
-from inbox import config as cfg
 from inbox import merge as merges
 from inbox.errors import InboxError, QueryError, StaleVersion, ValidationError
 from inbox.model import ConversationFilter, Status, User, utcnow
@@ -126,8 +125,7 @@ async def login(request: web.Request) -> web.Response:
 
 
 def set_session_cookie(request: web.Request, response: web.StreamResponse, sid: str) -> None:
-    secure = str(cfg.get(request.app[RUNTIME].config, "web.public_url") or "").startswith(
-        "https://")
+    secure = request.app[RUNTIME].settings.web.secure_cookies
     response.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="Lax", secure=secure,
                         max_age=int(auth.SESSION_TTL.total_seconds()), path="/")
 

@@ -15,9 +15,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from inbox import auth
-from inbox import config as cfg
-from inbox.cli import main
-from inbox.runtime import Runtime
+from inbox.app.cli import main
+from inbox.app.config import load as load_config
+from inbox.app.runtime import Runtime
 from tests.factories import CHEAP_ARGON2
 from tests.servers.dovecot import PASSWORD, Dovecot
 from tests.servers.smtp import SmtpServer
@@ -52,7 +52,7 @@ def email_env(dovecot: Dovecot, smtp: SmtpServer, tmp_path: Path) -> dict[str, s
 async def live(dovecot: Dovecot, smtp_server: SmtpServer, tmp_path: Path
                ) -> AsyncIterator[tuple[TestClient[Any, Any], Runtime, str]]:
     env = email_env(dovecot, smtp_server, tmp_path)
-    runtime = Runtime(cfg.load(None, {**env, **CHEAP_ARGON2}), env)
+    runtime = Runtime(load_config(None, {**env, **CHEAP_ARGON2}), env)
     await runtime.start()
     await auth.add_user(runtime.store, "ava@example.com", "agent", "correct horse battery",
                         passwords=runtime.passwords)

@@ -20,8 +20,8 @@ import pytest
 from aiohttp.web_runner import TCPSite
 
 from inbox.model import Event, Role
+from inbox.query import MAX_DEPTH
 from inbox.store import Store
-from search.query import MAX_DEPTH
 from tests.factories import inbound
 from tests.integration.web_support import RoleWeb, start_web
 from tests.servers.osmem import es_store_factory

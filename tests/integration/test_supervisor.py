@@ -13,11 +13,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from inbox import auth
-from inbox import config as cfg
+from inbox.app.config import load as load_config
+from inbox.app.runtime import Runtime
 from inbox.errors import AuthFailed
 from inbox.model import Inbound
 from inbox.ports import ConnectorContext, IngestResult
-from inbox.runtime import Runtime
 from inbox.supervisor import Supervisor, restart_delay
 from tests.factories import CHEAP_ARGON2, at, inbound
 from web.app import create_app
@@ -62,7 +62,7 @@ class Flaky:
 async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
     env = {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db", "INBOX_ENRICH": "false",
            **CHEAP_ARGON2}
-    rt = Runtime(cfg.load(None, env), env, channels=False)
+    rt = Runtime(load_config(None, env), env, channels=False)
     rt.restart_backoff = (0.001, 0.004)
     await rt.start()
     yield rt

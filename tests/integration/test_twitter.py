@@ -30,8 +30,9 @@ from connectors.twitter import (
 )
 from connectors.twitter_config import XSettings
 from connectors.twitter_http import DAY, WINDOW, Credentials
-from inbox import config as cfg
 from inbox import deadletters
+from inbox.app.config import load as load_config
+from inbox.app.runtime import Runtime
 from inbox.errors import (
     AuthFailed,
     FatalError,
@@ -42,7 +43,6 @@ from inbox.errors import (
 )
 from inbox.model import Conversation, Customer, IdentityRef, Inbound, Message, message_id_for
 from inbox.ports import ConnectorContext, IngestResult, Outbound
-from inbox.runtime import Runtime
 from inbox.store import DEAD_LETTERS
 from tests.fakes.x_api import (  # noqa: F401
     USAGE_CAPPED,
@@ -597,11 +597,11 @@ class _Stop(Exception):
 
 async def test_a_lone_surrogate_post_does_not_block_the_mentions_stream(
         fake: FakeXApi, x: Streams, tmp_path: Any) -> None:
-    from inbox import config as cfg
-    from inbox.runtime import Runtime
+    from inbox.app.config import load as load_config
+    from inbox.app.runtime import Runtime
 
     env = {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db", "INBOX_ENRICH": "false"}
-    runtime = Runtime(cfg.load(None, env), env, channels=False)
+    runtime = Runtime(load_config(None, env), env, channels=False)
     await runtime.start()
     try:
         ctx = runtime.context_for(x.mentions)
@@ -644,7 +644,7 @@ def placed(item: Any, values: Mapping[str, str]) -> Any:
 @pytest.fixture
 async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
     env = {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db", "INBOX_ENRICH": "false"}
-    rt = Runtime(cfg.load(None, env), env, channels=False)
+    rt = Runtime(load_config(None, env), env, channels=False)
     await rt.start()
     yield rt
     await rt.aclose()

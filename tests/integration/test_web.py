@@ -12,12 +12,12 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from inbox import auth
-from inbox import config as cfg
+from inbox.app.config import load as load_config
+from inbox.app.runtime import Runtime
 from inbox.errors import Refused, RetryableError
 from inbox.model import ConversationFilter
 from inbox.ports import Outbound, Receipt
-from inbox.runtime import Runtime
-from search.query import parse
+from inbox.query import parse
 from tests.factories import CHEAP_ARGON2
 from web.app import create_app
 
@@ -63,7 +63,7 @@ class Web:
 
 
 async def make_web(tmp_path: Path, **env: str) -> AsyncIterator[Web]:
-    config = cfg.load(None, {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db",
+    config = load_config(None, {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db",
                              "INBOX_ENRICH": "false", **CHEAP_ARGON2, **env})
     runtime = Runtime(config, {}, channels=False)
     await runtime.start()

@@ -10,9 +10,9 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 
 from inbox import auth
-from inbox import config as cfg
+from inbox.app.config import load as load_config
+from inbox.app.runtime import Runtime
 from inbox.model import IdentityRef, Role
-from inbox.runtime import Runtime
 from inbox.store import Store
 from tests.factories import inbound
 from tests.integration.test_web import RecordingSender
@@ -53,7 +53,7 @@ async def start_web(store: Store | None = None, env: Mapping[str, str] | None = 
                     db: str = "") -> AsyncIterator[RoleWeb]:
     """The app on `store` (or SQLite at `db`): users and tokens for every role, and one
     email conversation with an inbound message (contacts in its text), a note, a reply."""
-    config = cfg.load(None, {"INBOX_STORE": f"sqlite:///{db}", "INBOX_ENRICH": "false",
+    config = load_config(None, {"INBOX_STORE": f"sqlite:///{db}", "INBOX_ENRICH": "false",
                              **(env or {})})
     runtime = Runtime(config, {}, store=store, channels=False)
     await runtime.start()

@@ -11,15 +11,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from inbox import config as cfg
+from inbox.app.config import load as load_config
 from inbox.app.demo import seed as seed_module
 from inbox.app.demo.generator import INBOUND_PER_JOURNEY, DemoItem, generate, stream
 from inbox.app.demo.identities import people
 from inbox.app.demo.seed import SeedSummary, seed
 from inbox.app.demo.vocabulary import BRAND_HANDLE, BRAND_X_USER_ID, DEMO_AGENTS
+from inbox.app.runtime import Runtime
 from inbox.identity import normalize_ref
 from inbox.model import Channel, Conversation, ConversationFilter, IdentityKind, IdentityRef
-from inbox.runtime import Runtime
 from inbox.store import MERGES
 from tests.factories import CHEAP_ARGON2
 
@@ -282,7 +282,7 @@ def test_a_big_run_streams_in_time_order_without_repeats() -> None:
 async def seeded(tmp_path: Path) -> AsyncIterator[tuple[Runtime, SeedSummary]]:
     path = tmp_path / "demo.db"
     env = {"INBOX_STORE": f"sqlite:///{path}", **CHEAP_ARGON2}
-    runtime = Runtime(cfg.load(None, env), env, channels=False)
+    runtime = Runtime(load_config(None, env), env, channels=False)
     await runtime.start()
     try:
         yield runtime, await seed(runtime, now=NOW)

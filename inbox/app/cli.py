@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from inbox import auth, deadletters
-from inbox import config as cfg
+from inbox.app import config as cfg
+from inbox.app.config import declared_settings
+from inbox.app.runtime import Runtime
 from inbox.errors import ConfigError, InboxError, QueryError, ValidationError
 from inbox.model import Role
-from inbox.runtime import Runtime, declared_settings
 from inbox.settings import check_keys, template
 
 log = logging.getLogger("inbox")
@@ -114,7 +115,7 @@ def cmd_demo(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         await runtime.start()
         try:
             summary = await seed(runtime)
-            host, port = cfg.get(config, "web.host"), int(cfg.get(config, "web.port"))
+            host, port = config.core.web.host, config.core.web.port
             banner = (f"Demo store {store_path}: {summary}\n"
                       f"Sign in at http://{host}:{port}/login as one of:\n"
                       + "".join(f"  {email:<28} {role:<9} password: {summary.password}\n"
@@ -264,7 +265,7 @@ def cmd_tokens_revoke(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def cmd_search(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    from search import query as ql
+    from inbox import query as ql
     from web.serialize import plain
 
     try:
@@ -383,12 +384,10 @@ async def migrate(src: Any, dst: Any, checkpoint_file: Path | None = None) -> in
 
 
 def cmd_migrate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    from inbox.runtime import make_store
-
     configured = _config(args, env).core.store
 
     def store_for(url: str) -> Any:
-        return make_store(replace(configured, url=url))
+        return cfg.make_store(replace(configured, url=url))
 
     if args.reindex:
         return _run(_reindex(store_for(configured.url)))

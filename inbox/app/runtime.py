@@ -4,77 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from inbox import config as cfg
 from inbox import deadletters
-from inbox.config import StoreSettings
+from inbox.app.config import configure_channels, make_store, resolve
 from inbox.enrich import Enricher, no_enrichment
-from inbox.errors import ConfigError, InboxError
+from inbox.errors import InboxError
 from inbox.events import EventBus
 from inbox.ingest import Ingestor
 from inbox.lease import Lease
 from inbox.passwords import Passwords
-from inbox.ports import Connector, ConnectorContext, IngestResult, Sender
+from inbox.ports import Connector, ConnectorContext, IngestResult
 from inbox.service import InboxService
-from inbox.settings import Setting
 from inbox.store import CURSORS, Store
 from inbox.supervisor import RESTART_MAX, RESTART_MIN, Supervisor, merged
 
 log = logging.getLogger(__name__)
-CHANNEL_MODULES = ("connectors.email", "connectors.twitter")
-
-
-def make_store(settings: StoreSettings) -> Store:
-    """The Store adapter the URL names."""
-    url = settings.url
-    if url.startswith("sqlite:///"):
-        from search.sqlite import SqliteStore
-
-        return SqliteStore.from_url(url)
-    if url.startswith(("http://", "https://")):
-        from search.elastic import ElasticStore
-
-        user = settings.username
-        return ElasticStore(url, api_key=settings.api_key,
-                            basic_auth=(user, settings.password or "") if user else None,
-                            ca_certs=settings.ca_certs)
-    raise ConfigError("store.url", f"'{url}' is not a store URL; use sqlite:///path/to/inbox.db "
-                      "or http(s)://host:9200 (INBOX_STORE)")
-
-
-def declared_settings() -> tuple[Setting, ...]:
-    """Every setting: the core's, the web forms' and each channel's, in template order."""
-    modules = ("connectors.webform", *CHANNEL_MODULES)
-    found: tuple[Setting, ...] = cfg.SETTINGS
-    for name in modules:
-        found += tuple(importlib.import_module(name).SETTINGS)
-    return found
-
-
-def configure_channels(config: Mapping[str, Any], env: Mapping[str, str], *,
-                       receive: bool = True, send: bool = True
-                       ) -> tuple[list[Connector], dict[str, Sender]]:
-    """Connectors (receive) and reply senders (send) of every configured channel.
-
-    A channel reads only the settings of what is asked: polling needs no SMTP account.
-    """
-    connectors: list[Connector] = []
-    senders: dict[str, Sender] = {}
-    for name in CHANNEL_MODULES:
-        module = importlib.import_module(name)
-        found, outs = module.configure(config, env, receive=receive, send=send)
-        connectors.extend(found)
-        for sender in outs:
-            senders.setdefault(sender.channel, sender)
-    if "email" in senders:
-        senders.setdefault("webform", senders["email"])  # web-form customers are answered by mail
-    return connectors, senders
 
 
 class Runtime:
@@ -83,9 +32,9 @@ class Runtime:
     def __init__(self, config: Mapping[str, Any], env: Mapping[str, str],
                  store: Store | None = None, channels: bool = True,
                  replies: bool = True) -> None:
-        """`config` as `inbox.config.load` returns it; `channels=False` builds no connectors
+        """`config` as `inbox.app.config.load` returns it; `channels=False` builds no connectors
         and no senders, `replies=False` no senders (polling needs no sending account)."""
-        self.config = cfg.resolve(config)  # typed, whoever built the mapping
+        self.config = resolve(config)  # typed, whoever built the mapping
         self.settings = self.config.core
         self.env = env
         self.store = store or make_store(self.settings.store)
