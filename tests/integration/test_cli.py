@@ -243,7 +243,7 @@ async def test_stream_status_is_visible_in_the_api(fake_x: dict[str, str], tmp_p
            **CHEAP_ARGON2, **fake_x}
     runtime = Runtime(load_config(None, env), env)
     await runtime.start()
-    client = TestClient(TestServer(create_app(runtime), host="127.0.0.1"))
+    client = TestClient(TestServer(create_app(runtime.web_context()), host="127.0.0.1"))
     await client.start_server()
     try:
         await runtime.poll_once("x")

@@ -28,7 +28,7 @@ async def start_app(store: Store) -> tuple[TestClient[Any, Any], Runtime]:
     config = load_config(None, {"INBOX_ENRICH": "false", **CHEAP_ARGON2})
     runtime = Runtime(config, {}, store=store, channels=False)
     await runtime.start()
-    client = TestClient(TestServer(create_app(runtime), host="127.0.0.1"))
+    client = TestClient(TestServer(create_app(runtime.web_context()), host="127.0.0.1"))
     await client.start_server()
     return client, runtime
 
@@ -162,7 +162,7 @@ async def test_store_down_means_a_clear_error_and_nothing_acknowledged() -> None
                           channels=False)
         runtime.ingestor.backoff = (0.01,)
         await runtime.start()
-        client = TestClient(TestServer(create_app(runtime), host="127.0.0.1"))
+        client = TestClient(TestServer(create_app(runtime.web_context()), host="127.0.0.1"))
         await client.start_server()
     try:  # the cluster is gone now
         resp = await client.post("/api/forms/contact", json={

@@ -57,7 +57,7 @@ async def live(dovecot: Dovecot, smtp_server: SmtpServer, tmp_path: Path
     await auth.add_user(runtime.store, "ava@example.com", "agent", "correct horse battery",
                         passwords=runtime.passwords)
     token = await auth.create_token(runtime.store, "ava@example.com")
-    client = TestClient(TestServer(create_app(runtime), host="127.0.0.1"))
+    client = TestClient(TestServer(create_app(runtime.web_context()), host="127.0.0.1"))
     await client.start_server()
     await runtime.start_workers()
     try:
@@ -181,7 +181,7 @@ async def test_smtp_temporary_failure_keeps_the_reply_and_retries(
     msg = (await reply.json())["message"]
     assert reply.status == 202 and msg["delivery"] == "failed" and "451" in msg["meta"]["error"]
     del smtp_server.handler.reject["cy@example.com"]
-    assert await runtime.service.retry_failed() == 1
+    assert await runtime.replies.retry_failed() == 1
     (envelope,) = smtp_server.received
     assert "Hi Cy" in envelope.message.get_content()
 

@@ -185,7 +185,7 @@ async def test_a_closed_live_stream_is_no_error(web: RoleWeb, caplog: pytest.Log
 @contextlib.asynccontextmanager
 async def served(web: RoleWeb) -> AsyncIterator[int]:
     """The app served as `inbox serve` serves it (the test server hides some failures)."""
-    runner = web_runner(web.runtime)
+    runner = web_runner(web.runtime.web_context())
     await runner.setup()
     await TCPSite(runner, "127.0.0.1", 0).start()
     try:

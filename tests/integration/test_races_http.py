@@ -32,7 +32,7 @@ class Desk:
     clients: list[TestClient[Any, Any]]
 
     async def client(self) -> TestClient[Any, Any]:
-        client = TestClient(TestServer(create_app(self.runtime), host="127.0.0.1"))
+        client = TestClient(TestServer(create_app(self.runtime.web_context()), host="127.0.0.1"))
         await client.start_server()
         self.clients.append(client)
         return client

@@ -69,7 +69,7 @@ async def reply(env: dict[str, str], conversation_id: str, token: str) -> tuple[
     """Answer through the JSON API of a process that reads mail but has no SMTP account."""
     runtime = Runtime(load_config(None, env), env)
     await runtime.start()
-    client = TestClient(TestServer(create_app(runtime), host="127.0.0.1"))
+    client = TestClient(TestServer(create_app(runtime.web_context()), host="127.0.0.1"))
     await client.start_server()
     try:
         resp = await client.post(f"/api/conversations/{conversation_id}/reply",

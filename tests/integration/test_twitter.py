@@ -651,7 +651,7 @@ async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
 
 
 async def dead_total(runtime: Runtime) -> int:
-    return deadletters.total(await runtime.dead_letter_counts())
+    return deadletters.total(await runtime.dead_letters.counts())
 
 
 @pytest.mark.parametrize("endpoint", ["mentions", "dm_events"])
@@ -773,7 +773,7 @@ async def test_a_stream_failing_inside_shows_its_error_in_the_connector_list(
         if x.mentions.status()["failures"]:
             break
         await asyncio.sleep(0.01)
-    state = (await runtime.connector_states())[0]
+    state = (await runtime.status.states())[0]
     assert state["state"] == "backing_off" and state["restarts"] == 0
     assert "not a JSON object" in state["last_error"]
     assert state["next_retry"] == state["status"]["next_poll"]

@@ -68,13 +68,13 @@ async def make_web(tmp_path: Path, **env: str) -> AsyncIterator[Web]:
     runtime = Runtime(config, {}, channels=False)
     await runtime.start()
     sender = RecordingSender("webform")
-    runtime.service.senders["webform"] = sender
+    runtime.replies.senders["webform"] = sender
     for email, role in (("admin@example.com", "admin"), ("mark@example.com", "marketing"),
                         ("ava@example.com", "agent")):
         await auth.add_user(runtime.store, email, role, "correct horse battery",
                             passwords=runtime.passwords)
     token = await auth.create_token(runtime.store, "admin@example.com")
-    client = TestClient(TestServer(create_app(runtime), host="127.0.0.1"))
+    client = TestClient(TestServer(create_app(runtime.web_context()), host="127.0.0.1"))
     await client.start_server()
     try:
         yield Web(client, runtime, token, sender)
@@ -300,7 +300,7 @@ async def test_failed_reply_is_kept_and_retried(web: Web) -> None:
     msg = (await resp.json())["message"]
     assert resp.status == 202 and msg["delivery"] == "failed"
     assert "unavailable" in msg["meta"]["error"]
-    assert await web.runtime.service.retry_failed() == 1
+    assert await web.runtime.replies.retry_failed() == 1
     (stored,) = [m for m in await web.runtime.store.conversation_messages(ref)
                  if m.direction == "outbound"]
     assert stored.delivery == "sent" and len(web.sender.sent) == 1

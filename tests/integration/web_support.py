@@ -57,7 +57,7 @@ async def start_web(store: Store | None = None, env: Mapping[str, str] | None = 
                              **(env or {})})
     runtime = Runtime(config, {}, store=store, channels=False)
     await runtime.start()
-    runtime.service.senders["email"] = RecordingSender("email")
+    runtime.replies.senders["email"] = RecordingSender("email")
     tokens = {}
     for role in Role:
         await auth.add_user(runtime.store, f"{role}@example.com", role, PASSWORD)
@@ -67,11 +67,11 @@ async def start_web(store: Store | None = None, env: Mapping[str, str] | None = 
         authors=(IdentityRef("email", CUSTOMER_EMAIL, f"Ann <{CUSTOMER_EMAIL}>"),))])
     message = result.stored[0]
     admin = await auth.get_user(runtime.store, "admin@example.com")
-    await runtime.service.add_note(message.conversation_id, NOTE_TEXT, admin)
-    await runtime.service.reply(message.conversation_id, REPLY_TEXT, admin)
+    await runtime.conversations.add_note(message.conversation_id, NOTE_TEXT, admin)
+    await runtime.replies.reply(message.conversation_id, REPLY_TEXT, admin)
     ids = {"conversation": message.conversation_id, "customer": message.customer_id or "",
            "message": message.id}
-    client = TestClient(TestServer(create_app(runtime), host="127.0.0.1"))
+    client = TestClient(TestServer(create_app(runtime.web_context()), host="127.0.0.1"))
     await client.start_server()
     try:
         yield RoleWeb(client, runtime, tokens, ids)

@@ -316,7 +316,7 @@ async def test_seeding_gives_every_page_its_data(seeded: tuple[Runtime, SeedSumm
     assert sum(bool(c.switched_channel) for c in convs) > 30
     assert sum(c.assignee is not None for c in convs) > 0.5 * len(convs)
     assert any("churn-risk" in c.tags for c in convs)
-    rows = await runtime.service.sla_report(NOW - timedelta(days=30), NOW)
+    rows = await runtime.reports.sla_rows(NOW - timedelta(days=30), NOW)
     overall = next(r for r in rows if r.group == "all")
     assert 0 < overall.met < overall.answered and overall.repeat and overall.switched
     # Replies went through the service to the demo sender: sent, marked, never mailed.
