@@ -197,16 +197,18 @@ def cmd_users_passwd(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def cmd_users_disable(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    async def work(runtime: Runtime) -> str:
-        user = await runtime.accounts.set_disabled(args.email, True)
-        return f"user {user.email} disabled; their sessions and tokens are revoked"
-
-    return _users_command(args, env, work)
+    return _users_disabled(args, env, True)
 
 
 def cmd_users_enable(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    return _users_disabled(args, env, False)
+
+
+def _users_disabled(args: argparse.Namespace, env: Mapping[str, str], disabled: bool) -> int:
     async def work(runtime: Runtime) -> str:
-        user = await runtime.accounts.set_disabled(args.email, False)
+        user = await runtime.accounts.set_disabled(args.email, disabled)
+        if disabled:
+            return f"user {user.email} disabled; their sessions and tokens are revoked"
         return f"user {user.email} enabled"
 
     return _users_command(args, env, work)

@@ -40,9 +40,13 @@ class Customers:
         return CustomerPage(customer, convs.items, timeline.items, timeline.next_cursor,
                             await merge.merges_of(self.store, customer.id))
 
+    async def find(self, text: str) -> Customer:
+        """A customer by id, or by one of its identities (email, phone, @handle, X id)."""
+        return await merge.find_customer(self.store, text)
+
     async def merge(self, survivor_id: str, other: str, actor: User) -> Merged:
         """Merge the customer `other` names (id, email, phone or @handle) into the survivor."""
-        found = await merge.find_customer(self.store, other)
+        found = await self.find(other)
         return Merged(await merge.merge(self.store, survivor_id, found.id, actor), found)
 
     async def undo_merge(self, survivor_id: str, merge_id: str, actor: User

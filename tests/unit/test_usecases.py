@@ -4,9 +4,8 @@ get from each, and how many store calls a reply costs."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +18,6 @@ from inbox.events import EventBus
 from inbox.ingest import Ingestor
 from inbox.model import Direction, IdentityRef, User, utcnow
 from inbox.passwords import Passwords
-from inbox.ports import Outbound, Receipt
 from inbox.sla import SlaPolicy
 from inbox.usecases.accounts import Accounts
 from inbox.usecases.conversations import Conversations
@@ -30,6 +28,7 @@ from inbox.usecases.replies import Replies
 from inbox.usecases.reports import Reports
 from inbox.usecases.search import Search
 from search.sqlite import SqliteStore
+from tests.contract.test_races import Outbox
 from tests.factories import inbound
 
 AGENT = User("u-dana", "dana@example.com", "agent", "-", name="Dana")
@@ -61,26 +60,10 @@ class CountingStore:
         return counted
 
 
-class Outbox:
-    channel = "email"
-
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    def check(self, out: Outbound) -> None:
-        return None
-
-    async def send(self, out: Outbound) -> Receipt:
-        self.sent.append(out.message.text)
-        return Receipt(provider_id=f"p{len(self.sent)}")
-
-
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "inbox.db")
-    await s.open()
-    yield s
-    await s.aclose()
+def store(sqlite_store: SqliteStore) -> SqliteStore:
+    """The use cases on SQLite (the contract suite runs the stores' rules on every store)."""
+    return sqlite_store
 
 
 def ingestor(store: Any) -> Ingestor:

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from inbox import merge
 from inbox.app.demo.generator import DemoItem, stream
 from inbox.app.demo.vocabulary import DEMO_AGENTS
 from inbox.errors import NotFound, Refused
@@ -30,6 +29,7 @@ from inbox.sla import SlaPolicy
 from inbox.store import Store
 from inbox.usecases.accounts import Accounts
 from inbox.usecases.conversations import Conversations
+from inbox.usecases.customers import Customers
 from inbox.usecases.replies import Replies
 
 DEMO_USERS = (
@@ -112,7 +112,7 @@ async def seed(target: Target, now: datetime | None = None, days: int = 30, *,
                  phone_region=target.ingestor.phone_region, clock=clock),
         Replies(Conversations(store, target.events, target.sla, clock=clock),
                 target.replies.senders),
-        clock, users, batch, agents, progress)
+        Customers(store), clock, users, batch, agents, progress)
     await replay.run(stream(now, days=days, seed=seed, customers=customers,
                             journeys=journeys))
     token = await target.accounts.create_token(DEMO_USERS[0][0], days=None)
@@ -130,6 +130,7 @@ class _Replay:
 
     ingestor: Ingestor
     replies: Replies  # on the replay's clock, as its conversations
+    customers: Customers
     clock: Clock
     users: dict[str, User]
     size: int
@@ -214,11 +215,10 @@ class _Replay:
 
     async def merge(self, identity: str, customer_id: str, agent: User) -> None:
         """The agent sees it is the same person as on the other channel, and merges."""
-        store = self.replies.store
         try:
-            survivor = await merge.find_customer(store, identity)
+            survivor = await self.customers.find(identity)
             if survivor.id != customer_id:
-                await merge.merge(store, survivor.id, customer_id, agent)
+                await self.customers.merge(survivor.id, customer_id, agent)
         except (NotFound, Refused):  # linked already, or merged meanwhile: nothing to do
             return
 
