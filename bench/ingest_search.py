@@ -15,18 +15,18 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from inbox import config as cfg
+from inbox.app.config import load as load_config
 from inbox.app.demo.generator import generate
+from inbox.app.runtime import Runtime
 from inbox.model import ConversationFilter
-from inbox.runtime import Runtime
-from search.query import parse
+from inbox.query import parse
 
 QUERIES = ("refund", '"no signal"', "channel:x sentiment:negative", "bill OR invoice -autopay",
            "status:open after:2026-10-01", "from:@northwind_help", "roam*")
 
 
 async def bench(store_url: str, days: int, customers: int, enrich: bool) -> None:
-    config = cfg.load(None, {"INBOX_STORE": store_url, "INBOX_ENRICH": str(enrich).lower()})
+    config = load_config(None, {"INBOX_STORE": store_url, "INBOX_ENRICH": str(enrich).lower()})
     runtime = Runtime(config, {}, channels=False)
     await runtime.start()
     try:

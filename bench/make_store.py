@@ -18,16 +18,16 @@ import sys
 import time
 from pathlib import Path
 
-from inbox import config as cfg
+from inbox.app.config import load as load_config
 from inbox.app.demo.generator import INBOUND_PER_JOURNEY, MESSAGES_PER_JOURNEY
 from inbox.app.demo.seed import seed
-from inbox.runtime import Runtime
+from inbox.app.runtime import Runtime
 
 
 async def make(args: argparse.Namespace) -> None:
     per_journey = MESSAGES_PER_JOURNEY if args.agents else INBOUND_PER_JOURNEY
     journeys = max(args.customers, round(args.messages / per_journey))
-    config = cfg.load(None, {"INBOX_STORE": args.store,
+    config = load_config(None, {"INBOX_STORE": args.store,
                              "INBOX_ENRICH": str(args.enrich).lower()})
     runtime = Runtime(config, {}, channels=False)
     await runtime.start()

@@ -146,3 +146,23 @@ def to_inbound(sub: Submission, spec: FormSpec, received: datetime) -> Inbound:
                    subject=subject, meta={"form": spec.slug, "topic": sub.topic,
                                           "email": sub.email, "phone": sub.phone,
                                           "x_handle": sub.x_handle})
+
+
+class WebForms:
+    """The web form channel (inbox.ports.WebFormChannel) over the configured forms."""
+
+    honeypot = HONEYPOT
+
+    def __init__(self, specs: Mapping[str, FormSpec]) -> None:
+        self.specs = dict(specs)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> WebForms:
+        return cls(forms_from_config(config))
+
+    def form(self, slug: str) -> FormSpec | None:
+        return self.specs.get(slug)
+
+    def inbound(self, slug: str, data: Mapping[str, Any], received: datetime) -> Inbound:
+        spec = self.specs[slug]
+        return to_inbound(validate(data, spec), spec, received)

@@ -16,7 +16,6 @@ from dataclasses import replace as _replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from inbox import config as cfg
 from inbox.collections import HasSessions, HasTokens, HasUsers, TokenDoc, UserDoc
 from inbox.errors import ConflictError, InboxError, NotFound, ValidationError
 from inbox.identity import normalize_email
@@ -232,15 +231,6 @@ async def authenticate(store: HasUsers, email: str, password: str, *,
 # --- API tokens ---------------------------------------------------------------------------
 
 MAX_TOKEN_DAYS = 3650  # the auth.token_days setting's range too
-
-
-def token_days(config: Mapping[str, Any]) -> int | None:
-    """The configured lifetime of new API tokens in days (None: they never expire).
-
-    `config` is a loaded config (`inbox.config.load`), whose values are checked and typed.
-    """
-    days: int | None = cfg.get(config, "auth.token_days")
-    return days
 
 
 def token_id(token: str) -> str:

@@ -1,18 +1,16 @@
 """The core's settings, declared once, and loading inbox.toml with INBOX_* overrides.
 
-`load(path, env)` reads the file and applies the environment (which wins); the result is a
-`Config`: the file's tables with the core's values typed, and `.core`, the frozen typed
-`CoreSettings` that code should read. Channels declare their own settings next to their
-code (connectors/*) with the same `inbox.settings.Setting`.
+`core_settings(tables, env)` types them into the frozen `CoreSettings` that code reads; the
+composition root (`inbox.app.config`) reads inbox.toml and applies the environment. Channels
+declare their own settings next to their code (connectors/*) with the same
+`inbox.settings.Setting`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from inbox.errors import ConfigError
@@ -236,54 +234,3 @@ def core_settings(data: Mapping[str, Any], env: Mapping[str, str] | None = None
     values = {name: read_table(SECTIONS[name], table_at(data, name), env) for name in SECTIONS}
     sections = {name: kind(**values[name]) for name, kind in SECTION_TYPES.items()}
     return CoreSettings(**sections, sla=policy_from_config(values["sla"]))
-
-
-class Config(dict[str, Any]):
-    """inbox.toml's tables with the environment applied and the core's values typed.
-
-    `.core` holds the typed settings; the dict serves the channels' tables and older
-    `get(config, key)` callers. Its repr shows no values (secrets live in it).
-    """
-
-    core: CoreSettings
-
-    def __repr__(self) -> str:
-        return f"Config({', '.join(self)})"
-
-
-def resolve(data: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Config:
-    """The file's tables, with every core value typed and the environment applied."""
-    core = core_settings(data, env)  # checks everything, naming the key of the first error
-    config = Config(data)
-    for name, settings in SECTIONS.items():
-        config[name] = {**table_at(data, name), **read_table(settings, table_at(data, name),
-                                                             env or {})}
-    config.core = core
-    return config
-
-
-def read_file(path: str | Path | None) -> dict[str, Any]:
-    """The TOML file's tables ({} without a file)."""
-    if path is None:
-        return {}
-    try:
-        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError("--config", f"no such file {path}; run `inbox init` to write "
-                                      "one") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError("--config", f"cannot read {path}: {exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError("--config", f"{path} is not valid TOML: {exc}") from exc
-
-
-def load(path: str | Path | None, env: Mapping[str, str]) -> Config:
-    """The configuration: the file (if any), the environment overrides, the defaults."""
-    return resolve(read_file(path), env)
-
-
-def get(config: Mapping[str, Any], key: str) -> Any:
-    """One core value of a loaded config by its key (prefer `config.core`)."""
-    section, _, name = key.partition(".")
-    table = config.get(section, {})
-    return table.get(name, BY_KEY[key].default) if isinstance(table, Mapping) else None

@@ -279,7 +279,7 @@ class Event:
     data: Mapping[str, Any] = field(default_factory=dict)
 
 
-# --- The search language AST (parsed by search/query.py, compiled by each Store) ---------
+# --- The search language AST (parsed by inbox/query.py, compiled by each Store) ---------
 
 
 @dataclass(frozen=True, slots=True)

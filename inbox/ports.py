@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from inbox.model import Conversation, Customer, Inbound, Message
@@ -99,3 +100,30 @@ class Sender(Protocol):
 
     async def send(self, out: Outbound) -> Receipt:
         """Deliver; RetryableError to retry later, FatalError/Refused to give up."""
+
+
+class WebForm(Protocol):
+    """One public web form, as its page shows it."""
+
+    @property
+    def slug(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def intro(self) -> str: ...
+    @property
+    def topics(self) -> tuple[str, ...]: ...
+
+
+class WebFormChannel(Protocol):
+    """The web form channel: its configured forms, and a submission as an Inbound."""
+
+    @property
+    def honeypot(self) -> str:
+        """The hidden field only bots fill in."""
+
+    def form(self, slug: str) -> WebForm | None:
+        """The form served at /forms/<slug>, if configured."""
+
+    def inbound(self, slug: str, data: Mapping[str, Any], received: datetime) -> Inbound:
+        """The submitted fields as an Inbound; ValidationError naming every bad field."""

@@ -12,8 +12,8 @@ from typing import Any
 
 from inbox.errors import QueryError
 from inbox.model import And, Facet, FieldTerm, Not, Or, Order, Phrase, QueryNode, SlaRow, Term, ts
+from inbox.query import day_start
 from search.elastic_mappings import PUBLIC_COPIES
-from search.query import day_start
 
 Query = dict[str, Any]
 

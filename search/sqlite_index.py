@@ -22,8 +22,8 @@ from inbox.model import (
     Term,
     ts,
 )
+from inbox.query import day_start
 from inbox.store import percentile_rank
-from search.query import day_start
 from search.sqlite_db import Database, fold
 from search.sqlite_rows import message_page
 

@@ -14,11 +14,10 @@ from multidict import MultiDictProxy
 from inbox import auth
 from inbox.errors import InboxError, ValidationError
 from inbox.model import Role, User
-from web.app import current_user
-from web.keys import RUNTIME
-from web.render import render
+from web.guards import current_user, set_session_cookie
+from web.keys import context
+from web.render import back, render
 from web.serialize import read_form
-from web.views import back, set_session_cookie
 
 PATH = "/admin/users"
 
@@ -29,10 +28,10 @@ def setup(app: web.Application) -> None:
 
 
 async def _context(request: web.Request, **extra: Any) -> dict[str, Any]:
-    store = request.app[RUNTIME].store
-    return {"users": sorted(await auth.list_users(store), key=lambda u: u.email),
-            "tokens": await auth.list_tokens(store), "roles": [r.value for r in Role],
-            "token_days": auth.token_days(request.app[RUNTIME].config),
+    accounts = context(request).accounts
+    return {"users": sorted(await accounts.users(), key=lambda u: u.email),
+            "tokens": await accounts.tokens(), "roles": [r.value for r in Role],
+            "token_days": accounts.token_days,
             "flash": request.query.get("flash"), "new_token": None, **extra}
 
 
@@ -47,29 +46,27 @@ def _field(form: MultiDictProxy[Any], name: str) -> str:
 async def users_action(request: web.Request) -> web.Response:
     action = request.match_info["action"]
     form = await read_form(request)
-    runtime, me = request.app[RUNTIME], current_user(request)
-    store, email = runtime.store, _field(form, "email")
+    accounts, me = context(request).accounts, current_user(request)
+    email = _field(form, "email")
     try:
         if action == "add":
-            user = await auth.add_user(store, email, _field(form, "role"),
-                                       str(form.get("password", "")),
-                                       _field(form, "name") or None,
-                                       passwords=runtime.passwords)
+            user = await accounts.add_user(email, _field(form, "role"),
+                                           str(form.get("password", "")),
+                                           _field(form, "name") or None)
             flash = f"{user.email} saved as {user.role}."
         elif action == "password":
-            user = await auth.set_password(store, email, str(form.get("password", "")),
-                                           passwords=runtime.passwords)
+            user = await accounts.set_password(email, str(form.get("password", "")))
             flash = f"Password of {user.email} changed; their sessions and tokens are revoked."
             if user.id == me.id:  # the admin's own session was revoked too: start a new one
                 return await _signed_in_again(request, user, flash)
         elif action == "disable":
-            user = await auth.set_disabled(store, email, True)
+            user = await accounts.set_disabled(email, True)
             flash = f"{user.email} disabled; their sessions and tokens are revoked."
         elif action == "enable":
-            user = await auth.set_disabled(store, email, False)
+            user = await accounts.set_disabled(email, False)
             flash = f"{user.email} enabled."
         elif action == "remove":
-            await auth.remove_user(store, email)
+            await accounts.remove_user(email)
             flash = f"{email} removed, with their tokens."
         elif action == "token":
             days_text = _field(form, "days")
@@ -78,14 +75,13 @@ async def users_action(request: web.Request) -> web.Response:
             if days_text and not days:
                 raise ValidationError({"days": f"a whole number of days, from 1 to "
                                                f"{auth.MAX_TOKEN_DAYS}"})
-            days = days or auth.token_days(runtime.config)
-            token = await auth.create_token(store, email, days=days,
-                                            label=_field(form, "label") or None)
-            context = await _context(request, new_token=token, token_user=email,
-                                     new_token_id=auth.token_id(token), flash=None)
-            return render("admin_users.html", request, context)
+            token = await accounts.create_token(email, days=days or None,
+                                                label=_field(form, "label") or None)
+            shown = await _context(request, new_token=token, token_user=email,
+                                   new_token_id=auth.token_id(token), flash=None)
+            return render("admin_users.html", request, shown)
         elif action == "revoke":
-            info = await auth.revoke_token(store, _field(form, "id"))
+            info = await accounts.revoke_token(_field(form, "id"))
             flash = f"Token {info.id} of {info.email} revoked."
         else:
             raise web.HTTPNotFound()
@@ -95,7 +91,7 @@ async def users_action(request: web.Request) -> web.Response:
 
 
 async def _signed_in_again(request: web.Request, user: User, flash: str) -> web.Response:
-    sid, _ = await auth.create_session(request.app[RUNTIME].store, user)
+    sid = await context(request).accounts.start_session(user)
     response = back(PATH, flash)
     set_session_cookie(request, response, sid)
     raise response

@@ -7,44 +7,20 @@ import csv
 import io
 import json
 import logging
-import re
 import unicodedata
-from collections.abc import Sequence
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
-from inbox import auth, permissions
-from inbox import config as cfg
-from inbox import merge as merges
-from inbox.errors import QueryError, StaleVersion, ValidationError
-from inbox.model import (
-    INTERVALS,
-    ORDERS,
-    And,
-    ConversationFilter,
-    Direction,
-    Facet,
-    FieldTerm,
-    Interval,
-    Message,
-    QueryNode,
-    SearchResult,
-    one_of,
-    utcnow,
-)
-from inbox.privacy import inbound_only, redact_message
-from inbox.store import DEAD_LETTERS, FACETS
-from search import query as ql
-from web.app import current_user
-from web.keys import RUNTIME
-from web.serialize import json_object, json_response, plain
+from inbox.errors import StaleVersion, ValidationError
+from inbox.model import Message
+from inbox.store import FACETS
+from web import params
+from web.guards import current_user
+from web.keys import context
+from web.serialize import json_response, plain
 
 log = logging.getLogger(__name__)
-
-MAX_LIMIT = 200
 
 
 def setup(app: web.Application) -> None:
@@ -70,103 +46,19 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/events", events)
 
 
-_WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")  # ASCII digits only: str.isdigit() takes "²"
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-def whole_number(raw: str, name: str, low: int, high: int) -> int:
-    """A query or path parameter as an int in [low, high], or a 400 that says so."""
-    if not _WHOLE_NUMBER.fullmatch(raw) or not low <= int(raw) <= high:
-        raise ValidationError({name: f"must be a whole number from {low} to {high}"})
-    return int(raw)
-
-
-def day(raw: str, name: str) -> datetime:
-    """A YYYY-MM-DD parameter (ASCII digits, in the range every store compares) as UTC
-    midnight, or a 400."""
-    try:
-        if not _DATE.fullmatch(raw) or not ql.FIRST_DATE <= raw <= ql.LAST_DATE:
-            raise ValueError(raw)
-        return datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=UTC)
-    except ValueError as exc:
-        raise ValidationError({name: f"must be a date like 2026-11-01, from {ql.FIRST_DATE} "
-                                     f"to {ql.LAST_DATE}"}) from exc
-
-
-def _limit(request: web.Request, default: int = 50) -> int:
-    return whole_number(request.query.get("limit", str(default)), "limit", 1, MAX_LIMIT)
-
-
-async def _json(request: web.Request) -> dict[str, Any]:
-    """The body as a JSON object (see json_object); a 400 that says what is wrong."""
-    try:
-        text = (await request.read()).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValidationError({"body": "is not valid UTF-8"}) from exc
-    return json_object(text)
-
-
-MAX_VERSION = 2**53
-
-
-def _text(data: dict[str, Any], name: str) -> str:
-    """A text field of a JSON body: text or absent (""), never a number or a list."""
-    value = data.get(name)
-    if value is not None and not isinstance(value, str):
-        raise ValidationError({name: "must be text"})
-    return value or ""
-
-
-def _version(data: dict[str, Any]) -> int | None:
-    version = data.get("version")
-    if version is not None and (not isinstance(version, int) or isinstance(version, bool)
-                                or not 1 <= version <= MAX_VERSION):
-        raise ValidationError({"version": "must be the conversation's version number"})
-    return version
-
-
-async def resolve_assignee(request: web.Request, value: str | None) -> str | None:
-    """A user id from 'me', an email address or a user id; None/'none' unassigns."""
-    if value in (None, "", "none"):
-        return None
-    if value == "me":
-        return current_user(request).id
-    users = await auth.list_users(request.app[RUNTIME].store)
-    for user in users:
-        if value in (user.id, user.email):
-            return user.id
-    raise ValidationError({"assignee": f"no user {value}"})
-
-
 async def me(request: web.Request) -> web.Response:
     return json_response(current_user(request))
 
 
-async def conversation_filter(request: web.Request, status: str = "") -> ConversationFilter:
-    """?status=&channel=&assignee=&customer=&order= (assignee: me, an email, a user id or
-    "none"); `status` is the default when the query names none."""
-    q = request.query
-    assignee = q.get("assignee") or None
-    if assignee != "none":
-        assignee = await resolve_assignee(request, assignee)
-    order = q.get("order", "recent")
-    if not one_of(order, ORDERS):
-        raise ValidationError({"order": "must be recent (newest activity first) or due "
-                                        "(what breaches next)"})
-    return ConversationFilter(status=q.get("status", status) or None,
-                              channel=q.get("channel") or None, assignee=assignee,
-                              customer_id=q.get("customer") or None, order=order)
-
-
 async def list_conversations(request: web.Request) -> web.Response:
-    flt = await conversation_filter(request)
-    page = await request.app[RUNTIME].service.conversations(flt, request.query.get("cursor"),
-                                                             _limit(request))
+    flt = await params.conversation_filter(request)
+    page = await context(request).conversations.page(flt, request.query.get("cursor"),
+                                                     params.limit(request))
     return json_response({"conversations": page.items, "next_cursor": page.next_cursor})
 
 
 async def get_conversation(request: web.Request) -> web.Response:
-    view = await request.app[RUNTIME].service.conversation(request.match_info["id"])
+    view = await context(request).conversations.get(request.match_info["id"])
     return json_response({"conversation": view.conversation, "messages": view.messages,
                           "customer": view.customer, "timeline": view.timeline,
                           "timeline_cursor": view.timeline_cursor})
@@ -179,44 +71,44 @@ def _stale_response(exc: StaleVersion) -> web.Response:
 
 
 async def assign(request: web.Request) -> web.Response:
-    data = await _json(request)
+    data = await params.json_body(request)
     if "assignee" not in data:
         raise ValidationError({"assignee": "required: me, an email address or a user id, or "
                                            "null to unassign"})
-    assignee = await resolve_assignee(request, _text(data, "assignee") or None)
+    assignee = await params.assignee(request, params.text_field(data, "assignee") or None)
     try:
-        conv = await request.app[RUNTIME].service.assign(
-            request.match_info["id"], assignee, current_user(request), _version(data))
+        conv = await context(request).conversations.assign(
+            request.match_info["id"], assignee, current_user(request), params.json_version(data))
     except StaleVersion as exc:
         return _stale_response(exc)
     return json_response({"conversation": conv})
 
 
 async def set_status(request: web.Request) -> web.Response:
-    data = await _json(request)
+    data = await params.json_body(request)
     try:
-        conv = await request.app[RUNTIME].service.set_status(
-            request.match_info["id"], _text(data, "status"), current_user(request),
-            _version(data))
+        conv = await context(request).conversations.set_status(
+            request.match_info["id"], params.text_field(data, "status"), current_user(request),
+            params.json_version(data))
     except StaleVersion as exc:
         return _stale_response(exc)
     return json_response({"conversation": conv})
 
 
 async def set_tags(request: web.Request) -> web.Response:
-    data = await _json(request)
+    data = await params.json_body(request)
     tags = data.get("tags")
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise ValidationError({"tags": "must be a list of words"})
-    conv = await request.app[RUNTIME].service.set_tags(request.match_info["id"], tags,
-                                                        current_user(request))
+    conv = await context(request).conversations.set_tags(request.match_info["id"], tags,
+                                                         current_user(request))
     return json_response({"conversation": conv})
 
 
 async def add_note(request: web.Request) -> web.Response:
-    data = await _json(request)
-    note = await request.app[RUNTIME].service.add_note(
-        request.match_info["id"], _text(data, "text"), current_user(request))
+    data = await params.json_body(request)
+    note = await context(request).conversations.add_note(
+        request.match_info["id"], params.text_field(data, "text"), current_user(request))
     return json_response({"message": note}, status=201)
 
 
@@ -225,7 +117,7 @@ async def reply(request: web.Request) -> web.Response:
     changed since, "idempotency_key", "status"}; a stale version is a 409 naming the changes.
     Without a version, the reply is checked against the version current when it arrives, so
     of two simultaneous replies one goes and the other gets the 409."""
-    data = await _json(request)
+    data = await params.json_body(request)
     key = data.get("idempotency_key")
     if key is not None and (not isinstance(key, str) or len(key) > 200):
         raise ValidationError({"idempotency_key": "must be text of at most 200 characters"})
@@ -235,10 +127,10 @@ async def reply(request: web.Request) -> web.Response:
     confirm = data.get("confirm", False)
     if not isinstance(confirm, bool):
         raise ValidationError({"confirm": "must be true or false"})
-    version = _version(data)
+    version = params.json_version(data)
     try:
-        msg = await request.app[RUNTIME].service.reply(
-            request.match_info["id"], _text(data, "text"), current_user(request), key,
+        msg = await context(request).replies.reply(
+            request.match_info["id"], params.text_field(data, "text"), current_user(request), key,
             status, None if confirm else version, confirm=confirm)
     except StaleVersion as exc:
         return _stale_response(exc)
@@ -247,150 +139,62 @@ async def reply(request: web.Request) -> web.Response:
 
 
 async def get_customer(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
-    customer = await runtime.service.customer(request.match_info["id"])
-    convs = await runtime.service.conversations(ConversationFilter(customer_id=customer.id),
-                                                None, 100)
-    timeline = await runtime.store.customer_messages(customer.id, request.query.get("cursor"),
-                                                     _limit(request))
-    return json_response({"customer": customer, "conversations": convs.items,
-                          "timeline": timeline.items, "next_cursor": timeline.next_cursor,
-                          "merges": await merges.merges_of(runtime.store, customer.id)})
+    found = await context(request).customers.page(
+        request.match_info["id"], request.query.get("cursor"), params.limit(request))
+    return json_response({"customer": found.customer, "conversations": found.conversations,
+                          "timeline": found.timeline, "next_cursor": found.next_cursor,
+                          "merges": found.merges})
 
 
 async def merge_customer(request: web.Request) -> web.Response:
     """Merge another customer (id, email, phone or @handle) into this one."""
-    data = await _json(request)
+    data = await params.json_body(request)
     other = data.get("customer")
     if not isinstance(other, str) or not other.strip():
         raise ValidationError({"customer": "give the id, email, phone or @handle of the "
                                            "customer to merge into this one"})
-    store = request.app[RUNTIME].store
-    found = await merges.find_customer(store, other)
-    record = await merges.merge(store, request.match_info["id"], found.id,
-                                current_user(request))
-    return json_response({"merge": record}, status=201)
+    merged = await context(request).customers.merge(request.match_info["id"], other,
+                                                    current_user(request))
+    return json_response({"merge": merged.record}, status=201)
 
 
 async def undo_merge(request: web.Request) -> web.Response:
-    record = await merges.undo(request.app[RUNTIME].store, request.match_info["id"],
-                               request.match_info["merge"], current_user(request))
+    record = await context(request).customers.undo_merge(
+        request.match_info["id"], request.match_info["merge"], current_user(request))
     return json_response({"merge": record})
 
 
-def report_range(request: web.Request) -> tuple[datetime, datetime]:
-    """?since=YYYY-MM-DD&until=YYYY-MM-DD (until exclusive), by default the last 30 days."""
-    today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
-    found = {}
-    for name, default in (("since", today - timedelta(days=29)),
-                          ("until", today + timedelta(days=1))):
-        raw = request.query.get(name)
-        found[name] = day(raw, name) if raw else default
-    if found["until"] <= found["since"]:
-        raise ValidationError({"until": "must be after since"})
-    return found["since"], found["until"]
-
-
 async def sla_report(request: web.Request) -> web.Response:
-    since, until = report_range(request)
-    rows = await request.app[RUNTIME].service.sla_report(since, until)
+    since, until = params.report_range(request)
+    rows = await context(request).reports.sla_rows(since, until)
     return json_response({"since": since, "until": until, "rows": [
         {**plain(r), "compliance": r.compliance, "repeat_rate": r.repeat_rate} for r in rows]})
 
 
-async def parse_search(request: web.Request, text: str | None = None) -> QueryNode | None:
-    """The query of ?q= with assignee:me and assignee:<email> turned into user ids, and
-    limited to what the user may see (`visible_query`)."""
-    query = request.query.get("q", "") if text is None else text
-    node = ql.resolve_me(ql.parse(query), current_user(request).id)
-    if "assignee" in ql.fields_used(node):
-        ids = {u.email: u.id for u in await auth.list_users(request.app[RUNTIME].store)}
-
-        def user_id(value: str) -> str:
-            if "@" not in value:
-                return value
-            if value.lower() not in ids:
-                raise QueryError(f"no user {value}", query.find(value), query)
-            return ids[value.lower()]
-
-        node = ql.map_assignees(node, user_id)
-    return visible_query(request, node, query)
-
-
-INBOUND = FieldTerm("direction", Direction.INBOUND)
-
-
-def _sees_contacts(request: web.Request) -> bool:
-    return permissions.sees_contacts(
-        current_user(request),
-        bool(cfg.get(request.app[RUNTIME].config, "privacy.marketing_contacts")))
-
-
-def hides_contacts(request: web.Request) -> bool:
-    """Searches of this user match the public copy of the text (Store `public=True`): no
-    word, phrase or prefix finds a piece of an address or number they may not see."""
-    return not _sees_contacts(request)
-
-
-def visible_query(request: web.Request, node: QueryNode | None, query: str
-                  ) -> QueryNode | None:
-    """Who may not read conversations (marketing) searches inbound customer messages only,
-    and without contacts may not look customers up by address (from:)."""
-    if permissions.sees_care(current_user(request)):
-        return node
-    if "from" in ql.fields_used(node) and not _sees_contacts(request):
-        raise QueryError("from: is not available to your role (customer contacts are "
-                         "hidden)", max(query.lower().find("from:"), 0), query)
-    if node is None:
-        return INBOUND
-    return And((INBOUND, *(node.nodes if isinstance(node, And) else (node,))))
-
-
-async def search_messages(request: web.Request, node: QueryNode | None, cursor: str | None,
-                          limit: int, facets: Sequence[Facet] = ()) -> SearchResult:
-    """The one way pages and the API search: contacts hidden from who may not see them
-    (node: from parse_search, so limited to what the user may see)."""
-    hidden = hides_contacts(request)
-    result = await request.app[RUNTIME].store.search(node, cursor, limit, facets,
-                                                     public=hidden)
-    if permissions.sees_care(current_user(request)):
-        return result
-    shown = redact_message if hidden else inbound_only
-    return replace(result, messages=tuple(shown(m) for m in result.messages))
+def _facets(result: Any) -> dict[str, list[list[Any]]]:
+    return {k: [list(p) for p in v] for k, v in result.facets.items()}
 
 
 async def search(request: web.Request) -> web.Response:
-    node = await parse_search(request)
-    facets = [f for f in request.query.get("facets", "").split(",") if f]
-    unknown = [f for f in facets if f not in FACETS]
-    if unknown:
-        raise ValidationError({"facets": f"unknown {', '.join(unknown)}; known: "
-                                         f"{', '.join(FACETS)}"[:500]})
-    result = await search_messages(request, node, request.query.get("cursor"),
-                                   _limit(request), [f for f in facets if one_of(f, FACETS)])
-    return json_response({"query": ql.to_text(node), "total": result.total,
+    node = await params.search_query(request)
+    facets = params.facets(request)
+    found = context(request).search
+    result = await found.messages(current_user(request), node, request.query.get("cursor"),
+                                  params.limit(request), facets)
+    return json_response({"query": found.text(node), "total": result.total,
                           "messages": result.messages, "next_cursor": result.next_cursor,
-                          "facets": {k: [list(p) for p in v] for k, v in result.facets.items()}})
-
-
-def interval(request: web.Request) -> Interval:
-    value = request.query.get("interval", "day")
-    if not one_of(value, INTERVALS):
-        raise ValidationError({"interval": f"must be one of {', '.join(INTERVALS)}"})
-    return value
+                          "facets": _facets(result)})
 
 
 async def voc_data(request: web.Request) -> dict[str, Any]:
     """Volume over time, trending words and facets of the messages matching ?q=."""
-    node = await parse_search(request)
-    store = request.app[RUNTIME].store
-    result = await search_messages(request, node, None, 20, FACETS)
-    return {"query": ql.to_text(node), "total": result.total, "messages": result.messages,
-            "facets": {k: [list(p) for p in v] for k, v in result.facets.items()},
-            "volume": [list(b) for b in await store.volume(node, interval(request),
-                                                           public=hides_contacts(request))],
-            "trending": [list(t) for t in await store.trending(
-                node, 15, public=hides_contacts(request))]}
+    node = await params.search_query(request)
+    found = context(request).search
+    voc = await found.voc(current_user(request), node, params.interval(request), FACETS)
+    return {"query": found.text(node), "total": voc.result.total,
+            "messages": voc.result.messages, "facets": _facets(voc.result),
+            "volume": [list(b) for b in voc.volume],
+            "trending": [list(t) for t in voc.trending]}
 
 
 async def voice_of_customer(request: web.Request) -> web.Response:
@@ -429,8 +233,9 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
 
     Errors before the first row are the usual 4xx/503; a failure midway ends the file with
     an EXPORT_FAILED line (the status line is sent already) and is logged."""
-    node = await parse_search(request)
-    page = await search_messages(request, node, None, EXPORT_PAGE)
+    node = await params.search_query(request)
+    found, user = context(request).search, current_user(request)
+    page = await found.messages(user, node, None, EXPORT_PAGE)
     response = web.StreamResponse(headers={
         "Content-Type": "text/csv; charset=utf-8",
         "Content-Disposition": 'attachment; filename="inbox-search.csv"'})
@@ -448,7 +253,7 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
             buffer.truncate()
             if page.next_cursor is None or sent >= EXPORT_MAX:
                 break
-            page = await search_messages(request, node, page.next_cursor, EXPORT_PAGE)
+            page = await found.messages(user, node, page.next_cursor, EXPORT_PAGE)
     except ConnectionResetError:
         log.info("CSV export: the client went away", extra={"rows": sent})
         return response
@@ -461,32 +266,21 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
 
 
 async def list_users(request: web.Request) -> web.Response:
-    users = await auth.list_users(request.app[RUNTIME].store)
+    users = await context(request).accounts.users()
     return json_response({"users": [{"id": u.id, "email": u.email, "role": u.role,
                                      "name": u.name} for u in users]})
 
 
-async def dead_letter_rows(request: web.Request, default_limit: int = 50
-                           ) -> tuple[list[dict[str, Any]], str | None]:
-    """A page of dead letters, oldest first from ?after=, raw text cut to a preview; and the
-    key to continue after (None on the last page)."""
-    limit = _limit(request, default_limit)
-    items = await request.app[RUNTIME].store.kv_list(DEAD_LETTERS, request.query.get("after"),
-                                                     limit)
-    rows = [{"id": k, **{f: v for f, v in doc.items() if f != "raw"},
-             "raw_preview": str(doc.get("raw", ""))[:2000]} for k, doc in items]
-    return rows, (items[-1][0] if len(items) == limit else None)
-
-
 async def dead_letters(request: web.Request) -> web.Response:
-    rows, after = await dead_letter_rows(request)
+    rows, after = await context(request).dead_letters.page(request.query.get("after"),
+                                                            params.limit(request))
     return json_response({"dead_letters": rows, "next_after": after})
 
 
 async def connectors(request: web.Request) -> web.Response:
     """Per connector: supervisor state, last error, restarts, next retry, the connector's
     own status fields (under "status") and dead-letter counts."""
-    return json_response({"connectors": await request.app[RUNTIME].connector_states()})
+    return json_response({"connectors": await context(request).connectors.states()})
 
 
 LIVE_KEEPALIVE = 15.0  # seconds between comments that keep proxies from closing the stream
@@ -497,7 +291,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await response.prepare(request)
     try:
-        async with request.app[RUNTIME].events.subscribe() as queue:
+        async with context(request).events.subscribe() as queue:
             while True:
                 try:
                     event = await asyncio.wait_for(queue.get(), timeout=LIVE_KEEPALIVE)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp_jinja2
 from aiohttp import web
 
+from inbox.normalize import clean_label
 from web.keys import CSRF, USER
 
 
@@ -31,3 +33,9 @@ def page(name: str) -> Callable[[Callable[[web.Request], Awaitable[Mapping[str, 
         return run
 
     return wrap
+
+
+def back(path: str, flash: str) -> web.HTTPSeeOther:
+    """Post/redirect/get: back to the page, with what happened (which may quote hostile
+    input: one clean line)."""
+    return web.HTTPSeeOther(f"{path}?" + urlencode({"flash": clean_label(flash, 500)}))

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
+from inbox.query import parse
 from inbox.store import Store, WriteBatch
-from search.query import parse
 from tests.factories import at, conversation, customer, message
 
 ADDRESS, NUMBER = "florentine.quixote@privatebox.example", "2025550187"

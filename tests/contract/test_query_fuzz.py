@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from inbox.errors import QueryError
 from inbox.model import SEARCH_FIELDS
+from inbox.query import FIELD_VALUES, parse
 from inbox.store import FACETS, Store
-from search.query import FIELD_VALUES, parse
 
 FUZZ = settings(max_examples=120, derandomize=True, database=None, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,

@@ -17,9 +17,10 @@ from inbox.events import EventBus
 from inbox.ingest import Ingestor
 from inbox.model import Conversation, Direction, IdentityRef, User, utcnow
 from inbox.ports import Outbound, Receipt
-from inbox.service import InboxService
 from inbox.sla import SlaPolicy
 from inbox.store import Store
+from inbox.usecases.conversations import Conversations
+from inbox.usecases.replies import Replies
 from tests.factories import inbound
 
 DANA = User("u-dana", "dana@example.com", "agent", "-", name="Dana")
@@ -47,9 +48,9 @@ def ingestor(store: Store) -> Ingestor:
     return Ingestor(store, enrich=no_enrichment, sla=SlaPolicy(), events=EventBus())
 
 
-async def setup(store: Store) -> tuple[InboxService, Outbox, Conversation]:
+async def setup(store: Store) -> tuple[Replies, Outbox, Conversation]:
     outbox = Outbox()
-    service = InboxService(store, EventBus(), {"email": outbox})
+    service = Replies(Conversations(store, EventBus()), {"email": outbox})
     result = await ingestor(store).ingest([inbound("<q1@x>", "my bill is wrong", authors=ANN,
                                                    when=utcnow() - timedelta(minutes=5),
                                                    thread_keys=("mid:<q1@x>",))])
@@ -83,7 +84,7 @@ async def test_confirmed_replies_both_go(store: Store) -> None:
 
 async def test_a_stale_reply_names_what_changed(store: Store) -> None:
     service, outbox, conv = await setup(store)
-    await service.set_status(conv.id, "resolved", SAM, conv.version)
+    await service.conversations.set_status(conv.id, "resolved", SAM, conv.version)
     await ingestor(store).ingest([inbound("<q2@x>", "hello? still broken", authors=ANN,
                                           parent_keys=("mid:<q1@x>",))])
     assert (await store.get_conversation(conv.id)).version == conv.version + 2
@@ -94,7 +95,7 @@ async def test_a_stale_reply_names_what_changed(store: Store) -> None:
     assert re.fullmatch(r"The customer wrote again (just now|\d+ s ago)", wrote)
     assert outbox.sent == []
     with pytest.raises(StaleVersion) as mine:  # the agent's own change, seen from another tab
-        await service.assign(conv.id, DANA.id, SAM, conv.version + 1)
+        await service.conversations.assign(conv.id, DANA.id, SAM, conv.version + 1)
     assert mine.value.changes == [wrote]  # only what came after that version
     await service.reply(conv.id, "Fixed", DANA, expected_version=stale.value.version)
     assert outbox.sent == ["Fixed"]
@@ -102,8 +103,8 @@ async def test_a_stale_reply_names_what_changed(store: Store) -> None:
 
 async def test_a_hundred_simultaneous_notes_are_all_kept(store: Store) -> None:
     service, outbox, conv = await setup(store)
-    notes = await asyncio.gather(*(service.add_note(conv.id, f"note {i}", SAM if i % 2 else DANA)
-                                   for i in range(100)))
+    notes = await asyncio.gather(*(service.conversations.add_note(
+        conv.id, f"note {i}", SAM if i % 2 else DANA) for i in range(100)))
     assert len({n.id for n in notes}) == 100
     stored = [m for m in await store.conversation_messages(conv.id)
               if m.direction == Direction.NOTE]

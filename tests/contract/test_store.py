@@ -9,8 +9,8 @@ import pytest
 
 from inbox.errors import ConflictError, NotFound
 from inbox.model import ConversationFilter
+from inbox.query import parse
 from inbox.store import Store, WriteBatch
-from search.query import parse
 from tests.factories import at, conversation, customer, identity, message
 
 

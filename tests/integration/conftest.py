@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from inbox import config as cfg
-from inbox.runtime import Runtime
+from inbox.app.config import load as load_config
+from inbox.app.runtime import Runtime
 from tests.factories import CHEAP_ARGON2
 
 
@@ -18,7 +18,7 @@ async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
     connectors), a failed connector restarted within milliseconds."""
     env = {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db", "INBOX_ENRICH": "false",
            **CHEAP_ARGON2}
-    rt = Runtime(cfg.load(None, env), env, channels=False)
+    rt = Runtime(load_config(None, env), env, channels=False)
     rt.restart_backoff = (0.001, 0.004)
     await rt.start()
     try:

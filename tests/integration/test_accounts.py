@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from inbox import auth
-from inbox.cli import main
+from inbox.app.cli import main
 from inbox.model import utcnow
 from inbox.passwords import Passwords
 from search.sqlite import SqliteStore

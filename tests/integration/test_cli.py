@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from inbox.cli import main
+from inbox.app.cli import main
 from tests.factories import CHEAP_ARGON2
 
 pytestmark = pytest.mark.integration
@@ -207,7 +207,7 @@ def test_poll_fails_on_refused_credentials(capsys: pytest.CaptureFixture[str],
 def test_acknowledged_posts_survive_sigkill(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                             env: dict[str, str]) -> None:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "inbox.cli", "serve", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "inbox.app.cli", "serve", "--port", str(port)],
                             cwd=tmp_path, env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -237,15 +237,15 @@ async def test_stream_status_is_visible_in_the_api(fake_x: dict[str, str], tmp_p
     from aiohttp.test_utils import TestClient, TestServer
 
     from inbox import auth
-    from inbox import config as cfg
-    from inbox.runtime import Runtime
+    from inbox.app.config import load as load_config
+    from inbox.app.runtime import Runtime
     from web.app import create_app
 
     env = {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db", "INBOX_ENRICH": "false",
            **CHEAP_ARGON2, **fake_x}
-    runtime = Runtime(cfg.load(None, env), env)
+    runtime = Runtime(load_config(None, env), env)
     await runtime.start()
-    client = TestClient(TestServer(create_app(runtime), host="127.0.0.1"))
+    client = TestClient(TestServer(create_app(runtime.web_context()), host="127.0.0.1"))
     await client.start_server()
     try:
         await runtime.poll_once("x")
@@ -268,7 +268,7 @@ def test_worker_role_polls_without_serving_http(tmp_path: Path, env: dict[str, s
                                                fake_x: dict[str, str],
                                                capsys: pytest.CaptureFixture[str]) -> None:
     env = {**env, **fake_x}
-    proc = subprocess.Popen([sys.executable, "-m", "inbox.cli", "serve", "--role", "worker"],
+    proc = subprocess.Popen([sys.executable, "-m", "inbox.app.cli", "serve", "--role", "worker"],
                             cwd=tmp_path, env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -11,11 +11,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from inbox import auth
-from inbox import config as cfg
+from inbox.app.cli import main, migrate
+from inbox.app.config import load as load_config
 from inbox.app.demo.seed import seed
-from inbox.cli import main, migrate
+from inbox.app.runtime import Runtime
 from inbox.retry import Retry
-from inbox.runtime import Runtime
 from inbox.store import Store
 from search.sqlite import SqliteStore
 from tests.factories import CHEAP_ARGON2
@@ -28,10 +28,10 @@ NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
 
 async def start_app(store: Store) -> tuple[TestClient[Any, Any], Runtime]:
-    config = cfg.load(None, {"INBOX_ENRICH": "false", **CHEAP_ARGON2})
+    config = load_config(None, {"INBOX_ENRICH": "false", **CHEAP_ARGON2})
     runtime = Runtime(config, {}, store=store, channels=False)
     await runtime.start()
-    client = TestClient(TestServer(create_app(runtime), host="127.0.0.1"))
+    client = TestClient(TestServer(create_app(runtime.web_context()), host="127.0.0.1"))
     await client.start_server()
     return client, runtime
 
@@ -161,11 +161,11 @@ async def test_store_down_means_a_clear_error_and_nothing_acknowledged() -> None
     with running_osmem() as url:  # a cluster of its own, to stop mid-test
         store = es_store_factory(url, client_kwargs={"node_class": PlainJsonNode,
                                                      "max_retries": 0})
-        runtime = Runtime(cfg.load(None, {"INBOX_ENRICH": "false"}), {}, store=store,
+        runtime = Runtime(load_config(None, {"INBOX_ENRICH": "false"}), {}, store=store,
                           channels=False)
         runtime.ingestor.store_retry = Retry(1, first=0.01, cap=0.01)
         await runtime.start()
-        client = TestClient(TestServer(create_app(runtime), host="127.0.0.1"))
+        client = TestClient(TestServer(create_app(runtime.web_context()), host="127.0.0.1"))
         await client.start_server()
     try:  # the cluster is gone now
         resp = await client.post("/api/forms/contact", json={

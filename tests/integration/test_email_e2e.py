@@ -15,9 +15,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from inbox import auth
-from inbox import config as cfg
-from inbox.cli import main
-from inbox.runtime import Runtime
+from inbox.app.cli import main
+from inbox.app.config import load as load_config
+from inbox.app.runtime import Runtime
 from tests.factories import CHEAP_ARGON2
 from tests.servers.dovecot import PASSWORD, Dovecot
 from tests.servers.smtp import SmtpServer
@@ -54,12 +54,12 @@ def email_env(dovecot: Dovecot, smtp: SmtpServer, tmp_path: Path) -> dict[str, s
 async def live(dovecot: Dovecot, smtp_server: SmtpServer, tmp_path: Path
                ) -> AsyncIterator[tuple[TestClient[Any, Any], Runtime, str]]:
     env = email_env(dovecot, smtp_server, tmp_path)
-    runtime = Runtime(cfg.load(None, {**env, **CHEAP_ARGON2}), env)
+    runtime = Runtime(load_config(None, {**env, **CHEAP_ARGON2}), env)
     await runtime.start()
     await auth.add_user(runtime.store, "ava@example.com", "agent", "correct horse battery",
                         passwords=runtime.passwords)
     token = await auth.create_token(runtime.store, "ava@example.com")
-    client = TestClient(TestServer(create_app(runtime), host="127.0.0.1"))
+    client = TestClient(TestServer(create_app(runtime.web_context()), host="127.0.0.1"))
     await client.start_server()
     await runtime.start_workers()
     try:
@@ -183,7 +183,7 @@ async def test_smtp_temporary_failure_keeps_the_reply_and_retries(
     msg = (await reply.json())["message"]
     assert reply.status == 202 and msg["delivery"] == "failed" and "451" in msg["meta"]["error"]
     del smtp_server.handler.reject["cy@example.com"]
-    assert await runtime.service.retry_failed() == 1
+    assert await runtime.replies.retry_failed() == 1
     (envelope,) = smtp_server.received
     assert "Hi Cy" in envelope.message.get_content()
 

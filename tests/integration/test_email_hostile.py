@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from inbox import config as cfg
+from inbox.app.config import load as load_config
+from inbox.app.runtime import Runtime
 from inbox.model import Message
-from inbox.runtime import Runtime
 from tests.data.email.hostile.corpus import MB, Item, corpus
 from tests.servers.dovecot import PASSWORD, Dovecot, dovecot_fixture  # noqa: F401 - fixture
 
@@ -33,7 +33,7 @@ def good(n: int) -> bytes:
 @pytest.fixture
 async def runtime(dovecot: Dovecot, tmp_path: Path) -> AsyncIterator[Runtime]:
     env = {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db", "INBOX_ENRICH": "false"}
-    config = cfg.load(None, env)
+    config = load_config(None, env)
     config["email"] = {"mailboxes": [{
         "name": "support", "url": dovecot.url(), "password": PASSWORD, "batch_size": 10,
         "attachments_dir": str(tmp_path / "attachments"),

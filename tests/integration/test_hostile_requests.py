@@ -20,8 +20,8 @@ import pytest
 from aiohttp.web_runner import TCPSite
 
 from inbox.model import Event, Role
+from inbox.query import MAX_DEPTH
 from inbox.store import Store
-from search.query import MAX_DEPTH
 from tests.factories import inbound
 from tests.integration.web_support import RoleWeb, start_web
 from tests.servers.osmem import es_store_factory
@@ -187,7 +187,7 @@ async def test_a_closed_live_stream_is_no_error(web: RoleWeb, caplog: pytest.Log
 @contextlib.asynccontextmanager
 async def served(web: RoleWeb) -> AsyncIterator[int]:
     """The app served as `inbox serve` serves it (the test server hides some failures)."""
-    runner = web_runner(web.runtime)
+    runner = web_runner(web.runtime.web_context())
     await runner.setup()
     await TCPSite(runner, "127.0.0.1", 0).start()
     try:

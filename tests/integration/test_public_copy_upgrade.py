@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from inbox.query import parse
 from inbox.store import WriteBatch
 from search.elastic import ElasticStore, reindex
 from search.elastic_docs import denormalized, to_doc
-from search.query import parse
 from search.sqlite import SqliteStore
 from tests.factories import at, conversation, customer, message
 from tests.servers.osmem import es_store_factory

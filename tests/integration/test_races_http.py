@@ -16,8 +16,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from inbox import auth
-from inbox import config as cfg
-from inbox.runtime import Runtime
+from inbox.app.config import load as load_config
+from inbox.app.runtime import Runtime
 from tests.servers.smtp import SmtpServer
 from web.app import create_app
 
@@ -34,7 +34,7 @@ class Desk:
     clients: list[TestClient[Any, Any]]
 
     async def client(self) -> TestClient[Any, Any]:
-        client = TestClient(TestServer(create_app(self.runtime), host="127.0.0.1"))
+        client = TestClient(TestServer(create_app(self.runtime.web_context()), host="127.0.0.1"))
         await client.start_server()
         self.clients.append(client)
         return client
@@ -47,7 +47,7 @@ class Desk:
 async def desk(smtp_server: SmtpServer, tmp_path: Path) -> AsyncIterator[Desk]:
     env = {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db", "INBOX_ENRICH": "false",
            "INBOX_SMTP_URL": smtp_server.url(), "INBOX_EMAIL_FROM": "support@example.test"}
-    runtime = Runtime(cfg.load(None, env), env)
+    runtime = Runtime(load_config(None, env), env)
     await runtime.start()
     tokens = {}
     for name in ("dana", "sam"):

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from inbox import config as cfg
-from inbox.cli import main
+from inbox.app.cli import main
+from inbox.app.config import load as load_config
+from inbox.app.runtime import Runtime
 from inbox.errors import ConfigError
-from inbox.runtime import Runtime
 from tests.factories import CHEAP_ARGON2
 from tests.servers.dovecot import PASSWORD, Dovecot
 from web.app import create_app
@@ -50,7 +50,7 @@ def test_poll_email_with_imap_settings_only(dovecot: Dovecot, tmp_path: Path,
     assert "email:default: stored 1" in out and "error" not in err
 
     with pytest.raises(ConfigError) as caught:  # a process that replies needs it complete
-        Runtime(cfg.load(None, env), env)
+        Runtime(load_config(None, env), env)
     assert caught.value.key == "INBOX_SMTP_PASSWORD"
 
     env = imap_env(dovecot, tmp_path)  # no SMTP at all: a reply says what to set
@@ -67,9 +67,9 @@ def test_poll_email_with_imap_settings_only(dovecot: Dovecot, tmp_path: Path,
 
 async def reply(env: dict[str, str], conversation_id: str, token: str) -> tuple[int, str]:
     """Answer through the JSON API of a process that reads mail but has no SMTP account."""
-    runtime = Runtime(cfg.load(None, env), env)
+    runtime = Runtime(load_config(None, env), env)
     await runtime.start()
-    client = TestClient(TestServer(create_app(runtime), host="127.0.0.1"))
+    client = TestClient(TestServer(create_app(runtime.web_context()), host="127.0.0.1"))
     await client.start_server()
     try:
         resp = await client.post(f"/api/conversations/{conversation_id}/reply",

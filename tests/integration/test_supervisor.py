@@ -11,10 +11,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from inbox import auth
+from inbox.app.runtime import Runtime
 from inbox.errors import AuthFailed
 from inbox.model import Inbound
 from inbox.ports import ConnectorContext, IngestResult
-from inbox.runtime import Runtime
 from inbox.supervisor import Supervisor
 from tests.factories import at, inbound
 from tests.fakes.core import FakeCore
@@ -63,7 +63,7 @@ async def test_a_crashing_connector_restarts_until_it_runs(runtime: Runtime) -> 
     await asyncio.wait_for(flaky.delivered.wait(), 30)
 
     assert flaky.runs == 4
-    states = {s["name"]: s for s in await runtime.connector_states()}
+    states = {s["name"]: s for s in await runtime.status.states()}
     state = states["email:flaky"]
     assert state["state"] == "running" and state["restarts"] == 3
     assert state["last_error"] == "KeyError: 'unexpected reply'"
@@ -77,7 +77,7 @@ async def test_a_crashing_connector_restarts_until_it_runs(runtime: Runtime) -> 
                             passwords=runtime.passwords)
     admin = await auth.create_token(runtime.store, "root@example.com")
     agent = await auth.create_token(runtime.store, "ava@example.com")
-    client = TestClient(TestServer(create_app(runtime), host="127.0.0.1"))
+    client = TestClient(TestServer(create_app(runtime.web_context()), host="127.0.0.1"))
     await client.start_server()
     try:
         resp = await client.get("/api/connectors", headers={"Authorization": f"Bearer {admin}"})

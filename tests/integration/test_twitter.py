@@ -32,6 +32,7 @@ from connectors.twitter import (
 from connectors.twitter_config import XSettings
 from connectors.twitter_http import DAY, WINDOW, Credentials
 from inbox import deadletters
+from inbox.app.runtime import Runtime
 from inbox.errors import (
     AuthFailed,
     FatalError,
@@ -42,7 +43,6 @@ from inbox.errors import (
 )
 from inbox.model import Conversation, Customer, IdentityRef, Inbound, Message
 from inbox.ports import Outbound
-from inbox.runtime import Runtime
 from tests.fakes.core import FakeCore, as_message
 from tests.fakes.x_api import (  # noqa: F401
     USAGE_CAPPED,
@@ -581,7 +581,7 @@ def placed(item: Any, values: Mapping[str, str]) -> Any:
 
 
 async def dead_total(runtime: Runtime) -> int:
-    return deadletters.total(await runtime.dead_letter_counts())
+    return deadletters.total(await runtime.dead_letters.counts())
 
 
 @pytest.mark.parametrize("endpoint", ["mentions", "dm_events"])
@@ -702,7 +702,7 @@ async def test_a_stream_failing_inside_shows_its_error_in_the_connector_list(
         if x.mentions.status()["failures"]:
             break
         await asyncio.sleep(0.01)
-    state = (await runtime.connector_states())[0]
+    state = (await runtime.status.states())[0]
     assert state["state"] == "backing_off" and state["restarts"] == 0
     assert "not a JSON object" in state["last_error"]
     assert state["next_retry"] == state["status"]["next_poll"]

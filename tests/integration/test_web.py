@@ -12,12 +12,12 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from inbox import auth
-from inbox import config as cfg
+from inbox.app.config import load as load_config
+from inbox.app.runtime import Runtime
 from inbox.errors import Refused, RetryableError
 from inbox.model import ConversationFilter
 from inbox.ports import Outbound, Receipt
-from inbox.runtime import Runtime
-from search.query import parse
+from inbox.query import parse
 from tests.factories import CHEAP_ARGON2
 from web.app import create_app
 
@@ -65,18 +65,18 @@ class Web:
 
 
 async def make_web(tmp_path: Path, **env: str) -> AsyncIterator[Web]:
-    config = cfg.load(None, {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db",
+    config = load_config(None, {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db",
                              "INBOX_ENRICH": "false", **CHEAP_ARGON2, **env})
     runtime = Runtime(config, {}, channels=False)
     await runtime.start()
     sender = RecordingSender("webform")
-    runtime.service.senders["webform"] = sender
+    runtime.replies.senders["webform"] = sender
     for email, role in (("admin@example.com", "admin"), ("mark@example.com", "marketing"),
                         ("ava@example.com", "agent")):
         await auth.add_user(runtime.store, email, role, "correct horse battery",
                             passwords=runtime.passwords)
     token = await auth.create_token(runtime.store, "admin@example.com")
-    client = TestClient(TestServer(create_app(runtime), host="127.0.0.1"))
+    client = TestClient(TestServer(create_app(runtime.web_context()), host="127.0.0.1"))
     await client.start_server()
     try:
         yield Web(client, runtime, token, sender)
@@ -302,7 +302,7 @@ async def test_failed_reply_is_kept_and_retried(web: Web) -> None:
     msg = (await resp.json())["message"]
     assert resp.status == 202 and msg["delivery"] == "failed"
     assert "unavailable" in msg["meta"]["error"]
-    assert await web.runtime.service.retry_failed() == 1
+    assert await web.runtime.replies.retry_failed() == 1
     (stored,) = [m for m in await web.runtime.store.conversation_messages(ref)
                  if m.direction == "outbound"]
     assert stored.delivery == "sent" and len(web.sender.sent) == 1

@@ -10,9 +10,9 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 
 from inbox import auth
-from inbox import config as cfg
+from inbox.app.config import load as load_config
+from inbox.app.runtime import Runtime
 from inbox.model import IdentityRef, Role
-from inbox.runtime import Runtime
 from inbox.store import Store
 from tests.factories import inbound
 from tests.integration.test_web import RecordingSender
@@ -53,11 +53,11 @@ async def start_web(store: Store | None = None, env: Mapping[str, str] | None = 
                     db: str = "") -> AsyncIterator[RoleWeb]:
     """The app on `store` (or SQLite at `db`): users and tokens for every role, and one
     email conversation with an inbound message (contacts in its text), a note, a reply."""
-    config = cfg.load(None, {"INBOX_STORE": f"sqlite:///{db}", "INBOX_ENRICH": "false",
+    config = load_config(None, {"INBOX_STORE": f"sqlite:///{db}", "INBOX_ENRICH": "false",
                              **(env or {})})
     runtime = Runtime(config, {}, store=store, channels=False)
     await runtime.start()
-    runtime.service.senders["email"] = RecordingSender("email")
+    runtime.replies.senders["email"] = RecordingSender("email")
     tokens = {}
     for role in Role:
         await auth.add_user(runtime.store, f"{role}@example.com", role, PASSWORD)
@@ -67,11 +67,11 @@ async def start_web(store: Store | None = None, env: Mapping[str, str] | None = 
         authors=(IdentityRef("email", CUSTOMER_EMAIL, f"Ann <{CUSTOMER_EMAIL}>"),))])
     message = result.stored[0]
     admin = await auth.get_user(runtime.store, "admin@example.com")
-    await runtime.service.add_note(message.conversation_id, NOTE_TEXT, admin)
-    await runtime.service.reply(message.conversation_id, REPLY_TEXT, admin)
+    await runtime.conversations.add_note(message.conversation_id, NOTE_TEXT, admin)
+    await runtime.replies.reply(message.conversation_id, REPLY_TEXT, admin)
     ids = {"conversation": message.conversation_id, "customer": message.customer_id or "",
            "message": message.id}
-    client = TestClient(TestServer(create_app(runtime), host="127.0.0.1"))
+    client = TestClient(TestServer(create_app(runtime.web_context()), host="127.0.0.1"))
     await client.start_server()
     try:
         yield RoleWeb(client, runtime, tokens, ids)

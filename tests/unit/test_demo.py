@@ -11,15 +11,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from inbox import config as cfg
+from inbox.app.config import load as load_config
 from inbox.app.demo import seed as seed_module
 from inbox.app.demo.generator import INBOUND_PER_JOURNEY, DemoItem, generate, stream
 from inbox.app.demo.identities import people
 from inbox.app.demo.seed import SeedSummary, seed
 from inbox.app.demo.vocabulary import BRAND_HANDLE, BRAND_X_USER_ID, DEMO_AGENTS
+from inbox.app.runtime import Runtime
 from inbox.identity import normalize_ref
 from inbox.model import Channel, Conversation, ConversationFilter, IdentityKind, IdentityRef
-from inbox.runtime import Runtime
 from tests.factories import CHEAP_ARGON2
 
 NOW = datetime(2026, 11, 20, 15, 30, 45, 123456, tzinfo=UTC)
@@ -281,7 +281,7 @@ def test_a_big_run_streams_in_time_order_without_repeats() -> None:
 async def seeded(tmp_path: Path) -> AsyncIterator[tuple[Runtime, SeedSummary]]:
     path = tmp_path / "demo.db"
     env = {"INBOX_STORE": f"sqlite:///{path}", **CHEAP_ARGON2}
-    runtime = Runtime(cfg.load(None, env), env, channels=False)
+    runtime = Runtime(load_config(None, env), env, channels=False)
     await runtime.start()
     try:
         yield runtime, await seed(runtime, now=NOW)
@@ -315,7 +315,7 @@ async def test_seeding_gives_every_page_its_data(seeded: tuple[Runtime, SeedSumm
     assert sum(bool(c.switched_channel) for c in convs) > 30
     assert sum(c.assignee is not None for c in convs) > 0.5 * len(convs)
     assert any("churn-risk" in c.tags for c in convs)
-    rows = await runtime.service.sla_report(NOW - timedelta(days=30), NOW)
+    rows = await runtime.reports.sla_rows(NOW - timedelta(days=30), NOW)
     overall = next(r for r in rows if r.group == "all")
     assert 0 < overall.met < overall.answered and overall.repeat and overall.switched
     # Replies went through the service to the demo sender: sent, marked, never mailed.

@@ -6,10 +6,10 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
-from inbox import config as cfg
+from inbox.app.config import load as load_config
+from inbox.app.runtime import Runtime
 from inbox.lease import Lease
 from inbox.model import utcnow
-from inbox.runtime import Runtime
 from search.sqlite import SqliteStore
 
 
@@ -29,7 +29,7 @@ async def test_lease_is_exclusive_until_released_or_expired(sqlite_store: Sqlite
 async def test_only_one_of_two_workers_runs_the_jobs(tmp_path: Path) -> None:
     env = {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db", "INBOX_ENRICH": "false",
            "INBOX_WORKER_LEASE": "1"}
-    first, second = (Runtime(cfg.load(None, env), env) for _ in range(2))
+    first, second = (Runtime(load_config(None, env), env) for _ in range(2))
     for runtime in (first, second):
         await runtime.start()
         await runtime.start_workers()

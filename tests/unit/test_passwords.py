@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from inbox import auth
-from inbox import config as cfg
+from inbox.app.config import load as load_config
 from inbox.errors import ConfigError, ValidationError
 from inbox.passwords import Passwords, strength_problem
 from search.sqlite import SqliteStore
@@ -90,9 +90,9 @@ async def test_unknown_and_hostile_sign_ins_are_just_refused(sqlite_store: Sqlit
 
 
 def test_argon2_settings_are_checked_when_loaded() -> None:
-    cheap = Passwords.from_settings(cfg.load(None, {"INBOX_ARGON2_TIME_COST": "1",
+    cheap = Passwords.from_settings(load_config(None, {"INBOX_ARGON2_TIME_COST": "1",
                                                     "INBOX_ARGON2_MEMORY_KIB": "8",
                                                     "INBOX_ARGON2_PARALLELISM": "1"}).core.auth)
     assert cheap == CHEAP
     with pytest.raises(ConfigError, match="auth.argon2_memory_kib"):
-        cfg.load(None, {"INBOX_ARGON2_MEMORY_KIB": "8"})
+        load_config(None, {"INBOX_ARGON2_MEMORY_KIB": "8"})

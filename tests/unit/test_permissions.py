@@ -9,7 +9,7 @@ from aiohttp import web
 
 from inbox.model import Role, User
 from inbox.permissions import ROUTES, allowed, markdown_table, route_permission, start_page
-from web.app import check_routes
+from web.guards import check_routes
 
 README = Path(__file__).parents[2] / "README.md"
 

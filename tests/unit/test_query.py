@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from inbox.errors import QueryError
 from inbox.model import SEARCH_FIELDS, And, FieldTerm, Not, Or, Phrase, QueryNode, Term
-from search.query import (
+from inbox.query import (
     FIELD_VALUES,
     MAX_DEPTH,
     MAX_LENGTH,

@@ -14,9 +14,10 @@ from connectors.email import SmtpMissing, configure
 from connectors.twitter_config import load_settings
 from connectors.webform import FormSpec, forms_from_config
 from inbox import config as cfg
-from inbox.cli import config_template, main, parser
+from inbox.app.cli import config_template, main, parser
+from inbox.app.config import declared_settings
+from inbox.app.config import load as load_config
 from inbox.errors import ConfigError
-from inbox.runtime import declared_settings
 from inbox.settings import Setting, check_keys, markdown_table, toml_value
 from inbox.sla import SlaPolicy
 from tests.factories import CHEAP_ARGON2
@@ -28,7 +29,7 @@ DEFAULTS = cfg.core_settings({})
 # --- loading --------------------------------------------------------------------------------
 
 def test_defaults_are_typed() -> None:
-    core = cfg.load(None, {}).core
+    core = load_config(None, {}).core
     assert core == DEFAULTS
     assert core.store.url == "sqlite:///./inbox.db" and core.web.port == 8080
     assert core.web.trust_proxy is False and core.enrich.enabled is True
@@ -40,7 +41,7 @@ def test_the_environment_wins_over_the_file_and_is_typed(tmp_path: Path) -> None
     path = tmp_path / "inbox.toml"
     path.write_text('[web]\nport = 9000\nhost = "0.0.0.0"\n[auth]\ntoken_days = 30\n'
                     '[sla]\ntimezone = "Europe/London"\n[sla.targets]\nemail = "2h"\n')
-    core = cfg.load(path, {"INBOX_PORT": "9100", "INBOX_TRUST_PROXY": "yes",
+    core = load_config(path, {"INBOX_PORT": "9100", "INBOX_TRUST_PROXY": "yes",
                            "INBOX_TIMEZONE": "Europe/Paris", "INBOX_ENRICH": "off",
                            "INBOX_HOST": "  "}).core  # a blank variable overrides nothing
     assert (core.web.host, core.web.port, core.web.trust_proxy) == ("0.0.0.0", 9100, True)
@@ -51,9 +52,9 @@ def test_the_environment_wins_over_the_file_and_is_typed(tmp_path: Path) -> None
 
 
 def test_loaded_config_still_answers_get() -> None:
-    config = cfg.load(None, {"INBOX_FORM_RATE_LIMIT": "7"})
-    assert cfg.get(config, "forms.rate_limit") == 7
-    assert cfg.get(config, "web.public_url") is None
+    config = load_config(None, {"INBOX_FORM_RATE_LIMIT": "7"})
+    assert config.core.forms.rate_limit == 7
+    assert config.core.web.public_url is None
 
 
 @pytest.mark.parametrize(("toml", "env", "key", "words"), [
@@ -76,7 +77,7 @@ def test_errors_name_the_key_and_the_fix(tmp_path: Path, toml: str, env: dict[st
     path = tmp_path / "inbox.toml"
     path.write_text(toml)
     with pytest.raises(ConfigError) as caught:
-        cfg.load(path, env)
+        load_config(path, env)
     assert caught.value.key == key and words in str(caught.value)
 
 
@@ -101,7 +102,7 @@ def test_unknown_keys_are_named(data: dict[str, object], key: str, words: str) -
 def test_secrets_stay_out_of_errors_and_reprs() -> None:
     env = {"INBOX_STORE_PASSWORD": "hunter2-store", "INBOX_STORE_USERNAME": "es",
            "INBOX_STORE_API_KEY": "key-hunter2"}
-    config = cfg.load(None, env)
+    config = load_config(None, env)
     shown = repr(config) + repr(config.core) + str(config.core)
     assert "hunter2" not in shown and config.core.store.password == "hunter2-store"
     token = Setting("x.token", int, None, "a secret number", secret=True)

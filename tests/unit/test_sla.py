@@ -9,7 +9,6 @@ import pytest
 
 from inbox.errors import ConfigError
 from inbox.events import EventBus
-from inbox.service import InboxService
 from inbox.sla import (
     Calendar,
     SlaPolicy,
@@ -19,6 +18,7 @@ from inbox.sla import (
     policy_from_config,
 )
 from inbox.store import WriteBatch
+from inbox.usecases.conversations import Conversations
 from search.sqlite import SqliteStore
 from tests.factories import conversation, customer
 
@@ -92,7 +92,7 @@ def test_durations_and_extra_holidays() -> None:
 
 async def test_sweep_alerts_once_per_state(sqlite_store: SqliteStore) -> None:
     events = EventBus()
-    service = InboxService(sqlite_store, events, sla=LONDON)
+    service = Conversations(sqlite_store, events, sla=LONDON)
     convs = (replace(conversation("late", "c1", "email"), awaiting_since=utc(7, 9),
                      due_at=utc(7, 13)),
              replace(conversation("soon", "c1", "email"), awaiting_since=utc(7, 9),

@@ -1,7 +1,8 @@
 """Fill a fresh store with generated traffic, replayed through the application in time order.
 
 Customer messages go through the Ingestor and the agents' triage (assign, tags, notes) and
-replies through InboxService, both on a clock that walks the generated month: SLA clocks,
+replies through the use cases (inbox.usecases), both on a clock that walks the generated
+month: SLA clocks,
 first responses, resolutions and journeys are computed by the production code, as if the
 month had happened. Replies go to DemoSenders, which record and send nothing.
 """
@@ -16,18 +17,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from inbox import auth, merge
 from inbox.app.demo.generator import DemoItem, stream
 from inbox.app.demo.vocabulary import DEMO_AGENTS
 from inbox.errors import NotFound, Refused
 from inbox.events import EventBus
 from inbox.ingest import Ingestor
 from inbox.model import Channel, Status, User, message_id_for, utcnow
-from inbox.passwords import Passwords, strength_problem
+from inbox.passwords import strength_problem
 from inbox.ports import Outbound, Receipt
-from inbox.service import InboxService
 from inbox.sla import SlaPolicy
 from inbox.store import Store
+from inbox.usecases.accounts import Accounts
+from inbox.usecases.conversations import Conversations
+from inbox.usecases.customers import Customers
+from inbox.usecases.replies import Replies
 
 DEMO_USERS = (
     ("admin@northwind.example", "admin", "Ada Admin"),
@@ -45,8 +48,8 @@ class Target(Protocol):
     events: EventBus
     sla: SlaPolicy
     ingestor: Ingestor
-    service: InboxService
-    passwords: Passwords
+    replies: Replies
+    accounts: Accounts
 
 
 class DemoSender:
@@ -99,20 +102,20 @@ async def seed(target: Target, now: datetime | None = None, days: int = 30, *,
     password = secrets.token_urlsafe(9)
     while any(strength_problem(password, (email, name)) for email, _, name in DEMO_USERS):
         password = secrets.token_urlsafe(9)  # random, but by chance it might hold a name
-    users = {email: await auth.add_user(store, email, role, password, name,
-                                        passwords=target.passwords)
+    users = {email: await target.accounts.add_user(email, role, password, name)
              for email, role, name in DEMO_USERS}
     for channel in Channel:  # replies from the pages after seeding are recorded too
-        target.service.senders.setdefault(channel, DemoSender(channel))
+        target.replies.senders.setdefault(channel, DemoSender(channel))
     clock = Clock(now - timedelta(days=days))
     replay = _Replay(
         Ingestor(store, enrich=target.ingestor.enrich, sla=target.sla, events=target.events,
                  phone_region=target.ingestor.phone_region, clock=clock),
-        InboxService(store, target.events, target.service.senders, target.sla, clock=clock),
-        clock, users, batch, agents, progress)
+        Replies(Conversations(store, target.events, target.sla, clock=clock),
+                target.replies.senders),
+        Customers(store), clock, users, batch, agents, progress)
     await replay.run(stream(now, days=days, seed=seed, customers=customers,
                             journeys=journeys))
-    token = await auth.create_token(store, DEMO_USERS[0][0])
+    token = await target.accounts.create_token(DEMO_USERS[0][0], days=None)
     counts = await store.counts()
     return SeedSummary(counts["messages"], counts["customers"], counts["conversations"],
                        tuple((e, r) for e, r, _ in DEMO_USERS), password, token)
@@ -126,7 +129,8 @@ class _Replay:
     sees exactly the messages that had arrived before it; triage waits for the batch."""
 
     ingestor: Ingestor
-    service: InboxService
+    replies: Replies  # on the replay's clock, as its conversations
+    customers: Customers
     clock: Clock
     users: dict[str, User]
     size: int
@@ -192,30 +196,29 @@ class _Replay:
     async def act(self, conv_id: str, customer_id: str, item: DemoItem, reply: bool) -> None:
         """What the agent does about one customer message: triage, then perhaps reply."""
         agent = self.users.get(item.assignee or "") or self.users[DEMO_AGENTS[0][0]]
-        service = self.service
+        conversations, replies = self.replies.conversations, self.replies
         if item.merge_with:
             await self.merge(item.merge_with, customer_id, agent)
         if item.assignee and self.assigned.get(conv_id) != agent.id:
-            await service.assign(conv_id, agent.id, agent)
+            await conversations.assign(conv_id, agent.id, agent)
             self.assigned[conv_id] = agent.id
         known = self.tags.setdefault(conv_id, set())
         if not set(item.tags) <= known:
             known.update(item.tags)
-            await service.set_tags(conv_id, sorted(known), agent)
+            await conversations.set_tags(conv_id, sorted(known), agent)
         if item.note:
-            await service.add_note(conv_id, item.note, agent)
+            await conversations.add_note(conv_id, item.note, agent)
         if reply and item.reply_text:
-            await service.reply(conv_id, item.reply_text, agent,
+            await replies.reply(conv_id, item.reply_text, agent,
                                 idempotency_key=f"demo:{item.inbound.external_id}",
                                 status=Status.RESOLVED if item.resolve else Status.PENDING)
 
     async def merge(self, identity: str, customer_id: str, agent: User) -> None:
         """The agent sees it is the same person as on the other channel, and merges."""
-        store = self.service.store
         try:
-            survivor = await merge.find_customer(store, identity)
+            survivor = await self.customers.find(identity)
             if survivor.id != customer_id:
-                await merge.merge(store, survivor.id, customer_id, agent)
+                await self.customers.merge(survivor.id, customer_id, agent)
         except (NotFound, Refused):  # linked already, or merged meanwhile: nothing to do
             return
 

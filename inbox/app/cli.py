@@ -15,12 +15,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from inbox import auth, deadletters
-from inbox import config as cfg
+from inbox import deadletters
+from inbox import query as ql
+from inbox.app import config as cfg
+from inbox.app.config import declared_settings
+from inbox.app.runtime import Runtime
 from inbox.errors import ConfigError, InboxError, QueryError, ValidationError
 from inbox.model import Role
-from inbox.runtime import Runtime, declared_settings
 from inbox.settings import check_keys, template
+from inbox.usecases.conversations import SYSTEM
 
 log = logging.getLogger("inbox")
 DEFAULT_CONFIG = "inbox.toml"
@@ -63,7 +66,7 @@ async def serve(runtime: Runtime, host: str, port: int, banner: str = "",
 
     runner = None
     if role in ("all", "web"):
-        runner = web_runner(runtime)
+        runner = web_runner(runtime.web_context())
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
         print(f"unified-inbox listening on http://{host}:{port}/", flush=True)
@@ -114,7 +117,7 @@ def cmd_demo(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         await runtime.start()
         try:
             summary = await seed(runtime)
-            host, port = cfg.get(config, "web.host"), int(cfg.get(config, "web.port"))
+            host, port = config.core.web.host, config.core.web.port
             banner = (f"Demo store {store_path}: {summary}\n"
                       f"Sign in at http://{host}:{port}/login as one of:\n"
                       + "".join(f"  {email:<28} {role:<9} password: {summary.password}\n"
@@ -177,8 +180,7 @@ def cmd_users_add(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     password = _read_password()
 
     async def work(runtime: Runtime) -> str:
-        user = await auth.add_user(runtime.store, args.email, args.role, password, args.name,
-                                   passwords=runtime.passwords)
+        user = await runtime.accounts.add_user(args.email, args.role, password, args.name)
         return f"user {user.email} ({user.role}) saved"
 
     return _users_command(args, env, work)
@@ -188,24 +190,25 @@ def cmd_users_passwd(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     password = _read_password("New password: ")
 
     async def work(runtime: Runtime) -> str:
-        user = await auth.set_password(runtime.store, args.email, password,
-                                       passwords=runtime.passwords)
+        user = await runtime.accounts.set_password(args.email, password)
         return f"password of {user.email} changed; their sessions and tokens are revoked"
 
     return _users_command(args, env, work)
 
 
 def cmd_users_disable(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    async def work(runtime: Runtime) -> str:
-        user = await auth.set_disabled(runtime.store, args.email, True)
-        return f"user {user.email} disabled; their sessions and tokens are revoked"
-
-    return _users_command(args, env, work)
+    return _users_disabled(args, env, True)
 
 
 def cmd_users_enable(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    return _users_disabled(args, env, False)
+
+
+def _users_disabled(args: argparse.Namespace, env: Mapping[str, str], disabled: bool) -> int:
     async def work(runtime: Runtime) -> str:
-        user = await auth.set_disabled(runtime.store, args.email, False)
+        user = await runtime.accounts.set_disabled(args.email, disabled)
+        if disabled:
+            return f"user {user.email} disabled; their sessions and tokens are revoked"
         return f"user {user.email} enabled"
 
     return _users_command(args, env, work)
@@ -213,7 +216,7 @@ def cmd_users_enable(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 def cmd_users_remove(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     async def work(runtime: Runtime) -> str:
-        await auth.remove_user(runtime.store, args.email)
+        await runtime.accounts.remove_user(args.email)
         return f"user {args.email} removed, with their tokens"
 
     return _users_command(args, env, work)
@@ -221,8 +224,8 @@ def cmd_users_remove(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 def cmd_users_token(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     async def work(runtime: Runtime) -> str:
-        days = args.days if args.days is not None else runtime.settings.auth.token_days
-        return await auth.create_token(runtime.store, args.email, days=days, label=args.label)
+        return await runtime.accounts.create_token(args.email, days=args.days,
+                                                   label=args.label)
 
     return _users_command(args, env, work)
 
@@ -232,7 +235,7 @@ def cmd_users_list(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         return "\n".join(
             f"{u.email}\t{u.role}\t{'disabled' if u.disabled else 'active'}\t"
             f"last sign-in {_when(u.last_sign_in) or 'never'}\t{u.id}"
-            for u in await auth.list_users(runtime.store)) or "no users yet"
+            for u in await runtime.accounts.users()) or "no users yet"
 
     return _users_command(args, env, work)
 
@@ -243,13 +246,11 @@ def _when(value: datetime | None) -> str:
 
 def cmd_tokens_list(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     async def work(runtime: Runtime) -> str:
-        if args.email:
-            await auth.get_user(runtime.store, args.email)  # an unknown user is an error
         rows = [f"{t.id}\t{t.email}\tcreated {_when(t.created_at)}\t"
                 + ("EXPIRED " if t.expired() else "")
                 + (f"expires {_when(t.expires_at)}" if t.expires_at else "never expires")
                 + (f"\t{t.label}" if t.label else "")
-                for t in await auth.list_tokens(runtime.store, args.email)]
+                for t in await runtime.accounts.tokens(args.email)]
         return "\n".join(rows) or "no tokens"
 
     return _users_command(args, env, work)
@@ -257,14 +258,13 @@ def cmd_tokens_list(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 def cmd_tokens_revoke(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     async def work(runtime: Runtime) -> str:
-        token = await auth.revoke_token(runtime.store, args.id)
+        token = await runtime.accounts.revoke_token(args.id)
         return f"token {token.id} of {token.email} revoked"
 
     return _users_command(args, env, work)
 
 
 def cmd_search(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    from search import query as ql
     from web.serialize import plain
 
     try:
@@ -274,7 +274,8 @@ def cmd_search(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         return 2
 
     async def work(runtime: Runtime) -> int:
-        result = await runtime.store.search(node, None, args.limit, ("channel", "sentiment"))
+        result = await runtime.search.messages(SYSTEM, node, None, args.limit,
+                                               ("channel", "sentiment"))
         if args.json:
             print(json.dumps({"query": ql.to_text(node), "total": result.total,
                               "messages": plain(result.messages),
@@ -291,12 +292,10 @@ def cmd_search(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def cmd_dead_letters(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    from inbox.store import DEAD_LETTERS
-
     async def work(runtime: Runtime) -> int:
-        rows = await runtime.store.kv_list(DEAD_LETTERS, None, args.limit)
-        for key, doc in rows:
-            print(f"{key}  {doc.get('at', '')}  {doc.get('source', '')}  "
+        rows, _ = await runtime.dead_letters.page(None, args.limit)
+        for doc in rows:
+            print(f"{doc['id']}  {doc.get('at', '')}  {doc.get('source', '')}  "
                   f"{doc.get('stage', 'parse')}  {doc.get('error', '')}")
         print(f"{len(rows)} dead letters (kept raw; see GET /api/dead-letters)")
         return 0
@@ -324,7 +323,7 @@ def cmd_poll(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         if not args.once:
             await runtime.start_workers()
             await asyncio.Event().wait()
-        before = await runtime.dead_letter_counts()
+        before = await runtime.dead_letters.counts()
         failed = False
         for connector in runtime.connectors:
             if connector.channel != channel:
@@ -341,8 +340,8 @@ def cmd_poll(args: argparse.Namespace, env: Mapping[str, str]) -> int:
                       "(INBOX_LOG_LEVEL=DEBUG shows the traceback)", file=sys.stderr)
                 failed = True
                 continue
-            _print_poll(connector.name, result, before, await runtime.dead_letter_counts())
-        after = await runtime.dead_letter_counts()
+            _print_poll(connector.name, result, before, await runtime.dead_letters.counts())
+        after = await runtime.dead_letters.counts()
         dead_total = deadletters.total(after) - deadletters.total(before)
         if dead_total:
             print(f"warning: {dead_total} item(s) could not be stored and were kept as dead "
@@ -383,12 +382,10 @@ async def migrate(src: Any, dst: Any, checkpoint_file: Path | None = None) -> in
 
 
 def cmd_migrate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    from inbox.runtime import make_store
-
     configured = _config(args, env).core.store
 
     def store_for(url: str) -> Any:
-        return make_store(replace(configured, url=url))
+        return cfg.make_store(replace(configured, url=url))
 
     if args.reindex:
         return _run(_reindex(store_for(configured.url)))

@@ -1,80 +1,38 @@
-"""Composition root: config -> store + ingest + service + connectors + scheduler."""
+"""Composition root: config -> store + ingest + use cases + connectors + scheduler."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-from inbox import config as cfg
+from connectors.webform import WebForms
 from inbox import deadletters
-from inbox.config import StoreSettings
+from inbox.app.config import configure_channels, make_store, resolve
 from inbox.enrich import Enricher, no_enrichment
-from inbox.errors import ConfigError, InboxError
+from inbox.errors import InboxError
 from inbox.events import EventBus
 from inbox.ingest import Ingestor
 from inbox.lease import Lease
 from inbox.passwords import Passwords
-from inbox.ports import Connector, ConnectorContext, IngestResult, Sender
-from inbox.service import InboxService
-from inbox.settings import Setting
-from inbox.store import CURSORS, Store
-from inbox.supervisor import RESTART_MAX, RESTART_MIN, Supervisor, merged
+from inbox.ports import Connector, ConnectorContext, IngestResult
+from inbox.store import CURSORS, USERS, Store
+from inbox.supervisor import RESTART_MAX, RESTART_MIN, Supervisor
+from inbox.usecases.accounts import Accounts
+from inbox.usecases.connectors import ConnectorStatus
+from inbox.usecases.conversations import Conversations
+from inbox.usecases.customers import Customers
+from inbox.usecases.dead_letters import DeadLetters
+from inbox.usecases.forms import Forms
+from inbox.usecases.replies import Replies
+from inbox.usecases.reports import Reports
+from inbox.usecases.search import Search
+from web.context import WebContext
 
 log = logging.getLogger(__name__)
-CHANNEL_MODULES = ("connectors.email", "connectors.twitter")
-
-
-def make_store(settings: StoreSettings) -> Store:
-    """The Store adapter the URL names."""
-    url = settings.url
-    if url.startswith("sqlite:///"):
-        from search.sqlite import SqliteStore
-
-        return SqliteStore.from_url(url)
-    if url.startswith(("http://", "https://")):
-        from search.elastic import ElasticStore
-
-        user = settings.username
-        return ElasticStore(url, api_key=settings.api_key,
-                            basic_auth=(user, settings.password or "") if user else None,
-                            ca_certs=settings.ca_certs)
-    raise ConfigError("store.url", f"'{url}' is not a store URL; use sqlite:///path/to/inbox.db "
-                      "or http(s)://host:9200 (INBOX_STORE)")
-
-
-def declared_settings() -> tuple[Setting, ...]:
-    """Every setting: the core's, the web forms' and each channel's, in template order."""
-    modules = ("connectors.webform", *CHANNEL_MODULES)
-    found: tuple[Setting, ...] = cfg.SETTINGS
-    for name in modules:
-        found += tuple(importlib.import_module(name).SETTINGS)
-    return found
-
-
-def configure_channels(config: Mapping[str, Any], env: Mapping[str, str], *,
-                       receive: bool = True, send: bool = True
-                       ) -> tuple[list[Connector], dict[str, Sender]]:
-    """Connectors (receive) and reply senders (send) of every configured channel.
-
-    A channel reads only the settings of what is asked: polling needs no SMTP account.
-    """
-    connectors: list[Connector] = []
-    senders: dict[str, Sender] = {}
-    for name in CHANNEL_MODULES:
-        module = importlib.import_module(name)
-        found, outs = module.configure(config, env, receive=receive, send=send)
-        connectors.extend(found)
-        for sender in outs:
-            senders.setdefault(sender.channel, sender)
-    if "email" in senders:
-        senders.setdefault("webform", senders["email"])  # web-form customers are answered by mail
-    return connectors, senders
 
 
 class Runtime:
@@ -83,9 +41,9 @@ class Runtime:
     def __init__(self, config: Mapping[str, Any], env: Mapping[str, str],
                  store: Store | None = None, channels: bool = True,
                  replies: bool = True) -> None:
-        """`config` as `inbox.config.load` returns it; `channels=False` builds no connectors
+        """`config` as `inbox.app.config.load` returns it; `channels=False` builds no connectors
         and no senders, `replies=False` no senders (polling needs no sending account)."""
-        self.config = cfg.resolve(config)  # typed, whoever built the mapping
+        self.config = resolve(config)  # typed, whoever built the mapping
         self.settings = self.config.core
         self.env = env
         self.store = store or make_store(self.settings.store)
@@ -96,12 +54,23 @@ class Runtime:
                                  phone_region=self.settings.identity.phone_region)
         self.connectors, senders = configure_channels(
             self.config, env, send=replies) if channels else ([], {})
-        self.service = InboxService(self.store, self.events, senders, self.sla)
         self.passwords = Passwords.from_settings(self.settings.auth)  # argon2 cost
         self._tasks: list[asyncio.Task[None]] = []
         self._jobs: list[asyncio.Task[None]] = []
         self._scheduler: Any = None
         self.supervisors: dict[str, Supervisor] = {}  # by connector name, while workers run
+        # the use cases: the one way pages, the API and the CLI read and change anything
+        self.conversations = Conversations(self.store, self.events, self.sla)
+        self.replies = Replies(self.conversations, senders)
+        self.customers = Customers(self.store)
+        self.reports = Reports(self.store, self.sla)
+        self.accounts = Accounts(self.store, self.passwords, self.settings.auth.token_days)
+        self.search = Search(self.store, self.accounts,
+                             self.settings.privacy.marketing_contacts)
+        self.dead_letters = DeadLetters(self.store)
+        self.status = ConnectorStatus(self.connectors, self.supervisors, self.dead_letters,
+                                      lambda: self.leader)
+        self.forms = Forms(WebForms.from_config(self.config), self.ingestor, self.sla)
         self.restart_backoff = (RESTART_MIN, RESTART_MAX)  # seconds, first and longest wait
         self.lease: Lease | None = None
         self._closed = False
@@ -135,40 +104,18 @@ class Runtime:
         """Keep an item a connector could not parse (raw) with its error and stage."""
         await deadletters.record(self.store, source, stage, error, raw)
 
-    async def dead_letter_counts(self) -> dict[str, dict[str, Any]]:
-        """Dead letters per source: {"total", "stages": {stage: n}, "last_at", "last_error"}."""
-        return await deadletters.counts(self.store)
+    def web_context(self) -> WebContext:
+        """What the web app is given: the use cases, the events and the web settings."""
+        return WebContext(
+            conversations=self.conversations, replies=self.replies, customers=self.customers,
+            reports=self.reports, accounts=self.accounts, search=self.search,
+            dead_letters=self.dead_letters, connectors=self.status, forms=self.forms,
+            events=self.events, web=self.settings.web, form_limits=self.settings.forms,
+            health=self.health)
 
-    async def connector_states(self) -> list[dict[str, Any]]:
-        """Per connector: supervisor state, restarts, last error, next retry, the
-        connector's own status() fields and its dead-letter counts (JSON-able)."""
-        counts = await self.dead_letter_counts()
-        states = []
-        for connector in self.connectors:
-            supervisor = self.supervisors.get(connector.name)
-            try:
-                own = dict(connector.status())
-            except Exception as exc:  # noqa: BLE001 - one broken status() must not hide all
-                own = {"status_error": f"{type(exc).__name__}: {exc}"}
-            sup = supervisor.snapshot() if supervisor is not None else {
-                "state": "not running here" if not self.leader else "stopped", "restarts": 0,
-                "last_error": None, "last_error_at": None, "next_retry": None,
-                "running_since": None}
-            dead = counts.get(connector.name, {})
-            states.append({"name": connector.name, "channel": str(connector.channel),
-                           "status": own, **merged(sup, own),
-                           "dead_letters": {"total": int(dead.get("total", 0)),
-                                            "stages": dict(dead.get("stages", {})),
-                                            "last_at": dead.get("last_at")}})
-        return states
-
-    def attachment_file(self, ref: str) -> Path | None:
-        """The stored content of an attachment ref, from whichever connector kept it."""
-        for connector in self.connectors:
-            find = getattr(connector, "attachment_file", None)
-            if find is not None and (path := find(ref)) is not None:
-                return Path(path)
-        return None
+    async def health(self) -> None:
+        """The store answers (StoreUnavailable otherwise)."""
+        await self.store.kv_get(USERS, "-")
 
     async def start(self) -> None:
         await self.store.open()
@@ -219,8 +166,8 @@ class Runtime:
             self._jobs.append(asyncio.create_task(supervisor.run(),
                                                   name=f"connector:{connector.name}"))
         self._scheduler = AsyncIOScheduler(timezone="UTC")
-        for job_id, what, work in (("retry-replies", "reply retry", self.service.retry_failed),
-                                   ("sla-sweep", "SLA sweep", self.service.sweep_sla)):
+        for job_id, what, work in (("retry-replies", "reply retry", self.replies.retry_failed),
+                                   ("sla-sweep", "SLA sweep", self.conversations.sweep_sla)):
             self._scheduler.add_job(self._job(what, work), "interval", seconds=60, id=job_id,
                                     coalesce=True, max_instances=1)
         self._scheduler.start()

@@ -1,0 +1,209 @@
+"""Conversations: list and read them; assign, status, tags and notes (replies: replies.py)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from inbox import changes
+from inbox.audit import audit
+from inbox.errors import (
+    ConflictError,
+    StaleVersion,
+    ValidationError,
+)
+from inbox.events import EventBus
+from inbox.model import (
+    Conversation,
+    ConversationFilter,
+    Customer,
+    Direction,
+    Event,
+    Message,
+    Page,
+    Status,
+    User,
+    message_id_for,
+    new_id,
+    utcnow,
+)
+from inbox.normalize import clean_label, clean_text
+from inbox.sla import SlaPolicy
+from inbox.store import SLA_ALERTS, Store, WriteBatch
+
+log = logging.getLogger(__name__)
+MAX_TEXT = 20_000
+MAX_TAGS, MAX_TAG = 30, 50
+SYSTEM = User(id="system", email="system", role="admin",
+              password_hash="")  # noqa: S106 - the audit's actor for automatic changes; cannot sign in
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationView:
+    conversation: Conversation
+    messages: tuple[Message, ...]
+    customer: Customer
+    timeline: tuple[Message, ...]  # the customer's messages on every channel, newest first
+    timeline_cursor: str | None
+
+
+class Conversations:
+    """The conversations use cases; every change is versioned (see `change`)."""
+
+    def __init__(self, store: Store, events: EventBus, sla: SlaPolicy | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.store, self.events = store, events
+        self.clock = clock  # the time of every change (the demo replays a month with its own)
+        self.sla = sla or SlaPolicy()
+
+    async def page(self, flt: ConversationFilter, cursor: str | None,
+                   limit: int) -> Page[Conversation]:
+        return await self.store.list_conversations(flt, cursor, limit)
+
+    async def customers_of(self, conversations: Sequence[Conversation]
+                           ) -> dict[str, Customer]:
+        """The customers of these conversations, by id (the inbox list shows their names)."""
+        return await self.store.customers_by_ids([c.customer_id for c in conversations])
+
+    async def messages(self, ids: Sequence[str]) -> dict[str, Message]:
+        """The stored messages among these ids (attachments are downloaded by message)."""
+        return await self.store.messages_by_ids(ids)
+
+    async def get(self, conversation_id: str, timeline_limit: int = 50) -> ConversationView:
+        """The conversation, its messages, its customer and their cross-channel timeline."""
+        conv = await self.store.get_conversation(conversation_id)
+        messages = await self.store.conversation_messages(conversation_id)
+        customer = await self.store.get_customer(conv.customer_id)
+        timeline = await self.store.customer_messages(customer.id, None, timeline_limit)
+        return ConversationView(conv, messages, customer, timeline.items, timeline.next_cursor)
+
+    async def change(self, conversation_id: str, actor: User, action: str,
+                     change: Callable[[Conversation], Conversation],
+                     expected_version: int | None = None,
+                     extra: Callable[[Conversation], Awaitable[WriteBatch]] | None = None,
+                     detail: Mapping[str, Any] | None = None,
+                     advice: str = "Reload and try again.",
+                     current: Conversation | None = None) -> Conversation:
+        """Read-modify-write with optimistic concurrency.
+
+        With the version the agent saw, a newer one raises StaleVersion naming what changed;
+        without one (automatic changes, confirmed actions) a lost race is retried. `current`:
+        the conversation as the caller just read it (the first attempt reads nothing)."""
+        for attempt in range(3):
+            conv = current or await self.store.get_conversation(conversation_id)
+            current = None
+            if expected_version is not None and conv.version != expected_version:
+                raise await self.stale(conv, expected_version, actor, advice)
+            updated = replace(change(conv), version=conv.version + 1, updated_at=self.clock())
+            more = await extra(updated) if extra else WriteBatch()
+            key = await changes.record(self.store, updated, actor, action.partition(":")[0],
+                                       detail)
+            try:
+                await self.store.write(replace(more, conversations=(updated,)))
+            except ConflictError:
+                await changes.forget(self.store, key)
+                if expected_version is not None:
+                    raise await self.stale(await self.store.get_conversation(conversation_id),
+                                            expected_version, actor, advice) from None
+                if attempt == 2:
+                    raise
+                continue
+            except BaseException:
+                await changes.forget(self.store, key)
+                raise
+            await audit(self.store, actor, action, conversation_id)
+            self.events.publish(Event("conversation.updated", conversation_id, None,
+                                      {"action": action}))
+            return updated
+        raise ConflictError("conversation keeps changing; try again")  # pragma: no cover
+
+    async def stale(self, conv: Conversation, expected: int, actor: User,
+                     advice: str) -> StaleVersion:
+        return StaleVersion(conv.version, await changes.since(self.store, conv, expected, actor),
+                            advice)
+
+    async def assign(self, conversation_id: str, assignee: str | None, actor: User,
+                     expected_version: int | None = None) -> Conversation:
+        return await self.change(conversation_id, actor, f"assign:{assignee}",
+                                  lambda c: replace(c, assignee=assignee or None),
+                                  expected_version, detail={"assignee": assignee or None})
+
+    async def set_status(self, conversation_id: str, status: str, actor: User,
+                         expected_version: int | None = None) -> Conversation:
+        if status not in set(Status):
+            raise ValidationError({"status": f"must be one of {', '.join(Status)}"})
+
+        def change(c: Conversation) -> Conversation:
+            if status == Status.RESOLVED:  # resolved stops every clock
+                return self.sla.resolved(c, self.clock())
+            return replace(c, status=status)
+
+        return await self.change(conversation_id, actor, f"status:{status}", change,
+                                  expected_version, detail={"status": status})
+
+    async def set_tags(self, conversation_id: str, tags: list[str], actor: User) -> Conversation:
+        clean = tuple(dict.fromkeys(w for w in (clean_label(t).strip().lower() for t in tags)
+                                    if w))
+        if len(clean) > MAX_TAGS or any(len(t) > MAX_TAG for t in clean):
+            raise ValidationError({"tags": f"at most {MAX_TAGS} tags of at most {MAX_TAG} "
+                                           "characters each"})
+        return await self.change(conversation_id, actor, "tags",
+                                  lambda c: replace(c, tags=clean))
+
+    async def add_note(self, conversation_id: str, text: str, actor: User) -> Message:
+        """An internal note: visible to the team, never sent, stops no clock.
+
+        Append-only: written alone, without a new conversation version, so notes never
+        conflict with each other or with replies (message_count counts no notes)."""
+        text = checked_text(text)
+        conv = await self.store.get_conversation(conversation_id)
+        note = replace(agent_message(conversation_id, Direction.NOTE, text, actor, "note",
+                                      self.clock()),
+                       channel=conv.channel)
+        await self.store.write(WriteBatch(messages=(note,)))
+        await audit(self.store, actor, "note", conversation_id)
+        self.events.publish(Event("message.created", conversation_id, note.id,
+                                  {"direction": Direction.NOTE}))
+        return note
+
+    async def sweep_sla(self, now: datetime | None = None, limit: int = 500) -> dict[str, int]:
+        """Alert once when a running clock turns at risk and once when it breaches."""
+        now = now or self.clock()
+        counts = {"at_risk": 0, "breached": 0}
+        page = await self.store.list_conversations(ConversationFilter(order="due"), None, limit)
+        for conv in page.items:
+            state = self.sla.state(conv, now)
+            if state not in counts or conv.due_at is None:
+                continue
+            key = f"{conv.id}|{conv.due_at.isoformat()}|{state}"
+            if await self.store.kv_put_new(SLA_ALERTS, key, {"at": now.isoformat()}):
+                counts[state] += 1
+                self.events.publish(Event(f"sla.{state}", conv.id, None, {
+                    "due_at": conv.due_at.isoformat(), "assignee": conv.assignee,
+                    "channel": conv.channel}))
+                log.warning("response deadline %s", "breached" if state == "breached"
+                            else "at risk", extra={"conversation": conv.id,
+                                                   "due_at": conv.due_at.isoformat()})
+        return counts
+
+
+def checked_text(text: str) -> str:
+    """What an agent wrote, as customers and colleagues will read it: no control characters."""
+    text = clean_text(text or "", MAX_TEXT + 1).strip()
+    if not text:
+        raise ValidationError({"text": "must not be empty"})
+    if len(text) > MAX_TEXT:
+        raise ValidationError({"text": f"must be at most {MAX_TEXT} characters"})
+    return text
+
+
+def agent_message(conversation_id: str, direction: str, text: str, actor: User,
+                   prefix: str, now: datetime) -> Message:
+    external = f"{prefix}:{new_id('o')}"
+    return Message(id=message_id_for("agent", external), conversation_id=conversation_id,
+                   channel="", external_id=external, direction=direction, text=text,
+                   created_at=now, received_at=now, author_label=actor.name or actor.email,
+                   agent=actor.id)

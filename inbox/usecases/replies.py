@@ -1,0 +1,181 @@
+"""Replies: send an agent's answer through the conversation's channel, deliver, retry."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from inbox.errors import (
+    ConflictError,
+    FatalError,
+    InboxError,
+    NotFound,
+    Refused,
+    RetryableError,
+    ValidationError,
+)
+from inbox.model import Conversation, Direction, Event, Message, Status, User, new_id
+from inbox.ports import Outbound, Sender
+from inbox.sla import SlaPolicy
+from inbox.store import IDEMPOTENCY, WriteBatch
+from inbox.usecases.conversations import SYSTEM, Conversations, agent_message, checked_text
+
+log = logging.getLogger(__name__)
+IN_FLIGHT = timedelta(minutes=5)
+NOT_SENT = ("Your reply was not sent: read what is new, then send it anyway (confirm) or "
+            "change it.")
+
+
+class Replies:
+    """Replies of agents, on the conversations' store, clock and SLA policy."""
+
+    def __init__(self, conversations: Conversations,
+                 senders: Mapping[str, Sender] | None = None) -> None:
+        self.conversations = conversations
+        self.store, self.events = conversations.store, conversations.events
+        self.senders: dict[str, Sender] = dict(senders or {})
+
+    @property
+    def sla(self) -> SlaPolicy:
+        return self.conversations.sla
+
+    def clock(self) -> datetime:
+        return self.conversations.clock()
+
+    async def _outbound(self, message: Message) -> Outbound:
+        """What a sender needs to send `message`: its conversation (read once), customer
+        and the messages so far."""
+        conv = await self.store.get_conversation(message.conversation_id)
+        history = await self.store.conversation_messages(message.conversation_id)
+        customer = await self.store.get_customer(conv.customer_id)
+        return Outbound(conv, customer, replace(message, channel=conv.channel), history)
+
+    async def reply(self, conversation_id: str, text: str, actor: User,
+                    idempotency_key: str | None = None, status: str | None = None,
+                    expected_version: int | None = None, confirm: bool = True) -> Message:
+        """Send a reply through the conversation's channel; a replayed key sends nothing.
+
+        `status` (pending, resolved...) is set together with the reply. `expected_version`
+        is the conversation version the agent answered: if anything happened since, nothing
+        is sent and StaleVersion says what. None with `confirm`: send anyway; None without it:
+        the version read now, so of two simultaneous replies one goes and one gets StaleVersion."""
+        text = checked_text(text)
+        if status is not None and status not in set(Status):
+            raise ValidationError({"status": f"must be one of {', '.join(Status)}"})
+        key = f"reply:{conversation_id}:{idempotency_key or new_id('k')}"
+        if await self.store.kv_get(IDEMPOTENCY, key) is not None:
+            return await self._replayed(key)
+        msg = replace(agent_message(conversation_id, Direction.OUTBOUND, text, actor, "out",
+                                    self.clock()), delivery="pending")
+        out = await self._outbound(msg)  # the one read of the conversation
+        current, msg = out.conversation, out.message
+        if expected_version is None and not confirm:
+            expected_version = current.version
+        if expected_version is not None and current.version != expected_version:
+            raise await self.conversations.stale(current, expected_version, actor, NOT_SENT)
+        sender = self.senders.get(current.channel)
+        if sender is None:
+            raise Refused(f"replies on {current.channel} are not set up; configure "
+                          "the channel's sending account")
+        sender.check(out)
+        if not await self.store.kv_put_new(IDEMPOTENCY, key, {"message_id": msg.id}):
+            return await self._replayed(key)
+
+        async def with_reply(conv: Conversation) -> WriteBatch:
+            return WriteBatch(messages=(msg,))
+
+        def answered(c: Conversation) -> Conversation:
+            c = replace(c, message_count=c.message_count + 1, status=status or c.status,
+                        last_message_at=max(c.last_message_at, msg.created_at))
+            c = self.sla.first_response(c, msg.created_at)
+            return self.sla.resolved(c, msg.created_at) if status == Status.RESOLVED else c
+
+        try:
+            conv = await self.conversations.change(
+                conversation_id, actor, "reply", answered, expected_version, with_reply,
+                {"status": status}, NOT_SENT, current=current)
+        except BaseException:
+            stored = await self.store.messages_by_ids([msg.id])
+            if msg.id not in stored:  # nothing written: the same key may try again
+                await self.store.kv_delete(IDEMPOTENCY, key)
+            raise
+        return await self.deliver(replace(out, conversation=conv, message=msg))
+
+    async def _replayed(self, key: str) -> Message:
+        done = await self.store.kv_get(IDEMPOTENCY, key)
+        if done is None:
+            raise NotFound("reply not found")
+        found = await self.store.messages_by_ids([done["message_id"]])
+        if done["message_id"] not in found:
+            raise ConflictError("the same reply is being sent right now")
+        return found[done["message_id"]]
+
+    async def deliver(self, out: Outbound) -> Message:
+        """Send one stored outbound message and record the outcome."""
+        msg = out.message
+        sender = self.senders[out.conversation.channel]
+        attempts = int(msg.meta.get("attempts", 0)) + 1
+        meta: dict[str, Any] = {**msg.meta, "attempts": attempts}
+        keys: tuple[tuple[str, str], ...] = ()
+        try:
+            receipt = await sender.send(out)
+        except RetryableError as exc:
+            delivery, meta["error"] = "failed", str(exc)
+        except (FatalError, Refused) as exc:
+            delivery, meta["error"] = "rejected", str(exc)
+        except InboxError as exc:
+            delivery, meta["error"] = "rejected", str(exc)
+        else:
+            delivery = "sent"
+            meta.pop("error", None)
+            meta.update(receipt.meta, provider_id=receipt.provider_id)
+            keys = tuple((k, msg.conversation_id) for k in receipt.thread_keys)
+        sent = replace(msg, delivery=delivery, meta=meta)
+        await self.store.write(WriteBatch(messages=(sent,), thread_keys=keys))
+        if delivery == "rejected":  # the customer got nothing: their clock runs again
+            await self._restart_clock(msg)
+        if delivery != "sent":
+            log.warning("reply not delivered", extra={"conversation": msg.conversation_id,
+                                                      "delivery": delivery, "error": meta["error"]})
+        self.events.publish(Event("message.delivery", msg.conversation_id, msg.id,
+                                  {"delivery": delivery}))
+        return sent
+
+    async def _restart_clock(self, failed: Message) -> None:
+        """After a rejected reply: wait again since the first customer message it answered."""
+        history = await self.store.conversation_messages(failed.conversation_id)
+        last_sent = max((m.created_at for m in history if m.direction == Direction.OUTBOUND
+                         and m.delivery == "sent"), default=None)
+        waiting = [m.created_at for m in history if m.direction == Direction.INBOUND
+                   and not m.automated and (last_sent is None or m.created_at > last_sent)]
+        if not waiting:
+            return
+
+        def change(c: Conversation) -> Conversation:
+            due = self.sla.due(c.channel, min(waiting))
+            c = replace(c, awaiting_since=min(waiting), due_at=due[0] if due else None,
+                        due_basis=due[1] if due else None)
+            if c.first_response_at == failed.created_at:  # that was no response after all
+                c = replace(c, first_response_at=None, first_response_seconds=None,
+                            first_response_breached=None)
+            return c
+
+        await self.conversations.change(failed.conversation_id, SYSTEM, "reply rejected", change)
+
+    async def retry_failed(self, limit: int = 50, max_attempts: int = 8) -> int:
+        """Send again what failed for a retryable reason; returns how many were tried."""
+        tried = 0
+        for msg in await self.store.pending_outbound(limit):
+            if int(msg.meta.get("attempts", 0)) >= max_attempts:
+                continue
+            if msg.delivery == "pending" and self.clock() - msg.created_at < IN_FLIGHT:
+                continue  # probably being sent right now
+            out = await self._outbound(msg)
+            if out.conversation.channel not in self.senders:
+                continue
+            await self.deliver(out)
+            tried += 1
+        return tried

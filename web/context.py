@@ -1,0 +1,38 @@
+"""What the web layer is given by the composition root: the use cases, the event bus and
+its typed settings. The web reaches stores and connectors only through these."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from inbox.config import FormLimits, WebSettings
+from inbox.events import EventBus
+from inbox.permissions import ROUTES, Route
+from inbox.usecases.accounts import Accounts
+from inbox.usecases.connectors import ConnectorStatus
+from inbox.usecases.conversations import Conversations
+from inbox.usecases.customers import Customers
+from inbox.usecases.dead_letters import DeadLetters
+from inbox.usecases.forms import Forms
+from inbox.usecases.replies import Replies
+from inbox.usecases.reports import Reports
+from inbox.usecases.search import Search
+
+
+@dataclass(frozen=True, slots=True)
+class WebContext:
+    conversations: Conversations
+    replies: Replies
+    customers: Customers
+    reports: Reports
+    accounts: Accounts
+    search: Search
+    dead_letters: DeadLetters
+    connectors: ConnectorStatus
+    forms: Forms
+    events: EventBus
+    web: WebSettings
+    form_limits: FormLimits
+    health: Callable[[], Awaitable[None]]  # raises StoreUnavailable when the store is down
+    routes: tuple[Route, ...] = ROUTES  # the permission table: every route and what it needs

@@ -1,0 +1,150 @@
+"""Request parameters read once, at the edge: numbers, dates, limits, JSON bodies, the
+conversation filter, report ranges, intervals and facets. A bad one is a 400 naming it."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from inbox.errors import ValidationError
+from inbox.model import (
+    FACETS,
+    INTERVALS,
+    ORDERS,
+    ConversationFilter,
+    Facet,
+    Interval,
+    QueryNode,
+    one_of,
+    utcnow,
+)
+from inbox.query import FIRST_DATE, LAST_DATE
+from web.guards import current_user
+from web.keys import context
+from web.serialize import json_object
+
+MAX_LIMIT = 200
+MAX_VERSION = 2**53
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")  # ASCII digits only: str.isdigit() takes "²"
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def whole_number(raw: str, name: str, low: int, high: int) -> int:
+    """A query or path parameter as an int in [low, high], or a 400 that says so."""
+    if not _WHOLE_NUMBER.fullmatch(raw) or not low <= int(raw) <= high:
+        raise ValidationError({name: f"must be a whole number from {low} to {high}"})
+    return int(raw)
+
+
+def day(raw: str, name: str) -> datetime:
+    """A YYYY-MM-DD parameter (ASCII digits, in the range every store compares) as UTC
+    midnight, or a 400."""
+    try:
+        if not _DATE.fullmatch(raw) or not FIRST_DATE <= raw <= LAST_DATE:
+            raise ValueError(raw)
+        return datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise ValidationError({name: f"must be a date like 2026-11-01, from {FIRST_DATE} "
+                                     f"to {LAST_DATE}"}) from exc
+
+
+def limit(request: web.Request, default: int = 50) -> int:
+    return whole_number(request.query.get("limit", str(default)), "limit", 1, MAX_LIMIT)
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object (see json_object); a 400 that says what is wrong."""
+    try:
+        text = (await request.read()).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationError({"body": "is not valid UTF-8"}) from exc
+    return json_object(text)
+
+
+def text_field(data: dict[str, Any], name: str) -> str:
+    """A text field of a JSON body: text or absent (""), never a number or a list."""
+    value = data.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ValidationError({name: "must be text"})
+    return value or ""
+
+
+def json_version(data: dict[str, Any]) -> int | None:
+    """The conversation version a JSON body acts on (absent: None)."""
+    version = data.get("version")
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool)
+                                or not 1 <= version <= MAX_VERSION):
+        raise ValidationError({"version": "must be the conversation's version number"})
+    return version
+
+
+def form_version(form: Any) -> int | None:
+    """The conversation version the page showed (absent on pages older than the field)."""
+    raw = str(form.get("version", ""))
+    if not raw:
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+        raise ValidationError({"version": "must be the conversation's version number"})
+    return int(raw)
+
+
+async def assignee(request: web.Request, value: str | None) -> str | None:
+    """A user id from 'me', an email address or a user id; None/'none' unassigns."""
+    return await context(request).accounts.user_id(value, current_user(request))
+
+
+async def conversation_filter(request: web.Request, status: str = "") -> ConversationFilter:
+    """?status=&channel=&assignee=&customer=&order= (assignee: me, an email, a user id or
+    "none"); `status` is the default when the query names none."""
+    q = request.query
+    who = q.get("assignee") or None
+    if who != "none":
+        who = await assignee(request, who)
+    order = q.get("order", "recent")
+    if not one_of(order, ORDERS):
+        raise ValidationError({"order": "must be recent (newest activity first) or due "
+                                        "(what breaches next)"})
+    return ConversationFilter(status=q.get("status", status) or None,
+                              channel=q.get("channel") or None, assignee=who,
+                              customer_id=q.get("customer") or None, order=order)
+
+
+def report_range(request: web.Request) -> tuple[datetime, datetime]:
+    """?since=YYYY-MM-DD&until=YYYY-MM-DD (until exclusive), by default the last 30 days."""
+    today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    found = {}
+    for name, default in (("since", today - timedelta(days=29)),
+                          ("until", today + timedelta(days=1))):
+        raw = request.query.get(name)
+        found[name] = day(raw, name) if raw else default
+    if found["until"] <= found["since"]:
+        raise ValidationError({"until": "must be after since"})
+    return found["since"], found["until"]
+
+
+def interval(request: web.Request) -> Interval:
+    value = request.query.get("interval", "day")
+    if not one_of(value, INTERVALS):
+        raise ValidationError({"interval": f"must be one of {', '.join(INTERVALS)}"})
+    return value
+
+
+def facets(request: web.Request) -> list[Facet]:
+    """?facets=channel,sentiment (none by default)."""
+    names = [f for f in request.query.get("facets", "").split(",") if f]
+    known = [f for f in names if one_of(f, FACETS)]
+    if len(known) < len(names):
+        unknown = [f for f in names if f not in known]
+        raise ValidationError({"facets": f"unknown {', '.join(unknown)}; known: "
+                                         f"{', '.join(FACETS)}"[:500]})
+    return known
+
+
+async def search_query(request: web.Request, text: str | None = None) -> QueryNode | None:
+    """The search of ?q= (or `text`) for the signed-in user: parsed, assignees resolved,
+    limited to what they may see (QueryError, a 400 that says where, otherwise)."""
+    query = request.query.get("q", "") if text is None else text
+    return await context(request).search.parse(query, current_user(request))
