@@ -21,11 +21,7 @@ from email import policy
 from email.header import decode_header
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
-from html import unescape
-from html.parser import HTMLParser
 from typing import Any
-
-import nh3
 
 from connectors.email_limits import (
     DEFAULT_LIMITS,
@@ -34,9 +30,8 @@ from connectors.email_limits import (
     body_size,
     bounded_parse,
     content_digest,
-    html_formatting_limit,
-    html_too_deep,
 )
+from connectors.email_text import render_html, split_quoted
 from inbox.identity import normalize_email
 from inbox.model import Attachment, IdentityRef, Inbound
 
@@ -48,7 +43,6 @@ KNOWN_HEADERS = frozenset({"from", "sender", "to", "cc", "subject", "date", "mes
 MAX_LISTED_ADDRESSES = 100  # To/Cc addresses kept in meta
 MAX_REFERENCES = 50  # References ids kept: each becomes a thread key the store indexes
 MAX_ADDRESS_FIELD_CHARS = 32_000  # of an address field given to the address parser
-MAX_QUOTE_PREFIX = 10  # "> " levels written for nested blockquotes in the text rendering
 CONVERSATION_TOKEN = re.compile(r"\[#([A-Za-z0-9][A-Za-z0-9_-]{0,63})\]")
 _ANGLE_ID = re.compile(r"<([^<>\s]+)>")
 _ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[QqBb]\?[^?\s]*\?=")
@@ -109,7 +103,7 @@ def parse_message(raw: bytes, *, max_attachment_bytes: int = DEFAULT_MAX_ATTACHM
     truncated = "message_bytes" in budget.hits or "lines" in budget.hits
     body = _Body(budget, cut=_last_leaf(msg) if truncated else None)
     _walk(msg, body, problems)
-    html, text_source = _render_html(body.html, budget) if body.html is not None else (None, "")
+    html, text_source = render_html(body.html, budget) if body.html is not None else (None, "")
     if body.plain is not None:
         text_source = body.plain
     if len(text_source) > limits.max_text_chars:
@@ -510,36 +504,6 @@ def _normalize_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _render_html(html: str, budget: Budget) -> tuple[str | None, str]:
-    """The sanitized HTML (None when unsafe to sanitize or too big) and its text rendering.
-
-    Everything the sanitizer's HTML5 tree builder could be made to do beyond the limits is
-    found by linear scans first; such HTML gets no sanitized copy, and its text comes from
-    the linear tag stripper.
-    """
-    limits = budget.limits
-    if len(html) > limits.max_html_chars:
-        budget.hit("html_chars")
-        html = html[:limits.max_html_chars]
-    if html_too_deep(html, limits.max_html_depth):
-        budget.hit("html_depth")
-        return None, strip_tags(html)
-    if html.count("&") > limits.max_html_entities:  # the sanitizer is quadratic in them
-        budget.hit("html_entities")
-        cut = next(itertools.islice(_AMPERSAND.finditer(html), limits.max_html_entities, None))
-        html = html[:cut.start()]
-    over = html_formatting_limit(html, limits.max_html_open_formatting,
-                                 limits.max_html_reconstruction)
-    if over:
-        budget.hit(over)
-        return None, strip_tags(html)
-    clean = sanitize_html(html)
-    if len(clean) > limits.max_html_output_chars:  # a safety net: the scans should prevent it
-        budget.hit("html_output_chars")
-        return None, strip_tags(html)
-    return clean, _render(clean)
-
-
 def _attachments(
     parts: list[tuple[str | None, str, bytes | None, int]], cap: int, meta: dict[str, Any]
 ) -> tuple[tuple[Attachment, ...], dict[str, bytes]]:
@@ -560,142 +524,3 @@ def _attachments(
     if over:
         meta["attachments_over_cap"] = {"names": over, "max_bytes": cap}
     return tuple(attachments), blobs
-
-
-# --- HTML to text and quote splitting --------------------------------------------------------
-
-_BLOCK = frozenset({"p", "div", "section", "article", "header", "footer", "table", "tr", "ul",
-                    "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "hr", "blockquote",
-                    "dl", "dt", "dd", "address"})
-_SKIP = frozenset({"script", "style", "head", "title", "template", "noscript"})
-_DROPPED_WITH_CONTENT = {"script", "style", "title", "template", "noscript"}
-_AMPERSAND = re.compile("&")
-_ANY_TAG = re.compile(r"<[^<>]*(?:>|\Z)")  # [^<>]: a stray "<" ends the match: linear
-
-
-class _TextRenderer(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.lines: list[str] = []
-        self.current: list[str] = []
-        self.quote_depth = 0
-        self.skip_depth = 0
-        self.pre = 0
-
-    def newline(self) -> None:
-        line = "".join(self.current)
-        line = line if self.pre else " ".join(line.split())
-        prefix = "> " * min(self.quote_depth, MAX_QUOTE_PREFIX)
-        self.lines.append(prefix + line if line or self.quote_depth else line)
-        self.current = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIP:
-            self.skip_depth += 1
-        elif tag == "br":
-            self.newline()
-        elif tag in _BLOCK:
-            if self.current:
-                self.newline()
-            if tag == "blockquote":
-                self.quote_depth += 1
-            elif tag == "li":
-                self.current.append("- ")
-            elif tag == "pre":
-                self.pre += 1
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP:
-            self.skip_depth = max(0, self.skip_depth - 1)
-        elif tag in _BLOCK:
-            if self.current:
-                self.newline()
-            if tag == "blockquote":
-                self.quote_depth = max(0, self.quote_depth - 1)
-            elif tag == "pre":
-                self.pre = max(0, self.pre - 1)
-            elif tag in ("p", "div", "table", "ul", "ol"):
-                self.lines.append("")
-
-    def handle_data(self, data: str) -> None:
-        if self.skip_depth:
-            return
-        if self.pre:
-            chunks = data.split("\n")
-            for chunk in chunks[:-1]:
-                self.current.append(chunk)
-                self.newline()
-            self.current.append(chunks[-1])
-        else:
-            self.current.append(data)
-
-
-def sanitize_html(html: str) -> str:
-    """Safe, well-formed HTML to show: no scripts, styles, comments or stray '<'.
-
-    Unbounded: give it only HTML that passed the checks of _render_html (html_to_text does).
-    """
-    return nh3.clean(html, clean_content_tags=_DROPPED_WITH_CONTENT)
-
-
-def strip_tags(html: str) -> str:
-    """The text of HTML too deep to sanitize, in linear time: tags become spaces."""
-    return "\n".join(" ".join(line.split()) for line in
-                     unescape(_ANY_TAG.sub(" ", html)).splitlines()).strip("\n")
-
-
-def html_to_text(html: str, limits: ParseLimits = DEFAULT_LIMITS) -> str:
-    """Plain-text rendering of an HTML body; blockquotes become '> ' lines. Bounded as mail is."""
-    return _render_html(html, Budget(limits))[1]
-
-
-def _render(clean: str) -> str:
-    """Text of sanitized HTML (stdlib HTMLParser is quadratic on some malformed input)."""
-    renderer = _TextRenderer()
-    try:
-        renderer.feed(clean)
-        renderer.close()
-    except Exception:  # HTMLParser is lenient; this is a last resort
-        return strip_tags(clean)
-    if renderer.current:
-        renderer.newline()
-    text = "\n".join(renderer.lines)
-    return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
-
-
-_ON_WROTE = re.compile(
-    r"^\s*(On\b.{0,300}\bwrote|Am\b.{0,300}\bschrieb\b.{0,200}|Le\b.{0,300}\ba écrit\s*)\s*:\s*$",
-    re.IGNORECASE)
-_ON_START = re.compile(r"^\s*(On|Am|Le)\s", re.IGNORECASE)
-_ORIGINAL = re.compile(r"^\s*-{2,}\s*(Original Message|Ursprüngliche Nachricht|Message d'origine)"
-                       r"\s*-{2,}\s*$", re.IGNORECASE)
-_OUTLOOK_FROM = re.compile(r"^\s*\*?(From|Von|De)\s*:\*?\s", re.IGNORECASE)
-_OUTLOOK_NEXT = re.compile(r"^\s*\*?(Sent|Date|Gesendet|Envoyé|To|Subject)\s*:", re.IGNORECASE)
-_RULE = re.compile(r"^\s*_{10,}\s*$")
-
-
-def split_quoted(text: str) -> tuple[str, str | None]:
-    """Split what the sender newly wrote from the earlier mail they quoted below or inline."""
-    lines = text.split("\n")
-    cut = _quote_header_line(lines)
-    head, tail = lines[:cut], lines[cut:]
-    new = [line for line in head if not line.lstrip().startswith(">")]
-    inline = [line for line in head if line.lstrip().startswith(">")]
-    quoted_lines = inline + ([""] if inline and tail else []) + tail
-    new_text = "\n".join(new).strip()
-    quoted = "\n".join(quoted_lines).strip()
-    if not new_text:  # nothing but a quote (a bare forward): keep it all as the text
-        return text.strip(), None
-    return new_text, quoted or None
-
-
-def _quote_header_line(lines: list[str]) -> int:
-    for i, line in enumerate(lines):
-        if _ORIGINAL.match(line) or _ON_WROTE.match(line):
-            return i
-        if _ON_START.match(line) and i + 1 < len(lines) and \
-                _ON_WROTE.match(line + " " + lines[i + 1].strip()):
-            return i
-        if _OUTLOOK_FROM.match(line) and any(_OUTLOOK_NEXT.match(x) for x in lines[i + 1:i + 4]):
-            return i - 1 if i > 0 and _RULE.match(lines[i - 1]) else i
-    return len(lines)

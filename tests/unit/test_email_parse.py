@@ -33,13 +33,8 @@ from connectors.email_limits import (
     html_formatting_limit,
     html_too_deep,
 )
-from connectors.email_parse import (
-    EmailParseError,
-    html_to_text,
-    parse_email,
-    parse_message,
-    split_quoted,
-)
+from connectors.email_parse import EmailParseError, parse_email, parse_message
+from connectors.email_text import html_to_text, split_quoted
 from inbox.errors import ConfigError, Refused
 from inbox.model import Attachment, Conversation, Customer, Identity, Inbound, Message
 from inbox.ports import Outbound
