@@ -31,7 +31,6 @@ from inbox.collections import (  # noqa: F401 - the collection names, re-exporte
     TOKENS,
     USERS,
     Collections,
-    KvAliases,
 )
 from inbox.model import (  # noqa: F401 - FACETS re-exported
     FACETS,
@@ -188,5 +187,5 @@ class Dump(Restore, Protocol):
 
 
 @runtime_checkable
-class Store(Lifecycle, Repository, Index, Collections, Dump, KvAliases, Protocol):
+class Store(Lifecycle, Repository, Index, Collections, Dump, Protocol):
     """Every role: what the composition root opens and hands out, one role per caller."""

@@ -32,7 +32,7 @@ from inbox.model import (
 )
 from inbox.normalize import clean_label, clean_text
 from inbox.sla import SlaPolicy
-from inbox.store import SLA_ALERTS, Store, WriteBatch
+from inbox.store import Store, WriteBatch
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 20_000
@@ -179,7 +179,7 @@ class Conversations:
             if state not in counts or conv.due_at is None:
                 continue
             key = f"{conv.id}|{conv.due_at.isoformat()}|{state}"
-            if await self.store.kv_put_new(SLA_ALERTS, key, {"at": now.isoformat()}):
+            if await self.store.sla_alerts.put_new(key, {"at": now.isoformat()}):
                 counts[state] += 1
                 self.events.publish(Event(f"sla.{state}", conv.id, None, {
                     "due_at": conv.due_at.isoformat(), "assignee": conv.assignee,
