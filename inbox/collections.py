@@ -22,6 +22,10 @@ class CollectionName(str, Generic[K, D]):
     __slots__ = ()
 
 
+# A document to create or replace in a collection, written with a WriteBatch (inbox.store).
+CollectionDoc = tuple[CollectionName[str, Any], str, Mapping[str, Any]]
+
+
 class Collection(Protocol[K, D]):
     """Documents by key, ordered by key."""
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from inbox import changes
 from inbox.audit import audit
+from inbox.audit import entry as audit_entry
 from inbox.errors import (
     ConflictError,
     StaleVersion,
@@ -99,22 +100,18 @@ class Conversations:
                 raise await self.stale(conv, expected_version, actor, advice)
             updated = replace(change(conv), version=conv.version + 1, updated_at=self.clock())
             more = await extra(updated) if extra else WriteBatch()
-            key = await changes.record(self.store, updated, actor, action.partition(":")[0],
-                                       detail)
-            try:
-                await self.store.write(replace(more, conversations=(updated,)))
+            logged = (changes.entry(updated, actor, action.partition(":")[0], detail),
+                      audit_entry(actor, action, conversation_id))
+            try:  # the version, its change record and audit entry: all or nothing
+                await self.store.write(replace(more, conversations=(updated,),
+                                               documents=(*more.documents, *logged)))
             except ConflictError:
-                await changes.forget(self.store, key)
                 if expected_version is not None:
                     raise await self.stale(await self.store.get_conversation(conversation_id),
                                             expected_version, actor, advice) from None
                 if attempt == 2:
                     raise
                 continue
-            except BaseException:
-                await changes.forget(self.store, key)
-                raise
-            await audit(self.store, actor, action, conversation_id)
             self.events.publish(Event("conversation.updated", conversation_id, None,
                                       {"action": action}))
             return updated

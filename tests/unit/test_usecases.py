@@ -85,7 +85,8 @@ async def test_a_reply_reads_the_conversation_once_and_writes_it_with_the_messag
         store: SqliteStore) -> None:
     """Before the use cases a reply made 11 store calls: the conversation read twice and the
     customer's timeline read for nothing. Now: one read of the conversation, its messages
-    and customer; the message and the new conversation version in one batch."""
+    and customer; the message, the new conversation version, its change record and the
+    audit entry in one batch."""
     conv_id = await arrived(store, "<q1@x>")
     counting = CountingStore(store)
     outbox = Outbox()
@@ -97,7 +98,9 @@ async def test_a_reply_reads_the_conversation_once_and_writes_it_with_the_messag
     assert calls["customer_messages"] == 0
     together = [b for b in counting.writes if b.messages and b.conversations]
     assert len(together) == 1 and together[0].messages[0].id == sent.id
-    assert sum(calls.values()) == 9, calls  # was 11
+    assert {name for name, _, _ in together[0].documents} == {"changes", "audit"}
+    assert not any(name.startswith(("changes.", "audit.")) for name in calls), calls
+    assert sum(calls.values()) == 7, calls  # was 11, then 9
     conv = await store.get_conversation(conv_id)
     assert conv.version == 2 and conv.first_response_at is not None
 
