@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 from inbox import changes
-from inbox.audit import audit
 from inbox.audit import entry as audit_entry
 from inbox.errors import (
     ConflictError,
@@ -160,8 +159,8 @@ class Conversations:
         note = replace(agent_message(conversation_id, Direction.NOTE, text, actor, "note",
                                       self.clock()),
                        channel=conv.channel)
-        await self.store.write(WriteBatch(messages=(note,)))
-        await audit(self.store, actor, "note", conversation_id)
+        await self.store.write(WriteBatch(
+            messages=(note,), documents=(audit_entry(actor, "note", conversation_id),)))
         self.events.publish(Event("message.created", conversation_id, note.id,
                                   {"direction": Direction.NOTE}))
         return note

@@ -116,6 +116,21 @@ async def test_a_stale_reply_is_refused_with_what_changed(store: SqliteStore) ->
     assert stale.value.version == seen + 1 and stale.value.changes
 
 
+async def test_every_action_leaves_its_audit_entry_and_each_version_its_record(
+        store: SqliteStore) -> None:
+    conv_id = await arrived(store, "<q3@x>")
+    conversations = Conversations(store, EventBus())
+    await Replies(conversations, {"email": Outbox()}).reply(conv_id, "Fixed", AGENT)
+    await conversations.set_status(conv_id, "resolved", AGENT)
+    await conversations.add_note(conv_id, "called them", AGENT)
+    entries = [doc for _, doc in await store.audit.list(None, 10)]
+    assert sorted((e["actor"], e["action"], e["target"]) for e in entries) == [
+        (AGENT.email, "note", conv_id), (AGENT.email, "reply", conv_id),
+        (AGENT.email, "status:resolved", conv_id)]
+    records = [doc for _, doc in await store.changes.list(None, 10)]
+    assert [(r["version"], r["action"]) for r in records] == [(2, "reply"), (3, "status")]
+
+
 async def test_the_customer_page_merge_and_undo(store: SqliteStore) -> None:
     first = await arrived(store, "<a@x>")
     await arrived(store, "<b@x>", "hello from Bob", (IdentityRef("email", "bob@example.com"),))
