@@ -1,8 +1,9 @@
 """What changed in a conversation since a version an agent saw, in words an agent reads.
 
-Every agent action that writes a conversation version records who did what (kv collection
-`changes`, key "<conversation>/<version>/<writer>"), just before its write, so whoever loses
-a race to that version finds the winner's record; a writer that loses deletes its own.
+Every agent action that writes a conversation version records who did what (collection
+`changes`, key "<conversation>/<version>/<writer>") in the same WriteBatch as the version, so
+the record exists exactly when the version was written, and whoever loses a race to that
+version finds the winner's record.
 Versions written by ingest carry no record: the newest of them are the customer's new
 messages, found by the messages' arrival times.
 """
@@ -14,7 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol, cast
 
 from inbox import auth
-from inbox.collections import ChangeDoc, HasChanges, HasUsers
+from inbox.collections import CHANGES, ChangeDoc, CollectionDoc, HasChanges, HasUsers
 from inbox.model import Conversation, Direction, Message, User, new_id, utcnow
 from inbox.store import Repository
 
@@ -29,20 +30,14 @@ def _prefix(conversation_id: str, version: int) -> str:
     return f"{conversation_id}/{version:010d}/"
 
 
-async def record(store: HasChanges, conv: Conversation, actor: User, action: str,
-                 detail: Mapping[str, Any] | None = None) -> str:
-    """Note who is writing this version of the conversation and why, before the write;
-    returns the record's key, to `forget` if the write fails."""
-    key = _prefix(conv.id, conv.version) + new_id("w")
-    await store.changes.put(key, cast(ChangeDoc, {
+def entry(conv: Conversation, actor: User, action: str,
+          detail: Mapping[str, Any] | None = None) -> CollectionDoc:
+    """Who writes this version of the conversation and why: a document to write in the
+    WriteBatch of the version itself."""
+    doc = cast(ChangeDoc, {
         "at": conv.updated_at.isoformat(), "version": conv.version, "actor_id": actor.id,
-        "actor": actor.name or actor.email, "action": action, **(detail or {})}))
-    return key
-
-
-async def forget(store: HasChanges, key: str) -> None:
-    """Drop the record of a write that did not happen."""
-    await store.changes.delete(key)
+        "actor": actor.name or actor.email, "action": action, **(detail or {})})
+    return CHANGES, _prefix(conv.id, conv.version) + new_id("w"), doc
 
 
 def ago(then: datetime, now: datetime) -> str:
@@ -64,7 +59,7 @@ async def since(store: ChangeLog, conv: Conversation, version: int, viewer: User
     rows = await store.changes.list(_prefix(conv.id, version) + "~",
                                     min(2 * (conv.version - version) + 2, MAX_LISTED))
     by_version: dict[int, ChangeDoc] = {}
-    for key, doc in rows:  # two records of one version: a lost writer not yet forgotten
+    for key, doc in rows:  # one record per version; the first, should there be two
         if key.startswith(f"{conv.id}/") and int(doc.get("version", 0)) <= conv.version:
             by_version.setdefault(int(doc["version"]), doc)
     logged = list(by_version.values())

@@ -22,6 +22,10 @@ class CollectionName(str, Generic[K, D]):
     __slots__ = ()
 
 
+# A document to create or replace in a collection, written with a WriteBatch (inbox.store).
+CollectionDoc = tuple[CollectionName[str, Any], str, Mapping[str, Any]]
+
+
 class Collection(Protocol[K, D]):
     """Documents by key, ordered by key."""
 
@@ -257,25 +261,8 @@ class Collections(HasCollection, HasUsers, HasTokens, HasSessions, HasCursors, H
     """Every typed collection."""
 
 
-class KvAliases(Protocol):
-    """The untyped key-value calls of before the typed collections. Kept only for
-    inbox/runtime.py, inbox/cli.py, inbox/service.py, web/api.py and web/app.py until they
-    use the typed collections (`store.cursors.get(name)`, ...); then remove."""
-
-    async def kv_get(self, collection: str, key: str) -> dict[str, Any] | None: ...
-
-    async def kv_put(self, collection: str, key: str, value: Mapping[str, Any]) -> None: ...
-
-    async def kv_put_new(self, collection: str, key: str, value: Mapping[str, Any]) -> bool: ...
-
-    async def kv_delete(self, collection: str, key: str) -> None: ...
-
-    async def kv_list(self, collection: str, after: str | None, limit: int
-                      ) -> list[tuple[str, dict[str, Any]]]: ...
-
-
 class CollectionAccessors:
-    """Every accessor and alias over `collection`, which each store implements."""
+    """Every accessor over `collection`, which each store implements."""
 
     def collection(self, name: CollectionName[K, D]) -> Collection[K, D]:
         raise NotImplementedError
@@ -331,24 +318,3 @@ class CollectionAccessors:
     @property
     def throttle(self) -> Collection[str, ThrottleDoc]:
         return self.collection(THROTTLE)
-
-    # --- KvAliases (to remove) ---------------------------------------------------------------
-
-    def _untyped(self, name: str) -> Collection[str, dict[str, Any]]:
-        return self.collection(CollectionName[str, dict[str, Any]](name))
-
-    async def kv_get(self, collection: str, key: str) -> dict[str, Any] | None:
-        return await self._untyped(collection).get(key)
-
-    async def kv_put(self, collection: str, key: str, value: Mapping[str, Any]) -> None:
-        await self._untyped(collection).put(key, dict(value))
-
-    async def kv_put_new(self, collection: str, key: str, value: Mapping[str, Any]) -> bool:
-        return await self._untyped(collection).put_new(key, dict(value))
-
-    async def kv_delete(self, collection: str, key: str) -> None:
-        await self._untyped(collection).delete(key)
-
-    async def kv_list(self, collection: str, after: str | None, limit: int
-                      ) -> list[tuple[str, dict[str, Any]]]:
-        return await self._untyped(collection).list(after, limit)

@@ -30,8 +30,8 @@ from inbox.collections import (  # noqa: F401 - the collection names, re-exporte
     SLA_ALERTS,
     TOKENS,
     USERS,
+    CollectionDoc,
     Collections,
-    KvAliases,
 )
 from inbox.model import (  # noqa: F401 - FACETS re-exported
     FACETS,
@@ -60,6 +60,8 @@ class WriteBatch:
     Identities are created (ConflictError if (kind, value) is already taken).
     Messages are upserted by id (an edit replaces the stored message).
     Thread keys map a key to a conversation; an existing key keeps its conversation.
+    Documents (collection, key, doc) are created or replaced in their collections, with the
+    rest or not at all (an agent action's audit entry and change record).
     """
 
     customers: tuple[Customer, ...] = ()
@@ -67,6 +69,7 @@ class WriteBatch:
     conversations: tuple[Conversation, ...] = ()
     messages: tuple[Message, ...] = ()
     thread_keys: tuple[tuple[str, str], ...] = ()
+    documents: tuple[CollectionDoc, ...] = ()
     # Searches see the batch as soon as write returns (agent actions, web forms). Pollers'
     # bulk ingest sets False: lookups by id stay exact, searches catch up within the store's
     # refresh interval (about a second on Elasticsearch; SQLite is always immediate).
@@ -188,5 +191,5 @@ class Dump(Restore, Protocol):
 
 
 @runtime_checkable
-class Store(Lifecycle, Repository, Index, Collections, Dump, KvAliases, Protocol):
+class Store(Lifecycle, Repository, Index, Collections, Dump, Protocol):
     """Every role: what the composition root opens and hands out, one role per caller."""

@@ -15,6 +15,16 @@ K = TypeVar("K", bound=str)
 D = TypeVar("D", bound=Mapping[str, Any])
 
 
+def kv_id(collection: str, key: str) -> str:
+    """A collection document's id in the kv index."""
+    return f"{collection}:{key}"
+
+
+def kv_source(collection: str, key: str, doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A collection document as the kv index stores it."""
+    return {"collection": collection, "key": key, "value": json_object(doc)}
+
+
 class ElasticCollection(Generic[K, D]):
     """One collection: the documents of the kv index with its name (id "<name>:<key>")."""
 
@@ -22,17 +32,15 @@ class ElasticCollection(Generic[K, D]):
         self._store, self.name = store, name
 
     def _id(self, key: str) -> str:
-        return f"{self.name}:{key}"
-
-    def _doc(self, key: str, doc: D) -> dict[str, Any]:
-        return {"collection": self.name, "key": key, "value": json_object(doc)}
+        return kv_id(self.name, key)
 
     async def _index(self, key: K, doc: D, create: bool = False, **options: Any) -> None:
         store = self._store
         call = store.client.create if create else store.client.index
         with calling("kv put"):
-            await call(index=store.alias("kv"), id=self._id(key), document=self._doc(key, doc),
-                       refresh=store.refresh, require_alias=True, **options)
+            await call(index=store.alias("kv"), id=self._id(key),
+                       document=kv_source(self.name, key, doc), refresh=store.refresh,
+                       require_alias=True, **options)
 
     async def get(self, key: K) -> D | None:
         hit = (await self._store._mget("kv", [self._id(key)])).get(self._id(key))

@@ -4,7 +4,8 @@ Atomicity: Elasticsearch has no transactions. write() first reads everything the
 depends on (stored versions, taken identities, where each message lives) and raises
 ConflictError before anything is written. A document the client cannot encode is refused
 (StoreRefused naming it) before anything is sent. Then the batch goes out in three bulk
-requests: customers; identities and conversations; thread keys and messages. A phase runs
+requests: customers; identities and conversations; thread keys, messages and collection
+documents (WriteBatch.documents, in the kv index). A phase runs
 only when the earlier ones were applied whole; when one fails (a lost race, a document the
 cluster refuses, the cluster failing half-way), write() undoes what it applied (deletes
 what it created, puts back what it replaced) and raises ConflictError, StoreRefused (with
@@ -29,6 +30,7 @@ from inbox.errors import AuthFailed, ConflictError, InboxError, StoreRefused, St
 from inbox.model import Conversation, Customer
 from inbox.store import WriteBatch
 from search.elastic_client import ElasticBase, Hit, calling
+from search.elastic_collections import kv_id, kv_source
 from search.elastic_docs import classify, denormalized, error_parts, public_fields, to_doc
 from search.elastic_mappings import index_number
 
@@ -55,6 +57,8 @@ class ElasticWriter(ElasticBase):
                        if m.conversation_id not in batch_convs]
         stored_convs = await self._mget("conversations", [*batch_convs, *other_convs])
         stored_custs = await self._mget("customers", [c.id for c in batch.customers])
+        doc_ids = [kv_id(name, key) for name, key, _ in batch.documents]
+        stored_docs = await self._mget("kv", doc_ids)
         ident_ids = [identity_id(i.kind, i.value) for i in batch.identities]
         if checked:
             for cust in batch.customers:
@@ -99,6 +103,11 @@ class ElasticWriter(ElasticBase):
                                 **state.get(msg.conversation_id,
                                                            denormalized(None))},
                                msg.id, hit["_source"] if hit else None))
+        for (name, key, doc), doc_id in zip(batch.documents, doc_ids, strict=True):
+            old = stored_docs.get(doc_id)
+            ops.append(_BulkOp(2, "document", "index",
+                               {"_index": self.alias("kv"), "_id": doc_id},
+                               kv_source(name, key, doc), key, old["_source"] if old else None))
         for index, msg_id, fields, old_fields in restamp:
             ops.append(_BulkOp(2, "message", "update",
                                {"_index": index, "_id": msg_id, "retry_on_conflict": 3},
@@ -188,7 +197,7 @@ class ElasticWriter(ElasticBase):
 
 @dataclass(frozen=True, slots=True)
 class _BulkOp:
-    phase: int  # 0 customers, 1 identities and conversations, 2 thread keys and messages
+    phase: int  # 0 customers, 1 identities and conversations, 2 thread keys, messages, docs
     kind: str
     action: str  # create | index | update
     meta: dict[str, Any]

@@ -15,8 +15,14 @@ K = TypeVar("K", bound=str)
 D = TypeVar("D", bound=Mapping[str, Any])
 
 
-def _json(doc: Mapping[str, Any]) -> str:
+def encoded(doc: Mapping[str, Any]) -> str:
     return json.dumps(dict(doc), default=str)
+
+
+def put_doc(conn: sqlite3.Connection, collection: str, key: str, data: str) -> None:
+    """Create or replace one encoded document (a collection's put, a WriteBatch's documents)."""
+    conn.execute("INSERT OR REPLACE INTO kv (collection, key, value) VALUES (?, ?, ?)",
+                 (collection, key, data))
 
 
 class SqliteCollection(Generic[K, D]):
@@ -34,13 +40,11 @@ class SqliteCollection(Generic[K, D]):
         return await self._db.read(op)
 
     async def put(self, key: K, doc: D) -> None:
-        data = _json(doc)
-        await self._db.write(lambda conn: conn.execute(
-            "INSERT OR REPLACE INTO kv (collection, key, value) VALUES (?, ?, ?)",
-            (self.name, key, data)))
+        data = encoded(doc)
+        await self._db.write(lambda conn: put_doc(conn, self.name, key, data))
 
     async def put_new(self, key: K, doc: D) -> bool:
-        data = _json(doc)
+        data = encoded(doc)
 
         def op(conn: sqlite3.Connection) -> bool:
             cur = conn.execute("INSERT OR IGNORE INTO kv (collection, key, value) VALUES (?, ?, ?)",
@@ -50,16 +54,15 @@ class SqliteCollection(Generic[K, D]):
         return await self._db.write(op)
 
     async def swap(self, key: K, expected: D | None, doc: D) -> bool:
-        data = _json(doc)
-        want = None if expected is None else json.loads(_json(expected))
+        data = encoded(doc)
+        want = None if expected is None else json.loads(encoded(expected))
 
         def op(conn: sqlite3.Connection) -> bool:
             row = conn.execute("SELECT value FROM kv WHERE collection=? AND key=?",
                                (self.name, key)).fetchone()
             if (None if row is None else json.loads(row[0])) != want:
                 return False
-            conn.execute("INSERT OR REPLACE INTO kv (collection, key, value) VALUES (?, ?, ?)",
-                         (self.name, key, data))
+            put_doc(conn, self.name, key, data)
             return True
 
         return await self._db.write(op)

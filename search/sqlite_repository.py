@@ -12,6 +12,7 @@ from inbox.errors import ConflictError, NotFound, StoreRefused
 from inbox.model import Conversation, ConversationFilter, Customer, Identity, Message, Page, ts
 from inbox.privacy import public_copy
 from inbox.store import WriteBatch
+from search.sqlite_collections import encoded, put_doc
 from search.sqlite_db import Database
 from search.sqlite_rows import (
     CONVERSATION_COLUMNS,
@@ -117,6 +118,9 @@ def write_batch(batch: WriteBatch, checked: bool) -> Callable[[sqlite3.Connectio
             with _refusing(conversation_id):
                 conn.execute("INSERT OR IGNORE INTO thread_keys (key, conversation_id) "
                              "VALUES (?, ?)", (key, conversation_id))
+        for collection, key, doc in batch.documents:
+            with _refusing(key):
+                put_doc(conn, collection, key, encoded(doc))
 
     return op
 

@@ -19,7 +19,7 @@ from inbox.ingest import Ingestor
 from inbox.lease import Lease
 from inbox.passwords import Passwords
 from inbox.ports import Connector, ConnectorContext, IngestResult
-from inbox.store import CURSORS, USERS, Store
+from inbox.store import Store
 from inbox.supervisor import RESTART_MAX, RESTART_MIN, Supervisor
 from inbox.usecases.accounts import Accounts
 from inbox.usecases.connectors import ConnectorStatus
@@ -94,10 +94,10 @@ class Runtime:
         return await self.ingestor.ingest(batch, source=source)
 
     async def load_cursor(self, name: str) -> dict[str, Any] | None:
-        return await self.store.kv_get(CURSORS, name)
+        return await self.store.cursors.get(name)
 
     async def save_cursor(self, name: str, value: Mapping[str, Any]) -> None:
-        await self.store.kv_put(CURSORS, name, value)
+        await self.store.cursors.put(name, dict(value))
 
     async def dead_letter(self, source: str, raw: bytes | str, error: str,
                           stage: str = "parse") -> None:
@@ -115,7 +115,7 @@ class Runtime:
 
     async def health(self) -> None:
         """The store answers (StoreUnavailable otherwise)."""
-        await self.store.kv_get(USERS, "-")
+        await self.store.users.get("-")
 
     async def start(self) -> None:
         await self.store.open()

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from inbox import changes
-from inbox.audit import audit
+from inbox.audit import entry as audit_entry
 from inbox.errors import (
     ConflictError,
     StaleVersion,
@@ -32,7 +32,7 @@ from inbox.model import (
 )
 from inbox.normalize import clean_label, clean_text
 from inbox.sla import SlaPolicy
-from inbox.store import SLA_ALERTS, Store, WriteBatch
+from inbox.store import Store, WriteBatch
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 20_000
@@ -99,22 +99,18 @@ class Conversations:
                 raise await self.stale(conv, expected_version, actor, advice)
             updated = replace(change(conv), version=conv.version + 1, updated_at=self.clock())
             more = await extra(updated) if extra else WriteBatch()
-            key = await changes.record(self.store, updated, actor, action.partition(":")[0],
-                                       detail)
-            try:
-                await self.store.write(replace(more, conversations=(updated,)))
+            logged = (changes.entry(updated, actor, action.partition(":")[0], detail),
+                      audit_entry(actor, action, conversation_id))
+            try:  # the version, its change record and audit entry: all or nothing
+                await self.store.write(replace(more, conversations=(updated,),
+                                               documents=(*more.documents, *logged)))
             except ConflictError:
-                await changes.forget(self.store, key)
                 if expected_version is not None:
                     raise await self.stale(await self.store.get_conversation(conversation_id),
                                             expected_version, actor, advice) from None
                 if attempt == 2:
                     raise
                 continue
-            except BaseException:
-                await changes.forget(self.store, key)
-                raise
-            await audit(self.store, actor, action, conversation_id)
             self.events.publish(Event("conversation.updated", conversation_id, None,
                                       {"action": action}))
             return updated
@@ -163,8 +159,8 @@ class Conversations:
         note = replace(agent_message(conversation_id, Direction.NOTE, text, actor, "note",
                                       self.clock()),
                        channel=conv.channel)
-        await self.store.write(WriteBatch(messages=(note,)))
-        await audit(self.store, actor, "note", conversation_id)
+        await self.store.write(WriteBatch(
+            messages=(note,), documents=(audit_entry(actor, "note", conversation_id),)))
         self.events.publish(Event("message.created", conversation_id, note.id,
                                   {"direction": Direction.NOTE}))
         return note
@@ -179,7 +175,7 @@ class Conversations:
             if state not in counts or conv.due_at is None:
                 continue
             key = f"{conv.id}|{conv.due_at.isoformat()}|{state}"
-            if await self.store.kv_put_new(SLA_ALERTS, key, {"at": now.isoformat()}):
+            if await self.store.sla_alerts.put_new(key, {"at": now.isoformat()}):
                 counts[state] += 1
                 self.events.publish(Event(f"sla.{state}", conv.id, None, {
                     "due_at": conv.due_at.isoformat(), "assignee": conv.assignee,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from inbox import deadletters
-from inbox.store import DEAD_LETTERS, Store
+from inbox.store import Store
 
 PREVIEW = 2000  # characters of the raw item shown in lists
 
@@ -19,7 +19,7 @@ class DeadLetters:
         """Dead letters oldest first from the key `after`, the raw text cut to a preview
         (raw_preview), each with its key as "id"; and the key to go on after (None on the
         last page)."""
-        items = await self.store.kv_list(DEAD_LETTERS, after, limit)
+        items = await self.store.dead_letters.list(after, limit)
         rows = [{"id": k, **{f: v for f, v in doc.items() if f != "raw"},
                  "raw_preview": str(doc.get("raw", ""))[:PREVIEW]} for k, doc in items]
         return rows, (items[-1][0] if len(items) == limit else None)

@@ -20,7 +20,7 @@ from inbox.errors import (
 from inbox.model import Conversation, Direction, Event, Message, Status, User, new_id
 from inbox.ports import Outbound, Sender
 from inbox.sla import SlaPolicy
-from inbox.store import IDEMPOTENCY, WriteBatch
+from inbox.store import WriteBatch
 from inbox.usecases.conversations import SYSTEM, Conversations, agent_message, checked_text
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class Replies:
         if status is not None and status not in set(Status):
             raise ValidationError({"status": f"must be one of {', '.join(Status)}"})
         key = f"reply:{conversation_id}:{idempotency_key or new_id('k')}"
-        if await self.store.kv_get(IDEMPOTENCY, key) is not None:
+        if await self.store.idempotency.get(key) is not None:
             return await self._replayed(key)
         msg = replace(agent_message(conversation_id, Direction.OUTBOUND, text, actor, "out",
                                     self.clock()), delivery="pending")
@@ -81,7 +81,7 @@ class Replies:
             raise Refused(f"replies on {current.channel} are not set up; configure "
                           "the channel's sending account")
         sender.check(out)
-        if not await self.store.kv_put_new(IDEMPOTENCY, key, {"message_id": msg.id}):
+        if not await self.store.idempotency.put_new(key, {"message_id": msg.id}):
             return await self._replayed(key)
 
         async def with_reply(conv: Conversation) -> WriteBatch:
@@ -100,12 +100,12 @@ class Replies:
         except BaseException:
             stored = await self.store.messages_by_ids([msg.id])
             if msg.id not in stored:  # nothing written: the same key may try again
-                await self.store.kv_delete(IDEMPOTENCY, key)
+                await self.store.idempotency.delete(key)
             raise
         return await self.deliver(replace(out, conversation=conv, message=msg))
 
     async def _replayed(self, key: str) -> Message:
-        done = await self.store.kv_get(IDEMPOTENCY, key)
+        done = await self.store.idempotency.get(key)
         if done is None:
             raise NotFound("reply not found")
         found = await self.store.messages_by_ids([done["message_id"]])

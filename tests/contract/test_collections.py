@@ -88,16 +88,6 @@ async def test_values_json_lacks_are_kept_as_text(store: Store) -> None:
                                             {"uid": 6}) is True
 
 
-async def test_kv_aliases_reach_the_same_documents(store: Store) -> None:
-    await store.kv_put(kv.CURSORS, "x:mentions", {"since_id": "9"})
-    assert await store.cursors.get("x:mentions") == {"since_id": "9"}
-    assert await store.kv_put_new(kv.SLA_ALERTS, "v1", {"at": "t"}) is True
-    assert await store.kv_list(kv.SLA_ALERTS, None, 5) == [("v1", {"at": "t"})]
-    await store.kv_delete(kv.SLA_ALERTS, "v1")
-    assert await store.sla_alerts.get("v1") is None
-    assert await store.kv_get(kv.CURSORS, "x:mentions") == {"since_id": "9"}
-
-
 async def test_migrate_copies_every_collection_but_the_throttle(store: Store, tmp_path: Any
                                                                 ) -> None:
     await store.users.put("a@x.com", user("a@x.com"))

@@ -10,6 +10,8 @@ import pytest
 from inbox.app.config import load as load_config
 from inbox.app.runtime import Runtime
 from tests.factories import CHEAP_ARGON2
+from tests.integration.web_support import RoleWeb, start_web
+from tests.servers.osmem import FixtureStore, es_store_factory
 
 
 @pytest.fixture
@@ -25,3 +27,17 @@ async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
         yield rt
     finally:
         await rt.aclose()
+
+
+@pytest.fixture(params=["sqlite", "elastic"])
+async def any_web(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[RoleWeb]:
+    """The app on each store (a form rate limit no test reaches); the Elasticsearch
+    indices are dropped afterwards."""
+    store: FixtureStore | None = None
+    if request.param == "elastic":
+        store = es_store_factory(request.getfixturevalue("osmem_url"))
+    async for w in start_web(store, db=f"{tmp_path}/inbox.db",
+                             env={"INBOX_FORM_RATE_LIMIT": "1000000"}):
+        yield w
+    if store is not None:
+        await store.delete_indices()

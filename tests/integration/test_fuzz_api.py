@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -16,9 +14,7 @@ from hypothesis import strategies as st
 
 from inbox.model import Role
 from inbox.permissions import ROUTES
-from search.elastic import ElasticStore
-from tests.integration.web_support import RoleWeb, start_web
-from tests.servers.osmem import es_store_factory
+from tests.integration.web_support import RoleWeb
 
 pytestmark = pytest.mark.integration
 
@@ -87,22 +83,11 @@ def requests(draw: st.DrawFn, ids: dict[str, str]) -> tuple[str, str, dict[str, 
     return method, path, headers, draw(BODIES)
 
 
-@pytest.fixture(params=["sqlite", "elastic"])
-async def web(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[RoleWeb]:
-    store: ElasticStore | None = None
-    if request.param == "elastic":
-        store = es_store_factory(request.getfixturevalue("osmem_url"))
-    async for w in start_web(store, db=f"{tmp_path}/inbox.db",
-                             env={"INBOX_FORM_RATE_LIMIT": "1000000"}):
-        yield w
-    if store is not None:
-        await store.delete_indices()
-
-
 @FUZZ
 @given(data=st.data(), role=st.sampled_from([None, *Role]))
-async def test_no_request_gets_a_5xx(web: RoleWeb, caplog: pytest.LogCaptureFixture,
+async def test_no_request_gets_a_5xx(any_web: RoleWeb, caplog: pytest.LogCaptureFixture,
                                      data: st.DataObject, role: str | None) -> None:
+    web = any_web
     method, path, headers, body = data.draw(requests(web.ids))
     headers = {**web.auth(role), **headers} if role else headers
     async with web.client.request(method, path, headers=headers, data=body,

@@ -21,10 +21,8 @@ from aiohttp.web_runner import TCPSite
 
 from inbox.model import Event, Role
 from inbox.query import MAX_DEPTH
-from inbox.store import Store
 from tests.factories import inbound
 from tests.integration.web_support import RoleWeb, start_web
-from tests.servers.osmem import es_store_factory
 from web import api
 from web.api import EXPORT_FAILED, csv_cell
 from web.app import runner as web_runner
@@ -36,17 +34,6 @@ pytestmark = pytest.mark.integration
 async def web(tmp_path: Path) -> AsyncIterator[RoleWeb]:
     async for w in start_web(db=f"{tmp_path}/inbox.db", env={"INBOX_FORM_RATE_LIMIT": "1000"}):
         yield w
-
-
-@pytest.fixture(params=["sqlite", "elastic"])
-async def any_web(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[RoleWeb]:
-    store: Store | None = None
-    if request.param == "elastic":
-        store = es_store_factory(request.getfixturevalue("osmem_url"))
-    async for w in start_web(store, db=f"{tmp_path}/inbox.db"):
-        yield w
-    if store is not None:
-        await store.delete_indices()  # type: ignore[attr-defined]
 
 
 def b64(value: Any) -> str:

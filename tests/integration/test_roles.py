@@ -23,7 +23,6 @@ from tests.integration.web_support import (
     RoleWeb,
     start_web,
 )
-from tests.servers.osmem import es_store_factory
 
 pytestmark = pytest.mark.integration
 
@@ -177,18 +176,6 @@ VARIANTS = ("07700 900144", "07911 123456", "06 12 34 56 78", "0151 23456789",
             "olga@example。org", "2025550187")
 ORDER_REFS = ("NW11556911", "CAS-852094")
 QUOTED_REPLY = "Hi Fatima, we refunded the router"
-
-
-@pytest.fixture(params=["sqlite", "elastic"])
-async def any_web(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[RoleWeb]:
-    """The app on each store."""
-    store = None
-    if request.param == "elastic":
-        store = es_store_factory(request.getfixturevalue("osmem_url"))
-    async for w in start_web(store, db=f"{tmp_path}/inbox.db"):
-        yield w
-        if store is not None:
-            await store.delete_indices()
 
 
 async def seed_red_team(web: RoleWeb) -> None:

@@ -24,7 +24,8 @@ async def test_changes_since_a_version_in_words(sqlite_store: SqliteStore) -> No
              {"status": "resolved"}, 180), (DANA, "reply", {"status": None}, 12)]
     for number, (actor, action, detail, before) in enumerate(steps, start=2):
         version = replace(conv, version=number, updated_at=now - timedelta(seconds=before))
-        await changes.record(sqlite_store, version, actor, action, detail)
+        await sqlite_store.write(WriteBatch(documents=(
+            changes.entry(version, actor, action, detail),)))
     wrote = message("e2", "v1", "c1", "still broken", now - timedelta(seconds=5))
     await sqlite_store.write(WriteBatch(messages=(wrote,)))
     current = replace(conv, version=5)  # version 5: the customer's message, by ingest

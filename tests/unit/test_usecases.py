@@ -85,7 +85,8 @@ async def test_a_reply_reads_the_conversation_once_and_writes_it_with_the_messag
         store: SqliteStore) -> None:
     """Before the use cases a reply made 11 store calls: the conversation read twice and the
     customer's timeline read for nothing. Now: one read of the conversation, its messages
-    and customer; the message and the new conversation version in one batch."""
+    and customer; the message, the new conversation version, its change record and the
+    audit entry in one batch."""
     conv_id = await arrived(store, "<q1@x>")
     counting = CountingStore(store)
     outbox = Outbox()
@@ -97,7 +98,9 @@ async def test_a_reply_reads_the_conversation_once_and_writes_it_with_the_messag
     assert calls["customer_messages"] == 0
     together = [b for b in counting.writes if b.messages and b.conversations]
     assert len(together) == 1 and together[0].messages[0].id == sent.id
-    assert sum(calls.values()) == 9, calls  # was 11
+    assert {name for name, _, _ in together[0].documents} == {"changes", "audit"}
+    assert not any(name.startswith(("changes.", "audit.")) for name in calls), calls
+    assert sum(calls.values()) == 7, calls  # was 11, then 9
     conv = await store.get_conversation(conv_id)
     assert conv.version == 2 and conv.first_response_at is not None
 
@@ -111,6 +114,21 @@ async def test_a_stale_reply_is_refused_with_what_changed(store: SqliteStore) ->
     with pytest.raises(StaleVersion) as stale:
         await replies.reply(conv_id, "Fixed", AGENT, expected_version=seen, confirm=False)
     assert stale.value.version == seen + 1 and stale.value.changes
+
+
+async def test_every_action_leaves_its_audit_entry_and_each_version_its_record(
+        store: SqliteStore) -> None:
+    conv_id = await arrived(store, "<q3@x>")
+    conversations = Conversations(store, EventBus())
+    await Replies(conversations, {"email": Outbox()}).reply(conv_id, "Fixed", AGENT)
+    await conversations.set_status(conv_id, "resolved", AGENT)
+    await conversations.add_note(conv_id, "called them", AGENT)
+    entries = [doc for _, doc in await store.audit.list(None, 10)]
+    assert sorted((e["actor"], e["action"], e["target"]) for e in entries) == [
+        (AGENT.email, "note", conv_id), (AGENT.email, "reply", conv_id),
+        (AGENT.email, "status:resolved", conv_id)]
+    records = [doc for _, doc in await store.changes.list(None, 10)]
+    assert [(r["version"], r["action"]) for r in records] == [(2, "reply"), (3, "status")]
 
 
 async def test_the_customer_page_merge_and_undo(store: SqliteStore) -> None:
