@@ -90,7 +90,7 @@ class Replies:
         def answered(c: Conversation) -> Conversation:
             c = replace(c, message_count=c.message_count + 1, status=status or c.status,
                         last_message_at=max(c.last_message_at, msg.created_at))
-            c = self.sla.first_response(c, msg.created_at)
+            c = self.sla.answered(c, msg.created_at)
             return self.sla.resolved(c, msg.created_at) if status == Status.RESOLVED else c
 
         try:
@@ -155,13 +155,7 @@ class Replies:
             return
 
         def change(c: Conversation) -> Conversation:
-            due = self.sla.due(c.channel, min(waiting))
-            c = replace(c, awaiting_since=min(waiting), due_at=due[0] if due else None,
-                        due_basis=due[1] if due else None)
-            if c.first_response_at == failed.created_at:  # that was no response after all
-                c = replace(c, first_response_at=None, first_response_seconds=None,
-                            first_response_breached=None)
-            return c
+            return self.sla.reply_rejected(c, min(waiting), failed.created_at)
 
         await self.conversations.change(failed.conversation_id, SYSTEM, "reply rejected", change)
 
