@@ -139,7 +139,7 @@ class Conversations:
         def change(c: Conversation) -> Conversation:
             if status == Status.RESOLVED:  # resolved stops every clock
                 return self.sla.resolved(c, self.clock())
-            return replace(c, status=status)
+            return replace(c, status=Status(status))
 
         return await self.change(conversation_id, actor, f"status:{status}", change,
                                   expected_version, detail={"status": status})
@@ -160,9 +160,7 @@ class Conversations:
         conflict with each other or with replies (message_count counts no notes)."""
         text = checked_text(text)
         conv = await self.store.get_conversation(conversation_id)
-        note = replace(agent_message(conversation_id, Direction.NOTE, text, actor, "note",
-                                      self.clock()),
-                       channel=conv.channel)
+        note = agent_message(conv, Direction.NOTE, text, actor, "note", self.clock())
         await self.store.write(WriteBatch(messages=(note,)))
         await audit(self.store, actor, "note", conversation_id)
         self.events.publish(Event("message.created", conversation_id, note.id,
@@ -200,10 +198,10 @@ def checked_text(text: str) -> str:
     return text
 
 
-def agent_message(conversation_id: str, direction: str, text: str, actor: User,
+def agent_message(conv: Conversation, direction: Direction, text: str, actor: User,
                    prefix: str, now: datetime) -> Message:
     external = f"{prefix}:{new_id('o')}"
-    return Message(id=message_id_for("agent", external), conversation_id=conversation_id,
-                   channel="", external_id=external, direction=direction, text=text,
+    return Message(id=message_id_for("agent", external), conversation_id=conv.id,
+                   channel=conv.channel, external_id=external, direction=direction, text=text,
                    created_at=now, received_at=now, author_label=actor.name or actor.email,
                    agent=actor.id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,13 +17,17 @@ from inbox.errors import (
     RetryableError,
     ValidationError,
 )
-from inbox.model import Conversation, Direction, Event, Message, Status, User, new_id
+from inbox.model import Conversation, Delivery, Direction, Event, Message, Status, User, new_id
 from inbox.ports import Outbound, Sender
 from inbox.sla import SlaPolicy
 from inbox.store import IDEMPOTENCY, WriteBatch
 from inbox.usecases.conversations import SYSTEM, Conversations, agent_message, checked_text
 
 log = logging.getLogger(__name__)
+
+
+def _stored(msg: Message) -> Callable[[Conversation], Message]:
+    return lambda _: msg
 IN_FLIGHT = timedelta(minutes=5)
 NOT_SENT = ("Your reply was not sent: read what is new, then send it anyway (confirm) or "
             "change it.")
@@ -45,13 +49,14 @@ class Replies:
     def clock(self) -> datetime:
         return self.conversations.clock()
 
-    async def _outbound(self, message: Message) -> Outbound:
-        """What a sender needs to send `message`: its conversation (read once), customer
-        and the messages so far."""
-        conv = await self.store.get_conversation(message.conversation_id)
-        history = await self.store.conversation_messages(message.conversation_id)
+    async def _outbound(self, conversation_id: str,
+                        message: Callable[[Conversation], Message]) -> Outbound:
+        """What a sender needs to send the message made for the conversation: the
+        conversation (read once), customer and the messages so far."""
+        conv = await self.store.get_conversation(conversation_id)
+        history = await self.store.conversation_messages(conversation_id)
         customer = await self.store.get_customer(conv.customer_id)
-        return Outbound(conv, customer, replace(message, channel=conv.channel), history)
+        return Outbound(conv, customer, message(conv), history)
 
     async def reply(self, conversation_id: str, text: str, actor: User,
                     idempotency_key: str | None = None, status: str | None = None,
@@ -68,9 +73,10 @@ class Replies:
         key = f"reply:{conversation_id}:{idempotency_key or new_id('k')}"
         if await self.store.kv_get(IDEMPOTENCY, key) is not None:
             return await self._replayed(key)
-        msg = replace(agent_message(conversation_id, Direction.OUTBOUND, text, actor, "out",
-                                    self.clock()), delivery="pending")
-        out = await self._outbound(msg)  # the one read of the conversation
+        now = self.clock()
+        out = await self._outbound(conversation_id, lambda conv: replace(  # the one read
+            agent_message(conv, Direction.OUTBOUND, text, actor, "out", now),
+            delivery=Delivery.PENDING))
         current, msg = out.conversation, out.message
         if expected_version is None and not confirm:
             expected_version = current.version
@@ -88,7 +94,8 @@ class Replies:
             return WriteBatch(messages=(msg,))
 
         def answered(c: Conversation) -> Conversation:
-            c = replace(c, message_count=c.message_count + 1, status=status or c.status,
+            c = replace(c, message_count=c.message_count + 1,
+                        status=Status(status) if status else c.status,
                         last_message_at=max(c.last_message_at, msg.created_at))
             c = self.sla.answered(c, msg.created_at)
             return self.sla.resolved(c, msg.created_at) if status == Status.RESOLVED else c
@@ -123,21 +130,21 @@ class Replies:
         try:
             receipt = await sender.send(out)
         except RetryableError as exc:
-            delivery, meta["error"] = "failed", str(exc)
+            delivery, meta["error"] = Delivery.FAILED, str(exc)
         except (FatalError, Refused) as exc:
-            delivery, meta["error"] = "rejected", str(exc)
+            delivery, meta["error"] = Delivery.REJECTED, str(exc)
         except InboxError as exc:
-            delivery, meta["error"] = "rejected", str(exc)
+            delivery, meta["error"] = Delivery.REJECTED, str(exc)
         else:
-            delivery = "sent"
+            delivery = Delivery.SENT
             meta.pop("error", None)
             meta.update(receipt.meta, provider_id=receipt.provider_id)
             keys = tuple((k, msg.conversation_id) for k in receipt.thread_keys)
         sent = replace(msg, delivery=delivery, meta=meta)
         await self.store.write(WriteBatch(messages=(sent,), thread_keys=keys))
-        if delivery == "rejected":  # the customer got nothing: their clock runs again
+        if delivery == Delivery.REJECTED:  # the customer got nothing: their clock runs again
             await self._restart_clock(msg)
-        if delivery != "sent":
+        if delivery != Delivery.SENT:
             log.warning("reply not delivered", extra={"conversation": msg.conversation_id,
                                                       "delivery": delivery, "error": meta["error"]})
         self.events.publish(Event("message.delivery", msg.conversation_id, msg.id,
@@ -148,7 +155,7 @@ class Replies:
         """After a rejected reply: wait again since the first customer message it answered."""
         history = await self.store.conversation_messages(failed.conversation_id)
         last_sent = max((m.created_at for m in history if m.direction == Direction.OUTBOUND
-                         and m.delivery == "sent"), default=None)
+                         and m.delivery == Delivery.SENT), default=None)
         waiting = [m.created_at for m in history if m.direction == Direction.INBOUND
                    and not m.automated and (last_sent is None or m.created_at > last_sent)]
         if not waiting:
@@ -165,9 +172,9 @@ class Replies:
         for msg in await self.store.pending_outbound(limit):
             if int(msg.meta.get("attempts", 0)) >= max_attempts:
                 continue
-            if msg.delivery == "pending" and self.clock() - msg.created_at < IN_FLIGHT:
+            if msg.delivery == Delivery.PENDING and self.clock() - msg.created_at < IN_FLIGHT:
                 continue  # probably being sent right now
-            out = await self._outbound(msg)
+            out = await self._outbound(msg.conversation_id, _stored(msg))
             if out.conversation.channel not in self.senders:
                 continue
             await self.deliver(out)
