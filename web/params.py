@@ -103,8 +103,11 @@ async def assignee(request: web.Request, value: str | None) -> str | None:
 def member(kind: type[E], value: str | None, name: str) -> E | None:
     """The member of `kind` a parameter names (None when empty); a 400 naming the choices
     otherwise."""
-    if not value:
-        return None
+    return choice(kind, value, name) if value else None
+
+
+def choice(kind: type[E], value: object, name: str) -> E:
+    """The member of `kind` a required parameter names; a 400 naming the choices otherwise."""
     try:
         return parse_enum(kind, value)
     except ValueError:

@@ -159,8 +159,9 @@ async def act(request: web.Request) -> web.Response:
             await conversations.assign(conv_id, who, user, params.form_version(form))
             flash = "Assignment saved."
         elif action == "status":
-            await conversations.set_status(conv_id, str(form.get("status", "")), user,
-                                           params.form_version(form))
+            await conversations.set_status(
+                conv_id, params.choice(Status, str(form.get("status", "")), "status"), user,
+                params.form_version(form))
             flash = "Status saved."
         else:
             raise web.HTTPNotFound()
@@ -180,7 +181,7 @@ async def _reply(request: web.Request, form: Any) -> web.Response:
                                               "conversation below and send again"})
         msg = await context(request).replies.reply(
             conv_id, text, current_user(request), str(form.get("idempotency_key", "")) or None,
-            str(form.get("then", "")) or None, version)
+            params.member(Status, str(form.get("then", "")), "status"), version)
     except StaleVersion as exc:
         return await _conversation_page(request, 409, **kept, changes=exc.changes,
                                         error="Your reply was not sent: the conversation "

@@ -131,15 +131,13 @@ class Conversations:
                                   lambda c: replace(c, assignee=assignee or None),
                                   expected_version, detail={"assignee": assignee or None})
 
-    async def set_status(self, conversation_id: str, status: str, actor: User,
+    async def set_status(self, conversation_id: str, status: Status, actor: User,
                          expected_version: int | None = None) -> Conversation:
-        if status not in set(Status):
-            raise ValidationError({"status": f"must be one of {', '.join(Status)}"})
 
         def change(c: Conversation) -> Conversation:
             if status == Status.RESOLVED:  # resolved stops every clock
                 return self.sla.resolved(c, self.clock())
-            return replace(c, status=Status(status))
+            return replace(c, status=status)
 
         return await self.change(conversation_id, actor, f"status:{status}", change,
                                   expected_version, detail={"status": status})

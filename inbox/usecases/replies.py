@@ -15,9 +15,18 @@ from inbox.errors import (
     NotFound,
     Refused,
     RetryableError,
-    ValidationError,
 )
-from inbox.model import Conversation, Delivery, Direction, Event, Message, Status, User, new_id
+from inbox.model import (
+    Channel,
+    Conversation,
+    Delivery,
+    Direction,
+    Event,
+    Message,
+    Status,
+    User,
+    new_id,
+)
 from inbox.ports import Outbound, Sender
 from inbox.sla import SlaPolicy
 from inbox.store import IDEMPOTENCY, WriteBatch
@@ -37,10 +46,10 @@ class Replies:
     """Replies of agents, on the conversations' store, clock and SLA policy."""
 
     def __init__(self, conversations: Conversations,
-                 senders: Mapping[str, Sender] | None = None) -> None:
+                 senders: Mapping[Channel, Sender] | None = None) -> None:
         self.conversations = conversations
         self.store, self.events = conversations.store, conversations.events
-        self.senders: dict[str, Sender] = dict(senders or {})
+        self.senders: dict[Channel, Sender] = dict(senders or {})
 
     @property
     def sla(self) -> SlaPolicy:
@@ -59,7 +68,7 @@ class Replies:
         return Outbound(conv, customer, message(conv), history)
 
     async def reply(self, conversation_id: str, text: str, actor: User,
-                    idempotency_key: str | None = None, status: str | None = None,
+                    idempotency_key: str | None = None, status: Status | None = None,
                     expected_version: int | None = None, confirm: bool = True) -> Message:
         """Send a reply through the conversation's channel; a replayed key sends nothing.
 
@@ -68,8 +77,6 @@ class Replies:
         is sent and StaleVersion says what. None with `confirm`: send anyway; None without it:
         the version read now, so of two simultaneous replies one goes and one gets StaleVersion."""
         text = checked_text(text)
-        if status is not None and status not in set(Status):
-            raise ValidationError({"status": f"must be one of {', '.join(Status)}"})
         key = f"reply:{conversation_id}:{idempotency_key or new_id('k')}"
         if await self.store.kv_get(IDEMPOTENCY, key) is not None:
             return await self._replayed(key)
@@ -95,7 +102,7 @@ class Replies:
 
         def answered(c: Conversation) -> Conversation:
             c = replace(c, message_count=c.message_count + 1,
-                        status=Status(status) if status else c.status,
+                        status=status or c.status,
                         last_message_at=max(c.last_message_at, msg.created_at))
             c = self.sla.answered(c, msg.created_at)
             return self.sla.resolved(c, msg.created_at) if status == Status.RESOLVED else c
