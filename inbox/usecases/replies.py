@@ -33,13 +33,14 @@ from inbox.store import IDEMPOTENCY, WriteBatch
 from inbox.usecases.conversations import SYSTEM, Conversations, agent_message, checked_text
 
 log = logging.getLogger(__name__)
-
-
-def _stored(msg: Message) -> Callable[[Conversation], Message]:
-    return lambda _: msg
 IN_FLIGHT = timedelta(minutes=5)
 NOT_SENT = ("Your reply was not sent: read what is new, then send it anyway (confirm) or "
             "change it.")
+
+
+def _stored(msg: Message) -> Callable[[Conversation], Message]:
+    """A stored message, whatever conversation it is sent in."""
+    return lambda _: msg
 
 
 class Replies:
@@ -101,8 +102,7 @@ class Replies:
             return WriteBatch(messages=(msg,))
 
         def answered(c: Conversation) -> Conversation:
-            c = replace(c, message_count=c.message_count + 1,
-                        status=status or c.status,
+            c = replace(c, message_count=c.message_count + 1, status=status or c.status,
                         last_message_at=max(c.last_message_at, msg.created_at))
             c = self.sla.answered(c, msg.created_at)
             return self.sla.resolved(c, msg.created_at) if status == Status.RESOLVED else c
