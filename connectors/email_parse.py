@@ -33,9 +33,9 @@ from connectors.email_limits import (
 )
 from connectors.email_text import render_html, split_quoted
 from inbox.identity import normalize_email
-from inbox.model import Attachment, IdentityRef, Inbound
+from inbox.model import Attachment, Channel, IdentityKind, IdentityRef, Inbound
 
-CHANNEL = "email"
+CHANNEL = Channel.EMAIL
 DEFAULT_MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 KNOWN_HEADERS = frozenset({"from", "sender", "to", "cc", "subject", "date", "message-id",
                            "received", "return-path", "in-reply-to", "references",
@@ -142,7 +142,7 @@ def parse_message(raw: bytes, *, max_attachment_bytes: int = DEFAULT_MAX_ATTACHM
     inbound = Inbound(
         channel=CHANNEL,
         external_id=external_id,
-        authors=(IdentityRef("email", author, label=author_name),) if author else (),
+        authors=(IdentityRef(IdentityKind.EMAIL, author, label=author_name),) if author else (),
         text=text,
         created_at=created_at,
         author_name=author_name,

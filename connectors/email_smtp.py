@@ -21,7 +21,7 @@ from connectors.email_config import SmtpConfig, not_verified, tls_context
 from connectors.email_parse import CHANNEL, CONVERSATION_TOKEN
 from inbox.errors import AuthFailed, FatalError, Refused, RetryableError
 from inbox.identity import normalize_email
-from inbox.model import Message
+from inbox.model import Direction, IdentityKind, Message
 from inbox.ports import Outbound, Receipt
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def reply_subject(subject: str | None, conversation_id: str) -> str:
 
 
 def _last_inbound(history: Sequence[Message]) -> Message | None:
-    inbound = [m for m in history if m.direction == "inbound"]
+    inbound = [m for m in history if m.direction == Direction.INBOUND]
     human = [m for m in inbound if not m.automated]
     candidates = human or inbound
     return candidates[-1] if candidates else None
@@ -64,7 +64,7 @@ def reply_recipient(out: Outbound) -> str:
 
     Never a list, and never an address read from a display name. Refused if none is valid.
     """
-    known = [i.value for i in out.customer.identities if i.kind == "email"]
+    known = [i.value for i in out.customer.identities if i.kind == IdentityKind.EMAIL]
     candidates: list[str] = []
     last = _last_inbound(out.history)
     if last is not None:
@@ -104,7 +104,7 @@ class EmailSender:
 
     def check(self, out: Outbound) -> None:
         """Refused if the customer has no email address to answer."""
-        if not any(i.kind == "email" for i in out.customer.identities):
+        if not any(i.kind == IdentityKind.EMAIL for i in out.customer.identities):
             raise Refused("this customer has no email address; reply on another channel")
 
     def build(self, out: Outbound) -> EmailMessage:

@@ -72,7 +72,7 @@ class Resolution:
 
 def resolve(
     refs: Sequence[IdentityRef],
-    known: Mapping[tuple[str, str], Identity],
+    known: Mapping[tuple[IdentityKind, str], Identity],
     customer_kinds: Mapping[str, frozenset[str]],
 ) -> Resolution:
     """Pick the customer the refs belong to.

@@ -468,11 +468,7 @@ class Ingestor:
         conv = replace(conv, status=status, message_count=conv.message_count + 1,
                        last_message_at=max(conv.last_message_at, msg.created_at),
                        updated_at=self.clock(), subject=conv.subject or msg.subject)
-        if customer_wrote and status == Status.OPEN and conv.awaiting_since is None:
-            due = self.sla.due(conv.channel, msg.created_at)
-            conv = replace(conv, awaiting_since=msg.created_at,
-                           due_at=due[0] if due else None, due_basis=due[1] if due else None)
-        return conv
+        return self.sla.customer_wrote(conv, msg.created_at) if customer_wrote else conv
 
 
 def preview(text: str, size: int = 80) -> str | None:

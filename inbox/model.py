@@ -47,6 +47,15 @@ class Direction(StrEnum):
     NOTE = "note"
 
 
+class Delivery(StrEnum):
+    """Of an outbound message."""
+
+    PENDING = "pending"  # stored, not yet sent (or being sent)
+    SENT = "sent"
+    FAILED = "failed"  # a retryable failure: sent again later
+    REJECTED = "rejected"  # the channel refused it: never sent again
+
+
 class Role(StrEnum):
     AGENT = "agent"
     MANAGER = "manager"
@@ -61,7 +70,25 @@ class IdentityKind(StrEnum):
     X_HANDLE = "x_handle"  # X handle: a label that can change hands, linked weakly
 
 
+E = TypeVar("E", bound=StrEnum)
+
+
+def parse_enum(kind: type[E], value: object) -> E:
+    """The member of `kind` a value read from outside (a store, a connector, a form) names;
+    ValueError naming the choices for anything else."""
+    try:
+        return kind(str(value))
+    except ValueError:
+        choices = ", ".join(kind)
+        raise ValueError(f"unknown {kind.__name__.lower()} {str(value)[:40]!r}; expected one "
+                         f"of {choices}") from None
+
+
 STRONG_KINDS = frozenset({IdentityKind.EMAIL, IdentityKind.PHONE, IdentityKind.X})
+# The enum of the dataclass fields of each name: what a store converts its text back to
+ENUM_FIELDS: Mapping[str, type[StrEnum]] = {
+    "channel": Channel, "status": Status, "direction": Direction, "delivery": Delivery,
+    "kind": IdentityKind}
 
 
 def utcnow() -> datetime:
@@ -92,7 +119,7 @@ def message_id_for(channel: str, external_id: str) -> str:
 class IdentityRef:
     """How a connector names an author: kind + normalized value, with an optional label."""
 
-    kind: str
+    kind: IdentityKind
     value: str
     label: str | None = None
     # False for what a public form merely claims (a phone, an X handle): it is recorded on
@@ -112,7 +139,7 @@ class Attachment:
 class Inbound:
     """One customer message as a connector saw it, before ingest."""
 
-    channel: str
+    channel: Channel
     external_id: str
     authors: tuple[IdentityRef, ...]
     text: str
@@ -129,12 +156,13 @@ class Inbound:
     revision: str | None = None  # an edit of an earlier message updates it in place
     attachments: tuple[Attachment, ...] = ()
     meta: Mapping[str, Any] = field(default_factory=dict)
-    direction: str = Direction.INBOUND  # connectors may see our own outbound (sent from elsewhere)
+    # connectors may see our own outbound (sent from elsewhere)
+    direction: Direction = Direction.INBOUND
 
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    kind: str
+    kind: IdentityKind
     value: str
     customer_id: str
     label: str | None = None
@@ -155,9 +183,9 @@ class Customer:
 class Message:
     id: str
     conversation_id: str
-    channel: str
+    channel: Channel
     external_id: str
-    direction: str
+    direction: Direction
     text: str
     created_at: datetime
     received_at: datetime
@@ -173,7 +201,7 @@ class Message:
     automated: bool = False
     revision: str | None = None
     agent: str | None = None  # user id of the agent who wrote an outbound message or note
-    delivery: str | None = None  # outbound: pending | sent | failed
+    delivery: Delivery | None = None  # of an outbound message
     attachments: tuple[Attachment, ...] = ()
     meta: Mapping[str, Any] = field(default_factory=dict)
 
@@ -182,8 +210,8 @@ class Message:
 class Conversation:
     id: str
     customer_id: str
-    channel: str
-    status: str
+    channel: Channel
+    status: Status
     created_at: datetime
     updated_at: datetime
     last_message_at: datetime
@@ -227,8 +255,8 @@ class Page(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class ConversationFilter:
-    status: str | None = None
-    channel: str | None = None
+    status: Status | None = None
+    channel: Channel | None = None
     assignee: str | None = None  # a user id, or "none" for unassigned
     customer_id: str | None = None
     order: Order = "recent"  # recent: last_message_at desc; due: running clocks, due_at asc

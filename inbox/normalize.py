@@ -27,7 +27,15 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from inbox.model import Attachment, IdentityRef, Inbound
+from inbox.model import (
+    Attachment,
+    Channel,
+    Direction,
+    IdentityKind,
+    IdentityRef,
+    Inbound,
+    parse_enum,
+)
 
 # Caps, in characters (after cleaning) unless said otherwise.
 MAX_TEXT = 500_000  # the customer's words
@@ -178,7 +186,7 @@ def _keys(keys: Iterable[str], meta: dict[str, Any], what: str) -> tuple[str, ..
 
 
 def _author(ref: IdentityRef) -> IdentityRef:
-    return IdentityRef(clean_id(ref.kind, MAX_SHORT), clean_id(ref.value),
+    return IdentityRef(parse_enum(IdentityKind, clean_id(ref.kind, MAX_SHORT)), clean_id(ref.value),
                        _optional(ref.label, clean_label), bool(ref.verified))
 
 
@@ -215,7 +223,7 @@ def normalize_inbound(item: Inbound, received: datetime) -> Inbound:
     html = item.html if item.html is None or len(item.html) <= MAX_HTML else None
     normalized = replace(
         item,
-        channel=clean_id(item.channel, MAX_SHORT),
+        channel=parse_enum(Channel, clean_id(item.channel, MAX_SHORT)),
         external_id=clean_id(item.external_id),
         authors=tuple(_author(r) for r in authors[:MAX_AUTHORS]),
         text=clean_text(item.text or "", MAX_TEXT),
@@ -231,7 +239,7 @@ def normalize_inbound(item: Inbound, received: datetime) -> Inbound:
         automated=bool(item.automated),
         revision=_optional(item.revision, clean_id),
         attachments=tuple(_attachment(a) for a in attachments[:MAX_ATTACHMENTS]),
-        direction=clean_id(item.direction, MAX_SHORT),
+        direction=parse_enum(Direction, clean_id(item.direction, MAX_SHORT)),
     )
     if cut:
         meta["truncated"] = cut

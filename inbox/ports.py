@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from inbox.model import Conversation, Customer, Inbound, Message
+from inbox.model import Channel, Conversation, Customer, Inbound, Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +60,7 @@ class ConnectorContext:
 
 class Connector(Protocol):
     name: str  # unique stream name, e.g. "email:support", "x:mentions"
-    channel: str
+    channel: Channel
 
     async def poll_once(self, ctx: ConnectorContext) -> IngestResult:
         """Fetch everything new once, ingest it, advance cursors."""
@@ -93,7 +93,7 @@ class Receipt:
 
 
 class Sender(Protocol):
-    channel: str
+    channel: Channel
 
     def check(self, out: Outbound) -> None:
         """Raise Refused before anything is sent if this reply can't be delivered."""

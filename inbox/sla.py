@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays as holidays_lib
 
 from inbox.errors import ConfigError
-from inbox.model import Conversation
+from inbox.model import Conversation, Status
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Period = tuple[time, time]
@@ -101,13 +101,16 @@ class SlaPolicy:
             return "at_risk"
         return "ok"
 
-    def resolved(self, conv: Conversation, at: datetime) -> Conversation:
-        """The conversation resolved at `at`: every clock stops, time to resolution kept."""
-        return replace(conv, status="resolved", awaiting_since=None, due_at=None,
-                       due_basis=None, resolved_at=at,
-                       resolution_seconds=self.elapsed(conv.channel, conv.created_at, at))
+    # --- Clock transitions: the one place a response clock starts or stops -------------
 
-    def first_response(self, conv: Conversation, at: datetime) -> Conversation:
+    def customer_wrote(self, conv: Conversation, at: datetime) -> Conversation:
+        """A customer message at `at` on an open conversation: the clock starts, unless one
+        already runs (it keeps counting from the oldest unanswered message)."""
+        if conv.status != Status.OPEN or conv.awaiting_since is not None:
+            return conv
+        return self._waiting(conv, at)
+
+    def answered(self, conv: Conversation, at: datetime) -> Conversation:
         """The conversation answered at `at`: first-response figures set once, clock stopped."""
         if conv.first_response_at is None:
             started = conv.awaiting_since or conv.created_at
@@ -115,6 +118,28 @@ class SlaPolicy:
                            first_response_seconds=self.elapsed(conv.channel, started, at),
                            first_response_breached=conv.due_at is not None and at > conv.due_at)
         return replace(conv, awaiting_since=None, due_at=None, due_basis=None)
+
+    def resolved(self, conv: Conversation, at: datetime) -> Conversation:
+        """The conversation resolved at `at`: every clock stops, time to resolution kept."""
+        return replace(conv, status=Status.RESOLVED, awaiting_since=None, due_at=None,
+                       due_basis=None, resolved_at=at,
+                       resolution_seconds=self.elapsed(conv.channel, conv.created_at, at))
+
+    def reply_rejected(self, conv: Conversation, waiting_since: datetime,
+                       failed_at: datetime) -> Conversation:
+        """A reply sent at `failed_at` was rejected: the customer got nothing, so the clock
+        runs again from `waiting_since` (the first customer message it answered), and a
+        first response that was this reply is forgotten."""
+        conv = self._waiting(conv, waiting_since)
+        if conv.first_response_at == failed_at:
+            conv = replace(conv, first_response_at=None, first_response_seconds=None,
+                           first_response_breached=None)
+        return conv
+
+    def _waiting(self, conv: Conversation, since: datetime) -> Conversation:
+        due = self.due(conv.channel, since)
+        return replace(conv, awaiting_since=since, due_at=due[0] if due else None,
+                       due_basis=due[1] if due else None)
 
 
 def _fmt(delta: timedelta) -> str:

@@ -15,7 +15,7 @@ from inbox.errors import (
     StoreRefused,
     StoreUnavailable,
 )
-from inbox.model import Attachment, Conversation, parse_ts, ts
+from inbox.model import ENUM_FIELDS, Attachment, Conversation, parse_enum, parse_ts, ts
 from inbox.privacy import public_copy
 
 T = TypeVar("T")
@@ -52,6 +52,8 @@ def _encode(name: str, value: Any) -> Any:
 def _decode(name: str, value: Any) -> Any:
     if value is None:
         return None
+    if name in ENUM_FIELDS:
+        return parse_enum(ENUM_FIELDS[name], value)
     if name in _TIME_FIELDS:
         return parse_ts(value)
     if name == "attachments":

@@ -10,12 +10,15 @@ from typing import Any
 
 from inbox.errors import QueryError
 from inbox.model import (
+    ENUM_FIELDS,
     Attachment,
     Conversation,
     Customer,
     Identity,
+    IdentityKind,
     Message,
     Page,
+    parse_enum,
     parse_ts,
     ts,
 )
@@ -79,6 +82,8 @@ def _db_value(name: str, value: Any) -> Any:
 def _py_value(name: str, value: Any) -> Any:
     if value is None:
         return None
+    if name in ENUM_FIELDS:
+        return parse_enum(ENUM_FIELDS[name], value)
     if name in _TIME_FIELDS:
         return parse_ts(value)
     if name in ("tags", "author_keys"):
@@ -105,8 +110,9 @@ def to_message(row: sqlite3.Row) -> Message:
 
 
 def to_identity(row: sqlite3.Row) -> Identity:
-    return Identity(kind=row["kind"], value=row["value"], customer_id=row["customer_id"],
-                    label=row["label"], created_at=parse_ts(row["created_at"]))
+    return Identity(kind=parse_enum(IdentityKind, row["kind"]), value=row["value"],
+                    customer_id=row["customer_id"], label=row["label"],
+                    created_at=parse_ts(row["created_at"]))
 
 
 def placeholders(n: int) -> str:

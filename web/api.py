@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from inbox.errors import StaleVersion, ValidationError
-from inbox.model import Message
+from inbox.model import Delivery, Message, Status
 from inbox.store import FACETS
 from web import params
 from web.guards import current_user
@@ -88,7 +88,8 @@ async def set_status(request: web.Request) -> web.Response:
     data = await params.json_body(request)
     try:
         conv = await context(request).conversations.set_status(
-            request.match_info["id"], params.text_field(data, "status"), current_user(request),
+            request.match_info["id"], params.choice(Status, params.text_field(data, "status"),
+                                                    "status"), current_user(request),
             params.json_version(data))
     except StaleVersion as exc:
         return _stale_response(exc)
@@ -131,10 +132,11 @@ async def reply(request: web.Request) -> web.Response:
     try:
         msg = await context(request).replies.reply(
             request.match_info["id"], params.text_field(data, "text"), current_user(request), key,
-            status, None if confirm else version, confirm=confirm)
+            None if status is None else params.choice(Status, status, "status"),
+            None if confirm else version, confirm=confirm)
     except StaleVersion as exc:
         return _stale_response(exc)
-    status = 201 if msg.delivery == "sent" else 202
+    status = 201 if msg.delivery == Delivery.SENT else 202
     return json_response({"message": msg}, status=status)
 
 

@@ -14,11 +14,15 @@ from inbox.model import (
     FACETS,
     INTERVALS,
     ORDERS,
+    Channel,
     ConversationFilter,
+    E,
     Facet,
     Interval,
     QueryNode,
+    Status,
     one_of,
+    parse_enum,
     utcnow,
 )
 from inbox.query import FIRST_DATE, LAST_DATE
@@ -96,6 +100,20 @@ async def assignee(request: web.Request, value: str | None) -> str | None:
     return await context(request).accounts.user_id(value, current_user(request))
 
 
+def member(kind: type[E], value: str | None, name: str) -> E | None:
+    """The member of `kind` a parameter names (None when empty); a 400 naming the choices
+    otherwise."""
+    return choice(kind, value, name) if value else None
+
+
+def choice(kind: type[E], value: object, name: str) -> E:
+    """The member of `kind` a required parameter names; a 400 naming the choices otherwise."""
+    try:
+        return parse_enum(kind, value)
+    except ValueError:
+        raise ValidationError({name: f"must be one of {', '.join(kind)}"}) from None
+
+
 async def conversation_filter(request: web.Request, status: str = "") -> ConversationFilter:
     """?status=&channel=&assignee=&customer=&order= (assignee: me, an email, a user id or
     "none"); `status` is the default when the query names none."""
@@ -107,8 +125,8 @@ async def conversation_filter(request: web.Request, status: str = "") -> Convers
     if not one_of(order, ORDERS):
         raise ValidationError({"order": "must be recent (newest activity first) or due "
                                         "(what breaches next)"})
-    return ConversationFilter(status=q.get("status", status) or None,
-                              channel=q.get("channel") or None, assignee=who,
+    return ConversationFilter(status=member(Status, q.get("status", status), "status"),
+                              channel=member(Channel, q.get("channel"), "channel"), assignee=who,
                               customer_id=q.get("customer") or None, order=order)
 
 

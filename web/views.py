@@ -11,7 +11,7 @@ from aiohttp import web
 
 from inbox.auth import AccountDisabled
 from inbox.errors import InboxError, QueryError, StaleVersion, ValidationError
-from inbox.model import Status, User, utcnow
+from inbox.model import Delivery, Status, User, utcnow
 from inbox.permissions import start_page
 from inbox.store import FACETS
 from web import params
@@ -110,7 +110,7 @@ async def logout(request: web.Request) -> web.Response:
 async def inbox(request: web.Request) -> dict[str, Any]:
     q = request.query
     status = q.get("status", "open")
-    flt = await params.conversation_filter(request, status="open")
+    flt = await params.conversation_filter(request, status=Status.OPEN)
     conversations = context(request).conversations
     page = await conversations.page(flt, q.get("cursor"), 50)
     customers = await conversations.customers_of(page.items)
@@ -159,8 +159,9 @@ async def act(request: web.Request) -> web.Response:
             await conversations.assign(conv_id, who, user, params.form_version(form))
             flash = "Assignment saved."
         elif action == "status":
-            await conversations.set_status(conv_id, str(form.get("status", "")), user,
-                                           params.form_version(form))
+            await conversations.set_status(
+                conv_id, params.choice(Status, str(form.get("status", "")), "status"), user,
+                params.form_version(form))
             flash = "Status saved."
         else:
             raise web.HTTPNotFound()
@@ -180,7 +181,7 @@ async def _reply(request: web.Request, form: Any) -> web.Response:
                                               "conversation below and send again"})
         msg = await context(request).replies.reply(
             conv_id, text, current_user(request), str(form.get("idempotency_key", "")) or None,
-            str(form.get("then", "")) or None, version)
+            params.member(Status, str(form.get("then", "")), "status"), version)
     except StaleVersion as exc:
         return await _conversation_page(request, 409, **kept, changes=exc.changes,
                                         error="Your reply was not sent: the conversation "
@@ -188,11 +189,11 @@ async def _reply(request: web.Request, form: Any) -> web.Response:
     except InboxError as exc:
         return await _conversation_page(request, getattr(exc, "status", 400), **kept,
                                         error=f"Your reply was not sent: {exc}")
-    if msg.delivery == "rejected":
+    if msg.delivery == Delivery.REJECTED:
         return await _conversation_page(
             request, 200, **kept, error="Your reply did not reach the customer "
             f"({msg.meta.get('error', '')}); your text is kept below to fix and send again.")
-    raise back(f"/conversations/{conv_id}", "Reply sent." if msg.delivery == "sent" else
+    raise back(f"/conversations/{conv_id}", "Reply sent." if msg.delivery == Delivery.SENT else
                 f"Reply saved but not delivered yet ({msg.meta.get('error', '')}); "
                 "it will be retried.")
 

@@ -17,6 +17,7 @@ from typing import Any
 from inbox import config as cfg
 from inbox.config import StoreSettings
 from inbox.errors import ConfigError
+from inbox.model import Channel
 from inbox.ports import Connector, Sender
 from inbox.settings import Setting, read_table, table_at
 from inbox.store import Store
@@ -97,19 +98,20 @@ def declared_settings() -> tuple[Setting, ...]:
 
 def configure_channels(config: Mapping[str, Any], env: Mapping[str, str], *,
                        receive: bool = True, send: bool = True
-                       ) -> tuple[list[Connector], dict[str, Sender]]:
+                       ) -> tuple[list[Connector], dict[Channel, Sender]]:
     """Connectors (receive) and reply senders (send) of every configured channel.
 
     A channel reads only the settings of what is asked: polling needs no SMTP account.
     """
     connectors: list[Connector] = []
-    senders: dict[str, Sender] = {}
+    senders: dict[Channel, Sender] = {}
     for name in CHANNEL_MODULES:
         module = importlib.import_module(name)
         found, outs = module.configure(config, env, receive=receive, send=send)
         connectors.extend(found)
         for sender in outs:
             senders.setdefault(sender.channel, sender)
-    if "email" in senders:
-        senders.setdefault("webform", senders["email"])  # web-form customers are answered by mail
+    if Channel.EMAIL in senders:
+        # web-form customers are answered by mail
+        senders.setdefault(Channel.WEBFORM, senders[Channel.EMAIL])
     return connectors, senders

@@ -127,10 +127,8 @@ class Conversations:
                                   lambda c: replace(c, assignee=assignee or None),
                                   expected_version, detail={"assignee": assignee or None})
 
-    async def set_status(self, conversation_id: str, status: str, actor: User,
+    async def set_status(self, conversation_id: str, status: Status, actor: User,
                          expected_version: int | None = None) -> Conversation:
-        if status not in set(Status):
-            raise ValidationError({"status": f"must be one of {', '.join(Status)}"})
 
         def change(c: Conversation) -> Conversation:
             if status == Status.RESOLVED:  # resolved stops every clock
@@ -156,9 +154,7 @@ class Conversations:
         conflict with each other or with replies (message_count counts no notes)."""
         text = checked_text(text)
         conv = await self.store.get_conversation(conversation_id)
-        note = replace(agent_message(conversation_id, Direction.NOTE, text, actor, "note",
-                                      self.clock()),
-                       channel=conv.channel)
+        note = agent_message(conv, Direction.NOTE, text, actor, "note", self.clock())
         await self.store.write(WriteBatch(
             messages=(note,), documents=(audit_entry(actor, "note", conversation_id),)))
         self.events.publish(Event("message.created", conversation_id, note.id,
@@ -196,10 +192,10 @@ def checked_text(text: str) -> str:
     return text
 
 
-def agent_message(conversation_id: str, direction: str, text: str, actor: User,
+def agent_message(conv: Conversation, direction: Direction, text: str, actor: User,
                    prefix: str, now: datetime) -> Message:
     external = f"{prefix}:{new_id('o')}"
-    return Message(id=message_id_for("agent", external), conversation_id=conversation_id,
-                   channel="", external_id=external, direction=direction, text=text,
+    return Message(id=message_id_for("agent", external), conversation_id=conv.id,
+                   channel=conv.channel, external_id=external, direction=direction, text=text,
                    created_at=now, received_at=now, author_label=actor.name or actor.email,
                    agent=actor.id)

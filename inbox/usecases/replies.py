@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,9 +15,18 @@ from inbox.errors import (
     NotFound,
     Refused,
     RetryableError,
-    ValidationError,
 )
-from inbox.model import Conversation, Direction, Event, Message, Status, User, new_id
+from inbox.model import (
+    Channel,
+    Conversation,
+    Delivery,
+    Direction,
+    Event,
+    Message,
+    Status,
+    User,
+    new_id,
+)
 from inbox.ports import Outbound, Sender
 from inbox.sla import SlaPolicy
 from inbox.store import WriteBatch
@@ -29,14 +38,19 @@ NOT_SENT = ("Your reply was not sent: read what is new, then send it anyway (con
             "change it.")
 
 
+def _stored(msg: Message) -> Callable[[Conversation], Message]:
+    """A stored message, whatever conversation it is sent in."""
+    return lambda _: msg
+
+
 class Replies:
     """Replies of agents, on the conversations' store, clock and SLA policy."""
 
     def __init__(self, conversations: Conversations,
-                 senders: Mapping[str, Sender] | None = None) -> None:
+                 senders: Mapping[Channel, Sender] | None = None) -> None:
         self.conversations = conversations
         self.store, self.events = conversations.store, conversations.events
-        self.senders: dict[str, Sender] = dict(senders or {})
+        self.senders: dict[Channel, Sender] = dict(senders or {})
 
     @property
     def sla(self) -> SlaPolicy:
@@ -45,16 +59,17 @@ class Replies:
     def clock(self) -> datetime:
         return self.conversations.clock()
 
-    async def _outbound(self, message: Message) -> Outbound:
-        """What a sender needs to send `message`: its conversation (read once), customer
-        and the messages so far."""
-        conv = await self.store.get_conversation(message.conversation_id)
-        history = await self.store.conversation_messages(message.conversation_id)
+    async def _outbound(self, conversation_id: str,
+                        message: Callable[[Conversation], Message]) -> Outbound:
+        """What a sender needs to send the message made for the conversation: the
+        conversation (read once), customer and the messages so far."""
+        conv = await self.store.get_conversation(conversation_id)
+        history = await self.store.conversation_messages(conversation_id)
         customer = await self.store.get_customer(conv.customer_id)
-        return Outbound(conv, customer, replace(message, channel=conv.channel), history)
+        return Outbound(conv, customer, message(conv), history)
 
     async def reply(self, conversation_id: str, text: str, actor: User,
-                    idempotency_key: str | None = None, status: str | None = None,
+                    idempotency_key: str | None = None, status: Status | None = None,
                     expected_version: int | None = None, confirm: bool = True) -> Message:
         """Send a reply through the conversation's channel; a replayed key sends nothing.
 
@@ -63,14 +78,13 @@ class Replies:
         is sent and StaleVersion says what. None with `confirm`: send anyway; None without it:
         the version read now, so of two simultaneous replies one goes and one gets StaleVersion."""
         text = checked_text(text)
-        if status is not None and status not in set(Status):
-            raise ValidationError({"status": f"must be one of {', '.join(Status)}"})
         key = f"reply:{conversation_id}:{idempotency_key or new_id('k')}"
         if await self.store.idempotency.get(key) is not None:
             return await self._replayed(key)
-        msg = replace(agent_message(conversation_id, Direction.OUTBOUND, text, actor, "out",
-                                    self.clock()), delivery="pending")
-        out = await self._outbound(msg)  # the one read of the conversation
+        now = self.clock()
+        out = await self._outbound(conversation_id, lambda conv: replace(  # the one read
+            agent_message(conv, Direction.OUTBOUND, text, actor, "out", now),
+            delivery=Delivery.PENDING))
         current, msg = out.conversation, out.message
         if expected_version is None and not confirm:
             expected_version = current.version
@@ -90,7 +104,7 @@ class Replies:
         def answered(c: Conversation) -> Conversation:
             c = replace(c, message_count=c.message_count + 1, status=status or c.status,
                         last_message_at=max(c.last_message_at, msg.created_at))
-            c = self.sla.first_response(c, msg.created_at)
+            c = self.sla.answered(c, msg.created_at)
             return self.sla.resolved(c, msg.created_at) if status == Status.RESOLVED else c
 
         try:
@@ -123,21 +137,21 @@ class Replies:
         try:
             receipt = await sender.send(out)
         except RetryableError as exc:
-            delivery, meta["error"] = "failed", str(exc)
+            delivery, meta["error"] = Delivery.FAILED, str(exc)
         except (FatalError, Refused) as exc:
-            delivery, meta["error"] = "rejected", str(exc)
+            delivery, meta["error"] = Delivery.REJECTED, str(exc)
         except InboxError as exc:
-            delivery, meta["error"] = "rejected", str(exc)
+            delivery, meta["error"] = Delivery.REJECTED, str(exc)
         else:
-            delivery = "sent"
+            delivery = Delivery.SENT
             meta.pop("error", None)
             meta.update(receipt.meta, provider_id=receipt.provider_id)
             keys = tuple((k, msg.conversation_id) for k in receipt.thread_keys)
         sent = replace(msg, delivery=delivery, meta=meta)
         await self.store.write(WriteBatch(messages=(sent,), thread_keys=keys))
-        if delivery == "rejected":  # the customer got nothing: their clock runs again
+        if delivery == Delivery.REJECTED:  # the customer got nothing: their clock runs again
             await self._restart_clock(msg)
-        if delivery != "sent":
+        if delivery != Delivery.SENT:
             log.warning("reply not delivered", extra={"conversation": msg.conversation_id,
                                                       "delivery": delivery, "error": meta["error"]})
         self.events.publish(Event("message.delivery", msg.conversation_id, msg.id,
@@ -148,20 +162,14 @@ class Replies:
         """After a rejected reply: wait again since the first customer message it answered."""
         history = await self.store.conversation_messages(failed.conversation_id)
         last_sent = max((m.created_at for m in history if m.direction == Direction.OUTBOUND
-                         and m.delivery == "sent"), default=None)
+                         and m.delivery == Delivery.SENT), default=None)
         waiting = [m.created_at for m in history if m.direction == Direction.INBOUND
                    and not m.automated and (last_sent is None or m.created_at > last_sent)]
         if not waiting:
             return
 
         def change(c: Conversation) -> Conversation:
-            due = self.sla.due(c.channel, min(waiting))
-            c = replace(c, awaiting_since=min(waiting), due_at=due[0] if due else None,
-                        due_basis=due[1] if due else None)
-            if c.first_response_at == failed.created_at:  # that was no response after all
-                c = replace(c, first_response_at=None, first_response_seconds=None,
-                            first_response_breached=None)
-            return c
+            return self.sla.reply_rejected(c, min(waiting), failed.created_at)
 
         await self.conversations.change(failed.conversation_id, SYSTEM, "reply rejected", change)
 
@@ -171,9 +179,9 @@ class Replies:
         for msg in await self.store.pending_outbound(limit):
             if int(msg.meta.get("attempts", 0)) >= max_attempts:
                 continue
-            if msg.delivery == "pending" and self.clock() - msg.created_at < IN_FLIGHT:
+            if msg.delivery == Delivery.PENDING and self.clock() - msg.created_at < IN_FLIGHT:
                 continue  # probably being sent right now
-            out = await self._outbound(msg)
+            out = await self._outbound(msg.conversation_id, _stored(msg))
             if out.conversation.channel not in self.senders:
                 continue
             await self.deliver(out)

@@ -95,6 +95,20 @@ async def test_a_refused_document_is_dead_lettered_alone(store: Store) -> None:
     assert again.duplicates == 2 and again.stored == ()  # the good ones, never twice
 
 
+async def test_an_unknown_channel_direction_or_identity_kind_is_a_dead_letter(
+        store: Store) -> None:
+    batch = [good(0), inbound("<sms@x>", "from a channel we lack", channel="sms"),
+             inbound("<dir@x>", "sideways", direction="sideways", when=at(3, 8)),
+             inbound("<fax@x>", "by fax", authors=(IdentityRef("fax", "+1 555"),)), good(1)]
+    result = await ingestor(store).ingest(batch)
+    dead = {d.external_id: d for d in result.dead}
+    assert sorted(dead) == ["<dir@x>", "<fax@x>", "<sms@x>"] and len(result.stored) == 2
+    assert {d.stage for d in result.dead} == {"normalize"}
+    assert "unknown channel 'sms'; expected one of email, x, webform" in dead["<sms@x>"].error
+    assert "unknown identitykind 'fax'" in dead["<fax@x>"].error
+    await assert_whole(store)
+
+
 async def test_failing_enrichment_and_sla_arithmetic_are_stages(store: Store) -> None:
     def broken(text: str, lang: str | None = None) -> Enrichment:
         if "crash" in text:

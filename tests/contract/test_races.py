@@ -15,7 +15,7 @@ from inbox.enrich import no_enrichment
 from inbox.errors import ConflictError, StaleVersion
 from inbox.events import EventBus
 from inbox.ingest import Ingestor
-from inbox.model import Conversation, Direction, IdentityRef, User, utcnow
+from inbox.model import Conversation, Direction, IdentityRef, Status, User, utcnow
 from inbox.ports import Outbound, Receipt
 from inbox.sla import SlaPolicy
 from inbox.store import Store
@@ -84,7 +84,7 @@ async def test_confirmed_replies_both_go(store: Store) -> None:
 
 async def test_a_stale_reply_names_what_changed(store: Store) -> None:
     service, outbox, conv = await setup(store)
-    await service.conversations.set_status(conv.id, "resolved", SAM, conv.version)
+    await service.conversations.set_status(conv.id, Status.RESOLVED, SAM, conv.version)
     await ingestor(store).ingest([inbound("<q2@x>", "hello? still broken", authors=ANN,
                                           parent_keys=("mid:<q1@x>",))])
     assert (await store.get_conversation(conv.id)).version == conv.version + 2

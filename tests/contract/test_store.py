@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 
 from inbox.errors import ConflictError, NotFound
-from inbox.model import ConversationFilter
+from inbox.model import (
+    Channel,
+    ConversationFilter,
+    Delivery,
+    Direction,
+    IdentityKind,
+    Status,
+)
 from inbox.query import parse
 from inbox.store import Store, WriteBatch
 from tests.factories import at, conversation, customer, identity, message
@@ -155,6 +162,31 @@ async def test_round_trip_of_every_field(store: Store) -> None:
         await store.get_conversation("nope")
     with pytest.raises(NotFound):
         await store.get_customer("nope")
+
+
+async def test_what_a_store_reads_back_is_typed_by_the_domain_enums(store: Store) -> None:
+    await seed_corpus(store)
+    conv = await store.get_conversation("vC")
+    assert (type(conv.channel), type(conv.status)) == (Channel, Status)
+    assert conv.status is Status.PENDING
+    reply = (await store.conversation_messages("vA"))[1]
+    assert (reply.channel, reply.direction, reply.delivery) == (
+        Channel.EMAIL, Direction.OUTBOUND, Delivery.SENT)
+    assert type(reply.direction) is Direction and type(reply.delivery) is Delivery
+    listed = await store.list_conversations(ConversationFilter(status=Status.LISTENING), None, 10)
+    assert [c.id for c in listed.items] == ["vE"] and listed.items[0].channel is Channel.X
+    ident = (await store.get_customer("cA")).identities[0]
+    assert ident.kind is IdentityKind.EMAIL
+
+
+async def test_an_unknown_value_in_the_store_is_a_clear_error(store: Store) -> None:
+    """Only this version's values are ever written; a document holding another one (written
+    by hand, or by a newer version) is refused on reading, naming the value and the choices,
+    rather than passed on as a string no code expects."""
+    await store.write(WriteBatch(customers=(customer("cZ", "Zed"),),
+                                 conversations=(conversation("vZ", "cZ", "sms"),)))
+    with pytest.raises(ValueError, match="unknown channel 'sms'; expected one of email, x"):
+        await store.get_conversation("vZ")
 
 
 @pytest.mark.parametrize(("query", "text"), [

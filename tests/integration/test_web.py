@@ -360,6 +360,14 @@ async def test_sla_report_and_what_breaches_next(web: Web) -> None:
     page = await web.client.get("/api/conversations", params={"order": "sideways"},
                                 headers=web.auth())
     assert page.status == 400
+    for name in ("status", "channel"):
+        page = await web.client.get("/api/conversations", params={name: "sideways"},
+                                    headers=web.auth())
+        assert page.status == 400 and "must be one of" in (await page.json())["errors"][name]
+    fine = await web.client.get("/api/conversations", params={"status": "open",
+                                                              "channel": "webform"},
+                                headers=web.auth())
+    assert {c["id"] for c in (await fine.json())["conversations"]} == {first, second}
 
 
 async def test_every_page_renders_the_demo_month(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from inbox.errors import ConfigError
 from inbox.events import EventBus
+from inbox.model import Status
 from inbox.sla import (
     Calendar,
     SlaPolicy,
@@ -62,11 +63,47 @@ def test_clock_states_and_first_response_figures() -> None:
     assert LONDON.state(conv, utc(7, 10)) == "ok"
     assert LONDON.state(conv, utc(7, 12, 1)) == "at_risk"  # 3 of 4 hours gone
     assert LONDON.state(conv, utc(7, 13)) == "breached"
-    answered = LONDON.first_response(conv, utc(7, 14))
+    answered = LONDON.answered(conv, utc(7, 14))
     assert answered.first_response_seconds == 5 * 3600 and answered.first_response_breached
     assert answered.due_at is None and LONDON.state(answered, utc(8, 9)) is None
-    again = LONDON.first_response(replace(answered, awaiting_since=utc(8, 9)), utc(8, 10))
+    again = LONDON.answered(replace(answered, awaiting_since=utc(8, 9)), utc(8, 10))
     assert again.first_response_seconds == 5 * 3600  # the first response is kept
+
+
+def test_a_customer_message_starts_the_clock_once_and_only_on_open_conversations() -> None:
+    conv = conversation("v1", "c1", "email")
+    started = LONDON.customer_wrote(conv, utc(7, 9))
+    assert started.awaiting_since == utc(7, 9) and started.due_at == utc(7, 13)
+    assert started.due_basis is not None and "email response target 4h" in started.due_basis
+    later = LONDON.customer_wrote(started, utc(7, 11))  # still counting from the oldest
+    assert (later.awaiting_since, later.due_at) == (utc(7, 9), utc(7, 13))
+    for status in (Status.PENDING, Status.RESOLVED, Status.LISTENING):
+        assert LONDON.customer_wrote(replace(conv, status=status), utc(7, 9)) \
+            .awaiting_since is None
+    no_target = LONDON.customer_wrote(conversation("v2", "c1", "fax"), utc(7, 9))
+    assert no_target.awaiting_since == utc(7, 9) and no_target.due_at is None
+
+
+def test_resolving_stops_every_clock_and_keeps_time_to_resolution() -> None:
+    conv = LONDON.customer_wrote(replace(conversation("v1", "c1", "email"),
+                                         created_at=utc(7, 9)), utc(7, 9))
+    done = LONDON.resolved(conv, utc(7, 11))
+    assert done.status == Status.RESOLVED and done.resolved_at == utc(7, 11)
+    assert (done.awaiting_since, done.due_at, done.due_basis) == (None, None, None)
+    assert done.resolution_seconds == 2 * 3600
+
+
+def test_a_rejected_reply_restarts_the_clock_and_forgets_that_first_response() -> None:
+    conv = LONDON.customer_wrote(conversation("v1", "c1", "email"), utc(7, 9))
+    answered = LONDON.answered(conv, utc(7, 10))
+    assert answered.first_response_at == utc(7, 10) and answered.due_at is None
+    again = LONDON.reply_rejected(answered, utc(7, 9), utc(7, 10))
+    assert (again.awaiting_since, again.due_at) == (utc(7, 9), utc(7, 13))
+    assert (again.first_response_at, again.first_response_seconds,
+            again.first_response_breached) == (None, None, None)
+    # a later reply rejected: the earlier, delivered first response stays
+    kept = LONDON.reply_rejected(answered, utc(7, 11), utc(7, 12))
+    assert kept.first_response_at == utc(7, 10) and kept.awaiting_since == utc(7, 11)
 
 
 @pytest.mark.parametrize(("section", "key"), [

@@ -17,7 +17,7 @@ from inbox.app.demo.vocabulary import (
     TWITTER_EPOCH_MS,
     X_ACCOUNTS,
 )
-from inbox.model import Attachment, Channel, IdentityRef, Inbound
+from inbox.model import Attachment, Channel, IdentityKind, IdentityRef, Inbound
 
 
 class Messages:
@@ -52,8 +52,8 @@ class Messages:
     # -- messages --------------------------------------------------------------------------
 
     def x_authors(self, p: Person) -> tuple[IdentityRef, ...]:
-        return (IdentityRef("x", p.x_id, label=p.handle),
-                IdentityRef("x_handle", p.handle.lower(), label=p.handle))
+        return (IdentityRef(IdentityKind.X, p.x_id, label=p.handle),
+                IdentityRef(IdentityKind.X_HANDLE, p.handle.lower(), label=p.handle))
 
     def tweet(self, p: Person, t: datetime, text: str, *, conv: str | None = None,
               parent: str | None = None, listening: bool = False,
@@ -114,21 +114,21 @@ class Messages:
                                    "references": list(parents)}
         return Inbound(
             channel=Channel.EMAIL, external_id=mid,
-            authors=(IdentityRef("email", p.email.lower(), label=p.name),), text=text,
+            authors=(IdentityRef(IdentityKind.EMAIL, p.email.lower(), label=p.name),), text=text,
             created_at=t, author_name=p.name, subject=subject, html=html, quoted=quoted,
             thread_keys=(f"mid:{mid}",), parent_keys=tuple(f"mid:{m}" for m in parents),
             automated=automated, attachments=attachments, meta=meta)
 
     def form(self, p: Person, t: datetime, text: str, subject: str | None,
              topic: str) -> Inbound:
-        authors = [IdentityRef("email", p.email.lower(), label=p.name)]
+        authors = [IdentityRef(IdentityKind.EMAIL, p.email.lower(), label=p.name)]
         meta: dict[str, object] = {"form": "contact", "topic": FORM_TOPICS[topic],
                                    "email": p.email.lower(), "name": p.name}
         if p.phone and self.rng.random() < 0.7:
-            authors.append(IdentityRef("phone", p.phone))
+            authors.append(IdentityRef(IdentityKind.PHONE, p.phone))
             meta["phone"] = p.phone
         if "x" in p.channels:
-            authors.append(IdentityRef("x_handle", p.handle.lower()))
+            authors.append(IdentityRef(IdentityKind.X_HANDLE, p.handle.lower()))
             meta["x_handle"] = p.handle
         return Inbound(
             channel=Channel.WEBFORM, external_id=self._form_id(), authors=tuple(authors),

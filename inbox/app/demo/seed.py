@@ -55,7 +55,7 @@ class Target(Protocol):
 class DemoSender:
     """Demo mode only: replies are recorded as sent, nothing leaves the machine."""
 
-    def __init__(self, channel: str) -> None:
+    def __init__(self, channel: Channel) -> None:
         self.channel = channel
 
     def check(self, out: Outbound) -> None:
