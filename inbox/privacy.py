@@ -57,8 +57,10 @@ _EMAIL = rf"(?<!{_LOCAL}){_LOCAL}++{_AT}[\w-]++(?:{_DOT}[\w-]++)+"
 # ".../status/1234567890") and never starting inside another run of digits (which keeps
 # the scan linear).
 _SEP = r"[ \t.\-/()]"
-_PHONE = (rf"(?<![\w+])(?<!\w[-/])(?<!\d{_SEP})(?<!\d{_SEP}{{2}})(?<!\d{_SEP}{{3}})"
-          rf"(?:\+[ \t]?)?\(?(?>\d(?:{_SEP}{{0,3}}\d){{6,}})\)?(?![-/]?(?![xX]\d)\w)")
+# A number starts with "+" (whatever came before it: "2 +44 ..." is two numbers) or with a
+# digit or "(" that does not continue a run of digits already seen.
+_PHONE = (rf"(?:(?<![\w+])\+[ \t]?\(?|(?<![\w+])(?<!\w[-/])(?<!\d{_SEP})(?<!\d{_SEP}{{2}})"
+          rf"(?<!\d{_SEP}{{3}})\(?)(?>\d(?:{_SEP}{{0,3}}\d){{6,}})\)?(?![-/]?(?![xX]\d)\w)")
 # Dates (2026-11-30, 30.11.2026, 11/30/26) are not numbers, when nothing but a time of day
 # follows them.
 _DATE = (r"(?<![\w.\-/])(?:\d{4}-\d\d?-\d\d?|\d\d?[./-]\d\d?[./-](?:\d{4}|\d\d))"

@@ -207,7 +207,7 @@ CSV_COLUMNS = ("created_at", "channel", "direction", "author", "customer_id",
                "conversation_id", "subject", "text", "sentiment", "sentiment_score", "lang")
 EXPORT_MAX = 100_000
 EXPORT_PAGE = 500
-_FORMULA_START = frozenset("=+-@")
+_FORMULA_START = frozenset("=+-@|")  # "|": DDE in older spreadsheets
 EXPORT_FAILED = "ERROR: the export stopped early; the rows above are not all the matches"
 
 

@@ -216,7 +216,7 @@ async def wait_until_unsubscribed(web: RoleWeb, publish: bool) -> None:
 # --- CSV ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1", "\n=1",
+@pytest.mark.parametrize("text", ["=1+1", "+1", "-1", "@SUM(A1)", "|cmd", "\t=1", "\r=1", "\n=1",
                                   " =1", " \u3000 +cmd", "＝1", "﹦1", "＋1", "－1", "＠x"])
 def test_formula_like_cells_are_text(text: str) -> None:
     assert csv_cell(text) == "'" + text

@@ -37,6 +37,7 @@ def test_addresses_are_hidden_whatever_their_disguise(address: str) -> None:
 @pytest.mark.parametrize(("text", "shown"), [
     ("Ann <ann@example.com>", f"Ann <{EMAIL_HIDDEN}>"),
     ("+1-212-555-0134; ann@example.com", f"{PHONE_HIDDEN}; {EMAIL_HIDDEN}"),
+    ("I have 2 +44 7700 900461", f"I have 2 {PHONE_HIDDEN}"),  # a count, then a number
     ("2025550187@example.com", EMAIL_HIDDEN),  # a number inside an address: one contact
     ("(212) 555-0134x12 or 2025550187 ext. 4", f"{PHONE_HIDDEN}x12 or {PHONE_HIDDEN} ext. 4"),
 ])
