@@ -36,7 +36,8 @@ from search.sqlite import SqliteStore
 
 BUILD_CURSOR = "bench.scale"  # what was built, recorded once the build completed
 DAYS = 30
-FACETS_SEARCHED: tuple[Facet, ...] = ("channel", "sentiment", "lang")  # as the issue's /api/search calls
+# the facets of the issue's /api/search calls
+FACETS_SEARCHED: tuple[Facet, ...] = ("channel", "sentiment", "lang")
 
 
 def query_mix(now_day: str) -> tuple[str, ...]:
