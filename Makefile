@@ -47,8 +47,12 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# SCALE: the size of bench/scale.py's store (built once, kept as scale-SIZE.db, reused)
+SCALE ?= 20000
 bench: $(STAMP)
 	$(BIN)/python -m bench.ingest_search
+	$(BIN)/python -m bench.scale --messages $(SCALE) --runs 10 --budget 5
+	$(BIN)/python -m bench.http --store scale-$(SCALE).db --seconds 5
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis inbox-demo.db*
