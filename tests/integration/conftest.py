@@ -11,6 +11,7 @@ from inbox.app.config import load as load_config
 from inbox.app.runtime import Runtime
 from tests.factories import CHEAP_ARGON2
 from tests.integration.web_support import RoleWeb, start_web
+from tests.integration.x_support import fake, x  # noqa: F401 - the X rig's fixtures
 from tests.servers.osmem import FixtureStore, es_store_factory
 
 
