@@ -185,9 +185,9 @@ class ElasticWriter(ElasticBase):
         found: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = []
         for conv in batch.conversations:
             old = stored.get(conv.id)
-            if old is None or denormalized(old["_source"]) == state[conv.id]:
+            before = None if old is None else denormalized(old["_source"])
+            if before is None or before == state[conv.id]:
                 continue
-            before = denormalized(old["_source"])
             hits = await self._scan("messages", {"term": {"conversation_id": conv.id}},
                                     [{"id": "asc"}], source=False)
             found.extend((h["_index"], h["_id"], state[conv.id], before) for h in hits

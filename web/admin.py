@@ -12,8 +12,9 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from inbox import auth
-from inbox.errors import InboxError, ValidationError
+from inbox.errors import InboxError
 from inbox.model import Role, User
+from web import params
 from web.guards import current_user, set_session_cookie
 from web.keys import context
 from web.render import back, render
@@ -70,12 +71,9 @@ async def users_action(request: web.Request) -> web.Response:
             flash = f"{email} removed, with their tokens."
         elif action == "token":
             days_text = _field(form, "days")
-            days = int(days_text) if days_text.isascii() and days_text.isdigit() and \
-                len(days_text) < 8 else None
-            if days_text and not days:
-                raise ValidationError({"days": f"a whole number of days, from 1 to "
-                                               f"{auth.MAX_TOKEN_DAYS}"})
-            token = await accounts.create_token(email, days=days or None,
+            days = (params.whole_number(days_text, "days", 1, auth.MAX_TOKEN_DAYS)
+                    if days_text else None)
+            token = await accounts.create_token(email, days=days,
                                                 label=_field(form, "label") or None)
             shown = await _context(request, new_token=token, token_user=email,
                                    new_token_id=auth.token_id(token), flash=None)

@@ -15,6 +15,7 @@ from aiohttp import web
 from inbox.errors import StaleVersion, ValidationError
 from inbox.model import Delivery, Message, Status
 from inbox.store import FACETS
+from inbox.usecases.replies import MAX_KEY
 from web import params
 from web.guards import current_user
 from web.keys import context
@@ -120,8 +121,9 @@ async def reply(request: web.Request) -> web.Response:
     of two simultaneous replies one goes and the other gets the 409."""
     data = await params.json_body(request)
     key = data.get("idempotency_key")
-    if key is not None and (not isinstance(key, str) or len(key) > 200):
-        raise ValidationError({"idempotency_key": "must be text of at most 200 characters"})
+    if key is not None and not isinstance(key, str):
+        raise ValidationError({"idempotency_key": f"must be text of at most {MAX_KEY} "
+                                                  "characters"})
     status = data.get("status")
     if status is not None and not isinstance(status, str):
         raise ValidationError({"status": "must be a status name"})

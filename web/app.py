@@ -152,7 +152,7 @@ def create_app(ctx: WebContext) -> web.Application:
     api.setup(app)
     views.setup(app)
     admin.setup(app)
-    check_routes(app, ctx.routes)
+    check_routes(app)
     return app
 
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from inbox.config import FormLimits, WebSettings
 from inbox.events import EventBus
-from inbox.permissions import ROUTES, Route
 from inbox.usecases.accounts import Accounts
 from inbox.usecases.connectors import ConnectorStatus
 from inbox.usecases.conversations import Conversations
@@ -35,4 +34,3 @@ class WebContext:
     web: WebSettings
     form_limits: FormLimits
     health: Callable[[], Awaitable[None]]  # raises StoreUnavailable when the store is down
-    routes: tuple[Route, ...] = ROUTES  # the permission table: every route and what it needs

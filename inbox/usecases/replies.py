@@ -15,6 +15,7 @@ from inbox.errors import (
     NotFound,
     Refused,
     RetryableError,
+    ValidationError,
 )
 from inbox.model import (
     Channel,
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 IN_FLIGHT = timedelta(minutes=5)
 NOT_SENT = ("Your reply was not sent: read what is new, then send it anyway (confirm) or "
             "change it.")
+
+MAX_KEY = 200  # characters of a client's idempotency key
 
 
 def _stored(msg: Message) -> Callable[[Conversation], Message]:
@@ -78,6 +81,9 @@ class Replies:
         is sent and StaleVersion says what. None with `confirm`: send anyway; None without it:
         the version read now, so of two simultaneous replies one goes and one gets StaleVersion."""
         text = checked_text(text)
+        if idempotency_key is not None and len(idempotency_key) > MAX_KEY:
+            raise ValidationError({"idempotency_key": f"must be text of at most {MAX_KEY} "
+                                                      "characters"})
         key = f"reply:{conversation_id}:{idempotency_key or new_id('k')}"
         if await self.store.idempotency.get(key) is not None:
             return await self._replayed(key)
