@@ -207,7 +207,12 @@ class HasCursors(Protocol):
     def cursors(self) -> Collection[str, CursorDoc]: ...
 
 
-class HasDeadLetters(Protocol):
+class HasIdempotency(Protocol):
+    @property
+    def idempotency(self) -> Collection[str, IdempotencyDoc]: ...
+
+
+class HasDeadLetters(HasIdempotency, Protocol):
     """Dead letters, their counts per source, and the keys that keep each one once."""
 
     @property
@@ -216,18 +221,10 @@ class HasDeadLetters(Protocol):
     @property
     def dead_letter_counts(self) -> Collection[str, DeadLetterCountDoc]: ...
 
-    @property
-    def idempotency(self) -> Collection[str, IdempotencyDoc]: ...
-
 
 class HasAudit(Protocol):
     @property
     def audit(self) -> Collection[str, AuditDoc]: ...
-
-
-class HasIdempotency(Protocol):
-    @property
-    def idempotency(self) -> Collection[str, IdempotencyDoc]: ...
 
 
 class HasMerges(Protocol):

@@ -19,7 +19,6 @@ from inbox.model import Inbound, new_id, utcnow
 log = logging.getLogger(__name__)
 MAX_RAW = 1_000_000  # characters of the raw item kept
 MAX_ERROR = 2_000
-STAGES = ("parse", "normalize", "plan", "enrich", "sla", "store")  # where an item failed
 
 
 def storable(text: str) -> str:

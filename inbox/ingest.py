@@ -305,10 +305,9 @@ class Ingestor:
             plan.updated.append(plan.messages[mid])
             plan.touched[position] = {mid, earlier.conversation_id}
             return
-        if earlier is not None and _distinct(earlier, inbound):
-            digest = str(inbound.meta["digest"])
-            inbound = replace(inbound,
-                              external_id=f"{inbound.external_id}#{digest[:DIGEST_PREFIX]}")
+        alternate = _digest_external_id(inbound)
+        if earlier is not None and alternate is not None and _distinct(earlier, inbound):
+            inbound = replace(inbound, external_id=alternate)
             mid = message_id_for(inbound.channel, inbound.external_id)
             earlier = plan.messages.get(mid) or existing.get(mid)
         if earlier is not None:
@@ -479,12 +478,19 @@ def preview(text: str, size: int = 80) -> str | None:
     return line if len(line) <= size else line[: size - 1].rsplit(" ", 1)[0] + "…"
 
 
-def _digest_id(inbound: Inbound) -> str | None:
-    """The message id this item gets if another message already holds its id."""
+def _digest_external_id(inbound: Inbound) -> str | None:
+    """The external id this item gets if another message already holds its id: its own,
+    marked with its content digest (None without a digest)."""
     digest = inbound.meta.get("digest")
     if not isinstance(digest, str) or not digest:
         return None
-    return message_id_for(inbound.channel, f"{inbound.external_id}#{digest[:DIGEST_PREFIX]}")
+    return f"{inbound.external_id}#{digest[:DIGEST_PREFIX]}"
+
+
+def _digest_id(inbound: Inbound) -> str | None:
+    """The message id this item gets if another message already holds its id."""
+    external_id = _digest_external_id(inbound)
+    return None if external_id is None else message_id_for(inbound.channel, external_id)
 
 
 def _distinct(earlier: Message, inbound: Inbound) -> bool:

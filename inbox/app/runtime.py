@@ -75,10 +75,6 @@ class Runtime:
         self.lease: Lease | None = None
         self._closed = False
 
-    @property
-    def context(self) -> ConnectorContext:
-        return self.context_for(None)
-
     def context_for(self, connector: Connector | None) -> ConnectorContext:
         """What a connector is handed: its dead letters are filed under its name."""
         source = connector.name if connector is not None else None
