@@ -31,6 +31,7 @@ from inbox.model import (
     utcnow,
 )
 from inbox.normalize import clean_label, clean_text
+from inbox.retry import Retry, retrying
 from inbox.sla import SlaPolicy
 from inbox.store import Store, WriteBatch
 
@@ -48,6 +49,9 @@ class ConversationView:
     customer: Customer
     timeline: tuple[Message, ...]  # the customer's messages on every channel, newest first
     timeline_cursor: str | None
+
+
+CHANGE_RETRY = Retry(2)  # a lost race without the agent's version: read and apply again
 
 
 class Conversations:
@@ -92,9 +96,11 @@ class Conversations:
         With the version the agent saw, a newer one raises StaleVersion naming what changed;
         without one (automatic changes, confirmed actions) a lost race is retried. `current`:
         the conversation as the caller just read it (the first attempt reads nothing)."""
-        for attempt in range(3):
-            conv = current or await self.store.get_conversation(conversation_id)
-            current = None
+        first = current
+
+        async def attempt() -> Conversation:
+            nonlocal first
+            conv, first = first or await self.store.get_conversation(conversation_id), None
             if expected_version is not None and conv.version != expected_version:
                 raise await self.stale(conv, expected_version, actor, advice)
             updated = replace(change(conv), version=conv.version + 1, updated_at=self.clock())
@@ -108,13 +114,15 @@ class Conversations:
                 if expected_version is not None:
                     raise await self.stale(await self.store.get_conversation(conversation_id),
                                             expected_version, actor, advice) from None
-                if attempt == 2:
-                    raise
-                continue
+                raise
             self.events.publish(Event("conversation.updated", conversation_id, None,
                                       {"action": action}))
             return updated
-        raise ConflictError("conversation keeps changing; try again")  # pragma: no cover
+
+        if expected_version is not None:  # StaleVersion is a ConflictError: never retried
+            return await attempt()
+        return await retrying(attempt, ConflictError, CHANGE_RETRY,
+                              note="conversation changed meanwhile, trying again")
 
     async def stale(self, conv: Conversation, expected: int, actor: User,
                      advice: str) -> StaleVersion:
