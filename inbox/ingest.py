@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -276,9 +277,13 @@ class Ingestor:
     async def _plan(self, items: Sequence[Inbound]) -> _Plan:
         plan = _Plan()
         ids = [message_id_for(i.channel, i.external_id) for i in items]
-        alternates = [_digest_id(i) for i in items]
-        existing = await self.store.messages_by_ids(
-            [*ids, *(a for a in alternates if a is not None)])
+        existing = await self.store.messages_by_ids(ids)
+        # the ids of items re-keyed by their digest, read only where one may be: rare
+        repeated = {mid for mid, count in Counter(ids).items() if count > 1}
+        alternates = [_digest_id(items[n]) for n, mid in enumerate(ids) if mid in repeated
+                      or (mid in existing and _distinct(existing[mid], items[n]))]
+        if wanted := [a for a in alternates if a is not None]:
+            existing.update(await self.store.messages_by_ids(wanted))
         ordered = sorted(range(len(items)), key=lambda n: items[n].created_at)
         fresh = [n for n in ordered
                  if ids[n] not in existing or _distinct(existing[ids[n]], items[n])]
