@@ -1,7 +1,7 @@
 """The embedded default Store: SQLite in WAL mode with FTS5 for message text.
 
 One class composed of the parts, each a role of the port: sqlite_repository,
-sqlite_index, sqlite_collections and sqlite_dump (schema in sqlite_schema, rows in
+sqlite_index, sqlite_reports, sqlite_collections and sqlite_dump (schema in sqlite_schema, rows in
 sqlite_rows, the writer thread in sqlite_db).
 """
 
@@ -13,11 +13,12 @@ from search.sqlite_collections import SqliteCollections
 from search.sqlite_db import Database
 from search.sqlite_dump import SqliteDump
 from search.sqlite_index import SqliteIndex
+from search.sqlite_reports import SqliteReports
 from search.sqlite_repository import SqliteRepository
 from search.sqlite_schema import migrate
 
 
-class SqliteStore(SqliteRepository, SqliteIndex, SqliteCollections, SqliteDump):
+class SqliteStore(SqliteRepository, SqliteIndex, SqliteReports, SqliteCollections, SqliteDump):
     """Store on one SQLite file: WAL, one writer thread, FTS5, keyset pagination."""
 
     def __init__(self, path: str | Path, durable: bool = True) -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
+from collections.abc import Sequence
+from datetime import date, timedelta
 from typing import Any
 
 from inbox.errors import QueryError
@@ -18,12 +18,9 @@ from inbox.model import (
     Phrase,
     QueryNode,
     SearchResult,
-    SlaRow,
     Term,
-    ts,
 )
 from inbox.query import day_start
-from inbox.store import percentile_rank
 from search.sqlite_db import Database, fold
 from search.sqlite_rows import message_page
 
@@ -53,7 +50,6 @@ def compile_query(node: QueryNode, public: bool = False) -> tuple[str, list[Any]
     raise TypeError(f"not a query node: {node!r}")
 
 
-PERCENTILES = (0.5, 0.9, 0.95)
 FACET_COLUMNS: dict[Facet, str] = {"channel": "m.channel", "sentiment": "m.sentiment",
                                    "lang": "m.lang"}
 BUCKETS: dict[Interval, str] = {"day": "date(m.created_at)",
@@ -84,37 +80,6 @@ def fill_buckets(counts: list[tuple[str, int]], interval: Interval) -> list[tupl
         else:
             day = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
     return out
-
-
-NO_PERCENTILES: tuple[float | None, ...] = (None,) * len(PERCENTILES)
-
-
-def _percentiles(conn: sqlite3.Connection, expr: str, base: str, window: list[str],
-                 column: str) -> dict[str, tuple[float | None, ...]]:
-    """PERCENTILES of a column per group; only the rows next to each rank leave SQLite."""
-    ranked = conn.execute(
-        f"WITH r AS (SELECT {expr} AS k, {column} AS s, row_number() OVER (PARTITION BY "
-        f"{expr} ORDER BY {column}) - 1 AS i, count(*) OVER (PARTITION BY {expr}) AS n "
-        f"{base} AND {column} IS NOT NULL) SELECT k, i, n, s FROM r WHERE " + " OR ".join(
-            f"i IN (CAST({p} * (n - 1) AS INTEGER), CAST({p} * (n - 1) AS INTEGER) + 1)"
-            for p in PERCENTILES), window)
-    near: dict[str, dict[int, float]] = {}
-    sizes: dict[str, int] = {}
-    for k, i, n, value in ranked:
-        near.setdefault(k, {})[i] = value
-        sizes[k] = n
-    return {k: tuple(interpolate(values, sizes[k], p) for p in PERCENTILES)
-            for k, values in near.items()}
-
-
-def interpolate(values: Mapping[int, float], n: int, p: float) -> float | None:
-    """The p-quantile of n sorted values by linear interpolation, from the two neighbours."""
-    if n == 0:
-        return None
-    low, weight = percentile_rank(n, p)
-    if low + 1 >= n:
-        return values[low]
-    return values[low] + weight * (values[low + 1] - values[low])
 
 
 def _compile_field(node: FieldTerm) -> tuple[str, list[Any]]:
@@ -168,33 +133,6 @@ class SqliteIndex:
 
         total, found = await self._db.read(op)
         return SearchResult(page.items, page.next_cursor, total, found)
-
-    async def sla_report(self, since: datetime, until: datetime) -> tuple[SlaRow, ...]:
-        groups = {"all": "'all'", "channel": "channel",
-                  "agent": "coalesce(assignee, 'unassigned')", "day": "substr(created_at, 1, 10)"}
-        base = ("FROM conversations WHERE created_at >= ? AND created_at < ? "
-                "AND status != 'listening'")
-        window = [ts(since), ts(until)]
-
-        def op(conn: sqlite3.Connection) -> tuple[SlaRow, ...]:
-            rows = []
-            for group, expr in groups.items():
-                counts = conn.execute(
-                    f"SELECT {expr} AS k, count(*), count(first_response_seconds), "
-                    f"sum(first_response_breached = 0), count(previous_id), "
-                    f"sum(switched_channel = 1), count(resolution_seconds) {base} "
-                    f"GROUP BY k ORDER BY k", window)
-                first = _percentiles(conn, expr, base, window, "first_response_seconds")
-                resolution = _percentiles(conn, expr, base, window, "resolution_seconds")
-                for k, total, answered, met, repeat, switched, resolved in counts:
-                    ps, rs = first.get(k, NO_PERCENTILES), resolution.get(k, NO_PERCENTILES)
-                    rows.append(SlaRow(group, str(k), total, answered, met or 0, p50=ps[0],
-                                       p90=ps[1], p95=ps[2], repeat=repeat,
-                                       switched=switched or 0, resolved=resolved,
-                                       resolution_p50=rs[0], resolution_p90=rs[1]))
-            return tuple(rows)
-
-        return await self._db.read(op)
 
     async def volume(self, query: QueryNode | None, interval: Interval = "day",
                      public: bool = False) -> list[tuple[str, int]]:
