@@ -293,8 +293,11 @@ class SlaRow:
 class SearchResult:
     messages: tuple[Message, ...]
     next_cursor: str | None
-    total: int
+    total: int  # exact up to the store's cap (TOTAL_CAP); beyond, the cap, total_capped
     facets: Mapping[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
+    total_capped: bool = False  # more than `total` match ("10,000+")
+    volume: tuple[tuple[str, int], ...] = ()  # (bucket start, count), when asked for
+    sampled: int = 0  # facets and volume count only this many newest matches (0: all)
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,9 @@ from inbox.model import (  # noqa: F401 - FACETS re-exported
     SlaRow,
 )
 
+# A search counts its matches exactly up to this many and then says "10,000+" (both stores,
+# as Elasticsearch's track_total_hits); a store may set its `total_cap` lower (tests).
+TOTAL_CAP = 10_000
 EXPORT_KINDS = ("customers", "identities", "conversations", "messages", "thread_keys")
 
 
@@ -152,9 +155,13 @@ class Index(Protocol):
         limit: int,
         facets: Sequence[Facet] = (),
         public: bool = False,
+        volume: Interval | None = None,
     ) -> SearchResult:
-        """Messages matching the AST, newest first (created_at desc, id desc), with facets.
-        public: words, phrases and prefixes match the public copy of text and subject
+        """Messages matching the AST, newest first (created_at desc, id desc), with facets
+        and (volume: an interval) the volume over time as `volume()` has it. The total is
+        exact up to TOTAL_CAP (beyond: `total_capped`); facets and volume count every match,
+        except where the store says it counted only the `sampled` newest. public: words,
+        phrases and prefixes match the public copy of text and subject
         (inbox.privacy.public_copy, without contacts), for who may not see contacts."""
 
     async def volume(self, query: QueryNode | None, interval: Interval = "day",

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from inbox.model import Facet, Interval, Message, QueryNode, SearchResult, SlaRow
+from inbox.store import TOTAL_CAP
 from search.elastic_client import MESSAGE_ORDER, ElasticBase
 from search.elastic_docs import from_doc
 from search.elastic_query import (
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 class ElasticIndex(ElasticBase):
     """Index part of ElasticStore."""
 
+    total_cap = TOTAL_CAP
+
     async def search(
         self,
         query: QueryNode | None,
@@ -32,19 +35,27 @@ class ElasticIndex(ElasticBase):
         limit: int,
         facets: Sequence[Facet] = (),
         public: bool = False,
+        volume: Interval | None = None,
     ) -> SearchResult:
-        extra: dict[str, Any] = {"track_total_hits": True}
+        extra: dict[str, Any] = {"track_total_hits": self.total_cap}
         aggs = facet_aggs(facets)
+        if volume:
+            aggs["volume"] = {"date_histogram": {"field": "created_at",
+                                                 "calendar_interval": volume}}
         if aggs:
             extra["aggs"] = aggs
         hits, nxt, resp = await self._page("messages", compile_query(query, public),
                                            MESSAGE_ORDER,
                                            cursor, limit, **extra)
+        total = resp["hits"]["total"]
+        found = resp.get("aggregations", {})
         return SearchResult(
             messages=tuple(from_doc(Message, h["_source"]) for h in hits),
             next_cursor=nxt,
-            total=int(resp["hits"]["total"]["value"]),
-            facets=facet_values(facets, resp.get("aggregations", {})),
+            total=min(int(total["value"]), self.total_cap),
+            facets=facet_values(facets, found),
+            total_capped=total.get("relation") == "gte" or int(total["value"]) > self.total_cap,
+            volume=tuple(_buckets(found["volume"])) if volume else (),
         )
 
     async def sla_report(self, since: datetime, until: datetime) -> tuple[SlaRow, ...]:
@@ -78,9 +89,11 @@ class ElasticIndex(ElasticBase):
                                               "calendar_interval": interval}}}
         resp = await self._search("messages", "volume", query=compile_query(query, public),
                                   size=0, aggs=aggs)
-        out = []
-        for bucket in resp["aggregations"]["volume"]["buckets"]:
-            start = datetime.fromtimestamp(int(bucket["key"]) / 1000, UTC)
-            out.append((start.date().isoformat(), int(bucket["doc_count"])))
-        return out
+        return _buckets(resp["aggregations"]["volume"])
+
+
+def _buckets(agg: dict[str, Any]) -> list[tuple[str, int]]:
+    """A date histogram's buckets as (start day, count)."""
+    return [(datetime.fromtimestamp(int(b["key"]) / 1000, UTC).date().isoformat(),
+             int(b["doc_count"])) for b in agg["buckets"]]
 

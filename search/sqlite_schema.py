@@ -7,7 +7,7 @@ import sqlite3
 from inbox.errors import ConflictError
 from inbox.privacy import public_copy
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE customers (
@@ -110,8 +110,62 @@ DROP TABLE messages_words;
 CREATE VIRTUAL TABLE public_vocab USING fts5vocab (messages_public, 'row');
 CREATE VIRTUAL TABLE public_words USING fts5vocab (messages_public, 'instance');
 """
+# Schema 3: what searches at a million messages read instead of the wide message rows,
+# kept by triggers in the same transaction as the messages (search/sqlite_index.py):
+# - message_facts: per message (same rowid) its UTC day and the facet fields, about 30
+#   bytes a row, so counting facets and days over word matches reads no message row;
+# - message_rollup: the number of messages per day and facet values ('' for none), so a
+#   query of those fields alone (or none) is counted without reading any message;
+# - message_blocks: the newest created_at among the rowids of each block of 1024, so the
+#   newest matches are found by reading rowids from the top down, stopping once no lower
+#   block can hold a newer one.
+FACTS = """
+CREATE TABLE message_facts (
+    rowid INTEGER PRIMARY KEY, day TEXT NOT NULL, channel TEXT NOT NULL,
+    direction TEXT NOT NULL, sentiment TEXT, lang TEXT);
+CREATE TABLE message_rollup (
+    day TEXT NOT NULL, channel TEXT NOT NULL, direction TEXT NOT NULL, sentiment TEXT NOT NULL,
+    lang TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (day, channel, direction, sentiment, lang)) WITHOUT ROWID;
+CREATE TABLE message_blocks (block INTEGER PRIMARY KEY, newest TEXT NOT NULL);
+INSERT INTO message_facts
+    SELECT rowid, substr(created_at, 1, 10), channel, direction, sentiment, lang FROM messages;
+INSERT INTO message_rollup
+    SELECT day, channel, direction, ifnull(sentiment, ''), ifnull(lang, ''), count(*)
+    FROM message_facts GROUP BY 1, 2, 3, 4, 5;
+INSERT INTO message_blocks SELECT rowid >> 10, max(created_at) FROM messages GROUP BY 1;
+CREATE TRIGGER message_facts_ai AFTER INSERT ON messages BEGIN
+    INSERT INTO message_facts VALUES (new.rowid, substr(new.created_at, 1, 10), new.channel,
+        new.direction, new.sentiment, new.lang);
+    INSERT INTO message_rollup VALUES (substr(new.created_at, 1, 10), new.channel,
+        new.direction, ifnull(new.sentiment, ''), ifnull(new.lang, ''), 1)
+        ON CONFLICT DO UPDATE SET n = n + 1;
+    INSERT INTO message_blocks VALUES (new.rowid >> 10, new.created_at)
+        ON CONFLICT DO UPDATE SET newest = max(newest, excluded.newest);
+END;
+CREATE TRIGGER message_facts_ad AFTER DELETE ON messages BEGIN
+    DELETE FROM message_facts WHERE rowid = old.rowid;
+    UPDATE message_rollup SET n = n - 1 WHERE day = substr(old.created_at, 1, 10)
+        AND channel = old.channel AND direction = old.direction
+        AND sentiment = ifnull(old.sentiment, '') AND lang = ifnull(old.lang, '');
+END;
+CREATE TRIGGER message_facts_au
+AFTER UPDATE OF created_at, channel, direction, sentiment, lang ON messages BEGIN
+    UPDATE message_facts SET day = substr(new.created_at, 1, 10), channel = new.channel,
+        direction = new.direction, sentiment = new.sentiment, lang = new.lang
+        WHERE rowid = new.rowid;
+    UPDATE message_rollup SET n = n - 1 WHERE day = substr(old.created_at, 1, 10)
+        AND channel = old.channel AND direction = old.direction
+        AND sentiment = ifnull(old.sentiment, '') AND lang = ifnull(old.lang, '');
+    INSERT INTO message_rollup VALUES (substr(new.created_at, 1, 10), new.channel,
+        new.direction, ifnull(new.sentiment, ''), ifnull(new.lang, ''), 1)
+        ON CONFLICT DO UPDATE SET n = n + 1;
+    INSERT INTO message_blocks VALUES (new.rowid >> 10, new.created_at)
+        ON CONFLICT DO UPDATE SET newest = max(newest, excluded.newest);
+END;
+"""
 # Schema version -> the script that brings the previous one to it (a new store runs all).
-MIGRATIONS = {1: SCHEMA, 2: PUBLIC_INDEX}
+MIGRATIONS = {1: SCHEMA, 2: PUBLIC_INDEX, 3: FACTS}
 
 
 def migrate(conn: sqlite3.Connection) -> None:

@@ -78,11 +78,13 @@ class Search:
         return And((INBOUND, *(node.nodes if isinstance(node, And) else (node,))))
 
     async def messages(self, viewer: User, node: QueryNode | None, cursor: str | None,
-                       limit: int, facets: Sequence[Facet] = ()) -> SearchResult:
+                       limit: int, facets: Sequence[Facet] = (),
+                       volume: Interval | None = None) -> SearchResult:
         """The one way to search messages (node: from `parse`): contacts redacted for who
         may not see them, only customer messages for who may not read conversations."""
         hidden = self.hides_contacts(viewer)
-        result = await self.store.search(node, cursor, limit, facets, public=hidden)
+        result = await self.store.search(node, cursor, limit, facets, public=hidden,
+                                         volume=volume)
         if permissions.sees_care(viewer):
             return result
         shown = redact_message if hidden else inbound_only
@@ -95,8 +97,8 @@ class Search:
     async def voc(self, viewer: User, node: QueryNode | None, interval: Interval,
                   facets: Sequence[Facet]) -> Voc:
         """Volume over time, trending words and a first page of the matching messages."""
-        return Voc(await self.messages(viewer, node, None, 20, facets),
-                   await self.volume(viewer, node, interval),
+        result = await self.messages(viewer, node, None, 20, facets, interval)
+        return Voc(result, list(result.volume),
                    await self.store.trending(node, TRENDING,
                                              public=self.hides_contacts(viewer)))
 

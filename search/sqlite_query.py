@@ -1,0 +1,147 @@
+"""The search language as SQL conditions for the SQLite store, over one of three sources:
+the messages (m, joined with their conversation c where a conversation field is queried),
+the narrow per-message facts (f: day, channel, direction, sentiment, lang) or the per-day
+rollup of the messages' counts (r: the same columns, no words)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from inbox.errors import QueryError
+from inbox.model import And, FieldTerm, Not, Or, Phrase, QueryNode, Term
+from inbox.query import day_start, fields_used
+from search.sqlite_db import fold
+
+FACT_FIELDS = frozenset({"channel", "direction", "sentiment", "lang"})
+CONVERSATION_FIELDS = frozenset({"status", "assignee", "tag"})
+
+
+class Unsupported(Exception):
+    """The query uses something the source does not hold."""
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    alias: str
+    words: bool  # holds the messages' rowids: words and from: match
+    days: bool  # after:/before: compare days, not timestamps
+
+
+MESSAGES = Source("m", words=True, days=False)
+FACTS = Source("f", words=True, days=True)
+ROLLUP = Source("r", words=False, days=True)
+
+Window = tuple[int, int]  # rowids lo..hi, both included
+
+
+def needs_conversation(node: QueryNode | None) -> bool:
+    return bool(fields_used(node) & CONVERSATION_FIELDS)
+
+
+def fts_string(text: str) -> str:
+    words = fold(text[:-1] if text.endswith("*") else text)
+    quoted = '"' + words.replace('"', '""') + '"'
+    return quoted + " *" if text.endswith("*") else quoted
+
+
+def words_only(node: QueryNode) -> bool:
+    """Words and phrases combined by AND and OR alone."""
+    if isinstance(node, Term | Phrase):
+        return True
+    return isinstance(node, And | Or) and all(words_only(n) for n in node.nodes)
+
+
+def fts_match(node: QueryNode) -> str:
+    """A words_only node in FTS5's query syntax."""
+    if isinstance(node, Term | Phrase):
+        return fts_string(node.text)
+    assert isinstance(node, And | Or)
+    joiner = " AND " if isinstance(node, And) else " OR "
+    return joiner.join(f"({fts_match(n)})" for n in node.nodes)
+
+
+def fts_table(public: bool) -> str:
+    return "messages_public" if public else "messages_fts"
+
+
+def compile_query(node: QueryNode | None, public: bool = False, source: Source = MESSAGES,
+                  window: Window | None = None) -> tuple[str, list[Any]]:
+    """The condition and its parameters; public: words match the public copy of the text
+    (without contacts); window: the word lookups read only those rowids. Unsupported when
+    the source does not hold a field of the query."""
+    if node is None:
+        return "1", []
+    if words_only(node):  # one lookup of the word index, which ANDs and ORs them itself
+        if not source.words:
+            raise Unsupported("words")
+        fts = fts_table(public)
+        within = " AND rowid BETWEEN ? AND ?" if window else ""
+        return (f"{source.alias}.rowid IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?{within})",
+                [fts_match(node), *(window or ())])
+    if isinstance(node, Not):
+        sql, params = compile_query(node.node, public, source, window)
+        return f"NOT ({sql})", params
+    if isinstance(node, And | Or):
+        parts = [compile_query(n, public, source, window) for n in node.nodes]
+        joiner = " AND " if isinstance(node, And) else " OR "
+        return (joiner.join(f"({s})" for s, _ in parts), [p for _, ps in parts for p in ps])
+    if isinstance(node, FieldTerm):
+        return _compile_field(node, source)
+    raise TypeError(f"not a query node: {node!r}")
+
+
+def _compile_field(node: FieldTerm, source: Source) -> tuple[str, list[Any]]:
+    name, value, a = node.name, node.value, source.alias
+    if name in FACT_FIELDS:  # IS, not =: a negated field must keep rows where it is empty
+        return f"{a}.{name} IS ?", [value.lower()]
+    if name in ("after", "before"):
+        op = ">=" if name == "after" else "<"
+        if source.days:
+            day_start(value)  # the same error for a wrong date
+            return f"{a}.day {op} ?", [datetime.strptime(value, "%Y-%m-%d").date().isoformat()]
+        return f"{a}.created_at {op} ?", [day_start(value)]
+    if name == "from":
+        if not source.words:
+            raise Unsupported(name)
+        return (f"{a}.rowid IN (SELECT message_rowid FROM message_keys WHERE key = ?)",
+                [value.lower().removeprefix("@")])
+    if name not in CONVERSATION_FIELDS:
+        raise QueryError(f"unknown field '{name}'", 0)
+    if source is not MESSAGES:
+        raise Unsupported(name)
+    if name == "status":
+        return "c.status IS ?", [value.lower()]
+    if name == "assignee":
+        if value.lower() == "none":
+            return "c.assignee IS NULL", []
+        return "c.assignee IS ?", [value]
+    return "EXISTS (SELECT 1 FROM json_each(c.tags) WHERE value = ?)", [value.lower()]
+
+
+def compiles(node: QueryNode | None, source: Source) -> bool:
+    try:
+        compile_query(node, False, source)
+    except Unsupported:
+        return False
+    return True
+
+
+def bounded_parts(node: QueryNode | None) -> list[QueryNode]:
+    """The parts every match must match that are word lookups or from: (an upper bound on
+    the matches is cheap to count from them): the query itself, or its AND's parts."""
+    parts = node.nodes if isinstance(node, And) else (node,) if node is not None else ()
+    return [p for p in parts if _is_lookup(p)]
+
+
+def _is_lookup(node: QueryNode) -> bool:
+    if isinstance(node, Term | Phrase):
+        return True
+    if isinstance(node, FieldTerm):
+        return node.name == "from"
+    if isinstance(node, Or):
+        return all(_is_lookup(n) for n in node.nodes)
+    if isinstance(node, And):
+        return any(_is_lookup(n) for n in node.nodes)
+    return False
