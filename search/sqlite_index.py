@@ -109,8 +109,10 @@ class Plan:
     """One query against one connection: what to read for its count, page and facets."""
 
     def __init__(self, conn: sqlite3.Connection, node: QueryNode | None, public: bool,
-                 cap: int) -> None:
+                 cap: int = TOTAL_CAP, sample: int = SAMPLE, window: int = FIRST_WINDOW
+                 ) -> None:
         self.conn, self.node, self.public, self.cap = conn, node, public, cap
+        self.sample, self.window = sample, window
         self.rollup = compiles(node, ROLLUP)
         self.facts = compiles(node, FACTS)
         self.join = ("JOIN conversations c ON c.id = m.conversation_id"
@@ -207,7 +209,7 @@ class Plan:
         top = self.conn.execute("SELECT max(rowid) FROM messages").fetchone()[0]
         below = self._newest_below()
         found: list[tuple[str, str, int]] = []
-        hi, size = (top if top is not None else -1), FIRST_WINDOW
+        hi, size = (top if top is not None else -1), self.window
         while hi >= 0:
             lo = max(hi - size + 1, 0) >> BLOCK_BITS << BLOCK_BITS
             found = sorted([*found, *self._ranked((lo, hi), after, after_params, k)],
@@ -247,10 +249,11 @@ class Plan:
             rows = self.conn.execute(sql, self._params_all()).fetchall()
             self._count = sum(r[-1] for r in rows)  # every match, counted once
             return rows, 0
-        sample = self.newest(SAMPLE)
+        sample = self.newest(self.sample)
         sql = (f"SELECT {group}, count(*) FROM message_facts f WHERE f.rowid IN "
                f"(SELECT value FROM json_each(?)) GROUP BY {group}")
-        return self.conn.execute(sql, [json.dumps(sample)]).fetchall(), len(sample)
+        rows = self.conn.execute(sql, [json.dumps(sample)]).fetchall()
+        return rows, (len(sample) if len(sample) == self.sample else 0)  # short: all
 
     def _from_all_facts(self) -> str:
         if self.facts:
@@ -284,6 +287,8 @@ class SqliteIndex:
 
     _db: Database
     total_cap = TOTAL_CAP
+    facet_sample = SAMPLE
+    search_window = FIRST_WINDOW
     _background: dict[str, tuple[float, int]]
 
     async def search(
@@ -296,7 +301,7 @@ class SqliteIndex:
         volume: Interval | None = None,
     ) -> SearchResult:
         def op(conn: sqlite3.Connection) -> SearchResult:
-            plan = Plan(conn, query, public, self.total_cap)
+            plan = self._plan(conn, query, public)
             found: dict[str, tuple[tuple[str, int], ...]] = {}
             days: tuple[tuple[str, int], ...] = ()
             sampled = 0
@@ -318,6 +323,9 @@ class SqliteIndex:
 
         return await self._db.read(op)
 
+    def _plan(self, conn: sqlite3.Connection, query: QueryNode | None, public: bool) -> Plan:
+        return Plan(conn, query, public, self.total_cap, self.facet_sample, self.search_window)
+
     async def volume(self, query: QueryNode | None, interval: Interval = "day",
                      public: bool = False) -> list[tuple[str, int]]:
         return list((await self.search(query, None, 0, (), public, interval)).volume)
@@ -325,7 +333,7 @@ class SqliteIndex:
     async def trending(self, query: QueryNode | None, size: int = 10, public: bool = False
                        ) -> list[tuple[str, float]]:
         def op(conn: sqlite3.Connection) -> list[tuple[str, float]]:
-            sample = Plan(conn, query, public, self.total_cap).newest(TREND_SAMPLE)
+            sample = self._plan(conn, query, public).newest(TREND_SAMPLE)
             bg_n = conn.execute("SELECT sum(n) FROM message_rollup").fetchone()[0]
             if not sample or not bg_n:
                 return []

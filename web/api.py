@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from inbox.errors import StaleVersion, ValidationError
-from inbox.model import Delivery, Message, Status
+from inbox.model import Delivery, Message, SearchResult, Status
 from inbox.store import FACETS
 from inbox.usecases.replies import MAX_KEY
 from web import params
@@ -175,6 +175,13 @@ async def sla_report(request: web.Request) -> web.Response:
         {**plain(r), "compliance": r.compliance, "repeat_rate": r.repeat_rate} for r in rows]})
 
 
+def _counted(result: SearchResult) -> dict[str, Any]:
+    """total: exact up to the cap, then the cap with total_capped; sampled: facets (and
+    volume) count only that many newest matches (0: all)."""
+    return {"total": result.total, "total_capped": result.total_capped,
+            "sampled": result.sampled}
+
+
 def _facets(result: Any) -> dict[str, list[list[Any]]]:
     return {k: [list(p) for p in v] for k, v in result.facets.items()}
 
@@ -185,7 +192,7 @@ async def search(request: web.Request) -> web.Response:
     found = context(request).search
     result = await found.messages(current_user(request), node, request.query.get("cursor"),
                                   params.limit(request), facets)
-    return json_response({"query": found.text(node), "total": result.total,
+    return json_response({"query": found.text(node), **_counted(result),
                           "messages": result.messages, "next_cursor": result.next_cursor,
                           "facets": _facets(result)})
 
@@ -195,7 +202,7 @@ async def voc_data(request: web.Request) -> dict[str, Any]:
     node = await params.search_query(request)
     found = context(request).search
     voc = await found.voc(current_user(request), node, params.interval(request), FACETS)
-    return {"query": found.text(node), "total": voc.result.total,
+    return {"query": found.text(node), **_counted(voc.result),
             "messages": voc.result.messages, "facets": _facets(voc.result),
             "volume": [list(b) for b in voc.volume],
             "trending": [list(t) for t in voc.trending]}

@@ -144,6 +144,7 @@ def create_app(ctx: WebContext) -> web.Application:
                                autoescape=jinja2.select_autoescape(default=True))
     env.filters["when"] = filters.when
     env.filters["hours"] = filters.hours
+    env.filters["total"] = filters.total
     env.globals["public_url"] = ctx.web.public_url
     env.globals["can"] = permissions.allowed
     app.router.add_static("/static/", HERE / "static", name="static")

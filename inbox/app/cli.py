@@ -278,10 +278,12 @@ def cmd_search(args: argparse.Namespace, env: Mapping[str, str]) -> int:
                                                ("channel", "sentiment"))
         if args.json:
             print(json.dumps({"query": ql.to_text(node), "total": result.total,
+                              "total_capped": result.total_capped, "sampled": result.sampled,
                               "messages": plain(result.messages),
                               "facets": plain(result.facets)}, ensure_ascii=False, indent=2))
             return 0
-        print(f"{result.total} messages match {ql.to_text(node) or '(everything)'}")
+        more = "+" if result.total_capped else ""
+        print(f"{result.total:,}{more} messages match {ql.to_text(node) or '(everything)'}")
         for m in result.messages:
             text = " ".join(m.text.split())
             print(f"{m.created_at:%Y-%m-%d %H:%M}  {m.channel:<7} {m.author_label or '':<24.24} "

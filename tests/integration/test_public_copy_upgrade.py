@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from inbox.model import Message
 from inbox.query import parse
 from inbox.store import WriteBatch
 from search.elastic import ElasticStore, reindex
 from search.elastic_docs import denormalized, to_doc
 from search.sqlite import SqliteStore
+from search.sqlite_schema import SCHEMA_VERSION
 from tests.factories import at, conversation, customer, message
 from tests.servers.osmem import es_store_factory
 
@@ -22,8 +24,14 @@ TEXT = "router dead, write florentine.quixote@privatebox.example or call 2025550
 CONV = conversation("v1", "c1")
 MESSAGES = tuple(message(f"e{i}", "v1", "c1", f"{TEXT} ({i})", at(1 + i)) for i in range(3))
 
+# Schema 2 as it was: no per-message facts, rollup or blocks.
+TO_SCHEMA_2 = """
+DROP TRIGGER message_facts_ai; DROP TRIGGER message_facts_ad; DROP TRIGGER message_facts_au;
+DROP TABLE message_facts; DROP TABLE message_rollup; DROP TABLE message_blocks;
+PRAGMA user_version=2;
+"""
 # Schema 1 as it was: no public copy, the vocabularies over the full text.
-DOWNGRADE = """
+DOWNGRADE = TO_SCHEMA_2 + """
 DROP TRIGGER messages_public_ai; DROP TRIGGER messages_public_ad;
 DROP TRIGGER messages_public_au; DROP TABLE public_vocab; DROP TABLE public_words;
 DROP TABLE messages_public;
@@ -61,9 +69,46 @@ async def test_sqlite_schema_1_gets_the_public_copy_on_open(tmp_path: Path) -> N
     finally:
         await store.aclose()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert conn.execute("INSERT INTO messages_public (messages_public) "
                             "VALUES ('integrity-check')").rowcount == 1
+
+
+async def test_sqlite_schema_2_gets_its_counts_on_open(tmp_path: Path) -> None:
+    """A store of the previous release is migrated in place: its messages are counted
+    from the new rollup and facts exactly as they were searched before."""
+    path = tmp_path / "inbox.db"
+    store = SqliteStore(path)
+    await store.open()
+    msgs = [message(f"e{i}", "v1", "c1", f"router {'dead' if i % 3 else 'fine'}",
+                    at(1 + i % 20), channel=("email", "x")[i % 2],
+                    sentiment=("negative", "positive", None)[i % 3]) for i in range(60)]
+    await store.write(WriteBatch(customers=(customer("c1"),), conversations=(CONV,),
+                                 messages=tuple(msgs)))
+    await store.aclose()
+    with sqlite3.connect(path) as conn:
+        conn.executescript(TO_SCHEMA_2)
+
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        for query in ("", "dead", "channel:x", "sentiment:negative -fine"):
+            result = await store.search(parse(query), None, 5, ("channel", "sentiment"),
+                                        volume="week")
+            expected = [m for m in msgs if _matches(query, m)]
+            assert result.total == len(expected)
+            assert sum(n for _, n in result.facets["channel"]) == len(expected)
+            assert sum(n for _, n in result.volume) == len(expected)
+            newest = sorted(expected, key=lambda m: (m.created_at, m.id), reverse=True)[:5]
+            assert [m.id for m in result.messages] == [m.id for m in newest]
+    finally:
+        await store.aclose()
+
+
+def _matches(query: str, msg: Message) -> bool:
+    return {"": True, "dead": "dead" in msg.text, "channel:x": msg.channel == "x",
+            "sentiment:negative -fine": msg.sentiment == "negative" and "fine" not in msg.text
+            }[query]
 
 
 async def test_elastic_reindex_writes_the_public_copy(

@@ -1,0 +1,50 @@
+"""Pages and the API say when a count is capped or facets count only the newest matches."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from inbox.model import Role
+from search.sqlite import SqliteStore
+from tests.integration.web_support import RoleWeb, start_web
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def web(tmp_path: Path) -> AsyncIterator[RoleWeb]:
+    async for w in start_web(db=f"{tmp_path}/inbox.db"):
+        store = w.runtime.store
+        assert isinstance(store, SqliteStore)
+        store.total_cap, store.facet_sample = 1, 1  # the app holds 3 messages
+        yield w
+
+
+async def test_the_api_says_a_total_is_capped_and_facets_are_sampled(web: RoleWeb) -> None:
+    agent = web.auth(Role.AGENT)
+    every = await (await web.client.get("/api/search", params={"q": "", "facets": "channel"},
+                                        headers=agent)).json()
+    assert (every["total"], every["total_capped"], every["sampled"]) == (1, True, 0)
+    assert every["facets"]["channel"] == [["email", 3]]  # counted from the daily rollup
+    open_ = await (await web.client.get("/api/search", params={"q": "status:open",
+                                                               "facets": "channel"},
+                                        headers=agent)).json()
+    assert (open_["total"], open_["total_capped"], open_["sampled"]) == (1, True, 1)
+    assert open_["facets"]["channel"] == [["email", 1]]
+    voc = await (await web.client.get("/api/voc", params={"q": "status:open"},
+                                      headers=agent)).json()
+    assert (voc["total_capped"], voc["sampled"]) == (True, 1)
+    assert sum(n for _, n in voc["volume"]) == 1
+
+
+async def test_pages_say_so_too(web: RoleWeb) -> None:
+    await web.sign_in(Role.AGENT)
+    search = await (await web.client.get("/search", params={"q": "status:open"})).text()
+    assert "1+ messages" in search and "Counted over the 1 newest matches." in search
+    voc = await (await web.client.get("/voc", params={"q": "status:open"})).text()
+    assert "1+ messages" in voc and "count the 1 newest matches" in voc
+    exact = await (await web.client.get("/search", params={"q": "channel:email"})).text()
+    assert "1+ messages" in exact and "newest matches" not in exact
