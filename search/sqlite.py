@@ -12,7 +12,7 @@ from pathlib import Path
 from search.sqlite_collections import SqliteCollections
 from search.sqlite_db import Database
 from search.sqlite_dump import SqliteDump
-from search.sqlite_index import SqliteIndex
+from search.sqlite_index import Recent, SqliteIndex
 from search.sqlite_reports import SqliteReports
 from search.sqlite_repository import SqliteRepository
 from search.sqlite_schema import migrate
@@ -24,6 +24,7 @@ class SqliteStore(SqliteRepository, SqliteIndex, SqliteReports, SqliteCollection
     def __init__(self, path: str | Path, durable: bool = True) -> None:
         self.path = str(path)
         self._db = Database(self.path, durable=durable)
+        self._recent = Recent()
 
     @classmethod
     def from_url(cls, url: str) -> SqliteStore:

@@ -62,6 +62,7 @@ class Database:
         self._local = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self.generation = 0  # commits by this process: what readers kept may be older
 
     def start(self, init: Op[None]) -> None:
         ready: Future[None] = Future()
@@ -90,6 +91,7 @@ class Database:
                 try:
                     result = op(conn)
                     conn.execute("COMMIT")
+                    self.generation += 1
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise

@@ -18,7 +18,7 @@ import sqlite3
 import time
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -58,6 +58,7 @@ EXACT_VOLUME_LIMIT = 250_000
 TREND_SAMPLE = 2000  # the most recent matches, as Elasticsearch's sampler does
 BLOCK_BITS = 10  # message_blocks: 1024 rowids each
 FIRST_WINDOW = 4096
+RECENT_TTL = 2.0  # seconds counts and trending words of one query are reused
 BACKGROUND_TTL = 3600.0  # seconds a word's share of all messages is reused by trending
 FACET_COLUMNS = ("channel", "sentiment", "lang")
 
@@ -117,7 +118,7 @@ class Plan:
         self.facts = compiles(node, FACTS)
         self.join = ("JOIN conversations c ON c.id = m.conversation_id"
                      if needs_conversation(node) else "")
-        self._count: int | None = None
+        self.total: int | None = None  # count(), once known
 
     def _where(self, source: Source, window: Window | None = None) -> tuple[str, list[Any]]:
         return compile_query(self.node, self.public, source, window)
@@ -126,17 +127,17 @@ class Plan:
 
     def count(self) -> int:
         """Exact up to cap + 1 (more: capped), exact everywhere for a rollup query."""
-        if self._count is None:
+        if self.total is None:
             if self.rollup:
                 where, params = self._where(ROLLUP)
                 row = self.conn.execute(
                     f"SELECT sum(n) FROM message_rollup r WHERE {where}", params).fetchone()
-                self._count = int(row[0] or 0)
+                self.total = int(row[0] or 0)
             else:
-                self._count = self.conn.execute(
+                self.total = self.conn.execute(
                     f"SELECT count(*) FROM (SELECT 1 {self._from_all()} LIMIT ?)",
                     [*self._params_all(), self.cap + 1]).fetchone()[0]
-        return self._count
+        return self.total
 
     def _from_all(self) -> str:
         if self.facts:
@@ -247,7 +248,7 @@ class Plan:
         if self.exact(EXACT_VOLUME_LIMIT if "day" in columns else EXACT_LIMIT):
             sql = f"SELECT {group}, count(*) {self._from_all_facts()} GROUP BY {group}"
             rows = self.conn.execute(sql, self._params_all()).fetchall()
-            self._count = sum(r[-1] for r in rows)  # every match, counted once
+            self.total = sum(r[-1] for r in rows)  # every match, counted once
             return rows, 0
         sample = self.newest(self.sample)
         sql = (f"SELECT {group}, count(*) FROM message_facts f WHERE f.rowid IN "
@@ -261,6 +262,28 @@ class Plan:
         where = self._where(MESSAGES)[0]
         return (f"FROM message_facts f WHERE f.rowid IN (SELECT m.rowid FROM messages m "
                 f"{self.join} WHERE {where})")
+
+
+class Recent:
+    """Answers kept for `ttl` seconds and forgotten at this process's next commit; another
+    process's commits show after at most `ttl` (as Elasticsearch's request cache after
+    its refresh). Counting every match of a common word costs tens of milliseconds; a
+    dashboard, or many people, asking the same again within seconds costs nothing."""
+
+    def __init__(self, ttl: float = RECENT_TTL, size: int = 256) -> None:
+        self.ttl, self.size = ttl, size
+        self._kept: dict[Hashable, tuple[float, int, Any]] = {}
+
+    def get(self, key: Hashable, generation: int) -> Any | None:
+        kept = self._kept.get(key)
+        if kept is None or kept[0] < time.monotonic() or kept[1] != generation:
+            return None
+        return kept[2]
+
+    def put(self, key: Hashable, generation: int, value: Any) -> None:
+        if len(self._kept) >= self.size:
+            self._kept.clear()
+        self._kept[key] = (time.monotonic() + self.ttl, generation, value)
 
 
 def _summarize(rows: list[tuple[Any, ...]], facets: Sequence[Facet], volume: Interval | None
@@ -286,6 +309,7 @@ class SqliteIndex:
     """Index part of SqliteStore."""
 
     _db: Database
+    _recent: Recent
     total_cap = TOTAL_CAP
     facet_sample = SAMPLE
     search_window = FIRST_WINDOW
@@ -300,15 +324,19 @@ class SqliteIndex:
         public: bool = False,
         volume: Interval | None = None,
     ) -> SearchResult:
+        columns = (*(["day"] if volume else []), *facets)
+        key = ("counts", query, public, columns, self.total_cap, self.facet_sample)
+
         def op(conn: sqlite3.Connection) -> SearchResult:
             plan = self._plan(conn, query, public)
-            found: dict[str, tuple[tuple[str, int], ...]] = {}
-            days: tuple[tuple[str, int], ...] = ()
-            sampled = 0
-            if facets or volume:  # first: counting every match counts the total too
-                columns = [*(["day"] if volume else []), *facets]
-                counted, sampled = plan.counts(columns)
-                found, days = _summarize(counted, facets, volume)
+            generation = self._db.generation
+            kept = self._recent.get(key, generation)
+            if kept is None:  # first: counting every match counts the total too
+                counted, sampled = plan.counts(columns) if columns else ([], 0)
+                kept = (counted, sampled, plan.count())
+                self._recent.put(key, generation, kept)
+            counted, sampled, plan.total = kept
+            found, days = _summarize(counted, facets, volume)
             rowids = plan.newest(limit + 1, cursor)
             rows = {r["rowid"]: r for r in conn.execute(
                 "SELECT rowid, * FROM messages WHERE rowid IN (SELECT value FROM json_each(?))",
@@ -332,22 +360,33 @@ class SqliteIndex:
 
     async def trending(self, query: QueryNode | None, size: int = 10, public: bool = False
                        ) -> list[tuple[str, float]]:
+        key = ("trending", query, public, size)
+
         def op(conn: sqlite3.Connection) -> list[tuple[str, float]]:
-            sample = self._plan(conn, query, public).newest(TREND_SAMPLE)
-            bg_n = conn.execute("SELECT sum(n) FROM message_rollup").fetchone()[0]
-            if not sample or not bg_n:
-                return []
-            docs = conn.execute(
-                "SELECT coalesce(public_text, text), coalesce(public_subject, subject, '') "
-                "FROM messages WHERE rowid IN (SELECT value FROM json_each(?))",
-                [json.dumps(sample)])
-            fg = Counter(w for text, subject in docs for w in words_of(f"{text} {subject}"))
-            common = [w for w, n in fg.items() if n >= 3]
-            bg = self._doc_counts(conn, common)
-            scored = [(w, jlh(fg[w] / len(sample), bg[w] / bg_n)) for w in common if bg.get(w)]
-            return sorted([p for p in scored if p[1] > 0], key=lambda p: (-p[1], p[0]))[:size]
+            generation = self._db.generation
+            kept = self._recent.get(key, generation)
+            if kept is None:
+                kept = self._trending(conn, query, size, public)
+                self._recent.put(key, generation, kept)
+            return list(kept)
 
         return await self._db.read(op)
+
+    def _trending(self, conn: sqlite3.Connection, query: QueryNode | None, size: int,
+                  public: bool) -> list[tuple[str, float]]:
+        sample = self._plan(conn, query, public).newest(TREND_SAMPLE)
+        bg_n = conn.execute("SELECT sum(n) FROM message_rollup").fetchone()[0]
+        if not sample or not bg_n:
+            return []
+        docs = conn.execute(
+            "SELECT coalesce(public_text, text), coalesce(public_subject, subject, '') "
+            "FROM messages WHERE rowid IN (SELECT value FROM json_each(?))",
+            [json.dumps(sample)])
+        fg = Counter(w for text, subject in docs for w in words_of(f"{text} {subject}"))
+        common = [w for w, n in fg.items() if n >= 3]
+        bg = self._doc_counts(conn, common)
+        scored = [(w, jlh(fg[w] / len(sample), bg[w] / bg_n)) for w in common if bg.get(w)]
+        return sorted([p for p in scored if p[1] > 0], key=lambda p: (-p[1], p[0]))[:size]
 
     def _doc_counts(self, conn: sqlite3.Connection, words: list[str]) -> dict[str, int]:
         """How many messages hold each word (public copy), each kept BACKGROUND_TTL seconds:
