@@ -24,7 +24,7 @@ class SqliteStore(SqliteRepository, SqliteIndex, SqliteReports, SqliteCollection
     def __init__(self, path: str | Path, durable: bool = True) -> None:
         self.path = str(path)
         self._db = Database(self.path, durable=durable)
-        self._recent = Recent()
+        self.recent = Recent()
 
     @classmethod
     def from_url(cls, url: str) -> SqliteStore:

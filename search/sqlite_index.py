@@ -238,14 +238,16 @@ class Plan:
 
     # -- facets and volume ---------------------------------------------------------------
 
-    def counts(self, columns: Sequence[str]) -> tuple[list[tuple[Any, ...]], int]:
-        """(values of columns..., count) over the matches, and the sample size (0: all)."""
+    def counts(self, columns: Sequence[str], volume: bool = False
+               ) -> tuple[list[tuple[Any, ...]], int]:
+        """(values of columns..., count) over the matches, and the sample size (0: all);
+        volume: the counts are drawn over time, which a sample would distort most."""
         group = ", ".join(columns) or "'all'"
         if self.rollup:
             where, params = self._where(ROLLUP)
             sql = f"SELECT {group}, sum(n) FROM message_rollup r WHERE {where} GROUP BY {group}"
             return self.conn.execute(sql, params).fetchall(), 0
-        if self.exact(EXACT_VOLUME_LIMIT if "day" in columns else EXACT_LIMIT):
+        if self.exact(EXACT_VOLUME_LIMIT if volume else EXACT_LIMIT):
             sql = f"SELECT {group}, count(*) {self._from_all_facts()} GROUP BY {group}"
             rows = self.conn.execute(sql, self._params_all()).fetchall()
             self.total = sum(r[-1] for r in rows)  # every match, counted once
@@ -286,17 +288,20 @@ class Recent:
         self._kept[key] = (time.monotonic() + self.ttl, generation, value)
 
 
+COUNTED = ("day", *FACET_COLUMNS)  # what a search counts its matches by
+
+
 def _summarize(rows: list[tuple[Any, ...]], facets: Sequence[Facet], volume: Interval | None
                ) -> tuple[dict[str, tuple[tuple[str, int], ...]], tuple[tuple[str, int], ...]]:
-    """Facet counts (most first) and volume buckets from (day?, facet values..., n) rows."""
+    """Facet counts (most first) and volume buckets from (COUNTED values..., n) rows."""
     tallies: dict[str, Counter[str]] = {name: Counter() for name in facets}
     buckets: Counter[str] = Counter()
     for row in rows:
-        values, n = row[:-1], int(row[-1])
+        n = int(row[-1])
         if volume:
-            buckets[bucket_of(values[0], volume)] += n
-            values = values[1:]
-        for name, value in zip(facets, values, strict=False):
+            buckets[bucket_of(row[0], volume)] += n
+        for name in facets:
+            value = row[COUNTED.index(name)]
             if value:
                 tallies[name][value] += n
     found = {name: tuple(sorted(t.items(), key=lambda p: (-p[1], p[0])))
@@ -309,7 +314,7 @@ class SqliteIndex:
     """Index part of SqliteStore."""
 
     _db: Database
-    _recent: Recent
+    recent: Recent  # counts and trending words reused a moment
     total_cap = TOTAL_CAP
     facet_sample = SAMPLE
     search_window = FIRST_WINDOW
@@ -324,17 +329,21 @@ class SqliteIndex:
         public: bool = False,
         volume: Interval | None = None,
     ) -> SearchResult:
-        columns = (*(["day"] if volume else []), *facets)
-        key = ("counts", query, public, columns, self.total_cap, self.facet_sample)
+        # every search of a query counts the same columns, so that the VoC page, its chart
+        # and the search page share the counts; volume: exact for more matches
+        counting = bool(facets or volume)
+        key = ("counts", query, public, counting and volume is not None, self.total_cap,
+               self.facet_sample)
 
         def op(conn: sqlite3.Connection) -> SearchResult:
             plan = self._plan(conn, query, public)
             generation = self._db.generation
-            kept = self._recent.get(key, generation)
+            kept = self.recent.get(key, generation)
             if kept is None:  # first: counting every match counts the total too
-                counted, sampled = plan.counts(columns) if columns else ([], 0)
+                counted, sampled = (plan.counts(COUNTED, volume is not None) if counting
+                                    else ([], 0))
                 kept = (counted, sampled, plan.count())
-                self._recent.put(key, generation, kept)
+                self.recent.put(key, generation, kept)
             counted, sampled, plan.total = kept
             found, days = _summarize(counted, facets, volume)
             rowids = plan.newest(limit + 1, cursor)
@@ -364,10 +373,10 @@ class SqliteIndex:
 
         def op(conn: sqlite3.Connection) -> list[tuple[str, float]]:
             generation = self._db.generation
-            kept = self._recent.get(key, generation)
+            kept = self.recent.get(key, generation)
             if kept is None:
                 kept = self._trending(conn, query, size, public)
-                self._recent.put(key, generation, kept)
+                self.recent.put(key, generation, kept)
             return list(kept)
 
         return await self._db.read(op)

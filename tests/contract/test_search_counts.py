@@ -4,6 +4,7 @@ gives (its rollup, facts and newest-first windows)."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import sqlite3
 from collections import Counter
@@ -151,3 +152,31 @@ async def test_sqlite_rollup_and_facts_follow_every_write(sqlite_store: SqliteSt
 
 def _rows(conn: sqlite3.Connection, sql: str) -> set[tuple[object, ...]]:
     return {tuple(row) for row in conn.execute(sql)}
+
+
+async def test_sqlite_reuses_counts_for_a_moment_only(tmp_path: Path) -> None:
+    """Counts of one query are reused briefly: never after this process wrote, and after
+    at most `recent.ttl` seconds when another process wrote."""
+    here, other = SqliteStore(tmp_path / "inbox.db"), SqliteStore(tmp_path / "inbox.db")
+    await here.open()
+    await other.open()
+    try:
+        await here.write(WriteBatch(customers=(customer("c1"),),
+                                    conversations=(conversation("v1", "c1"),)))
+        here.recent.ttl = 0.3
+
+        async def total() -> int:
+            return (await here.search(parse("refund"), None, 1, ("channel",))).total
+
+        await here.write(WriteBatch(messages=(message("a", "v1", "c1", "refund", at(1)),)))
+        assert await total() == 1
+        await here.write(WriteBatch(messages=(message("b", "v1", "c1", "refund", at(2)),)))
+        assert await total() == 2  # our own write: counted at once
+        await other.write(WriteBatch(messages=(message("c", "v1", "c1", "refund", at(3)),)))
+        page = await here.search(parse("refund"), None, 5, ("channel",))
+        assert len(page.messages) == 3  # the page itself is never reused
+        await asyncio.sleep(0.35)
+        assert await total() == 3
+    finally:
+        await here.aclose()
+        await other.aclose()
