@@ -16,9 +16,9 @@ import json
 import re
 import sqlite3
 import time
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -104,6 +104,39 @@ def words_of(text: str) -> set[str]:
     """The words FTS5's unicode61 tokenizer (remove_diacritics 2) makes of folded text (a
     word it splits otherwise is only missed as a trend: it has no count in the index)."""
     return set(_WORD.findall(_MARKS.sub("", fold(text)).lower()))
+
+
+class Blocks:
+    """message_blocks, read once per search: per block of 1024 rowids the newest and the
+    oldest created_at of the messages written there."""
+
+    def __init__(self, conn: sqlite3.Connection, before: str | None) -> None:
+        self.before = before  # a later page: only messages older than this (or as old)
+        self.numbers: list[int] = []
+        self.oldest: list[str] = []
+        self.newest: list[str] = []  # of this block and every lower one
+        for block, newest, oldest in conn.execute(
+                "SELECT block, newest, oldest FROM message_blocks ORDER BY block"):
+            self.numbers.append(block)
+            self.oldest.append(oldest)
+            self.newest.append(max(self.newest[-1], newest) if self.newest else newest)
+
+    def newest_below(self, block: int) -> str | None:
+        """The newest created_at of all blocks below (None: no message below)."""
+        i = bisect_left(self.numbers, block)
+        return self.newest[i - 1] if i else None
+
+    def start(self, hi: int | None = None) -> int:
+        """The highest rowid, at most hi, of a block that may hold a match: one with a
+        message at least as old as `before` (-1: none left)."""
+        i = len(self.numbers) - 1 if hi is None else bisect_right(self.numbers,
+                                                                   hi >> BLOCK_BITS) - 1
+        while i >= 0 and self.before is not None and self.oldest[i] > self.before:
+            i -= 1
+        if i < 0:
+            return -1
+        end = ((self.numbers[i] + 1) << BLOCK_BITS) - 1
+        return end if hi is None else min(hi, end)
 
 
 class Plan:
@@ -207,34 +240,18 @@ class Plan:
                  ) -> list[tuple[str, str, int]]:
         """From the highest rowids down, windows doubling in size, until the k-th newest
         found is newer than anything a lower block holds."""
-        top = self.conn.execute("SELECT max(rowid) FROM messages").fetchone()[0]
-        below = self._newest_below()
+        blocks = Blocks(self.conn, after_params[0] if after_params else None)
         found: list[tuple[str, str, int]] = []
-        hi, size = (top if top is not None else -1), self.window
+        hi, size = blocks.start(), self.window
         while hi >= 0:
             lo = max(hi - size + 1, 0) >> BLOCK_BITS << BLOCK_BITS
             found = sorted([*found, *self._ranked((lo, hi), after, after_params, k)],
                            reverse=True)[:k]
-            bound = below(lo >> BLOCK_BITS)
+            bound = blocks.newest_below(lo >> BLOCK_BITS)
             if bound is None or (len(found) == k and found[-1][0] > bound):
                 break
-            hi, size = lo - 1, size * 2
+            hi, size = blocks.start(lo - 1), size * 2
         return found
-
-    def _newest_below(self) -> Callable[[int], str | None]:
-        """block -> the newest created_at of all lower blocks (None: nothing below)."""
-        blocks: list[int] = []
-        newest: list[str] = []
-        for block, value in self.conn.execute(
-                "SELECT block, newest FROM message_blocks ORDER BY block"):
-            blocks.append(block)
-            newest.append(max(newest[-1], value) if newest else value)
-
-        def below(block: int) -> str | None:
-            i = bisect_left(blocks, block)
-            return newest[i - 1] if i else None
-
-        return below
 
     # -- facets and volume ---------------------------------------------------------------
 

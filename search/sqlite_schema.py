@@ -116,9 +116,10 @@ CREATE VIRTUAL TABLE public_words USING fts5vocab (messages_public, 'instance');
 #   bytes a row, so counting facets and days over word matches reads no message row;
 # - message_rollup: the number of messages per day and facet values ('' for none), so a
 #   query of those fields alone (or none) is counted without reading any message;
-# - message_blocks: the newest created_at among the rowids of each block of 1024, so the
-#   newest matches are found by reading rowids from the top down, stopping once no lower
-#   block can hold a newer one.
+# - message_blocks: the newest and oldest created_at among the rowids of each block of
+#   1024, so the newest matches are found by reading rowids from the top down, stopping
+#   once no lower block can hold a newer one (and skipping, for a later page, the blocks
+#   that hold only newer ones).
 FACTS = """
 CREATE TABLE message_facts (
     rowid INTEGER PRIMARY KEY, day TEXT NOT NULL, channel TEXT NOT NULL,
@@ -127,21 +128,24 @@ CREATE TABLE message_rollup (
     day TEXT NOT NULL, channel TEXT NOT NULL, direction TEXT NOT NULL, sentiment TEXT NOT NULL,
     lang TEXT NOT NULL, n INTEGER NOT NULL,
     PRIMARY KEY (day, channel, direction, sentiment, lang)) WITHOUT ROWID;
-CREATE TABLE message_blocks (block INTEGER PRIMARY KEY, newest TEXT NOT NULL);
+CREATE TABLE message_blocks (
+    block INTEGER PRIMARY KEY, newest TEXT NOT NULL, oldest TEXT NOT NULL);
 INSERT INTO message_facts
     SELECT rowid, substr(created_at, 1, 10), channel, direction, sentiment, lang FROM messages;
 INSERT INTO message_rollup
     SELECT day, channel, direction, ifnull(sentiment, ''), ifnull(lang, ''), count(*)
     FROM message_facts GROUP BY 1, 2, 3, 4, 5;
-INSERT INTO message_blocks SELECT rowid >> 10, max(created_at) FROM messages GROUP BY 1;
+INSERT INTO message_blocks
+    SELECT rowid >> 10, max(created_at), min(created_at) FROM messages GROUP BY 1;
 CREATE TRIGGER message_facts_ai AFTER INSERT ON messages BEGIN
     INSERT INTO message_facts VALUES (new.rowid, substr(new.created_at, 1, 10), new.channel,
         new.direction, new.sentiment, new.lang);
     INSERT INTO message_rollup VALUES (substr(new.created_at, 1, 10), new.channel,
         new.direction, ifnull(new.sentiment, ''), ifnull(new.lang, ''), 1)
         ON CONFLICT DO UPDATE SET n = n + 1;
-    INSERT INTO message_blocks VALUES (new.rowid >> 10, new.created_at)
-        ON CONFLICT DO UPDATE SET newest = max(newest, excluded.newest);
+    INSERT INTO message_blocks VALUES (new.rowid >> 10, new.created_at, new.created_at)
+        ON CONFLICT DO UPDATE SET newest = max(newest, excluded.newest),
+                                  oldest = min(oldest, excluded.oldest);
 END;
 CREATE TRIGGER message_facts_ad AFTER DELETE ON messages BEGIN
     DELETE FROM message_facts WHERE rowid = old.rowid;
@@ -160,8 +164,9 @@ AFTER UPDATE OF created_at, channel, direction, sentiment, lang ON messages BEGI
     INSERT INTO message_rollup VALUES (substr(new.created_at, 1, 10), new.channel,
         new.direction, ifnull(new.sentiment, ''), ifnull(new.lang, ''), 1)
         ON CONFLICT DO UPDATE SET n = n + 1;
-    INSERT INTO message_blocks VALUES (new.rowid >> 10, new.created_at)
-        ON CONFLICT DO UPDATE SET newest = max(newest, excluded.newest);
+    INSERT INTO message_blocks VALUES (new.rowid >> 10, new.created_at, new.created_at)
+        ON CONFLICT DO UPDATE SET newest = max(newest, excluded.newest),
+                                  oldest = min(oldest, excluded.oldest);
 END;
 """
 # Schema version -> the script that brings the previous one to it (a new store runs all).
