@@ -59,6 +59,7 @@ TREND_SAMPLE = 2000  # the most recent matches, as Elasticsearch's sampler does
 BLOCK_BITS = 10  # message_blocks: 1024 rowids each
 FIRST_WINDOW = 4096
 RECENT_TTL = 2.0  # seconds counts and trending words of one query are reused
+BACKGROUND_WORDS = 200_000  # words whose counts are kept (about 20 MB)
 BACKGROUND_TTL = 3600.0  # seconds a word's share of all messages is reused by trending
 FACET_COLUMNS = ("channel", "sentiment", "lang")
 
@@ -419,6 +420,8 @@ class SqliteIndex:
         a word's share of all messages barely moves in minutes, and reading it means
         reading its whole list of messages."""
         cache = self.__dict__.setdefault("_background", {})
+        if len(cache) > BACKGROUND_WORDS:
+            cache.clear()
         now = time.monotonic()
         out = {w: cache[w][1] for w in words if w in cache and cache[w][0] > now}
         missing = [w for w in words if w not in out]
