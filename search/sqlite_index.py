@@ -209,7 +209,7 @@ class Plan:
 
     def newest(self, k: int, cursor: str | None = None) -> list[int]:
         """The rowids of the k newest matches (created_at desc, id desc), after a cursor."""
-        if k <= 0:
+        if k <= 0 or self.count() == 0:
             return []
         after, after_params = "", []
         if cursor:
