@@ -14,6 +14,7 @@ from search.sqlite_db import Database
 from search.sqlite_dump import SqliteDump
 from search.sqlite_index import SqliteIndex
 from search.sqlite_reports import SqliteReports
+from search.sqlite_sla import SlaFacts
 from search.sqlite_repository import SqliteRepository
 from search.sqlite_schema import migrate
 
@@ -24,6 +25,7 @@ class SqliteStore(SqliteRepository, SqliteIndex, SqliteReports, SqliteCollection
     def __init__(self, path: str | Path, durable: bool = True) -> None:
         self.path = str(path)
         self._db = Database(self.path, durable=durable)
+        self._sla = SlaFacts()
 
     @classmethod
     def from_url(cls, url: str) -> SqliteStore:
