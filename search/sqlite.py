@@ -14,9 +14,9 @@ from search.sqlite_db import Database
 from search.sqlite_dump import SqliteDump
 from search.sqlite_index import SqliteIndex
 from search.sqlite_reports import SqliteReports
-from search.sqlite_sla import SlaFacts
 from search.sqlite_repository import SqliteRepository
 from search.sqlite_schema import migrate
+from search.sqlite_sla import SlaFacts
 
 
 class SqliteStore(SqliteRepository, SqliteIndex, SqliteReports, SqliteCollections, SqliteDump):
