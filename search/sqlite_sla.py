@@ -30,7 +30,7 @@ _FIELDS = ("SELECT rowid, created_at, status != 'listening', channel, "
            "resolution_seconds FROM conversations")
 _CHUNK = 500  # rowids per lookup of changed conversations
 LOG_KEEP = 100_000  # the newest writes kept in sla_log
-_LOAD = 50_000  # rows per step of a full load (bounded memory)
+_LOAD = 20_000  # rows per step of a full load (bounded memory)
 
 Floats = npt.NDArray[np.float64]
 Codes = npt.NDArray[np.int32]
@@ -115,6 +115,8 @@ class SlaFacts:
         seen = self._seen
         if seen is None or newest < seen or (newest > seen and oldest > seen + 1):
             self.care[:] = False  # first load, or changes were pruned from the log: read all
+            last = cur.execute("SELECT coalesce(max(rowid), 0) FROM conversations").fetchone()
+            self._grow(last[0] + 1, 0)  # all the room at once
             cur.execute(_FIELDS)
             while rows := cur.fetchmany(_LOAD):
                 self._apply(rows, [])
