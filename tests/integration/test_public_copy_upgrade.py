@@ -13,6 +13,7 @@ from inbox.store import WriteBatch
 from search.elastic import ElasticStore, reindex
 from search.elastic_docs import denormalized, to_doc
 from search.sqlite import SqliteStore
+from search.sqlite_schema import SCHEMA_VERSION
 from tests.factories import at, conversation, customer, message
 from tests.servers.osmem import es_store_factory
 
@@ -30,6 +31,7 @@ DROP TABLE messages_public;
 ALTER TABLE messages DROP COLUMN public_text; ALTER TABLE messages DROP COLUMN public_subject;
 CREATE VIRTUAL TABLE messages_vocab USING fts5vocab (messages_fts, 'row');
 CREATE VIRTUAL TABLE messages_words USING fts5vocab (messages_fts, 'instance');
+DROP TABLE sla_log;
 PRAGMA user_version=1;
 """
 
@@ -61,7 +63,7 @@ async def test_sqlite_schema_1_gets_the_public_copy_on_open(tmp_path: Path) -> N
     finally:
         await store.aclose()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert conn.execute("INSERT INTO messages_public (messages_public) "
                             "VALUES ('integrity-check')").rowcount == 1
 

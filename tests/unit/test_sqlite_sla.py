@@ -1,6 +1,6 @@
 """The SQLite store's SLA report keeps the report's fields in memory and catches up from the
-sla_log table (schema 3): it must answer exactly as a fresh read of the file, whichever
-process wrote the changes, however far behind it is, and on a store upgraded from schema 2."""
+sla_log table: it must answer exactly as a fresh read of the file, whichever process wrote
+the changes, however far behind it is, and on a store upgraded from the schema before it."""
 
 from __future__ import annotations
 
@@ -13,15 +13,14 @@ from pathlib import Path
 from inbox.model import Conversation, SlaRow
 from inbox.store import WriteBatch
 from search.sqlite import SqliteStore
+from search.sqlite_schema import MIGRATIONS, SCHEMA_VERSION, SLA_LOG
 from tests.factories import at, conversation, customer
 
 SINCE, UNTIL = at(1), at(28)
 
-# Schema 2 as it was: no change log for the SLA report.
-DOWNGRADE = """
-DROP TABLE sla_log;
-PRAGMA user_version=2;
-"""
+# The schema before the SLA report's change log.
+SLA_LOG_VERSION = next(v for v, script in MIGRATIONS.items() if script is SLA_LOG)
+DOWNGRADE = f"DROP TABLE sla_log; PRAGMA user_version={SLA_LOG_VERSION - 1};"
 
 
 async def _fresh_report(path: Path, since: datetime = SINCE, until: datetime = UNTIL
@@ -129,7 +128,7 @@ async def test_a_report_behind_a_pruned_log_reads_everything_again(tmp_path: Pat
         await store.aclose()
 
 
-async def test_a_schema_2_store_upgrades_in_place_with_the_same_report(tmp_path: Path
+async def test_a_store_from_before_the_log_upgrades_in_place_with_the_same_report(tmp_path: Path
                                                                         ) -> None:
     path = tmp_path / "inbox.db"
     store = SqliteStore(path)
@@ -153,4 +152,4 @@ async def test_a_schema_2_store_upgrades_in_place_with_the_same_report(tmp_path:
     finally:
         await store.aclose()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
