@@ -4,7 +4,8 @@ every conversation it writes. A report reads only the conversations written sinc
 previous one, then counts and sorts in numpy: at a million messages (over 600k care
 conversations in 30 days) SQL needed a sort per group and column, seconds in all. The first
 report of a process, or one further behind than the log keeps (LOG_KEEP writes), loads every
-conversation (about two seconds at that size)."""
+conversation (about two seconds at that size). Slots are rowids: a VACUUM of the file
+(which the product never runs) may renumber them, so run one only with the store stopped."""
 
 from __future__ import annotations
 
@@ -183,20 +184,27 @@ class SlaFacts:
                                     ("day", self.day, self.days.names)):
             keys: Keys = (np.zeros(len(picked), np.intp) if codes is None
                           else codes[picked].astype(np.intp))  # what bincount takes
-            cells = np.bincount(keys << 3 | bits, minlength=len(names) << 3)
-            total, met, repeat, switched = (cells.reshape(-1, 8)[:, _BITS[bit]].sum(axis=1)
-                                            for bit in (None, 0, 1, 2))
-            keys = _small(keys, len(names))
-            firsts, resolutions = first.by(keys, len(names)), resolution.by(keys, len(names))
-            for code in sorted(np.flatnonzero(total).tolist(), key=names.__getitem__):
-                ps = [interpolate(firsts[code], p) for p in PERCENTILES]
-                rs = [interpolate(resolutions[code], p) for p in PERCENTILES]
-                rows.append(SlaRow(group, names[code], int(total[code]), len(firsts[code]),
-                                   int(met[code]), p50=ps[0], p90=ps[1], p95=ps[2],
-                                   repeat=int(repeat[code]), switched=int(switched[code]),
-                                   resolved=len(resolutions[code]), resolution_p50=rs[0],
-                                   resolution_p90=rs[1]))
+            rows += _group_rows(group, names, keys, bits, first, resolution)
         return tuple(rows)
+
+
+def _group_rows(group: str, names: list[str], keys: Keys, bits: Keys, first: _Ordered,
+                resolution: _Ordered) -> list[SlaRow]:
+    """One grouping's rows, by key: the picked rows' group codes (keys) and flags (bits)."""
+    cells = np.bincount(keys << 3 | bits, minlength=len(names) << 3).reshape(-1, 8)
+    total, met, repeat, switched = (cells[:, _BITS[bit]].sum(axis=1) for bit in (None, 0, 1, 2))
+    keys = _small(keys, len(names))
+    firsts, resolutions = first.by(keys, len(names)), resolution.by(keys, len(names))
+    rows = []
+    for code in sorted(np.flatnonzero(total).tolist(), key=names.__getitem__):
+        ps = [interpolate(firsts[code], p) for p in PERCENTILES]
+        rs = [interpolate(resolutions[code], p) for p in PERCENTILES]
+        rows.append(SlaRow(group, names[code], int(total[code]), len(firsts[code]),
+                           int(met[code]), p50=ps[0], p90=ps[1], p95=ps[2],
+                           repeat=int(repeat[code]), switched=int(switched[code]),
+                           resolved=len(resolutions[code]), resolution_p50=rs[0],
+                           resolution_p90=rs[1]))
+    return rows
 
 
 def _small(codes: Keys, size: int) -> Keys:
