@@ -16,6 +16,7 @@ from search.sqlite_index import Recent, SqliteIndex
 from search.sqlite_reports import SqliteReports
 from search.sqlite_repository import SqliteRepository
 from search.sqlite_schema import migrate
+from search.sqlite_sla import SlaFacts
 
 
 class SqliteStore(SqliteRepository, SqliteIndex, SqliteReports, SqliteCollections, SqliteDump):
@@ -25,6 +26,7 @@ class SqliteStore(SqliteRepository, SqliteIndex, SqliteReports, SqliteCollection
         self.path = str(path)
         self._db = Database(self.path, durable=durable)
         self.recent = Recent()
+        self._sla = SlaFacts()
 
     @classmethod
     def from_url(cls, url: str) -> SqliteStore:

@@ -27,6 +27,7 @@ from search.sqlite_rows import (
     to_identity,
     to_message,
 )
+from search.sqlite_sla import log_written
 
 T = TypeVar("T")
 
@@ -111,6 +112,8 @@ def write_batch(batch: WriteBatch, checked: bool) -> Callable[[sqlite3.Connectio
                     _versioned(conn, "conversations", CONVERSATION_COLUMNS, conv)
                 else:
                     _upsert(conn, "conversations", CONVERSATION_COLUMNS, conv)
+        if batch.conversations:
+            log_written(conn, [conv.id for conv in batch.conversations])
         for msg in batch.messages:
             with _refusing(msg.id):
                 _write_message(conn, msg)

@@ -7,7 +7,7 @@ import sqlite3
 from inbox.errors import ConflictError
 from inbox.privacy import public_copy
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE customers (
@@ -169,8 +169,16 @@ AFTER UPDATE OF created_at, channel, direction, sentiment, lang ON messages BEGI
                                   oldest = min(oldest, excluded.oldest);
 END;
 """
+# Schema 4: the conversations the store wrote, by rowid, in order (search.sqlite_sla.
+# log_written, in the same transaction): the SLA report keeps its fields in memory and reads
+# only the conversations written since its last report. A table the writer fills rather
+# than triggers: a trigger on conversations makes every write keep a statement journal,
+# +17 us per conversation written (+1.6 us this way).
+SLA_LOG = """
+CREATE TABLE sla_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, conversation INTEGER NOT NULL);
+"""
 # Schema version -> the script that brings the previous one to it (a new store runs all).
-MIGRATIONS = {1: SCHEMA, 2: PUBLIC_INDEX, 3: FACTS}
+MIGRATIONS = {1: SCHEMA, 2: PUBLIC_INDEX, 3: FACTS, 4: SLA_LOG}
 
 
 def migrate(conn: sqlite3.Connection) -> None:

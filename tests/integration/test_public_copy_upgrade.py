@@ -24,8 +24,9 @@ TEXT = "router dead, write florentine.quixote@privatebox.example or call 2025550
 CONV = conversation("v1", "c1")
 MESSAGES = tuple(message(f"e{i}", "v1", "c1", f"{TEXT} ({i})", at(1 + i)) for i in range(3))
 
-# Schema 2 as it was: no per-message facts, rollup or blocks.
+# Schema 2 as it was: no per-message facts, rollup or blocks, no SLA log.
 TO_SCHEMA_2 = """
+DROP TABLE sla_log;
 DROP TRIGGER message_facts_ai; DROP TRIGGER message_facts_ad; DROP TRIGGER message_facts_au;
 DROP TABLE message_facts; DROP TABLE message_rollup; DROP TABLE message_blocks;
 PRAGMA user_version=2;
