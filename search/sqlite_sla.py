@@ -1,5 +1,5 @@
 """The SQLite store's SLA report from columns held in memory (numpy), one slot per
-conversation rowid, kept up to date from the `sla_log` table (schema 3) where the store logs
+conversation rowid, kept up to date from the `sla_log` table (schema 4) where the store logs
 every conversation it writes. A report reads only the conversations written since the
 previous one, then counts and sorts in numpy: at a million messages (over 600k care
 conversations in 30 days) SQL needed a sort per group and column, seconds in all. The first
