@@ -35,9 +35,13 @@ QUERY = "refund"  # the issue's /api/search figure
 FACETS = "channel,sentiment,lang"
 
 
-def endpoints(query: str) -> tuple[str, ...]:
-    return ("/api/conversations",
-            f"/api/search?q={quote(query)}&facets={FACETS}")
+CONVERSATION = "/api/conversations/{id}"  # cycles through the first page's conversations
+
+
+def endpoints(query: str) -> dict[str, str]:
+    """The endpoints measured, by the name --only picks them with."""
+    return {"list": "/api/conversations", "conversation": CONVERSATION,
+            "search": f"/api/search?q={quote(query)}&facets={FACETS}"}
 
 
 @dataclass
@@ -110,6 +114,16 @@ def start_server(store_url: str, port: int) -> subprocess.Popen[str]:
     return proc
 
 
+async def paths(session: aiohttp.ClientSession, path: str) -> list[str]:
+    """The URLs a load loop requests: `path`, or for CONVERSATION the first page's ones."""
+    if path != CONVERSATION:
+        return [path]
+    async with session.get("/api/conversations?limit=50") as response:
+        page = await response.json()
+    return ([path.format(id=c["id"]) for c in page["conversations"]]
+            or sys.exit("the store has no conversations"))
+
+
 async def load(base: str, token: str, path: str, connections: int, seconds: float,
                most: int, pid: int) -> Load:
     headers = {"Authorization": f"Bearer {token}"}
@@ -119,18 +133,21 @@ async def load(base: str, token: str, path: str, connections: int, seconds: floa
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(base, headers=headers, connector=connector,
                                      timeout=timeout) as session:
-        async with session.get(path) as warm:  # the first request opens the store's readers
-            await warm.read()
-            if warm.status != 200:
-                sys.exit(f"GET {path}: HTTP {warm.status}")
+        urls = await paths(session, path)
+        for url in urls:  # the first request opens the store's readers
+            async with session.get(url) as warm:
+                await warm.read()
+                if warm.status != 200:
+                    sys.exit(f"GET {url}: HTTP {warm.status}")
         deadline = time.perf_counter() + seconds
 
         async def client() -> None:
             while time.perf_counter() < deadline and sent[0] < most:
+                url = urls[sent[0] % len(urls)]
                 sent[0] += 1
                 t = time.perf_counter()
                 try:
-                    async with session.get(path) as response:
+                    async with session.get(url) as response:
                         await response.read()
                         ok = response.status == 200
                 except (aiohttp.ClientError, TimeoutError):
@@ -159,7 +176,9 @@ async def bench(args: argparse.Namespace) -> None:
     results: list[Load] = []
     try:
         start_rss = proc_status(proc.pid, "VmRSS")
-        for path in endpoints(args.query):
+        for name, path in endpoints(args.query).items():
+            if args.only and name not in args.only:
+                continue
             result = await load(f"http://127.0.0.1:{port}", token, path, args.connections,
                                 args.seconds, args.requests, proc.pid)
             results.append(result)
@@ -195,6 +214,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--seconds", type=float, default=20.0, help="per endpoint, at most")
     p.add_argument("--requests", type=int, default=20_000, help="per endpoint, at most")
     p.add_argument("--query", default=QUERY, help="the search of /api/search")
+    p.add_argument("--only", nargs="+", choices=("list", "conversation", "search"),
+                   help="only these endpoints (default: all)")
     asyncio.run(bench(p.parse_args(argv)))
 
 
