@@ -17,7 +17,7 @@ from multidict import MultiDictProxy
 from inbox.errors import ValidationError
 
 MAX_JSON_DEPTH = 20
-HIDDEN_FIELDS = frozenset({"password_hash"})  # never in a response
+HIDDEN_FIELDS = frozenset({"password_hash"})  # never in a response, nor fields named _private
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
@@ -28,7 +28,7 @@ def plain(value: Any) -> Any:
     writes in one pass, for callers that need the dicts)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)
-                if f.name not in HIDDEN_FIELDS}
+                if f.name not in HIDDEN_FIELDS and not f.name.startswith("_")}
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, dict):
@@ -39,7 +39,9 @@ def plain(value: Any) -> Any:
 
 
 _AS_DICT: dict[type, Callable[[Any], dict[str, Any]]] = {}
-_OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_NON_STR_KEYS
+# A hidden field's name as a key in orjson's output: `"name":` cannot occur inside a JSON
+# string (whose quotes are escaped as \"), so only an object written with that key holds it
+_HIDDEN_KEYS = tuple(f'"{name}":'.encode() for name in HIDDEN_FIELDS)
 
 
 def _reader(names: tuple[str, ...]) -> Callable[[Any], dict[str, Any]]:
@@ -57,7 +59,8 @@ def _as_dict(value: Any) -> dict[str, Any]:
     if convert is None:
         if not dataclasses.is_dataclass(value) or isinstance(value, type):
             raise TypeError(f"{type(value).__name__} is not JSON serializable")
-        names = tuple(f.name for f in dataclasses.fields(value) if f.name not in HIDDEN_FIELDS)
+        names = tuple(f.name for f in dataclasses.fields(value)
+                      if f.name not in HIDDEN_FIELDS and not f.name.startswith("_"))
         convert = _reader(names)
         _AS_DICT[type(value)] = convert
     return convert(value)
@@ -65,12 +68,18 @@ def _as_dict(value: Any) -> dict[str, Any]:
 
 def to_json(data: Any) -> bytes:
     """Domain values as compact UTF-8 JSON: the same document as `json.dumps(plain(data))`
-    (same keys, ISO timestamps, nulls), written by orjson in one pass. What orjson refuses
-    (an integer over 64 bits, a lone surrogate) goes the slow way, escaped to ASCII."""
+    (same keys, ISO timestamps, nulls), written by orjson in one pass, dataclasses natively.
+    Output holding a hidden field (a User's password_hash) is written again with every
+    dataclass through `_as_dict`; what orjson refuses (an integer over 64 bits, a lone
+    surrogate) goes the slow way, escaped to ASCII."""
     try:
-        return orjson.dumps(data, default=_as_dict, option=_OPTIONS)
+        text = orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
+        if any(key in text for key in _HIDDEN_KEYS):
+            text = orjson.dumps(data, default=_as_dict, option=orjson.OPT_NON_STR_KEYS
+                                | orjson.OPT_PASSTHROUGH_DATACLASS)
     except orjson.JSONEncodeError:
         return json.dumps(plain(data), separators=(",", ":")).encode()
+    return text
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None

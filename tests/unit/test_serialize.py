@@ -4,6 +4,7 @@ walk `plain` + json.dumps wrote before: the same keys, ISO timestamps, nulls and
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -72,6 +73,15 @@ def test_a_users_password_hash_is_never_written() -> None:
     for data in (USER, {"users": [USER]}, [(USER,)]):
         assert b"password_hash" not in to_json(data) and b"argon2" not in to_json(data)
         assert to_json(data) == old_json(data)
+
+
+def test_text_that_looks_like_a_hidden_field_is_written_as_it_is() -> None:
+    sly = {"note": replace(MESSAGE, text='{"password_hash": "x"}',
+                           meta={"password_hash": "a key the customer sent"}), "user": None}
+    assert to_json(sly) == old_json(sly)
+    note = json.loads(to_json(sly))["note"]
+    assert note["text"] == '{"password_hash": "x"}'
+    assert note["meta"] == {"password_hash": "a key the customer sent"}
 
 
 def test_what_orjson_refuses_is_still_valid_json() -> None:
