@@ -1,13 +1,16 @@
 """HTTP throughput of one `inbox serve` process (issue 10): a bounded load loop on 127.0.0.1.
 
     python -m bench.http --store scale-100000.db [--connections 32] [--seconds 20]
+                         [--only list conversation search]
 
 Starts one real `inbox serve --role web` process against the SQLite store, gives the store's
 first admin an API token (a bench store from `bench/scale.py` has the demo users), then, for
-each endpoint, runs `--connections` concurrent clients (aiohttp) for at most `--seconds` and
-at most `--requests` requests; reports req/s, p50/p95/p99 latency, errors and the server's
-peak RSS (VmHWM from /proc), then stops the server. Note the client shares the machine's
-cores with the server. Reports figures; asserts nothing.
+each endpoint (the inbox list, one conversation cycling through the first page's 50, and a
+search with facets), runs `--connections` concurrent clients (aiohttp) for at most `--seconds`
+and at most `--requests` requests; reports req/s, p50/p95/p99 latency, errors, the server's
+and the client's CPU per request, the load average before and after, and the server's peak
+RSS (VmHWM from /proc), then stops the server. Note the client shares the machine's cores
+with the server. Reports figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -62,7 +65,8 @@ class Load:
         return (f"| `GET {self.path}` | {self.requests:,} | {self.errors} | "
                 f"{self.requests / self.seconds:,.1f} | {self.pct(0.5):,.0f} | "
                 f"{self.pct(0.95):,.0f} | {self.pct(0.99):,.0f} | "
-                f"{self.server_cpu * 1000 / max(1, self.requests):,.1f} |")
+                f"{self.server_cpu * 1000 / max(1, self.requests):,.2f} | "
+                f"{self.client_cpu * 1000 / max(1, self.requests):,.2f} |")
 
 
 def free_port() -> int:
@@ -170,6 +174,7 @@ async def bench(args: argparse.Namespace) -> None:
     if not store.exists():
         sys.exit(f"{store} does not exist; build one with python -m bench.scale")
     url = f"sqlite:///{store.resolve()}"
+    load_before = os.getloadavg()[0]
     token = await admin_token(url)
     port = free_port()
     proc = start_server(url, port)
@@ -197,11 +202,12 @@ async def bench(args: argparse.Namespace) -> None:
             proc.wait(5)
     print(f"\nHTTP: one `inbox serve --role web` on {store}, {args.connections} connections, "
           f"at most {args.seconds:g} s and {args.requests:,} requests per endpoint; "
-          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; server RSS "
+          f"{os.cpu_count()} cores, load average {load_before:.1f} before, "
+          f"{os.getloadavg()[0]:.1f} after; server RSS "
           f"{start_rss:,.0f} MB at start, peak {peak:,.0f} MB\n")
     print("| endpoint | requests | errors | req/s | p50 ms | p95 ms | p99 ms | "
-          "server CPU ms/req |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+          "server CPU ms/req | client CPU ms/req |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for result in results:
         print(result.row())
 
