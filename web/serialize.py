@@ -70,13 +70,12 @@ def to_json(data: Any) -> bytes:
     """Domain values as compact UTF-8 JSON: the same document as `json.dumps(plain(data))`
     (same keys, ISO timestamps, nulls), written by orjson in one pass, dataclasses natively.
     Output holding a hidden field (a User's password_hash) is written again with every
-    dataclass through `_as_dict`; what orjson refuses (an integer over 64 bits, a lone
-    surrogate) goes the slow way, escaped to ASCII."""
+    dataclass through `_as_dict`. What orjson refuses (a key that is not text, an integer
+    over 64 bits, a lone surrogate) goes the old, slow way, escaped to ASCII."""
     try:
-        text = orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
+        text = orjson.dumps(data)
         if any(key in text for key in _HIDDEN_KEYS):
-            text = orjson.dumps(data, default=_as_dict, option=orjson.OPT_NON_STR_KEYS
-                                | orjson.OPT_PASSTHROUGH_DATACLASS)
+            text = orjson.dumps(data, default=_as_dict, option=orjson.OPT_PASSTHROUGH_DATACLASS)
     except orjson.JSONEncodeError:
         return json.dumps(plain(data), separators=(",", ":")).encode()
     return text

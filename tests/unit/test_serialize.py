@@ -85,8 +85,9 @@ def test_text_that_looks_like_a_hidden_field_is_written_as_it_is() -> None:
 
 
 def test_what_orjson_refuses_is_still_valid_json() -> None:
-    odd = {"big": 2**70, "lone": "\ud800", 3: "number key"}
-    assert json.loads(to_json(odd)) == {"big": 2**70, "lone": "\ud800", "3": "number key"}
+    odd = {"big": 2**70, "lone": "\ud800", 3: "number key", None: "as str() wrote it"}
+    assert json.loads(to_json(odd)) == {"big": 2**70, "lone": "\ud800", "3": "number key",
+                                        "None": "as str() wrote it"}
 
 
 def test_the_response_is_utf8_json() -> None:
