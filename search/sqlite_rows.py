@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -104,13 +105,24 @@ def _from_db(name: str) -> Callable[[Any], Any] | None:
 R = TypeVar("R")
 
 
-def _row_reader(kind: Callable[..., R], columns: tuple[str, ...]) -> Callable[[sqlite3.Row], R]:
+def _row_reader(kind: Callable[..., R], columns: tuple[str, ...], remember: int = 0
+                ) -> Callable[[sqlite3.Row], R]:
     """`kind` (a dataclass whose fields are `columns`, in order) from a row holding those
-    columns: each value read by position and converted by its column's _from_db."""
+    columns: each value read by position and converted by its column's _from_db. With
+    `remember`, the objects of that many distinct rows are kept, keyed by all their values
+    (a changed row is a new object): the same rows read again (an inbox page every agent
+    opens) are not converted again."""
     if columns != tuple(f.name for f in dataclasses.fields(kind)):  # type: ignore[arg-type]
         raise TypeError(f"the columns are not the fields of {kind}")
     converters = tuple(_from_db(c) for c in columns)
     getters: dict[tuple[str, ...], Callable[[sqlite3.Row], tuple[Any, ...]]] = {}
+
+    def make(values: tuple[Any, ...]) -> R:
+        return kind(*[value if convert is None or value is None else convert(value)
+                      for convert, value in zip(converters, values, strict=True)])
+
+    if remember:
+        make = functools.lru_cache(maxsize=remember)(make)
 
     def read(row: sqlite3.Row) -> R:
         names = tuple(row.keys())  # SELECT * or SELECT id, *: their positions, found once
@@ -118,8 +130,7 @@ def _row_reader(kind: Callable[..., R], columns: tuple[str, ...]) -> Callable[[s
         if get is None:
             position = {name: i for i, name in reversed(list(enumerate(names)))}
             get = getters[names] = itemgetter(*(position[c] for c in columns))
-        return kind(*[value if convert is None or value is None else convert(value)
-                      for convert, value in zip(converters, get(row), strict=True)])
+        return make(get(row))
 
     return read
 
@@ -128,7 +139,8 @@ def row_values(obj: Any, columns: Sequence[str]) -> list[Any]:
     return [_db_value(c, getattr(obj, c)) for c in columns]
 
 
-to_conversation = _row_reader(Conversation, CONVERSATION_COLUMNS)
+# conversation rows are small (a subject of at most 1,000 characters): some MB for 4,096
+to_conversation = _row_reader(Conversation, CONVERSATION_COLUMNS, remember=4096)
 to_message = _row_reader(Message, MESSAGE_COLUMNS)
 
 
