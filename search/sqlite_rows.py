@@ -94,7 +94,8 @@ def _from_db(name: str) -> Callable[[Any], Any] | None:
     if name in ("tags", "author_keys"):
         return lambda value: () if value == "[]" else tuple(json.loads(value))
     if name == "attachments":
-        return lambda value: tuple(Attachment(*a) for a in json.loads(value))
+        return lambda value: () if value == "[]" else tuple(Attachment(*a)
+                                                            for a in json.loads(value))
     if name == "meta":
         return json.loads
     if name in _BOOL_FIELDS:
