@@ -87,11 +87,10 @@ class Accounts:
         raise ValidationError({"assignee": f"no user {value}"})
 
     async def authenticate(self, email: str, password: str) -> User | None:
-        try:
-            return await auth.authenticate(self.store, email, password,
-                                           passwords=self.passwords)
-        finally:
+        user = await auth.authenticate(self.store, email, password, passwords=self.passwords)
+        if user is not None:
             self._forget_credentials()  # the user's last sign-in changed
+        return user
 
     async def start_session(self, user: User) -> str:
         """A new session id for the user."""
