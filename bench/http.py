@@ -1,13 +1,16 @@
 """HTTP throughput of one `inbox serve` process (issue 10): a bounded load loop on 127.0.0.1.
 
     python -m bench.http --store scale-100000.db [--connections 32] [--seconds 20]
+                         [--only list conversation search]
 
 Starts one real `inbox serve --role web` process against the SQLite store, gives the store's
 first admin an API token (a bench store from `bench/scale.py` has the demo users), then, for
-each endpoint, runs `--connections` concurrent clients (aiohttp) for at most `--seconds` and
-at most `--requests` requests; reports req/s, p50/p95/p99 latency, errors and the server's
-peak RSS (VmHWM from /proc), then stops the server. Note the client shares the machine's
-cores with the server. Reports figures; asserts nothing.
+each endpoint (the inbox list, one conversation cycling through the first page's 50, and a
+search with facets), runs `--connections` concurrent clients (aiohttp) for at most `--seconds`
+and at most `--requests` requests; reports req/s, p50/p95/p99 latency, errors, the server's
+and the client's CPU per request, the load average before and after, and the server's peak
+RSS (VmHWM from /proc), then stops the server. Note the client shares the machine's cores
+with the server. Reports figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -35,9 +38,13 @@ QUERY = "refund"  # the issue's /api/search figure
 FACETS = "channel,sentiment,lang"
 
 
-def endpoints(query: str) -> tuple[str, ...]:
-    return ("/api/conversations",
-            f"/api/search?q={quote(query)}&facets={FACETS}")
+CONVERSATION = "/api/conversations/{id}"  # cycles through the first page's conversations
+
+
+def endpoints(query: str) -> dict[str, str]:
+    """The endpoints measured, by the name --only picks them with."""
+    return {"list": "/api/conversations", "conversation": CONVERSATION,
+            "search": f"/api/search?q={quote(query)}&facets={FACETS}"}
 
 
 @dataclass
@@ -58,7 +65,8 @@ class Load:
         return (f"| `GET {self.path}` | {self.requests:,} | {self.errors} | "
                 f"{self.requests / self.seconds:,.1f} | {self.pct(0.5):,.0f} | "
                 f"{self.pct(0.95):,.0f} | {self.pct(0.99):,.0f} | "
-                f"{self.server_cpu * 1000 / max(1, self.requests):,.1f} |")
+                f"{self.server_cpu * 1000 / max(1, self.requests):,.2f} | "
+                f"{self.client_cpu * 1000 / max(1, self.requests):,.2f} |")
 
 
 def free_port() -> int:
@@ -110,6 +118,16 @@ def start_server(store_url: str, port: int) -> subprocess.Popen[str]:
     return proc
 
 
+async def paths(session: aiohttp.ClientSession, path: str) -> list[str]:
+    """The URLs a load loop requests: `path`, or for CONVERSATION the first page's ones."""
+    if path != CONVERSATION:
+        return [path]
+    async with session.get("/api/conversations?limit=50") as response:
+        page = await response.json()
+    return ([path.format(id=c["id"]) for c in page["conversations"]]
+            or sys.exit("the store has no conversations"))
+
+
 async def load(base: str, token: str, path: str, connections: int, seconds: float,
                most: int, pid: int) -> Load:
     headers = {"Authorization": f"Bearer {token}"}
@@ -119,18 +137,21 @@ async def load(base: str, token: str, path: str, connections: int, seconds: floa
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(base, headers=headers, connector=connector,
                                      timeout=timeout) as session:
-        async with session.get(path) as warm:  # the first request opens the store's readers
-            await warm.read()
-            if warm.status != 200:
-                sys.exit(f"GET {path}: HTTP {warm.status}")
+        urls = await paths(session, path)
+        for url in urls:  # the first request opens the store's readers
+            async with session.get(url) as warm:
+                await warm.read()
+                if warm.status != 200:
+                    sys.exit(f"GET {url}: HTTP {warm.status}")
         deadline = time.perf_counter() + seconds
 
         async def client() -> None:
             while time.perf_counter() < deadline and sent[0] < most:
+                url = urls[sent[0] % len(urls)]
                 sent[0] += 1
                 t = time.perf_counter()
                 try:
-                    async with session.get(path) as response:
+                    async with session.get(url) as response:
                         await response.read()
                         ok = response.status == 200
                 except (aiohttp.ClientError, TimeoutError):
@@ -153,13 +174,16 @@ async def bench(args: argparse.Namespace) -> None:
     if not store.exists():
         sys.exit(f"{store} does not exist; build one with python -m bench.scale")
     url = f"sqlite:///{store.resolve()}"
+    load_before = os.getloadavg()[0]
     token = await admin_token(url)
     port = free_port()
     proc = start_server(url, port)
     results: list[Load] = []
     try:
         start_rss = proc_status(proc.pid, "VmRSS")
-        for path in endpoints(args.query):
+        for name, path in endpoints(args.query).items():
+            if args.only and name not in args.only:
+                continue
             result = await load(f"http://127.0.0.1:{port}", token, path, args.connections,
                                 args.seconds, args.requests, proc.pid)
             results.append(result)
@@ -178,11 +202,12 @@ async def bench(args: argparse.Namespace) -> None:
             proc.wait(5)
     print(f"\nHTTP: one `inbox serve --role web` on {store}, {args.connections} connections, "
           f"at most {args.seconds:g} s and {args.requests:,} requests per endpoint; "
-          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; server RSS "
+          f"{os.cpu_count()} cores, load average {load_before:.1f} before, "
+          f"{os.getloadavg()[0]:.1f} after; server RSS "
           f"{start_rss:,.0f} MB at start, peak {peak:,.0f} MB\n")
     print("| endpoint | requests | errors | req/s | p50 ms | p95 ms | p99 ms | "
-          "server CPU ms/req |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+          "server CPU ms/req | client CPU ms/req |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for result in results:
         print(result.row())
 
@@ -195,6 +220,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--seconds", type=float, default=20.0, help="per endpoint, at most")
     p.add_argument("--requests", type=int, default=20_000, help="per endpoint, at most")
     p.add_argument("--query", default=QUERY, help="the search of /api/search")
+    p.add_argument("--only", nargs="+", choices=("list", "conversation", "search"),
+                   help="only these endpoints (default: all)")
     asyncio.run(bench(p.parse_args(argv)))
 
 

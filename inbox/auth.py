@@ -295,12 +295,17 @@ async def revoke_token(store: HasTokens, public_id: str) -> TokenInfo:
 
 async def user_for_token(store: AccountStore, token: str) -> User:
     """The user of a live token; TokenRefused says why not (unknown, expired, revoked)."""
+    return (await token_grant(store, token))[0]
+
+
+async def token_grant(store: AccountStore, token: str) -> tuple[User, datetime | None]:
+    """The user of a live token and when the token expires (None: never); TokenRefused says
+    why there is none (unknown, expired, revoked)."""
     doc = await store.tokens.get(_digest(token))
     if doc is None:
         raise TokenRefused("invalid or revoked API token")
     expires = _when(doc.get("expires_at"))
-    if expires is not None and expires <= utcnow():
-        raise TokenRefused("token expired")
+    check_expiry(expires)
     try:
         user = await get_user(store, str(doc["email"]))
     except NotFound:
@@ -309,7 +314,13 @@ async def user_for_token(store: AccountStore, token: str) -> User:
         raise TokenRefused("this account is disabled")
     if not _current(user, doc):
         raise TokenRefused("token revoked (the password changed or the account was disabled)")
-    return user
+    return user, expires
+
+
+def check_expiry(expires: datetime | None) -> None:
+    """TokenRefused once a token's expiry time has come."""
+    if expires is not None and expires <= utcnow():
+        raise TokenRefused("token expired")
 
 
 def _current(user: User, doc: Mapping[str, Any]) -> bool:
@@ -331,9 +342,19 @@ async def create_session(store: HasSessions, user: User) -> tuple[str, str]:
 
 async def session(store: AccountStore, sid: str) -> tuple[User, str] | None:
     """The user and CSRF token of a live session (None once revoked, expired or disabled)."""
+    found = await session_grant(store, sid)
+    return None if found is None else (found[0], found[1])
+
+
+async def session_grant(store: AccountStore, sid: str) -> tuple[User, str, datetime] | None:
+    """The user, CSRF token and expiry time of a live session (None once revoked, expired or
+    disabled; a revoked session is deleted)."""
     key = _digest(sid)
     doc = await store.sessions.get(key)
-    if doc is None or datetime.fromisoformat(str(doc["expires"])) < utcnow():
+    if doc is None:
+        return None
+    expires = datetime.fromisoformat(str(doc["expires"]))
+    if expires < utcnow():
         return None
     try:
         user = await get_user(store, str(doc["email"]))
@@ -342,7 +363,7 @@ async def session(store: AccountStore, sid: str) -> tuple[User, str] | None:
     if user is None or user.disabled or not _current(user, doc):
         await store.sessions.delete(key)
         return None
-    return user, str(doc["csrf"])
+    return user, str(doc["csrf"]), expires
 
 
 async def end_session(store: HasSessions, sid: str) -> None:

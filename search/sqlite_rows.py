@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
+import functools
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
-from typing import Any
+from enum import StrEnum
+from operator import itemgetter
+from typing import Any, TypeVar
 
 from inbox.errors import QueryError
 from inbox.model import (
@@ -79,34 +83,66 @@ def _db_value(name: str, value: Any) -> Any:
     return value
 
 
-def _py_value(name: str, value: Any) -> Any:
-    if value is None:
-        return None
+def _from_db(name: str) -> Callable[[Any], Any] | None:
+    """How a column's stored value (not NULL) becomes the field's value; None: as it is."""
     if name in ENUM_FIELDS:
-        return parse_enum(ENUM_FIELDS[name], value)
+        kind = ENUM_FIELDS[name]
+        members: dict[Any, StrEnum] = {m.value: m for m in kind}
+        return lambda value: members.get(value) or parse_enum(kind, value)
     if name in _TIME_FIELDS:
-        return parse_ts(value)
+        return parse_ts
     if name in ("tags", "author_keys"):
-        return tuple(json.loads(value))
+        return lambda value: () if value == "[]" else tuple(json.loads(value))
     if name == "attachments":
-        return tuple(Attachment(*a) for a in json.loads(value))
+        return lambda value: () if value == "[]" else tuple(Attachment(*a)
+                                                            for a in json.loads(value))
     if name == "meta":
-        return json.loads(value)
+        return json.loads
     if name in _BOOL_FIELDS:
-        return bool(value)
-    return value
+        return bool
+    return None
+
+
+R = TypeVar("R")
+
+
+def _row_reader(kind: Callable[..., R], columns: tuple[str, ...], remember: int = 0
+                ) -> Callable[[sqlite3.Row], R]:
+    """`kind` (a dataclass whose fields are `columns`, in order) from a row holding those
+    columns: each value read by position and converted by its column's _from_db. With
+    `remember`, the objects of that many distinct rows are kept, keyed by all their values
+    (a changed row is a new object): the same rows read again (an inbox page every agent
+    opens) are not converted again."""
+    if columns != tuple(f.name for f in dataclasses.fields(kind)):  # type: ignore[arg-type]
+        raise TypeError(f"the columns are not the fields of {kind}")
+    converters = tuple(_from_db(c) for c in columns)
+    getters: dict[tuple[str, ...], Callable[[sqlite3.Row], tuple[Any, ...]]] = {}
+
+    def make(values: tuple[Any, ...]) -> R:
+        return kind(*[value if convert is None or value is None else convert(value)
+                      for convert, value in zip(converters, values, strict=True)])
+
+    if remember:
+        make = functools.lru_cache(maxsize=remember)(make)
+
+    def read(row: sqlite3.Row) -> R:
+        names = tuple(row.keys())  # SELECT * or SELECT id, *: their positions, found once
+        get = getters.get(names)
+        if get is None:
+            position = {name: i for i, name in reversed(list(enumerate(names)))}
+            get = getters[names] = itemgetter(*(position[c] for c in columns))
+        return make(get(row))
+
+    return read
 
 
 def row_values(obj: Any, columns: Sequence[str]) -> list[Any]:
     return [_db_value(c, getattr(obj, c)) for c in columns]
 
 
-def to_conversation(row: sqlite3.Row) -> Conversation:
-    return Conversation(**{c: _py_value(c, row[c]) for c in CONVERSATION_COLUMNS})
-
-
-def to_message(row: sqlite3.Row) -> Message:
-    return Message(**{c: _py_value(c, row[c]) for c in MESSAGE_COLUMNS})
+# conversation rows are small (a subject of at most 1,000 characters): some MB for 4,096
+to_conversation = _row_reader(Conversation, CONVERSATION_COLUMNS, remember=4096)
+to_message = _row_reader(Message, MESSAGE_COLUMNS)
 
 
 def to_identity(row: sqlite3.Row) -> Identity:

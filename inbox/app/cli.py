@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import getpass
 import json
 import logging
@@ -76,6 +77,10 @@ async def serve(runtime: Runtime, host: str, port: int, banner: str = "",
         print(f"unified-inbox worker running: {names}", flush=True)
     if banner:
         print(banner, flush=True)
+    # What starting made (modules, settings, the app) lives as long as the process: kept out
+    # of the garbage collector's full passes, which otherwise stall requests for ~30 ms
+    gc.collect()
+    gc.freeze()
     try:
         await asyncio.Event().wait()
     finally:
@@ -96,7 +101,7 @@ def cmd_serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             await runtime.aclose()
         return 0
 
-    return _run(run())
+    return _run(run(), fast_loop())
 
 
 def cmd_demo(args: argparse.Namespace, env: Mapping[str, str]) -> int:
@@ -426,9 +431,21 @@ async def _reindex(store: Any) -> int:
     return 0
 
 
-def _run(coro: Awaitable[int]) -> int:
+def fast_loop() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop for the server (its sockets and callbacks cost about half the CPU
+    of asyncio's own), where it is installed (not on Windows); None: asyncio's."""
     try:
-        return asyncio.run(coro)  # type: ignore[arg-type]
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def _run(coro: Awaitable[int], loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+         ) -> int:
+    try:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            return runner.run(coro)  # type: ignore[arg-type]
     except KeyboardInterrupt:
         return 130
 

@@ -16,7 +16,7 @@ from inbox.enrich import no_enrichment
 from inbox.errors import NotFound, QueryError, StaleVersion, ValidationError
 from inbox.events import EventBus
 from inbox.ingest import Ingestor
-from inbox.model import Direction, IdentityRef, User, utcnow
+from inbox.model import ConversationFilter, Direction, IdentityRef, Status, User, utcnow
 from inbox.passwords import Passwords
 from inbox.sla import SlaPolicy
 from inbox.usecases.accounts import Accounts
@@ -238,3 +238,17 @@ async def test_a_web_form_submission_gets_a_receipt(store: SqliteStore) -> None:
     assert set(bad.value.errors) == {"email", "message"}
     dropped = await forms.submit("contact", {forms.honeypot: "http://spam"})
     assert dropped["ok"] and (await store.counts())["messages"] == 1
+
+
+async def test_an_inbox_page_read_again_shows_every_change(store: SqliteStore) -> None:
+    conversations = Conversations(store, EventBus())
+    conv_id = await arrived(store, "x-page")
+    first = (await conversations.page(ConversationFilter(), None, 50)).items[0]
+    again = (await conversations.page(ConversationFilter(), None, 50)).items[0]
+    assert again is first  # an unchanged row is not converted again
+    await conversations.set_status(conv_id, Status.PENDING, AGENT)
+    await conversations.set_tags(conv_id, ["billing"], AGENT)
+    changed = (await conversations.page(ConversationFilter(), None, 50)).items[0]
+    assert (changed.status, changed.tags, changed.version) == (
+        Status.PENDING, ("billing",), first.version + 2)
+    assert (await conversations.get(conv_id)).conversation == changed
