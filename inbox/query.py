@@ -50,6 +50,7 @@ FIELD_VALUES: dict[str, tuple[str, ...]] = {
 """Fields whose value comes from a fixed list (matched case-insensitively, kept lowercase)."""
 
 # A field is an identifier and a colon; "12:30" is not one, nor is a URL such as "http://x".
+MIN_PREFIX = 2
 _FIELD_RE = re.compile(r"([A-Za-z][A-Za-z0-9_]*):(.*)", re.DOTALL)
 FIRST_DATE, LAST_DATE = "1970-01-01", "2261-12-31"
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -146,6 +147,9 @@ def _word(query: str, i: int, j: int) -> tuple[QueryNode, int]:
             problem = "'*' alone matches nothing" if len(word) == 1 else (
                 "'*' is only allowed at the end of a word (prefix search)")
             raise QueryError(problem, i + star, query)
+        if star != -1 and len(word) - 1 < MIN_PREFIX:  # "a*": most of the vocabulary
+            raise QueryError(f"a prefix search needs at least {MIN_PREFIX} characters "
+                             "before '*'", i + star, query)
         return Term(word), j
     name, raw = m.group(1), m.group(2)
     field = name.lower()

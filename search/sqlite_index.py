@@ -42,6 +42,8 @@ from search.sqlite_query import (
     bounded_parts,
     compile_query,
     compiles,
+    date_bounds,
+    date_span,
     fts_match,
     fts_table,
     needs_conversation,
@@ -49,6 +51,7 @@ from search.sqlite_query import (
 )
 from search.sqlite_rows import decode_cursor, encode_cursor, to_message
 
+PROBE = 4  # x the cap: the newest messages a conversation field is counted among first
 SAMPLE = 10_000  # facets and volume of a query too costly to count exactly: the newest
 # The most matches of a word lookup whose facets (and volume: a VoC page) are counted
 # exactly: about 0.8 µs a match at a million messages, within the searches' 100 ms and
@@ -109,31 +112,29 @@ def words_of(text: str) -> set[str]:
 
 class Blocks:
     """message_blocks, read once per search: per block of 1024 rowids the newest and the
-    oldest created_at of the messages written there."""
+    oldest created_at of the messages written there. Only blocks that may hold a match
+    count: a message no older than `lower` and no newer than `upper` (a later page's
+    cursor, before:, after:)."""
 
-    def __init__(self, conn: sqlite3.Connection, before: str | None) -> None:
-        self.before = before  # a later page: only messages older than this (or as old)
+    def __init__(self, conn: sqlite3.Connection, lower: str | None, upper: str | None
+                 ) -> None:
         self.numbers: list[int] = []
-        self.oldest: list[str] = []
-        self.newest: list[str] = []  # of this block and every lower one
+        self.newest: list[str] = []  # of this block and every lower one that may match
         for block, newest, oldest in conn.execute(
                 "SELECT block, newest, oldest FROM message_blocks ORDER BY block"):
-            self.numbers.append(block)
-            self.oldest.append(oldest)
-            self.newest.append(max(self.newest[-1], newest) if self.newest else newest)
+            if (upper is None or oldest <= upper) and (lower is None or newest >= lower):
+                self.numbers.append(block)
+                self.newest.append(max(self.newest[-1], newest) if self.newest else newest)
 
     def newest_below(self, block: int) -> str | None:
-        """The newest created_at of all blocks below (None: no message below)."""
+        """The newest created_at of the blocks below that may match (None: none)."""
         i = bisect_left(self.numbers, block)
         return self.newest[i - 1] if i else None
 
     def start(self, hi: int | None = None) -> int:
-        """The highest rowid, at most hi, of a block that may hold a match: one with a
-        message at least as old as `before` (-1: none left)."""
-        i = len(self.numbers) - 1 if hi is None else bisect_right(self.numbers,
-                                                                   hi >> BLOCK_BITS) - 1
-        while i >= 0 and self.before is not None and self.oldest[i] > self.before:
-            i -= 1
+        """The highest rowid, at most hi, of a block that may match (-1: none left)."""
+        i = (len(self.numbers) if hi is None
+             else bisect_right(self.numbers, hi >> BLOCK_BITS)) - 1
         if i < 0:
             return -1
         end = ((self.numbers[i] + 1) << BLOCK_BITS) - 1
@@ -153,6 +154,7 @@ class Plan:
         self.join = ("JOIN conversations c ON c.id = m.conversation_id"
                      if needs_conversation(node) else "")
         self.total: int | None = None  # count(), once known
+        self._bounds: dict[QueryNode, int] = {}
 
     def _where(self, source: Source, window: Window | None = None) -> tuple[str, list[Any]]:
         return compile_query(self.node, self.public, source, window)
@@ -160,18 +162,43 @@ class Plan:
     # -- counting ------------------------------------------------------------------------
 
     def count(self) -> int:
-        """Exact up to cap + 1 (more: capped), exact everywhere for a rollup query."""
+        """Exact up to cap + 1 (more: capped), exact everywhere for a rollup query or one
+        of words alone."""
         if self.total is None:
             if self.rollup:
                 where, params = self._where(ROLLUP)
                 row = self.conn.execute(
                     f"SELECT sum(n) FROM message_rollup r WHERE {where}", params).fetchone()
                 self.total = int(row[0] or 0)
+            elif self.node is not None and words_only(self.node):
+                self.total = self._bound(self.node)
+            elif not self.facts:
+                self.total = self._count_messages()
             else:
                 self.total = self.conn.execute(
                     f"SELECT count(*) FROM (SELECT 1 {self._from_all()} LIMIT ?)",
                     [*self._params_all(), self.cap + 1]).fetchone()[0]
         return self.total
+
+    def _count_messages(self) -> int:
+        """Counted first among the newest messages (PROBE x the cap, in the query's dates):
+        a field most conversations have is counted there at once. Only a rarer one is
+        left to the planner, which finds it from the conversations' indexes."""
+        where, params = self._where(MESSAGES)
+        span, span_params = date_span(self.node)
+        edge = self.conn.execute(  # the PROBE x cap-th newest message's time
+            f"SELECT min(created_at) FROM (SELECT created_at FROM messages INDEXED BY "
+            f"messages_recent WHERE {span} ORDER BY created_at DESC, id DESC LIMIT ?)",
+            [*span_params, PROBE * self.cap]).fetchone()[0]
+        found = self.conn.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM messages m INDEXED BY messages_recent "
+            f"LEFT {self.join} WHERE ({where}) AND m.created_at >= ? LIMIT ?)",
+            [*params, edge or "", self.cap + 1]).fetchone()[0]
+        if found > self.cap:
+            return int(found)
+        return int(self.conn.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM messages m {self.join} WHERE ({where}) "
+            f"LIMIT ?)", [*params, self.cap + 1]).fetchone()[0])
 
     def _from_all(self) -> str:
         if self.facts:
@@ -183,6 +210,11 @@ class Plan:
 
     def _bound(self, node: QueryNode) -> int:
         """At most how many messages match a lookup part (bounded_parts)."""
+        if node not in self._bounds:
+            self._bounds[node] = self._lookups(node)
+        return self._bounds[node]
+
+    def _lookups(self, node: QueryNode) -> int:
         if words_only(node):
             fts = fts_table(self.public)
             return int(self.conn.execute(f"SELECT count(*) FROM {fts} WHERE {fts} MATCH ?",
@@ -195,13 +227,18 @@ class Plan:
         assert isinstance(node, And)
         return min(self._bound(n) for n in bounded_parts(node))
 
+    def _least_bound(self) -> int | None:
+        """The fewest matches a lookup part allows (None: no lookup part)."""
+        parts = bounded_parts(self.node)
+        return min(self._bound(p) for p in parts) if parts else None
+
     def exact(self, limit: int) -> bool:
         """Whether facets and volume count every match at a bounded cost: a rollup query,
         one whose word lookups bound it to `limit` matches, or one of few matches."""
         if self.rollup:
             return True
-        parts = bounded_parts(self.node)
-        if self.facts and parts and min(self._bound(p) for p in parts) <= limit:
+        least = self._least_bound()
+        if self.facts and least is not None and least <= limit:
             return True
         return self.count() <= self.cap
 
@@ -216,8 +253,10 @@ class Plan:
             after, after_params = " AND (m.created_at, m.id) < (?, ?)", decode_cursor(cursor, 2)
         if not self.rollup and self.count() <= self.cap:  # few: all of them, sorted
             found = self._ranked(None, after, after_params, k)
-        else:
+        elif self.facts:
             found = self._windows(k, after, after_params)
+        else:  # a conversation field: newest first through the date index, both tables
+            found = self._in_order(after, after_params, k)
         return [rowid for _, _, rowid in found]
 
     def _ranked(self, window: Window | None, after: str, after_params: list[Any], k: int
@@ -237,13 +276,28 @@ class Plan:
         args = [*params, *(window or ()), *after_params, k]
         return [(r[0], r[1], r[2]) for r in self.conn.execute(sql, args)]
 
+    def _in_order(self, after: str, after_params: list[Any], k: int
+                  ) -> list[tuple[str, str, int]]:
+        """The k newest matches of many, reading messages newest first (the date index)
+        and each one's conversation: the planner would read every conversation with the
+        field's value first (600k open ones) and sort all their messages, or first read
+        every conversation into a Bloom filter (which a LEFT JOIN does not do)."""
+        where, params = self._where(MESSAGES)
+        sql = (f"SELECT m.created_at, m.id, m.rowid FROM messages m INDEXED BY "
+               f"messages_recent LEFT {self.join} WHERE ({where}){after} "
+               f"ORDER BY m.created_at DESC, m.id DESC LIMIT ?")
+        return [(r[0], r[1], r[2]) for r in self.conn.execute(sql, [*params, *after_params, k])]
+
     def _windows(self, k: int, after: str, after_params: list[Any]
                  ) -> list[tuple[str, str, int]]:
         """From the highest rowids down, windows doubling in size, until the k-th newest
         found is newer than anything a lower block holds."""
-        blocks = Blocks(self.conn, after_params[0] if after_params else None)
+        lower, upper = date_bounds(self.node)
+        if after_params:
+            upper = min(upper or after_params[0], after_params[0])
+        blocks = Blocks(self.conn, lower, upper)
         found: list[tuple[str, str, int]] = []
-        hi, size = blocks.start(), self.window
+        hi, size = blocks.start(), self._first_window(k)
         while hi >= 0:
             lo = max(hi - size + 1, 0) >> BLOCK_BITS << BLOCK_BITS
             found = sorted([*found, *self._ranked((lo, hi), after, after_params, k)],
@@ -254,6 +308,15 @@ class Plan:
             hi, size = blocks.start(lo - 1), size * 2
         return found
 
+    def _first_window(self, k: int) -> int:
+        """Rowids likely to hold k matches: from how many the lookups allow (a window of
+        words reads their index again, so fewer and larger windows cost less)."""
+        least = self._least_bound() if self.facts else None
+        if not least:
+            return self.window
+        top = self.conn.execute("SELECT max(rowid) FROM messages").fetchone()[0] or 0
+        return max(self.window, 2 * k * top // least)
+
     # -- facets and volume ---------------------------------------------------------------
 
     def counts(self, columns: Sequence[str], volume: bool = False
@@ -261,6 +324,8 @@ class Plan:
         """(values of columns..., count) over the matches, and the sample size (0: all);
         volume: the counts are drawn over time, which a sample would distort most."""
         group = ", ".join(columns) or "'all'"
+        if not self.rollup and self.count() == 0:
+            return [], 0
         if self.rollup:
             where, params = self._where(ROLLUP)
             sql = f"SELECT {group}, sum(n) FROM message_rollup r WHERE {where} GROUP BY {group}"
@@ -350,7 +415,7 @@ class SqliteIndex:
         # every search of a query counts the same columns, so that the VoC page, its chart
         # and the search page share the counts; volume: exact for more matches
         counting = bool(facets or volume)
-        key = ("counts", query, public, counting and volume is not None, self.total_cap,
+        key = ("counts", query, public, counting, volume is not None, self.total_cap,
                self.facet_sample)
 
         def op(conn: sqlite3.Connection) -> SearchResult:

@@ -120,6 +120,25 @@ def _compile_field(node: FieldTerm, source: Source) -> tuple[str, list[Any]]:
     return "EXISTS (SELECT 1 FROM json_each(c.tags) WHERE value = ?)", [value.lower()]
 
 
+def date_bounds(node: QueryNode | None) -> tuple[str | None, str | None]:
+    """The oldest and newest created_at (as store timestamps) every match may have, from
+    the after: and before: the query requires (the newest is a bound, not included)."""
+    parts = node.nodes if isinstance(node, And) else (node,) if node is not None else ()
+    afters = [day_start(p.value) for p in parts
+              if isinstance(p, FieldTerm) and p.name == "after"]
+    befores = [day_start(p.value) for p in parts
+               if isinstance(p, FieldTerm) and p.name == "before"]
+    return max(afters, default=None), min(befores, default=None)
+
+
+def date_span(node: QueryNode | None) -> tuple[str, list[str]]:
+    """date_bounds as a condition on created_at (unqualified)."""
+    lower, upper = date_bounds(node)
+    parts = [("created_at >= ?", lower), ("created_at < ?", upper)]
+    return (" AND ".join(sql for sql, v in parts if v is not None) or "1",
+            [v for _, v in parts if v is not None])
+
+
 def compiles(node: QueryNode | None, source: Source) -> bool:
     try:
         compile_query(node, False, source)

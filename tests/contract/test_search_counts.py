@@ -180,3 +180,11 @@ async def test_sqlite_reuses_counts_for_a_moment_only(tmp_path: Path) -> None:
     finally:
         await here.aclose()
         await other.aclose()
+
+
+async def test_sqlite_a_search_without_facets_leaves_the_next_ones_facets_whole(
+        sqlite_store: SqliteStore) -> None:
+    await seed_corpus(sqlite_store)
+    assert (await sqlite_store.search(parse("refund*"), None, 5)).facets == {}
+    faceted = await sqlite_store.search(parse("refund*"), None, 5, ("channel",))
+    assert dict(faceted.facets["channel"]) == {"email": 2, "x": 1}

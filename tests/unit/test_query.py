@@ -15,6 +15,7 @@ from inbox.query import (
     FIELD_VALUES,
     MAX_DEPTH,
     MAX_LENGTH,
+    MIN_PREFIX,
     MAX_TERMS,
     describe_error,
     fields_used,
@@ -328,7 +329,8 @@ _WORD_ALPHABET = string.ascii_letters + string.digits + "._@#+'&!?-/éßΩ日"
 terms = st.one_of(
     st.builds(lambda w, star: w + star,
               st.text(_WORD_ALPHABET, min_size=1, max_size=8), st.sampled_from(["", "*"]))
-    .filter(lambda w: not w.startswith("-") and w != "OR"),
+    .filter(lambda w: not w.startswith("-") and w != "OR"
+            and not (w.endswith("*") and len(w) <= MIN_PREFIX)),
     st.sampled_from(["12:30", "http://x.com/a?b=c", "or", "AND", "1:b:c"]),
 ).map(Term)
 
@@ -489,3 +491,13 @@ def test_tabs_and_newlines_separate_words() -> None:
 def test_direction_field() -> None:
     assert parse("direction:Inbound") == FieldTerm("direction", "inbound")
     assert "expected one of: inbound, outbound, note" in error_of("direction:in").problem
+
+
+@pytest.mark.parametrize("text", ["a*", "refund a*", "7*", "é*"])
+def test_a_one_character_prefix_is_refused(text: str) -> None:
+    """It would read most of the word index (every word starting with that letter)."""
+    with pytest.raises(QueryError) as err:
+        parse(text)
+    assert "at least 2 characters before '*'" in err.value.problem
+    assert err.value.position == text.index("*")
+    assert parse("ab*") == Term("ab*")
