@@ -1,7 +1,7 @@
 """HTTP throughput of one `inbox serve` process (issue 10): a bounded load loop on 127.0.0.1.
 
     python -m bench.http --store scale-100000.db [--connections 32] [--seconds 20]
-                         [--only list conversation search]
+                         [--only list conversation search searches]
 
 Starts one real `inbox serve --role web` process against the SQLite store, gives the store's
 first admin an API token (a bench store from `bench/scale.py` has the demo users), then, for
@@ -41,10 +41,22 @@ FACETS = "channel,sentiment,lang"
 CONVERSATION = "/api/conversations/{id}"  # cycles through the first page's conversations
 
 
+# Varied searches (each request another query, so a store's reuse of a query's counts for
+# a moment rarely helps): words of the demo's messages alone and with fields.
+WORDS = ("refund", "broadband", "router", "signal", "bill", "invoice", "roaming", "contract",
+         "upgrade", "outage", "engineer", "payment", "charged", "cancel", "porting", "sim",
+         "data", "speed", "wifi", "complaint", "credit", "direct", "debit", "fibre", "hub",
+         "abroad", "coverage", "delivery", "password", "account")
+WITH = ("", " channel:x", " sentiment:negative", " channel:email -refund", " lang:en",
+        " status:open", ' OR "no signal"')
+SEARCHES = "/api/search?q=*varied*"
+
+
 def endpoints(query: str) -> dict[str, str]:
     """The endpoints measured, by the name --only picks them with."""
     return {"list": "/api/conversations", "conversation": CONVERSATION,
-            "search": f"/api/search?q={quote(query)}&facets={FACETS}"}
+            "search": f"/api/search?q={quote(query)}&facets={FACETS}",
+            "searches": SEARCHES}
 
 
 @dataclass
@@ -119,7 +131,11 @@ def start_server(store_url: str, port: int) -> subprocess.Popen[str]:
 
 
 async def paths(session: aiohttp.ClientSession, path: str) -> list[str]:
-    """The URLs a load loop requests: `path`, or for CONVERSATION the first page's ones."""
+    """The URLs a load loop requests: `path`, for CONVERSATION the first page's ones, for
+    SEARCHES every word with every addition (210 queries)."""
+    if path == SEARCHES:
+        return [f"/api/search?q={quote(w + more)}&facets={FACETS}"
+                for more in WITH for w in WORDS]
     if path != CONVERSATION:
         return [path]
     async with session.get("/api/conversations?limit=50") as response:
@@ -138,7 +154,7 @@ async def load(base: str, token: str, path: str, connections: int, seconds: floa
     async with aiohttp.ClientSession(base, headers=headers, connector=connector,
                                      timeout=timeout) as session:
         urls = await paths(session, path)
-        for url in urls:  # the first request opens the store's readers
+        for url in urls[:50]:  # the first request opens the store's readers
             async with session.get(url) as warm:
                 await warm.read()
                 if warm.status != 200:
@@ -220,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--seconds", type=float, default=20.0, help="per endpoint, at most")
     p.add_argument("--requests", type=int, default=20_000, help="per endpoint, at most")
     p.add_argument("--query", default=QUERY, help="the search of /api/search")
-    p.add_argument("--only", nargs="+", choices=("list", "conversation", "search"),
+    p.add_argument("--only", nargs="+", choices=("list", "conversation", "search", "searches"),
                    help="only these endpoints (default: all)")
     asyncio.run(bench(p.parse_args(argv)))
 
