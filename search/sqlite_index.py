@@ -59,7 +59,7 @@ SAMPLE = 10_000  # facets and volume of a query too costly to count exactly: the
 EXACT_LIMIT = 100_000
 EXACT_VOLUME_LIMIT = 250_000
 TREND_SAMPLE = 2000  # the most recent matches, as Elasticsearch's sampler does
-BLOCK_BITS = 10  # message_blocks: 1024 rowids each
+BLOCK_BITS = 10  # message_blocks: 1024 rowids each (rowid >> 10 in its triggers)
 FIRST_WINDOW = 4096
 RECENT_TTL = 2.0  # seconds counts and trending words of one query are reused
 BACKGROUND_WORDS = 200_000  # words whose counts are kept (about 20 MB)
@@ -324,7 +324,7 @@ class Plan:
         """(values of columns..., count) over the matches, and the sample size (0: all);
         volume: the counts are drawn over time, which a sample would distort most."""
         group = ", ".join(columns) or "'all'"
-        if not self.rollup and self.count() == 0:
+        if not self.facts and self.count() == 0:  # nothing: no pass over the messages
             return [], 0
         if self.rollup:
             where, params = self._where(ROLLUP)
