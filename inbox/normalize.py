@@ -94,7 +94,12 @@ def _surrogates_fixed(text: str) -> str:
 
 def clean_text(text: str, cap: int) -> str:
     """Multi-line text: NFC, no lone surrogates, LF line ends, no controls but tab/LF."""
-    text = _surrogates_fixed(str(text)[: cap * 2])
+    text = str(text)[: cap * 2]
+    if text.isascii():  # no surrogates, marks or decompositions: only controls to remove
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        return (text if text.isprintable() else _CONTROLS.sub("", text))[:cap]
+    text = _surrogates_fixed(text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _CONTROLS.sub("", text)
     return unicodedata.normalize("NFC", stream_safe(text))[:cap]
@@ -221,7 +226,11 @@ def normalize_inbound(item: Inbound, received: datetime) -> Inbound:
     if len(attachments) > MAX_ATTACHMENTS:
         meta["attachments_dropped"] = len(attachments) - MAX_ATTACHMENTS
     html = item.html if item.html is None or len(item.html) <= MAX_HTML else None
-    normalized = replace(
+    thread_keys = _keys(item.thread_keys, meta, "thread_keys")
+    parent_keys = _keys(item.parent_keys, meta, "parent_keys")
+    if cut:
+        meta["truncated"] = cut
+    return replace(
         item,
         channel=parse_enum(Channel, clean_id(item.channel, MAX_SHORT)),
         external_id=clean_id(item.external_id),
@@ -232,15 +241,13 @@ def normalize_inbound(item: Inbound, received: datetime) -> Inbound:
         subject=_optional(item.subject, clean_label, MAX_SUBJECT, False),
         html=_optional(html, clean_text, MAX_HTML),
         quoted=_optional(item.quoted, clean_text, MAX_QUOTED),
-        thread_keys=_keys(item.thread_keys, meta, "thread_keys"),
-        parent_keys=_keys(item.parent_keys, meta, "parent_keys"),
+        thread_keys=thread_keys,
+        parent_keys=parent_keys,
         lang=_optional(item.lang, clean_id, MAX_LANG),
         listening=bool(item.listening),
         automated=bool(item.automated),
         revision=_optional(item.revision, clean_id),
         attachments=tuple(_attachment(a) for a in attachments[:MAX_ATTACHMENTS]),
         direction=parse_enum(Direction, clean_id(item.direction, MAX_SHORT)),
+        meta=meta,
     )
-    if cut:
-        meta["truncated"] = cut
-    return replace(normalized, meta=meta)

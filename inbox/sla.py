@@ -39,6 +39,10 @@ class Calendar:
         return day in self.extra_holidays or day in self._holidays
 
     def describe(self) -> str:
+        return self._description
+
+    @cached_property
+    def _description(self) -> str:
         open_days = [f"{DAYS[d]} " + ",".join(f"{s:%H:%M}-{e:%H:%M}" for s, e in p)
                      for d, p in enumerate(self.hours) if p]
         extra = f", holidays of {self.country}" if self.country else ""
