@@ -114,6 +114,13 @@ class _Plan:
     known_keys: dict[str, str] = field(default_factory=dict)
     loaded: dict[str, Conversation] = field(default_factory=dict)
     recent: dict[str, list[Conversation]] = field(default_factory=dict)  # by customer
+    # the ids of `conversations` by customer (repeat detection reads a customer's alone)
+    customer_conversations: dict[str, dict[str, None]] = field(default_factory=dict)
+
+    def put(self, conv: Conversation) -> None:
+        """Write this conversation with the batch (its latest state)."""
+        self.conversations[conv.id] = conv
+        self.customer_conversations.setdefault(conv.customer_id, {})[conv.id] = None
 
     def batch(self) -> WriteBatch:
         convs = tuple(replace(c, version=self.stored_versions[c.id] + 1)
@@ -377,7 +384,7 @@ class Ingestor:
             after = self._after_message(conversation, msg, inbound)
         plan.messages[mid] = msg
         plan.stored.append(msg)
-        plan.conversations[conversation.id] = after
+        plan.put(after)
         plan.touched[position] = {mid, conversation.id, customer_id}
         for key in (*inbound.thread_keys, *inbound.parent_keys):
             if not key.startswith("conv:"):
@@ -447,13 +454,14 @@ class Ingestor:
             if previous is not None:
                 conv = replace(conv, previous_id=previous.id,
                                switched_channel=previous.channel != conv.channel)
-        plan.conversations[conv.id] = conv
+        plan.put(conv)
         return conv
 
     def _previous(self, plan: _Plan, customer_id: str, created: datetime
                   ) -> Conversation | None:
         """The customer's latest care conversation, if this contact repeats it."""
-        candidates = [c for c in plan.conversations.values() if c.customer_id == customer_id]
+        candidates = [plan.conversations[c]
+                      for c in plan.customer_conversations.get(customer_id, ())]
         candidates.extend(plan.recent.get(customer_id, ()))  # read with the batch
         care = [c for c in candidates if c.status != Status.LISTENING
                 and c.created_at <= created <= c.last_message_at + REPEAT_WINDOW]
