@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from inbox import deadletters, identity
 from inbox.collections import HasDeadLetters
@@ -366,10 +366,10 @@ class Ingestor:
     async def _add(self, plan: _Plan, position: int, mid: str, inbound: Inbound) -> None:
         refs = self._refs(plan, inbound)
         customer_id = await self._customer(plan, refs, inbound)
-        conversation = await self._thread(plan, inbound, customer_id)
+        now = self.clock()
+        conversation = await self._thread(plan, inbound, customer_id, now)
         with _stage("enrich"):
             found = self.enrich(inbound.text, inbound.lang)
-        now = self.clock()
         msg = Message(
             id=mid, conversation_id=conversation.id, channel=inbound.channel,
             external_id=inbound.external_id, direction=inbound.direction, text=inbound.text,
@@ -381,7 +381,7 @@ class Ingestor:
             revision=inbound.revision, attachments=inbound.attachments, meta=dict(inbound.meta),
         )
         with _stage("sla"):
-            after = self._after_message(conversation, msg, inbound)
+            after = self._after_message(conversation, msg, inbound, now)
         plan.messages[mid] = msg
         plan.stored.append(msg)
         plan.put(after)
@@ -425,7 +425,8 @@ class Ingestor:
                 pass
         return frozenset(kinds)
 
-    async def _thread(self, plan: _Plan, inbound: Inbound, customer_id: str) -> Conversation:
+    async def _thread(self, plan: _Plan, inbound: Inbound, customer_id: str, now: datetime
+                      ) -> Conversation:
         conv = None
         for key in (*inbound.parent_keys, *inbound.thread_keys):
             token = key.startswith("conv:")  # a [#id] in a subject: anyone can type one
@@ -441,19 +442,18 @@ class Ingestor:
                 plan.stored_versions[conv.id] = conv.version
             if not self._starts_new(conv, inbound):
                 return conv
-        now = self.clock()
         created = inbound.created_at
+        previous = None
+        if not inbound.listening and not inbound.automated:
+            previous = self._previous(plan, customer_id, created)
         conv = Conversation(
             id=new_id("v"), customer_id=customer_id, channel=inbound.channel,
             status=Status.LISTENING if inbound.listening else Status.OPEN, created_at=created,
             updated_at=now, last_message_at=created,
             subject=inbound.subject or preview(inbound.text), message_count=0,
+            previous_id=None if previous is None else previous.id,
+            switched_channel=None if previous is None else previous.channel != inbound.channel,
         )
-        if not inbound.listening and not inbound.automated:
-            previous = self._previous(plan, customer_id, created)
-            if previous is not None:
-                conv = replace(conv, previous_id=previous.id,
-                               switched_channel=previous.channel != conv.channel)
         plan.put(conv)
         return conv
 
@@ -472,15 +472,19 @@ class Ingestor:
         return (conv.status == Status.RESOLVED
                 and inbound.created_at - conv.last_message_at > REOPEN_WINDOW)
 
-    def _after_message(self, conv: Conversation, msg: Message, inbound: Inbound) -> Conversation:
+    def _after_message(self, conv: Conversation, msg: Message, inbound: Inbound,
+                       now: datetime) -> Conversation:
         status = conv.status
         customer_wrote = msg.direction == Direction.INBOUND and not msg.automated
         if customer_wrote and not inbound.listening and status != Status.OPEN:
             status = Status.OPEN  # a customer answer reopens; a brand mention promotes
-        conv = replace(conv, status=status, message_count=conv.message_count + 1,
-                       last_message_at=max(conv.last_message_at, msg.created_at),
-                       updated_at=self.clock(), subject=conv.subject or msg.subject)
-        return self.sla.customer_wrote(conv, msg.created_at) if customer_wrote else conv
+        changes: dict[str, Any] = {
+            "status": status, "message_count": conv.message_count + 1,
+            "last_message_at": max(conv.last_message_at, msg.created_at), "updated_at": now,
+            "subject": conv.subject or msg.subject}
+        if customer_wrote:
+            return self.sla.customer_wrote(conv, msg.created_at, **changes)
+        return replace(conv, **changes)
 
 
 def preview(text: str, size: int = 80) -> str | None:

@@ -131,6 +131,8 @@ def clean_label(text: str, cap: int = MAX_NAME, marks: bool = True) -> str:
 
 def clean_id(value: str, cap: int = MAX_ID) -> str:
     """An identifier or key: one line; over the cap, a prefix plus a hash of the whole."""
+    if type(value) is str and len(value) <= cap and value.isascii() and value.isprintable():
+        return value  # the usual id: nothing to remove or cut
     text = _CONTROLS_AND_SPACE.sub("", _surrogates_fixed(str(value)))
     if len(text) <= cap:
         return text
@@ -166,6 +168,8 @@ def clean_json(value: Any, depth: int = MAX_META_DEPTH, budget: _Budget | None =
     if isinstance(value, str):
         if len(value) > MAX_META_STRING:
             budget.cut = True
+        elif type(value) is str and value.isascii() and value.isprintable():
+            return value  # nothing to clean
         return clean_text(value, MAX_META_STRING)
     if isinstance(value, Mapping | list | tuple | set | frozenset):
         if depth <= 0:
