@@ -159,18 +159,18 @@ def clean_json(value: Any, depth: int = MAX_META_DEPTH, budget: _Budget | None =
     if budget.left < 0:
         budget.cut = True
         return None
+    if isinstance(value, str):  # the usual value first
+        if len(value) > MAX_META_STRING:
+            budget.cut = True
+        elif type(value) is str and value.isascii() and value.isprintable():
+            return value  # nothing to clean
+        return clean_text(value, MAX_META_STRING)
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
         return value if -(2**63) <= value < 2**63 else str(value)
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
-    if isinstance(value, str):
-        if len(value) > MAX_META_STRING:
-            budget.cut = True
-        elif type(value) is str and value.isascii() and value.isprintable():
-            return value  # nothing to clean
-        return clean_text(value, MAX_META_STRING)
     if isinstance(value, Mapping | list | tuple | set | frozenset):
         if depth <= 0:
             budget.cut = True

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from types import TracebackType
 from typing import Any, TypeVar
 
 from inbox.errors import ConflictError, NotFound, StoreRefused
@@ -33,15 +34,21 @@ from search.sqlite_sla import log_written
 T = TypeVar("T")
 
 
-def _versioned(conn: sqlite3.Connection, table: str, columns: Sequence[str], obj: Any) -> None:
-    values = row_values(obj, columns)
-    if obj.version == 1:
-        conn.execute(f"INSERT INTO {table} ({','.join(columns)}) "
-                     f"VALUES ({placeholders(len(columns))})", values)
-        return
+@functools.cache
+def _versioned_sql(table: str, columns: tuple[str, ...]) -> tuple[str, str]:
+    """The INSERT of a first version and the UPDATE of a later one."""
     sets = ",".join(f"{c}=?" for c in columns[1:])
-    cur = conn.execute(f"UPDATE {table} SET {sets} WHERE id=? AND version=?",
-                       [*values[1:], obj.id, obj.version - 1])
+    return (f"INSERT INTO {table} ({','.join(columns)}) VALUES ({placeholders(len(columns))})",
+            f"UPDATE {table} SET {sets} WHERE id=? AND version=?")
+
+
+def _versioned(conn: sqlite3.Connection, table: str, columns: tuple[str, ...], obj: Any) -> None:
+    values = row_values(obj, columns)
+    insert, update = _versioned_sql(table, columns)
+    if obj.version == 1:
+        conn.execute(insert, values)
+        return
+    cur = conn.execute(update, [*values[1:], obj.id, obj.version - 1])
     if cur.rowcount != 1:
         raise ConflictError(f"{table[:-1]} {obj.id} was changed by someone else; reload it")
 
@@ -148,14 +155,22 @@ _REFUSED = (ValueError, OverflowError, TypeError, RecursionError, sqlite3.Interf
             sqlite3.DataError, sqlite3.ProgrammingError)
 
 
-@contextmanager
-def _refusing(doc_id: str) -> Iterator[None]:
+class _refusing:  # noqa: N801 - used as a function; a class is cheaper per document
     """Name the document whose value SQLite refused (StoreRefused, distinct from down)."""
-    try:
-        yield
-    except _REFUSED as exc:
-        raise StoreRefused(f"SQLite refused {doc_id}: {type(exc).__name__}: {exc}",
-                           (doc_id,)) from exc
+
+    __slots__ = ("doc_id",)
+
+    def __init__(self, doc_id: str) -> None:
+        self.doc_id = doc_id
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc is not None and isinstance(exc, _REFUSED):
+            raise StoreRefused(f"SQLite refused {self.doc_id}: {type(exc).__name__}: {exc}",
+                               (self.doc_id,)) from exc
 
 
 def write_batch(batch: WriteBatch, checked: bool) -> Callable[[sqlite3.Connection], None]:

@@ -68,15 +68,15 @@ def decode_cursor(cursor: str, size: int) -> list[str]:
 
 
 def _json_list(value: Any) -> str:
-    return json.dumps(list(value))
+    return json.dumps(list(value)) if value else "[]"
 
 
 def _json_attachments(value: Any) -> str:
-    return json.dumps([[a.name, a.content_type, a.size, a.ref] for a in value])
+    return json.dumps([[a.name, a.content_type, a.size, a.ref] for a in value]) if value else "[]"
 
 
 def _json_meta(value: Any) -> str:
-    return json.dumps(dict(value), default=str)
+    return json.dumps(dict(value), default=str) if value else "{}"
 
 
 def _to_db(name: str) -> Callable[[Any], Any] | None:
