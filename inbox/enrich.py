@@ -7,6 +7,7 @@ import lzma
 import struct
 import threading
 from array import array
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -27,6 +28,10 @@ class Enrichment:
     lang: str | None
     sentiment: str | None
     score: float | None
+
+
+# Each (text, lang) of a batch enriched, or the exception it raised.
+EnrichMany = Callable[[Sequence[tuple[str, str | None]]], Awaitable[list["Enrichment | Exception"]]]
 
 
 class Enricher:

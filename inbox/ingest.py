@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from inbox import deadletters, identity
 from inbox.collections import HasDeadLetters
-from inbox.enrich import Enrichment
+from inbox.enrich import EnrichMany, Enrichment
 from inbox.errors import (
     AuthFailed,
     ConfigError,
@@ -116,6 +116,8 @@ class _Plan:
     recent: dict[str, list[Conversation]] = field(default_factory=dict)  # by customer
     # the ids of `conversations` by customer (repeat detection reads a customer's alone)
     customer_conversations: dict[str, dict[str, None]] = field(default_factory=dict)
+    ahead: frozenset[int] = frozenset()  # positions enriched apart (enrich_many), ...
+    deferred: dict[int, str] = field(default_factory=dict)  # ... and their message ids
 
     def put(self, conv: Conversation) -> None:
         """Write this conversation with the batch (its latest state)."""
@@ -165,6 +167,7 @@ class Ingestor:
         *,
         enrich: Callable[[str, str | None], Enrichment],
         sla: SlaPolicy,
+        enrich_many: EnrichMany | None = None,
         events: EventBus,
         phone_region: str | None = None,
         clock: Callable[[], datetime] = utcnow,
@@ -173,6 +176,8 @@ class Ingestor:
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.store, self.enrich, self.sla, self.events = store, enrich, sla, events
+        # a batch's new messages enriched together while it is planned (other processes)
+        self.enrich_many = enrich_many
         self.phone_region = phone_region
         self.clock = clock
         self.store_retry = store_retry  # retries and waits while the store is down
@@ -294,16 +299,27 @@ class Ingestor:
         ordered = sorted(range(len(items)), key=lambda n: items[n].created_at)
         fresh = [n for n in ordered
                  if ids[n] not in existing or _distinct(existing[ids[n]], items[n])]
-        await self._prefetch(plan, [(n, items[n]) for n in fresh])
-        for n in ordered:
-            try:
-                await self._place(plan, n, ids[n], items[n], existing)
-            except _NOT_THE_ITEM:
-                raise
-            except _Poison as poison:
-                raise _ItemFailed(n, poison.stage, poison.error) from poison.error
-            except Exception as exc:
-                raise _ItemFailed(n, "plan", exc) from exc
+        ahead = None
+        if self.enrich_many is not None and fresh:
+            ahead = asyncio.ensure_future(
+                self.enrich_many([(items[n].text, items[n].lang) for n in fresh]))
+            plan.ahead = frozenset(fresh)
+        try:
+            await self._prefetch(plan, [(n, items[n]) for n in fresh])
+            for n in ordered:
+                try:
+                    await self._place(plan, n, ids[n], items[n], existing)
+                except _NOT_THE_ITEM:
+                    raise
+                except _Poison as poison:
+                    raise _ItemFailed(n, poison.stage, poison.error) from poison.error
+                except Exception as exc:
+                    raise _ItemFailed(n, "plan", exc) from exc
+            if ahead is not None:
+                _enriched(plan, dict(zip(fresh, await ahead, strict=True)))
+        finally:
+            if ahead is not None and not ahead.done():
+                ahead.cancel()
         return plan
 
     async def _place(self, plan: _Plan, position: int, mid: str, inbound: Inbound,
@@ -368,8 +384,12 @@ class Ingestor:
         customer_id = await self._customer(plan, refs, inbound)
         now = self.clock()
         conversation = await self._thread(plan, inbound, customer_id, now)
-        with _stage("enrich"):
-            found = self.enrich(inbound.text, inbound.lang)
+        if position in plan.ahead:  # enriched apart, filled in once the batch is planned
+            found = Enrichment(inbound.lang, None, None)
+            plan.deferred[position] = mid
+        else:
+            with _stage("enrich"):
+                found = self.enrich(inbound.text, inbound.lang)
         msg = Message(
             id=mid, conversation_id=conversation.id, channel=inbound.channel,
             external_id=inbound.external_id, direction=inbound.direction, text=inbound.text,
@@ -485,6 +505,18 @@ class Ingestor:
         if customer_wrote:
             return self.sla.customer_wrote(conv, msg.created_at, **changes)
         return replace(conv, **changes)
+
+
+def _enriched(plan: _Plan, found: dict[int, Enrichment | Exception]) -> None:
+    """The planned messages enriched apart get their language and sentiment."""
+    for position, mid in plan.deferred.items():
+        outcome = found[position]
+        if isinstance(outcome, Exception):
+            raise _ItemFailed(position, "enrich", outcome) from outcome
+        plan.messages[mid] = replace(plan.messages[mid], lang=outcome.lang,
+                                     sentiment=outcome.sentiment,
+                                     sentiment_score=outcome.score)
+    plan.stored = [plan.messages[msg.id] for msg in plan.stored]
 
 
 def preview(text: str, size: int = 80) -> str | None:
