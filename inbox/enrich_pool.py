@@ -5,8 +5,9 @@ Language detection and sentiment are pure CPU in Python: in the ingesting proces
 hold the interpreter lock for 40% of an enriched batch. A worker process loads the models
 once, when it starts. Small batches (an IDLE push, a web form) are enriched in the
 ingesting process: sending them costs more than it saves. The first large batch starts
-the workers and is enriched here while they load; a worker that dies is replaced at the
-next batch and its batch enriched here. Per item, the result or the exception it raised.
+the workers (they load the models while it is planned: the ingesting process need not
+hold them); a worker that dies is replaced at the next batch and its batch enriched here.
+Per item, the result or the exception it raised.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import asyncio
 import logging
 import multiprocessing
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 
 from inbox.enrich import LANGUAGES, Enricher, Enrichment
 
@@ -55,12 +56,14 @@ class EnricherPool:
                  languages: tuple[str, ...] = LANGUAGES) -> None:
         self.enricher, self.workers, self.languages = enricher, workers, languages
         self._pool: ProcessPoolExecutor | None = None
-        self._ready: Future[None] | None = None  # the workers have loaded their models
 
     async def many(self, items: Sequence[tuple[str, str | None]]) -> list[Outcome]:
-        if self.workers < 1 or len(items) < MIN_POOLED or not self._warm():
+        if self.workers < 1 or len(items) < MIN_POOLED:
             return enrich_each(self.enricher, items)
-        assert self._pool is not None
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker, initargs=(self.languages,))
         size = -(-len(items) // self.workers)
         try:
             parts = await asyncio.gather(*(
@@ -73,27 +76,9 @@ class EnricherPool:
             return enrich_each(self.enricher, items)
         return [outcome for part in parts for outcome in part]
 
-    def _warm(self) -> bool:
-        """Are the workers ready? Starts them (they load while this batch goes without)."""
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker, initargs=(self.languages,))
-            self._ready = self._pool.submit(_noop)
-            return False
-        assert self._ready is not None
-        if self._ready.done() and self._ready.exception() is not None:
-            self.close()
-            return False
-        return self._ready.done()
-
     def close(self, wait: bool = False) -> None:
         """Stop the workers (`wait`: until they have exited); the next large batch starts
         anew."""
         if self._pool is not None:
             self._pool.shutdown(wait=wait, cancel_futures=True)
-            self._pool, self._ready = None, None
-
-
-def _noop() -> None:
-    return None
+            self._pool = None

@@ -3,8 +3,6 @@ in the ingesting process, and an item whose enrichment fails set aside alone."""
 
 from __future__ import annotations
 
-import asyncio
-
 from inbox.enrich import Enricher, Enrichment
 from inbox.enrich_pool import MIN_POOLED, EnricherPool
 from inbox.events import EventBus
@@ -31,15 +29,12 @@ async def test_a_large_batch_is_enriched_in_a_worker_as_in_process(
     pool = EnricherPool(enricher, workers=1)
     ingestor = Ingestor(sqlite_store, enrich=enricher, sla=SlaPolicy(), events=EventBus(),
                         enrich_many=pool.many)
+    batch = [inbound(f"<w{i}@x>", f"{TEXTS[i % len(TEXTS)]} [{i}]")
+             for i in range(MIN_POOLED * 2)]
     try:
-        await ingestor.ingest(_batch(MIN_POOLED))  # starts the worker, enriched here
-        while not pool._warm():  # the worker has loaded its models
-            await asyncio.sleep(0.05)
-        batch = [inbound(f"<w{i}@x>", f"{TEXTS[i % len(TEXTS)]} [{i}]")
-                 for i in range(MIN_POOLED * 2)]
         result = await ingestor.ingest(batch)
     finally:
-        pool.close()
+        pool.close(wait=True)
     assert len(result.stored) == len(batch) and not result.dead
     by_ext = {m.external_id: m for m in result.stored}
     for item in batch:
