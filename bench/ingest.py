@@ -35,6 +35,7 @@ from typing import Any
 from inbox.app.config import load as load_config
 from inbox.app.demo.generator import generate
 from inbox.app.runtime import Runtime
+from inbox.enrich_pool import shared_pool
 from inbox.model import Inbound
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)  # a fixed clock: every run gets the same corpus
@@ -67,6 +68,7 @@ async def _pipeline(path: Path, inbound: Sequence[Inbound], batch: int, enrich: 
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     finally:
         await runtime.aclose()
+    shared_pool(workers).close(wait=True)  # the worker's CPU is counted once it has exited
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return stored, wall, cpu + children.ru_utime + children.ru_stime
 

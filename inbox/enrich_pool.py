@@ -13,6 +13,7 @@ Per item, the result or the exception it raised.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import multiprocessing
 from collections.abc import Sequence
@@ -82,3 +83,10 @@ class EnricherPool:
         if self._pool is not None:
             self._pool.shutdown(wait=wait, cancel_futures=True)
             self._pool = None
+
+
+@functools.cache
+def shared_pool(workers: int, languages: tuple[str, ...] = LANGUAGES) -> EnricherPool:
+    """The process's pool: every ingestor of the process shares its workers (started once,
+    by the first large batch; stopped when the process exits)."""
+    return EnricherPool(Enricher(languages), workers, languages)

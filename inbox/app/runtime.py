@@ -13,7 +13,7 @@ from connectors.webform import WebForms
 from inbox import deadletters
 from inbox.app.config import configure_channels, make_store, resolve
 from inbox.enrich import Enricher, no_enrichment
-from inbox.enrich_pool import EnricherPool
+from inbox.enrich_pool import shared_pool
 from inbox.errors import InboxError
 from inbox.events import EventBus
 from inbox.ingest import Ingestor
@@ -51,10 +51,10 @@ class Runtime:
         self.events = EventBus()
         self.sla = self.settings.sla
         enrich = Enricher() if self.settings.enrich.enabled else no_enrichment
-        self._enrich_pool = EnricherPool(enrich, self.settings.enrich.workers) \
-            if isinstance(enrich, Enricher) and self.settings.enrich.workers else None
+        workers = self.settings.enrich.workers
+        pool = shared_pool(workers) if self.settings.enrich.enabled and workers else None
         self.ingestor = Ingestor(self.store, enrich=enrich, sla=self.sla, events=self.events,
-                                 enrich_many=self._enrich_pool.many if self._enrich_pool else None,
+                                 enrich_many=pool.many if pool else None,
                                  phone_region=self.settings.identity.phone_region)
         self.connectors, senders = configure_channels(
             self.config, env, send=replies) if channels else ([], {})
@@ -204,8 +204,6 @@ class Runtime:
         self._closed = True
         await _cancel(self._tasks)
         await self._stop_jobs()
-        if self._enrich_pool is not None:
-            self._enrich_pool.close(wait=True)  # a worker exits at once
         await self.store.aclose()
 
 
