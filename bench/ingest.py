@@ -5,7 +5,8 @@
 Runs, each in a fresh process on a fresh SQLite store (WAL, synchronous=FULL, as served):
 - `Runtime.ingest` of the demo generator's messages in batches, enrichment off;
 - the same with enrichment on (language + sentiment), as configured by default: large
-  batches enriched by a worker process while they are planned (`enrich.workers = 1`);
+  batches enriched by a worker process while they are planned (`enrich.workers = 1`; the
+  worker started and loaded before the clock starts, as a poller's is by start_workers);
 - the same with enrichment in the ingesting process (`enrich.workers = 0`);
 - a plain `executemany` of the very rows the pipeline stored (every message column) into a
   table with an FTS5 index over text and subject, one transaction per batch, the floor of
@@ -62,6 +63,8 @@ async def _pipeline(path: Path, inbound: Sequence[Inbound], batch: int, enrich: 
                                 "INBOX_ENRICH_WORKERS": str(workers)})
     runtime = Runtime(config, {}, channels=False)
     await runtime.start()
+    if enrich and workers:  # started with the process, as a poller's (start_workers)
+        shared_pool(workers).wait_ready()
     try:
         wall, cpu = time.perf_counter(), time.process_time()
         stored = await ingest_all(runtime, inbound, batch)

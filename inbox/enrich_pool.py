@@ -34,6 +34,10 @@ def _start_worker(languages: tuple[str, ...]) -> None:
     _WORKER("warm up the models")
 
 
+def _noop() -> None:
+    return None
+
+
 def _enrich_in_worker(items: Sequence[tuple[str, str | None]]) -> list[Outcome]:
     assert _WORKER is not None
     return enrich_each(_WORKER, items)
@@ -58,17 +62,31 @@ class EnricherPool:
         self.enricher, self.workers, self.languages = enricher, workers, languages
         self._pool: ProcessPoolExecutor | None = None
 
-    async def many(self, items: Sequence[tuple[str, str | None]]) -> list[Outcome]:
-        if self.workers < 1 or len(items) < MIN_POOLED:
-            return enrich_each(self.enricher, items)
+    def start(self) -> ProcessPoolExecutor:
+        """Start the workers now (they load the models in the background), if not yet."""
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_worker, initargs=(self.languages,))
+            for _ in range(self.workers):
+                self._pool.submit(_noop)
+        return self._pool
+
+    def wait_ready(self) -> None:
+        """Block until the workers have loaded their models (benchmarks: a poller's pool
+        starts with the process)."""
+        pool = self.start()
+        for done in [pool.submit(_noop) for _ in range(self.workers)]:
+            done.result()
+
+    async def many(self, items: Sequence[tuple[str, str | None]]) -> list[Outcome]:
+        if self.workers < 1 or len(items) < MIN_POOLED:
+            return enrich_each(self.enricher, items)
+        pool = self.start()
         size = -(-len(items) // self.workers)
         try:
             parts = await asyncio.gather(*(
-                asyncio.wrap_future(self._pool.submit(_enrich_in_worker, items[i:i + size]))
+                asyncio.wrap_future(pool.submit(_enrich_in_worker, items[i:i + size]))
                 for i in range(0, len(items), size)))
         except Exception as exc:  # noqa: BLE001 - a worker died: enrich here, start anew
             log.warning("enrichment worker failed, enriching in process",
