@@ -16,6 +16,9 @@ import asyncio
 import functools
 import logging
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
@@ -23,6 +26,7 @@ from inbox.enrich import LANGUAGES, Enricher, Enrichment
 
 log = logging.getLogger(__name__)
 MIN_POOLED = 32  # items in a batch below which it is enriched in the ingesting process
+PARENT_CHECK = 1.0  # seconds between a worker's checks that the ingesting process lives
 
 Outcome = Enrichment | Exception
 _WORKER: Enricher | None = None  # the worker process's own
@@ -30,8 +34,18 @@ _WORKER: Enricher | None = None  # the worker process's own
 
 def _start_worker(languages: tuple[str, ...]) -> None:
     global _WORKER  # noqa: PLW0603 - one per worker process
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True,
+                     name="parent-watch").start()
     _WORKER = Enricher(languages)
     _WORKER("warm up the models")
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A killed ingesting process (SIGKILL) leaves no worker behind: it exits within a
+    second (it would otherwise wait for work forever)."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK)
+    os._exit(0)
 
 
 def _noop() -> None:

@@ -1,7 +1,13 @@
 """Enrichment of large batches in a worker process: the same languages and sentiments as
-in the ingesting process, and an item whose enrichment fails set aside alone."""
+in the ingesting process, an item whose enrichment fails set aside alone, and no worker
+left behind by a killed process."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 from inbox.enrich import Enricher, Enrichment
 from inbox.enrich_pool import MIN_POOLED, EnricherPool
@@ -11,6 +17,7 @@ from inbox.sla import SlaPolicy
 from search.sqlite import SqliteStore
 from tests.factories import at, inbound
 
+ROOT = Path(__file__).parents[2]
 TEXTS = ("This is terrible, my internet has been down for a week",
          "Bonjour, je n'ai plus de réseau depuis hier soir",
          "Thank you so much, great service!",
@@ -64,3 +71,32 @@ async def test_an_item_failing_enrichment_apart_is_dead_lettered_alone(
     assert len(result.stored) == 39
     assert all(m.lang is not None for m in result.stored if "ok (" not in m.text)
     assert (await sqlite_store.counts())["messages"] == 39
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for init to reap it is not)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+def test_a_killed_ingesting_process_leaves_no_worker_behind() -> None:
+    script = ("from inbox.enrich_pool import shared_pool\n"
+              "import time\n"
+              "if __name__ == '__main__':\n"
+              "    pool = shared_pool(1)\n"
+              "    pool.wait_ready()\n"
+              "    print(*pool.start()._processes, flush=True)\n"
+              "    time.sleep(120)\n")
+    with subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE,
+                          text=True) as parent:
+        assert parent.stdout is not None
+        workers = [int(pid) for pid in parent.stdout.readline().split()]
+        assert workers and all(_alive(pid) for pid in workers)
+        parent.kill()
+    deadline = time.monotonic() + 30  # a generous bound: the workers check every second
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers)
