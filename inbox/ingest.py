@@ -117,7 +117,7 @@ class _Plan:
     # the ids of `conversations` by customer (repeat detection reads a customer's alone)
     customer_conversations: dict[str, dict[str, None]] = field(default_factory=dict)
     ahead: frozenset[int] = frozenset()  # positions enriched apart (enrich_many), ...
-    deferred: dict[int, str] = field(default_factory=dict)  # ... and their message ids
+    deferred: dict[int, Message] = field(default_factory=dict)  # ... and their messages
 
     def put(self, conv: Conversation) -> None:
         """Write this conversation with the batch (its latest state)."""
@@ -386,7 +386,6 @@ class Ingestor:
         conversation = await self._thread(plan, inbound, customer_id, now)
         if position in plan.ahead:  # enriched apart, filled in once the batch is planned
             found = Enrichment(inbound.lang, None, None)
-            plan.deferred[position] = mid
         else:
             with _stage("enrich"):
                 found = self.enrich(inbound.text, inbound.lang)
@@ -402,6 +401,8 @@ class Ingestor:
         )
         with _stage("sla"):
             after = self._after_message(conversation, msg, inbound, now)
+        if position in plan.ahead:
+            plan.deferred[position] = msg
         plan.messages[mid] = msg
         plan.stored.append(msg)
         plan.put(after)
@@ -508,15 +509,18 @@ class Ingestor:
 
 
 def _enriched(plan: _Plan, found: dict[int, Enrichment | Exception]) -> None:
-    """The planned messages enriched apart get their language and sentiment."""
-    for position, mid in plan.deferred.items():
+    """The planned messages enriched apart get their language and sentiment (an edit later
+    in the same batch was enriched as it was planned, and stays)."""
+    filled: dict[int, Message] = {}
+    for position, msg in plan.deferred.items():
         outcome = found[position]
         if isinstance(outcome, Exception):
             raise _ItemFailed(position, "enrich", outcome) from outcome
-        plan.messages[mid] = replace(plan.messages[mid], lang=outcome.lang,
-                                     sentiment=outcome.sentiment,
-                                     sentiment_score=outcome.score)
-    plan.stored = [plan.messages[msg.id] for msg in plan.stored]
+        filled[id(msg)] = replace(msg, lang=outcome.lang, sentiment=outcome.sentiment,
+                                  sentiment_score=outcome.score)
+        if plan.messages.get(msg.id) is msg:
+            plan.messages[msg.id] = filled[id(msg)]
+    plan.stored = [filled.get(id(msg), msg) for msg in plan.stored]
 
 
 def preview(text: str, size: int = 80) -> str | None:

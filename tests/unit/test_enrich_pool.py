@@ -100,3 +100,18 @@ def test_a_killed_ingesting_process_leaves_no_worker_behind() -> None:
     while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_alive(pid) for pid in workers)
+
+
+async def test_an_edit_in_the_same_batch_keeps_its_own_enrichment(
+        sqlite_store: SqliteStore) -> None:
+    enricher = Enricher()
+    pool = EnricherPool(enricher, workers=0)
+    ingestor = Ingestor(sqlite_store, enrich=enricher, sla=SlaPolicy(), events=EventBus(),
+                        enrich_many=pool.many)
+    post = inbound("100", "Thank you so much, great service!", channel="x", revision="100")
+    edit = inbound("100", "This is terrible, my internet has been down for a week",
+                   channel="x", revision="101", when=at(3))
+    result = await ingestor.ingest([post, edit])
+    stored = await sqlite_store.conversation_messages(result.stored[0].conversation_id)
+    assert [(m.text, m.sentiment) for m in stored] == [(edit.text, "negative")]
+    assert result.stored[0].sentiment == "positive" and result.updated[0].sentiment == "negative"
