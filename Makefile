@@ -50,6 +50,7 @@ lint: $(STAMP)
 # SCALE: the size of bench/scale.py's store (built once, kept as scale-SIZE.db, reused)
 SCALE ?= 20000
 bench: $(STAMP)
+	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.ingest_search
 	$(BIN)/python -m bench.scale --messages $(SCALE) --runs 10 --budget 5
 	$(BIN)/python -m bench.http --store scale-$(SCALE).db --seconds 5

@@ -100,6 +100,9 @@ PRIVACY = (
 ENRICH = (
     Setting("enrich.enabled", bool, True, "detect language and sentiment on ingest",
             env="INBOX_ENRICH"),
+    Setting("enrich.workers", int, 1, "processes that enrich large ingest batches while "
+            "they are planned (0: in the ingesting process)", env="INBOX_ENRICH_WORKERS",
+            check=_between(0, 16)),
 )
 WORKER = (
     Setting("worker.lease_seconds", int, 60,
@@ -186,6 +189,7 @@ class PrivacySettings:
 @dataclass(frozen=True, slots=True)
 class EnrichSettings:
     enabled: bool
+    workers: int
 
 
 @dataclass(frozen=True, slots=True)

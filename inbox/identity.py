@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -11,6 +12,7 @@ from email_validator import EmailNotValidError, validate_email
 from inbox.model import STRONG_KINDS, Identity, IdentityKind, IdentityRef
 
 
+@functools.lru_cache(maxsize=65536)  # the same senders write again and again
 def normalize_email(value: str) -> str | None:
     """The address lower-cased, or None if it is not a syntactically valid address."""
     try:

@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from inbox import deadletters, identity
 from inbox.collections import HasDeadLetters
-from inbox.enrich import Enrichment
+from inbox.enrich import EnrichMany, Enrichment
 from inbox.errors import (
     AuthFailed,
     ConfigError,
@@ -114,6 +114,15 @@ class _Plan:
     known_keys: dict[str, str] = field(default_factory=dict)
     loaded: dict[str, Conversation] = field(default_factory=dict)
     recent: dict[str, list[Conversation]] = field(default_factory=dict)  # by customer
+    # the ids of `conversations` by customer (repeat detection reads a customer's alone)
+    customer_conversations: dict[str, dict[str, None]] = field(default_factory=dict)
+    ahead: frozenset[int] = frozenset()  # positions enriched apart (enrich_many), ...
+    deferred: dict[int, Message] = field(default_factory=dict)  # ... and their messages
+
+    def put(self, conv: Conversation) -> None:
+        """Write this conversation with the batch (its latest state)."""
+        self.conversations[conv.id] = conv
+        self.customer_conversations.setdefault(conv.customer_id, {})[conv.id] = None
 
     def batch(self) -> WriteBatch:
         convs = tuple(replace(c, version=self.stored_versions[c.id] + 1)
@@ -158,6 +167,7 @@ class Ingestor:
         *,
         enrich: Callable[[str, str | None], Enrichment],
         sla: SlaPolicy,
+        enrich_many: EnrichMany | None = None,
         events: EventBus,
         phone_region: str | None = None,
         clock: Callable[[], datetime] = utcnow,
@@ -166,6 +176,8 @@ class Ingestor:
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.store, self.enrich, self.sla, self.events = store, enrich, sla, events
+        # a batch's new messages enriched together while it is planned (other processes)
+        self.enrich_many = enrich_many
         self.phone_region = phone_region
         self.clock = clock
         self.store_retry = store_retry  # retries and waits while the store is down
@@ -287,16 +299,27 @@ class Ingestor:
         ordered = sorted(range(len(items)), key=lambda n: items[n].created_at)
         fresh = [n for n in ordered
                  if ids[n] not in existing or _distinct(existing[ids[n]], items[n])]
-        await self._prefetch(plan, [(n, items[n]) for n in fresh])
-        for n in ordered:
-            try:
-                await self._place(plan, n, ids[n], items[n], existing)
-            except _NOT_THE_ITEM:
-                raise
-            except _Poison as poison:
-                raise _ItemFailed(n, poison.stage, poison.error) from poison.error
-            except Exception as exc:
-                raise _ItemFailed(n, "plan", exc) from exc
+        ahead = None
+        if self.enrich_many is not None and fresh:
+            ahead = asyncio.ensure_future(
+                self.enrich_many([(items[n].text, items[n].lang) for n in fresh]))
+            plan.ahead = frozenset(fresh)
+        try:
+            await self._prefetch(plan, [(n, items[n]) for n in fresh])
+            for n in ordered:
+                try:
+                    await self._place(plan, n, ids[n], items[n], existing)
+                except _NOT_THE_ITEM:
+                    raise
+                except _Poison as poison:
+                    raise _ItemFailed(n, poison.stage, poison.error) from poison.error
+                except Exception as exc:
+                    raise _ItemFailed(n, "plan", exc) from exc
+            if ahead is not None:
+                _enriched(plan, dict(zip(fresh, await ahead, strict=True)))
+        finally:
+            if ahead is not None and not ahead.done():
+                ahead.cancel()
         return plan
 
     async def _place(self, plan: _Plan, position: int, mid: str, inbound: Inbound,
@@ -359,10 +382,13 @@ class Ingestor:
     async def _add(self, plan: _Plan, position: int, mid: str, inbound: Inbound) -> None:
         refs = self._refs(plan, inbound)
         customer_id = await self._customer(plan, refs, inbound)
-        conversation = await self._thread(plan, inbound, customer_id)
-        with _stage("enrich"):
-            found = self.enrich(inbound.text, inbound.lang)
         now = self.clock()
+        conversation = await self._thread(plan, inbound, customer_id, now)
+        if position in plan.ahead:  # enriched apart, filled in once the batch is planned
+            found = Enrichment(inbound.lang, None, None)
+        else:
+            with _stage("enrich"):
+                found = self.enrich(inbound.text, inbound.lang)
         msg = Message(
             id=mid, conversation_id=conversation.id, channel=inbound.channel,
             external_id=inbound.external_id, direction=inbound.direction, text=inbound.text,
@@ -374,10 +400,12 @@ class Ingestor:
             revision=inbound.revision, attachments=inbound.attachments, meta=dict(inbound.meta),
         )
         with _stage("sla"):
-            after = self._after_message(conversation, msg, inbound)
+            after = self._after_message(conversation, msg, inbound, now)
+        if position in plan.ahead:
+            plan.deferred[position] = msg
         plan.messages[mid] = msg
         plan.stored.append(msg)
-        plan.conversations[conversation.id] = after
+        plan.put(after)
         plan.touched[position] = {mid, conversation.id, customer_id}
         for key in (*inbound.thread_keys, *inbound.parent_keys):
             if not key.startswith("conv:"):
@@ -418,7 +446,8 @@ class Ingestor:
                 pass
         return frozenset(kinds)
 
-    async def _thread(self, plan: _Plan, inbound: Inbound, customer_id: str) -> Conversation:
+    async def _thread(self, plan: _Plan, inbound: Inbound, customer_id: str, now: datetime
+                      ) -> Conversation:
         conv = None
         for key in (*inbound.parent_keys, *inbound.thread_keys):
             token = key.startswith("conv:")  # a [#id] in a subject: anyone can type one
@@ -434,26 +463,26 @@ class Ingestor:
                 plan.stored_versions[conv.id] = conv.version
             if not self._starts_new(conv, inbound):
                 return conv
-        now = self.clock()
         created = inbound.created_at
+        previous = None
+        if not inbound.listening and not inbound.automated:
+            previous = self._previous(plan, customer_id, created)
         conv = Conversation(
             id=new_id("v"), customer_id=customer_id, channel=inbound.channel,
             status=Status.LISTENING if inbound.listening else Status.OPEN, created_at=created,
             updated_at=now, last_message_at=created,
             subject=inbound.subject or preview(inbound.text), message_count=0,
+            previous_id=None if previous is None else previous.id,
+            switched_channel=None if previous is None else previous.channel != inbound.channel,
         )
-        if not inbound.listening and not inbound.automated:
-            previous = self._previous(plan, customer_id, created)
-            if previous is not None:
-                conv = replace(conv, previous_id=previous.id,
-                               switched_channel=previous.channel != conv.channel)
-        plan.conversations[conv.id] = conv
+        plan.put(conv)
         return conv
 
     def _previous(self, plan: _Plan, customer_id: str, created: datetime
                   ) -> Conversation | None:
         """The customer's latest care conversation, if this contact repeats it."""
-        candidates = [c for c in plan.conversations.values() if c.customer_id == customer_id]
+        candidates = [plan.conversations[c]
+                      for c in plan.customer_conversations.get(customer_id, ())]
         candidates.extend(plan.recent.get(customer_id, ()))  # read with the batch
         care = [c for c in candidates if c.status != Status.LISTENING
                 and c.created_at <= created <= c.last_message_at + REPEAT_WINDOW]
@@ -464,15 +493,34 @@ class Ingestor:
         return (conv.status == Status.RESOLVED
                 and inbound.created_at - conv.last_message_at > REOPEN_WINDOW)
 
-    def _after_message(self, conv: Conversation, msg: Message, inbound: Inbound) -> Conversation:
+    def _after_message(self, conv: Conversation, msg: Message, inbound: Inbound,
+                       now: datetime) -> Conversation:
         status = conv.status
         customer_wrote = msg.direction == Direction.INBOUND and not msg.automated
         if customer_wrote and not inbound.listening and status != Status.OPEN:
             status = Status.OPEN  # a customer answer reopens; a brand mention promotes
-        conv = replace(conv, status=status, message_count=conv.message_count + 1,
-                       last_message_at=max(conv.last_message_at, msg.created_at),
-                       updated_at=self.clock(), subject=conv.subject or msg.subject)
-        return self.sla.customer_wrote(conv, msg.created_at) if customer_wrote else conv
+        changes: dict[str, Any] = {
+            "status": status, "message_count": conv.message_count + 1,
+            "last_message_at": max(conv.last_message_at, msg.created_at), "updated_at": now,
+            "subject": conv.subject or msg.subject}
+        if customer_wrote:
+            return self.sla.customer_wrote(conv, msg.created_at, **changes)
+        return replace(conv, **changes)
+
+
+def _enriched(plan: _Plan, found: dict[int, Enrichment | Exception]) -> None:
+    """The planned messages enriched apart get their language and sentiment (an edit later
+    in the same batch was enriched as it was planned, and stays)."""
+    filled: dict[int, Message] = {}
+    for position, msg in plan.deferred.items():
+        outcome = found[position]
+        if isinstance(outcome, Exception):
+            raise _ItemFailed(position, "enrich", outcome) from outcome
+        filled[id(msg)] = replace(msg, lang=outcome.lang, sentiment=outcome.sentiment,
+                                  sentiment_score=outcome.score)
+        if plan.messages.get(msg.id) is msg:
+            plan.messages[msg.id] = filled[id(msg)]
+    plan.stored = [filled.get(id(msg), msg) for msg in plan.stored]
 
 
 def preview(text: str, size: int = 80) -> str | None:

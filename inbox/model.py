@@ -97,7 +97,9 @@ def utcnow() -> datetime:
 
 def ts(value: datetime) -> str:
     """The stores' timestamp text: UTC with microseconds, so text order is time order."""
-    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def parse_ts(value: str) -> datetime:

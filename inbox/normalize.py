@@ -68,12 +68,34 @@ _BIDI_ALL = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")  # and 
 _HASH_LEN = 16
 
 
+# Where Unicode has characters with a combining class: the basic and supplementary
+# multilingual planes (2-3 are ideographs, 14 tags and selectors, 15-16 private use; plane
+# 14's start is scanned too): the whole range gives the same characters (tested), in a
+# tenth of the time.
+_SCRIPT_PLANES = (range(0x300, 0x20000), range(0xE0000, 0xE1000))
+
+
 @functools.cache
 def _mark_runs() -> re.Pattern[str]:
-    """Runs of more than MAX_MARKS characters with a combining class (built once, lazily)."""
-    marks = "".join(re.escape(chr(c)) for c in range(0x300, 0x110000)
-                    if unicodedata.combining(chr(c)))
-    return re.compile(f"[{marks}]{{{MAX_MARKS + 1},}}")
+    """Runs of more than MAX_MARKS characters with a combining class (built once, lazily).
+    The class is written as ranges, the Basic Multilingual Plane's apart (re tests those in
+    one lookup) and the others only for characters beyond it: 10x faster than one class."""
+    marks = [c for plane in _SCRIPT_PLANES for c in plane if unicodedata.combining(chr(c))]
+    basic = _char_class([c for c in marks if c <= 0xFFFF])
+    beyond = _char_class([c for c in marks if c > 0xFFFF])
+    return re.compile(f"(?:[{basic}]|(?=[\U00010000-\U0010ffff])[{beyond}]){{{MAX_MARKS + 1},}}")
+
+
+def _char_class(codes: list[int]) -> str:
+    """A regex character class body of these (ascending) code points, as ranges."""
+    ranges: list[list[int]] = []
+    for code in codes:
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    return "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
+                   for a, b in ranges)
 
 
 def stream_safe(text: str) -> str:
@@ -94,7 +116,12 @@ def _surrogates_fixed(text: str) -> str:
 
 def clean_text(text: str, cap: int) -> str:
     """Multi-line text: NFC, no lone surrogates, LF line ends, no controls but tab/LF."""
-    text = _surrogates_fixed(str(text)[: cap * 2])
+    text = str(text)[: cap * 2]
+    if text.isascii():  # no surrogates, marks or decompositions: only controls to remove
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        return (text if text.isprintable() else _CONTROLS.sub("", text))[:cap]
+    text = _surrogates_fixed(text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _CONTROLS.sub("", text)
     return unicodedata.normalize("NFC", stream_safe(text))[:cap]
@@ -111,6 +138,8 @@ def clean_label(text: str, cap: int = MAX_NAME, marks: bool = True) -> str:
 
 def clean_id(value: str, cap: int = MAX_ID) -> str:
     """An identifier or key: one line; over the cap, a prefix plus a hash of the whole."""
+    if type(value) is str and len(value) <= cap and value.isascii() and value.isprintable():
+        return value  # the usual id: nothing to remove or cut
     text = _CONTROLS_AND_SPACE.sub("", _surrogates_fixed(str(value)))
     if len(text) <= cap:
         return text
@@ -137,16 +166,18 @@ def clean_json(value: Any, depth: int = MAX_META_DEPTH, budget: _Budget | None =
     if budget.left < 0:
         budget.cut = True
         return None
+    if isinstance(value, str):  # the usual value first
+        if len(value) > MAX_META_STRING:
+            budget.cut = True
+        elif type(value) is str and value.isascii() and value.isprintable():
+            return value  # nothing to clean
+        return clean_text(value, MAX_META_STRING)
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
         return value if -(2**63) <= value < 2**63 else str(value)
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
-    if isinstance(value, str):
-        if len(value) > MAX_META_STRING:
-            budget.cut = True
-        return clean_text(value, MAX_META_STRING)
     if isinstance(value, Mapping | list | tuple | set | frozenset):
         if depth <= 0:
             budget.cut = True
@@ -221,7 +252,11 @@ def normalize_inbound(item: Inbound, received: datetime) -> Inbound:
     if len(attachments) > MAX_ATTACHMENTS:
         meta["attachments_dropped"] = len(attachments) - MAX_ATTACHMENTS
     html = item.html if item.html is None or len(item.html) <= MAX_HTML else None
-    normalized = replace(
+    thread_keys = _keys(item.thread_keys, meta, "thread_keys")
+    parent_keys = _keys(item.parent_keys, meta, "parent_keys")
+    if cut:
+        meta["truncated"] = cut
+    return replace(
         item,
         channel=parse_enum(Channel, clean_id(item.channel, MAX_SHORT)),
         external_id=clean_id(item.external_id),
@@ -232,15 +267,13 @@ def normalize_inbound(item: Inbound, received: datetime) -> Inbound:
         subject=_optional(item.subject, clean_label, MAX_SUBJECT, False),
         html=_optional(html, clean_text, MAX_HTML),
         quoted=_optional(item.quoted, clean_text, MAX_QUOTED),
-        thread_keys=_keys(item.thread_keys, meta, "thread_keys"),
-        parent_keys=_keys(item.parent_keys, meta, "parent_keys"),
+        thread_keys=thread_keys,
+        parent_keys=parent_keys,
         lang=_optional(item.lang, clean_id, MAX_LANG),
         listening=bool(item.listening),
         automated=bool(item.automated),
         revision=_optional(item.revision, clean_id),
         attachments=tuple(_attachment(a) for a in attachments[:MAX_ATTACHMENTS]),
         direction=parse_enum(Direction, clean_id(item.direction, MAX_SHORT)),
+        meta=meta,
     )
-    if cut:
-        meta["truncated"] = cut
-    return replace(normalized, meta=meta)

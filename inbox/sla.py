@@ -39,6 +39,10 @@ class Calendar:
         return day in self.extra_holidays or day in self._holidays
 
     def describe(self) -> str:
+        return self._description
+
+    @cached_property
+    def _description(self) -> str:
         open_days = [f"{DAYS[d]} " + ",".join(f"{s:%H:%M}-{e:%H:%M}" for s, e in p)
                      for d, p in enumerate(self.hours) if p]
         extra = f", holidays of {self.country}" if self.country else ""
@@ -103,12 +107,14 @@ class SlaPolicy:
 
     # --- Clock transitions: the one place a response clock starts or stops -------------
 
-    def customer_wrote(self, conv: Conversation, at: datetime) -> Conversation:
+    def customer_wrote(self, conv: Conversation, at: datetime, **changes: Any) -> Conversation:
         """A customer message at `at` on an open conversation: the clock starts, unless one
-        already runs (it keeps counting from the oldest unanswered message)."""
-        if conv.status != Status.OPEN or conv.awaiting_since is not None:
-            return conv
-        return self._waiting(conv, at)
+        already runs (it keeps counting from the oldest unanswered message). `changes` are
+        the message's other changes to the conversation, made in the same copy."""
+        status = changes.get("status", conv.status)
+        if status == Status.OPEN and changes.get("awaiting_since", conv.awaiting_since) is None:
+            changes.update(self._clock(conv.channel, at))
+        return replace(conv, **changes) if changes else conv
 
     def answered(self, conv: Conversation, at: datetime) -> Conversation:
         """The conversation answered at `at`: first-response figures set once, clock stopped."""
@@ -137,9 +143,13 @@ class SlaPolicy:
         return conv
 
     def _waiting(self, conv: Conversation, since: datetime) -> Conversation:
-        due = self.due(conv.channel, since)
-        return replace(conv, awaiting_since=since, due_at=due[0] if due else None,
-                       due_basis=due[1] if due else None)
+        return replace(conv, **self._clock(conv.channel, since))
+
+    def _clock(self, channel: str, since: datetime) -> dict[str, Any]:
+        """The fields of a response clock started at `since`."""
+        due = self.due(channel, since)
+        return {"awaiting_since": since, "due_at": due[0] if due else None,
+                "due_basis": due[1] if due else None}
 
 
 def _fmt(delta: timedelta) -> str:

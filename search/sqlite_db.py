@@ -29,11 +29,14 @@ _FOLD = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "œ": "oe",
 
 
 def fold(text: str) -> str:
-    """Compatibility-decomposed text with those letters folded (diacritics FTS5 removes)."""
+    """Compatibility-decomposed text with those letters folded (diacritics FTS5 removes);
+    ASCII text as it is (neither changes it)."""
+    if text.isascii():
+        return text
     return unicodedata.normalize("NFKD", text).translate(_FOLD)
 
 
-def _sql_fold(text: str | None) -> str | None:
+def fold_optional(text: str | None) -> str | None:
     return None if text is None else fold(text)
 
 
@@ -41,7 +44,7 @@ def connect(path: str, durable: bool = True) -> sqlite3.Connection:
     """A connection; `durable=False` (throwaway stores: the demo, benchmarks) skips the disk
     syncs, so a power cut may lose recent commits."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
-    conn.create_function("fold", 1, _sql_fold, deterministic=True)
+    conn.create_function("fold", 1, fold_optional, deterministic=True)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     # durable: an acknowledged commit survives a crash

@@ -67,20 +67,36 @@ def decode_cursor(cursor: str, size: int) -> list[str]:
     return values
 
 
-def _db_value(name: str, value: Any) -> Any:
-    if value is None:
-        return None
+def _json_list(value: Any) -> str:
+    return json.dumps(list(value)) if value else "[]"
+
+
+def _json_attachments(value: Any) -> str:
+    return json.dumps([[a.name, a.content_type, a.size, a.ref] for a in value]) if value else "[]"
+
+
+def _json_meta(value: Any) -> str:
+    return json.dumps(dict(value), default=str) if value else "{}"
+
+
+def _to_db(name: str) -> Callable[[Any], Any] | None:
+    """How a field's value (not None) becomes its column's value; None: as it is."""
     if name in _TIME_FIELDS:
-        return ts(value)
+        return ts
     if name in ("tags", "author_keys"):
-        return json.dumps(list(value))
+        return _json_list
     if name == "attachments":
-        return json.dumps([[a.name, a.content_type, a.size, a.ref] for a in value])
+        return _json_attachments
     if name == "meta":
-        return json.dumps(dict(value), default=str)
+        return _json_meta
     if name in _BOOL_FIELDS:
-        return int(value)
-    return value
+        return int
+    return None
+
+
+@functools.cache
+def _writers(columns: tuple[str, ...]) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
+    return tuple((c, _to_db(c)) for c in columns)
 
 
 def _from_db(name: str) -> Callable[[Any], Any] | None:
@@ -137,7 +153,10 @@ def _row_reader(kind: Callable[..., R], columns: tuple[str, ...], remember: int 
 
 
 def row_values(obj: Any, columns: Sequence[str]) -> list[Any]:
-    return [_db_value(c, getattr(obj, c)) for c in columns]
+    """The object's `columns` as the row holds them (converters found once per columns)."""
+    return [value if convert is None or value is None else convert(value)
+            for name, convert in _writers(tuple(columns))
+            for value in (getattr(obj, name),)]
 
 
 # conversation rows are small (a subject of at most 1,000 characters): some MB for 4,096

@@ -13,6 +13,7 @@ from connectors.webform import WebForms
 from inbox import deadletters
 from inbox.app.config import configure_channels, make_store, resolve
 from inbox.enrich import Enricher, no_enrichment
+from inbox.enrich_pool import shared_pool
 from inbox.errors import InboxError
 from inbox.events import EventBus
 from inbox.ingest import Ingestor
@@ -50,7 +51,11 @@ class Runtime:
         self.events = EventBus()
         self.sla = self.settings.sla
         enrich = Enricher() if self.settings.enrich.enabled else no_enrichment
+        workers = self.settings.enrich.workers
+        pool = shared_pool(workers) if self.settings.enrich.enabled and workers else None
+        self._enrich_pool = pool
         self.ingestor = Ingestor(self.store, enrich=enrich, sla=self.sla, events=self.events,
+                                 enrich_many=pool.many if pool else None,
                                  phone_region=self.settings.identity.phone_region)
         self.connectors, senders = configure_channels(
             self.config, env, send=replies) if channels else ([], {})
@@ -118,6 +123,8 @@ class Runtime:
 
     async def start_workers(self) -> None:
         """Pollers, reply retries and SLA sweeps, while this process holds the worker lease."""
+        if self._enrich_pool is not None:
+            self._enrich_pool.start()  # its models load while the pollers connect
         self.lease = Lease(self.store, "worker",
                            timedelta(seconds=self.settings.worker.lease_seconds))
         self._tasks.append(asyncio.create_task(self._keep_lease(), name="worker-lease"))

@@ -149,6 +149,40 @@ async def test_sqlite_rollup_and_facts_follow_every_write(sqlite_store: SqliteSt
     assert dict(result.facets["sentiment"]) == {"positive": 60}
 
 
+async def test_sqlite_batch_of_new_and_edited_messages_is_indexed_and_counted(
+        sqlite_store: SqliteStore) -> None:
+    """New messages are indexed and counted with their batch, edits by triggers: a batch
+    mixing both (edits between new ones, a new one edited in the same batch) leaves every
+    index as a full scan sees it."""
+    msgs = _backfilled(40)
+    await sqlite_store.write(WriteBatch(customers=(customer("c1"),),
+                                        conversations=(conversation("v1", "c1"),),
+                                        messages=tuple(msgs[:20])))
+    mixed = [replace(msgs[i // 2], text=f"Søren rang about the outage ({i})") if i % 2
+             else msgs[20 + i // 2] for i in range(40)]
+    again = replace(mixed[0], text="Søren again, outage", sentiment="positive", lang="fr")
+    await sqlite_store.write(WriteBatch(messages=(*mixed, again)))  # new, then edited
+    mixed[0] = again
+    with closing(connect(sqlite_store.path)) as conn:
+        for index in ("messages_fts", "messages_public"):
+            conn.execute(f"INSERT INTO {index} ({index}) VALUES ('integrity-check')")
+        assert _rows(conn, "SELECT * FROM message_facts") == _rows(
+            conn, "SELECT rowid, substr(created_at, 1, 10), channel, direction, sentiment, "
+            "lang FROM messages")
+        assert _rows(conn, "SELECT day, channel, direction, sentiment, lang, n "
+                           "FROM message_rollup WHERE n > 0") == _rows(
+            conn, "SELECT substr(created_at, 1, 10), channel, direction, ifnull(sentiment, ''), "
+            "ifnull(lang, ''), count(*) FROM messages GROUP BY 1, 2, 3, 4, 5")
+        assert _rows(conn, "SELECT * FROM message_blocks") == _rows(
+            conn, "SELECT rowid >> 10, max(created_at), min(created_at) FROM messages "
+            "GROUP BY 1")
+    assert (await sqlite_store.search(parse("soren outage"), None, 50)).total == 21
+    assert (await sqlite_store.search(parse(""), None, 50)).total == 40
+    words = {w: sum(w in m.text.split() for m in mixed[::2]) for w in ("refund", "router")}
+    for word, count in words.items():
+        assert (await sqlite_store.search(parse(word), None, 50)).total == count
+
+
 
 def _rows(conn: sqlite3.Connection, sql: str) -> set[tuple[object, ...]]:
     return {tuple(row) for row in conn.execute(sql)}

@@ -16,6 +16,7 @@ from search.elastic_docs import denormalized, to_doc
 from search.sqlite import SqliteStore
 from search.sqlite_schema import SCHEMA_VERSION
 from tests.factories import at, conversation, customer, message
+from tests.schema_history import TO_SCHEMA_4
 from tests.servers.osmem import es_store_factory
 
 pytestmark = pytest.mark.integration
@@ -25,7 +26,7 @@ CONV = conversation("v1", "c1")
 MESSAGES = tuple(message(f"e{i}", "v1", "c1", f"{TEXT} ({i})", at(1 + i)) for i in range(3))
 
 # Schema 2 as it was: no per-message facts, rollup or blocks, no SLA log.
-TO_SCHEMA_2 = """
+TO_SCHEMA_2 = TO_SCHEMA_4 + """
 DROP TABLE sla_log;
 DROP TRIGGER message_facts_ai; DROP TRIGGER message_facts_ad; DROP TRIGGER message_facts_au;
 DROP TABLE message_facts; DROP TABLE message_rollup; DROP TABLE message_blocks;

@@ -128,3 +128,13 @@ def test_long_runs_of_combining_marks_are_cut_to_what_no_script_needs() -> None:
         "NFC", "Zalgo" + "\u0301" * 30)
     for ordinary in ("Grüße aus Köln", "नमस्ते दुनिया", "Việt Nam", "שָׁלוֹם", "e\u0301" * 50):
         assert n.stream_safe(ordinary) == ordinary
+    supplementary = "x" + "\U0001d165" * 20 + "\u0301" * 20 + "\U000e0100" + " y"
+    assert n.stream_safe(supplementary) == ("x" + "\U0001d165" * 20 + "\u0301" * 10
+                                            + "\U000e0100 y")  # a selector: no mark
+
+
+def test_every_combining_mark_is_looked_for() -> None:
+    """The mark runs' pattern is built from the planes where Unicode has marks: every
+    character with a combining class in this Python's Unicode lies there."""
+    marks = {c for c in range(0x110000) if unicodedata.combining(chr(c))}
+    assert marks <= {c for plane in n._SCRIPT_PLANES for c in plane}

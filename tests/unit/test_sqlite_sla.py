@@ -15,12 +15,13 @@ from inbox.store import WriteBatch
 from search.sqlite import SqliteStore
 from search.sqlite_schema import MIGRATIONS, SCHEMA_VERSION, SLA_LOG
 from tests.factories import at, conversation, customer
+from tests.schema_history import TO_SCHEMA_4
 
 SINCE, UNTIL = at(1), at(28)
 
 # The schema before the SLA report's change log.
 SLA_LOG_VERSION = next(v for v, script in MIGRATIONS.items() if script is SLA_LOG)
-DOWNGRADE = f"DROP TABLE sla_log; PRAGMA user_version={SLA_LOG_VERSION - 1};"
+DOWNGRADE = TO_SCHEMA_4 + f"DROP TABLE sla_log; PRAGMA user_version={SLA_LOG_VERSION - 1};"
 
 
 async def _fresh_report(path: Path, since: datetime = SINCE, until: datetime = UNTIL

@@ -1,0 +1,174 @@
+"""The ingest pipeline's throughput against a plain SQLite insert of the same rows.
+
+    python -m bench.ingest [--days 30] [--customers 600] [--batch 100] [--runs 1]
+
+Runs, each in a fresh process on a fresh SQLite store (WAL, synchronous=FULL, as served):
+- `Runtime.ingest` of the demo generator's messages in batches, enrichment off;
+- the same with enrichment on (language + sentiment), as configured by default: large
+  batches enriched by a worker process while they are planned (`enrich.workers = 1`; the
+  worker started and loaded before the clock starts, as a poller's is by start_workers);
+- the same with enrichment in the ingesting process (`enrich.workers = 0`);
+- a plain `executemany` of the very rows the pipeline stored (every message column) into a
+  table with an FTS5 index over text and subject, one transaction per batch, the floor of
+  what any SQLite pipeline can do with these rows.
+Each run reports wall and CPU time (this process, all threads, plus the enrichment worker's
+whole life), messages/s, peak RSS of this process and of the worker; the header gives the
+core count and load average. Reports figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from inbox.app.config import load as load_config
+from inbox.app.demo.generator import generate
+from inbox.app.runtime import Runtime
+from inbox.enrich_pool import shared_pool
+from inbox.model import Inbound
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)  # a fixed clock: every run gets the same corpus
+
+
+def corpus(days: int, customers: int) -> list[Inbound]:
+    return [i.inbound for i in generate(NOW, days=days, customers=customers)]
+
+
+async def ingest_all(runtime: Runtime, inbound: Sequence[Inbound], batch: int) -> int:
+    """Every item through `Runtime.ingest` in batches; the number stored."""
+    stored = 0
+    for i in range(0, len(inbound), batch):
+        stored += len((await runtime.ingest(inbound[i:i + batch])).stored)
+    return stored
+
+
+async def _pipeline(path: Path, inbound: Sequence[Inbound], batch: int, enrich: bool,
+                    workers: int = 1) -> tuple[int, float, float]:
+    """Messages stored, wall and CPU seconds (this process, and its enrichment worker's
+    whole life: started by the first large batch, loading its models included)."""
+    config = load_config(None, {"INBOX_STORE": f"sqlite:///{path}",
+                                "INBOX_ENRICH": str(enrich).lower(),
+                                "INBOX_ENRICH_WORKERS": str(workers)})
+    runtime = Runtime(config, {}, channels=False)
+    await runtime.start()
+    if enrich and workers:  # started with the process, as a poller's (start_workers)
+        shared_pool(workers).wait_ready()
+    try:
+        wall, cpu = time.perf_counter(), time.process_time()
+        stored = await ingest_all(runtime, inbound, batch)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    finally:
+        await runtime.aclose()
+    shared_pool(workers).close(wait=True)  # the worker's CPU is counted once it has exited
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return stored, wall, cpu + children.ru_utime + children.ru_stime
+
+
+def _plain(source: Path, path: Path, batch: int) -> tuple[int, float, float]:
+    """The rows the pipeline stored, inserted as they are into a table with FTS5."""
+    with sqlite3.connect(source) as src:
+        columns = [r[1] for r in src.execute("PRAGMA table_info(messages)")]
+        rows = src.execute(f"SELECT {','.join(columns)} FROM messages ORDER BY rowid").fetchall()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(f"CREATE TABLE messages ({','.join(columns)})")
+    conn.execute("CREATE VIRTUAL TABLE messages_fts USING fts5 (text, subject, "
+                 "content='messages', content_rowid='rowid', "
+                 "tokenize='unicode61 remove_diacritics 2')")
+    text, subject = columns.index("text"), columns.index("subject")
+    insert = f"INSERT INTO messages VALUES ({','.join('?' * len(columns))})"
+    wall, cpu = time.perf_counter(), time.process_time()
+    first = 1
+    for i in range(0, len(rows), batch):
+        chunk = rows[i:i + batch]
+        conn.execute("BEGIN")
+        conn.executemany(insert, chunk)
+        conn.executemany("INSERT INTO messages_fts (rowid, text, subject) VALUES (?, ?, ?)",
+                         [(first + n, r[text], r[subject]) for n, r in enumerate(chunk)])
+        conn.execute("COMMIT")
+        first += len(chunk)
+    took, used = time.perf_counter() - wall, time.process_time() - cpu
+    conn.close()
+    return len(rows), took, used
+
+
+def run(mode: str, days: int, customers: int, batch: int, source: str | None) -> dict[str, Any]:
+    """One measurement in this process (a fresh one: peak RSS is this run's)."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    if mode == "plain":
+        assert source is not None
+        count, wall, cpu = _plain(Path(source), tmp / "plain.db", batch)
+    else:
+        inbound = corpus(days, customers)
+        path = Path(source) if source else tmp / "store.db"
+        workers = 0 if mode == "enrich-inline" else 1
+        count, wall, cpu = asyncio.run(_pipeline(path, inbound, batch, mode != "off", workers))
+    return {"mode": mode, "messages": count, "wall": wall, "cpu": cpu,
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+
+
+def _child(mode: str, args: argparse.Namespace, source: str | None) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "bench.ingest", "--child", mode, "--days", str(args.days),
+           "--customers", str(args.customers), "--batch", str(args.batch)]
+    if source:
+        cmd += ["--source", source]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def worker_mb(result: dict[str, Any]) -> str:
+    return f"{result['worker_mb']:.0f}" if result["mode"] == "enrich" else ""
+
+
+LABELS = {"off": "pipeline, enrichment off", "enrich": "pipeline, enrichment on",
+          "enrich-inline": "same, no worker process", "plain": "plain executemany + FTS5"}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--days", type=int, default=30)
+    p.add_argument("--customers", type=int, default=600)
+    p.add_argument("--batch", type=int, default=100)
+    p.add_argument("--runs", type=int, default=1, help="rounds of the three runs")
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    p.add_argument("--source", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        print(json.dumps(run(args.child, args.days, args.customers, args.batch, args.source)))
+        return
+    print(f"cores {os.cpu_count()}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+          f", {args.days} days x {args.customers} customers, batches of {args.batch}")
+    print(f"{'run':28} {'messages':>8} {'wall s':>7} {'CPU s':>7} {'msgs/s':>8} "
+          f"{'of plain':>8} {'peak MB':>8} {'worker MB':>9}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(args.runs):
+            source = str(Path(tmp) / "off.db")
+            Path(source).unlink(missing_ok=True)
+            results = [_child("off", args, source), _child("enrich", args, None),
+                       _child("enrich-inline", args, None)]
+            plain = _child("plain", args, source)
+            floor = plain["messages"] / plain["wall"]
+            for r in (*results, plain):
+                rate = r["messages"] / r["wall"]
+                print(f"{LABELS[r['mode']]:28} {r['messages']:>8} {r['wall']:>7.2f} "
+                      f"{r['cpu']:>7.2f} {rate:>8,.0f} {rate / floor:>8.0%} {r['peak_mb']:>8.0f} "
+                      f"{worker_mb(r):>9}")
+    print(f"load average after {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()

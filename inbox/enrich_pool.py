@@ -1,0 +1,124 @@
+"""Enrichment of a whole batch in worker processes, on the other cores while the ingesting
+process plans the batch (identities, threads, SLA) and writes the one before it.
+
+Language detection and sentiment are pure CPU in Python: in the ingesting process they
+hold the interpreter lock for 40% of an enriched batch. A worker process loads the models
+once, when it starts. Small batches (an IDLE push, a web form) are enriched in the
+ingesting process: sending them costs more than it saves. The first large batch starts
+the workers (they load the models while it is planned: the ingesting process need not
+hold them); a worker that dies is replaced at the next batch and its batch enriched here.
+Per item, the result or the exception it raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+
+from inbox.enrich import LANGUAGES, Enricher, Enrichment
+
+log = logging.getLogger(__name__)
+MIN_POOLED = 32  # items in a batch below which it is enriched in the ingesting process
+PARENT_CHECK = 1.0  # seconds between a worker's checks that the ingesting process lives
+
+Outcome = Enrichment | Exception
+_WORKER: Enricher | None = None  # the worker process's own
+
+
+def _start_worker(languages: tuple[str, ...]) -> None:
+    global _WORKER  # noqa: PLW0603 - one per worker process
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True,
+                     name="parent-watch").start()
+    _WORKER = Enricher(languages)
+    _WORKER("warm up the models")
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A killed ingesting process (SIGKILL) leaves no worker behind: it exits within a
+    second (it would otherwise wait for work forever)."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK)
+    os._exit(0)
+
+
+def _noop() -> None:
+    return None
+
+
+def _enrich_in_worker(items: Sequence[tuple[str, str | None]]) -> list[Outcome]:
+    assert _WORKER is not None
+    return enrich_each(_WORKER, items)
+
+
+def enrich_each(enricher: Enricher, items: Sequence[tuple[str, str | None]]) -> list[Outcome]:
+    """Each (text, lang) enriched, or the exception it raised."""
+    out: list[Outcome] = []
+    for text, lang in items:
+        try:
+            out.append(enricher(text, lang))
+        except Exception as exc:  # noqa: BLE001 - the item's, reported with it
+            out.append(exc)
+    return out
+
+
+class EnricherPool:
+    """`many(items)`: a batch's enrichments, from `workers` worker processes when large."""
+
+    def __init__(self, enricher: Enricher, workers: int = 1,
+                 languages: tuple[str, ...] = LANGUAGES) -> None:
+        self.enricher, self.workers, self.languages = enricher, workers, languages
+        self._pool: ProcessPoolExecutor | None = None
+
+    def start(self) -> ProcessPoolExecutor:
+        """Start the workers now (they load the models in the background), if not yet."""
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker, initargs=(self.languages,))
+            for _ in range(self.workers):
+                self._pool.submit(_noop)
+        return self._pool
+
+    def wait_ready(self) -> None:
+        """Block until the workers have loaded their models (benchmarks: a poller's pool
+        starts with the process)."""
+        pool = self.start()
+        for done in [pool.submit(_noop) for _ in range(self.workers)]:
+            done.result()
+
+    async def many(self, items: Sequence[tuple[str, str | None]]) -> list[Outcome]:
+        if self.workers < 1 or len(items) < MIN_POOLED:
+            return enrich_each(self.enricher, items)
+        pool = self.start()
+        size = -(-len(items) // self.workers)
+        try:
+            parts = await asyncio.gather(*(
+                asyncio.wrap_future(pool.submit(_enrich_in_worker, items[i:i + size]))
+                for i in range(0, len(items), size)))
+        except Exception as exc:  # noqa: BLE001 - a worker died: enrich here, start anew
+            log.warning("enrichment worker failed, enriching in process",
+                        extra={"error": f"{type(exc).__name__}: {exc}"})
+            self.close()
+            return enrich_each(self.enricher, items)
+        return [outcome for part in parts for outcome in part]
+
+    def close(self, wait: bool = False) -> None:
+        """Stop the workers (`wait`: until they have exited); the next large batch starts
+        anew."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=wait, cancel_futures=True)
+            self._pool = None
+
+
+@functools.cache
+def shared_pool(workers: int, languages: tuple[str, ...] = LANGUAGES) -> EnricherPool:
+    """The process's pool: every ingestor of the process shares its workers (started once,
+    by the first large batch; stopped when the process exits)."""
+    return EnricherPool(Enricher(languages), workers, languages)
