@@ -214,8 +214,12 @@ class _Imap:
     def idle_wait(self, seconds: float, stop: threading.Event) -> bool:
         """IDLE until the server reports a change (True), seconds pass or stop is set."""
         assert self.client is not None
+        pending = self.client._imap.untagged_responses  # imaplib's, filled before "+ idling"
+        pending.pop("EXISTS", None)  # seen by the poll just made
         self.client.idle()
         try:
+            if pending.pop("EXISTS", None):  # mail that came between the poll and IDLE
+                return True
             deadline = time.monotonic() + seconds
             while not stop.is_set():
                 remaining = deadline - time.monotonic()
