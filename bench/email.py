@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import os
 import random
@@ -30,12 +31,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -159,49 +160,65 @@ def fill_apart(server: Dovecot, count: int, again: bool = False) -> None:
 # --- measuring -----------------------------------------------------------------------------
 
 
-def _children_cpu() -> float:
-    """CPU seconds of this process's live non-Dovecot children (the parse workers)."""
-    total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    me = os.getpid()
+def _processes() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, /proc/pid/stat fields after the name) of every process."""
+    found = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            found[int(entry.name)] = (int(fields[1]), " ".join(fields))
+    return found
+
+
+def _workers(exclude: int) -> list[int]:
+    """This process's descendants (the parse workers and their fork server), without the
+    Dovecot started by the bench (pid `exclude` and its descendants)."""
+    procs = _processes()
+    mine: list[int] = []
+    todo = [os.getpid()]
+    while todo:
+        parent = todo.pop()
+        for pid, (ppid, _) in procs.items():
+            if ppid == parent and pid != exclude:
+                mine.append(pid)
+                todo.append(pid)
+    return mine
+
+
+def _workers_cpu(exclude: int) -> float:
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in _workers(exclude):
         try:
-            stat = (entry / "stat").read_text()
+            fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        fields = stat.rsplit(")", 1)[1].split()
-        name = stat.split("(", 1)[1].rsplit(")", 1)[0]
-        if int(fields[1]) == me and "dovecot" not in name:
-            total += (int(fields[11]) + int(fields[12])) / tick
+        total += (int(fields[11]) + int(fields[12])) / tick
     return total
 
 
-def _children_peak_mb() -> float:
-    peaks = []
-    me = os.getpid()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        if int(fields["PPid"]) == me and "dovecot" not in fields["Name"]:
-            peaks.append(int(fields["VmHWM"].split()[0]) / 1024)
-    return max(peaks, default=0.0)
+def _workers_peak_mb(exclude: int) -> float:
+    peaks = [0.0]
+    for pid in _workers(exclude):
+        with contextlib.suppress(OSError):
+            for line in (Path("/proc") / str(pid) / "status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(int(line.split()[1]) / 1024)
+    return max(peaks)
 
 
 @contextmanager
-def measured(label: str, count: int, report: list[dict[str, Any]]) -> Iterator[None]:
+def measured(label: str, count: int, report: list[dict[str, Any]], exclude: int
+             ) -> Iterator[None]:
     load = os.getloadavg()[0]
-    wall, cpu, kids = time.perf_counter(), time.process_time(), _children_cpu()
+    wall, cpu, kids = time.perf_counter(), time.process_time(), _workers_cpu(exclude)
     yield
     wall = time.perf_counter() - wall
     cpu = time.process_time() - cpu
-    kids = _children_cpu() - kids
+    kids = _workers_cpu(exclude) - kids
     row = {"what": label, "messages": count, "wall_s": wall, "rate": count / wall,
            "cpu_s": cpu, "workers_cpu_s": kids, "load": load}
     report.append(row)
@@ -276,26 +293,29 @@ async def run(args: argparse.Namespace) -> None:
     from connectors.email import FETCH_CHUNK_BYTES
 
     report: list[dict[str, Any]] = []
-    print(f"cores {os.cpu_count()}, load average {os.getloadavg()}, python {sys.version.split()[0]}")
+    print(f"cores {os.cpu_count()}, load average {os.getloadavg()}, "
+          f"python {sys.version.split()[0]}")
     count = args.messages
     server = Dovecot(require_dovecot())
     server.start()
+    assert server.process is not None
+    dovecot = server.process.pid
     work = Path(tempfile.mkdtemp(prefix="bench-email-"))
     profiler = cProfile.Profile() if args.profile else None
     try:
         await asyncio.to_thread(fill_apart, server, count)
-        with measured("IMAP floor", count, report):
+        with measured("IMAP floor", count, report, dovecot):
             await asyncio.to_thread(imap_floor, server, FETCH_CHUNK_BYTES)
         runtime = _runtime(server, work, args.enrich, args.batch_size)
         await runtime.start()
         try:
             if profiler:
                 profiler.enable()
-            with measured("first sync", count, report):
+            with measured("first sync", count, report, dovecot):
                 result = await runtime.poll_once("email")
             stored = sum(len(r.stored) for r in result.values())
             await asyncio.to_thread(fill_apart, server, count, True)
-            with measured("re-delivery", count, report):
+            with measured("re-delivery", count, report, dovecot):
                 again = await runtime.poll_once("email")
             if profiler:
                 profiler.disable()
@@ -308,7 +328,7 @@ async def run(args: argparse.Namespace) -> None:
             p50 = statistics.median(delays)
             p95 = statistics.quantiles(delays, n=20)[-1]
             print(f"IDLE delivery over {len(delays)} appends: p50 {p50:.3f} s, p95 {p95:.3f} s")
-            workers = _children_peak_mb()
+            workers = _workers_peak_mb(dovecot)
         finally:
             await runtime.aclose()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

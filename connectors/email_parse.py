@@ -30,6 +30,7 @@ from connectors.email_limits import (
     body_size,
     bounded_parse,
     content_digest,
+    header_digest,
 )
 from connectors.email_text import render_html, split_quoted
 from inbox.identity import normalize_email
@@ -94,6 +95,7 @@ def parse_message(raw: bytes, *, max_attachment_bytes: int = DEFAULT_MAX_ATTACHM
     external_id = own_id.lower() if own_id else "sha256:" + hashlib.sha256(raw).hexdigest()
     meta["message_id"] = own_id
     meta["digest"] = _digest(raw, size if partial else None, limits)
+    meta["header_digest"] = header_digest(raw, size if partial else None)
 
     author, author_name = _author(headers)
     subject = headers.text("Subject")
@@ -156,6 +158,15 @@ def parse_message(raw: bytes, *, max_attachment_bytes: int = DEFAULT_MAX_ATTACHM
         meta=meta,
     )
     return ParsedEmail(inbound, blobs)
+
+
+def external_id_of(header: bytes) -> str | None:
+    """The external id parse_message gives a message from its Message-ID field, read from the
+    message's first bytes or its header fields alone (None without a Message-ID: the id is
+    then the digest of the whole message)."""
+    budget = Budget(DEFAULT_LIMITS)
+    own_id = message_id(Headers(bounded_parse(header, budget), budget).raw("Message-ID"))
+    return own_id.lower() if own_id else None
 
 
 def _digest(raw: bytes, size: int | None, limits: ParseLimits) -> str:
