@@ -51,7 +51,6 @@ T = TypeVar("T")
 IDLE_RENEW_SECONDS = 25 * 60  # RFC 2177: re-issue IDLE before the server's 30 minute timeout
 NETWORK_ERRORS = (OSError, EOFError, imaplib.IMAP4.error, RetryableError, ConflictError)
 FETCH_CHUNK_BYTES = 32 * 1024 * 1024  # mail one FETCH brings into memory at most (or one mail)
-MESSAGE_ID_FIELD = "HEADER.FIELDS (MESSAGE-ID)"
 PIPELINE_DEPTH = 2  # batches fetched (and being parsed) ahead of the one being stored
 PARSE_WORKERS = 2  # processes parsing a bulk sync (a few new mails are parsed on a thread)
 
@@ -193,20 +192,13 @@ class _Imap:
         return sorted(uid for uid in found if uid > last_uid)  # "N:*" always matches the max UID
 
     def sizes(self, uids: Sequence[int]) -> tuple[dict[int, int], dict[int, bytes]]:
-        """The size of each message, and its Message-ID field(s) as sent."""
+        """The size of each message, and its header block (with the empty line ending it)."""
         assert self.client is not None
-        data = self.client.fetch(list(uids), ["RFC822.SIZE", f"BODY.PEEK[{MESSAGE_ID_FIELD}]"])
-        key = f"BODY[{MESSAGE_ID_FIELD}]".encode()
+        data = self.client.fetch(list(uids), ["RFC822.SIZE", "BODY.PEEK[HEADER]"])
         return ({uid: int(item[b"RFC822.SIZE"]) for uid, item in data.items()
                  if b"RFC822.SIZE" in item},
-                {uid: bytes(item[key]) for uid, item in data.items() if item.get(key)})
-
-    def headers(self, uids: Sequence[int]) -> dict[int, bytes]:
-        """The header block of each message (with the empty line that ends it)."""
-        assert self.client is not None
-        data = self.client.fetch(list(uids), ["BODY.PEEK[HEADER]"])
-        return {uid: bytes(item[b"BODY[HEADER]"]) for uid, item in data.items()
-                if b"BODY[HEADER]" in item}
+                {uid: bytes(item[b"BODY[HEADER]"]) for uid, item in data.items()
+                 if item.get(b"BODY[HEADER]")})
 
     def fetch(self, uids: Sequence[int]) -> dict[int, bytes]:
         assert self.client is not None
@@ -473,8 +465,8 @@ class EmailConnector:
         """A batch's mail, fetched a bounded number of bytes at a time; the full size of the
         messages fetched only in part; the UIDs of the mail already stored (not fetched)."""
         limit = self.config.limits.max_message_bytes
-        sizes, ids = await session.call(session.imap.sizes, batch)
-        known = await self._known(session, ctx, sizes, ids)
+        sizes, heads = await session.call(session.imap.sizes, batch)
+        known = await self._known(ctx, sizes, heads)
         raws: dict[int, bytes] = {}
         full: dict[int, int] = {}
         wanted = [uid for uid in batch if uid not in known]
@@ -487,23 +479,19 @@ class EmailConnector:
             raws.update(got)
         return raws, full, sorted(known)
 
-    async def _known(self, session: _Session, ctx: ConnectorContext, sizes: Mapping[int, int],
-                     ids: Mapping[int, bytes]) -> set[int]:
+    async def _known(self, ctx: ConnectorContext, sizes: Mapping[int, int],
+                     heads: Mapping[int, bytes]) -> set[int]:
         """The UIDs whose mail is stored already: the same Message-ID, the same header fields
         (trace headers aside) and the same body size as a stored message."""
         if ctx.stored_meta is None:
             return set()
-        external = {uid: eid for uid, field in ids.items() if (eid := external_id_of(field))}
+        external = {uid: eid for uid, head in heads.items()
+                    if uid in sizes and (eid := external_id_of(head))}
         if not external:
             return set()
         stored = await ctx.stored_meta(self.channel, sorted(set(external.values())))
-        candidates = [uid for uid, eid in external.items()
-                      if uid in sizes and stored.get(eid, {}).get("header_digest")]
-        if not candidates:
-            return set()
-        heads = await session.call(session.imap.headers, candidates)
-        return {uid for uid, head in heads.items()
-                if header_digest(head, sizes[uid]) == stored[external[uid]]["header_digest"]}
+        return {uid for uid, eid in external.items() if eid in stored
+                and header_digest(heads[uid], sizes[uid]) == stored[eid].get("header_digest")}
 
     async def _parse(self, batch: Sequence[int], raws: dict[int, bytes],
                      full: dict[int, int], known: list[int]) -> _Fetched:

@@ -46,6 +46,7 @@ MAX_REFERENCES = 50  # References ids kept: each becomes a thread key the store 
 MAX_ADDRESS_FIELD_CHARS = 32_000  # of an address field given to the address parser
 CONVERSATION_TOKEN = re.compile(r"\[#([A-Za-z0-9][A-Za-z0-9_-]{0,63})\]")
 _ANGLE_ID = re.compile(r"<([^<>\s]+)>")
+_MESSAGE_ID_FIELD = re.compile(rb"^message-id[ \t]*:", re.IGNORECASE | re.MULTILINE)
 _ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[QqBb]\?[^?\s]*\?=")
 _NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/]")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
@@ -161,11 +162,20 @@ def parse_message(raw: bytes, *, max_attachment_bytes: int = DEFAULT_MAX_ATTACHM
 
 
 def external_id_of(header: bytes) -> str | None:
-    """The external id parse_message gives a message from its Message-ID field, read from the
-    message's first bytes or its header fields alone (None without a Message-ID: the id is
-    then the digest of the whole message)."""
-    budget = Budget(DEFAULT_LIMITS)
-    own_id = message_id(Headers(bounded_parse(header, budget), budget).raw("Message-ID"))
+    """The external id parse_message would give a message, from its header block (an IMAP
+    BODY[HEADER]); None without a Message-ID (the id is then the digest of the whole
+    message). A cheap read of the first Message-ID field, for looking the message up: what
+    decides that two messages are one is their header digest."""
+    found = _MESSAGE_ID_FIELD.search(header)
+    if found is None:
+        return None
+    lines = header[found.end():].split(b"\n")
+    value = [lines[0]]
+    for line in lines[1:]:
+        if not line.startswith((b" ", b"\t")):
+            break
+        value.append(line)
+    own_id = message_id(b"".join(value).decode("utf-8", "replace"))
     return own_id.lower() if own_id else None
 
 
