@@ -8,11 +8,14 @@ several charsets), then times in one run, each into a fresh SQLite store through
 production Runtime (the same code path as `inbox serve`):
 
 - the IMAP floor: UID FETCH of every whole message, in the connector's chunks, no parsing;
-- the first sync: one `poll_once` of the mailbox, end to end into SQLite;
+- the first sync: the connector running as `inbox serve` runs it, from its start until it
+  has stored every UID and IDLEs, end to end into SQLite;
 - the re-delivery: the same messages appended again (another Received: line each, as a
-  second delivery adds), then one `poll_once`: nothing new is stored;
+  second delivery adds), then the same: nothing new is stored;
 - IDLE: the connector running, 50 messages appended one by one; delivery time from the
-  APPEND to the stored message's event.
+  APPEND to the stored message's event;
+- no store: the whole mailbox once more into an ingest that stores nothing (the connector's
+  own fetch and parse, without Runtime.ingest).
 
 Wall and CPU time (this process, its worker processes), cores, load average, peak RSS.
 """
@@ -26,10 +29,12 @@ import cProfile
 import os
 import random
 import resource
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -174,8 +179,9 @@ def _processes() -> dict[int, tuple[int, str]]:
 
 
 def _workers(exclude: int) -> list[int]:
-    """This process's descendants (the parse workers and their fork server), without the
-    Dovecot started by the bench (pid `exclude` and its descendants)."""
+    """This process's multiprocessing descendants (the parse workers and their fork server),
+    without the Dovecot started by the bench (pid `exclude` and its descendants) nor the
+    process filling the mailbox."""
     procs = _processes()
     mine: list[int] = []
     todo = [os.getpid()]
@@ -185,24 +191,61 @@ def _workers(exclude: int) -> list[int]:
             if ppid == parent and pid != exclude:
                 mine.append(pid)
                 todo.append(pid)
-    return mine
+    return [pid for pid in mine if b"multiprocessing" in _cmdline(pid)]
 
 
-def _workers_cpu(exclude: int) -> float:
+def _cmdline(pid: int) -> bytes:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _cpu_of(pids: list[int]) -> dict[int, float]:
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in _workers(exclude):
+    found = {}
+    for pid in pids:
         try:
             fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+        found[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return found
 
 
-def _workers_peak_mb(exclude: int) -> float:
+class WorkerSampler:
+    """CPU seconds and peak RSS of the worker processes, sampled every 0.2 s (workers come
+    and go with each poll: what they used is kept from their last sample)."""
+
+    def __init__(self, exclude: int) -> None:
+        self.exclude = exclude
+        self.cpu: dict[int, float] = {}
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self.sample()
+
+    def sample(self) -> None:
+        pids = _workers(self.exclude)
+        self.cpu.update(_cpu_of(pids))
+        self.peak_mb = max(self.peak_mb, _workers_peak_mb(pids))
+
+    def total(self) -> float:
+        self.sample()
+        return sum(self.cpu.values())
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _workers_peak_mb(pids: list[int]) -> float:
     peaks = [0.0]
-    for pid in _workers(exclude):
+    for pid in pids:
         with contextlib.suppress(OSError):
             for line in (Path("/proc") / str(pid) / "status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
@@ -211,24 +254,34 @@ def _workers_peak_mb(exclude: int) -> float:
 
 
 @contextmanager
-def measured(label: str, count: int, report: list[dict[str, Any]], exclude: int
+def measured(label: str, count: int, report: list[dict[str, Any]], workers: WorkerSampler
              ) -> Iterator[None]:
     load = os.getloadavg()[0]
-    wall, cpu, kids = time.perf_counter(), time.process_time(), _workers_cpu(exclude)
+    wall, cpu, kids = time.perf_counter(), time.process_time(), workers.total()
     yield
     wall = time.perf_counter() - wall
     cpu = time.process_time() - cpu
-    kids = _workers_cpu(exclude) - kids
+    kids = workers.total() - kids
     row = {"what": label, "messages": count, "wall_s": wall, "rate": count / wall,
            "cpu_s": cpu, "workers_cpu_s": kids, "load": load}
     report.append(row)
+    rss = _status_mb("VmRSS"), _status_mb("VmHWM")
     print(f"{label:<14} {count:>6} msgs  {wall:7.2f} s  {count / wall:8.0f} msgs/s  "
-          f"CPU {cpu:6.2f} s (+ workers {kids:5.2f} s)  load {load:.1f}", flush=True)
+          f"CPU {cpu:6.2f} s (+ workers {kids:5.2f} s)  load {load:.1f}  "
+          f"RSS {rss[0]:.0f} MB (peak {rss[1]:.0f})", flush=True)
 
 
-def imap_floor(server: Dovecot, chunk_bytes: int) -> int:
+def _status_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def imap_floor(port: int, chunk_bytes: int) -> int:
     """UID FETCH of every whole message in chunks of about chunk_bytes; no parsing."""
-    client = server.client()
+    client = IMAPClient("127.0.0.1", port=port, ssl=False, timeout=30)
+    client.login(USER, PASSWORD)
     try:
         client.select_folder("INBOX", readonly=True)
         uids = sorted(client.search("ALL"))
@@ -260,6 +313,27 @@ def _runtime(server: Dovecot, work: Path, enrich: bool, batch_size: int | None) 
     return Runtime(load_config(toml, env), env, replies=False)
 
 
+async def _catch_up(runtime: Any, server: Dovecot) -> None:
+    """Run the connector as `inbox serve` does until it has synced every UID and IDLEs."""
+    (connector,) = runtime.connectors
+    last = (await asyncio.to_thread(server.uids))[1][-1]
+    task = asyncio.create_task(connector.run(runtime.context_for(connector)))
+    try:
+        while not (connector.status()["state"] == "idle"
+                   and (connector.status()["cursor"] or {}).get("last_uid") == last):
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.005)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def _stored(work: Path) -> int:
+    with sqlite3.connect(work / "inbox.db") as db:
+        return int(db.execute("SELECT count(*) FROM messages").fetchone()[0])
+
+
 async def _idle(runtime: Any, server: Dovecot, count: int) -> list[float]:
     """Delivery times (s) of `count` mails appended one by one while the connector IDLEs."""
     (connector,) = runtime.connectors
@@ -289,9 +363,23 @@ async def _idle(runtime: Any, server: Dovecot, count: int) -> list[float]:
     return delays
 
 
-async def run(args: argparse.Namespace) -> None:
-    from connectors.email import FETCH_CHUNK_BYTES
+async def _without_store(runtime: Any) -> None:
+    """The whole mailbox again, from UID 1, into an ingest that stores nothing: what the
+    connector alone (fetch and parse) does, Runtime.ingest aside."""
+    from inbox.ports import ConnectorContext, IngestResult
 
+    (connector,) = runtime.connectors
+
+    async def ingest(batch: Any) -> IngestResult:
+        return IngestResult()
+
+    async def nothing(*_: Any) -> None:
+        return None
+
+    await connector.poll_once(ConnectorContext(ingest, nothing, nothing, nothing))
+
+
+async def run(args: argparse.Namespace) -> None:
     report: list[dict[str, Any]] = []
     print(f"cores {os.cpu_count()}, load average {os.getloadavg()}, "
           f"python {sys.version.split()[0]}")
@@ -299,42 +387,47 @@ async def run(args: argparse.Namespace) -> None:
     server = Dovecot(require_dovecot())
     server.start()
     assert server.process is not None
-    dovecot = server.process.pid
+    sampler = WorkerSampler(exclude=server.process.pid)
     work = Path(tempfile.mkdtemp(prefix="bench-email-"))
     profiler = cProfile.Profile() if args.profile else None
     try:
         await asyncio.to_thread(fill_apart, server, count)
-        with measured("IMAP floor", count, report, dovecot):
-            await asyncio.to_thread(imap_floor, server, FETCH_CHUNK_BYTES)
+        floor = await asyncio.to_thread(subprocess.run, [
+            sys.executable, "-m", "bench.email", "--floor", str(server.port)],
+            check=True, capture_output=True)
+        wall, cpu = map(float, floor.stdout.split())
+        print(f"{'IMAP floor':<14} {count:>6} msgs  {wall:7.2f} s  {count / wall:8.0f} msgs/s  "
+              f"CPU {cpu:6.2f} s (a process of its own)", flush=True)
         runtime = _runtime(server, work, args.enrich, args.batch_size)
         await runtime.start()
+        print(f"runtime started: RSS {_status_mb('VmRSS'):.0f} MB")
         try:
             if profiler:
                 profiler.enable()
-            with measured("first sync", count, report, dovecot):
-                result = await runtime.poll_once("email")
-            stored = sum(len(r.stored) for r in result.values())
+            with measured("first sync", count, report, sampler):
+                await _catch_up(runtime, server)
+            stored = _stored(work)
             await asyncio.to_thread(fill_apart, server, count, True)
-            with measured("re-delivery", count, report, dovecot):
-                again = await runtime.poll_once("email")
+            with measured("re-delivery", count, report, sampler):
+                await _catch_up(runtime, server)
             if profiler:
                 profiler.disable()
                 profiler.dump_stats(args.profile)
-            restored = sum(len(r.stored) for r in again.values())
-            dupes = sum(r.duplicates for r in again.values())
-            print(f"stored {stored} on first sync; re-delivery stored {restored}, "
-                  f"{dupes} counted as duplicates by ingest")
+            print(f"stored {stored} on first sync; re-delivery stored {_stored(work) - stored}")
             delays = await _idle(runtime, server, args.idle)
             p50 = statistics.median(delays)
             p95 = statistics.quantiles(delays, n=20)[-1]
             print(f"IDLE delivery over {len(delays)} appends: p50 {p50:.3f} s, p95 {p95:.3f} s")
-            workers = _workers_peak_mb(dovecot)
+            total = len(server.uids()[1])
+            with measured("no store", total, report, sampler):
+                await _without_store(runtime)
         finally:
             await runtime.aclose()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak RSS: this process {peak:.0f} MB, parse workers "
-              f"{workers:.0f} MB each at most")
+              f"{sampler.peak_mb:.0f} MB each at most")
     finally:
+        sampler.stop()
         server.cleanup()
 
 
@@ -348,9 +441,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", help="write a cProfile of both syncs to this file")
     parser.add_argument("--fill", type=int, help=argparse.SUPPRESS)  # child: Dovecot's port
     parser.add_argument("--again", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--floor", type=int, help=argparse.SUPPRESS)  # child: Dovecot's port
     args = parser.parse_args(argv)
     if args.fill:
         fill(args.fill, args.messages, args.again)
+        return
+    if args.floor:  # a child, so that its 32 MB FETCHes stay out of the poller's memory
+        from connectors.email import FETCH_CHUNK_BYTES
+
+        wall, cpu = time.perf_counter(), time.process_time()
+        imap_floor(args.floor, FETCH_CHUNK_BYTES)
+        print(time.perf_counter() - wall, time.process_time() - cpu)
         return
     asyncio.run(run(args))
 

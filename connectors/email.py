@@ -52,6 +52,7 @@ IDLE_RENEW_SECONDS = 25 * 60  # RFC 2177: re-issue IDLE before the server's 30 m
 NETWORK_ERRORS = (OSError, EOFError, imaplib.IMAP4.error, RetryableError, ConflictError)
 FETCH_CHUNK_BYTES = 32 * 1024 * 1024  # mail one FETCH brings into memory at most (or one mail)
 PIPELINE_DEPTH = 2  # batches fetched (and being parsed) ahead of the one being stored
+PIPELINE_BYTES = 8 * 1024 * 1024  # a batch of more mail than this is stored before the next
 PARSE_WORKERS = 2  # processes parsing a bulk sync (a few new mails are parsed on a thread)
 
 
@@ -373,7 +374,7 @@ class EmailConnector:
         session = await self._open()
         try:
             while True:
-                await self._poll(session, ctx)
+                await self._poll(session, ctx, keep=False)
                 self._failures = 0
                 if self.config.idle and session.imap.can_idle:
                     self._state, self._idle, self._next_poll = "idle", True, None
@@ -397,9 +398,11 @@ class EmailConnector:
             raise
         return session
 
-    async def _poll(self, session: _Session, ctx: ConnectorContext) -> IngestResult:
+    async def _poll(self, session: _Session, ctx: ConnectorContext, keep: bool = True
+                    ) -> IngestResult:
         """Everything after the cursor, in batches: the next batch is fetched and parsed while
-        the previous one is stored; batches are stored and their cursors saved in UID order."""
+        the previous one is stored; batches are stored and their cursors saved in UID order.
+        keep=False returns nothing (a running poller's memory does not grow with the sync)."""
         self._state = "polling"
         uidvalidity = session.imap.uidvalidity
         cursor = await ctx.load_cursor(self.name)
@@ -417,7 +420,10 @@ class EmailConnector:
         total = IngestResult()
         try:
             while (task := await ready.get()) is not None:
-                total += await self._store(session, ctx, uidvalidity, await task)
+                result = await self._store(session, ctx, uidvalidity, await task)
+                ready.task_done()
+                if keep:
+                    total += result
             await feeder  # its error, if it stopped early
         finally:
             feeder.cancel()
@@ -436,6 +442,8 @@ class EmailConnector:
             for batch in batches:
                 fetched = await self._fetch(session, ctx, batch)
                 await ready.put(asyncio.create_task(self._parse(batch, *fetched)))
+                if sum(map(len, fetched[0].values())) > PIPELINE_BYTES:
+                    await ready.join()  # big mail: stored before more is fetched
         finally:
             await ready.put(None)
 

@@ -163,9 +163,11 @@ class ParsePool:
 
     def _started(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("forkserver"),
-                initializer=_cap_worker)
+            context = multiprocessing.get_context("forkserver")
+            # workers fork from a server that imported the parser once (for every pool)
+            context.set_forkserver_preload([__name__])
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context,
+                                             initializer=_cap_worker)
         return self._pool
 
     def _discard(self, pool: ProcessPoolExecutor, kill: bool = False) -> None:
