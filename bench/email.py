@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
+import dataclasses
 import os
 import random
 import resource
@@ -314,10 +315,21 @@ def _runtime(server: Dovecot, work: Path, enrich: bool, batch_size: int | None) 
 
 
 async def _catch_up(runtime: Any, server: Dovecot) -> None:
-    """Run the connector as `inbox serve` does until it has synced every UID and IDLEs."""
+    """Run the connector as `inbox serve` does until it has synced every UID and IDLEs;
+    prints the time spent in Runtime.ingest."""
     (connector,) = runtime.connectors
     last = (await asyncio.to_thread(server.uids))[1][-1]
-    task = asyncio.create_task(connector.run(runtime.context_for(connector)))
+    ctx = runtime.context_for(connector)
+    spent = [0.0]
+
+    async def ingest(batch: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return await ctx.ingest(batch)
+        finally:
+            spent[0] += time.perf_counter() - start
+
+    task = asyncio.create_task(connector.run(dataclasses.replace(ctx, ingest=ingest)))
     try:
         while not (connector.status()["state"] == "idle"
                    and (connector.status()["cursor"] or {}).get("last_uid") == last):
@@ -327,6 +339,7 @@ async def _catch_up(runtime: Any, server: Dovecot) -> None:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+    print(f"  (of which {spent[0]:.2f} s waiting on Runtime.ingest)", flush=True)
 
 
 def _stored(work: Path) -> int:

@@ -238,10 +238,12 @@ def decode_bytes(data: bytes, charset: str) -> str:
 
 
 class Headers:
-    """The top-level header fields of a message (first occurrence of each), decoded on demand."""
+    """The top-level header fields of a message (first occurrence of each), decoded on demand,
+    each address field once."""
 
     def __init__(self, msg: Message, budget: Budget) -> None:
         self.budget = budget
+        self._mailboxes: dict[str, list[tuple[str, str]]] = {}
         self.first: dict[str, str] = {}
         for name, value in msg.raw_items():
             self.first.setdefault(name.lower(), value if isinstance(value, str) else str(value))
@@ -262,6 +264,12 @@ class Headers:
         Addresses are parsed first and names decoded after, so an address can never come out
         of an encoded display name.
         """
+        key = name.lower()
+        if key not in self._mailboxes:
+            self._mailboxes[key] = self._parse_mailboxes(name)
+        return list(self._mailboxes[key])
+
+    def _parse_mailboxes(self, name: str) -> list[tuple[str, str]]:
         value = self.raw(name)
         if not value:
             return []
