@@ -314,32 +314,46 @@ def _runtime(server: Dovecot, work: Path, enrich: bool, batch_size: int | None) 
     return Runtime(load_config(toml, env), env, replies=False)
 
 
-async def _catch_up(runtime: Any, server: Dovecot) -> None:
+async def _catch_up(runtime: Any, server: Dovecot) -> asyncio.Task[Any]:
     """Run the connector as `inbox serve` does until it has synced every UID and IDLEs;
-    prints the time spent in Runtime.ingest."""
+    prints where the time went. Returns the stopping of the connector (a session in IDLE
+    takes up to a second to end), to be awaited outside the measurement."""
     (connector,) = runtime.connectors
     last = (await asyncio.to_thread(server.uids))[1][-1]
     ctx = runtime.context_for(connector)
-    spent = [0.0]
+    spent = {"ingest": 0.0, "save_cursor": 0.0, "stored_meta": 0.0}
 
-    async def ingest(batch: Any) -> Any:
-        start = time.perf_counter()
-        try:
-            return await ctx.ingest(batch)
-        finally:
-            spent[0] += time.perf_counter() - start
+    def timed(name: str) -> Any:
+        call = getattr(ctx, name)
 
-    task = asyncio.create_task(connector.run(dataclasses.replace(ctx, ingest=ingest)))
-    try:
-        while not (connector.status()["state"] == "idle"
-                   and (connector.status()["cursor"] or {}).get("last_uid") == last):
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.005)
-    finally:
+        async def wrapper(*args: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return await call(*args)
+            finally:
+                spent[name] += time.perf_counter() - start
+        return wrapper
+
+    start = time.perf_counter()
+    polling = 0.0
+    task = asyncio.create_task(connector.run(dataclasses.replace(
+        ctx, **{name: timed(name) for name in spent})))
+    while not (connector.status()["state"] == "idle"
+               and (connector.status()["cursor"] or {}).get("last_uid") == last):
+        if task.done():
+            task.result()
+        if not polling and connector.status()["state"] == "polling":
+            polling = time.perf_counter() - start
+        await asyncio.sleep(0.005)
+    print(f"  (of which {polling:.2f} s to connect, log in and SELECT; waiting on "
+          f"Runtime.ingest {spent['ingest']:.2f} s, on cursor saves {spent['save_cursor']:.2f} s,"
+          f" on the store's lookups of stored mail {spent['stored_meta']:.2f} s)", flush=True)
+
+    async def stop() -> None:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-    print(f"  (of which {spent[0]:.2f} s waiting on Runtime.ingest)", flush=True)
+
+    return asyncio.create_task(stop())
 
 
 def _stored(work: Path) -> int:
@@ -418,11 +432,13 @@ async def run(args: argparse.Namespace) -> None:
             if profiler:
                 profiler.enable()
             with measured("first sync", count, report, sampler):
-                await _catch_up(runtime, server)
+                stopping = await _catch_up(runtime, server)
+            await stopping
             stored = _stored(work)
             await asyncio.to_thread(fill_apart, server, count, True)
             with measured("re-delivery", count, report, sampler):
-                await _catch_up(runtime, server)
+                stopping = await _catch_up(runtime, server)
+            await stopping
             if profiler:
                 profiler.disable()
                 profiler.dump_stats(args.profile)
