@@ -337,7 +337,7 @@ async def _catch_up(runtime: Any, server: Dovecot) -> asyncio.Task[Any]:
     start = time.perf_counter()
     polling = 0.0
     task = asyncio.create_task(connector.run(dataclasses.replace(
-        ctx, **{name: timed(name) for name in spent})))
+        ctx, **{name: timed(name) for name in spent if getattr(ctx, name, None)})))
     while not (connector.status()["state"] == "idle"
                and (connector.status()["cursor"] or {}).get("last_uid") == last):
         if task.done():
