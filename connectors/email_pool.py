@@ -17,7 +17,10 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 import resource
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -35,6 +38,7 @@ PROCESS_THRESHOLD = 16  # fewer messages than this are parsed on a thread, not i
 WORKER_ADDRESS_SPACE = 1024 * 1024 * 1024  # a worker's address space above what it starts with
 SECONDS_PER_MESSAGE = 10.0  # deadline of one piece of work: this per message, at least 30 s
 MIN_DEADLINE = 30.0
+OWNER_CHECK_SECONDS = 1.0  # a worker outlives a killed owner by at most this
 
 Parsed = list[tuple[int, Inbound]]
 Dead = list[tuple[int, str]]
@@ -83,12 +87,25 @@ def parse_fetched(job: ParseJob, raws: Mapping[int, bytes], sizes: Mapping[int, 
     return parsed, dead
 
 
-def _cap_worker() -> None:
-    """A worker's address space: what it uses at start plus WORKER_ADDRESS_SPACE."""
+def _start_worker(owner: int) -> None:
+    """Cap a worker's address space (what it uses at start plus WORKER_ADDRESS_SPACE), and
+    end it when the process it parses for is gone (killed: nothing else would end it)."""
     with open("/proc/self/statm") as f:  # noqa: PTH123 - once per worker
         pages = int(f.read().split()[0])
     space = pages * resource.getpagesize() + WORKER_ADDRESS_SPACE
     resource.setrlimit(resource.RLIMIT_AS, (space, space))
+    threading.Thread(target=_exit_with, args=(owner,), daemon=True).start()
+
+
+def _exit_with(owner: int) -> None:
+    while True:
+        time.sleep(OWNER_CHECK_SECONDS)
+        try:
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:  # it exists
+            pass
 
 
 class _WorkerLost(Exception):
@@ -167,7 +184,8 @@ class ParsePool:
             # workers fork from a server that imported the parser once (for every pool)
             context.set_forkserver_preload([__name__])
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context,
-                                             initializer=_cap_worker)
+                                             initializer=_start_worker,
+                                             initargs=(os.getpid(),))
         return self._pool
 
     def _discard(self, pool: ProcessPoolExecutor, kill: bool = False) -> None:
