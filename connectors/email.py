@@ -226,11 +226,11 @@ class _Imap:
     def idle_wait(self, seconds: float, stop: threading.Event) -> bool:
         """IDLE until the server reports a change (True), seconds pass or stop is set."""
         assert self.client is not None
-        pending = self.client._imap.untagged_responses  # imaplib's, filled before "+ idling"
-        pending.pop("EXISTS", None)  # seen by the poll just made
         self.client.idle()
         try:
-            if pending.pop("EXISTS", None):  # mail that came between the poll and IDLE
+            # mail that came while polling or before IDLE began: reported outside idle_check
+            # (imaplib keeps it; a SELECT's own count too: one poll more after a connect)
+            if self.client._imap.untagged_responses.pop("EXISTS", None):
                 return True
             deadline = time.monotonic() + seconds
             while not stop.is_set():
