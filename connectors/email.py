@@ -21,10 +21,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
@@ -32,7 +32,10 @@ from imapclient.exceptions import LoginError
 from connectors.email_config import SETTINGS as SETTINGS  # declared with the channel
 from connectors.email_config import CertificateNotVerified as CertificateNotVerified
 from connectors.email_config import MailboxConfig, load_email, not_verified, tls_context
-from connectors.email_parse import CHANNEL, EmailParseError, ParsedEmail, parse_message
+from connectors.email_limits import header_digest
+from connectors.email_parse import CHANNEL, external_id_of
+from connectors.email_pool import AttachmentWriter as AttachmentWriter
+from connectors.email_pool import ParseJob, ParsePool
 from connectors.email_smtp import EmailSender as EmailSender  # the channel's reply sender
 from connectors.email_smtp import SmtpMissing as SmtpMissing
 from connectors.email_smtp import reply_recipient as reply_recipient
@@ -48,6 +51,20 @@ T = TypeVar("T")
 IDLE_RENEW_SECONDS = 25 * 60  # RFC 2177: re-issue IDLE before the server's 30 minute timeout
 NETWORK_ERRORS = (OSError, EOFError, imaplib.IMAP4.error, RetryableError, ConflictError)
 FETCH_CHUNK_BYTES = 32 * 1024 * 1024  # mail one FETCH brings into memory at most (or one mail)
+PIPELINE_DEPTH = 2  # batches fetched (and being parsed) ahead of the one being stored
+PIPELINE_BYTES = 8 * 1024 * 1024  # a batch of more mail than this is stored before the next
+PARSE_WORKERS = 2  # processes parsing a bulk sync (a few new mails are parsed on a thread)
+
+
+@dataclass(frozen=True, slots=True)
+class _Fetched:
+    """A batch fetched and parsed."""
+
+    uids: Sequence[int]
+    parsed: list[tuple[int, Inbound]]
+    dead: list[tuple[int, bytes, str]]  # (uid, raw, error)
+    fetched: int
+    known: list[int]  # UIDs of mail already stored (identified by its header): not fetched
 
 
 def configure(
@@ -106,14 +123,6 @@ def fetch_plan(uids: Sequence[int], sizes: Mapping[int, int], max_message_bytes:
 
 
 # --- attachments -------------------------------------------------------------------------------
-
-
-class AttachmentWriter(Protocol):
-    def write(self, ref: str, data: bytes) -> None:
-        """Keep an attachment's content under its ref ("sha256:<hex>"); idempotent."""
-
-    def path(self, ref: str) -> Path:
-        """Where the content of a ref is kept (ValueError for refs it did not make)."""
 
 
 class AttachmentDir:
@@ -183,11 +192,14 @@ class _Imap:
         found = self.client.search(["UID", f"{last_uid + 1}:*"])
         return sorted(uid for uid in found if uid > last_uid)  # "N:*" always matches the max UID
 
-    def sizes(self, uids: Sequence[int]) -> dict[int, int]:
+    def sizes(self, uids: Sequence[int]) -> tuple[dict[int, int], dict[int, bytes]]:
+        """The size of each message, and its header block (with the empty line ending it)."""
         assert self.client is not None
-        data = self.client.fetch(list(uids), ["RFC822.SIZE"])
-        return {uid: int(item[b"RFC822.SIZE"]) for uid, item in data.items()
-                if b"RFC822.SIZE" in item}
+        data = self.client.fetch(list(uids), ["RFC822.SIZE", "BODY.PEEK[HEADER]"])
+        return ({uid: int(item[b"RFC822.SIZE"]) for uid, item in data.items()
+                 if b"RFC822.SIZE" in item},
+                {uid: bytes(item[b"BODY[HEADER]"]) for uid, item in data.items()
+                 if item.get(b"BODY[HEADER]")})
 
     def fetch(self, uids: Sequence[int]) -> dict[int, bytes]:
         assert self.client is not None
@@ -216,6 +228,10 @@ class _Imap:
         assert self.client is not None
         self.client.idle()
         try:
+            # mail that came while polling or before IDLE began: reported outside idle_check
+            # (imaplib keeps it; a SELECT's own count too: one poll more after a connect)
+            if self.client._imap.untagged_responses.pop("EXISTS", None):
+                return True
             deadline = time.monotonic() + seconds
             while not stop.is_set():
                 remaining = deadline - time.monotonic()
@@ -291,6 +307,7 @@ class EmailConnector:
         self._last_error_at: datetime | None = None
         self._failures = 0
         self._cursor: dict[str, Any] | None = None
+        self._pool: ParsePool | None = None  # parse workers, kept while the connector runs
 
     def attachment_file(self, ref: str) -> Path | None:
         """Where this mailbox keeps an attachment's content, if it has it."""
@@ -308,6 +325,7 @@ class EmailConnector:
                 result = await self._poll(session, ctx)
             finally:
                 await session.aclose()
+                self._close_pool()
         except Exception as exc:
             self._failed(exc)
             raise
@@ -336,6 +354,7 @@ class EmailConnector:
                     await asyncio.sleep(delay)
         finally:
             self._idle = False
+            self._close_pool()
             if self._state != "failed":
                 self._state = "stopped"
 
@@ -355,7 +374,7 @@ class EmailConnector:
         session = await self._open()
         try:
             while True:
-                await self._poll(session, ctx)
+                await self._poll(session, ctx, keep=False)
                 self._failures = 0
                 if self.config.idle and session.imap.can_idle:
                     self._state, self._idle, self._next_poll = "idle", True, None
@@ -379,7 +398,11 @@ class EmailConnector:
             raise
         return session
 
-    async def _poll(self, session: _Session, ctx: ConnectorContext) -> IngestResult:
+    async def _poll(self, session: _Session, ctx: ConnectorContext, keep: bool = True
+                    ) -> IngestResult:
+        """Everything after the cursor, in batches: the next batch is fetched and parsed while
+        the previous one is stored; batches are stored and their cursors saved in UID order.
+        keep=False returns nothing (a running poller's memory does not grow with the sync)."""
         self._state = "polling"
         uidvalidity = session.imap.uidvalidity
         cursor = await ctx.load_cursor(self.name)
@@ -390,76 +413,114 @@ class EmailConnector:
                         extra={"stream": self.name, "old": cursor.get("uidvalidity"),
                                "new": uidvalidity})
         uids = await session.call(session.imap.uids_after, last)
+        size = self.config.batch_size
+        batches = [uids[start:start + size] for start in range(0, len(uids), size)]
+        ready: asyncio.Queue[asyncio.Task[_Fetched] | None] = asyncio.Queue(PIPELINE_DEPTH)
+        feeder = asyncio.create_task(self._feed(session, ctx, batches, ready))
         total = IngestResult()
-        for start in range(0, len(uids), self.config.batch_size):
-            batch = uids[start:start + self.config.batch_size]
-            parsed, dead, fetched = await self._fetch_and_parse(session, batch)
-            for uid, raw, error in dead:
-                log.warning("unparseable email sent to dead letters",
-                            extra={"stream": self.name, "uid": uid, "error": error})
-                await ctx.dead_letter(self.name, raw, error)
-            result = await ctx.ingest([p for _, p in parsed]) if parsed else IngestResult()
-            total += replace(result, known=())  # a resync's known messages: not kept
-            if self.config.move_to and parsed:
-                await session.call(session.imap.move, [uid for uid, _ in parsed],
-                                   self.config.move_to)
-            self._cursor = advance(uidvalidity, batch[-1])
-            await ctx.save_cursor(self.name, self._cursor)
-            log.info("email batch ingested", extra={
-                "stream": self.name, "fetched": fetched, "stored": len(result.stored),
-                "duplicates": result.duplicates, "dead": len(dead), "last_uid": batch[-1]})
+        try:
+            while (task := await ready.get()) is not None:
+                result = await self._store(session, ctx, uidvalidity, await task)
+                ready.task_done()
+                if keep:
+                    total += result
+            await feeder  # its error, if it stopped early
+        finally:
+            feeder.cancel()
+            while not ready.empty():
+                if (task := ready.get_nowait()) is not None:
+                    task.cancel()
+            await asyncio.gather(feeder, return_exceptions=True)
         self._last_poll = datetime.now(UTC)
         return total
 
-    async def _fetch_and_parse(
-        self, session: _Session, batch: Sequence[int]
-    ) -> tuple[list[tuple[int, Inbound]], list[tuple[int, bytes, str]], int]:
-        """Fetch a batch a bounded number of bytes at a time and parse each piece."""
-        limit = self.config.limits.max_message_bytes
-        sizes = await session.call(session.imap.sizes, batch)
-        parsed: list[tuple[int, Inbound]] = []
-        dead: list[tuple[int, bytes, str]] = []
-        fetched = 0
-        for chunk, partial in fetch_plan(batch, sizes, limit):
-            if partial:
-                raws = await session.call(session.imap.fetch_start, chunk[0], limit)
-            else:
-                raws = await session.call(session.imap.fetch, chunk)
-            fetched += len(raws)
-            full = {uid: sizes[uid] for uid in raws} if partial else {}
-            ok, bad = await asyncio.to_thread(self._parse_batch, raws, full)
-            parsed += ok
-            dead += bad
-        return parsed, dead, fetched
+    async def _feed(self, session: _Session, ctx: ConnectorContext,
+                    batches: Sequence[Sequence[int]],
+                    ready: asyncio.Queue[asyncio.Task[_Fetched] | None]) -> None:
+        """Fetch batch after batch; each one's parse runs on while the next is fetched."""
+        try:
+            for batch in batches:
+                fetched = await self._fetch(session, ctx, batch)
+                await ready.put(asyncio.create_task(self._parse(batch, *fetched)))
+                if sum(map(len, fetched[0].values())) > PIPELINE_BYTES:
+                    await ready.join()  # big mail: stored before more is fetched
+        finally:
+            await ready.put(None)
 
-    def _parse_batch(
-        self, raws: Mapping[int, bytes], sizes: Mapping[int, int]
-    ) -> tuple[list[tuple[int, Inbound]], list[tuple[int, bytes, str]]]:
-        """Parse fetched mail; sizes holds the full size of those fetched only in part."""
-        parsed: list[tuple[int, Inbound]] = []
-        dead: list[tuple[int, bytes, str]] = []
-        for uid in sorted(raws):
-            raw = raws[uid]
-            try:
-                result: ParsedEmail = parse_message(
-                    raw, max_attachment_bytes=self.config.max_attachment_bytes,
-                    limits=self.config.limits, size=sizes.get(uid))
-            except EmailParseError as exc:
-                dead.append((uid, raw, str(exc)))
-                continue
-            except Exception as exc:  # one odd mail must not stop the mailbox
-                log.exception("email parser failed", extra={"stream": self.name, "uid": uid})
-                dead.append((uid, raw, f"parser failed: {type(exc).__name__}: {exc}"))
-                continue
-            for ref, data in result.blobs.items():
-                self.attachments.write(ref, data)
-            meta = {**result.inbound.meta, "mailbox": self.config.name,
-                    "folder": self.config.folder, "imap_uid": uid}
-            if "limits" in meta:
+    async def _store(self, session: _Session, ctx: ConnectorContext, uidvalidity: int,
+                     fetched: _Fetched) -> IngestResult:
+        """Dead letters, ingest, move and cursor of one batch, in that order."""
+        batch, parsed, dead = fetched.uids, fetched.parsed, fetched.dead
+        for uid, raw, error in dead:
+            log.warning("unparseable email sent to dead letters",
+                        extra={"stream": self.name, "uid": uid, "error": error})
+            await ctx.dead_letter(self.name, raw, error)
+        result = await ctx.ingest([p for _, p in parsed]) if parsed else IngestResult()
+        # a resync's known messages are not kept; those not fetched count as duplicates
+        result = replace(result, known=(), duplicates=result.duplicates + len(fetched.known))
+        moved = sorted([uid for uid, _ in parsed] + fetched.known)
+        if self.config.move_to and moved:
+            await session.call(session.imap.move, moved, self.config.move_to)
+        self._cursor = advance(uidvalidity, batch[-1])
+        await ctx.save_cursor(self.name, self._cursor)
+        log.info("email batch ingested", extra={
+            "stream": self.name, "fetched": fetched.fetched, "stored": len(result.stored),
+            "duplicates": result.duplicates, "dead": len(dead), "last_uid": batch[-1]})
+        return result
+
+    async def _fetch(self, session: _Session, ctx: ConnectorContext, batch: Sequence[int]
+                     ) -> tuple[dict[int, bytes], dict[int, int], list[int]]:
+        """A batch's mail, fetched a bounded number of bytes at a time; the full size of the
+        messages fetched only in part; the UIDs of the mail already stored (not fetched)."""
+        limit = self.config.limits.max_message_bytes
+        sizes, heads = await session.call(session.imap.sizes, batch)
+        known = await self._known(ctx, sizes, heads)
+        raws: dict[int, bytes] = {}
+        full: dict[int, int] = {}
+        wanted = [uid for uid in batch if uid not in known]
+        for chunk, partial in fetch_plan(wanted, sizes, limit):
+            if partial:
+                got = await session.call(session.imap.fetch_start, chunk[0], limit)
+                full.update({uid: sizes[uid] for uid in got})
+            else:
+                got = await session.call(session.imap.fetch, chunk)
+            raws.update(got)
+        return raws, full, sorted(known)
+
+    async def _known(self, ctx: ConnectorContext, sizes: Mapping[int, int],
+                     heads: Mapping[int, bytes]) -> set[int]:
+        """The UIDs whose mail is stored already: the same Message-ID, the same header fields
+        (trace headers aside) and the same body size as a stored message."""
+        if ctx.stored_meta is None:
+            return set()
+        external = {uid: eid for uid, head in heads.items()
+                    if uid in sizes and (eid := external_id_of(head))}
+        if not external:
+            return set()
+        stored = await ctx.stored_meta(self.channel, sorted(set(external.values())))
+        return {uid for uid, eid in external.items() if eid in stored
+                and header_digest(heads[uid], sizes[uid]) == stored[eid].get("header_digest")}
+
+    async def _parse(self, batch: Sequence[int], raws: dict[int, bytes],
+                     full: dict[int, int], known: list[int]) -> _Fetched:
+        ok, bad = await self._parser().parse(raws, full) if raws else ([], [])
+        for uid, inbound in ok:
+            if "limits" in inbound.meta:
                 log.warning("email over parse limits stored in part", extra={
-                    "stream": self.name, "uid": uid, "limits": meta["limits"]})
-            parsed.append((uid, replace(result.inbound, meta=meta)))
-        return parsed, dead
+                    "stream": self.name, "uid": uid, "limits": inbound.meta["limits"]})
+        return _Fetched(batch, ok, [(uid, raws[uid], error) for uid, error in bad], len(raws),
+                        known)
+
+    def _parser(self) -> ParsePool:
+        if self._pool is None:
+            self._pool = ParsePool(ParseJob(self.config, self.attachments),
+                                   workers=PARSE_WORKERS)
+        return self._pool
+
+    def _close_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
 
     def _failed(self, exc: BaseException) -> None:
         self._last_error = f"{type(exc).__name__}: {_text(exc)}"

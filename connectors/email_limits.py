@@ -402,6 +402,19 @@ def content_digest(raw: bytes, *, body_size: int | None = None, body_prefix: int
     return digest.hexdigest()
 
 
+def header_digest(raw: bytes, size: int | None = None) -> str:
+    """What identifies a message without its body: sha256 of its header fields less the trace
+    headers, and its body's size. raw is the whole message, or at least its header block
+    with the empty line that ends it (an IMAP BODY[HEADER]); size: the whole message's size
+    (default len(raw)). Two deliveries of one mail have the same; an edit of the body in
+    place that keeps its size and every header is the one change it cannot tell."""
+    found = _HEADER_END.search(raw)
+    head_end, body_start = (found.start(), found.end()) if found else (len(raw), len(raw))
+    head = raw[:head_end].replace(b"\r\n", b"\n") + b"\n"
+    digest = hashlib.sha256(_TRACE_FIELD.sub(b"", head)).hexdigest()[:32]
+    return f"{digest}:{(len(raw) if size is None else size) - body_start}"
+
+
 def body_size(raw_size: int, raw: bytes) -> int | None:
     """Size of the body of a message of raw_size bytes whose first bytes are raw."""
     end = _HEADER_END.search(raw)

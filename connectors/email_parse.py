@@ -30,6 +30,7 @@ from connectors.email_limits import (
     body_size,
     bounded_parse,
     content_digest,
+    header_digest,
 )
 from connectors.email_text import render_html, split_quoted
 from inbox.identity import normalize_email
@@ -45,6 +46,7 @@ MAX_REFERENCES = 50  # References ids kept: each becomes a thread key the store 
 MAX_ADDRESS_FIELD_CHARS = 32_000  # of an address field given to the address parser
 CONVERSATION_TOKEN = re.compile(r"\[#([A-Za-z0-9][A-Za-z0-9_-]{0,63})\]")
 _ANGLE_ID = re.compile(r"<([^<>\s]+)>")
+_MESSAGE_ID_FIELD = re.compile(rb"^message-id[ \t]*:", re.IGNORECASE | re.MULTILINE)
 _ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[QqBb]\?[^?\s]*\?=")
 _NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/]")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
@@ -94,6 +96,7 @@ def parse_message(raw: bytes, *, max_attachment_bytes: int = DEFAULT_MAX_ATTACHM
     external_id = own_id.lower() if own_id else "sha256:" + hashlib.sha256(raw).hexdigest()
     meta["message_id"] = own_id
     meta["digest"] = _digest(raw, size if partial else None, limits)
+    meta["header_digest"] = header_digest(raw, size if partial else None)
 
     author, author_name = _author(headers)
     subject = headers.text("Subject")
@@ -158,6 +161,24 @@ def parse_message(raw: bytes, *, max_attachment_bytes: int = DEFAULT_MAX_ATTACHM
     return ParsedEmail(inbound, blobs)
 
 
+def external_id_of(header: bytes) -> str | None:
+    """The external id parse_message would give a message, from its header block (an IMAP
+    BODY[HEADER]); None without a Message-ID (the id is then the digest of the whole
+    message). A cheap read of the first Message-ID field, for looking the message up: what
+    decides that two messages are one is their header digest."""
+    found = _MESSAGE_ID_FIELD.search(header)
+    if found is None:
+        return None
+    lines = header[found.end():].split(b"\n")
+    value = [lines[0]]
+    for line in lines[1:]:
+        if not line.startswith((b" ", b"\t")):
+            break
+        value.append(line)
+    own_id = message_id(b"".join(value).decode("utf-8", "replace"))
+    return own_id.lower() if own_id else None
+
+
 def _digest(raw: bytes, size: int | None, limits: ParseLimits) -> str:
     if size is None:
         return content_digest(raw)
@@ -217,10 +238,12 @@ def decode_bytes(data: bytes, charset: str) -> str:
 
 
 class Headers:
-    """The top-level header fields of a message (first occurrence of each), decoded on demand."""
+    """The top-level header fields of a message (first occurrence of each), decoded on demand,
+    each address field once."""
 
     def __init__(self, msg: Message, budget: Budget) -> None:
         self.budget = budget
+        self._mailboxes: dict[str, list[tuple[str, str]]] = {}
         self.first: dict[str, str] = {}
         for name, value in msg.raw_items():
             self.first.setdefault(name.lower(), value if isinstance(value, str) else str(value))
@@ -241,6 +264,12 @@ class Headers:
         Addresses are parsed first and names decoded after, so an address can never come out
         of an encoded display name.
         """
+        key = name.lower()
+        if key not in self._mailboxes:
+            self._mailboxes[key] = self._parse_mailboxes(name)
+        return list(self._mailboxes[key])
+
+    def _parse_mailboxes(self, name: str) -> list[tuple[str, str]]:
         value = self.raw(name)
         if not value:
             return []

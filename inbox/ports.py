@@ -41,6 +41,9 @@ class DeadLetterSink(Protocol):
         """Keep an item that failed (raw bytes or text) with its error; the cursor moves on."""
 
 
+StoredMeta = Callable[[str, Sequence[str]], Awaitable[Mapping[str, Mapping[str, Any]]]]
+
+
 @dataclass(frozen=True, slots=True)
 class ConnectorContext:
     """Handed to a connector: where batches go and where its cursors live.
@@ -56,6 +59,9 @@ class ConnectorContext:
     load_cursor: Callable[[str], Awaitable[dict[str, Any] | None]]
     save_cursor: Callable[[str, Mapping[str, Any]], Awaitable[None]]
     dead_letter: DeadLetterSink  # (source, raw, error, stage="parse")
+    # (channel, external ids) -> the meta of those of them already stored, by external id:
+    # lets a connector skip fetching what it would hand ingest only to hear "duplicate"
+    stored_meta: StoredMeta | None = None
 
 
 class Connector(Protocol):

@@ -18,6 +18,7 @@ from inbox.errors import InboxError
 from inbox.events import EventBus
 from inbox.ingest import Ingestor
 from inbox.lease import Lease
+from inbox.model import message_id_for
 from inbox.passwords import Passwords
 from inbox.ports import Connector, ConnectorContext, IngestResult
 from inbox.store import Store
@@ -88,11 +89,18 @@ class Runtime:
             return await self.ingestor.ingest(batch, visible=False, source=source)
 
         return ConnectorContext(bulk_ingest, self.load_cursor, self.save_cursor,
-                                self.dead_letter)
+                                self.dead_letter, self.stored_meta)
 
     async def ingest(self, batch: Sequence[Any], source: str | None = None) -> IngestResult:
         """Ingest whose result searches see at once (web forms, imports)."""
         return await self.ingestor.ingest(batch, source=source)
+
+    async def stored_meta(self, channel: str, external_ids: Sequence[str]
+                          ) -> dict[str, Mapping[str, Any]]:
+        """The meta of the stored messages among these external ids of a channel."""
+        ids = {message_id_for(channel, e): e for e in external_ids}
+        found = await self.store.messages_by_ids(sorted(ids))
+        return {ids[mid]: msg.meta for mid, msg in found.items()}
 
     async def load_cursor(self, name: str) -> dict[str, Any] | None:
         return await self.store.cursors.get(name)

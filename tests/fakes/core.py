@@ -70,9 +70,14 @@ class FakeCore:
                           stage: str = "parse") -> None:
         self.dead.append((source, raw, error))
 
+    async def stored_meta(self, channel: str, external_ids: Sequence[str]
+                          ) -> dict[str, Mapping[str, Any]]:
+        return {e: self.messages[(channel, e)].meta for e in external_ids
+                if (channel, e) in self.messages}
+
     def ctx(self) -> ConnectorContext:
         return ConnectorContext(self.ingest, self.load_cursor, self.save_cursor,
-                                self.dead_letter)
+                                self.dead_letter, self.stored_meta)
 
     def texts(self) -> list[str]:
         return sorted(m.text for m in self.messages.values())

@@ -165,6 +165,26 @@ async def test_move_to_moves_only_after_ingest(
     assert len(core.messages) == 2
 
 
+async def test_redelivered_mail_is_recognised_from_its_header_without_fetching_it(
+        dovecot: Dovecot, core: FakeCore, tmp_path: Path) -> None:
+    connector = make_connector(dovecot, tmp_path)
+    dovecot.append([mail(1), mail(2), mail(3, message_id=False)])
+    await connector.poll_once(core.ctx())
+    hop = b"Received: from mx2.example.net by mx.example.test; Mon, 30 Nov 2026 12:00:00 +0000\n"
+    edited = mail(2, body="Hello, this is question number 2, and a longer one now.")
+    dovecot.append([hop + mail(1), hop + mail(2), hop + mail(3, message_id=False), edited])
+
+    again = await connector.poll_once(core.ctx())
+
+    # the same Message-ID, headers and body size: not fetched, counted as duplicates; the
+    # edited body and the mail without a Message-ID are fetched and handed to ingest
+    fetched = [m.text for m in core.batches[1]]
+    assert len(core.batches) == 2 and len(fetched) == 2
+    assert "Hello, this is question number 2, and a longer one now." in fetched
+    assert again.duplicates == 3  # 2 not fetched, the edit (FakeCore has no content digest)
+    assert core.cursors["email:support"]["last_uid"] == 7
+
+
 # --- push, crashes and server trouble -----------------------------------------------------------
 
 

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime
 from email.message import EmailMessage
@@ -24,6 +30,7 @@ from tests.servers.smtp import SmtpServer
 from web.app import create_app
 
 pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def customer_mail(text: str, subject: str = "My router is dead",
@@ -205,3 +212,67 @@ def test_poll_email_once_then_search(dovecot: Dovecot, smtp_server: SmtpServer, 
     assert found["total"] == 3
     assert {m["author_keys"][0] for m in found["messages"]} == {"ann@example.com"}
     assert len({m["customer_id"] for m in found["messages"]}) == 1
+
+
+def _stored_ids(db: Path) -> list[str]:
+    try:
+        with sqlite3.connect(db) as conn:
+            return [row[0] for row in conn.execute("SELECT external_id FROM messages")]
+    except sqlite3.OperationalError:  # not created yet
+        return []
+
+
+def _processes_of(cwd: Path) -> list[int]:
+    """The multiprocessing processes started from cwd (it is in their command line)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"multiprocessing" in cmdline and str(cwd).encode() in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_sigkill_mid_sync_loses_and_doubles_nothing(dovecot: Dovecot, tmp_path: Path) -> None:
+    """`inbox poll --once` killed while batches are being fetched, parsed (worker processes)
+    and stored, then run again: every mail stored exactly once."""
+    raws = [customer_mail(f"durable question {n}", subject=f"durable {n}",
+                          sender=f"c{n}@example.com")[0] for n in range(1000)]
+    client = dovecot.client()
+    try:
+        client.multiappend("INBOX", raws)
+    finally:
+        client.logout()
+    (tmp_path / "inbox.toml").write_text(
+        f'[[email.mailboxes]]\nname = "support"\nurl = "{dovecot.url()}"\n'
+        f'password = "{PASSWORD}"\nattachments_dir = "{tmp_path / "attachments"}"\n'
+        "batch_size = 20\n")
+    db = tmp_path / "inbox.db"
+    env = {**os.environ, "INBOX_STORE": f"sqlite:///{db}", "INBOX_ENRICH": "false",
+           "INBOX_CONFIG": str(tmp_path / "inbox.toml"), "PYTHONPATH": str(ROOT)}
+    poll = [sys.executable, "-m", "inbox.app.cli", "poll", "--channel", "email", "--once"]
+    proc = subprocess.Popen(poll, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        while not _stored_ids(db) and proc.poll() is None:
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)  # a batch is stored: more are in flight
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    killed_at = len(_stored_ids(db))
+    gone_by = time.monotonic() + 30
+    while _processes_of(tmp_path) and time.monotonic() < gone_by:
+        time.sleep(0.1)
+    assert not _processes_of(tmp_path)  # its parse workers ended with it
+
+    subprocess.run(poll, cwd=tmp_path, env=env, check=True, timeout=300,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    stored = _stored_ids(db)
+    assert 0 < killed_at < len(raws)
+    assert len(stored) == len(set(stored)) == len(raws)

@@ -31,11 +31,14 @@ def good(n: int) -> bytes:
 
 
 @pytest.fixture
-async def runtime(dovecot: Dovecot, tmp_path: Path) -> AsyncIterator[Runtime]:
+async def runtime(dovecot: Dovecot, tmp_path: Path, request: pytest.FixtureRequest
+                  ) -> AsyncIterator[Runtime]:
+    """batch_size 10 by default (parsed on a thread); a param of 16 or more: worker processes."""
+    batch_size = getattr(request, "param", 10)
     env = {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db", "INBOX_ENRICH": "false"}
     config = load_config(None, env)
     config["email"] = {"mailboxes": [{
-        "name": "support", "url": dovecot.url(), "password": PASSWORD, "batch_size": 10,
+        "name": "support", "url": dovecot.url(), "password": PASSWORD, "batch_size": batch_size,
         "attachments_dir": str(tmp_path / "attachments"),
         "max_message_bytes": MAX_MESSAGE_BYTES}]}
     rt = Runtime(config, env)
@@ -51,6 +54,7 @@ async def stored_messages(runtime: Runtime) -> list[Message]:
     return list(found.messages)
 
 
+@pytest.mark.parametrize("runtime", [10, 40], indirect=True, ids=["thread", "workers"])
 async def test_hostile_mail_never_stops_the_mailbox_and_is_never_lost(
         dovecot: Dovecot, runtime: Runtime) -> None:
     items = corpus(oversized_bytes=3 * MB)
