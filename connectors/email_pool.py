@@ -119,6 +119,7 @@ class ParsePool:
         self.job = job
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
+        self._alone = asyncio.Lock()  # mail retried one by one, one at a time
 
     async def parse(self, raws: Mapping[int, bytes], sizes: Mapping[int, int]
                     ) -> tuple[Parsed, Dead]:
@@ -152,7 +153,7 @@ class ParsePool:
         dead: Dead = []
         for uid in uids:  # again one by one: find the mail that kills or stalls a worker
             try:
-                ok, bad = await self._run([uid], raws, sizes)
+                ok, bad = await self._alone_run(uid, raws, sizes)
             except _WorkerLost as exc:
                 log.warning("email parse worker lost on one mail; dead-lettered",
                             extra={"uid": uid, "error": str(exc)})
@@ -161,6 +162,17 @@ class ParsePool:
             parsed += ok
             dead += bad
         return parsed, dead
+
+    async def _alone_run(self, uid: int, raws: Mapping[int, bytes], sizes: Mapping[int, int]
+                         ) -> tuple[Parsed, Dead]:
+        """One mail, no other retried with it; tried twice, since another piece's mail
+        (of this batch's other half, or of the next batch) may have taken the worker down
+        with it."""
+        async with self._alone:
+            try:
+                return await self._run([uid], raws, sizes)
+            except _WorkerLost:
+                return await self._run([uid], raws, sizes)
 
     async def _run(self, uids: Sequence[int], raws: Mapping[int, bytes],
                    sizes: Mapping[int, int]) -> tuple[Parsed, Dead]:
