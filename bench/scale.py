@@ -170,7 +170,7 @@ async def timed(name: str, call: Callable[[int], Awaitable[Any]], runs: int,
 
 async def measure(runtime: Runtime, runs: int, budget: float) -> list[Figure]:
     if isinstance(runtime.store, SqliteStore):  # every call counts again: no reuse
-        runtime.store.recent.ttl = 0
+        runtime.store.recent.seconds = 0
     users = await runtime.accounts.users()
     viewer: User = next(u for u in users if u.role == "admin")
     now = utcnow()

@@ -57,7 +57,8 @@ def connect(path: str, durable: bool = True) -> sqlite3.Connection:
 class Database:
     """Runs `def op(conn) -> T` functions: writes in one transaction on the writer thread."""
 
-    def __init__(self, path: str, readers: int = 3, durable: bool = True) -> None:
+    def __init__(self, path: str, readers: int = 3, durable: bool = True,
+                 committed: Callable[[], None] = lambda: None) -> None:
         self.path, self.durable = path, durable
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
@@ -65,7 +66,7 @@ class Database:
         self._local = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self.generation = 0  # commits by this process: what readers kept may be older
+        self.committed = committed  # after each commit: what readers kept may be older
 
     def start(self, init: Op[None]) -> None:
         ready: Future[None] = Future()
@@ -94,7 +95,7 @@ class Database:
                 try:
                     result = op(conn)
                     conn.execute("COMMIT")
-                    self.generation += 1
+                    self.committed()
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise

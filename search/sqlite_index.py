@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import time
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Hashable, Sequence
@@ -31,6 +30,7 @@ from inbox.model import (
     QueryNode,
     SearchResult,
 )
+from inbox.shortcache import ShortCache
 from inbox.store import TOTAL_CAP
 from search.sqlite_db import Database, fold
 from search.sqlite_query import (
@@ -175,9 +175,10 @@ class Plan:
             elif not self.facts:
                 self.total = self._count_messages()
             else:
+                matching, params = self._matching_facts()
                 self.total = self.conn.execute(
-                    f"SELECT count(*) FROM (SELECT 1 {self._from_all()} LIMIT ?)",
-                    [*self._params_all(), self.cap + 1]).fetchone()[0]
+                    f"SELECT count(*) FROM (SELECT 1 {matching} LIMIT ?)",
+                    [*params, self.cap + 1]).fetchone()[0]
         return self.total
 
     def _count_messages(self) -> int:
@@ -199,14 +200,6 @@ class Plan:
         return int(self.conn.execute(
             f"SELECT count(*) FROM (SELECT 1 FROM messages m {self.join} WHERE ({where}) "
             f"LIMIT ?)", [*params, self.cap + 1]).fetchone()[0])
-
-    def _from_all(self) -> str:
-        if self.facts:
-            return f"FROM message_facts f WHERE {self._where(FACTS)[0]}"
-        return f"FROM messages m {self.join} WHERE {self._where(MESSAGES)[0]}"
-
-    def _params_all(self) -> list[Any]:
-        return self._where(FACTS if self.facts else MESSAGES)[1]
 
     def _bound(self, node: QueryNode) -> int:
         """At most how many messages match a lookup part (bounded_parts)."""
@@ -331,8 +324,9 @@ class Plan:
             sql = f"SELECT {group}, sum(n) FROM message_rollup r WHERE {where} GROUP BY {group}"
             return self.conn.execute(sql, params).fetchall(), 0
         if self.exact(EXACT_VOLUME_LIMIT if volume else EXACT_LIMIT):
-            sql = f"SELECT {group}, count(*) {self._from_all_facts()} GROUP BY {group}"
-            rows = self.conn.execute(sql, self._params_all()).fetchall()
+            matching, params = self._matching_facts()
+            sql = f"SELECT {group}, count(*) {matching} GROUP BY {group}"
+            rows = self.conn.execute(sql, params).fetchall()
             self.total = sum(r[-1] for r in rows)  # every match, counted once
             return rows, 0
         sample = self.newest(self.sample)
@@ -341,34 +335,14 @@ class Plan:
         rows = self.conn.execute(sql, [json.dumps(sample)]).fetchall()
         return rows, (len(sample) if len(sample) == self.sample else 0)  # short: all
 
-    def _from_all_facts(self) -> str:
+    def _matching_facts(self) -> tuple[str, list[Any]]:
+        """FROM the facts of every match, and its parameters."""
         if self.facts:
-            return self._from_all()
-        where = self._where(MESSAGES)[0]
+            where, params = self._where(FACTS)
+            return f"FROM message_facts f WHERE {where}", params
+        where, params = self._where(MESSAGES)
         return (f"FROM message_facts f WHERE f.rowid IN (SELECT m.rowid FROM messages m "
-                f"{self.join} WHERE {where})")
-
-
-class Recent:
-    """Answers kept for `ttl` seconds and forgotten at this process's next commit; another
-    process's commits show after at most `ttl` (as Elasticsearch's request cache after
-    its refresh). Counting every match of a common word costs tens of milliseconds; a
-    dashboard, or many people, asking the same again within seconds costs nothing."""
-
-    def __init__(self, ttl: float = RECENT_TTL, size: int = 256) -> None:
-        self.ttl, self.size = ttl, size
-        self._kept: dict[Hashable, tuple[float, int, Any]] = {}
-
-    def get(self, key: Hashable, generation: int) -> Any | None:
-        kept = self._kept.get(key)
-        if kept is None or kept[0] < time.monotonic() or kept[1] != generation:
-            return None
-        return kept[2]
-
-    def put(self, key: Hashable, generation: int, value: Any) -> None:
-        if len(self._kept) >= self.size:
-            self._kept.clear()
-        self._kept[key] = (time.monotonic() + self.ttl, generation, value)
+                f"{self.join} WHERE {where})", params)
 
 
 COUNTED = ("day", *FACET_COLUMNS)  # what a search counts its matches by
@@ -397,11 +371,16 @@ class SqliteIndex:
     """Index part of SqliteStore."""
 
     _db: Database
-    recent: Recent  # counts and trending words reused a moment
+    # Counts and trending words of a query reused for RECENT_TTL seconds, forgotten at this
+    # process's next commit; another process's commits show after at most that (as
+    # Elasticsearch's request cache after its refresh). Counting every match of a common
+    # word costs tens of milliseconds; a dashboard, or many people, asking the same again
+    # within seconds costs nothing.
+    recent: ShortCache[Hashable, Any]
+    _background: ShortCache[str, int]  # messages per word, for trending
     total_cap = TOTAL_CAP
     facet_sample = SAMPLE
     search_window = FIRST_WINDOW
-    _background: dict[str, tuple[float, int]]
 
     async def search(
         self,
@@ -420,13 +399,13 @@ class SqliteIndex:
 
         def op(conn: sqlite3.Connection) -> SearchResult:
             plan = self._plan(conn, query, public)
-            generation = self._db.generation
-            kept = self.recent.get(key, generation)
+            generation = self.recent.generation
+            kept = self.recent.get(key)
             if kept is None:  # first: counting every match counts the total too
                 counted, sampled = (plan.counts(COUNTED, volume is not None) if counting
                                     else ([], 0))
                 kept = (counted, sampled, plan.count())
-                self.recent.put(key, generation, kept)
+                self.recent.put(key, kept, generation)
             counted, sampled, plan.total = kept
             found, days = _summarize(counted, facets, volume)
             rowids = plan.newest(limit + 1, cursor)
@@ -455,11 +434,11 @@ class SqliteIndex:
         key = ("trending", query, public, size)
 
         def op(conn: sqlite3.Connection) -> list[tuple[str, float]]:
-            generation = self._db.generation
-            kept = self.recent.get(key, generation)
+            generation = self.recent.generation
+            kept = self.recent.get(key)
             if kept is None:
                 kept = self._trending(conn, query, size, public)
-                self.recent.put(key, generation, kept)
+                self.recent.put(key, kept, generation)
             return list(kept)
 
         return await self._db.read(op)
@@ -484,19 +463,15 @@ class SqliteIndex:
         """How many messages hold each word (public copy), each kept BACKGROUND_TTL seconds:
         a word's share of all messages barely moves in minutes, and reading it means
         reading its whole list of messages."""
-        cache = self.__dict__.setdefault("_background", {})
-        if len(cache) > BACKGROUND_WORDS:
-            cache.clear()
-        now = time.monotonic()
-        out = {w: cache[w][1] for w in words if w in cache and cache[w][0] > now}
+        cache = self._background
+        generation = cache.generation
+        out = {w: n for w in words if (n := cache.get(w)) is not None}
         missing = [w for w in words if w not in out]
         for start in range(0, len(missing), 500):
             chunk = missing[start:start + 500]
-            for term, docs in conn.execute(
-                    "SELECT term, doc FROM public_vocab WHERE term IN (SELECT value FROM "
-                    "json_each(?))", [json.dumps(chunk)]):
-                out[term] = int(docs)
-                cache[term] = (now + BACKGROUND_TTL, int(docs))
-        for w in missing:  # not a word of the index (a tokenizer difference): none
-            cache.setdefault(w, (now + BACKGROUND_TTL, 0))
+            out |= {term: int(docs) for term, docs in conn.execute(
+                "SELECT term, doc FROM public_vocab WHERE term IN (SELECT value FROM "
+                "json_each(?))", [json.dumps(chunk)])}
+        for w in missing:  # a word not in the index (a tokenizer difference) counts 0
+            cache.put(w, out.setdefault(w, 0), generation)
         return out

@@ -8,7 +8,6 @@ import asyncio
 import random
 import sqlite3
 from collections import Counter
-from collections.abc import AsyncIterator
 from contextlib import closing
 from dataclasses import replace
 from datetime import timedelta
@@ -58,14 +57,6 @@ async def _all_pages(store: Store, query: str, size: int = 2) -> list[Message]:
         if not page.next_cursor:
             return found
         cursor = page.next_cursor
-
-
-@pytest.fixture
-async def sqlite_store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    store = SqliteStore(tmp_path / "inbox.db")
-    await store.open()
-    yield store
-    await store.aclose()
 
 
 async def test_sqlite_counts_the_newest_matches_when_all_would_cost_too_much(
@@ -190,14 +181,14 @@ def _rows(conn: sqlite3.Connection, sql: str) -> set[tuple[object, ...]]:
 
 async def test_sqlite_reuses_counts_for_a_moment_only(tmp_path: Path) -> None:
     """Counts of one query are reused briefly: never after this process wrote, and after
-    at most `recent.ttl` seconds when another process wrote."""
+    at most `recent.seconds` when another process wrote."""
     here, other = SqliteStore(tmp_path / "inbox.db"), SqliteStore(tmp_path / "inbox.db")
     await here.open()
     await other.open()
     try:
         await here.write(WriteBatch(customers=(customer("c1"),),
                                     conversations=(conversation("v1", "c1"),)))
-        here.recent.ttl = 0.3
+        here.recent.seconds = 0.3
 
         async def total() -> int:
             return (await here.search(parse("refund"), None, 1, ("channel",))).total
