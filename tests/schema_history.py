@@ -1,5 +1,11 @@
 """Scripts that take a SQLite store back to an older schema, to test its migration on open."""
 
+from __future__ import annotations
+
+import sqlite3
+
+from search.sqlite import SqliteStore
+
 # Schema 4 as it was: new messages indexed and counted by insert triggers.
 TO_SCHEMA_4 = """
 CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN
@@ -22,3 +28,13 @@ CREATE TRIGGER message_facts_ai AFTER INSERT ON messages BEGIN
 END;
 PRAGMA user_version=4;
 """
+
+
+async def reopened_at(store: SqliteStore, script: str) -> SqliteStore:
+    """`store` closed, its file taken back by `script`, and opened again (migrating it)."""
+    await store.aclose()
+    with sqlite3.connect(store.path) as conn:
+        conn.executescript(script)
+    again = SqliteStore(store.path)
+    await again.open()
+    return again

@@ -16,7 +16,7 @@ from search.elastic_docs import denormalized, to_doc
 from search.sqlite import SqliteStore
 from search.sqlite_schema import SCHEMA_VERSION
 from tests.factories import at, conversation, customer, message
-from tests.schema_history import TO_SCHEMA_4
+from tests.schema_history import TO_SCHEMA_4, reopened_at
 from tests.servers.osmem import es_store_factory
 
 pytestmark = pytest.mark.integration
@@ -54,12 +54,7 @@ async def test_sqlite_schema_1_gets_the_public_copy_on_open(tmp_path: Path) -> N
     await store.open()
     await store.write(WriteBatch(customers=(customer("c1"),), conversations=(CONV,),
                                  messages=MESSAGES))
-    await store.aclose()
-    with sqlite3.connect(path) as conn:
-        conn.executescript(DOWNGRADE)
-
-    store = SqliteStore(path)
-    await store.open()
+    store = await reopened_at(store, DOWNGRADE)
     try:
         assert await _hidden_total(store, "router") == 3
         assert await _hidden_total(store, "quix*") == 0
@@ -87,12 +82,7 @@ async def test_sqlite_schema_2_gets_its_counts_on_open(tmp_path: Path) -> None:
                     sentiment=("negative", "positive", None)[i % 3]) for i in range(60)]
     await store.write(WriteBatch(customers=(customer("c1"),), conversations=(CONV,),
                                  messages=tuple(msgs)))
-    await store.aclose()
-    with sqlite3.connect(path) as conn:
-        conn.executescript(TO_SCHEMA_2)
-
-    store = SqliteStore(path)
-    await store.open()
+    store = await reopened_at(store, TO_SCHEMA_2)
     try:
         for query in ("", "dead", "channel:x", "sentiment:negative -fine"):
             result = await store.search(parse(query), None, 5, ("channel", "sentiment"),

@@ -15,7 +15,7 @@ from inbox.store import WriteBatch
 from search.sqlite import SqliteStore
 from search.sqlite_schema import MIGRATIONS, SCHEMA_VERSION, SLA_LOG
 from tests.factories import at, conversation, customer
-from tests.schema_history import TO_SCHEMA_4
+from tests.schema_history import TO_SCHEMA_4, reopened_at
 
 SINCE, UNTIL = at(1), at(28)
 
@@ -137,12 +137,7 @@ async def test_a_store_from_before_the_log_upgrades_in_place_with_the_same_repor
     convs = _seeded(60)
     await store.write(WriteBatch(customers=(customer("c1"),), conversations=tuple(convs)))
     before = await store.sla_report(SINCE, UNTIL)
-    await store.aclose()
-    with sqlite3.connect(path) as conn:
-        conn.executescript(DOWNGRADE)
-
-    store = SqliteStore(path)
-    await store.open()
+    store = await reopened_at(store, DOWNGRADE)
     try:
         assert await store.sla_report(SINCE, UNTIL) == before
         await store.write(WriteBatch(conversations=(
