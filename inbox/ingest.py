@@ -353,18 +353,22 @@ class Ingestor:
                 refs.update((r.kind, r.value) for r in self._refs(plan, item))
             except Exception as exc:
                 raise _ItemFailed(n, "plan", exc) from exc
-        plan.known_identities = await self.store.identities_by_refs(sorted(refs))
         keys = {k for i in fresh for k in (*i.thread_keys, *i.parent_keys)}
-        plan.known_keys = await self.store.conversation_ids_by_thread_keys(
-            sorted(k for k in keys if not k.startswith("conv:")))
+        # two rounds of two reads at once: the second needs what the first found
+        plan.known_identities, plan.known_keys = await asyncio.gather(
+            self.store.identities_by_refs(sorted(refs)),
+            self.store.conversation_ids_by_thread_keys(
+                sorted(k for k in keys if not k.startswith("conv:"))))
         conv_ids = {*plan.known_keys.values(),
                     *(k.removeprefix("conv:") for k in keys if k.startswith("conv:"))}
-        plan.loaded = await self.store.conversations_by_ids(sorted(conv_ids))
         customers = sorted({i.customer_id for i in plan.known_identities.values()})
-        if fresh:
-            since = min(i.created_at for i in fresh) - REPEAT_WINDOW
-            for conv in await self.store.active_conversations(customers, since):
-                plan.recent.setdefault(conv.customer_id, []).append(conv)
+        since = min((i.created_at for i in fresh), default=None)
+        plan.loaded, recent = await asyncio.gather(
+            self.store.conversations_by_ids(sorted(conv_ids)),
+            self.store.active_conversations(customers, since - REPEAT_WINDOW)
+            if since is not None else _nothing())
+        for conv in recent:
+            plan.recent.setdefault(conv.customer_id, []).append(conv)
 
     def _refs(self, plan: _Plan, inbound: Inbound) -> list[IdentityRef]:
         if inbound.external_id not in plan.refs:
@@ -521,6 +525,10 @@ def _enriched(plan: _Plan, found: dict[int, Enrichment | Exception]) -> None:
         if plan.messages.get(msg.id) is msg:
             plan.messages[msg.id] = filled[id(msg)]
     plan.stored = [filled.get(id(msg), msg) for msg in plan.stored]
+
+
+async def _nothing() -> list[Conversation]:
+    return []
 
 
 def preview(text: str, size: int = 80) -> str | None:

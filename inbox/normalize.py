@@ -187,12 +187,24 @@ def clean_json(value: Any, depth: int = MAX_META_DEPTH, budget: _Budget | None =
             budget.cut = True
             items = items[:MAX_META_ITEMS]
         if isinstance(value, Mapping):
-            out: dict[str, Any] = {}
-            for key, item in items:
-                out[clean_id(str(key), MAX_META_KEY)] = clean_json(item, depth - 1, budget)
-            return out
-        return [clean_json(item, depth - 1, budget) for item in items]
+            return {clean_id(str(key), MAX_META_KEY):
+                    item if _plain(item, budget) else clean_json(item, depth - 1, budget)
+                    for key, item in items}
+        return [item if _plain(item, budget) else clean_json(item, depth - 1, budget)
+                for item in items]
     return clean_text(str(value), MAX_META_STRING)  # datetimes, decimals ...: as text
+
+
+def _plain(value: Any, budget: _Budget) -> bool:
+    """A value kept as it is (counted in the budget): None, a bool or a short printable ASCII
+    string, most of any meta. Anything else goes through clean_json."""
+    kind = type(value)
+    if value is None or kind is bool or (kind is str and len(value) <= MAX_META_STRING
+                                         and value.isascii() and value.isprintable()):
+        if budget.left > 0:
+            budget.left -= 1
+            return True
+    return False
 
 
 def bounded_time(value: Any, received: datetime) -> tuple[datetime, str | None]:

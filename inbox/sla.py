@@ -17,6 +17,7 @@ from inbox.model import Conversation, Status
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Period = tuple[time, time]
+PERIODS_KEPT = 20_000  # days of opening periods a calendar keeps (about 55 years)
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,22 @@ class Calendar:
 
     def is_holiday(self, day: date) -> bool:
         return day in self.extra_holidays or day in self._holidays
+
+    def periods(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
+        """The day's opening periods as instants (none on a holiday), computed once per day:
+        every customer message's deadline and every report's business time reads them."""
+        found = self._periods.get(day)
+        if found is None:
+            if len(self._periods) >= PERIODS_KEPT:
+                self._periods.clear()
+            found = self._periods[day] = () if self.is_holiday(day) else tuple(
+                (datetime.combine(day, s, self.zone), datetime.combine(day, e, self.zone))
+                for s, e in self.hours[day.weekday()])
+        return found
+
+    @cached_property
+    def _periods(self) -> dict[date, tuple[tuple[datetime, datetime], ...]]:
+        return {}
 
     def describe(self) -> str:
         return self._description
@@ -73,17 +90,29 @@ class SlaPolicy:
             return None
         if target.business_hours:
             due_at = add_business_time(started, target.duration, self.calendar)
-            how = f"business hours {self.calendar.describe()}"
         else:
             try:
                 due_at = started + target.duration
             except OverflowError as exc:
                 raise ValueError(f"no deadline after {started.isoformat()}") from exc
-            how = "calendar time (24/7)"
-        basis = (f"{channel} response target {_fmt(target.duration)} in {how}, clock started "
-                 f"{started:%Y-%m-%d %H:%M} UTC, policy v{self.version}")
-        return due_at, basis
+        head, tail = self._basis(channel)
+        return due_at, f"{head}{started.isoformat(' ', 'minutes')[:16]}{tail}"
 
+    def _basis(self, channel: str) -> tuple[str, str]:
+        """The text around the start of a deadline's explanation (made once per channel)."""
+        found = self._bases.get(channel)
+        if found is None:
+            target = self.targets[channel]
+            how = (f"business hours {self.calendar.describe()}" if target.business_hours
+                   else "calendar time (24/7)")
+            found = self._bases[channel] = (
+                f"{channel} response target {_fmt(target.duration)} in {how}, clock started ",
+                f" UTC, policy v{self.version}")
+        return found
+
+    @cached_property
+    def _bases(self) -> dict[str, tuple[str, str]]:
+        return {}
 
     def elapsed(self, channel: str, start: datetime, end: datetime) -> float:
         """Seconds between two instants as the channel's target counts them."""
@@ -158,13 +187,6 @@ def _fmt(delta: timedelta) -> str:
     return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"
 
 
-def _periods(cal: Calendar, day: date) -> list[tuple[datetime, datetime]]:
-    if cal.is_holiday(day):
-        return []
-    return [(datetime.combine(day, s, cal.zone), datetime.combine(day, e, cal.zone))
-            for s, e in cal.hours[day.weekday()]]
-
-
 def add_business_time(start: datetime, duration: timedelta, cal: Calendar) -> datetime:
     """The instant `duration` of opening hours after `start` (never earlier than start).
 
@@ -181,7 +203,7 @@ def _add_business_time(start: datetime, duration: timedelta, cal: Calendar) -> d
     local = start.astimezone(cal.zone)
     day = local.date()
     for _ in range(800):  # more than two years of closed days means a broken calendar
-        for opens, closes in _periods(cal, day):
+        for opens, closes in cal.periods(day):
             begin = max(opens, local)
             if begin >= closes:
                 continue
@@ -200,7 +222,7 @@ def business_time_between(start: datetime, end: datetime, cal: Calendar) -> time
     day = start.astimezone(cal.zone).date()
     last = end.astimezone(cal.zone).date()
     while day <= last:
-        for opens, closes in _periods(cal, day):
+        for opens, closes in cal.periods(day):
             lo, hi = max(opens, start), min(closes, end)
             if hi > lo:
                 total += hi - lo

@@ -232,13 +232,18 @@ class SqliteRepository:
         if not refs:
             return {}
 
+        by_kind: dict[str, list[str]] = {}
+        for kind, value in dict.fromkeys(refs):
+            by_kind.setdefault(kind, []).append(value)
+
         def op(conn: sqlite3.Connection) -> dict[tuple[str, str], Identity]:
             found = {}
-            for kind, value in refs:
-                row = conn.execute("SELECT * FROM identities WHERE kind=? AND value=?",
-                                   (kind, value)).fetchone()
-                if row is not None:
-                    found[(kind, value)] = to_identity(row)
+            for kind, values in by_kind.items():  # a few kinds: one primary key lookup each
+                for start in range(0, len(values), 500):
+                    chunk = values[start:start + 500]
+                    for row in conn.execute("SELECT * FROM identities WHERE kind=? AND value "
+                                            f"IN ({placeholders(len(chunk))})", [kind, *chunk]):
+                        found[(row["kind"], row["value"])] = to_identity(row)
             return found
 
         return await self._db.read(op)

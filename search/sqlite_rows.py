@@ -9,8 +9,10 @@ import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from enum import StrEnum
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any, TypeVar
+
+import orjson
 
 from inbox.errors import QueryError
 from inbox.model import (
@@ -67,16 +69,30 @@ def decode_cursor(cursor: str, size: int) -> list[str]:
     return values
 
 
+# dates, enum members and dataclasses as str() gives them, as the standard encoder did
+_AS_TEXT = (orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
+            | orjson.OPT_PASSTHROUGH_DATACLASS)
+
+
+def _dumps(value: Any) -> str:
+    """JSON text of a column: orjson, or the standard encoder for what orjson refuses (an
+    integer over 64 bits, a lone surrogate, a key not text), which keeps its errors."""
+    try:
+        return orjson.dumps(value, default=str, option=_AS_TEXT).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, default=str)
+
+
 def _json_list(value: Any) -> str:
-    return json.dumps(list(value)) if value else "[]"
+    return _dumps(list(value)) if value else "[]"
 
 
 def _json_attachments(value: Any) -> str:
-    return json.dumps([[a.name, a.content_type, a.size, a.ref] for a in value]) if value else "[]"
+    return _dumps([[a.name, a.content_type, a.size, a.ref] for a in value]) if value else "[]"
 
 
 def _json_meta(value: Any) -> str:
-    return json.dumps(dict(value), default=str) if value else "{}"
+    return _dumps(dict(value)) if value else "{}"
 
 
 def _to_db(name: str) -> Callable[[Any], Any] | None:
@@ -94,9 +110,16 @@ def _to_db(name: str) -> Callable[[Any], Any] | None:
     return None
 
 
+_Converters = tuple[tuple[int, Callable[[Any], Any]], ...]
+
+
 @functools.cache
-def _writers(columns: tuple[str, ...]) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
-    return tuple((c, _to_db(c)) for c in columns)
+def _writers(columns: tuple[str, ...]) -> tuple[Callable[[Any], tuple[Any, ...]], _Converters]:
+    """Reads every column's field at once, and the converter of each that has one."""
+    converters = tuple((n, convert) for n, convert in enumerate(map(_to_db, columns))
+                       if convert is not None)
+    get = attrgetter(*columns)
+    return (get if len(columns) > 1 else lambda obj: (get(obj),)), converters
 
 
 def _from_db(name: str) -> Callable[[Any], Any] | None:
@@ -154,9 +177,12 @@ def _row_reader(kind: Callable[..., R], columns: tuple[str, ...], remember: int 
 
 def row_values(obj: Any, columns: Sequence[str]) -> list[Any]:
     """The object's `columns` as the row holds them (converters found once per columns)."""
-    return [value if convert is None or value is None else convert(value)
-            for name, convert in _writers(tuple(columns))
-            for value in (getattr(obj, name),)]
+    get, converters = _writers(tuple(columns))
+    values = list(get(obj))
+    for n, convert in converters:
+        if values[n] is not None:
+            values[n] = convert(values[n])
+    return values
 
 
 # conversation rows are small (a subject of at most 1,000 characters): some MB for 4,096
