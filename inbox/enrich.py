@@ -63,8 +63,11 @@ class Enricher:
         return Enrichment(lang, label, round(score, 4))
 
 
+_NOTHING = Enrichment(None, None, None)
+
+
 def no_enrichment(text: str, lang: str | None = None) -> Enrichment:
-    return Enrichment(lang, None, None)
+    return _NOTHING if lang is None else Enrichment(lang, None, None)
 
 
 def _prefix(text: str, size: int) -> str:

@@ -23,7 +23,6 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -268,8 +267,7 @@ def normalize_inbound(item: Inbound, received: datetime) -> Inbound:
     parent_keys = _keys(item.parent_keys, meta, "parent_keys")
     if cut:
         meta["truncated"] = cut
-    return replace(
-        item,
+    return Inbound(  # every field, made anew (a replace() costs twice as much)
         channel=parse_enum(Channel, clean_id(item.channel, MAX_SHORT)),
         external_id=clean_id(item.external_id),
         authors=tuple(_author(r) for r in authors[:MAX_AUTHORS]),

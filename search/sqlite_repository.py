@@ -130,9 +130,10 @@ class _NewMessages:
         self.rollup, self.blocks = Counter(), {}
 
 
-def _write_message(conn: sqlite3.Connection, msg: Message, new: _NewMessages) -> None:
+def _write_message(conn: sqlite3.Connection, msg: Message, new: _NewMessages,
+                   keys: list[tuple[str, int]]) -> None:
     """Insert a new message (indexed and counted with the batch), or replace a stored one's
-    fields (its triggers index and count it again) and its author keys."""
+    fields (its triggers index and count it again); its author keys added to `keys`."""
     values = [*row_values(msg, MESSAGE_COLUMNS), _differing_public_copy(msg.text),
               _differing_public_copy(msg.subject)]
     cur = conn.execute(_INSERT_MESSAGE, values)
@@ -144,9 +145,20 @@ def _write_message(conn: sqlite3.Connection, msg: Message, new: _NewMessages) ->
         new.flush()
         rowid = conn.execute(_UPDATE_MESSAGE, [*values[1:], msg.id]).fetchone()[0]
         conn.execute("DELETE FROM message_keys WHERE message_rowid=?", (rowid,))
-    if msg.author_keys:
-        conn.executemany("INSERT OR IGNORE INTO message_keys (key, message_rowid) "
-                         "VALUES (?, ?)", [(k, rowid) for k in msg.author_keys])
+    keys += [(k, rowid) for k in msg.author_keys]
+
+
+def _insert_all(conn: sqlite3.Connection, sql: str, rows: Sequence[tuple[Any, ...]],
+                owners: Sequence[str]) -> None:
+    """Rows in one statement; when SQLite refuses one, row by row to name its document
+    (`owners`: each row's document id)."""
+    try:
+        conn.executemany(sql, rows)
+    except _REFUSED:
+        for row, owner in zip(rows, owners, strict=True):
+            with _refusing(owner):
+                conn.execute(sql, row)
+        raise
 
 
 # A value SQLite cannot hold (a lone surrogate, an integer over 64 bits, a circular or
@@ -200,14 +212,17 @@ def write_batch(batch: WriteBatch, checked: bool) -> Callable[[sqlite3.Connectio
         if batch.conversations:
             log_written(conn, [conv.id for conv in batch.conversations])
         new = _NewMessages(conn)
+        keys: list[tuple[str, int]] = []
+        owners: list[str] = []
         for msg in batch.messages:
             with _refusing(msg.id):
-                _write_message(conn, msg, new)
+                _write_message(conn, msg, new, keys)
+            owners += [msg.id] * (len(keys) - len(owners))
         new.flush()
-        for key, conversation_id in batch.thread_keys:
-            with _refusing(conversation_id):
-                conn.execute("INSERT OR IGNORE INTO thread_keys (key, conversation_id) "
-                             "VALUES (?, ?)", (key, conversation_id))
+        _insert_all(conn, "INSERT OR IGNORE INTO message_keys (key, message_rowid) "
+                    "VALUES (?, ?)", keys, owners)
+        _insert_all(conn, "INSERT OR IGNORE INTO thread_keys (key, conversation_id) "
+                    "VALUES (?, ?)", batch.thread_keys, [c for _, c in batch.thread_keys])
         for collection, key, doc in batch.documents:
             with _refusing(key):
                 put_doc(conn, collection, key, encoded(doc))
