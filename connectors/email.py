@@ -418,30 +418,19 @@ class EmailConnector:
         ready: asyncio.Queue[asyncio.Task[_Fetched] | None] = asyncio.Queue(PIPELINE_DEPTH)
         feeder = asyncio.create_task(self._feed(session, ctx, batches, ready))
         total = IngestResult()
-        storing: list[asyncio.Task[IngestResult]] = []  # in UID order, at most two
         try:
             while (task := await ready.get()) is not None:
-                # a batch's ingest starts while the one before is written; its move and
-                # cursor wait for that one's (batches end in UID order)
-                following = asyncio.create_task(self._store(
-                    session, ctx, uidvalidity, await task, storing[-1] if storing else None))
-                following.add_done_callback(lambda _: ready.task_done())
-                storing.append(following)
-                if len(storing) > 1:
-                    result = await storing.pop(0)
-                    total += result if keep else IngestResult()
-            while storing:
-                result = await storing.pop(0)
-                total += result if keep else IngestResult()
+                result = await self._store(session, ctx, uidvalidity, await task)
+                ready.task_done()
+                if keep:
+                    total += result
             await feeder  # its error, if it stopped early
         finally:
             feeder.cancel()
-            for store_task in storing:
-                store_task.cancel()
             while not ready.empty():
                 if (task := ready.get_nowait()) is not None:
                     task.cancel()
-            await asyncio.gather(feeder, *storing, return_exceptions=True)
+            await asyncio.gather(feeder, return_exceptions=True)
         self._last_poll = datetime.now(UTC)
         return total
 
@@ -459,18 +448,14 @@ class EmailConnector:
             await ready.put(None)
 
     async def _store(self, session: _Session, ctx: ConnectorContext, uidvalidity: int,
-                     fetched: _Fetched, after: asyncio.Task[IngestResult] | None = None
-                     ) -> IngestResult:
-        """Dead letters, ingest, move and cursor of one batch, in that order; the move and
-        the cursor once the batch before (`after`) has ended (its error is raised here)."""
+                     fetched: _Fetched) -> IngestResult:
+        """Dead letters, ingest, move and cursor of one batch, in that order."""
         batch, parsed, dead = fetched.uids, fetched.parsed, fetched.dead
         for uid, raw, error in dead:
             log.warning("unparseable email sent to dead letters",
                         extra={"stream": self.name, "uid": uid, "error": error})
             await ctx.dead_letter(self.name, raw, error)
         result = await ctx.ingest([p for _, p in parsed]) if parsed else IngestResult()
-        if after is not None:
-            await asyncio.shield(after)
         # a resync's known messages are not kept; those not fetched count as duplicates
         result = replace(result, known=(), duplicates=result.duplicates + len(fetched.known))
         moved = sorted([uid for uid, _ in parsed] + fetched.known)
