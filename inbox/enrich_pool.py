@@ -1,18 +1,20 @@
-"""Enrichment of a whole batch in worker processes, on the other cores while the ingesting
-process plans the batch (identities, threads, SLA) and writes the one before it.
+"""Enrichment in worker processes: with `workers` >= 1 the ingesting process (a poller, a
+web server) never loads the models (py3langid's tables and VADER's lexicon, about 60 MB
+of a process's memory and 100 MB while loading).
 
-Language detection and sentiment are pure CPU in Python: in the ingesting process they
-hold the interpreter lock for 40% of an enriched batch. A worker process loads the models
-once, when it starts. Small batches (an IDLE push, a web form) are enriched in the
-ingesting process: sending them costs more than it saves. The first large batch starts
-the workers (they load the models while it is planned: the ingesting process need not
-hold them); a worker that dies is replaced at the next batch and its batch enriched here.
-Per item, the result or the exception it raised.
+Every batch goes to the workers, from a web form's or an IDLE push's single item (one
+round trip to a warm worker, well under a millisecond) to a sync's thousands, which are
+split over the workers and enriched on the other cores while the ingesting process plans
+the batch. The workers start with the pollers (`Runtime.start_workers`), or with the first
+batch, which then waits for them to load the models (about 1 s, as loading them here
+would). A worker that dies is replaced at the next batch, and its batch is enriched here
+(this process loads the models then). Per item, the result or the exception it raised.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import functools
 import logging
 import multiprocessing
@@ -25,7 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 from inbox.enrich import LANGUAGES, Enricher, Enrichment
 
 log = logging.getLogger(__name__)
-MIN_POOLED = 32  # items in a batch below which it is enriched in the ingesting process
+MIN_PART = 32  # items at least in each worker's part of a batch (fewer: one worker has it)
 PARENT_CHECK = 1.0  # seconds between a worker's checks that the ingesting process lives
 
 Outcome = Enrichment | Exception
@@ -38,6 +40,16 @@ def _start_worker(languages: tuple[str, ...]) -> None:
                      name="parent-watch").start()
     _WORKER = Enricher(languages)
     _WORKER("warm up the models")
+    _release_free_memory()
+
+
+def _release_free_memory() -> None:
+    """Give the memory freed while loading the models back to the system (glibc keeps
+    freed heap pages resident: about 10 MB of the worker's RSS otherwise)."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: its malloc may not keep them
+        pass
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -69,7 +81,7 @@ def enrich_each(enricher: Enricher, items: Sequence[tuple[str, str | None]]) -> 
 
 
 class EnricherPool:
-    """`many(items)`: a batch's enrichments, from `workers` worker processes when large."""
+    """`many(items)`: a batch's enrichments, from `workers` worker processes (none: here)."""
 
     def __init__(self, enricher: Enricher, workers: int = 1,
                  languages: tuple[str, ...] = LANGUAGES) -> None:
@@ -94,11 +106,13 @@ class EnricherPool:
             done.result()
 
     async def many(self, items: Sequence[tuple[str, str | None]]) -> list[Outcome]:
-        if self.workers < 1 or len(items) < MIN_POOLED:
+        if self.workers < 1:
             return enrich_each(self.enricher, items)
-        pool = self.start()
-        size = -(-len(items) // self.workers)
+        if not items:
+            return []
+        size = max(MIN_PART, -(-len(items) // self.workers))
         try:
+            pool = self.start()
             parts = await asyncio.gather(*(
                 asyncio.wrap_future(pool.submit(_enrich_in_worker, items[i:i + size]))
                 for i in range(0, len(items), size)))
@@ -110,8 +124,7 @@ class EnricherPool:
         return [outcome for part in parts for outcome in part]
 
     def close(self, wait: bool = False) -> None:
-        """Stop the workers (`wait`: until they have exited); the next large batch starts
-        anew."""
+        """Stop the workers (`wait`: until they have exited); the next batch starts anew."""
         if self._pool is not None:
             self._pool.shutdown(wait=wait, cancel_futures=True)
             self._pool = None
@@ -120,5 +133,5 @@ class EnricherPool:
 @functools.cache
 def shared_pool(workers: int, languages: tuple[str, ...] = LANGUAGES) -> EnricherPool:
     """The process's pool: every ingestor of the process shares its workers (started once,
-    by the first large batch; stopped when the process exits)."""
+    by `start()` or the first batch; stopped when the process exits)."""
     return EnricherPool(Enricher(languages), workers, languages)

@@ -1,16 +1,20 @@
-"""Enrichment of large batches in a worker process: the same languages and sentiments as
-in the ingesting process, an item whose enrichment fails set aside alone, and no worker
-left behind by a killed process."""
+"""Enrichment in a worker process: the same languages and sentiments as in the ingesting
+process, which never loads the models (a web form's single item goes to the worker too);
+an item whose enrichment fails set aside alone; a dead worker's batch enriched in the
+ingesting process and the worker replaced; no worker left behind by a killed process."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
 from inbox.enrich import Enricher, Enrichment
-from inbox.enrich_pool import MIN_POOLED, EnricherPool
+from inbox.enrich_pool import MIN_PART, EnricherPool
 from inbox.events import EventBus
 from inbox.ingest import Ingestor
 from inbox.sla import SlaPolicy
@@ -37,7 +41,7 @@ async def test_a_large_batch_is_enriched_in_a_worker_as_in_process(
     ingestor = Ingestor(sqlite_store, enrich=enricher, sla=SlaPolicy(), events=EventBus(),
                         enrich_many=pool.many)
     batch = [inbound(f"<w{i}@x>", f"{TEXTS[i % len(TEXTS)]} [{i}]")
-             for i in range(MIN_POOLED * 2)]
+             for i in range(MIN_PART * 2)]
     try:
         result = await ingestor.ingest(batch)
     finally:
@@ -115,3 +119,51 @@ async def test_an_edit_in_the_same_batch_keeps_its_own_enrichment(
     stored = await sqlite_store.conversation_messages(result.stored[0].conversation_id)
     assert [(m.text, m.sentiment) for m in stored] == [(edit.text, "negative")]
     assert result.stored[0].sentiment == "positive" and result.updated[0].sentiment == "negative"
+
+
+async def test_a_worker_that_dies_is_replaced_and_its_batch_enriched_here() -> None:
+    enricher = Enricher()
+    pool = EnricherPool(enricher, workers=1)
+    items = [(text, None) for text in TEXTS]
+    try:
+        pool.wait_ready()
+        (first,) = pool.start()._processes
+        os.kill(first, signal.SIGKILL)
+        assert await pool.many(items) == [enricher(text) for text in TEXTS]
+        assert await pool.many(items[:1]) == [enricher(TEXTS[0])]  # by a new worker
+        (second,) = pool.start()._processes
+        assert second != first and _alive(second)
+    finally:
+        pool.close(wait=True)
+
+
+SERVED = textwrap.dedent("""
+    import asyncio, sys
+    from inbox.app.config import load
+    from inbox.app.runtime import Runtime
+
+    async def main(path):
+        env = {"INBOX_STORE": f"sqlite:///{path}"}  # enrichment on, 1 worker: the defaults
+        runtime = Runtime(load(None, env), env, channels=False)
+        await runtime.start()
+        try:
+            receipt = await runtime.forms.submit("contact", {
+                "name": "Ann", "email": "ann@example.com",
+                "message": "Thank you so much, the new router works great!"})
+            (msg,) = await runtime.store.conversation_messages(receipt["reference"])
+        finally:
+            await runtime.aclose()
+        print(msg.lang, msg.sentiment, "py3langid" in sys.modules)
+
+    if __name__ == "__main__":
+        asyncio.run(main(sys.argv[1]))
+""")
+
+
+def test_a_web_form_post_is_enriched_by_the_worker_not_in_the_serving_process(
+        tmp_path: Path) -> None:
+    """A single item (a web form, an IDLE push) goes to the worker: the serving process
+    (web server, poller) never loads the models."""
+    done = subprocess.run([sys.executable, "-c", SERVED, str(tmp_path / "inbox.db")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.split() == ["en", "positive", "False"]
