@@ -1,6 +1,6 @@
 """Enrichment in worker processes: with `workers` >= 1 the ingesting process (a poller, a
-web server) never loads the models (py3langid's tables and VADER's lexicon, about 60 MB
-of a process's memory and 100 MB while loading).
+web server) never loads the models (py3langid's tables and VADER's lexicon: 60-70 MB
+of its memory).
 
 Every batch goes to the workers, from a web form's or an IDLE push's single item (one
 round trip to a warm worker, well under a millisecond) to a sync's thousands, which are
@@ -111,6 +111,7 @@ class EnricherPool:
         if not items:
             return []
         size = max(MIN_PART, -(-len(items) // self.workers))
+        pool = None
         try:
             pool = self.start()
             parts = await asyncio.gather(*(
@@ -119,15 +120,21 @@ class EnricherPool:
         except Exception as exc:  # noqa: BLE001 - a worker died: enrich here, start anew
             log.warning("enrichment worker failed, enriching in process",
                         extra={"error": f"{type(exc).__name__}: {exc}"})
-            self.close()
+            self._discard(pool)
             return enrich_each(self.enricher, items)
         return [outcome for part in parts for outcome in part]
 
     def close(self, wait: bool = False) -> None:
         """Stop the workers (`wait`: until they have exited); the next batch starts anew."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=wait, cancel_futures=True)
-            self._pool = None
+        self._discard(self._pool, wait)
+
+    def _discard(self, pool: ProcessPoolExecutor | None, wait: bool = False) -> None:
+        """Stop this pool; the next batch starts anew (unless a concurrent batch already
+        has: its new pool is left alone)."""
+        if pool is not None:
+            if self._pool is pool:
+                self._pool = None
+            pool.shutdown(wait=wait, cancel_futures=True)
 
 
 @functools.cache

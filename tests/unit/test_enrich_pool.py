@@ -5,6 +5,7 @@ ingesting process and the worker replaced; no worker left behind by a killed pro
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -129,7 +130,9 @@ async def test_a_worker_that_dies_is_replaced_and_its_batch_enriched_here() -> N
         pool.wait_ready()
         (first,) = pool.start()._processes
         os.kill(first, signal.SIGKILL)
-        assert await pool.many(items) == [enricher(text) for text in TEXTS]
+        expected = [enricher(text) for text in TEXTS]
+        assert await asyncio.gather(pool.many(items), pool.many(items[:2])) == \
+            [expected, expected[:2]]  # two batches in flight when it died: both enriched
         assert await pool.many(items[:1]) == [enricher(TEXTS[0])]  # by a new worker
         (second,) = pool.start()._processes
         assert second != first and _alive(second)
