@@ -220,8 +220,9 @@ def _cpu_of(pids: list[int]) -> dict[int, float]:
 
 
 def _role(pid: int) -> str:
-    """"enrichment" (the spawned worker of inbox.enrich_pool), "parse" (the fork server's
-    children: the email parse workers) or "other" (multiprocessing's resource tracker)."""
+    """What a worker is: enrichment (inbox.enrich_pool's, spawned), parse (the fork server
+    and its children, the email parse workers) or other (multiprocessing's resource
+    tracker)."""
     cmdline = _cmdline(pid)
     return ("enrichment" if b"spawn_main" in cmdline else "parse" if b"forkserver" in cmdline
             else "other")
