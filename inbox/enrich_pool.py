@@ -1,14 +1,16 @@
-"""Enrichment in worker processes: with `workers` >= 1 the ingesting process (a poller, a
-web server) never loads the models (py3langid's tables and VADER's lexicon: 60-70 MB
-of its memory).
+"""Enrichment in worker processes: once they are started, the ingesting process (a poller,
+a web server running the pollers) no longer loads the models (py3langid's tables and
+VADER's lexicon: 60-70 MB of its memory).
 
-Every batch goes to the workers, from a web form's or an IDLE push's single item (one
-round trip to a warm worker, well under a millisecond) to a sync's thousands, which are
-split over the workers and enriched on the other cores while the ingesting process plans
-the batch. The workers start with the pollers (`Runtime.start_workers`), or with the first
-batch, which then waits for them to load the models (about 1 s, as loading them here
-would). A worker that dies is replaced at the next batch, and its batch is enriched here
-(this process loads the models then). Per item, the result or the exception it raised.
+The workers start with the pollers (`Runtime.start_workers`) or with the first large
+batch (a sync). From then on every batch goes to them, from an IDLE push's or a web
+form's single item (one round trip to a warm worker, well under a millisecond) to a
+sync's thousands, which are split over the workers and enriched on the other cores while
+the ingesting process plans the batch. A process that never started them (a web-only
+server) enriches its small batches itself rather than keep a worker for them. A worker
+that dies is replaced at the next batch (which waits for it to load the models, about
+1 s), and its batch is enriched here (this process loads the models then). Per item, the
+result or the exception it raised.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from concurrent.futures import ProcessPoolExecutor
 from inbox.enrich import LANGUAGES, Enricher, Enrichment
 
 log = logging.getLogger(__name__)
+MIN_POOLED = 32  # a batch this large starts the workers (smaller ones wait for them)
 MIN_PART = 32  # items at least in each worker's part of a batch (fewer: one worker has it)
 PARENT_CHECK = 1.0  # seconds between a worker's checks that the ingesting process lives
 
@@ -81,15 +84,18 @@ def enrich_each(enricher: Enricher, items: Sequence[tuple[str, str | None]]) -> 
 
 
 class EnricherPool:
-    """`many(items)`: a batch's enrichments, from `workers` worker processes (none: here)."""
+    """`many(items)`: a batch's enrichments, from `workers` worker processes once started
+    (none: here)."""
 
     def __init__(self, enricher: Enricher, workers: int = 1,
                  languages: tuple[str, ...] = LANGUAGES) -> None:
         self.enricher, self.workers, self.languages = enricher, workers, languages
         self._pool: ProcessPoolExecutor | None = None
+        self.started = False  # once started, the workers get every batch (replaced if dead)
 
     def start(self) -> ProcessPoolExecutor:
         """Start the workers now (they load the models in the background), if not yet."""
+        self.started = True
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("spawn"),
@@ -106,7 +112,7 @@ class EnricherPool:
             done.result()
 
     async def many(self, items: Sequence[tuple[str, str | None]]) -> list[Outcome]:
-        if self.workers < 1:
+        if self.workers < 1 or len(items) < MIN_POOLED and not self.started:
             return enrich_each(self.enricher, items)
         if not items:
             return []
@@ -125,7 +131,9 @@ class EnricherPool:
         return [outcome for part in parts for outcome in part]
 
     def close(self, wait: bool = False) -> None:
-        """Stop the workers (`wait`: until they have exited); the next batch starts anew."""
+        """Stop the workers (`wait`: until they have exited); the next large batch starts
+        them anew."""
+        self.started = False
         self._discard(self._pool, wait)
 
     def _discard(self, pool: ProcessPoolExecutor | None, wait: bool = False) -> None:

@@ -53,8 +53,8 @@ class Runtime:
         self.sla = self.settings.sla
         enabled, workers = self.settings.enrich.enabled, self.settings.enrich.workers
         pool = shared_pool(workers) if enabled and workers else None
-        # with workers every batch is enriched by them: this process loads the models only
-        # if a worker fails (or for an edit, which `Ingestor` enriches itself)
+        # once the workers run (start_enrichment) every batch goes to them: this process
+        # loads the models only if one fails (or for an edit, which Ingestor enriches itself)
         enrich = pool.enricher if pool else Enricher() if enabled else no_enrichment
         self._enrich_pool = pool
         self.ingestor = Ingestor(self.store, enrich=enrich, sla=self.sla, events=self.events,

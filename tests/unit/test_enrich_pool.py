@@ -1,7 +1,8 @@
 """Enrichment in a worker process: the same languages and sentiments as in the ingesting
-process, which never loads the models (a web form's single item goes to the worker too);
-an item whose enrichment fails set aside alone; a dead worker's batch enriched in the
-ingesting process and the worker replaced; no worker left behind by a killed process."""
+process, which never loads the models once the workers run (a web form's single item goes
+to the worker too); an item whose enrichment fails set aside alone; a dead worker's batch
+enriched in the ingesting process and the worker replaced; no worker left behind by a
+killed process."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+
+import pytest
 
 from inbox.enrich import Enricher, Enrichment
 from inbox.enrich_pool import MIN_PART, EnricherPool
@@ -141,14 +144,16 @@ async def test_a_worker_that_dies_is_replaced_and_its_batch_enriched_here() -> N
 
 
 SERVED = textwrap.dedent("""
-    import asyncio, sys
+    import asyncio, multiprocessing, sys
     from inbox.app.config import load
     from inbox.app.runtime import Runtime
 
-    async def main(path):
+    async def main(path, role):
         env = {"INBOX_STORE": f"sqlite:///{path}"}  # enrichment on, 1 worker: the defaults
         runtime = Runtime(load(None, env), env, channels=False)
         await runtime.start()
+        if role == "all":  # as `inbox serve` starts it with the pollers
+            runtime.start_enrichment()
         try:
             receipt = await runtime.forms.submit("contact", {
                 "name": "Ann", "email": "ann@example.com",
@@ -156,17 +161,22 @@ SERVED = textwrap.dedent("""
             (msg,) = await runtime.store.conversation_messages(receipt["reference"])
         finally:
             await runtime.aclose()
-        print(msg.lang, msg.sentiment, "py3langid" in sys.modules)
+        print(msg.lang, msg.sentiment, "py3langid" in sys.modules,
+              len(multiprocessing.active_children()))
 
     if __name__ == "__main__":
-        asyncio.run(main(sys.argv[1]))
+        asyncio.run(main(*sys.argv[1:]))
 """)
 
 
-def test_a_web_form_post_is_enriched_by_the_worker_not_in_the_serving_process(
-        tmp_path: Path) -> None:
-    """A single item (a web form, an IDLE push) goes to the worker: the serving process
-    (web server, poller) never loads the models."""
-    done = subprocess.run([sys.executable, "-c", SERVED, str(tmp_path / "inbox.db")], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120, check=True)
-    assert done.stdout.split() == ["en", "positive", "False"]
+@pytest.mark.parametrize(("role", "expected"), [
+    ("all", ["en", "positive", "False", "1"]),  # web + pollers: the worker enriches
+    ("web", ["en", "positive", "True", "0"]),  # web only: no worker kept for web forms
+])
+def test_a_web_form_post_is_enriched_by_the_worker_once_the_pollers_started_it(
+        tmp_path: Path, role: str, expected: list[str]) -> None:
+    """A single item (a web form, an IDLE push) goes to the worker the pollers started: the
+    serving process never loads the models; a web-only server enriches it itself."""
+    done = subprocess.run([sys.executable, "-c", SERVED, str(tmp_path / "inbox.db"), role],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.split() == expected
