@@ -91,11 +91,16 @@ class EnricherPool:
                  languages: tuple[str, ...] = LANGUAGES) -> None:
         self.enricher, self.workers, self.languages = enricher, workers, languages
         self._pool: ProcessPoolExecutor | None = None
-        self.started = False  # once started, the workers get every batch (replaced if dead)
+        self._started = False
+
+    @property
+    def started(self) -> bool:
+        """Were the workers started (then every batch goes to them, a dead one replaced)?"""
+        return self._started
 
     def start(self) -> ProcessPoolExecutor:
         """Start the workers now (they load the models in the background), if not yet."""
-        self.started = True
+        self._started = True
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("spawn"),
@@ -112,7 +117,7 @@ class EnricherPool:
             done.result()
 
     async def many(self, items: Sequence[tuple[str, str | None]]) -> list[Outcome]:
-        if self.workers < 1 or len(items) < MIN_POOLED and not self.started:
+        if self.workers < 1 or (len(items) < MIN_POOLED and not self._started):
             return enrich_each(self.enricher, items)
         if not items:
             return []
@@ -133,7 +138,7 @@ class EnricherPool:
     def close(self, wait: bool = False) -> None:
         """Stop the workers (`wait`: until they have exited); the next large batch starts
         them anew."""
-        self.started = False
+        self._started = False
         self._discard(self._pool, wait)
 
     def _discard(self, pool: ProcessPoolExecutor | None, wait: bool = False) -> None:
@@ -148,5 +153,5 @@ class EnricherPool:
 @functools.cache
 def shared_pool(workers: int, languages: tuple[str, ...] = LANGUAGES) -> EnricherPool:
     """The process's pool: every ingestor of the process shares its workers (started once,
-    by `start()` or the first batch; stopped when the process exits)."""
+    by `start()` or the first large batch; stopped when the process exits)."""
     return EnricherPool(Enricher(languages), workers, languages)
