@@ -17,7 +17,12 @@ production Runtime (the same code path as `inbox serve`):
 - no store: the whole mailbox once more into an ingest that stores nothing (the connector's
   own fetch and parse, without Runtime.ingest).
 
-Wall and CPU time (this process, its worker processes), cores, load average, peak RSS.
+With --enrich (language and sentiment on, the default setting of `enrich.enabled`) the
+enrichment worker is started as `inbox serve` starts it, with the pollers: it loads its
+models while the first sync runs.
+
+Wall and CPU time (this process, its worker processes), cores, load average, peak RSS of
+this process (the poller), of the parse workers and of the enrichment worker.
 """
 
 from __future__ import annotations
@@ -180,9 +185,9 @@ def _processes() -> dict[int, tuple[int, str]]:
 
 
 def _workers(exclude: int) -> list[int]:
-    """This process's multiprocessing descendants (the parse workers and their fork server),
-    without the Dovecot started by the bench (pid `exclude` and its descendants) nor the
-    process filling the mailbox."""
+    """This process's multiprocessing descendants (the parse workers and their fork server,
+    the enrichment worker), without the Dovecot started by the bench (pid `exclude` and its
+    descendants) nor the process filling the mailbox."""
     procs = _processes()
     mine: list[int] = []
     todo = [os.getpid()]
@@ -214,14 +219,25 @@ def _cpu_of(pids: list[int]) -> dict[int, float]:
     return found
 
 
+def _role(pid: int) -> str:
+    """What a worker is: enrichment (inbox.enrich_pool's, spawned), parse (the fork server
+    and its children, the email parse workers) or other (multiprocessing's resource
+    tracker)."""
+    cmdline = _cmdline(pid)
+    return ("enrichment" if b"spawn_main" in cmdline else "parse" if b"forkserver" in cmdline
+            else "other")
+
+
 class WorkerSampler:
     """CPU seconds and peak RSS of the worker processes, sampled every 0.2 s (workers come
-    and go with each poll: what they used is kept from their last sample)."""
+    and go with each poll: what they used is kept from their last sample); peak RSS by role
+    (see _role)."""
 
     def __init__(self, exclude: int) -> None:
         self.exclude = exclude
         self.cpu: dict[int, float] = {}
-        self.peak_mb = 0.0
+        self.peak_mb: dict[str, float] = {}
+        self.now_mb: dict[str, float] = {}  # at the last sample
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -233,7 +249,12 @@ class WorkerSampler:
     def sample(self) -> None:
         pids = _workers(self.exclude)
         self.cpu.update(_cpu_of(pids))
-        self.peak_mb = max(self.peak_mb, _workers_peak_mb(pids))
+        now: dict[str, float] = {}
+        for pid in pids:
+            role = _role(pid)
+            self.peak_mb[role] = max(self.peak_mb.get(role, 0.0), _mb_of(pid, "VmHWM"))
+            now[role] = max(now.get(role, 0.0), _mb_of(pid, "VmRSS"))
+        self.now_mb = now
 
     def total(self) -> float:
         self.sample()
@@ -244,14 +265,13 @@ class WorkerSampler:
         self._thread.join()
 
 
-def _workers_peak_mb(pids: list[int]) -> float:
-    peaks = [0.0]
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            for line in (Path("/proc") / str(pid) / "status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peaks.append(int(line.split()[1]) / 1024)
-    return max(peaks)
+def _mb_of(pid: int | str, field: str) -> float:
+    """A memory field of /proc/PID/status (VmRSS, VmHWM: peak RSS), MB; 0 once it exited."""
+    with contextlib.suppress(OSError):
+        for line in (Path("/proc") / str(pid) / "status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
 
 @contextmanager
@@ -273,10 +293,7 @@ def measured(label: str, count: int, report: list[dict[str, Any]], workers: Work
 
 
 def _status_mb(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return _mb_of("self", field)
 
 
 def imap_floor(port: int, chunk_bytes: int) -> int:
@@ -429,6 +446,7 @@ async def run(args: argparse.Namespace) -> None:
         await runtime.start()
         print(f"runtime started: RSS {_status_mb('VmRSS'):.0f} MB")
         try:
+            runtime.start_enrichment()  # as `inbox serve` does, with the pollers (if on)
             if profiler:
                 profiler.enable()
             with measured("first sync", count, report, sampler):
@@ -453,8 +471,11 @@ async def run(args: argparse.Namespace) -> None:
         finally:
             await runtime.aclose()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"peak RSS: this process {peak:.0f} MB, parse workers "
-              f"{sampler.peak_mb:.0f} MB each at most")
+        sampler.sample()
+        print(f"peak RSS: this process (the poller) {peak:.0f} MB, parse workers "
+              f"{sampler.peak_mb.get('parse', 0):.0f} MB each at most, enrichment worker "
+              f"{sampler.peak_mb.get('enrichment', 0):.0f} MB (now "
+              f"{sampler.now_mb.get('enrichment', 0):.0f} MB)")
     finally:
         sampler.stop()
         server.cleanup()

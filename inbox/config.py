@@ -100,8 +100,9 @@ PRIVACY = (
 ENRICH = (
     Setting("enrich.enabled", bool, True, "detect language and sentiment on ingest",
             env="INBOX_ENRICH"),
-    Setting("enrich.workers", int, 1, "processes that enrich large ingest batches while "
-            "they are planned (0: in the ingesting process)", env="INBOX_ENRICH_WORKERS",
+    Setting("enrich.workers", int, 1, "processes that enrich ingest batches, large ones "
+            "while they are planned (0: the ingesting process, which then holds the models)",
+            env="INBOX_ENRICH_WORKERS",
             check=_between(0, 16)),
 )
 WORKER = (

@@ -51,9 +51,11 @@ class Runtime:
         self.store = store or make_store(self.settings.store)
         self.events = EventBus()
         self.sla = self.settings.sla
-        enrich = Enricher() if self.settings.enrich.enabled else no_enrichment
-        workers = self.settings.enrich.workers
-        pool = shared_pool(workers) if self.settings.enrich.enabled and workers else None
+        enabled, workers = self.settings.enrich.enabled, self.settings.enrich.workers
+        pool = shared_pool(workers) if enabled and workers else None
+        # once the workers run (start_enrichment) every batch goes to them: this process
+        # loads the models only if one fails (or for an edit, which Ingestor enriches itself)
+        enrich = pool.enricher if pool else Enricher() if enabled else no_enrichment
         self._enrich_pool = pool
         self.ingestor = Ingestor(self.store, enrich=enrich, sla=self.sla, events=self.events,
                                  enrich_many=pool.many if pool else None,
@@ -129,10 +131,15 @@ class Runtime:
     async def start(self) -> None:
         await self.store.open()
 
+    def start_enrichment(self) -> None:
+        """Start the enrichment workers now, if configured: they load the models while the
+        pollers connect (otherwise the first batch starts them, and waits)."""
+        if self._enrich_pool is not None:
+            self._enrich_pool.start()
+
     async def start_workers(self) -> None:
         """Pollers, reply retries and SLA sweeps, while this process holds the worker lease."""
-        if self._enrich_pool is not None:
-            self._enrich_pool.start()  # its models load while the pollers connect
+        self.start_enrichment()
         self.lease = Lease(self.store, "worker",
                            timedelta(seconds=self.settings.worker.lease_seconds))
         self._tasks.append(asyncio.create_task(self._keep_lease(), name="worker-lease"))

@@ -1,16 +1,24 @@
-"""Enrichment of large batches in a worker process: the same languages and sentiments as
-in the ingesting process, an item whose enrichment fails set aside alone, and no worker
-left behind by a killed process."""
+"""Enrichment in a worker process: the same languages and sentiments as in the ingesting
+process, which never loads the models once the workers run (a web form's single item goes
+to the worker too); an item whose enrichment fails set aside alone; a dead worker's batch
+enriched in the ingesting process and the worker replaced; no worker left behind by a
+killed process."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from inbox.enrich import Enricher, Enrichment
-from inbox.enrich_pool import MIN_POOLED, EnricherPool
+from inbox.enrich_pool import MIN_PART, EnricherPool
 from inbox.events import EventBus
 from inbox.ingest import Ingestor
 from inbox.sla import SlaPolicy
@@ -37,7 +45,7 @@ async def test_a_large_batch_is_enriched_in_a_worker_as_in_process(
     ingestor = Ingestor(sqlite_store, enrich=enricher, sla=SlaPolicy(), events=EventBus(),
                         enrich_many=pool.many)
     batch = [inbound(f"<w{i}@x>", f"{TEXTS[i % len(TEXTS)]} [{i}]")
-             for i in range(MIN_POOLED * 2)]
+             for i in range(MIN_PART * 2)]
     try:
         result = await ingestor.ingest(batch)
     finally:
@@ -115,3 +123,60 @@ async def test_an_edit_in_the_same_batch_keeps_its_own_enrichment(
     stored = await sqlite_store.conversation_messages(result.stored[0].conversation_id)
     assert [(m.text, m.sentiment) for m in stored] == [(edit.text, "negative")]
     assert result.stored[0].sentiment == "positive" and result.updated[0].sentiment == "negative"
+
+
+async def test_a_worker_that_dies_is_replaced_and_its_batch_enriched_here() -> None:
+    enricher = Enricher()
+    pool = EnricherPool(enricher, workers=1)
+    items = [(text, None) for text in TEXTS]
+    try:
+        pool.wait_ready()
+        (first,) = pool.start()._processes
+        os.kill(first, signal.SIGKILL)
+        expected = [enricher(text) for text in TEXTS]
+        assert await asyncio.gather(pool.many(items), pool.many(items[:2])) == \
+            [expected, expected[:2]]  # two batches in flight when it died: both enriched
+        assert await pool.many(items[:1]) == [enricher(TEXTS[0])]  # by a new worker
+        (second,) = pool.start()._processes
+        assert second != first and _alive(second)
+    finally:
+        pool.close(wait=True)
+
+
+SERVED = textwrap.dedent("""
+    import asyncio, multiprocessing, sys
+    from inbox.app.config import load
+    from inbox.app.runtime import Runtime
+
+    async def main(path, role):
+        env = {"INBOX_STORE": f"sqlite:///{path}"}  # enrichment on, 1 worker: the defaults
+        runtime = Runtime(load(None, env), env, channels=False)
+        await runtime.start()
+        if role == "all":  # as `inbox serve` starts it with the pollers
+            runtime.start_enrichment()
+        try:
+            receipt = await runtime.forms.submit("contact", {
+                "name": "Ann", "email": "ann@example.com",
+                "message": "Thank you so much, the new router works great!"})
+            (msg,) = await runtime.store.conversation_messages(receipt["reference"])
+        finally:
+            await runtime.aclose()
+        print(msg.lang, msg.sentiment, "py3langid" in sys.modules,
+              len(multiprocessing.active_children()))
+
+    if __name__ == "__main__":
+        asyncio.run(main(*sys.argv[1:]))
+""")
+
+
+@pytest.mark.parametrize(("role", "expected"), [
+    ("all", ["en", "positive", "False", "1"]),  # web + pollers: the worker enriches
+    ("web", ["en", "positive", "True", "0"]),  # web only: no worker kept for web forms
+])
+def test_a_web_form_post_is_enriched_by_the_worker_once_the_pollers_started_it(
+        tmp_path: Path, role: str, expected: list[str]) -> None:
+    """A single item (a web form, an IDLE push) goes to the worker the pollers started: the
+    serving process never loads the models; a web-only server enriches it itself."""
+    done = subprocess.run([sys.executable, "-c", SERVED, str(tmp_path / "inbox.db"), role],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.split() == expected
