@@ -337,7 +337,7 @@ class Ingestor:
         earlier = plan.messages.get(mid) or existing.get(mid)
         if earlier is not None and _newer(inbound.revision, earlier.revision):
             with _stage("enrich"):
-                plan.messages[mid] = self._edited(earlier, inbound)
+                plan.messages[mid] = await self._edited(earlier, inbound)
             plan.updated.append(plan.messages[mid])
             plan.touched[position] = {mid, earlier.conversation_id}
             return
@@ -385,11 +385,21 @@ class Ingestor:
                             for r in inbound.authors) if r is not None]
         return plan.refs[inbound.external_id]
 
-    def _edited(self, earlier: Message, inbound: Inbound) -> Message:
-        found = self.enrich(inbound.text, inbound.lang)
+    async def _edited(self, earlier: Message, inbound: Inbound) -> Message:
+        found = await self._enrich_one(inbound.text, inbound.lang)
         return replace(earlier, text=inbound.text, html=inbound.html, revision=inbound.revision,
                        lang=found.lang, sentiment=found.sentiment,
                        sentiment_score=found.score, meta=dict(inbound.meta))
+
+    async def _enrich_one(self, text: str, lang: str | None) -> Enrichment:
+        """One item's enrichment: by enrich_many's workers when there are (this process then
+        never loads the models)."""
+        if self.enrich_many is None:
+            return self.enrich(text, lang)
+        (found,) = await self.enrich_many([(text, lang)])
+        if isinstance(found, Exception):
+            raise found
+        return found
 
     async def _add(self, plan: _Plan, position: int, mid: str, inbound: Inbound) -> None:
         refs = self._refs(plan, inbound)

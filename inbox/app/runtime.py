@@ -54,7 +54,7 @@ class Runtime:
         enabled, workers = self.settings.enrich.enabled, self.settings.enrich.workers
         pool = shared_pool(workers) if enabled and workers else None
         # once the workers run (start_enrichment) every batch goes to them: this process
-        # loads the models only if one fails (or for an edit, which Ingestor enriches itself)
+        # loads the models only if one fails
         enrich = pool.enricher if pool else Enricher() if enabled else no_enrichment
         self._enrich_pool = pool
         self.ingestor = Ingestor(self.store, enrich=enrich, sla=self.sla, events=self.events,

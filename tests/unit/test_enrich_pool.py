@@ -145,7 +145,10 @@ async def test_a_worker_that_dies_is_replaced_and_its_batch_enriched_here() -> N
 
 SERVED = textwrap.dedent("""
     import asyncio, multiprocessing, sys
+    from dataclasses import replace
+    from datetime import UTC, datetime
     from inbox.app.config import load
+    from inbox.model import IdentityRef, Inbound
     from inbox.app.runtime import Runtime
 
     async def main(path, role):
@@ -159,9 +162,16 @@ SERVED = textwrap.dedent("""
                 "name": "Ann", "email": "ann@example.com",
                 "message": "Thank you so much, the new router works great!"})
             (msg,) = await runtime.store.conversation_messages(receipt["reference"])
+            post = Inbound("x", "100", (IdentityRef("x", "200"),),
+                           "Thank you so much, great service!", datetime.now(UTC),
+                           revision="100")
+            await runtime.ingest([post])
+            edit = replace(post, text="This is terrible, my internet is down again",
+                           revision="101")
+            (edited,) = (await runtime.ingest([edit])).updated
         finally:
             await runtime.aclose()
-        print(msg.lang, msg.sentiment, "py3langid" in sys.modules,
+        print(msg.lang, msg.sentiment, edited.sentiment, "py3langid" in sys.modules,
               len(multiprocessing.active_children()))
 
     if __name__ == "__main__":
@@ -170,8 +180,8 @@ SERVED = textwrap.dedent("""
 
 
 @pytest.mark.parametrize(("role", "expected"), [
-    ("all", ["en", "positive", "False", "1"]),  # web + pollers: the worker enriches
-    ("web", ["en", "positive", "True", "0"]),  # web only: no worker kept for web forms
+    ("all", ["en", "positive", "negative", "False", "1"]),  # web + pollers: the worker enriches
+    ("web", ["en", "positive", "negative", "True", "0"]),  # web only: no worker kept for web forms
 ])
 def test_a_web_form_post_is_enriched_by_the_worker_once_the_pollers_started_it(
         tmp_path: Path, role: str, expected: list[str]) -> None:
