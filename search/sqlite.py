@@ -19,7 +19,6 @@ from search.sqlite_index import BACKGROUND_TTL, BACKGROUND_WORDS, RECENT_TTL, Sq
 from search.sqlite_reports import SqliteReports
 from search.sqlite_repository import SqliteRepository
 from search.sqlite_schema import migrate
-from search.sqlite_sla import SlaFacts
 
 
 class SqliteStore(SqliteRepository, SqliteIndex, SqliteReports, SqliteCollections, SqliteDump):
@@ -31,7 +30,6 @@ class SqliteStore(SqliteRepository, SqliteIndex, SqliteReports, SqliteCollection
         self._background: ShortCache[str, int] = ShortCache(BACKGROUND_TTL,
                                                            size=BACKGROUND_WORDS)
         self._db = Database(self.path, durable=durable, committed=self.recent.clear)
-        self._sla = SlaFacts()
 
     @classmethod
     def from_url(cls, url: str) -> SqliteStore:

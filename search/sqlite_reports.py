@@ -3,21 +3,36 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from inbox.model import SlaRow
 from search.sqlite_db import Database
-from search.sqlite_sla import SlaFacts
+
+if TYPE_CHECKING:
+    from search.sqlite_sla import SlaFacts
 
 
 class SqliteReports:
     """Reports part of SqliteStore."""
 
     _db: Database
-    _sla: SlaFacts
+    _sla: SlaFacts | None = None
+    _sla_made = threading.Lock()
 
     async def sla_report(self, since: datetime, until: datetime) -> tuple[SlaRow, ...]:
         def op(conn: sqlite3.Connection) -> tuple[SlaRow, ...]:
-            return self._sla.report(conn, since, until)
+            return self._sla_facts().report(conn, since, until)
 
         return await self._db.read(op)
+
+    def _sla_facts(self) -> SlaFacts:
+        """The report's columns, made by the first report: numpy (15 MB) is loaded only in
+        the processes that make reports, never in a poller."""
+        with self._sla_made:
+            if self._sla is None:
+                from search.sqlite_sla import SlaFacts  # noqa: PLC0415 - see above
+
+                self._sla = SlaFacts()
+            return self._sla

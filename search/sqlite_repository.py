@@ -29,9 +29,9 @@ from search.sqlite_rows import (
     to_identity,
     to_message,
 )
-from search.sqlite_sla import log_written
 
 T = TypeVar("T")
+LOG_KEEP = 100_000  # the newest writes kept in sla_log
 
 
 @functools.cache
@@ -159,6 +159,15 @@ def _insert_all(conn: sqlite3.Connection, sql: str, rows: Sequence[tuple[Any, ..
             with _refusing(owner):
                 conn.execute(sql, row)
         raise
+
+
+def log_written(conn: sqlite3.Connection, ids: Sequence[str]) -> None:
+    """Log the conversations just written (in the writer's transaction) for the SLA report;
+    the oldest entries beyond LOG_KEEP go."""
+    conn.executemany("INSERT INTO sla_log (conversation) SELECT rowid FROM conversations "
+                     "WHERE id = ?", [(i,) for i in ids])
+    conn.execute("DELETE FROM sla_log WHERE seq <= (SELECT max(seq) FROM sla_log) - ?",
+                 (LOG_KEEP,))
 
 
 # A value SQLite cannot hold (a lone surrogate, an integer over 64 bits, a circular or

@@ -3,7 +3,8 @@ conversation rowid, kept up to date from the `sla_log` table (schema 4) where th
 every conversation it writes. A report reads only the conversations written since the
 previous one, then counts and sorts in numpy: at a million messages (over 600k care
 conversations in 30 days) SQL needed a sort per group and column, seconds in all. The first
-report of a process, or one further behind than the log keeps (LOG_KEEP writes), loads every
+report of a process, or one further behind than the log keeps (sqlite_repository.LOG_KEEP
+writes), loads every
 conversation (about two seconds at that size). Slots are rowids: a VACUUM of the file
 (which the product never runs) may renumber them, so run one only with the store stopped."""
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,7 +30,6 @@ _FIELDS = ("SELECT rowid, created_at, status != 'listening', channel, "
            "coalesce(switched_channel = 1, 0), "
            "resolution_seconds FROM conversations")
 _CHUNK = 500  # rowids per lookup of changed conversations
-LOG_KEEP = 100_000  # the newest writes kept in sla_log
 _LOAD = 20_000  # rows per step of a full load (bounded memory)
 
 Floats = npt.NDArray[np.float64]
@@ -40,15 +39,6 @@ Keys = npt.NDArray[np.integer[Any]]
 # Bit number -> the flag combinations (0..7) that have it; None: all of them.
 _BITS: dict[int | None, list[int]] = {
     None: list(range(8)), **{b: [c for c in range(8) if c >> b & 1] for b in range(3)}}
-
-
-def log_written(conn: sqlite3.Connection, ids: Sequence[str]) -> None:
-    """Log the conversations just written (in the writer's transaction) for the SLA report;
-    the oldest entries beyond LOG_KEEP go."""
-    conn.executemany("INSERT INTO sla_log (conversation) SELECT rowid FROM conversations "
-                     "WHERE id = ?", [(i,) for i in ids])
-    conn.execute("DELETE FROM sla_log WHERE seq <= (SELECT max(seq) FROM sla_log) - ?",
-                 (LOG_KEEP,))
 
 
 def interpolate(ordered: Floats, p: float) -> float | None:
