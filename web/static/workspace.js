@@ -187,10 +187,11 @@
     var d = result.data || {}, changes = (d.changes || []).join("; ");
     return (d.error || d.message || "it changed") + (changes ? " (" + changes + ")" : "");
   }
+  // Both act on the version shown when their turn comes (after the actions before them).
   function assignToMe() {
-    var t = target();
-    if (!t) return;
     serial(function () {
+      var t = target();
+      if (!t) return;
       return api("/api/conversations/" + encodeURIComponent(t.id) + "/assign", { assignee: "me", version: t.version }).then(function (r) {
         say(r.ok ? "Assigned to you." : "Not assigned: " + changed(r));
         return refreshAll();
@@ -198,16 +199,15 @@
     });
   }
   function resolve() {
-    var t = target();
-    if (!t) return;
-    var list = rows(), row = rowOf(t.id), i = list.indexOf(row);
-    var next = i >= 0 ? (list[i + 1] || list[i - 1] || null) : null;
     serial(function () {
+      var t = target();
+      if (!t) return;
+      var list = rows(), i = list.indexOf(rowOf(t.id));
+      var next = i >= 0 ? (list[i + 1] || list[i - 1] || null) : null;
       return api("/api/conversations/" + encodeURIComponent(t.id) + "/status", { status: "resolved", version: t.version }).then(function (r) {
         if (!r.ok) { say("Not resolved: " + changed(r)); return refreshAll(); }
         say("Resolved." + (next ? " Next: " + rowLabel(next) : " The queue is empty."));
-        if (next) { open(next); return; }
-        backToQueue();
+        if (next) open(next); else backToQueue();
       });
     });
   }
@@ -267,7 +267,14 @@
     if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey || e.isComposing) return;
     if (dialog && dialog.open) return;
     var t = e.target;
-    if (t.closest && t.closest(TYPING)) return;  // typing: never a shortcut
+    if (t.closest && t.closest(TYPING)) {  // typing: never a shortcut; Esc leaves the field
+      if (e.key === "Escape" && !t.matches("select") && (t.closest("#pane-main") || t.closest("form.quick"))) {
+        e.preventDefault();
+        var row = current();
+        if (openId() || !row) focusAfterSwap(document.getElementById("pane-main")); else setCurrent(row, true);
+      }
+      return;
+    }
     var onRow = t.matches && t.matches("#queue-list [role=row][data-id]");
     var handled = true;
     switch (e.key) {
