@@ -106,6 +106,7 @@ async def signed_in(browser: Any, served: Served, width: int = 1280) -> Any:
 async def seed(runtime: Runtime, count: int) -> None:
     await runtime.ingest([inbound(f"<m{n}@example.com>", f"Problem number {n}",
                                   subject=f"Problem {n:02d}",
+                                  thread_keys=(f"mid:<m{n}@example.com>",),
                                   authors=(IdentityRef("email", f"c{n}@example.com"),))
                           for n in range(count)])
 
@@ -235,3 +236,31 @@ async def test_the_workspace_fits_a_phone(served: Served, browser: Any) -> None:
     await page.keyboard.press("Escape")  # back to the queue
     await page.wait_for_selector("#queue", state="visible")
     assert await page.evaluate(FOCUS_SHOWN)
+
+
+async def test_the_open_conversation_acts_and_updates_in_place(served: Served,
+                                                              browser: Any) -> None:
+    assert served.runtime
+    await seed(served.runtime, 2)
+    page = await signed_in(browser, served)
+    await page.keyboard.press("j")
+    opened = await page.evaluate("document.activeElement.dataset.id")
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector(f"#conversation[data-conversation='{opened}']")
+    await page.keyboard.press("n")  # a note through the page's own form, keyboard only
+    await page.keyboard.type("Called the customer back")
+    await page.keyboard.press("Tab")
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector("#messages .msg-note")
+    assert "Note added." in await page.inner_text("#pane-main .flash")
+    assert await page.evaluate(FOCUS_SHOWN)
+
+    by_id = {c.id: c for c in await open_conversations(served.runtime)}  # it writes again
+    parent = "<m0@example.com>" if by_id[opened].subject == "Problem 00" else "<m1@example.com>"
+    await served.runtime.ingest([inbound("<again@example.com>", "Any news on this?",
+                                         parent_keys=(f"mid:{parent}",),
+                                         authors=(IdentityRef("email", "x@example.com"),))])
+    await page.locator("#messages .msg", has_text="Any news on this?").wait_for()
+    await page.wait_for_function(
+        "() => document.getElementById('live-news').textContent.includes('this conversation')")
+    assert await page.evaluate("window.sameDocument") is True

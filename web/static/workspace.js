@@ -166,7 +166,7 @@
     }
     var action = form.getAttribute("action");
     serial(function () {
-      return fetchPage(form.action, { method: "POST", body: data }).then(function (r) {
+      return fetchPage(form.action, { method: "POST", body: new URLSearchParams(data) }).then(function (r) {
         var hint = '#pane-main form[action="' + action + '"] textarea, #pane-main form[action="' + action + '"] select';
         swapPane(r.doc, $("#pane-main .flash[role=status], #pane-main [role=alert]", r.doc) ? null : hint);
         var flash = $("#pane-main .flash[role=status], #pane-main [role=alert]");
