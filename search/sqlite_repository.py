@@ -318,9 +318,10 @@ class SqliteRepository:
             where.append("assignee = ?")
             params.append(flt.assignee)
         sort, compare, order = ("last_message_at", "<", "DESC")
-        if flt.order == "due":
-            sort, compare, order = ("due_at", ">", "ASC")
-            where.append("due_at IS NOT NULL")
+        if flt.order in ("due", "waiting"):
+            sort, compare, order = ("due_at" if flt.order == "due" else "awaiting_since", ">",
+                                    "ASC")
+            where.append(f"{sort} IS NOT NULL")
         if cursor:
             where.append(f"({sort}, id) {compare} (?, ?)")
             params.extend(decode_cursor(cursor, 2))

@@ -123,8 +123,9 @@ async def conversation_filter(request: web.Request, status: str = "") -> Convers
         who = await assignee(request, who)
     order = q.get("order", "recent")
     if not one_of(order, ORDERS):
-        raise ValidationError({"order": "must be recent (newest activity first) or due "
-                                        "(what breaches next)"})
+        raise ValidationError({"order": "must be recent (newest activity first), due "
+                                        "(what breaches next) or waiting (oldest unanswered "
+                                        "first)"})
     return ConversationFilter(status=member(Status, q.get("status", status), "status"),
                               channel=member(Channel, q.get("channel"), "channel"), assignee=who,
                               customer_id=q.get("customer") or None, order=order)

@@ -19,7 +19,8 @@ from web.keys import context
 
 VIEWS: dict[str, str] = {"all": "All open", "mine": "Mine", "unassigned": "Unassigned",
                          "at_risk": "At risk", "breached": "Breached"}
-SORTS: dict[str, str] = {"recent": "Newest activity", "due": "Breaches next"}
+SORTS: dict[str, str] = {"recent": "Newest activity", "due": "Breaches next",
+                         "waiting": "Oldest waiting"}
 QUEUE_PARAMS = ("view", "status", "channel", "assignee", "order")  # kept when opening one
 PAGE = 50
 SCAN_PAGE, SCAN_PAGES = 100, 5  # at risk / breached: store pages read per queue page

@@ -336,6 +336,17 @@ async def test_what_breaches_next_comes_first(store: Store) -> None:
     assert due == ["v1", "v2", "v4", "v5", "v7", "v8"] and rest.next_cursor is None
 
 
+async def test_who_waits_longest_comes_first(store: Store) -> None:
+    convs = [conversation(f"w{i}", "c1", awaiting_since=at(10, 9 - i) if i % 2 else None)
+             for i in range(8)]
+    await store.write(WriteBatch(customers=(customer("c1"),), conversations=tuple(convs)))
+    first = await store.list_conversations(ConversationFilter(order="waiting"), None, 3)
+    rest = await store.list_conversations(ConversationFilter(order="waiting"),
+                                          first.next_cursor, 3)
+    waiting = [c.id for c in (*first.items, *rest.items)]
+    assert waiting == ["w7", "w5", "w3", "w1"] and rest.next_cursor is None
+
+
 def answered(vid: str, channel: str, day: int, seconds: float | None, breached: bool | None,
              assignee: str | None = None, status: str = "open") -> Any:
     return conversation(vid, "c1", channel, day, first_response_seconds=seconds,
