@@ -261,6 +261,8 @@ class ConversationFilter:
     channel: Channel | None = None
     assignee: str | None = None  # a user id, or "none" for unassigned
     customer_id: str | None = None
+    tag: str | None = None  # conversations carrying this tag
+    priority: str | None = None
     order: Order = "recent"  # recent: last_message_at desc; due: running clocks, due_at asc;
     # waiting: conversations awaiting an answer, the oldest unanswered message first
 

@@ -21,7 +21,8 @@ VIEWS: dict[str, str] = {"all": "All open", "mine": "Mine", "unassigned": "Unass
                          "at_risk": "At risk", "breached": "Breached"}
 SORTS: dict[str, str] = {"recent": "Newest activity", "due": "Breaches next",
                          "waiting": "Oldest waiting"}
-QUEUE_PARAMS = ("view", "status", "channel", "assignee", "order")  # kept when opening one
+# the queue's own parameters, kept in the links that open a conversation beside it
+QUEUE_PARAMS = ("view", "status", "channel", "tag", "priority", "assignee", "order")
 PAGE = 50
 SCAN_PAGE, SCAN_PAGES = 100, 5  # at risk / breached: store pages read per queue page
 
@@ -42,12 +43,13 @@ class Queue:
         return f"/conversations/{conversation_id}" + (f"?{qs}" if qs else "")
 
     def view_link(self, view: str) -> str:
-        kept = {k: v for k, v in self.query.items() if k in ("channel",)}
+        kept = {k: v for k, v in self.query.items() if k in ("channel", "tag", "priority")}
         return "/inbox?" + urlencode({"view": view, **kept})
 
 
 async def build(request: web.Request) -> Queue:
-    """The queue the request's ?view=&status=&channel=&assignee=&order= asks for."""
+    """The queue the request's ?view= asks for, with the filters of
+    params.conversation_filter (status, channel, tag, priority, assignee, order)."""
     q = request.query
     view = q.get("view", "all")
     if view not in VIEWS:
