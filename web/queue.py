@@ -15,7 +15,9 @@ from aiohttp import web
 from inbox.errors import ValidationError
 from inbox.model import Conversation, ConversationFilter, Status, User, utcnow
 from web import params
+from web.guards import current_user
 from web.keys import context
+from web.seen import SEEN
 
 VIEWS: dict[str, str] = {"all": "All open", "mine": "Mine", "unassigned": "Unassigned",
                          "at_risk": "At risk", "breached": "Breached"}
@@ -32,6 +34,7 @@ class Queue:
     view: str
     items: tuple[Conversation, ...]
     states: dict[str, str | None]
+    unread: frozenset[str]  # ids of the conversations with news since the agent opened them
     customers: dict[str, Any]
     users: dict[str, User]
     query: dict[str, str]  # the queue's own parameters, for links that keep it
@@ -71,7 +74,9 @@ async def build(request: web.Request) -> Queue:
         items, cursor = list(page.items), page.next_cursor
     kept = {k: q[k] for k in QUEUE_PARAMS if q.get(k)}
     more = "/inbox?" + urlencode({**kept, "cursor": cursor}) if cursor else None
+    seen, me = request.app[SEEN], current_user(request).id
     return Queue(view, tuple(items), {c.id: conversations.sla.state(c, now) for c in items},
+                 frozenset(c.id for c in items if seen.unread(me, c)),
                  await conversations.customers_of(items),
                  await context(request).accounts.users_by_id(), kept, more)
 

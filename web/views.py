@@ -11,7 +11,7 @@ from aiohttp import web
 
 from inbox.auth import AccountDisabled
 from inbox.errors import InboxError, QueryError, StaleVersion, ValidationError
-from inbox.model import Delivery, Status, User, utcnow
+from inbox.model import Conversation, Delivery, Status, User, utcnow
 from inbox.permissions import start_page
 from inbox.store import FACETS
 from web import params, queue
@@ -20,10 +20,12 @@ from web.charts import bar_chart
 from web.guards import SESSION_COOKIE, client_address, current_user, set_session_cookie
 from web.keys import CSRF, USER, context
 from web.render import back, page, render
+from web.seen import SEEN, Seen
 from web.serialize import read_form
 
 
 def setup(app: web.Application) -> None:
+    app[SEEN] = Seen()
     r = app.router
     r.add_get("/", home)
     r.add_get("/login", login_page)
@@ -109,8 +111,12 @@ async def logout(request: web.Request) -> web.Response:
 # --- the workspace: the queue beside every conversation (web/queue.py) -----------------
 
 
-async def _workspace(request: web.Request) -> dict[str, Any]:
-    """The queue pane and the live stream's starting point, for pages that show the queue."""
+async def _workspace(request: web.Request, opened: Conversation | None = None
+                     ) -> dict[str, Any]:
+    """The queue pane and the live stream's starting point, for pages that show the queue
+    (beside the `opened` conversation: seen now)."""
+    if opened is not None:
+        request.app[SEEN].opened(current_user(request).id, opened)
     return {"queue": await queue.build(request), "views": queue.VIEWS, "sorts": queue.SORTS,
             "live_after": context(request).events.last_id}
 
@@ -136,7 +142,8 @@ async def _conversation_page(request: web.Request, status: int = 200, **extra: A
     return render("conversation.html", request, {
         "view": view, "statuses": list(Status), "users": await _users(request),
         "reply_key": secrets.token_urlsafe(16), "flash": None, "draft": "", "then": "",
-        "error": None, "changes": (), **await _workspace(request), **extra}, status=status)
+        "error": None, "changes": (), **await _workspace(request, view.conversation), **extra},
+        status=status)
 
 
 async def act(request: web.Request) -> web.Response:

@@ -72,3 +72,17 @@ async def test_views_filters_and_plurals(web: Web) -> None:
     assert 'aria-selected="true"' in opened.split(row)[1].split("</div>")[0]
     assert (await web.client.get("/inbox?view=nope")).status == 400
     assert (await web.client.get("/inbox?tag=" + "x" * 101)).status == 400
+
+
+async def test_news_since_an_agent_opened_a_conversation_is_unread(web: Web) -> None:
+    resp = await web.client.post("/login", data={"email": "ava@example.com",
+                                                  "password": "correct horse battery"})
+    assert resp.status == 200
+    (msg,) = (await web.runtime.ingest([inbound("<new@x>", "Hello?", subject="Fresh",
+                                                when=utcnow())])).stored
+    row = f'id="row-{msg.conversation_id}" class="qrow'
+    page = await rows(web, "")
+    assert "qrow-unread" in page.split(row)[1].split(">")[0] and "Unread: " in page
+    await web.client.get(f"/conversations/{msg.conversation_id}")  # ava opens it
+    assert "qrow-unread" not in (await rows(web, "")).split(row)[1].split(">")[0]
+    assert (await web.client.get("/inbox?tag=" + "x" * 101)).status == 400

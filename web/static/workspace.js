@@ -27,7 +27,7 @@
     window.setTimeout(function () { news.textContent = text; }, 50);
   }
   function rowLabel(row) {
-    var s = $(".qsubject", row), w = $(".qwho", row);
+    var s = $(".qsubject-text", row), w = $(".qwho", row);
     return (s ? s.textContent.trim() : "") + (w && w.textContent.trim() ? " from " + w.textContent.trim() : "");
   }
 
