@@ -233,6 +233,10 @@ async def test_the_workspace_fits_a_phone(served: Served, browser: Any) -> None:
     assert not await page.locator("#queue").is_visible()  # one pane at a time
     assert await page.evaluate(fits)
     await page.screenshot(path=str(ARTIFACTS / "workspace-conversation-390.png"), full_page=True)
+    await page.emulate_media(color_scheme="dark")  # dark mode follows the system
+    assert await page.evaluate("getComputedStyle(document.body).backgroundColor") != \
+        "rgb(246, 247, 250)"
+    await page.screenshot(path=str(ARTIFACTS / "workspace-conversation-390-dark.png"))
     await page.keyboard.press("Escape")  # back to the queue
     await page.wait_for_selector("#queue", state="visible")
     assert await page.evaluate(FOCUS_SHOWN)
