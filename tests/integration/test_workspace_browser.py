@@ -268,3 +268,33 @@ async def test_the_open_conversation_acts_and_updates_in_place(served: Served,
     await page.wait_for_function(
         "() => document.getElementById('live-news').textContent.includes('this conversation')")
     assert await page.evaluate("window.sameDocument") is True
+
+
+async def test_bulk_assign_and_resolve_a_selection(served: Served, browser: Any) -> None:
+    assert served.runtime
+    await seed(served.runtime, 5)
+    page = await signed_in(browser, served)
+    for key in ("j", "x", "j", "j", "x", "j", "x"):  # rows 1, 3 and 4 of 5
+        await page.keyboard.press(key)
+    assert "3 conversations selected" in await page.inner_text("#bulk")
+    chosen = await page.eval_on_selector_all(
+        "#queue-list [role=row]:has(input:checked)", "rows => rows.map(r => r.dataset.id)")
+    await page.keyboard.press("Shift+Tab")  # from the queue back to the bar: Resolve
+    await page.keyboard.press("Shift+Tab")  # Assign to me
+    await page.keyboard.press("Enter")
+    await page.wait_for_function(
+        "() => document.getElementById('live-news').textContent.startsWith('Assigned to you: 3')")
+    await page.wait_for_selector("#bulk", state="hidden")
+    assert await page.evaluate(FOCUS_SHOWN)
+    me = await auth.get_user(served.runtime.store, AGENT)
+    convs = {c.id: c for c in await open_conversations(served.runtime)}
+    assert me and {i for i, c in convs.items() if c.assignee == me.id} == set(chosen)
+
+    await page.keyboard.press("x")  # the current row alone, resolved
+    current = await page.evaluate("document.activeElement.dataset.id")
+    await page.click("button[data-bulk=resolve]")
+    await page.wait_for_function(
+        "() => document.getElementById('live-news').textContent.startsWith('Resolved: 1')")
+    await page.wait_for_function("id => !document.getElementById('row-' + id)", arg=current)
+    assert await page.locator("#queue-list [role=row][data-id]").count() == 4
+    assert await page.evaluate("window.sameDocument") is True

@@ -247,7 +247,10 @@
         var what = kind === "assign" ? "Assigned to you: " : "Resolved: ";
         say(what + done + (done === 1 ? " conversation" : " conversations") +
             (failed ? "; " + failed + " changed meanwhile and were left as they are" : "") + ".");
-        return refreshAll();
+        return refreshAll().then(function () {  // the bar hides: focus goes back to the queue
+          var row = current();
+          if (row) setCurrent(row, true); else focusAfterSwap(document.getElementById("pane-main"));
+        });
       });
     });
   }
@@ -302,8 +305,9 @@
   var timer = null;
 
   // inbound: {conversation id: true} of customers' new messages, to announce (or null)
-  function refreshQueue(inbound) {
-    return fetchPage(location.href).then(function (r) {
+  // url: the page to take the queue from (by default this one)
+  function refreshQueue(inbound, url) {
+    return fetchPage(url || location.href).then(function (r) {
       var added = swapQueue(r.doc, false);
       if (!inbound) return r;
       var texts = added.slice(0, 3).map(function (row) { return "New conversation: " + rowLabel(row) + "."; });
@@ -338,8 +342,11 @@
       timer = null;
       var wanted = pending;
       pending = { queue: false, pane: false, inbound: {} };
+      // only the queue changed: its own page is cheaper than the conversation's
+      var link = $(".back-to-queue a");
+      var url = wanted.pane || !openId() || !link ? location.href : link.getAttribute("href");
       serial(function () {
-        return refreshQueue(wanted.inbound).then(function (r) {
+        return refreshQueue(wanted.inbound, url).then(function (r) {
           if (wanted.pane) refreshOpen(r.doc);
         });
       });
