@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestServer
 from inbox import auth
 from inbox.app.config import load as load_config
 from inbox.app.runtime import Runtime
-from inbox.model import ConversationFilter, IdentityRef, Status
+from inbox.model import ConversationFilter, Event, IdentityRef, Status
 from tests.factories import CHEAP_ARGON2, inbound
 from tests.integration.test_browser import ARGS, CHROMIUM
 from tests.servers import unavailable
@@ -298,3 +298,18 @@ async def test_bulk_assign_and_resolve_a_selection(served: Served, browser: Any)
     await page.wait_for_function("id => !document.getElementById('row-' + id)", arg=current)
     assert await page.locator("#queue-list [role=row][data-id]").count() == 4
     assert await page.evaluate("window.sameDocument") is True
+
+
+async def test_the_queue_shows_who_else_is_on_a_conversation(served: Served,
+                                                            browser: Any) -> None:
+    assert served.runtime
+    await seed(served.runtime, 2)
+    page = await signed_in(browser, served)
+    conv = await page.get_attribute("#queue-list [role=row][data-id] >> nth=1", "data-id")
+    served.runtime.events.publish(Event("presence", conv, None, {"viewers": [
+        {"name": "Ben", "typing": True}, {"name": AGENT, "typing": False}]}))  # not "me"
+    cell = page.locator(f"#row-{conv} .qpresence")
+    await page.wait_for_function(
+        "id => document.querySelector('#row-' + id + ' .qpresence').textContent !== ''",
+        arg=conv)
+    assert await cell.inner_text() == "Ben is typing"

@@ -101,6 +101,7 @@
     }
     picked.forEach(function (id) { var r = rowOf(id); if (r) $("input[type=checkbox]", r).checked = true; });
     updateBulk();
+    document.dispatchEvent(new CustomEvent("workspace:queue"));
     var list = rows(), row = (curId && rowOf(curId)) || list[Math.min(index, list.length - 1)] || null;
     setCurrent(row, false);
     markOpen();
@@ -364,12 +365,42 @@
     pending.queue = true;
     schedule();
   }
+  // Who else is on a conversation (event "presence": {conversation_id, data: {viewers:
+  // [{name, typing}]}}; GET /api/presence: {conversation id: viewers}), shown in its row.
+  var presence = {};
+  var me = [main.dataset.userName, main.dataset.userEmail].filter(Boolean);
+  function showPresence() {
+    rows().forEach(function (row) {
+      var cell = $(".qpresence", row);
+      var others = (presence[row.dataset.id] || []).filter(function (v) { return v && me.indexOf(v.name) < 0; });
+      if (!cell) return;
+      cell.textContent = others.map(function (v) { return v.name + (v.typing ? " is typing" : " is viewing"); }).join(", ");
+    });
+  }
+  function onPresence(e) {
+    if (e.lastEventId) lastId = e.lastEventId;
+    var event = {};
+    try { event = JSON.parse(e.data); } catch (err) { return; }
+    var viewers = (event.data && event.data.viewers) || event.viewers;
+    if (!event.conversation_id || !Array.isArray(viewers)) return;
+    presence[event.conversation_id] = viewers;
+    showPresence();
+  }
+  document.addEventListener("workspace:queue", showPresence);
+  fetch("/api/presence", { credentials: "same-origin" }).then(function (res) {
+    return res.ok ? res.json() : {};
+  }).then(function (all) {
+    Object.keys(all || {}).forEach(function (id) { if (Array.isArray(all[id])) presence[id] = all[id]; });
+    showPresence();
+  }).catch(function () {});
+
   var KINDS = ["message.created", "message.updated", "message.delivery", "conversation.updated",
                "sla.at_risk", "sla.breached", "resync"];
   function connect() {
     if (!window.EventSource) return;
     var source = new EventSource("/api/events" + (lastId ? "?after=" + encodeURIComponent(lastId) : ""));
     KINDS.forEach(function (kind) { source.addEventListener(kind, onEvent); });
+    source.addEventListener("presence", onPresence);
     source.addEventListener("error", function () {
       // the browser retries by itself unless the server refused: then we try again later
       if (source.readyState === EventSource.CLOSED) window.setTimeout(connect, 5000);
