@@ -258,6 +258,16 @@ async def test_the_open_conversation_acts_and_updates_in_place(served: Served,
     await page.wait_for_selector("#messages .msg-note")
     assert "Note added." in await page.inner_text("#pane-main .flash")
     assert await page.evaluate(FOCUS_SHOWN)
+    await page.evaluate(  # a token gone stale (signed in again elsewhere): refused, said why
+        "document.querySelectorAll('input[name=csrf]').forEach(i => i.value = 'stale')")
+    await page.keyboard.press("n")
+    await page.keyboard.type("Second note")
+    await page.keyboard.press("Tab")
+    await page.keyboard.press("Enter")
+    problem = page.locator("#pane-main [role=alert]", has_text="CSRF")
+    await problem.wait_for()
+    assert await page.evaluate(FOCUS_SHOWN)
+    assert await page.input_value("form.note textarea") == "Second note"  # kept
 
     by_id = {c.id: c for c in await open_conversations(served.runtime)}  # it writes again
     parent = "<m0@example.com>" if by_id[opened].subject == "Problem 00" else "<m1@example.com>"

@@ -125,8 +125,21 @@
         if (row) setCurrent(row, false);
         if (focusRow && row && visible(row)) row.focus();
         else if (focusRow || !main.contains(document.activeElement)) focusAfterSwap(document.getElementById("pane-main"));
-      });
+      }).catch(function () { say("Could not open it: the server did not answer. Try again."); });
     });
+  }
+  // A refusal that is no page of the workspace (403, 400...): its message above the pane.
+  function showProblem(doc) {
+    var pane = document.getElementById("pane-main"), box = document.createElement("p");
+    var text = doc.querySelector("main") ? doc.querySelector("main").textContent : doc.body.textContent;
+    box.className = "flash warn";
+    box.setAttribute("role", "alert");
+    box.tabIndex = -1;
+    box.textContent = "Not done: " + text.trim().replace(/\s+/g, " ").slice(0, 300);
+    var old = $("#pane-main > .flash.warn[role=alert]");
+    if (old) old.remove();
+    pane.prepend(box);
+    box.focus();
   }
   function open(row) { if (row) navigate(row.dataset.href, true, true); }
   function backToQueue() {
@@ -169,11 +182,14 @@
     serial(function () {
       return fetchPage(form.action, { method: "POST", body: new URLSearchParams(data) }).then(function (r) {
         var hint = '#pane-main form[action="' + action + '"] textarea, #pane-main form[action="' + action + '"] select';
-        swapPane(r.doc, $("#pane-main .flash[role=status], #pane-main [role=alert]", r.doc) ? null : hint);
+        if (!swapPane(r.doc, $("#pane-main .flash[role=status], #pane-main [role=alert]", r.doc) ? null : hint)) {
+          showProblem(r.doc);
+          return;
+        }
         var flash = $("#pane-main .flash[role=status], #pane-main [role=alert]");
         if (flash) { flash.tabIndex = -1; flash.focus(); }
         return refreshQueue(null);
-      });
+      }).catch(function () { say("Not sent: the server did not answer. Your text is still in the form."); });
     });
   });
 
