@@ -15,7 +15,7 @@ T = TypeVar("T")
 L = TypeVar("L", bound=str)
 
 # Choices validated once where they enter (web, CLI); the stores trust them.
-Order = Literal["recent", "due"]  # of a conversation list
+Order = Literal["recent", "due", "waiting"]  # of a conversation list
 Interval = Literal["day", "week", "month"]  # of a volume histogram
 Facet = Literal["channel", "sentiment", "lang"]  # counted beside search results
 ORDERS: tuple[Order, ...] = get_args(Order)
@@ -261,7 +261,10 @@ class ConversationFilter:
     channel: Channel | None = None
     assignee: str | None = None  # a user id, or "none" for unassigned
     customer_id: str | None = None
-    order: Order = "recent"  # recent: last_message_at desc; due: running clocks, due_at asc
+    tag: str | None = None  # conversations carrying this tag
+    priority: str | None = None
+    order: Order = "recent"  # recent: last_message_at desc; due: running clocks, due_at asc;
+    # waiting: conversations awaiting an answer, the oldest unanswered message first
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,7 +127,8 @@ class Repository(Protocol):
         self, flt: ConversationFilter, cursor: str | None, limit: int
     ) -> Page[Conversation]:
         """Keyset-paged conversations: order "recent" = last_message_at desc, id desc;
-        order "due" = only those with a running clock, due_at asc, id asc."""
+        order "due" = only those with a running clock, due_at asc, id asc; order "waiting"
+        = only those awaiting an answer, awaiting_since asc, id asc."""
 
     async def active_conversations(self, customer_ids: Sequence[str], since: datetime
                                    ) -> list[Conversation]:

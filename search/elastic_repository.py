@@ -49,8 +49,10 @@ class ElasticRepository(ElasticWriter):
         self, flt: ConversationFilter, cursor: str | None, limit: int
     ) -> Page[Conversation]:
         filters: list[dict[str, Any]] = [
-            {"term": {name: getattr(flt, name)}} for name in ("status", "channel", "customer_id")
-            if getattr(flt, name)]
+            {"term": {name: getattr(flt, name)}}
+            for name in ("status", "channel", "customer_id", "priority") if getattr(flt, name)]
+        if flt.tag:
+            filters.append({"term": {"tags": flt.tag}})
         if flt.assignee == "none":
             filters.append({"bool": {"must_not": [{"exists": {"field": "assignee"}}]}})
         elif flt.assignee:

@@ -308,7 +308,7 @@ class SqliteRepository:
         self, flt: ConversationFilter, cursor: str | None, limit: int
     ) -> Page[Conversation]:
         where, params = [], []
-        for column in ("status", "channel", "customer_id"):
+        for column in ("status", "channel", "customer_id", "priority"):
             if getattr(flt, column):
                 where.append(f"{column} = ?")
                 params.append(getattr(flt, column))
@@ -317,10 +317,14 @@ class SqliteRepository:
         elif flt.assignee:
             where.append("assignee = ?")
             params.append(flt.assignee)
+        if flt.tag:
+            where.append("EXISTS (SELECT 1 FROM json_each(conversations.tags) WHERE value = ?)")
+            params.append(flt.tag)
         sort, compare, order = ("last_message_at", "<", "DESC")
-        if flt.order == "due":
-            sort, compare, order = ("due_at", ">", "ASC")
-            where.append("due_at IS NOT NULL")
+        if flt.order in ("due", "waiting"):
+            sort, compare, order = ("due_at" if flt.order == "due" else "awaiting_since", ">",
+                                    "ASC")
+            where.append(f"{sort} IS NOT NULL")
         if cursor:
             where.append(f"({sort}, id) {compare} (?, ?)")
             params.extend(decode_cursor(cursor, 2))

@@ -13,12 +13,13 @@ from typing import Any
 from aiohttp import web
 
 from inbox.errors import StaleVersion, ValidationError
+from inbox.events import CLOSED, Numbered
 from inbox.model import Delivery, Message, SearchResult, Status
 from inbox.store import FACETS
 from inbox.usecases.replies import MAX_KEY
 from web import params
 from web.guards import current_user
-from web.keys import context
+from web.keys import CONTEXT, context
 from web.serialize import json_response, plain
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/dead-letters", dead_letters)
     r.add_get("/api/connectors", connectors)
     r.add_get("/api/events", events)
+    app.on_shutdown.append(close_live_streams)
 
 
 async def me(request: web.Request) -> web.Response:
@@ -295,22 +297,40 @@ async def connectors(request: web.Request) -> web.Response:
 
 
 LIVE_KEEPALIVE = 15.0  # seconds between comments that keep proxies from closing the stream
+LIVE_RETRY_MS = 2000  # how soon a browser reconnects after the stream broke
+
+
+def _sse(item: Numbered) -> bytes:
+    """One event in the text/event-stream format (its id resumes the stream)."""
+    payload = json.dumps({**plain(item.event), "id": item.id})
+    return f"id: {item.id}\nevent: {item.event.kind}\ndata: {payload}\n\n".encode()
 
 
 async def events(request: web.Request) -> web.StreamResponse:
-    """Server-Sent Events: one `data:` line per change. A closed tab ends it quietly."""
+    """Server-Sent Events, each with an id. A reconnecting browser sends the last one it saw
+    (Last-Event-ID; a page's first connection passes ?after= the id it was rendered at) and
+    gets what it missed, or an event "resync" when that is not known any more (after a
+    restart, or too long away): refetch the queue. A closed tab ends it quietly."""
+    last_id = request.headers.get("Last-Event-ID") or request.query.get("after") or None
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await response.prepare(request)
     try:
-        async with context(request).events.subscribe() as queue:
+        await response.write(f"retry: {LIVE_RETRY_MS}\n\n".encode())
+        async with context(request).events.follow(last_id) as feed:
             while True:
                 try:
-                    event = await asyncio.wait_for(queue.get(), timeout=LIVE_KEEPALIVE)
+                    item = await asyncio.wait_for(feed.queue.get(), timeout=LIVE_KEEPALIVE)
                 except TimeoutError:
                     await response.write(b": keep-alive\n\n")
                     continue
-                payload = json.dumps(plain(event))
-                await response.write(f"event: {event.kind}\ndata: {payload}\n\n".encode())
+                if item.event.kind == CLOSED:
+                    break
+                await response.write(_sse(item))
     except ConnectionResetError:  # the client went away: normal for a live stream
         log.debug("live stream closed by the client")
     return response
+
+
+async def close_live_streams(app: web.Application) -> None:
+    """On shutdown: end the open streams so the server stops at once (browsers reconnect)."""
+    app[CONTEXT].events.close_feeds()

@@ -115,19 +115,32 @@ def choice(kind: type[E], value: object, name: str) -> E:
 
 
 async def conversation_filter(request: web.Request, status: str = "") -> ConversationFilter:
-    """?status=&channel=&assignee=&customer=&order= (assignee: me, an email, a user id or
-    "none"); `status` is the default when the query names none."""
+    """?status=&channel=&assignee=&customer=&tag=&priority=&order= (assignee: me, an email,
+    a user id or "none"); `status` is the default when the query names none."""
     q = request.query
     who = q.get("assignee") or None
     if who != "none":
         who = await assignee(request, who)
     order = q.get("order", "recent")
     if not one_of(order, ORDERS):
-        raise ValidationError({"order": "must be recent (newest activity first) or due "
-                                        "(what breaches next)"})
+        raise ValidationError({"order": "must be recent (newest activity first), due "
+                                        "(what breaches next) or waiting (oldest unanswered "
+                                        "first)"})
     return ConversationFilter(status=member(Status, q.get("status", status), "status"),
                               channel=member(Channel, q.get("channel"), "channel"), assignee=who,
-                              customer_id=q.get("customer") or None, order=order)
+                              customer_id=q.get("customer") or None, order=order,
+                              tag=word(q.get("tag", "").strip().lower(), "tag"),
+                              priority=word(q.get("priority", "").strip().lower(), "priority"))
+
+
+MAX_WORD = 100
+
+
+def word(raw: str, name: str) -> str | None:
+    """A tag or priority to filter on (empty: None); a 400 when it cannot be one."""
+    if len(raw) > MAX_WORD or any(ord(ch) < 32 for ch in raw):
+        raise ValidationError({name: f"must be one word of at most {MAX_WORD} characters"})
+    return raw or None
 
 
 def report_range(request: web.Request) -> tuple[datetime, datetime]:

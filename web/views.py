@@ -11,19 +11,21 @@ from aiohttp import web
 
 from inbox.auth import AccountDisabled
 from inbox.errors import InboxError, QueryError, StaleVersion, ValidationError
-from inbox.model import Delivery, Status, User, utcnow
+from inbox.model import Conversation, Delivery, Status, User, utcnow
 from inbox.permissions import start_page
 from inbox.store import FACETS
-from web import params
+from web import params, queue
 from web.api import voc_data
 from web.charts import bar_chart
 from web.guards import SESSION_COOKIE, client_address, current_user, set_session_cookie
 from web.keys import CSRF, USER, context
 from web.render import back, page, render
+from web.seen import SEEN, Seen
 from web.serialize import read_form
 
 
 def setup(app: web.Application) -> None:
+    app[SEEN] = Seen()
     r = app.router
     r.add_get("/", home)
     r.add_get("/login", login_page)
@@ -106,22 +108,22 @@ async def logout(request: web.Request) -> web.Response:
     raise response
 
 
+# --- the workspace: the queue beside every conversation (web/queue.py) -----------------
+
+
+async def _workspace(request: web.Request, opened: Conversation | None = None
+                     ) -> dict[str, Any]:
+    """The queue pane and the live stream's starting point, for pages that show the queue
+    (beside the `opened` conversation: seen now)."""
+    if opened is not None:
+        request.app[SEEN].opened(current_user(request).id, opened)
+    return {"queue": await queue.build(request), "views": queue.VIEWS, "sorts": queue.SORTS,
+            "live_after": context(request).events.last_id}
+
+
 @page("inbox.html")
 async def inbox(request: web.Request) -> dict[str, Any]:
-    q = request.query
-    status = q.get("status", "open")
-    flt = await params.conversation_filter(request, status=Status.OPEN)
-    conversations = context(request).conversations
-    page = await conversations.page(flt, q.get("cursor"), 50)
-    customers = await conversations.customers_of(page.items)
-    kept = {k: v for k, v in q.items() if k != "cursor"}
-    more = ("/inbox?" + urlencode({**kept, "cursor": page.next_cursor})
-            if page.next_cursor else None)
-    now = utcnow()
-    states = {c.id: conversations.sla.state(c, now) for c in page.items}
-    return {"page": page, "customers": customers, "status": status, "filters": q,
-            "states": states,
-            "statuses": list(Status), "more": more, "users": await _users(request)}
+    return {"statuses": list(Status), **await _workspace(request)}
 
 
 async def _users(request: web.Request) -> dict[str, User]:
@@ -140,7 +142,8 @@ async def _conversation_page(request: web.Request, status: int = 200, **extra: A
     return render("conversation.html", request, {
         "view": view, "statuses": list(Status), "users": await _users(request),
         "reply_key": secrets.token_urlsafe(16), "flash": None, "draft": "", "then": "",
-        "error": None, "changes": (), **extra}, status=status)
+        "error": None, "changes": (), **await _workspace(request, view.conversation), **extra},
+        status=status)
 
 
 async def act(request: web.Request) -> web.Response:

@@ -336,6 +336,34 @@ async def test_what_breaches_next_comes_first(store: Store) -> None:
     assert due == ["v1", "v2", "v4", "v5", "v7", "v8"] and rest.next_cursor is None
 
 
+async def test_conversations_by_tag_and_priority(store: Store) -> None:
+    convs = [conversation("t1", "c1", tags=("refund", "vip")),
+             conversation("t2", "c1", tags=("refund",), priority="high"),
+             conversation("t3", "c1", tags=("refunds",), priority="high"),
+             conversation("t4", "c1")]
+    await store.write(WriteBatch(customers=(customer("c1"),), conversations=tuple(convs)))
+
+    async def ids(**kw: Any) -> set[str]:
+        return {c.id for c in (await store.list_conversations(
+            ConversationFilter(**kw), None, 10)).items}
+
+    assert await ids(tag="refund") == {"t1", "t2"}  # the whole tag, never a part of one
+    assert await ids(priority="high") == {"t2", "t3"}
+    assert await ids(tag="refund", priority="high") == {"t2"}
+    assert await ids(tag="vip", order="waiting") == set()
+
+
+async def test_who_waits_longest_comes_first(store: Store) -> None:
+    convs = [conversation(f"w{i}", "c1", awaiting_since=at(10, 9 - i) if i % 2 else None)
+             for i in range(8)]
+    await store.write(WriteBatch(customers=(customer("c1"),), conversations=tuple(convs)))
+    first = await store.list_conversations(ConversationFilter(order="waiting"), None, 3)
+    rest = await store.list_conversations(ConversationFilter(order="waiting"),
+                                          first.next_cursor, 3)
+    waiting = [c.id for c in (*first.items, *rest.items)]
+    assert waiting == ["w7", "w5", "w3", "w1"] and rest.next_cursor is None
+
+
 def answered(vid: str, channel: str, day: int, seconds: float | None, breached: bool | None,
              assignee: str | None = None, status: str = "open") -> Any:
     return conversation(vid, "c1", channel, day, first_response_seconds=seconds,

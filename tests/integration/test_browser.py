@@ -62,6 +62,7 @@ async def test_customer_form_then_agent_reply(web: Web, browser_page: Any,
     await page.fill("input[name=password]", "correct horse battery")
     await page.click("button:has-text('Sign in')")
     await page.click("a:has-text('Contact us')")
+    await page.wait_for_selector("#conversation[data-conversation]")  # opened in place
     body = await page.inner_text("main")
     assert "<script>window.pwned=1</script>Bill is wrong" in body  # shown as text
     assert await page.evaluate("window.pwned") is None  # never run
