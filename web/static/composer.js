@@ -247,6 +247,7 @@
       field(form, "text").value = "";
       field(form, "then").value = "";
       saveDraft(c, "");
+      stopTyping(c);
       say(c, message.delivery === "sent" ? "Reply sent." :
           "Reply saved but not delivered yet (" + error + "); it will be retried.");
       refresh(c).then(function () { changed(c); });
@@ -270,7 +271,7 @@
       var typing = here ? here.viewers.filter(function (v) { return v.typing; }) : [];
       if (typing.length) {
         say(c, "");
-        hold(c, form, "Not sent yet: " + here.summary + ". Your replies could cross.", [], null);
+        hold(c, form, "Not sent yet: " + here.summary.replace(/…/g, "") + ", so your replies could cross.", [], null);
         return null;
       }
       return post(c, form);
