@@ -55,19 +55,22 @@ class Presence:
         self._by_conv: dict[str, dict[str, _Entry]] = {}
         self._shown: dict[str, tuple[Viewer, ...]] = {}  # as last published, per conversation
 
-    def heartbeat(self, conversation_id: str, user: User, typing: bool = False,
+    def heartbeat(self, conversation_id: str, user: User, typing: bool | None = None,
                   viewing: bool = True) -> tuple[Viewer, ...]:
-        """`user` is on the conversation (typing or not), or left it (viewing=False); the
-        others there now."""
+        """`user` is on the conversation, or left it (viewing=False); the others there now.
+
+        typing: True while keys are pressed, False when the agent stopped (sent, left the
+        box); None says nothing of it (a typing flag then lapses after typing_ttl)."""
         now = self.clock()
         here = self._by_conv.setdefault(conversation_id, {})
         if viewing:
             entry = here.get(user.id)
-            typed = now if typing else None
             if entry is None:
-                here[user.id] = _Entry(display_name(user), now, typed)
+                here[user.id] = _Entry(display_name(user), now, now if typing else None)
             else:
-                entry.name, entry.seen, entry.typed = display_name(user), now, typed
+                entry.name, entry.seen = display_name(user), now
+                if typing is not None:
+                    entry.typed = now if typing else None
             self._bound(now)
         else:
             here.pop(user.id, None)

@@ -2,7 +2,8 @@
 on which conversation (for the queue). Names only, never another user's id; your own entry
 is never in what you get back.
 
-    POST /api/conversations/{id}/presence  {"typing": bool, "viewing": bool = true}
+    POST /api/conversations/{id}/presence  {"typing": bool (absent: as it was),
+                                            "viewing": bool = true}
          -> {"viewers": [{"name": "Ben", "typing": true}], "summary": "Ben is typing…",
              "version": 7}
     GET  /api/conversations/{id}/presence  -> the same, without a heartbeat
@@ -44,19 +45,21 @@ def _answer(viewers: tuple[Viewer, ...], version: int) -> web.Response:
                           "version": version})
 
 
-def _flag(data: dict[str, Any], name: str, default: bool) -> bool:
+def _flag(data: dict[str, Any], name: str, default: bool | None) -> bool | None:
     value = data.get(name, default)
-    if not isinstance(value, bool):
+    if value is not default and not isinstance(value, bool):
         raise ValidationError({name: "must be true or false"})
     return value
 
 
 async def heartbeat(request: web.Request) -> web.Response:
+    """{"typing": true while typing, false once stopped, absent: unchanged (it lapses by
+    itself); "viewing": false when leaving the page}"""
     data = await params.json_body(request)
-    typing, viewing = _flag(data, "typing", False), _flag(data, "viewing", True)
+    typing, viewing = _flag(data, "typing", None), _flag(data, "viewing", True) is not False
     ctx, user = context(request), current_user(request)
     conv = await ctx.conversations.current(request.match_info["id"])  # NotFound: 404
-    others = ctx.presence.heartbeat(conv.id, user, typing=typing and viewing, viewing=viewing)
+    others = ctx.presence.heartbeat(conv.id, user, typing=typing, viewing=viewing)
     return _answer(others, conv.version)
 
 

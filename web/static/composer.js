@@ -17,7 +17,7 @@
   "use strict";
   if (window.inboxComposer) return;
   window.inboxComposer = true;
-  var HEARTBEAT_MS = 8000, TYPING_EVERY_MS = 4000, IDLE_MS = 5000;
+  var HEARTBEAT_MS = 5000, TYPING_EVERY_MS = 4000, IDLE_MS = 5000;
   var states = new Map();  // conversation id -> {typing, sentAt, idle, busy, confirmed}
   var seen = new Map();  // conversation id -> its composer, while on the page
 
@@ -28,7 +28,9 @@
   function replyText(el) { return el && el.matches && el.matches("form.reply textarea[name='text']"); }
   function state(c) {
     var id = convId(c);
-    if (!states.has(id)) states.set(id, {typing: false, sentAt: 0, idle: null, busy: false, confirmed: false});
+    if (!states.has(id)) {
+      states.set(id, {typing: false, flagged: false, sentAt: 0, idle: null, busy: false, confirmed: false});
+    }
     return states.get(id);
   }
   function csrf(c) {
@@ -65,12 +67,15 @@
     if (line && line.textContent !== answer.summary) line.textContent = answer.summary;
   }
 
+  // typing: true while typing, false once stopped, undefined: unchanged (lapses by itself)
   function beat(c, typing, viewing) {
-    var st = state(c);
-    st.typing = typing;
-    st.sentAt = Date.now();
-    var leaving = viewing === false;
-    return api(c, "/presence", {typing: typing, viewing: !leaving}, leaving).then(function (res) {
+    var st = state(c), leaving = viewing === false, body = {viewing: !leaving};
+    if (typing !== undefined) {
+      st.typing = st.flagged = typing;  // flagged: the server was told "typing"
+      st.sentAt = Date.now();
+      body.typing = typing;
+    }
+    return api(c, "/presence", body, leaving).then(function (res) {
       if (res.status !== 200) return null;
       if (!leaving) showPresence(c, res.data);
       return res.data;
@@ -82,20 +87,20 @@
     composers().forEach(function (c) {
       setup(c);
       here.add(convId(c));
-      beat(c, state(c).typing);
+      beat(c);
     });
     seen.forEach(function (c, id) {  // swapped out of the page: gone from it
       if (here.has(id)) return;
       seen.delete(id);
       states.delete(id);
-      beat(c, false, false);
+      beat(c, undefined, false);
     });
   }
 
   function stopTyping(c) {
     var st = state(c);
     clearTimeout(st.idle);
-    if (st.typing) beat(c, false);
+    if (st.flagged) beat(c, false);
   }
 
   // --- drafts -----------------------------------------------------------------------------
@@ -266,7 +271,7 @@
     st.busy = true;
     hideHold(form);
     say(c, "Sending…");
-    var check = confirmed ? Promise.resolve(null) : beat(c, st.typing);
+    var check = confirmed ? Promise.resolve(null) : beat(c);
     check.then(function (here) {
       var typing = here ? here.viewers.filter(function (v) { return v.typing; }) : [];
       if (typing.length) {
@@ -320,7 +325,8 @@
     saveDraft(c, e.target.value);
     if (!st.typing || Date.now() - st.sentAt > TYPING_EVERY_MS) beat(c, true);
     clearTimeout(st.idle);
-    st.idle = setTimeout(function () { stopTyping(c); }, IDLE_MS);
+    // a pause: say nothing, the flag lapses on the server; the next key says "typing" again
+    st.idle = setTimeout(function () { st.typing = false; }, IDLE_MS);
   });
 
   document.addEventListener("focusout", function (e) {
@@ -338,7 +344,7 @@
   });
 
   window.addEventListener("pagehide", function () {
-    composers().forEach(function (c) { beat(c, false, false); });
+    composers().forEach(function (c) { beat(c, undefined, false); });
   });
 
   composers().forEach(setup);
