@@ -177,6 +177,7 @@
   // Held: nothing was sent. `version`: the conversation's version now (after a 409).
   function hold(c, form, text, changes, version) {
     var box = form.querySelector(".hold"), st = state(c);
+    say(c, "");
     box.textContent = "";
     var p = document.createElement("p");
     p.textContent = text;
@@ -275,7 +276,6 @@
     check.then(function (here) {
       var typing = here ? here.viewers.filter(function (v) { return v.typing; }) : [];
       if (typing.length) {
-        say(c, "");
         hold(c, form, "Not sent yet: " + here.summary.replace(/…/g, "") + ", so your replies could cross.", [], null);
         return null;
       }
