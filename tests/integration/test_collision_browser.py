@@ -75,6 +75,8 @@ async def test_the_second_agent_sees_the_first_typing_and_cannot_send_unknowingl
     await expect(dana.locator(".composer-status")).to_have_text("Reply sent.")
     assert team.replies_to_customer() == ["Dana: refunded, sorry!"]
     await expect(sam_sees).to_have_text("Dana is viewing", timeout=WAIT)
+    await expect(sam.locator(".composer-status")).to_contain_text(
+        "Something new happened on this conversation")  # told before typing, too
 
     # Sam's page still shows the conversation before Dana's reply: his send is held
     sam_box = sam.locator("form.reply textarea")

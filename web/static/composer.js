@@ -11,8 +11,10 @@
 //   until the agent reviews it or sends anyway.
 // Listeners are delegated from the document, so a composer swapped into the page works too.
 // After a reply or note it dispatches "inbox:conversation-changed" ({detail: {id}}) on the
-// document; a live client may dispatch "inbox:event" ({detail: {kind, conversation_id}}) for
-// each server event, and a "presence" one refreshes the line at once.
+// document, and keeps data-version on .composer current (other actions on the page can send
+// it); signing out forgets the drafts. A live client may dispatch "inbox:event"
+// ({detail: {kind, conversation_id}}) for each server event: a "presence" one refreshes the
+// line at once.
 (function () {
   "use strict";
   if (window.inboxComposer) return;
@@ -65,6 +67,18 @@
   function showPresence(c, answer) {
     var line = c.querySelector(".presence");
     if (line && line.textContent !== answer.summary) line.textContent = answer.summary;
+    if (answer.version > Number(c.getAttribute("data-version"))) news(c);
+  }
+
+  // The conversation moved on since the page showed it (a heartbeat said so): say it once.
+  function news(c) {
+    var st = state(c), status = c.querySelector(".composer-status");
+    if (st.news || st.busy || !status || status.textContent) return;  // never over a message
+    st.news = true;
+    status.textContent = "Something new happened on this conversation since it was shown. ";
+    status.appendChild(button("Show what is new", function () {
+      refresh(c).then(function () { field(c.querySelector("form"), "text").focus(); });
+    }));
   }
 
   // typing: true while typing, false once stopped, undefined: unchanged (lapses by itself)
@@ -115,6 +129,15 @@
     try { return window.localStorage.getItem(draftKey(c)); } catch (e) { return null; }
   }
 
+  function forgetDrafts() {  // signing out: nothing of this user's drafts stays behind
+    try {
+      for (var i = window.localStorage.length - 1; i >= 0; i--) {
+        var key = window.localStorage.key(i);
+        if (key && key.indexOf("inbox-draft:") === 0) window.localStorage.removeItem(key);
+      }
+    } catch (e) { /* storage off: nothing kept */ }
+  }
+
   function setup(c) {
     if (c.getAttribute("data-ready")) return;
     c.setAttribute("data-ready", "1");
@@ -150,6 +173,11 @@
         nodes.forEach(function (node) { parent.insertBefore(document.importNode(node, true), c); });
         var form = c.querySelector("form.reply"), freshForm = fresh.querySelector("form.reply");
         if (form && freshForm) field(form, "version").value = field(freshForm, "version").value;
+        c.setAttribute("data-version", fresh.getAttribute("data-version"));
+        if (state(c).news) {
+          state(c).news = false;
+          say(c, "");
+        }
         showPresence(c, {summary: fresh.querySelector(".presence").textContent});
         return fresh;
       }, function () { return null; });
@@ -250,6 +278,7 @@
         kept(c, form, "Your reply did not reach the customer (" + error + "); your text is kept to fix and send again.");
         return;
       }
+      c.setAttribute("data-version", body.version + 1);  // ours; the refresh confirms it
       field(form, "text").value = "";
       field(form, "then").value = "";
       saveDraft(c, "");
@@ -303,6 +332,7 @@
   // --- wiring -----------------------------------------------------------------------------
   document.addEventListener("submit", function (e) {
     var form = e.target, c = composerOf(form);
+    if (form.matches && form.matches("form[action='/logout']")) forgetDrafts();
     if (!c || e.defaultPrevented) return;
     if (form.matches("form.reply")) { e.preventDefault(); setup(c); send(c, form); }
     else if (form.matches("form.note")) { e.preventDefault(); setup(c); note(c, form); }
