@@ -11,10 +11,14 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from connectors.twitter import build
+from connectors.twitter_config import XSettings
+from connectors.twitter_http import Credentials
 from inbox import auth
 from inbox.app.config import load as load_config
 from inbox.app.runtime import Runtime
-from tests.factories import CHEAP_ARGON2
+from inbox.model import IdentityRef
+from tests.factories import CHEAP_ARGON2, inbound
 from tests.servers.smtp import SmtpServer
 from web.app import create_app
 
@@ -42,6 +46,19 @@ class Team:
             "name": "Ann", "email": "ann@example.com", "message": message})
         assert posted.status == 201
         return str((await posted.json())["reference"])
+
+    async def x_keyword_hit(self) -> str:
+        """A conversation X allows no public reply on (a keyword hit: the post neither mentions
+        nor quotes @acme), with the real X sender set up (it sends nothing here); its id."""
+        creds = Credentials(bearer_token="app", consumer_key="ck", consumer_secret="cs",
+                            access_token="42-at", access_token_secret="ats")
+        _, (x_sender,) = build(XSettings(user_id="42", credentials=creds, username="acme",
+                                         api_url="http://127.0.0.1:9"))
+        self.runtime.replies.senders["x"] = x_sender
+        hit = await self.runtime.ingest([inbound(
+            "1001", "acme outage again?", channel="x", authors=(IdentityRef("x", "7", "@ann"),),
+            meta={"tweet_id": "1001", "kind": "post", "mentions_brand": False})])
+        return hit.stored[0].conversation_id
 
     def replies_to_customer(self) -> list[str]:
         return [r.message.get_content().strip() for r in self.smtp.handler.received

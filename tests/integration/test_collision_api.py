@@ -11,11 +11,7 @@ from typing import Any
 
 import pytest
 
-from connectors.twitter import build
-from connectors.twitter_config import XSettings
-from connectors.twitter_http import Credentials
-from inbox.model import IdentityRef, utcnow
-from tests.factories import inbound
+from inbox.model import utcnow
 from tests.integration.collision_support import PASSWORD, Team, team_fixture  # noqa: F401
 
 pytestmark = pytest.mark.integration
@@ -151,15 +147,7 @@ async def test_page_actions_carry_the_version_and_say_what_changed(team: Team) -
 
 
 async def test_no_reply_box_where_no_reply_can_go_out(team: Team) -> None:
-    creds = Credentials(bearer_token="app", consumer_key="ck", consumer_secret="cs",
-                        access_token="42-at", access_token_secret="ats")
-    _, (x_sender,) = build(XSettings(user_id="42", credentials=creds, username="acme",
-                                     api_url="http://127.0.0.1:9"))  # nothing is sent here
-    team.runtime.replies.senders["x"] = x_sender
-    hit = await team.runtime.ingest([inbound(
-        "1001", "acme outage again?", channel="x", authors=(IdentityRef("x", "7", "@ann"),),
-        meta={"tweet_id": "1001", "kind": "post", "mentions_brand": False})])
-    conv_id = hit.stored[0].conversation_id
+    conv_id = await team.x_keyword_hit()
     await sign_in(team, "dana")
     page = await (await team.client.get(f"/conversations/{conv_id}")).text()
     assert 'class="reply"' not in page  # nothing to type into

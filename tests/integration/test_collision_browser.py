@@ -139,3 +139,19 @@ async def test_a_draft_survives_a_failed_send_and_a_reload(team: Team, chromium:
     await expect(box).to_have_value("")
     await page.reload()
     await expect(box).to_have_value("")  # sent: the draft is gone
+
+
+async def test_where_no_reply_can_go_out_the_page_says_why(team: Team, chromium: Any) -> None:
+    from playwright.async_api import expect
+
+    conv_id = await team.x_keyword_hit()
+    page = await signed_in(chromium, team, "dana")
+    await page.goto(f"{team.base}/conversations/{conv_id}")
+    await expect(page.locator(".composer .unsendable")).to_contain_text(
+        "only to posts that mention or quote @acme")
+    assert await page.locator("form.reply").count() == 0
+    await screenshots(page, "conversation-no-reply")
+    await page.fill("form.note textarea", "Keyword hit: DM her if she follows us")
+    await page.locator("form.note textarea").press("Control+Enter")
+    await expect(page.locator(".composer-status")).to_have_text("Note added.")
+    await expect(page.locator("section.thread")).to_contain_text("Keyword hit: DM her")
