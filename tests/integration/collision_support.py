@@ -47,17 +47,18 @@ class Team:
         assert posted.status == 201
         return str((await posted.json())["reference"])
 
-    async def x_keyword_hit(self) -> str:
-        """A conversation X allows no public reply on (a keyword hit: the post neither mentions
-        nor quotes @acme), with the real X sender set up (it sends nothing here); its id."""
+    async def x_post(self, mentions_brand: bool = False) -> str:
+        """A conversation on an X post, with the real X sender set up (it sends nothing here);
+        its id. Without mentions_brand, a keyword hit X allows no public reply to."""
         creds = Credentials(bearer_token="app", consumer_key="ck", consumer_secret="cs",
                             access_token="42-at", access_token_secret="ats")
         _, (x_sender,) = build(XSettings(user_id="42", credentials=creds, username="acme",
                                          api_url="http://127.0.0.1:9"))
         self.runtime.replies.senders["x"] = x_sender
+        text = "@acme outage again?" if mentions_brand else "acme outage again?"
         hit = await self.runtime.ingest([inbound(
-            "1001", "acme outage again?", channel="x", authors=(IdentityRef("x", "7", "@ann"),),
-            meta={"tweet_id": "1001", "kind": "post", "mentions_brand": False})])
+            "1001", text, channel="x", authors=(IdentityRef("x", "7", "@ann"),),
+            meta={"tweet_id": "1001", "kind": "post", "mentions_brand": mentions_brand})])
         return hit.stored[0].conversation_id
 
     def replies_to_customer(self) -> list[str]:

@@ -147,7 +147,7 @@ async def test_page_actions_carry_the_version_and_say_what_changed(team: Team) -
 
 
 async def test_no_reply_box_where_no_reply_can_go_out(team: Team) -> None:
-    conv_id = await team.x_keyword_hit()
+    conv_id = await team.x_post()
     await sign_in(team, "dana")
     page = await (await team.client.get(f"/conversations/{conv_id}")).text()
     assert 'class="reply"' not in page  # nothing to type into

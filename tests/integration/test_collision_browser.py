@@ -144,7 +144,7 @@ async def test_a_draft_survives_a_failed_send_and_a_reload(team: Team, chromium:
 async def test_where_no_reply_can_go_out_the_page_says_why(team: Team, chromium: Any) -> None:
     from playwright.async_api import expect
 
-    conv_id = await team.x_keyword_hit()
+    conv_id = await team.x_post()
     page = await signed_in(chromium, team, "dana")
     await page.goto(f"{team.base}/conversations/{conv_id}")
     await expect(page.locator(".composer .unsendable")).to_contain_text(
@@ -155,3 +155,19 @@ async def test_where_no_reply_can_go_out_the_page_says_why(team: Team, chromium:
     await page.locator("form.note textarea").press("Control+Enter")
     await expect(page.locator(".composer-status")).to_have_text("Note added.")
     await expect(page.locator("section.thread")).to_contain_text("Keyword hit: DM her")
+
+
+async def test_an_x_reply_counts_as_x_does(team: Team, chromium: Any) -> None:
+    from playwright.async_api import expect
+
+    conv_id = await team.x_post(mentions_brand=True)
+    page = await signed_in(chromium, team, "dana")
+    await page.goto(f"{team.base}/conversations/{conv_id}")
+    await expect(page.locator("form.reply label").first).to_contain_text(
+        "Reply on X, in public, to their last post")
+    box, counter = page.locator("form.reply textarea"), page.locator(".x-count")
+    await box.fill("Hi https://example.com/a/very/long/path/to/the/status/page 😀")
+    await expect(counter).to_have_text("Used: 29.")  # 3 + a link (23) + a space + an emoji (2)
+    await box.fill("x" * 281)
+    await expect(counter).to_have_text("Used: 281, 1 too many.")
+    await screenshots(page, "conversation-x-count")

@@ -117,6 +117,32 @@
     if (st.flagged) beat(c, false);
   }
 
+  // --- X's count: every link 23, emoji and most characters past U+10FF 2, the rest 1 ------
+  var X_LINK = /\bhttps?:\/\/[^\s]+|\bwww\.[^\s]+/gi, X_ONE = [[0, 4351], [8192, 8205], [8208, 8223], [8242, 8247]];
+  var PICTURE = /\p{Extended_Pictographic}/u;
+  function xLength(text) {
+    var links = 0, rest = text.normalize("NFC").replace(X_LINK, function () { links++; return ""; });
+    var length = links * 23;
+    var pieces = window.Intl && Intl.Segmenter ? Array.from(new Intl.Segmenter().segment(rest), function (s) { return s.segment; })
+                                                : Array.from(rest);
+    pieces.forEach(function (piece) {
+      if (PICTURE.test(piece)) { length += 2; return; }
+      Array.from(piece).forEach(function (ch) {
+        var code = ch.codePointAt(0);
+        length += X_ONE.some(function (r) { return code >= r[0] && code <= r[1]; }) ? 1 : 2;
+      });
+    });
+    return length;
+  }
+
+  function count(c, box) {
+    var counter = c.querySelector(".x-count");
+    if (!counter) return;
+    var limit = Number(counter.getAttribute("data-limit")), used = xLength(box.value);
+    counter.textContent = "Used: " + used + (used > limit ? ", " + (used - limit) + " too many." : ".");
+    counter.classList.toggle("over", used > limit);
+  }
+
   // --- drafts -----------------------------------------------------------------------------
   function draftKey(c) { return "inbox-draft:" + c.getAttribute("data-me") + ":" + convId(c); }
   function saveDraft(c, text) {
@@ -153,6 +179,7 @@
     } else if (box.value) {
       saveDraft(c, box.value);
     }
+    if (box.value) count(c, box);
   }
 
   // --- the thread above the composer, refreshed in place -----------------------------------
@@ -280,6 +307,7 @@
       }
       c.setAttribute("data-version", body.version + 1);  // ours; the refresh confirms it
       field(form, "text").value = "";
+      count(c, field(form, "text"));
       field(form, "then").value = "";
       saveDraft(c, "");
       stopTyping(c);
@@ -353,6 +381,7 @@
     var c = composerOf(e.target), st = state(c);
     setup(c);
     saveDraft(c, e.target.value);
+    count(c, e.target);
     if (!st.typing || Date.now() - st.sentAt > TYPING_EVERY_MS) beat(c, true);
     clearTimeout(st.idle);
     // a pause: say nothing, the flag lapses on the server; the next key says "typing" again
