@@ -176,8 +176,9 @@ async def act(request: web.Request) -> web.Response:
         else:
             raise web.HTTPNotFound()
     except StaleVersion as exc:  # this page shows the conversation as it is now
-        flash = (f"Not done: the conversation changed since you opened it. "
-                 f"{'. '.join(exc.changes)}. Check it below, then try again if still needed.")
+        what = ". ".join(exc.changes) or "Someone changed it"
+        flash = (f"Not done: the conversation changed since you opened it. {what}. Check it "
+                 "below, then try again if still needed.")
     except InboxError as exc:
         flash = f"Not done: {exc}"
     raise back(f"/conversations/{conv_id}", flash)
