@@ -105,9 +105,9 @@
     });
     seen.forEach(function (c, id) {  // swapped out of the page: gone from it
       if (here.has(id)) return;
+      beat(c, undefined, false);
       seen.delete(id);
       states.delete(id);
-      beat(c, undefined, false);
     });
   }
 
