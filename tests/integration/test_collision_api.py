@@ -4,7 +4,9 @@ and no reply box where no reply can go out."""
 
 from __future__ import annotations
 
+import asyncio
 import html
+import json
 import re
 from datetime import timedelta
 from typing import Any
@@ -158,3 +160,36 @@ async def test_no_reply_box_where_no_reply_can_go_out(team: Team) -> None:
     ref = await team.conversation()
     page = await (await team.client.get(f"/conversations/{ref}")).text()
     assert 'class="reply"' in page and "No reply can be sent" not in page
+
+
+async def test_presence_changes_are_pushed_on_the_live_stream(team: Team) -> None:
+    ref = await team.conversation()
+    stream = await team.client.get("/api/events", headers=team.auth("sam"))
+    assert stream.status == 200
+
+    async def next_presence() -> dict[str, Any]:
+        fields: dict[str, str] = {}
+        while True:  # Server-Sent Events: "field: value" lines, a blank line ends an event
+            line = (await stream.content.readline()).decode().rstrip("\n")
+            if line:
+                name, _, value = line.partition(": ")
+                fields[name] = value
+            elif fields.get("event") == "presence":
+                return dict(json.loads(fields["data"]))
+            else:
+                fields = {}
+
+    for typing in (True, False, True):  # a change each time: one is enough to be seen
+        await team.client.post(f"/api/conversations/{ref}/presence", json={"typing": typing},
+                               headers=team.auth("dana"))
+        try:
+            event = await asyncio.wait_for(next_presence(), 5)
+            break
+        except TimeoutError:
+            continue
+    else:
+        raise AssertionError("no presence event on the live stream")
+    assert event["conversation_id"] == ref
+    (dana,) = event["data"]["viewers"]
+    assert dana["name"] == "Dana" and dana["typing"] == typing
+    stream.close()
