@@ -82,10 +82,10 @@ def _sentence(doc: Mapping[str, Any], viewer: User, users: Mapping[str, str]) ->
     who = "you" if doc.get("actor_id") == viewer.id else str(doc.get("actor") or "someone")
     action = str(doc.get("action", ""))
     if action == "reply":
-        then = f" and set the status to {doc['status']}" if doc.get("status") else ""
-        return f"{who} sent a reply{then}"
+        then = f" and set it to {doc['status']}" if doc.get("status") else ""
+        return f"{who} replied{then}"
     if action == "status":
-        return f"the status was set to {doc.get('status')} by {who}"
+        return f"{who} set it to {doc.get('status')}"
     if action == "assign":
         assignee = doc.get("assignee")
         if not assignee:

@@ -69,7 +69,7 @@ class ConflictError(InboxError):
 class StaleVersion(ConflictError):
     """An action on a conversation version that is no longer current.
 
-    `changes` says what happened since, in words ("Dana sent a reply 12 s ago"); `version`
+    `changes` says what happened since, in words ("Dana replied 12 s ago"); `version`
     is the current version, to act on once the agent has seen them."""
 
     def __init__(self, version: int, changes: Sequence[str], advice: str) -> None:

@@ -19,7 +19,8 @@ PERMISSION_HELP: dict[str, str] = {
     "signed_in": "who am I",
     "search": "search, voice of the customer, CSV export (marketing: inbound customer "
               "messages only, contacts hidden)",
-    "read": "the inbox, conversations with notes and replies, customers, live updates",
+    "read": "the inbox, conversations with notes and replies, customers, live updates, "
+            "who else is viewing or typing",
     "work": "reply, note, assign, set status and tags, merge customers",
     "report": "SLA reports",
     "manage": "connector status",
@@ -65,6 +66,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/conversations/{id}", "read"),
     Route("GET", "/api/customers/{id}", "read"),
     Route("GET", "/api/events", "read"),
+    Route("GET", "/api/presence", "read"),  # who views or types which conversation
+    Route("GET", "/api/conversations/{id}/presence", "read"),
+    Route("POST", "/api/conversations/{id}/presence", "read"),  # a viewer's heartbeat
     Route("POST", "/conversations/{id}/{action}", "work"),
     Route("POST", "/customers/{id}/merge", "work"),
     Route("POST", "/customers/{id}/merges/{merge}/undo", "work"),

@@ -104,8 +104,11 @@ async def set_tags(request: web.Request) -> web.Response:
     tags = data.get("tags")
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise ValidationError({"tags": "must be a list of words"})
-    conv = await context(request).conversations.set_tags(request.match_info["id"], tags,
-                                                         current_user(request))
+    try:
+        conv = await context(request).conversations.set_tags(
+            request.match_info["id"], tags, current_user(request), params.json_version(data))
+    except StaleVersion as exc:
+        return _stale_response(exc)
     return json_response({"conversation": conv})
 
 

@@ -19,7 +19,7 @@ from inbox.errors import (
     StoreUnavailable,
     ValidationError,
 )
-from web import admin, api, filters, forms, views
+from web import admin, api, filters, forms, presence, views
 from web.context import WebContext
 from web.guards import Handler, authenticate, authorize, check_routes, is_api
 from web.keys import CONTEXT, context
@@ -151,6 +151,7 @@ def create_app(ctx: WebContext) -> web.Application:
     app.router.add_get("/healthz", health)
     forms.setup(app)
     api.setup(app)
+    presence.setup(app)
     views.setup(app)
     admin.setup(app)
     check_routes(app)

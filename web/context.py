@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from inbox.config import FormLimits, WebSettings
 from inbox.events import EventBus
+from inbox.presence import Presence
 from inbox.usecases.accounts import Accounts
 from inbox.usecases.connectors import ConnectorStatus
 from inbox.usecases.conversations import Conversations
@@ -34,3 +35,4 @@ class WebContext:
     web: WebSettings
     form_limits: FormLimits
     health: Callable[[], Awaitable[None]]  # raises StoreUnavailable when the store is down
+    presence: Presence  # who is viewing or typing which conversation (this process)

@@ -13,7 +13,9 @@ from inbox.auth import AccountDisabled
 from inbox.errors import InboxError, QueryError, StaleVersion, ValidationError
 from inbox.model import Conversation, Delivery, Status, User, utcnow
 from inbox.permissions import start_page
+from inbox.presence import sentence
 from inbox.store import FACETS
+from inbox.usecases.conversations import ConversationView
 from web import params, queue
 from web.api import voc_data
 from web.charts import bar_chart
@@ -142,8 +144,16 @@ async def _conversation_page(request: web.Request, status: int = 200, **extra: A
     return render("conversation.html", request, {
         "view": view, "statuses": list(Status), "users": await _users(request),
         "reply_key": secrets.token_urlsafe(16), "flash": None, "draft": "", "then": "",
-        "error": None, "changes": (), **await _workspace(request, view.conversation), **extra},
-        status=status)
+        "error": None, "changes": (), **await _workspace(request, view.conversation),
+        **_collision(request, view), **extra}, status=status)
+
+
+def _collision(request: web.Request, view: ConversationView) -> dict[str, Any]:
+    """For the composer: who else is here (opening the page is a heartbeat), and why no
+    reply can be sent, if none can."""
+    ctx, c = context(request), view.conversation
+    return {"presence_line": sentence(ctx.presence.heartbeat(c.id, current_user(request))),
+            "unsendable": ctx.replies.unsendable(c, view.customer, view.messages)}
 
 
 async def act(request: web.Request) -> web.Response:
@@ -159,18 +169,31 @@ async def act(request: web.Request) -> web.Response:
             flash = "Note added."
         elif action == "assign":
             who = await params.assignee(request, str(form.get("assignee", "")) or None)
-            await conversations.assign(conv_id, who, user, params.form_version(form))
+            await conversations.assign(conv_id, who, user, _page_version(form))
             flash = "Assignment saved."
         elif action == "status":
             await conversations.set_status(
                 conv_id, params.choice(Status, str(form.get("status", "")), "status"), user,
-                params.form_version(form))
+                _page_version(form))
             flash = "Status saved."
         else:
             raise web.HTTPNotFound()
+    except StaleVersion as exc:  # this page shows the conversation as it is now
+        what = ". ".join(exc.changes) or "Someone changed it"
+        flash = (f"Not done: the conversation changed since you opened it. {what}. Check it "
+                 "below, then try again if still needed.")
     except InboxError as exc:
         flash = f"Not done: {exc}"
     raise back(f"/conversations/{conv_id}", flash)
+
+
+def _page_version(form: Any) -> int:
+    """The conversation version the page showed: every change from a page carries it."""
+    version = params.form_version(form)
+    if version is None:
+        raise ValidationError({"version": "this page is out of date; check the conversation "
+                                          "below and try again"})
+    return version
 
 
 async def _reply(request: web.Request, form: Any) -> web.Response:
@@ -178,10 +201,7 @@ async def _reply(request: web.Request, form: Any) -> web.Response:
     conv_id, text = request.match_info["id"], str(form.get("text", ""))
     kept = {"draft": text, "then": str(form.get("then", ""))}
     try:
-        version = params.form_version(form)
-        if version is None:
-            raise ValidationError({"version": "this page is out of date; check the "
-                                              "conversation below and send again"})
+        version = _page_version(form)
         msg = await context(request).replies.reply(
             conv_id, text, current_user(request), str(form.get("idempotency_key", "")) or None,
             params.member(Status, str(form.get("then", "")), "status"), version)

@@ -21,6 +21,7 @@ from inbox.lease import Lease
 from inbox.model import message_id_for
 from inbox.passwords import Passwords
 from inbox.ports import Connector, ConnectorContext, IngestResult
+from inbox.presence import Presence
 from inbox.store import Store
 from inbox.supervisor import RESTART_MAX, RESTART_MIN, Supervisor
 from inbox.usecases.accounts import Accounts
@@ -50,6 +51,7 @@ class Runtime:
         self.env = env
         self.store = store or make_store(self.settings.store)
         self.events = EventBus()
+        self.presence = Presence(self.events)  # who views or types what, in this process
         self.sla = self.settings.sla
         enabled, workers = self.settings.enrich.enabled, self.settings.enrich.workers
         pool = shared_pool(workers) if enabled and workers else None
@@ -122,7 +124,7 @@ class Runtime:
             reports=self.reports, accounts=self.accounts, search=self.search,
             dead_letters=self.dead_letters, connectors=self.status, forms=self.forms,
             events=self.events, web=self.settings.web, form_limits=self.settings.forms,
-            health=self.health)
+            health=self.health, presence=self.presence)
 
     async def health(self) -> None:
         """The store answers (StoreUnavailable otherwise)."""

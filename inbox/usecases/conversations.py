@@ -77,6 +77,10 @@ class Conversations:
         """The stored messages among these ids (attachments are downloaded by message)."""
         return await self.store.messages_by_ids(ids)
 
+    async def current(self, conversation_id: str) -> Conversation:
+        """The conversation as stored now, alone (NotFound if there is none)."""
+        return await self.store.get_conversation(conversation_id)
+
     async def get(self, conversation_id: str, timeline_limit: int = 50) -> ConversationView:
         """The conversation, its messages, its customer and their cross-channel timeline."""
         conv, messages = await asyncio.gather(  # two reads at once, on two store readers
@@ -149,14 +153,15 @@ class Conversations:
         return await self.change(conversation_id, actor, f"status:{status}", change,
                                   expected_version, detail={"status": status})
 
-    async def set_tags(self, conversation_id: str, tags: list[str], actor: User) -> Conversation:
+    async def set_tags(self, conversation_id: str, tags: list[str], actor: User,
+                       expected_version: int | None = None) -> Conversation:
         clean = tuple(dict.fromkeys(w for w in (clean_label(t).strip().lower() for t in tags)
                                     if w))
         if len(clean) > MAX_TAGS or any(len(t) > MAX_TAG for t in clean):
             raise ValidationError({"tags": f"at most {MAX_TAGS} tags of at most {MAX_TAG} "
                                            "characters each"})
         return await self.change(conversation_id, actor, "tags",
-                                  lambda c: replace(c, tags=clean))
+                                  lambda c: replace(c, tags=clean), expected_version)
 
     async def add_note(self, conversation_id: str, text: str, actor: User) -> Message:
         """An internal note: visible to the team, never sent, stops no clock.

@@ -20,6 +20,7 @@ from inbox.errors import (
 from inbox.model import (
     Channel,
     Conversation,
+    Customer,
     Delivery,
     Direction,
     Event,
@@ -96,11 +97,7 @@ class Replies:
             expected_version = current.version
         if expected_version is not None and current.version != expected_version:
             raise await self.conversations.stale(current, expected_version, actor, NOT_SENT)
-        sender = self.senders.get(current.channel)
-        if sender is None:
-            raise Refused(f"replies on {current.channel} are not set up; configure "
-                          "the channel's sending account")
-        sender.check(out)
+        self._sender(current.channel).check(out)
         if not await self.store.idempotency.put_new(key, {"message_id": msg.id}):
             return await self._replayed(key)
 
@@ -123,6 +120,25 @@ class Replies:
                 await self.store.idempotency.delete(key)
             raise
         return await self.deliver(replace(out, conversation=conv, message=msg))
+
+    def _sender(self, channel: Channel) -> Sender:
+        sender = self.senders.get(channel)
+        if sender is None:
+            raise Refused(f"replies on {channel} are not set up; configure the channel's "
+                          "sending account")
+        return sender
+
+    def unsendable(self, conv: Conversation, customer: Customer,
+                   history: tuple[Message, ...]) -> str | None:
+        """Why no reply can go out on this conversation now, before the agent types one (no
+        sending account, X's public-reply rule, no address...); None when one can."""
+        probe = agent_message(conv, Direction.OUTBOUND, "(a reply)", SYSTEM, "probe",
+                              self.clock())
+        try:
+            self._sender(conv.channel).check(Outbound(conv, customer, probe, history))
+        except Refused as exc:
+            return str(exc)
+        return None
 
     async def _replayed(self, key: str) -> Message:
         done = await self.store.idempotency.get(key)

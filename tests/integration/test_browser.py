@@ -69,8 +69,11 @@ async def test_customer_form_then_agent_reply(web: Web, browser_page: Any,
     assert "respond by" in body
     await page.fill("form.reply textarea[name=text]", "Sorry Ann, fixed it.")
     await page.click("button:has-text('Send reply')")
-    assert "Reply sent." in await page.inner_text(".flash")
-    assert "Sorry Ann, fixed it." in await page.inner_text("section.thread")
+    from playwright.async_api import expect
+
+    await expect(page.locator(".composer-status")).to_have_text("Reply sent.")
+    await expect(page.locator("section.thread article.msg-outbound")).to_contain_text(
+        "Sorry Ann, fixed it.")  # the thread refreshed in place
     assert len(web.sender.sent) == 1
     await page.screenshot(path=str(tmp_path / "conversation.png"), full_page=True)
 

@@ -88,7 +88,7 @@ async def test_two_agents_replying_at_once_send_one_email(desk: Desk) -> None:
     won, lost = sorted(answers, key=lambda a: a.status)
     winner = (await won.json())["message"]["author_label"]
     refused = await lost.json()
-    assert re.fullmatch(rf"{winner} sent a reply (just now|\d+ s ago)", refused["changes"][0])
+    assert re.fullmatch(rf"{winner} replied (just now|\d+ s ago)", refused["changes"][0])
     assert "not sent" in refused["error"] and refused["version"] == seen + 1
     (envelope,) = desk.smtp.received  # the customer got exactly one reply
     assert f"{winner}: refunded" in envelope.message.get_content()
@@ -167,7 +167,7 @@ async def test_a_stale_page_keeps_the_draft_and_shows_the_colleagues_reply(desk:
     shown = await stale.text()
     assert stale.status == 409 and len(desk.smtp.received) == 1
     assert "Sam: it is refunded" in shown  # the colleague's reply is on the page
-    assert re.search(r"Sam sent a reply and set the status to resolved (just now|\d+ s ago)",
+    assert re.search(r"Sam replied and set it to resolved (just now|\d+ s ago)",
                      shown)
     composer = shown.split('class="reply"', 1)[1].split("</form>", 1)[0]
     assert html.escape(draft) in composer and "Send anyway" in composer
@@ -181,7 +181,7 @@ async def test_a_stale_page_keeps_the_draft_and_shows_the_colleagues_reply(desk:
     old_status = await browser.post(f"/conversations/{ref}/status",
                                     data={**status_form, "status": "pending"})
     text = await old_status.text()
-    assert "Not done" in text and "Sam sent a reply and set the status to resolved" in text
+    assert "Not done" in text and "Sam replied and set it to resolved" in text
     assert (await desk.runtime.store.get_conversation(ref)).status == "resolved"
 
 

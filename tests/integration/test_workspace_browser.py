@@ -19,6 +19,7 @@ from inbox.model import ConversationFilter, Event, IdentityRef, Status
 from tests.factories import CHEAP_ARGON2, inbound
 from tests.integration.test_browser import ARGS, CHROMIUM
 from tests.servers import unavailable
+from tests.servers.smtp import SmtpServer, smtp_server_fixture  # noqa: F401 - fixture
 from web.app import create_app
 
 pytestmark = pytest.mark.integration
@@ -33,16 +34,18 @@ FOCUS_SHOWN = ("() => { const a = document.activeElement; return !!a && a !== do
 class Served:
     """The app over one SQLite file on one port, stopped and started again like a server."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, smtp_url: str) -> None:
         self.db = tmp_path / "inbox.db"
+        self.smtp_url = smtp_url  # replies go out by email, to a real SMTP server
         self.port = 0
         self.runtime: Runtime | None = None
         self.server: TestServer | None = None
 
     async def open_store(self) -> Runtime:
-        config = load_config(None, {"INBOX_STORE": f"sqlite:///{self.db}",
-                                    "INBOX_ENRICH": "false", **CHEAP_ARGON2})
-        self.runtime = Runtime(config, {}, channels=False)
+        env = {"INBOX_STORE": f"sqlite:///{self.db}", "INBOX_ENRICH": "false",
+               "INBOX_SMTP_URL": self.smtp_url, "INBOX_EMAIL_FROM": "support@example.test",
+               **CHEAP_ARGON2}
+        self.runtime = Runtime(load_config(None, env), env)
         await self.runtime.start()
         return self.runtime
 
@@ -66,8 +69,8 @@ class Served:
 
 
 @pytest.fixture
-async def served(tmp_path: Path) -> AsyncIterator[Served]:
-    s = Served(tmp_path)
+async def served(tmp_path: Path, smtp_server: SmtpServer) -> AsyncIterator[Served]:
+    s = Served(tmp_path, smtp_server.url())
     runtime = await s.open_store()
     await auth.add_user(runtime.store, AGENT, "agent", PASSWORD, passwords=runtime.passwords)
     await s.listen()
@@ -260,11 +263,12 @@ async def test_the_open_conversation_acts_and_updates_in_place(served: Served,
     assert await page.evaluate(FOCUS_SHOWN)
     await page.evaluate(  # a token gone stale (signed in again elsewhere): refused, said why
         "document.querySelectorAll('input[name=csrf]').forEach(i => i.value = 'stale')")
+    await page.keyboard.press("Escape")  # out of the note box it stayed in, then n again
     await page.keyboard.press("n")
     await page.keyboard.type("Second note")
     await page.keyboard.press("Tab")
     await page.keyboard.press("Enter")
-    problem = page.locator("#pane-main [role=alert]", has_text="CSRF")
+    problem = page.locator("#pane-main .composer-status", has_text="CSRF")
     await problem.wait_for()
     assert await page.evaluate(FOCUS_SHOWN)
     assert await page.input_value("form.note textarea") == "Second note"  # kept

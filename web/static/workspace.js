@@ -172,6 +172,7 @@
   document.addEventListener("submit", function (e) {
     var form = e.target;
     if (e.defaultPrevented || !main.contains(form) || form.method === "dialog") return;
+    if (form.closest(".composer")) return;  // replies and notes: composer.js sends them
     e.preventDefault();
     var data = new FormData(form, e.submitter || undefined);
     if (form.method.toLowerCase() === "get") {
@@ -382,7 +383,8 @@
     schedule();
   }
   // Who else is on a conversation (event "presence": {conversation_id, data: {viewers:
-  // [{name, typing}]}}; GET /api/presence: {conversation id: viewers}), shown in its row.
+  // [{id, name, typing}]}}; GET /api/presence: {"conversations": {conversation id: viewers}}),
+  // shown in its row.
   var presence = {};
   var me = [main.dataset.userName, main.dataset.userEmail].filter(Boolean);
   function showPresence() {
@@ -401,12 +403,16 @@
     if (!event.conversation_id || !Array.isArray(viewers)) return;
     presence[event.conversation_id] = viewers;
     showPresence();
+    // the composer of that conversation shows who is typing at once
+    document.dispatchEvent(new CustomEvent("inbox:event", {
+      detail: { kind: "presence", conversation_id: event.conversation_id } }));
   }
   document.addEventListener("workspace:queue", showPresence);
   fetch("/api/presence", { credentials: "same-origin" }).then(function (res) {
     return res.ok ? res.json() : {};
-  }).then(function (all) {
-    Object.keys(all || {}).forEach(function (id) { if (Array.isArray(all[id])) presence[id] = all[id]; });
+  }).then(function (found) {
+    var all = (found && found.conversations) || {};  // {"conversations": {id: [viewers]}}
+    Object.keys(all).forEach(function (id) { if (Array.isArray(all[id])) presence[id] = all[id]; });
     showPresence();
   }).catch(function () {});
 
