@@ -9,14 +9,16 @@ message's content independently of the trace headers every delivery adds.
 from __future__ import annotations
 
 import contextlib
+import email.feedparser
 import functools
 import hashlib
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from email import policy
 from email.feedparser import BytesFeedParser
 from email.message import Message
+from types import FunctionType
 from typing import Any
 
 MB = 1024 * 1024
@@ -92,6 +94,12 @@ class Budget:
 
     def hit(self, name: str) -> None:
         self.hits.add(name)
+
+    def restart(self) -> None:
+        """Nothing spent, nothing hit: the budget as new, for parsing the message again."""
+        fresh = Budget(self.limits)
+        for spent in fields(self):
+            setattr(self, spent.name, getattr(fresh, spent.name))
 
 
 class _Part(Message):
@@ -179,6 +187,60 @@ def _feed(parser: BytesFeedParser, raw: bytes, end: int, budget: Budget) -> None
         pos = stop
 
 
+# The feed parser compiles a regex for each multipart's boundary (about 70 µs, a boundary
+# is new in each mail): '(?P<sep>' + re.escape('--' + boundary) + _BOUNDARY_TAIL. That
+# regex matches a line exactly when the line starts with the separator and the fixed tail
+# matches from there, with the same groups: the parser below gets that match instead.
+_BOUNDARY_HEAD = "(?P<sep>"
+_BOUNDARY_TAIL = r")(?P<end>--)?(?P<ws>[ \t]*)(?P<linesep>\r\n|\r|\n)?$"
+_TAIL = re.compile(_BOUNDARY_TAIL[1:])
+_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
+
+
+class _Boundary:
+    """The boundary regex of one separator, without compiling it."""
+
+    __slots__ = ("separator",)
+
+    def __init__(self, separator: str) -> None:
+        self.separator = separator
+
+    def match(self, line: str) -> re.Match[str] | None:
+        if not line.startswith(self.separator):
+            return None
+        return _TAIL.match(line, len(self.separator))
+
+
+class _FeedParserRe:
+    """The re module as the feed parser below sees it: a boundary regex is a _Boundary."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(re, name)
+
+    @staticmethod
+    def compile(pattern: Any, flags: int = 0) -> Any:
+        if flags == 0 and isinstance(pattern, str) and pattern.startswith(_BOUNDARY_HEAD) \
+                and pattern.endswith(_BOUNDARY_TAIL):
+            escaped = pattern[len(_BOUNDARY_HEAD):-len(_BOUNDARY_TAIL)]
+            separator = _ESCAPED.sub(r"\1", escaped)
+            if re.escape(separator) == escaped:  # exactly the pattern of this separator
+                return _Boundary(separator)
+        return re.compile(pattern, flags)
+
+
+def _parsegen_with(globals_: dict[str, Any]) -> Any:
+    """The stdlib feed parser's own parsing code, run with these module globals."""
+    code = email.feedparser.FeedParser._parsegen  # type: ignore[attr-defined]
+    return FunctionType(code.__code__, globals_, code.__name__, code.__defaults__,
+                        code.__closure__)
+
+
+class _FeedParser(BytesFeedParser):
+    """The stdlib BytesFeedParser, its boundary regexes not compiled (see _Boundary)."""
+
+    _parsegen = _parsegen_with({**vars(email.feedparser), "re": _FeedParserRe()})
+
+
 def bounded_parse(raw: bytes, budget: Budget) -> Message:
     """Parse raw (compat32), trimmed or stopped at the budget's limits; hits go in the budget."""
     limits = budget.limits
@@ -190,7 +252,16 @@ def bounded_parse(raw: bytes, budget: Budget) -> Message:
     if cut is not None and cut < end:
         budget.hit("lines")
         end = cut
-    parser = BytesFeedParser(_factory=functools.partial(_Part, budget), policy=policy.compat32)
+    if end == len(raw):
+        msg = _parse_with_holes(raw, budget)
+        if msg is not None:
+            return msg
+    return _parse(raw, end, budget)
+
+
+def _parse(raw: bytes, end: int, budget: Budget) -> Message:
+    """Parse raw[:end] with the feed parser; at a structural limit, what was read."""
+    parser = _FeedParser(_factory=functools.partial(_Part, budget), policy=policy.compat32)
     budget.armed = True
     try:
         _feed(parser, raw, end, budget)
@@ -205,6 +276,70 @@ def bounded_parse(raw: bytes, budget: Budget) -> Message:
             for part in msg.walk():
                 if part.get_payload() is None:
                     part.set_payload("")
+    return msg
+
+
+# A run of lines of base64 characters alone (an attachment's body, mostly): the feed parser
+# treats every such line alike wherever it is (none can be a header field, a continuation,
+# a boundary or a blank line), so it can be given one line in its place and the run put back
+# in the string that line ends up in. Worth it from this many lines.
+HOLE_MIN_LINES = 64
+HOLE_MIN_MESSAGE_BYTES = 8 * 1024
+_BASE64_RUN = re.compile(rb"^(?:[A-Za-z0-9+/=]{1,998}\r?\n){%d,}" % HOLE_MIN_LINES, re.MULTILINE)
+_HOLE_MARK = b"Zh0le"  # + the run's number + "Z": the line in a run's place
+_HOLE = re.compile(_HOLE_MARK.decode() + r"(\d+)Z")
+
+
+def _parse_with_holes(raw: bytes, budget: Budget) -> Message | None:
+    """The parse of raw, its long base64 runs kept out of the feed parser's line-by-line
+    work; None when that cannot be sure to give the same result (the budget is then as new).
+
+    Same result: each run becomes one line of letters and digits found nowhere in raw
+    (it stays a whole line: a run starts after a line end and ends before one), which lands
+    in the payload, preamble or epilogue the run would have, then is replaced by the run.
+    Not taken when a limit is hit (what the parse keeps then is not all strings) nor when
+    a stretch between runs could hold a line over max_line_bytes (_feed would break it at
+    offsets the holes shift).
+    """
+    if len(raw) < HOLE_MIN_MESSAGE_BYTES:
+        return None
+    runs = [found.span() for found in _BASE64_RUN.finditer(raw)]
+    if not runs:
+        return None
+    max_line = budget.limits.max_line_bytes
+    if _HOLE_MARK in raw:
+        return None
+    pieces: list[bytes] = []
+    texts: list[str] = []
+    pos = 0
+    for n, (start, stop) in enumerate(runs):
+        stop -= 2 if raw[stop - 2:stop] == b"\r\n" else 1  # the run's last line end stays
+        if start - pos > max_line:
+            return None
+        pieces += (raw[pos:start], b"%s%dZ" % (_HOLE_MARK, n))
+        texts.append(raw[start:stop].decode("ascii"))
+        pos = stop
+    if len(raw) - pos > max_line:
+        return None
+    pieces.append(raw[pos:])
+    skeleton = b"".join(pieces)
+    msg = _parse(skeleton, len(skeleton), budget)
+    mark = _HOLE_MARK.decode()
+    filled: list[int] = []
+
+    def fill(found: re.Match[str]) -> str:
+        filled.append(int(found.group(1)))
+        return texts[int(found.group(1))]
+
+    if not budget.hits:
+        for part in msg.walk():
+            for name in ("_payload", "preamble", "epilogue"):
+                value = getattr(part, name)
+                if isinstance(value, str) and mark in value:
+                    setattr(part, name, _HOLE.sub(fill, value))
+    if budget.hits or sorted(filled) != list(range(len(texts))):
+        budget.restart()
+        return None
     return msg
 
 

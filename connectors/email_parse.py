@@ -106,7 +106,8 @@ def parse_message(raw: bytes, *, max_attachment_bytes: int = DEFAULT_MAX_ATTACHM
     truncated = "message_bytes" in budget.hits or "lines" in budget.hits
     body = _Body(budget, cut=_last_leaf(msg) if truncated else None)
     _walk(msg, body, problems)
-    html, text_source = render_html(body.html, budget) if body.html is not None else (None, "")
+    html, text_source = (None, "") if body.html is None else \
+        render_html(body.html, budget, text=body.plain is None)
     if body.plain is not None:
         text_source = body.plain
     if len(text_source) > limits.max_text_chars:
