@@ -277,16 +277,50 @@ class Headers:
         if len(value) > MAX_ADDRESS_FIELD_CHARS:
             self.budget.hit("address_field_chars")
             value = value[:MAX_ADDRESS_FIELD_CHARS]
-        try:
-            pairs = getaddresses([value])
-        except RecursionError:  # nested comments or groups: the stdlib parser recurses
-            self.budget.hit("address_nesting")
-            return []
+        pairs = simple_mailboxes(value)
+        if pairs is None:
+            try:
+                pairs = getaddresses([value])
+            except RecursionError:  # nested comments or groups: the stdlib parser recurses
+                self.budget.hit("address_nesting")
+                return []
         return [(decode_words(n, self.budget).strip(), a.strip()) for n, a in pairs if "@" in a]
 
     def addresses(self, name: str) -> list[str]:
         """Lower-cased addresses of an address field, at most MAX_LISTED_ADDRESSES."""
         return [a.lower() for _, a in self.mailboxes(name)[:MAX_LISTED_ADDRESSES]]
+
+
+# The common address fields, read without the stdlib's character-by-character parser:
+# "addr@dom.ain" and "Display Name <addr@dom.ain>" (words or "quoted words", no comments,
+# routes, groups, escapes or odd spacing), separated by commas.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]++"
+_ADDR_SPEC = rf"{_ATOM}(?:\.{_ATOM})*+@{_ATOM}(?:\.{_ATOM})*+"
+_WORD = r'(?:[^()<>@,:;"\[\]\\\s]++|"[^"\\\r\n]*+")'
+_MAILBOX = re.compile(rf"[ \t]*+(?:(?P<bare>{_ADDR_SPEC})|(?P<name>{_WORD}(?:[ \t]++{_WORD})*+)?"
+                      rf"[ \t]*+<(?P<route>{_ADDR_SPEC})>)[ \t]*+(?:,|\Z)")
+_PHRASE_WORD = re.compile(_WORD)
+
+
+def simple_mailboxes(value: str) -> list[tuple[str, str]] | None:
+    """What email.utils.getaddresses([value]) gives when value is a list of common mailboxes
+    (see _MAILBOX); None for any other value."""
+    pairs = []
+    pos = 0
+    while pos < len(value) or not pairs:
+        found = _MAILBOX.match(value, pos)
+        if found is None:
+            return None
+        if found["bare"]:
+            pairs.append(("", found["bare"]))
+        else:
+            words = _PHRASE_WORD.findall(found["name"] or "")
+            pairs.append((" ".join(w[1:-1] if w[:1] == '"' else w for w in words),
+                          found["route"]))
+        if found.end() == len(value) and value[-1:] == ",":
+            return None  # a trailing comma: the stdlib gives an empty pair more
+        pos = found.end()
+    return pairs
 
 
 def message_id(value: str | None) -> str | None:

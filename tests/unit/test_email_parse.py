@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.header import Header
 from email.message import EmailMessage
+from email.utils import getaddresses
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ from connectors.email_limits import (
     html_formatting_limit,
     html_too_deep,
 )
-from connectors.email_parse import EmailParseError, parse_email, parse_message
+from connectors.email_parse import EmailParseError, parse_email, parse_message, simple_mailboxes
 from connectors.email_text import html_to_text, split_quoted
 from inbox.errors import ConfigError, Refused
 from inbox.model import Attachment, Conversation, Customer, Identity, Inbound, Message
@@ -550,6 +551,31 @@ def test_an_encoded_display_name_never_becomes_an_address(name: str) -> None:
     msg = parse_email(raw)
     assert msg.authors[0].value == "real@y.example"
     assert msg.meta["reply_to"] == "real@y.example" and msg.meta["to"] == ["support@x.example"]
+
+
+# address fields made of the pieces the common-mailbox reader must tell from the rest
+ADDRESS_PIECES = [
+    "a@b.example", "x.y+z@mail.example.org", "Anna", "M\u00fcller", "J.", '"Smith, J"', '""',
+    "=?utf-8?q?Zo=C3=AB?=", "<", ">", "<a@b.example>", "@", ",", ", ", " ", "\t", "(c)", ":",
+    ";", "\\", '"', ".", "..", "[1.2.3.4]", "\u00a0", "\r\n ", "a@b@c", "<@route:a@b.example>",
+    "g: a@b.example;", "a @ b.example", "-"]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.sampled_from(ADDRESS_PIECES), max_size=12) | st.lists(st.text(max_size=8),
+                                                                          max_size=6))
+def test_common_mailboxes_are_read_as_the_stdlib_reads_them(pieces: list[str]) -> None:
+    value = "".join(pieces)
+    fast = simple_mailboxes(value)
+    assert fast is None or fast == getaddresses([value]), value
+
+
+def test_common_mailboxes_take_the_short_way() -> None:
+    value = '"Smith, J"  <js@x.example>, Zo\u00eb =?utf-8?q?D?= <z@y.example>,bare@z.example'
+    assert simple_mailboxes(value) == getaddresses([value]) == [
+        ("Smith, J", "js@x.example"), ("Zo\u00eb =?utf-8?q?D?=", "z@y.example"),
+        ("", "bare@z.example")]
+    assert simple_mailboxes("a@b.example (comment)") is None
 
 
 def test_reply_to_is_one_valid_address_or_ignored() -> None:
