@@ -279,13 +279,13 @@ def _parse(raw: bytes, end: int, budget: Budget) -> Message:
     return msg
 
 
-# A run of lines of base64 characters alone (an attachment's body, mostly): the feed parser
-# treats every such line alike wherever it is (none can be a header field, a continuation,
-# a boundary or a blank line), so it can be given one line in its place and the run put back
-# in the string that line ends up in. Worth it from this many lines.
+# A run of lines of base64 characters alone after a blank line (an attachment's body): the
+# feed parser treats every such line alike wherever it is (none can be a header field, a
+# continuation, a boundary or a blank line), so it can be given one line in its place and the
+# run put back in the string that line ends up in. Worth it from this many lines.
 HOLE_MIN_LINES = 64
 HOLE_MIN_MESSAGE_BYTES = 8 * 1024
-_BASE64_RUN = re.compile(rb"^(?:[A-Za-z0-9+/=]{1,998}\r?\n){%d,}" % HOLE_MIN_LINES, re.MULTILINE)
+_BASE64_RUN = re.compile(rb"\n\r?\n((?:[A-Za-z0-9+/=]{1,998}+\r?\n){%d,})" % HOLE_MIN_LINES)
 _HOLE_MARK = b"Zh0le"  # + the run's number + "Z": the line in a run's place
 _HOLE = re.compile(_HOLE_MARK.decode() + r"(\d+)Z")
 
@@ -303,7 +303,7 @@ def _parse_with_holes(raw: bytes, budget: Budget) -> Message | None:
     """
     if len(raw) < HOLE_MIN_MESSAGE_BYTES:
         return None
-    runs = [found.span() for found in _BASE64_RUN.finditer(raw)]
+    runs = [found.span(1) for found in _BASE64_RUN.finditer(raw)]
     if not runs:
         return None
     max_line = budget.limits.max_line_bytes
@@ -513,8 +513,20 @@ def _update_lf(digest: Any, data: bytes, start: int = 0, end: int | None = None)
     for pos in range(start, end, MB):
         chunk = carry + data[pos:min(pos + MB, end)]
         carry = b"\r" if chunk.endswith(b"\r") else b""
-        digest.update(chunk[:len(chunk) - len(carry)].replace(b"\r\n", b"\n"))
+        digest.update(_lf(chunk[:len(chunk) - len(carry)]))
     digest.update(carry)
+
+
+_LONE_CR = re.compile(rb"\r(?!\n)")
+
+
+def _lf(data: bytes) -> bytes:
+    """data with its CRLF line ends as LF."""
+    if b"\r" not in data:
+        return data
+    if _LONE_CR.search(data) is None:  # every CR ends a line: dropping them all is faster
+        return data.translate(None, b"\r")
+    return data.replace(b"\r\n", b"\n")
 
 
 def content_digest(raw: bytes, *, body_size: int | None = None, body_prefix: int | None = None

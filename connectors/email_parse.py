@@ -305,7 +305,7 @@ _PHRASE_WORD = re.compile(_WORD)
 def simple_mailboxes(value: str) -> list[tuple[str, str]] | None:
     """What email.utils.getaddresses([value]) gives when value is a list of common mailboxes
     (see _MAILBOX); None for any other value."""
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     pos = 0
     while pos < len(value) or not pairs:
         found = _MAILBOX.match(value, pos)
