@@ -354,6 +354,12 @@ _FLAT = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "
 
 def html_too_deep(html: str, max_depth: int) -> bool:
     """Does the element nesting (counted from the tags, unclosed ones included) exceed max?"""
+    if html.count("<") <= max_depth:  # a level more is a tag more
+        return False
+    return _too_deep(html, max_depth)
+
+
+def _too_deep(html: str, max_depth: int) -> bool:
     depth = 0
     for match in _TAG.finditer(html):
         if match.group(2).lower() in _FLAT:
@@ -447,6 +453,16 @@ def html_formatting_limit(html: str, max_open: int, max_reconstruction: int) -> 
     text or inline tag after an end tag or a block: an upper bound of the tree builder's work,
     for real mail far below it.
     """
+    tags = html.count("<")  # each token is a tag; each element in the list a start tag
+    if tags * tags <= max_reconstruction and len(_START_TAG.findall(html)) <= max_open:
+        return None  # too few to reach either limit (at most a re-opening of each per token)
+    return _formatting_scan(html, max_open, max_reconstruction)
+
+
+_START_TAG = re.compile(r"<[A-Za-z]")
+
+
+def _formatting_scan(html: str, max_open: int, max_reconstruction: int) -> str | None:
     active: list[tuple[str, str, int]] = []  # (name, whole tag, special depth when opened)
     specials = _Specials()
     work, dirty, end, trusted = 0, False, 0, True

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from connectors import email_limits
 from connectors.email import (
     AttachmentDir,
     EmailSender,
@@ -484,6 +485,22 @@ def test_ordinary_html_is_not_taken_for_a_formatting_bomb(html: str) -> None:
     assert html_formatting_limit(html, 32, 100_000) is None
     msg = parse_email(html_mail(html), now=NOW)
     assert msg.html and "limits" not in msg.meta
+
+
+HTML_PIECES = ["<b>", "</b>", "<i class=x>", "<a href=u>", "</a>", "<div>", "</div>", "<p>",
+               "<br>", "<table>", "<td>", "</table>", "<!-- </b> -->", "<style>", "</style>",
+               "<svg>", "text", " ", "<", "</", "<font color=red>", "<blockquote>"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(HTML_PIECES), max_size=40), st.integers(0, 12),
+       st.integers(0, 12), st.integers(0, 400))
+def test_the_html_checks_shortcut_says_what_the_full_scan_says(
+        pieces: list[str], depth: int, most_open: int, reopenings: int) -> None:
+    html = "".join(pieces)
+    assert html_too_deep(html, depth) == email_limits._too_deep(html, depth)
+    assert html_formatting_limit(html, most_open, reopenings) == \
+        email_limits._formatting_scan(html, most_open, reopenings)
 
 
 def test_an_overlong_line_is_broken_and_parsing_goes_on() -> None:
