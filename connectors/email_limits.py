@@ -552,17 +552,7 @@ def content_digest(raw: bytes, *, body_size: int | None = None, body_prefix: int
     The same message delivered twice has one digest; line endings do not matter. For a mail
     fetched only in part, give the full body's size and the prefix length to hash.
     """
-    found = _HEADER_END.search(raw)
-    head_end, body_start = (found.start(), found.end()) if found else (len(raw), len(raw))
-    digest = hashlib.sha256()
-    head = raw[:head_end].replace(b"\r\n", b"\n") + b"\n"
-    _update_lf(digest, _TRACE_FIELD.sub(b"", head))
-    digest.update(b"\n")
-    body_end = None if body_prefix is None else body_start + body_prefix
-    _update_lf(digest, raw, body_start, body_end)
-    if body_size is not None:
-        digest.update(b"\0size:%d" % body_size)
-    return digest.hexdigest()
+    return _content_digest(raw, *_trace_free_head(raw), body_size, body_prefix)
 
 
 def header_digest(raw: bytes, size: int | None = None) -> str:
@@ -571,11 +561,41 @@ def header_digest(raw: bytes, size: int | None = None) -> str:
     with the empty line that ends it (an IMAP BODY[HEADER]); size: the whole message's size
     (default len(raw)). Two deliveries of one mail have the same; an edit of the body in
     place that keeps its size and every header is the one change it cannot tell."""
+    return _header_digest(*_trace_free_head(raw), len(raw) if size is None else size)
+
+
+def message_digests(raw: bytes, size: int | None = None, *, body_size: int | None = None,
+                    body_prefix: int | None = None) -> tuple[str, str]:
+    """content_digest(raw, body_size=..., body_prefix=...) and header_digest(raw, size),
+    the header block read once for both."""
+    head, body_start = _trace_free_head(raw)
+    return (_content_digest(raw, head, body_start, body_size, body_prefix),
+            _header_digest(head, body_start, len(raw) if size is None else size))
+
+
+def _trace_free_head(raw: bytes) -> tuple[bytes, int]:
+    """The header fields less the trace fields (LF line ends, an LF at the end), and where
+    the body starts."""
     found = _HEADER_END.search(raw)
     head_end, body_start = (found.start(), found.end()) if found else (len(raw), len(raw))
     head = raw[:head_end].replace(b"\r\n", b"\n") + b"\n"
-    digest = hashlib.sha256(_TRACE_FIELD.sub(b"", head)).hexdigest()[:32]
-    return f"{digest}:{(len(raw) if size is None else size) - body_start}"
+    return _TRACE_FIELD.sub(b"", head), body_start
+
+
+def _content_digest(raw: bytes, head: bytes, body_start: int, body_size: int | None,
+                    body_prefix: int | None) -> str:
+    digest = hashlib.sha256()
+    _update_lf(digest, head)
+    digest.update(b"\n")
+    body_end = None if body_prefix is None else body_start + body_prefix
+    _update_lf(digest, raw, body_start, body_end)
+    if body_size is not None:
+        digest.update(b"\0size:%d" % body_size)
+    return digest.hexdigest()
+
+
+def _header_digest(head: bytes, body_start: int, size: int) -> str:
+    return f"{hashlib.sha256(head).hexdigest()[:32]}:{size - body_start}"
 
 
 def body_size(raw_size: int, raw: bytes) -> int | None:

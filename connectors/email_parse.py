@@ -29,8 +29,7 @@ from connectors.email_limits import (
     ParseLimits,
     body_size,
     bounded_parse,
-    content_digest,
-    header_digest,
+    message_digests,
 )
 from connectors.email_text import render_html, split_quoted
 from inbox.identity import normalize_email
@@ -95,8 +94,7 @@ def parse_message(raw: bytes, *, max_attachment_bytes: int = DEFAULT_MAX_ATTACHM
     own_id = message_id(headers.raw("Message-ID"))
     external_id = own_id.lower() if own_id else "sha256:" + hashlib.sha256(raw).hexdigest()
     meta["message_id"] = own_id
-    meta["digest"] = _digest(raw, size if partial else None, limits)
-    meta["header_digest"] = header_digest(raw, size if partial else None)
+    meta["digest"], meta["header_digest"] = _digests(raw, size if partial else None, limits)
 
     author, author_name = _author(headers)
     subject = headers.text("Subject")
@@ -180,11 +178,12 @@ def external_id_of(header: bytes) -> str | None:
     return own_id.lower() if own_id else None
 
 
-def _digest(raw: bytes, size: int | None, limits: ParseLimits) -> str:
+def _digests(raw: bytes, size: int | None, limits: ParseLimits) -> tuple[str, str]:
+    """The content and header digests; size: the whole message's, when raw is its start."""
     if size is None:
-        return content_digest(raw)
+        return message_digests(raw)
     prefix = max(0, limits.max_message_bytes - limits.max_header_bytes)
-    return content_digest(raw, body_size=body_size(size, raw), body_prefix=prefix)
+    return message_digests(raw, size, body_size=body_size(size, raw), body_prefix=prefix)
 
 
 # --- headers ---------------------------------------------------------------------------------
@@ -192,6 +191,8 @@ def _digest(raw: bytes, size: int | None, limits: ParseLimits) -> str:
 
 def _unfold(value: str) -> str:
     """The header value as text: folds removed, raw 8-bit bytes read as UTF-8."""
+    if value.isascii():  # the common case, at once
+        return _FOLD.sub("", value) if "\n" in value else value
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:  # compat32 keeps undecodable bytes as lone surrogates
