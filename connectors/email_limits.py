@@ -110,8 +110,26 @@ class _Part(Message):
         self.budget = budget
         self.depth = 0
         self._seen: set[str] = set()
+        self._content_type: tuple[list[Any], int, str, str] | None = None
         if budget.armed and budget.root is None:
             budget.root = self
+
+    def get_content_type(self) -> str:
+        """Message.get_content_type, kept while the fields and the default type stay (the
+        feed parser and the parser's walk ask for it about 15 times a message). The fields
+        change by a new list (delete, set_boundary), an added field or replace_header."""
+        headers: list[Any] = self._headers  # type: ignore[attr-defined]
+        known, default = self._content_type, self.get_default_type()
+        if known is not None and known[0] is headers and known[1] == len(headers) \
+                and known[2] == default:
+            return known[3]
+        found: str = super().get_content_type()
+        self._content_type = (headers, len(headers), default, found)
+        return found
+
+    def replace_header(self, _name: str, _value: Any) -> None:
+        self._content_type = None
+        super().replace_header(_name, _value)
 
     def attach(self, payload: Any) -> None:
         budget = self.budget

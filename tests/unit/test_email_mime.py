@@ -28,7 +28,7 @@ B64 = b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAx
 def tree(msg: Message) -> Any:
     """Everything the parser decided about a message, nested parts included."""
     payload = msg.get_payload()
-    return (msg.items(), msg.get_unixfrom(), msg.preamble, msg.epilogue,
+    return (msg.items(), msg.get_content_type(), msg.get_unixfrom(), msg.preamble, msg.epilogue,
             [type(d).__name__ for d in msg.defects],
             [tree(p) for p in payload] if isinstance(payload, list) else payload)
 
@@ -86,3 +86,20 @@ def test_generated_mail_parses_as_the_stdlib_does(pieces: list[bytes], head: byt
     if len(raw) < 8192:  # the size from which runs are left out of the line loop
         raw += b"\r\n" + _run(110)
     assert_as_stdlib(raw)
+
+
+def test_a_parts_content_type_follows_every_change_of_its_fields() -> None:
+    msg = bounded_parse(b"Subject: x\r\nContent-Type: text/plain\r\n\r\nbody\r\n", Budget())
+    assert msg.get_content_type() == "text/plain"
+    msg.replace_header("Content-Type", "text/html")
+    assert msg.get_content_type() == "text/html"
+    msg.set_type("image/png")
+    assert msg.get_content_type() == "image/png"
+    del msg["Content-Type"]
+    assert msg.get_content_type() == "text/plain"
+    msg.set_default_type("message/rfc822")
+    assert msg.get_content_type() == "message/rfc822"
+    msg["Content-Type"] = "multipart/mixed"
+    assert msg.get_content_maintype() == "multipart"
+    msg.set_boundary("b")
+    assert msg.get_content_type() == "multipart/mixed" and msg.get_boundary() == "b"
