@@ -179,7 +179,18 @@ def split_quoted(text: str) -> tuple[str, str | None]:
     return new_text, quoted or None
 
 
+# where any of the patterns above could match a line (most mail has no such line at all)
+_MAYBE_QUOTE_HEADER = re.compile(r"^\s*(?:-{2}|On\b|Am\b|Le\b|\*?(?:From|Von|De)\s*:)",
+                                 re.IGNORECASE | re.MULTILINE)
+
+
 def _quote_header_line(lines: list[str]) -> int:
+    if _MAYBE_QUOTE_HEADER.search("\n".join(lines)) is None:
+        return len(lines)
+    return _scan_quote_header(lines)
+
+
+def _scan_quote_header(lines: list[str]) -> int:
     for i, line in enumerate(lines):
         if _ORIGINAL.match(line) or _ON_WROTE.match(line):
             return i

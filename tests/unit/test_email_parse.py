@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors import email_limits
+from connectors import email_limits, email_text
 from connectors.email import (
     AttachmentDir,
     EmailSender,
@@ -247,6 +247,19 @@ def test_arbitrary_headers_always_give_a_message(headers: list[tuple[str, str]],
 ])
 def test_split_quoted(text: str, new: str, quoted: str | None) -> None:
     assert split_quoted(text) == (new, quoted)
+
+
+QUOTE_PIECES = ["On Mon, Anna wrote:", "Am 1. Mai schrieb Max:", "Le lundi, Zoë a écrit :",
+                "-----Original Message-----", "From: a@b", "*From:* a", "Sent: Monday", "To: x",
+                "_" * 12, "> quoted", "\n", " ", "on", "wrote:", "Von:", "de :", "text", "\x0b",
+                "\u2028", "--", "\t"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(QUOTE_PIECES), max_size=30))
+def test_the_quote_header_prefilter_finds_what_the_line_scan_finds(pieces: list[str]) -> None:
+    lines = "".join(pieces).split("\n")
+    assert email_text._quote_header_line(lines) == email_text._scan_quote_header(lines)
 
 
 def test_html_to_text() -> None:
