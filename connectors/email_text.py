@@ -179,9 +179,10 @@ def split_quoted(text: str) -> tuple[str, str | None]:
     return new_text, quoted or None
 
 
-# where any of the patterns above could match a line (most mail has no such line at all)
-_MAYBE_QUOTE_HEADER = re.compile(r"^\s*(?:-{2}|On\b|Am\b|Le\b|\*?(?:From|Von|De)\s*:)",
-                                 re.IGNORECASE | re.MULTILINE)
+# where any of the patterns above could match a line (most mail has no such line at all);
+# [^\S\n]: the spaces of one line, as in a match of the line alone (linear)
+_MAYBE_QUOTE_HEADER = re.compile(
+    r"^[^\S\n]*(?:-{2}|On\b|Am\b|Le\b|\*?(?:From|Von|De)[^\S\n]*:)", re.IGNORECASE | re.MULTILINE)
 
 
 def _quote_header_line(lines: list[str]) -> int:
