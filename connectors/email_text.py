@@ -182,7 +182,8 @@ def split_quoted(text: str) -> tuple[str, str | None]:
 # where any of the patterns above could match a line (most mail has no such line at all);
 # [^\S\n]: the spaces of one line, as in a match of the line alone (linear)
 _MAYBE_QUOTE_HEADER = re.compile(
-    r"^[^\S\n]*(?:-{2}|On\b|Am\b|Le\b|\*?(?:From|Von|De)[^\S\n]*:)", re.IGNORECASE | re.MULTILINE)
+    r"^[^\S\n]*(?:-{2,}[^\S\n]*(?:Original Message|Ursprüngliche Nachricht|Message d'origine)"
+    r"|On\b|Am\b|Le\b|\*?(?:From|Von|De)[^\S\n]*:)", re.IGNORECASE | re.MULTILINE)
 
 
 def _quote_header_line(lines: list[str]) -> int:

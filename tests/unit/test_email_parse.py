@@ -252,7 +252,8 @@ def test_split_quoted(text: str, new: str, quoted: str | None) -> None:
 QUOTE_PIECES = ["On Mon, Anna wrote:", "Am 1. Mai schrieb Max:", "Le lundi, Zoë a écrit :",
                 "-----Original Message-----", "From: a@b", "*From:* a", "Sent: Monday", "To: x",
                 "_" * 12, "> quoted", "\n", " ", "on", "wrote:", "Von:", "de :", "text", "\x0b",
-                "\u2028", "--", "\t"]
+                "\u2028", "--", "\t", "---- Ursprüngliche Nachricht ----",
+                "-- Message d'origine --", "--original message--", "-- \nSent from my phone"]
 
 
 @settings(max_examples=500, deadline=None)
