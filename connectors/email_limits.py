@@ -341,7 +341,11 @@ def _parse_with_holes(raw: bytes, budget: Budget) -> Message | None:
         return None
     pieces.append(raw[pos:])
     skeleton = b"".join(pieces)
-    msg = _parse(skeleton, len(skeleton), budget)
+    try:
+        msg = _parse(skeleton, len(skeleton), budget)
+    except Exception:  # whatever it is, the parse of raw itself says it
+        budget.restart()
+        return None
     mark = _HOLE_MARK.decode()
     filled: list[int] = []
 
