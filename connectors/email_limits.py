@@ -9,14 +9,16 @@ message's content independently of the trace headers every delivery adds.
 from __future__ import annotations
 
 import contextlib
+import email.feedparser
 import functools
 import hashlib
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from email import policy
 from email.feedparser import BytesFeedParser
 from email.message import Message
+from types import FunctionType
 from typing import Any
 
 MB = 1024 * 1024
@@ -93,6 +95,12 @@ class Budget:
     def hit(self, name: str) -> None:
         self.hits.add(name)
 
+    def restart(self) -> None:
+        """Nothing spent, nothing hit: the budget as new, for parsing the message again."""
+        fresh = Budget(self.limits)
+        for spent in fields(self):
+            setattr(self, spent.name, getattr(fresh, spent.name))
+
 
 class _Part(Message):
     """A compat32 Message that counts itself, its depth and its headers against a Budget."""
@@ -102,8 +110,26 @@ class _Part(Message):
         self.budget = budget
         self.depth = 0
         self._seen: set[str] = set()
+        self._content_type: tuple[list[Any], int, str, str] | None = None
         if budget.armed and budget.root is None:
             budget.root = self
+
+    def get_content_type(self) -> str:
+        """Message.get_content_type, kept while the fields and the default type stay (the
+        feed parser and the parser's walk ask for it about 15 times a message). The fields
+        change by a new list (delete, set_boundary), an added field or replace_header."""
+        headers: list[Any] = self._headers  # type: ignore[attr-defined]
+        known, default = self._content_type, self.get_default_type()
+        if known is not None and known[0] is headers and known[1] == len(headers) \
+                and known[2] == default:
+            return known[3]
+        found: str = super().get_content_type()
+        self._content_type = (headers, len(headers), default, found)
+        return found
+
+    def replace_header(self, _name: str, _value: Any) -> None:
+        self._content_type = None
+        super().replace_header(_name, _value)
 
     def attach(self, payload: Any) -> None:
         budget = self.budget
@@ -179,6 +205,60 @@ def _feed(parser: BytesFeedParser, raw: bytes, end: int, budget: Budget) -> None
         pos = stop
 
 
+# The feed parser compiles a regex for each multipart's boundary (about 70 µs, a boundary
+# is new in each mail): '(?P<sep>' + re.escape('--' + boundary) + _BOUNDARY_TAIL. That
+# regex matches a line exactly when the line starts with the separator and the fixed tail
+# matches from there, with the same groups: the parser below gets that match instead.
+_BOUNDARY_HEAD = "(?P<sep>"
+_BOUNDARY_TAIL = r")(?P<end>--)?(?P<ws>[ \t]*)(?P<linesep>\r\n|\r|\n)?$"
+_TAIL = re.compile(_BOUNDARY_TAIL[1:])
+_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
+
+
+class _Boundary:
+    """The boundary regex of one separator, without compiling it."""
+
+    __slots__ = ("separator",)
+
+    def __init__(self, separator: str) -> None:
+        self.separator = separator
+
+    def match(self, line: str) -> re.Match[str] | None:
+        if not line.startswith(self.separator):
+            return None
+        return _TAIL.match(line, len(self.separator))
+
+
+class _FeedParserRe:
+    """The re module as the feed parser below sees it: a boundary regex is a _Boundary."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(re, name)
+
+    @staticmethod
+    def compile(pattern: Any, flags: int = 0) -> Any:
+        if flags == 0 and isinstance(pattern, str) and pattern.startswith(_BOUNDARY_HEAD) \
+                and pattern.endswith(_BOUNDARY_TAIL):
+            escaped = pattern[len(_BOUNDARY_HEAD):-len(_BOUNDARY_TAIL)]
+            separator = _ESCAPED.sub(r"\1", escaped)
+            if re.escape(separator) == escaped:  # exactly the pattern of this separator
+                return _Boundary(separator)
+        return re.compile(pattern, flags)
+
+
+def _parsegen_with(globals_: dict[str, Any]) -> Any:
+    """The stdlib feed parser's own parsing code, run with these module globals."""
+    code = email.feedparser.FeedParser._parsegen  # type: ignore[attr-defined]
+    return FunctionType(code.__code__, globals_, code.__name__, code.__defaults__,
+                        code.__closure__)
+
+
+class _FeedParser(BytesFeedParser):
+    """The stdlib BytesFeedParser, its boundary regexes not compiled (see _Boundary)."""
+
+    _parsegen = _parsegen_with({**vars(email.feedparser), "re": _FeedParserRe()})
+
+
 def bounded_parse(raw: bytes, budget: Budget) -> Message:
     """Parse raw (compat32), trimmed or stopped at the budget's limits; hits go in the budget."""
     limits = budget.limits
@@ -190,7 +270,16 @@ def bounded_parse(raw: bytes, budget: Budget) -> Message:
     if cut is not None and cut < end:
         budget.hit("lines")
         end = cut
-    parser = BytesFeedParser(_factory=functools.partial(_Part, budget), policy=policy.compat32)
+    if end == len(raw):
+        msg = _parse_with_holes(raw, budget)
+        if msg is not None:
+            return msg
+    return _parse(raw, end, budget)
+
+
+def _parse(raw: bytes, end: int, budget: Budget) -> Message:
+    """Parse raw[:end] with the feed parser; at a structural limit, what was read."""
+    parser = _FeedParser(_factory=functools.partial(_Part, budget), policy=policy.compat32)
     budget.armed = True
     try:
         _feed(parser, raw, end, budget)
@@ -208,6 +297,74 @@ def bounded_parse(raw: bytes, budget: Budget) -> Message:
     return msg
 
 
+# A run of lines of base64 characters alone after a blank line (an attachment's body): the
+# feed parser treats every such line alike wherever it is (none can be a header field, a
+# continuation, a boundary or a blank line), so it can be given one line in its place and the
+# run put back in the string that line ends up in. Worth it from this many lines.
+HOLE_MIN_LINES = 64
+HOLE_MIN_MESSAGE_BYTES = 8 * 1024
+_BASE64_RUN = re.compile(rb"\n\r?\n((?:[A-Za-z0-9+/=]{1,998}+\r?\n){%d,})" % HOLE_MIN_LINES)
+_HOLE_MARK = b"Zh0le"  # + the run's number + "Z": the line in a run's place
+_HOLE = re.compile(_HOLE_MARK.decode() + r"(\d+)Z")
+
+
+def _parse_with_holes(raw: bytes, budget: Budget) -> Message | None:
+    """The parse of raw, its long base64 runs kept out of the feed parser's line-by-line
+    work; None when that cannot be sure to give the same result (the budget is then as new).
+
+    Same result: each run becomes one line of letters and digits found nowhere in raw
+    (it stays a whole line: a run starts after a line end and ends before one), which lands
+    in the payload, preamble or epilogue the run would have, then is replaced by the run.
+    Not taken when a limit is hit (what the parse keeps then is not all strings) nor when
+    a stretch between runs could hold a line over max_line_bytes (_feed would break it at
+    offsets the holes shift).
+    """
+    if len(raw) < HOLE_MIN_MESSAGE_BYTES:
+        return None
+    runs = [found.span(1) for found in _BASE64_RUN.finditer(raw)]
+    if not runs:
+        return None
+    max_line = budget.limits.max_line_bytes
+    if _HOLE_MARK in raw:
+        return None
+    pieces: list[bytes] = []
+    texts: list[str] = []
+    pos = 0
+    for n, (start, stop) in enumerate(runs):
+        stop -= 2 if raw[stop - 2:stop] == b"\r\n" else 1  # the run's last line end stays
+        if start - pos > max_line:
+            return None
+        pieces += (raw[pos:start], b"%s%dZ" % (_HOLE_MARK, n))
+        texts.append(raw[start:stop].decode("ascii"))
+        pos = stop
+    if len(raw) - pos > max_line:
+        return None
+    pieces.append(raw[pos:])
+    skeleton = b"".join(pieces)
+    try:
+        msg = _parse(skeleton, len(skeleton), budget)
+    except Exception:  # whatever it is, the parse of raw itself says it
+        budget.restart()
+        return None
+    mark = _HOLE_MARK.decode()
+    filled: list[int] = []
+
+    def fill(found: re.Match[str]) -> str:
+        filled.append(int(found.group(1)))
+        return texts[int(found.group(1))]
+
+    if not budget.hits:
+        for part in msg.walk():
+            for name in ("_payload", "preamble", "epilogue"):
+                value = getattr(part, name)
+                if isinstance(value, str) and mark in value:
+                    setattr(part, name, _HOLE.sub(fill, value))
+    if budget.hits or sorted(filled) != list(range(len(texts))):
+        budget.restart()
+        return None
+    return msg
+
+
 # --- HTML ------------------------------------------------------------------------------------
 
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]{0,30})")
@@ -219,6 +376,12 @@ _FLAT = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "
 
 def html_too_deep(html: str, max_depth: int) -> bool:
     """Does the element nesting (counted from the tags, unclosed ones included) exceed max?"""
+    if html.count("<") <= max_depth:  # a level more is a tag more
+        return False
+    return _too_deep(html, max_depth)
+
+
+def _too_deep(html: str, max_depth: int) -> bool:
     depth = 0
     for match in _TAG.finditer(html):
         if match.group(2).lower() in _FLAT:
@@ -312,6 +475,16 @@ def html_formatting_limit(html: str, max_open: int, max_reconstruction: int) -> 
     text or inline tag after an end tag or a block: an upper bound of the tree builder's work,
     for real mail far below it.
     """
+    tags = html.count("<")  # each token is a tag; each element in the list a start tag
+    if tags * tags <= max_reconstruction and len(_START_TAG.findall(html)) <= max_open:
+        return None  # too few to reach either limit (at most a re-opening of each per token)
+    return _formatting_scan(html, max_open, max_reconstruction)
+
+
+_START_TAG = re.compile(r"<[A-Za-z]")
+
+
+def _formatting_scan(html: str, max_open: int, max_reconstruction: int) -> str | None:
     active: list[tuple[str, str, int]] = []  # (name, whole tag, special depth when opened)
     specials = _Specials()
     work, dirty, end, trusted = 0, False, 0, True
@@ -378,8 +551,20 @@ def _update_lf(digest: Any, data: bytes, start: int = 0, end: int | None = None)
     for pos in range(start, end, MB):
         chunk = carry + data[pos:min(pos + MB, end)]
         carry = b"\r" if chunk.endswith(b"\r") else b""
-        digest.update(chunk[:len(chunk) - len(carry)].replace(b"\r\n", b"\n"))
+        digest.update(_lf(chunk[:len(chunk) - len(carry)]))
     digest.update(carry)
+
+
+_LONE_CR = re.compile(rb"\r(?!\n)")
+
+
+def _lf(data: bytes) -> bytes:
+    """data with its CRLF line ends as LF."""
+    if b"\r" not in data:
+        return data
+    if _LONE_CR.search(data) is None:  # every CR ends a line: dropping them all is faster
+        return data.translate(None, b"\r")
+    return data.replace(b"\r\n", b"\n")
 
 
 def content_digest(raw: bytes, *, body_size: int | None = None, body_prefix: int | None = None
@@ -389,17 +574,7 @@ def content_digest(raw: bytes, *, body_size: int | None = None, body_prefix: int
     The same message delivered twice has one digest; line endings do not matter. For a mail
     fetched only in part, give the full body's size and the prefix length to hash.
     """
-    found = _HEADER_END.search(raw)
-    head_end, body_start = (found.start(), found.end()) if found else (len(raw), len(raw))
-    digest = hashlib.sha256()
-    head = raw[:head_end].replace(b"\r\n", b"\n") + b"\n"
-    _update_lf(digest, _TRACE_FIELD.sub(b"", head))
-    digest.update(b"\n")
-    body_end = None if body_prefix is None else body_start + body_prefix
-    _update_lf(digest, raw, body_start, body_end)
-    if body_size is not None:
-        digest.update(b"\0size:%d" % body_size)
-    return digest.hexdigest()
+    return _content_digest(raw, *_trace_free_head(raw), body_size, body_prefix)
 
 
 def header_digest(raw: bytes, size: int | None = None) -> str:
@@ -408,11 +583,41 @@ def header_digest(raw: bytes, size: int | None = None) -> str:
     with the empty line that ends it (an IMAP BODY[HEADER]); size: the whole message's size
     (default len(raw)). Two deliveries of one mail have the same; an edit of the body in
     place that keeps its size and every header is the one change it cannot tell."""
+    return _header_digest(*_trace_free_head(raw), len(raw) if size is None else size)
+
+
+def message_digests(raw: bytes, size: int | None = None, *, body_size: int | None = None,
+                    body_prefix: int | None = None) -> tuple[str, str]:
+    """content_digest(raw, body_size=..., body_prefix=...) and header_digest(raw, size),
+    the header block read once for both."""
+    head, body_start = _trace_free_head(raw)
+    return (_content_digest(raw, head, body_start, body_size, body_prefix),
+            _header_digest(head, body_start, len(raw) if size is None else size))
+
+
+def _trace_free_head(raw: bytes) -> tuple[bytes, int]:
+    """The header fields less the trace fields (LF line ends, an LF at the end), and where
+    the body starts."""
     found = _HEADER_END.search(raw)
     head_end, body_start = (found.start(), found.end()) if found else (len(raw), len(raw))
     head = raw[:head_end].replace(b"\r\n", b"\n") + b"\n"
-    digest = hashlib.sha256(_TRACE_FIELD.sub(b"", head)).hexdigest()[:32]
-    return f"{digest}:{(len(raw) if size is None else size) - body_start}"
+    return _TRACE_FIELD.sub(b"", head), body_start
+
+
+def _content_digest(raw: bytes, head: bytes, body_start: int, body_size: int | None,
+                    body_prefix: int | None) -> str:
+    digest = hashlib.sha256()
+    _update_lf(digest, head)
+    digest.update(b"\n")
+    body_end = None if body_prefix is None else body_start + body_prefix
+    _update_lf(digest, raw, body_start, body_end)
+    if body_size is not None:
+        digest.update(b"\0size:%d" % body_size)
+    return digest.hexdigest()
+
+
+def _header_digest(head: bytes, body_start: int, size: int) -> str:
+    return f"{hashlib.sha256(head).hexdigest()[:32]}:{size - body_start}"
 
 
 def body_size(raw_size: int, raw: bytes) -> int | None:

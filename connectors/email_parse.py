@@ -29,8 +29,7 @@ from connectors.email_limits import (
     ParseLimits,
     body_size,
     bounded_parse,
-    content_digest,
-    header_digest,
+    message_digests,
 )
 from connectors.email_text import render_html, split_quoted
 from inbox.identity import normalize_email
@@ -95,8 +94,7 @@ def parse_message(raw: bytes, *, max_attachment_bytes: int = DEFAULT_MAX_ATTACHM
     own_id = message_id(headers.raw("Message-ID"))
     external_id = own_id.lower() if own_id else "sha256:" + hashlib.sha256(raw).hexdigest()
     meta["message_id"] = own_id
-    meta["digest"] = _digest(raw, size if partial else None, limits)
-    meta["header_digest"] = header_digest(raw, size if partial else None)
+    meta["digest"], meta["header_digest"] = _digests(raw, size if partial else None, limits)
 
     author, author_name = _author(headers)
     subject = headers.text("Subject")
@@ -106,7 +104,8 @@ def parse_message(raw: bytes, *, max_attachment_bytes: int = DEFAULT_MAX_ATTACHM
     truncated = "message_bytes" in budget.hits or "lines" in budget.hits
     body = _Body(budget, cut=_last_leaf(msg) if truncated else None)
     _walk(msg, body, problems)
-    html, text_source = render_html(body.html, budget) if body.html is not None else (None, "")
+    html, text_source = (None, "") if body.html is None else \
+        render_html(body.html, budget, text=body.plain is None)
     if body.plain is not None:
         text_source = body.plain
     if len(text_source) > limits.max_text_chars:
@@ -179,11 +178,12 @@ def external_id_of(header: bytes) -> str | None:
     return own_id.lower() if own_id else None
 
 
-def _digest(raw: bytes, size: int | None, limits: ParseLimits) -> str:
+def _digests(raw: bytes, size: int | None, limits: ParseLimits) -> tuple[str, str]:
+    """The content and header digests; size: the whole message's, when raw is its start."""
     if size is None:
-        return content_digest(raw)
+        return message_digests(raw)
     prefix = max(0, limits.max_message_bytes - limits.max_header_bytes)
-    return content_digest(raw, body_size=body_size(size, raw), body_prefix=prefix)
+    return message_digests(raw, size, body_size=body_size(size, raw), body_prefix=prefix)
 
 
 # --- headers ---------------------------------------------------------------------------------
@@ -191,6 +191,8 @@ def _digest(raw: bytes, size: int | None, limits: ParseLimits) -> str:
 
 def _unfold(value: str) -> str:
     """The header value as text: folds removed, raw 8-bit bytes read as UTF-8."""
+    if value.isascii():  # the common case, at once
+        return _FOLD.sub("", value) if "\n" in value else value
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:  # compat32 keeps undecodable bytes as lone surrogates
@@ -276,16 +278,50 @@ class Headers:
         if len(value) > MAX_ADDRESS_FIELD_CHARS:
             self.budget.hit("address_field_chars")
             value = value[:MAX_ADDRESS_FIELD_CHARS]
-        try:
-            pairs = getaddresses([value])
-        except RecursionError:  # nested comments or groups: the stdlib parser recurses
-            self.budget.hit("address_nesting")
-            return []
+        pairs = simple_mailboxes(value)
+        if pairs is None:
+            try:
+                pairs = getaddresses([value])
+            except RecursionError:  # nested comments or groups: the stdlib parser recurses
+                self.budget.hit("address_nesting")
+                return []
         return [(decode_words(n, self.budget).strip(), a.strip()) for n, a in pairs if "@" in a]
 
     def addresses(self, name: str) -> list[str]:
         """Lower-cased addresses of an address field, at most MAX_LISTED_ADDRESSES."""
         return [a.lower() for _, a in self.mailboxes(name)[:MAX_LISTED_ADDRESSES]]
+
+
+# The common address fields, read without the stdlib's character-by-character parser:
+# "addr@dom.ain" and "Display Name <addr@dom.ain>" (words or "quoted words", no comments,
+# routes, groups, escapes or odd spacing), separated by commas.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]++"
+_ADDR_SPEC = rf"{_ATOM}(?:\.{_ATOM})*+@{_ATOM}(?:\.{_ATOM})*+"
+_WORD = r'(?:[^()<>@,:;"\[\]\\\s]++|"[^"\\\r\n]*+")'
+_MAILBOX = re.compile(rf"[ \t]*+(?:(?P<bare>{_ADDR_SPEC})|(?P<name>{_WORD}(?:[ \t]++{_WORD})*+)?"
+                      rf"[ \t]*+<(?P<route>{_ADDR_SPEC})>)[ \t]*+(?:,|\Z)")
+_PHRASE_WORD = re.compile(_WORD)
+
+
+def simple_mailboxes(value: str) -> list[tuple[str, str]] | None:
+    """What email.utils.getaddresses([value]) gives when value is a list of common mailboxes
+    (see _MAILBOX); None for any other value."""
+    pairs: list[tuple[str, str]] = []
+    pos = 0
+    while pos < len(value) or not pairs:
+        found = _MAILBOX.match(value, pos)
+        if found is None:
+            return None
+        if found["bare"]:
+            pairs.append(("", found["bare"]))
+        else:
+            words = _PHRASE_WORD.findall(found["name"] or "")
+            pairs.append((" ".join(w[1:-1] if w[:1] == '"' else w for w in words),
+                          found["route"]))
+        if found.end() == len(value) and value[-1:] == ",":
+            return None  # a trailing comma: the stdlib gives an empty pair more
+        pos = found.end()
+    return pairs
 
 
 def message_id(value: str | None) -> str | None:

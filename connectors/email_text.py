@@ -21,8 +21,9 @@ from connectors.email_limits import (
 MAX_QUOTE_PREFIX = 10  # "> " levels written for nested blockquotes in the text rendering
 
 
-def render_html(html: str, budget: Budget) -> tuple[str | None, str]:
-    """The sanitized HTML (None when unsafe to sanitize or too big) and its text rendering.
+def render_html(html: str, budget: Budget, *, text: bool = True) -> tuple[str | None, str]:
+    """The sanitized HTML (None when unsafe to sanitize or too big) and its text rendering
+    ("" without text: when the mail's text/plain part gives its text).
 
     Everything the sanitizer's HTML5 tree builder could be made to do beyond the limits is
     found by linear scans first; such HTML gets no sanitized copy, and its text comes from
@@ -34,7 +35,7 @@ def render_html(html: str, budget: Budget) -> tuple[str | None, str]:
         html = html[:limits.max_html_chars]
     if html_too_deep(html, limits.max_html_depth):
         budget.hit("html_depth")
-        return None, strip_tags(html)
+        return None, strip_tags(html) if text else ""
     if html.count("&") > limits.max_html_entities:  # the sanitizer is quadratic in them
         budget.hit("html_entities")
         cut = next(itertools.islice(_AMPERSAND.finditer(html), limits.max_html_entities, None))
@@ -43,12 +44,12 @@ def render_html(html: str, budget: Budget) -> tuple[str | None, str]:
                                  limits.max_html_reconstruction)
     if over:
         budget.hit(over)
-        return None, strip_tags(html)
+        return None, strip_tags(html) if text else ""
     clean = sanitize_html(html)
     if len(clean) > limits.max_html_output_chars:  # a safety net: the scans should prevent it
         budget.hit("html_output_chars")
-        return None, strip_tags(html)
-    return clean, _render(clean)
+        return None, strip_tags(html) if text else ""
+    return clean, _render(clean) if text else ""
 
 
 # --- HTML to text --------------------------------------------------------
@@ -178,7 +179,20 @@ def split_quoted(text: str) -> tuple[str, str | None]:
     return new_text, quoted or None
 
 
+# where any of the patterns above could match a line (most mail has no such line at all);
+# [^\S\n]: the spaces of one line, as in a match of the line alone (linear)
+_MAYBE_QUOTE_HEADER = re.compile(
+    r"^[^\S\n]*(?:-{2,}[^\S\n]*(?:Original Message|Ursprüngliche Nachricht|Message d'origine)"
+    r"|On\b|Am\b|Le\b|\*?(?:From|Von|De)[^\S\n]*:)", re.IGNORECASE | re.MULTILINE)
+
+
 def _quote_header_line(lines: list[str]) -> int:
+    if _MAYBE_QUOTE_HEADER.search("\n".join(lines)) is None:
+        return len(lines)
+    return _scan_quote_header(lines)
+
+
+def _scan_quote_header(lines: list[str]) -> int:
     for i, line in enumerate(lines):
         if _ORIGINAL.match(line) or _ON_WROTE.match(line):
             return i

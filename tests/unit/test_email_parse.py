@@ -9,12 +9,14 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.header import Header
 from email.message import EmailMessage
+from email.utils import getaddresses
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from connectors import email_limits, email_text
 from connectors.email import (
     AttachmentDir,
     EmailSender,
@@ -33,7 +35,7 @@ from connectors.email_limits import (
     html_formatting_limit,
     html_too_deep,
 )
-from connectors.email_parse import EmailParseError, parse_email, parse_message
+from connectors.email_parse import EmailParseError, parse_email, parse_message, simple_mailboxes
 from connectors.email_text import html_to_text, split_quoted
 from inbox.errors import ConfigError, Refused
 from inbox.model import Attachment, Conversation, Customer, Identity, Inbound, Message
@@ -245,6 +247,20 @@ def test_arbitrary_headers_always_give_a_message(headers: list[tuple[str, str]],
 ])
 def test_split_quoted(text: str, new: str, quoted: str | None) -> None:
     assert split_quoted(text) == (new, quoted)
+
+
+QUOTE_PIECES = ["On Mon, Anna wrote:", "Am 1. Mai schrieb Max:", "Le lundi, Zoë a écrit :",
+                "-----Original Message-----", "From: a@b", "*From:* a", "Sent: Monday", "To: x",
+                "_" * 12, "> quoted", "\n", " ", "on", "wrote:", "Von:", "de :", "text", "\x0b",
+                "\u2028", "--", "\t", "---- Ursprüngliche Nachricht ----",
+                "-- Message d'origine --", "--original message--", "-- \nSent from my phone"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(QUOTE_PIECES), max_size=30))
+def test_the_quote_header_prefilter_finds_what_the_line_scan_finds(pieces: list[str]) -> None:
+    lines = "".join(pieces).split("\n")
+    assert email_text._quote_header_line(lines) == email_text._scan_quote_header(lines)
 
 
 def test_html_to_text() -> None:
@@ -485,6 +501,22 @@ def test_ordinary_html_is_not_taken_for_a_formatting_bomb(html: str) -> None:
     assert msg.html and "limits" not in msg.meta
 
 
+HTML_PIECES = ["<b>", "</b>", "<i class=x>", "<a href=u>", "</a>", "<div>", "</div>", "<p>",
+               "<br>", "<table>", "<td>", "</table>", "<!-- </b> -->", "<style>", "</style>",
+               "<svg>", "text", " ", "<", "</", "<font color=red>", "<blockquote>"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(HTML_PIECES), max_size=40), st.integers(0, 12),
+       st.integers(0, 12), st.integers(0, 400))
+def test_the_html_checks_shortcut_says_what_the_full_scan_says(
+        pieces: list[str], depth: int, most_open: int, reopenings: int) -> None:
+    html = "".join(pieces)
+    assert html_too_deep(html, depth) == email_limits._too_deep(html, depth)
+    assert html_formatting_limit(html, most_open, reopenings) == \
+        email_limits._formatting_scan(html, most_open, reopenings)
+
+
 def test_an_overlong_line_is_broken_and_parsing_goes_on() -> None:
     mb = 1024 * 1024
     raw = (b"From: a@example.org\r\nX-Long: " + b"h" * 3 * mb + b"\r\nSubject: long\r\n\r\n"
@@ -550,6 +582,31 @@ def test_an_encoded_display_name_never_becomes_an_address(name: str) -> None:
     msg = parse_email(raw)
     assert msg.authors[0].value == "real@y.example"
     assert msg.meta["reply_to"] == "real@y.example" and msg.meta["to"] == ["support@x.example"]
+
+
+# address fields made of the pieces the common-mailbox reader must tell from the rest
+ADDRESS_PIECES = [
+    "a@b.example", "x.y+z@mail.example.org", "Anna", "M\u00fcller", "J.", '"Smith, J"', '""',
+    "=?utf-8?q?Zo=C3=AB?=", "<", ">", "<a@b.example>", "@", ",", ", ", " ", "\t", "(c)", ":",
+    ";", "\\", '"', ".", "..", "[1.2.3.4]", "\u00a0", "\r\n ", "a@b@c", "<@route:a@b.example>",
+    "g: a@b.example;", "a @ b.example", "-"]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.sampled_from(ADDRESS_PIECES), max_size=12) | st.lists(st.text(max_size=8),
+                                                                          max_size=6))
+def test_common_mailboxes_are_read_as_the_stdlib_reads_them(pieces: list[str]) -> None:
+    value = "".join(pieces)
+    fast = simple_mailboxes(value)
+    assert fast is None or fast == getaddresses([value]), value
+
+
+def test_common_mailboxes_take_the_short_way() -> None:
+    value = '"Smith, J"  <js@x.example>, Zo\u00eb =?utf-8?q?D?= <z@y.example>,bare@z.example'
+    assert simple_mailboxes(value) == getaddresses([value]) == [
+        ("Smith, J", "js@x.example"), ("Zo\u00eb =?utf-8?q?D?=", "z@y.example"),
+        ("", "bare@z.example")]
+    assert simple_mailboxes("a@b.example (comment)") is None
 
 
 def test_reply_to_is_one_valid_address_or_ignored() -> None:

@@ -1,0 +1,142 @@
+"""Does parse_message give what an older version gave? Field by field (run by hand).
+
+    git archive a28a3e2 | tar -x -C /tmp/before
+    python -m bench.email_parse_compare /tmp/before [--messages 5000] [--mutations 3000]
+
+Loads the older tree's connectors/email_parse.py, email_text.py and email_limits.py as a
+package of their own (the rest, inbox.model included, is this tree's) and parses with both:
+the bench's mailbox (CRLF, LF, re-delivered, fetched in part), every file of the test
+corpus and of CPython's email test data (both line ends), the hostile corpus, and mail
+mutated at random (cut, bytes flipped, lines dropped, doubled or added, line ends changed).
+Each Inbound field, the blobs, and errors (type and text) must be equal; differences are
+printed, the exit status is 1 if there is any.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import sys
+import sysconfig
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import fields
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from bench.email import mailbox, redelivered
+from connectors import email_parse
+from tests.data.email.hostile.corpus import corpus
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+DATA = Path(__file__).parent.parent / "tests" / "data" / "email"
+STDLIB = Path(sysconfig.get_paths()["stdlib"]) / "test" / "test_email" / "data"
+MODULES = ("email_limits", "email_text", "email_parse")
+ODD_LINES = [b"--", b"", b"\r", b"From x", b" cont", b"X: y", b"QUJD", b"--=====", b"=?utf-8?q?x?="]
+
+
+def load_old(tree: Path) -> ModuleType:
+    """The older tree's email_parse, its sibling modules renamed into a package of their own."""
+    package = Path(tempfile.mkdtemp(prefix="parse-before-")) / "old_connectors"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    for name in MODULES:
+        source = (tree / "connectors" / f"{name}.py").read_text()
+        (package / f"{name}.py").write_text(
+            re.sub(r"\bconnectors\.email_", "old_connectors.email_", source))
+    sys.path.insert(0, str(package.parent))
+    import old_connectors.email_parse as old  # type: ignore[import-not-found]
+
+    return old
+
+
+def _outcome(module: Any, raw: bytes, size: int | None) -> tuple[Any, ...]:
+    try:
+        parsed = module.parse_message(raw, now=NOW, size=size)
+    except Exception as exc:
+        return ("error", type(exc).__name__, str(exc))
+    return ("ok", parsed.inbound, dict(parsed.blobs))
+
+
+def difference(old: Any, raw: bytes, size: int | None = None) -> str | None:
+    before, after = _outcome(old, raw, size), _outcome(email_parse, raw, size)
+    if before[0] != after[0] or before[0] == "error":
+        return None if before == after else f"{before!r:.300} != {after!r:.300}"
+    differ = [f.name for f in fields(before[1]) if getattr(before[1], f.name)
+              != getattr(after[1], f.name)]
+    if before[2] != after[2]:
+        differ.append("blobs")
+    return f"fields differ: {differ}" if differ else None
+
+
+def mutated(raw: bytes, rng: random.Random) -> bytes:
+    how = rng.randrange(7)
+    if how == 0:
+        return raw[:rng.randrange(len(raw))]
+    if how == 1:
+        flipped = bytearray(raw)
+        for _ in range(rng.randint(1, 20)):
+            flipped[rng.randrange(len(raw))] = rng.randrange(256)
+        return bytes(flipped)
+    if how == 5:
+        return raw.replace(b"\r\n", b"\r", rng.randint(1, 50))
+    if how == 6:
+        return raw.replace(b"\r\n", b"\n")
+    lines = raw.split(b"\n")
+    at = rng.randrange(len(lines))
+    if how == 2:
+        del lines[at]
+    elif how == 3:
+        lines.insert(at, lines[at])
+    else:
+        lines.insert(at, rng.choice(ODD_LINES))
+    return b"\n".join(lines)
+
+
+def items(messages: int, mutations: int) -> Iterator[tuple[str, bytes, int | None]]:
+    lf = mailbox(messages)
+    crlf = [raw.replace(b"\n", b"\r\n") for raw in lf]
+    yield from ((f"bench {n}", raw, None) for n, raw in enumerate(crlf))
+    yield from ((f"bench LF {n}", raw, None) for n, raw in enumerate(lf[:1000]))
+    for n, raw in enumerate(crlf[:500]):
+        yield f"re-delivered {n}", redelivered(raw, n), None
+    for n, raw in enumerate(crlf[:300]):
+        yield f"partial {n}", raw[:len(raw) // 2], len(raw)
+    files = sorted(DATA.glob("*.eml")) + sorted(DATA.glob("*.bin")) + sorted(STDLIB.glob("msg_*"))
+    small = crlf[:2000]
+    for path in files:
+        raw = path.read_bytes()
+        small.append(raw)
+        yield path.name, raw, None
+        yield f"{path.name} CRLF", raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"), None
+    for item in corpus(oversized_bytes=17 * 1024 * 1024):
+        yield f"hostile {item.name}", item.raw, None
+    rng = random.Random(7)
+    for n in range(mutations):
+        yield f"mutated {n}", mutated(rng.choice(small), rng), None
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("before", type=Path, help="a checkout of the older version")
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--mutations", type=int, default=3000)
+    args = parser.parse_args(argv)
+    old = load_old(args.before)
+    start, count, differ = time.perf_counter(), 0, 0
+    for name, raw, size in items(args.messages, args.mutations):
+        count += 1
+        found = difference(old, raw, size)
+        if found:
+            differ += 1
+            print(f"{name}: {found}", flush=True)
+    print(f"{count} mails compared, {differ} differ ({time.perf_counter() - start:.0f} s)")
+    sys.exit(1 if differ else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""bounded_parse's shortcuts (base64 runs left out of the feed parser's line loop, boundary
+regexes not compiled) give exactly the stdlib parser's message: every part's header fields,
+payload, preamble, epilogue and defects, on real and generated mail."""
+
+from __future__ import annotations
+
+import sysconfig
+from email import policy
+from email.message import Message
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bench.email import mailbox
+from connectors.email_limits import Budget, bounded_parse
+
+DATA = Path(__file__).parent.parent / "data" / "email"
+STDLIB = Path(sysconfig.get_paths()["stdlib"]) / "test" / "test_email" / "data"
+FILES = sorted(DATA.glob("*.eml")) + sorted(DATA.glob("hostile/*.eml")) + \
+    sorted(STDLIB.glob("msg_*.txt"))
+B64 = b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0NTY3"
+
+
+def tree(msg: Message) -> Any:
+    """Everything the parser decided about a message, nested parts included."""
+    payload = msg.get_payload()
+    return (msg.items(), msg.get_content_type(), msg.get_unixfrom(), msg.preamble, msg.epilogue,
+            [type(d).__name__ for d in msg.defects],
+            [tree(p) for p in payload] if isinstance(payload, list) else payload)
+
+
+def assert_as_stdlib(raw: bytes) -> None:
+    budget = Budget()
+    ours = bounded_parse(raw, budget)
+    assert not budget.hits, budget.hits  # within the limits the stdlib's parse is the reference
+    assert tree(ours) == tree(BytesParser(policy=policy.compat32).parsebytes(raw))
+
+
+@pytest.fixture(scope="module")
+def bench_mail() -> list[bytes]:
+    return mailbox(300)
+
+
+def test_the_bench_mailbox_parses_as_the_stdlib_does(bench_mail: list[bytes]) -> None:
+    assert sum(len(raw) > 100_000 for raw in bench_mail) > 5  # attachments with long runs
+    for raw in bench_mail:
+        assert_as_stdlib(raw)  # LF line ends, as generated
+        assert_as_stdlib(raw.replace(b"\n", b"\r\n"))  # CRLF, as IMAP delivers them
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_corpus_files_parse_as_the_stdlib_does(path: Path) -> None:
+    assert_as_stdlib(path.read_bytes())
+
+
+def _run(lines: int, end: bytes = b"\r\n", width: int = 76) -> bytes:
+    return b"".join(B64[:width] + end for _ in range(lines))
+
+
+# pieces of mail: header fields, boundaries of two nested multiparts, blank lines, long base64
+# runs (with the line ends, widths and neighbours a run's edges must survive), odd lines
+PIECES = [
+    b"Content-Type: multipart/mixed; boundary=\"b\"\r\n",
+    b"Content-Type: multipart/alternative; boundary=c\r\n",
+    b"Content-Type: message/rfc822\r\n", b"Content-Type: text/plain\r\n",
+    b"Content-Type: message/delivery-status\r\n",
+    b"Content-Transfer-Encoding: base64\r\n", b"X-Folded: a\r\n\tb\r\n",
+    b"--b\r\n", b"--b--\r\n", b"--c\r\n", b"--c--\r\n", b"--b  \r\n", b"--bb\r\n",
+    b"\r\n", b"\n", b"\r", b"From someone\r\n", b" continued\r\n", b"text: like a header\r\n",
+    b"QUJD\r\n", b"QUJD", b"Zh0le0Z\r\n", b"-QUJD\r\n", b"=\r\n",
+    _run(70), _run(200), _run(64, b"\n"), _run(80, b"\r\n", 3), _run(65).rstrip(b"\r\n"),
+    _run(100, b"\r"), _run(63),
+]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(PIECES), min_size=1, max_size=40),
+       st.sampled_from([b"", b"Subject: x\r\n", b"From: a@example.org\r\n"
+                        b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"]))
+def test_generated_mail_parses_as_the_stdlib_does(pieces: list[bytes], head: bytes) -> None:
+    raw = head + b"".join(pieces)
+    if len(raw) < 8192:  # the size from which runs are left out of the line loop
+        raw += b"\r\n" + _run(110)
+    assert_as_stdlib(raw)
+
+
+def test_a_parts_content_type_follows_every_change_of_its_fields() -> None:
+    msg = bounded_parse(b"Subject: x\r\nContent-Type: text/plain\r\n\r\nbody\r\n", Budget())
+    assert msg.get_content_type() == "text/plain"
+    msg.replace_header("Content-Type", "text/html")
+    assert msg.get_content_type() == "text/html"
+    msg.set_type("image/png")
+    assert msg.get_content_type() == "image/png"
+    del msg["Content-Type"]
+    assert msg.get_content_type() == "text/plain"
+    msg.set_default_type("message/rfc822")
+    assert msg.get_content_type() == "message/rfc822"
+    msg["Content-Type"] = "multipart/mixed"
+    assert msg.get_content_maintype() == "multipart"
+    msg.set_boundary("b")
+    assert msg.get_content_type() == "multipart/mixed" and msg.get_boundary() == "b"
