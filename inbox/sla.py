@@ -15,6 +15,7 @@ import holidays as holidays_lib
 from inbox.errors import ConfigError
 from inbox.model import Conversation, Status
 
+CHANNEL_NAMES = {"email": "Email", "x": "X", "webform": "Web form"}  # as agents read them
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Period = tuple[time, time]
 PERIODS_KEPT = 20_000  # days of opening periods a calendar keeps (about 55 years)
@@ -103,11 +104,11 @@ class SlaPolicy:
         found = self._bases.get(channel)
         if found is None:
             target = self.targets[channel]
-            how = (f"business hours {self.calendar.describe()}" if target.business_hours
-                   else "calendar time (24/7)")
-            found = self._bases[channel] = (
-                f"{channel} response target {_fmt(target.duration)} in {how}, clock started ",
-                f" UTC, policy v{self.version}")
+            how = (f"business hours only ({self.calendar.describe()})"
+                   if target.business_hours else "round the clock (24/7)")
+            found = self._bases[channel] = (  # shown to agents: no internal terms
+                f"{CHANNEL_NAMES.get(channel, channel)} replies are due within "
+                f"{_fmt(target.duration)}, counted {how}, from ", " UTC")
         return found
 
     @cached_property

@@ -139,7 +139,14 @@ class Repository(Protocol):
     async def customer_messages(
         self, customer_id: str, cursor: str | None, limit: int
     ) -> Page[Message]:
-        """The customer's timeline across every channel, newest first, keyset paged."""
+        """The messages the customer wrote on every channel, newest first, keyset paged."""
+
+    async def customer_history(
+        self, customer_id: str, cursor: str | None, limit: int
+    ) -> Page[Message]:
+        """The customer's journey in both directions, newest first, keyset paged: every
+        message of the customer's conversations (their own, the team's replies and notes)
+        and what they wrote in anyone else's conversation (an X thread they joined)."""
 
     async def pending_outbound(self, limit: int) -> tuple[Message, ...]:
         """Outbound messages whose delivery is pending or failed (for the sender to retry)."""

@@ -94,6 +94,18 @@ class ElasticRepository(ElasticWriter):
                                         MESSAGE_ORDER, cursor, limit)
         return Page(tuple(from_doc(Message, h["_source"]) for h in hits), nxt)
 
+    async def customer_history(
+        self, customer_id: str, cursor: str | None, limit: int
+    ) -> Page[Message]:
+        convs = await self._scan("conversations", {"term": {"customer_id": customer_id}},
+                                 [{"id": "asc"}], source=False)
+        query = {"bool": {"should": [
+            {"term": {"customer_id": customer_id}},
+            {"terms": {"conversation_id": [h["_id"] for h in convs]}}],
+            "minimum_should_match": 1}}
+        hits, nxt, _ = await self._page("messages", query, MESSAGE_ORDER, cursor, limit)
+        return Page(tuple(from_doc(Message, h["_source"]) for h in hits), nxt)
+
     async def pending_outbound(self, limit: int) -> tuple[Message, ...]:
         resp = await self._search("messages", "read outbox", size=limit, sort=OLDEST_FIRST,
                                   query={"terms": {"delivery": ["pending", "failed"]}})

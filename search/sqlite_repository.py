@@ -363,6 +363,15 @@ class SqliteRepository:
         return await self._db.read(message_page("m.customer_id = ?", [customer_id], cursor,
                                                 limit))
 
+    async def customer_history(
+        self, customer_id: str, cursor: str | None, limit: int
+    ) -> Page[Message]:
+        # two index lookups (messages_customer, conversations_customer + messages_conversation)
+        return await self._db.read(message_page(
+            "m.customer_id = ? OR m.conversation_id IN "
+            "(SELECT id FROM conversations WHERE customer_id = ?)",
+            [customer_id, customer_id], cursor, limit))
+
     async def pending_outbound(self, limit: int) -> tuple[Message, ...]:
         def op(conn: sqlite3.Connection) -> tuple[Message, ...]:
             rows = conn.execute("SELECT * FROM messages WHERE delivery IN ('pending', 'failed') "

@@ -142,9 +142,8 @@ def create_app(ctx: WebContext) -> web.Application:
     app[CONTEXT] = ctx
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"),
                                autoescape=jinja2.select_autoescape(default=True))
-    env.filters["when"] = filters.when
-    env.filters["hours"] = filters.hours
-    env.filters["total"] = filters.total
+    filters.register(env)
+    env.globals["team_timezone"] = ctx.conversations.sla.calendar.timezone
     env.globals["public_url"] = ctx.web.public_url
     env.globals["can"] = permissions.allowed
     app.router.add_static("/static/", HERE / "static", name="static")

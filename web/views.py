@@ -137,8 +137,11 @@ async def _conversation_page(request: web.Request, status: int = 200, **extra: A
     """The conversation with its composer; `draft`, `error` and `changes` after a reply that
     was not sent, so the agent's text stays in the composer."""
     view = await context(request).conversations.get(request.match_info["id"])
+    journey = await context(request).customers.journey(  # the customer panel
+        view.customer.id, view.timeline, view.conversation.id, view.timeline_cursor)
     return render("conversation.html", request, {
-        "view": view, "statuses": list(Status), "users": await _users(request),
+        "view": view, "journey": journey, "statuses": list(Status),
+        "users": await _users(request),
         "reply_key": secrets.token_urlsafe(16), "flash": None, "draft": "", "then": "",
         "error": None, "changes": (), **extra}, status=status)
 
@@ -202,7 +205,7 @@ async def _reply(request: web.Request, form: Any) -> web.Response:
 async def customer(request: web.Request) -> dict[str, Any]:
     found = await context(request).customers.page(request.match_info["id"], None, 100)
     return {"customer": found.customer, "conversations": found.conversations,
-            "timeline": found.timeline, "merges": found.merges,
+            "journey": found.journey, "merges": found.merges,
             "flash": request.query.get("flash")}
 
 

@@ -48,7 +48,8 @@ class ConversationView:
     conversation: Conversation
     messages: tuple[Message, ...]
     customer: Customer
-    timeline: tuple[Message, ...]  # the customer's messages on every channel, newest first
+    timeline: tuple[Message, ...]  # the customer's history on every channel, both
+    # directions (their messages, the team's replies and notes), newest first
     timeline_cursor: str | None
 
 
@@ -84,7 +85,7 @@ class Conversations:
             self.store.conversation_messages(conversation_id))
         customer, timeline = await asyncio.gather(
             self.store.get_customer(conv.customer_id),
-            self.store.customer_messages(conv.customer_id, None, timeline_limit))
+            self.store.customer_history(conv.customer_id, None, timeline_limit))
         return ConversationView(conv, messages, customer, timeline.items, timeline.next_cursor)
 
     async def change(self, conversation_id: str, actor: User, action: str,
