@@ -234,6 +234,9 @@ class Conversation:
     # started within the repeat-contact window of it (a repeat contact, any channel)
     switched_channel: bool | None = None  # that previous conversation was on another channel
     version: int = 1
+    # What customers and agents call it ("#10482"): a short number, unique, given by the
+    # store when the conversation is first written without one (Repository.write)
+    ref: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
