@@ -19,7 +19,7 @@ from inbox.errors import (
     StoreUnavailable,
     ValidationError,
 )
-from web import admin, api, filters, forms, views
+from web import admin, api, filters, forms, references, views
 from web.context import WebContext
 from web.guards import Handler, authenticate, authorize, check_routes, is_api
 from web.keys import CONTEXT, context
@@ -136,7 +136,8 @@ def runner(ctx: WebContext) -> web.AppRunner:
 
 def create_app(ctx: WebContext) -> web.Application:
     """The web application over the use cases and settings of `ctx`."""
-    app = web.Application(middlewares=[errors_middleware, authenticate, authorize],
+    app = web.Application(middlewares=[errors_middleware, authenticate, authorize,
+                                       references.by_reference],
                           client_max_size=2 * 1024 * 1024)
     app.on_response_prepare.append(secure_headers)
     app[CONTEXT] = ctx

@@ -74,6 +74,10 @@ class Conversations:
         """The customers of these conversations, by id (the inbox list shows their names)."""
         return await self.store.customers_by_ids([c.customer_id for c in conversations])
 
+    async def by_reference(self, ref: int) -> Conversation | None:
+        """The conversation customers know as "#<ref>", if there is one."""
+        return (await self.store.conversations_by_refs([ref])).get(ref)
+
     async def messages(self, ids: Sequence[str]) -> dict[str, Message]:
         """The stored messages among these ids (attachments are downloaded by message)."""
         return await self.store.messages_by_ids(ids)
