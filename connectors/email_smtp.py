@@ -65,6 +65,12 @@ def _last_inbound(history: Sequence[Message]) -> Message | None:
     return candidates[-1] if candidates else None
 
 
+def check_email_reply(out: Outbound) -> None:
+    """Refused if the customer has no email address to answer."""
+    if not any(i.kind == IdentityKind.EMAIL for i in out.customer.identities):
+        raise Refused("this customer has no email address; reply on another channel")
+
+
 def reply_recipient(out: Outbound) -> str:
     """The one address a reply goes to, validated: the last inbound mail's Reply-To when it
     held exactly one valid address, else the address it came from, else the customer's.
@@ -111,8 +117,7 @@ class EmailSender:
 
     def check(self, out: Outbound) -> None:
         """Refused if the customer has no email address to answer."""
-        if not any(i.kind == IdentityKind.EMAIL for i in out.customer.identities):
-            raise Refused("this customer has no email address; reply on another channel")
+        check_email_reply(out)
 
     def build(self, out: Outbound) -> EmailMessage:
         """The reply as an EmailMessage with Message-ID, threading headers and subject token."""

@@ -196,6 +196,8 @@ async def _reply(request: web.Request, form: Any) -> web.Response:
         return await _conversation_page(
             request, 200, **kept, error="Your reply did not reach the customer "
             f"({msg.meta.get('error', '')}); your text is kept below to fix and send again.")
+    if msg.meta.get("demo_note"):  # the demo's sender: nothing was sent, say so plainly
+        raise back(f"/conversations/{conv_id}", str(msg.meta["demo_note"]))
     raise back(f"/conversations/{conv_id}", "Reply sent." if msg.delivery == Delivery.SENT else
                 f"Reply saved but not delivered yet ({msg.meta.get('error', '')}); "
                 "it will be retried.")
