@@ -250,6 +250,7 @@ class User:
     disabled: bool = False
     epoch: int = 0  # credentials epoch: sessions and tokens of an older epoch are revoked
     last_sign_in: datetime | None = None
+    timezone: str | None = None  # the zone pages show times in (None: the team's, SLA calendar)
 
 
 @dataclass(frozen=True, slots=True)

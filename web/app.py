@@ -19,7 +19,7 @@ from inbox.errors import (
     StoreUnavailable,
     ValidationError,
 )
-from web import admin, api, filters, forms, references, views
+from web import admin, api, filters, forms, preferences, references, views
 from web.context import WebContext
 from web.guards import Handler, authenticate, authorize, check_routes, is_api
 from web.keys import CONTEXT, context
@@ -152,6 +152,7 @@ def create_app(ctx: WebContext) -> web.Application:
     forms.setup(app)
     api.setup(app)
     views.setup(app)
+    preferences.setup(app)
     admin.setup(app)
     check_routes(app)
     return app

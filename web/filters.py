@@ -18,9 +18,11 @@ def when(value: datetime | None) -> str:
     return "" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def total(count: int, capped: bool = False) -> str:
-    """How many messages match: "1,234", or past the count's cap "10,000+"."""
-    return f"{count:,}" + ("+" if capped else "")
+def total(count: int, capped: bool = False, noun: str | None = None) -> str:
+    """How many messages match: "1,234", or past the count's cap "10,000+"; with a noun,
+    "1 message", "2 messages", "10,000+ messages"."""
+    text = f"{count:,}" + ("+" if capped else "")
+    return text if noun is None else f"{text} {noun if count == 1 and not capped else noun + 's'}"
 
 
 def hours(seconds: float | None) -> str:
