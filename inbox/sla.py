@@ -61,10 +61,22 @@ class Calendar:
 
     @cached_property
     def _description(self) -> str:
-        open_days = [f"{DAYS[d]} " + ",".join(f"{s:%H:%M}-{e:%H:%M}" for s, e in p)
-                     for d, p in enumerate(self.hours) if p]
+        """'Mon-Fri 09:00-17:00, Sat 10:00-14:00 (Europe/London, holidays of GB)': runs of
+        days with the same hours together, as people write opening hours."""
+        runs: list[tuple[int, int, str]] = []  # (first day, last day, hours)
+        for day, periods in enumerate(self.hours):
+            if not periods:
+                continue
+            text = ", ".join(f"{s:%H:%M}-{e:%H:%M}" for s, e in periods)
+            if runs and runs[-1][1] == day - 1 and runs[-1][2] == text:
+                runs[-1] = (runs[-1][0], day, text)
+            else:
+                runs.append((day, day, text))
+        names = [DAYS[a].title() if a == b else f"{DAYS[a].title()}-{DAYS[b].title()}"
+                 for a, b, _ in runs]
+        open_days = [f"{name} {text}" for name, (_, _, text) in zip(names, runs, strict=True)]
         extra = f", holidays of {self.country}" if self.country else ""
-        return f"{'; '.join(open_days)} ({self.timezone}{extra})"
+        return f"{'; '.join(open_days) or 'never open'} ({self.timezone}{extra})"
 
 
 @dataclass(frozen=True)

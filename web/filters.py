@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jinja2
 from markupsafe import Markup
 
-from inbox.model import Conversation, utcnow
+from inbox.model import Conversation, Customer, utcnow
 from inbox.sla import CHANNEL_NAMES
 
 
@@ -88,6 +88,17 @@ def ago(context: Any, value: datetime | None) -> Markup:
 
 
 @jinja2.pass_context
+def due(context: Any, value: datetime | None) -> Markup:
+    """A reply deadline: 'reply due in 3 h', or 'overdue: the reply was due 2 days ago'."""
+    if value is None:
+        return Markup("")
+    when = ago(context, value)
+    if value <= utcnow():
+        return Markup("overdue: the reply was due {}").format(when)
+    return Markup("reply due {}").format(when)
+
+
+@jinja2.pass_context
 def at_local(context: Any, value: datetime | None) -> str:
     """The exact time in the agent's zone, for where a relative one would not do."""
     return "" if value is None else local(value, user_zone(context))
@@ -117,13 +128,25 @@ def reference(conv: Conversation | None) -> str:
     return f"#{ref}" if ref else ""
 
 
+def customer_name(customer: Customer | None) -> str:
+    """A customer as agents call them: their name, else how one of their addresses or
+    handles names them ("Ann <ann@example.com>"), never their internal id."""
+    if customer is None:
+        return "Customer"
+    for ident in customer.identities:
+        if ident.label or ident.value:
+            return customer.name or ident.label or ident.value
+    return customer.name or "Unnamed customer"
+
+
 def channel_name(channel: str) -> str:
     return CHANNEL_NAMES.get(str(channel), str(channel))
 
 
 def register(env: jinja2.Environment) -> None:
     """Every filter the templates use."""
-    env.filters.update(when=when, hours=hours, total=total, plural=plural, ago=ago,
+    env.filters.update(when=when, hours=hours, total=total, plural=plural, ago=ago, due=due,
                        at_local=at_local, iso_ago=iso_ago, basis=basis,
-                       reference=reference, channel_name=channel_name)
+                       reference=reference, channel_name=channel_name,
+                       customer_name=customer_name)
 

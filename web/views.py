@@ -17,6 +17,7 @@ from inbox.store import FACETS
 from web import params
 from web.api import voc_data
 from web.charts import bar_chart
+from web.filters import customer_name
 from web.guards import SESSION_COOKIE, client_address, current_user, set_session_cookie
 from web.keys import CSRF, USER, context
 from web.render import back, page, render
@@ -218,7 +219,7 @@ async def merge_customer(request: web.Request) -> web.Response:
         merged = await context(request).customers.merge(cid, str(form.get("customer", "")),
                                                         current_user(request))
         other = merged.other
-        flash = f"Merged {other.name or other.id} into this customer. You can undo it below."
+        flash = f"Merged {customer_name(other)} into this customer. You can undo it below."
     except InboxError as exc:
         flash = f"Not merged: {exc}"
     raise back(f"/customers/{cid}", flash)
