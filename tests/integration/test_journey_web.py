@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from inbox.model import IdentityRef
+from inbox.app.demo.seed import DemoSender
+from inbox.model import Channel, IdentityRef
 from tests.factories import inbound
 from tests.integration.web_support import (
     CUSTOMER_EMAIL,
@@ -100,3 +101,18 @@ async def test_an_agent_opens_a_conversation_by_its_reference(desk: RoleWeb) -> 
     assert (await api.json())["conversation"]["id"] == conv.id
     missing = await desk.client.get("/conversations/99999")
     assert missing.status == 404
+
+
+async def test_the_demo_says_plainly_that_nothing_was_sent(desk: RoleWeb) -> None:
+    desk.runtime.replies.senders["email"] = DemoSender(Channel.EMAIL)
+    await desk.sign_in("agent")
+    path = f"/conversations/{desk.ids['conversation']}"
+    page = await (await desk.client.get(path)).text()
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"',
+                             page.split('class="reply"', 1)[1].split("</form>", 1)[0]))
+    done = await desk.client.post(f"{path}/reply", data={**fields, "text": "On it"})
+    shown = html.unescape(await done.text())
+    assert "Reply sent" not in shown
+    assert f"Demo: not sent. In production this reply would go out by email to {CUSTOMER_EMAIL}" \
+        in shown
+    assert "demo: not sent" in shown  # the reply itself is marked in the thread
