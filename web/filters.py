@@ -14,10 +14,6 @@ from inbox.model import Conversation, Customer, utcnow
 from inbox.sla import CHANNEL_NAMES
 
 
-def when(value: datetime | None) -> str:
-    return "" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
-
-
 def total(count: int, capped: bool = False, noun: str | None = None) -> str:
     """How many messages match: "1,234", or past the count's cap "10,000+"; with a noun,
     "1 message", "2 messages", "10,000+ messages"."""
@@ -145,7 +141,8 @@ def channel_name(channel: str) -> str:
 
 def register(env: jinja2.Environment) -> None:
     """Every filter the templates use."""
-    env.filters.update(when=when, hours=hours, total=total, plural=plural, ago=ago, due=due,
+    # `when` (every older template's time) reads as `ago`: relative, exact in the user's zone
+    env.filters.update(when=ago, hours=hours, total=total, plural=plural, ago=ago, due=due,
                        at_local=at_local, iso_ago=iso_ago, basis=basis,
                        reference=reference, channel_name=channel_name,
                        customer_name=customer_name)
