@@ -95,12 +95,6 @@ def due(context: Any, value: datetime | None) -> Markup:
 
 
 @jinja2.pass_context
-def at_local(context: Any, value: datetime | None) -> str:
-    """The exact time in the agent's zone, for where a relative one would not do."""
-    return "" if value is None else local(value, user_zone(context))
-
-
-@jinja2.pass_context
 def iso_ago(context: Any, value: str | None) -> Markup:
     """`ago` of an ISO 8601 text (the times kept in documents: merges, audit)."""
     try:
@@ -120,8 +114,7 @@ def basis(text: str | None) -> str:
 
 def reference(conv: Conversation | None) -> str:
     """What customers and agents call a conversation: '#10482' (never an internal id)."""
-    ref = getattr(conv, "ref", None)
-    return f"#{ref}" if ref else ""
+    return f"#{conv.ref}" if conv is not None and conv.ref else ""
 
 
 def customer_name(customer: Customer | None) -> str:
@@ -129,10 +122,8 @@ def customer_name(customer: Customer | None) -> str:
     handles names them ("Ann <ann@example.com>"), never their internal id."""
     if customer is None:
         return "Customer"
-    for ident in customer.identities:
-        if ident.label or ident.value:
-            return customer.name or ident.label or ident.value
-    return customer.name or "Unnamed customer"
+    named = (i.label or i.value for i in customer.identities if i.label or i.value)
+    return customer.name or next(named, "Unnamed customer")
 
 
 def channel_name(channel: str) -> str:
@@ -143,7 +134,6 @@ def register(env: jinja2.Environment) -> None:
     """Every filter the templates use."""
     # `when` (every older template's time) reads as `ago`: relative, exact in the user's zone
     env.filters.update(when=ago, hours=hours, total=total, plural=plural, ago=ago, due=due,
-                       at_local=at_local, iso_ago=iso_ago, basis=basis,
+                       iso_ago=iso_ago, basis=basis,
                        reference=reference, channel_name=channel_name,
                        customer_name=customer_name)
-
