@@ -28,14 +28,16 @@ class Journey:
     """The customer's history in both directions, grouped by conversation."""
 
     groups: tuple[JourneyGroup, ...]  # latest activity first
-    other_open: tuple[Conversation, ...]  # open or pending, besides the one on screen
+    other_open: tuple[Conversation, ...]  # theirs, open or pending, besides the one on screen
     next_cursor: str | None  # of the history: older messages
 
 
-def group_journey(history: Sequence[Message], conversations: Sequence[Conversation],
-                  current_id: str | None = None, next_cursor: str | None = None) -> Journey:
+def group_journey(customer_id: str, history: Sequence[Message],
+                  conversations: Sequence[Conversation], current_id: str | None = None,
+                  next_cursor: str | None = None) -> Journey:
     """Group a newest-first history by conversation. Every conversation given gets a group
-    (older ones with no message in this read too), each message goes under its own."""
+    (older ones with no message in this read too), each message goes under its own. The
+    other open cases are the customer's own (not a thread of someone else they joined)."""
     by_id = {c.id: c for c in conversations}
     grouped: dict[str, list[Message]] = {}
     for msg in history:
@@ -44,7 +46,8 @@ def group_journey(history: Sequence[Message], conversations: Sequence[Conversati
     ordered = sorted(by_id.values(), key=lambda c: (c.last_message_at, c.id), reverse=True)
     groups = tuple(JourneyGroup(c, tuple(reversed(grouped.get(c.id, []))), c.id == current_id)
                    for c in ordered)
-    other_open = tuple(c for c in ordered if c.id != current_id and c.status in STILL_OPEN)
+    other_open = tuple(c for c in ordered if c.id != current_id and c.status in STILL_OPEN
+                       and c.customer_id == customer_id)
     return Journey(groups, other_open, next_cursor)
 
 
@@ -75,14 +78,15 @@ class Customers:
         convs = await self._conversations(customer.id, timeline.items)
         return CustomerPage(customer, convs, timeline.items, timeline.next_cursor,
                             await merge.merges_of(self.store, customer.id),
-                            group_journey(timeline.items, convs, None, timeline.next_cursor))
+                            group_journey(customer.id, timeline.items, convs, None,
+                                          timeline.next_cursor))
 
     async def journey(self, customer_id: str, history: Sequence[Message],
                       current_id: str | None, next_cursor: str | None = None) -> Journey:
         """The panel beside a conversation: its customer's history (newest first, both
         directions, as Conversations.get read it) grouped by conversation."""
         convs = await self._conversations(customer_id, history)
-        return group_journey(history, convs, current_id, next_cursor)
+        return group_journey(customer_id, history, convs, current_id, next_cursor)
 
     async def _conversations(self, customer_id: str, history: Sequence[Message]
                              ) -> tuple[Conversation, ...]:
