@@ -21,7 +21,7 @@ from connectors.email_config import SmtpConfig, not_verified, tls_context
 from connectors.email_parse import CHANNEL, CONVERSATION_TOKEN
 from inbox.errors import AuthFailed, FatalError, Refused, RetryableError
 from inbox.identity import normalize_email
-from inbox.model import Direction, IdentityKind, Message
+from inbox.model import Conversation, Direction, IdentityKind, Message
 from inbox.ports import Outbound, Receipt
 
 log = logging.getLogger(__name__)
@@ -41,14 +41,21 @@ class SmtpMissing:
         raise Refused(self.why)
 
 
+def subject_token(conv: Conversation) -> str:
+    """What "[#...]" in a reply's subject holds: the reference, never the internal id (the
+    id only for a conversation a store has not numbered yet)."""
+    return str(conv.ref) if conv.ref else conv.id
+
+
 _REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|antw|vs)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 
 
-def reply_subject(subject: str | None, conversation_id: str) -> str:
-    """'Re: <subject> [#<conversation id>]' without stacking Re: or the token."""
+def reply_subject(subject: str | None, token: str) -> str:
+    """'Re: <subject> [#<token>]' without stacking Re: or the token; the token is the
+    conversation's human reference ("10482"), which the customer's answer carries back."""
     base = CONVERSATION_TOKEN.sub("", subject or "")
     base = " ".join(_REPLY_PREFIX.sub("", base).split()) or "Your message"
-    return f"Re: {base} [#{conversation_id}]"
+    return f"Re: {base} [#{token}]"
 
 
 def _last_inbound(history: Sequence[Message]) -> Message | None:
@@ -56,6 +63,12 @@ def _last_inbound(history: Sequence[Message]) -> Message | None:
     human = [m for m in inbound if not m.automated]
     candidates = human or inbound
     return candidates[-1] if candidates else None
+
+
+def check_email_reply(out: Outbound) -> None:
+    """Refused if the customer has no email address to answer."""
+    if not any(i.kind == IdentityKind.EMAIL for i in out.customer.identities):
+        raise Refused("this customer has no email address; reply on another channel")
 
 
 def reply_recipient(out: Outbound) -> str:
@@ -104,8 +117,7 @@ class EmailSender:
 
     def check(self, out: Outbound) -> None:
         """Refused if the customer has no email address to answer."""
-        if not any(i.kind == IdentityKind.EMAIL for i in out.customer.identities):
-            raise Refused("this customer has no email address; reply on another channel")
+        check_email_reply(out)
 
     def build(self, out: Outbound) -> EmailMessage:
         """The reply as an EmailMessage with Message-ID, threading headers and subject token."""
@@ -124,7 +136,7 @@ class EmailSender:
             msg["In-Reply-To"] = f"<{parent}>"
             msg["References"] = " ".join(f"<{r}>" for r in [*refs, parent])
         subject = out.conversation.subject or (last.subject if last else None)
-        msg["Subject"] = reply_subject(subject, out.conversation.id)
+        msg["Subject"] = reply_subject(subject, subject_token(out.conversation))
         msg.set_content(out.message.text)
         return msg
 

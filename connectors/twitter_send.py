@@ -12,10 +12,36 @@ from connectors.twitter_config import XSettings
 from connectors.twitter_http import Clock, XApi, as_inbox_error
 from connectors.twitter_parse import x_id
 from inbox.errors import FatalError, Refused
-from inbox.model import Channel, Direction
+from inbox.model import Channel, Direction, Message
 from inbox.ports import Outbound, Receipt
 
 log = logging.getLogger(__name__)
+
+
+def answered_on_x(out: Outbound) -> Message:
+    """The customer's last X message, which a reply answers; Refused when there is none."""
+    for message in reversed(out.history):
+        if message.direction == Direction.INBOUND and message.channel == Channel.X:
+            return message
+    raise Refused("nothing to answer on X: this conversation has no inbound X message")
+
+
+def check_x_reply(out: Outbound, username: str | None) -> bool:
+    """Refuse what X would reject: empty text, public replies to posts that neither mention
+    nor quote the brand account (@username). True for a DM, False for a public reply."""
+    if not out.message.text.strip():
+        raise Refused("the reply is empty")
+    meta = answered_on_x(out).meta
+    if meta.get("kind") == "dm":
+        return True
+    if not meta.get("tweet_id"):
+        raise Refused("the last X message has no post id to reply to")
+    if not (meta.get("mentions_brand") or meta.get("quotes_brand")):
+        brand = f"@{username}" if username else "the brand account"
+        raise Refused(f"X accepts public replies only to posts that mention or quote "
+                      f"{brand}; this post does neither (a keyword hit). Send a DM if the "
+                      f"customer allows it, or wait until they mention {brand}.")
+    return False
 
 
 class XSender:
@@ -29,27 +55,10 @@ class XSender:
         self._clock = clock
 
     def _answered(self, out: Outbound) -> Mapping[str, Any]:
-        for message in reversed(out.history):
-            if message.direction == Direction.INBOUND and message.channel == Channel.X:
-                return message.meta
-        raise Refused("nothing to answer on X: this conversation has no inbound X message")
+        return answered_on_x(out).meta
 
     def check(self, out: Outbound) -> None:
-        """Refuse what X would reject: empty text, public replies to posts that neither
-        mention nor quote the brand account."""
-        if not out.message.text.strip():
-            raise Refused("the reply is empty")
-        meta = self._answered(out)
-        if meta.get("kind") == "dm":
-            return
-        if not meta.get("tweet_id"):
-            raise Refused("the last X message has no post id to reply to")
-        if not (meta.get("mentions_brand") or meta.get("quotes_brand")):
-            handle = self._settings.username
-            brand = f"@{handle}" if handle else "the brand account"
-            raise Refused(f"X accepts public replies only to posts that mention or quote "
-                          f"{brand}; this post does neither (a keyword hit). Send a DM if the "
-                          f"customer allows it, or wait until they mention {brand}.")
+        check_x_reply(out, self._settings.username)
 
     async def send(self, out: Outbound) -> Receipt:
         """Deliver the reply; RetryableError on 5xx/network, Refused/FatalError on 4xx."""

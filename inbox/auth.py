@@ -7,9 +7,11 @@ user's older sessions and tokens stop working on their next use, without scannin
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
+import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from dataclasses import replace as _replace
@@ -70,7 +72,7 @@ def _user(doc: UserDoc) -> User:
                 password_hash=str(doc["password_hash"]), name=doc.get("name") or None,
                 created_at=datetime.fromisoformat(str(doc["created_at"])),
                 disabled=bool(doc.get("disabled", False)), epoch=int(doc.get("epoch", 0)),
-                last_sign_in=_when(doc.get("last_sign_in")))
+                last_sign_in=_when(doc.get("last_sign_in")), timezone=doc.get("timezone"))
 
 
 def _doc(user: User) -> UserDoc:
@@ -78,7 +80,8 @@ def _doc(user: User) -> UserDoc:
             "password_hash": user.password_hash, "name": user.name,
             "created_at": user.created_at.isoformat(), "disabled": user.disabled,
             "epoch": user.epoch,
-            "last_sign_in": user.last_sign_in.isoformat() if user.last_sign_in else None}
+            "last_sign_in": user.last_sign_in.isoformat() if user.last_sign_in else None,
+            "timezone": user.timezone}
 
 
 def _key(email: str) -> str:
@@ -175,6 +178,21 @@ async def set_disabled(store: HasUsers, email: str, disabled: bool) -> User:
         return _replace(u, disabled=disabled, epoch=u.epoch + 1 if disabled else u.epoch)
 
     return _existing(await _change_user(store, user.email, change), email)
+
+
+async def set_timezone(store: HasUsers, email: str, timezone: str | None) -> User:
+    """The zone a user reads times in (an IANA name, "Europe/London"); None: the team's."""
+    if timezone is not None and timezone not in known_timezones():
+        raise ValidationError({"timezone": "not a time zone we know; pick one from the list "
+                                           "(e.g. Europe/London)"})
+    return _existing(await _change_user(store, email, lambda u: u and _replace(
+        u, timezone=timezone)), email)
+
+
+@functools.cache
+def known_timezones() -> tuple[str, ...]:
+    """Every IANA time zone name, sorted (what the settings page offers)."""
+    return tuple(sorted(zoneinfo.available_timezones()))
 
 
 async def remove_user(store: AccountStore, email: str) -> None:

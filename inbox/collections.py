@@ -62,6 +62,7 @@ class UserDoc(TypedDict):
     disabled: bool
     epoch: int  # credentials epoch (inbox.auth)
     last_sign_in: str | None
+    timezone: NotRequired[str | None]  # IANA name; absent: the team's zone
 
 
 class TokenDoc(TypedDict):

@@ -49,6 +49,7 @@ from inbox.store import Repository, WriteBatch
 
 log = logging.getLogger(__name__)
 REOPEN_WINDOW = timedelta(days=7)  # a resolved thread answered within this window reopens
+MAX_REF_DIGITS = 12  # a longer number in "[#...]" is no reference of ours
 REPEAT_WINDOW = timedelta(days=7)  # a new conversation this soon after another is a repeat
 DIGEST_PREFIX = 16  # hex digits of meta["digest"] that tell apart messages sharing an id
 # The store's or the configuration's problems, not the item's: never a reason to set an
@@ -120,6 +121,7 @@ class _Plan:
     known_identities: dict[tuple[str, str], Identity] = field(default_factory=dict)
     known_keys: dict[str, str] = field(default_factory=dict)
     loaded: dict[str, Conversation] = field(default_factory=dict)
+    by_ref: dict[str, str] = field(default_factory=dict)  # "[#10482]" token -> conversation id
     recent: dict[str, list[Conversation]] = field(default_factory=dict)  # by customer
     # the ids of `conversations` by customer (repeat detection reads a customer's alone)
     customer_conversations: dict[str, dict[str, None]] = field(default_factory=dict)
@@ -367,14 +369,19 @@ class Ingestor:
             self.store.identities_by_refs(sorted(refs)),
             self.store.conversation_ids_by_thread_keys(
                 sorted(k for k in keys if not k.startswith("conv:"))))
-        conv_ids = {*plan.known_keys.values(),
-                    *(k.removeprefix("conv:") for k in keys if k.startswith("conv:"))}
+        tokens = {k.removeprefix("conv:") for k in keys if k.startswith("conv:")}
+        numbers = sorted(int(t) for t in tokens if t.isdigit() and len(t) <= MAX_REF_DIGITS)
+        conv_ids = {*plan.known_keys.values(), *(t for t in tokens if not t.isdigit())}
         customers = sorted({i.customer_id for i in plan.known_identities.values()})
         since = min((i.created_at for i in fresh), default=None)
-        plan.loaded, recent = await asyncio.gather(
+        plan.loaded, recent, referenced = await asyncio.gather(
             self.store.conversations_by_ids(sorted(conv_ids)),
             self.store.active_conversations(customers, since - REPEAT_WINDOW)
-            if since is not None else _nothing())
+            if since is not None else _nothing(),
+            self.store.conversations_by_refs(numbers) if numbers else _no_refs())
+        for ref, conv in referenced.items():  # a human reference ("[#10482]") names it too
+            plan.loaded.setdefault(conv.id, conv)
+            plan.by_ref[str(ref)] = conv.id
         for conv in recent:
             plan.recent.setdefault(conv.customer_id, []).append(conv)
 
@@ -475,6 +482,8 @@ class Ingestor:
             token = key.startswith("conv:")  # a [#id] in a subject: anyone can type one
             conv_id = key.removeprefix("conv:") if token else \
                 plan.keys.get(key) or plan.known_keys.get(key)
+            if token:  # "[#10482]": a reference; "[#v01a2...]" (older mail): an id
+                conv_id = plan.by_ref.get(conv_id or "", conv_id)
             conv = plan.conversations.get(conv_id or "") or plan.loaded.get(conv_id or "")
             if conv is not None and token and conv.customer_id != customer_id:
                 conv = None  # only the conversation's own customer joins it by its id
@@ -547,6 +556,10 @@ def _enriched(plan: _Plan, found: dict[int, Enrichment | Exception]) -> None:
 
 async def _nothing() -> list[Conversation]:
     return []
+
+
+async def _no_refs() -> dict[int, Conversation]:
+    return {}
 
 
 def preview(text: str, size: int = 80) -> str | None:

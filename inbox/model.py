@@ -234,6 +234,9 @@ class Conversation:
     # started within the repeat-contact window of it (a repeat contact, any channel)
     switched_channel: bool | None = None  # that previous conversation was on another channel
     version: int = 1
+    # What customers and agents call it ("#10482"): a short number, unique, given by the
+    # store when the conversation is first written without one (Repository.write)
+    ref: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +250,7 @@ class User:
     disabled: bool = False
     epoch: int = 0  # credentials epoch: sessions and tokens of an older epoch are revoked
     last_sign_in: datetime | None = None
+    timezone: str | None = None  # the zone pages show times in (None: the team's, SLA calendar)
 
 
 @dataclass(frozen=True, slots=True)

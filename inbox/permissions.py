@@ -16,7 +16,7 @@ PUBLIC = "public"  # anyone, signed in or not (sign-in page, web forms, health c
 # What each permission lets a role do, in the order the README lists them.
 PERMISSION_HELP: dict[str, str] = {
     PUBLIC: "anyone, signed in or not",
-    "signed_in": "who am I",
+    "signed_in": "who am I, own settings (time zone)",
     "search": "search, voice of the customer, CSV export (marketing: inbound customer "
               "messages only, contacts hidden)",
     "read": "the inbox, conversations with notes and replies, customers, live updates, "
@@ -52,6 +52,8 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/forms/{slug}", PUBLIC),
     Route("POST", "/api/forms/{slug}", PUBLIC),
     Route("GET", "/api/me", "signed_in"),
+    Route("GET", "/settings", "signed_in"),
+    Route("POST", "/settings", "signed_in"),
     Route("GET", "/search", "search"),
     Route("GET", "/voc", "search"),
     Route("GET", "/voc/volume.svg", "search"),

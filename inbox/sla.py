@@ -15,6 +15,7 @@ import holidays as holidays_lib
 from inbox.errors import ConfigError
 from inbox.model import Conversation, Status
 
+CHANNEL_NAMES = {"email": "Email", "x": "X", "webform": "Web form"}  # as agents read them
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Period = tuple[time, time]
 PERIODS_KEPT = 20_000  # days of opening periods a calendar keeps (about 55 years)
@@ -60,10 +61,22 @@ class Calendar:
 
     @cached_property
     def _description(self) -> str:
-        open_days = [f"{DAYS[d]} " + ",".join(f"{s:%H:%M}-{e:%H:%M}" for s, e in p)
-                     for d, p in enumerate(self.hours) if p]
+        """'Mon-Fri 09:00-17:00, Sat 10:00-14:00 (Europe/London, holidays of GB)': runs of
+        days with the same hours together, as people write opening hours."""
+        runs: list[tuple[int, int, str]] = []  # (first day, last day, hours)
+        for day, periods in enumerate(self.hours):
+            if not periods:
+                continue
+            text = ", ".join(f"{s:%H:%M}-{e:%H:%M}" for s, e in periods)
+            if runs and runs[-1][1] == day - 1 and runs[-1][2] == text:
+                runs[-1] = (runs[-1][0], day, text)
+            else:
+                runs.append((day, day, text))
+        names = [DAYS[a].title() if a == b else f"{DAYS[a].title()}-{DAYS[b].title()}"
+                 for a, b, _ in runs]
+        open_days = [f"{name} {text}" for name, (_, _, text) in zip(names, runs, strict=True)]
         extra = f", holidays of {self.country}" if self.country else ""
-        return f"{'; '.join(open_days)} ({self.timezone}{extra})"
+        return f"{'; '.join(open_days) or 'never open'} ({self.timezone}{extra})"
 
 
 @dataclass(frozen=True)
@@ -103,11 +116,11 @@ class SlaPolicy:
         found = self._bases.get(channel)
         if found is None:
             target = self.targets[channel]
-            how = (f"business hours {self.calendar.describe()}" if target.business_hours
-                   else "calendar time (24/7)")
-            found = self._bases[channel] = (
-                f"{channel} response target {_fmt(target.duration)} in {how}, clock started ",
-                f" UTC, policy v{self.version}")
+            how = (f"business hours only ({self.calendar.describe()})"
+                   if target.business_hours else "round the clock (24/7)")
+            found = self._bases[channel] = (  # shown to agents: no internal terms
+                f"{CHANNEL_NAMES.get(channel, channel)} replies are due within "
+                f"{_fmt(target.duration)}, counted {how}, from ", " UTC")
         return found
 
     @cached_property

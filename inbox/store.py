@@ -51,6 +51,7 @@ from inbox.model import (  # noqa: F401 - FACETS re-exported
 # A search counts its matches exactly up to this many and then says "10,000+" (both stores,
 # as Elasticsearch's track_total_hits); a store may set its `total_cap` lower (tests).
 TOTAL_CAP = 10_000
+REF_START = 10_001  # the first conversation's human reference ("#10001"): five digits
 EXPORT_KINDS = ("customers", "identities", "conversations", "messages", "thread_keys")
 
 
@@ -62,6 +63,8 @@ class WriteBatch:
     exists); version N replaces the stored version N-1 (ConflictError otherwise).
     Identities are created (ConflictError if (kind, value) is already taken).
     Messages are upserted by id (an edit replaces the stored message).
+    A conversation without a `ref` keeps its stored one, or (new) gets the next free number
+    from REF_START up (restore too): the human reference, unique in the store.
     Thread keys map a key to a conversation; an existing key keeps its conversation.
     Documents (collection, key, doc) are created or replaced in their collections, with the
     rest or not at all (an agent action's audit entry and change record).
@@ -114,6 +117,9 @@ class Repository(Protocol):
     async def conversations_by_ids(self, ids: Sequence[str]) -> dict[str, Conversation]:
         """The stored conversations among these ids."""
 
+    async def conversations_by_refs(self, refs: Sequence[int]) -> dict[int, Conversation]:
+        """The stored conversations among these human references (Conversation.ref)."""
+
     async def customers_by_ids(self, ids: Sequence[str]) -> dict[str, Customer]:
         """The stored customers among these ids, with their identities."""
 
@@ -140,7 +146,14 @@ class Repository(Protocol):
     async def customer_messages(
         self, customer_id: str, cursor: str | None, limit: int
     ) -> Page[Message]:
-        """The customer's timeline across every channel, newest first, keyset paged."""
+        """The messages the customer wrote on every channel, newest first, keyset paged."""
+
+    async def customer_history(
+        self, customer_id: str, cursor: str | None, limit: int
+    ) -> Page[Message]:
+        """The customer's journey in both directions, newest first, keyset paged: every
+        message of the customer's conversations (their own, the team's replies and notes)
+        and what they wrote in anyone else's conversation (an X thread they joined)."""
 
     async def pending_outbound(self, limit: int) -> tuple[Message, ...]:
         """Outbound messages whose delivery is pending or failed (for the sender to retry)."""

@@ -61,7 +61,7 @@ _FIELDS: dict[str, dict[str, dict[str, Any]]] = {
         "due_at": _TIME, "due_basis": _STORED, "first_response_seconds": {"type": "float"},
         "first_response_breached": {"type": "boolean"}, "previous_id": _KW,
         "resolved_at": _TIME, "resolution_seconds": {"type": "float"},
-        "switched_channel": {"type": "boolean"}, "version": _INT,
+        "switched_channel": {"type": "boolean"}, "version": _INT, "ref": {"type": "long"},
     },
     "customers": {"id": _KW, "name": _TEXT, "created_at": _TIME, "merged_into": _KW,
                   "version": _INT},

@@ -39,6 +39,15 @@ class ElasticRepository(ElasticWriter):
         found = await self._mget("conversations", ids)
         return {cid: from_doc(Conversation, doc["_source"]) for cid, doc in found.items()}
 
+    async def conversations_by_refs(self, refs: Sequence[int]) -> dict[int, Conversation]:
+        wanted = sorted({int(r) for r in refs})
+        if not wanted:
+            return {}
+        resp = await self._search("conversations", "read conversations", size=len(wanted),
+                                  query={"terms": {"ref": wanted}})
+        found = (from_doc(Conversation, h["_source"]) for h in resp["hits"]["hits"])
+        return {c.ref: c for c in found if c.ref is not None}
+
     async def get_conversation(self, conversation_id: str) -> Conversation:
         found = await self._mget("conversations", [conversation_id])
         if conversation_id not in found:
@@ -94,6 +103,18 @@ class ElasticRepository(ElasticWriter):
     ) -> Page[Message]:
         hits, nxt, _ = await self._page("messages", {"term": {"customer_id": customer_id}},
                                         MESSAGE_ORDER, cursor, limit)
+        return Page(tuple(from_doc(Message, h["_source"]) for h in hits), nxt)
+
+    async def customer_history(
+        self, customer_id: str, cursor: str | None, limit: int
+    ) -> Page[Message]:
+        convs = await self._scan("conversations", {"term": {"customer_id": customer_id}},
+                                 [{"id": "asc"}], source=False)
+        query = {"bool": {"should": [
+            {"term": {"customer_id": customer_id}},
+            {"terms": {"conversation_id": [h["_id"] for h in convs]}}],
+            "minimum_should_match": 1}}
+        hits, nxt, _ = await self._page("messages", query, MESSAGE_ORDER, cursor, limit)
         return Page(tuple(from_doc(Message, h["_source"]) for h in hits), nxt)
 
     async def pending_outbound(self, limit: int) -> tuple[Message, ...]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from elastic_transport import TransportError
@@ -28,11 +28,12 @@ from elasticsearch import ApiError
 
 from inbox.errors import AuthFailed, ConflictError, InboxError, StoreRefused, StoreUnavailable
 from inbox.model import Conversation, Customer
-from inbox.store import WriteBatch
+from inbox.store import REF_START, WriteBatch
 from search.elastic_client import ElasticBase, Hit, calling
 from search.elastic_collections import kv_id, kv_source
 from search.elastic_docs import classify, denormalized, error_parts, public_fields, to_doc
 from search.elastic_mappings import index_number
+from search.elastic_refs import given_refs
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,10 @@ class ElasticWriter(ElasticBase):
         other_convs = [m.conversation_id for m in batch.messages
                        if m.conversation_id not in batch_convs]
         stored_convs = await self._mget("conversations", [*batch_convs, *other_convs])
+        if batch.conversations:
+            batch = replace(batch, conversations=await given_refs(
+                self, batch.conversations, stored_convs, REF_START))
+            batch_convs = {c.id: c for c in batch.conversations}
         stored_custs = await self._mget("customers", [c.id for c in batch.customers])
         doc_ids = [kv_id(name, key) for name, key, _ in batch.documents]
         stored_docs = await self._mget("kv", doc_ids)

@@ -6,6 +6,7 @@ import functools
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
@@ -13,7 +14,7 @@ from typing import Any, TypeVar
 from inbox.errors import ConflictError, NotFound, StoreRefused
 from inbox.model import Conversation, ConversationFilter, Customer, Identity, Message, Page, ts
 from inbox.privacy import public_copy
-from inbox.store import WriteBatch
+from inbox.store import REF_START, WriteBatch
 from search.sqlite_collections import encoded, put_doc
 from search.sqlite_db import Database, fold, fold_optional
 from search.sqlite_rows import (
@@ -35,6 +36,27 @@ LOG_KEEP = 100_000  # the newest writes kept in sla_log
 
 
 @functools.cache
+class _Refs:
+    """Human references for the conversations of one write, in the writer's transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.last: int | None = None
+
+    def given(self, conv: Conversation) -> Conversation:
+        """The conversation with its stored reference, or (new) the next free one."""
+        if conv.ref is not None:
+            return conv
+        row = self.conn.execute("SELECT ref FROM conversations WHERE id = ?",
+                                (conv.id,)).fetchone()
+        if row is not None and row[0] is not None:
+            return replace(conv, ref=row[0])
+        if self.last is None:
+            self.last = self.conn.execute("SELECT max(ref) FROM conversations").fetchone()[0]
+        self.last = max(self.last or 0, REF_START - 1) + 1
+        return replace(conv, ref=self.last)
+
+
 def _versioned_sql(table: str, columns: tuple[str, ...]) -> tuple[str, str]:
     """The INSERT of a first version and the UPDATE of a later one."""
     sets = ",".join(f"{c}=?" for c in columns[1:])
@@ -212,7 +234,9 @@ def write_batch(batch: WriteBatch, checked: bool) -> Callable[[sqlite3.Connectio
                              "created_at) VALUES (?, ?, ?, ?, ?)",
                              (ident.kind, ident.value, ident.customer_id, ident.label,
                               ts(ident.created_at)))
+        refs = _Refs(conn)
         for conv in batch.conversations:
+            conv = refs.given(conv)
             with _refusing(conv.id):
                 if checked:
                     _versioned(conn, "conversations", CONVERSATION_COLUMNS, conv)
@@ -279,6 +303,11 @@ class SqliteRepository:
     async def conversations_by_ids(self, ids: Sequence[str]) -> dict[str, Conversation]:
         return await self._lookup("SELECT * FROM conversations WHERE id IN", ids,
                                   lambda _, row: to_conversation(row))
+
+    async def conversations_by_refs(self, refs: Sequence[int]) -> dict[int, Conversation]:
+        found = await self._lookup("SELECT ref, * FROM conversations WHERE ref IN",
+                                   refs, lambda _, row: to_conversation(row))  # type: ignore[arg-type]
+        return {int(ref): conv for ref, conv in found.items()}
 
     async def customers_by_ids(self, ids: Sequence[str]) -> dict[str, Customer]:
         return await self._lookup("SELECT * FROM customers WHERE id IN", ids, to_customer)
@@ -366,6 +395,15 @@ class SqliteRepository:
     ) -> Page[Message]:
         return await self._db.read(message_page("m.customer_id = ?", [customer_id], cursor,
                                                 limit))
+
+    async def customer_history(
+        self, customer_id: str, cursor: str | None, limit: int
+    ) -> Page[Message]:
+        # two index lookups (messages_customer, conversations_customer + messages_conversation)
+        return await self._db.read(message_page(
+            "m.customer_id = ? OR m.conversation_id IN "
+            "(SELECT id FROM conversations WHERE customer_id = ?)",
+            [customer_id, customer_id], cursor, limit))
 
     async def pending_outbound(self, limit: int) -> tuple[Message, ...]:
         def op(conn: sqlite3.Connection) -> tuple[Message, ...]:

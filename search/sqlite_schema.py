@@ -7,7 +7,7 @@ import sqlite3
 from inbox.errors import ConflictError
 from inbox.privacy import public_copy
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 SCHEMA = """
 CREATE TABLE customers (
@@ -187,8 +187,16 @@ DROP TRIGGER messages_ai;
 DROP TRIGGER messages_public_ai;
 DROP TRIGGER message_facts_ai;
 """
+# Schema 6: each conversation's human reference ("#10482", inbox.store.REF_START), unique;
+# the writer gives the next one (search.sqlite_repository.write_batch). Conversations that
+# were there get theirs in the order they came.
+REFS = """
+ALTER TABLE conversations ADD COLUMN ref INTEGER;
+UPDATE conversations SET ref = rowid + 10000;
+CREATE UNIQUE INDEX conversations_ref ON conversations (ref);
+"""
 # Schema version -> the script that brings the previous one to it (a new store runs all).
-MIGRATIONS = {1: SCHEMA, 2: PUBLIC_INDEX, 3: FACTS, 4: SLA_LOG, 5: WRITER_INDEXES}
+MIGRATIONS = {1: SCHEMA, 2: PUBLIC_INDEX, 3: FACTS, 4: SLA_LOG, 5: WRITER_INDEXES, 6: REFS}
 
 
 def migrate(conn: sqlite3.Connection) -> None:

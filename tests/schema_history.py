@@ -6,8 +6,14 @@ import sqlite3
 
 from search.sqlite import SqliteStore
 
+# Schema 5 as it was: conversations without their human reference.
+TO_SCHEMA_5 = """
+DROP INDEX conversations_ref;
+ALTER TABLE conversations DROP COLUMN ref;
+PRAGMA user_version=5;
+"""
 # Schema 4 as it was: new messages indexed and counted by insert triggers.
-TO_SCHEMA_4 = """
+TO_SCHEMA_4 = TO_SCHEMA_5 + """
 CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN
     INSERT INTO messages_fts (rowid, text, subject)
     VALUES (new.rowid, fold(new.text), fold(new.subject));

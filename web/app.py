@@ -19,7 +19,7 @@ from inbox.errors import (
     StoreUnavailable,
     ValidationError,
 )
-from web import admin, api, filters, forms, presence, views
+from web import admin, api, filters, forms, preferences, presence, references, views
 from web.context import WebContext
 from web.guards import Handler, authenticate, authorize, check_routes, is_api
 from web.keys import CONTEXT, context
@@ -136,15 +136,15 @@ def runner(ctx: WebContext) -> web.AppRunner:
 
 def create_app(ctx: WebContext) -> web.Application:
     """The web application over the use cases and settings of `ctx`."""
-    app = web.Application(middlewares=[errors_middleware, authenticate, authorize],
+    app = web.Application(middlewares=[errors_middleware, authenticate, authorize,
+                                       references.by_reference],
                           client_max_size=2 * 1024 * 1024)
     app.on_response_prepare.append(secure_headers)
     app[CONTEXT] = ctx
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"),
                                autoescape=jinja2.select_autoescape(default=True))
-    env.filters["when"] = filters.when
-    env.filters["hours"] = filters.hours
-    env.filters["total"] = filters.total
+    filters.register(env)
+    env.globals["team_timezone"] = ctx.conversations.sla.calendar.timezone
     env.globals["public_url"] = ctx.web.public_url
     env.globals["can"] = permissions.allowed
     app.router.add_static("/static/", HERE / "static", name="static")
@@ -153,6 +153,7 @@ def create_app(ctx: WebContext) -> web.Application:
     api.setup(app)
     presence.setup(app)
     views.setup(app)
+    preferences.setup(app)
     admin.setup(app)
     check_routes(app)
     return app

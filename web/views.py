@@ -19,6 +19,7 @@ from inbox.usecases.conversations import ConversationView
 from web import params, queue
 from web.api import voc_data
 from web.charts import bar_chart
+from web.filters import customer_name
 from web.guards import SESSION_COOKIE, client_address, current_user, set_session_cookie
 from web.keys import CSRF, USER, context
 from web.render import back, page, render
@@ -141,8 +142,11 @@ async def _conversation_page(request: web.Request, status: int = 200, **extra: A
     """The conversation with its composer; `draft`, `error` and `changes` after a reply that
     was not sent, so the agent's text stays in the composer."""
     view = await context(request).conversations.get(request.match_info["id"])
+    journey = await context(request).customers.journey(  # the customer panel
+        view.customer.id, view.timeline, view.conversation.id, view.timeline_cursor)
     return render("conversation.html", request, {
-        "view": view, "statuses": list(Status), "users": await _users(request),
+        "view": view, "journey": journey, "statuses": list(Status),
+        "users": await _users(request),
         "reply_key": secrets.token_urlsafe(16), "flash": None, "draft": "", "then": "",
         "error": None, "changes": (), **await _workspace(request, view.conversation),
         **_collision(request, view), **extra}, status=status)
@@ -216,6 +220,8 @@ async def _reply(request: web.Request, form: Any) -> web.Response:
         return await _conversation_page(
             request, 200, **kept, error="Your reply did not reach the customer "
             f"({msg.meta.get('error', '')}); your text is kept below to fix and send again.")
+    if msg.meta.get("demo_note"):  # the demo's sender: nothing was sent, say so plainly
+        raise back(f"/conversations/{conv_id}", str(msg.meta["demo_note"]))
     raise back(f"/conversations/{conv_id}", "Reply sent." if msg.delivery == Delivery.SENT else
                 f"Reply saved but not delivered yet ({msg.meta.get('error', '')}); "
                 "it will be retried.")
@@ -225,7 +231,7 @@ async def _reply(request: web.Request, form: Any) -> web.Response:
 async def customer(request: web.Request) -> dict[str, Any]:
     found = await context(request).customers.page(request.match_info["id"], None, 100)
     return {"customer": found.customer, "conversations": found.conversations,
-            "timeline": found.timeline, "merges": found.merges,
+            "journey": found.journey, "merges": found.merges,
             "flash": request.query.get("flash")}
 
 
@@ -236,7 +242,7 @@ async def merge_customer(request: web.Request) -> web.Response:
         merged = await context(request).customers.merge(cid, str(form.get("customer", "")),
                                                         current_user(request))
         other = merged.other
-        flash = f"Merged {other.name or other.id} into this customer. You can undo it below."
+        flash = f"Merged {customer_name(other)} into this customer. You can undo it below."
     except InboxError as exc:
         flash = f"Not merged: {exc}"
     raise back(f"/customers/{cid}", flash)

@@ -60,6 +60,12 @@ class Accounts:
         finally:
             self._forget_credentials()
 
+    async def set_timezone(self, email: str, timezone: str | None) -> User:
+        try:
+            return await auth.set_timezone(self.store, email, timezone)
+        finally:
+            self._forget_credentials()  # sessions carry the user: they read the new zone
+
     async def remove_user(self, email: str) -> None:
         try:
             await auth.remove_user(self.store, email)

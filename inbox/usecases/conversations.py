@@ -48,7 +48,8 @@ class ConversationView:
     conversation: Conversation
     messages: tuple[Message, ...]
     customer: Customer
-    timeline: tuple[Message, ...]  # the customer's messages on every channel, newest first
+    timeline: tuple[Message, ...]  # the customer's history on every channel, both
+    # directions (their messages, the team's replies and notes), newest first
     timeline_cursor: str | None
 
 
@@ -73,6 +74,10 @@ class Conversations:
         """The customers of these conversations, by id (the inbox list shows their names)."""
         return await self.store.customers_by_ids([c.customer_id for c in conversations])
 
+    async def by_reference(self, ref: int) -> Conversation | None:
+        """The conversation customers know as "#<ref>", if there is one."""
+        return (await self.store.conversations_by_refs([ref])).get(ref)
+
     async def messages(self, ids: Sequence[str]) -> dict[str, Message]:
         """The stored messages among these ids (attachments are downloaded by message)."""
         return await self.store.messages_by_ids(ids)
@@ -88,7 +93,7 @@ class Conversations:
             self.store.conversation_messages(conversation_id))
         customer, timeline = await asyncio.gather(
             self.store.get_customer(conv.customer_id),
-            self.store.customer_messages(conv.customer_id, None, timeline_limit))
+            self.store.customer_history(conv.customer_id, None, timeline_limit))
         return ConversationView(conv, messages, customer, timeline.items, timeline.next_cursor)
 
     async def change(self, conversation_id: str, actor: User, action: str,

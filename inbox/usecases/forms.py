@@ -46,7 +46,9 @@ class Forms:
         if not (result.stored or result.known):  # kept as a dead letter for an admin: not lost
             return self._receipt(now, reference=result.dead[0].key)
         message = (result.stored or result.known)[0]
-        return self._receipt(message.created_at, reference=message.conversation_id)
+        conv = await self.ingestor.store.get_conversation(message.conversation_id)
+        return self._receipt(message.created_at, reference=str(conv.ref) if conv.ref
+                             else message.conversation_id)  # "#10482" to read
 
     def _receipt(self, received: datetime, reference: str) -> dict[str, Any]:
         due = self.sla.due(Channel.WEBFORM, received)

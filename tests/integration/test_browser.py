@@ -66,7 +66,7 @@ async def test_customer_form_then_agent_reply(web: Web, browser_page: Any,
     body = await page.inner_text("main")
     assert "<script>window.pwned=1</script>Bill is wrong" in body  # shown as text
     assert await page.evaluate("window.pwned") is None  # never run
-    assert "respond by" in body
+    assert "reply due" in body
     await page.fill("form.reply textarea[name=text]", "Sorry Ann, fixed it.")
     await page.click("button:has-text('Send reply')")
     from playwright.async_api import expect
@@ -91,4 +91,4 @@ async def test_customer_form_then_agent_reply(web: Web, browser_page: Any,
     await page.goto(f"{base}/search?q=" + "bill%20colour:red")
     assert "unknown field 'colour'" in await page.inner_text("pre.error")
     await page.goto(f"{base}/search?q=bill")
-    assert "1 messages" in await page.inner_text("main")
+    assert "1 message ·" in await page.inner_text("main")  # not "1 messages"

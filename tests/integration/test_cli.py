@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -229,7 +230,11 @@ def test_acknowledged_posts_survive_sigkill(tmp_path: Path, capsys: pytest.Captu
         if proc.stdout:
             proc.stdout.close()
     code, out, _ = run(capsys, env, "search", "durable", "--json", "--limit", "50")
-    assert {m["conversation_id"] for m in json.loads(out)["messages"]} == acked
+    ids = sorted({m["conversation_id"] for m in json.loads(out)["messages"]})
+    with sqlite3.connect(tmp_path / "inbox.db") as db:  # receipts carry the reference
+        refs = db.execute(f"SELECT ref FROM conversations WHERE id IN ({','.join('?' * len(ids))})",
+                          ids).fetchall()
+    assert {str(r) for (r,) in refs} == acked and len(ids) == len(acked)
 
 
 async def test_stream_status_is_visible_in_the_api(fake_x: dict[str, str], tmp_path: Path

@@ -60,7 +60,7 @@ async def test_form_to_api_to_search_on_elasticsearch(es: Store) -> None:
                                                             "idempotency_key": "e2"})
         assert bad.status == 400
         listing = await (await client.get("/api/conversations", headers=headers)).json()
-        assert [c["id"] for c in listing["conversations"]] == [ref]
+        assert [str(c["ref"]) for c in listing["conversations"]] == [ref]
         found = await (await client.get("/api/search", headers=headers, params={
             "q": 'refund "double charge" channel:webform from:ann@example.com',
             "facets": "channel"})).json()

@@ -108,7 +108,7 @@ async def test_idle_delivery_and_replies_thread_both_ways(
     out = envelope.message
     assert out["In-Reply-To"] == customer_id and customer_id in out["References"]
     assert out["To"] == "Ann Example <ann@example.com>" or "ann@example.com" in out["To"]
-    assert f"[#{conv['id']}]" in out["Subject"]
+    assert f"[#{conv['ref']}]" in out["Subject"] and conv["id"] not in out["Subject"]
 
     answer, _ = customer_mail("Works again, thanks!", subject=f"Re: {out['Subject']}",
                               in_reply_to=out["Message-ID"],
@@ -122,7 +122,7 @@ async def test_idle_delivery_and_replies_thread_both_ways(
 
     await wait_for(threaded)
     assert len(await conversations()) == 1  # the answer joined the same conversation
-    lost_headers, _ = customer_mail("Forgot one thing", subject=f"Re: [#{conv['id']}]")
+    lost_headers, _ = customer_mail("Forgot one thing", subject=f"Re: [#{conv['ref']}]")
     await asyncio.to_thread(dovecot.append, lost_headers)  # a client that drops References
 
     async def four() -> bool:

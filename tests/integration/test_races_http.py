@@ -63,11 +63,13 @@ async def desk(smtp_server: SmtpServer, tmp_path: Path) -> AsyncIterator[Desk]:
         await runtime.aclose()
 
 
-async def new_conversation(client: TestClient[Any, Any]) -> str:
+async def new_conversation(desk: Desk, client: TestClient[Any, Any]) -> str:
+    """A web form post's conversation id (its receipt names the human reference)."""
     posted = await client.post("/api/forms/contact", json={
         "name": "Ann", "email": "ann@example.com", "message": "My bill is wrong"})
     assert posted.status == 201
-    return str((await posted.json())["reference"])
+    ref = int((await posted.json())["reference"])
+    return (await desk.runtime.store.conversations_by_refs([ref]))[ref].id
 
 
 async def version(desk: Desk, client: TestClient[Any, Any], ref: str) -> int:
@@ -77,7 +79,7 @@ async def version(desk: Desk, client: TestClient[Any, Any], ref: str) -> int:
 
 async def test_two_agents_replying_at_once_send_one_email(desk: Desk) -> None:
     dana, sam = await desk.client(), await desk.client()
-    ref = await new_conversation(dana)
+    ref = await new_conversation(desk, dana)
     seen = await version(desk, dana, ref)
     url = f"/api/conversations/{ref}/reply"
     answers = await asyncio.gather(
@@ -101,7 +103,7 @@ async def test_two_agents_replying_at_once_send_one_email(desk: Desk) -> None:
 
 async def test_confirmed_replies_at_once_both_go(desk: Desk) -> None:
     dana, sam = await desk.client(), await desk.client()
-    ref = await new_conversation(dana)
+    ref = await new_conversation(desk, dana)
     url = f"/api/conversations/{ref}/reply"
     answers = await asyncio.gather(
         dana.post(url, json={"text": "one", "confirm": True}, headers=desk.auth("dana")),
@@ -112,7 +114,7 @@ async def test_confirmed_replies_at_once_both_go(desk: Desk) -> None:
 
 async def test_bad_version_or_confirmation_is_refused(desk: Desk) -> None:
     client = await desk.client()
-    ref = await new_conversation(client)
+    ref = await new_conversation(desk, client)
     for body in ({"text": "hi", "version": "3"}, {"text": "hi", "version": 1, "confirm": "yes"}):
         resp = await client.post(f"/api/conversations/{ref}/reply", json=body,
                                  headers=desk.auth("dana"))
@@ -124,7 +126,7 @@ async def test_replies_without_a_version_at_once_send_one_email(desk: Desk) -> N
     """A client that sends no version still can't double-answer: the version current when the
     reply arrives is the one it must win against."""
     dana, sam = await desk.client(), await desk.client()
-    ref = await new_conversation(dana)
+    ref = await new_conversation(desk, dana)
     url = f"/api/conversations/{ref}/reply"
     answers = await asyncio.gather(
         dana.post(url, json={"text": "one"}, headers=desk.auth("dana")),
@@ -150,7 +152,7 @@ def form_fields(page: str, action: str) -> dict[str, str]:
 
 async def test_a_stale_page_keeps_the_draft_and_shows_the_colleagues_reply(desk: Desk) -> None:
     browser, sam = await desk.client(), await desk.client()
-    ref = await new_conversation(browser)
+    ref = await new_conversation(desk, browser)
     await sign_in(browser, "dana@example.com")
     page = await (await browser.get(f"/conversations/{ref}")).text()
     reply_form = form_fields(page, f"/conversations/{ref}/reply")
@@ -187,7 +189,7 @@ async def test_a_stale_page_keeps_the_draft_and_shows_the_colleagues_reply(desk:
 
 async def test_a_refused_reply_keeps_the_draft(desk: Desk) -> None:
     browser = await desk.client()
-    ref = await new_conversation(browser)
+    ref = await new_conversation(desk, browser)
     await sign_in(browser, "dana@example.com")
     page = await (await browser.get(f"/conversations/{ref}")).text()
     fields = form_fields(page, f"/conversations/{ref}/reply")
@@ -206,12 +208,13 @@ async def test_a_refused_reply_keeps_the_draft(desk: Desk) -> None:
 
 async def test_crossed_merges_through_the_api(desk: Desk) -> None:
     dana, sam = await desk.client(), await desk.client()
-    ref = await new_conversation(dana)
+    ref = await new_conversation(desk, dana)
     posted = await dana.post("/api/forms/contact", json={
         "name": "Ann", "email": "ann.work@example.com", "message": "Second account"})
     other = (await posted.json())["reference"]
     a = (await desk.runtime.store.get_conversation(ref)).customer_id
-    b = (await desk.runtime.store.get_conversation(other)).customer_id
+    found = await desk.runtime.store.conversations_by_refs([int(other)])
+    b = found[int(other)].customer_id
     answers = await asyncio.gather(
         dana.post(f"/api/customers/{a}/merge", json={"customer": b}, headers=desk.auth("dana")),
         sam.post(f"/api/customers/{b}/merge", json={"customer": a}, headers=desk.auth("sam")))
@@ -228,7 +231,7 @@ async def test_crossed_merges_through_the_api(desk: Desk) -> None:
 
 async def test_a_hundred_notes_at_once_are_all_created(desk: Desk) -> None:
     client = await desk.client()
-    ref = await new_conversation(client)
+    ref = await new_conversation(desk, client)
     seen = await version(desk, client, ref)
     answers = await asyncio.gather(*(
         client.post(f"/api/conversations/{ref}/notes", json={"text": f"note {i}"},

@@ -95,6 +95,12 @@ async def post_form(web: Web, body: Any, **kw: Any) -> Any:
     return await web.client.post("/api/forms/contact", json=body, **kw)
 
 
+async def posted(web: Web, data: dict[str, str]) -> str:
+    """The id of the conversation a form post started (its receipt names its reference)."""
+    ref = (await (await post_form(web, data)).json())["reference"]
+    return (await web.runtime.conversations.by_reference(int(ref))).id  # type: ignore[union-attr]
+
+
 async def test_form_post_appears_in_conversations_and_search(web: Web) -> None:
     resp = await post_form(web, {**FORM, "phone": "+44 20 7946 0000", "x_handle": "@ann_x",
                                  "topic": "Billing", "idempotency_key": "abc"})
@@ -104,7 +110,8 @@ async def test_form_post_appears_in_conversations_and_search(web: Web) -> None:
     assert body["expected_reply_by"]
     convs = await (await web.client.get("/api/conversations", headers=web.auth())).json()
     (conv,) = convs["conversations"]
-    assert conv["id"] == body["reference"] and conv["channel"] == "webform"
+    assert body["reference"] == str(conv["ref"]) and conv["channel"] == "webform"
+    assert conv["id"] not in str(body)  # customers never see an internal id
     found = await (await web.client.get("/api/search", params={"q": "bill channel:webform"},
                                         headers=web.auth())).json()
     assert found["total"] == 1 and found["messages"][0]["text"] == FORM["message"]
@@ -250,7 +257,7 @@ async def test_invalid_search_names_the_position(web: Web) -> None:
 
 
 async def test_agent_actions_and_stale_versions(web: Web) -> None:
-    ref = (await (await post_form(web, FORM)).json())["reference"]
+    ref = await posted(web, FORM)
     base = f"/api/conversations/{ref}"
     assigned = await web.client.post(f"{base}/assign", json={"assignee": "ava@example.com"},
                                      headers=web.auth())
@@ -278,7 +285,7 @@ async def test_agent_actions_and_stale_versions(web: Web) -> None:
 
 
 async def test_reply_is_sent_once_and_stops_the_clock(web: Web) -> None:
-    ref = (await (await post_form(web, FORM)).json())["reference"]
+    ref = await posted(web, FORM)
     before = await web.runtime.store.get_conversation(ref)
     assert before.due_at is not None
     url = f"/api/conversations/{ref}/reply"
@@ -294,7 +301,7 @@ async def test_reply_is_sent_once_and_stops_the_clock(web: Web) -> None:
 
 
 async def test_failed_reply_is_kept_and_retried(web: Web) -> None:
-    ref = (await (await post_form(web, FORM)).json())["reference"]
+    ref = await posted(web, FORM)
     web.sender.fail_next = 1
     resp = await web.client.post(f"/api/conversations/{ref}/reply",
                                  json={"text": "On it", "idempotency_key": "r2", "confirm": True},
@@ -309,7 +316,7 @@ async def test_failed_reply_is_kept_and_retried(web: Web) -> None:
 
 
 async def test_session_forms_need_the_csrf_token(web: Web) -> None:
-    ref = (await (await post_form(web, FORM)).json())["reference"]
+    ref = await posted(web, FORM)
     await web.client.post("/login", data={"email": "admin@example.com",
                                           "password": "correct horse battery"})
     forged = await web.client.post(f"/conversations/{ref}/note", data={"text": "x"},
@@ -340,8 +347,8 @@ async def test_live_events_reach_subscribers(web: Web) -> None:
 
 
 async def test_sla_report_and_what_breaches_next(web: Web) -> None:
-    first = (await (await post_form(web, {**FORM, "idempotency_key": "s1"})).json())["reference"]
-    second = (await (await post_form(web, {**FORM, "idempotency_key": "s2"})).json())["reference"]
+    first = await posted(web, {**FORM, "idempotency_key": "s1"})
+    second = await posted(web, {**FORM, "idempotency_key": "s2"})
     await web.client.post(f"/api/conversations/{first}/reply",
                           json={"text": "Done", "confirm": True}, headers=web.auth())
     due = await (await web.client.get("/api/conversations", params={"order": "due"},
@@ -405,7 +412,7 @@ async def test_every_page_renders_the_demo_month(tmp_path: Path) -> None:
 
 
 async def test_reply_can_set_the_status(web: Web) -> None:
-    ref = (await (await post_form(web, FORM)).json())["reference"]
+    ref = await posted(web, FORM)
     url = f"/api/conversations/{ref}/reply"
     bad = await web.client.post(url, json={"text": "x", "status": "closed", "confirm": True},
                                 headers=web.auth())
@@ -427,9 +434,8 @@ async def test_reply_can_set_the_status(web: Web) -> None:
 
 
 async def test_merge_and_undo_through_the_api(web: Web) -> None:
-    one = (await (await post_form(web, FORM)).json())["reference"]
-    two = (await (await post_form(web, {**FORM, "email": "ann.work@example.com",
-                                        "idempotency_key": "m2"})).json())["reference"]
+    one = await posted(web, FORM)
+    two = await posted(web, {**FORM, "email": "ann.work@example.com", "idempotency_key": "m2"})
     first = (await web.runtime.store.get_conversation(one)).customer_id
     second = (await web.runtime.store.get_conversation(two)).customer_id
     url = f"/api/customers/{first}"
@@ -523,7 +529,7 @@ async def test_idempotency_keys_belong_to_their_sender(web: Web) -> None:
 
 
 async def test_a_rejected_reply_leaves_the_clock_running(web: Web) -> None:
-    ref = (await (await post_form(web, FORM)).json())["reference"]
+    ref = await posted(web, FORM)
     due = (await web.runtime.store.get_conversation(ref)).due_at
     web.sender.reject_next = 1
     resp = await web.client.post(f"/api/conversations/{ref}/reply",
@@ -534,7 +540,7 @@ async def test_a_rejected_reply_leaves_the_clock_running(web: Web) -> None:
 
 
 async def test_search_by_assignee_email(web: Web) -> None:
-    ref = (await (await post_form(web, FORM)).json())["reference"]
+    ref = await posted(web, FORM)
     await web.client.post(f"/api/conversations/{ref}/assign",
                           json={"assignee": "ava@example.com"}, headers=web.auth())
     found = await (await web.client.get("/api/search", params={"q": "assignee:ava@example.com"},

@@ -74,7 +74,7 @@ def test_a_customer_message_starts_the_clock_once_and_only_on_open_conversations
     conv = conversation("v1", "c1", "email")
     started = LONDON.customer_wrote(conv, utc(7, 9))
     assert started.awaiting_since == utc(7, 9) and started.due_at == utc(7, 13)
-    assert started.due_basis is not None and "email response target 4h" in started.due_basis
+    assert started.due_basis is not None and "Email replies are due within 4h" in started.due_basis
     later = LONDON.customer_wrote(started, utc(7, 11))  # still counting from the oldest
     assert (later.awaiting_since, later.due_at) == (utc(7, 9), utc(7, 13))
     for status in (Status.PENDING, Status.RESOLVED, Status.LISTENING):

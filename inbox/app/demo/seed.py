@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from connectors.email_smtp import check_email_reply, reply_recipient
+from connectors.twitter_send import answered_on_x, check_x_reply
 from inbox.app.demo.generator import DemoItem, stream
-from inbox.app.demo.vocabulary import DEMO_AGENTS
+from inbox.app.demo.vocabulary import BRAND_HANDLE, DEMO_AGENTS
 from inbox.errors import NotFound, Refused
 from inbox.events import EventBus
 from inbox.ingest import Ingestor
@@ -53,16 +55,31 @@ class Target(Protocol):
 
 
 class DemoSender:
-    """Demo mode only: replies are recorded as sent, nothing leaves the machine."""
+    """Demo mode only: a reply is checked as its real channel would check it (refused where
+    X or email would refuse it), recorded, and never sent: nothing leaves the machine. The
+    receipt says so, and where the reply would have gone (meta "demo_note")."""
 
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
 
     def check(self, out: Outbound) -> None:
-        return None
+        self.destination(out)
+
+    def destination(self, out: Outbound) -> str:
+        """Where the real channel would send this reply; Refused where it would refuse."""
+        if self.channel == Channel.X:
+            dm = check_x_reply(out, BRAND_HANDLE)
+            who = answered_on_x(out).author_label or "the customer"
+            return f"on X as a direct message to {who}" if dm else \
+                f"on X as a public reply to {who}'s post"
+        check_email_reply(out)
+        return f"by email to {reply_recipient(out)}"
 
     async def send(self, out: Outbound) -> Receipt:
-        return Receipt(provider_id=f"demo-{out.message.id}", meta={"demo": True})
+        where = self.destination(out)
+        return Receipt(provider_id=f"demo-{out.message.id}", meta={
+            "demo": True, "demo_note": f"Demo: not sent. In production this reply would go "
+                                       f"out {where}; nothing leaves this machine."})
 
 
 @dataclass
