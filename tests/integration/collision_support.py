@@ -45,7 +45,10 @@ class Team:
         posted = await self.client.post("/api/forms/contact", json={
             "name": "Ann", "email": "ann@example.com", "message": message})
         assert posted.status == 201
-        return str((await posted.json())["reference"])
+        ref = int((await posted.json())["reference"])  # what the customer is told: #10001
+        found = await self.runtime.conversations.by_reference(ref)
+        assert found is not None
+        return found.id
 
     async def x_post(self, mentions_brand: bool = False) -> str:
         """A conversation on an X post, with the real X sender set up (it sends nothing here);

@@ -98,7 +98,7 @@ async def test_the_journey_in_both_directions_and_the_other_open_case(
     await shots(page, "conversation")
     await notice.locator("a").click()  # one click into the other case
     await page.wait_for_url(re.compile(r"/conversations/v"))
-    assert "Bill for" in await page.inner_text("h1")
+    await page.locator("#pane-main h1", has_text="Bill for").wait_for()  # loaded in place
     await earlier_link_check(page)
     await page.click("aside.side a >> nth=0")  # the customer page: the same journey
     assert await page.locator("section.journey-conv").count() == 2

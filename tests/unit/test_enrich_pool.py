@@ -161,7 +161,8 @@ SERVED = textwrap.dedent("""
             receipt = await runtime.forms.submit("contact", {
                 "name": "Ann", "email": "ann@example.com",
                 "message": "Thank you so much, the new router works great!"})
-            (msg,) = await runtime.store.conversation_messages(receipt["reference"])
+            conv = await runtime.conversations.by_reference(int(receipt["reference"]))
+            (msg,) = await runtime.store.conversation_messages(conv.id)
             post = Inbound("x", "100", (IdentityRef("x", "200"),),
                            "Thank you so much, great service!", datetime.now(UTC),
                            revision="100")
