@@ -35,7 +35,6 @@ T = TypeVar("T")
 LOG_KEEP = 100_000  # the newest writes kept in sla_log
 
 
-@functools.cache
 class _Refs:
     """Human references for the conversations of one write, in the writer's transaction."""
 
@@ -43,20 +42,23 @@ class _Refs:
         self.conn = conn
         self.last: int | None = None
 
-    def given(self, conv: Conversation) -> Conversation:
-        """The conversation with its stored reference, or (new) the next free one."""
+    def given(self, conv: Conversation, checked: bool) -> Conversation:
+        """The conversation with its stored reference, or (new) the next free one. A checked
+        first version is new (its insert fails if the id is taken): nothing to look up."""
         if conv.ref is not None:
             return conv
-        row = self.conn.execute("SELECT ref FROM conversations WHERE id = ?",
-                                (conv.id,)).fetchone()
-        if row is not None and row[0] is not None:
-            return replace(conv, ref=row[0])
+        if conv.version != 1 or not checked:
+            row = self.conn.execute("SELECT ref FROM conversations WHERE id = ?",
+                                    (conv.id,)).fetchone()
+            if row is not None and row[0] is not None:
+                return replace(conv, ref=row[0])
         if self.last is None:
             self.last = self.conn.execute("SELECT max(ref) FROM conversations").fetchone()[0]
         self.last = max(self.last or 0, REF_START - 1) + 1
         return replace(conv, ref=self.last)
 
 
+@functools.cache
 def _versioned_sql(table: str, columns: tuple[str, ...]) -> tuple[str, str]:
     """The INSERT of a first version and the UPDATE of a later one."""
     sets = ",".join(f"{c}=?" for c in columns[1:])
@@ -236,7 +238,7 @@ def write_batch(batch: WriteBatch, checked: bool) -> Callable[[sqlite3.Connectio
                               ts(ident.created_at)))
         refs = _Refs(conn)
         for conv in batch.conversations:
-            conv = refs.given(conv)
+            conv = refs.given(conv, checked)
             with _refusing(conv.id):
                 if checked:
                     _versioned(conn, "conversations", CONVERSATION_COLUMNS, conv)
