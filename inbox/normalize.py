@@ -80,12 +80,12 @@ def _mark_runs() -> re.Pattern[str]:
     The class is written as ranges, the Basic Multilingual Plane's apart (re tests those in
     one lookup) and the others only for characters beyond it: 10x faster than one class."""
     marks = [c for plane in _SCRIPT_PLANES for c in plane if unicodedata.combining(chr(c))]
-    basic = _char_class([c for c in marks if c <= 0xFFFF])
-    beyond = _char_class([c for c in marks if c > 0xFFFF])
+    basic = char_class([c for c in marks if c <= 0xFFFF])
+    beyond = char_class([c for c in marks if c > 0xFFFF])
     return re.compile(f"(?:[{basic}]|(?=[\U00010000-\U0010ffff])[{beyond}]){{{MAX_MARKS + 1},}}")
 
 
-def _char_class(codes: list[int]) -> str:
+def char_class(codes: list[int]) -> str:
     """A regex character class body of these (ascending) code points, as ranges."""
     ranges: list[list[int]] = []
     for code in codes:

@@ -16,6 +16,7 @@ import unicodedata
 from dataclasses import replace
 
 from inbox.model import Message
+from inbox.normalize import char_class
 
 EMAIL_HIDDEN, PHONE_HIDDEN = "[email hidden]", "[phone hidden]"
 INDEX_GAP = " "  # what the public copy has in place of a contact: no word at all
@@ -43,6 +44,9 @@ def _fold_table() -> dict[int, str]:
 
 
 _FOLD = _fold_table()
+# Where a text has something to fold: str.translate looks every character up in the table
+# (a 5 KB text costs 250 µs); the pattern finds the few that are there
+_FOLDED = re.compile(f"[{char_class(sorted(_FOLD))}]")
 # Format characters that hide inside an address or a number: dropped before matching.
 _INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069"
                         "\ufeff]+")
@@ -76,7 +80,7 @@ _MAYBE_NUMBER = re.compile(r"\d(?:\D{0,3}\d){6}")
 def contact_spans(text: str) -> list[tuple[int, int, bool]]:
     """(start, end, is_email) of every contact in `text`, in order."""
     if not text.isascii():
-        text = text.translate(_FOLD)
+        text = _FOLDED.sub(lambda found: _FOLD[ord(found.group())], text)
     if text.isascii() or _INVISIBLE.search(text) is None:
         return _spans(text)
     visible, origins, starts = _without_invisible(text)

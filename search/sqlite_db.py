@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import re
 import sqlite3
 import threading
 import unicodedata
@@ -28,12 +29,16 @@ _FOLD = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "œ": "oe",
                        "Ð": "D", "þ": "th", "Þ": "TH", "ı": "i", "ħ": "h", "Ħ": "H"})
 
 
+_FOLDED = re.compile(f"[{''.join(map(chr, _FOLD))}]")  # str.translate reads every character
+
+
 def fold(text: str) -> str:
     """Compatibility-decomposed text with those letters folded (diacritics FTS5 removes);
     ASCII text as it is (neither changes it)."""
     if text.isascii():
         return text
-    return unicodedata.normalize("NFKD", text).translate(_FOLD)
+    text = unicodedata.normalize("NFKD", text)
+    return text.translate(_FOLD) if _FOLDED.search(text) else text
 
 
 def fold_optional(text: str | None) -> str | None:
