@@ -455,7 +455,8 @@ class EmailConnector:
             log.warning("unparseable email sent to dead letters",
                         extra={"stream": self.name, "uid": uid, "error": error})
             await ctx.dead_letter(self.name, raw, error)
-        result = await ctx.ingest([p for _, p in parsed]) if parsed else IngestResult()
+        ingest = ctx.ingest_normalized or ctx.ingest  # the parse normalised them
+        result = await ingest([p for _, p in parsed]) if parsed else IngestResult()
         # a resync's known messages are not kept; those not fetched count as duplicates
         result = replace(result, known=(), duplicates=result.duplicates + len(fetched.known))
         moved = sorted([uid for uid, _ in parsed] + fetched.known)

@@ -25,12 +25,14 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from connectors.email_config import MailboxConfig
 from connectors.email_parse import EmailParseError, parse_message
 from inbox.model import Inbound
+from inbox.normalize import normalize_inbound
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +71,15 @@ def parse_fetched(job: ParseJob, raws: Mapping[int, bytes], sizes: Mapping[int, 
     config = job.config
     parsed: Parsed = []
     dead: Dead = []
+    received = datetime.now(UTC)
     for uid in sorted(raws):
         try:
             result = parse_message(raws[uid], max_attachment_bytes=config.max_attachment_bytes,
                                    limits=config.limits, size=sizes.get(uid))
+            meta = {**result.inbound.meta, "mailbox": config.name, "folder": config.folder,
+                    "imap_uid": uid}
+            # normalised here, on the other cores: ingest takes it as it is
+            inbound = normalize_inbound(replace(result.inbound, meta=meta), received)
         except EmailParseError as exc:
             dead.append((uid, str(exc)))
             continue
@@ -81,9 +88,7 @@ def parse_fetched(job: ParseJob, raws: Mapping[int, bytes], sizes: Mapping[int, 
             continue
         for ref, data in result.blobs.items():
             job.attachments.write(ref, data)
-        meta = {**result.inbound.meta, "mailbox": config.name, "folder": config.folder,
-                "imap_uid": uid}
-        parsed.append((uid, replace(result.inbound, meta=meta)))
+        parsed.append((uid, inbound))
     return parsed, dead
 
 

@@ -196,19 +196,21 @@ class Ingestor:
         self._lock = asyncio.Lock()  # one planner at a time per process; the store checks too
 
     async def ingest(self, batch: Sequence[Inbound], visible: bool = True,
-                     source: str | None = None) -> IngestResult:
+                     source: str | None = None, normalized: bool = False) -> IngestResult:
         """Store a batch; replays of stored messages are counted, not written.
 
         An item that fails (normalising, planning, enrichment, SLA arithmetic, or refused by
         the store) is dead-lettered under `source` (default: its channel) with its stage,
         and the rest is stored. Raises StoreUnavailable when the store is down (after
         retries): nothing is dead-lettered then, the caller keeps its cursor.
-        visible=False (pollers' bulk ingest) lets searches catch up a moment later."""
+        visible=False (pollers' bulk ingest) lets searches catch up a moment later.
+        normalized=True: every item was made by `normalize_inbound` already (a connector's
+        parse workers do it on the other cores); they are not normalised again."""
         if not batch:
             return IngestResult()
         out = _Outcome()
         async with self._lock:
-            items = await self._normalized(batch, source, out)
+            items = list(batch) if normalized else await self._normalized(batch, source, out)
             await self._store(items, visible, source, out)
         for msg in out.stored:
             self.events.publish(Event("message.created", msg.conversation_id, msg.id,

@@ -62,6 +62,9 @@ class ConnectorContext:
     # (channel, external ids) -> the meta of those of them already stored, by external id:
     # lets a connector skip fetching what it would hand ingest only to hear "duplicate"
     stored_meta: StoredMeta | None = None
+    # ingest for batches whose items inbox.normalize.normalize_inbound made already (in a
+    # connector's worker processes): they are not normalised again
+    ingest_normalized: Callable[[Sequence[Inbound]], Awaitable[IngestResult]] | None = None
 
 
 class Connector(Protocol):

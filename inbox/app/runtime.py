@@ -92,8 +92,12 @@ class Runtime:
         async def bulk_ingest(batch: Sequence[Any]) -> IngestResult:
             return await self.ingestor.ingest(batch, visible=False, source=source)
 
+        async def normalized_ingest(batch: Sequence[Any]) -> IngestResult:
+            return await self.ingestor.ingest(batch, visible=False, source=source,
+                                              normalized=True)
+
         return ConnectorContext(bulk_ingest, self.load_cursor, self.save_cursor,
-                                self.dead_letter, self.stored_meta)
+                                self.dead_letter, self.stored_meta, normalized_ingest)
 
     async def ingest(self, batch: Sequence[Any], source: str | None = None) -> IngestResult:
         """Ingest whose result searches see at once (web forms, imports)."""

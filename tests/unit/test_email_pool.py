@@ -4,12 +4,14 @@ mail costs that mail alone (dead-lettered), never the batch."""
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
 from connectors.email import AttachmentDir
 from connectors.email_config import Endpoint, MailboxConfig
 from connectors.email_pool import PROCESS_THRESHOLD, ParseJob, ParsePool, parse_fetched
+from inbox.normalize import normalize_inbound
 
 DEADLY = b"\x00kills-the-worker\x00"
 
@@ -74,3 +76,18 @@ async def test_a_mail_that_kills_a_worker_is_dead_lettered_and_the_rest_parsed(
     assert [uid for uid, _ in dead] == [5] and "worker died" in dead[0][1]
     assert sorted(uid for uid, _ in parsed) == sorted(set(raws) - {5})
     assert len(again) == 20  # a fresh pool took over
+
+
+def test_parsed_mail_comes_normalised_so_ingest_takes_it_as_it_is(tmp_path: Path) -> None:
+    """The parse (in the workers) normalises each mail: what ingest_normalized skips doing
+    again is already done, for the odd mail of the corpus as for plain mail."""
+    corpus = {n: path.read_bytes() for n, path in enumerate(
+        sorted((Path(__file__).parent.parent / "data" / "email").glob("*.eml")), start=1)}
+    corpus[100] = mail(100).replace(b"Question number", b"Question\x00 \xe2\x80\xae number")
+    parsed, _ = parse_fetched(job(tmp_path), corpus, {})
+    assert len(parsed) >= 10
+    now = datetime.now(UTC)
+    for _, item in parsed:
+        assert normalize_inbound(item, now) == item
+    (odd,) = [i for uid, i in parsed if uid == 100]
+    assert "\x00" not in odd.text
