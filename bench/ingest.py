@@ -1,6 +1,6 @@
 """The ingest pipeline's throughput against a plain SQLite insert of the same rows.
 
-    python -m bench.ingest [--days 30] [--customers 600] [--batch 100] [--runs 1]
+    python -m bench.ingest [--days 30] [--customers 600] [--batch 100] [--runs 1] [--email N]
 
 Runs, each in a fresh process on a fresh SQLite store (WAL, synchronous=FULL, as served):
 - `Runtime.ingest` of the demo generator's messages in batches, enrichment off;
@@ -46,7 +46,14 @@ from search.sqlite_db import connect
 NOW = datetime(2026, 11, 1, tzinfo=UTC)  # a fixed clock: every run gets the same corpus
 
 
-def corpus(days: int, customers: int) -> list[Inbound]:
+def corpus(days: int, customers: int, email: int = 0) -> list[Inbound]:
+    """The demo generator's messages, or (email > 0) that many of bench.email's realistic
+    mails, parsed."""
+    if email:
+        from bench.email import mailbox  # noqa: PLC0415 - only for this corpus
+        from connectors.email_parse import parse_message  # noqa: PLC0415
+
+        return [parse_message(raw).inbound for raw in mailbox(email)]
     return [i.inbound for i in generate(NOW, days=days, customers=customers)]
 
 
@@ -147,7 +154,8 @@ async def _open_close(path: Path) -> None:
     await store.aclose()
 
 
-def run(mode: str, days: int, customers: int, batch: int, source: str | None) -> dict[str, Any]:
+def run(mode: str, days: int, customers: int, batch: int, source: str | None,
+        email: int = 0) -> dict[str, Any]:
     """One measurement in this process (a fresh one: peak RSS is this run's)."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     if mode in ("plain", "plain-schema"):
@@ -155,7 +163,7 @@ def run(mode: str, days: int, customers: int, batch: int, source: str | None) ->
         plain = _plain if mode == "plain" else _plain_schema
         count, wall, cpu = plain(Path(source), tmp / "plain.db", batch)
     else:
-        inbound = corpus(days, customers)
+        inbound = corpus(days, customers, email)
         path = Path(source) if source else tmp / "store.db"
         workers = 0 if mode == "enrich-inline" else 1
         count, wall, cpu = asyncio.run(_pipeline(path, inbound, batch, mode != "off", workers))
@@ -166,7 +174,8 @@ def run(mode: str, days: int, customers: int, batch: int, source: str | None) ->
 
 def _child(mode: str, args: argparse.Namespace, source: str | None) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "bench.ingest", "--child", mode, "--days", str(args.days),
-           "--customers", str(args.customers), "--batch", str(args.batch)]
+           "--customers", str(args.customers), "--batch", str(args.batch),
+           "--email", str(args.email)]
     if source:
         cmd += ["--source", source]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -188,14 +197,19 @@ def main() -> None:
     p.add_argument("--customers", type=int, default=600)
     p.add_argument("--batch", type=int, default=100)
     p.add_argument("--runs", type=int, default=1, help="rounds of the three runs")
+    p.add_argument("--email", type=int, default=0,
+                   help="instead of the demo's messages, this many of bench.email's mails")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--source", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
-        print(json.dumps(run(args.child, args.days, args.customers, args.batch, args.source)))
+        print(json.dumps(run(args.child, args.days, args.customers, args.batch, args.source,
+                             args.email)))
         return
+    what = (f"{args.email} mails" if args.email
+            else f"{args.days} days x {args.customers} customers")
     print(f"cores {os.cpu_count()}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
-          f", {args.days} days x {args.customers} customers, batches of {args.batch}")
+          f", {what}, batches of {args.batch}")
     print(f"{'run':28} {'messages':>8} {'wall s':>7} {'CPU s':>7} {'msgs/s':>8} "
           f"{'of plain':>8} {'peak MB':>8} {'worker MB':>9}")
     with tempfile.TemporaryDirectory() as tmp:
