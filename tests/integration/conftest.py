@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +15,7 @@ from inbox.app.runtime import Runtime
 from tests.factories import CHEAP_ARGON2
 from tests.integration.web_support import RoleWeb, start_web
 from tests.integration.x_support import fake, x  # noqa: F401 - the X rig's fixtures
+from tests.servers import unavailable
 from tests.servers.osmem import FixtureStore, es_store_factory
 
 
@@ -42,3 +46,30 @@ async def any_web(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         yield w
     if store is not None:
         await store.delete_indices()
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture
+async def chromium() -> AsyncIterator[Any]:
+    """A Chromium for the test (missing: a failure under CI=true, a skip elsewhere)."""
+    if not os.path.exists(CHROMIUM):
+        unavailable("Chromium is not installed (apt-get install chromium)")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@pytest.fixture
+async def browser_page(chromium: Any) -> AsyncIterator[Any]:
+    page = await chromium.new_page()
+    page.set_default_timeout(10_000)
+    yield page

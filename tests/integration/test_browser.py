@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -11,30 +9,8 @@ from typing import Any
 import pytest
 
 from tests.integration.test_web import Web, make_web
-from tests.servers import unavailable
 
 pytestmark = pytest.mark.integration
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-@pytest.fixture
-async def browser_page() -> AsyncIterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        unavailable("Chromium is not installed (apt-get install chromium)")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = await browser.new_page()
-        page.set_default_timeout(10_000)
-        try:
-            yield page
-        finally:
-            await browser.close()
-
 
 @pytest.fixture
 async def web(tmp_path: Path) -> AsyncIterator[Web]:

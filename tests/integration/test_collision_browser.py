@@ -5,36 +5,18 @@ failed send and a reload."""
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.integration.collision_support import PASSWORD, Team, team_fixture  # noqa: F401
-from tests.integration.test_browser import ARGS, CHROMIUM
-from tests.servers import unavailable
 
 pytestmark = pytest.mark.integration
 
 ARTIFACTS = Path(__file__).parents[1] / "artifacts"
 WAIT = 15_000  # ms: a colleague's heartbeat comes every 5 s
-
-
-@pytest.fixture
-async def chromium() -> AsyncIterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        unavailable("Chromium is not installed (apt-get install chromium)")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 async def signed_in(chromium: Any, t: Team, who: str) -> Any:

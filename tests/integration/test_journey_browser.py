@@ -13,7 +13,6 @@ import pytest
 
 from inbox.model import IdentityRef
 from tests.factories import inbound
-from tests.integration.test_browser import browser_page  # noqa: F401 - the fixture
 from tests.integration.web_support import (
     CUSTOMER_EMAIL,
     NOTE_TEXT,
@@ -71,7 +70,7 @@ async def sign_in(page: Any, base: str, email: str) -> None:
 
 
 async def test_the_journey_in_both_directions_and_the_other_open_case(
-        desk: RoleWeb, browser_page: Any) -> None:  # noqa: F811
+        desk: RoleWeb, browser_page: Any) -> None:
     page, base = browser_page, str(desk.client.make_url("")).rstrip("/")
     second = (await desk.runtime.ingest([inbound(
         "<m2@example.com>", "And now the router blinks red", subject="Router",
@@ -114,7 +113,7 @@ async def earlier_link_check(page: Any) -> None:
 
 
 async def test_times_read_in_the_agents_own_zone(desk: RoleWeb,
-                                                 browser_page: Any) -> None:  # noqa: F811
+                                                 browser_page: Any) -> None:
     page, base = browser_page, str(desk.client.make_url("")).rstrip("/")
     await sign_in(page, base, "agent@example.com")
     await page.goto(f"{base}/settings")
@@ -133,7 +132,7 @@ async def test_times_read_in_the_agents_own_zone(desk: RoleWeb,
 
 
 async def test_customers_see_a_short_reference_never_an_internal_id(
-        desk: RoleWeb, browser_page: Any) -> None:  # noqa: F811
+        desk: RoleWeb, browser_page: Any) -> None:
     page, base = browser_page, str(desk.client.make_url("")).rstrip("/")
     await page.goto(f"{base}/forms/contact")
     await page.fill("input[name=name]", "Cy")

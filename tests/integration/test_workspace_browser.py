@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,6 @@ from inbox.app.config import load as load_config
 from inbox.app.runtime import Runtime
 from inbox.model import ConversationFilter, Event, IdentityRef, Status
 from tests.factories import CHEAP_ARGON2, inbound
-from tests.integration.test_browser import ARGS, CHROMIUM
-from tests.servers import unavailable
 from tests.servers.smtp import SmtpServer, smtp_server_fixture  # noqa: F401 - fixture
 from web.app import create_app
 
@@ -80,22 +77,8 @@ async def served(tmp_path: Path, smtp_server: SmtpServer) -> AsyncIterator[Serve
         await s.stop()
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        unavailable("Chromium is not installed (apt-get install chromium)")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
-
-
-async def signed_in(browser: Any, served: Served, width: int = 1280) -> Any:
-    page = await browser.new_page(viewport={"width": width, "height": 900})
+async def signed_in(chromium: Any, served: Served, width: int = 1280) -> Any:
+    page = await chromium.new_page(viewport={"width": width, "height": 900})
     page.set_default_timeout(10_000)
     await page.goto(f"{served.url}/login")
     await page.fill("input[name=email]", AGENT)
@@ -128,10 +111,10 @@ async def open_conversations(runtime: Runtime) -> list[Any]:
     return list(page.items)
 
 
-async def test_keyboard_only_triage_of_20_conversations(served: Served, browser: Any) -> None:
+async def test_keyboard_only_triage_of_20_conversations(served: Served, chromium: Any) -> None:
     assert served.runtime
     await seed(served.runtime, 20)
-    page = await signed_in(browser, served)
+    page = await signed_in(chromium, served)
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "workspace-inbox-1280.png"))
     rows = page.locator("#queue-list [role=row][data-id]")
@@ -194,10 +177,10 @@ async def test_keyboard_only_triage_of_20_conversations(served: Served, browser:
     assert all(c.status == Status.RESOLVED and c.assignee == me.id for c in convs)
 
 
-async def test_a_web_form_post_appears_in_the_open_queue(served: Served, browser: Any) -> None:
+async def test_a_web_form_post_appears_in_the_open_queue(served: Served, chromium: Any) -> None:
     assert served.runtime
     await seed(served.runtime, 2)
-    page = await signed_in(browser, served)
+    page = await signed_in(chromium, served)
     await post_contact_form(served, "Nia Customer", "My parcel never came")
     row = page.locator("#queue-list [role=row]", has_text="Nia Customer")
     await row.wait_for()
@@ -208,10 +191,10 @@ async def test_a_web_form_post_appears_in_the_open_queue(served: Served, browser
     assert await page.evaluate("window.sameDocument") is True
 
 
-async def test_a_reconnect_after_a_restart_misses_nothing(served: Served, browser: Any) -> None:
+async def test_a_reconnect_after_a_restart_misses_nothing(served: Served, chromium: Any) -> None:
     assert served.runtime
     await seed(served.runtime, 1)
-    page = await signed_in(browser, served)
+    page = await signed_in(chromium, served)
     await served.stop()  # the server goes away with the open page ...
     runtime = await served.open_store()
     await runtime.forms.submit("contact", {  # ... a customer writes meanwhile ...
@@ -223,10 +206,10 @@ async def test_a_reconnect_after_a_restart_misses_nothing(served: Served, browse
     assert await page.evaluate("window.sameDocument") is True
 
 
-async def test_the_workspace_fits_a_phone(served: Served, browser: Any) -> None:
+async def test_the_workspace_fits_a_phone(served: Served, chromium: Any) -> None:
     assert served.runtime
     await seed(served.runtime, 3)
-    page = await signed_in(browser, served, width=390)
+    page = await signed_in(chromium, served, width=390)
     fits = "document.scrollingElement.scrollWidth <= 390"
     assert await page.evaluate(fits)
     ARTIFACTS.mkdir(exist_ok=True)
@@ -246,10 +229,10 @@ async def test_the_workspace_fits_a_phone(served: Served, browser: Any) -> None:
 
 
 async def test_the_open_conversation_acts_and_updates_in_place(served: Served,
-                                                              browser: Any) -> None:
+                                                              chromium: Any) -> None:
     assert served.runtime
     await seed(served.runtime, 2)
-    page = await signed_in(browser, served)
+    page = await signed_in(chromium, served)
     await page.keyboard.press("j")
     opened = await page.evaluate("document.activeElement.dataset.id")
     await page.keyboard.press("Enter")
@@ -284,10 +267,10 @@ async def test_the_open_conversation_acts_and_updates_in_place(served: Served,
     assert await page.evaluate("window.sameDocument") is True
 
 
-async def test_bulk_assign_and_resolve_a_selection(served: Served, browser: Any) -> None:
+async def test_bulk_assign_and_resolve_a_selection(served: Served, chromium: Any) -> None:
     assert served.runtime
     await seed(served.runtime, 5)
-    page = await signed_in(browser, served)
+    page = await signed_in(chromium, served)
     for key in ("j", "x", "j", "j", "x", "j", "x"):  # rows 1, 3 and 4 of 5
         await page.keyboard.press(key)
     assert "3 conversations selected" in await page.inner_text("#bulk")
@@ -315,10 +298,10 @@ async def test_bulk_assign_and_resolve_a_selection(served: Served, browser: Any)
 
 
 async def test_the_queue_shows_who_else_is_on_a_conversation(served: Served,
-                                                            browser: Any) -> None:
+                                                            chromium: Any) -> None:
     assert served.runtime
     await seed(served.runtime, 2)
-    page = await signed_in(browser, served)
+    page = await signed_in(chromium, served)
     conv = await page.get_attribute("#queue-list [role=row][data-id] >> nth=1", "data-id")
     served.runtime.events.publish(Event("presence", conv, None, {"viewers": [
         {"name": "Ben", "typing": True}, {"name": AGENT, "typing": False}]}))  # not "me"
