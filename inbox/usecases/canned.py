@@ -77,7 +77,10 @@ class CannedReplies:
         for this agent."""
         conv = await self.store.get_conversation(conversation_id)
         customer = await self.store.get_customer(conv.customer_id)
-        facts = canned.Facts(customer_name=customer.name, agent_name=agent.name,
+        # the customer's name, else how an address names them ("Ann <ann@example.com>")
+        labels = (i.label for i in customer.identities if i.label)
+        facts = canned.Facts(customer_name=customer.name or next(labels, None),
+                             agent_name=agent.name,
                              due_at=conv.due_at, reference=conv.ref,
                              team_zone=self.sla.calendar.zone, now=utcnow())
         filled = canned.values(facts)
