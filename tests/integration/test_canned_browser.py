@@ -13,6 +13,7 @@ from inbox.canned import answer_time
 from inbox.model import utcnow
 from tests.integration.collision_support import PASSWORD, Team, team_fixture  # noqa: F401
 from tests.integration.test_collision_browser import screenshots, signed_in
+from tests.integration.test_journey_browser import accessibility_problems
 
 pytestmark = pytest.mark.integration
 TEMPLATE = ("Hi {customer_first_name}, your case {reference} is with me. We will answer "
@@ -35,6 +36,9 @@ async def test_a_canned_reply_with_variables(team: Team, chromium: Any) -> None:
     await expect(admin.locator(".flash")).to_have_text("Canned reply “Case taken” added.")
     await expect(admin.locator("table.canned")).to_contain_text("{customer_first_name}")
     await screenshots(admin, "admin-canned")
+    assert await accessibility_problems(admin) == ""
+    await admin.set_viewport_size({"width": 390, "height": 900})
+    assert await admin.evaluate("document.documentElement.scrollWidth") <= 390  # fits a phone
 
     dana = await signed_in(chromium, team, "dana")
     await dana.goto(f"{team.base}/conversations/{conv_id}")
@@ -55,6 +59,7 @@ async def test_a_canned_reply_with_variables(team: Team, chromium: Any) -> None:
                 "{signature}\nDana\nThanks.")
     await expect(box).to_have_value(expected)
     await screenshots(dana, "conversation-canned")
+    assert await accessibility_problems(dana) == ""
     await dana.reload()  # inserted text is a draft like any other
     await expect(box).to_have_value(expected)
     await box.press("Control+Enter")
