@@ -40,8 +40,10 @@ async def test_a_canned_reply_with_variables(team: Team, chromium: Any) -> None:
     await admin.set_viewport_size({"width": 390, "height": 900})
     assert await admin.evaluate("document.documentElement.scrollWidth") <= 390  # fits a phone
 
-    dana = await signed_in(chromium, team, "dana")
-    await dana.goto(f"{team.base}/conversations/{conv_id}")
+    dana = await signed_in(chromium, team, "dana")  # on the queue: open it there, in place
+    await dana.keyboard.press("j")
+    await dana.keyboard.press("Enter")
+    await dana.wait_for_selector(f"#conversation[data-conversation='{conv_id}']")
     box = dana.locator("form.reply textarea")
     picker = dana.locator(".canned-picker select")
     await expect(picker).to_be_visible()

@@ -3,7 +3,7 @@
 // are offered in a <select>; "Insert" (or Enter on the select) puts the chosen text at the
 // cursor of the reply box. The box then gets an "input" event, so composer.js keeps it as any
 // draft. Texts go in as text (value), never as markup. Without JavaScript the picker stays
-// hidden. Works for composers swapped into the page (checked on focus and every few seconds).
+// hidden. Composers swapped into the page (the workspace's "workspace:pane") get it too.
 (function () {
   "use strict";
   if (window.inboxCanned) return;
@@ -60,7 +60,7 @@
     insert(select.closest(".canned-picker"));
   });
 
+  document.addEventListener("workspace:pane", scan);
   document.addEventListener("focusin", scan);
   scan();
-  setInterval(scan, 3000);
 })();
