@@ -4,7 +4,7 @@ and managers keep and every agent inserts, filled in for the conversation (inbox
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from inbox import canned
 from inbox.audit import audit
@@ -45,23 +45,28 @@ class CannedReplies:
 
     async def create(self, actor: User, name: Any, text: Any, channel: Any = None
                      ) -> CannedDoc:
-        if len(await self.store.canned.list(None, MAX_REPLIES)) >= MAX_REPLIES:
+        fields = _checked(name, text, channel)
+        existing = await self.all()
+        if len(existing) >= MAX_REPLIES:
             raise ValidationError({"name": f"at most {MAX_REPLIES} canned replies; "
                                            "delete one first"})
+        _name_free(existing, fields.name, None)
         now = utcnow().isoformat()
-        doc: CannedDoc = {"id": new_id("k"), **_checked(name, text, channel),  # type: ignore[typeddict-item]
-                          "created_at": now, "updated_at": now, "by": actor.email}
-        await self._name_free(doc["name"], None)
+        doc: CannedDoc = {"id": new_id("k"), "name": fields.name, "text": fields.text,
+                          "channel": fields.channel, "created_at": now, "updated_at": now,
+                          "by": actor.email}
         await self.store.canned.put(doc["id"], doc)
         await audit(self.store, actor, "canned.add", doc["id"])
         return doc
 
     async def update(self, actor: User, reply_id: str, name: Any, text: Any,
                      channel: Any = None) -> CannedDoc:
+        fields = _checked(name, text, channel)
         old = await self.get(reply_id)
-        doc: CannedDoc = {**old, **_checked(name, text, channel),  # type: ignore[typeddict-item]
-                          "updated_at": utcnow().isoformat(), "by": actor.email}
-        await self._name_free(doc["name"], old["id"])
+        _name_free(await self.all(), fields.name, old["id"])
+        doc: CannedDoc = {**old, "name": fields.name, "text": fields.text,
+                          "channel": fields.channel, "updated_at": utcnow().isoformat(),
+                          "by": actor.email}
         await self.store.canned.put(old["id"], doc)
         await audit(self.store, actor, "canned.edit", old["id"])
         return doc
@@ -87,13 +92,19 @@ class CannedReplies:
         return [Rendered(d["id"], d["name"], canned.render(d["text"], filled))
                 for d in await self.all() if d.get("channel") in (None, conv.channel)]
 
-    async def _name_free(self, name: str, own_id: str | None) -> None:
-        if any(d["name"].casefold() == name.casefold() and d["id"] != own_id
-               for d in await self.all()):
-            raise ValidationError({"name": f"a canned reply is already named {name!r}"})
+class Fields(NamedTuple):
+    name: str
+    text: str
+    channel: str | None
 
 
-def _checked(name: Any, text: Any, channel: Any) -> dict[str, Any]:
+def _name_free(existing: list[CannedDoc], name: str, own_id: str | None) -> None:
+    """One name, one canned reply (ignoring case), so agents pick the one they mean."""
+    if any(d["name"].casefold() == name.casefold() and d["id"] != own_id for d in existing):
+        raise ValidationError({"name": f"a canned reply is already named {name!r}"})
+
+
+def _checked(name: Any, text: Any, channel: Any) -> Fields:
     """A canned reply's fields, cleaned; ValidationError says what is wrong with each."""
     errors: dict[str, str] = {}
     clean_name = clean_label(name, MAX_NAME + 1) if isinstance(name, str) else ""
@@ -111,4 +122,4 @@ def _checked(name: Any, text: Any, channel: Any) -> dict[str, Any]:
         errors["channel"] = "one of " + ", ".join(c.value for c in Channel) + ", or none"
     if errors:
         raise ValidationError(errors)
-    return {"name": clean_name, "text": clean_body, "channel": chosen}
+    return Fields(clean_name, clean_body, chosen)
