@@ -38,9 +38,10 @@ class CannedReplies:
         return sorted(found, key=lambda d: (d["name"].casefold(), d["id"]))
 
     async def get(self, reply_id: str) -> CannedDoc:
-        doc = await self.store.canned.get(str(reply_id)[:64])
+        key = str(reply_id)[:64]  # ids are short; a longer one is no id of ours
+        doc = await self.store.canned.get(key)
         if doc is None:
-            raise NotFound(f"no canned reply {reply_id!r}")
+            raise NotFound(f"no canned reply {key!r}")
         return doc
 
     async def create(self, actor: User, name: Any, text: Any, channel: Any = None
