@@ -152,6 +152,17 @@ class ThrottleDoc(TypedDict):
     next_at: str
 
 
+class CannedDoc(TypedDict):
+    """A canned reply: a team document, its text with {variables} (inbox.canned)."""
+    id: str
+    name: str
+    text: str
+    channel: str | None  # only offered on this channel; None: on every channel
+    created_at: str
+    updated_at: str
+    by: str  # who last saved it (email)
+
+
 # --- the collections -------------------------------------------------------------------------
 
 USERS = CollectionName[str, UserDoc]("users")  # key: lower-cased email
@@ -173,11 +184,12 @@ LEASES = CollectionName[str, LeaseDoc]("leases")
 CHANGES = CollectionName[str, ChangeDoc]("changes")
 # key: sha256 of account and client; not migrated (transient)
 THROTTLE = CollectionName[str, ThrottleDoc]("sign_in_throttle")
+CANNED = CollectionName[str, CannedDoc]("canned")  # key: the canned reply's id
 
 # What `inbox migrate` copies (the sign-in throttle is transient).
 COLLECTIONS: tuple[CollectionName[str, Any], ...] = (
     USERS, TOKENS, SESSIONS, CURSORS, DEAD_LETTERS, AUDIT, IDEMPOTENCY, MERGES, SLA_ALERTS,
-    LEASES, CHANGES, DEAD_LETTER_COUNTS)
+    LEASES, CHANGES, DEAD_LETTER_COUNTS, CANNED)
 
 
 # --- what a caller asks for ------------------------------------------------------------------
@@ -253,9 +265,14 @@ class HasThrottle(Protocol):
     def throttle(self) -> Collection[str, ThrottleDoc]: ...
 
 
+class HasCanned(Protocol):
+    @property
+    def canned(self) -> Collection[str, CannedDoc]: ...
+
+
 class Collections(HasCollection, HasUsers, HasTokens, HasSessions, HasCursors, HasDeadLetters,
                   HasAudit, HasIdempotency, HasMerges, HasSlaAlerts, HasLeases, HasChanges,
-                  HasThrottle, Protocol):
+                  HasThrottle, HasCanned, Protocol):
     """Every typed collection."""
 
 
@@ -316,3 +333,7 @@ class CollectionAccessors:
     @property
     def throttle(self) -> Collection[str, ThrottleDoc]:
         return self.collection(THROTTLE)
+
+    @property
+    def canned(self) -> Collection[str, CannedDoc]:
+        return self.collection(CANNED)

@@ -24,12 +24,14 @@ PERMISSION_HELP: dict[str, str] = {
     "work": "reply, note, assign, set status and tags, merge customers",
     "report": "SLA reports",
     "manage": "connector status",
+    "canned": "add, edit and delete the team's canned replies",
     "admin": "dead letters, users and tokens, connector states",
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.AGENT: frozenset({"signed_in", "search", "read", "work"}),
-    Role.MANAGER: frozenset({"signed_in", "search", "read", "work", "report", "manage"}),
+    Role.MANAGER: frozenset({"signed_in", "search", "read", "work", "report", "manage",
+                             "canned"}),
     Role.MARKETING: frozenset({"signed_in", "search"}),
     Role.ADMIN: frozenset(PERMISSION_HELP) - {PUBLIC},
 }
@@ -82,6 +84,13 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/customers/{id}/merge", "work"),
     Route("POST", "/api/customers/{id}/merges/{merge}/undo", "work"),
     Route("GET", "/api/users", "work"),
+    Route("GET", "/api/canned", "read"),  # the team's canned replies, as written
+    Route("GET", "/api/conversations/{id}/canned", "read"),  # filled in for it
+    Route("POST", "/api/canned", "canned"),
+    Route("PUT", "/api/canned/{id}", "canned"),
+    Route("DELETE", "/api/canned/{id}", "canned"),
+    Route("GET", "/admin/canned", "canned"),
+    Route("POST", "/admin/canned/{action}", "canned"),
     Route("GET", "/reports", "report"),
     Route("GET", "/api/reports/sla", "report"),
     Route("GET", "/api/connectors", "manage"),

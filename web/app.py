@@ -19,7 +19,7 @@ from inbox.errors import (
     StoreUnavailable,
     ValidationError,
 )
-from web import admin, api, filters, forms, preferences, presence, references, views
+from web import admin, api, canned, filters, forms, preferences, presence, references, views
 from web.context import WebContext
 from web.guards import Handler, authenticate, authorize, check_routes, is_api
 from web.keys import CONTEXT, context
@@ -155,6 +155,7 @@ def create_app(ctx: WebContext) -> web.Application:
     views.setup(app)
     preferences.setup(app)
     admin.setup(app)
+    canned.setup(app)
     check_routes(app)
     return app
 

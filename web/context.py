@@ -10,6 +10,7 @@ from inbox.config import FormLimits, WebSettings
 from inbox.events import EventBus
 from inbox.presence import Presence
 from inbox.usecases.accounts import Accounts
+from inbox.usecases.canned import CannedReplies
 from inbox.usecases.connectors import ConnectorStatus
 from inbox.usecases.conversations import Conversations
 from inbox.usecases.customers import Customers
@@ -36,3 +37,4 @@ class WebContext:
     form_limits: FormLimits
     health: Callable[[], Awaitable[None]]  # raises StoreUnavailable when the store is down
     presence: Presence  # who is viewing or typing which conversation (this process)
+    canned: CannedReplies  # the team's canned replies, filled in per conversation

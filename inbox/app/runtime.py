@@ -25,6 +25,7 @@ from inbox.presence import Presence
 from inbox.store import Store
 from inbox.supervisor import RESTART_MAX, RESTART_MIN, Supervisor
 from inbox.usecases.accounts import Accounts
+from inbox.usecases.canned import CannedReplies
 from inbox.usecases.connectors import ConnectorStatus
 from inbox.usecases.conversations import Conversations
 from inbox.usecases.customers import Customers
@@ -78,6 +79,7 @@ class Runtime:
         self.search = Search(self.store, self.accounts,
                              self.settings.privacy.marketing_contacts)
         self.dead_letters = DeadLetters(self.store)
+        self.canned = CannedReplies(self.store, self.sla)
         self.status = ConnectorStatus(self.connectors, self.supervisors, self.dead_letters,
                                       lambda: self.leader)
         self.forms = Forms(WebForms.from_config(self.config), self.ingestor, self.sla)
@@ -128,7 +130,7 @@ class Runtime:
             reports=self.reports, accounts=self.accounts, search=self.search,
             dead_letters=self.dead_letters, connectors=self.status, forms=self.forms,
             events=self.events, web=self.settings.web, form_limits=self.settings.forms,
-            health=self.health, presence=self.presence)
+            health=self.health, presence=self.presence, canned=self.canned)
 
     async def health(self) -> None:
         """The store answers (StoreUnavailable otherwise)."""
