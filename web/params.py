@@ -55,6 +55,20 @@ def day(raw: str, name: str) -> datetime:
                                      f"to {LAST_DATE}"}) from exc
 
 
+def moment(raw: str, name: str) -> datetime:
+    """An ISO 8601 time with its zone ("2026-12-01T09:00:00+01:00", "...Z") as UTC, or a 400."""
+    try:
+        if not raw or len(raw) > 40 or not raw.isascii():
+            raise ValueError(raw)
+        value = datetime.fromisoformat(raw)
+        if value.utcoffset() is None:
+            raise ValueError(raw)
+        return value.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise ValidationError({name: "must be a time like 2026-12-01T09:00:00+01:00, with "
+                                     "its zone"}) from exc
+
+
 def limit(request: web.Request, default: int = 50) -> int:
     return whole_number(request.query.get("limit", str(default)), "limit", 1, MAX_LIMIT)
 
@@ -124,8 +138,8 @@ async def conversation_filter(request: web.Request, status: str = "") -> Convers
     order = q.get("order", "recent")
     if not one_of(order, ORDERS):
         raise ValidationError({"order": "must be recent (newest activity first), due "
-                                        "(what breaches next) or waiting (oldest unanswered "
-                                        "first)"})
+                                        "(what breaches next), waiting (oldest unanswered "
+                                        "first) or wake (snoozed, the first to wake first)"})
     return ConversationFilter(status=member(Status, q.get("status", status), "status"),
                               channel=member(Channel, q.get("channel"), "channel"), assignee=who,
                               customer_id=q.get("customer") or None, order=order,
