@@ -229,6 +229,21 @@
       });
     });
   }
+  // s: snooze.js asks until when; the conversation then leaves the queue (the next one opens)
+  function snooze() {
+    var t = target();
+    if (!t || !window.InboxSnooze) return;
+    window.InboxSnooze.choose(t, function (r) {
+      serial(function () {
+        if (!r.ok) { say("Not snoozed: " + changed(r)); return refreshAll(); }
+        var list = rows(), i = list.indexOf(rowOf(t.id));
+        var next = i >= 0 ? (list[i + 1] || list[i - 1] || null) : null;
+        say("Snoozed until " + r.label + "." + (t.id === openId() && next ? " Next: " + rowLabel(next) : ""));
+        if (t.id !== openId()) return refreshAll();
+        if (next) open(next); else backToQueue();
+      });
+    });
+  }
   function focusComposer(kind) {
     var box = $("#pane-main form." + kind + " textarea");
     if (box) { box.focus(); box.scrollIntoView({ block: "nearest" }); }
@@ -286,7 +301,7 @@
 
   document.addEventListener("keydown", function (e) {
     if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey || e.isComposing) return;
-    if (dialog && dialog.open) return;
+    if (document.querySelector("dialog[open]")) return;  // the shortcuts, the snooze chooser
     var t = e.target;
     if (t.closest && t.closest(TYPING)) {  // typing: never a shortcut; Esc leaves the field
       if (e.key === "Escape" && !t.matches("select") && (t.closest("#pane-main") || t.closest("form.quick"))) {
@@ -308,6 +323,7 @@
       case "n": focusComposer("note"); break;
       case "a": assignToMe(); break;
       case "e": resolve(); break;
+      case "s": snooze(); break;
       case "x": toggle(onRow ? t : current()); break;
       case "/": var q = $("form.quick input[name=q]"); if (q) q.focus(); else handled = false; break;
       case "?": showShortcuts(); break;
