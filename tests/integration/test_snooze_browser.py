@@ -33,7 +33,8 @@ def tomorrow_at_nine(zone: str) -> datetime:
                             ZoneInfo(zone)).replace(hour=9)
 
 
-async def test_snooze_wakes_on_the_customers_reply(served: Served, chromium: Any) -> None:
+async def test_snooze_wakes_on_the_customers_reply(served: Served,  # noqa: F811 - fixture
+                                                   chromium: Any) -> None:
     runtime = served.runtime
     assert runtime
     await seed(runtime, 2)
@@ -82,7 +83,8 @@ async def test_snooze_wakes_on_the_customers_reply(served: Served, chromium: Any
     assert await page.evaluate("window.sameDocument") is True  # never a reload
 
 
-async def test_snooze_a_row_until_a_chosen_time(served: Served, chromium: Any) -> None:
+async def test_snooze_a_row_until_a_chosen_time(served: Served,  # noqa: F811 - fixture
+                                                chromium: Any) -> None:
     runtime = served.runtime
     assert runtime
     await seed(runtime, 2)
