@@ -163,3 +163,16 @@ async def test_an_older_sqlite_file_gains_the_wake_time(tmp_path: Path) -> None:
         assert await ids(store, Status.SNOOZED, "wake") == [conv.id]
     finally:
         await store.aclose()
+
+
+async def test_a_snoozed_clock_alerts_only_once_it_woke(store: Store) -> None:
+    clock = Clock()
+    convs, _ = service(store, clock)
+    conv = await asked(store)
+    assert conv.due_at is not None
+    await convs.snooze(conv.id, conv.due_at + timedelta(hours=1), DANA, conv.version)
+    clock.now = conv.due_at + timedelta(minutes=30)  # breached while snoozed: no alert
+    assert await convs.sweep_sla() == {"at_risk": 0, "breached": 0}
+    clock.now = conv.due_at + timedelta(hours=1)  # it wakes, breached: one alert
+    assert await convs.sweep_snoozed() == 1
+    assert await convs.sweep_sla() == {"at_risk": 0, "breached": 1}
