@@ -4,7 +4,7 @@ conversation filter, report ranges, intervals and facets. A bad one is a 400 nam
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from aiohttp import web
@@ -55,12 +55,15 @@ def day(raw: str, name: str) -> datetime:
                                      f"to {LAST_DATE}"}) from exc
 
 
-def moment(raw: str, name: str) -> datetime:
-    """An ISO 8601 time with its zone ("2026-12-01T09:00:00+01:00", "...Z") as UTC, or a 400."""
+def moment(raw: str, name: str, zone: tzinfo | None = None) -> datetime:
+    """An ISO 8601 time with its zone ("2026-12-01T09:00:00+01:00", "...Z") as UTC, or a 400;
+    with `zone`, a time without one (a form's "2026-12-01T09:00") is read in that zone."""
     try:
         if not raw or len(raw) > 40 or not raw.isascii():
             raise ValueError(raw)
         value = datetime.fromisoformat(raw)
+        if value.utcoffset() is None and zone is not None:
+            value = value.replace(tzinfo=zone)
         if value.utcoffset() is None:
             raise ValueError(raw)
         return value.astimezone(UTC)

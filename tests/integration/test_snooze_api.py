@@ -5,12 +5,13 @@ times and roles without the right are refused with a clear 4xx."""
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from inbox.model import utcnow
 from tests.integration.collision_support import Team, team_fixture  # noqa: F401
-from tests.integration.test_collision_api import sign_in
+from tests.integration.test_collision_api import form_fields, sign_in
 
 pytestmark = pytest.mark.integration
 
@@ -82,3 +83,24 @@ async def test_only_who_may_work_snoozes(team: Team) -> None:
         "until": in_hours(1)}, headers=team.auth("mark"))
     assert resp.status == 403
     assert (await team.runtime.conversations.current(conv_id)).status == "open"
+
+
+async def test_the_page_snoozes_without_javascript_in_the_agents_zone(team: Team) -> None:
+    conv_id = await team.conversation()
+    await sign_in(team, "dana")
+    action = f"/conversations/{conv_id}/snooze"
+    page = await (await team.client.get(f"/conversations/{conv_id}")).text()
+    zone = ZoneInfo(team.runtime.conversations.sla.calendar.timezone)
+    wall = (utcnow() + timedelta(days=2)).astimezone(zone).replace(
+        hour=9, minute=0, second=0, microsecond=0)
+    done = await team.client.post(action, data={
+        **form_fields(page, action), "until": wall.strftime("%Y-%m-%dT%H:%M")})
+    assert done.status == 200 and "Snoozed until" in await done.text()
+    assert (await team.runtime.conversations.current(conv_id)).snoozed_until == wall
+    stale = await team.client.post(action, data={  # the page's version is gone by now
+        **form_fields(page, action), "until": wall.strftime("%Y-%m-%dT%H:%M")})
+    assert "Not done: the conversation changed" in await stale.text()
+    past = await (await team.client.get(f"/conversations/{conv_id}")).text()
+    refused = await team.client.post(action, data={
+        **form_fields(past, action), "until": "2020-01-01T09:00"})
+    assert "must be in the future" in await refused.text()
