@@ -109,3 +109,33 @@ async def test_snooze_a_row_until_a_chosen_time(served: Served,  # noqa: F811 - 
     assert await accessibility_problems(page) == ""
     await page.screenshot(path=str(ARTIFACTS / "snooze-view-1280.png"))
     assert await page.evaluate("window.sameDocument") is True
+
+
+async def test_bulk_snooze_of_a_selection(served: Served,  # noqa: F811 - fixture
+                                          chromium: Any) -> None:
+    runtime = served.runtime
+    assert runtime
+    await seed(runtime, 3)
+    page = await signed_in(chromium, served)
+    rows = page.locator("#queue-list [role=row][data-id]")
+    ids = [await rows.nth(n).get_attribute("data-id") for n in range(3)]
+    await page.keyboard.press("j")  # select the first two with the keyboard
+    await page.keyboard.press("x")
+    await page.keyboard.press("j")
+    await page.keyboard.press("x")
+    await page.click("#bulk [data-bulk=snooze]")
+    await page.click("dialog#snooze [data-snooze=week]")
+    for conv_id in ids[:2]:
+        await page.wait_for_function(GONE, arg=conv_id)
+    await page.wait_for_function(
+        "() => document.getElementById('live-news').textContent.includes('2 conversations')")
+    assert await rows.count() == 1 and await rows.nth(0).get_attribute("data-id") == ids[2]
+    assert not await page.locator("#bulk").is_visible()
+    assert await page.evaluate("document.activeElement.dataset.id") == ids[2]  # not lost
+    woken = [await runtime.conversations.current(c or "") for c in ids]
+    assert [c.status for c in woken] == [Status.SNOOZED, Status.SNOOZED, Status.OPEN]
+    monday = woken[0].snoozed_until
+    zone = ZoneInfo(runtime.conversations.sla.calendar.timezone)
+    assert monday and monday == woken[1].snoozed_until
+    assert (monday.astimezone(zone).weekday(), monday.astimezone(zone).hour) == (0, 9)
+    assert timedelta(0) < monday - utcnow() <= timedelta(days=7, hours=9)

@@ -1,9 +1,10 @@
 // Snooze: the chooser "s" opens in the workspace (web/templates/_snooze.html). Times are
 // worked out in the agent's time zone (data-zone on #main): later today (in 3 hours),
 // tomorrow 9:00, next Monday 9:00, or a date and time of their choice.
-// window.InboxSnooze.choose({id, version}, done) opens it; once the server answered, done
-// gets {ok, status, data, label} (label: when it wakes, as the agent reads it). A time the
-// server refuses (400) is said in the chooser, which stays open.
+// window.InboxSnooze.choose([{id, version}, ...], done) opens it for one conversation or a
+// selection; once the server answered for each, done gets {label, results: [{id, ok, status,
+// data}]} (label: when they wake, as the agent reads it). A time the server refuses for the
+// first (400) is said in the chooser, which stays open.
 (function () {
   "use strict";
   var main = document.getElementById("main");
@@ -67,25 +68,33 @@
     var now = Date.now();
     if (!(ms > now)) { error.textContent = "Choose a time in the future."; input.focus(); return; }
     if (ms > now + 365 * DAY) { error.textContent = "Choose a time within a year."; input.focus(); return; }
-    var job = pending;
+    var job = pending, until = new Date(ms).toISOString();
     error.textContent = "";
-    fetch("/api/conversations/" + encodeURIComponent(job.target.id) + "/snooze", {
-      method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
-      body: JSON.stringify({ until: new Date(ms).toISOString(), version: job.target.version })
-    }).then(function (res) {
-      return res.json().catch(function () { return {}; }).then(function (data) {
-        return { ok: res.ok, status: res.status, data: data, label: label(ms) };
+    function post(target) {
+      return fetch("/api/conversations/" + encodeURIComponent(target.id) + "/snooze", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
+        body: JSON.stringify({ until: until, version: target.version })
+      }).then(function (res) {
+        return res.json().catch(function () { return {}; }).then(function (data) {
+          return { id: target.id, ok: res.ok, status: res.status, data: data };
+        });
       });
-    }).then(function (result) {
-      if (result.status === 400) {  // a time the server refuses: say it, stay open
-        var d = result.data || {};
+    }
+    post(job.targets[0]).then(function (first) {
+      if (first.status === 400) {  // a time the server refuses: say it, stay open
+        var d = first.data || {};
         error.textContent = "Not snoozed: " + (d.error || d.message || "that time cannot be used") + ".";
         return;
       }
       pending = null;
       dialog.close();
-      job.done(result);
+      var results = [first];
+      return job.targets.slice(1).reduce(function (p, target) {  // one after the other
+        return p.then(function () { return post(target).then(function (r) { results.push(r); }); });
+      }, Promise.resolve()).catch(function () {}).then(function () {
+        job.done({ label: label(ms), results: results });
+      });
     }).catch(function () {
       error.textContent = "Not snoozed: the server did not answer. Try again.";
     });
@@ -102,10 +111,10 @@
   dialog.addEventListener("close", function () { pending = null; });
 
   window.InboxSnooze = {
-    choose: function (target, done) {
-      if (!target || dialog.open) return;
+    choose: function (targets, done) {
+      if (!targets || !targets.length || dialog.open) return;
       var now = Date.now(), times = choices(now);
-      pending = { target: target, done: done, times: times };
+      pending = { targets: targets, done: done, times: times };
       [].forEach.call(dialog.querySelectorAll("[data-snooze]"), function (b) {
         b.querySelector(".snooze-at").textContent = label(times[b.dataset.snooze]);
       });

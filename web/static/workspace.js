@@ -233,12 +233,13 @@
   function snooze() {
     var t = target();
     if (!t || !window.InboxSnooze) return;
-    window.InboxSnooze.choose(t, function (r) {
+    window.InboxSnooze.choose([t], function (done) {
+      var r = done.results[0];
       serial(function () {
         if (!r.ok) { say("Not snoozed: " + changed(r)); return refreshAll(); }
         var list = rows(), i = list.indexOf(rowOf(t.id));
         var next = i >= 0 ? (list[i + 1] || list[i - 1] || null) : null;
-        say("Snoozed until " + r.label + "." + (t.id === openId() && next ? " Next: " + rowLabel(next) : ""));
+        say("Snoozed until " + done.label + "." + (t.id === openId() && next ? " Next: " + rowLabel(next) : ""));
         if (t.id !== openId()) return refreshAll();
         if (next) open(next); else backToQueue();
       });
@@ -264,9 +265,25 @@
     box.checked = !box.checked;
     updateBulk();
   }
+  function bulkSnooze(chosen) {
+    if (!window.InboxSnooze) return;
+    window.InboxSnooze.choose(chosen.map(function (row) { return { id: row.dataset.id, version: +row.dataset.version }; }), function (done) {
+      serial(function () {
+        var ok = done.results.filter(function (r) { return r.ok; }).length, failed = done.results.length - ok;
+        rows().forEach(function (r) { $("input[type=checkbox]", r).checked = false; });
+        say("Snoozed until " + done.label + ": " + ok + (ok === 1 ? " conversation" : " conversations") +
+            (failed ? "; " + failed + " changed meanwhile and were left as they are" : "") + ".");
+        return refreshAll().then(function () {
+          var row = current();
+          if (row) setCurrent(row, true); else focusAfterSwap(document.getElementById("pane-main"));
+        });
+      });
+    });
+  }
   function runBulk(kind) {
     var chosen = picked();
     if (!chosen.length) return;
+    if (kind === "snooze") { bulkSnooze(chosen); return; }
     serial(function () {
       var done = 0, failed = 0;
       return chosen.reduce(function (p, row) {
