@@ -186,7 +186,7 @@ class Conversations:
 
     async def sweep_snoozed(self, now: datetime | None = None, limit: int = 500) -> int:
         """Wake the snoozed conversations whose time has come (open again, clock as it was);
-        the number woken. One that changed meanwhile is woken only if still due."""
+        the number woken. One that changed since it was read is left to the next sweep."""
         now = now or self.clock()
         page = await self.store.list_conversations(
             ConversationFilter(status=Status.SNOOZED, order="wake"), None, limit)
@@ -195,10 +195,10 @@ class Conversations:
             if conv.snoozed_until is None or conv.snoozed_until > now:
                 break  # the first to wake come first
             try:
-                await self.change(conv.id, SYSTEM, "wake", woke_at(now), current=conv)
-            except ConflictError:
-                log.warning("snoozed conversation not woken: it kept changing",
-                            extra={"conversation": conv.id})
+                await self.change(conv.id, SYSTEM, "wake", awake, conv.version, current=conv)
+            except ConflictError:  # woken by the customer, snoozed again...: seen next time
+                log.info("snoozed conversation changed meanwhile, not woken now",
+                         extra={"conversation": conv.id})
                 continue
             woken += 1
         return woken
@@ -248,15 +248,9 @@ class Conversations:
         return counts
 
 
-def woke_at(now: datetime) -> Callable[[Conversation], Conversation]:
-    """The change that wakes a conversation whose snooze ended by `now` (else no change)."""
-
-    def change(c: Conversation) -> Conversation:
-        if c.status != Status.SNOOZED or (c.snoozed_until is not None and c.snoozed_until > now):
-            return c
-        return replace(c, status=Status.OPEN, snoozed_until=None)
-
-    return change
+def awake(c: Conversation) -> Conversation:
+    """A snoozed conversation open again, its response clock as it was."""
+    return replace(c, status=Status.OPEN, snoozed_until=None)
 
 
 def checked_text(text: str) -> str:
