@@ -14,6 +14,7 @@ from inbox.errors import StaleVersion, ValidationError
 from inbox.events import EventBus
 from inbox.ingest import Ingestor
 from inbox.model import Conversation, ConversationFilter, IdentityRef, Status, User
+from inbox.query import parse
 from inbox.sla import SlaPolicy
 from inbox.store import Store, WriteBatch
 from inbox.usecases.conversations import Conversations
@@ -176,3 +177,18 @@ async def test_a_snoozed_clock_alerts_only_once_it_woke(store: Store) -> None:
     clock.now = conv.due_at + timedelta(hours=1)  # it wakes, breached: one alert
     assert await convs.sweep_snoozed() == 1
     assert await convs.sweep_sla() == {"at_risk": 0, "breached": 1}
+
+
+async def test_search_finds_what_is_snoozed_and_what_woke(store: Store) -> None:
+    clock = Clock()
+    convs, _ = service(store, clock)
+    conv = await asked(store, "my router blinks red")
+    await convs.snooze(conv.id, NOW + timedelta(hours=1), DANA, conv.version)
+
+    async def found(query: str) -> int:
+        return (await store.search(parse(query), None, 10)).total
+
+    assert (await found("router status:snoozed"), await found("router status:open")) == (1, 0)
+    clock.now = NOW + timedelta(hours=1)
+    assert await convs.sweep_snoozed() == 1
+    assert (await found("router status:snoozed"), await found("router status:open")) == (0, 1)
