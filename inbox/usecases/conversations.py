@@ -150,7 +150,6 @@ class Conversations:
 
     async def set_status(self, conversation_id: str, status: Status, actor: User,
                          expected_version: int | None = None) -> Conversation:
-
         if status == Status.SNOOZED:
             raise ValidationError({"status": "a snooze needs a time: snooze it until one"})
 
