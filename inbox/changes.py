@@ -94,6 +94,10 @@ def _sentence(doc: Mapping[str, Any], viewer: User, users: Mapping[str, str]) ->
         return f"{who} assigned it to {name}"
     if action == "tags":
         return f"{who} changed the tags"
+    if action == "snooze":
+        return f"{who} snoozed it"
+    if action == "wake":
+        return "it woke from snooze"
     if action == "reply rejected":
         return "a reply could not be delivered"
     return f"{who} changed it ({action})"

@@ -144,6 +144,7 @@ class ChangeDoc(TypedDict):
     action: str
     status: NotRequired[str | None]
     assignee: NotRequired[str | None]
+    until: NotRequired[str]  # of a snooze: when it wakes (ISO 8601)
 
 
 class ThrottleDoc(TypedDict):

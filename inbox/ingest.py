@@ -536,6 +536,8 @@ class Ingestor:
             "status": status, "message_count": conv.message_count + 1,
             "last_message_at": max(conv.last_message_at, msg.created_at), "updated_at": now,
             "subject": conv.subject or msg.subject}
+        if status == Status.OPEN and conv.snoozed_until is not None:
+            changes["snoozed_until"] = None  # the customer wrote: a snooze ends at once
         if customer_wrote:
             return self.sla.customer_wrote(conv, msg.created_at, **changes)
         return replace(conv, **changes)

@@ -15,7 +15,7 @@ T = TypeVar("T")
 L = TypeVar("L", bound=str)
 
 # Choices validated once where they enter (web, CLI); the stores trust them.
-Order = Literal["recent", "due", "waiting"]  # of a conversation list
+Order = Literal["recent", "due", "waiting", "wake"]  # of a conversation list
 Interval = Literal["day", "week", "month"]  # of a volume histogram
 Facet = Literal["channel", "sentiment", "lang"]  # counted beside search results
 ORDERS: tuple[Order, ...] = get_args(Order)
@@ -39,6 +39,7 @@ class Status(StrEnum):
     PENDING = "pending"  # waiting on the customer
     RESOLVED = "resolved"
     LISTENING = "listening"  # voice-of-customer only, not in the care queue until promoted
+    SNOOZED = "snoozed"  # out of the open views until snoozed_until or the customer writes
 
 
 class Direction(StrEnum):
@@ -237,6 +238,7 @@ class Conversation:
     # What customers and agents call it ("#10482"): a short number, unique, given by the
     # store when the conversation is first written without one (Repository.write)
     ref: int | None = None
+    snoozed_until: datetime | None = None  # when a snoozed conversation opens again
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +270,8 @@ class ConversationFilter:
     tag: str | None = None  # conversations carrying this tag
     priority: str | None = None
     order: Order = "recent"  # recent: last_message_at desc; due: running clocks, due_at asc;
-    # waiting: conversations awaiting an answer, the oldest unanswered message first
+    # waiting: conversations awaiting an answer, the oldest unanswered message first;
+    # wake: snoozed conversations, the first to wake first
 
 
 @dataclass(frozen=True, slots=True)

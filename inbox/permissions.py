@@ -21,7 +21,7 @@ PERMISSION_HELP: dict[str, str] = {
               "messages only, contacts hidden)",
     "read": "the inbox, conversations with notes and replies, customers, live updates, "
             "who else is viewing or typing",
-    "work": "reply, note, assign, set status and tags, merge customers",
+    "work": "reply, note, assign, set status and tags, snooze, merge customers",
     "report": "SLA reports",
     "manage": "connector status",
     "canned": "add, edit and delete the team's canned replies",
@@ -81,6 +81,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/conversations/{id}/notes", "work"),
     Route("POST", "/api/conversations/{id}/reply", "work"),
     Route("POST", "/api/conversations/{id}/tags", "work"),
+    Route("POST", "/api/conversations/{id}/snooze", "work"),
     Route("POST", "/api/customers/{id}/merge", "work"),
     Route("POST", "/api/customers/{id}/merges/{merge}/undo", "work"),
     Route("GET", "/api/users", "work"),

@@ -44,7 +44,7 @@ __all__ = ["FIELD_VALUES", "day_start", "describe_error", "fields_used", "map_as
 FIELD_VALUES: dict[str, tuple[str, ...]] = {
     "channel": ("email", "x", "webform"),
     "direction": ("inbound", "outbound", "note"),
-    "status": ("open", "pending", "resolved", "listening"),
+    "status": ("open", "pending", "resolved", "listening", "snoozed"),
     "sentiment": ("positive", "neutral", "negative"),
 }
 """Fields whose value comes from a fixed list (matched case-insensitively, kept lowercase)."""

@@ -21,7 +21,8 @@ from inbox.privacy import public_copy
 T = TypeVar("T")
 
 _TIME_FIELDS = frozenset({"created_at", "updated_at", "last_message_at", "received_at",
-                          "awaiting_since", "first_response_at", "due_at", "resolved_at"})
+                          "awaiting_since", "first_response_at", "due_at", "resolved_at",
+                          "snoozed_until"})
 _TUPLE_FIELDS = frozenset({"tags", "author_keys"})
 _JSON_FIELDS = frozenset({"meta"})
 # JSON has one number type: a whole float can come back as an int.

@@ -111,10 +111,13 @@ CONVERSATION_ORDERS: dict[Order, list[Any]] = {
     "recent": [{"last_message_at": "desc"}, {"id": "desc"}],
     "due": [{"due_at": "asc"}, {"id": "asc"}],  # what breaches next comes first
     "waiting": [{"awaiting_since": "asc"}, {"id": "asc"}],  # who waits longest comes first
+    "wake": [{"snoozed_until": "asc"}, {"id": "asc"}],  # the first to wake comes first
 }
 # Only conversations with a running clock have a place in the "due" order.
-_ORDER_FILTERS: dict[Order, list[Query]] = {"due": [{"exists": {"field": "due_at"}}],
-                                            "waiting": [{"exists": {"field": "awaiting_since"}}]}
+_ORDER_FILTERS: dict[Order, list[Query]] = {
+    "due": [{"exists": {"field": "due_at"}}],
+    "waiting": [{"exists": {"field": "awaiting_since"}}],
+    "wake": [{"exists": {"field": "snoozed_until"}}]}
 
 
 def conversation_order(order: Order) -> tuple[list[Any], list[Query]]:

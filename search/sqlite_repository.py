@@ -12,7 +12,16 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from inbox.errors import ConflictError, NotFound, StoreRefused
-from inbox.model import Conversation, ConversationFilter, Customer, Identity, Message, Page, ts
+from inbox.model import (
+    Conversation,
+    ConversationFilter,
+    Customer,
+    Identity,
+    Message,
+    Order,
+    Page,
+    ts,
+)
 from inbox.privacy import public_copy
 from inbox.store import REF_START, WriteBatch
 from search.sqlite_collections import encoded, put_doc
@@ -33,6 +42,9 @@ from search.sqlite_rows import (
 
 T = TypeVar("T")
 LOG_KEEP = 100_000  # the newest writes kept in sla_log
+# the column of each ascending conversation order; only rows that have it are listed
+_ASCENDING: dict[Order, str] = {"due": "due_at", "waiting": "awaiting_since",
+                                "wake": "snoozed_until"}
 
 
 class _Refs:
@@ -352,9 +364,8 @@ class SqliteRepository:
             where.append("EXISTS (SELECT 1 FROM json_each(conversations.tags) WHERE value = ?)")
             params.append(flt.tag)
         sort, compare, order = ("last_message_at", "<", "DESC")
-        if flt.order in ("due", "waiting"):
-            sort, compare, order = ("due_at" if flt.order == "due" else "awaiting_since", ">",
-                                    "ASC")
+        if flt.order != "recent":
+            sort, compare, order = (_ASCENDING[flt.order], ">", "ASC")
             where.append(f"{sort} IS NOT NULL")
         if cursor:
             where.append(f"({sort}, id) {compare} (?, ?)")

@@ -34,7 +34,7 @@ CONVERSATION_COLUMNS = (
     "subject", "assignee", "tags", "priority", "message_count", "awaiting_since",
     "first_response_at", "due_at", "due_basis", "first_response_seconds",
     "first_response_breached", "resolved_at", "resolution_seconds", "previous_id",
-    "switched_channel", "version", "ref",
+    "switched_channel", "version", "ref", "snoozed_until",
 )
 MESSAGE_COLUMNS = (
     "id", "conversation_id", "channel", "external_id", "direction", "text", "created_at",
@@ -44,7 +44,8 @@ MESSAGE_COLUMNS = (
 )
 _BOOL_FIELDS = frozenset({"automated", "first_response_breached", "switched_channel"})
 _TIME_FIELDS = frozenset({"created_at", "updated_at", "last_message_at", "received_at",
-                          "awaiting_since", "first_response_at", "due_at", "resolved_at"})
+                          "awaiting_since", "first_response_at", "due_at", "resolved_at",
+                          "snoozed_until"})
 
 
 def encode_cursor(values: Sequence[Any]) -> str:

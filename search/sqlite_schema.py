@@ -7,7 +7,7 @@ import sqlite3
 from inbox.errors import ConflictError
 from inbox.privacy import public_copy
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 SCHEMA = """
 CREATE TABLE customers (
@@ -195,8 +195,16 @@ ALTER TABLE conversations ADD COLUMN ref INTEGER;
 UPDATE conversations SET ref = rowid + 10000;
 CREATE UNIQUE INDEX conversations_ref ON conversations (ref);
 """
+# Schema 7: when a snoozed conversation wakes (inbox.model.Status.SNOOZED), and the index
+# the wake-up sweep reads (the snoozed ones, the first to wake first).
+SNOOZE = """
+ALTER TABLE conversations ADD COLUMN snoozed_until TEXT;
+CREATE INDEX conversations_wake ON conversations (snoozed_until, id)
+    WHERE snoozed_until IS NOT NULL;
+"""
 # Schema version -> the script that brings the previous one to it (a new store runs all).
-MIGRATIONS = {1: SCHEMA, 2: PUBLIC_INDEX, 3: FACTS, 4: SLA_LOG, 5: WRITER_INDEXES, 6: REFS}
+MIGRATIONS = {1: SCHEMA, 2: PUBLIC_INDEX, 3: FACTS, 4: SLA_LOG, 5: WRITER_INDEXES, 6: REFS,
+              7: SNOOZE}
 
 
 def migrate(conn: sqlite3.Connection) -> None:

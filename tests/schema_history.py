@@ -6,8 +6,14 @@ import sqlite3
 
 from search.sqlite import SqliteStore
 
+# Schema 6 as it was: conversations without their wake-up time.
+TO_SCHEMA_6 = """
+DROP INDEX conversations_wake;
+ALTER TABLE conversations DROP COLUMN snoozed_until;
+PRAGMA user_version=6;
+"""
 # Schema 5 as it was: conversations without their human reference.
-TO_SCHEMA_5 = """
+TO_SCHEMA_5 = TO_SCHEMA_6 + """
 DROP INDEX conversations_ref;
 ALTER TABLE conversations DROP COLUMN ref;
 PRAGMA user_version=5;

@@ -35,6 +35,7 @@ def setup(app: web.Application) -> None:
     r.add_post("/api/conversations/{id}/notes", add_note)
     r.add_post("/api/conversations/{id}/reply", reply)
     r.add_post("/api/conversations/{id}/tags", set_tags)
+    r.add_post("/api/conversations/{id}/snooze", snooze)
     r.add_get("/api/customers/{id}", get_customer)
     r.add_post("/api/customers/{id}/merge", merge_customer)
     r.add_post("/api/customers/{id}/merges/{merge}/undo", undo_merge)
@@ -94,6 +95,19 @@ async def set_status(request: web.Request) -> web.Response:
             request.match_info["id"], params.choice(Status, params.text_field(data, "status"),
                                                     "status"), current_user(request),
             params.json_version(data))
+    except StaleVersion as exc:
+        return _stale_response(exc)
+    return json_response({"conversation": conv})
+
+
+async def snooze(request: web.Request) -> web.Response:
+    """{"until": ISO 8601 time with its zone, "version"}: out of the open views until then
+    (or until the customer writes); 400 for a time past or beyond a year, 409 when stale."""
+    data = await params.json_body(request)
+    try:
+        conv = await context(request).conversations.snooze(
+            request.match_info["id"], params.moment(params.text_field(data, "until"), "until"),
+            current_user(request), params.json_version(data))
     except StaleVersion as exc:
         return _stale_response(exc)
     return json_response({"conversation": conv})

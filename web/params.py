@@ -4,7 +4,7 @@ conversation filter, report ranges, intervals and facets. A bad one is a 400 nam
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from aiohttp import web
@@ -53,6 +53,23 @@ def day(raw: str, name: str) -> datetime:
     except ValueError as exc:
         raise ValidationError({name: f"must be a date like 2026-11-01, from {FIRST_DATE} "
                                      f"to {LAST_DATE}"}) from exc
+
+
+def moment(raw: str, name: str, zone: tzinfo | None = None) -> datetime:
+    """An ISO 8601 time with its zone ("2026-12-01T09:00:00+01:00", "...Z") as UTC, or a 400;
+    with `zone`, a time without one (a form's "2026-12-01T09:00") is read in that zone."""
+    try:
+        if not raw or len(raw) > 40 or not raw.isascii():
+            raise ValueError(raw)
+        value = datetime.fromisoformat(raw)
+        if value.utcoffset() is None and zone is not None:
+            value = value.replace(tzinfo=zone)
+        if value.utcoffset() is None:
+            raise ValueError(raw)
+        return value.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise ValidationError({name: "must be a time like 2026-12-01T09:00:00+01:00, with "
+                                     "its zone"}) from exc
 
 
 def limit(request: web.Request, default: int = 50) -> int:
@@ -124,8 +141,8 @@ async def conversation_filter(request: web.Request, status: str = "") -> Convers
     order = q.get("order", "recent")
     if not one_of(order, ORDERS):
         raise ValidationError({"order": "must be recent (newest activity first), due "
-                                        "(what breaches next) or waiting (oldest unanswered "
-                                        "first)"})
+                                        "(what breaches next), waiting (oldest unanswered "
+                                        "first) or wake (snoozed, the first to wake first)"})
     return ConversationFilter(status=member(Status, q.get("status", status), "status"),
                               channel=member(Channel, q.get("channel"), "channel"), assignee=who,
                               customer_id=q.get("customer") or None, order=order,

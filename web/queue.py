@@ -1,5 +1,6 @@
 """The agents' queue, shown beside every conversation: views, filters and sort of ?view=.
 
+The snoozed view lists what is snoozed, the first to wake first, with its wake time.
 The views at risk and breached take the "breaches next" order and keep the conversations
 in that SLA state (the state depends on each channel's target, so it is decided here, not in
 the store): a bounded number of store pages is read per queue page."""
@@ -20,7 +21,7 @@ from web.keys import context
 from web.seen import SEEN
 
 VIEWS: dict[str, str] = {"all": "All open", "mine": "Mine", "unassigned": "Unassigned",
-                         "at_risk": "At risk", "breached": "Breached"}
+                         "at_risk": "At risk", "breached": "Breached", "snoozed": "Snoozed"}
 SORTS: dict[str, str] = {"recent": "Newest activity", "due": "Breaches next",
                          "waiting": "Oldest waiting"}
 # the queue's own parameters, kept in the links that open a conversation beside it
@@ -58,7 +59,9 @@ async def build(request: web.Request) -> Queue:
     if view not in VIEWS:
         raise ValidationError({"view": f"must be one of {', '.join(VIEWS)}"})
     flt = await params.conversation_filter(request, status=Status.OPEN)
-    if view == "mine":
+    if view == "snoozed":  # the first to wake first
+        flt = replace(flt, status=Status.SNOOZED, order="wake")
+    elif view == "mine":
         flt = replace(flt, assignee=await params.assignee(request, "me"))
     elif view == "unassigned":
         flt = replace(flt, assignee="none")

@@ -19,7 +19,7 @@ from inbox.usecases.conversations import ConversationView
 from web import params, queue
 from web.api import voc_data
 from web.charts import bar_chart
-from web.filters import customer_name
+from web.filters import customer_name, local, zone_of
 from web.guards import SESSION_COOKIE, client_address, current_user, set_session_cookie
 from web.keys import CSRF, USER, context
 from web.render import back, page, render
@@ -180,6 +180,11 @@ async def act(request: web.Request) -> web.Response:
                 conv_id, params.choice(Status, str(form.get("status", "")), "status"), user,
                 _page_version(form))
             flash = "Status saved."
+        elif action == "snooze":  # the form's time is in the agent's zone
+            zone = zone_of(user.timezone, conversations.sla.calendar.timezone)
+            until = params.moment(str(form.get("until", "")), "until", zone)
+            await conversations.snooze(conv_id, until, user, _page_version(form))
+            flash = f"Snoozed until {local(until, zone)}."
         else:
             raise web.HTTPNotFound()
     except StaleVersion as exc:  # this page shows the conversation as it is now

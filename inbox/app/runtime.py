@@ -193,7 +193,9 @@ class Runtime:
                                                   name=f"connector:{connector.name}"))
         self._scheduler = AsyncIOScheduler(timezone="UTC")
         for job_id, what, work in (("retry-replies", "reply retry", self.replies.retry_failed),
-                                   ("sla-sweep", "SLA sweep", self.conversations.sweep_sla)):
+                                   ("sla-sweep", "SLA sweep", self.conversations.sweep_sla),
+                                   ("snooze-wake", "snooze wake-up",
+                                    self.conversations.sweep_snoozed)):
             self._scheduler.add_job(self._job(what, work), "interval", seconds=60, id=job_id,
                                     coalesce=True, max_instances=1)
         self._scheduler.start()

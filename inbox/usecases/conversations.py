@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from inbox import changes
@@ -39,6 +39,7 @@ from inbox.store import Store, WriteBatch
 log = logging.getLogger(__name__)
 MAX_TEXT = 20_000
 MAX_TAGS, MAX_TAG = 30, 50
+MAX_SNOOZE = timedelta(days=365)  # a snooze ends within a year
 SYSTEM = User(id="system", email="system", role="admin",
               password_hash="")  # noqa: S106 - the audit's actor for automatic changes; cannot sign in
 
@@ -149,14 +150,57 @@ class Conversations:
 
     async def set_status(self, conversation_id: str, status: Status, actor: User,
                          expected_version: int | None = None) -> Conversation:
+        if status == Status.SNOOZED:
+            raise ValidationError({"status": "a snooze needs a time: snooze it until one"})
 
         def change(c: Conversation) -> Conversation:
+            c = replace(c, snoozed_until=None)  # any other status ends a snooze
             if status == Status.RESOLVED:  # resolved stops every clock
                 return self.sla.resolved(c, self.clock())
             return replace(c, status=status)
 
         return await self.change(conversation_id, actor, f"status:{status}", change,
                                   expected_version, detail={"status": status})
+
+    async def snooze(self, conversation_id: str, until: datetime, actor: User,
+                     expected_version: int | None = None) -> Conversation:
+        """Out of the open views until `until` (or until the customer writes: ingest reopens
+        it); the response clock is left as it is. ValidationError for a time that is past,
+        more than a year away or without a zone, or a conversation that is not open."""
+        now = self.clock()
+        if until.tzinfo is None or until.utcoffset() is None:
+            raise ValidationError({"until": "must be a time with its zone"})
+        if until <= now:
+            raise ValidationError({"until": "must be in the future"})
+        if until > now + MAX_SNOOZE:
+            raise ValidationError({"until": "must be within a year"})
+
+        def change(c: Conversation) -> Conversation:
+            if c.status not in (Status.OPEN, Status.PENDING, Status.SNOOZED):
+                raise ValidationError({"status": f"a {c.status} conversation cannot be snoozed"})
+            return replace(c, status=Status.SNOOZED, snoozed_until=until)
+
+        return await self.change(conversation_id, actor, "snooze", change, expected_version,
+                                 detail={"until": until.isoformat()})
+
+    async def sweep_snoozed(self, now: datetime | None = None, limit: int = 500) -> int:
+        """Wake the snoozed conversations whose time has come (open again, clock as it was);
+        the number woken. One that changed since it was read is left to the next sweep."""
+        now = now or self.clock()
+        page = await self.store.list_conversations(
+            ConversationFilter(status=Status.SNOOZED, order="wake"), None, limit)
+        woken = 0
+        for conv in page.items:
+            if conv.snoozed_until is None or conv.snoozed_until > now:
+                break  # the first to wake come first
+            try:
+                await self.change(conv.id, SYSTEM, "wake", awake, conv.version, current=conv)
+            except ConflictError:  # woken by the customer, snoozed again...: seen next time
+                log.info("snoozed conversation changed meanwhile, not woken now",
+                         extra={"conversation": conv.id})
+                continue
+            woken += 1
+        return woken
 
     async def set_tags(self, conversation_id: str, tags: list[str], actor: User,
                        expected_version: int | None = None) -> Conversation:
@@ -189,8 +233,8 @@ class Conversations:
         page = await self.store.list_conversations(ConversationFilter(order="due"), None, limit)
         for conv in page.items:
             state = self.sla.state(conv, now)
-            if state not in counts or conv.due_at is None:
-                continue
+            if state not in counts or conv.due_at is None or conv.status == Status.SNOOZED:
+                continue  # a snoozed clock alerts once it wakes
             key = f"{conv.id}|{conv.due_at.isoformat()}|{state}"
             if await self.store.sla_alerts.put_new(key, {"at": now.isoformat()}):
                 counts[state] += 1
@@ -201,6 +245,11 @@ class Conversations:
                             else "at risk", extra={"conversation": conv.id,
                                                    "due_at": conv.due_at.isoformat()})
         return counts
+
+
+def awake(c: Conversation) -> Conversation:
+    """A snoozed conversation open again, its response clock as it was."""
+    return replace(c, status=Status.OPEN, snoozed_until=None)
 
 
 def checked_text(text: str) -> str:

@@ -11,7 +11,8 @@ from inbox.model import Conversation, ConversationFilter, Customer, Message, Sta
 from inbox.store import Store
 
 CONVERSATIONS_SHOWN = 100
-STILL_OPEN = (Status.OPEN, Status.PENDING)  # a case not closed: another one continues it
+# a case not closed (snoozed ones too): another one continues it
+STILL_OPEN = (Status.OPEN, Status.PENDING, Status.SNOOZED)
 
 
 @dataclass(frozen=True, slots=True)

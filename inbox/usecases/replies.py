@@ -82,6 +82,8 @@ class Replies:
         is sent and StaleVersion says what. None with `confirm`: send anyway; None without it:
         the version read now, so of two simultaneous replies one goes and one gets StaleVersion."""
         text = checked_text(text)
+        if status == Status.SNOOZED:
+            raise ValidationError({"status": "a snooze needs a time: snooze it apart"})
         if idempotency_key is not None and len(idempotency_key) > MAX_KEY:
             raise ValidationError({"idempotency_key": f"must be text of at most {MAX_KEY} "
                                                       "characters"})
@@ -106,7 +108,8 @@ class Replies:
 
         def answered(c: Conversation) -> Conversation:
             c = replace(c, message_count=c.message_count + 1, status=status or c.status,
-                        last_message_at=max(c.last_message_at, msg.created_at))
+                        last_message_at=max(c.last_message_at, msg.created_at),
+                        snoozed_until=c.snoozed_until if status is None else None)
             c = self.sla.answered(c, msg.created_at)
             return self.sla.resolved(c, msg.created_at) if status == Status.RESOLVED else c
 

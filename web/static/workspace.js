@@ -229,6 +229,22 @@
       });
     });
   }
+  // s: snooze.js asks until when; the conversation then leaves the queue (the next one opens)
+  function snooze() {
+    var t = target();
+    if (!t || !window.InboxSnooze) return;
+    window.InboxSnooze.choose([t], function (done) {
+      var r = done.results[0];
+      serial(function () {
+        if (!r.ok) { say("Not snoozed: " + changed(r)); return refreshAll(); }
+        var list = rows(), i = list.indexOf(rowOf(t.id));
+        var next = i >= 0 ? (list[i + 1] || list[i - 1] || null) : null;
+        say("Snoozed until " + done.label + "." + (t.id === openId() && next ? " Next: " + rowLabel(next) : ""));
+        if (t.id !== openId()) return refreshAll();
+        if (next) open(next); else backToQueue();
+      });
+    });
+  }
   function focusComposer(kind) {
     var box = $("#pane-main form." + kind + " textarea");
     if (box) { box.focus(); box.scrollIntoView({ block: "nearest" }); }
@@ -249,9 +265,25 @@
     box.checked = !box.checked;
     updateBulk();
   }
+  function bulkSnooze(chosen) {
+    if (!window.InboxSnooze) return;
+    window.InboxSnooze.choose(chosen.map(function (row) { return { id: row.dataset.id, version: +row.dataset.version }; }), function (done) {
+      serial(function () {
+        var ok = done.results.filter(function (r) { return r.ok; }).length, failed = done.results.length - ok;
+        rows().forEach(function (r) { $("input[type=checkbox]", r).checked = false; });
+        say("Snoozed until " + done.label + ": " + ok + (ok === 1 ? " conversation" : " conversations") +
+            (failed ? "; " + failed + " changed meanwhile and were left as they are" : "") + ".");
+        return refreshAll().then(function () {
+          var row = current();
+          if (row) setCurrent(row, true); else focusAfterSwap(document.getElementById("pane-main"));
+        });
+      });
+    });
+  }
   function runBulk(kind) {
     var chosen = picked();
     if (!chosen.length) return;
+    if (kind === "snooze") { bulkSnooze(chosen); return; }
     serial(function () {
       var done = 0, failed = 0;
       return chosen.reduce(function (p, row) {
@@ -286,7 +318,7 @@
 
   document.addEventListener("keydown", function (e) {
     if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey || e.isComposing) return;
-    if (dialog && dialog.open) return;
+    if (document.querySelector("dialog[open]")) return;  // the shortcuts, the snooze chooser
     var t = e.target;
     if (t.closest && t.closest(TYPING)) {  // typing: never a shortcut; Esc leaves the field
       if (e.key === "Escape" && !t.matches("select") && (t.closest("#pane-main") || t.closest("form.quick"))) {
@@ -308,6 +340,7 @@
       case "n": focusComposer("note"); break;
       case "a": assignToMe(); break;
       case "e": resolve(); break;
+      case "s": snooze(); break;
       case "x": toggle(onRow ? t : current()); break;
       case "/": var q = $("form.quick input[name=q]"); if (q) q.focus(); else handled = false; break;
       case "?": showShortcuts(); break;
