@@ -56,3 +56,8 @@ def test_the_note_keeps_its_mentions_and_shows_them_marked() -> None:
     bad = {"mention_spans": [[0, 99], "x", [5, 2], [1, 2], [3, "7"]]}
     assert "".join(p for p, _ in segments(text, bad)) == text
     assert all(not marked for _, marked in segments(text, bad))
+
+
+def test_a_note_full_of_mentions_marks_only_the_first_twenty() -> None:
+    found = find_mentions("@ben " * 5000 + "@sam", TEAM)
+    assert len(found) == 20 and mentioned_ids(found) == ["u-ben"]
