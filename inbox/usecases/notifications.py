@@ -20,6 +20,11 @@ EXCERPT = 140
 _NEWEST_FIRST = 10 ** 13  # the key's time part counts down, so keys list newest first
 
 
+def someone_elses(event: Event, user: User) -> bool:
+    """Is this a notification event for another user (the live stream skips those)?"""
+    return event.kind == KIND and event.data.get("user") != user.id
+
+
 def _key(user_id: str) -> str:
     return f"{user_id}/{_NEWEST_FIRST - int(time.time() * 1000):013d}{new_id('')[-8:]}"
 

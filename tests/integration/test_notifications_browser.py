@@ -27,7 +27,7 @@ async def test_a_mention_reaches_the_colleague_live(team: Team, chromium: Any) -
     await dana.goto(f"{team.base}/conversations/{conv_id}")
     await dana.get_by_label("Internal note").fill("@sam can you check the <b>refund</b>?")
     await dana.get_by_role("button", name="Add note").click()
-    await dana.reload()
+    await expect(dana.locator(".composer-status")).to_have_text("Note added.")
     mention = dana.locator("mark.mention", has_text="@sam")
     await expect(mention).to_be_visible()  # highlighted; the rest stays text
     await expect(dana.locator(".msg-note .text").first).to_contain_text("<b>refund</b>")

@@ -5,11 +5,13 @@ them with a link to the conversation, marking read empties the badge; marketing 
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from tests.integration.test_live_events import next_event
 from tests.integration.web_support import RoleWeb, start_web
 
 pytestmark = pytest.mark.integration
@@ -84,3 +86,19 @@ async def test_marketing_has_no_notifications(web: RoleWeb) -> None:
                          ("GET", "/notifications")):
         resp = await c.request(method, path, headers=web.auth("marketing"))
         assert resp.status == 403, (method, path)
+
+
+async def test_the_live_stream_tells_each_agent_of_their_own_notifications_only(
+        web: RoleWeb) -> None:
+    c, conv = web.client, web.ids["conversation"]
+    seen = web.runtime.events.last_id
+    for text in ("@manager look", "@agent look"):  # manager's first, then the agent's
+        made = await c.post(f"/api/conversations/{conv}/notes", json={"text": text},
+                            headers=web.auth("admin"))
+        assert made.status == 201, await made.text()
+    async with c.get("/api/events", headers={**web.auth("agent"), "Last-Event-ID": seen},
+                     timeout=None) as resp:
+        kinds = [(await next_event(resp)) for _ in range(3)]
+    assert [k["event"] for k in kinds] == ["message.created", "message.created",
+                                           "notification"]
+    assert json.loads(kinds[2]["data"])["data"] == {"user": (await listed(web, "agent"))["user"]}
