@@ -164,6 +164,21 @@ class CannedDoc(TypedDict):
     by: str  # who last saved it (email)
 
 
+class NotificationDoc(TypedDict):
+    """An in-app notification for one user (inbox.usecases.notifications)."""
+    id: str
+    user: str  # the user id it is for
+    kind: str  # "mention" (in a note) | "assign" (a conversation assigned to them)
+    by: str  # who did it: their name or email
+    by_id: str
+    conversation: str  # conversation id
+    ref: int | None  # the conversation's short reference ("#48213")
+    link: str  # where it leads ("/conversations/<id>")
+    text: str  # a short excerpt (of the note), plain text
+    at: str
+    read: bool
+
+
 # --- the collections -------------------------------------------------------------------------
 
 USERS = CollectionName[str, UserDoc]("users")  # key: lower-cased email
@@ -186,11 +201,13 @@ CHANGES = CollectionName[str, ChangeDoc]("changes")
 # key: sha256 of account and client; not migrated (transient)
 THROTTLE = CollectionName[str, ThrottleDoc]("sign_in_throttle")
 CANNED = CollectionName[str, CannedDoc]("canned")  # key: the canned reply's id
+# key: user id + "/" + newest-first sortable id (inbox.usecases.notifications)
+NOTIFICATIONS = CollectionName[str, NotificationDoc]("notifications")
 
 # What `inbox migrate` copies (the sign-in throttle is transient).
 COLLECTIONS: tuple[CollectionName[str, Any], ...] = (
     USERS, TOKENS, SESSIONS, CURSORS, DEAD_LETTERS, AUDIT, IDEMPOTENCY, MERGES, SLA_ALERTS,
-    LEASES, CHANGES, DEAD_LETTER_COUNTS, CANNED)
+    LEASES, CHANGES, DEAD_LETTER_COUNTS, CANNED, NOTIFICATIONS)
 
 
 # --- what a caller asks for ------------------------------------------------------------------
@@ -271,9 +288,14 @@ class HasCanned(Protocol):
     def canned(self) -> Collection[str, CannedDoc]: ...
 
 
+class HasNotifications(Protocol):
+    @property
+    def notifications(self) -> Collection[str, NotificationDoc]: ...
+
+
 class Collections(HasCollection, HasUsers, HasTokens, HasSessions, HasCursors, HasDeadLetters,
                   HasAudit, HasIdempotency, HasMerges, HasSlaAlerts, HasLeases, HasChanges,
-                  HasThrottle, HasCanned, Protocol):
+                  HasThrottle, HasCanned, HasNotifications, Protocol):
     """Every typed collection."""
 
 
@@ -338,3 +360,7 @@ class CollectionAccessors:
     @property
     def canned(self) -> Collection[str, CannedDoc]:
         return self.collection(CANNED)
+
+    @property
+    def notifications(self) -> Collection[str, NotificationDoc]:
+        return self.collection(NOTIFICATIONS)

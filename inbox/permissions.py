@@ -20,7 +20,7 @@ PERMISSION_HELP: dict[str, str] = {
     "search": "search, voice of the customer, CSV export (marketing: inbound customer "
               "messages only, contacts hidden)",
     "read": "the inbox, conversations with notes and replies, customers, live updates, "
-            "who else is viewing or typing",
+            "who else is viewing or typing, own notifications (mentions, assignments)",
     "work": "reply, note, assign, set status and tags, snooze, merge customers",
     "report": "SLA reports",
     "manage": "connector status",
@@ -85,6 +85,10 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/customers/{id}/merge", "work"),
     Route("POST", "/api/customers/{id}/merges/{merge}/undo", "work"),
     Route("GET", "/api/users", "work"),
+    Route("GET", "/notifications", "read"),  # own mentions and assignments
+    Route("POST", "/notifications/read", "read"),
+    Route("GET", "/api/notifications", "read"),
+    Route("POST", "/api/notifications/read", "read"),
     Route("GET", "/api/canned", "read"),  # the team's canned replies, as written
     Route("GET", "/api/conversations/{id}/canned", "read"),  # filled in for it
     Route("POST", "/api/canned", "canned"),

@@ -16,6 +16,7 @@ from inbox.errors import StaleVersion, ValidationError
 from inbox.events import CLOSED, Numbered
 from inbox.model import Delivery, Message, SearchResult, Status
 from inbox.store import FACETS
+from inbox.usecases.notifications import someone_elses
 from inbox.usecases.replies import MAX_KEY
 from web import params
 from web.guards import current_user
@@ -329,6 +330,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     gets what it missed, or an event "resync" when that is not known any more (after a
     restart, or too long away): refetch the queue. A closed tab ends it quietly."""
     last_id = request.headers.get("Last-Event-ID") or request.query.get("after") or None
+    me = current_user(request)
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await response.prepare(request)
     try:
@@ -342,6 +344,8 @@ async def events(request: web.Request) -> web.StreamResponse:
                     continue
                 if item.event.kind == CLOSED:
                     break
+                if someone_elses(item.event, me):  # each user hears of their own only
+                    continue
                 await response.write(_sse(item))
     except ConnectionResetError:  # the client went away: normal for a live stream
         log.debug("live stream closed by the client")

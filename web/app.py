@@ -19,7 +19,18 @@ from inbox.errors import (
     StoreUnavailable,
     ValidationError,
 )
-from web import admin, api, canned, filters, forms, preferences, presence, references, views
+from web import (
+    admin,
+    api,
+    canned,
+    filters,
+    forms,
+    notifications,
+    preferences,
+    presence,
+    references,
+    views,
+)
 from web.context import WebContext
 from web.guards import Handler, authenticate, authorize, check_routes, is_api
 from web.keys import CONTEXT, context
@@ -156,6 +167,7 @@ def create_app(ctx: WebContext) -> web.Application:
     preferences.setup(app)
     admin.setup(app)
     canned.setup(app)
+    notifications.setup(app)
     check_routes(app)
     return app
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jinja2
 from markupsafe import Markup
 
+from inbox import mentions
 from inbox.model import Conversation, Customer, utcnow
 from inbox.sla import CHANNEL_NAMES
 
@@ -136,4 +137,4 @@ def register(env: jinja2.Environment) -> None:
     env.filters.update(when=ago, hours=hours, total=total, plural=plural, ago=ago, due=due,
                        iso_ago=iso_ago, basis=basis,
                        reference=reference, channel_name=channel_name,
-                       customer_name=customer_name)
+                       customer_name=customer_name, mention_parts=mentions.segments)

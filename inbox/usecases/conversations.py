@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from inbox import changes
+from inbox import changes, mentions
 from inbox.audit import entry as audit_entry
 from inbox.errors import (
     ConflictError,
@@ -35,6 +35,7 @@ from inbox.normalize import clean_label, clean_text
 from inbox.retry import Retry, retrying
 from inbox.sla import SlaPolicy
 from inbox.store import Store, WriteBatch
+from inbox.usecases.notifications import Notifications
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 20_000
@@ -63,6 +64,7 @@ class Conversations:
     def __init__(self, store: Store, events: EventBus, sla: SlaPolicy | None = None,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.store, self.events = store, events
+        self.notifications = Notifications(store, events)  # mentions and assignments
         self.clock = clock  # the time of every change (the demo replays a month with its own)
         self.sla = sla or SlaPolicy()
 
@@ -144,9 +146,19 @@ class Conversations:
 
     async def assign(self, conversation_id: str, assignee: str | None, actor: User,
                      expected_version: int | None = None) -> Conversation:
-        return await self.change(conversation_id, actor, f"assign:{assignee}",
-                                  lambda c: replace(c, assignee=assignee or None),
-                                  expected_version, detail={"assignee": assignee or None})
+        """Assign (None: unassign); the new assignee is notified unless they did it."""
+        before: str | None = None
+
+        def change(c: Conversation) -> Conversation:
+            nonlocal before
+            before = c.assignee
+            return replace(c, assignee=assignee or None)
+
+        updated = await self.change(conversation_id, actor, f"assign:{assignee}", change,
+                                    expected_version, detail={"assignee": assignee or None})
+        if updated.assignee != before:
+            await self.notifications.assigned(actor, updated)
+        return updated
 
     async def set_status(self, conversation_id: str, status: Status, actor: User,
                          expected_version: int | None = None) -> Conversation:
@@ -219,11 +231,15 @@ class Conversations:
         conflict with each other or with replies (message_count counts no notes)."""
         text = checked_text(text)
         conv = await self.store.get_conversation(conversation_id)
-        note = agent_message(conv, Direction.NOTE, text, actor, "note", self.clock())
+        found = (mentions.find_mentions(text, await self.notifications.team())
+                 if "@" in text else [])
+        note = replace(agent_message(conv, Direction.NOTE, text, actor, "note", self.clock()),
+                       meta=mentions.as_meta(found))
         await self.store.write(WriteBatch(
             messages=(note,), documents=(audit_entry(actor, "note", conversation_id),)))
         self.events.publish(Event("message.created", conversation_id, note.id,
                                   {"direction": Direction.NOTE}))
+        await self.notifications.mentioned(actor, conv, text, found)
         return note
 
     async def sweep_sla(self, now: datetime | None = None, limit: int = 500) -> dict[str, int]:

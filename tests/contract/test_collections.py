@@ -17,6 +17,7 @@ ACCESSORS = {  # accessor -> the collection it is
     "audit": kv.AUDIT, "idempotency": kv.IDEMPOTENCY, "merges": kv.MERGES,
     "sla_alerts": kv.SLA_ALERTS, "leases": kv.LEASES, "changes": kv.CHANGES,
     "throttle": kv.THROTTLE, "canned": kv.CANNED,
+    "notifications": kv.NOTIFICATIONS,
 }
 
 
