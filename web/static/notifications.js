@@ -25,11 +25,16 @@
 
   function onNotification(e) {
     var event = {};
-    try { event = JSON.parse(e.data); } catch (err) { return; }
+    try { event = JSON.parse(typeof e.detail === "string" ? e.detail : e.data); } catch (err) { return; }
     if (!event.data || me === null || event.data.user === me) refresh();
   }
 
   function connect() {
+    if (document.querySelector("main.workspace")) {  // the workspace's stream, not a second one
+      document.addEventListener("inbox:notification", onNotification);
+      document.addEventListener("inbox:resync", refresh);
+      return;
+    }
     if (!window.EventSource) return;
     var source = new EventSource("/api/events");
     source.addEventListener("notification", onNotification);

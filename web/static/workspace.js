@@ -456,6 +456,12 @@
     var source = new EventSource("/api/events" + (lastId ? "?after=" + encodeURIComponent(lastId) : ""));
     KINDS.forEach(function (kind) { source.addEventListener(kind, onEvent); });
     source.addEventListener("presence", onPresence);
+    // one stream a page: the header's notifications badge (notifications.js) hears it here
+    ["notification", "resync"].forEach(function (kind) {
+      source.addEventListener(kind, function (e) {
+        document.dispatchEvent(new CustomEvent("inbox:" + kind, { detail: e.data }));
+      });
+    });
     source.addEventListener("error", function () {
       // the browser retries by itself unless the server refused: then we try again later
       if (source.readyState === EventSource.CLOSED) window.setTimeout(connect, 5000);
