@@ -189,10 +189,15 @@ async def set_timezone(store: HasUsers, email: str, timezone: str | None) -> Use
         u, timezone=timezone)), email)
 
 
+# In the database but no place: the server's own zone, and a zone that shows times as "-00"
+_NOT_PLACES = frozenset({"localtime", "Factory"})
+
+
 @functools.cache
 def known_timezones() -> tuple[str, ...]:
-    """Every IANA time zone name, sorted (what the settings page offers)."""
-    return tuple(sorted(zoneinfo.available_timezones()))
+    """Every IANA time zone name of a place (and UTC), sorted: what the settings page
+    offers."""
+    return tuple(sorted(zoneinfo.available_timezones() - _NOT_PLACES))
 
 
 async def remove_user(store: AccountStore, email: str) -> None:
