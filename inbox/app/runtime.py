@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
@@ -91,12 +92,8 @@ class Runtime:
         """What a connector is handed: its dead letters are filed under its name."""
         source = connector.name if connector is not None else None
 
-        async def bulk_ingest(batch: Sequence[Any]) -> IngestResult:
-            return await self.ingestor.ingest(batch, visible=False, source=source)
-
-        async def normalized_ingest(batch: Sequence[Any]) -> IngestResult:
-            return await self.ingestor.ingest(batch, visible=False, source=source,
-                                              normalized=True)
+        bulk_ingest = functools.partial(self.ingestor.ingest, visible=False, source=source)
+        normalized_ingest = functools.partial(bulk_ingest, normalized=True)
 
         return ConnectorContext(bulk_ingest, self.load_cursor, self.save_cursor,
                                 self.dead_letter, self.stored_meta, normalized_ingest)
