@@ -1,0 +1,93 @@
+"""Every page of the app in Chromium, as each role sees it: axe-core finds nothing (WCAG 2.2
+AA and best practices), the page fits a 390 px phone without sideways scrolling, in light
+and dark mode, and its screenshots at 1280 and 390 px go to tests/artifacts/."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.test_journey_browser import ARTIFACTS, accessibility_problems, sign_in
+from tests.integration.web_support import RoleWeb, start_web
+
+pytestmark = pytest.mark.integration
+
+# (role, path, name): every page a signed-in person can open; {conversation} and {customer}
+# are the seeded ones
+PAGES = (
+    ("agent", "/inbox", "inbox"),
+    ("agent", "/conversations/{conversation}", "conversation"),
+    ("agent", "/customers/{customer}", "customer"),
+    ("agent", "/search?q=bill", "search"),
+    ("agent", "/notifications", "notifications"),
+    ("agent", "/settings", "settings"),
+    ("manager", "/reports", "reports"),
+    ("marketing", "/voc", "voc"),
+    ("admin", "/admin/connectors", "connectors"),
+    ("admin", "/admin/users", "users"),
+    ("admin", "/admin/canned", "canned"),
+    ("agent", "/conversations/v0000000000000000000", "not-found"),
+)
+
+
+@pytest.fixture
+async def desk(tmp_path: Path) -> AsyncIterator[RoleWeb]:
+    async for w in start_web(db=str(tmp_path / "inbox.db")):
+        yield w
+
+
+async def wider_than(page: Any, width: int) -> int:
+    """How many CSS pixels the page is wider than `width` (0 when it fits)."""
+    await page.set_viewport_size({"width": width, "height": 900})
+    scroll = await page.evaluate("document.documentElement.scrollWidth")
+    return max(0, int(scroll) - width)
+
+
+async def check(page: Any, name: str) -> None:
+    """axe-core clean in light and dark mode, fits 390 px, screenshots at both widths."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    for scheme in ("light", "dark"):
+        await page.emulate_media(color_scheme=scheme)
+        for width in (1280, 390):
+            assert await wider_than(page, width) == 0, f"{name} is too wide at {width} px"
+            problems = await accessibility_problems(page)
+            assert problems == "", f"{name} ({scheme}, {width} px):\n{problems}"
+            suffix = "" if scheme == "light" else "-dark"
+            await page.screenshot(path=str(ARTIFACTS / f"page-{name}-{width}{suffix}.png"),
+                                  full_page=True)
+    await page.emulate_media(color_scheme="light")
+    await page.set_viewport_size({"width": 1280, "height": 900})
+
+
+async def test_every_page_is_accessible_and_fits_a_phone(desk: RoleWeb, chromium: Any) -> None:
+    base = str(desk.client.make_url("")).rstrip("/")
+    signed: dict[str, Any] = {}
+    for role, path, name in PAGES:
+        if role not in signed:
+            signed[role] = await chromium.new_page()
+            signed[role].set_default_timeout(10_000)
+            await sign_in(signed[role], base, f"{role}@example.com")
+            await signed[role].wait_for_url(lambda url: "/login" not in url)
+        page = signed[role]
+        response = await page.goto(base + path.format(**desk.ids))
+        assert response is not None
+        assert response.status == (404 if name == "not-found" else 200), name
+        await check(page, name)
+
+
+async def test_the_public_pages_are_accessible_and_fit_a_phone(desk: RoleWeb,
+                                                                 browser_page: Any) -> None:
+    base, page = str(desk.client.make_url("")).rstrip("/"), browser_page
+    await page.goto(f"{base}/login")
+    await check(page, "login")
+    await page.goto(f"{base}/forms/contact")
+    await check(page, "form")
+    await page.fill("input[name=name]", "Vera Visitor")
+    await page.fill("input[name=email]", "visitor@example.com")
+    await page.fill("textarea[name=message]", "Where is my parcel?")
+    await page.click("main form button")
+    await page.locator("h1", has_text="Thank you").wait_for()
+    await check(page, "form-thanks")
