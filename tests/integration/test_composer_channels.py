@@ -6,30 +6,19 @@ DM the customer does not accept is "not delivered" with the draft kept."""
 from __future__ import annotations
 
 import html
-import random
-from collections.abc import AsyncIterator
 
 import pytest
 
-from connectors.twitter import build
-from inbox.model import IdentityRef
-from tests.factories import inbound
 from tests.fakes.x_api import FakeXApi
 from tests.integration.collision_support import Team, team_fixture  # noqa: F401
+from tests.integration.composer_support import (  # noqa: F401
+    email_conversation,
+    keyword_hit,
+    x_api_fixture,
+)
 from tests.integration.test_collision_api import form_fields, sign_in
-from tests.integration.x_support import settings_for
 
 pytestmark = pytest.mark.integration
-
-
-async def email_conversation(team: Team) -> str:
-    """A customer's email to support with Bob in To and Carol in Cc; the conversation id."""
-    got = await team.runtime.ingest([inbound(
-        "refund-1@example.com", "Where is my refund?", subject="Re: RE: Refund",
-        meta={"message_id": "refund-1@example.com", "references": ["older@example.com"],
-              "to": ["support@example.test", "bob@example.com"],
-              "cc": ["Carol@Example.com", "ann@example.com"]})])
-    return got.stored[0].conversation_id
 
 
 async def reply_page(team: Team, conv_id: str) -> str:
@@ -112,26 +101,6 @@ async def test_hostile_subject_and_cc_are_refused_nothing_sent_the_draft_kept(
 
 
 # --- X: public reply or DM ---------------------------------------------------------------------
-
-@pytest.fixture
-async def x_api(team: Team) -> AsyncIterator[FakeXApi]:
-    """The X fake, with the team's X replies sent to it through the real X sender."""
-    async with FakeXApi(oauth1_secrets=("cs", "ats")) as fake:
-        _, (sender,) = build(settings_for(fake), rng=random.Random(1))
-        team.runtime.replies.senders["x"] = sender
-        yield fake
-
-
-async def keyword_hit(team: Team, fake: FakeXApi, accepts_dms: bool = True) -> str:
-    """A post that does not mention @acme (found by listening); the conversation id."""
-    author = fake.add_user("ann_x", "Ann", accepts_dms=accepts_dms)
-    post = fake.add_tweet(author, "acme outage again?")
-    got = await team.runtime.ingest([inbound(
-        post, "acme outage again?", channel="x", authors=(IdentityRef("x", author, "@ann_x"),),
-        meta={"kind": "tweet", "tweet_id": post, "author_id": author, "mentions_brand": False,
-              "quotes_brand": False})])
-    return got.stored[0].conversation_id
-
 
 async def test_a_dm_chosen_on_a_keyword_hit_reaches_the_author(team: Team,
                                                               x_api: FakeXApi) -> None:
