@@ -43,6 +43,7 @@ async def test_a_dm_on_a_keyword_hit_and_an_email_with_subject_and_cc(
     await expect(page.locator(".composer-status")).to_have_text(
         "Reply sent as a direct message.")
     await expect(page.locator("section.thread")).to_contain_text("sent as a DM")
+    await screenshots(page, "composer-x-dm-sent")
     assert [d["body"]["text"] for d in x_api.posted_dms] == ["Sorry! Which town are you in?"]
 
     conv_id = await email_conversation(team)
@@ -58,6 +59,7 @@ async def test_a_dm_on_a_keyword_hit_and_an_email_with_subject_and_cc(
     await page.locator("form.reply textarea").press("Control+Enter")
     await expect(page.locator(".composer-status")).to_have_text("Reply sent.")
     await expect(page.locator("section.thread")).to_contain_text("Cc: bob@example.com")
+    await screenshots(page, "composer-email-sent")
     [mail] = team.smtp.handler.received
     assert sorted(mail.rcpt_tos) == ["ann@example.com", "bob@example.com"]
     assert mail.message["Subject"].startswith("Re: Refund [#")
