@@ -1,5 +1,6 @@
 """Email replies: the reply built from the conversation (recipient, threading headers,
-subject token) and sent by SMTP through the account of the mailbox the customer wrote to.
+subject token) and the agent's choices (subject, cc), and sent by SMTP through the account
+of the mailbox the customer wrote to.
 
 smtplib is blocking: the delivery runs in a thread, never on the event loop.
 """
@@ -11,7 +12,8 @@ import logging
 import re
 import smtplib
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from contextlib import suppress
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -22,7 +24,8 @@ from connectors.email_parse import CHANNEL, CONVERSATION_TOKEN
 from inbox.errors import AuthFailed, FatalError, Refused, RetryableError
 from inbox.identity import normalize_email
 from inbox.model import Conversation, Direction, IdentityKind, Message
-from inbox.ports import Outbound, Receipt
+from inbox.ports import Outbound, Receipt, ReplyForm
+from inbox.reply_options import MAX_CC, reply_options
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +56,21 @@ _REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|antw|vs)\s*(\[\d+\])?\s*:\s*)+", re.
 def reply_subject(subject: str | None, token: str) -> str:
     """'Re: <subject> [#<token>]' without stacking Re: or the token; the token is the
     conversation's human reference ("10482"), which the customer's answer carries back."""
+    return with_token(default_subject(subject), token)
+
+
+def default_subject(subject: str | None) -> str:
+    """'Re: <subject>' without stacking Re: (nor a reference token): what the composer
+    offers."""
     base = CONVERSATION_TOKEN.sub("", subject or "")
     base = " ".join(_REPLY_PREFIX.sub("", base).split()) or "Your message"
-    return f"Re: {base} [#{token}]"
+    return f"Re: {base}"
+
+
+def with_token(subject: str, token: str) -> str:
+    """The subject an agent chose, with the conversation's reference token once, at the end."""
+    base = " ".join(CONVERSATION_TOKEN.sub("", subject).split()) or "Your message"
+    return f"{base} [#{token}]"
 
 
 def _last_inbound(history: Sequence[Message]) -> Message | None:
@@ -95,6 +110,45 @@ def reply_recipient(out: Outbound) -> str:
     raise Refused("this customer has no valid email address; reply on another channel")
 
 
+def conversation_subject(out: Outbound) -> str | None:
+    last = _last_inbound(out.history)
+    return out.conversation.subject or (last.subject if last else None)
+
+
+def default_cc(out: Outbound, own: Collection[str]) -> tuple[str, ...]:
+    """Who else the customer's last email went to (its To and Cc), without our own mailbox
+    addresses (`own`), the customer and the reply's recipient; valid addresses only, at most
+    MAX_CC."""
+    last = _last_inbound(out.history)
+    if last is None:
+        return ()
+    skip = {normalize_email(a) for a in own} | set(last.author_keys) | {
+        i.value for i in out.customer.identities if i.kind == IdentityKind.EMAIL}
+    with suppress(Refused):
+        skip.add(reply_recipient(out))
+    listed = [*(last.meta.get("to") or ()), *(last.meta.get("cc") or ())]
+    found = dict.fromkeys(valid for a in listed if isinstance(a, str)
+                          and (valid := normalize_email(a)) and valid not in skip)
+    return tuple(found)[:MAX_CC]
+
+
+def email_reply_form(out: Outbound, own: Collection[str]) -> ReplyForm:
+    """Where a reply goes, and the subject and cc it gets unless the agent changes them."""
+    try:
+        to: str | None = reply_recipient(out)
+    except Refused:
+        to = None
+    return ReplyForm(to=to, subject=default_subject(conversation_subject(out)),
+                     cc=default_cc(out, own))
+
+
+def chosen_cc(out: Outbound, to: str) -> list[str]:
+    """The cc the agent chose (meta "cc"), checked again, without the To address."""
+    cc = out.message.meta.get("cc") or ()
+    checked = reply_options(cc=list(cc) if isinstance(cc, list | tuple) else cc).cc or ()
+    return [a for a in checked if a != to]
+
+
 class EmailSender:
     """Sends agent replies by SMTP, threaded under the customer's last email.
 
@@ -119,8 +173,12 @@ class EmailSender:
         """Refused if the customer has no email address to answer."""
         check_email_reply(out)
 
+    def reply_form(self, out: Outbound) -> ReplyForm:
+        return email_reply_form(out, [a.from_address for a in self.accounts.values()])
+
     def build(self, out: Outbound) -> EmailMessage:
-        """The reply as an EmailMessage with Message-ID, threading headers and subject token."""
+        """The reply as an EmailMessage with Message-ID, threading headers, the subject (the
+        agent's choice or "Re: ...") with its token, and the chosen cc."""
         self.check(out)
         from_address = self.account(out).from_address
         msg = EmailMessage()
@@ -128,28 +186,34 @@ class EmailSender:
                                        domain=from_address.rpartition("@")[2] or None)
         msg["Date"] = format_datetime(datetime.now(UTC))
         msg["From"] = from_address
-        msg["To"] = reply_recipient(out)
+        msg["To"] = to = reply_recipient(out)
+        if cc := chosen_cc(out, to):
+            msg["Cc"] = ", ".join(cc)
         last = _last_inbound(out.history)
         parent = _email_id(last) if last is not None else None
         if last is not None and parent:
             refs = [r for r in last.meta.get("references") or [] if r != parent]
             msg["In-Reply-To"] = f"<{parent}>"
             msg["References"] = " ".join(f"<{r}>" for r in [*refs, parent])
-        subject = out.conversation.subject or (last.subject if last else None)
-        msg["Subject"] = reply_subject(subject, subject_token(out.conversation))
+        chosen = reply_options(subject=out.message.meta.get("subject")).subject  # checked again
+        token = subject_token(out.conversation)
+        msg["Subject"] = with_token(chosen, token) if chosen else \
+            reply_subject(conversation_subject(out), token)
         msg.set_content(out.message.text)
         return msg
 
     async def send(self, out: Outbound) -> Receipt:
         """Deliver the reply; RetryableError for temporary failures, FatalError for permanent."""
         msg = self.build(out)
-        recipients = [a.addr_spec for a in msg["To"].addresses]
+        recipients = [a.addr_spec for h in ("To", "Cc") if msg[h] for a in msg[h].addresses]
         refused = await asyncio.to_thread(self._deliver, self.account(out), msg, recipients)
         mid = str(msg["Message-ID"]).strip().strip("<>")
         log.info("email reply sent", extra={"conversation": out.conversation.id,
                                             "recipients": len(recipients)})
         meta: dict[str, Any] = {
-            "message_id": mid, "to": recipients, "subject": str(msg["Subject"]),
+            "message_id": mid, "to": [a.addr_spec for a in msg["To"].addresses],
+            "cc": [a.addr_spec for a in msg["Cc"].addresses] if msg["Cc"] else [],
+            "subject": str(msg["Subject"]),
             "in_reply_to": str(msg["In-Reply-To"]).strip("<>") if msg["In-Reply-To"] else None,
             "references": re.findall(r"<([^<>]+)>", str(msg["References"] or "")),
         }

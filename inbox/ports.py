@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from inbox.model import Channel, Conversation, Customer, Inbound, Message
 
@@ -109,6 +109,28 @@ class Sender(Protocol):
 
     async def send(self, out: Outbound) -> Receipt:
         """Deliver; RetryableError to retry later, FatalError/Refused to give up."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyForm:
+    """What the composer offers on a conversation before the agent types, from its sender.
+
+    modes (X): each way a reply can go out ("public", "dm"), in order, with why X would
+    refuse it (None: it can go); to, subject, cc (email): where a reply goes, and the
+    subject and cc it gets unless the agent changes them."""
+
+    modes: tuple[tuple[str, str | None], ...] = ()
+    to: str | None = None
+    subject: str | None = None
+    cc: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class Composes(Protocol):
+    """A sender that tells the composer its choices (see ReplyForm)."""
+
+    def reply_form(self, out: Outbound) -> ReplyForm:
+        """The choices for a reply on out's conversation (out.message is a probe)."""
 
 
 class WebForm(Protocol):

@@ -15,6 +15,7 @@ from aiohttp import web
 from inbox.errors import StaleVersion, ValidationError
 from inbox.events import CLOSED, Numbered
 from inbox.model import Delivery, Message, SearchResult, Status
+from inbox.reply_options import reply_options
 from inbox.store import FACETS
 from inbox.usecases.notifications import someone_elses
 from inbox.usecases.replies import MAX_KEY
@@ -136,7 +137,8 @@ async def add_note(request: web.Request) -> web.Response:
 
 async def reply(request: web.Request) -> web.Response:
     """{"text", "version": the conversation version answered, "confirm": send even if it
-    changed since, "idempotency_key", "status"}; a stale version is a 409 naming the changes.
+    changed since, "idempotency_key", "status", on X "mode": "public" | "dm", by email
+    "subject" and "cc" (a list)}; a stale version is a 409 naming the changes.
     Without a version, the reply is checked against the version current when it arrives, so
     of two simultaneous replies one goes and the other gets the 409."""
     data = await params.json_body(request)
@@ -151,11 +153,12 @@ async def reply(request: web.Request) -> web.Response:
     if not isinstance(confirm, bool):
         raise ValidationError({"confirm": "must be true or false"})
     version = params.json_version(data)
+    options = reply_options(data.get("mode"), data.get("subject"), data.get("cc"))
     try:
         msg = await context(request).replies.reply(
             request.match_info["id"], params.text_field(data, "text"), current_user(request), key,
             None if status is None else params.choice(Status, status, "status"),
-            None if confirm else version, confirm=confirm)
+            None if confirm else version, confirm=confirm, options=options)
     except StaleVersion as exc:
         return _stale_response(exc)
     status = 201 if msg.delivery == Delivery.SENT else 202

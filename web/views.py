@@ -14,6 +14,7 @@ from inbox.errors import InboxError, QueryError, StaleVersion, ValidationError
 from inbox.model import Conversation, Delivery, Status, User, utcnow
 from inbox.permissions import start_page
 from inbox.presence import sentence
+from inbox.reply_options import reply_options
 from inbox.store import FACETS
 from inbox.usecases.conversations import ConversationView
 from web import params, queue
@@ -153,11 +154,14 @@ async def _conversation_page(request: web.Request, status: int = 200, **extra: A
 
 
 def _collision(request: web.Request, view: ConversationView) -> dict[str, Any]:
-    """For the composer: who else is here (opening the page is a heartbeat), and why no
-    reply can be sent, if none can."""
+    """For the composer: who else is here (opening the page is a heartbeat), why no reply
+    can be sent, if none can, and the channel's choices (X public or DM, email subject/cc);
+    reply_mode/subject/cc: what the agent chose, after a reply that was not sent."""
     ctx, c = context(request), view.conversation
     return {"presence_line": sentence(ctx.presence.heartbeat(c.id, current_user(request))),
-            "unsendable": ctx.replies.unsendable(c, view.customer, view.messages)}
+            "unsendable": ctx.replies.unsendable(c, view.customer, view.messages),
+            "reply_form": ctx.replies.reply_form(c, view.customer, view.messages),
+            "reply_mode": None, "reply_subject": None, "reply_cc": None}
 
 
 async def act(request: web.Request) -> web.Response:
@@ -208,12 +212,16 @@ def _page_version(form: Any) -> int:
 async def _reply(request: web.Request, form: Any) -> web.Response:
     """Send from the composer; when nothing reached the customer the draft stays in it."""
     conv_id, text = request.match_info["id"], str(form.get("text", ""))
-    kept = {"draft": text, "then": str(form.get("then", ""))}
+    kept = {"draft": text, "then": str(form.get("then", "")),
+            **{f"reply_{k}": v for k in ("mode", "subject", "cc")
+               if isinstance(v := form.get(k), str)}}
     try:
         version = _page_version(form)
+        options = reply_options(form.get("mode"), form.get("subject"), form.get("cc"))
         msg = await context(request).replies.reply(
             conv_id, text, current_user(request), str(form.get("idempotency_key", "")) or None,
-            params.member(Status, str(form.get("then", "")), "status"), version)
+            params.member(Status, str(form.get("then", "")), "status"), version,
+            options=options)
     except StaleVersion as exc:
         return await _conversation_page(request, 409, **kept, changes=exc.changes,
                                         error="Your reply was not sent: the conversation "
@@ -223,11 +231,12 @@ async def _reply(request: web.Request, form: Any) -> web.Response:
                                         error=f"Your reply was not sent: {exc}")
     if msg.delivery == Delivery.REJECTED:
         return await _conversation_page(
-            request, 200, **kept, error="Your reply did not reach the customer "
+            request, 200, **kept, error="Not delivered: your reply did not reach the customer "
             f"({msg.meta.get('error', '')}); your text is kept below to fix and send again.")
     if msg.meta.get("demo_note"):  # the demo's sender: nothing was sent, say so plainly
         raise back(f"/conversations/{conv_id}", str(msg.meta["demo_note"]))
-    raise back(f"/conversations/{conv_id}", "Reply sent." if msg.delivery == Delivery.SENT else
+    sent = "Reply sent as a direct message." if msg.meta.get("kind") == "dm" else "Reply sent."
+    raise back(f"/conversations/{conv_id}", sent if msg.delivery == Delivery.SENT else
                 f"Reply saved but not delivered yet ({msg.meta.get('error', '')}); "
                 "it will be retried.")
 

@@ -29,7 +29,8 @@ from inbox.model import (
     User,
     new_id,
 )
-from inbox.ports import Outbound, Sender
+from inbox.ports import Composes, Outbound, ReplyForm, Sender
+from inbox.reply_options import ReplyOptions
 from inbox.sla import SlaPolicy
 from inbox.store import WriteBatch
 from inbox.usecases.conversations import SYSTEM, Conversations, agent_message, checked_text
@@ -74,8 +75,12 @@ class Replies:
 
     async def reply(self, conversation_id: str, text: str, actor: User,
                     idempotency_key: str | None = None, status: Status | None = None,
-                    expected_version: int | None = None, confirm: bool = True) -> Message:
+                    expected_version: int | None = None, confirm: bool = True,
+                    options: ReplyOptions | None = None) -> Message:
         """Send a reply through the conversation's channel; a replayed key sends nothing.
+
+        `options`: the agent's choices (X: public or DM; email: subject, cc), kept in the
+        outbound message's meta, where its sender reads them (also when retrying).
 
         `status` (pending, resolved...) is set together with the reply. `expected_version`
         is the conversation version the agent answered: if anything happened since, nothing
@@ -91,9 +96,10 @@ class Replies:
         if await self.store.idempotency.get(key) is not None:
             return await self._replayed(key)
         now = self.clock()
+        chosen = options or ReplyOptions()
         out = await self._outbound(conversation_id, lambda conv: replace(  # the one read
             agent_message(conv, Direction.OUTBOUND, text, actor, "out", now),
-            delivery=Delivery.PENDING))
+            delivery=Delivery.PENDING, meta=chosen.meta(conv.channel)))
         current, msg = out.conversation, out.message
         if expected_version is None and not confirm:
             expected_version = current.version
@@ -131,17 +137,45 @@ class Replies:
                           "sending account")
         return sender
 
+    def _probe(self, conv: Conversation, customer: Customer, history: tuple[Message, ...],
+               meta: Mapping[str, Any] | None = None) -> Outbound:
+        probe = agent_message(conv, Direction.OUTBOUND, "(a reply)", SYSTEM, "probe",
+                              self.clock())
+        return Outbound(conv, customer, replace(probe, meta=meta or {}), history)
+
     def unsendable(self, conv: Conversation, customer: Customer,
                    history: tuple[Message, ...]) -> str | None:
         """Why no reply can go out on this conversation now, before the agent types one (no
-        sending account, X's public-reply rule, no address...); None when one can."""
-        probe = agent_message(conv, Direction.OUTBOUND, "(a reply)", SYSTEM, "probe",
-                              self.clock())
+        sending account, X's public-reply rule, no address...); None when one can (in one
+        of the ways the channel offers: on X a public reply or a DM)."""
         try:
-            self._sender(conv.channel).check(Outbound(conv, customer, probe, history))
+            sender = self._sender(conv.channel)
+            modes: list[str | None] = [
+                m for m, _ in self.reply_form(conv, customer, history).modes] or [None]
         except Refused as exc:
             return str(exc)
-        return None
+        why = ""
+        for mode in modes:
+            try:
+                sender.check(self._probe(conv, customer, history,
+                                         {"reply_mode": mode} if mode else None))
+            except Refused as exc:
+                why = why or str(exc)
+            else:
+                return None
+        return why
+
+    def reply_form(self, conv: Conversation, customer: Customer,
+                   history: tuple[Message, ...]) -> ReplyForm:
+        """What the composer offers on this conversation (X: public or DM and why not; email:
+        recipient, default subject and cc); empty where the sender offers no choice."""
+        sender = self.senders.get(conv.channel)
+        if not isinstance(sender, Composes):
+            return ReplyForm()
+        try:
+            return sender.reply_form(self._probe(conv, customer, history))
+        except Refused:
+            return ReplyForm()
 
     async def _replayed(self, key: str) -> Message:
         done = await self.store.idempotency.get(key)

@@ -4,11 +4,11 @@ Serves on 127.0.0.1 (port 0 by default):
     GET  /2/users/:id/mentions           GET /2/tweets/search/recent     GET /2/dm_events
     POST /2/tweets                       POST /2/dm_conversations/:id/messages
     POST /2/dm_conversations/with/:participant_id/messages
-Scriptable per test: users, tweets (replies, quotes, retweets, edits, deletes, withheld,
-huge ids), DM events, injected faults (429 with reset, 503, usage cap, 401) and per-endpoint
-rate budgets sent as x-rate-limit-* headers. Posted tweets and DMs are recorded; every request
-must carry an Authorization header, and OAuth 1.0a signatures are checked against the X host
-URL when the fake knows the secrets.
+Scriptable per test: users (who may refuse the brand's DMs), tweets (replies, quotes,
+retweets, edits, deletes, withheld, huge ids), DM events, injected faults (429 with reset,
+503, usage cap, 401) and per-endpoint rate budgets sent as x-rate-limit-* headers. Posted
+tweets and DMs are recorded; every request must carry an Authorization header, and OAuth
+1.0a signatures are checked against the X host URL when the fake knows the secrets.
 
 Run for a demo:  python -m tests.fakes.x_api --port 8081 --seed demo   (prints its URL)
 """
@@ -106,6 +106,7 @@ class FakeXApi:
         self.dm_events: dict[str, dict[str, Any]] = {}
         self.posted_tweets: list[dict[str, Any]] = []
         self.posted_dms: list[dict[str, Any]] = []
+        self.dms_closed: set[str] = set()  # users who do not accept DMs from the brand
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # method, path, query
         self.faults: list[Fault] = []
         self.budgets: dict[str, list[float]] = {}  # endpoint -> [limit, remaining, reset]
@@ -128,8 +129,12 @@ class FakeXApi:
         return str(((int(at * 1000) - X_EPOCH_MS) << 22) | (self._seq & 0x3FFFFF))
 
     def add_user(self, username: str, name: str | None = None, *, id: str | None = None,
-                 verified: bool = False, withheld: dict[str, Any] | None = None) -> str:
+                 verified: bool = False, withheld: dict[str, Any] | None = None,
+                 accepts_dms: bool = True) -> str:
+        """A user; without accepts_dms, X refuses the brand's DMs to them (403)."""
         user_id = id or str(2000000000 + len(self.users))
+        if not accepts_dms:
+            self.dms_closed.add(user_id)
         self.users[user_id] = {"id": user_id, "username": username, "name": name or username,
                                "verified": verified,
                                "profile_image_url": f"https://pbs.example/{username}.jpg"}
@@ -554,6 +559,9 @@ class FakeXApi:
                 e["dm_conversation_id"] == conversation for e in self.dm_events.values()):
             return web.json_response(_problem(404, "Not Found Error",
                                               f"Unknown conversation {conversation}"), status=404)
+        if participant in self.dms_closed:
+            return web.json_response(_problem(403, "Forbidden", "You cannot send messages to "
+                                              "this user."), status=403)
         if participant is not None:
             event_id = self.add_dm(self.brand_id, body.get("text", ""), to=participant)
         else:

@@ -145,8 +145,8 @@ async def test_an_x_reply_counts_as_x_does(team: Team, chromium: Any) -> None:
     conv_id = await team.x_post(mentions_brand=True)
     page = await signed_in(chromium, team, "dana")
     await page.goto(f"{team.base}/conversations/{conv_id}")
-    await expect(page.locator("form.reply label").first).to_contain_text(
-        "Reply on X, in public, to their last post")
+    await expect(page.locator("form.reply legend")).to_have_text("Reply on X as")
+    await expect(page.locator("input[name=mode][value=public]")).to_be_checked()
     box, counter = page.locator("form.reply textarea"), page.locator(".x-count")
     await box.fill("Hi https://example.com/a/very/long/path/to/the/status/page 😀")
     await expect(counter).to_have_text("Used: 29.")  # 3 + a link (23) + a space + an emoji (2)

@@ -49,3 +49,14 @@ async def test_the_demo_refuses_what_x_and_email_would_refuse() -> None:
         await DemoSender(Channel.X).send(hit)
     with pytest.raises(Refused, match="no email address"):
         DemoSender(Channel.WEBFORM).check(_outbound("webform", {}, customer("c3")))
+
+
+async def test_the_demo_offers_the_real_choices_and_a_dm_on_a_keyword_hit() -> None:
+    hit = _outbound("x", {"tweet_id": "2002", "author_id": "7"}, customer("c2"))
+    (public, why), dm = DemoSender(Channel.X).reply_form(hit).modes
+    assert public == "public" and why and "@northwind_help" in why and dm == ("dm", None)
+    chosen = replace(hit, message=replace(hit.message, meta={"reply_mode": "dm"}))
+    note = str((await DemoSender(Channel.X).send(chosen)).meta["demo_note"])
+    assert "direct message to @theresa" in note and note.startswith("Demo: not sent.")
+    form = DemoSender(Channel.WEBFORM).reply_form(_outbound("webform", {}, ANN))
+    assert (form.to, form.subject) == ("ann@example.com", "Re: Your message")

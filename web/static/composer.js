@@ -4,6 +4,8 @@
 //   composer is refreshed in place (no page load);
 // - heartbeats tell colleagues who is viewing and typing (POST /api/conversations/{id}/presence)
 //   and show who else is here, in a polite live region;
+// - on an X post the choice of public reply or DM sets the counter's limit (280 or 10,000);
+//   the choice, subject and cc go with the reply (the server checks them, as the form's);
 // - the draft is kept in this browser per conversation (through failed sends and reloads)
 //   until a send succeeds;
 // - a send that could collide is held inline: a colleague typing (warned before sending) or
@@ -133,6 +135,19 @@
       });
     });
     return length;
+  }
+
+  // The choice of public reply or DM sets X's limit: 280 (weighted) or 10,000.
+  function chooseMode(c) {
+    var counter = c.querySelector(".x-count"), chosen = c.querySelector("input[name='mode']:checked");
+    if (!counter || !chosen) return;
+    var dm = chosen.value === "dm", limit = c.querySelector(".x-limit");
+    counter.setAttribute("data-limit", dm ? "10000" : "280");
+    if (limit) limit.textContent = dm ? "X takes at most 10,000 characters in a direct message." :
+      "X takes at most 280 characters in a public reply (a link counts 23, an emoji or a CJK character 2).";
+    var box = field(c.querySelector("form.reply"), "text");
+    if (box && box.value) count(c, box);
+    else counter.textContent = "";
   }
 
   function count(c, box) {
@@ -287,6 +302,12 @@
                 idempotency_key: field(form, "idempotency_key").value};
     var then = field(form, "then").value;
     if (then) body.status = then;
+    var mode = form.querySelector("input[name='mode']:checked");
+    if (mode) body.mode = mode.value;
+    ["subject", "cc"].forEach(function (name) {  // email: checked by the server, as the form
+      var input = field(form, name);
+      if (input) body[name] = input.value;
+    });
     return api(c, "/reply", body).then(function (res) {
       var message = res.data.message || {}, error = (message.meta || {}).error || "";
       if (res.status === 409 && res.data.changes) {
@@ -302,7 +323,7 @@
       newKey(form);  // the next reply is another reply
       if (message.delivery === "rejected") {
         refresh(c);
-        kept(c, form, "Your reply did not reach the customer (" + error + "); your text is kept to fix and send again.");
+        kept(c, form, "Not delivered: your reply did not reach the customer (" + error + "); your text is kept to fix and send again.");
         return;
       }
       c.setAttribute("data-version", body.version + 1);  // ours; the refresh confirms it
@@ -311,7 +332,8 @@
       field(form, "then").value = "";
       saveDraft(c, "");
       stopTyping(c);
-      say(c, message.delivery === "sent" ? "Reply sent." :
+      var dm = (message.meta || {}).kind === "dm";
+      say(c, message.delivery === "sent" ? (dm ? "Reply sent as a direct message." : "Reply sent.") :
           "Reply saved but not delivered yet (" + error + "); it will be retried.");
       refresh(c).then(function () { changed(c); });
       field(form, "text").focus();
@@ -386,6 +408,10 @@
     clearTimeout(st.idle);
     // a pause: say nothing, the flag lapses on the server; the next key says "typing" again
     st.idle = setTimeout(function () { st.typing = false; }, IDLE_MS);
+  });
+
+  document.addEventListener("change", function (e) {
+    if (e.target && e.target.matches && e.target.matches("form.reply input[name='mode']")) chooseMode(composerOf(e.target));
   });
 
   document.addEventListener("focusout", function (e) {

@@ -17,16 +17,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from connectors.email_smtp import check_email_reply, reply_recipient
-from connectors.twitter_send import answered_on_x, check_x_reply
+from connectors.email_smtp import check_email_reply, email_reply_form, reply_recipient
+from connectors.twitter_send import answered_on_x, check_x_reply, x_reply_form
 from inbox.app.demo.generator import DemoItem, stream
-from inbox.app.demo.vocabulary import BRAND_HANDLE, DEMO_AGENTS
+from inbox.app.demo.vocabulary import BRAND_HANDLE, DEMO_AGENTS, SUPPORT_EMAIL
 from inbox.errors import NotFound, Refused
 from inbox.events import EventBus
 from inbox.ingest import Ingestor
 from inbox.model import Channel, Status, User, message_id_for, utcnow
 from inbox.passwords import strength_problem
-from inbox.ports import Outbound, Receipt
+from inbox.ports import Outbound, Receipt, ReplyForm
 from inbox.sla import SlaPolicy
 from inbox.store import Store
 from inbox.usecases.accounts import Accounts
@@ -64,6 +64,12 @@ class DemoSender:
 
     def check(self, out: Outbound) -> None:
         self.destination(out)
+
+    def reply_form(self, out: Outbound) -> ReplyForm:
+        """The real channel's choices (X: public or DM; email: subject and cc)."""
+        if self.channel == Channel.X:
+            return x_reply_form(out, BRAND_HANDLE)
+        return email_reply_form(out, (SUPPORT_EMAIL,))
 
     def destination(self, out: Outbound) -> str:
         """Where the real channel would send this reply; Refused where it would refuse."""
