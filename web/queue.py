@@ -7,6 +7,7 @@ the store): a bounded number of store pages is read per queue page."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
@@ -104,13 +105,18 @@ async def build(request: web.Request) -> Queue:
     else:
         page = await conversations.page(flt, cursor, PAGE)
         items, cursor = list(page.items), page.next_cursor
-    kept = {k: q[k] for k in QUEUE_PARAMS if q.get(k)}
+    kept = kept_params(q)
     more = "/inbox?" + urlencode({**kept, "cursor": cursor}) if cursor else None
     seen, me = request.app[SEEN], current_user(request).id
     return Queue(view, tuple(items), {c.id: conversations.sla.state(c, now) for c in items},
                  frozenset(c.id for c in items if seen.unread(me, c)),
                  await conversations.customers_of(items),
                  await context(request).accounts.users_by_id(), kept, more)
+
+
+def kept_params(query: Mapping[str, str]) -> dict[str, str]:
+    """The queue's own parameters among a request's (kept by the pages beside it)."""
+    return {k: query[k] for k in QUEUE_PARAMS if query.get(k)}
 
 
 async def _in_state(request: web.Request, flt: ConversationFilter, cursor: str | None,

@@ -201,7 +201,7 @@ async def act(request: web.Request) -> web.Response:
                  "below, then try again if still needed.")
     except InboxError as exc:
         flash = f"Not done: {exc}"
-    raise back(f"/conversations/{conv_id}", flash)
+    raise back(f"/conversations/{conv_id}", flash, queue.kept_params(request.query))
 
 
 def _page_version(form: Any) -> int:

@@ -181,8 +181,12 @@
       return;
     }
     var action = form.getAttribute("action");
+    // the queue's filters and sort stay beside the conversation after the action
+    var kept = new URLSearchParams(location.search);
+    kept.delete("flash");
+    var url = form.action + (form.action.indexOf("?") < 0 && kept.toString() ? "?" + kept.toString() : "");
     serial(function () {
-      return fetchPage(form.action, { method: "POST", body: new URLSearchParams(data) }).then(function (r) {
+      return fetchPage(url, { method: "POST", body: new URLSearchParams(data) }).then(function (r) {
         var hint = '#pane-main form[action="' + action + '"] textarea, #pane-main form[action="' + action + '"] select';
         if (!swapPane(r.doc, $("#pane-main .flash[role=status], #pane-main [role=alert]", r.doc) ? null : hint)) {
           showProblem(r.doc);
