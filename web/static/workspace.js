@@ -270,7 +270,7 @@
     box.checked = !box.checked;
     updateBulk();
   }
-  // What a bulk action did, in the queue (a polite live region): how many changed, and
+  // What a bulk action did, shown above the queue and said (live region): how many changed, and
   // which were not and why; those stay selected, to try again once the queue shows them.
   function bulkDone(what, labels, changed, notChanged) {
     var box = document.getElementById("bulk-result");
@@ -287,7 +287,7 @@
       }).join("; ") + ". They stay selected: check them, then try again.";
     }
     if (box) { box.textContent = text; box.classList.toggle("warn", notChanged.length > 0); }
-    else say(text);
+    say(text);
     return refreshAll().then(function () {
       updateBulk();
       var row = current();
@@ -327,7 +327,8 @@
         if (!r.ok) {  // the action itself was refused: nothing changed
           var d = r.data || {}, errors = d.errors ? Object.keys(d.errors).map(function (k) { return d.errors[k]; }).join("; ") : "";
           var text = "Nothing changed: " + (errors || d.error || d.message || "the server refused it") + ".";
-          if (box) { box.textContent = text; box.classList.add("warn"); box.focus(); } else say(text);
+          if (box) { box.textContent = text; box.classList.add("warn"); box.focus(); }
+          say(text);
           return;
         }
         return bulkDone(what, labels, (r.data.changed || []).length, r.data.not_changed || []);
