@@ -10,12 +10,15 @@ from typing import Any
 
 import pytest
 
+from inbox import auth
 from inbox.model import ConversationFilter, utcnow
 from inbox.store import WriteBatch
 from tests.integration.test_journey_browser import accessibility_problems
 from tests.integration.test_workspace_browser import (  # noqa: F401 - fixtures
+    AGENT,
     ARTIFACTS,
     FOCUS_SHOWN,
+    PASSWORD,
     Served,
     seed,
     served,
@@ -102,3 +105,54 @@ async def test_filter_sort_prioritise_and_bulk_tag(served: Served,  # noqa: F811
     assert await page.evaluate("document.scrollingElement.scrollWidth <= 390")
     assert await accessibility_problems(page) == ""
     await page.screenshot(path=str(ARTIFACTS / "queue-triage-390.png"), full_page=True)
+
+
+# The browser's side of a system notification, recorded: the test reads what would show.
+RECORD_NOTIFICATIONS = """
+window.__shown = [];
+window.__hidden = false;
+Object.defineProperty(document, "hidden", { get: () => window.__hidden });
+const Real = window.Notification;
+window.Notification = function (title, options) {
+  window.__shown.push({ title, body: options.body });
+};
+window.Notification.requestPermission = () => Real.requestPermission();
+Object.defineProperty(window.Notification, "permission", { get: () => Real.permission });
+"""
+
+
+async def test_browser_notifications_once_opted_in(served: Served,  # noqa: F811 - fixture
+                                                   chromium: Any) -> None:
+    runtime = served.runtime
+    assert runtime
+    await seed(runtime, 2)
+    ben = await auth.add_user(runtime.store, "ben@example.com", "agent", PASSWORD, name="Ben",
+                              passwords=runtime.passwords)
+    ava = await auth.get_user(runtime.store, AGENT)
+    assert ava
+    context = await chromium.new_context(viewport={"width": 1280, "height": 900})
+    await context.grant_permissions(["notifications"])
+    await context.add_init_script(RECORD_NOTIFICATIONS)
+    page = await context.new_page()
+    page.set_default_timeout(10_000)
+    await page.goto(f"{served.url}/login")
+    await page.fill("input[name=email]", AGENT)
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button:has-text('Sign in')")
+    await page.goto(f"{served.url}/settings")
+    await page.check("#browser-notify")  # opt in (the browser allows this site)
+    await page.wait_for_selector("#browser-notify-state:has-text('On in this browser')")
+    assert await accessibility_problems(page) == ""
+
+    await page.goto(f"{served.url}/inbox")
+    await page.wait_for_selector("#queue-list")
+    first = (await runtime.conversations.page(ConversationFilter(), None, 2)).items
+    await runtime.conversations.assign(first[0].id, ava.id, ben)  # the tab is shown: no pop-up
+    await page.wait_for_selector("[data-notifications-badge]:has-text('1')")
+    await page.evaluate("window.__hidden = true")
+    await runtime.conversations.assign(first[1].id, ava.id, ben)
+    await page.wait_for_function("() => window.__shown.length === 1")
+    shown = await page.evaluate("window.__shown")
+    assert shown == [{"title": f"Ben assigned you a conversation (#{first[1].ref})",
+                      "body": ""}]
+    await context.close()
