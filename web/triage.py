@@ -1,6 +1,6 @@
-"""Triage from the queue, as JSON: a conversation's priority, and bulk actions on a
-selection (add a tag, set a status, assign) where each conversation carries the version
-the agent saw and those not changed are listed with why (inbox.usecases.bulk)."""
+"""Bulk actions from the queue, as JSON: on a selection (add a tag, set a status, assign),
+each conversation carrying the version the agent saw; those not changed are listed with
+why (inbox.usecases.bulk)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from inbox.errors import StaleVersion, ValidationError
+from inbox.errors import ValidationError
 from inbox.model import Status
 from inbox.usecases import bulk
 from inbox.usecases.conversations import checked_tags
@@ -23,21 +23,6 @@ BULK_ACTIONS = ("tag", "status", "assign")
 
 def setup(app: web.Application) -> None:
     app.router.add_post("/api/conversations/bulk", bulk_action)
-    app.router.add_post("/api/conversations/{id}/priority", set_priority)
-
-
-async def set_priority(request: web.Request) -> web.Response:
-    """{"priority": low | normal | high | urgent, "version"}; 409 naming the changes when
-    the version is stale."""
-    data = await params.json_body(request)
-    try:
-        conv = await context(request).conversations.set_priority(
-            request.match_info["id"], params.text_field(data, "priority").strip().lower(),
-            current_user(request), params.json_version(data))
-    except StaleVersion as exc:
-        return json_response({"error": str(exc), "changes": exc.changes,
-                              "version": exc.version}, status=409)
-    return json_response({"conversation": conv})
 
 
 def targets(data: dict[str, Any]) -> list[bulk.Target]:
