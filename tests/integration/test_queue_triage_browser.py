@@ -95,6 +95,22 @@ async def test_filter_sort_prioritise_and_bulk_tag(served: Served,  # noqa: F811
     assert await page.evaluate(FOCUS_SHOWN)
     assert await accessibility_problems(page) == ""
 
+    # a row as an out-of-date page showed it (its version before the tag): not changed, said
+    await page.locator(f"{ROWS} input[type=checkbox]").nth(0).check()
+    await page.locator(f"{ROWS} input[type=checkbox]").nth(1).check()
+    await page.evaluate(f"() => {{ const r = document.querySelectorAll('{ROWS}')[1];"
+                        " r.dataset.version = String(+r.dataset.version - 1); }")
+    await page.select_option("#bulk select[name=status]", "pending")
+    await page.click("#bulk button:has-text('Set status')")
+    result = page.locator("#bulk-result")
+    await result.locator("text=Not changed").wait_for()
+    text = await result.inner_text()
+    assert text.startswith("Status set to pending: 1 conversation. Not changed: “Problem 05")
+    assert "it changed since you saw it (You changed the tags" in text
+    assert await page.inner_text("#bulk-count") == "1 conversation selected"  # to try again
+    assert await page.evaluate("document.activeElement.id") == "bulk-result"
+    await page.locator(f"{ROWS} input[type=checkbox]").nth(1).uncheck()
+
     await page.set_viewport_size({"width": 390, "height": 844})
     await page.click(".back-to-queue a")  # the queue alone on a phone, filters kept
     await page.wait_for_function(
