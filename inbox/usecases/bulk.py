@@ -1,7 +1,7 @@
-"""Bulk actions on a selection of conversations (tag, status, assign, snooze): each
+"""Bulk actions on a selection of conversations (add a tag, set a status, assign): each
 conversation is changed on the version the agent saw, one after the other, and those not
 changed are listed with why: changed meanwhile (stale, with what changed), not allowed,
-gone, or refused (a resolved conversation cannot be snoozed...). Never a silent skip."""
+gone, or refused by the use case (a ValidationError, say). Never a silent skip."""
 
 from __future__ import annotations
 
