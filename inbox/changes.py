@@ -94,6 +94,8 @@ def _sentence(doc: Mapping[str, Any], viewer: User, users: Mapping[str, str]) ->
         return f"{who} assigned it to {name}"
     if action == "tags":
         return f"{who} changed the tags"
+    if action == "priority":
+        return f"{who} set the priority to {doc.get('priority')}"
     if action == "snooze":
         return f"{who} snoozed it"
     if action == "wake":

@@ -128,6 +128,9 @@ class _Plan:
     now: datetime = field(default_factory=utcnow)  # when the batch is planned
     ahead: frozenset[int] = frozenset()  # positions enriched apart (enrich_many), ...
     deferred: dict[int, Message] = field(default_factory=dict)  # ... and their messages
+    # conversation id -> the customer's latest message, whose sentiment and language it
+    # shows (those enriched apart are known once the batch is planned)
+    latest: dict[str, str] = field(default_factory=dict)
 
     def put(self, conv: Conversation) -> None:
         """Write this conversation with the batch (its latest state)."""
@@ -434,6 +437,8 @@ class Ingestor:
             after = self._after_message(conversation, msg, inbound, now)
         if position in plan.ahead:
             plan.deferred[position] = msg
+        if _customer_latest(conversation, msg):
+            plan.latest[conversation.id] = mid
         plan.messages[mid] = msg
         plan.stored.append(msg)
         plan.put(after)
@@ -538,6 +543,8 @@ class Ingestor:
             "subject": conv.subject or msg.subject}
         if status == Status.OPEN and conv.snoozed_until is not None:
             changes["snoozed_until"] = None  # the customer wrote: a snooze ends at once
+        if _customer_latest(conv, msg):
+            changes.update(sentiment=msg.sentiment, lang=msg.lang)
         if customer_wrote:
             return self.sla.customer_wrote(conv, msg.created_at, **changes)
         return replace(conv, **changes)
@@ -556,6 +563,18 @@ def _enriched(plan: _Plan, found: dict[int, Enrichment | Exception]) -> None:
         if plan.messages.get(msg.id) is msg:
             plan.messages[msg.id] = filled[id(msg)]
     plan.stored = [filled.get(id(msg), msg) for msg in plan.stored]
+    for conv_id, mid in plan.latest.items():  # the conversations show what they now know
+        conv, latest = plan.conversations.get(conv_id), plan.messages.get(mid)
+        if conv is not None and latest is not None:
+            plan.conversations[conv_id] = replace(conv, sentiment=latest.sentiment,
+                                                  lang=latest.lang)
+
+
+def _customer_latest(conv: Conversation, msg: Message) -> bool:
+    """Is this the customer's latest message in the conversation (its sentiment and
+    language then the conversation's)? Automated mail is not the customer speaking."""
+    return (msg.direction == Direction.INBOUND and not msg.automated
+            and msg.created_at >= conv.last_message_at)
 
 
 async def _nothing() -> list[Conversation]:

@@ -239,6 +239,13 @@ class Conversation:
     # store when the conversation is first written without one (Repository.write)
     ref: int | None = None
     snoozed_until: datetime | None = None  # when a snoozed conversation opens again
+    # of the customer's latest message (ingest keeps them; the queue filters on them)
+    sentiment: str | None = None  # positive | neutral | negative
+    lang: str | None = None
+
+
+# What a conversation's priority can be, lowest first ("normal" unless an agent set one)
+PRIORITIES = ("low", "normal", "high", "urgent")
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +275,9 @@ class ConversationFilter:
     assignee: str | None = None  # a user id, or "none" for unassigned
     customer_id: str | None = None
     tag: str | None = None  # conversations carrying this tag
-    priority: str | None = None
+    priority: str | None = None  # one of PRIORITIES
+    sentiment: str | None = None  # of the customer's latest message
+    lang: str | None = None  # ditto ("en")
     order: Order = "recent"  # recent: last_message_at desc; due: running clocks, due_at asc;
     # waiting: conversations awaiting an answer, the oldest unanswered message first;
     # wake: snoozed conversations, the first to wake first

@@ -82,6 +82,43 @@ async def _fill_public_copies(es: AsyncElasticsearch, index: str) -> None:
     await es.indices.refresh(index=index)
 
 
+async def _fill_latest_moods(es: AsyncElasticsearch, index: str, messages: str) -> None:
+    """Give every conversation of `index` the sentiment and language of its customer's
+    latest message (conversations indexed before they had them show none): one pass over
+    the customer messages, each conversation's latest first."""
+    after: list[Any] | None = None
+    previous = None
+    query = {"bool": {"filter": [{"term": {"direction": "inbound"}},
+                                 {"term": {"automated": False}}]}}
+    while True:
+        resp = await es.search(index=messages, query=query, size=SCAN_PAGE,
+                               sort=[{"conversation_id": "asc"}, {"created_at": "desc"},
+                                     {"id": "asc"}],
+                               source_includes=["conversation_id", "sentiment", "lang"],
+                               search_after=after)
+        hits = resp["hits"]["hits"]
+        if not hits:
+            break
+        ops: list[Mapping[str, Any]] = []
+        for hit in hits:
+            source = hit.get("_source") or {}
+            conv_id = source.get("conversation_id")
+            if conv_id == previous or not conv_id:
+                continue  # an earlier message of the conversation just seen
+            previous = conv_id
+            ops += [{"update": {"_index": index, "_id": conv_id}},
+                    {"doc": {"sentiment": source.get("sentiment"), "lang": source.get("lang")}}]
+        if ops:
+            done = (await es.bulk(operations=ops, refresh=False)).body
+            refused = [r for item in done.get("items", ()) for r in item.values()
+                       if r.get("error") and r.get("status") != 404]  # no such conversation
+            if refused:
+                raise StoreUnavailable(f"reindex conversations: sentiment and language "
+                                       f"were refused: {str(refused[0]['error'])[:500]}")
+        after = hits[-1]["sort"]
+    await es.indices.refresh(index=index)
+
+
 def _first_bulk_error(resp: Mapping[str, Any]) -> str:
     for item in resp.get("items", ()):
         for result in item.values():
@@ -111,6 +148,8 @@ async def reindex(
                 refresh=True)
             if kind == "messages":
                 await _fill_public_copies(es, new)
+            if kind == "conversations":
+                await _fill_latest_moods(es, new, store.alias("messages"))
             actions: list[Mapping[str, Any]] = [
                 {"remove": {"index": old, "alias": alias}} for old in current]
             actions.append({"add": {"index": new, "alias": alias, "is_write_index": True}})

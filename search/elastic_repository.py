@@ -59,7 +59,8 @@ class ElasticRepository(ElasticWriter):
     ) -> Page[Conversation]:
         filters: list[dict[str, Any]] = [
             {"term": {name: getattr(flt, name)}}
-            for name in ("status", "channel", "customer_id", "priority") if getattr(flt, name)]
+            for name in ("status", "channel", "customer_id", "priority", "sentiment", "lang")
+            if getattr(flt, name)]
         if flt.tag:
             filters.append({"term": {"tags": flt.tag}})
         if flt.assignee == "none":

@@ -351,7 +351,7 @@ class SqliteRepository:
         self, flt: ConversationFilter, cursor: str | None, limit: int
     ) -> Page[Conversation]:
         where, params = [], []
-        for column in ("status", "channel", "customer_id", "priority"):
+        for column in ("status", "channel", "customer_id", "priority", "sentiment", "lang"):
             if getattr(flt, column):
                 where.append(f"{column} = ?")
                 params.append(getattr(flt, column))

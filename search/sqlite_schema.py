@@ -7,7 +7,7 @@ import sqlite3
 from inbox.errors import ConflictError
 from inbox.privacy import public_copy
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 SCHEMA = """
 CREATE TABLE customers (
@@ -202,9 +202,28 @@ ALTER TABLE conversations ADD COLUMN snoozed_until TEXT;
 CREATE INDEX conversations_wake ON conversations (snoozed_until, id)
     WHERE snoozed_until IS NOT NULL;
 """
+# Schema 8: the sentiment and language of the customer's latest message on each
+# conversation (the queue filters on them; ingest keeps them), taken from the messages in
+# one pass: the latest customer message of each conversation (a grouped read of the
+# messages, max() picking the row), written where it has either. About 4 s at 1M messages
+# (670k conversations), the two indexes 2 s more: a rare language or priority (nl, urgent)
+# took 0.5-0.9 s to find among the open conversations without them, well under 1 ms with
+# them. Sentiment has three common values: the status index finds them at once.
+MOOD = """
+ALTER TABLE conversations ADD COLUMN sentiment TEXT;
+ALTER TABLE conversations ADD COLUMN lang TEXT;
+UPDATE conversations SET sentiment = latest.sentiment, lang = latest.lang
+FROM (SELECT conversation_id, sentiment, lang, max(created_at) FROM messages
+      WHERE direction = 'inbound' AND automated = 0 GROUP BY conversation_id) AS latest
+WHERE conversations.id = latest.conversation_id
+  AND (latest.sentiment IS NOT NULL OR latest.lang IS NOT NULL);
+CREATE INDEX conversations_lang ON conversations (lang, status, last_message_at DESC, id DESC);
+CREATE INDEX conversations_priority
+    ON conversations (priority, status, last_message_at DESC, id DESC);
+"""
 # Schema version -> the script that brings the previous one to it (a new store runs all).
 MIGRATIONS = {1: SCHEMA, 2: PUBLIC_INDEX, 3: FACTS, 4: SLA_LOG, 5: WRITER_INDEXES, 6: REFS,
-              7: SNOOZE}
+              7: SNOOZE, 8: MOOD}
 
 
 def migrate(conn: sqlite3.Connection) -> None:

@@ -6,8 +6,17 @@ import sqlite3
 
 from search.sqlite import SqliteStore
 
+# Schema 7 as it was: conversations without the sentiment and language of their latest
+# customer message.
+TO_SCHEMA_7 = """
+DROP INDEX conversations_lang;
+DROP INDEX conversations_priority;
+ALTER TABLE conversations DROP COLUMN sentiment;
+ALTER TABLE conversations DROP COLUMN lang;
+PRAGMA user_version=7;
+"""
 # Schema 6 as it was: conversations without their wake-up time.
-TO_SCHEMA_6 = """
+TO_SCHEMA_6 = TO_SCHEMA_7 + """
 DROP INDEX conversations_wake;
 ALTER TABLE conversations DROP COLUMN snoozed_until;
 PRAGMA user_version=6;

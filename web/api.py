@@ -37,6 +37,7 @@ def setup(app: web.Application) -> None:
     r.add_post("/api/conversations/{id}/notes", add_note)
     r.add_post("/api/conversations/{id}/reply", reply)
     r.add_post("/api/conversations/{id}/tags", set_tags)
+    r.add_post("/api/conversations/{id}/priority", set_priority)
     r.add_post("/api/conversations/{id}/snooze", snooze)
     r.add_get("/api/customers/{id}", get_customer)
     r.add_post("/api/customers/{id}/merge", merge_customer)
@@ -123,6 +124,18 @@ async def set_tags(request: web.Request) -> web.Response:
     try:
         conv = await context(request).conversations.set_tags(
             request.match_info["id"], tags, current_user(request), params.json_version(data))
+    except StaleVersion as exc:
+        return _stale_response(exc)
+    return json_response({"conversation": conv})
+
+
+async def set_priority(request: web.Request) -> web.Response:
+    """{"priority": low | normal | high | urgent, "version"}."""
+    data = await params.json_body(request)
+    try:
+        conv = await context(request).conversations.set_priority(
+            request.match_info["id"], params.text_field(data, "priority").strip().lower(),
+            current_user(request), params.json_version(data))
     except StaleVersion as exc:
         return _stale_response(exc)
     return json_response({"conversation": conv})

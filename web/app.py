@@ -29,6 +29,7 @@ from web import (
     preferences,
     presence,
     references,
+    triage,
     views,
 )
 from web.context import WebContext
@@ -168,6 +169,7 @@ def create_app(ctx: WebContext) -> web.Application:
     admin.setup(app)
     canned.setup(app)
     notifications.setup(app)
+    triage.setup(app)
     check_routes(app)
     return app
 

@@ -14,6 +14,7 @@ from inbox.model import (
     FACETS,
     INTERVALS,
     ORDERS,
+    PRIORITIES,
     Channel,
     ConversationFilter,
     E,
@@ -25,7 +26,7 @@ from inbox.model import (
     parse_enum,
     utcnow,
 )
-from inbox.query import FIRST_DATE, LAST_DATE
+from inbox.query import FIELD_VALUES, FIRST_DATE, LAST_DATE
 from web.guards import current_user
 from web.keys import context
 from web.serialize import json_object
@@ -132,8 +133,9 @@ def choice(kind: type[E], value: object, name: str) -> E:
 
 
 async def conversation_filter(request: web.Request, status: str = "") -> ConversationFilter:
-    """?status=&channel=&assignee=&customer=&tag=&priority=&order= (assignee: me, an email,
-    a user id or "none"); `status` is the default when the query names none."""
+    """?status=&channel=&assignee=&customer=&tag=&priority=&sentiment=&lang=&order=
+    (assignee: me, an email, a user id or "none"; sentiment and lang: of the customer's
+    latest message); `status` is the default when the query names none."""
     q = request.query
     who = q.get("assignee") or None
     if who != "none":
@@ -147,10 +149,31 @@ async def conversation_filter(request: web.Request, status: str = "") -> Convers
                               channel=member(Channel, q.get("channel"), "channel"), assignee=who,
                               customer_id=q.get("customer") or None, order=order,
                               tag=word(q.get("tag", "").strip().lower(), "tag"),
-                              priority=word(q.get("priority", "").strip().lower(), "priority"))
+                              priority=listed(q.get("priority", ""), PRIORITIES, "priority"),
+                              sentiment=listed(q.get("sentiment", ""), SENTIMENTS,
+                                               "sentiment"),
+                              lang=language(q.get("lang", "")))
 
 
 MAX_WORD = 100
+SENTIMENTS = FIELD_VALUES["sentiment"]
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
+
+
+def listed(raw: str, choices: tuple[str, ...], name: str) -> str | None:
+    """One of a fixed list of values (any case; empty: None), or a 400 naming them."""
+    value = raw.strip().lower()
+    if value and value not in choices:
+        raise ValidationError({name: f"must be one of {', '.join(choices)}"})
+    return value or None
+
+
+def language(raw: str) -> str | None:
+    """A language code of 2 or 3 letters ("en"; empty: None), or a 400."""
+    value = raw.strip().lower()
+    if value and not _LANGUAGE.fullmatch(value):
+        raise ValidationError({"lang": "must be a language code of 2 or 3 letters, like en"})
+    return value or None
 
 
 def word(raw: str, name: str) -> str | None:

@@ -35,7 +35,8 @@ def page(name: str) -> Callable[[Callable[[web.Request], Awaitable[Mapping[str, 
     return wrap
 
 
-def back(path: str, flash: str) -> web.HTTPSeeOther:
+def back(path: str, flash: str, keep: Mapping[str, str] | None = None) -> web.HTTPSeeOther:
     """Post/redirect/get: back to the page, with what happened (which may quote hostile
-    input: one clean line)."""
-    return web.HTTPSeeOther(f"{path}?" + urlencode({"flash": clean_label(flash, 500)}))
+    input: one clean line) and the parameters to `keep` (the queue's, beside it)."""
+    return web.HTTPSeeOther(f"{path}?" + urlencode({**(keep or {}),
+                                                    "flash": clean_label(flash, 500)}))

@@ -122,7 +122,7 @@ async def _workspace(request: web.Request, opened: Conversation | None = None
     if opened is not None:
         request.app[SEEN].opened(current_user(request).id, opened)
     return {"queue": await queue.build(request), "views": queue.VIEWS, "sorts": queue.SORTS,
-            "live_after": context(request).events.last_id}
+            **queue.CHOICES, "live_after": context(request).events.last_id}
 
 
 @page("inbox.html")
@@ -184,6 +184,14 @@ async def act(request: web.Request) -> web.Response:
                 conv_id, params.choice(Status, str(form.get("status", "")), "status"), user,
                 _page_version(form))
             flash = "Status saved."
+        elif action == "priority":
+            await conversations.set_priority(conv_id, str(form.get("priority", "")), user,
+                                             _page_version(form))
+            flash = "Priority saved."
+        elif action == "tags":  # words apart by commas or spaces
+            await conversations.set_tags(conv_id, str(form.get("tags", "")).replace(
+                ",", " ").split(), user, _page_version(form))
+            flash = "Tags saved."
         elif action == "snooze":  # the form's time is in the agent's zone
             zone = zone_of(user.timezone, conversations.sla.calendar.timezone)
             until = params.moment(str(form.get("until", "")), "until", zone)
@@ -197,7 +205,7 @@ async def act(request: web.Request) -> web.Response:
                  "below, then try again if still needed.")
     except InboxError as exc:
         flash = f"Not done: {exc}"
-    raise back(f"/conversations/{conv_id}", flash)
+    raise back(f"/conversations/{conv_id}", flash, queue.kept_params(request.query))
 
 
 def _page_version(form: Any) -> int:

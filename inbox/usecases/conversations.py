@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from inbox.errors import (
 )
 from inbox.events import EventBus
 from inbox.model import (
+    PRIORITIES,
     Conversation,
     ConversationFilter,
     Customer,
@@ -214,15 +216,37 @@ class Conversations:
             woken += 1
         return woken
 
-    async def set_tags(self, conversation_id: str, tags: list[str], actor: User,
+    async def set_tags(self, conversation_id: str, tags: Sequence[str], actor: User,
                        expected_version: int | None = None) -> Conversation:
-        clean = tuple(dict.fromkeys(w for w in (clean_label(t).strip().lower() for t in tags)
-                                    if w))
-        if len(clean) > MAX_TAGS or any(len(t) > MAX_TAG for t in clean):
-            raise ValidationError({"tags": f"at most {MAX_TAGS} tags of at most {MAX_TAG} "
-                                           "characters each"})
+        """The conversation's tags, all of them (see checked_tags: a ValidationError says
+        what is wrong with them)."""
+        clean = checked_tags(tags)
         return await self.change(conversation_id, actor, "tags",
-                                  lambda c: replace(c, tags=clean), expected_version)
+                                  lambda c: replace(c, tags=clean), expected_version,
+                                  detail={"tags": list(clean)})
+
+    async def add_tag(self, conversation_id: str, tag: str, actor: User,
+                      expected_version: int | None = None) -> Conversation:
+        """One more tag, the others kept (a bulk action: several agents may tag at once)."""
+        found = checked_tags([tag])
+        if not found:
+            raise ValidationError({"tags": "a tag must not be empty"})
+        clean = found[0]
+
+        def change(c: Conversation) -> Conversation:
+            return replace(c, tags=checked_tags([*c.tags, clean]))
+
+        return await self.change(conversation_id, actor, f"tags:{clean}", change,
+                                  expected_version, detail={"added": clean})
+
+    async def set_priority(self, conversation_id: str, priority: str, actor: User,
+                           expected_version: int | None = None) -> Conversation:
+        """One of PRIORITIES (low, normal, high, urgent); ValidationError otherwise."""
+        if priority not in PRIORITIES:
+            raise ValidationError({"priority": f"must be one of {', '.join(PRIORITIES)}"})
+        return await self.change(conversation_id, actor, f"priority:{priority}",
+                                  lambda c: replace(c, priority=priority), expected_version,
+                                  detail={"priority": priority})
 
     async def add_note(self, conversation_id: str, text: str, actor: User) -> Message:
         """An internal note: visible to the team, never sent, stops no clock.
@@ -266,6 +290,28 @@ class Conversations:
 def awake(c: Conversation) -> Conversation:
     """A snoozed conversation open again, its response clock as it was."""
     return replace(c, status=Status.OPEN, snoozed_until=None)
+
+
+# A tag is one word: letters and digits, joined by - _ . / (late-delivery, q4/2026)
+_TAG = re.compile(r"[^\W_]+(?:[-_./][^\W_]+)*")
+
+
+def checked_tags(tags: Iterable[str]) -> tuple[str, ...]:
+    """Tags as they are stored: one line, lower case, each once, in the order given; a
+    ValidationError naming the first that is too long or not one word, or too many."""
+    clean = tuple(dict.fromkeys(w for w in (clean_label(str(t), MAX_TAG + 1).lower()
+                                            for t in tags) if w))
+    if len(clean) > MAX_TAGS:
+        raise ValidationError({"tags": f"at most {MAX_TAGS} tags on a conversation"})
+    for tag in clean:
+        shown = tag if len(tag) <= 20 else tag[:20] + "…"
+        if len(tag) > MAX_TAG:
+            raise ValidationError({"tags": f"a tag has at most {MAX_TAG} characters "
+                                           f"('{shown}' is longer)"})
+        if not _TAG.fullmatch(tag):
+            raise ValidationError({"tags": f"a tag is one word of letters and digits, "
+                                           f"joined by - _ . or / ('{shown}' is not)"})
+    return clean
 
 
 def checked_text(text: str) -> str:

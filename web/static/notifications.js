@@ -1,8 +1,57 @@
 // The header's unread notifications badge: counted on load, refetched on each live event
 // "notification" for the signed-in user (mentions in notes, assignments), without a reload.
+// Browser notifications, opted in per browser on /settings: a new mention or assignment
+// shows as a system notification while the inbox's tab is hidden.
 (function () {
   "use strict";
   var me = null;
+  var OPT_IN = "inbox.browserNotifications";
+  var seen = null;  // ids of the notifications already listed (null: none listed yet)
+
+  function optedIn() {
+    try { return window.localStorage.getItem(OPT_IN) === "on"; } catch (err) { return false; }
+  }
+  function allowed() { return !!window.Notification && Notification.permission === "granted"; }
+  function tell(list) {
+    var first = seen === null;
+    seen = seen || {};
+    var fresh = list.filter(function (n) { var known = seen[n.id]; seen[n.id] = true; return !known && !n.read; });
+    if (first || !fresh.length || !document.hidden || !optedIn() || !allowed()) return;
+    fresh.slice(0, 3).forEach(function (n) {  // text only: the system shows it as it is
+      var title = (n.by || "Someone") + (n.kind === "mention" ? " mentioned you" : " assigned you a conversation") +
+        (n.ref ? " (#" + n.ref + ")" : "");
+      var shown = new Notification(title, { body: n.text || "", tag: "inbox-" + n.id });
+      shown.onclick = function () {
+        window.focus();
+        if (/^\/conversations\/[^/]+$/.test(n.link || "")) window.location.href = n.link;
+        shown.close();
+      };
+    });
+  }
+  // The choice on /settings (shown where the browser has notifications)
+  function setUp() {
+    var box = document.getElementById("browser-notify"), state = document.getElementById("browser-notify-state");
+    if (!box || !window.Notification) return;
+    box.closest("fieldset").hidden = false;
+    box.checked = optedIn() && allowed();
+    function say(text) { if (state) state.textContent = text; }
+    box.addEventListener("change", function () {
+      if (!box.checked) {
+        try { window.localStorage.removeItem(OPT_IN); } catch (err) { /* private mode */ }
+        say("Off in this browser.");
+        return;
+      }
+      Promise.resolve(Notification.requestPermission()).then(function (answer) {
+        if (answer !== "granted") {
+          box.checked = false;
+          say("This browser does not allow notifications from this site: allow them in its site settings, then try again.");
+          return;
+        }
+        try { window.localStorage.setItem(OPT_IN, "on"); } catch (err) { box.checked = false; say("This browser keeps no settings (private window?)."); return; }
+        say("On in this browser: mentions and assignments show while the inbox is in another tab.");
+      });
+    });
+  }
 
   function show(count) {
     var badge = document.querySelector("[data-notifications-badge]");
@@ -20,6 +69,7 @@
       if (!found) return;
       me = found.user;
       show(found.unread);
+      tell(found.notifications || []);
     }).catch(function () {});
   }
 
@@ -44,5 +94,6 @@
     });
   }
 
+  setUp();
   refresh().then(connect);
 })();

@@ -174,14 +174,19 @@
     if (e.defaultPrevented || !main.contains(form) || form.method === "dialog") return;
     if (form.closest(".composer")) return;  // replies and notes: composer.js sends them
     e.preventDefault();
+    if (form.dataset.bulkForm) { runBulkForm(form); return; }
     var data = new FormData(form, e.submitter || undefined);
     if (form.method.toLowerCase() === "get") {
       navigate(form.action + "?" + new URLSearchParams(data).toString(), true, false);
       return;
     }
     var action = form.getAttribute("action");
+    // the queue's filters and sort stay beside the conversation after the action
+    var kept = new URLSearchParams(location.search);
+    kept.delete("flash");
+    var url = form.action + (form.action.indexOf("?") < 0 && kept.toString() ? "?" + kept.toString() : "");
     serial(function () {
-      return fetchPage(form.action, { method: "POST", body: new URLSearchParams(data) }).then(function (r) {
+      return fetchPage(url, { method: "POST", body: new URLSearchParams(data) }).then(function (r) {
         var hint = '#pane-main form[action="' + action + '"] textarea, #pane-main form[action="' + action + '"] select';
         if (!swapPane(r.doc, $("#pane-main .flash[role=status], #pane-main [role=alert]", r.doc) ? null : hint)) {
           showProblem(r.doc);
@@ -251,7 +256,7 @@
     else say(kind === "reply" ? "Open a conversation to reply." : "Open a conversation to add a note.");
   }
 
-  // --- bulk: x selects, then assign to me / resolve the selection ---------------------
+  // --- bulk: x selects; then snooze, assign, resolve, tag or set the status of them ----
   function picked() { return rows().filter(function (r) { return $("input[type=checkbox]", r).checked; }); }
   function updateBulk() {
     var bar = document.getElementById("bulk"), n = picked().length;
@@ -265,44 +270,86 @@
     box.checked = !box.checked;
     updateBulk();
   }
+  // What a bulk action did, shown above the queue and said (live region): how many changed, and
+  // which were not and why; those stay selected, to try again once the queue shows them.
+  function bulkDone(what, labels, changed, notChanged) {
+    var box = document.getElementById("bulk-result");
+    var failedIds = {};
+    notChanged.forEach(function (f) { failedIds[f.id] = true; });
+    rows().forEach(function (r) { if (!failedIds[r.dataset.id]) $("input[type=checkbox]", r).checked = false; });
+    var text = what + ": " + changed + (changed === 1 ? " conversation" : " conversations") + ".";
+    if (notChanged.length) {
+      text += " Not changed: " + notChanged.map(function (f) {
+        var why = f.reason === "stale" ? "it changed since you saw it" + (f.changes && f.changes.length ? " (" + f.changes.join("; ") + ")" : "")
+          : f.reason === "forbidden" ? "not allowed: " + f.error
+          : f.reason === "not_found" ? "it no longer exists" : f.error;
+        return "“" + (labels[f.id] || f.id) + "”: " + why;
+      }).join("; ") + ". They stay selected: check them, then try again.";
+    }
+    if (box) { box.textContent = text; box.classList.toggle("warn", notChanged.length > 0); }
+    say(text);
+    return refreshAll().then(function () {
+      updateBulk();
+      var row = current();
+      if (notChanged.length && box) box.focus();
+      else if (row) setCurrent(row, true); else focusAfterSwap(document.getElementById("pane-main"));
+    });
+  }
+  function labelsOf(chosen) {
+    var labels = {};
+    chosen.forEach(function (row) { labels[row.dataset.id] = rowLabel(row); });
+    return labels;
+  }
   function bulkSnooze(chosen) {
     if (!window.InboxSnooze) return;
+    var labels = labelsOf(chosen);
     window.InboxSnooze.choose(chosen.map(function (row) { return { id: row.dataset.id, version: +row.dataset.version }; }), function (done) {
       serial(function () {
-        var ok = done.results.filter(function (r) { return r.ok; }).length, failed = done.results.length - ok;
-        rows().forEach(function (r) { $("input[type=checkbox]", r).checked = false; });
-        say("Snoozed until " + done.label + ": " + ok + (ok === 1 ? " conversation" : " conversations") +
-            (failed ? "; " + failed + " changed meanwhile and were left as they are" : "") + ".");
-        return refreshAll().then(function () {
-          var row = current();
-          if (row) setCurrent(row, true); else focusAfterSwap(document.getElementById("pane-main"));
+        var failed = done.results.filter(function (r) { return !r.ok; }).map(function (r) {
+          var d = r.data || {};
+          return { id: r.id, reason: r.status === 409 ? "stale" : r.status === 403 ? "forbidden" : r.status === 404 ? "not_found" : "refused",
+                   error: d.error || d.message || "refused", changes: d.changes || [] };
         });
+        return bulkDone("Snoozed until " + done.label, labels, done.results.length - failed.length, failed);
       });
     });
   }
-  function runBulk(kind) {
+  // One request for the selection; each conversation carries the version its row shows.
+  var BULK_DONE = { tag: "Tagged", status: "Status set", assign: "Assigned" };
+  function bulkSend(body, what) {
     var chosen = picked();
     if (!chosen.length) return;
-    if (kind === "snooze") { bulkSnooze(chosen); return; }
+    var labels = labelsOf(chosen);
+    body.conversations = chosen.map(function (row) { return { id: row.dataset.id, version: +row.dataset.version }; });
     serial(function () {
-      var done = 0, failed = 0;
-      return chosen.reduce(function (p, row) {
-        return p.then(function () {
-          var body = kind === "assign" ? { assignee: "me", version: +row.dataset.version } : { status: "resolved", version: +row.dataset.version };
-          return api("/api/conversations/" + encodeURIComponent(row.dataset.id) + (kind === "assign" ? "/assign" : "/status"), body)
-            .then(function (r) { if (r.ok) done++; else failed++; });
-        });
-      }, Promise.resolve()).then(function () {
-        rows().forEach(function (r) { $("input[type=checkbox]", r).checked = false; });
-        var what = kind === "assign" ? "Assigned to you: " : "Resolved: ";
-        say(what + done + (done === 1 ? " conversation" : " conversations") +
-            (failed ? "; " + failed + " changed meanwhile and were left as they are" : "") + ".");
-        return refreshAll().then(function () {  // the bar hides: focus goes back to the queue
-          var row = current();
-          if (row) setCurrent(row, true); else focusAfterSwap(document.getElementById("pane-main"));
-        });
-      });
+      return api("/api/conversations/bulk", body).then(function (r) {
+        var box = document.getElementById("bulk-result");
+        if (!r.ok) {  // the action itself was refused: nothing changed
+          var d = r.data || {}, errors = d.errors ? Object.keys(d.errors).map(function (k) { return d.errors[k]; }).join("; ") : "";
+          var text = "Nothing changed: " + (errors || d.error || d.message || "the server refused it") + ".";
+          if (box) { box.textContent = text; box.classList.add("warn"); box.focus(); }
+          say(text);
+          return;
+        }
+        return bulkDone(what, labels, (r.data.changed || []).length, r.data.not_changed || []);
+      }).catch(function () { say("Nothing changed: the server did not answer. Try again."); });
     });
+  }
+  function runBulk(kind) {
+    if (!picked().length) return;
+    if (kind === "snooze") { bulkSnooze(picked()); return; }
+    if (kind === "assign") bulkSend({ action: "assign", assignee: "me" }, "Assigned to you");
+    else bulkSend({ action: "status", status: "resolved" }, "Resolved");
+  }
+  function runBulkForm(form) {
+    var kind = form.dataset.bulkForm, data = new FormData(form), body = { action: kind };
+    if (kind === "tag") body.tag = String(data.get("tag") || "").trim();
+    if (kind === "status") body.status = String(data.get("status") || "");
+    if (kind === "assign") body.assignee = String(data.get("assignee") || "") || null;
+    var what = kind === "assign" && !body.assignee ? "Unassigned"
+      : BULK_DONE[kind] + (kind === "tag" ? " “" + body.tag.toLowerCase() + "”" : kind === "status" ? " to " + body.status
+      : " to " + (form.querySelector("select").selectedOptions[0] || {}).textContent);
+    bulkSend(body, what);
   }
 
   // --- the keyboard -------------------------------------------------------------------

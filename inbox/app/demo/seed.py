@@ -229,6 +229,9 @@ class _Replay:
         if not set(item.tags) <= known:
             known.update(item.tags)
             await conversations.set_tags(conv_id, sorted(known), agent)
+            priority = next((p for t, p in PRIORITY_OF_TAG.items() if t in known), None)
+            if priority:
+                await conversations.set_priority(conv_id, priority, agent)
         if item.note:
             await conversations.add_note(conv_id, item.note, agent)
         if reply and item.reply_text:
@@ -244,6 +247,9 @@ class _Replay:
                 await self.customers.merge(survivor.id, customer_id, agent)
         except (NotFound, Refused):  # linked already, or merged meanwhile: nothing to do
             return
+
+
+PRIORITY_OF_TAG = {"churn-risk": "urgent", "vip": "high"}  # what the demo's agents do
 
 
 def _triaged(item: DemoItem) -> bool:
