@@ -40,6 +40,7 @@ class Status(StrEnum):
     RESOLVED = "resolved"
     LISTENING = "listening"  # voice-of-customer only, not in the care queue until promoted
     SNOOZED = "snoozed"  # out of the open views until snoozed_until or the customer writes
+    MERGED = "merged"  # merged into another (merged_into): in no queue, its page leads there
 
 
 class Direction(StrEnum):
@@ -239,6 +240,9 @@ class Conversation:
     # store when the conversation is first written without one (Repository.write)
     ref: int | None = None
     snoozed_until: datetime | None = None  # when a snoozed conversation opens again
+    # the conversation this one was merged into (status MERGED; inbox.conversation_merge):
+    # its page, its #ref and customer answers threading into it lead there
+    merged_into: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

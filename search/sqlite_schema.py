@@ -7,7 +7,7 @@ import sqlite3
 from inbox.errors import ConflictError
 from inbox.privacy import public_copy
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 9
 
 SCHEMA = """
 CREATE TABLE customers (
@@ -202,9 +202,14 @@ ALTER TABLE conversations ADD COLUMN snoozed_until TEXT;
 CREATE INDEX conversations_wake ON conversations (snoozed_until, id)
     WHERE snoozed_until IS NOT NULL;
 """
+# Schema 8 is the queue's (issue 12, another branch): empty here until the two meet.
+# Schema 9: the conversation a merged one was merged into (inbox.conversation_merge).
+CONVERSATION_MERGES = """
+ALTER TABLE conversations ADD COLUMN merged_into TEXT;
+"""
 # Schema version -> the script that brings the previous one to it (a new store runs all).
 MIGRATIONS = {1: SCHEMA, 2: PUBLIC_INDEX, 3: FACTS, 4: SLA_LOG, 5: WRITER_INDEXES, 6: REFS,
-              7: SNOOZE}
+              7: SNOOZE, 8: "", 9: CONVERSATION_MERGES}
 
 
 def migrate(conn: sqlite3.Connection) -> None:

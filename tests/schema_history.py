@@ -6,8 +6,13 @@ import sqlite3
 
 from search.sqlite import SqliteStore
 
+# Schema 7 as it was: conversations without the one they were merged into.
+TO_SCHEMA_7 = """
+ALTER TABLE conversations DROP COLUMN merged_into;
+PRAGMA user_version=7;
+"""
 # Schema 6 as it was: conversations without their wake-up time.
-TO_SCHEMA_6 = """
+TO_SCHEMA_6 = TO_SCHEMA_7 + """
 DROP INDEX conversations_wake;
 ALTER TABLE conversations DROP COLUMN snoozed_until;
 PRAGMA user_version=6;

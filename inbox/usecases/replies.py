@@ -32,7 +32,13 @@ from inbox.model import (
 from inbox.ports import Outbound, Sender
 from inbox.sla import SlaPolicy
 from inbox.store import WriteBatch
-from inbox.usecases.conversations import SYSTEM, Conversations, agent_message, checked_text
+from inbox.usecases.conversations import (
+    SYSTEM,
+    Conversations,
+    agent_message,
+    checked_text,
+    refuse_merged,
+)
 
 log = logging.getLogger(__name__)
 IN_FLIGHT = timedelta(minutes=5)
@@ -95,6 +101,7 @@ class Replies:
             agent_message(conv, Direction.OUTBOUND, text, actor, "out", now),
             delivery=Delivery.PENDING))
         current, msg = out.conversation, out.message
+        refuse_merged(current)
         if expected_version is None and not confirm:
             expected_version = current.version
         if expected_version is not None and current.version != expected_version:
