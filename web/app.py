@@ -25,6 +25,7 @@ from web import (
     canned,
     filters,
     forms,
+    merges,
     notifications,
     preferences,
     presence,
@@ -168,6 +169,7 @@ def create_app(ctx: WebContext) -> web.Application:
     admin.setup(app)
     canned.setup(app)
     notifications.setup(app)
+    merges.setup(app)
     check_routes(app)
     return app
 
