@@ -182,7 +182,7 @@ class ConversationMerges:
                            snoozed_until=None, version=other.version + 1, updated_at=now)
             record = self._record(MERGE, survivor, other, moved, actor, now, seen,
                                   before=(survivor, other), after=(kept, gone))
-            what = f"{name(other)} into {name(survivor)}, {len(moved)} message(s)"
+            what = f"{name(other)} into {name(survivor)}: {_messages(moved)}"
             await self._write(record, (kept, gone), moved, actor, ("merge", "merged"), what)
         return Outcome(record, kept, gone)
 
@@ -229,8 +229,7 @@ class ConversationMerges:
             record = self._record(SPLIT, conv, new, moved, actor, now, seen,
                                   before=(conv,), after=(left, new))
             await self._write(record, (left, new), moved, actor, ("split", "split off"),
-                              f"{len(moved)} message(s) of {name(conv)} into a new "
-                              "conversation")
+                              f"{_messages(moved)} of {name(conv)} into new {new.id}")
             new = await self.store.get_conversation(new.id)  # with the #ref the store gave
         return Outcome(record, left, new)
 
@@ -282,7 +281,7 @@ class ConversationMerges:
                 words = ("unsplit", "merged back")
             moved = tuple(replace(m, conversation_id=back_to.id) for m in messages)
             record = {**record, "undone_at": now.isoformat(), "undone_by": actor.email}
-            what = (f"{len(moved)} message(s) from {name(emptied)} back to {name(back_to)} "
+            what = (f"{_messages(moved)} from {name(emptied)} back to {name(back_to)} "
                     f"({_noun(record)} {merge_id})")
             await self._write(record, convs, moved, actor, words, what)
         return Outcome(record, kept, back)
@@ -347,6 +346,12 @@ class ConversationMerges:
         for c, action in zip(convs, actions, strict=True):
             self.events.publish(Event("conversation.updated", c.id, None, {
                 "action": action, "merge": record["id"]}))
+
+
+def _messages(moved: Sequence[Message]) -> str:
+    """What moved, for the audit log: "2 messages (m1..., m2...)"."""
+    ids = ", ".join(m.id for m in moved[:20]) + (", ..." if len(moved) > 20 else "")
+    return f"{len(moved)} message{'' if len(moved) == 1 else 's'} ({ids})"
 
 
 def _noun(record: MergeDoc) -> str:

@@ -98,10 +98,14 @@ async def act(request: web.Request, conv_id: str, action: str, form: Any) -> web
     raise back(f"/conversations/{conv_id}", flash)
 
 
+def messages(count: int) -> str:
+    return f"{count} message" + ("" if count == 1 else "s")
+
+
 def said(done: Outcome) -> str:
     """What the agent reads after a merge or split."""
     if done.record.get("kind") == SPLIT:
-        return (f"Split {len(done.record['messages'])} message(s) into a new conversation, "
+        return (f"Split {messages(len(done.record['messages']))} into a new conversation, "
                 f"{name(done.other)}. You can undo it below.")
     return f"Merged {name(done.other)} into this conversation. You can undo it below."
 

@@ -108,7 +108,9 @@ async def test_merge_moves_the_messages_and_recounts_the_survivor(store: Store) 
 
     audit = [doc for _, doc in await store.audit.list(None, 50)]
     assert [d["action"] for d in audit] == ["merge conversation"]
-    assert f"#{b.ref} into #{a.ref}, 1 message(s)" in audit[0]["target"]
+    moved = (await store.conversation_messages(a.id))[-1]
+    assert audit[0]["target"].startswith(f"#{b.ref} into #{a.ref}: 1 message ({moved.id})")
+    assert audit[0]["actor"] == DANA.email
     assert [r["id"] for r in await convs.merges.history(a.id)] == [done.record["id"]]
     live = [(n.event.conversation_id, n.event.data["action"]) for n in events.missed(before) or []]
     assert live == [(a.id, "merge"), (b.id, "merged")]  # open queues and threads update

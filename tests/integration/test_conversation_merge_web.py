@@ -83,7 +83,7 @@ async def test_splitting_a_message_out_from_the_page(desk: RoleWeb) -> None:
              if m.direction == "outbound"][0]
     done = await desk.client.post(f"/conversations/{a}/split", data={
         "csrf": token, "message": reply.id, "version": str(conv.version)})
-    assert "Split 1 message(s) into a new conversation, #" in flash(str(done.url))
+    assert "Split 1 message into a new conversation, #" in flash(str(done.url))
     assert "Undo split" in await done.text()
 
 
