@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from inbox import auth
 from inbox.model import IdentityRef, Status
 from tests.factories import inbound
 from tests.integration.test_journey_browser import accessibility_problems, shots, sign_in
@@ -57,6 +58,7 @@ async def test_merge_and_split_of_conversations_with_undo(desk: RoleWeb,
     ref_2 = (await store.get_conversation(second)).ref
     await sign_in(page, base, "agent@example.com")
     await page.goto(f"{base}/conversations/{second}")
+    await page.evaluate("window.sameDocument = true")  # gone after any full page load
 
     # merge "Router" into the bill conversation, picked from the customer's list
     await press(page, "details.merge-into summary")
@@ -79,8 +81,17 @@ async def test_merge_and_split_of_conversations_with_undo(desk: RoleWeb,
     await flash(page, "The merge is undone")
     assert ROUTER not in await page.locator("#pane-main .messages").inner_text()
     await page.goto(f"{base}/conversations/{second}")
+    await page.evaluate("window.sameDocument = true")
     assert ROUTER in await page.locator("#pane-main .messages").inner_text()
     assert (await store.get_conversation(second)).status == Status.OPEN
+
+    # a colleague merges the conversation on screen: it is replaced by the survivor, live
+    colleague = await auth.get_user(store, "admin@example.com")
+    conv_2 = await store.get_conversation(second)
+    await desk.runtime.conversations.merges.merge(second, first, colleague, conv_2.version)
+    await flash(page, f"#{ref_2} was merged into this one")
+    await page.wait_for_url(f"**/conversations/{first}")
+    assert await page.evaluate("window.sameDocument")  # in place, no page load
 
     # split the reply out of the bill conversation, then undo
     await page.goto(f"{base}/conversations/{first}")
@@ -92,6 +103,6 @@ async def test_merge_and_split_of_conversations_with_undo(desk: RoleWeb,
     assert REPLY_TEXT not in await page.locator("#pane-main .messages").inner_text()
     assert await accessibility_problems(page) == ""
     await shots(page, "conversation-split")
-    await press(page, ".merge-undo button")
+    await press(page, ".merge-undo button:has-text('Undo split')")
     await flash(page, "The split is undone")
     assert REPLY_TEXT in await page.locator("#pane-main .messages").inner_text()
