@@ -284,7 +284,7 @@ class SlaRow:
 
     group: str  # all | channel | agent | day
     key: str  # the channel, the assignee's user id ("unassigned"), the day (YYYY-MM-DD)
-    conversations: int  # care conversations (listening hits excluded)
+    conversations: int  # care conversations (listening hits and merged ones excluded)
     answered: int
     met: int  # answered within the target
     p50: float | None = None  # seconds, in the policy's time

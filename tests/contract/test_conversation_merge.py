@@ -112,6 +112,9 @@ async def test_merge_moves_the_messages_and_recounts_the_survivor(store: Store) 
     assert audit[0]["target"].startswith(f"#{b.ref} into #{a.ref}: 1 message ({moved.id})")
     assert audit[0]["actor"] == DANA.email
     assert [r["id"] for r in await convs.merges.history(a.id)] == [done.record["id"]]
+    (everyone,) = [r for r in await store.sla_report(NOW - timedelta(days=1), NOW)
+                   if r.group == "all"]
+    assert everyone.conversations == 1  # the merged one is counted in the survivor
     live = [(n.event.conversation_id, n.event.data["action"]) for n in events.missed(before) or []]
     assert live == [(a.id, "merge"), (b.id, "merged")]  # open queues and threads update
 
