@@ -21,7 +21,7 @@ from connectors.email_config import SmtpConfig, not_verified, tls_context
 from connectors.email_parse import CHANNEL, CONVERSATION_TOKEN
 from inbox.errors import AuthFailed, FatalError, Refused, RetryableError
 from inbox.identity import normalize_email
-from inbox.model import Conversation, Direction, IdentityKind, Message
+from inbox.model import Channel, Conversation, Direction, IdentityKind, Message
 from inbox.ports import Outbound, Receipt
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,11 @@ def reply_subject(subject: str | None, token: str) -> str:
 
 
 def _last_inbound(history: Sequence[Message]) -> Message | None:
+    """The customer message a reply answers: their last mail (or web form); their last X
+    message only when there is none (a conversation merged with X posts, answered by email:
+    never in reply to a post)."""
     inbound = [m for m in history if m.direction == Direction.INBOUND]
+    inbound = [m for m in inbound if m.channel != Channel.X] or inbound
     human = [m for m in inbound if not m.automated]
     candidates = human or inbound
     return candidates[-1] if candidates else None
