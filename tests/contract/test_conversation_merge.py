@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from inbox import merge as merge_module
 from inbox.conversation_merge import fields
 from inbox.enrich import no_enrichment
 from inbox.errors import NotFound, Refused, StaleVersion
@@ -239,3 +240,21 @@ async def test_an_older_sqlite_file_gains_merged_into(tmp_path: Path) -> None:
         assert (await store.get_conversation(b.id)).merged_into == a.id
     finally:
         await store.aclose()
+
+
+async def test_customers_merged_then_their_conversations_come_apart_in_that_order(
+        store: Store) -> None:
+    convs, _ = service(store)
+    a = await wrote(store, "<a1@x>", "my bill is wrong", 5)
+    other = await wrote(store, "<c1@x>", "hi, Bob here: same bill", 1, authors=BOB)
+    bob = other.customer_id
+    record = await merge_module.merge(store, a.customer_id, bob, DANA)
+    other = await store.get_conversation(other.id)
+    done = await convs.merges.merge(other.id, a.id, DANA, other.version)
+    with pytest.raises(Refused, match="undo that conversation merge first"):
+        await merge_module.undo(store, a.customer_id, record["id"], DANA)
+    await convs.merges.undo(a.id, done.record["id"], DANA)
+    await merge_module.undo(store, a.customer_id, record["id"], DANA)
+    assert (await store.get_conversation(other.id)).customer_id == bob
+    assert [m.text for m in await store.conversation_messages(other.id)] == [
+        "hi, Bob here: same bill"]
