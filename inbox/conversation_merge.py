@@ -23,6 +23,7 @@ again returns its record too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -60,6 +61,8 @@ _TIMES = frozenset({"snoozed_until", "last_message_at", "awaiting_since", "first
 # The survivor of a merge takes the more active status of the two: open first
 ACTIVE_FIRST = (Status.OPEN, Status.PENDING, Status.SNOOZED, Status.RESOLVED, Status.LISTENING,
                 Status.MERGED)
+MERGE_ID = re.compile(r"g[0-9a-f]{20}")  # as inbox.model.new_id("g") makes them
+MAX_ID = 100  # characters of a conversation id; any longer names none
 UNDO_ADVICE = "Reload to see the conversation as it is now."
 
 
@@ -238,7 +241,8 @@ class ConversationMerges:
         """Undo a merge into, or a split out of, the conversation `survivor_id` (seen at
         `version`, None: as it is). Undone already: its record, nothing done."""
         key = f"{survivor_id}/{merge_id}"
-        found = await self.store.merges.get(key)
+        found = (await self.store.merges.get(key)
+                 if MERGE_ID.fullmatch(merge_id) and len(survivor_id) <= MAX_ID else None)
         if found is None or found.get("kind") not in (MERGE, SPLIT):
             raise NotFound(f"no merge or split {merge_id[:40]} on conversation "
                            f"{survivor_id[:40]}")

@@ -187,7 +187,11 @@ async def merge_conversation(request: web.Request) -> web.Response:
     on the survivor), 200 when that very merge was done already."""
     data = await params.json_body(request)
     into, _ = await merges.target(request, params.text_field(data, "into"))
-    into_version = params.json_version({"version": data.get("into_version")})
+    try:
+        into_version = params.json_version({"version": data.get("into_version")})
+    except ValidationError:
+        raise ValidationError({"into_version": "must be that conversation's version number, "
+                                               "or absent"}) from None
     try:
         done = await context(request).conversations.merges.merge(
             request.match_info["id"], into, current_user(request), _required_version(data),

@@ -51,6 +51,8 @@ async def undoable(request: web.Request, conv: Conversation) -> list[Undoable]:
     """For the page's undo banner: the newest merges and splits still standing."""
     found = [r for r in await context(request).conversations.merges.history(conv.id)
              if not r["undone_at"]][-SHOWN:]
+    if not found:
+        return []
     convs = await context(request).conversations.store.conversations_by_ids(
         [r["merged"] for r in found])
     return [Undoable(r, convs.get(r["merged"])) for r in reversed(found)]

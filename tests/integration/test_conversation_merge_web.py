@@ -128,3 +128,19 @@ async def test_who_may_and_the_json_twin(desk: RoleWeb) -> None:
     resp = await desk.client.post(split, headers=desk.auth("agent"), json={
         "message": msg.id, "later": "yes", "version": 1})
     assert resp.status == 400
+
+
+async def test_hostile_fields_get_a_clear_4xx(desk: RoleWeb) -> None:
+    a = desk.ids["conversation"]
+    agent = desk.auth("agent")
+    for path, body in (
+            (f"/api/conversations/{a}/merge", {"into": "x" * 100_000, "version": 1}),
+            (f"/api/conversations/{a}/merge", {"into": ["#1"], "version": 1}),
+            (f"/api/conversations/{a}/merge", {"into": "#99999", "version": 1}),
+            (f"/api/conversations/{a}/merge", {"into": "#1", "version": 1, "into_version": "2"}),
+            (f"/api/conversations/{a}/split", {"message": "\u0000" * 50, "version": 1}),
+            (f"/api/conversations/{a}/merges/{'g' * 5000}/undo", {}),
+            (f"/api/conversations/{a}/merges/g0123/undo", {"version": "1"})):
+        resp = await desk.client.post(path, json=body, headers=agent)
+        assert 400 <= resp.status < 500, (path, resp.status, await resp.text())
+        assert "error" in await resp.json()
