@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from inbox import changes
@@ -83,7 +83,8 @@ def fields(conv: Conversation) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in DERIVED:
         value = getattr(conv, name)
-        out[name] = value.isoformat() if isinstance(value, datetime) else value
+        # in UTC: a deadline computed in the calendar's zone reads back from the store in UTC
+        out[name] = value.astimezone(UTC).isoformat() if isinstance(value, datetime) else value
     out["status"] = str(conv.status)
     return out
 

@@ -25,7 +25,7 @@ from inbox.model import (
     Status,
     User,
 )
-from inbox.sla import SlaPolicy
+from inbox.sla import Calendar, SlaPolicy
 from inbox.store import Store, WriteBatch
 from inbox.usecases.conversations import Conversations, agent_message
 from search.sqlite import SqliteStore
@@ -258,3 +258,19 @@ async def test_customers_merged_then_their_conversations_come_apart_in_that_orde
     assert (await store.get_conversation(other.id)).customer_id == bob
     assert [m.text for m in await store.conversation_messages(other.id)] == [
         "hi, Bob here: same bill"]
+
+
+async def test_undo_with_deadlines_in_the_calendars_own_zone(store: Store) -> None:
+    berlin = SlaPolicy(calendar=Calendar(timezone="Europe/Berlin"))
+    convs = Conversations(store, EventBus(), berlin, clock=lambda: NOW)
+    ingest = Ingestor(store, enrich=no_enrichment, sla=berlin, events=EventBus())
+    made = []
+    for ext in ("<a1@x>", "<b1@x>"):
+        result = await ingest.ingest([inbound(ext, "help", authors=ANN, when=NOW,
+                                              thread_keys=(f"mid:{ext}",))])
+        made.append(await store.get_conversation(result.stored[0].conversation_id))
+    a, b = made
+    done = await convs.merges.merge(b.id, a.id, DANA, b.version)
+    assert done.survivor.due_at is not None
+    await convs.merges.undo(a.id, done.record["id"], DANA)
+    assert fields(await store.get_conversation(a.id)) == fields(a)
