@@ -159,6 +159,8 @@ class ConversationMerges:
         seen: dict[str, int | None] = {"other": other_version, "survivor": survivor_version}
         async with locked(self.store, (survivor.customer_id,)):
             other, survivor = await self._two(other_id, survivor_id)
+            if other.customer_id != survivor.customer_id:  # a customer merge came between
+                raise ConflictError("the customers of these conversations changed; reload")
             done = await self._done(survivor.id, lambda r: r.get("kind") == MERGE
                                     and r["merged"] == other.id and r.get("seen") == seen)
             if done is not None:
@@ -214,10 +216,14 @@ class ConversationMerges:
             key = (picked.created_at, picked.id)
             moving = [m for m in messages if m.id == picked.id
                       or (later and (m.created_at, m.id) > key)]
-            staying = [m for m in messages if m not in moving]
+            moving_ids = {m.id for m in moving}
+            staying = [m for m in messages if m.id not in moving_ids]
             if not any(m.direction != Direction.NOTE for m in staying):
                 raise Refused(f"that would move every message of {name(conv)}: nothing would "
                               "be left in it; pick a later message")
+            if all(m.direction == Direction.NOTE for m in moving):
+                raise Refused("a note alone makes no conversation: split a message of the "
+                              "customer or a reply (with the later messages to take notes)")
             _deliverable(moving, conv)
             now = self.clock()
             fresh = Conversation(

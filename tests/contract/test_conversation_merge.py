@@ -226,6 +226,9 @@ async def test_split_refuses_to_empty_a_conversation(store: Store) -> None:
         await convs.merges.split(a.id, only.id, DANA, a.version)
     with pytest.raises(NotFound):
         await convs.merges.split(a.id, "m-none", DANA, a.version)
+    note = await convs.add_note(a.id, "just a note", DANA)
+    with pytest.raises(Refused, match="a note alone"):
+        await convs.merges.split(a.id, note.id, DANA, a.version)
 
 
 async def test_an_older_sqlite_file_gains_merged_into(tmp_path: Path) -> None:
