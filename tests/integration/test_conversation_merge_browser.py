@@ -65,6 +65,10 @@ async def test_merge_and_split_of_conversations_with_undo(desk: RoleWeb,
     picked = await page.select_option("details.merge-into select[name=into]",
                                       index=1)  # the customer's bill conversation
     assert picked == [f"{first}:{(await store.get_conversation(first)).version}"]
+    await shots(page, "conversation-merge-form")
+    await page.set_viewport_size({"width": 390, "height": 900})
+    assert await page.evaluate(FITS), await page.evaluate(WIDEST)
+    await page.set_viewport_size({"width": 1280, "height": 900})
     await press(page, "details.merge-into button")
     told = await flash(page, "Merged")
     assert f"#{ref_2}" in told
