@@ -23,7 +23,7 @@ from connectors.email_config import SmtpConfig, not_verified, tls_context
 from connectors.email_parse import CHANNEL, CONVERSATION_TOKEN
 from inbox.errors import AuthFailed, FatalError, Refused, RetryableError
 from inbox.identity import normalize_email
-from inbox.model import Conversation, Direction, IdentityKind, Message
+from inbox.model import Channel, Conversation, Direction, IdentityKind, Message
 from inbox.ports import Outbound, Receipt, ReplyForm
 from inbox.reply_options import MAX_CC, reply_options
 
@@ -74,7 +74,11 @@ def with_token(subject: str, token: str) -> str:
 
 
 def _last_inbound(history: Sequence[Message]) -> Message | None:
+    """The customer message a reply answers: their last mail (or web form); their last X
+    message only when there is none (a conversation merged with X posts, answered by email:
+    never in reply to a post)."""
     inbound = [m for m in history if m.direction == Direction.INBOUND]
+    inbound = [m for m in inbound if m.channel != Channel.X] or inbound
     human = [m for m in inbound if not m.automated]
     candidates = human or inbound
     return candidates[-1] if candidates else None

@@ -78,6 +78,13 @@ async def since(store: ChangeLog, conv: Conversation, version: int, viewer: User
             for at, text in events]
 
 
+_MERGE_WORDS = {"merge": "merged another conversation into it",
+                "merged": "merged it into another conversation",
+                "split": "split messages out of it", "split off": "split it off",
+                "unmerge": "undid a merge", "unmerged": "undid its merge",
+                "unsplit": "undid a split", "merged back": "merged it back (a split undone)"}
+
+
 def _sentence(doc: Mapping[str, Any], viewer: User, users: Mapping[str, str]) -> str:
     who = "you" if doc.get("actor_id") == viewer.id else str(doc.get("actor") or "someone")
     action = str(doc.get("action", ""))
@@ -100,6 +107,8 @@ def _sentence(doc: Mapping[str, Any], viewer: User, users: Mapping[str, str]) ->
         return f"{who} snoozed it"
     if action == "wake":
         return "it woke from snooze"
+    if action in _MERGE_WORDS:
+        return f"{who} {_MERGE_WORDS[action]}"
     if action == "reply rejected":
         return "a reply could not be delivered"
     return f"{who} changed it ({action})"

@@ -125,6 +125,11 @@ class MergeDoc(TypedDict):
     messages: list[str]
     undone_at: str | None
     undone_by: NotRequired[str]
+    # conversation merges and splits (inbox.conversation_merge); absent on customer merges
+    kind: NotRequired[str]  # "conversation" (merged into survivor) | "split" (merged: the new)
+    seen: NotRequired[dict[str, int | None]]  # the versions the agent acted on
+    before: NotRequired[dict[str, dict[str, Any]]]  # conversation id -> its derived fields
+    after: NotRequired[dict[str, dict[str, Any]]]  # ... as the action left them
 
 
 class SlaAlertDoc(TypedDict):
@@ -191,7 +196,8 @@ DEAD_LETTERS = CollectionName[str, DeadLetterDoc]("dead_letters")  # key: time-s
 DEAD_LETTER_COUNTS = CollectionName[str, DeadLetterCountDoc]("dead_letter_counts")
 AUDIT = CollectionName[str, AuditDoc]("audit")  # key: time-sortable id
 IDEMPOTENCY = CollectionName[str, IdempotencyDoc]("idempotency")  # key: scope + client key
-MERGES = CollectionName[str, MergeDoc]("merges")  # key: survivor customer id + "/" + merge id
+# key: survivor customer (or conversation) id + "/" + merge id
+MERGES = CollectionName[str, MergeDoc]("merges")
 # key: conversation id, deadline and state (each alert once)
 SLA_ALERTS = CollectionName[str, SlaAlertDoc]("sla_alerts")
 # key: lease name ("worker", "customer:<id>" while a merge runs)

@@ -48,6 +48,7 @@ from inbox.sla import SlaPolicy
 from inbox.store import Repository, WriteBatch
 
 log = logging.getLogger(__name__)
+MAX_MERGE_HOPS = 5  # merged into one merged into another...: followed this far
 REOPEN_WINDOW = timedelta(days=7)  # a resolved thread answered within this window reopens
 MAX_REF_DIGITS = 12  # a longer number in "[#...]" is no reference of ours
 REPEAT_WINDOW = timedelta(days=7)  # a new conversation this soon after another is a repeat
@@ -387,8 +388,21 @@ class Ingestor:
         for ref, conv in referenced.items():  # a human reference ("[#10482]") names it too
             plan.loaded.setdefault(conv.id, conv)
             plan.by_ref[str(ref)] = conv.id
+        await self._load_survivors(plan)
         for conv in recent:
             plan.recent.setdefault(conv.customer_id, []).append(conv)
+
+    async def _load_survivors(self, plan: _Plan) -> None:
+        """The conversations the loaded ones were merged into (a read only when some were):
+        a customer answer threading into a merged conversation lands in its survivor."""
+        wanted = {c.merged_into for c in plan.loaded.values() if c.merged_into}
+        for _ in range(MAX_MERGE_HOPS):
+            wanted -= plan.loaded.keys()
+            if not wanted:
+                return
+            found = await self.store.conversations_by_ids(sorted(wanted))
+            plan.loaded.update(found)
+            wanted = {c.merged_into for c in found.values() if c.merged_into}
 
     def _refs(self, plan: _Plan, inbound: Inbound) -> list[IdentityRef]:
         if inbound.external_id not in plan.refs:
@@ -492,6 +506,7 @@ class Ingestor:
             if token:  # "[#10482]": a reference; "[#v01a2...]" (older mail): an id
                 conv_id = plan.by_ref.get(conv_id or "", conv_id)
             conv = plan.conversations.get(conv_id or "") or plan.loaded.get(conv_id or "")
+            conv = _survivor(plan, conv)
             if conv is not None and token and conv.customer_id != customer_id:
                 conv = None  # only the conversation's own customer joins it by its id
             if conv is not None:
@@ -522,7 +537,7 @@ class Ingestor:
         candidates = [plan.conversations[c]
                       for c in plan.customer_conversations.get(customer_id, ())]
         candidates.extend(plan.recent.get(customer_id, ()))  # read with the batch
-        care = [c for c in candidates if c.status != Status.LISTENING
+        care = [c for c in candidates if c.status not in (Status.LISTENING, Status.MERGED)
                 and c.created_at <= created <= c.last_message_at + REPEAT_WINDOW]
         return max(care, key=lambda c: c.last_message_at, default=None)
 
@@ -548,6 +563,16 @@ class Ingestor:
         if customer_wrote:
             return self.sla.customer_wrote(conv, msg.created_at, **changes)
         return replace(conv, **changes)
+
+
+def _survivor(plan: _Plan, conv: Conversation | None) -> Conversation | None:
+    """The conversation a merged one was merged into (followed along a chain of merges);
+    None when it is not at hand (then the message starts a new conversation)."""
+    for _ in range(MAX_MERGE_HOPS + 1):
+        if conv is None or conv.merged_into is None:
+            return conv
+        conv = plan.conversations.get(conv.merged_into) or plan.loaded.get(conv.merged_into)
+    return None
 
 
 def _enriched(plan: _Plan, found: dict[int, Enrichment | Exception]) -> None:

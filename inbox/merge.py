@@ -205,6 +205,11 @@ async def _separate(store: MergeStore, record: MergeDoc, survivor_id: str) -> No
                 values & set(m.author_keys) for m in await store.conversation_messages(conv.id)
                 if m.direction == Direction.INBOUND):
             convs.append(conv)
+    moving = {c.id for c in convs}
+    for conv in await _conversations(store, survivor.id):  # a merge across the two stays whole
+        if conv.merged_into and (conv.id in moving) != (conv.merged_into in moving):
+            raise Refused(f"conversation #{conv.ref} was merged into one of the other "
+                          "customer since; undo that conversation merge first")
     if other.merged_into != survivor.id:
         raise ConflictError(f"customer {other.id} changed since the merge; reload")
     await _move(store, other, idents, convs, msgs, other.id, None)

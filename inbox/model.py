@@ -40,6 +40,7 @@ class Status(StrEnum):
     RESOLVED = "resolved"
     LISTENING = "listening"  # voice-of-customer only, not in the care queue until promoted
     SNOOZED = "snoozed"  # out of the open views until snoozed_until or the customer writes
+    MERGED = "merged"  # merged into another (merged_into): in no queue, its page leads there
 
 
 class Direction(StrEnum):
@@ -242,6 +243,9 @@ class Conversation:
     # of the customer's latest message (ingest keeps them; the queue filters on them)
     sentiment: str | None = None  # positive | neutral | negative
     lang: str | None = None
+    # the conversation this one was merged into (status MERGED; inbox.conversation_merge):
+    # its page, its #ref and customer answers threading into it lead there
+    merged_into: str | None = None
 
 
 # What a conversation's priority can be, lowest first ("normal" unless an agent set one)
@@ -289,7 +293,7 @@ class SlaRow:
 
     group: str  # all | channel | agent | day
     key: str  # the channel, the assignee's user id ("unassigned"), the day (YYYY-MM-DD)
-    conversations: int  # care conversations (listening hits excluded)
+    conversations: int  # care conversations (listening hits and merged ones excluded)
     answered: int
     met: int  # answered within the target
     p50: float | None = None  # seconds, in the policy's time

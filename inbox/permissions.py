@@ -22,7 +22,8 @@ PERMISSION_HELP: dict[str, str] = {
     "read": "the inbox, conversations with notes and replies, customers, live updates, "
             "who else is viewing or typing, own notifications (mentions, assignments)",
     "work": "reply, note, assign, set status, tags and priority, snooze, bulk actions, "
-            "merge customers",
+            "merge customers, merge conversations and split messages into a new one (and "
+            "undo those)",
     "report": "SLA reports",
     "manage": "connector status",
     "canned": "add, edit and delete the team's canned replies",
@@ -85,6 +86,10 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/conversations/{id}/priority", "work"),
     Route("POST", "/api/conversations/bulk", "work"),
     Route("POST", "/api/conversations/{id}/snooze", "work"),
+    Route("POST", "/conversations/{id}/merges/{merge}/undo", "work"),
+    Route("POST", "/api/conversations/{id}/merge", "work"),
+    Route("POST", "/api/conversations/{id}/split", "work"),
+    Route("POST", "/api/conversations/{id}/merges/{merge}/undo", "work"),
     Route("POST", "/api/customers/{id}/merge", "work"),
     Route("POST", "/api/customers/{id}/merges/{merge}/undo", "work"),
     Route("GET", "/api/users", "work"),

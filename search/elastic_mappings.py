@@ -62,7 +62,7 @@ _FIELDS: dict[str, dict[str, dict[str, Any]]] = {
         "first_response_breached": {"type": "boolean"}, "previous_id": _KW,
         "resolved_at": _TIME, "resolution_seconds": {"type": "float"},
         "switched_channel": {"type": "boolean"}, "version": _INT, "ref": {"type": "long"},
-        "snoozed_until": _TIME, "sentiment": _KW, "lang": _KW,
+        "snoozed_until": _TIME, "sentiment": _KW, "lang": _KW, "merged_into": _KW,
     },
     "customers": {"id": _KW, "name": _TEXT, "created_at": _TIME, "merged_into": _KW,
                   "version": _INT},

@@ -134,10 +134,11 @@ UNASSIGNED = "unassigned"
 
 
 def sla_query(since: datetime, until: datetime) -> Query:
-    """Care conversations (not listening hits) created in [since, until)."""
+    """Care conversations (not listening hits, none merged into another) created in
+    [since, until)."""
     return {"bool": {
         "filter": [{"range": {"created_at": {"gte": ts(since), "lt": ts(until)}}}],
-        "must_not": [{"term": {"status": "listening"}}],
+        "must_not": [{"terms": {"status": ["listening", "merged"]}}],
     }}
 
 

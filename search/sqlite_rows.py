@@ -34,7 +34,7 @@ CONVERSATION_COLUMNS = (
     "subject", "assignee", "tags", "priority", "message_count", "awaiting_since",
     "first_response_at", "due_at", "due_basis", "first_response_seconds",
     "first_response_breached", "resolved_at", "resolution_seconds", "previous_id",
-    "switched_channel", "version", "ref", "snoozed_until", "sentiment", "lang",
+    "switched_channel", "version", "ref", "snoozed_until", "sentiment", "lang", "merged_into",
 )
 MESSAGE_COLUMNS = (
     "id", "conversation_id", "channel", "external_id", "direction", "text", "created_at",

@@ -7,7 +7,7 @@ import sqlite3
 from inbox.errors import ConflictError
 from inbox.privacy import public_copy
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 SCHEMA = """
 CREATE TABLE customers (
@@ -221,9 +221,13 @@ CREATE INDEX conversations_lang ON conversations (lang, status, last_message_at 
 CREATE INDEX conversations_priority
     ON conversations (priority, status, last_message_at DESC, id DESC);
 """
+# Schema 9: the conversation a merged one was merged into (inbox.conversation_merge).
+CONVERSATION_MERGES = """
+ALTER TABLE conversations ADD COLUMN merged_into TEXT;
+"""
 # Schema version -> the script that brings the previous one to it (a new store runs all).
 MIGRATIONS = {1: SCHEMA, 2: PUBLIC_INDEX, 3: FACTS, 4: SLA_LOG, 5: WRITER_INDEXES, 6: REFS,
-              7: SNOOZE, 8: MOOD}
+              7: SNOOZE, 8: MOOD, 9: CONVERSATION_MERGES}
 
 
 def migrate(conn: sqlite3.Connection) -> None:

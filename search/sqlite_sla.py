@@ -24,7 +24,7 @@ from inbox.store import percentile_rank
 
 PERCENTILES = (0.5, 0.9, 0.95)
 # What the report reads of a conversation, by rowid (the values the SQL report compared).
-_FIELDS = ("SELECT rowid, created_at, status != 'listening', channel, "
+_FIELDS = ("SELECT rowid, created_at, status NOT IN ('listening', 'merged'), channel, "
            "coalesce(assignee, 'unassigned'), first_response_seconds, "
            "coalesce(first_response_breached = 0, 0), previous_id IS NOT NULL, "
            "coalesce(switched_channel = 1, 0), "

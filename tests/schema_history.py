@@ -6,9 +6,14 @@ import sqlite3
 
 from search.sqlite import SqliteStore
 
+# Schema 8 as it was: conversations without the one they were merged into.
+TO_SCHEMA_8 = """
+ALTER TABLE conversations DROP COLUMN merged_into;
+PRAGMA user_version=8;
+"""
 # Schema 7 as it was: conversations without the sentiment and language of their latest
 # customer message.
-TO_SCHEMA_7 = """
+TO_SCHEMA_7 = TO_SCHEMA_8 + """
 DROP INDEX conversations_lang;
 DROP INDEX conversations_priority;
 ALTER TABLE conversations DROP COLUMN sentiment;

@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from inbox.conversation_merge import Outcome
 from inbox.errors import StaleVersion, ValidationError
 from inbox.events import CLOSED, Numbered
 from inbox.model import Delivery, Message, SearchResult, Status
@@ -19,7 +20,7 @@ from inbox.reply_options import reply_options
 from inbox.store import FACETS
 from inbox.usecases.notifications import someone_elses
 from inbox.usecases.replies import MAX_KEY
-from web import params
+from web import merges, params
 from web.guards import current_user
 from web.keys import CONTEXT, context
 from web.serialize import json_response, plain
@@ -39,6 +40,9 @@ def setup(app: web.Application) -> None:
     r.add_post("/api/conversations/{id}/tags", set_tags)
     r.add_post("/api/conversations/{id}/priority", set_priority)
     r.add_post("/api/conversations/{id}/snooze", snooze)
+    r.add_post("/api/conversations/{id}/merge", merge_conversation)
+    r.add_post("/api/conversations/{id}/split", split_conversation)
+    r.add_post("/api/conversations/{id}/merges/{merge}/undo", undo_conversation_merge)
     r.add_get("/api/customers/{id}", get_customer)
     r.add_post("/api/customers/{id}/merge", merge_customer)
     r.add_post("/api/customers/{id}/merges/{merge}/undo", undo_merge)
@@ -176,6 +180,68 @@ async def reply(request: web.Request) -> web.Response:
         return _stale_response(exc)
     status = 201 if msg.delivery == Delivery.SENT else 202
     return json_response({"message": msg}, status=status)
+
+
+# --- merge and split conversations (inbox.conversation_merge; the page: web/merges.py) ---
+
+
+def _outcome(done: Outcome) -> dict[str, Any]:
+    return {"merge": done.record, "survivor": done.survivor, "other": done.other,
+            "repeated": done.repeated}
+
+
+def _required_version(data: dict[str, Any]) -> int:
+    version = params.json_version(data)
+    if version is None:
+        raise ValidationError({"version": "required: the version of the conversation you saw"})
+    return version
+
+
+async def merge_conversation(request: web.Request) -> web.Response:
+    """{"into": "#10482" or an id, "version": this one's, "into_version": optional}: merge
+    this conversation into that one (same customer); 201 with the record ("id" undoes it
+    on the survivor), 200 when that very merge was done already."""
+    data = await params.json_body(request)
+    into, _ = await merges.target(request, params.text_field(data, "into"))
+    try:
+        into_version = params.json_version({"version": data.get("into_version")})
+    except ValidationError:
+        raise ValidationError({"into_version": "must be that conversation's version number, "
+                                               "or absent"}) from None
+    try:
+        done = await context(request).conversations.merges.merge(
+            request.match_info["id"], into, current_user(request), _required_version(data),
+            into_version)
+    except StaleVersion as exc:
+        return _stale_response(exc)
+    return json_response(_outcome(done), status=200 if done.repeated else 201)
+
+
+async def split_conversation(request: web.Request) -> web.Response:
+    """{"message": id, "later": with the later messages, "version"}: a new conversation."""
+    data = await params.json_body(request)
+    later = data.get("later", False)
+    if not isinstance(later, bool):
+        raise ValidationError({"later": "must be true or false"})
+    try:
+        done = await context(request).conversations.merges.split(
+            request.match_info["id"], params.text_field(data, "message"),
+            current_user(request), _required_version(data), later)
+    except StaleVersion as exc:
+        return _stale_response(exc)
+    return json_response(_outcome(done), status=200 if done.repeated else 201)
+
+
+async def undo_conversation_merge(request: web.Request) -> web.Response:
+    """{"version": optional}: undo a merge into, or a split out of, this conversation."""
+    data = await params.json_body(request)
+    try:
+        done = await context(request).conversations.merges.undo(
+            request.match_info["id"], request.match_info["merge"], current_user(request),
+            params.json_version(data))
+    except StaleVersion as exc:
+        return _stale_response(exc)
+    return json_response(_outcome(done))
 
 
 async def get_customer(request: web.Request) -> web.Response:

@@ -25,6 +25,7 @@ from web import (
     canned,
     filters,
     forms,
+    merges,
     notifications,
     preferences,
     presence,
@@ -170,6 +171,7 @@ def create_app(ctx: WebContext) -> web.Application:
     canned.setup(app)
     notifications.setup(app)
     triage.setup(app)
+    merges.setup(app)
     check_routes(app)
     return app
 

@@ -17,7 +17,7 @@ from inbox.presence import sentence
 from inbox.reply_options import reply_options
 from inbox.store import FACETS
 from inbox.usecases.conversations import ConversationView
-from web import params, queue
+from web import merges, params, queue
 from web.api import voc_data
 from web.charts import bar_chart
 from web.filters import customer_name, local, zone_of
@@ -143,6 +143,9 @@ async def _conversation_page(request: web.Request, status: int = 200, **extra: A
     """The conversation with its composer; `draft`, `error` and `changes` after a reply that
     was not sent, so the agent's text stays in the composer."""
     view = await context(request).conversations.get(request.match_info["id"])
+    if view.conversation.merged_into:  # its messages, its thread: all in the survivor
+        raise back(f"/conversations/{view.conversation.merged_into}",
+                   f"Conversation #{view.conversation.ref} was merged into this one.")
     journey = await context(request).customers.journey(  # the customer panel
         view.customer.id, view.timeline, view.conversation.id, view.timeline_cursor)
     return render("conversation.html", request, {
@@ -150,7 +153,8 @@ async def _conversation_page(request: web.Request, status: int = 200, **extra: A
         "users": await _users(request),
         "reply_key": secrets.token_urlsafe(16), "flash": None, "draft": "", "then": "",
         "error": None, "changes": (), **await _workspace(request, view.conversation),
-        **_collision(request, view), **extra}, status=status)
+        **_collision(request, view), "undoable": await merges.undoable(request, view.conversation),
+        **extra}, status=status)
 
 
 def _collision(request: web.Request, view: ConversationView) -> dict[str, Any]:
@@ -170,6 +174,8 @@ async def act(request: web.Request) -> web.Response:
     conversations, user = context(request).conversations, current_user(request)
     if action == "reply":
         return await _reply(request, form)
+    if action in merges.ACTIONS:
+        return await merges.act(request, conv_id, action, form)
     flash = ""
     try:
         if action == "note":

@@ -12,8 +12,10 @@ from typing import Any
 
 from inbox import changes, mentions
 from inbox.audit import entry as audit_entry
+from inbox.conversation_merge import ConversationMerges
 from inbox.errors import (
     ConflictError,
+    Refused,
     StaleVersion,
     ValidationError,
 )
@@ -69,6 +71,7 @@ class Conversations:
         self.notifications = Notifications(store, events)  # mentions and assignments
         self.clock = clock  # the time of every change (the demo replays a month with its own)
         self.sla = sla or SlaPolicy()
+        self.merges = ConversationMerges(store, events, self.sla, clock)  # merge, split, undo
 
     async def page(self, flt: ConversationFilter, cursor: str | None,
                    limit: int) -> Page[Conversation]:
@@ -118,6 +121,7 @@ class Conversations:
         async def attempt() -> Conversation:
             nonlocal first
             conv, first = first or await self.store.get_conversation(conversation_id), None
+            refuse_merged(conv)
             if expected_version is not None and conv.version != expected_version:
                 raise await self.stale(conv, expected_version, actor, advice)
             updated = replace(change(conv), version=conv.version + 1, updated_at=self.clock())
@@ -166,6 +170,8 @@ class Conversations:
                          expected_version: int | None = None) -> Conversation:
         if status == Status.SNOOZED:
             raise ValidationError({"status": "a snooze needs a time: snooze it until one"})
+        if status == Status.MERGED:
+            raise ValidationError({"status": "merge it into another conversation instead"})
 
         def change(c: Conversation) -> Conversation:
             c = replace(c, snoozed_until=None)  # any other status ends a snooze
@@ -255,6 +261,7 @@ class Conversations:
         conflict with each other or with replies (message_count counts no notes)."""
         text = checked_text(text)
         conv = await self.store.get_conversation(conversation_id)
+        refuse_merged(conv)
         found = (mentions.find_mentions(text, await self.notifications.team())
                  if "@" in text else [])
         note = replace(agent_message(conv, Direction.NOTE, text, actor, "note", self.clock()),
@@ -285,6 +292,12 @@ class Conversations:
                             else "at risk", extra={"conversation": conv.id,
                                                    "due_at": conv.due_at.isoformat()})
         return counts
+
+
+def refuse_merged(conv: Conversation) -> None:
+    """Nothing is done on a merged conversation: its messages are in the survivor."""
+    if conv.status == Status.MERGED:
+        raise Refused(f"#{conv.ref} was merged into another conversation; work on that one")
 
 
 def awake(c: Conversation) -> Conversation:

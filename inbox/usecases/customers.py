@@ -39,7 +39,7 @@ def group_journey(customer_id: str, history: Sequence[Message],
     """Group a newest-first history by conversation. Every conversation given gets a group
     (older ones with no message in this read too), each message goes under its own. The
     other open cases are the customer's own (not a thread of someone else they joined)."""
-    by_id = {c.id: c for c in conversations}
+    by_id = {c.id: c for c in conversations if c.status != Status.MERGED}  # theirs: elsewhere
     grouped: dict[str, list[Message]] = {}
     for msg in history:
         if msg.conversation_id in by_id:

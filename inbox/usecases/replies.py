@@ -33,7 +33,13 @@ from inbox.ports import Composes, Outbound, ReplyForm, Sender
 from inbox.reply_options import ReplyOptions
 from inbox.sla import SlaPolicy
 from inbox.store import WriteBatch
-from inbox.usecases.conversations import SYSTEM, Conversations, agent_message, checked_text
+from inbox.usecases.conversations import (
+    SYSTEM,
+    Conversations,
+    agent_message,
+    checked_text,
+    refuse_merged,
+)
 
 log = logging.getLogger(__name__)
 IN_FLIGHT = timedelta(minutes=5)
@@ -101,6 +107,7 @@ class Replies:
             agent_message(conv, Direction.OUTBOUND, text, actor, "out", now),
             delivery=Delivery.PENDING, meta=chosen.meta(conv.channel)))
         current, msg = out.conversation, out.message
+        refuse_merged(current)
         if expected_version is None and not confirm:
             expected_version = current.version
         if expected_version is not None and current.version != expected_version:

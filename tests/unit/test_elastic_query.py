@@ -171,7 +171,7 @@ def test_sla_query_and_aggregations() -> None:
     query = sla_query(T0, datetime(2026, 12, 1, tzinfo=UTC))
     assert query["bool"]["filter"] == [{"range": {"created_at": {
         "gte": "2026-11-01T10:00:00.123456Z", "lt": "2026-12-01T00:00:00.000000Z"}}}]
-    assert query["bool"]["must_not"] == [{"term": {"status": "listening"}}]
+    assert query["bool"]["must_not"] == [{"terms": {"status": ["listening", "merged"]}}]
     aggs = sla_aggs()
     assert list(aggs) == ["all", "channel", "agent", "day"]
     assert aggs["agent"]["terms"]["missing"] == "unassigned"

@@ -421,7 +421,13 @@
   }
   function refreshOpen(doc) {
     var conv = openConv(), fresh = doc.getElementById("conversation");
-    if (!conv || !fresh || fresh.dataset.conversation !== conv.dataset.conversation) return;
+    var mergedIn = doc.querySelector("[data-merged-in]");  // _merge.html
+    if (conv && fresh && mergedIn && mergedIn.dataset.mergedIn.split(" ").indexOf(conv.dataset.conversation) >= 0) {
+      // merged into another (its page leads there): show that one, with the notice
+      if (swapPane(doc)) history.replaceState(null, "", "/conversations/" + fresh.dataset.conversation);
+      return;
+    }
+    if (!conv || !fresh) return;
     conv.dataset.version = fresh.dataset.version;
     [["#messages"], ["aside.side"]].forEach(function (sel) {
       var mine = $(sel[0], conv), theirs = $(sel[0], fresh);
