@@ -55,7 +55,8 @@ MERGE, SPLIT = "conversation", "split"  # MergeDoc "kind"
 # The fields a conversation's messages decide: recorded before and after each action
 DERIVED = ("status", "snoozed_until", "message_count", "last_message_at", "awaiting_since",
            "first_response_at", "due_at", "due_basis", "first_response_seconds",
-           "first_response_breached", "resolved_at", "resolution_seconds", "merged_into")
+           "first_response_breached", "resolved_at", "resolution_seconds", "merged_into",
+           "sentiment", "lang")
 _TIMES = frozenset({"snoozed_until", "last_message_at", "awaiting_since", "first_response_at",
                     "due_at", "resolved_at"})
 # The survivor of a merge takes the more active status of the two: open first
@@ -100,12 +101,13 @@ def restored(conv: Conversation, recorded: dict[str, Any]) -> Conversation:
 def recount(conv: Conversation, messages: Iterable[Message], sla: SlaPolicy) -> Conversation:
     """The conversation's message-derived fields as ingest and replies would have set them,
     one message after the other: count, last message, the response clock and the first
-    response. The status is the conversation's own; a clock runs only while it is open or
-    snoozed. Notes count for nothing; a rejected reply answered nothing."""
+    response, and the sentiment and language of the latest customer message. The status is
+    the conversation's own; a clock runs only while it is open or snoozed. Notes count for
+    nothing; a rejected reply answered nothing."""
     status = conv.status
     c = replace(conv, status=Status.OPEN, awaiting_since=None, due_at=None, due_basis=None,
                 first_response_at=None, first_response_seconds=None,
-                first_response_breached=None)
+                first_response_breached=None, sentiment=None, lang=None)
     count, last = 0, None
     for msg in sorted(messages, key=lambda m: (m.created_at, m.id)):
         if msg.direction == Direction.NOTE:
@@ -113,7 +115,8 @@ def recount(conv: Conversation, messages: Iterable[Message], sla: SlaPolicy) -> 
         count += 1
         last = msg.created_at if last is None else max(last, msg.created_at)
         if msg.direction == Direction.INBOUND and not msg.automated:
-            c = sla.customer_wrote(c, msg.created_at)
+            c = replace(sla.customer_wrote(c, msg.created_at), sentiment=msg.sentiment,
+                        lang=msg.lang)
         elif msg.agent is not None and msg.delivery != Delivery.REJECTED:
             c = sla.answered(c, msg.created_at)
     c = replace(c, status=status, message_count=count,

@@ -20,6 +20,7 @@ from inbox.model import (
     Message,
     Order,
     Page,
+    Status,
     ts,
 )
 from inbox.privacy import public_copy
@@ -355,6 +356,10 @@ class SqliteRepository:
             if getattr(flt, column):
                 where.append(f"{column} = ?")
                 params.append(getattr(flt, column))
+        if flt.status == Status.OPEN and flt.order in ("due", "waiting"):
+            # the clocks run on open conversations: walk the order's own index (under 1 ms)
+            # rather than sort every open conversation found by status (0.6 s at 670k)
+            where[0] = "+status = ?"
         if flt.assignee == "none":
             where.append("assignee IS NULL")
         elif flt.assignee:

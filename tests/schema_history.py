@@ -6,8 +6,13 @@ import sqlite3
 
 from search.sqlite import SqliteStore
 
+# Schema 9 as it was: no index for the queue's "oldest waiting" order.
+TO_SCHEMA_9 = """
+DROP INDEX conversations_waiting;
+PRAGMA user_version=9;
+"""
 # Schema 8 as it was: conversations without the one they were merged into.
-TO_SCHEMA_8 = """
+TO_SCHEMA_8 = TO_SCHEMA_9 + """
 ALTER TABLE conversations DROP COLUMN merged_into;
 PRAGMA user_version=8;
 """

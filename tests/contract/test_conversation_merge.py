@@ -46,13 +46,13 @@ def service(store: Store) -> tuple[Conversations, EventBus]:
 
 async def wrote(store: Store, ext: str, text: str, hours_ago: float, keys: tuple[str, ...] = (),
                 parents: tuple[str, ...] = (), channel: str = "email",
-                authors: tuple[IdentityRef, ...] = ANN) -> Conversation:
+                authors: tuple[IdentityRef, ...] = ANN, lang: str | None = None) -> Conversation:
     """A customer message (its own thread unless `parents` names one); its conversation."""
     ingest = Ingestor(store, enrich=no_enrichment, sla=POLICY, events=EventBus())
     result = await ingest.ingest([inbound(ext, text, channel=channel, authors=authors,
                                           when=NOW - timedelta(hours=hours_ago),
                                           thread_keys=keys or (f"mid:{ext}",),
-                                          parent_keys=parents)])
+                                          parent_keys=parents, lang=lang)])
     return await store.get_conversation(result.stored[0].conversation_id)
 
 
@@ -118,6 +118,18 @@ async def test_merge_moves_the_messages_and_recounts_the_survivor(store: Store) 
     assert everyone.conversations == 1  # the merged one is counted in the survivor
     live = [(n.event.conversation_id, n.event.data["action"]) for n in events.missed(before) or []]
     assert live == [(a.id, "merge"), (b.id, "merged")]  # open queues and threads update
+
+
+async def test_the_survivor_speaks_the_language_of_the_latest_customer_message(
+        store: Store) -> None:
+    convs, _ = service(store)
+    a = await wrote(store, "<l1@x>", "mijn rekening klopt niet", 3, lang="nl")
+    b = await wrote(store, "<l2@x>", "ma facture est fausse", 1, lang="fr")
+    assert (a.lang, b.lang) == ("nl", "fr")
+    done = await convs.merges.merge(b.id, a.id, DANA, b.version)
+    assert (await store.get_conversation(a.id)).lang == "fr"  # the queue's language filter
+    await convs.merges.undo(a.id, done.record["id"], DANA)
+    assert (await store.get_conversation(a.id)).lang == "nl"
 
 
 async def test_customer_answers_threading_into_the_merged_one_land_in_the_survivor(
