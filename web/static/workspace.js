@@ -427,7 +427,8 @@
       if (swapPane(doc)) history.replaceState(null, "", "/conversations/" + fresh.dataset.conversation);
       return;
     }
-    if (!conv || !fresh) return;
+    // a page fetched before another conversation opened: not this one's news
+    if (!conv || !fresh || fresh.dataset.conversation !== conv.dataset.conversation) return;
     conv.dataset.version = fresh.dataset.version;
     [["#messages"], ["aside.side"]].forEach(function (sel) {
       var mine = $(sel[0], conv), theirs = $(sel[0], fresh);
