@@ -36,7 +36,7 @@ from inbox.collections import MERGES, HasAudit, HasLeases, HasMerges, MergeDoc
 from inbox.errors import ConflictError, NotFound, Refused, StaleVersion
 from inbox.events import EventBus
 from inbox.ingest import preview
-from inbox.merge import locked
+from inbox.merge import locked, merges_of
 from inbox.model import (
     Conversation,
     Delivery,
@@ -301,16 +301,9 @@ class ConversationMerges:
         return Outcome(record, kept, back)
 
     async def history(self, conversation_id: str) -> list[MergeDoc]:
-        """The merges into and splits out of a conversation, oldest first."""
-        found: list[MergeDoc] = []
-        after = f"{conversation_id}/"
-        while rows := await self.store.merges.list(after, 100):
-            for key, record in rows:
-                if not key.startswith(f"{conversation_id}/"):
-                    return found
-                found.append(record)
-            after = rows[-1][0]
-        return found
+        """The merges into and splits out of a conversation, oldest first (kept beside the
+        customers' merges, under the conversation's id)."""
+        return await merges_of(self.store, conversation_id)
 
     async def _two(self, first: str, second: str) -> tuple[Conversation, Conversation]:
         found = await self.store.conversations_by_ids([first, second])

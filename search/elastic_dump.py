@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from elasticsearch import AsyncElasticsearch
@@ -58,17 +58,25 @@ class ElasticDump(ElasticWriter):
         return [from_doc(cls, s) for s in sources]
 
 
+async def _pages(es: AsyncElasticsearch, index: str, query: Mapping[str, Any],
+                 sort: list[Any], fields: list[str]) -> AsyncIterator[list[Any]]:
+    """Every hit of `query` in `index`, a page at a time, in `sort` order (search_after)."""
+    after: list[Any] | None = None
+    while True:
+        resp = await es.search(index=index, query=query, sort=sort, size=SCAN_PAGE,
+                               source_includes=fields, search_after=after)
+        hits = resp["hits"]["hits"]
+        if not hits:
+            return
+        yield hits
+        after = hits[-1]["sort"]
+
+
 async def _fill_public_copies(es: AsyncElasticsearch, index: str) -> None:
     """Write the public copy of text and subject on every message of `index` (those
     indexed before the copy existed have none, so who may not see contacts misses them)."""
-    after: list[Any] | None = None
-    while True:
-        resp = await es.search(index=index, query={"match_all": {}}, sort=[{"id": "asc"}],
-                               size=SCAN_PAGE, source_includes=["text", "subject"],
-                               search_after=after)
-        hits = resp["hits"]["hits"]
-        if not hits:
-            break
+    async for hits in _pages(es, index, {"match_all": {}}, [{"id": "asc"}],
+                             ["text", "subject"]):
         ops: list[Mapping[str, Any]] = []
         for hit in hits:
             source = hit.get("_source") or {}
@@ -78,7 +86,6 @@ async def _fill_public_copies(es: AsyncElasticsearch, index: str) -> None:
         if done.get("errors"):
             raise StoreUnavailable(f"reindex messages: the public copy was refused: "
                                    f"{_first_bulk_error(done)}")
-        after = hits[-1]["sort"]
     await es.indices.refresh(index=index)
 
 
@@ -86,19 +93,12 @@ async def _fill_latest_moods(es: AsyncElasticsearch, index: str, messages: str) 
     """Give every conversation of `index` the sentiment and language of its customer's
     latest message (conversations indexed before they had them show none): one pass over
     the customer messages, each conversation's latest first."""
-    after: list[Any] | None = None
     previous = None
     query = {"bool": {"filter": [{"term": {"direction": "inbound"}},
                                  {"term": {"automated": False}}]}}
-    while True:
-        resp = await es.search(index=messages, query=query, size=SCAN_PAGE,
-                               sort=[{"conversation_id": "asc"}, {"created_at": "desc"},
-                                     {"id": "asc"}],
-                               source_includes=["conversation_id", "sentiment", "lang"],
-                               search_after=after)
-        hits = resp["hits"]["hits"]
-        if not hits:
-            break
+    async for hits in _pages(es, messages, query, [{"conversation_id": "asc"},
+                                                   {"created_at": "desc"}, {"id": "asc"}],
+                             ["conversation_id", "sentiment", "lang"]):
         ops: list[Mapping[str, Any]] = []
         for hit in hits:
             source = hit.get("_source") or {}
@@ -115,7 +115,6 @@ async def _fill_latest_moods(es: AsyncElasticsearch, index: str, messages: str) 
             if refused:
                 raise StoreUnavailable(f"reindex conversations: sentiment and language "
                                        f"were refused: {str(refused[0]['error'])[:500]}")
-        after = hits[-1]["sort"]
     await es.indices.refresh(index=index)
 
 
