@@ -74,8 +74,15 @@ async def since(store: ChangeLog, conv: Conversation, version: int, viewer: User
         after = datetime.fromisoformat(seen[0]["at"]) if seen else None
         events.extend(_arrivals(await store.conversation_messages(conv.id), unlogged, after))
     events.sort(key=lambda e: (e[0] is None, e[0] or now))
-    return [text[:1].upper() + text[1:] + ("" if at is None else f" {ago(at, now)}")
-            for at, text in events]
+    return [_capital(text) + ("" if at is None else f" {ago(at, now)}") for at, text in events]
+
+
+def _capital(sentence: str) -> str:
+    """The sentence with a capital first letter, unless it starts with an address (a user
+    without a name is called by their email, which is written as it is)."""
+    if "@" in sentence.split(" ", 1)[0]:
+        return sentence
+    return sentence[:1].upper() + sentence[1:]
 
 
 _MERGE_WORDS = {"merge": "merged another conversation into it",

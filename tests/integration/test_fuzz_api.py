@@ -23,9 +23,12 @@ FUZZ = settings(max_examples=250, derandomize=True, database=None, deadline=None
                                        HealthCheck.too_slow])
 
 PARAMS = ["q", "limit", "cursor", "since", "until", "status", "channel", "assignee", "customer",
-          "order", "facets", "interval", "after", "next", "flash", "x"]
+          "order", "facets", "interval", "after", "next", "flash", "x", "view", "tag", "priority",
+          "sentiment", "lang"]
 FIELDS = ["text", "status", "version", "tags", "assignee", "customer", "idempotency_key",
-          "name", "email", "message", "phone", "x_handle", "topic", "then"]
+          "name", "email", "message", "phone", "x_handle", "topic", "then", "mode", "subject",
+          "cc", "priority", "tag", "action", "conversations", "into", "into_version", "later",
+          "until", "timezone"]
 SURROGATES = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
 TEXT = st.one_of(
     st.text(max_size=20),

@@ -41,3 +41,16 @@ async def test_changes_since_a_version_in_words(sqlite_store: SqliteStore) -> No
     assert await changes.since(sqlite_store, current, -3, SAM, now) == []
     assert changes.ago(now - timedelta(days=3, hours=2), now) == "3 days ago"
     assert changes.ago(now - timedelta(hours=2, minutes=5), now) == "2 h ago"
+
+
+async def test_a_colleague_without_a_name_is_called_by_their_address_as_written(
+        sqlite_store: SqliteStore) -> None:
+    now = utcnow()
+    conv = replace(conversation("v1", "c1"), updated_at=now - timedelta(minutes=1))
+    await sqlite_store.write(WriteBatch(customers=(customer("c1"),), conversations=(conv,)))
+    nameless = User("u-ann", "ann@example.com", "agent", "-")
+    await sqlite_store.write(WriteBatch(documents=(changes.entry(
+        replace(conv, version=2, updated_at=now - timedelta(seconds=30)), nameless, "reply",
+        {"status": None}),)))
+    assert await changes.since(sqlite_store, replace(conv, version=2), 1, SAM, now) == [
+        "ann@example.com replied 30 s ago"]
