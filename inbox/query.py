@@ -1,19 +1,26 @@
 """The search language: a hand-written tokenizer and a recursive-descent parser.
 
     refund "past due" -autopay channel:x from:@theresa after:2026-11-01 (bill OR invoice)
+    Re: Refund request AND NOT (channel:x OR status:resolved)
 
-Grammar (NOT binds tighter than the implicit AND, which binds tighter than OR):
+Grammar (NOT binds tighter than AND, which binds tighter than OR; AND may be left out):
 
     query    := or_expr?
     or_expr  := and_expr ("OR" and_expr)*
-    and_expr := unary+
-    unary    := "-" unary | primary          ("-" written directly before what it excludes)
+    and_expr := unary ("AND"? unary)*
+    unary    := "-" unary | "NOT" unary | primary   ("-" written directly before its operand)
     primary  := word | "phrase" | field:value | field:"quoted value" | "(" or_expr ")"
+
+The operators are AND, OR and NOT written in capitals, as in Gmail and Lucene: "and", "or"
+and "not" are words, and so is a quoted "AND". A colon makes a field only after a field
+name (SEARCH_FIELDS): "Re:", "Note:", "10:30" and "http://x.y/z" are words, so a pasted
+subject searches its words.
 
 The tokenizer is lazy, so the first problem in reading order is the one reported (after
 the checks of the whole text: its length and control characters). A query holds at most
 MAX_TERMS words, phrases and fields, and at most MAX_DEPTH groups and negations inside each
-other, so every store can compile it.
+other, so every store can compile it, and parsing takes time and memory linear in the text
+(at most MAX_LENGTH characters) with a recursion at most MAX_DEPTH levels deep.
 `parse` returns None for an empty query (match everything); `to_text` prints the canonical
 form, and `parse(to_text(ast)) == ast` for every AST `parse` can return.
 """
@@ -63,7 +70,17 @@ MAX_DEPTH = 10  # groups and negations inside each other
 # Control characters other than the usual whitespace, and lone surrogates, are never text.
 _BAD_CHAR = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
-_ATOM, _MINUS, _LPAREN, _RPAREN, _OR, _END = "atom", "-", "(", ")", "OR", "end"
+_ATOM, _MINUS, _LPAREN, _RPAREN, _END = "atom", "-", "(", ")", "end"
+_AND, _OR, _NOT = "AND", "OR", "NOT"
+OPERATORS = (_AND, _OR, _NOT)
+"""Operator words, recognized in capitals only (as in Gmail and Lucene)."""
+_STARTS = frozenset({_ATOM, _MINUS, _NOT, _LPAREN})  # what may begin an operand
+_OPERAND = "a word, phrase, field or group"
+
+
+def _as_word(operator: str) -> str:
+    """The hint after an operator's error: how to search the word instead."""
+    return f" (to search the word {operator}, write it in lower case or in quotes)"
 
 
 class _Token(NamedTuple):
@@ -100,16 +117,15 @@ def _tokens(query: str) -> Iterator[_Token]:
             i = end
         elif c == "-":
             if i + 1 >= n or query[i + 1].isspace() or query[i + 1] == ")":
-                raise QueryError("'-' must be directly followed by a word, phrase, field or group",
-                                 i, query)
+                raise QueryError(f"'-' must be directly followed by {_OPERAND}", i, query)
             yield _Token(_MINUS, i)
             i += 1
         else:
             j = i
             while j < n and _is_word_char(query[j]):
                 j += 1
-            if query[i:j] == "OR":
-                yield _Token(_OR, i)
+            if query[i:j] in OPERATORS:
+                yield _Token(query[i:j], i)
                 i = j
             else:
                 node, end = _word(query, i, j)
@@ -141,7 +157,7 @@ def _word(query: str, i: int, j: int) -> tuple[QueryNode, int]:
     """The word query[i:j] as a Term or FieldTerm, and where its token ends."""
     word = query[i:j]
     m = _FIELD_RE.fullmatch(word)
-    if m is None or m.group(2).startswith("//"):
+    if m is None or m.group(1).lower() not in SEARCH_FIELDS or m.group(2).startswith("//"):
         star = word.find("*")
         if star != -1 and (star != len(word) - 1 or len(word) == 1):
             problem = "'*' alone matches nothing" if len(word) == 1 else (
@@ -153,13 +169,12 @@ def _word(query: str, i: int, j: int) -> tuple[QueryNode, int]:
         return Term(word), j
     name, raw = m.group(1), m.group(2)
     field = name.lower()
-    if field not in SEARCH_FIELDS:
-        raise QueryError(f"unknown field '{name}' (known: {', '.join(SEARCH_FIELDS)})", i, query)
     value_pos = i + len(name) + 1
     if raw == "" and j < len(query) and query[j] == '"':
         raw, j = _read_quoted(query, j, f"unterminated quoted value for '{field}:'")
     if not raw.strip():
-        raise QueryError(f"missing value after '{field}:'", i, query)
+        raise QueryError(f"missing value after '{field}:' (write {field}:value without a "
+                         "space; to search these words, put them in quotes)", i, query)
     return FieldTerm(field, _field_value(field, raw, value_pos, query)), j
 
 
@@ -240,26 +255,38 @@ class _Parser:
         first = self.and_expr()
         if first is None:
             token = self.peek()
-            if token.kind == _OR:
-                raise self.error("nothing before OR", token.pos)
+            if token.kind in (_OR, _AND):
+                raise self.error(f"nothing before {token.kind}{_as_word(token.kind)}", token.pos)
             return None
         branches = [first]
         while self.peek().kind == _OR:
             or_token = self.take()
             branch = self.and_expr()
             if branch is None:
-                token = self.peek()
-                if token.kind == _OR:
-                    raise self.error("OR right after OR", token.pos)
-                raise self.error("nothing after OR", or_token.pos)
+                raise self.missing_operand(or_token)
             branches.append(branch)
         return _combine(Or, branches)
 
     def and_expr(self) -> QueryNode | None:
+        """None when no operand comes next."""
         items: list[QueryNode] = []
-        while self.peek().kind in (_ATOM, _MINUS, _LPAREN):
+        while True:
+            kind = self.peek().kind
+            if kind == _AND and items:
+                and_token = self.take()
+                if self.peek().kind not in _STARTS:
+                    raise self.missing_operand(and_token)
+            elif kind not in _STARTS:
+                return _combine(And, items) if items else None
             items.append(self.unary())
-        return _combine(And, items) if items else None
+
+    def missing_operand(self, operator: _Token) -> QueryError:
+        """The error for AND or OR with no operand after it."""
+        token = self.peek()
+        if token.kind in (_AND, _OR):
+            return self.error(f"{token.kind} right after {operator.kind}{_as_word(token.kind)}",
+                              token.pos)
+        return self.error(f"nothing after {operator.kind}{_as_word(operator.kind)}", operator.pos)
 
     def unary(self) -> QueryNode:
         token = self.take()
@@ -272,16 +299,17 @@ class _Parser:
             return token.node
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise self.error(f"nested too deeply: at most {MAX_DEPTH} groups and '-' inside "
-                             f"each other", token.pos)
-        node = self.negation(token) if token.kind == _MINUS else self.group(token)
+            raise self.error(f"nested too deeply: at most {MAX_DEPTH} groups, '-' and NOT "
+                             f"inside each other", token.pos)
+        node = self.group(token) if token.kind == _LPAREN else self.negation(token)
         self.depth -= 1
         return node
 
     def negation(self, token: _Token) -> QueryNode:
-        if self.peek().kind not in (_ATOM, _MINUS, _LPAREN):
-            raise self.error("'-' must be directly followed by a word, phrase, field or group",
-                             token.pos)
+        if self.peek().kind not in _STARTS:
+            if token.kind == _NOT:
+                raise self.error(f"NOT must be followed by {_OPERAND}{_as_word(_NOT)}", token.pos)
+            raise self.error(f"'-' must be directly followed by {_OPERAND}", token.pos)
         return Not(self.unary())
 
     def group(self, token: _Token) -> QueryNode:

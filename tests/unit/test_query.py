@@ -17,6 +17,7 @@ from inbox.query import (
     MAX_LENGTH,
     MAX_TERMS,
     MIN_PREFIX,
+    OPERATORS,
     describe_error,
     fields_used,
     parse,
@@ -112,6 +113,53 @@ def test_or_and_precedence() -> None:
     assert parse("(a)OR(b)") == Or((a, b))
 
 
+def test_and_is_the_implicit_and_written_out() -> None:
+    a, b, c, d = Term("a"), Term("b"), Term("c"), Term("d")
+    assert parse("refund AND bill") == parse("refund bill") == And((Term("refund"), Term("bill")))
+    assert parse("a AND b c") == And((a, b, c))
+    assert parse("a AND b OR c AND d") == Or((And((a, b)), And((c, d))))
+    assert parse("a OR b AND c") == Or((a, And((b, c))))
+    assert parse("(a OR b) AND c") == And((Or((a, b)), c))
+    assert parse("(a)AND(b)") == And((a, b))
+    assert parse('"x y" AND channel:x') == And((Phrase("x y"), FieldTerm("channel", "x")))
+
+
+def test_not_is_the_minus_written_out() -> None:
+    a, b, c = Term("a"), Term("b"), Term("c")
+    assert parse("NOT a") == parse("-a") == Not(a)
+    assert parse("a NOT b") == parse("a AND NOT b") == parse("a -b") == And((a, Not(b)))
+    assert parse("NOT channel:x") == Not(FieldTerm("channel", "x"))
+    assert parse('NOT "past due"') == Not(Phrase("past due"))
+    assert parse("NOT (a OR b)") == parse("NOT(a OR b)") == parse("-(a OR b)")
+    assert parse("NOT NOT a") == parse("-NOT a") == parse("--a") == Not(Not(a))
+
+
+def test_precedence_is_not_then_and_then_or() -> None:
+    a, b, c = Term("a"), Term("b"), Term("c")
+    assert parse("NOT a b") == And((Not(a), b))  # NOT takes only what follows it
+    assert parse("NOT a AND b OR c") == Or((And((Not(a), b)), c))
+    assert parse("a OR NOT b AND c") == Or((a, And((Not(b), c))))
+    assert parse("a OR b NOT c") == Or((a, And((b, Not(c)))))
+    assert parse("NOT a OR b") == Or((Not(a), b))
+
+
+@pytest.mark.parametrize("query", ["and", "or", "not", "And", "Not", "oR"])
+def test_operators_are_capitals_only_other_spellings_are_words(query: str) -> None:
+    assert parse(f"a {query} b") == And((Term("a"), Term(query), Term("b")))
+
+
+@pytest.mark.parametrize("word", ["ANDROID", "NOTE", "ORDER", "NOT-a", "AND*", "ORs", "x-OR"])
+def test_words_that_start_like_operators_are_words(word: str) -> None:
+    assert parse(word) == Term(word)
+
+
+@pytest.mark.parametrize("word", ["AND", "OR", "NOT"])
+def test_a_quoted_operator_is_searched_as_a_word(word: str) -> None:
+    assert parse(f'"{word}"') == Phrase(word)
+    assert parse(f'terms "{word}" conditions') == And(
+        (Term("terms"), Phrase(word), Term("conditions")))
+
+
 def test_normalization_collapses_and_flattens() -> None:
     a, b, c = Term("a"), Term("b"), Term("c")
     assert parse("((a))") == a
@@ -129,10 +177,30 @@ def test_normalization_collapses_and_flattens() -> None:
     ("(OR a)", "nothing before OR", 1),
     ("(a OR) b", "nothing after OR", 3),
     ("OR", "nothing before OR", 0),
+    ("(a OR", "nothing after OR", 3),
+    ("refund AND", "nothing after AND", 7),
+    ("AND refund", "nothing before AND", 0),
+    ("AND", "nothing before AND", 0),
+    ("a AND AND b", "AND right after AND", 6),
+    ("a AND OR b", "OR right after AND", 6),
+    ("a OR AND b", "AND right after OR", 5),
+    ("(a AND) b", "nothing after AND", 3),
+    ("x (AND a)", "nothing before AND", 3),
+    ("NOT", "NOT must be followed by a word, phrase, field or group", 0),
+    ("refund NOT", "NOT must be followed by", 7),
+    ("a NOT OR b", "NOT must be followed by", 2),
+    ("a NOT AND b", "NOT must be followed by", 2),
+    ("(NOT)", "NOT must be followed by", 1),
+    ("a -AND b", "'-' must be directly followed", 2),
+    ("a OR NOT", "NOT must be followed by", 5),
 ])
-def test_misplaced_or(query: str, problem: str, position: int) -> None:
+def test_misplaced_operators(query: str, problem: str, position: int) -> None:
     err = error_of(query)
-    assert (err.problem, err.position) == (problem, position)
+    assert err.problem.startswith(problem) and err.position == position
+    if "-" not in problem:  # says how to search the word instead
+        word = problem.split()[0] if "right after" in problem else problem.split()[-1]
+        word = "NOT" if problem.startswith("NOT") else word
+        assert f"to search the word {word}, write it in lower case or in quotes" in err.problem
 
 
 @pytest.mark.parametrize(("query", "problem", "position"), [
@@ -196,15 +264,27 @@ def test_colon_without_identifier_is_a_plain_term(word: str) -> None:
     assert parse(word) == Term(word)
 
 
-@pytest.mark.parametrize(("query", "position"), [("colour:red", 0), ("refund Colour:red", 7),
-                                                 ("-mailto:a", 1), ('x:"y"', 0),
-                                                 ("(a foo:)", 3)])
-def test_unknown_field(query: str, position: int) -> None:
-    err = error_of(query)
-    assert err.position == position
-    name = query[position:query.index(":", position)]
-    assert err.problem.startswith(f"unknown field '{name}'")
-    assert "known: " + ", ".join(SEARCH_FIELDS) in err.problem
+@pytest.mark.parametrize(("query", "expected"), [
+    ("Re: Refund request", And((Term("Re:"), Term("Refund"), Term("request")))),
+    ("RE: RE: Fwd: bill", And((Term("RE:"), Term("RE:"), Term("Fwd:"), Term("bill")))),
+    ("Note: call back at 10:30", And((Term("Note:"), Term("call"), Term("back"), Term("at"),
+                                      Term("10:30")))),
+    ("AW: Rechnung", And((Term("AW:"), Term("Rechnung")))),
+    ("colour:red", Term("colour:red")),
+    ("refund Colour:red", And((Term("refund"), Term("Colour:red")))),
+    ("-mailto:a", Not(Term("mailto:a"))),
+    ("a:b", Term("a:b")),
+    ('x:"y"', And((Term("x:"), Phrase("y")))),
+    ("(a foo:)", And((Term("a"), Term("foo:")))),
+    ("Re: channel:x", And((Term("Re:"), FieldTerm("channel", "x")))),
+    ("Status:open", FieldTerm("status", "open")),
+])
+def test_a_colon_is_only_special_after_a_field_name(query: str, expected: QueryNode) -> None:
+    """Pasted subjects, times and URLs are words: a colon makes a field only after one of
+    the field names."""
+    ast = parse(query)
+    assert ast == expected
+    assert parse(to_text(ast)) == ast
 
 
 @pytest.mark.parametrize(("query", "position"), [("channel:", 0), ("a channel: b", 2),
@@ -290,12 +370,12 @@ def test_round_trip_of_the_example() -> None:
 
 
 def test_describe_error_points_at_the_position() -> None:
-    err = error_of("refund colour:red")
+    err = error_of("refund channel:fax")
     text = describe_error(err)
     lines = text.splitlines()
-    assert lines[0].startswith("unknown field 'colour'")
-    assert lines[1] == "  refund colour:red"
-    assert lines[2] == "  " + " " * 7 + "^"
+    assert lines[0].startswith("invalid channel 'fax'")
+    assert lines[1] == "  refund channel:fax"
+    assert lines[2] == "  " + " " * 15 + "^"
 
 
 def test_describe_error_keeps_alignment_with_tabs_and_at_the_end() -> None:
@@ -329,9 +409,10 @@ _WORD_ALPHABET = string.ascii_letters + string.digits + "._@#+'&!?-/éßΩ日"
 terms = st.one_of(
     st.builds(lambda w, star: w + star,
               st.text(_WORD_ALPHABET, min_size=1, max_size=8), st.sampled_from(["", "*"]))
-    .filter(lambda w: not w.startswith("-") and w != "OR"
+    .filter(lambda w: not w.startswith("-") and w not in OPERATORS
             and not (w.endswith("*") and len(w) <= MIN_PREFIX)),
-    st.sampled_from(["12:30", "http://x.com/a?b=c", "or", "AND", "1:b:c"]),
+    st.sampled_from(["12:30", "http://x.com/a?b=c", "or", "and", "Not", "1:b:c", "Re:",
+                     "Note:", "colour:red", "x:"]),
 ).map(Term)
 
 _FREE_TEXT = st.text(string.ascii_letters + string.digits + ' "()\\-:*@_.é\t',
@@ -381,7 +462,8 @@ asts: st.SearchStrategy[QueryNode] = st.recursive(
 ).filter(lambda node: _depth(node) <= MAX_DEPTH)
 
 # Text made of the language's own pieces, so that many samples parse.
-_PIECES = ["a", "b*", "OR", "or", "-", "(", ")", '"', '"x y"', "channel:x", "-c",
+_PIECES = ["a", "b*", "OR", "or", "AND", "NOT", "not", "-", "(", ")", '"', '"x y"',
+           "channel:x", "-c", "Re:", "10:30",
            "from:", 'from:"T M"', "colour:red", "12:30", "*", "\\", "after:2026-02-30",
            "lang:EN", "tag:A", "http://x", ":", "\t"]
 query_texts = st.one_of(
@@ -423,19 +505,17 @@ def test_property_canonical_form_is_idempotent(query: str) -> None:
 
 @settings(max_examples=200)
 @given(st.lists(asts, max_size=3), st.data())
-def test_property_unknown_field_reported_at_its_offset(items: list[QueryNode],
-                                                       data: st.DataObject) -> None:
-    pieces = [to_text(item) for item in items]
+def test_property_an_unknown_name_and_colon_is_a_word_wherever_it_is(
+        items: list[QueryNode], data: st.DataObject) -> None:
+    pieces = [f"({to_text(item)})" for item in items]
     name = data.draw(st.builds(str.__add__, st.sampled_from(string.ascii_letters),
                                st.text(string.ascii_letters + string.digits + "_", max_size=8))
-                     .filter(lambda n: n.lower() not in SEARCH_FIELDS))
+                     .filter(lambda n: n.lower() not in SEARCH_FIELDS and n not in OPERATORS))
     at = data.draw(st.integers(0, len(pieces)))
-    before = " ".join(pieces[:at])
-    offset = len(before) + 1 if before else 0
-    query = " ".join([*pieces[:at], f"{name}:red", *pieces[at:]])
-    err = error_of(query)
-    assert err.position == offset
-    assert err.problem.startswith(f"unknown field '{name}'")
+    word = data.draw(st.sampled_from([f"{name}:red", f"{name}:", f"{name}:12:30"]))
+    ast = parse(" ".join([*pieces[:at], word, *pieces[at:]]))
+    expected = [*items[:at], Term(word), *items[at:]]
+    assert ast == (_flat(And, expected) if items else Term(word))
 
 
 @pytest.mark.parametrize("text", ["before:0999-01-01", "after:2262-01-01"])
@@ -501,3 +581,50 @@ def test_a_one_character_prefix_is_refused(text: str) -> None:
     assert "at least 2 characters before '*'" in err.value.problem
     assert err.value.position == text.index("*")
     assert parse("ab*") == Term("ab*")
+
+
+# --- hostile queries: a QueryError at a position, in bounded time, memory and recursion ----
+
+_TERMS_OVER = " OR ".join(f"w{i}" for i in range(MAX_TERMS + 1))
+
+HOSTILE = [  # (query, position, words of the problem)
+    ("refund " * 1500, MAX_LENGTH, "too long"),  # 10,500 characters
+    ("(" * 5000 + "a" + ")" * 5000, MAX_LENGTH, "too long"),
+    ("(" * 1000 + "a" + ")" * 999, MAX_DEPTH, "nested too deeply"),
+    ("NOT " * 499 + "a", 4 * MAX_DEPTH, "nested too deeply"),
+    ("-" * 1999 + "a", MAX_DEPTH, "nested too deeply"),
+    ("NOT (" * 399, 25, "nested too deeply"),  # the 11th: the 6th NOT, at 5 * 5
+    (" OR ".join(["a"] * 3000), MAX_LENGTH, "too long"),
+    (" OR ".join(["a"] * 399), 5 * MAX_TERMS, "too many terms"),
+    (_TERMS_OVER, _TERMS_OVER.rindex("w"), "too many terms"),
+    (" AND ".join(["a"] * 333), 6 * MAX_TERMS, "too many terms"),
+    ("OR " * 666, 0, "nothing before OR"),
+    ("a " + "AND " * 499, 6, "AND right after AND"),
+    ('"' * 1999, 0, "empty phrase"),
+    ('"' + "a" * 1998, 0, "unterminated phrase"),
+    ("(" * 3 + ")" * 1996, 2, "empty group"),
+    (")" * 1999, 0, "unmatched ')'"),
+    ("a\x00b", 1, "U+0000"),
+    ("Re: refund \ud83d", 11, "U+D83D"),
+    ("\udcff", 0, "U+DCFF"),  # an undecodable byte of a command line (surrogateescape)
+    ("\u202e" + "a\x1b", 2, "U+001B"),
+]
+
+
+@pytest.mark.parametrize(("query", "position", "problem"), HOSTILE,
+                         ids=[f"{q[:12]!r}x{len(q)}" for q, _, _ in HOSTILE])
+def test_hostile_queries_are_query_errors_at_a_position(query: str, position: int,
+                                                        problem: str) -> None:
+    err = error_of(query)
+    assert (err.position, problem in err.problem) == (position, True), err.problem
+    describe_error(err)
+
+
+def test_the_longest_deepest_query_allowed_parses() -> None:
+    """Up to the limits everything parses: 50 terms, 10 levels, 2,000 characters."""
+    deep = "(" * (MAX_DEPTH - 1) + "NOT a" + ")" * (MAX_DEPTH - 1)
+    words = " OR ".join(f"w{i:03}" for i in range(MAX_TERMS - 1))
+    query = (deep + " AND (" + words + ")").ljust(MAX_LENGTH)
+    assert len(query) == MAX_LENGTH
+    assert parse(query) == And((Not(Term("a")), Or(tuple(Term(f"w{i:03}")
+                                                          for i in range(MAX_TERMS - 1)))))
