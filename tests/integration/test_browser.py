@@ -64,7 +64,7 @@ async def test_customer_form_then_agent_reply(web: Web, browser_page: Any,
     assert "separate again" in await page.inner_text(".flash")
     assert "ann@work.example" not in await page.inner_text("ul.idents")
 
-    await page.goto(f"{base}/search?q=" + "bill%20colour:red")
-    assert "unknown field 'colour'" in await page.inner_text("pre.error")
+    await page.goto(f"{base}/search?q=" + "bill%20channel:fax")
+    assert "invalid channel 'fax'" in await page.inner_text("pre.error")
     await page.goto(f"{base}/search?q=bill")
     assert "1 message ·" in await page.inner_text("main")  # not "1 messages"

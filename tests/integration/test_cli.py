@@ -101,8 +101,8 @@ def test_users_add_token_and_bad_input(capsys: pytest.CaptureFixture[str], env: 
 
 def test_search_reports_parse_errors_with_a_caret(capsys: pytest.CaptureFixture[str],
                                                   env: dict[str, str]) -> None:
-    code, _, err = run(capsys, env, "search", "refund colour:red")
-    assert code == 2 and "colour" in err and "^" in err
+    code, _, err = run(capsys, env, "search", "refund channel:fax")
+    assert code == 2 and "invalid channel 'fax'" in err and "^" in err
 
 
 @pytest.fixture

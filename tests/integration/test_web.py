@@ -246,11 +246,11 @@ async def test_roles_are_checked(web: Web) -> None:
 
 
 async def test_invalid_search_names_the_position(web: Web) -> None:
-    resp = await web.client.get("/api/search", params={"q": 'refund colour:red'},
+    resp = await web.client.get("/api/search", params={"q": 'refund channel:fax'},
                                 headers=web.auth())
     assert resp.status == 400
     body = await resp.json()
-    assert body["position"] == 7 and "colour" in body["problem"]
+    assert body["position"] == 15 and "fax" in body["problem"]
     unterminated = await web.client.get("/api/search", params={"q": 'a "past due'},
                                         headers=web.auth())
     assert (await unterminated.json())["position"] == 2
@@ -391,7 +391,7 @@ async def test_every_page_renders_the_demo_month(tmp_path: Path) -> None:
         assert set(by_channel) == {"email", "x", "webform"}
         paths = ["/inbox", "/inbox?status=listening", "/inbox?order=due", "/reports",
                  "/search?q=refund", "/search?q=channel:x%20sentiment:negative",
-                 "/voc", "/voc?q=channel:x&interval=week", "/voc?q=colour:red"]
+                 "/voc", "/voc?q=channel:x&interval=week", "/voc?q=channel:fax"]
         for conv in by_channel.values():
             paths += [f"/conversations/{conv.id}", f"/customers/{conv.customer_id}"]
         for path in paths:
