@@ -103,6 +103,15 @@ CORPUS = [
     ("refund* direction:inbound", {"m1", "m2"}),
     ("direction:note", set()),
     ("-direction:inbound", {"m9"}),
+    # operators in capitals (lower case: words), and words with a colon
+    ("refund AND request", {"m1"}),
+    ("refund NOT channel:x", {"m1"}),
+    ("refund NOT here", {"m1"}),
+    ("refund not", {"m2"}),
+    ("past AND due AND NOT autopay", {"m6"}),
+    ("bill OR invoice AND refund", {"m1", "m4"}),
+    ("NOT (refund OR invoice) AND channel:email", {"m5", "m6"}),
+    ("Refund: request", {"m1"}),
 ]
 
 
