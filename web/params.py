@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
+from urllib.parse import unquote_plus, unquote_to_bytes
 
 from aiohttp import web
 
-from inbox.errors import ValidationError
+from inbox.errors import QueryError, ValidationError
 from inbox.model import (
     FACETS,
     INTERVALS,
@@ -218,4 +219,23 @@ async def search_query(request: web.Request, text: str | None = None) -> QueryNo
     """The search of ?q= (or `text`) for the signed-in user: parsed, assignees resolved,
     limited to what they may see (QueryError, a 400 that says where, otherwise)."""
     query = request.query.get("q", "") if text is None else text
+    if query == request.query.get("q", ""):
+        check_utf8(request.rel_url.raw_query_string, query)
     return await context(request).search.parse(query, current_user(request))
+
+
+def check_utf8(raw_query_string: str, query: str) -> None:
+    """A QueryError where the first ?q= of the raw query string stops being UTF-8 (a lone
+    surrogate or a broken character, which the URL's decoding would turn into U+FFFD)."""
+    for pair in raw_query_string.split("&"):
+        name, _, value = pair.partition("=")
+        if unquote_plus(name) != "q":
+            continue
+        raw = unquote_to_bytes(value.replace("+", " "))
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            position = len(raw[:exc.start].decode("utf-8"))
+            raise QueryError("not UTF-8 text (a lone surrogate or a broken character)",
+                             position, query) from None
+        return

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import contextlib
 import csv
+import html
 import io
 import json
 import logging
@@ -14,13 +15,15 @@ import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 import aiohttp
 import pytest
 from aiohttp.web_runner import TCPSite
+from yarl import URL
 
 from inbox.model import Event, Role
-from inbox.query import MAX_DEPTH
+from inbox.query import MAX_DEPTH, MAX_LENGTH, MAX_TERMS
 from tests.factories import inbound
 from tests.integration.web_support import RoleWeb, start_web
 from web import api
@@ -68,6 +71,41 @@ async def test_bad_queries_are_400_with_the_position(web: RoleWeb, path: str) ->
     for q, position, words in BAD_QUERIES:
         body = await problem(web, "GET", path, params={"q": q})
         assert body["position"] == position and words in body["problem"], q
+
+
+HOSTILE_QUERIES = [  # (?q= as sent, percent-encoded; position of the problem; its words)
+    (quote_plus("refund " * 1500), MAX_LENGTH, "too long"),  # 10,500 characters
+    (quote_plus("(" * 5000 + "a" + ")" * 5000), MAX_LENGTH, "too long"),
+    (quote_plus(" OR ".join(["a"] * 3000)), MAX_LENGTH, "too long"),
+    (quote_plus(" OR ".join(["a"] * 399)), 5 * MAX_TERMS, "too many terms"),
+    (quote_plus("(" * 1000 + "a" + ")" * 999), MAX_DEPTH, "nested too deeply"),
+    (quote_plus("NOT " * 499 + "a"), 4 * MAX_DEPTH, "nested too deeply"),
+    (quote_plus("Re: refund AND"), 11, "nothing after AND"),
+    ("Re%3A+refund%00", 10, "U+0000"),
+    ("Re%3A+%ED%A0%80", 4, "not UTF-8"),  # a lone surrogate, as UTF-8 would write it
+    ("refund+%FF", 7, "not UTF-8"),
+]
+
+
+async def test_hostile_queries_are_a_400_with_the_position_on_every_search(
+        web: RoleWeb) -> None:
+    """As `inbox serve` serves them (long request lines included); the pages show the
+    problem and its position in the form."""
+    async with served(web) as port, aiohttp.ClientSession() as session:
+        for q, position, words in HOSTILE_QUERIES:
+            for path in ("/api/search", "/api/voc", "/api/search/export.csv",
+                         "/voc/volume.svg", "/search", "/voc"):
+                url = URL(f"http://127.0.0.1:{port}{path}?q={q}", encoded=True)
+                resp = await session.get(url, headers=web.auth(Role.ADMIN))
+                if path.startswith("/api"):
+                    assert resp.status == 400, (path, q[:30], resp.status)
+                    body = await resp.json()
+                    assert (body["position"], words in body["problem"]) == (position, True)
+                    continue
+                text = html.unescape(await resp.text())
+                # the chart (an <img>) is a 400 page; the pages show the problem in the form
+                assert resp.status == (400 if path.endswith(".svg") else 200), (path, q[:30])
+                assert f"at position {position}" in text and words in text, (path, q[:30])
 
 
 BAD_PARAMETERS = [  # (path, parameters, the parameter the error names)

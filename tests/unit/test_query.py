@@ -125,7 +125,7 @@ def test_and_is_the_implicit_and_written_out() -> None:
 
 
 def test_not_is_the_minus_written_out() -> None:
-    a, b, c = Term("a"), Term("b"), Term("c")
+    a, b = Term("a"), Term("b")
     assert parse("NOT a") == parse("-a") == Not(a)
     assert parse("a NOT b") == parse("a AND NOT b") == parse("a -b") == And((a, Not(b)))
     assert parse("NOT channel:x") == Not(FieldTerm("channel", "x"))
