@@ -256,6 +256,21 @@ async def test_invalid_search_names_the_position(web: Web) -> None:
     assert (await unterminated.json())["position"] == 2
 
 
+async def test_pasted_subjects_and_operators_search_and_the_pages_explain_them(
+        web: Web) -> None:
+    await posted(web, {**FORM, "message": "Re: Refund request - call me at 10:30"})
+    await posted(web, {**FORM, "message": "Refund request for my bill"})
+    for q, found in [("Re: Refund request", 1), ("refund AND request", 2),
+                     ("refund AND NOT bill", 1), ("10:30 OR wrong", 1), ("refund and", 0)]:
+        resp = await web.client.get("/api/search", params={"q": q}, headers=web.auth())
+        assert resp.status == 200 and (await resp.json())["total"] == found, q
+    for path in ("/search", "/voc"):
+        page = await (await web.client.get(path, params={"q": "Re: refund"},
+                                           headers=web.auth())).text()
+        assert "<code>NOT</code> before <code>AND</code> before <code>OR</code>" in page
+        assert 'role="alert"' not in page
+
+
 async def test_agent_actions_and_stale_versions(web: Web) -> None:
     ref = await posted(web, FORM)
     base = f"/api/conversations/{ref}"
