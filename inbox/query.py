@@ -14,7 +14,7 @@ Grammar (NOT binds tighter than AND, which binds tighter than OR; AND may be lef
 The operators are AND, OR and NOT written in capitals, as in Gmail and Lucene: "and", "or"
 and "not" are words, and so is a quoted "AND". A colon makes a field only after a field
 name (SEARCH_FIELDS): "Re:", "Note:", "10:30" and "http://x.y/z" are words, so a pasted
-subject searches its words.
+subject searches its words; punctuation standing alone ("-", "&", "|") is skipped like space.
 
 The tokenizer is lazy, so the first problem in reading order is the one reported (after
 the checks of the whole text: its length and control characters). A query holds at most
@@ -28,6 +28,7 @@ form, and `parse(to_text(ast)) == ast` for every AST `parse` can return.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from typing import NamedTuple
@@ -56,13 +57,15 @@ FIELD_VALUES: dict[str, tuple[str, ...]] = {
 }
 """Fields whose value comes from a fixed list (matched case-insensitively, kept lowercase)."""
 
-# A field is an identifier and a colon; "12:30" is not one, nor is a URL such as "http://x".
+# A field is a field name and a colon; "Re:", "12:30" and URLs such as "http://x" are words.
 MIN_PREFIX = 2
 _FIELD_RE = re.compile(r"([A-Za-z][A-Za-z0-9_]*):(.*)", re.DOTALL)
 FIRST_DATE, LAST_DATE = "1970-01-01", "2261-12-31"
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _LANG_RE = re.compile(r"[A-Za-z]{2,3}")
 _NEEDS_QUOTES = frozenset('"()')
+# Unicode categories of punctuation and of the symbols +, =, $, ^ (not So: emoji, ™).
+_PUNCTUATION = frozenset({"Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "Sm", "Sc", "Sk"})
 
 MAX_LENGTH = 2000  # characters
 MAX_TERMS = 50  # words, phrases and fields
@@ -115,22 +118,29 @@ def _tokens(query: str) -> Iterator[_Token]:
                 raise QueryError("empty phrase", i, query)
             yield _Token(_ATOM, i, Phrase(text))
             i = end
-        elif c == "-":
-            if i + 1 >= n or query[i + 1].isspace() or query[i + 1] == ")":
-                raise QueryError(f"'-' must be directly followed by {_OPERAND}", i, query)
-            yield _Token(_MINUS, i)
-            i += 1
         else:
             j = i
             while j < n and _is_word_char(query[j]):
                 j += 1
-            if query[i:j] in OPERATORS:
-                yield _Token(query[i:j], i)
+            word = query[i:j]
+            if _is_punctuation(word) and (c != "-" or j == n or query[j] not in '"('):
+                i = j  # "-", "&", "|", "–" standing alone, as in a pasted subject: no word
+            elif c == "-":
+                yield _Token(_MINUS, i)
+                i += 1
+            elif word in OPERATORS:
+                yield _Token(word, i)
                 i = j
             else:
                 node, end = _word(query, i, j)
                 yield _Token(_ATOM, i, node)
                 i = end
+
+
+def _is_punctuation(word: str) -> bool:
+    """Only punctuation and symbols that no store indexes (not '*', nor emoji): nothing to
+    search, so it is skipped like the space around it."""
+    return "*" not in word and all(unicodedata.category(c) in _PUNCTUATION for c in word)
 
 
 def _read_quoted(query: str, start: int, unterminated: str) -> tuple[str, int]:

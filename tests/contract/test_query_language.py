@@ -62,7 +62,9 @@ PASTED_CORPUS = [
     ("Re: OR Note:", {"p1", "p3"}),
     ("(Re: OR Fwd:) refund", {"p1"}),
     ("refund NOT Re:", {"p2"}),
-    ("Re : refund", set()),  # a lone ':' is no word: nothing has it
+    ("Re : refund", {"p1"}),  # punctuation standing alone separates words
+    ("Refund - Re: & more", set()),
+    ("Refund - Re:", {"p1"}),
     ("Re: refund channel:email", {"p1"}),
     ("terms AND conditions", {"p5"}),
     ('"AND"', {"p5", "p8"}),  # the word, quoted

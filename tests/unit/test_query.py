@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+import unicodedata
 from datetime import date
 
 import pytest
@@ -95,11 +96,32 @@ def test_exclusion() -> None:
     assert parse("a-b") == Term("a-b")
 
 
-@pytest.mark.parametrize(("query", "position"), [("-", 0), ("a -", 2), ("a - b", 2),
-                                                 ("(a -)", 3), ("-OR", 0), ("a -OR b", 2),
-                                                 ("-- a", 1)])
-def test_lone_minus(query: str, position: int) -> None:
+@pytest.mark.parametrize(("query", "position"), [("-OR", 0), ("a -OR b", 2), ("-AND", 0),
+                                                 ("a -)", 3)])
+def test_a_minus_before_an_operator_or_nothing_is_an_error(query: str, position: int) -> None:
     assert error_of(query).position == position
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("Order #4411 - delayed", And((Term("Order"), Term("#4411"), Term("delayed")))),
+    ("Refund & bill", And((Term("Refund"), Term("bill")))),
+    ("Re: Refund – urgent | VIP", And((Term("Re:"), Term("Refund"), Term("urgent"),
+                                       Term("VIP")))),
+    ("a - b", And((Term("a"), Term("b")))),
+    ("a -", Term("a")),
+    ("(a -)", Term("a")),
+    ("-- a", Term("a")),
+    ("10 + 2 = 12 $", And((Term("10"), Term("2"), Term("12")))),
+    ("-", None),
+    ("... !!!", None),
+    ("-&(a)", Not(Term("a"))),
+    ("Q&A -😡", And((Term("Q&A"), Not(Term("😡"))))),  # in a word, or a symbol: kept
+])
+def test_punctuation_standing_alone_is_skipped_like_space(query: str,
+                                                          expected: QueryNode | None) -> None:
+    """A dash, ampersand or bar between the words of a pasted subject has nothing a store
+    could find (no store indexes punctuation): it separates words, as a space does."""
+    assert parse(query) == expected
 
 
 def test_or_and_precedence() -> None:
@@ -349,7 +371,8 @@ def test_to_text_canonical(node: QueryNode, text: str) -> None:
 
 
 @pytest.mark.parametrize("node", [
-    Term("a b"), Term("-a"), Term("OR"), Term("channel:x"), Term("*"), Term(""), Term('a"'),
+    Term("a b"), Term("-a"), Term("OR"), Term("AND"), Term("NOT"), Term("&"), Term("-"),
+    Term("channel:x"), Term("*"), Term(""), Term('a"'),
     Phrase(" "), FieldTerm("colour", "red"), FieldTerm("channel", "fax"),
     FieldTerm("tag", "VIP"), FieldTerm("after", "2026-13-01"), FieldTerm("from", ""),
     And(()), Not(Term("a b")),
@@ -410,6 +433,7 @@ terms = st.one_of(
     st.builds(lambda w, star: w + star,
               st.text(_WORD_ALPHABET, min_size=1, max_size=8), st.sampled_from(["", "*"]))
     .filter(lambda w: not w.startswith("-") and w not in OPERATORS
+            and any(unicodedata.category(c)[0] in "LN" for c in w)
             and not (w.endswith("*") and len(w) <= MIN_PREFIX)),
     st.sampled_from(["12:30", "http://x.com/a?b=c", "or", "and", "Not", "1:b:c", "Re:",
                      "Note:", "colour:red", "x:"]),
