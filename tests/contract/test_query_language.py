@@ -84,6 +84,11 @@ PASTED_CORPUS = [
     ("NOT refund OR invoice", EVERY - {"p1", "p2"}),  # NOT before OR
     ("NOT (refund OR invoice)", EVERY - {"p1", "p2", "p6"}),
     ("Re:* request", {"p1", "p2"}),  # prefix "re": refund, request
+    # FTS5's own syntax reaches it as words: no column filter, no NEAR, no ^
+    ("text:refund", set()),  # the words "text refund", not refund in the text column
+    ("refund NEAR request", set()),
+    ("^refund", {"p1", "p2"}),
+    ('"refund" AND "request"', {"p1", "p2"}),
 ]
 
 
