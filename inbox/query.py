@@ -46,8 +46,8 @@ from inbox.model import (
     ts,
 )
 
-__all__ = ["FIELD_VALUES", "day_start", "describe_error", "fields_used", "map_assignees",
-           "parse", "resolve_me", "to_text"]
+__all__ = ["FIELD_VALUES", "OPERATORS", "day_start", "describe_error", "fields_used",
+           "map_assignees", "narrow", "parse", "resolve_me", "to_text"]
 
 FIELD_VALUES: dict[str, tuple[str, ...]] = {
     "channel": ("email", "x", "webform"),
@@ -410,6 +410,21 @@ def describe_error(err: QueryError) -> str:
     """The problem, then the query with a caret under the offending position (for the CLI)."""
     shown = "".join(" " if c.isspace() else c for c in err.query)
     return f"{err.problem} (at position {err.position})\n  {shown}\n  {' ' * err.position}^"
+
+
+def narrow(text: str, addition: str) -> str:
+    """The query `text` AND `addition` as query text, for links that add a facet or a word:
+    `refund OR bill` narrowed by `channel:x` is `(refund OR bill) channel:x`, not the OR of
+    refund and `bill channel:x`. Adding what the query already requires changes nothing.
+    Either one not parsing: the two side by side, as typed (the link shows the error)."""
+    try:
+        node, extra = parse(text), parse(addition)
+    except QueryError:
+        return f"{text} {addition}".strip()
+    if node is None or extra is None:
+        return to_text(node or extra)
+    required = node.nodes if isinstance(node, And) else (node,)
+    return to_text(node if extra in required else _combine(And, [node, extra]))
 
 
 def day_start(value: str) -> str:

@@ -269,6 +269,9 @@ async def test_pasted_subjects_and_operators_search_and_the_pages_explain_them(
                                            headers=web.auth())).text()
         assert "<code>NOT</code> before <code>AND</code> before <code>OR</code>" in page
         assert 'role="alert"' not in page
+    page = await (await web.client.get("/search", params={"q": "refund OR wrong"},
+                                       headers=web.auth())).text()
+    assert 'href="/search?q=%28refund%20OR%20wrong%29%20channel%3Awebform"' in page  # a facet
 
 
 async def test_agent_actions_and_stale_versions(web: Web) -> None:

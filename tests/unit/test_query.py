@@ -21,6 +21,7 @@ from inbox.query import (
     OPERATORS,
     describe_error,
     fields_used,
+    narrow,
     parse,
     resolve_me,
     to_text,
@@ -652,3 +653,19 @@ def test_the_longest_deepest_query_allowed_parses() -> None:
     assert len(query) == MAX_LENGTH
     assert parse(query) == And((Not(Term("a")), Or(tuple(Term(f"w{i:03}")
                                                           for i in range(MAX_TERMS - 1)))))
+
+
+@pytest.mark.parametrize(("text", "addition", "expected"), [
+    ("refund OR bill", "channel:x", "(refund OR bill) channel:x"),  # not refund OR (...)
+    ("refund", "channel:x", "refund channel:x"),
+    ("", "channel:x", "channel:x"),
+    ("refund channel:x", "channel:x", "refund channel:x"),  # already required: unchanged
+    ("channel:x", "channel:x", "channel:x"),
+    ("a b OR c", "d", "(a b OR c) d"),
+    ("NOT a", "b", "-a b"),
+    ("Re: Refund – urgent", "lang:en", "Re: Refund urgent lang:en"),
+    ("(a", "channel:x", "(a channel:x"),  # a query in error stays as typed
+])
+def test_narrow_adds_a_filter_that_every_match_must_meet(text: str, addition: str,
+                                                         expected: str) -> None:
+    assert narrow(text, addition) == expected
