@@ -27,6 +27,7 @@ form, and `parse(to_text(ast)) == ast` for every AST `parse` can return.
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -167,6 +168,8 @@ def _word(query: str, i: int, j: int) -> tuple[QueryNode, int]:
     """The word query[i:j] as a Term or FieldTerm, and where its token ends."""
     word = query[i:j]
     m = _FIELD_RE.fullmatch(word)
+    if m is not None and m.group(1).lower() not in SEARCH_FIELDS:
+        _check_misspelt_field(m.group(1), m.group(2) or query[j:j + 1], i, query)
     if m is None or m.group(1).lower() not in SEARCH_FIELDS or m.group(2).startswith("//"):
         star = word.find("*")
         if star != -1 and (star != len(word) - 1 or len(word) == 1):
@@ -186,6 +189,15 @@ def _word(query: str, i: int, j: int) -> tuple[QueryNode, int]:
         raise QueryError(f"missing value after '{field}:' (write {field}:value without a "
                          "space; to search these words, put them in quotes)", i, query)
     return FieldTerm(field, _field_value(field, raw, value_pos, query)), j
+
+
+def _check_misspelt_field(name: str, value: str, pos: int, query: str) -> None:
+    """A QueryError for a name before a colon that is nearly a field's, with a value right
+    after the colon ("chanel:x", "tags:vip"): a typo, not a word to search."""
+    close = difflib.get_close_matches(name.lower(), SEARCH_FIELDS, n=1, cutoff=0.8)
+    if close and value.strip() and not value.startswith("//"):
+        raise QueryError(f"unknown field '{name}': did you mean '{close[0]}:'? (to search "
+                         "the text, put it in quotes)", pos, query)
 
 
 def _field_value(field: str, raw: str, pos: int, query: str) -> str:

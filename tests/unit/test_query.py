@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import string
 import unicodedata
 from datetime import date
@@ -310,6 +311,23 @@ def test_a_colon_is_only_special_after_a_field_name(query: str, expected: QueryN
     assert parse(to_text(ast)) == ast
 
 
+@pytest.mark.parametrize(("query", "position", "field"), [
+    ("chanel:x", 0, "channel"), ("refund tags:vip", 7, "tag"), ('lan:"en"', 0, "lang"),
+    ("(a befor:2026-01-01)", 3, "before"), ("-Stauts:open", 1, "status"),
+])
+def test_a_misspelt_field_name_with_a_value_is_an_error_that_names_the_field(
+        query: str, position: int, field: str) -> None:
+    """Searched as words it would silently find nothing."""
+    err = error_of(query)
+    assert err.position == position
+    assert f"did you mean '{field}:'?" in err.problem and "put it in quotes" in err.problem
+
+
+@pytest.mark.parametrize("query", ["chanel: x", "tags:", "tg://x", 'Re:"x"', "form:contact"])
+def test_a_name_like_a_field_without_a_value_is_a_word(query: str) -> None:
+    assert parse(query) is not None
+
+
 @pytest.mark.parametrize(("query", "position"), [("channel:", 0), ("a channel: b", 2),
                                                  ('from:""', 0), ('tag:"  "', 0),
                                                  ("(tag:)", 1)])
@@ -535,7 +553,8 @@ def test_property_an_unknown_name_and_colon_is_a_word_wherever_it_is(
     pieces = [f"({to_text(item)})" for item in items]
     name = data.draw(st.builds(str.__add__, st.sampled_from(string.ascii_letters),
                                st.text(string.ascii_letters + string.digits + "_", max_size=8))
-                     .filter(lambda n: n.lower() not in SEARCH_FIELDS and n not in OPERATORS))
+                     .filter(lambda n: not difflib.get_close_matches(n.lower(), SEARCH_FIELDS,
+                                                                     cutoff=0.8)))
     at = data.draw(st.integers(0, len(pieces)))
     word = data.draw(st.sampled_from([f"{name}:red", f"{name}:", f"{name}:12:30"]))
     ast = parse(" ".join([*pieces[:at], word, *pieces[at:]]))
