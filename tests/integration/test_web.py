@@ -264,6 +264,10 @@ async def test_pasted_subjects_and_operators_search_and_the_pages_explain_them(
                      ("refund AND NOT bill", 1), ("10:30 OR wrong", 1), ("refund and", 0)]:
         resp = await web.client.get("/api/search", params={"q": q}, headers=web.auth())
         assert resp.status == 200 and (await resp.json())["total"] == found, q
+    typo = await web.client.get("/api/search", params={"q": "refund chanel:email"},
+                                headers=web.auth())
+    assert typo.status == 400 and (await typo.json())["position"] == 7
+    assert "did you mean 'channel:'?" in (await typo.json())["problem"]
     for path in ("/search", "/voc"):
         page = await (await web.client.get(path, params={"q": "Re: refund"},
                                            headers=web.auth())).text()
