@@ -3,8 +3,9 @@ rose in a period's messages compared with the previous period of the same length
 
 Left out: stop words of English, Dutch, French, German and Spanish (the `stop-words`
 package), names (the authors' and the team's), numbers and anything with a digit, email
-addresses, links and hidden-contact markers. Handles (@name) are counted apart. The same
-code serves every store: the stores only hand over a sample of each period's messages.
+addresses and phone numbers (for everyone, as inbox.privacy finds them) and links. Handles
+(@name) are counted apart. The same code serves every store: the stores only hand over a
+sample of each period's messages.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from functools import cache
 from stop_words import get_stop_words
 
 from inbox.model import And, FieldTerm, Message, QueryNode
-from inbox.privacy import EMAIL_HIDDEN, PHONE_HIDDEN
+from inbox.privacy import EMAIL_HIDDEN, PHONE_HIDDEN, redact
 
 LANGUAGES = ("en", "nl", "fr", "de", "es")
 # Stop words that carry a complaint inside a phrase ("still waiting", "charged twice", "no
@@ -127,7 +128,9 @@ def name_words(names: Iterable[str | None]) -> frozenset[str]:
 
 
 def _clean(text: str, handles: Counter[str] | None) -> str:
-    text = text.replace(EMAIL_HIDDEN, " . ").replace(PHONE_HIDDEN, " . ")
+    """The text without contacts (for everyone: inbox.privacy finds them however written),
+    links and handles (counted into `handles`), each a phrase break."""
+    text = (redact(text) or "").replace(EMAIL_HIDDEN, " . ").replace(PHONE_HIDDEN, " . ")
     text = _EMAIL.sub(" . ", _URL.sub(" . ", text))
     if handles is not None:
         handles.update({"@" + h.lower() for h in _HANDLE.findall(text)})

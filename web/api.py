@@ -9,6 +9,7 @@ import json
 import logging
 import unicodedata
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -19,6 +20,7 @@ from inbox.events import CLOSED, Numbered
 from inbox.model import Delivery, Message, SearchResult, Status
 from inbox.reply_options import reply_options
 from inbox.store import FACETS
+from inbox.trending import Period
 from inbox.usecases.notifications import someone_elses
 from inbox.usecases.replies import MAX_KEY
 from web import merges, params
@@ -315,11 +317,17 @@ async def voc_data(request: web.Request, team: bool | None = None) -> dict[str, 
             "volume": [list(b) for b in voc.volume],
             "trending": [{"term": t.term, "count": t.count, "previous": t.previous,
                           "change": t.change, "score": t.score} for t in trend.terms],
-            "trending_period": {"start": trend.period.start.isoformat(),
-                                "end": trend.period.end.isoformat(),
-                                "previous_start": trend.period.previous.start.isoformat()},
+            "trending_period": _period(trend.period),
             "trending_sampled": trend.sampled,
             "handles": [list(h) for h in trend.handles]}
+
+
+def _period(period: Period) -> dict[str, str]:
+    """Trending's period and the previous one: first and last day (end: the day after)."""
+    day = timedelta(days=1)
+    return {"start": period.start.isoformat(), "last": (period.end - day).isoformat(),
+            "end": period.end.isoformat(), "previous_start": period.previous.start.isoformat(),
+            "previous_last": (period.start - day).isoformat()}
 
 
 async def voice_of_customer(request: web.Request) -> web.Response:

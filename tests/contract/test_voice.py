@@ -15,7 +15,9 @@ from inbox.passwords import Passwords
 from inbox.store import Store, WriteBatch
 from inbox.usecases.accounts import Accounts
 from inbox.usecases.search import Search
+from search.sqlite import SqliteStore
 from tests.factories import at, conversation, customer, message
+from tests.schema_history import TO_SCHEMA_10, reopened_at
 
 CHEAP = Passwords(time_cost=1, memory_kib=8, parallelism=1)
 MANAGER = User("u-meg", "meg@example.com", "manager", "-", name="Meg")
@@ -133,3 +135,34 @@ async def test_trending_against_the_previous_period(store: Store) -> None:
     assert "invoice" not in terms  # as frequent as the week before
     assert found.handles == [("@acme_help", 8)]
     assert not found.sampled
+
+
+async def test_trending_never_shows_a_disguised_contact_to_anyone(store: Store) -> None:
+    search = _search(store)
+    posts = [_said(f"x{i}", f"router dead, mail florentine [at] privatebox (dot) example or "
+                            f"call 202 555 01{i:02d}", at(20, i)) for i in range(5)]
+    await store.write(WriteBatch(customers=(customer("c1"),),
+                                 conversations=(conversation("v2", "c1", "x"),),
+                                 messages=tuple(posts)))
+    for viewer in (MANAGER, MARKETING):
+        terms = {t.term for t in (await search.voc(viewer, None, "day", FACETS)).trending.terms}
+        assert "router" in terms
+        assert not {w for t in terms for w in t.split()} & {"florentine", "privatebox",
+                                                             "example", "dot", "at"}
+
+
+async def test_an_older_sqlite_file_learns_which_messages_were_automated(
+        sqlite_store: SqliteStore) -> None:
+    await seed(sqlite_store)
+    store = await reopened_at(sqlite_store, TO_SCHEMA_10)
+    try:
+        search = _search(store)
+        voc = await search.voc(MANAGER, None, "day", FACETS)
+        assert voc.result.total == 7 and sum(n for _, n in voc.volume) == 7
+        await store.write(WriteBatch(messages=(_said("auto9", "Undeliverable", at(14),
+                                                     automated=True),)))
+        assert (await search.voc(MANAGER, None, "day", FACETS)).result.total == 7
+        everything = await search.messages(MANAGER, None, None, 1)
+        assert everything.total == 16
+    finally:
+        await store.aclose()
