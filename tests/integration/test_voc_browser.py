@@ -82,3 +82,20 @@ async def test_a_manager_may_include_the_teams_replies(desk: RoleWeb,
     assert await accessibility_problems(page) == ""
     await shots(page, "voc-team")
     await fits_390(page)
+
+
+async def test_the_search_page_facets_are_removable_too(desk: RoleWeb, browser_page: Any
+                                                        ) -> None:
+    page, base = browser_page, str(desk.client.make_url("")).rstrip("/")
+    await sign_in(page, base, "agent@example.com")
+    await page.goto(f"{base}/search?q=bill&facets=channel")
+    for _ in range(2):
+        async with page.expect_navigation():
+            await page.locator("aside.side a", has_text="email").click()
+        assert query_of(page.url) == "bill channel:email"
+    assert await accessibility_problems(page) == ""
+    await shots(page, "search-facet-chip")
+    await fits_390(page)
+    async with page.expect_navigation():
+        await page.locator("ul.chips a.chip").click()
+    assert query_of(page.url) == "bill"
