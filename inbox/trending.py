@@ -22,6 +22,7 @@ from stop_words import get_stop_words
 
 from inbox.model import And, FieldTerm, Message, QueryNode
 from inbox.privacy import EMAIL_HIDDEN, PHONE_HIDDEN, redact
+from inbox.query import FIRST_DATE
 
 LANGUAGES = ("en", "nl", "fr", "de", "es")
 # Stop words that carry a complaint inside a phrase ("still waiting", "charged twice", "no
@@ -62,6 +63,9 @@ class Trend:
         return self.count - self.previous
 
 
+EPOCH = date.fromisoformat(FIRST_DATE)  # no period starts earlier (every store takes it)
+
+
 @dataclass(frozen=True, slots=True)
 class Period:
     start: date
@@ -69,7 +73,8 @@ class Period:
 
     @property
     def previous(self) -> Period:
-        return Period(self.start - (self.end - self.start), self.start)
+        """The same length before (from EPOCH at the earliest)."""
+        return Period(max(self.start - (self.end - self.start), EPOCH), self.start)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +117,8 @@ def period_of(node: QueryNode | None, newest: date | None, today: date) -> Perio
            else (newest or today) + timedelta(days=1))
     start = (max(date.fromisoformat(a) for a in afters) if afters
              else end - timedelta(days=DEFAULT_DAYS))
-    return Period(min(start, end - timedelta(days=1)), end)
+    end = max(end, EPOCH + timedelta(days=1))
+    return Period(max(min(start, end - timedelta(days=1)), EPOCH), end)
 
 
 def within(node: QueryNode | None, period: Period) -> QueryNode:

@@ -166,3 +166,14 @@ async def test_an_older_sqlite_file_learns_which_messages_were_automated(
         assert everything.total == 16
     finally:
         await store.aclose()
+
+
+@pytest.mark.parametrize("text", ["after:1970-01-01 before:2261-12-31", "before:1970-01-02",
+                                  "after:2261-12-31", "after:2026-11-20 before:2026-11-01",
+                                  "-router", "(router OR after:2026-11-01) -before:2026-11-02"])
+async def test_any_period_gives_a_trending_answer(store: Store, text: str) -> None:
+    await seed(store)
+    search = _search(store)
+    found = (await search.voc(MANAGER, await search.parse(text, MANAGER), "day",
+                              FACETS)).trending
+    assert found.period.start < found.period.end
