@@ -25,11 +25,13 @@ from inbox.privacy import EMAIL_HIDDEN, PHONE_HIDDEN, redact
 from inbox.query import FIRST_DATE
 
 LANGUAGES = ("en", "nl", "fr", "de", "es")
-# Stop words that carry a complaint inside a phrase ("still waiting", "charged twice", "no
-# reply", "not working"): never a trend alone, but a phrase may start or end with them.
-PHRASE_WORDS = frozenset({"still", "twice", "again", "no", "not", "never", "nothing", "nobody",
-                          "nog", "niet", "geen", "pas", "toujours", "encore", "noch", "nicht",
-                          "kein", "keine", "todavía", "nunca", "nada"})
+# Stop words that carry a complaint inside a phrase: never a trend alone, but a phrase may
+# start ("still waiting", "no reply", "not working") or end ("charged twice", "down again")
+# with them.
+PHRASE_STARTS = frozenset({"still", "no", "not", "never", "nothing", "nobody", "nog", "niet",
+                           "geen", "pas", "toujours", "noch", "nicht", "kein", "keine",
+                           "todavia", "nunca", "nada"})
+PHRASE_ENDS = frozenset({"twice", "again", "encore", "opnieuw", "wieder"})
 MIN_DOCS = 3  # a term in fewer matching messages is no trend
 DEFAULT_DAYS = 7  # the period of a query without after:
 
@@ -156,11 +158,29 @@ def terms_of(text: str, names: frozenset[str], handles: Counter[str] | None = No
                 continue
             if key not in stop:
                 found.add(word)
-            if previous and (key not in stop or previous[1] not in stop) and all(
-                    k not in stop or k in PHRASE_WORDS for k in (previous[1], key)):
+            if previous and _phrase(previous[1], key, stop):
                 found.add(f"{previous[0]} {word}")
             previous = (word, key)
     return found
+
+
+def _phrase(first: str, second: str, stop: frozenset[str]) -> bool:
+    """May two words (plain) make a phrase: not stop words, but for a complaint's."""
+    if first in stop and second in stop:
+        return False
+    return ((first not in stop or first in PHRASE_STARTS)
+            and (second not in stop or second in PHRASE_ENDS))
+
+
+def _subsumed(counts: Counter[str], before: Counter[str]) -> set[str]:
+    """Words that only occur within one of the phrases (the same counts in both periods):
+    the phrase says more."""
+    out = set()
+    for term, n in counts.items():
+        if " " in term and n >= MIN_DOCS:
+            out |= {w for w in term.split(" ")
+                    if counts[w] == n and before[w] == before[term]}
+    return out
 
 
 def _doc_counts(sample: Sample, names: frozenset[str], handles: Counter[str] | None
@@ -186,8 +206,9 @@ def trending(period: Period, now: Sample, before: Sample, people: Iterable[str |
     n, n_bg = len(now.messages), len(before.messages)
     floor = 1 / (n + n_bg) if n + n_bg else 1.0  # a term absent before rose from "almost 0"
     scored = []
+    dropped = _subsumed(fg, bg)
     for term, c in fg.items():
-        if c < MIN_DOCS:
+        if c < MIN_DOCS or term in dropped:
             continue
         share_bg = max(bg[term] / n_bg if n_bg else 0.0, floor)
         score = jlh(c / n, share_bg)
