@@ -176,7 +176,9 @@ class Index(Protocol):
         exact up to TOTAL_CAP (beyond: `total_capped`); facets and volume count every match,
         except where the store says it counted only the `sampled` newest. public: words,
         phrases and prefixes match the public copy of text and subject
-        (inbox.privacy.public_copy, without contacts), for who may not see contacts."""
+        (inbox.privacy.public_copy, without contacts), for who may not see contacts. Besides
+        the language's fields, `query` may hold FieldTerm(AUTOMATED, "true"/"false"): the
+        message's automated flag (the voice of the customer leaves those out)."""
 
     async def volume(self, query: QueryNode | None, interval: Interval = "day",
                      public: bool = False) -> list[tuple[str, int]]:
