@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import cache
+from functools import cache, lru_cache
 
 from stop_words import get_stop_words
 
@@ -40,11 +40,14 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _HANDLE = re.compile(r"(?<![\w@])@(\w{1,30})")
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _MARKS = re.compile(r"[\u0300-\u036f]")
+_DIGIT = re.compile(r"\d")
+_BREAK = re.compile(r"[.,;:!?()\[\]\"\n]+")  # no phrase across these
 
 
 def plain(word: str) -> str:
     """Lowercase without diacritics: how stop words and names are compared."""
-    return _MARKS.sub("", unicodedata.normalize("NFKD", word.lower()))
+    lower = word.lower()
+    return lower if lower.isascii() else _MARKS.sub("", unicodedata.normalize("NFKD", lower))
 
 
 @cache
@@ -149,11 +152,11 @@ def terms_of(text: str, names: frozenset[str], handles: Counter[str] | None = No
              ) -> set[str]:
     """The words and two-word phrases of a text that may trend (handles counted apart)."""
     stop, found = stop_words(), set()
-    for chunk in re.split(r"[.,;:!?()\[\]\"\n]+", _clean(text, handles)):
+    for chunk in _BREAK.split(_clean(text, handles)):
         previous: tuple[str, str] | None = None  # (word, plain) of the token before
         for token in _TOKEN.findall(chunk):
-            word, key = token.lower(), plain(token)
-            if len(key) < 2 or any(c.isdigit() for c in token) or key in names:
+            word, key = _word(token)
+            if not key or key in names:
                 previous = None
                 continue
             if key not in stop:
@@ -162,6 +165,14 @@ def terms_of(text: str, names: frozenset[str], handles: Counter[str] | None = No
                 found.add(f"{previous[0]} {word}")
             previous = (word, key)
     return found
+
+
+@lru_cache(maxsize=200_000)  # the words of a few thousand messages repeat
+def _word(token: str) -> tuple[str, str]:
+    """A token as shown and as compared (plain); "" to compare: no word (a number, a letter
+    alone, anything with a digit)."""
+    key = plain(token)
+    return token.lower(), "" if len(key) < 2 or _DIGIT.search(token) else key
 
 
 def _phrase(first: str, second: str, stop: frozenset[str]) -> bool:
