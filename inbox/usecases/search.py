@@ -54,6 +54,7 @@ class Search:
                  ) -> None:
         self.store, self.accounts = store, accounts
         self.marketing_contacts = marketing_contacts  # the privacy setting
+        self.trend_sample = TREND_SAMPLE
 
     async def parse(self, text: str, viewer: User) -> QueryNode | None:
         """The query with assignee:me and assignee:<email> turned into user ids, limited to
@@ -140,11 +141,11 @@ class Search:
     async def trending(self, viewer: User, voice: QueryNode, newest: date | None
                        ) -> Trending:
         """Terms that rose in the query's period (period_of) against the previous one, from
-        the TREND_SAMPLE newest messages of each."""
+        the `trend_sample` newest messages of each."""
         period = period_of(voice, newest, utcnow().date())
         samples = []
         for p in (period, period.previous):
-            found = await self.messages(viewer, within(voice, p), None, TREND_SAMPLE)
+            found = await self.messages(viewer, within(voice, p), None, self.trend_sample)
             samples.append(Sample(found.messages, found.total))
         team_names = [n for u in await self.accounts.users() for n in (u.name, u.email)]
         return trending(period, samples[0], samples[1], team_names, TRENDING)

@@ -179,3 +179,13 @@ async def test_any_period_gives_a_trending_answer(store: Store, text: str) -> No
     found = (await search.voc(MANAGER, await search.parse(text, MANAGER), "day",
                               FACETS)).trending
     assert found.period.start < found.period.end
+
+
+async def test_a_period_of_more_messages_than_the_sample_is_estimated(store: Store) -> None:
+    search = _search(store)
+    search.trend_sample = 4
+    await seed(store)  # 7 customer messages, all saying "router"
+    found = (await search.voc(MANAGER, await search.parse(
+        "after:2026-11-08 before:2026-11-15", MANAGER), "day", FACETS)).trending
+    assert found.sampled
+    assert {t.term: t.count for t in found.terms}["router"] == 7  # 4 of 4, times 7 / 4
