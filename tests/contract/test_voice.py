@@ -189,3 +189,16 @@ async def test_a_period_of_more_messages_than_the_sample_is_estimated(store: Sto
         "after:2026-11-08 before:2026-11-15", MANAGER), "day", FACETS)).trending
     assert found.sampled
     assert {t.term: t.count for t in found.terms}["router"] == 7  # 4 of 4, times 7 / 4
+
+
+async def test_a_listening_hit_is_the_customers_voice(store: Store) -> None:
+    await seed(store)
+    hit = message("hit1", "v3", "c1", "anyone else's router broken?", at(12, 9), "x")
+    await store.write(WriteBatch(conversations=(conversation("v3", "c1", "x",
+                                                             status="listening"),),
+                                 messages=(hit,)))
+    search = _search(store)
+    voc = await search.voc(MARKETING, await search.parse("status:listening", MARKETING),
+                           "day", FACETS)
+    assert [m.id for m in voc.result.messages] == [hit.id]
+    assert (await search.voc(MARKETING, None, "day", FACETS)).result.total == 8
