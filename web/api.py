@@ -312,7 +312,7 @@ async def voc_data(request: web.Request, team: bool | None = None) -> dict[str, 
     voc = await found.voc(current_user(request), node, params.interval(request), FACETS,
                           team)
     trend = voc.trending
-    return {"query": found.text(node), "team": team, **_counted(voc.result),
+    return {"query": found.voice_text(node), "team": team, **_counted(voc.result),
             "messages": voc.result.messages, "facets": _facets(voc.result),
             "volume": [list(b) for b in voc.volume],
             "trending": [{"term": t.term, "count": t.count, "previous": t.previous,

@@ -40,6 +40,12 @@ TRENDING = 15
 TREND_SAMPLE = 1000  # the newest matches of each period trending reads (2,000 in all)
 
 
+def _besides_inbound(node: QueryNode | None) -> list[QueryNode]:
+    """The query's top-level AND parts but direction:inbound (which `visible` may add)."""
+    parts = node.nodes if isinstance(node, And) else (node,) if node is not None else ()
+    return [p for p in parts if p != INBOUND]
+
+
 @dataclass(frozen=True, slots=True)
 class Voc:
     """The voice of the customer for one query."""
@@ -113,8 +119,7 @@ class Search:
         if team and not self.may_include_team(viewer):
             raise PermissionDenied("only managers may include the team's replies "
                                    "(the voice of the customer is the customers' own)")
-        parts = [p for p in (node.nodes if isinstance(node, And) else (node,) if node else ())
-                 if p != INBOUND]
+        parts = _besides_inbound(node)
         return And((WITH_TEAM, *parts) if team else (*CUSTOMERS, *parts))
 
     async def volume(self, viewer: User, node: QueryNode | None, interval: Interval,
@@ -149,6 +154,13 @@ class Search:
             samples.append(Sample(found.messages, found.total))
         team_names = [n for u in await self.accounts.users() for n in (u.name, u.email)]
         return trending(period, samples[0], samples[1], team_names, TRENDING)
+
+    @staticmethod
+    def voice_text(node: QueryNode | None) -> str:
+        """The query as the VoC shows it: without the direction:inbound it always means."""
+        parts = _besides_inbound(node)
+        return ql.to_text(None if not parts else parts[0] if len(parts) == 1
+                          else And(tuple(parts)))
 
     @staticmethod
     def text(node: QueryNode | None) -> str:
