@@ -371,5 +371,8 @@ class Or:
 
 QueryNode = Union[Term, Phrase, FieldTerm, Not, And, Or]  # noqa: UP007
 
+# A field the stores compile but the language has not: the voice of the customer leaves out
+# automated messages (auto-replies, bounces) with FieldTerm(AUTOMATED, "false").
+AUTOMATED = "automated"
 SEARCH_FIELDS = ("channel", "direction", "from", "status", "assignee", "sentiment", "lang", "tag",
                  "after", "before")

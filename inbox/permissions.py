@@ -17,14 +17,14 @@ PUBLIC = "public"  # anyone, signed in or not (sign-in page, web forms, health c
 PERMISSION_HELP: dict[str, str] = {
     PUBLIC: "anyone, signed in or not",
     "signed_in": "who am I, own settings (time zone)",
-    "search": "search, voice of the customer, CSV export (marketing: inbound customer "
-              "messages only, contacts hidden)",
+    "search": "search, voice of the customer (the customers' own messages), CSV export "
+              "(marketing: inbound customer messages only, contacts hidden)",
     "read": "the inbox, conversations with notes and replies, customers, live updates, "
             "who else is viewing or typing, own notifications (mentions, assignments)",
     "work": "reply, note, assign, set status, tags and priority, snooze, bulk actions, "
             "merge customers, merge conversations and split messages into a new one (and "
             "undo those)",
-    "report": "SLA reports",
+    "report": "SLA reports; the team's replies in the voice of the customer (QA)",
     "manage": "connector status",
     "canned": "add, edit and delete the team's canned replies",
     "admin": "dead letters, users and tokens, connector states",
@@ -64,6 +64,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/search", "search"),
     Route("GET", "/api/search/export.csv", "search"),
     Route("GET", "/api/voc", "search"),
+    Route("GET", "/api/voc/export.csv", "search"),
     Route("GET", "/inbox", "read"),
     Route("GET", "/conversations/{id}", "read"),
     Route("GET", "/customers/{id}", "read"),

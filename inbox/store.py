@@ -1,7 +1,7 @@
 """The Store port, split by role: the one way to persistence and search.
 
 - Repository: documents by id, lists, versioned writes;
-- Index: search, volume, trending, SLA report;
+- Index: search, volume, SLA report;
 - Collections (inbox.collections): typed small documents by key (users, tokens, merges...);
 - Dump: restore, counts and export, for `inbox migrate`.
 
@@ -176,19 +176,14 @@ class Index(Protocol):
         exact up to TOTAL_CAP (beyond: `total_capped`); facets and volume count every match,
         except where the store says it counted only the `sampled` newest. public: words,
         phrases and prefixes match the public copy of text and subject
-        (inbox.privacy.public_copy, without contacts), for who may not see contacts."""
+        (inbox.privacy.public_copy, without contacts), for who may not see contacts. Besides
+        the language's fields, `query` may hold FieldTerm(AUTOMATED, "true"/"false"): the
+        message's automated flag (the voice of the customer leaves those out)."""
 
     async def volume(self, query: QueryNode | None, interval: Interval = "day",
                      public: bool = False) -> list[tuple[str, int]]:
         """Matching messages per UTC day, week (from Monday) or month, first to last match,
         empty buckets included: (bucket start "YYYY-MM-DD", count). public: as in search."""
-
-    async def trending(self, query: QueryNode | None, size: int = 10, public: bool = False
-                       ) -> list[tuple[str, float]]:
-        """Words unusually frequent in (a recent sample of) the matching messages compared
-        with all messages, best first; only words in at least 3 matching messages. The
-        words come from the public copy of the text, for everyone (a contact is never a
-        trend, only noise); public: the query matches as in search."""
 
     async def sla_report(self, since: datetime, until: datetime) -> tuple[SlaRow, ...]:
         """First-response counts, compliance and p50/p90/p95 (linear interpolation) of the

@@ -70,18 +70,6 @@ class ElasticIndex(ElasticBase):
                         extra={"groups": truncated})
         return rows
 
-    async def trending(self, query: QueryNode | None, size: int = 10, public: bool = False
-                       ) -> list[tuple[str, float]]:
-        """Words unusually frequent in the matching messages compared with all messages,
-        from the public copy of the text (no contact is a trend)."""
-        aggs = {"sample": {"sampler": {"shard_size": 2000}, "aggs": {"words": {
-            "significant_text": {"field": "public_text", "size": size,
-                                 "filter_duplicate_text": True}}}}}
-        resp = await self._search("messages", "trending", query=compile_query(query, public),
-                                  size=0, aggs=aggs)
-        buckets = resp["aggregations"]["sample"]["words"]["buckets"]
-        return [(str(b["key"]), float(b["score"])) for b in buckets]
-
     async def volume(self, query: QueryNode | None, interval: Interval = "day",
                      public: bool = False) -> list[tuple[str, int]]:
         """Matching messages per calendar day, week (from Monday) or month, UTC."""

@@ -11,7 +11,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from inbox.errors import QueryError
-from inbox.model import And, Facet, FieldTerm, Not, Or, Order, Phrase, QueryNode, SlaRow, Term, ts
+from inbox.model import (
+    AUTOMATED,
+    And,
+    Facet,
+    FieldTerm,
+    Not,
+    Or,
+    Order,
+    Phrase,
+    QueryNode,
+    SlaRow,
+    Term,
+    ts,
+)
 from inbox.query import day_start
 from search.elastic_mappings import PUBLIC_COPIES
 
@@ -73,6 +86,8 @@ def _field_query(node: FieldTerm) -> Query:
     name, value = node.name, node.value
     if name in _KEYWORD_FIELDS:
         return {"term": {_KEYWORD_FIELDS[name]: value.lower()}}
+    if name == AUTOMATED:  # not in the language: the voice of the customer's own scope
+        return {"term": {"automated": value == "true"}}
     if name == "from":
         return {"term": {"author_keys": value.lower().removeprefix("@")}}
     if name == "assignee":

@@ -15,7 +15,7 @@ from inbox.shortcache import ShortCache
 from search.sqlite_collections import SqliteCollections
 from search.sqlite_db import Database
 from search.sqlite_dump import SqliteDump
-from search.sqlite_index import BACKGROUND_TTL, BACKGROUND_WORDS, RECENT_TTL, SqliteIndex
+from search.sqlite_index import RECENT_TTL, SqliteIndex
 from search.sqlite_reports import SqliteReports
 from search.sqlite_repository import SqliteRepository
 from search.sqlite_schema import migrate
@@ -27,8 +27,6 @@ class SqliteStore(SqliteRepository, SqliteIndex, SqliteReports, SqliteCollection
     def __init__(self, path: str | Path, durable: bool = True) -> None:
         self.path = str(path)
         self.recent: ShortCache[Hashable, Any] = ShortCache(RECENT_TTL, size=256)
-        self._background: ShortCache[str, int] = ShortCache(BACKGROUND_TTL,
-                                                           size=BACKGROUND_WORDS)
         self._db = Database(self.path, durable=durable, committed=self.recent.clear)
 
     @classmethod

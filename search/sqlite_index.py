@@ -1,4 +1,5 @@
-"""The SQLite store's index: searches, volume and trending words at a million messages.
+"""The SQLite store's index: searches and volume at a million messages (trending terms are
+inbox.trending's, over two searches).
 
 A search is planned once (`Plan`) and reads what answers it cheapest:
 - counts, facets and volume of a query of channel, direction, sentiment, lang, after and
@@ -13,7 +14,6 @@ A search is planned once (`Plan`) and reads what answers it cheapest:
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from bisect import bisect_left, bisect_right
 from collections import Counter
@@ -32,7 +32,7 @@ from inbox.model import (
 )
 from inbox.shortcache import ShortCache
 from inbox.store import TOTAL_CAP
-from search.sqlite_db import Database, fold
+from search.sqlite_db import Database
 from search.sqlite_query import (
     FACTS,
     MESSAGES,
@@ -58,18 +58,10 @@ SAMPLE = 10_000  # facets and volume of a query too costly to count exactly: the
 # the VoC page's 300 ms on two cores. A sampled volume would hide all but the last days.
 EXACT_LIMIT = 100_000
 EXACT_VOLUME_LIMIT = 250_000
-TREND_SAMPLE = 2000  # the most recent matches, as Elasticsearch's sampler does
 BLOCK_BITS = 10  # message_blocks: 1024 rowids each (rowid >> 10 where the store writes them)
 FIRST_WINDOW = 4096
-RECENT_TTL = 2.0  # seconds counts and trending words of one query are reused
-BACKGROUND_WORDS = 200_000  # words whose counts are kept (about 20 MB)
-BACKGROUND_TTL = 3600.0  # seconds a word's share of all messages is reused by trending
+RECENT_TTL = 2.0  # seconds the counts of one query are reused
 FACET_COLUMNS = ("channel", "sentiment", "lang")
-
-
-def jlh(fg: float, bg: float) -> float:
-    """How much more often a word occurs in the matches than overall (Elasticsearch's JLH)."""
-    return (fg - bg) * (fg / bg) if fg > bg > 0 else 0.0
 
 
 def bucket_of(day: str, interval: Interval) -> str:
@@ -98,16 +90,6 @@ def fill_buckets(counts: list[tuple[str, int]], interval: Interval) -> list[tupl
         else:
             day = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
     return out
-
-
-_WORD = re.compile(r"[^\W_]+")
-_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
-
-
-def words_of(text: str) -> set[str]:
-    """The words FTS5's unicode61 tokenizer (remove_diacritics 2) makes of folded text (a
-    word it splits otherwise is only missed as a trend: it has no count in the index)."""
-    return set(_WORD.findall(_MARKS.sub("", fold(text)).lower()))
 
 
 class Blocks:
@@ -371,13 +353,12 @@ class SqliteIndex:
     """Index part of SqliteStore."""
 
     _db: Database
-    # Counts and trending words of a query reused for RECENT_TTL seconds, forgotten at this
+    # Counts of a query reused for RECENT_TTL seconds, forgotten at this
     # process's next commit; another process's commits show after at most that (as
     # Elasticsearch's request cache after its refresh). Counting every match of a common
     # word costs tens of milliseconds; a dashboard, or many people, asking the same again
     # within seconds costs nothing.
     recent: ShortCache[Hashable, Any]
-    _background: ShortCache[str, int]  # messages per word, for trending
     total_cap = TOTAL_CAP
     facet_sample = SAMPLE
     search_window = FIRST_WINDOW
@@ -428,50 +409,3 @@ class SqliteIndex:
     async def volume(self, query: QueryNode | None, interval: Interval = "day",
                      public: bool = False) -> list[tuple[str, int]]:
         return list((await self.search(query, None, 0, (), public, interval)).volume)
-
-    async def trending(self, query: QueryNode | None, size: int = 10, public: bool = False
-                       ) -> list[tuple[str, float]]:
-        key = ("trending", query, public, size)
-
-        def op(conn: sqlite3.Connection) -> list[tuple[str, float]]:
-            generation = self.recent.generation
-            kept = self.recent.get(key)
-            if kept is None:
-                kept = self._trending(conn, query, size, public)
-                self.recent.put(key, kept, generation)
-            return list(kept)
-
-        return await self._db.read(op)
-
-    def _trending(self, conn: sqlite3.Connection, query: QueryNode | None, size: int,
-                  public: bool) -> list[tuple[str, float]]:
-        sample = self._plan(conn, query, public).newest(TREND_SAMPLE)
-        bg_n = conn.execute("SELECT sum(n) FROM message_rollup").fetchone()[0]
-        if not sample or not bg_n:
-            return []
-        docs = conn.execute(
-            "SELECT coalesce(public_text, text), coalesce(public_subject, subject, '') "
-            "FROM messages WHERE rowid IN (SELECT value FROM json_each(?))",
-            [json.dumps(sample)])
-        fg = Counter(w for text, subject in docs for w in words_of(f"{text} {subject}"))
-        common = [w for w, n in fg.items() if n >= 3]
-        bg = self._doc_counts(conn, common)
-        scored = [(w, jlh(fg[w] / len(sample), bg[w] / bg_n)) for w in common if bg.get(w)]
-        return sorted([p for p in scored if p[1] > 0], key=lambda p: (-p[1], p[0]))[:size]
-
-    def _doc_counts(self, conn: sqlite3.Connection, words: list[str]) -> dict[str, int]:
-        """How many messages hold each word (public copy), each kept BACKGROUND_TTL seconds:
-        a word's share of all messages barely moves in minutes, and reading it means
-        reading its whole list of messages."""
-        cache = self._background
-        generation = cache.generation
-        out = {w: n for w in words if (n := cache.get(w)) is not None}
-        missing = [w for w in words if w not in out]
-        for start in range(0, len(missing), 500):
-            chunk = missing[start:start + 500]
-            out |= {term: int(docs) for term, docs in conn.execute(
-                "SELECT term, doc FROM public_vocab WHERE term IN (SELECT value FROM "
-                "json_each(?))", [json.dumps(chunk)])}
-        for w in missing:  # a word not in the index (a tokenizer difference) counts 0
-            cache.put(w, out.setdefault(w, 0), generation)
-        return out

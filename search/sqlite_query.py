@@ -1,6 +1,6 @@
 """The search language as SQL conditions for the SQLite store, over one of three sources:
 the messages (m, joined with their conversation c where a conversation field is queried),
-the narrow per-message facts (f: day, channel, direction, sentiment, lang) or the per-day
+the narrow per-message facts (f: day, channel, direction, sentiment, lang, automated) or the per-day
 rollup of the messages' counts (r: the same columns, no words)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from inbox.errors import QueryError
-from inbox.model import And, FieldTerm, Not, Or, Phrase, QueryNode, Term
+from inbox.model import AUTOMATED, And, FieldTerm, Not, Or, Phrase, QueryNode, Term
 from inbox.query import day_start, fields_used
 from search.sqlite_db import fold
 
@@ -94,6 +94,8 @@ def compile_query(node: QueryNode | None, public: bool = False, source: Source =
 
 def _compile_field(node: FieldTerm, source: Source) -> tuple[str, list[Any]]:
     name, value, a = node.name, node.value, source.alias
+    if name == AUTOMATED:  # not in the language: the voice of the customer's own scope
+        return f"{a}.automated IS ?", [int(value == "true")]
     if name in FACT_FIELDS:  # IS, not =: a negated field must keep rows where it is empty
         return f"{a}.{name} IS ?", [value.lower()]
     if name in ("after", "before"):

@@ -112,11 +112,11 @@ _INSERT_MESSAGE = (f"INSERT INTO messages ({','.join(_MESSAGE_NAMES)}) "
                    f"VALUES ({placeholders(len(_MESSAGE_NAMES))}) ON CONFLICT(id) DO NOTHING")
 _UPDATE_MESSAGE = (f"UPDATE messages SET {','.join(f'{c}=?' for c in _MESSAGE_NAMES[1:])} "
                    "WHERE id=? RETURNING rowid")
-_TEXT, _SUBJECT, _CREATED, _CHANNEL, _DIRECTION, _SENTIMENT, _LANG, _PUBLIC_TEXT, \
-    _PUBLIC_SUBJECT = (_MESSAGE_NAMES.index(c) for c in (
+_TEXT, _SUBJECT, _CREATED, _CHANNEL, _DIRECTION, _SENTIMENT, _LANG, _AUTOMATED, \
+    _PUBLIC_TEXT, _PUBLIC_SUBJECT = (_MESSAGE_NAMES.index(c) for c in (
         "text", "subject", "created_at", "channel", "direction", "sentiment", "lang",
-        "public_text", "public_subject"))
-_ROLLUP = ("INSERT INTO message_rollup VALUES (?, ?, ?, ?, ?, ?) "
+        "automated", "public_text", "public_subject"))
+_ROLLUP = ("INSERT INTO message_rollup VALUES (?, ?, ?, ?, ?, ?, ?) "
            "ON CONFLICT DO UPDATE SET n = n + excluded.n")
 _BLOCKS = ("INSERT INTO message_blocks VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET "
            "newest = max(newest, excluded.newest), oldest = min(oldest, excluded.oldest)")
@@ -147,8 +147,9 @@ class _NewMessages:
         created, day = row[_CREATED], row[_CREATED][:10]
         channel, direction, sentiment, lang = (row[_CHANNEL], row[_DIRECTION], row[_SENTIMENT],
                                                row[_LANG])
-        self.facts.append((rowid, day, channel, direction, sentiment, lang))
-        self.rollup[(day, channel, direction, sentiment or "", lang or "")] += 1
+        automated = int(bool(row[_AUTOMATED]))
+        self.facts.append((rowid, day, channel, direction, sentiment, lang, automated))
+        self.rollup[(day, channel, direction, sentiment or "", lang or "", automated)] += 1
         block = rowid >> 10
         newest, oldest = self.blocks.get(block, (created, created))
         self.blocks[block] = (max(newest, created), min(oldest, created))
@@ -160,7 +161,7 @@ class _NewMessages:
         many = self.conn.executemany
         many("INSERT INTO messages_fts (rowid, text, subject) VALUES (?, ?, ?)", self.full)
         many("INSERT INTO messages_public (rowid, text, subject) VALUES (?, ?, ?)", self.public)
-        many("INSERT INTO message_facts VALUES (?, ?, ?, ?, ?, ?)", self.facts)
+        many("INSERT INTO message_facts VALUES (?, ?, ?, ?, ?, ?, ?)", self.facts)
         many(_ROLLUP, [(*key, n) for key, n in self.rollup.items()])
         many(_BLOCKS, [(block, *span) for block, span in self.blocks.items()])
         self.full, self.public, self.facts = [], [], []

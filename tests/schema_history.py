@@ -6,8 +6,44 @@ import sqlite3
 
 from search.sqlite import SqliteStore
 
+# Schema 10 as it was: facts and rollup without the automated flag.
+TO_SCHEMA_10 = """
+DROP TRIGGER message_facts_ad;
+DROP TRIGGER message_facts_au;
+ALTER TABLE message_facts DROP COLUMN automated;
+DROP TABLE message_rollup;
+CREATE TABLE message_rollup (
+    day TEXT NOT NULL, channel TEXT NOT NULL, direction TEXT NOT NULL, sentiment TEXT NOT NULL,
+    lang TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (day, channel, direction, sentiment, lang)) WITHOUT ROWID;
+INSERT INTO message_rollup
+    SELECT day, channel, direction, ifnull(sentiment, ''), ifnull(lang, ''), count(*)
+    FROM message_facts GROUP BY 1, 2, 3, 4, 5;
+CREATE TRIGGER message_facts_ad AFTER DELETE ON messages BEGIN
+    DELETE FROM message_facts WHERE rowid = old.rowid;
+    UPDATE message_rollup SET n = n - 1 WHERE day = substr(old.created_at, 1, 10)
+        AND channel = old.channel AND direction = old.direction
+        AND sentiment = ifnull(old.sentiment, '') AND lang = ifnull(old.lang, '');
+END;
+CREATE TRIGGER message_facts_au
+AFTER UPDATE OF created_at, channel, direction, sentiment, lang ON messages BEGIN
+    UPDATE message_facts SET day = substr(new.created_at, 1, 10), channel = new.channel,
+        direction = new.direction, sentiment = new.sentiment, lang = new.lang
+        WHERE rowid = new.rowid;
+    UPDATE message_rollup SET n = n - 1 WHERE day = substr(old.created_at, 1, 10)
+        AND channel = old.channel AND direction = old.direction
+        AND sentiment = ifnull(old.sentiment, '') AND lang = ifnull(old.lang, '');
+    INSERT INTO message_rollup VALUES (substr(new.created_at, 1, 10), new.channel,
+        new.direction, ifnull(new.sentiment, ''), ifnull(new.lang, ''), 1)
+        ON CONFLICT DO UPDATE SET n = n + 1;
+    INSERT INTO message_blocks VALUES (new.rowid >> 10, new.created_at, new.created_at)
+        ON CONFLICT DO UPDATE SET newest = max(newest, excluded.newest),
+                                  oldest = min(oldest, excluded.oldest);
+END;
+PRAGMA user_version=10;
+"""
 # Schema 9 as it was: no index for the queue's "oldest waiting" order.
-TO_SCHEMA_9 = """
+TO_SCHEMA_9 = TO_SCHEMA_10 + """
 DROP INDEX conversations_waiting;
 PRAGMA user_version=9;
 """

@@ -8,6 +8,8 @@ import io
 import json
 import logging
 import unicodedata
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -18,6 +20,7 @@ from inbox.events import CLOSED, Numbered
 from inbox.model import Delivery, Message, SearchResult, Status
 from inbox.reply_options import reply_options
 from inbox.store import FACETS
+from inbox.trending import Period
 from inbox.usecases.notifications import someone_elses
 from inbox.usecases.replies import MAX_KEY
 from web import merges, params
@@ -50,6 +53,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/search", search)
     r.add_get("/api/search/export.csv", export_csv)
     r.add_get("/api/voc", voice_of_customer)
+    r.add_get("/api/voc/export.csv", export_voc_csv)
     r.add_get("/api/users", list_users)
     r.add_get("/api/dead-letters", dead_letters)
     r.add_get("/api/connectors", connectors)
@@ -299,15 +303,31 @@ async def search(request: web.Request) -> web.Response:
                           "facets": _facets(result)})
 
 
-async def voc_data(request: web.Request) -> dict[str, Any]:
-    """Volume over time, trending words and facets of the messages matching ?q=."""
+async def voc_data(request: web.Request, team: bool | None = None) -> dict[str, Any]:
+    """Volume over time, trending terms and facets of the customers' messages matching ?q=
+    (?team=1: with the team's replies, for managers; a 403 for others)."""
     node = await params.search_query(request)
     found = context(request).search
-    voc = await found.voc(current_user(request), node, params.interval(request), FACETS)
-    return {"query": found.text(node), **_counted(voc.result),
+    team = params.team(request) if team is None else team
+    voc = await found.voc(current_user(request), node, params.interval(request), FACETS,
+                          team)
+    trend = voc.trending
+    return {"query": found.voice_text(node), "team": team, **_counted(voc.result),
             "messages": voc.result.messages, "facets": _facets(voc.result),
             "volume": [list(b) for b in voc.volume],
-            "trending": [list(t) for t in voc.trending]}
+            "trending": [{"term": t.term, "count": t.count, "previous": t.previous,
+                          "change": t.change, "score": t.score} for t in trend.terms],
+            "trending_period": _period(trend.period),
+            "trending_sampled": trend.sampled,
+            "handles": [list(h) for h in trend.handles]}
+
+
+def _period(period: Period) -> dict[str, str]:
+    """Trending's period and the previous one: first and last day (end: the day after)."""
+    day = timedelta(days=1)
+    return {"start": period.start.isoformat(), "last": (period.end - day).isoformat(),
+            "end": period.end.isoformat(), "previous_start": period.previous.start.isoformat(),
+            "previous_last": (period.start - day).isoformat()}
 
 
 async def voice_of_customer(request: web.Request) -> web.Response:
@@ -342,16 +362,38 @@ def csv_row(m: Message) -> list[str | float]:
 
 
 async def export_csv(request: web.Request) -> web.StreamResponse:
-    """Every message matching ?q= as CSV, streamed page by page (at most 100,000 rows).
+    """Every message matching ?q= as CSV (see `_export`)."""
+    node = await params.search_query(request)
+    found, user = context(request).search, current_user(request)
+
+    async def pages(cursor: str | None) -> SearchResult:
+        return await found.messages(user, node, cursor, EXPORT_PAGE)
+
+    return await _export(request, pages, "inbox-search.csv")
+
+
+async def export_voc_csv(request: web.Request) -> web.StreamResponse:
+    """The voice of the customer's messages matching ?q= as CSV (?team=1 as in /api/voc)."""
+    node = await params.search_query(request)
+    found, user, team = context(request).search, current_user(request), params.team(request)
+
+    async def pages(cursor: str | None) -> SearchResult:
+        return await found.voice_messages(user, node, cursor, EXPORT_PAGE, team)
+
+    return await _export(request, pages, "voice-of-the-customer.csv")
+
+
+async def _export(request: web.Request,
+                  pages: Callable[[str | None], Awaitable[SearchResult]], name: str
+                  ) -> web.StreamResponse:
+    """Every message `pages` gives, as CSV, streamed page by page (at most 100,000 rows).
 
     Errors before the first row are the usual 4xx/503; a failure midway ends the file with
     an EXPORT_FAILED line (the status line is sent already) and is logged."""
-    node = await params.search_query(request)
-    found, user = context(request).search, current_user(request)
-    page = await found.messages(user, node, None, EXPORT_PAGE)
+    page = await pages(None)
     response = web.StreamResponse(headers={
         "Content-Type": "text/csv; charset=utf-8",
-        "Content-Disposition": 'attachment; filename="inbox-search.csv"'})
+        "Content-Disposition": f'attachment; filename="{name}"'})
     await response.prepare(request)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -366,7 +408,7 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
             buffer.truncate()
             if page.next_cursor is None or sent >= EXPORT_MAX:
                 break
-            page = await found.messages(user, node, page.next_cursor, EXPORT_PAGE)
+            page = await pages(page.next_cursor)
     except ConnectionResetError:
         log.info("CSV export: the client went away", extra={"rows": sent})
         return response

@@ -23,6 +23,7 @@ from web import (
     admin,
     api,
     canned,
+    facet_links,
     filters,
     forms,
     merges,
@@ -160,6 +161,9 @@ def create_app(ctx: WebContext) -> web.Application:
     env.globals["team_timezone"] = ctx.conversations.sla.calendar.timezone
     env.globals["public_url"] = ctx.web.public_url
     env.globals["can"] = permissions.allowed
+    env.globals["with_facet"] = facet_links.with_facet
+    env.globals["with_term"] = facet_links.with_term
+    env.globals["facet_chips"] = facet_links.chips
     app.router.add_static("/static/", HERE / "static", name="static")
     app.router.add_get("/healthz", health)
     forms.setup(app)

@@ -12,7 +12,6 @@ from markupsafe import Markup
 
 from inbox import mentions
 from inbox.model import Conversation, Customer, utcnow
-from inbox.query import narrow
 from inbox.sla import CHANNEL_NAMES
 
 
@@ -138,5 +137,4 @@ def register(env: jinja2.Environment) -> None:
     env.filters.update(when=ago, hours=hours, total=total, plural=plural, ago=ago, due=due,
                        iso_ago=iso_ago, basis=basis,
                        reference=reference, channel_name=channel_name,
-                       customer_name=customer_name, mention_parts=mentions.segments,
-                       narrow=narrow)
+                       customer_name=customer_name, mention_parts=mentions.segments)

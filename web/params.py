@@ -197,6 +197,14 @@ def report_range(request: web.Request) -> tuple[datetime, datetime]:
     return found["since"], found["until"]
 
 
+def team(request: web.Request) -> bool:
+    """?team=1: the voice of the customer with the team's replies (QA, managers only)."""
+    raw = request.query.get("team", "")
+    if raw not in ("", "0", "1"):
+        raise ValidationError({"team": "must be 1 (include the team's replies) or 0"})
+    return raw == "1"
+
+
 def interval(request: web.Request) -> Interval:
     value = request.query.get("interval", "day")
     if not one_of(value, INTERVALS):

@@ -320,12 +320,18 @@ async def reports(request: web.Request) -> dict[str, Any]:
 
 @page("voc.html")
 async def voc(request: web.Request) -> dict[str, Any]:
+    """The voice of the customer; ?team=1 (the team's replies too) only for who may: for
+    others the option is absent and the page says it shows the customers' voice."""
     text = request.query.get("q", "")
+    may_team = context(request).search.may_include_team(current_user(request))
+    asked = params.team(request)
+    team = asked and may_team
+    base = {"q": text, "team": team, "may_team": may_team, "team_refused": asked and not team}
     try:
-        data = await voc_data(request)
+        data = await voc_data(request, team)
     except QueryError as exc:
-        return {"q": text, "error": exc, "data": None, "interval": "day"}
-    return {"q": text, "error": None, "data": data,
+        return {**base, "error": exc, "data": None, "interval": "day"}
+    return {**base, "error": None, "data": data,
             "interval": request.query.get("interval", "day")}
 
 
@@ -333,7 +339,8 @@ async def volume_chart(request: web.Request) -> web.Response:
     """The volume over time as an SVG bar chart (pygal), shown through an <img>."""
     node = await params.search_query(request)
     buckets = await context(request).search.volume(current_user(request), node,
-                                                   params.interval(request))
+                                                   params.interval(request),
+                                                   params.team(request))
     return web.Response(body=bar_chart(buckets), content_type="image/svg+xml", headers={
         # an image: no scripts at all; pygal styles itself inline
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})

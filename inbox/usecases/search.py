@@ -6,26 +6,44 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 
 from inbox import permissions
 from inbox import query as ql
-from inbox.errors import QueryError
+from inbox.errors import PermissionDenied, QueryError
 from inbox.model import (
+    AUTOMATED,
     And,
     Direction,
     Facet,
     FieldTerm,
     Interval,
+    Or,
     QueryNode,
     SearchResult,
     User,
+    utcnow,
 )
 from inbox.privacy import inbound_only, redact_message
 from inbox.store import Store
+from inbox.trending import Sample, Trending, period_of, trending, within
 from inbox.usecases.accounts import Accounts
 
 INBOUND = FieldTerm("direction", Direction.INBOUND)
+# The voice of the customer: what customers wrote (listening hits included), not the team's
+# replies and notes, nor auto-replies and bounces (automated inbound mail).
+CUSTOMERS = (INBOUND, FieldTerm(AUTOMATED, "false"))
+# ... and, for a manager's QA, the team's replies too (never the internal notes).
+WITH_TEAM = Or((And(CUSTOMERS), FieldTerm("direction", Direction.OUTBOUND)))
+TEAM_PERMISSION = "report"  # who may include the team's replies (managers, admins)
 TRENDING = 15
+TREND_SAMPLE = 1000  # the newest matches of each period trending reads (2,000 in all)
+
+
+def _besides_inbound(node: QueryNode | None) -> list[QueryNode]:
+    """The query's top-level AND parts but direction:inbound (which `visible` may add)."""
+    parts = node.nodes if isinstance(node, And) else (node,) if node is not None else ()
+    return [p for p in parts if p != INBOUND]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +52,7 @@ class Voc:
 
     result: SearchResult  # a first page of messages, with facets
     volume: list[tuple[str, int]]  # (bucket start, count)
-    trending: list[tuple[str, float]]  # (word, score), best first
+    trending: Trending  # terms that rose against the previous period, and handles
 
 
 class Search:
@@ -42,6 +60,7 @@ class Search:
                  ) -> None:
         self.store, self.accounts = store, accounts
         self.marketing_contacts = marketing_contacts  # the privacy setting
+        self.trend_sample = TREND_SAMPLE
 
     async def parse(self, text: str, viewer: User) -> QueryNode | None:
         """The query with assignee:me and assignee:<email> turned into user ids, limited to
@@ -90,17 +109,58 @@ class Search:
         shown = redact_message if hidden else inbound_only
         return replace(result, messages=tuple(shown(m) for m in result.messages))
 
-    async def volume(self, viewer: User, node: QueryNode | None, interval: Interval
-                     ) -> list[tuple[str, int]]:
-        return await self.store.volume(node, interval, public=self.hides_contacts(viewer))
+    @staticmethod
+    def may_include_team(viewer: User) -> bool:
+        return permissions.allowed(viewer, TEAM_PERMISSION)
+
+    def voice(self, viewer: User, node: QueryNode | None, team: bool = False) -> QueryNode:
+        """The query limited to the voice of the customer; team: with the team's replies
+        (QA), which only managers and admins may ask for (PermissionDenied otherwise)."""
+        if team and not self.may_include_team(viewer):
+            raise PermissionDenied("only managers may include the team's replies "
+                                   "(the voice of the customer is the customers' own)")
+        parts = _besides_inbound(node)
+        return And((WITH_TEAM, *parts) if team else (*CUSTOMERS, *parts))
+
+    async def volume(self, viewer: User, node: QueryNode | None, interval: Interval,
+                     team: bool = False) -> list[tuple[str, int]]:
+        """The voice of the customer's volume over time (see `voice`)."""
+        return await self.store.volume(self.voice(viewer, node, team), interval,
+                                       public=self.hides_contacts(viewer))
+
+    async def voice_messages(self, viewer: User, node: QueryNode | None, cursor: str | None,
+                             limit: int, team: bool = False) -> SearchResult:
+        """A page of the voice of the customer's messages (the VoC's CSV export)."""
+        return await self.messages(viewer, self.voice(viewer, node, team), cursor, limit)
 
     async def voc(self, viewer: User, node: QueryNode | None, interval: Interval,
-                  facets: Sequence[Facet]) -> Voc:
-        """Volume over time, trending words and a first page of the matching messages."""
-        result = await self.messages(viewer, node, None, 20, facets, interval)
+                  facets: Sequence[Facet], team: bool = False) -> Voc:
+        """Volume over time, trending terms and a first page of the matching messages, of
+        the voice of the customer (see `voice`)."""
+        voice = self.voice(viewer, node, team)
+        result = await self.messages(viewer, voice, None, 20, facets, interval)
+        newest = result.messages[0].created_at.date() if result.messages else None
         return Voc(result, list(result.volume),
-                   await self.store.trending(node, TRENDING,
-                                             public=self.hides_contacts(viewer)))
+                   await self.trending(viewer, voice, newest))
+
+    async def trending(self, viewer: User, voice: QueryNode, newest: date | None
+                       ) -> Trending:
+        """Terms that rose in the query's period (period_of) against the previous one, from
+        the `trend_sample` newest messages of each."""
+        period = period_of(voice, newest, utcnow().date())
+        samples = []
+        for p in (period, period.previous):
+            found = await self.messages(viewer, within(voice, p), None, self.trend_sample)
+            samples.append(Sample(found.messages, found.total))
+        team_names = [n for u in await self.accounts.users() for n in (u.name, u.email)]
+        return trending(period, samples[0], samples[1], team_names, TRENDING)
+
+    @staticmethod
+    def voice_text(node: QueryNode | None) -> str:
+        """The query as the VoC shows it: without the direction:inbound it always means."""
+        parts = _besides_inbound(node)
+        return ql.to_text(None if not parts else parts[0] if len(parts) == 1
+                          else And(tuple(parts)))
 
     @staticmethod
     def text(node: QueryNode | None) -> str:

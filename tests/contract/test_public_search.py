@@ -1,5 +1,5 @@
 """Searches without contacts (Store `public=True`): no word, phrase or prefix finds a piece
-of an address or a number, and trending words never show one, on every store."""
+of an address or a number, on every store (trending: tests/contract/test_voice.py)."""
 
 from __future__ import annotations
 
@@ -49,14 +49,6 @@ async def test_other_words_are_found_as_always(store: Store) -> None:
         assert (await store.search(parse(query), None, 10, public=True)).total == total, query
     assert (await store.search(parse("router -quixote"), None, 10)).total == 0
     assert sum(n for _, n in await store.volume(parse("router"), "day", public=True)) == 6
-
-
-@pytest.mark.parametrize("public", [False, True])
-async def test_trending_words_never_show_a_contact(store: Store, public: bool) -> None:
-    await seed(store)
-    words = {w for w, _ in await store.trending(parse("channel:x"), 20, public=public)}
-    assert "router" in words
-    assert words & CONTACT_WORDS == set()
 
 
 async def test_an_edited_message_is_searched_as_it_now_reads(store: Store) -> None:

@@ -48,4 +48,3 @@ async def test_any_text_is_a_query_error_or_a_query_every_store_runs(store: Stor
     result = await store.search(node, None, 5, FACETS)
     assert result.total >= 0
     await store.volume(node, "week", public=True)  # the public copy's index takes it too
-    await store.trending(node, 5, public=True)

@@ -127,15 +127,15 @@ async def test_sqlite_rollup_and_facts_follow_every_write(sqlite_store: SqliteSt
     with closing(connect(sqlite_store.path)) as conn:  # fold() for the word index
         conn.execute("DELETE FROM messages WHERE rowid IN (SELECT rowid FROM messages "
                      "ORDER BY rowid DESC LIMIT 10)")
-        rollup = _rows(conn, "SELECT day, channel, direction, sentiment, lang, n "
+        rollup = _rows(conn, "SELECT day, channel, direction, sentiment, lang, automated, n "
                              "FROM message_rollup WHERE n > 0")
         truth = _rows(conn, 
             "SELECT substr(created_at, 1, 10), channel, direction, ifnull(sentiment, ''), "
-            "ifnull(lang, ''), count(*) FROM messages GROUP BY 1, 2, 3, 4, 5")
+            "ifnull(lang, ''), automated, count(*) FROM messages GROUP BY 1, 2, 3, 4, 5, 6")
         assert rollup == truth
         assert _rows(conn, "SELECT * FROM message_facts") == _rows(
             conn, "SELECT rowid, substr(created_at, 1, 10), channel, direction, sentiment, "
-            "lang FROM messages")
+            "lang, automated FROM messages")
     result = await sqlite_store.search(parse("lang:fr"), None, 1, ("sentiment",))
     assert dict(result.facets["sentiment"]) == {"positive": 60}
 
@@ -159,11 +159,11 @@ async def test_sqlite_batch_of_new_and_edited_messages_is_indexed_and_counted(
             conn.execute(f"INSERT INTO {index} ({index}) VALUES ('integrity-check')")
         assert _rows(conn, "SELECT * FROM message_facts") == _rows(
             conn, "SELECT rowid, substr(created_at, 1, 10), channel, direction, sentiment, "
-            "lang FROM messages")
-        assert _rows(conn, "SELECT day, channel, direction, sentiment, lang, n "
+            "lang, automated FROM messages")
+        assert _rows(conn, "SELECT day, channel, direction, sentiment, lang, automated, n "
                            "FROM message_rollup WHERE n > 0") == _rows(
             conn, "SELECT substr(created_at, 1, 10), channel, direction, ifnull(sentiment, ''), "
-            "ifnull(lang, ''), count(*) FROM messages GROUP BY 1, 2, 3, 4, 5")
+            "ifnull(lang, ''), automated, count(*) FROM messages GROUP BY 1, 2, 3, 4, 5, 6")
         assert _rows(conn, "SELECT * FROM message_blocks") == _rows(
             conn, "SELECT rowid >> 10, max(created_at), min(created_at) FROM messages "
             "GROUP BY 1")

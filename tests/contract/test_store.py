@@ -435,26 +435,6 @@ async def test_volume_by_day_week_and_month(store: Store) -> None:
     assert await store.volume(parse("nothingmatches"), "day") == []
 
 
-async def test_trending_words_stand_out_against_everything(store: Store) -> None:
-    words = ["billing", "router", "contract", "upgrade", "signal", "invoice", "porting"]
-    msgs = [message(f"b{i}", "v1", "c1", f"question about {words[i % 7]} and {words[i % 5]}",
-                    at(1 + i % 20)) for i in range(40)]
-    msgs += [message(f"x{i}", "v2", "c1", f"total blackout in town {words[i]}" if i < 5
-                     else "question about billing", at(21, i), channel="x") for i in range(6)]
-    await store.write(WriteBatch(customers=(customer("c1"),),
-                                 conversations=(conversation("v1", "c1"),
-                                                conversation("v2", "c1", "x")),
-                                 messages=tuple(msgs)))
-    top = [word for word, _ in await store.trending(parse("channel:x"), 3)]
-    assert top[0] in ("blackout", "town", "total")
-    assert {"blackout", "town", "total"} <= set(await _words(store))
-    assert "question" not in top and "billing" not in top
-
-
-async def _words(store: Store) -> list[str]:
-    return [word for word, _ in await store.trending(parse("channel:x"), 10)]
-
-
 async def test_active_conversations_of_customers(store: Store) -> None:
     convs = [conversation("v1", "c1", last_message_at=at(10)),
              conversation("v2", "c1", last_message_at=at(3)),

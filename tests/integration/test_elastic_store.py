@@ -69,11 +69,9 @@ async def test_reindex_swaps_the_alias_and_keeps_documents(elastic_store: Elasti
     assert kept == replace(batch.conversations[0], ref=kept.ref) and kept.ref  # numbered
 
 
-async def test_volume_and_trending(elastic_store: ElasticStore) -> None:
+async def test_volume(elastic_store: ElasticStore) -> None:
     await elastic_store.write(_batch())
     assert await elastic_store.volume(Term("refund")) == [("2026-11-01", 5)]
-    words = dict(await elastic_store.trending(None, 5))
-    assert isinstance(words, dict)
 
 
 async def test_an_unreachable_cluster_is_store_unavailable() -> None:

@@ -130,12 +130,18 @@ async def test_marketing_sees_inbound_customer_text_without_contacts(web: RoleWe
         assert len(rows) == 2 and rows[1][2] == "inbound"
 
 
-async def test_marketing_counts_inbound_messages_only(web: RoleWeb) -> None:
-    voc = await (await web.client.get("/api/voc", headers=web.auth(Role.MARKETING))).json()
-    assert voc["total"] == 1 and sum(n for _, n in voc["volume"]) == 1
-    assert voc["facets"]["channel"] == [["email", 1]]
-    agent = await (await web.client.get("/api/voc", headers=web.auth(Role.AGENT))).json()
+async def test_every_role_counts_the_customers_voice_only(web: RoleWeb) -> None:
+    """The VoC of the one customer message, its reply and its note counts the message for
+    every role; the search (the agents' tool) still finds all three."""
+    for role in (Role.MARKETING, Role.AGENT, Role.MANAGER):
+        voc = await (await web.client.get("/api/voc", headers=web.auth(role))).json()
+        assert voc["total"] == 1 and sum(n for _, n in voc["volume"]) == 1
+        assert voc["facets"]["channel"] == [["email", 1]]
+    agent = await (await web.client.get("/api/search", headers=web.auth(Role.AGENT))).json()
     assert agent["total"] == 3
+    team = await (await web.client.get("/api/voc?team=1", headers=web.auth(Role.MANAGER))
+                  ).json()
+    assert team["total"] == 2  # the reply too, never the note
 
 
 async def test_marketing_may_not_look_customers_up_by_address(web: RoleWeb) -> None:
@@ -228,13 +234,41 @@ async def test_trending_words_never_show_a_hidden_contact(any_web: RoleWeb) -> N
     for role in (Role.MARKETING, Role.AGENT):
         voc = await (await web.client.get("/api/voc", params={"q": "channel:email"},
                                           headers=web.auth(role))).json()
-        words = {w for w, _ in voc["trending"]}
+        words = {w for t in voc["trending"] for w in t["term"].split()}
         assert "router" in words or role == Role.AGENT  # the agent's match set is everything
         assert words & {"florentine", "quixote", "privatebox", "2025550187", "olga"} == set()
 
 
+async def test_only_managers_may_include_the_teams_replies(web: RoleWeb) -> None:
+    """?team=1 (QA): managers and admins get the replies counted too; marketing and agents
+    a clear 403 on the API and, on the page, the customers' voice without the option."""
+    for role in Role:
+        allowed = role in (Role.MANAGER, Role.ADMIN)
+        for path in ("/api/voc?team=1", "/api/voc/export.csv?team=1",
+                     "/voc/volume.svg?team=1"):
+            resp = await web.client.get(path, headers=web.auth(role))
+            assert resp.status == (200 if allowed else 403), (role, path)
+            if not allowed:
+                assert "only managers" in await resp.text()
+        page = await web.client.get("/voc?team=1", headers=web.auth(role))
+        text = await page.text()
+        assert page.status == 200
+        assert ('name="team"' in text) is allowed, role
+        assert ("Only managers can include" in text) is not allowed
+    voc = await (await web.client.get("/api/voc", headers=web.auth(Role.MANAGER))).json()
+    team = await (await web.client.get("/api/voc?team=1",
+                                       headers=web.auth(Role.MANAGER))).json()
+    assert {m["direction"] for m in voc["messages"]} == {"inbound"}
+    assert team["total"] > voc["total"] and team["team"] is True
+    assert "outbound" in {m["direction"] for m in team["messages"]}
+    assert "note" not in {m["direction"] for m in team["messages"]}
+    bad = await web.client.get("/api/voc?team=yes", headers=web.auth(Role.MANAGER))
+    assert bad.status == 400
+
+
 @pytest.mark.parametrize("path", ["/api/search?q=", "/search?q=", "/voc?q=variants",
-                                  "/api/voc?q=variants", "/api/search/export.csv?q="])
+                                  "/api/voc?q=variants", "/api/search/export.csv?q=",
+                                  "/api/voc/export.csv?q="])
 async def test_every_disguised_contact_is_hidden_and_order_references_stay(
         web: RoleWeb, path: str) -> None:
     await seed_red_team(web)

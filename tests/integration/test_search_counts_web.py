@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from inbox.model import Role
+from inbox.model import IdentityRef, Role
 from search.sqlite import SqliteStore
-from tests.integration.web_support import RoleWeb, start_web
+from tests.factories import inbound
+from tests.integration.web_support import CUSTOMER_EMAIL, RoleWeb, start_web
 
 pytestmark = pytest.mark.integration
 
@@ -23,6 +24,15 @@ async def web(tmp_path: Path) -> AsyncIterator[RoleWeb]:
         yield w
 
 
+async def two_more_from_the_customer(web: RoleWeb) -> None:
+    """The voice of the customer counts customer messages only: 3 of them (the app's
+    first message, a reply and a note count 1)."""
+    await web.runtime.ingest([inbound(f"<more{i}@example.com>", f"still broken {i}",
+                                      authors=(IdentityRef("email", CUSTOMER_EMAIL),),
+                                      parent_keys=("mid:<m1@example.com>",))
+                              for i in range(2)])
+
+
 async def test_the_api_says_a_total_is_capped_and_facets_are_sampled(web: RoleWeb) -> None:
     agent = web.auth(Role.AGENT)
     every = await (await web.client.get("/api/search", params={"q": "", "facets": "channel"},
@@ -34,6 +44,7 @@ async def test_the_api_says_a_total_is_capped_and_facets_are_sampled(web: RoleWe
                                         headers=agent)).json()
     assert (open_["total"], open_["total_capped"], open_["sampled"]) == (1, True, 1)
     assert open_["facets"]["channel"] == [["email", 1]]
+    await two_more_from_the_customer(web)
     voc = await (await web.client.get("/api/voc", params={"q": "status:open"},
                                       headers=agent)).json()
     assert (voc["total_capped"], voc["sampled"]) == (True, 1)
@@ -44,6 +55,7 @@ async def test_pages_say_so_too(web: RoleWeb) -> None:
     await web.sign_in(Role.AGENT)
     search = await (await web.client.get("/search", params={"q": "status:open"})).text()
     assert "1+ messages" in search and "Counted over the 1 newest matches." in search
+    await two_more_from_the_customer(web)
     voc = await (await web.client.get("/voc", params={"q": "status:open"})).text()
     assert "1+ messages" in voc and "count the 1 newest matches" in voc
     exact = await (await web.client.get("/search", params={"q": "channel:email"})).text()
