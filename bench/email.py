@@ -338,7 +338,7 @@ async def _catch_up(runtime: Any, server: Dovecot) -> asyncio.Task[Any]:
     (connector,) = runtime.connectors
     last = (await asyncio.to_thread(server.uids))[1][-1]
     ctx = runtime.context_for(connector)
-    spent = {"ingest": 0.0, "save_cursor": 0.0, "stored_meta": 0.0}
+    spent = {"ingest": 0.0, "ingest_normalized": 0.0, "save_cursor": 0.0, "stored_meta": 0.0}
 
     def timed(name: str) -> Any:
         call = getattr(ctx, name)
@@ -362,8 +362,9 @@ async def _catch_up(runtime: Any, server: Dovecot) -> asyncio.Task[Any]:
         if not polling and connector.status()["state"] == "polling":
             polling = time.perf_counter() - start
         await asyncio.sleep(0.005)
+    ingest = spent["ingest"] + spent["ingest_normalized"]
     print(f"  (of which {polling:.2f} s to connect, log in and SELECT; waiting on "
-          f"Runtime.ingest {spent['ingest']:.2f} s, on cursor saves {spent['save_cursor']:.2f} s,"
+          f"Runtime.ingest {ingest:.2f} s, on cursor saves {spent['save_cursor']:.2f} s,"
           f" on the store's lookups of stored mail {spent['stored_meta']:.2f} s)", flush=True)
 
     async def stop() -> None:
