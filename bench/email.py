@@ -298,7 +298,10 @@ def _status_mb(field: str) -> float:
 
 def imap_floor(port: int, chunk_bytes: int) -> int:
     """UID FETCH of every whole message in chunks of about chunk_bytes; no parsing."""
+    from connectors.email import quiet
+
     client = IMAPClient("127.0.0.1", port=port, ssl=False, timeout=30)
+    quiet(client)  # as the connector's: no trace of every response
     client.login(USER, PASSWORD)
     try:
         client.select_folder("INBOX", readonly=True)

@@ -181,6 +181,13 @@ class AttachmentDir:
 # --- IMAP --------------------------------------------------------------------------------------
 
 
+def quiet(client: IMAPClient) -> None:
+    """Stop imaplib's trace: imapclient sets its level to 5 for its "imapclient.imaplib"
+    logger, and imaplib then formats every response, each message's bytes as a repr, before
+    the logger drops it (70% of a bulk fetch's CPU); a debug log would hold customers' mail."""
+    client._imap.debug = 0
+
+
 class _Imap:
     """One blocking IMAP session; every method runs on the session's own thread."""
 
@@ -196,6 +203,7 @@ class _Imap:
         try:
             client = IMAPClient(ep.host, port=ep.port, ssl=ep.security == "ssl",
                                 ssl_context=context, timeout=self.config.timeout)
+            quiet(client)
             self.client = client
             if ep.security == "starttls":
                 client.starttls(context)
