@@ -507,6 +507,9 @@ def main(argv: list[str] | None = None) -> None:
         imap_floor(args.floor, FETCH_CHUNK_BYTES)
         print(time.perf_counter() - wall, time.process_time() - cpu)
         return
+    from inbox.app.cli import collect_less
+
+    collect_less()  # the garbage collector as the `inbox` command sets it
     asyncio.run(run(args))
 
 
