@@ -53,7 +53,9 @@ IDLE_RENEW_SECONDS = 25 * 60  # RFC 2177: re-issue IDLE before the server's 30 m
 NETWORK_ERRORS = (OSError, EOFError, imaplib.IMAP4.error, RetryableError, ConflictError)
 FETCH_CHUNK_BYTES = 32 * 1024 * 1024  # mail one FETCH brings into memory at most (or one mail)
 PIPELINE_DEPTH = 2  # batches fetched (and being parsed) ahead of the one being stored
-PIPELINE_BYTES = 8 * 1024 * 1024  # no more is fetched while this much mail waits to be stored
+# no more is fetched while this much mail waits to be stored: about three batches of usual mail
+# (one stored, one parsed, one fetched); less and the store waits for the parse
+PIPELINE_BYTES = 12 * 1024 * 1024
 PARSE_WORKERS = 2  # processes parsing a bulk sync (a few new mails are parsed on a thread)
 
 
