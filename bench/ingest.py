@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from inbox.app.cli import collect_less
 from inbox.app.config import load as load_config
 from inbox.app.demo.generator import generate
 from inbox.app.runtime import Runtime
@@ -203,6 +204,7 @@ def main() -> None:
     p.add_argument("--source", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
+        collect_less()  # the garbage collector as the `inbox` command sets it
         print(json.dumps(run(args.child, args.days, args.customers, args.batch, args.source,
                              args.email)))
         return

@@ -34,6 +34,7 @@ from connectors.email_config import CertificateNotVerified as CertificateNotVeri
 from connectors.email_config import MailboxConfig, load_email, not_verified, tls_context
 from connectors.email_limits import header_digest
 from connectors.email_parse import CHANNEL, external_id_of
+from connectors.email_pool import PROCESS_THRESHOLD as PARSE_IN_PROCESSES
 from connectors.email_pool import AttachmentWriter as AttachmentWriter
 from connectors.email_pool import ParseJob, ParsePool
 from connectors.email_smtp import EmailSender as EmailSender  # the channel's reply sender
@@ -52,7 +53,9 @@ IDLE_RENEW_SECONDS = 25 * 60  # RFC 2177: re-issue IDLE before the server's 30 m
 NETWORK_ERRORS = (OSError, EOFError, imaplib.IMAP4.error, RetryableError, ConflictError)
 FETCH_CHUNK_BYTES = 32 * 1024 * 1024  # mail one FETCH brings into memory at most (or one mail)
 PIPELINE_DEPTH = 2  # batches fetched (and being parsed) ahead of the one being stored
-PIPELINE_BYTES = 8 * 1024 * 1024  # a batch of more mail than this is stored before the next
+# no more is fetched while this much mail waits to be stored: about three batches of usual mail
+# (one stored, one parsed, one fetched); less and the store waits for the parse
+PIPELINE_BYTES = 12 * 1024 * 1024
 PARSE_WORKERS = 2  # processes parsing a bulk sync (a few new mails are parsed on a thread)
 
 
@@ -65,6 +68,29 @@ class _Fetched:
     dead: list[tuple[int, bytes, str]]  # (uid, raw, error)
     fetched: int
     known: list[int]  # UIDs of mail already stored (identified by its header): not fetched
+    size: int  # bytes fetched
+
+
+class _Ahead:
+    """Bytes of mail fetched and not yet stored: the feeder fetches no more while they are
+    PIPELINE_BYTES or more (a poller's memory stays bounded whatever the batch size)."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self._changed = asyncio.Condition()
+
+    async def wait_below(self, limit: int) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.bytes < limit)
+
+    async def fetched(self, size: int) -> None:
+        async with self._changed:
+            self.bytes += size
+
+    async def stored(self, size: int) -> None:
+        async with self._changed:
+            self.bytes -= size
+            self._changed.notify_all()
 
 
 def configure(
@@ -157,6 +183,13 @@ class AttachmentDir:
 # --- IMAP --------------------------------------------------------------------------------------
 
 
+def quiet(client: IMAPClient) -> None:
+    """Stop imaplib's trace: imapclient sets its level to 5 for its "imapclient.imaplib"
+    logger, and imaplib then formats every response, each message's bytes as a repr, before
+    the logger drops it (70% of a bulk fetch's CPU); a debug log would hold customers' mail."""
+    client._imap.debug = 0
+
+
 class _Imap:
     """One blocking IMAP session; every method runs on the session's own thread."""
 
@@ -172,6 +205,7 @@ class _Imap:
         try:
             client = IMAPClient(ep.host, port=ep.port, ssl=ep.security == "ssl",
                                 ssl_context=context, timeout=self.config.timeout)
+            quiet(client)
             self.client = client
             if ep.security == "starttls":
                 client.starttls(context)
@@ -416,12 +450,14 @@ class EmailConnector:
         size = self.config.batch_size
         batches = [uids[start:start + size] for start in range(0, len(uids), size)]
         ready: asyncio.Queue[asyncio.Task[_Fetched] | None] = asyncio.Queue(PIPELINE_DEPTH)
-        feeder = asyncio.create_task(self._feed(session, ctx, batches, ready))
+        ahead = _Ahead()
+        feeder = asyncio.create_task(self._feed(session, ctx, batches, ready, ahead))
         total = IngestResult()
         try:
             while (task := await ready.get()) is not None:
-                result = await self._store(session, ctx, uidvalidity, await task)
-                ready.task_done()
+                fetched = await task
+                result = await self._store(session, ctx, uidvalidity, fetched)
+                await ahead.stored(fetched.size)
                 if keep:
                     total += result
             await feeder  # its error, if it stopped early
@@ -436,14 +472,16 @@ class EmailConnector:
 
     async def _feed(self, session: _Session, ctx: ConnectorContext,
                     batches: Sequence[Sequence[int]],
-                    ready: asyncio.Queue[asyncio.Task[_Fetched] | None]) -> None:
-        """Fetch batch after batch; each one's parse runs on while the next is fetched."""
+                    ready: asyncio.Queue[asyncio.Task[_Fetched] | None], ahead: _Ahead) -> None:
+        """Fetch batch after batch; each one's parse runs on while the next is fetched, as
+        long as less than PIPELINE_BYTES of mail waits to be stored."""
         try:
             for batch in batches:
-                fetched = await self._fetch(session, ctx, batch)
-                await ready.put(asyncio.create_task(self._parse(batch, *fetched)))
-                if sum(map(len, fetched[0].values())) > PIPELINE_BYTES:
-                    await ready.join()  # big mail: stored before more is fetched
+                await ahead.wait_below(PIPELINE_BYTES)
+                raws, full, known = await self._fetch(session, ctx, batch)
+                await ahead.fetched(sum(map(len, raws.values())))
+                await ready.put(asyncio.create_task(self._parse(batch, raws, full, known)))
+                del raws  # the parse holds it until the mail is parsed
         finally:
             await ready.put(None)
 
@@ -479,6 +517,8 @@ class EmailConnector:
         raws: dict[int, bytes] = {}
         full: dict[int, int] = {}
         wanted = [uid for uid in batch if uid not in known]
+        if len(wanted) >= PARSE_IN_PROCESSES:
+            self._parser().start()  # the workers start while the mail is fetched
         for chunk, partial in fetch_plan(wanted, sizes, limit):
             if partial:
                 got = await session.call(session.imap.fetch_start, chunk[0], limit)
@@ -510,7 +550,7 @@ class EmailConnector:
                 log.warning("email over parse limits stored in part", extra={
                     "stream": self.name, "uid": uid, "limits": inbound.meta["limits"]})
         return _Fetched(batch, ok, [(uid, raws[uid], error) for uid, error in bad], len(raws),
-                        known)
+                        known, sum(map(len, raws.values())))
 
     def _parser(self) -> ParsePool:
         if self._pool is None:

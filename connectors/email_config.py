@@ -54,7 +54,7 @@ class MailboxConfig:
     move_to: str | None = None
     attachments_dir: Path = Path("attachments")
     max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES
-    batch_size: int = 200  # fewer store commits and IMAP round trips; parsed by 2 processes
+    batch_size: int = 300  # fewer store commits and IMAP round trips; parsed by 2 processes
     timeout: float = 60.0  # socket timeout of one IMAP command
     reconnect_min: float = 1.0  # first backoff delay; doubles up to reconnect_max, with jitter
     reconnect_max: float = 300.0
@@ -195,7 +195,7 @@ IMAP = (
             "larger attachments are listed but not kept", check=_not_negative),
     Setting(f"{BOX}.max_message_bytes", int, DEFAULT_LIMITS.max_message_bytes,
             "larger mail is fetched only in part", check=_message_bytes),
-    Setting(f"{BOX}.batch_size", int, 200, "messages fetched and stored together",
+    Setting(f"{BOX}.batch_size", int, 300, "messages fetched and stored together",
             check=_positive),
 )
 SMTP = (

@@ -113,6 +113,13 @@ def _exit_with(owner: int) -> None:
             pass
 
 
+def _spawn(pool: ProcessPoolExecutor, workers: int) -> None:
+    """Have the pool start its worker processes (it starts one for each job submitted)."""
+    with contextlib.suppress(Exception):  # a pool that cannot start fails its first parse
+        for _ in range(workers):
+            pool.submit(os.getpid)
+
+
 class _WorkerLost(Exception):
     """A worker died or overran its deadline on this piece of work."""
 
@@ -141,6 +148,14 @@ class ParsePool:
             parsed += ok
             dead += bad
         return parsed, dead
+
+    def start(self) -> None:
+        """Start the worker processes now, on a thread (the fork server imports the parser
+        first, a few tenths of a second): the next bulk parse finds them started."""
+        if self.workers < 1 or self._pool is not None:
+            return
+        threading.Thread(target=_spawn, args=(self._started(), self.workers), daemon=True,
+                         name="email-parse-start").start()
 
     def close(self) -> None:
         """Stop the workers (they finish nothing more)."""

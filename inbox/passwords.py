@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from zxcvbn import zxcvbn
 
 from inbox.config import AuthSettings
 
@@ -88,6 +87,8 @@ def strength_problem(password: str, user_inputs: Iterable[str | None] = ()) -> s
     lowered = password.lower()
     if any(part in lowered for part in personal):
         return "must not contain your name or email address"
+    from zxcvbn import zxcvbn  # 14 MB of word lists: loaded by the first password check only
+
     result = zxcvbn(password[:_ZXCVBN_MAX], user_inputs=personal)
     if result["score"] >= MIN_SCORE:
         return None

@@ -10,8 +10,6 @@ from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays as holidays_lib
-
 from inbox.errors import ConfigError
 from inbox.model import Conversation, Status
 
@@ -19,6 +17,14 @@ CHANNEL_NAMES = {"email": "Email", "x": "X", "webform": "Web form"}  # as agents
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Period = tuple[time, time]
 PERIODS_KEPT = 20_000  # days of opening periods a calendar keeps (about 55 years)
+
+
+def _country_holidays(country: str) -> Any:
+    """A country's public holidays; the holidays package (9 MB of every country's rules) is
+    loaded only when a calendar names a country."""
+    import holidays
+
+    return holidays.country_holidays(country)
 
 
 @dataclass(frozen=True)
@@ -35,7 +41,7 @@ class Calendar:
 
     @cached_property
     def _holidays(self) -> Any:
-        return holidays_lib.country_holidays(self.country) if self.country else {}
+        return _country_holidays(self.country) if self.country else {}
 
     def is_holiday(self, day: date) -> bool:
         return day in self.extra_holidays or day in self._holidays
@@ -281,7 +287,7 @@ def policy_from_config(section: Mapping[str, Any]) -> SlaPolicy:
     country = section.get("country")
     if country:
         try:
-            holidays_lib.country_holidays(str(country))
+            _country_holidays(str(country))
         except NotImplementedError as exc:
             raise ConfigError("sla.country", f"no holiday calendar for '{country}'; use an "
                               "ISO country code such as \"GB\" or \"US\"") from exc

@@ -441,8 +441,21 @@ def fast_loop() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
+GC_THRESHOLD = (10_000, 10, 10)  # the collector's generation thresholds; Python's: 700, 10, 10
+
+
+def collect_less() -> None:
+    """Set the garbage collector's thresholds (GC_THRESHOLD) for this process. Ingest makes
+    dozens of containers per message, nearly all freed at once by reference counts; a young
+    collection every 700 of them, and the full ones that follow, walked the process's live
+    objects for nothing: 4-8% of the CPU of ingest and of an email sync. Cycles are still
+    collected, a little later."""
+    gc.set_threshold(*GC_THRESHOLD)
+
+
 def _run(coro: Awaitable[int], loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
          ) -> int:
+    collect_less()
     try:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
             return runner.run(coro)  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import sysconfig
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import trustme
 
+import connectors.email as email_connector
 from connectors.email import (
     AttachmentDir,
     CertificateNotVerified,
@@ -37,7 +38,7 @@ from inbox.model import (
     Message,
     message_id_for,
 )
-from inbox.ports import Outbound
+from inbox.ports import IngestResult, Outbound
 from tests.fakes.core import FakeCore
 from tests.servers.dovecot import (  # noqa: F401 - fixture
     PASSWORD,
@@ -255,6 +256,37 @@ async def test_uidvalidity_reset_resyncs_without_duplicates(
     assert core.cursors["email:support"]["uidvalidity"] != old
     assert result.duplicates == 3 and len(result.stored) == 1
     assert len(core.messages) == 4
+
+
+async def test_no_more_mail_is_fetched_while_what_was_fetched_waits_to_be_stored(
+        dovecot: Dovecot, core: FakeCore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A poller's memory is bounded by the mail waiting to be stored (PIPELINE_BYTES), not by
+    a number of batches: with room for one batch and a half, a second batch is fetched (and
+    parsed) while the first is stored, a third only once the first is stored."""
+    mails = [mail(n) for n in range(30)]
+    dovecot.append(mails)
+    monkeypatch.setattr(email_connector, "PIPELINE_BYTES", sum(map(len, mails[:10])) * 3 // 2)
+    connector = make_connector(dovecot, tmp_path, batch_size=10)
+    fetched: list[int] = []  # the store is asked about each batch's mail as it is fetched
+    release = asyncio.Event()
+
+    async def stored_meta(channel: str, ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+        fetched.append(len(ids))
+        return await core.stored_meta(channel, ids)
+
+    async def slow_ingest(batch: Sequence[Inbound]) -> IngestResult:
+        await release.wait()
+        return await core.ingest(batch)
+
+    task = asyncio.create_task(connector.poll_once(
+        replace(core.ctx(), ingest=slow_ingest, stored_meta=stored_meta)))
+    await wait_until(lambda: len(fetched) >= 2)
+    await asyncio.sleep(0.5)  # time enough for an eager feeder to fetch the third batch
+    assert fetched == [10, 10]
+    release.set()
+    result = await task
+    assert fetched == [10, 10, 10] and len(result.stored) == 30
 
 
 @pytest.mark.parametrize("break_it", ["kick", "restart"])
