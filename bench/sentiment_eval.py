@@ -3,7 +3,7 @@ per language and overall, the confusion matrix, and the time per message.
 
     python -m bench.sentiment_eval [--limit N] [--data tests/data/sentiment_eval.tsv]
 
---limit N scores the first N messages of each language. The evaluation set is for measuring
+--limit N scores N messages of each language, evenly spaced through the file. The evaluation set is for measuring
 only: never train or tune on it (bench/train_sentiment.py reads the training set)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,14 +44,15 @@ def read_labelled(path: Path) -> list[Labelled]:
     return rows
 
 
-def first_per_language(rows: Iterable[Labelled], limit: int) -> list[Labelled]:
-    seen: Counter[str] = Counter()
-    kept = []
-    for row in rows:
-        seen[row.lang] += 1
-        if seen[row.lang] <= limit:
-            kept.append(row)
-    return kept
+def sample_per_language(rows: Sequence[Labelled], limit: int) -> list[Labelled]:
+    """`limit` rows of each language, evenly spaced through the file (which may be
+    sorted by label), in file order."""
+    by_lang: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        by_lang.setdefault(row.lang, []).append(i)
+    kept = sorted(idx[j * len(idx) // limit] for idx in by_lang.values()
+                  for j in range(min(limit, len(idx))))
+    return [rows[i] for i in kept]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,12 +116,12 @@ def report(evaluation: Evaluation) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, default=0,
-                        help="score only the first N messages of each language")
+                        help="score only N messages of each language, evenly spaced")
     parser.add_argument("--data", type=Path, default=EVAL_SET)
     args = parser.parse_args(argv)
     rows = read_labelled(args.data)
     if args.limit:
-        rows = first_per_language(rows, args.limit)
+        rows = sample_per_language(rows, args.limit)
     model = sentiment_model()
     model("warm-up", "en")
     print(report(evaluate(rows, model)))

@@ -35,7 +35,7 @@ _THANKS_LINE = re.compile(rf"^({THANKS_SIGN_OFF})(\s*[,!]|$)", re.I)
 _TRAILING_SIGN_OFF = re.compile(
     rf"(?<=[.!?])\s*(({SIGN_OFF})\b[\s,.!]*|({THANKS_SIGN_OFF})\s*,\s*)"
     rf"(\w[\w.'-]*( \w[\w.'-]*){{0,2}})?\s*$", re.I)
-_IN_ADVANCE = re.compile(rf"\b({IN_ADVANCE})\b[\s,.!]*", re.I)
+_IN_ADVANCE = re.compile(rf"\b({IN_ADVANCE})\b[^.!?\n]{{0,40}}[\s,.!]*", re.I)
 
 _URL = re.compile(r"(?:https?://|www\.)\S+")
 _HANDLE = re.compile(r"@\w+")
@@ -73,7 +73,7 @@ def customer_words(text: str) -> str:
             break
     words = "\n".join(lines)
     words = _TRAILING_SIGN_OFF.sub("", words, count=1)
-    return _IN_ADVANCE.sub("", words)[:PREFIX]
+    return _IN_ADVANCE.sub("", words)[:PREFIX].strip()
 
 
 def normalise(text: str) -> str:
