@@ -3,8 +3,9 @@ per language and overall, the confusion matrix, and the time per message.
 
     python -m bench.sentiment_eval [--limit N] [--data tests/data/sentiment_eval.tsv]
 
---limit N scores N messages of each language, evenly spaced through the file. The evaluation set is for measuring
-only: never train or tune on it (bench/train_sentiment.py reads the training set)."""
+--limit N scores N messages of each language, evenly spaced through the file. The evaluation
+set is for measuring only: never train or tune on it (bench/train_sentiment.py reads the
+training set)."""
 
 from __future__ import annotations
 

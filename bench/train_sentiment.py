@@ -6,8 +6,9 @@ Multinomial logistic regression (scikit-learn, a dev dependency: the `test` extr
 reads the weights with pure Python) over inbox.sentiment_text's features of each message in
 its language, the feature vector L2-normalised. --cv first prints 5-fold cross-validated
 macro-F1 on the training set for each setting of the grid (C, character n-grams) and picks
-the best (character n-grams only if they add CHAR_NGRAM_GAIN); without it the settings below are used. The output is deterministic: the same data
-and code give the same file. Never point it at the evaluation set."""
+the best (character n-grams only if they add CHAR_NGRAM_GAIN); without it the settings
+below are used. The output is deterministic: the same data and code give the same file.
+Never point it at the evaluation set."""
 
 from __future__ import annotations
 

@@ -152,7 +152,7 @@ def features(text: str, lang: str | None, char_ngrams: bool = False) -> set[str]
 
 def _shape(words: str) -> set[str]:
     upper, lower = sum(map(str.isupper, words)), sum(map(str.islower, words))
-    shape = set()
+    shape: set[str] = set()
     if upper >= 8 and upper >= 0.7 * (upper + lower):
         shape.add("s:caps")
     if "!!" in words:
@@ -167,7 +167,7 @@ def _shape(words: str) -> set[str]:
 
 
 def _char_ngrams(marked: list[str]) -> set[str]:
-    grams = set()
+    grams: set[str] = set()
     for tok in marked:
         if tok[0].isalpha() and len(tok) > 3:
             padded = f" {tok} "

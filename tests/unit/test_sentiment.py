@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from bench.sentiment_eval import EVAL_SET, evaluate, sample_per_language, read_labelled
+from bench.sentiment_eval import EVAL_SET, evaluate, read_labelled, sample_per_language
 from bench.train_sentiment import CHAR_NGRAMS, TRAIN_SET, C, train
 from inbox.enrich import Enricher
 from inbox.sentiment import MODEL_PATH, SentimentModel, sentiment_model
