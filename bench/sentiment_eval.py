@@ -16,11 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from inbox.sentiment import SentimentModel, sentiment_model
+from inbox.sentiment import LABELS, SentimentModel, sentiment_model
 
 DATA = Path(__file__).parents[1] / "tests" / "data"
 EVAL_SET = DATA / "sentiment_eval.tsv"
-LABELS = ("negative", "neutral", "positive")
 
 
 @dataclass(frozen=True, slots=True)

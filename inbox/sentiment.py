@@ -20,6 +20,7 @@ from inbox.sentiment_text import features
 
 MODEL_PATH = Path(__file__).with_name("sentiment_model.json")
 MODEL_FORMAT = 1
+LABELS = ("negative", "neutral", "positive")
 # Codes that say "language unknown" (X's `und` and its special cases): the all-languages model.
 UNDETERMINED = frozenset({"und", "zxx", "qme", "qam", "qct", "qht", "qst"})
 
@@ -39,6 +40,8 @@ class SentimentModel:
             raise ValueError(f"sentiment model format {model.get('format')!r}, "
                              f"expected {MODEL_FORMAT}")
         self.labels: tuple[str, ...] = tuple(model["labels"])
+        if self.labels != LABELS:
+            raise ValueError(f"sentiment model labels {self.labels}, expected {LABELS}")
         self.char_ngrams = bool(model["char_ngrams"])
         self._bias: list[float] = list(model["bias"])
         self._weights: dict[str, list[float]] = model["weights"]
@@ -50,15 +53,13 @@ class SentimentModel:
 
     def probabilities(self, text: str, lang: str | None = None) -> dict[str, float]:
         """Each label's probability for `text` in `lang` (None: unknown)."""
-        scores = [0.0] * len(self.labels)
         found = features(text, lang, self.char_ngrams)
-        for name in found:
-            weight = self._weights.get(name)
+        neg = neu = pos = 0.0
+        for weight in map(self._weights.get, found):
             if weight is not None:
-                for i, w in enumerate(weight):
-                    scores[i] += w
+                neg, neu, pos = neg + weight[0], neu + weight[1], pos + weight[2]
         scale = 1 / math.sqrt(len(found)) if found else 0.0
-        logits = [s * scale + b for s, b in zip(scores, self._bias, strict=True)]
+        logits = [s * scale + b for s, b in zip((neg, neu, pos), self._bias, strict=True)]
         top = max(logits)
         exps = [math.exp(z - top) for z in logits]
         total = sum(exps)

@@ -105,7 +105,7 @@ PHRASES: dict[str, dict[str, str]] = {
               r"(veces|llamadas|correos)",
     },
     "sarcasm": {
-        "en": r"\bthanks? (you )?for nothing|\byeah,? right\b|\b(oh )?(great|brilliant|"
+        "en": r"\bthanks? (you )?for nothing|\byeah,? right\b|\b(great|brilliant|"
               r"fantastic|perfect|lovely|wonderful|amazing|awesome|love it|love that|nice one|"
               r"fab|superb|genius|well done|good job|way to go)[,.!…]* (another|again|third|"
               r"second|yet|still|no |just|now|as usual|thanks for)|\boutdid yourselves|"
