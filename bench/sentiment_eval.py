@@ -1,7 +1,8 @@
 """The sentiment model (inbox.sentiment) on the evaluation set (issue 13): accuracy and macro-F1
 per language and overall, the confusion matrix, and the time per message.
 
-    python -m bench.sentiment_eval [--limit N] [--data tests/data/sentiment_eval.tsv]
+    python -m bench.sentiment_eval [--limit N] [--unknown-language | --detect-language]
+                                   [--data FILE.tsv]
 
 --limit N scores N messages of each language, evenly spaced through the file. The evaluation
 set is for measuring only: never train or tune on it (bench/train_sentiment.py reads the
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from inbox.enrich import Enricher
 from inbox.sentiment import LABELS, SentimentModel, sentiment_model
 
 DATA = Path(__file__).parents[1] / "tests" / "data"
@@ -83,13 +85,28 @@ class Evaluation:
     seconds_per_message: float
 
 
-def evaluate(rows: Sequence[Labelled], model: SentimentModel | None = None) -> Evaluation:
-    """The model's scores on `rows`, each scored with its own language."""
+def evaluate(rows: Sequence[Labelled], model: SentimentModel | None = None,
+             lang_known: bool = True) -> Evaluation:
+    """The model's scores on `rows`, each scored with its own language (or, not
+    `lang_known`, as a message whose language is unknown: every language's phrases)."""
     model = model or sentiment_model()
     started = time.perf_counter()
-    found = [model(row.text, row.lang) for row in rows]
+    found = [model(row.text, row.lang if lang_known else None) for row in rows]
     elapsed = time.perf_counter() - started
-    predicted = [s.label if s else "neutral" for s in found]
+    return _scores(rows, [s.label if s else "neutral" for s in found], elapsed)
+
+
+def evaluate_enrichment(rows: Sequence[Labelled]) -> Evaluation:
+    """As on ingest: the language detected (inbox.enrich), then the sentiment."""
+    enrich = Enricher()
+    enrich("warm-up")
+    started = time.perf_counter()
+    found = [enrich(row.text) for row in rows]
+    elapsed = time.perf_counter() - started
+    return _scores(rows, [e.sentiment or "neutral" for e in found], elapsed)
+
+
+def _scores(rows: Sequence[Labelled], predicted: Sequence[str], elapsed: float) -> Evaluation:
     by_lang = {}
     for lang in sorted({r.lang for r in rows}) + ["all"]:
         pairs = [(r.label, p) for r, p in zip(rows, predicted, strict=True)
@@ -109,7 +126,7 @@ def report(evaluation: Evaluation) -> str:
         lines.append(f"| {t} | " + " | ".join(str(overall.get((t, p), 0)) for p in LABELS)
                      + " |")
     lines.append(f"\n{evaluation.seconds_per_message * 1e6:.0f} µs per message "
-                 "(features and scoring, model loaded)")
+                 "(models loaded; one core)")
     return "\n".join(lines)
 
 
@@ -118,13 +135,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=0,
                         help="score only N messages of each language, evenly spaced")
     parser.add_argument("--data", type=Path, default=EVAL_SET)
+    parser.add_argument("--unknown-language", action="store_true",
+                        help="score every message as one of unknown language")
+    parser.add_argument("--detect-language", action="store_true",
+                        help="as on ingest: detect the language first (time included)")
     args = parser.parse_args(argv)
     rows = read_labelled(args.data)
     if args.limit:
         rows = sample_per_language(rows, args.limit)
     model = sentiment_model()
     model("warm-up", "en")
-    print(report(evaluate(rows, model)))
+    if args.detect_language:
+        print(report(evaluate_enrichment(rows)))
+    else:
+        print(report(evaluate(rows, model, lang_known=not args.unknown_language)))
 
 
 if __name__ == "__main__":
