@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bench.sentiment_eval import EVAL_SET, evaluate, read_labelled, sample_per_language
 from bench.train_sentiment import CHAR_NGRAMS, TRAIN_SET, C, train
@@ -99,7 +101,7 @@ def test_the_languages_read_and_the_unknown_one() -> None:
     assert model("Ancora nessuna risposta", "it") is None  # a language it does not read
     assert model("   ", "en") is None
     found = model("thanks, fixed now!", "und")
-    assert found is not None and 1 / 3 <= found.confidence <= 1
+    assert found is not None and 0.333 <= found.confidence <= 1
 
 
 def test_spanish_french_and_german_messages_get_a_sentiment_on_ingest() -> None:
@@ -108,6 +110,19 @@ def test_spanish_french_and_german_messages_get_a_sentiment_on_ingest() -> None:
                  "Bonjour, je n'ai plus de réseau depuis hier soir et personne ne répond",
                  "Ich warte immer noch auf meine Erstattung, keine Antwort seit Wochen"):
         assert enrich(text).sentiment == "negative"
+
+
+HOSTILE = ["!" * 100_000, "a " * 50_000, "\\n" * 20_000, "On " + "x" * 5_000 + " wrote:",
+           "🙃" * 50_000, "Hello. " + "Regards, " * 500 + "Bob", "\x00\x1b[31m" * 1_000,
+           "1.2.3." * 20_000, "not " * 10_000, "\ud800abc"]
+
+
+@given(st.one_of(st.text(max_size=3_000), st.sampled_from(HOSTILE)),
+       st.sampled_from([None, "en", "nl", "fr", "de", "es", "it", "und", "xx-🙃"]))
+def test_any_text_gets_a_label_or_none_never_an_error(text: str, lang: str | None) -> None:
+    found = sentiment_model()(text, lang)
+    assert found is None or (found.label in ("negative", "neutral", "positive")
+                             and 0.333 <= found.confidence <= 1)
 
 
 def test_the_evaluation_set_scores_far_above_chance() -> None:
