@@ -1,6 +1,7 @@
-"""Cheap offline enrichment: language (py3langid) and sentiment (VADER).
+"""Cheap offline enrichment: language (py3langid) and sentiment (inbox.sentiment: en, nl, fr,
+de, es; the score is the label's confidence, 0.33 to 1).
 
-The models (and numpy) are imported when first used: a process that leaves enrichment to
+The models (and numpy) are loaded when first used: a process that leaves enrichment to
 a worker (inbox.enrich_pool) never holds them."""
 
 from __future__ import annotations
@@ -11,17 +12,18 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from inbox.sentiment import SentimentModel, sentiment_model
+
 LANGUAGES = ("en", "es", "fr", "de", "it", "pt", "nl")
 MIN_LANG_CONFIDENCE = 0.5
 LANG_PREFIX = 2_000  # characters the language is detected on: plenty, and a bounded cost
-SENTIMENT_PREFIX = 5_000  # characters VADER scores
 
 
 @dataclass(frozen=True, slots=True)
 class Enrichment:
     lang: str | None
     sentiment: str | None
-    score: float | None
+    score: float | None  # the sentiment's confidence: its probability, 0.33 to 1
 
 
 # Each (text, lang) of a batch enriched, or the exception it raised.
@@ -35,26 +37,25 @@ class Enricher:
         self._languages = list(languages)
         self._lock = threading.Lock()
         self._langid: Any = None
-        self._vader: Any = None
+        self._sentiment: SentimentModel | None = None
 
-    def _models(self) -> tuple[Any, Any]:
-        if self._langid is None:
+    def _models(self) -> tuple[Any, SentimentModel]:
+        if self._sentiment is None:
             with self._lock:
-                if self._langid is None:
-                    self._vader = _vader()
+                if self._sentiment is None:
                     self._langid = language_identifier(tuple(self._languages))
-        return self._langid, self._vader
+                    self._sentiment = sentiment_model()
+        return self._langid, self._sentiment
 
     def __call__(self, text: str, lang: str | None = None) -> Enrichment:
-        langid, vader = self._models()
+        langid, sentiment = self._models()
         if lang is None and len(text[:LANG_PREFIX].split(None, 3)) >= 3:
             guess, confidence = langid.classify(_prefix(text, LANG_PREFIX))
             lang = guess if confidence >= MIN_LANG_CONFIDENCE else None
-        if lang not in (None, "en") or not text.strip():
-            return Enrichment(lang, None, None)  # VADER's lexicon is English
-        score = float(vader.polarity_scores(text[:SENTIMENT_PREFIX])["compound"])
-        label = "positive" if score >= 0.05 else "negative" if score <= -0.05 else "neutral"
-        return Enrichment(lang, label, round(score, 4))
+        found = sentiment(text, lang)  # None in a language it does not read
+        if found is None:
+            return Enrichment(lang, None, None)
+        return Enrichment(lang, found.label, found.confidence)
 
 
 _NOTHING = Enrichment(None, None, None)
@@ -71,13 +72,6 @@ def _prefix(text: str, size: int) -> str:
     cut = text[:size]
     space = cut.rfind(" ")
     return cut[:space] if space > size // 2 else cut
-
-
-@functools.cache
-def _vader() -> Any:
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-    return SentimentIntensityAnalyzer()
 
 
 @functools.cache

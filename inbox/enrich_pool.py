@@ -1,6 +1,6 @@
 """Enrichment in worker processes: once they are started, the ingesting process (a poller,
 a web server running the pollers) no longer loads the models (py3langid's tables and
-VADER's lexicon: 60-70 MB of its memory).
+the sentiment model's weights: about 75 MB of its memory).
 
 The workers start with the pollers (`Runtime.start_workers`) or with the first large
 batch (a sync). From then on every batch goes to them, from an IDLE push's or a web

@@ -198,7 +198,7 @@ async def test_enrichment_detects_language_and_sentiment(sqlite_store: SqliteSto
         inbound("<3@x>", "Thank you so much, great service!")])
     by_ext = {m.external_id: m for m in result.stored}
     assert by_ext["<1@x>"].sentiment == "negative" and by_ext["<1@x>"].lang == "en"
-    assert by_ext["<2@x>"].lang == "fr"
+    assert by_ext["<2@x>"].lang == "fr" and by_ext["<2@x>"].sentiment == "negative"
     assert by_ext["<3@x>"].sentiment == "positive"
 
 
