@@ -138,24 +138,36 @@ def name_words(names: Iterable[str | None]) -> frozenset[str]:
     return frozenset(plain(w) for n in names if n for w in _TOKEN.findall(n.replace("@", " ")))
 
 
-def _clean(text: str, handles: Counter[str] | None) -> str:
+def _clean(text: str) -> tuple[str, frozenset[str]]:
     """The text without contacts (for everyone: inbox.privacy finds them however written),
-    links and handles (counted into `handles`), each a phrase break."""
+    links and handles, each a phrase break; and the handles."""
     text = (redact(text) or "").replace(EMAIL_HIDDEN, " . ").replace(PHONE_HIDDEN, " . ")
     text = _EMAIL.sub(" . ", _URL.sub(" . ", text))
-    if handles is not None:
-        handles.update({"@" + h.lower() for h in _HANDLE.findall(text)})
-    return _HANDLE.sub(" . ", text)
+    return _HANDLE.sub(" . ", text), frozenset("@" + h.lower() for h in _HANDLE.findall(text))
+
+
+Chunks = tuple[tuple[tuple[str, str], ...], ...]  # per phrase chunk: (word, plain) tokens
+
+
+@lru_cache(maxsize=4096)  # the two periods' samples: the same messages from call to call
+def _chunks(text: str) -> tuple[Chunks, frozenset[str]]:
+    """A text's tokens, as shown and as compared, per chunk between phrase breaks; and its
+    handles. Most of trending's time: kept for the texts of the last samples."""
+    cleaned, handles = _clean(text)
+    return tuple(tuple(_word(t) for t in _TOKEN.findall(chunk))
+                 for chunk in _BREAK.split(cleaned)), handles
 
 
 def terms_of(text: str, names: frozenset[str], handles: Counter[str] | None = None
              ) -> set[str]:
     """The words and two-word phrases of a text that may trend (handles counted apart)."""
     stop, found = stop_words(), set()
-    for chunk in _BREAK.split(_clean(text, handles)):
+    chunks, found_handles = _chunks(text)
+    if handles is not None:
+        handles.update(found_handles)
+    for chunk in chunks:
         previous: tuple[str, str] | None = None  # (word, plain) of the token before
-        for token in _TOKEN.findall(chunk):
-            word, key = _word(token)
+        for word, key in chunk:
             if not key or key in names:
                 previous = None
                 continue
