@@ -51,7 +51,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/login", PUBLIC),
     Route("POST", "/logout", PUBLIC),
     Route("GET", "/healthz", PUBLIC),
-    Route("GET", "/static", PUBLIC),
+    Route("GET", "/static/{name}", PUBLIC),
     Route("GET", "/forms/{slug}", PUBLIC),
     Route("POST", "/forms/{slug}", PUBLIC),
     Route("POST", "/api/forms/{slug}", PUBLIC),

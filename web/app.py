@@ -31,6 +31,7 @@ from web import (
     preferences,
     presence,
     references,
+    static_files,
     triage,
     views,
 )
@@ -164,7 +165,7 @@ def create_app(ctx: WebContext) -> web.Application:
     env.globals["with_facet"] = facet_links.with_facet
     env.globals["with_term"] = facet_links.with_term
     env.globals["facet_chips"] = facet_links.chips
-    app.router.add_static("/static/", HERE / "static", name="static")
+    app.router.add_get(static_files.PATH, static_files.StaticFiles(HERE / "static").serve)
     app.router.add_get("/healthz", health)
     forms.setup(app)
     api.setup(app)

@@ -66,10 +66,10 @@ def encode(text: str) -> str:
 @st.composite
 def requests(draw: st.DrawFn, ids: dict[str, str]) -> tuple[str, str, dict[str, str], bytes]:
     route = draw(st.sampled_from(ROUTES))
-    path = route.path.replace("/static", "/static/app.css")
-    for name in ("id", "action", "merge", "message", "index", "slug"):
+    path = route.path
+    for name in ("id", "action", "merge", "message", "index", "slug", "name"):
         real = {"id": ids["conversation"], "message": ids["message"], "slug": "contact",
-                "action": "note", "index": "0"}.get(name, "m1")
+                "action": "note", "index": "0", "name": "app.css"}.get(name, "m1")
         value = draw(st.one_of(st.just(real), TEXT.filter(bool)))
         path = path.replace("{" + name + "}", encode(value))
     query = draw(st.dictionaries(st.sampled_from(PARAMS), TEXT, max_size=4))

@@ -54,10 +54,7 @@ async def nothing(request: web.Request) -> web.Response:
 def test_an_app_with_a_route_missing_from_the_table_does_not_start() -> None:
     app = web.Application()
     for r in ROUTES:
-        if r.path == "/static":
-            app.router.add_static("/static/", Path(__file__).parent)
-        else:
-            app.router.add_route(r.method, r.path, nothing)
+        app.router.add_route(r.method, r.path, nothing)
     check_routes(app)
     app.router.add_get("/secret-admin-page", nothing)
     with pytest.raises(RuntimeError, match="secret-admin-page"):
