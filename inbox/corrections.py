@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
-
 from typing import TYPE_CHECKING
 
 from inbox.model import Direction, Message, User
