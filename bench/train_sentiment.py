@@ -24,7 +24,7 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from bench.sentiment_eval import DATA, LABELS, Labelled, read_labelled, score
+from bench.sentiment_eval import DATA, EVAL_SET, LABELS, Labelled, read_labelled, score
 from inbox.sentiment import MODEL_FORMAT, MODEL_PATH
 from inbox.sentiment_text import features
 
@@ -97,8 +97,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cv", action="store_true", help="cross-validate the grid first")
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
+    parser.add_argument("--also", type=Path, action="append", default=[],
+                        help="more training rows, e.g. `inbox sentiment-corrections --out "
+                             "FILE` (agents' corrections); never the evaluation set")
     args = parser.parse_args(argv)
+    if any(path.name == EVAL_SET.name for path in args.also):
+        parser.error("the evaluation set is for measuring only, never for training")
     rows = read_labelled(TRAIN_SET)
+    for path in args.also:
+        rows += read_labelled(path)
     c, char_ngrams = C, CHAR_NGRAMS
     if args.cv:
         best = -1.0

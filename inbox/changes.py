@@ -112,6 +112,8 @@ def _sentence(doc: Mapping[str, Any], viewer: User, users: Mapping[str, str]) ->
         return f"{who} set the priority to {doc.get('priority')}"
     if action == "snooze":
         return f"{who} snoozed it"
+    if action == "sentiment":
+        return f"{who} marked a message {doc.get('sentiment')}"
     if action == "wake":
         return "it woke from snooze"
     if action in _MERGE_WORDS:

@@ -1,8 +1,10 @@
-"""Cheap offline enrichment: language (py3langid) and sentiment (inbox.sentiment: en, nl, fr,
-de, es; the score is the label's confidence, 0.33 to 1).
+"""Cheap offline enrichment: language and sentiment (inbox.sentiment: en, nl, fr, de, es; the
+score is the label's confidence, 0.33 to 1).
 
-The models (and numpy) are loaded when first used: a process that leaves enrichment to
-a worker (inbox.enrich_pool) never holds them."""
+The language is the channel's own where it gives one (X's `lang`), otherwise fastText's
+lid.176.ftz (inbox.language_fasttext) guesses it from a text of three words or more. The
+models are loaded when first used, once per process: a process that leaves enrichment to a
+worker (inbox.enrich_pool) never holds them."""
 
 from __future__ import annotations
 
@@ -76,8 +78,8 @@ def _prefix(text: str, size: int) -> str:
 
 @functools.cache
 def language_identifier(languages: tuple[str, ...] = LANGUAGES) -> Any:
-    """py3langid's identifier for these languages, loaded once per process
-    (inbox.language_model)."""
-    from inbox.language_model import load_identifier
+    """fastText's identifier for these languages, loaded once per process
+    (inbox.language_fasttext)."""
+    from inbox.language_fasttext import FastTextIdentifier
 
-    return load_identifier(languages)
+    return FastTextIdentifier(languages)

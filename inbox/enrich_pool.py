@@ -1,5 +1,5 @@
 """Enrichment in worker processes: once they are started, the ingesting process (a poller,
-a web server running the pollers) no longer loads the models (py3langid's tables and
+a web server running the pollers) no longer loads the models (fastText's language model and
 the sentiment model's weights: about 75 MB of its memory).
 
 The workers start with the pollers (`Runtime.start_workers`) or with the first large

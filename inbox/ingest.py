@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from inbox import deadletters, identity
 from inbox.collections import HasDeadLetters
+from inbox.corrections import keep_correction
 from inbox.enrich import EnrichMany, Enrichment
 from inbox.errors import (
     AuthFailed,
@@ -413,9 +414,10 @@ class Ingestor:
 
     async def _edited(self, earlier: Message, inbound: Inbound) -> Message:
         found = await self._enrich_one(inbound.text, inbound.lang)
-        return replace(earlier, text=inbound.text, html=inbound.html, revision=inbound.revision,
-                       lang=found.lang, sentiment=found.sentiment,
-                       sentiment_score=found.score, meta=dict(inbound.meta))
+        return keep_correction(earlier, replace(
+            earlier, text=inbound.text, html=inbound.html, revision=inbound.revision,
+            lang=found.lang, sentiment=found.sentiment, sentiment_score=found.score,
+            meta=dict(inbound.meta)))  # an agent's sentiment label stays
 
     async def _enrich_one(self, text: str, lang: str | None) -> Enrichment:
         """One item's enrichment: by enrich_many's workers when there are (this process then

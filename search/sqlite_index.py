@@ -303,7 +303,9 @@ class Plan:
             return [], 0
         if self.rollup:
             where, params = self._where(ROLLUP)
-            sql = f"SELECT {group}, sum(n) FROM message_rollup r WHERE {where} GROUP BY {group}"
+            # (a row whose messages all changed facet, e.g. a corrected sentiment, is kept at 0)
+            sql = (f"SELECT {group}, sum(n) FROM message_rollup r WHERE {where} "
+                   f"GROUP BY {group} HAVING sum(n) > 0")
             return self.conn.execute(sql, params).fetchall(), 0
         if self.exact(EXACT_VOLUME_LIMIT if volume else EXACT_LIMIT):
             matching, params = self._matching_facts()

@@ -43,6 +43,7 @@ def setup(app: web.Application) -> None:
     r.add_post("/api/conversations/{id}/tags", set_tags)
     r.add_post("/api/conversations/{id}/priority", set_priority)
     r.add_post("/api/conversations/{id}/snooze", snooze)
+    r.add_post("/api/conversations/{id}/messages/{message}/sentiment", correct_sentiment)
     r.add_post("/api/conversations/{id}/merge", merge_conversation)
     r.add_post("/api/conversations/{id}/split", split_conversation)
     r.add_post("/api/conversations/{id}/merges/{merge}/undo", undo_conversation_merge)
@@ -147,6 +148,20 @@ async def set_priority(request: web.Request) -> web.Response:
     except StaleVersion as exc:
         return _stale_response(exc)
     return json_response({"conversation": conv})
+
+
+async def correct_sentiment(request: web.Request) -> web.Response:
+    """{"sentiment": positive | neutral | negative, "version" (optional)}: an agent's label
+    for a customer's message; the model's own is kept in the message's meta."""
+    data = await params.json_body(request)
+    try:
+        msg = await context(request).conversations.correct_sentiment(
+            request.match_info["id"], request.match_info["message"],
+            params.text_field(data, "sentiment"), current_user(request),
+            params.json_version(data))
+    except StaleVersion as exc:
+        return _stale_response(exc)
+    return json_response({"message": msg})
 
 
 async def add_note(request: web.Request) -> web.Response:

@@ -194,6 +194,11 @@ async def act(request: web.Request) -> web.Response:
             await conversations.set_priority(conv_id, str(form.get("priority", "")), user,
                                              _page_version(form))
             flash = "Priority saved."
+        elif action == "sentiment":  # an agent's label for a customer's message
+            await conversations.correct_sentiment(
+                conv_id, str(form.get("message", "")), str(form.get("sentiment", "")), user,
+                _page_version(form))
+            flash = "Sentiment saved."
         elif action == "tags":  # words apart by commas or spaces
             await conversations.set_tags(conv_id, str(form.get("tags", "")).replace(
                 ",", " ").split(), user, _page_version(form))

@@ -298,6 +298,29 @@ def cmd_search(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return _run(_with_runtime(_config(args, env), env, work))
 
 
+def cmd_sentiment_corrections(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """The messages agents corrected, as rows of the sentiment training TSV (lang, label,
+    channel, text) for bench/train_sentiment.py --also; never into the evaluation set."""
+    from inbox import corrections
+
+    out = Path(args.out) if args.out else None
+    if out is not None and out.name == "sentiment_eval.tsv":
+        print("error: corrections never go into the evaluation set", file=sys.stderr)
+        return 2
+
+    async def work(runtime: Runtime) -> int:
+        found = [m async for m in corrections.corrected_messages(runtime.store)]
+        lines = "".join(corrections.tsv_rows(found))
+        if out is None:
+            sys.stdout.write(lines)
+        else:
+            out.write_text(lines, encoding="utf-8")
+        print(f"{len(found)} corrected messages", file=sys.stderr)
+        return 0
+
+    return _run(_with_runtime(_config(args, env), env, work))
+
+
 def cmd_dead_letters(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     async def work(runtime: Runtime) -> int:
         rows, _ = await runtime.dead_letters.page(None, args.limit)
@@ -544,6 +567,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--channel", required=True, choices=["email", "x", "twitter"])
     s.add_argument("--once", action="store_true", help="poll once and exit")
     s.set_defaults(func=cmd_poll)
+
+    s = sub.add_parser("sentiment-corrections",
+                       help="export the messages agents corrected as training TSV rows")
+    s.add_argument("--tsv", action="store_true",
+                   help="lang, label, channel, text (the only format; the default)")
+    s.add_argument("--out", help="write to this file instead of standard output")
+    s.set_defaults(func=cmd_sentiment_corrections)
 
     s = sub.add_parser("dead-letters", help="list what could not be parsed (kept raw)")
     s.add_argument("--limit", type=int, default=100)

@@ -10,11 +10,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from inbox import changes, mentions
+from inbox import changes, corrections, mentions
 from inbox.audit import entry as audit_entry
 from inbox.conversation_merge import ConversationMerges
 from inbox.errors import (
     ConflictError,
+    NotFound,
     Refused,
     StaleVersion,
     ValidationError,
@@ -253,6 +254,38 @@ class Conversations:
         return await self.change(conversation_id, actor, f"priority:{priority}",
                                   lambda c: replace(c, priority=priority), expected_version,
                                   detail={"priority": priority})
+
+    async def correct_sentiment(self, conversation_id: str, message_id: str, label: str,
+                                actor: User, expected_version: int | None = None) -> Message:
+        """An agent's sentiment label for a customer's message (inbox.corrections): a new
+        conversation version (its latest-sentiment field follows when it is the customer's
+        latest message), audited; the model's label kept in the message's meta."""
+        clean = corrections.check_label(label)
+        if clean is None:
+            raise ValidationError({"sentiment": "must be positive, neutral or negative"})
+        messages = await self.store.conversation_messages(conversation_id)
+        msg = next((m for m in messages if m.id == message_id), None)
+        if msg is None:
+            raise NotFound("no such message in this conversation")
+        if msg.direction != Direction.INBOUND:
+            raise ValidationError({"message": "only a customer's message has a sentiment"})
+        fixed = corrections.corrected(msg, clean, actor, self.clock())
+        latest = corrections.customer_latest(messages)
+
+        def change(c: Conversation) -> Conversation:
+            return replace(c, sentiment=clean) if latest is not None and \
+                latest.id == msg.id else c
+
+        async def extra(_: Conversation) -> WriteBatch:
+            return WriteBatch(messages=(fixed,))
+
+        await self.change(conversation_id, actor, f"sentiment:{clean}", change,
+                          expected_version, extra=extra,
+                          detail={"message": msg.id, "sentiment": clean,
+                                  "was": msg.sentiment})
+        self.events.publish(Event("message.updated", conversation_id, msg.id,
+                                  {"sentiment": clean}))
+        return fixed
 
     async def add_note(self, conversation_id: str, text: str, actor: User) -> Message:
         """An internal note: visible to the team, never sent, stops no clock.

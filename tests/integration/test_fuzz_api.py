@@ -28,7 +28,7 @@ PARAMS = ["q", "limit", "cursor", "since", "until", "status", "channel", "assign
 FIELDS = ["text", "status", "version", "tags", "assignee", "customer", "idempotency_key",
           "name", "email", "message", "phone", "x_handle", "topic", "then", "mode", "subject",
           "cc", "priority", "tag", "action", "conversations", "into", "into_version", "later",
-          "until", "timezone"]
+          "until", "timezone", "sentiment"]
 SURROGATES = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
 TEXT = st.one_of(
     st.text(max_size=20),
