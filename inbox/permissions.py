@@ -27,13 +27,15 @@ PERMISSION_HELP: dict[str, str] = {
     "report": "SLA reports; the team's replies in the voice of the customer (QA)",
     "manage": "connector status",
     "canned": "add, edit and delete the team's canned replies",
+    "searches": "rename and delete anyone's saved search (everyone who may search saves "
+                "searches, renames and deletes their own, and subscribes to spike alerts)",
     "admin": "dead letters, users and tokens, connector states",
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.AGENT: frozenset({"signed_in", "search", "read", "work"}),
     Role.MANAGER: frozenset({"signed_in", "search", "read", "work", "report", "manage",
-                             "canned"}),
+                             "canned", "searches"}),
     Role.MARKETING: frozenset({"signed_in", "search"}),
     Role.ADMIN: frozenset(PERMISSION_HELP) - {PUBLIC},
 }
@@ -65,6 +67,14 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/search/export.csv", "search"),
     Route("GET", "/api/voc", "search"),
     Route("GET", "/api/voc/export.csv", "search"),
+    # saved searches: the owner, or "searches", renames and deletes (inbox.usecases)
+    Route("GET", "/voc/saved", "search"),
+    Route("POST", "/voc/saved/{action}", "search"),
+    Route("GET", "/api/saved-searches", "search"),
+    Route("POST", "/api/saved-searches", "search"),
+    Route("PUT", "/api/saved-searches/{id}", "search"),
+    Route("DELETE", "/api/saved-searches/{id}", "search"),
+    Route("PUT", "/api/saved-searches/{id}/subscription", "search"),
     Route("GET", "/inbox", "read"),
     Route("GET", "/conversations/{id}", "read"),
     Route("GET", "/customers/{id}", "read"),
