@@ -16,11 +16,12 @@ PUBLIC = "public"  # anyone, signed in or not (sign-in page, web forms, health c
 # What each permission lets a role do, in the order the README lists them.
 PERMISSION_HELP: dict[str, str] = {
     PUBLIC: "anyone, signed in or not",
-    "signed_in": "who am I, own settings (time zone)",
+    "signed_in": "who am I, own settings (time zone), own notifications (mentions, "
+                 "assignments, spike alerts of subscribed saved searches)",
     "search": "search, voice of the customer (the customers' own messages), CSV export "
               "(marketing: inbound customer messages only, contacts hidden)",
     "read": "the inbox, conversations with notes and replies, customers, live updates, "
-            "who else is viewing or typing, own notifications (mentions, assignments)",
+            "who else is viewing or typing",
     "work": "reply, note, assign, set status, tags and priority, snooze, bulk actions, "
             "merge customers, merge conversations and split messages into a new one (and "
             "undo those)",
@@ -104,10 +105,10 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/customers/{id}/merge", "work"),
     Route("POST", "/api/customers/{id}/merges/{merge}/undo", "work"),
     Route("GET", "/api/users", "work"),
-    Route("GET", "/notifications", "read"),  # own mentions and assignments
-    Route("POST", "/notifications/read", "read"),
-    Route("GET", "/api/notifications", "read"),
-    Route("POST", "/api/notifications/read", "read"),
+    Route("GET", "/notifications", "signed_in"),  # own mentions, assignments, spikes
+    Route("POST", "/notifications/read", "signed_in"),
+    Route("GET", "/api/notifications", "signed_in"),
+    Route("POST", "/api/notifications/read", "signed_in"),
     Route("GET", "/api/canned", "read"),  # the team's canned replies, as written
     Route("GET", "/api/conversations/{id}/canned", "read"),  # filled in for it
     Route("POST", "/api/canned", "canned"),
