@@ -240,6 +240,7 @@ class Runtime:
         self._closed = True
         await _cancel(self._tasks)
         await self._stop_jobs()
+        await self.alerts.aclose()
         await self.store.aclose()
 
 

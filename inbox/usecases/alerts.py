@@ -97,10 +97,10 @@ class SpikeAlerts:
             counts = [await self.hour_count(voice, h) for h in spikes.baseline_hours(hour)]
             history = [c.count for c in counts]
             before = [m for c in counts for m in c.newest]
-        previous_hour = (hour - spikes.HOUR).isoformat()
+        # a spike alerted lasts until an hour judged falls back (hours the worker missed
+        # do not end it: a restart never alerts the same spike again)
         since = (datetime.fromisoformat(state["since"])
-                 if state and state["spiking"] and state["since"] and state["hour"] == previous_hour
-                 else None)
+                 if state and state["spiking"] and state["since"] else None)
         verdict = spikes.judge(now.count, history, self.settings.k, self.settings.minimum,
                                hour, since)
         new: SpikeStateDoc = {"hour": stamp, "spiking": verdict.high,
@@ -112,6 +112,12 @@ class SpikeAlerts:
             await self.store.spike_states.put(doc["id"], {
                 **new, "delivery": await self._tell(doc, payload)})
         return verdict
+
+    async def aclose(self) -> None:
+        """Stop the deliveries under way (the process is stopping)."""
+        for task in list(self._deliveries):
+            task.cancel()
+        await asyncio.gather(*self._deliveries, return_exceptions=True)
 
     async def drain(self) -> None:
         """Wait for the webhook and email deliveries under way."""

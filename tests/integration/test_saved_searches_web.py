@@ -90,6 +90,19 @@ async def test_saved_from_the_voc_page_listed_escaped_with_csrf(web: RoleWeb) ->
     page = await (await c.post("/voc/saved/subscribe",
                                data={"csrf": csrf, "id": search_id.group(1)})).text()
     assert "You are subscribed" in page
+    form = await (await c.get(f"/voc/saved?rename={search_id.group(1)}")).text()
+    assert 'action="/voc/saved/rename"' in form
+    page = await (await c.post("/voc/saved/rename", data={
+        "csrf": csrf, "id": search_id.group(1), "name": "Bills"})).text()
+    assert "Search renamed “Bills”." in page
+    await web.sign_in("agent")  # another role sees it, may not rename it
+    other = await (await c.get("/voc/saved")).text()
+    assert ">Bills</a>" in other and "/voc/saved?rename=" not in other
+    refused = await (await c.post("/voc/saved/delete", data={
+        "csrf": await web.csrf("/voc/saved"), "id": search_id.group(1)})).text()
+    assert "Not done" in refused
+    await web.sign_in("marketing")
+    csrf = await web.csrf("/voc/saved")
     refused = await (await c.post("/voc/saved/add", data={
         "csrf": csrf, "name": "broken", "query": "bill AND"})).text()
     assert "Not done" in refused and "position" in refused

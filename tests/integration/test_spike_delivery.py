@@ -12,6 +12,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from connectors.email import configure
+from inbox.app.config import load as load_config
+from inbox.app.runtime import Runtime
 from inbox.events import EventBus
 from inbox.usecases.alerts import AlertSettings, SpikeAlerts
 from inbox.usecases.notifications import Notifications
@@ -113,3 +115,20 @@ async def test_subscribers_get_an_email(sqlite_store: SqliteStore,
     assert "ann@example.com" not in body
     state = await sqlite_store.spike_states.get(search_id)
     assert state is not None and state.get("delivery", {})["email"] == "sending to 2"
+
+
+async def test_the_runtime_wires_the_settings_smtp_and_webhook(tmp_path: Any,
+                                                                 smtp_server: SmtpServer) -> None:
+    env = {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db", "INBOX_ENRICH": "false",
+           "INBOX_ALERTS_K": "2.5", "INBOX_ALERTS_WEBHOOK_URL": "http://127.0.0.1:9/h/tok"}
+    bare = Runtime(load_config(None, env), {}, channels=False)
+    assert bare.alerts.mailer is None  # no SMTP account: email alerts are skipped
+    assert bare.alerts.settings.k == 2.5 and bare.alerts.settings.webhook is not None
+    assert "tok" not in repr(bare.config.core.alerts)
+    await bare.aclose()
+    config = load_config(None, env)
+    config["email"] = {"mailboxes": [{"name": "support", "smtp_url": smtp_server.url(),
+                                      "from_address": "alerts@example.test"}]}
+    with_mail = Runtime(config, {})
+    assert with_mail.alerts.mailer is not None
+    await with_mail.aclose()
