@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -31,7 +33,8 @@ class Receiver:
     """A webhook receiver on 127.0.0.1 that answers the first `failures` posts with a 503."""
 
     def __init__(self, failures: int) -> None:
-        self.failures, self.posts = failures, []  # type: int, list[Any]
+        self.failures = failures
+        self.posts: list[Any] = []
 
     async def handle(self, request: web.Request) -> web.Response:
         self.posts.append(json.loads(await request.text()))
@@ -117,7 +120,7 @@ async def test_subscribers_get_an_email(sqlite_store: SqliteStore,
     assert state is not None and state.get("delivery", {})["email"] == "sending to 2"
 
 
-async def test_the_runtime_wires_the_settings_smtp_and_webhook(tmp_path: Any,
+async def test_the_runtime_wires_the_settings_smtp_and_webhook(tmp_path: Path,
                                                                  smtp_server: SmtpServer) -> None:
     env = {"INBOX_STORE": f"sqlite:///{tmp_path}/inbox.db", "INBOX_ENRICH": "false",
            "INBOX_ALERTS_K": "2.5", "INBOX_ALERTS_WEBHOOK_URL": "http://127.0.0.1:9/h/tok"}
