@@ -85,7 +85,7 @@ class Runtime:
                              self.settings.privacy.marketing_contacts)
         self.dead_letters = DeadLetters(self.store)
         self.canned = CannedReplies(self.store, self.sla)
-        self.saved_searches = SavedSearches(self.store)
+        self.saved_searches = SavedSearches(self.store, self.search)
         self.alerts = SpikeAlerts(self.store, self.search, self.accounts,
                                   self.conversations.notifications,
                                   _alert_settings(self.settings.alerts),

@@ -15,6 +15,7 @@ from inbox.errors import NotFound, PermissionDenied, QueryError, ValidationError
 from inbox.model import User, new_id, utcnow
 from inbox.normalize import clean_label
 from inbox.store import Store
+from inbox.usecases.search import Search
 
 MAX_NAME, MAX_QUERY = 100, 1_000
 MAX_SEARCHES = 500  # the team's whole set, listed at once
@@ -23,8 +24,10 @@ MAX_SUBSCRIBERS = 1_000
 
 
 class SavedSearches:
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, store: Store, search: Search | None = None) -> None:
+        """search: checks a query against what its author may search (marketing without
+        contacts may not look customers up by address)."""
+        self.store, self.search = store, search
 
     async def all(self) -> list[SavedSearchDoc]:
         """Every saved search, by name."""
@@ -40,6 +43,11 @@ class SavedSearches:
 
     async def create(self, actor: User, name: Any, query: Any) -> SavedSearchDoc:
         clean_name, text = _checked(name, query)
+        if self.search is not None:
+            try:
+                self.search.visible(ql.parse(text), text, actor)
+            except QueryError as exc:
+                raise ValidationError({"query": str(exc)}) from None
         existing = await self.all()
         if len(existing) >= MAX_SEARCHES:
             raise ValidationError({"name": f"at most {MAX_SEARCHES} saved searches; "

@@ -7,8 +7,13 @@ import pytest
 
 from inbox.errors import NotFound, PermissionDenied, ValidationError
 from inbox.model import User
+from inbox.passwords import Passwords
 from inbox.store import Store
+from inbox.usecases.accounts import Accounts
 from inbox.usecases.saved_searches import MAX_NAME, SavedSearches
+from inbox.usecases.search import Search
+
+CHEAP = Passwords(time_cost=1, memory_kib=8, parallelism=1)
 
 MARKETING = User("u-mark", "mark@example.com", "marketing", "-", name="Mark")
 OTHER = User("u-mia", "mia@example.com", "marketing", "-", name="Mia")
@@ -79,3 +84,11 @@ async def test_one_name_one_search_and_control_characters_cleaned(store: Store) 
     with pytest.raises(ValidationError):
         await searches.rename(AGENT, other["id"], "re funds")
     assert len(await searches.all()) == 2
+
+
+async def test_marketing_may_not_save_a_lookup_by_address(store: Store) -> None:
+    searches = SavedSearches(store, Search(store, Accounts(store, CHEAP)))
+    with pytest.raises(ValidationError) as refused:
+        await searches.create(MARKETING, "Ann", "from:ann@example.com")
+    assert "not available to your role" in refused.value.errors["query"]
+    assert (await searches.create(AGENT, "Ann", "from:ann@example.com"))["name"] == "Ann"
