@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from inbox.collections import SavedSearchDoc
+from inbox.collections import SavedSearchDoc, SpikeStateDoc
 from inbox.errors import InboxError, ValidationError
 from inbox.model import User
 from inbox.usecases.saved_searches import may_change
@@ -34,22 +34,31 @@ def setup(app: web.Application) -> None:
     r.add_put(API + "/{id}/subscription", subscribe_saved)
 
 
-def shown(doc: SavedSearchDoc, me: User) -> dict[str, Any]:
-    """A saved search as the API and the page show it to this user."""
+def shown(doc: SavedSearchDoc, me: User, state: SpikeStateDoc | None = None
+          ) -> dict[str, Any]:
+    """A saved search as the API and the page show it to this user, with where its spike
+    detection stands (the hour last checked, spiking since when, the last alert's delivery)."""
     return {"id": doc["id"], "name": doc["name"], "query": doc["query"],
             "owner": doc["owner_email"], "created_at": doc["created_at"],
             "subscribed": me.id in doc["subscribers"],
-            "subscribers": len(doc["subscribers"]), "may_change": may_change(me, doc)}
+            "subscribers": len(doc["subscribers"]), "may_change": may_change(me, doc),
+            "spike": None if state is None else {
+                "checked_hour": state["hour"], "spiking_since": state["since"],
+                "last_alert": state.get("delivery")}}
+
+
+async def _all_shown(request: web.Request) -> list[dict[str, Any]]:
+    me, searches = current_user(request), context(request).saved_searches
+    states = await searches.spike_states()
+    return [shown(d, me, states.get(d["id"])) for d in await searches.all()]
 
 
 # --- the page ------------------------------------------------------------------------------
 
 
 async def saved_page(request: web.Request) -> web.Response:
-    me = current_user(request)
-    found = [shown(d, me) for d in await context(request).saved_searches.all()]
     return render("saved_searches.html", request, {
-        "searches": found, "renaming": request.query.get("rename"),
+        "searches": await _all_shown(request), "renaming": request.query.get("rename"),
         "flash": request.query.get("flash")})
 
 
@@ -83,9 +92,7 @@ async def saved_action(request: web.Request) -> web.Response:
 
 
 async def list_saved(request: web.Request) -> web.Response:
-    me = current_user(request)
-    return json_response({"searches": [shown(d, me) for d in
-                                       await context(request).saved_searches.all()]})
+    return json_response({"searches": await _all_shown(request)})
 
 
 async def create_saved(request: web.Request) -> web.Response:

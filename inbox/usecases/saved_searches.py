@@ -10,7 +10,7 @@ from typing import Any
 from inbox import permissions
 from inbox import query as ql
 from inbox.audit import audit
-from inbox.collections import SavedSearchDoc
+from inbox.collections import SavedSearchDoc, SpikeStateDoc
 from inbox.errors import NotFound, PermissionDenied, QueryError, ValidationError
 from inbox.model import User, new_id, utcnow
 from inbox.normalize import clean_label
@@ -33,6 +33,10 @@ class SavedSearches:
         """Every saved search, by name."""
         found = [doc for _, doc in await self.store.saved_searches.list(None, MAX_SEARCHES)]
         return sorted(found, key=lambda d: (d["name"].casefold(), d["id"]))
+
+    async def spike_states(self) -> dict[str, SpikeStateDoc]:
+        """Where each subscribed search's spike detection stands, by search id."""
+        return dict(await self.store.spike_states.list(None, MAX_SEARCHES))
 
     async def get(self, search_id: str) -> SavedSearchDoc:
         key = str(search_id)[:64]  # ids are short; a longer one is no id of ours

@@ -109,3 +109,18 @@ async def test_saved_from_the_voc_page_listed_escaped_with_csrf(web: RoleWeb) ->
     gone = await (await c.post("/voc/saved/delete",
                                data={"csrf": csrf, "id": search_id.group(1)})).text()
     assert "No saved searches yet." in gone
+
+
+async def test_the_list_says_where_spike_detection_stands(web: RoleWeb) -> None:
+    c, me = web.client, web.auth("marketing")
+    doc = (await (await c.post(API, json={"name": "Bills", "query": "bill"}, headers=me)
+                  ).json())["search"]
+    await web.runtime.store.spike_states.put(doc["id"], {
+        "hour": "2026-11-20T14:00:00+00:00", "spiking": True,
+        "since": "2026-11-20T14:00:00+00:00",
+        "delivery": {"app": "1 notified", "email": "skipped: no SMTP account configured"}})
+    (listed,) = (await (await c.get(API, headers=me)).json())["searches"]
+    assert listed["spike"]["spiking_since"] == "2026-11-20T14:00:00+00:00"
+    await web.sign_in("marketing")
+    page = await (await c.get("/voc/saved")).text()
+    assert "Spiking" in page and "email skipped: no SMTP account configured" in page
