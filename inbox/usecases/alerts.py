@@ -28,6 +28,7 @@ from inbox.store import Store
 from inbox.trending import Period, Sample, trending
 from inbox.usecases.accounts import Accounts
 from inbox.usecases.notifications import Notifications
+from inbox.usecases.saved_searches import MAX_SEARCHES
 from inbox.usecases.search import CUSTOMERS, Search
 from inbox.webhook import Webhook
 
@@ -65,13 +66,14 @@ class SpikeAlerts:
         self.notifications, self.settings, self.mailer = notifications, settings, mailer
         self.public_url = (public_url or "").rstrip("/")
         self._deliveries: set[asyncio.Task[None]] = set()
+        self.page = PAGE
 
     async def check(self, now: datetime | None = None) -> dict[str, spikes.Verdict]:
         """Judge the last complete hour of every subscribed saved search (once per hour per
         search); alerts go out in the background (`drain` waits for them)."""
         hour = spikes.last_complete_hour(now or utcnow())
         verdicts = {}
-        for _, doc in await self.store.saved_searches.list(None, 10_000):
+        for _, doc in await self.store.saved_searches.list(None, MAX_SEARCHES):
             if not doc["subscribers"]:
                 continue
             try:
@@ -140,7 +142,7 @@ class SpikeAlerts:
         end, count, read, cursor = start + spikes.HOUR, 0, 0, None
         newest: list[Message] = []
         while read < MAX_SCAN:
-            page = await self.store.search(node, cursor, PAGE)
+            page = await self.store.search(node, cursor, self.page)
             for m in page.messages:
                 if m.created_at < start:
                     return HourCount(count, newest)
