@@ -110,7 +110,7 @@ class SpikeAlerts:
         if not await self.store.spike_states.swap(doc["id"], state, new):
             return None  # another worker judged it meanwhile
         if verdict.alert:
-            payload = self._payload(doc, hour, verdict, now, before)
+            payload = await self._payload(doc, hour, verdict, now, before)
             await self.store.spike_states.put(doc["id"], {
                 **new, "delivery": await self._tell(doc, payload)})
         return verdict
@@ -168,10 +168,12 @@ class SpikeAlerts:
     def _link(self, doc: SavedSearchDoc) -> str:
         return "/voc?" + urlencode({"q": doc["query"]})
 
-    def _payload(self, doc: SavedSearchDoc, hour: datetime, verdict: spikes.Verdict,
-                 now: HourCount, before: list[Message]) -> dict[str, Any]:
+    async def _payload(self, doc: SavedSearchDoc, hour: datetime, verdict: spikes.Verdict,
+                       now: HourCount, before: list[Message]) -> dict[str, Any]:
+        """What an alert says: the count against the baseline, the terms that rose against
+        the baseline hours (the team's names left out) and the hour's newest messages."""
         assert verdict.baseline is not None
-        team: list[str | None] = []
+        team = [n for u in await self.accounts.users() for n in (u.name, u.email)]
         trend = trending(Period(hour.date(), hour.date() + timedelta(days=1)),
                          Sample(now.newest, now.count),
                          Sample(before, max(len(before), 1)), team, TOP_TERMS)
