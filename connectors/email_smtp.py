@@ -225,6 +225,18 @@ class EmailSender:
             meta["refused"] = {k: f"{code} {_decode(text)}" for k, (code, text) in refused.items()}
         return Receipt(provider_id=mid.lower(), thread_keys=(f"mid:{mid.lower()}",), meta=meta)
 
+    async def send_notice(self, to: Sequence[str], subject: str, text: str) -> None:
+        """A plain-text notice to the team (spike alerts) from the first account."""
+        account = next(iter(self.accounts.values()))
+        msg = EmailMessage()
+        msg["Message-ID"] = make_msgid(domain=account.from_address.rpartition("@")[2] or None)
+        msg["Date"] = format_datetime(datetime.now(UTC))
+        msg["From"] = account.from_address
+        msg["To"] = ", ".join(to)
+        msg["Subject"] = subject
+        msg.set_content(text)
+        await asyncio.to_thread(self._deliver, account, msg, list(to))
+
     @staticmethod
     def _deliver(account: SmtpConfig, msg: EmailMessage, recipients: list[str]
                  ) -> dict[str, tuple[int, bytes]]:

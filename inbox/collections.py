@@ -173,7 +173,7 @@ class NotificationDoc(TypedDict):
     """An in-app notification for one user (inbox.usecases.notifications)."""
     id: str
     user: str  # the user id it is for
-    kind: str  # "mention" (in a note) | "assign" (a conversation assigned to them)
+    kind: str  # "mention" (in a note) | "assign" (a conversation assigned to them) | "spike"
     by: str  # who did it: their name or email
     by_id: str
     conversation: str  # conversation id
@@ -182,6 +182,26 @@ class NotificationDoc(TypedDict):
     text: str  # a short excerpt (of the note), plain text
     at: str
     read: bool
+
+
+class SavedSearchDoc(TypedDict):
+    """A saved search: a team document anyone who may search sees and runs
+    (inbox.usecases.saved_searches); subscribers are told of its spikes (inbox.spikes)."""
+    id: str
+    name: str
+    query: str  # as the search language writes it (normalized)
+    owner: str  # user id of who saved it
+    owner_email: str
+    created_at: str
+    subscribers: list[str]  # user ids told of its spikes (opt-in)
+
+
+class SpikeStateDoc(TypedDict):
+    """Where a saved search's spike detection stands (inbox.usecases.alerts)."""
+    hour: str  # the last hour checked (its start, ISO 8601 UTC)
+    spiking: bool  # that hour was a spike (alerted once; no alert until it falls back)
+    since: str | None  # when the current spike started
+    delivery: NotRequired[dict[str, str]]  # of the last alert: channel -> what happened
 
 
 # --- the collections -------------------------------------------------------------------------
@@ -209,11 +229,13 @@ THROTTLE = CollectionName[str, ThrottleDoc]("sign_in_throttle")
 CANNED = CollectionName[str, CannedDoc]("canned")  # key: the canned reply's id
 # key: user id + "/" + newest-first sortable id (inbox.usecases.notifications)
 NOTIFICATIONS = CollectionName[str, NotificationDoc]("notifications")
+SAVED_SEARCHES = CollectionName[str, SavedSearchDoc]("saved_searches")  # key: its id
+SPIKE_STATES = CollectionName[str, SpikeStateDoc]("spike_states")  # key: saved search id
 
 # What `inbox migrate` copies (the sign-in throttle is transient).
 COLLECTIONS: tuple[CollectionName[str, Any], ...] = (
     USERS, TOKENS, SESSIONS, CURSORS, DEAD_LETTERS, AUDIT, IDEMPOTENCY, MERGES, SLA_ALERTS,
-    LEASES, CHANGES, DEAD_LETTER_COUNTS, CANNED, NOTIFICATIONS)
+    LEASES, CHANGES, DEAD_LETTER_COUNTS, CANNED, NOTIFICATIONS, SAVED_SEARCHES, SPIKE_STATES)
 
 
 # --- what a caller asks for ------------------------------------------------------------------
@@ -299,9 +321,17 @@ class HasNotifications(Protocol):
     def notifications(self) -> Collection[str, NotificationDoc]: ...
 
 
+class HasSavedSearches(Protocol):
+    @property
+    def saved_searches(self) -> Collection[str, SavedSearchDoc]: ...
+
+    @property
+    def spike_states(self) -> Collection[str, SpikeStateDoc]: ...
+
+
 class Collections(HasCollection, HasUsers, HasTokens, HasSessions, HasCursors, HasDeadLetters,
                   HasAudit, HasIdempotency, HasMerges, HasSlaAlerts, HasLeases, HasChanges,
-                  HasThrottle, HasCanned, HasNotifications, Protocol):
+                  HasThrottle, HasCanned, HasNotifications, HasSavedSearches, Protocol):
     """Every typed collection."""
 
 
@@ -370,3 +400,11 @@ class CollectionAccessors:
     @property
     def notifications(self) -> Collection[str, NotificationDoc]:
         return self.collection(NOTIFICATIONS)
+
+    @property
+    def saved_searches(self) -> Collection[str, SavedSearchDoc]:
+        return self.collection(SAVED_SEARCHES)
+
+    @property
+    def spike_states(self) -> Collection[str, SpikeStateDoc]:
+        return self.collection(SPIKE_STATES)

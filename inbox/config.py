@@ -110,6 +110,29 @@ WORKER = (
             "one worker polls at a time; another takes over this long after it stops",
             env="INBOX_WORKER_LEASE", check=_at_least(1)),
 )
+def _webhook_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+ALERTS = (
+    Setting("alerts.k", float, 3.0, "a saved search's hour is a spike above the mean plus "
+            "this many standard deviations of the same hour on the previous 7 days",
+            env="INBOX_ALERTS_K", check=_at_least(0)),
+    Setting("alerts.minimum", int, 5, "an hour with fewer matching messages is never a spike",
+            env="INBOX_ALERTS_MINIMUM", check=_at_least(1)),
+    Setting("alerts.history_days", int, 7, "of the previous 7 days, how many must have "
+            "customer messages before spikes are judged", env="INBOX_ALERTS_HISTORY_DAYS",
+            check=_between(1, 7)),
+    Setting("alerts.webhook_url", str, None, "spike alerts are POSTed here as JSON (unset: "
+            "no webhook)", env="INBOX_ALERTS_WEBHOOK_URL", secret=True, check=_webhook_url,
+            example="https://hooks.example.com/inbox"),
+    Setting("alerts.webhook_attempts", int, 3, "tries of each webhook delivery in all",
+            env="INBOX_ALERTS_WEBHOOK_ATTEMPTS", check=_between(1, 10)),
+    Setting("alerts.webhook_timeout", float, 5.0, "seconds each webhook try may take",
+            env="INBOX_ALERTS_WEBHOOK_TIMEOUT", check=_at_least(0.1)),
+)
 AUTH = (
     Setting("auth.token_days", int, None,
             "new API tokens expire after this many days (unset: they never expire)",
@@ -144,7 +167,7 @@ SLA = (
 )
 SECTIONS: dict[str, tuple[Setting, ...]] = {
     "store": STORE, "web": WEB, "forms": FORMS, "identity": IDENTITY, "privacy": PRIVACY,
-    "enrich": ENRICH, "worker": WORKER, "auth": AUTH, "sla": SLA}
+    "enrich": ENRICH, "worker": WORKER, "alerts": ALERTS, "auth": AUTH, "sla": SLA}
 SETTINGS: tuple[Setting, ...] = tuple(s for group in SECTIONS.values() for s in group)
 BY_KEY = {s.key: s for s in SETTINGS}
 
@@ -199,6 +222,16 @@ class WorkerSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertsSettings:
+    k: float
+    minimum: int
+    history_days: int
+    webhook_url: str | None = field(repr=False)
+    webhook_attempts: int
+    webhook_timeout: float
+
+
+@dataclass(frozen=True, slots=True)
 class AuthSettings:
     token_days: int | None
     argon2_time_cost: int
@@ -224,12 +257,13 @@ class CoreSettings:
     worker: WorkerSettings
     auth: AuthSettings
     sla: SlaPolicy
+    alerts: AlertsSettings = AlertsSettings(3.0, 5, 7, None, 3, 5.0)
 
 
 SECTION_TYPES: dict[str, type] = {
     "store": StoreSettings, "web": WebSettings, "forms": FormLimits,
     "identity": IdentitySettings, "privacy": PrivacySettings, "enrich": EnrichSettings,
-    "worker": WorkerSettings, "auth": AuthSettings}
+    "worker": WorkerSettings, "alerts": AlertsSettings, "auth": AuthSettings}
 
 
 def core_settings(data: Mapping[str, Any], env: Mapping[str, str] | None = None

@@ -16,11 +16,12 @@ PUBLIC = "public"  # anyone, signed in or not (sign-in page, web forms, health c
 # What each permission lets a role do, in the order the README lists them.
 PERMISSION_HELP: dict[str, str] = {
     PUBLIC: "anyone, signed in or not",
-    "signed_in": "who am I, own settings (time zone)",
+    "signed_in": "who am I, own settings (time zone), own notifications (mentions, "
+                 "assignments, spike alerts of subscribed saved searches)",
     "search": "search, voice of the customer (the customers' own messages), CSV export "
               "(marketing: inbound customer messages only, contacts hidden)",
     "read": "the inbox, conversations with notes and replies, customers, live updates, "
-            "who else is viewing or typing, own notifications (mentions, assignments)",
+            "who else is viewing or typing",
     "work": "reply, note, assign, set status, tags and priority, snooze, bulk actions, "
             "correct a customer message's sentiment, "
             "merge customers, merge conversations and split messages into a new one (and "
@@ -28,13 +29,15 @@ PERMISSION_HELP: dict[str, str] = {
     "report": "SLA reports; the team's replies in the voice of the customer (QA)",
     "manage": "connector status",
     "canned": "add, edit and delete the team's canned replies",
+    "searches": "rename and delete anyone's saved search (everyone who may search saves "
+                "searches, renames and deletes their own, and subscribes to spike alerts)",
     "admin": "dead letters, users and tokens, connector states",
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.AGENT: frozenset({"signed_in", "search", "read", "work"}),
     Role.MANAGER: frozenset({"signed_in", "search", "read", "work", "report", "manage",
-                             "canned"}),
+                             "canned", "searches"}),
     Role.MARKETING: frozenset({"signed_in", "search"}),
     Role.ADMIN: frozenset(PERMISSION_HELP) - {PUBLIC},
 }
@@ -66,6 +69,14 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/search/export.csv", "search"),
     Route("GET", "/api/voc", "search"),
     Route("GET", "/api/voc/export.csv", "search"),
+    # saved searches: the owner, or "searches", renames and deletes (inbox.usecases)
+    Route("GET", "/voc/saved", "search"),
+    Route("POST", "/voc/saved/{action}", "search"),
+    Route("GET", "/api/saved-searches", "search"),
+    Route("POST", "/api/saved-searches", "search"),
+    Route("PUT", "/api/saved-searches/{id}", "search"),
+    Route("DELETE", "/api/saved-searches/{id}", "search"),
+    Route("PUT", "/api/saved-searches/{id}/subscription", "search"),
     Route("GET", "/inbox", "read"),
     Route("GET", "/conversations/{id}", "read"),
     Route("GET", "/customers/{id}", "read"),
@@ -96,10 +107,10 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/customers/{id}/merge", "work"),
     Route("POST", "/api/customers/{id}/merges/{merge}/undo", "work"),
     Route("GET", "/api/users", "work"),
-    Route("GET", "/notifications", "read"),  # own mentions and assignments
-    Route("POST", "/notifications/read", "read"),
-    Route("GET", "/api/notifications", "read"),
-    Route("POST", "/api/notifications/read", "read"),
+    Route("GET", "/notifications", "signed_in"),  # own mentions, assignments, spikes
+    Route("POST", "/notifications/read", "signed_in"),
+    Route("GET", "/api/notifications", "signed_in"),
+    Route("POST", "/api/notifications/read", "signed_in"),
     Route("GET", "/api/canned", "read"),  # the team's canned replies, as written
     Route("GET", "/api/conversations/{id}/canned", "read"),  # filled in for it
     Route("POST", "/api/canned", "canned"),

@@ -31,6 +31,7 @@ from web import (
     preferences,
     presence,
     references,
+    saved_searches,
     static_files,
     triage,
     views,
@@ -174,6 +175,7 @@ def create_app(ctx: WebContext) -> web.Application:
     preferences.setup(app)
     admin.setup(app)
     canned.setup(app)
+    saved_searches.setup(app)
     notifications.setup(app)
     triage.setup(app)
     merges.setup(app)

@@ -18,6 +18,7 @@ from inbox.usecases.dead_letters import DeadLetters
 from inbox.usecases.forms import Forms
 from inbox.usecases.replies import Replies
 from inbox.usecases.reports import Reports
+from inbox.usecases.saved_searches import SavedSearches
 from inbox.usecases.search import Search
 
 
@@ -38,3 +39,4 @@ class WebContext:
     health: Callable[[], Awaitable[None]]  # raises StoreUnavailable when the store is down
     presence: Presence  # who is viewing or typing which conversation (this process)
     canned: CannedReplies  # the team's canned replies, filled in per conversation
+    saved_searches: SavedSearches  # the team's saved searches

@@ -13,19 +13,21 @@ from typing import Any
 from connectors.webform import WebForms
 from inbox import deadletters
 from inbox.app.config import configure_channels, make_store, resolve
+from inbox.config import AlertsSettings
 from inbox.enrich import Enricher, no_enrichment
 from inbox.enrich_pool import shared_pool
 from inbox.errors import InboxError
 from inbox.events import EventBus
 from inbox.ingest import Ingestor
 from inbox.lease import Lease
-from inbox.model import message_id_for
+from inbox.model import Channel, message_id_for
 from inbox.passwords import Passwords
 from inbox.ports import Connector, ConnectorContext, IngestResult
 from inbox.presence import Presence
 from inbox.store import Store
 from inbox.supervisor import RESTART_MAX, RESTART_MIN, Supervisor
 from inbox.usecases.accounts import Accounts
+from inbox.usecases.alerts import AlertSettings, Mailer, SpikeAlerts
 from inbox.usecases.canned import CannedReplies
 from inbox.usecases.connectors import ConnectorStatus
 from inbox.usecases.conversations import Conversations
@@ -34,7 +36,9 @@ from inbox.usecases.dead_letters import DeadLetters
 from inbox.usecases.forms import Forms
 from inbox.usecases.replies import Replies
 from inbox.usecases.reports import Reports
+from inbox.usecases.saved_searches import SavedSearches
 from inbox.usecases.search import Search
+from inbox.webhook import Webhook
 from web.context import WebContext
 
 log = logging.getLogger(__name__)
@@ -81,6 +85,11 @@ class Runtime:
                              self.settings.privacy.marketing_contacts)
         self.dead_letters = DeadLetters(self.store)
         self.canned = CannedReplies(self.store, self.sla)
+        self.saved_searches = SavedSearches(self.store, self.search)
+        self.alerts = SpikeAlerts(self.store, self.search, self.accounts,
+                                  self.conversations.notifications,
+                                  _alert_settings(self.settings.alerts),
+                                  _mailer(senders), self.settings.web.public_url)
         self.status = ConnectorStatus(self.connectors, self.supervisors, self.dead_letters,
                                       lambda: self.leader)
         self.forms = Forms(WebForms.from_config(self.config), self.ingestor, self.sla)
@@ -127,7 +136,8 @@ class Runtime:
             reports=self.reports, accounts=self.accounts, search=self.search,
             dead_letters=self.dead_letters, connectors=self.status, forms=self.forms,
             events=self.events, web=self.settings.web, form_limits=self.settings.forms,
-            health=self.health, presence=self.presence, canned=self.canned)
+            health=self.health, presence=self.presence, canned=self.canned,
+            saved_searches=self.saved_searches)
 
     async def health(self) -> None:
         """The store answers (StoreUnavailable otherwise)."""
@@ -192,7 +202,8 @@ class Runtime:
         for job_id, what, work in (("retry-replies", "reply retry", self.replies.retry_failed),
                                    ("sla-sweep", "SLA sweep", self.conversations.sweep_sla),
                                    ("snooze-wake", "snooze wake-up",
-                                    self.conversations.sweep_snoozed)):
+                                    self.conversations.sweep_snoozed),
+                                   ("spike-alerts", "spike alerts", self.alerts.check)):
             self._scheduler.add_job(self._job(what, work), "interval", seconds=60, id=job_id,
                                     coalesce=True, max_instances=1)
         self._scheduler.start()
@@ -229,7 +240,20 @@ class Runtime:
         self._closed = True
         await _cancel(self._tasks)
         await self._stop_jobs()
+        await self.alerts.aclose()
         await self.store.aclose()
+
+
+def _alert_settings(found: AlertsSettings) -> AlertSettings:
+    hook = (Webhook(found.webhook_url, found.webhook_attempts, found.webhook_timeout)
+            if found.webhook_url else None)
+    return AlertSettings(found.k, found.minimum, found.history_days, hook)
+
+
+def _mailer(senders: Mapping[Any, object]) -> Mailer | None:
+    """The email sender's way to send a notice to the team; None without an SMTP account."""
+    notice = getattr(senders.get(Channel.EMAIL), "send_notice", None)
+    return notice if callable(notice) else None
 
 
 async def _cancel(tasks: list[asyncio.Task[None]]) -> None:

@@ -16,7 +16,8 @@ ACCESSORS = {  # accessor -> the collection it is
     "dead_letters": kv.DEAD_LETTERS, "dead_letter_counts": kv.DEAD_LETTER_COUNTS,
     "audit": kv.AUDIT, "idempotency": kv.IDEMPOTENCY, "merges": kv.MERGES,
     "sla_alerts": kv.SLA_ALERTS, "leases": kv.LEASES, "changes": kv.CHANGES,
-    "throttle": kv.THROTTLE, "canned": kv.CANNED,
+    "throttle": kv.THROTTLE, "canned": kv.CANNED, "saved_searches": kv.SAVED_SEARCHES,
+    "spike_states": kv.SPIKE_STATES,
     "notifications": kv.NOTIFICATIONS,
 }
 

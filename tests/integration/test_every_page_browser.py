@@ -29,6 +29,7 @@ PAGES = (
     ("admin", "/admin/connectors", "connectors"),
     ("admin", "/admin/users", "users"),
     ("admin", "/admin/canned", "canned"),
+    ("marketing", "/voc/saved", "saved-searches"),
     ("agent", "/conversations/v0000000000000000000", "not-found"),
 )
 

@@ -80,12 +80,23 @@ async def test_assignment_by_someone_else_notifies_self_assignment_does_not(
     assert (await listed(web, "manager"))["unread"] == 0
 
 
-async def test_marketing_has_no_notifications(web: RoleWeb) -> None:
+async def test_marketing_sees_only_its_own_notifications(web: RoleWeb) -> None:
+    """Marketing is never mentioned nor assigned, but is told of the spikes of the saved
+    searches it subscribed to (inbox.usecases.alerts)."""
     c = web.client
+    await c.post(f"/api/conversations/{web.ids['conversation']}/notes",
+                 json={"text": "@marketing look"}, headers=web.auth("admin"))
+    mark = await web.runtime.accounts.user("marketing@example.com")
+    await web.runtime.conversations.notifications.alert([mark.id], "Billing", "/voc?q=bill",
+                                                        "20 messages in the hour")
     for method, path in (("GET", "/api/notifications"), ("POST", "/api/notifications/read"),
                          ("GET", "/notifications")):
         resp = await c.request(method, path, headers=web.auth("marketing"))
-        assert resp.status == 403, (method, path)
+        assert resp.status == 200, (method, path)
+    page = await (await c.get("/notifications", headers=web.auth("marketing"))).text()
+    assert "Spike in saved search “Billing”" in page and 'href="/voc?q=bill"' in page
+    listed = await (await c.get("/api/notifications", headers=web.auth("marketing"))).json()
+    assert [n["kind"] for n in listed["notifications"]] == ["spike"]  # never mentioned
 
 
 async def test_the_live_stream_tells_each_agent_of_their_own_notifications_only(

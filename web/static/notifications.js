@@ -18,7 +18,8 @@
     var fresh = list.filter(function (n) { var known = seen[n.id]; seen[n.id] = true; return !known && !n.read; });
     if (first || !fresh.length || !document.hidden || !optedIn() || !allowed()) return;
     fresh.slice(0, 3).forEach(function (n) {  // text only: the system shows it as it is
-      var title = (n.by || "Someone") + (n.kind === "mention" ? " mentioned you" : " assigned you a conversation") +
+      var title = n.kind === "spike" ? "Spike in saved search " + (n.by || "") :
+        (n.by || "Someone") + (n.kind === "mention" ? " mentioned you" : " assigned you a conversation") +
         (n.ref ? " (#" + n.ref + ")" : "");
       var shown = new Notification(title, { body: n.text || "", tag: "inbox-" + n.id });
       shown.onclick = function () {
