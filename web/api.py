@@ -23,6 +23,7 @@ from inbox.store import FACETS
 from inbox.trending import Period
 from inbox.usecases.notifications import someone_elses
 from inbox.usecases.replies import MAX_KEY
+from inbox.usecases.search import SENTIMENTS, Comparison, searched_words
 from web import merges, params
 from web.guards import current_user
 from web.keys import CONTEXT, context
@@ -305,8 +306,10 @@ async def search(request: web.Request) -> web.Response:
 
 async def voc_data(request: web.Request, team: bool | None = None) -> dict[str, Any]:
     """Volume over time, trending terms and facets of the customers' messages matching ?q=
-    (?team=1: with the team's replies, for managers; a 403 for others)."""
-    node = await params.search_query(request)
+    (?team=1: with the team's replies, for managers; a 403 for others), within
+    ?from=&to= (days, both included): per bucket also per sentiment, and the period of
+    trending against the previous one."""
+    node = await params.voc_query(request)
     found = context(request).search
     team = params.team(request) if team is None else team
     voc = await found.voc(current_user(request), node, params.interval(request), FACETS,
@@ -319,7 +322,20 @@ async def voc_data(request: web.Request, team: bool | None = None) -> dict[str, 
                           "change": t.change, "score": t.score} for t in trend.terms],
             "trending_period": _period(trend.period),
             "trending_sampled": trend.sampled,
-            "handles": [list(h) for h in trend.handles]}
+            "handles": [list(h) for h in trend.handles],
+            "sentiments": [{"start": b, **counts} for b, counts in voc.sentiments],
+            "comparison": _comparison(voc.comparison),
+            "words": searched_words(node)}
+
+
+def _comparison(c: Comparison) -> dict[str, Any]:
+    """The period's counts, the previous period's, and the change, in all and per
+    sentiment."""
+    rows = [("all", c.now.total, c.before.total, c.change())]
+    rows += [(s, c.now.sentiments[s], c.before.sentiments[s], c.change(s)) for s in SENTIMENTS]
+    return {**_period(c.period), "rows": [
+        {"name": name, "count": now, "previous": before, "change": change}
+        for name, now, before, change in rows]}
 
 
 def _period(period: Period) -> dict[str, str]:
@@ -373,8 +389,9 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
 
 
 async def export_voc_csv(request: web.Request) -> web.StreamResponse:
-    """The voice of the customer's messages matching ?q= as CSV (?team=1 as in /api/voc)."""
-    node = await params.search_query(request)
+    """The voice of the customer's messages matching ?q= as CSV (?team=1, ?from=&to= as in
+    /api/voc)."""
+    node = await params.voc_query(request)
     found, user, team = context(request).search, current_user(request), params.team(request)
 
     async def pages(cursor: str | None) -> SearchResult:
