@@ -356,6 +356,8 @@ EXPORT_MAX = 100_000
 EXPORT_PAGE = 500
 _FORMULA_START = frozenset("=+-@|")  # "|": DDE in older spreadsheets
 EXPORT_FAILED = "ERROR: the export stopped early; the rows above are not all the matches"
+EXPORT_CAPPED = (f"NOTE: the export stops at {EXPORT_MAX:,} rows and more match; narrow "
+                 "the query (a date range) for the rest")
 
 
 def csv_cell(value: Any) -> str:
@@ -403,7 +405,8 @@ async def export_voc_csv(request: web.Request) -> web.StreamResponse:
 async def _export(request: web.Request,
                   pages: Callable[[str | None], Awaitable[SearchResult]], name: str
                   ) -> web.StreamResponse:
-    """Every message `pages` gives, as CSV, streamed page by page (at most 100,000 rows).
+    """Every message `pages` gives, as CSV, streamed page by page (memory: one page) up to
+    EXPORT_MAX rows, then an EXPORT_CAPPED line when more match.
 
     Errors before the first row are the usual 4xx/503; a failure midway ends the file with
     an EXPORT_FAILED line (the status line is sent already) and is logged."""
@@ -423,7 +426,11 @@ async def _export(request: web.Request,
             await response.write(buffer.getvalue().encode())
             buffer.seek(0)
             buffer.truncate()
-            if page.next_cursor is None or sent >= EXPORT_MAX:
+            if page.next_cursor is None:
+                break
+            if sent >= EXPORT_MAX:  # more match: the file says so in its last line
+                writer.writerow([EXPORT_CAPPED])
+                await response.write(buffer.getvalue().encode())
                 break
             page = await pages(page.next_cursor)
     except ConnectionResetError:

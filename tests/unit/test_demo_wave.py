@@ -13,7 +13,6 @@ from inbox.app.demo.vocabulary import LOCAL_TZ
 from inbox.app.demo.wave import WAVE_DAYS_BEFORE, WAVE_TOPIC, WAVE_TOWN
 from inbox.app.runtime import Runtime
 from inbox.model import Role
-from inbox.query import parse
 from inbox.usecases.search import date_range
 from tests.factories import CHEAP_ARGON2
 
