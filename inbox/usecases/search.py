@@ -225,16 +225,18 @@ class Search:
 
     async def compare(self, viewer: User, voice: QueryNode, period: Period) -> Comparison:
         """Messages of `voice` in `period` and in the previous one, in all and per
-        sentiment (every match counted, none sampled)."""
-        async def counts(p: Period) -> Counts:
-            dated = within(voice, p)
-
-            async def count(node: QueryNode) -> int:
-                return sum(n for _, n in await self._volume(viewer, node, "month"))
-
-            return Counts(await count(dated), {
-                s: await count(And((dated, FieldTerm("sentiment", s)))) for s in SENTIMENTS})
-        return Comparison(period, await counts(period), await counts(period.previous))
+        sentiment (every match counted, none sampled): one daily volume per series over
+        both periods."""
+        both = within(voice, Period(period.previous.start, period.end))
+        start = period.start.isoformat()
+        split: dict[str, tuple[int, int]] = {}
+        for name, node in (("all", both), *((s, And((both, FieldTerm("sentiment", s))))
+                                            for s in SENTIMENTS)):
+            days = await self._volume(viewer, node, "day")
+            split[name] = (sum(n for d, n in days if d >= start),
+                           sum(n for d, n in days if d < start))
+        return Comparison(period, *(Counts(split["all"][i], {s: split[s][i] for s in SENTIMENTS})
+                                    for i in (0, 1)))
 
     async def trending(self, viewer: User, voice: QueryNode, newest: date | None
                        ) -> Trending:
