@@ -14,10 +14,11 @@ from inbox.errors import InboxError, QueryError, StaleVersion, ValidationError
 from inbox.model import Conversation, Delivery, Status, User, utcnow
 from inbox.permissions import start_page
 from inbox.presence import sentence
-from inbox.query import narrow
+from inbox.query import narrow, to_text
 from inbox.reply_options import reply_options
 from inbox.store import FACETS
 from inbox.usecases.conversations import ConversationView
+from inbox.usecases.search import date_range
 from web import merges, params, queue
 from web.api import voc_data
 from web.charts import SERIES_NAMES, bar_chart, stacked_bars
@@ -334,9 +335,7 @@ async def voc(request: web.Request) -> dict[str, Any]:
     base = {"q": text, "team": team, "may_team": may_team, "team_refused": asked and not team,
             "first": first, "last": last, "presets": range_presets(today),
             "series_names": SERIES_NAMES,
-            "search_q": text if not (first or last) else narrow(text, " ".join(
-                ([f"after:{first}"] if first else [])
-                + ([f"before:{last + timedelta(days=1)}"] if last else [])))}
+            "search_q": narrow(text, to_text(date_range(None, first, last)))}
     try:
         data = await voc_data(request, team)
     except QueryError as exc:

@@ -57,7 +57,7 @@ def date_range(node: QueryNode | None, first: date | None, last: date | None
     extra: list[QueryNode] = []
     if first is not None:
         extra.append(FieldTerm("after", first.isoformat()))
-    if last is not None:
+    if last is not None and last.isoformat() < ql.LAST_DATE:  # the last day: no end at all
         extra.append(FieldTerm("before", (last + timedelta(days=1)).isoformat()))
     if not extra:
         return node

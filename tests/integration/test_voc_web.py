@@ -11,7 +11,7 @@ import re
 import tracemalloc
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
@@ -78,6 +78,8 @@ async def test_a_date_range_compares_with_the_period_before(web: RoleWeb) -> Non
     both = await voc(web, q="outage after:2026-11-11", **{"from": "2026-11-10"})
     assert both["volume"] == [["2026-11-11", 2]]
 
+    widest = await voc(web, q="outage", **{"from": "1970-01-01", "to": "2261-12-31"})
+    assert widest["total"] == 6
     for bad in ({"from": "2026-11-12", "to": "2026-11-10"}, {"from": "11/10/2026"},
                 {"to": "2026-02-30"}, {"from": "９９９９-01-01"}):
         resp = await web.client.get("/api/voc", params=bad, headers=web.auth(Role.MARKETING))
@@ -97,6 +99,8 @@ async def test_the_page_keeps_the_range_shows_values_and_marks_the_words(web: Ro
     csv_link = re.search(r'href="(/api/voc/export.csv[^"]*)"', page)
     assert csv_link and "from=2026-11-10" in csv_link.group(1) and "to=2026-11-11" in \
         csv_link.group(1)
+    read = re.search(r'href="(/search\?q=[^"]*)">read them', page)
+    assert read and unquote(read.group(1)) == "/search?q=outage after:2026-11-10 before:2026-11-12"
     # each bar says its numbers (hover: <title>; focus and screen readers: aria-label)
     assert "<title>2026-11-10: 3 messages (3 negative)</title>" in page
     assert 'tabindex="0" role="img" aria-label="2026-11-11: 3 messages' in page
