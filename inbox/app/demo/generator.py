@@ -488,12 +488,12 @@ def stream(now: datetime, *, days: int = 30, seed: int = 7, customers: int = 120
         starts.append((end - timedelta(seconds=rng.randint(low * 60, high * 60)),
                        len(starts) + n, rng.choice(x_only)))
     starts.sort()
-    # the complaint wave, 60% more than a day's customer messages on one morning (a town's
+    # the complaint wave, one and a half days' customer messages on one morning (a town's
     # outage: at most 150 however big the demo): its own random numbers, the same ids never
     # drawn twice
     wave_messages = Messages(random.Random(seed + 1))
     wave_messages.used = gen.messages.used
-    size = max(12, min(150, round(count * INBOUND_PER_JOURNEY / days * 0.6)))
+    size = max(12, min(150, round(count * INBOUND_PER_JOURNEY / days * 1.5)))
     for inbound, answered in wave(people, wave_messages, end, days, seed, size):
         gen.threads += 1
         gen.emit(DemoItem(inbound, answered,
