@@ -18,7 +18,7 @@ from inbox.query import narrow, to_text
 from inbox.reply_options import reply_options
 from inbox.store import FACETS
 from inbox.usecases.conversations import ConversationView
-from inbox.usecases.search import date_range
+from inbox.usecases.search import date_range, searched_words
 from web import merges, params, queue
 from web.api import voc_data
 from web.charts import SERIES_NAMES, bar_chart, stacked_bars
@@ -294,15 +294,17 @@ async def search(request: web.Request) -> dict[str, Any]:
     text = request.query.get("q", "")
     error = None
     result = None
+    words: list[str] = []
     try:
         node = await params.search_query(request, text)
+        words = searched_words(node)
         result = await context(request).search.messages(
             current_user(request), node, request.query.get("cursor"), 50, FACETS)
     except QueryError as exc:
         error = exc
     more = ("/search?" + urlencode({"q": text, "cursor": result.next_cursor})
             if result and result.next_cursor else None)
-    return {"q": text, "result": result, "error": error, "more": more}
+    return {"q": text, "result": result, "error": error, "more": more, "words": words}
 
 
 @page("reports.html")

@@ -178,3 +178,5 @@ async def test_marketing_meets_no_403_from_its_pages(web: RoleWeb) -> None:
             resp = await web.client.get(target, allow_redirects=False)
             assert resp.status not in (401, 403, 404, 500), (start, link, resp.status)
     assert any(link.startswith("/voc?") for link in seen)
+    found = await (await web.client.get("/search", params={"q": "outage -nobody"})).text()
+    assert "<mark>Outage</mark>" in found and "<mark>nobody" not in found  # not excluded ones
