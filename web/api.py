@@ -23,6 +23,7 @@ from inbox.store import FACETS
 from inbox.trending import Period
 from inbox.usecases.notifications import someone_elses
 from inbox.usecases.replies import MAX_KEY
+from inbox.usecases.search import SENTIMENTS, Comparison, searched_words
 from web import merges, params
 from web.guards import current_user
 from web.keys import CONTEXT, context
@@ -320,8 +321,10 @@ async def search(request: web.Request) -> web.Response:
 
 async def voc_data(request: web.Request, team: bool | None = None) -> dict[str, Any]:
     """Volume over time, trending terms and facets of the customers' messages matching ?q=
-    (?team=1: with the team's replies, for managers; a 403 for others)."""
-    node = await params.search_query(request)
+    (?team=1: with the team's replies, for managers; a 403 for others), within
+    ?from=&to= (days, both included): per bucket also per sentiment, and the period of
+    trending against the previous one."""
+    node = await params.voc_query(request)
     found = context(request).search
     team = params.team(request) if team is None else team
     voc = await found.voc(current_user(request), node, params.interval(request), FACETS,
@@ -334,7 +337,20 @@ async def voc_data(request: web.Request, team: bool | None = None) -> dict[str, 
                           "change": t.change, "score": t.score} for t in trend.terms],
             "trending_period": _period(trend.period),
             "trending_sampled": trend.sampled,
-            "handles": [list(h) for h in trend.handles]}
+            "handles": [list(h) for h in trend.handles],
+            "sentiments": [{"start": b, **counts} for b, counts in voc.sentiments],
+            "comparison": _comparison(voc.comparison),
+            "words": searched_words(node)}
+
+
+def _comparison(c: Comparison) -> dict[str, Any]:
+    """The period's counts, the previous period's, and the change, in all and per
+    sentiment."""
+    rows = [("all", c.now.total, c.before.total, c.change())]
+    rows += [(s, c.now.sentiments[s], c.before.sentiments[s], c.change(s)) for s in SENTIMENTS]
+    return {**_period(c.period), "rows": [
+        {"name": name, "count": now, "previous": before, "change": change}
+        for name, now, before, change in rows]}
 
 
 def _period(period: Period) -> dict[str, str]:
@@ -355,6 +371,8 @@ EXPORT_MAX = 100_000
 EXPORT_PAGE = 500
 _FORMULA_START = frozenset("=+-@|")  # "|": DDE in older spreadsheets
 EXPORT_FAILED = "ERROR: the export stopped early; the rows above are not all the matches"
+EXPORT_CAPPED = (f"NOTE: the export stops at {EXPORT_MAX:,} rows and more match; narrow "
+                 "the query (a date range) for the rest")
 
 
 def csv_cell(value: Any) -> str:
@@ -388,8 +406,9 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
 
 
 async def export_voc_csv(request: web.Request) -> web.StreamResponse:
-    """The voice of the customer's messages matching ?q= as CSV (?team=1 as in /api/voc)."""
-    node = await params.search_query(request)
+    """The voice of the customer's messages matching ?q= as CSV (?team=1, ?from=&to= as in
+    /api/voc)."""
+    node = await params.voc_query(request)
     found, user, team = context(request).search, current_user(request), params.team(request)
 
     async def pages(cursor: str | None) -> SearchResult:
@@ -401,7 +420,8 @@ async def export_voc_csv(request: web.Request) -> web.StreamResponse:
 async def _export(request: web.Request,
                   pages: Callable[[str | None], Awaitable[SearchResult]], name: str
                   ) -> web.StreamResponse:
-    """Every message `pages` gives, as CSV, streamed page by page (at most 100,000 rows).
+    """Every message `pages` gives, as CSV, streamed page by page (memory: one page) up to
+    EXPORT_MAX rows, then an EXPORT_CAPPED line when more match.
 
     Errors before the first row are the usual 4xx/503; a failure midway ends the file with
     an EXPORT_FAILED line (the status line is sent already) and is logged."""
@@ -421,7 +441,11 @@ async def _export(request: web.Request,
             await response.write(buffer.getvalue().encode())
             buffer.seek(0)
             buffer.truncate()
-            if page.next_cursor is None or sent >= EXPORT_MAX:
+            if page.next_cursor is None:
+                break
+            if sent >= EXPORT_MAX:  # more match: the file says so in its last line
+                writer.writerow([EXPORT_CAPPED])
+                await response.write(buffer.getvalue().encode())
                 break
             page = await pages(page.next_cursor)
     except ConnectionResetError:

@@ -131,10 +131,33 @@ def channel_name(channel: str) -> str:
     return CHANNEL_NAMES.get(str(channel), str(channel))
 
 
+MAX_MARKED = 20  # words of a query marked in a text (a longer query marks its first)
+
+
+def highlight(text: str | None, words: list[str] | None) -> Markup:
+    """The text, escaped, with each word or phrase searched for (case-insensitive, at the
+    start of a word: "refund" marks "Refunds" too) in <mark>."""
+    text = text or ""
+    wanted = sorted({w for w in (words or [])[:MAX_MARKED] if w.strip()}, key=len,
+                    reverse=True)
+    if not wanted:
+        return Markup.escape(text)
+    pattern = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w) for w in wanted) + ")",
+                         re.IGNORECASE)
+    out, at = [], 0
+    for found in pattern.finditer(text):
+        out += [Markup.escape(text[at:found.start()]),
+                Markup("<mark>%s</mark>") % found.group()]
+        at = found.end()
+    out.append(Markup.escape(text[at:]))
+    return Markup("").join(out)
+
+
 def register(env: jinja2.Environment) -> None:
     """Every filter the templates use."""
     # `when` (every older template's time) reads as `ago`: relative, exact in the user's zone
     env.filters.update(when=ago, hours=hours, total=total, plural=plural, ago=ago, due=due,
                        iso_ago=iso_ago, basis=basis,
                        reference=reference, channel_name=channel_name,
-                       customer_name=customer_name, mention_parts=mentions.segments)
+                       customer_name=customer_name, mention_parts=mentions.segments,
+                       highlight=highlight)

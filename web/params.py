@@ -4,7 +4,7 @@ conversation filter, report ranges, intervals and facets. A bad one is a 400 nam
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 from urllib.parse import unquote_plus, unquote_to_bytes
 
@@ -28,6 +28,7 @@ from inbox.model import (
     utcnow,
 )
 from inbox.query import FIELD_VALUES, FIRST_DATE, LAST_DATE
+from inbox.usecases.search import date_range
 from web.guards import current_user
 from web.keys import context
 from web.serialize import json_object
@@ -197,6 +198,17 @@ def report_range(request: web.Request) -> tuple[datetime, datetime]:
     return found["since"], found["until"]
 
 
+def day_range(request: web.Request) -> tuple[date | None, date | None]:
+    """?from=YYYY-MM-DD&to=YYYY-MM-DD, both days included, either one optional (empty:
+    open); a 400 when `to` is before `from`."""
+    found = {name: day(raw, name).date() if (raw := request.query.get(name, "")) else None
+             for name in ("from", "to")}
+    first, last = found["from"], found["to"]
+    if first and last and last < first:
+        raise ValidationError({"to": "must be on or after from"})
+    return first, last
+
+
 def team(request: web.Request) -> bool:
     """?team=1: the voice of the customer with the team's replies (QA, managers only)."""
     raw = request.query.get("team", "")
@@ -230,6 +242,11 @@ async def search_query(request: web.Request, text: str | None = None) -> QueryNo
     if query == request.query.get("q", ""):
         check_utf8(request.rel_url.raw_query_string, query)
     return await context(request).search.parse(query, current_user(request))
+
+
+async def voc_query(request: web.Request) -> QueryNode | None:
+    """The VoC's search: ?q= (see `search_query`) within ?from=&to= (see `day_range`)."""
+    return date_range(await search_query(request), *day_range(request))
 
 
 def check_utf8(raw_query_string: str, query: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -14,12 +14,14 @@ from inbox.errors import InboxError, QueryError, StaleVersion, ValidationError
 from inbox.model import Conversation, Delivery, Status, User, utcnow
 from inbox.permissions import start_page
 from inbox.presence import sentence
+from inbox.query import narrow, to_text
 from inbox.reply_options import reply_options
 from inbox.store import FACETS
 from inbox.usecases.conversations import ConversationView
+from inbox.usecases.search import date_range, searched_words
 from web import merges, params, queue
 from web.api import voc_data
-from web.charts import bar_chart
+from web.charts import SERIES_NAMES, bar_chart, stacked_bars
 from web.filters import customer_name, local, zone_of
 from web.guards import SESSION_COOKIE, client_address, current_user, set_session_cookie
 from web.keys import CSRF, USER, context
@@ -297,15 +299,17 @@ async def search(request: web.Request) -> dict[str, Any]:
     text = request.query.get("q", "")
     error = None
     result = None
+    words: list[str] = []
     try:
         node = await params.search_query(request, text)
+        words = searched_words(node)
         result = await context(request).search.messages(
             current_user(request), node, request.query.get("cursor"), 50, FACETS)
     except QueryError as exc:
         error = exc
     more = ("/search?" + urlencode({"q": text, "cursor": result.next_cursor})
             if result and result.next_cursor else None)
-    return {"q": text, "result": result, "error": error, "more": more}
+    return {"q": text, "result": result, "error": error, "more": more, "words": words}
 
 
 @page("reports.html")
@@ -326,23 +330,40 @@ async def reports(request: web.Request) -> dict[str, Any]:
 @page("voc.html")
 async def voc(request: web.Request) -> dict[str, Any]:
     """The voice of the customer; ?team=1 (the team's replies too) only for who may: for
-    others the option is absent and the page says it shows the customers' voice."""
+    others the option is absent and the page says it shows the customers' voice.
+    ?from=&to=: a range of days, with presets ending today in the team's time zone."""
     text = request.query.get("q", "")
     may_team = context(request).search.may_include_team(current_user(request))
     asked = params.team(request)
     team = asked and may_team
-    base = {"q": text, "team": team, "may_team": may_team, "team_refused": asked and not team}
+    first, last = params.day_range(request)
+    today = utcnow().astimezone(zone_of(None, context(request).conversations.sla.calendar
+                                        .timezone)).date()
+    base = {"q": text, "team": team, "may_team": may_team, "team_refused": asked and not team,
+            "first": first, "last": last, "presets": range_presets(today),
+            "series_names": SERIES_NAMES,
+            "search_q": narrow(text, to_text(date_range(None, first, last)))}
     try:
         data = await voc_data(request, team)
     except QueryError as exc:
-        return {**base, "error": exc, "data": None, "interval": "day"}
-    return {**base, "error": None, "data": data,
+        return {**base, "error": exc, "data": None, "interval": "day", "chart": None}
+    chart = stacked_bars([(row["start"], row) for row in data["sentiments"]])
+    return {**base, "error": None, "data": data, "chart": chart,
             "interval": request.query.get("interval", "day")}
+
+
+def range_presets(today: date) -> list[tuple[str, date, date]]:
+    """(name, first day, last day) of the VoC's ranges: the last 7 and 30 days and this
+    quarter, each up to `today` (the team's)."""
+    quarter = today.replace(month=(today.month - 1) // 3 * 3 + 1, day=1)
+    return [("Last 7 days", today - timedelta(days=6), today),
+            ("Last 30 days", today - timedelta(days=29), today),
+            ("This quarter", quarter, today)]
 
 
 async def volume_chart(request: web.Request) -> web.Response:
     """The volume over time as an SVG bar chart (pygal), shown through an <img>."""
-    node = await params.search_query(request)
+    node = await params.voc_query(request)
     buckets = await context(request).search.volume(current_user(request), node,
                                                    params.interval(request),
                                                    params.team(request))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 
 from inbox import permissions
 from inbox import query as ql
@@ -19,14 +19,16 @@ from inbox.model import (
     FieldTerm,
     Interval,
     Or,
+    Phrase,
     QueryNode,
     SearchResult,
+    Term,
     User,
     utcnow,
 )
 from inbox.privacy import inbound_only, redact_message
 from inbox.store import Store
-from inbox.trending import Sample, Trending, period_of, trending, within
+from inbox.trending import Period, Sample, Trending, period_of, trending, within
 from inbox.usecases.accounts import Accounts
 
 INBOUND = FieldTerm("direction", Direction.INBOUND)
@@ -38,12 +40,60 @@ WITH_TEAM = Or((And(CUSTOMERS), FieldTerm("direction", Direction.OUTBOUND)))
 TEAM_PERMISSION = "report"  # who may include the team's replies (managers, admins)
 TRENDING = 15
 TREND_SAMPLE = 1000  # the newest matches of each period trending reads (2,000 in all)
+SENTIMENTS = ql.FIELD_VALUES["sentiment"]  # positive, neutral, negative
 
 
 def _besides_inbound(node: QueryNode | None) -> list[QueryNode]:
     """The query's top-level AND parts but direction:inbound (which `visible` may add)."""
     parts = node.nodes if isinstance(node, And) else (node,) if node is not None else ()
     return [p for p in parts if p != INBOUND]
+
+
+def date_range(node: QueryNode | None, first: date | None, last: date | None
+               ) -> QueryNode | None:
+    """The query limited to the days first..last (both included; None: open). Its own
+    after:/before: still hold: the range and the query's dates meet (the later start, the
+    earlier end)."""
+    extra: list[QueryNode] = []
+    if first is not None:
+        extra.append(FieldTerm("after", first.isoformat()))
+    if last is not None and last.isoformat() < ql.LAST_DATE:  # the last day: no end at all
+        extra.append(FieldTerm("before", (last + timedelta(days=1)).isoformat()))
+    if not extra:
+        return node
+    parts = node.nodes if isinstance(node, And) else (node,) if node is not None else ()
+    return And((*parts, *extra))
+
+
+def searched_words(node: QueryNode | None) -> list[str]:
+    """The words and phrases a query looks for (not those it excludes), to mark in hits."""
+    if isinstance(node, Term | Phrase):
+        return [node.text.rstrip("*")] if node.text.rstrip("*") else []
+    if isinstance(node, And | Or):
+        return [w for n in node.nodes for w in searched_words(n)]
+    return []  # Not, fields
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """Messages of a period: all, and per sentiment (unlabelled ones only in `total`)."""
+
+    total: int
+    sentiments: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """A period against the previous one of the same length."""
+
+    period: Period
+    now: Counts
+    before: Counts
+
+    def change(self, sentiment: str | None = None) -> int:
+        if sentiment is None:
+            return self.now.total - self.before.total
+        return self.now.sentiments[sentiment] - self.before.sentiments[sentiment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +103,8 @@ class Voc:
     result: SearchResult  # a first page of messages, with facets
     volume: list[tuple[str, int]]  # (bucket start, count)
     trending: Trending  # terms that rose against the previous period, and handles
+    sentiments: list[tuple[str, dict[str, int]]]  # per bucket: count per sentiment, "none"
+    comparison: Comparison  # trending's period against the previous one
 
 
 class Search:
@@ -140,8 +192,51 @@ class Search:
         voice = self.voice(viewer, node, team)
         result = await self.messages(viewer, voice, None, 20, facets, interval)
         newest = result.messages[0].created_at.date() if result.messages else None
-        return Voc(result, list(result.volume),
-                   await self.trending(viewer, voice, newest))
+        trend = await self.trending(viewer, voice, newest)
+        volume = list(result.volume)
+        return Voc(result, volume, trend,
+                   await self.sentiment_volume(viewer, node, interval, volume, team),
+                   await self.compare(viewer, voice, trend.period))
+
+    async def _volume(self, viewer: User, voice: QueryNode, interval: Interval
+                      ) -> list[tuple[str, int]]:
+        return await self.store.volume(voice, interval, public=self.hides_contacts(viewer))
+
+    async def sentiment_volume(self, viewer: User, node: QueryNode | None, interval: Interval,
+                               volume: Sequence[tuple[str, int]], team: bool = False
+                               ) -> list[tuple[str, dict[str, int]]]:
+        """Per bucket of `volume` (the `voice` of `node`): the customers' messages per
+        sentiment, "none" for theirs without a label yet, and "team" for the team's replies
+        (team: when `volume` counts them; 0 otherwise)."""
+        if not volume:
+            return []
+        customers = self.voice(viewer, node)
+        per = {s: dict(await self._volume(viewer, And((customers, FieldTerm("sentiment", s))),
+                                          interval)) for s in SENTIMENTS}
+        theirs = dict(await self._volume(viewer, customers, interval) if team else volume)
+        out = []
+        for bucket, total in volume:
+            counts = {s: per[s].get(bucket, 0) for s in SENTIMENTS}
+            customer_total = theirs.get(bucket, 0)
+            out.append((bucket, {**counts,
+                                 "none": max(customer_total - sum(counts.values()), 0),
+                                 "team": max(total - customer_total, 0)}))
+        return out
+
+    async def compare(self, viewer: User, voice: QueryNode, period: Period) -> Comparison:
+        """Messages of `voice` in `period` and in the previous one, in all and per
+        sentiment (every match counted, none sampled): one daily volume per series over
+        both periods."""
+        both = within(voice, Period(period.previous.start, period.end))
+        start = period.start.isoformat()
+        split: dict[str, tuple[int, int]] = {}
+        for name, node in (("all", both), *((s, And((both, FieldTerm("sentiment", s))))
+                                            for s in SENTIMENTS)):
+            days = await self._volume(viewer, node, "day")
+            split[name] = (sum(n for d, n in days if d >= start),
+                           sum(n for d, n in days if d < start))
+        return Comparison(period, *(Counts(split["all"][i], {s: split[s][i] for s in SENTIMENTS})
+                                    for i in (0, 1)))
 
     async def trending(self, viewer: User, voice: QueryNode, newest: date | None
                        ) -> Trending:

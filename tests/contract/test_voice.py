@@ -5,7 +5,7 @@ the period with the one before."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 
@@ -14,7 +14,7 @@ from inbox.model import FACETS, Message, User
 from inbox.passwords import Passwords
 from inbox.store import Store, WriteBatch
 from inbox.usecases.accounts import Accounts
-from inbox.usecases.search import Search
+from inbox.usecases.search import Search, date_range
 from search.sqlite import SqliteStore
 from tests.factories import at, conversation, customer, message
 from tests.schema_history import TO_SCHEMA_10, reopened_at
@@ -202,3 +202,26 @@ async def test_a_listening_hit_is_the_customers_voice(store: Store) -> None:
                            "day", FACETS)
     assert [m.id for m in voc.result.messages] == [hit.id]
     assert (await search.voc(MARKETING, None, "day", FACETS)).result.total == 8
+
+
+async def test_a_range_sentiment_per_day_and_the_period_before(store: Store) -> None:
+    """The VoC's date range, its sentiment per bucket (customers only, the team apart) and
+    the comparison with the previous period: the same answers on every store."""
+    await seed(store)  # a mail and a reply a day Nov 10-14 (not 14), 2 posts on Nov 12
+    labelled = [_said(f"s{i}", "awful outage", at(13, 9 + i), sentiment=label)
+                for i, label in enumerate(("negative", "negative", "positive"))]
+    await store.write(WriteBatch(messages=tuple(labelled)))
+    search = _search(store)
+    node = date_range(await search.parse("", MANAGER), date(2026, 11, 12), date(2026, 11, 13))
+    voc = await search.voc(MANAGER, node, "day", FACETS, team=True)
+    assert voc.volume == [("2026-11-12", 4), ("2026-11-13", 5)]  # with 1 reply each day
+    assert voc.sentiments == [
+        ("2026-11-12", {"positive": 0, "neutral": 0, "negative": 0, "none": 3, "team": 1}),
+        ("2026-11-13", {"positive": 1, "neutral": 0, "negative": 2, "none": 1, "team": 1})]
+    cmp = voc.comparison
+    assert (cmp.period.start, cmp.period.end) == (date(2026, 11, 12), date(2026, 11, 14))
+    assert (cmp.now.total, cmp.before.total, cmp.change()) == (9, 4, 5)
+    assert (cmp.now.sentiments["negative"], cmp.change("negative")) == (2, 2)
+    only = await search.voc(MARKETING, date_range(await search.parse(
+        "after:2026-11-13", MARKETING), date(2026, 11, 10), None), "day", ())
+    assert only.volume == [("2026-11-13", 4), ("2026-11-14", 1)]  # the later start holds

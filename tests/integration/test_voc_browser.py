@@ -6,13 +6,14 @@ and 390 px."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from inbox.model import IdentityRef
+from inbox.model import IdentityRef, utcnow
 from tests.factories import inbound
 from tests.integration.test_journey_browser import accessibility_problems, shots, sign_in
 from tests.integration.web_support import RoleWeb, start_web
@@ -99,3 +100,40 @@ async def test_the_search_page_facets_are_removable_too(desk: RoleWeb, browser_p
     async with page.expect_navigation():
         await page.locator("ul.chips a.chip").click()
     assert query_of(page.url) == "bill"
+
+
+async def test_a_range_preset_and_the_charts_values_on_hover_and_focus(
+        desk: RoleWeb, browser_page: Any) -> None:
+    page, base = browser_page, str(desk.client.make_url("")).rstrip("/")
+    today = utcnow()
+    await desk.runtime.ingest([inbound(
+        f"<r{i}@example.com>", f"Outage again, day {i}: nothing works, awful", subject="Outage",
+        when=today - timedelta(days=i % 3), authors=(IdentityRef(
+            "email", f"r{i}@example.com"),)) for i in range(7)])
+    await sign_in(page, base, "marketing@example.com")
+    await page.goto(f"{base}/voc?q=outage")
+    async with page.expect_navigation():
+        await page.get_by_role("link", name="Last 7 days").click()
+    query = parse_qs(urlsplit(page.url).query)
+    assert query["to"] == [today.date().isoformat()] and query["q"] == ["outage"]
+    assert await page.locator("input[name=from]").input_value() == query["from"][0]
+    assert await page.get_by_role("link", name="Last 7 days").get_attribute(
+        "aria-current") == "true"
+
+    bar = page.locator("svg.chart g.bar").last
+    value = bar.locator("text.value")
+    assert not await value.is_visible()
+    await bar.hover()
+    assert await value.is_visible() and await value.text_content() == "3"
+    await page.mouse.move(0, 0)
+    assert not await value.is_visible()
+    await bar.focus()  # by keyboard too; screen readers read the same numbers
+    assert await value.is_visible()
+    assert (await bar.get_attribute("aria-label") or "").startswith(
+        f"{today.date().isoformat()}: 3 messages")
+    await page.locator("details.chart-data summary").click()
+    assert await page.locator("details.chart-data tbody tr").count() == 3
+    assert await page.locator(".msg mark").first.inner_text() == "Outage"
+    assert await accessibility_problems(page) == ""
+    await shots(page, "voc-range-chart")
+    await fits_390(page)

@@ -62,6 +62,7 @@ from inbox.app.demo.vocabulary import (
     WEEKEND,
     B,
 )
+from inbox.app.demo.wave import REPLY, WAVE_TOWN, wave
 from inbox.model import Inbound
 
 QUIET = timedelta(hours=1)  # what arrived this recently is not answered yet
@@ -487,6 +488,17 @@ def stream(now: datetime, *, days: int = 30, seed: int = 7, customers: int = 120
         starts.append((end - timedelta(seconds=rng.randint(low * 60, high * 60)),
                        len(starts) + n, rng.choice(x_only)))
     starts.sort()
+    # the complaint wave, one and a half days' customer messages on one morning (a town's
+    # outage: at most 150 however big the demo): its own random numbers, the same ids never
+    # drawn twice
+    wave_messages = Messages(random.Random(seed + 1))
+    wave_messages.used = gen.messages.used
+    size = max(12, min(150, round(count * INBOUND_PER_JOURNEY / days * 1.5)))
+    for inbound, answered in wave(people, wave_messages, end, days, seed, size):
+        gen.threads += 1
+        gen.emit(DemoItem(inbound, answered,
+                          REPLY.format(town=WAVE_TOWN) if answered else None,
+                          thread=gen.threads))
     first_seen: set[int] = set()
     for t, _, owner in starts:
         yield from gen.ready(t)
