@@ -323,6 +323,8 @@ class SearchResult:
     total_capped: bool = False  # more than `total` match ("10,000+")
     volume: tuple[tuple[str, int], ...] = ()  # (bucket start, count), when asked for
     sampled: int = 0  # facets and volume count only this many newest matches (0: all)
+    # with volume: (day, sentiment or "" for none, count) of the counted matches
+    moods: tuple[tuple[str, str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

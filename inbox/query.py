@@ -31,7 +31,7 @@ import difflib
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
 from inbox.errors import QueryError
@@ -39,6 +39,7 @@ from inbox.model import (
     SEARCH_FIELDS,
     And,
     FieldTerm,
+    Interval,
     Not,
     Or,
     Phrase,
@@ -47,7 +48,7 @@ from inbox.model import (
     ts,
 )
 
-__all__ = ["FIELD_VALUES", "OPERATORS", "day_start", "describe_error", "fields_used",
+__all__ = ["FIELD_VALUES", "OPERATORS", "bucket_of", "day_start", "describe_error", "fields_used",
            "map_assignees", "narrow", "parse", "resolve_me", "to_text"]
 
 FIELD_VALUES: dict[str, tuple[str, ...]] = {
@@ -437,6 +438,17 @@ def narrow(text: str, addition: str) -> str:
         return to_text(node or extra)
     required = node.nodes if isinstance(node, And) else (node,)
     return to_text(node if extra in required else _combine(And, [node, extra]))
+
+
+def bucket_of(day: str, interval: Interval) -> str:
+    """The start of the volume bucket a day (YYYY-MM-DD) falls in: the day, its week's
+    Monday or its month's first day (as Elasticsearch's calendar intervals)."""
+    if interval == "day":
+        return day
+    if interval == "month":
+        return day[:8] + "01"
+    start = date.fromisoformat(day)
+    return (start - timedelta(days=start.weekday())).isoformat()
 
 
 def day_start(value: str) -> str:

@@ -126,6 +126,12 @@ def period_of(node: QueryNode | None, newest: date | None, today: date) -> Perio
     return Period(max(min(start, end - timedelta(days=1)), EPOCH), end)
 
 
+def dated(node: QueryNode | None) -> bool:
+    """Whether the query names its own days (after:/before:)."""
+    _, afters, befores = _dated(node)
+    return bool(afters or befores)
+
+
 def within(node: QueryNode | None, period: Period) -> QueryNode:
     """The query with its after:/before: replaced by the period's."""
     rest, _, _ = _dated(node)

@@ -42,6 +42,10 @@ class ElasticIndex(ElasticBase):
         if volume:
             aggs["volume"] = {"date_histogram": {"field": "created_at",
                                                  "calendar_interval": volume}}
+            aggs["moods"] = {"date_histogram": {"field": "created_at",
+                                                "calendar_interval": "day", "min_doc_count": 1},
+                             "aggs": {"sentiment": {"terms": {"field": "sentiment",
+                                                              "missing": "", "size": 10}}}}
         if aggs:
             extra["aggs"] = aggs
         hits, nxt, resp = await self._page("messages", compile_query(query, public),
@@ -56,6 +60,7 @@ class ElasticIndex(ElasticBase):
             facets=facet_values(facets, found),
             total_capped=total.get("relation") == "gte" or int(total["value"]) > self.total_cap,
             volume=tuple(_buckets(found["volume"])) if volume else (),
+            moods=tuple(_moods(found["moods"])) if volume else (),
         )
 
     async def sla_report(self, since: datetime, until: datetime) -> tuple[SlaRow, ...]:
@@ -85,3 +90,9 @@ def _buckets(agg: dict[str, Any]) -> list[tuple[str, int]]:
     return [(datetime.fromtimestamp(int(b["key"]) / 1000, UTC).date().isoformat(),
              int(b["doc_count"])) for b in agg["buckets"]]
 
+
+def _moods(agg: dict[str, Any]) -> list[tuple[str, str, int]]:
+    """(day, sentiment or "", count) from a daily histogram with a sentiment terms agg."""
+    return [(day, str(s["key"]), int(s["doc_count"]))
+            for (day, _), b in zip(_buckets(agg), agg["buckets"], strict=True)
+            for s in b["sentiment"]["buckets"]]

@@ -30,6 +30,7 @@ from inbox.model import (
     QueryNode,
     SearchResult,
 )
+from inbox.query import bucket_of
 from inbox.shortcache import ShortCache
 from inbox.store import TOTAL_CAP
 from search.sqlite_db import Database
@@ -62,15 +63,6 @@ BLOCK_BITS = 10  # message_blocks: 1024 rowids each (rowid >> 10 where the store
 FIRST_WINDOW = 4096
 RECENT_TTL = 2.0  # seconds the counts of one query are reused
 FACET_COLUMNS = ("channel", "sentiment", "lang")
-
-
-def bucket_of(day: str, interval: Interval) -> str:
-    if interval == "day":
-        return day
-    if interval == "month":
-        return day[:8] + "01"
-    start = date.fromisoformat(day)
-    return (start - timedelta(days=start.weekday())).isoformat()
 
 
 def fill_buckets(counts: list[tuple[str, int]], interval: Interval) -> list[tuple[str, int]]:
@@ -332,15 +324,22 @@ class Plan:
 COUNTED = ("day", *FACET_COLUMNS)  # what a search counts its matches by
 
 
+_SENTIMENT = COUNTED.index("sentiment")
+
+
 def _summarize(rows: list[tuple[Any, ...]], facets: Sequence[Facet], volume: Interval | None
-               ) -> tuple[dict[str, tuple[tuple[str, int], ...]], tuple[tuple[str, int], ...]]:
-    """Facet counts (most first) and volume buckets from (COUNTED values..., n) rows."""
+               ) -> tuple[dict[str, tuple[tuple[str, int], ...]], tuple[tuple[str, int], ...],
+                          tuple[tuple[str, str, int], ...]]:
+    """Facet counts (most first), volume buckets and (day, sentiment, n) from (COUNTED
+    values..., n) rows."""
     tallies: dict[str, Counter[str]] = {name: Counter() for name in facets}
     buckets: Counter[str] = Counter()
+    moods: Counter[tuple[str, str]] = Counter()
     for row in rows:
         n = int(row[-1])
         if volume:
             buckets[bucket_of(row[0], volume)] += n
+            moods[(row[0], row[_SENTIMENT] or "")] += n
         for name in facets:
             value = row[COUNTED.index(name)]
             if value:
@@ -348,7 +347,7 @@ def _summarize(rows: list[tuple[Any, ...]], facets: Sequence[Facet], volume: Int
     found = {name: tuple(sorted(t.items(), key=lambda p: (-p[1], p[0])))
              for name, t in tallies.items()}
     days = fill_buckets(sorted(buckets.items()), volume) if volume else []
-    return found, tuple(days)
+    return found, tuple(days), tuple((d, m, n) for (d, m), n in sorted(moods.items()))
 
 
 class SqliteIndex:
@@ -390,7 +389,7 @@ class SqliteIndex:
                 kept = (counted, sampled, plan.count())
                 self.recent.put(key, kept, generation)
             counted, sampled, plan.total = kept
-            found, days = _summarize(counted, facets, volume)
+            found, days, moods = _summarize(counted, facets, volume)
             rowids = plan.newest(limit + 1, cursor)
             rows = {r["rowid"]: r for r in conn.execute(
                 "SELECT rowid, * FROM messages WHERE rowid IN (SELECT value FROM json_each(?))",
@@ -401,7 +400,7 @@ class SqliteIndex:
             return SearchResult(
                 messages, encode_cursor([last["created_at"], last["id"]]) if last else None,
                 min(total, self.total_cap), found, total_capped=total > self.total_cap,
-                volume=days, sampled=sampled)
+                volume=days, sampled=sampled, moods=moods)
 
         return await self._db.read(op)
 

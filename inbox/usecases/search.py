@@ -4,6 +4,7 @@ the customer (volume, trending words). Pages, the API and the CSV export all go 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -28,7 +29,7 @@ from inbox.model import (
 )
 from inbox.privacy import inbound_only, redact_message
 from inbox.store import Store
-from inbox.trending import Period, Sample, Trending, period_of, trending, within
+from inbox.trending import Period, Sample, Trending, dated, period_of, trending, within
 from inbox.usecases.accounts import Accounts
 
 INBOUND = FieldTerm("direction", Direction.INBOUND)
@@ -194,26 +195,41 @@ class Search:
         newest = result.messages[0].created_at.date() if result.messages else None
         trend = await self.trending(viewer, voice, newest)
         volume = list(result.volume)
+        # every match counted with its day and sentiment: the chart's colours and the
+        # comparison come from those counts, no more searches; unless they are sampled, hold
+        # the team's replies, or the query's own days leave the previous period out
+        moods = (result.moods if not (result.sampled or team or dated(voice)) else None)
         return Voc(result, volume, trend,
-                   await self.sentiment_volume(viewer, node, interval, volume, team),
-                   await self.compare(viewer, voice, trend.period))
+                   await self.sentiment_volume(viewer, node, interval, volume, team, moods),
+                   await self.compare(viewer, voice, trend.period, moods))
 
     async def _volume(self, viewer: User, voice: QueryNode, interval: Interval
                       ) -> list[tuple[str, int]]:
         return await self.store.volume(voice, interval, public=self.hides_contacts(viewer))
 
     async def sentiment_volume(self, viewer: User, node: QueryNode | None, interval: Interval,
-                               volume: Sequence[tuple[str, int]], team: bool = False
+                               volume: Sequence[tuple[str, int]], team: bool = False,
+                               moods: Sequence[tuple[str, str, int]] | None = None
                                ) -> list[tuple[str, dict[str, int]]]:
         """Per bucket of `volume` (the `voice` of `node`): the customers' messages per
         sentiment, "none" for theirs without a label yet, and "team" for the team's replies
-        (team: when `volume` counts them; 0 otherwise)."""
+        (team: when `volume` counts them; 0 otherwise). moods: the customers' (day,
+        sentiment, n) of every match, when the search counted them (else searched here)."""
         if not volume:
             return []
-        customers = self.voice(viewer, node)
-        per = {s: dict(await self._volume(viewer, And((customers, FieldTerm("sentiment", s))),
-                                          interval)) for s in SENTIMENTS}
-        theirs = dict(await self._volume(viewer, customers, interval) if team else volume)
+        per: dict[str, dict[str, int]]
+        if moods is not None:
+            per = {s: Counter() for s in SENTIMENTS}
+            for day, mood, n in moods:
+                if mood in per:
+                    per[mood][ql.bucket_of(day, interval)] += n
+            theirs = dict(volume)
+        else:
+            customers = self.voice(viewer, node)
+            per = {s: dict(await self._volume(
+                viewer, And((customers, FieldTerm("sentiment", s))), interval))
+                for s in SENTIMENTS}
+            theirs = dict(await self._volume(viewer, customers, interval) if team else volume)
         out = []
         for bucket, total in volume:
             counts = {s: per[s].get(bucket, 0) for s in SENTIMENTS}
@@ -223,18 +239,30 @@ class Search:
                                  "team": max(total - customer_total, 0)}))
         return out
 
-    async def compare(self, viewer: User, voice: QueryNode, period: Period) -> Comparison:
+    async def compare(self, viewer: User, voice: QueryNode, period: Period,
+                      moods: Sequence[tuple[str, str, int]] | None = None) -> Comparison:
         """Messages of `voice` in `period` and in the previous one, in all and per
-        sentiment (every match counted, none sampled): one daily volume per series over
-        both periods."""
+        sentiment (every match counted, none sampled): from `moods` (every match of `voice`
+        by day and sentiment) when given, else one daily volume per series over both."""
         both = within(voice, Period(period.previous.start, period.end))
-        start = period.start.isoformat()
+        start, first, end = (period.start.isoformat(), period.previous.start.isoformat(),
+                             period.end.isoformat())
         split: dict[str, tuple[int, int]] = {}
-        for name, node in (("all", both), *((s, And((both, FieldTerm("sentiment", s))))
-                                            for s in SENTIMENTS)):
-            days = await self._volume(viewer, node, "day")
-            split[name] = (sum(n for d, n in days if d >= start),
-                           sum(n for d, n in days if d < start))
+        if moods is not None:
+            tally: dict[str, list[int]] = {name: [0, 0] for name in ("all", *SENTIMENTS)}
+            for day, mood, n in moods:
+                if first <= day < end:
+                    side = 0 if day >= start else 1
+                    tally["all"][side] += n
+                    if mood in tally:
+                        tally[mood][side] += n
+            split = {name: (a, b) for name, (a, b) in tally.items()}
+        else:
+            for name, node in (("all", both), *((s, And((both, FieldTerm("sentiment", s))))
+                                                for s in SENTIMENTS)):
+                days = await self._volume(viewer, node, "day")
+                split[name] = (sum(n for d, n in days if d >= start),
+                               sum(n for d, n in days if d < start))
         return Comparison(period, *(Counts(split["all"][i], {s: split[s][i] for s in SENTIMENTS})
                                     for i in (0, 1)))
 

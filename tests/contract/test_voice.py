@@ -10,7 +10,7 @@ from datetime import date, datetime
 import pytest
 
 from inbox.errors import PermissionDenied
-from inbox.model import FACETS, Message, User
+from inbox.model import FACETS, Interval, Message, User
 from inbox.passwords import Passwords
 from inbox.store import Store, WriteBatch
 from inbox.usecases.accounts import Accounts
@@ -225,3 +225,24 @@ async def test_a_range_sentiment_per_day_and_the_period_before(store: Store) -> 
     only = await search.voc(MARKETING, date_range(await search.parse(
         "after:2026-11-13", MARKETING), date(2026, 11, 10), None), "day", ())
     assert only.volume == [("2026-11-13", 4), ("2026-11-14", 1)]  # the later start holds
+
+
+@pytest.mark.parametrize("text, interval", [("", "day"), ("router", "week"), ("", "month")])
+async def test_sentiment_bars_and_comparison_from_the_counts_equal_searching_them(
+        store: Store, text: str, interval: Interval) -> None:
+    """Without dates of its own, the VoC takes its sentiment bars and its comparison from
+    the one search's counts (day and sentiment of every match): the same answers as the
+    searches per sentiment it would make otherwise."""
+    await seed(store)
+    await store.write(WriteBatch(messages=tuple(
+        _said(f"m{i}", "router still awful", at(10 + i % 5, 9 + i), sentiment=label)
+        for i, label in enumerate(("negative", "positive", "neutral", "negative") * 3))))
+    search = _search(store)
+    node = await search.parse(text, MARKETING)
+    voc = await search.voc(MARKETING, node, interval, FACETS)
+    voice = search.voice(MARKETING, node)
+    assert voc.result.moods and not voc.result.sampled  # the counted path was taken
+    assert voc.sentiments == await search.sentiment_volume(MARKETING, node, interval,
+                                                           voc.volume, False, None)
+    assert voc.comparison == await search.compare(MARKETING, voice, voc.trending.period, None)
+    assert voc.comparison.now.total + voc.comparison.before.total > 0
