@@ -12,6 +12,8 @@ import builtins
 from collections.abc import Mapping
 from typing import Any, Generic, NotRequired, Protocol, TypedDict, TypeVar
 
+from inbox.errors import NotFound
+
 K = TypeVar("K", bound=str)
 D = TypeVar("D", bound=Mapping[str, Any])
 
@@ -327,6 +329,18 @@ class HasSavedSearches(Protocol):
 
     @property
     def spike_states(self) -> Collection[str, SpikeStateDoc]: ...
+
+
+MAX_KEY = 64  # a team document's id is short: a longer one names none
+
+
+async def existing(collection: Collection[str, D], key: object, what: str) -> D:
+    """The document under `key` (any value an API sent); NotFound naming `what` if none."""
+    name = str(key)[:MAX_KEY]
+    doc = await collection.get(name)
+    if doc is None:
+        raise NotFound(f"no {what} {name!r}")
+    return doc
 
 
 class Collections(HasCollection, HasUsers, HasTokens, HasSessions, HasCursors, HasDeadLetters,

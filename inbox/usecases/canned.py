@@ -8,8 +8,8 @@ from typing import Any, NamedTuple
 
 from inbox import canned
 from inbox.audit import audit
-from inbox.collections import CannedDoc
-from inbox.errors import NotFound, ValidationError
+from inbox.collections import CannedDoc, existing
+from inbox.errors import ValidationError
 from inbox.model import Channel, User, new_id, utcnow
 from inbox.normalize import clean_label, clean_text
 from inbox.sla import SlaPolicy
@@ -38,11 +38,7 @@ class CannedReplies:
         return sorted(found, key=lambda d: (d["name"].casefold(), d["id"]))
 
     async def get(self, reply_id: str) -> CannedDoc:
-        key = str(reply_id)[:64]  # ids are short; a longer one is no id of ours
-        doc = await self.store.canned.get(key)
-        if doc is None:
-            raise NotFound(f"no canned reply {key!r}")
-        return doc
+        return await existing(self.store.canned, reply_id, "canned reply")
 
     async def create(self, actor: User, name: Any, text: Any, channel: Any = None
                      ) -> CannedDoc:

@@ -10,8 +10,8 @@ from typing import Any
 from inbox import permissions
 from inbox import query as ql
 from inbox.audit import audit
-from inbox.collections import SavedSearchDoc, SpikeStateDoc
-from inbox.errors import NotFound, PermissionDenied, QueryError, ValidationError
+from inbox.collections import SavedSearchDoc, SpikeStateDoc, existing
+from inbox.errors import PermissionDenied, QueryError, ValidationError
 from inbox.model import User, new_id, utcnow
 from inbox.normalize import clean_label
 from inbox.store import Store
@@ -39,11 +39,7 @@ class SavedSearches:
         return dict(await self.store.spike_states.list(None, MAX_SEARCHES))
 
     async def get(self, search_id: str) -> SavedSearchDoc:
-        key = str(search_id)[:64]  # ids are short; a longer one is no id of ours
-        doc = await self.store.saved_searches.get(key)
-        if doc is None:
-            raise NotFound(f"no saved search {key!r}")
-        return doc
+        return await existing(self.store.saved_searches, search_id, "saved search")
 
     async def create(self, actor: User, name: Any, query: Any) -> SavedSearchDoc:
         clean_name, text = _checked(name, query)
