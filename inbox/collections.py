@@ -204,6 +204,8 @@ class SpikeStateDoc(TypedDict):
     spiking: bool  # that hour was a spike (alerted once; no alert until it falls back)
     since: str | None  # when the current spike started
     delivery: NotRequired[dict[str, str]]  # of the last alert: channel -> what happened
+    # the last spike that fell back: {"since": its start, "until": the hour it fell back}
+    ended: NotRequired[dict[str, str]]
 
 
 # --- the collections -------------------------------------------------------------------------

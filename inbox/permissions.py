@@ -71,6 +71,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/voc/export.csv", "search"),
     # saved searches: the owner, or "searches", renames and deletes (inbox.usecases)
     Route("GET", "/voc/saved", "search"),
+    Route("GET", "/voc/crisis", "search"),
     Route("POST", "/voc/saved/{action}", "search"),
     Route("GET", "/api/saved-searches", "search"),
     Route("POST", "/api/saved-searches", "search"),

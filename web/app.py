@@ -23,6 +23,7 @@ from web import (
     admin,
     api,
     canned,
+    crisis,
     facet_links,
     filters,
     forms,
@@ -176,6 +177,7 @@ def create_app(ctx: WebContext) -> web.Application:
     admin.setup(app)
     canned.setup(app)
     saved_searches.setup(app)
+    crisis.setup(app)
     notifications.setup(app)
     triage.setup(app)
     merges.setup(app)

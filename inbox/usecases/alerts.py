@@ -107,6 +107,9 @@ class SpikeAlerts:
                                hour, since)
         new: SpikeStateDoc = {"hour": stamp, "spiking": verdict.high,
                               "since": verdict.since.isoformat() if verdict.since else None}
+        ended = _ended(state, verdict.high, stamp)
+        if ended is not None:
+            new["ended"] = ended  # the crisis view lists it for a while (inbox.usecases.crisis)
         if not await self.store.spike_states.swap(doc["id"], state, new):
             return None  # another worker judged it meanwhile
         if verdict.alert:
@@ -240,6 +243,15 @@ class SpikeAlerts:
             log.info("spike email sent", extra={"search": search_id, "recipients": len(to)})
         except InboxError as exc:
             log.warning("spike email failed", extra={"search": search_id, "error": str(exc)})
+
+
+def _ended(state: SpikeStateDoc | None, high: bool, stamp: str) -> dict[str, str] | None:
+    """The last spike that fell back: this hour's, if it ends one, or the one kept."""
+    if state is None:
+        return None
+    if state["spiking"] and state["since"] and not high:
+        return {"since": state["since"], "until": stamp}
+    return state.get("ended")
 
 
 def _parts(node: QueryNode) -> tuple[QueryNode, ...]:
