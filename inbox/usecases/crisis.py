@@ -25,7 +25,7 @@ class Crisis:
     search: SavedSearchDoc
     since: datetime  # when the spike began
     ended: datetime | None  # when it fell back (None: spiking now)
-    messages: int  # customer messages since the spike began (until it ended)
+    messages: int  # customer messages since the spike began (until it ended, or now)
     customers: int  # distinct customers who wrote them
     answered: int  # their conversations with a first response
     waiting: int  # and without
@@ -58,12 +58,13 @@ async def crises(searches: SavedSearches, search: Search, viewer: User,
     for doc in await searches.all():
         spike = spike_of(states.get(doc["id"]), now)
         if spike is not None:
-            found.append(await _counted(search, viewer, doc, *spike))
+            found.append(await _counted(search, viewer, doc, *spike, now))
     return sorted(found, key=lambda c: (c.ended is not None, -c.since.timestamp()))
 
 
 async def _counted(search: Search, viewer: User, doc: SavedSearchDoc, since: datetime,
-                   ended: datetime | None) -> Crisis:
+                   ended: datetime | None, now: datetime) -> Crisis:
+    """The messages in [since, ended or now), newest first, read back to `since`."""
     try:
         node = await search.parse(doc["query"], viewer)
     except InboxError as exc:
@@ -81,7 +82,7 @@ async def _counted(search: Search, viewer: User, doc: SavedSearchDoc, since: dat
             if m.created_at < since:
                 cursor = None
                 break
-            if ended is not None and m.created_at >= ended:
+            if m.created_at >= (ended or now):
                 continue
             messages += 1
             customers.add(m.customer_id or m.conversation_id)
