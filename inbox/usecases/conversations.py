@@ -178,6 +178,8 @@ class Conversations:
             c = replace(c, snoozed_until=None)  # any other status ends a snooze
             if status == Status.RESOLVED:  # resolved stops every clock
                 return self.sla.resolved(c, self.clock())
+            if status == Status.OPEN and c.status == Status.LISTENING:
+                return self.promoted(c)  # as the promote button: in the queue with a deadline
             return replace(c, status=status)
 
         return await self.change(conversation_id, actor, f"status:{status}", change,
@@ -195,11 +197,15 @@ class Conversations:
             if c.status != Status.LISTENING:
                 raise Refused(f"this conversation is {c.status}, not a listening hit: only a "
                               "listening hit can be made a care conversation")
-            return self.sla.customer_wrote(c, self.clock(), status=Status.OPEN,
-                                           awaiting_since=None, snoozed_until=None)
+            return self.promoted(c)
 
         return await self.change(conversation_id, actor, "promote", change, expected_version,
                                  detail={"status": Status.OPEN})
+
+    def promoted(self, c: Conversation) -> Conversation:
+        """A listening hit open in the care queue, its response clock started now."""
+        return self.sla.customer_wrote(c, self.clock(), status=Status.OPEN,
+                                       awaiting_since=None, snoozed_until=None)
 
     async def snooze(self, conversation_id: str, until: datetime, actor: User,
                      expected_version: int | None = None) -> Conversation:

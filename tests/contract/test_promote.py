@@ -85,3 +85,10 @@ async def test_a_stale_version_is_not_promoted(store: Store) -> None:
         await service.promote(conv.id, DANA, conv.version)
     assert any("priority" in line for line in stale.value.changes)
     assert (await store.get_conversation(conv.id)).status == Status.LISTENING
+
+
+async def test_opening_a_hit_by_its_status_starts_the_clock_too(store: Store) -> None:
+    conv = await hit(store)
+    service = Conversations(store, EventBus(), SlaPolicy(), clock=lambda: NOW)
+    opened = await service.set_status(conv.id, Status.OPEN, DANA, conv.version)
+    assert opened.awaiting_since == NOW and opened.due_at == NOW + timedelta(hours=1)
