@@ -114,6 +114,8 @@ def _sentence(doc: Mapping[str, Any], viewer: User, users: Mapping[str, str]) ->
         return f"{who} snoozed it"
     if action == "sentiment":
         return f"{who} marked a message {doc.get('sentiment')}"
+    if action == "promote":
+        return f"{who} made it a care conversation"
     if action == "wake":
         return "it woke from snooze"
     if action in _MERGE_WORDS:

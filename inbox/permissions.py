@@ -23,7 +23,7 @@ PERMISSION_HELP: dict[str, str] = {
     "read": "the inbox, conversations with notes and replies, customers, live updates, "
             "who else is viewing or typing",
     "work": "reply, note, assign, set status, tags and priority, snooze, bulk actions, "
-            "correct a customer message's sentiment, "
+            "correct a customer message's sentiment, make a listening hit a care conversation, "
             "merge customers, merge conversations and split messages into a new one (and "
             "undo those)",
     "report": "SLA reports; the team's replies in the voice of the customer (QA)",
@@ -100,6 +100,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/conversations/{id}/priority", "work"),
     Route("POST", "/api/conversations/bulk", "work"),
     Route("POST", "/api/conversations/{id}/snooze", "work"),
+    Route("POST", "/api/conversations/{id}/promote", "work"),  # a listening hit into care
     Route("POST", "/api/conversations/{id}/messages/{message}/sentiment", "work"),
     Route("POST", "/conversations/{id}/merges/{merge}/undo", "work"),
     Route("POST", "/api/conversations/{id}/merge", "work"),

@@ -44,6 +44,7 @@ def setup(app: web.Application) -> None:
     r.add_post("/api/conversations/{id}/tags", set_tags)
     r.add_post("/api/conversations/{id}/priority", set_priority)
     r.add_post("/api/conversations/{id}/snooze", snooze)
+    r.add_post("/api/conversations/{id}/promote", promote)
     r.add_post("/api/conversations/{id}/messages/{message}/sentiment", correct_sentiment)
     r.add_post("/api/conversations/{id}/merge", merge_conversation)
     r.add_post("/api/conversations/{id}/split", split_conversation)
@@ -121,6 +122,18 @@ async def snooze(request: web.Request) -> web.Response:
         conv = await context(request).conversations.snooze(
             request.match_info["id"], params.moment(params.text_field(data, "until"), "until"),
             current_user(request), params.json_version(data))
+    except StaleVersion as exc:
+        return _stale_response(exc)
+    return json_response({"conversation": conv})
+
+
+async def promote(request: web.Request) -> web.Response:
+    """{"version"}: a listening hit made an open care conversation, its response clock
+    started; 409 when it is not a listening hit or the version is stale."""
+    data = await params.json_body(request)
+    try:
+        conv = await context(request).conversations.promote(
+            request.match_info["id"], current_user(request), params.json_version(data))
     except StaleVersion as exc:
         return _stale_response(exc)
     return json_response({"conversation": conv})

@@ -205,6 +205,9 @@ async def act(request: web.Request) -> web.Response:
             await conversations.set_tags(conv_id, str(form.get("tags", "")).replace(
                 ",", " ").split(), user, _page_version(form))
             flash = "Tags saved."
+        elif action == "promote":  # a listening hit into the care queue
+            await conversations.promote(conv_id, user, _page_version(form))
+            flash = "Made it a care conversation: it is open in the queue, its reply due."
         elif action == "snooze":  # the form's time is in the agent's zone
             zone = zone_of(user.timezone, conversations.sla.calendar.timezone)
             until = params.moment(str(form.get("until", "")), "until", zone)

@@ -178,10 +178,34 @@ class Conversations:
             c = replace(c, snoozed_until=None)  # any other status ends a snooze
             if status == Status.RESOLVED:  # resolved stops every clock
                 return self.sla.resolved(c, self.clock())
+            if status == Status.OPEN and c.status == Status.LISTENING:
+                return self.promoted(c)  # as the promote button: in the queue with a deadline
             return replace(c, status=status)
 
         return await self.change(conversation_id, actor, f"status:{status}", change,
                                   expected_version, detail={"status": status})
+
+    async def promote(self, conversation_id: str, actor: User,
+                      expected_version: int | None = None) -> Conversation:
+        """A listening hit made a care conversation: open, in the queue, its response clock
+        started now, at the promotion (the team owed no answer before it: a week-old hit
+        promoted is due a full target from now, not breached at once), as ingest starts
+        one when a customer writes. It then counts in the SLA report like any care
+        conversation (the report leaves out listening hits by status), its first response
+        measured from the promotion. Refused for anything that is not a listening hit."""
+        def change(c: Conversation) -> Conversation:
+            if c.status != Status.LISTENING:
+                raise Refused(f"this conversation is {c.status}, not a listening hit: only a "
+                              "listening hit can be made a care conversation")
+            return self.promoted(c)
+
+        return await self.change(conversation_id, actor, "promote", change, expected_version,
+                                 detail={"status": Status.OPEN})
+
+    def promoted(self, c: Conversation) -> Conversation:
+        """A listening hit open in the care queue, its response clock started now."""
+        return self.sla.customer_wrote(c, self.clock(), status=Status.OPEN,
+                                       awaiting_since=None, snoozed_until=None)
 
     async def snooze(self, conversation_id: str, until: datetime, actor: User,
                      expected_version: int | None = None) -> Conversation:

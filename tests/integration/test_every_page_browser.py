@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from inbox.model import IdentityRef
+from tests.factories import inbound
 from tests.integration.test_crisis_web import plant_spikes
 from tests.integration.test_journey_browser import ARTIFACTS, accessibility_problems, sign_in
 from tests.integration.web_support import RoleWeb, start_web
@@ -21,6 +23,7 @@ pytestmark = pytest.mark.integration
 PAGES = (
     ("agent", "/inbox", "inbox"),
     ("agent", "/conversations/{conversation}", "conversation"),
+    ("agent", "/conversations/{listening}", "listening-hit"),  # its "make it care" button
     ("agent", "/customers/{customer}", "customer"),
     ("agent", "/search?q=bill", "search"),
     ("agent", "/notifications", "notifications"),
@@ -39,6 +42,10 @@ PAGES = (
 @pytest.fixture
 async def desk(tmp_path: Path) -> AsyncIterator[RoleWeb]:
     async for w in start_web(db=str(tmp_path / "inbox.db")):
+        hit = await w.runtime.ingest([inbound(
+            "3001", "acme broadband down again", channel="x", listening=True,
+            authors=(IdentityRef("x", "7", "@ann"),), meta={"tweet_id": "3001"})])
+        w.ids["listening"] = hit.stored[0].conversation_id
         yield w
 
 
