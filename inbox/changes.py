@@ -85,11 +85,14 @@ def _capital(sentence: str) -> str:
     return sentence[:1].upper() + sentence[1:]
 
 
-_MERGE_WORDS = {"merge": "merged another conversation into it",
-                "merged": "merged it into another conversation",
-                "split": "split messages out of it", "split off": "split it off",
-                "unmerge": "undid a merge", "unmerged": "undid its merge",
-                "unsplit": "undid a split", "merged back": "merged it back (a split undone)"}
+# What an actor did, in words, for the actions whose sentence carries no detail
+_DID = {"tags": "changed the tags", "snooze": "snoozed it",
+        "promote": "made it a care conversation",
+        "merge": "merged another conversation into it",
+        "merged": "merged it into another conversation",
+        "split": "split messages out of it", "split off": "split it off",
+        "unmerge": "undid a merge", "unmerged": "undid its merge",
+        "unsplit": "undid a split", "merged back": "merged it back (a split undone)"}
 
 
 def _sentence(doc: Mapping[str, Any], viewer: User, users: Mapping[str, str]) -> str:
@@ -106,20 +109,14 @@ def _sentence(doc: Mapping[str, Any], viewer: User, users: Mapping[str, str]) ->
             return f"{who} unassigned it"
         name = "you" if assignee == viewer.id else users.get(str(assignee), str(assignee))
         return f"{who} assigned it to {name}"
-    if action == "tags":
-        return f"{who} changed the tags"
     if action == "priority":
         return f"{who} set the priority to {doc.get('priority')}"
-    if action == "snooze":
-        return f"{who} snoozed it"
     if action == "sentiment":
         return f"{who} marked a message {doc.get('sentiment')}"
-    if action == "promote":
-        return f"{who} made it a care conversation"
     if action == "wake":
         return "it woke from snooze"
-    if action in _MERGE_WORDS:
-        return f"{who} {_MERGE_WORDS[action]}"
+    if action in _DID:
+        return f"{who} {_DID[action]}"
     if action == "reply rejected":
         return "a reply could not be delivered"
     return f"{who} changed it ({action})"

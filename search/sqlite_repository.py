@@ -353,14 +353,14 @@ class SqliteRepository:
         self, flt: ConversationFilter, cursor: str | None, limit: int
     ) -> Page[Conversation]:
         where, params = [], []
+        # the clocks run on open conversations: sorted by one, walk the order's own index
+        # (under 1 ms) rather than sort every open conversation found by status (0.6 s at
+        # 670k); "+status" keeps SQLite from choosing the status index
+        clocked = flt.status == Status.OPEN and flt.order in ("due", "waiting")
         for column in ("status", "channel", "customer_id", "priority", "sentiment", "lang"):
             if getattr(flt, column):
-                where.append(f"{column} = ?")
+                where.append(f"{'+' if clocked and column == 'status' else ''}{column} = ?")
                 params.append(getattr(flt, column))
-        if flt.status == Status.OPEN and flt.order in ("due", "waiting"):
-            # the clocks run on open conversations: walk the order's own index (under 1 ms)
-            # rather than sort every open conversation found by status (0.6 s at 670k)
-            where[0] = "+status = ?"
         if flt.assignee == "none":
             where.append("assignee IS NULL")
         elif flt.assignee:
