@@ -104,7 +104,7 @@ class ElasticBase:
             if await self.client.indices.exists_alias(name=alias):
                 await self._add_new_fields(kind)
                 if kind == "messages":
-                    await self._check_public_copies()
+                    await self._check_search_fields()
                 return
             try:
                 await self.client.indices.create(
@@ -114,14 +114,13 @@ class ElasticBase:
                 if exc.error != "resource_already_exists_exception":  # another process won
                     raise
 
-    async def _check_public_copies(self) -> None:
-        """Warn when messages indexed by an older version lack the public copy (who may not
-        see contacts cannot find them until `inbox migrate --reindex` writes it)."""
+    async def _check_search_fields(self) -> None:
+        """Warn when messages indexed by an older version lack their words (searches cannot
+        find them until `inbox migrate --reindex` writes them)."""
         resp = await self.client.count(index=self.alias("messages"), query={"bool": {
-            "filter": [{"exists": {"field": "text"}}],
-            "must_not": [{"exists": {"field": "public_text"}}]}})
+            "must_not": [{"exists": {"field": "terms"}}]}})
         if resp["count"]:
-            log.warning("messages without their public copy: run `inbox migrate --reindex`",
+            log.warning("messages without their words: run `inbox migrate --reindex`",
                         extra={"messages": resp["count"]})
 
     async def _add_new_fields(self, kind: str) -> None:
@@ -129,8 +128,13 @@ class ElasticBase:
         created become searchable. Changed fields need reindex(); so does a role without the
         `manage` privilege on the indices. Both only log, so reindex() can still open."""
         try:
-            await self.client.indices.put_mapping(index=self.alias(kind),
-                                                  properties=mappings(kind)["properties"])
+            current = await self.client.indices.get_mapping(index=self.alias(kind))
+            known = {name for index in current.body.values()
+                     for name in index.get("mappings", {}).get("properties", {})}
+            new = {name: field for name, field in mappings(kind)["properties"].items()
+                   if name not in known}
+            if new:
+                await self.client.indices.put_mapping(index=self.alias(kind), properties=new)
         except ApiError as exc:
             if exc.status_code not in (400, 403):
                 raise

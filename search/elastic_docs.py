@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import fields
 from typing import Any, TypeVar
 
+from inbox import analysis
 from inbox.errors import (
     AuthFailed,
     ConflictError,
@@ -72,9 +73,20 @@ def to_doc(obj: Any, skip: Iterable[str] = ()) -> dict[str, Any]:
             if f.name not in skipped}
 
 
-def public_fields(text: str | None, subject: str | None) -> dict[str, Any]:
-    """The public copy of a message's text and subject, as its document holds them."""
-    return {"public_text": public_copy(text), "public_subject": public_copy(subject)}
+def search_fields(text: str | None, subject: str | None, lang: str | None) -> dict[str, Any]:
+    """What a message's document holds to be found: the public copy of its text and subject
+    (without contacts), and the words of both (inbox.analysis) in `terms` and
+    `public_terms`: text, subject and extras, each a value of its own (a phrase never
+    spans two)."""
+    public_text, public_subject = public_copy(text), public_copy(subject)
+    return {"public_text": public_text, "public_subject": public_subject,
+            "terms": _terms(text, subject, lang),
+            "public_terms": _terms(public_text, public_subject, lang)}
+
+
+def _terms(text: str | None, subject: str | None, lang: str | None) -> list[str]:
+    return [analysis.words(text, lang), analysis.words(subject, lang),
+            analysis.extras(text, subject, lang)]
 
 
 def from_doc(cls: type[T], source: Mapping[str, Any], **extra: Any) -> T:

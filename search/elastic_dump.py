@@ -13,7 +13,7 @@ from inbox.errors import StoreUnavailable
 from inbox.model import Conversation, Customer, Identity, Message
 from inbox.store import EXPORT_KINDS, WriteBatch
 from search.elastic_client import SCAN_PAGE, ElasticBase, calling
-from search.elastic_docs import from_doc, public_fields
+from search.elastic_docs import from_doc, search_fields
 from search.elastic_mappings import KINDS, SETTINGS, index_name, index_number, mappings
 from search.elastic_write import ElasticWriter
 
@@ -72,19 +72,20 @@ async def _pages(es: AsyncElasticsearch, index: str, query: Mapping[str, Any],
         after = hits[-1]["sort"]
 
 
-async def _fill_public_copies(es: AsyncElasticsearch, index: str) -> None:
-    """Write the public copy of text and subject on every message of `index` (those
-    indexed before the copy existed have none, so who may not see contacts misses them)."""
+async def _fill_search_fields(es: AsyncElasticsearch, index: str) -> None:
+    """Write the public copy and the words (search_fields) of every message of `index`
+    (those indexed by an older version have none, or words of an older analysis)."""
     async for hits in _pages(es, index, {"match_all": {}}, [{"id": "asc"}],
-                             ["text", "subject"]):
+                             ["text", "subject", "lang"]):
         ops: list[Mapping[str, Any]] = []
         for hit in hits:
             source = hit.get("_source") or {}
             ops += [{"update": {"_index": index, "_id": hit["_id"]}},
-                    {"doc": public_fields(source.get("text"), source.get("subject"))}]
+                    {"doc": search_fields(source.get("text"), source.get("subject"),
+                                          source.get("lang"))}]
         done = (await es.bulk(operations=ops, refresh=False)).body
         if done.get("errors"):
-            raise StoreUnavailable(f"reindex messages: the public copy was refused: "
+            raise StoreUnavailable(f"reindex messages: the words were refused: "
                                    f"{_first_bulk_error(done)}")
     await es.indices.refresh(index=index)
 
@@ -146,7 +147,7 @@ async def reindex(
                 source={"index": alias}, dest={"index": new}, wait_for_completion=True,
                 refresh=True)
             if kind == "messages":
-                await _fill_public_copies(es, new)
+                await _fill_search_fields(es, new)
             if kind == "conversations":
                 await _fill_latest_moods(es, new, store.alias("messages"))
             actions: list[Mapping[str, Any]] = [

@@ -33,6 +33,11 @@ SETTINGS: dict[str, Any] = {
 
 _KW: dict[str, Any] = {"type": "keyword"}
 _TEXT: dict[str, Any] = {"type": "text", "analyzer": "folded"}
+# inbox.analysis's words, split at spaces only (the built-in analyzer: an index made by an
+# older version takes the field without new settings); an array of values (text,
+# subject, extras), 100 positions apart so no phrase spans two
+_TERMS: dict[str, Any] = {"type": "text", "analyzer": "whitespace",
+                          "position_increment_gap": 100}
 _STORED: dict[str, Any] = {"type": "text", "index": False}  # kept in _source, not searched
 _OPAQUE: dict[str, Any] = {"type": "object", "enabled": False}  # any JSON object, not indexed
 _TIME: dict[str, Any] = {"type": "date_nanos"}  # microseconds matter for ordering
@@ -41,8 +46,8 @@ _INT: dict[str, Any] = {"type": "integer"}
 _FIELDS: dict[str, dict[str, dict[str, Any]]] = {
     "messages": {
         "id": _KW, "conversation_id": _KW, "channel": _KW, "external_id": _KW,
-        "direction": _KW, "text": _TEXT, "created_at": _TIME, "received_at": _TIME,
-        "customer_id": _KW, "author_label": _KW, "author_keys": _KW, "subject": _TEXT,
+        "direction": _KW, "text": _STORED, "created_at": _TIME, "received_at": _TIME,
+        "customer_id": _KW, "author_label": _KW, "author_keys": _KW, "subject": _STORED,
         "html": _STORED, "quoted": _STORED, "lang": _KW, "sentiment": _KW,
         "sentiment_score": {"type": "float"}, "automated": {"type": "boolean"},
         "revision": _KW, "agent": _KW, "delivery": _KW,
@@ -50,8 +55,11 @@ _FIELDS: dict[str, dict[str, dict[str, Any]]] = {
         # denormalized from the conversation, so search can filter on them
         "conv_status": _KW, "conv_assignee": _KW, "conv_tags": _KW,
         # text and subject without contacts (inbox.privacy.public_copy), written by the
-        # store: what who may not see contacts searches, and where trending words come from
-        "public_text": _TEXT, "public_subject": _TEXT,
+        # store: what who may not see contacts reads
+        "public_text": _STORED, "public_subject": _STORED,
+        # what searches match: the words of text and subject (elastic_docs.search_fields),
+        # and of their public copy (who may not see contacts searches those)
+        "terms": _TERMS, "public_terms": _TERMS,
     },
     "conversations": {
         "id": _KW, "customer_id": _KW, "channel": _KW, "status": _KW,
@@ -75,7 +83,7 @@ _FIELDS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 DENORMALIZED = ("conv_status", "conv_assignee", "conv_tags")
-PUBLIC_COPIES = ("public_text", "public_subject")  # written from text and subject
+STORE_FIELDS = ("public_text", "public_subject", "terms", "public_terms")  # the store writes them
 
 
 def mappings(kind: str) -> dict[str, Any]:

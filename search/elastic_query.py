@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from inbox.analysis import query_match
 from inbox.errors import QueryError
 from inbox.model import (
     AUTOMATED,
@@ -26,17 +26,11 @@ from inbox.model import (
     ts,
 )
 from inbox.query import day_start
-from search.elastic_mappings import PUBLIC_COPIES
 
 Query = dict[str, Any]
 
 MATCH_ALL: Query = {"match_all": {}}
 MATCH_NONE: Query = {"match_none": {}}
-TEXT_FIELDS = ("text", "subject")
-# The public copy of both (inbox.privacy.public_copy): what who may not see contacts searches.
-PUBLIC_FIELDS = PUBLIC_COPIES
-# The words the index analyzer sees (see elastic_mappings.WORD_PATTERN); \w minus "_".
-_WORD = re.compile(r"[^\W_]+")
 # match_phrase_prefix expands the last word to at most this many terms (default 50).
 PHRASE_PREFIX_EXPANSIONS = 1000
 
@@ -50,7 +44,7 @@ def compile_query(node: QueryNode | None, public: bool = False) -> Query:
     if node is None:
         return MATCH_ALL
     if isinstance(node, Term | Phrase):
-        return _text_query(node.text, PUBLIC_FIELDS if public else TEXT_FIELDS)
+        return _text_query(node, "public_terms" if public else "terms")
     if isinstance(node, Not):
         return {"bool": {"must_not": [compile_query(node.node, public)]}}
     if isinstance(node, And):
@@ -63,23 +57,24 @@ def compile_query(node: QueryNode | None, public: bool = False) -> Query:
     raise TypeError(f"not a query node: {node!r}")
 
 
-def _text_query(text: str, fields: Sequence[str]) -> Query:
-    """Words in text or subject, consecutively; a trailing '*' makes the last one a prefix."""
-    prefix = text.endswith("*")
-    words = _WORD.findall(text[:-1] if prefix else text)
-    if not words:
+def _text_query(node: Term | Phrase, field: str) -> Query:
+    """A word or phrase as inbox.analysis matches it, in the words of text and subject."""
+    match = query_match(node.text, phrase=isinstance(node, Phrase))
+    if match is None:
         return MATCH_NONE
-    phrase = " ".join(words)
-    per_field: list[Query]
-    if not prefix:
-        per_field = [{"match_phrase": {f: phrase}} for f in fields]
-    elif len(words) == 1:
-        # analysed by the index analyzer (folding included); no limit on expansions
-        per_field = [{"match_bool_prefix": {f: phrase}} for f in fields]
-    else:
-        per_field = [{"match_phrase_prefix": {f: {
-            "query": phrase, "max_expansions": PHRASE_PREFIX_EXPANSIONS}}} for f in fields]
-    return {"bool": {"should": per_field, "minimum_should_match": 1}}
+    if match.prefix:
+        first = match.alternatives[0]
+        if len(first) == 1:  # every word starting with it, no limit on expansions
+            return {"prefix": {field: first[0]}}
+        return {"match_phrase_prefix": {field: {"query": " ".join(first),
+                                                "max_expansions": PHRASE_PREFIX_EXPANSIONS}}}
+    words = [a[0] for a in match.alternatives if len(a) == 1]
+    queries: list[Query] = [{"match_phrase": {field: " ".join(a)}}
+                            for a in match.alternatives if len(a) > 1]
+    if words:
+        queries.append({"terms": {field: words}})
+    return queries[0] if len(queries) == 1 else {"bool": {"should": queries,
+                                                          "minimum_should_match": 1}}
 
 
 def _field_query(node: FieldTerm) -> Query:

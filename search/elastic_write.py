@@ -31,7 +31,7 @@ from inbox.model import Conversation, Customer
 from inbox.store import REF_START, WriteBatch
 from search.elastic_client import ElasticBase, Hit, calling
 from search.elastic_collections import kv_id, kv_source
-from search.elastic_docs import classify, denormalized, error_parts, public_fields, to_doc
+from search.elastic_docs import classify, denormalized, error_parts, search_fields, to_doc
 from search.elastic_mappings import index_number
 from search.elastic_refs import given_refs
 
@@ -104,7 +104,7 @@ class ElasticWriter(ElasticBase):
             meta = ({"_index": hit["_index"], "_id": msg.id} if hit else
                     {"_index": self.alias("messages"), "_id": msg.id})
             ops.append(_BulkOp(2, "message", "index", meta,
-                               {**to_doc(msg), **public_fields(msg.text, msg.subject),
+                               {**to_doc(msg), **search_fields(msg.text, msg.subject, msg.lang),
                                 **state.get(msg.conversation_id,
                                                            denormalized(None))},
                                msg.id, hit["_source"] if hit else None))

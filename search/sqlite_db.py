@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
-import re
 import sqlite3
 import threading
-import unicodedata
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar, cast
 
+from inbox import analysis
 from inbox.errors import ConflictError, InboxError, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -22,34 +21,18 @@ _STOP = object()
 READER_CACHE_KIB = 64 * 1024  # each reader connection's page cache
 
 
-# Letters that Unicode does not decompose but Elasticsearch's asciifolding folds: the FTS
-# index and the queries see the folded text, so both stores match "soren" to "Søren".
-_FOLD = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE",
-                       "ß": "ss", "ẞ": "SS", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ð": "d",
-                       "Ð": "D", "þ": "th", "Þ": "TH", "ı": "i", "ħ": "h", "Ħ": "H"})
-
-
-_FOLDED = re.compile(f"[{''.join(map(chr, _FOLD))}]")  # str.translate reads every character
-
-
-def fold(text: str) -> str:
-    """Compatibility-decomposed text with those letters folded (diacritics FTS5 removes);
-    ASCII text as it is (neither changes it)."""
-    if text.isascii():
-        return text
-    text = unicodedata.normalize("NFKD", text)
-    return text.translate(_FOLD) if _FOLDED.search(text) else text
-
-
-def fold_optional(text: str | None) -> str | None:
-    return None if text is None else fold(text)
+def _fold(text: str | None) -> str | None:
+    """Folded text, for the triggers of older schemas (their indexes are refilled at 12)."""
+    return None if text is None else analysis.fold(text)
 
 
 def connect(path: str, durable: bool = True) -> sqlite3.Connection:
     """A connection; `durable=False` (throwaway stores: the demo, benchmarks) skips the disk
     syncs, so a power cut may lose recent commits."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
-    conn.create_function("fold", 1, fold_optional, deterministic=True)
+    conn.create_function("fold", 1, _fold, deterministic=True)
+    conn.create_function("words", 2, analysis.words, deterministic=True)
+    conn.create_function("extras", 3, analysis.extras, deterministic=True)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     # durable: an acknowledged commit survives a crash

@@ -183,9 +183,11 @@ class Plan:
 
     def _lookups(self, node: QueryNode) -> int:
         if words_only(node):
-            fts = fts_table(self.public)
+            fts, match = fts_table(self.public), fts_match(node)
+            if match is None:
+                return 0
             return int(self.conn.execute(f"SELECT count(*) FROM {fts} WHERE {fts} MATCH ?",
-                                         [fts_match(node)]).fetchone()[0])
+                                         [match]).fetchone()[0])
         if isinstance(node, FieldTerm):
             return int(self.conn.execute("SELECT count(*) FROM message_keys WHERE key = ?",
                                          [node.value.lower().removeprefix("@")]).fetchone()[0])

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from inbox.analysis import query_match
 from inbox.errors import QueryError
 from inbox.model import AUTOMATED, And, FieldTerm, Not, Or, Phrase, QueryNode, Term
 from inbox.query import day_start, fields_used
-from search.sqlite_db import fold
 
 FACT_FIELDS = frozenset({"channel", "direction", "sentiment", "lang"})
 CONVERSATION_FIELDS = frozenset({"status", "assignee", "tag"})
@@ -40,10 +40,18 @@ def needs_conversation(node: QueryNode | None) -> bool:
     return bool(fields_used(node) & CONVERSATION_FIELDS)
 
 
-def fts_string(text: str) -> str:
-    words = fold(text[:-1] if text.endswith("*") else text)
-    quoted = '"' + words.replace('"', '""') + '"'
-    return quoted + " *" if text.endswith("*") else quoted
+def _quoted(words: tuple[str, ...]) -> str:
+    return '"' + " ".join(words) + '"'  # analysed words hold no quote
+
+
+def fts_string(node: Term | Phrase) -> str | None:
+    """A word or phrase in FTS5's syntax, as inbox.analysis matches it (None: no word)."""
+    match = query_match(node.text, phrase=isinstance(node, Phrase))
+    if match is None:
+        return None
+    if match.prefix:
+        return _quoted(match.alternatives[0]) + " *"
+    return " OR ".join(map(_quoted, match.alternatives))
 
 
 def words_only(node: QueryNode) -> bool:
@@ -53,13 +61,16 @@ def words_only(node: QueryNode) -> bool:
     return isinstance(node, And | Or) and all(words_only(n) for n in node.nodes)
 
 
-def fts_match(node: QueryNode) -> str:
-    """A words_only node in FTS5's query syntax."""
+def fts_match(node: QueryNode) -> str | None:
+    """A words_only node in FTS5's query syntax; None when it can match nothing."""
     if isinstance(node, Term | Phrase):
-        return fts_string(node.text)
+        return fts_string(node)
     assert isinstance(node, And | Or)
-    joiner = " AND " if isinstance(node, And) else " OR "
-    return joiner.join(f"({fts_match(n)})" for n in node.nodes)
+    parts = [fts_match(n) for n in node.nodes]
+    if isinstance(node, And):
+        return None if None in parts else " AND ".join(f"({p})" for p in parts)
+    found = [f"({p})" for p in parts if p is not None]
+    return " OR ".join(found) if found else None
 
 
 def fts_table(public: bool) -> str:
@@ -76,10 +87,12 @@ def compile_query(node: QueryNode | None, public: bool = False, source: Source =
     if words_only(node):  # one lookup of the word index, which ANDs and ORs them itself
         if not source.words:
             raise Unsupported("words")
-        fts = fts_table(public)
+        fts, match = fts_table(public), fts_match(node)
+        if match is None:
+            return "0", []
         within = " AND rowid BETWEEN ? AND ?" if window else ""
         return (f"{source.alias}.rowid IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?{within})",
-                [fts_match(node), *(window or ())])
+                [match, *(window or ())])
     if isinstance(node, Not):
         sql, params = compile_query(node.node, public, source, window)
         return f"NOT ({sql})", params

@@ -11,6 +11,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
+from inbox.analysis import extras, words
 from inbox.errors import ConflictError, NotFound, StoreRefused
 from inbox.model import (
     Conversation,
@@ -26,7 +27,7 @@ from inbox.model import (
 from inbox.privacy import public_copy
 from inbox.store import REF_START, WriteBatch
 from search.sqlite_collections import encoded, put_doc
-from search.sqlite_db import Database, fold, fold_optional
+from search.sqlite_db import Database
 from search.sqlite_rows import (
     CONVERSATION_COLUMNS,
     MESSAGE_COLUMNS,
@@ -131,22 +132,27 @@ class _NewMessages:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self.full: list[tuple[int, str, str | None]] = []
-        self.public: list[tuple[int, str, str | None]] = []
+        self.full: list[tuple[int, str, str, str]] = []
+        self.public: list[tuple[int, str, str, str]] = []
         self.facts: list[tuple[Any, ...]] = []
         self.rollup: Counter[tuple[Any, ...]] = Counter()
         self.blocks: dict[int, tuple[str, str]] = {}
 
     def add(self, rowid: int, row: Sequence[Any]) -> None:
-        text, subject = fold(row[_TEXT]), fold_optional(row[_SUBJECT])
-        public_text, public_subject = row[_PUBLIC_TEXT], row[_PUBLIC_SUBJECT]
-        self.full.append((rowid, text, subject))
-        self.public.append((rowid,
-                            text if public_text is None else fold(public_text),
-                            subject if public_subject is None else fold(public_subject)))
-        created, day = row[_CREATED], row[_CREATED][:10]
         channel, direction, sentiment, lang = (row[_CHANNEL], row[_DIRECTION], row[_SENTIMENT],
                                                row[_LANG])
+        text, subject = row[_TEXT], row[_SUBJECT]
+        self.full.append((rowid, words(text, lang), words(subject, lang),
+                          extras(text, subject, lang)))
+        public_text, public_subject = row[_PUBLIC_TEXT], row[_PUBLIC_SUBJECT]
+        if public_text is None and public_subject is None:
+            self.public.append(self.full[-1])
+        else:
+            text = text if public_text is None else public_text
+            subject = subject if public_subject is None else public_subject
+            self.public.append((rowid, words(text, lang), words(subject, lang),
+                                extras(text, subject, lang)))
+        created, day = row[_CREATED], row[_CREATED][:10]
         automated = int(bool(row[_AUTOMATED]))
         self.facts.append((rowid, day, channel, direction, sentiment, lang, automated))
         self.rollup[(day, channel, direction, sentiment or "", lang or "", automated)] += 1
@@ -159,8 +165,10 @@ class _NewMessages:
         if not self.full:
             return
         many = self.conn.executemany
-        many("INSERT INTO messages_fts (rowid, text, subject) VALUES (?, ?, ?)", self.full)
-        many("INSERT INTO messages_public (rowid, text, subject) VALUES (?, ?, ?)", self.public)
+        many("INSERT INTO messages_fts (rowid, text, subject, extra) VALUES (?, ?, ?, ?)",
+             self.full)
+        many("INSERT INTO messages_public (rowid, text, subject, extra) VALUES (?, ?, ?, ?)",
+             self.public)
         many("INSERT INTO message_facts VALUES (?, ?, ?, ?, ?, ?, ?)", self.facts)
         many(_ROLLUP, [(*key, n) for key, n in self.rollup.items()])
         many(_BLOCKS, [(block, *span) for block, span in self.blocks.items()])

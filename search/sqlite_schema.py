@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 
+from inbox import analysis
 from inbox.errors import ConflictError
 from inbox.privacy import public_copy
 
-SCHEMA_VERSION = 11
+log = logging.getLogger(__name__)
+SCHEMA_VERSION = 12
 
 SCHEMA = """
 CREATE TABLE customers (
@@ -274,10 +277,60 @@ AFTER UPDATE OF created_at, channel, direction, sentiment, lang, automated ON me
                                   oldest = min(oldest, excluded.oldest);
 END;
 """
+# Schema 12: the word indexes hold what inbox.analysis makes of each text (words, stems,
+# joined hyphenated words, CJK characters and emoji, folded the same way as on
+# Elasticsearch): FTS5's `ascii` tokenizer only splits them at spaces. Contentless, so the
+# messages' text is not kept twice; each index has a third column, the extras, so they
+# never come between the words of a phrase. The indexes are filled (and refilled whenever
+# the analysis changes: a new stemmer or Unicode version) by `analysed` on open.
+_WORDS = "words({t}text, {t}lang), words({t}subject, {t}lang), extras({t}text, {t}subject, {t}lang)"
+_PUBLIC = ("words(coalesce({t}public_text, {t}text), {t}lang), "
+           "words(coalesce({t}public_subject, {t}subject), {t}lang), "
+           "extras(coalesce({t}public_text, {t}text), coalesce({t}public_subject, {t}subject), "
+           "{t}lang)")
+_COLUMNS = "rowid, text, subject, extra"
+ANALYSED = f"""
+DROP TRIGGER messages_ad;
+DROP TRIGGER messages_au;
+DROP TRIGGER messages_public_ad;
+DROP TRIGGER messages_public_au;
+DROP TABLE public_vocab;
+DROP TABLE public_words;
+DROP TABLE messages_fts;
+DROP TABLE messages_public;
+CREATE VIRTUAL TABLE messages_fts USING fts5 (
+    text, subject, extra, content='', tokenize="ascii tokenchars ':'");
+CREATE VIRTUAL TABLE messages_public USING fts5 (
+    text, subject, extra, content='', tokenize="ascii tokenchars ':'");
+CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, {_COLUMNS})
+        VALUES ('delete', old.rowid, {_WORDS.format(t="old.")});
+    INSERT INTO messages_public (messages_public, {_COLUMNS})
+        VALUES ('delete', old.rowid, {_PUBLIC.format(t="old.")});
+    DELETE FROM message_keys WHERE message_rowid = old.rowid;
+END;
+CREATE TRIGGER messages_au
+AFTER UPDATE OF text, subject, public_text, public_subject, lang ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, {_COLUMNS})
+        VALUES ('delete', old.rowid, {_WORDS.format(t="old.")});
+    INSERT INTO messages_public (messages_public, {_COLUMNS})
+        VALUES ('delete', old.rowid, {_PUBLIC.format(t="old.")});
+    INSERT INTO messages_fts ({_COLUMNS}) VALUES (new.rowid, {_WORDS.format(t="new.")});
+    INSERT INTO messages_public ({_COLUMNS}) VALUES (new.rowid, {_PUBLIC.format(t="new.")});
+END;
+"""
+ANALYSIS = f"{analysis.VERSION}/{analysis.ENGINE}"  # what the word indexes were filled by
+_REFILL = f"""
+INSERT INTO messages_fts (messages_fts) VALUES ('delete-all');
+INSERT INTO messages_public (messages_public) VALUES ('delete-all');
+INSERT INTO messages_fts ({_COLUMNS}) SELECT rowid, {_WORDS.format(t="")} FROM messages;
+INSERT INTO messages_public ({_COLUMNS}) SELECT rowid, {_PUBLIC.format(t="")} FROM messages;
+"""
 # Schema version -> the script that brings the previous one to it (a new store runs all).
 MIGRATIONS = {1: SCHEMA, 2: PUBLIC_INDEX, 3: FACTS, 4: SLA_LOG, 5: WRITER_INDEXES, 6: REFS,
               7: SNOOZE, 8: MOOD, 9: CONVERSATION_MERGES, 10: WAITING,
-              11: AUTOMATED}
+              11: AUTOMATED, 12: ANALYSED}
 
 
 def migrate(conn: sqlite3.Connection) -> None:
@@ -294,3 +347,17 @@ def migrate(conn: sqlite3.Connection) -> None:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+    analysed(conn)
+
+
+def analysed(conn: sqlite3.Connection) -> None:
+    """Fill the word indexes again when the analysis changed since they were filled (or
+    never were): they must delete a message's words as they were added. About a minute
+    per million messages."""
+    found = conn.execute("SELECT value FROM store_meta WHERE key = 'analysis'").fetchone()
+    if found is not None and found[0] == ANALYSIS:
+        return
+    if found is not None or conn.execute("SELECT 1 FROM messages LIMIT 1").fetchone():
+        log.warning("indexing the messages' words again", extra={"analysis": ANALYSIS})
+    conn.executescript(f"BEGIN; {_REFILL} INSERT INTO store_meta VALUES ('analysis', "
+                       f"'{ANALYSIS}') ON CONFLICT DO UPDATE SET value = excluded.value; COMMIT;")

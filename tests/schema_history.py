@@ -6,8 +6,52 @@ import sqlite3
 
 from search.sqlite import SqliteStore
 
+# Schema 11 as it was: FTS5's own tokenizer over folded text, the full index reading the
+# messages' text (its content table), the vocabularies of the public one.
+TO_SCHEMA_11 = """
+DROP TRIGGER messages_ad;
+DROP TRIGGER messages_au;
+DROP TABLE messages_fts;
+DROP TABLE messages_public;
+DROP TABLE store_meta;
+CREATE VIRTUAL TABLE messages_fts USING fts5 (
+    text, subject, content='messages', content_rowid='rowid',
+    tokenize='unicode61 remove_diacritics 2');
+INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, text, subject)
+    VALUES ('delete', old.rowid, fold(old.text), fold(old.subject));
+    DELETE FROM message_keys WHERE message_rowid = old.rowid;
+END;
+CREATE TRIGGER messages_au AFTER UPDATE OF text, subject ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, text, subject)
+    VALUES ('delete', old.rowid, fold(old.text), fold(old.subject));
+    INSERT INTO messages_fts (rowid, text, subject)
+    VALUES (new.rowid, fold(new.text), fold(new.subject));
+END;
+CREATE VIRTUAL TABLE messages_public USING fts5 (
+    text, subject, content='', tokenize='unicode61 remove_diacritics 2');
+CREATE TRIGGER messages_public_ad AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_public (messages_public, rowid, text, subject) VALUES ('delete',
+        old.rowid, fold(coalesce(old.public_text, old.text)),
+        fold(coalesce(old.public_subject, old.subject)));
+END;
+CREATE TRIGGER messages_public_au
+AFTER UPDATE OF text, subject, public_text, public_subject ON messages BEGIN
+    INSERT INTO messages_public (messages_public, rowid, text, subject) VALUES ('delete',
+        old.rowid, fold(coalesce(old.public_text, old.text)),
+        fold(coalesce(old.public_subject, old.subject)));
+    INSERT INTO messages_public (rowid, text, subject) VALUES (new.rowid,
+        fold(coalesce(new.public_text, new.text)), fold(coalesce(new.public_subject, new.subject)));
+END;
+INSERT INTO messages_public (rowid, text, subject)
+    SELECT rowid, coalesce(public_text, text), coalesce(public_subject, subject) FROM messages;
+CREATE VIRTUAL TABLE public_vocab USING fts5vocab (messages_public, 'row');
+CREATE VIRTUAL TABLE public_words USING fts5vocab (messages_public, 'instance');
+PRAGMA user_version=11;
+"""
 # Schema 10 as it was: facts and rollup without the automated flag.
-TO_SCHEMA_10 = """
+TO_SCHEMA_10 = TO_SCHEMA_11 + """
 DROP TRIGGER message_facts_ad;
 DROP TRIGGER message_facts_au;
 ALTER TABLE message_facts DROP COLUMN automated;

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jinja2
 from markupsafe import Markup
 
-from inbox import mentions
+from inbox import analysis, mentions
 from inbox.model import Conversation, Customer, utcnow
 from inbox.sla import CHANNEL_NAMES
 
@@ -135,20 +135,33 @@ MAX_MARKED = 20  # words of a query marked in a text (a longer query marks its f
 
 
 def highlight(text: str | None, words: list[str] | None) -> Markup:
-    """The text, escaped, with each word or phrase searched for (case-insensitive, at the
-    start of a word: "refund" marks "Refunds" too) in <mark>."""
+    """The text, escaped, with what was searched for in <mark>: each word the search finds
+    by a query word (the same word, a word starting with it, or sharing its stem:
+    "refunded" marks "refunds"), and each phrase where it stands as written."""
     text = text or ""
-    wanted = sorted({w for w in (words or [])[:MAX_MARKED] if w.strip()}, key=len,
-                    reverse=True)
-    if not wanted:
-        return Markup.escape(text)
-    pattern = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w) for w in wanted) + ")",
-                         re.IGNORECASE)
+    wanted = [w for w in (words or [])[:MAX_MARKED] if w.strip()]
+    phrases = sorted((w for w in wanted if len(list(analysis.spans(w))) > 1), key=len,
+                     reverse=True)
+    singles = [w for w in wanted if w not in phrases]
+    found = frozenset().union(*map(analysis.forms, singles))
+    starts = tuple(analysis.fold(analysis.normal(w)) for w in singles)
+    marked = []
+    if phrases:
+        pattern = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, phrases)) + ")",
+                             re.IGNORECASE)
+        marked += [m.span() for m in pattern.finditer(text)]
+    if singles:
+        for start, end in analysis.spans(text):
+            word = text[start:end]
+            if (analysis.fold(analysis.normal(word)).startswith(starts)
+                    or found & analysis.forms(word)):
+                marked.append((start, end))
     out, at = [], 0
-    for found in pattern.finditer(text):
-        out += [Markup.escape(text[at:found.start()]),
-                Markup("<mark>%s</mark>") % found.group()]
-        at = found.end()
+    for start, end in sorted(marked):
+        if start < at:
+            continue  # inside a phrase marked already
+        out += [Markup.escape(text[at:start]), Markup("<mark>%s</mark>") % text[start:end]]
+        at = end
     out.append(Markup.escape(text[at:]))
     return Markup("").join(out)
 

@@ -113,14 +113,14 @@ PIECES = ["refund", "Refund", "invoice", "past", "due", "bill", "order", "reques
 OPERATORS = ["AND", "OR", "NOT", "-"]
 
 
-def random_queries(count: int, seed: int = 13) -> list[str]:
-    """Queries that parse, made of PIECES (operators more often than not well placed)."""
+def random_queries(count: int, seed: int = 13, pieces: list[str] = PIECES) -> list[str]:
+    """Queries that parse, made of pieces (operators more often than not well placed)."""
     rng = random.Random(seed)
     found: list[str] = []
     while len(found) < count:
         parts: list[str] = []
         for _ in range(rng.randint(1, 7)):
-            piece = rng.choice(PIECES)
+            piece = rng.choice(pieces)
             if rng.random() < 0.4:
                 parts.append(rng.choice(OPERATORS))
             parts.append(piece)

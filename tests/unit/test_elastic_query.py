@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from inbox.analysis import query_match
 from inbox.errors import AuthFailed, ConflictError, FatalError, QueryError, StoreUnavailable
 from inbox.model import (
     And,
@@ -26,7 +27,7 @@ from search.elastic_docs import classify, denormalized, from_doc, to_doc
 from search.elastic_mappings import (
     DENORMALIZED,
     KINDS,
-    PUBLIC_COPIES,
+    STORE_FIELDS,
     alias_name,
     index_number,
     mappings,
@@ -49,36 +50,40 @@ from tests.servers.osmem import interpolation_rank, sla_group_filter
 T0 = datetime(2026, 11, 1, 10, 0, 0, 123456, tzinfo=UTC)
 
 
-def phrase_on_both(words: str) -> dict:
-    return {"bool": {"should": [{"match_phrase": {"text": words}},
-                                {"match_phrase": {"subject": words}}],
-                     "minimum_should_match": 1}}
+def stemmed(word: str, field: str = "terms") -> dict:
+    """A word as it is searched: itself or any word with the same stem, per language."""
+    match = query_match(word)
+    assert match is not None
+    return {"terms": {field: [a[0] for a in match.alternatives]}}
 
 
 def test_none_matches_everything() -> None:
     assert compile_query(None) == MATCH_ALL
 
 
-def test_term_and_phrase_are_phrases_over_text_and_subject() -> None:
-    assert compile_query(Term("Café")) == phrase_on_both("Café")
-    assert compile_query(Phrase("past due")) == phrase_on_both("past due")
-    # words as FTS5 unicode61 splits them: "e-mail" is the phrase "e mail"
-    assert compile_query(Term("e-mail")) == phrase_on_both("e mail")
+def test_words_are_analysed_here_and_matched_as_terms_or_phrases() -> None:
+    # one word: itself and its stems in each language ("en:refund" ...), as indexed
+    query = compile_query(Term("Refunded"))
+    assert "refunded" in query["terms"]["terms"] and "en:refund" in query["terms"]["terms"]
+    assert "refund" not in query["terms"]["terms"]  # the plain stem could be another word
+    assert compile_query(Phrase("Past  Dué")) == {"match_phrase": {"terms": "past due"}}
+    assert compile_query(Term("e-mail")) == stemmed("email")  # joined, as indexed
+    assert compile_query(Term("東京")) == {"match_phrase": {"terms": "東 京"}}
+    assert compile_query(Term("Café"), public=True) == stemmed("Café", "public_terms")
 
 
 def test_a_term_without_words_matches_nothing() -> None:
     assert compile_query(Term("!!!")) == MATCH_NONE
 
 
-def test_prefix_of_one_word_is_analysed_by_the_index() -> None:
-    query = compile_query(Term("refun*"))
-    assert query["bool"]["should"][0] == {"match_bool_prefix": {"text": "refun"}}
+def test_prefix_of_one_word_is_a_prefix_query_without_a_limit() -> None:
+    assert compile_query(Term("Refun*")) == {"prefix": {"terms": "refun"}}
+    assert compile_query(Term("INV-2026*")) == {"prefix": {"terms": "inv2026"}}
 
 
 def test_prefix_after_several_words_is_a_phrase_prefix() -> None:
     query = compile_query(Phrase("past du*"))
-    inner = query["bool"]["should"][1]["match_phrase_prefix"]["subject"]
-    assert inner["query"] == "past du"
+    assert query["match_phrase_prefix"]["terms"]["query"] == "past du"
 
 
 @pytest.mark.parametrize(("node", "expected"), [
@@ -111,7 +116,7 @@ def test_boolean_structure() -> None:
     assert compile_query(And((x, Not(x)))) == {"bool": {"filter": [
         {"term": {"channel": "x"}}, {"bool": {"must_not": [{"term": {"channel": "x"}}]}}]}}
     assert compile_query(Or((x, bill))) == {"bool": {
-        "should": [{"term": {"channel": "x"}}, phrase_on_both("bill")],
+        "should": [{"term": {"channel": "x"}}, stemmed("bill")],
         "minimum_should_match": 1}}
 
 
@@ -234,7 +239,7 @@ def test_sla_row_filters_and_ranks() -> None:
 
 
 @pytest.mark.parametrize(("cls", "kind", "extra"), [
-    (Message, "messages", {*DENORMALIZED, *PUBLIC_COPIES}),
+    (Message, "messages", {*DENORMALIZED, *STORE_FIELDS}),
     (Conversation, "conversations", set()),
     (Customer, "customers", set()), (Identity, "identities", {"key"}),
 ])
