@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from inbox import analysis
 from inbox.app.cli import collect_less
 from inbox.app.config import load as load_config
 from inbox.app.demo.generator import generate
@@ -126,8 +127,9 @@ def _plain_schema(source: Path, path: Path, batch: int) -> tuple[int, float, flo
         columns = [r[1] for r in src.execute("PRAGMA table_info(messages)")]
         rows = src.execute(f"SELECT rowid, {','.join(columns)} FROM messages ORDER BY rowid"
                            ).fetchall()
-        words = src.execute("SELECT rowid, text, subject FROM messages_fts ORDER BY rowid"
-                            ).fetchall()
+        words = [(rowid, analysis.words(text, lang), analysis.words(subject, lang),
+                  analysis.extras(text, subject, lang)) for rowid, text, subject, lang in
+                 src.execute("SELECT rowid, text, subject, lang FROM messages ORDER BY rowid")]
         keys = src.execute("SELECT key, message_rowid FROM message_keys").fetchall()
     conn = connect(str(path))
     insert = (f"INSERT INTO messages (rowid, {','.join(columns)}) "
@@ -138,9 +140,10 @@ def _plain_schema(source: Path, path: Path, batch: int) -> tuple[int, float, flo
         conn.execute("BEGIN IMMEDIATE")
         conn.executemany(insert, rows[i:i + batch])
         part = words[i:i + batch]
-        conn.executemany("INSERT INTO messages_fts (rowid, text, subject) VALUES (?, ?, ?)", part)
-        conn.executemany("INSERT INTO messages_public (rowid, text, subject) VALUES (?, ?, ?)",
-                         part)
+        conn.executemany("INSERT INTO messages_fts (rowid, text, subject, extra) "
+                         "VALUES (?, ?, ?, ?)", part)
+        conn.executemany("INSERT INTO messages_public (rowid, text, subject, extra) "
+                         "VALUES (?, ?, ?, ?)", part)
         conn.executemany("INSERT OR IGNORE INTO message_keys (key, message_rowid) VALUES (?, ?)",
                          [k for k in keys if first <= k[1] <= last])
         conn.execute("COMMIT")

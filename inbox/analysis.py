@@ -36,6 +36,7 @@ message's words as they were added).
 
 from __future__ import annotations
 
+import re
 import threading
 import unicodedata
 from collections.abc import Iterator
@@ -53,16 +54,17 @@ MAX_TOKEN = 100  # characters of a word kept (Elasticsearch's whitespace tokeniz
 MIN_STEMMED = 3  # shorter words are not stemmed
 
 _CJK = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\u30fc"
-_WORD_CHAR = rf"[[\p{{L}}\p{{N}}\p{{M}}\p{{Co}}]--[{_CJK}]]"
-_TOKENS = regex.compile(
-    rf"(?P<cjk>[{_CJK}])"
-    rf"|(?P<word>{_WORD_CHAR}+(?:[-\u2010]{_WORD_CHAR}+)*)"
-    r"|(?P<emoji>[\p{Extended_Pictographic}\p{Regional_Indicator}])",
-    regex.VERSION1)
+_WORD_CHAR = r"[\p{L}\p{N}\p{M}\p{Co}]"
+# A word (hyphenated or not) or an emoji; a word holding CJK characters is split after
+_TOKENS = regex.compile(rf"{_WORD_CHAR}+(?:[-\u2010]{_WORD_CHAR}+)*"
+                        r"|[\p{Extended_Pictographic}\p{Regional_Indicator}]")
+_HAS_CJK = regex.compile(rf"[{_CJK}]")
+_CJK_PIECES = regex.compile(rf"[{_CJK}]|[^{_CJK}]+")
 # A symbol that reads as letters ("™" → "TM", "℃" → "°C") is a word apart, not glued to
 # the word before it ("Northwind™" is found by "northwind").
 _SYMBOL = regex.compile(r"[\p{S}\p{No}]")
 _HYPHEN = regex.compile(r"[-\u2010]")
+_ASCII_WORDS = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")  # _TOKENS on ASCII text
 _MARKS = regex.compile(r"[\p{Mn}\p{Me}]")
 _LETTER = regex.compile(r"\p{L}")
 # Letters Unicode does not decompose, folded as Elasticsearch's asciifolding folds them.
@@ -101,11 +103,43 @@ def _stemmer(lang: str) -> Stemmer.Stemmer:
     return found[lang]
 
 
+def _stemmable(word: str) -> bool:
+    """Long enough, and not a number: a (normal, unfolded) word worth stemming."""
+    if len(word) < MIN_STEMMED:
+        return False
+    return not word.isdigit() if word.isascii() else bool(_LETTER.search(word))
+
+
 def _stem(lang: str, word: str) -> str | None:
-    """The folded stem of a (normal, unfolded) word; None for a short or letterless one."""
-    if len(word) < MIN_STEMMED or not _LETTER.search(word):
+    """The folded stem of a (normal, unfolded) word; None for one not stemmed."""
+    if not _stemmable(word):
         return None
     return fold(_stemmer(lang).stemWord(word))[:MAX_TOKEN] or None
+
+
+def _runs(text: str) -> Iterator[tuple[str, bool]]:
+    """The words of a text in normal form, each with whether it is a CJK character (never
+    stemmed, never joined); a hyphenated word is one run, an emoji a run of one. ASCII
+    text (most mail) takes a faster way to the same words."""
+    if text.isascii():
+        for run in _ASCII_WORDS.findall(text.lower()):
+            yield run, False
+        return
+    text = normal(text)
+    cjk = _HAS_CJK.search(text) is not None
+    for run in _TOKENS.findall(text):
+        if not cjk or run.isascii() or not _HAS_CJK.search(run):
+            yield run, False
+            continue
+        for piece in _CJK_PIECES.findall(run):
+            yield piece, len(piece) == 1 and _HAS_CJK.match(piece) is not None
+
+
+def _parts(run: str) -> list[str]:
+    """A word's parts: those of a hyphenated one, or the word (none if it holds only marks)."""
+    if run.isascii():
+        return run.split("-") if "-" in run else [run]
+    return [p for p in _HYPHEN.split(run) if fold(p)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,13 +150,10 @@ class _Word:
 
 def _words(text: str) -> list[_Word]:
     found = []
-    for m in _TOKENS.finditer(normal(text)):
-        if m.group("word") is not None:
-            parts = tuple(p for p in _HYPHEN.split(m.group()) if fold(p))
-            if parts:
-                found.append(_Word(parts, single=False))
-        else:
-            found.append(_Word((m.group(),), single=True))
+    for run, single in _runs(text):
+        parts = (run,) if single else tuple(_parts(run))
+        if parts:
+            found.append(_Word(parts, single))
     return found
 
 
@@ -134,28 +165,43 @@ def _joined(word: _Word) -> str | None:
     return "".join(word.parts) if len(word.parts) > 1 else None
 
 
+def _pieces(text: str) -> tuple[list[str], list[str]]:
+    """A text's words in order (normal, unfolded; a hyphenated word's parts) and its
+    hyphenated words joined."""
+    if text.isascii() and "-" not in text:  # most mail: the quickest way to the same
+        return _ASCII_WORDS.findall(text.lower()), []
+    found: list[str] = []
+    joined: list[str] = []
+    for run, single in _runs(text):
+        if single:
+            found.append(run)
+            continue
+        parts = _parts(run)
+        found += parts
+        if len(parts) > 1:
+            joined.append("".join(parts))
+    return found, joined
+
+
 @lru_cache(maxsize=64)  # the store asks for a text's words and extras one after the other
 def index_terms(text: str | None, lang: str | None) -> tuple[str, str]:
     """(words, extras) of a text in a language ("en", ...; None or another: no stems),
-    each space-separated: what the stores index."""
+    each space-separated: what the stores index. The extras: the joined hyphenated words,
+    then the stems, each once, in the order they first occur."""
     if not text:
         return "", ""
-    words: list[str] = []
-    extras: dict[str, None] = {}
-    stemming = lang in STEMMERS
-    for word in _words(text):
-        words += map(_plain, word.parts)
-        joined = _joined(word)
-        if joined is not None:
-            extras[_plain(joined)] = None
-        if word.single or not stemming:
-            continue
-        assert lang is not None
-        for part in (*word.parts, *(() if joined is None else (joined,))):
-            stem = _stem(lang, part)
-            if stem is not None:
-                extras[f"{lang}:{stem}"] = None
-    return " ".join(words), " ".join(extras)
+    found, joined = _pieces(text)
+    plain = text.isascii() and max(map(len, found), default=0) <= MAX_TOKEN
+    extras = dict.fromkeys(joined if plain else map(_plain, joined))
+    if lang in STEMMERS:
+        unique = dict.fromkeys(found + joined) if joined else dict.fromkeys(found)
+        stemmable = [w for w in unique if len(w) >= MIN_STEMMED
+                     and (not w.isdigit() if w.isascii() else _LETTER.search(w))]
+        for stem in _stemmer(lang).stemWords(stemmable):
+            stem = stem if stem.isascii() else fold(stem)
+            if stem:
+                extras[f"{lang}:{stem[:MAX_TOKEN]}"] = None
+    return " ".join(found if plain else map(_plain, found)), " ".join(extras)
 
 
 def words(text: str | None, lang: str | None) -> str:

@@ -13,6 +13,7 @@ from inbox.query import parse
 from inbox.store import WriteBatch
 from search.elastic import ElasticStore, reindex
 from search.elastic_docs import denormalized, to_doc
+from search.elastic_mappings import SETTINGS, alias_name, index_name, mappings
 from search.sqlite import SqliteStore
 from search.sqlite_schema import SCHEMA_VERSION
 from tests.factories import at, conversation, customer, message
@@ -124,3 +125,42 @@ async def test_elastic_reindex_writes_the_public_copy(
     await again.open()
     await again.aclose()
     assert not any("inbox migrate --reindex" in r.getMessage() for r in caplog.records)
+
+
+async def test_an_elastic_index_of_an_older_version_takes_the_words_and_keeps_working(
+        osmem_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """An index made before the words existed (text analysed by the cluster, no `terms`):
+    opening gives it the new fields, new messages are found at once, the older ones after
+    `inbox migrate --reindex`."""
+    first = es_store_factory(osmem_url)
+    await first.open()
+    es, prefix = first.client, first.prefix
+    old_fields = {k: v for k, v in mappings("messages")["properties"].items()
+                  if k not in ("terms", "public_terms")}
+    old_fields.update({f: {"type": "text", "analyzer": "folded"}
+                       for f in ("text", "subject", "public_text", "public_subject")})
+    try:
+        await es.indices.delete(index=index_name(prefix, "messages", 1))
+        await es.indices.create(index=index_name(prefix, "messages", 1), settings=SETTINGS,
+                                mappings={"dynamic": "strict", "properties": old_fields},
+                                aliases={alias_name(prefix, "messages"):
+                                         {"is_write_index": True}})
+        old = message("o1", "v1", "c1", "The refunds never came", at(1), lang="en")
+        await es.index(index=alias_name(prefix, "messages"), id=old.id, refresh=True,
+                       document={**to_doc(old), **denormalized(CONV)})
+    finally:
+        await first.aclose()
+    store = es_store_factory(osmem_url, index_prefix=prefix)
+    await store.open()
+    try:
+        assert any("inbox migrate --reindex" in r.getMessage() for r in caplog.records)
+        new = message("n1", "v1", "c1", "Still no refund", at(2), lang="en")
+        await store.write(WriteBatch(customers=(customer("c1"),), conversations=(CONV,),
+                                     messages=(new,)))
+        assert [m.id for m in (await store.search(parse("refunded"), None, 5)).messages] == \
+            [new.id]
+        await reindex(store, ("messages",))
+        assert [m.id for m in (await store.search(parse("refunded"), None, 5)).messages] == \
+            [new.id, old.id]
+    finally:
+        await store.aclose()

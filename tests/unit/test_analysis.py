@@ -7,7 +7,15 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
-from inbox.analysis import MAX_TOKEN, forms, index_terms, query_match
+from inbox.analysis import (
+    _ASCII_WORDS,
+    _TOKENS,
+    MAX_TOKEN,
+    forms,
+    index_terms,
+    normal,
+    query_match,
+)
 
 
 def test_unicode_forms_and_compatibility_characters_are_one_text() -> None:
@@ -72,3 +80,8 @@ def test_every_word_survives_both_stores_tokenizers_whole(text: str, lang: str |
         assert not any(c.isspace() for c in token)
         assert all(c.isalnum() or c == ":" for c in token if c.isascii())
         assert token.count(":") <= 1
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=200))
+def test_ascii_text_takes_a_quicker_way_to_the_same_words(text: str) -> None:
+    assert _ASCII_WORDS.findall(text.lower()) == _TOKENS.findall(normal(text))
