@@ -1,0 +1,309 @@
+"""Listening rules: team documents (a name, an X query, a brand group, paused or not) the X
+connector polls, added, edited, paused and deleted in the app (permission "listening");
+everyone who may search sees them with their hit volume, estimated monthly cost, share of
+voice and top hits. Rules of x.keywords are imported once (by query text).
+
+The connector reports each rule's poll (`counted`): a daily rollup per rule (posts read,
+hits, negative hits) keeps the counts cheap at any number of stored messages, and each new
+hit's conversation gets its priority (inbox.listening.priority)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from inbox.audit import audit
+from inbox.collections import (
+    LISTENING_IMPORTS,
+    ListeningCountDoc,
+    ListeningRuleDoc,
+    existing,
+)
+from inbox.errors import ConflictError, InboxError, NotFound, ValidationError
+from inbox.listening import (
+    DEFAULT_POST_READ_PRICE,
+    DEFAULT_WEIGHTS,
+    Priority,
+    PriorityWeights,
+    compiled_query,
+    monthly_cost,
+    priority,
+    query_problem,
+)
+from inbox.model import Message, User, new_id, utcnow
+from inbox.normalize import clean_label
+from inbox.ports import ActiveRule
+from inbox.store import Store
+from inbox.usecases.conversations import SYSTEM, Conversations
+
+MAX_NAME, MAX_GROUP = 100, 60
+MAX_RULES = 200  # X bills every read: more rules than this is a mistake
+DEFAULT_GROUP = "ours"
+TOP_PER_DAY = 5  # highest-priority hits kept per rule and day for the page
+
+
+@dataclass(frozen=True, slots=True)
+class Volume:
+    today: int
+    week: int
+    month: int
+    reads_month: int  # posts X served the rule in the last 30 days (billed)
+    negative_month: int
+
+
+@dataclass(frozen=True, slots=True)
+class GroupShare:
+    group: str
+    hits: int
+    share: float  # of all groups' hits, 0..1
+    negative: int
+    negative_share: float  # of this group's hits, 0..1
+
+
+@dataclass(frozen=True, slots=True)
+class TopHit:
+    message: Message
+    rule: ListeningRuleDoc | None
+    priority: Priority
+
+
+def _day(at: datetime) -> str:
+    return at.date().isoformat()
+
+
+def _key(rule_id: str, day: str) -> str:
+    return f"{rule_id}/{day}"
+
+
+class ListeningRules:
+    def __init__(self, store: Store, conversations: Conversations | None = None,
+                 weights: PriorityWeights = DEFAULT_WEIGHTS,
+                 post_read_price: float = DEFAULT_POST_READ_PRICE) -> None:
+        """conversations: sets the priority of new hits (None: counts only)."""
+        self.store, self.conversations = store, conversations
+        self.weights, self.post_read_price = weights, post_read_price
+        self.clock = utcnow
+
+    # --- the rules -----------------------------------------------------------------------
+
+    async def all(self) -> list[ListeningRuleDoc]:
+        """Every rule, by group then name."""
+        found = [doc for _, doc in await self.store.listening_rules.list(None, MAX_RULES + 1)]
+        return sorted(found, key=lambda d: (d["group"].casefold(), d["name"].casefold(),
+                                            d["id"]))
+
+    async def get(self, rule_id: object) -> ListeningRuleDoc:
+        return await existing(self.store.listening_rules, rule_id, "listening rule")
+
+    async def active(self) -> list[ActiveRule]:
+        """What the connector polls: each rule not paused, with the query X is asked."""
+        return [ActiveRule(d["id"], compiled_query(d["query"]))
+                for d in await self.all() if not d["paused"]]
+
+    async def create(self, actor: User, name: Any, query: Any, group: Any = DEFAULT_GROUP,
+                     paused: Any = False, *, audited: bool = True) -> ListeningRuleDoc:
+        fields = _checked(name, query, group, paused)
+        rules = await self.all()
+        if len(rules) >= MAX_RULES:
+            raise ValidationError({"name": f"at most {MAX_RULES} listening rules; delete "
+                                           "one first"})
+        _unique(rules, fields, None)
+        now = self.clock().isoformat()
+        doc: ListeningRuleDoc = {"id": new_id("r"), **fields, "created_at": now,  # type: ignore[typeddict-item]
+                                 "created_by": actor.email, "updated_at": now,
+                                 "updated_by": actor.email, "version": 1}
+        await self.store.listening_rules.put(doc["id"], doc)
+        if audited:
+            await audit(self.store, actor, "listening.add", doc["id"])
+        return doc
+
+    async def update(self, actor: User, rule_id: object, version: Any, name: Any = None,
+                     query: Any = None, group: Any = None, paused: Any = None
+                     ) -> ListeningRuleDoc:
+        """Change what is given (None: unchanged) of the version the editor saw; an older
+        version is refused (ConflictError, 409) naming who changed it since."""
+        old = await self.get(rule_id)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ValidationError({"version": "required: the version you edited (a number)"})
+        if version != old["version"]:
+            raise ConflictError(f"The rule changed since you loaded it: {old['updated_by']} "
+                                f"saved version {old['version']}. Reload and try again.")
+        fields = _checked(old["name"] if name is None else name,
+                          old["query"] if query is None else query,
+                          old["group"] if group is None else group,
+                          old["paused"] if paused is None else paused)
+        _unique(await self.all(), fields, old["id"])
+        new: ListeningRuleDoc = {**old, **fields,  # type: ignore[typeddict-item]
+                                 "updated_at": self.clock().isoformat(),
+                                 "updated_by": actor.email, "version": old["version"] + 1}
+        if not await self.store.listening_rules.swap(old["id"], old, new):
+            raise ConflictError("The rule changed meanwhile. Reload and try again.")
+        edited = any(fields[k] != old[k] for k in ("name", "query", "group"))
+        action = ("listening.edit" if edited or fields["paused"] == old["paused"] else
+                  "listening.pause" if fields["paused"] else "listening.resume")
+        await audit(self.store, actor, action, old["id"])
+        return new
+
+    async def delete(self, actor: User, rule_id: object) -> ListeningRuleDoc:
+        doc = await self.get(rule_id)
+        await self.store.listening_rules.delete(doc["id"])
+        await audit(self.store, actor, "listening.delete", doc["id"])
+        return doc
+
+    async def import_keywords(self, keywords: Iterable[str]) -> list[ListeningRuleDoc]:
+        """Rules of x.keywords, each imported once (by query text): one already a rule, or
+        imported before (and maybe deleted since in the app), is left alone."""
+        made: list[ListeningRuleDoc] = []
+        imports = self.store.collection(LISTENING_IMPORTS)
+        for keyword in keywords:
+            digest = hashlib.sha256(keyword.strip().encode()).hexdigest()[:32]
+            if await imports.get(digest) is not None:
+                continue
+            if not any(r["query"].strip() == keyword.strip() for r in await self.all()):
+                try:
+                    made.append(await self.create(SYSTEM, keyword[:MAX_NAME], keyword,
+                                                  audited=False))
+                except ValidationError as exc:
+                    raise InboxError(f"x.keywords rule {keyword[:40]!r}: {exc}") from None
+                await audit(self.store, SYSTEM, "listening.import", made[-1]["id"])
+            await imports.put(digest, {"at": self.clock().isoformat(), "query": keyword})
+        return made
+
+    # --- what the connector reports -------------------------------------------------------
+
+    async def counted(self, rule_id: str, reads: int, hits: Sequence[Message],
+                      new: Sequence[Message] = ()) -> None:
+        """A poll of a rule read `reads` posts; `hits` are the messages it found (new or
+        already stored), `new` those stored by this poll: each gets its priority."""
+        today = _day(self.clock())
+        scored = [(m, await self.priority_of(m)) for m in hits]
+        for _ in range(10):
+            key = _key(rule_id, today)
+            old = await self.store.listening_counts.get(key)
+            base: ListeningCountDoc = old or {"rule": rule_id, "day": today, "reads": 0,
+                                              "hits": 0, "negative": 0}
+            top = [*base.get("top", []), *({"message": m.id, "score": p.score}
+                                           for m, p in scored)]
+            top = sorted({t["message"]: t for t in top}.values(),
+                         key=lambda t: -t["score"])[:TOP_PER_DAY]
+            doc: ListeningCountDoc = {
+                **base, "reads": base["reads"] + reads, "hits": base["hits"] + len(hits),
+                "negative": base["negative"] + sum(m.sentiment == "negative" for m in hits),
+                "top": top}
+            if await self.store.listening_counts.swap(key, old, doc):
+                break
+        if self.conversations is not None:
+            ranked = dict((m.id, p) for m, p in scored)
+            for message in new:
+                level = ranked[message.id].level if message.id in ranked else "normal"
+                if level != "normal":
+                    try:
+                        await self.conversations.set_priority(message.conversation_id, level,
+                                                              SYSTEM)
+                    except NotFound:
+                        continue
+
+    # --- what the page shows --------------------------------------------------------------
+
+    async def priority_of(self, message: Message) -> Priority:
+        """This hit's priority: its author's reach, its negativity, its customer's VIP mark."""
+        followers = message.meta.get("followers")
+        vip = (message.customer_id is not None
+               and await self.store.vips.get(message.customer_id) is not None)
+        return priority(followers if isinstance(followers, int) else None, message.sentiment,
+                        message.sentiment_score, vip, self.weights)
+
+    async def set_vip(self, actor: User, customer_id: str, on: bool) -> None:
+        await self.store.get_customer(customer_id)  # NotFound for no such customer
+        if on:
+            await self.store.vips.put(customer_id, {"at": self.clock().isoformat(),
+                                                    "by": actor.email})
+        else:
+            await self.store.vips.delete(customer_id)
+        await audit(self.store, actor, "customer.vip" if on else "customer.unvip", customer_id)
+
+    async def is_vip(self, customer_id: str) -> bool:
+        return await self.store.vips.get(customer_id) is not None
+
+    async def _days(self, rule_id: str, days: int) -> list[ListeningCountDoc]:
+        """The rule's rollup of the last `days` days (today included)."""
+        first = _day(self.clock() - timedelta(days=days))
+        found = await self.store.listening_counts.list(_key(rule_id, first), days + 1)
+        return [d for k, d in found if k.startswith(rule_id + "/")]
+
+    async def volume(self, rule_id: str) -> Volume:
+        now = self.clock()
+        docs = await self._days(rule_id, 30)
+        since = {n: _day(now - timedelta(days=n - 1)) for n in (1, 7, 30)}
+
+        def hits(n: int) -> int:
+            return sum(d["hits"] for d in docs if d["day"] >= since[n])
+
+        month = [d for d in docs if d["day"] >= since[30]]
+        return Volume(hits(1), hits(7), hits(30), sum(d["reads"] for d in month),
+                      sum(d["negative"] for d in month))
+
+    def cost(self, volume: Volume) -> float:
+        """Estimated monthly cost: the last 30 days' reads x the price of a post read."""
+        return monthly_cost(volume.reads_month, self.post_read_price)
+
+    async def share_of_voice(self, days: int = 30) -> list[GroupShare]:
+        """Hits per group of the last `days` days, with its share of all and its negative
+        share; groups by hits, most first."""
+        groups: dict[str, list[int]] = {}
+        for rule in await self.all():
+            counted = groups.setdefault(rule["group"], [0, 0])
+            for doc in await self._days(rule["id"], days - 1):
+                counted[0] += doc["hits"]
+                counted[1] += doc["negative"]
+        total = sum(h for h, _ in groups.values())
+        return sorted((GroupShare(g, h, h / total if total else 0.0, n, n / h if h else 0.0)
+                       for g, (h, n) in groups.items()), key=lambda s: (-s.hits, s.group))
+
+    async def top_hits(self, days: int = 7, limit: int = 10) -> list[TopHit]:
+        """The highest-priority hits of the last `days` days, as the weights rank them now."""
+        rules = {r["id"]: r for r in await self.all()}
+        ids = {t["message"]: rule_id for rule_id in rules
+               for doc in await self._days(rule_id, days - 1)
+               for t in doc.get("top", [])}
+        found = await self.store.messages_by_ids(sorted(ids))
+        ranked = [TopHit(m, rules.get(ids[m.id]), await self.priority_of(m))
+                  for m in found.values()]
+        return sorted(ranked, key=lambda t: (-t.priority.score, t.message.id))[:limit]
+
+
+def _unique(rules: list[ListeningRuleDoc], fields: dict[str, Any], own: str | None) -> None:
+    """One name and one query per rule: the team finds the one they mean, X bills once."""
+    for r in rules:
+        if r["id"] == own:
+            continue
+        if r["name"].casefold() == fields["name"].casefold():
+            raise ValidationError({"name": f"a rule is already named {fields['name']!r}"})
+        if r["query"].strip() == fields["query"]:
+            raise ValidationError({"query": f"the rule {r['name']!r} has this query"})
+
+
+def _checked(name: Any, query: Any, group: Any, paused: Any) -> dict[str, Any]:
+    """The rule's fields, cleaned; ValidationError says what is wrong with each."""
+    errors: dict[str, str] = {}
+    clean_name = clean_label(name, MAX_NAME + 1) if isinstance(name, str) else ""
+    if not clean_name:
+        errors["name"] = "required: what the team calls the rule"
+    elif len(clean_name) > MAX_NAME:
+        errors["name"] = f"at most {MAX_NAME} characters"
+    clean_group = clean_label(group, MAX_GROUP + 1) if isinstance(group, str) else ""
+    if not clean_group:
+        errors["group"] = "required: the brand it listens for, e.g. ours or Competitor A"
+    elif len(clean_group) > MAX_GROUP:
+        errors["group"] = f"at most {MAX_GROUP} characters"
+    if (problem := query_problem(query)) is not None:
+        errors["query"] = problem
+    if not isinstance(paused, bool):
+        errors["paused"] = "true or false"
+    if errors:
+        raise ValidationError(errors)
+    return {"name": clean_name, "query": str(query).strip(), "group": clean_group,
+            "paused": paused}
