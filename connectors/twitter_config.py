@@ -88,8 +88,9 @@ SETTINGS = (
     Setting("x.mentions_interval", float, 60.0,
             "seconds between mention polls (stretched to fit the rate limit)",
             env="INBOX_X_MENTIONS_INTERVAL", check=_seconds),
-    Setting("x.search_interval", float, 120.0, "seconds between listening polls (each searches every active rule; stretched to fit "
-            "the rate limit)",
+    Setting("x.search_interval", float, 120.0,
+            "seconds between listening polls (each searches every active rule; stretched to "
+            "fit the rate limit)",
             env="INBOX_X_SEARCH_INTERVAL", check=_seconds),
     Setting("x.dm_interval", float, 60.0, "seconds between DM polls", env="INBOX_X_DM_INTERVAL",
             check=_seconds),
