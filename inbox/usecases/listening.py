@@ -178,33 +178,43 @@ class ListeningRules:
                       new: Sequence[Message] = ()) -> None:
         """A poll of a rule read `reads` posts; `hits` are the messages it found (new or
         already stored), `new` those stored by this poll: each gets its priority."""
-        today = _day(self.clock())
-        scored = [(m, await self.priority_of(m)) for m in hits]
+        await self.record(rule_id, _day(self.clock()), reads, hits)
+        await self.prioritize(new)
+
+    async def record(self, rule_id: str, day: str, reads: int, hits: Sequence[Message]
+                     ) -> None:
+        """Add a poll to the rule's rollup of `day`: reads, hits, negative hits, and the
+        best hits by priority."""
+        scored = [{"message": m.id, "score": (await self.priority_of(m)).score} for m in hits]
+        key = _key(rule_id, day)
         for _ in range(10):
-            key = _key(rule_id, today)
             old = await self.store.listening_counts.get(key)
-            base: ListeningCountDoc = old or {"rule": rule_id, "day": today, "reads": 0,
+            base: ListeningCountDoc = old or {"rule": rule_id, "day": day, "reads": 0,
                                               "hits": 0, "negative": 0}
-            top = [*base.get("top", []), *({"message": m.id, "score": p.score}
-                                           for m, p in scored)]
-            top = sorted({t["message"]: t for t in top}.values(),
-                         key=lambda t: -t["score"])[:TOP_PER_DAY]
+            best = {t["message"]: t for t in [*base.get("top", []), *scored]}
             doc: ListeningCountDoc = {
                 **base, "reads": base["reads"] + reads, "hits": base["hits"] + len(hits),
                 "negative": base["negative"] + sum(m.sentiment == "negative" for m in hits),
-                "top": top}
+                "top": sorted(best.values(), key=lambda t: -t["score"])[:TOP_PER_DAY]}
             if await self.store.listening_counts.swap(key, old, doc):
-                break
-        if self.conversations is not None:
-            ranked = dict((m.id, p) for m, p in scored)
-            for message in new:
-                level = ranked[message.id].level if message.id in ranked else "normal"
-                if level != "normal":
-                    try:
-                        await self.conversations.set_priority(message.conversation_id, level,
-                                                              SYSTEM)
-                    except NotFound:
-                        continue
+                return
+        raise ConflictError(f"the rollup {key} kept changing meanwhile")
+
+    async def prioritize(self, hits: Sequence[Message]) -> None:
+        """Give each hit's conversation the priority the hit has, while the conversation
+        has the default one (an agent's choice is never overridden)."""
+        if self.conversations is None:
+            return
+        for message in hits:
+            level = (await self.priority_of(message)).level
+            if level == "normal":
+                continue
+            try:
+                conv = await self.conversations.current(message.conversation_id)
+                if conv.priority == "normal":
+                    await self.conversations.set_priority(conv.id, level, SYSTEM)
+            except NotFound:
+                continue
 
     # --- what the page shows --------------------------------------------------------------
 
