@@ -167,3 +167,34 @@ async def test_the_page_shows_volume_cost_and_share_of_voice(web: RoleWeb) -> No
     page = await (await web.client.get("/listening")).text()
     assert "US$5.00" in page and "75.0%" in page and "Competitor A" in page
     assert "ours: 30 hits, 75.0% of all, 6 negative" in page
+
+
+async def test_a_hits_page_shows_its_priority_formula_and_sets_the_vip_mark(web: RoleWeb
+                                                                            ) -> None:
+    from inbox.model import IdentityRef
+    from tests.factories import inbound
+
+    rules = web.runtime.listening
+    admin = await web.runtime.accounts.user("admin@example.com")
+    rule = await rules.create(admin, "Ours", "acme")
+    stored = (await web.runtime.ingest([inbound(
+        "4001", "acme broadband down again", channel="x", listening=True,
+        authors=(IdentityRef("x", "9", "@bo"),),
+        meta={"tweet_id": "4001", "rule": rule["id"], "followers": 100_000})])).stored
+    await rules.counted(rule["id"], 1, stored, stored)  # as the connector does
+    conv_id = stored[0].conversation_id
+    await web.sign_in("agent")
+    page = await (await web.client.get(f"/conversations/{conv_id}")).text()
+    assert "Listening hit priority: <strong>normal</strong>" in page
+    assert "(1 + 1 × reach 1.00) × (1 + 2 × negativity 0.00) × VIP 1 = 2.00 → normal" in page
+    csrf = await web.csrf(f"/conversations/{conv_id}")
+    page = await (await web.client.post(f"/conversations/{conv_id}/vip",
+                                        data={"csrf": csrf})).text()
+    assert "Customer marked VIP." in page and "VIP 2 = 4.00 → high" in page
+    assert "Remove the VIP mark" in page
+    page = await (await web.client.post(f"/conversations/{conv_id}/unvip",
+                                        data={"csrf": csrf})).text()
+    assert "VIP mark removed." in page and "Mark the customer VIP" in page
+    await web.sign_in("marketing")  # marketing sees the hit on /listening, not its page
+    listing = await (await web.client.get("/listening")).text()
+    assert "acme broadband down again" in listing and f"/conversations/{conv_id}" not in listing
