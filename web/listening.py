@@ -126,7 +126,7 @@ async def hit_panel(request: web.Request, view: ConversationView) -> dict[str, A
     hit: Message | None = next((m for m in view.messages if "rule" in m.meta), None)
     rules = context(request).listening
     return {"hit_priority": await rules.priority_of(hit) if hit else None,
-            "vip": await rules.is_vip(view.customer.id)}
+            "vip": await rules.vip(view.customer.id)}
 
 
 # --- the API -------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ hit's conversation gets its priority (inbox.listening.priority)."""
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,7 +23,7 @@ from inbox.collections import (
     ListeningRuleDoc,
     existing,
 )
-from inbox.errors import ConflictError, InboxError, NotFound, ValidationError
+from inbox.errors import ConflictError, NotFound, ValidationError
 from inbox.listening import (
     DEFAULT_POST_READ_PRICE,
     DEFAULT_WEIGHTS,
@@ -33,15 +34,18 @@ from inbox.listening import (
     priority,
     query_problem,
 )
-from inbox.model import Message, User, new_id, utcnow
+from inbox.model import ConversationFilter, Message, User, new_id, utcnow
 from inbox.normalize import clean_label
 from inbox.ports import ActiveRule
 from inbox.store import Store
 from inbox.usecases.conversations import SYSTEM, Conversations
 
+log = logging.getLogger(__name__)
+
 MAX_NAME, MAX_GROUP = 100, 60
 MAX_RULES = 200  # X bills every read: more rules than this is a mistake
 DEFAULT_GROUP = "ours"
+VIP_TAG = "vip"  # a customer with a conversation tagged so is a VIP
 TOP_PER_DAY = 5  # highest-priority hits kept per rule and day for the page
 
 
@@ -155,7 +159,8 @@ class ListeningRules:
 
     async def import_keywords(self, keywords: Iterable[str]) -> list[ListeningRuleDoc]:
         """Rules of x.keywords, each imported once (by query text): one already a rule, or
-        imported before (and maybe deleted since in the app), is left alone."""
+        imported before (and maybe deleted since in the app), is left alone. One that
+        cannot be a rule (its name taken by another rule) is skipped with a warning."""
         made: list[ListeningRuleDoc] = []
         imports = self.store.collection(LISTENING_IMPORTS)
         for keyword in keywords:
@@ -166,9 +171,10 @@ class ListeningRules:
                 try:
                     made.append(await self.create(SYSTEM, keyword[:MAX_NAME], keyword,
                                                   audited=False))
+                    await audit(self.store, SYSTEM, "listening.import", made[-1]["id"])
                 except ValidationError as exc:
-                    raise InboxError(f"x.keywords rule {keyword[:40]!r}: {exc}") from None
-                await audit(self.store, SYSTEM, "listening.import", made[-1]["id"])
+                    log.warning("x.keywords rule not imported", extra={
+                        "rule": keyword[:100], "error": str(exc)})
             await imports.put(digest, {"at": self.clock().isoformat(), "query": keyword})
         return made
 
@@ -221,8 +227,7 @@ class ListeningRules:
     async def priority_of(self, message: Message) -> Priority:
         """This hit's priority: its author's reach, its negativity, its customer's VIP mark."""
         followers = message.meta.get("followers")
-        vip = (message.customer_id is not None
-               and await self.store.vips.get(message.customer_id) is not None)
+        vip = message.customer_id is not None and await self.vip(message.customer_id) is not None
         return priority(followers if isinstance(followers, int) else None, message.sentiment,
                         message.sentiment_score, vip, self.weights)
 
@@ -235,8 +240,14 @@ class ListeningRules:
             await self.store.vips.delete(customer_id)
         await audit(self.store, actor, "customer.vip" if on else "customer.unvip", customer_id)
 
-    async def is_vip(self, customer_id: str) -> bool:
-        return await self.store.vips.get(customer_id) is not None
+    async def vip(self, customer_id: str) -> str | None:
+        """Why the customer is a VIP: "marked" (the customer's VIP mark), "tagged" (a
+        conversation of theirs carries the tag vip, as agents tag them), or None."""
+        if await self.store.vips.get(customer_id) is not None:
+            return "marked"
+        tagged = await self.store.list_conversations(
+            ConversationFilter(customer_id=customer_id, tag=VIP_TAG), None, 1)
+        return "tagged" if tagged.items else None
 
     async def _days(self, rule_id: str, days: int) -> list[ListeningCountDoc]:
         """The rule's rollup of the last `days` days (today included)."""
@@ -282,7 +293,9 @@ class ListeningRules:
         found = await self.store.messages_by_ids(sorted(ids))
         ranked = [TopHit(m, rules.get(ids[m.id]), await self.priority_of(m))
                   for m in found.values()]
-        return sorted(ranked, key=lambda t: (-t.priority.score, t.message.id))[:limit]
+        ranked.sort(key=lambda t: t.message.id)
+        ranked.sort(key=lambda t: (t.priority.score, t.message.created_at), reverse=True)
+        return ranked[:limit]  # the best first; of equals, the newest
 
 
 def _unique(rules: list[ListeningRuleDoc], fields: dict[str, Any], own: str | None) -> None:

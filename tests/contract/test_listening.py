@@ -81,6 +81,9 @@ async def test_keywords_are_imported_once(store: Store) -> None:
     await rules.delete(MARK, made[0]["id"])
     assert await rules.import_keywords(["acme outage"]) == []  # deleted in the app: stays
     assert len(await rules.all()) == 1
+    await rules.create(MARK, "acme down", "acme (down OR outage)")
+    assert await rules.import_keywords(["acme down"]) == []  # its name taken: skipped
+    assert len(await rules.all()) == 2
 
 
 async def test_volume_cost_and_share_of_voice_from_the_rollup(store: Store) -> None:
@@ -122,3 +125,9 @@ async def test_volume_cost_and_share_of_voice_from_the_rollup(store: Store) -> N
     assert not (await rules.priority_of(ours_hits[2])).vip
     with pytest.raises(NotFound):
         await rules.set_vip(MEG, "no-such-customer", True)
+
+    # a customer with a conversation agents tagged vip is a VIP too
+    assert await rules.vip(ours_hits[1].customer_id or "") is None
+    await rules.conversations.set_tags(ours_hits[1].conversation_id, ["vip"], MEG)  # type: ignore[union-attr]
+    assert await rules.vip(ours_hits[1].customer_id or "") == "tagged"
+    assert (await rules.priority_of(ours_hits[1])).vip

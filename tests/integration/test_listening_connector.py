@@ -136,4 +136,25 @@ async def test_a_hit_gets_its_priority_from_reach_and_the_vip_mark(
     prio = await rules.priority_of(newest)
     assert prio.vip and prio.formula.endswith("VIP 2 = 2.00 → normal")
     top = await rules.top_hits()
-    assert [t.message.meta["username"] for t in top][:1] == ["famous"]
+    assert [t.priority.score for t in top] == [2, 2, 2]  # the VIP's count as full reach's
+    assert {t.message.meta["username"] for t in top} == {"famous", "nobody"}
+
+
+async def test_a_rule_x_refuses_is_reported_and_the_others_go_on(
+        fake: FakeXApi, runtime: Runtime) -> None:
+    rules = runtime.listening
+    marketer = User(id="u-m", email="m@example.com", role="marketing", password_hash="")
+    await rules.create(marketer, "Globex", "globex")
+    ann = fake.add_user("ann")
+    fake.add_tweet(ann, "acme outage here too")
+    fake.add_tweet(ann, "globex outage as well")
+    fake.fail("/2/tweets/search/recent", 400, times=1,
+              body={"title": "Invalid Request", "detail": "There were errors processing "
+                    "your request: no viable alternative at character '('"})
+    listen, stored = await poll(runtime)
+    assert stored == 1  # one rule refused, the other stored its hit
+    refused = [r for r in listen.status()["rules"] if r["error"]]
+    assert len(refused) == 1 and "X refused the query" in refused[0]["error"]
+    assert listen.status()["state"] == "waiting" and not listen.status()["stopped"]
+    _, stored = await poll(runtime)
+    assert stored == 1 and not any(r["error"] for r in listen.status()["rules"])

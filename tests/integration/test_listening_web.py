@@ -198,3 +198,4 @@ async def test_a_hits_page_shows_its_priority_formula_and_sets_the_vip_mark(web:
     await web.sign_in("marketing")  # marketing sees the hit on /listening, not its page
     listing = await (await web.client.get("/listening")).text()
     assert "acme broadband down again" in listing and f"/conversations/{conv_id}" not in listing
+    assert "/inbox?" not in listing  # no link to a page marketing may not open
