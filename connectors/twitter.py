@@ -407,6 +407,7 @@ class ListenStream(_TweetStream):
     page_param = "next_token"
     listening = True
     min_page = 10
+    answered = False  # X has run its query once (a refusal it kept is cleared then)
 
     def __init__(self, rule: str, api: XApi, settings: XSettings, *, query: str | None = None,
                  **kwargs: Any) -> None:
@@ -487,14 +488,20 @@ class ListeningStream(XStream):
             try:
                 result = await stream._poll(ctx)
             except tx.BadRequest as exc:  # this rule's query: the others go on
-                self.errors[stream.rule] = f"X refused the query: {exc}"[:500]
+                error = str(exc)[:500]
                 log.warning("X refused a listening rule", extra={"stream": stream.name,
                                                                  "error": str(exc)})
+                if self.errors.get(stream.rule) != error and ctx.listening is not None:
+                    await ctx.listening.refused(stream.rule, error)
+                self.errors[stream.rule] = error
                 continue
-            self.errors.pop(stream.rule, None)
             if ctx.listening is not None:
+                if stream.rule in self.errors or not stream.answered:
+                    await ctx.listening.refused(stream.rule, None)  # X runs it (again)
                 await ctx.listening.counted(stream.rule, stream.reads,
                                             (*result.stored, *result.known), result.stored)
+            self.errors.pop(stream.rule, None)
+            stream.answered = True
             total = total + result
         return total
 

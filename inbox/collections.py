@@ -220,6 +220,7 @@ class ListeningRuleDoc(TypedDict):
     updated_at: str
     updated_by: str  # email
     version: int  # an edit of an older version is refused (409)
+    error: NotRequired[str | None]  # why X refused the query when last asked (None: fine)
 
 
 class ListeningCountDoc(TypedDict):

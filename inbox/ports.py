@@ -62,6 +62,9 @@ class ListeningPort(Protocol):
                       new: Sequence[Message] = ()) -> None:
         """A rule's poll read `reads` posts and found `hits` (`new`: stored by it)."""
 
+    async def refused(self, rule_id: str, error: str | None) -> None:
+        """X refused the rule's query (error), or no longer does (None)."""
+
 
 @dataclass(frozen=True, slots=True)
 class ConnectorContext:

@@ -45,7 +45,7 @@ async def shown(rules: ListeningRules, doc: ListeningRuleDoc) -> dict[str, Any]:
     """A rule as the page and the API show it: the X query it compiles to, its hits today,
     in 7 and 30 days, and its estimated monthly cost (the last 30 days' reads x price)."""
     volume = await rules.volume(doc["id"])
-    return {**doc, "x_query": compiled_query(doc["query"]),
+    return {**doc, "x_query": compiled_query(doc["query"]), "error": doc.get("error"),
             "hits": {"today": volume.today, "days_7": volume.week, "days_30": volume.month},
             "negative_30": volume.negative_month, "reads_30": volume.reads_month,
             "estimated_monthly_cost": rules.cost(volume)}

@@ -143,6 +143,8 @@ class ListeningRules:
         new: ListeningRuleDoc = {**old, **fields,  # type: ignore[typeddict-item]
                                  "updated_at": self.clock().isoformat(),
                                  "updated_by": actor.email, "version": old["version"] + 1}
+        if new["query"] != old["query"]:
+            new.pop("error", None)  # X is asked the new query: its refusal is to come
         if not await self.store.listening_rules.swap(old["id"], old, new):
             raise ConflictError("The rule changed meanwhile. Reload and try again.")
         edited = any(fields[k] != old[k] for k in ("name", "query", "group"))
@@ -184,14 +186,29 @@ class ListeningRules:
                       new: Sequence[Message] = ()) -> None:
         """A poll of a rule read `reads` posts; `hits` are the messages it found (new or
         already stored), `new` those stored by this poll: each gets its priority."""
-        await self.record(rule_id, _day(self.clock()), reads, hits)
-        await self.prioritize(new)
+        ranked = await self._ranked(hits)
+        await self.record(rule_id, _day(self.clock()), reads, hits, ranked)
+        await self.prioritize(new, ranked)
 
-    async def record(self, rule_id: str, day: str, reads: int, hits: Sequence[Message]
-                     ) -> None:
+    async def refused(self, rule_id: str, error: str | None) -> None:
+        """X refused the rule's query (error), or no longer does (None): kept on the rule
+        for the page, without a new version (it is no one's edit)."""
+        for _ in range(3):
+            doc = await self.store.listening_rules.get(rule_id)
+            if doc is None or doc.get("error") == error:
+                return
+            if await self.store.listening_rules.swap(rule_id, doc, {**doc, "error": error}):
+                return
+
+    async def _ranked(self, hits: Sequence[Message]) -> dict[str, Priority]:
+        return {m.id: await self.priority_of(m) for m in hits}
+
+    async def record(self, rule_id: str, day: str, reads: int, hits: Sequence[Message],
+                     ranked: dict[str, Priority] | None = None) -> None:
         """Add a poll to the rule's rollup of `day`: reads, hits, negative hits, and the
         best hits by priority."""
-        scored = [{"message": m.id, "score": (await self.priority_of(m)).score} for m in hits]
+        ranked = ranked if ranked is not None else await self._ranked(hits)
+        scored = [{"message": m.id, "score": ranked[m.id].score} for m in hits]
         key = _key(rule_id, day)
         for _ in range(10):
             old = await self.store.listening_counts.get(key)
@@ -206,13 +223,15 @@ class ListeningRules:
                 return
         raise ConflictError(f"the rollup {key} kept changing meanwhile")
 
-    async def prioritize(self, hits: Sequence[Message]) -> None:
+    async def prioritize(self, hits: Sequence[Message],
+                         ranked: dict[str, Priority] | None = None) -> None:
         """Give each hit's conversation the priority the hit has, while the conversation
         has the default one (an agent's choice is never overridden)."""
         if self.conversations is None:
             return
         for message in hits:
-            level = (await self.priority_of(message)).level
+            level = (ranked[message.id] if ranked and message.id in ranked
+                     else await self.priority_of(message)).level
             if level == "normal":
                 continue
             try:

@@ -56,6 +56,7 @@ async def desk(tmp_path: Path) -> AsyncIterator[RoleWeb]:
         w.ids["listening"] = hit.stored[0].conversation_id
         await rules.counted(ours["id"], 12, hit.stored, hit.stored)
         await rules.update(admin, rival["id"], 1, paused=True)
+        await rules.refused(rival["id"], "Invalid query: no viable alternative at '('")
         w.ids["rule"] = ours["id"]
         yield w
 

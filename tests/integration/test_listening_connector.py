@@ -154,7 +154,10 @@ async def test_a_rule_x_refuses_is_reported_and_the_others_go_on(
     listen, stored = await poll(runtime)
     assert stored == 1  # one rule refused, the other stored its hit
     refused = [r for r in listen.status()["rules"] if r["error"]]
-    assert len(refused) == 1 and "X refused the query" in refused[0]["error"]
+    assert len(refused) == 1 and "no viable alternative" in refused[0]["error"]
     assert listen.status()["state"] == "waiting" and not listen.status()["stopped"]
+    kept = await rules.get(refused[0]["rule"])  # for the page: on the rule, no new version
+    assert "no viable alternative" in (kept.get("error") or "") and kept["version"] == 1
     _, stored = await poll(runtime)
     assert stored == 1 and not any(r["error"] for r in listen.status()["rules"])
+    assert (await rules.get(refused[0]["rule"])).get("error") is None

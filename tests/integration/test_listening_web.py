@@ -167,6 +167,12 @@ async def test_the_page_shows_volume_cost_and_share_of_voice(web: RoleWeb) -> No
     page = await (await web.client.get("/listening")).text()
     assert "US$5.00" in page and "75.0%" in page and "Competitor A" in page
     assert "ours: 30 hits, 75.0% of all, 6 negative" in page
+    await rules.refused(rival["id"], "Invalid query: <unbalanced (")
+    listed = (await (await web.client.get(API, headers=web.auth("marketing"))).json())["rules"]
+    assert {r["name"]: r["error"] for r in listed} == {
+        "Ours": None, "Rival": "Invalid query: <unbalanced ("}
+    page = await (await web.client.get("/listening")).text()
+    assert "X refused the query</strong> when last asked: Invalid query: &lt;unbalanced (" in page
 
 
 async def test_a_hits_page_shows_its_priority_formula_and_sets_the_vip_mark(web: RoleWeb
