@@ -6,6 +6,7 @@ JSON API under /api/listening/rules. Everyone who may search sees them; permissi
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -15,8 +16,9 @@ from inbox.collections import ListeningRuleDoc
 from inbox.errors import InboxError, ValidationError
 from inbox.listening import compiled_query
 from inbox.model import Message
+from inbox.privacy import inbound_only, redact_message
 from inbox.usecases.conversations import ConversationView
-from inbox.usecases.listening import ListeningRules
+from inbox.usecases.listening import ListeningRules, TopHit
 from web import params
 from web.charts import stacked_bars
 from web.guards import current_user
@@ -81,8 +83,18 @@ async def listening_page(request: web.Request) -> web.Response:
         "editing": next((d for d in docs if d["id"] == edit), None),
         "deleting": next((d for d in docs if d["id"] == delete), None),
         "shares": shares, "chart": chart, "days": days, "periods": PERIODS,
-        "top": await rules.top_hits(), "price": rules.post_read_price,
+        "top": _seen_by(request, await rules.top_hits()), "price": rules.post_read_price,
         "weights": rules.weights, "flash": request.query.get("flash")})
+
+
+def _seen_by(request: web.Request, hits: list[TopHit]) -> list[TopHit]:
+    """The hits as the viewer may see them: who may not read conversations (marketing)
+    sees no contacts in them unless an admin allows it, as in search."""
+    me, search = current_user(request), context(request).search
+    if permissions.sees_care(me):
+        return hits
+    shown = redact_message if search.hides_contacts(me) else inbound_only
+    return [replace(t, message=shown(t.message)) for t in hits]
 
 
 def _version(form: Any) -> int | None:

@@ -184,7 +184,8 @@ async def test_a_hits_page_shows_its_priority_formula_and_sets_the_vip_mark(web:
     admin = await web.runtime.accounts.user("admin@example.com")
     rule = await rules.create(admin, "Ours", "acme")
     stored = (await web.runtime.ingest([inbound(
-        "4001", "acme broadband down again", channel="x", listening=True,
+        "4001", "acme broadband down again, mail me at bo@example.com", channel="x",
+        listening=True,
         authors=(IdentityRef("x", "9", "@bo"),),
         meta={"tweet_id": "4001", "rule": rule["id"], "followers": 100_000})])).stored
     await rules.counted(rule["id"], 1, stored, stored)  # as the connector does
@@ -205,3 +206,6 @@ async def test_a_hits_page_shows_its_priority_formula_and_sets_the_vip_mark(web:
     listing = await (await web.client.get("/listening")).text()
     assert "acme broadband down again" in listing and f"/conversations/{conv_id}" not in listing
     assert "/inbox?" not in listing  # no link to a page marketing may not open
+    assert "bo@example.com" not in listing  # contacts hidden from marketing, as in search
+    await web.sign_in("agent")
+    assert "bo@example.com" in await (await web.client.get("/listening")).text()
