@@ -16,9 +16,13 @@ _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202
 
 
 def compiled_query(query: str) -> str:
-    """The query X is asked: the rule's own, without retweets unless it names them."""
+    """The query X is asked: the rule's own, without retweets unless it names them. X
+    applies AND (a space) before OR, so a query with an OR is grouped first: `a OR b`
+    becomes `(a OR b) -is:retweet`, never `a OR (b -is:retweet)`."""
     query = query.strip()
-    return query if "is:retweet" in query else f"{query} {NO_RETWEETS}"
+    if "is:retweet" in query:
+        return query
+    return f"({query}) {NO_RETWEETS}" if " OR " in query else f"{query} {NO_RETWEETS}"
 
 
 def query_problem(query: object) -> str | None:

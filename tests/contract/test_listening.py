@@ -53,7 +53,7 @@ async def test_rules_are_added_edited_paused_and_deleted(store: Store) -> None:
     rival = await rules.create(MARK, "Globex", "globex", "Competitor A", paused=True)
     assert [r["name"] for r in await rules.all()] == ["Globex", "Acme outages"]  # by group
     assert [(a.id, a.query) for a in await rules.active()] == [
-        (ours["id"], "acme (outage OR down) -is:retweet")]
+        (ours["id"], "(acme (outage OR down)) -is:retweet")]
 
     edited = await rules.update(MEG, ours["id"], 1, query="acme outage")
     assert edited["version"] == 2 and edited["updated_by"] == MEG.email

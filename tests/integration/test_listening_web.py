@@ -32,7 +32,7 @@ async def test_marketing_managers_and_admins_change_rules_agents_see_them(web: R
                                    "group": "ours"}, headers=web.auth("marketing"))
     assert made.status == 201, await made.text()
     rule = (await made.json())["rule"]
-    assert rule["x_query"] == "acme (outage OR down) -is:retweet" == \
+    assert rule["x_query"] == "(acme (outage OR down)) -is:retweet" == \
         compiled_query("acme (outage OR down)")
     assert rule["version"] == 1 and rule["created_by"] == "marketing@example.com"
     assert rule["hits"] == {"today": 0, "days_7": 0, "days_30": 0}

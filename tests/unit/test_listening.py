@@ -22,7 +22,8 @@ from inbox.model import PRIORITIES
 
 def test_a_rule_compiles_to_its_query_without_retweets() -> None:
     assert compiled_query("acme outage") == "acme outage -is:retweet"
-    assert compiled_query("  acme (down OR outage)  ") == "acme (down OR outage) -is:retweet"
+    assert compiled_query("  acme (down OR outage)  ") == "(acme (down OR outage)) -is:retweet"
+    assert compiled_query("acme OR globex") == "(acme OR globex) -is:retweet"  # AND first
     assert compiled_query("acme is:retweet") == "acme is:retweet"  # asked for: kept
 
 
@@ -37,6 +38,9 @@ def test_a_query_fits_with_what_we_add() -> None:
     assert query_problem(longest) is None and len(compiled_query(longest)) == MAX_QUERY
     assert "512" in (query_problem(longest + "a") or "")
     assert query_problem("ação 🚀 lang:pt") is None
+    grouped = "a OR " + "b" * (MAX_QUERY - len("() -is:retweet") - 5)
+    assert query_problem(grouped) is None and len(compiled_query(grouped)) == MAX_QUERY
+    assert query_problem(grouped + "b")
 
 
 def test_reach_is_a_log_scale_up_to_full_reach() -> None:
