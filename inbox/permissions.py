@@ -19,7 +19,8 @@ PERMISSION_HELP: dict[str, str] = {
     "signed_in": "who am I, own settings (time zone), own notifications (mentions, "
                  "assignments, spike alerts of subscribed saved searches)",
     "search": "search, voice of the customer (the customers' own messages), CSV export "
-              "(marketing: inbound customer messages only, contacts hidden)",
+              "(marketing: inbound customer messages only, contacts hidden), the listening "
+              "rules with their volume, cost, share of voice and top hits",
     "read": "the inbox, conversations with notes and replies, customers, live updates, "
             "who else is viewing or typing",
     "work": "reply, note, assign, set status, tags and priority, mark a customer VIP, snooze, "
