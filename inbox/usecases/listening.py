@@ -20,6 +20,7 @@ from inbox.audit import audit
 from inbox.collections import (
     LISTENING_IMPORTS,
     ListeningCountDoc,
+    ListeningImportDoc,
     ListeningRuleDoc,
     existing,
 )
@@ -167,7 +168,8 @@ class ListeningRules:
         imports = self.store.collection(LISTENING_IMPORTS)
         for keyword in keywords:
             digest = hashlib.sha256(keyword.strip().encode()).hexdigest()[:32]
-            if await imports.get(digest) is not None:
+            claimed: ListeningImportDoc = {"at": self.clock().isoformat(), "query": keyword}
+            if not await imports.put_new(digest, claimed):  # imported (by another process)
                 continue
             if not any(r["query"].strip() == keyword.strip() for r in await self.all()):
                 try:
@@ -177,7 +179,6 @@ class ListeningRules:
                 except ValidationError as exc:
                     log.warning("x.keywords rule not imported", extra={
                         "rule": keyword[:100], "error": str(exc)})
-            await imports.put(digest, {"at": self.clock().isoformat(), "query": keyword})
         return made
 
     # --- what the connector reports -------------------------------------------------------
