@@ -208,6 +208,8 @@ class ListeningRules:
                      ranked: dict[str, Priority] | None = None) -> None:
         """Add a poll to the rule's rollup of `day`: reads, hits, negative hits, and the
         best hits by priority."""
+        if not reads and not hits:
+            return  # a quiet poll: nothing to add
         ranked = ranked if ranked is not None else await self._ranked(hits)
         scored = [{"message": m.id, "score": ranked[m.id].score} for m in hits]
         key = _key(rule_id, day)
