@@ -2,13 +2,17 @@
 
 Each stream is one Connector with its own cursor, saved only after ``ctx.ingest`` returned:
     x:mentions        {"since_id": newest mention id}
-    x:listen:<rule>   {"since_id": newest hit id}  (falls back to the 7-day search window)
+    x:listen:<rule>#<query digest>  {"since_id": newest hit id}  (falls back to the 7-day
+                      search window; a rule's edited query starts a cursor of its own)
     x:dms             {"last_event_id": newest DM event id}
     (and "unreadable": digests of served items without a readable id, dead-lettered once)
 Every field of every reply is hostile: an item that cannot be read is dead-lettered alone
 (stage parse, its JSON kept) and the cursor moves past it; see twitter_parse.
 Polls are paced by the x-rate-limit-* headers of each endpoint; 429 waits for the reset, a
 usage cap pauses the stream, 5xx/network errors back off, 401/403 stop it.
+Listening is one stream, "x:listen", that follows the rules kept in the store
+(ConnectorContext.listening; x.keywords without one): each poll reads the rules not paused
+and searches each, its share of the search rate budget one over their number.
 """
 
 from __future__ import annotations
@@ -48,8 +52,9 @@ from connectors.twitter_parse import (
 )
 from connectors.twitter_send import XSender as XSender  # the channel's reply sender
 from inbox.errors import AuthFailed, InboxError, RateLimited, RetryableError
+from inbox.listening import compiled_query
 from inbox.model import Channel, Inbound
-from inbox.ports import ConnectorContext, IngestResult
+from inbox.ports import ActiveRule, ConnectorContext, IngestResult
 from inbox.retry import backoff_delay
 
 log = logging.getLogger(__name__)
@@ -58,7 +63,7 @@ TWEET_FIELDS = ["author_id", "conversation_id", "created_at", "referenced_tweets
                 "in_reply_to_user_id", "lang", "public_metrics", "entities",
                 "edit_history_tweet_ids", "withheld"]
 TWEET_EXPANSIONS = ["author_id", "referenced_tweets.id", "in_reply_to_user_id"]
-USER_FIELDS = ["username", "name", "profile_image_url", "verified"]
+USER_FIELDS = ["username", "name", "profile_image_url", "verified", "public_metrics"]
 DM_EVENT_FIELDS = ["id", "text", "event_type", "created_at", "sender_id", "dm_conversation_id",
                    "participant_ids", "referenced_tweets", "attachments"]
 DM_EXPANSIONS = ["sender_id", "participant_ids"]
@@ -338,6 +343,11 @@ class _TweetStream(XStream):
     method = ""
     page_param = ""
     listening = False
+    reads = 0  # posts X served the last poll (billed per post read)
+
+    @property
+    def cursor_key(self) -> str:
+        return self.name
 
     def _tweet(self, tweet: Any, page: Page, received: datetime) -> Inbound | None:
         s = self._settings
@@ -347,16 +357,21 @@ class _TweetStream(XStream):
         record = parse_tweet(tweet, page.includes, s.user_id, brand_username=s.username,
                              errors=page.errors, received=received)
         listening = self.listening and not record.meta["mentions_brand"]
-        return replace(record, listening=listening, meta={**record.meta, "stream": self.name})
+        meta = {**record.meta, "stream": self.name}
+        if self.listening:
+            meta["rule"] = self.name.removeprefix("x:listen:")
+        return replace(record, listening=listening, meta=meta)
 
     async def _timeline(self, ctx: ConnectorContext, params: dict[str, Any],
                         cursor: Mapping[str, Any]) -> IngestResult:
         """Every page since the cursor, ingested page by page; the cursor saved at the end."""
         total, token = IngestResult(), None
         seen, received = Seen(cursor, "since_id"), self._received()
+        self.reads = 0
         while True:
             page = Page.read(await self._api.call("read", self.method, **params,
                                                   **{self.page_param: token}))
+            self.reads += len(page.data)
             parse = partial(self._tweet, page=page, received=received)
             total = total + await self._ingest(ctx, await self._parsed(ctx, page.data, seen,
                                                                        parse))
@@ -364,7 +379,7 @@ class _TweetStream(XStream):
             if not seen.new_token(token):
                 break
         if (new := seen.cursor()) is not None:
-            await ctx.save_cursor(self.name, new)
+            await ctx.save_cursor(self.cursor_key, new)
         return total
 
     def _params(self) -> dict[str, Any]:
@@ -384,24 +399,34 @@ class MentionsStream(_TweetStream):
 
 
 class ListenStream(_TweetStream):
-    """One keyword listening rule: a recent-search query per poll."""
+    """One listening rule: a recent-search query per poll. `rule` names it (its id, or the
+    keyword itself); with `query` (a rule of the store) its cursor is the query's own, so
+    an edited rule never asks its new query since an id of the old one."""
 
     method = "search_recent_tweets"
     page_param = "next_token"
     listening = True
     min_page = 10
+    answered = False  # X has run its query once (a refusal it kept is cleared then)
 
-    def __init__(self, rule: str, api: XApi, settings: XSettings, **kwargs: Any) -> None:
+    def __init__(self, rule: str, api: XApi, settings: XSettings, *, query: str | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(f"x:listen:{rule}", api, settings, **kwargs)
         self.rule = rule
-        self.query = rule if "is:retweet" in rule else f"{rule} -is:retweet"
+        self.query = query if query is not None else compiled_query(rule)
+        self._cursor_key = self.name if query is None else \
+            f"{self.name}#{hashlib.sha256(query.encode()).hexdigest()[:16]}"
+
+    @property
+    def cursor_key(self) -> str:
+        return self._cursor_key
 
     def _window_start(self) -> datetime:
         now = datetime.fromtimestamp(self._clock(), UTC)
         return now - SEARCH_WINDOW + timedelta(seconds=self._settings.search_margin)
 
     async def _poll(self, ctx: ConnectorContext) -> IngestResult:
-        cursor = await ctx.load_cursor(self.name) or {}
+        cursor = await ctx.load_cursor(self.cursor_key) or {}
         since_id = x_id(cursor.get("since_id"))
         params = {**self._params(), "query": self.query}
         if since_id and _minted(since_id) > self._window_start():
@@ -413,6 +438,77 @@ class ListenStream(_TweetStream):
                 log.info("since_id outside the search window, using start_time",
                          extra={"stream": self.name})
         return await self._timeline(ctx, {**params, "start_time": self._window_start()}, cursor)
+
+
+class ListeningStream(XStream):
+    """Every listening rule, followed as the team changes them: each poll reads the active
+    rules (ctx.listening, or x.keywords), starts a search for a new rule or an edited query,
+    forgets paused and deleted ones, and searches each once. The search endpoint's budget
+    is shared fairly: the next poll waits as long as that many streams would. A rule X
+    refuses (400: a query it cannot run) is reported and skipped; the others go on."""
+
+    def __init__(self, api: XApi, settings: XSettings, **kwargs: Any) -> None:
+        super().__init__("x:listen", api, settings, endpoint="/2/tweets/search/recent",
+                         interval=settings.search_interval, **kwargs)
+        self._common = {k: v for k, v in kwargs.items() if k in ("clock", "sleep", "rng",
+                                                                 "page_size")}
+        self.rules: dict[str, ListenStream] = {}  # by rule id, as last polled
+        self.errors: dict[str, str] = {}  # rule id -> why X refused its query
+
+    @property
+    def keywords(self) -> tuple[str, ...]:
+        """The rules of x.keywords (imported into the store once)."""
+        return self._settings.keywords
+
+    async def _active(self, ctx: ConnectorContext) -> list[ActiveRule]:
+        if ctx.listening is None:
+            return [ActiveRule(k, compiled_query(k)) for k in self._settings.keywords]
+        return list(await ctx.listening.active())
+
+    def _follow(self, rules: Sequence[ActiveRule], from_store: bool) -> list[ListenStream]:
+        """The rules' streams: kept while a rule's query is unchanged, new otherwise."""
+        kept: dict[str, ListenStream] = {}
+        for rule in rules:
+            stream = self.rules.get(rule.id)
+            if stream is None or stream.query != rule.query:
+                stream = ListenStream(rule.id, self._api, self._settings,
+                                      query=rule.query if from_store else None,
+                                      endpoint=self._endpoint, interval=self._interval,
+                                      **self._common)
+                self.errors.pop(rule.id, None)
+            kept[rule.id] = stream
+        self.rules = kept
+        self.errors = {k: v for k, v in self.errors.items() if k in kept}
+        self._share = max(1, len(kept))
+        return list(kept.values())
+
+    async def _poll(self, ctx: ConnectorContext) -> IngestResult:
+        total = IngestResult()
+        for stream in self._follow(await self._active(ctx), ctx.listening is not None):
+            try:
+                result = await stream._poll(ctx)
+            except tx.BadRequest as exc:  # this rule's query: the others go on
+                error = str(exc)[:500]
+                log.warning("X refused a listening rule", extra={"stream": stream.name,
+                                                                 "error": str(exc)})
+                if self.errors.get(stream.rule) != error and ctx.listening is not None:
+                    await ctx.listening.refused(stream.rule, error)
+                self.errors[stream.rule] = error
+                continue
+            if ctx.listening is not None:
+                if stream.rule in self.errors or not stream.answered:
+                    await ctx.listening.refused(stream.rule, None)  # X runs it (again)
+                await ctx.listening.counted(stream.rule, stream.reads,
+                                            (*result.stored, *result.known), result.stored)
+            self.errors.pop(stream.rule, None)
+            stream.answered = True
+            total = total + result
+        return total
+
+    def status(self) -> dict[str, Any]:
+        return {**super().status(), "rules": [
+            {"rule": rule_id, "query": s.query, "error": self.errors.get(rule_id)}
+            for rule_id, s in self.rules.items()]}
 
 
 class DmStream(XStream):
@@ -473,10 +569,7 @@ def build(settings: XSettings, *, clock: Clock = time.time, sleep: Sleep = async
     streams: list[XStream] = [MentionsStream(
         "x:mentions", api, settings, endpoint=f"/2/users/{settings.user_id}/mentions",
         interval=settings.mentions_interval, **common)]
-    streams += [ListenStream(rule, api, settings, endpoint="/2/tweets/search/recent",
-                             interval=settings.search_interval,
-                             share=len(settings.keywords), **common)
-                for rule in settings.keywords]
+    streams.append(ListeningStream(api, settings, **common))
     senders: list[XSender] = []
     if settings.credentials.user_context:
         streams.append(DmStream("x:dms", api, settings, endpoint="/2/dm_events",
@@ -496,5 +589,5 @@ def configure(config: Mapping[str, Any], env: Mapping[str, str], *, receive: boo
     return (streams if receive else []), (senders if send else [])
 
 
-__all__ = ["DmStream", "ListenStream", "MentionsStream", "XSender", "XStream",
+__all__ = ["DmStream", "ListenStream", "ListeningStream", "MentionsStream", "XSender", "XStream",
            "build", "configure", "parse_dm", "parse_tweet"]

@@ -9,10 +9,10 @@ from typing import Any
 
 from connectors.twitter_http import X_HOST, Credentials
 from inbox.errors import ConfigError
+from inbox.listening import query_problem
 from inbox.settings import Setting, check_keys, read_table, secret, table_at
 
 _HANDLE = re.compile(r"[A-Za-z0-9_]{1,15}")
-MAX_QUERY = 512  # recent search query length limit
 
 
 def _token(value: str) -> str:
@@ -38,9 +38,8 @@ def _handle(value: str) -> str:
 def _rules(value: tuple[str, ...]) -> tuple[str, ...]:
     rules = tuple(dict.fromkeys(r.strip() for r in value if r.strip()))
     for rule in rules:
-        if len(rule) + len(" -is:retweet") > MAX_QUERY:
-            raise ValueError(f"rule {rule[:40]!r}... is longer than {MAX_QUERY} characters; "
-                             "split it into several rules")
+        if (problem := query_problem(rule)) is not None:
+            raise ValueError(f"rule {rule[:40]!r}: {problem}")
     return rules
 
 
@@ -69,8 +68,9 @@ SETTINGS = (
     Setting("x.bearer_token_env", str, None,
             "name of an environment variable holding the bearer token", check=_token,
             example="INBOX_X_BEARER_TOKEN"),
-    Setting("x.keywords", list, (), "listening rules (X search queries); in the environment "
-            "one per line", env="INBOX_X_KEYWORDS", check=_rules,
+    Setting("x.keywords", list, (), "listening rules (X search queries) imported once into "
+            "the app's rules (then managed on /listening); in the environment one per line",
+            env="INBOX_X_KEYWORDS", check=_rules,
             example=["acme outage", "\"acme app\" crash"]),
     Setting("x.consumer_key", str, None, "OAuth 1.0a consumer key (DMs and replies)",
             env="INBOX_X_CONSUMER_KEY", secret=True, check=_token),
@@ -88,7 +88,9 @@ SETTINGS = (
     Setting("x.mentions_interval", float, 60.0,
             "seconds between mention polls (stretched to fit the rate limit)",
             env="INBOX_X_MENTIONS_INTERVAL", check=_seconds),
-    Setting("x.search_interval", float, 120.0, "seconds between polls of each listening rule",
+    Setting("x.search_interval", float, 120.0,
+            "seconds between listening polls (each searches every active rule; stretched to "
+            "fit the rate limit)",
             env="INBOX_X_SEARCH_INTERVAL", check=_seconds),
     Setting("x.dm_interval", float, 60.0, "seconds between DM polls", env="INBOX_X_DM_INTERVAL",
             check=_seconds),

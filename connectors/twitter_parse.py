@@ -107,6 +107,16 @@ def _created_at(item: Mapping[str, Any], item_id: str, received: datetime | None
     return when
 
 
+def followers_of(user: Mapping[str, Any]) -> int | None:
+    """The author's follower count from the user's public_metrics (None: absent or not a
+    count a real account has)."""
+    metrics = user.get("public_metrics")
+    count = metrics.get("followers_count") if isinstance(metrics, Mapping) else None
+    if isinstance(count, int) and not isinstance(count, bool) and 0 <= count < 10**10:
+        return count
+    return None
+
+
 def _authors(user_id: str, user: Mapping[str, Any]) -> tuple[IdentityRef, ...]:
     """Identity is the user id; the handle is a weak label (handles change hands)."""
     username = _text(user.get("username"))
@@ -213,6 +223,8 @@ def parse_tweet(
         meta["verified"] = user["verified"]
     if image := _text(user.get("profile_image_url")):
         meta["profile_image_url"] = image
+    if (followers := followers_of(user)) is not None:
+        meta["followers"] = followers
     return Inbound(
         channel=Channel.X,
         external_id=original,

@@ -208,6 +208,43 @@ class SpikeStateDoc(TypedDict):
     ended: NotRequired[dict[str, str]]
 
 
+class ListeningRuleDoc(TypedDict):
+    """A listening rule: an X search the connector polls (inbox.usecases.listening)."""
+    id: str
+    name: str
+    query: str  # as written; X is asked inbox.listening.compiled_query(query)
+    group: str  # brand label for share of voice ("ours", "Competitor A")
+    paused: bool
+    created_at: str
+    created_by: str  # email
+    updated_at: str
+    updated_by: str  # email
+    version: int  # an edit of an older version is refused (409)
+    error: NotRequired[str | None]  # why X refused the query when last asked (None: fine)
+
+
+class ListeningCountDoc(TypedDict):
+    """One rule's day: posts X served it (billed reads) and the hits it stored or met."""
+    rule: str
+    day: str  # YYYY-MM-DD (UTC)
+    reads: int
+    hits: int
+    negative: int  # of the hits, labelled negative when stored
+    top: NotRequired[list[dict[str, Any]]]  # [{"message": id, "score": priority}], best first
+
+
+class ListeningImportDoc(TypedDict):
+    """A query of x.keywords imported as a rule (never again, even once deleted)."""
+    at: str
+    query: str
+
+
+class VipDoc(TypedDict):
+    """A customer marked VIP (their listening hits rank higher)."""
+    at: str
+    by: str  # email
+
+
 # --- the collections -------------------------------------------------------------------------
 
 USERS = CollectionName[str, UserDoc]("users")  # key: lower-cased email
@@ -235,11 +272,18 @@ CANNED = CollectionName[str, CannedDoc]("canned")  # key: the canned reply's id
 NOTIFICATIONS = CollectionName[str, NotificationDoc]("notifications")
 SAVED_SEARCHES = CollectionName[str, SavedSearchDoc]("saved_searches")  # key: its id
 SPIKE_STATES = CollectionName[str, SpikeStateDoc]("spike_states")  # key: saved search id
+LISTENING_RULES = CollectionName[str, ListeningRuleDoc]("listening_rules")  # key: its id
+# key: rule id + "/" + day (YYYY-MM-DD): the daily rollup of a rule's reads and hits
+LISTENING_COUNTS = CollectionName[str, ListeningCountDoc]("listening_counts")
+VIPS = CollectionName[str, VipDoc]("vips")  # key: customer id
+# key: sha256 of the query (32 hex digits)
+LISTENING_IMPORTS = CollectionName[str, ListeningImportDoc]("listening_imports")
 
 # What `inbox migrate` copies (the sign-in throttle is transient).
 COLLECTIONS: tuple[CollectionName[str, Any], ...] = (
     USERS, TOKENS, SESSIONS, CURSORS, DEAD_LETTERS, AUDIT, IDEMPOTENCY, MERGES, SLA_ALERTS,
-    LEASES, CHANGES, DEAD_LETTER_COUNTS, CANNED, NOTIFICATIONS, SAVED_SEARCHES, SPIKE_STATES)
+    LEASES, CHANGES, DEAD_LETTER_COUNTS, CANNED, NOTIFICATIONS, SAVED_SEARCHES, SPIKE_STATES,
+    LISTENING_RULES, LISTENING_COUNTS, VIPS, LISTENING_IMPORTS)
 
 
 # --- what a caller asks for ------------------------------------------------------------------
@@ -333,6 +377,17 @@ class HasSavedSearches(Protocol):
     def spike_states(self) -> Collection[str, SpikeStateDoc]: ...
 
 
+class HasListening(Protocol):
+    @property
+    def listening_rules(self) -> Collection[str, ListeningRuleDoc]: ...
+
+    @property
+    def listening_counts(self) -> Collection[str, ListeningCountDoc]: ...
+
+    @property
+    def vips(self) -> Collection[str, VipDoc]: ...
+
+
 MAX_KEY = 64  # a team document's id is short: a longer one names none
 
 
@@ -347,7 +402,8 @@ async def existing(collection: Collection[str, D], key: object, what: str) -> D:
 
 class Collections(HasCollection, HasUsers, HasTokens, HasSessions, HasCursors, HasDeadLetters,
                   HasAudit, HasIdempotency, HasMerges, HasSlaAlerts, HasLeases, HasChanges,
-                  HasThrottle, HasCanned, HasNotifications, HasSavedSearches, Protocol):
+                  HasThrottle, HasCanned, HasNotifications, HasSavedSearches, HasListening,
+                  Protocol):
     """Every typed collection."""
 
 
@@ -424,3 +480,15 @@ class CollectionAccessors:
     @property
     def spike_states(self) -> Collection[str, SpikeStateDoc]:
         return self.collection(SPIKE_STATES)
+
+    @property
+    def listening_rules(self) -> Collection[str, ListeningRuleDoc]:
+        return self.collection(LISTENING_RULES)
+
+    @property
+    def listening_counts(self) -> Collection[str, ListeningCountDoc]:
+        return self.collection(LISTENING_COUNTS)
+
+    @property
+    def vips(self) -> Collection[str, VipDoc]:
+        return self.collection(VIPS)

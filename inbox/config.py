@@ -133,6 +133,25 @@ ALERTS = (
     Setting("alerts.webhook_timeout", float, 5.0, "seconds each webhook try may take",
             env="INBOX_ALERTS_WEBHOOK_TIMEOUT", check=_at_least(0.1)),
 )
+LISTENING = (
+    Setting("listening.post_read_price", float, 0.005,
+            "US$ per post read by X's pay-per-use API (docs.x.com pricing, 2026-11-30): a "
+            "rule's estimated monthly cost is its last 30 days' reads times this",
+            env="INBOX_LISTENING_POST_READ_PRICE", check=_at_least(0)),
+    Setting("listening.reach_weight", float, 1.0, "priority of a listening hit: weight of "
+            "the author's reach (0-1 from their followers)", check=_at_least(0)),
+    Setting("listening.negativity_weight", float, 2.0, "priority of a listening hit: weight "
+            "of its negativity (0-1, the negative label's confidence)", check=_at_least(0)),
+    Setting("listening.vip_weight", float, 2.0, "priority of a listening hit: factor for a "
+            "VIP customer", check=_at_least(1)),
+    Setting("listening.reach_full", int, 100000, "followers that count as full reach (fewer "
+            "on a log scale)", check=_at_least(1)),
+    Setting("listening.normal_from", float, 1.5, "a listening hit's priority is low below "
+            "this score, normal from it", check=_at_least(0)),
+    Setting("listening.high_from", float, 3.0, "... high from this score", check=_at_least(0)),
+    Setting("listening.urgent_from", float, 6.0, "... urgent from this score",
+            check=_at_least(0)),
+)
 AUTH = (
     Setting("auth.token_days", int, None,
             "new API tokens expire after this many days (unset: they never expire)",
@@ -167,7 +186,8 @@ SLA = (
 )
 SECTIONS: dict[str, tuple[Setting, ...]] = {
     "store": STORE, "web": WEB, "forms": FORMS, "identity": IDENTITY, "privacy": PRIVACY,
-    "enrich": ENRICH, "worker": WORKER, "alerts": ALERTS, "auth": AUTH, "sla": SLA}
+    "enrich": ENRICH, "worker": WORKER, "alerts": ALERTS, "listening": LISTENING,
+    "auth": AUTH, "sla": SLA}
 SETTINGS: tuple[Setting, ...] = tuple(s for group in SECTIONS.values() for s in group)
 BY_KEY = {s.key: s for s in SETTINGS}
 
@@ -232,6 +252,23 @@ class AlertsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ListeningSettings:
+    post_read_price: float = 0.005
+    reach_weight: float = 1.0
+    negativity_weight: float = 2.0
+    vip_weight: float = 2.0
+    reach_full: int = 100000
+    normal_from: float = 1.5
+    high_from: float = 3.0
+    urgent_from: float = 6.0
+
+    def __post_init__(self) -> None:
+        if not self.normal_from <= self.high_from <= self.urgent_from:
+            raise ConfigError("listening.high_from", "the scores must rise: normal_from <= "
+                              "high_from <= urgent_from")
+
+
+@dataclass(frozen=True, slots=True)
 class AuthSettings:
     token_days: int | None
     argon2_time_cost: int
@@ -258,12 +295,14 @@ class CoreSettings:
     auth: AuthSettings
     sla: SlaPolicy
     alerts: AlertsSettings = AlertsSettings(3.0, 5, 7, None, 3, 5.0)
+    listening: ListeningSettings = ListeningSettings()
 
 
 SECTION_TYPES: dict[str, type] = {
     "store": StoreSettings, "web": WebSettings, "forms": FormLimits,
     "identity": IdentitySettings, "privacy": PrivacySettings, "enrich": EnrichSettings,
-    "worker": WorkerSettings, "alerts": AlertsSettings, "auth": AuthSettings}
+    "worker": WorkerSettings, "alerts": AlertsSettings, "listening": ListeningSettings,
+    "auth": AuthSettings}
 
 
 def core_settings(data: Mapping[str, Any], env: Mapping[str, str] | None = None

@@ -19,16 +19,20 @@ PERMISSION_HELP: dict[str, str] = {
     "signed_in": "who am I, own settings (time zone), own notifications (mentions, "
                  "assignments, spike alerts of subscribed saved searches)",
     "search": "search, voice of the customer (the customers' own messages), CSV export "
-              "(marketing: inbound customer messages only, contacts hidden)",
+              "(marketing: inbound customer messages only, contacts hidden), the listening "
+              "rules with their volume, cost, share of voice and top hits",
     "read": "the inbox, conversations with notes and replies, customers, live updates, "
             "who else is viewing or typing",
-    "work": "reply, note, assign, set status, tags and priority, snooze, bulk actions, "
+    "work": "reply, note, assign, set status, tags and priority, mark a customer VIP, snooze, "
+            "bulk actions, "
             "correct a customer message's sentiment, make a listening hit a care conversation, "
             "merge customers, merge conversations and split messages into a new one (and "
             "undo those)",
     "report": "SLA reports; the team's replies in the voice of the customer (QA)",
     "manage": "connector status",
     "canned": "add, edit and delete the team's canned replies",
+    "listening": "add, edit, pause, resume and delete the X listening rules (everyone who "
+                 "may search sees them, their volume, cost and share of voice)",
     "searches": "rename and delete anyone's saved search (everyone who may search saves "
                 "searches, renames and deletes their own, and subscribes to spike alerts)",
     "admin": "dead letters, users and tokens, connector states",
@@ -37,8 +41,8 @@ PERMISSION_HELP: dict[str, str] = {
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.AGENT: frozenset({"signed_in", "search", "read", "work"}),
     Role.MANAGER: frozenset({"signed_in", "search", "read", "work", "report", "manage",
-                             "canned", "searches"}),
-    Role.MARKETING: frozenset({"signed_in", "search"}),
+                             "canned", "searches", "listening"}),
+    Role.MARKETING: frozenset({"signed_in", "search", "listening"}),
     Role.ADMIN: frozenset(PERMISSION_HELP) - {PUBLIC},
 }
 
@@ -78,6 +82,14 @@ ROUTES: tuple[Route, ...] = (
     Route("PUT", "/api/saved-searches/{id}", "search"),
     Route("DELETE", "/api/saved-searches/{id}", "search"),
     Route("PUT", "/api/saved-searches/{id}/subscription", "search"),
+    # listening rules: everyone who searches sees them, "listening" changes them
+    Route("GET", "/listening", "search"),
+    Route("POST", "/listening/{action}", "listening"),
+    Route("GET", "/api/listening/rules", "search"),
+    Route("POST", "/api/listening/rules", "listening"),
+    Route("PUT", "/api/listening/rules/{id}", "listening"),
+    Route("DELETE", "/api/listening/rules/{id}", "listening"),
+    Route("GET", "/api/listening/share", "search"),
     Route("GET", "/inbox", "read"),
     Route("GET", "/conversations/{id}", "read"),
     Route("GET", "/customers/{id}", "read"),

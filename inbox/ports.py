@@ -45,6 +45,28 @@ StoredMeta = Callable[[str, Sequence[str]], Awaitable[Mapping[str, Mapping[str, 
 
 
 @dataclass(frozen=True, slots=True)
+class ActiveRule:
+    """A listening rule to poll: its id and the query the channel is asked."""
+
+    id: str
+    query: str
+
+
+class ListeningPort(Protocol):
+    """The listening rules as the X connector follows them (inbox.usecases.listening)."""
+
+    async def active(self) -> Sequence[ActiveRule]:
+        """The rules to poll now (not paused)."""
+
+    async def counted(self, rule_id: str, reads: int, hits: Sequence[Message],
+                      new: Sequence[Message] = ()) -> None:
+        """A rule's poll read `reads` posts and found `hits` (`new`: stored by it)."""
+
+    async def refused(self, rule_id: str, error: str | None) -> None:
+        """X refused the rule's query (error), or no longer does (None)."""
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectorContext:
     """Handed to a connector: where batches go and where its cursors live.
 
@@ -65,6 +87,8 @@ class ConnectorContext:
     # ingest for batches whose items inbox.normalize.normalize_inbound made already (in a
     # connector's worker processes): they are not normalised again
     ingest_normalized: Callable[[Sequence[Inbound]], Awaitable[IngestResult]] | None = None
+    # the listening rules kept in the store (None: the connector's configured keywords)
+    listening: ListeningPort | None = None
 
 
 class Connector(Protocol):

@@ -27,6 +27,7 @@ from web import (
     facet_links,
     filters,
     forms,
+    listening,
     merges,
     notifications,
     preferences,
@@ -177,6 +178,7 @@ def create_app(ctx: WebContext) -> web.Application:
     admin.setup(app)
     canned.setup(app)
     saved_searches.setup(app)
+    listening.setup(app)
     crisis.setup(app)
     notifications.setup(app)
     triage.setup(app)

@@ -19,7 +19,7 @@ from inbox.reply_options import reply_options
 from inbox.store import FACETS
 from inbox.usecases.conversations import ConversationView
 from inbox.usecases.search import date_range, searched_words
-from web import merges, params, queue
+from web import listening, merges, params, queue
 from web.api import voc_data
 from web.charts import SERIES_NAMES, bar_chart, stacked_bars
 from web.filters import customer_name, local, zone_of
@@ -156,7 +156,7 @@ async def _conversation_page(request: web.Request, status: int = 200, **extra: A
         "reply_key": secrets.token_urlsafe(16), "flash": None, "draft": "", "then": "",
         "error": None, "changes": (), **await _workspace(request, view.conversation),
         **_collision(request, view), "undoable": await merges.undoable(request, view.conversation),
-        **extra}, status=status)
+        **await listening.hit_panel(request, view), **extra}, status=status)
 
 
 def _collision(request: web.Request, view: ConversationView) -> dict[str, Any]:
@@ -192,6 +192,10 @@ async def act(request: web.Request) -> web.Response:
                 conv_id, params.choice(Status, str(form.get("status", "")), "status"), user,
                 _page_version(form))
             flash = "Status saved."
+        elif action in ("vip", "unvip"):  # the customer's VIP mark (listening priority)
+            conv = await conversations.current(conv_id)
+            await context(request).listening.set_vip(user, conv.customer_id, action == "vip")
+            flash = "Customer marked VIP." if action == "vip" else "VIP mark removed."
         elif action == "priority":
             await conversations.set_priority(conv_id, str(form.get("priority", "")), user,
                                              _page_version(form))

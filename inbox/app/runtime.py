@@ -10,16 +10,18 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
+from connectors.twitter import ListeningStream
 from connectors.webform import WebForms
 from inbox import deadletters
 from inbox.app.config import configure_channels, make_store, resolve
-from inbox.config import AlertsSettings
+from inbox.config import AlertsSettings, ListeningSettings
 from inbox.enrich import Enricher, no_enrichment
 from inbox.enrich_pool import shared_pool
 from inbox.errors import InboxError
 from inbox.events import EventBus
 from inbox.ingest import Ingestor
 from inbox.lease import Lease
+from inbox.listening import PriorityWeights
 from inbox.model import Channel, message_id_for
 from inbox.passwords import Passwords
 from inbox.ports import Connector, ConnectorContext, IngestResult
@@ -34,6 +36,7 @@ from inbox.usecases.conversations import Conversations
 from inbox.usecases.customers import Customers
 from inbox.usecases.dead_letters import DeadLetters
 from inbox.usecases.forms import Forms
+from inbox.usecases.listening import ListeningRules
 from inbox.usecases.replies import Replies
 from inbox.usecases.reports import Reports
 from inbox.usecases.saved_searches import SavedSearches
@@ -86,6 +89,9 @@ class Runtime:
         self.dead_letters = DeadLetters(self.store)
         self.canned = CannedReplies(self.store, self.sla)
         self.saved_searches = SavedSearches(self.store, self.search)
+        self.listening = ListeningRules(self.store, self.conversations,
+                                        _weights(self.settings.listening),
+                                        self.settings.listening.post_read_price)
         self.alerts = SpikeAlerts(self.store, self.search, self.accounts,
                                   self.conversations.notifications,
                                   _alert_settings(self.settings.alerts),
@@ -105,7 +111,8 @@ class Runtime:
         normalized_ingest = functools.partial(bulk_ingest, normalized=True)
 
         return ConnectorContext(bulk_ingest, self.load_cursor, self.save_cursor,
-                                self.dead_letter, self.stored_meta, normalized_ingest)
+                                self.dead_letter, self.stored_meta, normalized_ingest,
+                                self.listening)
 
     async def ingest(self, batch: Sequence[Any], source: str | None = None) -> IngestResult:
         """Ingest whose result searches see at once (web forms, imports)."""
@@ -137,7 +144,7 @@ class Runtime:
             dead_letters=self.dead_letters, connectors=self.status, forms=self.forms,
             events=self.events, web=self.settings.web, form_limits=self.settings.forms,
             health=self.health, presence=self.presence, canned=self.canned,
-            saved_searches=self.saved_searches)
+            saved_searches=self.saved_searches, listening=self.listening)
 
     async def health(self) -> None:
         """The store answers (StoreUnavailable otherwise)."""
@@ -145,6 +152,9 @@ class Runtime:
 
     async def start(self) -> None:
         await self.store.open()
+        for connector in self.connectors:  # x.keywords become rules once; then the app's
+            if isinstance(connector, ListeningStream):
+                await self.listening.import_keywords(connector.keywords)
 
     def start_enrichment(self) -> None:
         """Start the enrichment workers now, if configured: they load the models while the
@@ -248,6 +258,12 @@ def _alert_settings(found: AlertsSettings) -> AlertSettings:
     hook = (Webhook(found.webhook_url, found.webhook_attempts, found.webhook_timeout)
             if found.webhook_url else None)
     return AlertSettings(found.k, found.minimum, found.history_days, hook)
+
+
+def _weights(found: ListeningSettings) -> PriorityWeights:
+    return PriorityWeights(found.reach_weight, found.negativity_weight, found.vip_weight,
+                           found.reach_full,
+                           (found.normal_from, found.high_from, found.urgent_from))
 
 
 def _mailer(senders: Mapping[Any, object]) -> Mailer | None:

@@ -17,7 +17,8 @@ ACCESSORS = {  # accessor -> the collection it is
     "audit": kv.AUDIT, "idempotency": kv.IDEMPOTENCY, "merges": kv.MERGES,
     "sla_alerts": kv.SLA_ALERTS, "leases": kv.LEASES, "changes": kv.CHANGES,
     "throttle": kv.THROTTLE, "canned": kv.CANNED, "saved_searches": kv.SAVED_SEARCHES,
-    "spike_states": kv.SPIKE_STATES,
+    "spike_states": kv.SPIKE_STATES, "listening_rules": kv.LISTENING_RULES,
+    "listening_counts": kv.LISTENING_COUNTS, "vips": kv.VIPS,
     "notifications": kv.NOTIFICATIONS,
 }
 

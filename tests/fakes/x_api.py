@@ -130,14 +130,17 @@ class FakeXApi:
 
     def add_user(self, username: str, name: str | None = None, *, id: str | None = None,
                  verified: bool = False, withheld: dict[str, Any] | None = None,
-                 accepts_dms: bool = True) -> str:
+                 accepts_dms: bool = True, followers: int = 0) -> str:
         """A user; without accepts_dms, X refuses the brand's DMs to them (403)."""
         user_id = id or str(2000000000 + len(self.users))
         if not accepts_dms:
             self.dms_closed.add(user_id)
         self.users[user_id] = {"id": user_id, "username": username, "name": name or username,
                                "verified": verified,
-                               "profile_image_url": f"https://pbs.example/{username}.jpg"}
+                               "profile_image_url": f"https://pbs.example/{username}.jpg",
+                               "public_metrics": {"followers_count": followers,
+                                                  "following_count": 0, "tweet_count": 1,
+                                                  "listed_count": 0}}
         if withheld:
             self.users[user_id]["withheld"] = withheld
         return user_id

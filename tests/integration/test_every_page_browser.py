@@ -35,6 +35,9 @@ PAGES = (
     ("admin", "/admin/canned", "canned"),
     ("marketing", "/voc/saved", "saved-searches"),
     ("marketing", "/voc/crisis", "crisis"),
+    ("marketing", "/listening?edit={rule}", "listening-rules"),  # rules, share, top hits, form
+    ("marketing", "/listening?delete={rule}", "listening-delete"),  # the confirmation
+    ("agent", "/listening", "listening-rules-read-only"),
     ("agent", "/conversations/v0000000000000000000", "not-found"),
 )
 
@@ -42,10 +45,19 @@ PAGES = (
 @pytest.fixture
 async def desk(tmp_path: Path) -> AsyncIterator[RoleWeb]:
     async for w in start_web(db=str(tmp_path / "inbox.db")):
+        rules, admin = w.runtime.listening, await w.runtime.accounts.user("admin@example.com")
+        ours = await rules.create(admin, "Acme broadband", "acme (broadband OR fibre)")
+        rival = await rules.create(admin, "Globex <b>Mobile</b> with a long name",
+                                   "\"globex mobile\" OR @globexmobile lang:en", "Competitor A")
         hit = await w.runtime.ingest([inbound(
             "3001", "acme broadband down again", channel="x", listening=True,
-            authors=(IdentityRef("x", "7", "@ann"),), meta={"tweet_id": "3001"})])
+            authors=(IdentityRef("x", "7", "@ann"),),
+            meta={"tweet_id": "3001", "rule": ours["id"], "followers": 48_000})])
         w.ids["listening"] = hit.stored[0].conversation_id
+        await rules.counted(ours["id"], 12, hit.stored, hit.stored)
+        await rules.update(admin, rival["id"], 1, paused=True)
+        await rules.refused(rival["id"], "Invalid query: no viable alternative at '('")
+        w.ids["rule"] = ours["id"]
         yield w
 
 

@@ -64,7 +64,8 @@ async def test_first_poll_ingests_mentions_and_saves_the_newest_id(
         "author_id", "conversation_id", "created_at", "referenced_tweets", "in_reply_to_user_id",
         "lang", "public_metrics", "entities", "edit_history_tweet_ids", "withheld"]
     assert query["expansions"] == "author_id,referenced_tweets.id,in_reply_to_user_id"
-    assert query["user.fields"] == "username,name,profile_image_url,verified"
+    assert query["user.fields"] == "username,name,profile_image_url,verified,public_metrics"
+    assert reply.meta["followers"] == 0  # the author's reach, for a listening hit's priority
 
 
 async def test_incremental_polls_follow_every_page_with_no_gaps_or_duplicates(
@@ -277,9 +278,10 @@ async def test_polls_are_spread_over_the_remaining_budget(fake: FakeXApi, x: Str
 async def test_search_rules_share_the_search_budget(fake: FakeXApi) -> None:
     streams, _ = build(settings_for(fake, keywords=("a", "b", "c")), clock=fake.clock)
     fake.set_budget("search", limit=180, remaining=10, reset_in=900)
-    rule = next(s for s in streams if s.name == "x:listen:a")
-    assert await rule.step(FakeCore().ctx()) == pytest.approx(900 * 3 / 9, abs=1)
-    await rule.aclose()
+    listen = next(s for s in streams if s.name == "x:listen")
+    # one poll searches the 3 rules: the next waits as long as 3 streams would
+    assert await listen.step(FakeCore().ctx()) == pytest.approx(900 * 3 / 7, abs=1)
+    await listen.aclose()
 
 
 async def test_server_errors_back_off_exponentially_then_recover(fake: FakeXApi) -> None:
@@ -445,11 +447,12 @@ async def test_configure_builds_one_connector_per_stream(fake: FakeXApi) -> None
            "INBOX_X_CONSUMER_KEY": "ck", "INBOX_X_CONSUMER_SECRET": "cs",
            "INBOX_X_ACCESS_TOKEN": "at", "INBOX_X_ACCESS_TOKEN_SECRET": "ats"}
     connectors, senders = configure({}, env)
-    assert [c.name for c in connectors] == ["x:mentions", "x:listen:acme outage",
-                                            "x:listen:acme app", "x:dms"]
+    assert [c.name for c in connectors] == ["x:mentions", "x:listen", "x:dms"]
+    assert connectors[1].keywords == ("acme outage", "acme app")  # type: ignore[attr-defined]
     assert all(c.channel == "x" for c in connectors) and senders[0].channel == "x"
     read_only, no_senders = configure({"x": {"user_id": "1", "bearer_token": "t"}}, {})
-    assert [c.name for c in read_only] == ["x:mentions"] and no_senders == []
+    # listening runs without keywords too: the rules are added in the app
+    assert [c.name for c in read_only] == ["x:mentions", "x:listen"] and no_senders == []
     assert configure({}, {}) == ([], [])
     await connectors[0].aclose()
 

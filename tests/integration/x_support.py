@@ -14,7 +14,7 @@ import pytest
 
 from connectors.twitter import (
     DmStream,
-    ListenStream,
+    ListeningStream,
     MentionsStream,
     XSender,
     build,
@@ -60,7 +60,7 @@ def settings_for(server: FakeXApi, **overrides: Any) -> XSettings:
 @dataclass
 class Streams:
     mentions: MentionsStream
-    listen: ListenStream
+    listen: ListeningStream  # following x.keywords: FakeCore has no rules in a store
     dms: DmStream
     sender: XSender
 
@@ -70,7 +70,7 @@ async def x(fake: FakeXApi) -> AsyncIterator[Streams]:
     streams, senders = build(settings_for(fake), clock=fake.clock, sleep=fake.clock.sleep,
                              rng=random.Random(1), page_size=5)
     by_name = {s.name: s for s in streams}
-    yield Streams(by_name["x:mentions"], by_name["x:listen:acme outage"], by_name["x:dms"],
+    yield Streams(by_name["x:mentions"], by_name["x:listen"], by_name["x:dms"],
                   senders[0])  # no aclose: every poll and send closes the session it opened
     gc.collect()  # an unclosed aiohttp session would warn here, and warnings are errors
 

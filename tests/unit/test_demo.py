@@ -337,6 +337,19 @@ async def test_seeding_gives_every_page_its_data(seeded: tuple[Runtime, SeedSumm
     sentiments = {m.sentiment for c in convs[:100]
                   for m in await store.conversation_messages(c.id)}
     assert {"negative", "positive"} <= sentiments  # VoC: enriched as in production
+    # Listening: the brand's rules and two competitors', a month of hits, priorities
+    rules = runtime.listening
+    rules.clock = lambda: NOW  # the demo's month ends at NOW
+    assert [r["group"] for r in await rules.all()] == ["Competitor A", "Competitor B", "ours",
+                                                       "ours"]
+    shares = {s.group: s for s in await rules.share_of_voice(30)}
+    assert set(shares) == {"ours", "Competitor A", "Competitor B"}
+    assert all(s.hits > 10 and 0 < s.negative < s.hits for s in shares.values())
+    for rule in await rules.all():
+        assert (await rules.volume(rule["id"])).month > 0, rule["name"]
+    top = await rules.top_hits()
+    assert len(top) == 10 and top[0].priority.level in ("high", "urgent")
+    assert {c.priority for c in convs if c.status == "listening"} >= {"low", "normal"}
 
 
 def test_seeding_keeps_no_copy_of_the_rules() -> None:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from connectors.twitter_config import load_settings
 from connectors.twitter_http import RateLimit, is_usage_cap, next_delay
-from connectors.twitter_parse import newest, parse_dm, parse_tweet, snowflake_time
+from connectors.twitter_parse import followers_of, newest, parse_dm, parse_tweet, snowflake_time
 from inbox.errors import ConfigError
 from inbox.model import IdentityRef
 
@@ -230,3 +230,17 @@ def test_bad_values_name_the_key(config: dict[str, object], env: dict[str, str],
     with pytest.raises(ConfigError) as caught:
         load_settings(config, env)
     assert caught.value.key == key
+
+
+@pytest.mark.parametrize(("metrics", "expected"), [
+    ({"followers_count": 1234}, 1234), ({"followers_count": 0}, 0), (None, None),
+    ({"followers_count": -1}, None), ({"followers_count": True}, None),
+    ({"followers_count": "1234"}, None), ({"followers_count": 1.5}, None),
+    ({"followers_count": 10**12}, None), ("lots", None), ([1234], None), ({}, None),
+])
+def test_followers_are_a_count_a_real_account_has(metrics: object, expected: int | None
+                                                  ) -> None:
+    assert followers_of({"public_metrics": metrics}) == expected
+    user = {"id": "2244994945", "username": "TheresaK", "public_metrics": metrics}
+    record = parse_tweet(tweet(), {"users": [user]}, BRAND)
+    assert record.meta.get("followers") == expected

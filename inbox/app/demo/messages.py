@@ -20,6 +20,12 @@ from inbox.app.demo.vocabulary import (
 from inbox.model import Attachment, Channel, IdentityKind, IdentityRef, Inbound
 
 
+def followers(handle: str) -> int:
+    """A public account's followers, spread over 10 to ~200,000 (log scale), the same for
+    the same handle."""
+    return int(10 ** random.Random(handle).uniform(1.0, 5.3))
+
+
 class Messages:
     """Builds Inbound messages; no external id is given twice."""
 
@@ -73,6 +79,8 @@ class Messages:
             meta["in_reply_to_user_id"] = p.x_id
         if rule:
             meta["rule"] = rule
+        if listening:  # X sends the author's public_metrics: their reach
+            meta["followers"] = followers(p.handle)
         return Inbound(
             channel=Channel.X, external_id=tid, authors=self.x_authors(p), text=text,
             created_at=t, author_name=p.name, lang=p.lang,

@@ -19,12 +19,13 @@ from typing import Protocol
 
 from connectors.email_smtp import check_email_reply, email_reply_form, reply_recipient
 from connectors.twitter_send import answered_on_x, check_x_reply, x_reply_form
+from inbox.app.demo import listening
 from inbox.app.demo.generator import DemoItem, stream
 from inbox.app.demo.vocabulary import BRAND_HANDLE, DEMO_AGENTS, SUPPORT_EMAIL
 from inbox.errors import NotFound, Refused
 from inbox.events import EventBus
 from inbox.ingest import Ingestor
-from inbox.model import Channel, Status, User, message_id_for, utcnow
+from inbox.model import Channel, Message, Status, User, message_id_for, utcnow
 from inbox.passwords import strength_problem
 from inbox.ports import Outbound, Receipt, ReplyForm
 from inbox.sla import SlaPolicy
@@ -32,6 +33,7 @@ from inbox.store import Store
 from inbox.usecases.accounts import Accounts
 from inbox.usecases.conversations import Conversations
 from inbox.usecases.customers import Customers
+from inbox.usecases.listening import ListeningRules
 from inbox.usecases.replies import Replies
 
 DEMO_USERS = (
@@ -52,6 +54,7 @@ class Target(Protocol):
     ingestor: Ingestor
     replies: Replies
     accounts: Accounts
+    listening: ListeningRules
 
 
 class DemoSender:
@@ -138,6 +141,7 @@ async def seed(target: Target, now: datetime | None = None, days: int = 30, *,
         Customers(store), clock, users, batch, agents, progress)
     await replay.run(stream(now, days=days, seed=seed, customers=customers,
                             journeys=journeys))
+    await listening.plant(target.listening, replay.ingestor, replay.hits, now, days, seed)
     token = await target.accounts.create_token(DEMO_USERS[0][0], days=None)
     counts = await store.counts()
     return SeedSummary(counts["messages"], counts["customers"], counts["conversations"],
@@ -167,6 +171,7 @@ class _Replay:
     tags: dict[str, set[str]] = field(default_factory=dict)  # conv id -> tags put on it
     assigned: dict[str, str] = field(default_factory=dict)  # conv id -> assignee
     ingested: int = 0
+    hits: list[Message] = field(default_factory=list)  # listening hits, for their rules
     order: Iterator[int] = field(default_factory=itertools.count)  # ties on the agenda
 
     async def run(self, items: Iterable[DemoItem]) -> None:
@@ -207,6 +212,7 @@ class _Replay:
         result = await self.ingestor.ingest([i.inbound for i in self.pending], visible=False)
         planned = {message_id_for(i.inbound.channel, i.inbound.external_id) for i in self.pending
                    if self.agents and (i.reply_after is not None or _triaged(i))}
+        self.hits += [m for m in result.stored if "rule" in m.meta]
         for msg in (*result.stored, *result.updated, *result.known):
             if msg.id in planned and msg.customer_id is not None:
                 self.placed[msg.id] = (msg.conversation_id, msg.customer_id)
