@@ -135,6 +135,18 @@ def clean_label(text: str, cap: int = MAX_NAME, marks: bool = True) -> str:
     return unicodedata.normalize("NFC", stream_safe(text)).strip()[:cap]
 
 
+def required_label(value: object, cap: int, field: str, why: str,
+                   errors: dict[str, str]) -> str:
+    """A form's required one-line label, cleaned (clean_label); what is wrong with it goes
+    to errors[field] ("required: " + why, or too long)."""
+    clean = clean_label(value, cap + 1) if isinstance(value, str) else ""
+    if not clean:
+        errors[field] = f"required: {why}"
+    elif len(clean) > cap:
+        errors[field] = f"at most {cap} characters"
+    return clean
+
+
 def clean_id(value: str, cap: int = MAX_ID) -> str:
     """An identifier or key: one line; over the cap, a prefix plus a hash of the whole."""
     if type(value) is str and len(value) <= cap and value.isascii() and value.isprintable():

@@ -11,7 +11,7 @@ from inbox.audit import audit
 from inbox.collections import CannedDoc, existing
 from inbox.errors import ValidationError
 from inbox.model import Channel, User, new_id, utcnow
-from inbox.normalize import clean_label, clean_text
+from inbox.normalize import clean_text, required_label
 from inbox.sla import SlaPolicy
 from inbox.store import Store
 
@@ -104,12 +104,8 @@ def _name_free(existing: list[CannedDoc], name: str, own_id: str | None) -> None
 def _checked(name: Any, text: Any, channel: Any) -> Fields:
     """A canned reply's fields, cleaned; ValidationError says what is wrong with each."""
     errors: dict[str, str] = {}
-    clean_name = clean_label(name, MAX_NAME + 1) if isinstance(name, str) else ""
+    clean_name = required_label(name, MAX_NAME, "name", "what agents pick it by", errors)
     clean_body = clean_text(text, MAX_TEXT + 1).strip() if isinstance(text, str) else ""
-    if not clean_name:
-        errors["name"] = "required: what agents pick it by"
-    elif len(clean_name) > MAX_NAME:
-        errors["name"] = f"at most {MAX_NAME} characters"
     if not clean_body:
         errors["text"] = "required: the reply, with variables like {customer_first_name}"
     elif len(clean_body) > MAX_TEXT:

@@ -36,7 +36,7 @@ from inbox.listening import (
     query_problem,
 )
 from inbox.model import ConversationFilter, Message, User, new_id, utcnow
-from inbox.normalize import clean_label
+from inbox.normalize import required_label
 from inbox.ports import ActiveRule
 from inbox.store import Store
 from inbox.usecases.conversations import SYSTEM, Conversations
@@ -334,16 +334,9 @@ def _unique(rules: list[ListeningRuleDoc], fields: dict[str, Any], own: str | No
 def _checked(name: Any, query: Any, group: Any, paused: Any) -> dict[str, Any]:
     """The rule's fields, cleaned; ValidationError says what is wrong with each."""
     errors: dict[str, str] = {}
-    clean_name = clean_label(name, MAX_NAME + 1) if isinstance(name, str) else ""
-    if not clean_name:
-        errors["name"] = "required: what the team calls the rule"
-    elif len(clean_name) > MAX_NAME:
-        errors["name"] = f"at most {MAX_NAME} characters"
-    clean_group = clean_label(group, MAX_GROUP + 1) if isinstance(group, str) else ""
-    if not clean_group:
-        errors["group"] = "required: the brand it listens for, e.g. ours or Competitor A"
-    elif len(clean_group) > MAX_GROUP:
-        errors["group"] = f"at most {MAX_GROUP} characters"
+    clean_name = required_label(name, MAX_NAME, "name", "what the team calls the rule", errors)
+    clean_group = required_label(group, MAX_GROUP, "group", "the brand it listens for, e.g. "
+                                 "ours or Competitor A", errors)
     if (problem := query_problem(query)) is not None:
         errors["query"] = problem
     if not isinstance(paused, bool):

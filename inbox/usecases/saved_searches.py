@@ -13,7 +13,7 @@ from inbox.audit import audit
 from inbox.collections import SavedSearchDoc, SpikeStateDoc, existing
 from inbox.errors import PermissionDenied, QueryError, ValidationError
 from inbox.model import User, new_id, utcnow
-from inbox.normalize import clean_label
+from inbox.normalize import required_label
 from inbox.store import Store
 from inbox.usecases.search import Search
 
@@ -117,11 +117,7 @@ def _checked(name: Any, query: Any) -> tuple[str, str]:
     """The name, cleaned, and the query as the language writes it; ValidationError says
     what is wrong (a query's error with its position)."""
     errors: dict[str, str] = {}
-    clean_name = clean_label(name, MAX_NAME + 1) if isinstance(name, str) else ""
-    if not clean_name:
-        errors["name"] = "required: what the team finds it by"
-    elif len(clean_name) > MAX_NAME:
-        errors["name"] = f"at most {MAX_NAME} characters"
+    clean_name = required_label(name, MAX_NAME, "name", "what the team finds it by", errors)
     text = ""
     if not isinstance(query, str) or not query.strip():
         errors["query"] = "required: the search to save"
