@@ -4,7 +4,7 @@ conversation filter, report ranges, intervals and facets. A bad one is a 400 nam
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 from urllib.parse import unquote_plus, unquote_to_bytes
 
@@ -186,8 +186,15 @@ def word(raw: str, name: str) -> str | None:
 
 
 def report_range(request: web.Request) -> tuple[datetime, datetime]:
-    """?since=YYYY-MM-DD&until=YYYY-MM-DD (until exclusive), by default the last 30 days."""
+    """The days a report covers, as [since, until): ?from=&to= (both days included, as the
+    page's form sends them; From = To is that one day), or ?since=&until= (until excluded,
+    as the API always took them); by default the last 30 days, today included."""
     today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    if "from" in request.query or "to" in request.query:
+        first, last = day_range(request)
+        until = (datetime.combine(last, time(), UTC) if last else today) + timedelta(days=1)
+        since = datetime.combine(first, time(), UTC) if first else until - timedelta(days=30)
+        return since, until
     found = {}
     for name, default in (("since", today - timedelta(days=29)),
                           ("until", today + timedelta(days=1))):

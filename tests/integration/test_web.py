@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from inbox import auth
 from inbox.app.config import load as load_config
 from inbox.app.runtime import Runtime
 from inbox.errors import Refused, RetryableError
-from inbox.model import ConversationFilter
+from inbox.model import ConversationFilter, utcnow
 from inbox.ports import Outbound, Receipt
 from inbox.query import parse
 from tests.factories import CHEAP_ARGON2
@@ -386,6 +387,13 @@ async def test_sla_report_and_what_breaches_next(web: Web) -> None:
     bad = await web.client.get("/api/reports/sla", params={"since": "yesterday"},
                                headers=web.auth())
     assert bad.status == 400 and "since" in (await bad.json())["errors"]
+    today = utcnow().date().isoformat()
+    one_day = await (await web.client.get("/api/reports/sla", params={"from": today, "to": today},
+                                          headers=web.auth())).json()
+    assert {(r["group"], r["key"]): r for r in one_day["rows"]}[("all", "all")][
+        "conversations"] == 2  # From = To: that one day, both ends included
+
+
     page = await web.client.get("/api/conversations", params={"order": "sideways"},
                                 headers=web.auth())
     assert page.status == 400
@@ -571,3 +579,19 @@ async def test_search_by_assignee_email(web: Web) -> None:
     unknown = await web.client.get("/api/search", params={"q": "bill assignee:zed@example.com"},
                                    headers=web.auth())
     assert unknown.status == 400 and (await unknown.json())["position"] == 14
+
+
+async def test_the_report_page_keeps_its_days_on_every_show(web: Web) -> None:
+    """The form shows both days included and sends them so: showing again keeps them."""
+    url = "/reports?from=2026-11-02&to=2026-11-08"
+    for _ in range(3):
+        html = await (await web.client.get(url, headers=web.auth())).text()
+        start = re.search(r'name="from" value="([0-9-]+)"', html)
+        end = re.search(r'name="to" value="([0-9-]+)"', html)
+        assert start and end and (start[1], end[1]) == ("2026-11-02", "2026-11-08")
+        url = f"/reports?from={start[1]}&to={end[1]}"
+    html = await (await web.client.get("/reports?from=2026-11-05&to=2026-11-05",
+                                       headers=web.auth())).text()
+    assert 'name="to" value="2026-11-05"' in html  # one day, not a 400
+    bad = await web.client.get("/reports?from=2026-11-05&to=2026-11-04", headers=web.auth())
+    assert bad.status == 400
