@@ -134,6 +134,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/admin/canned/{action}", "canned"),
     Route("GET", "/reports", "report"),
     Route("GET", "/api/reports/sla", "report"),
+    Route("GET", "/api/reports/sla.csv", "report"),
     Route("GET", "/api/connectors", "manage"),
     Route("GET", "/api/dead-letters", "admin"),
     Route("GET", "/admin/users", "admin"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 from collections.abc import AsyncIterator
@@ -392,6 +393,13 @@ async def test_sla_report_and_what_breaches_next(web: Web) -> None:
                                           headers=web.auth())).json()
     assert {(r["group"], r["key"]): r for r in one_day["rows"]}[("all", "all")][
         "conversations"] == 2  # From = To: that one day, both ends included
+    twin = await web.client.get("/api/reports/sla.csv", params={"from": today, "to": today},
+                                headers=web.auth())
+    assert twin.status == 200 and twin.headers["Content-Type"].startswith("text/csv")
+    lines = list(csv.DictReader(io.StringIO(await twin.text())))
+    assert [(r["group"], r["key"], r["conversations"]) for r in lines] == \
+        [(r["group"], r["key"], str(r["conversations"])) for r in one_day["rows"]]
+    assert (await web.client.get("/api/reports/sla.csv", headers=web.auth(agent))).status == 403
 
 
     page = await web.client.get("/api/conversations", params={"order": "sideways"},
