@@ -133,6 +133,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/admin/canned", "canned"),
     Route("POST", "/admin/canned/{action}", "canned"),
     Route("GET", "/reports", "report"),
+    Route("GET", "/reports/sla.svg", "report"),
     Route("GET", "/api/reports/sla", "report"),
     Route("GET", "/api/reports/sla.csv", "report"),
     Route("GET", "/api/connectors", "manage"),

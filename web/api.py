@@ -305,7 +305,7 @@ async def undo_merge(request: web.Request) -> web.Response:
 
 
 async def _sla_rows(request: web.Request) -> tuple[datetime, datetime, list[dict[str, Any]]]:
-    since, until = params.report_range(request)
+    since, until = params.report_range(request, params.team_zone(request))
     rows = await context(request).reports.sla_rows(since, until)
     return since, until, [{**plain(r), "compliance": r.compliance, "repeat_rate": r.repeat_rate}
                           for r in rows]
@@ -319,7 +319,9 @@ async def sla_report(request: web.Request) -> web.Response:
 async def sla_report_csv(request: web.Request) -> web.Response:
     """The SLA report's rows as CSV (the JSON route's twin): a column per field."""
     since, until, rows = await _sla_rows(request)
-    name = f"sla-{since.date().isoformat()}-{(until - timedelta(days=1)).date().isoformat()}.csv"
+    zone = params.team_zone(request)
+    first, last = since.astimezone(zone).date(), (until.astimezone(zone) - timedelta(days=1)).date()
+    name = f"sla-{first.isoformat()}-{last.isoformat()}.csv"
     return table_csv(rows, name)
 
 

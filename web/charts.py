@@ -32,6 +32,26 @@ def bar_chart(buckets: Sequence[tuple[str, int]], title: str = "messages") -> by
     return svg
 
 
+def line_chart(labels: Sequence[str], series: Mapping[str, Sequence[float | None]],
+               unit: str) -> bytes:
+    """Lines of values per label (None: no value that day) as an SVG document from 0 (to 100
+    for a percentage), about twelve labels shown, values printed with `unit` ("%", " h")."""
+    pygal = _pygal()
+    digits = 0 if unit == "%" else 1
+    top = 100 if unit == "%" else max((v for vs in series.values() for v in vs if v), default=1)
+    chart = pygal.Line(width=900, height=260, js=[], x_label_rotation=45, margin=10,
+                       range=(0, top), dots_size=3,
+                       show_minor_x_labels=False, legend_at_bottom=True,
+                       allow_interruptions=True, value_formatter=lambda v: f"{v:.{digits}f}{unit}")
+    chart.x_labels = list(labels)
+    step = max(1, len(labels) // 12)
+    chart.x_labels_major = [label for i, label in enumerate(labels) if i % step == 0]
+    for name, values in series.items():
+        chart.add(name, list(values))
+    svg: bytes = chart.render()
+    return svg
+
+
 SERIES = ("negative", "neutral", "positive", "none", "team")  # bottom to top
 SERIES_NAMES = {"negative": "negative", "neutral": "neutral", "positive": "positive",
                 "none": "no sentiment yet", "team": "the team's replies"}

@@ -29,6 +29,7 @@ from inbox.model import (
 )
 from inbox.query import FIELD_VALUES, FIRST_DATE, LAST_DATE
 from inbox.usecases.search import date_range
+from web.filters import zone_of
 from web.guards import current_user
 from web.keys import context
 from web.serialize import json_object
@@ -185,24 +186,31 @@ def word(raw: str, name: str) -> str | None:
     return raw or None
 
 
-def report_range(request: web.Request) -> tuple[datetime, datetime]:
-    """The days a report covers, as [since, until): ?from=&to= (both days included, as the
-    page's form sends them; From = To is that one day), or ?since=&until= (until excluded,
-    as the API always took them); by default the last 30 days, today included."""
-    today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+def team_zone(request: web.Request) -> tzinfo:
+    """The team's time zone (the SLA calendar's): where a report's and the VoC's days run."""
+    return zone_of(None, context(request).reports.sla.calendar.timezone)
+
+
+def report_range(request: web.Request, zone: tzinfo = UTC) -> tuple[datetime, datetime]:
+    """The days a report covers, from midnight to midnight in `zone` (the team's), as UTC
+    instants [since, until): ?from=&to= (both days included, as the page's form sends them;
+    From = To is that one day), or ?since=&until= (until excluded, as the API always took
+    them); by default the last 30 days, today included."""
+    today = utcnow().astimezone(zone).date()
+
+    def start(day: date) -> datetime:
+        return datetime.combine(day, time(), zone).astimezone(UTC)
+
     if "from" in request.query or "to" in request.query:
         first, last = day_range(request)
-        until = (datetime.combine(last, time(), UTC) if last else today) + timedelta(days=1)
-        since = datetime.combine(first, time(), UTC) if first else until - timedelta(days=30)
-        return since, until
-    found = {}
-    for name, default in (("since", today - timedelta(days=29)),
-                          ("until", today + timedelta(days=1))):
-        raw = request.query.get(name)
-        found[name] = day(raw, name) if raw else default
-    if found["until"] <= found["since"]:
+        last = last or today
+        return start(first or last - timedelta(days=29)), start(last + timedelta(days=1))
+    since, until = (day(raw, name).date() if (raw := request.query.get(name)) else default
+                    for name, default in (("since", today - timedelta(days=29)),
+                                          ("until", today + timedelta(days=1))))
+    if until <= since:
         raise ValidationError({"until": "must be after since"})
-    return found["since"], found["until"]
+    return start(since), start(until)
 
 
 def day_range(request: web.Request) -> tuple[date | None, date | None]:

@@ -21,7 +21,7 @@ from inbox.usecases.conversations import ConversationView
 from inbox.usecases.search import date_range, searched_words
 from web import listening, merges, params, queue
 from web.api import voc_data
-from web.charts import SERIES_NAMES, bar_chart, stacked_bars
+from web.charts import SERIES_NAMES, bar_chart, line_chart, stacked_bars
 from web.filters import customer_name, local, zone_of
 from web.guards import SESSION_COOKIE, client_address, current_user, set_session_cookie
 from web.keys import CSRF, USER, context
@@ -46,6 +46,7 @@ def setup(app: web.Application) -> None:
     r.add_post("/customers/{id}/merges/{merge}/undo", undo_merge)
     r.add_get("/search", search)
     r.add_get("/reports", reports)
+    r.add_get("/reports/sla.svg", sla_chart)
     r.add_get("/voc", voc)
     r.add_get("/voc/volume.svg", volume_chart)
     r.add_get("/admin/connectors", connectors_page)
@@ -321,7 +322,8 @@ async def search(request: web.Request) -> dict[str, Any]:
 
 @page("reports.html")
 async def reports(request: web.Request) -> dict[str, Any]:
-    since, until = params.report_range(request)
+    zone = params.team_zone(request)
+    since, until = params.report_range(request, zone)
     reports = context(request).reports
     rows = await reports.sla_rows(since, until)
     next_due = await reports.next_due(20)
@@ -329,9 +331,12 @@ async def reports(request: web.Request) -> dict[str, Any]:
     grouped: dict[str, list[Any]] = {}
     for row in rows:
         grouped.setdefault(row.group, []).append(row)
-    return {"since": since, "until": until - timedelta(days=1), "groups": grouped,
-            "next_due": next_due, "users": users, "now": utcnow(),
-            "policy": reports.sla}
+    first, last = since.astimezone(zone).date(), (until.astimezone(zone) - timedelta(days=1)).date()
+    today = utcnow().astimezone(zone).date()
+    return {"since": first, "until": last, "groups": grouped, "zone": str(zone),
+            "presets": [("Today", today, today), *range_presets(today)],
+            "range_args": urlencode({"from": first.isoformat(), "to": last.isoformat()}),
+            "next_due": next_due, "users": users, "now": utcnow(), "policy": reports.sla}
 
 
 @page("voc.html")
@@ -344,8 +349,7 @@ async def voc(request: web.Request) -> dict[str, Any]:
     asked = params.team(request)
     team = asked and may_team
     first, last = params.day_range(request)
-    today = utcnow().astimezone(zone_of(None, context(request).conversations.sla.calendar
-                                        .timezone)).date()
+    today = utcnow().astimezone(params.team_zone(request)).date()
     base = {"q": text, "team": team, "may_team": may_team, "team_refused": asked and not team,
             "first": first, "last": last, "presets": range_presets(today),
             "series_names": SERIES_NAMES,
@@ -357,6 +361,27 @@ async def voc(request: web.Request) -> dict[str, Any]:
     chart = stacked_bars([(row["start"], row) for row in data["sentiments"]])
     return {**base, "error": None, "data": data, "chart": chart,
             "interval": request.query.get("interval", "day")}
+
+
+SLA_CHARTS = {"compliance": ("Compliance", "%"), "p90": ("First response p90", " h")}
+
+
+async def sla_chart(request: web.Request) -> web.Response:
+    """/reports/sla.svg?measure=compliance|p90&from=&to=: that measure per day of the SLA
+    report (the "By day" rows), as an SVG line chart (pygal) the page shows in an <img>."""
+    measure = request.query.get("measure", "compliance")
+    if measure not in SLA_CHARTS:
+        raise ValidationError({"measure": "must be one of " + ", ".join(SLA_CHARTS)})
+    since, until = params.report_range(request, params.team_zone(request))
+    rows = [r for r in await context(request).reports.sla_rows(since, until) if r.group == "day"]
+    name, unit = SLA_CHARTS[measure]
+    values = ([None if r.compliance is None else r.compliance * 100 for r in rows]
+              if measure == "compliance" else
+              [None if r.p90 is None else r.p90 / 3600 for r in rows])
+    return web.Response(body=line_chart([r.key for r in rows], {name: values}, unit),
+                        content_type="image/svg+xml", headers={
+                            "Content-Security-Policy": "default-src 'none'; "
+                                                       "style-src 'unsafe-inline'"})
 
 
 def range_presets(today: date) -> list[tuple[str, date, date]]:

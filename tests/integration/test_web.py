@@ -603,3 +603,12 @@ async def test_the_report_page_keeps_its_days_on_every_show(web: Web) -> None:
     assert 'name="to" value="2026-11-05"' in html  # one day, not a 400
     bad = await web.client.get("/reports?from=2026-11-05&to=2026-11-04", headers=web.auth())
     assert bad.status == 400
+    chart = await web.client.get("/reports/sla.svg?measure=p90&from=2026-11-02&to=2026-11-08",
+                                 headers=web.auth())
+    assert chart.status == 200 and chart.content_type == "image/svg+xml"
+    assert "default-src 'none'" in chart.headers["Content-Security-Policy"]
+    assert (await chart.text()).lstrip().startswith("<?xml")
+    assert (await web.client.get("/reports/sla.svg?measure=mood",
+                                 headers=web.auth())).status == 400
+    html = await (await web.client.get("/reports", headers=web.auth())).text()
+    assert ">Today</a>" in html and ">This quarter</a>" in html and "/reports/sla.svg" in html
