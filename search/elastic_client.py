@@ -157,12 +157,9 @@ class ElasticBase:
             resp = await self.client.mget(index=self.alias(kind), ids=list(dict.fromkeys(ids)))
         return {d["_id"]: d for d in resp["docs"] if d.get("found")}
 
-    async def _search(self, kind: str | None, action: str, **body: Any) -> dict[str, Any]:
+    async def _search(self, kind: str, action: str, **body: Any) -> dict[str, Any]:
         with calling(action):
-            if kind is None:  # a point-in-time search names no index
-                resp = await self.client.search(**body)
-            else:
-                resp = await self.client.search(index=self.alias(kind), **body)
+            resp = await self.client.search(index=self.alias(kind), **body)
         return dict(resp.body)
 
     async def _scan(
@@ -189,35 +186,48 @@ class ElasticBase:
         yield page
         if len(page) < SCAN_PAGE:
             return
-        pit = await self._open_pit(kind)
+        pit = opened = await self._open_pit(kind)
         try:
             # A point in time sorts with a last `_shard_doc` tiebreaker (Elasticsearch adds
             # one implicitly, and search_after must then carry its value): made explicit
             # here, descending, so the first page's last hit (read without one) continues
             # with -1, below every shard doc: as the sort ends with a unique key, only that
             # very hit sorts equal on the keys. https://github.com/elastic/elasticsearch/pull/68833
-            body: dict[str, Any] = {"query": query, "size": SCAN_PAGE, "source": source,
-                                    "track_total_hits": False}
+            body: dict[str, Any] = {"query": query, "sort": sort, "size": SCAN_PAGE,
+                                    "source": source, "track_total_hits": False}
+            after = page[-1]["sort"]
             if pit:
-                body["sort"] = [*sort, {"_shard_doc": "desc"}]
-            else:
-                body["sort"] = sort
-            after = [*page[-1]["sort"], -1] if pit else page[-1]["sort"]
+                body["sort"], after = [*sort, {"_shard_doc": "desc"}], [*after, -1]
             while len(page) == SCAN_PAGE:
-                if pit:
-                    resp = await self._search(None, f"read {kind}", search_after=after,
-                                              pit={"id": pit, "keep_alive": PIT_KEEP_ALIVE},
-                                              **body)
-                    pit = resp.get("pit_id", pit)  # the id may change between pages
+                found = await self._in_pit(pit, kind, {**body, "search_after": after}
+                                           ) if pit else None
+                if found is None:
+                    if pit:  # gone (expired, or its index removed): on without it
+                        pit, body["sort"], after = None, sort, after[:len(sort)]
+                    found = await self._search(kind, f"read {kind}", search_after=after, **body)
                 else:
-                    resp = await self._search(kind, f"read {kind}", search_after=after, **body)
-                page = resp["hits"]["hits"]
+                    pit = opened = found.get("pit_id", pit)  # the id may change between pages
+                page = found["hits"]["hits"]
                 if page:
                     yield page
                     after = page[-1]["sort"]
         finally:
-            if pit:
-                await self._close_pit(pit)
+            if opened:
+                await self._close_pit(opened)
+
+    async def _in_pit(self, pit: str, kind: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """A search inside a point in time (it names no index); None when the cluster no
+        longer has it (a 404: expired, or its index removed)."""
+        try:
+            resp = await self.client.search(pit={"id": pit, "keep_alive": PIT_KEEP_ALIVE},
+                                            **body)
+        except ApiError as exc:
+            if exc.status_code == 404:
+                return None
+            raise translate(exc, f"read {kind}") from exc
+        except TransportError as exc:
+            raise translate(exc, f"read {kind}") from exc
+        return dict(resp.body)
 
     async def _message_indices(self) -> list[str]:
         """The concrete indices behind the messages alias (several after a rollover)."""

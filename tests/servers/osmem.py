@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from elastic_transport import AiohttpHttpNode, HttpHeaders
+from elastic_transport import AiohttpHttpNode, ApiResponseMeta, HttpHeaders
 from elastic_transport._node._base import NodeApiResponse
 from elastic_transport.client_utils import DEFAULT, DefaultType
 from elasticsearch import AsyncElasticsearch
@@ -34,14 +34,18 @@ from tests.servers import unavailable
 REAL_CLUSTER_ENV = "INBOX_TEST_ES_URL"
 
 
-# The points in time opened through the test nodes and not closed yet (id -> target):
-# a test asserts that the store leaves none open.
+# The points in time opened through the test nodes and not closed yet (id -> target), and
+# where every one was opened: tests assert that the store leaves none open. REFUSE_PITS:
+# the statuses the next openings are refused with, as a cluster may (one each).
 OPEN_PITS: dict[str, str] = {}
+PITS_OPENED: list[str] = []
+REFUSE_PITS: list[int] = []
 _OPEN_PIT = re.compile(r"^/([^/?]+)/_pit(\?.*)?$")
 
 
 class PitLedgerNode(AiohttpHttpNode):
-    """Records in OPEN_PITS the points in time the store opens and closes."""
+    """Records in OPEN_PITS the points in time the store opens and closes; refuses the
+    next ones while REFUSE_PITS holds a status."""
 
     async def perform_request(  # type: ignore[override]
         self,
@@ -51,10 +55,18 @@ class PitLedgerNode(AiohttpHttpNode):
         headers: HttpHeaders | None = None,
         request_timeout: DefaultType | float | None = DEFAULT,
     ) -> NodeApiResponse:
+        if method == "POST" and _OPEN_PIT.match(target) and REFUSE_PITS:
+            status = REFUSE_PITS.pop(0)
+            refusal = {"error": {"type": "exception", "reason": "point in time refused"},
+                       "status": status}
+            meta = ApiResponseMeta(status, "1.1", HttpHeaders({
+                "content-type": "application/json"}), 0.0, self.config)
+            return NodeApiResponse(meta, json.dumps(refusal).encode())
         resp = await self._send(method, target, body, headers, request_timeout)
         if resp.meta.status < 300:
             if method == "POST" and _OPEN_PIT.match(target):
                 OPEN_PITS[json.loads(resp.body)["id"]] = target
+                PITS_OPENED.append(target)
             elif method == "DELETE" and target.split("?")[0] == "/_pit" and body:
                 OPEN_PITS.pop(json.loads(body)["id"], None)
         return resp
