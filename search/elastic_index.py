@@ -72,7 +72,8 @@ class ElasticIndex(ElasticBase):
         estimates (exact for small groups, close for large ones), not SQLite's exact
         interpolation."""
         resp = await self._search("conversations", "SLA report", size=0,
-                                  query=sla_query(since, until), aggs=sla_aggs())
+                                  query=sla_query(since, until), aggs=sla_aggs(),
+                                  track_total_hits=False)
         rows, truncated = sla_rows(resp["aggregations"])
         if truncated:
             log.warning("SLA report groups cut short (more keys than buckets)",
@@ -85,7 +86,7 @@ class ElasticIndex(ElasticBase):
         aggs = {"volume": {"date_histogram": {"field": "created_at",
                                               "calendar_interval": interval}}}
         resp = await self._search("messages", "volume", query=compile_query(query, public),
-                                  size=0, aggs=aggs)
+                                  size=0, aggs=aggs, track_total_hits=False)
         return _buckets(resp["aggregations"]["volume"])
 
 
