@@ -270,9 +270,10 @@ class ElasticBase:
         body: dict[str, Any] = {"query": query, "sort": sort, "size": limit + 1,
                                 "track_total_hits": False, **extra}
         if cursor:
-            # (a cursor of an older version may hold a point in time and a shard-doc value:
-            # only the sort keys are used)
-            body["search_after"] = decode_cursor(cursor)[0][:len(sort)]
+            after = decode_cursor(cursor)
+            if len(after) != len(sort):
+                raise QueryError("invalid cursor", 0, cursor)
+            body["search_after"] = after
         try:
             resp = await self._search(kind, f"search {kind}", **body)
         except (FatalError, QueryError) as exc:  # the cluster refuses the cursor's values

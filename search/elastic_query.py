@@ -249,7 +249,8 @@ def encode_cursor(after: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps({"a": list(after)}).encode()).decode()
 
 
-MAX_CURSOR = 4000  # characters: an older version's cursor held a point in time's id
+MAX_CURSOR = 1000  # characters: a few sort values
+
 
 
 def _sort_value(value: Any) -> bool:
@@ -263,18 +264,20 @@ def _sort_value(value: Any) -> bool:
     return isinstance(value, float) and math.isfinite(value)
 
 
-def decode_cursor(cursor: str) -> tuple[list[Any], str | None]:
-    """The sort values and point in time (an older version's cursors had one; unused) of a
-    cursor we made; QueryError ("invalid cursor", a 400) for anything else."""
+def decode_cursor(cursor: str) -> list[Any]:
+    """The sort values of a cursor we made; QueryError ("invalid cursor", a 400) for
+    anything else (a cursor of an older version, which held a point in time, too: its
+    reader starts again from the first page)."""
     try:
         if len(cursor) > MAX_CURSOR:
             raise ValueError("too long")
         state = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
-        after, pit = state["a"], state.get("p")
+        after = state["a"]
+        if set(state) != {"a"}:
+            raise ValueError("not ours")
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
         raise QueryError("invalid cursor", 0, cursor) from exc
-    if (not isinstance(after, list) or not 1 <= len(after) <= 3
-            or not all(_sort_value(v) for v in after)
-            or not (pit is None or (isinstance(pit, str) and _sort_value(pit)))):
+    if (not isinstance(after, list) or not 1 <= len(after) <= 2
+            or not all(_sort_value(v) for v in after)):
         raise QueryError("invalid cursor", 0, cursor)
-    return after, pit
+    return after

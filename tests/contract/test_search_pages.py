@@ -5,8 +5,6 @@ left open by pages, scans or exports."""
 
 from __future__ import annotations
 
-import base64
-import json
 from contextlib import aclosing
 from dataclasses import replace
 from datetime import timedelta
@@ -174,18 +172,6 @@ async def test_one_refused_point_in_time_disables_nothing(es: ElasticStore) -> N
     assert len(await es.conversation_messages("vA")) == 7
     assert len(PITS_OPENED) == opened + 1  # the next scan has one again
     assert _pits_of(es) == []
-
-
-async def test_a_cursor_of_an_older_version_with_a_point_in_time_still_pages(
-        es: ElasticStore) -> None:
-    await seed_corpus(es)
-    first = await es.search(None, None, 2)
-    assert first.next_cursor
-    after = json.loads(base64.urlsafe_b64decode(first.next_cursor))["a"]
-    older = base64.urlsafe_b64encode(json.dumps(
-        {"a": [*after, 12], "p": "an-expired-point-in-time"}).encode()).decode()
-    assert ([m.id for m in (await es.search(None, older, 2)).messages]
-            == [m.id for m in (await es.search(None, first.next_cursor, 2)).messages])
 
 
 async def test_exact_sla_percentiles_on_osmem_page_through_the_values(

@@ -132,11 +132,10 @@ def test_facets_sorted_by_count_then_value() -> None:
 
 
 def test_cursor_round_trip_and_garbage() -> None:
-    assert decode_cursor(encode_cursor([1793527200000002000, "m1"])) == (
-        [1793527200000002000, "m1"], None)
+    assert decode_cursor(encode_cursor([1793527200000002000, "m1"])) == [
+        1793527200000002000, "m1"]
     older = "eyJhIjogWzUsICJhIiwgN10sICJwIjogInBpdC1pZCJ9"  # with a point in time
-    assert decode_cursor(older) == ([5, "a", 7], "pit-id")
-    for bad in ("nonsense", encode_cursor([])):
+    for bad in ("nonsense", encode_cursor([]), older):
         with pytest.raises(QueryError):
             decode_cursor(bad)
 
