@@ -5,6 +5,7 @@ left open by pages, scans or exports."""
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import aclosing
 from dataclasses import replace
 from datetime import timedelta
@@ -152,6 +153,23 @@ async def test_a_scan_closes_its_point_in_time_when_stopped_or_failing(
         assert len(_pits_of(es)) == 1
         assert len(await _cluster_pits(es)) == (1 if isinstance(es, OsmemStore) else 0)
     assert _pits_of(es) == []  # the reader stopped early
+
+    inside = asyncio.Event()
+
+    async def reader() -> None:
+        async with aclosing(es._scan_pages("messages", query,
+                                           elastic_client.OLDEST_FIRST)) as pages:
+            async for _ in pages:
+                if _pits_of(es):
+                    inside.set()
+                    await asyncio.Event().wait()  # until cancelled
+
+    task = asyncio.create_task(reader())
+    await inside.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert _pits_of(es) == []  # the reader was cancelled
     pages = es._scan_pages("messages", query, elastic_client.OLDEST_FIRST)
     await anext(pages)
     await anext(pages)
