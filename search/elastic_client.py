@@ -199,14 +199,15 @@ class ElasticBase:
             if pit:
                 body["sort"], after = [*sort, {"_shard_doc": "desc"}], [*after, -1]
             while len(page) == SCAN_PAGE:
-                found = await self._in_pit(pit, kind, {**body, "search_after": after}
-                                           ) if pit else None
-                if found is None:
-                    if pit:  # gone (expired, or its index removed): on without it
+                found = None
+                if pit:
+                    found = await self._in_pit(pit, kind, {**body, "search_after": after})
+                    if found is None:  # gone (expired, or its index removed): on without it
                         pit, body["sort"], after = None, sort, after[:len(sort)]
+                    else:  # the id may change from page to page
+                        pit = opened = found.get("pit_id", pit)
+                if found is None:
                     found = await self._search(kind, f"read {kind}", search_after=after, **body)
-                else:
-                    pit = opened = found.get("pit_id", pit)  # the id may change between pages
                 page = found["hits"]["hits"]
                 if page:
                     yield page
