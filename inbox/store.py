@@ -173,8 +173,10 @@ class Index(Protocol):
     ) -> SearchResult:
         """Messages matching the AST, newest first (created_at desc, id desc), with facets
         and (volume: an interval) the volume over time as `volume()` has it. The total is
-        exact up to TOTAL_CAP (beyond: `total_capped`); facets and volume count every match,
-        except where the store says it counted only the `sampled` newest. public: words,
+        exact up to TOTAL_CAP (beyond: `total_capped`), on every page; facets and volume
+        count every match, except where the store says it counted only the `sampled`
+        newest. Facets, volume and moods come with the first page only: a later page (a
+        cursor) has none (no facet keys, no buckets). public: words,
         phrases and prefixes match the public copy of text and subject
         (inbox.privacy.public_copy, without contacts), for who may not see contacts. Besides
         the language's fields, `query` may hold FieldTerm(AUTOMATED, "true"/"false"): the

@@ -1,11 +1,11 @@
 """The Elasticsearch store's connection: the client, the indices behind their aliases,
-errors translated, and the low-level reads every part shares (mget, search, scan, keyset
-pages on search_after with a point in time)."""
+errors translated, and the low-level reads every part shares (mget, search, keyset pages
+on search_after, and deep scans, the only reads that open a point in time)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -74,7 +74,6 @@ class ElasticBase:
             if value is not None:
                 self._client_args[name] = value
         self._es: AsyncElasticsearch | None = None
-        self._pit_supported = True
         self._backing: list[str] | None = None  # indices behind the messages alias
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -158,29 +157,78 @@ class ElasticBase:
             resp = await self.client.mget(index=self.alias(kind), ids=list(dict.fromkeys(ids)))
         return {d["_id"]: d for d in resp["docs"] if d.get("found")}
 
-    async def _search(self, kind: str | None, action: str, **body: Any) -> dict[str, Any]:
+    async def _search(self, kind: str, action: str, **body: Any) -> dict[str, Any]:
         with calling(action):
-            if kind is None:  # a point-in-time search names no index
-                resp = await self.client.search(**body)
-            else:
-                resp = await self.client.search(index=self.alias(kind), **body)
+            resp = await self.client.search(index=self.alias(kind), **body)
         return dict(resp.body)
 
     async def _scan(
         self, kind: str, query: dict[str, Any], sort: list[Any], source: Any = True
     ) -> list[Hit]:
-        """Every hit of a query, in pages on search_after."""
-        hits: list[Hit] = []
-        after: list[Any] | None = None
-        while True:
-            extra = {"search_after": after} if after else {}
-            resp = await self._search(kind, f"read {kind}", query=query, sort=sort,
-                                      size=SCAN_PAGE, source=source, **extra)
-            page = resp["hits"]["hits"]
-            hits.extend(page)
-            if len(page) < SCAN_PAGE:
-                return hits
+        """Every hit of a query (see _scan_pages)."""
+        return [hit async for page in self._scan_pages(kind, query, sort, source)
+                for hit in page]
+
+    async def _scan_pages(
+        self, kind: str, query: dict[str, Any], sort: list[Any], source: Any = True
+    ) -> AsyncIterator[list[Hit]]:
+        """Every hit of a query, a page at a time on search_after (a deep scan).
+
+        `sort` must end with a unique key (an id), so pages neither skip nor repeat. The
+        first page is read without a point in time (most scans are one page); when more
+        follow, the rest is read inside one point in time, closed in `finally` whatever
+        happens (the caller stops early, is cancelled, or a page fails). Iterate under
+        contextlib.aclosing() when you may stop early.
+        """
+        resp = await self._search(kind, f"read {kind}", query=query, sort=sort,
+                                  size=SCAN_PAGE, source=source, track_total_hits=False)
+        page = resp["hits"]["hits"]
+        yield page
+        if len(page) < SCAN_PAGE:
+            return
+        pit = opened = await self._open_pit(kind)
+        try:
+            # A point in time sorts with a last `_shard_doc` tiebreaker (Elasticsearch adds
+            # one implicitly, and search_after must then carry its value): made explicit
+            # here, descending, so the first page's last hit (read without one) continues
+            # with -1, below every shard doc: as the sort ends with a unique key, only that
+            # very hit sorts equal on the keys. https://github.com/elastic/elasticsearch/pull/68833
+            body: dict[str, Any] = {"query": query, "sort": sort, "size": SCAN_PAGE,
+                                    "source": source, "track_total_hits": False}
             after = page[-1]["sort"]
+            if pit:
+                body["sort"], after = [*sort, {"_shard_doc": "desc"}], [*after, -1]
+            while len(page) == SCAN_PAGE:
+                found = None
+                if pit:
+                    found = await self._in_pit(pit, kind, {**body, "search_after": after})
+                    if found is None:  # gone (expired, or its index removed): on without it
+                        pit, body["sort"], after = None, sort, after[:len(sort)]
+                    else:  # the id may change from page to page
+                        pit = opened = found.get("pit_id", pit)
+                if found is None:
+                    found = await self._search(kind, f"read {kind}", search_after=after, **body)
+                page = found["hits"]["hits"]
+                if page:
+                    yield page
+                    after = page[-1]["sort"]
+        finally:
+            if opened:
+                await self._close_pit(opened)
+
+    async def _in_pit(self, pit: str, kind: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """A search inside a point in time (it names no index); None when the cluster no
+        longer has it (a 404: expired, or its index removed)."""
+        try:
+            resp = await self.client.search(pit={"id": pit, "keep_alive": PIT_KEEP_ALIVE},
+                                            **body)
+        except ApiError as exc:
+            if exc.status_code == 404:
+                return None
+            raise translate(exc, f"read {kind}") from exc
+        except TransportError as exc:
+            raise translate(exc, f"read {kind}") from exc
+        return dict(resp.body)
 
     async def _message_indices(self) -> list[str]:
         """The concrete indices behind the messages alias (several after a rollover)."""
@@ -217,72 +265,49 @@ class ElasticBase:
         self, kind: str, query: dict[str, Any], sort: list[Any], cursor: str | None, limit: int,
         **extra: Any,
     ) -> tuple[list[Hit], str | None, dict[str, Any]]:
-        """One keyset page on search_after; later pages read a point in time when possible."""
-        after, pit = decode_cursor(cursor) if cursor else (None, None)
-        body: dict[str, Any] = {"query": query, "sort": sort, "size": limit + 1, **extra}
+        """One keyset page on search_after: `sort` ends with a unique key (an id), so the
+        pages of one list neither skip nor repeat and need no point in time (a page leaves
+        nothing open on the cluster). No total unless `extra` asks for one."""
+        body: dict[str, Any] = {"query": query, "sort": sort, "size": limit + 1,
+                                "track_total_hits": False, **extra}
+        if cursor:
+            after = decode_cursor(cursor)
+            if len(after) != len(sort):
+                raise QueryError("invalid cursor", 0, cursor)
+            body["search_after"] = after
         try:
-            resp = await self._pit_search(pit, body, after) if pit else None
-            if resp is None:
-                pit = None
-                if after:
-                    body["search_after"] = after[:len(sort)]
-                resp = await self._search(kind, f"search {kind}", **body)
-        except FatalError as exc:  # the cluster refuses the cursor's values (a 4xx)
+            resp = await self._search(kind, f"search {kind}", **body)
+        except (FatalError, QueryError) as exc:  # the cluster refuses the cursor's values
             if cursor and not isinstance(exc, AuthFailed):
                 raise QueryError("invalid cursor", 0, cursor) from exc
             raise
         hits = resp["hits"]["hits"]
         if len(hits) <= limit or limit < 1:
-            if pit:
-                await self._close_pit(pit)
             return hits[:limit], None, resp
         hits = hits[:limit]
-        pit = resp.get("pit_id", pit) if pit else await self._open_pit(kind)
-        return hits, encode_cursor(hits[-1]["sort"], pit), resp
-
-    async def _pit_search(
-        self, pit: str, body: dict[str, Any], after: list[Any] | None
-    ) -> dict[str, Any] | None:
-        """The next page inside a point in time; None when it expired (page without one)."""
-        # An explicit tiebreaker keeps the sort values at a known length. The first page was
-        # read without a PIT (two values): -1 puts its last hit before every shard doc.
-        sort = [*body["sort"], {"_shard_doc": "desc"}]
-        if after and len(after) == len(body["sort"]):
-            after = [*after, -1]
-        extra = {"search_after": after} if after else {}
-        try:
-            resp = await self.client.search(**{**body, "sort": sort, **extra},
-                                            pit={"id": pit, "keep_alive": PIT_KEEP_ALIVE})
-        except ApiError as exc:
-            if exc.status_code == 404:  # the point in time expired
-                return None
-            raise translate(exc, "search") from exc
-        except TransportError as exc:
-            raise translate(exc, "search") from exc
-        return dict(resp.body)
+        return hits, encode_cursor(hits[-1]["sort"]), resp
 
     async def _open_pit(self, kind: str) -> str | None:
-        if not self._pit_supported:
-            return None
+        """A point in time on the kind's indices, or None when the cluster refuses one
+        (then the scan pages on its unique sort keys alone, which neither skips nor
+        repeats). Tried again on every scan: one failure disables nothing."""
         try:
             resp = await self.client.open_point_in_time(index=self.alias(kind),
                                                         keep_alive=PIT_KEEP_ALIVE)
-        except ApiError as exc:
-            if exc.status_code not in (400, 404, 405, 501):
-                raise translate(exc, "open point in time") from exc
-            # A cluster without the /_pit endpoint (OpenSearch, osmem-server): search_after
-            # on the unique sort keys alone still pages without gaps or repeats.
-            log.info("point in time unsupported, paging without it",
-                     extra={"status": exc.status_code})
-            self._pit_supported = False
+        except (ApiError, TransportError) as exc:
+            log.warning("point in time refused, scanning without one",
+                        extra={"kind": kind, "error": str(translate(exc, "open point in time"))})
             return None
-        except TransportError as exc:
-            raise translate(exc, "open point in time") from exc
         return str(resp["id"])
 
     async def _close_pit(self, pit: str) -> None:
-        with calling("close point in time"):
+        """Close a point in time; a failure is logged, not raised (the scan's own outcome
+        matters more, and the cluster frees it after PIT_KEEP_ALIVE anyway)."""
+        try:
             await self.client.options(ignore_status=404).close_point_in_time(id=pit)
+        except (ApiError, TransportError) as exc:
+            log.warning("point in time not closed (it expires by itself)",
+                        extra={"error": str(translate(exc, "close point in time"))})
 
     async def _identities_of(self, customer_ids: Sequence[str]) -> dict[str, tuple[Identity, ...]]:
         hits = await self._scan("identities", {"terms": {"customer_id": list(customer_ids)}},

@@ -13,6 +13,7 @@ from inbox.errors import (
     ConflictError,
     FatalError,
     InboxError,
+    QueryError,
     StoreRefused,
     StoreUnavailable,
 )
@@ -119,10 +120,17 @@ _UNAVAILABLE = frozenset({
 
 
 def error_parts(body: Any) -> tuple[str, str]:
-    """(type, reason) from an error body or a bulk item's error."""
+    """(type, reason) from an error body or a bulk item's error; a search that failed on
+    every shard ("all shards failed") gives the first root cause's reason too."""
     err = body.get("error", body) if isinstance(body, Mapping) else body
     if isinstance(err, Mapping):
-        return str(err.get("type", "")), str(err.get("reason", ""))
+        reason = str(err.get("reason", ""))
+        causes = err.get("root_cause")
+        if isinstance(causes, list) and causes and isinstance(causes[0], Mapping):
+            cause = str(causes[0].get("reason", ""))
+            if cause and cause not in reason:
+                reason = f"{reason}: {cause}" if reason else cause
+        return str(err.get("type", "")), reason
     return str(err or ""), ""
 
 
@@ -133,6 +141,8 @@ def classify(status: int, etype: str, reason: str, action: str) -> InboxError:
         return ConflictError(f"{where}: changed by someone else; reload and retry ({reason})")
     if status == 413:  # the request is too large: smaller batches will pass
         return StoreRefused(f"{where}: request too large ({reason})")
+    if etype in _QUERY_REFUSED and (status == 400 or _too_many(reason)):
+        return QueryError(_query_problem(reason), 0)
     if status == 429 or status >= 500 or etype in _UNAVAILABLE:
         hint = {"cluster_block_exception":
                 " (the cluster refuses writes: read-only index or disk full)",
@@ -144,3 +154,25 @@ def classify(status: int, etype: str, reason: str, action: str) -> InboxError:
     if status in (401, 403):
         return AuthFailed(f"{where}: credentials refused ({status} {etype}: {reason})")
     return FatalError(f"{where}: {status} {etype}: {reason}")
+
+
+# A search the cluster refuses: what the query asks cannot run, e.g. a prefix of an
+# index made before index_prefixes expanding to more words than max_clause_count. The
+# user's query text parsed (inbox.query); the error is theirs to narrow, not a 500.
+_QUERY_REFUSED = frozenset({"search_phase_execution_exception", "parsing_exception",
+                            "query_shard_exception", "x_content_parse_exception"})
+_TOO_MANY = ("too many terms", "too many clauses", "too_many_clauses", "maxclausecount",
+             "max_clause_count")
+
+
+def _too_many(reason: str) -> bool:
+    """An expansion over the cluster's limit (Lucene's "expanded to too many terms" is an
+    IllegalStateException, which Elasticsearch answers with a 500)."""
+    return any(mark in reason.lower() for mark in _TOO_MANY)
+
+
+def _query_problem(reason: str) -> str:
+    if _too_many(reason):
+        return ("a prefix (word*) matches too many words to search at once; type more of "
+                "the word")
+    return f"the search could not run ({reason[:300]})"

@@ -37,9 +37,14 @@ class ElasticIndex(ElasticBase):
         public: bool = False,
         volume: Interval | None = None,
     ) -> SearchResult:
+        # Counted exactly up to the cap, then "10,000+" (as the SQLite store): counting
+        # every match of a common word would read all of them on every page.
         extra: dict[str, Any] = {"track_total_hits": self.total_cap}
-        aggs = facet_aggs(facets)
-        if volume:
+        # Facets, volume and moods describe the whole search: asked once, with its first
+        # page; a later page (a cursor) counts none of them (the Index contract).
+        counting = cursor is None
+        aggs = facet_aggs(facets) if counting else {}
+        if volume and counting:
             aggs["volume"] = {"date_histogram": {"field": "created_at",
                                                  "calendar_interval": volume}}
             aggs["moods"] = {"date_histogram": {"field": "created_at",
@@ -49,18 +54,17 @@ class ElasticIndex(ElasticBase):
         if aggs:
             extra["aggs"] = aggs
         hits, nxt, resp = await self._page("messages", compile_query(query, public),
-                                           MESSAGE_ORDER,
-                                           cursor, limit, **extra)
+                                           MESSAGE_ORDER, cursor, limit, **extra)
         total = resp["hits"]["total"]
         found = resp.get("aggregations", {})
         return SearchResult(
             messages=tuple(from_doc(Message, h["_source"]) for h in hits),
             next_cursor=nxt,
             total=min(int(total["value"]), self.total_cap),
-            facets=facet_values(facets, found),
+            facets=facet_values(facets, found) if counting else {},
             total_capped=total.get("relation") == "gte" or int(total["value"]) > self.total_cap,
-            volume=tuple(_buckets(found["volume"])) if volume else (),
-            moods=tuple(_moods(found["moods"])) if volume else (),
+            volume=tuple(_buckets(found["volume"])) if volume and counting else (),
+            moods=tuple(_moods(found["moods"])) if volume and counting else (),
         )
 
     async def sla_report(self, since: datetime, until: datetime) -> tuple[SlaRow, ...]:
@@ -68,7 +72,8 @@ class ElasticIndex(ElasticBase):
         estimates (exact for small groups, close for large ones), not SQLite's exact
         interpolation."""
         resp = await self._search("conversations", "SLA report", size=0,
-                                  query=sla_query(since, until), aggs=sla_aggs())
+                                  query=sla_query(since, until), aggs=sla_aggs(),
+                                  track_total_hits=False)
         rows, truncated = sla_rows(resp["aggregations"])
         if truncated:
             log.warning("SLA report groups cut short (more keys than buckets)",
@@ -81,7 +86,7 @@ class ElasticIndex(ElasticBase):
         aggs = {"volume": {"date_histogram": {"field": "created_at",
                                               "calendar_interval": interval}}}
         resp = await self._search("messages", "volume", query=compile_query(query, public),
-                                  size=0, aggs=aggs)
+                                  size=0, aggs=aggs, track_total_hits=False)
         return _buckets(resp["aggregations"]["volume"])
 
 

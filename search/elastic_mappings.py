@@ -35,9 +35,12 @@ _KW: dict[str, Any] = {"type": "keyword"}
 _TEXT: dict[str, Any] = {"type": "text", "analyzer": "folded"}
 # inbox.analysis's words, split at spaces only (the built-in analyzer: an index made by an
 # older version takes the field without new settings); an array of values (text,
-# subject, extras), 100 positions apart so no phrase spans two
+# subject, extras), 100 positions apart so no phrase spans two; each word's first 2 to 8
+# characters indexed too (index_prefixes), so a prefix search reads one term instead of
+# expanding to every word that starts with it (elastic_query._prefix_query)
 _TERMS: dict[str, Any] = {"type": "text", "analyzer": "whitespace",
-                          "position_increment_gap": 100}
+                          "position_increment_gap": 100,
+                          "index_prefixes": {"min_chars": 2, "max_chars": 8}}
 _STORED: dict[str, Any] = {"type": "text", "index": False}  # kept in _source, not searched
 _OPAQUE: dict[str, Any] = {"type": "object", "enabled": False}  # any JSON object, not indexed
 _TIME: dict[str, Any] = {"type": "date_nanos"}  # microseconds matter for ordering

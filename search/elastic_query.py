@@ -31,8 +31,6 @@ Query = dict[str, Any]
 
 MATCH_ALL: Query = {"match_all": {}}
 MATCH_NONE: Query = {"match_none": {}}
-# match_phrase_prefix expands the last word to at most this many terms (default 50).
-PHRASE_PREFIX_EXPANSIONS = 1000
 
 _KEYWORD_FIELDS = {"channel": "channel", "sentiment": "sentiment", "lang": "lang",
                    "status": "conv_status", "direction": "direction"}
@@ -63,11 +61,7 @@ def _text_query(node: Term | Phrase, field: str) -> Query:
     if match is None:
         return MATCH_NONE
     if match.prefix:
-        first = match.alternatives[0]
-        if len(first) == 1:  # every word starting with it, no limit on expansions
-            return {"prefix": {field: first[0]}}
-        return {"match_phrase_prefix": {field: {"query": " ".join(first),
-                                                "max_expansions": PHRASE_PREFIX_EXPANSIONS}}}
+        return _prefix_query(match.alternatives[0], field)
     words = [a[0] for a in match.alternatives if len(a) == 1]
     queries: list[Query] = [{"match_phrase": {field: " ".join(a)}}
                             for a in match.alternatives if len(a) > 1]
@@ -75,6 +69,26 @@ def _text_query(node: Term | Phrase, field: str) -> Query:
         queries.append({"terms": {field: words}})
     return queries[0] if len(queries) == 1 else {"bool": {"should": queries,
                                                           "minimum_should_match": 1}}
+
+
+def _prefix_query(words: tuple[str, ...], field: str) -> Query:
+    """Words, the last one a prefix ("past du*", "INV-2026*"), with every match found.
+
+    One word: a `prefix` query, which has no limit on expansions. Several: an `intervals`
+    query, the words in order without gaps, the last a `prefix` rule. Not
+    `match_phrase_prefix`, which expands the last word to at most `max_expansions` terms and
+    silently drops the rest. A prefix rule reads the field's `index_prefixes` (the terms
+    fields have them: one term per prefix, no expansion); longer prefixes than those, or an
+    index made before them, expand to at most `indices.query.bool.max_clause_count` terms
+    and beyond that the search fails (a 400, never a silent cut). See
+    https://www.elastic.co/guide/en/elasticsearch/reference/current/query-dsl-intervals-query.html#intervals-prefix
+    """
+    if len(words) == 1:
+        return {"prefix": {field: words[0]}}
+    rules: list[Query] = [{"match": {"query": word}} for word in words[:-1]]
+    rules.append({"prefix": {"prefix": words[-1]}})
+    return {"intervals": {field: {"all_of": {"ordered": True, "max_gaps": 0,
+                                             "intervals": rules}}}}
 
 
 def _field_query(node: FieldTerm) -> Query:
@@ -230,15 +244,13 @@ def sla_rows(aggregations: Mapping[str, Any]) -> tuple[tuple[SlaRow, ...], list[
     return tuple(rows), truncated
 
 
-def encode_cursor(after: Sequence[Any], pit: str | None = None) -> str:
-    """Opaque: the sort values of the last hit, and the point in time when there is one."""
-    state: dict[str, Any] = {"a": list(after)}
-    if pit:
-        state["p"] = pit
-    return base64.urlsafe_b64encode(json.dumps(state).encode()).decode()
+def encode_cursor(after: Sequence[Any]) -> str:
+    """Opaque: the sort values of the last hit (pages hold no point in time)."""
+    return base64.urlsafe_b64encode(json.dumps({"a": list(after)}).encode()).decode()
 
 
-MAX_CURSOR = 4000  # characters: a point-in-time id is a few hundred
+MAX_CURSOR = 1000  # characters: a few sort values
+
 
 
 def _sort_value(value: Any) -> bool:
@@ -252,18 +264,20 @@ def _sort_value(value: Any) -> bool:
     return isinstance(value, float) and math.isfinite(value)
 
 
-def decode_cursor(cursor: str) -> tuple[list[Any], str | None]:
-    """The sort values and point in time of a cursor we made; QueryError ("invalid cursor",
-    a 400) for anything else."""
+def decode_cursor(cursor: str) -> list[Any]:
+    """The sort values of a cursor we made; QueryError ("invalid cursor", a 400) for
+    anything else (a cursor of an older version, which held a point in time, too: its
+    reader starts again from the first page)."""
     try:
         if len(cursor) > MAX_CURSOR:
             raise ValueError("too long")
         state = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
-        after, pit = state["a"], state.get("p")
+        after = state["a"]
+        if set(state) != {"a"}:
+            raise ValueError("not ours")
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
         raise QueryError("invalid cursor", 0, cursor) from exc
-    if (not isinstance(after, list) or not 1 <= len(after) <= 3
-            or not all(_sort_value(v) for v in after)
-            or not (pit is None or (isinstance(pit, str) and _sort_value(pit)))):
+    if (not isinstance(after, list) or not 1 <= len(after) <= 2
+            or not all(_sort_value(v) for v in after)):
         raise QueryError("invalid cursor", 0, cursor)
-    return after, pit
+    return after

@@ -376,7 +376,10 @@ class SqliteIndex:
         volume: Interval | None = None,
     ) -> SearchResult:
         # every search of a query counts the same columns, so that the VoC page, its chart
-        # and the search page share the counts; volume: exact for more matches
+        # and the search page share the counts; volume: exact for more matches. Facets,
+        # volume and moods are counted with the first page only (a cursor counts none).
+        if cursor:
+            facets, volume = (), None
         counting = bool(facets or volume)
         key = ("counts", query, public, counting, volume is not None, self.total_cap,
                self.facet_sample)

@@ -60,3 +60,14 @@ async def test_pages_say_so_too(web: RoleWeb) -> None:
     assert "1+ messages" in voc and "count the 1 newest matches" in voc
     exact = await (await web.client.get("/search", params={"q": "channel:email"})).text()
     assert "1+ messages" in exact and "newest matches" not in exact
+
+
+async def test_a_later_page_has_the_total_but_counts_no_facets(web: RoleWeb) -> None:
+    agent = web.auth(Role.AGENT)
+    params = {"q": "", "facets": "channel", "limit": "1"}
+    first = await (await web.client.get("/api/search", params=params, headers=agent)).json()
+    assert first["next_cursor"] and first["facets"]["channel"] == [["email", 3]]
+    later = await (await web.client.get("/api/search", params={
+        **params, "cursor": first["next_cursor"]}, headers=agent)).json()
+    assert (later["total"], later["total_capped"], later["facets"]) == (1, True, {})
+    assert later["messages"] and later["messages"] != first["messages"]

@@ -8,7 +8,9 @@ instead; every store gets its own index prefix and drops its indices afterwards.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
@@ -16,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from elastic_transport import AiohttpHttpNode, HttpHeaders
+from elastic_transport import AiohttpHttpNode, ApiResponseMeta, HttpHeaders
 from elastic_transport._node._base import NodeApiResponse
 from elastic_transport.client_utils import DEFAULT, DefaultType
 from elasticsearch import AsyncElasticsearch
@@ -32,8 +34,18 @@ from tests.servers import unavailable
 REAL_CLUSTER_ENV = "INBOX_TEST_ES_URL"
 
 
-class PlainJsonNode(AiohttpHttpNode):
-    """Sends plain JSON media types: osmem-server answers 406 to `compatible-with=9`."""
+# The points in time opened through the test nodes and not closed yet (id -> target), and
+# where every one was opened: tests assert that the store leaves none open. REFUSE_PITS:
+# the statuses the next openings are refused with, as a cluster may (one each).
+OPEN_PITS: dict[str, str] = {}
+PITS_OPENED: list[str] = []
+REFUSE_PITS: list[int] = []
+_OPEN_PIT = re.compile(r"^/([^/?]+)/_pit(\?.*)?$")
+
+
+class PitLedgerNode(AiohttpHttpNode):
+    """Records in OPEN_PITS the points in time the store opens and closes; refuses the
+    next ones while REFUSE_PITS holds a status."""
 
     async def perform_request(  # type: ignore[override]
         self,
@@ -43,13 +55,55 @@ class PlainJsonNode(AiohttpHttpNode):
         headers: HttpHeaders | None = None,
         request_timeout: DefaultType | float | None = DEFAULT,
     ) -> NodeApiResponse:
+        if method == "POST" and _OPEN_PIT.match(target) and REFUSE_PITS:
+            status = REFUSE_PITS.pop(0)
+            refusal = {"error": {"type": "exception", "reason": "point in time refused"},
+                       "status": status}
+            meta = ApiResponseMeta(status, "1.1", HttpHeaders({
+                "content-type": "application/json"}), 0.0, self.config)
+            return NodeApiResponse(meta, json.dumps(refusal).encode())
+        resp = await self._send(method, target, body, headers, request_timeout)
+        if resp.meta.status < 300:
+            if method == "POST" and _OPEN_PIT.match(target):
+                OPEN_PITS[json.loads(resp.body)["id"]] = target
+                PITS_OPENED.append(target)
+            elif method == "DELETE" and target.split("?")[0] == "/_pit" and body:
+                OPEN_PITS.pop(json.loads(body)["id"], None)
+        return resp
+
+    async def _send(self, method: str, target: str, body: bytes | None,
+                    headers: HttpHeaders | None,
+                    request_timeout: DefaultType | float | None) -> NodeApiResponse:
+        return await super().perform_request(method, target, body=body, headers=headers,
+                                             request_timeout=request_timeout)
+
+
+class PlainJsonNode(PitLedgerNode):
+    """What osmem-server needs to serve the official client: plain JSON media types (it
+    answers 406 to `compatible-with=9`), and Elasticsearch's point-in-time endpoints
+    (`POST /{index}/_pit`, `DELETE /_pit`) sent to its OpenSearch ones
+    (`/{index}/_search/point_in_time`); searches with a `pit` body it takes as they are."""
+
+    async def _send(self, method: str, target: str, body: bytes | None,
+                    headers: HttpHeaders | None,
+                    request_timeout: DefaultType | float | None) -> NodeApiResponse:
         plain = HttpHeaders(headers or {})
         for name in ("accept", "content-type"):
             value = plain.get(name)
             if value and "vnd.elasticsearch" in value:
                 plain[name] = "application/x-ndjson" if "ndjson" in value else "application/json"
-        return await super().perform_request(method, target, body=body, headers=plain,
-                                             request_timeout=request_timeout)
+        opening = _OPEN_PIT.match(target) if method == "POST" else None
+        if opening:
+            target = f"/{opening.group(1)}/_search/point_in_time{opening.group(2) or ''}"
+        elif method == "DELETE" and target.split("?")[0] == "/_pit" and body:
+            target = "/_search/point_in_time"
+            body = json.dumps({"pit_id": [json.loads(body)["id"]]}).encode()
+        resp = await super()._send(method, target, body, plain, request_timeout)
+        if opening and resp.meta.status < 300:  # OpenSearch answers pit_id, ES id
+            found = json.loads(resp.body)
+            resp = NodeApiResponse(resp.meta, json.dumps({"id": found["pit_id"],
+                                                          **found}).encode())
+        return resp
 
 
 class FixtureStore(ElasticStore):
@@ -95,7 +149,9 @@ class OsmemStore(FixtureStore):
     """On osmem-server. Elasticsearch's percentiles digest is exact for small groups (linear
     interpolation between ranks, as SQLite); osmem-server's answers the nearest rank instead
     (the median of 600..6000 in steps of 600 is 3600, not 3300). So the SLA report's
-    percentiles are read here from the two values next to each rank, with sorted searches."""
+    percentiles are read here from the two values next to each rank (_values_at)."""
+
+    value_page = 1000  # distinct values per composite aggregation page
 
     async def sla_report(self, since: datetime, until: datetime) -> tuple[SlaRow, ...]:
         rows = await super().sla_report(since, until)
@@ -116,25 +172,45 @@ class OsmemStore(FixtureStore):
             return None
         query = {"bool": {"filter": [sla_query(since, until), sla_group_filter(row.group, row.key),
                                      {"exists": {"field": field}}]}}
-        found = []
-        for percent in SLA_PERCENTS:
-            low, weight = interpolation_rank(count, percent)
-            resp = await self._search("conversations", "SLA report", query=query, from_=low,
-                                      size=2, sort=[{field: "asc"}, {"id": "asc"}],
-                                      source=[field])
-            near = [float(h["_source"][field]) for h in resp["hits"]["hits"]]
-            if not near:
-                return None  # changed under us: keep the aggregation's figures
-            found.append(near[0] + weight * (near[-1] - near[0]))
+        ranks = [interpolation_rank(count, percent) for percent in SLA_PERCENTS]
+        wanted = {r for low, _ in ranks for r in (low, min(low + 1, count - 1))}
+        values = await self._values_at(query, field, wanted)
+        if len(values) < len(wanted):
+            return None  # changed under us: keep the aggregation's figures
+        return [values[low] + weight * (values[min(low + 1, count - 1)] - values[low])
+                for low, weight in ranks]
+
+    async def _values_at(self, query: Query, field: str, ranks: set[int]) -> dict[int, float]:
+        """The value at each rank of the field's sorted values: the distinct values in
+        order with their counts (a composite aggregation, a page of `value_page` at a
+        time), so any group size works (paging hits with `from` stops at 10,000)."""
+        found: dict[int, float] = {}
+        seen, after = 0, None
+        while len(found) < len(ranks):
+            source = {"values": {"composite": {
+                "size": self.value_page, "sources": [{"v": {"terms": {"field": field}}}],
+                **({"after": after} if after else {})}}}
+            resp = await self._search("conversations", "SLA report", size=0, query=query,
+                                      aggs=source)
+            agg = resp["aggregations"]["values"]
+            if not agg["buckets"]:
+                break
+            for bucket in agg["buckets"]:
+                n = int(bucket["doc_count"])
+                found.update({r: float(bucket["key"]["v"]) for r in ranks if seen <= r < seen + n})
+                seen += n
+            after = agg.get("after_key")
+            if after is None:
+                break
         return found
 
 
 def store_kwargs(url: str) -> dict[str, Any]:
-    """ElasticStore arguments for a test: a fresh index prefix; the node class for osmem."""
-    kwargs: dict[str, Any] = {"index_prefix": f"test-{uuid.uuid4().hex[:12]}"}
-    if not os.environ.get(REAL_CLUSTER_ENV):
-        kwargs["client_kwargs"] = {"node_class": PlainJsonNode}
-    return kwargs
+    """ElasticStore arguments for a test: a fresh index prefix; the node class (osmem's,
+    or on a real cluster one that only keeps OPEN_PITS)."""
+    node = PitLedgerNode if os.environ.get(REAL_CLUSTER_ENV) else PlainJsonNode
+    return {"index_prefix": f"test-{uuid.uuid4().hex[:12]}",
+            "client_kwargs": {"node_class": node}}
 
 
 def es_store_factory(url: str, **overrides: Any) -> FixtureStore:

@@ -23,7 +23,7 @@ from inbox.model import (
     SlaRow,
     Term,
 )
-from search.elastic_docs import classify, denormalized, from_doc, to_doc
+from search.elastic_docs import classify, denormalized, error_parts, from_doc, to_doc
 from search.elastic_mappings import (
     DENORMALIZED,
     KINDS,
@@ -81,9 +81,13 @@ def test_prefix_of_one_word_is_a_prefix_query_without_a_limit() -> None:
     assert compile_query(Term("INV-2026*")) == {"prefix": {"terms": "inv2026"}}
 
 
-def test_prefix_after_several_words_is_a_phrase_prefix() -> None:
-    query = compile_query(Phrase("past du*"))
-    assert query["match_phrase_prefix"]["terms"]["query"] == "past du"
+def test_prefix_after_several_words_is_an_intervals_query_without_a_limit() -> None:
+    # not match_phrase_prefix, whose max_expansions silently drops matches
+    assert compile_query(Phrase("past du*"), public=True) == {"intervals": {"public_terms": {
+        "all_of": {"ordered": True, "max_gaps": 0, "intervals": [
+            {"match": {"query": "past"}}, {"prefix": {"prefix": "du"}}]}}}}
+    assert mappings("messages")["properties"]["terms"]["index_prefixes"] == {
+        "min_chars": 2, "max_chars": 8}
 
 
 @pytest.mark.parametrize(("node", "expected"), [
@@ -128,10 +132,10 @@ def test_facets_sorted_by_count_then_value() -> None:
 
 
 def test_cursor_round_trip_and_garbage() -> None:
-    assert decode_cursor(encode_cursor([1793527200000002000, "m1"])) == (
-        [1793527200000002000, "m1"], None)
-    assert decode_cursor(encode_cursor([5, "a"], "pit-id")) == ([5, "a"], "pit-id")
-    for bad in ("nonsense", encode_cursor([])):
+    assert decode_cursor(encode_cursor([1793527200000002000, "m1"])) == [
+        1793527200000002000, "m1"]
+    older = "eyJhIjogWzUsICJhIiwgN10sICJwIjogInBpdC1pZCJ9"  # with a point in time
+    for bad in ("nonsense", encode_cursor([]), older):
         with pytest.raises(QueryError):
             decode_cursor(bad)
 
@@ -262,6 +266,24 @@ def test_index_names() -> None:
     (503, "", StoreUnavailable),
     (401, "security_exception", AuthFailed),
     (400, "mapper_parsing_exception", FatalError),
+    (400, "search_phase_execution_exception", QueryError),
+    (400, "parsing_exception", QueryError),
+    (400, "query_shard_exception", QueryError),
 ])
 def test_error_classes(status: int, etype: str, expected: type) -> None:
     assert isinstance(classify(status, etype, "why", "write"), expected)
+
+
+def test_a_refused_search_says_why_and_is_the_users_to_narrow() -> None:
+    body = {"error": {"type": "search_phase_execution_exception", "reason": "all shards failed",
+                      "root_cause": [{"type": "illegal_state_exception", "reason":
+                                      "Automaton [du*] expanded to too many terms (limit 4096)"}]}}
+    etype, reason = error_parts(body)
+    assert reason == ("all shards failed: Automaton [du*] expanded to too many terms "
+                      "(limit 4096)")
+    # Elasticsearch answers Lucene's IllegalStateException with a 500: still the query's
+    for status in (400, 500):
+        error = classify(status, etype, reason, "search messages")
+        assert isinstance(error, QueryError) and "type more of the word" in error.problem
+    error = classify(400, "parsing_exception", "unknown query [x]", "search messages")
+    assert isinstance(error, QueryError) and "unknown query [x]" in error.problem
