@@ -136,6 +136,7 @@ class MergeDoc(TypedDict):
 
 class SlaAlertDoc(TypedDict):
     at: str
+    delivery: NotRequired[dict[str, str]]  # how the managers were told (app, webhook, email)
 
 
 class LeaseDoc(TypedDict):
@@ -176,6 +177,7 @@ class NotificationDoc(TypedDict):
     id: str
     user: str  # the user id it is for
     kind: str  # "mention" (in a note) | "assign" (a conversation assigned to them) | "spike"
+    # | "sla.at_risk" | "sla.breached" (a response deadline, to managers and the assignee)
     by: str  # who did it: their name or email
     by_id: str
     conversation: str  # conversation id

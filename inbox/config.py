@@ -125,13 +125,17 @@ ALERTS = (
     Setting("alerts.history_days", int, 7, "of the previous 7 days, how many must have "
             "customer messages before spikes are judged", env="INBOX_ALERTS_HISTORY_DAYS",
             check=_between(1, 7)),
-    Setting("alerts.webhook_url", str, None, "spike alerts are POSTed here as JSON (unset: "
-            "no webhook)", env="INBOX_ALERTS_WEBHOOK_URL", secret=True, check=_webhook_url,
+    Setting("alerts.webhook_url", str, None, "spike alerts and response deadlines at risk or "
+            "breached are POSTed here as JSON (unset: no webhook)",
+            env="INBOX_ALERTS_WEBHOOK_URL", secret=True, check=_webhook_url,
             example="https://hooks.example.com/inbox"),
     Setting("alerts.webhook_attempts", int, 3, "tries of each webhook delivery in all",
             env="INBOX_ALERTS_WEBHOOK_ATTEMPTS", check=_between(1, 10)),
     Setting("alerts.webhook_timeout", float, 5.0, "seconds each webhook try may take",
             env="INBOX_ALERTS_WEBHOOK_TIMEOUT", check=_at_least(0.1)),
+    Setting("alerts.sla_email", bool, True, "email the managers and the assignee when a "
+            "response deadline is at risk and when it is breached (once each; they are "
+            "told in the app and by the webhook either way)", env="INBOX_ALERTS_SLA_EMAIL"),
 )
 LISTENING = (
     Setting("listening.post_read_price", float, 0.005,
@@ -249,6 +253,7 @@ class AlertsSettings:
     webhook_url: str | None = field(repr=False)
     webhook_attempts: int
     webhook_timeout: float
+    sla_email: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,12 +35,14 @@ from inbox.usecases.connectors import ConnectorStatus
 from inbox.usecases.conversations import Conversations
 from inbox.usecases.customers import Customers
 from inbox.usecases.dead_letters import DeadLetters
+from inbox.usecases.delivery import Delivery
 from inbox.usecases.forms import Forms
 from inbox.usecases.listening import ListeningRules
 from inbox.usecases.replies import Replies
 from inbox.usecases.reports import Reports
 from inbox.usecases.saved_searches import SavedSearches
 from inbox.usecases.search import Search
+from inbox.usecases.sla_alerts import SlaAlerts
 from inbox.webhook import Webhook
 from web.context import WebContext
 
@@ -92,10 +94,14 @@ class Runtime:
         self.listening = ListeningRules(self.store, self.conversations,
                                         _weights(self.settings.listening),
                                         self.settings.listening.post_read_price)
+        alert_settings = _alert_settings(self.settings.alerts)
         self.alerts = SpikeAlerts(self.store, self.search, self.accounts,
-                                  self.conversations.notifications,
-                                  _alert_settings(self.settings.alerts),
+                                  self.conversations.notifications, alert_settings,
                                   _mailer(senders), self.settings.web.public_url)
+        self.sla_alerts = SlaAlerts(self.accounts, Delivery(
+            self.conversations.notifications, self.accounts, alert_settings.webhook,
+            _mailer(senders), self.settings.alerts.sla_email), self.settings.web.public_url)
+        self.conversations.deadline_alerts = self.sla_alerts
         self.status = ConnectorStatus(self.connectors, self.supervisors, self.dead_letters,
                                       lambda: self.leader)
         self.forms = Forms(WebForms.from_config(self.config), self.ingestor, self.sla)
@@ -251,6 +257,7 @@ class Runtime:
         await _cancel(self._tasks)
         await self._stop_jobs()
         await self.alerts.aclose()
+        await self.sla_alerts.delivery.aclose()
         await self.store.aclose()
 
 

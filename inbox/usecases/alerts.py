@@ -10,9 +10,7 @@ again nor misses the end of a spike.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,10 +25,13 @@ from inbox.privacy import redact_message
 from inbox.store import Store
 from inbox.trending import Period, Sample, trending
 from inbox.usecases.accounts import Accounts
+from inbox.usecases.delivery import NO_SMTP, Alert, Delivery, Mailer
 from inbox.usecases.notifications import Notifications
 from inbox.usecases.saved_searches import MAX_SEARCHES
 from inbox.usecases.search import CUSTOMERS, Search
 from inbox.webhook import Webhook
+
+__all__ = ["NO_SMTP", "AlertSettings", "Mailer", "SpikeAlerts"]
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +40,6 @@ MAX_SCAN = 20_000  # messages read per hour counted (beyond: the count stops the
 TREND_SAMPLE = 500  # messages of each hour kept for the trending terms
 SAMPLES = 3
 TOP_TERMS = 5
-# An email to subscribers: (recipients, subject, plain text); None: no SMTP account.
-Mailer = Callable[[Sequence[str], str, str], Awaitable[None]]
-NO_SMTP = "skipped: no SMTP account configured"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +61,9 @@ class SpikeAlerts:
                  notifications: Notifications, settings: AlertSettings,
                  mailer: Mailer | None = None, public_url: str | None = None) -> None:
         self.store, self.search, self.accounts = store, search, accounts
-        self.notifications, self.settings, self.mailer = notifications, settings, mailer
+        self.settings, self.mailer = settings, mailer
         self.public_url = (public_url or "").rstrip("/")
-        self._deliveries: set[asyncio.Task[None]] = set()
+        self.delivery = Delivery(notifications, accounts, settings.webhook, mailer)
         self.page = PAGE
 
     async def check(self, now: datetime | None = None) -> dict[str, spikes.Verdict]:
@@ -120,14 +118,11 @@ class SpikeAlerts:
 
     async def aclose(self) -> None:
         """Stop the deliveries under way (the process is stopping)."""
-        for task in list(self._deliveries):
-            task.cancel()
-        await asyncio.gather(*self._deliveries, return_exceptions=True)
+        await self.delivery.aclose()
 
     async def drain(self) -> None:
         """Wait for the webhook and email deliveries under way."""
-        while self._deliveries:
-            await asyncio.gather(*list(self._deliveries), return_exceptions=True)
+        await self.delivery.drain()
 
     # --- counting ------------------------------------------------------------------------
 
@@ -198,51 +193,11 @@ class SpikeAlerts:
             "link": self.public_url + self._link(doc)}
 
     async def _tell(self, doc: SavedSearchDoc, payload: dict[str, Any]) -> dict[str, str]:
-        """Notify the subscribers in the app now; the webhook and email in the background.
-        What happened to each (the background ones: "sending")."""
-        why = summary(payload)
-        await self.notifications.alert(doc["subscribers"], doc["name"], self._link(doc), why)
-        delivery = {"app": f"{len(doc['subscribers'])} notified"}
-        hook = self.settings.webhook
-        if hook is not None:
-            self._background(self._webhook(hook, doc["id"], payload))
-            delivery["webhook"] = "sending"
-        else:
-            delivery["webhook"] = "skipped: no webhook configured"
-        if self.mailer is None:
-            delivery["email"] = NO_SMTP
-        else:
-            users = await self.accounts.users_by_id()
-            to = [users[u].email for u in doc["subscribers"] if u in users
-                  and not users[u].disabled]
-            self._background(self._email(self.mailer, doc["id"], to,
-                                         f"Spike: {doc['name']}", email_text(payload)))
-            delivery["email"] = f"sending to {len(to)}"
-        log.info("spike alert", extra={"search": doc["id"], "count": payload["count"],
-                                       **delivery})
-        return delivery
-
-    def _background(self, work: Awaitable[None]) -> None:
-        async def run() -> None:
-            await work
-
-        task = asyncio.create_task(run())
-        self._deliveries.add(task)
-        task.add_done_callback(self._deliveries.discard)
-
-    async def _webhook(self, hook: Webhook, search_id: str, payload: dict[str, Any]) -> None:
-        status = await hook.post(payload)
-        log.info("spike webhook", extra={"search": search_id, "status": status})
-
-    async def _email(self, mailer: Mailer, search_id: str, to: list[str], subject: str,
-                     text: str) -> None:
-        if not to:
-            return
-        try:
-            await mailer(to, subject, text)
-            log.info("spike email sent", extra={"search": search_id, "recipients": len(to)})
-        except InboxError as exc:
-            log.warning("spike email failed", extra={"search": search_id, "error": str(exc)})
+        """Tell the subscribers (inbox.usecases.delivery); what happened to each way."""
+        return await self.delivery.tell(doc["subscribers"], Alert(
+            kind="spike", by=doc["name"], link=self._link(doc), why=summary(payload),
+            subject=f"Spike: {doc['name']}", text=email_text(payload), payload=payload),
+            doc["id"])
 
 
 def _ended(state: SpikeStateDoc | None, high: bool, stamp: str) -> dict[str, str] | None:

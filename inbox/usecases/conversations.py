@@ -63,6 +63,9 @@ class ConversationView:
 CHANGE_RETRY = Retry(2)  # a lost race without the agent's version: read and apply again
 
 
+DeadlineAlerts = Callable[[Conversation, str, datetime], Awaitable[dict[str, str]]]
+
+
 class Conversations:
     """The conversations use cases; every change is versioned (see `change`)."""
 
@@ -73,6 +76,9 @@ class Conversations:
         self.clock = clock  # the time of every change (the demo replays a month with its own)
         self.sla = sla or SlaPolicy()
         self.merges = ConversationMerges(store, events, self.sla, clock)  # merge, split, undo
+        # who is told of a deadline at risk or breached (inbox.usecases.sla_alerts); the
+        # runtime sets it, with its delivery
+        self.deadline_alerts: DeadlineAlerts | None = None
 
     async def page(self, flt: ConversationFilter, cursor: str | None,
                    limit: int) -> Page[Conversation]:
@@ -348,6 +354,10 @@ class Conversations:
                 log.warning("response deadline %s", "breached" if state == "breached"
                             else "at risk", extra={"conversation": conv.id,
                                                    "due_at": conv.due_at.isoformat()})
+                if self.deadline_alerts is not None:  # managers and the assignee told
+                    delivery = await self.deadline_alerts(conv, state, now)
+                    await self.store.sla_alerts.put(key, {"at": now.isoformat(),
+                                                          "delivery": delivery})
         return counts
 
 

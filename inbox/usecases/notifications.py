@@ -53,13 +53,15 @@ class Notifications:
             await self.store.notifications.put(key, doc)
             self.events.publish(Event(KIND, conv.id, None, {"user": user_id}))
 
-    async def alert(self, user_ids: Sequence[str], by: str, link: str, text: str) -> None:
-        """One "spike" notification for each of these users (inbox.usecases.alerts)."""
+    async def alert(self, user_ids: Sequence[str], by: str, link: str, text: str,
+                    kind: str = "spike") -> None:
+        """One alert notification ("spike", "sla.at_risk", "sla.breached") for each of these
+        users (inbox.usecases.delivery)."""
         now = utcnow().isoformat()
         for user_id in dict.fromkeys(user_ids):
             key = _key(user_id)
             doc: NotificationDoc = {
-                "id": key.partition("/")[2], "user": user_id, "kind": "spike", "by": by,
+                "id": key.partition("/")[2], "user": user_id, "kind": kind, "by": by,
                 "by_id": "", "conversation": "", "ref": None, "link": link,
                 "text": text[:EXCERPT], "at": now, "read": False}
             await self.store.notifications.put(key, doc)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,20 @@ from connectors.email import configure
 from inbox.app.config import load as load_config
 from inbox.app.runtime import Runtime
 from inbox.events import EventBus
+from inbox.store import WriteBatch
+from inbox.usecases.accounts import Accounts
 from inbox.usecases.alerts import AlertSettings, SpikeAlerts
+from inbox.usecases.conversations import Conversations
+from inbox.usecases.delivery import Delivery
 from inbox.usecases.notifications import Notifications
 from inbox.usecases.search import Search
+from inbox.usecases.sla_alerts import SlaAlerts
 from inbox.webhook import Webhook
 from search.sqlite import SqliteStore
-from tests.contract.test_spike_alerts import after, seeded
+from tests.contract.test_spike_alerts import CHEAP, after, seeded
+from tests.factories import conversation, customer
 from tests.servers.smtp import SmtpServer, smtp_server_fixture  # noqa: F401 - fixture
+from tests.unit.test_sla import LONDON, utc
 
 pytestmark = pytest.mark.integration
 PASSWORD = "plum orbit canyon 71"
@@ -135,3 +143,39 @@ async def test_the_runtime_wires_the_settings_smtp_and_webhook(tmp_path: Path,
     with_mail = Runtime(config, {})
     assert with_mail.alerts.mailer is not None
     await with_mail.aclose()
+
+
+async def test_managers_and_the_assignee_are_told_of_a_deadline_once_each_way(
+        sqlite_store: SqliteStore, receiver: tuple[Receiver, str],
+        smtp_server: SmtpServer) -> None:
+    """A response deadline at risk, then breached: the managers and the assignee are told
+    in the app, by webhook and by email, once for each; nobody else is."""
+    got, url = receiver
+    got.failures = 0
+    accounts = Accounts(sqlite_store, CHEAP)
+    maya = await accounts.add_user("maya@example.com", "manager", PASSWORD, "Maya")
+    ava = await accounts.add_user("ava@example.com", "agent", PASSWORD, "Ava")
+    ben = await accounts.add_user("ben@example.com", "agent", PASSWORD, "Ben")
+    _, (sender,) = configure({"email": {"mailboxes": [{
+        "name": "support", "smtp_url": smtp_server.url(),
+        "from_address": "alerts@example.test"}]}}, {})
+    events = EventBus()
+    service = Conversations(sqlite_store, events, sla=LONDON)
+    delivery = Delivery(service.notifications, accounts, Webhook(url, 2, 5.0, backoff=0.01),
+                        sender.send_notice)  # type: ignore[union-attr]
+    service.deadline_alerts = SlaAlerts(accounts, delivery, "https://inbox.example")
+    late = replace(conversation("late", "c1", "email"), awaiting_since=utc(7, 9),
+                   due_at=utc(7, 16), assignee=ava.id, subject="Router <b>dead</b>")
+    await sqlite_store.write(WriteBatch(customers=(customer("c1"),), conversations=(late,)))
+    assert await service.sweep_sla(utc(7, 15)) == {"at_risk": 1, "breached": 0}
+    assert await service.sweep_sla(utc(7, 15, 30)) == {"at_risk": 0, "breached": 0}
+    assert await service.sweep_sla(utc(7, 17)) == {"at_risk": 0, "breached": 1}
+    await delivery.drain()
+    assert [p["kind"] for p in got.posts] == ["sla.at_risk", "sla.breached"]
+    assert got.posts[1]["link"] == "https://inbox.example/conversations/late"
+    assert [sorted(m.rcpt_tos) for m in smtp_server.received] == \
+        [["ava@example.com", "maya@example.com"]] * 2
+    assert smtp_server.received[1].message["Subject"].startswith("Response deadline breached")
+    for user, told in ((maya, 2), (ava, 2), (ben, 0)):
+        kinds = [n["kind"] for n in await service.notifications.for_user(user)]
+        assert sorted(kinds) == (["sla.at_risk", "sla.breached"] if told else []), user.email
