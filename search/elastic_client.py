@@ -14,7 +14,7 @@ from elasticsearch import ApiError, AsyncElasticsearch
 
 from inbox.errors import AuthFailed, FatalError, QueryError, StoreUnavailable
 from inbox.model import Identity
-from search.elastic_docs import classify, error_parts, from_doc
+from search.elastic_docs import classify, doc_id, error_parts, from_doc
 from search.elastic_mappings import KINDS, SETTINGS, alias_name, index_name, mappings
 from search.elastic_query import decode_cursor, encode_cursor
 
@@ -151,12 +151,14 @@ class ElasticBase:
     # --- low-level reads ------------------------------------------------------------------
 
     async def _mget(self, kind: str, ids: Sequence[str]) -> dict[str, Hit]:
-        """Stored documents by id (realtime: no refresh needed), with seq_no/primary_term."""
+        """Stored documents by id (realtime: no refresh needed), with seq_no/primary_term;
+        keyed by the ids asked for (a long one is read under its hashed `_id`, doc_id)."""
         if not ids:
             return {}
+        wanted = {doc_id(i): i for i in ids}
         with calling(f"read {kind}"):
-            resp = await self.client.mget(index=self.alias(kind), ids=list(dict.fromkeys(ids)))
-        return {d["_id"]: d for d in resp["docs"] if d.get("found")}
+            resp = await self.client.mget(index=self.alias(kind), ids=list(wanted))
+        return {wanted[d["_id"]]: d for d in resp["docs"] if d.get("found")}
 
     async def _search(self, kind: str | None, action: str, **body: Any) -> dict[str, Any]:
         with calling(action):
@@ -200,7 +202,7 @@ class ElasticBase:
     async def _messages_where(self, ids: Sequence[str], source: Any) -> list[Hit]:
         """Message hits by id across every backing index, realtime (mget, not search: a
         message written a moment ago without a refresh is found, so it is never doubled)."""
-        unique = list(dict.fromkeys(ids))
+        unique = list(dict.fromkeys(doc_id(i) for i in ids))
         if not unique:
             return []
         indices = await self._message_indices()
