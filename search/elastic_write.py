@@ -159,7 +159,8 @@ class ElasticWriter(ElasticBase):
         await self._bulk_in_phases(ops, (refresh, refresh, last))
         changed = {cid: state[cid] for cid, hit in stored_convs.items()
                    if cid in batch_convs and denormalized(hit["_source"]) != state[cid]}
-        written = {m.id: m.conversation_id for m in batch.messages}
+        written = {m.id: (m.conversation_id, state.get(m.conversation_id, denormalized(None)))
+                   for m in batch.messages}
         await self._settle(changed, written, refresh)
 
     async def _bulk_in_phases(self, ops: list[_BulkOp],
@@ -223,19 +224,20 @@ class ElasticWriter(ElasticBase):
         return "index", {**meta, "if_seq_no": hit["_seq_no"],
                          "if_primary_term": hit["_primary_term"]}
 
-    async def _settle(self, changed: dict[str, dict[str, Any]], written: dict[str, str],
+    async def _settle(self, changed: dict[str, dict[str, Any]],
+                      written: dict[str, tuple[str, dict[str, Any]]],
                       refresh: bool | str) -> None:
         """Bring the conversation fields of messages in line with their conversations, as
         the module docstring says: `changed` conversations (id -> the fields this write
         gave them) have every message re-stamped; `written` messages (id -> conversation
-        id) were stamped by this write; both are checked against the conversations read
-        again, and re-stamped until they match."""
+        id and the fields they were written with) were stamped by this write; both are
+        checked against the conversations read again, and re-stamped until they match."""
         stamps = dict(changed)  # conversation id -> the fields its messages got from us
         owned: dict[str, set[str] | None] = {cid: None for cid in changed}  # None: all
-        for mid, cid in written.items():
-            if cid not in stamps:
-                owned.setdefault(cid, set())
-                mine = owned[cid]
+        for mid, (cid, fields) in written.items():
+            if cid not in changed:
+                stamps[cid] = fields
+                mine = owned.setdefault(cid, set())
                 if mine is not None:
                     mine.add(mid)
         todo = dict(changed)
@@ -251,7 +253,7 @@ class ElasticWriter(ElasticBase):
             for cid in owned:
                 hit = current.get(cid)
                 now = denormalized(hit["_source"] if hit else None)
-                if cid in retry or (cid in stamps and now != stamps[cid]):
+                if cid in retry or now != stamps[cid]:
                     todo[cid] = now
             if not todo:
                 return

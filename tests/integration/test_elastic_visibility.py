@@ -1,0 +1,135 @@
+"""The conversation fields on messages (status, assignee, tags: what `status:`, `assignee:`
+and `tag:` search) stay right when searches cannot see unrefreshed writes: the store runs
+behind tests/servers/refresh_proxy, which hides new documents from search until a refresh
+(as a real cluster does for a second, or for ever with refresh_interval -1)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import pytest
+
+from inbox.enrich import no_enrichment
+from inbox.events import EventBus
+from inbox.ingest import Ingestor
+from inbox.model import Conversation, Status
+from inbox.query import parse
+from inbox.retry import Retry
+from inbox.sla import SlaPolicy
+from inbox.store import WriteBatch
+from tests.factories import at, inbound
+from tests.servers.osmem import FixtureStore
+from tests.servers.refresh_proxy import RefreshProxy, Written, refresh_proxy, store_behind
+
+pytestmark = pytest.mark.integration
+__all__ = ["refresh_proxy"]  # the fixture
+
+
+@pytest.fixture
+async def poller(refresh_proxy: RefreshProxy) -> AsyncIterator[FixtureStore]:
+    """The poller's process: a store behind the proxy."""
+    store = store_behind(refresh_proxy)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.delete_indices()
+        await store.aclose()
+
+
+@pytest.fixture
+async def agent(refresh_proxy: RefreshProxy, poller: FixtureStore
+                ) -> AsyncIterator[FixtureStore]:
+    """An agent's web process on the same indices, behind the same proxy."""
+    store = store_behind(refresh_proxy, like=poller)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.aclose()
+
+
+def ingestor(store: FixtureStore) -> Ingestor:
+    return Ingestor(store, enrich=no_enrichment, sla=SlaPolicy(), events=EventBus(),
+                    clock=lambda: at(22), store_retry=Retry(0))
+
+
+async def resolve_and_assign(store: FixtureStore, conversation_id: str) -> Conversation:
+    """What an agent's action writes: the conversation's next version, visible at once."""
+    conv = await store.get_conversation(conversation_id)
+    done = replace(conv, status=Status.RESOLVED, assignee="dana", tags=("refund",),
+                   version=conv.version + 1)
+    await store.write(WriteBatch(conversations=(done,)))
+    return done
+
+
+async def found(store: FixtureStore, query: str) -> set[str]:
+    result = await store.search(parse(query), None, 50)
+    return {m.external_id for m in result.messages}
+
+
+async def first_and_polled(poller: FixtureStore) -> str:
+    """A conversation started by a form (visible), then a mail polled into it (not)."""
+    ing = ingestor(poller)
+    first = await ing.ingest([inbound("<t1@x>", "my order is late", thread_keys=("<t1@x>",),
+                                      when=at(3))])
+    polled = await ing.ingest([inbound("<t2@x>", "any news?", parent_keys=("<t1@x>",),
+                                       when=at(4))], visible=False)
+    (msg,), (later,) = first.stored, polled.stored
+    assert later.conversation_id == msg.conversation_id
+    return msg.conversation_id
+
+
+async def test_a_change_after_a_poll_reaches_the_polled_message(
+        refresh_proxy: RefreshProxy, poller: FixtureStore, agent: FixtureStore) -> None:
+    """The issue's race: a message polled a moment ago (no refresh), then the agent
+    resolves and assigns the conversation: searches find both messages by the new fields."""
+    conversation_id = await first_and_polled(poller)
+    await resolve_and_assign(agent, conversation_id)
+    refresh_proxy.refresh_all()
+    both = {"<t1@x>", "<t2@x>"}
+    assert await found(agent, "status:resolved") == both
+    assert await found(agent, "assignee:dana tag:refund") == both
+    assert await found(agent, "status:open") == set()
+
+
+async def test_a_change_while_the_poll_is_unrefreshed_reaches_its_message(
+        refresh_proxy: RefreshProxy, poller: FixtureStore, agent: FixtureStore) -> None:
+    """The agent's change lands between the poller's message write and any refresh: the
+    agent's search cannot see the new message, so the poller's own check re-stamps it."""
+    ing = ingestor(poller)
+    first = await ing.ingest([inbound("<t1@x>", "my order is late", thread_keys=("<t1@x>",),
+                                      when=at(3))])
+    conversation_id = first.stored[0].conversation_id
+    changed: list[Conversation] = []
+
+    async def agent_acts(created: Written) -> None:
+        if any("-messages-" in index for index, _ in created) and not changed:
+            assert await found(agent, "any news") == set()  # the poll is not searchable yet
+            changed.append(await resolve_and_assign(agent, conversation_id))
+
+    refresh_proxy.on_write = agent_acts
+    await ing.ingest([inbound("<t2@x>", "any news?", parent_keys=("<t1@x>",), when=at(4))],
+                     visible=False)
+    refresh_proxy.on_write = None
+    assert changed, "the agent acted during the poll's write"
+    refresh_proxy.refresh_all()
+    both = {"<t1@x>", "<t2@x>"}
+    assert await found(agent, "status:resolved assignee:dana tag:refund") == both
+    assert await found(poller, "status:open") == set()
+
+
+async def test_changes_back_and_forth_end_in_the_last_one(
+        refresh_proxy: RefreshProxy, poller: FixtureStore, agent: FixtureStore) -> None:
+    """Resolved, then reopened by the customer's next polled mail, then resolved again: the
+    messages carry the conversation's last status, whatever searches saw in between."""
+    conversation_id = await first_and_polled(poller)
+    await resolve_and_assign(agent, conversation_id)
+    await ingestor(poller).ingest([inbound("<t3@x>", "still broken", parent_keys=("<t1@x>",),
+                                           when=at(5))], visible=False)
+    conv = await agent.get_conversation(conversation_id)
+    assert conv.status == Status.OPEN  # the customer's answer reopened it
+    refresh_proxy.refresh_all()
+    assert await found(agent, "status:open") == {"<t1@x>", "<t2@x>", "<t3@x>"}
+    assert await found(agent, "status:resolved") == set()
