@@ -146,7 +146,11 @@ def error_parts(body: Any) -> tuple[str, str]:
     """(type, reason) from an error body or a bulk item's error."""
     err = body.get("error", body) if isinstance(body, Mapping) else body
     if isinstance(err, Mapping):
-        return str(err.get("type", "")), str(err.get("reason", ""))
+        reason = str(err.get("reason", ""))
+        cause = err.get("caused_by")
+        if isinstance(cause, Mapping) and cause.get("reason"):  # which field, which value
+            reason += f" (caused by {cause.get('type', '')}: {cause['reason']})"
+        return str(err.get("type", "")), reason
     return str(err or ""), ""
 
 

@@ -60,10 +60,17 @@ from typing import Any
 from elastic_transport import TransportError
 from elasticsearch import ApiError
 
-from inbox.errors import AuthFailed, ConflictError, InboxError, StoreRefused, StoreUnavailable
+from inbox.errors import (
+    AuthFailed,
+    ConflictError,
+    FatalError,
+    InboxError,
+    StoreRefused,
+    StoreUnavailable,
+)
 from inbox.model import Conversation, Customer
 from inbox.store import REF_START, WriteBatch
-from search.elastic_client import ElasticBase, Hit, calling
+from search.elastic_client import ElasticBase, Hit, calling, translate
 from search.elastic_collections import kv_id, kv_source
 from search.elastic_docs import (
     classify,
@@ -179,8 +186,11 @@ class ElasticWriter(ElasticBase):
             if not part:
                 continue
             body = [line for op in part for line in ({op.action: op.bulk_meta()}, op.doc)]
-            with calling("write"):
+            try:
                 resp = await self.client.bulk(operations=body, refresh=refresh[phase])
+            except (ApiError, TransportError) as exc:
+                await self._undo(applied, refresh[phase])
+                raise _request_problem(exc) from exc
             results = [next(iter(item.values())) for item in resp["items"]]
             applied += [(op, r) for op, r in zip(part, results, strict=True)
                         if "error" not in r]
@@ -344,6 +354,16 @@ def _sendable(doc: Mapping[str, Any]) -> bool:
     return True
 
 
+def _request_problem(exc: ApiError | TransportError) -> Exception:
+    """A bulk request refused whole: a 400 (a request Elasticsearch validates before any
+    item, e.g. an id too long) is StoreRefused without names, like a 413, so ingest finds
+    the document by splitting the batch; anything else as translate() says."""
+    problem = translate(exc, "write")
+    if isinstance(exc, ApiError) and exc.status_code == 400 and isinstance(problem, FatalError):
+        return StoreRefused(str(problem))
+    return problem
+
+
 def _bulk_problem(ops: Sequence[_BulkOp], results: Sequence[Mapping[str, Any]]
                   ) -> InboxError | None:
     """The error a bulk's failed items amount to: unavailable first, then conflicts, then
@@ -373,6 +393,6 @@ def _bulk_problem(ops: Sequence[_BulkOp], results: Sequence[Mapping[str, Any]]
             if isinstance(problem, wanted):
                 return problem
     first = next(p for p in problems if isinstance(p, StoreRefused))
-    return StoreRefused(f"{len(refused)} document(s) refused, e.g. {first}",
-                        tuple(dict.fromkeys(refused)))
+    what = str(first) if len(refused) == 1 else f"{len(refused)} documents refused, e.g. {first}"
+    return StoreRefused(what, tuple(dict.fromkeys(refused)))
 

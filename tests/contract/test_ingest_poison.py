@@ -15,6 +15,7 @@ from inbox.errors import StoreRefused, StoreUnavailable
 from inbox.events import EventBus
 from inbox.ingest import Ingestor
 from inbox.model import IdentityRef, Inbound, message_id_for
+from inbox.query import parse
 from inbox.retry import Retry
 from inbox.sla import SlaPolicy, Target
 from inbox.store import DEAD_LETTERS, Store, WriteBatch
@@ -253,3 +254,32 @@ async def test_lost_indices_are_a_clear_error_and_never_recreated(
     es = elastic_store.client
     for kind in ("messages", "customers", "kv"):
         assert not await es.indices.exists(index=elastic_store.alias(kind))
+
+
+async def test_the_stores_reason_is_in_the_dead_letter_and_the_rest_is_searchable(
+        store: Store) -> None:
+    """One item of a batch holds a value this store refuses (Elasticsearch: a float that is
+    not a number, refused by the cluster in the last bulk phase; SQLite: an integer over 64
+    bits): it is dead-lettered with the store's own reason, the others are stored whole
+    and found by search, and nothing of the refused item is left to read."""
+    refused_value = math.nan if isinstance(store, ElasticStore) else 2**64
+
+    def poisoned(text: str, lang: str | None = None) -> Enrichment:
+        return Enrichment("en", "neutral", refused_value if "POISON" in text else 0.1)  # type: ignore[arg-type]
+
+    batch = [good(0), good(1), inbound("<poison@x>", "POISON value", when=at(3, 9),
+                                       authors=(IdentityRef("email", "poison@example.com"),)),
+             good(2), good(3)]
+    result = await ingestor(store, poisoned).ingest(batch)
+    assert {m.external_id for m in result.stored} == {f"<good{i}@x>" for i in range(4)}
+    (dead,) = result.dead
+    assert (dead.external_id, dead.stage) == ("<poison@x>", "store")
+    reason = "mapper_parsing_exception" if isinstance(store, ElasticStore) else "too large"
+    assert reason in dead.error
+    letter = await store.dead_letters.get(dead.key)
+    assert letter is not None and reason in letter["error"]
+    found = await store.search(parse("fine message"), None, 10)
+    assert {m.external_id for m in found.messages} == {f"<good{i}@x>" for i in range(4)}
+    assert await store.identities_by_refs([("email", "poison@example.com")]) == {}
+    assert (await store.search(parse("poison"), None, 10)).total == 0
+    await assert_whole(store)
