@@ -64,9 +64,10 @@ class ElasticBase:
     ) -> None:
         self.url = url
         self.prefix = index_prefix
-        # Reads right after write() must see the batch (the Store contract): searches only
-        # see refreshed segments, so every write refreshes. "wait_for" is gentler on a busy
-        # cluster but waits up to the refresh interval (1 s) per call.
+        # What a write a user reads next uses (WriteBatch.visible, the collections a user
+        # lists after writing): searches only see refreshed segments. "wait_for" is gentler
+        # on a busy cluster but waits up to the refresh interval (1 s) per call. Background
+        # writes never refresh (elastic_write, elastic_collections say which).
         self.refresh = refresh
         self._client_args: dict[str, Any] = dict(client_kwargs or {})
         for name, value in (("api_key", api_key), ("basic_auth", basic_auth),
