@@ -265,7 +265,7 @@ async def test_the_stores_reason_is_in_the_dead_letter_and_the_rest_is_searchabl
     refused_value = math.nan if isinstance(store, ElasticStore) else 2**64
 
     def poisoned(text: str, lang: str | None = None) -> Enrichment:
-        return Enrichment("en", "neutral", refused_value if "POISON" in text else 0.1)  # type: ignore[arg-type]
+        return Enrichment("en", "neutral", refused_value if "POISON" in text else 0.1)
 
     batch = [good(0), good(1), inbound("<poison@x>", "POISON value", when=at(3, 9),
                                        authors=(IdentityRef("email", "poison@example.com"),)),

@@ -133,3 +133,22 @@ async def test_changes_back_and_forth_end_in_the_last_one(
     refresh_proxy.refresh_all()
     assert await found(agent, "status:open") == {"<t1@x>", "<t2@x>", "<t3@x>"}
     assert await found(agent, "status:resolved") == set()
+
+
+async def test_background_writes_force_no_refresh(
+        refresh_proxy: RefreshProxy, poller: FixtureStore) -> None:
+    """A poller's cursor, lease or audit entry is read by key (realtime), never listed right
+    after: it is written without a refresh. What a user lists right after writing it (a
+    canned reply) is searchable at once; a polled message too (written with wait_for)."""
+    await poller.cursors.put("imap:inbox", {"uidvalidity": 1, "uid": 7})
+    assert await poller.cursors.get("imap:inbox") is not None  # realtime
+    assert await poller.cursors.list(None, 10) == []  # no refresh forced
+    await poller.canned.put("c1", {"id": "c1", "name": "Thanks", "text": "Thank you!",
+                                   "channel": None, "created_at": "2026-11-30"})
+    assert [key for key, _ in await poller.canned.list(None, 10)] == ["c1"]
+    polled = await ingestor(poller).ingest([inbound("<p1@x>", "polled quietly", when=at(3))],
+                                           visible=False)
+    assert len(polled.stored) == 1
+    assert await found(poller, "quietly") == {"<p1@x>"}
+    refresh_proxy.refresh_all()
+    assert [key for key, _ in await poller.cursors.list(None, 10)] == ["imap:inbox"]
