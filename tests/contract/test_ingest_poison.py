@@ -21,7 +21,7 @@ from inbox.sla import SlaPolicy, Target
 from inbox.store import DEAD_LETTERS, Store, WriteBatch
 from search.elastic import ElasticStore
 from search.sqlite import SqliteStore
-from tests.factories import at, inbound
+from tests.factories import at, conversation, customer, identity, inbound, message
 
 
 def ingestor(store: Store, enrich=no_enrichment) -> Ingestor:  # type: ignore[no-untyped-def]
@@ -283,3 +283,25 @@ async def test_the_stores_reason_is_in_the_dead_letter_and_the_rest_is_searchabl
     assert await store.identities_by_refs([("email", "poison@example.com")]) == {}
     assert (await store.search(parse("poison"), None, 10)).total == 0
     await assert_whole(store)
+
+
+async def test_a_refused_conversation_writes_none_of_what_depends_on_it(
+        elastic_store: ElasticStore) -> None:
+    """The cluster refuses a conversation (second bulk phase): its customer, written in the
+    first phase, is undone, and its identity, message and thread key are never written;
+    StoreRefused names the conversation."""
+    cust = customer("c-refused")
+    conv = conversation("v-refused", cust.id, first_response_seconds=math.nan)
+    msg = message("<m-refused@x>", conv.id, cust.id, "hello", at(2))
+    batch = WriteBatch(customers=(cust,), identities=(identity("email", "r@example.com",
+                                                                cust.id),),
+                       conversations=(conv,), messages=(msg,),
+                       thread_keys=(("<m-refused@x>", conv.id),))
+    with pytest.raises(StoreRefused, match="first_response_seconds|mapper_parsing") as refused:
+        await elastic_store.write(batch)
+    assert refused.value.ids == (conv.id,)
+    assert await elastic_store.customers_by_ids([cust.id]) == {}
+    assert await elastic_store.identities_by_refs([("email", "r@example.com")]) == {}
+    assert await elastic_store.conversations_by_ids([conv.id]) == {}
+    assert await elastic_store.messages_by_ids([msg.id]) == {}
+    assert await elastic_store.conversation_ids_by_thread_keys(["<m-refused@x>"]) == {}
