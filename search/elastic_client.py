@@ -130,10 +130,12 @@ class ElasticBase:
         `manage` privilege on the indices. Both only log, so reindex() can still open."""
         try:
             current = await self.client.indices.get_mapping(index=self.alias(kind))
-            known = {name for index in current.body.values()
-                     for name in index.get("mappings", {}).get("properties", {})}
+            known = {name: field for index in current.body.values()
+                     for name, field in index.get("mappings", {}).get("properties", {}).items()}
+            # new fields, and keyword bounds (ignore_above may change on an existing field)
             new = {name: field for name, field in mappings(kind)["properties"].items()
-                   if name not in known}
+                   if name not in known or field.get("ignore_above") !=
+                   known[name].get("ignore_above")}
             if new:
                 await self.client.indices.put_mapping(index=self.alias(kind), properties=new)
         except ApiError as exc:

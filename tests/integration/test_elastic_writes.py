@@ -1,7 +1,8 @@
-"""The conversation fields on messages (status, assignee, tags: what `status:`, `assignee:`
-and `tag:` search) stay right when searches cannot see unrefreshed writes: the store runs
-behind tests/servers/refresh_proxy, which hides new documents from search until a refresh
-(as a real cluster does for a second, or for ever with refresh_interval -1)."""
+"""Elasticsearch writes on a cluster whose searches cannot see unrefreshed writes: the
+stores run behind tests/servers/refresh_proxy, which hides new documents from search until
+a refresh (as a real cluster does for a second, or for ever with refresh_interval -1).
+The conversation fields on messages (status, assignee, tags: what `status:`, `assignee:`
+and `tag:` search) stay right; background writes force no refresh; keywords are bounded."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from inbox.query import parse
 from inbox.retry import Retry
 from inbox.sla import SlaPolicy
 from inbox.store import WriteBatch
+from search.elastic_mappings import KEYWORD_CHARS, mappings
 from tests.factories import at, inbound
 from tests.servers.osmem import FixtureStore
 from tests.servers.refresh_proxy import RefreshProxy, Written, refresh_proxy, store_behind
@@ -152,3 +154,17 @@ async def test_background_writes_force_no_refresh(
     assert await found(poller, "quietly") == {"<p1@x>"}
     refresh_proxy.refresh_all()
     assert [key for key, _ in await poller.cursors.list(None, 10)] == ["imap:inbox"]
+
+
+async def test_opening_bounds_the_keywords_of_an_older_index(poller: FixtureStore) -> None:
+    """Indices made before keywords were bounded get `ignore_above` when a store opens."""
+    es, alias = poller.client, poller.alias("identities")
+    index = next(iter((await es.indices.get_alias(name=alias)).body))
+    await es.indices.delete(index=index)
+    unbounded = {name: {k: v for k, v in field.items() if k != "ignore_above"}
+                 for name, field in mappings("identities")["properties"].items()}
+    await es.indices.create(index=index, mappings={"dynamic": "strict", "properties": unbounded},
+                            aliases={alias: {"is_write_index": True}})
+    await poller.open()  # what every process does when it starts
+    mapping = (await es.indices.get_mapping(index=alias)).body[index]
+    assert mapping["mappings"]["properties"]["value"].get("ignore_above") == KEYWORD_CHARS
