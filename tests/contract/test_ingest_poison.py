@@ -305,3 +305,27 @@ async def test_a_refused_conversation_writes_none_of_what_depends_on_it(
     assert await elastic_store.conversations_by_ids([conv.id]) == {}
     assert await elastic_store.messages_by_ids([msg.id]) == {}
     assert await elastic_store.conversation_ids_by_thread_keys(["<m-refused@x>"]) == {}
+
+
+async def test_dates_before_1970_or_after_2261_are_replaced_by_the_core(store: Store) -> None:
+    """Elasticsearch's date_nanos refuses them (below); the core replaces them by the
+    received time before any store sees them, the original kept in meta."""
+    old = inbound("<1960@x>", "from a broken clock", when=datetime(1960, 1, 1, tzinfo=UTC))
+    far = inbound("<2300@x>", "from the future", when=datetime(2300, 1, 1, tzinfo=UTC),
+                  authors=(IdentityRef("email", "far@example.com"),))
+    result = await ingestor(store).ingest([old, far, good(0)])
+    assert result.dead == () and len(result.stored) == 3
+    by_ext = {m.external_id: m for m in result.stored}
+    assert by_ext["<1960@x>"].created_at == at(22) == by_ext["<2300@x>"].created_at
+    assert by_ext["<1960@x>"].meta["date_replaced"].startswith("1960-01-01")
+    await assert_whole(store)
+
+
+async def test_the_cluster_refuses_dates_outside_date_nanos(elastic_store: ElasticStore
+                                                             ) -> None:
+    """Why the core bounds dates: a message dated 1960 written past it is refused."""
+    msg = message("<raw1960@x>", "v-raw", None, "raw", datetime(1960, 1, 1, tzinfo=UTC))
+    with pytest.raises(StoreRefused, match="created_at|1970|epoch") as refused:
+        await elastic_store.restore(WriteBatch(messages=(msg,)))
+    assert refused.value.ids == (msg.id,)
+    assert await elastic_store.messages_by_ids([msg.id]) == {}

@@ -6,12 +6,14 @@ and `tag:` search) stay right; background writes force no refresh; keywords are 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
 
 from inbox.enrich import no_enrichment
+from inbox.errors import ConflictError
 from inbox.events import EventBus
 from inbox.ingest import Ingestor
 from inbox.model import Conversation, Status
@@ -168,3 +170,36 @@ async def test_opening_bounds_the_keywords_of_an_older_index(poller: FixtureStor
     await poller.open()  # what every process does when it starts
     mapping = (await es.indices.get_mapping(index=alias)).body[index]
     assert mapping["mappings"]["properties"]["value"].get("ignore_above") == KEYWORD_CHARS
+
+
+async def test_concurrent_polls_and_changes_end_consistent(
+        refresh_proxy: RefreshProxy, poller: FixtureStore, agent: FixtureStore) -> None:
+    """Polls and agents' changes of one conversation interleaved: every message ends with
+    the conversation's last status, assignee and tags."""
+    conversation_id = await first_and_polled(poller)
+    ing = ingestor(poller)
+
+    async def change(n: int) -> None:
+        while True:
+            conv = await agent.get_conversation(conversation_id)
+            status = (Status.PENDING, Status.RESOLVED, Status.OPEN)[n % 3]
+            try:
+                await agent.write(WriteBatch(conversations=(replace(
+                    conv, status=status, assignee=f"agent{n}", tags=(f"t{n}",),
+                    version=conv.version + 1),)))
+                return
+            except ConflictError:
+                continue
+
+    for n in range(6):
+        await asyncio.gather(
+            ing.ingest([inbound(f"<r{n}@x>", f"reply {n}", parent_keys=("<t1@x>",),
+                                when=at(5, n))], visible=False),
+            change(n))
+    refresh_proxy.refresh_all()
+    conv = await agent.get_conversation(conversation_id)
+    every = {m.external_id for m in await agent.conversation_messages(conversation_id)}
+    assert len(every) == 8
+    assert await found(agent, f"status:{conv.status}") == every
+    assert await found(agent, f"assignee:{conv.assignee}") == every
+    assert await found(agent, f"tag:{conv.tags[0]}") == every
