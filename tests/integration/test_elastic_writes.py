@@ -16,7 +16,7 @@ from inbox.enrich import no_enrichment
 from inbox.errors import ConflictError
 from inbox.events import EventBus
 from inbox.ingest import Ingestor
-from inbox.model import Conversation, Status
+from inbox.model import Conversation, IdentityRef, Status
 from inbox.query import parse
 from inbox.retry import Retry
 from inbox.sla import SlaPolicy
@@ -203,3 +203,23 @@ async def test_concurrent_polls_and_changes_end_consistent(
     assert await found(agent, f"status:{conv.status}") == every
     assert await found(agent, f"assignee:{conv.assignee}") == every
     assert await found(agent, f"tag:{conv.tags[0]}") == every
+
+
+async def test_a_bulk_refused_whole_is_undone_and_split_until_the_item_stands_alone(
+        refresh_proxy: RefreshProxy, poller: FixtureStore) -> None:
+    """The cluster refuses a whole bulk request (a 400 before any item) while it holds one
+    item's message: what earlier phases wrote is undone, ingest splits the batch, the item
+    is dead-lettered with the cluster's reason and the rest is stored."""
+    refresh_proxy.refuse = lambda body: ("Validation Failed: 1: the request holds POISON"
+                                         if b"POISON" in body else None)
+    batch = [inbound(f"<ok{i}@x>", f"fine {i}", when=at(3, i),
+                     authors=(IdentityRef("email", f"ok{i}@example.com"),)) for i in range(4)]
+    batch.insert(2, inbound("<bad@x>", "POISON", when=at(3, 9),
+                            authors=(IdentityRef("email", "bad@example.com"),)))
+    result = await ingestor(poller).ingest(batch, visible=False)
+    assert {m.external_id for m in result.stored} == {f"<ok{i}@x>" for i in range(4)}
+    assert [(d.external_id, d.stage) for d in result.dead] == [("<bad@x>", "store")]
+    assert "action_request_validation_exception" in result.dead[0].error
+    assert await poller.identities_by_refs([("email", "bad@example.com")]) == {}
+    counts = await poller.counts()
+    assert (counts["customers"], counts["conversations"], counts["messages"]) == (4, 4, 4)

@@ -13,6 +13,9 @@ Only created documents are hidden (an updated document is searched in its new ve
 deleted one is gone at once): enough to show what a search cannot find yet.
 `on_write`, when set, is awaited after a write reached the server and before its refresh
 applies: a test does there what another process would do while the write is unrefreshed.
+`refuse`, when set, sees each bulk request's body and may refuse the request whole with a
+reason (a 400 action_request_validation_exception, as a cluster answers a request it
+validates before any item, e.g. an `_id` over 512 bytes).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ class RefreshProxy:
         self.upstream = upstream.rstrip("/")
         self.hidden: set[tuple[str, str]] = set()
         self.on_write: Callable[[Written], Awaitable[None]] | None = None
+        self.refuse: Callable[[bytes], str | None] | None = None
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -66,6 +70,13 @@ class RefreshProxy:
     async def _handle(self, request: web.Request) -> web.Response:
         assert self._session is not None
         body = await request.read()
+        if self.refuse is not None and request.path.endswith("/_bulk"):
+            reason = self.refuse(body)
+            if reason is not None:
+                error = {"type": "action_request_validation_exception", "reason": reason}
+                return web.json_response({"error": {**error, "root_cause": [error]},
+                                          "status": 400}, status=400,
+                                         headers={"X-Elastic-Product": "Elasticsearch"})
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
         async with self._session.request(request.method, self.upstream + request.path_qs,
                                          data=body or None, headers=headers) as resp:
