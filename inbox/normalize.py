@@ -218,6 +218,14 @@ def _plain(value: Any, budget: _Budget) -> bool:
     return False
 
 
+def storable_time(when: datetime) -> bool:
+    """Is this aware time within what every store holds (MIN_YEAR-MAX_YEAR: Elasticsearch's
+    date_nanos refuses a document with a date before 1970 or after 2262-04-11)? The one
+    rule for dates the core writes: received ones (bounded_time) and computed ones (SLA
+    deadlines)."""
+    return MIN_YEAR <= when.astimezone(UTC).year <= MAX_YEAR
+
+
 def bounded_time(value: Any, received: datetime) -> tuple[datetime, str | None]:
     """An aware UTC time within the stores' range (MIN_YEAR-MAX_YEAR), or, for anything else
     (out of range, naive overflow, not a datetime at all), ``received`` and the original as
@@ -225,7 +233,7 @@ def bounded_time(value: Any, received: datetime) -> tuple[datetime, str | None]:
     try:
         when = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
         when = when.astimezone(UTC)
-        if MIN_YEAR <= when.year <= MAX_YEAR:
+        if storable_time(when):
             return when, None
     except (AttributeError, OverflowError, ValueError, TypeError):
         pass

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from inbox.errors import ConfigError
 from inbox.model import Conversation, Status
+from inbox.normalize import storable_time
 
 CHANNEL_NAMES = {"email": "Email", "x": "X", "webform": "Web form"}  # as agents read them
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -114,6 +115,9 @@ class SlaPolicy:
                 due_at = started + target.duration
             except OverflowError as exc:
                 raise ValueError(f"no deadline after {started.isoformat()}") from exc
+        if not storable_time(due_at):  # one rule for every store (inbox.normalize)
+            raise ValueError(f"no deadline after {started.isoformat()}: {due_at.isoformat()} "
+                             "is beyond the dates the stores hold")
         head, tail = self._basis(channel)
         return due_at, f"{head}{started.isoformat(' ', 'minutes')[:16]}{tail}"
 

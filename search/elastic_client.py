@@ -14,7 +14,7 @@ from elasticsearch import ApiError, AsyncElasticsearch
 
 from inbox.errors import AuthFailed, FatalError, QueryError, StoreUnavailable
 from inbox.model import Identity
-from search.elastic_docs import classify, error_parts, from_doc
+from search.elastic_docs import classify, doc_id, error_parts, from_doc
 from search.elastic_mappings import KINDS, SETTINGS, alias_name, index_name, mappings
 from search.elastic_query import decode_cursor, encode_cursor
 
@@ -64,9 +64,10 @@ class ElasticBase:
     ) -> None:
         self.url = url
         self.prefix = index_prefix
-        # Reads right after write() must see the batch (the Store contract): searches only
-        # see refreshed segments, so every write refreshes. "wait_for" is gentler on a busy
-        # cluster but waits up to the refresh interval (1 s) per call.
+        # What a write a user reads next uses (WriteBatch.visible, the collections a user
+        # lists after writing): searches only see refreshed segments. "wait_for" is gentler
+        # on a busy cluster but waits up to the refresh interval (1 s) per call. Background
+        # writes never refresh (elastic_write, elastic_collections say which).
         self.refresh = refresh
         self._client_args: dict[str, Any] = dict(client_kwargs or {})
         for name, value in (("api_key", api_key), ("basic_auth", basic_auth),
@@ -128,10 +129,12 @@ class ElasticBase:
         `manage` privilege on the indices. Both only log, so reindex() can still open."""
         try:
             current = await self.client.indices.get_mapping(index=self.alias(kind))
-            known = {name for index in current.body.values()
-                     for name in index.get("mappings", {}).get("properties", {})}
+            known = {name: field for index in current.body.values()
+                     for name, field in index.get("mappings", {}).get("properties", {}).items()}
+            # new fields, and keyword bounds (ignore_above may change on an existing field)
             new = {name: field for name, field in mappings(kind)["properties"].items()
-                   if name not in known}
+                   if name not in known or field.get("ignore_above") !=
+                   known[name].get("ignore_above")}
             if new:
                 await self.client.indices.put_mapping(index=self.alias(kind), properties=new)
         except ApiError as exc:
@@ -150,12 +153,14 @@ class ElasticBase:
     # --- low-level reads ------------------------------------------------------------------
 
     async def _mget(self, kind: str, ids: Sequence[str]) -> dict[str, Hit]:
-        """Stored documents by id (realtime: no refresh needed), with seq_no/primary_term."""
+        """Stored documents by id (realtime: no refresh needed), with seq_no/primary_term;
+        keyed by the ids asked for (a long one is read under its hashed `_id`, doc_id)."""
         if not ids:
             return {}
+        wanted = {doc_id(i): i for i in ids}
         with calling(f"read {kind}"):
-            resp = await self.client.mget(index=self.alias(kind), ids=list(dict.fromkeys(ids)))
-        return {d["_id"]: d for d in resp["docs"] if d.get("found")}
+            resp = await self.client.mget(index=self.alias(kind), ids=list(wanted))
+        return {wanted[d["_id"]]: d for d in resp["docs"] if d.get("found")}
 
     async def _search(self, kind: str, action: str, **body: Any) -> dict[str, Any]:
         with calling(action):
@@ -248,7 +253,7 @@ class ElasticBase:
     async def _messages_where(self, ids: Sequence[str], source: Any) -> list[Hit]:
         """Message hits by id across every backing index, realtime (mget, not search: a
         message written a moment ago without a refresh is found, so it is never doubled)."""
-        unique = list(dict.fromkeys(ids))
+        unique = list(dict.fromkeys(doc_id(i) for i in ids))
         if not unique:
             return []
         indices = await self._message_indices()

@@ -6,13 +6,34 @@ import builtins
 from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
-from inbox.collections import Collection, CollectionAccessors, CollectionName
+from inbox.collections import (
+    CANNED,
+    DEAD_LETTERS,
+    LISTENING_RULES,
+    NOTIFICATIONS,
+    SAVED_SEARCHES,
+    TOKENS,
+    USERS,
+    Collection,
+    CollectionAccessors,
+    CollectionName,
+)
 from inbox.errors import ConflictError
 from search.elastic_client import ElasticBase, calling
-from search.elastic_docs import json_object
+from search.elastic_docs import doc_id, json_object
 
 K = TypeVar("K", bound=str)
 D = TypeVar("D", bound=Mapping[str, Any])
+
+
+# The collections a user lists (a search: only refreshed documents) right after writing
+# them: the pages of users, API tokens, canned replies, saved searches, listening rules,
+# notifications (marked read) and dead letters (retried, discarded). Their puts and
+# deletes refresh (the store's `refresh`). The others are read by key (get: realtime) or
+# listed by background jobs, and are written without a refresh: cursors, leases, sessions,
+# audit entries, idempotency keys, counters, alert and spike states, merges, VIPs...
+LISTED_AFTER_OWN_WRITE = frozenset(name for name in (
+    USERS, TOKENS, CANNED, SAVED_SEARCHES, LISTENING_RULES, NOTIFICATIONS, DEAD_LETTERS))
 
 
 def kv_id(collection: str, key: str) -> str:
@@ -32,18 +53,25 @@ class ElasticCollection(Generic[K, D]):
         self._store, self.name = store, name
 
     def _id(self, key: str) -> str:
-        return kv_id(self.name, key)
+        return doc_id(kv_id(self.name, key))
+
+    def _refresh(self) -> bool | str:
+        return self._store.refresh if self.name in LISTED_AFTER_OWN_WRITE else False
+
+    async def _read(self, key: str) -> dict[str, Any] | None:
+        return (await self._store._mget("kv", [kv_id(self.name, key)])).get(
+            kv_id(self.name, key))
 
     async def _index(self, key: K, doc: D, create: bool = False, **options: Any) -> None:
         store = self._store
         call = store.client.create if create else store.client.index
         with calling("kv put"):
             await call(index=store.alias("kv"), id=self._id(key),
-                       document=kv_source(self.name, key, doc), refresh=store.refresh,
+                       document=kv_source(self.name, key, doc), refresh=self._refresh(),
                        require_alias=True, **options)
 
     async def get(self, key: K) -> D | None:
-        hit = (await self._store._mget("kv", [self._id(key)])).get(self._id(key))
+        hit = await self._read(key)
         return None if hit is None else hit["_source"]["value"]
 
     async def put(self, key: K, doc: D) -> None:
@@ -59,7 +87,7 @@ class ElasticCollection(Generic[K, D]):
     async def swap(self, key: K, expected: D | None, doc: D) -> bool:
         if expected is None:
             return await self.put_new(key, doc)
-        hit = (await self._store._mget("kv", [self._id(key)])).get(self._id(key))
+        hit = await self._read(key)
         if hit is None or hit["_source"]["value"] != json_object(expected):
             return False
         try:
@@ -73,7 +101,7 @@ class ElasticCollection(Generic[K, D]):
         store = self._store
         with calling("kv delete"):
             await store.client.options(ignore_status=404).delete(
-                index=store.alias("kv"), id=self._id(key), refresh=store.refresh)
+                index=store.alias("kv"), id=self._id(key), refresh=self._refresh())
 
     async def list(self, after: K | None, limit: int) -> builtins.list[tuple[K, D]]:
         filters: builtins.list[dict[str, Any]] = [{"term": {"collection": self.name}}]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import fields
@@ -30,6 +31,29 @@ _JSON_FIELDS = frozenset({"meta"})
 # JSON has one number type: a whole float can come back as an int.
 _FLOAT_FIELDS = frozenset({"sentiment_score", "first_response_seconds",
                             "resolution_seconds"})
+
+
+# Elasticsearch refuses an `_id` over 512 bytes, and with it the whole request (a 400
+# action_request_validation_exception, not an item's error): a longer key (a Message-ID
+# as thread key, an identity value, a collection key) is stored under a hashed id.
+MAX_ID_BYTES = 512
+_HASHED = "sha256~"  # no key of ours starts so; a key that does is hashed too
+_HASHED_PREFIX = 200  # bytes of the key kept readable before its hash
+
+
+def doc_id(key: str) -> str:
+    """The `_id` a document with this key is stored and read under: the key itself, or
+    when it is over MAX_ID_BYTES (or starts like a hashed id) "sha256~", the SHA-256 of
+    the whole key and its first bytes. Distinct keys never share an id: a hashed id is
+    never a key kept as it is, and two hashed ids differ as their keys' hashes do. The key
+    itself stays in the document's fields (id, key, collection + key)."""
+    if len(key) <= MAX_ID_BYTES // 4 and not key.startswith(_HASHED):
+        return key  # the usual key: short enough in any encoding
+    raw = key.encode("utf-8", "surrogatepass")
+    if len(raw) <= MAX_ID_BYTES and not key.startswith(_HASHED):
+        return key
+    start = raw[:_HASHED_PREFIX].decode("utf-8", "ignore")
+    return f"{_HASHED}{hashlib.sha256(raw).hexdigest()}:{start}"
 
 
 def json_object(value: Mapping[str, Any]) -> dict[str, Any]:
@@ -130,6 +154,9 @@ def error_parts(body: Any) -> tuple[str, str]:
             cause = str(causes[0].get("reason", ""))
             if cause and cause not in reason:
                 reason = f"{reason}: {cause}" if reason else cause
+        caused = err.get("caused_by")
+        if isinstance(caused, Mapping) and caused.get("reason"):  # which field, which value
+            reason += f" (caused by {caused.get('type', '')}: {caused['reason']})"
         return str(err.get("type", "")), reason
     return str(err or ""), ""
 

@@ -31,7 +31,13 @@ SETTINGS: dict[str, Any] = {
     },
 }
 
-_KW: dict[str, Any] = {"type": "keyword"}
+# A keyword value over 32,766 bytes (Lucene's term limit) fails its document; ignore_above
+# counts characters, at most 4 bytes each in UTF-8: a longer value stays in _source, is
+# not indexed (no filter or aggregation finds it), and the document is stored. The core
+# caps what it can (inbox.normalize: ids and keys at 1,000 characters); this is the bound
+# for the rest. (Elasticsearch reference, mapping parameters: ignore_above.)
+KEYWORD_CHARS = 32_766 // 4
+_KW: dict[str, Any] = {"type": "keyword", "ignore_above": KEYWORD_CHARS}
 _TEXT: dict[str, Any] = {"type": "text", "analyzer": "folded"}
 # inbox.analysis's words, split at spaces only (the built-in analyzer: an index made by an
 # older version takes the field without new settings); an array of values (text,

@@ -23,7 +23,7 @@ class ElasticRepository(ElasticWriter):
 
     async def messages_by_ids(self, ids: Sequence[str]) -> dict[str, Message]:
         hits = await self._messages_where(ids, source=True)
-        return {h["_id"]: from_doc(Message, h["_source"]) for h in hits}
+        return {h["_source"]["id"]: from_doc(Message, h["_source"]) for h in hits}
 
     async def identities_by_refs(self, refs: Sequence[tuple[str, str]]
                                  ) -> dict[tuple[str, str], Identity]:

@@ -15,12 +15,13 @@ from inbox.errors import StoreRefused, StoreUnavailable
 from inbox.events import EventBus
 from inbox.ingest import Ingestor
 from inbox.model import IdentityRef, Inbound, message_id_for
+from inbox.query import parse
 from inbox.retry import Retry
 from inbox.sla import SlaPolicy, Target
 from inbox.store import DEAD_LETTERS, Store, WriteBatch
 from search.elastic import ElasticStore
 from search.sqlite import SqliteStore
-from tests.factories import at, inbound
+from tests.factories import at, conversation, customer, identity, inbound, message
 
 
 def ingestor(store: Store, enrich=no_enrichment) -> Ingestor:  # type: ignore[no-untyped-def]
@@ -253,3 +254,78 @@ async def test_lost_indices_are_a_clear_error_and_never_recreated(
     es = elastic_store.client
     for kind in ("messages", "customers", "kv"):
         assert not await es.indices.exists(index=elastic_store.alias(kind))
+
+
+async def test_the_stores_reason_is_in_the_dead_letter_and_the_rest_is_searchable(
+        store: Store) -> None:
+    """One item of a batch holds a value this store refuses (Elasticsearch: a float that is
+    not a number, refused by the cluster in the last bulk phase; SQLite: an integer over 64
+    bits): it is dead-lettered with the store's own reason, the others are stored whole
+    and found by search, and nothing of the refused item is left to read."""
+    refused_value = math.nan if isinstance(store, ElasticStore) else 2**64
+
+    def poisoned(text: str, lang: str | None = None) -> Enrichment:
+        return Enrichment("en", "neutral", refused_value if "POISON" in text else 0.1)
+
+    batch = [good(0), good(1), inbound("<poison@x>", "POISON value", when=at(3, 9),
+                                       authors=(IdentityRef("email", "poison@example.com"),)),
+             good(2), good(3)]
+    result = await ingestor(store, poisoned).ingest(batch)
+    assert {m.external_id for m in result.stored} == {f"<good{i}@x>" for i in range(4)}
+    (dead,) = result.dead
+    assert (dead.external_id, dead.stage) == ("<poison@x>", "store")
+    reason = "mapper_parsing_exception" if isinstance(store, ElasticStore) else "too large"
+    assert reason in dead.error
+    letter = await store.dead_letters.get(dead.key)
+    assert letter is not None and reason in letter["error"]
+    found = await store.search(parse("fine message"), None, 10)
+    assert {m.external_id for m in found.messages} == {f"<good{i}@x>" for i in range(4)}
+    assert await store.identities_by_refs([("email", "poison@example.com")]) == {}
+    assert (await store.search(parse("poison"), None, 10)).total == 0
+    await assert_whole(store)
+
+
+async def test_a_refused_conversation_writes_none_of_what_depends_on_it(
+        elastic_store: ElasticStore) -> None:
+    """The cluster refuses a conversation (second bulk phase): its customer, written in the
+    first phase, is undone, and its identity, message and thread key are never written;
+    StoreRefused names the conversation."""
+    cust = customer("c-refused")
+    conv = conversation("v-refused", cust.id, first_response_seconds=math.nan)
+    msg = message("<m-refused@x>", conv.id, cust.id, "hello", at(2))
+    batch = WriteBatch(customers=(cust,), identities=(identity("email", "r@example.com",
+                                                                cust.id),),
+                       conversations=(conv,), messages=(msg,),
+                       thread_keys=(("<m-refused@x>", conv.id),))
+    with pytest.raises(StoreRefused, match="first_response_seconds|mapper_parsing") as refused:
+        await elastic_store.write(batch)
+    assert refused.value.ids == (conv.id,)
+    assert await elastic_store.customers_by_ids([cust.id]) == {}
+    assert await elastic_store.identities_by_refs([("email", "r@example.com")]) == {}
+    assert await elastic_store.conversations_by_ids([conv.id]) == {}
+    assert await elastic_store.messages_by_ids([msg.id]) == {}
+    assert await elastic_store.conversation_ids_by_thread_keys(["<m-refused@x>"]) == {}
+
+
+async def test_dates_before_1970_or_after_2261_are_replaced_by_the_core(store: Store) -> None:
+    """Elasticsearch's date_nanos refuses them (below); the core replaces them by the
+    received time before any store sees them, the original kept in meta."""
+    old = inbound("<1960@x>", "from a broken clock", when=datetime(1960, 1, 1, tzinfo=UTC))
+    far = inbound("<2300@x>", "from the future", when=datetime(2300, 1, 1, tzinfo=UTC),
+                  authors=(IdentityRef("email", "far@example.com"),))
+    result = await ingestor(store).ingest([old, far, good(0)])
+    assert result.dead == () and len(result.stored) == 3
+    by_ext = {m.external_id: m for m in result.stored}
+    assert by_ext["<1960@x>"].created_at == at(22) == by_ext["<2300@x>"].created_at
+    assert by_ext["<1960@x>"].meta["date_replaced"].startswith("1960-01-01")
+    await assert_whole(store)
+
+
+async def test_the_cluster_refuses_dates_outside_date_nanos(elastic_store: ElasticStore
+                                                             ) -> None:
+    """Why the core bounds dates: a message dated 1960 written past it is refused."""
+    msg = message("<raw1960@x>", "v-raw", None, "raw", datetime(1960, 1, 1, tzinfo=UTC))
+    with pytest.raises(StoreRefused, match="created_at|1970|epoch") as refused:
+        await elastic_store.restore(WriteBatch(messages=(msg,)))
+    assert refused.value.ids == (msg.id,)
+    assert await elastic_store.messages_by_ids([msg.id]) == {}

@@ -13,6 +13,7 @@ from inbox.model import Status
 from inbox.sla import (
     Calendar,
     SlaPolicy,
+    Target,
     add_business_time,
     business_time_between,
     parse_duration,
@@ -151,3 +152,12 @@ def test_deadlines_past_the_datetime_range_are_a_clear_error() -> None:
 
     with pytest.raises(ValueError, match="beyond the calendar"):
         add_business_time(datetime(9999, 12, 29, tzinfo=UTC), timedelta(hours=80), Calendar())
+
+
+def test_a_deadline_beyond_the_stores_dates_is_no_deadline() -> None:
+    """Elasticsearch's date_nanos ends in 2262: a deadline past the stores' range is refused
+    by the core (ingest dead-letters the item at stage "sla") on every store alike."""
+    policy = SlaPolicy(targets={"x": Target(timedelta(days=400), business_hours=False)})
+    assert policy.due("x", datetime(2260, 6, 1, tzinfo=UTC)) is not None
+    with pytest.raises(ValueError, match="beyond the dates the stores hold"):
+        policy.due("x", datetime(2261, 12, 1, tzinfo=UTC))
