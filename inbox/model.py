@@ -15,7 +15,10 @@ T = TypeVar("T")
 L = TypeVar("L", bound=str)
 
 # Choices validated once where they enter (web, CLI); the stores trust them.
-Order = Literal["recent", "due", "waiting", "wake"]  # of a conversation list
+Order = Literal["recent", "due", "waiting", "wake", "created"]  # of a conversation list
+# A conversation's first response as the SLA report counts it: answered at all, within the
+# target (met), after it (missed), or not yet (unanswered).
+Response = Literal["answered", "met", "missed", "unanswered"]
 Interval = Literal["day", "week", "month"]  # of a volume histogram
 Facet = Literal["channel", "sentiment", "lang"]  # counted beside search results
 ORDERS: tuple[Order, ...] = get_args(Order)
@@ -284,7 +287,12 @@ class ConversationFilter:
     lang: str | None = None  # ditto ("en")
     order: Order = "recent"  # recent: last_message_at desc; due: running clocks, due_at asc;
     # waiting: conversations awaiting an answer, the oldest unanswered message first;
-    # wake: snoozed conversations, the first to wake first
+    # wake: snoozed conversations, the first to wake first; created: the newest first
+    # The conversations behind a report's number (inbox.usecases.reports.drill):
+    created_since: datetime | None = None  # created at or after
+    created_until: datetime | None = None  # created before
+    care: bool = False  # care conversations only: no listening hits, none merged away
+    response: Response | None = None  # their first response: answered, met, missed, unanswered
 
 
 @dataclass(frozen=True, slots=True)

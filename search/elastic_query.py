@@ -136,7 +136,16 @@ CONVERSATION_ORDERS: dict[Order, list[Any]] = {
     "due": [{"due_at": "asc"}, {"id": "asc"}],  # what breaches next comes first
     "waiting": [{"awaiting_since": "asc"}, {"id": "asc"}],  # who waits longest comes first
     "wake": [{"snoozed_until": "asc"}, {"id": "asc"}],  # the first to wake comes first
+    "created": [{"created_at": "desc"}, {"id": "desc"}],  # the newest first
 }
+# A first response as the SLA report counts it (sla_aggs).
+RESPONSES: dict[str, list[Query]] = {
+    "answered": [{"exists": {"field": "first_response_seconds"}}],
+    "met": [{"exists": {"field": "first_response_seconds"}},
+            {"term": {"first_response_breached": False}}],
+    "missed": [{"exists": {"field": "first_response_seconds"}},
+               {"term": {"first_response_breached": True}}],
+    "unanswered": [{"bool": {"must_not": [{"exists": {"field": "first_response_seconds"}}]}}]}
 # Only conversations with a running clock have a place in the "due" order.
 _ORDER_FILTERS: dict[Order, list[Query]] = {
     "due": [{"exists": {"field": "due_at"}}],

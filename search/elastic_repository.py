@@ -11,7 +11,7 @@ from inbox.model import Conversation, ConversationFilter, Customer, Identity, Me
 from inbox.store import WriteBatch
 from search.elastic_client import MESSAGE_ORDER, OLDEST_FIRST
 from search.elastic_docs import from_doc
-from search.elastic_query import conversation_order
+from search.elastic_query import RESPONSES, conversation_order
 from search.elastic_write import ElasticWriter, identity_id
 
 
@@ -67,6 +67,15 @@ class ElasticRepository(ElasticWriter):
             filters.append({"bool": {"must_not": [{"exists": {"field": "assignee"}}]}})
         elif flt.assignee:
             filters.append({"term": {"assignee": flt.assignee}})
+        created = {op: ts(value) for op, value in (("gte", flt.created_since),
+                                                   ("lt", flt.created_until)) if value}
+        if created:
+            filters.append({"range": {"created_at": created}})
+        if flt.care:
+            filters.append({"bool": {"must_not": [{"terms": {"status": ["listening",
+                                                                        "merged"]}}]}})
+        if flt.response is not None:
+            filters += RESPONSES[flt.response]
         sort, order_filters = conversation_order(flt.order)
         hits, nxt, _ = await self._page("conversations",
                                         {"bool": {"filter": filters + order_filters}},

@@ -21,6 +21,7 @@ from inbox.model import (
     Message,
     Order,
     Page,
+    Response,
     Status,
     ts,
 )
@@ -47,6 +48,12 @@ LOG_KEEP = 100_000  # the newest writes kept in sla_log
 # the column of each ascending conversation order; only rows that have it are listed
 _ASCENDING: dict[Order, str] = {"due": "due_at", "waiting": "awaiting_since",
                                 "wake": "snoozed_until"}
+# A first response as the SLA report counts it (search/sqlite_sla.py).
+_RESPONSES: dict[Response, str] = {
+    "answered": "first_response_seconds IS NOT NULL",
+    "met": "first_response_seconds IS NOT NULL AND first_response_breached = 0",
+    "missed": "first_response_seconds IS NOT NULL AND first_response_breached = 1",
+    "unanswered": "first_response_seconds IS NULL"}
 
 
 class _Refs:
@@ -377,8 +384,18 @@ class SqliteRepository:
         if flt.tag:
             where.append("EXISTS (SELECT 1 FROM json_each(conversations.tags) WHERE value = ?)")
             params.append(flt.tag)
+        for compare_created, value in ((">=", flt.created_since), ("<", flt.created_until)):
+            if value is not None:
+                where.append(f"created_at {compare_created} ?")
+                params.append(ts(value))
+        if flt.care:
+            where.append("status NOT IN ('listening', 'merged')")
+        if flt.response is not None:
+            where.append(_RESPONSES[flt.response])
         sort, compare, order = ("last_message_at", "<", "DESC")
-        if flt.order != "recent":
+        if flt.order == "created":
+            sort = "created_at"
+        elif flt.order != "recent":
             sort, compare, order = (_ASCENDING[flt.order], ">", "ASC")
             where.append(f"{sort} IS NOT NULL")
         if cursor:

@@ -18,6 +18,7 @@ from inbox.query import narrow, to_text
 from inbox.reply_options import reply_options
 from inbox.store import FACETS
 from inbox.usecases.conversations import ConversationView
+from inbox.usecases.reports import drill_filter
 from inbox.usecases.search import date_range, searched_words
 from web import listening, merges, params, queue
 from web.api import voc_data
@@ -47,6 +48,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/search", search)
     r.add_get("/reports", reports)
     r.add_get("/reports/sla.svg", sla_chart)
+    r.add_get("/reports/conversations", report_conversations)
     r.add_get("/voc", voc)
     r.add_get("/voc/volume.svg", volume_chart)
     r.add_get("/admin/connectors", connectors_page)
@@ -361,6 +363,34 @@ async def voc(request: web.Request) -> dict[str, Any]:
     chart = stacked_bars([(row["start"], row) for row in data["sentiments"]])
     return {**base, "error": None, "data": data, "chart": chart,
             "interval": request.query.get("interval", "day")}
+
+
+RESPONSE_WORDS = {None: "", "answered": ", answered", "met": ", answered within the target",
+                  "missed": ", answered after the target", "unanswered": ", not answered yet"}
+
+
+@page("report_conversations.html")
+async def report_conversations(request: web.Request) -> dict[str, Any]:
+    """The conversations behind one number of the SLA report (?from=&to=&group=&key=
+    &response=), a page at a time, with the CSV of all of them."""
+    zone = params.team_zone(request)
+    since, until = params.report_range(request, zone)
+    group, key = request.query.get("group", "all"), request.query.get("key", "all")
+    response = request.query.get("response") or None
+    reports = context(request).reports
+    page = await reports.drill(drill_filter(since, until, group, key, response),
+                               request.query.get("cursor"), 50)
+    users = await _users(request)
+    customers = await context(request).conversations.customers_of(page.items)
+    who = (users[key].name or users[key].email) if group == "agent" and key in users else key
+    described = ("All care conversations" if group == "all" else f"{group.capitalize()} {who}")
+    first, last = since.astimezone(zone).date(), (until.astimezone(zone) - timedelta(days=1)).date()
+    range_args = urlencode({"from": first.isoformat(), "to": last.isoformat()})
+    drill = {"group": group, "key": key, **({"response": response} if response else {})}
+    return {"page": page, "users": users, "customers": customers, "zone": str(zone),
+            "since": first, "until": last, "range_args": range_args,
+            "drill_args": range_args + "&" + urlencode(drill),
+            "described": described + RESPONSE_WORDS.get(response, "")}
 
 
 SLA_CHARTS = {"compliance": ("Compliance", "%"), "p90": ("First response p90", " h")}

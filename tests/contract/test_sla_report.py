@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from inbox.model import SlaRow
+from inbox.model import Conversation, ConversationFilter, SlaRow
 from inbox.store import Store, WriteBatch
+from inbox.usecases.reports import drill_filter
 from tests.factories import at, conversation, customer
 
 
@@ -45,3 +46,41 @@ async def test_sla_report_follows_changes_made_after_a_report(store: Store) -> N
     assert after[("agent", "unassigned")].conversations == 2
     assert [r.key for r in await store.sla_report(at(1), at(20)) if r.group == "day"] == [
         "2026-11-03", "2026-11-04"]
+
+
+async def _every(store: Store, flt: ConversationFilter) -> list[Conversation]:
+    found, cursor = [], None
+    while True:
+        page = await store.list_conversations(flt, cursor, 2)  # small pages: the cursor too
+        found += page.items
+        if page.next_cursor is None:
+            return found
+        cursor = page.next_cursor
+
+
+async def test_every_number_of_the_report_lists_the_conversations_behind_it(
+        store: Store) -> None:
+    """Drilling from a report's number (a row, and its answered / within target / missed
+    counts) lists exactly those conversations, newest first, on every store."""
+    convs = [conversation(f"d{i}", "c1", ("email", "x", "webform")[i % 3], 2 + i % 4,
+                          assignee=("u1", None)[i % 2],
+                          first_response_seconds=None if i % 5 == 0 else 60.0 * i,
+                          first_response_breached=None if i % 5 == 0 else i % 3 == 0)
+             for i in range(14)]
+    convs.append(conversation("hit", "c1", "x", 3, status="listening"))  # not care
+    convs.append(conversation("gone", "c1", "email", 3, status="merged"))
+    convs.append(conversation("early", "c1", "email", 1))  # before the range
+    await store.write(WriteBatch(customers=(customer("c1"),), conversations=tuple(convs)))
+    since, until = at(2), at(6)
+    rows = await store.sla_report(since, until)
+    assert len(rows) > 6
+    for row in rows:
+        listed = await _every(store, drill_filter(since, until, row.group, row.key))
+        assert len(listed) == row.conversations, row
+        created = [c.created_at for c in listed]
+        assert created == sorted(created, reverse=True)
+        counts = {r: len(await _every(store, drill_filter(since, until, row.group, row.key, r)))
+                  for r in ("answered", "met", "missed", "unanswered")}
+        assert (counts["answered"], counts["met"]) == (row.answered, row.met), row
+        assert counts["missed"] == row.answered - row.met
+        assert counts["unanswered"] == row.conversations - row.answered

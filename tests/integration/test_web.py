@@ -612,3 +612,34 @@ async def test_the_report_page_keeps_its_days_on_every_show(web: Web) -> None:
                                  headers=web.auth())).status == 400
     html = await (await web.client.get("/reports", headers=web.auth())).text()
     assert ">Today</a>" in html and ">This quarter</a>" in html and "/reports/sla.svg" in html
+
+
+async def test_a_report_number_leads_to_its_conversations_and_their_csv(web: Web) -> None:
+    first = await posted(web, {**FORM, "idempotency_key": "d1"})
+    second = await posted(web, {**FORM, "idempotency_key": "d2"})
+    await web.client.post(f"/api/conversations/{first}/reply",
+                          json={"text": "Done", "confirm": True}, headers=web.auth())
+    today = utcnow().date().isoformat()
+    html = await (await web.client.get(f"/reports?from={today}&to={today}",
+                                       headers=web.auth())).text()
+    links = re.findall(r'href="(/reports/conversations\?[^"]+)"', html)
+    answered = next(h for h in links if "group=channel" in h and "response=answered" in h)
+    page = await web.client.get(answered.replace("&amp;", "&"), headers=web.auth())
+    assert page.status == 200
+    text = await page.text()
+    assert f"/conversations/{first}" in text and f"/conversations/{second}" not in text
+    everyone = next(h for h in links if "group=all" in h and "response" not in h)
+    text = await (await web.client.get(everyone.replace("&amp;", "&"),
+                                       headers=web.auth())).text()
+    assert f"/conversations/{first}" in text and f"/conversations/{second}" in text
+    csv_link = re.search(r'href="(/api/reports/conversations\.csv\?[^"]+)"', text)
+    assert csv_link
+    got = await web.client.get(csv_link[1].replace("&amp;", "&"), headers=web.auth())
+    rows = list(csv.DictReader(io.StringIO(await got.text())))
+    assert sorted(r["id"] for r in rows) == sorted([first, second])
+    assert {r["channel"] for r in rows} == {"webform"}
+    bad = await web.client.get("/reports/conversations?group=planet", headers=web.auth())
+    assert bad.status == 400
+    agent = await auth.create_token(web.runtime.store, "ava@example.com")
+    denied = await web.client.get("/api/reports/conversations.csv", headers=web.auth(agent))
+    assert denied.status == 403
