@@ -26,7 +26,14 @@ from typing import Any
 from elastic_transport import TransportError
 from elasticsearch import ApiError
 
-from inbox.errors import AuthFailed, ConflictError, InboxError, StoreRefused, StoreUnavailable
+from inbox.errors import (
+    AuthFailed,
+    ConflictError,
+    InboxError,
+    StoreMissing,
+    StoreRefused,
+    StoreUnavailable,
+)
 from inbox.model import Conversation, Customer
 from inbox.store import REF_START, WriteBatch
 from search.elastic_client import ElasticBase, Hit, calling
@@ -143,6 +150,8 @@ class ElasticWriter(ElasticBase):
             if problem is not None:
                 await self._undo(applied, refresh)
                 raise problem
+        # a reindex running (or just finished) gets the batch too: see _carry_over
+        await self._carry_over([(op.action, op.doc, r) for op, r in applied], refresh)
 
     async def _undo(self, applied: list[tuple[_BulkOp, Hit]], refresh: bool | str) -> None:
         """Best effort: delete what this write created, put back what it replaced."""
@@ -245,7 +254,7 @@ def _bulk_problem(ops: Sequence[_BulkOp], results: Sequence[Mapping[str, Any]]
             continue  # an existing key keeps its conversation
         etype, reason = error_parts(result)
         problem = classify(status, etype, f"{op.kind} {result.get('_id')}: {reason}", "write")
-        if isinstance(problem, StoreUnavailable | ConflictError | AuthFailed):
+        if isinstance(problem, StoreMissing | StoreUnavailable | ConflictError | AuthFailed):
             problems.append(problem)
         else:
             refused.append(op.owner)
@@ -255,7 +264,7 @@ def _bulk_problem(ops: Sequence[_BulkOp], results: Sequence[Mapping[str, Any]]
     conflicts_only = all(isinstance(p, ConflictError) for p in problems)  # a lost race: normal
     log.log(logging.INFO if conflicts_only else logging.WARNING, "bulk write partly failed",
             extra={"failed": len(problems), "ops": len(ops)})
-    for wanted in (StoreUnavailable, ConflictError, AuthFailed):
+    for wanted in (StoreMissing, StoreUnavailable, ConflictError, AuthFailed):
         for problem in problems:
             if isinstance(problem, wanted):
                 return problem

@@ -439,19 +439,9 @@ def cmd_migrate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 async def _reindex(store: Any) -> int:
-    from search.elastic import ElasticStore, reindex
+    from inbox.app.cli_es import reindex_command
 
-    if not isinstance(store, ElasticStore):
-        print("--reindex applies to an Elasticsearch store (INBOX_STORE=http(s)://...)",
-              file=sys.stderr)
-        return 2
-    await store.open()
-    try:
-        for kind, index in (await reindex(store)).items():
-            print(f"{kind:<14} now on {index}")
-    finally:
-        await store.aclose()
-    return 0
+    return await reindex_command(store)
 
 
 def fast_loop() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -584,10 +574,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--from", dest="source")
     s.add_argument("--to", dest="target")
     s.add_argument("--reindex", action="store_true",
-                   help="new indices with the current mappings, then swap the aliases")
+                   help="new indices with the current mappings and settings, then swap the "
+                   "aliases (while the service runs)")
     s.add_argument("--checkpoint", default=".inbox-migrate.json",
                    help="progress file to resume an interrupted copy")
     s.set_defaults(func=cmd_migrate)
+
+    from inbox.app.cli_es import add_commands
+
+    add_commands(sub)
     return p
 
 
