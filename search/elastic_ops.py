@@ -122,7 +122,9 @@ async def check_privileges(store: ElasticBase, ops: bool = False) -> PrivilegeCh
         resp = (await store.client.security.has_privileges(
             cluster=list(cluster), index=[{"names": [pattern], "privileges": list(index)}])).body
     except ApiError as exc:
-        if exc.status_code in (401, 403):
+        # A cluster without security answers an error (a 4xx or 500 saying security is not
+        # enabled), as does a server without the API; refused credentials are 401/403.
+        if exc.status_code in (401, 403) or exc.status_code < 400:
             raise translate(exc, "check privileges") from exc
         etype, reason = error_parts(exc.body)
         return PrivilegeCheck(False, "", (), f"{exc.status_code} {etype}: {reason}".strip())

@@ -13,6 +13,7 @@ from tests.fakes.core import FakeCore
 from tests.servers.dovecot import dovecot_fixture  # noqa: F401
 from tests.servers.osmem import (  # noqa: F401
     elastic_store,
+    es_ops_proxy,
     es_ops_url,
     es_store_factory,
     ops_store,

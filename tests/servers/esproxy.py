@@ -3,8 +3,9 @@
 - It accepts the official client's `compatible-with` media types (Elasticsearch does; osmem
   answers 406), so production code with a plain client reaches osmem through it.
 - The tasks API for a reindex started with wait_for_completion=false: the copy runs on osmem
-  when the test opens `gate` (so a test can write while a reindex is under way), and
-  `GET /_tasks/<id>` reports it running, then done, as Elasticsearch does.
+  when the test opens `gate`, and `GET /_tasks/<id>` reports it running until the copy is
+  done (`copied` is set) and `finish` is open, as Elasticsearch does. Closing the two lets
+  a test write before the copy reads the source and after, while the reindex is under way.
 - The has-privileges API of a user holding `granted` privileges (`secured=True`); without it
   the request reaches osmem, which, like a cluster without security, has no such API.
 
@@ -26,6 +27,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+_PRODUCT = {"X-Elastic-Product": "Elasticsearch"}  # the client checks every answer for it
 _PLAIN = {"application/vnd.elasticsearch+json": "application/json",
           "application/vnd.elasticsearch+x-ndjson": "application/x-ndjson"}
 
@@ -49,7 +51,10 @@ class ClusterProxy:
         self.grants = grants
         self.gate = threading.Event()  # a reindex task copies once it is set
         self.gate.set()
+        self.finish = threading.Event()  # ... and is reported completed once this is set
+        self.finish.set()
         self.reindex_started = threading.Event()
+        self.copied = threading.Event()
         self.polls = 0  # GET /_tasks/<id> requests answered
         self._tasks: dict[str, dict[str, Any] | None] = {}
         self._ids = itertools.count(1)
@@ -69,6 +74,7 @@ class ClusterProxy:
 
     def close(self) -> None:
         self.gate.set()
+        self.finish.set()
         asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
@@ -132,13 +138,15 @@ class ClusterProxy:
             await asyncio.to_thread(self.gate.wait)
             status, _, answer = await self._forward("POST", target, request.headers, body)
             result = json.loads(answer)
+            self.copied.set()
+            await asyncio.to_thread(self.finish.wait)
             self._tasks[task_id] = (result if status < 300 else
                                     {"error": result.get("error", result)})
 
         task = asyncio.ensure_future(run())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-        return web.json_response({"task": task_id})
+        return web.json_response({"task": task_id}, headers=_PRODUCT)
 
     def _task(self, task_id: str) -> web.Response:
         self.polls += 1
@@ -146,7 +154,8 @@ class ClusterProxy:
         if result is None:
             return web.json_response({"completed": False, "task": {
                 "action": "indices:data/write/reindex",
-                "status": {"total": 0, "created": 0, "updated": 0, "version_conflicts": 0}}})
+                "status": {"total": 0, "created": 0, "updated": 0, "version_conflicts": 0}}},
+                headers=_PRODUCT)
         status = {name: result.get(name, 0) for name in
                   ("total", "created", "updated", "deleted", "version_conflicts", "noops")}
         answer: dict[str, Any] = {"completed": True, "task": {
@@ -155,7 +164,7 @@ class ClusterProxy:
             answer["error"] = result["error"]
         else:
             answer["response"] = result
-        return web.json_response(answer)
+        return web.json_response(answer, headers=_PRODUCT)
 
     def _has_privileges(self, asked: dict[str, Any]) -> web.Response:
         assert self.grants is not None
@@ -164,7 +173,8 @@ class ClusterProxy:
                  for part in asked.get("index", []) for pattern in part["names"]}
         every = all(cluster.values()) and all(v for p in index.values() for v in p.values())
         return web.json_response({"username": "inbox-test", "has_all_requested": every,
-                                  "cluster": cluster, "index": index, "application": {}})
+                                  "cluster": cluster, "index": index, "application": {}},
+                                 headers=_PRODUCT)
 
 
 @contextlib.contextmanager

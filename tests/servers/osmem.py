@@ -191,14 +191,19 @@ async def elastic_store(osmem_url: str) -> AsyncIterator[FixtureStore]:
 
 
 @pytest.fixture(scope="session")
-def es_ops_url(osmem_url: str) -> Iterator[str]:
+def es_ops_proxy(osmem_url: str) -> Iterator[Any]:
     """The test server behind a proxy adding what operations need and osmem-server lacks
-    (the tasks API that a reindex follows; tests.servers.esproxy). On a real cluster
-    (INBOX_TEST_ES_URL) the proxy passes everything else through."""
+    (the tasks API that a reindex follows, with gates a test can hold it at;
+    tests.servers.esproxy). On a real cluster (INBOX_TEST_ES_URL) the rest passes through."""
     from tests.servers.esproxy import cluster_proxy
 
     with cluster_proxy(osmem_url) as proxy:
-        yield proxy.url
+        yield proxy
+
+
+@pytest.fixture(scope="session")
+def es_ops_url(es_ops_proxy: Any) -> str:
+    return str(es_ops_proxy.url)
 
 
 @pytest.fixture
