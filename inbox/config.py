@@ -89,12 +89,14 @@ STORE = (
     Setting("store.replicas", int, 1, "Elasticsearch: replicas of each new index",
             check=_between(0, 16)),
     Setting("store.rollover_max_gb", float, 50.0, "Elasticsearch: `inbox es rollover` "
-            "starts a new messages index when the current one holds this many GB "
+            "starts a new messages index once the current one holds this many GB "
             "(primaries)", check=_at_least(0.001)),
-    Setting("store.rollover_max_days", float, 30.0, "Elasticsearch: ... or is this many "
-            "days old", check=_at_least(0.001)),
-    Setting("store.rollover_max_docs", int, None, "Elasticsearch: ... or holds this many "
-            "messages (unset: no limit)", check=_at_least(1), example=50000000),
+    Setting("store.rollover_max_days", float, 30.0, "Elasticsearch: `inbox es rollover` "
+            "also starts one once the current index is this many days old",
+            check=_at_least(0.001)),
+    Setting("store.rollover_max_docs", int, None, "Elasticsearch: `inbox es rollover` "
+            "also starts one once the current index holds this many messages (unset: no "
+            "limit)", check=_at_least(1), example=50000000),
 )
 WEB = (
     Setting("web.host", str, "127.0.0.1", "address the web server listens on", env="INBOX_HOST"),

@@ -94,10 +94,14 @@ async def rollover(store: ElasticBase, cond: RolloverConditions, force: bool = F
 # --- privileges -----------------------------------------------------------------------------
 
 # What the store calls, by who calls it. Index privileges apply to `{prefix}-*` (indices and
-# aliases). https://www.elastic.co/guide/en/elasticsearch/reference/current/security-privileges.html
-SERVE_INDEX = ("read", "write", "view_index_metadata", "create_index")
-OPS_INDEX = ("manage",)  # rollover, reindex, mapping updates (aliases, new indices)
-OPS_CLUSTER = ("monitor",)  # the tasks API, to follow a reindex
+# aliases). Serving: searches, mget and points in time (read), bulk writes (write), alias
+# and mapping reads (view_index_metadata). Creating an index with its alias needs `manage`
+# on the alias (create index API, "Prerequisites"), as do alias changes and mapping
+# updates: first start, upgrades adding fields, rollover and reindex; a reindex also
+# follows its task (GET _tasks/<id>: cluster `monitor`).
+SERVE_INDEX = ("read", "write", "view_index_metadata")
+OPS_INDEX = ("manage",)
+OPS_CLUSTER = ("monitor",)
 
 
 @dataclass(frozen=True, slots=True)

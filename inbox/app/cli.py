@@ -19,6 +19,7 @@ from typing import Any
 from inbox import deadletters
 from inbox import query as ql
 from inbox.app import config as cfg
+from inbox.app.cli_es import Work, add_commands, reindex_command
 from inbox.app.config import declared_settings
 from inbox.app.runtime import Runtime
 from inbox.errors import ConfigError, InboxError, QueryError, ValidationError
@@ -439,8 +440,6 @@ def cmd_migrate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 async def _reindex(store: Any) -> int:
-    from inbox.app.cli_es import reindex_command
-
     return await reindex_command(store)
 
 
@@ -580,10 +579,15 @@ def parser() -> argparse.ArgumentParser:
                    help="progress file to resume an interrupted copy")
     s.set_defaults(func=cmd_migrate)
 
-    from inbox.app.cli_es import add_commands
-
-    add_commands(sub)
+    add_commands(sub, _store_command)
     return p
+
+
+def _store_command(work: Work) -> Callable[[argparse.Namespace, Mapping[str, str]], int]:
+    """A command running `work` on the configured store's settings."""
+    def command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+        return _run(work(_config(args, env).core.store, args))
+    return command
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:

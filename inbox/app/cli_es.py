@@ -4,26 +4,30 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from inbox.app import config as cfg
 from inbox.config import StoreSettings
 
+Work = Callable[[StoreSettings, argparse.Namespace], Awaitable[int]]
 
-def add_commands(sub: Any) -> None:
-    """The `es` command group on the CLI's subparsers."""
+
+def add_commands(sub: Any, command: Callable[[Work], Any]) -> None:
+    """The `es` command group on the CLI's subparsers; `command` makes a CLI command of
+    work on the configured store settings."""
     es = sub.add_parser("es", help="operate the Elasticsearch store").add_subparsers(
         dest="es", required=True)
     s = es.add_parser("check", help="check the credentials hold every privilege the store "
                       "needs, and print what is missing")
     s.add_argument("--ops", action="store_true",
-                   help="also the privileges of `inbox es rollover` and `migrate --reindex`")
-    s.set_defaults(func=cmd_es_check)
+                   help="also the privileges of creating the indices, `inbox es rollover` "
+                   "and `migrate --reindex`")
+    s.set_defaults(func=command(es_check))
     s = es.add_parser("rollover", help="start a new messages index when the current one is "
                       "older or larger than store.rollover_max_* (run it daily)")
     s.add_argument("--force", action="store_true", help="roll over whatever the conditions")
-    s.set_defaults(func=cmd_es_rollover)
+    s.set_defaults(func=command(es_rollover))
 
 
 def _elastic(settings: StoreSettings) -> Any:
@@ -52,11 +56,8 @@ async def _with_elastic(settings: StoreSettings, work: Callable[[Any], Awaitable
         await store.aclose()
 
 
-def cmd_es_check(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    from inbox.app.cli import _config, _run
+async def es_check(settings: StoreSettings, args: argparse.Namespace) -> int:
     from search.elastic_ops import check_privileges, index_pattern
-
-    settings = _config(args, env).core.store
 
     async def work(store: Any) -> int:
         found = await check_privileges(store, ops=args.ops)
@@ -64,8 +65,8 @@ def cmd_es_check(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             print("the server has no security (no has-privileges API): every request is "
                   f"allowed ({found.note})")
             return 0
-        what = "serving and operations" if args.ops else "serving (add --ops for rollover "\
-               "and reindex)"
+        what = "serving and operations" if args.ops else "serving (add --ops for creating "\
+               "the indices, rollover and reindex)"
         if not found.missing:
             print(f"{found.user}: every privilege the store needs for {what} on "
                   f"{index_pattern(store.prefix)}")
@@ -76,14 +77,11 @@ def cmd_es_check(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             print(f"  missing {name}")
         return 1
 
-    return _run(_with_elastic(settings, work, open_store=False))
+    return await _with_elastic(settings, work, open_store=False)
 
 
-def cmd_es_rollover(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    from inbox.app.cli import _config, _run
+async def es_rollover(settings: StoreSettings, args: argparse.Namespace) -> int:
     from search.elastic_ops import RolloverConditions, rollover
-
-    settings = _config(args, env).core.store
     cond = RolloverConditions(settings.rollover_max_gb, settings.rollover_max_days,
                               settings.rollover_max_docs)
 
@@ -96,7 +94,7 @@ def cmd_es_rollover(args: argparse.Namespace, env: Mapping[str, str]) -> int:
                   "stays searchable")
         return 0
 
-    return _run(_with_elastic(settings, work))
+    return await _with_elastic(settings, work)
 
 
 async def reindex_command(store: Any) -> int:
