@@ -284,3 +284,14 @@ async def test_prefix_shards_and_replicas_come_from_the_settings(es_ops_url: str
         await store.aclose()
     with pytest.raises(ConfigError, match="store.index_prefix"):
         load(None, {"INBOX_STORE_INDEX_PREFIX": "Inbox*"})
+
+
+def test_migrate_reindex_command_prints_progress(capsys: pytest.CaptureFixture[str],
+                                                 es_ops_url: str, prefix: str) -> None:
+    env = {"INBOX_STORE": es_ops_url, "INBOX_STORE_INDEX_PREFIX": prefix}
+    code, out, _ = _cli(capsys, env, "migrate", "--reindex")
+    lines = out.splitlines()
+    assert code == 0
+    assert "messages       0/0 copied" in lines
+    assert f"messages       now on {prefix}-messages-000002" in lines
+    assert f"kv             now on {prefix}-kv-000002" in lines
