@@ -279,7 +279,8 @@ class ElasticBase:
         """Bring what was just written to where the alias will find it, during a reindex.
 
         `written` holds (action, body, result) of applied writes: create, index, update (body
-        {"doc": ...}) or delete, and the cluster's result naming the concrete index. Read
+        {"doc": ...}) or delete, and the cluster's result naming the concrete index and the
+        version. A repeat that finds a newer version there is dropped (409). Read
         after the write, the aliases say whether a reindex is filling a new index (its
         `-next` alias) or has just swapped the alias away from the index written: then the
         write is repeated there. A reindex sets the `-next` alias before it copies and swaps
@@ -298,19 +299,24 @@ class ElasticBase:
                 continue
             target = carry_target(str(result["_index"]), found.get(self.alias(kind), {}),
                                   found.get(next_alias(self.prefix, kind), {}))
-            if target is not None:
-                body.append({action: {"_index": target, "_id": result["_id"]}})
-                if action != "delete":
-                    body.append(doc)
+            if target is None:
+                continue
+            meta: dict[str, Any] = {"_index": target, "_id": result["_id"]}
+            if action == "update":  # partial: applies to the copy (404: not copied yet)
+                body += [{"update": meta}, doc]
+                continue
+            # The version the write got where it landed orders the repeats: two writers'
+            # repeats may arrive in either order, the later version stays (external_gte;
+            # a copy made by the reindex has version 1).
+            meta |= {"version": result["_version"], "version_type": "external_gte"}
+            body += [{"delete": meta}] if action == "delete" else [{"index": meta}, doc]
         if not body:
             return
         with calling("write (carried over to the reindexed index)"):
             resp = await self.client.bulk(operations=body, refresh=refresh)
         for item in resp["items"]:
-            action, result = next(iter(item.items()))
-            status = int(result.get("status", 0))
-            if "error" in result and not (status == 409 and action == "create"
-                                          or status == 404 and action != "create"):
+            result = next(iter(item.values()))
+            if "error" in result and int(result.get("status", 0)) not in (404, 409):
                 etype, reason = error_parts(result)
                 raise StoreUnavailable(f"Elasticsearch write: not carried over into the "
                                        f"index a reindex fills ({etype}: {reason}); retry")

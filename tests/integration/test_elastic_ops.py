@@ -295,3 +295,23 @@ def test_migrate_reindex_command_prints_progress(capsys: pytest.CaptureFixture[s
     assert "messages       0/0 copied" in lines
     assert f"messages       now on {prefix}-messages-000002" in lines
     assert f"kv             now on {prefix}-kv-000002" in lines
+
+
+async def test_repeats_arriving_out_of_order_keep_the_later_write(
+        ops_store: FixtureStore, es_ops_proxy: ClusterProxy) -> None:
+    """Two writers' repeats into the index a reindex fills may arrive in either order."""
+    es, alias = ops_store.client, ops_store.alias("kv")
+    doc = {"collection": "dead_letters", "key": "k", "value": {"raw": "first"}}
+
+    async def after_copy() -> None:
+        first = (await es.index(index=alias, id="dead_letters:k", document=doc)).body
+        later = {**doc, "value": {"raw": "later"}}
+        second = (await es.index(index=alias, id="dead_letters:k", document=later)).body
+        await ops_store._carry_over([("index", later, second)], True)
+        await ops_store._carry_over([("index", doc, first)], True)  # late: dropped
+
+    async def nothing() -> None:
+        return None
+
+    await _reindex_while(ops_store, es_ops_proxy, ("kv",), nothing, after_copy)
+    assert await ops_store.dead_letters.get("k") == {"raw": "later"}
