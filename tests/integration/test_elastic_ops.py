@@ -4,6 +4,7 @@ aliases changed by another process, `inbox es check` and `inbox es rollover`, se
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -21,7 +22,7 @@ from search.elastic import ElasticStore, reindex
 from search.elastic_ops import RolloverConditions, rollover
 from tests.factories import at, conversation, customer, message
 from tests.servers.esproxy import ClusterProxy, Grants, cluster_proxy
-from tests.servers.osmem import FixtureStore, es_store_factory
+from tests.servers.osmem import REAL_CLUSTER_ENV, FixtureStore, es_store_factory
 
 pytestmark = pytest.mark.integration
 
@@ -146,7 +147,7 @@ async def test_reindex_while_writing_and_editing_loses_nothing_and_doubles_nothi
     moved, progress = await _reindex_while(store, es_ops_proxy, ("messages",),
                                            before_copy, after_copy)
     assert moved["messages"].endswith("-messages-000002")
-    assert progress[-1][0] == "messages" and progress[-1][1] >= 5 and len(progress) >= 2
+    assert progress[-1][0] == "messages" and progress[-1][1] >= 5  # copied, from the task
     await _assert_each_once(store, texts)
     assert {index for _, index, _ in await _stored(store)} == {moved["messages"]}
     found = await store.search(parse("status:resolved"), None, 20)
@@ -256,6 +257,9 @@ def test_es_check_on_a_server_without_security(capsys: pytest.CaptureFixture[str
                                                es_ops_url: str, prefix: str) -> None:
     code, out, _ = _cli(capsys, {"INBOX_STORE": es_ops_url, "INBOX_STORE_INDEX_PREFIX": prefix},
                         "es", "check")
+    if os.environ.get(REAL_CLUSTER_ENV):  # a real cluster answers for its own security
+        assert out.startswith("the server has no security") or f"{prefix}-*" in out
+        return
     assert code == 0 and out.startswith("the server has no security")
 
 
