@@ -79,14 +79,29 @@ def generations(alias: str, behind: Mapping[str, Mapping[str, Any]],
     return Generations(read, write, next(iter(following), None))
 
 
-def carry_target(index: str, behind: Mapping[str, Any], following: Mapping[str, Any]
-                 ) -> str | None:
-    """Where a write that landed on `index` must be repeated, if anywhere: the index a
-    reindex fills, or the alias's write index when the alias no longer covers `index`."""
-    target = next(iter(following), None)
-    if target is None and behind and index not in behind:
-        target = generations("", behind, {}).write
-    return None if target == index else target
+def carry_targets(index: str, behind: Mapping[str, Any], following: Mapping[str, Any]
+                  ) -> tuple[str, ...]:
+    """Where a write that landed on `index` must be repeated: the alias's write index when
+    the alias no longer covers `index` (a reindex swapped it away meanwhile), and the index
+    a reindex fills."""
+    targets = []
+    if behind and index not in behind and index not in following:
+        targets.append(generations("", behind, {}).write)
+    targets += [name for name in following if name not in targets]
+    return tuple(name for name in targets if name != index)
+
+
+def _repeat(action: str, doc: Any, result: Mapping[str, Any], target: str
+            ) -> list[Mapping[str, Any]]:
+    """The bulk lines repeating one applied write on `target`."""
+    meta: dict[str, Any] = {"_index": target, "_id": result["_id"]}
+    if action == "update":  # partial: applies to the copy (404: not copied yet)
+        return [{"update": meta}, doc]
+    # The version the write got where it landed orders the repeats: two writers' repeats
+    # may arrive in either order, the later version stays (external_gte; a copy made by
+    # the reindex has version 1).
+    meta |= {"version": result["_version"], "version_type": "external_gte"}
+    return [{"delete": meta}] if action == "delete" else [{"index": meta}, doc]
 
 
 class ElasticBase:
@@ -297,19 +312,10 @@ class ElasticBase:
             kind = self._kind_of(str(result["_index"]))
             if kind is None:
                 continue
-            target = carry_target(str(result["_index"]), found.get(self.alias(kind), {}),
-                                  found.get(next_alias(self.prefix, kind), {}))
-            if target is None:
-                continue
-            meta: dict[str, Any] = {"_index": target, "_id": result["_id"]}
-            if action == "update":  # partial: applies to the copy (404: not copied yet)
-                body += [{"update": meta}, doc]
-                continue
-            # The version the write got where it landed orders the repeats: two writers'
-            # repeats may arrive in either order, the later version stays (external_gte;
-            # a copy made by the reindex has version 1).
-            meta |= {"version": result["_version"], "version_type": "external_gte"}
-            body += [{"delete": meta}] if action == "delete" else [{"index": meta}, doc]
+            for target in carry_targets(str(result["_index"]),
+                                        found.get(self.alias(kind), {}),
+                                        found.get(next_alias(self.prefix, kind), {})):
+                body += _repeat(action, doc, result, target)
         if not body:
             return
         with calling("write (carried over to the reindexed index)"):

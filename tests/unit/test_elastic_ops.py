@@ -12,7 +12,7 @@ from inbox.errors import (
     StoreRefused,
     StoreUnavailable,
 )
-from search.elastic_client import carry_target, generations
+from search.elastic_client import carry_targets, generations
 from search.elastic_docs import classify
 from search.elastic_ops import GB, RolloverConditions, conditions_met
 
@@ -83,11 +83,14 @@ def test_generations_of_a_missing_alias_say_how_to_initialise() -> None:
 
 def test_where_a_write_is_carried_over() -> None:
     behind = {"p-m-000001": {}}
-    assert carry_target("p-m-000001", behind, {}) is None  # nothing running
-    assert carry_target("p-m-000001", behind, {"p-m-000002": {}}) == "p-m-000002"  # reindex
-    assert carry_target("p-m-000002", behind, {"p-m-000002": {}}) is None  # written there
+    assert carry_targets("p-m-000001", behind, {}) == ()  # nothing running
+    assert carry_targets("p-m-000001", behind, {"p-m-000002": {}}) == ("p-m-000002",)
+    assert carry_targets("p-m-000002", behind, {"p-m-000002": {}}) == ()  # written there
     # the reindex swapped the alias after the write landed on the old index
-    assert carry_target("p-m-000001", {"p-m-000002": {"is_write_index": True}}, {}) == \
-        "p-m-000002"
+    swapped = {"p-m-000002": {"is_write_index": True}}
+    assert carry_targets("p-m-000001", swapped, {}) == ("p-m-000002",)
+    # ... and the next reindex has begun already: both
+    assert carry_targets("p-m-000001", swapped, {"p-m-000003": {}}) == (
+        "p-m-000002", "p-m-000003")
     rolled = {"p-m-000001": {"is_write_index": False}, "p-m-000002": {"is_write_index": True}}
-    assert carry_target("p-m-000001", rolled, {}) is None  # a rollover keeps old documents
+    assert carry_targets("p-m-000001", rolled, {}) == ()  # a rollover keeps old documents
