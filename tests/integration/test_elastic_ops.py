@@ -319,3 +319,19 @@ async def test_repeats_arriving_out_of_order_keep_the_later_write(
 
     await _reindex_while(ops_store, es_ops_proxy, ("kv",), nothing, after_copy)
     assert await ops_store.dead_letters.get("k") == {"raw": "later"}
+
+
+async def test_a_write_landing_on_an_index_the_reindex_left_reaches_the_new_one(
+        two: tuple[FixtureStore, FixtureStore]) -> None:
+    """b found the message on the old index just before a reindex swapped the alias away:
+    its edit lands there, and b repeats it where the alias now points."""
+    a, b = two
+    await a.write(_start(2))
+    old = (await b._generations("messages")).write
+    await reindex(a, ("messages",))
+    edited = replace(_msg(0), text="refund edited on the old index")
+    hit = (await b._messages_where([edited.id], source=True))[0]
+    doc = {**hit["_source"], "text": edited.text}
+    landed = (await b.client.index(index=old, id=edited.id, document=doc)).body
+    await b._carry_over([("index", doc, landed)], True)
+    await _assert_each_once(a, {_msg(0).id: edited.text, _msg(1).id: _msg(1).text})
