@@ -9,6 +9,7 @@ declare their own settings next to their code (connectors/*) with the same
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +47,19 @@ def _fraction(value: float) -> float:
     return value
 
 
+_PREFIX = re.compile(r"[a-z0-9][a-z0-9_.]*(-[a-z0-9_.]+)*")
+
+
+def _index_prefix(value: str) -> str:
+    # Elasticsearch index names: lower case, no \ / * ? " < > | space , # :, not starting
+    # with - _ +; the kind and a 6-digit number follow, within 255 bytes
+    if len(value) > 100 or not _PREFIX.fullmatch(value):
+        raise ValueError("use lower-case letters, digits, '.', '_' and single '-' "
+                         "(up to 100 characters, starting with a letter or digit), "
+                         "e.g. \"inbox-eu\"")
+    return value
+
+
 def _dates(values: tuple[str, ...]) -> tuple[str, ...]:
     for text in values:
         try:
@@ -67,6 +81,22 @@ STORE = (
             env="INBOX_STORE_PASSWORD", secret=True),
     Setting("store.ca_certs", str, None, "CA bundle (PEM) for the cluster's TLS",
             env="INBOX_STORE_CA_CERTS", example="/etc/inbox/es-ca.pem"),
+    Setting("store.index_prefix", str, "inbox", "Elasticsearch: the start of every index "
+            "and alias name (one per deployment sharing a cluster)",
+            env="INBOX_STORE_INDEX_PREFIX", check=_index_prefix),
+    Setting("store.shards", int, 1, "Elasticsearch: primary shards of each new index",
+            check=_between(1, 1024)),
+    Setting("store.replicas", int, 1, "Elasticsearch: replicas of each new index",
+            check=_between(0, 16)),
+    Setting("store.rollover_max_gb", float, 50.0, "Elasticsearch: `inbox es rollover` "
+            "starts a new messages index once the current one holds this many GB "
+            "(primaries)", check=_at_least(0.001)),
+    Setting("store.rollover_max_days", float, 30.0, "Elasticsearch: `inbox es rollover` "
+            "also starts one once the current index is this many days old",
+            check=_at_least(0.001)),
+    Setting("store.rollover_max_docs", int, None, "Elasticsearch: `inbox es rollover` "
+            "also starts one once the current index holds this many messages (unset: no "
+            "limit)", check=_at_least(1), example=50000000),
 )
 WEB = (
     Setting("web.host", str, "127.0.0.1", "address the web server listens on", env="INBOX_HOST"),
@@ -203,6 +233,12 @@ class StoreSettings:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     ca_certs: str | None = None
+    index_prefix: str = "inbox"
+    shards: int = 1
+    replicas: int = 1
+    rollover_max_gb: float = 50.0
+    rollover_max_days: float = 30.0
+    rollover_max_docs: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

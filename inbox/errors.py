@@ -15,6 +15,8 @@
     ├── RetryableError       try again later, nothing is lost (store down, 5xx, network)
     │   └── RateLimited      .retry_after seconds
     └── FatalError           needs a human: bad credentials, usage cap, corrupt data
+        ├── AuthFailed
+        └── StoreMissing     the store is not initialised (e.g. its indices are gone)
 """
 
 from __future__ import annotations
@@ -113,3 +115,10 @@ class FatalError(InboxError):
 
 class AuthFailed(FatalError):
     """Credentials for an external service were refused."""
+
+
+class StoreMissing(FatalError):
+    """The store is not initialised (its indices or aliases do not exist): retrying will not
+    help; the message says how to create them."""
+
+    status = 503

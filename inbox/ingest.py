@@ -22,6 +22,7 @@ from inbox.errors import (
     ConflictError,
     NotFound,
     RetryableError,
+    StoreMissing,
     StoreRefused,
     StoreUnavailable,
 )
@@ -56,7 +57,7 @@ REPEAT_WINDOW = timedelta(days=7)  # a new conversation this soon after another 
 DIGEST_PREFIX = 16  # hex digits of meta["digest"] that tell apart messages sharing an id
 # The store's or the configuration's problems, not the item's: never a reason to set an
 # item aside (the caller keeps its cursor; the error tells a human what to fix).
-_NOT_THE_ITEM = (ConflictError, RetryableError, AuthFailed, ConfigError)
+_NOT_THE_ITEM = (ConflictError, RetryableError, AuthFailed, StoreMissing, ConfigError)
 STORE_RETRY = Retry(2, first=0.5, cap=1.0)  # a store blip: two tries more, within 1.5 s
 
 

@@ -7,15 +7,24 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from elastic_transport import SerializationError, TransportError
 from elasticsearch import ApiError, AsyncElasticsearch
 
-from inbox.errors import AuthFailed, FatalError, QueryError, StoreUnavailable
+from inbox.errors import AuthFailed, FatalError, QueryError, StoreRefused, StoreUnavailable
 from inbox.model import Identity
 from search.elastic_docs import classify, doc_id, error_parts, from_doc
-from search.elastic_mappings import KINDS, SETTINGS, alias_name, index_name, mappings
+from search.elastic_mappings import (
+    KINDS,
+    alias_name,
+    index_name,
+    index_number,
+    index_settings,
+    mappings,
+    next_alias,
+)
 from search.elastic_query import decode_cursor, encode_cursor
 
 log = logging.getLogger(__name__)
@@ -48,6 +57,53 @@ def calling(action: str) -> Iterator[None]:
         raise translate(exc, action) from exc
 
 
+@dataclass(frozen=True, slots=True)
+class Generations:
+    """Where a kind's documents are now."""
+
+    read: tuple[str, ...]  # the indices behind the alias, oldest first
+    write: str  # the alias's write index: where new documents go
+    next: str | None  # the index a running reindex fills (every write reaches it too)
+
+
+def generations(alias: str, behind: Mapping[str, Mapping[str, Any]],
+                following: Mapping[str, Any]) -> Generations:
+    """Generations from the aliases' indices ({index: alias properties})."""
+    if not behind:
+        raise classify(404, "index_not_found_exception", f"alias [{alias}] missing",
+                       "read aliases")
+    read = tuple(sorted(behind, key=index_number))
+    writes = [index for index, props in behind.items() if props.get("is_write_index")]
+    # an alias over one index writes to it without the flag
+    write = writes[0] if writes else read[-1]
+    return Generations(read, write, next(iter(following), None))
+
+
+def carry_targets(index: str, behind: Mapping[str, Any], following: Mapping[str, Any]
+                  ) -> tuple[str, ...]:
+    """Where a write that landed on `index` must be repeated: the alias's write index when
+    the alias no longer covers `index` (a reindex swapped it away meanwhile), and the index
+    a reindex fills."""
+    targets = []
+    if behind and index not in behind and index not in following:
+        targets.append(generations("", behind, {}).write)
+    targets += [name for name in following if name not in targets]
+    return tuple(name for name in targets if name != index)
+
+
+def _repeat(action: str, doc: Any, result: Mapping[str, Any], target: str
+            ) -> list[Mapping[str, Any]]:
+    """The bulk lines repeating one applied write on `target`."""
+    meta: dict[str, Any] = {"_index": target, "_id": result["_id"]}
+    if action == "update":  # partial: applies to the copy (404: not copied yet)
+        return [{"update": meta}, doc]
+    # The version the write got where it landed orders the repeats: two writers' repeats
+    # may arrive in either order, the later version stays (external_gte; a copy made by
+    # the reindex has version 1).
+    meta |= {"version": result["_version"], "version_type": "external_gte"}
+    return [{"delete": meta}] if action == "delete" else [{"index": meta}, doc]
+
+
 class ElasticBase:
     """What every part of ElasticStore shares: the client, aliases and low-level reads."""
 
@@ -59,11 +115,14 @@ class ElasticBase:
         basic_auth: tuple[str, str] | None = None,
         ca_certs: str | None = None,
         index_prefix: str = "inbox",
+        shards: int = 1,
+        replicas: int = 1,
         client_kwargs: Mapping[str, Any] | None = None,
         refresh: bool | str = True,
     ) -> None:
         self.url = url
         self.prefix = index_prefix
+        self.index_settings = index_settings(shards, replicas)  # for indices it creates
         # What a write a user reads next uses (WriteBatch.visible, the collections a user
         # lists after writing): searches only see refreshed segments. "wait_for" is gentler
         # on a busy cluster but waits up to the refresh interval (1 s) per call. Background
@@ -75,7 +134,6 @@ class ElasticBase:
             if value is not None:
                 self._client_args[name] = value
         self._es: AsyncElasticsearch | None = None
-        self._backing: list[str] | None = None  # indices behind the messages alias
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -88,9 +146,13 @@ class ElasticBase:
     def alias(self, kind: str) -> str:
         return alias_name(self.prefix, kind)
 
-    async def open(self) -> None:
+    async def connect(self) -> None:
+        """The client alone (open() also creates what is missing)."""
         if self._es is None:
             self._es = AsyncElasticsearch(self.url, **self._client_args)
+
+    async def open(self) -> None:
+        await self.connect()
         try:
             for kind in KINDS:
                 await self._ensure_index(kind)
@@ -108,7 +170,7 @@ class ElasticBase:
                 return
             try:
                 await self.client.indices.create(
-                    index=index_name(self.prefix, kind, 1), settings=SETTINGS,
+                    index=index_name(self.prefix, kind, 1), settings=self.index_settings,
                     mappings=mappings(kind), aliases={alias: {"is_write_index": True}})
             except ApiError as exc:
                 if exc.error != "resource_already_exists_exception":  # another process won
@@ -235,36 +297,96 @@ class ElasticBase:
             raise translate(exc, f"read {kind}") from exc
         return dict(resp.body)
 
-    async def _message_indices(self) -> list[str]:
-        """The concrete indices behind the messages alias (several after a rollover)."""
-        if self._backing is None:
-            try:
-                resp = await self.client.indices.get_alias(name=self.alias("messages"))
-            except ApiError as exc:
-                if exc.status_code == 404:  # "alias [...] missing": the indices are gone
-                    raise classify(404, "index_not_found_exception", str(exc.body),
-                                   "read aliases") from exc
-                raise translate(exc, "read aliases") from exc
-            except TransportError as exc:
-                raise translate(exc, "read aliases") from exc
-            self._backing = sorted(resp.body)
-        return self._backing
+    # --- where documents live ---------------------------------------------------------------
+    # Never cached: another process may roll the messages over or reindex any kind at any
+    # moment, and a stale list sent an edit to an index no longer behind the alias (lost to
+    # search) or missed the index holding a message (stored twice). One alias read per
+    # write batch is the price (a cluster-state read on the node that answers).
+
+    async def _aliases(self, names: Sequence[str]) -> dict[str, dict[str, dict[str, Any]]]:
+        """{alias: {index: properties}} for these alias names, as the cluster has them now
+        (names that do not exist are left out)."""
+        with calling("read aliases"):
+            resp = await self.client.options(ignore_status=404).indices.get_alias(
+                name=",".join(names))
+        found: dict[str, dict[str, dict[str, Any]]] = {}
+        for index, entry in resp.body.items():  # a 404 also holds "error" and "status"
+            if isinstance(entry, Mapping):
+                for alias, props in (entry.get("aliases") or {}).items():
+                    found.setdefault(alias, {})[index] = dict(props or {})
+        return found
+
+    async def _generations(self, kind: str) -> Generations:
+        """The indices behind a kind's alias now, its write index and a reindex's target."""
+        alias, following = self.alias(kind), next_alias(self.prefix, kind)
+        found = await self._aliases([alias, following])
+        return generations(alias, found.get(alias, {}), found.get(following, {}))
 
     async def _messages_where(self, ids: Sequence[str], source: Any) -> list[Hit]:
-        """Message hits by id across every backing index, realtime (mget, not search: a
-        message written a moment ago without a refresh is found, so it is never doubled)."""
+        """Message hits by id across every index behind the alias, realtime (mget, not
+        search: a message written a moment ago without a refresh is found, so it is never
+        doubled). Each id lives in one of them (edits go where it is: _apply); were one
+        in two, the newest would answer."""
         unique = list(dict.fromkeys(doc_id(i) for i in ids))
         if not unique:
             return []
-        indices = await self._message_indices()
-        hits: list[Hit] = []
+        indices = (await self._generations("messages")).read
+        newest: dict[str, Hit] = {}
         for start in range(0, len(unique), SCAN_PAGE):
-            docs = [{"_index": index, "_id": doc_id, "_source": source}
-                    for doc_id in unique[start:start + SCAN_PAGE] for index in indices]
+            docs = [{"_index": index, "_id": key, "_source": source}
+                    for key in unique[start:start + SCAN_PAGE] for index in indices]
             with calling("read messages"):
                 resp = await self.client.mget(docs=docs)
-            hits.extend(d for d in resp["docs"] if d.get("found"))
-        return hits
+            for doc in resp["docs"]:
+                if doc.get("found"):
+                    newest[doc["_id"]] = doc  # indices oldest first: the newest stays
+        return list(newest.values())
+
+    async def _carry_over(self, written: Sequence[tuple[str, Any, Mapping[str, Any]]],
+                          refresh: bool | str) -> None:
+        """Bring what was just written to where the alias will find it, during a reindex.
+
+        `written` holds (action, body, result) of applied writes: create, index, update (body
+        {"doc": ...}) or delete, and the cluster's result naming the concrete index and the
+        version. A repeat that finds a newer version there is dropped (409). Read
+        after the write, the aliases say whether a reindex is filling a new index (its
+        `-next` alias) or has just swapped the alias away from the index written: then the
+        write is repeated there. A reindex sets the `-next` alias before it copies and swaps
+        the alias after, so every write is either copied or carried over (see reindex).
+        """
+        kinds = {kind for _, _, result in written
+                 if (kind := self._kind_of(str(result.get("_index", ""))))}
+        if not kinds:
+            return
+        found = await self._aliases([name for kind in sorted(kinds) for name in
+                                     (self.alias(kind), next_alias(self.prefix, kind))])
+        body: list[Mapping[str, Any]] = []
+        for action, doc, result in written:
+            kind = self._kind_of(str(result["_index"]))
+            if kind is None:
+                continue
+            for target in carry_targets(str(result["_index"]),
+                                        found.get(self.alias(kind), {}),
+                                        found.get(next_alias(self.prefix, kind), {})):
+                body += _repeat(action, doc, result, target)
+        if not body:
+            return
+        with calling("write (carried over to the reindexed index)"):
+            resp = await self.client.bulk(operations=body, refresh=refresh)
+        for item in resp["items"]:
+            result = next(iter(item.values()))
+            if "error" in result and int(result.get("status", 0)) not in (404, 409):
+                etype, reason = error_parts(result)
+                raise StoreUnavailable(f"Elasticsearch write: not carried over into the "
+                                       f"index a reindex fills ({etype}: {reason}); retry")
+
+    def _kind_of(self, index: str) -> str | None:
+        """The kind of one of this store's concrete indices ({prefix}-{kind}-{n:06d})."""
+        head, _, number = index.rpartition("-")
+        if not number.isdigit() or not head.startswith(f"{self.prefix}-"):
+            return None
+        kind = head[len(self.prefix) + 1:]
+        return kind if kind in KINDS else None
 
     async def _page(
         self, kind: str, query: dict[str, Any], sort: list[Any], cursor: str | None, limit: int,
@@ -282,7 +404,7 @@ class ElasticBase:
             body["search_after"] = after
         try:
             resp = await self._search(kind, f"search {kind}", **body)
-        except (FatalError, QueryError) as exc:  # the cluster refuses the cursor's values
+        except (FatalError, QueryError, StoreRefused) as exc:  # the cluster refuses the cursor
             if cursor and not isinstance(exc, AuthFailed):
                 raise QueryError("invalid cursor", 0, cursor) from exc
             raise

@@ -65,10 +65,12 @@ class ElasticCollection(Generic[K, D]):
     async def _index(self, key: K, doc: D, create: bool = False, **options: Any) -> None:
         store = self._store
         call = store.client.create if create else store.client.index
+        source = kv_source(self.name, key, doc)
         with calling("kv put"):
-            await call(index=store.alias("kv"), id=self._id(key),
-                       document=kv_source(self.name, key, doc), refresh=self._refresh(),
-                       require_alias=True, **options)
+            resp = await call(index=store.alias("kv"), id=self._id(key), document=source,
+                              refresh=self._refresh(), require_alias=True, **options)
+        await store._carry_over([("create" if create else "index", source, resp.body)],
+                                self._refresh())
 
     async def get(self, key: K) -> D | None:
         hit = await self._read(key)
@@ -100,8 +102,10 @@ class ElasticCollection(Generic[K, D]):
     async def delete(self, key: K) -> None:
         store = self._store
         with calling("kv delete"):
-            await store.client.options(ignore_status=404).delete(
+            resp = await store.client.options(ignore_status=404).delete(
                 index=store.alias("kv"), id=self._id(key), refresh=self._refresh())
+        if "_index" in resp.body:
+            await store._carry_over([("delete", None, resp.body)], self._refresh())
 
     async def list(self, after: K | None, limit: int) -> builtins.list[tuple[K, D]]:
         filters: builtins.list[dict[str, Any]] = [{"term": {"collection": self.name}}]

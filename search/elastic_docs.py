@@ -15,6 +15,7 @@ from inbox.errors import (
     FatalError,
     InboxError,
     QueryError,
+    StoreMissing,
     StoreRefused,
     StoreUnavailable,
 )
@@ -136,11 +137,14 @@ def denormalized(conv: Conversation | Mapping[str, Any] | None) -> dict[str, Any
 
 _UNAVAILABLE = frozenset({
     "cluster_block_exception",  # read-only index, flood-stage disk watermark
-    "index_not_found_exception",  # indices removed under us: open() recreates them
     "es_rejected_execution_exception", "circuit_breaking_exception",
     "unavailable_shards_exception", "no_shard_available_action_exception",
     "process_cluster_event_timeout_exception",
 })
+_MISSING = frozenset({"index_not_found_exception", "alias_not_found_exception"})
+# An 8.x server refuses the `compatible-with=9` media type a 9.x client sends (400
+# media_type_header_exception: "Accept version must be either version 8 or 7, but found 9").
+_MEDIA_TYPE = "media_type_header_exception"
 
 
 def error_parts(body: Any) -> tuple[str, str]:
@@ -170,16 +174,25 @@ def classify(status: int, etype: str, reason: str, action: str) -> InboxError:
         return StoreRefused(f"{where}: request too large ({reason})")
     if etype in _QUERY_REFUSED and (status == 400 or _too_many(reason)):
         return QueryError(_query_problem(reason), 0)
+    if etype in _MISSING:  # retrying cannot help: a human initialises or restores the store
+        return StoreMissing(
+            f"{where}: the inbox's indices or aliases are gone ({reason}): start the "
+            "service (`inbox serve`, or any `inbox` command that opens the store) to create "
+            "them empty, or copy a backup in with `inbox migrate --from ... --to ...`; check "
+            "store.index_prefix when several deployments share the cluster")
     if status == 429 or status >= 500 or etype in _UNAVAILABLE:
-        hint = {"cluster_block_exception":
-                " (the cluster refuses writes: read-only index or disk full)",
-                "index_not_found_exception":
-                " (the inbox's indices or aliases are gone: restart the service to create "
-                "them empty, or restore a backup; nothing is written into indices without "
-                "the inbox's mappings)"}.get(etype, "")
+        hint = (" (the cluster refuses writes: read-only index or disk full)"
+                if etype == "cluster_block_exception" else "")
         return StoreUnavailable(f"{where} failed: {status} {etype}: {reason}{hint}")
     if status in (401, 403):
-        return AuthFailed(f"{where}: credentials refused ({status} {etype}: {reason})")
+        return AuthFailed(f"{where}: credentials refused ({status} {etype}: {reason}); "
+                          "`inbox es check` lists the privileges the store needs")
+    if etype == _MEDIA_TYPE:
+        return FatalError(f"{where}: the server refuses this client's version headers "
+                          f"({reason}): install the client of the server's major version, "
+                          "`pip install 'unified-inbox[es8]'` for an 8.x cluster")
+    if 400 <= status < 500:  # the cluster refused what was sent: the same request fails again
+        return StoreRefused(f"{where} refused: {status} {etype}: {reason}")
     return FatalError(f"{where}: {status} {etype}: {reason}")
 
 

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+import warnings
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
-from elasticsearch import AsyncElasticsearch
+from elasticsearch import ApiError, AsyncElasticsearch
+from elasticsearch.exceptions import GeneralAvailabilityWarning
 
 from inbox.collections import COLLECTIONS
 from inbox.errors import StoreUnavailable
 from inbox.model import Conversation, Customer, Identity, Message
 from inbox.store import EXPORT_KINDS, WriteBatch
 from search.elastic_client import SCAN_PAGE, ElasticBase, calling
-from search.elastic_docs import from_doc, search_fields
-from search.elastic_mappings import KINDS, SETTINGS, index_name, index_number, mappings
+from search.elastic_docs import denormalized, from_doc, search_fields
+from search.elastic_mappings import KINDS, index_name, index_number, mappings, next_alias
 from search.elastic_write import ElasticWriter
 
 log = logging.getLogger(__name__)
@@ -60,11 +63,14 @@ class ElasticDump(ElasticWriter):
 
 async def _pages(es: AsyncElasticsearch, index: str, query: Mapping[str, Any],
                  sort: list[Any], fields: list[str]) -> AsyncIterator[list[Any]]:
-    """Every hit of `query` in `index`, a page at a time, in `sort` order (search_after)."""
+    """Every hit of `query` in `index`, a page at a time, in `sort` order (search_after),
+    with its _seq_no and _primary_term (updates made from a page must not undo newer
+    writes)."""
     after: list[Any] | None = None
     while True:
         resp = await es.search(index=index, query=query, sort=sort, size=SCAN_PAGE,
-                               source_includes=fields, search_after=after)
+                               source_includes=fields, search_after=after,
+                               seq_no_primary_term=True)
         hits = resp["hits"]["hits"]
         if not hits:
             return
@@ -72,21 +78,32 @@ async def _pages(es: AsyncElasticsearch, index: str, query: Mapping[str, Any],
         after = hits[-1]["sort"]
 
 
-async def _fill_search_fields(es: AsyncElasticsearch, index: str) -> None:
+async def _fill_search_fields(es: AsyncElasticsearch, index: str, conversations: str) -> None:
     """Write the public copy and the words (search_fields) of every message of `index`
-    (those indexed by an older version have none, or words of an older analysis)."""
+    (those indexed by an older version have none, or words of an older analysis), and its
+    conversation's fields (a change of the conversation during the copy may have missed a
+    copied message). Each update is conditional on the message being unchanged since it
+    was read: a newer write already holds its own fields, and wins."""
     async for hits in _pages(es, index, {"match_all": {}}, [{"id": "asc"}],
-                             ["text", "subject", "lang"]):
+                             ["text", "subject", "lang", "conversation_id"]):
+        conv_ids = list({str(h["_source"]["conversation_id"]) for h in hits
+                         if (h.get("_source") or {}).get("conversation_id")})
+        convs = ({d["_id"]: d["_source"] for d in
+                  (await es.mget(index=conversations, ids=conv_ids))["docs"] if d.get("found")}
+                 if conv_ids else {})
         ops: list[Mapping[str, Any]] = []
         for hit in hits:
             source = hit.get("_source") or {}
-            ops += [{"update": {"_index": index, "_id": hit["_id"]}},
-                    {"doc": search_fields(source.get("text"), source.get("subject"),
-                                          source.get("lang"))}]
+            conv = convs.get(str(source.get("conversation_id")))
+            ops += [{"update": {"_index": index, "_id": hit["_id"], "if_seq_no": hit["_seq_no"],
+                                "if_primary_term": hit["_primary_term"]}},
+                    {"doc": {**search_fields(source.get("text"), source.get("subject"),
+                                             source.get("lang")),
+                             **(denormalized(conv) if conv is not None else {})}}]
         done = (await es.bulk(operations=ops, refresh=False)).body
-        if done.get("errors"):
-            raise StoreUnavailable(f"reindex messages: the words were refused: "
-                                   f"{_first_bulk_error(done)}")
+        refused = _refused(done, ignore=(409,))  # 409: written since, with its own fields
+        if refused:
+            raise StoreUnavailable(f"reindex messages: the words were refused: {refused}")
     await es.indices.refresh(index=index)
 
 
@@ -119,44 +136,149 @@ async def _fill_latest_moods(es: AsyncElasticsearch, index: str, messages: str) 
     await es.indices.refresh(index=index)
 
 
-def _first_bulk_error(resp: Mapping[str, Any]) -> str:
+def _refused(resp: Mapping[str, Any], ignore: Sequence[int] = ()) -> str:
+    """The first error of a bulk response ("" when none), leaving out statuses ignored."""
     for item in resp.get("items", ()):
         for result in item.values():
-            if result.get("error"):
+            if result.get("error") and result.get("status") not in ignore:
                 return str(result["error"])[:500]
-    return "unknown error"
+    return ""
+
+
+Progress = Callable[[str, int, int], None]  # (kind, documents copied, of total)
+POLL_SECONDS = 2.0
+_KEY_ORDER: dict[str, list[Any]] = {
+    "messages": [{"id": "asc"}], "conversations": [{"id": "asc"}], "customers": [{"id": "asc"}],
+    "identities": [{"key": "asc"}], "thread_keys": [{"key": "asc"}],
+    "kv": [{"collection": "asc"}, {"key": "asc"}]}
 
 
 async def reindex(
-    store: ElasticBase, kinds: Sequence[str] = KINDS, delete_old: bool = False
+    store: ElasticBase, kinds: Sequence[str] = KINDS, delete_old: bool = False,
+    progress: Progress | None = None, poll_seconds: float = POLL_SECONDS,
 ) -> dict[str, str]:
-    """Move each kind to a new numbered index with the current mappings and swap its alias.
+    """Move each kind to a new numbered index with the current mappings and settings while
+    the service keeps reading and writing. Returns the new concrete index per kind.
 
-    Run it with writers stopped: documents written during the copy are not carried over.
-    Returns the new concrete index per kind.
+    Per kind, with `{alias}` = `{prefix}-{kind}` (which keeps serving throughout):
+    1. create the new index and give it the alias `{alias}-next`: from then on every write
+       that lands behind `{alias}` is repeated on it by the writer (_carry_over reads the
+       aliases after each write);
+    2. copy `{alias}` into it as a task (wait_for_completion=false, slices=auto), polling the
+       tasks API for progress; op_type=create with conflicts=proceed, so a document a writer
+       carried over already (newer) is never replaced by its older copy;
+    3. messages: write their words and conversation fields again (conditional on seq_no:
+       newer writes win); conversations: their latest mood;
+    4. delete from the new index what was deleted behind `{alias}` during the copy;
+    5. swap in one atomic alias change: `{alias}` leaves the old indices for the new one
+       (its write index) and `{alias}-next` goes. A write that lands on an old index after
+       that is repeated on the new one by its writer (its index is no longer behind
+       `{alias}`).
+    Reads never see a document twice: the new index joins `{alias}` only at the swap. An
+    interrupted run resumes: the index named `{alias}-next` is filled again.
+    Older indices are kept unless `delete_old` (deleted by name, never by wildcard).
     """
-    es = store.client
     moved = {}
     for kind in kinds:
-        alias = store.alias(kind)
+        new = await _begin(store, kind)
+        await _copy(store, kind, new, progress, poll_seconds)
+        es = store.client
         with calling(f"reindex {kind}"):
-            current = list((await es.indices.get_alias(name=alias)).body)
-            new = index_name(store.prefix, kind, max(map(index_number, current)) + 1)
-            await es.indices.create(index=new, settings=SETTINGS, mappings=mappings(kind))
-            await es.options(request_timeout=3600).reindex(
-                source={"index": alias}, dest={"index": new}, wait_for_completion=True,
-                refresh=True)
             if kind == "messages":
-                await _fill_search_fields(es, new)
+                await _fill_search_fields(es, new, store.alias("conversations"))
             if kind == "conversations":
                 await _fill_latest_moods(es, new, store.alias("messages"))
-            actions: list[Mapping[str, Any]] = [
-                {"remove": {"index": old, "alias": alias}} for old in current]
-            actions.append({"add": {"index": new, "alias": alias, "is_write_index": True}})
-            await es.indices.update_aliases(actions=actions)
-            if delete_old:
-                await es.indices.delete(index=",".join(current))
+            await es.indices.refresh(index=new)
+        await _drop_deleted(store, kind, new)
+        old = await _swap(store, kind, new)
+        if delete_old and old:
+            with calling(f"reindex {kind}"):
+                await es.indices.delete(index=",".join(old))
         log.info("reindexed", extra={"kind": kind, "index": new})
         moved[kind] = new
-    store._backing = None  # the messages alias points elsewhere now
     return moved
+
+
+async def _begin(store: ElasticBase, kind: str) -> str:
+    """The index to fill: a new one named `{alias}-next`, or the one an interrupted run
+    named so."""
+    gens = await store._generations(kind)
+    if gens.next is not None:
+        log.info("resuming a reindex", extra={"kind": kind, "index": gens.next})
+        return gens.next
+    new = index_name(store.prefix, kind, max(map(index_number, gens.read)) + 1)
+    es = store.client
+    with calling(f"reindex {kind}"):
+        try:
+            await es.indices.create(index=new, settings=store.index_settings,
+                                    mappings=mappings(kind))
+        except ApiError as exc:
+            if exc.error != "resource_already_exists_exception":  # left by a crash: refill
+                raise
+        await es.indices.update_aliases(actions=[
+            {"add": {"index": new, "alias": next_alias(store.prefix, kind)}}])
+    return new
+
+
+async def _copy(store: ElasticBase, kind: str, new: str, progress: Progress | None,
+                poll_seconds: float) -> None:
+    """Copy the alias into `new` as a task, following it on the tasks API."""
+    es = store.client
+    with calling(f"reindex {kind}"):
+        started = await es.reindex(
+            source={"index": store.alias(kind)}, dest={"index": new, "op_type": "create"},
+            conflicts="proceed", slices="auto", wait_for_completion=False)
+        task = str(started["task"])
+        while True:
+            with warnings.catch_warnings():  # the client marks the tasks API experimental
+                warnings.simplefilter("ignore", GeneralAvailabilityWarning)
+                state = (await es.tasks.get(task_id=task)).body
+            status = (state.get("task") or {}).get("status") or {}
+            if progress is not None:
+                progress(kind, _copied(status), int(status.get("total", 0)))
+            if state.get("completed"):
+                break
+            await asyncio.sleep(poll_seconds)
+    failures = state.get("error") or (state.get("response") or {}).get("failures")
+    if failures:
+        raise StoreUnavailable(f"reindex {kind}: the copy into {new} failed "
+                               f"({str(failures)[:500]}); run the reindex again to resume")
+
+
+def _copied(status: Mapping[str, Any]) -> int:
+    """Documents a reindex task has dealt with (conflicts: already there, newer)."""
+    return sum(int(status.get(name, 0)) for name in
+               ("created", "updated", "deleted", "version_conflicts", "noops"))
+
+
+async def _drop_deleted(store: ElasticBase, kind: str, new: str) -> None:
+    """Delete from `new` the documents no longer behind the alias (deleted during the copy,
+    after it had read them); conditional, so a document written again meanwhile stays."""
+    es = store.client
+    key = [next(iter(part)) for part in _KEY_ORDER[kind]]
+    with calling(f"reindex {kind}"):
+        async for hits in _pages(es, new, {"match_all": {}}, _KEY_ORDER[kind], key):
+            ids = [h["_id"] for h in hits]
+            live = ({h["_id"] for h in await store._messages_where(ids, source=False)}
+                    if kind == "messages" else set(await store._mget(kind, ids)))
+            ops = [{"delete": {"_index": new, "_id": h["_id"], "if_seq_no": h["_seq_no"],
+                               "if_primary_term": h["_primary_term"]}}
+                   for h in hits if h["_id"] not in live]
+            if ops:
+                refused = _refused((await es.bulk(operations=ops, refresh=True)).body,
+                                   ignore=(404, 409))
+                if refused:
+                    raise StoreUnavailable(f"reindex {kind}: {refused}")
+
+
+async def _swap(store: ElasticBase, kind: str, new: str) -> tuple[str, ...]:
+    """Point the alias at `new` alone, in one atomic change; the indices it left."""
+    gens = await store._generations(kind)
+    alias = store.alias(kind)
+    actions: list[Mapping[str, Any]] = [
+        {"remove": {"index": old, "alias": alias}} for old in gens.read if old != new]
+    actions += [{"add": {"index": new, "alias": alias, "is_write_index": True}},
+                {"remove": {"index": new, "alias": next_alias(store.prefix, kind)}}]
+    with calling(f"reindex {kind}"):
+        await store.client.indices.update_aliases(actions=actions)
+    return tuple(old for old in gens.read if old != new)

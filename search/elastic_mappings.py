@@ -1,8 +1,11 @@
 """Elasticsearch index layout: one index per kind behind an alias, explicit mappings.
 
-Every kind lives in ``{prefix}-{kind}-{n:06d}`` with the alias ``{prefix}-{kind}`` as its
-write alias. Changing a mapping means a new numbered index, a reindex and an alias swap
-(``search.elastic.reindex``); messages can also be rolled over by number. A field only
+Every kind lives in ``{prefix}-{kind}-{n:06d}`` behind the alias ``{prefix}-{kind}``: reads
+go to every index behind it, new documents to its write index. Messages roll over (`inbox es
+rollover`: a new numbered write index; the older ones stay behind the alias for reads and
+edits). Changing a mapping means a new numbered index, a reindex and an alias swap
+(``search.elastic_dump.reindex``); while one runs, the alias ``{prefix}-{kind}-next`` names
+the index it fills, which every write also reaches. A field only
 added to a mapping needs no reindex: open() puts the current mapping on the existing index
 (conversations gained first_response_seconds and first_response_breached that way).
 """
@@ -30,6 +33,12 @@ SETTINGS: dict[str, Any] = {
         },
     },
 }
+
+
+def index_settings(shards: int = 1, replicas: int = 1) -> dict[str, Any]:
+    """A new index's settings: the analysis, and the configured shards and replicas."""
+    return {**SETTINGS, "number_of_shards": shards, "number_of_replicas": replicas}
+
 
 # A keyword value over 32,766 bytes (Lucene's term limit) fails its document; ignore_above
 # counts characters, at most 4 bytes each in UTF-8: a longer value stays in _source, is
@@ -106,6 +115,11 @@ def index_name(prefix: str, kind: str, number: int) -> str:
 
 def alias_name(prefix: str, kind: str) -> str:
     return f"{prefix}-{kind}"
+
+
+def next_alias(prefix: str, kind: str) -> str:
+    """The alias a running reindex puts on the index it fills (see reindex)."""
+    return f"{alias_name(prefix, kind)}-next"
 
 
 def index_number(index: str) -> int:

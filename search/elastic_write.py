@@ -65,6 +65,7 @@ from inbox.errors import (
     ConflictError,
     FatalError,
     InboxError,
+    StoreMissing,
     StoreRefused,
     StoreUnavailable,
 )
@@ -198,6 +199,9 @@ class ElasticWriter(ElasticBase):
             if problem is not None:
                 await self._undo(applied, refresh[phase])
                 raise problem
+        # a reindex running (or just finished) gets the batch too: see _carry_over (with
+        # the messages' refresh, the last phase's: what a reader of the batch waits for)
+        await self._carry_over([(op.action, op.doc, r) for op, r in applied], refresh[2])
 
     async def _undo(self, applied: list[tuple[_BulkOp, Hit]], refresh: bool | str) -> None:
         """Best effort: delete what this write created, put back what it replaced."""
@@ -378,7 +382,7 @@ def _bulk_problem(ops: Sequence[_BulkOp], results: Sequence[Mapping[str, Any]]
             continue  # an existing key keeps its conversation
         etype, reason = error_parts(result)
         problem = classify(status, etype, f"{op.kind} {result.get('_id')}: {reason}", "write")
-        if isinstance(problem, StoreUnavailable | ConflictError | AuthFailed):
+        if isinstance(problem, StoreMissing | StoreUnavailable | ConflictError | AuthFailed):
             problems.append(problem)
         else:
             refused.append(op.owner)
@@ -388,7 +392,7 @@ def _bulk_problem(ops: Sequence[_BulkOp], results: Sequence[Mapping[str, Any]]
     conflicts_only = all(isinstance(p, ConflictError) for p in problems)  # a lost race: normal
     log.log(logging.INFO if conflicts_only else logging.WARNING, "bulk write partly failed",
             extra={"failed": len(problems), "ops": len(ops)})
-    for wanted in (StoreUnavailable, ConflictError, AuthFailed):
+    for wanted in (StoreMissing, StoreUnavailable, ConflictError, AuthFailed):
         for problem in problems:
             if isinstance(problem, wanted):
                 return problem

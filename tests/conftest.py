@@ -11,7 +11,14 @@ from inbox.store import Store
 from search.sqlite import SqliteStore
 from tests.fakes.core import FakeCore
 from tests.servers.dovecot import dovecot_fixture  # noqa: F401
-from tests.servers.osmem import elastic_store, es_store_factory, osmem_url  # noqa: F401
+from tests.servers.osmem import (  # noqa: F401
+    elastic_store,
+    es_ops_proxy,
+    es_ops_url,
+    es_store_factory,
+    ops_store,
+    osmem_url,
+)
 from tests.servers.smtp import smtp_server_fixture  # noqa: F401
 
 BACKENDS = ["sqlite", "elastic"]

@@ -19,6 +19,7 @@ from typing import Any
 from inbox import deadletters
 from inbox import query as ql
 from inbox.app import config as cfg
+from inbox.app.cli_es import Work, add_commands, reindex_command
 from inbox.app.config import declared_settings
 from inbox.app.runtime import Runtime
 from inbox.errors import ConfigError, InboxError, QueryError, ValidationError
@@ -439,19 +440,7 @@ def cmd_migrate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 async def _reindex(store: Any) -> int:
-    from search.elastic import ElasticStore, reindex
-
-    if not isinstance(store, ElasticStore):
-        print("--reindex applies to an Elasticsearch store (INBOX_STORE=http(s)://...)",
-              file=sys.stderr)
-        return 2
-    await store.open()
-    try:
-        for kind, index in (await reindex(store)).items():
-            print(f"{kind:<14} now on {index}")
-    finally:
-        await store.aclose()
-    return 0
+    return await reindex_command(store)
 
 
 def fast_loop() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -584,11 +573,21 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--from", dest="source")
     s.add_argument("--to", dest="target")
     s.add_argument("--reindex", action="store_true",
-                   help="new indices with the current mappings, then swap the aliases")
+                   help="new indices with the current mappings and settings, then swap the "
+                   "aliases (while the service runs)")
     s.add_argument("--checkpoint", default=".inbox-migrate.json",
                    help="progress file to resume an interrupted copy")
     s.set_defaults(func=cmd_migrate)
+
+    add_commands(sub, _store_command)
     return p
+
+
+def _store_command(work: Work) -> Callable[[argparse.Namespace, Mapping[str, str]], int]:
+    """A command running `work` on the configured store's settings."""
+    def command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+        return _run(work(_config(args, env).core.store, args))
+    return command
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:

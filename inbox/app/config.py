@@ -82,7 +82,8 @@ def make_store(settings: StoreSettings) -> Store:
         user = settings.username
         return ElasticStore(url, api_key=settings.api_key,
                             basic_auth=(user, settings.password or "") if user else None,
-                            ca_certs=settings.ca_certs)
+                            ca_certs=settings.ca_certs, index_prefix=settings.index_prefix,
+                            shards=settings.shards, replicas=settings.replicas)
     raise ConfigError("store.url", f"'{url}' is not a store URL; use sqlite:///path/to/inbox.db "
                       "or http(s)://host:9200 (INBOX_STORE)")
 

@@ -11,7 +11,7 @@ import pytest
 
 from inbox import deadletters
 from inbox.enrich import Enrichment, no_enrichment
-from inbox.errors import StoreRefused, StoreUnavailable
+from inbox.errors import StoreMissing, StoreRefused, StoreUnavailable
 from inbox.events import EventBus
 from inbox.ingest import Ingestor
 from inbox.model import IdentityRef, Inbound, message_id_for
@@ -245,9 +245,9 @@ async def test_a_store_back_within_the_retries_loses_nothing(
 async def test_lost_indices_are_a_clear_error_and_never_recreated(
         elastic_store: ElasticStore) -> None:
     await elastic_store.delete_indices()
-    with pytest.raises(StoreUnavailable, match="indices or aliases are gone"):
+    with pytest.raises(StoreMissing, match="indices or aliases are gone.*inbox serve"):
         await ingestor(elastic_store).ingest([good(0)])
-    with pytest.raises(StoreUnavailable, match="indices or aliases are gone"):
+    with pytest.raises(StoreMissing, match="indices or aliases are gone"):
         await elastic_store.dead_letters.put("d1", {
             "source": "x", "stage": "parse", "error": "e", "at": "t", "raw": "x",
             "truncated": False})

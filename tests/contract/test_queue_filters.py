@@ -145,12 +145,12 @@ async def test_an_older_sqlite_file_gets_each_conversations_latest_mood(tmp_path
 
 
 async def test_an_older_elastic_index_gets_each_conversations_latest_mood_on_reindex(
-        elastic_store: ElasticStore) -> None:
-    await elastic_store.write(replace(OLDER, conversations=()))
+        ops_store: ElasticStore) -> None:
+    await ops_store.write(replace(OLDER, conversations=()))
     for conv in OLDER.conversations:  # as an older version indexed them: no such fields
         doc = {k: v for k, v in to_doc(conv).items() if k not in ("sentiment", "lang")}
-        await elastic_store.client.index(index=elastic_store.alias("conversations"),
+        await ops_store.client.index(index=ops_store.alias("conversations"),
                                          id=conv.id, document=doc, refresh=True)
     versions = {c.id: c.version for c in OLDER.conversations}
-    await reindex(elastic_store, ("conversations",))  # `inbox migrate --reindex`
-    await assert_latest_moods_filled(elastic_store, versions)
+    await reindex(ops_store, ("conversations",))  # `inbox migrate --reindex`
+    await assert_latest_moods_filled(ops_store, versions)

@@ -59,13 +59,13 @@ async def test_pages_cover_every_message_once(elastic_store: ElasticStore) -> No
     assert seen == [m.id for m in expected]
 
 
-async def test_reindex_swaps_the_alias_and_keeps_documents(elastic_store: ElasticStore) -> None:
+async def test_reindex_swaps_the_alias_and_keeps_documents(ops_store: ElasticStore) -> None:
     batch = _batch()
-    await elastic_store.write(batch)
-    moved = await reindex(elastic_store, ("messages", "conversations"), delete_old=True)
+    await ops_store.write(batch)
+    moved = await reindex(ops_store, ("messages", "conversations"), delete_old=True)
     assert moved["messages"].endswith("-messages-000002")
-    assert await elastic_store.conversation_messages("v1") == batch.messages
-    kept = await elastic_store.get_conversation("v1")
+    assert await ops_store.conversation_messages("v1") == batch.messages
+    kept = await ops_store.get_conversation("v1")
     assert kept == replace(batch.conversations[0], ref=kept.ref) and kept.ref  # numbered
 
 

@@ -103,36 +103,36 @@ def _matches(query: str, msg: Message) -> bool:
 
 
 async def test_elastic_reindex_writes_the_public_copy(
-        elastic_store: ElasticStore, osmem_url: str, caplog: pytest.LogCaptureFixture) -> None:
-    await elastic_store.write(WriteBatch(customers=(customer("c1"),), conversations=(CONV,)))
+        ops_store: ElasticStore, es_ops_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    await ops_store.write(WriteBatch(customers=(customer("c1"),), conversations=(CONV,)))
     for msg in MESSAGES:  # as an older version indexed them: no public copy
-        await elastic_store.client.index(index=elastic_store.alias("messages"), id=msg.id,
+        await ops_store.client.index(index=ops_store.alias("messages"), id=msg.id,
                                          document={**to_doc(msg), **denormalized(CONV)},
                                          refresh=True)
-    assert await _hidden_total(elastic_store, "router") == 0
-    again = es_store_factory(osmem_url, index_prefix=elastic_store.prefix)
+    assert await _hidden_total(ops_store, "router") == 0
+    again = es_store_factory(es_ops_url, index_prefix=ops_store.prefix)
     await again.open()  # the operator is told what to run
     await again.aclose()
     assert any("inbox migrate --reindex" in r.getMessage() for r in caplog.records)
     caplog.clear()
 
-    await reindex(elastic_store, ("messages",))
-    assert await _hidden_total(elastic_store, "router") == 3
-    assert await _hidden_total(elastic_store, "quix*") == 0
-    assert (await elastic_store.search(parse("quix*"), None, 10)).total == 3
-    assert await elastic_store.conversation_messages("v1") == MESSAGES
-    again = es_store_factory(osmem_url, index_prefix=elastic_store.prefix)
+    await reindex(ops_store, ("messages",))
+    assert await _hidden_total(ops_store, "router") == 3
+    assert await _hidden_total(ops_store, "quix*") == 0
+    assert (await ops_store.search(parse("quix*"), None, 10)).total == 3
+    assert await ops_store.conversation_messages("v1") == MESSAGES
+    again = es_store_factory(es_ops_url, index_prefix=ops_store.prefix)
     await again.open()
     await again.aclose()
     assert not any("inbox migrate --reindex" in r.getMessage() for r in caplog.records)
 
 
 async def test_an_elastic_index_of_an_older_version_takes_the_words_and_keeps_working(
-        osmem_url: str, caplog: pytest.LogCaptureFixture) -> None:
+        es_ops_url: str, caplog: pytest.LogCaptureFixture) -> None:
     """An index made before the words existed (text analysed by the cluster, no `terms`):
     opening gives it the new fields, new messages are found at once, the older ones after
     `inbox migrate --reindex`."""
-    first = es_store_factory(osmem_url)
+    first = es_store_factory(es_ops_url)
     await first.open()
     es, prefix = first.client, first.prefix
     old_fields = {k: v for k, v in mappings("messages")["properties"].items()
@@ -150,7 +150,7 @@ async def test_an_elastic_index_of_an_older_version_takes_the_words_and_keeps_wo
                        document={**to_doc(old), **denormalized(CONV)})
     finally:
         await first.aclose()
-    store = es_store_factory(osmem_url, index_prefix=prefix)
+    store = es_store_factory(es_ops_url, index_prefix=prefix)
     await store.open()
     try:
         assert any("inbox migrate --reindex" in r.getMessage() for r in caplog.records)

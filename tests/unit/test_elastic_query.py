@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from inbox.analysis import query_match
-from inbox.errors import AuthFailed, ConflictError, FatalError, QueryError, StoreUnavailable
+from inbox.errors import AuthFailed, ConflictError, QueryError, StoreRefused, StoreUnavailable
 from inbox.model import (
     And,
     Attachment,
@@ -265,7 +265,7 @@ def test_index_names() -> None:
     (429, "es_rejected_execution_exception", StoreUnavailable),
     (503, "", StoreUnavailable),
     (401, "security_exception", AuthFailed),
-    (400, "mapper_parsing_exception", FatalError),
+    (400, "mapper_parsing_exception", StoreRefused),  # refused, not a 500
     (400, "search_phase_execution_exception", QueryError),
     (400, "parsing_exception", QueryError),
     (400, "query_shard_exception", QueryError),
