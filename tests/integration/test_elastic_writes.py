@@ -23,7 +23,7 @@ from inbox.sla import SlaPolicy
 from inbox.store import WriteBatch
 from search.elastic_mappings import KEYWORD_CHARS, mappings
 from tests.factories import at, inbound
-from tests.servers.osmem import FixtureStore
+from tests.servers.osmem import FixtureStore, opened
 from tests.servers.refresh_proxy import RefreshProxy, Written, refresh_proxy, store_behind
 
 pytestmark = pytest.mark.integration
@@ -33,13 +33,8 @@ __all__ = ["refresh_proxy"]  # the fixture
 @pytest.fixture
 async def poller(refresh_proxy: RefreshProxy) -> AsyncIterator[FixtureStore]:
     """The poller's process: a store behind the proxy."""
-    store = store_behind(refresh_proxy)
-    await store.open()
-    try:
+    async with opened(store_behind(refresh_proxy)) as store:
         yield store
-    finally:
-        await store.delete_indices()
-        await store.aclose()
 
 
 @pytest.fixture

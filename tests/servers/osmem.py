@@ -254,16 +254,22 @@ def osmem_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-async def elastic_store(osmem_url: str) -> AsyncIterator[FixtureStore]:
-    """An open, empty ElasticStore; its indices are deleted afterwards."""
-    store = es_store_factory(osmem_url)
+@contextlib.asynccontextmanager
+async def opened(store: FixtureStore) -> AsyncIterator[FixtureStore]:
+    """The store, open; its indices are deleted and it is closed afterwards."""
     await store.open()
     try:
         yield store
     finally:
         await store.delete_indices()
         await store.aclose()
+
+
+@pytest.fixture
+async def elastic_store(osmem_url: str) -> AsyncIterator[FixtureStore]:
+    """An open, empty ElasticStore; its indices are deleted afterwards."""
+    async with opened(es_store_factory(osmem_url)) as store:
+        yield store
 
 
 @pytest.fixture(scope="session")
@@ -285,10 +291,5 @@ def es_ops_url(es_ops_proxy: Any) -> str:
 @pytest.fixture
 async def ops_store(es_ops_url: str) -> AsyncIterator[FixtureStore]:
     """An open, empty ElasticStore reached through es_ops_url (reindex works on it)."""
-    store = es_store_factory(es_ops_url)
-    await store.open()
-    try:
+    async with opened(es_store_factory(es_ops_url)) as store:
         yield store
-    finally:
-        await store.delete_indices()
-        await store.aclose()
