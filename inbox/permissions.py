@@ -134,6 +134,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/admin/canned/{action}", "canned"),
     Route("GET", "/reports", "report"),
     Route("GET", "/reports/sla.svg", "report"),
+    Route("GET", "/reports/backlog.svg", "report"),
     Route("GET", "/reports/conversations", "report"),
     Route("GET", "/api/reports/conversations.csv", "report"),
     Route("GET", "/api/reports/sla", "report"),

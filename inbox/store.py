@@ -192,6 +192,12 @@ class Index(Protocol):
         care conversations created in [since, until): one row for all, then per channel,
         agent and day. Computed by the store (SQL / aggregations)."""
 
+    async def backlog(self, cutoffs: Sequence[datetime]) -> dict[tuple[str, int], int]:
+        """The open conversations waiting for an answer, counted per (channel, age bucket):
+        bucket k holds those whose customer started waiting before k of the `cutoffs`
+        (newest first: bucket 0 waits less than the first cutoff's age, the last bucket
+        longer than every one). Computed by the store."""
+
 
 class Restore(Protocol):
     async def restore(self, batch: WriteBatch) -> None:

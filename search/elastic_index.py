@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from inbox.model import Facet, Interval, Message, QueryNode, SearchResult, SlaRow
+from inbox.model import Facet, Interval, Message, QueryNode, SearchResult, SlaRow, ts
 from inbox.store import TOTAL_CAP
 from search.elastic_client import MESSAGE_ORDER, ElasticBase
 from search.elastic_docs import from_doc
@@ -79,6 +79,26 @@ class ElasticIndex(ElasticBase):
             log.warning("SLA report groups cut short (more keys than buckets)",
                         extra={"groups": truncated})
         return rows
+
+    async def backlog(self, cutoffs: Sequence[datetime]) -> dict[tuple[str, int], int]:
+        """A filters aggregation of the waiting open conversations per channel: bucket k
+        between the k-th and (k+1)-th cutoff (inbox.store.Index.backlog)."""
+        edges: list[tuple[str | None, str | None]] = [
+            (ts(newer) if newer else None, ts(older) if older else None)
+            for newer, older in zip([None, *cutoffs], [*cutoffs, None], strict=True)]
+        buckets = {str(k): {"range": {"awaiting_since": {
+            **({"lt": newer} if newer else {}), **({"gte": older} if older else {})}}}
+            for k, (newer, older) in enumerate(edges)}
+        resp = await self._search("conversations", "backlog", size=0, query={"bool": {
+            "filter": [{"term": {"status": "open"}}, {"exists": {"field": "awaiting_since"}}]}},
+            aggs={"channel": {"terms": {"field": "channel", "size": 100},
+                              "aggs": {"age": {"filters": {"filters": buckets}}}}})
+        found: dict[tuple[str, int], int] = {}
+        for channel in resp["aggregations"]["channel"]["buckets"]:
+            for k, bucket in channel["age"]["buckets"].items():
+                if bucket["doc_count"]:
+                    found[(str(channel["key"]), int(k))] = int(bucket["doc_count"])
+        return found
 
     async def volume(self, query: QueryNode | None, interval: Interval = "day",
                      public: bool = False) -> list[tuple[str, int]]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from inbox.model import SlaRow
+from inbox.model import SlaRow, ts
 from search.sqlite_db import Database
 
 if TYPE_CHECKING:
@@ -24,6 +25,19 @@ class SqliteReports:
     async def sla_report(self, since: datetime, until: datetime) -> tuple[SlaRow, ...]:
         def op(conn: sqlite3.Connection) -> tuple[SlaRow, ...]:
             return self._sla_facts().report(conn, since, until)
+
+        return await self._db.read(op)
+
+    async def backlog(self, cutoffs: Sequence[datetime]) -> dict[tuple[str, int], int]:
+        # the bucket is how many cutoffs the wait started before; the open conversations
+        # waiting are read through the "waiting" index
+        older = " + ".join("(awaiting_since < ?)" for _ in cutoffs) or "0"
+        sql = (f"SELECT channel, {older}, count(*) FROM conversations "
+               "WHERE awaiting_since IS NOT NULL AND +status = 'open' GROUP BY 1, 2")
+
+        def op(conn: sqlite3.Connection) -> dict[tuple[str, int], int]:
+            rows = conn.execute(sql, [ts(c) for c in cutoffs]).fetchall()
+            return {(str(channel), int(bucket)): int(n) for channel, bucket, n in rows}
 
         return await self._db.read(op)
 

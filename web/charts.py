@@ -52,6 +52,18 @@ def line_chart(labels: Sequence[str], series: Mapping[str, Sequence[float | None
     return svg
 
 
+def stacked_bar_chart(labels: Sequence[str], series: Mapping[str, Sequence[int]]) -> bytes:
+    """Bars of counts per label, one stacked segment per series, as an SVG document."""
+    pygal = _pygal()
+    chart = pygal.StackedBar(width=900, height=260, js=[], margin=10, legend_at_bottom=True,
+                             print_values=False)
+    chart.x_labels = list(labels)
+    for name, values in series.items():
+        chart.add(name, list(values))
+    svg: bytes = chart.render()
+    return svg
+
+
 SERIES = ("negative", "neutral", "positive", "none", "team")  # bottom to top
 SERIES_NAMES = {"negative": "negative", "neutral": "neutral", "positive": "positive",
                 "none": "no sentiment yet", "team": "the team's replies"}

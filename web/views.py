@@ -22,8 +22,8 @@ from inbox.usecases.reports import drill_filter
 from inbox.usecases.search import date_range, searched_words
 from web import listening, merges, params, queue
 from web.api import voc_data
-from web.charts import SERIES_NAMES, bar_chart, line_chart, stacked_bars
-from web.filters import customer_name, local, zone_of
+from web.charts import SERIES_NAMES, bar_chart, line_chart, stacked_bar_chart, stacked_bars
+from web.filters import channel_name, customer_name, local, zone_of
 from web.guards import SESSION_COOKIE, client_address, current_user, set_session_cookie
 from web.keys import CSRF, USER, context
 from web.render import back, page, render
@@ -48,6 +48,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/search", search)
     r.add_get("/reports", reports)
     r.add_get("/reports/sla.svg", sla_chart)
+    r.add_get("/reports/backlog.svg", backlog_chart)
     r.add_get("/reports/conversations", report_conversations)
     r.add_get("/voc", voc)
     r.add_get("/voc/volume.svg", volume_chart)
@@ -329,6 +330,7 @@ async def reports(request: web.Request) -> dict[str, Any]:
     reports = context(request).reports
     rows = await reports.sla_rows(since, until)
     next_due = await reports.next_due(20)
+    backlog = await reports.backlog(utcnow())
     users = await _users(request)
     grouped: dict[str, list[Any]] = {}
     for row in rows:
@@ -338,7 +340,8 @@ async def reports(request: web.Request) -> dict[str, Any]:
     return {"since": first, "until": last, "groups": grouped, "zone": str(zone),
             "presets": [("Today", today, today), *range_presets(today)],
             "range_args": urlencode({"from": first.isoformat(), "to": last.isoformat()}),
-            "next_due": next_due, "users": users, "now": utcnow(), "policy": reports.sla}
+            "next_due": next_due, "users": users, "now": utcnow(), "policy": reports.sla,
+            "backlog": backlog}
 
 
 @page("voc.html")
@@ -393,6 +396,20 @@ async def report_conversations(request: web.Request) -> dict[str, Any]:
             "described": described + RESPONSE_WORDS.get(response, "")}
 
 
+async def backlog_chart(request: web.Request) -> web.Response:
+    """/reports/backlog.svg: the open conversations waiting now, by age, a bar segment per
+    channel (pygal), as the report page shows them in an <img>."""
+    backlog = await context(request).reports.backlog(utcnow())
+    return _svg(stacked_bar_chart(backlog.ages, {channel_name(c): n
+                                                 for c, n in backlog.counts.items()}))
+
+
+def _svg(body: bytes) -> web.Response:
+    """An SVG image: no scripts at all; pygal styles itself inline."""
+    return web.Response(body=body, content_type="image/svg+xml", headers={
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+
+
 SLA_CHARTS = {"compliance": ("Compliance", "%"), "p90": ("First response p90", " h")}
 
 
@@ -408,10 +425,7 @@ async def sla_chart(request: web.Request) -> web.Response:
     values = ([None if r.compliance is None else r.compliance * 100 for r in rows]
               if measure == "compliance" else
               [None if r.p90 is None else r.p90 / 3600 for r in rows])
-    return web.Response(body=line_chart([r.key for r in rows], {name: values}, unit),
-                        content_type="image/svg+xml", headers={
-                            "Content-Security-Policy": "default-src 'none'; "
-                                                       "style-src 'unsafe-inline'"})
+    return _svg(line_chart([r.key for r in rows], {name: values}, unit))
 
 
 def range_presets(today: date) -> list[tuple[str, date, date]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import get_args
 
@@ -19,6 +19,24 @@ from inbox.sla import SlaPolicy
 from inbox.store import Store
 
 GROUPS = ("all", "channel", "agent", "day")  # SlaRow.group
+# The backlog's age buckets: (label, the age its customers have waited less than).
+AGES: tuple[tuple[str, timedelta | None], ...] = (
+    ("under 1 h", timedelta(hours=1)), ("1-4 h", timedelta(hours=4)),
+    ("4-24 h", timedelta(hours=24)), ("1-3 days", timedelta(days=3)),
+    ("3-7 days", timedelta(days=7)), ("over 7 days", None))
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """Open conversations waiting for an answer, by channel and how long they have waited."""
+
+    ages: tuple[str, ...]  # the buckets' labels, youngest first
+    counts: dict[str, tuple[int, ...]]  # per channel, one count per bucket
+
+    @property
+    def totals(self) -> tuple[int, ...]:
+        return tuple(sum(column) for column in zip(*self.counts.values(), strict=True)) \
+            if self.counts else tuple(0 for _ in self.ages)
 RESPONSES: tuple[Response, ...] = get_args(Response)
 
 
@@ -63,6 +81,15 @@ class Reports:
                     ) -> Page[Conversation]:
         """A page of the conversations behind a report's number (drill_filter), newest first."""
         return await self.store.list_conversations(flt, cursor, limit)
+
+    async def backlog(self, now: datetime) -> Backlog:
+        """The open conversations waiting for an answer now, by channel and age (AGES)."""
+        cutoffs = [now - age for _, age in AGES if age is not None]
+        found = await self.store.backlog(cutoffs)
+        channels = sorted({channel for channel, _ in found})
+        return Backlog(tuple(label for label, _ in AGES), {
+            channel: tuple(found.get((channel, k), 0) for k in range(len(AGES)))
+            for channel in channels})
 
     async def next_due(self, limit: int = 20) -> tuple[Conversation, ...]:
         """The running clocks that end first."""

@@ -4,10 +4,12 @@ store keeps the report's fields in memory between reports)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 from inbox.model import Conversation, ConversationFilter, SlaRow
+from inbox.sla import SlaPolicy
 from inbox.store import Store, WriteBatch
-from inbox.usecases.reports import drill_filter
+from inbox.usecases.reports import Reports, drill_filter
 from tests.factories import at, conversation, customer
 
 
@@ -84,3 +86,22 @@ async def test_every_number_of_the_report_lists_the_conversations_behind_it(
         assert (counts["answered"], counts["met"]) == (row.answered, row.met), row
         assert counts["missed"] == row.answered - row.met
         assert counts["unanswered"] == row.conversations - row.answered
+
+
+async def test_the_backlog_counts_who_waits_how_long_per_channel(store: Store) -> None:
+    now = at(20)
+    waits = {"w1": ("email", 0.5), "w2": ("email", 2), "w3": ("email", 2.5), "w4": ("x", 30),
+             "w5": ("webform", 24 * 8), "w6": ("x", 4)}  # hours waited
+    convs = [conversation(cid, "c1", channel, 1, awaiting_since=now - timedelta(hours=h))
+             for cid, (channel, h) in waits.items()]
+    convs += [conversation("answered", "c1", "email", 1),  # nobody waits
+              conversation("later", "c1", "email", 1, status="pending",
+                           awaiting_since=now - timedelta(hours=3)),  # waits on the customer
+              conversation("hit", "c1", "x", 1, status="listening",
+                           awaiting_since=now - timedelta(hours=3))]
+    await store.write(WriteBatch(customers=(customer("c1"),), conversations=tuple(convs)))
+    backlog = await Reports(store, SlaPolicy()).backlog(now)
+    assert backlog.ages[0] == "under 1 h" and backlog.ages[-1] == "over 7 days"
+    assert backlog.counts == {"email": (1, 2, 0, 0, 0, 0), "webform": (0, 0, 0, 0, 0, 1),
+                              "x": (0, 1, 0, 1, 0, 0)}  # 4 h exactly is still "1-4 h"
+    assert backlog.totals == (1, 3, 0, 1, 0, 1)

@@ -643,3 +643,6 @@ async def test_a_report_number_leads_to_its_conversations_and_their_csv(web: Web
     agent = await auth.create_token(web.runtime.store, "ava@example.com")
     denied = await web.client.get("/api/reports/conversations.csv", headers=web.auth(agent))
     assert denied.status == 403
+    backlog = await web.client.get("/reports/backlog.svg", headers=web.auth())
+    assert backlog.status == 200 and backlog.content_type == "image/svg+xml"
+    assert "Backlog by age" in html
