@@ -384,17 +384,27 @@ class Incidents:
 
     async def _reply(self, conv: Conversation, update: IncidentUpdateDoc, actor: User,
                      status: Status | None) -> Message:
-        """The update as a reply: on X public to a post, else by DM where X allows only that."""
+        """The update as a reply: on X public to a post (naming the customer), else by DM
+        where X allows only that."""
         send = self.replies.reply
-        key = f"incident:{update['id']}"
-        try:
-            return await send(conv.id, update["text"], actor, idempotency_key=key,
-                              status=status)
+        key, text = f"incident:{update['id']}", update["text"]
+        if conv.channel != Channel.X:
+            return await send(conv.id, text, actor, idempotency_key=key, status=status)
+        try:  # X refuses the same post twice: each public reply names its customer
+            return await send(conv.id, await self._addressed(conv, text), actor,
+                              idempotency_key=key, status=status)
         except Refused:
-            if conv.channel != Channel.X:
-                raise
-            return await send(conv.id, update["text"], actor, idempotency_key=key,
-                              status=status, options=ReplyOptions(mode=Mode.DM))
+            return await send(conv.id, text, actor, idempotency_key=key, status=status,
+                              options=ReplyOptions(mode=Mode.DM))
+
+    async def _addressed(self, conv: Conversation, text: str) -> str:
+        """The text starting with the customer's X handle ("@ann "), if they have one."""
+        customer = await self.store.get_customer(conv.customer_id)
+        handle = next((i.label for i in customer.identities
+                       if i.kind == "x" and i.label and i.label.startswith("@")), None)
+        if handle is None or text.casefold().startswith(handle.casefold()):
+            return text
+        return f"{handle} {text}"
 
 
 def _outcome(doc: IncidentDeliveryDoc, msg: Message | None) -> Outcome:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from inbox import auth
-from inbox.model import Status
+from inbox.model import IdentityRef, Status
+from tests.factories import inbound
 from tests.fakes.x_api import FakeXApi
 from tests.integration.collision_support import PASSWORD, Team, team_fixture  # noqa: F401
 from tests.integration.composer_support import (  # noqa: F401
@@ -79,7 +80,7 @@ async def test_one_update_reaches_three_customers_on_their_channels_once(
     assert mails["ann@example.com"]["In-Reply-To"] == "<refund-1@example.com>"  # threaded
     assert "Payments are failing" in mails["bea@example.com"].get_content()
     [post] = x_api.posted_tweets
-    assert "Payments are failing" in post["body"]["text"]
+    assert post["body"]["text"] == "@ann_x Payments are failing; we are fixing it."
     assert post["body"]["reply"]["in_reply_to_tweet_id"]  # a reply to the customer's post
 
     again = await send(team, inc, "Payments are failing; we are fixing it.", "click-1")
@@ -186,3 +187,32 @@ async def test_hostile_input_is_refused_or_escaped(team: Team) -> None:
     assert "Incident: <a href=\"/incidents/" in page  # back on the conversation, linked
     listing = await (await api.get("/incidents")).text()
     assert "&lt;script&gt;" in listing and "<script>alert" not in listing
+
+
+async def x_post(team: Team, fake: FakeXApi, username: str) -> str:
+    """A post of @username mentioning the brand; its conversation id."""
+    author = fake.add_user(username, username.title())
+    post = fake.add_tweet(author, "@acme checkout is broken")
+    got = await team.runtime.ingest([inbound(
+        post, "@acme checkout is broken", channel="x",
+        authors=(IdentityRef("x", author, f"@{username}"),),
+        meta={"kind": "tweet", "tweet_id": post, "author_id": author, "mentions_brand": True,
+              "quotes_brand": False})])
+    return got.stored[0].conversation_id
+
+
+async def test_many_x_customers_each_get_the_update_x_refuses_no_duplicate(
+        team: Team, x_api: FakeXApi) -> None:
+    await manager(team)
+    inc = await incident(team)
+    convs = [await x_post(team, x_api, name) for name in ("ann_x", "ben_x", "cid_x")]
+    resp = await team.client.post(f"/api/incidents/{inc}/conversations",
+                                  headers=team.auth("dana"), json={"conversations": convs})
+    assert (await resp.json())["linked"] == convs
+    update = await send(team, inc, "Checkout works again.", "k")
+    assert sorted(p["body"]["text"] for p in x_api.posted_tweets) == [
+        "@ann_x Checkout works again.", "@ben_x Checkout works again.",
+        "@cid_x Checkout works again."]
+    progress = await (await team.client.get(f"/api/incidents/{inc}/updates/{update['id']}",
+                                            headers=team.auth("dana"))).json()
+    assert {o["status"] for o in progress["conversations"].values()} == {"sent"}
