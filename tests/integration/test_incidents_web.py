@@ -216,3 +216,36 @@ async def test_many_x_customers_each_get_the_update_x_refuses_no_duplicate(
     progress = await (await team.client.get(f"/api/incidents/{inc}/updates/{update['id']}",
                                             headers=team.auth("dana"))).json()
     assert {o["status"] for o in progress["conversations"].values()} == {"sent"}
+
+
+async def test_the_pages_send_an_update_once_however_often_it_is_posted(team: Team) -> None:
+    await manager(team)
+    inc = await incident(team)
+    conv = await team.conversation("The app is down")
+    await sign_in(team, "dana")
+    page = await (await team.client.get(f"/conversations/{conv}")).text()
+    linked = await team.client.post(f"/incidents/{inc}/link", data={
+        **form_fields(page, f"/incidents/{inc}/link"), "incident": inc})
+    assert "linked to the incident" in await linked.text()
+    page = await (await team.client.get(f"/incidents/{inc}")).text()
+    assert "Resolve the incident" not in page  # managers resolve
+    fields = {**form_fields(page, f"/incidents/{inc}/update"), "text": "Back within the hour."}
+    for _ in range(2):  # a double click
+        resp = await team.client.post(f"/incidents/{inc}/update", data=fields)
+        assert resp.status == 200
+    [update] = (await team.runtime.incidents.get(inc))["updates"]
+    await team.runtime.incidents.wait(update)
+    assert team.replies_to_customer() == ["Back within the hour."]
+    page = await (await team.client.get(f"/incidents/{inc}")).text()
+    assert "Web form 1" in page and ": done — 1 sent." in page
+    assert '<td data-label="Last update" class="delivery delivery-sent">sent</td>' in page
+
+    await sign_in(team, "maria")
+    page = await (await team.client.get(f"/incidents/{inc}")).text()
+    resp = await team.client.post(f"/incidents/{inc}/resolve", data={
+        **form_fields(page, f"/incidents/{inc}/resolve"), "text": ""})
+    assert "Incident resolved" in await resp.text()
+    [_, resolution] = (await team.runtime.incidents.get(inc))["updates"]
+    await team.runtime.incidents.wait(resolution)
+    assert (await team.runtime.conversations.current(conv)).status == Status.RESOLVED
+    assert team.replies_to_customer() == ["Back within the hour."]  # no final text: no mail
