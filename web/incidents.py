@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -130,19 +131,19 @@ async def incident_action(request: web.Request) -> web.Response:
     incident_id, action = request.match_info["id"], request.match_info["action"]
     form = await read_form(request)
     incidents, me = context(request).incidents, current_user(request)
-    here = f"{PATH}/{incident_id}"
+    here = f"{PATH}/{quote(incident_id, safe='')}"
     try:
         if action == "link":  # the panel beside a conversation picks the incident in a field
             incident_id = str(form.get("incident", "") or incident_id)[:100]
             conv_id = await _conversation_id(request, form)
             if form.get("from") == "conversation":
-                here = f"/conversations/{conv_id}"
+                here = f"/conversations/{quote(conv_id, safe='')}"
             conv = await incidents.link(conv_id, me, incident_id)
             flash = f"Conversation {_ref(conv)} linked to the incident."
         elif action == "unlink":
             conv_id = str(form.get("conversation", ""))[:100]
             if form.get("from") == "conversation":
-                here = f"/conversations/{conv_id}"
+                here = f"/conversations/{quote(conv_id, safe='')}"
             await incidents.unlink(me, incident_id, conv_id)
             flash = "Conversation unlinked from the incident."
         elif action == "update":
@@ -159,7 +160,7 @@ async def incident_action(request: web.Request) -> web.Response:
 
 async def resolve_incident(request: web.Request) -> web.Response:
     form = await read_form(request)
-    here = f"{PATH}/{request.match_info['id']}"
+    here = f"{PATH}/{quote(request.match_info['id'], safe='')}"
     try:
         update = await context(request).incidents.resolve(
             current_user(request), request.match_info["id"], str(form.get("text", "")),

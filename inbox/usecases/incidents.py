@@ -45,7 +45,7 @@ from inbox.model import (
 )
 from inbox.normalize import clean_text, required_label
 from inbox.reply_options import Mode, ReplyOptions
-from inbox.usecases.conversations import checked_text, refuse_merged
+from inbox.usecases.conversations import SYSTEM, checked_text, refuse_merged
 from inbox.usecases.replies import IN_FLIGHT, Replies
 
 log = logging.getLogger(__name__)
@@ -330,8 +330,19 @@ class Incidents:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _run(self, update: IncidentUpdateDoc, actor: User | None) -> None:
-        if actor is None:
-            actor = await auth.get_user(self.store, update["by"])
+        """Send the update; an error of the store stops it, to be resumed later."""
+        try:
+            await self._send_all(update, actor)
+        except InboxError as exc:
+            log.warning("incident update stopped", extra={"update": update["id"],
+                                                          "error": str(exc)})
+
+    async def _send_all(self, update: IncidentUpdateDoc, actor: User | None) -> None:
+        if actor is None:  # resumed: sent as who wrote it (the system if they are gone)
+            try:
+                actor = await auth.get_user(self.store, update["by"])
+            except NotFound:
+                actor = SYSTEM
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one(conversation_id: str) -> bool:

@@ -4,6 +4,8 @@ never twice for the same key, each update's outcomes apart; resolving resolves t
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from inbox.errors import Refused
@@ -12,7 +14,7 @@ from inbox.model import Status, User
 from inbox.store import Store, WriteBatch
 from inbox.usecases.conversations import Conversations
 from inbox.usecases.incidents import Incidents
-from inbox.usecases.replies import Replies
+from inbox.usecases.replies import IN_FLIGHT, Replies
 from tests.factories import conversation, customer
 from tests.integration.test_web import RecordingSender
 
@@ -94,3 +96,23 @@ async def test_resolving_resolves_the_open_ones_and_skips_the_resolved(store: St
     assert [d["id"] for d in await incidents.all()] == [later["id"], outage["id"]]
     with pytest.raises(Refused):
         await incidents.send_update(MARIA, outage["id"], "more", "k")
+
+
+async def test_an_update_a_restart_interrupted_is_finished_once(store: Store) -> None:
+    incidents, sender = await setup(store)
+    outage = await incidents.create(MARIA, "Payments down", "")
+    for conv in OPEN[:5]:
+        await incidents.link(conv, MARIA, outage["id"])
+    update = await incidents.send_update(MARIA, outage["id"], "On it.", "k")
+    await incidents.aclose()  # the process stops before sending
+    assert sender.sent == []
+
+    now = datetime.fromisoformat(update["at"])
+    later = Incidents(Replies(Conversations(store, EventBus(), clock=lambda: now),
+                              {"email": sender}))
+    assert await later.resume() == 0  # written just now: maybe being sent elsewhere
+    now += IN_FLIGHT
+    assert await later.resume() == 1  # Maria is no user of this store: sent as the system
+    await later.wait(update["id"])
+    assert len(sender.sent) == 5 and await later.resume() == 0
+    assert (await later.progress(update["id"])).counts == {"sent": 5}
