@@ -61,3 +61,13 @@ async def test_link_from_the_queue_then_update_every_customer(
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "incident-after-update-1280.png"),
                           full_page=True)
+
+    # an update still being sent: the page follows it, then shows each delivery
+    stalled = await runtime.incidents.send_update(agent, outage["id"], "Fixed.", "k2")
+    await runtime.incidents.aclose()  # stopped before sending anything
+    await page.reload()
+    await page.wait_for_selector("[data-progress-text]:has-text('sending, 0 of 2')")
+    await runtime.incidents.send_update(agent, outage["id"], "Fixed.", "k2")  # the retry
+    await page.wait_for_selector("[data-update-progress]:has-text('done — 2 sent')")
+    await runtime.incidents.wait(stalled["id"])
+    assert len(smtp_server.handler.received) == 4
