@@ -5,10 +5,14 @@ incident resolves its open conversations; who may do what; hostile input refused
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 import pytest
 
 from inbox import auth
 from inbox.model import IdentityRef, Status
+from inbox.store import WriteBatch
 from tests.factories import inbound
 from tests.fakes.x_api import FakeXApi
 from tests.integration.collision_support import PASSWORD, Team, team_fixture  # noqa: F401
@@ -249,3 +253,25 @@ async def test_the_pages_send_an_update_once_however_often_it_is_posted(team: Te
     await team.runtime.incidents.wait(resolution)
     assert (await team.runtime.conversations.current(conv)).status == Status.RESOLVED
     assert team.replies_to_customer() == ["Back within the hour."]  # no final text: no mail
+
+
+async def test_an_x_post_that_allows_no_public_reply_gets_a_dm(
+        team: Team, x_api: FakeXApi) -> None:
+    await manager(team)
+    inc = await incident(team)
+    hit = await keyword_hit(team, x_api)  # no @acme in it: X allows no public reply
+    listening = await x_post(team, x_api, "lee_x")
+    await team.runtime.store.restore(WriteBatch(conversations=(replace(
+        await team.runtime.conversations.current(listening), status=Status.LISTENING),)))
+    resp = await team.client.post(f"/api/incidents/{inc}/conversations",
+                                  headers=team.auth("dana"),
+                                  json={"conversations": [hit, listening]})
+    assert len((await resp.json())["linked"]) == 2
+    update = await send(team, inc, "Our network is back.", "k")
+    [dm] = x_api.posted_dms
+    assert "Our network is back." in json.dumps(dm) and x_api.posted_tweets == []
+    outcomes = (await (await team.client.get(f"/api/incidents/{inc}/updates/{update['id']}",
+                                             headers=team.auth("dana"))).json())["conversations"]
+    assert outcomes[hit]["status"] == "sent"
+    assert outcomes[listening] == {"status": "skipped", "message": None,
+                                   "reason": "a listening hit, not a care conversation"}
