@@ -17,7 +17,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from inbox import auth
 from inbox.audit import audit
@@ -89,10 +88,6 @@ class IncidentView:
     last_update: Progress | None
 
 
-def _now_iso(clock: Callable[[], Any]) -> str:
-    return str(clock().isoformat())
-
-
 class Incidents:
     def __init__(self, replies: Replies, concurrency: int = CONCURRENCY) -> None:
         self.replies, self.conversations = replies, replies.conversations
@@ -105,7 +100,7 @@ class Incidents:
         self._running: dict[str, asyncio.Task[None]] = {}
 
     def _now(self) -> str:
-        return _now_iso(self.conversations.clock)
+        return self.conversations.clock().isoformat()
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -132,19 +127,17 @@ class Incidents:
         convs = await self.store.conversations_by_ids(doc["conversations"])
         ordered = [convs[i] for i in doc["conversations"] if i in convs]
         customers = await self.store.customers_by_ids(sorted({c.customer_id for c in ordered}))
-        last = await self.progress(doc["updates"][-1]) if doc["updates"] else None
-        outcomes = await self._outcomes(last.update) if last else {}
-        members = tuple(Member(c, customers.get(c.customer_id), outcomes.get(c.id)
-                               if last and c.id in last.update["conversations"] else None)
+        update = await self.updates.get(doc["updates"][-1]) if doc["updates"] else None
+        outcomes = await self._outcomes(update) if update else {}
+        members = tuple(Member(c, customers.get(c.customer_id), outcomes.get(c.id))
                         for c in ordered)
-        return IncidentView(doc, members, dict(Counter(str(c.channel) for c in ordered)), last)
+        return IncidentView(doc, members, dict(Counter(str(c.channel) for c in ordered)),
+                            _progress(update, outcomes) if update else None)
 
     async def progress(self, update_id: object) -> Progress:
         """How far an update is: conversations tried of all, per outcome."""
         update = await existing(self.updates, update_id, "incident update")
-        outcomes = await self._outcomes(update)
-        counts = Counter(o.status for o in outcomes.values())
-        return Progress(update, len(outcomes), len(update["conversations"]), dict(counts))
+        return _progress(update, await self._outcomes(update))
 
     async def outcomes(self, update_id: object) -> dict[str, Outcome]:
         """Each tried conversation's outcome of an update, by conversation id."""
@@ -416,6 +409,11 @@ class Incidents:
         if handle is None or text.casefold().startswith(handle.casefold()):
             return text
         return f"{handle} {text}"
+
+
+def _progress(update: IncidentUpdateDoc, outcomes: dict[str, Outcome]) -> Progress:
+    counts = Counter(o.status for o in outcomes.values())
+    return Progress(update, len(outcomes), len(update["conversations"]), dict(counts))
 
 
 def _outcome(doc: IncidentDeliveryDoc, msg: Message | None) -> Outcome:
