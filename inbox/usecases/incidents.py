@@ -53,6 +53,7 @@ MAX_LINKED = 2_000  # conversations of one incident
 MAX_INCIDENTS = 1_000  # listed at once
 MAX_KEY = 200  # characters of a client's key for an update (a double click sends once)
 CONCURRENCY = 4  # conversations sent to at once by one update
+PAGE = 500  # documents read at once
 OPEN, RESOLVED = "open", "resolved"
 
 
@@ -148,10 +149,10 @@ class Incidents:
         found: dict[str, IncidentDeliveryDoc] = {}
         after = prefix
         while True:
-            page = await self.deliveries.list(after, 500)
+            page = await self.deliveries.list(after, PAGE)
             mine = [(k, d) for k, d in page if k.startswith(prefix)]
             found.update((k[len(prefix):], d) for k, d in mine)
-            if len(mine) < len(page) or len(page) < 500:
+            if len(mine) < len(page) or len(page) < PAGE:
                 break
             after = page[-1][0]
         sent = await self.store.messages_by_ids(
@@ -191,7 +192,7 @@ class Incidents:
         conv = await self.conversations.current(conversation_id)
         refuse_merged(conv)
         link: IncidentLinkDoc = {"incident": doc["id"], "at": self._now(), "by": actor.email}
-        if not await self.links.put_new(conv.id, link):
+        if not (created := await self.links.put_new(conv.id, link)):
             other = await self.of_conversation(conv.id)
             if other is not None and other["id"] != doc["id"]:
                 raise Refused(f"#{conv.ref} is linked to incident “{other['title']}”; unlink "
@@ -211,7 +212,8 @@ class Incidents:
         try:
             await self._swap(doc, linked)
         except InboxError:
-            await self.links.delete(conv.id)
+            if created:
+                await self.links.delete(conv.id)
             raise
         await audit(self.store, actor, f"incident.link:{doc['id']}", conv.id)
         return conv
@@ -263,31 +265,20 @@ class Incidents:
         update_id = "upd" + hashlib.sha256(
             f"{doc['id']}\n{'resolve' if resolve else 'update'}\n{key or new_id('k')}"
             .encode()).hexdigest()[:32]
-        if (found := await self.updates.get(update_id)) is not None:
-            self._start(found, actor)
-            return found
-        if doc["status"] != OPEN:
-            raise Refused("the incident is already resolved")
-        update: IncidentUpdateDoc = {
-            "id": update_id, "incident": doc["id"], "text": text, "by": actor.email,
-            "by_id": actor.id, "at": self._now(), "resolve": resolve,
-            "conversations": list(doc["conversations"]), "finished_at": None}
-        if not await self.updates.put_new(update_id, update):
-            found = await self.updates.get(update_id)
-            if found is None:
+        update = await self.updates.get(update_id)
+        if update is None:  # a new update (else the same key again: finish what it began)
+            if doc["status"] != OPEN:
+                raise Refused("the incident is already resolved")
+            update = {"id": update_id, "incident": doc["id"], "text": text,
+                      "by": actor.email, "by_id": actor.id, "at": self._now(),
+                      "resolve": resolve, "conversations": list(doc["conversations"]),
+                      "finished_at": None}
+            if await self.updates.put_new(update_id, update):
+                await audit(self.store, actor,
+                            f"incident.{'resolve' if resolve else 'update'}", doc["id"])
+            elif (update := await self.updates.get(update_id)) is None:
                 raise ConflictError("the update is being written right now")
-            return found
-
-        def recorded(d: IncidentDoc) -> IncidentDoc:
-            new: IncidentDoc = {**d, "updates": [*d["updates"], update_id]}
-            if resolve:
-                new["status"], new["resolved_by"] = RESOLVED, actor.email
-                new["resolved_at"] = update["at"]
-            return new
-
-        await self._swap(doc, recorded)
-        await audit(self.store, actor, f"incident.{'resolve' if resolve else 'update'}",
-                    doc["id"])
+        await self._swap(doc, lambda d: _recorded(d, update))
         self._start(update, actor)
         return update
 
@@ -308,12 +299,14 @@ class Incidents:
     async def resume(self) -> int:
         """Send what unfinished updates have left (after a restart: those written at least
         IN_FLIGHT ago, which no process is likely sending); how many were started."""
-        started, now = 0, self.conversations.clock()
-        for _, update in await self.updates.list(None, MAX_INCIDENTS):
-            if update["finished_at"] is None and update["id"] not in self._running \
-                    and now - datetime.fromisoformat(update["at"]) >= IN_FLIGHT:
-                self._start(update, None)
-                started += 1
+        started, now, after = 0, self.conversations.clock(), None
+        while page := await self.updates.list(after, PAGE):
+            for key, update in page:
+                if update["finished_at"] is None and key not in self._running \
+                        and now - datetime.fromisoformat(update["at"]) >= IN_FLIGHT:
+                    self._start(update, None)
+                    started += 1
+            after = page[-1][0]
         return started
 
     async def aclose(self) -> None:
@@ -409,6 +402,17 @@ class Incidents:
         if handle is None or text.casefold().startswith(handle.casefold()):
             return text
         return f"{handle} {text}"
+
+
+def _recorded(doc: IncidentDoc, update: IncidentUpdateDoc) -> IncidentDoc:
+    """The incident with the update in its list (once), resolved by a resolution."""
+    new: IncidentDoc = {**doc}
+    if update["id"] not in doc["updates"]:
+        new["updates"] = [*doc["updates"], update["id"]]
+    if update["resolve"] and doc["status"] == OPEN:
+        new["status"], new["resolved_by"] = RESOLVED, update["by"]
+        new["resolved_at"] = update["at"]
+    return new
 
 
 def _progress(update: IncidentUpdateDoc, outcomes: dict[str, Outcome]) -> Progress:
