@@ -9,6 +9,8 @@ import json
 from dataclasses import replace
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from inbox import auth
 from inbox.model import IdentityRef, Status
@@ -275,3 +277,27 @@ async def test_an_x_post_that_allows_no_public_reply_gets_a_dm(
     assert outcomes[hit]["status"] == "sent"
     assert outcomes[listening] == {"status": "skipped", "message": None,
                                    "reason": "a listening hit, not a care conversation"}
+
+
+JSON = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20),
+                              st.text(max_size=30), st.sampled_from(["", " ", "x" * 30_000])),
+                    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                            st.dictionaries(st.text(max_size=5), inner,
+                                                            max_size=3)), max_leaves=6)
+BODIES = st.dictionaries(st.sampled_from(["title", "description", "text", "key",
+                                          "conversations", "incident"]), JSON, max_size=4)
+
+
+@settings(max_examples=60, derandomize=True, database=None, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+async def test_no_hostile_body_gets_a_5xx(team: Team, data: st.DataObject) -> None:
+    if "maria" not in team.tokens:  # the fixture serves every example
+        await manager(team)
+    inc = await incident(team)
+    path = data.draw(st.sampled_from(["/api/incidents", f"/api/incidents/{inc}/conversations",
+                                      f"/api/incidents/{inc}/updates",
+                                      f"/api/incidents/{inc}/resolve"]))
+    body = data.draw(st.one_of(BODIES, JSON))
+    resp = await team.client.post(path, headers=team.auth("maria"), json=body)
+    assert resp.status < 500, (path, body, await resp.text())
