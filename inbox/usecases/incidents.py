@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ MAX_INCIDENTS = 1_000  # listed at once
 MAX_KEY = 200  # characters of a client's key for an update (a double click sends once)
 CONCURRENCY = 4  # conversations sent to at once by one update
 PAGE = 500  # documents read at once
+X_HANDLE = re.compile(r"@[A-Za-z0-9_]{1,15}")  # as X allows them
 OPEN, RESOLVED = "open", "resolved"
 
 
@@ -398,7 +400,7 @@ class Incidents:
         """The text starting with the customer's X handle ("@ann "), if they have one."""
         customer = await self.store.get_customer(conv.customer_id)
         handle = next((i.label for i in customer.identities
-                       if i.kind == "x" and i.label and i.label.startswith("@")), None)
+                       if i.kind == "x" and i.label and X_HANDLE.fullmatch(i.label)), None)
         if handle is None or text.casefold().startswith(handle.casefold()):
             return text
         return f"{handle} {text}"
