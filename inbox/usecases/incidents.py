@@ -32,7 +32,14 @@ from inbox.collections import (
     IncidentUpdateDoc,
     existing,
 )
-from inbox.errors import ConflictError, InboxError, NotFound, Refused, ValidationError
+from inbox.errors import (
+    ConflictError,
+    InboxError,
+    NotFound,
+    Refused,
+    UserError,
+    ValidationError,
+)
 from inbox.model import (
     Channel,
     Conversation,
@@ -110,7 +117,7 @@ class Incidents:
     async def all(self) -> list[IncidentDoc]:
         """Every incident: the open ones first, each group newest first."""
         found = [doc for _, doc in await self.incidents.list(None, MAX_INCIDENTS)]
-        found.sort(key=lambda d: d["created_at"], reverse=True)
+        found.sort(key=lambda d: (d["created_at"], d["id"]), reverse=True)
         return sorted(found, key=lambda d: d["status"] != OPEN)
 
     async def get(self, incident_id: object) -> IncidentDoc:
@@ -378,7 +385,13 @@ class Incidents:
         if not update["text"]:
             await self.conversations.set_status(conv.id, Status.RESOLVED, actor)
             return Outcome("resolved")
-        msg = await self._reply(conv, update, actor, status)
+        try:
+            msg = await self._reply(conv, update, actor, status)
+        except UserError as exc:
+            if not update["resolve"]:
+                raise
+            await self.conversations.set_status(conv.id, Status.RESOLVED, actor)
+            return Outcome("failed", f"resolved, but the final update was not sent: {exc}")
         return _outcome({"status": "sent", "reason": None, "message": msg.id, "at": ""}, msg)
 
     async def _reply(self, conv: Conversation, update: IncidentUpdateDoc, actor: User,

@@ -13,7 +13,7 @@ from inbox.events import EventBus
 from inbox.model import Status, User
 from inbox.store import Store, WriteBatch
 from inbox.usecases.conversations import Conversations
-from inbox.usecases.incidents import Incidents
+from inbox.usecases.incidents import Incidents, Outcome
 from inbox.usecases.replies import IN_FLIGHT, Replies
 from tests.factories import conversation, customer
 from tests.integration.test_web import RecordingSender
@@ -90,10 +90,28 @@ async def test_resolving_resolves_the_open_ones_and_skips_the_resolved(store: St
     convs = await store.conversations_by_ids(["v00", "v01"])
     assert {c.status for c in convs.values()} == {Status.RESOLVED}
     assert sender.sent == []  # no final update: nothing sent
+
+    # with a final update: sent with the resolution; where it cannot go, resolved anyway
+    await store.write(WriteBatch(conversations=(conversation("vX", "cA", channel="x",
+                                                             ref=300),)))
+    final = await incidents.create(MARIA, "Login fails", "")
+    for conv in ("v02", "vX"):
+        await incidents.link(conv, MARIA, final["id"])
+    done = await incidents.resolve(MARIA, final["id"], "Fixed, sorry.", "r")
+    await incidents.wait(done["id"])
+    outcomes = await incidents.outcomes(done["id"])
+    assert outcomes["v02"].status == "sent" and [o.message.text for o in sender.sent] == [
+        "Fixed, sorry."]
+    assert outcomes["vX"] == Outcome("failed", "resolved, but the final update was not sent: "
+                                     "replies on x are not set up; configure the channel's "
+                                     "sending account")
+    convs = await store.conversations_by_ids(["v02", "vX"])
+    assert {c.status for c in convs.values()} == {Status.RESOLVED}
     assert (await incidents.get(outage["id"]))["status"] == "resolved"
     assert (await incidents.all())[0]["status"] == "resolved"
     later = await incidents.create(MARIA, "Later", "")
-    assert [d["id"] for d in await incidents.all()] == [later["id"], outage["id"]]
+    assert [d["id"] for d in await incidents.all()] == [  # open first, then newest first
+        later["id"], final["id"], outage["id"]]
     with pytest.raises(Refused):
         await incidents.send_update(MARIA, outage["id"], "more", "k")
 
