@@ -243,10 +243,12 @@ class XApi:
         return self.limits.get(path)
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.session.close()
-            self._session = None
-            self._clients.clear()
+        # detached before closing: a caller that opens the API while this one closes gets
+        # a new session, which is then not lost (nor left unclosed) when this one ends
+        session, self._session = self._session, None
+        self._clients.clear()
+        if session is not None:
+            await session.session.close()
 
 
 async def _error_body(exc: tx.HTTPException) -> dict[str, Any]:

@@ -247,6 +247,48 @@ class VipDoc(TypedDict):
     by: str  # email
 
 
+class IncidentDoc(TypedDict):
+    """An incident (an outage) and the conversations linked to it (inbox.usecases.incidents)."""
+    id: str
+    title: str
+    description: str
+    status: str  # "open" | "resolved"
+    created_at: str
+    created_by: str  # email
+    resolved_at: str | None
+    resolved_by: str | None  # email
+    conversations: list[str]  # linked conversation ids, in the order they were linked
+    updates: list[str]  # update ids, oldest first
+
+
+class IncidentLinkDoc(TypedDict):
+    """Which incident a conversation is linked to (one at most)."""
+    incident: str
+    at: str
+    by: str  # email
+
+
+class IncidentUpdateDoc(TypedDict):
+    """One update written once and sent as a reply on every linked conversation."""
+    id: str
+    incident: str
+    text: str  # "" for a resolution without a final update
+    by: str  # email
+    by_id: str
+    at: str
+    resolve: bool  # the incident's resolution: resolves each linked open conversation
+    conversations: list[str]  # the conversations linked when it was written
+    finished_at: str | None  # every conversation tried
+
+
+class IncidentDeliveryDoc(TypedDict):
+    """What one update did on one conversation."""
+    status: str  # "sent" | "failed" | "skipped" (a reply's own delivery may change later)
+    reason: str | None  # why failed or skipped
+    message: str | None  # the reply's message id
+    at: str
+
+
 # --- the collections -------------------------------------------------------------------------
 
 USERS = CollectionName[str, UserDoc]("users")  # key: lower-cased email
@@ -281,11 +323,18 @@ VIPS = CollectionName[str, VipDoc]("vips")  # key: customer id
 # key: sha256 of the query (32 hex digits)
 LISTENING_IMPORTS = CollectionName[str, ListeningImportDoc]("listening_imports")
 
+INCIDENTS = CollectionName[str, IncidentDoc]("incidents")  # key: its id
+INCIDENT_LINKS = CollectionName[str, IncidentLinkDoc]("incident_links")  # key: conversation id
+INCIDENT_UPDATES = CollectionName[str, IncidentUpdateDoc]("incident_updates")  # key: its id
+# key: update id + "/" + conversation id
+INCIDENT_DELIVERIES = CollectionName[str, IncidentDeliveryDoc]("incident_deliveries")
+
 # What `inbox migrate` copies (the sign-in throttle is transient).
 COLLECTIONS: tuple[CollectionName[str, Any], ...] = (
     USERS, TOKENS, SESSIONS, CURSORS, DEAD_LETTERS, AUDIT, IDEMPOTENCY, MERGES, SLA_ALERTS,
     LEASES, CHANGES, DEAD_LETTER_COUNTS, CANNED, NOTIFICATIONS, SAVED_SEARCHES, SPIKE_STATES,
-    LISTENING_RULES, LISTENING_COUNTS, VIPS, LISTENING_IMPORTS)
+    LISTENING_RULES, LISTENING_COUNTS, VIPS, LISTENING_IMPORTS, INCIDENTS, INCIDENT_LINKS,
+    INCIDENT_UPDATES, INCIDENT_DELIVERIES)
 
 
 # --- what a caller asks for ------------------------------------------------------------------

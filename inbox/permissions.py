@@ -27,7 +27,8 @@ PERMISSION_HELP: dict[str, str] = {
             "bulk actions, "
             "correct a customer message's sentiment, make a listening hit a care conversation, "
             "merge customers, merge conversations and split messages into a new one (and "
-            "undo those)",
+            "undo those), link conversations to an incident and send its updates to every "
+            "linked customer",
     "report": "SLA reports; the team's replies in the voice of the customer (QA)",
     "manage": "connector status",
     "canned": "add, edit and delete the team's canned replies",
@@ -35,13 +36,15 @@ PERMISSION_HELP: dict[str, str] = {
                  "may search sees them, their volume, cost and share of voice)",
     "searches": "rename and delete anyone's saved search (everyone who may search saves "
                 "searches, renames and deletes their own, and subscribes to spike alerts)",
+    "incidents": "create an incident (an outage) and resolve it with every linked open "
+                 "conversation (agents link conversations and send its updates)",
     "admin": "dead letters, users and tokens, connector states",
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.AGENT: frozenset({"signed_in", "search", "read", "work"}),
     Role.MANAGER: frozenset({"signed_in", "search", "read", "work", "report", "manage",
-                             "canned", "searches", "listening"}),
+                             "canned", "searches", "listening", "incidents"}),
     Role.MARKETING: frozenset({"signed_in", "search", "listening"}),
     Role.ADMIN: frozenset(PERMISSION_HELP) - {PUBLIC},
 }
@@ -121,6 +124,21 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/customers/{id}/merge", "work"),
     Route("POST", "/api/customers/{id}/merges/{merge}/undo", "work"),
     Route("GET", "/api/users", "work"),
+    # incidents: agents link and send updates, managers and admins create and resolve
+    Route("GET", "/incidents", "read"),
+    Route("GET", "/incidents/{id}", "read"),
+    Route("POST", "/incidents", "incidents"),
+    Route("POST", "/incidents/{id}/resolve", "incidents"),
+    Route("POST", "/incidents/{id}/{action}", "work"),
+    Route("GET", "/api/incidents", "read"),
+    Route("POST", "/api/incidents", "incidents"),
+    Route("GET", "/api/incidents/{id}", "read"),
+    Route("POST", "/api/incidents/{id}/conversations", "work"),
+    Route("DELETE", "/api/incidents/{id}/conversations/{conversation}", "work"),
+    Route("POST", "/api/incidents/{id}/updates", "work"),
+    Route("GET", "/api/incidents/{id}/updates/{update}", "read"),
+    Route("POST", "/api/incidents/{id}/resolve", "incidents"),
+    Route("GET", "/api/conversations/{id}/incident", "read"),
     Route("GET", "/notifications", "signed_in"),  # own mentions, assignments, spikes
     Route("POST", "/notifications/read", "signed_in"),
     Route("GET", "/api/notifications", "signed_in"),

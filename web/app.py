@@ -27,6 +27,7 @@ from web import (
     facet_links,
     filters,
     forms,
+    incidents,
     listening,
     merges,
     notifications,
@@ -183,6 +184,7 @@ def create_app(ctx: WebContext) -> web.Application:
     notifications.setup(app)
     triage.setup(app)
     merges.setup(app)
+    incidents.setup(app)
     check_routes(app)
     return app
 

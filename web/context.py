@@ -16,6 +16,7 @@ from inbox.usecases.conversations import Conversations
 from inbox.usecases.customers import Customers
 from inbox.usecases.dead_letters import DeadLetters
 from inbox.usecases.forms import Forms
+from inbox.usecases.incidents import Incidents
 from inbox.usecases.listening import ListeningRules
 from inbox.usecases.replies import Replies
 from inbox.usecases.reports import Reports
@@ -42,3 +43,4 @@ class WebContext:
     canned: CannedReplies  # the team's canned replies, filled in per conversation
     saved_searches: SavedSearches  # the team's saved searches
     listening: ListeningRules  # the X listening rules, their volume, cost, share of voice
+    incidents: Incidents  # outages: linked conversations, updates to every linked customer

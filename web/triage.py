@@ -18,7 +18,7 @@ from web.guards import current_user
 from web.keys import context
 from web.serialize import json_response
 
-BULK_ACTIONS = ("tag", "status", "assign")
+BULK_ACTIONS = ("tag", "status", "assign", "incident")
 
 
 def setup(app: web.Application) -> None:
@@ -46,7 +46,8 @@ def targets(data: dict[str, Any]) -> list[bulk.Target]:
 
 async def bulk_action(request: web.Request) -> web.Response:
     """{"action": "tag", "tag"} | {"action": "status", "status"} | {"action": "assign",
-    "assignee": me, an email, a user id or null}, with "conversations": [{"id", "version"}].
+    "assignee": me, an email, a user id or null} | {"action": "incident", "incident": id}
+    (link them to an open incident), with "conversations": [{"id", "version"}].
     200 with {"changed": [conversation, ...], "not_changed": [{"id", "reason" (stale,
     forbidden, not_found, refused), "error", "changes", "version"}, ...]}; a 400 when the
     action itself is wrong (nothing is changed then)."""
@@ -67,6 +68,9 @@ async def bulk_action(request: web.Request) -> web.Response:
         if status == Status.SNOOZED:
             raise ValidationError({"status": "a snooze needs a time: snooze them until one"})
         act = partial(convs.set_status, status=status, actor=user)
+    elif action == "incident":
+        incident = await context(request).incidents.get(params.text_field(data, "incident"))
+        act = partial(context(request).incidents.link, actor=user, incident_id=incident["id"])
     else:
         if "assignee" not in data:
             raise ValidationError({"assignee": "required: me, an email address or a user "

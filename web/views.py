@@ -20,7 +20,7 @@ from inbox.store import FACETS
 from inbox.usecases.conversations import ConversationView
 from inbox.usecases.reports import drill_filter
 from inbox.usecases.search import date_range, searched_words
-from web import listening, merges, params, queue
+from web import incidents, listening, merges, params, queue
 from web.api import voc_data
 from web.charts import SERIES_NAMES, bar_chart, line_chart, stacked_bar_chart, stacked_bars
 from web.filters import channel_name, customer_name, local, zone_of
@@ -128,7 +128,8 @@ async def _workspace(request: web.Request, opened: Conversation | None = None
     if opened is not None:
         request.app[SEEN].opened(current_user(request).id, opened)
     return {"queue": await queue.build(request), "views": queue.VIEWS, "sorts": queue.SORTS,
-            **queue.CHOICES, "live_after": context(request).events.last_id}
+            **queue.CHOICES, "live_after": context(request).events.last_id,
+            "bulk_incidents": await incidents.open_incidents(request)}
 
 
 @page("inbox.html")
@@ -160,7 +161,8 @@ async def _conversation_page(request: web.Request, status: int = 200, **extra: A
         "reply_key": secrets.token_urlsafe(16), "flash": None, "draft": "", "then": "",
         "error": None, "changes": (), **await _workspace(request, view.conversation),
         **_collision(request, view), "undoable": await merges.undoable(request, view.conversation),
-        **await listening.hit_panel(request, view), **extra}, status=status)
+        **await listening.hit_panel(request, view),
+        **await incidents.incident_panel(request, view.conversation.id), **extra}, status=status)
 
 
 def _collision(request: web.Request, view: ConversationView) -> dict[str, Any]:

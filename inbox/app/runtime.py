@@ -37,6 +37,7 @@ from inbox.usecases.customers import Customers
 from inbox.usecases.dead_letters import DeadLetters
 from inbox.usecases.delivery import Delivery
 from inbox.usecases.forms import Forms
+from inbox.usecases.incidents import Incidents
 from inbox.usecases.listening import ListeningRules
 from inbox.usecases.replies import Replies
 from inbox.usecases.reports import Reports
@@ -83,6 +84,7 @@ class Runtime:
         # the use cases: the one way pages, the API and the CLI read and change anything
         self.conversations = Conversations(self.store, self.events, self.sla)
         self.replies = Replies(self.conversations, senders)
+        self.incidents = Incidents(self.replies)
         self.customers = Customers(self.store)
         self.reports = Reports(self.store, self.sla)
         self.accounts = Accounts(self.store, self.passwords, self.settings.auth.token_days)
@@ -150,7 +152,8 @@ class Runtime:
             dead_letters=self.dead_letters, connectors=self.status, forms=self.forms,
             events=self.events, web=self.settings.web, form_limits=self.settings.forms,
             health=self.health, presence=self.presence, canned=self.canned,
-            saved_searches=self.saved_searches, listening=self.listening)
+            saved_searches=self.saved_searches, listening=self.listening,
+            incidents=self.incidents)
 
     async def health(self) -> None:
         """The store answers (StoreUnavailable otherwise)."""
@@ -219,7 +222,9 @@ class Runtime:
                                    ("sla-sweep", "SLA sweep", self.conversations.sweep_sla),
                                    ("snooze-wake", "snooze wake-up",
                                     self.conversations.sweep_snoozed),
-                                   ("spike-alerts", "spike alerts", self.alerts.check)):
+                                   ("spike-alerts", "spike alerts", self.alerts.check),
+                                   ("incident-updates", "incident updates",
+                                    self.incidents.resume)):
             self._scheduler.add_job(self._job(what, work), "interval", seconds=60, id=job_id,
                                     coalesce=True, max_instances=1)
         self._scheduler.start()
@@ -256,6 +261,7 @@ class Runtime:
         self._closed = True
         await _cancel(self._tasks)
         await self._stop_jobs()
+        await self.incidents.aclose()
         await self.alerts.aclose()
         await self.sla_alerts.delivery.aclose()
         await self.store.aclose()

@@ -38,6 +38,8 @@ PAGES = (
     ("marketing", "/listening?edit={rule}", "listening-rules"),  # rules, share, top hits, form
     ("marketing", "/listening?delete={rule}", "listening-delete"),  # the confirmation
     ("agent", "/listening", "listening-rules-read-only"),
+    ("manager", "/incidents", "incidents"),  # the list and the create form
+    ("manager", "/incidents/{incident}", "incident"),  # members, delivery, update and resolve
     ("agent", "/conversations/v0000000000000000000", "not-found"),
 )
 
@@ -58,6 +60,13 @@ async def desk(tmp_path: Path) -> AsyncIterator[RoleWeb]:
         await rules.update(admin, rival["id"], 1, paused=True)
         await rules.refused(rival["id"], "Invalid query: no viable alternative at '('")
         w.ids["rule"] = ours["id"]
+        incidents = w.runtime.incidents  # the conversation linked, an update sent
+        outage = await incidents.create(admin, "Broadband down in the <b>north</b> region "
+                                        "since the storm of last night", "Fibre cut.")
+        await incidents.link(w.ids["conversation"], admin, outage["id"])
+        sent = await incidents.send_update(admin, outage["id"], "We are repairing the line.")
+        await incidents.wait(sent["id"])
+        w.ids["incident"] = outage["id"]
         yield w
 
 

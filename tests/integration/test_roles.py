@@ -35,12 +35,25 @@ async def web(tmp_path: Path) -> AsyncIterator[RoleWeb]:
         yield w
 
 
+async def with_incident(w: RoleWeb) -> None:
+    """An incident with the conversation linked and an update sent (its ids in w.ids)."""
+    admin = await w.runtime.accounts.user("admin@example.com")
+    incidents = w.runtime.incidents
+    outage = await incidents.create(admin, "Outage", "")
+    await incidents.link(w.ids["conversation"], admin, outage["id"])
+    sent = await incidents.send_update(admin, outage["id"], "We are on it.")
+    await incidents.wait(sent["id"])
+    w.ids.update(incident=outage["id"], update=sent["id"])
+
+
 def concrete(route: Route, ids: dict[str, str]) -> str:
     """The route's path with real ids (invalid bodies keep POSTs from changing much)."""
     if route.path == "/static/{name}":
         return "/static/app.css"
-    owner = "customer" if "customers/" in route.path else "conversation"
-    return (route.path.replace("{id}", ids[owner]).replace("{action}", "note")
+    owner = "customer" if "customers/" in route.path else \
+        "incident" if "incidents/" in route.path else "conversation"
+    return (route.path.replace("{id}", ids[owner]).replace("{update}", ids["update"])
+            .replace("{conversation}", ids["conversation"]).replace("{action}", "note")
             .replace("{merge}", "no-such-merge").replace("{message}", ids["message"])
             .replace("{index}", "0").replace("{slug}", "contact"))
 
@@ -66,6 +79,7 @@ def expected(route: Route, role: str | None, status: int, location: str) -> str 
 
 
 async def test_every_route_as_every_role_matches_the_permission_table(web: RoleWeb) -> None:
+    await with_incident(web)
     wrong = []
     for route in ROUTES:
         for role in ROLES:

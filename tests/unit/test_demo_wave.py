@@ -51,5 +51,10 @@ async def test_the_voc_finds_the_wave_on_its_chart_and_in_trending(tmp_path: Pat
         assert found.comparison.change() > 0 and found.comparison.change("negative") > 0
         assert found.trending.period.start == WAVE_DAY == date.fromisoformat(
             found.volume[0][0])
+        # the outage is an incident, its customers' conversations linked, on both channels
+        [outage] = await runtime.incidents.all()
+        view = await runtime.incidents.view(outage["id"])
+        assert WAVE_TOWN in outage["title"] and set(view.channels) == {"x", "email"}
+        assert len(view.members) >= 10 and view.last_update is None
     finally:
         await runtime.aclose()

@@ -346,7 +346,9 @@
     if (kind === "tag") body.tag = String(data.get("tag") || "").trim();
     if (kind === "status") body.status = String(data.get("status") || "");
     if (kind === "assign") body.assignee = String(data.get("assignee") || "") || null;
-    var what = kind === "assign" && !body.assignee ? "Unassigned"
+    if (kind === "incident") body.incident = String(data.get("incident") || "");
+    var what = kind === "incident" ? "Linked to incident “" + (form.querySelector("select").selectedOptions[0] || {}).textContent + "”"
+      : kind === "assign" && !body.assignee ? "Unassigned"
       : BULK_DONE[kind] + (kind === "tag" ? " “" + body.tag.toLowerCase() + "”" : kind === "status" ? " to " + body.status
       : " to " + (form.querySelector("select").selectedOptions[0] || {}).textContent);
     bulkSend(body, what);

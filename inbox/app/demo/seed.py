@@ -19,7 +19,7 @@ from typing import Protocol
 
 from connectors.email_smtp import check_email_reply, email_reply_form, reply_recipient
 from connectors.twitter_send import answered_on_x, check_x_reply, x_reply_form
-from inbox.app.demo import listening
+from inbox.app.demo import incident, listening
 from inbox.app.demo.generator import DemoItem, stream
 from inbox.app.demo.vocabulary import BRAND_HANDLE, DEMO_AGENTS, SUPPORT_EMAIL
 from inbox.errors import NotFound, Refused
@@ -33,6 +33,7 @@ from inbox.store import Store
 from inbox.usecases.accounts import Accounts
 from inbox.usecases.conversations import Conversations
 from inbox.usecases.customers import Customers
+from inbox.usecases.incidents import Incidents
 from inbox.usecases.listening import ListeningRules
 from inbox.usecases.replies import Replies
 
@@ -55,6 +56,7 @@ class Target(Protocol):
     replies: Replies
     accounts: Accounts
     listening: ListeningRules
+    incidents: Incidents
 
 
 class DemoSender:
@@ -142,6 +144,8 @@ async def seed(target: Target, now: datetime | None = None, days: int = 30, *,
     await replay.run(stream(now, days=days, seed=seed, customers=customers,
                             journeys=journeys))
     await listening.plant(target.listening, replay.ingestor, replay.hits, now, days, seed)
+    if agents:
+        await incident.plant(target.incidents, users[DEMO_USERS[-2][0]], users[DEMO_USERS[1][0]])
     token = await target.accounts.create_token(DEMO_USERS[0][0], days=None)
     counts = await store.counts()
     return SeedSummary(counts["messages"], counts["customers"], counts["conversations"],
