@@ -247,6 +247,19 @@ class VipDoc(TypedDict):
     by: str  # email
 
 
+class AckDoc(TypedDict):
+    """An acknowledgement or update sent to a conversation's customer (inbox.usecases.acks)."""
+    at: str  # when it was claimed (ISO 8601): the period runs from here
+    message_id: str  # the outbound message it is stored as
+
+
+class AckTemplateDoc(TypedDict):
+    """A manager's acknowledgement or update template (inbox.acks), replacing the default."""
+    text: str
+    updated_at: str
+    by: str  # email
+
+
 # --- the collections -------------------------------------------------------------------------
 
 USERS = CollectionName[str, UserDoc]("users")  # key: lower-cased email
@@ -280,12 +293,16 @@ LISTENING_COUNTS = CollectionName[str, ListeningCountDoc]("listening_counts")
 VIPS = CollectionName[str, VipDoc]("vips")  # key: customer id
 # key: sha256 of the query (32 hex digits)
 LISTENING_IMPORTS = CollectionName[str, ListeningImportDoc]("listening_imports")
+# key: kind ("ack" | "update") + "/" + conversation id: the last one sent, claimed once
+ACKS = CollectionName[str, AckDoc]("acks")
+# key: kind + "/" + channel + "/" + language ("ack/email/nl")
+ACK_TEMPLATES = CollectionName[str, AckTemplateDoc]("ack_templates")
 
 # What `inbox migrate` copies (the sign-in throttle is transient).
 COLLECTIONS: tuple[CollectionName[str, Any], ...] = (
     USERS, TOKENS, SESSIONS, CURSORS, DEAD_LETTERS, AUDIT, IDEMPOTENCY, MERGES, SLA_ALERTS,
     LEASES, CHANGES, DEAD_LETTER_COUNTS, CANNED, NOTIFICATIONS, SAVED_SEARCHES, SPIKE_STATES,
-    LISTENING_RULES, LISTENING_COUNTS, VIPS, LISTENING_IMPORTS)
+    LISTENING_RULES, LISTENING_COUNTS, VIPS, LISTENING_IMPORTS, ACKS, ACK_TEMPLATES)
 
 
 # --- what a caller asks for ------------------------------------------------------------------

@@ -31,6 +31,8 @@ PERMISSION_HELP: dict[str, str] = {
     "report": "SLA reports; the team's replies in the voice of the customer (QA)",
     "manage": "connector status",
     "canned": "add, edit and delete the team's canned replies",
+    "acks": "edit the templates of what customers are told automatically (acknowledgements "
+            "with the expected answer time, still-working-on-it updates)",
     "listening": "add, edit, pause, resume and delete the X listening rules (everyone who "
                  "may search sees them, their volume, cost and share of voice)",
     "searches": "rename and delete anyone's saved search (everyone who may search saves "
@@ -41,7 +43,7 @@ PERMISSION_HELP: dict[str, str] = {
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.AGENT: frozenset({"signed_in", "search", "read", "work"}),
     Role.MANAGER: frozenset({"signed_in", "search", "read", "work", "report", "manage",
-                             "canned", "searches", "listening"}),
+                             "canned", "searches", "listening", "acks"}),
     Role.MARKETING: frozenset({"signed_in", "search", "listening"}),
     Role.ADMIN: frozenset(PERMISSION_HELP) - {PUBLIC},
 }
@@ -130,6 +132,8 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/canned", "canned"),
     Route("PUT", "/api/canned/{id}", "canned"),
     Route("DELETE", "/api/canned/{id}", "canned"),
+    Route("GET", "/admin/acknowledgements", "acks"),
+    Route("POST", "/admin/acknowledgements/{action}", "acks"),
     Route("GET", "/admin/canned", "canned"),
     Route("POST", "/admin/canned/{action}", "canned"),
     Route("GET", "/reports", "report"),

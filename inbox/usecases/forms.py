@@ -9,19 +9,26 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from inbox import acks
 from inbox.errors import NotFound
 from inbox.ingest import Ingestor
 from inbox.model import Channel, utcnow
 from inbox.ports import WebForm, WebFormChannel
 from inbox.sla import SlaPolicy
+from inbox.usecases.acks import Acknowledgements
 
 log = logging.getLogger(__name__)
+THANKS = "Thank you, we have your message and will answer as soon as we can."
 
 
 class Forms:
     def __init__(self, channel: WebFormChannel, ingestor: Ingestor, sla: SlaPolicy,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow,
+                 acks: Acknowledgements | None = None) -> None:
+        """`acks`: the acknowledgement templates the thank-you page is written with (None:
+        the English default)."""
         self.channel, self.ingestor, self.sla, self.clock = channel, ingestor, sla, clock
+        self.acks = acks
 
     @property
     def honeypot(self) -> str:
@@ -47,19 +54,23 @@ class Forms:
             return self._receipt(now, reference=result.dead[0].key)
         message = (result.stored or result.known)[0]
         conv = await self.ingestor.store.get_conversation(message.conversation_id)
-        return self._receipt(message.created_at, reference=str(conv.ref) if conv.ref
+        body = self._receipt(message.created_at, reference=str(conv.ref) if conv.ref
                              else message.conversation_id)  # "#10482" to read
+        if conv.due_at is not None:  # the live deadline (a clock already running counts)
+            body["expected_reply_by"] = conv.due_at.isoformat()
+        if self.acks is not None:
+            told = await self.acks.receipt(conv, message)
+            body["message"] = told or THANKS
+        return body
 
     def _receipt(self, received: datetime, reference: str) -> dict[str, Any]:
         due = self.sla.due(Channel.WEBFORM, received)
         body: dict[str, Any] = {"ok": True, "reference": reference}
         if due is not None:
-            local = due[0].astimezone(self.sla.calendar.zone)
             body["expected_reply_by"] = due[0].isoformat()
-            body["message"] = (f"Thank you, we have your message. You can expect an answer "
-                               f"by {local:%A %-d %B %Y, %H:%M} "
-                               f"({self.sla.calendar.timezone}).")
+            facts = acks.AckFacts(Channel.WEBFORM, "en", None, due[0], None, self.clock())
+            body["message"] = acks.render(acks.default_template("ack", Channel.WEBFORM, "en"),
+                                          facts, self.sla)
         else:
-            body["message"] = ("Thank you, we have your message and will answer as soon as "
-                               "we can.")
+            body["message"] = THANKS
         return body
