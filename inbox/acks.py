@@ -39,46 +39,45 @@ _WHEN: Mapping[str, tuple[str, str, str]] = {  # lang -> (pattern, before, no de
     "es": ("EEEE d 'de' MMMM, HH:mm", "antes del", "lo antes posible"),
 }
 _ROUND_THE_CLOCK: Mapping[str, str] = {
-    "en": "we answer round the clock", "nl": "we antwoorden dag en nacht",
-    "fr": "nous répondons 24 h/24", "de": "wir antworten rund um die Uhr",
-    "es": "respondemos las 24 horas"}
+    "en": "round the clock", "nl": "dag en nacht", "fr": "24 h/24, 7 j/7",
+    "de": "rund um die Uhr", "es": "las 24 horas, todos los días"}
 
 _EMAIL = {
     "en": "Hello {customer_first_name},\n\nThank you for your message: this automatic reply "
-          "confirms that we have it. Our team will answer {expected_answer_time} "
-          "(opening hours: {business_hours}).\n\nYour reference is {reference}; keep it in "
+          "confirms that we have it. Our team will answer {expected_answer_time}. "
+          "Our opening hours: {business_hours}.\n\nYour reference is {reference}; keep it in "
           "the subject if you write again about this.\n\nThe support team",
     "nl": "Hallo {customer_first_name},\n\nBedankt voor uw bericht: dit automatische antwoord "
-          "bevestigt dat we het hebben ontvangen. Ons team antwoordt {expected_answer_time} "
-          "(openingstijden: {business_hours}).\n\nUw referentie is {reference}; laat die in "
+          "bevestigt dat we het hebben ontvangen. Ons team antwoordt {expected_answer_time}. "
+          "Onze openingstijden: {business_hours}.\n\nUw referentie is {reference}; laat die in "
           "het onderwerp staan als u hierover opnieuw schrijft.\n\nHet supportteam",
     "fr": "Bonjour {customer_first_name},\n\nMerci pour votre message : cette réponse "
           "automatique confirme que nous l'avons bien reçu. Notre équipe vous répondra "
-          "{expected_answer_time} (horaires : {business_hours}).\n\nVotre référence est "
+          "{expected_answer_time}. Nos horaires : {business_hours}.\n\nVotre référence est "
           "{reference} ; gardez-la dans l'objet si vous nous écrivez à nouveau à ce "
           "sujet.\n\nL'équipe support",
     "de": "Hallo {customer_first_name},\n\nvielen Dank für Ihre Nachricht: Diese automatische "
           "Antwort bestätigt, dass sie bei uns angekommen ist. Unser Team antwortet "
-          "{expected_answer_time} (Öffnungszeiten: {business_hours}).\n\nIhre Referenz ist "
+          "{expected_answer_time}. Unsere Öffnungszeiten: {business_hours}.\n\nIhre Referenz ist "
           "{reference}; lassen Sie sie im Betreff, wenn Sie uns dazu erneut schreiben.\n\n"
           "Ihr Support-Team",
     "es": "Hola {customer_first_name}:\n\nGracias por su mensaje: esta respuesta automática "
           "confirma que lo hemos recibido. Nuestro equipo le responderá "
-          "{expected_answer_time} (horario: {business_hours}).\n\nSu referencia es "
+          "{expected_answer_time}. Nuestro horario: {business_hours}.\n\nSu referencia es "
           "{reference}; manténgala en el asunto si nos vuelve a escribir sobre esto.\n\n"
           "El equipo de soporte",
 }
 _SHORT = {
     "en": "Thank you, we have your message. You can expect an answer "
-          "{expected_answer_time} ({business_hours}). Reference {reference}.",
+          "{expected_answer_time}. Opening hours: {business_hours}. Reference {reference}.",
     "nl": "Bedankt, we hebben uw bericht ontvangen. U krijgt antwoord "
-          "{expected_answer_time} ({business_hours}). Referentie {reference}.",
+          "{expected_answer_time}. Openingstijden: {business_hours}. Referentie {reference}.",
     "fr": "Merci, nous avons bien reçu votre message. Vous aurez une réponse "
-          "{expected_answer_time} ({business_hours}). Référence {reference}.",
+          "{expected_answer_time}. Horaires : {business_hours}. Référence {reference}.",
     "de": "Danke, wir haben Ihre Nachricht erhalten. Sie bekommen eine Antwort "
-          "{expected_answer_time} ({business_hours}). Referenz {reference}.",
+          "{expected_answer_time}. Öffnungszeiten: {business_hours}. Referenz {reference}.",
     "es": "Gracias, hemos recibido su mensaje. Recibirá una respuesta "
-          "{expected_answer_time} ({business_hours}). Referencia {reference}.",
+          "{expected_answer_time}. Horario: {business_hours}. Referencia {reference}.",
 }
 _UPDATE_EMAIL = {
     "en": "Hello {customer_first_name},\n\nWe are still working on your message "
