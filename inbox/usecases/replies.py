@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from inbox.audit import entry as audit_entry
 from inbox.errors import (
     ConflictError,
     FatalError,
@@ -144,7 +145,11 @@ class Replies:
         """Send an automatic message (an acknowledgement, an update) on the conversation's
         channel: stored as an automated outbound message (`external_id`, agent "system"),
         which the agents see in the thread; it answers nothing, so no response clock stops.
-        Refused (nothing stored) when the channel's sender would refuse it."""
+
+        Append-only, like a note: written alone, without a new conversation version, so an
+        agent answering meanwhile is never told the conversation changed (message_count
+        counts no automatic messages). Refused (nothing stored) when the channel's sender
+        would refuse it."""
         now = self.clock()
         out = await self._outbound(conversation_id, lambda conv: replace(
             agent_message(conv, Direction.OUTBOUND, text, SYSTEM, "auto", now),
@@ -153,18 +158,11 @@ class Replies:
             meta=dict(meta)))
         refuse_merged(out.conversation)
         self._sender(out.conversation.channel).check(out)
-        msg = out.message
-
-        async def with_message(conv: Conversation) -> WriteBatch:
-            return WriteBatch(messages=(msg,))
-
-        def counted(c: Conversation) -> Conversation:  # the clock and status stay as they are
-            return replace(c, message_count=c.message_count + 1)
-
-        conv = await self.conversations.change(conversation_id, SYSTEM, "automatic reply",
-                                               counted, None, with_message,
-                                               current=out.conversation)
-        return await self.deliver(replace(out, conversation=conv))
+        await self.store.write(WriteBatch(messages=(out.message,), documents=(
+            audit_entry(SYSTEM, "automatic reply", conversation_id),)))
+        self.events.publish(Event("message.created", conversation_id, out.message.id,
+                                  {"direction": Direction.OUTBOUND}))
+        return await self.deliver(out)
 
     def _sender(self, channel: Channel) -> Sender:
         sender = self.senders.get(channel)

@@ -247,15 +247,20 @@ async def test_an_x_dm_is_acknowledged_by_dm_when_on_and_a_post_never(
         await runtime.poll_once("x")
         conversations = (await runtime.store.list_conversations(ConversationFilter(), None,
                                                                 10)).items
+        threads = {c.id: await runtime.store.conversation_messages(c.id)
+                   for c in conversations}
     finally:
         await runtime.aclose()
     assert len(conversations) == 2 and x_fake.posted_tweets == []  # never in public
+    automatic = [m for ms in threads.values() for m in ms if m.automated]
     if not dm:
-        assert x_fake.posted_dms == []
+        assert x_fake.posted_dms == [] and automatic == []
         return
     (sent,) = x_fake.posted_dms
     text = sent["body"]["text"]
-    (dm_conv,) = [c for c in conversations if c.message_count == 2]
+    (auto,) = automatic
+    assert auto.text == text and auto.meta["reply_mode"] == "dm" and auto.delivery == "sent"
+    (dm_conv,) = [c for c in conversations if c.id == auto.conversation_id]
     assert dm_conv.due_at is not None and dm_conv.first_response_at is None
     assert acks.answer_time(dm_conv.due_at, runtime.sla, dm_conv.created_at, "en") in text
     assert "round the clock" in text and f"#{dm_conv.ref}" in text
