@@ -198,6 +198,9 @@ ACK = (
             "an answer (its acknowledgement template)", env="INBOX_ACK_WEBFORM"),
     Setting("ack.period_hours", float, 24.0, "at most one acknowledgement per conversation "
             "in this many hours", env="INBOX_ACK_PERIOD_HOURS", check=_at_least(0)),
+    Setting("ack.max_age_hours", float, 24.0, "acknowledge only messages written this "
+            "recently (a first sync of an old mailbox acknowledges nothing old)",
+            env="INBOX_ACK_MAX_AGE_HOURS", check=_at_least(0)),
     Setting("ack.update", bool, False, "tell the customer once per conversation that we are "
             "still working on it, with the expected answer time, when its response deadline "
             "is at risk (on email, web form by email, and X DMs when ack.x_dm is on)",
@@ -309,6 +312,7 @@ class AckSettings:
     x_dm: bool = False
     webform: bool = True
     period_hours: float = 24.0
+    max_age_hours: float = 24.0
     update: bool = False
 
 

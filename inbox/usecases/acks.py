@@ -47,6 +47,7 @@ class Acknowledgements:
         self.store, self.sla = replies.store, replies.sla
         self.own = frozenset(a for a in (normalize_email(x) for x in own_addresses) if a)
         self.period = timedelta(hours=settings.period_hours)
+        self.max_age = timedelta(hours=settings.max_age_hours)
 
     # --- sending -------------------------------------------------------------------------
 
@@ -54,10 +55,11 @@ class Acknowledgements:
         """Acknowledge the customers whose messages in this stored batch opened a
         conversation (Ingestor.on_opened); returns how many were sent."""
         by_id = {m.id: m for m in result.stored}
+        oldest = self.replies.clock() - self.max_age
         sent = 0
         for mid in dict.fromkeys(result.opened):
             msg = by_id.get(mid)
-            if msg is None:
+            if msg is None or msg.created_at < oldest:  # old mail, first read now: no news
                 continue
             try:
                 sent += await self._send("ack", msg)

@@ -110,3 +110,11 @@ async def test_templates_are_kept_listed_and_reset(store: Store) -> None:
     assert set(refused.value.errors) == {"channel", "lang"}
     with pytest.raises(ValidationError):
         await acks.save_template(MANAGER, "ack", "email", "de", " \x00 ")
+
+
+async def test_old_mail_read_for_the_first_time_is_not_acknowledged(store: Store) -> None:
+    outbox, now = Outbox(), [utcnow()]
+    desk = Desk(store, outbox, now)
+    old = await desk.ingest.ingest([inbound("m-old", "From last week", authors=ANN,
+                                            when=now[0] - timedelta(days=3))])
+    assert old.opened and outbox.sent == []
