@@ -160,14 +160,15 @@ class AckFacts:
     lang: str
     customer_name: str | None
     due_at: datetime | None
-    reference: int | None
+    reference: int | str | None  # "10482" ("#10482" to read)
     now: datetime
 
 
 def values(facts: AckFacts, policy: SlaPolicy) -> dict[str, str]:
     """Every variable's text (the canned replies' ones, localized, and business_hours)."""
-    filled = canned.values(canned.Facts(facts.customer_name, None, facts.due_at,
-                                        facts.reference, policy.calendar.zone, facts.now))
+    filled = canned.values(canned.Facts(facts.customer_name, None, facts.due_at, None,
+                                        policy.calendar.zone, facts.now))
+    filled["reference"] = f"#{facts.reference}" if facts.reference else ""
     filled["expected_answer_time"] = answer_time(facts.due_at, policy, facts.now, facts.lang)
     filled["business_hours"] = business_hours(policy, facts.channel, facts.lang)
     return filled

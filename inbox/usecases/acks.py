@@ -144,15 +144,17 @@ class Acknowledgements:
 
     # --- the web form's thank-you page ---------------------------------------------------
 
-    async def receipt(self, conv: Conversation, msg: Message) -> str | None:
+    async def receipt(self, due_at: datetime | None, reference: str,
+                      lang: str | None) -> str | None:
         """What the web form's thank-you page tells the customer (the web form's
-        acknowledgement template); None when ack.webform is off."""
+        acknowledgement template, in their language); None when ack.webform is off."""
         if not self.settings.webform:
             return None
-        lang = acks.language(msg.lang, conv.lang)
-        facts = acks.AckFacts(conv.channel, lang, None, conv.due_at, conv.ref,
+        chosen = acks.language(lang)
+        facts = acks.AckFacts(Channel.WEBFORM, chosen, None, due_at, reference,
                               self.replies.clock())
-        return acks.render(await self.template("ack", conv.channel, lang), facts, self.sla)
+        return acks.render(await self.template("ack", Channel.WEBFORM, chosen), facts,
+                           self.sla)
 
     # --- templates -----------------------------------------------------------------------
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from inbox.model import utcnow
+from tests.factories import inbound
 from tests.integration.web_support import RoleWeb, start_web
 
 pytestmark = pytest.mark.integration
@@ -84,6 +86,9 @@ async def test_the_web_form_thanks_with_its_template(web: RoleWeb) -> None:
 
 
 async def test_the_agent_sees_the_acknowledgement_marked_automatic(web: RoleWeb) -> None:
+    new = await web.runtime.ingest([inbound("<fresh@example.com>", "Is my order on its way?",
+                                            when=utcnow())])
     await web.sign_in("agent")
-    page = await (await web.client.get(f"/conversations/{web.ids['conversation']}")).text()
+    page = await (await web.client.get(f"/conversations/{new.stored[0].conversation_id}")
+                  ).text()
     assert "Automatic reply" in page and '<span class="tag">automated</span>' in page

@@ -46,7 +46,8 @@ PAGES = (
 @pytest.fixture
 async def desk(tmp_path: Path) -> AsyncIterator[RoleWeb]:
     # the conversation shows its automatic acknowledgement too
-    async for w in start_web(db=str(tmp_path / "inbox.db"), env={"INBOX_ACK_EMAIL": "true"}):
+    async for w in start_web(db=str(tmp_path / "inbox.db"), env={
+            "INBOX_ACK_EMAIL": "true", "INBOX_ACK_MAX_AGE_HOURS": "100000"}):
         rules, admin = w.runtime.listening, await w.runtime.accounts.user("admin@example.com")
         ours = await rules.create(admin, "Acme broadband", "acme (broadband OR fibre)")
         rival = await rules.create(admin, "Globex <b>Mobile</b> with a long name",
