@@ -92,3 +92,26 @@ async def test_the_agent_sees_the_acknowledgement_marked_automatic(web: RoleWeb)
     page = await (await web.client.get(f"/conversations/{new.stored[0].conversation_id}")
                   ).text()
     assert "Automatic reply" in page and '<span class="tag">automated</span>' in page
+
+
+async def test_the_api_lists_saves_and_resets_templates(web: RoleWeb) -> None:
+    c, one = web.client, "/api/ack-templates/update/x/fr"
+    assert (await c.get("/api/ack-templates", headers=web.auth("agent"))).status == 403
+    assert (await c.put(one, json={"text": "x"}, headers=web.auth("agent"))).status == 403
+    listed = await (await c.get("/api/ack-templates", headers=web.auth("manager"))).json()
+    assert len(listed["templates"]) == 30
+    saved = await c.put(one, json={"text": "Toujours là, {customer_first_name} !"},
+                        headers=web.auth("manager"))
+    body = (await saved.json())["template"]
+    assert saved.status == 200 and body["preview"] == "Toujours là, Ann !"
+    assert body["by"] == "manager@example.com"
+    for bad in ({"text": ""}, {"text": ["x"]}, {"text": "x" * 5001}):
+        refused = await c.put(one, json=bad, headers=web.auth("manager"))
+        assert refused.status == 400 and (await refused.json())["errors"], bad
+    unknown = await c.put("/api/ack-templates/ack/fax/xx", json={"text": "x"},
+                          headers=web.auth("manager"))
+    assert unknown.status == 400 and set((await unknown.json())["errors"]) == {"channel",
+                                                                              "lang"}
+    assert (await c.put(one, data=b"\xff{", headers=web.auth("manager"))).status == 400
+    assert (await c.delete(one, headers=web.auth("admin"))).status == 200
+    assert "Nous travaillons" in await web.runtime.acks.template("update", "x", "fr")
