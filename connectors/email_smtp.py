@@ -203,6 +203,9 @@ class EmailSender:
         token = subject_token(out.conversation)
         msg["Subject"] = with_token(chosen, token) if chosen else \
             reply_subject(conversation_subject(out), token)
+        if out.message.automated:  # RFC 3834: other robots answer it with nothing (no loops)
+            msg["Auto-Submitted"] = "auto-replied"
+            msg["X-Auto-Response-Suppress"] = "All"
         msg.set_content(out.message.text)
         return msg
 

@@ -289,6 +289,19 @@ class IncidentDeliveryDoc(TypedDict):
     at: str
 
 
+class AckDoc(TypedDict):
+    """An acknowledgement or update sent to a conversation's customer (inbox.usecases.acks)."""
+    at: str  # when it was claimed (ISO 8601): the period runs from here
+    message_id: str  # the outbound message it is stored as
+
+
+class AckTemplateDoc(TypedDict):
+    """A manager's acknowledgement or update template (inbox.acks), replacing the default."""
+    text: str
+    updated_at: str
+    by: str  # email
+
+
 # --- the collections -------------------------------------------------------------------------
 
 USERS = CollectionName[str, UserDoc]("users")  # key: lower-cased email
@@ -322,6 +335,10 @@ LISTENING_COUNTS = CollectionName[str, ListeningCountDoc]("listening_counts")
 VIPS = CollectionName[str, VipDoc]("vips")  # key: customer id
 # key: sha256 of the query (32 hex digits)
 LISTENING_IMPORTS = CollectionName[str, ListeningImportDoc]("listening_imports")
+# key: kind ("ack" | "update") + "/" + conversation id: the last one sent, claimed once
+ACKS = CollectionName[str, AckDoc]("acks")
+# key: kind + "/" + channel + "/" + language ("ack/email/nl")
+ACK_TEMPLATES = CollectionName[str, AckTemplateDoc]("ack_templates")
 
 INCIDENTS = CollectionName[str, IncidentDoc]("incidents")  # key: its id
 INCIDENT_LINKS = CollectionName[str, IncidentLinkDoc]("incident_links")  # key: conversation id
@@ -334,7 +351,7 @@ COLLECTIONS: tuple[CollectionName[str, Any], ...] = (
     USERS, TOKENS, SESSIONS, CURSORS, DEAD_LETTERS, AUDIT, IDEMPOTENCY, MERGES, SLA_ALERTS,
     LEASES, CHANGES, DEAD_LETTER_COUNTS, CANNED, NOTIFICATIONS, SAVED_SEARCHES, SPIKE_STATES,
     LISTENING_RULES, LISTENING_COUNTS, VIPS, LISTENING_IMPORTS, INCIDENTS, INCIDENT_LINKS,
-    INCIDENT_UPDATES, INCIDENT_DELIVERIES)
+    INCIDENT_UPDATES, INCIDENT_DELIVERIES, ACKS, ACK_TEMPLATES)
 
 
 # --- what a caller asks for ------------------------------------------------------------------

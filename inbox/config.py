@@ -218,10 +218,28 @@ SLA = (
             "opening hours per day, mon to sun, several periods allowed (days not listed "
             "keep theirs; sat and sun are closed)"),
 )
+ACK = (
+    Setting("ack.email", bool, True, "answer a customer's email that opens a conversation "
+            "with an automatic acknowledgement saying when to expect an answer (never to "
+            "auto-replies, bounces, list mail or our own addresses)", env="INBOX_ACK_EMAIL"),
+    Setting("ack.x_dm", bool, False, "acknowledge an X direct message that opens a "
+            "conversation with a DM (never public posts)", env="INBOX_ACK_X_DM"),
+    Setting("ack.webform", bool, True, "the web form's thank-you page says when to expect "
+            "an answer (its acknowledgement template)", env="INBOX_ACK_WEBFORM"),
+    Setting("ack.period_hours", float, 24.0, "at most one acknowledgement per conversation "
+            "in this many hours", env="INBOX_ACK_PERIOD_HOURS", check=_at_least(0)),
+    Setting("ack.max_age_hours", float, 24.0, "acknowledge only messages written this "
+            "recently (a first sync of an old mailbox acknowledges nothing old)",
+            env="INBOX_ACK_MAX_AGE_HOURS", check=_at_least(0)),
+    Setting("ack.update", bool, False, "tell the customer once per conversation that we are "
+            "still working on it, with the expected answer time, when its response deadline "
+            "is at risk (on email, web form by email, and X DMs when ack.x_dm is on)",
+            env="INBOX_ACK_UPDATE"),
+)
 SECTIONS: dict[str, tuple[Setting, ...]] = {
     "store": STORE, "web": WEB, "forms": FORMS, "identity": IDENTITY, "privacy": PRIVACY,
     "enrich": ENRICH, "worker": WORKER, "alerts": ALERTS, "listening": LISTENING,
-    "auth": AUTH, "sla": SLA}
+    "auth": AUTH, "sla": SLA, "ack": ACK}
 SETTINGS: tuple[Setting, ...] = tuple(s for group in SECTIONS.values() for s in group)
 BY_KEY = {s.key: s for s in SETTINGS}
 
@@ -323,6 +341,18 @@ class AuthSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AckSettings:
+    """Automatic acknowledgements and updates to customers (inbox.usecases.acks)."""
+
+    email: bool = True
+    x_dm: bool = False
+    webform: bool = True
+    period_hours: float = 24.0
+    max_age_hours: float = 24.0
+    update: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class CoreSettings:
     """Every setting of the core, typed; [sla] is the SLA policy it describes."""
 
@@ -337,13 +367,14 @@ class CoreSettings:
     sla: SlaPolicy
     alerts: AlertsSettings = AlertsSettings(3.0, 5, 7, None, 3, 5.0)
     listening: ListeningSettings = ListeningSettings()
+    ack: AckSettings = AckSettings()
 
 
 SECTION_TYPES: dict[str, type] = {
     "store": StoreSettings, "web": WebSettings, "forms": FormLimits,
     "identity": IdentitySettings, "privacy": PrivacySettings, "enrich": EnrichSettings,
     "worker": WorkerSettings, "alerts": AlertsSettings, "listening": ListeningSettings,
-    "auth": AuthSettings}
+    "auth": AuthSettings, "ack": AckSettings}
 
 
 def core_settings(data: Mapping[str, Any], env: Mapping[str, str] | None = None

@@ -102,16 +102,17 @@ def recount(conv: Conversation, messages: Iterable[Message], sla: SlaPolicy) -> 
     """The conversation's message-derived fields as ingest and replies would have set them,
     one message after the other: count, last message, the response clock and the first
     response, and the sentiment and language of the latest customer message. The status is
-    the conversation's own; a clock runs only while it is open or snoozed. Notes count for
-    nothing; a rejected reply answered nothing."""
+    the conversation's own; a clock runs only while it is open or snoozed. Notes and
+    automatic messages count for nothing; a rejected reply answered nothing."""
     status = conv.status
     c = replace(conv, status=Status.OPEN, awaiting_since=None, due_at=None, due_basis=None,
                 first_response_at=None, first_response_seconds=None,
                 first_response_breached=None, sentiment=None, lang=None)
     count, last = 0, None
     for msg in sorted(messages, key=lambda m: (m.created_at, m.id)):
-        if msg.direction == Direction.NOTE:
-            continue
+        if msg.direction == Direction.NOTE or (msg.direction == Direction.OUTBOUND
+                                               and msg.automated):
+            continue  # an acknowledgement answers nothing (inbox.usecases.acks)
         count += 1
         last = msg.created_at if last is None else max(last, msg.created_at)
         if msg.direction == Direction.INBOUND and not msg.automated:

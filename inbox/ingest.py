@@ -6,7 +6,7 @@ import asyncio
 import logging
 import random
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -20,6 +20,7 @@ from inbox.errors import (
     AuthFailed,
     ConfigError,
     ConflictError,
+    InboxError,
     NotFound,
     RetryableError,
     StoreMissing,
@@ -134,6 +135,8 @@ class _Plan:
     # conversation id -> the customer's latest message, whose sentiment and language it
     # shows (those enriched apart are known once the batch is planned)
     latest: dict[str, str] = field(default_factory=dict)
+    # ids of the customer messages that open a conversation: a new one, or one resolved
+    opened: list[str] = field(default_factory=list)
 
     def put(self, conv: Conversation) -> None:
         """Write this conversation with the batch (its latest state)."""
@@ -162,16 +165,18 @@ class _Outcome:
     duplicates: int = 0
     known: list[Message] = field(default_factory=list)
     dead: list[DeadLettered] = field(default_factory=list)
+    opened: list[str] = field(default_factory=list)
 
     def add(self, plan: _Plan) -> None:
         self.stored += plan.stored
+        self.opened += plan.opened
         self.updated += plan.updated
         self.duplicates += plan.duplicates
         self.known += plan.known
 
     def result(self) -> IngestResult:
         return IngestResult(tuple(self.stored), tuple(self.updated), self.duplicates,
-                            tuple(self.known), tuple(self.dead))
+                            tuple(self.known), tuple(self.dead), tuple(self.opened))
 
 
 class Ingestor:
@@ -200,6 +205,9 @@ class Ingestor:
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
         self._sleep = sleep
         self._lock = asyncio.Lock()  # one planner at a time per process; the store checks too
+        # told of each stored batch that opened conversations (the runtime sets it: the
+        # customers' acknowledgements, inbox.usecases.acks); its errors never fail ingest
+        self.on_opened: Callable[[IngestResult], Awaitable[object]] | None = None
 
     async def ingest(self, batch: Sequence[Inbound], visible: bool = True,
                      source: str | None = None, normalized: bool = False) -> IngestResult:
@@ -223,7 +231,13 @@ class Ingestor:
                                       {"channel": msg.channel}))
         for msg in out.updated:
             self.events.publish(Event("message.updated", msg.conversation_id, msg.id, {}))
-        return out.result()
+        result = out.result()
+        if result.opened and self.on_opened is not None:
+            try:
+                await self.on_opened(result)
+            except InboxError as exc:  # stored all the same: the caller moves its cursor on
+                log.warning("after ingest: %s", exc, extra={"opened": len(result.opened)})
+        return result
 
     async def _normalized(self, batch: Sequence[Inbound], source: str | None,
                           out: _Outcome) -> list[Inbound]:
@@ -450,6 +464,8 @@ class Ingestor:
             sentiment_score=found.score, automated=inbound.automated,
             revision=inbound.revision, attachments=inbound.attachments, meta=dict(inbound.meta),
         )
+        if _opens(conversation, inbound):
+            plan.opened.append(mid)
         with _stage("sla"):
             after = self._after_message(conversation, msg, inbound, now)
         if position in plan.ahead:
@@ -596,6 +612,14 @@ def _enriched(plan: _Plan, found: dict[int, Enrichment | Exception]) -> None:
         if conv is not None and latest is not None:
             plan.conversations[conv_id] = replace(conv, sentiment=latest.sentiment,
                                                   lang=latest.lang)
+
+
+def _opens(conv: Conversation, inbound: Inbound) -> bool:
+    """Does this customer message open the conversation (a new one, or one resolved)? Then
+    the customer may be acknowledged; never for automated mail or a listening hit."""
+    return (inbound.direction == Direction.INBOUND and not inbound.listening
+            and not inbound.automated
+            and (conv.message_count == 0 or conv.status == Status.RESOLVED))
 
 
 def _customer_latest(conv: Conversation, msg: Message) -> bool:

@@ -32,6 +32,8 @@ PERMISSION_HELP: dict[str, str] = {
     "report": "SLA reports; the team's replies in the voice of the customer (QA)",
     "manage": "connector status",
     "canned": "add, edit and delete the team's canned replies",
+    "acks": "edit the templates of what customers are told automatically (acknowledgements "
+            "with the expected answer time, still-working-on-it updates)",
     "listening": "add, edit, pause, resume and delete the X listening rules (everyone who "
                  "may search sees them, their volume, cost and share of voice)",
     "searches": "rename and delete anyone's saved search (everyone who may search saves "
@@ -44,7 +46,7 @@ PERMISSION_HELP: dict[str, str] = {
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.AGENT: frozenset({"signed_in", "search", "read", "work"}),
     Role.MANAGER: frozenset({"signed_in", "search", "read", "work", "report", "manage",
-                             "canned", "searches", "listening", "incidents"}),
+                             "canned", "searches", "listening", "incidents", "acks"}),
     Role.MARKETING: frozenset({"signed_in", "search", "listening"}),
     Role.ADMIN: frozenset(PERMISSION_HELP) - {PUBLIC},
 }
@@ -148,6 +150,11 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/canned", "canned"),
     Route("PUT", "/api/canned/{id}", "canned"),
     Route("DELETE", "/api/canned/{id}", "canned"),
+    Route("GET", "/admin/acknowledgements", "acks"),
+    Route("POST", "/admin/acknowledgements/{action}", "acks"),
+    Route("GET", "/api/ack-templates", "acks"),
+    Route("PUT", "/api/ack-templates/{kind}/{channel}/{lang}", "acks"),
+    Route("DELETE", "/api/ack-templates/{kind}/{channel}/{lang}", "acks"),
     Route("GET", "/admin/canned", "canned"),
     Route("POST", "/admin/canned/{action}", "canned"),
     Route("GET", "/reports", "report"),

@@ -27,12 +27,15 @@ class IngestResult:
     duplicates: int = 0  # already stored, nothing written
     known: tuple[Message, ...] = ()  # the stored messages those duplicates matched
     dead: tuple[DeadLettered, ...] = ()  # items dead-lettered instead of stored
+    # ids of the stored customer messages that opened a conversation (a new one, or one
+    # resolved before): whom an acknowledgement may answer (inbox.usecases.acks)
+    opened: tuple[str, ...] = ()
 
     def __add__(self, other: IngestResult) -> IngestResult:
         """Two results as one (a poll of several batches)."""
         return IngestResult(self.stored + other.stored, self.updated + other.updated,
                             self.duplicates + other.duplicates, self.known + other.known,
-                            self.dead + other.dead)
+                            self.dead + other.dead, self.opened + other.opened)
 
 
 class DeadLetterSink(Protocol):

@@ -20,6 +20,7 @@ from inbox.errors import (
     ValidationError,
 )
 from web import (
+    acks,
     admin,
     api,
     canned,
@@ -178,6 +179,7 @@ def create_app(ctx: WebContext) -> web.Application:
     preferences.setup(app)
     admin.setup(app)
     canned.setup(app)
+    acks.setup(app)
     saved_searches.setup(app)
     listening.setup(app)
     crisis.setup(app)

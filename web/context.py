@@ -10,6 +10,7 @@ from inbox.config import FormLimits, WebSettings
 from inbox.events import EventBus
 from inbox.presence import Presence
 from inbox.usecases.accounts import Accounts
+from inbox.usecases.acks import Acknowledgements
 from inbox.usecases.canned import CannedReplies
 from inbox.usecases.connectors import ConnectorStatus
 from inbox.usecases.conversations import Conversations
@@ -44,3 +45,4 @@ class WebContext:
     saved_searches: SavedSearches  # the team's saved searches
     listening: ListeningRules  # the X listening rules, their volume, cost, share of voice
     incidents: Incidents  # outages: linked conversations, updates to every linked customer
+    acks: Acknowledgements  # the customers' acknowledgement and update templates

@@ -29,6 +29,7 @@ from inbox.presence import Presence
 from inbox.store import Store
 from inbox.supervisor import RESTART_MAX, RESTART_MIN, Supervisor
 from inbox.usecases.accounts import Accounts
+from inbox.usecases.acks import Acknowledgements
 from inbox.usecases.alerts import AlertSettings, Mailer, SpikeAlerts
 from inbox.usecases.canned import CannedReplies
 from inbox.usecases.connectors import ConnectorStatus
@@ -104,9 +105,14 @@ class Runtime:
             self.conversations.notifications, self.accounts, alert_settings.webhook,
             _mailer(senders), self.settings.alerts.sla_email), self.settings.web.public_url)
         self.conversations.deadline_alerts = self.sla_alerts
+        # customers told when to expect an answer, and that we are still on it
+        self.acks = Acknowledgements(self.replies, self.settings.ack, _own_addresses(senders))
+        self.ingestor.on_opened = self.acks.opened
+        self.conversations.customer_update = self.acks.still_working
         self.status = ConnectorStatus(self.connectors, self.supervisors, self.dead_letters,
                                       lambda: self.leader)
-        self.forms = Forms(WebForms.from_config(self.config), self.ingestor, self.sla)
+        self.forms = Forms(WebForms.from_config(self.config), self.ingestor, self.sla,
+                           acks=self.acks)
         self.restart_backoff = (RESTART_MIN, RESTART_MAX)  # seconds, first and longest wait
         self.lease: Lease | None = None
         self._closed = False
@@ -153,7 +159,7 @@ class Runtime:
             events=self.events, web=self.settings.web, form_limits=self.settings.forms,
             health=self.health, presence=self.presence, canned=self.canned,
             saved_searches=self.saved_searches, listening=self.listening,
-            incidents=self.incidents)
+            incidents=self.incidents, acks=self.acks)
 
     async def health(self) -> None:
         """The store answers (StoreUnavailable otherwise)."""
@@ -283,6 +289,14 @@ def _mailer(senders: Mapping[Any, object]) -> Mailer | None:
     """The email sender's way to send a notice to the team; None without an SMTP account."""
     notice = getattr(senders.get(Channel.EMAIL), "send_notice", None)
     return notice if callable(notice) else None
+
+
+def _own_addresses(senders: Mapping[Any, object]) -> list[str]:
+    """The team's own mail addresses (the email sender's accounts): never acknowledged."""
+    accounts = getattr(senders.get(Channel.EMAIL), "accounts", None)
+    if not isinstance(accounts, Mapping):
+        return []
+    return [str(getattr(a, "from_address", "")) for a in accounts.values()]
 
 
 async def _cancel(tasks: list[asyncio.Task[None]]) -> None:

@@ -64,6 +64,7 @@ CHANGE_RETRY = Retry(2)  # a lost race without the agent's version: read and app
 
 
 DeadlineAlerts = Callable[[Conversation, str, datetime], Awaitable[dict[str, str]]]
+CustomerUpdate = Callable[[Conversation, datetime], Awaitable[bool]]
 
 
 class Conversations:
@@ -79,6 +80,9 @@ class Conversations:
         # who is told of a deadline at risk or breached (inbox.usecases.sla_alerts); the
         # runtime sets it, with its delivery
         self.deadline_alerts: DeadlineAlerts | None = None
+        # who tells the customer we are still on it when a deadline turns at risk
+        # (inbox.usecases.acks, if configured); the runtime sets it
+        self.customer_update: CustomerUpdate | None = None
 
     async def page(self, flt: ConversationFilter, cursor: str | None,
                    limit: int) -> Page[Conversation]:
@@ -358,6 +362,8 @@ class Conversations:
                     delivery = await self.deadline_alerts(conv, state, now)
                     await self.store.sla_alerts.put(key, {"at": now.isoformat(),
                                                           "delivery": delivery})
+                if state == "at_risk" and self.customer_update is not None:
+                    await self.customer_update(conv, now)
         return counts
 
 

@@ -9,19 +9,26 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from inbox import acks
 from inbox.errors import NotFound
 from inbox.ingest import Ingestor
 from inbox.model import Channel, utcnow
 from inbox.ports import WebForm, WebFormChannel
 from inbox.sla import SlaPolicy
+from inbox.usecases.acks import Acknowledgements
 
 log = logging.getLogger(__name__)
+THANKS = "Thank you, we have your message and will answer as soon as we can."
 
 
 class Forms:
     def __init__(self, channel: WebFormChannel, ingestor: Ingestor, sla: SlaPolicy,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow,
+                 acks: Acknowledgements | None = None) -> None:
+        """`acks`: the acknowledgement templates the thank-you page is written with (None:
+        the English default)."""
         self.channel, self.ingestor, self.sla, self.clock = channel, ingestor, sla, clock
+        self.acks = acks
 
     @property
     def honeypot(self) -> str:
@@ -40,26 +47,35 @@ class Forms:
         now = self.clock()
         if data.get(self.honeypot):
             log.info("web form honeypot filled; dropped", extra={"form": slug})
-            return self._receipt(now, reference=secrets.token_hex(6))
+            return await self._receipt(self._due(now), secrets.token_hex(6), None)
         item = self.channel.inbound(slug, data, now)
         result = await self.ingestor.ingest([item], source=f"webform:{slug}")
         if not (result.stored or result.known):  # kept as a dead letter for an admin: not lost
-            return self._receipt(now, reference=result.dead[0].key)
+            return await self._receipt(self._due(now), result.dead[0].key, None)
         message = (result.stored or result.known)[0]
         conv = await self.ingestor.store.get_conversation(message.conversation_id)
-        return self._receipt(message.created_at, reference=str(conv.ref) if conv.ref
-                             else message.conversation_id)  # "#10482" to read
+        # the live deadline (a clock already running counts), "#10482" to read
+        return await self._receipt(conv.due_at, str(conv.ref) if conv.ref
+                                   else message.conversation_id, message.lang or conv.lang)
 
-    def _receipt(self, received: datetime, reference: str) -> dict[str, Any]:
+    def _due(self, received: datetime) -> datetime | None:
+        """The deadline a submission received now would get."""
         due = self.sla.due(Channel.WEBFORM, received)
+        return due[0] if due else None
+
+    async def _receipt(self, due_at: datetime | None, reference: str,
+                       lang: str | None) -> dict[str, Any]:
+        """What the thank-you page says: the web form's acknowledgement template in the
+        customer's language (ack.webform off: thanks alone), and when an answer is due."""
         body: dict[str, Any] = {"ok": True, "reference": reference}
-        if due is not None:
-            local = due[0].astimezone(self.sla.calendar.zone)
-            body["expected_reply_by"] = due[0].isoformat()
-            body["message"] = (f"Thank you, we have your message. You can expect an answer "
-                               f"by {local:%A %-d %B %Y, %H:%M} "
-                               f"({self.sla.calendar.timezone}).")
-        else:
-            body["message"] = ("Thank you, we have your message and will answer as soon as "
-                               "we can.")
+        if due_at is not None:
+            body["expected_reply_by"] = due_at.isoformat()
+        told = None
+        if self.acks is not None:
+            told = await self.acks.receipt(due_at, reference, lang)
+        elif due_at is not None:
+            facts = acks.AckFacts(Channel.WEBFORM, "en", None, due_at, reference, self.clock())
+            told = acks.render(acks.default_template("ack", Channel.WEBFORM, "en"), facts,
+                               self.sla)
+        body["message"] = told or THANKS
         return body

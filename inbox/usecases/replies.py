@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from inbox.audit import entry as audit_entry
 from inbox.errors import (
     ConflictError,
     FatalError,
@@ -27,6 +28,7 @@ from inbox.model import (
     Message,
     Status,
     User,
+    message_id_for,
     new_id,
 )
 from inbox.ports import Composes, Outbound, ReplyForm, Sender
@@ -47,6 +49,7 @@ NOT_SENT = ("Your reply was not sent: read what is new, then send it anyway (con
             "change it.")
 
 MAX_KEY = 200  # characters of a client's idempotency key
+AUTOMATIC = "Automatic reply"  # the author agents see on automatic messages
 
 
 def _stored(msg: Message) -> Callable[[Conversation], Message]:
@@ -137,6 +140,30 @@ class Replies:
             raise
         return await self.deliver(replace(out, conversation=conv, message=msg))
 
+    async def automatic(self, conversation_id: str, text: str, external_id: str,
+                        meta: Mapping[str, Any]) -> Message:
+        """Send an automatic message (an acknowledgement, an update) on the conversation's
+        channel: stored as an automated outbound message (`external_id`, agent "system"),
+        which the agents see in the thread; it answers nothing, so no response clock stops.
+
+        Append-only, like a note: written alone, without a new conversation version, so an
+        agent answering meanwhile is never told the conversation changed (message_count
+        counts no automatic messages). Refused (nothing stored) when the channel's sender
+        would refuse it."""
+        now = self.clock()
+        out = await self._outbound(conversation_id, lambda conv: replace(
+            agent_message(conv, Direction.OUTBOUND, text, SYSTEM, "auto", now),
+            id=message_id_for("agent", external_id), external_id=external_id,
+            author_label=AUTOMATIC, automated=True, delivery=Delivery.PENDING,
+            meta=dict(meta)))
+        refuse_merged(out.conversation)
+        self._sender(out.conversation.channel).check(out)
+        await self.store.write(WriteBatch(messages=(out.message,), documents=(
+            audit_entry(SYSTEM, "automatic reply", conversation_id),)))
+        self.events.publish(Event("message.created", conversation_id, out.message.id,
+                                  {"direction": Direction.OUTBOUND}))
+        return await self.deliver(out)
+
     def _sender(self, channel: Channel) -> Sender:
         sender = self.senders.get(channel)
         if sender is None:
@@ -215,7 +242,8 @@ class Replies:
             keys = tuple((k, msg.conversation_id) for k in receipt.thread_keys)
         sent = replace(msg, delivery=delivery, meta=meta)
         await self.store.write(WriteBatch(messages=(sent,), thread_keys=keys))
-        if delivery == Delivery.REJECTED:  # the customer got nothing: their clock runs again
+        if delivery == Delivery.REJECTED and not msg.automated:  # the customer got nothing:
+            # their clock runs again (an automatic message never stopped it)
             await self._restart_clock(msg)
         if delivery != Delivery.SENT:
             log.warning("reply not delivered", extra={"conversation": msg.conversation_id,
@@ -228,7 +256,7 @@ class Replies:
         """After a rejected reply: wait again since the first customer message it answered."""
         history = await self.store.conversation_messages(failed.conversation_id)
         last_sent = max((m.created_at for m in history if m.direction == Direction.OUTBOUND
-                         and m.delivery == Delivery.SENT), default=None)
+                         and m.delivery == Delivery.SENT and not m.automated), default=None)
         waiting = [m.created_at for m in history if m.direction == Direction.INBOUND
                    and not m.automated and (last_sent is None or m.created_at > last_sent)]
         if not waiting:

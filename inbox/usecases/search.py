@@ -36,8 +36,10 @@ INBOUND = FieldTerm("direction", Direction.INBOUND)
 # The voice of the customer: what customers wrote (listening hits included), not the team's
 # replies and notes, nor auto-replies and bounces (automated inbound mail).
 CUSTOMERS = (INBOUND, FieldTerm(AUTOMATED, "false"))
-# ... and, for a manager's QA, the team's replies too (never the internal notes).
-WITH_TEAM = Or((And(CUSTOMERS), FieldTerm("direction", Direction.OUTBOUND)))
+# ... and, for a manager's QA, the team's replies too (never the internal notes, nor the
+# automatic acknowledgements, inbox.usecases.acks).
+WITH_TEAM = Or((And(CUSTOMERS), And((FieldTerm("direction", Direction.OUTBOUND),
+                                     FieldTerm(AUTOMATED, "false")))))
 TEAM_PERMISSION = "report"  # who may include the team's replies (managers, admins)
 TRENDING = 15
 TREND_SAMPLE = 1000  # the newest matches of each period trending reads (2,000 in all)

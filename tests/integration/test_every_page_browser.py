@@ -33,6 +33,7 @@ PAGES = (
     ("admin", "/admin/connectors", "connectors"),
     ("admin", "/admin/users", "users"),
     ("admin", "/admin/canned", "canned"),
+    ("manager", "/admin/acknowledgements?kind=update&channel=x&lang=de", "acknowledgements"),
     ("marketing", "/voc/saved", "saved-searches"),
     ("marketing", "/voc/crisis", "crisis"),
     ("marketing", "/listening?edit={rule}", "listening-rules"),  # rules, share, top hits, form
@@ -46,7 +47,9 @@ PAGES = (
 
 @pytest.fixture
 async def desk(tmp_path: Path) -> AsyncIterator[RoleWeb]:
-    async for w in start_web(db=str(tmp_path / "inbox.db")):
+    # the conversation shows its automatic acknowledgement too
+    async for w in start_web(db=str(tmp_path / "inbox.db"), env={
+            "INBOX_ACK_EMAIL": "true", "INBOX_ACK_MAX_AGE_HOURS": "100000"}):
         rules, admin = w.runtime.listening, await w.runtime.accounts.user("admin@example.com")
         ours = await rules.create(admin, "Acme broadband", "acme (broadband OR fibre)")
         rival = await rules.create(admin, "Globex <b>Mobile</b> with a long name",

@@ -55,7 +55,8 @@ def concrete(route: Route, ids: dict[str, str]) -> str:
     return (route.path.replace("{id}", ids[owner]).replace("{update}", ids["update"])
             .replace("{conversation}", ids["conversation"]).replace("{action}", "note")
             .replace("{merge}", "no-such-merge").replace("{message}", ids["message"])
-            .replace("{index}", "0").replace("{slug}", "contact"))
+            .replace("{index}", "0").replace("{slug}", "contact")
+            .replace("{kind}", "ack").replace("{channel}", "email").replace("{lang}", "en"))
 
 
 def expected(route: Route, role: str | None, status: int, location: str) -> str | None:

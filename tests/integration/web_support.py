@@ -52,9 +52,10 @@ class RoleWeb:
 async def start_web(store: Store | None = None, env: Mapping[str, str] | None = None,
                     db: str = "") -> AsyncIterator[RoleWeb]:
     """The app on `store` (or SQLite at `db`): users and tokens for every role, and one
-    email conversation with an inbound message (contacts in its text), a note, a reply."""
+    email conversation with an inbound message (contacts in its text), a note, a reply
+    (and no automatic acknowledgement unless `env` turns INBOX_ACK_EMAIL on)."""
     config = load_config(None, {"INBOX_STORE": f"sqlite:///{db}", "INBOX_ENRICH": "false",
-                             **(env or {})})
+                                "INBOX_ACK_EMAIL": "false", **(env or {})})
     runtime = Runtime(config, {}, store=store, channels=False)
     await runtime.start()
     runtime.replies.senders["email"] = RecordingSender("email")
