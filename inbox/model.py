@@ -323,6 +323,43 @@ class SlaRow:
 
 
 @dataclass(frozen=True, slots=True)
+class FcrRow:
+    """First-contact resolution of one group of the care conversations created in the
+    report's range and resolved: those with no repeat contact (a new conversation of the
+    same customer, any channel, linked by previous_id) within 7 days of their resolution."""
+
+    group: str  # all | channel | agent
+    key: str  # the channel, the assignee's user id ("unassigned")
+    resolved: int
+    first_contact: int  # resolved at the first contact
+
+    @property
+    def rate(self) -> float | None:
+        return None if not self.resolved else self.first_contact / self.resolved
+
+
+@dataclass(frozen=True, slots=True)
+class JourneyRow:
+    """End-to-end journey times of the first contacts created in the report's range whose
+    repeat-contact chain (previous_id links) is all resolved: from the first contact's
+    creation to the chain's last resolution, wall-clock seconds, per channel of the first
+    contact ("all": every channel)."""
+
+    channel: str
+    journeys: int
+    p50: float | None = None
+    p90: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResolutionReport:
+    """First-contact resolution (all, then per channel and agent) and journey times."""
+
+    fcr: tuple[FcrRow, ...] = ()
+    journeys: tuple[JourneyRow, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class SearchResult:
     messages: tuple[Message, ...]
     next_cursor: str | None
