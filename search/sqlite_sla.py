@@ -23,16 +23,13 @@ from inbox.model import ResolutionReport, SlaRow, ts
 from inbox.store import percentile_rank
 
 PERCENTILES = (0.5, 0.9, 0.95)
-# A timestamp (inbox.model.ts) as epoch seconds: whole seconds, then the fraction (exact,
-# where julianday() is off by microseconds).
-_EPOCH = "(CAST(strftime('%s', {0}) AS INTEGER) + CAST(substr({0}, 20, 7) AS REAL))"
 # What the report reads of a conversation, by rowid (the values the SQL report compared).
 _FIELDS = ("SELECT rowid, created_at, status NOT IN ('listening', 'merged'), channel, "
            "coalesce(assignee, 'unassigned'), first_response_seconds, "
            "coalesce(first_response_breached = 0, 0), previous_id IS NOT NULL, "
            "coalesce(switched_channel = 1, 0), "
            "resolution_seconds, "
-           f"{_EPOCH.format('created_at')}, {_EPOCH.format('resolved_at')}, "
+           "resolved_at, "
            "coalesce((SELECT p.rowid FROM conversations p WHERE p.id = conversations.previous_id"
            "), 0) FROM conversations")
 _CHUNK = 500  # rowids per lookup of changed conversations
@@ -157,7 +154,7 @@ class SlaFacts:
         if not rows:
             return
         (rowids, created, care, channel, agent, first, met, repeat, switched, resolution,
-         created_s, resolved_s, parent) = (list(c) for c in zip(*rows, strict=True))
+         resolved, parent) = (list(c) for c in zip(*rows, strict=True))
         ids = np.array(rowids, np.int64)
         encoded = [c.encode() for c in created]
         self._grow(int(ids.max()) + 1, max(map(len, encoded)))
@@ -171,8 +168,8 @@ class SlaFacts:
         self.repeat[ids] = repeat
         self.switched[ids] = switched
         self.resolution[ids] = np.array(resolution, np.float64)
-        self.created_s[ids] = np.array(created_s, np.float64)
-        self.resolved_s[ids] = np.array(resolved_s, np.float64)
+        self.created_s[ids] = _epochs(created)
+        self.resolved_s[ids] = _epochs(resolved)
         self.parent[ids] = parent
 
     def _grow(self, size: int, width: int) -> None:
@@ -208,6 +205,12 @@ class SlaFacts:
                           else codes[picked].astype(np.intp))  # what bincount takes
             rows += _group_rows(group, names, keys, bits, first, resolution)
         return tuple(rows)
+
+
+def _epochs(stamps: list[str | None]) -> Floats:
+    """Timestamps (inbox.model.ts, or None) as epoch seconds (NaN), parsed by numpy."""
+    times = np.array([s and s[:26] for s in stamps], "datetime64[us]")
+    return np.where(np.isnat(times), np.nan, times.astype(np.int64) / 1e6)
 
 
 def _group_rows(group: str, names: list[str], keys: Keys, bits: Keys, first: _Ordered,
