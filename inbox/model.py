@@ -17,8 +17,9 @@ L = TypeVar("L", bound=str)
 # Choices validated once where they enter (web, CLI); the stores trust them.
 Order = Literal["recent", "due", "waiting", "wake", "created"]  # of a conversation list
 # A conversation's first response as the SLA report counts it: answered at all, within the
-# target (met), after it (missed), or not yet (unanswered).
-Response = Literal["answered", "met", "missed", "unanswered"]
+# target (met), after it (missed), or not yet (unanswered); or resolved (resolved_at set, as
+# first-contact resolution counts it).
+Response = Literal["answered", "met", "missed", "unanswered", "resolved"]
 Interval = Literal["day", "week", "month"]  # of a volume histogram
 Facet = Literal["channel", "sentiment", "lang"]  # counted beside search results
 ORDERS: tuple[Order, ...] = get_args(Order)
@@ -292,7 +293,8 @@ class ConversationFilter:
     created_since: datetime | None = None  # created at or after
     created_until: datetime | None = None  # created before
     care: bool = False  # care conversations only: no listening hits, none merged away
-    response: Response | None = None  # their first response: answered, met, missed, unanswered
+    response: Response | None = None  # their first response (answered, met, missed,
+    # unanswered) or their resolution (resolved)
 
 
 @dataclass(frozen=True, slots=True)

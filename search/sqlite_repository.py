@@ -53,7 +53,8 @@ _RESPONSES: dict[Response, str] = {
     "answered": "first_response_seconds IS NOT NULL",
     "met": "first_response_seconds IS NOT NULL AND first_response_breached = 0",
     "missed": "first_response_seconds IS NOT NULL AND first_response_breached = 1",
-    "unanswered": "first_response_seconds IS NULL"}
+    "unanswered": "first_response_seconds IS NULL",
+    "resolved": "resolved_at IS NOT NULL"}
 
 
 class _Refs:

@@ -374,7 +374,8 @@ async def voc(request: web.Request) -> dict[str, Any]:
 
 
 RESPONSE_WORDS = {None: "", "answered": ", answered", "met": ", answered within the target",
-                  "missed": ", answered after the target", "unanswered": ", not answered yet"}
+                  "missed": ", answered after the target", "unanswered": ", not answered yet",
+                  "resolved": ", resolved"}
 
 
 @page("report_conversations.html")

@@ -10,6 +10,7 @@ import pytest
 
 from inbox.model import Conversation
 from inbox.store import Store, WriteBatch
+from inbox.usecases.reports import drill_filter
 from search.sqlite import SqliteStore
 from tests.factories import at, conversation, customer, message
 from tests.schema_history import TO_SCHEMA_12, reopened_at
@@ -67,6 +68,10 @@ async def test_first_contact_resolution_and_journeys_by_hand(store: Store) -> No
         "email": (2, (day + 511200) / 2, pytest.approx(day + 0.9 * (511200 - day))),
         "webform": (1, 12 * day, 12 * day), "x": (1, 90000.0, 90000.0)}
     assert report.journeys[0].channel == "all"
+    for row in report.fcr:  # each "resolved" lists its conversations
+        listed = await store.list_conversations(
+            drill_filter(SINCE, UNTIL, row.group, row.key, "resolved"), None, 50)
+        assert len(listed.items) == row.resolved, row
 
 
 async def test_a_repeat_contact_and_an_open_chain_change_the_figures(store: Store) -> None:

@@ -680,6 +680,12 @@ async def test_the_report_counts_customer_hours_first_contacts_and_journeys(web:
                   "Customer messages by hour of the week"):
         assert f"<h2>{title}</h2>" in html
     assert html.count('<td class="heat-') == 168 and 'class="heat-5"' in html
+    resolved_link = re.search(r'href="(/reports/conversations\?[^"]+group=all[^"]+'
+                              r'response=resolved)"', html)
+    assert resolved_link
+    text = await (await web.client.get(resolved_link[1].replace("&amp;", "&"),
+                                       headers=web.auth())).text()
+    assert f"/conversations/{first}" in text and text.count('href="/conversations/') == 1
     agent = await auth.create_token(web.runtime.store, "ava@example.com")
     assert (await web.client.get("/api/reports/heatmap.csv", headers=web.auth(agent))
             ).status == 403
