@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -118,8 +119,7 @@ class ElasticIndex(ElasticBase):
                  "resolved_at": _time(doc.get("resolved_at")),
                  "channel": doc["channel"], "assignee": doc.get("assignee")}
                 for doc in (hit["_source"] for hit in hits)]
-        chains, in_range = from_rows(rows, since, until)
-        return resolution_report(chains, in_range)
+        return await asyncio.to_thread(_resolution, rows, since, until)  # numpy, off the loop
 
     async def backlog(self, cutoffs: Sequence[datetime]) -> dict[tuple[str, int], int]:
         """A filters aggregation of the waiting open conversations per channel: bucket k
@@ -152,6 +152,12 @@ class ElasticIndex(ElasticBase):
 
 
 _CHAIN_FIELDS = ("id", "previous_id", "created_at", "resolved_at", "channel", "assignee")
+
+
+def _resolution(rows: list[dict[str, Any]], since: datetime, until: datetime
+                ) -> ResolutionReport:
+    chains, in_range = from_rows(rows, since, until)
+    return resolution_report(chains, in_range)
 
 
 def _hour(at: datetime) -> datetime:

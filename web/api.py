@@ -327,10 +327,7 @@ async def sla_report(request: web.Request) -> web.Response:
 async def sla_report_csv(request: web.Request) -> web.Response:
     """The SLA report's rows as CSV (the JSON route's twin): a column per field."""
     since, until, rows = await _sla_rows(request)
-    zone = params.team_zone(request)
-    first, last = since.astimezone(zone).date(), (until.astimezone(zone) - timedelta(days=1)).date()
-    name = f"sla-{first.isoformat()}-{last.isoformat()}.csv"
-    return table_csv(rows, name)
+    return table_csv(rows, _range_name(request, "sla", since, until))
 
 
 def _range_name(request: web.Request, report: str, since: datetime, until: datetime) -> str:
