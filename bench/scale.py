@@ -202,6 +202,20 @@ async def measure(runtime: Runtime, runs: int, budget: float) -> list[Figure]:
 
     figures.append(await timed("SLA report, 30 days", sla, runs, budget,
                                lambda rows: f"{len(rows)} rows"))
+
+    async def heatmap(_: int) -> Any:
+        return await runtime.reports.heatmap(now - timedelta(days=30), now,
+                                             runtime.reports.sla.calendar.zone)
+
+    figures.append(await timed("heat map by hour of the week, 30 days", heatmap, runs, budget,
+                               lambda heat: f"peak {heat.peak}"))
+
+    async def resolution(_: int) -> Any:
+        return await runtime.reports.resolution(now - timedelta(days=30), now)
+
+    figures.append(await timed("first-contact resolution + journeys, 30 days", resolution,
+                               runs, budget, lambda r: f"{r.fcr[0].resolved} resolved, "
+                               f"{r.journeys[0].journeys} journeys"))
     pages: list[Any] = []
     cursor: str | None = None
     for _ in range(20):  # the ids to open, and the cursors of 20 pages deep

@@ -17,8 +17,9 @@ L = TypeVar("L", bound=str)
 # Choices validated once where they enter (web, CLI); the stores trust them.
 Order = Literal["recent", "due", "waiting", "wake", "created"]  # of a conversation list
 # A conversation's first response as the SLA report counts it: answered at all, within the
-# target (met), after it (missed), or not yet (unanswered).
-Response = Literal["answered", "met", "missed", "unanswered"]
+# target (met), after it (missed), or not yet (unanswered); or resolved (resolved_at set, as
+# first-contact resolution counts it).
+Response = Literal["answered", "met", "missed", "unanswered", "resolved"]
 Interval = Literal["day", "week", "month"]  # of a volume histogram
 Facet = Literal["channel", "sentiment", "lang"]  # counted beside search results
 ORDERS: tuple[Order, ...] = get_args(Order)
@@ -292,7 +293,8 @@ class ConversationFilter:
     created_since: datetime | None = None  # created at or after
     created_until: datetime | None = None  # created before
     care: bool = False  # care conversations only: no listening hits, none merged away
-    response: Response | None = None  # their first response: answered, met, missed, unanswered
+    response: Response | None = None  # their first response (answered, met, missed,
+    # unanswered) or their resolution (resolved)
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,6 +322,43 @@ class SlaRow:
     @property
     def repeat_rate(self) -> float | None:
         return None if not self.conversations else self.repeat / self.conversations
+
+
+@dataclass(frozen=True, slots=True)
+class FcrRow:
+    """First-contact resolution of one group of the care conversations created in the
+    report's range and resolved: those with no repeat contact (a new conversation of the
+    same customer, any channel, linked by previous_id) within 7 days of their resolution."""
+
+    group: str  # all | channel | agent
+    key: str  # the channel, the assignee's user id ("unassigned")
+    resolved: int
+    first_contact: int  # resolved at the first contact
+
+    @property
+    def rate(self) -> float | None:
+        return None if not self.resolved else self.first_contact / self.resolved
+
+
+@dataclass(frozen=True, slots=True)
+class JourneyRow:
+    """End-to-end journey times of the first contacts created in the report's range whose
+    repeat-contact chain (previous_id links) is all resolved: from the first contact's
+    creation to the chain's last resolution, wall-clock seconds, per channel of the first
+    contact ("all": every channel)."""
+
+    channel: str
+    journeys: int
+    p50: float | None = None
+    p90: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResolutionReport:
+    """First-contact resolution (all, then per channel and agent) and journey times."""
+
+    fcr: tuple[FcrRow, ...] = ()
+    journeys: tuple[JourneyRow, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

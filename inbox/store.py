@@ -44,6 +44,7 @@ from inbox.model import (  # noqa: F401 - FACETS re-exported
     Message,
     Page,
     QueryNode,
+    ResolutionReport,
     SearchResult,
     SlaRow,
 )
@@ -191,6 +192,17 @@ class Index(Protocol):
         """First-response counts, compliance and p50/p90/p95 (linear interpolation) of the
         care conversations created in [since, until): one row for all, then per channel,
         agent and day. Computed by the store (SQL / aggregations)."""
+
+    async def inbound_hours(self, since: datetime, until: datetime) -> list[tuple[datetime, int]]:
+        """The customers' own messages (inbound, not automated) created in [since, until)
+        per UTC hour: (the hour's start, count), oldest first, hours without any left out.
+        The range's ends are taken at the hour (a time zone half an hour off UTC is counted
+        by the UTC hours). Computed by the store."""
+
+    async def resolution_report(self, since: datetime, until: datetime) -> ResolutionReport:
+        """First-contact resolution (all, then per channel and agent) of the care
+        conversations created in [since, until) and resolved, and the journey times of the
+        first contacts created then (inbox.model.FcrRow, JourneyRow). Computed by the store."""
 
     async def backlog(self, cutoffs: Sequence[datetime]) -> dict[tuple[str, int], int]:
         """The open conversations waiting for an answer, counted per (channel, age bucket):

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from inbox.model import Facet, Interval, Message, QueryNode, SearchResult, SlaRow, ts
+from inbox.model import (
+    Facet,
+    Interval,
+    Message,
+    QueryNode,
+    ResolutionReport,
+    SearchResult,
+    SlaRow,
+    ts,
+)
 from inbox.store import TOTAL_CAP
+from search.chains import from_rows, resolution_report
 from search.elastic_client import MESSAGE_ORDER, ElasticBase
 from search.elastic_docs import from_doc
 from search.elastic_query import (
@@ -80,6 +91,36 @@ class ElasticIndex(ElasticBase):
                         extra={"groups": truncated})
         return rows
 
+    async def inbound_hours(self, since: datetime, until: datetime) -> list[tuple[datetime, int]]:
+        """An hourly date histogram (UTC) of the customers' own messages."""
+        resp = await self._search("messages", "hours", size=0, track_total_hits=False,
+                                  query={"bool": {"filter": [
+                                      {"range": {"created_at": {"gte": ts(_hour(since)),
+                                                                "lt": ts(_hour(until))}}},
+                                      {"term": {"direction": "inbound"}},
+                                      {"term": {"automated": False}}]}},
+                                  aggs={"hours": {"date_histogram": {
+                                      "field": "created_at", "fixed_interval": "1h",
+                                      "min_doc_count": 1}}})
+        return [(datetime.fromtimestamp(int(b["key"]) / 1000, UTC), int(b["doc_count"]))
+                for b in resp["aggregations"]["hours"]["buckets"]]
+
+    async def resolution_report(self, since: datetime, until: datetime) -> ResolutionReport:
+        """The care conversations created in the range and every repeat contact since (they
+        hold the chains), read a page at a time; counted by search.chains."""
+        query = sla_query(since, until)
+        query["bool"]["filter"] = [{"range": {"created_at": {"gte": ts(since)}}}, {"bool": {
+            "should": [{"range": {"created_at": {"lt": ts(until)}}},
+                       {"exists": {"field": "previous_id"}}], "minimum_should_match": 1}}]
+        hits = await self._scan("conversations", query, [{"id": "asc"}],
+                                source=list(_CHAIN_FIELDS))
+        rows = [{"id": doc["id"], "previous_id": doc.get("previous_id"),
+                 "created_at": _time(doc["created_at"]),
+                 "resolved_at": _time(doc.get("resolved_at")),
+                 "channel": doc["channel"], "assignee": doc.get("assignee")}
+                for doc in (hit["_source"] for hit in hits)]
+        return await asyncio.to_thread(_resolution, rows, since, until)  # numpy, off the loop
+
     async def backlog(self, cutoffs: Sequence[datetime]) -> dict[tuple[str, int], int]:
         """A filters aggregation of the waiting open conversations per channel: bucket k
         between the k-th and (k+1)-th cutoff (inbox.store.Index.backlog)."""
@@ -108,6 +149,24 @@ class ElasticIndex(ElasticBase):
         resp = await self._search("messages", "volume", query=compile_query(query, public),
                                   size=0, aggs=aggs, track_total_hits=False)
         return _buckets(resp["aggregations"]["volume"])
+
+
+_CHAIN_FIELDS = ("id", "previous_id", "created_at", "resolved_at", "channel", "assignee")
+
+
+def _resolution(rows: list[dict[str, Any]], since: datetime, until: datetime
+                ) -> ResolutionReport:
+    chains, in_range = from_rows(rows, since, until)
+    return resolution_report(chains, in_range)
+
+
+def _hour(at: datetime) -> datetime:
+    """The UTC hour `at` falls in (as the SQLite store counts hours)."""
+    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def _buckets(agg: dict[str, Any]) -> list[tuple[str, int]]:

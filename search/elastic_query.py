@@ -145,7 +145,8 @@ RESPONSES: dict[str, list[Query]] = {
             {"term": {"first_response_breached": False}}],
     "missed": [{"exists": {"field": "first_response_seconds"}},
                {"term": {"first_response_breached": True}}],
-    "unanswered": [{"bool": {"must_not": [{"exists": {"field": "first_response_seconds"}}]}}]}
+    "unanswered": [{"bool": {"must_not": [{"exists": {"field": "first_response_seconds"}}]}}],
+    "resolved": [{"exists": {"field": "resolved_at"}}]}
 # Only conversations with a running clock have a place in the "due" order.
 _ORDER_FILTERS: dict[Order, list[Query]] = {
     "due": [{"exists": {"field": "due_at"}}],

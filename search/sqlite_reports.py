@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from inbox.model import SlaRow, ts
+from inbox.model import ResolutionReport, SlaRow, ts
 from search.sqlite_db import Database
 
 if TYPE_CHECKING:
@@ -25,6 +25,22 @@ class SqliteReports:
     async def sla_report(self, since: datetime, until: datetime) -> tuple[SlaRow, ...]:
         def op(conn: sqlite3.Connection) -> tuple[SlaRow, ...]:
             return self._sla_facts().report(conn, since, until)
+
+        return await self._db.read(op)
+
+    async def resolution_report(self, since: datetime, until: datetime) -> ResolutionReport:
+        def op(conn: sqlite3.Connection) -> ResolutionReport:
+            return self._sla_facts().chains(conn, since, until)
+
+        return await self._db.read(op)
+
+    async def inbound_hours(self, since: datetime, until: datetime) -> list[tuple[datetime, int]]:
+        # the hours are counted by the writer (schema 13, message_hours): 24 rows a day
+        def op(conn: sqlite3.Connection) -> list[tuple[datetime, int]]:
+            rows = conn.execute(
+                "SELECT hour, n FROM message_hours WHERE hour >= ? AND hour < ? AND n > 0 "
+                "ORDER BY hour", (ts(since)[:13], ts(until)[:13])).fetchall()
+            return [(datetime.fromisoformat(f"{hour}:00:00+00:00"), int(n)) for hour, n in rows]
 
         return await self._db.read(op)
 

@@ -53,7 +53,8 @@ _RESPONSES: dict[Response, str] = {
     "answered": "first_response_seconds IS NOT NULL",
     "met": "first_response_seconds IS NOT NULL AND first_response_breached = 0",
     "missed": "first_response_seconds IS NOT NULL AND first_response_breached = 1",
-    "unanswered": "first_response_seconds IS NULL"}
+    "unanswered": "first_response_seconds IS NULL",
+    "resolved": "resolved_at IS NOT NULL"}
 
 
 class _Refs:
@@ -126,6 +127,8 @@ _TEXT, _SUBJECT, _CREATED, _CHANNEL, _DIRECTION, _SENTIMENT, _LANG, _AUTOMATED, 
         "automated", "public_text", "public_subject"))
 _ROLLUP = ("INSERT INTO message_rollup VALUES (?, ?, ?, ?, ?, ?, ?) "
            "ON CONFLICT DO UPDATE SET n = n + excluded.n")
+_HOURS = ("INSERT INTO message_hours VALUES (?, ?) "
+          "ON CONFLICT DO UPDATE SET n = n + excluded.n")
 _BLOCKS = ("INSERT INTO message_blocks VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET "
            "newest = max(newest, excluded.newest), oldest = min(oldest, excluded.oldest)")
 
@@ -144,6 +147,7 @@ class _NewMessages:
         self.facts: list[tuple[Any, ...]] = []
         self.rollup: Counter[tuple[Any, ...]] = Counter()
         self.blocks: dict[int, tuple[str, str]] = {}
+        self.hours: Counter[str] = Counter()  # the customers' own messages per UTC hour
 
     def add(self, rowid: int, row: Sequence[Any]) -> None:
         channel, direction, sentiment, lang = (row[_CHANNEL], row[_DIRECTION], row[_SENTIMENT],
@@ -163,6 +167,8 @@ class _NewMessages:
         automated = int(bool(row[_AUTOMATED]))
         self.facts.append((rowid, day, channel, direction, sentiment, lang, automated))
         self.rollup[(day, channel, direction, sentiment or "", lang or "", automated)] += 1
+        if direction == "inbound" and not automated:
+            self.hours[created[:13]] += 1
         block = rowid >> 10
         newest, oldest = self.blocks.get(block, (created, created))
         self.blocks[block] = (max(newest, created), min(oldest, created))
@@ -179,8 +185,9 @@ class _NewMessages:
         many("INSERT INTO message_facts VALUES (?, ?, ?, ?, ?, ?, ?)", self.facts)
         many(_ROLLUP, [(*key, n) for key, n in self.rollup.items()])
         many(_BLOCKS, [(block, *span) for block, span in self.blocks.items()])
+        many(_HOURS, list(self.hours.items()))
         self.full, self.public, self.facts = [], [], []
-        self.rollup, self.blocks = Counter(), {}
+        self.rollup, self.blocks, self.hours = Counter(), {}, Counter()
 
 
 def _write_message(conn: sqlite3.Connection, msg: Message, new: _NewMessages,

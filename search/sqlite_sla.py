@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from inbox.model import SlaRow, ts
+from inbox.model import ResolutionReport, SlaRow, ts
 from inbox.store import percentile_rank
 
 PERCENTILES = (0.5, 0.9, 0.95)
@@ -28,7 +28,10 @@ _FIELDS = ("SELECT rowid, created_at, status NOT IN ('listening', 'merged'), cha
            "coalesce(assignee, 'unassigned'), first_response_seconds, "
            "coalesce(first_response_breached = 0, 0), previous_id IS NOT NULL, "
            "coalesce(switched_channel = 1, 0), "
-           "resolution_seconds FROM conversations")
+           "resolution_seconds, "
+           "resolved_at, "
+           "coalesce((SELECT p.rowid FROM conversations p WHERE p.id = conversations.previous_id"
+           "), 0) FROM conversations")
 _CHUNK = 500  # rowids per lookup of changed conversations
 _LOAD = 20_000  # rows per step of a full load (bounded memory)
 
@@ -86,17 +89,40 @@ class SlaFacts:
         self.repeat: Flags = np.zeros(0, bool)
         self.switched: Flags = np.zeros(0, bool)
         self.resolution: Floats = np.zeros(0)
+        self.created_s: Floats = np.zeros(0)  # created_at, epoch seconds
+        self.resolved_s: Floats = np.zeros(0)  # resolved_at, epoch seconds; NaN for NULL
+        self.parent: npt.NDArray[np.int64] = np.zeros(0, np.int64)  # previous_id's rowid; 0
 
     def report(self, conn: sqlite3.Connection, since: datetime, until: datetime
                ) -> tuple[SlaRow, ...]:
         """The SLA rows of the care conversations created in [since, until), as of now."""
         with self._lock:
-            conn.execute("BEGIN")  # one snapshot for the log and the rows
-            try:
-                self._catch_up(conn)
-            finally:
-                conn.execute("COMMIT")
+            self._snapshot(conn)
             return self._rows(ts(since).encode(), ts(until).encode())
+
+    def chains(self, conn: sqlite3.Connection, since: datetime, until: datetime
+               ) -> ResolutionReport:
+        """First-contact resolution and journey times (search.chains), as of now."""
+        from search.chains import Chains, resolution_report  # noqa: PLC0415 - a cycle
+
+        with self._lock:
+            self._snapshot(conn)
+            n = self._size
+            created = self.created[:n]
+            in_range = (created >= ts(since).encode()) & (created < ts(until).encode())
+            return resolution_report(Chains(
+                created=self.created_s[:n], resolved=self.resolved_s[:n],
+                parent=np.where(self.parent[:n] > 0, self.parent[:n], -1),
+                repeat=self.repeat[:n], care=self.care[:n],
+                channel=self.channel[:n], channels=self.channels.names,
+                agent=self.agent[:n], agents=self.agents.names), in_range)
+
+    def _snapshot(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN")  # one snapshot for the log and the rows
+        try:
+            self._catch_up(conn)
+        finally:
+            conn.execute("COMMIT")
 
     def _catch_up(self, conn: sqlite3.Connection) -> None:
         cur = conn.cursor()
@@ -127,8 +153,8 @@ class SlaFacts:
                 self.care[gone] = False
         if not rows:
             return
-        rowids, created, care, channel, agent, first, met, repeat, switched, resolution = (
-            list(c) for c in zip(*rows, strict=True))
+        (rowids, created, care, channel, agent, first, met, repeat, switched, resolution,
+         resolved, parent) = (list(c) for c in zip(*rows, strict=True))
         ids = np.array(rowids, np.int64)
         encoded = [c.encode() for c in created]
         self._grow(int(ids.max()) + 1, max(map(len, encoded)))
@@ -142,6 +168,9 @@ class SlaFacts:
         self.repeat[ids] = repeat
         self.switched[ids] = switched
         self.resolution[ids] = np.array(resolution, np.float64)
+        self.created_s[ids] = _epochs(created)
+        self.resolved_s[ids] = _epochs(resolved)
+        self.parent[ids] = parent
 
     def _grow(self, size: int, width: int) -> None:
         """Room for rowids below `size` and created_at values of `width` bytes."""
@@ -152,7 +181,7 @@ class SlaFacts:
             return
         capacity = max(size, len(self.care) * 3 // 2)
         for name in ("created", "care", "channel", "agent", "day", "first", "met", "repeat",
-                     "switched", "resolution"):
+                     "switched", "resolution", "created_s", "resolved_s", "parent"):
             old = getattr(self, name)
             new = np.zeros(capacity, old.dtype)
             new[:len(old)] = old
@@ -176,6 +205,12 @@ class SlaFacts:
                           else codes[picked].astype(np.intp))  # what bincount takes
             rows += _group_rows(group, names, keys, bits, first, resolution)
         return tuple(rows)
+
+
+def _epochs(stamps: list[str | None]) -> Floats:
+    """Timestamps (inbox.model.ts, or None) as epoch seconds (NaN), parsed by numpy."""
+    times = np.array([s and s[:26] for s in stamps], "datetime64[us]")
+    return np.where(np.isnat(times), np.nan, times.astype(np.int64) / 1e6)
 
 
 def _group_rows(group: str, names: list[str], keys: Keys, bits: Keys, first: _Ordered,

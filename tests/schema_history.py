@@ -6,9 +6,16 @@ import sqlite3
 
 from search.sqlite import SqliteStore
 
+# Schema 12 as it was: no count of the customers' messages per hour.
+TO_SCHEMA_12 = """
+DROP TRIGGER message_hours_ad;
+DROP TRIGGER message_hours_au;
+DROP TABLE message_hours;
+PRAGMA user_version=12;
+"""
 # Schema 11 as it was: FTS5's own tokenizer over folded text, the full index reading the
 # messages' text (its content table), the vocabularies of the public one.
-TO_SCHEMA_11 = """
+TO_SCHEMA_11 = TO_SCHEMA_12 + """
 DROP TRIGGER messages_ad;
 DROP TRIGGER messages_au;
 DROP TABLE messages_fts;

@@ -17,7 +17,7 @@ from aiohttp import web
 from inbox.conversation_merge import Outcome
 from inbox.errors import StaleVersion, ValidationError
 from inbox.events import CLOSED, Numbered
-from inbox.model import Delivery, Message, SearchResult, Status
+from inbox.model import Delivery, Message, ResolutionReport, SearchResult, Status
 from inbox.reply_options import reply_options
 from inbox.store import FACETS
 from inbox.trending import Period
@@ -56,6 +56,12 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/reports/sla", sla_report)
     r.add_get("/api/reports/sla.csv", sla_report_csv)
     r.add_get("/api/reports/conversations.csv", report_conversations_csv)
+    r.add_get("/api/reports/heatmap", heatmap_report)
+    r.add_get("/api/reports/heatmap.csv", heatmap_report_csv)
+    r.add_get("/api/reports/fcr", fcr_report)
+    r.add_get("/api/reports/fcr.csv", fcr_report_csv)
+    r.add_get("/api/reports/journeys", journeys_report)
+    r.add_get("/api/reports/journeys.csv", journeys_report_csv)
     r.add_get("/api/search", search)
     r.add_get("/api/search/export.csv", export_csv)
     r.add_get("/api/voc", voice_of_customer)
@@ -321,10 +327,65 @@ async def sla_report(request: web.Request) -> web.Response:
 async def sla_report_csv(request: web.Request) -> web.Response:
     """The SLA report's rows as CSV (the JSON route's twin): a column per field."""
     since, until, rows = await _sla_rows(request)
+    return table_csv(rows, _range_name(request, "sla", since, until))
+
+
+def _range_name(request: web.Request, report: str, since: datetime, until: datetime) -> str:
+    """A report's CSV file name: the report and its days, both included, as the page shows."""
     zone = params.team_zone(request)
     first, last = since.astimezone(zone).date(), (until.astimezone(zone) - timedelta(days=1)).date()
-    name = f"sla-{first.isoformat()}-{last.isoformat()}.csv"
-    return table_csv(rows, name)
+    return f"{report}-{first.isoformat()}-{last.isoformat()}.csv"
+
+
+async def _heatmap(request: web.Request) -> tuple[datetime, datetime, str, list[dict[str, Any]]]:
+    zone = params.team_zone(request)
+    since, until = params.report_range(request, zone)
+    heat = await context(request).reports.heatmap(since, until, zone)
+    return since, until, heat.zone, heat.rows()
+
+
+async def heatmap_report(request: web.Request) -> web.Response:
+    """The customers' own messages by weekday and hour in the team's time zone (?from=&to=)."""
+    since, until, zone, rows = await _heatmap(request)
+    return json_response({"since": since, "until": until, "zone": zone, "rows": rows})
+
+
+async def heatmap_report_csv(request: web.Request) -> web.Response:
+    since, until, _, rows = await _heatmap(request)
+    return table_csv(rows, _range_name(request, "heatmap", since, until))
+
+
+async def _resolution(request: web.Request) -> tuple[datetime, datetime, ResolutionReport]:
+    since, until = params.report_range(request, params.team_zone(request))
+    return since, until, await context(request).reports.resolution(since, until)
+
+
+def _fcr_rows(report: ResolutionReport) -> list[dict[str, Any]]:
+    return [{**plain(r), "rate": r.rate} for r in report.fcr]
+
+
+async def fcr_report(request: web.Request) -> web.Response:
+    """First-contact resolution of the conversations created in the range (?from=&to=)."""
+    since, until, report = await _resolution(request)
+    return json_response({"since": since, "until": until, "rows": _fcr_rows(report)})
+
+
+async def fcr_report_csv(request: web.Request) -> web.Response:
+    since, until, report = await _resolution(request)
+    return table_csv(_fcr_rows(report), _range_name(request, "fcr", since, until))
+
+
+async def journeys_report(request: web.Request) -> web.Response:
+    """Journey times (seconds) of the first contacts created in the range (?from=&to=)."""
+    since, until, report = await _resolution(request)
+    return json_response({"since": since, "until": until,
+                          "rows": [plain(r) for r in report.journeys]})
+
+
+async def journeys_report_csv(request: web.Request) -> web.Response:
+    since, until, report = await _resolution(request)
+    return table_csv([plain(r) for r in report.journeys],
+                     _range_name(request, "journeys", since, until))
 
 
 DRILL_COLUMNS = ("ref", "id", "channel", "status", "customer_id", "assignee", "created_at",

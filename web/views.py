@@ -18,7 +18,7 @@ from inbox.query import narrow, to_text
 from inbox.reply_options import reply_options
 from inbox.store import FACETS
 from inbox.usecases.conversations import ConversationView
-from inbox.usecases.reports import drill_filter
+from inbox.usecases.reports import WEEKDAYS, drill_filter
 from inbox.usecases.search import date_range, searched_words
 from web import incidents, listening, merges, params, queue
 from web.api import voc_data
@@ -333,6 +333,8 @@ async def reports(request: web.Request) -> dict[str, Any]:
     rows = await reports.sla_rows(since, until)
     next_due = await reports.next_due(20)
     backlog = await reports.backlog(utcnow())
+    heatmap = await reports.heatmap(since, until, zone)
+    resolution = await reports.resolution(since, until)
     users = await _users(request)
     grouped: dict[str, list[Any]] = {}
     for row in rows:
@@ -343,7 +345,8 @@ async def reports(request: web.Request) -> dict[str, Any]:
             "presets": [("Today", today, today), *range_presets(today)],
             "range_args": urlencode({"from": first.isoformat(), "to": last.isoformat()}),
             "next_due": next_due, "users": users, "now": utcnow(), "policy": reports.sla,
-            "backlog": backlog}
+            "backlog": backlog, "heatmap": heatmap, "weekdays": WEEKDAYS,
+            "resolution": resolution}
 
 
 @page("voc.html")
@@ -371,7 +374,8 @@ async def voc(request: web.Request) -> dict[str, Any]:
 
 
 RESPONSE_WORDS = {None: "", "answered": ", answered", "met": ", answered within the target",
-                  "missed": ", answered after the target", "unanswered": ", not answered yet"}
+                  "missed": ", answered after the target", "unanswered": ", not answered yet",
+                  "resolved": ", resolved"}
 
 
 @page("report_conversations.html")

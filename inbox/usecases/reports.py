@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import get_args
 
 from inbox.errors import ValidationError
@@ -12,6 +13,7 @@ from inbox.model import (
     Conversation,
     ConversationFilter,
     Page,
+    ResolutionReport,
     Response,
     SlaRow,
 )
@@ -38,6 +40,41 @@ class Backlog:
         return tuple(sum(column) for column in zip(*self.counts.values(), strict=True)) \
             if self.counts else tuple(0 for _ in self.ages)
 RESPONSES: tuple[Response, ...] = get_args(Response)
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+HEAT_LEVELS = 5  # shades of the heat map, besides none
+
+
+@dataclass(frozen=True, slots=True)
+class HeatMap:
+    """The customers' own messages by hour of the week in a time zone: counts[weekday][hour]
+    (Monday first, local hours 0-23) summed over the report's range."""
+
+    zone: str
+    counts: tuple[tuple[int, ...], ...]
+
+    @property
+    def peak(self) -> int:
+        return max(max(day) for day in self.counts)
+
+    def level(self, n: int) -> int:
+        """The cell's shade: 0 for none, then 1..HEAT_LEVELS up to the peak."""
+        return 0 if n <= 0 else max(1, -(-n * HEAT_LEVELS // self.peak))
+
+    def rows(self) -> list[dict[str, object]]:
+        """One row per weekday and hour (the CSV and JSON shape)."""
+        return [{"weekday": WEEKDAYS[d], "hour": h, "messages": n}
+                for d, day in enumerate(self.counts) for h, n in enumerate(day)]
+
+
+def fold_week(hours: Sequence[tuple[datetime, int]], zone: tzinfo) -> HeatMap:
+    """UTC hours' counts by the weekday and hour they are in `zone`: each hour converted on
+    its own, so days with a summer-time change count right (the hour repeated in autumn
+    holds both, the one skipped in spring none)."""
+    cells = [[0] * 24 for _ in WEEKDAYS]
+    for start, n in hours:
+        local = start.astimezone(zone)
+        cells[local.weekday()][local.hour] += n
+    return HeatMap(str(zone), tuple(tuple(day) for day in cells))
 
 
 def drill_filter(since: datetime, until: datetime, group: str = "all", key: str = "all",
@@ -76,6 +113,16 @@ class Reports:
         """First responses of the care conversations created in [since, until): all, then
         per channel, agent and day."""
         return await self.store.sla_report(since, until)
+
+    async def heatmap(self, since: datetime, until: datetime, zone: tzinfo) -> HeatMap:
+        """The customers' own messages created in [since, until) by hour of the week in
+        `zone` (the team's time zone), for staffing."""
+        return fold_week(await self.store.inbound_hours(since, until), zone)
+
+    async def resolution(self, since: datetime, until: datetime) -> ResolutionReport:
+        """First-contact resolution and journey times of the conversations created in
+        [since, until) (inbox.model.FcrRow, JourneyRow)."""
+        return await self.store.resolution_report(since, until)
 
     async def drill(self, flt: ConversationFilter, cursor: str | None, limit: int
                     ) -> Page[Conversation]:

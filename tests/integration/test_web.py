@@ -646,3 +646,46 @@ async def test_a_report_number_leads_to_its_conversations_and_their_csv(web: Web
     backlog = await web.client.get("/reports/backlog.svg", headers=web.auth())
     assert backlog.status == 200 and backlog.content_type == "image/svg+xml"
     assert "Backlog by age" in html
+
+
+async def test_the_report_counts_customer_hours_first_contacts_and_journeys(web: Web) -> None:
+    """Two web-form customers today: the heat map holds both messages in the team's zone,
+    the resolved one counts as resolved at the first contact, with its journey time; the
+    page shows the three, and each JSON report has its CSV twin."""
+    first = await posted(web, {**FORM, "idempotency_key": "h1"})
+    await posted(web, {**FORM, "email": "bo@example.com", "idempotency_key": "h2"})
+    resolved = await web.client.post(f"/api/conversations/{first}/status",
+                                     json={"status": "resolved"}, headers=web.auth())
+    assert resolved.status == 200
+    now = utcnow()  # the team's zone is UTC here (the SLA calendar's default)
+    today = now.date().isoformat()
+    args = f"?from={today}&to={today}"
+    heat = await (await web.client.get("/api/reports/heatmap" + args, headers=web.auth())).json()
+    assert len(heat["rows"]) == 7 * 24 and sum(r["messages"] for r in heat["rows"]) == 2
+    assert heat["zone"] == "UTC"
+    cell = next(r for r in heat["rows"] if r["hour"] == now.hour
+                and r["weekday"] == now.strftime("%A"))
+    assert cell["messages"] >= 1  # both, unless an hour began between the two posts
+    got = await web.client.get("/api/reports/heatmap.csv" + args, headers=web.auth())
+    rows = list(csv.DictReader(io.StringIO(await got.text())))
+    assert len(rows) == 168 and sum(int(r["messages"]) for r in rows) == 2
+    fcr = await (await web.client.get("/api/reports/fcr" + args, headers=web.auth())).json()
+    assert fcr["rows"][0] == {"group": "all", "key": "all", "resolved": 1, "first_contact": 1,
+                              "rate": 1.0}
+    journeys = list(csv.DictReader(io.StringIO(await (await web.client.get(
+        "/api/reports/journeys.csv" + args, headers=web.auth())).text())))
+    assert [(r["channel"], r["journeys"]) for r in journeys] == [("all", "1"), ("webform", "1")]
+    html = await (await web.client.get("/reports" + args, headers=web.auth())).text()
+    for title in ("First-contact resolution", "Journey time",
+                  "Customer messages by hour of the week"):
+        assert f"<h2>{title}</h2>" in html
+    assert html.count('<td class="heat-') == 168 and 'class="heat-5"' in html
+    resolved_link = re.search(r'href="(/reports/conversations\?[^"]+group=all[^"]+'
+                              r'response=resolved)"', html)
+    assert resolved_link
+    text = await (await web.client.get(resolved_link[1].replace("&amp;", "&"),
+                                       headers=web.auth())).text()
+    assert f"/conversations/{first}" in text and text.count('href="/conversations/') == 1
+    agent = await auth.create_token(web.runtime.store, "ava@example.com")
+    assert (await web.client.get("/api/reports/heatmap.csv", headers=web.auth(agent))
+            ).status == 403
