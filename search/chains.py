@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from inbox.ingest import REPEAT_WINDOW
 from inbox.model import FcrRow, JourneyRow, ResolutionReport
-from search.sqlite_sla import interpolate
+from search.percentiles import interpolate
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]

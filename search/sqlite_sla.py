@@ -20,7 +20,8 @@ import numpy as np
 import numpy.typing as npt
 
 from inbox.model import ResolutionReport, SlaRow, ts
-from inbox.store import percentile_rank
+from search.chains import Chains, resolution_report
+from search.percentiles import interpolate
 
 PERCENTILES = (0.5, 0.9, 0.95)
 # What the report reads of a conversation, by rowid (the values the SQL report compared).
@@ -42,17 +43,6 @@ Keys = npt.NDArray[np.integer[Any]]
 # Bit number -> the flag combinations (0..7) that have it; None: all of them.
 _BITS: dict[int | None, list[int]] = {
     None: list(range(8)), **{b: [c for c in range(8) if c >> b & 1] for b in range(3)}}
-
-
-def interpolate(ordered: Floats, p: float) -> float | None:
-    """The p-quantile of sorted values by linear interpolation (inbox.store.percentile_rank)."""
-    if not len(ordered):
-        return None
-    low, weight = percentile_rank(len(ordered), p)
-    if low + 1 >= len(ordered):
-        return float(ordered[low])
-    below, above = float(ordered[low]), float(ordered[low + 1])
-    return below + weight * (above - below)
 
 
 @dataclass
@@ -103,7 +93,6 @@ class SlaFacts:
     def chains(self, conn: sqlite3.Connection, since: datetime, until: datetime
                ) -> ResolutionReport:
         """First-contact resolution and journey times (search.chains), as of now."""
-        from search.chains import Chains, resolution_report  # noqa: PLC0415 - a cycle
 
         with self._lock:
             self._snapshot(conn)
