@@ -68,6 +68,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/forms/{slug}", PUBLIC),
     Route("POST", "/forms/{slug}", PUBLIC),
     Route("POST", "/api/forms/{slug}", PUBLIC),
+    Route("GET", "/csat/{token}", PUBLIC),  # a customer's survey: the token is the credential
+    Route("POST", "/csat/{token}", PUBLIC),
     Route("GET", "/api/me", "signed_in"),
     Route("GET", "/settings", "signed_in"),
     Route("POST", "/settings", "signed_in"),
@@ -164,6 +166,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/reports/conversations.csv", "report"),
     Route("GET", "/api/reports/sla", "report"),
     Route("GET", "/api/reports/sla.csv", "report"),
+    Route("GET", "/api/reports/csat", "report"),
+    Route("GET", "/api/reports/csat.csv", "report"),
     Route("GET", "/api/connectors", "manage"),
     Route("GET", "/api/dead-letters", "admin"),
     Route("GET", "/admin/users", "admin"),

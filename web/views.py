@@ -337,13 +337,16 @@ async def reports(request: web.Request) -> dict[str, Any]:
     grouped: dict[str, list[Any]] = {}
     for row in rows:
         grouped.setdefault(row.group, []).append(row)
+    satisfaction: dict[str, list[Any]] = {}
+    for found in await context(request).surveys.report(since, until, zone):
+        satisfaction.setdefault(found.group, []).append(found)
     first, last = since.astimezone(zone).date(), (until.astimezone(zone) - timedelta(days=1)).date()
     today = utcnow().astimezone(zone).date()
     return {"since": first, "until": last, "groups": grouped, "zone": str(zone),
             "presets": [("Today", today, today), *range_presets(today)],
             "range_args": urlencode({"from": first.isoformat(), "to": last.isoformat()}),
             "next_due": next_due, "users": users, "now": utcnow(), "policy": reports.sla,
-            "backlog": backlog}
+            "backlog": backlog, "csat": satisfaction}
 
 
 @page("voc.html")
