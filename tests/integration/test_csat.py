@@ -15,7 +15,9 @@ import pytest
 from inbox import auth
 from inbox.collections import CSAT
 from inbox.model import utcnow
+from inbox.webhook import Webhook
 from tests.integration.collision_support import PASSWORD, Team, team_fixture  # noqa: F401
+from tests.integration.test_spike_delivery import Receiver, receiver  # noqa: F401
 from web.forms import LIMITER
 
 pytestmark = pytest.mark.integration
@@ -52,8 +54,11 @@ async def surveyed(team: Team) -> tuple[str, str]:
     return conversation, found.group(1)
 
 
-async def test_resolve_survey_answer_report_and_low_score_alert(team: Team) -> None:
+async def test_resolve_survey_answer_report_and_low_score_alert(
+        team: Team, receiver: tuple[Receiver, str]) -> None:  # noqa: F811
     maria = await manager(team)
+    hooked, url = receiver  # the team's alert webhook, on a real local HTTP server
+    team.runtime.surveys.delivery.webhook = Webhook(url, attempts=2, backoff=0.01)
     conversation, token = await surveyed(team)
     (body,) = surveys_to(team, "ann@example.com")
     conv = await team.runtime.conversations.current(conversation)
@@ -84,6 +89,9 @@ async def test_resolve_survey_answer_report_and_low_score_alert(team: Team) -> N
     assert "scored 2 of 5" in await notes.text()
     (alert,) = [r.message for r in team.smtp.handler.received if "maria@example.com" in r.rcpt_tos]
     assert f"#{conv.ref}" in alert["Subject"] and "rude" in alert.get_content()
+    payload = hooked.posts[-1]  # the first post got a 503: tried again
+    assert (payload["kind"], payload["score"], payload["ref"]) == ("csat.low", 2, conv.ref)
+    assert payload["comment"].startswith("<script>")  # JSON: the receiver escapes it
 
     # answering again keeps the last answer and alerts no more
     again = await team.client.post(f"/csat/{token}", data={"score": "5"})
