@@ -9,14 +9,19 @@ import csv
 import io
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from inbox import auth
+from inbox.app.config import load as load_config
+from inbox.app.runtime import Runtime
 from inbox.collections import CSAT
-from inbox.model import utcnow
+from inbox.model import ConversationFilter, Status, utcnow
 from inbox.webhook import Webhook
+from tests.fakes.x_api import FakeXApi
 from tests.integration.collision_support import PASSWORD, Team, team_fixture  # noqa: F401
+from tests.integration.test_acks import x_env, x_fake  # noqa: F401
 from tests.integration.test_spike_delivery import Receiver, receiver  # noqa: F401
 from web.forms import LIMITER
 
@@ -176,3 +181,30 @@ async def test_who_may_read_the_csat_report(team: Team) -> None:
             assert resp.status == status, (who, path)
     signed_out = await team.client.get("/api/reports/csat")
     assert signed_out.status == 401
+
+
+@pytest.mark.parametrize("dm", [True, False], ids=["on", "off"])
+async def test_x_customers_are_surveyed_by_dm_when_allowed_and_never_in_public(
+        x_fake: FakeXApi, tmp_path: Path, dm: bool) -> None:  # noqa: F811
+    theresa = x_fake.add_user("theresa", "Theresa May")
+    x_fake.add_dm(theresa, "My bill is wrong", age=5)
+    x_fake.add_tweet(theresa, "@acme my bill is wrong")
+    env = {**x_env(x_fake, tmp_path, False), "INBOX_CSAT_X_DM": "true" if dm else "false"}
+    runtime = Runtime(load_config(None, env), env)
+    await runtime.start()
+    try:
+        await runtime.poll_once("x")
+        agent = await runtime.accounts.add_user("dana@example.com", "agent", PASSWORD, "Dana")
+        for conv in (await runtime.store.list_conversations(ConversationFilter(), None,
+                                                            10)).items:
+            await runtime.conversations.set_status(conv.id, Status.RESOLVED, agent)
+        sent = await runtime.surveys.sweep()
+    finally:
+        await runtime.aclose()
+    assert x_fake.posted_tweets == []  # never a public post
+    if not dm:
+        assert sent == 0 and x_fake.posted_dms == []
+        return
+    (survey,) = x_fake.posted_dms
+    assert sent == 1 and LINK.search(survey["body"]["text"])
+    assert "How satisfied are you, 1 to 5?" in survey["body"]["text"]
