@@ -11,7 +11,6 @@ score tells the managers (in the app, by webhook, by email: inbox.usecases.deliv
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -204,17 +203,16 @@ class Surveys:
     async def report(self, since: datetime, until: datetime, zone: tzinfo
                      ) -> tuple[csat.CsatRow, ...]:
         """The figures of the surveys of conversations resolved in [since, until)."""
-        return csat.summarize(await self._all(), since, until, zone)
+        return csat.summarize((doc for _, doc in await self.documents()), since, until, zone)
 
-    async def _all(self, page: int = 1000) -> list[Mapping[str, Any]]:
+    async def documents(self, page: int = 1000) -> list[tuple[str, CsatDoc]]:
+        """Every survey, by conversation id."""
         surveys, after = self.store.collection(CSAT), None
-        docs: list[Mapping[str, Any]] = []
-        while True:
-            found = await surveys.list(after, page)
-            docs.extend(doc for _, doc in found)
-            if len(found) < page:
-                return docs
-            after = found[-1][0]
+        found: list[tuple[str, CsatDoc]] = []
+        while batch := await surveys.list(after, page):
+            found.extend(batch)
+            after = batch[-1][0]
+        return found
 
 
 def _utc(at: datetime) -> str:
