@@ -18,7 +18,7 @@ from typing import Any
 from inbox import acks, csat
 from inbox.collections import CSAT, CSAT_QUEUE, CSAT_TOKENS, CsatDoc
 from inbox.config import CsatSettings
-from inbox.errors import Gone, InboxError, NotFound, Refused
+from inbox.errors import Gone, InboxError, NotFound, Refused, RetryableError
 from inbox.model import Channel, Conversation, Direction, Role, Status, message_id_for, new_id
 from inbox.usecases.accounts import Accounts
 from inbox.usecases.delivery import Alert, Delivery
@@ -77,6 +77,8 @@ class Surveys:
                 break  # the queue is in time order: the rest is not due yet
             try:
                 sent += await self._send(entry["conversation_id"], now)
+            except RetryableError:  # the store is down: this one and the rest next time
+                raise
             except InboxError as exc:  # one customer's problem never stops the others
                 log.warning("survey not sent: %s", exc,
                             extra={"conversation": entry["conversation_id"]})
