@@ -48,6 +48,13 @@ def surveys_to(team: Team, address: str) -> list[str]:
             if address in r.rcpt_tos and "/csat/" in r.message.get_content()]
 
 
+def generous(team: Team) -> None:
+    """Many answers from one address in a test: let them in (before the first post)."""
+    app = team.client.server.app
+    assert app is not None
+    app[LIMITER].limit = 100
+
+
 async def surveyed(team: Team) -> tuple[str, str]:
     """A web-form conversation Dana resolved, its survey sent: (conversation id, token)."""
     conversation = await team.conversation("My bill is wrong")
@@ -127,9 +134,7 @@ async def test_resolve_survey_answer_report_and_low_score_alert(
 
 
 async def test_bad_and_expired_links_and_bad_answers(team: Team) -> None:
-    app = team.client.server.app
-    assert app is not None
-    app[LIMITER].limit = 100  # many answers from one address here: let them in
+    generous(team)
     conversation, token = await surveyed(team)
     for bad in (token[:-1] + ("A" if token[-1] != "A" else "B"), "short", "x" * 200,
                 token + "A"):
@@ -208,3 +213,15 @@ async def test_x_customers_are_surveyed_by_dm_when_allowed_and_never_in_public(
     (survey,) = x_fake.posted_dms
     assert sent == 1 and LINK.search(survey["body"]["text"])
     assert "How satisfied are you, 1 to 5?" in survey["body"]["text"]
+
+
+async def test_hostile_answers_are_a_clear_4xx(team: Team) -> None:
+    generous(team)
+    _, token = await surveyed(team)
+    path, form = f"/csat/{token}", {"Content-Type": "application/x-www-form-urlencoded"}
+    cases = [(b"score=4&comment=" + b"y" * 200_000, 413), (b"score=4&comment=\xff\xfe", 400),
+             (b"&".join(b"f%d=1" % i for i in range(50)), 400), (b'{"score": 4}', 400),
+             (b"score=4&score=5&comment=%00%01", 200)]
+    for body, status in cases:
+        resp = await team.client.post(path, data=body, headers=form)
+        assert resp.status == status, (body[:40], await resp.text())
