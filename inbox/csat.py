@@ -1,5 +1,6 @@
-"""Customer satisfaction (CSAT) after resolution: the survey's text, its link's token, the
-answer's checks and the report's figures, pure (the use case: inbox.usecases.csat).
+"""Customer satisfaction (CSAT) after resolution: the survey link's token, the answer's
+checks and the report's figures, pure (the use case: inbox.usecases.csat; the survey's
+text is a template like the acknowledgements', inbox.acks, kind "csat").
 
 A survey asks one question, "how satisfied are you?", 1 (very unsatisfied) to 5 (very
 satisfied); 4 and 5 count as satisfied, 1 and 2 as low (the assignee's managers are told).
@@ -15,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
-from inbox import canned
 from inbox.errors import ValidationError
 from inbox.normalize import clean_text
 
@@ -26,40 +26,6 @@ LOW = 2  # a score at or below this alerts the managers
 SATISFIED = 4  # a score at or above this is satisfied
 MAX_COMMENT = 2000  # characters
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{32,64}")
-
-_EMAIL = {
-    "en": "Hello {customer_first_name},\n\nWe have resolved your conversation {reference}. "
-          "How satisfied are you with our help? One click answers (1 = very unsatisfied, "
-          "5 = very satisfied):\n\n{survey_link}\n\nThank you,\nThe support team",
-    "nl": "Hallo {customer_first_name},\n\nWe hebben uw vraag {reference} afgehandeld. Hoe "
-          "tevreden bent u over onze hulp? Eén klik is genoeg (1 = zeer ontevreden, 5 = zeer "
-          "tevreden):\n\n{survey_link}\n\nDank u,\nHet supportteam",
-    "fr": "Bonjour {customer_first_name},\n\nNous avons résolu votre demande {reference}. "
-          "Êtes-vous satisfait de notre aide ? Un clic suffit (1 = très insatisfait, "
-          "5 = très satisfait) :\n\n{survey_link}\n\nMerci,\nL'équipe support",
-    "de": "Hallo {customer_first_name},\n\nwir haben Ihr Anliegen {reference} erledigt. Wie "
-          "zufrieden sind Sie mit unserer Hilfe? Ein Klick genügt (1 = sehr unzufrieden, "
-          "5 = sehr zufrieden):\n\n{survey_link}\n\nDanke,\nIhr Support-Team",
-    "es": "Hola {customer_first_name}:\n\nHemos resuelto su consulta {reference}. ¿Está "
-          "satisfecho con nuestra ayuda? Basta un clic (1 = muy insatisfecho, 5 = muy "
-          "satisfecho):\n\n{survey_link}\n\nGracias,\nEl equipo de soporte",
-}
-_SHORT = {
-    "en": "We resolved {reference}. How satisfied are you, 1 to 5? {survey_link}",
-    "nl": "We hebben {reference} afgehandeld. Hoe tevreden bent u, 1 tot 5? {survey_link}",
-    "fr": "Nous avons résolu {reference}. Êtes-vous satisfait, de 1 à 5 ? {survey_link}",
-    "de": "Wir haben {reference} erledigt. Wie zufrieden sind Sie, 1 bis 5? {survey_link}",
-    "es": "Hemos resuelto {reference}. ¿Está satisfecho, de 1 a 5? {survey_link}",
-}
-
-
-def survey_text(channel: str, lang: str, customer_name: str | None, reference: int | None,
-                link: str) -> str:
-    """The survey message: a short mail (email, web form by mail) or a DM (X)."""
-    texts = _SHORT if channel == "x" else _EMAIL
-    filled = {"customer_first_name": canned.first_name(customer_name),
-              "reference": f"#{reference}" if reference else "", "survey_link": link}
-    return canned.render(texts.get(lang, texts["en"]), filled)
 
 
 def new_token() -> tuple[str, str]:

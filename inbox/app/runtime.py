@@ -114,7 +114,7 @@ class Runtime:
         # a survey after an agent resolves; a low score tells the managers
         web = self.settings.web
         self.surveys = Surveys(self.replies, self.settings.csat, self.accounts, delivery,
-                               web.public_url or f"http://{web.host}:{web.port}")
+                               web.public_url or f"http://{web.host}:{web.port}", self.acks)
         self.conversations.on_resolved = self.surveys.resolved
         self.status = ConnectorStatus(self.connectors, self.supervisors, self.dead_letters,
                                       lambda: self.leader)

@@ -21,6 +21,7 @@ from inbox.config import CsatSettings
 from inbox.errors import Gone, InboxError, NotFound, Refused, RetryableError
 from inbox.model import Channel, Conversation, Direction, Role, Status, message_id_for, new_id
 from inbox.usecases.accounts import Accounts
+from inbox.usecases.acks import Acknowledgements
 from inbox.usecases.delivery import Alert, Delivery
 from inbox.usecases.replies import Replies
 
@@ -42,9 +43,11 @@ class Surveys:
     """The surveys, on the replies' store and senders, told through `delivery`."""
 
     def __init__(self, replies: Replies, settings: CsatSettings, accounts: Accounts,
-                 delivery: Delivery, public_url: str) -> None:
-        """`public_url`: where customers reach this site (the survey link starts with it)."""
+                 delivery: Delivery, public_url: str, templates: Acknowledgements) -> None:
+        """`public_url`: where customers reach this site (the survey link starts with it);
+        `templates`: whose "csat" templates (per channel and language) the survey is."""
         self.replies, self.settings, self.store = replies, settings, replies.store
+        self.templates = templates
         self.accounts, self.delivery = accounts, delivery
         self.public_url = public_url.rstrip("/")
 
@@ -109,8 +112,10 @@ class Surveys:
         customer = await self.store.get_customer(conv.customer_id)
         labels = (i.label for i in customer.identities if i.label)
         lang = acks.language(conv.lang)
-        text = csat.survey_text(conv.channel, lang, customer.name or next(labels, None),
-                                conv.ref, f"{self.public_url}/csat/{token}")
+        facts = acks.AckFacts(conv.channel, lang, customer.name or next(labels, None), None,
+                              conv.ref, now, f"{self.public_url}/csat/{token}")
+        text = acks.render(await self.templates.template("csat", conv.channel, lang), facts,
+                           self.replies.sla)
         meta: dict[str, Any] = {"auto": "csat", "lang": lang}
         if conv.channel == Channel.X:
             meta["reply_mode"] = "dm"

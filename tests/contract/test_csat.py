@@ -9,7 +9,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from inbox.collections import CSAT
-from inbox.config import CsatSettings
+from inbox.config import AckSettings, CsatSettings
 from inbox.enrich import no_enrichment
 from inbox.events import EventBus
 from inbox.ingest import Ingestor
@@ -18,6 +18,7 @@ from inbox.passwords import Passwords
 from inbox.sla import SlaPolicy
 from inbox.store import Store
 from inbox.usecases.accounts import Accounts
+from inbox.usecases.acks import Acknowledgements
 from inbox.usecases.conversations import Conversations
 from inbox.usecases.csat import Surveys
 from inbox.usecases.delivery import Delivery
@@ -37,10 +38,11 @@ class Desk:
         self.conversations = Conversations(store, EventBus(), SlaPolicy(),
                                            clock=lambda: now[0])
         self.accounts = Accounts(store, CHEAP)
-        self.surveys = Surveys(Replies(self.conversations, {"email": outbox}),
-                               CsatSettings(delay_minutes=30), self.accounts,
+        replies = Replies(self.conversations, {"email": outbox})
+        self.surveys = Surveys(replies, CsatSettings(delay_minutes=30), self.accounts,
                                Delivery(self.conversations.notifications, self.accounts),
-                               "https://help.example.com/")
+                               "https://help.example.com/",
+                               Acknowledgements(replies, AckSettings()))
         self.conversations.on_resolved = self.surveys.resolved
         self.ingest = Ingestor(store, enrich=no_enrichment, sla=SlaPolicy(), events=EventBus(),
                                clock=lambda: now[0])

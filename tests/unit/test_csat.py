@@ -1,4 +1,4 @@
-"""The survey's pure parts: its text per channel and language, the link's token, the
+"""The survey's pure parts: its default text per channel and language, the link's token, the
 answer's checks and the report's figures (hand-computed)."""
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from inbox import csat
+from inbox import acks, csat
 from inbox.errors import ValidationError
+from inbox.sla import SlaPolicy
 
 DAY = datetime(2026, 11, 30, tzinfo=UTC)
 
@@ -22,9 +23,13 @@ def survey(channel: str, assignee: str | None, hours: float, score: int | None,
 
 
 def test_the_survey_text_per_channel_and_language() -> None:
-    mail = csat.survey_text("email", "nl", "Ann Lee", 10482, "https://x.test/csat/t")
+    def survey_text(channel: str, lang: str, name: str | None, ref: int) -> str:
+        facts = acks.AckFacts(channel, lang, name, None, ref, DAY, "https://x.test/csat/t")
+        return acks.render(acks.default_template("csat", channel, lang), facts, SlaPolicy())
+
+    mail = survey_text("webform", "nl", "Ann Lee", 10482)  # a web form's survey goes by mail
     assert mail.startswith("Hallo Ann,") and "#10482" in mail and "https://x.test/csat/t" in mail
-    dm = csat.survey_text("x", "xx", None, 7, "https://x.test/csat/t")  # unknown: English
+    dm = survey_text("x", "xx", None, 7)  # a language without templates: English
     assert dm == "We resolved #7. How satisfied are you, 1 to 5? https://x.test/csat/t"
 
 

@@ -146,7 +146,7 @@ async def seed(target: Target, now: datetime | None = None, days: int = 30, *,
         Customers(store), clock, users, batch, agents, progress)
     surveys = Surveys(replay.replies, target.surveys.settings, target.accounts,  # low scores:
                       Delivery(replay.replies.conversations.notifications, target.accounts),
-                      target.surveys.public_url)  # in the app only, nothing leaves
+                      target.surveys.public_url, target.surveys.templates)  # in the app only
     replay.replies.conversations.on_resolved = surveys.resolved  # the agents' resolutions
     await replay.run(stream(now, days=days, seed=seed, customers=customers,
                             journeys=journeys))
