@@ -10,7 +10,7 @@ replaces the answer."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -72,7 +72,8 @@ async def answer_survey(request: web.Request) -> web.Response:
     return response
 
 
-async def report_rows(request: web.Request) -> tuple[Any, Any, list[dict[str, Any]]]:
+async def report_rows(request: web.Request
+                      ) -> tuple[datetime, datetime, list[dict[str, Any]]]:
     """The report's range (?from=&to=, as /reports) and its CSAT rows as plain values."""
     zone = params.team_zone(request)
     since, until = params.report_range(request, zone)
