@@ -20,14 +20,15 @@ from babel.dates import format_datetime
 from inbox import canned
 from inbox.sla import SlaPolicy
 
-Kind = Literal["ack", "update"]
+Kind = Literal["ack", "update", "csat"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
-KIND_NAMES: Mapping[str, str] = {"ack": "Acknowledgement", "update": "Still working on it"}
+KIND_NAMES: Mapping[str, str] = {"ack": "Acknowledgement", "update": "Still working on it",
+                                 "csat": "Satisfaction survey"}
 CHANNELS = ("email", "x", "webform")  # webform: the thank-you page and the update mail
 LANGS = ("en", "nl", "fr", "de", "es")
 LANG_NAMES: Mapping[str, str] = {"en": "English", "nl": "Nederlands", "fr": "Français",
                                  "de": "Deutsch", "es": "Español"}
-VARIABLES = (*canned.VARIABLES, "business_hours")
+VARIABLES = (*canned.VARIABLES, "business_hours", "survey_link")  # the link: surveys only
 MAX_TEMPLATE = 5000  # characters of a template
 
 # the deadline as each language writes it (babel patterns), the words around it
@@ -109,11 +110,39 @@ _UPDATE_SHORT = {
           "{expected_answer_time}.",
 }
 
+_CSAT_EMAIL = {
+    "en": "Hello {customer_first_name},\n\nWe have resolved your conversation {reference}. "
+          "How satisfied are you with our help? One click answers (1 = very unsatisfied, "
+          "5 = very satisfied):\n\n{survey_link}\n\nThank you,\nThe support team",
+    "nl": "Hallo {customer_first_name},\n\nWe hebben uw vraag {reference} afgehandeld. Hoe "
+          "tevreden bent u over onze hulp? Eén klik is genoeg (1 = zeer ontevreden, 5 = zeer "
+          "tevreden):\n\n{survey_link}\n\nDank u,\nHet supportteam",
+    "fr": "Bonjour {customer_first_name},\n\nNous avons résolu votre demande {reference}. "
+          "Êtes-vous satisfait de notre aide ? Un clic suffit (1 = très insatisfait, "
+          "5 = très satisfait) :\n\n{survey_link}\n\nMerci,\nL'équipe support",
+    "de": "Hallo {customer_first_name},\n\nwir haben Ihr Anliegen {reference} erledigt. Wie "
+          "zufrieden sind Sie mit unserer Hilfe? Ein Klick genügt (1 = sehr unzufrieden, "
+          "5 = sehr zufrieden):\n\n{survey_link}\n\nDanke,\nIhr Support-Team",
+    "es": "Hola {customer_first_name}:\n\nHemos resuelto su consulta {reference}. ¿Está "
+          "satisfecho con nuestra ayuda? Basta un clic (1 = muy insatisfecho, 5 = muy "
+          "satisfecho):\n\n{survey_link}\n\nGracias,\nEl equipo de soporte",
+}
+_CSAT_SHORT = {
+    "en": "We resolved {reference}. How satisfied are you, 1 to 5? {survey_link}",
+    "nl": "We hebben {reference} afgehandeld. Hoe tevreden bent u, 1 tot 5? {survey_link}",
+    "fr": "Nous avons résolu {reference}. Êtes-vous satisfait, de 1 à 5 ? {survey_link}",
+    "de": "Wir haben {reference} erledigt. Wie zufrieden sind Sie, 1 bis 5? {survey_link}",
+    "es": "Hemos resuelto {reference}. ¿Está satisfecho, de 1 a 5? {survey_link}",
+}
+
 
 def default_template(kind: str, channel: str, lang: str) -> str:
-    """The text used until a manager saves one: a mail for email (and a web form's update,
-    which goes by mail), a short text for X DMs and the web form's thank-you page."""
+    """The text used until a manager saves one: a mail for email (and a web form's update
+    and survey, which go by mail), a short text for X DMs and the web form's thank-you
+    page."""
     lang = lang if lang in LANGS else "en"
+    if kind == "csat":
+        return (_CSAT_SHORT if channel == "x" else _CSAT_EMAIL)[lang]
     if kind == "update":
         return (_UPDATE_SHORT if channel == "x" else _UPDATE_EMAIL)[lang]
     return (_EMAIL if channel == "email" else _SHORT)[lang]
@@ -162,6 +191,7 @@ class AckFacts:
     due_at: datetime | None
     reference: int | str | None  # "10482" ("#10482" to read)
     now: datetime
+    survey_link: str = ""  # a satisfaction survey's link (inbox.usecases.csat)
 
 
 def values(facts: AckFacts, policy: SlaPolicy) -> dict[str, str]:
@@ -171,6 +201,7 @@ def values(facts: AckFacts, policy: SlaPolicy) -> dict[str, str]:
     filled["reference"] = f"#{facts.reference}" if facts.reference else ""
     filled["expected_answer_time"] = answer_time(facts.due_at, policy, facts.now, facts.lang)
     filled["business_hours"] = business_hours(policy, facts.channel, facts.lang)
+    filled["survey_link"] = facts.survey_link
     return filled
 
 

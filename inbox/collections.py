@@ -302,6 +302,29 @@ class AckTemplateDoc(TypedDict):
     by: str  # email
 
 
+class CsatDoc(TypedDict):
+    """The satisfaction survey of one resolved conversation (inbox.usecases.csat)."""
+    state: str  # queued | sent | skipped (no way to ask: the reason in `reason`)
+    channel: str
+    assignee: str | None  # a user id, at resolution
+    resolved_at: str
+    due: str  # when the survey goes (resolved_at + csat.delay_minutes)
+    sent_at: str | None
+    expires_at: str | None  # the link's end
+    message_id: str | None  # the outbound message it went as
+    reason: str | None
+    score: int | None  # 1-5, the customer's last answer
+    comment: str | None
+    answered_at: str | None
+    alerted: bool  # a low score was told to the managers
+
+
+class CsatTokenDoc(TypedDict):
+    """A survey link's token, by its sha256: the conversation it answers."""
+    conversation_id: str
+    expires_at: str
+
+
 # --- the collections -------------------------------------------------------------------------
 
 USERS = CollectionName[str, UserDoc]("users")  # key: lower-cased email
@@ -345,13 +368,17 @@ INCIDENT_LINKS = CollectionName[str, IncidentLinkDoc]("incident_links")  # key: 
 INCIDENT_UPDATES = CollectionName[str, IncidentUpdateDoc]("incident_updates")  # key: its id
 # key: update id + "/" + conversation id
 INCIDENT_DELIVERIES = CollectionName[str, IncidentDeliveryDoc]("incident_deliveries")
+CSAT = CollectionName[str, CsatDoc]("csat")  # key: conversation id
+# key: due time (ISO 8601, UTC) + "|" + conversation id: the surveys still to send, in order
+CSAT_QUEUE = CollectionName[str, dict[str, str]]("csat_queue")
+CSAT_TOKENS = CollectionName[str, CsatTokenDoc]("csat_tokens")  # key: sha256 of the token
 
 # What `inbox migrate` copies (the sign-in throttle is transient).
 COLLECTIONS: tuple[CollectionName[str, Any], ...] = (
     USERS, TOKENS, SESSIONS, CURSORS, DEAD_LETTERS, AUDIT, IDEMPOTENCY, MERGES, SLA_ALERTS,
     LEASES, CHANGES, DEAD_LETTER_COUNTS, CANNED, NOTIFICATIONS, SAVED_SEARCHES, SPIKE_STATES,
     LISTENING_RULES, LISTENING_COUNTS, VIPS, LISTENING_IMPORTS, INCIDENTS, INCIDENT_LINKS,
-    INCIDENT_UPDATES, INCIDENT_DELIVERIES, ACKS, ACK_TEMPLATES)
+    INCIDENT_UPDATES, INCIDENT_DELIVERIES, ACKS, ACK_TEMPLATES, CSAT, CSAT_QUEUE, CSAT_TOKENS)
 
 
 # --- what a caller asks for ------------------------------------------------------------------

@@ -236,10 +236,23 @@ ACK = (
             "is at risk (on email, web form by email, and X DMs when ack.x_dm is on)",
             env="INBOX_ACK_UPDATE"),
 )
+CSAT = (
+    Setting("csat.enabled", bool, True, "after an agent resolves a conversation, send the "
+            "customer one satisfaction survey (a link to a 1-5 score page): by email, web "
+            "form conversations by email, X only by DM when csat.x_dm is on",
+            env="INBOX_CSAT_ENABLED"),
+    Setting("csat.delay_minutes", float, 0.0, "wait this long after the resolution before "
+            "the worker's sweep sends the survey", env="INBOX_CSAT_DELAY_MINUTES",
+            check=_at_least(0)),
+    Setting("csat.x_dm", bool, False, "survey X customers who wrote by direct message, by DM "
+            "(never a public post)", env="INBOX_CSAT_X_DM"),
+    Setting("csat.link_days", float, 14.0, "how long a survey link can be answered",
+            env="INBOX_CSAT_LINK_DAYS", check=_at_least(0.01)),
+)
 SECTIONS: dict[str, tuple[Setting, ...]] = {
     "store": STORE, "web": WEB, "forms": FORMS, "identity": IDENTITY, "privacy": PRIVACY,
     "enrich": ENRICH, "worker": WORKER, "alerts": ALERTS, "listening": LISTENING,
-    "auth": AUTH, "sla": SLA, "ack": ACK}
+    "auth": AUTH, "sla": SLA, "ack": ACK, "csat": CSAT}
 SETTINGS: tuple[Setting, ...] = tuple(s for group in SECTIONS.values() for s in group)
 BY_KEY = {s.key: s for s in SETTINGS}
 
@@ -353,6 +366,16 @@ class AckSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class CsatSettings:
+    """The satisfaction survey after resolution (inbox.usecases.csat)."""
+
+    enabled: bool = True
+    delay_minutes: float = 0.0
+    x_dm: bool = False
+    link_days: float = 14.0
+
+
+@dataclass(frozen=True, slots=True)
 class CoreSettings:
     """Every setting of the core, typed; [sla] is the SLA policy it describes."""
 
@@ -368,13 +391,14 @@ class CoreSettings:
     alerts: AlertsSettings = AlertsSettings(3.0, 5, 7, None, 3, 5.0)
     listening: ListeningSettings = ListeningSettings()
     ack: AckSettings = AckSettings()
+    csat: CsatSettings = CsatSettings()
 
 
 SECTION_TYPES: dict[str, type] = {
     "store": StoreSettings, "web": WebSettings, "forms": FormLimits,
     "identity": IdentitySettings, "privacy": PrivacySettings, "enrich": EnrichSettings,
     "worker": WorkerSettings, "alerts": AlertsSettings, "listening": ListeningSettings,
-    "auth": AuthSettings, "ack": AckSettings}
+    "auth": AuthSettings, "ack": AckSettings, "csat": CsatSettings}
 
 
 def core_settings(data: Mapping[str, Any], env: Mapping[str, str] | None = None

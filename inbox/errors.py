@@ -56,6 +56,11 @@ class NotFound(UserError):
     status = 404
 
 
+class Gone(UserError):
+    """It existed but is no more (an expired link)."""
+    status = 410
+
+
 class PermissionDenied(UserError):
     status = 403
 

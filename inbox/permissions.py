@@ -68,6 +68,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/forms/{slug}", PUBLIC),
     Route("POST", "/forms/{slug}", PUBLIC),
     Route("POST", "/api/forms/{slug}", PUBLIC),
+    Route("GET", "/csat/{token}", PUBLIC),  # a customer's survey: the token is the credential
+    Route("POST", "/csat/{token}", PUBLIC),
     Route("GET", "/api/me", "signed_in"),
     Route("GET", "/settings", "signed_in"),
     Route("POST", "/settings", "signed_in"),
@@ -170,6 +172,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/reports/fcr.csv", "report"),
     Route("GET", "/api/reports/journeys", "report"),
     Route("GET", "/api/reports/journeys.csv", "report"),
+    Route("GET", "/api/reports/csat", "report"),
+    Route("GET", "/api/reports/csat.csv", "report"),
     Route("GET", "/api/connectors", "manage"),
     Route("GET", "/api/dead-letters", "admin"),
     Route("GET", "/admin/users", "admin"),

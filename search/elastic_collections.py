@@ -8,6 +8,8 @@ from typing import Any, Generic, TypeVar
 
 from inbox.collections import (
     CANNED,
+    CSAT,
+    CSAT_QUEUE,
     DEAD_LETTERS,
     LISTENING_RULES,
     NOTIFICATIONS,
@@ -28,12 +30,14 @@ D = TypeVar("D", bound=Mapping[str, Any])
 
 # The collections a user lists (a search: only refreshed documents) right after writing
 # them: the pages of users, API tokens, canned replies, saved searches, listening rules,
-# notifications (marked read) and dead letters (retried, discarded). Their puts and
+# notifications (marked read), dead letters (retried, discarded), CSAT answers (the report)
+# and the surveys to send (a resolve, then the sweep). Their puts and
 # deletes refresh (the store's `refresh`). The others are read by key (get: realtime) or
 # listed by background jobs, and are written without a refresh: cursors, leases, sessions,
 # audit entries, idempotency keys, counters, alert and spike states, merges, VIPs...
 LISTED_AFTER_OWN_WRITE = frozenset(name for name in (
-    USERS, TOKENS, CANNED, SAVED_SEARCHES, LISTENING_RULES, NOTIFICATIONS, DEAD_LETTERS))
+    USERS, TOKENS, CANNED, SAVED_SEARCHES, LISTENING_RULES, NOTIFICATIONS, DEAD_LETTERS, CSAT,
+    CSAT_QUEUE))
 
 
 def kv_id(collection: str, key: str) -> str:

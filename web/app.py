@@ -25,6 +25,7 @@ from web import (
     api,
     canned,
     crisis,
+    csat,
     facet_links,
     filters,
     forms,
@@ -187,6 +188,7 @@ def create_app(ctx: WebContext) -> web.Application:
     triage.setup(app)
     merges.setup(app)
     incidents.setup(app)
+    csat.setup(app)
     check_routes(app)
     return app
 

@@ -14,6 +14,7 @@ from inbox.usecases.acks import Acknowledgements
 from inbox.usecases.canned import CannedReplies
 from inbox.usecases.connectors import ConnectorStatus
 from inbox.usecases.conversations import Conversations
+from inbox.usecases.csat import Surveys
 from inbox.usecases.customers import Customers
 from inbox.usecases.dead_letters import DeadLetters
 from inbox.usecases.forms import Forms
@@ -46,3 +47,4 @@ class WebContext:
     listening: ListeningRules  # the X listening rules, their volume, cost, share of voice
     incidents: Incidents  # outages: linked conversations, updates to every linked customer
     acks: Acknowledgements  # the customers' acknowledgement and update templates
+    surveys: Surveys  # the satisfaction surveys after resolution, their answers and report

@@ -33,7 +33,7 @@ def _form(request: web.Request) -> WebForm:
     return context(request).forms.form(request.match_info["slug"])  # NotFound: a 404
 
 
-async def _body(request: web.Request, inflation: int = 1) -> str:
+async def read_body(request: web.Request, inflation: int = 1) -> str:
     """The whole request body as text, within the size limit, or a clear error.
 
     `inflation`: urlencoded forms spend up to 3 bytes per byte of UTF-8, so the HTML form
@@ -53,7 +53,7 @@ async def _body(request: web.Request, inflation: int = 1) -> str:
         raise ValidationError({"body": "is not valid UTF-8 text"}) from exc
 
 
-def _rate_limit(request: web.Request) -> None:
+def rate_limit(request: web.Request) -> None:
     wait = request.app[LIMITER].take(client_address(request))
     if wait:
         raise RateLimited(f"too many messages from your address; try again in {int(wait)} s",
@@ -62,8 +62,8 @@ def _rate_limit(request: web.Request) -> None:
 
 async def post_form_json(request: web.Request) -> web.Response:
     spec = _form(request)
-    _rate_limit(request)
-    data = json_object(await _body(request))
+    rate_limit(request)
+    data = json_object(await read_body(request))
     return json_response(await context(request).forms.submit(spec.slug, data), status=201)
 
 
@@ -77,8 +77,8 @@ async def post_form(request: web.Request) -> web.Response:
     spec, forms = _form(request), context(request).forms
     values: dict[str, Any] = {}
     try:
-        _rate_limit(request)
-        values = dict(parse_qsl(await _body(request, inflation=3), keep_blank_values=True,
+        rate_limit(request)
+        values = dict(parse_qsl(await read_body(request, inflation=3), keep_blank_values=True,
                                 max_num_fields=20))
         receipt = await forms.submit(spec.slug, values)
     except ValidationError as exc:

@@ -339,6 +339,9 @@ async def reports(request: web.Request) -> dict[str, Any]:
     grouped: dict[str, list[Any]] = {}
     for row in rows:
         grouped.setdefault(row.group, []).append(row)
+    satisfaction: dict[str, list[Any]] = {}
+    for found in await context(request).surveys.report(since, until, zone):
+        satisfaction.setdefault(found.group, []).append(found)
     first, last = since.astimezone(zone).date(), (until.astimezone(zone) - timedelta(days=1)).date()
     today = utcnow().astimezone(zone).date()
     return {"since": first, "until": last, "groups": grouped, "zone": str(zone),
@@ -346,7 +349,7 @@ async def reports(request: web.Request) -> dict[str, Any]:
             "range_args": urlencode({"from": first.isoformat(), "to": last.isoformat()}),
             "next_due": next_due, "users": users, "now": utcnow(), "policy": reports.sla,
             "backlog": backlog, "heatmap": heatmap, "weekdays": WEEKDAYS,
-            "resolution": resolution}
+            "resolution": resolution, "csat": satisfaction}
 
 
 @page("voc.html")

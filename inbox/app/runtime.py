@@ -34,6 +34,7 @@ from inbox.usecases.alerts import AlertSettings, Mailer, SpikeAlerts
 from inbox.usecases.canned import CannedReplies
 from inbox.usecases.connectors import ConnectorStatus
 from inbox.usecases.conversations import Conversations
+from inbox.usecases.csat import Surveys
 from inbox.usecases.customers import Customers
 from inbox.usecases.dead_letters import DeadLetters
 from inbox.usecases.delivery import Delivery
@@ -101,14 +102,20 @@ class Runtime:
         self.alerts = SpikeAlerts(self.store, self.search, self.accounts,
                                   self.conversations.notifications, alert_settings,
                                   _mailer(senders), self.settings.web.public_url)
-        self.sla_alerts = SlaAlerts(self.accounts, Delivery(
-            self.conversations.notifications, self.accounts, alert_settings.webhook,
-            _mailer(senders), self.settings.alerts.sla_email), self.settings.web.public_url)
+        delivery = Delivery(self.conversations.notifications, self.accounts,
+                            alert_settings.webhook, _mailer(senders),
+                            self.settings.alerts.sla_email)
+        self.sla_alerts = SlaAlerts(self.accounts, delivery, self.settings.web.public_url)
         self.conversations.deadline_alerts = self.sla_alerts
         # customers told when to expect an answer, and that we are still on it
         self.acks = Acknowledgements(self.replies, self.settings.ack, _own_addresses(senders))
         self.ingestor.on_opened = self.acks.opened
         self.conversations.customer_update = self.acks.still_working
+        # a survey after an agent resolves; a low score tells the managers
+        web = self.settings.web
+        self.surveys = Surveys(self.replies, self.settings.csat, self.accounts, delivery,
+                               web.public_url or f"http://{web.host}:{web.port}", self.acks)
+        self.conversations.on_resolved = self.surveys.resolved
         self.status = ConnectorStatus(self.connectors, self.supervisors, self.dead_letters,
                                       lambda: self.leader)
         self.forms = Forms(WebForms.from_config(self.config), self.ingestor, self.sla,
@@ -159,7 +166,7 @@ class Runtime:
             events=self.events, web=self.settings.web, form_limits=self.settings.forms,
             health=self.health, presence=self.presence, canned=self.canned,
             saved_searches=self.saved_searches, listening=self.listening,
-            incidents=self.incidents, acks=self.acks)
+            incidents=self.incidents, acks=self.acks, surveys=self.surveys)
 
     async def health(self) -> None:
         """The store answers (StoreUnavailable otherwise)."""
@@ -230,7 +237,8 @@ class Runtime:
                                     self.conversations.sweep_snoozed),
                                    ("spike-alerts", "spike alerts", self.alerts.check),
                                    ("incident-updates", "incident updates",
-                                    self.incidents.resume)):
+                                    self.incidents.resume),
+                                   ("csat-surveys", "CSAT surveys", self.surveys.sweep)):
             self._scheduler.add_job(self._job(what, work), "interval", seconds=60, id=job_id,
                                     coalesce=True, max_instances=1)
         self._scheduler.start()

@@ -35,6 +35,7 @@ from inbox.usecases.replies import Replies
 log = logging.getLogger(__name__)
 SAMPLE_NAME, SAMPLE_REF = "Ann Lee", 10482  # whom a template's preview is filled in for
 SAMPLE_WAIT = timedelta(hours=3)  # ... and the deadline of its sample, from now
+SAMPLE_LINK = "https://support.example.com/csat/sample"  # ... and their survey's link
 
 
 class Acknowledgements:
@@ -206,11 +207,11 @@ class Acknowledgements:
 
     def preview(self, kind: str, channel: str, lang: str, text: str) -> str:
         """The text filled in for a sample customer ("Ann Lee", #10482) whose deadline runs
-        on the live calendar from now."""
+        on the live calendar from now (and a sample survey link)."""
         now = self.replies.clock()
         due = self.sla.due(channel, now)
         facts = acks.AckFacts(channel, lang, SAMPLE_NAME, due[0] if due else now + SAMPLE_WAIT,
-                              SAMPLE_REF, now)
+                              SAMPLE_REF, now, SAMPLE_LINK)
         return acks.render(text, facts, self.sla)
 
 

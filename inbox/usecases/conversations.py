@@ -65,6 +65,7 @@ CHANGE_RETRY = Retry(2)  # a lost race without the agent's version: read and app
 
 DeadlineAlerts = Callable[[Conversation, str, datetime], Awaitable[dict[str, str]]]
 CustomerUpdate = Callable[[Conversation, datetime], Awaitable[bool]]
+Resolved = Callable[[Conversation], Awaitable[None]]
 
 
 class Conversations:
@@ -83,6 +84,9 @@ class Conversations:
         # who tells the customer we are still on it when a deadline turns at risk
         # (inbox.usecases.acks, if configured); the runtime sets it
         self.customer_update: CustomerUpdate | None = None
+        # told when an agent resolves a care conversation (the CSAT survey,
+        # inbox.usecases.csat); the runtime sets it
+        self.on_resolved: Resolved | None = None
 
     async def page(self, flt: ConversationFilter, cursor: str | None,
                    limit: int) -> Page[Conversation]:
@@ -149,6 +153,10 @@ class Conversations:
                 raise
             self.events.publish(Event("conversation.updated", conversation_id, None,
                                       {"action": action}))
+            if (self.on_resolved is not None and updated.status == Status.RESOLVED
+                    and conv.status not in (Status.RESOLVED, Status.LISTENING)
+                    and actor.id != SYSTEM.id):
+                await self.on_resolved(updated)
             return updated
 
         if expected_version is not None:  # StaleVersion is a ConflictError: never retried

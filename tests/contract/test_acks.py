@@ -95,7 +95,7 @@ async def test_one_acknowledgement_per_conversation_and_period(store: Store) -> 
 async def test_templates_are_kept_listed_and_reset(store: Store) -> None:
     acks = Desk(store, Outbox(), [utcnow()]).acks
     before = await acks.templates()
-    assert len(before) == 2 * 3 * 5 and not any(t["custom"] for t in before)
+    assert len(before) == 3 * 3 * 5 and not any(t["custom"] for t in before)  # kind, channel, lang
     text = "Danke {customer_first_name}! Antwort {expected_answer_time}."
     await acks.save_template(MANAGER, "ack", "email", "de", text)
     saved = {(t["kind"], t["channel"], t["lang"]): t for t in await acks.templates()}

@@ -99,6 +99,7 @@ async def api_snapshot(client: TestClient[Any, Any], token: str) -> dict[str, An
         "search": await get("/api/search", q="refund OR bill -channel:x", limit="30",
                             facets="channel,sentiment,lang"),
         "negative": await get("/api/search", q="sentiment:negative status:open", limit="30"),
+        "csat": await get("/api/reports/csat", **{"from": "2026-11-14", "to": "2026-11-20"}),
     }
 
 
@@ -133,6 +134,7 @@ async def test_migrated_demo_store_answers_the_same(tmp_path: Path, es: Store,
         await client.close()
         await runtime.aclose()
     assert after == before
+    assert before["csat"]["rows"][0]["responses"] > 0  # the demo's surveys, answered
 
 
 def test_migrate_command_copies_and_resumes(tmp_path: Path,

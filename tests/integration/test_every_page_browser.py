@@ -4,13 +4,14 @@ and dark mode, and its screenshots at 1280 and 390 px go to tests/artifacts/."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from inbox.model import IdentityRef
+from inbox.model import IdentityRef, Status
 from tests.factories import inbound
 from tests.integration.test_crisis_web import plant_spikes
 from tests.integration.test_journey_browser import ARTIFACTS, accessibility_problems, sign_in
@@ -70,7 +71,23 @@ async def desk(tmp_path: Path) -> AsyncIterator[RoleWeb]:
         sent = await incidents.send_update(admin, outage["id"], "We are repairing the line.")
         await incidents.wait(sent["id"])
         w.ids["incident"] = outage["id"]
+        w.ids["csat"] = await answered_survey(w, admin)
         yield w
+
+
+async def answered_survey(w: RoleWeb, agent: Any) -> str:
+    """A conversation the agent resolved, its survey sent and answered low (the CSAT report
+    and the manager's alert); the survey link's token."""
+    got = await w.runtime.ingest([inbound(
+        "<csat-1@example.com>", "The router works again, thanks",
+        authors=(IdentityRef("email", "bo@example.com", "Bo <bo@example.com>"),))])
+    conversation = got.stored[0].conversation_id
+    await w.runtime.conversations.set_status(conversation, Status.RESOLVED, agent)
+    assert await w.runtime.surveys.sweep() == 1
+    messages = await w.runtime.store.conversation_messages(conversation)
+    (token,) = [t for m in messages for t in re.findall(r"/csat/([\w-]+)", m.text)]
+    await w.runtime.surveys.answer(token, 2, "It took <b>three</b> days " + "and more " * 50)
+    return token
 
 
 async def wider_than(page: Any, width: int) -> int:
@@ -126,3 +143,14 @@ async def test_the_public_pages_are_accessible_and_fit_a_phone(desk: RoleWeb,
     await page.click("main form button")
     await page.locator("h1", has_text="Thank you").wait_for()
     await check(page, "form-thanks")
+    survey = await page.goto(f"{base}/csat/{desk.ids['csat']}?score=4")
+    assert survey is not None and survey.status == 200
+    assert await page.is_checked("input[name=score][value='4']")
+    await check(page, "csat")
+    await page.fill("textarea[name=comment]", "Quick & kind <3")
+    await page.click("main form button")
+    await page.locator("[role=status]", has_text="4 of 5").wait_for()
+    await check(page, "csat-answered")
+    gone = await page.goto(f"{base}/csat/{desk.ids['csat']}x")
+    assert gone is not None and gone.status == 404
+    await check(page, "csat-not-found")

@@ -20,9 +20,10 @@ DUE = datetime(2026, 12, 1, 13, 5, tzinfo=UTC)  # Tuesday, 14:05 in Amsterdam
 @pytest.mark.parametrize("channel", acks.CHANNELS)
 @pytest.mark.parametrize("kind", acks.KINDS)
 def test_every_default_fills_in_completely(kind: str, channel: str, lang: str) -> None:
-    facts = acks.AckFacts(channel, lang, "Ann Lee", DUE, 10482, NOW)
+    facts = acks.AckFacts(channel, lang, "Ann Lee", DUE, 10482, NOW, "https://x.test/csat/t")
     text = acks.render(acks.default_template(kind, channel, lang), facts, POLICY)
-    assert "{" not in text and "#10482" in text and "14:05" in text
+    assert "{" not in text and "#10482" in text
+    assert ("https://x.test/csat/t" in text) if kind == "csat" else ("14:05" in text)
 
 
 @pytest.mark.parametrize(("lang", "expected"), [

@@ -19,6 +19,7 @@
     if (first || !fresh.length || !document.hidden || !optedIn() || !allowed()) return;
     fresh.slice(0, 3).forEach(function (n) {  // text only: the system shows it as it is
       var title = n.kind === "spike" ? "Spike in saved search " + (n.by || "") :
+        n.kind === "csat.low" ? "Low satisfaction score" :
         (n.by || "Someone") + (n.kind === "mention" ? " mentioned you" : " assigned you a conversation") +
         (n.ref ? " (#" + n.ref + ")" : "");
       var shown = new Notification(title, { body: n.text || "", tag: "inbox-" + n.id });

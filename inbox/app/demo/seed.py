@@ -19,7 +19,7 @@ from typing import Protocol
 
 from connectors.email_smtp import check_email_reply, email_reply_form, reply_recipient
 from connectors.twitter_send import answered_on_x, check_x_reply, x_reply_form
-from inbox.app.demo import incident, listening
+from inbox.app.demo import incident, listening, satisfaction
 from inbox.app.demo.generator import DemoItem, stream
 from inbox.app.demo.vocabulary import BRAND_HANDLE, DEMO_AGENTS, SUPPORT_EMAIL
 from inbox.errors import NotFound, Refused
@@ -32,7 +32,9 @@ from inbox.sla import SlaPolicy
 from inbox.store import Store
 from inbox.usecases.accounts import Accounts
 from inbox.usecases.conversations import Conversations
+from inbox.usecases.csat import Surveys
 from inbox.usecases.customers import Customers
+from inbox.usecases.delivery import Delivery
 from inbox.usecases.incidents import Incidents
 from inbox.usecases.listening import ListeningRules
 from inbox.usecases.replies import Replies
@@ -57,6 +59,7 @@ class Target(Protocol):
     accounts: Accounts
     listening: ListeningRules
     incidents: Incidents
+    surveys: Surveys
 
 
 class DemoSender:
@@ -141,8 +144,14 @@ async def seed(target: Target, now: datetime | None = None, days: int = 30, *,
         Replies(Conversations(store, target.events, target.sla, clock=clock),
                 target.replies.senders),
         Customers(store), clock, users, batch, agents, progress)
+    surveys = Surveys(replay.replies, target.surveys.settings, target.accounts,  # low scores:
+                      Delivery(replay.replies.conversations.notifications, target.accounts),
+                      target.surveys.public_url, target.surveys.templates)  # in the app only
+    replay.replies.conversations.on_resolved = surveys.resolved  # the agents' resolutions
     await replay.run(stream(now, days=days, seed=seed, customers=customers,
                             journeys=journeys))
+    if agents:
+        await satisfaction.plant(surveys, now, seed)
     await listening.plant(target.listening, replay.ingestor, replay.hits, now, days, seed)
     if agents:
         await incident.plant(target.incidents, users[DEMO_USERS[-2][0]], users[DEMO_USERS[1][0]])
