@@ -15,32 +15,17 @@ from inbox.errors import ValidationError
 from inbox.events import EventBus
 from inbox.ingest import Ingestor
 from inbox.model import Direction, IdentityRef, Status, User, utcnow
-from inbox.ports import Outbound, Receipt
 from inbox.sla import SlaPolicy
 from inbox.store import Store
 from inbox.usecases.acks import Acknowledgements
 from inbox.usecases.conversations import Conversations
 from inbox.usecases.replies import Replies
+from tests.contract.test_races import Outbox
 from tests.factories import inbound
 
 MANAGER = User("u-mia", "mia@example.com", "manager", "-", name="Mia")
 ANN = (IdentityRef("email", "ann@example.com", "Ann Lee"),)
 
-
-class Outbox:
-    """The email channel as the customer sees it: what reached them."""
-
-    channel = "email"
-
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    def check(self, out: Outbound) -> None:
-        return None
-
-    async def send(self, out: Outbound) -> Receipt:
-        self.sent.append(out.message.text)
-        return Receipt(provider_id=f"p{len(self.sent)}")
 
 
 class Desk:
