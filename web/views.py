@@ -322,7 +322,8 @@ async def search(request: web.Request) -> dict[str, Any]:
         error = exc
     more = ("/search?" + urlencode({"q": text, "cursor": result.next_cursor})
             if result and result.next_cursor else None)
-    return {"q": text, "result": result, "error": error, "more": more, "words": words}
+    return {"q": text, "result": result, "error": error, "more": more, "words": words,
+            "later_page": bool(request.query.get("cursor"))}
 
 
 @page("reports.html")

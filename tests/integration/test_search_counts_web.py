@@ -71,3 +71,7 @@ async def test_a_later_page_has_the_total_but_counts_no_facets(web: RoleWeb) -> 
         **params, "cursor": first["next_cursor"]}, headers=agent)).json()
     assert (later["total"], later["total_capped"], later["facets"]) == (1, True, {})
     assert later["messages"] and later["messages"] != first["messages"]
+    await web.sign_in(Role.AGENT)
+    page = await (await web.client.get("/search", params={
+        "q": "", "cursor": first["next_cursor"]})).text()
+    assert "are on <a" in page and "the first page</a>" in page  # where the counts are
