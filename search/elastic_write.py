@@ -60,6 +60,7 @@ from typing import Any
 from elastic_transport import TransportError
 from elasticsearch import ApiError
 
+from inbox.collections import CHANGES
 from inbox.errors import (
     AuthFailed,
     ConflictError,
@@ -158,7 +159,9 @@ class ElasticWriter(ElasticBase):
                                msg.id, hit["_source"] if hit else None))
         for (name, key, doc), kv_key in zip(batch.documents, doc_ids, strict=True):
             old = stored_docs.get(kv_key)
-            ops.append(_BulkOp(2, "document", "index",
+            # a change record goes with the conversation version it explains: whoever reads
+            # the new version (a stale reply's check) finds why in the same refresh
+            ops.append(_BulkOp(1 if name == CHANGES else 2, "document", "index",
                                {"_index": self.alias("kv"), "_id": doc_id(kv_key)},
                                kv_source(name, key, doc), key, old["_source"] if old else None))
         refresh = self.refresh if batch.visible else False

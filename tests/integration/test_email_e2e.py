@@ -104,7 +104,12 @@ async def test_idle_delivery_and_replies_thread_both_ways(
                                     "version": conv["version"]})
     sent = (await reply.json())["message"]
     assert reply.status == 201 and sent["delivery"] == "sent"
-    ack, envelope = smtp_server.received  # the automatic acknowledgement, then the reply
+    async def both() -> bool:  # the automatic acknowledgement (sent as ingest stored the
+        return len(smtp_server.received) == 2  # mail, maybe still on its way) and the reply
+
+    await wait_for(both)
+    ack, envelope = sorted(smtp_server.received,
+                           key=lambda e: e.message["Auto-Submitted"] != "auto-replied")
     assert ack.message["Auto-Submitted"] == "auto-replied"
     assert ack.message["In-Reply-To"] == customer_id
     out = envelope.message
