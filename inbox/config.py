@@ -211,8 +211,9 @@ SLA = (
             check=_fraction),
     Setting("sla.version", str, "1", "policy version, recorded with every deadline"),
     Setting("sla.targets", dict, {"email": "8h", "webform": "8h", "x": "1h"},
-            "response-time target per channel: durations like \"8h\", \"30m\", \"1d\" "
-            "(channels not listed keep theirs)"),
+            "response-time target per channel, and per channel and priority "
+            "(\"email.urgent\"): durations like \"8h\", \"30m\", \"1d\" (channels not "
+            "listed keep theirs; a priority not listed keeps its channel's)"),
     Setting("sla.hours", dict, {day: ["09:00-17:00"] for day in ("mon", "tue", "wed", "thu",
                                                                   "fri")},
             "opening hours per day, mon to sun, several periods allowed (days not listed "

@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from inbox.errors import ConfigError
-from inbox.model import Conversation, Status
+from inbox.model import PRIORITIES, Conversation, Status
 from inbox.normalize import storable_time
 
 CHANNEL_NAMES = {"email": "Email", "x": "X", "webform": "Web form"}  # as agents read them
@@ -103,9 +103,19 @@ class SlaPolicy:
     at_risk: float = 0.75  # fraction of the target elapsed that counts as at risk
     version: str = "1"
 
-    def due(self, channel: str, started: datetime) -> tuple[datetime, str] | None:
+    def target(self, channel: str, priority: str | None = None) -> Target | None:
+        """The response target of a channel's conversations of this priority: its own
+        ("email.urgent" in [sla.targets]) or else the channel's ("email")."""
+        if priority is not None:
+            found = self.targets.get(f"{channel}.{priority}")
+            if found is not None:
+                return found
+        return self.targets.get(channel)
+
+    def due(self, channel: str, started: datetime, priority: str | None = None
+            ) -> tuple[datetime, str] | None:
         """When a response clock started at `started` breaches, and how that was computed."""
-        target = self.targets.get(channel)
+        target = self.target(channel, priority)
         if target is None:
             return None
         if target.business_hours:
@@ -118,28 +128,31 @@ class SlaPolicy:
         if not storable_time(due_at):  # one rule for every store (inbox.normalize)
             raise ValueError(f"no deadline after {started.isoformat()}: {due_at.isoformat()} "
                              "is beyond the dates the stores hold")
-        head, tail = self._basis(channel)
+        head, tail = self._basis(channel, priority, target)
         return due_at, f"{head}{started.isoformat(' ', 'minutes')[:16]}{tail}"
 
-    def _basis(self, channel: str) -> tuple[str, str]:
-        """The text around the start of a deadline's explanation (made once per channel)."""
-        found = self._bases.get(channel)
+    def _basis(self, channel: str, priority: str | None, target: Target) -> tuple[str, str]:
+        """The text around the start of a deadline's explanation (made once per target)."""
+        own = priority is not None and f"{channel}.{priority}" in self.targets
+        key = f"{channel}.{priority}" if own else channel
+        found = self._bases.get(key)
         if found is None:
-            target = self.targets[channel]
             how = (f"business hours only ({self.calendar.describe()})"
                    if target.business_hours else "round the clock (24/7)")
-            found = self._bases[channel] = (  # shown to agents: no internal terms
-                f"{CHANNEL_NAMES.get(channel, channel)} replies are due within "
-                f"{_fmt(target.duration)}, counted {how}, from ", " UTC")
+            which = CHANNEL_NAMES.get(channel, channel) + (f" {priority}-priority" if own else "")
+            found = self._bases[key] = (  # shown to agents: no internal terms
+                f"{which} replies are due within {_fmt(target.duration)}, counted {how}, "
+                "from ", " UTC")
         return found
 
     @cached_property
     def _bases(self) -> dict[str, tuple[str, str]]:
         return {}
 
-    def elapsed(self, channel: str, start: datetime, end: datetime) -> float:
+    def elapsed(self, channel: str, start: datetime, end: datetime,
+                priority: str | None = None) -> float:
         """Seconds between two instants as the channel's target counts them."""
-        target = self.targets.get(channel)
+        target = self.target(channel, priority)
         if target is not None and target.business_hours:
             return business_time_between(start, end, self.calendar).total_seconds()
         return max(0.0, (end - start).total_seconds())
@@ -150,9 +163,9 @@ class SlaPolicy:
             return None
         if now >= conv.due_at:
             return "breached"
-        target = self.targets.get(conv.channel)
+        target = self.target(conv.channel, conv.priority)
         started = conv.awaiting_since or conv.created_at
-        if target is not None and self.elapsed(conv.channel, started, now) >= \
+        if target is not None and self.elapsed(conv.channel, started, now, conv.priority) >= \
                 self.at_risk * target.duration.total_seconds():
             return "at_risk"
         return "ok"
@@ -165,7 +178,7 @@ class SlaPolicy:
         the message's other changes to the conversation, made in the same copy."""
         status = changes.get("status", conv.status)
         if status == Status.OPEN and changes.get("awaiting_since", conv.awaiting_since) is None:
-            changes.update(self._clock(conv.channel, at))
+            changes.update(self._clock(conv.channel, at, changes.get("priority", conv.priority)))
         return replace(conv, **changes) if changes else conv
 
     def answered(self, conv: Conversation, at: datetime) -> Conversation:
@@ -173,7 +186,8 @@ class SlaPolicy:
         if conv.first_response_at is None:
             started = conv.awaiting_since or conv.created_at
             conv = replace(conv, first_response_at=at,
-                           first_response_seconds=self.elapsed(conv.channel, started, at),
+                           first_response_seconds=self.elapsed(conv.channel, started, at,
+                                                               conv.priority),
                            first_response_breached=conv.due_at is not None and at > conv.due_at)
         return replace(conv, awaiting_since=None, due_at=None, due_basis=None)
 
@@ -181,7 +195,8 @@ class SlaPolicy:
         """The conversation resolved at `at`: every clock stops, time to resolution kept."""
         return replace(conv, status=Status.RESOLVED, awaiting_since=None, due_at=None,
                        due_basis=None, resolved_at=at,
-                       resolution_seconds=self.elapsed(conv.channel, conv.created_at, at))
+                       resolution_seconds=self.elapsed(conv.channel, conv.created_at, at,
+                                                       conv.priority))
 
     def reply_rejected(self, conv: Conversation, waiting_since: datetime,
                        failed_at: datetime) -> Conversation:
@@ -194,12 +209,20 @@ class SlaPolicy:
                            first_response_breached=None)
         return conv
 
-    def _waiting(self, conv: Conversation, since: datetime) -> Conversation:
-        return replace(conv, **self._clock(conv.channel, since))
+    def reprioritized(self, conv: Conversation) -> Conversation:
+        """The conversation at its (new) priority: a running clock keeps its start and is
+        due by the target of that priority (an urgent one sooner)."""
+        if conv.awaiting_since is None or conv.due_at is None:
+            return conv
+        return self._waiting(conv, conv.awaiting_since)
 
-    def _clock(self, channel: str, since: datetime) -> dict[str, Any]:
+    def _waiting(self, conv: Conversation, since: datetime) -> Conversation:
+        return replace(conv, **self._clock(conv.channel, since, conv.priority))
+
+    def _clock(self, channel: str, since: datetime, priority: str | None = None
+               ) -> dict[str, Any]:
         """The fields of a response clock started at `since`."""
-        due = self.due(channel, since)
+        due = self.due(channel, since, priority)
         return {"awaiting_since": since, "due_at": due[0] if due else None,
                 "due_basis": due[1] if due else None}
 
@@ -299,8 +322,12 @@ def policy_from_config(section: Mapping[str, Any]) -> SlaPolicy:
     calendar = Calendar(tz, tuple(hours), str(country) if country else None, extra)
     round_the_clock = set(section.get("calendar_time", ["x"]))
     targets = dict(default.targets)
-    for channel, text in dict(section.get("targets", {})).items():
-        targets[channel] = Target(parse_duration(f"sla.targets.{channel}", text),
-                                  business_hours=channel not in round_the_clock)
+    for key, text in dict(section.get("targets", {})).items():
+        channel, _, priority = str(key).partition(".")
+        if priority and priority not in PRIORITIES:
+            raise ConfigError(f"sla.targets.{key}", f"unknown priority '{priority}'; use "
+                              f"{channel}.<priority> with one of {', '.join(PRIORITIES)}")
+        targets[key] = Target(parse_duration(f"sla.targets.{key}", text),
+                              business_hours=channel not in round_the_clock)
     return SlaPolicy(calendar, targets, float(section.get("at_risk", default.at_risk)),
                      str(section.get("version", default.version)))

@@ -294,7 +294,8 @@ class Conversations:
         if priority not in PRIORITIES:
             raise ValidationError({"priority": f"must be one of {', '.join(PRIORITIES)}"})
         return await self.change(conversation_id, actor, f"priority:{priority}",
-                                  lambda c: replace(c, priority=priority), expected_version,
+                                  lambda c: self.sla.reprioritized(replace(c, priority=priority)),
+                                  expected_version,
                                   detail={"priority": priority})
 
     async def correct_sentiment(self, conversation_id: str, message_id: str, label: str,

@@ -9,7 +9,7 @@ import pytest
 
 from inbox.errors import ConfigError
 from inbox.events import EventBus
-from inbox.model import Status
+from inbox.model import Status, User
 from inbox.sla import (
     Calendar,
     SlaPolicy,
@@ -161,3 +161,37 @@ def test_a_deadline_beyond_the_stores_dates_is_no_deadline() -> None:
     assert policy.due("x", datetime(2260, 6, 1, tzinfo=UTC)) is not None
     with pytest.raises(ValueError, match="beyond the dates the stores hold"):
         policy.due("x", datetime(2261, 12, 1, tzinfo=UTC))
+
+
+def test_a_priority_of_a_channel_can_have_its_own_target() -> None:
+    policy = policy_from_config({"timezone": "Europe/London",
+                                 "targets": {"email": "8h", "email.urgent": "1h", "x.high": "30m"},
+                                 "calendar_time": ["x"]})
+    monday_nine = utc(7, 9)
+    normal = policy.due("email", monday_nine, "normal")
+    urgent = policy.due("email", monday_nine, "urgent")
+    assert normal is not None and normal[0] == utc(7, 17)  # the channel's 8 business hours
+    assert urgent is not None and urgent[0] == utc(7, 10)
+    assert urgent[1].startswith("Email urgent-priority replies are due within 1h")
+    x_high = policy.due("x", monday_nine, "high")
+    assert x_high is not None and x_high[0] == monday_nine + timedelta(minutes=30)
+    with pytest.raises(ConfigError) as err:
+        policy_from_config({"targets": {"email.vip": "1h"}})
+    assert err.value.key == "sla.targets.email.vip" and "urgent" in str(err.value)
+
+
+async def test_raising_the_priority_brings_a_running_deadline_forward(
+        sqlite_store: SqliteStore) -> None:
+    policy = policy_from_config({"timezone": "Europe/London",
+                                 "targets": {"email": "8h", "email.urgent": "1h"}})
+    service = Conversations(sqlite_store, EventBus(), sla=policy)
+    waiting = policy.customer_wrote(conversation("w", "c1", "email"), utc(7, 9))
+    assert waiting.due_at == utc(7, 17)
+    await sqlite_store.write(WriteBatch(customers=(customer("c1"),), conversations=(waiting,)))
+    manager = User("u-m", "m@example.com", "manager", "-")
+    urgent = await service.set_priority("w", "urgent", manager)
+    assert (urgent.awaiting_since, urgent.due_at) == (utc(7, 9), utc(7, 10))
+    assert "urgent-priority" in (urgent.due_basis or "")
+    assert policy.state(urgent, utc(7, 9, 50)) == "at_risk"  # 75% of the urgent hour
+    back = await service.set_priority("w", "normal", manager)
+    assert back.due_at == utc(7, 17)
