@@ -9,7 +9,7 @@ import json
 import logging
 import unicodedata
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -17,13 +17,12 @@ from aiohttp import web
 from inbox.conversation_merge import Outcome
 from inbox.errors import StaleVersion, ValidationError
 from inbox.events import CLOSED, Numbered
-from inbox.model import Delivery, Message, ResolutionReport, SearchResult, Status
+from inbox.model import Delivery, Message, SearchResult, Status
 from inbox.reply_options import reply_options
 from inbox.store import FACETS
 from inbox.trending import Period
 from inbox.usecases.notifications import someone_elses
 from inbox.usecases.replies import MAX_KEY
-from inbox.usecases.reports import drill_filter
 from inbox.usecases.search import SENTIMENTS, Comparison, searched_words
 from web import merges, params
 from web.guards import current_user
@@ -53,15 +52,6 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/customers/{id}", get_customer)
     r.add_post("/api/customers/{id}/merge", merge_customer)
     r.add_post("/api/customers/{id}/merges/{merge}/undo", undo_merge)
-    r.add_get("/api/reports/sla", sla_report)
-    r.add_get("/api/reports/sla.csv", sla_report_csv)
-    r.add_get("/api/reports/conversations.csv", report_conversations_csv)
-    r.add_get("/api/reports/heatmap", heatmap_report)
-    r.add_get("/api/reports/heatmap.csv", heatmap_report_csv)
-    r.add_get("/api/reports/fcr", fcr_report)
-    r.add_get("/api/reports/fcr.csv", fcr_report_csv)
-    r.add_get("/api/reports/journeys", journeys_report)
-    r.add_get("/api/reports/journeys.csv", journeys_report_csv)
     r.add_get("/api/search", search)
     r.add_get("/api/search/export.csv", export_csv)
     r.add_get("/api/voc", voice_of_customer)
@@ -310,139 +300,6 @@ async def undo_merge(request: web.Request) -> web.Response:
     record = await context(request).customers.undo_merge(
         request.match_info["id"], request.match_info["merge"], current_user(request))
     return json_response({"merge": record})
-
-
-async def _sla_rows(request: web.Request) -> tuple[datetime, datetime, list[dict[str, Any]]]:
-    since, until = params.report_range(request, params.team_zone(request))
-    rows = await context(request).reports.sla_rows(since, until)
-    return since, until, [{**plain(r), "compliance": r.compliance, "repeat_rate": r.repeat_rate}
-                          for r in rows]
-
-
-async def sla_report(request: web.Request) -> web.Response:
-    since, until, rows = await _sla_rows(request)
-    return json_response({"since": since, "until": until, "rows": rows})
-
-
-async def sla_report_csv(request: web.Request) -> web.Response:
-    """The SLA report's rows as CSV (the JSON route's twin): a column per field."""
-    since, until, rows = await _sla_rows(request)
-    return table_csv(rows, _range_name(request, "sla", since, until))
-
-
-def _range_name(request: web.Request, report: str, since: datetime, until: datetime) -> str:
-    """A report's CSV file name: the report and its days, both included, as the page shows."""
-    zone = params.team_zone(request)
-    first, last = since.astimezone(zone).date(), (until.astimezone(zone) - timedelta(days=1)).date()
-    return f"{report}-{first.isoformat()}-{last.isoformat()}.csv"
-
-
-async def _heatmap(request: web.Request) -> tuple[datetime, datetime, str, list[dict[str, Any]]]:
-    zone = params.team_zone(request)
-    since, until = params.report_range(request, zone)
-    heat = await context(request).reports.heatmap(since, until, zone)
-    return since, until, heat.zone, heat.rows()
-
-
-async def heatmap_report(request: web.Request) -> web.Response:
-    """The customers' own messages by weekday and hour in the team's time zone (?from=&to=)."""
-    since, until, zone, rows = await _heatmap(request)
-    return json_response({"since": since, "until": until, "zone": zone, "rows": rows})
-
-
-async def heatmap_report_csv(request: web.Request) -> web.Response:
-    since, until, _, rows = await _heatmap(request)
-    return table_csv(rows, _range_name(request, "heatmap", since, until))
-
-
-async def _resolution(request: web.Request) -> tuple[datetime, datetime, ResolutionReport]:
-    since, until = params.report_range(request, params.team_zone(request))
-    return since, until, await context(request).reports.resolution(since, until)
-
-
-def _fcr_rows(report: ResolutionReport) -> list[dict[str, Any]]:
-    return [{**plain(r), "rate": r.rate} for r in report.fcr]
-
-
-async def fcr_report(request: web.Request) -> web.Response:
-    """First-contact resolution of the conversations created in the range (?from=&to=)."""
-    since, until, report = await _resolution(request)
-    return json_response({"since": since, "until": until, "rows": _fcr_rows(report)})
-
-
-async def fcr_report_csv(request: web.Request) -> web.Response:
-    since, until, report = await _resolution(request)
-    return table_csv(_fcr_rows(report), _range_name(request, "fcr", since, until))
-
-
-async def journeys_report(request: web.Request) -> web.Response:
-    """Journey times (seconds) of the first contacts created in the range (?from=&to=)."""
-    since, until, report = await _resolution(request)
-    return json_response({"since": since, "until": until,
-                          "rows": [plain(r) for r in report.journeys]})
-
-
-async def journeys_report_csv(request: web.Request) -> web.Response:
-    since, until, report = await _resolution(request)
-    return table_csv([plain(r) for r in report.journeys],
-                     _range_name(request, "journeys", since, until))
-
-
-DRILL_COLUMNS = ("ref", "id", "channel", "status", "customer_id", "assignee", "created_at",
-                 "first_response_seconds", "first_response_breached", "resolution_seconds",
-                 "priority", "subject")
-
-
-async def report_conversations_csv(request: web.Request) -> web.StreamResponse:
-    """Every conversation behind one number of the SLA report (?from=&to=&group=&key=
-    &response=, as /reports/conversations), as CSV streamed a page at a time, up to
-    EXPORT_MAX rows (then an EXPORT_CAPPED line)."""
-    since, until = params.report_range(request, params.team_zone(request))
-    flt = drill_filter(since, until, request.query.get("group", "all"),
-                       request.query.get("key", "all"), request.query.get("response") or None)
-    reports = context(request).reports
-    page = await reports.drill(flt, None, EXPORT_PAGE)
-    response = web.StreamResponse(headers={
-        "Content-Type": "text/csv; charset=utf-8",
-        "Content-Disposition": 'attachment; filename="sla-conversations.csv"'})
-    await response.prepare(request)
-    sent = 0
-    await response.write(_csv_lines([list(DRILL_COLUMNS)]))
-    while True:
-        await response.write(_csv_lines([[_cell(getattr(c, name)) for name in DRILL_COLUMNS]
-                                         for c in page.items]))
-        sent += len(page.items)
-        if page.next_cursor is None:
-            break
-        if sent >= EXPORT_MAX:
-            await response.write(_csv_lines([[EXPORT_CAPPED]]))
-            break
-        page = await reports.drill(flt, page.next_cursor, EXPORT_PAGE)
-    await response.write_eof()
-    return response
-
-
-def _cell(value: Any) -> Any:
-    """A CSV cell: numbers as numbers, times in ISO 8601, text formula-safe."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return value
-    return csv_cell(value.isoformat() if isinstance(value, datetime) else value)
-
-
-def _csv_lines(rows: list[list[Any]]) -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(rows)
-    return buffer.getvalue().encode()
-
-
-def table_csv(rows: list[dict[str, Any]], name: str) -> web.Response:
-    """Rows of one report as a CSV file: a header of their keys, numbers as numbers, text
-    formula-safe."""
-    columns = list(rows[0]) if rows else []
-    body = _csv_lines([columns, *([_cell(row[c]) for c in columns] for row in rows)])
-    return web.Response(body=body, headers={
-        "Content-Type": "text/csv; charset=utf-8",
-        "Content-Disposition": f'attachment; filename="{name}"'})
 
 
 def _counted(result: SearchResult) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from web import (
     preferences,
     presence,
     references,
+    report_api,
     saved_searches,
     static_files,
     triage,
@@ -175,6 +176,7 @@ def create_app(ctx: WebContext) -> web.Application:
     app.router.add_get("/healthz", health)
     forms.setup(app)
     api.setup(app)
+    report_api.setup(app)
     presence.setup(app)
     views.setup(app)
     preferences.setup(app)

@@ -19,10 +19,10 @@ from aiohttp import web
 from inbox import csat
 from inbox.errors import ValidationError
 from web import params
-from web.api import table_csv
 from web.forms import rate_limit, read_body
 from web.keys import context
 from web.render import render
+from web.report_api import table_csv
 from web.serialize import json_response
 
 NO_REFERRER = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
