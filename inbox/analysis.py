@@ -195,9 +195,7 @@ def index_terms(text: str | None, lang: str | None) -> tuple[str, str]:
     extras = dict.fromkeys(joined if plain else map(_plain, joined))
     if lang in STEMMERS:
         unique = dict.fromkeys(found + joined) if joined else dict.fromkeys(found)
-        stemmable = [w for w in unique if len(w) >= MIN_STEMMED
-                     and (not w.isdigit() if w.isascii() else _LETTER.search(w))]
-        for stem in _stemmer(lang).stemWords(stemmable):
+        for stem in _stemmer(lang).stemWords(list(filter(_stemmable, unique))):
             stem = stem if stem.isascii() else fold(stem)
             if stem:
                 extras[f"{lang}:{stem[:MAX_TOKEN]}"] = None

@@ -8,7 +8,7 @@ import io
 import json
 import logging
 import unicodedata
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -404,10 +404,10 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
     node = await params.search_query(request)
     found, user = context(request).search, current_user(request)
 
-    async def pages(cursor: str | None) -> SearchResult:
-        return await found.messages(user, node, cursor, EXPORT_PAGE)
+    async def pages(cursor: str | None) -> CsvPage:
+        return _message_rows(await found.messages(user, node, cursor, EXPORT_PAGE))
 
-    return await _export(request, pages, "inbox-search.csv")
+    return await export(request, pages, "inbox-search.csv", CSV_COLUMNS)
 
 
 async def export_voc_csv(request: web.Request) -> web.StreamResponse:
@@ -416,43 +416,50 @@ async def export_voc_csv(request: web.Request) -> web.StreamResponse:
     node = await params.voc_query(request)
     found, user, team = context(request).search, current_user(request), params.team(request)
 
-    async def pages(cursor: str | None) -> SearchResult:
-        return await found.voice_messages(user, node, cursor, EXPORT_PAGE, team)
+    async def pages(cursor: str | None) -> CsvPage:
+        return _message_rows(await found.voice_messages(user, node, cursor, EXPORT_PAGE, team))
 
-    return await _export(request, pages, "voice-of-the-customer.csv")
+    return await export(request, pages, "voice-of-the-customer.csv", CSV_COLUMNS)
 
 
-async def _export(request: web.Request,
-                  pages: Callable[[str | None], Awaitable[SearchResult]], name: str
-                  ) -> web.StreamResponse:
-    """Every message `pages` gives, as CSV, streamed page by page (memory: one page) up to
-    EXPORT_MAX rows, then an EXPORT_CAPPED line when more match.
+def _message_rows(result: SearchResult) -> CsvPage:
+    return [csv_row(m) for m in result.messages], result.next_cursor
+
+
+# A page of CSV rows and the cursor of the next page (None: the last page).
+CsvPage = tuple[Sequence[Sequence[Any]], str | None]
+
+
+async def export(request: web.Request, pages: Callable[[str | None], Awaitable[CsvPage]],
+                 name: str, header: Sequence[str]) -> web.StreamResponse:
+    """Every row `pages` gives, under `header`, as CSV streamed page by page (memory: one
+    page) up to EXPORT_MAX rows, then an EXPORT_CAPPED line when more match.
 
     Errors before the first row are the usual 4xx/503; a failure midway ends the file with
     an EXPORT_FAILED line (the status line is sent already) and is logged."""
-    page = await pages(None)
+    rows, cursor = await pages(None)
     response = web.StreamResponse(headers={
         "Content-Type": "text/csv; charset=utf-8",
         "Content-Disposition": f'attachment; filename="{name}"'})
     await response.prepare(request)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(header)
     sent = 0
     try:
         while True:
-            writer.writerows(csv_row(m) for m in page.messages)
-            sent += len(page.messages)
+            writer.writerows(rows)
+            sent += len(rows)
             await response.write(buffer.getvalue().encode())
             buffer.seek(0)
             buffer.truncate()
-            if page.next_cursor is None:
+            if cursor is None:
                 break
             if sent >= EXPORT_MAX:  # more match: the file says so in its last line
                 writer.writerow([EXPORT_CAPPED])
                 await response.write(buffer.getvalue().encode())
                 break
-            page = await pages(page.next_cursor)
+            rows, cursor = await pages(cursor)
     except ConnectionResetError:
         log.info("CSV export: the client went away", extra={"rows": sent})
         return response

@@ -10,7 +10,7 @@ replaces the answer."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -22,7 +22,7 @@ from web import params
 from web.forms import rate_limit, read_body
 from web.keys import context
 from web.render import render
-from web.report_api import table_csv
+from web.report_api import range_name, table_csv
 from web.serialize import json_response
 
 NO_REFERRER = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
@@ -92,6 +92,4 @@ async def csat_report(request: web.Request) -> web.Response:
 async def csat_report_csv(request: web.Request) -> web.Response:
     """The CSAT report's rows as CSV (the JSON route's twin)."""
     since, until, rows = await report_rows(request)
-    zone = params.team_zone(request)
-    first, last = since.astimezone(zone).date(), (until.astimezone(zone) - timedelta(days=1)).date()
-    return table_csv(rows, f"csat-{first.isoformat()}-{last.isoformat()}.csv")
+    return table_csv(rows, range_name(request, "csat", since, until))

@@ -191,6 +191,11 @@ def team_zone(request: web.Request) -> tzinfo:
     return zone_of(None, context(request).reports.sla.calendar.timezone)
 
 
+def report_days(since: datetime, until: datetime, zone: tzinfo) -> tuple[date, date]:
+    """The first and last day, both included, of a report's [since, until) in `zone`."""
+    return since.astimezone(zone).date(), (until.astimezone(zone) - timedelta(days=1)).date()
+
+
 def report_range(request: web.Request, zone: tzinfo = UTC) -> tuple[datetime, datetime]:
     """The days a report covers, from midnight to midnight in `zone` (the team's), as UTC
     instants [since, until): ?from=&to= (both days included, as the page's form sends them;

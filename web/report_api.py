@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -13,7 +13,7 @@ from aiohttp import web
 from inbox.model import ResolutionReport
 from inbox.usecases.reports import drill_filter
 from web import params
-from web.api import EXPORT_CAPPED, EXPORT_MAX, EXPORT_PAGE, csv_cell
+from web.api import EXPORT_PAGE, CsvPage, csv_cell, export
 from web.keys import context
 from web.serialize import json_response, plain
 
@@ -46,13 +46,12 @@ async def sla_report(request: web.Request) -> web.Response:
 async def sla_report_csv(request: web.Request) -> web.Response:
     """The SLA report's rows as CSV (the JSON route's twin): a column per field."""
     since, until, rows = await _sla_rows(request)
-    return table_csv(rows, _range_name(request, "sla", since, until))
+    return table_csv(rows, range_name(request, "sla", since, until))
 
 
-def _range_name(request: web.Request, report: str, since: datetime, until: datetime) -> str:
+def range_name(request: web.Request, report: str, since: datetime, until: datetime) -> str:
     """A report's CSV file name: the report and its days, both included, as the page shows."""
-    zone = params.team_zone(request)
-    first, last = since.astimezone(zone).date(), (until.astimezone(zone) - timedelta(days=1)).date()
+    first, last = params.report_days(since, until, params.team_zone(request))
     return f"{report}-{first.isoformat()}-{last.isoformat()}.csv"
 
 
@@ -71,7 +70,7 @@ async def heatmap_report(request: web.Request) -> web.Response:
 
 async def heatmap_report_csv(request: web.Request) -> web.Response:
     since, until, _, rows = await _heatmap(request)
-    return table_csv(rows, _range_name(request, "heatmap", since, until))
+    return table_csv(rows, range_name(request, "heatmap", since, until))
 
 
 async def _resolution(request: web.Request) -> tuple[datetime, datetime, ResolutionReport]:
@@ -91,7 +90,7 @@ async def fcr_report(request: web.Request) -> web.Response:
 
 async def fcr_report_csv(request: web.Request) -> web.Response:
     since, until, report = await _resolution(request)
-    return table_csv(_fcr_rows(report), _range_name(request, "fcr", since, until))
+    return table_csv(_fcr_rows(report), range_name(request, "fcr", since, until))
 
 
 async def journeys_report(request: web.Request) -> web.Response:
@@ -104,7 +103,7 @@ async def journeys_report(request: web.Request) -> web.Response:
 async def journeys_report_csv(request: web.Request) -> web.Response:
     since, until, report = await _resolution(request)
     return table_csv([plain(r) for r in report.journeys],
-                     _range_name(request, "journeys", since, until))
+                     range_name(request, "journeys", since, until))
 
 
 DRILL_COLUMNS = ("ref", "id", "channel", "status", "customer_id", "assignee", "created_at",
@@ -114,31 +113,18 @@ DRILL_COLUMNS = ("ref", "id", "channel", "status", "customer_id", "assignee", "c
 
 async def report_conversations_csv(request: web.Request) -> web.StreamResponse:
     """Every conversation behind one number of the SLA report (?from=&to=&group=&key=
-    &response=, as /reports/conversations), as CSV streamed a page at a time, up to
-    EXPORT_MAX rows (then an EXPORT_CAPPED line)."""
+    &response=, as /reports/conversations), as CSV streamed a page at a time (api.export)."""
     since, until = params.report_range(request, params.team_zone(request))
     flt = drill_filter(since, until, request.query.get("group", "all"),
                        request.query.get("key", "all"), request.query.get("response") or None)
     reports = context(request).reports
-    page = await reports.drill(flt, None, EXPORT_PAGE)
-    response = web.StreamResponse(headers={
-        "Content-Type": "text/csv; charset=utf-8",
-        "Content-Disposition": 'attachment; filename="sla-conversations.csv"'})
-    await response.prepare(request)
-    sent = 0
-    await response.write(_csv_lines([list(DRILL_COLUMNS)]))
-    while True:
-        await response.write(_csv_lines([[_cell(getattr(c, name)) for name in DRILL_COLUMNS]
-                                         for c in page.items]))
-        sent += len(page.items)
-        if page.next_cursor is None:
-            break
-        if sent >= EXPORT_MAX:
-            await response.write(_csv_lines([[EXPORT_CAPPED]]))
-            break
-        page = await reports.drill(flt, page.next_cursor, EXPORT_PAGE)
-    await response.write_eof()
-    return response
+
+    async def pages(cursor: str | None) -> CsvPage:
+        page = await reports.drill(flt, cursor, EXPORT_PAGE)
+        return ([[_cell(getattr(c, name)) for name in DRILL_COLUMNS] for c in page.items],
+                page.next_cursor)
+
+    return await export(request, pages, "sla-conversations.csv", DRILL_COLUMNS)
 
 
 def _cell(value: Any) -> Any:
@@ -148,17 +134,13 @@ def _cell(value: Any) -> Any:
     return csv_cell(value.isoformat() if isinstance(value, datetime) else value)
 
 
-def _csv_lines(rows: list[list[Any]]) -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(rows)
-    return buffer.getvalue().encode()
-
-
 def table_csv(rows: list[dict[str, Any]], name: str) -> web.Response:
     """Rows of one report as a CSV file: a header of their keys, numbers as numbers, text
     formula-safe."""
     columns = list(rows[0]) if rows else []
-    body = _csv_lines([columns, *([_cell(row[c]) for c in columns] for row in rows)])
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([columns, *([_cell(row[c]) for c in columns] for row in rows)])
+    body = buffer.getvalue().encode()
     return web.Response(body=body, headers={
         "Content-Type": "text/csv; charset=utf-8",
         "Content-Disposition": f'attachment; filename="{name}"'})

@@ -343,7 +343,7 @@ async def reports(request: web.Request) -> dict[str, Any]:
     satisfaction: dict[str, list[Any]] = {}
     for found in await context(request).surveys.report(since, until, zone):
         satisfaction.setdefault(found.group, []).append(found)
-    first, last = since.astimezone(zone).date(), (until.astimezone(zone) - timedelta(days=1)).date()
+    first, last = params.report_days(since, until, zone)
     today = utcnow().astimezone(zone).date()
     return {"since": first, "until": last, "groups": grouped, "zone": str(zone),
             "presets": [("Today", today, today), *range_presets(today)],
@@ -397,7 +397,7 @@ async def report_conversations(request: web.Request) -> dict[str, Any]:
     customers = await context(request).conversations.customers_of(page.items)
     who = (users[key].name or users[key].email) if group == "agent" and key in users else key
     described = ("All care conversations" if group == "all" else f"{group.capitalize()} {who}")
-    first, last = since.astimezone(zone).date(), (until.astimezone(zone) - timedelta(days=1)).date()
+    first, last = params.report_days(since, until, zone)
     range_args = urlencode({"from": first.isoformat(), "to": last.isoformat()})
     drill = {"group": group, "key": key, **({"response": response} if response else {})}
     return {"page": page, "users": users, "customers": customers, "zone": str(zone),
@@ -453,9 +453,7 @@ async def volume_chart(request: web.Request) -> web.Response:
     buckets = await context(request).search.volume(current_user(request), node,
                                                    params.interval(request),
                                                    params.team(request))
-    return web.Response(body=bar_chart(buckets), content_type="image/svg+xml", headers={
-        # an image: no scripts at all; pygal styles itself inline
-        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+    return _svg(bar_chart(buckets))
 
 
 async def attachment(request: web.Request) -> web.StreamResponse:
