@@ -16,7 +16,7 @@ from inbox.collections import IncidentDoc
 from inbox.errors import InboxError, ValidationError
 from inbox.model import Conversation
 from inbox.usecases import bulk
-from inbox.usecases.incidents import IncidentView, Member, Outcome, Progress
+from inbox.usecases.incidents import Incidents, IncidentView, Member, Outcome, Progress
 from web import params
 from web.filters import customer_name
 from web.guards import current_user
@@ -240,8 +240,7 @@ async def api_update(request: web.Request) -> web.Response:
     incidents = context(request).incidents
     update = await incidents.send_update(current_user(request), request.match_info["id"],
                                          data.get("text"), data.get("key"))
-    return json_response({"update": shown_progress(await incidents.progress(update["id"]))},
-                         status=202)
+    return await _accepted(incidents, update["id"])
 
 
 async def api_resolve(request: web.Request) -> web.Response:
@@ -250,7 +249,12 @@ async def api_resolve(request: web.Request) -> web.Response:
     incidents = context(request).incidents
     update = await incidents.resolve(current_user(request), request.match_info["id"],
                                      data.get("text"), data.get("key"))
-    return json_response({"update": shown_progress(await incidents.progress(update["id"]))},
+    return await _accepted(incidents, update["id"])
+
+
+async def _accepted(incidents: Incidents, update_id: str) -> web.Response:
+    """202: an update under way (sent in the background), with its progress so far."""
+    return json_response({"update": shown_progress(await incidents.progress(update_id))},
                          status=202)
 
 
