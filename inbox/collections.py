@@ -325,6 +325,12 @@ class CsatTokenDoc(TypedDict):
     expires_at: str
 
 
+class PaceDoc(TypedDict):
+    """Conversations answered per hour of each channel's counted time, over the last week."""
+    at: str  # when it was measured
+    per_hour: dict[str, float]  # channel -> answers an hour (channels with too few: absent)
+
+
 # --- the collections -------------------------------------------------------------------------
 
 USERS = CollectionName[str, UserDoc]("users")  # key: lower-cased email
@@ -373,7 +379,10 @@ CSAT = CollectionName[str, CsatDoc]("csat")  # key: conversation id
 CSAT_QUEUE = CollectionName[str, dict[str, str]]("csat_queue")
 CSAT_TOKENS = CollectionName[str, CsatTokenDoc]("csat_tokens")  # key: sha256 of the token
 
-# What `inbox migrate` copies (the sign-in throttle is transient).
+# each channel's recent answering pace (inbox.usecases.outlook); key: "pace"
+QUEUE_PACE = CollectionName[str, PaceDoc]("queue_pace")
+
+# What `inbox migrate` copies (the sign-in throttle and the pace are transient).
 COLLECTIONS: tuple[CollectionName[str, Any], ...] = (
     USERS, TOKENS, SESSIONS, CURSORS, DEAD_LETTERS, AUDIT, IDEMPOTENCY, MERGES, SLA_ALERTS,
     LEASES, CHANGES, DEAD_LETTER_COUNTS, CANNED, NOTIFICATIONS, SAVED_SEARCHES, SPIKE_STATES,

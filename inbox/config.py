@@ -236,6 +236,10 @@ ACK = (
             "still working on it, with the expected answer time, when its response deadline "
             "is at risk (on email, web form by email, and X DMs when ack.x_dm is on)",
             env="INBOX_ACK_UPDATE"),
+    Setting("ack.queue", bool, True, "the expected answer time also follows the queue: when "
+            "the conversations waiting on the channel, at the pace the team answered over "
+            "the last week, reach the customer only after their deadline, they are told that "
+            "later time (never an earlier one)", env="INBOX_ACK_QUEUE"),
 )
 CSAT = (
     Setting("csat.enabled", bool, True, "after an agent resolves a conversation, send the "
@@ -364,6 +368,7 @@ class AckSettings:
     period_hours: float = 24.0
     max_age_hours: float = 24.0
     update: bool = False
+    queue: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from inbox.events import EventBus
 from inbox.ingest import Ingestor
 from inbox.lease import Lease
 from inbox.listening import PriorityWeights
-from inbox.model import Channel, message_id_for
+from inbox.model import Channel, message_id_for, utcnow
 from inbox.passwords import Passwords
 from inbox.ports import Connector, ConnectorContext, IngestResult
 from inbox.presence import Presence
@@ -241,6 +241,10 @@ class Runtime:
                                    ("csat-surveys", "CSAT surveys", self.surveys.sweep)):
             self._scheduler.add_job(self._job(what, work), "interval", seconds=60, id=job_id,
                                     coalesce=True, max_instances=1)
+        if self.acks.outlook is not None:  # the pace customers' expected times follow (10 min)
+            self._scheduler.add_job(self._job("queue pace", self.acks.outlook.refresh),
+                                    "interval", seconds=600, id="queue-pace",
+                                    next_run_time=utcnow(), coalesce=True, max_instances=1)
         self._scheduler.start()
 
     async def _stop_jobs(self) -> None:

@@ -30,6 +30,7 @@ from inbox.model import (
 )
 from inbox.normalize import clean_text
 from inbox.ports import IngestResult
+from inbox.usecases.outlook import Outlook
 from inbox.usecases.replies import Replies
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class Acknowledgements:
         self.own = frozenset(a for a in (normalize_email(x) for x in own_addresses) if a)
         self.period = timedelta(hours=settings.period_hours)
         self.max_age = timedelta(hours=settings.max_age_hours)
+        self.outlook = Outlook(self.store, self.sla, replies.clock) if settings.queue else None
 
     # --- sending -------------------------------------------------------------------------
 
@@ -114,7 +116,7 @@ class Acknowledgements:
         customer = await self.store.get_customer(conv.customer_id)
         labels = (i.label for i in customer.identities if i.label)
         facts = acks.AckFacts(conv.channel, lang, customer.name or next(labels, None),
-                              conv.due_at, conv.ref, now)
+                              await self.expected(conv.channel, conv.due_at), conv.ref, now)
         text = acks.render(await self.template(kind, conv.channel, lang), facts, self.sla)
         external = f"{kind}:{new_id('o')}"
         if not await self._claim(kind, conv.id, now, message_id_for("agent", external)):
@@ -142,6 +144,13 @@ class Acknowledgements:
             return False
         doc: AckDoc = {"at": now.isoformat(), "message_id": message_id}
         return await claims.swap(key, old, doc)
+
+    async def expected(self, channel: str, due_at: datetime | None) -> datetime | None:
+        """When the customer is told to expect an answer: the deadline, or the queue's
+        later time (ack.queue; inbox.usecases.outlook)."""
+        if self.outlook is None:
+            return due_at
+        return await self.outlook.expected(channel, due_at)
 
     # --- the web form's thank-you page ---------------------------------------------------
 

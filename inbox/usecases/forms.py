@@ -68,6 +68,8 @@ class Forms:
         """What the thank-you page says: the web form's acknowledgement template in the
         customer's language (ack.webform off: thanks alone), and when an answer is due."""
         body: dict[str, Any] = {"ok": True, "reference": reference}
+        if self.acks is not None:
+            due_at = await self.acks.expected(Channel.WEBFORM, due_at)
         if due_at is not None:
             body["expected_reply_by"] = due_at.isoformat()
         told = None
