@@ -378,6 +378,9 @@ CSAT = CollectionName[str, CsatDoc]("csat")  # key: conversation id
 # key: due time (ISO 8601, UTC) + "|" + conversation id: the surveys still to send, in order
 CSAT_QUEUE = CollectionName[str, dict[str, str]]("csat_queue")
 CSAT_TOKENS = CollectionName[str, CsatTokenDoc]("csat_tokens")  # key: sha256 of the token
+# key: resolved time (ISO 8601, UTC) + "|" + conversation id: each sent survey as in CSAT,
+# in time order, so that a report reads its range only
+CSAT_RESOLVED = CollectionName[str, CsatDoc]("csat_resolved")
 
 # each channel's recent answering pace (inbox.usecases.outlook); key: "pace"
 QUEUE_PACE = CollectionName[str, PaceDoc]("queue_pace")
@@ -387,7 +390,8 @@ COLLECTIONS: tuple[CollectionName[str, Any], ...] = (
     USERS, TOKENS, SESSIONS, CURSORS, DEAD_LETTERS, AUDIT, IDEMPOTENCY, MERGES, SLA_ALERTS,
     LEASES, CHANGES, DEAD_LETTER_COUNTS, CANNED, NOTIFICATIONS, SAVED_SEARCHES, SPIKE_STATES,
     LISTENING_RULES, LISTENING_COUNTS, VIPS, LISTENING_IMPORTS, INCIDENTS, INCIDENT_LINKS,
-    INCIDENT_UPDATES, INCIDENT_DELIVERIES, ACKS, ACK_TEMPLATES, CSAT, CSAT_QUEUE, CSAT_TOKENS)
+    INCIDENT_UPDATES, INCIDENT_DELIVERIES, ACKS, ACK_TEMPLATES, CSAT, CSAT_QUEUE, CSAT_TOKENS,
+    CSAT_RESOLVED)
 
 
 # --- what a caller asks for ------------------------------------------------------------------

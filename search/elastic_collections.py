@@ -10,6 +10,7 @@ from inbox.collections import (
     CANNED,
     CSAT,
     CSAT_QUEUE,
+    CSAT_RESOLVED,
     DEAD_LETTERS,
     LISTENING_RULES,
     NOTIFICATIONS,
@@ -37,7 +38,7 @@ D = TypeVar("D", bound=Mapping[str, Any])
 # audit entries, idempotency keys, counters, alert and spike states, merges, VIPs...
 LISTED_AFTER_OWN_WRITE = frozenset(name for name in (
     USERS, TOKENS, CANNED, SAVED_SEARCHES, LISTENING_RULES, NOTIFICATIONS, DEAD_LETTERS, CSAT,
-    CSAT_QUEUE))
+    CSAT_QUEUE, CSAT_RESOLVED))
 
 
 def kv_id(collection: str, key: str) -> str:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from inbox import acks, csat
-from inbox.collections import CSAT, CSAT_QUEUE, CSAT_TOKENS, CsatDoc
+from inbox.collections import CSAT, CSAT_QUEUE, CSAT_RESOLVED, CSAT_TOKENS, CsatDoc
 from inbox.config import CsatSettings
 from inbox.errors import Gone, InboxError, NotFound, Refused, RetryableError
 from inbox.model import Channel, Conversation, Direction, Role, Status, message_id_for, new_id
@@ -50,6 +50,7 @@ class Surveys:
         self.templates = templates
         self.accounts, self.delivery = accounts, delivery
         self.public_url = public_url.rstrip("/")
+        self.report_page = 1000  # surveys a report reads at a time
 
     # --- queue and send ------------------------------------------------------------------
 
@@ -107,6 +108,7 @@ class Surveys:
                             "message_id": message_id_for("agent", external)}
         if not await surveys.swap(conversation_id, doc, claimed):  # another sweep has it
             return False
+        await self._reported(conversation_id, claimed)
         await self.store.collection(CSAT_TOKENS).put(token_key, {
             "conversation_id": conversation_id, "expires_at": expires.isoformat()})
         customer = await self.store.get_customer(conv.customer_id)
@@ -124,6 +126,8 @@ class Surveys:
         except Refused as exc:
             await surveys.put(conversation_id, {**claimed, "state": "skipped",
                                                 "reason": str(exc)})
+            await self.store.collection(CSAT_RESOLVED).delete(_resolved_key(conversation_id,
+                                                                            claimed))
             return False
         log.info("survey sent", extra={"conversation": conv.id, "delivery": message.delivery})
         return True
@@ -165,6 +169,7 @@ class Surveys:
                                  "answered_at": self.replies.clock().isoformat(),
                                  "alerted": doc["alerted"] or low}
             if await surveys.swap(conversation_id, doc, answered):
+                await self._reported(conversation_id, answered)
                 break
         else:
             raise Refused("this survey is being answered right now; try again")
@@ -209,8 +214,32 @@ class Surveys:
 
     async def report(self, since: datetime, until: datetime, zone: tzinfo
                      ) -> tuple[csat.CsatRow, ...]:
-        """The figures of the surveys of conversations resolved in [since, until)."""
-        return csat.summarize((doc for _, doc in await self.documents()), since, until, zone)
+        """The figures of the surveys of conversations resolved in [since, until): read
+        from the surveys in resolution order (CSAT_RESOLVED), the range alone."""
+        return csat.summarize(await self._sent_between(since, until), since, until, zone)
+
+    async def _sent_between(self, since: datetime, until: datetime) -> list[CsatDoc]:
+        index, after, end = self.store.collection(CSAT_RESOLVED), _utc(since), _utc(until)
+        page = self.report_page
+        found: list[CsatDoc] = []
+        while batch := await index.list(after, page):
+            found.extend(doc for key, doc in batch if key < end)
+            if batch[-1][0] >= end or len(batch) < page:
+                break
+            after = batch[-1][0]
+        return found
+
+    async def _reported(self, conversation_id: str, doc: CsatDoc) -> None:
+        """Keep a sent survey, as it now is, where reports read it (in resolution order).
+        Each writer reads the survey again after its own put, so that of two answers at
+        once the copy ends as the survey does."""
+        index, key = self.store.collection(CSAT_RESOLVED), _resolved_key(conversation_id, doc)
+        for _ in range(SWAP_TRIES):
+            await index.put(key, doc)
+            latest = await self.store.collection(CSAT).get(conversation_id)
+            if latest is None or latest == doc or latest["state"] != "sent":
+                return
+            doc = latest
 
     async def documents(self, page: int = 1000) -> list[tuple[str, CsatDoc]]:
         """Every survey, by conversation id."""
@@ -220,6 +249,11 @@ class Surveys:
             found.extend(batch)
             after = batch[-1][0]
         return found
+
+
+def _resolved_key(conversation_id: str, doc: CsatDoc) -> str:
+    """A survey's key in CSAT_RESOLVED: its conversation's resolution time, then its id."""
+    return f"{_utc(datetime.fromisoformat(doc['resolved_at']))}|{conversation_id}"
 
 
 def _utc(at: datetime) -> str:

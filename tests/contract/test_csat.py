@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from inbox.collections import CSAT
 from inbox.config import AckSettings, CsatSettings
+from inbox.csat import CsatRow
 from inbox.enrich import no_enrichment
 from inbox.events import EventBus
 from inbox.ingest import Ingestor
@@ -112,3 +113,34 @@ async def test_a_resolved_listening_hit_gets_no_survey(store: Store) -> None:
     now[0] += timedelta(hours=1)
     assert await desk.surveys.sweep() == 0 and outbox.sent == []
     assert await store.collection(CSAT).get(conv_id) is None
+
+
+async def test_the_report_counts_the_surveys_resolved_in_its_range_only(store: Store) -> None:
+    """Surveys of conversations resolved on three days: a range counts those resolved from
+    its first instant up to (not at) its end, however many pages it reads."""
+    outbox, now = Outbox(), [datetime(2026, 11, 2, 0, 0, tzinfo=UTC)]
+    desk = Desk(store, outbox, now)
+    desk.surveys.report_page = 2
+    ava = await desk.accounts.add_user("ava@example.com", "agent", "plum orbit canyon 72")
+    resolved = {}
+    for i, when in enumerate([datetime(2026, 11, d, h, tzinfo=UTC)
+                              for d, h in ((2, 0), (2, 9), (2, 23), (3, 0), (3, 12), (4, 0))]):
+        now[0] = when
+        got = await desk.ingest.ingest([inbound(f"r{i}", "Help", when=when,
+                                                authors=(IdentityRef("email", f"c{i}@x.org"),),
+                                                thread_keys=(f"mid:r{i}",))])
+        resolved[when] = got.stored[0].conversation_id
+        await desk.conversations.set_status(resolved[when], Status.RESOLVED, ava)
+    now[0] = datetime(2026, 11, 5, tzinfo=UTC)
+    assert await desk.surveys.sweep() == 6
+    for text, score in zip(outbox.sent, (5, 4, 1, 5, 3, 2), strict=True):
+        await desk.surveys.answer(token_of(text), score)
+
+    def overall(rows: tuple[CsatRow, ...]) -> tuple[int, int, float | None]:
+        (row,) = [r for r in rows if r.group == "all"]
+        return row.sent, row.responses, row.average
+
+    day2, day3 = datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC)
+    assert overall(await desk.surveys.report(day2, day3, UTC)) == (3, 3, 10 / 3)
+    assert overall(await desk.surveys.report(day3, day3 + timedelta(days=1), UTC)) == (2, 2, 4)
+    assert overall(await desk.surveys.report(day2, day3 + timedelta(days=2), UTC)) == (6, 6, 20 / 6)
