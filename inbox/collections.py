@@ -326,9 +326,9 @@ class CsatTokenDoc(TypedDict):
 
 
 class PaceDoc(TypedDict):
-    """Conversations answered per hour of each channel's counted time, over the last week."""
-    at: str  # when it was measured
-    per_hour: dict[str, float]  # channel -> answers an hour (channels with too few: absent)
+    """Each channel's recent first responses (inbox.usecases.outlook)."""
+    at: str  # when they were measured
+    p90: dict[str, float]  # channel -> p90 seconds of its counted time (too few: absent)
 
 
 # --- the collections -------------------------------------------------------------------------
@@ -382,7 +382,7 @@ CSAT_TOKENS = CollectionName[str, CsatTokenDoc]("csat_tokens")  # key: sha256 of
 # in time order, so that a report reads its range only
 CSAT_RESOLVED = CollectionName[str, CsatDoc]("csat_resolved")
 
-# each channel's recent answering pace (inbox.usecases.outlook); key: "pace"
+# each channel's recent first responses (inbox.usecases.outlook); key: "pace"
 QUEUE_PACE = CollectionName[str, PaceDoc]("queue_pace")
 
 # What `inbox migrate` copies (the sign-in throttle and the pace are transient).

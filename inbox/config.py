@@ -236,10 +236,11 @@ ACK = (
             "still working on it, with the expected answer time, when its response deadline "
             "is at risk (on email, web form by email, and X DMs when ack.x_dm is on)",
             env="INBOX_ACK_UPDATE"),
-    Setting("ack.queue", bool, True, "the expected answer time also follows the queue: when "
-            "the conversations waiting on the channel, at the pace the team answered over "
-            "the last week, reach the customer only after their deadline, they are told that "
-            "later time (never an earlier one)", env="INBOX_ACK_QUEUE"),
+    Setting("ack.queue", bool, True, "the expected answer time also follows the queue as "
+            "customers lived it: when the team took longer than the deadline to answer one "
+            "in ten of the channel's customers over the last week (their p90 first response), "
+            "customers are told that later time (never an earlier one)",
+            env="INBOX_ACK_QUEUE"),
 )
 CSAT = (
     Setting("csat.enabled", bool, True, "after an agent resolves a conversation, send the "

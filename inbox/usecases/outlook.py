@@ -1,17 +1,18 @@
 """When a customer can expect an answer: the later of their conversation's deadline (the live
-SLA calendar) and the time the team reaches them at the pace it answered lately (the queue).
+SLA calendar) and the time within which the team answered nine in ten of the channel's
+customers lately (the queue as customers lived it).
 
-The pace, conversations answered per hour of each channel's counted time (business hours or
-24/7, as its target counts) over the last week, comes from the SLA report. A worker job
-refreshes it every few minutes and keeps it in the store: a report is too heavy to make for
-every acknowledgement, and pollers never load the report's numpy. The queue, how many of the
-channel's conversations wait for an answer now, is counted live (the store's backlog)."""
+Why the recent p90 and not the backlog over a pace: teams do not answer in arrival order (a
+social team answers new posts first and leaves a pile), so the number waiting over the rate
+of answers told customers days where they were in fact answered within hours. The recent
+first responses, counted in the channel's time (business hours or 24/7), say what the queue
+does. A worker job measures them every few minutes from the SLA report and keeps them in the
+store: a report is too heavy for every acknowledgement, and pollers never load numpy."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from inbox.collections import QUEUE_PACE
@@ -21,20 +22,10 @@ from inbox.sla import SlaPolicy, add_business_time
 from inbox.store import Store
 
 log = logging.getLogger(__name__)
-WINDOW = timedelta(days=7)  # the pace is of the answers in this last stretch
-MIN_ANSWERS = 20  # fewer answers than this in the window: no pace, the deadline alone
-STALE = timedelta(days=1)  # a pace older than this (no worker lately) is not used
+WINDOW = timedelta(days=7)  # the first responses of conversations created this recently
+MIN_ANSWERS = 20  # fewer answered than this in the window: the deadline alone
+STALE = timedelta(days=1)  # measured longer ago (no worker lately): not used
 KEY = "pace"
-
-
-@dataclass(frozen=True, slots=True)
-class Estimate:
-    """A channel's queue now: how many wait, the recent pace and when a newcomer is reached."""
-
-    channel: str
-    waiting: int
-    per_hour: float | None  # answers per hour of the channel's counted time
-    reached_at: datetime | None  # None: no pace known
 
 
 class Outlook:
@@ -45,37 +36,31 @@ class Outlook:
         self.store, self.sla, self.clock = store, sla, clock
 
     async def refresh(self, now: datetime | None = None) -> dict[str, float]:
-        """Measure each channel's pace over the last week and keep it (a worker job)."""
+        """Measure each channel's recent p90 first response (seconds of its counted time)
+        and keep it (a worker job)."""
         now = now or self.clock()
-        since = now - WINDOW
-        pace: dict[str, float] = {}
-        for row in await self.store.sla_report(since, now):
-            hours = self.sla.elapsed(row.key, since, now) / 3600 if row.group == "channel" else 0
-            if hours > 0 and row.answered >= MIN_ANSWERS:
-                pace[row.key] = row.answered / hours
-        await self.store.collection(QUEUE_PACE).put(KEY, {"at": now.isoformat(),
-                                                          "per_hour": pace})
-        return pace
+        p90 = {row.key: row.p90 for row in await self.store.sla_report(now - WINDOW, now)
+               if row.group == "channel" and row.p90 is not None
+               and row.answered >= MIN_ANSWERS}
+        await self.store.collection(QUEUE_PACE).put(KEY, {"at": now.isoformat(), "p90": p90})
+        return p90
 
-    async def estimate(self, channel: str, now: datetime | None = None) -> Estimate:
-        """How the channel's queue stands now (everyone waiting, the newcomer included)."""
+    async def recent(self, channel: str, now: datetime | None = None) -> float | None:
+        """The channel's recent p90 first response in seconds; None when not known."""
         now = now or self.clock()
-        backlog = await self.store.backlog(())
-        waiting = sum(n for (ch, _), n in backlog.items() if ch == channel)
         doc = await self.store.collection(QUEUE_PACE).get(KEY)
-        per_hour = None
-        if doc is not None and now - parse_ts(doc["at"]) <= STALE:
-            per_hour = doc["per_hour"].get(channel)
-        if not per_hour or not waiting:
-            return Estimate(channel, waiting, per_hour, None)
-        return Estimate(channel, waiting, per_hour,
-                        self._after(channel, now, timedelta(hours=waiting / per_hour)))
+        if doc is None or now - parse_ts(doc["at"]) > STALE:
+            return None
+        return doc["p90"].get(channel)
 
     async def expected(self, channel: str, due_at: datetime | None,
                        now: datetime | None = None) -> datetime | None:
         """When to tell the customer to expect an answer: their deadline, or later when the
-        queue at the recent pace reaches them only after it (never earlier: a promise)."""
-        reached = (await self.estimate(channel, now)).reached_at
+        team lately took longer than that for one in ten (never earlier: a promise)."""
+        now = now or self.clock()
+        seconds = await self.recent(channel, now)
+        reached = None if seconds is None else self._after(channel, now,
+                                                            timedelta(seconds=seconds))
         if reached is None:
             return due_at
         return reached if due_at is None or reached > due_at else due_at
@@ -88,6 +73,5 @@ class Outlook:
                 return add_business_time(start, wait, self.sla.calendar)
             return start + wait
         except (ValueError, OverflowError, ConfigError):
-            log.info("queue estimate beyond the calendar", extra={"channel": channel})
+            log.info("expected answer time beyond the calendar", extra={"channel": channel})
             return None
-
