@@ -216,6 +216,11 @@ async def measure(runtime: Runtime, runs: int, budget: float) -> list[Figure]:
     figures.append(await timed("first-contact resolution + journeys, 30 days", resolution,
                                runs, budget, lambda r: f"{r.fcr[0].resolved} resolved, "
                                f"{r.journeys[0].journeys} journeys"))
+    async def backlog(_: int) -> Any:
+        return await runtime.reports.backlog(now)
+
+    figures.append(await timed("backlog by channel and age", backlog, runs, budget,
+                               lambda b: f"{sum(sum(v) for v in b.counts.values())} waiting"))
     pages: list[Any] = []
     cursor: str | None = None
     for _ in range(20):  # the ids to open, and the cursors of 20 pages deep
