@@ -250,6 +250,15 @@ class Conversation:
     # the conversation this one was merged into (status MERGED; inbox.conversation_merge):
     # its page, its #ref and customer answers threading into it lead there
     merged_into: str | None = None
+    # Resolution paused while waiting on the customer (status PENDING; inbox.sla): when the
+    # current wait began, and the time of the earlier ones, in the policy's time
+    pending_since: datetime | None = None
+    paused_seconds: float = 0.0
+    # The responses after the first (inbox.sla, next-response targets): when each was given,
+    # its time in the policy's time, and when those were given that missed their deadline
+    next_response_at: tuple[datetime, ...] = ()
+    next_response_seconds: tuple[float, ...] = ()
+    next_response_missed: tuple[datetime, ...] = ()
 
 
 # What a conversation's priority can be, lowest first ("normal" unless an agent set one)
@@ -314,10 +323,19 @@ class SlaRow:
     resolved: int = 0  # resolved, with their time to resolution below
     resolution_p50: float | None = None
     resolution_p90: float | None = None
+    # responses after the first (next-response targets) of these conversations
+    next_answered: int = 0
+    next_met: int = 0  # given within their target
+    next_p50: float | None = None  # seconds, in the policy's time
+    next_p90: float | None = None
 
     @property
     def compliance(self) -> float | None:
         return None if not self.answered else self.met / self.answered
+
+    @property
+    def next_compliance(self) -> float | None:
+        return None if not self.next_answered else self.next_met / self.next_answered
 
     @property
     def repeat_rate(self) -> float | None:
