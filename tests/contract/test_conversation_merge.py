@@ -97,7 +97,7 @@ async def test_merge_moves_the_messages_and_recounts_the_survivor(store: Store) 
     assert kept.status == Status.OPEN
     assert kept.first_response_at == a.first_response_at  # its answer, kept
     assert kept.awaiting_since == b.awaiting_since  # Ann's unanswered message waits
-    due = POLICY.due(a.channel, b.last_message_at)
+    due = POLICY.due(a.channel, b.last_message_at, later=True)  # a next response
     assert due is not None and (kept.due_at, kept.due_basis) == due  # on the survivor's clock
 
     gone = await store.get_conversation(b.id)
