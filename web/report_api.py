@@ -34,7 +34,8 @@ def setup(app: web.Application) -> None:
 async def _sla_rows(request: web.Request) -> tuple[datetime, datetime, list[dict[str, Any]]]:
     since, until = params.report_range(request, params.team_zone(request))
     rows = await context(request).reports.sla_rows(since, until)
-    return since, until, [{**plain(r), "compliance": r.compliance, "repeat_rate": r.repeat_rate}
+    return since, until, [{**plain(r), "compliance": r.compliance, "repeat_rate": r.repeat_rate,
+                           "next_compliance": r.next_compliance}
                           for r in rows]
 
 

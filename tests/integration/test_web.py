@@ -400,7 +400,11 @@ async def test_sla_report_and_what_breaches_next(web: Web) -> None:
     assert [(r["group"], r["key"], r["conversations"]) for r in lines] == \
         [(r["group"], r["key"], str(r["conversations"])) for r in one_day["rows"]]
     assert (await web.client.get("/api/reports/sla.csv", headers=web.auth(agent))).status == 403
-
+    assert (overall["next_answered"], overall["next_met"], overall["next_compliance"]) == (
+        0, 0, None)  # nobody wrote again: no next response yet
+    assert "next_p90" in lines[0]
+    html = await (await web.client.get("/reports", headers=web.auth())).text()
+    assert "Next responses" in html
 
     page = await web.client.get("/api/conversations", params={"order": "sideways"},
                                 headers=web.auth())
@@ -413,6 +417,21 @@ async def test_sla_report_and_what_breaches_next(web: Web) -> None:
                                                               "channel": "webform"},
                                 headers=web.auth())
     assert {c["id"] for c in (await fine.json())["conversations"]} == {first, second}
+
+
+async def test_a_pending_conversation_shows_its_resolution_clock_paused(web: Web) -> None:
+    ref = await posted(web, {**FORM, "idempotency_key": "p1"})
+    pending = await web.client.post(f"/api/conversations/{ref}/status",
+                                    json={"status": "pending"}, headers=web.auth())
+    assert pending.status == 200
+    page = await (await web.client.get(f"/conversations/{ref}", headers=web.auth())).text()
+    assert "Resolution clock paused since" in page
+    await web.client.post(f"/api/conversations/{ref}/status", json={"status": "resolved"},
+                          headers=web.auth())
+    page = await (await web.client.get(f"/conversations/{ref}", headers=web.auth())).text()
+    assert "Resolution clock paused" not in page
+    conv = await web.runtime.store.get_conversation(ref)
+    assert conv.pending_since is None and conv.resolution_seconds is not None
 
 
 async def test_every_page_renders_the_demo_month(tmp_path: Path) -> None:
