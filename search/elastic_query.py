@@ -146,7 +146,9 @@ RESPONSES: dict[str, list[Query]] = {
     "missed": [{"exists": {"field": "first_response_seconds"}},
                {"term": {"first_response_breached": True}}],
     "unanswered": [{"bool": {"must_not": [{"exists": {"field": "first_response_seconds"}}]}}],
-    "resolved": [{"exists": {"field": "resolved_at"}}]}
+    "resolved": [{"exists": {"field": "resolved_at"}}],
+    "next": [{"exists": {"field": "next_response_at"}}],
+    "next_missed": [{"exists": {"field": "next_response_missed"}}]}
 # Only conversations with a running clock have a place in the "due" order.
 _ORDER_FILTERS: dict[Order, list[Query]] = {
     "due": [{"exists": {"field": "due_at"}}],

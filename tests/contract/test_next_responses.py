@@ -17,6 +17,7 @@ from inbox.model import Conversation, IdentityRef, SlaRow, Status, User
 from inbox.sla import Calendar, SlaPolicy
 from inbox.store import Store, WriteBatch
 from inbox.usecases.conversations import Conversations
+from inbox.usecases.reports import drill_filter
 from search.sqlite import SqliteStore
 from tests.factories import at, conversation, customer, inbound
 from tests.schema_history import TO_SCHEMA_13, reopened_at
@@ -77,6 +78,21 @@ async def test_the_report_follows_a_next_response_undone(store: Store) -> None:
     await store.write(WriteBatch(conversations=(replace(undone, version=e2.version + 1),)))
     overall = _all(await store.sla_report(at(1), at(20)))
     assert (overall.next_answered, overall.next_met) == (6, 5)
+
+
+async def test_the_drill_down_lists_the_conversations_behind_next_responses(
+        store: Store) -> None:
+    await store.write(WriteBatch(customers=(customer("c1"),), conversations=FIXTURE))
+
+    async def listed(response: str, group: str = "all", key: str = "all") -> list[str]:
+        page = await store.list_conversations(
+            drill_filter(at(1), at(20), group, key, response), None, 50)
+        return [c.id for c in page.items]
+
+    assert await listed("next") == ["x1", "e2", "e1", "e0"]  # the newest first
+    assert await listed("next_missed") == ["e2", "e0"]
+    assert await listed("next", "agent", "u2") == ["e2"]
+    assert await listed("next_missed", "channel", "x") == []
 
 
 def _all(rows: tuple[SlaRow, ...]) -> SlaRow:

@@ -17,10 +17,10 @@ from inbox import auth
 from inbox.app.config import load as load_config
 from inbox.app.runtime import Runtime
 from inbox.errors import Refused, RetryableError
-from inbox.model import ConversationFilter, utcnow
+from inbox.model import ConversationFilter, IdentityRef, utcnow
 from inbox.ports import Outbound, Receipt
 from inbox.query import parse
-from tests.factories import CHEAP_ARGON2
+from tests.factories import CHEAP_ARGON2, inbound
 from web.app import create_app
 
 pytestmark = pytest.mark.integration
@@ -432,6 +432,36 @@ async def test_a_pending_conversation_shows_its_resolution_clock_paused(web: Web
     assert "Resolution clock paused" not in page
     conv = await web.runtime.store.get_conversation(ref)
     assert conv.pending_since is None and conv.resolution_seconds is not None
+
+
+async def test_a_reply_to_a_customer_who_wrote_again_counts_as_a_next_response(
+        web: Web) -> None:
+    ann = (IdentityRef("email", "ann@example.com", "Ann"),)
+
+    async def wrote(ext: str, text: str) -> str:
+        found = await web.runtime.ingestor.ingest([inbound(
+            ext, text, channel="webform", authors=ann, when=utcnow(),
+            thread_keys=("form:ann-bill",))])
+        return found.stored[0].conversation_id
+
+    vid = await wrote("f1", "my bill is wrong")
+    for text in ("Looking into it", "Fixed"):
+        sent = await web.client.post(f"/api/conversations/{vid}/reply",
+                                     json={"text": text, "confirm": True}, headers=web.auth())
+        assert sent.status == 201
+        if text == "Looking into it":
+            assert await wrote("f2", "still wrong") == vid
+            waiting = await web.runtime.store.get_conversation(vid)
+            assert waiting.due_basis is not None and "next replies" in waiting.due_basis
+    report = await (await web.client.get("/api/reports/sla", headers=web.auth())).json()
+    overall = next(r for r in report["rows"] if r["group"] == "all")
+    assert (overall["answered"], overall["next_answered"], overall["next_met"]) == (1, 1, 1)
+    assert overall["next_compliance"] == 1.0 and overall["next_p50"] is not None
+    html = await (await web.client.get("/reports", headers=web.auth())).text()
+    link = next(h for h in re.findall(r'href="(/reports/conversations\?[^"]+)"', html)
+                if "group=all" in h and "response=next" in h and "next_missed" not in h)
+    listed = await (await web.client.get(link.replace("&amp;", "&"), headers=web.auth())).text()
+    assert f"/conversations/{vid}" in listed
 
 
 async def test_every_page_renders_the_demo_month(tmp_path: Path) -> None:
