@@ -462,6 +462,12 @@ async def test_a_reply_to_a_customer_who_wrote_again_counts_as_a_next_response(
                 if "group=all" in h and "response=next" in h and "next_missed" not in h)
     listed = await (await web.client.get(link.replace("&amp;", "&"), headers=web.auth())).text()
     assert f"/conversations/{vid}" in listed
+    csv_link = re.search(r'href="(/api/reports/conversations\.csv\?[^"]+)"', listed)
+    assert csv_link
+    got = await web.client.get(csv_link[1].replace("&amp;", "&"), headers=web.auth())
+    rows = list(csv.DictReader(io.StringIO(await got.text())))
+    assert [r["id"] for r in rows] == [vid]
+    assert float(rows[0]["next_response_seconds"]) == overall["next_p50"]
 
 
 async def test_every_page_renders_the_demo_month(tmp_path: Path) -> None:
