@@ -114,15 +114,16 @@ class SlaPolicy:
         return self._keyed(channel, priority, later)[1]
 
     def _keyed(self, channel: str, priority: str | None, later: bool
-               ) -> tuple[str, Target | None, bool]:
-        """(the key, the target, whether it is a next-response one) that applies."""
+               ) -> tuple[str, Target | None]:
+        """The key that applies ("email.urgent" or "email") and its target: at each key,
+        when `later`, the next-response one first."""
         keys = (f"{channel}.{priority}", channel) if priority is not None else (channel,)
         for key in keys:
             if later and key in self.next_targets:
-                return key, self.next_targets[key], True
+                return key, self.next_targets[key]
             if key in self.targets:
-                return key, self.targets[key], False
-        return channel, None, False
+                return key, self.targets[key]
+        return channel, None
 
     def due(self, channel: str, started: datetime, priority: str | None = None,
             later: bool = False) -> tuple[datetime, str] | None:
@@ -141,14 +142,15 @@ class SlaPolicy:
         if not storable_time(due_at):  # one rule for every store (inbox.normalize)
             raise ValueError(f"no deadline after {started.isoformat()}: {due_at.isoformat()} "
                              "is beyond the dates the stores hold")
-        head, tail = self._basis(channel, priority, later)
+        head, tail = self._basis(channel, priority, later, target)
         return due_at, f"{head}{started.isoformat(' ', 'minutes')[:16]}{tail}"
 
-    def _basis(self, channel: str, priority: str | None, later: bool) -> tuple[str, str]:
+    def _basis(self, channel: str, priority: str | None, later: bool, target: Target
+               ) -> tuple[str, str]:
         """The text around the start of a deadline's explanation (made once per target)."""
-        key, target, _ = self._keyed(channel, priority, later)
+        key = self._keyed(channel, priority, later)[0]
         found = self._bases.get((key, later))
-        if found is None and target is not None:
+        if found is None:
             how = (f"business hours only ({self.calendar.describe()})"
                    if target.business_hours else "round the clock (24/7)")
             which = CHANNEL_NAMES.get(channel, channel) + (
@@ -157,7 +159,7 @@ class SlaPolicy:
             found = self._bases[(key, later)] = (  # shown to agents: no internal terms
                 f"{which} {replies} are due within {_fmt(target.duration)}, counted {how}, "
                 "from ", " UTC")
-        return found or ("from ", " UTC")
+        return found
 
     @cached_property
     def _bases(self) -> dict[tuple[str, bool], tuple[str, str]]:
