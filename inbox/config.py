@@ -214,6 +214,10 @@ SLA = (
             "response-time target per channel, and per channel and priority "
             "(\"email.urgent\"): durations like \"8h\", \"30m\", \"1d\" (channels not "
             "listed keep theirs; a priority not listed keeps its channel's)"),
+    Setting("sla.next_targets", dict, {},
+            "target of every response after the first (the customer wrote again), with the "
+            "keys of sla.targets (\"email\" = \"4h\"); a key not listed keeps its "
+            "sla.targets one"),
     Setting("sla.hours", dict, {day: ["09:00-17:00"] for day in ("mon", "tue", "wed", "thu",
                                                                   "fri")},
             "opening hours per day, mon to sun, several periods allowed (days not listed "

@@ -56,9 +56,11 @@ MERGE, SPLIT = "conversation", "split"  # MergeDoc "kind"
 DERIVED = ("status", "snoozed_until", "message_count", "last_message_at", "awaiting_since",
            "first_response_at", "due_at", "due_basis", "first_response_seconds",
            "first_response_breached", "resolved_at", "resolution_seconds", "merged_into",
-           "sentiment", "lang")
+           "sentiment", "lang", "pending_since", "paused_seconds", "next_response_at",
+           "next_response_seconds", "next_response_missed")
 _TIMES = frozenset({"snoozed_until", "last_message_at", "awaiting_since", "first_response_at",
-                    "due_at", "resolved_at"})
+                    "due_at", "resolved_at", "pending_since"})
+_TIME_LISTS = frozenset({"next_response_at", "next_response_missed"})
 # The survivor of a merge takes the more active status of the two: open first
 ACTIVE_FIRST = (Status.OPEN, Status.PENDING, Status.SNOOZED, Status.RESOLVED, Status.LISTENING,
                 Status.MERGED)
@@ -85,7 +87,13 @@ def fields(conv: Conversation) -> dict[str, Any]:
     for name in DERIVED:
         value = getattr(conv, name)
         # in UTC: a deadline computed in the calendar's zone reads back from the store in UTC
-        out[name] = value.astimezone(UTC).isoformat() if isinstance(value, datetime) else value
+        if name in _TIME_LISTS:
+            out[name] = [t.astimezone(UTC).isoformat() for t in value]
+        elif isinstance(value, tuple):
+            out[name] = list(value)
+        else:
+            out[name] = value.astimezone(UTC).isoformat() if isinstance(value, datetime) \
+                else value
     out["status"] = str(conv.status)
     return out
 
@@ -95,6 +103,10 @@ def restored(conv: Conversation, recorded: dict[str, Any]) -> Conversation:
     values: dict[str, Any] = {name: (datetime.fromisoformat(v) if name in _TIMES and v else v)
               for name, v in recorded.items() if name in DERIVED}
     values["status"] = Status(values["status"])
+    for name in _TIME_LISTS & values.keys():
+        values[name] = tuple(datetime.fromisoformat(t) for t in values[name])
+    if "next_response_seconds" in values:
+        values["next_response_seconds"] = tuple(values["next_response_seconds"])
     return replace(conv, **values)
 
 
@@ -107,7 +119,8 @@ def recount(conv: Conversation, messages: Iterable[Message], sla: SlaPolicy) -> 
     status = conv.status
     c = replace(conv, status=Status.OPEN, awaiting_since=None, due_at=None, due_basis=None,
                 first_response_at=None, first_response_seconds=None,
-                first_response_breached=None, sentiment=None, lang=None)
+                first_response_breached=None, sentiment=None, lang=None,
+                next_response_at=(), next_response_seconds=(), next_response_missed=())
     count, last = 0, None
     for msg in sorted(messages, key=lambda m: (m.created_at, m.id)):
         if msg.direction == Direction.NOTE or (msg.direction == Direction.OUTBOUND
@@ -183,11 +196,10 @@ class ConversationMerges:
             snoozed = [c.snoozed_until for c in (other, survivor)
                        if c.status == Status.SNOOZED and c.snoozed_until]
             now = self.clock()
-            kept = replace(recount(replace(survivor, status=status,
-                                           snoozed_until=min(snoozed) if snoozed else None),
-                                   (*ours, *moved), self.sla),
-                           version=survivor.version + 1, updated_at=now)
-            gone = replace(other, status=Status.MERGED, merged_into=survivor.id,
+            kept = replace(recount(self.sla.moved(
+                replace(survivor, snoozed_until=min(snoozed) if snoozed else None), status, now),
+                (*ours, *moved), self.sla), version=survivor.version + 1, updated_at=now)
+            gone = replace(self.sla.moved(other, Status.MERGED, now), merged_into=survivor.id,
                            message_count=0, awaiting_since=None, due_at=None, due_basis=None,
                            snoozed_until=None, version=other.version + 1, updated_at=now)
             record = self._record(MERGE, survivor, other, moved, actor, now, seen,
@@ -289,7 +301,7 @@ class ConversationMerges:
                 back_to, emptied = survivor, other
                 kept = replace(restored(survivor, before[survivor.id]),
                                version=survivor.version + 1, updated_at=now)
-                back = replace(other, status=Status.MERGED, merged_into=survivor.id,
+                back = replace(self.sla.moved(other, Status.MERGED, now), merged_into=survivor.id,
                                message_count=0, awaiting_since=None, due_at=None,
                                due_basis=None, version=other.version + 1, updated_at=now)
                 convs = (kept, back)

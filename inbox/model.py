@@ -19,7 +19,7 @@ Order = Literal["recent", "due", "waiting", "wake", "created"]  # of a conversat
 # A conversation's first response as the SLA report counts it: answered at all, within the
 # target (met), after it (missed), or not yet (unanswered); or resolved (resolved_at set, as
 # first-contact resolution counts it).
-Response = Literal["answered", "met", "missed", "unanswered", "resolved"]
+Response = Literal["answered", "met", "missed", "unanswered", "resolved", "next", "next_missed"]
 Interval = Literal["day", "week", "month"]  # of a volume histogram
 Facet = Literal["channel", "sentiment", "lang"]  # counted beside search results
 ORDERS: tuple[Order, ...] = get_args(Order)
@@ -250,6 +250,15 @@ class Conversation:
     # the conversation this one was merged into (status MERGED; inbox.conversation_merge):
     # its page, its #ref and customer answers threading into it lead there
     merged_into: str | None = None
+    # Resolution paused while waiting on the customer (status PENDING; inbox.sla): when the
+    # current wait began, and the time of the earlier ones, in the policy's time
+    pending_since: datetime | None = None
+    paused_seconds: float = 0.0
+    # The responses after the first (inbox.sla, next-response targets): when each was given,
+    # its time in the policy's time, and when those were given that missed their deadline
+    next_response_at: tuple[datetime, ...] = ()
+    next_response_seconds: tuple[float, ...] = ()
+    next_response_missed: tuple[datetime, ...] = ()
 
 
 # What a conversation's priority can be, lowest first ("normal" unless an agent set one)
@@ -294,7 +303,8 @@ class ConversationFilter:
     created_until: datetime | None = None  # created before
     care: bool = False  # care conversations only: no listening hits, none merged away
     response: Response | None = None  # their first response (answered, met, missed,
-    # unanswered) or their resolution (resolved)
+    # unanswered), their resolution (resolved), or their responses after the first: some
+    # (next), one after its target (next_missed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,10 +324,19 @@ class SlaRow:
     resolved: int = 0  # resolved, with their time to resolution below
     resolution_p50: float | None = None
     resolution_p90: float | None = None
+    # responses after the first (next-response targets) of these conversations
+    next_answered: int = 0
+    next_met: int = 0  # given within their target
+    next_p50: float | None = None  # seconds, in the policy's time
+    next_p90: float | None = None
 
     @property
     def compliance(self) -> float | None:
         return None if not self.answered else self.met / self.answered
+
+    @property
+    def next_compliance(self) -> float | None:
+        return None if not self.next_answered else self.next_met / self.next_answered
 
     @property
     def repeat_rate(self) -> float | None:

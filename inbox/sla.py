@@ -102,20 +102,34 @@ class SlaPolicy:
     })
     at_risk: float = 0.75  # fraction of the target elapsed that counts as at risk
     version: str = "1"
+    # Targets of the responses after the first ([sla.next_targets], same keys); a key
+    # without one keeps its first-response target
+    next_targets: Mapping[str, Target] = field(default_factory=dict)
 
-    def target(self, channel: str, priority: str | None = None) -> Target | None:
+    def target(self, channel: str, priority: str | None = None, later: bool = False
+               ) -> Target | None:
         """The response target of a channel's conversations of this priority: its own
-        ("email.urgent" in [sla.targets]) or else the channel's ("email")."""
-        if priority is not None:
-            found = self.targets.get(f"{channel}.{priority}")
-            if found is not None:
-                return found
-        return self.targets.get(channel)
+        ("email.urgent" in [sla.targets]) or else the channel's ("email"). `later`: of a
+        response after the first, [sla.next_targets] first at each of those keys."""
+        return self._keyed(channel, priority, later)[1]
 
-    def due(self, channel: str, started: datetime, priority: str | None = None
-            ) -> tuple[datetime, str] | None:
-        """When a response clock started at `started` breaches, and how that was computed."""
-        target = self.target(channel, priority)
+    def _keyed(self, channel: str, priority: str | None, later: bool
+               ) -> tuple[str, Target | None]:
+        """The key that applies ("email.urgent" or "email") and its target: at each key,
+        when `later`, the next-response one first."""
+        keys = (f"{channel}.{priority}", channel) if priority is not None else (channel,)
+        for key in keys:
+            if later and key in self.next_targets:
+                return key, self.next_targets[key]
+            if key in self.targets:
+                return key, self.targets[key]
+        return channel, None
+
+    def due(self, channel: str, started: datetime, priority: str | None = None,
+            later: bool = False) -> tuple[datetime, str] | None:
+        """When a response clock started at `started` breaches, and how that was computed
+        (`later`: a clock after the first response, due by the next-response target)."""
+        target = self.target(channel, priority, later)
         if target is None:
             return None
         if target.business_hours:
@@ -128,31 +142,33 @@ class SlaPolicy:
         if not storable_time(due_at):  # one rule for every store (inbox.normalize)
             raise ValueError(f"no deadline after {started.isoformat()}: {due_at.isoformat()} "
                              "is beyond the dates the stores hold")
-        head, tail = self._basis(channel, priority, target)
+        head, tail = self._basis(channel, priority, later, target)
         return due_at, f"{head}{started.isoformat(' ', 'minutes')[:16]}{tail}"
 
-    def _basis(self, channel: str, priority: str | None, target: Target) -> tuple[str, str]:
+    def _basis(self, channel: str, priority: str | None, later: bool, target: Target
+               ) -> tuple[str, str]:
         """The text around the start of a deadline's explanation (made once per target)."""
-        own = priority is not None and f"{channel}.{priority}" in self.targets
-        key = f"{channel}.{priority}" if own else channel
-        found = self._bases.get(key)
+        key = self._keyed(channel, priority, later)[0]
+        found = self._bases.get((key, later))
         if found is None:
             how = (f"business hours only ({self.calendar.describe()})"
                    if target.business_hours else "round the clock (24/7)")
-            which = CHANNEL_NAMES.get(channel, channel) + (f" {priority}-priority" if own else "")
-            found = self._bases[key] = (  # shown to agents: no internal terms
-                f"{which} replies are due within {_fmt(target.duration)}, counted {how}, "
+            which = CHANNEL_NAMES.get(channel, channel) + (
+                f" {priority}-priority" if key != channel else "")
+            replies = "next replies" if later else "replies"
+            found = self._bases[(key, later)] = (  # shown to agents: no internal terms
+                f"{which} {replies} are due within {_fmt(target.duration)}, counted {how}, "
                 "from ", " UTC")
         return found
 
     @cached_property
-    def _bases(self) -> dict[str, tuple[str, str]]:
+    def _bases(self) -> dict[tuple[str, bool], tuple[str, str]]:
         return {}
 
     def elapsed(self, channel: str, start: datetime, end: datetime,
-                priority: str | None = None) -> float:
+                priority: str | None = None, later: bool = False) -> float:
         """Seconds between two instants as the channel's target counts them."""
-        target = self.target(channel, priority)
+        target = self.target(channel, priority, later)
         if target is not None and target.business_hours:
             return business_time_between(start, end, self.calendar).total_seconds()
         return max(0.0, (end - start).total_seconds())
@@ -163,9 +179,11 @@ class SlaPolicy:
             return None
         if now >= conv.due_at:
             return "breached"
-        target = self.target(conv.channel, conv.priority)
+        later = conv.first_response_at is not None
+        target = self.target(conv.channel, conv.priority, later)
         started = conv.awaiting_since or conv.created_at
-        if target is not None and self.elapsed(conv.channel, started, now, conv.priority) >= \
+        if target is not None and self.elapsed(conv.channel, started, now, conv.priority,
+                                               later) >= \
                 self.at_risk * target.duration.total_seconds():
             return "at_risk"
         return "ok"
@@ -175,39 +193,80 @@ class SlaPolicy:
     def customer_wrote(self, conv: Conversation, at: datetime, **changes: Any) -> Conversation:
         """A customer message at `at` on an open conversation: the clock starts, unless one
         already runs (it keeps counting from the oldest unanswered message). `changes` are
-        the message's other changes to the conversation, made in the same copy."""
-        status = changes.get("status", conv.status)
-        if status == Status.OPEN and changes.get("awaiting_since", conv.awaiting_since) is None:
-            changes.update(self._clock(conv.channel, at, changes.get("priority", conv.priority)))
-        return replace(conv, **changes) if changes else conv
+        the message's other changes to the conversation, made in the same copy; a change of
+        status (a customer answer reopens) goes through moved()."""
+        status = changes.pop("status", conv.status)
+        conv = replace(conv, **changes) if changes else conv
+        if status != conv.status:
+            conv = self.moved(conv, status, at)
+        if status == Status.OPEN and conv.awaiting_since is None:
+            conv = replace(conv, **self._clock(conv.channel, at, conv.priority,
+                                               conv.first_response_at is not None))
+        return conv
 
     def answered(self, conv: Conversation, at: datetime) -> Conversation:
-        """The conversation answered at `at`: first-response figures set once, clock stopped."""
+        """The conversation answered at `at`: first-response figures set once; a later
+        answer to a running clock is a next response (next_response_*); clock stopped."""
+        started = conv.awaiting_since or conv.created_at
         if conv.first_response_at is None:
-            started = conv.awaiting_since or conv.created_at
             conv = replace(conv, first_response_at=at,
                            first_response_seconds=self.elapsed(conv.channel, started, at,
                                                                conv.priority),
                            first_response_breached=conv.due_at is not None and at > conv.due_at)
+        elif conv.awaiting_since is not None:
+            missed = conv.due_at is not None and at > conv.due_at
+            conv = replace(
+                conv, next_response_at=(*conv.next_response_at, at),
+                next_response_seconds=(*conv.next_response_seconds, self.elapsed(
+                    conv.channel, started, at, conv.priority, later=True)),
+                next_response_missed=(*conv.next_response_missed, at) if missed
+                else conv.next_response_missed)
         return replace(conv, awaiting_since=None, due_at=None, due_basis=None)
 
     def resolved(self, conv: Conversation, at: datetime) -> Conversation:
-        """The conversation resolved at `at`: every clock stops, time to resolution kept."""
-        return replace(conv, status=Status.RESOLVED, awaiting_since=None, due_at=None,
-                       due_basis=None, resolved_at=at,
-                       resolution_seconds=self.elapsed(conv.channel, conv.created_at, at,
-                                                       conv.priority))
+        """The conversation resolved at `at`: every clock stops, time to resolution kept
+        (from its creation, less the time it waited on the customer: paused_seconds)."""
+        return self.moved(conv, Status.RESOLVED, at)
+
+    def moved(self, conv: Conversation, status: Status, at: datetime) -> Conversation:
+        """The conversation's status changed to `status` at `at`: the one place a status
+        changes. Pending (waiting on the customer) pauses the resolution clock: entering
+        it notes when, leaving it adds the time paused (in the policy's time, business
+        hours or 24/7) to paused_seconds. Resolved stops every clock and keeps the time to
+        resolution; a merged conversation stops its clocks too."""
+        if conv.pending_since is not None and status != Status.PENDING:
+            conv = replace(conv, pending_since=None, paused_seconds=conv.paused_seconds + \
+                           self.elapsed(conv.channel, conv.pending_since, at, conv.priority))
+        elif status == Status.PENDING and conv.pending_since is None:
+            conv = replace(conv, pending_since=at)
+        if status == Status.RESOLVED:
+            worked = self.elapsed(conv.channel, conv.created_at, at, conv.priority)
+            return replace(conv, status=status, awaiting_since=None, due_at=None,
+                           due_basis=None, resolved_at=at,
+                           resolution_seconds=max(0.0, worked - conv.paused_seconds))
+        if status == Status.MERGED:
+            conv = replace(conv, awaiting_since=None, due_at=None, due_basis=None)
+        return replace(conv, status=status)
 
     def reply_rejected(self, conv: Conversation, waiting_since: datetime,
                        failed_at: datetime) -> Conversation:
         """A reply sent at `failed_at` was rejected: the customer got nothing, so the clock
         runs again from `waiting_since` (the first customer message it answered), and a
-        first response that was this reply is forgotten."""
-        conv = self._waiting(conv, waiting_since)
+        first or next response that was this reply is forgotten."""
         if conv.first_response_at == failed_at:
             conv = replace(conv, first_response_at=None, first_response_seconds=None,
                            first_response_breached=None)
-        return conv
+        elif failed_at in conv.next_response_at:
+            n = len(conv.next_response_at) - 1 - conv.next_response_at[::-1].index(failed_at)
+            missed = list(conv.next_response_missed)
+            if failed_at in missed:
+                missed.remove(failed_at)
+            conv = replace(
+                conv, next_response_at=conv.next_response_at[:n] + conv.next_response_at[n + 1:],
+                next_response_seconds=(conv.next_response_seconds[:n]
+                                       + conv.next_response_seconds[n + 1:]),
+                next_response_missed=tuple(missed))
+        return self._waiting(conv, waiting_since)
 
     def reprioritized(self, conv: Conversation) -> Conversation:
         """The conversation at its (new) priority: a running clock keeps its start and is
@@ -217,12 +276,14 @@ class SlaPolicy:
         return self._waiting(conv, conv.awaiting_since)
 
     def _waiting(self, conv: Conversation, since: datetime) -> Conversation:
-        return replace(conv, **self._clock(conv.channel, since, conv.priority))
+        return replace(conv, **self._clock(conv.channel, since, conv.priority,
+                                           conv.first_response_at is not None))
 
-    def _clock(self, channel: str, since: datetime, priority: str | None = None
-               ) -> dict[str, Any]:
-        """The fields of a response clock started at `since`."""
-        due = self.due(channel, since, priority)
+    def _clock(self, channel: str, since: datetime, priority: str | None = None,
+               later: bool = False) -> dict[str, Any]:
+        """The fields of a response clock started at `since` (`later`: after the first
+        response, due by the next-response target)."""
+        due = self.due(channel, since, priority, later)
         return {"awaiting_since": since, "due_at": due[0] if due else None,
                 "due_basis": due[1] if due else None}
 
@@ -321,13 +382,21 @@ def policy_from_config(section: Mapping[str, Any]) -> SlaPolicy:
     extra = frozenset(date.fromisoformat(str(d)) for d in section.get("holidays", ()))
     calendar = Calendar(tz, tuple(hours), str(country) if country else None, extra)
     round_the_clock = set(section.get("calendar_time", ["x"]))
-    targets = dict(default.targets)
-    for key, text in dict(section.get("targets", {})).items():
+    targets = {**default.targets, **_targets(section, "targets", round_the_clock)}
+    return SlaPolicy(calendar, targets, float(section.get("at_risk", default.at_risk)),
+                     str(section.get("version", default.version)),
+                     _targets(section, "next_targets", round_the_clock))
+
+
+def _targets(section: Mapping[str, Any], name: str, round_the_clock: set[str]
+             ) -> dict[str, Target]:
+    """[sla.targets] or [sla.next_targets]: "email" = "8h", "email.urgent" = "1h"."""
+    targets = {}
+    for key, text in dict(section.get(name, {})).items():
         channel, _, priority = str(key).partition(".")
         if priority and priority not in PRIORITIES:
-            raise ConfigError(f"sla.targets.{key}", f"unknown priority '{priority}'; use "
+            raise ConfigError(f"sla.{name}.{key}", f"unknown priority '{priority}'; use "
                               f"{channel}.<priority> with one of {', '.join(PRIORITIES)}")
-        targets[key] = Target(parse_duration(f"sla.targets.{key}", text),
+        targets[key] = Target(parse_duration(f"sla.{name}.{key}", text),
                               business_hours=channel not in round_the_clock)
-    return SlaPolicy(calendar, targets, float(section.get("at_risk", default.at_risk)),
-                     str(section.get("version", default.version)))
+    return targets

@@ -191,7 +191,9 @@ class Index(Protocol):
     async def sla_report(self, since: datetime, until: datetime) -> tuple[SlaRow, ...]:
         """First-response counts, compliance and p50/p90/p95 (linear interpolation) of the
         care conversations created in [since, until): one row for all, then per channel,
-        agent and day. Computed by the store (SQL / aggregations)."""
+        agent and day; with their next responses (every value of next_response_seconds
+        counted, next_response_missed the ones missed, p50/p90 the same way). Computed by
+        the store (SQL / aggregations)."""
 
     async def inbound_hours(self, since: datetime, until: datetime) -> list[tuple[datetime, int]]:
         """The customers' own messages (inbound, not automated) created in [since, until)

@@ -26,12 +26,15 @@ T = TypeVar("T")
 
 _TIME_FIELDS = frozenset({"created_at", "updated_at", "last_message_at", "received_at",
                           "awaiting_since", "first_response_at", "due_at", "resolved_at",
-                          "snoozed_until"})
+                          "snoozed_until", "pending_since"})
 _TUPLE_FIELDS = frozenset({"tags", "author_keys"})
+# lists of times, and of seconds (multi-valued fields the SLA report aggregates)
+_TIMES_FIELDS = frozenset({"next_response_at", "next_response_missed"})
+_NUMBERS_FIELDS = frozenset({"next_response_seconds"})
 _JSON_FIELDS = frozenset({"meta"})
 # JSON has one number type: a whole float can come back as an int.
 _FLOAT_FIELDS = frozenset({"sentiment_score", "first_response_seconds",
-                            "resolution_seconds"})
+                            "resolution_seconds", "paused_seconds"})
 
 
 # Elasticsearch refuses an `_id` over 512 bytes, and with it the whole request (a 400
@@ -72,8 +75,10 @@ def _encode(name: str, value: Any) -> Any:
                 for a in value]
     if name in _JSON_FIELDS:
         return json_object(value)
-    if name in _TUPLE_FIELDS:
+    if name in _TUPLE_FIELDS or name in _NUMBERS_FIELDS:
         return list(value)
+    if name in _TIMES_FIELDS:
+        return [ts(t) for t in value]
     return value
 
 
@@ -88,6 +93,10 @@ def _decode(name: str, value: Any) -> Any:
         return tuple(Attachment(**a) for a in value)
     if name in _TUPLE_FIELDS:
         return tuple(value)
+    if name in _NUMBERS_FIELDS:
+        return tuple(float(v) for v in value)
+    if name in _TIMES_FIELDS:
+        return tuple(parse_ts(v) for v in value)
     if name in _FLOAT_FIELDS:
         return float(value)
     return value

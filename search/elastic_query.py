@@ -146,7 +146,9 @@ RESPONSES: dict[str, list[Query]] = {
     "missed": [{"exists": {"field": "first_response_seconds"}},
                {"term": {"first_response_breached": True}}],
     "unanswered": [{"bool": {"must_not": [{"exists": {"field": "first_response_seconds"}}]}}],
-    "resolved": [{"exists": {"field": "resolved_at"}}]}
+    "resolved": [{"exists": {"field": "resolved_at"}}],
+    "next": [{"exists": {"field": "next_response_at"}}],
+    "next_missed": [{"exists": {"field": "next_response_missed"}}]}
 # Only conversations with a running clock have a place in the "due" order.
 _ORDER_FILTERS: dict[Order, list[Query]] = {
     "due": [{"exists": {"field": "due_at"}}],
@@ -187,6 +189,11 @@ def _sla_metrics() -> dict[str, Any]:
         "resolved": {"value_count": {"field": "resolution_seconds"}},
         "resolution": {"percentiles": {"field": "resolution_seconds",
                                        "percents": list(SLA_PERCENTS)}},
+        # the responses after the first: multi-valued fields, every value counted
+        "next_answered": {"value_count": {"field": "next_response_seconds"}},
+        "next_missed": {"value_count": {"field": "next_response_missed"}},
+        "next_seconds": {"percentiles": {"field": "next_response_seconds",
+                                         "percents": list(SLA_PERCENTS)}},
     }
 
 
@@ -240,6 +247,8 @@ def sla_rows(aggregations: Mapping[str, Any]) -> tuple[tuple[SlaRow, ...], list[
             answered = int(bucket["answered"]["value"] or 0)
             values = _percentiles(bucket["seconds"]) if answered else {}
             res = _percentiles(bucket["resolution"]) if bucket["resolved"]["value"] else {}
+            later = int(bucket["next_answered"]["value"] or 0)
+            nxt = _percentiles(bucket["next_seconds"]) if later else {}
             found.append(SlaRow(group, _sla_key(group, bucket), total, answered,
                                 int(bucket["met"]["doc_count"]),
                                 p50=values.get(SLA_PERCENTS[0]),
@@ -249,7 +258,11 @@ def sla_rows(aggregations: Mapping[str, Any]) -> tuple[tuple[SlaRow, ...], list[
                                 resolved=int(bucket["resolved"]["value"] or 0),
                                 resolution_p50=res.get(SLA_PERCENTS[0]),
                                 resolution_p90=res.get(SLA_PERCENTS[1]),
-                                switched=int(bucket["switched"]["doc_count"])))
+                                switched=int(bucket["switched"]["doc_count"]),
+                                next_answered=later,
+                                next_met=later - int(bucket["next_missed"]["value"] or 0),
+                                next_p50=nxt.get(SLA_PERCENTS[0]),
+                                next_p90=nxt.get(SLA_PERCENTS[1])))
         rows.extend(sorted(found, key=lambda r: r.key))
     return tuple(rows), truncated
 

@@ -54,7 +54,9 @@ _RESPONSES: dict[Response, str] = {
     "met": "first_response_seconds IS NOT NULL AND first_response_breached = 0",
     "missed": "first_response_seconds IS NOT NULL AND first_response_breached = 1",
     "unanswered": "first_response_seconds IS NULL",
-    "resolved": "resolved_at IS NOT NULL"}
+    "resolved": "resolved_at IS NOT NULL",
+    "next": "next_response_at != '[]'",
+    "next_missed": "next_response_missed != '[]'"}
 
 
 class _Refs:

@@ -35,6 +35,8 @@ CONVERSATION_COLUMNS = (
     "first_response_at", "due_at", "due_basis", "first_response_seconds",
     "first_response_breached", "resolved_at", "resolution_seconds", "previous_id",
     "switched_channel", "version", "ref", "snoozed_until", "sentiment", "lang", "merged_into",
+    "pending_since", "paused_seconds", "next_response_at", "next_response_seconds",
+    "next_response_missed",
 )
 MESSAGE_COLUMNS = (
     "id", "conversation_id", "channel", "external_id", "direction", "text", "created_at",
@@ -45,7 +47,10 @@ MESSAGE_COLUMNS = (
 _BOOL_FIELDS = frozenset({"automated", "first_response_breached", "switched_channel"})
 _TIME_FIELDS = frozenset({"created_at", "updated_at", "last_message_at", "received_at",
                           "awaiting_since", "first_response_at", "due_at", "resolved_at",
-                          "snoozed_until"})
+                          "snoozed_until", "pending_since"})
+# lists of times, and of seconds (JSON arrays; the times as inbox.model.ts writes them)
+_TIMES_FIELDS = frozenset({"next_response_at", "next_response_missed"})
+_NUMBERS_FIELDS = frozenset({"next_response_seconds"})
 
 
 def encode_cursor(values: Sequence[Any]) -> str:
@@ -100,8 +105,10 @@ def _to_db(name: str) -> Callable[[Any], Any] | None:
     """How a field's value (not None) becomes its column's value; None: as it is."""
     if name in _TIME_FIELDS:
         return ts
-    if name in ("tags", "author_keys"):
+    if name in ("tags", "author_keys") or name in _NUMBERS_FIELDS:
         return _json_list
+    if name in _TIMES_FIELDS:
+        return lambda value: _json_list([ts(t) for t in value])
     if name == "attachments":
         return _json_attachments
     if name == "meta":
@@ -133,6 +140,10 @@ def _from_db(name: str) -> Callable[[Any], Any] | None:
         return parse_ts
     if name in ("tags", "author_keys"):
         return lambda value: () if value == "[]" else tuple(json.loads(value))
+    if name in _NUMBERS_FIELDS:
+        return lambda value: () if value == "[]" else tuple(map(float, json.loads(value)))
+    if name in _TIMES_FIELDS:
+        return lambda value: () if value == "[]" else tuple(map(parse_ts, json.loads(value)))
     if name == "attachments":
         return lambda value: () if value == "[]" else tuple(Attachment(*a)
                                                             for a in json.loads(value))

@@ -10,7 +10,7 @@ from inbox.errors import ConflictError
 from inbox.privacy import public_copy
 
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 
 SCHEMA = """
 CREATE TABLE customers (
@@ -342,6 +342,16 @@ BEGIN
         WHERE {_CUSTOMERS.format(t="new.")} ON CONFLICT DO UPDATE SET n = n + 1;
 END;
 """
+# Schema 14: resolution paused while waiting on the customer, and the responses after the
+# first (inbox.sla): new columns with their empty values, nothing to compute for old rows
+# (a conversation pending at the upgrade starts its pause at the next status change).
+PAUSES = """
+ALTER TABLE conversations ADD COLUMN pending_since TEXT;
+ALTER TABLE conversations ADD COLUMN paused_seconds REAL NOT NULL DEFAULT 0;
+ALTER TABLE conversations ADD COLUMN next_response_at TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE conversations ADD COLUMN next_response_seconds TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE conversations ADD COLUMN next_response_missed TEXT NOT NULL DEFAULT '[]';
+"""
 ANALYSIS = f"{analysis.VERSION}/{analysis.ENGINE}"  # what the word indexes were filled by
 _REFILL = f"""
 INSERT INTO messages_fts (messages_fts) VALUES ('delete-all');
@@ -352,7 +362,7 @@ INSERT INTO messages_public ({_COLUMNS}) SELECT rowid, {_PUBLIC.format(t="")} FR
 # Schema version -> the script that brings the previous one to it (a new store runs all).
 MIGRATIONS = {1: SCHEMA, 2: PUBLIC_INDEX, 3: FACTS, 4: SLA_LOG, 5: WRITER_INDEXES, 6: REFS,
               7: SNOOZE, 8: MOOD, 9: CONVERSATION_MERGES, 10: WAITING,
-              11: AUTOMATED, 12: ANALYSED, 13: HOURS}
+              11: AUTOMATED, 12: ANALYSED, 13: HOURS, 14: PAUSES}
 
 
 def migrate(conn: sqlite3.Connection) -> None:

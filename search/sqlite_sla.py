@@ -14,10 +14,12 @@ import sqlite3
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 
 from inbox.model import ResolutionReport, SlaRow, ts
 from search.chains import Chains, resolution_report
@@ -32,7 +34,8 @@ _FIELDS = ("SELECT rowid, created_at, status NOT IN ('listening', 'merged'), cha
            "resolution_seconds, "
            "resolved_at, "
            "coalesce((SELECT p.rowid FROM conversations p WHERE p.id = conversations.previous_id"
-           "), 0) FROM conversations")
+           "), 0), next_response_seconds, json_array_length(next_response_missed) "
+           "FROM conversations")
 _CHUNK = 500  # rowids per lookup of changed conversations
 _LOAD = 20_000  # rows per step of a full load (bounded memory)
 
@@ -82,6 +85,11 @@ class SlaFacts:
         self.created_s: Floats = np.zeros(0)  # created_at, epoch seconds
         self.resolved_s: Floats = np.zeros(0)  # resolved_at, epoch seconds; NaN for NULL
         self.parent: npt.NDArray[np.int64] = np.zeros(0, np.int64)  # previous_id's rowid; 0
+        # the responses after the first: how many, how many missed, and their seconds (a
+        # list per conversation that has some, else 0)
+        self.next_n: Codes = np.zeros(0, np.int32)
+        self.next_missed: Codes = np.zeros(0, np.int32)
+        self.nexts: npt.NDArray[np.object_] = np.zeros(0, object)
 
     def report(self, conn: sqlite3.Connection, since: datetime, until: datetime
                ) -> tuple[SlaRow, ...]:
@@ -143,7 +151,7 @@ class SlaFacts:
         if not rows:
             return
         (rowids, created, care, channel, agent, first, met, repeat, switched, resolution,
-         resolved, parent) = (list(c) for c in zip(*rows, strict=True))
+         resolved, parent, nexts, next_missed) = (list(c) for c in zip(*rows, strict=True))
         ids = np.array(rowids, np.int64)
         encoded = [c.encode() for c in created]
         self._grow(int(ids.max()) + 1, max(map(len, encoded)))
@@ -160,6 +168,13 @@ class SlaFacts:
         self.created_s[ids] = _epochs(created)
         self.resolved_s[ids] = _epochs(resolved)
         self.parent[ids] = parent
+        self.nexts[ids] = 0
+        self.next_n[ids] = 0
+        for rowid, text in zip(rowids, nexts, strict=True):
+            if text != "[]":  # a list (an object of its own, not numpy's to broadcast)
+                seconds = orjson.loads(text)
+                self.nexts[rowid], self.next_n[rowid] = seconds, len(seconds)
+        self.next_missed[ids] = next_missed
 
     def _grow(self, size: int, width: int) -> None:
         """Room for rowids below `size` and created_at values of `width` bytes."""
@@ -170,7 +185,8 @@ class SlaFacts:
             return
         capacity = max(size, len(self.care) * 3 // 2)
         for name in ("created", "care", "channel", "agent", "day", "first", "met", "repeat",
-                     "switched", "resolution", "created_s", "resolved_s", "parent"):
+                     "switched", "resolution", "created_s", "resolved_s", "parent", "next_n",
+                     "next_missed", "nexts"):
             old = getattr(self, name)
             new = np.zeros(capacity, old.dtype)
             new[:len(old)] = old
@@ -185,6 +201,7 @@ class SlaFacts:
                 ).astype(np.intp)
         first = _Ordered(self.first[picked])
         resolution = _Ordered(self.resolution[picked])
+        nexts = self._nexts(picked)
         rows: list[SlaRow] = []
         for group, codes, names in (("all", None, ["all"]),
                                     ("channel", self.channel, self.channels.names),
@@ -192,8 +209,29 @@ class SlaFacts:
                                     ("day", self.day, self.days.names)):
             keys: Keys = (np.zeros(len(picked), np.intp) if codes is None
                           else codes[picked].astype(np.intp))  # what bincount takes
-            rows += _group_rows(group, names, keys, bits, first, resolution)
+            rows += _group_rows(group, names, keys, bits, first, resolution, nexts)
         return tuple(rows)
+
+    def _nexts(self, picked: Keys) -> _Nexts:
+        """The picked conversations' responses after the first, each with the position of
+        its conversation among the picked ones."""
+        counts = self.next_n[picked]
+        some = np.flatnonzero(counts)
+        total = int(counts.sum())
+        values = np.fromiter(chain.from_iterable(self.nexts[picked[some]]), np.float64, total)
+        return _Nexts(counts, self.next_missed[picked], np.repeat(some, counts[some]),
+                      _Ordered(values))
+
+
+@dataclass(frozen=True)
+class _Nexts:
+    """Responses after the first: per picked conversation how many and how many missed;
+    per response its conversation's position (owner) and its seconds, sorted (ordered)."""
+
+    counts: Codes
+    missed: Codes
+    owner: Keys
+    ordered: _Ordered
 
 
 def _epochs(stamps: list[str | None]) -> Floats:
@@ -203,12 +241,15 @@ def _epochs(stamps: list[str | None]) -> Floats:
 
 
 def _group_rows(group: str, names: list[str], keys: Keys, bits: Keys, first: _Ordered,
-                resolution: _Ordered) -> list[SlaRow]:
+                resolution: _Ordered, nexts: _Nexts) -> list[SlaRow]:
     """One grouping's rows, by key: the picked rows' group codes (keys) and flags (bits)."""
     cells = np.bincount(keys << 3 | bits, minlength=len(names) << 3).reshape(-1, 8)
     total, met, repeat, switched = (cells[:, _BITS[bit]].sum(axis=1) for bit in (None, 0, 1, 2))
     keys = _small(keys, len(names))
     firsts, resolutions = first.by(keys, len(names)), resolution.by(keys, len(names))
+    answered = np.bincount(keys, weights=nexts.counts, minlength=len(names))
+    missed = np.bincount(keys, weights=nexts.missed, minlength=len(names))
+    later = nexts.ordered.by(keys[nexts.owner], len(names))
     rows = []
     for code in sorted(np.flatnonzero(total).tolist(), key=names.__getitem__):
         ps = [interpolate(firsts[code], p) for p in PERCENTILES]
@@ -217,7 +258,10 @@ def _group_rows(group: str, names: list[str], keys: Keys, bits: Keys, first: _Or
                            int(met[code]), p50=ps[0], p90=ps[1], p95=ps[2],
                            repeat=int(repeat[code]), switched=int(switched[code]),
                            resolved=len(resolutions[code]), resolution_p50=rs[0],
-                           resolution_p90=rs[1]))
+                           resolution_p90=rs[1], next_answered=int(answered[code]),
+                           next_met=int(answered[code] - missed[code]),
+                           next_p50=interpolate(later[code], 0.5),
+                           next_p90=interpolate(later[code], 0.9)))
     return rows
 
 

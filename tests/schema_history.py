@@ -6,8 +6,17 @@ import sqlite3
 
 from search.sqlite import SqliteStore
 
+# Schema 13 as it was: no resolution pauses, no next responses.
+TO_SCHEMA_13 = """
+ALTER TABLE conversations DROP COLUMN pending_since;
+ALTER TABLE conversations DROP COLUMN paused_seconds;
+ALTER TABLE conversations DROP COLUMN next_response_at;
+ALTER TABLE conversations DROP COLUMN next_response_seconds;
+ALTER TABLE conversations DROP COLUMN next_response_missed;
+PRAGMA user_version=13;
+"""
 # Schema 12 as it was: no count of the customers' messages per hour.
-TO_SCHEMA_12 = """
+TO_SCHEMA_12 = TO_SCHEMA_13 + """
 DROP TRIGGER message_hours_ad;
 DROP TRIGGER message_hours_au;
 DROP TABLE message_hours;

@@ -34,7 +34,8 @@ def setup(app: web.Application) -> None:
 async def _sla_rows(request: web.Request) -> tuple[datetime, datetime, list[dict[str, Any]]]:
     since, until = params.report_range(request, params.team_zone(request))
     rows = await context(request).reports.sla_rows(since, until)
-    return since, until, [{**plain(r), "compliance": r.compliance, "repeat_rate": r.repeat_rate}
+    return since, until, [{**plain(r), "compliance": r.compliance, "repeat_rate": r.repeat_rate,
+                           "next_compliance": r.next_compliance}
                           for r in rows]
 
 
@@ -108,7 +109,7 @@ async def journeys_report_csv(request: web.Request) -> web.Response:
 
 DRILL_COLUMNS = ("ref", "id", "channel", "status", "customer_id", "assignee", "created_at",
                  "first_response_seconds", "first_response_breached", "resolution_seconds",
-                 "priority", "subject")
+                 "paused_seconds", "next_response_seconds", "priority", "subject")
 
 
 async def report_conversations_csv(request: web.Request) -> web.StreamResponse:
@@ -128,9 +129,12 @@ async def report_conversations_csv(request: web.Request) -> web.StreamResponse:
 
 
 def _cell(value: Any) -> Any:
-    """A CSV cell: numbers as numbers, times in ISO 8601, text formula-safe."""
+    """A CSV cell: numbers as numbers, times in ISO 8601, text formula-safe, a list of
+    numbers (next_response_seconds) space-separated."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return value
+    if isinstance(value, tuple):
+        return " ".join(map(str, value))
     return csv_cell(value.isoformat() if isinstance(value, datetime) else value)
 
 

@@ -379,7 +379,9 @@ async def voc(request: web.Request) -> dict[str, Any]:
 
 RESPONSE_WORDS = {None: "", "answered": ", answered", "met": ", answered within the target",
                   "missed": ", answered after the target", "unanswered": ", not answered yet",
-                  "resolved": ", resolved"}
+                  "resolved": ", resolved",
+                  "next": ", answered again when the customer wrote again",
+                  "next_missed": ", with a next response after its target"}
 
 
 @page("report_conversations.html")

@@ -194,11 +194,9 @@ class Conversations:
 
         def change(c: Conversation) -> Conversation:
             c = replace(c, snoozed_until=None)  # any other status ends a snooze
-            if status == Status.RESOLVED:  # resolved stops every clock
-                return self.sla.resolved(c, self.clock())
             if status == Status.OPEN and c.status == Status.LISTENING:
                 return self.promoted(c)  # as the promote button: in the queue with a deadline
-            return replace(c, status=status)
+            return self.sla.moved(c, status, self.clock())  # resolved stops every clock
 
         return await self.change(conversation_id, actor, f"status:{status}", change,
                                   expected_version, detail={"status": status})
@@ -241,7 +239,7 @@ class Conversations:
         def change(c: Conversation) -> Conversation:
             if c.status not in (Status.OPEN, Status.PENDING, Status.SNOOZED):
                 raise ValidationError({"status": f"a {c.status} conversation cannot be snoozed"})
-            return replace(c, status=Status.SNOOZED, snoozed_until=until)
+            return replace(self.sla.moved(c, Status.SNOOZED, now), snoozed_until=until)
 
         return await self.change(conversation_id, actor, "snooze", change, expected_version,
                                  detail={"until": until.isoformat()})
@@ -257,7 +255,9 @@ class Conversations:
             if conv.snoozed_until is None or conv.snoozed_until > now:
                 break  # the first to wake come first
             try:
-                await self.change(conv.id, SYSTEM, "wake", awake, conv.version, current=conv)
+                await self.change(conv.id, SYSTEM, "wake", lambda c: self.sla.moved(
+                    replace(c, snoozed_until=None), Status.OPEN, now), conv.version,
+                    current=conv)  # open again, its response clock as it was
             except ConflictError:  # woken by the customer, snoozed again...: seen next time
                 log.info("snoozed conversation changed meanwhile, not woken now",
                          extra={"conversation": conv.id})
@@ -380,11 +380,6 @@ def refuse_merged(conv: Conversation) -> None:
     """Nothing is done on a merged conversation: its messages are in the survivor."""
     if conv.status == Status.MERGED:
         raise Refused(f"#{conv.ref} was merged into another conversation; work on that one")
-
-
-def awake(c: Conversation) -> Conversation:
-    """A snoozed conversation open again, its response clock as it was."""
-    return replace(c, status=Status.OPEN, snoozed_until=None)
 
 
 # A tag is one word: letters and digits, joined by - _ . / (late-delivery, q4/2026)

@@ -123,11 +123,11 @@ class Replies:
             return WriteBatch(messages=(msg,))
 
         def answered(c: Conversation) -> Conversation:
-            c = replace(c, message_count=c.message_count + 1, status=status or c.status,
+            c = replace(c, message_count=c.message_count + 1,
                         last_message_at=max(c.last_message_at, msg.created_at),
                         snoozed_until=c.snoozed_until if status is None else None)
             c = self.sla.answered(c, msg.created_at)
-            return self.sla.resolved(c, msg.created_at) if status == Status.RESOLVED else c
+            return c if status is None else self.sla.moved(c, status, msg.created_at)
 
         try:
             conv = await self.conversations.change(

@@ -97,7 +97,7 @@ async def test_merge_moves_the_messages_and_recounts_the_survivor(store: Store) 
     assert kept.status == Status.OPEN
     assert kept.first_response_at == a.first_response_at  # its answer, kept
     assert kept.awaiting_since == b.awaiting_since  # Ann's unanswered message waits
-    due = POLICY.due(a.channel, b.last_message_at)
+    due = POLICY.due(a.channel, b.last_message_at, later=True)  # a next response
     assert due is not None and (kept.due_at, kept.due_basis) == due  # on the survivor's clock
 
     gone = await store.get_conversation(b.id)
@@ -289,3 +289,23 @@ async def test_undo_with_deadlines_in_the_calendars_own_zone(store: Store) -> No
     assert done.survivor.due_at is not None
     await convs.merges.undo(a.id, done.record["id"], DANA)
     assert fields(await store.get_conversation(a.id)) == fields(a)
+
+
+async def test_a_merge_out_of_pending_ends_the_resolution_pause(store: Store) -> None:
+    """The survivor takes the more active status (open, from the other): its wait on the
+    customer ends at the merge, counted 24/7 on X; undo puts the pause back."""
+    x = (IdentityRef("x", "42", "@ann"),)
+    a = await wrote(store, "x1", "my bill is wrong", 5, channel="x", authors=x)
+    earlier = Conversations(store, EventBus(), POLICY, clock=lambda: NOW - timedelta(hours=3))
+    a = await earlier.set_status(a.id, Status.PENDING, DANA)
+    assert a.pending_since == NOW - timedelta(hours=3)
+    b = await wrote(store, "x2", "still about my bill", 2, channel="x", authors=x)
+    convs, _ = service(store)
+    done = await convs.merges.merge(b.id, a.id, DANA, b.version, a.version)
+    assert done.survivor.status == Status.OPEN and done.survivor.pending_since is None
+    assert done.survivor.paused_seconds == 3 * 3600
+    assert (await store.get_conversation(b.id)).status == Status.MERGED
+    await convs.merges.undo(a.id, done.record["id"], DANA)
+    back = await store.get_conversation(a.id)
+    assert (back.status, back.pending_since, back.paused_seconds) == (
+        Status.PENDING, NOW - timedelta(hours=3), 0.0)

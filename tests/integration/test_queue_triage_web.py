@@ -152,6 +152,7 @@ async def test_bulk_actions_say_which_conversations_were_not_changed(team: Team)
     found = await team.runtime.store.conversations_by_ids(ids)
     assert {c.assignee for c in found.values()} == {sam[0].id}
     assert {c.status for c in found.values()} == {"pending"}
+    assert all(c.pending_since is not None for c in found.values())  # resolution paused
 
 
 @pytest.mark.parametrize(("body", "field"), [

@@ -17,10 +17,10 @@ from inbox import auth
 from inbox.app.config import load as load_config
 from inbox.app.runtime import Runtime
 from inbox.errors import Refused, RetryableError
-from inbox.model import ConversationFilter, utcnow
+from inbox.model import ConversationFilter, IdentityRef, utcnow
 from inbox.ports import Outbound, Receipt
 from inbox.query import parse
-from tests.factories import CHEAP_ARGON2
+from tests.factories import CHEAP_ARGON2, inbound
 from web.app import create_app
 
 pytestmark = pytest.mark.integration
@@ -400,7 +400,11 @@ async def test_sla_report_and_what_breaches_next(web: Web) -> None:
     assert [(r["group"], r["key"], r["conversations"]) for r in lines] == \
         [(r["group"], r["key"], str(r["conversations"])) for r in one_day["rows"]]
     assert (await web.client.get("/api/reports/sla.csv", headers=web.auth(agent))).status == 403
-
+    assert (overall["next_answered"], overall["next_met"], overall["next_compliance"]) == (
+        0, 0, None)  # nobody wrote again: no next response yet
+    assert "next_p90" in lines[0]
+    html = await (await web.client.get("/reports", headers=web.auth())).text()
+    assert "Next responses" in html
 
     page = await web.client.get("/api/conversations", params={"order": "sideways"},
                                 headers=web.auth())
@@ -413,6 +417,57 @@ async def test_sla_report_and_what_breaches_next(web: Web) -> None:
                                                               "channel": "webform"},
                                 headers=web.auth())
     assert {c["id"] for c in (await fine.json())["conversations"]} == {first, second}
+
+
+async def test_a_pending_conversation_shows_its_resolution_clock_paused(web: Web) -> None:
+    ref = await posted(web, {**FORM, "idempotency_key": "p1"})
+    pending = await web.client.post(f"/api/conversations/{ref}/status",
+                                    json={"status": "pending"}, headers=web.auth())
+    assert pending.status == 200
+    page = await (await web.client.get(f"/conversations/{ref}", headers=web.auth())).text()
+    assert "Resolution clock paused since" in page
+    await web.client.post(f"/api/conversations/{ref}/status", json={"status": "resolved"},
+                          headers=web.auth())
+    page = await (await web.client.get(f"/conversations/{ref}", headers=web.auth())).text()
+    assert "Resolution clock paused" not in page
+    conv = await web.runtime.store.get_conversation(ref)
+    assert conv.pending_since is None and conv.resolution_seconds is not None
+
+
+async def test_a_reply_to_a_customer_who_wrote_again_counts_as_a_next_response(
+        web: Web) -> None:
+    ann = (IdentityRef("email", "ann@example.com", "Ann"),)
+
+    async def wrote(ext: str, text: str) -> str:
+        found = await web.runtime.ingestor.ingest([inbound(
+            ext, text, channel="webform", authors=ann, when=utcnow(),
+            thread_keys=("form:ann-bill",))])
+        return found.stored[0].conversation_id
+
+    vid = await wrote("f1", "my bill is wrong")
+    for text in ("Looking into it", "Fixed"):
+        sent = await web.client.post(f"/api/conversations/{vid}/reply",
+                                     json={"text": text, "confirm": True}, headers=web.auth())
+        assert sent.status == 201
+        if text == "Looking into it":
+            assert await wrote("f2", "still wrong") == vid
+            waiting = await web.runtime.store.get_conversation(vid)
+            assert waiting.due_basis is not None and "next replies" in waiting.due_basis
+    report = await (await web.client.get("/api/reports/sla", headers=web.auth())).json()
+    overall = next(r for r in report["rows"] if r["group"] == "all")
+    assert (overall["answered"], overall["next_answered"], overall["next_met"]) == (1, 1, 1)
+    assert overall["next_compliance"] == 1.0 and overall["next_p50"] is not None
+    html = await (await web.client.get("/reports", headers=web.auth())).text()
+    link = next(h for h in re.findall(r'href="(/reports/conversations\?[^"]+)"', html)
+                if "group=all" in h and "response=next" in h and "next_missed" not in h)
+    listed = await (await web.client.get(link.replace("&amp;", "&"), headers=web.auth())).text()
+    assert f"/conversations/{vid}" in listed
+    csv_link = re.search(r'href="(/api/reports/conversations\.csv\?[^"]+)"', listed)
+    assert csv_link
+    got = await web.client.get(csv_link[1].replace("&amp;", "&"), headers=web.auth())
+    rows = list(csv.DictReader(io.StringIO(await got.text())))
+    assert [r["id"] for r in rows] == [vid]
+    assert float(rows[0]["next_response_seconds"]) == overall["next_p50"]
 
 
 async def test_every_page_renders_the_demo_month(tmp_path: Path) -> None:

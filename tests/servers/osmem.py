@@ -165,6 +165,9 @@ class OsmemStore(FixtureStore):
     async def _exact_percentiles(self, since: datetime, until: datetime, row: SlaRow) -> SlaRow:
         first = await self._exact(since, until, row, "first_response_seconds", row.answered)
         done = await self._exact(since, until, row, "resolution_seconds", row.resolved)
+        later = await self._exact(since, until, row, "next_response_seconds", row.next_answered)
+        if later:  # distinct values counted each (a fixture's seconds are)
+            row = replace(row, next_p50=later[0], next_p90=later[1])
         if first:
             row = replace(row, p50=first[0], p90=first[1], p95=first[2])
         if done:

@@ -195,11 +195,13 @@ def test_sla_query_and_aggregations() -> None:
 
 
 def _bucket(key: object, total: int, answered: int, met: int, pct: object,
-            repeat: int = 0, switched: int = 0) -> dict:
+            repeat: int = 0, switched: int = 0, later: int = 0, missed: int = 0) -> dict:
     return {"key": key, "doc_count": total, "answered": {"value": answered},
             "met": {"doc_count": met}, "seconds": {"values": pct},
             "repeat": {"doc_count": repeat}, "switched": {"doc_count": switched},
-            "resolved": {"value": 0}, "resolution": {"values": {}}}
+            "resolved": {"value": 0}, "resolution": {"values": {}},
+            "next_answered": {"value": later}, "next_missed": {"value": missed},
+            "next_seconds": {"values": pct if later else {}}}
 
 
 def test_sla_rows_from_aggregations() -> None:
@@ -211,7 +213,8 @@ def test_sla_rows_from_aggregations() -> None:
     aggs = {
         "all": {"doc_count": 3, **_bucket(None, 3, 2, 1, keyed)},
         "channel": {"sum_other_doc_count": 0, "buckets": [
-            _bucket("x", 1, 1, 1, listed, 1, 1), _bucket("email", 2, 1, 0, keyed)]},
+            _bucket("x", 1, 1, 1, listed, 1, 1, later=3, missed=1),
+            _bucket("email", 2, 1, 0, keyed)]},
         "agent": {"sum_other_doc_count": 4, "buckets": [_bucket("unassigned", 1, 0, 0, none)]},
         "day": {"buckets": [_bucket(day3, 3, 2, 1, keyed)]},
     }
@@ -219,7 +222,8 @@ def test_sla_rows_from_aggregations() -> None:
     assert rows == (
         SlaRow("all", "all", 3, 2, 1, 30.0, 50.0, 55.0),
         SlaRow("channel", "email", 2, 1, 0, 30.0, 50.0, 55.0),
-        SlaRow("channel", "x", 1, 1, 1, 60.0, 60.0, 60.0, repeat=1, switched=1),
+        SlaRow("channel", "x", 1, 1, 1, 60.0, 60.0, 60.0, repeat=1, switched=1,
+               next_answered=3, next_met=2, next_p50=60.0, next_p90=60.0),
         SlaRow("agent", "unassigned", 1, 0, 0),
         SlaRow("day", "2026-11-03", 3, 2, 1, 30.0, 50.0, 55.0),
     )
