@@ -6,8 +6,13 @@ import sqlite3
 
 from search.sqlite import SqliteStore
 
+# Schema 14 as it was: no backlog index.
+TO_SCHEMA_14 = """
+DROP INDEX conversations_backlog;
+PRAGMA user_version=14;
+"""
 # Schema 13 as it was: no resolution pauses, no next responses.
-TO_SCHEMA_13 = """
+TO_SCHEMA_13 = TO_SCHEMA_14 + """
 ALTER TABLE conversations DROP COLUMN pending_since;
 ALTER TABLE conversations DROP COLUMN paused_seconds;
 ALTER TABLE conversations DROP COLUMN next_response_at;
