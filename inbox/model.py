@@ -297,12 +297,18 @@ class ConversationFilter:
     # unanswered) or their resolution (resolved)
 
 
+def channel_day(day: str, channel: str) -> str:
+    """The key of an SLA report row of one channel on one UTC day (group "channel_day")."""
+    return f"{day} {channel}"
+
+
 @dataclass(frozen=True, slots=True)
 class SlaRow:
     """First-response figures of one group of conversations (created in the report's range)."""
 
-    group: str  # all | channel | agent | day
-    key: str  # the channel, the assignee's user id ("unassigned"), the day (YYYY-MM-DD)
+    group: str  # all | channel | agent | day | channel_day
+    key: str  # the channel, the assignee's user id ("unassigned"), the day (YYYY-MM-DD),
+    # the day and channel ("2026-11-01 email", channel_day)
     conversations: int  # care conversations (listening hits and merged ones excluded)
     answered: int
     met: int  # answered within the target

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from inbox.model import ResolutionReport, SlaRow, ts
+from inbox.model import ResolutionReport, SlaRow, channel_day, ts
 from search.chains import Chains, resolution_report
 from search.percentiles import interpolate
 
@@ -186,10 +186,14 @@ class SlaFacts:
         first = _Ordered(self.first[picked])
         resolution = _Ordered(self.resolution[picked])
         rows: list[SlaRow] = []
+        days = self.days.names
+        per_day = self.channel * len(days) + self.day  # a code per channel and day
+        both = [channel_day(day, channel) for channel in self.channels.names for day in days]
         for group, codes, names in (("all", None, ["all"]),
                                     ("channel", self.channel, self.channels.names),
                                     ("agent", self.agent, self.agents.names),
-                                    ("day", self.day, self.days.names)):
+                                    ("day", self.day, days),
+                                    ("channel_day", per_day, both)):
             keys: Keys = (np.zeros(len(picked), np.intp) if codes is None
                           else codes[picked].astype(np.intp))  # what bincount takes
             rows += _group_rows(group, names, keys, bits, first, resolution)

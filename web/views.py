@@ -11,7 +11,7 @@ from aiohttp import web
 
 from inbox.auth import AccountDisabled
 from inbox.errors import InboxError, QueryError, StaleVersion, ValidationError
-from inbox.model import Conversation, Delivery, Status, User, utcnow
+from inbox.model import Conversation, Delivery, SlaRow, Status, User, utcnow
 from inbox.permissions import start_page
 from inbox.presence import sentence
 from inbox.query import narrow, to_text
@@ -420,22 +420,36 @@ def _svg(body: bytes) -> web.Response:
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
 
 
-SLA_CHARTS = {"compliance": ("Compliance", "%"), "p90": ("First response p90", " h")}
+SLA_CHARTS = {"compliance": ("First responses within target, per day and channel", "%"),
+              "p90": ("First response p90 in hours, per day and channel", " h")}
 
 
 async def sla_chart(request: web.Request) -> web.Response:
     """/reports/sla.svg?measure=compliance|p90&from=&to=: that measure per day of the SLA
-    report (the "By day" rows), as an SVG line chart (pygal) the page shows in an <img>."""
+    report, a line per channel and one for all ("channel_day" and "day" rows), as an SVG
+    line chart (pygal) the page shows in an <img>."""
     measure = request.query.get("measure", "compliance")
     if measure not in SLA_CHARTS:
         raise ValidationError({"measure": "must be one of " + ", ".join(SLA_CHARTS)})
     since, until = params.report_range(request, params.team_zone(request))
-    rows = [r for r in await context(request).reports.sla_rows(since, until) if r.group == "day"]
-    name, unit = SLA_CHARTS[measure]
-    values = ([None if r.compliance is None else r.compliance * 100 for r in rows]
-              if measure == "compliance" else
-              [None if r.p90 is None else r.p90 / 3600 for r in rows])
-    return _svg(line_chart([r.key for r in rows], {name: values}, unit))
+    rows = await context(request).reports.sla_rows(since, until)
+    title, unit = SLA_CHARTS[measure]
+    days = [r.key for r in rows if r.group == "day"]
+    lines: dict[str, dict[str, float | None]] = {"All channels": {
+        r.key: _measure(r, measure) for r in rows if r.group == "day"}}
+    for r in rows:
+        if r.group == "channel_day":
+            day, _, channel = r.key.partition(" ")
+            lines.setdefault(channel_name(channel), {})[day] = _measure(r, measure)
+    return _svg(line_chart(days, {name: [line.get(day) for day in days]
+                                  for name, line in lines.items()}, unit, title))
+
+
+def _measure(row: SlaRow, measure: str) -> float | None:
+    """A chart's value of a report row: compliance in percent, or p90 in hours."""
+    if measure == "compliance":
+        return None if row.compliance is None else row.compliance * 100
+    return None if row.p90 is None else row.p90 / 3600
 
 
 def range_presets(today: date) -> list[tuple[str, date, date]]:

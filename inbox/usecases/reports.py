@@ -20,7 +20,7 @@ from inbox.model import (
 from inbox.sla import SlaPolicy
 from inbox.store import Store
 
-GROUPS = ("all", "channel", "agent", "day")  # SlaRow.group
+GROUPS = ("all", "channel", "agent", "day", "channel_day")  # SlaRow.group
 # The backlog's age buckets: (label, the age its customers have waited less than).
 AGES: tuple[tuple[str, timedelta | None], ...] = (
     ("under 1 h", timedelta(hours=1)), ("1-4 h", timedelta(hours=4)),
@@ -90,19 +90,34 @@ def drill_filter(since: datetime, until: datetime, group: str = "all", key: str 
                              response=next((r for r in RESPONSES if r == response), None),
                              order="created")
     if group == "channel":
-        if key not in {c.value for c in Channel}:
-            raise ValidationError({"key": "must be one of " + ", ".join(c.value for c in Channel)})
-        return replace(flt, channel=Channel(key))
+        return replace(flt, channel=channel_of(key))
     if group == "agent":
         return replace(flt, assignee="none" if key == "unassigned" else key)
     if group == "day":
-        try:
-            start = datetime.combine(datetime.strptime(key, "%Y-%m-%d").date(), time(), UTC)
-        except ValueError as exc:
-            raise ValidationError({"key": "must be a day like 2026-11-01"}) from exc
-        return replace(flt, created_since=max(since, start),
-                       created_until=min(until, start + timedelta(days=1)))
+        return _on_day(flt, key, since, until)
+    if group == "channel_day":
+        day, _, channel = key.partition(" ")
+        return replace(_on_day(flt, day, since, until), channel=channel_of(channel))
     return flt
+
+
+def channel_of(key: str, name: str = "key") -> Channel:
+    """A channel named in a drill's parameter `name`; a ValidationError if it is none."""
+    if key not in {c.value for c in Channel}:
+        raise ValidationError({name: "must be one of " + ", ".join(c.value for c in Channel)})
+    return Channel(key)
+
+
+def _on_day(flt: ConversationFilter, key: str, since: datetime, until: datetime
+            ) -> ConversationFilter:
+    """The filter narrowed to the conversations created on one UTC day (YYYY-MM-DD) within
+    [since, until)."""
+    try:
+        start = datetime.combine(datetime.strptime(key, "%Y-%m-%d").date(), time(), UTC)
+    except ValueError as exc:
+        raise ValidationError({"key": "must be a day like 2026-11-01"}) from exc
+    return replace(flt, created_since=max(since, start),
+                   created_until=min(until, start + timedelta(days=1)))
 
 
 class Reports:

@@ -48,6 +48,10 @@ async def test_sla_report_follows_changes_made_after_a_report(store: Store) -> N
     assert after[("agent", "unassigned")].conversations == 2
     assert [r.key for r in await store.sla_report(at(1), at(20)) if r.group == "day"] == [
         "2026-11-03", "2026-11-04"]
+    per_day = {r.key: (r.conversations, r.answered, r.met, r.p90)
+               for r in after.values() if r.group == "channel_day"}  # the charts' lines
+    assert per_day == {"2026-11-03 email": (2, 2, 2, 168.0), "2026-11-04 email": (2, 2, 1, 228.0),
+                       "2026-11-04 webform": (1, 1, 1, 30.0), "2026-11-04 x": (1, 0, 0, None)}
 
 
 async def _every(store: Store, flt: ConversationFilter) -> list[Conversation]:
