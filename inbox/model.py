@@ -295,6 +295,8 @@ class ConversationFilter:
     care: bool = False  # care conversations only: no listening hits, none merged away
     response: Response | None = None  # their first response (answered, met, missed,
     # unanswered) or their resolution (resolved)
+    awaiting_after: datetime | None = None  # the customer waits since this time or later
+    awaiting_before: datetime | None = None  # ... since before this time (the backlog's ages)
 
 
 def channel_day(day: str, channel: str) -> str:

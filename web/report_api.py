@@ -11,9 +11,9 @@ from typing import Any
 from aiohttp import web
 
 from inbox.model import ResolutionReport
-from inbox.usecases.reports import drill_filter
 from web import params
 from web.api import EXPORT_PAGE, CsvPage, csv_cell, export
+from web.drill import drilled
 from web.keys import context
 from web.serialize import json_response, plain
 
@@ -112,19 +112,16 @@ DRILL_COLUMNS = ("ref", "id", "channel", "status", "customer_id", "assignee", "c
 
 
 async def report_conversations_csv(request: web.Request) -> web.StreamResponse:
-    """Every conversation behind one number of the SLA report (?from=&to=&group=&key=
-    &response=, as /reports/conversations), as CSV streamed a page at a time (api.export)."""
-    since, until = params.report_range(request, params.team_zone(request))
-    flt = drill_filter(since, until, request.query.get("group", "all"),
-                       request.query.get("key", "all"), request.query.get("response") or None)
-    reports = context(request).reports
+    """Every conversation behind one number of the report page (the parameters of
+    /reports/conversations, web.drill), as CSV streamed a page at a time (api.export)."""
+    found = await drilled(request)
 
     async def pages(cursor: str | None) -> CsvPage:
-        page = await reports.drill(flt, cursor, EXPORT_PAGE)
+        page = await found.pages(cursor, EXPORT_PAGE)
         return ([[_cell(getattr(c, name)) for name in DRILL_COLUMNS] for c in page.items],
                 page.next_cursor)
 
-    return await export(request, pages, "sla-conversations.csv", DRILL_COLUMNS)
+    return await export(request, pages, f"{found.report}-conversations.csv", DRILL_COLUMNS)
 
 
 def _cell(value: Any) -> Any:

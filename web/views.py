@@ -18,11 +18,12 @@ from inbox.query import narrow, to_text
 from inbox.reply_options import reply_options
 from inbox.store import FACETS
 from inbox.usecases.conversations import ConversationView
-from inbox.usecases.reports import WEEKDAYS, drill_filter
+from inbox.usecases.reports import WEEKDAYS
 from inbox.usecases.search import date_range, searched_words
 from web import incidents, listening, merges, params, queue
 from web.api import voc_data
 from web.charts import SERIES_NAMES, bar_chart, line_chart, stacked_bar_chart, stacked_bars
+from web.drill import drilled
 from web.filters import channel_name, customer_name, local, zone_of
 from web.guards import SESSION_COOKIE, client_address, current_user, set_session_cookie
 from web.keys import CSRF, USER, context
@@ -377,33 +378,20 @@ async def voc(request: web.Request) -> dict[str, Any]:
             "interval": request.query.get("interval", "day")}
 
 
-RESPONSE_WORDS = {None: "", "answered": ", answered", "met": ", answered within the target",
-                  "missed": ", answered after the target", "unanswered": ", not answered yet",
-                  "resolved": ", resolved"}
-
-
 @page("report_conversations.html")
 async def report_conversations(request: web.Request) -> dict[str, Any]:
-    """The conversations behind one number of the SLA report (?from=&to=&group=&key=
-    &response=), a page at a time, with the CSV of all of them."""
+    """The conversations behind one number of the report page (web.drill), a page at a
+    time, with the CSV of all of them."""
+    found = await drilled(request)
+    page = await found.pages(request.query.get("cursor"), 50)
     zone = params.team_zone(request)
     since, until = params.report_range(request, zone)
-    group, key = request.query.get("group", "all"), request.query.get("key", "all")
-    response = request.query.get("response") or None
-    reports = context(request).reports
-    page = await reports.drill(drill_filter(since, until, group, key, response),
-                               request.query.get("cursor"), 50)
-    users = await _users(request)
-    customers = await context(request).conversations.customers_of(page.items)
-    who = (users[key].name or users[key].email) if group == "agent" and key in users else key
-    described = ("All care conversations" if group == "all" else f"{group.capitalize()} {who}")
     first, last = params.report_days(since, until, zone)
-    range_args = urlencode({"from": first.isoformat(), "to": last.isoformat()})
-    drill = {"group": group, "key": key, **({"response": response} if response else {})}
-    return {"page": page, "users": users, "customers": customers, "zone": str(zone),
-            "since": first, "until": last, "range_args": range_args,
-            "drill_args": range_args + "&" + urlencode(drill),
-            "described": described + RESPONSE_WORDS.get(response, "")}
+    return {"page": page, "users": await _users(request), "heading": found.heading,
+            "report": found.report,
+            "customers": await context(request).conversations.customers_of(page.items),
+            "range_args": urlencode({"from": first.isoformat(), "to": last.isoformat()}),
+            "drill_args": urlencode(found.args)}
 
 
 async def backlog_chart(request: web.Request) -> web.Response:

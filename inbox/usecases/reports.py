@@ -16,6 +16,7 @@ from inbox.model import (
     ResolutionReport,
     Response,
     SlaRow,
+    Status,
 )
 from inbox.sla import SlaPolicy
 from inbox.store import Store
@@ -34,6 +35,7 @@ class Backlog:
 
     ages: tuple[str, ...]  # the buckets' labels, youngest first
     counts: dict[str, tuple[int, ...]]  # per channel, one count per bucket
+    at: datetime  # when they were counted (backlog_filter lists them as of then)
 
     @property
     def totals(self) -> tuple[int, ...]:
@@ -120,6 +122,20 @@ def _on_day(flt: ConversationFilter, key: str, since: datetime, until: datetime
                    created_until=min(until, start + timedelta(days=1)))
 
 
+def backlog_filter(now: datetime, channel: str, age: int) -> ConversationFilter:
+    """The conversations behind one count of the backlog counted at `now`: open, their
+    customer waiting since within the age bucket AGES[age], on one channel ("all": any),
+    who waits longest first."""
+    if not 0 <= age < len(AGES):
+        raise ValidationError({"age": f"must be a whole number from 0 to {len(AGES) - 1}"})
+    younger, older = (AGES[age - 1][1] if age else None), AGES[age][1]
+    return ConversationFilter(
+        status=Status.OPEN, order="waiting",
+        channel=None if channel == "all" else channel_of(channel, "channel"),
+        awaiting_after=None if older is None else now - older,
+        awaiting_before=None if younger is None else now - younger)
+
+
 class Reports:
     def __init__(self, store: Store, sla: SlaPolicy) -> None:
         self.store, self.sla = store, sla
@@ -144,14 +160,31 @@ class Reports:
         """A page of the conversations behind a report's number (drill_filter), newest first."""
         return await self.store.list_conversations(flt, cursor, limit)
 
+    async def listed(self, ids: Sequence[str], cursor: str | None, limit: int
+                     ) -> Page[Conversation]:
+        """A page of the conversations behind a number counted outside the store (CSAT): the
+        ids in their order, the cursor the offset of the next page."""
+        start = 0
+        if cursor is not None:
+            if not cursor.isdigit() or len(cursor) > 9:
+                raise ValidationError({"cursor": "invalid cursor"})
+            start = int(cursor)
+        part = list(ids[start:start + limit])
+        found = await self.store.conversations_by_ids(part)
+        more = start + limit < len(ids)
+        return Page(tuple(found[i] for i in part if i in found),
+                    str(start + limit) if more else None)
+
     async def backlog(self, now: datetime) -> Backlog:
-        """The open conversations waiting for an answer now, by channel and age (AGES)."""
+        """The open conversations waiting for an answer now (to the second: what a link to
+        backlog_filter names), by channel and age (AGES)."""
+        now = now.replace(microsecond=0)
         cutoffs = [now - age for _, age in AGES if age is not None]
         found = await self.store.backlog(cutoffs)
         channels = sorted({channel for channel, _ in found})
         return Backlog(tuple(label for label, _ in AGES), {
             channel: tuple(found.get((channel, k), 0) for k in range(len(AGES)))
-            for channel in channels})
+            for channel in channels}, now)
 
     async def next_due(self, limit: int = 20) -> tuple[Conversation, ...]:
         """The running clocks that end first."""

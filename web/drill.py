@@ -1,0 +1,113 @@
+"""The conversations behind one number of the report page (/reports/conversations, and all
+of them as CSV at /api/reports/conversations.csv with the same parameters): which number,
+from the link's parameters, what the list is (its heading), and its pages.
+
+?report=sla (the default): &from=&to=&group=&key=&response= (SLA and FCR tables);
+?report=backlog: &channel=&age=&at= (the backlog's cell counted at `at`);
+?report=csat: &from=&to=&group=&key=&measure= (the CSAT tables)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import tzinfo
+
+from aiohttp import web
+
+from inbox.errors import ValidationError
+from inbox.model import Conversation, Page, User, utcnow
+from inbox.usecases.reports import AGES, backlog_filter, channel_of, drill_filter
+from web import params
+from web.filters import channel_name
+from web.keys import context
+
+Pages = Callable[[str | None, int], Awaitable[Page[Conversation]]]
+REPORTS = ("sla", "backlog", "csat")
+RESPONSE_WORDS = {None: "", "answered": ", answered", "met": ", answered within the target",
+                  "missed": ", answered after the target", "unanswered": ", not answered yet",
+                  "resolved": ", resolved"}
+CSAT_GROUPS = ("all", "channel", "agent", "day")  # inbox.csat.CsatRow.group
+CSAT_WORDS = {"sent": "a survey sent", "responses": "a survey answered",
+              "satisfied": "a survey answered 4 or 5 (satisfied)"}
+
+
+@dataclass(frozen=True)
+class Drilled:
+    heading: str  # what the list is, as the page's heading says
+    args: dict[str, str]  # the parameters naming it: for its next pages and its CSV
+    pages: Pages  # its conversations, a page at a time
+    report: str  # REPORTS
+
+
+async def drilled(request: web.Request) -> Drilled:
+    """The number the request's parameters name (a 400 for one that is none)."""
+    report = request.query.get("report", "sla")
+    if report not in REPORTS:
+        raise ValidationError({"report": "must be one of " + ", ".join(REPORTS)})
+    zone = params.team_zone(request)
+    if report == "backlog":
+        return _backlog(request, zone)
+    since, until = params.report_range(request, zone)
+    first, last = params.report_days(since, until, zone)
+    dates = {"from": first.isoformat(), "to": last.isoformat()}
+    group, key = request.query.get("group", "all"), request.query.get("key", "all")
+    who = _who(group, key, await context(request).accounts.users_by_id())
+    reports = context(request).reports
+    if report == "csat":
+        if group not in CSAT_GROUPS:
+            raise ValidationError({"group": "must be one of " + ", ".join(CSAT_GROUPS)})
+        measure = request.query.get("measure", "sent")
+        ids = await context(request).surveys.behind(since, until, zone, group, key, measure)
+
+        async def surveyed(cursor: str | None, limit: int) -> Page[Conversation]:
+            return await reports.listed(ids, cursor, limit)
+
+        return Drilled(f"{who} with {CSAT_WORDS[measure]}, resolved {first} – {last} ({zone})",
+                       {"report": report, **dates, "group": group, "key": key,
+                        "measure": measure}, surveyed, report)
+    response = request.query.get("response") or None
+    flt = drill_filter(since, until, group, key, response)
+
+    async def found(cursor: str | None, limit: int) -> Page[Conversation]:
+        return await reports.drill(flt, cursor, limit)
+
+    care = "Care conversations" if group == "all" else who
+    return Drilled(f"{care}{RESPONSE_WORDS.get(response, '')}, created {first} – {last} "
+                   f"({zone})", {**dates, "group": group, "key": key,
+                                 **({"response": response} if response else {})}, found, report)
+
+
+def _backlog(request: web.Request, zone: tzinfo) -> Drilled:
+    channel = request.query.get("channel", "all")
+    age = params.whole_number(request.query.get("age", "0"), "age", 0, len(AGES) - 1)
+    raw = request.query.get("at")
+    at = params.moment(raw, "at") if raw else utcnow().replace(microsecond=0)
+    flt = backlog_filter(at, channel, age)
+    reports = context(request).reports
+
+    async def waiting(cursor: str | None, limit: int) -> Page[Conversation]:
+        return await reports.drill(flt, cursor, limit)
+
+    local = at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    what = "Open" if channel == "all" else channel_name(channel)
+    return Drilled(f"{what} conversations waiting {AGES[age][0]}, as of {local} ({zone})",
+                   {"report": "backlog", "channel": channel, "age": str(age),
+                    "at": at.isoformat()}, waiting, "backlog")
+
+
+def _who(group: str, key: str, users: dict[str, User]) -> str:
+    """The conversations of one row of a report, in words."""
+    if group == "channel":
+        return f"{channel_name(channel_of(key))} conversations"
+    if group == "agent":
+        if key == "unassigned":
+            return "Unassigned conversations"
+        user = users.get(key)
+        return f"Conversations assigned to {user.name or user.email if user else key}"
+    if group == "day":
+        return f"Conversations of {key}"
+    if group == "channel_day":
+        day, _, channel = key.partition(" ")
+        return f"{channel_name(channel_of(channel))} conversations of {day}"
+    return "Conversations"
+
