@@ -4,12 +4,14 @@ store keeps the report's fields in memory between reports)."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, timedelta
 
+from inbox import csat
+from inbox.collections import CSAT, CsatDoc
 from inbox.model import Conversation, ConversationFilter, SlaRow
 from inbox.sla import SlaPolicy
 from inbox.store import Store, WriteBatch
-from inbox.usecases.reports import Reports, drill_filter
+from inbox.usecases.reports import Reports, backlog_filter, drill_filter
 from tests.factories import at, conversation, customer
 
 
@@ -109,3 +111,49 @@ async def test_the_backlog_counts_who_waits_how_long_per_channel(store: Store) -
     assert backlog.counts == {"email": (1, 2, 0, 0, 0, 0), "webform": (0, 0, 0, 0, 0, 1),
                               "x": (0, 1, 0, 1, 0, 0)}  # 4 h exactly is still "1-4 h"
     assert backlog.totals == (1, 3, 0, 1, 0, 1)
+    for channel, counts in [*backlog.counts.items(), ("all", backlog.totals)]:
+        for age, n in enumerate(counts):  # each cell lists who it counts, longest wait first
+            listed = await _every(store, backlog_filter(backlog.at, channel, age))
+            assert len(listed) == n, (channel, age)
+            assert all(c.status == "open" and channel in ("all", c.channel) for c in listed)
+            assert [c.awaiting_since for c in listed] == sorted(
+                c.awaiting_since for c in listed if c.awaiting_since)
+    assert {c.id for c in await _every(store, backlog_filter(now, "email", 1))} == {"w2", "w3"}
+
+
+async def test_every_csat_count_lists_the_conversations_behind_it(store: Store) -> None:
+    """Surveys sent, responses and satisfied, per row of the CSAT report, list exactly their
+    conversations (the report's own rule: sent surveys of conversations resolved in the
+    range), the latest resolution first."""
+    channels, scores = ("email", "x", "webform"), (None, 5, 4, 2, 3, None, 1, 4)
+    convs = [conversation(f"s{i}", "c1", channels[i % 3], 2 + i % 3, status="resolved")
+             for i in range(len(scores) + 2)]
+    await store.write(WriteBatch(customers=(customer("c1"),), conversations=tuple(convs)))
+    surveys = store.collection(CSAT)
+    for i, conv in enumerate(convs):
+        sent = i < len(scores)  # the last two: not sent (queued, skipped)
+        await surveys.put(conv.id, CsatDoc(
+            state="sent" if sent else "queued", channel=conv.channel,
+            assignee=("u1", None)[i % 2], resolved_at=at(2 + i % 4, hour=1 + i).isoformat(),
+            due=at(2).isoformat(), sent_at=at(2).isoformat() if sent else None,
+            expires_at=None, message_id=None, reason=None,
+            score=scores[i] if sent else None, comment=None, answered_at=None, alerted=False))
+    docs = [(cid, doc) for cid, doc in await surveys.list(None, 100)]
+    since, until = at(3, hour=0), at(6, hour=0)  # the first day's resolutions left out
+    rows = csat.summarize((d for _, d in docs), since, until, UTC)
+    assert rows[0].group == "all" and (rows[0].sent, rows[0].responses) == (6, 5)
+    reports = Reports(store, SlaPolicy())
+    for row in rows:
+        for measure, count in (("sent", row.sent), ("responses", row.responses),
+                               ("satisfied", row.satisfied)):
+            ids = csat.behind(docs, since, until, UTC, row.group, row.key, measure)
+            assert len(ids) == count, (row, measure)
+            listed, cursor = [], None
+            while True:  # small pages: the cursor too
+                page = await reports.listed(ids, cursor, 2)
+                listed += page.items
+                if (cursor := page.next_cursor) is None:
+                    break
+            assert [c.id for c in listed] == ids
+            resolved = [next(d for c, d in docs if c == cid)["resolved_at"] for cid in ids]
+            assert resolved == sorted(resolved, reverse=True)
