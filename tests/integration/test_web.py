@@ -638,8 +638,18 @@ async def test_a_report_number_leads_to_its_conversations_and_their_csv(web: Web
     rows = list(csv.DictReader(io.StringIO(await got.text())))
     assert sorted(r["id"] for r in rows) == sorted([first, second])
     assert {r["channel"] for r in rows} == {"webform"}
-    bad = await web.client.get("/reports/conversations?group=planet", headers=web.auth())
-    assert bad.status == 400
+    for bad_args in ("group=planet", "report=weather", "report=backlog&age=6",
+                     "report=backlog&channel=fax", "report=backlog&at=noon",
+                     "report=csat&measure=mood", "report=csat&group=planet"):
+        bad = await web.client.get("/reports/conversations?" + bad_args, headers=web.auth())
+        assert bad.status == 400, bad_args
+    waiting = re.search(r'href="(/reports/conversations\?report=backlog[^"]+channel=webform'
+                        r'[^"]+age=0)"', html)
+    assert waiting  # both wait under an hour; the first was answered
+    text = await (await web.client.get(waiting[1].replace("&amp;", "&"),
+                                       headers=web.auth())).text()
+    assert "<h1>Web form conversations waiting under 1 h, as of " in text
+    assert f"/conversations/{second}" in text and f"/conversations/{first}" not in text
     agent = await auth.create_token(web.runtime.store, "ava@example.com")
     denied = await web.client.get("/api/reports/conversations.csv", headers=web.auth(agent))
     assert denied.status == 403
