@@ -204,6 +204,13 @@ class Index(Protocol):
         conversations created in [since, until) and resolved, and the journey times of the
         first contacts created then (inbox.model.FcrRow, JourneyRow). Computed by the store."""
 
+    async def resolution_ids(self, since: datetime, until: datetime, what: str, group: str,
+                             key: str) -> list[str]:
+        """The ids of the conversations behind one count of resolution_report, the newest
+        first: what "first_contact" (an FCR row's: group all, channel or agent) or
+        "journeys" (a journey row's first contacts: group "channel", key "all" or the
+        channel)."""
+
     async def backlog(self, cutoffs: Sequence[datetime]) -> dict[tuple[str, int], int]:
         """The open conversations waiting for an answer, counted per (channel, age bucket):
         bucket k holds those whose customer started waiting before k of the `cutoffs`

@@ -19,7 +19,7 @@ from inbox.model import (
     ts,
 )
 from inbox.store import TOTAL_CAP
-from search.chains import from_rows, resolution_report
+from search.chains import from_rows, resolution_report, resolution_slots
 from search.elastic_client import MESSAGE_ORDER, ElasticBase
 from search.elastic_docs import from_doc
 from search.elastic_query import (
@@ -108,18 +108,33 @@ class ElasticIndex(ElasticBase):
     async def resolution_report(self, since: datetime, until: datetime) -> ResolutionReport:
         """The care conversations created in the range and every repeat contact since (they
         hold the chains), read a page at a time; counted by search.chains."""
+        rows = await self._chain_rows(since, until)
+        return await asyncio.to_thread(_resolution, rows, since, until)  # numpy, off the loop
+
+    async def resolution_ids(self, since: datetime, until: datetime, what: str, group: str,
+                             key: str) -> list[str]:
+        """As resolution_report, then the conversations of one count (chains
+        .resolution_slots)."""
+        rows = await self._chain_rows(since, until)
+
+        def slots() -> list[str]:
+            chains, in_range = from_rows(rows, since, until)
+            return [rows[k]["id"] for k in resolution_slots(chains, in_range, what, group, key)]
+
+        return await asyncio.to_thread(slots)
+
+    async def _chain_rows(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
         query = sla_query(since, until)
         query["bool"]["filter"] = [{"range": {"created_at": {"gte": ts(since)}}}, {"bool": {
             "should": [{"range": {"created_at": {"lt": ts(until)}}},
                        {"exists": {"field": "previous_id"}}], "minimum_should_match": 1}}]
         hits = await self._scan("conversations", query, [{"id": "asc"}],
                                 source=list(_CHAIN_FIELDS))
-        rows = [{"id": doc["id"], "previous_id": doc.get("previous_id"),
+        return [{"id": doc["id"], "previous_id": doc.get("previous_id"),
                  "created_at": _time(doc["created_at"]),
                  "resolved_at": _time(doc.get("resolved_at")),
                  "channel": doc["channel"], "assignee": doc.get("assignee")}
                 for doc in (hit["_source"] for hit in hits)]
-        return await asyncio.to_thread(_resolution, rows, since, until)  # numpy, off the loop
 
     async def backlog(self, cutoffs: Sequence[datetime]) -> dict[tuple[str, int], int]:
         """A filters aggregation of the waiting open conversations per channel: bucket k

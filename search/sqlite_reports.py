@@ -34,6 +34,19 @@ class SqliteReports:
 
         return await self._db.read(op)
 
+    async def resolution_ids(self, since: datetime, until: datetime, what: str, group: str,
+                             key: str) -> list[str]:
+        def op(conn: sqlite3.Connection) -> list[str]:
+            rowids = self._sla_facts().resolution_rowids(conn, since, until, what, group, key)
+            ids: dict[int, str] = {}
+            for start in range(0, len(rowids), 500):
+                part = rowids[start:start + 500]
+                ids.update(conn.execute("SELECT rowid, id FROM conversations WHERE rowid IN "
+                                        f"({','.join('?' * len(part))})", part).fetchall())
+            return [ids[k] for k in rowids if k in ids]
+
+        return await self._db.read(op)
+
     async def inbound_hours(self, since: datetime, until: datetime) -> list[tuple[datetime, int]]:
         # the hours are counted by the writer (schema 13, message_hours): 24 rows a day
         def op(conn: sqlite3.Connection) -> list[tuple[datetime, int]]:

@@ -4,7 +4,9 @@ from the link's parameters, what the list is (its heading), and its pages.
 
 ?report=sla (the default): &from=&to=&group=&key=&response= (SLA and FCR tables);
 ?report=backlog: &channel=&age=&at= (the backlog's cell counted at `at`);
-?report=csat: &from=&to=&group=&key=&measure= (the CSAT tables)."""
+?report=csat: &from=&to=&group=&key=&measure= (the CSAT tables);
+?report=fcr: &from=&to=&group=&key= (resolved at the first contact);
+?report=journeys: &from=&to=&key= (a channel or all: the journeys' first contacts)."""
 
 from __future__ import annotations
 
@@ -15,14 +17,14 @@ from datetime import tzinfo
 from aiohttp import web
 
 from inbox.errors import ValidationError
-from inbox.model import Conversation, Page, User, utcnow
+from inbox.model import Conversation, Page, utcnow
 from inbox.usecases.reports import AGES, backlog_filter, channel_of, drill_filter
 from web import params
 from web.filters import channel_name
 from web.keys import context
 
 Pages = Callable[[str | None, int], Awaitable[Page[Conversation]]]
-REPORTS = ("sla", "backlog", "csat")
+REPORTS = ("sla", "backlog", "csat", "fcr", "journeys")
 RESPONSE_WORDS = {None: "", "answered": ", answered", "met": ", answered within the target",
                   "missed": ", answered after the target", "unanswered": ", not answered yet",
                   "resolved": ", resolved"}
@@ -49,32 +51,39 @@ async def drilled(request: web.Request) -> Drilled:
         return _backlog(request, zone)
     since, until = params.report_range(request, zone)
     first, last = params.report_days(since, until, zone)
-    dates = {"from": first.isoformat(), "to": last.isoformat()}
     group, key = request.query.get("group", "all"), request.query.get("key", "all")
-    who = _who(group, key, await context(request).accounts.users_by_id())
+    args = {"from": first.isoformat(), "to": last.isoformat(), "group": group, "key": key}
+    period = f"{first} – {last} ({zone})"
     reports = context(request).reports
-    if report == "csat":
+    if report == "sla":
+        response = request.query.get("response") or None
+        flt = drill_filter(since, until, group, key, response)
+
+        async def found(cursor: str | None, limit: int) -> Page[Conversation]:
+            return await reports.drill(flt, cursor, limit)
+
+        who = await _who(request, group, key) if group != "all" else "Care conversations"
+        return Drilled(f"{who}{RESPONSE_WORDS.get(response, '')}, created {period}",
+                       {**args, **({"response": response} if response else {})}, found, report)
+    if report == "journeys":
+        ids = await reports.resolution_ids(since, until, "journeys", "channel", key)
+        heading = (f"First contacts{'' if key == 'all' else ' on ' + channel_name(key)} "
+                   f"whose whole journey is resolved, created {period}")
+    elif report == "fcr":
+        ids = await reports.resolution_ids(since, until, "first_contact", group, key)
+        heading = (f"{await _who(request, group, key)} resolved at the first contact (no "
+                   f"repeat contact within 7 days), created {period}")
+    else:  # csat
         if group not in CSAT_GROUPS:
             raise ValidationError({"group": "must be one of " + ", ".join(CSAT_GROUPS)})
-        measure = request.query.get("measure", "sent")
+        measure = args["measure"] = request.query.get("measure", "sent")
         ids = await context(request).surveys.behind(since, until, zone, group, key, measure)
+        heading = f"{await _who(request, group, key)} with {CSAT_WORDS[measure]}, resolved {period}"
 
-        async def surveyed(cursor: str | None, limit: int) -> Page[Conversation]:
-            return await reports.listed(ids, cursor, limit)
+    async def listed(cursor: str | None, limit: int) -> Page[Conversation]:
+        return await reports.listed(ids, cursor, limit)
 
-        return Drilled(f"{who} with {CSAT_WORDS[measure]}, resolved {first} – {last} ({zone})",
-                       {"report": report, **dates, "group": group, "key": key,
-                        "measure": measure}, surveyed, report)
-    response = request.query.get("response") or None
-    flt = drill_filter(since, until, group, key, response)
-
-    async def found(cursor: str | None, limit: int) -> Page[Conversation]:
-        return await reports.drill(flt, cursor, limit)
-
-    care = "Care conversations" if group == "all" else who
-    return Drilled(f"{care}{RESPONSE_WORDS.get(response, '')}, created {first} – {last} "
-                   f"({zone})", {**dates, "group": group, "key": key,
-                                 **({"response": response} if response else {})}, found, report)
+    return Drilled(heading, {"report": report, **args}, listed, report)
 
 
 def _backlog(request: web.Request, zone: tzinfo) -> Drilled:
@@ -95,14 +104,14 @@ def _backlog(request: web.Request, zone: tzinfo) -> Drilled:
                     "at": at.isoformat()}, waiting, "backlog")
 
 
-def _who(group: str, key: str, users: dict[str, User]) -> str:
+async def _who(request: web.Request, group: str, key: str) -> str:
     """The conversations of one row of a report, in words."""
     if group == "channel":
         return f"{channel_name(channel_of(key))} conversations"
     if group == "agent":
         if key == "unassigned":
             return "Unassigned conversations"
-        user = users.get(key)
+        user = (await context(request).accounts.users_by_id()).get(key)
         return f"Conversations assigned to {user.name or user.email if user else key}"
     if group == "day":
         return f"Conversations of {key}"
@@ -110,4 +119,3 @@ def _who(group: str, key: str, users: dict[str, User]) -> str:
         day, _, channel = key.partition(" ")
         return f"{channel_name(channel_of(channel))} conversations of {day}"
     return "Conversations"
-

@@ -160,6 +160,20 @@ class Reports:
         """A page of the conversations behind a report's number (drill_filter), newest first."""
         return await self.store.list_conversations(flt, cursor, limit)
 
+    async def resolution_ids(self, since: datetime, until: datetime, what: str, group: str,
+                             key: str) -> list[str]:
+        """The conversations behind one count of the resolution report (Store.resolution_ids):
+        what "first_contact" of an FCR row (group all, channel or agent), or "journeys" of a
+        journey row (key all or a channel): their first contacts. Newest first."""
+        groups = {"first_contact": ("all", "channel", "agent"), "journeys": ("channel",)}
+        if what not in groups:
+            raise ValidationError({"measure": "must be one of " + ", ".join(groups)})
+        if group not in groups[what]:
+            raise ValidationError({"group": "must be one of " + ", ".join(groups[what])})
+        if group == "channel" and key != "all":
+            channel_of(key)
+        return await self.store.resolution_ids(since, until, what, group, key)
+
     async def listed(self, ids: Sequence[str], cursor: str | None, limit: int
                      ) -> Page[Conversation]:
         """A page of the conversations behind a number counted outside the store (CSAT): the

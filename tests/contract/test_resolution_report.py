@@ -9,8 +9,9 @@ from datetime import datetime, timedelta
 import pytest
 
 from inbox.model import Conversation
+from inbox.sla import SlaPolicy
 from inbox.store import Store, WriteBatch
-from inbox.usecases.reports import drill_filter
+from inbox.usecases.reports import Reports, drill_filter
 from search.sqlite import SqliteStore
 from tests.factories import at, conversation, customer, message
 from tests.schema_history import TO_SCHEMA_12, reopened_at
@@ -72,6 +73,20 @@ async def test_first_contact_resolution_and_journeys_by_hand(store: Store) -> No
         listed = await store.list_conversations(
             drill_filter(SINCE, UNTIL, row.group, row.key, "resolved"), None, 50)
         assert len(listed.items) == row.resolved, row
+    reports = Reports(store, SlaPolicy())
+    for row in report.fcr:  # ... and each "resolved at first contact"
+        ids = await reports.resolution_ids(SINCE, UNTIL, "first_contact", row.group, row.key)
+        assert len(ids) == row.first_contact, row
+        created = {c.id: c.created_at for c in CHAINS}
+        assert [created[i] for i in ids] == sorted((created[i] for i in ids), reverse=True)
+    assert set(await reports.resolution_ids(SINCE, UNTIL, "first_contact", "all", "all")) == {
+        "a1", "b2", "a3", "c3", "d2"}
+    for journey in report.journeys:  # each journey count lists its first contacts
+        ids = await reports.resolution_ids(SINCE, UNTIL, "journeys", "channel", journey.channel)
+        assert len(ids) == journey.journeys, journey
+    assert await reports.resolution_ids(SINCE, UNTIL, "journeys", "channel", "all") == [
+        "c1", "a3", "a2", "a1"]
+    assert await reports.resolution_ids(SINCE, UNTIL, "first_contact", "agent", "u9") == []
 
 
 async def test_a_repeat_contact_and_an_open_chain_change_the_figures(store: Store) -> None:

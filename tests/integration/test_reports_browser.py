@@ -1,7 +1,7 @@
 """The Done-when of the managers' dashboard in headless Chromium, on demo data: a manager
 opens /reports, sees its charts (each SVG loads, a line per channel, no errors in the
-console, the browser's own favicon request aside), clicks a number, lands on the conversations behind it, as many as the number,
-and downloads them as CSV, as many rows."""
+console, the browser's own favicon request aside), clicks a number, lands on the
+conversations behind it, as many as the number, and downloads them as CSV, as many rows."""
 
 from __future__ import annotations
 

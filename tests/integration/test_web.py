@@ -696,6 +696,23 @@ async def test_the_report_counts_customer_hours_first_contacts_and_journeys(web:
     text = await (await web.client.get(resolved_link[1].replace("&amp;", "&"),
                                        headers=web.auth())).text()
     assert f"/conversations/{first}" in text and text.count('href="/conversations/') == 1
+    for report, heading in (("fcr", "Conversations resolved at the first contact (no repeat "
+                                    "contact within 7 days)"),
+                            ("journeys", "First contacts whose whole journey is resolved")):
+        link = re.search(rf'href="(/reports/conversations\?report={report}&amp;[^"]+'
+                         r'key=all)"', html)
+        assert link, report
+        text = await (await web.client.get(link[1].replace("&amp;", "&"),
+                                           headers=web.auth())).text()
+        assert f"<h1>{heading}, created {today}" in text
+        assert f"/conversations/{first}" in text and text.count('href="/conversations/') == 1
+        got = await web.client.get("/api/reports/conversations.csv",
+                                   params={"report": report, "from": today, "to": today},
+                                   headers=web.auth())
+        assert [r["id"] for r in csv.DictReader(io.StringIO(await got.text()))] == [first]
+    for bad_args in ("report=fcr&group=day", "report=journeys&key=fax", "report=fcr&cursor=x"):
+        bad = await web.client.get("/reports/conversations?" + bad_args, headers=web.auth())
+        assert bad.status == 400, bad_args
     agent = await auth.create_token(web.runtime.store, "ava@example.com")
     assert (await web.client.get("/api/reports/heatmap.csv", headers=web.auth(agent))
             ).status == 403
