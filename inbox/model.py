@@ -19,7 +19,7 @@ Order = Literal["recent", "due", "waiting", "wake", "created"]  # of a conversat
 # A conversation's first response as the SLA report counts it: answered at all, within the
 # target (met), after it (missed), or not yet (unanswered); or resolved (resolved_at set, as
 # first-contact resolution counts it).
-Response = Literal["answered", "met", "missed", "unanswered", "resolved"]
+Response = Literal["answered", "met", "missed", "unanswered", "resolved", "repeat", "switched"]
 Interval = Literal["day", "week", "month"]  # of a volume histogram
 Facet = Literal["channel", "sentiment", "lang"]  # counted beside search results
 ORDERS: tuple[Order, ...] = get_args(Order)
@@ -294,7 +294,8 @@ class ConversationFilter:
     created_until: datetime | None = None  # created before
     care: bool = False  # care conversations only: no listening hits, none merged away
     response: Response | None = None  # their first response (answered, met, missed,
-    # unanswered) or their resolution (resolved)
+    # unanswered), their resolution (resolved), or a repeat contact (repeat: a previous
+    # conversation within 7 days; switched: ... on another channel)
     awaiting_after: datetime | None = None  # the customer waits since this time or later
     awaiting_before: datetime | None = None  # ... since before this time (the backlog's ages)
 

@@ -147,7 +147,9 @@ RESPONSES: dict[str, list[Query]] = {
     "missed": [{"exists": {"field": "first_response_seconds"}},
                {"term": {"first_response_breached": True}}],
     "unanswered": [{"bool": {"must_not": [{"exists": {"field": "first_response_seconds"}}]}}],
-    "resolved": [{"exists": {"field": "resolved_at"}}]}
+    "resolved": [{"exists": {"field": "resolved_at"}}],
+    "repeat": [{"exists": {"field": "previous_id"}}],
+    "switched": [{"term": {"switched_channel": True}}]}
 # Only conversations with a running clock have a place in the "due" order.
 _ORDER_FILTERS: dict[Order, list[Query]] = {
     "due": [{"exists": {"field": "due_at"}}],

@@ -54,7 +54,9 @@ _RESPONSES: dict[Response, str] = {
     "met": "first_response_seconds IS NOT NULL AND first_response_breached = 0",
     "missed": "first_response_seconds IS NOT NULL AND first_response_breached = 1",
     "unanswered": "first_response_seconds IS NULL",
-    "resolved": "resolved_at IS NOT NULL"}
+    "resolved": "resolved_at IS NOT NULL",
+    "repeat": "previous_id IS NOT NULL",
+    "switched": "switched_channel = 1"}
 
 
 class _Refs:

@@ -27,7 +27,8 @@ Pages = Callable[[str | None, int], Awaitable[Page[Conversation]]]
 REPORTS = ("sla", "backlog", "csat", "fcr", "journeys")
 RESPONSE_WORDS = {None: "", "answered": ", answered", "met": ", answered within the target",
                   "missed": ", answered after the target", "unanswered": ", not answered yet",
-                  "resolved": ", resolved"}
+                  "resolved": ", resolved", "repeat": ", repeat contacts (the customer back "
+                  "within 7 days)", "switched": ", repeat contacts on another channel"}
 CSAT_GROUPS = ("all", "channel", "agent", "day")  # inbox.csat.CsatRow.group
 CSAT_WORDS = {"sent": "a survey sent", "responses": "a survey answered",
               "satisfied": "a survey answered 4 or 5 (satisfied)"}

@@ -68,12 +68,17 @@ async def _every(store: Store, flt: ConversationFilter) -> list[Conversation]:
 
 async def test_every_number_of_the_report_lists_the_conversations_behind_it(
         store: Store) -> None:
-    """Drilling from a report's number (a row, and its answered / within target / missed
-    counts) lists exactly those conversations, newest first, on every store."""
+    """Drilling from a report's number (a row, and its answered / within target / missed /
+    resolved / repeat contacts / channel switches counts) lists exactly those conversations,
+    newest first, on every store."""
     convs = [conversation(f"d{i}", "c1", ("email", "x", "webform")[i % 3], 2 + i % 4,
                           assignee=("u1", None)[i % 2],
                           first_response_seconds=None if i % 5 == 0 else 60.0 * i,
-                          first_response_breached=None if i % 5 == 0 else i % 3 == 0)
+                          first_response_breached=None if i % 5 == 0 else i % 3 == 0,
+                          **({"status": "resolved", "resolved_at": at(7),
+                              "resolution_seconds": 3600.0 * i} if i % 4 == 1 else {}),
+                          previous_id="early" if i % 3 == 2 else None,
+                          switched_channel=i % 6 == 2)
              for i in range(14)]
     convs.append(conversation("hit", "c1", "x", 3, status="listening"))  # not care
     convs.append(conversation("gone", "c1", "email", 3, status="merged"))
@@ -88,8 +93,11 @@ async def test_every_number_of_the_report_lists_the_conversations_behind_it(
         created = [c.created_at for c in listed]
         assert created == sorted(created, reverse=True)
         counts = {r: len(await _every(store, drill_filter(since, until, row.group, row.key, r)))
-                  for r in ("answered", "met", "missed", "unanswered")}
+                  for r in ("answered", "met", "missed", "unanswered", "resolved", "repeat",
+                            "switched")}
         assert (counts["answered"], counts["met"]) == (row.answered, row.met), row
+        assert (counts["resolved"], counts["repeat"], counts["switched"]) == (
+            row.resolved, row.repeat, row.switched), row
         assert counts["missed"] == row.answered - row.met
         assert counts["unanswered"] == row.conversations - row.answered
 
