@@ -199,6 +199,12 @@ class Index(Protocol):
         The range's ends are taken at the hour (a time zone half an hour off UTC is counted
         by the UTC hours). Computed by the store."""
 
+    async def hour_messages(self, hours: Sequence[datetime], cursor: str | None, limit: int
+                            ) -> Page[Message]:
+        """The messages inbound_hours counts (the customers' own: inbound, not automated)
+        created within the given UTC hours (each an hour's start), newest first: the
+        messages behind the heat map's cells."""
+
     async def resolution_report(self, since: datetime, until: datetime) -> ResolutionReport:
         """First-contact resolution (all, then per channel and agent) of the care
         conversations created in [since, until) and resolved, and the journey times of the

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from inbox.model import (
     Facet,
     Interval,
     Message,
+    Page,
     QueryNode,
     ResolutionReport,
     SearchResult,
@@ -104,6 +105,19 @@ class ElasticIndex(ElasticBase):
                                       "min_doc_count": 1}}})
         return [(datetime.fromtimestamp(int(b["key"]) / 1000, UTC), int(b["doc_count"]))
                 for b in resp["aggregations"]["hours"]["buckets"]]
+
+    async def hour_messages(self, hours: Sequence[datetime], cursor: str | None, limit: int
+                            ) -> Page[Message]:
+        """The customers' own messages (as inbound_hours counts them) within the hours."""
+        if not hours:
+            return Page((), None)
+        within = [{"range": {"created_at": {"gte": ts(h), "lt": ts(h + timedelta(hours=1))}}}
+                  for h in hours]
+        query = {"bool": {"filter": [{"term": {"direction": "inbound"}},
+                                     {"term": {"automated": False}},
+                                     {"bool": {"should": within, "minimum_should_match": 1}}]}}
+        hits, nxt, _ = await self._page("messages", query, MESSAGE_ORDER, cursor, limit)
+        return Page(tuple(from_doc(Message, h["_source"]) for h in hits), nxt)
 
     async def resolution_report(self, since: datetime, until: datetime) -> ResolutionReport:
         """The care conversations created in the range and every repeat contact since (they

@@ -5,11 +5,12 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from inbox.model import ResolutionReport, SlaRow, ts
+from inbox.model import Message, Page, ResolutionReport, SlaRow, ts
 from search.sqlite_db import Database
+from search.sqlite_rows import message_page
 
 if TYPE_CHECKING:
     from search.sqlite_sla import SlaFacts
@@ -56,6 +57,17 @@ class SqliteReports:
             return [(datetime.fromisoformat(f"{hour}:00:00+00:00"), int(n)) for hour, n in rows]
 
         return await self._db.read(op)
+
+    async def hour_messages(self, hours: Sequence[datetime], cursor: str | None, limit: int
+                            ) -> Page[Message]:
+        # what message_hours counts (schema 13: inbound, not automated), by its hours
+        if not hours:
+            return Page((), None)
+        within = " OR ".join("(m.created_at >= ? AND m.created_at < ?)" for _ in hours)
+        bounds = [ts(t) for hour in hours for t in (hour, hour + timedelta(hours=1))]
+        return await self._db.read(message_page(
+            f"m.direction = 'inbound' AND m.automated = 0 AND ({within})", bounds, cursor,
+            limit, joined=False))
 
     async def backlog(self, cutoffs: Sequence[datetime]) -> dict[tuple[str, int], int]:
         # the bucket is how many cutoffs the wait started before; the open conversations

@@ -6,19 +6,29 @@ from the link's parameters, what the list is (its heading), and its pages.
 ?report=backlog: &channel=&age=&at= (the backlog's cell counted at `at`);
 ?report=csat: &from=&to=&group=&key=&measure= (the CSAT tables);
 ?report=fcr: &from=&to=&group=&key= (resolved at the first contact);
-?report=journeys: &from=&to=&key= (a channel or all: the journeys' first contacts)."""
+?report=journeys: &from=&to=&key= (a channel or all: the journeys' first contacts).
+
+A heat map cell's messages: /reports/messages and /api/reports/messages.csv
+?from=&to=&weekday=&hour= (hour_cell)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 
 from aiohttp import web
 
 from inbox.errors import ValidationError
 from inbox.model import Conversation, Page, utcnow
-from inbox.usecases.reports import AGES, backlog_filter, channel_of, drill_filter
+from inbox.usecases.reports import (
+    AGES,
+    WEEKDAYS,
+    backlog_filter,
+    channel_of,
+    drill_filter,
+    week_hours,
+)
 from web import params
 from web.filters import channel_name
 from web.keys import context
@@ -85,6 +95,27 @@ async def drilled(request: web.Request) -> Drilled:
         return await reports.listed(ids, cursor, limit)
 
     return Drilled(heading, {"report": report, **args}, listed, report)
+
+
+@dataclass(frozen=True)
+class HourCell:
+    heading: str  # what the list is
+    args: dict[str, str]  # the parameters naming it: for its next pages and its CSV
+    hours: list[datetime]  # the UTC hours it counts (inbox.usecases.reports.week_hours)
+
+
+def hour_cell(request: web.Request) -> HourCell:
+    """The heat map cell ?from=&to=&weekday=0-6 (Monday first)&hour=0-23 names."""
+    zone = params.team_zone(request)
+    since, until = params.report_range(request, zone)
+    first, last = params.report_days(since, until, zone)
+    weekday = params.whole_number(request.query.get("weekday", ""), "weekday", 0, 6)
+    hour = params.whole_number(request.query.get("hour", ""), "hour", 0, 23)
+    return HourCell(f"Customer messages on {WEEKDAYS[weekday]}s {hour:02d}:00–{hour:02d}:59 "
+                    f"({zone}), {first} – {last}",
+                    {"from": first.isoformat(), "to": last.isoformat(),
+                     "weekday": str(weekday), "hour": str(hour)},
+                    week_hours(since, until, zone, weekday, hour))
 
 
 def _backlog(request: web.Request, zone: tzinfo) -> Drilled:

@@ -23,7 +23,7 @@ from inbox.usecases.search import date_range, searched_words
 from web import incidents, listening, merges, params, queue
 from web.api import voc_data
 from web.charts import SERIES_NAMES, bar_chart, line_chart, stacked_bar_chart, stacked_bars
-from web.drill import drilled
+from web.drill import drilled, hour_cell
 from web.filters import channel_name, customer_name, local, zone_of
 from web.guards import SESSION_COOKIE, client_address, current_user, set_session_cookie
 from web.keys import CSRF, USER, context
@@ -51,6 +51,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/reports/sla.svg", sla_chart)
     r.add_get("/reports/backlog.svg", backlog_chart)
     r.add_get("/reports/conversations", report_conversations)
+    r.add_get("/reports/messages", report_messages)
     r.add_get("/voc", voc)
     r.add_get("/voc/volume.svg", volume_chart)
     r.add_get("/admin/connectors", connectors_page)
@@ -392,6 +393,18 @@ async def report_conversations(request: web.Request) -> dict[str, Any]:
             "customers": await context(request).conversations.customers_of(page.items),
             "range_args": urlencode({"from": first.isoformat(), "to": last.isoformat()}),
             "drill_args": urlencode(found.args)}
+
+
+@page("report_messages.html")
+async def report_messages(request: web.Request) -> dict[str, Any]:
+    """The customers' messages behind one cell of the heat map (web.drill.hour_cell), a
+    page at a time, with the CSV of all of them."""
+    cell = hour_cell(request)
+    page = await context(request).reports.hour_messages(cell.hours,
+                                                        request.query.get("cursor"), 50)
+    range_args = urlencode({"from": cell.args["from"], "to": cell.args["to"]})
+    return {"page": page, "heading": cell.heading, "range_args": range_args,
+            "cell_args": urlencode(cell.args)}
 
 
 async def backlog_chart(request: web.Request) -> web.Response:

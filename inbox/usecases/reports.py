@@ -12,6 +12,7 @@ from inbox.model import (
     Channel,
     Conversation,
     ConversationFilter,
+    Message,
     Page,
     ResolutionReport,
     Response,
@@ -44,6 +45,7 @@ class Backlog:
 RESPONSES: tuple[Response, ...] = get_args(Response)
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 HEAT_LEVELS = 5  # shades of the heat map, besides none
+MAX_CELL_RANGE = timedelta(days=1100)  # of a cell's messages: 158 hours at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +76,34 @@ def fold_week(hours: Sequence[tuple[datetime, int]], zone: tzinfo) -> HeatMap:
     holds both, the one skipped in spring none)."""
     cells = [[0] * 24 for _ in WEEKDAYS]
     for start, n in hours:
-        local = start.astimezone(zone)
-        cells[local.weekday()][local.hour] += n
+        weekday, hour = _cell(start, zone)
+        cells[weekday][hour] += n
     return HeatMap(str(zone), tuple(tuple(day) for day in cells))
+
+
+def _cell(start: datetime, zone: tzinfo) -> tuple[int, int]:
+    """The heat map's cell of a UTC hour: (weekday, hour) where it falls in `zone`."""
+    local = start.astimezone(zone)
+    return local.weekday(), local.hour
+
+
+def week_hours(since: datetime, until: datetime, zone: tzinfo, weekday: int, hour: int
+               ) -> list[datetime]:
+    """The UTC hours (their starts) counted in one heat map cell (fold_week) of the range
+    [since, until), taken at the hour as Store.inbound_hours counts them."""
+    if not 0 <= weekday < len(WEEKDAYS) or not 0 <= hour < 24:
+        raise ValidationError({"cell": "must be a weekday 0-6 and an hour 0-23"})
+    if until - since > MAX_CELL_RANGE:
+        raise ValidationError({"to": f"a heat map cell lists the messages of at most "
+                                     f"{MAX_CELL_RANGE.days} days"})
+    start = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    end = until.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    found, at = [], start
+    while at < end:
+        if _cell(at, zone) == (weekday, hour):
+            found.append(at)
+        at += timedelta(hours=1)
+    return found
 
 
 def drill_filter(since: datetime, until: datetime, group: str = "all", key: str = "all",
@@ -149,6 +176,11 @@ class Reports:
         """The customers' own messages created in [since, until) by hour of the week in
         `zone` (the team's time zone), for staffing."""
         return fold_week(await self.store.inbound_hours(since, until), zone)
+
+    async def hour_messages(self, hours: Sequence[datetime], cursor: str | None, limit: int
+                            ) -> Page[Message]:
+        """A page of the customers' messages behind one heat map cell (week_hours)."""
+        return await self.store.hour_messages(hours, cursor, limit)
 
     async def resolution(self, since: datetime, until: datetime) -> ResolutionReport:
         """First-contact resolution and journey times of the conversations created in

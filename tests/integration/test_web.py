@@ -710,9 +710,28 @@ async def test_the_report_counts_customer_hours_first_contacts_and_journeys(web:
                                    params={"report": report, "from": today, "to": today},
                                    headers=web.auth())
         assert [r["id"] for r in csv.DictReader(io.StringIO(await got.text()))] == [first]
+    hour_links = re.findall(r'href="(/reports/messages\?[^"]+)"', html)
+    listed = 0
+    for link in hour_links:  # the cells with messages: both messages, one or two cells
+        text = await (await web.client.get(link.replace("&amp;", "&"), headers=web.auth())
+                      ).text()
+        assert "<h1>Customer messages on " in text
+        listed += text.count('href="/conversations/')
+        csv_link = re.search(r'href="(/api/reports/messages\.csv\?[^"]+)"', text)
+        assert csv_link
+        got = await web.client.get(csv_link[1].replace("&amp;", "&"), headers=web.auth())
+        rows = list(csv.DictReader(io.StringIO(await got.text())))
+        assert {r["channel"] for r in rows} == {"webform"} and rows[0]["direction"] == "inbound"
+    assert listed == 2 and 1 <= len(hour_links) <= 2
     for bad_args in ("report=fcr&group=day", "report=journeys&key=fax", "report=fcr&cursor=x"):
         bad = await web.client.get("/reports/conversations?" + bad_args, headers=web.auth())
+        assert bad.status == 400, bad_args
+    for bad_args in ("weekday=7&hour=1", "weekday=1", "weekday=1&hour=24",
+                     "weekday=1&hour=1&from=2020-01-01&to=2026-01-01"):
+        bad = await web.client.get("/reports/messages?" + bad_args, headers=web.auth())
         assert bad.status == 400, bad_args
     agent = await auth.create_token(web.runtime.store, "ava@example.com")
     assert (await web.client.get("/api/reports/heatmap.csv", headers=web.auth(agent))
             ).status == 403
+    assert (await web.client.get("/api/reports/messages.csv?weekday=1&hour=1",
+                                 headers=web.auth(agent))).status == 403
