@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from inbox.model import Message, Page, ResolutionReport, SlaRow, ts
 from search.sqlite_db import Database
-from search.sqlite_rows import message_page
+from search.sqlite_rows import decode_cursor, encode_cursor, to_message
 
 if TYPE_CHECKING:
     from search.sqlite_sla import SlaFacts
@@ -60,14 +60,29 @@ class SqliteReports:
 
     async def hour_messages(self, hours: Sequence[datetime], cursor: str | None, limit: int
                             ) -> Page[Message]:
-        # what message_hours counts (schema 13: inbound, not automated), by its hours
-        if not hours:
-            return Page((), None)
-        within = " OR ".join("(m.created_at >= ? AND m.created_at < ?)" for _ in hours)
-        bounds = [ts(t) for hour in hours for t in (hour, hour + timedelta(hours=1))]
-        return await self._db.read(message_page(
-            f"m.direction = 'inbound' AND m.automated = 0 AND ({within})", bounds, cursor,
-            limit, joined=False))
+        # what message_hours counts (schema 13: inbound, not automated), an hour at a time,
+        # the newest first, each read in the order of the messages_recent index: a page
+        # reads about its own rows, not every message of the cell's hours (0.24 s at 1M)
+        after = decode_cursor(cursor, 2) if cursor else None
+        sql = ("SELECT * FROM messages WHERE created_at >= ? AND created_at < ? "
+               "AND (created_at, id) < (?, ?) AND direction = 'inbound' AND automated = 0 "
+               "ORDER BY created_at DESC, id DESC LIMIT ?")
+
+        def op(conn: sqlite3.Connection) -> Page[Message]:
+            rows: list[sqlite3.Row] = []
+            for hour in sorted(hours, reverse=True):
+                start, end = ts(hour), ts(hour + timedelta(hours=1))
+                if after and after[0] < start:
+                    continue  # the cursor is in an older hour
+                below = after or [end, ""]
+                rows += conn.execute(sql, (start, end, *below, limit + 1 - len(rows)))
+                if len(rows) > limit:
+                    break
+            last = rows[limit - 1] if len(rows) > limit else None
+            return Page(tuple(to_message(r) for r in rows[:limit]),
+                        encode_cursor([last["created_at"], last["id"]]) if last else None)
+
+        return await self._db.read(op)
 
     async def backlog(self, cutoffs: Sequence[datetime]) -> dict[tuple[str, int], int]:
         # the bucket is how many cutoffs the wait started before; the open conversations

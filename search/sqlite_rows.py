@@ -209,15 +209,14 @@ def to_customer(conn: sqlite3.Connection, row: sqlite3.Row) -> Customer:
                     identities=tuple(to_identity(i) for i in idents), version=row["version"])
 
 
-def message_page(where: str, params: list[Any], cursor: str | None, limit: int,
-                 joined: bool = True) -> Callable[[sqlite3.Connection], Page[Message]]:
-    """A keyset page of the messages (m, joined with their conversation c unless not
-    `joined`) matching a condition, newest first."""
+def message_page(where: str, params: list[Any], cursor: str | None, limit: int
+                 ) -> Callable[[sqlite3.Connection], Page[Message]]:
+    """A keyset page of the messages (m, joined with their conversation c) matching a
+    condition, newest first."""
     if cursor:
         where = f"({where}) AND (m.created_at, m.id) < (?, ?)"
         params = [*params, *decode_cursor(cursor, 2)]
-    join = " JOIN conversations c ON c.id = m.conversation_id" if joined else ""
-    sql = (f"SELECT m.* FROM messages m{join} "
+    sql = (f"SELECT m.* FROM messages m JOIN conversations c ON c.id = m.conversation_id "
            f"WHERE {where} ORDER BY m.created_at DESC, m.id DESC LIMIT ?")
 
     def op(conn: sqlite3.Connection) -> Page[Message]:
