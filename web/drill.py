@@ -105,12 +105,13 @@ class HourCell:
 
 
 def hour_cell(request: web.Request) -> HourCell:
-    """The heat map cell ?from=&to=&weekday=0-6 (Monday first)&hour=0-23 names."""
+    """The heat map cell ?from=&to=&weekday=0-6 (Monday first)&hour=0-23 names (by default
+    Monday 00:00)."""
     zone = params.team_zone(request)
     since, until = params.report_range(request, zone)
     first, last = params.report_days(since, until, zone)
-    weekday = params.whole_number(request.query.get("weekday", ""), "weekday", 0, 6)
-    hour = params.whole_number(request.query.get("hour", ""), "hour", 0, 23)
+    weekday = params.whole_number(request.query.get("weekday", "0"), "weekday", 0, 6)
+    hour = params.whole_number(request.query.get("hour", "0"), "hour", 0, 23)
     return HourCell(f"Customer messages on {WEEKDAYS[weekday]}s {hour:02d}:00–{hour:02d}:59 "
                     f"({zone}), {first} – {last}",
                     {"from": first.isoformat(), "to": last.isoformat(),

@@ -726,7 +726,7 @@ async def test_the_report_counts_customer_hours_first_contacts_and_journeys(web:
     for bad_args in ("report=fcr&group=day", "report=journeys&key=fax", "report=fcr&cursor=x"):
         bad = await web.client.get("/reports/conversations?" + bad_args, headers=web.auth())
         assert bad.status == 400, bad_args
-    for bad_args in ("weekday=7&hour=1", "weekday=1", "weekday=1&hour=24",
+    for bad_args in ("weekday=7&hour=1", "weekday=x", "weekday=1&hour=24",
                      "weekday=1&hour=1&from=2020-01-01&to=2026-01-01"):
         bad = await web.client.get("/reports/messages?" + bad_args, headers=web.auth())
         assert bad.status == 400, bad_args
