@@ -208,8 +208,8 @@ class Reports:
 
     async def listed(self, ids: Sequence[str], cursor: str | None, limit: int
                      ) -> Page[Conversation]:
-        """A page of the conversations behind a number counted outside the store (CSAT): the
-        ids in their order, the cursor the offset of the next page."""
+        """A page of the conversations behind a number listed as ids (CSAT, FCR, journeys):
+        in the ids' order, the cursor the offset of the next page."""
         start = 0
         if cursor is not None:
             if not cursor.isdigit() or len(cursor) > 9:
