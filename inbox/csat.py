@@ -90,27 +90,55 @@ class CsatRow:
         return self.responses / self.sent if self.sent else None
 
 
+CSAT_MEASURES = ("sent", "responses", "satisfied")  # the counts of a CsatRow
+
+
+def _cells(doc: Mapping[str, Any], since: datetime, until: datetime, zone: tzinfo
+           ) -> tuple[tuple[str, str], ...]:
+    """The (group, key) rows a survey counts in: none unless it was sent for a conversation
+    resolved in [since, until)."""
+    if doc.get("sent_at") is None:
+        return ()
+    resolved = datetime.fromisoformat(doc["resolved_at"])
+    if not since <= resolved < until:
+        return ()
+    return (("all", "all"), ("channel", doc["channel"]),
+            ("agent", doc.get("assignee") or "unassigned"),
+            ("day", resolved.astimezone(zone).date().isoformat()))
+
+
+def _measures(doc: Mapping[str, Any]) -> tuple[bool, bool, bool]:
+    """Whether a sent survey counts as sent, a response, satisfied (CSAT_MEASURES)."""
+    score = doc.get("score")
+    if not isinstance(score, int):
+        return True, False, False
+    return True, True, score >= SATISFIED
+
+
+def behind(docs: Iterable[tuple[str, Mapping[str, Any]]], since: datetime, until: datetime,
+           zone: tzinfo, group: str, key: str, measure: str) -> list[str]:
+    """The conversation ids behind one count of the report (summarize): the surveys of row
+    (group, key) counted by `measure`, the latest resolution first."""
+    counted = CSAT_MEASURES.index(measure)
+    found = [(doc["resolved_at"], cid) for cid, doc in docs
+             if (group, key) in _cells(doc, since, until, zone) and _measures(doc)[counted]]
+    return [cid for _, cid in sorted(found, reverse=True)]
+
+
 def summarize(docs: Iterable[Mapping[str, Any]], since: datetime, until: datetime,
               zone: tzinfo) -> tuple[CsatRow, ...]:
     """The figures overall, by channel, agent and day (in `zone`) of the surveys sent for
     conversations resolved in [since, until)."""
     groups: dict[tuple[str, str], list[int]] = {}
     for doc in docs:
-        if doc.get("sent_at") is None:
-            continue
-        resolved = datetime.fromisoformat(doc["resolved_at"])
-        if not since <= resolved < until:
-            continue
-        score = doc.get("score")
-        for group, key in (("all", "all"), ("channel", doc["channel"]),
-                           ("agent", doc.get("assignee") or "unassigned"),
-                           ("day", resolved.astimezone(zone).date().isoformat())):
-            counts = groups.setdefault((group, key), [0, 0, 0, 0])
+        _, answered, satisfied = _measures(doc)
+        for cell in _cells(doc, since, until, zone):
+            counts = groups.setdefault(cell, [0, 0, 0, 0])
             counts[0] += 1
-            if isinstance(score, int):
+            if answered:
                 counts[1] += 1
-                counts[2] += score >= SATISFIED
-                counts[3] += score
+                counts[2] += satisfied
+                counts[3] += doc["score"]
     order = {"all": 0, "channel": 1, "agent": 2, "day": 3}
     return tuple(CsatRow(g, k, *counts) for (g, k), counts
                  in sorted(groups.items(), key=lambda item: (order[item[0][0]], item[0][1])))

@@ -19,7 +19,8 @@ Order = Literal["recent", "due", "waiting", "wake", "created"]  # of a conversat
 # A conversation's first response as the SLA report counts it: answered at all, within the
 # target (met), after it (missed), or not yet (unanswered); or resolved (resolved_at set, as
 # first-contact resolution counts it).
-Response = Literal["answered", "met", "missed", "unanswered", "resolved", "next", "next_missed"]
+Response = Literal["answered", "met", "missed", "unanswered", "resolved", "next", "next_missed",
+                   "repeat", "switched"]
 Interval = Literal["day", "week", "month"]  # of a volume histogram
 Facet = Literal["channel", "sentiment", "lang"]  # counted beside search results
 ORDERS: tuple[Order, ...] = get_args(Order)
@@ -303,16 +304,25 @@ class ConversationFilter:
     created_until: datetime | None = None  # created before
     care: bool = False  # care conversations only: no listening hits, none merged away
     response: Response | None = None  # their first response (answered, met, missed,
-    # unanswered), their resolution (resolved), or their responses after the first: some
-    # (next), one after its target (next_missed)
+    # unanswered), their resolution (resolved), their responses after the first: some
+    # (next), one after its target (next_missed); or a repeat contact (repeat: a previous
+    # conversation within 7 days; switched: ... on another channel)
+    awaiting_after: datetime | None = None  # the customer waits since this time or later
+    awaiting_before: datetime | None = None  # ... since before this time (the backlog's ages)
+
+
+def channel_day(day: str, channel: str) -> str:
+    """The key of an SLA report row of one channel on one UTC day (group "channel_day")."""
+    return f"{day} {channel}"
 
 
 @dataclass(frozen=True, slots=True)
 class SlaRow:
     """First-response figures of one group of conversations (created in the report's range)."""
 
-    group: str  # all | channel | agent | day
-    key: str  # the channel, the assignee's user id ("unassigned"), the day (YYYY-MM-DD)
+    group: str  # all | channel | agent | day | channel_day
+    key: str  # the channel, the assignee's user id ("unassigned"), the day (YYYY-MM-DD),
+    # the day and channel ("2026-11-01 email", channel_day)
     conversations: int  # care conversations (listening hits and merged ones excluded)
     answered: int
     met: int  # answered within the target

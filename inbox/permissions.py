@@ -164,6 +164,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/reports/backlog.svg", "report"),
     Route("GET", "/reports/conversations", "report"),
     Route("GET", "/api/reports/conversations.csv", "report"),
+    Route("GET", "/reports/messages", "report"),
+    Route("GET", "/api/reports/messages.csv", "report"),
     Route("GET", "/api/reports/sla", "report"),
     Route("GET", "/api/reports/sla.csv", "report"),
     Route("GET", "/api/reports/heatmap", "report"),

@@ -201,10 +201,23 @@ class Index(Protocol):
         The range's ends are taken at the hour (a time zone half an hour off UTC is counted
         by the UTC hours). Computed by the store."""
 
+    async def hour_messages(self, hours: Sequence[datetime], cursor: str | None, limit: int
+                            ) -> Page[Message]:
+        """The messages inbound_hours counts (the customers' own: inbound, not automated)
+        created within the given UTC hours (each an hour's start), newest first: the
+        messages behind the heat map's cells."""
+
     async def resolution_report(self, since: datetime, until: datetime) -> ResolutionReport:
         """First-contact resolution (all, then per channel and agent) of the care
         conversations created in [since, until) and resolved, and the journey times of the
         first contacts created then (inbox.model.FcrRow, JourneyRow). Computed by the store."""
+
+    async def resolution_ids(self, since: datetime, until: datetime, what: str, group: str,
+                             key: str) -> list[str]:
+        """The ids of the conversations behind one count of resolution_report, the newest
+        first: what "first_contact" (an FCR row's: group all, channel or agent) or
+        "journeys" (a journey row's first contacts: group "channel", key "all" or the
+        channel)."""
 
     async def backlog(self, cutoffs: Sequence[datetime]) -> dict[tuple[str, int], int]:
         """The open conversations waiting for an answer, counted per (channel, age bucket):

@@ -47,14 +47,7 @@ def resolution_report(c: Chains, in_range: Flags) -> ResolutionReport:
 
 
 def _fcr(c: Chains, picked: Flags) -> tuple[FcrRow, ...]:
-    child = np.flatnonzero(c.care & (c.parent >= 0))
-    parent = c.parent[child]
-    with np.errstate(invalid="ignore"):  # NaN (unresolved) compares False
-        soon = c.created[child] < c.resolved[parent] + WINDOW
-    repeated = np.zeros(len(c.care), bool)
-    repeated[parent[soon]] = True
-    resolved = np.flatnonzero(picked & ~np.isnan(c.resolved))
-    first = ~repeated[resolved]
+    resolved, first = _first_contacts(c, picked)
     rows = [FcrRow("all", "all", len(resolved), int(first.sum()))]
     for group, codes, names in (("channel", c.channel, c.channels),
                                 ("agent", c.agent, c.agents)):
@@ -66,7 +59,30 @@ def _fcr(c: Chains, picked: Flags) -> tuple[FcrRow, ...]:
     return tuple(rows)
 
 
+def _first_contacts(c: Chains, picked: Flags) -> tuple[Ints, Flags]:
+    """The picked resolved slots, and which of them were resolved at the first contact (no
+    repeat contact within WINDOW of their resolution)."""
+    child = np.flatnonzero(c.care & (c.parent >= 0))
+    parent = c.parent[child]
+    with np.errstate(invalid="ignore"):  # NaN (unresolved) compares False
+        soon = c.created[child] < c.resolved[parent] + WINDOW
+    repeated = np.zeros(len(c.care), bool)
+    repeated[parent[soon]] = True
+    resolved = np.flatnonzero(picked & ~np.isnan(c.resolved))
+    return resolved, ~repeated[resolved]
+
+
 def _journeys(c: Chains, picked: Flags) -> tuple[JourneyRow, ...]:
+    done, seconds = _journey_times(c, picked)
+    channel = c.channel[done]
+    rows = [_journey("all", seconds)]
+    rows += [_journey(c.channels[k], seconds[channel == k])
+             for k in sorted(np.unique(channel).tolist(), key=c.channels.__getitem__)]
+    return tuple(rows)
+
+
+def _journey_times(c: Chains, picked: Flags) -> tuple[Ints, Floats]:
+    """The picked first contacts whose chain is all resolved, and their journey times."""
     slots = np.arange(len(c.care))
     up = np.where(c.care & (c.parent >= 0), c.parent, slots)
     for _ in range(_DEPTH):  # pointer jumping: every slot to its chain's first contact
@@ -82,12 +98,26 @@ def _journeys(c: Chains, picked: Flags) -> tuple[JourneyRow, ...]:
     last = np.full(len(c.care), -np.inf)
     np.fmax.at(last, root, c.resolved[member])
     done = np.flatnonzero(first & ~unresolved)
-    seconds = last[done] - c.created[done]
-    channel = c.channel[done]
-    rows = [_journey("all", seconds)]
-    rows += [_journey(c.channels[k], seconds[channel == k])
-             for k in sorted(np.unique(channel).tolist(), key=c.channels.__getitem__)]
-    return tuple(rows)
+    return done, last[done] - c.created[done]
+
+
+RESOLUTION_COUNTS = ("first_contact", "journeys")  # what resolution_slots lists
+
+
+def resolution_slots(c: Chains, in_range: Flags, what: str, group: str, key: str) -> Ints:
+    """The slots behind one count of resolution_report, the newest first: `first_contact`
+    of an FCR row (group all, channel or agent), or the `journeys` of a journey row (group
+    channel, key "all" or a channel): their first contacts."""
+    picked = c.care & in_range
+    if what == "first_contact":
+        resolved, first = _first_contacts(c, picked)
+        slots = resolved[first]
+    else:
+        slots, _ = _journey_times(c, picked)
+    if key != "all":
+        codes, names = (c.agent, c.agents) if group == "agent" else (c.channel, c.channels)
+        slots = slots[codes[slots] == names.index(key)] if key in names else slots[:0]
+    return slots[np.argsort(-c.created[slots], kind="stable")]
 
 
 def _journey(channel: str, seconds: Floats) -> JourneyRow:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from inbox.model import (
     Facet,
     Interval,
     Message,
+    Page,
     QueryNode,
     ResolutionReport,
     SearchResult,
@@ -19,7 +20,7 @@ from inbox.model import (
     ts,
 )
 from inbox.store import TOTAL_CAP
-from search.chains import from_rows, resolution_report
+from search.chains import from_rows, resolution_report, resolution_slots
 from search.elastic_client import MESSAGE_ORDER, ElasticBase
 from search.elastic_docs import from_doc
 from search.elastic_query import (
@@ -105,21 +106,49 @@ class ElasticIndex(ElasticBase):
         return [(datetime.fromtimestamp(int(b["key"]) / 1000, UTC), int(b["doc_count"]))
                 for b in resp["aggregations"]["hours"]["buckets"]]
 
+    async def hour_messages(self, hours: Sequence[datetime], cursor: str | None, limit: int
+                            ) -> Page[Message]:
+        """The customers' own messages (as inbound_hours counts them) within the hours."""
+        if not hours:
+            return Page((), None)
+        within = [{"range": {"created_at": {"gte": ts(h), "lt": ts(h + timedelta(hours=1))}}}
+                  for h in hours]
+        query = {"bool": {"filter": [{"term": {"direction": "inbound"}},
+                                     {"term": {"automated": False}},
+                                     {"bool": {"should": within, "minimum_should_match": 1}}]}}
+        hits, nxt, _ = await self._page("messages", query, MESSAGE_ORDER, cursor, limit)
+        return Page(tuple(from_doc(Message, h["_source"]) for h in hits), nxt)
+
     async def resolution_report(self, since: datetime, until: datetime) -> ResolutionReport:
         """The care conversations created in the range and every repeat contact since (they
         hold the chains), read a page at a time; counted by search.chains."""
+        rows = await self._chain_rows(since, until)
+        return await asyncio.to_thread(_resolution, rows, since, until)  # numpy, off the loop
+
+    async def resolution_ids(self, since: datetime, until: datetime, what: str, group: str,
+                             key: str) -> list[str]:
+        """As resolution_report, then the conversations of one count (chains
+        .resolution_slots)."""
+        rows = await self._chain_rows(since, until)
+
+        def slots() -> list[str]:
+            chains, in_range = from_rows(rows, since, until)
+            return [rows[k]["id"] for k in resolution_slots(chains, in_range, what, group, key)]
+
+        return await asyncio.to_thread(slots)
+
+    async def _chain_rows(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
         query = sla_query(since, until)
         query["bool"]["filter"] = [{"range": {"created_at": {"gte": ts(since)}}}, {"bool": {
             "should": [{"range": {"created_at": {"lt": ts(until)}}},
                        {"exists": {"field": "previous_id"}}], "minimum_should_match": 1}}]
         hits = await self._scan("conversations", query, [{"id": "asc"}],
                                 source=list(_CHAIN_FIELDS))
-        rows = [{"id": doc["id"], "previous_id": doc.get("previous_id"),
+        return [{"id": doc["id"], "previous_id": doc.get("previous_id"),
                  "created_at": _time(doc["created_at"]),
                  "resolved_at": _time(doc.get("resolved_at")),
                  "channel": doc["channel"], "assignee": doc.get("assignee")}
                 for doc in (hit["_source"] for hit in hits)]
-        return await asyncio.to_thread(_resolution, rows, since, until)  # numpy, off the loop
 
     async def backlog(self, cutoffs: Sequence[datetime]) -> dict[tuple[str, int], int]:
         """A filters aggregation of the waiting open conversations per channel: bucket k

@@ -23,6 +23,7 @@ from inbox.model import (
     QueryNode,
     SlaRow,
     Term,
+    channel_day,
     ts,
 )
 from inbox.query import day_start
@@ -148,7 +149,9 @@ RESPONSES: dict[str, list[Query]] = {
     "unanswered": [{"bool": {"must_not": [{"exists": {"field": "first_response_seconds"}}]}}],
     "resolved": [{"exists": {"field": "resolved_at"}}],
     "next": [{"exists": {"field": "next_response_at"}}],
-    "next_missed": [{"exists": {"field": "next_response_missed"}}]}
+    "next_missed": [{"exists": {"field": "next_response_missed"}}],
+    "repeat": [{"exists": {"field": "previous_id"}}],
+    "switched": [{"term": {"switched_channel": True}}]}
 # Only conversations with a running clock have a place in the "due" order.
 _ORDER_FILTERS: dict[Order, list[Query]] = {
     "due": [{"exists": {"field": "due_at"}}],
@@ -161,7 +164,7 @@ def conversation_order(order: Order) -> tuple[list[Any], list[Query]]:
     return CONVERSATION_ORDERS[order], list(_ORDER_FILTERS.get(order, ()))
 
 
-SLA_GROUPS = ("all", "channel", "agent", "day")
+SLA_GROUPS = ("all", "channel", "agent", "day", "channel_day")
 SLA_PERCENTS = (50.0, 90.0, 95.0)
 # Buckets per terms aggregation: above every plausible number of channels or agents; a
 # shard returning fewer than all of them is reported (sum_other_doc_count) by sla_rows.
@@ -205,10 +208,15 @@ def sla_aggs() -> dict[str, Any]:
         "channel": {"terms": {"field": "channel", "size": SLA_TERMS_SIZE}, "aggs": metrics},
         "agent": {"terms": {"field": "assignee", "size": SLA_TERMS_SIZE,
                             "missing": UNASSIGNED}, "aggs": metrics},
-        "day": {"date_histogram": {"field": "created_at", "calendar_interval": "day",
-                                   "time_zone": "UTC", "min_doc_count": 1},
-                "aggs": metrics},
+        "day": _days(metrics),
+        "channel_day": {"terms": {"field": "channel", "size": SLA_TERMS_SIZE},
+                        "aggs": {"day": _days(metrics)}},
     }
+
+
+def _days(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {"date_histogram": {"field": "created_at", "calendar_interval": "day",
+                               "time_zone": "UTC", "min_doc_count": 1}, "aggs": metrics}
 
 
 def _percentiles(agg: Mapping[str, Any]) -> dict[float, float | None]:
@@ -222,12 +230,21 @@ def _percentiles(agg: Mapping[str, Any]) -> dict[float, float | None]:
     return {float(k): None if v is None else float(v) for k, v in pairs}
 
 
-def _sla_key(group: str, bucket: Mapping[str, Any]) -> str:
+def _day_key(bucket: Mapping[str, Any]) -> str:
+    """A daily bucket's day: its start, epoch milliseconds (UTC)."""
+    return datetime.fromtimestamp(int(bucket["key"]) / 1000, UTC).date().isoformat()
+
+
+def _sla_buckets(group: str, agg: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """(row key, bucket) of one group's aggregation."""
     if group == "all":
-        return "all"
-    if group == "day":  # the bucket's start, epoch milliseconds (UTC)
-        return datetime.fromtimestamp(int(bucket["key"]) / 1000, UTC).date().isoformat()
-    return str(bucket["key"])
+        return [("all", agg)]
+    if group == "day":
+        return [(_day_key(b), b) for b in agg["buckets"]]
+    if group == "channel_day":  # a daily histogram in each channel's bucket
+        return [(channel_day(_day_key(d), str(b["key"])), d)
+                for b in agg["buckets"] for d in b["day"]["buckets"]]
+    return [(str(b["key"]), b) for b in agg["buckets"]]
 
 
 def sla_rows(aggregations: Mapping[str, Any]) -> tuple[tuple[SlaRow, ...], list[str]]:
@@ -236,11 +253,10 @@ def sla_rows(aggregations: Mapping[str, Any]) -> tuple[tuple[SlaRow, ...], list[
     truncated: list[str] = []
     for group in SLA_GROUPS:
         agg = aggregations[group]
-        buckets = [agg] if group == "all" else list(agg["buckets"])
         if agg.get("sum_other_doc_count"):
             truncated.append(group)
         found = []
-        for bucket in buckets:
+        for key, bucket in _sla_buckets(group, agg):
             total = int(bucket["doc_count"])
             if not total:  # no conversations: no row (as with GROUP BY)
                 continue
@@ -249,7 +265,7 @@ def sla_rows(aggregations: Mapping[str, Any]) -> tuple[tuple[SlaRow, ...], list[
             res = _percentiles(bucket["resolution"]) if bucket["resolved"]["value"] else {}
             later = int(bucket["next_answered"]["value"] or 0)
             nxt = _percentiles(bucket["next_seconds"]) if later else {}
-            found.append(SlaRow(group, _sla_key(group, bucket), total, answered,
+            found.append(SlaRow(group, key, total, answered,
                                 int(bucket["met"]["doc_count"]),
                                 p50=values.get(SLA_PERCENTS[0]),
                                 p90=values.get(SLA_PERCENTS[1]),

@@ -67,10 +67,11 @@ class ElasticRepository(ElasticWriter):
             filters.append({"bool": {"must_not": [{"exists": {"field": "assignee"}}]}})
         elif flt.assignee:
             filters.append({"term": {"assignee": flt.assignee}})
-        created = {op: ts(value) for op, value in (("gte", flt.created_since),
-                                                   ("lt", flt.created_until)) if value}
-        if created:
-            filters.append({"range": {"created_at": created}})
+        for field, since, until in (("created_at", flt.created_since, flt.created_until),
+                                    ("awaiting_since", flt.awaiting_after, flt.awaiting_before)):
+            bounds = {op: ts(value) for op, value in (("gte", since), ("lt", until)) if value}
+            if bounds:
+                filters.append({"range": {field: bounds}})
         if flt.care:
             filters.append({"bool": {"must_not": [{"terms": {"status": ["listening",
                                                                         "merged"]}}]}})

@@ -56,7 +56,9 @@ _RESPONSES: dict[Response, str] = {
     "unanswered": "first_response_seconds IS NULL",
     "resolved": "resolved_at IS NOT NULL",
     "next": "next_response_at != '[]'",
-    "next_missed": "next_response_missed != '[]'"}
+    "next_missed": "next_response_missed != '[]'",
+    "repeat": "previous_id IS NOT NULL",
+    "switched": "switched_channel = 1"}
 
 
 class _Refs:
@@ -393,9 +395,12 @@ class SqliteRepository:
         if flt.tag:
             where.append("EXISTS (SELECT 1 FROM json_each(conversations.tags) WHERE value = ?)")
             params.append(flt.tag)
-        for compare_created, value in ((">=", flt.created_since), ("<", flt.created_until)):
+        for column, compare, value in (("created_at", ">=", flt.created_since),
+                                       ("created_at", "<", flt.created_until),
+                                       ("awaiting_since", ">=", flt.awaiting_after),
+                                       ("awaiting_since", "<", flt.awaiting_before)):
             if value is not None:
-                where.append(f"created_at {compare_created} ?")
+                where.append(f"{column} {compare} ?")
                 params.append(ts(value))
         if flt.care:
             where.append("status NOT IN ('listening', 'merged')")

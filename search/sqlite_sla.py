@@ -21,8 +21,8 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from inbox.model import ResolutionReport, SlaRow, ts
-from search.chains import Chains, resolution_report
+from inbox.model import ResolutionReport, SlaRow, channel_day, ts
+from search.chains import Chains, resolution_report, resolution_slots
 from search.percentiles import interpolate
 
 PERCENTILES = (0.5, 0.9, 0.95)
@@ -104,15 +104,28 @@ class SlaFacts:
 
         with self._lock:
             self._snapshot(conn)
-            n = self._size
-            created = self.created[:n]
-            in_range = (created >= ts(since).encode()) & (created < ts(until).encode())
-            return resolution_report(Chains(
-                created=self.created_s[:n], resolved=self.resolved_s[:n],
-                parent=np.where(self.parent[:n] > 0, self.parent[:n], -1),
-                repeat=self.repeat[:n], care=self.care[:n],
-                channel=self.channel[:n], channels=self.channels.names,
-                agent=self.agent[:n], agents=self.agents.names), in_range)
+            return resolution_report(*self._chains(since, until))
+
+    def resolution_rowids(self, conn: sqlite3.Connection, since: datetime, until: datetime,
+                          what: str, group: str, key: str) -> list[int]:
+        """The rowids behind one count of the resolution report (search.chains
+        .resolution_slots), the newest first, as of now."""
+        with self._lock:
+            self._snapshot(conn)
+            return [int(k) for k in resolution_slots(*self._chains(since, until), what, group,
+                                                     key)]
+
+    def _chains(self, since: datetime, until: datetime) -> tuple[Chains, Flags]:
+        """The columns as chains (slots: rowids), and which were created in [since, until)."""
+        n = self._size
+        created = self.created[:n]
+        in_range = (created >= ts(since).encode()) & (created < ts(until).encode())
+        return Chains(
+            created=self.created_s[:n], resolved=self.resolved_s[:n],
+            parent=np.where(self.parent[:n] > 0, self.parent[:n], -1),
+            repeat=self.repeat[:n], care=self.care[:n],
+            channel=self.channel[:n], channels=self.channels.names,
+            agent=self.agent[:n], agents=self.agents.names), in_range
 
     def _snapshot(self, conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN")  # one snapshot for the log and the rows
@@ -203,10 +216,14 @@ class SlaFacts:
         resolution = _Ordered(self.resolution[picked])
         nexts = self._nexts(picked)
         rows: list[SlaRow] = []
+        days = self.days.names
+        per_day = self.channel * len(days) + self.day  # a code per channel and day
+        both = [channel_day(day, channel) for channel in self.channels.names for day in days]
         for group, codes, names in (("all", None, ["all"]),
                                     ("channel", self.channel, self.channels.names),
                                     ("agent", self.agent, self.agents.names),
-                                    ("day", self.day, self.days.names)):
+                                    ("day", self.day, days),
+                                    ("channel_day", per_day, both)):
             keys: Keys = (np.zeros(len(picked), np.intp) if codes is None
                           else codes[picked].astype(np.intp))  # what bincount takes
             rows += _group_rows(group, names, keys, bits, first, resolution, nexts)

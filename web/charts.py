@@ -33,14 +33,15 @@ def bar_chart(buckets: Sequence[tuple[str, int]], title: str = "messages") -> by
 
 
 def line_chart(labels: Sequence[str], series: Mapping[str, Sequence[float | None]],
-               unit: str) -> bytes:
+               unit: str, title: str | None = None) -> bytes:
     """Lines of values per label (None: no value that day) as an SVG document from 0 (to 100
-    for a percentage), about twelve labels shown, values printed with `unit` ("%", " h")."""
+    for a percentage), about twelve labels shown, values printed with `unit` ("%", " h");
+    the title is the document's <title> (what a reader of the SVG alone is told)."""
     pygal = _pygal()
     digits = 0 if unit == "%" else 1
     top = 100 if unit == "%" else max((v for vs in series.values() for v in vs if v), default=1)
-    chart = pygal.Line(width=900, height=260, js=[], x_label_rotation=45, margin=10,
-                       range=(0, top), dots_size=3,
+    chart = pygal.Line(width=900, height=300, js=[], x_label_rotation=45, margin=10,
+                       range=(0, top), dots_size=3, title=title, title_font_size=14,
                        show_minor_x_labels=False, legend_at_bottom=True,
                        allow_interruptions=True, value_formatter=lambda v: f"{v:.{digits}f}{unit}")
     chart.x_labels = list(labels)

@@ -11,9 +11,9 @@ from typing import Any
 from aiohttp import web
 
 from inbox.model import ResolutionReport
-from inbox.usecases.reports import drill_filter
 from web import params
-from web.api import EXPORT_PAGE, CsvPage, csv_cell, export
+from web.api import CSV_COLUMNS, EXPORT_PAGE, CsvPage, csv_cell, csv_row, export
+from web.drill import drilled, hour_cell
 from web.keys import context
 from web.serialize import json_response, plain
 
@@ -23,6 +23,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/reports/sla", sla_report)
     r.add_get("/api/reports/sla.csv", sla_report_csv)
     r.add_get("/api/reports/conversations.csv", report_conversations_csv)
+    r.add_get("/api/reports/messages.csv", report_messages_csv)
     r.add_get("/api/reports/heatmap", heatmap_report)
     r.add_get("/api/reports/heatmap.csv", heatmap_report_csv)
     r.add_get("/api/reports/fcr", fcr_report)
@@ -113,19 +114,29 @@ DRILL_COLUMNS = ("ref", "id", "channel", "status", "customer_id", "assignee", "c
 
 
 async def report_conversations_csv(request: web.Request) -> web.StreamResponse:
-    """Every conversation behind one number of the SLA report (?from=&to=&group=&key=
-    &response=, as /reports/conversations), as CSV streamed a page at a time (api.export)."""
-    since, until = params.report_range(request, params.team_zone(request))
-    flt = drill_filter(since, until, request.query.get("group", "all"),
-                       request.query.get("key", "all"), request.query.get("response") or None)
-    reports = context(request).reports
+    """Every conversation behind one number of the report page (the parameters of
+    /reports/conversations, web.drill), as CSV streamed a page at a time (api.export)."""
+    found = await drilled(request)
 
     async def pages(cursor: str | None) -> CsvPage:
-        page = await reports.drill(flt, cursor, EXPORT_PAGE)
+        page = await found.pages(cursor, EXPORT_PAGE)
         return ([[_cell(getattr(c, name)) for name in DRILL_COLUMNS] for c in page.items],
                 page.next_cursor)
 
-    return await export(request, pages, "sla-conversations.csv", DRILL_COLUMNS)
+    return await export(request, pages, f"{found.report}-conversations.csv", DRILL_COLUMNS)
+
+
+async def report_messages_csv(request: web.Request) -> web.StreamResponse:
+    """The customers' messages behind one cell of the heat map (?from=&to=&weekday=&hour=,
+    as /reports/messages), as CSV (the search export's columns)."""
+    cell = hour_cell(request)
+    reports = context(request).reports
+
+    async def pages(cursor: str | None) -> CsvPage:
+        page = await reports.hour_messages(cell.hours, cursor, EXPORT_PAGE)
+        return [csv_row(m) for m in page.items], page.next_cursor
+
+    return await export(request, pages, "heatmap-messages.csv", CSV_COLUMNS)
 
 
 def _cell(value: Any) -> Any:

@@ -11,18 +11,19 @@ from aiohttp import web
 
 from inbox.auth import AccountDisabled
 from inbox.errors import InboxError, QueryError, StaleVersion, ValidationError
-from inbox.model import Conversation, Delivery, Status, User, utcnow
+from inbox.model import Conversation, Delivery, SlaRow, Status, User, utcnow
 from inbox.permissions import start_page
 from inbox.presence import sentence
 from inbox.query import narrow, to_text
 from inbox.reply_options import reply_options
 from inbox.store import FACETS
 from inbox.usecases.conversations import ConversationView
-from inbox.usecases.reports import WEEKDAYS, drill_filter
+from inbox.usecases.reports import WEEKDAYS
 from inbox.usecases.search import date_range, searched_words
 from web import incidents, listening, merges, params, queue
 from web.api import voc_data
 from web.charts import SERIES_NAMES, bar_chart, line_chart, stacked_bar_chart, stacked_bars
+from web.drill import drilled, hour_cell
 from web.filters import channel_name, customer_name, local, zone_of
 from web.guards import SESSION_COOKIE, client_address, current_user, set_session_cookie
 from web.keys import CSRF, USER, context
@@ -50,6 +51,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/reports/sla.svg", sla_chart)
     r.add_get("/reports/backlog.svg", backlog_chart)
     r.add_get("/reports/conversations", report_conversations)
+    r.add_get("/reports/messages", report_messages)
     r.add_get("/voc", voc)
     r.add_get("/voc/volume.svg", volume_chart)
     r.add_get("/admin/connectors", connectors_page)
@@ -377,35 +379,32 @@ async def voc(request: web.Request) -> dict[str, Any]:
             "interval": request.query.get("interval", "day")}
 
 
-RESPONSE_WORDS = {None: "", "answered": ", answered", "met": ", answered within the target",
-                  "missed": ", answered after the target", "unanswered": ", not answered yet",
-                  "resolved": ", resolved",
-                  "next": ", answered again when the customer wrote again",
-                  "next_missed": ", with a next response after its target"}
-
-
 @page("report_conversations.html")
 async def report_conversations(request: web.Request) -> dict[str, Any]:
-    """The conversations behind one number of the SLA report (?from=&to=&group=&key=
-    &response=), a page at a time, with the CSV of all of them."""
+    """The conversations behind one number of the report page (web.drill), a page at a
+    time, with the CSV of all of them."""
+    found = await drilled(request)
+    page = await found.pages(request.query.get("cursor"), 50)
     zone = params.team_zone(request)
     since, until = params.report_range(request, zone)
-    group, key = request.query.get("group", "all"), request.query.get("key", "all")
-    response = request.query.get("response") or None
-    reports = context(request).reports
-    page = await reports.drill(drill_filter(since, until, group, key, response),
-                               request.query.get("cursor"), 50)
-    users = await _users(request)
-    customers = await context(request).conversations.customers_of(page.items)
-    who = (users[key].name or users[key].email) if group == "agent" and key in users else key
-    described = ("All care conversations" if group == "all" else f"{group.capitalize()} {who}")
     first, last = params.report_days(since, until, zone)
-    range_args = urlencode({"from": first.isoformat(), "to": last.isoformat()})
-    drill = {"group": group, "key": key, **({"response": response} if response else {})}
-    return {"page": page, "users": users, "customers": customers, "zone": str(zone),
-            "since": first, "until": last, "range_args": range_args,
-            "drill_args": range_args + "&" + urlencode(drill),
-            "described": described + RESPONSE_WORDS.get(response, "")}
+    return {"page": page, "users": await _users(request), "heading": found.heading,
+            "report": found.report,
+            "customers": await context(request).conversations.customers_of(page.items),
+            "range_args": urlencode({"from": first.isoformat(), "to": last.isoformat()}),
+            "drill_args": urlencode(found.args)}
+
+
+@page("report_messages.html")
+async def report_messages(request: web.Request) -> dict[str, Any]:
+    """The customers' messages behind one cell of the heat map (web.drill.hour_cell), a
+    page at a time, with the CSV of all of them."""
+    cell = hour_cell(request)
+    page = await context(request).reports.hour_messages(cell.hours,
+                                                        request.query.get("cursor"), 50)
+    range_args = urlencode({"from": cell.args["from"], "to": cell.args["to"]})
+    return {"page": page, "heading": cell.heading, "range_args": range_args,
+            "cell_args": urlencode(cell.args)}
 
 
 async def backlog_chart(request: web.Request) -> web.Response:
@@ -422,22 +421,36 @@ def _svg(body: bytes) -> web.Response:
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
 
 
-SLA_CHARTS = {"compliance": ("Compliance", "%"), "p90": ("First response p90", " h")}
+SLA_CHARTS = {"compliance": ("First responses within target, per day and channel", "%"),
+              "p90": ("First response p90 in hours, per day and channel", " h")}
 
 
 async def sla_chart(request: web.Request) -> web.Response:
     """/reports/sla.svg?measure=compliance|p90&from=&to=: that measure per day of the SLA
-    report (the "By day" rows), as an SVG line chart (pygal) the page shows in an <img>."""
+    report, a line per channel and one for all ("channel_day" and "day" rows), as an SVG
+    line chart (pygal) the page shows in an <img>."""
     measure = request.query.get("measure", "compliance")
     if measure not in SLA_CHARTS:
         raise ValidationError({"measure": "must be one of " + ", ".join(SLA_CHARTS)})
     since, until = params.report_range(request, params.team_zone(request))
-    rows = [r for r in await context(request).reports.sla_rows(since, until) if r.group == "day"]
-    name, unit = SLA_CHARTS[measure]
-    values = ([None if r.compliance is None else r.compliance * 100 for r in rows]
-              if measure == "compliance" else
-              [None if r.p90 is None else r.p90 / 3600 for r in rows])
-    return _svg(line_chart([r.key for r in rows], {name: values}, unit))
+    rows = await context(request).reports.sla_rows(since, until)
+    title, unit = SLA_CHARTS[measure]
+    days = [r.key for r in rows if r.group == "day"]
+    lines: dict[str, dict[str, float | None]] = {"All channels": {
+        r.key: _measure(r, measure) for r in rows if r.group == "day"}}
+    for r in rows:
+        if r.group == "channel_day":
+            day, _, channel = r.key.partition(" ")
+            lines.setdefault(channel_name(channel), {})[day] = _measure(r, measure)
+    return _svg(line_chart(days, {name: [line.get(day) for day in days]
+                                  for name, line in lines.items()}, unit, title))
+
+
+def _measure(row: SlaRow, measure: str) -> float | None:
+    """A chart's value of a report row: compliance in percent, or p90 in hours."""
+    if measure == "compliance":
+        return None if row.compliance is None else row.compliance * 100
+    return None if row.p90 is None else row.p90 / 3600
 
 
 def range_presets(today: date) -> list[tuple[str, date, date]]:

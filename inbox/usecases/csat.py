@@ -18,7 +18,7 @@ from typing import Any
 from inbox import acks, csat
 from inbox.collections import CSAT, CSAT_QUEUE, CSAT_RESOLVED, CSAT_TOKENS, CsatDoc
 from inbox.config import CsatSettings
-from inbox.errors import Gone, InboxError, NotFound, Refused, RetryableError
+from inbox.errors import Gone, InboxError, NotFound, Refused, RetryableError, ValidationError
 from inbox.model import Channel, Conversation, Direction, Role, Status, message_id_for, new_id
 from inbox.usecases.accounts import Accounts
 from inbox.usecases.acks import Acknowledgements
@@ -240,6 +240,14 @@ class Surveys:
             if latest is None or latest == doc or latest["state"] != "sent":
                 return
             doc = latest
+
+    async def behind(self, since: datetime, until: datetime, zone: tzinfo, group: str,
+                     key: str, measure: str) -> list[str]:
+        """The conversation ids behind one count of the report (surveys sent, responses or
+        satisfied, csat.CSAT_MEASURES) of row (group, key), the latest resolution first."""
+        if measure not in csat.CSAT_MEASURES:
+            raise ValidationError({"measure": "must be one of " + ", ".join(csat.CSAT_MEASURES)})
+        return csat.behind(await self.documents(), since, until, zone, group, key, measure)
 
     async def documents(self, page: int = 1000) -> list[tuple[str, CsatDoc]]:
         """Every survey, by conversation id."""

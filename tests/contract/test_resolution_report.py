@@ -4,13 +4,15 @@ every store against hand-computed figures."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from inbox.model import Conversation
+from inbox.sla import SlaPolicy
 from inbox.store import Store, WriteBatch
-from inbox.usecases.reports import drill_filter
+from inbox.usecases.reports import Reports, drill_filter, week_hours
 from search.sqlite import SqliteStore
 from tests.factories import at, conversation, customer, message
 from tests.schema_history import TO_SCHEMA_12, reopened_at
@@ -72,6 +74,20 @@ async def test_first_contact_resolution_and_journeys_by_hand(store: Store) -> No
         listed = await store.list_conversations(
             drill_filter(SINCE, UNTIL, row.group, row.key, "resolved"), None, 50)
         assert len(listed.items) == row.resolved, row
+    reports = Reports(store, SlaPolicy())
+    for row in report.fcr:  # ... and each "resolved at first contact"
+        ids = await reports.resolution_ids(SINCE, UNTIL, "first_contact", row.group, row.key)
+        assert len(ids) == row.first_contact, row
+        created = {c.id: c.created_at for c in CHAINS}
+        assert [created[i] for i in ids] == sorted((created[i] for i in ids), reverse=True)
+    assert set(await reports.resolution_ids(SINCE, UNTIL, "first_contact", "all", "all")) == {
+        "a1", "b2", "a3", "c3", "d2"}
+    for journey in report.journeys:  # each journey count lists its first contacts
+        ids = await reports.resolution_ids(SINCE, UNTIL, "journeys", "channel", journey.channel)
+        assert len(ids) == journey.journeys, journey
+    assert await reports.resolution_ids(SINCE, UNTIL, "journeys", "channel", "all") == [
+        "c1", "a3", "a2", "a1"]
+    assert await reports.resolution_ids(SINCE, UNTIL, "first_contact", "agent", "u9") == []
 
 
 async def test_a_repeat_contact_and_an_open_chain_change_the_figures(store: Store) -> None:
@@ -124,3 +140,42 @@ async def test_a_store_of_schema_12_counts_its_messages_per_hour(
         assert (at(3, 10), 2) in await store.inbound_hours(SINCE, UNTIL)
     finally:
         await store.aclose()
+
+
+async def test_every_heat_map_cell_lists_the_messages_behind_it(store: Store) -> None:
+    """Each cell of the heat map in a zone with summer time lists exactly the customers'
+    messages it counts, newest first, in pages (the hour repeated in autumn holds both)."""
+    london = ZoneInfo("Europe/London")  # summer time ends 2026-10-25 at 01:00 UTC
+    times = [datetime(2026, 10, d, h, m, tzinfo=UTC) for d, h, m in (
+        (20, 8, 0), (20, 8, 59), (21, 12, 30), (25, 0, 30), (25, 1, 30), (25, 1, 45),
+        (26, 9, 0), (27, 8, 15), (27, 23, 59), (31, 18, 0))]
+    msgs = [message(f"h{k}", "a1", "c1", f"hour {k}", t, channel=("email", "x")[k % 2])
+            for k, t in enumerate(times)]
+    msgs += [message("h-reply", "a1", None, "ours", times[0], direction="outbound"),
+             message("h-auto", "a1", "c1", "away", times[0], automated=True),
+             message("h-late", "a1", "c1", "after", datetime(2026, 11, 9, tzinfo=UTC))]
+    await store.write(WriteBatch(customers=(customer("c1"),), conversations=(CHAINS[0],),
+                                 messages=tuple(msgs)))
+    since = datetime(2026, 10, 19, tzinfo=london).astimezone(UTC)
+    until = datetime(2026, 11, 2, tzinfo=london).astimezone(UTC)
+    reports = Reports(store, SlaPolicy())
+    heat = await reports.heatmap(since, until, london)
+    assert heat.counts[6][1] == 3  # Sunday 01:00-01:59: in summer time, then in winter
+    seen = []
+    for weekday, day in enumerate(heat.counts):
+        for hour, n in enumerate(day):
+            listed, cursor = [], None
+            hours = week_hours(since, until, london, weekday, hour)
+            while True:
+                page = await reports.hour_messages(hours, cursor, 2)
+                listed += page.items
+                if (cursor := page.next_cursor) is None:
+                    break
+            assert len(listed) == n, (weekday, hour)
+            assert all((m.created_at.astimezone(london).weekday(),
+                        m.created_at.astimezone(london).hour) == (weekday, hour)
+                       for m in listed)
+            assert [m.created_at for m in listed] == sorted(
+                (m.created_at for m in listed), reverse=True)
+            seen += [m.id for m in listed]
+    assert sorted(seen) == sorted(m.id for m in msgs[:len(times)])

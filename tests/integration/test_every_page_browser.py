@@ -30,6 +30,12 @@ PAGES = (
     ("agent", "/notifications", "notifications"),
     ("agent", "/settings", "settings"),
     ("manager", "/reports", "reports"),
+    ("manager", "/reports/conversations?group=channel&key=email", "report-conversations"),
+    ("manager", "/reports/conversations?report=backlog&channel=all&age=0", "report-backlog"),
+    ("manager", "/reports/conversations?report=csat&group=all&key=all&measure=responses",
+     "report-csat"),
+    ("manager", "/reports/messages?from=2026-11-01&to=2026-11-30&weekday=0&hour=12",
+     "report-messages"),  # the seeded messages' cell (tests.factories.at(2))
     ("marketing", "/voc", "voc"),
     ("admin", "/admin/connectors", "connectors"),
     ("admin", "/admin/users", "users"),

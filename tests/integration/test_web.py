@@ -693,8 +693,18 @@ async def test_a_report_number_leads_to_its_conversations_and_their_csv(web: Web
     rows = list(csv.DictReader(io.StringIO(await got.text())))
     assert sorted(r["id"] for r in rows) == sorted([first, second])
     assert {r["channel"] for r in rows} == {"webform"}
-    bad = await web.client.get("/reports/conversations?group=planet", headers=web.auth())
-    assert bad.status == 400
+    for bad_args in ("group=planet", "report=weather", "report=backlog&age=6",
+                     "report=backlog&channel=fax", "report=backlog&at=noon",
+                     "report=csat&measure=mood", "report=csat&group=planet"):
+        bad = await web.client.get("/reports/conversations?" + bad_args, headers=web.auth())
+        assert bad.status == 400, bad_args
+    waiting = re.search(r'href="(/reports/conversations\?report=backlog[^"]+channel=webform'
+                        r'[^"]+age=0)"', html)
+    assert waiting  # both wait under an hour; the first was answered
+    text = await (await web.client.get(waiting[1].replace("&amp;", "&"),
+                                       headers=web.auth())).text()
+    assert "<h1>Web form conversations waiting under 1 h, as of " in text
+    assert f"/conversations/{second}" in text and f"/conversations/{first}" not in text
     agent = await auth.create_token(web.runtime.store, "ava@example.com")
     denied = await web.client.get("/api/reports/conversations.csv", headers=web.auth(agent))
     assert denied.status == 403
@@ -741,6 +751,42 @@ async def test_the_report_counts_customer_hours_first_contacts_and_journeys(web:
     text = await (await web.client.get(resolved_link[1].replace("&amp;", "&"),
                                        headers=web.auth())).text()
     assert f"/conversations/{first}" in text and text.count('href="/conversations/') == 1
+    for report, heading in (("fcr", "Conversations resolved at the first contact (no repeat "
+                                    "contact within 7 days)"),
+                            ("journeys", "First contacts whose whole journey is resolved")):
+        link = re.search(rf'href="(/reports/conversations\?report={report}&amp;[^"]+'
+                         r'key=all)"', html)
+        assert link, report
+        text = await (await web.client.get(link[1].replace("&amp;", "&"),
+                                           headers=web.auth())).text()
+        assert f"<h1>{heading}, created {today}" in text
+        assert f"/conversations/{first}" in text and text.count('href="/conversations/') == 1
+        got = await web.client.get("/api/reports/conversations.csv",
+                                   params={"report": report, "from": today, "to": today},
+                                   headers=web.auth())
+        assert [r["id"] for r in csv.DictReader(io.StringIO(await got.text()))] == [first]
+    hour_links = re.findall(r'href="(/reports/messages\?[^"]+)"', html)
+    listed = 0
+    for link in hour_links:  # the cells with messages: both messages, one or two cells
+        text = await (await web.client.get(link.replace("&amp;", "&"), headers=web.auth())
+                      ).text()
+        assert "<h1>Customer messages on " in text
+        listed += text.count('href="/conversations/')
+        csv_link = re.search(r'href="(/api/reports/messages\.csv\?[^"]+)"', text)
+        assert csv_link
+        got = await web.client.get(csv_link[1].replace("&amp;", "&"), headers=web.auth())
+        rows = list(csv.DictReader(io.StringIO(await got.text())))
+        assert {r["channel"] for r in rows} == {"webform"} and rows[0]["direction"] == "inbound"
+    assert listed == 2 and 1 <= len(hour_links) <= 2
+    for bad_args in ("report=fcr&group=day", "report=journeys&key=fax", "report=fcr&cursor=x"):
+        bad = await web.client.get("/reports/conversations?" + bad_args, headers=web.auth())
+        assert bad.status == 400, bad_args
+    for bad_args in ("weekday=7&hour=1", "weekday=x", "weekday=1&hour=24",
+                     "weekday=1&hour=1&from=2020-01-01&to=2026-01-01"):
+        bad = await web.client.get("/reports/messages?" + bad_args, headers=web.auth())
+        assert bad.status == 400, bad_args
     agent = await auth.create_token(web.runtime.store, "ava@example.com")
     assert (await web.client.get("/api/reports/heatmap.csv", headers=web.auth(agent))
             ).status == 403
+    assert (await web.client.get("/api/reports/messages.csv?weekday=1&hour=1",
+                                 headers=web.auth(agent))).status == 403

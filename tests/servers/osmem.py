@@ -142,6 +142,10 @@ def sla_group_filter(group: str, key: str) -> Query:
     if group == "day":
         day = datetime.strptime(key, "%Y-%m-%d").replace(tzinfo=UTC)
         return {"range": {"created_at": {"gte": ts(day), "lt": ts(day + timedelta(days=1))}}}
+    if group == "channel_day":
+        day_key, channel = key.split(" ", 1)
+        return {"bool": {"filter": [sla_group_filter("day", day_key),
+                                    sla_group_filter("channel", channel)]}}
     raise ValueError(f"unknown SLA group {group!r}")
 
 

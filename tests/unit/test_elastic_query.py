@@ -182,12 +182,14 @@ def test_sla_query_and_aggregations() -> None:
         "gte": "2026-11-01T10:00:00.123456Z", "lt": "2026-12-01T00:00:00.000000Z"}}}]
     assert query["bool"]["must_not"] == [{"terms": {"status": ["listening", "merged"]}}]
     aggs = sla_aggs()
-    assert list(aggs) == ["all", "channel", "agent", "day"]
+    assert list(aggs) == ["all", "channel", "agent", "day", "channel_day"]
     assert aggs["agent"]["terms"]["missing"] == "unassigned"
     assert aggs["day"]["date_histogram"] == {
         "field": "created_at", "calendar_interval": "day", "time_zone": "UTC",
         "min_doc_count": 1}
-    for agg in aggs.values():
+    per_day = aggs["channel_day"]  # a daily histogram in each channel's bucket
+    assert per_day["terms"]["field"] == "channel" and per_day["aggs"]["day"] == aggs["day"]
+    for agg in (*[v for k, v in aggs.items() if k != "channel_day"], per_day["aggs"]["day"]):
         metrics = agg["aggs"]
         assert metrics["answered"] == {"value_count": {"field": "first_response_seconds"}}
         assert metrics["met"] == {"filter": {"term": {"first_response_breached": False}}}
@@ -217,6 +219,9 @@ def test_sla_rows_from_aggregations() -> None:
             _bucket("email", 2, 1, 0, keyed)]},
         "agent": {"sum_other_doc_count": 4, "buckets": [_bucket("unassigned", 1, 0, 0, none)]},
         "day": {"buckets": [_bucket(day3, 3, 2, 1, keyed)]},
+        "channel_day": {"sum_other_doc_count": 0, "buckets": [
+            {"key": "x", "day": {"buckets": [_bucket(day3, 1, 1, 1, listed, 1, 1)]}},
+            {"key": "email", "day": {"buckets": [_bucket(day3, 2, 1, 0, keyed)]}}]},
     }
     rows, truncated = sla_rows(aggs)
     assert rows == (
@@ -226,10 +231,12 @@ def test_sla_rows_from_aggregations() -> None:
                next_answered=3, next_met=2, next_p50=60.0, next_p90=60.0),
         SlaRow("agent", "unassigned", 1, 0, 0),
         SlaRow("day", "2026-11-03", 3, 2, 1, 30.0, 50.0, 55.0),
+        SlaRow("channel_day", "2026-11-03 email", 2, 1, 0, 30.0, 50.0, 55.0),
+        SlaRow("channel_day", "2026-11-03 x", 1, 1, 1, 60.0, 60.0, 60.0, repeat=1, switched=1),
     )
     assert truncated == ["agent"]
     empty = {"all": _bucket(None, 0, 0, 0, none), "channel": {"buckets": []},
-             "agent": {"buckets": []}, "day": {"buckets": []}}
+             "agent": {"buckets": []}, "day": {"buckets": []}, "channel_day": {"buckets": []}}
     assert sla_rows(empty) == ((), [])
 
 
@@ -240,6 +247,8 @@ def test_sla_row_filters_and_ranks() -> None:
         sla_group_filter("agent", "unassigned")["bool"]["should"])
     assert sla_group_filter("day", "2026-11-30") == {"range": {"created_at": {
         "gte": "2026-11-30T00:00:00.000000Z", "lt": "2026-12-01T00:00:00.000000Z"}}}
+    assert sla_group_filter("channel_day", "2026-11-30 x") == {"bool": {"filter": [
+        sla_group_filter("day", "2026-11-30"), {"term": {"channel": "x"}}]}}
     assert interpolation_rank(10, 50.0) == (4, 0.5)
     low, weight = interpolation_rank(10, 95.0)
     assert low == 8 and abs(weight - 0.55) < 1e-9
