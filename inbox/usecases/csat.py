@@ -216,14 +216,18 @@ class Surveys:
                      ) -> tuple[csat.CsatRow, ...]:
         """The figures of the surveys of conversations resolved in [since, until): read
         from the surveys in resolution order (CSAT_RESOLVED), the range alone."""
-        return csat.summarize(await self._sent_between(since, until), since, until, zone)
+        return csat.summarize((doc for _, doc in await self._sent_between(since, until)),
+                              since, until, zone)
 
-    async def _sent_between(self, since: datetime, until: datetime) -> list[CsatDoc]:
+    async def _sent_between(self, since: datetime, until: datetime
+                            ) -> list[tuple[str, CsatDoc]]:
+        """(conversation id, survey) of the surveys sent for conversations resolved in
+        [since, until), read from CSAT_RESOLVED: the range alone."""
         index, after, end = self.store.collection(CSAT_RESOLVED), _utc(since), _utc(until)
         page = self.report_page
-        found: list[CsatDoc] = []
+        found: list[tuple[str, CsatDoc]] = []
         while batch := await index.list(after, page):
-            found.extend(doc for key, doc in batch if key < end)
+            found.extend((key.split("|", 1)[1], doc) for key, doc in batch if key < end)
             if batch[-1][0] >= end or len(batch) < page:
                 break
             after = batch[-1][0]
@@ -247,7 +251,8 @@ class Surveys:
         satisfied, csat.CSAT_MEASURES) of row (group, key), the latest resolution first."""
         if measure not in csat.CSAT_MEASURES:
             raise ValidationError({"measure": "must be one of " + ", ".join(csat.CSAT_MEASURES)})
-        return csat.behind(await self.documents(), since, until, zone, group, key, measure)
+        return csat.behind(await self._sent_between(since, until), since, until, zone,
+                           group, key, measure)
 
     async def documents(self, page: int = 1000) -> list[tuple[str, CsatDoc]]:
         """Every survey, by conversation id."""
