@@ -39,8 +39,10 @@ RESPONSE_WORDS = {None: "", "answered": ", answered", "met": ", answered within 
                   "missed": ", answered after the target", "unanswered": ", not answered yet",
                   "resolved": ", resolved", "repeat": ", repeat contacts (the customer back "
                   "within 7 days)", "switched": ", repeat contacts on another channel",
-                  "next": ", answered again when the customer wrote again",
-                  "next_missed": ", with a next response after its target"}
+                  "next": ", with responses after the first (the report counts each response;"
+                  " a conversation can hold several)",
+                  "next_missed": ", with a response after the first one late (the report "
+                  "counts each late response)"}
 CSAT_GROUPS = ("all", "channel", "agent", "day")  # inbox.csat.CsatRow.group
 CSAT_WORDS = {"sent": "a survey sent", "responses": "a survey answered",
               "satisfied": "a survey answered 4 or 5 (satisfied)"}
