@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
-from inbox.model import ResolutionReport
+from inbox.model import ResolutionReport, User, utcnow
 from web import params
 from web.api import CSV_COLUMNS, EXPORT_PAGE, CsvPage, csv_cell, csv_row, export
 from web.drill import drilled, hour_cell
 from web.keys import context
 from web.serialize import json_response, plain
+
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 def setup(app: web.Application) -> None:
@@ -30,6 +33,9 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/reports/fcr.csv", fcr_report_csv)
     r.add_get("/api/reports/journeys", journeys_report)
     r.add_get("/api/reports/journeys.csv", journeys_report_csv)
+    for name, rows in (("backlog", _backlog_rows), ("due", _due_rows), ("told", _told_rows)):
+        r.add_get(f"/api/reports/{name}", _now_report(rows))
+        r.add_get(f"/api/reports/{name}.csv", _now_report(rows, csv_name=f"{name}.csv"))
 
 
 async def _sla_rows(request: web.Request) -> tuple[datetime, datetime, list[dict[str, Any]]]:
@@ -106,6 +112,48 @@ async def journeys_report_csv(request: web.Request) -> web.Response:
     since, until, report = await _resolution(request)
     return table_csv([plain(r) for r in report.journeys],
                      range_name(request, "journeys", since, until))
+
+
+# --- the tables of now: the backlog, what breaches next, what customers are told ----------
+
+Rows = Callable[[web.Request], Awaitable[list[dict[str, Any]]]]
+
+
+def _now_report(rows: Rows, csv_name: str | None = None) -> Handler:
+    """A report of the present moment (no range) as JSON {"at", "rows"}, or as CSV."""
+    async def handler(request: web.Request) -> web.Response:
+        found = await rows(request)
+        if csv_name is not None:
+            return table_csv(found, csv_name)
+        return json_response({"at": utcnow(), "rows": found})
+
+    return handler
+
+
+async def _backlog_rows(request: web.Request) -> list[dict[str, Any]]:
+    """The open conversations waiting now, a row per channel (and all): a count per age."""
+    backlog = await context(request).reports.backlog(utcnow())
+    counts = {**backlog.counts, "all": backlog.totals} if backlog.counts else {}
+    return [{"channel": channel, **dict(zip(backlog.ages, n, strict=True))}
+            for channel, n in counts.items()]
+
+
+async def _due_rows(request: web.Request) -> list[dict[str, Any]]:
+    """The 20 running clocks that end first, with why each deadline is what it is."""
+    users = await context(request).accounts.users_by_id()
+    return [{"due_at": c.due_at, "ref": c.ref, "id": c.id, "subject": c.subject,
+             "channel": c.channel, "assignee": _name(users.get(c.assignee or "")),
+             "priority": c.priority, "why": c.due_basis}
+            for c in await context(request).reports.next_due(20)]
+
+
+async def _told_rows(request: web.Request) -> list[dict[str, Any]]:
+    """What a customer writing now on each channel is told to expect (ack.queue)."""
+    return [plain(p) for p in await context(request).acks.promises()]
+
+
+def _name(user: User | None) -> str | None:
+    return None if user is None else user.name or user.email
 
 
 DRILL_COLUMNS = ("ref", "id", "channel", "status", "customer_id", "assignee", "created_at",

@@ -352,7 +352,8 @@ async def reports(request: web.Request) -> dict[str, Any]:
             "range_args": urlencode({"from": first.isoformat(), "to": last.isoformat()}),
             "next_due": next_due, "users": users, "now": utcnow(), "policy": reports.sla,
             "backlog": backlog, "heatmap": heatmap, "weekdays": WEEKDAYS,
-            "resolution": resolution, "csat": satisfaction}
+            "resolution": resolution, "csat": satisfaction,
+            "told": await context(request).acks.promises()}
 
 
 @page("voc.html")

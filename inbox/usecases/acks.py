@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,6 +38,16 @@ log = logging.getLogger(__name__)
 SAMPLE_NAME, SAMPLE_REF = "Ann Lee", 10482  # whom a template's preview is filled in for
 SAMPLE_WAIT = timedelta(hours=3)  # ... and the deadline of its sample, from now
 SAMPLE_LINK = "https://support.example.com/csat/sample"  # ... and their survey's link
+
+
+@dataclass(frozen=True, slots=True)
+class Promise:
+    """What a customer writing now on a channel is told to expect (a normal-priority one)."""
+
+    channel: str
+    deadline: datetime | None  # by the SLA calendar (None: the channel has no target)
+    recent_p90: float | None  # seconds (channel's counted time) nine in ten waited lately
+    told: datetime | None  # the time the acknowledgement says
 
 
 class Acknowledgements:
@@ -151,6 +162,20 @@ class Acknowledgements:
         if self.outlook is None:
             return due_at
         return await self.outlook.expected(channel, due_at)
+
+    async def promises(self, now: datetime | None = None) -> list[Promise]:
+        """For managers: what a customer writing now on each channel is told, beside its
+        deadline and how long nine in ten of its customers waited lately."""
+        now = now or self.replies.clock()
+        found = []
+        for channel in Channel:
+            due = self.sla.due(channel, now)
+            deadline = due[0] if due else None
+            recent = None if self.outlook is None else await self.outlook.recent(channel, now)
+            told = deadline if self.outlook is None else await self.outlook.expected(
+                channel, deadline, now)
+            found.append(Promise(channel.value, deadline, recent, told))
+        return found
 
     # --- the web form's thank-you page ---------------------------------------------------
 

@@ -644,6 +644,35 @@ async def test_search_by_assignee_email(web: Web) -> None:
     assert unknown.status == 400 and (await unknown.json())["position"] == 14
 
 
+async def test_the_tables_of_now_have_json_and_csv_twins(web: Web) -> None:
+    """The backlog, what breaches next and what customers are told now: each table of the
+    report page as JSON and as CSV, for managers only."""
+    waiting = await posted(web, {**FORM, "idempotency_key": "n1"})
+    got = {}
+    for name in ("backlog", "due", "told"):
+        body = await (await web.client.get(f"/api/reports/{name}", headers=web.auth())).json()
+        twin = await web.client.get(f"/api/reports/{name}.csv", headers=web.auth())
+        assert twin.status == 200 and twin.headers["Content-Type"].startswith("text/csv")
+        lines = list(csv.DictReader(io.StringIO(await twin.text())))
+        assert len(lines) == len(body["rows"]) and body["at"]
+        got[name] = body["rows"]
+    webform = {r["channel"]: r for r in got["backlog"]}["webform"]
+    assert webform["under 1 h"] == 1 and sum(v for k, v in webform.items() if k != "channel") == 1
+    assert [r["id"] for r in got["due"]] == [waiting]
+    assert "Web form" in got["due"][0]["why"]
+    told = {r["channel"]: r for r in got["told"]}
+    assert set(told) == {"email", "x", "webform"}
+    # nothing answered lately: too few to tell, so customers are told their deadline
+    assert told["webform"]["told"] == told["webform"]["deadline"] is not None
+    assert told["webform"]["recent_p90"] is None
+    html = await (await web.client.get("/reports", headers=web.auth())).text()
+    assert "What customers are told now" in html
+    agent = await auth.create_token(web.runtime.store, "ava@example.com")
+    for name in ("backlog", "due.csv", "told"):
+        assert (await web.client.get(f"/api/reports/{name}", headers=web.auth(agent))
+                ).status == 403
+
+
 async def test_the_report_page_keeps_its_days_on_every_show(web: Web) -> None:
     """The form shows both days included and sends them so: showing again keeps them."""
     url = "/reports?from=2026-11-02&to=2026-11-08"
