@@ -125,7 +125,11 @@ def _runs(text: str) -> Iterator[tuple[str, bool]]:
         for run in _ASCII_WORDS.findall(text.lower()):
             yield run, False
         return
-    text = normal(text)
+    yield from _normal_runs(normal(text))
+
+
+def _normal_runs(text: str) -> Iterator[tuple[str, bool]]:
+    """_runs of a text in normal form."""
     cjk = _HAS_CJK.search(text) is not None
     for run in _TOKENS.findall(text):
         if not cjk or run.isascii() or not _HAS_CJK.search(run):
@@ -178,9 +182,13 @@ def _pieces(text: str) -> tuple[list[str], list[str]]:
             return runs, []
         hyphenated = [run.replace("-", "") for run in runs if "-" in run]
         return ("-".join(runs).split("-") if hyphenated else runs), hyphenated
+    text = normal(text)
+    if "-" not in text and "\u2010" not in text and _HAS_CJK.search(text) is None:
+        # each run a word, kept unless it is only marks (as _parts)
+        return [run for run in _TOKENS.findall(text) if run.isascii() or fold(run)], []
     found: list[str] = []
     joined: list[str] = []
-    for run, single in _runs(text):
+    for run, single in _normal_runs(text):
         if single:
             found.append(run)
             continue

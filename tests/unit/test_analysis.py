@@ -11,7 +11,9 @@ from inbox.analysis import (
     _ASCII_WORDS,
     _TOKENS,
     MAX_TOKEN,
+    _joined,
     _pieces,
+    _words,
     forms,
     index_terms,
     message_terms,
@@ -104,3 +106,12 @@ def test_a_messages_terms_are_its_texts_words_and_their_extras_once_each(
     subject_words, subject_extras = index_terms(subject, lang)
     both = " ".join(dict.fromkeys(f"{text_extras} {subject_extras}".split()))
     assert message_terms(text, subject, lang) == (text_words, subject_words, both)
+
+
+@given(st.text(max_size=120) | st.text(alphabet=st.sampled_from("aé-\u2010 ́日"), max_size=30))
+def test_a_texts_words_take_quicker_ways_to_what_a_query_reads(text: str) -> None:
+    """_pieces (indexing) skips steps for ASCII and for text without hyphens or CJK: the
+    same parts and joined words as _words (queries) finds the slow way."""
+    words = _words(text)
+    assert _pieces(text) == ([part for word in words for part in word.parts],
+                             [joined for word in words if (joined := _joined(word))])
