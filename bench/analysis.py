@@ -3,7 +3,7 @@
     python -m bench.analysis [--store FILE.db] [--sample 5000] [--runs 3]
 
 Times what a store does for each message it indexes (the words of text and subject and the
-extras of both: `analysis.words` twice, `analysis.extras` once), over a sample of a SQLite
+extras of both: `analysis.message_terms`), over a sample of a SQLite
 store's messages (every n-th, so all periods and channels) or, without --store, the demo
 generator's. Reports µs per message for all, for ASCII texts and for the others (wall and
 CPU, best of the runs), and the core count and load. Reports figures; asserts nothing.
@@ -41,9 +41,7 @@ def timed(rows: list[Row], runs: int) -> tuple[float, float]:
         analysis.index_terms.cache_clear()
         wall, cpu = time.perf_counter(), time.process_time()
         for text, subject, lang in rows:
-            analysis.words(text, lang)
-            analysis.words(subject, lang)
-            analysis.extras(text, subject, lang)
+            analysis.message_terms(text, subject, lang)
         took = ((time.perf_counter() - wall) / len(rows) * 1e6,
                 (time.process_time() - cpu) / len(rows) * 1e6)
         best = min(best, took)

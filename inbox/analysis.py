@@ -125,7 +125,11 @@ def _runs(text: str) -> Iterator[tuple[str, bool]]:
         for run in _ASCII_WORDS.findall(text.lower()):
             yield run, False
         return
-    text = normal(text)
+    yield from _normal_runs(normal(text))
+
+
+def _normal_runs(text: str) -> Iterator[tuple[str, bool]]:
+    """_runs of a text in normal form."""
     cjk = _HAS_CJK.search(text) is not None
     for run in _TOKENS.findall(text):
         if not cjk or run.isascii() or not _HAS_CJK.search(run):
@@ -161,6 +165,10 @@ def _plain(part: str) -> str:
     return fold(part)[:MAX_TOKEN]
 
 
+def _plain_all(parts: list[str]) -> list[str]:
+    return [p[:MAX_TOKEN] if p.isascii() else fold(p)[:MAX_TOKEN] for p in parts]
+
+
 def _joined(word: _Word) -> str | None:
     return "".join(word.parts) if len(word.parts) > 1 else None
 
@@ -168,12 +176,23 @@ def _joined(word: _Word) -> str | None:
 def _pieces(text: str) -> tuple[list[str], list[str]]:
     """A text's words in order (normal, unfolded; a hyphenated word's parts) and its
     hyphenated words joined."""
-    if text.isascii() and "-" not in text:  # most mail: the quickest way to the same
-        return _ASCII_WORDS.findall(text.lower()), []
+    if text.isascii():  # most mail: the quickest way to the same
+        runs = _ASCII_WORDS.findall(text.lower())
+        if "-" not in text:
+            return runs, []
+        hyphenated = [run.replace("-", "") for run in runs if "-" in run]
+        return ("-".join(runs).split("-") if hyphenated else runs), hyphenated
+    text = normal(text)
+    if "-" not in text and "\u2010" not in text and _HAS_CJK.search(text) is None:
+        # each run a word, kept unless it is only marks (as _parts)
+        return [run for run in _TOKENS.findall(text) if run.isascii() or fold(run)], []
     found: list[str] = []
     joined: list[str] = []
-    for run, single in _runs(text):
+    for run, single in _normal_runs(text):
         if single:
+            found.append(run)
+            continue
+        if run.isascii() and "-" not in run:  # the usual word, even in other text
             found.append(run)
             continue
         parts = _parts(run)
@@ -192,14 +211,14 @@ def index_terms(text: str | None, lang: str | None) -> tuple[str, str]:
         return "", ""
     found, joined = _pieces(text)
     plain = text.isascii() and max(map(len, found), default=0) <= MAX_TOKEN
-    extras = dict.fromkeys(joined if plain else map(_plain, joined))
+    extras = dict.fromkeys(joined if plain else _plain_all(joined))
     if lang in STEMMERS:
         unique = dict.fromkeys(found + joined) if joined else dict.fromkeys(found)
         for stem in _stemmer(lang).stemWords(list(filter(_stemmable, unique))):
             stem = stem if stem.isascii() else fold(stem)
             if stem:
                 extras[f"{lang}:{stem[:MAX_TOKEN]}"] = None
-    return " ".join(found if plain else map(_plain, found)), " ".join(extras)
+    return " ".join(found if plain else _plain_all(found)), " ".join(extras)
 
 
 def words(text: str | None, lang: str | None) -> str:
@@ -209,9 +228,19 @@ def words(text: str | None, lang: str | None) -> str:
 
 def extras(text: str | None, subject: str | None, lang: str | None) -> str:
     """The extras of a message's text and subject together."""
-    found = dict.fromkeys(f"{index_terms(text, lang)[1]} {index_terms(subject, lang)[1]}"
-                          .split())
-    return " ".join(found)
+    return message_terms(text, subject, lang)[2]
+
+
+def message_terms(text: str | None, subject: str | None, lang: str | None
+                  ) -> tuple[str, str, str]:
+    """What a store indexes for a message: the words of its text, those of its subject,
+    and the extras of both together."""
+    text_words, text_extras = index_terms(text, lang)
+    subject_words, subject_extras = index_terms(subject, lang)
+    if not subject_extras and (text or "").isascii():  # ASCII extras: each once, one space
+        return text_words, subject_words, text_extras
+    both = " ".join(dict.fromkeys(f"{text_extras} {subject_extras}".split()))
+    return text_words, subject_words, both
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,8 +120,7 @@ def search_fields(text: str | None, subject: str | None, lang: str | None) -> di
 
 
 def _terms(text: str | None, subject: str | None, lang: str | None) -> list[str]:
-    return [analysis.words(text, lang), analysis.words(subject, lang),
-            analysis.extras(text, subject, lang)]
+    return list(analysis.message_terms(text, subject, lang))
 
 
 def from_doc(cls: type[T], source: Mapping[str, Any], **extra: Any) -> T:

@@ -11,7 +11,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
-from inbox.analysis import extras, words
+from inbox.analysis import message_terms
 from inbox.errors import ConflictError, NotFound, StoreRefused
 from inbox.model import (
     Conversation,
@@ -157,16 +157,14 @@ class _NewMessages:
         channel, direction, sentiment, lang = (row[_CHANNEL], row[_DIRECTION], row[_SENTIMENT],
                                                row[_LANG])
         text, subject = row[_TEXT], row[_SUBJECT]
-        self.full.append((rowid, words(text, lang), words(subject, lang),
-                          extras(text, subject, lang)))
+        self.full.append((rowid, *message_terms(text, subject, lang)))
         public_text, public_subject = row[_PUBLIC_TEXT], row[_PUBLIC_SUBJECT]
         if public_text is None and public_subject is None:
             self.public.append(self.full[-1])
         else:
             text = text if public_text is None else public_text
             subject = subject if public_subject is None else public_subject
-            self.public.append((rowid, words(text, lang), words(subject, lang),
-                                extras(text, subject, lang)))
+            self.public.append((rowid, *message_terms(text, subject, lang)))
         created, day = row[_CREATED], row[_CREATED][:10]
         automated = int(bool(row[_AUTOMATED]))
         self.facts.append((rowid, day, channel, direction, sentiment, lang, automated))

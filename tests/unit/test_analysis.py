@@ -11,8 +11,12 @@ from inbox.analysis import (
     _ASCII_WORDS,
     _TOKENS,
     MAX_TOKEN,
+    _joined,
+    _pieces,
+    _words,
     forms,
     index_terms,
+    message_terms,
     normal,
     query_match,
 )
@@ -85,3 +89,29 @@ def test_every_word_survives_both_stores_tokenizers_whole(text: str, lang: str |
 @given(st.text(alphabet=st.characters(max_codepoint=127), max_size=200))
 def test_ascii_text_takes_a_quicker_way_to_the_same_words(text: str) -> None:
     assert _ASCII_WORDS.findall(text.lower()) == _TOKENS.findall(normal(text))
+
+
+@given(st.text(alphabet=st.sampled_from("ab1-- ."), max_size=60))
+def test_ascii_hyphenated_words_take_a_quicker_way_to_the_same_parts(text: str) -> None:
+    runs = _ASCII_WORDS.findall(text)
+    assert _pieces(text) == ([part for run in runs for part in run.split("-")],
+                             [run.replace("-", "") for run in runs if "-" in run])
+
+
+@given(st.text(max_size=120), st.text(max_size=60) | st.none(),
+       st.sampled_from([None, "en", "fr", "xx"]))
+def test_a_messages_terms_are_its_texts_words_and_their_extras_once_each(
+        text: str, subject: str | None, lang: str | None) -> None:
+    text_words, text_extras = index_terms(text, lang)
+    subject_words, subject_extras = index_terms(subject, lang)
+    both = " ".join(dict.fromkeys(f"{text_extras} {subject_extras}".split()))
+    assert message_terms(text, subject, lang) == (text_words, subject_words, both)
+
+
+@given(st.text(max_size=120) | st.text(alphabet=st.sampled_from("aé-\u2010 ́日"), max_size=30))
+def test_a_texts_words_take_quicker_ways_to_what_a_query_reads(text: str) -> None:
+    """_pieces (indexing) skips steps for ASCII and for text without hyphens or CJK: the
+    same parts and joined words as _words (queries) finds the slow way."""
+    words = _words(text)
+    assert _pieces(text) == ([part for word in words for part in word.parts],
+                             [joined for word in words if (joined := _joined(word))])
