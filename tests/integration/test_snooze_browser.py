@@ -94,8 +94,10 @@ async def test_snooze_a_row_until_a_chosen_time(served: Served,  # noqa: F811 - 
     await page.keyboard.press("j")  # the row, not opened
     await page.keyboard.press("s")
     zone = ZoneInfo(runtime.conversations.sla.calendar.timezone)
-    when = (utcnow() + timedelta(days=3)).astimezone(zone).replace(
-        hour=10, minute=30, second=0, microsecond=0)
+    # three days from now to the minute: "in 3 days" at any time of day (10:30 on the third
+    # day read "in 2 days" after 22:30)
+    when = (utcnow() + timedelta(days=3, minutes=1)).astimezone(zone).replace(
+        second=0, microsecond=0)
     await page.fill("dialog#snooze input[type=datetime-local]", when.strftime("%Y-%m-%dT%H:%M"))
     await page.keyboard.press("Enter")
     await page.wait_for_function(GONE, arg=first)
