@@ -72,6 +72,7 @@ async def serve(runtime: Runtime, host: str, port: int, banner: str = "",
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
         print(f"unified-inbox listening on http://{host}:{port}/", flush=True)
+        runtime.warm_reports()
     if role in ("all", "worker"):
         await runtime.start_workers()
         names = ", ".join(c.name for c in runtime.connectors) or "no connectors configured"

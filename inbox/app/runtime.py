@@ -184,6 +184,19 @@ class Runtime:
         if self._enrich_pool is not None:
             self._enrich_pool.start()
 
+    def warm_reports(self) -> None:
+        """Make one small report in the background, so that the store has loaded what
+        reports read (the SQLite store's columns of every conversation: seconds at a million)
+        before a manager opens the first one (a web process's start)."""
+        async def warm() -> None:
+            now = utcnow()
+            try:
+                await self.reports.sla_rows(now - timedelta(days=1), now)
+            except InboxError as exc:
+                log.warning("reports not warmed", extra={"error": str(exc)})
+
+        self._tasks.append(asyncio.create_task(warm(), name="warm-reports"))
+
     async def start_workers(self) -> None:
         """Pollers, reply retries and SLA sweeps, while this process holds the worker lease."""
         self.start_enrichment()
