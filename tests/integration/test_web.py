@@ -426,6 +426,9 @@ async def test_a_pending_conversation_shows_its_resolution_clock_paused(web: Web
     assert pending.status == 200
     page = await (await web.client.get(f"/conversations/{ref}", headers=web.auth())).text()
     assert "Resolution clock paused since" in page
+    queue = await (await web.client.get("/inbox?view=all&status=pending",
+                                        headers=web.auth())).text()
+    assert "resolution paused" in queue  # the Pending view marks it too
     await web.client.post(f"/api/conversations/{ref}/status", json={"status": "resolved"},
                           headers=web.auth())
     page = await (await web.client.get(f"/conversations/{ref}", headers=web.auth())).text()
