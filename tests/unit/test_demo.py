@@ -301,7 +301,7 @@ async def test_seeding_gives_every_page_its_data(seeded: tuple[Runtime, SeedSumm
         if cursor is None:
             break
     assert summary.conversations == len(convs) > 800
-    assert 2800 <= summary.messages <= 4200
+    assert 2800 <= summary.messages <= 4800  # acknowledgements and surveys included
     assert {c.channel for c in convs} == {"email", "x", "webform"}
     assert {c.status for c in convs} == {"open", "pending", "resolved", "listening"}
     states = Counter(runtime.sla.state(c, NOW) for c in convs)
@@ -324,6 +324,12 @@ async def test_seeding_gives_every_page_its_data(seeded: tuple[Runtime, SeedSumm
     replies = [m for m in messages if m.direction == "outbound"]
     assert replies and all(m.delivery == "sent" and m.meta.get("demo") for m in replies)
     assert all(m.agent for m in replies)
+    # email customers who opened a conversation were told when to expect an answer
+    told = [(c, m) for c in convs if c.channel == "email"
+            for m in await store.conversation_messages(c.id) if m.meta.get("auto") == "ack"]
+    assert len(told) > 100 and all(m.automated and f"#{c.ref}" in m.text for c, m in told)
+    english = [m for _, m in told if m.meta.get("lang") == "en"]
+    assert english and all("will answer by" in m.text for m in english)
     assert all(NOW - timedelta(days=30) <= m.created_at <= NOW for m in messages)
     flagged = [c for c in convs if "churn-risk" in c.tags]
     notes = [m for c in flagged for m in await store.conversation_messages(c.id)

@@ -31,6 +31,7 @@ from inbox.ports import Outbound, Receipt, ReplyForm
 from inbox.sla import SlaPolicy
 from inbox.store import Store
 from inbox.usecases.accounts import Accounts
+from inbox.usecases.acks import Acknowledgements
 from inbox.usecases.conversations import Conversations
 from inbox.usecases.csat import Surveys
 from inbox.usecases.customers import Customers
@@ -60,6 +61,7 @@ class Target(Protocol):
     listening: ListeningRules
     incidents: Incidents
     surveys: Surveys
+    acks: Acknowledgements
 
 
 class DemoSender:
@@ -148,6 +150,9 @@ async def seed(target: Target, now: datetime | None = None, days: int = 30, *,
                       Delivery(replay.replies.conversations.notifications, target.accounts),
                       target.surveys.public_url, target.surveys.templates)  # in the app only
     replay.replies.conversations.on_resolved = surveys.resolved  # the agents' resolutions
+    if agents:  # each customer who opens a conversation is told when to expect an answer
+        replay.ingestor.on_opened = Acknowledgements(replay.replies, target.acks.settings,
+                                                     target.acks.own).opened
     await replay.run(stream(now, days=days, seed=seed, customers=customers,
                             journeys=journeys))
     if agents:
