@@ -10,8 +10,6 @@ replaces the answer."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -22,8 +20,7 @@ from web import params
 from web.forms import rate_limit, read_body
 from web.keys import context
 from web.render import render
-from web.report_api import range_name, table_csv
-from web.serialize import json_response
+from web.report_api import Table, ranged, twins
 
 NO_REFERRER = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 
@@ -31,8 +28,7 @@ NO_REFERRER = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 def setup(app: web.Application) -> None:
     app.router.add_get("/csat/{token}", show_survey)
     app.router.add_post("/csat/{token}", answer_survey)
-    app.router.add_get("/api/reports/csat", csat_report)
-    app.router.add_get("/api/reports/csat.csv", csat_report_csv)
+    twins(app, "/api/reports/csat", report_table)
 
 
 async def show_survey(request: web.Request) -> web.Response:
@@ -72,24 +68,13 @@ async def answer_survey(request: web.Request) -> web.Response:
     return response
 
 
-async def report_rows(request: web.Request
-                      ) -> tuple[datetime, datetime, list[dict[str, Any]]]:
-    """The report's range (?from=&to=, as /reports) and its CSAT rows as plain values."""
+async def report_table(request: web.Request) -> Table:
+    """The CSAT report over ?from=&to= (as /reports), its rows as plain values."""
     zone = params.team_zone(request)
     since, until = params.report_range(request, zone)
     rows = await context(request).surveys.report(since, until, zone)
-    return since, until, [{"group": r.group, "key": r.key, "sent": r.sent,
-                           "responses": r.responses, "satisfied": r.satisfied,
-                           "average": r.average, "satisfied_rate": r.satisfied_rate,
-                           "response_rate": r.response_rate} for r in rows]
-
-
-async def csat_report(request: web.Request) -> web.Response:
-    since, until, rows = await report_rows(request)
-    return json_response({"since": since, "until": until, "rows": rows})
-
-
-async def csat_report_csv(request: web.Request) -> web.Response:
-    """The CSAT report's rows as CSV (the JSON route's twin)."""
-    since, until, rows = await report_rows(request)
-    return table_csv(rows, range_name(request, "csat", since, until))
+    return ranged(request, "csat", since, until,
+                  [{"group": r.group, "key": r.key, "sent": r.sent, "responses": r.responses,
+                    "satisfied": r.satisfied, "average": r.average,
+                    "satisfied_rate": r.satisfied_rate, "response_rate": r.response_rate}
+                   for r in rows])

@@ -18,67 +18,60 @@ from web.drill import drilled, hour_cell
 from web.keys import context
 from web.serialize import json_response, plain
 
-Handler = Callable[[web.Request], Awaitable[web.Response]]
+# A report's table for one request: what its JSON says besides the rows, the rows, and the
+# name of its CSV file. twins() serves it at a path as JSON and at path.csv as CSV.
+Table = tuple[dict[str, Any], list[dict[str, Any]], str]
+TableOf = Callable[[web.Request], Awaitable[Table]]
 
 
 def setup(app: web.Application) -> None:
     r = app.router
-    r.add_get("/api/reports/sla", sla_report)
-    r.add_get("/api/reports/sla.csv", sla_report_csv)
     r.add_get("/api/reports/conversations.csv", report_conversations_csv)
     r.add_get("/api/reports/messages.csv", report_messages_csv)
-    r.add_get("/api/reports/heatmap", heatmap_report)
-    r.add_get("/api/reports/heatmap.csv", heatmap_report_csv)
-    r.add_get("/api/reports/fcr", fcr_report)
-    r.add_get("/api/reports/fcr.csv", fcr_report_csv)
-    r.add_get("/api/reports/journeys", journeys_report)
-    r.add_get("/api/reports/journeys.csv", journeys_report_csv)
-    for name, rows in (("backlog", _backlog_rows), ("due", _due_rows), ("told", _told_rows)):
-        r.add_get(f"/api/reports/{name}", _now_report(rows))
-        r.add_get(f"/api/reports/{name}.csv", _now_report(rows, csv_name=f"{name}.csv"))
+    for name, table in (("sla", _sla), ("heatmap", _heatmap), ("fcr", _fcr),
+                        ("journeys", _journeys), ("backlog", _backlog), ("due", _due),
+                        ("told", _told)):
+        twins(app, f"/api/reports/{name}", table)
 
 
-async def _sla_rows(request: web.Request) -> tuple[datetime, datetime, list[dict[str, Any]]]:
+def twins(app: web.Application, path: str, table: TableOf) -> None:
+    """A report's JSON route and its CSV twin at the same path ending in .csv."""
+    async def as_json(request: web.Request) -> web.Response:
+        head, rows, _ = await table(request)
+        return json_response({**head, "rows": rows})
+
+    async def as_csv(request: web.Request) -> web.Response:
+        _, rows, name = await table(request)
+        return table_csv(rows, name)
+
+    app.router.add_get(path, as_json)
+    app.router.add_get(f"{path}.csv", as_csv)
+
+
+def ranged(request: web.Request, report: str, since: datetime, until: datetime,
+           rows: list[dict[str, Any]], **head: Any) -> Table:
+    """The table of a report over ?from=&to=: its range in the JSON, its days in the CSV's
+    file name (both included, as the page shows)."""
+    first, last = params.report_days(since, until, params.team_zone(request))
+    return ({"since": since, "until": until, **head}, rows,
+            f"{report}-{first.isoformat()}-{last.isoformat()}.csv")
+
+
+async def _sla(request: web.Request) -> Table:
+    """First and next responses and resolution by channel, agent, day (?from=&to=)."""
     since, until = params.report_range(request, params.team_zone(request))
     rows = await context(request).reports.sla_rows(since, until)
-    return since, until, [{**plain(r), "compliance": r.compliance, "repeat_rate": r.repeat_rate,
-                           "next_compliance": r.next_compliance}
-                          for r in rows]
+    return ranged(request, "sla", since, until,
+                  [{**plain(r), "compliance": r.compliance, "repeat_rate": r.repeat_rate,
+                    "next_compliance": r.next_compliance} for r in rows])
 
 
-async def sla_report(request: web.Request) -> web.Response:
-    since, until, rows = await _sla_rows(request)
-    return json_response({"since": since, "until": until, "rows": rows})
-
-
-async def sla_report_csv(request: web.Request) -> web.Response:
-    """The SLA report's rows as CSV (the JSON route's twin): a column per field."""
-    since, until, rows = await _sla_rows(request)
-    return table_csv(rows, range_name(request, "sla", since, until))
-
-
-def range_name(request: web.Request, report: str, since: datetime, until: datetime) -> str:
-    """A report's CSV file name: the report and its days, both included, as the page shows."""
-    first, last = params.report_days(since, until, params.team_zone(request))
-    return f"{report}-{first.isoformat()}-{last.isoformat()}.csv"
-
-
-async def _heatmap(request: web.Request) -> tuple[datetime, datetime, str, list[dict[str, Any]]]:
+async def _heatmap(request: web.Request) -> Table:
+    """The customers' own messages by weekday and hour in the team's time zone (?from=&to=)."""
     zone = params.team_zone(request)
     since, until = params.report_range(request, zone)
     heat = await context(request).reports.heatmap(since, until, zone)
-    return since, until, heat.zone, heat.rows()
-
-
-async def heatmap_report(request: web.Request) -> web.Response:
-    """The customers' own messages by weekday and hour in the team's time zone (?from=&to=)."""
-    since, until, zone, rows = await _heatmap(request)
-    return json_response({"since": since, "until": until, "zone": zone, "rows": rows})
-
-
-async def heatmap_report_csv(request: web.Request) -> web.Response:
-    since, until, _, rows = await _heatmap(request)
-    return table_csv(rows, range_name(request, "heatmap", since, until))
+    return ranged(request, "heatmap", since, until, heat.rows(), zone=heat.zone)
 
 
 async def _resolution(request: web.Request) -> tuple[datetime, datetime, ResolutionReport]:
@@ -86,70 +79,44 @@ async def _resolution(request: web.Request) -> tuple[datetime, datetime, Resolut
     return since, until, await context(request).reports.resolution(since, until)
 
 
-def _fcr_rows(report: ResolutionReport) -> list[dict[str, Any]]:
-    return [{**plain(r), "rate": r.rate} for r in report.fcr]
-
-
-async def fcr_report(request: web.Request) -> web.Response:
+async def _fcr(request: web.Request) -> Table:
     """First-contact resolution of the conversations created in the range (?from=&to=)."""
     since, until, report = await _resolution(request)
-    return json_response({"since": since, "until": until, "rows": _fcr_rows(report)})
+    return ranged(request, "fcr", since, until,
+                  [{**plain(r), "rate": r.rate} for r in report.fcr])
 
 
-async def fcr_report_csv(request: web.Request) -> web.Response:
-    since, until, report = await _resolution(request)
-    return table_csv(_fcr_rows(report), range_name(request, "fcr", since, until))
-
-
-async def journeys_report(request: web.Request) -> web.Response:
+async def _journeys(request: web.Request) -> Table:
     """Journey times (seconds) of the first contacts created in the range (?from=&to=)."""
     since, until, report = await _resolution(request)
-    return json_response({"since": since, "until": until,
-                          "rows": [plain(r) for r in report.journeys]})
-
-
-async def journeys_report_csv(request: web.Request) -> web.Response:
-    since, until, report = await _resolution(request)
-    return table_csv([plain(r) for r in report.journeys],
-                     range_name(request, "journeys", since, until))
+    return ranged(request, "journeys", since, until, [plain(r) for r in report.journeys])
 
 
 # --- the tables of now: the backlog, what breaches next, what customers are told ----------
 
-Rows = Callable[[web.Request], Awaitable[list[dict[str, Any]]]]
 
-
-def _now_report(rows: Rows, csv_name: str | None = None) -> Handler:
-    """A report of the present moment (no range) as JSON {"at", "rows"}, or as CSV."""
-    async def handler(request: web.Request) -> web.Response:
-        found = await rows(request)
-        if csv_name is not None:
-            return table_csv(found, csv_name)
-        return json_response({"at": utcnow(), "rows": found})
-
-    return handler
-
-
-async def _backlog_rows(request: web.Request) -> list[dict[str, Any]]:
+async def _backlog(request: web.Request) -> Table:
     """The open conversations waiting now, a row per channel (and all): a count per age."""
     backlog = await context(request).reports.backlog(utcnow())
     counts = {**backlog.counts, "all": backlog.totals} if backlog.counts else {}
-    return [{"channel": channel, **dict(zip(backlog.ages, n, strict=True))}
-            for channel, n in counts.items()]
+    return ({"at": backlog.at}, [{"channel": channel, **dict(zip(backlog.ages, n, strict=True))}
+                                 for channel, n in counts.items()], "backlog.csv")
 
 
-async def _due_rows(request: web.Request) -> list[dict[str, Any]]:
+async def _due(request: web.Request) -> Table:
     """The 20 running clocks that end first, with why each deadline is what it is."""
     users = await context(request).accounts.users_by_id()
-    return [{"due_at": c.due_at, "ref": c.ref, "id": c.id, "subject": c.subject,
-             "channel": c.channel, "assignee": _name(users.get(c.assignee or "")),
-             "priority": c.priority, "why": c.due_basis}
-            for c in await context(request).reports.next_due(20)]
+    return ({"at": utcnow()},
+            [{"due_at": c.due_at, "ref": c.ref, "id": c.id, "subject": c.subject,
+              "channel": c.channel, "assignee": _name(users.get(c.assignee or "")),
+              "priority": c.priority, "why": c.due_basis}
+             for c in await context(request).reports.next_due(20)], "due.csv")
 
 
-async def _told_rows(request: web.Request) -> list[dict[str, Any]]:
+async def _told(request: web.Request) -> Table:
     """What a customer writing now on each channel is told to expect (ack.queue)."""
-    return [plain(p) for p in await context(request).acks.promises()]
+    return ({"at": utcnow()}, [plain(p) for p in await context(request).acks.promises()],
+            "told.csv")
 
 
 def _name(user: User | None) -> str | None:
