@@ -132,13 +132,7 @@ class SlaPolicy:
         target = self.target(channel, priority, later)
         if target is None:
             return None
-        if target.business_hours:
-            due_at = add_business_time(started, target.duration, self.calendar)
-        else:
-            try:
-                due_at = started + target.duration
-            except OverflowError as exc:
-                raise ValueError(f"no deadline after {started.isoformat()}") from exc
+        due_at = self._add(target, started, target.duration)
         if not storable_time(due_at):  # one rule for every store (inbox.normalize)
             raise ValueError(f"no deadline after {started.isoformat()}: {due_at.isoformat()} "
                              "is beyond the dates the stores hold")
@@ -164,6 +158,20 @@ class SlaPolicy:
     @cached_property
     def _bases(self) -> dict[tuple[str, bool], tuple[str, str]]:
         return {}
+
+    def after(self, channel: str, start: datetime, duration: timedelta,
+              priority: str | None = None, later: bool = False) -> datetime:
+        """The instant `duration` after `start` as the channel's target counts time (the
+        inverse of `elapsed`); ValueError past what a datetime holds."""
+        return self._add(self.target(channel, priority, later), start, duration)
+
+    def _add(self, target: Target | None, start: datetime, duration: timedelta) -> datetime:
+        if target is not None and target.business_hours:
+            return add_business_time(start, duration, self.calendar)
+        try:
+            return start + duration
+        except OverflowError as exc:
+            raise ValueError(f"no deadline after {start.isoformat()}") from exc
 
     def elapsed(self, channel: str, start: datetime, end: datetime,
                 priority: str | None = None, later: bool = False) -> float:

@@ -172,8 +172,8 @@ class Acknowledgements:
             due = self.sla.due(channel, now)
             deadline = due[0] if due else None
             recent = None if self.outlook is None else await self.outlook.recent(channel, now)
-            told = deadline if self.outlook is None else await self.outlook.expected(
-                channel, deadline, now)
+            told = deadline if self.outlook is None else self.outlook.told(
+                channel, deadline, recent, now)
             found.append(Promise(channel.value, deadline, recent, told))
         return found
 

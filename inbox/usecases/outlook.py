@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from inbox.collections import QUEUE_PACE
 from inbox.errors import ConfigError
 from inbox.model import parse_ts, utcnow
-from inbox.sla import SlaPolicy, add_business_time
+from inbox.sla import SlaPolicy
 from inbox.store import Store
 
 log = logging.getLogger(__name__)
@@ -58,20 +58,16 @@ class Outlook:
         """When to tell the customer to expect an answer: their deadline, or later when the
         team lately took longer than that for one in ten (never earlier: a promise)."""
         now = now or self.clock()
-        seconds = await self.recent(channel, now)
-        reached = None if seconds is None else self._after(channel, now,
-                                                            timedelta(seconds=seconds))
-        if reached is None:
+        return self.told(channel, due_at, await self.recent(channel, now), now)
+
+    def told(self, channel: str, due_at: datetime | None, recent: float | None,
+             now: datetime) -> datetime | None:
+        """`expected` for a recent p90 already read (seconds; None: not known)."""
+        if recent is None:
+            return due_at
+        try:
+            reached = self.sla.after(channel, now, timedelta(seconds=recent))
+        except (ValueError, ConfigError):
+            log.info("expected answer time beyond the calendar", extra={"channel": channel})
             return due_at
         return reached if due_at is None or reached > due_at else due_at
-
-    def _after(self, channel: str, start: datetime, wait: timedelta) -> datetime | None:
-        """`wait` of the channel's counted time after `start` (None: beyond the calendar)."""
-        target = self.sla.target(channel)
-        try:
-            if target is not None and target.business_hours:
-                return add_business_time(start, wait, self.sla.calendar)
-            return start + wait
-        except (ValueError, OverflowError, ConfigError):
-            log.info("expected answer time beyond the calendar", extra={"channel": channel})
-            return None
