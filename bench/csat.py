@@ -20,7 +20,7 @@ from inbox.app.config import make_store
 from inbox.collections import CSAT, CSAT_RESOLVED, CollectionDoc, CsatDoc
 from inbox.config import StoreSettings
 from inbox.store import Store, WriteBatch
-from inbox.usecases.csat import Surveys, _resolved_key
+from inbox.usecases.csat import Surveys, resolved_key
 
 UNTIL = datetime(2026, 11, 30, tzinfo=UTC)
 
@@ -39,7 +39,7 @@ async def fill(store: Store, count: int) -> None:
     rng, docs = random.Random(15), list[CollectionDoc]()
     for i in range(count):
         doc, cid = survey(rng, i), f"c{i:07d}"
-        docs += [(CSAT, cid, doc), (CSAT_RESOLVED, _resolved_key(cid, doc), doc)]
+        docs += [(CSAT, cid, doc), (CSAT_RESOLVED, resolved_key(cid, doc), doc)]
         if len(docs) >= 10_000:
             await store.write(WriteBatch(documents=tuple(docs)))
             docs = []

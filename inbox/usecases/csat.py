@@ -126,7 +126,7 @@ class Surveys:
         except Refused as exc:
             await surveys.put(conversation_id, {**claimed, "state": "skipped",
                                                 "reason": str(exc)})
-            await self.store.collection(CSAT_RESOLVED).delete(_resolved_key(conversation_id,
+            await self.store.collection(CSAT_RESOLVED).delete(resolved_key(conversation_id,
                                                                             claimed))
             return False
         log.info("survey sent", extra={"conversation": conv.id, "delivery": message.delivery})
@@ -237,7 +237,7 @@ class Surveys:
         """Keep a sent survey, as it now is, where reports read it (in resolution order).
         Each writer reads the survey again after its own put, so that of two answers at
         once the copy ends as the survey does."""
-        index, key = self.store.collection(CSAT_RESOLVED), _resolved_key(conversation_id, doc)
+        index, key = self.store.collection(CSAT_RESOLVED), resolved_key(conversation_id, doc)
         for _ in range(SWAP_TRIES):
             await index.put(key, doc)
             latest = await self.store.collection(CSAT).get(conversation_id)
@@ -264,7 +264,7 @@ class Surveys:
         return found
 
 
-def _resolved_key(conversation_id: str, doc: CsatDoc) -> str:
+def resolved_key(conversation_id: str, doc: CsatDoc) -> str:
     """A survey's key in CSAT_RESOLVED: its conversation's resolution time, then its id."""
     return f"{_utc(datetime.fromisoformat(doc['resolved_at']))}|{conversation_id}"
 
