@@ -30,6 +30,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from bench.ingest import corpus
 from inbox.app.cli import collect_less
 from inbox.app.config import load as load_config
 from inbox.app.runtime import Runtime
@@ -37,8 +38,6 @@ from inbox.store import WriteBatch
 from search.sqlite_db import connect
 from search.sqlite_repository import write_batch
 from search.sqlite_schema import migrate
-
-from bench.ingest import corpus
 
 
 async def _capture(path: Path, days: int, customers: int, batch: int) -> list[WriteBatch]:
@@ -53,7 +52,7 @@ async def _capture(path: Path, days: int, customers: int, batch: int) -> list[Wr
         captured.append(b)
         await original(b)
 
-    store.write = write  # type: ignore[method-assign]
+    store.write = write  # type: ignore[method-assign,assignment]
     inbound = corpus(days, customers)
     try:
         for i in range(0, len(inbound), batch):
