@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from inbox.analysis import message_terms
 from inbox.errors import ConflictError, NotFound, StoreRefused
@@ -303,12 +303,22 @@ def write_batch(batch: WriteBatch, checked: bool) -> Callable[[sqlite3.Connectio
     return op
 
 
+class BatchWriter(Protocol):
+    """Where batch writes go instead of the writer thread (search.sqlite_writer)."""
+
+    async def write(self, batch: WriteBatch) -> None: ...
+
+
 class SqliteRepository:
     """Repository part of SqliteStore."""
 
     _db: Database
+    _writer: BatchWriter | None = None
 
     async def write(self, batch: WriteBatch) -> None:
+        if self._writer is not None:
+            await self._writer.write(batch)
+            return
         await self._db.write(write_batch(batch, checked=True))
 
     async def messages_by_ids(self, ids: Sequence[str]) -> dict[str, Message]:

@@ -1,0 +1,165 @@
+"""PROTOTYPE (issue 11, off by default): the SQLite store's batch writes in a process of
+their own, so that they run on the other core while this process plans the next batch.
+
+Only WriteBatches go there (they are data: pickled and sent on a pipe); every other write
+(collections, closures) stays on the writer thread of search.sqlite_db, and SQLite's file
+lock orders the two writers (busy_timeout). A write's future is resolved once the child
+has committed it (synchronous=FULL when durable): acknowledged means committed. Batches
+are committed in the order they were handed in.
+
+Not done (see bench/README.md "Issue 11: writer process spike"): the child's death is
+reported as StoreUnavailable to the writes in flight (one may have committed: ingest's
+replanning finds it), but the child is not restarted; no contract test runs the whole
+suite on this mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import multiprocessing as mp
+import pickle
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from multiprocessing.connection import Connection
+
+from inbox.errors import ConflictError, StoreRefused, StoreUnavailable
+from inbox.store import WriteBatch
+from search.sqlite_db import _translate, connect
+from search.sqlite_repository import write_batch
+
+_END = b"end"
+_OK = b"ok"
+
+
+def _serve(path: str, durable: bool, inbox: Connection, replies: Connection) -> None:
+    """The child: apply each batch received in one transaction, answer once committed."""
+    try:
+        conn = connect(path, durable)
+    except Exception as exc:  # noqa: BLE001 - handed to the parent's start()
+        replies.send_bytes(pickle.dumps(("StoreUnavailable", str(exc), ())))
+        return
+    replies.send_bytes(_OK)
+    while (data := inbox.recv_bytes()) != _END:
+        try:
+            batch = pickle.loads(data)  # noqa: S301 - our own parent's bytes
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                write_batch(batch, checked=True)(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except Exception as exc:  # noqa: BLE001 - handed to the writer's caller
+            error = _translate(exc)
+            ids = error.ids if isinstance(error, StoreRefused) else ()
+            replies.send_bytes(pickle.dumps((type(error).__name__, str(error), ids)))
+        else:
+            replies.send_bytes(_OK)
+    conn.close()
+    replies.send_bytes(_END)
+
+
+def _error(reply: bytes) -> Exception:
+    kind, message, ids = pickle.loads(reply)  # noqa: S301 - our own child's bytes
+    if kind == "StoreRefused":
+        return StoreRefused(message, tuple(ids))
+    if kind in ("ConflictError", "StaleVersion"):
+        return ConflictError(message)
+    return StoreUnavailable(message)
+
+
+class WriterProcess:
+    """Applies WriteBatches in a child process, in the order they are handed in."""
+
+    def __init__(self, path: str, durable: bool,
+                 committed: Callable[[], None] = lambda: None) -> None:
+        self.path, self.durable = path, durable
+        self._committed = committed  # after each commit: what readers kept may be older
+        self._outbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        self._pending: collections.deque[Future[None]] = collections.deque()
+        self._lock = threading.Lock()  # a batch's place in the pipe = its place in _pending
+        self._threads: list[threading.Thread] = []
+        self._child: mp.process.BaseProcess | None = None
+        self._alive = False
+
+    def start(self) -> None:
+        ctx = mp.get_context("spawn")  # no fork of a process with threads
+        inbox_r, inbox_w = ctx.Pipe(duplex=False)
+        replies_r, replies_w = ctx.Pipe(duplex=False)
+        self._child = ctx.Process(target=_serve, args=(self.path, self.durable, inbox_r,
+                                                       replies_w),
+                                  name="sqlite-writer-process", daemon=True)
+        self._child.start()
+        inbox_r.close()
+        replies_w.close()
+        first = replies_r.recv_bytes()
+        if first != _OK:
+            self._child.join()
+            raise _error(first)
+        self._alive = True
+        self._threads = [
+            threading.Thread(target=self._send, args=(inbox_w,), daemon=True,
+                             name="sqlite-writer-send"),
+            threading.Thread(target=self._receive, args=(replies_r,), daemon=True,
+                             name="sqlite-writer-receive")]
+        for thread in self._threads:
+            thread.start()
+
+    def _send(self, pipe: Connection) -> None:
+        try:
+            while True:
+                data = self._outbox.get()
+                pipe.send_bytes(data)
+                if data == _END:
+                    return
+        except OSError:
+            return  # the child is gone: the receiver fails what is pending
+        finally:
+            pipe.close()
+
+    def _receive(self, pipe: Connection) -> None:
+        try:
+            while (reply := pipe.recv_bytes()) != _END:
+                with self._lock:
+                    fut = self._pending.popleft()
+                if reply == _OK:
+                    self._committed()
+                    fut.set_result(None)
+                else:
+                    fut.set_exception(_error(reply))
+        except (EOFError, OSError):
+            pass
+        finally:
+            pipe.close()
+            with self._lock:
+                self._alive = False
+                while self._pending:
+                    self._pending.popleft().set_exception(
+                        StoreUnavailable("the SQLite writer process stopped"))
+
+    async def write(self, batch: WriteBatch) -> None:
+        try:
+            data = pickle.dumps(batch, protocol=5)
+        except (pickle.PicklingError, TypeError, ValueError, RecursionError) as exc:
+            raise StoreRefused(f"not storable: {type(exc).__name__}: {exc}") from exc
+        fut: Future[None] = Future()
+        with self._lock:
+            if not self._alive:
+                raise StoreUnavailable("the SQLite writer process is not running")
+            self._pending.append(fut)
+            self._outbox.put(data)
+        await asyncio.wrap_future(fut)
+
+    def close(self) -> None:
+        """Pending writes are finished first."""
+        if self._child is None:
+            return
+        self._outbox.put(_END)
+        for thread in self._threads:
+            thread.join()
+        self._child.join()
+        self._child = None
+
