@@ -200,8 +200,8 @@ def run(mode: str, days: int, customers: int, batch: int, source: str | None,
         inbound = corpus(days, customers, email)
         path = Path(source) if source else tmp / "store.db"
         workers = 0 if mode == "enrich-inline" else 1
-        count, wall, cpu, writer_cpu = asyncio.run(_pipeline(path, inbound, batch, mode != "off", workers,
-                                                 inflight, writer))
+        count, wall, cpu, writer_cpu = asyncio.run(
+            _pipeline(path, inbound, batch, mode != "off", workers, inflight, writer))
     return {"mode": mode, "messages": count, "wall": wall, "cpu": cpu, "writer_cpu": writer_cpu,
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
