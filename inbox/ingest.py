@@ -113,6 +113,10 @@ class _Ahead:
     plan: _Plan | None  # None: planned only once the batches before it are stored
     ended: asyncio.Future[bool]  # True: written as planned; False: stored another way
     batch: WriteBatch | None = None
+    # PROTOTYPE (issue 11): handed to a store that chains writes (the SQLite writer
+    # process) as soon as planned: its write's number and end
+    seq: int | None = None
+    pending: Awaitable[None] | None = None
 
 
 class _Overlay:
@@ -270,17 +274,25 @@ class Ingestor:
         written = False
         try:
             async with self._lock:
-                before = self._ahead[-1].ended if self._ahead else None
+                ahead = self._ahead[-1] if self._ahead else None
+                before = ahead.ended if ahead is not None else None
                 items = (list(batch) if normalized
                          else await self._normalized(batch, source, out))
                 if all(a.plan is not None for a in self._ahead):
                     entry.plan = await self._planned_ahead(items)
                     entry.batch = entry.plan.batch() if entry.plan is not None else None
+                    self._submit(entry, ahead, visible)
                 self._ahead.append(entry)
-            # its turn to write: when the batch before has ended
-            ready = before is None or await asyncio.shield(before)
             refused = None
-            if ready and entry.plan is not None:
+            if entry.pending is not None:  # written after the batch before, if that one was
+                try:
+                    written = await self._chained(items, entry)
+                except _Refused as exc:
+                    refused = exc
+                if not written and before is not None:
+                    await asyncio.shield(before)  # every earlier batch has ended
+            # its turn to write: when the batch before has ended
+            elif (before is None or await asyncio.shield(before)) and entry.plan is not None:
                 try:
                     written = await self._write_planned(items, entry.plan, visible)
                 except _Refused as exc:
@@ -322,6 +334,32 @@ class Ingestor:
             return await self._plan(items, _Overlay(self._ahead) if self._ahead else _NO_OVERLAY)
         except (_ItemFailed, ConflictError, StoreUnavailable):
             return None
+
+    def _submit(self, entry: _Ahead, ahead: _Ahead | None, visible: bool) -> None:
+        """PROTOTYPE (issue 11): a store that chains writes (SqliteStore with its writer
+        process) is handed the batch at once, in planning order, to be written only if the
+        batch it was planned over was written as planned."""
+        submit = getattr(self.store, "submit_write", None)
+        if (submit is None or entry.plan is None or entry.batch is None
+                or not entry.plan.messages or (ahead is not None and ahead.seq is None)):
+            return
+        handed = submit(replace(entry.batch, visible=visible),
+                        ahead.seq if ahead is not None else None)
+        if handed is not None:
+            entry.seq, entry.pending = handed
+
+    async def _chained(self, items: list[Inbound], entry: _Ahead) -> bool:
+        """The end of a write handed in by _submit: False when it must be planned again;
+        _Refused when the store refused a document."""
+        assert entry.pending is not None and entry.plan is not None
+        try:
+            await entry.pending
+        except StoreRefused as exc:
+            raise _Refused(items, entry.plan.suspects(exc.ids), exc) from exc
+        except (ConflictError, StoreUnavailable) as exc:
+            log.info("a batch planned ahead is planned again", extra={"error": str(exc)})
+            return False
+        return True
 
     async def _write_planned(self, items: list[Inbound], plan: _Plan, visible: bool) -> bool:
         """Write a plan made over the batches ahead; False when it must be planned again;

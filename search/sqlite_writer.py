@@ -7,6 +7,10 @@ lock orders the two writers (busy_timeout). A write's future is resolved once th
 has committed it (synchronous=FULL when durable): acknowledged means committed. Batches
 are committed in the order they were handed in.
 
+A write may be chained (`submit(batch, after=seq)`): the child applies it only if the write
+`seq` was committed, and answers "skipped" (ConflictError) otherwise, so that ingest can
+hand in a batch planned over the one before without waiting for that one's commit.
+
 Not done (see bench/README.md "Issue 11: writer process spike"): the child's death is
 reported as StoreUnavailable to the writes in flight (one may have committed: ingest's
 replanning finds it), but the child is not restarted; no contract test runs the whole
@@ -32,6 +36,8 @@ from search.sqlite_repository import write_batch
 
 _END = b"end"
 _OK = b"ok"
+_SKIPPED = b"skipped"
+_KEEP = 4096  # how many recent writes' outcomes the child remembers for chained writes
 
 
 def _serve(path: str, durable: bool, inbox: Connection, replies: Connection) -> None:
@@ -42,9 +48,16 @@ def _serve(path: str, durable: bool, inbox: Connection, replies: Connection) -> 
         replies.send_bytes(pickle.dumps(("StoreUnavailable", str(exc), ())))
         return
     replies.send_bytes(_OK)
+    committed: dict[int, bool] = {}  # seq -> committed, for the writes chained to it
     while (data := inbox.recv_bytes()) != _END:
+        seq, after, batch = pickle.loads(data)  # noqa: S301 - our own parent's bytes
+        if len(committed) > _KEEP:
+            committed = {s: ok for s, ok in committed.items() if s > seq - _KEEP // 2}
+        committed[seq] = False
+        if after is not None and not committed.get(after, False):
+            replies.send_bytes(_SKIPPED)
+            continue
         try:
-            batch = pickle.loads(data)  # noqa: S301 - our own parent's bytes
             conn.execute("BEGIN IMMEDIATE")
             try:
                 write_batch(batch, checked=True)(conn)
@@ -57,6 +70,7 @@ def _serve(path: str, durable: bool, inbox: Connection, replies: Connection) -> 
             ids = error.ids if isinstance(error, StoreRefused) else ()
             replies.send_bytes(pickle.dumps((type(error).__name__, str(error), ids)))
         else:
+            committed[seq] = True
             replies.send_bytes(_OK)
     conn.close()
     replies.send_bytes(_END)
@@ -84,6 +98,7 @@ class WriterProcess:
         self._threads: list[threading.Thread] = []
         self._child: mp.process.BaseProcess | None = None
         self._alive = False
+        self._seq = 0  # the number of the last write handed in
 
     def start(self) -> None:
         ctx = mp.get_context("spawn")  # no fork of a process with threads
@@ -95,7 +110,11 @@ class WriterProcess:
         self._child.start()
         inbox_r.close()
         replies_w.close()
-        first = replies_r.recv_bytes()
+        try:
+            first = replies_r.recv_bytes()
+        except EOFError:
+            first = pickle.dumps(("StoreUnavailable", "the SQLite writer process did not "
+                                  "start", ()))
         if first != _OK:
             self._child.join()
             raise _error(first)
@@ -128,6 +147,9 @@ class WriterProcess:
                 if reply == _OK:
                     self._committed()
                     fut.set_result(None)
+                elif reply == _SKIPPED:
+                    fut.set_exception(ConflictError("not written: the batch it was planned "
+                                                    "over was not"))
                 else:
                     fut.set_exception(_error(reply))
         except (EOFError, OSError):
@@ -141,17 +163,30 @@ class WriterProcess:
                         StoreUnavailable("the SQLite writer process stopped"))
 
     async def write(self, batch: WriteBatch) -> None:
-        try:
-            data = pickle.dumps(batch, protocol=5)
-        except (pickle.PicklingError, TypeError, ValueError, RecursionError) as exc:
-            raise StoreRefused(f"not storable: {type(exc).__name__}: {exc}") from exc
+        await self.submit(batch)[1]
+
+    def submit(self, batch: WriteBatch, after: int | None = None
+               ) -> tuple[int, asyncio.Future[None]]:
+        """Hand in a write now (in the event loop's thread): its number, and the future
+        that ends when it is committed (or raises why not). With `after`, it is applied
+        only if the write numbered `after` was committed (ConflictError otherwise)."""
+        loop = asyncio.get_running_loop()
         fut: Future[None] = Future()
         with self._lock:
-            if not self._alive:
-                raise StoreUnavailable("the SQLite writer process is not running")
-            self._pending.append(fut)
-            self._outbox.put(data)
-        await asyncio.wrap_future(fut)
+            self._seq += 1
+            seq = self._seq
+            try:
+                data = pickle.dumps((seq, after, batch), protocol=5)
+            except (pickle.PicklingError, TypeError, ValueError, RecursionError) as exc:
+                fut.set_exception(StoreRefused(f"not storable: {type(exc).__name__}: {exc}"))
+            else:
+                if not self._alive:
+                    fut.set_exception(StoreUnavailable("the SQLite writer process is not "
+                                                       "running"))
+                else:
+                    self._pending.append(fut)
+                    self._outbox.put(data)
+        return seq, asyncio.wrap_future(fut, loop=loop)
 
     def close(self) -> None:
         """Pending writes are finished first."""

@@ -49,3 +49,31 @@ async def test_a_refused_document_is_dead_lettered_through_the_writer_process(
         assert again.duplicates == 1 and again.stored == ()
     finally:
         await store.aclose()
+
+
+async def test_a_batch_planned_over_a_refused_one_is_planned_again(tmp_path: Path) -> None:
+    """The first batch is refused in part by SQLite in the writer process; the second,
+    planned over it and handed in at once (chained), is not written as planned but planned
+    again: its reply joins the thread the first batch stored, nothing twice."""
+    store = SqliteStore(tmp_path / "inbox.db", writer_process=True)
+    await store.open()
+    try:
+        ann = (IdentityRef("email", "ann@example.com"),)
+        first = [inbound("<a1@x>", "my order is late", authors=ann, when=at(3, 9),
+                         thread_keys=("<a1@x>",)),
+                 inbound("<p@x>", "POISON", authors=(IdentityRef("email", "p@example.com"),),
+                         when=at(3, 9, 5))]
+        second = [inbound("<a2@x>", "still waiting", authors=ann, when=at(3, 10),
+                          parent_keys=("<a1@x>",)),
+                  inbound("<b1@x>", "hello", authors=(IdentityRef("email", "b@example.com"),),
+                          when=at(3, 10, 5))]
+        one, two = await at_once(poison_ingestor(store, refusing_enrichment), [first, second])
+        assert [d.external_id for d in one.dead] == ["<p@x>"]
+        assert {m.external_id for m in one.stored} == {"<a1@x>"}
+        assert {m.external_id for m in two.stored} == {"<a2@x>", "<b1@x>"}
+        a1, a2 = one.stored[0], next(m for m in two.stored if m.external_id == "<a2@x>")
+        assert a2.conversation_id == a1.conversation_id
+        conv = await store.get_conversation(a1.conversation_id)
+        assert conv.message_count == 2 and conv.awaiting_since == at(3, 9)
+    finally:
+        await store.aclose()
