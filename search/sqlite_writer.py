@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import multiprocessing as mp
+import gc
+import os
 import pickle
 import queue
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -96,27 +99,36 @@ class WriterProcess:
         self._pending: collections.deque[Future[None]] = collections.deque()
         self._lock = threading.Lock()  # a batch's place in the pipe = its place in _pending
         self._threads: list[threading.Thread] = []
-        self._child: mp.process.BaseProcess | None = None
+        self._child: subprocess.Popen[bytes] | None = None
         self._alive = False
         self._seq = 0  # the number of the last write handed in
 
     def start(self) -> None:
-        ctx = mp.get_context("spawn")  # no fork of a process with threads
-        inbox_r, inbox_w = ctx.Pipe(duplex=False)
-        replies_r, replies_w = ctx.Pipe(duplex=False)
-        self._child = ctx.Process(target=_serve, args=(self.path, self.durable, inbox_r,
-                                                       replies_w),
-                                  name="sqlite-writer-process", daemon=True)
-        self._child.start()
-        inbox_r.close()
-        replies_w.close()
+        # a fresh interpreter with the store's modules only (no fork of a process with
+        # threads; not multiprocessing's spawn, which imports the parent's main module)
+        inbox_r, inbox_fd = os.pipe()
+        replies_fd, replies_w = os.pipe()
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [root, *filter(None, [os.environ.get("PYTHONPATH")])])}
+        self._child = subprocess.Popen(  # noqa: S603 - our own module, no shell
+            [sys.executable, "-m", "search.sqlite_writer", str(inbox_r), str(replies_w),
+             "1" if self.durable else "0", ",".join(map(str, gc.get_threshold())),
+             self.path],
+            pass_fds=(inbox_r, replies_w), env=env, stdin=subprocess.DEVNULL)
+        os.close(inbox_r)
+        os.close(replies_w)
+        inbox_w = Connection(inbox_fd, readable=False)
+        replies_r = Connection(replies_fd, writable=False)
         try:
             first = replies_r.recv_bytes()
         except EOFError:
             first = pickle.dumps(("StoreUnavailable", "the SQLite writer process did not "
                                   "start", ()))
         if first != _OK:
-            self._child.join()
+            self._child.wait()
+            inbox_w.close()
+            replies_r.close()
             raise _error(first)
         self._alive = True
         self._threads = [
@@ -195,6 +207,12 @@ class WriterProcess:
         self._outbox.put(_END)
         for thread in self._threads:
             thread.join()
-        self._child.join()
+        self._child.wait()
         self._child = None
 
+
+
+if __name__ == "__main__":  # the child: FD_IN FD_OUT DURABLE(1|0) GC_THRESHOLDS PATH
+    gc.set_threshold(*map(int, sys.argv[4].split(",")))  # the parent's (inbox.app.cli)
+    _serve(sys.argv[5], sys.argv[3] == "1", Connection(int(sys.argv[1]), writable=False),
+           Connection(int(sys.argv[2]), readable=False))
