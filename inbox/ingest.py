@@ -294,7 +294,7 @@ class Ingestor:
             # its turn to write: when the batch before has ended
             elif (before is None or await asyncio.shield(before)) and entry.plan is not None:
                 try:
-                    written = await self._write_planned(items, entry.plan, visible)
+                    written = await self._write_planned(items, entry, visible)
                 except _Refused as exc:
                     refused = exc
             if written:
@@ -361,13 +361,15 @@ class Ingestor:
             return False
         return True
 
-    async def _write_planned(self, items: list[Inbound], plan: _Plan, visible: bool) -> bool:
+    async def _write_planned(self, items: list[Inbound], entry: _Ahead, visible: bool) -> bool:
         """Write a plan made over the batches ahead; False when it must be planned again;
         _Refused when the store refused a document."""
+        plan = entry.plan
+        assert plan is not None and entry.batch is not None
         if not plan.messages:
             return True
         try:
-            await self.store.write(replace(plan.batch(), visible=visible))
+            await self.store.write(replace(entry.batch, visible=visible))
         except StoreRefused as exc:
             raise _Refused(items, plan.suspects(exc.ids), exc) from exc
         except (ConflictError, StoreUnavailable) as exc:
