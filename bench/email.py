@@ -186,8 +186,9 @@ def _processes() -> dict[int, tuple[int, str]]:
 
 def _workers(exclude: int) -> list[int]:
     """This process's multiprocessing descendants (the parse workers and their fork server,
-    the enrichment worker) and its SQLite writer process (prototype), without the Dovecot started by the bench (pid `exclude` and its
-    descendants) nor the process filling the mailbox."""
+    the enrichment worker) and its SQLite writer process (prototype), without the Dovecot
+    started by the bench (pid `exclude` and its descendants) nor the process filling the
+    mailbox."""
     procs = _processes()
     mine: list[int] = []
     todo = [os.getpid()]
