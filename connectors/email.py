@@ -453,15 +453,16 @@ class EmailConnector:
         ahead = _Ahead()
         feeder = asyncio.create_task(self._feed(session, ctx, batches, ready, ahead))
         total = IngestResult()
-        storing: list[asyncio.Task[IngestResult]] = []  # in UID order, at most two
+        storing: list[asyncio.Task[IngestResult]] = []  # in UID order
         try:
             while (task := await ready.get()) is not None:
-                # a batch's ingest starts while the one before is stored (planned over what
-                # that one will write); its move and cursor wait for that one's
+                # with batches_in_flight > 1, a batch's ingest starts while the one before
+                # is stored (planned over what that one will write); its move and cursor
+                # wait for that one's
                 storing.append(asyncio.create_task(self._store(
                     session, ctx, uidvalidity, await task, ahead,
                     storing[-1] if storing else None)))
-                if len(storing) > 1:
+                if len(storing) >= ctx.batches_in_flight:
                     result = await storing.pop(0)
                     total += result if keep else IngestResult()
             while storing:
@@ -506,7 +507,6 @@ class EmailConnector:
             await ctx.dead_letter(self.name, raw, error)
         ingest = ctx.ingest_normalized or ctx.ingest  # the parse normalised them
         result = await ingest([p for _, p in parsed]) if parsed else IngestResult()
-        await ahead.stored(fetched.size)
         if after is not None:
             await asyncio.shield(after)
         # a resync's known messages are not kept; those not fetched count as duplicates
@@ -519,6 +519,7 @@ class EmailConnector:
         log.info("email batch ingested", extra={
             "stream": self.name, "fetched": fetched.fetched, "stored": len(result.stored),
             "duplicates": result.duplicates, "dead": len(dead), "last_uid": batch[-1]})
+        await ahead.stored(fetched.size)
         return result
 
     async def _fetch(self, session: _Session, ctx: ConnectorContext, batch: Sequence[int]

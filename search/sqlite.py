@@ -41,6 +41,11 @@ class SqliteStore(SqliteRepository, SqliteIndex, SqliteReports, SqliteCollection
         path, _, query = url.removeprefix("sqlite:///").partition("?")
         return cls(path or "inbox.db", writer_process=query == "writer=process")
 
+    @property
+    def chains_writes(self) -> bool:
+        """PROTOTYPE (issue 11): batch writes go to a writer process (submit_write)."""
+        return self._writer is not None
+
     async def open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
