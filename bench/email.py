@@ -186,8 +186,9 @@ def _processes() -> dict[int, tuple[int, str]]:
 
 def _workers(exclude: int) -> list[int]:
     """This process's multiprocessing descendants (the parse workers and their fork server,
-    the enrichment worker), without the Dovecot started by the bench (pid `exclude` and its
-    descendants) nor the process filling the mailbox."""
+    the enrichment worker) and its SQLite writer process (prototype), without the Dovecot
+    started by the bench (pid `exclude` and its descendants) nor the process filling the
+    mailbox."""
     procs = _processes()
     mine: list[int] = []
     todo = [os.getpid()]
@@ -197,7 +198,8 @@ def _workers(exclude: int) -> list[int]:
             if ppid == parent and pid != exclude:
                 mine.append(pid)
                 todo.append(pid)
-    return [pid for pid in mine if b"multiprocessing" in _cmdline(pid)]
+    return [pid for pid in mine if b"multiprocessing" in (line := _cmdline(pid))
+            or b"search.sqlite_writer" in line]
 
 
 def _cmdline(pid: int) -> bytes:
@@ -225,7 +227,7 @@ def _role(pid: int) -> str:
     tracker)."""
     cmdline = _cmdline(pid)
     return ("enrichment" if b"spawn_main" in cmdline else "parse" if b"forkserver" in cmdline
-            else "other")
+            else "writer" if b"search.sqlite_writer" in cmdline else "other")
 
 
 class WorkerSampler:
@@ -321,7 +323,8 @@ def imap_floor(port: int, chunk_bytes: int) -> int:
         client.logout()
 
 
-def _runtime(server: Dovecot, work: Path, enrich: bool, batch_size: int | None) -> Any:
+def _runtime(server: Dovecot, work: Path, enrich: bool, batch_size: int | None,
+             writer: str = "thread") -> Any:
     from inbox.app.config import load as load_config
     from inbox.app.runtime import Runtime
 
@@ -330,7 +333,9 @@ def _runtime(server: Dovecot, work: Path, enrich: bool, batch_size: int | None) 
         f'[[email.mailboxes]]\nname = "support"\nurl = "{server.url()}"\n'
         f'password = "{PASSWORD}"\nattachments_dir = "{work / "attachments"}"\n'
         + (f"batch_size = {batch_size}\n" if batch_size else ""))
-    env = {"INBOX_STORE": f"sqlite:///{work}/inbox.db", "INBOX_ENRICH": str(enrich).lower()}
+    query = "?writer=process" if writer == "process" else ""  # PROTOTYPE (issue 11)
+    env = {"INBOX_STORE": f"sqlite:///{work}/inbox.db{query}",
+           "INBOX_ENRICH": str(enrich).lower()}
     return Runtime(load_config(toml, env), env, replies=False)
 
 
@@ -446,7 +451,7 @@ async def run(args: argparse.Namespace) -> None:
         wall, cpu = map(float, floor.stdout.split())
         print(f"{'IMAP floor':<14} {count:>6} msgs  {wall:7.2f} s  {count / wall:8.0f} msgs/s  "
               f"CPU {cpu:6.2f} s (a process of its own)", flush=True)
-        runtime = _runtime(server, work, args.enrich, args.batch_size)
+        runtime = _runtime(server, work, args.enrich, args.batch_size, args.writer)
         await runtime.start()
         print(f"runtime started: RSS {_status_mb('VmRSS'):.0f} MB")
         try:
@@ -492,6 +497,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--enrich", action="store_true", help="language and sentiment on")
     parser.add_argument("--batch-size", type=int, default=None,
                         help="the mailbox's batch_size (default: the setting's default)")
+    parser.add_argument("--writer", choices=("thread", "process"), default="thread",
+                        help="the SQLite store's batch writes: its writer thread, or "
+                             "(prototype) a process of their own")
     parser.add_argument("--profile", help="write a cProfile of both syncs to this file")
     parser.add_argument("--fill", type=int, help=argparse.SUPPRESS)  # child: Dovecot's port
     parser.add_argument("--again", action="store_true", help=argparse.SUPPRESS)

@@ -1,6 +1,7 @@
 """The ingest pipeline's throughput against a plain SQLite insert of the same rows.
 
     python -m bench.ingest [--days 30] [--customers 600] [--batch 100] [--runs 1] [--email N]
+                           [--inflight 1] [--writer thread|process]
 
 Runs, each in a fresh process on a fresh SQLite store (WAL, synchronous=FULL, as served):
 - `Runtime.ingest` of the demo generator's messages in batches, enrichment off;
@@ -13,6 +14,10 @@ Runs, each in a fresh process on a fresh SQLite store (WAL, synchronous=FULL, as
   what any SQLite pipeline can do with these rows;
 - the same rows into the store's own schema (its message indexes, author keys and both word
   indexes), one transaction per batch: storing them without the pipeline's work.
+`--inflight N` hands in N batches at once (as a poller hands in its fetched batches as
+they come; each `Runtime.ingest` call returns once its batch is committed), so a batch is
+planned while the one before is written; `--writer process` (PROTOTYPE, issue 11) has the
+store's batch writes done by a process of its own (`sqlite:///path?writer=process`).
 Each run reports wall and CPU time (this process, all threads, plus the enrichment worker's
 whole life), messages/s, peak RSS of this process and of the worker; the header gives the
 core count and load average. Reports figures; asserts nothing.
@@ -59,19 +64,30 @@ def corpus(days: int, customers: int, email: int = 0) -> list[Inbound]:
     return [i.inbound for i in generate(NOW, days=days, customers=customers)]
 
 
-async def ingest_all(runtime: Runtime, inbound: Sequence[Inbound], batch: int) -> int:
-    """Every item through `Runtime.ingest` in batches; the number stored."""
+async def ingest_all(runtime: Runtime, inbound: Sequence[Inbound], batch: int,
+                     inflight: int = 1) -> int:
+    """Every item through `Runtime.ingest` in batches, `inflight` batches handed in at once
+    (in order: a batch is handed in once the oldest of the ones before has returned); the
+    number stored."""
     stored = 0
+    running: list[asyncio.Task[Any]] = []
     for i in range(0, len(inbound), batch):
-        stored += len((await runtime.ingest(inbound[i:i + batch])).stored)
+        if len(running) >= inflight:
+            stored += len((await running.pop(0)).stored)
+        running.append(asyncio.create_task(runtime.ingest(inbound[i:i + batch])))
+    for task in running:
+        stored += len((await task).stored)
     return stored
 
 
 async def _pipeline(path: Path, inbound: Sequence[Inbound], batch: int, enrich: bool,
-                    workers: int = 1) -> tuple[int, float, float]:
+                    workers: int = 1, inflight: int = 1, writer: str = "thread"
+                    ) -> tuple[int, float, float, float]:
     """Messages stored, wall and CPU seconds (this process, and its enrichment worker's
-    whole life: started by the first large batch, loading its models included)."""
-    config = load_config(None, {"INBOX_STORE": f"sqlite:///{path}",
+    whole life: started by the first large batch, loading its models included, and the
+    writer process's while the clock ran), and the writer process's CPU seconds alone."""
+    query = "?writer=process" if writer == "process" else ""
+    config = load_config(None, {"INBOX_STORE": f"sqlite:///{path}{query}",
                                 "INBOX_ENRICH": str(enrich).lower(),
                                 "INBOX_ENRICH_WORKERS": str(workers)})
     runtime = Runtime(config, {}, channels=False)
@@ -79,14 +95,27 @@ async def _pipeline(path: Path, inbound: Sequence[Inbound], batch: int, enrich: 
     if enrich and workers:  # started with the process, as a poller's (start_workers)
         shared_pool(workers).wait_ready()
     try:
+        writer_cpu = -_writer_cpu(runtime) if writer == "process" else 0.0
         wall, cpu = time.perf_counter(), time.process_time()
-        stored = await ingest_all(runtime, inbound, batch)
+        stored = await ingest_all(runtime, inbound, batch, inflight)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        writer_cpu += _writer_cpu(runtime) if writer == "process" else 0.0
+        writer_life = _writer_cpu(runtime) if writer == "process" else 0.0
     finally:
         await runtime.aclose()
     shared_pool(workers).close(wait=True)  # the worker's CPU is counted once it has exited
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return stored, wall, cpu + children.ru_utime + children.ru_stime
+    # the writer process (a child too) counted over the clock's window only
+    return stored, wall, (cpu + writer_cpu + children.ru_utime + children.ru_stime
+                          - writer_life), writer_cpu
+
+
+def _writer_cpu(runtime: Runtime) -> float:
+    """The writer process's CPU seconds so far (it lives until the store closes)."""
+    child = runtime.store._writer._child  # type: ignore[attr-defined]  # noqa: SLF001
+    with open(f"/proc/{child.pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _plain(source: Path, path: Path, batch: int) -> tuple[int, float, float]:
@@ -159,9 +188,10 @@ async def _open_close(path: Path) -> None:
 
 
 def run(mode: str, days: int, customers: int, batch: int, source: str | None,
-        email: int = 0) -> dict[str, Any]:
+        email: int = 0, inflight: int = 1, writer: str = "thread") -> dict[str, Any]:
     """One measurement in this process (a fresh one: peak RSS is this run's)."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    writer_cpu = 0.0
     if mode in ("plain", "plain-schema"):
         assert source is not None
         plain = _plain if mode == "plain" else _plain_schema
@@ -170,8 +200,9 @@ def run(mode: str, days: int, customers: int, batch: int, source: str | None,
         inbound = corpus(days, customers, email)
         path = Path(source) if source else tmp / "store.db"
         workers = 0 if mode == "enrich-inline" else 1
-        count, wall, cpu = asyncio.run(_pipeline(path, inbound, batch, mode != "off", workers))
-    return {"mode": mode, "messages": count, "wall": wall, "cpu": cpu,
+        count, wall, cpu, writer_cpu = asyncio.run(
+            _pipeline(path, inbound, batch, mode != "off", workers, inflight, writer))
+    return {"mode": mode, "messages": count, "wall": wall, "cpu": cpu, "writer_cpu": writer_cpu,
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
@@ -179,7 +210,8 @@ def run(mode: str, days: int, customers: int, batch: int, source: str | None,
 def _child(mode: str, args: argparse.Namespace, source: str | None) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "bench.ingest", "--child", mode, "--days", str(args.days),
            "--customers", str(args.customers), "--batch", str(args.batch),
-           "--email", str(args.email)]
+           "--email", str(args.email), "--inflight", str(args.inflight),
+           "--writer", args.writer]
     if source:
         cmd += ["--source", source]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -203,13 +235,18 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=1, help="rounds of the three runs")
     p.add_argument("--email", type=int, default=0,
                    help="instead of the demo's messages, this many of bench.email's mails")
+    p.add_argument("--inflight", type=int, default=1,
+                   help="batches handed in at once (a poller's fetched batches)")
+    p.add_argument("--writer", choices=("thread", "process"), default="thread",
+                   help="the SQLite store's batch writes: its writer thread, or (prototype) "
+                        "a process of their own")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--source", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
         collect_less()  # the garbage collector as the `inbox` command sets it
         print(json.dumps(run(args.child, args.days, args.customers, args.batch, args.source,
-                             args.email)))
+                             args.email, args.inflight, args.writer)))
         return
     what = (f"{args.email} mails" if args.email
             else f"{args.days} days x {args.customers} customers")

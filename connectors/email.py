@@ -453,20 +453,30 @@ class EmailConnector:
         ahead = _Ahead()
         feeder = asyncio.create_task(self._feed(session, ctx, batches, ready, ahead))
         total = IngestResult()
+        storing: list[asyncio.Task[IngestResult]] = []  # in UID order
         try:
             while (task := await ready.get()) is not None:
-                fetched = await task
-                result = await self._store(session, ctx, uidvalidity, fetched)
-                await ahead.stored(fetched.size)
-                if keep:
-                    total += result
+                # with batches_in_flight > 1, a batch's ingest starts while the one before
+                # is stored (planned over what that one will write); its move and cursor
+                # wait for that one's
+                storing.append(asyncio.create_task(self._store(
+                    session, ctx, uidvalidity, await task, ahead,
+                    storing[-1] if storing else None)))
+                if len(storing) >= ctx.batches_in_flight:
+                    result = await storing.pop(0)
+                    total += result if keep else IngestResult()
+            while storing:
+                result = await storing.pop(0)
+                total += result if keep else IngestResult()
             await feeder  # its error, if it stopped early
         finally:
             feeder.cancel()
+            for store_task in storing:
+                store_task.cancel()
             while not ready.empty():
                 if (task := ready.get_nowait()) is not None:
                     task.cancel()
-            await asyncio.gather(feeder, return_exceptions=True)
+            await asyncio.gather(feeder, *storing, return_exceptions=True)
         self._last_poll = datetime.now(UTC)
         return total
 
@@ -486,8 +496,10 @@ class EmailConnector:
             await ready.put(None)
 
     async def _store(self, session: _Session, ctx: ConnectorContext, uidvalidity: int,
-                     fetched: _Fetched) -> IngestResult:
-        """Dead letters, ingest, move and cursor of one batch, in that order."""
+                     fetched: _Fetched, ahead: _Ahead,
+                     after: asyncio.Task[IngestResult] | None = None) -> IngestResult:
+        """Dead letters, ingest, move and cursor of one batch, in that order; the move and
+        the cursor once the batch before (`after`) has ended (its error is raised here)."""
         batch, parsed, dead = fetched.uids, fetched.parsed, fetched.dead
         for uid, raw, error in dead:
             log.warning("unparseable email sent to dead letters",
@@ -495,6 +507,8 @@ class EmailConnector:
             await ctx.dead_letter(self.name, raw, error)
         ingest = ctx.ingest_normalized or ctx.ingest  # the parse normalised them
         result = await ingest([p for _, p in parsed]) if parsed else IngestResult()
+        if after is not None:
+            await asyncio.shield(after)
         # a resync's known messages are not kept; those not fetched count as duplicates
         result = replace(result, known=(), duplicates=result.duplicates + len(fetched.known))
         moved = sorted([uid for uid, _ in parsed] + fetched.known)
@@ -505,6 +519,7 @@ class EmailConnector:
         log.info("email batch ingested", extra={
             "stream": self.name, "fetched": fetched.fetched, "stored": len(result.stored),
             "duplicates": result.duplicates, "dead": len(dead), "last_uid": batch[-1]})
+        await ahead.stored(fetched.size)
         return result
 
     async def _fetch(self, session: _Session, ctx: ConnectorContext, batch: Sequence[int]

@@ -106,6 +106,45 @@ class _stage:  # noqa: N801 - used as a function; a class is cheaper per message
 
 
 @dataclass
+class _Ahead:
+    """A planned batch not yet written: later batches are planned over it (a batch takes
+    its turn to write when every earlier one has ended)."""
+
+    plan: _Plan | None  # None: planned only once the batches before it are stored
+    ended: asyncio.Future[bool]  # True: written as planned; False: stored another way
+    batch: WriteBatch | None = None
+    # PROTOTYPE (issue 11): handed to a store that chains writes (the SQLite writer
+    # process) as soon as planned: its write's number and end
+    seq: int | None = None
+    pending: Awaitable[None] | None = None
+
+
+class _Overlay:
+    """What the batches planned ahead will have written: a later batch's plan reads it over
+    the store (newest wins), as the store will be when its turn to write comes."""
+
+    def __init__(self, ahead: Sequence[_Ahead]) -> None:
+        self.messages: dict[str, Message] = {}
+        self.identities: dict[tuple[str, str], Identity] = {}
+        self.keys: dict[str, str] = {}
+        self.conversations: dict[str, Conversation] = {}
+        for entry in ahead:
+            assert entry.plan is not None and entry.batch is not None
+            self.messages.update(entry.plan.messages)
+            self.identities.update(entry.plan.identities)
+            for key, conversation_id in entry.plan.keys.items():
+                self.keys.setdefault(key, conversation_id)  # the first stays, as in the store
+            self.conversations.update((c.id, c) for c in entry.batch.conversations)
+
+    def messages_over(self, found: dict[str, Message], ids: Iterable[str]) -> dict[str, Message]:
+        found.update((mid, self.messages[mid]) for mid in ids if mid in self.messages)
+        return found
+
+
+_NO_OVERLAY = _Overlay(())
+
+
+@dataclass
 class _Plan:
     """The writes one batch will make, built up in memory before one store write."""
 
@@ -130,6 +169,7 @@ class _Plan:
     # the ids of `conversations` by customer (repeat detection reads a customer's alone)
     customer_conversations: dict[str, dict[str, None]] = field(default_factory=dict)
     now: datetime = field(default_factory=utcnow)  # when the batch is planned
+    over: _Overlay = field(default_factory=lambda: _NO_OVERLAY)  # batches planned ahead
     ahead: frozenset[int] = frozenset()  # positions enriched apart (enrich_many), ...
     deferred: dict[int, Message] = field(default_factory=dict)  # ... and their messages
     # conversation id -> the customer's latest message, whose sentiment and language it
@@ -180,7 +220,13 @@ class _Outcome:
 
 
 class Ingestor:
-    """Turns Inbound batches into stored messages, idempotently."""
+    """Turns Inbound batches into stored messages, idempotently.
+
+    Batches ingested at once (pollers pipelining their batches, several channels) are
+    planned one at a time and written in the order they came: a batch is planned while the
+    one before it is written, over what that one will write (_Overlay). When a write does
+    not go as planned (a conflict, a refused document, the store down), the batches planned
+    over it are planned again from the store."""
 
     def __init__(
         self,
@@ -208,6 +254,7 @@ class Ingestor:
         # told of each stored batch that opened conversations (the runtime sets it: the
         # customers' acknowledgements, inbox.usecases.acks); its errors never fail ingest
         self.on_opened: Callable[[IngestResult], Awaitable[object]] | None = None
+        self._ahead: list[_Ahead] = []  # batches planned, in order, whose write has not ended
 
     async def ingest(self, batch: Sequence[Inbound], visible: bool = True,
                      source: str | None = None, normalized: bool = False) -> IngestResult:
@@ -223,9 +270,47 @@ class Ingestor:
         if not batch:
             return IngestResult()
         out = _Outcome()
-        async with self._lock:
-            items = list(batch) if normalized else await self._normalized(batch, source, out)
-            await self._store(items, visible, source, out)
+        entry = _Ahead(None, asyncio.get_running_loop().create_future())
+        written = False
+        try:
+            async with self._lock:
+                ahead = self._ahead[-1] if self._ahead else None
+                before = ahead.ended if ahead is not None else None
+                items = (list(batch) if normalized
+                         else await self._normalized(batch, source, out))
+                if all(a.plan is not None for a in self._ahead):
+                    entry.plan = await self._planned_ahead(items)
+                    entry.batch = entry.plan.batch() if entry.plan is not None else None
+                    self._submit(entry, ahead, visible)
+                self._ahead.append(entry)
+            refused = None
+            if entry.pending is not None:  # written after the batch before, if that one was
+                try:
+                    written = await self._chained(items, entry)
+                except _Refused as exc:
+                    refused = exc
+                if not written and before is not None:
+                    await asyncio.shield(before)  # every earlier batch has ended
+            # its turn to write: when the batch before has ended
+            elif (before is None or await asyncio.shield(before)) and entry.plan is not None:
+                try:
+                    written = await self._write_planned(items, entry, visible)
+                except _Refused as exc:
+                    refused = exc
+            if written:
+                out.add(entry.plan)  # type: ignore[arg-type]
+            else:  # every earlier batch has ended: planned again from the store
+                entry.plan = None  # no later batch is planned over this plan
+                async with self._lock:
+                    if refused is not None:
+                        await self._split(refused, visible, source, out)
+                    else:
+                        await self._store(items, visible, source, out)
+        finally:
+            if entry in self._ahead:
+                self._ahead.remove(entry)
+            if not entry.ended.done():
+                entry.ended.set_result(written)
         for msg in out.stored:
             self.events.publish(Event("message.created", msg.conversation_id, msg.id,
                                       {"channel": msg.channel}))
@@ -238,6 +323,59 @@ class Ingestor:
             except InboxError as exc:  # stored all the same: the caller moves its cursor on
                 log.warning("after ingest: %s", exc, extra={"opened": len(result.opened)})
         return result
+
+    async def _planned_ahead(self, items: list[Inbound]) -> _Plan | None:
+        """The batch planned over the batches ahead of it; None when it is to be planned
+        from the store in its turn (an item failed to plan: it is dead-lettered then; the
+        store is down or conflicting: retried then)."""
+        if not items:
+            return _Plan()
+        try:
+            return await self._plan(items, _Overlay(self._ahead) if self._ahead else _NO_OVERLAY)
+        except (_ItemFailed, ConflictError, StoreUnavailable):
+            return None
+
+    def _submit(self, entry: _Ahead, ahead: _Ahead | None, visible: bool) -> None:
+        """PROTOTYPE (issue 11): a store that chains writes (SqliteStore with its writer
+        process) is handed the batch at once, in planning order, to be written only if the
+        batch it was planned over was written as planned."""
+        submit = getattr(self.store, "submit_write", None)
+        if (submit is None or entry.plan is None or entry.batch is None
+                or not entry.plan.messages or (ahead is not None and ahead.seq is None)):
+            return
+        handed = submit(replace(entry.batch, visible=visible),
+                        ahead.seq if ahead is not None else None)
+        if handed is not None:
+            entry.seq, entry.pending = handed
+
+    async def _chained(self, items: list[Inbound], entry: _Ahead) -> bool:
+        """The end of a write handed in by _submit: False when it must be planned again;
+        _Refused when the store refused a document."""
+        assert entry.pending is not None and entry.plan is not None
+        try:
+            await entry.pending
+        except StoreRefused as exc:
+            raise _Refused(items, entry.plan.suspects(exc.ids), exc) from exc
+        except (ConflictError, StoreUnavailable) as exc:
+            log.info("a batch planned ahead is planned again", extra={"error": str(exc)})
+            return False
+        return True
+
+    async def _write_planned(self, items: list[Inbound], entry: _Ahead, visible: bool) -> bool:
+        """Write a plan made over the batches ahead; False when it must be planned again;
+        _Refused when the store refused a document."""
+        plan = entry.plan
+        assert plan is not None and entry.batch is not None
+        if not plan.messages:
+            return True
+        try:
+            await self.store.write(replace(entry.batch, visible=visible))
+        except StoreRefused as exc:
+            raise _Refused(items, plan.suspects(exc.ids), exc) from exc
+        except (ConflictError, StoreUnavailable) as exc:
+            log.info("a batch planned ahead is planned again", extra={"error": str(exc)})
+            return False
+        return True
 
     async def _normalized(self, batch: Sequence[Inbound], source: str | None,
                           out: _Outcome) -> list[Inbound]:
@@ -257,9 +395,14 @@ class Ingestor:
             return
         try:
             out.add(await self._attempt(items, visible, source, out))
-            return
         except _Refused as refused:
-            items, suspects, error = refused.items, refused.suspects, refused.error
+            await self._split(refused, visible, source, out)
+
+    async def _split(self, refused: _Refused, visible: bool, source: str | None,
+                     out: _Outcome) -> None:
+        """Store a refused batch's items apart from the ones the store named (or in halves
+        when it named none), until the refused items stand alone: dead-lettered."""
+        items, suspects, error = refused.items, refused.suspects, refused.error
         if len(items) == 1:
             await self._dead(items[0], "store", error, source, out)
             return
@@ -318,16 +461,17 @@ class Ingestor:
                                        stage, text, deadletters.inbound_json(item), external_id)
         out.dead.append(DeadLettered(external_id, stage, text, key))
 
-    async def _plan(self, items: Sequence[Inbound]) -> _Plan:
-        plan = _Plan(now=self.clock())  # one clock reading: the batch's arrival
+    async def _plan(self, items: Sequence[Inbound], over: _Overlay = _NO_OVERLAY) -> _Plan:
+        plan = _Plan(now=self.clock(), over=over)  # one clock reading: the batch's arrival
         ids = [message_id_for(i.channel, i.external_id) for i in items]
-        existing = await self.store.messages_by_ids(ids)
+        existing = over.messages_over(await self.store.messages_by_ids(ids), ids)
         # the ids of items re-keyed by their digest, read only where one may be: rare
         repeated = {mid for mid, count in Counter(ids).items() if count > 1}
         alternates = [_digest_id(items[n]) for n, mid in enumerate(ids) if mid in repeated
                       or (mid in existing and _distinct(existing[mid], items[n]))]
         if wanted := [a for a in alternates if a is not None]:
-            existing.update(await self.store.messages_by_ids(wanted))
+            existing.update(over.messages_over(await self.store.messages_by_ids(wanted),
+                                               wanted))
         ordered = sorted(range(len(items)), key=lambda n: items[n].created_at)
         fresh = [n for n in ordered
                  if ids[n] not in existing or _distinct(existing[ids[n]], items[n])]
@@ -387,24 +531,37 @@ class Ingestor:
                 raise _ItemFailed(n, "plan", exc) from exc
         keys = {k for i in fresh for k in (*i.thread_keys, *i.parent_keys)}
         # two rounds of two reads at once: the second needs what the first found
+        over = plan.over
         plan.known_identities, plan.known_keys = await asyncio.gather(
             self.store.identities_by_refs(sorted(refs)),
             self.store.conversation_ids_by_thread_keys(
                 sorted(k for k in keys if not k.startswith("conv:"))))
+        plan.known_identities.update((r, over.identities[r]) for r in refs
+                                     if r in over.identities)
+        for key in keys:
+            if key in over.keys:
+                plan.known_keys.setdefault(key, over.keys[key])
         tokens = {k.removeprefix("conv:") for k in keys if k.startswith("conv:")}
         numbers = sorted(int(t) for t in tokens if t.isdigit() and len(t) <= MAX_REF_DIGITS)
         conv_ids = {*plan.known_keys.values(), *(t for t in tokens if not t.isdigit())}
-        customers = sorted({i.customer_id for i in plan.known_identities.values()})
+        customers = {i.customer_id for i in plan.known_identities.values()}
         since = min((i.created_at for i in fresh), default=None)
         plan.loaded, recent, referenced = await asyncio.gather(
             self.store.conversations_by_ids(sorted(conv_ids)),
-            self.store.active_conversations(customers, since - REPEAT_WINDOW)
+            self.store.active_conversations(sorted(customers), since - REPEAT_WINDOW)
             if since is not None else _nothing(),
             self.store.conversations_by_refs(numbers) if numbers else _no_refs())
+        plan.loaded.update((c, over.conversations[c]) for c in conv_ids
+                           if c in over.conversations)
         for ref, conv in referenced.items():  # a human reference ("[#10482]") names it too
+            conv = over.conversations.get(conv.id, conv)
             plan.loaded.setdefault(conv.id, conv)
             plan.by_ref[str(ref)] = conv.id
         await self._load_survivors(plan)
+        if since is not None:
+            ahead = {c.id: c for c in over.conversations.values() if c.customer_id in customers
+                     and c.last_message_at >= since - REPEAT_WINDOW}
+            recent = [*(c for c in recent if c.id not in ahead), *ahead.values()]
         for conv in recent:
             plan.recent.setdefault(conv.customer_id, []).append(conv)
 
@@ -507,7 +664,8 @@ class Ingestor:
         return customer_id
 
     async def _identity_kinds(self, plan: _Plan, customer_id: str) -> frozenset[str]:
-        kinds = {i.kind for i in plan.identities.values() if i.customer_id == customer_id}
+        kinds = {i.kind for i in (*plan.identities.values(), *plan.over.identities.values())
+                 if i.customer_id == customer_id}
         if customer_id not in plan.customers:
             try:
                 kinds |= {i.kind for i in (await self.store.get_customer(customer_id)).identities}

@@ -5,11 +5,11 @@ from __future__ import annotations
 import functools
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from inbox.analysis import message_terms
 from inbox.errors import ConflictError, NotFound, StoreRefused
@@ -303,13 +303,33 @@ def write_batch(batch: WriteBatch, checked: bool) -> Callable[[sqlite3.Connectio
     return op
 
 
+class BatchWriter(Protocol):
+    """Where batch writes go instead of the writer thread (search.sqlite_writer)."""
+
+    async def write(self, batch: WriteBatch) -> None: ...
+
+    def submit(self, batch: WriteBatch, after: int | None = None
+               ) -> tuple[int, Awaitable[None]]: ...
+
+
 class SqliteRepository:
     """Repository part of SqliteStore."""
 
     _db: Database
+    _writer: BatchWriter | None = None
 
     async def write(self, batch: WriteBatch) -> None:
+        if self._writer is not None:
+            await self._writer.write(batch)
+            return
         await self._db.write(write_batch(batch, checked=True))
+
+    def submit_write(self, batch: WriteBatch, after: int | None
+                     ) -> tuple[int, Awaitable[None]] | None:
+        """PROTOTYPE (issue 11): hand a write in now, chained to the write numbered `after`
+        (applied only if that one was committed; ConflictError otherwise): its number and
+        its end. None when this store writes on its thread (no chained writes)."""
+        return None if self._writer is None else self._writer.submit(batch, after)
 
     async def messages_by_ids(self, ids: Sequence[str]) -> dict[str, Message]:
         return await self._lookup("SELECT id, * FROM messages WHERE id IN", ids,

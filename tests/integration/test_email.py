@@ -217,6 +217,42 @@ async def test_polling_without_idle(dovecot: Dovecot, core: FakeCore, tmp_path: 
         await stop(task)
 
 
+async def test_the_next_batch_is_ingested_while_one_is_stored_cursors_in_uid_order(
+        dovecot: Dovecot, core: FakeCore, tmp_path: Path) -> None:
+    dovecot.append([mail(n) for n in range(120)])
+    connector = make_connector(dovecot, tmp_path, batch_size=50)
+
+    async def first_waits_for_the_second(count: int) -> None:
+        if count == 1:  # batch 2 comes to ingest while batch 1 is still being stored
+            await wait_until(lambda: len(core.batches) == 2)
+    core.after_ingest = first_waits_for_the_second
+    await connector.poll_once(replace(core.ctx(), batches_in_flight=2))
+
+    assert [c["last_uid"] for c in core.cursor_saves] == [50, 100, 120]
+    assert len(core.messages) == 120
+
+
+async def test_a_failed_batch_holds_the_cursor_though_the_next_was_ingested(
+        dovecot: Dovecot, core: FakeCore, tmp_path: Path) -> None:
+    dovecot.append([mail(n) for n in range(120)])
+    core.fail_on_batch = 2  # the store goes away while batch 2 is ingested
+
+    async def first_outlasts_the_second(count: int) -> None:
+        if count == 1:
+            await wait_until(lambda: core.fail_on_batch is None)
+    core.after_ingest = first_outlasts_the_second
+    with pytest.raises(RetryableError):
+        await make_connector(dovecot, tmp_path, batch_size=50).poll_once(
+            replace(core.ctx(), batches_in_flight=2))
+    assert [c["last_uid"] for c in core.cursor_saves] == [50]
+
+    core.after_ingest = None
+    await make_connector(dovecot, tmp_path, batch_size=50).poll_once(core.ctx())
+    assert core.cursors["email:support"]["last_uid"] == 120
+    assert sorted(m.external_id for m in core.messages.values()) == sorted(
+        f"q{n}@example.org" for n in range(120))
+
+
 async def test_killed_between_ingest_and_cursor_save_loses_and_doubles_nothing(
         dovecot: Dovecot, core: FakeCore, tmp_path: Path) -> None:
     dovecot.append([mail(n) for n in range(5)])

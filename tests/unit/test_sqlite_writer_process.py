@@ -1,0 +1,79 @@
+"""PROTOTYPE (issue 11): the SQLite store with its batch writes in a process of their own
+(`sqlite:///path?writer=process`) stores what the writer thread stores, with batches
+handed in at once, and a document SQLite refuses is still dead-lettered alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from inbox.app.demo.generator import generate
+from inbox.model import IdentityRef
+from search.sqlite import SqliteStore
+from tests.contract.test_ingest_pipelined import NOW, at_once, batches, ingestor, shape
+from tests.contract.test_ingest_poison import good, refusing_enrichment
+from tests.contract.test_ingest_poison import ingestor as poison_ingestor
+from tests.factories import at, inbound
+
+
+async def test_a_writer_process_stores_what_the_writer_thread_stores(tmp_path: Path) -> None:
+    parts = batches([i.inbound for i in generate(NOW, days=10, customers=60)], 20)
+    shapes = []
+    for name, process, depth in (("thread", False, 1), ("process", True, len(parts))):
+        store = SqliteStore(tmp_path / f"{name}.db", writer_process=process)
+        await store.open()
+        try:
+            ingest = ingestor(store)
+            if depth == 1:
+                for part in parts:
+                    await ingest.ingest(part)
+            else:
+                await at_once(ingest, parts)
+            shapes.append(await shape(store))
+        finally:
+            await store.aclose()
+    assert shapes[0] == shapes[1]
+    assert len(shapes[1]["messages"]) == sum(map(len, parts))
+
+
+async def test_a_refused_document_is_dead_lettered_through_the_writer_process(
+        tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "inbox.db", writer_process=True)
+    await store.open()
+    try:
+        batch = [good(0), inbound("<poison@x>", "POISON pill", when=at(3, 5),
+                                  authors=(IdentityRef("email", "p@example.com"),)), good(1)]
+        result = await poison_ingestor(store, refusing_enrichment).ingest(batch)
+        assert {m.external_id for m in result.stored} == {"<good0@x>", "<good1@x>"}
+        assert [(d.external_id, d.stage) for d in result.dead] == [("<poison@x>", "store")]
+        again = await poison_ingestor(store, refusing_enrichment).ingest(batch[:2:2])
+        assert again.duplicates == 1 and again.stored == ()
+    finally:
+        await store.aclose()
+
+
+async def test_a_batch_planned_over_a_refused_one_is_planned_again(tmp_path: Path) -> None:
+    """The first batch is refused in part by SQLite in the writer process; the second,
+    planned over it and handed in at once (chained), is not written as planned but planned
+    again: its reply joins the thread the first batch stored, nothing twice."""
+    store = SqliteStore(tmp_path / "inbox.db", writer_process=True)
+    await store.open()
+    try:
+        ann = (IdentityRef("email", "ann@example.com"),)
+        first = [inbound("<a1@x>", "my order is late", authors=ann, when=at(3, 9),
+                         thread_keys=("<a1@x>",)),
+                 inbound("<p@x>", "POISON", authors=(IdentityRef("email", "p@example.com"),),
+                         when=at(3, 9, 5))]
+        second = [inbound("<a2@x>", "still waiting", authors=ann, when=at(3, 10),
+                          parent_keys=("<a1@x>",)),
+                  inbound("<b1@x>", "hello", authors=(IdentityRef("email", "b@example.com"),),
+                          when=at(3, 10, 5))]
+        one, two = await at_once(poison_ingestor(store, refusing_enrichment), [first, second])
+        assert [d.external_id for d in one.dead] == ["<p@x>"]
+        assert {m.external_id for m in one.stored} == {"<a1@x>"}
+        assert {m.external_id for m in two.stored} == {"<a2@x>", "<b1@x>"}
+        a1, a2 = one.stored[0], next(m for m in two.stored if m.external_id == "<a2@x>")
+        assert a2.conversation_id == a1.conversation_id
+        conv = await store.get_conversation(a1.conversation_id)
+        assert conv.message_count == 2 and conv.awaiting_since == at(3, 9)
+    finally:
+        await store.aclose()
