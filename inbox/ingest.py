@@ -48,7 +48,7 @@ from inbox.normalize import normalize_inbound
 from inbox.ports import DeadLettered, IngestResult
 from inbox.retry import CONFLICTS, Retry, Sleep, retrying
 from inbox.sla import SlaPolicy
-from inbox.store import Repository, WriteBatch
+from inbox.store import Repository, Submitted, WriteBatch
 
 log = logging.getLogger(__name__)
 MAX_MERGE_HOPS = 5  # merged into one merged into another...: followed this far
@@ -113,10 +113,8 @@ class _Ahead:
     plan: _Plan | None  # None: planned only once the batches before it are stored
     ended: asyncio.Future[bool]  # True: written as planned; False: stored another way
     batch: WriteBatch | None = None
-    # PROTOTYPE (issue 11): handed to a store that chains writes (the SQLite writer
-    # process) as soon as planned: its write's number and end
-    seq: int | None = None
-    pending: Awaitable[None] | None = None
+    # handed to a store that chains writes as soon as planned (Store.submit_write)
+    submitted: Submitted | None = None
 
 
 class _Overlay:
@@ -284,7 +282,7 @@ class Ingestor:
                     self._submit(entry, ahead, visible)
                 self._ahead.append(entry)
             refused = None
-            if entry.pending is not None:  # written after the batch before, if that one was
+            if entry.submitted is not None:  # written after the batch before, if that was
                 try:
                     written = await self._chained(items, entry)
                 except _Refused as exc:
@@ -336,30 +334,42 @@ class Ingestor:
             return None
 
     def _submit(self, entry: _Ahead, ahead: _Ahead | None, visible: bool) -> None:
-        """PROTOTYPE (issue 11): a store that chains writes (SqliteStore with its writer
-        process) is handed the batch at once, in planning order, to be written only if the
-        batch it was planned over was written as planned."""
-        submit = getattr(self.store, "submit_write", None)
-        if (submit is None or entry.plan is None or entry.batch is None
-                or not entry.plan.messages or (ahead is not None and ahead.seq is None)):
+        """A store that chains writes (the SQLite store's writer process) is handed the
+        batch at once, in planning order, to be written only if the batch it was planned
+        over was written as planned; otherwise it is written in its turn."""
+        if (not self.store.chains_writes or entry.plan is None or entry.batch is None
+                or not entry.plan.messages or (ahead is not None and ahead.submitted is None)):
             return
-        handed = submit(replace(entry.batch, visible=visible),
-                        ahead.seq if ahead is not None else None)
-        if handed is not None:
-            entry.seq, entry.pending = handed
+        entry.submitted = self.store.submit_write(
+            replace(entry.batch, visible=visible),
+            ahead.submitted.number if ahead is not None and ahead.submitted else None)
 
     async def _chained(self, items: list[Inbound], entry: _Ahead) -> bool:
         """The end of a write handed in by _submit: False when it must be planned again;
         _Refused when the store refused a document."""
-        assert entry.pending is not None and entry.plan is not None
+        assert entry.submitted is not None and entry.plan is not None
         try:
-            await entry.pending
+            await entry.submitted.done
         except StoreRefused as exc:
             raise _Refused(items, entry.plan.suspects(exc.ids), exc) from exc
-        except (ConflictError, StoreUnavailable) as exc:
+        except StoreUnavailable as exc:
+            # the writer stopped: the batch may have been committed with its answer lost
+            if await self._found(entry.plan.stored):
+                return True
+            log.info("a batch planned ahead is planned again", extra={"error": str(exc)})
+            return False
+        except ConflictError as exc:
             log.info("a batch planned ahead is planned again", extra={"error": str(exc)})
             return False
         return True
+
+    async def _found(self, messages: Sequence[Message]) -> bool:
+        """Whether these new messages, written in one batch, are all in the store now."""
+        try:
+            return bool(messages) and len(await self.store.messages_by_ids(
+                [m.id for m in messages])) == len(messages)
+        except RetryableError:
+            return False
 
     async def _write_planned(self, items: list[Inbound], entry: _Ahead, visible: bool) -> bool:
         """Write a plan made over the batches ahead; False when it must be planned again;

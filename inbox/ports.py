@@ -93,8 +93,8 @@ class ConnectorContext:
     # the listening rules kept in the store (None: the connector's configured keywords)
     listening: ListeningPort | None = None
     # how many batches a connector may have in ingest at once, handed in in order (moves
-    # and cursors still in order). PROTOTYPE (issue 11): 2 when the store writes batches in
-    # a process of its own, where a batch is planned while the one before is written
+    # and cursors still in order): 2 when the store chains writes (Store.chains_writes), so
+    # that a batch is planned while the one before is written
     batches_in_flight: int = 1
 
 

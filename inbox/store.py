@@ -11,7 +11,7 @@ Adapters (search/) implement every role.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -91,6 +91,14 @@ def percentile_rank(count: int, fraction: float) -> tuple[int, float]:
     return low, position - low
 
 
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """A batch handed to the store ahead of its turn (Repository.submit_write)."""
+
+    number: int  # the number a later batch names to be written only after this one
+    done: Awaitable[None]  # ends once committed, or raises why not
+
+
 class Lifecycle(Protocol):
     async def open(self) -> None:
         """Create or migrate the schema; connect."""
@@ -104,6 +112,18 @@ class Repository(Protocol):
 
     async def write(self, batch: WriteBatch) -> None:
         """Apply a batch atomically (see WriteBatch); raise ConflictError or StoreUnavailable."""
+
+    @property
+    def chains_writes(self) -> bool:
+        """Whether submit_write may take batches ahead of their turn (the SQLite store, whose
+        batches are written by a process of their own): worth planning a batch while the one
+        before is written."""
+
+    def submit_write(self, batch: WriteBatch, after: int | None) -> Submitted | None:
+        """Hand a batch in now, to be written after every batch handed in before it and only
+        if the one numbered `after` was committed (its end raises ConflictError otherwise);
+        otherwise as `write`. None when the store cannot take it now: `write` it in its
+        turn."""
 
     async def messages_by_ids(self, ids: Sequence[str]) -> dict[str, Message]:
         """The stored messages among these ids."""

@@ -8,7 +8,7 @@ from typing import Any
 
 from inbox.errors import NotFound
 from inbox.model import Conversation, ConversationFilter, Customer, Identity, Message, Page, ts
-from inbox.store import WriteBatch
+from inbox.store import Submitted, WriteBatch
 from search.elastic_client import MESSAGE_ORDER, OLDEST_FIRST
 from search.elastic_docs import from_doc
 from search.elastic_query import RESPONSES, conversation_order
@@ -20,6 +20,11 @@ class ElasticRepository(ElasticWriter):
 
     async def write(self, batch: WriteBatch) -> None:
         await self._apply(batch, checked=True)
+
+    chains_writes = False  # a batch is written in its turn (bulk requests of their own)
+
+    def submit_write(self, batch: WriteBatch, after: int | None) -> Submitted | None:
+        return None
 
     async def messages_by_ids(self, ids: Sequence[str]) -> dict[str, Message]:
         hits = await self._messages_where(ids, source=True)

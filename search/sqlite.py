@@ -11,6 +11,7 @@ from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
+from inbox.errors import ConfigError
 from inbox.shortcache import ShortCache
 from search.sqlite_collections import SqliteCollections
 from search.sqlite_db import Database
@@ -23,37 +24,38 @@ from search.sqlite_writer import WriterProcess
 
 
 class SqliteStore(SqliteRepository, SqliteIndex, SqliteReports, SqliteCollections, SqliteDump):
-    """Store on one SQLite file: WAL, one writer thread, FTS5, keyset pagination."""
+    """Store on one SQLite file: WAL, a writer thread (and a writer process for ingest's
+    batches), FTS5, keyset pagination."""
 
     def __init__(self, path: str | Path, durable: bool = True,
-                 writer_process: bool = False) -> None:
+                 writer_process: bool | None = None) -> None:
+        """`writer_process`: ingest's batches handed in ahead of their turn are written by a
+        process of its own (search.sqlite_writer), while the next is planned; by default
+        for a store on a file."""
         self.path = str(path)
         self.recent: ShortCache[Hashable, Any] = ShortCache(RECENT_TTL, size=256)
         self._db = Database(self.path, durable=durable, committed=self.recent.clear)
-        # PROTOTYPE (issue 11): batch writes in a process of their own (search.sqlite_writer)
-        self._writer: WriterProcess | None = (
-            WriterProcess(self.path, durable, self.recent.clear) if writer_process else None)
+        if writer_process is None:
+            writer_process = self.path != ":memory:"
+        self.writer = (WriterProcess(self.path, durable, self.recent.clear)
+                        if writer_process else None)
 
     @classmethod
     def from_url(cls, url: str) -> SqliteStore:
         """`sqlite:///relative/path.db` or `sqlite:////absolute/path.db` (SQLAlchemy style);
-        `?writer=process` (PROTOTYPE, issue 11): batch writes in a process of their own."""
+        `?writer=thread`: every write on the writer thread, no writer process."""
         path, _, query = url.removeprefix("sqlite:///").partition("?")
-        return cls(path or "inbox.db", writer_process=query == "writer=process")
-
-    @property
-    def chains_writes(self) -> bool:
-        """PROTOTYPE (issue 11): batch writes go to a writer process (submit_write)."""
-        return self._writer is not None
+        if query not in ("", "writer=thread", "writer=process"):
+            raise ConfigError("store.url", f"unknown SQLite store option '{query}'; the one "
+                              "option is ?writer=thread")
+        return cls(path or "inbox.db", writer_process=query != "writer=thread")
 
     async def open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._db.start(migrate)
-        if self._writer is not None:
-            self._writer.start()
 
     async def aclose(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
+        if self.writer is not None:
+            self.writer.close()
         self._db.close()

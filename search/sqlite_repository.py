@@ -5,11 +5,11 @@ from __future__ import annotations
 import functools
 import sqlite3
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from inbox.analysis import message_terms
 from inbox.errors import ConflictError, NotFound, StoreRefused
@@ -26,7 +26,7 @@ from inbox.model import (
     ts,
 )
 from inbox.privacy import public_copy
-from inbox.store import REF_START, WriteBatch
+from inbox.store import REF_START, Submitted, WriteBatch
 from search.sqlite_collections import encoded, put_doc
 from search.sqlite_db import Database
 from search.sqlite_rows import (
@@ -42,6 +42,9 @@ from search.sqlite_rows import (
     to_identity,
     to_message,
 )
+
+if TYPE_CHECKING:
+    from search.sqlite_writer import WriterProcess
 
 T = TypeVar("T")
 LOG_KEEP = 100_000  # the newest writes kept in sla_log
@@ -303,33 +306,21 @@ def write_batch(batch: WriteBatch, checked: bool) -> Callable[[sqlite3.Connectio
     return op
 
 
-class BatchWriter(Protocol):
-    """Where batch writes go instead of the writer thread (search.sqlite_writer)."""
-
-    async def write(self, batch: WriteBatch) -> None: ...
-
-    def submit(self, batch: WriteBatch, after: int | None = None
-               ) -> tuple[int, Awaitable[None]]: ...
-
-
 class SqliteRepository:
     """Repository part of SqliteStore."""
 
     _db: Database
-    _writer: BatchWriter | None = None
+    writer: WriterProcess | None = None
 
     async def write(self, batch: WriteBatch) -> None:
-        if self._writer is not None:
-            await self._writer.write(batch)
-            return
         await self._db.write(write_batch(batch, checked=True))
 
-    def submit_write(self, batch: WriteBatch, after: int | None
-                     ) -> tuple[int, Awaitable[None]] | None:
-        """PROTOTYPE (issue 11): hand a write in now, chained to the write numbered `after`
-        (applied only if that one was committed; ConflictError otherwise): its number and
-        its end. None when this store writes on its thread (no chained writes)."""
-        return None if self._writer is None else self._writer.submit(batch, after)
+    @property
+    def chains_writes(self) -> bool:
+        return self.writer is not None
+
+    def submit_write(self, batch: WriteBatch, after: int | None) -> Submitted | None:
+        return None if self.writer is None else self.writer.submit(batch, after)
 
     async def messages_by_ids(self, ids: Sequence[str]) -> dict[str, Message]:
         return await self._lookup("SELECT id, * FROM messages WHERE id IN", ids,

@@ -1,20 +1,22 @@
-"""PROTOTYPE (issue 11, off by default): the SQLite store's batch writes in a process of
-their own, so that they run on the other core while this process plans the next batch.
+"""The SQLite store's batch writes in a process of their own (`SqliteStore.submit_write`), so
+that a batch is written on one core while ingest plans the next on the other.
 
-Only WriteBatches go there (they are data: pickled and sent on a pipe); every other write
-(collections, closures) stays on the writer thread of search.sqlite_db, and SQLite's file
-lock orders the two writers (busy_timeout). A write's future is resolved once the child
-has committed it (synchronous=FULL when durable): acknowledged means committed. Batches
-are committed in the order they were handed in.
+Only WriteBatches go there: they are data, pickled and sent on a pipe. Every other write
+(collections, agents' changes, a batch written in its turn with `write`) stays on the writer
+thread of search.sqlite_db, and SQLite's file lock orders the two writers (busy_timeout);
+versions catch what one planned over the other's write (ConflictError).
 
-A write may be chained (`submit(batch, after=seq)`): the child applies it only if the write
-`seq` was committed, and answers "skipped" (ConflictError) otherwise, so that ingest can
-hand in a batch planned over the one before without waiting for that one's commit.
+A write's future ends once the child has committed it (synchronous=FULL when durable):
+acknowledged means committed. Writes are applied in the order they were handed in. A write
+may be chained (`submit(batch, after=n)`): the child applies it only if write `n` was
+committed and answers "skipped" otherwise (ConflictError), so that ingest can hand in a
+batch planned over the one before without waiting for that one's commit.
 
-Not done (see bench/README.md "Issue 11: writer process spike"): the child's death is
-reported as StoreUnavailable to the writes in flight (one may have committed: ingest's
-replanning finds it), but the child is not restarted; no contract test runs the whole
-suite on this mode.
+The child is started on the first write handed in, in the background (until it runs, ingest
+writes on the thread). If it dies, the writes in flight fail with StoreUnavailable (one may
+have committed: ingest plans them again from the store, which finds it) and the next write
+handed in starts a new child. When the parent dies, the child reads the end of its pipe and
+exits.
 """
 
 from __future__ import annotations
@@ -22,25 +24,31 @@ from __future__ import annotations
 import asyncio
 import collections
 import gc
+import logging
 import os
 import pickle
 import queue
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 from inbox.errors import ConflictError, StoreRefused, StoreUnavailable
-from inbox.store import WriteBatch
+from inbox.store import Submitted, WriteBatch
 from search.sqlite_db import _translate, connect
 from search.sqlite_repository import write_batch
+
+log = logging.getLogger(__name__)
 
 _END = b"end"
 _OK = b"ok"
 _SKIPPED = b"skipped"
 _KEEP = 4096  # how many recent writes' outcomes the child remembers for chained writes
+RESTART_AFTER = 5.0  # seconds between attempts to start a child that failed to start
 
 
 def _serve(path: str, durable: bool, inbox: Connection, replies: Connection) -> None:
@@ -51,32 +59,36 @@ def _serve(path: str, durable: bool, inbox: Connection, replies: Connection) -> 
         replies.send_bytes(pickle.dumps(("StoreUnavailable", str(exc), ())))
         return
     replies.send_bytes(_OK)
-    committed: dict[int, bool] = {}  # seq -> committed, for the writes chained to it
-    while (data := inbox.recv_bytes()) != _END:
-        seq, after, batch = pickle.loads(data)  # noqa: S301 - our own parent's bytes
-        if len(committed) > _KEEP:
-            committed = {s: ok for s, ok in committed.items() if s > seq - _KEEP // 2}
-        committed[seq] = False
-        if after is not None and not committed.get(after, False):
-            replies.send_bytes(_SKIPPED)
-            continue
-        try:
-            conn.execute("BEGIN IMMEDIATE")
+    committed: dict[int, bool] = {}  # number -> committed, for the writes chained to it
+    try:
+        while (data := inbox.recv_bytes()) != _END:
+            number, after, batch = pickle.loads(data)  # noqa: S301 - our own parent's bytes
+            if len(committed) > _KEEP:
+                committed = {n: ok for n, ok in committed.items() if n > number - _KEEP // 2}
+            committed[number] = False
+            if after is not None and not committed.get(after, False):
+                replies.send_bytes(_SKIPPED)
+                continue
             try:
-                write_batch(batch, checked=True)(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        except Exception as exc:  # noqa: BLE001 - handed to the writer's caller
-            error = _translate(exc)
-            ids = error.ids if isinstance(error, StoreRefused) else ()
-            replies.send_bytes(pickle.dumps((type(error).__name__, str(error), ids)))
-        else:
-            committed[seq] = True
-            replies.send_bytes(_OK)
-    conn.close()
-    replies.send_bytes(_END)
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    write_batch(batch, checked=True)(conn)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            except Exception as exc:  # noqa: BLE001 - handed to the writer's caller
+                error = _translate(exc)
+                ids = error.ids if isinstance(error, StoreRefused) else ()
+                replies.send_bytes(pickle.dumps((type(error).__name__, str(error), ids)))
+            else:
+                committed[number] = True
+                replies.send_bytes(_OK)
+        replies.send_bytes(_END)
+    except (EOFError, OSError):
+        pass  # the parent is gone: nothing is waiting for an answer
+    finally:
+        conn.close()
 
 
 def _error(reply: bytes) -> Exception:
@@ -88,6 +100,26 @@ def _error(reply: bytes) -> Exception:
     return StoreUnavailable(message)
 
 
+def _reap(process: subprocess.Popen[bytes]) -> int:
+    """The exit code of a child whose pipe has ended (killed if it lingers)."""
+    try:
+        return process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
+
+
+@dataclass
+class _Child:
+    """One child process and the two threads that talk to it."""
+
+    process: subprocess.Popen[bytes]
+    outbox: queue.SimpleQueue[bytes]
+    pending: collections.deque[Future[None]]
+    threads: tuple[threading.Thread, ...] = ()
+    alive: bool = True
+
+
 class WriterProcess:
     """Applies WriteBatches in a child process, in the order they are handed in."""
 
@@ -95,15 +127,38 @@ class WriterProcess:
                  committed: Callable[[], None] = lambda: None) -> None:
         self.path, self.durable = path, durable
         self._committed = committed  # after each commit: what readers kept may be older
-        self._outbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
-        self._pending: collections.deque[Future[None]] = collections.deque()
-        self._lock = threading.Lock()  # a batch's place in the pipe = its place in _pending
-        self._threads: list[threading.Thread] = []
-        self._child: subprocess.Popen[bytes] | None = None
-        self._alive = False
-        self._seq = 0  # the number of the last write handed in
+        self._lock = threading.Lock()  # a write's place in the pipe = its place in pending
+        self._child: _Child | None = None
+        self._starting: threading.Thread | None = None
+        self._failed_at = float("-inf")  # when a start last failed
+        self._closed = False
+        self._number = 0  # the number of the last write handed in
+        self.starts = 0  # children started (a restart after a death counts)
+
+    @property
+    def pid(self) -> int | None:
+        """The running child's process id."""
+        child = self._child
+        return child.process.pid if child is not None and child.alive else None
+
+    @property
+    def in_flight(self) -> int:
+        """How many writes were handed to the running child and not answered yet."""
+        child = self._child
+        return len(child.pending) if child is not None else 0
 
     def start(self) -> None:
+        """Start a child now and wait until it has opened the store (StoreUnavailable when it
+        cannot)."""
+        child = self._spawn()
+        with self._lock:
+            if self._closed:
+                self._stop(child)
+                return
+            self._child = child
+            self.starts += 1
+
+    def _spawn(self) -> _Child:
         # a fresh interpreter with the store's modules only (no fork of a process with
         # threads; not multiprocessing's spawn, which imports the parent's main module)
         inbox_r, inbox_fd = os.pipe()
@@ -111,7 +166,7 @@ class WriterProcess:
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             [root, *filter(None, [os.environ.get("PYTHONPATH")])])}
-        self._child = subprocess.Popen(  # noqa: S603 - our own module, no shell
+        process = subprocess.Popen(  # noqa: S603 - our own module, no shell
             [sys.executable, "-m", "search.sqlite_writer", str(inbox_r), str(replies_w),
              "1" if self.durable else "0", ",".join(map(str, gc.get_threshold())),
              self.path],
@@ -122,27 +177,48 @@ class WriterProcess:
         replies_r = Connection(replies_fd, writable=False)
         try:
             first = replies_r.recv_bytes()
-        except EOFError:
+        except (EOFError, OSError):
             first = pickle.dumps(("StoreUnavailable", "the SQLite writer process did not "
                                   "start", ()))
         if first != _OK:
-            self._child.wait()
             inbox_w.close()
             replies_r.close()
+            process.kill()
+            process.wait()
             raise _error(first)
-        self._alive = True
-        self._threads = [
-            threading.Thread(target=self._send, args=(inbox_w,), daemon=True,
+        child = _Child(process, queue.SimpleQueue(), collections.deque())
+        child.threads = (
+            threading.Thread(target=self._send, args=(child, inbox_w), daemon=True,
                              name="sqlite-writer-send"),
-            threading.Thread(target=self._receive, args=(replies_r,), daemon=True,
-                             name="sqlite-writer-receive")]
-        for thread in self._threads:
+            threading.Thread(target=self._receive, args=(child, replies_r), daemon=True,
+                             name="sqlite-writer-receive"))
+        for thread in child.threads:
             thread.start()
+        return child
 
-    def _send(self, pipe: Connection) -> None:
+    def _start_in_background(self) -> None:
+        """Called with the lock held, when no child runs."""
+        if (self._closed or (self._starting is not None and self._starting.is_alive())
+                or time.monotonic() - self._failed_at < RESTART_AFTER):
+            return
+
+        def start() -> None:
+            try:
+                self.start()
+            except Exception as exc:  # noqa: BLE001 - writes stay on the thread meanwhile
+                self._failed_at = time.monotonic()
+                log.warning("the SQLite writer process did not start",
+                            extra={"error": str(exc)})
+
+        self._starting = threading.Thread(target=start, daemon=True,
+                                          name="sqlite-writer-start")
+        self._starting.start()
+
+    @staticmethod
+    def _send(child: _Child, pipe: Connection) -> None:
         try:
             while True:
-                data = self._outbox.get()
+                data = child.outbox.get()
                 pipe.send_bytes(data)
                 if data == _END:
                     return
@@ -151,11 +227,11 @@ class WriterProcess:
         finally:
             pipe.close()
 
-    def _receive(self, pipe: Connection) -> None:
+    def _receive(self, child: _Child, pipe: Connection) -> None:
         try:
             while (reply := pipe.recv_bytes()) != _END:
                 with self._lock:
-                    fut = self._pending.popleft()
+                    fut = child.pending.popleft()
                 if reply == _OK:
                     self._committed()
                     fut.set_result(None)
@@ -169,47 +245,66 @@ class WriterProcess:
         finally:
             pipe.close()
             with self._lock:
-                self._alive = False
-                while self._pending:
-                    self._pending.popleft().set_exception(
-                        StoreUnavailable("the SQLite writer process stopped"))
+                child.alive = False
+                lost = list(child.pending)
+                child.pending.clear()
+                if self._child is child:
+                    self._child = None
+            child.outbox.put(_END)  # the sender stops too
+            code = _reap(child.process)
+            if lost or not self._closed:
+                log.warning("the SQLite writer process stopped",
+                            extra={"exit_code": code, "writes_in_flight": len(lost)})
+            for fut in lost:  # one may have committed: its writer plans it again
+                fut.set_exception(StoreUnavailable("the SQLite writer process stopped"))
 
-    async def write(self, batch: WriteBatch) -> None:
-        await self.submit(batch)[1]
-
-    def submit(self, batch: WriteBatch, after: int | None = None
-               ) -> tuple[int, asyncio.Future[None]]:
-        """Hand in a write now (in the event loop's thread): its number, and the future
-        that ends when it is committed (or raises why not). With `after`, it is applied
-        only if the write numbered `after` was committed (ConflictError otherwise)."""
+    def submit(self, batch: WriteBatch, after: int | None = None) -> Submitted | None:
+        """Hand in a write now (in the event loop's thread): its number, and its end once
+        committed (or why not). With `after`, it is applied only if the write numbered
+        `after` was committed (ConflictError otherwise). None when no child runs (one is
+        being started): write it another way."""
         loop = asyncio.get_running_loop()
         fut: Future[None] = Future()
         with self._lock:
-            self._seq += 1
-            seq = self._seq
+            child = self._child
+            if child is None or not child.alive:
+                self._start_in_background()
+                return None
+            self._number += 1
+            number = self._number
             try:
-                data = pickle.dumps((seq, after, batch), protocol=5)
+                data = pickle.dumps((number, after, batch), protocol=5)
             except (pickle.PicklingError, TypeError, ValueError, RecursionError) as exc:
                 fut.set_exception(StoreRefused(f"not storable: {type(exc).__name__}: {exc}"))
             else:
-                if not self._alive:
-                    fut.set_exception(StoreUnavailable("the SQLite writer process is not "
-                                                       "running"))
-                else:
-                    self._pending.append(fut)
-                    self._outbox.put(data)
-        return seq, asyncio.wrap_future(fut, loop=loop)
+                child.pending.append(fut)
+                child.outbox.put(data)
+        return Submitted(number, asyncio.wrap_future(fut, loop=loop))
+
+    def kill(self) -> None:
+        """SIGKILL the child (tests: a crash mid-write)."""
+        child = self._child
+        if child is not None:
+            child.process.kill()
 
     def close(self) -> None:
         """Pending writes are finished first."""
-        if self._child is None:
-            return
-        self._outbox.put(_END)
-        for thread in self._threads:
-            thread.join()
-        self._child.wait()
+        with self._lock:
+            self._closed = True
+            child, starting = self._child, self._starting
+        if starting is not None:
+            starting.join()
+            child = self._child
+        if child is not None:
+            self._stop(child)
         self._child = None
 
+    @staticmethod
+    def _stop(child: _Child) -> None:
+        child.outbox.put(_END)
+        for thread in child.threads:
+            thread.join()
+        child.process.wait()
 
 
 if __name__ == "__main__":  # the child: FD_IN FD_OUT DURABLE(1|0) GC_THRESHOLDS PATH

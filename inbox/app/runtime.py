@@ -134,7 +134,7 @@ class Runtime:
         return ConnectorContext(bulk_ingest, self.load_cursor, self.save_cursor,
                                 self.dead_letter, self.stored_meta, normalized_ingest,
                                 self.listening,
-                                2 if getattr(self.store, "chains_writes", False) else 1)
+                                2 if self.store.chains_writes else 1)
 
     async def ingest(self, batch: Sequence[Any], source: str | None = None) -> IngestResult:
         """Ingest whose result searches see at once (web forms, imports)."""

@@ -1,10 +1,14 @@
-"""PROTOTYPE (issue 11): the SQLite store with its batch writes in a process of their own
-(`sqlite:///path?writer=process`) stores what the writer thread stores, with batches
-handed in at once, and a document SQLite refuses is still dead-lettered alone."""
+"""The SQLite store's writer process (ingest's batches handed in ahead of their turn) stores
+what the writer thread stores, with batches handed in at once; a document SQLite refuses is
+still dead-lettered alone; and a writer process killed mid-write loses nothing, stores
+nothing twice, and is started again."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+
+import pytest
 
 from inbox.app.demo.generator import generate
 from inbox.model import IdentityRef
@@ -15,12 +19,21 @@ from tests.contract.test_ingest_poison import ingestor as poison_ingestor
 from tests.factories import at, inbound
 
 
+async def opened(path: Path, process: bool = True) -> SqliteStore:
+    """A store whose writer process runs from the start (it is otherwise started by the
+    first batch handed in, in the background)."""
+    store = SqliteStore(path, writer_process=process)
+    await store.open()
+    if store.writer is not None:
+        store.writer.start()
+    return store
+
+
 async def test_a_writer_process_stores_what_the_writer_thread_stores(tmp_path: Path) -> None:
     parts = batches([i.inbound for i in generate(NOW, days=10, customers=60)], 20)
     shapes = []
     for name, process, depth in (("thread", False, 1), ("process", True, len(parts))):
-        store = SqliteStore(tmp_path / f"{name}.db", writer_process=process)
-        await store.open()
+        store = await opened(tmp_path / f"{name}.db", process)
         try:
             ingest = ingestor(store)
             if depth == 1:
@@ -37,8 +50,7 @@ async def test_a_writer_process_stores_what_the_writer_thread_stores(tmp_path: P
 
 async def test_a_refused_document_is_dead_lettered_through_the_writer_process(
         tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "inbox.db", writer_process=True)
-    await store.open()
+    store = await opened(tmp_path / "inbox.db")
     try:
         batch = [good(0), inbound("<poison@x>", "POISON pill", when=at(3, 5),
                                   authors=(IdentityRef("email", "p@example.com"),)), good(1)]
@@ -55,8 +67,7 @@ async def test_a_batch_planned_over_a_refused_one_is_planned_again(tmp_path: Pat
     """The first batch is refused in part by SQLite in the writer process; the second,
     planned over it and handed in at once (chained), is not written as planned but planned
     again: its reply joins the thread the first batch stored, nothing twice."""
-    store = SqliteStore(tmp_path / "inbox.db", writer_process=True)
-    await store.open()
+    store = await opened(tmp_path / "inbox.db")
     try:
         ann = (IdentityRef("email", "ann@example.com"),)
         first = [inbound("<a1@x>", "my order is late", authors=ann, when=at(3, 9),
@@ -75,5 +86,49 @@ async def test_a_batch_planned_over_a_refused_one_is_planned_again(tmp_path: Pat
         assert a2.conversation_id == a1.conversation_id
         conv = await store.get_conversation(a1.conversation_id)
         assert conv.message_count == 2 and conv.awaiting_since == at(3, 9)
+    finally:
+        await store.aclose()
+
+
+@pytest.mark.parametrize("kills", [1, 3])
+async def test_a_killed_writer_process_loses_nothing_and_is_started_again(
+        tmp_path: Path, kills: int) -> None:
+    """SIGKILL the writer process while batches are in it (once, and at three points of one
+    run): every batch's ingest still ends stored, each message once, as the writer thread
+    stores them; the next batches go to a new writer process."""
+    parts = batches([i.inbound for i in generate(NOW, days=10, customers=60)], 10)
+    reference = await opened(tmp_path / "thread.db", process=False)
+    try:
+        ingest = ingestor(reference)
+        for part in parts:
+            await ingest.ingest(part)
+        expected = await shape(reference)
+    finally:
+        await reference.aclose()
+    store = await opened(tmp_path / "inbox.db")
+    assert store.writer is not None
+    try:
+        ingest = ingestor(store)
+        run = asyncio.ensure_future(at_once(ingest, parts))
+        killed = 0
+        while killed < kills and not run.done():
+            if store.writer.pid is not None and store.writer.in_flight:
+                store.writer.kill()  # a child runs, with writes in it
+                killed += 1
+                while store.writer.pid is not None:
+                    await asyncio.sleep(0.001)
+            await asyncio.sleep(0.001)
+        results = await run
+        assert killed >= 1
+        assert not [d for r in results for d in r.dead]
+        stored = [m.external_id for r in results for m in r.stored]
+        assert sorted(stored) == sorted(i.external_id for part in parts for i in part)
+        assert await shape(store) == expected
+        await ingest.ingest(parts[0])  # nothing new: a new child is started meanwhile
+        while store.writer.pid is None:
+            await asyncio.sleep(0.01)
+        assert store.writer.starts >= 2
+        late = [i.inbound for i in generate(NOW, days=11, customers=61)][-5:]
+        assert len((await ingest.ingest(late)).stored) == 5
     finally:
         await store.aclose()
