@@ -186,7 +186,7 @@ def _processes() -> dict[int, tuple[int, str]]:
 
 def _workers(exclude: int) -> list[int]:
     """This process's multiprocessing descendants (the parse workers and their fork server,
-    the enrichment worker) and its SQLite writer process (prototype), without the Dovecot
+    the enrichment worker) and its SQLite writer process, without the Dovecot
     started by the bench (pid `exclude` and its descendants) nor the process filling the
     mailbox."""
     procs = _processes()
@@ -324,7 +324,7 @@ def imap_floor(port: int, chunk_bytes: int) -> int:
 
 
 def _runtime(server: Dovecot, work: Path, enrich: bool, batch_size: int | None,
-             writer: str = "thread") -> Any:
+             writer: str = "process") -> Any:
     from inbox.app.config import load as load_config
     from inbox.app.runtime import Runtime
 
@@ -333,7 +333,7 @@ def _runtime(server: Dovecot, work: Path, enrich: bool, batch_size: int | None,
         f'[[email.mailboxes]]\nname = "support"\nurl = "{server.url()}"\n'
         f'password = "{PASSWORD}"\nattachments_dir = "{work / "attachments"}"\n'
         + (f"batch_size = {batch_size}\n" if batch_size else ""))
-    query = "?writer=process" if writer == "process" else ""  # PROTOTYPE (issue 11)
+    query = "?writer=thread" if writer == "thread" else ""
     env = {"INBOX_STORE": f"sqlite:///{work}/inbox.db{query}",
            "INBOX_ENRICH": str(enrich).lower()}
     return Runtime(load_config(toml, env), env, replies=False)
@@ -497,9 +497,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--enrich", action="store_true", help="language and sentiment on")
     parser.add_argument("--batch-size", type=int, default=None,
                         help="the mailbox's batch_size (default: the setting's default)")
-    parser.add_argument("--writer", choices=("thread", "process"), default="thread",
-                        help="the SQLite store's batch writes: its writer thread, or "
-                             "(prototype) a process of their own")
+    parser.add_argument("--writer", choices=("thread", "process"), default="process",
+                        help="the SQLite store's batches: written by its writer process "
+                             "(as served), or by its writer thread")
     parser.add_argument("--profile", help="write a cProfile of both syncs to this file")
     parser.add_argument("--fill", type=int, help=argparse.SUPPRESS)  # child: Dovecot's port
     parser.add_argument("--again", action="store_true", help=argparse.SUPPRESS)

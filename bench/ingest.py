@@ -1,7 +1,7 @@
 """The ingest pipeline's throughput against a plain SQLite insert of the same rows.
 
     python -m bench.ingest [--days 30] [--customers 600] [--batch 100] [--runs 1] [--email N]
-                           [--inflight 1] [--writer thread|process]
+                           [--inflight 2] [--writer process|thread]
 
 Runs, each in a fresh process on a fresh SQLite store (WAL, synchronous=FULL, as served):
 - `Runtime.ingest` of the demo generator's messages in batches, enrichment off;
@@ -14,10 +14,11 @@ Runs, each in a fresh process on a fresh SQLite store (WAL, synchronous=FULL, as
   what any SQLite pipeline can do with these rows;
 - the same rows into the store's own schema (its message indexes, author keys and both word
   indexes), one transaction per batch: storing them without the pipeline's work.
-`--inflight N` hands in N batches at once (as a poller hands in its fetched batches as
-they come; each `Runtime.ingest` call returns once its batch is committed), so a batch is
-planned while the one before is written; `--writer process` (PROTOTYPE, issue 11) has the
-store's batch writes done by a process of its own (`sqlite:///path?writer=process`).
+`--inflight N` hands in N batches at once, 2 by default, as a poller does with a store that
+chains writes (each `Runtime.ingest` call returns once its batch is committed), so a batch
+is planned while the one before is written; `--writer process` (the default) has them
+written by the store's writer process, `--writer thread` by its writer thread
+(`sqlite:///path?writer=thread`).
 Each run reports wall and CPU time (this process, all threads, plus the enrichment worker's
 whole life), messages/s, peak RSS of this process and of the worker; the header gives the
 core count and load average. Reports figures; asserts nothing.
@@ -81,12 +82,12 @@ async def ingest_all(runtime: Runtime, inbound: Sequence[Inbound], batch: int,
 
 
 async def _pipeline(path: Path, inbound: Sequence[Inbound], batch: int, enrich: bool,
-                    workers: int = 1, inflight: int = 1, writer: str = "thread"
+                    workers: int = 1, inflight: int = 2, writer: str = "process"
                     ) -> tuple[int, float, float, float]:
     """Messages stored, wall and CPU seconds (this process, and its enrichment worker's
     whole life: started by the first large batch, loading its models included, and the
     writer process's while the clock ran), and the writer process's CPU seconds alone."""
-    query = "?writer=process" if writer == "process" else ""
+    query = "?writer=thread" if writer == "thread" else ""
     config = load_config(None, {"INBOX_STORE": f"sqlite:///{path}{query}",
                                 "INBOX_ENRICH": str(enrich).lower(),
                                 "INBOX_ENRICH_WORKERS": str(workers)})
@@ -94,6 +95,8 @@ async def _pipeline(path: Path, inbound: Sequence[Inbound], batch: int, enrich: 
     await runtime.start()
     if enrich and workers:  # started with the process, as a poller's (start_workers)
         shared_pool(workers).wait_ready()
+    if runtime.store.writer is not None:  # running before the clock, as in a poller
+        runtime.store.writer.start()
     try:
         writer_cpu = -_writer_cpu(runtime) if writer == "process" else 0.0
         wall, cpu = time.perf_counter(), time.process_time()
@@ -112,8 +115,7 @@ async def _pipeline(path: Path, inbound: Sequence[Inbound], batch: int, enrich: 
 
 def _writer_cpu(runtime: Runtime) -> float:
     """The writer process's CPU seconds so far (it lives until the store closes)."""
-    child = runtime.store._writer._child  # type: ignore[attr-defined]  # noqa: SLF001
-    with open(f"/proc/{child.pid}/stat") as f:
+    with open(f"/proc/{runtime.store.writer.pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -188,7 +190,7 @@ async def _open_close(path: Path) -> None:
 
 
 def run(mode: str, days: int, customers: int, batch: int, source: str | None,
-        email: int = 0, inflight: int = 1, writer: str = "thread") -> dict[str, Any]:
+        email: int = 0, inflight: int = 2, writer: str = "process") -> dict[str, Any]:
     """One measurement in this process (a fresh one: peak RSS is this run's)."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     writer_cpu = 0.0
@@ -235,11 +237,11 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=1, help="rounds of the three runs")
     p.add_argument("--email", type=int, default=0,
                    help="instead of the demo's messages, this many of bench.email's mails")
-    p.add_argument("--inflight", type=int, default=1,
+    p.add_argument("--inflight", type=int, default=2,
                    help="batches handed in at once (a poller's fetched batches)")
-    p.add_argument("--writer", choices=("thread", "process"), default="thread",
-                   help="the SQLite store's batch writes: its writer thread, or (prototype) "
-                        "a process of their own")
+    p.add_argument("--writer", choices=("thread", "process"), default="process",
+                   help="the SQLite store's batches: written by its writer process, or by "
+                        "its writer thread")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--source", help=argparse.SUPPRESS)
     args = p.parse_args()

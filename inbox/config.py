@@ -71,7 +71,8 @@ def _dates(values: tuple[str, ...]) -> tuple[str, ...]:
 
 STORE = (
     Setting("store.url", str, "sqlite:///./inbox.db",
-            "sqlite:///path/to/inbox.db, or http(s)://host:9200 for Elasticsearch",
+            "sqlite:///path/to/inbox.db (`?writer=thread`: no writer process), or "
+            "http(s)://host:9200 for Elasticsearch",
             env="INBOX_STORE"),
     Setting("store.api_key", str, None, "Elasticsearch API key", env="INBOX_STORE_API_KEY",
             secret=True),

@@ -252,6 +252,7 @@ class Ingestor:
         # told of each stored batch that opened conversations (the runtime sets it: the
         # customers' acknowledgements, inbox.usecases.acks); its errors never fail ingest
         self.on_opened: Callable[[IngestResult], Awaitable[object]] | None = None
+        self._pipelined = False  # whether batches came in at once: written ahead then
         self._ahead: list[_Ahead] = []  # batches planned, in order, whose write has not ended
 
     async def ingest(self, batch: Sequence[Inbound], visible: bool = True,
@@ -282,19 +283,16 @@ class Ingestor:
                     self._submit(entry, ahead, visible)
                 self._ahead.append(entry)
             refused = None
-            if entry.submitted is not None:  # written after the batch before, if that was
+            chained = entry.submitted is not None  # written after the batch before, if that was
+            # otherwise its turn to write comes when the batch before has ended as planned
+            if ((chained or before is None or await asyncio.shield(before))
+                    and entry.plan is not None):
                 try:
-                    written = await self._chained(items, entry)
+                    written = await self._written(items, entry, visible)
                 except _Refused as exc:
                     refused = exc
-                if not written and before is not None:
-                    await asyncio.shield(before)  # every earlier batch has ended
-            # its turn to write: when the batch before has ended
-            elif (before is None or await asyncio.shield(before)) and entry.plan is not None:
-                try:
-                    written = await self._write_planned(items, entry, visible)
-                except _Refused as exc:
-                    refused = exc
+            if not written and chained and before is not None:
+                await asyncio.shield(before)  # every earlier batch has ended
             if written:
                 out.add(entry.plan)  # type: ignore[arg-type]
             else:  # every earlier batch has ended: planned again from the store
@@ -334,33 +332,40 @@ class Ingestor:
             return None
 
     def _submit(self, entry: _Ahead, ahead: _Ahead | None, visible: bool) -> None:
-        """A store that chains writes (the SQLite store's writer process) is handed the
-        batch at once, in planning order, to be written only if the batch it was planned
-        over was written as planned; otherwise it is written in its turn."""
-        if (not self.store.chains_writes or entry.plan is None or entry.batch is None
-                or not entry.plan.messages or (ahead is not None and ahead.submitted is None)):
-            return
-        entry.submitted = self.store.submit_write(
-            replace(entry.batch, visible=visible),
-            ahead.submitted.number if ahead is not None and ahead.submitted else None)
+        """Once batches come in at once (a pipelining poller), a store that chains writes
+        (the SQLite store's writer process) is handed each batch as soon as it is planned,
+        to be written after the batch ahead of it, and only if that one was written as
+        planned. A batch whose batch ahead was not handed in so is written in its turn."""
+        self._pipelined = self._pipelined or ahead is not None
+        plan = entry.plan
+        if (self._pipelined and plan is not None and entry.batch is not None and plan.messages
+                and (ahead is None or ahead.submitted is not None)
+                and self.store.chains_writes):
+            entry.submitted = self.store.submit_write(
+                replace(entry.batch, visible=visible),
+                ahead.submitted.number if ahead is not None and ahead.submitted else None)
 
-    async def _chained(self, items: list[Inbound], entry: _Ahead) -> bool:
-        """The end of a write handed in by _submit: False when it must be planned again;
-        _Refused when the store refused a document."""
-        assert entry.submitted is not None and entry.plan is not None
+    async def _written(self, items: list[Inbound], entry: _Ahead, visible: bool) -> bool:
+        """Write a batch planned over the batches ahead (handed in already, or in its turn
+        now): False when it must be planned again; _Refused when the store refused a
+        document."""
+        plan = entry.plan
+        assert plan is not None and entry.batch is not None
+        if entry.submitted is None:
+            self._submit(entry, None, visible)  # its turn: no batch is ahead of it now
         try:
-            await entry.submitted.done
+            if entry.submitted is not None:
+                await entry.submitted.done
+            elif plan.messages:
+                await self.store.write(replace(entry.batch, visible=visible))
         except StoreRefused as exc:
-            raise _Refused(items, entry.plan.suspects(exc.ids), exc) from exc
-        except StoreUnavailable as exc:
-            # the writer stopped: the batch may have been committed with its answer lost
-            if await self._found(entry.plan.stored):
-                return True
-            log.info("a batch planned ahead is planned again", extra={"error": str(exc)})
-            return False
-        except ConflictError as exc:
-            log.info("a batch planned ahead is planned again", extra={"error": str(exc)})
-            return False
+            raise _Refused(items, plan.suspects(exc.ids), exc) from exc
+        except (ConflictError, StoreUnavailable) as exc:
+            # a writer process that stopped may have committed it, its answer lost
+            if not (isinstance(exc, StoreUnavailable) and entry.submitted is not None
+                    and await self._found(plan.stored)):
+                log.info("a batch planned ahead is planned again", extra={"error": str(exc)})
+                return False
         return True
 
     async def _found(self, messages: Sequence[Message]) -> bool:
@@ -370,22 +375,6 @@ class Ingestor:
                 [m.id for m in messages])) == len(messages)
         except RetryableError:
             return False
-
-    async def _write_planned(self, items: list[Inbound], entry: _Ahead, visible: bool) -> bool:
-        """Write a plan made over the batches ahead; False when it must be planned again;
-        _Refused when the store refused a document."""
-        plan = entry.plan
-        assert plan is not None and entry.batch is not None
-        if not plan.messages:
-            return True
-        try:
-            await self.store.write(replace(entry.batch, visible=visible))
-        except StoreRefused as exc:
-            raise _Refused(items, plan.suspects(exc.ids), exc) from exc
-        except (ConflictError, StoreUnavailable) as exc:
-            log.info("a batch planned ahead is planned again", extra={"error": str(exc)})
-            return False
-        return True
 
     async def _normalized(self, batch: Sequence[Inbound], source: str | None,
                           out: _Outcome) -> list[Inbound]:

@@ -152,11 +152,12 @@ class WriterProcess:
         cannot)."""
         child = self._spawn()
         with self._lock:
-            if self._closed:
-                self._stop(child)
-                return
-            self._child = child
-            self.starts += 1
+            closed = self._closed
+            if not closed:
+                self._child = child
+                self.starts += 1
+        if closed:
+            self._stop(child)
 
     def _spawn(self) -> _Child:
         # a fresh interpreter with the store's modules only (no fork of a process with

@@ -6,6 +6,7 @@ nothing twice, and is started again."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -124,11 +125,18 @@ async def test_a_killed_writer_process_loses_nothing_and_is_started_again(
         stored = [m.external_id for r in results for m in r.stored]
         assert sorted(stored) == sorted(i.external_id for part in parts for i in part)
         assert await shape(store) == expected
-        await ingest.ingest(parts[0])  # nothing new: a new child is started meanwhile
-        while store.writer.pid is None:
+        again = await at_once(ingest, parts[:2])  # nothing new, nothing written
+        assert sum(r.duplicates for r in again) == len(parts[0]) + len(parts[1])
+        late = [i.inbound for i in generate(NOW + timedelta(days=1), days=1, customers=7)]
+        await at_once(ingest, batches(late, 5))  # the first hand-in starts a new child
+        for _ in range(3000):
+            if store.writer.pid is not None:
+                break
             await asyncio.sleep(0.01)
-        assert store.writer.starts >= 2
-        late = [i.inbound for i in generate(NOW, days=11, customers=61)][-5:]
-        assert len((await ingest.ingest(late)).stored) == 5
+        assert store.writer.starts == killed + 1
+        more = [i.inbound for i in generate(NOW + timedelta(days=2), days=1, customers=7)]
+        results = await at_once(ingest, batches(more, 5))
+        stored_now = sum(len(r.stored) for r in results)
+        assert stored_now and stored_now + sum(r.duplicates for r in results) == len(more)
     finally:
         await store.aclose()
