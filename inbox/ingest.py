@@ -6,8 +6,8 @@ import asyncio
 import logging
 import random
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol
@@ -28,6 +28,22 @@ from inbox.errors import (
     StoreUnavailable,
 )
 from inbox.events import EventBus
+from inbox.ingest_plan import (
+    NO_OVERLAY,
+    Ahead,
+    ItemFailed,
+    Outcome,
+    Overlay,
+    Plan,
+    customer_latest,
+    digest_external_id,
+    digest_id,
+    distinct,
+    enriched,
+    newer,
+    opens,
+    preview,
+)
 from inbox.model import (
     STRONG_KINDS,
     Conversation,
@@ -48,14 +64,13 @@ from inbox.normalize import normalize_inbound
 from inbox.ports import DeadLettered, IngestResult
 from inbox.retry import CONFLICTS, Retry, Sleep, retrying
 from inbox.sla import SlaPolicy
-from inbox.store import Repository, Submitted, WriteBatch
+from inbox.store import Repository
 
 log = logging.getLogger(__name__)
 MAX_MERGE_HOPS = 5  # merged into one merged into another...: followed this far
 REOPEN_WINDOW = timedelta(days=7)  # a resolved thread answered within this window reopens
 MAX_REF_DIGITS = 12  # a longer number in "[#...]" is no reference of ours
 REPEAT_WINDOW = timedelta(days=7)  # a new conversation this soon after another is a repeat
-DIGEST_PREFIX = 16  # hex digits of meta["digest"] that tell apart messages sharing an id
 # The store's or the configuration's problems, not the item's: never a reason to set an
 # item aside (the caller keeps its cursor; the error tells a human what to fix).
 _NOT_THE_ITEM = (ConflictError, RetryableError, AuthFailed, StoreMissing, ConfigError)
@@ -72,12 +87,6 @@ class _Poison(Exception):
     def __init__(self, stage: str, error: Exception) -> None:
         super().__init__(stage, error)
         self.stage, self.error = stage, error
-
-
-class _ItemFailed(Exception):
-    def __init__(self, position: int, stage: str, error: Exception) -> None:
-        super().__init__(position, stage, error)
-        self.position, self.stage, self.error = position, stage, error
 
 
 class _Refused(Exception):
@@ -105,124 +114,12 @@ class _stage:  # noqa: N801 - used as a function; a class is cheaper per message
             raise _Poison(self.name, exc) from exc
 
 
-@dataclass
-class _Ahead:
-    """A planned batch not yet written: later batches are planned over it (a batch takes
-    its turn to write when every earlier one has ended)."""
-
-    plan: _Plan | None  # None: planned only once the batches before it are stored
-    ended: asyncio.Future[bool]  # True: written as planned; False: stored another way
-    batch: WriteBatch | None = None
-    # handed to a store that chains writes as soon as planned (Store.submit_write)
-    submitted: Submitted | None = None
-
-
-class _Overlay:
-    """What the batches planned ahead will have written: a later batch's plan reads it over
-    the store (newest wins), as the store will be when its turn to write comes."""
-
-    def __init__(self, ahead: Sequence[_Ahead]) -> None:
-        self.messages: dict[str, Message] = {}
-        self.identities: dict[tuple[str, str], Identity] = {}
-        self.keys: dict[str, str] = {}
-        self.conversations: dict[str, Conversation] = {}
-        for entry in ahead:
-            assert entry.plan is not None and entry.batch is not None
-            self.messages.update(entry.plan.messages)
-            self.identities.update(entry.plan.identities)
-            for key, conversation_id in entry.plan.keys.items():
-                self.keys.setdefault(key, conversation_id)  # the first stays, as in the store
-            self.conversations.update((c.id, c) for c in entry.batch.conversations)
-
-    def messages_over(self, found: dict[str, Message], ids: Iterable[str]) -> dict[str, Message]:
-        found.update((mid, self.messages[mid]) for mid in ids if mid in self.messages)
-        return found
-
-
-_NO_OVERLAY = _Overlay(())
-
-
-@dataclass
-class _Plan:
-    """The writes one batch will make, built up in memory before one store write."""
-
-    customers: dict[str, Customer] = field(default_factory=dict)
-    identities: dict[tuple[str, str], Identity] = field(default_factory=dict)
-    conversations: dict[str, Conversation] = field(default_factory=dict)
-    stored_versions: dict[str, int] = field(default_factory=dict)
-    messages: dict[str, Message] = field(default_factory=dict)
-    keys: dict[str, str] = field(default_factory=dict)
-    stored: list[Message] = field(default_factory=list)
-    updated: list[Message] = field(default_factory=list)
-    duplicates: int = 0
-    known: list[Message] = field(default_factory=list)
-    touched: dict[int, set[str]] = field(default_factory=dict)  # position -> ids it writes
-    # read from the store once per batch
-    refs: dict[str, list[IdentityRef]] = field(default_factory=dict)
-    known_identities: dict[tuple[str, str], Identity] = field(default_factory=dict)
-    known_keys: dict[str, str] = field(default_factory=dict)
-    loaded: dict[str, Conversation] = field(default_factory=dict)
-    by_ref: dict[str, str] = field(default_factory=dict)  # "[#10482]" token -> conversation id
-    recent: dict[str, list[Conversation]] = field(default_factory=dict)  # by customer
-    # the ids of `conversations` by customer (repeat detection reads a customer's alone)
-    customer_conversations: dict[str, dict[str, None]] = field(default_factory=dict)
-    now: datetime = field(default_factory=utcnow)  # when the batch is planned
-    over: _Overlay = field(default_factory=lambda: _NO_OVERLAY)  # batches planned ahead
-    ahead: frozenset[int] = frozenset()  # positions enriched apart (enrich_many), ...
-    deferred: dict[int, Message] = field(default_factory=dict)  # ... and their messages
-    # conversation id -> the customer's latest message, whose sentiment and language it
-    # shows (those enriched apart are known once the batch is planned)
-    latest: dict[str, str] = field(default_factory=dict)
-    # ids of the customer messages that open a conversation: a new one, or one resolved
-    opened: list[str] = field(default_factory=list)
-
-    def put(self, conv: Conversation) -> None:
-        """Write this conversation with the batch (its latest state)."""
-        self.conversations[conv.id] = conv
-        self.customer_conversations.setdefault(conv.customer_id, {})[conv.id] = None
-
-    def batch(self) -> WriteBatch:
-        convs = tuple(replace(c, version=self.stored_versions[c.id] + 1)
-                      if c.id in self.stored_versions else c
-                      for c in self.conversations.values())
-        return WriteBatch(tuple(self.customers.values()), tuple(self.identities.values()),
-                          convs, tuple(self.messages.values()), tuple(self.keys.items()))
-
-    def suspects(self, ids: Iterable[str]) -> set[int]:
-        """Positions of the items that write any of these document ids."""
-        named = set(ids)
-        return {n for n, touched in self.touched.items() if touched & named}
-
-
-@dataclass
-class _Outcome:
-    """What one ingest call did, over every write it needed."""
-
-    stored: list[Message] = field(default_factory=list)
-    updated: list[Message] = field(default_factory=list)
-    duplicates: int = 0
-    known: list[Message] = field(default_factory=list)
-    dead: list[DeadLettered] = field(default_factory=list)
-    opened: list[str] = field(default_factory=list)
-
-    def add(self, plan: _Plan) -> None:
-        self.stored += plan.stored
-        self.opened += plan.opened
-        self.updated += plan.updated
-        self.duplicates += plan.duplicates
-        self.known += plan.known
-
-    def result(self) -> IngestResult:
-        return IngestResult(tuple(self.stored), tuple(self.updated), self.duplicates,
-                            tuple(self.known), tuple(self.dead), tuple(self.opened))
-
-
 class Ingestor:
     """Turns Inbound batches into stored messages, idempotently.
 
     Batches ingested at once (pollers pipelining their batches, several channels) are
     planned one at a time and written in the order they came: a batch is planned while the
-    one before it is written, over what that one will write (_Overlay). When a write does
+    one before it is written, over what that one will write (Overlay). When a write does
     not go as planned (a conflict, a refused document, the store down), the batches planned
     over it are planned again from the store."""
 
@@ -253,7 +150,7 @@ class Ingestor:
         # customers' acknowledgements, inbox.usecases.acks); its errors never fail ingest
         self.on_opened: Callable[[IngestResult], Awaitable[object]] | None = None
         self._pipelined = False  # whether batches came in at once: written ahead then
-        self._ahead: list[_Ahead] = []  # batches planned, in order, whose write has not ended
+        self._ahead: list[Ahead] = []  # batches planned, in order, whose write has not ended
 
     async def ingest(self, batch: Sequence[Inbound], visible: bool = True,
                      source: str | None = None, normalized: bool = False) -> IngestResult:
@@ -268,8 +165,8 @@ class Ingestor:
         parse workers do it on the other cores); they are not normalised again."""
         if not batch:
             return IngestResult()
-        out = _Outcome()
-        entry = _Ahead(None, asyncio.get_running_loop().create_future())
+        out = Outcome()
+        entry = Ahead(None, asyncio.get_running_loop().create_future())
         written = False
         try:
             async with self._lock:
@@ -320,18 +217,18 @@ class Ingestor:
                 log.warning("after ingest: %s", exc, extra={"opened": len(result.opened)})
         return result
 
-    async def _planned_ahead(self, items: list[Inbound]) -> _Plan | None:
+    async def _planned_ahead(self, items: list[Inbound]) -> Plan | None:
         """The batch planned over the batches ahead of it; None when it is to be planned
         from the store in its turn (an item failed to plan: it is dead-lettered then; the
         store is down or conflicting: retried then)."""
         if not items:
-            return _Plan()
+            return Plan()
         try:
-            return await self._plan(items, _Overlay(self._ahead) if self._ahead else _NO_OVERLAY)
-        except (_ItemFailed, ConflictError, StoreUnavailable):
+            return await self._plan(items, Overlay(self._ahead) if self._ahead else NO_OVERLAY)
+        except (ItemFailed, ConflictError, StoreUnavailable):
             return None
 
-    def _submit(self, entry: _Ahead, ahead: _Ahead | None, visible: bool) -> None:
+    def _submit(self, entry: Ahead, ahead: Ahead | None, visible: bool) -> None:
         """Once batches come in at once (a pipelining poller), a store that chains writes
         (the SQLite store's writer process) is handed each batch as soon as it is planned,
         to be written after the batch ahead of it, and only if that one was written as
@@ -345,7 +242,7 @@ class Ingestor:
                 replace(entry.batch, visible=visible),
                 ahead.submitted.number if ahead is not None and ahead.submitted else None)
 
-    async def _written(self, items: list[Inbound], entry: _Ahead, visible: bool) -> bool:
+    async def _written(self, items: list[Inbound], entry: Ahead, visible: bool) -> bool:
         """Write a batch planned over the batches ahead (handed in already, or in its turn
         now): False when it must be planned again; _Refused when the store refused a
         document."""
@@ -377,7 +274,7 @@ class Ingestor:
             return False
 
     async def _normalized(self, batch: Sequence[Inbound], source: str | None,
-                          out: _Outcome) -> list[Inbound]:
+                          out: Outcome) -> list[Inbound]:
         items = []
         received = self.clock()
         for item in batch:
@@ -388,7 +285,7 @@ class Ingestor:
         return items
 
     async def _store(self, items: list[Inbound], visible: bool, source: str | None,
-                     out: _Outcome) -> None:
+                     out: Outcome) -> None:
         """Plan and write; a refused write is split until the refused items stand alone."""
         if not items:
             return
@@ -398,7 +295,7 @@ class Ingestor:
             await self._split(refused, visible, source, out)
 
     async def _split(self, refused: _Refused, visible: bool, source: str | None,
-                     out: _Outcome) -> None:
+                     out: Outcome) -> None:
         """Store a refused batch's items apart from the ones the store named (or in halves
         when it named none), until the refused items stand alone: dead-lettered."""
         items, suspects, error = refused.items, refused.suspects, refused.error
@@ -418,24 +315,24 @@ class Ingestor:
         await self._store(items[half:], visible, source, out)
 
     async def _attempt(self, items: list[Inbound], visible: bool, source: str | None,
-                       out: _Outcome) -> _Plan:
+                       out: Outcome) -> Plan:
         """One plan + write, planned again on a conflict and retried after a wait while the
         store is unavailable; an item failing to plan is dead-lettered and the rest planned
         again."""
         items = list(items)
 
-        async def write() -> _Plan:
+        async def write() -> Plan:
             while True:
                 try:
                     return await self._write(items, visible)
-                except _ItemFailed as failed:
+                except ItemFailed as failed:
                     await self._dead(items[failed.position], failed.stage, failed.error,
                                      source, out)
                     del items[failed.position]  # only once it is kept: a retry plans it again
                     if not items:
-                        return _Plan()
+                        return Plan()
 
-        async def planned() -> _Plan:
+        async def planned() -> Plan:
             return await retrying(write, ConflictError, CONFLICTS,
                                   note="ingest conflict, planning again")
 
@@ -443,7 +340,7 @@ class Ingestor:
         return await retrying(planned, StoreUnavailable, self.store_retry, rng=self._rng,
                               sleep=self._sleep, note="store unavailable, retrying ingest")
 
-    async def _write(self, items: list[Inbound], visible: bool) -> _Plan:
+    async def _write(self, items: list[Inbound], visible: bool) -> Plan:
         plan = await self._plan(items)
         if plan.messages:
             try:
@@ -453,27 +350,27 @@ class Ingestor:
         return plan
 
     async def _dead(self, item: Inbound, stage: str, error: BaseException, source: str | None,
-                    out: _Outcome) -> None:
+                    out: Outcome) -> None:
         text = f"{type(error).__name__}: {error}"
         external_id = str(getattr(item, "external_id", ""))
         key = await deadletters.record(self.store, source or str(getattr(item, "channel", "")),
                                        stage, text, deadletters.inbound_json(item), external_id)
         out.dead.append(DeadLettered(external_id, stage, text, key))
 
-    async def _plan(self, items: Sequence[Inbound], over: _Overlay = _NO_OVERLAY) -> _Plan:
-        plan = _Plan(now=self.clock(), over=over)  # one clock reading: the batch's arrival
+    async def _plan(self, items: Sequence[Inbound], over: Overlay = NO_OVERLAY) -> Plan:
+        plan = Plan(now=self.clock(), over=over)  # one clock reading: the batch's arrival
         ids = [message_id_for(i.channel, i.external_id) for i in items]
         existing = over.messages_over(await self.store.messages_by_ids(ids), ids)
         # the ids of items re-keyed by their digest, read only where one may be: rare
         repeated = {mid for mid, count in Counter(ids).items() if count > 1}
-        alternates = [_digest_id(items[n]) for n, mid in enumerate(ids) if mid in repeated
-                      or (mid in existing and _distinct(existing[mid], items[n]))]
+        alternates = [digest_id(items[n]) for n, mid in enumerate(ids) if mid in repeated
+                      or (mid in existing and distinct(existing[mid], items[n]))]
         if wanted := [a for a in alternates if a is not None]:
             existing.update(over.messages_over(await self.store.messages_by_ids(wanted),
                                                wanted))
         ordered = sorted(range(len(items)), key=lambda n: items[n].created_at)
         fresh = [n for n in ordered
-                 if ids[n] not in existing or _distinct(existing[ids[n]], items[n])]
+                 if ids[n] not in existing or distinct(existing[ids[n]], items[n])]
         ahead = None
         if self.enrich_many is not None and fresh:
             ahead = asyncio.ensure_future(
@@ -487,29 +384,29 @@ class Ingestor:
                 except _NOT_THE_ITEM:
                     raise
                 except _Poison as poison:
-                    raise _ItemFailed(n, poison.stage, poison.error) from poison.error
+                    raise ItemFailed(n, poison.stage, poison.error) from poison.error
                 except Exception as exc:
-                    raise _ItemFailed(n, "plan", exc) from exc
+                    raise ItemFailed(n, "plan", exc) from exc
             if ahead is not None:
-                _enriched(plan, dict(zip(fresh, await ahead, strict=True)))
+                enriched(plan, dict(zip(fresh, await ahead, strict=True)))
         finally:
             if ahead is not None and not ahead.done():
                 ahead.cancel()
         return plan
 
-    async def _place(self, plan: _Plan, position: int, mid: str, inbound: Inbound,
+    async def _place(self, plan: Plan, position: int, mid: str, inbound: Inbound,
                      existing: dict[str, Message]) -> None:
         """Plan one item: a new message, an edit, a duplicate, or a distinct message that
         shares its id with another (re-keyed by its content digest)."""
         earlier = plan.messages.get(mid) or existing.get(mid)
-        if earlier is not None and _newer(inbound.revision, earlier.revision):
+        if earlier is not None and newer(inbound.revision, earlier.revision):
             with _stage("enrich"):
                 plan.messages[mid] = await self._edited(earlier, inbound)
             plan.updated.append(plan.messages[mid])
             plan.touched[position] = {mid, earlier.conversation_id}
             return
-        alternate = _digest_external_id(inbound)
-        if earlier is not None and alternate is not None and _distinct(earlier, inbound):
+        alternate = digest_external_id(inbound)
+        if earlier is not None and alternate is not None and distinct(earlier, inbound):
             inbound = replace(inbound, external_id=alternate)
             mid = message_id_for(inbound.channel, inbound.external_id)
             earlier = plan.messages.get(mid) or existing.get(mid)
@@ -519,7 +416,7 @@ class Ingestor:
             return
         await self._add(plan, position, mid, inbound)
 
-    async def _prefetch(self, plan: _Plan, positioned: list[tuple[int, Inbound]]) -> None:
+    async def _prefetch(self, plan: Plan, positioned: list[tuple[int, Inbound]]) -> None:
         """Everything the batch needs from the store, in three reads."""
         fresh = [i for _, i in positioned]
         refs: set[tuple[str, str]] = set()
@@ -527,7 +424,7 @@ class Ingestor:
             try:
                 refs.update((r.kind, r.value) for r in self._refs(plan, item))
             except Exception as exc:
-                raise _ItemFailed(n, "plan", exc) from exc
+                raise ItemFailed(n, "plan", exc) from exc
         keys = {k for i in fresh for k in (*i.thread_keys, *i.parent_keys)}
         # two rounds of two reads at once: the second needs what the first found
         over = plan.over
@@ -564,7 +461,7 @@ class Ingestor:
         for conv in recent:
             plan.recent.setdefault(conv.customer_id, []).append(conv)
 
-    async def _load_survivors(self, plan: _Plan) -> None:
+    async def _load_survivors(self, plan: Plan) -> None:
         """The conversations the loaded ones were merged into (a read only when some were):
         a customer answer threading into a merged conversation lands in its survivor."""
         wanted = {c.merged_into for c in plan.loaded.values() if c.merged_into}
@@ -576,7 +473,7 @@ class Ingestor:
             plan.loaded.update(found)
             wanted = {c.merged_into for c in found.values() if c.merged_into}
 
-    def _refs(self, plan: _Plan, inbound: Inbound) -> list[IdentityRef]:
+    def _refs(self, plan: Plan, inbound: Inbound) -> list[IdentityRef]:
         if inbound.external_id not in plan.refs:
             plan.refs[inbound.external_id] = [
                 r for r in (identity.normalize_ref(r, self.phone_region)
@@ -600,7 +497,7 @@ class Ingestor:
             raise found
         return found
 
-    async def _add(self, plan: _Plan, position: int, mid: str, inbound: Inbound) -> None:
+    async def _add(self, plan: Plan, position: int, mid: str, inbound: Inbound) -> None:
         refs = self._refs(plan, inbound)
         customer_id = await self._customer(plan, refs, inbound)
         now = plan.now
@@ -620,13 +517,13 @@ class Ingestor:
             sentiment_score=found.score, automated=inbound.automated,
             revision=inbound.revision, attachments=inbound.attachments, meta=dict(inbound.meta),
         )
-        if _opens(conversation, inbound):
+        if opens(conversation, inbound):
             plan.opened.append(mid)
         with _stage("sla"):
             after = self._after_message(conversation, msg, inbound, now)
         if position in plan.ahead:
             plan.deferred[position] = msg
-        if _customer_latest(conversation, msg):
+        if customer_latest(conversation, msg):
             plan.latest[conversation.id] = mid
         plan.messages[mid] = msg
         plan.stored.append(msg)
@@ -636,7 +533,7 @@ class Ingestor:
             if not key.startswith("conv:"):
                 plan.keys.setdefault(key, conversation.id)
 
-    async def _customer(self, plan: _Plan, refs: list[IdentityRef],
+    async def _customer(self, plan: Plan, refs: list[IdentityRef],
                         inbound: Inbound) -> str:
         pairs = [(r.kind, r.value) for r in refs]
         known = {p: plan.identities.get(p) or plan.known_identities[p] for p in pairs
@@ -662,7 +559,7 @@ class Ingestor:
                      extra={"customer": customer_id, "kinds": [r.kind for r in res.conflicts]})
         return customer_id
 
-    async def _identity_kinds(self, plan: _Plan, customer_id: str) -> frozenset[str]:
+    async def _identity_kinds(self, plan: Plan, customer_id: str) -> frozenset[str]:
         kinds = {i.kind for i in (*plan.identities.values(), *plan.over.identities.values())
                  if i.customer_id == customer_id}
         if customer_id not in plan.customers:
@@ -672,7 +569,7 @@ class Ingestor:
                 pass
         return frozenset(kinds)
 
-    async def _thread(self, plan: _Plan, inbound: Inbound, customer_id: str, now: datetime
+    async def _thread(self, plan: Plan, inbound: Inbound, customer_id: str, now: datetime
                       ) -> Conversation:
         conv = None
         for key in (*inbound.parent_keys, *inbound.thread_keys):
@@ -707,7 +604,7 @@ class Ingestor:
         plan.put(conv)
         return conv
 
-    def _previous(self, plan: _Plan, customer_id: str, created: datetime
+    def _previous(self, plan: Plan, customer_id: str, created: datetime
                   ) -> Conversation | None:
         """The customer's latest care conversation, if this contact repeats it."""
         candidates = [plan.conversations[c]
@@ -734,14 +631,14 @@ class Ingestor:
             "subject": conv.subject or msg.subject}
         if status == Status.OPEN and conv.snoozed_until is not None:
             changes["snoozed_until"] = None  # the customer wrote: a snooze ends at once
-        if _customer_latest(conv, msg):
+        if customer_latest(conv, msg):
             changes.update(sentiment=msg.sentiment, lang=msg.lang)
         if customer_wrote:
             return self.sla.customer_wrote(conv, msg.created_at, **changes)
         return replace(conv, **changes)
 
 
-def _survivor(plan: _Plan, conv: Conversation | None) -> Conversation | None:
+def _survivor(plan: Plan, conv: Conversation | None) -> Conversation | None:
     """The conversation a merged one was merged into (followed along a chain of merges);
     None when it is not at hand (then the message starts a new conversation)."""
     for _ in range(MAX_MERGE_HOPS + 1):
@@ -751,83 +648,9 @@ def _survivor(plan: _Plan, conv: Conversation | None) -> Conversation | None:
     return None
 
 
-def _enriched(plan: _Plan, found: dict[int, Enrichment | Exception]) -> None:
-    """The planned messages enriched apart get their language and sentiment (an edit later
-    in the same batch was enriched as it was planned, and stays)."""
-    filled: dict[int, Message] = {}
-    for position, msg in plan.deferred.items():
-        outcome = found[position]
-        if isinstance(outcome, Exception):
-            raise _ItemFailed(position, "enrich", outcome) from outcome
-        filled[id(msg)] = replace(msg, lang=outcome.lang, sentiment=outcome.sentiment,
-                                  sentiment_score=outcome.score)
-        if plan.messages.get(msg.id) is msg:
-            plan.messages[msg.id] = filled[id(msg)]
-    plan.stored = [filled.get(id(msg), msg) for msg in plan.stored]
-    for conv_id, mid in plan.latest.items():  # the conversations show what they now know
-        conv, latest = plan.conversations.get(conv_id), plan.messages.get(mid)
-        if conv is not None and latest is not None:
-            plan.conversations[conv_id] = replace(conv, sentiment=latest.sentiment,
-                                                  lang=latest.lang)
-
-
-def _opens(conv: Conversation, inbound: Inbound) -> bool:
-    """Does this customer message open the conversation (a new one, or one resolved)? Then
-    the customer may be acknowledged; never for automated mail or a listening hit."""
-    return (inbound.direction == Direction.INBOUND and not inbound.listening
-            and not inbound.automated
-            and (conv.message_count == 0 or conv.status == Status.RESOLVED))
-
-
-def _customer_latest(conv: Conversation, msg: Message) -> bool:
-    """Is this the customer's latest message in the conversation (its sentiment and
-    language then the conversation's)? Automated mail is not the customer speaking."""
-    return (msg.direction == Direction.INBOUND and not msg.automated
-            and msg.created_at >= conv.last_message_at)
-
-
 async def _nothing() -> list[Conversation]:
     return []
 
 
 async def _no_refs() -> dict[int, Conversation]:
     return {}
-
-
-def preview(text: str, size: int = 80) -> str | None:
-    """A one-line title for a conversation without a subject (posts, DMs)."""
-    line = " ".join(text.split())
-    if not line:
-        return None
-    return line if len(line) <= size else line[: size - 1].rsplit(" ", 1)[0] + "…"
-
-
-def _digest_external_id(inbound: Inbound) -> str | None:
-    """The external id this item gets if another message already holds its id: its own,
-    marked with its content digest (None without a digest)."""
-    digest = inbound.meta.get("digest")
-    if not isinstance(digest, str) or not digest:
-        return None
-    return f"{inbound.external_id}#{digest[:DIGEST_PREFIX]}"
-
-
-def _digest_id(inbound: Inbound) -> str | None:
-    """The message id this item gets if another message already holds its id."""
-    external_id = _digest_external_id(inbound)
-    return None if external_id is None else message_id_for(inbound.channel, external_id)
-
-
-def _distinct(earlier: Message, inbound: Inbound) -> bool:
-    """Another message under the same id: both carry a content digest and they differ."""
-    old, new = earlier.meta.get("digest"), inbound.meta.get("digest")
-    return (isinstance(old, str) and isinstance(new, str) and bool(old) and bool(new)
-            and old != new)
-
-
-def _newer(revision: str | None, stored: str | None) -> bool:
-    """Is this revision a later edit? Numeric revisions (X post ids) grow with time."""
-    if revision is None or revision == stored:
-        return False
-    if stored is not None and revision.isdigit() and stored.isdigit():
-        return int(revision) > int(stored)
-    return True

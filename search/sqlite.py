@@ -37,8 +37,8 @@ class SqliteStore(SqliteRepository, SqliteIndex, SqliteReports, SqliteCollection
         self._db = Database(self.path, durable=durable, committed=self.recent.clear)
         if writer_process is None:
             writer_process = self.path != ":memory:"
-        self.writer = (WriterProcess(self.path, durable, self.recent.clear)
-                        if writer_process else None)
+        self.writer: WriterProcess | None = (
+            WriterProcess(self.path, durable, self.recent.clear) if writer_process else None)
 
     @classmethod
     def from_url(cls, url: str) -> SqliteStore:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from inbox.analysis import message_terms
 from inbox.errors import ConflictError, NotFound, StoreRefused
@@ -42,9 +42,6 @@ from search.sqlite_rows import (
     to_identity,
     to_message,
 )
-
-if TYPE_CHECKING:
-    from search.sqlite_writer import WriterProcess
 
 T = TypeVar("T")
 LOG_KEEP = 100_000  # the newest writes kept in sla_log
@@ -306,11 +303,17 @@ def write_batch(batch: WriteBatch, checked: bool) -> Callable[[sqlite3.Connectio
     return op
 
 
+class BatchWriter(Protocol):
+    """Takes batches ahead of their turn (search.sqlite_writer.WriterProcess)."""
+
+    def submit(self, batch: WriteBatch, after: int | None = None) -> Submitted | None: ...
+
+
 class SqliteRepository:
     """Repository part of SqliteStore."""
 
     _db: Database
-    writer: WriterProcess | None = None
+    writer: BatchWriter | None = None
 
     async def write(self, batch: WriteBatch) -> None:
         await self._db.write(write_batch(batch, checked=True))
