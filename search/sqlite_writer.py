@@ -39,7 +39,7 @@ from multiprocessing.connection import Connection
 
 from inbox.errors import ConflictError, StoreRefused, StoreUnavailable
 from inbox.store import Submitted, WriteBatch
-from search.sqlite_db import _translate, connect
+from search.sqlite_db import Turns, _translate, connect
 from search.sqlite_repository import write_batch
 
 log = logging.getLogger(__name__)
@@ -117,6 +117,7 @@ class _Child:
     outbox: queue.SimpleQueue[bytes]
     pending: collections.deque[Future[None]]
     threads: tuple[threading.Thread, ...] = ()
+    sent: int = 0  # writes sent on the pipe and not answered
     alive: bool = True
 
 
@@ -124,8 +125,10 @@ class WriterProcess:
     """Applies WriteBatches in a child process, in the order they are handed in."""
 
     def __init__(self, path: str, durable: bool,
-                 committed: Callable[[], None] = lambda: None) -> None:
+                 committed: Callable[[], None] = lambda: None, turns: Turns | None = None
+                 ) -> None:
         self.path, self.durable = path, durable
+        self.turns = turns or Turns()  # shared with the store's writer thread
         self._committed = committed  # after each commit: what readers kept may be older
         self._lock = threading.Lock()  # a write's place in the pipe = its place in pending
         self._child: _Child | None = None
@@ -215,14 +218,21 @@ class WriterProcess:
                                           name="sqlite-writer-start")
         self._starting.start()
 
-    @staticmethod
-    def _send(child: _Child, pipe: Connection) -> None:
+    def _send(self, child: _Child, pipe: Connection) -> None:
         try:
             while True:
                 data = child.outbox.get()
-                pipe.send_bytes(data)
                 if data == _END:
+                    pipe.send_bytes(data)
                     return
+                self.turns.send_enter()
+                with self._lock:  # counted here, or by the receiver when the child ends
+                    alive = child.alive
+                    child.sent += alive
+                if not alive:
+                    self.turns.answered()
+                    return
+                pipe.send_bytes(data)
         except OSError:
             return  # the child is gone: the receiver fails what is pending
         finally:
@@ -233,6 +243,8 @@ class WriterProcess:
             while (reply := pipe.recv_bytes()) != _END:
                 with self._lock:
                     fut = child.pending.popleft()
+                    child.sent -= 1
+                self.turns.answered()
                 if reply == _OK:
                     self._committed()
                     fut.set_result(None)
@@ -249,8 +261,10 @@ class WriterProcess:
                 child.alive = False
                 lost = list(child.pending)
                 child.pending.clear()
+                unanswered, child.sent = child.sent, 0
                 if self._child is child:
                     self._child = None
+            self.turns.answered(unanswered)
             child.outbox.put(_END)  # the sender stops too
             code = _reap(child.process)
             if lost or not self._closed:
