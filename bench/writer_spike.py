@@ -36,8 +36,8 @@ from inbox.app.config import load as load_config
 from inbox.app.runtime import Runtime
 from inbox.store import WriteBatch
 from search.sqlite_db import connect
-from search.sqlite_repository import write_batch
 from search.sqlite_schema import migrate
+from search.sqlite_writer import apply
 
 
 async def _capture(path: Path, days: int, customers: int, batch: int) -> list[WriteBatch]:
@@ -68,16 +68,6 @@ def _fresh(path: Path) -> Any:
     return conn
 
 
-def _apply(conn: Any, batch: WriteBatch) -> None:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        write_batch(batch, checked=True)(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-
-
 def _cpu_self() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
@@ -87,7 +77,7 @@ def replay(path: Path, batches: list[WriteBatch]) -> tuple[float, float]:
     conn = _fresh(path)
     wall, cpu = time.perf_counter(), _cpu_self()
     for b in batches:
-        _apply(conn, b)
+        apply(conn, b)
     wall, cpu = time.perf_counter() - wall, _cpu_self() - cpu
     conn.close()
     return wall, cpu
@@ -99,7 +89,7 @@ def _child(path: str, inbox: Connection, acks: Connection) -> None:
     acks.send_bytes(b"ready")
     cpu = _cpu_self()
     while (data := inbox.recv_bytes()) != b"end":
-        _apply(conn, pickle.loads(data))  # noqa: S301 - our own parent's bytes
+        apply(conn, pickle.loads(data))  # noqa: S301 - our own parent's bytes
         acks.send_bytes(b"ok")
     conn.close()
     acks.send_bytes(pickle.dumps(_cpu_self() - cpu))

@@ -28,6 +28,7 @@ import logging
 import os
 import pickle
 import queue
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -51,6 +52,17 @@ _KEEP = 4096  # how many recent writes' outcomes the child remembers for chained
 RESTART_AFTER = 5.0  # seconds between attempts to start a child that failed to start
 
 
+def apply(conn: sqlite3.Connection, batch: WriteBatch) -> None:
+    """One batch in one transaction (the child's work)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        write_batch(batch, checked=True)(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
 def _serve(path: str, durable: bool, inbox: Connection, replies: Connection) -> None:
     """The child: apply each batch received in one transaction, answer once committed."""
     try:
@@ -70,13 +82,7 @@ def _serve(path: str, durable: bool, inbox: Connection, replies: Connection) -> 
                 replies.send_bytes(_SKIPPED)
                 continue
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    write_batch(batch, checked=True)(conn)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
+                apply(conn, batch)
             except Exception as exc:  # noqa: BLE001 - handed to the writer's caller
                 error = _translate(exc)
                 ids = error.ids if isinstance(error, StoreRefused) else ()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from inbox.app.demo.generator import generate
@@ -65,20 +66,25 @@ async def shape(store: Store) -> dict[str, Any]:
             "customers": sorted(map(sorted, by_customer.values())), "identities": identities}
 
 
+async def one_by_one(path: Path, parts: Sequence[Sequence[Inbound]]) -> dict[str, Any]:
+    """The shape these batches give one after another, on a store writing on its thread."""
+    store = SqliteStore(path, writer_process=False)
+    await store.open()
+    try:
+        alone = ingestor(store)
+        for part in parts:
+            await alone.ingest(part)
+        return await shape(store)
+    finally:
+        await store.aclose()
+
+
 async def test_batches_at_once_store_what_one_after_another_stores(store: Store,
                                                                    tmp_path: Any) -> None:
     corpus = [i.inbound for i in generate(NOW, days=10, customers=60)]
     parts = batches(corpus, 20)  # a customer's thread runs over many batches
     await at_once(ingestor(store), parts)
-    one_by_one = SqliteStore(tmp_path / "one-by-one.db")
-    await one_by_one.open()
-    try:
-        alone = ingestor(one_by_one)
-        for part in parts:
-            await alone.ingest(part)
-        expected = await shape(one_by_one)
-    finally:
-        await one_by_one.aclose()
+    expected = await one_by_one(tmp_path / "one-by-one.db", parts)
     got = await shape(store)
     assert got["messages"] == expected["messages"] and len(got["messages"]) == len(corpus)
     assert got["customers"] == expected["customers"]
@@ -94,9 +100,13 @@ ANN = (IdentityRef("email", "ann@example.com"),)
 
 
 async def test_a_refused_batch_ahead_leaves_the_next_batch_right(store: Store) -> None:
-    """The batch before is refused in part while the next one, planned over it, waits: the
-    next one is planned again and its reply joins the thread the first batch stored."""
-    opaque = OpaqueRefusals(store)
+    await refused_ahead(ingestor(OpaqueRefusals(store)), store)
+
+
+async def refused_ahead(ingest: Ingestor, store: Store) -> None:
+    """The batch before is refused in part (its POISON message) while the next one, planned
+    over it, waits: the next one is planned again and its reply joins the thread the first
+    batch stored."""
     first = [inbound("<a1@x>", "my order is late", authors=ANN, when=at(3, 9),
                      thread_keys=("<a1@x>",)),
              inbound("<p@x>", "POISON", authors=(IdentityRef("email", "p@example.com"),),
@@ -105,7 +115,6 @@ async def test_a_refused_batch_ahead_leaves_the_next_batch_right(store: Store) -
                       parent_keys=("<a1@x>",)),
               inbound("<b1@x>", "hello", authors=(IdentityRef("email", "b@example.com"),),
                       when=at(3, 10, 5))]
-    ingest = ingestor(opaque)
     one, two = await at_once(ingest, [first, second])
     assert [d.external_id for d in one.dead] == ["<p@x>"]
     assert {m.external_id for m in one.stored} == {"<a1@x>"}

@@ -14,7 +14,15 @@ import pytest
 from inbox.app.demo.generator import generate
 from inbox.model import IdentityRef
 from search.sqlite import SqliteStore
-from tests.contract.test_ingest_pipelined import NOW, at_once, batches, ingestor, shape
+from tests.contract.test_ingest_pipelined import (
+    NOW,
+    at_once,
+    batches,
+    ingestor,
+    one_by_one,
+    refused_ahead,
+    shape,
+)
 from tests.contract.test_ingest_poison import good, refusing_enrichment
 from tests.contract.test_ingest_poison import ingestor as poison_ingestor
 from tests.factories import at, inbound
@@ -32,21 +40,14 @@ async def opened(path: Path, process: bool = True) -> SqliteStore:
 
 async def test_a_writer_process_stores_what_the_writer_thread_stores(tmp_path: Path) -> None:
     parts = batches([i.inbound for i in generate(NOW, days=10, customers=60)], 20)
-    shapes = []
-    for name, process, depth in (("thread", False, 1), ("process", True, len(parts))):
-        store = await opened(tmp_path / f"{name}.db", process)
-        try:
-            ingest = ingestor(store)
-            if depth == 1:
-                for part in parts:
-                    await ingest.ingest(part)
-            else:
-                await at_once(ingest, parts)
-            shapes.append(await shape(store))
-        finally:
-            await store.aclose()
-    assert shapes[0] == shapes[1]
-    assert len(shapes[1]["messages"]) == sum(map(len, parts))
+    store = await opened(tmp_path / "inbox.db")
+    try:
+        await at_once(ingestor(store), parts)  # every batch at once
+        got = await shape(store)
+    finally:
+        await store.aclose()
+    assert got == await one_by_one(tmp_path / "thread.db", parts)
+    assert len(got["messages"]) == sum(map(len, parts))
 
 
 async def test_a_refused_document_is_dead_lettered_through_the_writer_process(
@@ -70,23 +71,7 @@ async def test_a_batch_planned_over_a_refused_one_is_planned_again(tmp_path: Pat
     again: its reply joins the thread the first batch stored, nothing twice."""
     store = await opened(tmp_path / "inbox.db")
     try:
-        ann = (IdentityRef("email", "ann@example.com"),)
-        first = [inbound("<a1@x>", "my order is late", authors=ann, when=at(3, 9),
-                         thread_keys=("<a1@x>",)),
-                 inbound("<p@x>", "POISON", authors=(IdentityRef("email", "p@example.com"),),
-                         when=at(3, 9, 5))]
-        second = [inbound("<a2@x>", "still waiting", authors=ann, when=at(3, 10),
-                          parent_keys=("<a1@x>",)),
-                  inbound("<b1@x>", "hello", authors=(IdentityRef("email", "b@example.com"),),
-                          when=at(3, 10, 5))]
-        one, two = await at_once(poison_ingestor(store, refusing_enrichment), [first, second])
-        assert [d.external_id for d in one.dead] == ["<p@x>"]
-        assert {m.external_id for m in one.stored} == {"<a1@x>"}
-        assert {m.external_id for m in two.stored} == {"<a2@x>", "<b1@x>"}
-        a1, a2 = one.stored[0], next(m for m in two.stored if m.external_id == "<a2@x>")
-        assert a2.conversation_id == a1.conversation_id
-        conv = await store.get_conversation(a1.conversation_id)
-        assert conv.message_count == 2 and conv.awaiting_since == at(3, 9)
+        await refused_ahead(poison_ingestor(store, refusing_enrichment), store)
     finally:
         await store.aclose()
 
@@ -98,14 +83,7 @@ async def test_a_killed_writer_process_loses_nothing_and_is_started_again(
     run): every batch's ingest still ends stored, each message once, as the writer thread
     stores them; the next batches go to a new writer process."""
     parts = batches([i.inbound for i in generate(NOW, days=10, customers=60)], 10)
-    reference = await opened(tmp_path / "thread.db", process=False)
-    try:
-        ingest = ingestor(reference)
-        for part in parts:
-            await ingest.ingest(part)
-        expected = await shape(reference)
-    finally:
-        await reference.aclose()
+    expected = await one_by_one(tmp_path / "thread.db", parts)
     store = await opened(tmp_path / "inbox.db")
     assert store.writer is not None
     try:
