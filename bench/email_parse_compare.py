@@ -1,15 +1,18 @@
-"""Does parse_message give what an older version gave? Field by field (run by hand).
+"""Does parsing give what an older version gave? Field by field (run by hand).
 
     git archive a28a3e2 | tar -x -C /tmp/before
     python -m bench.email_parse_compare /tmp/before [--messages 5000] [--mutations 3000]
 
-Loads the older tree's connectors/email_parse.py, email_text.py and email_limits.py as a
-package of their own (the rest, inbox.model included, is this tree's) and parses with both:
-the bench's mailbox (CRLF, LF, re-delivered, fetched in part), every file of the test
-corpus and of CPython's email test data (both line ends), the hostile corpus, and mail
-mutated at random (cut, bytes flipped, lines dropped, doubled or added, line ends changed).
-Each Inbound field, the blobs, and errors (type and text) must be equal; differences are
-printed, the exit status is 1 if there is any.
+Loads the older tree's connectors/email_parse.py, email_text.py, email_limits.py and
+inbox/normalize.py as a package of their own (the rest, inbox.model included, is this
+tree's) and parses with both: the bench's mailbox (CRLF, LF, re-delivered, fetched in
+part), every file of the test corpus (hostile ones included) and of CPython's email test
+data (both line ends), the hostile corpus, and mail mutated at random (cut, bytes flipped,
+lines dropped, doubled or added, line ends changed). What a parse worker sends back is
+compared: parse_message's Inbound, field by field, then that Inbound normalised as the
+worker does (email_pool.parse_fetched), field by field; the blobs; errors (type and text).
+Fields are compared by repr (so 1 and True, or a list and a tuple, differ) and by ==.
+Differences are printed, the exit status is 1 if there is any.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import sysconfig
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -30,12 +33,14 @@ from typing import Any
 
 from bench.email import mailbox, redelivered
 from connectors import email_parse
+from inbox.normalize import normalize_inbound
 from tests.data.email.hostile.corpus import corpus
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 DATA = Path(__file__).parent.parent / "tests" / "data" / "email"
 STDLIB = Path(sysconfig.get_paths()["stdlib"]) / "test" / "test_email" / "data"
-MODULES = ("email_limits", "email_text", "email_parse")
+MODULES = ("email_limits", "email_text", "email_parse")  # of connectors/
+RECEIVED = datetime(2026, 11, 22, 12, 5, tzinfo=UTC)  # when the worker got the mail
 ODD_LINES = [b"--", b"", b"\r", b"From x", b" cont", b"X: y", b"QUJD", b"--=====", b"=?utf-8?q?x?="]
 
 
@@ -48,27 +53,42 @@ def load_old(tree: Path) -> ModuleType:
         source = (tree / "connectors" / f"{name}.py").read_text()
         (package / f"{name}.py").write_text(
             re.sub(r"\bconnectors\.email_", "old_connectors.email_", source))
+    (package / "normalize.py").write_text((tree / "inbox" / "normalize.py").read_text())
     sys.path.insert(0, str(package.parent))
     import old_connectors.email_parse as old  # type: ignore[import-not-found]
+    import old_connectors.normalize  # type: ignore[import-not-found]
 
+    old.normalize_inbound = old_connectors.normalize.normalize_inbound
     return old
 
 
-def _outcome(module: Any, raw: bytes, size: int | None) -> tuple[Any, ...]:
+def worker_result(parse_message: Any, normalize_inbound: Any, raw: bytes, size: int | None
+                  ) -> tuple[Any, ...]:
+    """("ok", Inbound, blobs, the Inbound as a parse worker sends it) or ("error", ...)."""
     try:
-        parsed = module.parse_message(raw, now=NOW, size=size)
+        parsed = parse_message(raw, now=NOW, size=size)
+        inbound = parsed.inbound
+        sent = normalize_inbound(replace(inbound, meta={
+            **inbound.meta, "mailbox": "support", "folder": "INBOX", "imap_uid": 7}), RECEIVED)
     except Exception as exc:
         return ("error", type(exc).__name__, str(exc))
-    return ("ok", parsed.inbound, dict(parsed.blobs))
+    return ("ok", inbound, dict(parsed.blobs), sent)
+
+
+def _unequal(a: Any, b: Any) -> bool:
+    return repr(a) != repr(b) or a != b
 
 
 def difference(old: Any, raw: bytes, size: int | None = None) -> str | None:
-    before, after = _outcome(old, raw, size), _outcome(email_parse, raw, size)
+    before = worker_result(old.parse_message, old.normalize_inbound, raw, size)
+    after = worker_result(email_parse.parse_message, normalize_inbound, raw, size)
     if before[0] != after[0] or before[0] == "error":
         return None if before == after else f"{before!r:.300} != {after!r:.300}"
-    differ = [f.name for f in fields(before[1]) if getattr(before[1], f.name)
-              != getattr(after[1], f.name)]
-    if before[2] != after[2]:
+    differ = [f.name for f in fields(before[1])
+              if _unequal(getattr(before[1], f.name), getattr(after[1], f.name))]
+    differ += [f"sent {f.name}" for f in fields(before[3])
+               if _unequal(getattr(before[3], f.name), getattr(after[3], f.name))]
+    if _unequal(before[2], after[2]):
         differ.append("blobs")
     return f"fields differ: {differ}" if differ else None
 
@@ -106,7 +126,8 @@ def items(messages: int, mutations: int) -> Iterator[tuple[str, bytes, int | Non
         yield f"re-delivered {n}", redelivered(raw, n), None
     for n, raw in enumerate(crlf[:300]):
         yield f"partial {n}", raw[:len(raw) // 2], len(raw)
-    files = sorted(DATA.glob("*.eml")) + sorted(DATA.glob("*.bin")) + sorted(STDLIB.glob("msg_*"))
+    files = sorted(DATA.glob("*.eml")) + sorted(DATA.glob("*.bin")) + \
+        sorted(DATA.glob("hostile/*.eml")) + sorted(STDLIB.glob("msg_*"))
     small = crlf[:2000]
     for path in files:
         raw = path.read_bytes()

@@ -111,6 +111,8 @@ class _Part(Message):
         self.depth = 0
         self._seen: set[str] = set()
         self._content_type: tuple[list[Any], int, str, str] | None = None
+        # header name -> its parameters, while the fields stay as when they were read
+        self._params: tuple[list[Any], int, dict[str, list[Any]]] | None = None
         if budget.armed and budget.root is None:
             budget.root = self
 
@@ -127,8 +129,26 @@ class _Part(Message):
         self._content_type = (headers, len(headers), default, found)
         return found
 
+    def _get_params_preserve(self, failobj: Any, header: str) -> Any:
+        """Message._get_params_preserve, each field's parameters parsed once while the fields
+        stay (the feed parser, the file name and the charset each ask for Content-Type's)."""
+        headers: list[Any] = self._headers  # type: ignore[attr-defined]
+        known = self._params
+        if known is None or known[0] is not headers or known[1] != len(headers):
+            known = self._params = (headers, len(headers), {})
+        key = header.lower()
+        params = known[2].get(key)
+        if params is None:
+            missing = object()
+            found = super()._get_params_preserve(missing, header)  # type: ignore[misc]
+            if found is missing:
+                return failobj
+            params = known[2][key] = found
+        return list(params)
+
     def replace_header(self, _name: str, _value: Any) -> None:
         self._content_type = None
+        self._params = None
         super().replace_header(_name, _value)
 
     def attach(self, payload: Any) -> None:

@@ -75,14 +75,21 @@ _SCRIPT_PLANES = (range(0x300, 0x20000), range(0xE0000, 0xE1000))
 
 
 @functools.cache
-def _mark_runs() -> re.Pattern[str]:
-    """Runs of more than MAX_MARKS characters with a combining class (built once, lazily).
+def _mark_runs() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Runs of more than MAX_MARKS characters with a combining class (built once, lazily),
+    and a quick test that text has none.
+
     The class is written as ranges, the Basic Multilingual Plane's apart (re tests those in
-    one lookup) and the others only for characters beyond it: 10x faster than one class."""
+    one lookup) and the others only for characters beyond it: 10x faster than one class.
+    The quick test looks for as many characters in a row that are marks of that plane or
+    any character beyond it: a pattern that starts with one class, which re scans for at C
+    speed (3x faster than the runs' pattern finding none)."""
     marks = [c for plane in _SCRIPT_PLANES for c in plane if unicodedata.combining(chr(c))]
     basic = char_class([c for c in marks if c <= 0xFFFF])
     beyond = char_class([c for c in marks if c > 0xFFFF])
-    return re.compile(f"(?:[{basic}]|(?=[\U00010000-\U0010ffff])[{beyond}]){{{MAX_MARKS + 1},}}")
+    runs = f"(?:[{basic}]|(?=[\U00010000-\U0010ffff])[{beyond}]){{{MAX_MARKS + 1},}}"
+    maybe = f"[{basic}\U00010000-\U0010ffff]{{{MAX_MARKS + 1}}}"
+    return re.compile(runs), re.compile(maybe)
 
 
 def char_class(codes: list[int]) -> str:
@@ -103,7 +110,10 @@ def stream_safe(text: str) -> str:
     script needs (UAX #15 stream-safe format)."""
     if text.isascii():
         return text
-    return _mark_runs().sub(lambda run: run.group()[:MAX_MARKS], text)
+    runs, maybe = _mark_runs()
+    if maybe.search(text) is None:
+        return text
+    return runs.sub(lambda run: run.group()[:MAX_MARKS], text)
 
 
 def _surrogates_fixed(text: str) -> str:

@@ -103,3 +103,25 @@ def test_a_parts_content_type_follows_every_change_of_its_fields() -> None:
     assert msg.get_content_maintype() == "multipart"
     msg.set_boundary("b")
     assert msg.get_content_type() == "multipart/mixed" and msg.get_boundary() == "b"
+
+
+def test_a_parts_parameters_follow_every_change_of_its_fields() -> None:
+    msg = bounded_parse(b"Subject: x\r\nContent-Type: text/plain; charset=koi8-r; name=a.txt"
+                        b"\r\n\r\nbody\r\n", Budget())
+    assert (msg.get_content_charset(), msg.get_filename()) == ("koi8-r", "a.txt")
+    msg.replace_header("Content-Type", "text/plain; charset=utf-8")
+    assert (msg.get_content_charset(), msg.get_filename()) == ("utf-8", None)
+    msg.set_param("charset", "latin-1")
+    assert msg.get_content_charset() == "latin-1"
+    msg.del_param("charset")
+    assert msg.get_content_charset() is None
+    msg["Content-Disposition"] = "attachment; filename=b.txt"
+    assert (msg.get_filename(), msg.get_content_disposition()) == ("b.txt", "attachment")
+    del msg["Content-Disposition"]
+    assert msg.get_filename() is None
+    msg.set_type("multipart/mixed")
+    msg.set_boundary("c")
+    assert msg.get_boundary() == "c" and msg.get_params()[0] == ("multipart/mixed", "")
+    params = msg.get_params()
+    params.append(("x", "y"))  # a caller's copy: the part's own stay
+    assert msg.get_params() == [("multipart/mixed", ""), ("boundary", "c")]
