@@ -167,10 +167,8 @@ class _Part(Message):
     def set_raw(self, name: str, value: Any) -> None:
         budget, limits = self.budget, self.budget.limits
         key = name.lower()
-        # the top-level fields the parser reads survive the count and size limits
-        needed = self is budget.root and key in NEEDED_HEADERS and key not in self._seen
         budget.headers += 1
-        if budget.headers > limits.max_headers and not needed:
+        if budget.headers > limits.max_headers and not self._needed(key):
             budget.hit("header_count")
             return
         if not isinstance(value, str):
@@ -182,11 +180,17 @@ class _Part(Message):
             budget.hit("header_params")
             value = ";".join(value.split(";", limits.max_header_params + 1)[:-1])
         budget.header_bytes += len(name) + len(value)
-        if budget.header_bytes > limits.max_header_bytes and not needed:
+        if budget.header_bytes > limits.max_header_bytes and not self._needed(key):
             budget.hit("header_bytes")
             return
-        self._seen.add(key)
-        super().set_raw(name, value)
+        if self is budget.root:
+            self._seen.add(key)
+        self._headers.append((name, value))  # type: ignore[attr-defined]  # Message.set_raw
+
+    def _needed(self, key: str) -> bool:
+        """Is this a top-level field the parser reads, not seen yet? Those survive the count
+        and size limits."""
+        return self is self.budget.root and key in NEEDED_HEADERS and key not in self._seen
 
 
 def _line_limit_end(raw: bytes, end: int, max_lines: int) -> int | None:
@@ -290,11 +294,11 @@ def bounded_parse(raw: bytes, budget: Budget) -> Message:
     if cut is not None and cut < end:
         budget.hit("lines")
         end = cut
-    if end == len(raw):
-        msg = _parse_with_holes(raw, budget)
-        if msg is not None:
-            return msg
-    return _parse(raw, end, budget)
+    msg = _parse_with_holes(raw, budget) if end == len(raw) else None
+    if msg is None:
+        msg = _parse(raw, end, budget)
+    budget.root = None  # parsed: no cycle (part, budget, root) leaves the tree to the GC
+    return msg
 
 
 def _parse(raw: bytes, end: int, budget: Budget) -> Message:
@@ -324,8 +328,52 @@ def _parse(raw: bytes, end: int, budget: Budget) -> Message:
 HOLE_MIN_LINES = 64
 HOLE_MIN_MESSAGE_BYTES = 8 * 1024
 _BASE64_RUN = re.compile(rb"\n\r?\n((?:[A-Za-z0-9+/=]{1,998}+\r?\n){%d,})" % HOLE_MIN_LINES)
+_BLANK_LINE = re.compile(rb"\n\r?\n")
+_RUN_LINES = re.compile(rb"(?:[A-Za-z0-9+/=]{1,998}+\r?\n)*+")
 _HOLE_MARK = b"Zh0le"  # + the run's number + "Z": the line in a run's place
 _HOLE = re.compile(_HOLE_MARK.decode() + r"(\d+)Z")
+
+
+def base64_runs(raw: bytes) -> list[tuple[int, int]]:
+    """The spans of _BASE64_RUN's runs in raw (its group), as its finditer gives them, in
+    a fraction of the time: the lines of one width (an encoder's: all but the last) are
+    checked at C speed (their bytes less the base64 alphabet are their line ends alone,
+    each where a line of that width ends); the lines after them, or all of them when that
+    check fails, by _RUN_LINES."""
+    runs: list[tuple[int, int]] = []
+    pos = 0
+    while (blank := _BLANK_LINE.search(raw, pos)) is not None:
+        start = blank.end()
+        uniform, lines = _uniform_lines(raw, start)
+        end = _RUN_LINES.match(raw, uniform).end()  # type: ignore[union-attr]
+        if lines + raw.count(b"\n", uniform, end) >= HOLE_MIN_LINES:
+            runs.append((start, end))
+            pos = end
+        else:
+            pos = blank.start() + 1
+    return runs
+
+
+_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+
+
+def _uniform_lines(raw: bytes, start: int) -> tuple[int, int]:
+    """Where the lines of base64 characters of the first line's width from start end (line
+    end included; 1-998 characters and a CRLF or LF line end, as the first's), found by
+    where their line ends are, and how many they are; (start, 0) when those lines have any
+    other byte."""
+    width = raw.find(b"\n", start) + 1 - start
+    crlf = width > 1 and raw[start + width - 2] == 13  # "\r"
+    if not 1 <= width - 1 - crlf <= 998:
+        return start, 0
+    ends = raw[start + width - 1::width]  # the last byte of each line of that width
+    lines = len(ends) - len(ends.lstrip(b"\n"))
+    stop = start + lines * width
+    if crlf and raw[start + width - 2:stop:width] != b"\r" * lines:
+        return start, 0
+    if raw[start:stop].translate(None, _BASE64_ALPHABET) != (b"\r\n" if crlf else b"\n") * lines:
+        return start, 0  # another byte, or a line end where a line of that width has none
+    return stop, lines
 
 
 def _parse_with_holes(raw: bytes, budget: Budget) -> Message | None:
@@ -341,7 +389,7 @@ def _parse_with_holes(raw: bytes, budget: Budget) -> Message | None:
     """
     if len(raw) < HOLE_MIN_MESSAGE_BYTES:
         return None
-    runs = [found.span(1) for found in _BASE64_RUN.finditer(raw)]
+    runs = base64_runs(raw)
     if not runs:
         return None
     max_line = budget.limits.max_line_bytes

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.email import mailbox
-from connectors.email_limits import Budget, bounded_parse
+from connectors.email_limits import _BASE64_RUN, Budget, base64_runs, bounded_parse
 
 DATA = Path(__file__).parent.parent / "data" / "email"
 STDLIB = Path(sysconfig.get_paths()["stdlib"]) / "test" / "test_email" / "data"
@@ -86,6 +86,22 @@ def test_generated_mail_parses_as_the_stdlib_does(pieces: list[bytes], head: byt
     if len(raw) < 8192:  # the size from which runs are left out of the line loop
         raw += b"\r\n" + _run(110)
     assert_as_stdlib(raw)
+
+
+# runs with lines of one width, widths that change, a short last line, line ends mixed,
+# bytes out of the alphabet, lines too long, empty lines, and what follows them
+RUN_PIECES = PIECES + [
+    _run(70, b"\n"), _run(66, b"\r\n", 1), _run(64, b"\n", 76) + b"QUJ\n", _run(65, b"\r\r\n"),
+    b"".join(B64[:w] + b"\r\n" for w in (76, 76, 60) * 30), _run(70)[:-30] + b"-" + _run(70),
+    b"A" * 999 + b"\r\n", b"A" * 998 + b"\n", _run(64)[:-2] + b"\n" + _run(64), b"QUJD!\r\n",
+]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(RUN_PIECES), min_size=1, max_size=30))
+def test_base64_runs_are_the_runs_the_pattern_finds(pieces: list[bytes]) -> None:
+    raw = b"".join(pieces)
+    assert base64_runs(raw) == [found.span(1) for found in _BASE64_RUN.finditer(raw)]
 
 
 def test_a_parts_content_type_follows_every_change_of_its_fields() -> None:
