@@ -195,6 +195,8 @@ class _Part(Message):
 
 def _line_limit_end(raw: bytes, end: int, max_lines: int) -> int | None:
     """Where raw[:end] reaches its max_lines-th line end, or None if it has fewer lines."""
+    if end < max_lines:  # fewer bytes than that: fewer line ends
+        return None
     seen = 0
     for start in range(0, end, MB):
         stop = min(start + MB, end)
@@ -393,8 +395,6 @@ def _parse_with_holes(raw: bytes, budget: Budget) -> Message | None:
     if not runs:
         return None
     max_line = budget.limits.max_line_bytes
-    if _HOLE_MARK in raw:
-        return None
     pieces: list[bytes] = []
     texts: list[str] = []
     pos = 0
@@ -408,6 +408,10 @@ def _parse_with_holes(raw: bytes, budget: Budget) -> Message | None:
     if len(raw) - pos > max_line:
         return None
     pieces.append(raw[pos:])
+    # a mark found in the parse is one put in: none is in what is parsed of raw (a mark is a
+    # line of its own, so none can start in raw and end in a mark)
+    if any(_HOLE_MARK in piece for piece in pieces[::2]):
+        return None
     skeleton = b"".join(pieces)
     try:
         msg = _parse(skeleton, len(skeleton), budget)
