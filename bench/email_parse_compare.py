@@ -10,7 +10,9 @@ part), every file of the test corpus (hostile ones included) and of CPython's em
 data (both line ends), the hostile corpus, and mail mutated at random (cut, bytes flipped,
 lines dropped, doubled or added, line ends changed). What a parse worker sends back is
 compared: parse_message's Inbound, field by field, then that Inbound normalised as the
-worker does (email_pool.parse_fetched), field by field; the blobs; errors (type and text).
+worker does, field by field, and what this tree's worker (email_pool.parse_fetched) sends
+for it; the blobs (and the attachments the worker writes); errors (type and text, and the
+worker's dead letter).
 Fields are compared by repr (so 1 and True, or a list and a tuple, differ) and by ==.
 Differences are printed, the exit status is 1 if there is any.
 """
@@ -26,13 +28,15 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import fields, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from bench.email import mailbox, redelivered
 from connectors import email_parse
+from connectors.email_config import Endpoint, MailboxConfig
+from connectors.email_pool import ParseJob, parse_fetched
 from inbox.normalize import normalize_inbound
 from tests.data.email.hostile.corpus import corpus
 
@@ -75,6 +79,39 @@ def worker_result(parse_message: Any, normalize_inbound: Any, raw: bytes, size: 
     return ("ok", inbound, dict(parsed.blobs), sent)
 
 
+class _Blobs:
+    """An AttachmentWriter that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.kept: dict[str, bytes] = {}
+
+    def write(self, ref: str, data: bytes) -> None:
+        self.kept[ref] = data
+
+    def path(self, ref: str) -> Path:
+        raise ValueError(ref)
+
+
+JOB_CONFIG = MailboxConfig(name="support", imap=Endpoint("imap", "plain", "127.0.0.1", 143))
+
+
+def sent_now(raw: bytes, size: int | None) -> tuple[Any, ...]:
+    """What this tree's parse worker sends back (email_pool.parse_fetched) for the mail, as
+    worker_result gives it, errors as the worker words them."""
+    blobs = _Blobs()
+    parsed, dead = parse_fetched(ParseJob(JOB_CONFIG, blobs), {7: raw},
+                                 {7: size} if size is not None else {}, RECEIVED)
+    if dead:
+        return ("dead", dead[0][1])
+    return ("ok", parsed[0][1], blobs.kept)
+
+
+def dead_text(outcome: tuple[Any, ...]) -> str:
+    """The dead letter's text parse_fetched gives for worker_result's error."""
+    _, kind, text = outcome
+    return text if kind == "EmailParseError" else f"parser failed: {kind}: {text}"
+
+
 def _unequal(a: Any, b: Any) -> bool:
     return repr(a) != repr(b) or a != b
 
@@ -83,13 +120,27 @@ def difference(old: Any, raw: bytes, size: int | None = None) -> str | None:
     before = worker_result(old.parse_message, old.normalize_inbound, raw, size)
     after = worker_result(email_parse.parse_message, normalize_inbound, raw, size)
     if before[0] != after[0] or before[0] == "error":
-        return None if before == after else f"{before!r:.300} != {after!r:.300}"
+        if before == after and sent_now(raw, size) == ("dead", dead_text(before)):
+            return None
+        return f"{before!r:.300} != {after!r:.300} (worker {sent_now(raw, size)!r:.300})"
     differ = [f.name for f in fields(before[1])
               if _unequal(getattr(before[1], f.name), getattr(after[1], f.name))]
     differ += [f"sent {f.name}" for f in fields(before[3])
                if _unequal(getattr(before[3], f.name), getattr(after[3], f.name))]
     if _unequal(before[2], after[2]):
         differ.append("blobs")
+    worker = sent_now(raw, size)
+    if worker[0] != "ok":
+        differ.append(f"the worker dead-letters it: {worker[1]:.200}")
+    else:
+        clock = "date_problem" in before[3].meta  # the worker dates it now (no now given)
+        differ += [f"worker {f.name}" for f in fields(before[3])
+                   if not (clock and f.name == "created_at")
+                   and _unequal(getattr(before[3], f.name), getattr(worker[1], f.name))]
+        if clock and abs(worker[1].created_at - datetime.now(UTC)) > timedelta(minutes=1):
+            differ.append("worker created_at (not now)")
+        if _unequal(before[2], worker[2]):
+            differ.append("worker blobs")
     return f"fields differ: {differ}" if differ else None
 
 

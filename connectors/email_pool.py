@@ -24,10 +24,10 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from connectors.email_config import MailboxConfig
 from connectors.email_parse import EmailParseError, parse_message
@@ -62,24 +62,27 @@ class ParseJob:
     attachments: AttachmentWriter
 
 
-def parse_fetched(job: ParseJob, raws: Mapping[int, bytes], sizes: Mapping[int, int]
-                  ) -> tuple[Parsed, Dead]:
+def parse_fetched(job: ParseJob, raws: Mapping[int, bytes], sizes: Mapping[int, int],
+                  received: datetime | None = None) -> tuple[Parsed, Dead]:
     """Parse fetched mail, UID order; attachments are written before their message returns.
 
-    sizes holds the full size of the messages fetched only in part.
+    sizes holds the full size of the messages fetched only in part; received: when the mail
+    came (now by default), the time of mail whose own date is unusable.
     """
     config = job.config
     parsed: Parsed = []
     dead: Dead = []
-    received = datetime.now(UTC)
+    received = received or datetime.now(UTC)
     for uid in sorted(raws):
         try:
             result = parse_message(raws[uid], max_attachment_bytes=config.max_attachment_bytes,
                                    limits=config.limits, size=sizes.get(uid))
-            meta = {**result.inbound.meta, "mailbox": config.name, "folder": config.folder,
-                    "imap_uid": uid}
+            # where the mail is, added to the parse's own meta (a dict of its own, as the
+            # parse makes it): the Inbound is not copied for it
+            cast(dict[str, Any], result.inbound.meta).update(
+                mailbox=config.name, folder=config.folder, imap_uid=uid)
             # normalised here, on the other cores: ingest takes it as it is
-            inbound = normalize_inbound(replace(result.inbound, meta=meta), received)
+            inbound = normalize_inbound(result.inbound, received)
         except EmailParseError as exc:
             dead.append((uid, str(exc)))
             continue

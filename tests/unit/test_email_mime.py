@@ -16,7 +16,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.email import mailbox
-from connectors.email_limits import _BASE64_RUN, Budget, base64_runs, bounded_parse
+from connectors.email_limits import (
+    _BASE64_RUN,
+    _HEADER_END,
+    _TRACE_FIELD,
+    Budget,
+    _trace_free_head,
+    base64_runs,
+    bounded_parse,
+)
 
 DATA = Path(__file__).parent.parent / "data" / "email"
 STDLIB = Path(sysconfig.get_paths()["stdlib"]) / "test" / "test_email" / "data"
@@ -102,6 +110,18 @@ RUN_PIECES = PIECES + [
 def test_base64_runs_are_the_runs_the_pattern_finds(pieces: list[bytes]) -> None:
     raw = b"".join(pieces)
     assert base64_runs(raw) == [found.span(1) for found in _BASE64_RUN.finditer(raw)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"\r", b"\n", b"\r\n", b"a", b"Received: x", b" "]), max_size=30))
+def test_the_header_block_ends_at_the_first_blank_line(pieces: list[bytes]) -> None:
+    """What the content and header digests take as the header block: up to the first blank
+    line (its CR included), found by a faster pattern than this one."""
+    raw = b"".join(pieces)
+    found = _HEADER_END.search(raw)
+    head_end, body_start = (found.start(), found.end()) if found else (len(raw), len(raw))
+    head = raw[:head_end].replace(b"\r\n", b"\n") + b"\n"
+    assert _trace_free_head(raw) == (_TRACE_FIELD.sub(b"", head), body_start)
 
 
 def test_a_parts_content_type_follows_every_change_of_its_fields() -> None:
