@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields
 from email import policy
 from email.feedparser import BytesFeedParser
 from email.message import Message
+from email.utils import quote, unquote
 from types import FunctionType
 from typing import Any
 
@@ -140,9 +141,12 @@ class _Part(Message):
         params = known[2].get(key)
         if params is None:
             missing = object()
-            found = super()._get_params_preserve(missing, header)  # type: ignore[misc]
-            if found is missing:
+            value = self.get(header, missing)
+            if value is missing:
                 return failobj
+            found = simple_params(value) if isinstance(value, str) else None
+            if found is None:
+                found = super()._get_params_preserve(missing, header)  # type: ignore[misc]
             params = known[2][key] = found
         return list(params)
 
@@ -191,6 +195,29 @@ class _Part(Message):
         """Is this a top-level field the parser reads, not seen yet? Those survive the count
         and size limits."""
         return self is self.budget.root and key in NEEDED_HEADERS and key not in self._seen
+
+
+def simple_params(value: str) -> list[tuple[str, str]] | None:
+    """What Message._get_params_preserve gives for a field with this value (the first item
+    with "", then each parameter's lower-cased name and its value, quoted), when every
+    ";" separates parameters: no quoted ";", no backslash (an escape), no "*" (RFC 2231)
+    nor "<" (a value unquote strips); None for any other value. Without the stdlib's
+    quote counting at each ";" and its RFC 2231 pattern (a third of the time)."""
+    if "\\" in value or "*" in value or "<" in value:
+        return None
+    pieces = value.split(";")
+    first = pieces[0]
+    if "=" in first or '"' in first:
+        return None
+    params = [(first.strip(), "")]
+    for piece in pieces[1:]:
+        if piece.count('"') % 2:  # a ";" between quotes
+            return None
+        name, equals, quoted = piece.partition("=")
+        if not equals:
+            return None
+        params.append((name.strip().lower(), f'"{quote(unquote(quoted.strip()))}"'))
+    return params
 
 
 def _line_limit_end(raw: bytes, end: int, max_lines: int) -> int | None:

@@ -24,6 +24,7 @@ from connectors.email_limits import (
     _trace_free_head,
     base64_runs,
     bounded_parse,
+    simple_params,
 )
 
 DATA = Path(__file__).parent.parent / "data" / "email"
@@ -122,6 +123,27 @@ def test_the_header_block_ends_at_the_first_blank_line(pieces: list[bytes]) -> N
     head_end, body_start = (found.start(), found.end()) if found else (len(raw), len(raw))
     head = raw[:head_end].replace(b"\r\n", b"\n") + b"\n"
     assert _trace_free_head(raw) == (_TRACE_FIELD.sub(b"", head), body_start)
+
+
+_PARAMETER = st.tuples(
+    st.sampled_from([";", "; ", ";\r\n ", " ;\t"]),
+    st.sampled_from(["charset", "Name", "boundary*", "filename*0*", "x y", "", "é"]),
+    st.sampled_from(["=", " = ", "", "=="]),
+    st.sampled_from(['"utf-8"', "koi8-R", '"a;b"', '"a\\"b"', "<a>", '""', "x y", '"é"', "",
+                     '"=?utf-8?q?x?="', '"a', "\x1c"]))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.sampled_from(["text/plain", "Multipart/Mixed", " attachment ", "a=b", '"x"', '"a', ""]),
+       st.lists(_PARAMETER, max_size=4), st.sampled_from(["", ";", " ", '"', "\r\n"]))
+def test_simple_parameters_are_the_stdlibs(first: str, parameters: list[tuple[str, ...]],
+                                           end: str) -> None:
+    """A field's parameters read without the stdlib's parser are what it reads, or left to it."""
+    value = first + "".join("".join(parameter) for parameter in parameters) + end
+    msg = Message()
+    msg["Content-Type"] = value
+    found = simple_params(value)
+    assert found is None or found == msg._get_params_preserve(None, "content-type")
 
 
 def test_a_parts_content_type_follows_every_change_of_its_fields() -> None:
