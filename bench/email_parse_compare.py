@@ -2,6 +2,7 @@
 
     git archive a28a3e2 | tar -x -C /tmp/before
     python -m bench.email_parse_compare /tmp/before [--messages 5000] [--mutations 3000]
+        [--also DIR]  # more mail: every *.eml in DIR (bench.capture_mail keeps the tests')
 
 Loads the older tree's connectors/email_parse.py, email_text.py, email_limits.py and
 inbox/normalize.py as a package of their own (the rest, inbox.model included, is this
@@ -168,7 +169,8 @@ def mutated(raw: bytes, rng: random.Random) -> bytes:
     return b"\n".join(lines)
 
 
-def items(messages: int, mutations: int) -> Iterator[tuple[str, bytes, int | None]]:
+def items(messages: int, mutations: int, also: Path | None = None
+          ) -> Iterator[tuple[str, bytes, int | None]]:
     lf = mailbox(messages)
     crlf = [raw.replace(b"\n", b"\r\n") for raw in lf]
     yield from ((f"bench {n}", raw, None) for n, raw in enumerate(crlf))
@@ -185,6 +187,8 @@ def items(messages: int, mutations: int) -> Iterator[tuple[str, bytes, int | Non
         small.append(raw)
         yield path.name, raw, None
         yield f"{path.name} CRLF", raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"), None
+    for path in sorted(also.glob("*.eml")) if also else []:
+        yield f"also {path.name}", path.read_bytes(), None
     for item in corpus(oversized_bytes=17 * 1024 * 1024):
         yield f"hostile {item.name}", item.raw, None
     rng = random.Random(7)
@@ -197,10 +201,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("before", type=Path, help="a checkout of the older version")
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--mutations", type=int, default=3000)
+    parser.add_argument("--also", type=Path, help="a directory of more mail (*.eml)")
     args = parser.parse_args(argv)
     old = load_old(args.before)
     start, count, differ = time.perf_counter(), 0, 0
-    for name, raw, size in items(args.messages, args.mutations):
+    for name, raw, size in items(args.messages, args.mutations, args.also):
         count += 1
         found = difference(old, raw, size)
         if found:
