@@ -62,6 +62,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # C0 and C1 controls and DEL, except tab and newline (CR is handled before)
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _CONTROLS_AND_SPACE = re.compile("[\x00-\x1f\x7f-\x9f]")  # one-line fields
+_SURROGATE_CR_CONTROL = re.compile("[\ud800-\udfff\r\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")  # embeddings, overrides, isolates
 _BIDI_ALL = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")  # and marks
 _HASH_LEN = 16
@@ -130,9 +131,10 @@ def clean_text(text: str, cap: int) -> str:
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         return (text if text.isprintable() else _CONTROLS.sub("", text))[:cap]
-    text = _surrogates_fixed(text)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _CONTROLS.sub("", text)
+    if _SURROGATE_CR_CONTROL.search(text) is not None:  # else these three change nothing
+        text = _surrogates_fixed(text)
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        text = _CONTROLS.sub("", text)
     return unicodedata.normalize("NFC", stream_safe(text))[:cap]
 
 

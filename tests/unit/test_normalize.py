@@ -151,6 +151,18 @@ def test_text_the_quick_test_passes_has_no_run_to_cut(runs: list[tuple[str, int]
     assert n.stream_safe(text) == cut
 
 
+_ODD_TEXT = st.text(st.sampled_from("a é中\r\n\t\x00\x0b\x1f\x7f\x85\x9f\ud800\udc00\u0301"),
+                    max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_ODD_TEXT)
+def test_text_is_cleaned_as_each_step_would(text: str) -> None:
+    """clean_text skips the steps that would change nothing: the same text as all of them."""
+    steps = n._CONTROLS.sub("", n._surrogates_fixed(text).replace("\r\n", "\n").replace("\r", "\n"))
+    assert n.clean_text(text, 100) == unicodedata.normalize("NFC", n.stream_safe(steps))
+
+
 def test_every_combining_mark_is_looked_for() -> None:
     """The mark runs' pattern is built from the planes where Unicode has marks: every
     character with a combining class in this Python's Unicode lies there."""
