@@ -1,12 +1,17 @@
 """CPU of parsing the email bench's mail, by kind (run by hand; reports, asserts nothing).
 
     python -m bench.email_parse [--messages 5000] [--repeat 3] [--profile FILE]
+    python -m bench.email_parse --against OLD_TREE [--messages 5000] [--repeat 5]
 
 Builds the mailbox of ``bench.email`` (plain, alternative, HTML only, attachments, replies,
 RFC 2047 subjects, several charsets) with CRLF line ends, as IMAP delivers it, and parses
 every mail with ``parse_message`` in this process, no IMAP and no store: CPU time per mail
 by kind (best of ``--repeat`` rounds), and the size of what a parse worker pickles back
 (``email_pool.parse_fetched``'s result) per mail.
+
+With ``--against`` (a checkout of an older version, loaded as bench.email_parse_compare
+does): the CPU of what a parse worker does per mail (parse_message, then normalize_inbound)
+with the older code and with this tree's, rounds taking turns (best of each).
 """
 
 from __future__ import annotations
@@ -70,15 +75,41 @@ def pickled_bytes(raws: list[bytes]) -> int:
     return len(pickle.dumps((parsed, []), protocol=pickle.HIGHEST_PROTOCOL))
 
 
+def against(tree: Path, raws: list[bytes], repeat: int) -> None:
+    """Print the CPU per mail of a worker's parse with the older tree's code and this one's."""
+    from bench.email_parse_compare import load_old, worker_result
+    from connectors.email_parse import parse_message
+    from inbox.normalize import normalize_inbound
+
+    old = load_old(tree)
+    sides = {"before": (old.parse_message, old.normalize_inbound),
+             "after": (parse_message, normalize_inbound)}
+    best = dict.fromkeys(sides, float("inf"))
+    for _ in range(repeat):
+        for name, (parse, normalize) in sides.items():
+            start = time.process_time()
+            for raw in raws:
+                worker_result(parse, normalize, raw, None)
+            best[name] = min(best[name], time.process_time() - start)
+    for name, seconds in best.items():
+        print(f"{name:<7} {seconds / len(raws) * 1e6:6.1f} us/mail (parse and normalise, "
+              f"best of {repeat})")
+    print(f"after / before: {best['after'] / best['before']:.3f}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", help="write a cProfile of one round to this file")
+    parser.add_argument("--against", type=Path, help="a checkout of an older version")
     args = parser.parse_args(argv)
     raws = [crlf(r) for r in mailbox(args.messages)]
     print(f"python {sys.version.split()[0]}, {len(raws)} mails, "
           f"{sum(map(len, raws)) / 1e6:.1f} MB", flush=True)
+    if args.against:
+        against(args.against, raws, args.repeat)
+        return
     if args.profile:
         from connectors.email_parse import parse_message
 

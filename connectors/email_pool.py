@@ -24,10 +24,10 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from connectors.email_config import MailboxConfig
 from connectors.email_parse import EmailParseError, parse_message
@@ -41,6 +41,11 @@ WORKER_ADDRESS_SPACE = 1024 * 1024 * 1024  # a worker's address space above what
 SECONDS_PER_MESSAGE = 10.0  # deadline of one piece of work: this per message, at least 30 s
 MIN_DEADLINE = 30.0
 OWNER_CHECK_SECONDS = 1.0  # a worker outlives a killed owner by at most this
+# Workers run at a lower priority than their poller: in a bulk sync they parse batches ahead
+# of the one being stored, so when both want a core the store (which the sync waits on) gets
+# it, and the workers take what is left (first sync of 5,000 mails on 2 cores: 2.2 s instead
+# of 2.5 s, the same CPU). Mail of IDLE and small polls is parsed on a thread, as before.
+WORKER_NICE = 10
 
 Parsed = list[tuple[int, Inbound]]
 Dead = list[tuple[int, str]]
@@ -62,24 +67,27 @@ class ParseJob:
     attachments: AttachmentWriter
 
 
-def parse_fetched(job: ParseJob, raws: Mapping[int, bytes], sizes: Mapping[int, int]
-                  ) -> tuple[Parsed, Dead]:
+def parse_fetched(job: ParseJob, raws: Mapping[int, bytes], sizes: Mapping[int, int],
+                  received: datetime | None = None) -> tuple[Parsed, Dead]:
     """Parse fetched mail, UID order; attachments are written before their message returns.
 
-    sizes holds the full size of the messages fetched only in part.
+    sizes holds the full size of the messages fetched only in part; received: when the mail
+    came (now by default), the time of mail whose own date is unusable.
     """
     config = job.config
     parsed: Parsed = []
     dead: Dead = []
-    received = datetime.now(UTC)
+    received = received or datetime.now(UTC)
     for uid in sorted(raws):
         try:
             result = parse_message(raws[uid], max_attachment_bytes=config.max_attachment_bytes,
                                    limits=config.limits, size=sizes.get(uid))
-            meta = {**result.inbound.meta, "mailbox": config.name, "folder": config.folder,
-                    "imap_uid": uid}
+            # where the mail is, added to the parse's own meta (a dict of its own, as the
+            # parse makes it): the Inbound is not copied for it
+            cast(dict[str, Any], result.inbound.meta).update(
+                mailbox=config.name, folder=config.folder, imap_uid=uid)
             # normalised here, on the other cores: ingest takes it as it is
-            inbound = normalize_inbound(replace(result.inbound, meta=meta), received)
+            inbound = normalize_inbound(result.inbound, received)
         except EmailParseError as exc:
             dead.append((uid, str(exc)))
             continue
@@ -93,12 +101,14 @@ def parse_fetched(job: ParseJob, raws: Mapping[int, bytes], sizes: Mapping[int, 
 
 
 def _start_worker(owner: int) -> None:
-    """Cap a worker's address space (what it uses at start plus WORKER_ADDRESS_SPACE), and
-    end it when the process it parses for is gone (killed: nothing else would end it)."""
+    """Cap a worker's address space (what it uses at start plus WORKER_ADDRESS_SPACE), lower
+    its priority (WORKER_NICE), and end it when the process it parses for is gone (killed:
+    nothing else would end it)."""
     with open("/proc/self/statm") as f:  # noqa: PTH123 - once per worker
         pages = int(f.read().split()[0])
     space = pages * resource.getpagesize() + WORKER_ADDRESS_SPACE
     resource.setrlimit(resource.RLIMIT_AS, (space, space))
+    os.nice(WORKER_NICE)
     threading.Thread(target=_exit_with, args=(owner,), daemon=True).start()
 
 

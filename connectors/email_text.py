@@ -59,6 +59,8 @@ _BLOCK = frozenset({"p", "div", "section", "article", "header", "footer", "table
                     "dl", "dt", "dd", "address"})
 _SKIP = frozenset({"script", "style", "head", "title", "template", "noscript"})
 _DROPPED_WITH_CONTENT = {"script", "style", "title", "template", "noscript"}
+# one sanitizer for every mail (nh3.clean builds its rules anew each call: 40% of its time)
+_CLEANER = nh3.Cleaner(clean_content_tags=_DROPPED_WITH_CONTENT)
 _AMPERSAND = re.compile("&")
 _ANY_TAG = re.compile(r"<[^<>]*(?:>|\Z)")  # [^<>]: a stray "<" ends the match: linear
 
@@ -125,7 +127,7 @@ def sanitize_html(html: str) -> str:
 
     Unbounded: give it only HTML that passed the checks of _render_html (html_to_text does).
     """
-    return nh3.clean(html, clean_content_tags=_DROPPED_WITH_CONTENT)
+    return _CLEANER.clean(html)
 
 
 def strip_tags(html: str) -> str:

@@ -62,6 +62,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # C0 and C1 controls and DEL, except tab and newline (CR is handled before)
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _CONTROLS_AND_SPACE = re.compile("[\x00-\x1f\x7f-\x9f]")  # one-line fields
+_SURROGATE_CR_CONTROL = re.compile("[\ud800-\udfff\r\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")  # embeddings, overrides, isolates
 _BIDI_ALL = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")  # and marks
 _HASH_LEN = 16
@@ -75,14 +76,21 @@ _SCRIPT_PLANES = (range(0x300, 0x20000), range(0xE0000, 0xE1000))
 
 
 @functools.cache
-def _mark_runs() -> re.Pattern[str]:
-    """Runs of more than MAX_MARKS characters with a combining class (built once, lazily).
+def _mark_runs() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Runs of more than MAX_MARKS characters with a combining class (built once, lazily),
+    and a quick test that text has none.
+
     The class is written as ranges, the Basic Multilingual Plane's apart (re tests those in
-    one lookup) and the others only for characters beyond it: 10x faster than one class."""
+    one lookup) and the others only for characters beyond it: 10x faster than one class.
+    The quick test looks for as many characters in a row that are marks of that plane or
+    any character beyond it: a pattern that starts with one class, which re scans for at C
+    speed (3x faster than the runs' pattern finding none)."""
     marks = [c for plane in _SCRIPT_PLANES for c in plane if unicodedata.combining(chr(c))]
     basic = char_class([c for c in marks if c <= 0xFFFF])
     beyond = char_class([c for c in marks if c > 0xFFFF])
-    return re.compile(f"(?:[{basic}]|(?=[\U00010000-\U0010ffff])[{beyond}]){{{MAX_MARKS + 1},}}")
+    runs = f"(?:[{basic}]|(?=[\U00010000-\U0010ffff])[{beyond}]){{{MAX_MARKS + 1},}}"
+    maybe = f"[{basic}\U00010000-\U0010ffff]{{{MAX_MARKS + 1}}}"
+    return re.compile(runs), re.compile(maybe)
 
 
 def char_class(codes: list[int]) -> str:
@@ -103,7 +111,10 @@ def stream_safe(text: str) -> str:
     script needs (UAX #15 stream-safe format)."""
     if text.isascii():
         return text
-    return _mark_runs().sub(lambda run: run.group()[:MAX_MARKS], text)
+    runs, maybe = _mark_runs()
+    if maybe.search(text) is None:
+        return text
+    return runs.sub(lambda run: run.group()[:MAX_MARKS], text)
 
 
 def _surrogates_fixed(text: str) -> str:
@@ -120,9 +131,10 @@ def clean_text(text: str, cap: int) -> str:
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         return (text if text.isprintable() else _CONTROLS.sub("", text))[:cap]
-    text = _surrogates_fixed(text)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _CONTROLS.sub("", text)
+    if _SURROGATE_CR_CONTROL.search(text) is not None:  # else these three change nothing
+        text = _surrogates_fixed(text)
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        text = _CONTROLS.sub("", text)
     return unicodedata.normalize("NFC", stream_safe(text))[:cap]
 
 

@@ -16,7 +16,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.email import mailbox
-from connectors.email_limits import Budget, bounded_parse
+from connectors.email_limits import (
+    _BASE64_RUN,
+    _HEADER_END,
+    _TRACE_FIELD,
+    Budget,
+    _trace_free_head,
+    base64_runs,
+    bounded_parse,
+    simple_params,
+)
 
 DATA = Path(__file__).parent.parent / "data" / "email"
 STDLIB = Path(sysconfig.get_paths()["stdlib"]) / "test" / "test_email" / "data"
@@ -88,6 +97,55 @@ def test_generated_mail_parses_as_the_stdlib_does(pieces: list[bytes], head: byt
     assert_as_stdlib(raw)
 
 
+# runs with lines of one width, widths that change, a short last line, line ends mixed,
+# bytes out of the alphabet, lines too long, empty lines, and what follows them
+RUN_PIECES = PIECES + [
+    _run(70, b"\n"), _run(66, b"\r\n", 1), _run(64, b"\n", 76) + b"QUJ\n", _run(65, b"\r\r\n"),
+    b"".join(B64[:w] + b"\r\n" for w in (76, 76, 60) * 30), _run(70)[:-30] + b"-" + _run(70),
+    b"A" * 999 + b"\r\n", b"A" * 998 + b"\n", _run(64)[:-2] + b"\n" + _run(64), b"QUJD!\r\n",
+]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(RUN_PIECES), min_size=1, max_size=30))
+def test_base64_runs_are_the_runs_the_pattern_finds(pieces: list[bytes]) -> None:
+    raw = b"".join(pieces)
+    assert base64_runs(raw) == [found.span(1) for found in _BASE64_RUN.finditer(raw)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"\r", b"\n", b"\r\n", b"a", b"Received: x", b" "]), max_size=30))
+def test_the_header_block_ends_at_the_first_blank_line(pieces: list[bytes]) -> None:
+    """What the content and header digests take as the header block: up to the first blank
+    line (its CR included), found by a faster pattern than this one."""
+    raw = b"".join(pieces)
+    found = _HEADER_END.search(raw)
+    head_end, body_start = (found.start(), found.end()) if found else (len(raw), len(raw))
+    head = raw[:head_end].replace(b"\r\n", b"\n") + b"\n"
+    assert _trace_free_head(raw) == (_TRACE_FIELD.sub(b"", head), body_start)
+
+
+_PARAMETER = st.tuples(
+    st.sampled_from([";", "; ", ";\r\n ", " ;\t"]),
+    st.sampled_from(["charset", "Name", "boundary*", "filename*0*", "x y", "", "é"]),
+    st.sampled_from(["=", " = ", "", "=="]),
+    st.sampled_from(['"utf-8"', "koi8-R", '"a;b"', '"a\\"b"', "<a>", '""', "x y", '"é"', "",
+                     '"=?utf-8?q?x?="', '"a', "\x1c"]))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.sampled_from(["text/plain", "Multipart/Mixed", " attachment ", "a=b", '"x"', '"a', ""]),
+       st.lists(_PARAMETER, max_size=4), st.sampled_from(["", ";", " ", '"', "\r\n"]))
+def test_simple_parameters_are_the_stdlibs(first: str, parameters: list[tuple[str, ...]],
+                                           end: str) -> None:
+    """A field's parameters read without the stdlib's parser are what it reads, or left to it."""
+    value = first + "".join("".join(parameter) for parameter in parameters) + end
+    msg = Message()
+    msg["Content-Type"] = value
+    found = simple_params(value)
+    assert found is None or found == msg._get_params_preserve(None, "content-type")
+
+
 def test_a_parts_content_type_follows_every_change_of_its_fields() -> None:
     msg = bounded_parse(b"Subject: x\r\nContent-Type: text/plain\r\n\r\nbody\r\n", Budget())
     assert msg.get_content_type() == "text/plain"
@@ -103,3 +161,25 @@ def test_a_parts_content_type_follows_every_change_of_its_fields() -> None:
     assert msg.get_content_maintype() == "multipart"
     msg.set_boundary("b")
     assert msg.get_content_type() == "multipart/mixed" and msg.get_boundary() == "b"
+
+
+def test_a_parts_parameters_follow_every_change_of_its_fields() -> None:
+    msg = bounded_parse(b"Subject: x\r\nContent-Type: text/plain; charset=koi8-r; name=a.txt"
+                        b"\r\n\r\nbody\r\n", Budget())
+    assert (msg.get_content_charset(), msg.get_filename()) == ("koi8-r", "a.txt")
+    msg.replace_header("Content-Type", "text/plain; charset=utf-8")
+    assert (msg.get_content_charset(), msg.get_filename()) == ("utf-8", None)
+    msg.set_param("charset", "latin-1")
+    assert msg.get_content_charset() == "latin-1"
+    msg.del_param("charset")
+    assert msg.get_content_charset() is None
+    msg["Content-Disposition"] = "attachment; filename=b.txt"
+    assert (msg.get_filename(), msg.get_content_disposition()) == ("b.txt", "attachment")
+    del msg["Content-Disposition"]
+    assert msg.get_filename() is None
+    msg.set_type("multipart/mixed")
+    msg.set_boundary("c")
+    assert msg.get_boundary() == "c" and msg.get_params()[0] == ("multipart/mixed", "")
+    params = msg.get_params()
+    params.append(("x", "y"))  # a caller's copy: the part's own stay
+    assert msg.get_params() == [("multipart/mixed", ""), ("boundary", "c")]

@@ -10,7 +10,13 @@ from pathlib import Path
 
 from connectors.email import AttachmentDir
 from connectors.email_config import Endpoint, MailboxConfig
-from connectors.email_pool import PROCESS_THRESHOLD, ParseJob, ParsePool, parse_fetched
+from connectors.email_pool import (
+    PROCESS_THRESHOLD,
+    WORKER_NICE,
+    ParseJob,
+    ParsePool,
+    parse_fetched,
+)
 from inbox.normalize import normalize_inbound
 
 DEADLY = b"\x00kills-the-worker\x00"
@@ -24,6 +30,14 @@ class DiesOnDeadly(AttachmentDir):
         if DEADLY in data:
             os._exit(70)
         super().write(ref, data)
+
+
+class NotesPriority(AttachmentDir):
+    """Writes attachments, and the priority (niceness) of the process that writes them."""
+
+    def write(self, ref: str, data: bytes) -> None:
+        super().write(ref, data)
+        (self.root / "nice").write_text(str(os.nice(0)))
 
 
 def mail(n: int, attachment: bytes | None = None) -> bytes:
@@ -91,3 +105,21 @@ def test_parsed_mail_comes_normalised_so_ingest_takes_it_as_it_is(tmp_path: Path
         assert normalize_inbound(item, now) == item
     (odd,) = [i for uid, i in parsed if uid == 100]
     assert "\x00" not in odd.text
+
+
+async def test_workers_parse_at_a_lower_priority_than_the_poller(tmp_path: Path) -> None:
+    """The store a bulk sync waits on gets a core before the workers parsing ahead of it."""
+    raws = {uid: mail(uid, b"data") for uid in range(1, PROCESS_THRESHOLD + 1)}
+    pool = ParsePool(job(tmp_path, NotesPriority))
+    try:
+        parsed, _ = await pool.parse(raws, {})
+    finally:
+        pool.close()
+    assert len(parsed) == len(raws)
+    assert int((tmp_path / "nice").read_text()) == min(19, os.nice(0) + WORKER_NICE)
+    one = ParsePool(job(tmp_path / "one", NotesPriority))  # a few mails: on a thread
+    try:
+        few, _ = await one.parse({1: mail(1, b"x")}, {})
+    finally:
+        one.close()
+    assert len(few) == 1 and int((tmp_path / "one" / "nice").read_text()) == os.nice(0)

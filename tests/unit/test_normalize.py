@@ -6,6 +6,9 @@ import json
 import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from inbox import normalize as n
 from inbox.model import Attachment, IdentityRef, Inbound
 from tests.factories import at, inbound
@@ -131,6 +134,33 @@ def test_long_runs_of_combining_marks_are_cut_to_what_no_script_needs() -> None:
     supplementary = "x" + "\U0001d165" * 20 + "\u0301" * 20 + "\U000e0100" + " y"
     assert n.stream_safe(supplementary) == ("x" + "\U0001d165" * 20 + "\u0301" * 10
                                             + "\U000e0100 y")  # a selector: no mark
+
+
+# marks of both planes, characters beyond the first plane that are no marks, and others
+_MARKS_AND_OTHERS = st.sampled_from(["\u0301", "\u0316", "\u05b8", "\u3099", "\U0001d165",
+                                     "\U000e0100", "\U0001f600", "a", "\u00e9", " ", "\u4e2d"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_MARKS_AND_OTHERS, st.integers(1, 40)), max_size=8))
+def test_text_the_quick_test_passes_has_no_run_to_cut(runs: list[tuple[str, int]]) -> None:
+    """stream_safe skips text its quick test finds no run in: the same result as the cut of
+    every run, whatever the mix of marks, characters beyond the first plane and others."""
+    text = "".join(char * count for char, count in runs)
+    cut = n._mark_runs()[0].sub(lambda run: run.group()[:n.MAX_MARKS], text)
+    assert n.stream_safe(text) == cut
+
+
+_ODD_TEXT = st.text(st.sampled_from("a é中\r\n\t\x00\x0b\x1f\x7f\x85\x9f\ud800\udc00\u0301"),
+                    max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_ODD_TEXT)
+def test_text_is_cleaned_as_each_step_would(text: str) -> None:
+    """clean_text skips the steps that would change nothing: the same text as all of them."""
+    steps = n._CONTROLS.sub("", n._surrogates_fixed(text).replace("\r\n", "\n").replace("\r", "\n"))
+    assert n.clean_text(text, 100) == unicodedata.normalize("NFC", n.stream_safe(steps))
 
 
 def test_every_combining_mark_is_looked_for() -> None:
