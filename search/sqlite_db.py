@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -59,6 +61,31 @@ class Turns:
             self._changed.notify_all()
 
 
+class FileTurn:
+    """The writers of one SQLite file, in every process, take turns through a lock file
+    beside it (`flock`): a waiting writer is woken as soon as the one before it ends. SQLite's
+    own busy wait sleeps (up to 100 ms) and tries again, and loses, for seconds, to a writer
+    process committing batch after batch (an agent's action in a web process during a first
+    sync in the poller's)."""
+
+    def __init__(self, path: str) -> None:
+        self._fd = (None if path == ":memory:" or path.startswith("file:")
+                    else os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o664))
+
+    def __enter__(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 def connect(path: str, durable: bool = True) -> sqlite3.Connection:
     """A connection; `durable=False` (throwaway stores: the demo, benchmarks) skips the disk
     syncs, so a power cut may lose recent commits."""
@@ -100,9 +127,16 @@ class Database:
 
     def _run_writer(self, init: Op[None], ready: Future[None]) -> None:
         try:
+            turn = FileTurn(self.path)
+        except OSError as exc:
+            ready.set_exception(StoreUnavailable(f"SQLite store error: {exc}"))
+            return
+        try:
             conn = connect(self.path, self.durable)
-            init(conn)
+            with turn:
+                init(conn)
         except Exception as exc:  # noqa: BLE001 - handed to the caller of start()
+            turn.close()
             ready.set_exception(_translate(exc))
             return
         ready.set_result(None)
@@ -116,14 +150,15 @@ class Database:
             if self.turns is not None:
                 self.turns.thread_enter()
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    result = op(conn)
-                    conn.execute("COMMIT")
-                    self.committed()
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
+                with turn:
+                    conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        result = op(conn)
+                        conn.execute("COMMIT")
+                    except BaseException:
+                        conn.execute("ROLLBACK")
+                        raise
+                self.committed()
             except Exception as exc:  # noqa: BLE001 - handed to the awaiting caller
                 fut.set_exception(_translate(exc))
             else:
@@ -132,6 +167,7 @@ class Database:
                 if self.turns is not None:
                     self.turns.thread_leave()
         conn.close()
+        turn.close()
 
     async def write(self, op: Op[T]) -> T:
         if self._writer is None or not self._writer.is_alive():

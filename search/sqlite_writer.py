@@ -40,7 +40,7 @@ from multiprocessing.connection import Connection
 
 from inbox.errors import ConflictError, StoreRefused, StoreUnavailable
 from inbox.store import Submitted, WriteBatch
-from search.sqlite_db import Turns, _translate, connect
+from search.sqlite_db import FileTurn, Turns, _translate, connect
 from search.sqlite_repository import write_batch
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def apply(conn: sqlite3.Connection, batch: WriteBatch) -> None:
 def _serve(path: str, durable: bool, inbox: Connection, replies: Connection) -> None:
     """The child: apply each batch received in one transaction, answer once committed."""
     try:
-        conn = connect(path, durable)
+        conn, turn = connect(path, durable), FileTurn(path)
     except Exception as exc:  # noqa: BLE001 - handed to the parent's start()
         replies.send_bytes(pickle.dumps(("StoreUnavailable", str(exc), ())))
         return
@@ -82,7 +82,8 @@ def _serve(path: str, durable: bool, inbox: Connection, replies: Connection) -> 
                 replies.send_bytes(_SKIPPED)
                 continue
             try:
-                apply(conn, batch)
+                with turn:  # the other processes' writers
+                    apply(conn, batch)
             except Exception as exc:  # noqa: BLE001 - handed to the writer's caller
                 error = _translate(exc)
                 ids = error.ids if isinstance(error, StoreRefused) else ()
@@ -95,6 +96,7 @@ def _serve(path: str, durable: bool, inbox: Connection, replies: Connection) -> 
         pass  # the parent is gone: nothing is waiting for an answer
     finally:
         conn.close()
+        turn.close()
 
 
 def _error(reply: bytes) -> Exception:
