@@ -10,12 +10,11 @@ from html.parser import HTMLParser
 
 import nh3
 
+from connectors.email_html_limits import html_formatting_limit, html_too_deep
 from connectors.email_limits import (
     DEFAULT_LIMITS,
     Budget,
     ParseLimits,
-    html_formatting_limit,
-    html_too_deep,
 )
 
 MAX_QUOTE_PREFIX = 10  # "> " levels written for nested blockquotes in the text rendering

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors import email_limits, email_text
+from connectors import email_html_limits, email_text
 from connectors.email import (
     AttachmentDir,
     EmailSender,
@@ -28,12 +28,11 @@ from connectors.email import (
     resume_after,
 )
 from connectors.email_config import IMAP_SCHEMES, SMTP_SCHEMES, SmtpConfig, parse_url
+from connectors.email_html_limits import html_formatting_limit, html_too_deep
 from connectors.email_limits import (
     DEFAULT_LIMITS,
     ParseLimits,
     content_digest,
-    html_formatting_limit,
-    html_too_deep,
 )
 from connectors.email_parse import EmailParseError, parse_email, parse_message, simple_mailboxes
 from connectors.email_text import html_to_text, split_quoted
@@ -512,9 +511,9 @@ HTML_PIECES = ["<b>", "</b>", "<i class=x>", "<a href=u>", "</a>", "<div>", "</d
 def test_the_html_checks_shortcut_says_what_the_full_scan_says(
         pieces: list[str], depth: int, most_open: int, reopenings: int) -> None:
     html = "".join(pieces)
-    assert html_too_deep(html, depth) == email_limits._too_deep(html, depth)
+    assert html_too_deep(html, depth) == email_html_limits._too_deep(html, depth)
     assert html_formatting_limit(html, most_open, reopenings) == \
-        email_limits._formatting_scan(html, most_open, reopenings)
+        email_html_limits._formatting_scan(html, most_open, reopenings)
 
 
 def test_an_overlong_line_is_broken_and_parsing_goes_on() -> None:
