@@ -159,15 +159,17 @@ class WriterProcess:
         return len(child.pending) if child is not None else 0
 
     def start(self) -> None:
-        """Start a child now and wait until it has opened the store (StoreUnavailable when it
-        cannot)."""
+        """Start a child now, unless one runs, and wait until it has opened the store
+        (StoreUnavailable when it cannot)."""
+        if self.pid is not None:
+            return
         child = self._spawn()
         with self._lock:
-            closed = self._closed
-            if not closed:
+            spare = self._closed or self.pid is not None  # closed, or started meanwhile
+            if not spare:
                 self._child = child
                 self.starts += 1
-        if closed:
+        if spare:
             self._stop(child)
 
     def _spawn(self) -> _Child:
