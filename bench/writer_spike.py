@@ -35,9 +35,9 @@ from inbox.app.cli import collect_less
 from inbox.app.config import load as load_config
 from inbox.app.runtime import Runtime
 from inbox.store import WriteBatch
-from search.sqlite_db import connect
+from search.sqlite_db import connect, in_transaction
+from search.sqlite_repository import write_batch
 from search.sqlite_schema import migrate
-from search.sqlite_writer import apply
 
 
 async def _capture(path: Path, days: int, customers: int, batch: int) -> list[WriteBatch]:
@@ -77,7 +77,7 @@ def replay(path: Path, batches: list[WriteBatch]) -> tuple[float, float]:
     conn = _fresh(path)
     wall, cpu = time.perf_counter(), _cpu_self()
     for b in batches:
-        apply(conn, b)
+        in_transaction(conn, write_batch(b, checked=True))
     wall, cpu = time.perf_counter() - wall, _cpu_self() - cpu
     conn.close()
     return wall, cpu
@@ -89,7 +89,7 @@ def _child(path: str, inbox: Connection, acks: Connection) -> None:
     acks.send_bytes(b"ready")
     cpu = _cpu_self()
     while (data := inbox.recv_bytes()) != b"end":
-        apply(conn, pickle.loads(data))  # noqa: S301 - our own parent's bytes
+        in_transaction(conn, write_batch(pickle.loads(data), checked=True))  # noqa: S301
         acks.send_bytes(b"ok")
     conn.close()
     acks.send_bytes(pickle.dumps(_cpu_self() - cpu))

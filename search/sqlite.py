@@ -14,7 +14,7 @@ from typing import Any
 from inbox.errors import ConfigError
 from inbox.shortcache import ShortCache
 from search.sqlite_collections import SqliteCollections
-from search.sqlite_db import Database, Turns
+from search.sqlite_db import Database
 from search.sqlite_dump import SqliteDump
 from search.sqlite_index import RECENT_TTL, SqliteIndex
 from search.sqlite_reports import SqliteReports
@@ -34,13 +34,11 @@ class SqliteStore(SqliteRepository, SqliteIndex, SqliteReports, SqliteCollection
         for a store on a file."""
         self.path = str(path)
         self.recent: ShortCache[Hashable, Any] = ShortCache(RECENT_TTL, size=256)
+        self._db = Database(self.path, durable=durable, committed=self.recent.clear)
         if writer_process is None:
             writer_process = self.path != ":memory:"
-        turns = Turns() if writer_process else None  # the thread's and the process's writes
-        self._db = Database(self.path, durable=durable, committed=self.recent.clear,
-                            turns=turns)
         self.writer: WriterProcess | None = (
-            WriterProcess(self.path, durable, self.recent.clear, turns) if turns else None)
+            WriterProcess(self.path, durable, self.recent.clear) if writer_process else None)
 
     @classmethod
     def from_url(cls, url: str) -> SqliteStore:

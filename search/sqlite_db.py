@@ -28,45 +28,12 @@ def _fold(text: str | None) -> str | None:
     return None if text is None else analysis.fold(text)
 
 
-class Turns:
-    """Whose turn it is to write the file: the writer thread, or the batches sent to the
-    writer process (search.sqlite_writer). SQLite's own busy wait sleeps up to 100 ms and
-    tries again: while the writer process commits batch after batch, the thread (cursor
-    saves, agents' actions) would starve for seconds. Here the thread's write waits only
-    for the batches already sent to end, and no batch is sent while it waits or writes."""
-
-    def __init__(self) -> None:
-        self._changed = threading.Condition()
-        self._sent = 0  # batches sent to the writer process, not answered yet
-        self._thread = 0  # the writer thread waiting for its turn, or writing
-
-    def thread_enter(self) -> None:
-        with self._changed:
-            self._thread += 1
-            self._changed.wait_for(lambda: self._sent == 0)
-
-    def thread_leave(self) -> None:
-        with self._changed:
-            self._thread -= 1
-            self._changed.notify_all()
-
-    def send_enter(self) -> None:
-        with self._changed:
-            self._changed.wait_for(lambda: self._thread == 0)
-            self._sent += 1
-
-    def answered(self, count: int = 1) -> None:
-        with self._changed:
-            self._sent -= count
-            self._changed.notify_all()
-
-
 class FileTurn:
-    """The writers of one SQLite file, in every process, take turns through a lock file
-    beside it (`flock`): a waiting writer is woken as soon as the one before it ends. SQLite's
-    own busy wait sleeps (up to 100 ms) and tries again, and loses, for seconds, to a writer
-    process committing batch after batch (an agent's action in a web process during a first
-    sync in the poller's)."""
+    """The writers of one SQLite file take turns through a lock file beside it (`flock`): the
+    writer thread and the writer process of one store, and those of every other process. A
+    waiting writer is woken as soon as the one before it ends. SQLite's own busy wait sleeps
+    (up to 100 ms) and tries again, and loses, for seconds, to a writer process committing
+    batch after batch (cursor saves and agents' actions during a first sync)."""
 
     def __init__(self, path: str) -> None:
         self._fd = (None if path == ":memory:" or path.startswith("file:")
@@ -84,6 +51,18 @@ class FileTurn:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def in_transaction(conn: sqlite3.Connection, op: Op[T]) -> T:
+    """`op` in one write transaction: committed, or rolled back and its error raised."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = op(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return result
 
 
 def connect(path: str, durable: bool = True) -> sqlite3.Connection:
@@ -106,10 +85,8 @@ class Database:
     """Runs `def op(conn) -> T` functions: writes in one transaction on the writer thread."""
 
     def __init__(self, path: str, readers: int = 3, durable: bool = True,
-                 committed: Callable[[], None] = lambda: None,
-                 turns: Turns | None = None) -> None:
+                 committed: Callable[[], None] = lambda: None) -> None:
         self.path, self.durable = path, durable
-        self.turns = turns  # shared with a writer process, if any
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="sqlite-read")
@@ -147,25 +124,14 @@ class Database:
             op, fut = cast(tuple[Op[object], Future[object]], item)
             if not fut.set_running_or_notify_cancel():
                 continue
-            if self.turns is not None:
-                self.turns.thread_enter()
             try:
                 with turn:
-                    conn.execute("BEGIN IMMEDIATE")
-                    try:
-                        result = op(conn)
-                        conn.execute("COMMIT")
-                    except BaseException:
-                        conn.execute("ROLLBACK")
-                        raise
+                    result = in_transaction(conn, op)
                 self.committed()
             except Exception as exc:  # noqa: BLE001 - handed to the awaiting caller
                 fut.set_exception(_translate(exc))
             else:
                 fut.set_result(result)
-            finally:
-                if self.turns is not None:
-                    self.turns.thread_leave()
         conn.close()
         turn.close()
 

@@ -3,8 +3,9 @@ that a batch is written on one core while ingest plans the next on the other.
 
 Only WriteBatches go there: they are data, pickled and sent on a pipe. Every other write
 (collections, agents' changes, a batch written in its turn with `write`) stays on the writer
-thread of search.sqlite_db, and SQLite's file lock orders the two writers (busy_timeout);
-versions catch what one planned over the other's write (ConflictError).
+thread of search.sqlite_db. The two take turns, with every other process's writers, through
+the store's lock file (search.sqlite_db.FileTurn); versions catch what one planned over the
+other's write (ConflictError).
 
 A write's future ends once the child has committed it (synchronous=FULL when durable):
 acknowledged means committed. Writes are applied in the order they were handed in. A write
@@ -28,7 +29,6 @@ import logging
 import os
 import pickle
 import queue
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -40,7 +40,7 @@ from multiprocessing.connection import Connection
 
 from inbox.errors import ConflictError, StoreRefused, StoreUnavailable
 from inbox.store import Submitted, WriteBatch
-from search.sqlite_db import FileTurn, Turns, _translate, connect
+from search.sqlite_db import FileTurn, _translate, connect, in_transaction
 from search.sqlite_repository import write_batch
 
 log = logging.getLogger(__name__)
@@ -50,17 +50,6 @@ _OK = b"ok"
 _SKIPPED = b"skipped"
 _KEEP = 4096  # how many recent writes' outcomes the child remembers for chained writes
 RESTART_AFTER = 5.0  # seconds between attempts to start a child that failed to start
-
-
-def apply(conn: sqlite3.Connection, batch: WriteBatch) -> None:
-    """One batch in one transaction (the child's work)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        write_batch(batch, checked=True)(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def _serve(path: str, durable: bool, inbox: Connection, replies: Connection) -> None:
@@ -82,8 +71,8 @@ def _serve(path: str, durable: bool, inbox: Connection, replies: Connection) -> 
                 replies.send_bytes(_SKIPPED)
                 continue
             try:
-                with turn:  # the other processes' writers
-                    apply(conn, batch)
+                with turn:  # the store's writer thread, and other processes' writers
+                    in_transaction(conn, write_batch(batch, checked=True))
             except Exception as exc:  # noqa: BLE001 - handed to the writer's caller
                 error = _translate(exc)
                 ids = error.ids if isinstance(error, StoreRefused) else ()
@@ -125,7 +114,6 @@ class _Child:
     outbox: queue.SimpleQueue[bytes]
     pending: collections.deque[Future[None]]
     threads: tuple[threading.Thread, ...] = ()
-    sent: int = 0  # writes sent on the pipe and not answered
     alive: bool = True
 
 
@@ -133,10 +121,8 @@ class WriterProcess:
     """Applies WriteBatches in a child process, in the order they are handed in."""
 
     def __init__(self, path: str, durable: bool,
-                 committed: Callable[[], None] = lambda: None, turns: Turns | None = None
-                 ) -> None:
+                 committed: Callable[[], None] = lambda: None) -> None:
         self.path, self.durable = path, durable
-        self.turns = turns or Turns()  # shared with the store's writer thread
         self._committed = committed  # after each commit: what readers kept may be older
         self._lock = threading.Lock()  # a write's place in the pipe = its place in pending
         self._child: _Child | None = None
@@ -228,21 +214,14 @@ class WriterProcess:
                                           name="sqlite-writer-start")
         self._starting.start()
 
-    def _send(self, child: _Child, pipe: Connection) -> None:
+    @staticmethod
+    def _send(child: _Child, pipe: Connection) -> None:
         try:
             while True:
                 data = child.outbox.get()
-                if data == _END:
-                    pipe.send_bytes(data)
-                    return
-                self.turns.send_enter()
-                with self._lock:  # counted here, or by the receiver when the child ends
-                    alive = child.alive
-                    child.sent += alive
-                if not alive:
-                    self.turns.answered()
-                    return
                 pipe.send_bytes(data)
+                if data == _END:
+                    return
         except OSError:
             return  # the child is gone: the receiver fails what is pending
         finally:
@@ -253,8 +232,6 @@ class WriterProcess:
             while (reply := pipe.recv_bytes()) != _END:
                 with self._lock:
                     fut = child.pending.popleft()
-                    child.sent -= 1
-                self.turns.answered()
                 if reply == _OK:
                     self._committed()
                     fut.set_result(None)
@@ -271,10 +248,8 @@ class WriterProcess:
                 child.alive = False
                 lost = list(child.pending)
                 child.pending.clear()
-                unanswered, child.sent = child.sent, 0
                 if self._child is child:
                     self._child = None
-            self.turns.answered(unanswered)
             child.outbox.put(_END)  # the sender stops too
             code = _reap(child.process)
             if lost or not self._closed:
