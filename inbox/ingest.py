@@ -56,6 +56,7 @@ from inbox.model import (
     Inbound,
     Message,
     Status,
+    evolve,
     message_id_for,
     new_id,
     utcnow,
@@ -635,7 +636,7 @@ class Ingestor:
             changes.update(sentiment=msg.sentiment, lang=msg.lang)
         if customer_wrote:
             return self.sla.customer_wrote(conv, msg.created_at, **changes)
-        return replace(conv, **changes)
+        return evolve(conv, **changes)
 
 
 def _survivor(plan: Plan, conv: Conversation | None) -> Conversation | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from inbox.enrich import Enrichment
@@ -19,6 +19,7 @@ from inbox.model import (
     Inbound,
     Message,
     Status,
+    evolve,
     message_id_for,
     utcnow,
 )
@@ -111,7 +112,7 @@ class Plan:
         self.customer_conversations.setdefault(conv.customer_id, {})[conv.id] = None
 
     def batch(self) -> WriteBatch:
-        convs = tuple(replace(c, version=self.stored_versions[c.id] + 1)
+        convs = tuple(evolve(c, version=self.stored_versions[c.id] + 1)
                       if c.id in self.stored_versions else c
                       for c in self.conversations.values())
         return WriteBatch(tuple(self.customers.values()), tuple(self.identities.values()),
@@ -154,7 +155,7 @@ def enriched(plan: Plan, found: dict[int, Enrichment | Exception]) -> None:
         outcome = found[position]
         if isinstance(outcome, Exception):
             raise ItemFailed(position, "enrich", outcome) from outcome
-        filled[id(msg)] = replace(msg, lang=outcome.lang, sentiment=outcome.sentiment,
+        filled[id(msg)] = evolve(msg, lang=outcome.lang, sentiment=outcome.sentiment,
                                   sentiment_score=outcome.score)
         if plan.messages.get(msg.id) is msg:
             plan.messages[msg.id] = filled[id(msg)]
@@ -162,7 +163,7 @@ def enriched(plan: Plan, found: dict[int, Enrichment | Exception]) -> None:
     for conv_id, mid in plan.latest.items():  # the conversations show what they now know
         conv, latest = plan.conversations.get(conv_id), plan.messages.get(mid)
         if conv is not None and latest is not None:
-            plan.conversations[conv_id] = replace(conv, sentiment=latest.sentiment,
+            plan.conversations[conv_id] = evolve(conv, sentiment=latest.sentiment,
                                                   lang=latest.lang)
 
 

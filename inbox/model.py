@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import operator
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Generic, Literal, TypeGuard, TypeVar, Union, get_args
 
 T = TypeVar("T")
+R = TypeVar("R", bound="Record")
 L = TypeVar("L", bound=str)
 
 # Choices validated once where they enter (web, CLI); the stores trust them.
@@ -124,8 +126,42 @@ def message_id_for(channel: str, external_id: str) -> str:
     return f"m{digest[:24]}"
 
 
+class Record:
+    """Base of the frozen dataclasses a batch carries (inbound items, customers, messages,
+    conversations ...): pickled as their field values in order, and copied with changes by
+    `evolve`. The dataclass defaults look every field up again for each object (fields()):
+    a third of a batch's pickling, and most of an SLA step's copying."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[type[Record], tuple[Any, ...]]:
+        return type(self), _layout(type(self))[1](self)
+
+
+_Layout = tuple[dict[str, int], "operator.attrgetter[Any]"]
+_LAYOUTS: dict[type[Record], _Layout] = {}
+
+
+def _layout(kind: type[Record]) -> _Layout:
+    """The position of each field, and a getter of all their values in order."""
+    if (layout := _LAYOUTS.get(kind)) is None:
+        names = [f.name for f in fields(kind)]  # type: ignore[arg-type]
+        layout = _LAYOUTS[kind] = ({name: i for i, name in enumerate(names)},
+                                   operator.attrgetter(*names))
+    return layout
+
+
+def evolve(obj: R, **changes: Any) -> R:
+    """A copy of the record with these fields changed (dataclasses.replace, in 60% of its time)."""
+    index, values = _layout(type(obj))
+    copy = list(values(obj))
+    for name, value in changes.items():
+        copy[index[name]] = value
+    return type(obj)(*copy)
+
+
 @dataclass(frozen=True, slots=True)
-class IdentityRef:
+class IdentityRef(Record):
     """How a connector names an author: kind + normalized value, with an optional label."""
 
     kind: IdentityKind
@@ -137,7 +173,7 @@ class IdentityRef:
 
 
 @dataclass(frozen=True, slots=True)
-class Attachment:
+class Attachment(Record):
     name: str
     content_type: str
     size: int
@@ -145,7 +181,7 @@ class Attachment:
 
 
 @dataclass(frozen=True, slots=True)
-class Inbound:
+class Inbound(Record):
     """One customer message as a connector saw it, before ingest."""
 
     channel: Channel
@@ -170,7 +206,7 @@ class Inbound:
 
 
 @dataclass(frozen=True, slots=True)
-class Identity:
+class Identity(Record):
     kind: IdentityKind
     value: str
     customer_id: str
@@ -179,7 +215,7 @@ class Identity:
 
 
 @dataclass(frozen=True, slots=True)
-class Customer:
+class Customer(Record):
     id: str
     name: str | None
     created_at: datetime
@@ -189,7 +225,7 @@ class Customer:
 
 
 @dataclass(frozen=True, slots=True)
-class Message:
+class Message(Record):
     id: str
     conversation_id: str
     channel: Channel
@@ -216,7 +252,7 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
-class Conversation:
+class Conversation(Record):
     id: str
     customer_id: str
     channel: Channel

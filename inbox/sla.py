@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from inbox.errors import ConfigError
-from inbox.model import PRIORITIES, Conversation, Status
+from inbox.model import PRIORITIES, Conversation, Status, evolve
 from inbox.normalize import storable_time
 
 CHANNEL_NAMES = {"email": "Email", "x": "X", "webform": "Web form"}  # as agents read them
@@ -204,11 +204,11 @@ class SlaPolicy:
         the message's other changes to the conversation, made in the same copy; a change of
         status (a customer answer reopens) goes through moved()."""
         status = changes.pop("status", conv.status)
-        conv = replace(conv, **changes) if changes else conv
+        conv = evolve(conv, **changes) if changes else conv
         if status != conv.status:
             conv = self.moved(conv, status, at)
         if status == Status.OPEN and conv.awaiting_since is None:
-            conv = replace(conv, **self._clock(conv.channel, at, conv.priority,
+            conv = evolve(conv, **self._clock(conv.channel, at, conv.priority,
                                                conv.first_response_at is not None))
         return conv
 
@@ -217,19 +217,19 @@ class SlaPolicy:
         answer to a running clock is a next response (next_response_*); clock stopped."""
         started = conv.awaiting_since or conv.created_at
         if conv.first_response_at is None:
-            conv = replace(conv, first_response_at=at,
+            conv = evolve(conv, first_response_at=at,
                            first_response_seconds=self.elapsed(conv.channel, started, at,
                                                                conv.priority),
                            first_response_breached=conv.due_at is not None and at > conv.due_at)
         elif conv.awaiting_since is not None:
             missed = conv.due_at is not None and at > conv.due_at
-            conv = replace(
+            conv = evolve(
                 conv, next_response_at=(*conv.next_response_at, at),
                 next_response_seconds=(*conv.next_response_seconds, self.elapsed(
                     conv.channel, started, at, conv.priority, later=True)),
                 next_response_missed=(*conv.next_response_missed, at) if missed
                 else conv.next_response_missed)
-        return replace(conv, awaiting_since=None, due_at=None, due_basis=None)
+        return evolve(conv, awaiting_since=None, due_at=None, due_basis=None)
 
     def resolved(self, conv: Conversation, at: datetime) -> Conversation:
         """The conversation resolved at `at`: every clock stops, time to resolution kept
@@ -243,18 +243,18 @@ class SlaPolicy:
         hours or 24/7) to paused_seconds. Resolved stops every clock and keeps the time to
         resolution; a merged conversation stops its clocks too."""
         if conv.pending_since is not None and status != Status.PENDING:
-            conv = replace(conv, pending_since=None, paused_seconds=conv.paused_seconds + \
+            conv = evolve(conv, pending_since=None, paused_seconds=conv.paused_seconds + \
                            self.elapsed(conv.channel, conv.pending_since, at, conv.priority))
         elif status == Status.PENDING and conv.pending_since is None:
-            conv = replace(conv, pending_since=at)
+            conv = evolve(conv, pending_since=at)
         if status == Status.RESOLVED:
             worked = self.elapsed(conv.channel, conv.created_at, at, conv.priority)
-            return replace(conv, status=status, awaiting_since=None, due_at=None,
+            return evolve(conv, status=status, awaiting_since=None, due_at=None,
                            due_basis=None, resolved_at=at,
                            resolution_seconds=max(0.0, worked - conv.paused_seconds))
         if status == Status.MERGED:
-            conv = replace(conv, awaiting_since=None, due_at=None, due_basis=None)
-        return replace(conv, status=status)
+            conv = evolve(conv, awaiting_since=None, due_at=None, due_basis=None)
+        return evolve(conv, status=status)
 
     def reply_rejected(self, conv: Conversation, waiting_since: datetime,
                        failed_at: datetime) -> Conversation:
@@ -262,14 +262,14 @@ class SlaPolicy:
         runs again from `waiting_since` (the first customer message it answered), and a
         first or next response that was this reply is forgotten."""
         if conv.first_response_at == failed_at:
-            conv = replace(conv, first_response_at=None, first_response_seconds=None,
+            conv = evolve(conv, first_response_at=None, first_response_seconds=None,
                            first_response_breached=None)
         elif failed_at in conv.next_response_at:
             n = len(conv.next_response_at) - 1 - conv.next_response_at[::-1].index(failed_at)
             missed = list(conv.next_response_missed)
             if failed_at in missed:
                 missed.remove(failed_at)
-            conv = replace(
+            conv = evolve(
                 conv, next_response_at=conv.next_response_at[:n] + conv.next_response_at[n + 1:],
                 next_response_seconds=(conv.next_response_seconds[:n]
                                        + conv.next_response_seconds[n + 1:]),
@@ -284,7 +284,7 @@ class SlaPolicy:
         return self._waiting(conv, conv.awaiting_since)
 
     def _waiting(self, conv: Conversation, since: datetime) -> Conversation:
-        return replace(conv, **self._clock(conv.channel, since, conv.priority,
+        return evolve(conv, **self._clock(conv.channel, since, conv.priority,
                                            conv.first_response_at is not None))
 
     def _clock(self, channel: str, since: datetime, priority: str | None = None,

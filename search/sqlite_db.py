@@ -60,7 +60,8 @@ def in_transaction(conn: sqlite3.Connection, op: Op[T]) -> T:
         result = op(conn)
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # not when SQLite ended it (a full disk, an I/O error)
+            conn.execute("ROLLBACK")
         raise
     return result
 

@@ -6,7 +6,6 @@ import functools
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
@@ -23,6 +22,7 @@ from inbox.model import (
     Page,
     Response,
     Status,
+    evolve,
     ts,
 )
 from inbox.privacy import public_copy
@@ -77,11 +77,11 @@ class _Refs:
             row = self.conn.execute("SELECT ref FROM conversations WHERE id = ?",
                                     (conv.id,)).fetchone()
             if row is not None and row[0] is not None:
-                return replace(conv, ref=row[0])
+                return evolve(conv, ref=row[0])
         if self.last is None:
             self.last = self.conn.execute("SELECT max(ref) FROM conversations").fetchone()[0]
         self.last = max(self.last or 0, REF_START - 1) + 1
-        return replace(conv, ref=self.last)
+        return evolve(conv, ref=self.last)
 
 
 @functools.cache

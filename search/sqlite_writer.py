@@ -29,6 +29,7 @@ import logging
 import os
 import pickle
 import queue
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -50,10 +51,12 @@ _OK = b"ok"
 _SKIPPED = b"skipped"
 _KEEP = 4096  # how many recent writes' outcomes the child remembers for chained writes
 RESTART_AFTER = 5.0  # seconds between attempts to start a child that failed to start
+GROUP = 8  # at most this many writes waiting in the pipe are committed together
 
 
 def _serve(path: str, durable: bool, inbox: Connection, replies: Connection) -> None:
-    """The child: apply each batch received in one transaction, answer once committed."""
+    """The child: apply the writes received, those waiting together in one transaction,
+    and answer each once committed."""
     try:
         conn, turn = connect(path, durable), FileTurn(path)
     except Exception as exc:  # noqa: BLE001 - handed to the parent's start()
@@ -62,30 +65,80 @@ def _serve(path: str, durable: bool, inbox: Connection, replies: Connection) -> 
     replies.send_bytes(_OK)
     committed: dict[int, bool] = {}  # number -> committed, for the writes chained to it
     try:
-        while (data := inbox.recv_bytes()) != _END:
-            number, after, batch = pickle.loads(data)  # noqa: S301 - our own parent's bytes
+        ended = False
+        while not ended:
+            group, ended = _waiting(inbox)
+            for number, reply in _apply(conn, turn, group, committed) if group else ():
+                committed[number] = reply == _OK
+                replies.send_bytes(reply)
             if len(committed) > _KEEP:
-                committed = {n: ok for n, ok in committed.items() if n > number - _KEEP // 2}
-            committed[number] = False
-            if after is not None and not committed.get(after, False):
-                replies.send_bytes(_SKIPPED)
-                continue
-            try:
-                with turn:  # the store's writer thread, and other processes' writers
-                    in_transaction(conn, write_batch(batch, checked=True))
-            except Exception as exc:  # noqa: BLE001 - handed to the writer's caller
-                error = _translate(exc)
-                ids = error.ids if isinstance(error, StoreRefused) else ()
-                replies.send_bytes(pickle.dumps((type(error).__name__, str(error), ids)))
-            else:
-                committed[number] = True
-                replies.send_bytes(_OK)
+                newest = max(committed)
+                committed = {n: ok for n, ok in committed.items() if n > newest - _KEEP // 2}
         replies.send_bytes(_END)
     except (EOFError, OSError):
         pass  # the parent is gone: nothing is waiting for an answer
     finally:
         conn.close()
         turn.close()
+
+
+def _waiting(inbox: Connection) -> tuple[list[bytes], bool]:
+    """The next write (waited for) and those already waiting behind it, up to GROUP; and
+    whether the parent has ended the pipe."""
+    group: list[bytes] = []
+    while not group or (len(group) < GROUP and inbox.poll()):
+        data = inbox.recv_bytes()
+        if data == _END:
+            return group, True
+        group.append(data)
+    return group, False
+
+
+def _apply(conn: sqlite3.Connection, turn: FileTurn, group: list[bytes],
+           committed: dict[int, bool]) -> list[tuple[int, bytes]]:
+    """Each write's answer, the group written in one transaction (group commit: one sync
+    and one copy of the pages they share). A write that fails is rolled back to its
+    savepoint and the others go on; when the transaction fails, every write in it does."""
+    writes: list[tuple[int, int | None, WriteBatch]] = [
+        pickle.loads(data) for data in group]  # noqa: S301 - our own parent's bytes
+    answers: dict[int, bytes] = {}
+    alone = len(writes) == 1  # its own transaction: no savepoint needed
+
+    def op(conn: sqlite3.Connection) -> None:
+        for number, after, batch in writes:
+            if after is not None and not (committed.get(after, False)
+                                          or answers.get(after) == _OK):
+                answers[number] = _SKIPPED
+                continue
+            if not alone:
+                conn.execute("SAVEPOINT write")
+            try:
+                write_batch(batch, checked=True)(conn)
+            except Exception as exc:
+                if alone or not conn.in_transaction:  # SQLite ended the transaction
+                    raise
+                conn.execute("ROLLBACK TO write")
+                conn.execute("RELEASE write")
+                answers[number] = _failure(exc)
+            else:
+                if not alone:
+                    conn.execute("RELEASE write")
+                answers[number] = _OK
+
+    try:
+        with turn:  # the store's writer thread, and other processes' writers
+            in_transaction(conn, op)
+    except Exception as exc:  # noqa: BLE001 - handed to the writers' callers
+        failed = _failure(exc)
+        return [(number, failed if answers.get(number, _OK) == _OK else answers[number])
+                for number, _, _ in writes]
+    return [(number, answers[number]) for number, _, _ in writes]
+
+
+def _failure(exc: Exception) -> bytes:
+    error = _translate(exc)
+    ids = error.ids if isinstance(error, StoreRefused) else ()
+    return pickle.dumps((type(error).__name__, str(error), ids))
 
 
 def _error(reply: bytes) -> Exception:

@@ -6,14 +6,17 @@ nothing twice, and is started again."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from inbox.app.demo.generator import generate
 from inbox.model import IdentityRef
 from search.sqlite import SqliteStore
+from search.sqlite_db import FileTurn
 from tests.contract.test_ingest_pipelined import (
     NOW,
     at_once,
@@ -26,6 +29,8 @@ from tests.contract.test_ingest_pipelined import (
 from tests.contract.test_ingest_poison import good, refusing_enrichment
 from tests.contract.test_ingest_poison import ingestor as poison_ingestor
 from tests.factories import at, inbound
+
+T = TypeVar("T")
 
 
 async def opened(path: Path, process: bool = True) -> SqliteStore:
@@ -72,6 +77,61 @@ async def test_a_batch_planned_over_a_refused_one_is_planned_again(tmp_path: Pat
     store = await opened(tmp_path / "inbox.db")
     try:
         await refused_ahead(poison_ingestor(store, refusing_enrichment), store)
+    finally:
+        await store.aclose()
+
+
+async def held_back(path: Path, store: SqliteStore, run: Awaitable[T], writes: int) -> T:
+    """`run`, while another writer holds the store's lock file until `writes` writes wait in
+    the writer process: those behind the first are then committed together."""
+    assert store.writer is not None
+    turn = FileTurn(str(path))
+    try:
+        with turn:
+            task = asyncio.ensure_future(run)
+            for _ in range(10_000):
+                if store.writer.in_flight >= writes or task.done():
+                    break
+                await asyncio.sleep(0.001)
+            assert store.writer.in_flight == writes
+        return await task
+    finally:
+        turn.close()
+
+
+async def test_writes_waiting_together_store_what_one_at_a_time_stores(tmp_path: Path) -> None:
+    parts = batches([i.inbound for i in generate(NOW, days=10, customers=60)], 20)
+    store = await opened(tmp_path / "inbox.db")
+    try:
+        ingest = ingestor(store)
+        await at_once(ingest, parts[:2])  # batches came in at once: handed in ahead now
+        await held_back(tmp_path / "inbox.db", store, at_once(ingest, parts[2:]),
+                        len(parts) - 2)
+        got = await shape(store)
+    finally:
+        await store.aclose()
+    assert got == await one_by_one(tmp_path / "thread.db", parts)
+    assert len(got["messages"]) == sum(map(len, parts))
+
+
+async def test_a_refused_write_among_writes_waiting_together_fails_alone(
+        tmp_path: Path) -> None:
+    """A batch refused in part in a group of writes committed together is rolled back alone
+    (the batch chained to it is skipped, and planned again); the others are kept."""
+    store = await opened(tmp_path / "inbox.db")
+    try:
+        ingest = poison_ingestor(store, refusing_enrichment)
+        await at_once(ingest, [[good(0)], [good(1)]])  # handed in ahead from now on
+        # the child takes the first write and waits for its turn; the two behind it wait
+        # in the pipe, and are then written together
+        await held_back(tmp_path / "inbox.db", store, asyncio.gather(
+            ingest.ingest([good(2)]), refused_ahead(ingest, store)), 3)
+        # nothing of the refused write stayed: every conversation and customer has messages
+        messages = await store.export("messages", None, 100)
+        conversations = await store.export("conversations", None, 100)
+        customers = await store.export("customers", None, 100)
+        assert {c.id for c in conversations} == {m.conversation_id for m in messages}
+        assert {c.id for c in customers} == {m.customer_id for m in messages}
     finally:
         await store.aclose()
 
