@@ -35,8 +35,8 @@ from inbox.app.cli import collect_less
 from inbox.app.config import load as load_config
 from inbox.app.runtime import Runtime
 from inbox.store import WriteBatch
+from search.sqlite_batch import write_batch
 from search.sqlite_db import connect, in_transaction
-from search.sqlite_repository import write_batch
 from search.sqlite_schema import migrate
 
 

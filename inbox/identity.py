@@ -40,6 +40,7 @@ def normalize_handle(value: str) -> str | None:
     return handle if ok else None
 
 
+@functools.lru_cache(maxsize=16384)  # the same authors again and again
 def normalize_ref(ref: IdentityRef, phone_region: str | None = None) -> IdentityRef | None:
     """The ref with its value in canonical form, or None if the value is unusable."""
     value: str | None

@@ -445,7 +445,7 @@ class Ingestor:
         since = min((i.created_at for i in fresh), default=None)
         plan.loaded, recent, referenced = await asyncio.gather(
             self.store.conversations_by_ids(sorted(conv_ids)),
-            self.store.active_conversations(sorted(customers), since - REPEAT_WINDOW)
+            self.store.care_conversations(sorted(customers), since - REPEAT_WINDOW, since)
             if since is not None else _nothing(),
             self.store.conversations_by_refs(numbers) if numbers else _no_refs())
         plan.loaded.update((c, over.conversations[c]) for c in conv_ids

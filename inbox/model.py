@@ -104,11 +104,20 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+_TS: dict[datetime, str] = {}  # the text of recent aware times: a batch's repeat (3 in 4)
+
+
 def ts(value: datetime) -> str:
     """The stores' timestamp text: UTC with microseconds, so text order is time order."""
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    return value.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    text = _TS.get(value)
+    if text is None:
+        utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+        text = utc.isoformat(timespec="microseconds").replace("+00:00", "Z")
+        if value.tzinfo is not None:  # equal aware times are one instant: one text
+            if len(_TS) >= 8192:
+                _TS.clear()
+            _TS[value] = text
+    return text
 
 
 def parse_ts(value: str) -> datetime:

@@ -24,7 +24,8 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from inbox.model import (
     Attachment,
@@ -141,6 +142,8 @@ def clean_text(text: str, cap: int) -> str:
 def clean_label(text: str, cap: int = MAX_NAME, marks: bool = True) -> str:
     """One-line text (names, labels, file names, subjects): controls become spaces, bidi
     overrides/embeddings/isolates are removed (and the LRM/RLM/ALM marks when `marks`)."""
+    if type(text) is str and text.isascii() and text.isprintable():  # nothing to remove
+        return text[: cap * 2].strip()[:cap]
     text = _surrogates_fixed(str(text)[: cap * 2])
     text = (_BIDI_ALL if marks else _BIDI_CONTROLS).sub("", text)
     text = _CONTROLS_AND_SPACE.sub(" ", text)
@@ -201,16 +204,18 @@ def clean_json(value: Any, depth: int = MAX_META_DEPTH, budget: _Budget | None =
         return value if -(2**63) <= value < 2**63 else str(value)
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
-    if isinstance(value, Mapping | list | tuple | set | frozenset):
+    mapping = type(value) is dict or isinstance(value, Mapping)  # a dict: no ABC check
+    if mapping or isinstance(value, list | tuple | set | frozenset):
         if depth <= 0:
             budget.cut = True
             return None
-        items = list(value.items()) if isinstance(value, Mapping) else list(value)
+        items = list(value.items()) if mapping else list(value)
         if len(items) > MAX_META_ITEMS:
             budget.cut = True
             items = items[:MAX_META_ITEMS]
-        if isinstance(value, Mapping):
-            return {clean_id(str(key), MAX_META_KEY):
+        if mapping:
+            return {key if type(key) is str and len(key) <= MAX_META_KEY and key.isascii()
+                    and key.isprintable() else clean_id(str(key), MAX_META_KEY):
                     item if _plain(item, budget) else clean_json(item, depth - 1, budget)
                     for key, item in items}
         return [item if _plain(item, budget) else clean_json(item, depth - 1, budget)
@@ -259,8 +264,16 @@ def _keys(keys: Iterable[str], meta: dict[str, Any], what: str) -> tuple[str, ..
     return tuple(cleaned[:MAX_KEYS])
 
 
+E = TypeVar("E", bound=StrEnum)
+
+
+def _member(kind: type[E], value: object) -> E:
+    """A member of the enum (most connectors give one), or the one its cleaned text names."""
+    return value if type(value) is kind else parse_enum(kind, clean_id(str(value), MAX_SHORT))
+
+
 def _author(ref: IdentityRef) -> IdentityRef:
-    return IdentityRef(parse_enum(IdentityKind, clean_id(ref.kind, MAX_SHORT)), clean_id(ref.value),
+    return IdentityRef(_member(IdentityKind, ref.kind), clean_id(ref.value),
                        _optional(ref.label, clean_label), bool(ref.verified))
 
 
@@ -300,7 +313,7 @@ def normalize_inbound(item: Inbound, received: datetime) -> Inbound:
     if cut:
         meta["truncated"] = cut
     return Inbound(  # every field, made anew (a replace() costs twice as much)
-        channel=parse_enum(Channel, clean_id(item.channel, MAX_SHORT)),
+        channel=_member(Channel, item.channel),
         external_id=clean_id(item.external_id),
         authors=tuple(_author(r) for r in authors[:MAX_AUTHORS]),
         text=clean_text(item.text or "", MAX_TEXT),
@@ -316,6 +329,6 @@ def normalize_inbound(item: Inbound, received: datetime) -> Inbound:
         automated=bool(item.automated),
         revision=_optional(item.revision, clean_id),
         attachments=tuple(_attachment(a) for a in attachments[:MAX_ATTACHMENTS]),
-        direction=parse_enum(Direction, clean_id(item.direction, MAX_SHORT)),
+        direction=_member(Direction, item.direction),
         meta=meta,
     )

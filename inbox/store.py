@@ -157,9 +157,13 @@ class Repository(Protocol):
         order "due" = only those with a running clock, due_at asc, id asc; order "waiting"
         = only those awaiting an answer, awaiting_since asc, id asc."""
 
-    async def active_conversations(self, customer_ids: Sequence[str], since: datetime
-                                   ) -> list[Conversation]:
-        """The conversations of these customers with activity at or after `since`."""
+    async def care_conversations(self, customer_ids: Sequence[str], active_since: datetime,
+                                 created_by: datetime) -> list[Conversation]:
+        """The customers' care conversations (neither listening nor merged) with activity at
+        or after `active_since`: for each customer, from the newest activity down to the
+        first one created at or before `created_by`. An older one can be no repeat contact's
+        previous conversation (inbox.ingest) for a message created at or after `created_by`:
+        that one is found first. A store may return more of them."""
 
     async def conversation_messages(self, conversation_id: str) -> tuple[Message, ...]:
         """Every message of a conversation, oldest first."""

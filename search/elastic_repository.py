@@ -7,7 +7,16 @@ from datetime import datetime
 from typing import Any
 
 from inbox.errors import NotFound
-from inbox.model import Conversation, ConversationFilter, Customer, Identity, Message, Page, ts
+from inbox.model import (
+    Conversation,
+    ConversationFilter,
+    Customer,
+    Identity,
+    Message,
+    Page,
+    Status,
+    ts,
+)
 from inbox.store import Submitted, WriteBatch
 from search.elastic_client import MESSAGE_ORDER, OLDEST_FIRST
 from search.elastic_docs import from_doc
@@ -88,12 +97,16 @@ class ElasticRepository(ElasticWriter):
                                         sort, cursor, limit)
         return Page(tuple(from_doc(Conversation, h["_source"]) for h in hits), nxt)
 
-    async def active_conversations(self, customer_ids: Sequence[str], since: datetime
-                                   ) -> list[Conversation]:
+    async def care_conversations(self, customer_ids: Sequence[str], active_since: datetime,
+                                 created_by: datetime) -> list[Conversation]:
+        """Every care conversation active since then (the port allows more than the ones
+        down to the first created by `created_by`)."""
         if not customer_ids:
             return []
         query = {"bool": {"filter": [{"terms": {"customer_id": list(customer_ids)}},
-                                     {"range": {"last_message_at": {"gte": ts(since)}}}]}}
+                                     {"range": {"last_message_at": {"gte": ts(active_since)}}}],
+                          "must_not": [{"terms": {"status": [Status.LISTENING.value,
+                                                             Status.MERGED.value]}}]}}
         hits = await self._scan("conversations", query, [{"id": "asc"}])
         return [from_doc(Conversation, h["_source"]) for h in hits]
 

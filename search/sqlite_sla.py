@@ -3,7 +3,7 @@ conversation rowid, kept up to date from the `sla_log` table (schema 4) where th
 every conversation it writes. A report reads only the conversations written since the
 previous one, then counts and sorts in numpy: at a million messages (over 600k care
 conversations in 30 days) SQL needed a sort per group and column, seconds in all. The first
-report of a process, or one further behind than the log keeps (sqlite_repository.LOG_KEEP
+report of a process, or one further behind than the log keeps (sqlite_batch.LOG_KEEP
 writes), loads every
 conversation (about two seconds at that size). Slots are rowids: a VACUUM of the file
 (which the product never runs) may renumber them, so run one only with the store stopped."""

@@ -41,8 +41,8 @@ from multiprocessing.connection import Connection
 
 from inbox.errors import ConflictError, StoreRefused, StoreUnavailable
 from inbox.store import Submitted, WriteBatch
+from search.sqlite_batch import BatchRows, batch_rows, write_rows
 from search.sqlite_db import FileTurn, _translate, connect, in_transaction
-from search.sqlite_repository import write_batch
 
 log = logging.getLogger(__name__)
 
@@ -99,13 +99,13 @@ def _apply(conn: sqlite3.Connection, turn: FileTurn, group: list[bytes],
     """Each write's answer, the group written in one transaction (group commit: one sync
     and one copy of the pages they share). A write that fails is rolled back to its
     savepoint and the others go on; when the transaction fails, every write in it does."""
-    writes: list[tuple[int, int | None, WriteBatch]] = [
+    writes: list[tuple[int, int | None, BatchRows]] = [
         pickle.loads(data) for data in group]  # noqa: S301 - our own parent's bytes
     answers: dict[int, bytes] = {}
     alone = len(writes) == 1  # its own transaction: no savepoint needed
 
     def op(conn: sqlite3.Connection) -> None:
-        for number, after, batch in writes:
+        for number, after, rows in writes:
             if after is not None and not (committed.get(after, False)
                                           or answers.get(after) == _OK):
                 answers[number] = _SKIPPED
@@ -113,7 +113,7 @@ def _apply(conn: sqlite3.Connection, turn: FileTurn, group: list[bytes],
             if not alone:
                 conn.execute("SAVEPOINT write")
             try:
-                write_batch(batch, checked=True)(conn)
+                write_rows(rows, checked=True)(conn)
             except Exception as exc:
                 if alone or not conn.in_transaction:  # SQLite ended the transaction
                     raise
@@ -318,6 +318,15 @@ class WriterProcess:
         being started): write it another way."""
         loop = asyncio.get_running_loop()
         fut: Future[None] = Future()
+        if self.pid is None:
+            with self._lock:
+                self._start_in_background()
+            return None
+        try:  # its rows made here: the child only runs SQL
+            rows: BatchRows | None = batch_rows(batch)
+        except StoreRefused as exc:
+            rows = None
+            fut.set_exception(exc)
         with self._lock:
             child = self._child
             if child is None or not child.alive:
@@ -326,12 +335,13 @@ class WriterProcess:
             self._number += 1
             number = self._number
             try:
-                data = pickle.dumps((number, after, batch), protocol=5)
+                data = b"" if rows is None else pickle.dumps((number, after, rows), protocol=5)
             except (pickle.PicklingError, TypeError, ValueError, RecursionError) as exc:
                 fut.set_exception(StoreRefused(f"not storable: {type(exc).__name__}: {exc}"))
             else:
-                child.pending.append(fut)
-                child.outbox.put(data)
+                if data:
+                    child.pending.append(fut)
+                    child.outbox.put(data)
         return Submitted(number, asyncio.wrap_future(fut, loop=loop))
 
     def kill(self) -> None:

@@ -1,0 +1,329 @@
+"""The SQLite store's batch writes, in two steps: a WriteBatch made into rows (`batch_rows`:
+every value as its column holds it), then the rows written in one transaction
+(`write_rows`), each new message with its public copy and index terms.
+
+The rows are made in the process that plans ingest, before the batch is handed to the
+writer process (search.sqlite_writer), so that the two sides of the pipeline share the
+work (the text analysis stays with the writer), and plain rows pickle in less time than
+the objects. A document whose values SQLite cannot hold is refused by name (StoreRefused),
+when its rows are made (a meta that is not JSON) or written (a lone surrogate, an integer
+over 64 bits)."""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections import Counter
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any, NamedTuple
+
+from inbox.analysis import message_terms
+from inbox.errors import ConflictError, StoreRefused
+from inbox.model import ts
+from inbox.privacy import public_copy
+from inbox.store import REF_START, WriteBatch
+from search.sqlite_collections import encoded, put_doc
+from search.sqlite_rows import CONVERSATION_COLUMNS, MESSAGE_COLUMNS, placeholders, row_values
+
+LOG_KEEP = 100_000  # the newest writes kept in sla_log
+CUSTOMER_COLUMNS = ("id", "name", "created_at", "merged_into", "version")
+
+# A value SQLite cannot hold (a lone surrogate, an integer over 64 bits, a circular or
+# unserialisable meta, a blob over the size limit): the document is refused, not the store.
+_REFUSED = (ValueError, OverflowError, TypeError, RecursionError, sqlite3.InterfaceError,
+            sqlite3.DataError, sqlite3.ProgrammingError)
+
+Terms = tuple[str, str, str]  # a message's text words, subject words, and extras of both
+
+
+class MessageRow(NamedTuple):
+    values: list[Any]  # MESSAGE_COLUMNS (the public copies and index terms made on write)
+    author_keys: tuple[str, ...]
+
+
+class BatchRows(NamedTuple):
+    """A WriteBatch as its statements take it."""
+
+    customers: list[list[Any]]  # CUSTOMER_COLUMNS
+    identities: list[tuple[Any, ...]]  # kind, value, customer_id, label, created_at
+    conversations: list[list[Any]]  # CONVERSATION_COLUMNS (a new one's ref given on write)
+    messages: list[MessageRow]
+    thread_keys: tuple[tuple[str, str], ...]
+    documents: list[tuple[str, str, str]]  # collection, key, encoded document
+
+
+class _refusing:  # noqa: N801 - used as a function; a class is cheaper per document
+    """Name the document whose value SQLite refused (StoreRefused, distinct from down)."""
+
+    __slots__ = ("doc_id",)
+
+    def __init__(self, doc_id: str) -> None:
+        self.doc_id = doc_id
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc is not None and isinstance(exc, _REFUSED):
+            raise StoreRefused(f"SQLite refused {self.doc_id}: {type(exc).__name__}: {exc}",
+                               (self.doc_id,)) from exc
+
+
+def _differing_public_copy(text: str | None) -> str | None:
+    """The public copy where it differs from the text (the row keeps NULL otherwise)."""
+    public = public_copy(text)
+    return None if public == text else public
+
+
+_MESSAGE_NAMES = (*MESSAGE_COLUMNS, "public_text", "public_subject")
+_TEXT, _SUBJECT, _CREATED, _CHANNEL, _DIRECTION, _SENTIMENT, _LANG, _AUTOMATED, \
+    _PUBLIC_TEXT, _PUBLIC_SUBJECT = (_MESSAGE_NAMES.index(c) for c in (
+        "text", "subject", "created_at", "channel", "direction", "sentiment", "lang",
+        "automated", "public_text", "public_subject"))
+_CONV_REF = CONVERSATION_COLUMNS.index("ref")
+
+
+def batch_rows(batch: WriteBatch) -> BatchRows:
+    """The batch's rows (StoreRefused naming a document whose values cannot be stored)."""
+    customers, conversations, messages = [], [], []
+    for customer in batch.customers:
+        with _refusing(customer.id):
+            customers.append(row_values(customer, CUSTOMER_COLUMNS))
+    identities = []
+    for ident in batch.identities:
+        with _refusing(ident.customer_id):
+            identities.append((str(ident.kind), ident.value, ident.customer_id, ident.label,
+                               ts(ident.created_at)))
+    for conv in batch.conversations:
+        with _refusing(conv.id):
+            conversations.append(row_values(conv, CONVERSATION_COLUMNS))
+    for msg in batch.messages:
+        with _refusing(msg.id):
+            messages.append(MessageRow(row_values(msg, MESSAGE_COLUMNS), msg.author_keys))
+    documents = []
+    for collection, key, doc in batch.documents:
+        with _refusing(key):
+            documents.append((str(collection), key, encoded(doc)))
+    return BatchRows(customers, identities, conversations, messages, batch.thread_keys,
+                     documents)
+
+
+def _terms(row: list[Any]) -> tuple[Terms, Terms]:
+    """A new message's index terms, and those of its public copy."""
+    text, subject, lang = row[_TEXT], row[_SUBJECT], row[_LANG]
+    terms = message_terms(text, subject, lang)
+    public_text, public_subject = row[_PUBLIC_TEXT], row[_PUBLIC_SUBJECT]
+    if public_text is None and public_subject is None:
+        return terms, terms
+    return terms, message_terms(text if public_text is None else public_text,
+                                subject if public_subject is None else public_subject, lang)
+
+
+def write_batch(batch: WriteBatch, checked: bool) -> Callable[[sqlite3.Connection], None]:
+    """The op that applies a batch (its rows made now)."""
+    return write_rows(batch_rows(batch), checked)
+
+
+def write_rows(rows: BatchRows, checked: bool) -> Callable[[sqlite3.Connection], None]:
+    """The op that applies a batch's rows: versions and identities checked, or (restore)
+    not."""
+
+    def op(conn: sqlite3.Connection) -> None:
+        for values in rows.customers:
+            with _refusing(values[0]):
+                _versioned(conn, "customers", CUSTOMER_COLUMNS, values, checked)
+        verb = "INSERT" if checked else "INSERT OR REPLACE"
+        for ident in rows.identities:
+            with _refusing(ident[2]):
+                conn.execute(f"{verb} INTO identities (kind, value, customer_id, label, "
+                             "created_at) VALUES (?, ?, ?, ?, ?)", ident)
+        refs = _Refs(conn)
+        for values in rows.conversations:
+            with _refusing(values[0]):
+                _versioned(conn, "conversations", CONVERSATION_COLUMNS,
+                           refs.given(values, checked), checked)
+        if rows.conversations:
+            log_written(conn, [values[0] for values in rows.conversations])
+        new = _NewMessages(conn)
+        keys: list[tuple[str, int]] = []
+        owners: list[str] = []
+        for message in rows.messages:
+            with _refusing(message.values[0]):
+                _write_message(conn, message, new, keys)
+            owners += [message.values[0]] * (len(keys) - len(owners))
+        new.flush()
+        _insert_all(conn, "INSERT OR IGNORE INTO message_keys (key, message_rowid) "
+                    "VALUES (?, ?)", keys, owners)
+        _insert_all(conn, "INSERT OR IGNORE INTO thread_keys (key, conversation_id) "
+                    "VALUES (?, ?)", rows.thread_keys, [c for _, c in rows.thread_keys])
+        for collection, key, data in rows.documents:
+            with _refusing(key):
+                put_doc(conn, collection, key, data)
+
+    return op
+
+
+class _Refs:
+    """Human references for the conversations of one write, in the writer's transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.last: int | None = None
+
+    def given(self, values: list[Any], checked: bool) -> list[Any]:
+        """The conversation's values with its stored reference, or (new) the next free one.
+        A checked first version is new (its insert fails if the id is taken): nothing to
+        look up."""
+        if values[_CONV_REF] is not None:
+            return values
+        if values[_CONV_VERSION] != 1 or not checked:
+            row = self.conn.execute("SELECT ref FROM conversations WHERE id = ?",
+                                    (values[0],)).fetchone()
+            if row is not None and row[0] is not None:
+                return _with_ref(values, row[0])
+        if self.last is None:
+            self.last = self.conn.execute("SELECT max(ref) FROM conversations").fetchone()[0]
+        self.last = max(self.last or 0, REF_START - 1) + 1
+        return _with_ref(values, self.last)
+
+
+_CONV_VERSION = CONVERSATION_COLUMNS.index("version")
+
+
+def _with_ref(values: list[Any], ref: int) -> list[Any]:
+    values = list(values)
+    values[_CONV_REF] = ref
+    return values
+
+
+@functools.cache
+def _versioned_sql(table: str, columns: tuple[str, ...], checked: bool) -> tuple[str, str]:
+    """The INSERT of a first version and the UPDATE of a later one (checked); or the upsert
+    of any version (a restore)."""
+    names, marks = ",".join(columns), placeholders(len(columns))
+    if not checked:
+        sets = ",".join(f"{c}=excluded.{c}" for c in columns[1:])
+        upsert = (f"INSERT INTO {table} ({names}) VALUES ({marks}) "
+                  f"ON CONFLICT(id) DO UPDATE SET {sets}")
+        return upsert, upsert
+    sets = ",".join(f"{c}=?" for c in columns[1:])
+    return (f"INSERT INTO {table} ({names}) VALUES ({marks})",
+            f"UPDATE {table} SET {sets} WHERE id=? AND version=?")
+
+
+def _versioned(conn: sqlite3.Connection, table: str, columns: tuple[str, ...],
+               values: list[Any], checked: bool) -> None:
+    """Write a customer's or conversation's row: a first version inserted, a later one
+    updating the version before it (ConflictError when another write changed it); not
+    checked (a restore), whatever is there replaced."""
+    insert, update = _versioned_sql(table, columns, checked)
+    version = values[columns.index("version")]
+    if version == 1 or not checked:
+        conn.execute(insert, values)
+        return
+    cur = conn.execute(update, [*values[1:], values[0], version - 1])
+    if cur.rowcount != 1:
+        raise ConflictError(f"{table[:-1]} {values[0]} was changed by someone else; reload it")
+
+
+_INSERT_MESSAGE = (f"INSERT INTO messages ({','.join(_MESSAGE_NAMES)}) "
+                   f"VALUES ({placeholders(len(_MESSAGE_NAMES))}) ON CONFLICT(id) DO NOTHING")
+_UPDATE_MESSAGE = (f"UPDATE messages SET {','.join(f'{c}=?' for c in _MESSAGE_NAMES[1:])} "
+                   "WHERE id=? RETURNING rowid")
+_ROLLUP = ("INSERT INTO message_rollup VALUES (?, ?, ?, ?, ?, ?, ?) "
+           "ON CONFLICT DO UPDATE SET n = n + excluded.n")
+_HOURS = ("INSERT INTO message_hours VALUES (?, ?) "
+          "ON CONFLICT DO UPDATE SET n = n + excluded.n")
+_BLOCKS = ("INSERT INTO message_blocks VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET "
+           "newest = max(newest, excluded.newest), oldest = min(oldest, excluded.oldest)")
+
+
+class _NewMessages:
+    """What a batch's new messages add besides their rows, written at the end of the batch,
+    a statement per table (schema 5: no insert triggers): the two FTS5 indexes, and the
+    facts, day rollup and rowid blocks searches count from (search/sqlite_index.py). A
+    trigger's statement made FTS5 write a segment of its own per message: 70% of a
+    message write; the facts trigger cost 40% of what remained."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.full: list[tuple[int, str, str, str]] = []
+        self.public: list[tuple[int, str, str, str]] = []
+        self.facts: list[tuple[Any, ...]] = []
+        self.rollup: Counter[tuple[Any, ...]] = Counter()
+        self.blocks: dict[int, tuple[str, str]] = {}
+        self.hours: Counter[str] = Counter()  # the customers' own messages per UTC hour
+
+    def add(self, rowid: int, row: list[Any]) -> None:
+        channel, direction, sentiment, lang = (row[_CHANNEL], row[_DIRECTION], row[_SENTIMENT],
+                                               row[_LANG])
+        terms, public_terms = _terms(row)
+        self.full.append((rowid, *terms))
+        self.public.append((rowid, *public_terms))
+        created, day = row[_CREATED], row[_CREATED][:10]
+        automated = int(bool(row[_AUTOMATED]))
+        self.facts.append((rowid, day, channel, direction, sentiment, lang, automated))
+        self.rollup[(day, channel, direction, sentiment or "", lang or "", automated)] += 1
+        if direction == "inbound" and not automated:
+            self.hours[created[:13]] += 1
+        block = rowid >> 10
+        newest, oldest = self.blocks.get(block, (created, created))
+        self.blocks[block] = (max(newest, created), min(oldest, created))
+
+    def flush(self) -> None:
+        """Write what was collected (before any update: its triggers read what this writes)."""
+        if not self.full:
+            return
+        many = self.conn.executemany
+        many("INSERT INTO messages_fts (rowid, text, subject, extra) VALUES (?, ?, ?, ?)",
+             self.full)
+        many("INSERT INTO messages_public (rowid, text, subject, extra) VALUES (?, ?, ?, ?)",
+             self.public)
+        many("INSERT INTO message_facts VALUES (?, ?, ?, ?, ?, ?, ?)", self.facts)
+        many(_ROLLUP, [(*key, n) for key, n in self.rollup.items()])
+        many(_BLOCKS, [(block, *span) for block, span in self.blocks.items()])
+        many(_HOURS, list(self.hours.items()))
+        self.full, self.public, self.facts = [], [], []
+        self.rollup, self.blocks, self.hours = Counter(), {}, Counter()
+
+
+def _write_message(conn: sqlite3.Connection, message: MessageRow, new: _NewMessages,
+                   keys: list[tuple[str, int]]) -> None:
+    """Insert a new message (indexed and counted with the batch), or replace a stored one's
+    fields (its triggers index and count it again); its author keys added to `keys`."""
+    values = [*message.values, _differing_public_copy(message.values[_TEXT]),
+              _differing_public_copy(message.values[_SUBJECT])]
+    cur = conn.execute(_INSERT_MESSAGE, values)
+    if cur.rowcount == 1:
+        rowid = cur.lastrowid
+        assert rowid is not None
+        new.add(rowid, values)
+    else:
+        new.flush()
+        rowid = conn.execute(_UPDATE_MESSAGE, [*values[1:], values[0]]).fetchone()[0]
+        conn.execute("DELETE FROM message_keys WHERE message_rowid=?", (rowid,))
+    keys += [(k, rowid) for k in message.author_keys]
+
+
+def _insert_all(conn: sqlite3.Connection, sql: str, rows: Sequence[tuple[Any, ...]],
+                owners: Sequence[str]) -> None:
+    """Rows in one statement; when SQLite refuses one, row by row to name its document
+    (`owners`: each row's document id)."""
+    try:
+        conn.executemany(sql, rows)
+    except _REFUSED:
+        for row, owner in zip(rows, owners, strict=True):
+            with _refusing(owner):
+                conn.execute(sql, row)
+        raise
+
+
+def log_written(conn: sqlite3.Connection, ids: Sequence[str]) -> None:
+    """Log the conversations just written (in the writer's transaction) for the SLA report;
+    the oldest entries beyond LOG_KEEP go."""
+    conn.executemany("INSERT INTO sla_log (conversation) SELECT rowid FROM conversations "
+                     "WHERE id = ?", [(i,) for i in ids])
+    conn.execute("DELETE FROM sla_log WHERE seq <= (SELECT max(seq) FROM sla_log) - ?",
+                 (LOG_KEEP,))
