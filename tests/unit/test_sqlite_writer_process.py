@@ -81,6 +81,24 @@ async def test_a_batch_planned_over_a_refused_one_is_planned_again(tmp_path: Pat
         await store.aclose()
 
 
+async def test_the_writer_process_writes_reach_the_database_file(tmp_path: Path) -> None:
+    """Its commits go to the WAL; its checkpoints (a thread of their own) copy them into
+    the database file, which the WAL alone would leave with the schema only."""
+    parts = batches([i.inbound for i in generate(NOW, days=10, customers=60)], 20)
+    path = tmp_path / "inbox.db"
+    store = await opened(path)
+    try:
+        empty = path.stat().st_size
+        await at_once(ingestor(store), parts)
+        for _ in range(500):  # at most a second after the last commit
+            if path.stat().st_size > empty + 200_000:
+                break
+            await asyncio.sleep(0.01)
+        assert path.stat().st_size > empty + 200_000
+    finally:
+        await store.aclose()
+
+
 async def held_back(path: Path, store: SqliteStore, run: Awaitable[T], writes: int) -> T:
     """`run`, while another writer holds the store's lock file until `writes` writes wait in
     the writer process: those behind the first are then committed together."""
