@@ -38,7 +38,7 @@ Terms = tuple[str, str, str]  # a message's text words, subject words, and extra
 
 
 class MessageRow(NamedTuple):
-    values: list[Any]  # MESSAGE_COLUMNS (the public copies and index terms made on write)
+    values: list[Any]  # _MESSAGE_NAMES (the index terms are made on write)
     author_keys: tuple[str, ...]
 
 
@@ -101,7 +101,9 @@ def batch_rows(batch: WriteBatch) -> BatchRows:
             conversations.append(row_values(conv, CONVERSATION_COLUMNS))
     for msg in batch.messages:
         with _refusing(msg.id):
-            messages.append(MessageRow(row_values(msg, MESSAGE_COLUMNS), msg.author_keys))
+            values = row_values(msg, MESSAGE_COLUMNS)
+            values += (_differing_public_copy(msg.text), _differing_public_copy(msg.subject))
+            messages.append(MessageRow(values, msg.author_keys))
     documents = []
     for collection, key, doc in batch.documents:
         with _refusing(key):
@@ -293,8 +295,7 @@ def _write_message(conn: sqlite3.Connection, message: MessageRow, new: _NewMessa
                    keys: list[tuple[str, int]]) -> None:
     """Insert a new message (indexed and counted with the batch), or replace a stored one's
     fields (its triggers index and count it again); its author keys added to `keys`."""
-    values = [*message.values, _differing_public_copy(message.values[_TEXT]),
-              _differing_public_copy(message.values[_SUBJECT])]
+    values = message.values
     cur = conn.execute(_INSERT_MESSAGE, values)
     if cur.rowcount == 1:
         rowid = cur.lastrowid
