@@ -67,11 +67,10 @@ def _serve(path: str, durable: bool, inbox: Connection, replies: Connection) -> 
     committed: dict[int, bool] = {}  # number -> committed, for the writes chained to it
     checkpoints = _Checkpoints(path, durable)
     conn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpoints' thread does it
+    waiting = _Waiting(inbox)
     try:
-        ended = False
-        while not ended:
-            group, ended = _waiting(inbox)
-            for number, reply in _apply(conn, turn, group, committed) if group else ():
+        while (first := waiting.next(wait=True)) is not None:
+            for number, reply in _apply(conn, turn, first, waiting, committed):
                 committed[number] = reply == _OK
                 replies.send_bytes(reply)
             checkpoints.committed(conn)
@@ -132,48 +131,50 @@ class _Checkpoints:
         self._thread.join()
 
 
-def _waiting(inbox: Connection) -> tuple[list[bytes], bool]:
-    """The next write (waited for) and those already waiting behind it, up to GROUP; and
-    whether the parent has ended the pipe."""
-    group: list[bytes] = []
-    while not group or (len(group) < GROUP and inbox.poll()):
-        data = inbox.recv_bytes()
+_Write = tuple[int, int | None, BatchRows]  # its number, the one it is chained to, rows
+
+
+class _Waiting:
+    """The writes handed in, from the pipe."""
+
+    def __init__(self, pipe: Connection) -> None:
+        self.pipe = pipe
+        self.ended = False  # the parent ended the pipe
+
+    def next(self, wait: bool) -> _Write | None:
+        """The next write (waited for, or only one already in the pipe); None at the end."""
+        if self.ended or not (wait or self.pipe.poll()):
+            return None
+        data = self.pipe.recv_bytes()
         if data == _END:
-            return group, True
-        group.append(data)
-    return group, False
+            self.ended = True
+            return None
+        write: _Write = pickle.loads(data)  # noqa: S301 - our own parent's bytes
+        return write
 
 
-def _apply(conn: sqlite3.Connection, turn: FileTurn, group: list[bytes],
+def _apply(conn: sqlite3.Connection, turn: FileTurn, first: _Write, waiting: _Waiting,
            committed: dict[int, bool]) -> list[tuple[int, bytes]]:
-    """Each write's answer, the group written in one transaction (group commit: one sync
-    and one copy of the pages they share). A write that fails is rolled back to its
-    savepoint and the others go on; when the transaction fails, every write in it does."""
-    writes: list[tuple[int, int | None, BatchRows]] = [
-        pickle.loads(data) for data in group]  # noqa: S301 - our own parent's bytes
+    """Each write's answer: `first`, and those handed in before it is committed (up to
+    GROUP), written in one transaction (group commit: one sync, and one copy of the pages
+    they share). With the planner a batch ahead, the batch after is handed in while one is
+    written: they go together. A write that fails is rolled back to its savepoint and the
+    others go on; when the transaction fails, every write in it does."""
+    writes = [first]
     answers: dict[int, bytes] = {}
-    alone = len(writes) == 1  # its own transaction: no savepoint needed
 
     def op(conn: sqlite3.Connection) -> None:
-        for number, after, rows in writes:
+        write: _Write | None = first
+        while write is not None:
+            number, after, rows = write
             if after is not None and not (committed.get(after, False)
                                           or answers.get(after) == _OK):
                 answers[number] = _SKIPPED
-                continue
-            if not alone:
-                conn.execute("SAVEPOINT write")
-            try:
-                write_rows(rows, checked=True)(conn)
-            except Exception as exc:
-                if alone or not conn.in_transaction:  # SQLite ended the transaction
-                    raise
-                conn.execute("ROLLBACK TO write")
-                conn.execute("RELEASE write")
-                answers[number] = _failure(exc)
             else:
-                if not alone:
-                    conn.execute("RELEASE write")
-                answers[number] = _OK
+                answers[number] = _written(conn, rows, alone=not answers)
+            write = waiting.next(wait=False) if len(writes) < GROUP else None
+            if write is not None:
+                writes.append(write)
 
     try:
         with turn:  # the store's writer thread, and other processes' writers
@@ -183,6 +184,24 @@ def _apply(conn: sqlite3.Connection, turn: FileTurn, group: list[bytes],
         return [(number, failed if answers.get(number, _OK) == _OK else answers[number])
                 for number, _, _ in writes]
     return [(number, answers[number]) for number, _, _ in writes]
+
+
+def _written(conn: sqlite3.Connection, rows: BatchRows, alone: bool) -> bytes:
+    """Apply one write's rows in the transaction: _OK, or why not (rolled back to its
+    savepoint). Alone in the transaction, it needs no savepoint: its failure is raised."""
+    if not alone:
+        conn.execute("SAVEPOINT write")
+    try:
+        write_rows(rows, checked=True)(conn)
+    except Exception as exc:
+        if alone or not conn.in_transaction:  # SQLite ended the transaction
+            raise
+        conn.execute("ROLLBACK TO write")
+        conn.execute("RELEASE write")
+        return _failure(exc)
+    if not alone:
+        conn.execute("RELEASE write")
+    return _OK
 
 
 def _failure(exc: Exception) -> bytes:
