@@ -228,6 +228,23 @@ async def test_repeat_contacts_and_channel_switches(ingestor: Ingestor,
     assert convs[3].previous_id is None  # two weeks later: a new journey
 
 
+async def test_a_late_message_repeats_the_conversation_of_its_own_time(
+        ingestor: Ingestor, sqlite_store: SqliteStore) -> None:
+    """Mail that arrives late (created before the customer's latest conversation) is a
+    repeat of the conversation active when it was written, not of the latest; in the same
+    batch a new message repeats the latest (the store reads each customer's conversations
+    only down to the first created by the batch's oldest message)."""
+    older = await ingestor.ingest([inbound("<a@x>", when=at(1), authors=(EMAIL,))])
+    newer = await ingestor.ingest([inbound("<b@x>", when=at(6), authors=(EMAIL,))])
+    batch = await ingestor.ingest([inbound("<late@x>", when=at(3), authors=(EMAIL,)),
+                                   inbound("<next@x>", when=at(9), authors=(EMAIL,))])
+    by_ext = {m.external_id: m for m in batch.stored}
+    late = await sqlite_store.get_conversation(by_ext["<late@x>"].conversation_id)
+    after = await sqlite_store.get_conversation(by_ext["<next@x>"].conversation_id)
+    assert late.previous_id == older.stored[0].conversation_id
+    assert after.previous_id == newer.stored[0].conversation_id
+
+
 async def test_a_web_form_cannot_claim_someone_elses_handle_or_phone(
         ingestor: Ingestor, sqlite_store: SqliteStore) -> None:
     victim = await ingestor.ingest([inbound("dm:1", channel="x", authors=(
