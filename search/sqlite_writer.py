@@ -1,7 +1,8 @@
 """The SQLite store's batch writes in a process of their own (`SqliteStore.submit_write`), so
 that a batch is written on one core while ingest plans the next on the other.
 
-Only WriteBatches go there: they are data, pickled and sent on a pipe. Every other write
+Only WriteBatches go there: their rows are made here (search.sqlite_batch.batch_rows),
+pickled and sent on a pipe; the child runs the SQL. Every other write
 (collections, agents' changes, a batch written in its turn with `write`) stays on the writer
 thread of search.sqlite_db. The two take turns, with every other process's writers, through
 the store's lock file (search.sqlite_db.FileTurn); versions catch what one planned over the
@@ -11,7 +12,9 @@ A write's future ends once the child has committed it (synchronous=FULL when dur
 acknowledged means committed. Writes are applied in the order they were handed in. A write
 may be chained (`submit(batch, after=n)`): the child applies it only if write `n` was
 committed and answers "skipped" otherwise (ConflictError), so that ingest can hand in a
-batch planned over the one before without waiting for that one's commit.
+batch planned over the one before without waiting for that one's commit. The writes handed
+in while the child applies one join its transaction (group commit), and the child copies
+the WAL into the database file in a thread of its own (checkpoints).
 
 The child is started on the first write handed in, in the background (until it runs, ingest
 writes on the thread). If it dies, the writes in flight fail with StoreUnavailable (one may
@@ -51,7 +54,7 @@ _OK = b"ok"
 _SKIPPED = b"skipped"
 _KEEP = 4096  # how many recent writes' outcomes the child remembers for chained writes
 RESTART_AFTER = 5.0  # seconds between attempts to start a child that failed to start
-GROUP = 8  # at most this many writes waiting in the pipe are committed together
+GROUP = 8  # at most this many writes handed in are committed together
 CHECKPOINT_EVERY = 8  # commits of the writer process between two checkpoints
 
 
