@@ -12,9 +12,9 @@ A write's future ends once the child has committed it (synchronous=FULL when dur
 acknowledged means committed. Writes are applied in the order they were handed in. A write
 may be chained (`submit(batch, after=n)`): the child applies it only if write `n` was
 committed and answers "skipped" otherwise (ConflictError), so that ingest can hand in a
-batch planned over the one before without waiting for that one's commit. The writes handed
-in while the child applies one join its transaction (group commit), and the child copies
-the WAL into the database file in a thread of its own (checkpoints).
+batch planned over the one before without waiting for that one's commit. The writes waiting
+in the pipe when the child starts a transaction go in it together (group commit), and the
+child copies the WAL into the database file in a thread of its own (checkpoints).
 
 The child is started on the first write handed in, in the background (until it runs, ingest
 writes on the thread). If it dies, the writes in flight fail with StoreUnavailable (one may
@@ -54,7 +54,7 @@ _OK = b"ok"
 _SKIPPED = b"skipped"
 _KEEP = 4096  # how many recent writes' outcomes the child remembers for chained writes
 RESTART_AFTER = 5.0  # seconds between attempts to start a child that failed to start
-GROUP = 8  # at most this many writes handed in are committed together
+GROUP = 8  # at most this many writes waiting in the pipe are committed together
 CHECKPOINT_EVERY = 8  # commits of the writer process between two checkpoints
 
 
@@ -70,10 +70,11 @@ def _serve(path: str, durable: bool, inbox: Connection, replies: Connection) -> 
     committed: dict[int, bool] = {}  # number -> committed, for the writes chained to it
     checkpoints = _Checkpoints(path, durable)
     conn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpoints' thread does it
-    waiting = _Waiting(inbox)
     try:
-        while (first := waiting.next(wait=True)) is not None:
-            for number, reply in _apply(conn, turn, first, waiting, committed):
+        ended = False
+        while not ended:
+            group, ended = _waiting(inbox)
+            for number, reply in _apply(conn, turn, group, committed) if group else ():
                 committed[number] = reply == _OK
                 replies.send_bytes(reply)
             checkpoints.committed(conn)
@@ -134,50 +135,48 @@ class _Checkpoints:
         self._thread.join()
 
 
-_Write = tuple[int, int | None, BatchRows]  # its number, the one it is chained to, rows
-
-
-class _Waiting:
-    """The writes handed in, from the pipe."""
-
-    def __init__(self, pipe: Connection) -> None:
-        self.pipe = pipe
-        self.ended = False  # the parent ended the pipe
-
-    def next(self, wait: bool) -> _Write | None:
-        """The next write (waited for, or only one already in the pipe); None at the end."""
-        if self.ended or not (wait or self.pipe.poll()):
-            return None
-        data = self.pipe.recv_bytes()
+def _waiting(inbox: Connection) -> tuple[list[bytes], bool]:
+    """The next write (waited for) and those already waiting behind it, up to GROUP; and
+    whether the parent has ended the pipe."""
+    group: list[bytes] = []
+    while not group or (len(group) < GROUP and inbox.poll()):
+        data = inbox.recv_bytes()
         if data == _END:
-            self.ended = True
-            return None
-        write: _Write = pickle.loads(data)  # noqa: S301 - our own parent's bytes
-        return write
+            return group, True
+        group.append(data)
+    return group, False
 
 
-def _apply(conn: sqlite3.Connection, turn: FileTurn, first: _Write, waiting: _Waiting,
+def _apply(conn: sqlite3.Connection, turn: FileTurn, group: list[bytes],
            committed: dict[int, bool]) -> list[tuple[int, bytes]]:
-    """Each write's answer: `first`, and those handed in before it is committed (up to
-    GROUP), written in one transaction (group commit: one sync, and one copy of the pages
-    they share). With the planner a batch ahead, the batch after is handed in while one is
-    written: they go together. A write that fails is rolled back to its savepoint and the
-    others go on; when the transaction fails, every write in it does."""
-    writes = [first]
+    """Each write's answer, the group written in one transaction (group commit: one sync
+    and one copy of the pages they share). A write that fails is rolled back to its
+    savepoint and the others go on; when the transaction fails, every write in it does."""
+    writes: list[tuple[int, int | None, BatchRows]] = [
+        pickle.loads(data) for data in group]  # noqa: S301 - our own parent's bytes
     answers: dict[int, bytes] = {}
+    alone = len(writes) == 1  # its own transaction: no savepoint needed
 
     def op(conn: sqlite3.Connection) -> None:
-        write: _Write | None = first
-        while write is not None:
-            number, after, rows = write
+        for number, after, rows in writes:
             if after is not None and not (committed.get(after, False)
                                           or answers.get(after) == _OK):
                 answers[number] = _SKIPPED
+                continue
+            if not alone:
+                conn.execute("SAVEPOINT write")
+            try:
+                write_rows(rows, checked=True)(conn)
+            except Exception as exc:
+                if alone or not conn.in_transaction:  # SQLite ended the transaction
+                    raise
+                conn.execute("ROLLBACK TO write")
+                conn.execute("RELEASE write")
+                answers[number] = _failure(exc)
             else:
-                answers[number] = _written(conn, rows, alone=not answers)
-            write = waiting.next(wait=False) if len(writes) < GROUP else None
-            if write is not None:
-                writes.append(write)
+                if not alone:
+                    conn.execute("RELEASE write")
+                answers[number] = _OK
 
     try:
         with turn:  # the store's writer thread, and other processes' writers
@@ -187,24 +186,6 @@ def _apply(conn: sqlite3.Connection, turn: FileTurn, first: _Write, waiting: _Wa
         return [(number, failed if answers.get(number, _OK) == _OK else answers[number])
                 for number, _, _ in writes]
     return [(number, answers[number]) for number, _, _ in writes]
-
-
-def _written(conn: sqlite3.Connection, rows: BatchRows, alone: bool) -> bytes:
-    """Apply one write's rows in the transaction: _OK, or why not (rolled back to its
-    savepoint). Alone in the transaction, it needs no savepoint: its failure is raised."""
-    if not alone:
-        conn.execute("SAVEPOINT write")
-    try:
-        write_rows(rows, checked=True)(conn)
-    except Exception as exc:
-        if alone or not conn.in_transaction:  # SQLite ended the transaction
-            raise
-        conn.execute("ROLLBACK TO write")
-        conn.execute("RELEASE write")
-        return _failure(exc)
-    if not alone:
-        conn.execute("RELEASE write")
-    return _OK
 
 
 def _failure(exc: Exception) -> bytes:
