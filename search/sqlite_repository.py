@@ -96,7 +96,7 @@ class SqliteRepository:
                         found[(row["kind"], row["value"])] = to_identity(row)
             return found
 
-        return await self._db.read(op)
+        return self._db.lookup(op)
 
     async def conversation_ids_by_thread_keys(self, keys: Sequence[str]) -> dict[str, str]:
         return await self._lookup("SELECT key, conversation_id FROM thread_keys WHERE key IN",
@@ -132,7 +132,7 @@ class SqliteRepository:
                     found[row[0]] = convert(conn, row)
             return found
 
-        return await self._db.read(op) if unique else {}
+        return self._db.lookup(op) if unique else {}
 
     async def get_conversation(self, conversation_id: str) -> Conversation:
         found = await self.conversations_by_ids([conversation_id])
