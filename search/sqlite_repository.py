@@ -195,14 +195,15 @@ class SqliteRepository:
     async def care_conversations(self, customer_ids: Sequence[str], active_since: datetime,
                                  created_by: datetime) -> list[Conversation]:
         # `covered`: how many of the customer's conversations with newer activity were
-        # created by `created_by` (a row after the first such one is not needed)
+        # created by `created_by` (a row after the first such one is not needed); the rows
+        # read whole once chosen (sorting whole rows took a third longer)
         found = await self._lookup(
-            "SELECT id, * FROM (SELECT *, sum(created_at <= ?) OVER (PARTITION BY customer_id "
-            "ORDER BY last_message_at DESC, id DESC ROWS BETWEEN UNBOUNDED PRECEDING AND "
-            "1 PRECEDING) AS covered FROM conversations WHERE last_message_at >= ? "
-            "AND status NOT IN ('listening', 'merged') AND customer_id IN {keys}) "
-            "WHERE covered IS NULL OR covered = 0", customer_ids,
-            lambda _, row: to_conversation(row), (ts(created_by), ts(active_since)))
+            "SELECT id, * FROM conversations WHERE rowid IN (SELECT rowid FROM (SELECT rowid, "
+            "sum(created_at <= ?) OVER (PARTITION BY customer_id ORDER BY last_message_at "
+            "DESC, id DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS covered "
+            "FROM conversations WHERE last_message_at >= ? AND status NOT IN ('listening', "
+            "'merged') AND customer_id IN {keys}) WHERE covered IS NULL OR covered = 0)",
+            customer_ids, lambda _, row: to_conversation(row), (ts(created_by), ts(active_since)))
         return list(found.values())
 
     async def conversation_messages(self, conversation_id: str) -> tuple[Message, ...]:
