@@ -1,4 +1,5 @@
-"""SQLite plumbing: one writer thread fed by a queue, readers on a small pool."""
+"""SQLite plumbing: one writer thread fed by a queue, readers on a small pool (reads of rows
+by their keys run in the calling thread)."""
 
 from __future__ import annotations
 
