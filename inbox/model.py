@@ -104,19 +104,19 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-_TS: dict[datetime, str] = {}  # the text of recent aware times: a batch's repeat (3 in 4)
+_TS: dict[datetime, str] = {}  # the text of recent UTC times: a batch's repeat (3 in 4)
 
 
 def ts(value: datetime) -> str:
     """The stores' timestamp text: UTC with microseconds, so text order is time order."""
+    if value.tzinfo is not UTC:  # not remembered: times of one zone in a repeated hour
+        # (fold) are equal and hash alike, and naive ones are read as local time
+        return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
     text = _TS.get(value)
     if text is None:
-        utc = value if value.tzinfo is UTC else value.astimezone(UTC)
-        text = utc.isoformat(timespec="microseconds").replace("+00:00", "Z")
-        if value.tzinfo is not None:  # equal aware times are one instant: one text
-            if len(_TS) >= 8192:
-                _TS.clear()
-            _TS[value] = text
+        if len(_TS) >= 8192:
+            _TS.clear()
+        text = _TS[value] = value.isoformat(timespec="microseconds").replace("+00:00", "Z")
     return text
 
 
