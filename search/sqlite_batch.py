@@ -82,7 +82,7 @@ _TEXT, _SUBJECT, _CREATED, _CHANNEL, _DIRECTION, _SENTIMENT, _LANG, _AUTOMATED, 
     _PUBLIC_TEXT, _PUBLIC_SUBJECT = (_MESSAGE_NAMES.index(c) for c in (
         "text", "subject", "created_at", "channel", "direction", "sentiment", "lang",
         "automated", "public_text", "public_subject"))
-_CONV_REF = CONVERSATION_COLUMNS.index("ref")
+_CONV_REF, _CONV_VERSION = CONVERSATION_COLUMNS.index("ref"), CONVERSATION_COLUMNS.index("version")
 
 
 def batch_rows(batch: WriteBatch) -> BatchRows:
@@ -191,8 +191,6 @@ class _Refs:
         return _with_ref(values, self.last)
 
 
-_CONV_VERSION = CONVERSATION_COLUMNS.index("version")
-
 
 def _with_ref(values: list[Any], ref: int) -> list[Any]:
     values = list(values)
@@ -201,18 +199,20 @@ def _with_ref(values: list[Any], ref: int) -> list[Any]:
 
 
 @functools.cache
-def _versioned_sql(table: str, columns: tuple[str, ...], checked: bool) -> tuple[str, str]:
-    """The INSERT of a first version and the UPDATE of a later one (checked); or the upsert
-    of any version (a restore)."""
+def _versioned_sql(table: str, columns: tuple[str, ...], checked: bool
+                   ) -> tuple[str, str, int]:
+    """The INSERT of a first version and the UPDATE of a later one (checked), or the upsert
+    of any version (a restore); and where the version is among the columns."""
     names, marks = ",".join(columns), placeholders(len(columns))
+    version = columns.index("version")
     if not checked:
         sets = ",".join(f"{c}=excluded.{c}" for c in columns[1:])
         upsert = (f"INSERT INTO {table} ({names}) VALUES ({marks}) "
                   f"ON CONFLICT(id) DO UPDATE SET {sets}")
-        return upsert, upsert
+        return upsert, upsert, version
     sets = ",".join(f"{c}=?" for c in columns[1:])
     return (f"INSERT INTO {table} ({names}) VALUES ({marks})",
-            f"UPDATE {table} SET {sets} WHERE id=? AND version=?")
+            f"UPDATE {table} SET {sets} WHERE id=? AND version=?", version)
 
 
 def _versioned(conn: sqlite3.Connection, table: str, columns: tuple[str, ...],
@@ -220,8 +220,8 @@ def _versioned(conn: sqlite3.Connection, table: str, columns: tuple[str, ...],
     """Write a customer's or conversation's row: a first version inserted, a later one
     updating the version before it (ConflictError when another write changed it); not
     checked (a restore), whatever is there replaced."""
-    insert, update = _versioned_sql(table, columns, checked)
-    version = values[columns.index("version")]
+    insert, update, at = _versioned_sql(table, columns, checked)
+    version = values[at]
     if version == 1 or not checked:
         conn.execute(insert, values)
         return

@@ -74,7 +74,7 @@ class SqliteRepository:
         return None if self.writer is None else self.writer.submit(batch, after)
 
     async def messages_by_ids(self, ids: Sequence[str]) -> dict[str, Message]:
-        return await self._lookup("SELECT id, * FROM messages WHERE id IN", ids,
+        return await self._lookup("SELECT id, * FROM messages WHERE id IN {keys}", ids,
                                   lambda _, row: to_message(row))
 
     async def identities_by_refs(self, refs: Sequence[tuple[str, str]]
@@ -99,29 +99,28 @@ class SqliteRepository:
         return self._db.lookup(op)
 
     async def conversation_ids_by_thread_keys(self, keys: Sequence[str]) -> dict[str, str]:
-        return await self._lookup("SELECT key, conversation_id FROM thread_keys WHERE key IN",
-                                  keys, lambda _, row: str(row[1]))
+        return await self._lookup(
+            "SELECT key, conversation_id FROM thread_keys WHERE key IN {keys}", keys,
+            lambda _, row: str(row[1]))
 
     async def conversations_by_ids(self, ids: Sequence[str]) -> dict[str, Conversation]:
-        return await self._lookup("SELECT * FROM conversations WHERE id IN", ids,
+        return await self._lookup("SELECT * FROM conversations WHERE id IN {keys}", ids,
                                   lambda _, row: to_conversation(row))
 
     async def conversations_by_refs(self, refs: Sequence[int]) -> dict[int, Conversation]:
-        found = await self._lookup("SELECT ref, * FROM conversations WHERE ref IN",
+        found = await self._lookup("SELECT ref, * FROM conversations WHERE ref IN {keys}",
                                    refs, lambda _, row: to_conversation(row))  # type: ignore[arg-type]
         return {int(ref): conv for ref, conv in found.items()}
 
     async def customers_by_ids(self, ids: Sequence[str]) -> dict[str, Customer]:
-        return await self._lookup("SELECT * FROM customers WHERE id IN", ids, to_customer)
+        return await self._lookup("SELECT * FROM customers WHERE id IN {keys}", ids, to_customer)
 
     async def _lookup(self, sql: str, keys: Sequence[str],
                       convert: Callable[[sqlite3.Connection, sqlite3.Row], T],
                       params: tuple[Any, ...] = ()) -> dict[str, T]:
         """Rows whose first column is among the keys, converted, by key (in chunks): `sql`
-        ends with `IN`, or has the list of keys where it says {keys}, after `params`."""
+        has the list of keys where it says {keys}, after `params`."""
         unique = list(dict.fromkeys(keys))
-        if "{keys}" not in sql:
-            sql += " {keys}"
 
         def op(conn: sqlite3.Connection) -> dict[str, T]:
             found = {}

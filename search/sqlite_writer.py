@@ -375,11 +375,11 @@ class WriterProcess:
             with self._lock:
                 self._start_in_background()
             return None
-        try:  # its rows made here: the child only runs SQL
-            rows: BatchRows | None = batch_rows(batch)
+        refused: StoreRefused | None = None
+        try:  # its rows made here, outside the lock: the child only runs SQL
+            rows = batch_rows(batch)
         except StoreRefused as exc:
-            rows = None
-            fut.set_exception(exc)
+            refused = exc
         with self._lock:
             child = self._child
             if child is None or not child.alive:
@@ -387,14 +387,16 @@ class WriterProcess:
                 return None
             self._number += 1
             number = self._number
-            try:
-                data = b"" if rows is None else pickle.dumps((number, after, rows), protocol=5)
-            except (pickle.PicklingError, TypeError, ValueError, RecursionError) as exc:
-                fut.set_exception(StoreRefused(f"not storable: {type(exc).__name__}: {exc}"))
+            if refused is None:
+                try:
+                    data = pickle.dumps((number, after, rows), protocol=5)
+                except (pickle.PicklingError, TypeError, ValueError, RecursionError) as exc:
+                    refused = StoreRefused(f"not storable: {type(exc).__name__}: {exc}")
+            if refused is not None:  # never sent: a write chained to it is skipped
+                fut.set_exception(refused)
             else:
-                if data:
-                    child.pending.append(fut)
-                    child.outbox.put(data)
+                child.pending.append(fut)
+                child.outbox.put(data)
         return Submitted(number, asyncio.wrap_future(fut, loop=loop))
 
     def kill(self) -> None:
