@@ -103,6 +103,31 @@ def _stemmer(lang: str) -> Stemmer.Stemmer:
     return found[lang]
 
 
+STEMS_KEPT = 20_000  # words whose extra is remembered, per language and thread
+
+
+def _stems(lang: str) -> dict[str, str]:
+    """The extras ("lang:stem", or "" for none) of the words seen, one per language and
+    thread: most words of a mailbox recur, and a look-up costs a tenth of stemming."""
+    found: dict[str, dict[str, str]] | None = getattr(_local, "stems", None)
+    if found is None:
+        found = _local.stems = {}
+    stems = found.get(lang)
+    if stems is None or len(stems) > STEMS_KEPT:
+        stems = found[lang] = {}
+    return stems
+
+
+def _stem_words(lang: str, words: list[str], stems: dict[str, str]) -> None:
+    """Add the extras of (normal, unfolded) words to `stems`."""
+    stemmable = list(filter(_stemmable, words))
+    for word, stem in zip(stemmable, _stemmer(lang).stemWords(stemmable), strict=True):
+        stem = stem if stem.isascii() else fold(stem)
+        stems[word] = f"{lang}:{stem[:MAX_TOKEN]}" if stem else ""
+    for word in words:
+        stems.setdefault(word, "")
+
+
 def _stemmable(word: str) -> bool:
     """Long enough, and not a number: a (normal, unfolded) word worth stemming."""
     if len(word) < MIN_STEMMED:
@@ -140,9 +165,10 @@ def _normal_runs(text: str) -> Iterator[tuple[str, bool]]:
 
 
 def _parts(run: str) -> list[str]:
-    """A word's parts: those of a hyphenated one, or the word (none if it holds only marks)."""
+    """A word's parts: those of a hyphenated one, or the word (none if it holds only marks
+    or hyphens: the "-" between two CJK characters)."""
     if run.isascii():
-        return run.split("-") if "-" in run else [run]
+        return [p for p in run.split("-") if p] if "-" in run else [run]
     return [p for p in _HYPHEN.split(run) if fold(p)]
 
 
@@ -213,11 +239,15 @@ def index_terms(text: str | None, lang: str | None) -> tuple[str, str]:
     plain = text.isascii() and max(map(len, found), default=0) <= MAX_TOKEN
     extras = dict.fromkeys(joined if plain else _plain_all(joined))
     if lang in STEMMERS:
+        stems = _stems(lang)
         unique = dict.fromkeys(found + joined) if joined else dict.fromkeys(found)
-        for stem in _stemmer(lang).stemWords(list(filter(_stemmable, unique))):
-            stem = stem if stem.isascii() else fold(stem)
+        new = [word for word in unique if word not in stems]
+        if new:
+            _stem_words(lang, new, stems)
+        for word in unique:
+            stem = stems[word]
             if stem:
-                extras[f"{lang}:{stem[:MAX_TOKEN]}"] = None
+                extras[stem] = None
     return " ".join(found if plain else _plain_all(found)), " ".join(extras)
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import unicodedata
 
-from hypothesis import given
+import pytest
+from hypothesis import example, given
 from hypothesis import strategies as st
 
+from inbox import analysis
 from inbox.analysis import (
     _ASCII_WORDS,
     _TOKENS,
@@ -49,6 +51,23 @@ def test_stems_are_those_of_the_messages_language_once_each() -> None:
     assert index_terms("Die Rückerstattungen", "de")[1] == "de:die de:ruckerstatt"
     assert index_terms("refunds", None)[1] == ""  # no language, no stems
     assert index_terms("refunds", "pt")[1] == ""  # nor a language without a stemmer
+
+
+def test_stems_remembered_from_earlier_texts_are_the_same_stems(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A word's stem is remembered per language (most words of a mailbox recur); the
+    remembered ones, and those stemmed again once the memory is full, are the same."""
+    monkeypatch.setattr(analysis, "STEMS_KEPT", 3)
+    texts = ["Refunds refunded", "refunded twice, 12345 and 1st", "les remboursements",
+             "Refunds again", "Die Rückerstattungen", "refunding"]
+    fresh = []
+    for text in texts:
+        analysis._local.__dict__.pop("stems", None)
+        fresh.append([index_terms.__wrapped__(text, lang) for lang in ("en", "fr", "de")])
+    assert [[index_terms.__wrapped__(text, lang) for lang in ("en", "fr", "de")]
+             for text in texts] == fresh
+    assert fresh[0][0][1] == "en:refund"  # nothing lost when "refunded" was remembered
+    assert fresh[3][0][1] == "en:refund en:again"
 
 
 def test_a_query_word_matches_itself_and_its_stem_per_language_never_a_plain_stem() -> None:
@@ -109,6 +128,7 @@ def test_a_messages_terms_are_its_texts_words_and_their_extras_once_each(
 
 
 @given(st.text(max_size=120) | st.text(alphabet=st.sampled_from("aé-\u2010 ́日"), max_size=30))
+@example("\u3400-\u3400")  # a hyphen between two CJK characters is no word of its own
 def test_a_texts_words_take_quicker_ways_to_what_a_query_reads(text: str) -> None:
     """_pieces (indexing) skips steps for ASCII and for text without hyphens or CJK: the
     same parts and joined words as _words (queries) finds the slow way."""
