@@ -55,6 +55,7 @@ from inbox.model import (
     IdentityRef,
     Inbound,
     Message,
+    RecentConversation,
     Status,
     evolve,
     message_id_for,
@@ -443,7 +444,7 @@ class Ingestor:
         conv_ids = {*plan.known_keys.values(), *(t for t in tokens if not t.isdigit())}
         customers = {i.customer_id for i in plan.known_identities.values()}
         since = min((i.created_at for i in fresh), default=None)
-        plan.loaded, recent, referenced = await asyncio.gather(
+        plan.loaded, read, referenced = await asyncio.gather(
             self.store.conversations_by_ids(sorted(conv_ids)),
             self.store.care_conversations(sorted(customers), since - REPEAT_WINDOW, since)
             if since is not None else _nothing(),
@@ -455,12 +456,13 @@ class Ingestor:
             plan.loaded.setdefault(conv.id, conv)
             plan.by_ref[str(ref)] = conv.id
         await self._load_survivors(plan)
+        recent: list[Conversation | RecentConversation] = list(read)
         if since is not None:
             ahead = {c.id: c for c in over.conversations.values() if c.customer_id in customers
                      and c.last_message_at >= since - REPEAT_WINDOW}
-            recent = [*(c for c in recent if c.id not in ahead), *ahead.values()]
-        for conv in recent:
-            plan.recent.setdefault(conv.customer_id, []).append(conv)
+            recent = [*(c for c in read if c.id not in ahead), *ahead.values()]
+        for care in recent:
+            plan.recent.setdefault(care.customer_id, []).append(care)
 
     async def _load_survivors(self, plan: Plan) -> None:
         """The conversations the loaded ones were merged into (a read only when some were):
@@ -606,10 +608,10 @@ class Ingestor:
         return conv
 
     def _previous(self, plan: Plan, customer_id: str, created: datetime
-                  ) -> Conversation | None:
+                  ) -> Conversation | RecentConversation | None:
         """The customer's latest care conversation, if this contact repeats it."""
-        candidates = [plan.conversations[c]
-                      for c in plan.customer_conversations.get(customer_id, ())]
+        candidates: list[Conversation | RecentConversation] = [
+            plan.conversations[c] for c in plan.customer_conversations.get(customer_id, ())]
         candidates.extend(plan.recent.get(customer_id, ()))  # read with the batch
         care = [c for c in candidates if c.status not in (Status.LISTENING, Status.MERGED)
                 and c.created_at <= created <= c.last_message_at + REPEAT_WINDOW]
@@ -649,7 +651,7 @@ def _survivor(plan: Plan, conv: Conversation | None) -> Conversation | None:
     return None
 
 
-async def _nothing() -> list[Conversation]:
+async def _nothing() -> list[RecentConversation]:
     return []
 
 

@@ -18,6 +18,7 @@ from inbox.model import (
     IdentityRef,
     Inbound,
     Message,
+    RecentConversation,
     Status,
     evolve,
     message_id_for,
@@ -93,7 +94,8 @@ class Plan:
     known_keys: dict[str, str] = field(default_factory=dict)
     loaded: dict[str, Conversation] = field(default_factory=dict)
     by_ref: dict[str, str] = field(default_factory=dict)  # "[#10482]" token -> conversation id
-    recent: dict[str, list[Conversation]] = field(default_factory=dict)  # by customer
+    # by customer: read with the batch (care_conversations), or planned ahead
+    recent: dict[str, list[Conversation | RecentConversation]] = field(default_factory=dict)
     # the ids of `conversations` by customer (repeat detection reads a customer's alone)
     customer_conversations: dict[str, dict[str, None]] = field(default_factory=dict)
     now: datetime = field(default_factory=utcnow)  # when the batch is planned

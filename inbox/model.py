@@ -307,6 +307,19 @@ class Conversation(Record):
     next_response_missed: tuple[datetime, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class RecentConversation:
+    """What ingest reads of a customer's recent care conversation (Store.care_conversations):
+    enough to tell whether a new conversation repeats it, and on which channel it was."""
+
+    id: str
+    customer_id: str
+    channel: Channel
+    status: Status
+    created_at: datetime
+    last_message_at: datetime
+
+
 # What a conversation's priority can be, lowest first ("normal" unless an agent set one)
 PRIORITIES = ("low", "normal", "high", "urgent")
 

@@ -44,6 +44,7 @@ from inbox.model import (  # noqa: F401 - FACETS re-exported
     Message,
     Page,
     QueryNode,
+    RecentConversation,
     ResolutionReport,
     SearchResult,
     SlaRow,
@@ -158,7 +159,7 @@ class Repository(Protocol):
         = only those awaiting an answer, awaiting_since asc, id asc."""
 
     async def care_conversations(self, customer_ids: Sequence[str], active_since: datetime,
-                                 created_by: datetime) -> list[Conversation]:
+                                 created_by: datetime) -> list[RecentConversation]:
         """The customers' care conversations (neither listening nor merged) with activity at
         or after `active_since`: for each customer, from the newest activity down to the
         first one created at or before `created_by`. An older one can be no repeat contact's

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from inbox.model import (
     Identity,
     Message,
     Page,
+    RecentConversation,
     Status,
     ts,
 )
@@ -22,6 +24,8 @@ from search.elastic_client import MESSAGE_ORDER, OLDEST_FIRST
 from search.elastic_docs import from_doc
 from search.elastic_query import RESPONSES, conversation_order
 from search.elastic_write import ElasticWriter, identity_id
+
+_RECENT = [f.name for f in fields(RecentConversation)]  # read of them by care_conversations
 
 
 class ElasticRepository(ElasticWriter):
@@ -98,7 +102,7 @@ class ElasticRepository(ElasticWriter):
         return Page(tuple(from_doc(Conversation, h["_source"]) for h in hits), nxt)
 
     async def care_conversations(self, customer_ids: Sequence[str], active_since: datetime,
-                                 created_by: datetime) -> list[Conversation]:
+                                 created_by: datetime) -> list[RecentConversation]:
         """Every care conversation active since then (the port allows more than the ones
         down to the first created by `created_by`)."""
         if not customer_ids:
@@ -107,8 +111,8 @@ class ElasticRepository(ElasticWriter):
                                      {"range": {"last_message_at": {"gte": ts(active_since)}}}],
                           "must_not": [{"terms": {"status": [Status.LISTENING.value,
                                                              Status.MERGED.value]}}]}}
-        hits = await self._scan("conversations", query, [{"id": "asc"}])
-        return [from_doc(Conversation, h["_source"]) for h in hits]
+        hits = await self._scan("conversations", query, [{"id": "asc"}], source=_RECENT)
+        return [from_doc(RecentConversation, h["_source"]) for h in hits]
 
     async def conversation_messages(self, conversation_id: str) -> tuple[Message, ...]:
         hits = await self._scan("messages", {"term": {"conversation_id": conversation_id}},

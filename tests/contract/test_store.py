@@ -448,9 +448,13 @@ async def test_care_conversations_of_customers(store: Store) -> None:
              conversation("v8", "c3", day=12, last_message_at=at(12))]
     await store.write(WriteBatch(customers=(customer("c1"), customer("c2"), customer("c3")),
                                  conversations=tuple(convs)))
-    found = {c.id for c in await store.care_conversations(["c1", "c2", "nobody"], at(5),
-                                                           at(5))}
+    read = {c.id: c for c in await store.care_conversations(["c1", "c2", "nobody"], at(5),
+                                                             at(5))}
     # v1 was created after day 5, v2 by then: v3 (older activity) may be left out; v5 was
     # not active since day 5; v4 and v7 are not care conversations; c3 was not asked for
-    assert {"v1", "v2", "v6"} <= found <= {"v1", "v2", "v3", "v6"}
+    assert {"v1", "v2", "v6"} <= read.keys() <= {"v1", "v2", "v3", "v6"}
+    v2 = convs[1]  # what ingest needs of each: whose, where, in which state, when
+    assert (read["v2"].customer_id, read["v2"].channel, read["v2"].status,
+            read["v2"].created_at, read["v2"].last_message_at) == (
+        v2.customer_id, v2.channel, v2.status, v2.created_at, v2.last_message_at)
     assert await store.care_conversations([], at(1), at(1)) == []
