@@ -98,7 +98,7 @@ class SqliteRepository:
                     chunk = values[start:start + 500]
                     for row in conn.execute("SELECT * FROM identities WHERE kind=? AND value "
                                             f"IN ({placeholders(len(chunk))})", [kind, *chunk]):
-                        found[(row["kind"], row["value"])] = to_identity(row)
+                        found[(row[0], row[1])] = to_identity(row)  # kind, value
             return found
 
         return self._db.lookup(op)

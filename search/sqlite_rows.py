@@ -21,7 +21,6 @@ from inbox.model import (
     Conversation,
     Customer,
     Identity,
-    IdentityKind,
     Message,
     Page,
     RecentConversation,
@@ -207,10 +206,7 @@ to_recent = _row_reader(RecentConversation, tuple(
     f.name for f in dataclasses.fields(RecentConversation)))
 
 
-def to_identity(row: sqlite3.Row) -> Identity:
-    return Identity(kind=parse_enum(IdentityKind, row["kind"]), value=row["value"],
-                    customer_id=row["customer_id"], label=row["label"],
-                    created_at=parse_ts(row["created_at"]))
+to_identity = _row_reader(Identity, ("kind", "value", "customer_id", "label", "created_at"))
 
 
 def placeholders(n: int) -> str:
