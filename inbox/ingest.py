@@ -533,7 +533,8 @@ class Ingestor:
         plan.put(after)
         plan.touched[position] = {mid, conversation.id, customer_id}
         for key in (*inbound.thread_keys, *inbound.parent_keys):
-            if not key.startswith("conv:"):
+            # a key stored (or written by a batch ahead) keeps its conversation: not sent
+            if not key.startswith("conv:") and key not in plan.known_keys:
                 plan.keys.setdefault(key, conversation.id)
 
     async def _customer(self, plan: Plan, refs: list[IdentityRef],

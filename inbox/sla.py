@@ -204,13 +204,16 @@ class SlaPolicy:
         the message's other changes to the conversation, made in the same copy; a change of
         status (a customer answer reopens) goes through moved()."""
         status = changes.pop("status", conv.status)
-        conv = evolve(conv, **changes) if changes else conv
         if status != conv.status:
-            conv = self.moved(conv, status, at)
-        if status == Status.OPEN and conv.awaiting_since is None:
-            conv = evolve(conv, **self._clock(conv.channel, at, conv.priority,
-                                               conv.first_response_at is not None))
-        return conv
+            conv, changes = self.moved(evolve(conv, **changes), status, at), {}
+
+        def changed(name: str) -> Any:  # the field as the copy will hold it
+            return changes[name] if name in changes else getattr(conv, name)
+
+        if status == Status.OPEN and changed("awaiting_since") is None:  # one copy for both
+            changes.update(self._clock(changed("channel"), at, changed("priority"),
+                                       changed("first_response_at") is not None))
+        return evolve(conv, **changes) if changes else conv
 
     def answered(self, conv: Conversation, at: datetime) -> Conversation:
         """The conversation answered at `at`: first-response figures set once; a later
