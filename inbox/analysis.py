@@ -165,10 +165,9 @@ def _normal_runs(text: str) -> Iterator[tuple[str, bool]]:
 
 
 def _parts(run: str) -> list[str]:
-    """A word's parts: those of a hyphenated one, or the word (none if it holds only marks
-    or hyphens: the "-" between two CJK characters)."""
+    """A word's parts: those of a hyphenated one, or the word (none if it holds only marks)."""
     if run.isascii():
-        return [p for p in run.split("-") if p] if "-" in run else [run]
+        return run.split("-") if "-" in run else [run]
     return [p for p in _HYPHEN.split(run) if fold(p)]
 
 
@@ -223,8 +222,8 @@ def _pieces(text: str) -> tuple[list[str], list[str]]:
             continue
         parts = _parts(run)
         found += parts
-        if len(parts) > 1:
-            joined.append("".join(parts))
+        if len(parts) > 1 and (word := "".join(parts)):  # not the "-" between CJK characters
+            joined.append(word)
     return found, joined
 
 
@@ -251,6 +250,12 @@ def index_terms(text: str | None, lang: str | None) -> tuple[str, str]:
     return " ".join(found if plain else _plain_all(found)), " ".join(extras)
 
 
+@lru_cache(maxsize=2048)  # the messages of a thread share their subject ("Re: ...")
+def _subject_terms(subject: str | None, lang: str | None) -> tuple[str, str]:
+    """index_terms of a subject (at most 1,000 characters: some MB for 2,048 of them)."""
+    return index_terms.__wrapped__(subject, lang)
+
+
 def words(text: str | None, lang: str | None) -> str:
     """The words of a text, in order (phrases match them)."""
     return index_terms(text, lang)[0]
@@ -266,7 +271,7 @@ def message_terms(text: str | None, subject: str | None, lang: str | None
     """What a store indexes for a message: the words of its text, those of its subject,
     and the extras of both together."""
     text_words, text_extras = index_terms(text, lang)
-    subject_words, subject_extras = index_terms(subject, lang)
+    subject_words, subject_extras = _subject_terms(subject, lang)
     if not subject_extras and (text or "").isascii():  # ASCII extras: each once, one space
         return text_words, subject_words, text_extras
     both = " ".join(dict.fromkeys(f"{text_extras} {subject_extras}".split()))

@@ -128,7 +128,7 @@ def test_a_messages_terms_are_its_texts_words_and_their_extras_once_each(
 
 
 @given(st.text(max_size=120) | st.text(alphabet=st.sampled_from("aé-\u2010 ́日"), max_size=30))
-@example("\u3400-\u3400")  # a hyphen between two CJK characters is no word of its own
+@example("\u3400-\u3400")  # a hyphen between two CJK characters joins no word
 def test_a_texts_words_take_quicker_ways_to_what_a_query_reads(text: str) -> None:
     """_pieces (indexing) skips steps for ASCII and for text without hyphens or CJK: the
     same parts and joined words as _words (queries) finds the slow way."""
