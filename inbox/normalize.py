@@ -185,6 +185,9 @@ class _Budget:
         self.cut = False
 
 
+_COLLECTIONS = (list, tuple, set, frozenset)
+
+
 def clean_json(value: Any, depth: int = MAX_META_DEPTH, budget: _Budget | None = None) -> Any:
     """A plain JSON value of bounded depth, size and string length (meta)."""
     budget = budget or _Budget(MAX_META_NODES)
@@ -204,8 +207,9 @@ def clean_json(value: Any, depth: int = MAX_META_DEPTH, budget: _Budget | None =
         return value if -(2**63) <= value < 2**63 else str(value)
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
-    mapping = type(value) is dict or isinstance(value, Mapping)  # a dict: no ABC check
-    if mapping or isinstance(value, list | tuple | set | frozenset):
+    kind = type(value)  # a dict or a list: no ABC check
+    mapping = kind is dict or (kind is not list and isinstance(value, Mapping))
+    if mapping or kind is list or isinstance(value, _COLLECTIONS):
         if depth <= 0:
             budget.cut = True
             return None

@@ -77,6 +77,8 @@ def _differing_public_copy(text: str | None) -> str | None:
     return None if public == text else public
 
 
+# the messages of a thread share their subject ("Re: ..."; at most 1,000 characters each)
+_public_subject = functools.lru_cache(maxsize=2048)(_differing_public_copy)
 _MESSAGE_NAMES = (*MESSAGE_COLUMNS, "public_text", "public_subject")
 _TEXT, _SUBJECT, _CREATED, _CHANNEL, _DIRECTION, _SENTIMENT, _LANG, _AUTOMATED, \
     _PUBLIC_TEXT, _PUBLIC_SUBJECT = (_MESSAGE_NAMES.index(c) for c in (
@@ -102,7 +104,7 @@ def batch_rows(batch: WriteBatch) -> BatchRows:
     for msg in batch.messages:
         with _refusing(msg.id):
             values = row_values(msg, MESSAGE_COLUMNS)
-            values += (_differing_public_copy(msg.text), _differing_public_copy(msg.subject))
+            values += (_differing_public_copy(msg.text), _public_subject(msg.subject))
             messages.append(MessageRow(values, msg.author_keys))
     documents = []
     for collection, key, doc in batch.documents:
