@@ -168,7 +168,7 @@ class Ingestor:
         if not batch:
             return IngestResult()
         out = Outcome()
-        entry = Ahead(None, asyncio.get_running_loop().create_future())
+        entry = Ahead(None, asyncio.get_running_loop().create_future(), visible=visible)
         written = False
         try:
             async with self._lock:
@@ -179,18 +179,19 @@ class Ingestor:
                 if all(a.plan is not None for a in self._ahead):
                     entry.plan = await self._planned_ahead(items)
                     entry.batch = entry.plan.batch() if entry.plan is not None else None
-                    self._submit(entry, ahead, visible)
+                    self._submit(entry, ahead)
                 self._ahead.append(entry)
             refused = None
-            chained = entry.submitted is not None  # written after the batch before, if that was
-            # otherwise its turn to write comes when the batch before has ended as planned
-            if ((chained or before is None or await asyncio.shield(before))
-                    and entry.plan is not None):
+            # written after the batch before if handed in chained to it (when planned, or
+            # since, once that one was); otherwise in its turn, once that one has ended as
+            # planned (a batch not planned waits for its turn too: planned then)
+            if ((entry.submitted is not None or before is None or await asyncio.shield(before)
+                 or entry.submitted is not None) and entry.plan is not None):
                 try:
                     written = await self._written(items, entry, visible)
                 except _Refused as exc:
                     refused = exc
-            if not written and chained and before is not None:
+            if not written and entry.submitted is not None and before is not None:
                 await asyncio.shield(before)  # every earlier batch has ended
             if written:
                 out.add(entry.plan)  # type: ignore[arg-type]
@@ -230,19 +231,27 @@ class Ingestor:
         except (ItemFailed, ConflictError, StoreUnavailable):
             return None
 
-    def _submit(self, entry: Ahead, ahead: Ahead | None, visible: bool) -> None:
+    def _submit(self, entry: Ahead, ahead: Ahead | None) -> None:
         """Once batches come in at once (a pipelining poller), a store that chains writes
         (the SQLite store's writer process) is handed each batch as soon as it is planned,
         to be written after the batch ahead of it, and only if that one was written as
-        planned. A batch whose batch ahead was not handed in so is written in its turn."""
+        planned. A batch whose batch ahead was not handed in so is handed in with it (when
+        that one is, in its turn), or written in its turn."""
         self._pipelined = self._pipelined or ahead is not None
-        plan = entry.plan
-        if (self._pipelined and plan is not None and entry.batch is not None and plan.messages
-                and (ahead is None or ahead.submitted is not None)
-                and self.store.chains_writes):
+        while True:
+            plan = entry.plan
+            if not (self._pipelined and plan is not None and entry.batch is not None
+                    and plan.messages and (ahead is None or ahead.submitted is not None)
+                    and entry.submitted is None and self.store.chains_writes):
+                return
             entry.submitted = self.store.submit_write(
-                replace(entry.batch, visible=visible),
+                replace(entry.batch, visible=entry.visible),
                 ahead.submitted.number if ahead is not None and ahead.submitted else None)
+            # the batches planned behind it, which waited for it to be handed in
+            behind = self._ahead.index(entry) + 1 if entry in self._ahead else len(self._ahead)
+            if entry.submitted is None or behind == len(self._ahead):
+                return
+            ahead, entry = entry, self._ahead[behind]
 
     async def _written(self, items: list[Inbound], entry: Ahead, visible: bool) -> bool:
         """Write a batch planned over the batches ahead (handed in already, or in its turn
@@ -251,7 +260,7 @@ class Ingestor:
         plan = entry.plan
         assert plan is not None and entry.batch is not None
         if entry.submitted is None:
-            self._submit(entry, None, visible)  # its turn: no batch is ahead of it now
+            self._submit(entry, None)  # its turn: no batch is ahead of it now
         try:
             if entry.submitted is not None:
                 await entry.submitted.done

@@ -44,8 +44,10 @@ class Ahead:
     plan: Plan | None  # None: planned only once the batches before it are stored
     ended: asyncio.Future[bool]  # True: written as planned; False: stored another way
     batch: WriteBatch | None = None
-    # handed to a store that chains writes as soon as planned (Store.submit_write)
+    # handed to a store that chains writes as soon as planned (Store.submit_write), or as
+    # soon as the batch ahead of it was
     submitted: Submitted | None = None
+    visible: bool = True  # WriteBatch.visible
 
 
 class Overlay:

@@ -15,6 +15,7 @@ import pytest
 
 from inbox.app.demo.generator import generate
 from inbox.model import IdentityRef
+from inbox.store import Submitted, WriteBatch
 from search.sqlite import SqliteStore
 from search.sqlite_db import FileTurn
 from tests.contract.test_ingest_pipelined import (
@@ -53,6 +54,34 @@ async def test_a_writer_process_stores_what_the_writer_thread_stores(tmp_path: P
         await store.aclose()
     assert got == await one_by_one(tmp_path / "thread.db", parts)
     assert len(got["messages"]) == sum(map(len, parts))
+
+
+async def test_batches_handed_in_at_once_reach_the_writer_process_ahead_of_their_turn(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """More than two batches handed in at once (a poller's, or several pollers'): the first
+    is written on the thread (nothing is ahead of it), and once the second is handed in,
+    each later one is handed in behind the one before it at once, while those are written,
+    not one at a time after the one before has ended (the writer would wait for each)."""
+    parts = batches([i.inbound for i in generate(NOW, days=10, customers=60)], 20)
+    store = await opened(tmp_path / "inbox.db")
+    assert store.writer is not None
+    writer = store.writer
+    submit = store.submit_write
+    in_flight: list[int] = []
+
+    def counted(batch: WriteBatch, after: int | None) -> Submitted | None:
+        in_flight.append(writer.in_flight)  # writes in the child when this one is handed in
+        return submit(batch, after)
+
+    monkeypatch.setattr(store, "submit_write", counted)
+    try:
+        await at_once(ingestor(store), parts)
+        got = await shape(store)
+    finally:
+        await store.aclose()
+    assert len(in_flight) == len(parts) - 1
+    assert max(in_flight) >= 2
+    assert got == await one_by_one(tmp_path / "thread.db", parts)
 
 
 async def test_a_refused_document_is_dead_lettered_through_the_writer_process(
