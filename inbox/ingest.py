@@ -62,7 +62,7 @@ from inbox.model import (
     new_id,
     utcnow,
 )
-from inbox.normalize import normalize_inbound
+from inbox.normalize import normalize_inbound, warm_up
 from inbox.ports import DeadLettered, IngestResult
 from inbox.retry import CONFLICTS, Retry, Sleep, retrying
 from inbox.sla import SlaPolicy
@@ -151,6 +151,7 @@ class Ingestor:
         # told of each stored batch that opened conversations (the runtime sets it: the
         # customers' acknowledgements, inbox.usecases.acks); its errors never fail ingest
         self.on_opened: Callable[[IngestResult], Awaitable[object]] | None = None
+        warm_up()  # the first message waits for nothing built lazily
         self._pipelined = False  # whether batches came in at once: written ahead then
         self._ahead: list[Ahead] = []  # batches planned, in order, whose write has not ended
 
@@ -513,7 +514,7 @@ class Ingestor:
         refs = self._refs(plan, inbound)
         customer_id = await self._customer(plan, refs, inbound)
         now = plan.now
-        conversation = await self._thread(plan, inbound, customer_id, now)
+        conversation = self._thread(plan, inbound, customer_id, now)
         if position in plan.ahead:  # enriched apart, filled in once the batch is planned
             found = Enrichment(inbound.lang, None, None)
         else:
@@ -582,7 +583,7 @@ class Ingestor:
                 pass
         return frozenset(kinds)
 
-    async def _thread(self, plan: Plan, inbound: Inbound, customer_id: str, now: datetime
+    def _thread(self, plan: Plan, inbound: Inbound, customer_id: str, now: datetime
                       ) -> Conversation:
         conv = None
         for key in (*inbound.parent_keys, *inbound.thread_keys):

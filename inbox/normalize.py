@@ -94,6 +94,12 @@ def _mark_runs() -> tuple[re.Pattern[str], re.Pattern[str]]:
     return re.compile(runs), re.compile(maybe)
 
 
+def warm_up() -> None:
+    """Build what normalising builds lazily (the marks' patterns, about 30 ms), so that no
+    message waits for it: a process that ingests calls it when it starts."""
+    _mark_runs()
+
+
 def char_class(codes: list[int]) -> str:
     """A regex character class body of these (ascending) code points, as ranges."""
     ranges: list[list[int]] = []
