@@ -149,10 +149,28 @@ def _plain(source: Path, path: Path, batch: int) -> tuple[int, float, float]:
     return len(rows), took, used
 
 
+# What the store's schema keeps for each new message besides its row, indexes and words
+# (search/sqlite_batch.py _NewMessages; insert triggers until schema 5): its facts, and the
+# day rollup, rowid blocks and hours that counts read, made here in SQL from the rows.
+_COUNTS = (
+    "INSERT INTO message_facts SELECT rowid, substr(created_at, 1, 10), channel, direction, "
+    "sentiment, lang, automated FROM messages WHERE rowid BETWEEN ?1 AND ?2",
+    "INSERT INTO message_rollup SELECT day, channel, direction, ifnull(sentiment, ''), "
+    "ifnull(lang, ''), automated, count(*) FROM message_facts WHERE rowid BETWEEN ?1 AND ?2 "
+    "GROUP BY 1, 2, 3, 4, 5, 6 ON CONFLICT DO UPDATE SET n = n + excluded.n",
+    "INSERT INTO message_blocks SELECT rowid >> 10, max(created_at), min(created_at) FROM "
+    "messages WHERE rowid BETWEEN ?1 AND ?2 GROUP BY 1 ON CONFLICT DO UPDATE SET "
+    "newest = max(newest, excluded.newest), oldest = min(oldest, excluded.oldest)",
+    "INSERT INTO message_hours SELECT substr(created_at, 1, 13), count(*) FROM messages "
+    "WHERE rowid BETWEEN ?1 AND ?2 AND direction = 'inbound' AND NOT automated GROUP BY 1 "
+    "ON CONFLICT DO UPDATE SET n = n + excluded.n")
+
+
 def _plain_schema(source: Path, path: Path, batch: int) -> tuple[int, float, float]:
     """The same rows inserted as they are into the store's own schema (every message index
-    and author key, both word indexes), one transaction per batch: what storing these rows
-    costs SQLite here, without the pipeline (identities, threads, SLAs, conversations)."""
+    and author key, both word indexes, and the facts and counts the store keeps for each
+    message), one transaction per batch: what storing these rows costs SQLite here, without
+    the pipeline (identities, threads, SLAs, conversations)."""
     asyncio.run(_open_close(path))
     with sqlite3.connect(source) as src:
         columns = [r[1] for r in src.execute("PRAGMA table_info(messages)")]
@@ -177,6 +195,8 @@ def _plain_schema(source: Path, path: Path, batch: int) -> tuple[int, float, flo
                          "VALUES (?, ?, ?, ?)", part)
         conn.executemany("INSERT OR IGNORE INTO message_keys (key, message_rowid) VALUES (?, ?)",
                          [k for k in keys if first <= k[1] <= last])
+        for sql in _COUNTS:
+            conn.execute(sql, (first, last))
         conn.execute("COMMIT")
     took, used = time.perf_counter() - wall, time.process_time() - cpu
     conn.close()
