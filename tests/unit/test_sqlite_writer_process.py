@@ -14,6 +14,7 @@ from typing import TypeVar
 import pytest
 
 from inbox.app.demo.generator import generate
+from inbox.errors import StoreRefused
 from inbox.model import IdentityRef
 from inbox.store import Submitted, WriteBatch
 from search.sqlite import SqliteStore
@@ -29,7 +30,7 @@ from tests.contract.test_ingest_pipelined import (
 )
 from tests.contract.test_ingest_poison import good, refusing_enrichment
 from tests.contract.test_ingest_poison import ingestor as poison_ingestor
-from tests.factories import at, inbound
+from tests.factories import at, conversation, customer, inbound, message
 
 T = TypeVar("T")
 
@@ -181,6 +182,38 @@ async def test_a_refused_write_among_writes_waiting_together_fails_alone(
         assert {c.id for c in customers} == {m.customer_id for m in messages}
     finally:
         await store.aclose()
+
+
+async def test_a_write_failing_in_a_group_fails_alone(tmp_path: Path) -> None:
+    """Writes waiting together, one of them refused by SQLite (a lone surrogate): the group's
+    transaction is rolled back and each write applied alone, so the writes around the
+    refused one are committed and only it fails."""
+    store = await opened(tmp_path / "inbox.db")
+    assert store.writer is not None
+
+    def batch(n: int, text: str) -> WriteBatch:
+        v, c = f"v{n}", f"c{n}"
+        return WriteBatch(customers=(customer(c),), conversations=(conversation(v, c),),
+                          messages=(message(f"<m{n}@x>", v, c, text, at(3)),))
+
+    try:
+        writes = [batch(1, "first"), batch(2, "refused \ud800"), batch(3, "third")]
+        submitted = await held_back(tmp_path / "inbox.db", store, _handed_in(store, writes),
+                                    3)
+        outcomes = await asyncio.gather(*(s.done for s in submitted), return_exceptions=True)
+        assert outcomes[0] is None and outcomes[2] is None
+        assert isinstance(outcomes[1], StoreRefused)
+        stored = await store.messages_by_ids([m.id for w in writes for m in w.messages])
+        assert sorted(m.text for m in stored.values()) == ["first", "third"]
+    finally:
+        await store.aclose()
+
+
+async def _handed_in(store: SqliteStore, writes: list[WriteBatch]) -> list[Submitted]:
+    """Each write handed to the writer process, none chained to another."""
+    submitted = [store.submit_write(w, None) for w in writes]
+    assert all(s is not None for s in submitted)
+    return [s for s in submitted if s is not None]
 
 
 @pytest.mark.parametrize("kills", [1, 3])
