@@ -49,6 +49,7 @@ from inbox.app.runtime import Runtime
 from inbox.enrich_pool import shared_pool
 from inbox.model import Inbound
 from search.sqlite import SqliteStore
+from search.sqlite_batch import COUNTS
 from search.sqlite_db import connect
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)  # a fixed clock: every run gets the same corpus
@@ -149,23 +150,6 @@ def _plain(source: Path, path: Path, batch: int) -> tuple[int, float, float]:
     return len(rows), took, used
 
 
-# What the store's schema keeps for each new message besides its row, indexes and words
-# (search/sqlite_batch.py _NewMessages; insert triggers until schema 5): its facts, and the
-# day rollup, rowid blocks and hours that counts read, made here in SQL from the rows.
-_COUNTS = (
-    "INSERT INTO message_facts SELECT rowid, substr(created_at, 1, 10), channel, direction, "
-    "sentiment, lang, automated FROM messages WHERE rowid BETWEEN ?1 AND ?2",
-    "INSERT INTO message_rollup SELECT day, channel, direction, ifnull(sentiment, ''), "
-    "ifnull(lang, ''), automated, count(*) FROM message_facts WHERE rowid BETWEEN ?1 AND ?2 "
-    "GROUP BY 1, 2, 3, 4, 5, 6 ON CONFLICT DO UPDATE SET n = n + excluded.n",
-    "INSERT INTO message_blocks SELECT rowid >> 10, max(created_at), min(created_at) FROM "
-    "messages WHERE rowid BETWEEN ?1 AND ?2 GROUP BY 1 ON CONFLICT DO UPDATE SET "
-    "newest = max(newest, excluded.newest), oldest = min(oldest, excluded.oldest)",
-    "INSERT INTO message_hours SELECT substr(created_at, 1, 13), count(*) FROM messages "
-    "WHERE rowid BETWEEN ?1 AND ?2 AND direction = 'inbound' AND NOT automated GROUP BY 1 "
-    "ON CONFLICT DO UPDATE SET n = n + excluded.n")
-
-
 def _plain_schema(source: Path, path: Path, batch: int) -> tuple[int, float, float]:
     """The same rows inserted as they are into the store's own schema (every message index
     and author key, both word indexes, and the facts and counts the store keeps for each
@@ -195,7 +179,7 @@ def _plain_schema(source: Path, path: Path, batch: int) -> tuple[int, float, flo
                          "VALUES (?, ?, ?, ?)", part)
         conn.executemany("INSERT OR IGNORE INTO message_keys (key, message_rowid) VALUES (?, ?)",
                          [k for k in keys if first <= k[1] <= last])
-        for sql in _COUNTS:
+        for sql in COUNTS:
             conn.execute(sql, (first, last))
         conn.execute("COMMIT")
     took, used = time.perf_counter() - wall, time.process_time() - cpu

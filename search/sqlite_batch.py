@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections import Counter
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, NamedTuple
@@ -80,10 +79,8 @@ def _differing_public_copy(text: str | None) -> str | None:
 # the messages of a thread share their subject ("Re: ..."; at most 1,000 characters each)
 _public_subject = functools.lru_cache(maxsize=2048)(_differing_public_copy)
 _MESSAGE_NAMES = (*MESSAGE_COLUMNS, "public_text", "public_subject")
-_TEXT, _SUBJECT, _CREATED, _CHANNEL, _DIRECTION, _SENTIMENT, _LANG, _AUTOMATED, \
-    _PUBLIC_TEXT, _PUBLIC_SUBJECT = (_MESSAGE_NAMES.index(c) for c in (
-        "text", "subject", "created_at", "channel", "direction", "sentiment", "lang",
-        "automated", "public_text", "public_subject"))
+_TEXT, _SUBJECT, _LANG, _PUBLIC_TEXT, _PUBLIC_SUBJECT = (_MESSAGE_NAMES.index(c) for c in (
+    "text", "subject", "lang", "public_text", "public_subject"))
 _CONV_REF, _CONV_VERSION = CONVERSATION_COLUMNS.index("ref"), CONVERSATION_COLUMNS.index("version")
 
 
@@ -236,45 +233,41 @@ _INSERT_MESSAGE = (f"INSERT INTO messages ({','.join(_MESSAGE_NAMES)}) "
                    f"VALUES ({placeholders(len(_MESSAGE_NAMES))}) ON CONFLICT(id) DO NOTHING")
 _UPDATE_MESSAGE = (f"UPDATE messages SET {','.join(f'{c}=?' for c in _MESSAGE_NAMES[1:])} "
                    "WHERE id=? RETURNING rowid")
-_ROLLUP = ("INSERT INTO message_rollup VALUES (?, ?, ?, ?, ?, ?, ?) "
-           "ON CONFLICT DO UPDATE SET n = n + excluded.n")
-_HOURS = ("INSERT INTO message_hours VALUES (?, ?) "
-          "ON CONFLICT DO UPDATE SET n = n + excluded.n")
-_BLOCKS = ("INSERT INTO message_blocks VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET "
-           "newest = max(newest, excluded.newest), oldest = min(oldest, excluded.oldest)")
+# What the store keeps for the new messages of rowids ?1 to ?2 (schema 5: no insert
+# triggers), made in SQL from their rows: each one's facts, and the day rollup, rowid blocks
+# and the customers' own messages per UTC hour that searches and reports count from
+# (search/sqlite_index.py). The triggers of updates and deletes keep them after.
+COUNTS = (
+    "INSERT INTO message_facts SELECT rowid, substr(created_at, 1, 10), channel, direction, "
+    "sentiment, lang, automated FROM messages WHERE rowid BETWEEN ?1 AND ?2",
+    "INSERT INTO message_rollup SELECT day, channel, direction, ifnull(sentiment, ''), "
+    "ifnull(lang, ''), automated, count(*) FROM message_facts WHERE rowid BETWEEN ?1 AND ?2 "
+    "GROUP BY 1, 2, 3, 4, 5, 6 ON CONFLICT DO UPDATE SET n = n + excluded.n",
+    "INSERT INTO message_blocks SELECT rowid >> 10, max(created_at), min(created_at) FROM "
+    "messages WHERE rowid BETWEEN ?1 AND ?2 GROUP BY 1 ON CONFLICT DO UPDATE SET "
+    "newest = max(newest, excluded.newest), oldest = min(oldest, excluded.oldest)",
+    "INSERT INTO message_hours SELECT substr(created_at, 1, 13), count(*) FROM messages "
+    "WHERE rowid BETWEEN ?1 AND ?2 AND direction = 'inbound' AND NOT automated GROUP BY 1 "
+    "ON CONFLICT DO UPDATE SET n = n + excluded.n")
 
 
 class _NewMessages:
     """What a batch's new messages add besides their rows, written at the end of the batch,
-    a statement per table (schema 5: no insert triggers): the two FTS5 indexes, and the
-    facts, day rollup and rowid blocks searches count from (search/sqlite_index.py). A
-    trigger's statement made FTS5 write a segment of its own per message: 70% of a
-    message write; the facts trigger cost 40% of what remained."""
+    a statement per table (schema 5: no insert triggers): the two FTS5 indexes, and their
+    COUNTS, a statement for each run of rowids (new messages written one after another have
+    rowids one after another: each the largest plus one). A trigger's statement made FTS5
+    write a segment of its own per message: 70% of a message write; the facts trigger cost
+    40% of what remained."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self.full: list[tuple[int, str, str, str]] = []
         self.public: list[tuple[int, str, str, str]] = []
-        self.facts: list[tuple[Any, ...]] = []
-        self.rollup: Counter[tuple[Any, ...]] = Counter()
-        self.blocks: dict[int, tuple[str, str]] = {}
-        self.hours: Counter[str] = Counter()  # the customers' own messages per UTC hour
 
     def add(self, rowid: int, row: list[Any]) -> None:
-        channel, direction, sentiment, lang = (row[_CHANNEL], row[_DIRECTION], row[_SENTIMENT],
-                                               row[_LANG])
         terms, public_terms = _terms(row)
         self.full.append((rowid, *terms))
         self.public.append((rowid, *public_terms))
-        created, day = row[_CREATED], row[_CREATED][:10]
-        automated = int(bool(row[_AUTOMATED]))
-        self.facts.append((rowid, day, channel, direction, sentiment, lang, automated))
-        self.rollup[(day, channel, direction, sentiment or "", lang or "", automated)] += 1
-        if direction == "inbound" and not automated:
-            self.hours[created[:13]] += 1
-        block = rowid >> 10
-        newest, oldest = self.blocks.get(block, (created, created))
-        self.blocks[block] = (max(newest, created), min(oldest, created))
 
     def flush(self) -> None:
         """Write what was collected (before any update: its triggers read what this writes)."""
@@ -285,12 +278,14 @@ class _NewMessages:
              self.full)
         many("INSERT INTO messages_public (rowid, text, subject, extra) VALUES (?, ?, ?, ?)",
              self.public)
-        many("INSERT INTO message_facts VALUES (?, ?, ?, ?, ?, ?, ?)", self.facts)
-        many(_ROLLUP, [(*key, n) for key, n in self.rollup.items()])
-        many(_BLOCKS, [(block, *span) for block, span in self.blocks.items()])
-        many(_HOURS, list(self.hours.items()))
-        self.full, self.public, self.facts = [], [], []
-        self.rollup, self.blocks, self.hours = Counter(), {}, Counter()
+        rowids = [row[0] for row in self.full]
+        start = 0
+        for end in range(1, len(rowids) + 1):  # each run of rowids one after another
+            if end == len(rowids) or rowids[end] != rowids[end - 1] + 1:
+                for sql in COUNTS:
+                    self.conn.execute(sql, (rowids[start], rowids[end - 1]))
+                start = end
+        self.full, self.public = [], []
 
 
 def _write_message(conn: sqlite3.Connection, message: MessageRow, new: _NewMessages,
