@@ -454,15 +454,22 @@ class EmailConnector:
         feeder = asyncio.create_task(self._feed(session, ctx, batches, ready, ahead))
         total = IngestResult()
         storing: list[asyncio.Task[IngestResult]] = []  # in UID order
+        ingesting: list[asyncio.Future[None]] = []  # each ends once its batch's ingest has
         try:
             while (task := await ready.get()) is not None:
                 # with batches_in_flight > 1, a batch's ingest starts while the one before
                 # is stored (planned over what that one will write); its move and cursor
-                # wait for that one's
+                # wait for that one's. The next batch is handed in once a batch's ingest has
+                # returned, not its move and cursor: a cursor save waits for the writer
+                # process's commit (0.15-0.25 s of a 5,000-mail first sync)
+                ingesting.append(asyncio.get_running_loop().create_future())
                 storing.append(asyncio.create_task(self._store(
                     session, ctx, uidvalidity, await task, ahead,
-                    storing[-1] if storing else None)))
-                if len(storing) >= ctx.batches_in_flight:
+                    storing[-1] if storing else None, ingesting[-1])))
+                while len(ingesting := [i for i in ingesting if not i.done()]) >= \
+                        ctx.batches_in_flight:
+                    await asyncio.wait(ingesting, return_when=asyncio.FIRST_COMPLETED)
+                while storing and storing[0].done():
                     result = await storing.pop(0)
                     total += result if keep else IngestResult()
             while storing:
@@ -497,16 +504,17 @@ class EmailConnector:
 
     async def _store(self, session: _Session, ctx: ConnectorContext, uidvalidity: int,
                      fetched: _Fetched, ahead: _Ahead,
-                     after: asyncio.Task[IngestResult] | None = None) -> IngestResult:
+                     after: asyncio.Task[IngestResult] | None = None,
+                     ingested: asyncio.Future[None] | None = None) -> IngestResult:
         """Dead letters, ingest, move and cursor of one batch, in that order; the move and
-        the cursor once the batch before (`after`) has ended (its error is raised here)."""
-        batch, parsed, dead = fetched.uids, fetched.parsed, fetched.dead
-        for uid, raw, error in dead:
-            log.warning("unparseable email sent to dead letters",
-                        extra={"stream": self.name, "uid": uid, "error": error})
-            await ctx.dead_letter(self.name, raw, error)
-        ingest = ctx.ingest_normalized or ctx.ingest  # the parse normalised them
-        result = await ingest([p for _, p in parsed]) if parsed else IngestResult()
+        the cursor once the batch before (`after`) has ended (its error is raised here).
+        `ingested` ends once the ingest has returned (or failed)."""
+        try:
+            result = await self._ingest(ctx, fetched)
+        finally:
+            if ingested is not None and not ingested.done():
+                ingested.set_result(None)
+        batch, parsed = fetched.uids, fetched.parsed
         if after is not None:
             await asyncio.shield(after)
         # a resync's known messages are not kept; those not fetched count as duplicates
@@ -518,9 +526,19 @@ class EmailConnector:
         await ctx.save_cursor(self.name, self._cursor)
         log.info("email batch ingested", extra={
             "stream": self.name, "fetched": fetched.fetched, "stored": len(result.stored),
-            "duplicates": result.duplicates, "dead": len(dead), "last_uid": batch[-1]})
+            "duplicates": result.duplicates, "dead": len(fetched.dead), "last_uid": batch[-1]})
         await ahead.stored(fetched.size)
         return result
+
+    async def _ingest(self, ctx: ConnectorContext, fetched: _Fetched) -> IngestResult:
+        """A batch's unparseable mail dead-lettered, the rest ingested."""
+        for uid, raw, error in fetched.dead:
+            log.warning("unparseable email sent to dead letters",
+                        extra={"stream": self.name, "uid": uid, "error": error})
+            await ctx.dead_letter(self.name, raw, error)
+        ingest = ctx.ingest_normalized or ctx.ingest  # the parse normalised them
+        parsed = fetched.parsed
+        return await ingest([p for _, p in parsed]) if parsed else IngestResult()
 
     async def _fetch(self, session: _Session, ctx: ConnectorContext, batch: Sequence[int]
                      ) -> tuple[dict[int, bytes], dict[int, int], list[int]]:

@@ -224,8 +224,25 @@ async def test_the_next_batch_is_ingested_while_one_is_stored_cursors_in_uid_ord
 
     async def first_waits_for_the_second(count: int) -> None:
         if count == 1:  # batch 2 comes to ingest while batch 1 is still being stored
-            await wait_until(lambda: len(core.batches) == 2)
+            await wait_until(lambda: len(core.batches) >= 2)
     core.after_ingest = first_waits_for_the_second
+    await connector.poll_once(replace(core.ctx(), batches_in_flight=2))
+
+    assert [c["last_uid"] for c in core.cursor_saves] == [50, 100, 120]
+    assert len(core.messages) == 120
+
+
+async def test_a_cursor_save_holds_back_no_batch(
+        dovecot: Dovecot, core: FakeCore, tmp_path: Path) -> None:
+    """A cursor save waits for the store's turn (behind the writer process's commits): the
+    next batches come to ingest meanwhile, and the cursors are still saved in UID order."""
+    dovecot.append([mail(n) for n in range(120)])
+    connector = make_connector(dovecot, tmp_path, batch_size=50)
+
+    async def first_save_waits_for_the_third_batch(saves: int) -> None:
+        if saves == 0:
+            await wait_until(lambda: len(core.batches) == 3)
+    core.before_save = first_save_waits_for_the_third_batch
     await connector.poll_once(replace(core.ctx(), batches_in_flight=2))
 
     assert [c["last_uid"] for c in core.cursor_saves] == [50, 100, 120]
