@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import functools
 import gc
 import logging
 import os
@@ -148,46 +147,49 @@ def _waiting(inbox: Connection) -> tuple[list[bytes], bool]:
     return group, False
 
 
+_Write = tuple[int, int | None, BatchRows]  # number, the number it is chained to, rows
+
+
 def _apply(conn: sqlite3.Connection, turn: FileTurn, group: list[bytes],
            committed: dict[int, bool]) -> list[tuple[int, bytes]]:
     """Each write's answer, the group written in one transaction (group commit: one sync
     and one copy of the pages they share). When a write in it fails, the transaction is
     rolled back and each write is then applied in one of its own, so that the failing one
     fails alone (savepoints around each write cost a copy of every page it changes)."""
-    writes: list[tuple[int, int | None, BatchRows]] = [
-        pickle.loads(data) for data in group]  # noqa: S301 - our own parent's bytes
+    writes: list[_Write] = [pickle.loads(data) for data in group]  # noqa: S301 - our parent's
+    answers: dict[int, bytes] = {}
     if len(writes) > 1:
-        answers: dict[int, bytes] = {}
         try:
-            with turn:  # the store's writer thread, and other processes' writers
-                in_transaction(conn, functools.partial(_write_all, writes=writes,
-                                                       committed=committed, answers=answers))
-        except Exception:  # noqa: BLE001, S110 - each write alone now, to find which
-            pass
+            _commit(conn, turn, writes, committed, answers)
+        except Exception:  # noqa: BLE001 - each write alone now, to find which
+            answers = {}
         else:
             return [(number, answers[number]) for number, _, _ in writes]
-    answers = {}
     for write in writes:
         try:
-            with turn:
-                in_transaction(conn, functools.partial(_write_all, writes=[write],
-                                                       committed=committed, answers=answers))
+            _commit(conn, turn, [write], committed, answers)
         except Exception as exc:  # noqa: BLE001 - handed to the writer's caller
             answers[write[0]] = _failure(exc)
     return [(number, answers[number]) for number, _, _ in writes]
 
 
-def _write_all(conn: sqlite3.Connection, writes: list[tuple[int, int | None, BatchRows]],
-               committed: dict[int, bool], answers: dict[int, bytes]) -> None:
-    """Apply writes in the transaction (`answers` told each one's outcome): a write chained
-    to one that was not committed, nor written before it here, is skipped."""
-    for number, after, rows in writes:
-        if after is not None and not (committed.get(after, False)
-                                      or answers.get(after) == _OK):
-            answers[number] = _SKIPPED
-            continue
-        write_rows(rows, checked=True)(conn)
-        answers[number] = _OK
+def _commit(conn: sqlite3.Connection, turn: FileTurn, writes: list[_Write],
+            committed: dict[int, bool], answers: dict[int, bytes]) -> None:
+    """Apply writes in one transaction, in the store's turn (its writer thread's and other
+    processes' writers'); `answers` told each one's outcome: a write chained to one that was
+    not committed, nor written before it here, is skipped."""
+
+    def op(conn: sqlite3.Connection) -> None:
+        for number, after, rows in writes:
+            if after is not None and not (committed.get(after, False)
+                                          or answers.get(after) == _OK):
+                answers[number] = _SKIPPED
+                continue
+            write_rows(rows, checked=True)(conn)
+            answers[number] = _OK
+
+    with turn:
+        in_transaction(conn, op)
 
 
 def _failure(exc: Exception) -> bytes:
