@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import fields
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -26,10 +25,10 @@ from inbox.store import Submitted, WriteBatch
 from search.sqlite_batch import write_batch
 from search.sqlite_db import Database
 from search.sqlite_rows import (
+    RECENT_COLUMNS,
     decode_cursor,
     encode_cursor,
     message_page,
-    placeholders,
     to_conversation,
     to_customer,
     to_identity,
@@ -38,7 +37,7 @@ from search.sqlite_rows import (
 )
 
 T = TypeVar("T")
-_RECENT = ", ".join(f"conversations.{f.name}" for f in fields(RecentConversation))
+_RECENT = ", ".join(f"conversations.{c}" for c in RECENT_COLUMNS)
 _CARE = "last_message_at >= ?2 AND status NOT IN ('listening', 'merged') "  # care_conversations
 # the column of each ascending conversation order; only rows that have it are listed
 _ASCENDING: dict[Order, str] = {"due": "due_at", "waiting": "awaiting_since",
@@ -84,24 +83,16 @@ class SqliteRepository:
 
     async def identities_by_refs(self, refs: Sequence[tuple[str, str]]
                                  ) -> dict[tuple[str, str], Identity]:
-        if not refs:
-            return {}
-
         by_kind: dict[str, list[str]] = {}
-        for kind, value in dict.fromkeys(refs):
-            by_kind.setdefault(kind, []).append(value)
-
-        def op(conn: sqlite3.Connection) -> dict[tuple[str, str], Identity]:
-            found = {}
-            for kind, values in by_kind.items():  # a few kinds: one primary key lookup each
-                for start in range(0, len(values), 500):
-                    chunk = values[start:start + 500]
-                    for row in conn.execute("SELECT * FROM identities WHERE kind=? AND value "
-                                            f"IN ({placeholders(len(chunk))})", [kind, *chunk]):
-                        found[(row[0], row[1])] = to_identity(row)  # kind, value
-            return found
-
-        return self._db.lookup(op)
+        for kind, value in refs:
+            by_kind.setdefault(str(kind), []).append(value)
+        found: dict[tuple[str, str], Identity] = {}
+        for kind, values in by_kind.items():  # a few kinds: one primary key lookup each
+            by_value = await self._lookup(
+                "SELECT value, * FROM identities WHERE kind = ?1 AND value IN {keys}", values,
+                lambda _, row: to_identity(row), (kind,))
+            found.update(((kind, value), ident) for value, ident in by_value.items())
+        return found
 
     async def conversation_ids_by_thread_keys(self, keys: Sequence[str]) -> dict[str, str]:
         return await self._lookup(
