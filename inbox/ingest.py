@@ -584,7 +584,7 @@ class Ingestor:
         return frozenset(kinds)
 
     def _thread(self, plan: Plan, inbound: Inbound, customer_id: str, now: datetime
-                      ) -> Conversation:
+                ) -> Conversation:
         conv = None
         for key in (*inbound.parent_keys, *inbound.thread_keys):
             token = key.startswith("conv:")  # a [#id] in a subject: anyone can type one

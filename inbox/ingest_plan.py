@@ -160,7 +160,7 @@ def enriched(plan: Plan, found: dict[int, Enrichment | Exception]) -> None:
         if isinstance(outcome, Exception):
             raise ItemFailed(position, "enrich", outcome) from outcome
         filled[id(msg)] = evolve(msg, lang=outcome.lang, sentiment=outcome.sentiment,
-                                  sentiment_score=outcome.score)
+                                 sentiment_score=outcome.score)
         if plan.messages.get(msg.id) is msg:
             plan.messages[msg.id] = filled[id(msg)]
     plan.stored = [filled.get(id(msg), msg) for msg in plan.stored]
@@ -168,7 +168,7 @@ def enriched(plan: Plan, found: dict[int, Enrichment | Exception]) -> None:
         conv, latest = plan.conversations.get(conv_id), plan.messages.get(mid)
         if conv is not None and latest is not None:
             plan.conversations[conv_id] = evolve(conv, sentiment=latest.sentiment,
-                                                  lang=latest.lang)
+                                                 lang=latest.lang)
 
 
 def opens(conv: Conversation, inbound: Inbound) -> bool:

@@ -221,9 +221,9 @@ class SlaPolicy:
         started = conv.awaiting_since or conv.created_at
         if conv.first_response_at is None:
             conv = evolve(conv, first_response_at=at,
-                           first_response_seconds=self.elapsed(conv.channel, started, at,
-                                                               conv.priority),
-                           first_response_breached=conv.due_at is not None and at > conv.due_at)
+                          first_response_seconds=self.elapsed(conv.channel, started, at,
+                                                              conv.priority),
+                          first_response_breached=conv.due_at is not None and at > conv.due_at)
         elif conv.awaiting_since is not None:
             missed = conv.due_at is not None and at > conv.due_at
             conv = evolve(
@@ -247,14 +247,14 @@ class SlaPolicy:
         resolution; a merged conversation stops its clocks too."""
         if conv.pending_since is not None and status != Status.PENDING:
             conv = evolve(conv, pending_since=None, paused_seconds=conv.paused_seconds + \
-                           self.elapsed(conv.channel, conv.pending_since, at, conv.priority))
+                          self.elapsed(conv.channel, conv.pending_since, at, conv.priority))
         elif status == Status.PENDING and conv.pending_since is None:
             conv = evolve(conv, pending_since=at)
         if status == Status.RESOLVED:
             worked = self.elapsed(conv.channel, conv.created_at, at, conv.priority)
             return evolve(conv, status=status, awaiting_since=None, due_at=None,
-                           due_basis=None, resolved_at=at,
-                           resolution_seconds=max(0.0, worked - conv.paused_seconds))
+                          due_basis=None, resolved_at=at,
+                          resolution_seconds=max(0.0, worked - conv.paused_seconds))
         if status == Status.MERGED:
             conv = evolve(conv, awaiting_since=None, due_at=None, due_basis=None)
         return evolve(conv, status=status)
@@ -266,7 +266,7 @@ class SlaPolicy:
         first or next response that was this reply is forgotten."""
         if conv.first_response_at == failed_at:
             conv = evolve(conv, first_response_at=None, first_response_seconds=None,
-                           first_response_breached=None)
+                          first_response_breached=None)
         elif failed_at in conv.next_response_at:
             n = len(conv.next_response_at) - 1 - conv.next_response_at[::-1].index(failed_at)
             missed = list(conv.next_response_missed)
@@ -288,7 +288,7 @@ class SlaPolicy:
 
     def _waiting(self, conv: Conversation, since: datetime) -> Conversation:
         return evolve(conv, **self._clock(conv.channel, since, conv.priority,
-                                           conv.first_response_at is not None))
+                                          conv.first_response_at is not None))
 
     def _clock(self, channel: str, since: datetime, priority: str | None = None,
                later: bool = False) -> dict[str, Any]:
