@@ -454,7 +454,7 @@ class EmailConnector:
         feeder = asyncio.create_task(self._feed(session, ctx, batches, ready, ahead))
         total = IngestResult()
         storing: list[asyncio.Task[IngestResult]] = []  # in UID order
-        ingesting: list[asyncio.Future[None]] = []  # each ends once its batch's ingest has
+        ingesting: list[asyncio.Future[None]] = []  # each ends once its batch's ingest returned
         try:
             while (task := await ready.get()) is not None:
                 # with batches_in_flight > 1, a batch's ingest starts while the one before
