@@ -80,7 +80,7 @@ _AS_TEXT = (orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
             | orjson.OPT_PASSTHROUGH_DATACLASS)
 
 
-def _dumps(value: Any) -> str:
+def dumps(value: Any) -> str:
     """JSON text of a column: orjson, or the standard encoder for what orjson refuses (an
     integer over 64 bits, a lone surrogate, a key not text), which keeps its errors."""
     try:
@@ -90,15 +90,15 @@ def _dumps(value: Any) -> str:
 
 
 def _json_list(value: Any) -> str:
-    return _dumps(list(value)) if value else "[]"
+    return dumps(list(value)) if value else "[]"
 
 
 def _json_attachments(value: Any) -> str:
-    return _dumps([[a.name, a.content_type, a.size, a.ref] for a in value]) if value else "[]"
+    return dumps([[a.name, a.content_type, a.size, a.ref] for a in value]) if value else "[]"
 
 
 def _json_meta(value: Any) -> str:
-    return _dumps(dict(value)) if value else "{}"
+    return dumps(dict(value)) if value else "{}"
 
 
 def _to_db(name: str) -> Callable[[Any], Any] | None:

@@ -72,3 +72,29 @@ async def test_an_identity_value_over_the_id_limit(store: Store) -> None:
     with pytest.raises(ConflictError):
         await store.write(WriteBatch(customers=(Customer("c-other", None, at(2)),),
                                      identities=(taken,)))
+
+
+ODD_IDS = ('<"quoted"@x>', "<back\\slash@x>", "<🦜 ünïcode@x>", "<[json], {not}@x>")
+
+
+async def test_a_lookup_of_a_thousand_keys_of_any_shape_finds_the_stored_ones(
+        store: Store) -> None:
+    """A batch's reads by key (messages, thread keys, identities) find exactly what is
+    stored, however many keys and whatever characters they hold (quotes, backslashes,
+    brackets, astral characters), and a key no store could hold is simply not found."""
+    author = (IdentityRef("email", "odd@example.com"),)
+    stored = await ingestor(store).ingest([
+        inbound(i, f"mail {n}", authors=author, thread_keys=(i,), when=at(3 + n))
+        for n, i in enumerate(ODD_IDS)])
+    assert stored.dead == () and len(stored.stored) == len(ODD_IDS)
+    absent = [f"<absent-{n}@x>" for n in range(1200)]
+    unstorable = ["<lone \ud800 surrogate@x>"]
+    ids = [message_id_for("email", i) for i in (*absent, *ODD_IDS)]
+    found = await store.messages_by_ids([*ids, *unstorable])
+    assert sorted(m.external_id for m in found.values()) == sorted(ODD_IDS)
+    keys = await store.conversation_ids_by_thread_keys([*absent, *ODD_IDS, *unstorable])
+    assert sorted(keys) == sorted(ODD_IDS)
+    assert set(keys.values()) == {m.conversation_id for m in stored.stored}
+    refs = [("email", f"nobody{n}@example.com") for n in range(1200)]
+    known = await store.identities_by_refs([*refs, ("email", "odd@example.com")])
+    assert list(known) == [("email", "odd@example.com")]
