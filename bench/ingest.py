@@ -1,7 +1,7 @@
 """The ingest pipeline's throughput against a plain SQLite insert of the same rows.
 
     python -m bench.ingest [--days 30] [--customers 600] [--batch 100] [--runs 1] [--email N]
-                           [--inflight 2] [--writer process|thread]
+                           [--inflight 3] [--writer process|thread]
 
 Runs, each in a fresh process on a fresh SQLite store (WAL, synchronous=FULL, as served):
 - `Runtime.ingest` of the demo generator's messages in batches, enrichment off;
@@ -14,11 +14,11 @@ Runs, each in a fresh process on a fresh SQLite store (WAL, synchronous=FULL, as
   what any SQLite pipeline can do with these rows;
 - the same rows into the store's own schema (its message indexes, author keys and both word
   indexes), one transaction per batch: storing them without the pipeline's work.
-`--inflight N` hands in N batches at once, 2 by default, as a poller does with a store that
-chains writes (each `Runtime.ingest` call returns once its batch is committed), so a batch
-is planned while the one before is written; `--writer process` (the default) has them
-written by the store's writer process, `--writer thread` by its writer thread
-(`sqlite:///path?writer=thread`).
+`--inflight N` hands in N batches at once, 3 by default (inbox.ports.PIPELINED_BATCHES), as a
+poller does with a store that chains writes (each `Runtime.ingest` call returns once its
+batch is committed), so a batch is planned while the ones before are written; `--writer
+process` (the default) has them written by the store's writer process, `--writer thread` by
+its writer thread (`sqlite:///path?writer=thread`).
 Each run reports wall and CPU time (this process, all threads, plus the enrichment worker's
 whole life), messages/s, peak RSS of this process and of the worker; the header gives the
 core count and load average. Reports figures; asserts nothing.
@@ -48,6 +48,7 @@ from inbox.app.demo.generator import generate
 from inbox.app.runtime import Runtime
 from inbox.enrich_pool import shared_pool
 from inbox.model import Inbound
+from inbox.ports import PIPELINED_BATCHES
 from search.sqlite import SqliteStore
 from search.sqlite_batch import COUNTS
 from search.sqlite_db import connect
@@ -83,7 +84,7 @@ async def ingest_all(runtime: Runtime, inbound: Sequence[Inbound], batch: int,
 
 
 async def _pipeline(path: Path, inbound: Sequence[Inbound], batch: int, enrich: bool,
-                    workers: int = 1, inflight: int = 2, writer: str = "process"
+                    workers: int = 1, inflight: int = PIPELINED_BATCHES, writer: str = "process"
                     ) -> tuple[int, float, float, float]:
     """Messages stored, wall and CPU seconds (this process, and its enrichment worker's
     whole life: started by the first large batch, loading its models included, and the
@@ -194,7 +195,8 @@ async def _open_close(path: Path) -> None:
 
 
 def run(mode: str, days: int, customers: int, batch: int, source: str | None,
-        email: int = 0, inflight: int = 2, writer: str = "process") -> dict[str, Any]:
+        email: int = 0, inflight: int = PIPELINED_BATCHES, writer: str = "process"
+        ) -> dict[str, Any]:
     """One measurement in this process (a fresh one: peak RSS is this run's)."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     writer_cpu = 0.0
@@ -241,7 +243,7 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=1, help="rounds of the three runs")
     p.add_argument("--email", type=int, default=0,
                    help="instead of the demo's messages, this many of bench.email's mails")
-    p.add_argument("--inflight", type=int, default=2,
+    p.add_argument("--inflight", type=int, default=PIPELINED_BATCHES,
                    help="batches handed in at once (a poller's fetched batches)")
     p.add_argument("--writer", choices=("thread", "process"), default="process",
                    help="the SQLite store's batches: written by its writer process, or by "

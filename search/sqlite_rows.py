@@ -203,8 +203,9 @@ def row_values(obj: Any, columns: Sequence[str]) -> list[Any]:
 to_conversation = _row_reader(Conversation, CONVERSATION_COLUMNS, remember=4096)
 to_message = _row_reader(Message, MESSAGE_COLUMNS)
 RECENT_COLUMNS = tuple(f.name for f in dataclasses.fields(RecentConversation))
-to_recent = _row_reader(RecentConversation, RECENT_COLUMNS)
-to_identity = _row_reader(Identity, ("kind", "value", "customer_id", "label", "created_at"))
+to_recent = _row_reader(RecentConversation, RECENT_COLUMNS, remember=4096)
+to_identity = _row_reader(Identity, ("kind", "value", "customer_id", "label", "created_at"),
+                          remember=4096)
 
 
 def placeholders(n: int) -> str:

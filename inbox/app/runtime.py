@@ -24,7 +24,7 @@ from inbox.lease import Lease
 from inbox.listening import PriorityWeights
 from inbox.model import Channel, message_id_for, utcnow
 from inbox.passwords import Passwords
-from inbox.ports import Connector, ConnectorContext, IngestResult
+from inbox.ports import PIPELINED_BATCHES, Connector, ConnectorContext, IngestResult
 from inbox.presence import Presence
 from inbox.store import Store
 from inbox.supervisor import RESTART_MAX, RESTART_MIN, Supervisor
@@ -134,7 +134,7 @@ class Runtime:
         return ConnectorContext(bulk_ingest, self.load_cursor, self.save_cursor,
                                 self.dead_letter, self.stored_meta, normalized_ingest,
                                 self.listening,
-                                2 if self.store.chains_writes else 1)
+                                PIPELINED_BATCHES if self.store.chains_writes else 1)
 
     async def ingest(self, batch: Sequence[Any], source: str | None = None) -> IngestResult:
         """Ingest whose result searches see at once (web forms, imports)."""
