@@ -268,6 +268,8 @@ def bounded_time(value: Any, received: datetime) -> tuple[datetime, str | None]:
 
 
 def _keys(keys: Iterable[str], meta: dict[str, Any], what: str) -> tuple[str, ...]:
+    if not keys:  # most messages have no parent keys
+        return ()
     cleaned = list(dict.fromkeys(k for k in (clean_id(k) for k in keys) if k))
     if len(cleaned) > MAX_KEYS:
         meta[f"{what}_dropped"] = len(cleaned) - MAX_KEYS
@@ -283,8 +285,21 @@ def _member(kind: type[E], value: object) -> E:
 
 
 def _author(ref: IdentityRef) -> IdentityRef:
+    if _clean_ref(ref):
+        return ref  # the usual author: a connector's own, nothing to clean
     return IdentityRef(_member(IdentityKind, ref.kind), clean_id(ref.value),
                        _optional(ref.label, clean_label), bool(ref.verified))
+
+
+def _clean_ref(ref: IdentityRef) -> bool:
+    """Would cleaning leave this reference as it is (every test of cleaning, at once)?"""
+    value, label = ref.value, ref.label
+    return (type(ref) is IdentityRef and type(ref.kind) is IdentityKind
+            and type(value) is str and len(value) <= MAX_ID and value.isascii()
+            and value.isprintable() and type(ref.verified) is bool
+            and (label is None or (type(label) is str and 0 < len(label) <= MAX_NAME
+                                   and label.isascii() and label.isprintable()
+                                   and label == label.strip())))
 
 
 def _attachment(att: Attachment) -> Attachment:

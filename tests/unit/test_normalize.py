@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inbox import normalize as n
-from inbox.model import Attachment, IdentityRef, Inbound
+from inbox.model import Attachment, IdentityKind, IdentityRef, Inbound
 from tests.factories import at, inbound
 
 NOW = at(22)
@@ -168,3 +168,25 @@ def test_every_combining_mark_is_looked_for() -> None:
     character with a combining class in this Python's Unicode lies there."""
     marks = {c for c in range(0x110000) if unicodedata.combining(chr(c))}
     assert marks <= {c for plane in n._SCRIPT_PLANES for c in plane}
+
+
+_LABELS = st.one_of(st.none(),
+                    st.sampled_from(["Ann", " Ann", "Ann\t", "", "x" * (n.MAX_NAME + 1)]),
+                    st.text(st.sampled_from("ab \t\n\x00\u202e\u200fé"), max_size=6))
+_VALUES = st.one_of(st.sampled_from(["ann@example.com", "", "x" * (n.MAX_ID + 1)]), _ODD_TEXT)
+
+
+@given(st.sampled_from([IdentityKind.EMAIL, IdentityKind.X, "phone", "EMAIL", "x_handle\n"]),
+       _VALUES, _LABELS, st.sampled_from([True, False, 1, 0, "yes"]))
+def test_an_author_left_as_it_is_is_the_one_cleaning_makes(
+        kind: str, value: str, label: str | None, verified: object) -> None:
+    """An author reference handed over clean is kept as it is (no copy): the same as the
+    one every cleaning step makes, whatever its kind, value, label and flag."""
+    ref = IdentityRef(kind, value, label, verified)  # type: ignore[arg-type]
+    try:
+        kept = n._author(ref)
+    except ValueError:  # a kind no member names: refused either way
+        return
+    assert kept == IdentityRef(n._member(IdentityKind, kind), n.clean_id(value),
+                               n._optional(label, n.clean_label), bool(verified))
+    assert type(kept.kind) is IdentityKind and type(kept.verified) is bool
