@@ -119,13 +119,14 @@ class SqliteRepository:
         where it says {keys} (once or more), one JSON array numbered after `params` (?1,
         ?2 ...). One statement text whatever the number of keys: prepared once per
         connection (a list of placeholders made a statement of each length, prepared again
-        for nearly every batch: a fifth of a batch's reads)."""
+        for nearly every batch: a fifth of a batch's reads). A key SQLite's JSON cannot
+        carry (a NUL, a lone surrogate) is not found: normalising keeps both out of keys."""
         if not keys:
             return {}
         keys_sql = f"(SELECT value FROM json_each(?{len(params) + 1}))"
 
         def op(conn: sqlite3.Connection) -> dict[str, T]:
-            rows = conn.execute(sql.replace("{keys}", keys_sql), (*params, dumps(keys)))
+            rows = conn.execute(sql.replace("{keys}", keys_sql), (*params, dumps(list(keys))))
             return {row[0]: convert(conn, row) for row in rows}
 
         return self._db.lookup(op)
