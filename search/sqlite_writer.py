@@ -118,7 +118,10 @@ class _Checkpoints:
         self._commits += 1
         if self._copied.is_set():
             self._copied.clear()
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")  # the commits made meanwhile
+            try:  # the commits made meanwhile
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error as exc:  # committed all the same: the next copy tries again
+                log.warning("SQLite checkpoint failed", extra={"error": str(exc)})
         if self._commits >= CHECKPOINT_EVERY:
             if self._thread.is_alive():
                 self._wake.set()
