@@ -101,8 +101,7 @@ class _Checkpoints:
     copies the few commits made meanwhile, between two of its own: the WAL is then copied
     whole, and SQLite writes the next commit at its start again, over pages the file already
     has, instead of growing it for ever (188 MB for 9,317 messages, every commit growing the
-    file: a commit's sync took half as long again, and the WAL had no bound while writes
-    kept coming)."""
+    file: a commit took 30% longer, and the WAL had no bound while writes kept coming)."""
 
     def __init__(self, path: str, durable: bool) -> None:
         self._wake = threading.Event()
