@@ -339,6 +339,9 @@ class RecentConversation:
     last_message_at: datetime
 
 
+RECENT_FIELDS = tuple(f.name for f in fields(RecentConversation))  # what the stores read
+
+
 # What a conversation's priority can be, lowest first ("normal" unless an agent set one)
 PRIORITIES = ("low", "normal", "high", "urgent")
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
 from inbox.errors import NotFound
 from inbox.model import (
+    RECENT_FIELDS,
     Conversation,
     ConversationFilter,
     Customer,
@@ -24,8 +24,6 @@ from search.elastic_client import MESSAGE_ORDER, OLDEST_FIRST
 from search.elastic_docs import from_doc
 from search.elastic_query import RESPONSES, conversation_order
 from search.elastic_write import ElasticWriter, identity_id
-
-_RECENT = [f.name for f in fields(RecentConversation)]  # read of them by care_conversations
 
 
 class ElasticRepository(ElasticWriter):
@@ -111,7 +109,7 @@ class ElasticRepository(ElasticWriter):
                                      {"range": {"last_message_at": {"gte": ts(active_since)}}}],
                           "must_not": [{"terms": {"status": [Status.LISTENING.value,
                                                              Status.MERGED.value]}}]}}
-        hits = await self._scan("conversations", query, [{"id": "asc"}], source=_RECENT)
+        hits = await self._scan("conversations", query, [{"id": "asc"}], source=list(RECENT_FIELDS))
         return [from_doc(RecentConversation, h["_source"]) for h in hits]
 
     async def conversation_messages(self, conversation_id: str) -> tuple[Message, ...]:

@@ -190,7 +190,6 @@ class _Refs:
         return _with_ref(values, self.last)
 
 
-
 def _with_ref(values: list[Any], ref: int) -> list[Any]:
     values = list(values)
     values[_CONV_REF] = ref

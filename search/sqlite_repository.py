@@ -9,6 +9,7 @@ from typing import Any, Protocol, TypeVar
 
 from inbox.errors import NotFound
 from inbox.model import (
+    RECENT_FIELDS,
     Conversation,
     ConversationFilter,
     Customer,
@@ -25,7 +26,6 @@ from inbox.store import Submitted, WriteBatch
 from search.sqlite_batch import write_batch
 from search.sqlite_db import Database
 from search.sqlite_rows import (
-    RECENT_COLUMNS,
     decode_cursor,
     dumps,
     encode_cursor,
@@ -38,7 +38,7 @@ from search.sqlite_rows import (
 )
 
 T = TypeVar("T")
-_RECENT = ", ".join(f"conversations.{c}" for c in RECENT_COLUMNS)
+_RECENT = ", ".join(f"conversations.{c}" for c in RECENT_FIELDS)
 _CARE = "last_message_at >= ?2 AND status NOT IN ('listening', 'merged') "  # care_conversations
 # the column of each ascending conversation order; only rows that have it are listed
 _ASCENDING: dict[Order, str] = {"due": "due_at", "waiting": "awaiting_since",

@@ -17,6 +17,7 @@ import orjson
 from inbox.errors import QueryError
 from inbox.model import (
     ENUM_FIELDS,
+    RECENT_FIELDS,
     Attachment,
     Conversation,
     Customer,
@@ -202,8 +203,7 @@ def row_values(obj: Any, columns: Sequence[str]) -> list[Any]:
 # conversation rows are small (a subject of at most 1,000 characters): some MB for 4,096
 to_conversation = _row_reader(Conversation, CONVERSATION_COLUMNS, remember=4096)
 to_message = _row_reader(Message, MESSAGE_COLUMNS)
-RECENT_COLUMNS = tuple(f.name for f in dataclasses.fields(RecentConversation))
-to_recent = _row_reader(RecentConversation, RECENT_COLUMNS, remember=4096)
+to_recent = _row_reader(RecentConversation, RECENT_FIELDS, remember=4096)
 to_identity = _row_reader(Identity, ("kind", "value", "customer_id", "label", "created_at"),
                           remember=4096)
 
